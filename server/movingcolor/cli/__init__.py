@@ -1,0 +1,1 @@
+"""The ``movingcolor`` command line."""

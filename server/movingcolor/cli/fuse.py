@@ -1,0 +1,98 @@
+"""``movingcolor fuse``: fuse one shot in-process."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from ..engines.registry import engine_names
+from ..frames.image_io import EXR_COMPRESSIONS, EXR_PIXEL_TYPES
+from ..jobs import ShotSpec, run_shot
+from .progress import FrameProgress
+
+log = logging.getLogger("movingcolor")
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        "fuse",
+        help="fuse a graded region into a shot",
+        description="Remove the seam a coarse matte leaves around a regional grade.",
+    )
+    parser.add_argument(
+        "--plate", required=True, help="plate: shot.####.exr, shot.%%04d.exr, a folder or a video"
+    )
+    parser.add_argument(
+        "--matte",
+        default="alpha",
+        help="matte: a sequence, folder, still or video; 'alpha' (default) uses the plate's alpha",
+    )
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument(
+        "--grade",
+        help="grade to apply: CDL 'slope=..;offset=..;power=..;sat=..', a .cc/.ccc/.cdl, a LUT "
+        "file (.cube, .clf, .ctf, .3dl, ...), look:NAME, or 'exposure=..;saturation=..' "
+        "(brightness, contrast, exposure, gamma, hue, saturation, vibrance, warmth)",
+    )
+    mode.add_argument("--graded", help="the whole plate already graded (composited through the matte here)")
+    mode.add_argument("--edited", help="the host's composite through the matte (e.g. a Resolve qualifier)")
+    parser.add_argument(
+        "--engine", default="guided", help=f"fusion engine (default guided): {', '.join(engine_names())}"
+    )
+    parser.add_argument("--out", required=True, help="output: out/shot.####.exr (or .png/.tif), or a folder")
+    parser.add_argument("--frames", help="frame range FIRST-LAST, e.g. 1001-1100 (default: all)")
+    parser.add_argument("--handles", type=int, default=0, help="extra frames each side of --frames")
+    parser.add_argument(
+        "--band", default="12", help="edge band width: pixels (12) or %% of object size (10%%)"
+    )
+    parser.add_argument("--config", help="OpenColorIO config (default: $OCIO, else ocio://default)")
+    parser.add_argument("--plate-colorspace", help="plate colourspace (default: file header, else by type)")
+    parser.add_argument("--graded-colorspace", help="colourspace of --graded/--edited (default as plate)")
+    parser.add_argument(
+        "--grade-colorspace", help="colourspace CDLs and LUTs apply in (default: the plate's)"
+    )
+    parser.add_argument("--out-colorspace", help="output colourspace (default: the plate's)")
+    parser.add_argument("--exr-type", default="half", choices=sorted(EXR_PIXEL_TYPES), help="EXR pixel type")
+    parser.add_argument("--compression", default="zip", choices=EXR_COMPRESSIONS, help="EXR compression")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    spec = ShotSpec(
+        plate=args.plate,
+        out=args.out,
+        matte=args.matte,
+        grade=args.grade,
+        graded=args.graded,
+        edited=args.edited,
+        engine=args.engine,
+        frames=args.frames,
+        handles=args.handles,
+        band=args.band,
+        config=args.config,
+        plate_colorspace=args.plate_colorspace,
+        graded_colorspace=args.graded_colorspace,
+        grade_colorspace=args.grade_colorspace,
+        out_colorspace=args.out_colorspace,
+        exr_type=args.exr_type,
+        compression=args.compression,
+    )
+    progress = FrameProgress(f"fuse ({args.engine})")
+    try:
+        report = run_shot(spec, progress)
+    finally:
+        progress.close()
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        log.info(
+            "wrote %d frames (%s) with %s to %s in %.1fs (%.2f fps)",
+            len(report.written),
+            report.frames,
+            report.engine,
+            report.written[0].rsplit("/", 1)[0] if report.written else args.out,
+            report.seconds,
+            report.fps,
+        )
+    return 0

@@ -1,0 +1,1 @@
+"""Colour: OpenColorIO configs, colourspaces, grades and the working encodings."""

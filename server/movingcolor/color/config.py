@@ -1,0 +1,119 @@
+"""The active OpenColorIO config and colourspace conversions of pixel arrays."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import PyOpenColorIO as ocio
+
+from ..errors import ColorConfigError, UnknownColorspaceError
+
+BUILTIN_CONFIG = "ocio://default"
+
+# Tried in order when an integer (8/16-bit) file declares no colourspace: the
+# sRGB-encoded Rec.709 space under its interop ID, its common aliases, then roles.
+_SRGB_CANDIDATES = ("srgb_rec709_scene", "srgb_tx", "sRGB - Texture", "sRGB", "texture_paint")
+
+
+@dataclass(frozen=True)
+class ColorspaceChoice:
+    """A colourspace picked for a source, and why: shown to the user, never silent."""
+
+    name: str
+    reason: str
+
+
+class ColorConfig:
+    """An OpenColorIO config plus cached CPU processors for the conversions we use."""
+
+    def __init__(self, source: str | None = None):
+        self.source = source or os.environ.get("OCIO") or BUILTIN_CONFIG
+        try:
+            self.config = ocio.Config.CreateFromFile(self.source)
+        except ocio.Exception as error:
+            raise ColorConfigError(
+                f"cannot load OpenColorIO config {self.source!r}: {error}. Pass --config with a "
+                f"valid config.ocio, fix $OCIO, or use the built-in {BUILTIN_CONFIG}"
+            ) from error
+        self._processors: dict = {}
+
+    @property
+    def name(self) -> str:
+        return self.config.getName() or os.path.basename(self.source)
+
+    @functools.cached_property
+    def scene_linear(self) -> str:
+        """The linear working space blends happen in (the config's scene_linear role)."""
+        name = self.config.getRoleColorSpace(ocio.ROLE_SCENE_LINEAR)
+        if not name:
+            raise ColorConfigError(
+                f"OpenColorIO config {self.source!r} defines no scene_linear role; "
+                f"MovingColor blends in scene-linear light and needs it"
+            )
+        return self.resolve(name)
+
+    @functools.cached_property
+    def srgb_encoded(self) -> str:
+        """An sRGB-encoded Rec.709 space: the default for 8-bit images."""
+        for candidate in _SRGB_CANDIDATES:
+            space = self.config.getColorSpace(candidate)
+            if space is not None:
+                return space.getName()
+        raise ColorConfigError(
+            f"OpenColorIO config {self.source!r} has no sRGB-encoded colourspace "
+            f"(looked for {', '.join(_SRGB_CANDIDATES)}); name the source colourspace explicitly"
+        )
+
+    def colorspace_names(self) -> list[str]:
+        return [space.getName() for space in self.config.getColorSpaces()]
+
+    def resolve(self, name: str) -> str:
+        """The canonical name of colourspace ``name`` (aliases and roles accepted)."""
+        space = self.config.getColorSpace(name)
+        if space is None:
+            known = self.colorspace_names()
+            close = difflib.get_close_matches(name, known, n=3, cutoff=0.4)
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise UnknownColorspaceError(
+                f"colourspace {name!r} is not in OpenColorIO config {self.name!r}.{hint} "
+                f"`movingcolor info` lists the config's colourspaces."
+            )
+        return space.getName()
+
+    def choose(self, explicit: str | None, declared: str, is_float: bool, what: str) -> ColorspaceChoice:
+        """Pick a source's colourspace: explicit, else declared by the file, else by data type."""
+        if explicit:
+            return ColorspaceChoice(self.resolve(explicit), f"{what} colourspace given")
+        if declared and self.config.getColorSpace(declared) is not None:
+            return ColorspaceChoice(self.resolve(declared), f"declared in the {what} file header")
+        if is_float:
+            return ColorspaceChoice(self.scene_linear, f"default for float {what} files (scene_linear role)")
+        return ColorspaceChoice(self.srgb_encoded, f"default for integer {what} files (sRGB-encoded)")
+
+    def processor(self, transform: ocio.Transform) -> ocio.CPUProcessor:
+        """A float32 CPU processor for ``transform`` (errors become ColorConfigError)."""
+        return self.config.getProcessor(transform).getDefaultCPUProcessor()
+
+    def converter(self, src: str, dst: str) -> ocio.CPUProcessor | None:
+        """The processor from ``src`` to ``dst``, or None when it changes nothing."""
+        key = (src, dst)
+        if key not in self._processors:
+            processor = self.config.getProcessor(src, dst)
+            self._processors[key] = None if processor.isNoOp() else processor.getDefaultCPUProcessor()
+        return self._processors[key]
+
+    def convert(self, rgb: np.ndarray, src: str, dst: str) -> np.ndarray:
+        """``rgb`` (float32 ``(..., 3)``) from ``src`` to ``dst``; a copy, the input stays."""
+        return apply_processor(self.converter(src, dst), rgb)
+
+
+def apply_processor(processor: ocio.CPUProcessor | None, rgb: np.ndarray) -> np.ndarray:
+    """Apply ``processor`` to a copy of ``rgb``; None means identity (bit-exact copy)."""
+    out = np.array(rgb, dtype=np.float32, order="C", copy=True)
+    if processor is not None:
+        processor.applyRGB(out)
+    return out

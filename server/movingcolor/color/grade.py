@@ -1,0 +1,161 @@
+"""Grades: what ``--grade`` accepts, turned into one OpenColorIO transform.
+
+Accepted forms:
+
+* an inline ASC CDL ``slope=1.1,1.0,0.9;offset=0.01;power=1.0;sat=1.2``;
+* a CDL file (``.cc``, ``.ccc``, ``.cdl``; ``file.ccc#id`` picks one correction);
+* any LUT or transform file OpenColorIO reads (``.cube``, ``.clf``, ``.ctf``, ``.3dl``, ...);
+* a look from the config, ``look:NAME`` (or a bare name the config knows as a look);
+* the paper's parametric grade ``exposure=0.5;warmth=0.3;...`` (see ``parametric``).
+
+CDLs and LUT files apply in the *grade colourspace* (by default the plate's own,
+the values the artist sees in the file); looks carry their own process space;
+the parametric grade works on sRGB-encoded values.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import PyOpenColorIO as ocio
+
+from ..errors import GradeError, UnknownLookError
+from .config import ColorConfig
+from .parametric import ParametricGrade
+
+_CDL_KEYS = ("slope", "offset", "power", "sat")
+
+
+@dataclass(frozen=True)
+class Grade:
+    """A grade as an OCIO transform plus where it must be applied."""
+
+    kind: str  # "cdl", "file", "look" or "parametric"
+    label: str  # short, human-readable; recorded in output headers
+    transform: ocio.Transform
+    #: Colourspace the transform expects its input in; None means "the grade colourspace".
+    colorspace: str | None = None
+
+    def processor(self, config: ColorConfig, src: str, dst: str, grade_colorspace: str) -> ocio.CPUProcessor:
+        """Processor taking ``src`` pixels to graded pixels in ``dst``."""
+        if self.kind == "look":
+            transform: ocio.Transform = ocio.LookTransform(src=src, dst=dst, looks=self.label)
+        else:
+            space = self.colorspace or grade_colorspace
+            transform = ocio.GroupTransform(
+                [
+                    ocio.ColorSpaceTransform(src=src, dst=space),
+                    self.transform,
+                    ocio.ColorSpaceTransform(src=space, dst=dst),
+                ]
+            )
+        try:
+            return config.processor(transform)
+        except ocio.Exception as error:
+            raise GradeError(f"grade {self.label!r} cannot be applied: {error}") from error
+
+
+def parse_grade(spec: str, config: ColorConfig) -> Grade:
+    """Turn a ``--grade`` value into a :class:`Grade`, validating it fully."""
+    text = spec.strip()
+    if not text:
+        raise GradeError("--grade is empty; give a CDL, a LUT file, look:NAME or adjustments")
+    if text.startswith("look:"):
+        return _look(text[5:], config)
+    if "=" in text:
+        return _inline(text, config)
+    path_text, _, cccid = text.partition("#")
+    path = Path(path_text).expanduser()
+    if path.exists():
+        return _file(path, cccid, config)
+    if config.config.getLook(text) is not None:
+        return _look(text, config)
+    raise GradeError(
+        f"grade {text!r} is neither an existing file, a look in config {config.name!r}, "
+        f"nor key=value adjustments; check the path, or write look:NAME, "
+        f"slope=..;offset=..;power=..;sat=.., or exposure=..;saturation=.."
+    )
+
+
+def _look(name: str, config: ColorConfig) -> Grade:
+    look = config.config.getLook(name)
+    if look is None:
+        known = [look.getName() for look in config.config.getLooks()]
+        raise UnknownLookError(
+            f"look {name!r} is not in OpenColorIO config {config.name!r}; "
+            f"it has: {', '.join(known) or 'no looks'}"
+        )
+    return Grade("look", name, ocio.LookTransform())
+
+
+def _inline(text: str, config: ColorConfig) -> Grade:
+    values: dict[str, list[float]] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        key, sep, raw = part.partition("=")
+        key = key.strip().lower()
+        if not sep:
+            raise GradeError(f"grade part {part!r} is not key=value")
+        try:
+            values[key] = [float(v) for v in raw.replace(" ", "").split(",") if v]
+        except ValueError as error:
+            raise GradeError(f"grade value {part!r} is not a number or a list of numbers") from error
+    keys = set(values)
+    if keys <= set(_CDL_KEYS):
+        return _cdl(values, text)
+    if keys <= set(ParametricGrade.RANGES):
+        single = {}
+        for key, numbers in values.items():
+            if len(numbers) != 1:
+                raise GradeError(f"parametric adjustment {key} takes one number, not {numbers}")
+            single[key] = numbers[0]
+        grade = ParametricGrade.from_mapping(single)
+        return Grade("parametric", text, grade.to_transform(), colorspace=config.srgb_encoded)
+    mixed = sorted(keys - set(_CDL_KEYS)) if keys & set(_CDL_KEYS) else sorted(keys)
+    raise GradeError(
+        f"grade {text!r}: cannot use {', '.join(mixed)} here. A CDL takes "
+        f"{', '.join(_CDL_KEYS)}; a parametric grade takes {', '.join(ParametricGrade.RANGES)}; "
+        f"the two cannot be mixed in one grade"
+    )
+
+
+def _triple(key: str, numbers: list[float], default: float) -> list[float]:
+    if not numbers:
+        return [default] * 3
+    if len(numbers) == 1:
+        return numbers * 3
+    if len(numbers) == 3:
+        return numbers
+    raise GradeError(f"CDL {key} takes one or three numbers, not {len(numbers)}")
+
+
+def _cdl(values: dict[str, list[float]], text: str) -> Grade:
+    cdl = ocio.CDLTransform()
+    cdl.setSlope(_triple("slope", values.get("slope", []), 1.0))
+    cdl.setOffset(_triple("offset", values.get("offset", []), 0.0))
+    power = _triple("power", values.get("power", []), 1.0)
+    if min(power) <= 0:
+        raise GradeError(f"CDL power must be positive, not {power}")
+    cdl.setPower(power)
+    sat = values.get("sat", [1.0])
+    if len(sat) != 1 or sat[0] < 0:
+        raise GradeError(f"CDL sat takes one non-negative number, not {sat}")
+    cdl.setSat(sat[0])
+    return Grade("cdl", text, cdl)
+
+
+def _file(path: Path, cccid: str, config: ColorConfig) -> Grade:
+    transform = ocio.FileTransform(src=os.fspath(path.resolve()), interpolation=ocio.INTERP_BEST)
+    if cccid:
+        transform.setCCCId(cccid)
+    try:
+        # Parse now, so an unreadable LUT fails before any frame is written.
+        config.config.getProcessor(transform)
+    except ocio.Exception as error:
+        raise GradeError(
+            f"{path}: OpenColorIO cannot read this grade file ({error}); check that it is a "
+            f"complete LUT/CDL in a format OpenColorIO supports"
+        ) from error
+    kind = "cdl" if path.suffix.lower() in (".cc", ".ccc", ".cdl") else "file"
+    return Grade(kind, path.name + (f"#{cccid}" if cccid else ""), transform)

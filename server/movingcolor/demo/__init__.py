@@ -1,0 +1,1 @@
+"""The built-in example: a procedurally generated shot, fused and shown side by side."""

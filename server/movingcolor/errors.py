@@ -1,0 +1,71 @@
+"""The exception hierarchy.
+
+Every error a user can cause derives from :class:`MovingColorError`; its message
+names the file or value at fault and says how to fix it. The command line turns
+these into a one-line message and exit status 2 (bad input); anything else is a
+bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class MovingColorError(Exception):
+    """Root of every error caused by input, configuration or environment."""
+
+    exit_code = 2
+
+
+class FrameSourceError(MovingColorError):
+    """A plate, matte or graded source cannot be found or parsed as a sequence."""
+
+
+class MissingFramesError(FrameSourceError):
+    """Frames requested for a shot do not exist in one of its sources."""
+
+
+class UnreadableFrameError(FrameSourceError):
+    """A frame file exists but cannot be decoded (truncated, corrupt, wrong format)."""
+
+
+class InvalidPixelsError(FrameSourceError):
+    """A frame holds NaN or infinite values."""
+
+
+class FrameSizeMismatchError(FrameSourceError):
+    """Plate, matte and graded frames do not share one resolution."""
+
+
+class FrameRangeError(MovingColorError):
+    """A frame range is malformed, empty, inverted or outside the sources."""
+
+
+class ColorConfigError(MovingColorError):
+    """The OpenColorIO config cannot be loaded."""
+
+
+class UnknownColorspaceError(MovingColorError):
+    """A colourspace name is not in the active OpenColorIO config."""
+
+
+class UnknownLookError(MovingColorError):
+    """A look name is not in the active OpenColorIO config."""
+
+
+class GradeError(MovingColorError):
+    """A grade specification (CDL, LUT file, look, parametric) cannot be used."""
+
+
+class BandSpecError(MovingColorError):
+    """A band width is not a positive number of pixels or a percentage."""
+
+
+class UnknownEngineError(MovingColorError):
+    """An engine name is not registered."""
+
+
+class OutputError(MovingColorError):
+    """An output path or format cannot be written."""
+
+
+class MissingDependencyError(MovingColorError):
+    """An optional package needed for this operation is not installed."""

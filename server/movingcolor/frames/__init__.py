@@ -1,0 +1,1 @@
+"""Frames: image sequences and videos in, EXR/PNG/TIFF out (OpenImageIO, PyAV)."""

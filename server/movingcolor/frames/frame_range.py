@@ -1,0 +1,63 @@
+"""Frame ranges as artists write them: ``1001-1100``, ``1001``, with handles."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import FrameRangeError
+
+_RANGE = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+))?\s*$")
+
+
+@dataclass(frozen=True)
+class FrameRange:
+    """An inclusive range of frame numbers, ``first <= last``."""
+
+    first: int
+    last: int
+
+    def __post_init__(self) -> None:
+        if self.last < self.first:
+            raise FrameRangeError(
+                f"frame range {self.first}-{self.last} is inverted: write the first frame first, "
+                f"e.g. {self.last}-{self.first}"
+            )
+
+    @classmethod
+    def parse(cls, text: str) -> FrameRange:
+        """Parse ``A-B`` or a single frame ``A``; negative frames are allowed (``-5--1``)."""
+        match = _RANGE.match(text)
+        if not match:
+            raise FrameRangeError(f"cannot read frame range {text!r}: write it as FIRST-LAST, e.g. 1001-1100")
+        first = int(match.group(1))
+        last = int(match.group(2)) if match.group(2) is not None else first
+        return cls(first, last)
+
+    def __iter__(self):
+        return iter(range(self.first, self.last + 1))
+
+    def __len__(self) -> int:
+        return self.last - self.first + 1
+
+    def __contains__(self, frame: object) -> bool:
+        return isinstance(frame, int) and self.first <= frame <= self.last
+
+    def with_handles(self, handles: int) -> FrameRange:
+        """The range grown by ``handles`` frames at each end."""
+        if handles < 0:
+            raise FrameRangeError(f"handles must be zero or more frames, not {handles}")
+        return FrameRange(self.first - handles, self.last + handles)
+
+    def clamp(self, available: FrameRange) -> FrameRange:
+        """The part of this range inside ``available``; raises if they do not overlap."""
+        first, last = max(self.first, available.first), min(self.last, available.last)
+        if last < first:
+            raise FrameRangeError(
+                f"frame range {self} lies outside the frames the sources have ({available}): "
+                f"pick frames within {available}"
+            )
+        return FrameRange(first, last)
+
+    def __str__(self) -> str:
+        return f"{self.first}-{self.last}" if self.last != self.first else str(self.first)

@@ -1,0 +1,144 @@
+"""Image files through OpenImageIO: float32 pixels in, atomic writes out."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import OpenImageIO as oiio
+
+from ..errors import InvalidPixelsError, OutputError, UnreadableFrameError
+
+# What --exr-type and the output extension map to.
+EXR_PIXEL_TYPES = {"half": oiio.HALF, "float": oiio.FLOAT}
+EXR_COMPRESSIONS = ("zip", "zips", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab", "rle", "none")
+WRITABLE_FORMATS = {".exr": "openexr", ".png": "png", ".tif": "tiff", ".tiff": "tiff"}
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What a file says about itself without decoding its pixels."""
+
+    path: Path
+    width: int
+    height: int
+    channels: tuple[str, ...]
+    pixel_type: str
+    colorspace: str
+    attributes: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def is_float(self) -> bool:
+        return self.pixel_type in ("half", "float", "double")
+
+
+def read_header(path: Path) -> ImageHeader:
+    """Open ``path`` and read its header; raises :class:`UnreadableFrameError`."""
+    image = oiio.ImageInput.open(str(path))
+    if image is None:
+        raise UnreadableFrameError(
+            f"{path}: cannot open as an image ({oiio.geterror().strip() or 'unknown format'}); "
+            f"check that the file is complete and in a format OpenImageIO reads"
+        )
+    try:
+        spec = image.spec()
+        attributes = {a.name: a.value for a in spec.extra_attribs}
+        return ImageHeader(
+            path=Path(path),
+            width=spec.width,
+            height=spec.height,
+            channels=tuple(spec.channelnames),
+            pixel_type=str(spec.format),
+            colorspace=spec.get_string_attribute("oiio:ColorSpace"),
+            attributes=attributes,
+        )
+    finally:
+        image.close()
+
+
+def read_pixels(path: Path) -> np.ndarray:
+    """All channels of ``path`` as float32 ``(H, W, C)``; integer data scaled to 0..1.
+
+    Raises on unreadable or truncated files and on NaN/Inf pixels: a NaN would
+    spread through every filter and blend downstream.
+    """
+    buf = oiio.ImageBuf(str(path))
+    pixels = buf.get_pixels(oiio.FLOAT)
+    if buf.has_error or pixels is None or pixels.size == 0:
+        message = buf.geterror().strip() or "no pixel data"
+        raise UnreadableFrameError(
+            f"{path}: cannot read pixels ({message}); the file may be truncated or corrupt: "
+            f"re-render or re-copy it"
+        )
+    pixels = np.asarray(pixels, dtype=np.float32)
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if not np.isfinite(pixels).all():
+        bad = int((~np.isfinite(pixels)).any(axis=-1).sum())
+        raise InvalidPixelsError(
+            f"{path}: {bad} pixels are NaN or infinite; fix them upstream "
+            f"(e.g. a Nuke Expression node or oiiotool --fixnan box3)"
+        )
+    return pixels
+
+
+def write_image(
+    path: Path,
+    pixels: np.ndarray,
+    *,
+    channels: tuple[str, ...] = ("R", "G", "B"),
+    pixel_type: str = "half",
+    compression: str = "zip",
+    attributes: dict | None = None,
+) -> None:
+    """Write ``pixels`` (float32 ``(H, W, C)``) to ``path`` atomically.
+
+    The file is written under a temporary name in the same folder and renamed
+    into place, so a reader (or a crash) never sees half a frame. Integer formats
+    (PNG, TIFF 8/16-bit) clip to 0..1 as their encoding demands; EXR keeps every
+    value, including those above 1.0 and below 0.0.
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in WRITABLE_FORMATS:
+        raise OutputError(
+            f"{path}: cannot write {ext or 'files without an extension'}; "
+            f"use one of {', '.join(WRITABLE_FORMATS)}"
+        )
+    height, width, nchannels = pixels.shape
+    if ext == ".exr":
+        if pixel_type not in EXR_PIXEL_TYPES:
+            raise OutputError(f"EXR pixel type {pixel_type!r} unknown: use half or float")
+        if compression not in EXR_COMPRESSIONS:
+            raise OutputError(
+                f"EXR compression {compression!r} unknown: use one of {', '.join(EXR_COMPRESSIONS)}"
+            )
+        out_type = EXR_PIXEL_TYPES[pixel_type]
+    else:
+        out_type = oiio.UINT8 if ext == ".png" else oiio.UINT16
+    spec = oiio.ImageSpec(width, height, nchannels, out_type)
+    spec.channelnames = channels
+    if ext == ".exr":
+        spec.attribute("compression", compression)
+    for key, value in (attributes or {}).items():
+        spec.attribute(key, value)
+    buf = oiio.ImageBuf(spec)
+    data = np.ascontiguousarray(pixels, dtype=np.float32)
+    if ext != ".exr":
+        data = np.clip(data, 0.0, 1.0)
+    if not buf.set_pixels(oiio.ROI(), data):
+        raise OutputError(f"{path}: cannot set pixels: {buf.geterror()}")
+
+    if not path.parent.is_dir():
+        raise OutputError(f"{path.parent}: output folder does not exist; create it first")
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        if not buf.write(str(temporary), out_type, fileformat=WRITABLE_FORMATS[ext]):
+            raise OutputError(f"{path}: write failed: {buf.geterror().strip()}")
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()

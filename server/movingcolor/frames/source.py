@@ -1,0 +1,245 @@
+"""Frame sources: one interface over image sequences, single stills and videos.
+
+Frames are addressed by frame number. Sequences are numbered by their file
+names; a video's frames are numbered from ``first_frame`` (by default the
+plate's first frame, so a matte video lines up with a plate sequence).
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FrameSourceError, MissingFramesError
+from .frame_range import FrameRange
+from .image_io import ImageHeader, read_header, read_pixels
+from .sequence import (
+    IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    SequencePattern,
+    is_sequence_pattern,
+    pattern_from_folder,
+)
+from .video_io import VideoReader
+
+
+class FrameSource(ABC):
+    """Where the frames of one input (plate, matte, graded, edited) come from."""
+
+    name: str
+    width: int
+    height: int
+    channels: tuple[str, ...]
+    #: Colourspace the file header declares, or "" when it declares none.
+    declared_colorspace: str
+    #: True for half/float data (scene-linear by default), False for integer data.
+    is_float: bool
+
+    @property
+    @abstractmethod
+    def frames(self) -> list[int]:
+        """Frame numbers this source can deliver, sorted."""
+
+    @abstractmethod
+    def read(self, frame: int) -> np.ndarray:
+        """Frame ``frame`` as float32 ``(H, W, C)``."""
+
+    @abstractmethod
+    def location(self, frame: int) -> str:
+        """Where ``frame`` lives, for messages."""
+
+    def available_range(self) -> FrameRange:
+        frames = self.frames
+        return FrameRange(frames[0], frames[-1])
+
+    def require(self, frames: FrameRange) -> None:
+        """Raise :class:`MissingFramesError` naming the missing frames of ``frames``."""
+        have = set(self.frames)
+        missing = [f for f in frames if f not in have]
+        if missing:
+            shown = ", ".join(str(f) for f in missing[:8]) + (" ..." if len(missing) > 8 else "")
+            raise MissingFramesError(
+                f"{self.name} is missing {len(missing)} of frames {frames}: {shown} "
+                f"(first missing file: {self.location(missing[0])}); render the missing frames "
+                f"or choose a range with --frames"
+            )
+
+    def check_frames(self, frames: FrameRange) -> None:
+        """Cheap validation before any output is written: headers open, sizes agree."""
+        self.require(frames)
+
+    def close(self) -> None:  # noqa: B027 (optional hook)
+        """Release open files."""
+
+
+class SequenceSource(FrameSource):
+    def __init__(self, name: str, pattern: SequencePattern):
+        self.name = name
+        self.pattern = pattern
+        self._frames = pattern.frames_on_disk()
+        if not self._frames:
+            raise FrameSourceError(
+                f"{name}: no frames match {pattern}; check the path and the number of # "
+                f"(it must match the digits in the file names)"
+            )
+        header = read_header(pattern.path(self._frames[0]))
+        self._adopt(header)
+
+    def _adopt(self, header: ImageHeader) -> None:
+        self.width, self.height = header.width, header.height
+        self.channels = header.channels
+        self.declared_colorspace = header.colorspace
+        self.is_float = header.is_float
+
+    @property
+    def frames(self) -> list[int]:
+        return self._frames
+
+    def location(self, frame: int) -> str:
+        return str(self.pattern.path(frame))
+
+    def read(self, frame: int) -> np.ndarray:
+        if frame not in self._frames:
+            self.require(FrameRange(frame, frame))
+        pixels = read_pixels(self.pattern.path(frame))
+        _check_size(self, pixels, frame)
+        return pixels
+
+    def check_frames(self, frames: FrameRange) -> None:
+        self.require(frames)
+        for frame in frames:
+            header = read_header(self.pattern.path(frame))
+            if (header.width, header.height) != (self.width, self.height):
+                raise _size_error(self, frame, header.width, header.height)
+
+
+class StillSource(FrameSource):
+    """One image used for every frame (a static matte, a reference grade)."""
+
+    def __init__(self, name: str, path: Path):
+        self.name = name
+        self.path = Path(path)
+        header = read_header(self.path)
+        self.width, self.height = header.width, header.height
+        self.channels = header.channels
+        self.declared_colorspace = header.colorspace
+        self.is_float = header.is_float
+        self._pixels: np.ndarray | None = None
+
+    @property
+    def frames(self) -> list[int]:
+        return []
+
+    def available_range(self) -> FrameRange:
+        # A still covers any frame; the widest range keeps it out of range checks.
+        return FrameRange(-(2**31), 2**31)
+
+    def require(self, frames: FrameRange) -> None:
+        return None
+
+    def location(self, frame: int) -> str:
+        return str(self.path)
+
+    def read(self, frame: int) -> np.ndarray:
+        if self._pixels is None:
+            self._pixels = read_pixels(self.path)
+        return self._pixels
+
+
+class VideoSource(FrameSource):
+    def __init__(self, name: str, path: Path, first_frame: int = 0):
+        self.name = name
+        self.path = Path(path)
+        self.first_frame = first_frame
+        self._reader = VideoReader(self.path)
+        self.width, self.height = self._reader.width, self._reader.height
+        self.channels = ("R", "G", "B")
+        self.declared_colorspace = ""
+        self.is_float = False
+
+    @property
+    def frames(self) -> list[int]:
+        return list(range(self.first_frame, self.first_frame + self._reader.frame_count))
+
+    def location(self, frame: int) -> str:
+        return f"{self.path} (video frame index {frame - self.first_frame})"
+
+    def read(self, frame: int) -> np.ndarray:
+        self.require(FrameRange(frame, frame))
+        return self._reader.read(frame - self.first_frame)
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+class ChannelSource(FrameSource):
+    """One channel of another source, e.g. the plate's alpha used as the matte."""
+
+    def __init__(self, inner: FrameSource, channel: str):
+        if channel not in inner.channels:
+            raise FrameSourceError(
+                f"{inner.name} has no {channel} channel (it has {', '.join(inner.channels)}); "
+                f"give the matte as its own sequence with --matte"
+            )
+        self.name = f"{inner.name} {channel} channel"
+        self.inner = inner
+        self.index = inner.channels.index(channel)
+        self.width, self.height = inner.width, inner.height
+        self.channels = (channel,)
+        self.declared_colorspace = ""
+        self.is_float = inner.is_float
+
+    @property
+    def frames(self) -> list[int]:
+        return self.inner.frames
+
+    def location(self, frame: int) -> str:
+        return self.inner.location(frame)
+
+    def read(self, frame: int) -> np.ndarray:
+        return self.inner.read(frame)[:, :, self.index : self.index + 1]
+
+    def check_frames(self, frames: FrameRange) -> None:
+        self.inner.check_frames(frames)
+
+
+def open_source(spec: str | os.PathLike, name: str, first_frame: int = 0) -> FrameSource:
+    """Open a sequence pattern, a folder of frames, a still image or a video."""
+    text = os.fspath(spec)
+    path = Path(text).expanduser()
+    if is_sequence_pattern(text):
+        return SequenceSource(name, SequencePattern.parse(path))
+    if path.is_dir():
+        return SequenceSource(name, pattern_from_folder(path))
+    if not path.exists():
+        raise FrameSourceError(
+            f"{name} {text!r} does not exist; give a sequence (shot.####.exr, shot.%04d.exr), "
+            f"a folder of frames, an image or a video"
+        )
+    suffix = path.suffix.lower()
+    if suffix in VIDEO_EXTENSIONS:
+        return VideoSource(name, path, first_frame)
+    if suffix in IMAGE_EXTENSIONS:
+        return StillSource(name, path)
+    raise FrameSourceError(
+        f"{name} {text!r}: unknown file type {suffix!r}; images: {', '.join(IMAGE_EXTENSIONS)}; "
+        f"videos: {', '.join(VIDEO_EXTENSIONS)}"
+    )
+
+
+def _size_error(source: FrameSource, frame: int, width: int, height: int) -> FrameSourceError:
+    from ..errors import FrameSizeMismatchError
+
+    return FrameSizeMismatchError(
+        f"{source.location(frame)} is {width}x{height} but {source.name} is "
+        f"{source.width}x{source.height}; every frame of a source must share one size"
+    )
+
+
+def _check_size(source: FrameSource, pixels: np.ndarray, frame: int) -> None:
+    height, width = pixels.shape[:2]
+    if (width, height) != (source.width, source.height):
+        raise _size_error(source, frame, width, height)

@@ -1,0 +1,32 @@
+"""Where fused frames go: an output pattern, or a folder that gets one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import OutputError
+from ..frames.image_io import WRITABLE_FORMATS
+from ..frames.sequence import SequencePattern, is_sequence_pattern
+
+
+def output_pattern(out: str, plate_name: str) -> SequencePattern:
+    """``out`` as a sequence pattern; a folder gets ``<plate name>.####.exr`` inside it."""
+    if is_sequence_pattern(out):
+        pattern = SequencePattern.parse(out)
+    else:
+        stem = plate_name.rstrip("._-") or "fused"
+        pattern = SequencePattern(Path(out), f"{stem}.", ".exr", 4)
+    ext = Path(pattern.suffix).suffix.lower() or pattern.suffix.lower()
+    if ext not in WRITABLE_FORMATS:
+        raise OutputError(
+            f"output {out!r}: cannot write {ext or 'frames without an extension'}; "
+            f"end the pattern with one of {', '.join(WRITABLE_FORMATS)}"
+        )
+    return pattern
+
+
+def prepare_folder(pattern: SequencePattern) -> None:
+    try:
+        pattern.directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create output folder {pattern.directory}: {error}") from error

@@ -1,0 +1,1 @@
+"""Masks: mattes in any form, and the edge band around their boundary."""
