@@ -14,6 +14,9 @@ from ..errors import ColorConfigError, UnknownColorspaceError
 
 BUILTIN_CONFIG = "ocio://default"
 
+# ExceptionMissingFile does not derive from ocio.Exception in the Python binding.
+OCIO_ERRORS = (ocio.Exception, ocio.ExceptionMissingFile)
+
 # Tried in order when an integer (8/16-bit) file declares no colourspace: the
 # sRGB-encoded Rec.709 space under its interop ID, its common aliases, then roles.
 _SRGB_CANDIDATES = ("srgb_rec709_scene", "srgb_tx", "sRGB - Texture", "sRGB", "texture_paint")
@@ -34,7 +37,7 @@ class ColorConfig:
         self.source = source or os.environ.get("OCIO") or BUILTIN_CONFIG
         try:
             self.config = ocio.Config.CreateFromFile(self.source)
-        except ocio.Exception as error:
+        except OCIO_ERRORS as error:
             raise ColorConfigError(
                 f"cannot load OpenColorIO config {self.source!r}: {error}. Pass --config with a "
                 f"valid config.ocio, fix $OCIO, or use the built-in {BUILTIN_CONFIG}"

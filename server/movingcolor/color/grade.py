@@ -22,7 +22,7 @@ from pathlib import Path
 import PyOpenColorIO as ocio
 
 from ..errors import GradeError, UnknownLookError
-from .config import ColorConfig
+from .config import OCIO_ERRORS, ColorConfig
 from .parametric import ParametricGrade
 
 _CDL_KEYS = ("slope", "offset", "power", "sat")
@@ -53,7 +53,7 @@ class Grade:
             )
         try:
             return config.processor(transform)
-        except ocio.Exception as error:
+        except OCIO_ERRORS as error:
             raise GradeError(f"grade {self.label!r} cannot be applied: {error}") from error
 
 
@@ -152,7 +152,7 @@ def _file(path: Path, cccid: str, config: ColorConfig) -> Grade:
     try:
         # Parse now, so an unreadable LUT fails before any frame is written.
         config.config.getProcessor(transform)
-    except ocio.Exception as error:
+    except OCIO_ERRORS as error:
         raise GradeError(
             f"{path}: OpenColorIO cannot read this grade file ({error}); check that it is a "
             f"complete LUT/CDL in a format OpenColorIO supports"

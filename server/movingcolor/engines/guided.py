@@ -16,24 +16,30 @@ from scipy import ndimage
 
 from .base import Engine, FusionFrames, FusionResult
 
-# Rec.709 luma weights applied to the display-encoded plate: the guide image.
-_LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+
+
+def _box(image: np.ndarray, radius: int) -> np.ndarray:
+    size = [2 * radius + 1] * 2 + [1] * (image.ndim - 2)
+    return ndimage.uniform_filter(image, size=size, mode="reflect")
 
 
 def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """Edge-preserving smoothing of ``source`` (H, W) steered by ``guide`` (H, W)."""
-    size = 2 * radius + 1
+    """Edge-preserving smoothing of ``source`` (H, W) steered by a colour ``guide`` (H, W, 3).
 
-    def box(image: np.ndarray) -> np.ndarray:
-        return ndimage.uniform_filter(image, size=size, mode="reflect")
-
-    mean_guide = box(guide)
-    mean_source = box(source)
-    covariance = box(guide * source) - mean_guide * mean_source
-    variance = box(guide * guide) - mean_guide * mean_guide
-    slope = covariance / (variance + eps)
-    offset = mean_source - slope * mean_guide
-    return box(slope) * guide + box(offset)
+    The colour form of the filter: a per-window linear model ``q = a·I + b`` with
+    a 3×3 covariance, so edges between regions of equal brightness but different
+    colour (a red jacket on green grass) still steer the matte.
+    """
+    mean_guide = _box(guide, radius)  # (H, W, 3)
+    mean_source = _box(source, radius)  # (H, W)
+    cross = _box(guide * source[..., None], radius) - mean_guide * mean_source[..., None]
+    outer = guide[..., :, None] * guide[..., None, :]  # (H, W, 3, 3)
+    covariance = _box(outer.reshape(*guide.shape[:2], 9), radius).reshape(outer.shape)
+    covariance -= mean_guide[..., :, None] * mean_guide[..., None, :]
+    covariance += eps * np.eye(3, dtype=guide.dtype)
+    slope = np.linalg.solve(covariance, cross[..., None])[..., 0]  # (H, W, 3)
+    offset = mean_source - (slope * mean_guide).sum(-1)
+    return (_box(slope, radius) * guide).sum(-1) + _box(offset, radius)
 
 
 class GuidedEngine(Engine):
@@ -41,7 +47,7 @@ class GuidedEngine(Engine):
     description = "edge-aware matte refinement guided by the plate, smoothed over time"
     temporal_radius = 2
 
-    def __init__(self, eps: float = 1e-3, temporal_sigma: float = 1.0, change_sigma: float = 0.04):
+    def __init__(self, eps: float = 1e-4, temporal_sigma: float = 1.0, change_sigma: float = 0.04):
         self.eps = eps
         self.temporal_sigma = temporal_sigma
         self.change_sigma = change_sigma
@@ -61,16 +67,16 @@ class GuidedEngine(Engine):
         return self._refined[number]
 
     def fuse(self, frames: FusionFrames) -> FusionResult:
-        guides = frames.plate_display @ _LUMA  # (T, H, W)
+        guides = frames.plate_display  # (T, H, W, 3)
         center_guide = guides[frames.center]
-        total = np.zeros_like(center_guide)
-        weight_sum = np.zeros_like(center_guide)
+        total = np.zeros(center_guide.shape[:2], np.float32)
+        weight_sum = np.zeros_like(total)
         for index in range(len(frames.frame_numbers)):
             offset = index - frames.center
             refined = self._refine(frames, index, guides[index])
-            change = guides[index] - center_guide
+            change = np.square(guides[index] - center_guide).sum(-1)
             weight = np.exp(
-                -0.5 * (offset / self.temporal_sigma) ** 2 - 0.5 * (change / self.change_sigma) ** 2
+                -0.5 * (offset / self.temporal_sigma) ** 2 - 0.5 * change / self.change_sigma**2
             ).astype(np.float32)
             total += weight * refined
             weight_sum += weight

@@ -1,0 +1,1 @@
+"""Benchmarks: throughput figures the `movingcolor bench` command writes to BENCHMARKS.md."""

@@ -1,0 +1,261 @@
+"""Frames per second of the foundation's stages on this machine's CPU.
+
+Every stage calls the code a real run calls (image I/O, OCIO grade, band, each
+registered engine, ``run_shot``) on procedural frames with real structure, so
+the figures move when that code gets faster or slower, not when a copy of it does.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import logging
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..color.config import ColorConfig, apply_processor
+from ..color.grade import parse_grade
+from ..demo.procedural import generate_shot
+from ..engines import FusionFrames
+from ..engines.registry import create_engine, engine_names
+from ..frames.image_io import read_pixels, write_image
+from ..jobs import ShotSpec, run_shot
+from ..masks.band import BandWidth, edge_band
+
+SECTION = "## Foundation throughput (CPU)"
+GRADE = "slope=1.2,1.0,0.8;offset=0.01;power=1.1;sat=1.2"
+BAND = "12"
+PIPELINE_ENGINE = "guided"
+# Mirror cli/bench.py, so the stated command is the plain one when nothing was changed.
+_DEFAULT_SIZES = [(432, 240), (1920, 1080)]
+_DEFAULT_REPEATS = 5
+
+
+@dataclass(frozen=True)
+class Result:
+    """One measured stage at one size; ``seconds_median`` is per frame, so ``fps = 1 / seconds_median``."""
+
+    size: tuple[int, int]
+    stage: str
+    seconds_median: float
+    fps: float
+    repeats: int
+
+
+def _median_seconds(call: Callable[[], float | None], repeats: int) -> float:
+    """One untimed warm-up (lazy imports, OCIO shader build, caches), then the median of ``repeats``.
+
+    A call may return its own duration (``run_shot`` reports one); otherwise the wall time is used.
+    """
+    call()
+    samples = []
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        reported = call()
+        samples.append(time.perf_counter() - start if reported is None else reported)
+    return statistics.median(samples)
+
+
+def _pipeline_frames(width: int, height: int) -> int:
+    # Enough frames to fill the guided window, few enough to keep HD under ~2 minutes on 2 cores.
+    return 8 if width * height <= 640 * 360 else 4
+
+
+def _measure_size(width: int, height: int, repeats: int, folder: Path) -> list[Result]:
+    config = ColorConfig()
+    lin = config.scene_linear
+    names = engine_names()
+    engines = {name: create_engine(name) for name in names}
+    window = 2 * max(e.temporal_radius for e in engines.values()) + 1
+    pipeline_frames = _pipeline_frames(width, height)
+    # Generating the textures dominates at HD, so one shot serves every stage.
+    shot = generate_shot(width=width, height=height, frames=max(window, pipeline_frames), seed=7)
+    plate = np.stack([config.convert(p, config.srgb_encoded, lin) for p in shot.plate])
+    grade = parse_grade(GRADE, config)
+    processor = grade.processor(config, lin, lin, lin)
+    graded = np.stack([apply_processor(processor, p) for p in plate])
+    alpha = shot.matte[..., None]
+    width_spec = BandWidth.parse(BAND)
+    band = np.stack([edge_band(m, width_spec) for m in shot.matte])
+    display = np.clip(np.stack([config.convert(p, lin, config.srgb_encoded) for p in plate]), 0.0, 1.0)
+    band_pixels = [width_spec.pixels(m >= 0.5) for m in shot.matte]
+
+    stages: list[tuple[str, Callable[[], float | None]]] = []
+    exrs = [folder / f"read.{i}.exr" for i in range(3)]
+    for path, rgb in zip(exrs, plate, strict=False):
+        write_image(path, rgb)
+    # Cycling files keeps one decoder from seeing the same file twice in a row; they stay in page cache.
+    cycle = itertools.cycle(exrs)
+    stages.append(("read EXR (half, zip)", lambda: read_pixels(next(cycle)) and None))
+    stages.append(("grade (CDL via OCIO)", lambda: apply_processor(processor, plate[0]) and None))
+    stages.append((f"edge band ({width_spec})", lambda: edge_band(shot.matte[0], width_spec) and None))
+
+    for name, engine in engines.items():
+        count = 2 * engine.temporal_radius + 1
+        engine.reset()
+        start = itertools.count(1001)
+
+        def fuse(engine=engine, count=count, start=start) -> None:
+            # Advancing the window by one frame per call is the steady state of a real run: an engine
+            # that caches per-frame work (guided) redoes exactly the one frame a run would.
+            first = next(start)
+            engine.fuse(
+                FusionFrames(
+                    frame_numbers=list(range(first, first + count)),
+                    center=count // 2,
+                    plate=plate[:count],
+                    graded=graded[:count],
+                    edited=alpha[:count] * graded[:count] + (1.0 - alpha[:count]) * plate[:count],
+                    matte=shot.matte[:count],
+                    band=band[:count],
+                    plate_display=display[:count],
+                    band_pixels=band_pixels[:count],
+                )
+            )
+
+        stages.append((f"engine: {name}", fuse))
+
+    stages.append(("write EXR (half, zip)", lambda: write_image(folder / "write.exr", plate[0])))
+
+    for directory in ("plate", "matte"):
+        (folder / directory).mkdir()
+    for index in range(pipeline_frames):
+        number = 1001 + index
+        write_image(folder / "plate" / f"plate.{number}.exr", plate[index], attributes={"oiio:ColorSpace": lin})
+        write_image(folder / "matte" / f"matte.{number}.png", shot.matte[index][..., None], channels=("Y",))
+    spec = ShotSpec(
+        plate=str(folder / "plate" / "plate.####.exr"),
+        matte=str(folder / "matte" / "matte.####.png"),
+        out=str(folder / "out" / "fused.####.exr"),
+        grade=GRADE,
+        band=BAND,
+        engine=PIPELINE_ENGINE,
+    )
+    stages.append((f"end to end: {PIPELINE_ENGINE} ({pipeline_frames} frames)", lambda: run_shot(spec).seconds))
+
+    results = []
+    for stage, call in stages:
+        seconds = _median_seconds(call, repeats)
+        if stage.startswith("end to end"):
+            seconds /= pipeline_frames
+        results.append(Result((width, height), stage, seconds, 1.0 / seconds if seconds > 0 else 0.0, repeats))
+    return results
+
+
+def measure(sizes: list[tuple[int, int]], repeats: int = _DEFAULT_REPEATS) -> list[Result]:
+    """Time every stage at every size; rows keep stage order so the report reads top to bottom."""
+    logger = logging.getLogger("movingcolor")
+    level = logger.level
+    # run_shot logs its colourspace choices on every call; repeated, they would bury the result.
+    logger.setLevel(logging.WARNING)
+    try:
+        results: list[Result] = []
+        for width, height in sizes:
+            with tempfile.TemporaryDirectory(prefix="movingcolor-bench-") as folder:
+                results += _measure_size(width, height, repeats, Path(folder))
+        return results
+    finally:
+        logger.setLevel(level)
+
+
+def _package_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _cpu_name() -> str:
+    # platform.processor() is empty on most Linux systems; the model name is what makes figures comparable.
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _section(results: list[Result]) -> str:
+    sizes = list(dict.fromkeys(r.size for r in results))
+    stages = list(dict.fromkeys(r.stage for r in results))
+    fps = {(r.stage, r.size): r.fps for r in results}
+    repeats = results[0].repeats if results else _DEFAULT_REPEATS
+    command = "movingcolor bench --out BENCHMARKS.md"
+    if sizes != _DEFAULT_SIZES:
+        command += " --sizes " + ",".join(f"{w}x{h}" for w, h in sizes)
+    if repeats != _DEFAULT_REPEATS:
+        command += f" --repeats {repeats}"
+    cores, usable = os.cpu_count(), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    versions = ", ".join(
+        f"{label} {_package_version(name)}"
+        for label, name in (("numpy", "numpy"), ("OpenImageIO", "OpenImageIO"), ("OpenColorIO", "opencolorio"))
+    )
+    lines = [
+        SECTION,
+        "",
+        f"Reproduce with `{command}`. Frames per second, higher is better: the median of {repeats} "
+        "timed runs after one warm-up, one frame per run (end to end: frames / `run_shot` seconds).",
+        "",
+        f"- Machine: {_cpu_name()} ({platform.machine()}), {cores} cores"
+        + (f" ({usable} usable)" if usable and usable != cores else "")
+        + f", {platform.system()} {platform.release()}",
+        f"- Software: movingcolor {__version__}, Python {sys.version.split()[0]}, {versions}",
+        f"- Date: {datetime.date.today().isoformat()}",
+        "",
+        "| stage | " + " | ".join(f"{w}x{h} fps" for w, h in sizes) + " |",
+        "|---|" + "---:|" * len(sizes),
+    ]
+    for stage in stages:
+        cells = [f"{fps[stage, size]:.1f}" if (stage, size) in fps else "–" for size in sizes]
+        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _split_sections(text: str) -> tuple[str, list[str]]:
+    """The text before the first ``## `` heading, and each ``## `` section (fenced code is not split)."""
+    head: list[str] = []
+    sections: list[list[str]] = []
+    fenced = False
+    for line in text.splitlines(keepends=True):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        if line.startswith("## ") and not fenced:
+            sections.append([])
+        (sections[-1] if sections else head).append(line)
+    return "".join(head), ["".join(s) for s in sections]
+
+
+def write_report(results: list[Result], path: Path) -> None:
+    """Write ``path``, replacing only our section so other benchmarks' sections survive.
+
+    Written to a temporary file in the same folder and renamed, so an interrupted run
+    never leaves a half-written BENCHMARKS.md behind.
+    """
+    path = Path(path)
+    head, sections = _split_sections(path.read_text(encoding="utf-8")) if path.exists() else ("", [])
+    if not head.strip():
+        head = "# Benchmarks\n\n"
+    ours = _section(results)
+    replaced = [ours if s.splitlines()[0].strip() == SECTION else s for s in sections]
+    if ours not in replaced:
+        replaced.insert(0, ours)
+    body = head.rstrip("\n") + "\n\n" + "\n".join(s.rstrip("\n") + "\n" for s in replaced)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        temporary.write_text(body, encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()

@@ -1,0 +1,52 @@
+"""Shared fixtures: a generated shot on disk, the real clips when present, the CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from movingcolor.cli.main import main
+from movingcolor.demo.run import write_demo_inputs
+
+CLIPS = Path(os.environ.get("MOVINGCOLOR_CLIPS", Path(__file__).resolve().parents[2] / "shared" / "data" / "clips"))
+
+
+@pytest.fixture(scope="session")
+def demo_inputs(tmp_path_factory) -> tuple[str, str]:
+    """A procedural shot: EXR plate (ACEScg) and PNG matte, frames 1001-1008."""
+    folder = tmp_path_factory.mktemp("shot")
+    return write_demo_inputs(folder, frames=8)
+
+
+@pytest.fixture
+def clips() -> Path:
+    if not (CLIPS / "bear" / "frames").is_dir():
+        pytest.skip(
+            f"real clips not found at {CLIPS}: they live outside the repository "
+            f"(set MOVINGCOLOR_CLIPS to a copy of the clips folder to run these tests)"
+        )
+    return CLIPS
+
+
+def run_cli(*args: str) -> int:
+    """Run the command line in-process; returns the exit status."""
+    return main([str(a) for a in args])
+
+
+def output_files(folder: Path) -> list[Path]:
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file()) if Path(folder).exists() else []
+
+
+def needs_oiiotool() -> str:
+    tool = shutil.which("oiiotool")
+    if tool is None:
+        pytest.skip("oiiotool not installed (Debian package openimageio-tools; .ci/run installs it)")
+    return tool
+
+
+def max_abs(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)).max())

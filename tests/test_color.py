@@ -1,0 +1,158 @@
+"""Colour management with real OpenColorIO: configs, colourspaces and every grade form."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from movingcolor.color.config import ColorConfig, apply_processor
+from movingcolor.color.grade import parse_grade
+from movingcolor.color.parametric import ParametricGrade
+from movingcolor.errors import ColorConfigError, GradeError, UnknownColorspaceError, UnknownLookError
+
+RAW = "Raw"
+
+
+@pytest.fixture(scope="module")
+def config() -> ColorConfig:
+    return ColorConfig("ocio://default")
+
+
+def _grade(config, spec, rgb, space=RAW):
+    processor = parse_grade(spec, config).processor(config, space, space, space)
+    return apply_processor(processor, rgb)
+
+
+def _cdl_reference(rgb, slope, offset, power, sat):
+    out = np.clip(rgb * slope + offset, 0, None) ** power
+    luma = out @ np.array([0.2126, 0.7152, 0.0722])
+    return luma[..., None] + sat * (out - luma[..., None])
+
+
+def test_default_config_and_roles(config, monkeypatch):
+    assert config.scene_linear == "ACEScg"
+    assert config.resolve("srgb_tx") == "sRGB Encoded Rec.709 (sRGB)"
+    monkeypatch.setenv("OCIO", "/nonexistent/config.ocio")
+    with pytest.raises(ColorConfigError, match="/nonexistent/config.ocio"):
+        ColorConfig()
+
+
+def test_unknown_colourspace_suggests_names(config):
+    with pytest.raises(UnknownColorspaceError, match="ACEScg"):
+        config.resolve("ACEScgg")
+
+
+def test_colourspace_defaults_are_reported(config):
+    assert config.choose(None, "", True, "plate").name == "ACEScg"
+    assert config.choose(None, "", False, "plate").name == "sRGB Encoded Rec.709 (sRGB)"
+    assert config.choose(None, "lin_rec709_scene", True, "plate").reason.startswith("declared")
+    assert config.choose("ACEScct", "", True, "plate").name == "ACEScct"
+
+
+def test_conversion_round_trip_and_noop_is_exact(config):
+    rgb = np.random.default_rng(1).random((16, 3), np.float32) * 4 - 0.5
+    there = config.convert(rgb, "ACEScg", "ACEScct")
+    back = config.convert(there, "ACEScct", "ACEScg")
+    assert np.allclose(back, rgb, atol=1e-4)
+    assert np.array_equal(config.convert(rgb, "ACEScg", "ACEScg"), rgb)
+
+
+def test_inline_cdl_matches_asc_formula(config):
+    rgb = np.random.default_rng(2).random((32, 3), np.float32)
+    slope, offset, power, sat = np.array([1.2, 1.0, 0.8]), np.array([0.01, 0.0, -0.02]), 1.1, 1.3
+    out = _grade(config, "slope=1.2,1.0,0.8;offset=0.01,0,-0.02;power=1.1;sat=1.3", rgb)
+    assert np.allclose(out, _cdl_reference(rgb, slope, offset, power, sat), atol=1e-4)
+
+
+def test_cdl_file_and_ccc_id(config, tmp_path):
+    cc = tmp_path / "warm.ccc"
+    cc.write_text(
+        '<ColorCorrectionCollection xmlns="urn:ASC:CDL:v1.01">'
+        '<ColorCorrection id="warm"><SOPNode><Slope>1.3 1.0 0.7</Slope><Offset>0 0 0</Offset>'
+        "<Power>1 1 1</Power></SOPNode><SatNode><Saturation>1</Saturation></SatNode></ColorCorrection>"
+        '<ColorCorrection id="cool"><SOPNode><Slope>0.7 1.0 1.3</Slope><Offset>0 0 0</Offset>'
+        "<Power>1 1 1</Power></SOPNode><SatNode><Saturation>1</Saturation></SatNode></ColorCorrection>"
+        "</ColorCorrectionCollection>"
+    )
+    rgb = np.full((1, 3), 0.5, np.float32)
+    assert np.allclose(_grade(config, f"{cc}#cool", rgb), [[0.35, 0.5, 0.65]], atol=1e-5)
+    assert parse_grade(f"{cc}#warm", config).kind == "cdl"
+
+
+def test_cube_lut_file(config, tmp_path):
+    size = 5
+    lines = ["LUT_3D_SIZE 5"]
+    axis = np.linspace(0, 1, size)
+    for b in axis:  # .cube lists red fastest
+        for g in axis:
+            for r in axis:
+                lines.append(f"{r * 0.5:.6f} {g:.6f} {min(b * 1.5, 1):.6f}")
+    lut = tmp_path / "look.cube"
+    lut.write_text("\n".join(lines) + "\n")
+    out = _grade(config, str(lut), np.array([[0.5, 0.25, 0.5]], np.float32))
+    assert np.allclose(out, [[0.25, 0.25, 0.75]], atol=1e-4)
+
+
+def test_unparsable_lut_names_the_file(config, tmp_path):
+    bad = tmp_path / "broken.cube"
+    bad.write_text("LUT_3D_SIZE 5\n0 0 0\nthis is not a lut\n")
+    with pytest.raises(GradeError, match="broken.cube"):
+        parse_grade(str(bad), config)
+
+
+def test_looks(config):
+    grade = parse_grade("look:ACES 1.3 Reference Gamut Compression", config)
+    processor = grade.processor(config, "ACEScg", "ACEScg", "ACEScg")
+    # The gamut compressor pulls an out-of-gamut colour back towards the gamut.
+    out = apply_processor(processor, np.array([[1.0, -0.3, 0.2]], np.float32))
+    assert out[0, 1] > -0.3
+    with pytest.raises(UnknownLookError, match="ACES 1.3 Reference Gamut Compression"):
+        parse_grade("look:Nope", config)
+
+
+def test_bad_grade_specs(config):
+    for spec, message in [
+        ("", "empty"),
+        ("slope=1;exposure=1", "cannot be mixed"),
+        ("slope=1,2", "one or three"),
+        ("power=-1", "positive"),
+        ("exposure=9", "outside"),
+        ("/no/such/file.cube", "neither an existing file"),
+        ("slope=abc", "not a number"),
+    ]:
+        with pytest.raises(GradeError, match=message):
+            parse_grade(spec, config)
+
+
+def test_parametric_identity_and_lut_matches_formula(config):
+    rgb = np.random.default_rng(3).random((500, 3), np.float32)
+    identity = apply_processor(config.processor(ParametricGrade().to_transform()), rgb)
+    assert np.allclose(identity, rgb, atol=1e-5)
+    grade = ParametricGrade(brightness=0.05, contrast=0.3, exposure=0.5, warmth=0.3,
+                            saturation=0.4, vibrance=0.3, hue=0.05, gamma=1.2)
+    through_lut = apply_processor(config.processor(grade.to_transform()), rgb)
+    assert np.abs(through_lut - grade.apply_encoded(rgb)).mean() < 2e-3
+
+
+@pytest.mark.parametrize(
+    "name, value, check",
+    [
+        ("exposure", 1.0, lambda a, b: (b >= a - 1e-6).all()),  # brighter everywhere
+        ("saturation", -1.0, lambda a, b: np.allclose(b.max(1), b.min(1), atol=1e-6)),  # grey
+        ("warmth", 0.5, lambda a, b: (b[:, 0] - b[:, 2]).mean() > (a[:, 0] - a[:, 2]).mean()),
+        ("gamma", 2.0, lambda a, b: (b <= a + 1e-6).all()),  # darker mid-tones
+        ("hue", 1 / 3, lambda a, b: np.allclose(b, a[:, [2, 0, 1]], atol=1e-5)),  # R->G, G->B, B->R
+    ],
+)
+def test_parametric_adjustments_do_what_they_say(name, value, check):
+    rgb = np.random.default_rng(4).random((200, 3)).astype(np.float32) * 0.9 + 0.05
+    assert check(rgb, ParametricGrade(**{name: value}).apply_encoded(rgb))
+
+
+def test_parametric_grade_runs_in_srgb_encoding(config):
+    grade = parse_grade("saturation=-1", config)
+    assert grade.kind == "parametric" and grade.colorspace == config.srgb_encoded
+    processor = grade.processor(config, "ACEScg", "ACEScg", "ACEScg")
+    out = apply_processor(processor, np.array([[0.4, 0.1, 0.05]], np.float32))
+    display = config.convert(out, "ACEScg", config.srgb_encoded)
+    assert np.allclose(display.max(), display.min(), atol=2e-3)

@@ -1,0 +1,128 @@
+"""Frame I/O with real OpenImageIO and PyAV."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from movingcolor.errors import (
+    FrameRangeError,
+    FrameSourceError,
+    InvalidPixelsError,
+    OutputError,
+    UnreadableFrameError,
+)
+from movingcolor.frames.frame_range import FrameRange
+from movingcolor.frames.image_io import read_header, read_pixels, write_image
+from movingcolor.frames.sequence import SequencePattern
+from movingcolor.frames.source import open_source
+
+
+def test_frame_range_parsing():
+    assert list(FrameRange.parse("1001-1004")) == [1001, 1002, 1003, 1004]
+    assert len(FrameRange.parse("7")) == 1
+    assert FrameRange.parse("1001-1004").with_handles(2) == FrameRange(999, 1006)
+    with pytest.raises(FrameRangeError, match="inverted"):
+        FrameRange.parse("1100-1001")
+    with pytest.raises(FrameRangeError, match="FIRST-LAST"):
+        FrameRange.parse("")
+    with pytest.raises(FrameRangeError, match="outside"):
+        FrameRange(1, 5).clamp(FrameRange(10, 20))
+
+
+@pytest.mark.parametrize("text", ["shot.####.exr", "shot.%04d.exr"])
+def test_sequence_patterns(tmp_path, text):
+    for frame in (1001, 1002, 1004):
+        write_image(tmp_path / f"shot.{frame:04d}.exr", np.zeros((4, 6, 3), np.float32))
+    pattern = SequencePattern.parse(tmp_path / text)
+    assert pattern.frames_on_disk() == [1001, 1002, 1004]
+    assert pattern.path(1003).name == "shot.1003.exr"
+    source = open_source(str(tmp_path / text), "plate")
+    with pytest.raises(FrameSourceError, match="missing 1 of frames 1001-1004: 1003"):
+        source.require(FrameRange(1001, 1004))
+
+
+def test_folder_of_frames(tmp_path):
+    for frame in range(3):
+        write_image(tmp_path / f"{frame:05d}.png", np.full((4, 6, 3), 0.5, np.float32))
+    source = open_source(tmp_path, "plate")
+    assert source.frames == [0, 1, 2]
+    assert not source.is_float
+    assert source.read(1).shape == (4, 6, 3)
+
+
+def test_exr_round_trip_keeps_values_outside_zero_one(tmp_path):
+    pixels = np.array([[[-0.25, 0.5, 17.0], [1e-3, 2.0, 100.0]]], np.float32)
+    for pixel_type, tolerance in (("half", 1e-2), ("float", 0.0)):
+        path = tmp_path / f"x_{pixel_type}.exr"
+        write_image(path, pixels, pixel_type=pixel_type, compression="piz", attributes={"movingcolor:frame": 12})
+        back = read_pixels(path)
+        assert np.allclose(back, pixels, rtol=tolerance, atol=tolerance)
+        header = read_header(path)
+        assert header.pixel_type == pixel_type
+        assert header.attributes["movingcolor:frame"] == 12
+        assert header.attributes["compression"] == "piz"
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_png_round_trip_is_exact_for_8bit_values(tmp_path):
+    codes = np.arange(48).reshape(4, 4, 3) * 5
+    write_image(tmp_path / "a.png", codes.astype(np.float32) / 255.0)
+    assert np.array_equal(np.round(read_pixels(tmp_path / "a.png") * 255).astype(int), codes)
+
+
+def test_write_rejects_unknown_format_and_leaves_nothing(tmp_path):
+    with pytest.raises(OutputError, match=r"\.bmp"):
+        write_image(tmp_path / "a.bmp", np.zeros((2, 2, 3), np.float32))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_truncated_file_is_reported(tmp_path):
+    path = tmp_path / "t.exr"
+    write_image(path, np.random.default_rng(0).random((64, 64, 3), np.float32))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(UnreadableFrameError, match="t.exr"):
+        read_pixels(path)
+
+
+def test_nan_pixels_are_reported(tmp_path):
+    pixels = np.zeros((4, 4, 3), np.float32)
+    pixels[1, 2, 0] = np.nan
+    write_image(tmp_path / "n.exr", pixels, pixel_type="float")
+    with pytest.raises(InvalidPixelsError, match="1 pixels are NaN"):
+        read_pixels(tmp_path / "n.exr")
+
+
+def test_video_round_trip_with_pyav(tmp_path):
+    av = pytest.importorskip("av")
+    path = tmp_path / "clip.mp4"
+    frames = []
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"qscale": "1"}
+        for index in range(5):
+            image = np.zeros((48, 64, 3), np.uint8)
+            image[:, :, 0] = 40 * index
+            image[:, :, 1] = 128
+            frames.append(image)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    source = open_source(path, "plate", first_frame=1001)
+    assert source.frames == list(range(1001, 1006))
+    assert (source.width, source.height) == (64, 48)
+    # Frames read out of order still come back right (the reader restarts).
+    for number in (1003, 1001, 1005):
+        expected = frames[number - 1001].astype(np.float32) / 255
+        assert np.abs(source.read(number) - expected).mean() < 0.02
+    source.close()
+
+
+def test_missing_source_names_the_path(tmp_path):
+    with pytest.raises(FrameSourceError, match="does not exist"):
+        open_source(tmp_path / "nothing.exr", "plate")
+    with pytest.raises(FrameSourceError, match="no frames match"):
+        open_source(tmp_path / "shot.####.exr", "plate")

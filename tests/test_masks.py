@@ -1,0 +1,64 @@
+"""Mattes in any form, and the edge band."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from movingcolor.errors import BandSpecError
+from movingcolor.masks.band import BandWidth, edge_band
+from movingcolor.masks.matte import matte_from_pixels
+
+
+def _disc(size=101, radius=20.0):
+    yy, xx = np.mgrid[0:size, 0:size]
+    return (np.hypot(yy - size // 2, xx - size // 2) <= radius).astype(np.float32)
+
+
+def test_band_in_pixels_straddles_the_boundary():
+    matte = _disc()
+    band = edge_band(matte, BandWidth.parse("5"))
+    yy, xx = np.mgrid[0:101, 0:101]
+    distance = np.hypot(yy - 50, xx - 50)
+    assert band[np.abs(distance - 20) < 3].all()
+    assert not band[distance < 13].any() and not band[distance > 27].any()
+
+
+def test_band_in_percent_scales_with_object():
+    small, large = _disc(radius=10), _disc(radius=40, size=201)
+    width = BandWidth.parse("10%")
+    assert width.pixels(small >= 0.5) == pytest.approx(2.0, rel=0.05)
+    assert width.pixels(large >= 0.5) == pytest.approx(8.0, rel=0.05)
+    assert edge_band(large, width).sum() > 3 * edge_band(small, width).sum()
+
+
+def test_empty_and_full_mattes_have_no_band():
+    width = BandWidth.parse("8")
+    assert not edge_band(np.zeros((20, 20), np.float32), width).any()
+    assert not edge_band(np.ones((20, 20), np.float32), width).any()
+
+
+def test_soft_pixels_are_always_in_the_band():
+    matte = np.zeros((40, 40), np.float32)
+    matte[:, 20:] = 1.0
+    matte[5, 2] = 0.3  # a stray soft pixel far from the edge
+    band = edge_band(matte, BandWidth.parse("2"))
+    assert band[5, 2] and band[:, 18:22].all() and not band[:, 10].all()
+
+
+@pytest.mark.parametrize("text", ["0", "-3", "abc", "120%", ""])
+def test_bad_band_widths(text):
+    with pytest.raises(BandSpecError):
+        BandWidth.parse(text)
+
+
+def test_matte_forms():
+    rgb_palette = np.zeros((4, 4, 3), np.float32)
+    rgb_palette[1:3, 1:3, 0] = 128 / 255  # a DAVIS palette index read as dark red
+    assert set(np.unique(matte_from_pixels(rgb_palette))) == {0.0, 1.0}
+    soft = np.linspace(0, 1, 16, dtype=np.float32).reshape(4, 4, 1)
+    assert np.array_equal(matte_from_pixels(soft), soft[:, :, 0])
+    rgba = np.zeros((4, 4, 4), np.float32)
+    rgba[..., 3] = 0.25
+    rgba[0, 0, 3] = 1.0
+    assert matte_from_pixels(rgba, ("R", "G", "B", "A"))[1, 1] == 0.25
