@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from movingcolor.cli.main import main
 from movingcolor.demo.run import write_demo_inputs
 
-CLIPS = Path(os.environ.get("MOVINGCOLOR_CLIPS", Path(__file__).resolve().parents[2] / "shared" / "data" / "clips"))
+CLIPS = Path(
+    os.environ.get("MOVINGCOLOR_CLIPS", Path(__file__).resolve().parents[2] / "shared" / "data" / "clips")
+)
 
 
 @pytest.fixture(scope="session")

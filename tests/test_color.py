@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from movingcolor.color.config import ColorConfig, apply_processor
 from movingcolor.color.grade import parse_grade
 from movingcolor.color.parametric import ParametricGrade
@@ -128,8 +127,16 @@ def test_parametric_identity_and_lut_matches_formula(config):
     rgb = np.random.default_rng(3).random((500, 3), np.float32)
     identity = apply_processor(config.processor(ParametricGrade().to_transform()), rgb)
     assert np.allclose(identity, rgb, atol=1e-5)
-    grade = ParametricGrade(brightness=0.05, contrast=0.3, exposure=0.5, warmth=0.3,
-                            saturation=0.4, vibrance=0.3, hue=0.05, gamma=1.2)
+    grade = ParametricGrade(
+        brightness=0.05,
+        contrast=0.3,
+        exposure=0.5,
+        warmth=0.3,
+        saturation=0.4,
+        vibrance=0.3,
+        hue=0.05,
+        gamma=1.2,
+    )
     through_lut = apply_processor(config.processor(grade.to_transform()), rgb)
     assert np.abs(through_lut - grade.apply_encoded(rgb)).mean() < 2e-3
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from movingcolor.color.config import ColorConfig, apply_processor
 from movingcolor.color.grade import parse_grade
 from movingcolor.demo.procedural import generate_shot
 from movingcolor.demo.run import DEMO_GRADE
 from movingcolor.engines import engine_names
-from movingcolor.errors import UnknownEngineError
 from movingcolor.engines.registry import create_engine
+from movingcolor.errors import UnknownEngineError
 from movingcolor.frames.image_io import read_pixels
 from movingcolor.jobs import ShotSpec, run_shot
 from movingcolor.masks.band import BandWidth, edge_band
@@ -27,8 +26,15 @@ def fused(demo_inputs, tmp_path_factory) -> dict[str, list[np.ndarray]]:
     results = {}
     for name in engine_names():
         report = run_shot(
-            ShotSpec(plate=plate, matte=matte, grade=DEMO_GRADE, engine=name, band=BAND,
-                     out=str(out / name / "f.####.exr"), exr_type="float")
+            ShotSpec(
+                plate=plate,
+                matte=matte,
+                grade=DEMO_GRADE,
+                engine=name,
+                band=BAND,
+                out=str(out / name / "f.####.exr"),
+                exr_type="float",
+            )
         )
         results[name] = [read_pixels(p) for p in report.written]
     return results
@@ -38,7 +44,9 @@ def fused(demo_inputs, tmp_path_factory) -> dict[str, list[np.ndarray]]:
 def bands(demo_inputs) -> list[np.ndarray]:
     matte_pattern = demo_inputs[1]
     return [
-        edge_band(matte_from_pixels(read_pixels(matte_pattern.replace("####", f"{n:04d}"))), BandWidth.parse(BAND))
+        edge_band(
+            matte_from_pixels(read_pixels(matte_pattern.replace("####", f"{n:04d}"))), BandWidth.parse(BAND)
+        )
         for n in range(1001, 1009)
     ]
 

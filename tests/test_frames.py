@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from movingcolor.errors import (
     FrameRangeError,
     FrameSourceError,
@@ -55,7 +54,9 @@ def test_exr_round_trip_keeps_values_outside_zero_one(tmp_path):
     pixels = np.array([[[-0.25, 0.5, 17.0], [1e-3, 2.0, 100.0]]], np.float32)
     for pixel_type, tolerance in (("half", 1e-2), ("float", 0.0)):
         path = tmp_path / f"x_{pixel_type}.exr"
-        write_image(path, pixels, pixel_type=pixel_type, compression="piz", attributes={"movingcolor:frame": 12})
+        write_image(
+            path, pixels, pixel_type=pixel_type, compression="piz", attributes={"movingcolor:frame": 12}
+        )
         back = read_pixels(path)
         assert np.allclose(back, pixels, rtol=tolerance, atol=tolerance)
         header = read_header(path)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from movingcolor.errors import BandSpecError
 from movingcolor.masks.band import BandWidth, edge_band
 from movingcolor.masks.matte import matte_from_pixels

@@ -53,17 +53,17 @@ class Result:
     repeats: int
 
 
-def _median_seconds(call: Callable[[], float | None], repeats: int) -> float:
-    """One untimed warm-up (lazy imports, OCIO shader build, caches), then the median of ``repeats``.
+def _median_seconds(call: Callable[[], object], repeats: int) -> float:
+    """One untimed warm-up (lazy imports, OCIO processor build, caches), then the median of ``repeats``.
 
-    A call may return its own duration (``run_shot`` reports one); otherwise the wall time is used.
+    A call that returns a float reports its own duration (``run_shot`` does); else wall time is used.
     """
     call()
     samples = []
     for _ in range(max(1, repeats)):
         start = time.perf_counter()
         reported = call()
-        samples.append(time.perf_counter() - start if reported is None else reported)
+        samples.append(reported if isinstance(reported, float) else time.perf_counter() - start)
     return statistics.median(samples)
 
 
@@ -86,20 +86,21 @@ def _measure_size(width: int, height: int, repeats: int, folder: Path) -> list[R
     processor = grade.processor(config, lin, lin, lin)
     graded = np.stack([apply_processor(processor, p) for p in plate])
     alpha = shot.matte[..., None]
+    edited = alpha * graded + (1.0 - alpha) * plate
     width_spec = BandWidth.parse(BAND)
     band = np.stack([edge_band(m, width_spec) for m in shot.matte])
     display = np.clip(np.stack([config.convert(p, lin, config.srgb_encoded) for p in plate]), 0.0, 1.0)
     band_pixels = [width_spec.pixels(m >= 0.5) for m in shot.matte]
 
-    stages: list[tuple[str, Callable[[], float | None]]] = []
+    stages: list[tuple[str, Callable[[], object]]] = []
     exrs = [folder / f"read.{i}.exr" for i in range(3)]
     for path, rgb in zip(exrs, plate, strict=False):
         write_image(path, rgb)
     # Cycling files keeps one decoder from seeing the same file twice in a row; they stay in page cache.
     cycle = itertools.cycle(exrs)
-    stages.append(("read EXR (half, zip)", lambda: read_pixels(next(cycle)) and None))
-    stages.append(("grade (CDL via OCIO)", lambda: apply_processor(processor, plate[0]) and None))
-    stages.append((f"edge band ({width_spec})", lambda: edge_band(shot.matte[0], width_spec) and None))
+    stages.append(("read EXR (half, zip)", lambda: read_pixels(next(cycle))))
+    stages.append(("grade (CDL via OCIO)", lambda: apply_processor(processor, plate[0])))
+    stages.append((f"edge band ({width_spec})", lambda: edge_band(shot.matte[0], width_spec)))
 
     for name, engine in engines.items():
         count = 2 * engine.temporal_radius + 1
@@ -116,7 +117,7 @@ def _measure_size(width: int, height: int, repeats: int, folder: Path) -> list[R
                     center=count // 2,
                     plate=plate[:count],
                     graded=graded[:count],
-                    edited=alpha[:count] * graded[:count] + (1.0 - alpha[:count]) * plate[:count],
+                    edited=edited[:count],
                     matte=shot.matte[:count],
                     band=band[:count],
                     plate_display=display[:count],
@@ -128,28 +129,27 @@ def _measure_size(width: int, height: int, repeats: int, folder: Path) -> list[R
 
     stages.append(("write EXR (half, zip)", lambda: write_image(folder / "write.exr", plate[0])))
 
-    for directory in ("plate", "matte"):
-        (folder / directory).mkdir()
     for index in range(pipeline_frames):
         number = 1001 + index
-        write_image(folder / "plate" / f"plate.{number}.exr", plate[index], attributes={"oiio:ColorSpace": lin})
-        write_image(folder / "matte" / f"matte.{number}.png", shot.matte[index][..., None], channels=("Y",))
+        write_image(folder / f"plate.{number}.exr", plate[index], attributes={"oiio:ColorSpace": lin})
+        write_image(folder / f"matte.{number}.png", shot.matte[index][..., None], channels=("Y",))
     spec = ShotSpec(
-        plate=str(folder / "plate" / "plate.####.exr"),
-        matte=str(folder / "matte" / "matte.####.png"),
+        plate=str(folder / "plate.####.exr"),
+        matte=str(folder / "matte.####.png"),
         out=str(folder / "out" / "fused.####.exr"),
         grade=GRADE,
         band=BAND,
         engine=PIPELINE_ENGINE,
     )
-    stages.append((f"end to end: {PIPELINE_ENGINE} ({pipeline_frames} frames)", lambda: run_shot(spec).seconds))
+    pipeline = f"end to end: {PIPELINE_ENGINE} ({pipeline_frames} frames)"
+    stages.append((pipeline, lambda: float(run_shot(spec).seconds)))
 
     results = []
     for stage, call in stages:
         seconds = _median_seconds(call, repeats)
-        if stage.startswith("end to end"):
+        if stage == pipeline:
             seconds /= pipeline_frames
-        results.append(Result((width, height), stage, seconds, 1.0 / seconds if seconds > 0 else 0.0, repeats))
+        results.append(Result((width, height), stage, seconds, 1.0 / max(seconds, 1e-9), repeats))
     return results
 
 
@@ -187,6 +187,12 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def _fps_cell(fps: float | None) -> str:
+    if fps is None:
+        return "–"
+    return f"{fps:.1f}" if fps >= 10 else f"{fps:.2f}"
+
+
 def _section(results: list[Result]) -> str:
     sizes = list(dict.fromkeys(r.size for r in results))
     stages = list(dict.fromkeys(r.stage for r in results))
@@ -198,10 +204,8 @@ def _section(results: list[Result]) -> str:
     if repeats != _DEFAULT_REPEATS:
         command += f" --repeats {repeats}"
     cores, usable = os.cpu_count(), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    versions = ", ".join(
-        f"{label} {_package_version(name)}"
-        for label, name in (("numpy", "numpy"), ("OpenImageIO", "OpenImageIO"), ("OpenColorIO", "opencolorio"))
-    )
+    packages = (("numpy", "numpy"), ("OpenImageIO", "OpenImageIO"), ("OpenColorIO", "opencolorio"))
+    versions = ", ".join(f"{label} {_package_version(name)}" for label, name in packages)
     lines = [
         SECTION,
         "",
@@ -218,7 +222,7 @@ def _section(results: list[Result]) -> str:
         "|---|" + "---:|" * len(sizes),
     ]
     for stage in stages:
-        cells = [f"{fps[stage, size]:.1f}" if (stage, size) in fps else "–" for size in sizes]
+        cells = [_fps_cell(fps.get((stage, size))) for size in sizes]
         lines.append(f"| {stage} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

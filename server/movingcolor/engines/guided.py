@@ -17,7 +17,6 @@ from scipy import ndimage
 from .base import Engine, FusionFrames, FusionResult
 
 
-
 def _box(image: np.ndarray, radius: int) -> np.ndarray:
     size = [2 * radius + 1] * 2 + [1] * (image.ndim - 2)
     return ndimage.uniform_filter(image, size=size, mode="reflect")

@@ -193,6 +193,10 @@ class _Shot:
         available = self.plate.available_range()
         for source in self._all_sources()[1:]:
             available = available.clamp(source.available_range())
+        self.available = available
+        # Context frames must exist in every source (stills cover all frames).
+        sets = [set(s.frames) for s in self._all_sources() if s.frames]
+        self.context_frames = set.intersection(*sets) if sets else None
         if self.spec.frames:
             wanted = FrameRange.parse(self.spec.frames)
             for source in self._all_sources():
@@ -285,12 +289,11 @@ class _Shot:
 
     def _window(self, number: int) -> FusionFrames:
         radius = self.engine.temporal_radius
-        available = self.plate.available_range()
-        have = set(self.plate.frames) if self.plate.frames else None
+        have = self.context_frames
         numbers = [
             n
             for n in range(number - radius, number + radius + 1)
-            if n in available and (have is None or n in have)
+            if n == number or (n in self.available and (have is None or n in have))
         ]
         # Frames before the window will not be needed again: reading is in order.
         for old in [n for n in self._cache if n < numbers[0]]:
@@ -333,6 +336,9 @@ class _Shot:
     def header(self, number: int) -> dict:
         return {
             "oiio:ColorSpace": self.out_cs,
+            # OpenImageIO may rewrite oiio:ColorSpace to an interop ID; keep the config's name too.
+            "movingcolor:colorspace": self.out_cs,
+            "movingcolor:ocio_config": self.config.source,
             "movingcolor:frame": number,
             "movingcolor:engine": self.engine.name,
             "movingcolor:model": self.engine.model,

@@ -1,0 +1,454 @@
+"""The command line end to end on generated shots, and every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import max_abs, needs_oiiotool, output_files, run_cli
+from movingcolor.color.config import ColorConfig
+from movingcolor.demo.run import DEMO_GRADE
+from movingcolor.frames.image_io import read_header, read_pixels, write_image
+
+
+def test_fuse_writes_exr_with_header_and_json(demo_inputs, tmp_path, capsys):
+    plate, matte = demo_inputs
+    out = tmp_path / "out" / "fused.####.exr"
+    status = run_cli(
+        "fuse",
+        "--plate",
+        plate,
+        "--matte",
+        matte,
+        "--grade",
+        DEMO_GRADE,
+        "--engine",
+        "guided",
+        "--out",
+        out,
+        "--frames",
+        "1002-1004",
+        "--band",
+        "8%",
+        "--json",
+    )
+    assert status == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["frames"] == "1002-1004" and len(summary["written"]) == 3
+    header = read_header(tmp_path / "out" / "fused.1003.exr")
+    assert header.pixel_type == "half"
+    assert ColorConfig().resolve(header.colorspace) == "ACEScg"
+    assert header.attributes["movingcolor:colorspace"] == "ACEScg"
+    assert header.attributes["movingcolor:frame"] == 1003
+    assert header.attributes["movingcolor:engine"] == "guided"
+    assert header.attributes["movingcolor:model"] == "none"
+    assert header.attributes["compression"] == "zip"
+
+
+def test_output_passes_oiiotool_info(demo_inputs, tmp_path):
+    tool = needs_oiiotool()
+    plate, matte = demo_inputs
+    assert (
+        run_cli(
+            "fuse",
+            "--plate",
+            plate,
+            "--matte",
+            matte,
+            "--grade",
+            DEMO_GRADE,
+            "--engine",
+            "feather",
+            "--out",
+            tmp_path / "f.####.exr",
+            "--frames",
+            "1001-1002",
+            "--exr-type",
+            "float",
+            "--compression",
+            "piz",
+        )
+        == 0
+    )
+    info = subprocess.run(
+        [tool, "--info", "-v", str(tmp_path / "f.1001.exr")], capture_output=True, text=True
+    )
+    assert info.returncode == 0, info.stderr
+    assert "320 x  180, 3 channel, float openexr" in info.stdout
+    assert 'movingcolor:engine: "feather"' in info.stdout
+    assert 'compression: "piz"' in info.stdout
+
+
+def test_handles_extend_the_range_within_the_sources(demo_inputs, tmp_path):
+    plate, matte = demo_inputs
+    assert (
+        run_cli(
+            "fuse",
+            "--plate",
+            plate,
+            "--matte",
+            matte,
+            "--grade",
+            DEMO_GRADE,
+            "--engine",
+            "hard",
+            "--out",
+            tmp_path,
+            "--frames",
+            "1002-1003",
+            "--handles",
+            "2",
+        )
+        == 0
+    )
+    names = [p.name for p in output_files(tmp_path)]
+    assert names == [f"plate.{n}.exr" for n in range(1001, 1006)]
+
+
+def test_png_plate_gives_png_frames_equal_outside_the_band(tmp_path, demo_inputs):
+    plate_exr, matte = demo_inputs
+    pngs = tmp_path / "png"
+    pngs.mkdir()
+    config = ColorConfig()
+    for n in range(1001, 1004):
+        linear = read_pixels(plate_exr.replace("####", str(n)))
+        write_image(pngs / f"p.{n}.png", config.convert(linear, "ACEScg", config.srgb_encoded))
+    out = tmp_path / "out" / "f.%04d.png"
+    assert (
+        run_cli(
+            "fuse",
+            "--plate",
+            pngs / "p.####.png",
+            "--matte",
+            matte,
+            "--grade",
+            "exposure=0.5;warmth=0.4",
+            "--engine",
+            "guided",
+            "--out",
+            out,
+            "--band",
+            "6",
+        )
+        == 0
+    )
+    fused = read_pixels(tmp_path / "out" / "f.1002.png")
+    original = read_pixels(pngs / "p.1002.png")
+    alpha = read_pixels(matte.replace("####", "1002"))[..., 0]
+    assert fused.shape == original.shape
+    far_outside = alpha == 0
+    from scipy import ndimage
+
+    far_outside &= ~ndimage.binary_dilation(alpha > 0, iterations=12)
+    assert np.array_equal(fused[far_outside], original[far_outside])
+    assert max_abs(fused[alpha == 1].mean(0), original[alpha == 1].mean(0)) > 0.05
+
+
+def test_out_colorspace(demo_inputs, tmp_path):
+    plate, matte = demo_inputs
+    assert (
+        run_cli(
+            "fuse",
+            "--plate",
+            plate,
+            "--matte",
+            matte,
+            "--grade",
+            DEMO_GRADE,
+            "--engine",
+            "hard",
+            "--frames",
+            "1001",
+            "--out",
+            tmp_path / "f.####.exr",
+            "--out-colorspace",
+            "ACEScct",
+        )
+        == 0
+    )
+    assert read_header(tmp_path / "f.1001.exr").attributes["movingcolor:colorspace"] == "ACEScct"
+
+
+def test_graded_and_edited_inputs(demo_inputs, tmp_path):
+    """--graded composites a whole graded plate; --edited recovers the grade from a composite."""
+    plate, matte = demo_inputs
+    graded = tmp_path / "graded"
+    white = tmp_path / "white.exr"
+    write_image(white, np.ones((180, 320, 1), np.float32), channels=("Y",), pixel_type="float")
+    assert (
+        run_cli(
+            "fuse",
+            "--plate",
+            plate,
+            "--matte",
+            white,
+            "--grade",
+            DEMO_GRADE,
+            "--engine",
+            "hard",
+            "--out",
+            graded / "g.####.exr",
+            "--exr-type",
+            "float",
+        )
+        == 0
+    )
+    via_grade = tmp_path / "a"
+    via_graded = tmp_path / "b"
+    common = [
+        "--plate",
+        plate,
+        "--matte",
+        matte,
+        "--engine",
+        "guided",
+        "--frames",
+        "1001-1003",
+        "--exr-type",
+        "float",
+    ]
+    assert run_cli("fuse", *common, "--grade", DEMO_GRADE, "--out", via_grade / "f.####.exr") == 0
+    assert (
+        run_cli("fuse", *common, "--graded", graded / "g.####.exr", "--out", via_graded / "f.####.exr") == 0
+    )
+    a, b = read_pixels(via_grade / "f.1002.exr"), read_pixels(via_graded / "f.1002.exr")
+    assert max_abs(a, b) < 1e-5
+    hard = tmp_path / "hard"
+    assert (
+        run_cli(
+            "fuse",
+            *common[:4],
+            "--engine",
+            "hard",
+            "--grade",
+            DEMO_GRADE,
+            "--exr-type",
+            "float",
+            "--out",
+            hard / "h.####.exr",
+        )
+        == 0
+    )
+    edited = tmp_path / "e"
+    assert run_cli("fuse", *common, "--edited", hard / "h.####.exr", "--out", edited / "f.####.exr") == 0
+    recovered = read_pixels(edited / "f.1002.exr")
+    original = read_pixels(plate.replace("####", "1002"))
+    changed = np.abs(a - original).sum(-1) > 1e-4
+    # The grade recovered from the composite lands close to the real one, relative to its strength.
+    grade_strength = np.abs(a - original)[changed].mean()
+    assert np.abs(recovered - a)[changed].mean() < 0.1 * grade_strength
+
+
+def test_demo_writes_contact_sheet(tmp_path, capsys):
+    assert run_cli("demo", "--out", tmp_path / "demo", "--frames", "6", "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    sheet = read_pixels(summary["contact_sheet"])
+    assert sheet.shape[1] > 3 * 320 and sheet.shape[0] > 3 * 180
+    assert len(output_files(summary["fused"])) == 6
+
+
+def test_info_json(capsys):
+    assert run_cli("info", "--json") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"hard", "feather", "guided"} <= set(data["engines"])
+    assert data["ocio_config"]["scene_linear"] == "ACEScg"
+    assert data["packages"]["OpenImageIO"]
+
+
+def test_console_script_runs(tmp_path):
+    exe = shutil.which("movingcolor")
+    if exe is None:
+        pytest.skip("movingcolor console script not on PATH (package not installed)")
+    result = subprocess.run([exe, "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and "movingcolor" in result.stdout
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "movingcolor.cli.main",
+            "fuse",
+            "--plate",
+            str(tmp_path / "x.####.exr"),
+            "--grade",
+            "sat=1",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2 and "no frames match" in result.stderr
+
+
+# -- bad input: a clear message naming the problem, exit status 2, nothing written ----------
+
+
+@pytest.fixture
+def shot_copy(demo_inputs, tmp_path):
+    """A private copy of the generated shot that a test may damage."""
+    plate, matte = demo_inputs
+    folder = tmp_path / "shot"
+    shutil.copytree(plate.rsplit("/", 2)[0], folder)
+    return folder / "plate" / "plate.####.exr", folder / "matte" / "matte.####.png"
+
+
+def _fails(capsys, out, *args, message):
+    status = run_cli("fuse", *args, "--out", out / "f.####.exr")
+    error = capsys.readouterr().err
+    assert status == 2, error
+    assert message in error, error
+    assert output_files(out) == [], "bad input must leave no output behind"
+    return error
+
+
+def test_missing_frames(shot_copy, tmp_path, capsys):
+    plate, matte = shot_copy
+    (plate.parent / "plate.1004.exr").unlink()
+    error = _fails(
+        capsys,
+        tmp_path / "out",
+        "--plate",
+        plate,
+        "--matte",
+        matte,
+        "--grade",
+        DEMO_GRADE,
+        "--frames",
+        "1001-1008",
+        message="missing 1 of frames 1001-1008: 1004",
+    )
+    assert "plate.1004.exr" in error
+
+
+def test_mismatched_sizes(shot_copy, tmp_path, capsys):
+    plate, matte = shot_copy
+    for n in range(1001, 1009):
+        write_image(matte.parent / f"matte.{n}.png", np.ones((90, 160, 1), np.float32), channels=("Y",))
+    _fails(
+        capsys,
+        tmp_path / "out",
+        "--plate",
+        plate,
+        "--matte",
+        matte,
+        "--grade",
+        DEMO_GRADE,
+        message="is 160x90 but the plate is 320x180",
+    )
+
+
+def test_mismatched_size_within_a_sequence(shot_copy, tmp_path, capsys):
+    plate, matte = shot_copy
+    write_image(plate.parent / "plate.1005.exr", np.ones((90, 160, 3), np.float32))
+    _fails(
+        capsys,
+        tmp_path / "out",
+        "--plate",
+        plate,
+        "--matte",
+        matte,
+        "--grade",
+        DEMO_GRADE,
+        message="plate.1005.exr is 160x90",
+    )
+
+
+def test_truncated_frame(shot_copy, tmp_path, capsys):
+    plate, matte = shot_copy
+    frame = plate.parent / "plate.1001.exr"
+    frame.write_bytes(frame.read_bytes()[:2000])
+    _fails(
+        capsys,
+        tmp_path / "out",
+        "--plate",
+        plate,
+        "--matte",
+        matte,
+        "--grade",
+        DEMO_GRADE,
+        "--frames",
+        "1001-1002",
+        message="plate.1001.exr",
+    )
+
+
+def test_unreadable_file(shot_copy, tmp_path, capsys):
+    plate, matte = shot_copy
+    (matte.parent / "matte.1001.png").write_text("not an image")
+    _fails(
+        capsys,
+        tmp_path / "out",
+        "--plate",
+        plate,
+        "--matte",
+        matte,
+        "--grade",
+        DEMO_GRADE,
+        message="matte.1001.png",
+    )
+
+
+def test_nan_pixels(shot_copy, tmp_path, capsys):
+    plate, matte = shot_copy
+    pixels = read_pixels(plate.parent / "plate.1001.exr")
+    pixels[10, 10] = np.inf
+    write_image(
+        plate.parent / "plate.1001.exr", pixels, pixel_type="float", attributes={"oiio:ColorSpace": "ACEScg"}
+    )
+    _fails(
+        capsys,
+        tmp_path / "out",
+        "--plate",
+        plate,
+        "--matte",
+        matte,
+        "--grade",
+        DEMO_GRADE,
+        "--frames",
+        "1001-1001",
+        message="NaN or infinite",
+    )
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--plate-colorspace", "ACEScgg"], "colourspace 'ACEScgg' is not in"),
+        (["--out-colorspace", "Nope"], "colourspace 'Nope' is not in"),
+        (["--grade", "look:Nope"], "look 'Nope' is not in"),
+        (["--frames", "1008-1001"], "inverted"),
+        (["--frames", "2000-2010"], "missing 11 of frames 2000-2010"),
+        (["--frames", "abc"], "cannot read frame range"),
+        (["--band", "0"], "band width"),
+        (["--engine", "nope"], "engine 'nope' is not known"),
+    ],
+)
+def test_bad_settings(demo_inputs, tmp_path, capsys, extra, message):
+    plate, matte = demo_inputs
+    args = ["--plate", plate, "--matte", matte, *extra]
+    if "--grade" not in extra:
+        args += ["--grade", DEMO_GRADE]
+    _fails(capsys, tmp_path / "out", *args, message=message)
+
+
+def test_plate_without_alpha_needs_a_matte(demo_inputs, tmp_path, capsys):
+    _fails(
+        capsys, tmp_path / "out", "--plate", demo_inputs[0], "--grade", DEMO_GRADE, message="has no A channel"
+    )
+
+
+def test_unparsable_lut(demo_inputs, tmp_path, capsys):
+    plate, matte = demo_inputs
+    lut = tmp_path / "bad.cube"
+    lut.write_text("LUT_3D_SIZE 2\n1 2\n")
+    _fails(capsys, tmp_path / "out", "--plate", plate, "--matte", matte, "--grade", lut, message="bad.cube")
+
+
+def test_output_may_not_overwrite_the_plate(demo_inputs, tmp_path, capsys):
+    plate, matte = demo_inputs
+    status = run_cli("fuse", "--plate", plate, "--matte", matte, "--grade", DEMO_GRADE, "--out", plate)
+    assert status == 2 and "overwrite an input" in capsys.readouterr().err
