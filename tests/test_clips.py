@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import run_cli
-
 from movingcolor.engines import engine_names
 from movingcolor.frames.image_io import read_header, read_pixels
 from movingcolor.masks.band import BandWidth, edge_band
@@ -24,8 +23,26 @@ CDL = "slope=1.15,1.05,0.9;offset=0.02;power=0.95;sat=1.2"
 def test_bear_with_a_cdl_grade(clips, tmp_path, engine):
     bear = clips / "bear"
     out = tmp_path / "f.####.png"
-    assert run_cli("fuse", "--plate", bear / "frames", "--matte", bear / "mask", "--grade", CDL,
-                   "--engine", engine, "--frames", FRAMES, "--band", "10%", "--out", out) == 0
+    assert (
+        run_cli(
+            "fuse",
+            "--plate",
+            bear / "frames",
+            "--matte",
+            bear / "mask",
+            "--grade",
+            CDL,
+            "--engine",
+            engine,
+            "--frames",
+            FRAMES,
+            "--band",
+            "10%",
+            "--out",
+            out,
+        )
+        == 0
+    )
     plate = read_pixels(bear / "frames" / "00003.png")
     fused = read_pixels(tmp_path / "f.0003.png")
     matte = matte_from_pixels(read_pixels(bear / "mask" / "00003.png"))
@@ -43,8 +60,24 @@ def test_bear_edited_by_the_host(clips, tmp_path, engine):
     """``edit_high_brightness`` is a real hard-edged edit: the brightened bear."""
     bear = clips / "bear"
     out = tmp_path / "f.####.exr"
-    assert run_cli("fuse", "--plate", bear / "frames", "--matte", bear / "mask", "--edited",
-                   bear / "edit_high_brightness", "--engine", engine, "--frames", FRAMES, "--out", out) == 0
+    assert (
+        run_cli(
+            "fuse",
+            "--plate",
+            bear / "frames",
+            "--matte",
+            bear / "mask",
+            "--edited",
+            bear / "edit_high_brightness",
+            "--engine",
+            engine,
+            "--frames",
+            FRAMES,
+            "--out",
+            out,
+        )
+        == 0
+    )
     edited = read_pixels(bear / "edit_high_brightness" / "00002.png")
     fused = read_pixels(tmp_path / "f.0002.exr")
     matte = matte_from_pixels(read_pixels(bear / "mask" / "00002.png"))
