@@ -37,6 +37,7 @@ SECTION = "## Foundation throughput (CPU)"
 GRADE = "slope=1.2,1.0,0.8;offset=0.01;power=1.1;sat=1.2"
 BAND = "12"
 PIPELINE_ENGINE = "guided"
+PIPELINE_STAGE = f"end to end: {PIPELINE_ENGINE} (run_shot)"
 # Mirror cli/bench.py, so the stated command is the plain one when nothing was changed.
 _DEFAULT_SIZES = [(432, 240), (1920, 1080)]
 _DEFAULT_REPEATS = 5
@@ -75,8 +76,7 @@ def _pipeline_frames(width: int, height: int) -> int:
 def _measure_size(width: int, height: int, repeats: int, folder: Path) -> list[Result]:
     config = ColorConfig()
     lin = config.scene_linear
-    names = engine_names()
-    engines = {name: create_engine(name) for name in names}
+    engines = {name: create_engine(name) for name in engine_names()}
     window = 2 * max(e.temporal_radius for e in engines.values()) + 1
     pipeline_frames = _pipeline_frames(width, height)
     # Generating the textures dominates at HD, so one shot serves every stage.
@@ -92,12 +92,14 @@ def _measure_size(width: int, height: int, repeats: int, folder: Path) -> list[R
     display = np.clip(np.stack([config.convert(p, lin, config.srgb_encoded) for p in plate]), 0.0, 1.0)
     band_pixels = [width_spec.pixels(m >= 0.5) for m in shot.matte]
 
+    for index in range(pipeline_frames):
+        number = 1001 + index
+        write_image(folder / f"plate.{number}.exr", plate[index], attributes={"oiio:ColorSpace": lin})
+        write_image(folder / f"matte.{number}.png", shot.matte[index][..., None], channels=("Y",))
+
     stages: list[tuple[str, Callable[[], object]]] = []
-    exrs = [folder / f"read.{i}.exr" for i in range(3)]
-    for path, rgb in zip(exrs, plate, strict=False):
-        write_image(path, rgb)
-    # Cycling files keeps one decoder from seeing the same file twice in a row; they stay in page cache.
-    cycle = itertools.cycle(exrs)
+    # Reading different frames in turn, as a run does; they are in the page cache, so this is decode speed.
+    cycle = itertools.cycle(sorted(folder.glob("plate.*.exr")))
     stages.append(("read EXR (half, zip)", lambda: read_pixels(next(cycle))))
     stages.append(("grade (CDL via OCIO)", lambda: apply_processor(processor, plate[0])))
     stages.append((f"edge band ({width_spec})", lambda: edge_band(shot.matte[0], width_spec)))
@@ -129,10 +131,6 @@ def _measure_size(width: int, height: int, repeats: int, folder: Path) -> list[R
 
     stages.append(("write EXR (half, zip)", lambda: write_image(folder / "write.exr", plate[0])))
 
-    for index in range(pipeline_frames):
-        number = 1001 + index
-        write_image(folder / f"plate.{number}.exr", plate[index], attributes={"oiio:ColorSpace": lin})
-        write_image(folder / f"matte.{number}.png", shot.matte[index][..., None], channels=("Y",))
     spec = ShotSpec(
         plate=str(folder / "plate.####.exr"),
         matte=str(folder / "matte.####.png"),
@@ -141,13 +139,12 @@ def _measure_size(width: int, height: int, repeats: int, folder: Path) -> list[R
         band=BAND,
         engine=PIPELINE_ENGINE,
     )
-    pipeline = f"end to end: {PIPELINE_ENGINE} ({pipeline_frames} frames)"
-    stages.append((pipeline, lambda: float(run_shot(spec).seconds)))
+    stages.append((PIPELINE_STAGE, lambda: float(run_shot(spec).seconds)))
 
     results = []
     for stage, call in stages:
         seconds = _median_seconds(call, repeats)
-        if stage == pipeline:
+        if stage == PIPELINE_STAGE:
             seconds /= pipeline_frames
         results.append(Result((width, height), stage, seconds, 1.0 / max(seconds, 1e-9), repeats))
     return results
@@ -198,6 +195,7 @@ def _section(results: list[Result]) -> str:
     stages = list(dict.fromkeys(r.stage for r in results))
     fps = {(r.stage, r.size): r.fps for r in results}
     repeats = results[0].repeats if results else _DEFAULT_REPEATS
+    frames = ", ".join(f"{_pipeline_frames(w, h)} frames at {w}x{h}" for w, h in sizes)
     command = "movingcolor bench --out BENCHMARKS.md"
     if sizes != _DEFAULT_SIZES:
         command += " --sizes " + ",".join(f"{w}x{h}" for w, h in sizes)
@@ -210,7 +208,9 @@ def _section(results: list[Result]) -> str:
         SECTION,
         "",
         f"Reproduce with `{command}`. Frames per second, higher is better: the median of {repeats} "
-        "timed runs after one warm-up, one frame per run (end to end: frames / `run_shot` seconds).",
+        "timed runs after one warm-up, one frame per run. Engines see a full window that advances one "
+        "frame per run, the steady state of a shot. End to end is frames / `run_shot` seconds for a "
+        f"half-float EXR plate and PNG matte ({frames}), CDL grade, {BAND} px band.",
         "",
         f"- Machine: {_cpu_name()} ({platform.machine()}), {cores} cores"
         + (f" ({usable} usable)" if usable and usable != cores else "")
@@ -253,7 +253,7 @@ def write_report(results: list[Result], path: Path) -> None:
         head = "# Benchmarks\n\n"
     ours = _section(results)
     replaced = [ours if s.splitlines()[0].strip() == SECTION else s for s in sections]
-    if ours not in replaced:
+    if not any(s.splitlines()[0].strip() == SECTION for s in sections):
         replaced.insert(0, ours)
     body = head.rstrip("\n") + "\n\n" + "\n".join(s.rstrip("\n") + "\n" for s in replaced)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")

@@ -22,6 +22,24 @@ def _box(image: np.ndarray, radius: int) -> np.ndarray:
     return ndimage.uniform_filter(image, size=size, mode="reflect")
 
 
+def _solve_symmetric3(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve ``matrix @ x = rhs`` per pixel for symmetric 3×3 matrices by cofactors.
+
+    Element-wise arithmetic over whole images is several times faster than a
+    batched ``np.linalg.solve`` on millions of tiny systems.
+    """
+    a, b, c = matrix[..., 0, 0], matrix[..., 0, 1], matrix[..., 0, 2]
+    d, e, f = matrix[..., 1, 1], matrix[..., 1, 2], matrix[..., 2, 2]
+    inv00, inv01, inv02 = d * f - e * e, c * e - b * f, b * e - c * d
+    inv11, inv12, inv22 = a * f - c * c, b * c - a * e, a * d - b * b
+    determinant = a * inv00 + b * inv01 + c * inv02
+    r0, r1, r2 = rhs[..., 0], rhs[..., 1], rhs[..., 2]
+    x0 = inv00 * r0 + inv01 * r1 + inv02 * r2
+    x1 = inv01 * r0 + inv11 * r1 + inv12 * r2
+    x2 = inv02 * r0 + inv12 * r1 + inv22 * r2
+    return np.stack([x0, x1, x2], axis=-1) / determinant[..., None]
+
+
 def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
     """Edge-preserving smoothing of ``source`` (H, W) steered by a colour ``guide`` (H, W, 3).
 
@@ -36,7 +54,7 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
     covariance = _box(outer.reshape(*guide.shape[:2], 9), radius).reshape(outer.shape)
     covariance -= mean_guide[..., :, None] * mean_guide[..., None, :]
     covariance += eps * np.eye(3, dtype=guide.dtype)
-    slope = np.linalg.solve(covariance, cross[..., None])[..., 0]  # (H, W, 3)
+    slope = _solve_symmetric3(covariance, cross)  # (H, W, 3)
     offset = mean_source - (slope * mean_guide).sum(-1)
     return (_box(slope, radius) * guide).sum(-1) + _box(offset, radius)
 

@@ -362,7 +362,16 @@ def run_shot(spec: ShotSpec, progress: Progress | None = None, engine: Engine | 
         written: list[str] = []
         total = len(shot.range)
         for done, number in enumerate(shot.range, start=1):
-            fused = shot.fuse_frame(number)
+            try:
+                fused = shot.fuse_frame(number)
+            except MovingColorError as error:
+                if written:
+                    # Finished frames are whole and valid; say so rather than hide them.
+                    error.args = (
+                        f"{error} (frame {number}; the {len(written)} frames before it were written "
+                        f"completely to {shot.pattern.directory})",
+                    )
+                raise
             path = shot.pattern.path(number)
             write_image(
                 path,
