@@ -452,3 +452,41 @@ def test_output_may_not_overwrite_the_plate(demo_inputs, tmp_path, capsys):
     plate, matte = demo_inputs
     status = run_cli("fuse", "--plate", plate, "--matte", matte, "--grade", DEMO_GRADE, "--out", plate)
     assert status == 2 and "overwrite an input" in capsys.readouterr().err
+
+
+def test_matte_from_the_plate_alpha(demo_inputs, tmp_path):
+    plate, matte = demo_inputs
+    rgba = tmp_path / "rgba"
+    rgba.mkdir()
+    for n in range(1001, 1004):
+        rgb = read_pixels(plate.replace("####", str(n)))
+        alpha = read_pixels(matte.replace("####", str(n)))
+        write_image(
+            rgba / f"p.{n}.exr",
+            np.concatenate([rgb, alpha], axis=2),
+            channels=("R", "G", "B", "A"),
+            pixel_type="float",
+            attributes={"oiio:ColorSpace": "ACEScg"},
+        )
+    common = ["--grade", DEMO_GRADE, "--engine", "feather", "--exr-type", "float"]
+    assert (
+        run_cli("fuse", "--plate", rgba / "p.####.exr", *common, "--out", tmp_path / "a" / "f.####.exr") == 0
+    )
+    assert (
+        run_cli(
+            "fuse",
+            "--plate",
+            plate,
+            "--matte",
+            matte,
+            "--frames",
+            "1001-1003",
+            *common,
+            "--out",
+            tmp_path / "b" / "f.####.exr",
+        )
+        == 0
+    )
+    assert np.array_equal(
+        read_pixels(tmp_path / "a" / "f.1002.exr"), read_pixels(tmp_path / "b" / "f.1002.exr")
+    )

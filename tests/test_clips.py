@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import run_cli
 from movingcolor.engines import engine_names
-from movingcolor.frames.image_io import read_header, read_pixels
+from movingcolor.frames.image_io import read_header, read_pixels, write_image
 from movingcolor.masks.band import BandWidth, edge_band
 from movingcolor.masks.matte import matte_from_pixels
 
@@ -87,3 +87,35 @@ def test_bear_edited_by_the_host(clips, tmp_path, engine):
     assert read_header(tmp_path / "f.0002.exr").attributes["movingcolor:engine"] == engine
     if engine == "hard":
         assert np.abs(fused - edited).max() < 1e-3
+
+
+@pytest.mark.clips
+def test_video_plate_with_a_still_matte(clips, tmp_path):
+    """An H.264 MP4 plate through PyAV; a still image serves as the matte for every frame."""
+    video = clips / "running_car" / "running_car.mp4"
+    matte = np.zeros((540, 972, 1), np.float32)
+    matte[200:400, 300:700] = 1.0
+    write_image(tmp_path / "matte.png", matte, channels=("Y",))
+    out = tmp_path / "out"
+    assert (
+        run_cli(
+            "fuse",
+            "--plate",
+            video,
+            "--matte",
+            tmp_path / "matte.png",
+            "--grade",
+            "saturation=-1",
+            "--engine",
+            "feather",
+            "--frames",
+            "10-12",
+            "--out",
+            out / "car.####.png",
+        )
+        == 0
+    )
+    frame = read_pixels(out / "car.0011.png")
+    assert frame.shape == (540, 972, 3)
+    centre = frame[260:340, 400:600]
+    assert np.abs(centre - centre.mean(axis=2, keepdims=True)).max() < 0.01  # grey inside

@@ -127,3 +127,20 @@ def test_missing_source_names_the_path(tmp_path):
         open_source(tmp_path / "nothing.exr", "plate")
     with pytest.raises(FrameSourceError, match="no frames match"):
         open_source(tmp_path / "shot.####.exr", "plate")
+
+
+@pytest.mark.parametrize("extension, tolerance", [(".dpx", 2e-3), (".tif", 1e-4), (".jpg", 0.06)])
+def test_reads_dpx_tiff_and_jpeg_sequences(tmp_path, extension, tolerance):
+    import OpenImageIO as oiio
+
+    rng = np.random.default_rng(5)
+    image = rng.random((16, 24, 3)).astype(np.float32)
+    image = np.kron(image[::4, ::4], np.ones((4, 4, 1), np.float32))  # smooth enough for JPEG
+    pixel_type = oiio.UINT16 if extension != ".jpg" else oiio.UINT8
+    for frame in (1, 2):
+        buf = oiio.ImageBuf(oiio.ImageSpec(24, 16, 3, pixel_type))
+        buf.set_pixels(oiio.ROI(), image)
+        assert buf.write(str(tmp_path / f"s.{frame:04d}{extension}"))
+    source = open_source(str(tmp_path / f"s.####{extension}"), "plate")
+    assert source.frames == [1, 2] and not source.is_float
+    assert np.abs(source.read(2) - image).mean() < tolerance
