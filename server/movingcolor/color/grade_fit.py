@@ -23,14 +23,22 @@ def _features(rgb: np.ndarray) -> np.ndarray:
     return np.stack([r, g, b, r * r, g * g, b * b, r * g, r * b, g * b, ones], axis=1)
 
 
-def recover_graded(plate: np.ndarray, edited: np.ndarray, matte: np.ndarray) -> np.ndarray:
+# Fits whose RMS residual on the interior exceeds this (in the 0..1 working
+# encoding, about 5 code values of 8-bit) do not describe the host's grade.
+GOOD_FIT_RMS = 0.02
+
+
+def recover_graded(plate: np.ndarray, edited: np.ndarray, matte: np.ndarray) -> tuple[np.ndarray, float]:
     """Estimate the graded plate ``(H, W, 3)`` from plate, composite and matte.
 
-    Fit and apply happen on whatever encoding the caller passes; a perceptual
-    encoding keeps the polynomial well conditioned.
+    Returns the estimate and the fit's RMS residual on the matte's interior
+    (infinite when there were too few interior pixels to fit). Fit and apply
+    happen on whatever encoding the caller passes; a perceptual encoding keeps
+    the polynomial well conditioned.
     """
     interior = ndimage.binary_erosion(matte >= 0.999, iterations=2)
     estimate = plate.copy()
+    residual = float("inf")
     if interior.sum() >= MIN_FIT_PIXELS:
         x = _features(plate[interior].astype(np.float64))
         y = edited[interior].astype(np.float64)
@@ -38,6 +46,7 @@ def recover_graded(plate: np.ndarray, edited: np.ndarray, matte: np.ndarray) -> 
         coefficients = np.linalg.solve(gram, x.T @ y)
         flat = plate.reshape(-1, 3).astype(np.float64)
         estimate = (_features(flat) @ coefficients).reshape(plate.shape).astype(np.float32)
+        residual = float(np.sqrt(np.mean((estimate[interior] - edited[interior]) ** 2)))
     full = matte >= 1.0
     estimate[full] = edited[full]
-    return estimate
+    return estimate, residual

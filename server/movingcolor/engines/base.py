@@ -1,36 +1,51 @@
 """The engine contract shared by the classical engines and the network.
 
-An engine sees one target frame with its temporal neighbours and decides the
-band: either a refined matte ``alpha`` (blend between plate and graded plate,
-used when the grade is known) or direct colours ``rgb`` (when it is not). The
-shot runner composites; every pixel outside the band stays the hard composite,
-whatever the engine returns.
+An engine plans windows over a clip (which frames feed each prediction) and,
+for each window, decides the band of its output frames: either a refined matte
+``alpha`` (blend between plate and graded plate, used when the grade is known)
+or colours ``rgb`` (when it is not). The shot runner averages overlapping
+predictions and composites; every pixel outside the band stays the hard
+composite, whatever the engine returns.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from ..windowing import Window, centered_windows
 
 
 @dataclass
 class FusionFrames:
-    """A window of frames around one target, all float32.
+    """The frames of one window, all float32: ``T`` frames of ``H×W``.
 
-    Shapes: ``T`` frames of ``H×W``; ``center`` indexes the target in ``T``.
+    Scene-linear arrays serve the classical engines (they blend in linear
+    light); the ``*_display`` arrays are the same images in the bounded,
+    perceptual working encoding (sRGB-encoded, 0..1) that the network sees.
     """
 
     frame_numbers: list[int]
-    center: int
+    outputs: list[int]  # indices into frame_numbers of the frames to decide
     plate: np.ndarray  # (T, H, W, 3) scene-linear plate I
     graded: np.ndarray  # (T, H, W, 3) scene-linear graded plate G = T(I)
     edited: np.ndarray  # (T, H, W, 3) scene-linear hard composite E
     matte: np.ndarray  # (T, H, W) coarse matte A in 0..1
     band: np.ndarray  # (T, H, W) bool edge band M
-    plate_display: np.ndarray  # (T, H, W, 3) plate in a bounded, perceptual encoding
+    plate_display: np.ndarray  # (T, H, W, 3)
+    graded_display: np.ndarray  # (T, H, W, 3)
+    edited_display: np.ndarray  # (T, H, W, 3)
     band_pixels: list[float]  # band width in pixels, per frame
+    num_local: int = 0  # the first num_local frames are local, the rest global context
+    #: False when only the host's composite is known and the grade could not be recovered.
+    grade_known: bool = True
+
+    @property
+    def center(self) -> int:
+        """The first output: the target of single-output (classical) engines."""
+        return self.outputs[0]
 
     @property
     def target(self) -> int:
@@ -39,10 +54,10 @@ class FusionFrames:
 
 @dataclass
 class FusionResult:
-    """What an engine decided for the target frame's band (exactly one field set)."""
+    """What an engine decided for one frame's band (exactly one field set)."""
 
     alpha: np.ndarray | None = None  # (H, W) refined matte in 0..1
-    rgb: np.ndarray | None = None  # (H, W, 3) scene-linear colours
+    rgb: np.ndarray | None = None  # (H, W, 3) colours in the display (working) encoding
 
 
 class Engine(ABC):
@@ -50,10 +65,18 @@ class Engine(ABC):
 
     name: str = ""
     description: str = ""
-    #: Frames needed on each side of the target.
+    #: Frames needed on each side of the target (single-output engines).
     temporal_radius: int = 0
     #: Recorded in output headers; classical engines have none.
     model: str = "none"
+
+    def plan(self, clip: list[int], targets: list[int]) -> list[Window]:
+        """Windows to run, in order, to decide every frame of ``targets``."""
+        return centered_windows(clip, targets, self.temporal_radius)
+
+    def fuse_window(self, frames: FusionFrames) -> list[FusionResult]:
+        """Decide every output frame of a window; one result per ``frames.outputs``."""
+        return [self.fuse(replace(frames, outputs=[index])) for index in frames.outputs]
 
     @abstractmethod
     def fuse(self, frames: FusionFrames) -> FusionResult:

@@ -18,7 +18,7 @@ import numpy as np
 from .. import __version__
 from ..color.config import ColorConfig, apply_processor
 from ..color.grade import parse_grade
-from ..color.grade_fit import recover_graded
+from ..color.grade_fit import GOOD_FIT_RMS, recover_graded
 from ..engines import Engine, FusionFrames, create_engine
 from ..errors import FrameSizeMismatchError, MovingColorError, OutputError
 from ..frames.frame_range import FrameRange
@@ -26,6 +26,8 @@ from ..frames.image_io import write_image
 from ..frames.source import ChannelSource, FrameSource, open_source
 from ..masks.band import BandWidth, edge_band
 from ..masks.matte import matte_from_pixels
+from ..windowing import Window
+from ..windowing.average import OverlapAverage
 from .output import output_pattern, prepare_folder
 
 log = logging.getLogger("movingcolor")
@@ -89,9 +91,19 @@ class _Frame:
     graded_out: np.ndarray
     edited_out: np.ndarray
     plate_display: np.ndarray
+    graded_display: np.ndarray
+    edited_display: np.ndarray
     matte: np.ndarray
     band: np.ndarray
     band_pixels: float
+    grade_known: bool
+
+
+def _rgb(pixels: np.ndarray) -> np.ndarray:
+    """The RGB channels of a frame (a one-channel image is grey)."""
+    if pixels.shape[2] >= 3:
+        return np.ascontiguousarray(pixels[:, :, :3])
+    return np.ascontiguousarray(np.repeat(pixels[:, :, :1], 3, axis=2))
 
 
 def blend_exact(weight, fg_lin, bg_lin, fg_out, bg_out, lin_to_out) -> np.ndarray:
@@ -222,50 +234,46 @@ class _Shot:
     def _prepare(self, number: int) -> _Frame:
         cfg = self.config
         raw = self.plate.read(number)
-        plate_rgb = (
-            np.ascontiguousarray(raw[:, :, :3]) if raw.shape[2] >= 3 else np.repeat(raw[:, :, :1], 3, 2)
-        )
-        matte_pixels = self.matte.read(number)
-        matte = matte_from_pixels(matte_pixels, self.matte.channels)
+        plate_rgb = _rgb(raw)
+        matte = matte_from_pixels(self.matte.read(number), self.matte.channels)
         plate_lin = cfg.convert(plate_rgb, self.plate_cs, self.lin)
         plate_out = cfg.convert(plate_rgb, self.plate_cs, self.out_cs)
-        plate_display = np.clip(cfg.convert(plate_lin, self.lin, self.display), 0.0, 1.0)
+        plate_display = self._display(plate_lin)
         lin_to_out = cfg.converter(self.lin, self.out_cs)
-        flat = matte.reshape(-1)
+        grade_known = True
         if self.mode == "grade":
             graded_lin = apply_processor(self.grade_to_lin, plate_rgb)
             graded_out = apply_processor(self.grade_to_out, plate_rgb)
         else:
-            other = self.other.read(number)[:, :, :3]
-            if other.shape[2] < 3:
-                other = np.repeat(other[:, :, :1], 3, 2)
-            other = np.ascontiguousarray(other)
+            other = _rgb(self.other.read(number))
             other_lin = cfg.convert(other, self.other_cs, self.lin)
             other_out = cfg.convert(other, self.other_cs, self.out_cs)
             if self.mode == "graded":
                 graded_lin, graded_out = other_lin, other_out
             else:
-                edited_display = cfg.convert(other_lin, self.lin, self.display)
-                estimate = recover_graded(
-                    cfg.convert(plate_lin, self.lin, self.display), edited_display, matte
+                estimate, residual = recover_graded(
+                    cfg.convert(plate_lin, self.lin, self.display),
+                    cfg.convert(other_lin, self.lin, self.display),
+                    matte,
                 )
+                grade_known = residual <= GOOD_FIT_RMS
+                log.debug("frame %d: grade recovered from the composite, RMS %.4f", number, residual)
                 graded_lin = cfg.convert(estimate, self.display, self.lin)
                 graded_out = apply_processor(lin_to_out, graded_lin)
                 full = matte >= 1.0
                 graded_out[full] = other_out[full]
                 graded_lin[full] = other_lin[full]
-        shape = plate_rgb.shape
         if self.mode == "edited":
             edited_lin, edited_out = other_lin, other_out
         else:
             edited_out = blend_exact(
-                flat,
+                matte.reshape(-1),
                 graded_lin.reshape(-1, 3),
                 plate_lin.reshape(-1, 3),
                 graded_out.reshape(-1, 3),
                 plate_out.reshape(-1, 3),
                 lin_to_out,
-            ).reshape(shape)
+            ).reshape(plate_rgb.shape)
             a = matte[:, :, None]
             edited_lin = a * graded_lin + (1.0 - a) * plate_lin
         inside = matte >= 0.5
@@ -277,52 +285,79 @@ class _Shot:
             graded_out=graded_out,
             edited_out=edited_out,
             plate_display=plate_display,
+            graded_display=self._display(graded_lin),
+            edited_display=self._display(edited_lin),
             matte=matte,
             band=edge_band(matte, self.band_width),
             band_pixels=self.band_width.pixels(inside),
+            grade_known=grade_known,
         )
 
-    def _frame(self, number: int) -> _Frame:
-        if number not in self._cache:
-            self._cache[number] = self._prepare(number)
-        return self._cache[number]
+    def _display(self, linear: np.ndarray) -> np.ndarray:
+        """The bounded working encoding engines see (sRGB-encoded, clipped to 0..1)."""
+        return np.clip(self.config.convert(linear, self.lin, self.display), 0.0, 1.0)
 
-    def _window(self, number: int) -> FusionFrames:
-        radius = self.engine.temporal_radius
-        have = self.context_frames
-        numbers = [
-            n
-            for n in range(number - radius, number + radius + 1)
-            if n == number or (n in self.available and (have is None or n in have))
-        ]
-        # Frames before the window will not be needed again: reading is in order.
-        for old in [n for n in self._cache if n < numbers[0]]:
-            del self._cache[old]
-        frames = [self._frame(n) for n in numbers]
+    def _frames(self, window: Window) -> FusionFrames:
+        frames = [self._cache[n] for n in window.frames]
         stack = lambda name: np.stack([getattr(f, name) for f in frames])  # noqa: E731
+        numbers = list(window.frames)
         return FusionFrames(
             frame_numbers=numbers,
-            center=numbers.index(number),
+            outputs=[numbers.index(n) for n in window.outputs],
             plate=stack("plate_lin"),
             graded=stack("graded_lin"),
             edited=stack("edited_lin"),
             matte=stack("matte"),
             band=stack("band"),
             plate_display=stack("plate_display"),
+            graded_display=stack("graded_display"),
+            edited_display=stack("edited_display"),
             band_pixels=[f.band_pixels for f in frames],
+            num_local=len(window.local),
+            grade_known=all(f.grade_known for f in frames),
         )
 
-    def fuse_frame(self, number: int) -> np.ndarray:
-        window = self._window(number)
-        result = self.engine.fuse(window)
-        frame = self._frame(number)
+    def fused_frames(self):
+        """Yield ``(frame number, output-space pixels)`` for the range, in frame order.
+
+        Windows run in plan order; a prepared frame is kept only until the last
+        window that needs it, so memory stays bounded on long clips.
+        """
+        # Stills cover any frame: with no sequence among the sources the clip is the range.
+        clip = sorted(self.context_frames) if self.context_frames else list(self.range)
+        targets = list(self.range)
+        windows = self.engine.plan(clip, targets)
+        last_use: dict[int, int] = {}
+        for index, window in enumerate(windows):
+            for number in window.frames:
+                last_use[number] = index
+        average = OverlapAverage(windows)
+        for index, window in enumerate(windows):
+            for number in window.frames:
+                if number not in self._cache:
+                    self._cache[number] = self._prepare(number)
+            frames = self._frames(window)
+            results = self.engine.fuse_window(frames)
+            for number, result in zip(window.outputs, results, strict=True):
+                if result.alpha is not None:
+                    average.add(number, "alpha", result.alpha)
+                else:
+                    average.add(number, "rgb", result.rgb)
+            for number, kind, value in average.finished(index):
+                yield number, self._composite(number, kind, value)
+            for number in window.frames:
+                if last_use[number] == index:
+                    del self._cache[number]
+
+    def _composite(self, number: int, kind: str, value: np.ndarray) -> np.ndarray:
+        frame = self._cache[number]
         out = frame.edited_out.copy()
         band = frame.band
         if band.any():
-            lin_to_out = self.config.converter(self.lin, self.out_cs)
-            if result.alpha is not None:
+            if kind == "alpha":
+                lin_to_out = self.config.converter(self.lin, self.out_cs)
                 out[band] = blend_exact(
-                    np.clip(result.alpha[band], 0.0, 1.0),
+                    np.clip(value[band], 0.0, 1.0),
                     frame.graded_lin[band],
                     frame.plate_lin[band],
                     frame.graded_out[band],
@@ -330,7 +365,7 @@ class _Shot:
                     lin_to_out,
                 )
             else:
-                out[band] = apply_processor(lin_to_out, result.rgb[band])
+                out[band] = self.config.convert(value[band], self.display, self.out_cs)
         return out
 
     def header(self, number: int) -> dict:
@@ -361,28 +396,27 @@ def run_shot(spec: ShotSpec, progress: Progress | None = None, engine: Engine | 
         prepare_folder(shot.pattern)
         written: list[str] = []
         total = len(shot.range)
-        for done, number in enumerate(shot.range, start=1):
-            try:
-                fused = shot.fuse_frame(number)
-            except MovingColorError as error:
-                if written:
-                    # Finished frames are whole and valid; say so rather than hide them.
-                    error.args = (
-                        f"{error} (frame {number}; the {len(written)} frames before it were written "
-                        f"completely to {shot.pattern.directory})",
-                    )
-                raise
-            path = shot.pattern.path(number)
-            write_image(
-                path,
-                fused,
-                pixel_type=spec.exr_type,
-                compression=spec.compression,
-                attributes=shot.header(number),
-            )
-            written.append(str(path))
-            if progress:
-                progress(done, total, number)
+        try:
+            for done, (number, fused) in enumerate(shot.fused_frames(), start=1):
+                path = shot.pattern.path(number)
+                write_image(
+                    path,
+                    fused,
+                    pixel_type=spec.exr_type,
+                    compression=spec.compression,
+                    attributes=shot.header(number),
+                )
+                written.append(str(path))
+                if progress:
+                    progress(done, total, number)
+        except MovingColorError as error:
+            if written:
+                # Finished frames are whole and valid; say so rather than hide them.
+                error.args = (
+                    f"{error} (the {len(written)} frames before it were written completely to "
+                    f"{shot.pattern.directory})",
+                )
+            raise
     finally:
         shot.close()
     return ShotReport(

@@ -1,0 +1,99 @@
+"""Named network configurations, as data. Every field's comment gives its reason."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ..errors import MovingColorError
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    name: str
+    # [plate, edited·(1-band), band] (the paper's 7) + [graded, coarse matte] for the blend head.
+    in_channels: int = 11
+    # Convolutional encoder widths; each stage halves the resolution (features at 1/4).
+    encoder_channels: tuple[int, ...] = (64, 128, 256)
+    # FFC encoder: the paper chains 8 FFC residual blocks after the convolutions.
+    ffc_blocks: int = 8
+    # LaMa's split: three quarters of the channels in the global (spectral) stream.
+    ffc_global_ratio: float = 0.75
+    # Soft split of the 1/4-resolution features: kernel 7, stride 3, padding 3 as in FuseFormer.
+    patch_kernel: int = 7
+    patch_stride: int = 3
+    patch_padding: int = 3
+    # Token width and depth of the temporal transformer.
+    hidden: int = 512
+    heads: int = 4
+    transformer_blocks: int = 8
+    # Decoder widths on the way back up from 1/4 resolution.
+    decoder_channels: tuple[int, ...] = (128, 64)
+    # The long side of the working resolution the network runs at (the plate may be larger).
+    working_size: int = 432
+    # Window: local neighbours predicted together, their stride, and global frames' stride.
+    local_frames: int = 10
+    local_stride: int = 5
+    global_stride: int = 10
+    max_global_frames: int = 6
+
+    @property
+    def features(self) -> int:
+        return self.encoder_channels[-1]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> NetworkConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise MovingColorError(
+                f"model config has unknown fields {sorted(unknown)}: it was written by a newer "
+                f"MovingColor; upgrade to load it"
+            )
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
+
+
+CONFIGS: dict[str, NetworkConfig] = {
+    # The published scale: 256-channel features, 8 FFC blocks, 8 transformer blocks.
+    "paper": NetworkConfig(name="paper"),
+    # Fast enough for CPU use: narrower and shallower, fewer frames per window.
+    "lite": NetworkConfig(
+        name="lite",
+        encoder_channels=(16, 32, 64),
+        ffc_blocks=2,
+        hidden=128,
+        heads=4,
+        transformer_blocks=2,
+        decoder_channels=(32, 16),
+        working_size=432,
+        local_frames=6,
+        local_stride=3,
+        global_stride=10,
+        max_global_frames=3,
+    ),
+    # For tests: every code path, tiny and quick.
+    "tiny": NetworkConfig(
+        name="tiny",
+        encoder_channels=(8, 8, 16),
+        ffc_blocks=1,
+        hidden=32,
+        heads=2,
+        transformer_blocks=1,
+        decoder_channels=(8, 8),
+        working_size=96,
+        local_frames=4,
+        local_stride=2,
+        global_stride=4,
+        max_global_frames=2,
+    ),
+}
+
+
+def get_config(name: str) -> NetworkConfig:
+    if name not in CONFIGS:
+        raise MovingColorError(f"network config {name!r} is not known; known: {', '.join(CONFIGS)}")
+    return CONFIGS[name]

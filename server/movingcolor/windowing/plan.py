@@ -1,0 +1,69 @@
+"""Window plans over a clip.
+
+A plan depends only on the clip (every frame the sources have) and the window
+settings, never on the range being rendered, so a farm chunk of frames
+1051-1100 runs exactly the windows a whole-shot run would for those frames and
+gets identical results. Each output frame is the plain average of the
+predictions of every window whose local frames contain it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Window:
+    """Frames fed to one prediction: ``local`` frames are predicted, ``refs`` are context."""
+
+    local: tuple[int, ...]
+    refs: tuple[int, ...] = ()
+    #: The local frames whose predictions this window contributes.
+    outputs: tuple[int, ...] = ()
+
+    @property
+    def frames(self) -> tuple[int, ...]:
+        return self.local + self.refs
+
+
+def centered_windows(clip: list[int], targets: list[int], radius: int) -> list[Window]:
+    """One window per target: its neighbours within ``radius`` that the clip has."""
+    have = set(clip)
+    windows = []
+    for target in targets:
+        local = tuple(n for n in range(target - radius, target + radius + 1) if n == target or n in have)
+        windows.append(Window(local=local, outputs=(target,)))
+    return windows
+
+
+def sliding_windows(
+    clip: list[int], targets: list[int], length: int, stride: int, ref_stride: int, max_refs: int
+) -> list[Window]:
+    """Windows of ``length`` local frames every ``stride`` frames, plus global frames.
+
+    The last window is pulled back to end on the clip's last frame, so every
+    window of a clip at least ``length`` long is full. Global frames are the
+    clip's frames at multiples of ``ref_stride`` outside the local frames, the
+    ``max_refs`` nearest the window's centre. Only windows that predict a target
+    are returned.
+    """
+    if length < 1 or stride < 1 or stride > length:
+        raise ValueError(f"window length {length} and stride {stride} must satisfy 1 <= stride <= length")
+    count = len(clip)
+    length = min(length, count)
+    starts = list(range(0, count - length + 1, stride))
+    if starts[-1] + length < count:
+        starts.append(count - length)
+    wanted = set(targets)
+    candidates = clip[::ref_stride] if ref_stride > 0 else []
+    windows = []
+    for start in starts:
+        local = tuple(clip[start : start + length])
+        outputs = tuple(n for n in local if n in wanted)
+        if not outputs:
+            continue
+        centre = (local[0] + local[-1]) / 2
+        others = [n for n in candidates if n not in local]
+        refs = tuple(sorted(sorted(others, key=lambda n: (abs(n - centre), n))[:max_refs]))
+        windows.append(Window(local=local, refs=refs, outputs=outputs))
+    return windows
