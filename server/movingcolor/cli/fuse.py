@@ -39,6 +39,8 @@ def add_parser(commands) -> None:
     parser.add_argument(
         "--engine", default="guided", help=f"fusion engine (default guided): {', '.join(engine_names())}"
     )
+    parser.add_argument("--model", help="movingcolor engine: installed model name or a model folder")
+    parser.add_argument("--device", default="auto", help="movingcolor engine: auto (default), cpu or cuda")
     parser.add_argument("--out", required=True, help="output: out/shot.####.exr (or .png/.tif), or a folder")
     parser.add_argument("--frames", help="frame range FIRST-LAST, e.g. 1001-1100 (default: all)")
     parser.add_argument("--handles", type=int, default=0, help="extra frames each side of --frames")
@@ -67,6 +69,8 @@ def run(args) -> int:
         graded=args.graded,
         edited=args.edited,
         engine=args.engine,
+        model=args.model,
+        device=args.device,
         frames=args.frames,
         handles=args.handles,
         band=args.band,

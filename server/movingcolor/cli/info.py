@@ -28,6 +28,22 @@ def _device() -> str:
     return "cpu"
 
 
+def _models() -> list[dict]:
+    try:
+        from ..model.registry import model_folders
+    except ImportError:
+        return []
+    import json as _json
+
+    models = []
+    for name, folder in model_folders().items():
+        description = _json.loads((folder / "config.json").read_text())
+        models.append(
+            {"name": name, "path": str(folder), "network": description.get("network", {}).get("name")}
+        )
+    return models
+
+
 def collect(config_path: str | None = None) -> dict:
     config = ColorConfig(config_path)
     return {
@@ -45,7 +61,7 @@ def collect(config_path: str | None = None) -> dict:
             "looks": [look.getName() for look in config.config.getLooks()],
         },
         "engines": engine_descriptions(),
-        "models": [],
+        "models": _models(),
     }
 
 
@@ -72,5 +88,11 @@ def run(args) -> int:
     print("engines:")
     for name, description in data["engines"].items():
         print(f"  {name:10s} {description}")
-    print("models: " + (", ".join(data["models"]) or "none installed"))
+    print(
+        "models: "
+        + (
+            ", ".join(f"{m['name']} ({m['network']}, {m['path']})" for m in data["models"])
+            or "none installed"
+        )
+    )
     return 0

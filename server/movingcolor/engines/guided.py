@@ -40,12 +40,16 @@ def _solve_symmetric3(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     return np.stack([x0, x1, x2], axis=-1) / determinant[..., None]
 
 
-def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """Edge-preserving smoothing of ``source`` (H, W) steered by a colour ``guide`` (H, W, 3).
+def guided_coefficients(
+    guide: np.ndarray, source: np.ndarray, radius: int, eps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The guided filter's smoothed linear model: ``q = sum(slope·guide) + offset``.
 
-    The colour form of the filter: a per-window linear model ``q = a·I + b`` with
-    a 3×3 covariance, so edges between regions of equal brightness but different
-    colour (a red jacket on green grass) still steer the matte.
+    ``guide (H, W, 3)`` and ``source (H, W)`` give ``slope (H, W, 3)`` and
+    ``offset (H, W)``. The colour form of the filter uses a 3×3 covariance per
+    window, so edges between regions of equal brightness but different colour (a
+    red jacket on green grass) still steer the matte. The coefficients are smooth,
+    so they can be computed at low resolution and upsampled (fast guided filter).
     """
     mean_guide = _box(guide, radius)  # (H, W, 3)
     mean_source = _box(source, radius)  # (H, W)
@@ -56,7 +60,13 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
     covariance += eps * np.eye(3, dtype=guide.dtype)
     slope = _solve_symmetric3(covariance, cross)  # (H, W, 3)
     offset = mean_source - (slope * mean_guide).sum(-1)
-    return (_box(slope, radius) * guide).sum(-1) + _box(offset, radius)
+    return _box(slope, radius), _box(offset, radius)
+
+
+def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """Edge-preserving smoothing of ``source`` (H, W) steered by a colour ``guide`` (H, W, 3)."""
+    slope, offset = guided_coefficients(guide, source, radius, eps)
+    return (slope * guide).sum(-1) + offset
 
 
 class GuidedEngine(Engine):

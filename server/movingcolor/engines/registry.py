@@ -26,9 +26,9 @@ def register_engine(name: str, factory: Callable[..., Engine], description: str 
 
 
 def _load_builtin() -> None:
-    from . import feather, guided, hard
+    from . import feather, guided, hard, movingcolor
 
-    for module in (hard, feather, guided):
+    for module in (hard, feather, guided, movingcolor):
         cls = module.ENGINE
         if cls.name not in _FACTORIES:
             register_engine(cls.name, cls, cls.description)

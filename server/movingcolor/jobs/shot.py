@@ -46,6 +46,8 @@ class ShotSpec:
     graded: str | None = None
     edited: str | None = None
     engine: str = "guided"
+    model: str | None = None  # movingcolor engine: installed model name or model folder
+    device: str = "auto"  # movingcolor engine: auto, cpu or cuda
     frames: str | None = None
     handles: int = 0
     band: str = "12"
@@ -121,6 +123,14 @@ def blend_exact(weight, fg_lin, bg_lin, fg_out, bg_out, lin_to_out) -> np.ndarra
     return result
 
 
+def _engine_options(spec: ShotSpec) -> dict:
+    if spec.engine == "movingcolor":
+        return {"model": spec.model, "device": spec.device}
+    if spec.model is not None:
+        raise MovingColorError(f"--model applies to --engine movingcolor, not to {spec.engine!r}")
+    return {}
+
+
 class _Shot:
     def __init__(self, spec: ShotSpec, engine: Engine | None):
         modes = [m for m in ("grade", "graded", "edited") if getattr(spec, m)]
@@ -134,7 +144,7 @@ class _Shot:
         self.mode = modes[0]
         self.config = ColorConfig(spec.config)
         self.band_width = BandWidth.parse(spec.band)
-        self.engine = engine or create_engine(spec.engine)
+        self.engine = engine or create_engine(spec.engine, **_engine_options(spec))
         self.engine.reset()
         self.sources: list[FrameSource] = []
         self.plate = self._open(spec.plate, "plate", 0)

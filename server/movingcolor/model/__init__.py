@@ -1,0 +1,1 @@
+"""The MovingColor network: layers, named configurations, checkpoints."""

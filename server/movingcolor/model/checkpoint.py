@@ -1,0 +1,117 @@
+"""Checkpoints: ``model.safetensors`` + ``config.json`` + ``MODEL_CARD.md`` in one folder.
+
+Loading checks the format version, the configuration and every tensor's name
+and shape, and says exactly what does not match.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .. import __version__
+from ..errors import MovingColorError
+from .config import NetworkConfig
+from .network import MovingColorNet
+
+FORMAT_VERSION = 1
+WEIGHTS, CONFIG, CARD = "model.safetensors", "config.json", "MODEL_CARD.md"
+
+
+class CheckpointError(MovingColorError):
+    """A model folder is missing, incomplete, or does not match this network."""
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    network: MovingColorNet
+    metadata: dict
+
+
+def save_checkpoint(
+    network: MovingColorNet, folder: Path, name: str, card: str, metadata: dict | None = None
+) -> Path:
+    """Write a model folder atomically (a temporary folder renamed into place)."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+        save_file(state, staging / WEIGHTS, metadata={"format_version": str(FORMAT_VERSION)})
+        description = {
+            "name": name,
+            "format_version": FORMAT_VERSION,
+            "movingcolor_version": __version__,
+            "network": network.config.to_dict(),
+            **(metadata or {}),
+        }
+        (staging / CONFIG).write_text(json.dumps(description, indent=2) + "\n")
+        (staging / CARD).write_text(card)
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return folder
+
+
+def load_checkpoint(folder: Path, device: str | torch.device = "cpu") -> LoadedModel:
+    folder = Path(folder)
+    for required in (WEIGHTS, CONFIG):
+        if not (folder / required).is_file():
+            raise CheckpointError(
+                f"{folder}: not a MovingColor model folder (no {required}); a model folder holds "
+                f"{WEIGHTS}, {CONFIG} and {CARD}"
+            )
+    try:
+        description = json.loads((folder / CONFIG).read_text())
+    except json.JSONDecodeError as error:
+        raise CheckpointError(f"{folder / CONFIG}: not valid JSON ({error}); restore the file") from error
+    version = description.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{folder}: checkpoint format {version} is not the format {FORMAT_VERSION} this MovingColor "
+            f"{__version__} reads; use a matching MovingColor release"
+        )
+    config = NetworkConfig.from_dict(description.get("network", {}))
+    network = MovingColorNet(config)
+    try:
+        state = load_file(folder / WEIGHTS)
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(
+            f"{folder / WEIGHTS}: cannot read weights ({error}); the file may be truncated"
+        ) from error
+    expected = network.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = [
+        f"{key} {tuple(state[key].shape)} != {tuple(tensor.shape)}"
+        for key, tensor in expected.items()
+        if key in state and state[key].shape != tensor.shape
+    ]
+    if missing or unexpected or wrong:
+        details = "; ".join(
+            part
+            for part in (
+                f"missing {', '.join(missing[:5])}" if missing else "",
+                f"unexpected {', '.join(unexpected[:5])}" if unexpected else "",
+                f"shape {', '.join(wrong[:5])}" if wrong else "",
+            )
+            if part
+        )
+        raise CheckpointError(
+            f"{folder / WEIGHTS} does not match the {config.name!r} network in {CONFIG}: {details}"
+        )
+    network.load_state_dict(state)
+    network.to(device).eval()
+    return LoadedModel(name=description.get("name", folder.name), network=network, metadata=description)

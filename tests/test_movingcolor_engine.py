@@ -1,0 +1,215 @@
+"""The learned engine end to end through the shot runner, with seeded random weights.
+
+These weights are for testing the machinery only; they are not a model.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from conftest import output_files, run_cli  # noqa: E402
+from movingcolor.color.config import ColorConfig  # noqa: E402
+from movingcolor.demo.run import DEMO_GRADE  # noqa: E402
+from movingcolor.engines import FusionFrames  # noqa: E402
+from movingcolor.engines.movingcolor import MovingColorEngine, working_shape  # noqa: E402
+from movingcolor.frames.image_io import read_pixels, write_image  # noqa: E402
+from movingcolor.masks.band import BandWidth, edge_band  # noqa: E402
+from movingcolor.model.checkpoint import save_checkpoint  # noqa: E402
+from movingcolor.model.registry import create_network  # noqa: E402
+from scipy import ndimage  # noqa: E402
+
+
+def _live(network, seed=1):
+    generator = torch.Generator().manual_seed(seed)
+    for decoder in (network.blend_decoder, network.color_decoder):
+        for parameter in decoder.head.parameters():
+            parameter.data = torch.randn(parameter.shape, generator=generator) * 0.2
+    return network
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models") / "tiny-random"
+    return save_checkpoint(_live(create_network("tiny", seed=0)), folder, "tiny-random", "# test weights\n")
+
+
+def _fuse(plate, matte, out, model, frames=None, *extra):
+    args = [
+        "fuse",
+        "--plate",
+        plate,
+        "--matte",
+        matte,
+        "--grade",
+        DEMO_GRADE,
+        "--engine",
+        "movingcolor",
+        "--model",
+        model,
+        "--device",
+        "cpu",
+        "--exr-type",
+        "float",
+        "--out",
+        out,
+        *extra,
+    ]
+    if frames:
+        args += ["--frames", frames]
+    assert run_cli(*args) == 0
+
+
+def test_same_frames_whatever_the_chunking(demo_inputs, tiny_model, tmp_path):
+    plate, matte = demo_inputs
+    _fuse(plate, matte, tmp_path / "whole" / "f.####.exr", tiny_model)
+    for chunk in ("1001-1003", "1004-1006", "1007-1008"):
+        _fuse(plate, matte, tmp_path / "chunks" / "f.####.exr", tiny_model, chunk)
+    whole, chunks = output_files(tmp_path / "whole"), output_files(tmp_path / "chunks")
+    assert [p.name for p in whole] == [p.name for p in chunks] and len(whole) == 8
+    for a, b in zip(whole, chunks, strict=True):
+        assert np.array_equal(read_pixels(a), read_pixels(b)), a.name
+    # And the random network did change the band (the test is not vacuous).
+    run_cli(
+        "fuse",
+        "--plate",
+        plate,
+        "--matte",
+        matte,
+        "--grade",
+        DEMO_GRADE,
+        "--engine",
+        "hard",
+        "--exr-type",
+        "float",
+        "--out",
+        tmp_path / "hard" / "f.####.exr",
+    )
+    hard = read_pixels(tmp_path / "hard" / "f.1004.exr")
+    assert not np.array_equal(hard, read_pixels(tmp_path / "whole" / "f.1004.exr"))
+
+
+def test_outside_band_exact_on_a_1080p_plate_with_lite(tmp_path):
+    """A 1080p plate through the lite network at its working size, guided-upsampled back."""
+    config = ColorConfig()
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:1080, 0:1920].astype(np.float32)
+    folder = tmp_path / "hd"
+    folder.mkdir()
+    for index, number in enumerate((1, 2, 3)):
+        texture = ndimage.gaussian_filter(rng.random((1080, 1920, 3)).astype(np.float32), (2, 2, 0))
+        plate = 0.3 + 0.5 * texture + 0.1 * np.sin(xx / 90.0)[..., None]
+        write_image(
+            folder / f"p.{number}.exr",
+            config.convert(plate, config.srgb_encoded, "ACEScg"),
+            attributes={"oiio:ColorSpace": "ACEScg"},
+        )
+        disc = (np.hypot(yy - 540, xx - 900 - 20 * index) < 300).astype(np.float32)
+        write_image(folder / f"m.{number}.png", disc[..., None], channels=("Y",))
+    model = save_checkpoint(_live(create_network("lite", seed=0)), tmp_path / "lite", "lite-random", "")
+    _fuse(folder / "p.#.exr", folder / "m.#.png", tmp_path / "net" / "f.#.exr", model, None, "--band", "24")
+    assert (
+        run_cli(
+            "fuse",
+            "--plate",
+            folder / "p.#.exr",
+            "--matte",
+            folder / "m.#.png",
+            "--grade",
+            DEMO_GRADE,
+            "--engine",
+            "hard",
+            "--exr-type",
+            "float",
+            "--band",
+            "24",
+            "--out",
+            tmp_path / "hard" / "f.#.exr",
+        )
+        == 0
+    )
+    for number in (1, 2, 3):
+        fused = read_pixels(tmp_path / "net" / f"f.{number}.exr")
+        hard = read_pixels(tmp_path / "hard" / f"f.{number}.exr")
+        band = edge_band(read_pixels(folder / f"m.{number}.png")[..., 0], BandWidth.parse("24"))
+        assert fused.shape == (1080, 1920, 3)
+        assert np.array_equal(fused[~band], hard[~band])
+        assert not np.array_equal(fused[band], hard[band])
+
+
+def _high_pass_luma(rgb):
+    luma = rgb @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    return luma - ndimage.gaussian_filter(luma, 2.0)
+
+
+def test_colour_head_keeps_full_resolution_texture():
+    """Texture difference (L1 of high-pass luminance against the plate, in the band):
+    the low-frequency correction keeps the plate's detail that a plain upsampling of
+    the network's output loses."""
+    network = _live(create_network("tiny", seed=0))
+    engine = MovingColorEngine(network=network, device="cpu", head="color")
+    rng = np.random.default_rng(2)
+    height, width, count = 192, 256, 3
+    plate = np.clip(0.5 + 0.25 * rng.standard_normal((count, height, width, 3)), 0, 1).astype(np.float32)
+    matte = np.zeros((count, height, width), np.float32)
+    matte[:, 60:140, 80:180] = 1.0
+    band = np.stack([edge_band(m, BandWidth.parse("8")) for m in matte])
+    frames = FusionFrames(
+        frame_numbers=[0, 1, 2],
+        outputs=[0, 1, 2],
+        plate=plate,
+        graded=plate,
+        edited=plate,
+        matte=matte,
+        band=band,
+        plate_display=plate,
+        graded_display=plate,
+        edited_display=plate,
+        band_pixels=[8.0] * 3,
+        num_local=3,
+        grade_known=False,
+    )
+    assert working_shape(height, width, network.config.working_size) == (72, 96)
+    result = engine.fuse_window(frames)[1].rgb
+    texture_loss = np.abs(_high_pass_luma(result) - _high_pass_luma(plate[1]))[band[1]].mean()
+    low = torch.nn.functional.interpolate(
+        torch.from_numpy(plate[1]).permute(2, 0, 1)[None], size=(72, 96), mode="bilinear", antialias=True
+    )
+    naive = (
+        torch.nn.functional.interpolate(low, size=(height, width), mode="bilinear")[0]
+        .permute(1, 2, 0)
+        .numpy()
+    )
+    naive_loss = np.abs(_high_pass_luma(naive) - _high_pass_luma(plate[1]))[band[1]].mean()
+    assert texture_loss < 0.2 * naive_loss, (texture_loss, naive_loss)
+
+
+def test_no_installed_model_is_a_clear_error(demo_inputs, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MOVINGCOLOR_MODELS", str(tmp_path / "none"))
+    plate, matte = demo_inputs
+    status = run_cli(
+        "fuse",
+        "--plate",
+        plate,
+        "--matte",
+        matte,
+        "--grade",
+        DEMO_GRADE,
+        "--engine",
+        "movingcolor",
+        "--out",
+        tmp_path / "o",
+    )
+    assert status == 2 and "no trained MovingColor model is installed" in capsys.readouterr().err
+    assert output_files(tmp_path / "o") == []
+
+
+def test_info_lists_installed_models(tiny_model, monkeypatch, capsys):
+    monkeypatch.setenv("MOVINGCOLOR_MODELS", str(tiny_model.parent))
+    assert run_cli("info", "--json") == 0
+    models = json.loads(capsys.readouterr().out)["models"]
+    assert {"name": "tiny-random", "path": str(tiny_model), "network": "tiny"} in models

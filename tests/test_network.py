@@ -1,0 +1,130 @@
+"""The MovingColor network: shapes, gradients, heads, configurations and checkpoints."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from movingcolor.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
+from movingcolor.model.config import CONFIGS  # noqa: E402
+from movingcolor.model.layers.ffc import FourierUnit  # noqa: E402
+from movingcolor.model.layers.soft_split import SoftComposite, SoftSplit  # noqa: E402
+from movingcolor.model.registry import create_network  # noqa: E402
+
+
+def _randomise_heads(network) -> None:
+    """Heads start at zero (an untrained net is the hard composite); tests need them live."""
+    generator = torch.Generator().manual_seed(1)
+    for decoder in (network.blend_decoder, network.color_decoder):
+        for parameter in decoder.head.parameters():
+            parameter.data = torch.randn(parameter.shape, generator=generator) * 0.1
+
+
+def _input(frames=5, height=48, width=64, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.rand(1, frames, 11, height, width, generator=generator)
+    x[:, :, 10] = 0.2 + 0.6 * x[:, :, 10]  # a soft matte away from 0 and 1, so clamps stay open
+    return x
+
+
+@pytest.mark.parametrize("name", ["tiny", "lite"])
+def test_output_shapes(name):
+    network = create_network(name, seed=0).eval()
+    with torch.no_grad():
+        assert network(_input(), local=3, head="blend").shape == (1, 3, 1, 48, 64)
+        assert network(_input(), local=3, head="color").shape == (1, 3, 3, 48, 64)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        network(_input(height=30), local=3)
+
+
+def test_untrained_network_is_the_hard_composite():
+    network = create_network("tiny", seed=0).eval()
+    x = _input()
+    with torch.no_grad():
+        alpha = network(x, local=3, head="blend")
+        colour = network(x, local=3, head="color")
+    assert torch.equal(alpha[0, :, 0], x[0, :3, 10])
+    assert torch.equal(colour[0], x[0, :3, 0:3])
+
+
+def test_gradients_reach_every_block():
+    network = create_network("tiny", seed=0).train()
+    _randomise_heads(network)
+    x = _input()
+    loss = (
+        network(x, local=3, head="blend").square().mean() + network(x, local=3, head="color").square().mean()
+    )
+    loss.backward()
+    dead = [name for name, p in network.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
+    assert not dead, dead
+
+
+def test_fft_runs_in_float32_under_autocast():
+    unit = FourierUnit(4)
+    x = torch.rand(1, 4, 10, 14)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = unit(x.to(torch.bfloat16))
+    assert out.dtype == torch.bfloat16 and out.shape == x.shape
+
+
+def test_soft_composite_averages_overlaps():
+    split, composite = SoftSplit(2, 8, 7, 3, 3), SoftComposite(2, 8, 7, 3, 3)
+    tokens = split(torch.rand(1, 2, 12, 15))
+    composite.project.weight.data.zero_()
+    composite.project.bias.data.fill_(0.5)
+    assert torch.allclose(composite(tokens, (12, 15)), torch.full((1, 2, 12, 15), 0.5))
+
+
+def test_configs_are_data():
+    assert set(CONFIGS) >= {"paper", "lite", "tiny"}
+    assert CONFIGS["paper"].ffc_blocks == 8
+    assert (CONFIGS["paper"].patch_kernel, CONFIGS["paper"].patch_stride, CONFIGS["paper"].patch_padding) == (
+        7,
+        3,
+        3,
+    )
+    for config in CONFIGS.values():
+        assert type(config).from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_checkpoint_round_trip(tmp_path):
+    network = create_network("tiny", seed=3)
+    _randomise_heads(network)
+    folder = save_checkpoint(network, tmp_path / "m", "tiny-test", "# card\n")
+    loaded = load_checkpoint(folder)
+    assert loaded.name == "tiny-test"
+    for key, value in network.state_dict().items():
+        assert torch.equal(value, loaded.network.state_dict()[key])
+    assert (folder / "MODEL_CARD.md").read_text() == "# card\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_loader_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="no model.safetensors"):
+        load_checkpoint(tmp_path)
+    folder = save_checkpoint(create_network("tiny", seed=0), tmp_path / "m", "m", "")
+    config = json.loads((folder / "config.json").read_text())
+
+    def write(data):
+        (folder / "config.json").write_text(json.dumps(data))
+
+    write({**config, "format_version": 99})
+    with pytest.raises(CheckpointError, match="format 99"):
+        load_checkpoint(folder)
+    write({**config, "network": {**config["network"], "hidden": 64}})
+    with pytest.raises(CheckpointError, match="shape"):
+        load_checkpoint(folder)
+    write({**config, "network": {**config["network"], "wings": 2}})
+    with pytest.raises(Exception, match="unknown fields"):
+        load_checkpoint(folder)
+    write(config)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="cannot read weights"):
+        load_checkpoint(folder)
+    (folder / "config.json").write_text("{")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        load_checkpoint(folder)

@@ -1,0 +1,57 @@
+"""Window plans and the overlap average, independent of any engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from movingcolor.windowing import Window, centered_windows, sliding_windows
+from movingcolor.windowing.average import OverlapAverage
+
+
+def test_sliding_windows_cover_the_clip_and_handle_its_end():
+    clip = list(range(1001, 1024))  # 23 frames
+    windows = sliding_windows(clip, clip, length=10, stride=5, ref_stride=5, max_refs=3)
+    assert [w.local[0] for w in windows] == [1001, 1006, 1011, 1014]  # the last pulled back to end at 1023
+    assert all(len(w.local) == 10 for w in windows)
+    covered = {n for w in windows for n in w.outputs}
+    assert covered == set(clip)
+    for window in windows:
+        assert not set(window.refs) & set(window.local)
+        assert len(window.refs) <= 3 and all((n - 1001) % 5 == 0 for n in window.refs)
+
+
+def test_short_clip_gets_one_window():
+    windows = sliding_windows([5, 6, 7], [5, 6, 7], length=10, stride=5, ref_stride=4, max_refs=2)
+    assert windows == [Window(local=(5, 6, 7), refs=(), outputs=(5, 6, 7))]
+
+
+def test_chunk_plans_are_the_whole_plan_restricted():
+    clip = list(range(100))
+    whole = sliding_windows(clip, clip, 10, 5, 10, 6)
+    for first, last in [(0, 49), (50, 99), (37, 41)]:
+        chunk = sliding_windows(clip, list(range(first, last + 1)), 10, 5, 10, 6)
+        same = [w for w in whole if set(w.outputs) & set(range(first, last + 1))]
+        assert [(w.local, w.refs) for w in chunk] == [(w.local, w.refs) for w in same]
+
+
+def test_averaging_weights_sum_to_one():
+    clip = list(range(30))
+    windows = sliding_windows(clip, clip, 10, 3, 10, 2)
+    average = OverlapAverage(windows)
+    released = []
+    for index, window in enumerate(windows):
+        for frame in window.outputs:
+            # Each window predicts a constant: its index. The mean is the mean of indices.
+            average.add(frame, "alpha", np.full((2, 2), float(index)))
+        released += average.finished(index)
+    assert [frame for frame, _, _ in released] == clip
+    for frame, _, value in released:
+        indices = [i for i, w in enumerate(windows) if frame in w.outputs]
+        assert np.allclose(value, np.mean(indices))
+
+
+def test_centered_windows_stay_inside_the_clip():
+    windows = centered_windows([1, 2, 3, 5], [1, 5], radius=2)
+    assert windows[0].local == (1, 2, 3) and windows[1].local == (3, 5)
+    with pytest.raises(ValueError):
+        sliding_windows([1, 2], [1], 4, 5, 1, 1)
