@@ -16,6 +16,37 @@ CLIPS = Path(
 )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def test_model(tmp_path_factory):
+    """A tiny network with seeded random weights, installed for the tests only.
+
+    It exercises the movingcolor engine wherever engines are parametrised; it is
+    not a model and never leaves the test session.
+    """
+    try:
+        import torch
+    except ImportError:  # the light install: classical engines only
+        yield None
+        return
+    from movingcolor.model.checkpoint import save_checkpoint
+    from movingcolor.model.registry import create_network
+
+    network = create_network("tiny", seed=0)
+    generator = torch.Generator().manual_seed(1)
+    for decoder in (network.blend_decoder, network.color_decoder):
+        for parameter in decoder.head.parameters():
+            parameter.data = torch.randn(parameter.shape, generator=generator) * 0.2
+    root = tmp_path_factory.mktemp("installed-models")
+    folder = save_checkpoint(network, root / "tiny-random", "tiny-random", "# seeded random test weights\n")
+    previous = os.environ.get("MOVINGCOLOR_MODELS")
+    os.environ["MOVINGCOLOR_MODELS"] = str(root)
+    yield folder
+    if previous is None:
+        del os.environ["MOVINGCOLOR_MODELS"]
+    else:
+        os.environ["MOVINGCOLOR_MODELS"] = previous
+
+
 @pytest.fixture(scope="session")
 def demo_inputs(tmp_path_factory) -> tuple[str, str]:
     """A procedural shot: EXR plate (ACEScg) and PNG matte, frames 1001-1008."""
