@@ -7,23 +7,17 @@ the figures move when that code gets faster or slower, not when a copy of it doe
 
 from __future__ import annotations
 
-import datetime
 import itertools
 import logging
-import os
-import platform
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
 from ..color.config import ColorConfig, apply_processor
 from ..color.grade import parse_grade
 from ..demo.procedural import generate_shot
@@ -32,6 +26,7 @@ from ..engines.registry import create_engine, engine_names
 from ..frames.image_io import read_pixels, write_image
 from ..jobs import ShotSpec, run_shot
 from ..masks.band import BandWidth, edge_band
+from .report import machine_lines, replace_section
 
 SECTION = "## Foundation throughput (CPU)"
 GRADE = "slope=1.2,1.0,0.8;offset=0.01;power=1.1;sat=1.2"
@@ -76,7 +71,8 @@ def _pipeline_frames(width: int, height: int) -> int:
 def _measure_size(width: int, height: int, repeats: int, folder: Path) -> list[Result]:
     config = ColorConfig()
     lin = config.scene_linear
-    engines = {name: create_engine(name) for name in engine_names()}
+    # The network has its own benchmark (bench/network.py): it needs a model.
+    engines = {name: create_engine(name) for name in engine_names() if name != "movingcolor"}
     window = 2 * max(e.temporal_radius for e in engines.values()) + 1
     pipeline_frames = _pipeline_frames(width, height)
     # Generating the textures dominates at HD, so one shot serves every stage.
@@ -166,24 +162,6 @@ def measure(sizes: list[tuple[int, int]], repeats: int = _DEFAULT_REPEATS) -> li
         logger.setLevel(level)
 
 
-def _package_version(name: str) -> str:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "not installed"
-
-
-def _cpu_name() -> str:
-    # platform.processor() is empty on most Linux systems; the model name is what makes figures comparable.
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _fps_cell(fps: float | None) -> str:
     if fps is None:
         return "–"
@@ -201,9 +179,7 @@ def _section(results: list[Result]) -> str:
         command += " --sizes " + ",".join(f"{w}x{h}" for w, h in sizes)
     if repeats != _DEFAULT_REPEATS:
         command += f" --repeats {repeats}"
-    cores, usable = os.cpu_count(), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     packages = (("numpy", "numpy"), ("OpenImageIO", "OpenImageIO"), ("OpenColorIO", "opencolorio"))
-    versions = ", ".join(f"{label} {_package_version(name)}" for label, name in packages)
     lines = [
         SECTION,
         "",
@@ -212,11 +188,7 @@ def _section(results: list[Result]) -> str:
         "frame per run, the steady state of a shot. End to end is frames / `run_shot` seconds for a "
         f"half-float EXR plate and PNG matte ({frames}), CDL grade, {BAND} px band.",
         "",
-        f"- Machine: {_cpu_name()} ({platform.machine()}), {cores} cores"
-        + (f" ({usable} usable)" if usable and usable != cores else "")
-        + f", {platform.system()} {platform.release()}",
-        f"- Software: movingcolor {__version__}, Python {sys.version.split()[0]}, {versions}",
-        f"- Date: {datetime.date.today().isoformat()}",
+        *machine_lines(packages),
         "",
         "| stage | " + " | ".join(f"{w}x{h} fps" for w, h in sizes) + " |",
         "|---|" + "---:|" * len(sizes),
@@ -227,39 +199,6 @@ def _section(results: list[Result]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _split_sections(text: str) -> tuple[str, list[str]]:
-    """The text before the first ``## `` heading, and each ``## `` section (fenced code is not split)."""
-    head: list[str] = []
-    sections: list[list[str]] = []
-    fenced = False
-    for line in text.splitlines(keepends=True):
-        if line.lstrip().startswith("```"):
-            fenced = not fenced
-        if line.startswith("## ") and not fenced:
-            sections.append([])
-        (sections[-1] if sections else head).append(line)
-    return "".join(head), ["".join(s) for s in sections]
-
-
 def write_report(results: list[Result], path: Path) -> None:
-    """Write ``path``, replacing only our section so other benchmarks' sections survive.
-
-    Written to a temporary file in the same folder and renamed, so an interrupted run
-    never leaves a half-written BENCHMARKS.md behind.
-    """
-    path = Path(path)
-    head, sections = _split_sections(path.read_text(encoding="utf-8")) if path.exists() else ("", [])
-    if not head.strip():
-        head = "# Benchmarks\n\n"
-    ours = _section(results)
-    replaced = [ours if s.splitlines()[0].strip() == SECTION else s for s in sections]
-    if not any(s.splitlines()[0].strip() == SECTION for s in sections):
-        replaced.insert(0, ours)
-    body = head.rstrip("\n") + "\n\n" + "\n".join(s.rstrip("\n") + "\n" for s in replaced)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        temporary.write_text(body, encoding="utf-8")
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+    """Replace this benchmark's section of ``path`` (other sections survive)."""
+    replace_section(path, _section(results))

@@ -15,29 +15,12 @@ import numpy as np
 from scipy import ndimage
 
 from .base import Engine, FusionFrames, FusionResult
+from .symmetric3 import solve_symmetric3
 
 
 def _box(image: np.ndarray, radius: int) -> np.ndarray:
     size = [2 * radius + 1] * 2 + [1] * (image.ndim - 2)
     return ndimage.uniform_filter(image, size=size, mode="reflect")
-
-
-def _solve_symmetric3(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Solve ``matrix @ x = rhs`` per pixel for symmetric 3×3 matrices by cofactors.
-
-    Element-wise arithmetic over whole images is several times faster than a
-    batched ``np.linalg.solve`` on millions of tiny systems.
-    """
-    a, b, c = matrix[..., 0, 0], matrix[..., 0, 1], matrix[..., 0, 2]
-    d, e, f = matrix[..., 1, 1], matrix[..., 1, 2], matrix[..., 2, 2]
-    inv00, inv01, inv02 = d * f - e * e, c * e - b * f, b * e - c * d
-    inv11, inv12, inv22 = a * f - c * c, b * c - a * e, a * d - b * b
-    determinant = a * inv00 + b * inv01 + c * inv02
-    r0, r1, r2 = rhs[..., 0], rhs[..., 1], rhs[..., 2]
-    x0 = inv00 * r0 + inv01 * r1 + inv02 * r2
-    x1 = inv01 * r0 + inv11 * r1 + inv12 * r2
-    x2 = inv02 * r0 + inv12 * r1 + inv22 * r2
-    return np.stack([x0, x1, x2], axis=-1) / determinant[..., None]
 
 
 def guided_coefficients(
@@ -54,11 +37,13 @@ def guided_coefficients(
     mean_guide = _box(guide, radius)  # (H, W, 3)
     mean_source = _box(source, radius)  # (H, W)
     cross = _box(guide * source[..., None], radius) - mean_guide * mean_source[..., None]
-    outer = guide[..., :, None] * guide[..., None, :]  # (H, W, 3, 3)
-    covariance = _box(outer.reshape(*guide.shape[:2], 9), radius).reshape(outer.shape)
-    covariance -= mean_guide[..., :, None] * mean_guide[..., None, :]
-    covariance += eps * np.eye(3, dtype=guide.dtype)
-    slope = _solve_symmetric3(covariance, cross)  # (H, W, 3)
+    pairs = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
+    products = np.stack([guide[..., i] * guide[..., j] for i, j in pairs], axis=-1)  # (H, W, 6)
+    covariance = _box(products, radius)
+    entries = [covariance[..., k] - mean_guide[..., i] * mean_guide[..., j] for k, (i, j) in enumerate(pairs)]
+    for k in (0, 3, 5):  # the diagonal
+        entries[k] = entries[k] + eps
+    slope = np.stack(solve_symmetric3(tuple(entries), tuple(cross[..., i] for i in range(3))), axis=-1)
     offset = mean_source - (slope * mean_guide).sum(-1)
     return _box(slope, radius), _box(offset, radius)
 

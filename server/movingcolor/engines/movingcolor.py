@@ -21,11 +21,47 @@ import numpy as np
 from ..errors import MissingDependencyError, MovingColorError
 from ..windowing import Window, sliding_windows
 from .base import Engine, FusionFrames, FusionResult
-from .guided import guided_coefficients
+from .symmetric3 import solve_symmetric3
 
 # Guided upsampling: window radius at the working resolution, and regularisation.
 UPSAMPLE_RADIUS = 2
 UPSAMPLE_EPS = 1e-4
+
+
+def _box(x, radius: int):
+    """Mean over ``(2r+1)²`` windows of ``(N, C, H, W)``, edges reflected."""
+    import torch.nn.functional as F
+
+    return F.avg_pool2d(F.pad(x, (radius,) * 4, mode="reflect"), 2 * radius + 1, stride=1)
+
+
+def guided_upsample(guide_low, source_low, guide_full, radius: int, eps: float):
+    """Fast guided filter (He and Sun 2015): the colour guided filter's linear model
+    fitted at low resolution, its coefficients upsampled and applied to the
+    full-resolution guide, so the result follows the plate's full-resolution edges.
+
+    ``guide_low (N, 3, h, w)``, ``source_low (N, 1, h, w)``, ``guide_full (N, 3, H, W)``
+    -> ``(N, 1, H, W)``; runs on whatever device the tensors are on.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    mean_guide = _box(guide_low, radius)
+    mean_source = _box(source_low, radius)
+    cross = _box(guide_low * source_low, radius) - mean_guide * mean_source  # (N, 3, h, w)
+    pairs = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
+    products = torch.cat([guide_low[:, i : i + 1] * guide_low[:, j : j + 1] for i, j in pairs], dim=1)
+    covariance = _box(products, radius)
+    entries = [covariance[:, k] - mean_guide[:, i] * mean_guide[:, j] for k, (i, j) in enumerate(pairs)]
+    for k in (0, 3, 5):  # the diagonal
+        entries[k] = entries[k] + eps
+    slope = torch.stack(solve_symmetric3(tuple(entries), tuple(cross[:, i] for i in range(3))), dim=1)
+    offset = mean_source - (slope * mean_guide).sum(1, keepdim=True)
+    coefficients = torch.cat([_box(slope, radius), _box(offset, radius)], dim=1)  # (N, 4, h, w)
+    coefficients = F.interpolate(
+        coefficients, size=guide_full.shape[-2:], mode="bilinear", align_corners=False
+    )
+    return (coefficients[:, :3] * guide_full).sum(1, keepdim=True) + coefficients[:, 3:]
 
 
 def _torch():
@@ -87,37 +123,35 @@ class MovingColorEngine(Engine):
         return self.fuse_window(frames)[index]
 
     def _inputs(self, frames: FusionFrames, grade_known: bool):
-        """``(1, T, 11, h, w)`` network input ``[I, E·(1-M), M, G, A]`` at the working size."""
-        torch = self._torch
-        band = frames.band.astype(np.float32)[..., None]
-        graded = frames.graded_display if grade_known else frames.edited_display
-        stacked = np.concatenate(
-            [
-                frames.plate_display,
-                frames.edited_display * (1.0 - band),
-                band,
-                graded,
-                frames.matte[..., None],
-            ],
-            axis=-1,
-        )  # (T, H, W, 11)
-        x = (
-            torch.from_numpy(np.ascontiguousarray(stacked)).permute(0, 3, 1, 2).to(self.device)
-        )  # (T, 11, H, W)
-        height, width = x.shape[-2:]
-        size = working_shape(height, width, self.config.working_size)
-        if size != (height, width):
-            x = torch.nn.functional.interpolate(
-                x, size=size, mode="bilinear", antialias=True, align_corners=False
-            )
-        return x[None]
+        """``(1, T, 11, h, w)`` network input ``[I, E·(1-M), M, G, A]`` at the working size.
 
-    def _upsample(self, maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """Bilinear ``(h, w, C) -> (H, W, C)``."""
+        Built and downsized one frame at a time, so a 4K window never holds all
+        its frames at full resolution with eleven channels.
+        """
         torch = self._torch
-        tensor = torch.from_numpy(np.ascontiguousarray(maps)).permute(2, 0, 1)[None]
-        out = torch.nn.functional.interpolate(tensor, size=size, mode="bilinear", align_corners=False)
-        return out[0].permute(1, 2, 0).numpy()
+        graded = frames.graded_display if grade_known else frames.edited_display
+        height, width = frames.plate_display.shape[1:3]
+        size = working_shape(height, width, self.config.working_size)
+        inputs = []
+        for t in range(len(frames.frame_numbers)):
+            band = frames.band[t].astype(np.float32)[..., None]
+            stacked = np.concatenate(
+                [
+                    frames.plate_display[t],
+                    frames.edited_display[t] * (1.0 - band),
+                    band,
+                    graded[t],
+                    frames.matte[t][..., None],
+                ],
+                axis=-1,
+            )  # (H, W, 11)
+            x = torch.from_numpy(stacked).permute(2, 0, 1)[None].to(self.device)  # (1, 11, H, W)
+            if size != (height, width):
+                x = torch.nn.functional.interpolate(
+                    x, size=size, mode="bilinear", antialias=True, align_corners=False
+                )
+            inputs.append(x)
+        return torch.cat(inputs)[None]  # (1, T, 11, h, w)
 
     def fuse_window(self, frames: FusionFrames) -> list[FusionResult]:
         torch = self._torch
@@ -131,28 +165,32 @@ class MovingColorEngine(Engine):
                     y = self.network(x, local, head)
             else:
                 y = self.network(x, local, head)
-        y = y[0].float().cpu().numpy()  # (local, 1 or 3, h, w)
-        low_plate = x[0, :local, 0:3].float().cpu().numpy()  # (local, 3, h, w)
-        full_size = frames.plate_display.shape[1:3]
-        same_size = y.shape[-2:] == full_size
-        results = []
-        for index in frames.outputs:
-            plate_full = frames.plate_display[index]
-            if head == "blend":
-                alpha = y[index, 0]
-                if not same_size:
-                    guide = low_plate[index].transpose(1, 2, 0)
-                    slope, offset = guided_coefficients(guide, alpha, UPSAMPLE_RADIUS, UPSAMPLE_EPS)
-                    coefficients = self._upsample(np.concatenate([slope, offset[..., None]], -1), full_size)
-                    alpha = (coefficients[..., :3] * plate_full).sum(-1) + coefficients[..., 3]
-                results.append(FusionResult(alpha=np.clip(alpha, 0.0, 1.0).astype(np.float32)))
-            else:
-                correction = (y[index] - low_plate[index]).transpose(1, 2, 0)
-                if not same_size:
-                    correction = self._upsample(correction, full_size)
-                results.append(
-                    FusionResult(rgb=np.clip(plate_full + correction, 0.0, 1.0).astype(np.float32))
+            y = y[0].float()  # (local, 1 or 3, h, w)
+            low_plate = x[0, :local, 0:3].float()  # (local, 3, h, w)
+            full_size = tuple(frames.plate_display.shape[1:3])
+            same_size = tuple(y.shape[-2:]) == full_size
+            results = []
+            for index in frames.outputs:
+                plate_full = (
+                    torch.from_numpy(frames.plate_display[index]).permute(2, 0, 1)[None].to(self.device)
                 )
+                if head == "blend":
+                    alpha = y[index : index + 1]
+                    if not same_size:
+                        alpha = guided_upsample(
+                            low_plate[index : index + 1], alpha, plate_full, UPSAMPLE_RADIUS, UPSAMPLE_EPS
+                        )
+                    alpha = alpha[0, 0].clamp(0.0, 1.0).cpu().numpy()
+                    results.append(FusionResult(alpha=alpha.astype(np.float32)))
+                else:
+                    # Only the network's low-frequency correction is upsampled: texture comes from the plate.
+                    correction = y[index : index + 1] - low_plate[index : index + 1]
+                    if not same_size:
+                        correction = torch.nn.functional.interpolate(
+                            correction, size=full_size, mode="bilinear", align_corners=False
+                        )
+                    rgb = (plate_full + correction)[0].clamp(0.0, 1.0).permute(1, 2, 0).cpu().numpy()
+                    results.append(FusionResult(rgb=rgb.astype(np.float32)))
         return results
 
 

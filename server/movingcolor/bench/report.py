@@ -1,0 +1,90 @@
+"""BENCHMARKS.md: one ``## `` section per benchmark, each replaced on its own, and the
+machine description every section carries so figures stay comparable."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from .. import __version__
+
+
+def package_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def cpu_name() -> str:
+    # platform.processor() is empty on most Linux systems; the model name is what makes figures comparable.
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_lines(packages: tuple[tuple[str, str], ...], device: str | None = None) -> list[str]:
+    """Markdown bullet lines: machine, software versions, date."""
+    cores = os.cpu_count()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    versions = ", ".join(f"{label} {package_version(name)}" for label, name in packages)
+    lines = [
+        f"- Machine: {cpu_name()} ({platform.machine()}), {cores} cores"
+        + (f" ({usable} usable)" if usable and usable != cores else "")
+        + f", {platform.system()} {platform.release()}",
+    ]
+    if device:
+        lines.append(f"- Device: {device}")
+    lines += [
+        f"- Software: movingcolor {__version__}, Python {sys.version.split()[0]}, {versions}",
+        f"- Date: {datetime.date.today().isoformat()}",
+    ]
+    return lines
+
+
+def _split_sections(text: str) -> tuple[str, list[str]]:
+    """The text before the first ``## `` heading, and each ``## `` section (fenced code is not split)."""
+    head: list[str] = []
+    sections: list[list[str]] = []
+    fenced = False
+    for line in text.splitlines(keepends=True):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        if line.startswith("## ") and not fenced:
+            sections.append([])
+        (sections[-1] if sections else head).append(line)
+    return "".join(head), ["".join(s) for s in sections]
+
+
+def replace_section(path: Path, section: str) -> None:
+    """Write ``section`` (starting with its ``## `` title) into ``path``, replacing the
+    section of the same title and keeping every other one.
+
+    Written to a temporary file in the same folder and renamed, so an interrupted run
+    never leaves a half-written file behind.
+    """
+    path = Path(path)
+    title = section.splitlines()[0].strip()
+    head, sections = _split_sections(path.read_text(encoding="utf-8")) if path.exists() else ("", [])
+    if not head.strip():
+        head = "# Benchmarks\n\n"
+    same = [s.splitlines()[0].strip() == title for s in sections]
+    replaced = [section if match else s for s, match in zip(sections, same, strict=True)]
+    if not any(same):
+        replaced.append(section)
+    body = head.rstrip("\n") + "\n\n" + "\n".join(s.rstrip("\n") + "\n" for s in replaced)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        temporary.write_text(body, encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
