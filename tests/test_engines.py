@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from movingcolor.color.config import ColorConfig, apply_processor
 from movingcolor.color.grade import parse_grade
-from movingcolor.demo.procedural import generate_shot
 from movingcolor.demo.run import DEMO_GRADE
 from movingcolor.engines import engine_names
 from movingcolor.engines.registry import create_engine
@@ -15,6 +14,7 @@ from movingcolor.frames.image_io import read_pixels
 from movingcolor.jobs import ShotSpec, run_shot
 from movingcolor.masks.band import BandWidth, edge_band
 from movingcolor.masks.matte import matte_from_pixels
+from movingcolor.synthetic import generate_shot
 
 BAND = "10"
 

@@ -213,3 +213,85 @@ def test_info_lists_installed_models(tiny_model, monkeypatch, capsys):
     assert run_cli("info", "--json") == 0
     models = json.loads(capsys.readouterr().out)["models"]
     assert {"name": "tiny-random", "path": str(tiny_model), "network": "tiny"} in models
+
+
+def test_edited_input_picks_the_head_by_whether_the_grade_is_recovered(demo_inputs, tmp_path):
+    """A host composite a colour map explains gets the blend head; one it does not, the colour head."""
+    plate, matte = demo_inputs
+    assert (
+        run_cli(
+            "fuse",
+            "--plate",
+            plate,
+            "--matte",
+            matte,
+            "--grade",
+            DEMO_GRADE,
+            "--engine",
+            "hard",
+            "--exr-type",
+            "float",
+            "--out",
+            tmp_path / "graded" / "e.####.exr",
+        )
+        == 0
+    )
+    rng = np.random.default_rng(4)
+    (tmp_path / "noise").mkdir()
+    for number in range(1001, 1009):
+        image = read_pixels(plate.replace("####", str(number)))
+        inside = read_pixels(matte.replace("####", str(number)))[..., 0] > 0.5
+        image[inside] = rng.random((int(inside.sum()), 3)).astype(np.float32)
+        write_image(
+            tmp_path / "noise" / f"e.{number}.exr",
+            image,
+            pixel_type="float",
+            attributes={"oiio:ColorSpace": "ACEScg"},
+        )
+    from movingcolor.frames.image_io import read_header
+
+    for source, head in (("graded", "blend"), ("noise", "color")):
+        out = tmp_path / f"out-{source}" / "f.####.exr"
+        assert (
+            run_cli(
+                "fuse",
+                "--plate",
+                plate,
+                "--matte",
+                matte,
+                "--edited",
+                tmp_path / source / "e.####.exr",
+                "--engine",
+                "movingcolor",
+                "--device",
+                "cpu",
+                "--frames",
+                "1001-1004",
+                "--out",
+                out,
+            )
+            == 0
+        )
+        assert read_header(tmp_path / f"out-{source}" / "f.1002.exr").attributes["movingcolor:head"] == head
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(demo_inputs, tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    plate, matte = demo_inputs
+    status = run_cli(
+        "fuse",
+        "--plate",
+        plate,
+        "--matte",
+        matte,
+        "--grade",
+        DEMO_GRADE,
+        "--engine",
+        "movingcolor",
+        "--device",
+        "cuda",
+        "--out",
+        tmp_path / "o",
+    )
+    assert status == 2 and "no CUDA GPU" in capsys.readouterr().err

@@ -20,12 +20,12 @@ import numpy as np
 
 from ..color.config import ColorConfig, apply_processor
 from ..color.grade import parse_grade
-from ..demo.procedural import generate_shot
 from ..engines import FusionFrames
 from ..engines.registry import create_engine, engine_names
 from ..frames.image_io import read_pixels, write_image
 from ..jobs import ShotSpec, run_shot
 from ..masks.band import BandWidth, edge_band
+from ..synthetic import generate_shot
 from .report import machine_lines, replace_section
 
 SECTION = "## Foundation throughput (CPU)"

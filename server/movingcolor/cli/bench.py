@@ -1,23 +1,65 @@
-"""``movingcolor bench``: throughput figures written to BENCHMARKS.md."""
+"""``movingcolor bench``: fusion quality (default), throughput, or the network's cost."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+DEFAULT_CLIPS = Path(__file__).resolve().parents[4] / "shared" / "data" / "clips"
+
 
 def add_parser(commands) -> None:
-    parser = commands.add_parser("bench", help="measure throughput and write BENCHMARKS.md")
-    parser.add_argument("--out", default="BENCHMARKS.md", help="markdown file to update")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repetitions per stage")
-    parser.add_argument("--sizes", default="432x240,1920x1080", help="comma-separated WxH sizes to measure")
+    parser = commands.add_parser(
+        "bench",
+        help="benchmark engines and write BENCHMARKS.md",
+        description="fusion: every engine on the ground-truth set and the real clips (default); "
+        "throughput: frames per second of each stage; network: the network's cost per configuration.",
+    )
+    parser.add_argument("--suite", default="fusion", choices=("fusion", "throughput", "network"))
+    parser.add_argument(
+        "--out", default="BENCHMARKS.md", help="markdown file to update (its other sections stay)"
+    )
+    parser.add_argument("--quick", action="store_true", help="fusion: a small set, for CI")
+    parser.add_argument(
+        "--engines", help="fusion: comma-separated engines (default: all, plus installed models)"
+    )
+    parser.add_argument(
+        "--clips", help="fusion: folder of real clips (default: ../shared/data/clips if present)"
+    )
+    parser.add_argument(
+        "--figures", help="fusion: folder for PNG figures (default: docs/benchmarks beside --out)"
+    )
+    parser.add_argument("--no-figures", action="store_true", help="fusion: skip the figures")
+    parser.add_argument("--device", default="auto", help="device for the network (auto, cpu, cuda)")
+    parser.add_argument("--repeats", type=int, default=5, help="throughput: timed repetitions per stage")
+    parser.add_argument("--sizes", default="432x240,1920x1080", help="throughput: comma-separated WxH sizes")
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from ..bench.throughput import measure, write_report
+    out = Path(args.out)
+    if args.suite == "throughput":
+        from ..bench.throughput import measure, write_report
 
-    sizes = [tuple(int(v) for v in size.lower().split("x")) for size in args.sizes.split(",")]
-    results = measure(sizes, repeats=args.repeats)
-    write_report(results, Path(args.out))
-    print(f"wrote {args.out}")
+        sizes = [tuple(int(v) for v in size.lower().split("x")) for size in args.sizes.split(",")]
+        write_report(measure(sizes, repeats=args.repeats), out)
+    elif args.suite == "network":
+        from ..bench.network import main as network_main
+
+        return network_main(["--device", "cpu" if args.device == "auto" else args.device, "--out", str(out)])
+    else:
+        from ..bench.fusion import run_benchmark
+
+        clips = Path(args.clips) if args.clips else DEFAULT_CLIPS
+        figures = None if args.no_figures else Path(args.figures or out.parent / "docs" / "benchmarks")
+        engines = args.engines.split(",") if args.engines else None
+        run_benchmark(
+            out,
+            quick=args.quick,
+            engines=engines,
+            clips_root=clips,
+            figures=figures,
+            device=args.device,
+            progress=lambda message: print(f"bench: {message}", flush=True),
+        )
+    print(f"wrote {out}")
     return 0

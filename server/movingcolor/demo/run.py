@@ -11,7 +11,7 @@ import numpy as np
 from ..color.config import ColorConfig
 from ..frames.image_io import read_pixels, write_image
 from ..jobs import ShotReport, ShotSpec, run_shot
-from .procedural import generate_shot
+from ..synthetic import generate_shot
 
 DEMO_GRADE = "slope=1.3,1.05,0.75;offset=0.02,0,-0.02;power=1.0;sat=1.25"
 FIRST_FRAME = 1001

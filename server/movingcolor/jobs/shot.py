@@ -328,7 +328,7 @@ class _Shot:
         )
 
     def fused_frames(self):
-        """Yield ``(frame number, output-space pixels)`` for the range, in frame order.
+        """Yield ``(frame number, head, output-space pixels)`` for the range, in frame order.
 
         Windows run in plan order; a prepared frame is kept only until the last
         window that needs it, so memory stays bounded on long clips.
@@ -354,7 +354,7 @@ class _Shot:
                 else:
                     average.add(number, "rgb", result.rgb)
             for number, kind, value in average.finished(index):
-                yield number, self._composite(number, kind, value)
+                yield number, ("blend" if kind == "alpha" else "color"), self._composite(number, kind, value)
             for number in window.frames:
                 if last_use[number] == index:
                     del self._cache[number]
@@ -378,8 +378,9 @@ class _Shot:
                 out[band] = self.config.convert(value[band], self.display, self.out_cs)
         return out
 
-    def header(self, number: int) -> dict:
+    def header(self, number: int, head: str) -> dict:
         return {
+            "movingcolor:head": head,
             "oiio:ColorSpace": self.out_cs,
             # OpenImageIO may rewrite oiio:ColorSpace to an interop ID; keep the config's name too.
             "movingcolor:colorspace": self.out_cs,
@@ -407,14 +408,14 @@ def run_shot(spec: ShotSpec, progress: Progress | None = None, engine: Engine | 
         written: list[str] = []
         total = len(shot.range)
         try:
-            for done, (number, fused) in enumerate(shot.fused_frames(), start=1):
+            for done, (number, head, fused) in enumerate(shot.fused_frames(), start=1):
                 path = shot.pattern.path(number)
                 write_image(
                     path,
                     fused,
                     pixel_type=spec.exr_type,
                     compression=spec.compression,
-                    attributes=shot.header(number),
+                    attributes=shot.header(number, head),
                 )
                 written.append(str(path))
                 if progress:

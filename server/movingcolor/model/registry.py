@@ -13,7 +13,6 @@ from pathlib import Path
 import torch
 
 from ..errors import MovingColorError
-from .checkpoint import CONFIG, LoadedModel, load_checkpoint
 from .config import get_config
 from .network import MovingColorNet
 
@@ -29,6 +28,8 @@ def create_network(config: str, seed: int | None = None) -> MovingColorNet:
 
 def model_folders() -> dict[str, Path]:
     """Installed models by name; the first folder on the search path wins."""
+    from .checkpoint import CONFIG
+
     roots = [Path(p) for p in os.environ.get("MOVINGCOLOR_MODELS", "").split(os.pathsep) if p]
     roots.append(PACKAGE_MODELS)
     found: dict[str, Path] = {}
@@ -61,5 +62,9 @@ def find_model(name_or_path: str | None) -> Path:
     )
 
 
-def load_model(name_or_path: str | None, device: str = "cpu") -> LoadedModel:
+def load_model(name_or_path: str | None, device: str = "cpu"):
+    """The installed model ``name_or_path`` (or the default one) loaded onto ``device``."""
+    # safetensors is imported only when weights are loaded: benchmarks run without it.
+    from .checkpoint import load_checkpoint
+
     return load_checkpoint(find_model(name_or_path), device)

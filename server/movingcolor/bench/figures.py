@@ -1,0 +1,131 @@
+"""Benchmark figures (PNG, matplotlib): band ΔE along the paper's Figure 6 axes (band
+width, resolution, grade type), side-by-side stills and temporal profiles."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import numpy as np
+
+from ..frames.image_io import write_image
+from . import metrics
+from .groundtruth import FIRST_FRAME, MaterialisedClip
+
+BAND_WIDTHS = (5, 10, 15, 20, 25)
+
+
+def _band_delta_e(runner, clip: MaterialisedClip, label: str, band: str) -> float:
+    from .fusion import _bands
+
+    numbers = list(range(FIRST_FRAME, FIRST_FRAME + clip.frames))
+    truth = [runner.display(clip.truth.replace("####", f"{n:04d}")) for n in numbers]
+    bands = _bands(clip.matte, numbers, band)
+    outputs, _ = runner.fuse(label, plate=clip.plate, matte=clip.matte, grade=clip.clip.grade, band=band)
+    return statistics.mean(
+        metrics.delta_e2000(o, t, b) for o, t, b in zip(outputs, truth, bands, strict=True)
+    )
+
+
+def _lines(
+    path: Path, x_values, series: dict[str, list[float]], xlabel: str, title: str, bars: bool = False
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 3.6), dpi=100)
+    positions = np.arange(len(x_values))
+    for index, (label, values) in enumerate(series.items()):
+        if bars:
+            width = 0.8 / len(series)
+            axes.bar(positions + index * width, values, width, label=label)
+        else:
+            axes.plot(positions, values, marker="o", label=label)
+    axes.set_xticks(positions + (0.4 - 0.4 / len(series) if bars else 0), [str(x) for x in x_values])
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel("band ΔE00 (lower is better)")
+    axes.set_title(title)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def _crop_box(band: np.ndarray, margin: int = 8) -> tuple[slice, slice]:
+    rows, cols = np.nonzero(band)
+    if len(rows) == 0:
+        return slice(None), slice(None)
+    # A window around the band's densest horizontal stretch: the seam, magnified.
+    centre_row = int(np.median(rows))
+    centre_col = int(cols[np.argmin(np.abs(rows - centre_row))])
+    half = max(24, band.shape[0] // 8)
+    top, left = max(0, centre_row - half - margin), max(0, centre_col - half - margin)
+    return slice(top, top + 2 * (half + margin)), slice(left, left + 2 * (half + margin))
+
+
+def write_figures(
+    runner, clips: list[MaterialisedClip], engines: list[str], folder: Path, quick: bool
+) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    first = clips[0]
+    widths = BAND_WIDTHS[::2] if quick else BAND_WIDTHS
+    _lines(
+        folder / "band_width.png",
+        [f"{w}%" for w in widths],
+        {e: [_band_delta_e(runner, first, e, f"{w}%") for w in widths] for e in engines},
+        "band width (% of object size)",
+        f"band width: {first.clip.name}",
+    )
+    by_size = [c for c in clips if c.clip.look == first.clip.look or c.clip.name.startswith("hair")]
+    by_size = sorted({c.clip.scene.width: c for c in by_size}.values(), key=lambda c: c.clip.scene.width)
+    _lines(
+        folder / "resolution.png",
+        [f"{c.clip.scene.width}x{c.clip.scene.height}" for c in by_size],
+        {e: [_band_delta_e(runner, c, e, c.clip.band) for c in by_size] for e in engines},
+        "resolution",
+        "resolution (10% band)",
+    )
+    small = {}
+    for clip in clips:
+        if clip.clip.scene.width == first.clip.scene.width:
+            small.setdefault(clip.clip.look, clip)
+    _lines(
+        folder / "grade_type.png",
+        list(small),
+        {e: [_band_delta_e(runner, c, e, c.clip.band) for c in small.values()] for e in engines},
+        "grade",
+        "grade type (10% band)",
+        bars=True,
+    )
+    # Stills and temporal profiles of the first clip.
+    from .fusion import _bands
+
+    numbers = list(range(FIRST_FRAME, FIRST_FRAME + first.frames))
+    truth = np.stack([runner.display(first.truth.replace("####", f"{n:04d}")) for n in numbers])
+    bands = _bands(first.matte, numbers, first.clip.band)
+    versions = {"truth": truth}
+    for label in engines:
+        versions[label], _ = runner.fuse(label, plate=first.plate, matte=first.matte, grade=first.clip.grade)
+    middle = len(numbers) // 2
+    rows, cols = _crop_box(bands[middle])
+    gap = 4
+    crops = [v[middle][rows, cols] for v in versions.values()]
+    height, width = crops[0].shape[:2]
+    still = np.ones((height, len(crops) * (width + gap) - gap, 3), np.float32)
+    for index, crop in enumerate(crops):
+        still[:, index * (width + gap) : index * (width + gap) + width] = crop
+    write_image(folder / "stills.png", still)
+    row = int(np.median(np.nonzero(bands[middle])[0]))
+    profiles = [np.repeat(v[:, row, :, :], 3, axis=0) for v in versions.values()]  # (3T, W, 3) each
+    sheet = np.ones((len(profiles) * (profiles[0].shape[0] + gap) - gap, profiles[0].shape[1], 3), np.float32)
+    for index, profile in enumerate(profiles):
+        top = index * (profile.shape[0] + gap)
+        sheet[top : top + profile.shape[0]] = profile
+    write_image(folder / "profiles.png", sheet)
+    (folder / "README.md").write_text(
+        "Figures written by `movingcolor bench`. stills.png and profiles.png show, in order: "
+        + ", ".join(versions)
+        + ".\n"
+    )

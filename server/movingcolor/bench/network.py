@@ -1,0 +1,224 @@
+"""The network's cost: parameters, GFLOPs per frame, ms per output frame and peak memory.
+
+Each (configuration, size) case runs in its own process so peak memory is that
+case's alone. The engine runs exactly as in a shot (``fuse_window`` on one full
+window: network at the working size, guided upsampling to the plate's size);
+the time per output frame is the window's time divided by the window stride,
+because in a long clip each window advances that many frames.
+
+This module avoids OpenImageIO and OpenColorIO so it runs on a bare GPU machine:
+``PYTHONPATH=server python -m movingcolor.bench.network --device cuda``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .report import machine_lines, replace_section
+
+DEFAULT_CONFIGS = ("lite", "paper")
+DEFAULT_SIZES = ((432, 240), (1920, 1080), (4096, 2160))
+SECTION = "## Network: ms per output frame and peak memory"
+
+
+def _window(config, width: int, height: int):
+    """A full synthetic window: smooth plates, a graded copy, a moving disc matte, its band."""
+    from ..engines import FusionFrames
+
+    count = config.local_frames + config.max_global_frames
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    plates, mattes, bands = [], [], []
+    coarse = rng.random((count, 3, 9, 16)).astype(np.float32)
+    for t in range(count):
+        # Smooth colour fields: a bilinear blow-up of a coarse random grid, cheap at 4K.
+        rows = np.linspace(0, 8, height)[:, None]
+        cols = np.linspace(0, 15, width)[None, :]
+        r0, c0 = np.floor(rows).astype(int).clip(0, 7), np.floor(cols).astype(int).clip(0, 14)
+        fr, fc = rows - r0, cols - c0
+        grid = coarse[t]
+        plate = (
+            grid[:, r0, c0] * (1 - fr) * (1 - fc)
+            + grid[:, r0 + 1, c0] * fr * (1 - fc)
+            + grid[:, r0, c0 + 1] * (1 - fr) * fc
+            + grid[:, r0 + 1, c0 + 1] * fr * fc
+        )
+        plates.append(np.ascontiguousarray(plate.transpose(1, 2, 0), dtype=np.float32))
+        distance = np.hypot(yy - height / 2, xx - width * (0.4 + 0.01 * t))
+        radius, band_width = 0.25 * height, 0.02 * height
+        mattes.append((distance < radius).astype(np.float32))
+        bands.append(np.abs(distance - radius) < band_width)
+    plate = np.stack(plates)
+    graded = np.clip(plate * np.array([1.15, 1.0, 0.85], np.float32), 0, 1)
+    matte = np.stack(mattes)
+    edited = matte[..., None] * graded + (1 - matte[..., None]) * plate
+    return FusionFrames(
+        frame_numbers=list(range(count)),
+        outputs=list(range(config.local_frames)),
+        plate=plate,
+        graded=graded,
+        edited=edited,
+        matte=matte,
+        band=np.stack(bands),
+        plate_display=plate,
+        graded_display=graded,
+        edited_display=edited,
+        band_pixels=[0.02 * height] * count,
+        num_local=config.local_frames,
+    )
+
+
+def run_case(config_name: str, width: int, height: int, device: str, repeats: int) -> dict:
+    """Measure one case in this process."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ..engines.movingcolor import MovingColorEngine, working_shape
+    from ..model.registry import create_network
+
+    network = create_network(config_name, seed=0)
+    config = network.config
+    engine = MovingColorEngine(network=network, device=device)
+    frames = _window(config, width, height)
+    count = len(frames.frame_numbers)
+
+    def synchronise() -> None:
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    if device.startswith("cuda"):
+        engine.fuse_window(frames)  # warm-up: kernels, autotuning, allocator
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(repeats):
+        synchronise()
+        started = time.perf_counter()
+        engine.fuse_window(frames)
+        synchronise()
+        times.append(time.perf_counter() - started)
+    window_seconds = statistics.median(times)
+    h, w = working_shape(height, width, config.working_size)
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        network(torch.rand(1, count, config.in_channels, h, w, device=engine.device), config.local_frames)
+    if device.startswith("cuda"):
+        peak = torch.cuda.max_memory_allocated()
+        device_name = torch.cuda.get_device_name(0)
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+        device_name = "cpu"
+    return {
+        "config": config_name,
+        "size": [width, height],
+        "working": [w, h],
+        "device": device_name,
+        "frames_per_window": count,
+        "local_frames": config.local_frames,
+        "stride": config.local_stride,
+        "parameters": sum(p.numel() for p in network.parameters()),
+        "gflops_per_frame": counter.get_total_flops() / count / 1e9,
+        "window_seconds": window_seconds,
+        "ms_per_output_frame": 1000 * window_seconds / config.local_stride,
+        "peak_bytes": peak,
+        "peak_kind": "GPU memory allocated" if device.startswith("cuda") else "process RSS",
+        "repeats": repeats,
+    }
+
+
+def measure(configs, sizes, device: str, repeats: int) -> list[dict]:
+    """Every case in a fresh process; a case that fails (e.g. out of memory) is reported, not fatal."""
+    results = []
+    for config in configs:
+        for width, height in sizes:
+            command = [
+                sys.executable,
+                "-m",
+                "movingcolor.bench.network",
+                "--case",
+                config,
+                f"{width}x{height}",
+                "--device",
+                device,
+                "--repeats",
+                str(repeats),
+            ]
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode == 0:
+                results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            else:
+                reason = (done.stderr.strip().splitlines() or ["failed"])[-1][:200]
+                results.append({"config": config, "size": [width, height], "error": reason})
+            print(json.dumps(results[-1]), file=sys.stderr)
+    return results
+
+
+def section(results: list[dict], device: str, command: str) -> str:
+    ok = [r for r in results if "error" not in r]
+    device_name = ok[0]["device"] if ok else device
+    title = SECTION + (" (GPU)" if device.startswith("cuda") else " (CPU)")
+    lines = [
+        title,
+        "",
+        f"Reproduce with `{command}`. Seeded random weights (cost does not depend on them). "
+        "One full window per run (local + global frames at the plate's size, network at its working size, "
+        "guided upsampling back); ms per output frame = window time / window stride. "
+        + ("fp32 FFTs, bf16 elsewhere. " if device.startswith("cuda") else "float32. ")
+        + "GFLOPs per input frame counted with torch.utils.flop_counter at the working size.",
+        "",
+        *machine_lines((("torch", "torch"), ("numpy", "numpy")), device_name),
+        "",
+        "| config | params | GFLOPs/frame | frames/window (local+global) | plate | working"
+        " | ms/output frame | peak |",
+        "|---|---:|---:|---|---|---|---:|---:|",
+    ]
+    for r in results:
+        size = f"{r['size'][0]}x{r['size'][1]}"
+        if "error" in r:
+            lines.append(f"| {r['config']} | | | | {size} | | failed: {r['error']} | |")
+            continue
+        lines.append(
+            f"| {r['config']} | {r['parameters'] / 1e6:.2f} M | {r['gflops_per_frame']:.1f} | "
+            f"{r['frames_per_window']} ({r['local_frames']}+{r['frames_per_window'] - r['local_frames']}) | "
+            f"{size} | {r['working'][0]}x{r['working'][1]} | {r['ms_per_output_frame']:.0f} | "
+            f"{r['peak_bytes'] / 2**30:.2f} GiB {r['peak_kind']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m movingcolor.bench.network", description=__doc__)
+    parser.add_argument("--configs", default=",".join(DEFAULT_CONFIGS))
+    parser.add_argument("--sizes", default=",".join(f"{w}x{h}" for w, h in DEFAULT_SIZES))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--out", default="BENCHMARKS.md")
+    parser.add_argument("--json", help="also write the raw results to this file")
+    parser.add_argument("--case", nargs=2, metavar=("CONFIG", "WxH"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.case:
+        width, height = (int(v) for v in args.case[1].split("x"))
+        print(json.dumps(run_case(args.case[0], width, height, args.device, args.repeats)))
+        return 0
+    sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
+    results = measure(args.configs.split(","), sizes, args.device, args.repeats)
+    shown = [a for a in (argv if argv is not None else sys.argv[1:])]
+    if "--json" in shown:  # where raw results went is not part of the recipe
+        del shown[shown.index("--json") : shown.index("--json") + 2]
+    command = "python -m movingcolor.bench.network " + " ".join(shown)
+    replace_section(Path(args.out), section(results, args.device, command.strip()))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    return 0 if all("error" not in r for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

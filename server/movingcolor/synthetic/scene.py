@@ -1,0 +1,140 @@
+"""Procedural shots: a textured background, a soft-edged object moving over it, and
+a coarse, chattering matte of that object, as a quick roto or a tracker would give.
+
+Everything is generated from a seed; no third-party footage is involved. The true
+soft alpha is returned too, so the right answer of a fusion is known: the
+alpha-composite of the graded and the original plate by the true alpha.
+
+The object's edge can carry the hard cases of real mattes: anti-aliasing (always),
+a fringe of hair-like strands, holes, and motion blur. The coarse matte loses
+exactly that detail, grows and shrinks and shifts from frame to frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    """What a generated shot contains. Defaults are the demo shot."""
+
+    width: int = 320
+    height: int = 180
+    frames: int = 16
+    seed: int = 7
+    hair: bool = True  # thin strands on the object's top edge
+    holes: int = 0  # transparent holes through the object
+    motion_blur: int = 1  # sub-frame samples averaged for the object's alpha (1: none)
+    speed: float = 0.4  # fraction of the frame width the object crosses in the shot
+    matte_error: int = 3  # the coarse matte grows or shrinks by up to this many pixels per frame
+    matte_shift: int = 2  # and shifts by up to this many pixels
+
+
+@dataclass
+class ProceduralShot:
+    """Display-encoded (sRGB-like, 0..1) frames and mattes, all float32."""
+
+    plate: np.ndarray  # (T, H, W, 3)
+    alpha: np.ndarray  # (T, H, W) true soft alpha of the object
+    matte: np.ndarray  # (T, H, W) coarse binary matte (what the user has)
+
+
+def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale: float) -> np.ndarray:
+    noise = ndimage.gaussian_filter(rng.standard_normal(shape), sigma=scale, mode="wrap")
+    return (noise - noise.min()) / (np.ptp(noise) + 1e-8)
+
+
+def _texture(rng: np.random.Generator, height: int, width: int, palette: np.ndarray) -> np.ndarray:
+    """A colourful texture with structure at several scales, larger than the frame."""
+    shape = (height, width)
+    coarse = _smooth_noise(rng, shape, max(height, width) / 12)
+    medium = _smooth_noise(rng, shape, max(height, width) / 50)
+    fine = _smooth_noise(rng, shape, 1.2)
+    level = 0.55 * coarse + 0.3 * medium + 0.15 * fine
+    hue = _smooth_noise(rng, shape, max(height, width) / 20)
+    colour = palette[0] * (1 - hue[..., None]) + palette[1] * hue[..., None]
+    return np.clip(colour * (0.35 + 0.8 * level[..., None]), 0.0, 1.0)
+
+
+def _object_alpha(spec: SceneSpec, xx, yy, phase: float, holes: list) -> np.ndarray:
+    """The true soft alpha at ``phase`` (0..1 through the shot)."""
+    width, height = spec.width, spec.height
+    radius = 0.28 * height
+    cx = width * (0.3 + spec.speed * phase)
+    cy = height * (0.5 + 0.08 * np.sin(2 * np.pi * phase))
+    angle = np.arctan2(yy - cy, xx - cx)
+    wobble = 1.0 + 0.12 * np.sin(5 * angle + 3 * phase) + 0.05 * np.sin(17 * angle)
+    distance = np.hypot((xx - cx) / 1.3, yy - cy) / wobble
+    # A 1.5 px anti-aliased edge.
+    alpha = np.clip((radius - distance) / 1.5 + 0.5, 0.0, 1.0)
+    if spec.hair:
+        hair = (np.sin(40 * angle) > 0.6) & (angle < 0) & (distance < radius + 6) & (distance > radius)
+        alpha = np.maximum(alpha, hair * 0.5 * np.clip((radius + 6 - distance) / 6, 0, 1))
+    for dx, dy, size in holes:
+        hole = np.hypot(xx - (cx + dx * radius), yy - (cy + dy * radius)) / (size * radius)
+        alpha = alpha * np.clip((hole - 1.0) * size * radius / 1.5 + 0.5, 0.0, 1.0)
+    return alpha
+
+
+def _coarse_matte(spec: SceneSpec, alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Binary, detail lost, randomly grown or shrunk and shifted: the user's matte."""
+    coarse = ndimage.gaussian_filter(alpha, sigma=3.0) > 0.5
+    step = int(rng.integers(-spec.matte_error, spec.matte_error + 1))
+    if step > 0:
+        coarse = ndimage.binary_dilation(coarse, iterations=step)
+    elif step < 0:
+        coarse = ndimage.binary_erosion(coarse, iterations=-step)
+    shift = (
+        int(rng.integers(-spec.matte_shift, spec.matte_shift + 1)),
+        int(rng.integers(-spec.matte_shift, spec.matte_shift + 1)),
+    )
+    return np.roll(coarse, shift=shift, axis=(0, 1)).astype(np.float32)
+
+
+def generate_scene(spec: SceneSpec) -> ProceduralShot:
+    """The shot ``spec`` describes, deterministic for its seed."""
+    width, height, frames = spec.width, spec.height, spec.frames
+    rng = np.random.default_rng(spec.seed)
+    pad = max(64, width // 5)
+    background = _texture(
+        rng, height + 2 * pad, width + 2 * pad, np.array([[0.25, 0.45, 0.3], [0.55, 0.5, 0.4]])
+    )
+    object_texture = _texture(
+        rng, height + 2 * pad, width + 2 * pad, np.array([[0.6, 0.35, 0.3], [0.8, 0.7, 0.55]])
+    )
+    holes = [
+        (float(rng.uniform(-0.5, 0.5)), float(rng.uniform(-0.4, 0.4)), float(rng.uniform(0.08, 0.18)))
+        for _ in range(spec.holes)
+    ]
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    plates, alphas, mattes = [], [], []
+    for t in range(frames):
+        phase = t / max(frames - 1, 1)
+        # Camera pan: the background slides; the object crosses the frame.
+        pan = int(round(pad * 0.8 * phase))
+        bg = background[pad : pad + height, pan : pan + width]
+        # Motion blur: the alpha averaged over sub-frame positions within the shutter.
+        step = 0.5 / max(frames - 1, 1)
+        samples = [phase + step * (k / max(spec.motion_blur - 1, 1) - 0.5) for k in range(spec.motion_blur)]
+        if spec.motion_blur == 1:
+            samples = [phase]
+        alpha = np.mean([_object_alpha(spec, xx, yy, p, holes) for p in samples], axis=0)
+        obj = object_texture[pad : pad + height, pad : pad + width]
+        plate = alpha[..., None] * obj + (1 - alpha[..., None]) * bg
+        plates.append(plate)
+        alphas.append(alpha)
+        mattes.append(_coarse_matte(spec, alpha, rng))
+    return ProceduralShot(
+        plate=np.stack(plates).astype(np.float32),
+        alpha=np.stack(alphas).astype(np.float32),
+        matte=np.stack(mattes).astype(np.float32),
+    )
+
+
+def generate_shot(width: int = 320, height: int = 180, frames: int = 16, seed: int = 7) -> ProceduralShot:
+    """The demo shot at a size: ``generate_scene`` with the default scene."""
+    return generate_scene(SceneSpec(width=width, height=height, frames=frames, seed=seed))

@@ -1,0 +1,111 @@
+"""The benchmark: metrics on known cases, the ground-truth generator, and a quick run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("skimage")
+pytest.importorskip("cv2")
+
+from movingcolor.bench import metrics  # noqa: E402
+from movingcolor.bench.groundtruth import GroundTruthClip, materialise, truth_is_consistent  # noqa: E402
+from movingcolor.synthetic import SceneSpec, generate_scene  # noqa: E402
+
+
+def _texture(seed=0, size=(96, 128)):
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    return np.clip(ndimage.gaussian_filter(rng.random((*size, 3)), (1.5, 1.5, 0)) * 1.6 - 0.3, 0, 1).astype(
+        np.float32
+    )
+
+
+def test_identical_frames_give_zero_error():
+    image = _texture()
+    assert metrics.psnr(image, image) == float("inf")
+    assert metrics.ssim(image, image) == pytest.approx(1.0)
+    assert metrics.delta_e2000(image, image) == pytest.approx(0.0, abs=1e-9)
+    assert metrics.texture_difference(image, image) == 0.0
+    region = np.zeros(image.shape[:2], bool)
+    region[10:20, 10:20] = True
+    assert metrics.psnr(image, image * 0.9, region) < 40
+
+
+def test_known_lightness_offset_gives_its_delta_e():
+    from skimage.color import lab2rgb
+
+    # Two neutral greys 4 L* apart around L* = 50, where CIEDE2000's S_L = 1: ΔE00 = ΔL* = 4.
+    dark = np.tile(lab2rgb(np.array([[[48.0, 0.0, 0.0]]])), (8, 8, 1)).astype(np.float64)
+    light = np.tile(lab2rgb(np.array([[[52.0, 0.0, 0.0]]])), (8, 8, 1)).astype(np.float64)
+    assert metrics.delta_e2000(dark, light) == pytest.approx(4.0, abs=1e-3)
+
+
+def test_psnr_of_a_known_offset():
+    image = np.full((10, 10, 3), 0.5, np.float32)
+    assert metrics.psnr(image + 0.1, image) == pytest.approx(20.0, abs=1e-4)
+
+
+def test_known_shift_gives_known_warping_error():
+    base = _texture(size=(128, 160))
+    inputs = np.stack([np.roll(base, 2 * t, axis=1) for t in range(4)])
+    flows = metrics.input_flows(inputs)
+    interior = np.zeros((4, 128, 160), bool)
+    interior[:, 16:-16, 16:-16] = True
+    assert metrics.flow_warping_error(inputs, flows, interior) < 2e-4  # a clean pan: almost no error
+    flicker = inputs + np.array([0.0, 0.1, 0.0, 0.1], np.float32)[:, None, None, None]
+    # Every pair differs by 0.1 in each of three channels: 3 × 0.1² = 0.03.
+    assert metrics.flow_warping_error(flicker, flows, interior) == pytest.approx(0.03, rel=0.1)
+    true_flow = [
+        (
+            np.stack([np.full((128, 160), 2.0), np.zeros((128, 160))], -1).astype(np.float32),
+            np.ones((128, 160), bool),
+        )
+        for _ in range(3)
+    ]
+    assert metrics.flow_warping_error(flicker, true_flow, interior) == pytest.approx(0.03, rel=1e-3)
+
+
+def test_patch_consistency():
+    static = np.stack([_texture()] * 3)
+    assert metrics.patch_consistency(static) == pytest.approx((100.0, 1.0))
+    noisy = np.stack([_texture(seed) for seed in range(3)])
+    pc_psnr, pc_ssim = metrics.patch_consistency(noisy)
+    assert pc_psnr < 30 and pc_ssim < 0.9
+
+
+def test_generator_is_deterministic_and_truth_matches_alpha(tmp_path):
+    spec = SceneSpec(120, 72, 3, seed=5, holes=1, motion_blur=3)
+    a, b = generate_scene(spec), generate_scene(spec)
+    assert np.array_equal(a.plate, b.plate) and np.array_equal(a.matte, b.matte)
+    assert 0 < a.alpha.mean() < 1 and ((a.alpha > 0) & (a.alpha < 1)).any()
+    clip = materialise(GroundTruthClip("t", spec, "face warmer"), tmp_path)
+    assert truth_is_consistent(clip, 2) < 1e-6
+    again = materialise(GroundTruthClip("t", spec, "face warmer"), tmp_path)
+    assert again.folder == clip.folder and len(list(tmp_path.iterdir())) == 1
+
+
+def test_quick_benchmark_writes_its_section(tmp_path, clips_or_none):
+    from movingcolor.bench.fusion import run_benchmark
+
+    out = tmp_path / "BENCHMARKS.md"
+    out.write_text("# Benchmarks\n\n## Other section\n\nkept\n")
+    rows = run_benchmark(
+        out,
+        quick=True,
+        engines=["hard", "guided"],
+        clips_root=clips_or_none,
+        figures=tmp_path / "figures",
+        device="cpu",
+        cache=tmp_path / "cache",
+    )
+    text = out.read_text()
+    assert "## Other section\n\nkept" in text and "## Fusion quality (quick)" in text
+    assert "| **mean** | **guided** |" in text
+    truth = {r.clip: r.values for r in rows if r.engine == "truth"}
+    hard = {r.clip: r.values for r in rows if r.engine == "hard" and r.dataset == "ground truth"}
+    for clip, values in hard.items():
+        assert values["ΔE00 band"] > truth[clip]["ΔE00 band"] == pytest.approx(0.0, abs=1e-3)
+    for name in ("band_width.png", "resolution.png", "grade_type.png", "stills.png", "profiles.png"):
+        assert (tmp_path / "figures" / name).stat().st_size > 1000
