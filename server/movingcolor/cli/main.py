@@ -12,9 +12,9 @@ import sys
 
 from .. import __version__
 from ..errors import MovingColorError
-from . import bench, demo, fuse, info
+from . import bench, demo, fuse, info, train
 
-COMMANDS = (fuse, demo, info, bench)
+COMMANDS = (fuse, demo, info, bench, train)
 
 
 def build_parser() -> argparse.ArgumentParser:

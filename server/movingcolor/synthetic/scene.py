@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from .shapes import coarse_matte, soft_blob
+
 
 @dataclass(frozen=True)
 class SceneSpec:
@@ -62,37 +64,9 @@ def _texture(rng: np.random.Generator, height: int, width: int, palette: np.ndar
 
 def _object_alpha(spec: SceneSpec, xx, yy, phase: float, holes: list) -> np.ndarray:
     """The true soft alpha at ``phase`` (0..1 through the shot)."""
-    width, height = spec.width, spec.height
-    radius = 0.28 * height
-    cx = width * (0.3 + spec.speed * phase)
-    cy = height * (0.5 + 0.08 * np.sin(2 * np.pi * phase))
-    angle = np.arctan2(yy - cy, xx - cx)
-    wobble = 1.0 + 0.12 * np.sin(5 * angle + 3 * phase) + 0.05 * np.sin(17 * angle)
-    distance = np.hypot((xx - cx) / 1.3, yy - cy) / wobble
-    # A 1.5 px anti-aliased edge.
-    alpha = np.clip((radius - distance) / 1.5 + 0.5, 0.0, 1.0)
-    if spec.hair:
-        hair = (np.sin(40 * angle) > 0.6) & (angle < 0) & (distance < radius + 6) & (distance > radius)
-        alpha = np.maximum(alpha, hair * 0.5 * np.clip((radius + 6 - distance) / 6, 0, 1))
-    for dx, dy, size in holes:
-        hole = np.hypot(xx - (cx + dx * radius), yy - (cy + dy * radius)) / (size * radius)
-        alpha = alpha * np.clip((hole - 1.0) * size * radius / 1.5 + 0.5, 0.0, 1.0)
-    return alpha
-
-
-def _coarse_matte(spec: SceneSpec, alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Binary, detail lost, randomly grown or shrunk and shifted: the user's matte."""
-    coarse = ndimage.gaussian_filter(alpha, sigma=3.0) > 0.5
-    step = int(rng.integers(-spec.matte_error, spec.matte_error + 1))
-    if step > 0:
-        coarse = ndimage.binary_dilation(coarse, iterations=step)
-    elif step < 0:
-        coarse = ndimage.binary_erosion(coarse, iterations=-step)
-    shift = (
-        int(rng.integers(-spec.matte_shift, spec.matte_shift + 1)),
-        int(rng.integers(-spec.matte_shift, spec.matte_shift + 1)),
-    )
-    return np.roll(coarse, shift=shift, axis=(0, 1)).astype(np.float32)
+    cx = spec.width * (0.3 + spec.speed * phase)
+    cy = spec.height * (0.5 + 0.08 * np.sin(2 * np.pi * phase))
+    return soft_blob(xx, yy, cx, cy, 0.28 * spec.height, phase, hair=spec.hair, holes=tuple(holes))
 
 
 def generate_scene(spec: SceneSpec) -> ProceduralShot:
@@ -127,7 +101,7 @@ def generate_scene(spec: SceneSpec) -> ProceduralShot:
         plate = alpha[..., None] * obj + (1 - alpha[..., None]) * bg
         plates.append(plate)
         alphas.append(alpha)
-        mattes.append(_coarse_matte(spec, alpha, rng))
+        mattes.append(coarse_matte(alpha, rng, spec.matte_error, spec.matte_shift))
     return ProceduralShot(
         plate=np.stack(plates).astype(np.float32),
         alpha=np.stack(alphas).astype(np.float32),

@@ -1,0 +1,62 @@
+"""``movingcolor train``: train (or resume) a run, optionally export a model folder."""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+
+from ..errors import MovingColorError
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        "train",
+        help="train the network (self-supervised), resumable",
+        description="Train on generated clips (random grades, random mattes). A run folder resumes "
+        "where its checkpoint left off.",
+    )
+    parser.add_argument(
+        "--config", default="lite-cpu", help="a TOML file or a built-in config name (lite-cpu, lite-gpu)"
+    )
+    parser.add_argument("--out", required=True, help="run folder (checkpoint, losses.csv, validation.csv)")
+    parser.add_argument("--steps", type=int, help="stop at this step (default: the config's)")
+    parser.add_argument(
+        "--minutes", type=float, help="stop after this many minutes (a checkpoint is written)"
+    )
+    parser.add_argument("--export", help="after training, write a model folder here")
+    parser.add_argument("--name", help="the exported model's name (default: the config's)")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..training.config import TrainConfig
+    from ..training.export import export_model
+    from ..training.trainer import Trainer
+
+    config = TrainConfig.load(args.config)
+    trainer = Trainer(config, Path(args.out))
+    saved = trainer.checkpoint / "trainer.json"
+    if saved.exists():
+        previous = json.loads(saved.read_text())["config"]
+        if previous != config.to_dict():
+            raise MovingColorError(
+                f"{args.out} holds a run with a different configuration; resume it with the same "
+                f"--config or train into another --out"
+            )
+        trainer.resume()
+        print(f"resuming {args.out} at step {trainer.step}", flush=True)
+
+    def progress(step: int, values: dict) -> None:
+        if step % 10 == 0:
+            parts = " ".join(f"{k}={v:.4f}" for k, v in values.items())
+            print(f"step {step}/{config.steps} {parts}", flush=True)
+
+    step = trainer.train(args.steps, args.minutes, progress)
+    print(f"checkpoint at step {step}: {trainer.checkpoint}", flush=True)
+    if args.export:
+        folder = export_model(
+            trainer, Path(args.export), args.name or config.name, platform.processor() or platform.machine()
+        )
+        print(f"exported model: {folder}")
+    return 0

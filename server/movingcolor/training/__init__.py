@@ -1,0 +1,1 @@
+"""Self-supervised training: random grades and mattes over unlabeled footage."""

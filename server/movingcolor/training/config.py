@@ -1,0 +1,62 @@
+"""Training configurations, read from TOML files (``training/configs/*.toml``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomllib
+
+from ..errors import MovingColorError
+
+CONFIG_FOLDER = Path(__file__).resolve().parent / "configs"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    name: str = "movingcolor-lite"
+    network: str = "lite"  # a named network configuration (model/config.py)
+    mode: str = "regional"  # regional (blend head), paper (colour head) or mixed (3:1)
+    steps: int = 2000
+    batch: int = 2
+    frames: int = 7  # per training clip: the first `local` are predicted, the rest are global context
+    local: int = 5
+    height: int = 112  # training crop; multiples of 4
+    width: int = 160
+    learning_rate: float = 2e-4
+    seed: int = 0
+    alpha_weight: float = 1.0  # L1 of the refined matte against the true alpha, in the band
+    rgb_weight: float = 1.0  # L1 of the composite against the truth, in the band
+    texture_weight: float = 0.1  # multi-scale gradient + FFT amplitude (the perceptual substitute)
+    gan_weight: float = 0.01  # T-PatchGAN hinge loss; 0 disables the discriminator
+    validate_every: int = 200
+    checkpoint_every: int = 100
+    device: str = "auto"
+    amp: bool = True  # bf16 autocast on CUDA (FFTs stay float32)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        path = Path(path)
+        if not path.exists() and (CONFIG_FOLDER / f"{path}.toml").exists():
+            path = CONFIG_FOLDER / f"{path}.toml"
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError as error:
+            known = ", ".join(p.stem for p in sorted(CONFIG_FOLDER.glob("*.toml")))
+            raise MovingColorError(f"training config {path} not found; built-in configs: {known}") from error
+        except tomllib.TOMLDecodeError as error:
+            raise MovingColorError(f"{path}: not valid TOML ({error})") from error
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise MovingColorError(f"{path}: unknown settings {sorted(unknown)}; known: {sorted(known)}")
+        config = cls(**data)
+        if config.mode not in ("regional", "paper", "mixed"):
+            raise MovingColorError(f"{path}: mode must be regional, paper or mixed, not {config.mode!r}")
+        if config.height % 4 or config.width % 4 or not 0 < config.local <= config.frames:
+            raise MovingColorError(f"{path}: crop must be multiples of 4 and 0 < local <= frames")
+        return config
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)

@@ -1,0 +1,231 @@
+"""Training clips made from still photographs, with a random grade and random mattes.
+
+Sources, all offline: the colour photographs that scikit-image ships, every photo
+under ``/usr/share/backgrounds`` (Debian's ``mate-backgrounds`` and
+``plasma-workspace-wallpapers`` hold real photographs), and procedural textures.
+Photos are animated with a smooth camera move (pan and zoom); sprites cut from
+other photos by soft blob alphas (anti-aliased edge, hair, holes, motion blur)
+move over them with their own velocity, acceleration, zoom and rotation.
+
+Two modes, one per head:
+
+* ``regional`` (the blend head; what users have): the grade applies inside the
+  sprite's true soft alpha; the input matte is a coarse, flickering version of it;
+  targets are the true alpha and the true composite.
+* ``paper`` (the colour head; the paper's): the whole frame is graded, a band
+  around a moving free-form shape is removed, the target is the graded frame.
+
+Everything is drawn from ``numpy.random.default_rng([seed, step])``, so the batch
+of a given step is the same whether training ran straight through or resumed.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from ..color.config import ColorConfig
+from ..masks.band import BandWidth, edge_band
+from ..synthetic.shapes import coarse_matte, smooth_path, soft_blob
+from .random_grade import grade_function, random_grade
+
+PHOTO_FOLDERS = (Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers"))
+PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
+MAX_PHOTO_SIDE = 1024
+
+
+@dataclass
+class Batch:
+    """Float32 arrays; ``B`` clips of ``T`` frames (the first ``local`` are predicted)."""
+
+    inputs: np.ndarray  # (B, T, 11, H, W): [I, E·(1-M), M, G, A], display-encoded
+    target_alpha: np.ndarray  # (B, T, 1, H, W) true alpha (regional), else zeros
+    target_rgb: np.ndarray  # (B, T, 3, H, W) the right answer's colours
+    band: np.ndarray  # (B, T, 1, H, W)
+    local: int
+    mode: str
+    grades: list[str]
+
+
+def _to_float(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.shape[2] < 3:  # grey, or grey + alpha
+        image = np.repeat(image[..., :1], 3, axis=2)
+    image = image[..., :3].astype(np.float32)
+    return image / 255.0 if image.max() > 1.5 else image
+
+
+def _shrink(image: np.ndarray) -> np.ndarray:
+    factor = MAX_PHOTO_SIDE / max(image.shape[:2])
+    return ndimage.zoom(image, (factor, factor, 1), order=1) if factor < 1 else image
+
+
+@functools.lru_cache(maxsize=1)
+def photo_library() -> tuple[np.ndarray, ...]:
+    """Every available colour photo, display-encoded, long side at most 1024 px."""
+    photos = []
+    try:
+        from skimage import data
+
+        for name in (
+            "astronaut",
+            "coffee",
+            "chelsea",
+            "rocket",
+            "hubble_deep_field",
+            "immunohistochemistry",
+            "retina",
+            "colorwheel",
+            "stereo_motorcycle",
+            "cat",
+        ):
+            try:
+                image = getattr(data, name)()
+                photos.append(_shrink(_to_float(image[0] if isinstance(image, tuple) else image)))
+            except Exception:  # an image that needs a download is simply not used
+                continue
+    except ImportError:
+        pass
+    from ..frames.image_io import read_pixels
+
+    for folder in PHOTO_FOLDERS:
+        if folder.is_dir():
+            for path in sorted(folder.rglob("*")):
+                if path.suffix.lower() in PHOTO_EXTENSIONS and path.stat().st_size > 50_000:
+                    try:
+                        photos.append(_shrink(_to_float(read_pixels(path))))
+                    except Exception:
+                        continue
+    return tuple(p for p in photos if min(p.shape[:2]) >= 128)
+
+
+def _procedural(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    from ..synthetic.scene import _texture
+
+    palette = rng.uniform(0.05, 0.95, (2, 3))
+    return _texture(rng, height, width, palette).astype(np.float32)
+
+
+def _source(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    photos = photo_library()
+    if photos and rng.random() < 0.85:
+        return photos[int(rng.integers(len(photos)))]
+    return _procedural(rng, 2 * height, 2 * width)
+
+
+def _camera(rng, image: np.ndarray, frames: int, height: int, width: int) -> np.ndarray:
+    """``frames`` crops of ``image`` under a smooth pan and zoom, resampled to ``height×width``."""
+    ih, iw = image.shape[:2]
+    base = min(ih / height, iw / width) * rng.uniform(0.5, 0.9)
+    zoom = rng.uniform(-0.01, 0.01)
+    start = np.array([rng.uniform(0, max(ih - base * height, 1)), rng.uniform(0, max(iw - base * width, 1))])
+    drift = rng.normal(0, 0.01 * base * max(height, width), 2)
+    out = []
+    for t in range(frames):
+        scale = base * np.exp(zoom * t)
+        corner = np.clip(start + drift * t, 0, [max(ih - scale * height, 0), max(iw - scale * width, 0)])
+        rows = corner[0] + scale * np.arange(height)
+        cols = corner[1] + scale * np.arange(width)
+        grid = np.meshgrid(np.clip(rows, 0, ih - 1), np.clip(cols, 0, iw - 1), indexing="ij")
+        out.append(np.stack([ndimage.map_coordinates(image[..., c], grid, order=1) for c in range(3)], -1))
+    return np.stack(out).astype(np.float32)
+
+
+def _sprite_alphas(rng, frames: int, height: int, width: int, motion_blur: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    radius = rng.uniform(0.15, 0.35) * min(height, width)
+    path = smooth_path(rng, frames, width, height, margin=radius * 0.6)
+    aspect = rng.uniform(0.7, 1.6)
+    hair = bool(rng.random() < 0.5)
+    holes = tuple(
+        (rng.uniform(-0.5, 0.5), rng.uniform(-0.4, 0.4), rng.uniform(0.08, 0.2))
+        for _ in range(int(rng.integers(0, 3)))
+    )
+    alphas = []
+    for t in range(frames):
+        samples = []
+        for k in range(motion_blur):
+            # Sub-frame positions across the shutter, between this frame and the next.
+            u = k / motion_blur
+            nxt = min(t + 1, frames - 1)
+            cx = (1 - u) * path.x[t] + u * path.x[nxt]
+            cy = (1 - u) * path.y[t] + u * path.y[nxt]
+            samples.append(
+                soft_blob(
+                    xx, yy, cx, cy, radius * path.scale[t], t * 0.2, aspect, path.rotation[t], hair, holes
+                )
+            )
+        alphas.append(np.mean(samples, axis=0))
+    return np.stack(alphas).astype(np.float32)
+
+
+def _band(rng, matte: np.ndarray) -> np.ndarray:
+    width = BandWidth(float(rng.uniform(5, 25)), relative=True)
+    return np.stack([edge_band(m, width) for m in matte]).astype(np.float32)
+
+
+def regional_clip(rng, frames: int, height: int, width: int, config: ColorConfig):
+    background = _camera(rng, _source(rng, height, width), frames, height, width)
+    sprite = _camera(rng, _source(rng, height, width), frames, height, width)
+    alpha = _sprite_alphas(rng, frames, height, width, motion_blur=int(rng.choice([1, 1, 3, 5])))
+    plate = alpha[..., None] * sprite + (1 - alpha[..., None]) * background
+    spec = random_grade(rng)
+    graded = grade_function(spec, config)(plate)
+    error, shift = int(rng.integers(1, 7)), int(rng.integers(0, 4))
+    matte = np.stack([coarse_matte(a, rng, error, shift) for a in alpha])
+    band = _band(rng, matte)
+    edited = matte[..., None] * graded + (1 - matte[..., None]) * plate
+    truth = alpha[..., None] * graded + (1 - alpha[..., None]) * plate
+    inputs = np.concatenate(
+        [plate, edited * (1 - band[..., None]), band[..., None], graded, matte[..., None]], -1
+    )
+    return inputs, alpha, truth, band, spec
+
+
+def paper_clip(rng, frames: int, height: int, width: int, config: ColorConfig):
+    plate = _camera(rng, _source(rng, height, width), frames, height, width)
+    spec = random_grade(rng)
+    graded = grade_function(spec, config)(plate)
+    shape = np.stack([a > 0.5 for a in _sprite_alphas(rng, frames, height, width, 1)]).astype(np.float32)
+    band = _band(rng, shape)
+    hidden = graded * (1 - band[..., None])
+    # No leak: where the grade is not known the graded channels carry the visible composite only.
+    inputs = np.concatenate([plate, hidden, band[..., None], hidden, shape[..., None]], -1)
+    return inputs, np.zeros_like(shape), graded, band, spec
+
+
+def make_batch(
+    seed: int,
+    step: int,
+    mode: str,
+    batch: int,
+    frames: int,
+    local: int,
+    height: int,
+    width: int,
+    config: ColorConfig | None = None,
+) -> Batch:
+    """The batch for ``step``: a pure function of ``(seed, step)``."""
+    rng = np.random.default_rng([seed, step])
+    config = config or ColorConfig()
+    if mode == "mixed":
+        mode = "regional" if rng.random() < 0.75 else "paper"
+    make = regional_clip if mode == "regional" else paper_clip
+    clips = [make(rng, frames, height, width, config) for _ in range(batch)]
+    stack = lambda i: np.stack([c[i] for c in clips]).astype(np.float32)  # noqa: E731
+    inputs = stack(0).transpose(0, 1, 4, 2, 3)  # (B, T, 11, H, W)
+    return Batch(
+        inputs=np.ascontiguousarray(inputs),
+        target_alpha=stack(1)[:, :, None],
+        target_rgb=np.ascontiguousarray(stack(2).transpose(0, 1, 4, 2, 3)),
+        band=stack(3)[:, :, None],
+        local=local,
+        mode=mode,
+        grades=[c[4] for c in clips],
+    )

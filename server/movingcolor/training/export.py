@@ -1,0 +1,75 @@
+"""A trained run as a shippable model folder (weights, config, model card)."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+from pathlib import Path
+
+from ..model.checkpoint import save_checkpoint
+from .trainer import Trainer
+
+
+def _last_validation(run: Path) -> dict:
+    path = run / "validation.csv"
+    if not path.exists():
+        return {}
+    rows = list(csv.DictReader(path.open()))
+    return rows[-1] if rows else {}
+
+
+def _wall_seconds(run: Path) -> float:
+    """Training time summed over segments (each segment's clock restarts at zero)."""
+    path = run / "losses.csv"
+    if not path.exists():
+        return 0.0
+    total, previous = 0.0, 0.0
+    for row in csv.DictReader(path.open()):
+        seconds = float(row["seconds"])
+        total += seconds - previous if seconds >= previous else seconds
+        previous = seconds
+    return total
+
+
+def export_model(trainer: Trainer, folder: Path, name: str, hardware: str, extra: str = "") -> Path:
+    c = trainer.config
+    validation = _last_validation(trainer.run)
+    mode = {
+        "regional": "regional (the blend head: grade inside a soft sprite alpha, coarse flickering matte)",
+        "paper": "paper (the colour head: whole frame graded, band removed)",
+        "mixed": "mixed (regional 3 : paper 1)",
+    }[c.mode]
+    validated = "\n".join(f"- {k}: {v}" for k, v in validation.items()) or "- none recorded"
+    lines = [
+        f"# {name}",
+        "",
+        f"The MovingColor network, `{c.network}` configuration, trained by `movingcolor train`.",
+        "Architecture and deviations from the paper: docs/model.md.",
+        "",
+        "## Training",
+        "",
+        f"- Mode: {mode}",
+        "- Data: generated clips from still photographs (scikit-image's sample photos and the photos",
+        "  under /usr/share/backgrounds when installed) and procedural textures, animated with camera",
+        "  pan/zoom and moving soft-edged sprites; random grades (the paper's eight adjustments with",
+        "  probability 0.2 each, or a random ASC CDL) applied through OpenColorIO.",
+        f"- Steps: {trainer.step} of batch {c.batch}; clips of {c.frames} frames ({c.local} predicted)"
+        f" at {c.width}x{c.height}",
+        f"- Losses: band L1 on alpha (x{c.alpha_weight}) and composite (x{c.rgb_weight}),"
+        f" texture (gradients + FFT, x{c.texture_weight}), T-PatchGAN (x{c.gan_weight})",
+        f"- Wall time: {_wall_seconds(trainer.run) / 60:.1f} minutes on {hardware} ({trainer.device})",
+        f"- Seed: {c.seed}; exported {datetime.date.today().isoformat()}",
+        "",
+        "## Validation (held-out generated clips, band, display encoding)",
+        "",
+        validated,
+        extra,
+    ]
+    card = "\n".join(lines) + "\n"
+    return save_checkpoint(
+        trainer.network_for_export(),
+        folder,
+        name,
+        card,
+        metadata={"training": {"config": c.to_dict(), "steps": trainer.step}},
+    )

@@ -1,0 +1,293 @@
+"""``movingcolor train``: seeded, resumable training in segments.
+
+A run folder holds ``checkpoint/`` (generator and discriminator weights, optimiser
+state split into files of at most 16 MiB, and ``trainer.json`` with the step and the
+configuration), ``losses.csv`` and ``validation.csv``. A segment ends with a
+checkpoint whatever stops it (its step budget, its time budget, Ctrl-C), and the
+next segment resumes from it: batches are a pure function of ``(seed, step)``, so a
+resumed run continues exactly as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..engines.movingcolor import resolve_device
+from ..model.network import MovingColorNet
+from ..model.registry import create_network
+from .config import TrainConfig
+from .data import Batch, make_batch
+from .losses import (
+    TemporalPatchDiscriminator,
+    band_l1,
+    hinge_discriminator_loss,
+    hinge_generator_loss,
+    texture_loss,
+)
+
+log = logging.getLogger("movingcolor")
+
+PART_BYTES = 16 * 2**20 - 4096  # files of at most 16 MiB
+VALIDATION_SEED_OFFSET = 1_000_003
+VALIDATION_BATCHES = 4
+LOSS_COLUMNS = ["step", "alpha", "rgb", "texture", "gan", "total", "discriminator", "seconds"]
+
+
+def _save_split(state: dict, folder: Path, stem: str) -> None:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    data = buffer.getvalue()
+    for index in range(0, max(len(data), 1), PART_BYTES):
+        (folder / f"{stem}.part{index // PART_BYTES:03d}").write_bytes(data[index : index + PART_BYTES])
+
+
+def _load_split(folder: Path, stem: str, device: str) -> dict:
+    parts = sorted(folder.glob(f"{stem}.part*"))
+    data = b"".join(p.read_bytes() for p in parts)
+    return torch.load(io.BytesIO(data), map_location=device, weights_only=True)
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, run: Path):
+        self.config = config
+        self.run = Path(run)
+        self.device = resolve_device(config.device)
+        torch.manual_seed(config.seed)
+        self.network = create_network(config.network).to(self.device)
+        self.optimiser = torch.optim.AdamW(
+            self.network.parameters(), lr=config.learning_rate, betas=(0.9, 0.99)
+        )
+        self.discriminator = None
+        if config.gan_weight > 0:
+            self.discriminator = TemporalPatchDiscriminator().to(self.device)
+            self.d_optimiser = torch.optim.Adam(
+                self.discriminator.parameters(), lr=config.learning_rate, betas=(0.5, 0.99)
+            )
+        self.step = 0
+        self._colour = None
+
+    # -- state -------------------------------------------------------------------------
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.run / "checkpoint"
+
+    def save(self) -> None:
+        """Write the checkpoint atomically: a temporary folder renamed into place."""
+        self.run.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".checkpoint.", dir=self.run))
+        try:
+            _save_split(self.network.state_dict(), staging, "generator")
+            _save_split(self.optimiser.state_dict(), staging, "optimiser")
+            if self.discriminator is not None:
+                _save_split(self.discriminator.state_dict(), staging, "discriminator")
+                _save_split(self.d_optimiser.state_dict(), staging, "d_optimiser")
+            (staging / "trainer.json").write_text(
+                json.dumps({"step": self.step, "config": self.config.to_dict()}, indent=2)
+            )
+            old = self.run / ".checkpoint.old"
+            if self.checkpoint.exists():
+                os.replace(self.checkpoint, old)
+            os.replace(staging, self.checkpoint)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def resume(self) -> bool:
+        if not (self.checkpoint / "trainer.json").exists():
+            return False
+        state = json.loads((self.checkpoint / "trainer.json").read_text())
+        self.network.load_state_dict(_load_split(self.checkpoint, "generator", self.device))
+        self.optimiser.load_state_dict(_load_split(self.checkpoint, "optimiser", self.device))
+        if self.discriminator is not None and list(self.checkpoint.glob("discriminator.part*")):
+            self.discriminator.load_state_dict(_load_split(self.checkpoint, "discriminator", self.device))
+            self.d_optimiser.load_state_dict(_load_split(self.checkpoint, "d_optimiser", self.device))
+        self.step = int(state["step"])
+        return True
+
+    # -- one step ----------------------------------------------------------------------
+
+    def _tensors(self, batch: Batch) -> dict[str, torch.Tensor]:
+        return {
+            name: torch.from_numpy(getattr(batch, name)).to(self.device)
+            for name in ("inputs", "target_alpha", "target_rgb", "band")
+        }
+
+    def _forward(
+        self, batch: Batch, t: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The composited output of the local frames and the L1/texture losses."""
+        local = batch.local
+        head = "blend" if batch.mode == "regional" else "color"
+        autocast = torch.autocast(
+            "cuda", dtype=torch.bfloat16, enabled=self.config.amp and self.device.startswith("cuda")
+        )
+        with autocast:
+            prediction = self.network(t["inputs"], local, head).float()  # (B, L, c, H, W)
+        x = t["inputs"][:, :local]
+        band = t["band"][:, :local]
+        losses = {}
+        if head == "blend":
+            plate, graded = x[:, :, 0:3], x[:, :, 7:10]
+            losses["alpha"] = self.config.alpha_weight * band_l1(
+                prediction, t["target_alpha"][:, :local], band
+            )
+            colours = prediction * graded + (1 - prediction) * plate
+        else:
+            colours = prediction
+        # Outside the band the product keeps the visible composite: so does training.
+        composite = band * colours + x[:, :, 3:6]
+        target = t["target_rgb"][:, :local]
+        losses["rgb"] = self.config.rgb_weight * band_l1(composite, target, band)
+        if self.config.texture_weight:
+            flat = lambda v: v.reshape(-1, *v.shape[2:])  # noqa: E731
+            losses["texture"] = self.config.texture_weight * texture_loss(flat(composite), flat(target))
+        return composite, losses
+
+    def train_step(self) -> dict[str, float]:
+        c = self.config
+        batch = make_batch(
+            c.seed, self.step, c.mode, c.batch, c.frames, c.local, c.height, c.width, self._config()
+        )
+        tensors = self._tensors(batch)
+        self.network.train()
+        composite, losses = self._forward(batch, tensors)
+        if self.discriminator is not None:
+            target = tensors["target_rgb"][:, : batch.local]
+            d_loss = hinge_discriminator_loss(
+                self.discriminator(target), self.discriminator(composite.detach())
+            )
+            self.d_optimiser.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.d_optimiser.step()
+            losses["gan"] = c.gan_weight * hinge_generator_loss(self.discriminator(composite))
+        total = sum(losses.values())
+        self.optimiser.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimiser.step()
+        self.step += 1
+        values = {name: float(value.detach()) for name, value in losses.items()}
+        values["total"] = float(total.detach())
+        if self.discriminator is not None:
+            values["discriminator"] = float(d_loss.detach())
+        return values
+
+    def _config(self):
+        if self._colour is None:
+            from ..color.config import ColorConfig
+
+            self._colour = ColorConfig()
+        return self._colour
+
+    # -- validation --------------------------------------------------------------------
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Band errors on fixed held-out batches, against the hard composite's."""
+        c = self.config
+        self.network.eval()
+        rows: dict[str, list[float]] = {
+            "band_l1": [],
+            "hard_band_l1": [],
+            "band_delta_e": [],
+            "hard_band_delta_e": [],
+        }
+        try:
+            from ..bench.metrics import delta_e2000
+        except ImportError:
+            delta_e2000 = None
+        for index in range(VALIDATION_BATCHES):
+            batch = make_batch(
+                c.seed + VALIDATION_SEED_OFFSET,
+                index,
+                "regional",
+                1,
+                c.frames,
+                c.local,
+                c.height,
+                c.width,
+                self._config(),
+            )
+            tensors = self._tensors(batch)
+            composite, _ = self._forward(batch, tensors)
+            x = tensors["inputs"][:, : batch.local]
+            band = tensors["band"][:, : batch.local]
+            matte = x[:, :, 10:11]
+            hard = matte * x[:, :, 7:10] + (1 - matte) * x[:, :, 0:3]
+            target = tensors["target_rgb"][:, : batch.local]
+            rows["band_l1"].append(float(band_l1(composite, target, band)))
+            rows["hard_band_l1"].append(float(band_l1(hard, target, band)))
+            if delta_e2000 is not None:
+                for t in range(batch.local):
+                    region = band[0, t, 0].cpu().numpy() > 0.5
+                    to_image = lambda v: v[0, t].permute(1, 2, 0).float().cpu().numpy()  # noqa: E731,B023
+                    rows["band_delta_e"].append(delta_e2000(to_image(composite), to_image(target), region))
+                    rows["hard_band_delta_e"].append(delta_e2000(to_image(hard), to_image(target), region))
+        return {name: statistics.mean(v) for name, v in rows.items() if v}
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def _append_csv(self, name: str, row: dict, columns: list[str] | None = None) -> None:
+        path = self.run / name
+        new = not path.exists()
+        with path.open("a", newline="") as handle:
+            # Fixed columns: a paper-mode step has no alpha loss, and rows must still line up.
+            writer = csv.DictWriter(handle, fieldnames=columns or list(row), restval="")
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def train(
+        self,
+        steps: int | None = None,
+        minutes: float | None = None,
+        progress: Callable[[int, dict], None] | None = None,
+    ) -> int:
+        """Train until ``steps`` (default: the config's) or ``minutes`` run out; returns the step."""
+        c = self.config
+        self.run.mkdir(parents=True, exist_ok=True)
+        stop_at = min(steps if steps is not None else c.steps, c.steps)
+        deadline = time.monotonic() + 60 * minutes if minutes else None
+        started = time.monotonic()
+        try:
+            while self.step < stop_at:
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+                values = self.train_step()
+                row = {
+                    "step": self.step,
+                    **{k: round(v, 6) for k, v in values.items()},
+                    "seconds": round(time.monotonic() - started, 2),
+                }
+                self._append_csv("losses.csv", row, LOSS_COLUMNS)
+                if progress:
+                    progress(self.step, values)
+                if self.step % c.checkpoint_every == 0:
+                    self.save()
+                if self.step % c.validate_every == 0:
+                    self._append_csv("validation.csv", {"step": self.step, **self.validate()})
+        finally:
+            self.save()
+        return self.step
+
+    def network_for_export(self) -> MovingColorNet:
+        return self.network.to("cpu").eval()
+
+
+def set_deterministic() -> None:
+    """Same results for the same steps on a CPU (resume is bit-for-bit)."""
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    np.seterr(all="ignore")

@@ -1,0 +1,156 @@
+"""Self-supervised training: random grades, random mattes, losses, the trainer and resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from conftest import run_cli  # noqa: E402
+from movingcolor.color.config import ColorConfig  # noqa: E402
+from movingcolor.color.grade import parse_grade  # noqa: E402
+from movingcolor.model.checkpoint import load_checkpoint  # noqa: E402
+from movingcolor.synthetic.shapes import smooth_path  # noqa: E402
+from movingcolor.training.config import TrainConfig  # noqa: E402
+from movingcolor.training.data import make_batch  # noqa: E402
+from movingcolor.training.random_grade import PAPER_RANGES, grade_function, random_grade, random_parametric  # noqa: E402
+from movingcolor.training.trainer import Trainer  # noqa: E402
+
+
+def test_random_grades_follow_the_papers_sampling():
+    rng = np.random.default_rng(0)
+    config = ColorConfig()
+    counts = dict.fromkeys(PAPER_RANGES, 0)
+    for _ in range(400):
+        spec = random_parametric(rng)
+        values = dict(part.split("=") for part in spec.split(";"))
+        assert values, "every grade changes something"
+        for name, value in values.items():
+            low, high = PAPER_RANGES[name]
+            assert low <= float(value) <= high
+            counts[name] += 1
+        parse_grade(spec, config)  # a valid --grade
+    # Each adjustment is used about 20% of the time (one is forced when none was drawn).
+    for count in counts.values():
+        assert 60 < count < 130
+
+
+def test_grade_function_moves_colours_as_documented():
+    rgb = np.full((4, 3), [0.5, 0.4, 0.3], np.float32)
+    warmer = grade_function("warmth=0.5")(rgb)
+    assert warmer[0, 0] - warmer[0, 2] > 0.2  # warmer: more red than blue
+    grey = grade_function("saturation=-1")(rgb)
+    assert np.ptp(grey[0]) < 2e-3
+    brighter = grade_function("slope=1.2;sat=1")(rgb)
+    assert np.allclose(brighter, rgb * 1.2, atol=1e-4)
+    assert random_grade(np.random.default_rng(3))
+
+
+def test_mask_motion_is_smooth_and_stays_in_frame():
+    for seed in range(20):
+        path = smooth_path(np.random.default_rng(seed), 48, 320, 180, margin=30)
+        assert (
+            (path.x >= 30).all() and (path.x <= 290).all() and (path.y >= 30).all() and (path.y <= 150).all()
+        )
+        speed = np.hypot(np.diff(path.x), np.diff(path.y))
+        assert speed.max() < 0.2 * 320  # no jumps
+        assert np.abs(np.diff(path.scale)).max() < 0.1
+
+
+def test_batches_are_a_function_of_seed_and_step():
+    a = make_batch(1, 5, "mixed", 1, 4, 3, 48, 64)
+    b = make_batch(1, 5, "mixed", 1, 4, 3, 48, 64)
+    c = make_batch(1, 6, "mixed", 1, 4, 3, 48, 64)
+    assert np.array_equal(a.inputs, b.inputs) and not np.array_equal(a.inputs, c.inputs)
+    regional = make_batch(2, 0, "regional", 1, 4, 3, 48, 64)
+    # The matte channel is coarse (binary) while the true alpha is soft.
+    assert set(np.unique(regional.inputs[0, :, 10])) <= {0.0, 1.0}
+    assert regional.band.any()
+
+
+def test_a_few_steps_lower_the_loss_on_a_fixed_batch(tmp_path):
+    config = TrainConfig.load("tiny-test")
+    trainer = Trainer(config, tmp_path)
+    batch = make_batch(0, 0, "regional", 2, config.frames, config.local, config.height, config.width)
+    tensors = trainer._tensors(batch)
+    optimiser = torch.optim.Adam(trainer.network.parameters(), lr=1e-2)
+
+    def loss() -> torch.Tensor:
+        _, losses = trainer._forward(batch, tensors)
+        return sum(losses.values())
+
+    first = float(loss().detach())
+    for _ in range(40):
+        optimiser.zero_grad()
+        value = loss()
+        value.backward()
+        optimiser.step()
+    assert float(loss().detach()) < 0.7 * first
+
+
+def test_resume_is_bit_for_bit(tmp_path):
+    config = TrainConfig.load("tiny-test")
+    straight = Trainer(config, tmp_path / "straight")
+    straight.train(steps=4)
+    first = Trainer(config, tmp_path / "split")
+    first.train(steps=2)
+    second = Trainer(config, tmp_path / "split")
+    assert second.resume() and second.step == 2
+    second.train(steps=4)
+    for key, value in straight.network.state_dict().items():
+        assert torch.equal(value, second.network.state_dict()[key]), key
+    assert (tmp_path / "split" / "validation.csv").exists()
+
+
+def test_train_command_exports_a_usable_model(tmp_path, demo_inputs):
+    run = tmp_path / "run"
+    assert (
+        run_cli(
+            "train",
+            "--config",
+            "tiny-test",
+            "--out",
+            run,
+            "--steps",
+            "2",
+            "--export",
+            tmp_path / "model",
+            "--name",
+            "tiny-trained",
+        )
+        == 0
+    )
+    loaded = load_checkpoint(tmp_path / "model")
+    assert loaded.name == "tiny-trained" and "Steps: 2" in (tmp_path / "model" / "MODEL_CARD.md").read_text()
+    names = {p.name for p in (run / "checkpoint").iterdir()}
+    assert {"generator.part000", "optimiser.part000", "discriminator.part000", "trainer.json"} <= names
+    assert all(p.stat().st_size <= 16 * 2**20 for p in (run / "checkpoint").iterdir())
+    # Resuming with another configuration is refused.
+    other = tmp_path / "other.toml"
+    other.write_text(
+        'network = "tiny"\nsteps = 3\n'
+        'height = 48\nwidth = 64\nframes = 4\nlocal = 3\nbatch = 1\ndevice = "cpu"\n'
+    )
+    assert run_cli("train", "--config", other, "--out", run, "--steps", "3") == 2
+    plate, matte = demo_inputs
+    assert (
+        run_cli(
+            "fuse",
+            "--plate",
+            plate,
+            "--matte",
+            matte,
+            "--grade",
+            "warmth=0.3",
+            "--engine",
+            "movingcolor",
+            "--model",
+            tmp_path / "model",
+            "--frames",
+            "1001-1002",
+            "--out",
+            tmp_path / "out",
+        )
+        == 0
+    )
