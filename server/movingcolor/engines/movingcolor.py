@@ -129,18 +129,21 @@ class MovingColorEngine(Engine):
         its frames at full resolution with eleven channels.
         """
         torch = self._torch
-        graded = frames.graded_display if grade_known else frames.edited_display
+        # Without a known grade the graded channels carry only the visible composite outside
+        # the band, as in the paper's training; they never show the band's seam.
+        graded = frames.graded_display if grade_known else None
         height, width = frames.plate_display.shape[1:3]
         size = working_shape(height, width, self.config.working_size)
         inputs = []
         for t in range(len(frames.frame_numbers)):
             band = frames.band[t].astype(np.float32)[..., None]
+            hidden = frames.edited_display[t] * (1.0 - band)
             stacked = np.concatenate(
                 [
                     frames.plate_display[t],
-                    frames.edited_display[t] * (1.0 - band),
+                    hidden,
                     band,
-                    graded[t],
+                    graded[t] if graded is not None else hidden,
                     frames.matte[t][..., None],
                 ],
                 axis=-1,
