@@ -111,7 +111,8 @@ def write_figures(
     middle = len(numbers) // 2
     rows, cols = _crop_box(bands[middle])
     gap = 4
-    crops = [v[middle][rows, cols] for v in versions.values()]
+    # Magnified ×3 (nearest neighbour) so the seam and its pixels are visible at a glance.
+    crops = [np.kron(v[middle][rows, cols], np.ones((3, 3, 1), np.float32)) for v in versions.values()]
     height, width = crops[0].shape[:2]
     still = np.ones((height, len(crops) * (width + gap) - gap, 3), np.float32)
     for index, crop in enumerate(crops):

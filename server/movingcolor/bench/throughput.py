@@ -174,7 +174,7 @@ def _section(results: list[Result]) -> str:
     fps = {(r.stage, r.size): r.fps for r in results}
     repeats = results[0].repeats if results else _DEFAULT_REPEATS
     frames = ", ".join(f"{_pipeline_frames(w, h)} frames at {w}x{h}" for w, h in sizes)
-    command = "movingcolor bench --out BENCHMARKS.md"
+    command = "movingcolor bench --suite throughput"
     if sizes != _DEFAULT_SIZES:
         command += " --sizes " + ",".join(f"{w}x{h}" for w, h in sizes)
     if repeats != _DEFAULT_REPEATS:
