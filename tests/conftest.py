@@ -16,6 +16,18 @@ CLIPS = Path(
 )
 
 
+def live_heads(network, seed: int = 1, scale: float = 0.2):
+    """Randomise the heads' last layers: they start at zero (an untrained network is the
+    hard composite), and tests need a network whose output depends on its input."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    for decoder in (network.blend_decoder, network.color_decoder):
+        for parameter in decoder.head.parameters():
+            parameter.data = torch.randn(parameter.shape, generator=generator) * scale
+    return network
+
+
 @pytest.fixture(scope="session", autouse=True)
 def test_model(tmp_path_factory):
     """A tiny network with seeded random weights, installed for the tests only.
@@ -24,18 +36,14 @@ def test_model(tmp_path_factory):
     not a model and never leaves the test session.
     """
     try:
-        import torch
+        import torch  # noqa: F401
     except ImportError:  # the light install: classical engines only
         yield None
         return
     from movingcolor.model.checkpoint import save_checkpoint
     from movingcolor.model.registry import create_network
 
-    network = create_network("tiny", seed=0)
-    generator = torch.Generator().manual_seed(1)
-    for decoder in (network.blend_decoder, network.color_decoder):
-        for parameter in decoder.head.parameters():
-            parameter.data = torch.randn(parameter.shape, generator=generator) * 0.2
+    network = live_heads(create_network("tiny", seed=0))
     root = tmp_path_factory.mktemp("installed-models")
     folder = save_checkpoint(network, root / "tiny-random", "tiny-random", "# seeded random test weights\n")
     previous = os.environ.get("MOVINGCOLOR_MODELS")

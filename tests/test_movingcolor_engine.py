@@ -12,7 +12,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import output_files, run_cli  # noqa: E402
+from conftest import live_heads, output_files, run_cli  # noqa: E402
 from movingcolor.color.config import ColorConfig  # noqa: E402
 from movingcolor.demo.run import DEMO_GRADE  # noqa: E402
 from movingcolor.engines import FusionFrames  # noqa: E402
@@ -24,18 +24,12 @@ from movingcolor.model.registry import create_network  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
 
-def _live(network, seed=1):
-    generator = torch.Generator().manual_seed(seed)
-    for decoder in (network.blend_decoder, network.color_decoder):
-        for parameter in decoder.head.parameters():
-            parameter.data = torch.randn(parameter.shape, generator=generator) * 0.2
-    return network
-
-
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     folder = tmp_path_factory.mktemp("models") / "tiny-random"
-    return save_checkpoint(_live(create_network("tiny", seed=0)), folder, "tiny-random", "# test weights\n")
+    return save_checkpoint(
+        live_heads(create_network("tiny", seed=0)), folder, "tiny-random", "# test weights\n"
+    )
 
 
 def _fuse(plate, matte, out, model, frames=None, *extra):
@@ -110,7 +104,7 @@ def test_outside_band_exact_on_a_1080p_plate_with_lite(tmp_path):
         )
         disc = (np.hypot(yy - 540, xx - 900 - 20 * index) < 300).astype(np.float32)
         write_image(folder / f"m.{number}.png", disc[..., None], channels=("Y",))
-    model = save_checkpoint(_live(create_network("lite", seed=0)), tmp_path / "lite", "lite-random", "")
+    model = save_checkpoint(live_heads(create_network("lite", seed=0)), tmp_path / "lite", "lite-random", "")
     _fuse(folder / "p.#.exr", folder / "m.#.png", tmp_path / "net" / "f.#.exr", model, None, "--band", "24")
     assert (
         run_cli(
@@ -150,7 +144,7 @@ def test_colour_head_keeps_full_resolution_texture():
     """Texture difference (L1 of high-pass luminance against the plate, in the band):
     the low-frequency correction keeps the plate's detail that a plain upsampling of
     the network's output loses."""
-    network = _live(create_network("tiny", seed=0))
+    network = live_heads(create_network("tiny", seed=0))
     engine = MovingColorEngine(network=network, device="cpu", head="color")
     rng = np.random.default_rng(2)
     height, width, count = 192, 256, 3

@@ -8,19 +8,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from conftest import live_heads  # noqa: E402
 from movingcolor.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
 from movingcolor.model.config import CONFIGS  # noqa: E402
 from movingcolor.model.layers.ffc import FourierUnit  # noqa: E402
 from movingcolor.model.layers.soft_split import SoftComposite, SoftSplit  # noqa: E402
 from movingcolor.model.registry import create_network  # noqa: E402
-
-
-def _randomise_heads(network) -> None:
-    """Heads start at zero (an untrained net is the hard composite); tests need them live."""
-    generator = torch.Generator().manual_seed(1)
-    for decoder in (network.blend_decoder, network.color_decoder):
-        for parameter in decoder.head.parameters():
-            parameter.data = torch.randn(parameter.shape, generator=generator) * 0.1
 
 
 def _input(frames=5, height=48, width=64, seed=0):
@@ -52,7 +45,7 @@ def test_untrained_network_is_the_hard_composite():
 
 def test_gradients_reach_every_block():
     network = create_network("tiny", seed=0).train()
-    _randomise_heads(network)
+    live_heads(network, scale=0.1)
     x = _input()
     loss = (
         network(x, local=3, head="blend").square().mean() + network(x, local=3, head="color").square().mean()
@@ -92,7 +85,7 @@ def test_configs_are_data():
 
 def test_checkpoint_round_trip(tmp_path):
     network = create_network("tiny", seed=3)
-    _randomise_heads(network)
+    live_heads(network, scale=0.1)
     folder = save_checkpoint(network, tmp_path / "m", "tiny-test", "# card\n")
     loaded = load_checkpoint(folder)
     assert loaded.name == "tiny-test"
