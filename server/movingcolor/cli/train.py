@@ -26,6 +26,7 @@ def add_parser(commands) -> None:
     )
     parser.add_argument("--export", help="after training, write a model folder here")
     parser.add_argument("--name", help="the exported model's name (default: the config's)")
+    parser.add_argument("--best", action="store_true", help="export the best validated weights, not the last")
     parser.set_defaults(run=run)
 
 
@@ -55,6 +56,9 @@ def run(args) -> int:
     step = trainer.train(args.steps, args.minutes, progress)
     print(f"checkpoint at step {step}: {trainer.checkpoint}", flush=True)
     if args.export:
+        if args.best and (trainer.run / "best" / "best.json").exists():
+            trainer.exported_step = trainer.load_best()
+            print(f"exporting the best validated weights (step {trainer.exported_step})", flush=True)
         folder = export_model(
             trainer, Path(args.export), args.name or config.name, platform.processor() or platform.machine()
         )

@@ -53,7 +53,8 @@ def export_model(trainer: Trainer, folder: Path, name: str, hardware: str, extra
         "  under /usr/share/backgrounds when installed) and procedural textures, animated with camera",
         "  pan/zoom and moving soft-edged sprites; random grades (the paper's eight adjustments with",
         "  probability 0.2 each, or a random ASC CDL) applied through OpenColorIO.",
-        f"- Steps: {trainer.step} of batch {c.batch}; clips of {c.frames} frames ({c.local} predicted)"
+        f"- Steps: {trainer.exported_step or trainer.step} (of {trainer.step} trained) of batch {c.batch};"
+        f" clips of {c.frames} frames ({c.local} predicted)"
         f" at {c.width}x{c.height}",
         f"- Losses: band L1 on alpha (x{c.alpha_weight}) and composite (x{c.rgb_weight}),"
         f" texture (gradients + FFT, x{c.texture_weight}), T-PatchGAN (x{c.gan_weight})",
@@ -71,5 +72,5 @@ def export_model(trainer: Trainer, folder: Path, name: str, hardware: str, extra
         folder,
         name,
         card,
-        metadata={"training": {"config": c.to_dict(), "steps": trainer.step}},
+        metadata={"training": {"config": c.to_dict(), "steps": trainer.exported_step or trainer.step}},
     )

@@ -77,6 +77,7 @@ class Trainer:
                 self.discriminator.parameters(), lr=config.learning_rate, betas=(0.5, 0.99)
             )
         self.step = 0
+        self.exported_step: int | None = None
         self._colour = None
 
     # -- state -------------------------------------------------------------------------
@@ -238,6 +239,30 @@ class Trainer:
                     rows["hard_band_delta_e"].append(delta_e2000(to_image(hard), to_image(target), region))
         return {name: statistics.mean(v) for name, v in rows.items() if v}
 
+    def _keep_best(self, scores: dict[str, float]) -> None:
+        """Keep the weights of the best validation so far in ``best/`` (a noisy curve's
+        last point is not always its best)."""
+        score = scores.get("band_delta_e", scores.get("band_l1"))
+        record = self.run / "best" / "best.json"
+        if record.exists() and json.loads(record.read_text())["score"] <= score:
+            return
+        staging = Path(tempfile.mkdtemp(prefix=".best.", dir=self.run))
+        try:
+            _save_split(self.network.state_dict(), staging, "generator")
+            (staging / "best.json").write_text(
+                json.dumps({"step": self.step, "score": score, **scores}, indent=2)
+            )
+            shutil.rmtree(self.run / "best", ignore_errors=True)
+            os.replace(staging, self.run / "best")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def load_best(self) -> int:
+        """Load the best validated weights; returns their step."""
+        record = json.loads((self.run / "best" / "best.json").read_text())
+        self.network.load_state_dict(_load_split(self.run / "best", "generator", self.device))
+        return int(record["step"])
+
     # -- the loop ----------------------------------------------------------------------
 
     def _append_csv(self, name: str, row: dict, columns: list[str] | None = None) -> None:
@@ -278,7 +303,9 @@ class Trainer:
                 if self.step % c.checkpoint_every == 0:
                     self.save()
                 if self.step % c.validate_every == 0:
-                    self._append_csv("validation.csv", {"step": self.step, **self.validate()})
+                    scores = self.validate()
+                    self._append_csv("validation.csv", {"step": self.step, **scores})
+                    self._keep_best(scores)
         finally:
             self.save()
         return self.step
