@@ -1,4 +1,8 @@
-"""``movingcolor fuse``: fuse one shot in-process."""
+"""``movingcolor fuse``: fuse one shot in-process, or through a server with ``--server``.
+
+Through a server the frames travel to it and back; the files written are the
+same (names, pixels, headers) as an in-process run's.
+"""
 
 from __future__ import annotations
 
@@ -57,10 +61,63 @@ def add_parser(commands) -> None:
     parser.add_argument("--exr-type", default="half", choices=sorted(EXR_PIXEL_TYPES), help="EXR pixel type")
     parser.add_argument("--compression", default="zip", choices=EXR_COMPRESSIONS, help="EXR compression")
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    remote = parser.add_argument_group("through a server (movingcolor serve)")
+    remote.add_argument(
+        "--server", metavar="ADDR", help="fuse on the server at unix:///path/to.sock or host:port"
+    )
+    remote.add_argument("--token", help="the server's token (default: $MOVINGCOLOR_TOKEN)")
+    remote.add_argument("--tls-ca", help="PEM CA to verify the server's TLS certificate (turns TLS on)")
+    remote.add_argument("--tls-cert", help="PEM client certificate, for a server that wants one (mutual TLS)")
+    remote.add_argument("--tls-key", help="PEM private key of --tls-cert")
     parser.set_defaults(run=run)
 
 
+def _run_remote(args, progress: FrameProgress) -> dict:
+    """The shot through ``args.server`` with the client library; the same summary as in-process."""
+    from movingcolor_client import connect
+
+    options = dict(
+        engine=args.engine,
+        model=args.model,
+        device=args.device,
+        band=args.band,
+        config=args.config,
+        plate_colorspace=args.plate_colorspace,
+        graded_colorspace=args.graded_colorspace,
+        grade_colorspace=args.grade_colorspace,
+        out_colorspace=args.out_colorspace,
+    )
+    with connect(
+        args.server, args.token, ca=args.tls_ca, cert=args.tls_cert, key=args.tls_key, tls=bool(args.tls_ca)
+    ) as client:
+        result = client.fuse_files(
+            args.plate,
+            args.out,
+            args.matte,
+            grade=args.grade,
+            graded=args.graded,
+            edited=args.edited,
+            frames=args.frames,
+            handles=args.handles,
+            exr_type=args.exr_type,
+            compression=args.compression,
+            progress=progress,
+            **options,
+        )
+    summary = result.to_dict()
+    for key in ("server", "job_id"):
+        summary.pop(key)
+    return summary
+
+
 def run(args) -> int:
+    if args.server:
+        progress = FrameProgress(f"fuse ({args.engine} on {args.server})")
+        try:
+            summary = _run_remote(args, progress)
+        finally:
+            progress.close()
+        return _report(args, summary)
     spec = ShotSpec(
         plate=args.plate,
         out=args.out,
@@ -87,16 +144,21 @@ def run(args) -> int:
         report = run_shot(spec, progress)
     finally:
         progress.close()
+    return _report(args, report.to_dict())
+
+
+def _report(args, summary: dict) -> int:
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(json.dumps(summary, indent=2))
     else:
+        written = summary["written"]
         log.info(
             "wrote %d frames (%s) with %s to %s in %.1fs (%.2f fps)",
-            len(report.written),
-            report.frames,
-            report.engine,
-            report.written[0].rsplit("/", 1)[0] if report.written else args.out,
-            report.seconds,
-            report.fps,
+            len(written),
+            summary["frames"],
+            summary["engine"],
+            written[0].rsplit("/", 1)[0] if written else args.out,
+            summary["seconds"],
+            summary["fps"],
         )
     return 0

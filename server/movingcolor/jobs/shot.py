@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -83,6 +83,22 @@ class ShotReport:
 
 
 @dataclass
+class ShotSources:
+    """Sources the caller has already opened, used instead of the spec's paths.
+
+    The service passes frames streamed over the network this way (``frames.stream``).
+    ``matte`` None means the plate's alpha; ``other`` is the graded or edited source
+    the spec's mode asks for. ``release(frame)`` is called once the runner no longer
+    needs a frame's raw pixels, so a source that buffers frames can drop them.
+    """
+
+    plate: FrameSource
+    matte: FrameSource | None = None
+    other: FrameSource | None = None
+    release: Callable[[int], None] | None = None
+
+
+@dataclass
 class _Frame:
     """One frame prepared for fusion, in the spaces the composite needs."""
 
@@ -132,7 +148,7 @@ def _engine_options(spec: ShotSpec) -> dict:
 
 
 class _Shot:
-    def __init__(self, spec: ShotSpec, engine: Engine | None):
+    def __init__(self, spec: ShotSpec, engine: Engine | None, given: ShotSources | None = None):
         modes = [m for m in ("grade", "graded", "edited") if getattr(spec, m)]
         if len(modes) != 1:
             raise MovingColorError(
@@ -147,22 +163,34 @@ class _Shot:
         self.engine = engine or create_engine(spec.engine, **_engine_options(spec))
         self.engine.reset()
         self.sources: list[FrameSource] = []
-        self.plate = self._open(spec.plate, "plate", 0)
-        first = self.plate.frames[0] if self.plate.frames else 0
-        if spec.matte == "alpha":
-            self.matte = ChannelSource(self.plate, "A")
+        self.release = given.release if given else None
+        if given:
+            self.sources = [s for s in (given.plate, given.matte, given.other) if s is not None]
+            self.plate = given.plate
+            self.matte = given.matte or ChannelSource(self.plate, "A")
+            self.other: FrameSource | None = given.other
         else:
-            self.matte = self._open(spec.matte, "matte", first)
-        self.other: FrameSource | None = None
-        if self.mode != "grade":
-            self.other = self._open(getattr(spec, self.mode), self.mode, first)
+            self.plate = self._open(spec.plate, "plate", 0)
+            first = self.plate.frames[0] if self.plate.frames else 0
+            if spec.matte == "alpha":
+                self.matte = ChannelSource(self.plate, "A")
+            else:
+                self.matte = self._open(spec.matte, "matte", first)
+            self.other = None
+            if self.mode != "grade":
+                self.other = self._open(getattr(spec, self.mode), self.mode, first)
         self._check_sizes()
         self._choose_colorspaces()
         self.range = self._frame_range()
         for source in self._all_sources():
             source.check_frames(self.range)
-        self.pattern = output_pattern(spec.out, getattr(getattr(self.plate, "pattern", None), "prefix", ""))
-        self._check_output_is_not_input()
+        # A shot whose frames go back over the network (ShotStream) has no output path.
+        self.pattern = None
+        if spec.out:
+            self.pattern = output_pattern(
+                spec.out, getattr(getattr(self.plate, "pattern", None), "prefix", "")
+            )
+            self._check_output_is_not_input()
         self._cache: dict[int, _Frame] = {}
 
     def _open(self, text: str, name: str, first: int) -> FrameSource:
@@ -346,6 +374,8 @@ class _Shot:
             for number in window.frames:
                 if number not in self._cache:
                     self._cache[number] = self._prepare(number)
+                    if self.release:
+                        self.release(number)
             frames = self._frames(window)
             results = self.engine.fuse_window(frames)
             for number, result in zip(window.outputs, results, strict=True):
@@ -397,6 +427,32 @@ class _Shot:
     def close(self) -> None:
         for source in self.sources:
             source.close()
+
+
+class ShotStream:
+    """A shot's fused frames in frame order, handed to the caller instead of written.
+
+    The service sends them back over the network. Everything is validated on
+    construction, as ``run_shot`` validates before its first write; ``spec.out``
+    may be empty. Iterating yields ``(frame number, pixels, header)``: pixels in the
+    output colourspace, ``header`` what ``run_shot`` records in the frame's file.
+    """
+
+    def __init__(self, spec: ShotSpec, sources: ShotSources | None = None, engine: Engine | None = None):
+        self._shot = _Shot(spec, engine, sources)
+        self.range = self._shot.range
+        self.engine = self._shot.engine
+        self.band = str(self._shot.band_width)
+        self.colorspaces = self._shot.colorspaces
+        self.grade = self._shot.grade_label
+        self.config = self._shot.config.source
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray, dict]]:
+        for number, head, fused in self._shot.fused_frames():
+            yield number, fused, self._shot.header(number, head)
+
+    def close(self) -> None:
+        self._shot.close()
 
 
 def run_shot(spec: ShotSpec, progress: Progress | None = None, engine: Engine | None = None) -> ShotReport:

@@ -1,0 +1,51 @@
+"""The MovingColor client library: talk to ``movingcolor serve`` from any host.
+
+Light by design: grpcio, protobuf, numpy and the torch-free parts of
+``movingcolor`` (OpenImageIO only to write raw results as EXR). Hosts (Nuke,
+Resolve, a farm node) install the base package and import only this::
+
+    from movingcolor_client import connect
+
+    with connect("unix:///tmp/movingcolor.sock") as client:
+        print(client.info()["engines"])
+        client.fuse_files("shot/plate.####.exr", "fused/shot.####.exr", "shot/roto.####.png",
+                          grade="slope=1.2,1.0,0.85;offset=0.01;power=1.0;sat=1.1")
+"""
+
+from .calls import ShotCall
+from .client import Client, ShotResult, connect
+from .errors import (
+    AuthenticationError,
+    ClientError,
+    DeadlineExceededError,
+    InvalidRequestError,
+    JobCancelledError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServerBusyError,
+    ServerUnavailableError,
+)
+from .results import FusedFrame, write_bytes_atomic
+from .setup import shot_setup
+from .sources import ArrayFrames, FileFrames
+
+__all__ = [
+    "ArrayFrames",
+    "AuthenticationError",
+    "Client",
+    "ClientError",
+    "DeadlineExceededError",
+    "FileFrames",
+    "FusedFrame",
+    "InvalidRequestError",
+    "JobCancelledError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ServerBusyError",
+    "ServerUnavailableError",
+    "ShotCall",
+    "ShotResult",
+    "connect",
+    "shot_setup",
+    "write_bytes_atomic",
+]

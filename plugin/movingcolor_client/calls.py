@@ -1,0 +1,176 @@
+"""A shot streamed through a server (FuseShot or FuseWindow), with retries.
+
+The request side runs in gRPC's thread: it sends the setup, waits for the
+frames the server asks for (FuseShot), then sends their images in parts. The
+response side is iterated by the caller. A call the server drops with
+UNAVAILABLE (it restarted, or was not up yet) is retried with growing waits;
+after fused frames have arrived, the retry asks only for the rest of the range,
+which gives the same frames because windows depend on the clip, not the range.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import grpc
+from movingcolor.protocol.images import ROLE_NAMES, ROLES, PartAssembler, split
+from movingcolor.v1 import fusion_pb2
+from movingcolor.v1 import image_pb2 as pb
+
+from .errors import JobCancelledError, from_rpc_error
+from .results import FusedFrame
+from .setup import roles_of
+
+_POLL_SECONDS = 0.1
+
+
+class _Upload:
+    """The request stream of one attempt."""
+
+    def __init__(self, setup: fusion_pb2.ShotSetup, frames, part_bytes: int, wait_for_accepted: bool):
+        self.setup = setup
+        self.frames = frames
+        self.part_bytes = part_bytes
+        self.wait = wait_for_accepted
+        self.ready = threading.Event()
+        self.stopped = threading.Event()
+        self.needed: list[int] = list(frames.clip)
+        self.roles: tuple[str, ...] = roles_of(setup)
+        self.error: BaseException | None = None
+
+    def accept(self, accepted: fusion_pb2.ShotAccepted) -> None:
+        self.needed = list(accepted.needed)
+        self.roles = tuple(ROLE_NAMES[r] for r in accepted.roles)
+        self.ready.set()
+
+    def requests(self) -> Iterator[fusion_pb2.FuseShotRequest]:
+        yield fusion_pb2.FuseShotRequest(setup=self.setup)
+        if self.wait:
+            while not self.ready.wait(_POLL_SECONDS):
+                if self.stopped.is_set():
+                    return
+        try:
+            for frame in self.needed:
+                for role in self.roles:
+                    if self.stopped.is_set():
+                        return
+                    info, data = self.frames.image(role, frame)
+                    for part in split(ROLES[role], frame, info, data, self.part_bytes):
+                        yield fusion_pb2.FuseShotRequest(part=part)
+        except Exception as error:  # reported by the response side, which cancels the call
+            self.error = error
+            self.stopped.set()
+
+
+class ShotCall:
+    """Iterate for fused frames in frame order; then ``summary``. ``cancel()`` works from any thread."""
+
+    def __init__(
+        self,
+        client,
+        method: str,
+        setup: fusion_pb2.ShotSetup,
+        frames,
+        timeout: float,
+        on_accepted: Callable[[ShotCall], None] | None = None,
+    ):
+        self.client = client
+        self.on_accepted = on_accepted
+        self.method = method
+        self.setup = setup
+        self.frames = frames
+        self.timeout = timeout
+        self.accepted: fusion_pb2.ShotAccepted | None = None
+        self.summary: fusion_pb2.ShotSummary | None = None
+        self.attempts = 0
+        self._call = None
+        self._cancelled = threading.Event()
+
+    @property
+    def job_id(self) -> str:
+        return self.accepted.job_id if self.accepted else ""
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        if self._call is not None:
+            self._call.cancel()
+
+    def __iter__(self) -> Iterator[FusedFrame]:
+        deadline = time.monotonic() + self.timeout
+        setup, last_received = self.setup, None
+        doing = f"{self.method} on {self.client.address}"
+        while True:
+            self.attempts += 1
+            try:
+                for fused in self._attempt(setup, deadline):
+                    last_received = fused.frame
+                    yield fused
+                return
+            except grpc.RpcError as error:
+                if self._cancelled.is_set():
+                    raise JobCancelledError(f"{doing}: cancelled by this client") from None
+                left = deadline - time.monotonic()
+                if (
+                    error.code() == grpc.StatusCode.UNAVAILABLE
+                    and self.attempts <= self.client.retries
+                    and left > 0
+                ):
+                    time.sleep(min(self.client.backoff * 2 ** (self.attempts - 1), left))
+                    setup = self._resume(last_received)
+                    if setup is None:
+                        return
+                    continue
+                raise from_rpc_error(error, self.client.address, doing, self.timeout) from None
+
+    def _resume(self, last_received: int | None) -> fusion_pb2.ShotSetup | None:
+        """The setup for the frames still to come; None when every frame has arrived."""
+        if last_received is None or self.accepted is None or self.method != "FuseShot":
+            return self.setup
+        last = self.accepted.render.last
+        if last_received >= last:
+            return None
+        setup = fusion_pb2.ShotSetup()
+        setup.CopyFrom(self.setup)
+        setup.handles = 0
+        setup.render.CopyFrom(pb.FrameRange(first=last_received + 1, last=last))
+        return setup
+
+    def _attempt(self, setup: fusion_pb2.ShotSetup, deadline: float) -> Iterator[FusedFrame]:
+        upload = _Upload(setup, self.frames, self.client.part_bytes, self.method == "FuseShot")
+        method = getattr(self.client.stub, self.method)
+        call = method(
+            upload.requests(), timeout=max(0.001, deadline - time.monotonic()), metadata=self.client.metadata
+        )
+        self._call = call
+        if self._cancelled.is_set():
+            call.cancel()
+        assembler = PartAssembler(1 << 62)
+        try:
+            for response in call:
+                kind = response.WhichOneof("message")
+                if kind == "accepted":
+                    if self.accepted is None:
+                        self.accepted = response.accepted
+                        if self.on_accepted:
+                            self.on_accepted(self)
+                    else:  # a resumed attempt: keep the first range, learn the new job id
+                        self.accepted.job_id = response.accepted.job_id
+                    upload.accept(response.accepted)
+                elif kind == "part":
+                    image = assembler.add(response.part)
+                    if image is not None:
+                        yield FusedFrame(image.frame, image.info, image.data)
+                elif kind == "done":
+                    self.summary = response.done.summary
+        except grpc.RpcError:
+            if upload.error is not None:  # reading an input failed: that is the error to report
+                raise upload.error from None
+            raise
+        finally:
+            upload.stopped.set()
+            if self.summary is None:
+                call.cancel()
+        if upload.error is not None:
+            raise upload.error

@@ -1,0 +1,407 @@
+"""The client: connect to a server, ask what it has, fuse shots from files or arrays, run file jobs.
+
+Every call has a deadline (``timeout``, in seconds) and is retried when the
+server is unavailable (``retries``, waits doubling from ``backoff`` seconds).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import grpc
+import numpy as np
+from google.protobuf import json_format
+from movingcolor.errors import MovingColorError, OutputError
+from movingcolor.protocol import PART_BYTES
+from movingcolor.v1 import fusion_pb2, fusion_pb2_grpc
+from movingcolor.v1 import image_pb2 as pb
+
+from .calls import ShotCall
+from .channel import call_metadata, make_channel
+from .errors import ClientError, from_rpc_error
+from .results import FusedFrame
+from .setup import output_message, shot_setup
+from .sources import ArrayFrames, FileFrames
+
+Progress = Callable[[int, int, int], None]
+
+#: Deadlines: quick calls, and a whole shot (long shots on a CPU server take a while).
+INFO_TIMEOUT = 30.0
+SHOT_TIMEOUT = 6 * 3600.0
+_HEALTH = ("UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN")
+
+
+@dataclass
+class ShotResult:
+    """What a shot through a server did; ``to_dict()`` has the keys of ``movingcolor fuse --json``."""
+
+    frames: str
+    written: list[str]
+    engine: str
+    model: str
+    band: str
+    colorspaces: dict[str, str]
+    grade: str
+    config: str
+    seconds: float
+    fps: float = field(init=False)
+    server: str = ""
+    job_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.fps = round(len(self.written) / self.seconds, 3) if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _health_request(service: str) -> bytes:
+    # grpc.health.v1.HealthCheckRequest{service}: field 1, length-delimited; no health package needed.
+    data = service.encode()
+    if len(data) > 127:
+        raise MovingColorError("health service names are at most 127 bytes")
+    return (b"\n" + bytes([len(data)]) + data) if data else b""
+
+
+def _health_response(data: bytes) -> str:
+    # grpc.health.v1.HealthCheckResponse{status}: field 1, varint (absent means UNKNOWN).
+    status = data[1] if len(data) >= 2 and data[0] == 0x08 else 0
+    return _HEALTH[status] if status < len(_HEALTH) else str(status)
+
+
+class Client:
+    """A connection to one server. Use as a context manager, or call ``close()``."""
+
+    def __init__(
+        self,
+        address: str,
+        token: str | None = None,
+        *,
+        tls: bool = False,
+        ca: str | os.PathLike | None = None,
+        cert: str | os.PathLike | None = None,
+        key: str | os.PathLike | None = None,
+        server_name: str | None = None,
+        name: str | None = None,
+        retries: int = 3,
+        backoff: float = 0.5,
+        part_bytes: int = PART_BYTES,
+    ):
+        self.address = address
+        self.retries = retries
+        self.backoff = backoff
+        self.part_bytes = part_bytes
+        self.metadata = call_metadata(token, name)
+        self.channel = make_channel(address, tls, ca, cert, key, server_name)
+        self.stub = fusion_pb2_grpc.FusionStub(self.channel)
+        self._health = self.channel.unary_unary(
+            "/grpc.health.v1.Health/Check",
+            request_serializer=_health_request,
+            response_deserializer=_health_response,
+        )
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- quick calls ----------------------------------------------------------
+
+    def _unary(self, method: Callable, request, timeout: float, doing: str):
+        deadline = time.monotonic() + timeout
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return method(
+                    request, timeout=max(0.001, deadline - time.monotonic()), metadata=self.metadata
+                )
+            except grpc.RpcError as error:
+                left = deadline - time.monotonic()
+                if error.code() == grpc.StatusCode.UNAVAILABLE and attempt <= self.retries and left > 0:
+                    time.sleep(min(self.backoff * 2 ** (attempt - 1), left))
+                    continue
+                raise from_rpc_error(error, self.address, doing, timeout) from None
+
+    def info(self, timeout: float = INFO_TIMEOUT) -> dict:
+        """Versions, devices, engines, installed models, limits and root folders, as a dict."""
+        reply = self._unary(self.stub.GetInfo, fusion_pb2.GetInfoRequest(), timeout, "GetInfo")
+        return json_format.MessageToDict(
+            reply, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
+
+    def health(self, service: str = "", timeout: float = 5.0) -> str:
+        """The standard health check: SERVING, NOT_SERVING (shutting down), ..."""
+        return self._unary(self._health, service, timeout, "health check")
+
+    def cancel(self, job_id: str, timeout: float = INFO_TIMEOUT) -> bool:
+        """Cancel a job (from ShotCall.job_id or run_job's on_accepted); False if it had finished."""
+        request = fusion_pb2.CancelJobRequest(job_id=job_id)
+        return self._unary(self.stub.CancelJob, request, timeout, f"CancelJob {job_id}").cancelled
+
+    # -- shots ----------------------------------------------------------------
+
+    def shot(
+        self,
+        setup: fusion_pb2.ShotSetup,
+        frames,
+        timeout: float = SHOT_TIMEOUT,
+        on_accepted: Callable[[ShotCall], None] | None = None,
+    ) -> ShotCall:
+        """A FuseShot call to iterate: fused frames in order; ``frames`` is a FileFrames or ArrayFrames.
+        ``on_accepted(call)`` runs once the server has taken the job (``call.job_id``)."""
+        return ShotCall(self, "FuseShot", setup, frames, timeout, on_accepted)
+
+    def fuse_files(
+        self,
+        plate: str | os.PathLike,
+        out: str | os.PathLike,
+        matte: str | os.PathLike = "alpha",
+        *,
+        grade: str | os.PathLike | None = None,
+        graded: str | os.PathLike | None = None,
+        edited: str | os.PathLike | None = None,
+        frames: str | None = None,
+        handles: int = 0,
+        exr_type: str = "half",
+        compression: str = "zip",
+        progress: Progress | None = None,
+        timeout: float = SHOT_TIMEOUT,
+        on_accepted: Callable[[ShotCall], None] | None = None,
+        **options,
+    ) -> ShotResult:
+        """Fuse a shot on disk through the server and write its frames to ``out``, as ``movingcolor
+        fuse`` would: same names, same pixels, same headers. ``options``: engine, model, device, band,
+        config, plate_colorspace, graded_colorspace, grade_colorspace, out_colorspace."""
+        from movingcolor.jobs.output import output_pattern, prepare_folder
+
+        started = time.perf_counter()
+        roles = {"plate": plate}
+        if os.fspath(matte) != "alpha":
+            roles["matte"] = matte
+        if graded is not None:
+            roles["graded"] = graded
+        if edited is not None:
+            roles["edited"] = edited
+        shot_frames = FileFrames(roles)
+        pattern = output_pattern(os.fspath(out), shot_frames.plate_prefix)
+        file_format = Path(pattern.suffix).suffix.lower().lstrip(".") or pattern.suffix.lower().lstrip(".")
+        setup = shot_setup(
+            clip=shot_frames.clip,
+            grade=grade,
+            graded=graded is not None,
+            edited=edited is not None,
+            matte_frames="matte" in roles,
+            frames=frames,
+            handles=handles,
+            output=output_message(file_format, exr_type, compression),
+            **options,
+        )
+
+        def accepted(call: ShotCall) -> None:
+            # As movingcolor fuse: checked before the first frame is written.
+            first = call.accepted.render.first
+            if pattern.path(first).resolve() in shot_frames.inputs(first):
+                raise OutputError(
+                    f"output {pattern.path(first)} would overwrite an input; write to another folder or name"
+                )
+            prepare_folder(pattern)
+            if on_accepted:
+                on_accepted(call)
+
+        call = self.shot(setup, shot_frames, timeout, accepted)
+        written: list[str] = []
+        try:
+            for fused in call:
+                path = pattern.path(fused.frame)
+                fused.write(path)
+                written.append(str(path))
+                if progress:
+                    progress(len(written), len(_range(call)), fused.frame)
+        except MovingColorError as error:
+            if written:
+                error.args = (
+                    f"{error} (the {len(written)} frames before it were written completely to "
+                    f"{pattern.directory})",
+                )
+            raise
+        return self._result(call, written, time.perf_counter() - started)
+
+    def _result(self, call: ShotCall, written: list[str], seconds: float) -> ShotResult:
+        summary = call.summary or fusion_pb2.ShotSummary()
+        return ShotResult(
+            # The range first accepted: a resumed call's last summary covers only the rest.
+            frames=str(_range(call)) if call.accepted else summary.frames,
+            written=written,
+            engine=summary.engine or (call.accepted.engine if call.accepted else ""),
+            model=summary.model or (call.accepted.model if call.accepted else ""),
+            band=summary.band,
+            colorspaces=dict(summary.colorspaces),
+            grade=summary.grade,
+            config=summary.config,
+            seconds=round(seconds, 3),
+            server=self.address,
+            job_id=call.job_id,
+        )
+
+    def fuse_arrays(
+        self,
+        plate: np.ndarray | Sequence[np.ndarray],
+        matte: np.ndarray | Sequence[np.ndarray] | None = None,
+        *,
+        grade: str | os.PathLike | None = None,
+        graded: np.ndarray | Sequence[np.ndarray] | None = None,
+        edited: np.ndarray | Sequence[np.ndarray] | None = None,
+        first_frame: int = 1,
+        frames: str | None = None,
+        handles: int = 0,
+        colorspace: str = "",
+        sample_type: str = "float",
+        progress: Progress | None = None,
+        timeout: float = SHOT_TIMEOUT,
+        **options,
+    ) -> np.ndarray:
+        """Fuse frames held in memory: ``plate`` ``(T, H, W, 3|4)`` (float, in ``colorspace``, by default
+        scene-linear), ``matte`` ``(T, H, W)`` (None: the plate's alpha). Returns float32 ``(N, H, W, 3)``,
+        the fused frames of the render range in the output colourspace."""
+        shot_frames = ArrayFrames.from_stacks(
+            {"plate": plate, "matte": matte, "graded": graded, "edited": edited},
+            first_frame,
+            colorspace=colorspace,
+            sample_type=sample_type,
+        )
+        setup = shot_setup(
+            clip=shot_frames.clip,
+            grade=grade,
+            graded=graded is not None,
+            edited=edited is not None,
+            matte_frames=matte is not None,
+            frames=frames,
+            handles=handles,
+            output=output_message(None, "float"),
+            **options,
+        )
+        call = self.shot(setup, shot_frames, timeout)
+        results = []
+        for fused in call:
+            results.append(fused.pixels())
+            if progress:
+                progress(len(results), len(_range(call)), fused.frame)
+        return np.stack(results)
+
+    def fuse_window(
+        self,
+        target: int,
+        plate: Mapping[int, np.ndarray],
+        matte: Mapping[int, np.ndarray] | None = None,
+        *,
+        grade: str | os.PathLike | None = None,
+        graded: Mapping[int, np.ndarray] | None = None,
+        edited: Mapping[int, np.ndarray] | None = None,
+        colorspace: str = "",
+        timeout: float = 600.0,
+        **options,
+    ) -> FusedFrame:
+        """One frame from its neighbours (what an OFX host asks for): ``plate`` etc. map frame numbers
+        to arrays; send the target and ``temporal_radius`` frames each side (GetInfo's engines)."""
+        stacks = {"plate": plate, "matte": matte, "graded": graded, "edited": edited}
+        shot_frames = ArrayFrames(
+            {role: images for role, images in stacks.items() if images is not None}, colorspace
+        )
+        setup = shot_setup(
+            clip=[],
+            grade=grade,
+            graded=graded is not None,
+            edited=edited is not None,
+            matte_frames=matte is not None,
+            frames=str(target),
+            output=output_message(None, "float"),
+            **options,
+        )
+        fused = list(ShotCall(self, "FuseWindow", setup, shot_frames, timeout))
+        if len(fused) != 1:
+            raise ClientError(f"FuseWindow returned {len(fused)} frames instead of frame {target}")
+        return fused[0]
+
+    def run_job(
+        self,
+        plate: str,
+        out: str,
+        matte: str = "alpha",
+        *,
+        progress: Progress | None = None,
+        on_accepted: Callable[[str], None] | None = None,
+        timeout: float = SHOT_TIMEOUT,
+        **options,
+    ) -> dict:
+        """A shot on shared storage, read and written by the server (paths as it sees them, inside its
+        roots). ``options`` as ``fuse_files``'s (grade, graded, edited, frames, handles, engine, ...).
+        Returns the server's summary, with the files it wrote."""
+        fields = {"plate": plate, "out": out, "matte": matte, **options}
+        request = fusion_pb2.JobRequest(
+            **{
+                k: (os.fspath(v) if isinstance(v, os.PathLike) else v)
+                for k, v in fields.items()
+                if v is not None
+            }
+        )
+        deadline = time.monotonic() + timeout
+        attempt = 0
+        while True:
+            attempt += 1
+            accepted = False
+            try:
+                stream = self.stub.RunJob(
+                    request, timeout=max(0.001, deadline - time.monotonic()), metadata=self.metadata
+                )
+                for event in stream:
+                    kind = event.WhichOneof("event")
+                    if kind == "accepted":
+                        accepted = True
+                        if on_accepted:
+                            on_accepted(event.accepted.job_id)
+                    elif kind == "frame" and progress:
+                        progress(event.frame.done, event.frame.total, event.frame.frame)
+                    elif kind == "done":
+                        return json_format.MessageToDict(
+                            event.done.summary,
+                            preserving_proto_field_name=True,
+                            always_print_fields_with_no_presence=True,
+                        )
+                raise ClientError(f"RunJob on {self.address} ended without a summary")
+            except grpc.RpcError as error:
+                left = deadline - time.monotonic()
+                if (
+                    error.code() == grpc.StatusCode.UNAVAILABLE
+                    and not accepted
+                    and attempt <= self.retries
+                    and left > 0
+                ):
+                    time.sleep(min(self.backoff * 2 ** (attempt - 1), left))
+                    continue
+                raise from_rpc_error(error, self.address, f"RunJob on {self.address}", timeout) from None
+
+
+def _range(call: ShotCall):
+    from movingcolor.frames.frame_range import FrameRange
+
+    render = call.accepted.render if call.accepted else pb.FrameRange()
+    return FrameRange(render.first, render.last)
+
+
+def connect(address: str, token: str | None = None, **options) -> Client:
+    """A client for the server at ``unix:///path/to.sock`` or ``host:port``.
+
+    ``token`` defaults to ``$MOVINGCOLOR_TOKEN``. TLS: ``tls=True`` (system roots), or ``ca=`` a PEM
+    file; mutual TLS adds ``cert=`` and ``key=``. Also ``name`` (shown in the server's log and used
+    for fair turns), ``retries``, ``backoff``, ``part_bytes``.
+    """
+    return Client(address, token, **options)

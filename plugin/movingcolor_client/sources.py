@@ -1,0 +1,151 @@
+"""What the client sends: images of a shot from files (their bytes, untouched) or numpy arrays.
+
+A provider answers ``image(role, frame) -> (ImageInfo, bytes)`` for the roles it
+has, and knows its clip (the frames every role can deliver).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from movingcolor.errors import FrameSourceError
+from movingcolor.frames.sequence import (
+    IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    SequencePattern,
+    is_sequence_pattern,
+    pattern_from_folder,
+)
+from movingcolor.protocol.images import SAMPLE_TYPES, file_image, raw_image
+from movingcolor.v1 import image_pb2 as pb
+
+
+class _FileSource:
+    """A sequence, a folder of frames or one still image, sent as file bytes."""
+
+    def __init__(self, text: str | os.PathLike, name: str):
+        self.name = name
+        value = os.fspath(text)
+        path = Path(value).expanduser()
+        self.pattern: SequencePattern | None = None
+        self.still: Path | None = None
+        if is_sequence_pattern(value):
+            self.pattern = SequencePattern.parse(path)
+        elif path.is_dir():
+            self.pattern = pattern_from_folder(path)
+        elif not path.exists():
+            raise FrameSourceError(
+                f"{name} {value!r} does not exist; give a sequence (shot.####.exr, shot.%04d.exr), "
+                f"a folder of frames or an image"
+            )
+        elif path.suffix.lower() in VIDEO_EXTENSIONS:
+            raise FrameSourceError(
+                f"{name} {value!r} is a video; a server takes image frames: convert it to a sequence, "
+                f"or fuse it without --server"
+            )
+        elif path.suffix.lower() in IMAGE_EXTENSIONS:
+            self.still = path
+        else:
+            raise FrameSourceError(
+                f"{name} {value!r}: unknown file type; images: {', '.join(IMAGE_EXTENSIONS)}"
+            )
+        self.frames = self.pattern.frames_on_disk() if self.pattern else None
+        if self.pattern and not self.frames:
+            raise FrameSourceError(
+                f"{name}: no frames match {self.pattern}; check the path and the number of # "
+                f"(it must match the digits in the file names)"
+            )
+        self._still_bytes: bytes | None = None
+
+    def path(self, frame: int) -> Path:
+        return self.pattern.path(frame) if self.pattern else self.still
+
+    def data(self, frame: int) -> bytes:
+        if self.still is not None:
+            if self._still_bytes is None:
+                self._still_bytes = self.still.read_bytes()
+            return self._still_bytes
+        path = self.path(frame)
+        try:
+            return path.read_bytes()
+        except OSError as error:
+            raise FrameSourceError(
+                f"{self.name} frame {frame}: cannot read {path}: {error.strerror}"
+            ) from error
+
+
+class FileFrames:
+    """A shot on disk: ``sources`` maps roles (plate, matte, graded, edited) to paths."""
+
+    def __init__(self, sources: Mapping[str, str | os.PathLike]):
+        self.sources = {role: _FileSource(text, role) for role, text in sources.items()}
+        if self.sources["plate"].pattern is None:
+            raise FrameSourceError("plate must be a sequence or a folder of frames, not a single image")
+        sets = [set(s.frames) for s in self.sources.values() if s.frames is not None]
+        self.clip = sorted(set.intersection(*sets))
+        if not self.clip:
+            raise FrameSourceError(
+                "the plate, matte and graded sequences share no frame numbers; check that they are "
+                "numbered alike"
+            )
+
+    @property
+    def plate_prefix(self) -> str:
+        return self.sources["plate"].pattern.prefix
+
+    def inputs(self, frame: int) -> list[Path]:
+        return [s.path(frame).resolve() for s in self.sources.values()]
+
+    def image(self, role: str, frame: int) -> tuple[pb.ImageInfo, bytes]:
+        source = self.sources[role]
+        path = source.path(frame)
+        return file_image(source.data(frame), path.suffix.lstrip("."))
+
+
+def _channels(count: int, role: str) -> tuple[str, ...]:
+    names = {1: ("Y",), 3: ("R", "G", "B"), 4: ("R", "G", "B", "A")}
+    if count not in names:
+        raise FrameSourceError(f"{role} images have {count} channels; give 1 (a matte), 3 (RGB) or 4 (RGBA)")
+    return names[count]
+
+
+class ArrayFrames:
+    """A shot in memory: per role, frames as ``(H, W, C)`` or ``(H, W)`` float arrays by frame number."""
+
+    def __init__(
+        self,
+        frames: Mapping[str, Mapping[int, np.ndarray]],
+        colorspace: str = "",
+        sample_type: str = "float",
+    ):
+        if sample_type not in SAMPLE_TYPES:
+            raise FrameSourceError(f"sample type {sample_type!r} unknown: use float or half")
+        self.frames = {role: dict(images) for role, images in frames.items()}
+        self.colorspace = colorspace
+        self.sample_type = SAMPLE_TYPES[sample_type]
+        sets = [set(images) for images in self.frames.values()]
+        self.clip = sorted(set.intersection(*sets))
+        if not self.clip:
+            raise FrameSourceError("the arrays share no frame numbers: give every role the same frames")
+
+    @classmethod
+    def from_stacks(
+        cls, stacks: Mapping[str, Sequence[np.ndarray] | np.ndarray | None], first_frame: int, **options
+    ) -> ArrayFrames:
+        """Stacks (``(T, H, W[, C])`` arrays or lists of frames) numbered from ``first_frame``."""
+        frames = {}
+        for role, stack in stacks.items():
+            if stack is None:
+                continue
+            frames[role] = {first_frame + i: np.asarray(image) for i, image in enumerate(stack)}
+        return cls(frames, **options)
+
+    def image(self, role: str, frame: int) -> tuple[pb.ImageInfo, bytes]:
+        pixels = np.asarray(self.frames[role][frame], dtype=np.float32)
+        if pixels.ndim == 2:
+            pixels = pixels[:, :, None]
+        colorspace = self.colorspace if role != "matte" else ""
+        return raw_image(pixels, _channels(pixels.shape[2], role), self.sample_type, colorspace)

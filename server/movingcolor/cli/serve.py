@@ -1,0 +1,112 @@
+"""``movingcolor serve``: the gRPC inference server.
+
+``movingcolor serve --address unix:///tmp/movingcolor.sock`` (or ``127.0.0.1:50051``,
+the default). Beyond loopback a token is required: ``--token-file`` or
+``$MOVINGCOLOR_TOKEN``. SIGTERM or Ctrl-C stops it cleanly.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import MovingColorError
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+TOKEN_ENV = "MOVINGCOLOR_TOKEN"
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        "serve",
+        help="serve fusion over gRPC to hosts, farm nodes and scripts",
+        description="Serve fusion over gRPC. Engines load on first use and are shared by every client.",
+    )
+    parser.add_argument(
+        "--address",
+        default=DEFAULT_ADDRESS,
+        help=f"unix:///path/to.sock or host:port (default {DEFAULT_ADDRESS}; port 0 picks a free port)",
+    )
+    parser.add_argument(
+        "--token-file", type=Path, help=f"file holding the token clients must send (else ${TOKEN_ENV})"
+    )
+    parser.add_argument(
+        "--root",
+        action="append",
+        default=[],
+        type=Path,
+        help="a folder file jobs (RunJob) may read and write; repeat for several (none: file jobs off)",
+    )
+    parser.add_argument(
+        "--device", default="auto", help="device for the network: auto (GPU when present), cpu, cuda"
+    )
+    parser.add_argument(
+        "--max-jobs", type=int, default=16, help="jobs running or queued at once (default 16)"
+    )
+    parser.add_argument("--slots", type=int, default=1, help="engine windows at once per device (default 1)")
+    parser.add_argument(
+        "--max-message-mb", type=float, default=4, help="largest message accepted (default 4)"
+    )
+    parser.add_argument(
+        "--max-image-mb", type=float, default=512, help="largest image accepted (default 512)"
+    )
+    parser.add_argument(
+        "--max-window-frames", type=int, default=64, help="frames per FuseWindow call (default 64)"
+    )
+    parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve over TLS")
+    parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    parser.add_argument(
+        "--tls-client-ca", type=Path, help="PEM CA: require client certificates it signed (mutual TLS)"
+    )
+    parser.add_argument(
+        "--grace", type=float, default=10.0, help="seconds in-flight calls get on shutdown (default 10)"
+    )
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), default="text", help="log lines as key=value or JSON"
+    )
+    parser.set_defaults(run=run)
+
+
+def read_token(path: Path | None) -> str | None:
+    """The token from ``path``, else ``$MOVINGCOLOR_TOKEN``, else None."""
+    if path is not None:
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise MovingColorError(f"token file {path}: {error.strerror}; check the path") from error
+        if not token:
+            raise MovingColorError(f"token file {path} is empty; write the token into it")
+        return token
+    return os.environ.get(TOKEN_ENV, "").strip() or None
+
+
+def run(args) -> int:
+    for name in ("max_jobs", "slots", "max_window_frames"):
+        if getattr(args, name) < 1:
+            raise MovingColorError(f"--{name.replace('_', '-')} must be 1 or more, not {getattr(args, name)}")
+    if args.device != "auto":
+        # Checked now rather than at the first network call: a GPU server without its GPU is a setup error.
+        from ..engines.movingcolor import resolve_device
+
+        resolve_device(args.device)
+    from ..service import ServerSettings, serve
+    from ..service.logs import configure
+    from ..service.roots import check_roots
+
+    configure(args.log_format)
+    mib = 1024 * 1024
+    settings = ServerSettings(
+        token=read_token(args.token_file),
+        roots=check_roots(args.root),
+        device=args.device,
+        max_jobs=args.max_jobs,
+        device_slots=args.slots,
+        max_message_bytes=int(args.max_message_mb * mib),
+        max_image_bytes=int(args.max_image_mb * mib),
+        max_window_frames=args.max_window_frames,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
+        grace_seconds=args.grace,
+    )
+    return serve(args.address, settings)

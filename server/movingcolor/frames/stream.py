@@ -1,0 +1,227 @@
+"""Frames that arrive over a stream: a frame source whose reads wait for the frame.
+
+The service receives a shot's images in one thread while the shot runner reads
+them in another, through :class:`StreamSource` exactly as it reads files; a read
+waits until its frame has arrived. A :class:`FrameStore` holds the received
+frames of every role until the runner releases them, and at most ``capacity``
+frames at once: a sender that runs further ahead waits (and gRPC flow control
+then holds the client back), so memory stays bounded on long shots.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import FrameSizeMismatchError, FrameSourceError, MissingFramesError
+from .frame_range import FrameRange
+from .source import FrameSource
+
+
+class StreamOrderError(FrameSourceError):
+    """Frames arrived in an order the stream cannot buffer, or twice, or outside the clip."""
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """One received image, as a file source would describe it."""
+
+    pixels: np.ndarray  # float32 (H, W, C)
+    channels: tuple[str, ...]
+    colorspace: str  # declared colourspace, "" when none
+    is_float: bool
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.pixels.shape[1], self.pixels.shape[0]
+
+
+class FrameStore:
+    """Received images of one shot by frame and role, shared by its :class:`StreamSource` s."""
+
+    def __init__(
+        self,
+        roles: Sequence[str],
+        clip: Sequence[int],
+        needed: Iterable[int] | None = None,
+        capacity: int | None = None,
+        poll_seconds: float = 0.2,
+    ):
+        self.roles = tuple(roles)
+        self.clip = sorted(clip)
+        self._clip = set(self.clip)
+        self.needed = set(self.clip if needed is None else needed)
+        self.capacity = capacity
+        self._poll = poll_seconds
+        self._frames: dict[int, dict[str, DecodedImage]] = {}
+        self._first: dict[str, tuple[int, DecodedImage]] = {}
+        self._released: set[int] = set()
+        self._waiting_for: int | None = None
+        self._finished = False
+        self._error: BaseException | None = None
+        self._condition = threading.Condition()
+
+    # -- the receiving side ----------------------------------------------------
+
+    def put(self, role: str, frame: int, image: DecodedImage) -> None:
+        """Add one image; waits while ``capacity`` frames are held. Frames nobody needs are dropped."""
+        if role not in self.roles:
+            raise StreamOrderError(
+                f"{role} frame {frame} was sent, but this shot takes {', '.join(self.roles)} images; "
+                f"check the setup's matte source and grade mode"
+            )
+        if frame not in self._clip:
+            shown = str(FrameRange(self.clip[0], self.clip[-1])) if self.clip else "empty"
+            raise StreamOrderError(
+                f"{role} frame {frame} is not in the clip the setup declares ({shown}); "
+                f"add it to the clip or do not send it"
+            )
+        if frame not in self.needed:
+            return
+        with self._condition:
+            self._raise_if_failed()
+            held = self._frames.get(frame, {})
+            if frame in self._released or role in held:
+                raise StreamOrderError(f"{role} frame {frame} arrived twice; send each image once")
+            self._check_size(role, frame, image)
+            while self.capacity and frame not in self._frames and len(self._frames) >= self.capacity:
+                waiting = self._waiting_for
+                if waiting is not None and waiting not in self._frames:
+                    raise StreamOrderError(
+                        f"frame {frame} arrived while frame {waiting} is still missing and "
+                        f"{len(self._frames)} frames are already held (the most this shot buffers); "
+                        f"send frames in ascending order"
+                    )
+                self._condition.wait(self._poll)
+                self._raise_if_failed()
+            self._frames.setdefault(frame, {})[role] = image
+            self._first.setdefault(role, (frame, image))
+            self._condition.notify_all()
+
+    def _check_size(self, role: str, frame: int, image: DecodedImage) -> None:
+        if role in self._first:
+            first_frame, first = self._first[role]
+            if image.size != first.size:
+                raise FrameSizeMismatchError(
+                    f"streamed {role} frame {frame} is {image.size[0]}x{image.size[1]} but {role} frame "
+                    f"{first_frame} was {first.size[0]}x{first.size[1]}; every frame of a shot must share "
+                    f"one size"
+                )
+
+    def finish(self) -> None:
+        """No more images will arrive; reads of frames that never came fail with a clear message."""
+        with self._condition:
+            self._finished = True
+            self._condition.notify_all()
+
+    def fail(self, error: BaseException) -> None:
+        """Make every waiting and later read raise ``error`` (a broken stream, a cancelled job)."""
+        with self._condition:
+            if self._error is None:
+                self._error = error
+            self._frames.clear()
+            self._condition.notify_all()
+
+    # -- the reading side ------------------------------------------------------
+
+    def first(self, role: str) -> DecodedImage:
+        """The first image of ``role`` to arrive (its size and channels describe the source)."""
+        with self._condition:
+            while role not in self._first:
+                self._raise_if_failed()
+                if self._finished:
+                    raise MissingFramesError(
+                        f"the stream ended before any {role} image arrived; send {role} images "
+                        f"for every frame"
+                    )
+                self._condition.wait(self._poll)
+            return self._first[role][1]
+
+    def get(self, role: str, frame: int) -> DecodedImage:
+        """The ``role`` image of ``frame``, waiting until it arrives."""
+        with self._condition:
+            while True:
+                self._raise_if_failed()
+                image = self._frames.get(frame, {}).get(role)
+                if image is not None:
+                    if self._waiting_for == frame:
+                        self._waiting_for = None
+                    return image
+                if frame in self._released:
+                    raise RuntimeError(f"{role} frame {frame} was read after it was released")
+                if self._finished:
+                    raise MissingFramesError(
+                        f"the stream ended before {role} frame {frame} arrived; send every frame the "
+                        f"server asked for (ShotAccepted.needed)"
+                    )
+                self._waiting_for = frame
+                self._condition.wait(self._poll)
+
+    def release(self, frame: int) -> None:
+        """The runner is done with ``frame``'s images: drop them and make room."""
+        with self._condition:
+            self._frames.pop(frame, None)
+            self._released.add(frame)
+            self._condition.notify_all()
+
+    @property
+    def held(self) -> int:
+        with self._condition:
+            return len(self._frames)
+
+    def received(self, role: str) -> list[int]:
+        """Frames holding a ``role`` image now, sorted."""
+        with self._condition:
+            return sorted(n for n, images in self._frames.items() if role in images)
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+
+class StreamSource(FrameSource):
+    """One role (plate, matte, graded, edited) of a :class:`FrameStore`, read like a sequence."""
+
+    def __init__(self, store: FrameStore, role: str):
+        self.store = store
+        self.role = role
+        self.name = role
+
+    def _first(self) -> DecodedImage:
+        return self.store.first(self.role)
+
+    @property
+    def width(self) -> int:  # type: ignore[override]
+        return self._first().size[0]
+
+    @property
+    def height(self) -> int:  # type: ignore[override]
+        return self._first().size[1]
+
+    @property
+    def channels(self) -> tuple[str, ...]:  # type: ignore[override]
+        return self._first().channels
+
+    @property
+    def declared_colorspace(self) -> str:  # type: ignore[override]
+        return self._first().colorspace
+
+    @property
+    def is_float(self) -> bool:  # type: ignore[override]
+        return self._first().is_float
+
+    @property
+    def frames(self) -> list[int]:
+        return self.store.clip
+
+    def location(self, frame: int) -> str:
+        return f"streamed {self.role} frame {frame}"
+
+    def read(self, frame: int) -> np.ndarray:
+        if frame not in self.store.needed:
+            self.require(FrameRange(frame, frame))
+            raise RuntimeError(f"{self.role} frame {frame} is read but the plan did not ask for it")
+        return self.store.get(self.role, frame).pixels

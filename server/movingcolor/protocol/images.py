@@ -1,0 +1,179 @@
+"""Images to ``ImagePart`` messages and back.
+
+An image is either an image file's bytes (``ENCODING_FILE``, decoded by the
+server with OpenImageIO) or raw planar half/float samples (``ENCODING_RAW``).
+Either way it travels as consecutive parts no larger than ``part_bytes``, so no
+message comes near gRPC's receive limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import MovingColorError
+from ..v1 import image_pb2 as pb
+
+ROLE_NAMES = {
+    pb.ROLE_PLATE: "plate",
+    pb.ROLE_MATTE: "matte",
+    pb.ROLE_GRADED: "graded",
+    pb.ROLE_EDITED: "edited",
+    pb.ROLE_FUSED: "fused",
+}
+ROLES = {name: role for role, name in ROLE_NAMES.items()}
+SAMPLE_DTYPES = {pb.SAMPLE_TYPE_HALF: np.dtype("<f2"), pb.SAMPLE_TYPE_FLOAT: np.dtype("<f4")}
+SAMPLE_TYPES = {"half": pb.SAMPLE_TYPE_HALF, "float": pb.SAMPLE_TYPE_FLOAT}
+FILE_FORMATS = ("exr", "png", "tif", "tiff", "dpx", "jpg", "jpeg")
+
+
+class WireFormatError(MovingColorError):
+    """A message breaks the wire contract (a malformed image, parts out of order)."""
+
+
+class ImageTooLargeError(WireFormatError):
+    """An image is larger than the server accepts."""
+
+
+def role_name(role: int) -> str:
+    return ROLE_NAMES.get(role, f"role {role}")
+
+
+def raw_image(
+    pixels: np.ndarray,
+    channels: tuple[str, ...],
+    sample_type: int = pb.SAMPLE_TYPE_FLOAT,
+    colorspace: str = "",
+) -> tuple[pb.ImageInfo, bytes]:
+    """``(H, W, C)`` or ``(H, W)`` pixels as planar samples: the info and the bytes."""
+    array = np.asarray(pixels)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3 or array.shape[2] != len(channels):
+        raise WireFormatError(
+            f"pixels of shape {array.shape} do not match channels {list(channels)}: give (H, W, C) "
+            f"with one name per channel"
+        )
+    planar = np.ascontiguousarray(array.transpose(2, 0, 1), dtype=SAMPLE_DTYPES[sample_type])  # (C, H, W)
+    data = planar.tobytes()
+    info = pb.ImageInfo(
+        encoding=pb.ENCODING_RAW,
+        width=array.shape[1],
+        height=array.shape[0],
+        channels=list(channels),
+        sample_type=sample_type,
+        colorspace=colorspace,
+        byte_size=len(data),
+    )
+    return info, data
+
+
+def file_image(data: bytes, file_format: str) -> tuple[pb.ImageInfo, bytes]:
+    """An image file's bytes as they are: the info and the bytes."""
+    name = file_format.lower().lstrip(".")
+    if name not in FILE_FORMATS:
+        raise WireFormatError(
+            f"image format {file_format!r} cannot travel: use one of {', '.join(FILE_FORMATS)}"
+        )
+    return pb.ImageInfo(encoding=pb.ENCODING_FILE, format=name, byte_size=len(data)), data
+
+
+def decode_raw(info: pb.ImageInfo, data: bytes, label: str) -> np.ndarray:
+    """Raw planar samples as float32 ``(H, W, C)``; ``label`` names the image in messages."""
+    if info.sample_type not in SAMPLE_DTYPES:
+        raise WireFormatError(f"{label}: raw sample type {info.sample_type} unknown; use HALF or FLOAT")
+    if info.width == 0 or info.height == 0 or not info.channels:
+        raise WireFormatError(
+            f"{label}: a raw image needs width, height and channel names (got {info.width}x{info.height}, "
+            f"channels {list(info.channels)})"
+        )
+    dtype = SAMPLE_DTYPES[info.sample_type]
+    expected = info.width * info.height * len(info.channels) * dtype.itemsize
+    if len(data) != expected:
+        raise WireFormatError(
+            f"{label}: {len(data)} bytes of raw samples, but {info.width}x{info.height} with channels "
+            f"{','.join(info.channels)} in {dtype.itemsize}-byte samples is {expected}; check the shape, "
+            f"channel list and sample type"
+        )
+    planar = np.frombuffer(data, dtype=dtype).reshape(len(info.channels), info.height, info.width)
+    pixels = np.ascontiguousarray(planar.transpose(1, 2, 0), dtype=np.float32)  # (C, H, W) -> (H, W, C)
+    if not np.isfinite(pixels).all():
+        bad = int((~np.isfinite(pixels)).any(axis=-1).sum())
+        raise WireFormatError(f"{label}: {bad} pixels are NaN or infinite; fix them upstream")
+    return pixels
+
+
+def split(role: int, frame: int, info: pb.ImageInfo, data: bytes, part_bytes: int) -> Iterator[pb.ImagePart]:
+    """The parts of one image, each carrying at most ``part_bytes`` of data."""
+    view = memoryview(data)
+    size = max(1, int(part_bytes))
+    yield pb.ImagePart(role=role, frame=frame, info=info, data=bytes(view[:size]))
+    for start in range(size, len(view), size):
+        yield pb.ImagePart(role=role, frame=frame, data=bytes(view[start : start + size]))
+
+
+@dataclass
+class Image:
+    """One complete image off the wire."""
+
+    role: int
+    frame: int
+    info: pb.ImageInfo
+    data: bytes
+
+    @property
+    def label(self) -> str:
+        return f"{role_name(self.role)} frame {self.frame}"
+
+
+class PartAssembler:
+    """Joins consecutive parts into images; refuses images over ``max_bytes`` before receiving them."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self._current: pb.ImagePart | None = None
+        self._chunks: list[bytes] = []
+        self._received = 0
+
+    @property
+    def pending(self) -> str | None:
+        """The image still incomplete, for messages; None between images."""
+        return f"{role_name(self._current.role)} frame {self._current.frame}" if self._current else None
+
+    def add(self, part: pb.ImagePart) -> Image | None:
+        """Take one part; returns the image it completes, else None."""
+        if self._current is None:
+            if not part.HasField("info"):
+                raise WireFormatError(
+                    f"{role_name(part.role)} frame {part.frame}: the first part of an image must carry its "
+                    f"info (encoding, byte_size, ...)"
+                )
+            label = f"{role_name(part.role)} frame {part.frame}"
+            if part.info.byte_size > self.max_bytes:
+                raise ImageTooLargeError(
+                    f"{label} is {part.info.byte_size} bytes; this server takes images up to "
+                    f"{self.max_bytes} bytes (serve --max-image-mb); send EXR bytes (compressed) or "
+                    f"a smaller image"
+                )
+            self._current, self._chunks, self._received = part, [], 0
+        elif part.HasField("info") or part.role != self._current.role or part.frame != self._current.frame:
+            raise WireFormatError(
+                f"{role_name(part.role)} frame {part.frame} began before {self.pending} was complete "
+                f"({self._received} of {self._current.info.byte_size} bytes); send each image's parts "
+                f"one after another"
+            )
+        self._chunks.append(part.data)
+        self._received += len(part.data)
+        info = self._current.info
+        if self._received > info.byte_size:
+            raise WireFormatError(
+                f"{self.pending}: {self._received} bytes received but its info says byte_size "
+                f"{info.byte_size}; set byte_size to the image's whole size"
+            )
+        if self._received < info.byte_size:
+            return None
+        image = Image(self._current.role, self._current.frame, info, b"".join(self._chunks))
+        self._current, self._chunks = None, []
+        return image

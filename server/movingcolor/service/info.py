@@ -1,0 +1,105 @@
+"""GetInfo: versions, devices, engines, models and limits."""
+
+from __future__ import annotations
+
+import functools
+import platform
+from importlib import metadata
+
+from .. import __version__
+from ..color.config import ColorConfig
+from ..engines import create_engine
+from ..engines.registry import engine_descriptions
+from ..protocol import PROTOCOL
+from ..v1 import fusion_pb2
+from .engines import installed_models, is_shared
+from .state import ServerState
+
+PACKAGES = ("numpy", "OpenImageIO", "opencolorio", "torch", "grpcio", "protobuf")
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+@functools.cache
+def _devices(default: str) -> tuple[tuple[str, str], ...]:
+    """``(name, description)`` per device, the default first. Imports torch once, if installed."""
+    devices = [("cpu", platform.processor() or platform.machine())]
+    try:
+        import torch
+    except ImportError:
+        return tuple(devices)
+    if torch.cuda.is_available():
+        cuda = ("cuda", torch.cuda.get_device_name(0))
+        devices = [cuda, *devices] if default in ("auto", "cuda") else [*devices, cuda]
+    return tuple(devices)
+
+
+@functools.cache
+def _engine_traits() -> dict[str, tuple[str, int, bool]]:
+    """Description, temporal radius and sharing of each engine (the network without loading it)."""
+    traits = {}
+    for name, description in engine_descriptions().items():
+        if name == "movingcolor":
+            traits[name] = (description, 0, True)
+            continue
+        try:
+            engine = create_engine(name)
+        except Exception:  # a plugin engine that needs options: describe it without them
+            traits[name] = (description, 0, False)
+            continue
+        traits[name] = (description, engine.temporal_radius, is_shared(engine))
+    return traits
+
+
+def _models() -> list[fusion_pb2.ModelInfo]:
+    import json
+
+    models = []
+    for name, folder in installed_models().items():
+        try:
+            network = json.loads((folder / "config.json").read_text()).get("network", {}).get("name", "")
+        except (OSError, ValueError):
+            network = ""
+        models.append(fusion_pb2.ModelInfo(name=name, network=network))
+    return models
+
+
+def build_info(state: ServerState) -> fusion_pb2.Info:
+    settings = state.settings
+    loaded: dict[str, list[str]] = {}
+    for name, _model, device in state.engines.loaded():
+        loaded.setdefault(name, []).append(device)
+    engines = [
+        fusion_pb2.EngineInfo(
+            name=name,
+            description=description,
+            temporal_radius=radius,
+            shared=shared,
+            loaded_on=sorted(set(loaded.get(name, []))),
+        )
+        for name, (description, radius, shared) in _engine_traits().items()
+    ]
+    return fusion_pb2.Info(
+        version=__version__,
+        protocol=PROTOCOL,
+        packages={"python": platform.python_version(), **{p: _version(p) for p in PACKAGES}},
+        devices=[fusion_pb2.Device(name=n, description=d) for n, d in _devices(settings.device)],
+        engines=engines,
+        models=_models(),
+        limits=fusion_pb2.Limits(
+            max_message_bytes=settings.max_message_bytes,
+            part_bytes=settings.part_bytes,
+            max_image_bytes=settings.max_image_bytes,
+            max_jobs=settings.max_jobs,
+            max_window_frames=settings.max_window_frames,
+            device_slots=settings.device_slots,
+        ),
+        roots=[str(root) for root in settings.roots],
+        ocio_config=ColorConfig().source,
+        active_jobs=state.jobs.active,
+    )

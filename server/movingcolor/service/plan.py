@@ -1,0 +1,174 @@
+"""A streamed shot's setup turned into a ``ShotSpec``, the frames to ask the client for, and
+how many frames to buffer.
+
+The render range follows ``movingcolor fuse``: every frame of the clip by default,
+``render`` if given, grown by ``handles`` within the clip. The frames asked for are
+those the engine's windows read, ascending; the buffer is the most frames the runner
+can need held at once when they arrive in that order (neighbours and global frames
+ahead of the window it runs), so a client sending in order never waits on itself.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..engines import Engine
+from ..errors import GradeError, MissingFramesError, MovingColorError, OutputError
+from ..frames.frame_range import FrameRange
+from ..frames.image_io import EXR_COMPRESSIONS, WRITABLE_FORMATS
+from ..jobs import ShotSpec
+from ..protocol.images import ROLES
+from ..v1 import fusion_pb2
+from ..v1 import image_pb2 as pb
+
+#: Frames decoded ahead of the runner beyond what its windows need, so decoding overlaps fusion.
+READ_AHEAD = 2
+MODES = ("grade", "graded", "edited")
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    """How fused frames go back: file bytes of ``format`` or raw samples."""
+
+    encoding: int
+    format: str
+    sample_type: int
+    compression: str
+
+
+def _output(setup: fusion_pb2.ShotSetup) -> OutputSettings:
+    out = setup.output
+    encoding = out.encoding or pb.ENCODING_FILE
+    if encoding == pb.ENCODING_RAW:
+        return OutputSettings(encoding, "", out.sample_type or pb.SAMPLE_TYPE_FLOAT, "")
+    fmt = (out.format or "exr").lower().lstrip(".")
+    if f".{fmt}" not in WRITABLE_FORMATS:
+        raise OutputError(
+            f"output format {out.format!r} cannot be written; use one of "
+            f"{', '.join(ext.lstrip('.') for ext in WRITABLE_FORMATS)}"
+        )
+    compression = out.compression or "zip"
+    if compression not in EXR_COMPRESSIONS:
+        raise OutputError(
+            f"EXR compression {compression!r} unknown: use one of {', '.join(EXR_COMPRESSIONS)}"
+        )
+    return OutputSettings(encoding, fmt, out.sample_type or pb.SAMPLE_TYPE_HALF, compression)
+
+
+def _grade(grade: fusion_pb2.Grade, folder: Path) -> str:
+    """The ``--grade`` text for a streamed grade; a file's bytes go to the job's folder."""
+    if grade.file:
+        name = Path(grade.file_name).name
+        if not Path(name).suffix:
+            raise GradeError(
+                f"grade file name {grade.file_name!r} has no extension; send the file's name "
+                f"(e.g. look.cube, shot.clf) so its format is known"
+            )
+        path = folder / name
+        path.write_bytes(grade.file)
+        return str(path) + (f"#{grade.cccid}" if grade.cccid else "")
+    text = grade.text.strip()
+    if not text:
+        raise GradeError("the setup's grade is empty; give inline text (a CDL, look:NAME) or a grade file")
+    if "=" in text or text.startswith("look:"):
+        return text
+    # Never a path on the server's disk: a bare name can only be a look of the config.
+    return f"look:{text}"
+
+
+def shot_spec(setup: fusion_pb2.ShotSetup, folder: Path) -> tuple[ShotSpec, tuple[str, ...], OutputSettings]:
+    """The ``ShotSpec`` a setup describes, the roles each frame brings, and the output settings."""
+    mode = setup.WhichOneof("source")
+    if mode is None or (mode != "grade" and not getattr(setup, mode)):
+        raise MovingColorError(
+            "the setup needs exactly one of grade (a grade to apply), graded (graded plates follow) "
+            "or edited (the host's composites follow)"
+        )
+    config = setup.config.strip()
+    if config and not config.startswith("ocio://"):
+        raise MovingColorError(
+            f"config {config!r}: over the network name a built-in config (ocio://default, "
+            f"ocio://studio-config-latest) or leave it empty for the server's config; RunJob takes "
+            f"a config file on shared storage"
+        )
+    output = _output(setup)
+    matte_frames = setup.matte == fusion_pb2.MATTE_SOURCE_FRAMES
+    roles = ("plate",) + (("matte",) if matte_frames else ()) + ((mode,) if mode != "grade" else ())
+    spec = ShotSpec(
+        plate="streamed plate",
+        out="",
+        matte="streamed matte" if matte_frames else "alpha",
+        grade=_grade(setup.grade, folder) if mode == "grade" else None,
+        graded="streamed graded" if mode == "graded" else None,
+        edited="streamed edited" if mode == "edited" else None,
+        frames=f"{setup.render.first}-{setup.render.last}" if setup.HasField("render") else None,
+        handles=setup.handles,
+        engine=setup.engine or "guided",
+        model=setup.model or None,
+        device=setup.device or "auto",
+        band=setup.band or "12",
+        config=config or None,
+        plate_colorspace=setup.plate_colorspace or None,
+        graded_colorspace=setup.graded_colorspace or None,
+        grade_colorspace=setup.grade_colorspace or None,
+        out_colorspace=setup.out_colorspace or None,
+        exr_type="float" if output.sample_type == pb.SAMPLE_TYPE_FLOAT else "half",
+        compression=output.compression or "zip",
+    )
+    return spec, roles, output
+
+
+def clip_frames(setup: fusion_pb2.ShotSetup) -> list[int]:
+    clip = list(setup.clip)
+    if not clip:
+        raise MissingFramesError("the setup's clip is empty: list every frame number the client can send")
+    if any(b <= a for a, b in zip(clip, clip[1:], strict=False)):
+        raise MovingColorError("the setup's clip must list frame numbers in ascending order, each once")
+    return clip
+
+
+def render_range(clip: list[int], setup: fusion_pb2.ShotSetup) -> FrameRange:
+    """The frames to fuse: as ``movingcolor fuse`` picks them from ``--frames`` and ``--handles``."""
+    available = FrameRange(clip[0], clip[-1])
+    wanted = FrameRange(setup.render.first, setup.render.last) if setup.HasField("render") else available
+    have = set(clip)
+    missing = [f for f in wanted if f not in have]
+    if missing:
+        shown = ", ".join(str(f) for f in missing[:8]) + (" ..." if len(missing) > 8 else "")
+        raise MissingFramesError(
+            f"the clip lacks {len(missing)} of render frames {wanted}: {shown}; add them to the clip or "
+            f"render a range within it"
+        )
+    if setup.handles:
+        wanted = wanted.with_handles(setup.handles).clamp(available)
+    return wanted
+
+
+def frames_to_send(engine: Engine, clip: list[int], render: FrameRange) -> tuple[list[int], int]:
+    """The frames the windows read (ascending) and the buffer that order needs."""
+    windows = engine.plan(clip, list(render))
+    order: list[int] = []
+    seen: set[int] = set()
+    for window in windows:
+        for number in window.frames:
+            if number not in seen:
+                seen.add(number)
+                order.append(number)
+    needed = sorted(seen)
+    # When the runner waits for frame x, every needed frame below x has arrived and those it
+    # has not read yet are held: the buffer must hold them and x.
+    read: list[int] = []
+    capacity, highest = 1, None
+    for number in order:
+        if highest is None or number > highest:
+            held = bisect.bisect_left(needed, number) - bisect.bisect_left(read, number)
+            capacity = max(capacity, held + 1)
+            highest = number
+        bisect.insort(read, number)
+    return needed, capacity + READ_AHEAD
+
+
+def wire_roles(roles: tuple[str, ...]) -> list[int]:
+    return [ROLES[r] for r in roles]

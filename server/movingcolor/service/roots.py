@@ -1,0 +1,43 @@
+"""Root folders: RunJob reads and writes only inside the folders the server was started with."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import MovingColorError
+from .errors import FilesJobsDisabledError, PathOutsideRootsError
+
+
+def check_roots(roots: Sequence[Path]) -> tuple[Path, ...]:
+    """The roots as real, existing folders."""
+    real = []
+    for root in roots:
+        path = Path(root).expanduser()
+        if not path.is_dir():
+            raise MovingColorError(f"root folder {root} does not exist; create it or fix --root")
+        real.append(Path(os.path.realpath(path)))
+    return tuple(real)
+
+
+def inside_roots(text: str, what: str, roots: Sequence[Path]) -> str:
+    """``text`` when it is an absolute path inside one of ``roots`` (symbolic links and ``..`` resolved)."""
+    if not roots:
+        raise FilesJobsDisabledError(
+            "this server takes no file jobs: it was started without root folders; start it with "
+            "--root /shows (the shared storage it may read and write), or stream frames with FuseShot"
+        )
+    path = Path(text)
+    if not path.is_absolute():
+        raise MovingColorError(
+            f"{what} {text!r} is a relative path; give absolute paths on the shared storage, as the "
+            f"server sees them"
+        )
+    real = Path(os.path.realpath(path))
+    if not any(real == root or root in real.parents for root in roots):
+        raise PathOutsideRootsError(
+            f"{what} {text} lies outside this server's root folders ({', '.join(map(str, roots))}); "
+            f"put the shot under one of them, or start the server with another --root"
+        )
+    return text

@@ -1,0 +1,162 @@
+"""``create_server`` (bind, return the server and its port) apart from ``serve`` (run until a signal).
+
+Tests bind port 0 or a temporary Unix socket with ``create_server``; the command
+line calls ``serve``. Nothing listens beyond loopback without a token, and the
+standard health service and server reflection run beside the Fusion service.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from ..errors import MovingColorError
+from ..protocol import SERVICE
+from ..v1 import fusion_pb2, fusion_pb2_grpc
+from .address import Address, check_unix_socket_free, parse_address
+from .auth import TokenInterceptor
+from .errors import AddressError
+from .logs import event
+from .servicer import FusionServicer
+from .settings import ServerSettings
+from .state import ServerState
+
+# Threads for calls beyond the job limit: info, health, cancel and refusals never wait for a job.
+_SPARE_THREADS = 8
+
+
+def _credentials(settings: ServerSettings) -> grpc.ServerCredentials | None:
+    if not (settings.tls_cert or settings.tls_key):
+        if settings.tls_client_ca:
+            raise MovingColorError("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)")
+        return None
+    if not (settings.tls_cert and settings.tls_key):
+        raise MovingColorError("TLS needs both --tls-cert and --tls-key")
+    files = {}
+    for what, path in (
+        ("certificate", settings.tls_cert),
+        ("key", settings.tls_key),
+        ("client CA", settings.tls_client_ca),
+    ):
+        if path is None:
+            continue
+        try:
+            files[what] = Path(path).read_bytes()
+        except OSError as error:
+            raise MovingColorError(f"TLS {what} {path}: {error.strerror}; check the path") from error
+    return grpc.ssl_server_credentials(
+        [(files["key"], files["certificate"])],
+        root_certificates=files.get("client CA"),
+        require_client_auth="client CA" in files,
+    )
+
+
+def _check_exposure(address: Address, settings: ServerSettings) -> None:
+    if not address.is_local and not settings.token:
+        raise AddressError(
+            f"{address} reaches beyond this machine: give the server a token (--token-file FILE or "
+            f"$MOVINGCOLOR_TOKEN) so only your clients can use it, or listen on 127.0.0.1 or a Unix socket"
+        )
+    if not address.is_local and not (settings.tls_cert and settings.tls_key):
+        event(
+            "warning.cleartext",
+            level=logging.WARNING,
+            address=str(address),
+            advice="the token travels in clear text: add --tls-cert/--tls-key",
+        )
+
+
+def create_server(
+    address: str,
+    settings: ServerSettings | None = None,
+    state: ServerState | None = None,
+    health_servicer: health.HealthServicer | None = None,
+) -> tuple[grpc.Server, int]:
+    """A bound, not yet started server for ``address`` and its TCP port (0 for a Unix socket).
+
+    ``state`` (jobs, engines, scheduler) and ``health_servicer`` are made here unless the
+    caller passes its own to drive them (``serve`` does, for shutdown).
+    """
+    settings = settings or ServerSettings()
+    parsed = parse_address(address)
+    _check_exposure(parsed, settings)
+    credentials = _credentials(settings)
+    if parsed.is_unix:
+        check_unix_socket_free(parsed.path)
+    state = state or ServerState(settings)
+    interceptors = [TokenInterceptor(settings.token)] if settings.token else []
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=settings.max_jobs + _SPARE_THREADS, thread_name_prefix="rpc"),
+        interceptors=interceptors,
+        options=[
+            ("grpc.max_receive_message_length", settings.max_message_bytes),
+            ("grpc.max_send_message_length", settings.max_message_bytes),
+            # gRPC lets a second server share a port by default; a clash must be an error instead.
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    fusion_pb2_grpc.add_FusionServicer_to_server(FusionServicer(state), server)
+    health_servicer = health_servicer or health.HealthServicer(experimental_non_blocking=True)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", SERVICE):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    names = (
+        fusion_pb2.DESCRIPTOR.services_by_name["Fusion"].full_name,
+        health.SERVICE_NAME,
+        reflection.SERVICE_NAME,
+    )
+    reflection.enable_server_reflection(names, server)
+    try:
+        if credentials is None:
+            port = server.add_insecure_port(parsed.target)
+        else:
+            port = server.add_secure_port(parsed.target, credentials)
+    except RuntimeError as error:
+        raise AddressError(f"cannot listen on {parsed}: {error}; is another server using it?") from error
+    if not parsed.is_unix and port == 0:
+        raise AddressError(f"cannot listen on {parsed}: the port is in use or the host is not this machine's")
+    return server, (0 if parsed.is_unix else port)
+
+
+def serve(address: str, settings: ServerSettings | None = None) -> int:
+    """Serve until SIGTERM or SIGINT, then stop cleanly: refuse new calls, give in-flight calls
+    ``grace_seconds`` to finish, cancel the rest (frames already written are whole)."""
+    settings = settings or ServerSettings()
+    state = ServerState(settings)
+    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    server, port = create_server(address, settings, state, health_servicer)
+    bound = parse_address(address).with_port(port)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    server.start()
+    event(
+        "serving",
+        address=str(bound),
+        device=settings.device,
+        token="required" if settings.token else "none",
+        tls="mutual" if settings.tls_client_ca else ("on" if settings.tls_cert else "off"),
+        roots=",".join(str(r) for r in settings.roots) or None,
+        max_jobs=settings.max_jobs,
+    )
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    event("stopping", active_jobs=state.jobs.active, grace_seconds=settings.grace_seconds)
+    health_servicer.enter_graceful_shutdown()
+    server.stop(settings.grace_seconds).wait()
+    cancelled = state.jobs.cancel_all("the server is shutting down")
+    idle = state.jobs.wait_idle(settings.grace_seconds)
+    event("stopped", cancelled=cancelled, idle=idle)
+    if bound.is_unix:
+        bound.path.unlink(missing_ok=True)
+    return 0

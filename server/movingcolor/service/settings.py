@@ -1,0 +1,40 @@
+"""What a server is started with: its limits, roots, device, token and TLS files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..protocol import MAX_MESSAGE_BYTES, PART_BYTES
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Defaults suit one workstation or one GPU box; each has a ``movingcolor serve`` option."""
+
+    #: Required on every call when set; always required beyond loopback.
+    token: str | None = None
+    #: Folders RunJob may read and write; none disables RunJob.
+    roots: tuple[Path, ...] = ()
+    #: Device for the network when a call says ``auto``: auto (GPU when present), cpu or cuda.
+    device: str = "auto"
+    #: Jobs running or waiting at once; more are refused with RESOURCE_EXHAUSTED (back-pressure).
+    max_jobs: int = 16
+    #: Engine windows that run at once per device; one keeps a GPU's memory to one window.
+    device_slots: int = 1
+    #: gRPC's receive (and send) limit. Images travel in parts, so gRPC's own default serves.
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+    #: Size of the parts the server sends.
+    part_bytes: int = PART_BYTES
+    #: The largest single image accepted: a 4096x2160 RGBA float frame is 142 MB.
+    max_image_bytes: int = 512 * MIB
+    #: Frames one FuseWindow call may send.
+    max_window_frames: int = 64
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    #: Client certificates must be signed by this CA (mutual TLS).
+    tls_client_ca: Path | None = None
+    #: Seconds in-flight calls get to finish on shutdown before they are cancelled.
+    grace_seconds: float = 10.0

@@ -1,0 +1,216 @@
+"""FuseShot and FuseWindow: frames streamed in, fused frames streamed out, through the shot runner.
+
+Received images go into a ``FrameStore``; the runner (``jobs.ShotStream``) reads
+them through stream sources, waiting for each frame, and yields each fused frame
+as soon as its last window is done. A reader thread receives while the call's own
+thread runs the runner, so decoding, fusion and sending overlap.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from ..errors import MovingColorError
+from ..frames.image_io import write_image
+from ..frames.stream import FrameStore, StreamSource
+from ..jobs import ShotSources, ShotStream
+from ..protocol.images import ROLE_NAMES, PartAssembler, WireFormatError, raw_image, split
+from ..v1 import fusion_pb2
+from ..v1 import image_pb2 as pb
+from .decode import ImageDecoder
+from .jobs import Job
+from .logs import event
+from .plan import OutputSettings, clip_frames, frames_to_send, render_range, shot_spec, wire_roles
+from .scheduler import ScheduledEngine
+from .state import ServerState
+
+
+def _encode(number: int, pixels, header: dict, output: OutputSettings, folder: Path, part_bytes: int):
+    """One fused frame as response messages: the file ``movingcolor fuse`` would write, or raw samples."""
+    attributes = {key: str(value) for key, value in header.items()}
+    if output.encoding == pb.ENCODING_RAW:
+        info, data = raw_image(pixels, ("R", "G", "B"), output.sample_type, header["movingcolor:colorspace"])
+    else:
+        path = folder / f"fused.{number}.{output.format}"
+        write_image(
+            path,
+            pixels,
+            pixel_type="float" if output.sample_type == pb.SAMPLE_TYPE_FLOAT else "half",
+            compression=output.compression,
+            attributes=header,
+        )
+        try:
+            data = path.read_bytes()
+        finally:
+            path.unlink(missing_ok=True)
+        info = pb.ImageInfo(encoding=pb.ENCODING_FILE, format=output.format, byte_size=len(data))
+        info.colorspace = header["movingcolor:colorspace"]
+    info.attributes.update(attributes)
+    for part in split(pb.ROLE_FUSED, number, info, data, part_bytes):
+        yield fusion_pb2.FuseShotResponse(part=part)
+
+
+def _summary(stream: ShotStream, frames: int, seconds: float) -> fusion_pb2.ShotSummary:
+    return fusion_pb2.ShotSummary(
+        frames=str(stream.range),
+        engine=stream.engine.name,
+        model=stream.engine.model,
+        band=stream.band,
+        colorspaces=stream.colorspaces,
+        grade=stream.grade,
+        config=stream.config,
+        seconds=round(seconds, 3),
+        frame_count=frames,
+    )
+
+
+def _sources(store: FrameStore, roles: tuple[str, ...]) -> ShotSources:
+    other = next((r for r in roles if r in ("graded", "edited")), None)
+    return ShotSources(
+        plate=StreamSource(store, "plate"),
+        matte=StreamSource(store, "matte") if "matte" in roles else None,
+        other=StreamSource(store, other) if other else None,
+        release=store.release,
+    )
+
+
+def _receive(requests: Iterable, store: FrameStore, decoder: ImageDecoder, max_bytes: int, job: Job) -> None:
+    """Reader thread: parts -> images -> the store, until the client half-closes."""
+    assembler = PartAssembler(max_bytes)
+    try:
+        for request in requests:
+            if request.WhichOneof("message") != "part":
+                raise WireFormatError("a FuseShot stream takes one setup, first; then only image parts")
+            image = assembler.add(request.part)
+            if image is not None:
+                store.put(ROLE_NAMES.get(image.role, str(image.role)), image.frame, decoder.decode(image))
+        if assembler.pending:
+            raise WireFormatError(f"the stream ended inside {assembler.pending}; send all of its parts")
+        store.finish()
+    except MovingColorError as error:
+        store.fail(error)
+    except Exception as error:  # the call broke (cancelled, deadline, connection lost)
+        if not job.cancelled.is_set():
+            job.cancel(f"the request stream broke ({type(error).__name__})")
+        store.fail(job.error())
+
+
+def _run(stream: ShotStream, job: Job, output: OutputSettings, folder: Path, part_bytes: int):
+    started, count = time.perf_counter(), 0
+    for number, pixels, header in stream:
+        job.check()
+        yield from _encode(number, pixels, header, output, folder, part_bytes)
+        count += 1
+    seconds = time.perf_counter() - started
+    event("job.frames", job=job.id, frames=count, seconds=round(seconds, 3))
+    yield fusion_pb2.FuseShotResponse(done=fusion_pb2.ShotDone(summary=_summary(stream, count, seconds)))
+
+
+def fuse_shot(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, requests: Iterator) -> Iterator:
+    """FuseShot after its setup: accept, receive in a thread, fuse and send in this one."""
+    settings = state.settings
+    with tempfile.TemporaryDirectory(prefix="movingcolor-job-") as tmp:
+        folder = Path(tmp)
+        spec, roles, output = shot_spec(setup, folder)
+        engine, device = state.engines.engine_for(spec.engine, setup.model, setup.device)
+        clip = clip_frames(setup)
+        render = render_range(clip, setup)
+        needed, capacity = frames_to_send(engine, clip, render)
+        store = FrameStore(roles, clip, needed, capacity)
+        job.on_cancel(lambda reason: store.fail(job.error()))
+        event(
+            "job.accepted",
+            job=job.id,
+            engine=engine.name,
+            device=device,
+            render=str(render),
+            needed=len(needed),
+        )
+        yield fusion_pb2.FuseShotResponse(
+            accepted=fusion_pb2.ShotAccepted(
+                job_id=job.id,
+                render=pb.FrameRange(first=render.first, last=render.last),
+                needed=needed,
+                roles=wire_roles(roles),
+                buffer_frames=capacity,
+                engine=engine.name,
+                model=engine.model,
+                device=device,
+            )
+        )
+        reader = threading.Thread(
+            target=_receive,
+            args=(requests, store, ImageDecoder(folder), settings.max_image_bytes, job),
+            name=f"receive-{job.id}",
+            daemon=True,
+        )
+        reader.start()
+        scheduled = ScheduledEngine(engine, state.scheduler, device, job)
+        stream = None
+        try:
+            stream = ShotStream(spec, _sources(store, roles), scheduled)
+            if stream.range != render:
+                raise RuntimeError(f"planned render range {render} differs from the runner's {stream.range}")
+            yield from _run(stream, job, output, folder, settings.part_bytes)
+        finally:
+            if stream is not None:
+                stream.close()
+            # Frees the reader if it waits for room, and drops what it holds.
+            store.fail(job.error() if job.cancelled.is_set() else WireFormatError("the job has ended"))
+
+
+def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, requests: Iterator) -> Iterator:
+    """FuseWindow after its setup: receive every frame, then fuse the one target."""
+    settings = state.settings
+    if not setup.HasField("render") or setup.render.first != setup.render.last:
+        raise MovingColorError(
+            "FuseWindow fuses one frame: set the setup's render to the target, first = last"
+        )
+    with tempfile.TemporaryDirectory(prefix="movingcolor-job-") as tmp:
+        folder = Path(tmp)
+        spec, roles, output = shot_spec(setup, folder)
+        engine, device = state.engines.engine_for(spec.engine, setup.model, setup.device)
+        assembler, decoder = PartAssembler(settings.max_image_bytes), ImageDecoder(folder)
+        images = []
+        for request in requests:
+            job.check()
+            if request.WhichOneof("message") != "part":
+                raise WireFormatError("a FuseWindow stream takes one setup, first; then only image parts")
+            image = assembler.add(request.part)
+            if image is None:
+                continue
+            images.append((ROLE_NAMES.get(image.role, str(image.role)), image.frame, decoder.decode(image)))
+            if len({frame for _, frame, _ in images}) > settings.max_window_frames:
+                raise WireFormatError(
+                    f"a window of more than {settings.max_window_frames} frames was sent; this server "
+                    f"takes at most that many (serve --max-window-frames)"
+                )
+        if assembler.pending:
+            raise WireFormatError(f"the stream ended inside {assembler.pending}; send all of its parts")
+        clip = list(setup.clip) or sorted({frame for role, frame, _ in images if role == "plate"})
+        if not clip:
+            raise MovingColorError("no plate images arrived; send the target's plate and its neighbours'")
+        store = FrameStore(roles, clip)
+        for role, frame, image in images:
+            store.put(role, frame, image)
+        store.finish()
+        render = render_range(clip, setup)
+        event(
+            "job.accepted",
+            job=job.id,
+            engine=engine.name,
+            device=device,
+            render=str(render),
+            needed=len(clip),
+        )
+        stream = ShotStream(
+            spec, _sources(store, roles), ScheduledEngine(engine, state.scheduler, device, job)
+        )
+        try:
+            yield from _run(stream, job, output, folder, settings.part_bytes)
+        finally:
+            stream.close()

@@ -1,0 +1,23 @@
+"""What every call of one server shares: settings, the job table, the device scheduler, the engines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .engines import EnginePool
+from .jobs import JobTable
+from .scheduler import DeviceScheduler
+from .settings import ServerSettings
+
+
+@dataclass
+class ServerState:
+    settings: ServerSettings
+    jobs: JobTable = field(init=False)
+    scheduler: DeviceScheduler = field(init=False)
+    engines: EnginePool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.jobs = JobTable(self.settings.max_jobs)
+        self.scheduler = DeviceScheduler(self.settings.device_slots)
+        self.engines = EnginePool(self.settings.device)

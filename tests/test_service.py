@@ -1,0 +1,556 @@
+"""The gRPC server as a real process, on a Unix socket and on loopback TCP, through the client library.
+
+Streamed fusion is compared with the in-process run with tolerance zero: the
+fused pixels are bit-identical (only the EXR header's DateTime differs), for
+the classical engines and for the network alike.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import output_files, run_cli
+from movingcolor import __version__
+from movingcolor.color.config import ColorConfig
+from movingcolor.frames.image_io import read_header, read_pixels, write_image
+from movingcolor.protocol import MAX_MESSAGE_BYTES
+from movingcolor.protocol.images import file_image, raw_image
+from movingcolor.service.process import ServerProcess
+from movingcolor.synthetic import generate_shot
+from movingcolor_client import (
+    AuthenticationError,
+    DeadlineExceededError,
+    InvalidRequestError,
+    JobCancelledError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServerBusyError,
+    ServerUnavailableError,
+    connect,
+    shot_setup,
+)
+
+GRADE = "slope=1.25,1.0,0.8;offset=0.01;power=1.0;sat=1.2"
+TOKEN = "s3cret-token"
+FIRST = 1001
+
+
+def write_shot(
+    folder: Path, width: int = 96, height: int = 64, frames: int = 8, seed: int = 3
+) -> tuple[str, str]:
+    """A procedural shot: scene-linear EXR plate and PNG matte, frames from 1001; returns their patterns."""
+    config = ColorConfig()
+    shot = generate_shot(width=width, height=height, frames=frames, seed=seed)
+    (folder / "plate").mkdir(parents=True, exist_ok=True)
+    (folder / "matte").mkdir(parents=True, exist_ok=True)
+    for index in range(frames):
+        number = FIRST + index
+        linear = config.convert(shot.plate[index], config.srgb_encoded, config.scene_linear)
+        write_image(
+            folder / "plate" / f"plate.{number:04d}.exr",
+            linear,
+            attributes={"oiio:ColorSpace": config.scene_linear},
+        )
+        write_image(
+            folder / "matte" / f"matte.{number:04d}.png", shot.matte[index][..., None], channels=("Y",)
+        )
+    return str(folder / "plate" / "plate.####.exr"), str(folder / "matte" / "matte.####.png")
+
+
+def short_folder(prefix: str = "mc-") -> Path:
+    """A folder with a short path: Unix socket paths are limited to 107 bytes."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+
+
+def assert_same_frames(ours: list[Path], theirs: list[Path]) -> None:
+    """Same names, bit-identical pixels, same header but for the write time."""
+    assert [p.name for p in ours] == [p.name for p in theirs] and ours
+    for a, b in zip(ours, theirs, strict=True):
+        assert np.array_equal(read_pixels(a), read_pixels(b)), a.name
+        ha, hb = read_header(a).attributes, read_header(b).attributes
+        ha.pop("DateTime", None), hb.pop("DateTime", None)
+        assert ha == hb
+
+
+def wait_idle(client, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while client.info()["active_jobs"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert client.info()["active_jobs"] == 0
+
+
+@pytest.fixture(scope="module")
+def farm_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("farm-root")
+
+
+@pytest.fixture(scope="module")
+def shot(farm_root) -> tuple[str, str]:
+    return write_shot(farm_root / "shot")
+
+
+@pytest.fixture(scope="module")
+def unix_server(test_model, farm_root):
+    """No token (a Unix socket is local), file jobs under farm_root, images up to 16 MiB."""
+    folder = short_folder()
+    server = ServerProcess(
+        f"unix://{folder}/mc.sock", ["--root", farm_root, "--max-image-mb", "16", "--max-window-frames", "8"]
+    )
+    with server:
+        yield server
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def tcp_server(test_model):
+    """Loopback TCP on a free port, with a token."""
+    with ServerProcess("127.0.0.1:0", ["--log-format", "json"], env={"MOVINGCOLOR_TOKEN": TOKEN}) as server:
+        yield server
+
+
+@pytest.fixture(params=["unix", "tcp"])
+def server(request, unix_server, tcp_server):
+    return unix_server if request.param == "unix" else tcp_server
+
+
+def client_for(server, **options):
+    return connect(server.address, TOKEN if server.address.startswith("127.") else None, **options)
+
+
+# -- health, info, reflection -------------------------------------------------------------
+
+
+def test_health_and_info(server):
+    with client_for(server) as client:
+        assert client.health() == "SERVING"
+        assert client.health("movingcolor.v1.Fusion") == "SERVING"
+        info = client.info()
+    assert info["version"] == __version__ and info["protocol"] == "movingcolor.v1"
+    engines = {e["name"]: e for e in info["engines"]}
+    assert {"hard", "feather", "guided", "movingcolor"} <= set(engines)
+    assert engines["guided"]["temporal_radius"] == 2 and not engines["guided"]["shared"]
+    assert engines["movingcolor"]["shared"]
+    assert info["limits"]["max_message_bytes"] == str(MAX_MESSAGE_BYTES)
+    assert info["devices"][0]["name"] in ("cpu", "cuda")
+    assert info["packages"]["grpcio"]
+
+
+def test_reflection_lists_the_services(unix_server):
+    import grpc
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+    with grpc.insecure_channel(unix_server.address) as channel:
+        services = set(ProtoReflectionDescriptorDatabase(channel).get_services())
+    assert {"movingcolor.v1.Fusion", "grpc.health.v1.Health"} <= services
+
+
+def test_structured_logs(tcp_server):
+    with client_for(tcp_server, name="logs-test") as client:
+        client.fuse_arrays(np.zeros((1, 8, 8, 3), np.float32), np.zeros((1, 8, 8), np.float32), grade=GRADE)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the server's log reaches this process through a pipe
+        events = tcp_server.events()
+        ended = [e for e in events if e["event"] == "job.end" and e.get("client") == "logs-test"]
+        if ended:
+            break
+        time.sleep(0.1)
+    serving = next(e for e in events if e["event"] == "serving")
+    assert serving["address"] == tcp_server.address and serving["token"] == "required"
+    assert ended and ended[-1]["status"] == "OK" and ended[-1]["method"] == "FuseShot"
+
+
+# -- streamed fusion equals the in-process run ---------------------------------------------
+
+
+def test_fuse_through_server_equals_in_process(server, shot, tmp_path):
+    plate, matte = shot
+    common = ["fuse", "--plate", plate, "--matte", matte, "--grade", GRADE, "--engine", "guided"]
+    assert run_cli(*common, "--out", tmp_path / "local" / "f.####.exr") == 0
+    remote = ["--server", server.address] + (["--token", TOKEN] if server.address.startswith("127.") else [])
+    assert run_cli(*common, *remote, "--out", tmp_path / "remote" / "f.####.exr") == 0
+    assert_same_frames(output_files(tmp_path / "remote"), output_files(tmp_path / "local"))
+
+
+def test_network_through_server_equals_in_process(unix_server, shot, tmp_path, test_model):
+    if test_model is None:
+        pytest.skip("torch is not installed: no network to serve")
+    plate, matte = shot
+    common = ["fuse", "--plate", plate, "--matte", matte, "--grade", GRADE, "--engine", "movingcolor"]
+    common += ["--model", "tiny-random", "--frames", "1002-1005", "--handles", "1"]
+    assert run_cli(*common, "--out", tmp_path / "local" / "f.####.exr") == 0
+    assert run_cli(*common, "--server", unix_server.address, "--out", tmp_path / "remote" / "f.####.exr") == 0
+    assert_same_frames(output_files(tmp_path / "remote"), output_files(tmp_path / "local"))
+    assert len(output_files(tmp_path / "remote")) == 6
+    with connect(unix_server.address) as client:
+        network = next(e for e in client.info()["engines"] if e["name"] == "movingcolor")
+    assert network["loaded_on"] == ["cpu"]  # loaded once, on first use, and kept for every client
+
+
+# -- the window call -----------------------------------------------------------------------
+
+
+def test_window_call_equals_that_frame_of_the_shot(unix_server, shot, tmp_path):
+    plate, matte = shot
+    run_cli(
+        "fuse", "--plate", plate, "--matte", matte, "--grade", GRADE, "--exr-type", "float", "--out", tmp_path
+    )
+    expected = read_pixels(tmp_path / "plate.1004.exr")
+    neighbours = range(1002, 1007)  # the target and guided's temporal radius of 2 each side
+    plates = {n: read_pixels(Path(plate.replace("####", str(n)))) for n in neighbours}
+    mattes = {n: read_pixels(Path(matte.replace("####", str(n)))) for n in neighbours}
+    with connect(unix_server.address) as client:
+        fused = client.fuse_window(1004, plates, mattes, grade=GRADE, colorspace="ACEScg")
+        assert fused.frame == 1004 and fused.attributes["movingcolor:frame"] == 1004
+        assert np.array_equal(fused.pixels(), expected)
+        fused.write(tmp_path / "window.exr", pixel_type="float")
+        assert np.array_equal(read_pixels(tmp_path / "window.exr"), expected)
+        with pytest.raises(InvalidRequestError, match="lacks 1 of render frames 1009"):
+            client.fuse_window(1009, plates, mattes, grade=GRADE)
+        many = {n: plates[1004] for n in range(1001, 1011)}
+        with pytest.raises(InvalidRequestError, match="more than 8 frames"):
+            client.fuse_window(1004, many, {n: mattes[1004] for n in many}, grade=GRADE)
+
+
+# -- the files job -------------------------------------------------------------------------
+
+
+def test_files_job_writes_under_the_roots(unix_server, shot, farm_root, tmp_path):
+    plate, matte = shot
+    out = farm_root / "job" / "f.####.exr"
+    events = []
+    with connect(unix_server.address) as client:
+        summary = client.run_job(
+            plate, str(out), matte, grade=GRADE, frames="1002-1004", progress=lambda *e: events.append(e)
+        )
+    assert summary["frames"] == "1002-1004" and summary["frame_count"] == 3
+    assert [e[2] for e in events] == [1002, 1003, 1004] and events[-1][:2] == (3, 3)
+    assert run_cli("fuse", "--plate", plate, "--matte", matte, "--grade", GRADE, "--frames", "1002-1004",
+                   "--out", tmp_path / "f.####.exr") == 0  # fmt: skip
+    assert_same_frames(output_files(farm_root / "job"), output_files(tmp_path))
+    assert summary["written"] == [str(p) for p in output_files(farm_root / "job")]
+
+
+def test_files_job_outside_the_roots_is_refused(unix_server, tcp_server, shot, farm_root, tmp_path):
+    plate, matte = shot
+    with connect(unix_server.address) as client:
+        with pytest.raises(PermissionDeniedError, match="outside this server's root folders"):
+            client.run_job(plate, str(tmp_path / "out" / "f.####.exr"), matte, grade=GRADE)
+        with pytest.raises(PermissionDeniedError, match="plate"):
+            client.run_job(
+                str(farm_root / ".." / "elsewhere" / "p.####.exr"), str(farm_root / "o"), grade=GRADE
+            )
+        with pytest.raises(InvalidRequestError, match="relative path"):
+            client.run_job("shot/plate.####.exr", str(farm_root / "o"), grade=GRADE)
+    assert not (tmp_path / "out").exists()
+    with client_for(tcp_server) as client, pytest.raises(InvalidRequestError, match="without root folders"):
+        client.run_job(plate, str(farm_root / "o" / "f.####.exr"), matte, grade=GRADE)
+
+
+# -- bad input ------------------------------------------------------------------------------
+
+
+def test_token_missing_or_wrong(tcp_server, monkeypatch):
+    monkeypatch.delenv("MOVINGCOLOR_TOKEN", raising=False)
+    with connect(tcp_server.address) as client:
+        assert client.health() == "SERVING"  # health checks stay open for orchestrators
+        with pytest.raises(AuthenticationError, match="needs a token"):
+            client.info()
+    with (
+        connect(tcp_server.address, "not-it") as client,
+        pytest.raises(AuthenticationError, match="does not match"),
+    ):
+        client.fuse_arrays(np.zeros((1, 8, 8, 3), np.float32), np.zeros((1, 8, 8), np.float32), grade=GRADE)
+    with connect(tcp_server.address, TOKEN) as client:
+        assert client.info()["active_jobs"] == 0
+
+
+def test_oversize_message_and_image(unix_server):
+    plate = np.full((1, 768, 1024, 4), 0.18, np.float32)  # 12.6 MB of raw float: over gRPC's 4 MiB
+    plate[..., 3] = 0.0
+    plate[0, 200:500, 300:700, 3] = 1.0
+    with connect(unix_server.address) as client:  # parts of 2 MiB: the large frame goes through
+        fused = client.fuse_arrays(plate, grade=GRADE, engine="hard")
+        assert fused.shape == (1, 768, 1024, 3)
+    too_large = pytest.raises(ServerBusyError, match="larger than the server accepts.*part_bytes")
+    with connect(unix_server.address, part_bytes=6 * 1024 * 1024) as client, too_large:
+        client.fuse_arrays(plate, grade=GRADE, engine="hard")
+    huge = np.zeros((1, 1100, 1100, 4), np.float32)  # 19.4 MB: over this server's --max-image-mb 16
+    with connect(unix_server.address) as client, pytest.raises(ServerBusyError, match="max-image-mb"):
+        client.fuse_arrays(huge, grade=GRADE, engine="hard")
+
+
+class BrokenFrames:
+    """Input whose plate images are not what they claim to be (as a faulty host would send)."""
+
+    clip = [1, 2]
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def image(self, role, frame):
+        if self.kind == "exr":
+            return file_image(b"\x76\x2f\x31\x01 not the rest of an EXR file", "exr")
+        info, data = raw_image(np.zeros((8, 8, 3), np.float32), ("R", "G", "B"))
+        info.byte_size = len(data) - 10  # consistent parts, but too few samples for 8x8 RGB
+        return info, data[:-10]
+
+
+@pytest.mark.parametrize("kind, message", [("exr", r"plate frame 1 \(exr bytes\)"), ("raw", "raw samples")])
+def test_malformed_frame_bytes(unix_server, kind, message):
+    setup = shot_setup(clip=[1, 2], grade=GRADE, matte_frames=False)
+    with connect(unix_server.address) as client:
+        with pytest.raises(InvalidRequestError, match=message):
+            list(client.shot(setup, BrokenFrames(kind)))
+        wait_idle(client)
+
+
+def test_mismatched_sizes(unix_server):
+    plate = np.zeros((2, 64, 96, 3), np.float32)
+    with connect(unix_server.address) as client:
+        with pytest.raises(InvalidRequestError, match="is 48x32 but the plate is 96x64"):
+            client.fuse_arrays(plate, np.zeros((2, 32, 48), np.float32), grade=GRADE)
+        frames = [np.zeros((64, 96, 3), np.float32), np.zeros((32, 48, 3), np.float32)]
+        mattes = [np.zeros((64, 96), np.float32), np.zeros((32, 48), np.float32)]
+        with pytest.raises(InvalidRequestError, match="frame 2 is 48x32 but plate frame 1 was 96x64"):
+            client.fuse_arrays(frames, mattes, grade=GRADE)
+
+
+def test_unknown_model_and_engine(unix_server):
+    plate, matte = np.zeros((1, 16, 16, 3), np.float32), np.zeros((1, 16, 16), np.float32)
+    with connect(unix_server.address) as client:
+        with pytest.raises(NotFoundError, match="model 'no-such-model' is not installed on this server"):
+            client.fuse_arrays(plate, matte, grade=GRADE, engine="movingcolor", model="no-such-model")
+        with pytest.raises(NotFoundError, match="engine 'sharpest' is not known.*guided"):
+            client.fuse_arrays(plate, matte, grade=GRADE, engine="sharpest")
+        with pytest.raises(InvalidRequestError, match="look 'NoSuchLook' is not in"):
+            client.fuse_arrays(plate, matte, grade="look:NoSuchLook")
+
+
+# -- deadlines, cancellation ----------------------------------------------------------------
+
+
+class SlowFrames:
+    """Frames that take ``delay`` seconds each to produce (a slow disk or host)."""
+
+    def __init__(self, frames: int, delay: float, size=(48, 32)):
+        self.clip = list(range(1, frames + 1))
+        self.delay = delay
+        self.plate = np.full((size[1], size[0], 3), 0.2, np.float32)
+        self.matte = np.zeros((size[1], size[0], 1), np.float32)
+        self.matte[8:24, 8:24] = 1.0
+
+    def image(self, role, frame):
+        if role == "plate":
+            time.sleep(self.delay)
+            return raw_image(self.plate, ("R", "G", "B"))
+        return raw_image(self.matte, ("Y",))
+
+
+def test_deadline_exceeded_frees_the_work(unix_server):
+    setup = shot_setup(clip=list(range(1, 41)), grade=GRADE, engine="hard")
+    with connect(unix_server.address) as client:
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceededError, match="did not finish within its deadline of 1.5s"):
+            list(client.shot(setup, SlowFrames(40, 0.1), timeout=1.5))
+        assert time.monotonic() - started < 5
+        wait_idle(client)
+
+
+def test_cancel_mid_stream_by_the_client_and_by_job_id(unix_server):
+    setup = shot_setup(clip=list(range(1, 41)), grade=GRADE, engine="hard")
+    with connect(unix_server.address) as client:
+        call = client.shot(setup, SlowFrames(40, 0.05))
+        received = []
+        with pytest.raises(JobCancelledError, match="cancelled by this client"):
+            for fused in call:
+                received.append(fused.frame)
+                if len(received) == 2:
+                    call.cancel()
+        assert received[:2] == [1, 2] and len(received) < 40
+        wait_idle(client)
+
+        call = client.shot(setup, SlowFrames(40, 0.05))
+        with pytest.raises(JobCancelledError, match="cancelled by a CancelJob call"):
+            for fused in call:
+                if fused.frame == 2:
+                    with connect(unix_server.address, name="farm-monitor") as other:
+                        assert other.cancel(call.job_id)
+        assert not client.cancel(call.job_id)  # already over
+        with pytest.raises(NotFoundError, match="no job 'nope'"):
+            client.cancel("nope")
+        wait_idle(client)
+
+
+# -- the server going away ------------------------------------------------------------------
+
+
+def test_server_killed_mid_shot_then_restarted(tmp_path):
+    plate, matte = write_shot(tmp_path / "shot", frames=40, seed=5)
+    folder = short_folder()
+    server = ServerProcess(f"unix://{folder}/mc.sock").start()
+    out = tmp_path / "out"
+
+    def kill_after(count):
+        def progress(done, total, frame):
+            if done == count:
+                server.kill()
+
+        return progress
+
+    try:
+        reported = pytest.raises(
+            ServerUnavailableError, match="unavailable.*frames before it were written completely"
+        )
+        with connect(server.address, retries=0) as client, reported:
+            client.fuse_files(plate, out / "f.####.exr", matte, grade=GRADE, progress=kill_after(2))
+        written = output_files(out)
+        assert 2 <= len(written) < 40 and not [p for p in written if not p.name.startswith("f.")]
+        for path in written:  # whole frames only: no temporary .partial files, every frame reads
+            assert read_pixels(path).shape == (64, 96, 3)
+
+        # Restarted on the same (now stale) socket while a client retries: it resumes where it was.
+        server.start()
+        restarter = threading.Thread(target=lambda: (time.sleep(0.5), server.start()))
+        with connect(server.address, retries=8, backoff=0.25) as client:
+
+            def kill_then_restart(done, total, frame):
+                if done == 5:
+                    server.kill()
+                    restarter.start()
+
+            result = client.fuse_files(
+                plate, out / "f.####.exr", matte, grade=GRADE, progress=kill_then_restart
+            )
+        restarter.join()
+        assert result.frames == "1001-1040" and len(result.written) == 40
+        assert (
+            run_cli(
+                "fuse",
+                "--plate",
+                plate,
+                "--matte",
+                matte,
+                "--grade",
+                GRADE,
+                "--out",
+                tmp_path / "local" / "f.####.exr",
+            )
+            == 0
+        )
+        assert_same_frames(output_files(out), output_files(tmp_path / "local"))
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_clean_shutdown_finishes_or_cancels_in_flight_work(tmp_path):
+    folder = short_folder()
+    server = ServerProcess(f"unix://{folder}/mc.sock", ["--grace", "1"]).start()
+    setup = shot_setup(clip=list(range(1, 61)), grade=GRADE, engine="hard")
+    try:
+        with connect(server.address, retries=0) as client:
+            call = client.shot(setup, SlowFrames(60, 0.05))
+            with pytest.raises((JobCancelledError, ServerUnavailableError)):
+                for fused in call:
+                    if fused.frame == 2:
+                        threading.Thread(target=server.stop).start()
+        deadline = time.monotonic() + 20
+        while server.running() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert server.process.returncode == 0
+        assert any("stopped" in line for line in server.log)
+        assert not Path(folder, "mc.sock").exists()
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_serve_refuses_to_listen_beyond_loopback_without_a_token(capsys, monkeypatch):
+    monkeypatch.delenv("MOVINGCOLOR_TOKEN", raising=False)
+    assert run_cli("serve", "--address", "0.0.0.0:0") == 2
+    assert "reaches beyond this machine: give the server a token" in capsys.readouterr().err
+    assert run_cli("serve", "--address", "localhost") == 2
+    assert "neither unix:///path/to.sock nor host:port" in capsys.readouterr().err
+
+
+# -- TLS ------------------------------------------------------------------------------------
+
+
+def _openssl(*args, cwd):
+    import subprocess
+
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_mutual_tls(tmp_path):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (it makes the test certificates)")
+    days = ["-days", "2"]
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+             "-subj", "/CN=MovingColor test CA", *days, cwd=tmp_path)  # fmt: skip
+    for name, extra in (("server", "subjectAltName=IP:127.0.0.1,DNS:localhost"), ("client", "")):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                 "-subj", f"/CN={name}", cwd=tmp_path)  # fmt: skip
+        (tmp_path / f"{name}.ext").write_text(extra + "\n" if extra else "basicConstraints=CA:FALSE\n")
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                 "-out", f"{name}.pem", "-extfile", f"{name}.ext", *days, cwd=tmp_path)  # fmt: skip
+    args = ["--tls-cert", tmp_path / "server.pem", "--tls-key", tmp_path / "server.key"]
+    with ServerProcess("127.0.0.1:0", [*args, "--tls-client-ca", tmp_path / "ca.pem"]) as server:
+        tls = dict(ca=tmp_path / "ca.pem", cert=tmp_path / "client.pem", key=tmp_path / "client.key")
+        with connect(server.address, **tls) as client:
+            assert client.info()["active_jobs"] == 0
+        refused = pytest.raises(ServerUnavailableError)  # no client certificate: the handshake fails
+        with connect(server.address, ca=tmp_path / "ca.pem", retries=0) as client, refused:
+            client.info(timeout=5)
+        with connect(server.address, retries=0) as client, pytest.raises(ServerUnavailableError):
+            client.info(timeout=5)  # plain text to a TLS port
+
+
+# -- load -----------------------------------------------------------------------------------
+
+
+def test_load_eight_clients_thirty_frames_each(unix_server):
+    """8 concurrent clients x 30 frames: no errors, and memory back to its level before the load.
+
+    The baseline is taken after one warm-up round (imports, OCIO processors, the allocator's
+    per-thread arenas): what must not happen is growth with every further round.
+    """
+    rng = np.random.default_rng(0)
+    plate = rng.uniform(0.0, 1.0, (30, 48, 64, 3)).astype(np.float32)
+    matte = np.zeros((30, 48, 64), np.float32)
+    matte[:, 12:36, 16:48] = 1.0
+
+    def one_client(index, results, errors):
+        try:
+            with connect(unix_server.address, name=f"load-{index}") as client:
+                results[index] = client.fuse_arrays(plate, matte, grade=GRADE, engine="hard")
+        except Exception as error:  # collected and reported below
+            errors.append(error)
+
+    def round_of(count):
+        results, errors = [None] * count, []
+        threads = [threading.Thread(target=one_client, args=(i, results, errors)) for i in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert not errors, errors
+        return results
+
+    reference = round_of(1)[0]
+    round_of(8)
+    with connect(unix_server.address) as client:
+        wait_idle(client)
+        baseline = unix_server.rss_bytes()
+        for _ in range(3):
+            for result in round_of(8):
+                assert np.array_equal(result, reference)
+        wait_idle(client)
+    after = unix_server.rss_bytes()
+    assert after - baseline < 32 * 2**20, f"server memory grew from {baseline >> 20} to {after >> 20} MiB"

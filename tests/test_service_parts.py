@@ -1,0 +1,258 @@
+"""The service's parts in-process: generated stubs, the frame store, fair turns, plans, addresses, tokens."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from movingcolor.engines import create_engine
+from movingcolor.errors import FrameSizeMismatchError, MissingFramesError
+from movingcolor.frames.frame_range import FrameRange
+from movingcolor.frames.stream import DecodedImage, FrameStore, StreamOrderError, StreamSource
+from movingcolor.protocol import generate
+from movingcolor.protocol.images import PartAssembler, WireFormatError, decode_raw, raw_image, split
+from movingcolor.service.address import parse_address
+from movingcolor.service.auth import MISSING, WRONG, token_problem
+from movingcolor.service.errors import AddressError, JobCancelledError
+from movingcolor.service.jobs import Job
+from movingcolor.service.plan import READ_AHEAD, frames_to_send
+from movingcolor.service.scheduler import DeviceScheduler
+from movingcolor.v1 import image_pb2 as pb
+
+
+def test_generated_stubs_are_current(tmp_path):
+    pytest.importorskip("grpc_tools", reason="grpcio-tools (the dev extra) regenerates the stubs")
+    fresh = generate.generate(tmp_path)
+    committed = generate.generated_files(generate.PACKAGE_ROOT)
+    assert [p.name for p in fresh] == [p.name for p in committed]
+    stale = [p.name for p, q in zip(committed, fresh, strict=True) if p.read_bytes() != q.read_bytes()]
+    assert not stale, f"stale generated stubs {stale}: run {generate.COMMAND} and commit the result"
+
+
+def test_client_imports_without_torch():
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import movingcolor_client\n"
+        "client = movingcolor_client.connect('unix:///tmp/no-such-server.sock', retries=0)\n"
+        "try:\n"
+        "    client.info(timeout=2)\n"
+        "except movingcolor_client.ServerUnavailableError as error:\n"
+        "    print('unavailable:', error)\n"
+        "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "movingcolor serve --address unix:///tmp/no-such-server.sock" in result.stdout
+
+
+def _image(width=8, height=6, value=0.5) -> DecodedImage:
+    return DecodedImage(np.full((height, width, 3), value, np.float32), ("R", "G", "B"), "", True)
+
+
+def test_store_holds_back_a_sender_that_runs_ahead():
+    store = FrameStore(("plate",), clip=range(1, 11), capacity=2)
+    store.put("plate", 1, _image())
+    store.put("plate", 2, _image())
+    third = threading.Thread(target=store.put, args=("plate", 3, _image()))
+    third.start()
+    third.join(0.5)
+    assert third.is_alive() and store.held == 2  # back-pressure: waits for room
+    assert store.get("plate", 1).size == (8, 6)
+    store.release(1)
+    third.join(5)
+    assert not third.is_alive() and store.received("plate") == [2, 3]
+
+
+def test_store_refuses_out_of_order_twice_and_outside_the_clip():
+    store = FrameStore(("plate",), clip=range(1, 11), capacity=2)
+    errors = []
+
+    def read_first():
+        try:
+            store.get("plate", 1)
+        except JobCancelledError as error:
+            errors.append(error)
+
+    reader = threading.Thread(target=read_first)
+    store.put("plate", 3, _image())
+    store.put("plate", 4, _image())
+    reader.start()
+    time.sleep(0.3)  # the runner now waits for frame 1, which is behind a full buffer
+    with pytest.raises(StreamOrderError, match="send frames in ascending order"):
+        store.put("plate", 5, _image())
+    with pytest.raises(StreamOrderError, match="arrived twice"):
+        store.put("plate", 3, _image())
+    with pytest.raises(StreamOrderError, match="not in the clip"):
+        store.put("plate", 12, _image())
+    with pytest.raises(StreamOrderError, match="this shot takes plate images"):
+        store.put("graded", 1, _image())
+    with pytest.raises(FrameSizeMismatchError, match="plate frame 1 is 4x4 but plate frame 3 was 8x6"):
+        store.put("plate", 1, _image(4, 4))
+    store.fail(JobCancelledError("stop"))
+    reader.join(5)
+    assert [str(e) for e in errors] == ["stop"]
+
+
+def test_store_reports_frames_that_never_came_and_feeds_a_source():
+    store = FrameStore(("plate", "matte"), clip=[1001, 1002], needed=[1001, 1002])
+    source = StreamSource(store, "plate")
+    store.put("plate", 1001, _image(value=0.25))
+    assert (source.width, source.height, source.channels, source.is_float) == (8, 6, ("R", "G", "B"), True)
+    assert source.read(1001)[0, 0, 0] == 0.25 and source.available_range() == FrameRange(1001, 1002)
+    store.finish()
+    with pytest.raises(MissingFramesError, match="ended before plate frame 1002 arrived"):
+        source.read(1002)
+    with pytest.raises(MissingFramesError, match="before any matte image arrived"):
+        _ = StreamSource(store, "matte").width
+
+
+def test_fair_turns_round_robin_between_clients():
+    scheduler = DeviceScheduler(slots=1)
+    order, gate = [], threading.Event()
+    busy, done = Job("holder", "FuseShot"), threading.Event()
+
+    def hold():
+        with scheduler.turn("cpu", "holder", busy):
+            gate.set()
+            done.wait(5)
+
+    def take(client, label):
+        with scheduler.turn("cpu", client, Job(client, "FuseShot")):
+            order.append(label)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    gate.wait(5)
+    threads = []
+    for client, label in (("a", "a1"), ("a", "a2"), ("a", "a3"), ("b", "b1"), ("c", "c1")):
+        threads.append(threading.Thread(target=take, args=(client, label)))
+        threads[-1].start()
+        time.sleep(0.05)  # arrive in this order
+    done.set()
+    for thread in [holder, *threads]:
+        thread.join(5)
+    assert order == ["a1", "b1", "c1", "a2", "a3"]
+
+
+def test_a_cancelled_job_leaves_the_queue():
+    scheduler = DeviceScheduler(slots=1)
+    holder, waiting = Job("x", "FuseShot"), Job("y", "FuseShot")
+    outcome = []
+
+    def wait_for_a_turn():
+        try:
+            with scheduler.turn("cpu", "y", waiting):
+                outcome.append("ran")
+        except JobCancelledError as error:
+            outcome.append(str(error))
+
+    with scheduler.turn("cpu", "x", holder):
+        thread = threading.Thread(target=wait_for_a_turn)
+        thread.start()
+        time.sleep(0.3)
+        waiting.cancel("test")
+        thread.join(5)
+        assert outcome == [f"job {waiting.id} was cancelled: test"] and scheduler.waiting("cpu") == 0
+
+
+def test_frames_to_send_follow_the_windows():
+    guided = create_engine("guided")  # two neighbours each side, read in ascending order
+    needed, capacity = frames_to_send(guided, list(range(1, 21)), FrameRange(10, 12))
+    assert needed == list(range(8, 15)) and capacity == 1 + READ_AHEAD
+    hard = create_engine("hard")
+    assert frames_to_send(hard, list(range(1, 21)), FrameRange(10, 12))[0] == [10, 11, 12]
+
+
+def _stream_through(engine, clip, render, capacity) -> None:
+    """Send the needed frames in ascending order while a reader reads them in plan order."""
+    needed, _ = frames_to_send(engine, clip, render)
+    store = FrameStore(("plate",), clip, needed, capacity)
+    errors = []
+
+    def send():
+        try:
+            for number in needed:
+                store.put("plate", number, _image())
+            store.finish()
+        except StreamOrderError as error:
+            errors.append(error)
+            store.fail(error)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    seen = set()
+    try:
+        for window in engine.plan(clip, list(render)):
+            for number in window.frames:
+                if number not in seen:
+                    seen.add(number)
+                    store.get("plate", number)
+                    store.release(number)
+    finally:
+        sender.join(10)
+    assert not errors
+
+
+def test_the_buffer_holds_what_global_frames_need(test_model):
+    if test_model is None:
+        pytest.skip("torch is not installed")
+    network = create_engine("movingcolor", model=str(test_model), device="cpu")  # global frames ahead
+    clip = list(range(1, 41))
+    needed, capacity = frames_to_send(network, clip, FrameRange(1, 40))
+    assert needed == clip and capacity == 4 + READ_AHEAD
+    _stream_through(network, clip, FrameRange(1, 40), capacity - READ_AHEAD)
+    with pytest.raises(StreamOrderError, match="send frames in ascending order"):
+        _stream_through(network, clip, FrameRange(1, 40), capacity - READ_AHEAD - 1)
+
+
+def test_parts_round_trip_and_refuse_interleaving():
+    pixels = np.random.default_rng(1).uniform(-1, 4, (5, 7, 4)).astype(np.float32)
+    info, data = raw_image(pixels, ("R", "G", "B", "A"))
+    parts = list(split(pb.ROLE_PLATE, 3, info, data, part_bytes=100))
+    assert len(parts) == -(-len(data) // 100) and parts[0].HasField("info") and not parts[1].HasField("info")
+    assembler = PartAssembler(max_bytes=1 << 20)
+    images = [assembler.add(part) for part in parts]
+    assert images[:-1] == [None] * (len(parts) - 1)
+    assert np.array_equal(decode_raw(images[-1].info, images[-1].data, "x"), pixels)
+    assembler.add(parts[0])
+    with pytest.raises(WireFormatError, match="began before plate frame 3 was complete"):
+        assembler.add(pb.ImagePart(role=pb.ROLE_MATTE, frame=3, info=info, data=b"x"))
+    with pytest.raises(WireFormatError, match="images up to 10 bytes"):
+        PartAssembler(max_bytes=10).add(parts[0])
+    half, data16 = raw_image(pixels, ("R", "G", "B", "A"), pb.SAMPLE_TYPE_HALF)
+    assert np.array_equal(decode_raw(half, data16, "x"), pixels.astype(np.float16).astype(np.float32))
+
+
+def test_addresses():
+    assert parse_address("unix:///tmp/a.sock").path.as_posix() == "/tmp/a.sock"
+    tcp = parse_address("127.0.0.1:0")
+    assert (tcp.host, tcp.port, tcp.is_local) == ("127.0.0.1", 0, True)
+    assert parse_address("[::1]:50051").target == "[::1]:50051" and parse_address("[::1]:1").is_local
+    assert not parse_address("0.0.0.0:50051").is_local and not parse_address("render7:50051").is_local
+    with pytest.raises(AddressError, match="system limit"):
+        parse_address("unix:///tmp/" + "x" * 120 + ".sock")
+    with pytest.raises(AddressError, match="neither"):
+        parse_address("50051")
+
+
+def test_token_check():
+    assert token_problem([("authorization", "Bearer abc")], "abc") is None
+    assert token_problem([], "abc") == MISSING
+    assert token_problem([("authorization", "abc")], "abc") == MISSING
+    assert token_problem([("authorization", "Bearer abd")], "abc") == WRONG
+
+
+def test_server_benchmark_writes_its_section(tmp_path):
+    from movingcolor.bench.server import main
+
+    report = tmp_path / "BENCHMARKS.md"
+    report.write_text("# Benchmarks\n\n## Other\n\nkept\n")
+    assert main(["--sizes", "64x48", "--engines", "hard", "--runs", "1", "--out", str(report)]) == 0
+    text = report.read_text()
+    assert "## Other\n\nkept" in text and "## Server: frames per second and latency (cpu)" in text
+    for path in ("in-process", "server, Unix socket", "server, TCP loopback"):
+        assert f"| hard | 64x48 | {path} |" in text
