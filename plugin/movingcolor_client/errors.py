@@ -1,14 +1,15 @@
 """What can go wrong talking to a server, as exceptions whose messages say what to do.
 
 Every one derives from ``movingcolor.errors.MovingColorError`` (``movingcolor fuse
---server`` turns them into a one-line message and exit status 2) and carries the
-gRPC status ``code``.
+--server`` turns them into a one-line message and its exit status) and carries the
+gRPC status ``code``. Failures a farm should retry later (server down, busy or too
+slow) exit with 75, ``EX_TEMPFAIL``; bad input exits with 2.
 """
 
 from __future__ import annotations
 
 import grpc
-from movingcolor.errors import MovingColorError
+from movingcolor.errors import TRANSIENT_EXIT_CODE, MovingColorError
 
 
 class ClientError(MovingColorError):
@@ -21,6 +22,7 @@ class ServerUnavailableError(ClientError):
     """The server is not running, not reachable, or went away mid-call."""
 
     code = grpc.StatusCode.UNAVAILABLE
+    exit_code = TRANSIENT_EXIT_CODE
 
 
 class AuthenticationError(ClientError):
@@ -29,6 +31,7 @@ class AuthenticationError(ClientError):
 
 class DeadlineExceededError(ClientError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
+    exit_code = TRANSIENT_EXIT_CODE
 
 
 class JobCancelledError(ClientError):
@@ -40,6 +43,7 @@ class ServerBusyError(ClientError):
     """The server's job queue is full, or a message or image is over its limits."""
 
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    exit_code = TRANSIENT_EXIT_CODE
 
 
 class NotFoundError(ClientError):

@@ -2,11 +2,14 @@
 
 Every error a user can cause derives from :class:`MovingColorError`; its message
 names the file or value at fault and says how to fix it. The command line turns
-these into a one-line message and exit status 2 (bad input); anything else is a
-bug and keeps its traceback.
+these into a one-line message and exit status 2 (bad input) or 75 (a transient
+failure a farm may retry); anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
+
+# sysexits.h EX_TEMPFAIL: a transient failure (a server down or busy) that a farm may retry.
+TRANSIENT_EXIT_CODE = 75
 
 
 class MovingColorError(Exception):

@@ -60,6 +60,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--out-colorspace", help="output colourspace (default: the plate's)")
     parser.add_argument("--exr-type", default="half", choices=sorted(EXR_PIXEL_TYPES), help="EXR pixel type")
     parser.add_argument("--compression", default="zip", choices=EXR_COMPRESSIONS, help="EXR compression")
+    parser.add_argument(
+        "--force", action="store_true", help="redo frames already written for the same inputs and settings"
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     remote = parser.add_argument_group("through a server (movingcolor serve)")
     remote.add_argument(
@@ -138,6 +141,7 @@ def run(args) -> int:
         out_colorspace=args.out_colorspace,
         exr_type=args.exr_type,
         compression=args.compression,
+        force=args.force,
     )
     progress = FrameProgress(f"fuse ({args.engine})")
     try:
@@ -152,6 +156,10 @@ def _report(args, summary: dict) -> int:
         print(json.dumps(summary, indent=2))
     else:
         written = summary["written"]
+        if summary.get("skipped"):
+            log.info(
+                "kept %d frames already written for the same inputs and settings", len(summary["skipped"])
+            )
         log.info(
             "wrote %d frames (%s) with %s to %s in %.1fs (%.2f fps)",
             len(written),

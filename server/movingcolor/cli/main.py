@@ -12,9 +12,9 @@ import sys
 
 from .. import __version__
 from ..errors import MovingColorError
-from . import bench, demo, fuse, info, serve, train
+from . import bench, demo, fuse, info, serve, submit_opencue, train
 
-COMMANDS = (fuse, serve, demo, info, bench, train)
+COMMANDS = (fuse, serve, demo, info, bench, train, submit_opencue)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -97,14 +97,18 @@ class MovingColorEngine(Engine):
 
     def __init__(self, model: str | None = None, device: str = "auto", head: str = "auto", network=None):
         torch = _torch()
-        from ..model.registry import load_model
+        from ..model.checkpoint import WEIGHTS, load_checkpoint
+        from ..model.registry import find_model
 
         if head not in ("auto", "blend", "color"):
             raise MovingColorError(f"head {head!r} is not known: use auto, blend or color")
         self.device = resolve_device(device)
+        #: The weights file, so outputs can record exactly which weights made them.
+        self.weights = None
         if network is None:
-            loaded = load_model(model, self.device)
-            network, self.model = loaded.network, loaded.name
+            folder = find_model(model)
+            loaded = load_checkpoint(folder, self.device)
+            network, self.model, self.weights = loaded.network, loaded.name, folder / WEIGHTS
         else:
             self.model = f"untrained {network.config.name}"
         self.network = network.to(self.device).eval()

@@ -7,6 +7,7 @@ frame is written atomically, so an interrupted run leaves only whole frames.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -22,12 +23,13 @@ from ..color.grade_fit import GOOD_FIT_RMS, recover_graded
 from ..engines import Engine, FusionFrames, create_engine
 from ..errors import FrameSizeMismatchError, MovingColorError, OutputError
 from ..frames.frame_range import FrameRange
-from ..frames.image_io import write_image
+from ..frames.image_io import read_header, read_pixels, write_image
 from ..frames.source import ChannelSource, FrameSource, open_source
 from ..masks.band import BandWidth, edge_band
 from ..masks.matte import matte_from_pixels
 from ..windowing import Window
 from ..windowing.average import OverlapAverage
+from . import fingerprint
 from .output import output_pattern, prepare_folder
 
 log = logging.getLogger("movingcolor")
@@ -58,6 +60,7 @@ class ShotSpec:
     out_colorspace: str | None = None
     exr_type: str = "half"
     compression: str = "zip"
+    force: bool = False  # redo frames already written for the same inputs and settings
 
 
 @dataclass
@@ -73,6 +76,8 @@ class ShotReport:
     grade: str
     config: str
     seconds: float
+    #: Frames already written for the same inputs and settings, left as they were.
+    skipped: list[str] = field(default_factory=list)
     fps: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -355,15 +360,18 @@ class _Shot:
             grade_known=all(f.grade_known for f in frames),
         )
 
-    def fused_frames(self):
-        """Yield ``(frame number, head, output-space pixels)`` for the range, in frame order.
+    def fused_frames(self, skip: frozenset[int] = frozenset()):
+        """Yield ``(frame number, head, output-space pixels)`` for the range, in frame order,
+        leaving out the frames in ``skip`` (their windows do not run at all).
 
         Windows run in plan order; a prepared frame is kept only until the last
         window that needs it, so memory stays bounded on long clips.
         """
         # Stills cover any frame: with no sequence among the sources the clip is the range.
         clip = sorted(self.context_frames) if self.context_frames else list(self.range)
-        targets = list(self.range)
+        targets = [n for n in self.range if n not in skip]
+        if not targets:
+            return
         windows = self.engine.plan(clip, targets)
         last_use: dict[int, int] = {}
         for index, window in enumerate(windows):
@@ -421,8 +429,45 @@ class _Shot:
             "movingcolor:version": __version__,
             "movingcolor:band": str(self.band_width),
             "movingcolor:grade": self.grade_label,
+            fingerprint.HEADER_KEY: self.fingerprint,
             "Software": f"MovingColor {__version__}",
         }
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """What every output frame of this shot is made from (see ``fingerprint``)."""
+        spec = self.spec
+        # Frame range, handles and force select frames; they do not change any frame's pixels.
+        settings = {
+            key: value
+            for key, value in asdict(spec).items()
+            if key not in ("frames", "handles", "force", "out", "device")
+        }
+        settings.update(engine=self.engine.name, model=self.engine.model, colorspaces=self.colorspaces)
+        clip = sorted(self.context_frames) if self.context_frames else list(self.range)
+        inputs = sorted({source.location(n).split(" (")[0] for source in self._all_sources() for n in clip})
+        weights = getattr(self.engine, "weights", None)
+        return fingerprint.fingerprint(settings, inputs, [weights] if weights else [])
+
+    def finished_frames(self) -> frozenset[int]:
+        """Frames of the range whose output exists, reads back whole and carries this
+        shot's fingerprint: a rerun leaves them alone."""
+        if self.spec.force or self.pattern is None:
+            return frozenset()
+        done = set()
+        for number in self.range:
+            path = self.pattern.path(number)
+            if not path.exists():
+                continue
+            try:
+                header = read_header(path)
+                if header.attributes.get(fingerprint.HEADER_KEY) != self.fingerprint:
+                    continue
+                read_pixels(path)  # truncated or corrupt frames are redone
+            except MovingColorError:
+                continue
+            done.add(number)
+        return frozenset(done)
 
     def close(self) -> None:
         for source in self.sources:
@@ -462,9 +507,17 @@ def run_shot(spec: ShotSpec, progress: Progress | None = None, engine: Engine | 
     try:
         prepare_folder(shot.pattern)
         written: list[str] = []
-        total = len(shot.range)
+        finished = shot.finished_frames()
+        if finished:
+            log.info(
+                "%d of %d frames already written for these inputs and settings: skipped "
+                "(--force redoes them)",
+                len(finished),
+                len(shot.range),
+            )
+        total = len(shot.range) - len(finished)
         try:
-            for done, (number, head, fused) in enumerate(shot.fused_frames(), start=1):
+            for done, (number, head, fused) in enumerate(shot.fused_frames(finished), start=1):
                 path = shot.pattern.path(number)
                 write_image(
                     path,
@@ -496,4 +549,5 @@ def run_shot(spec: ShotSpec, progress: Progress | None = None, engine: Engine | 
         grade=shot.grade_label,
         config=shot.config.source,
         seconds=round(time.perf_counter() - started, 3),
+        skipped=[str(shot.pattern.path(n)) for n in sorted(finished)],
     )

@@ -1,0 +1,108 @@
+"""OpenCue submission: a MovingColor shot as an outline with one chunked layer.
+
+Each chunk runs ``movingcolor fuse --frames #FRAME_START#-#FRAME_END#`` (OpenCue
+substitutes the chunk's first and last frame), which reads the context frames its
+windows need and writes only its own, so chunks reassemble into the whole-shot result.
+The specification can be built and written without a Cuebot (``--spec``); launching
+needs the OpenCue environment (``CUEBOT_HOSTS``).
+"""
+
+from __future__ import annotations
+
+import getpass
+import shlex
+from dataclasses import dataclass
+
+from ..errors import MissingDependencyError, MovingColorError
+from ..frames.frame_range import FrameRange
+
+
+@dataclass(frozen=True)
+class FarmShot:
+    name: str
+    plate: str
+    grade: str
+    out: str
+    frames: FrameRange
+    matte: str = "alpha"
+    engine: str = "guided"
+    band: str = "12"
+    chunk: int = 10
+    server: str = ""
+    show: str = "movingcolor"
+    shot: str = "shot"
+    user: str = ""
+    cores: float = 2.0
+    executable: str = "movingcolor"
+
+    def command(self) -> list[str]:
+        command = [
+            self.executable,
+            "fuse",
+            "--plate",
+            self.plate,
+            "--matte",
+            self.matte,
+            "--grade",
+            self.grade,
+            "--engine",
+            self.engine,
+            "--band",
+            self.band,
+            "--out",
+            self.out,
+            "--frames",
+            "#FRAME_START#-#FRAME_END#",
+        ]
+        if self.server:
+            command += ["--server", self.server]
+        return command
+
+
+def _outline():
+    try:
+        import outline
+        from outline.modules.shell import Shell
+    except ImportError as error:
+        raise MissingDependencyError(
+            "OpenCue submission needs PyPI's opencue-pyoutline and opencue-pycue: "
+            "pip install opencue-pyoutline opencue-pycue"
+        ) from error
+    return outline, Shell
+
+
+def build_outline(shot: FarmShot):
+    """The OpenCue outline of ``shot``: one Shell layer over its range, chunked."""
+    if shot.chunk < 1:
+        raise MovingColorError(f"chunk size must be at least 1 frame, not {shot.chunk}")
+    outline, Shell = _outline()
+    job = outline.Outline(shot.name, shot=shot.shot, show=shot.show, user=shot.user or getpass.getuser())
+    layer = Shell(
+        "fuse",
+        # One shell-quoted string: grades hold ';' and patterns hold '#'.
+        command=[command_line(shot)],
+        chunk=shot.chunk,
+        range=f"{shot.frames.first}-{shot.frames.last}",
+        threads=shot.cores,
+    )
+    job.add_layer(layer)
+    return job
+
+
+def specification(shot: FarmShot) -> str:
+    """The job specification XML that OpenCue's Cuebot accepts, built offline."""
+    from outline.backend import cue
+    from outline.cuerun import OutlineLauncher
+
+    return cue.serialize_simple(OutlineLauncher(build_outline(shot)))
+
+
+def launch(shot: FarmShot):
+    """Submit to the Cuebot named by the OpenCue environment."""
+    from outline import cuerun
+
+    return cuerun.launch(build_outline(shot), use_pycuerun=False)
+
+
+def command_line(shot: FarmShot) -> str:
+    return shlex.join(shot.command())

@@ -1,0 +1,54 @@
+"""Fingerprints: what an output frame was made from, recorded in its EXR header.
+
+A rerun compares the fingerprint in each existing output frame with the one the
+current inputs and settings give, and redoes only frames that are missing, unreadable
+or stale. The fingerprint covers the software version, the engine and the model's
+weights, every setting that changes pixels, the contents of grade, LUT and config
+files, and the identity (size and modification time) of every input frame of the shot.
+It is the same for every chunk of a shot, since chunks share their context.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from .. import __version__
+
+HEADER_KEY = "movingcolor:fingerprint"
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _maybe_file(value: str | None) -> str | None:
+    """A setting that may name a file (a LUT, a CDL, a config): its content counts."""
+    if not value:
+        return value
+    path = Path(value.split("#", 1)[0]).expanduser()
+    return f"{value}@{_file_digest(path)}" if path.is_file() else value
+
+
+def fingerprint(settings: dict, input_files: list[str], model_files: list[Path] = ()) -> str:
+    """A short hex digest of ``settings``, the identity of ``input_files`` and the model."""
+    digest = hashlib.sha256()
+    record = {
+        "version": __version__,
+        "settings": {k: _maybe_file(v) if isinstance(v, str) else v for k, v in sorted(settings.items())},
+        "model": [_file_digest(Path(p)) for p in model_files],
+    }
+    digest.update(json.dumps(record, sort_keys=True, default=str).encode())
+    for name in input_files:
+        try:
+            stat = os.stat(name)
+            digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        except OSError:
+            digest.update(f"{name}\0missing\n".encode())
+    return digest.hexdigest()[:32]

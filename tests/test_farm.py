@@ -1,0 +1,273 @@
+"""Farm behaviour: chunk invariance, reruns, and the OpenJD and OpenCue job templates."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import output_files, run_cli
+from movingcolor.demo.run import DEMO_GRADE
+from movingcolor.farm import TEMPLATES
+from movingcolor.frames.image_io import read_pixels
+
+
+def _fuse(plate, matte, out, *extra) -> int:
+    return run_cli(
+        "fuse",
+        "--plate",
+        plate,
+        "--matte",
+        matte,
+        "--grade",
+        DEMO_GRADE,
+        "--exr-type",
+        "float",
+        "--out",
+        out,
+        *extra,
+    )
+
+
+def _same(a: Path, b: Path) -> None:
+    files_a, files_b = output_files(a), output_files(b)
+    assert [p.name for p in files_a] == [p.name for p in files_b] and files_a
+    for x, y in zip(files_a, files_b, strict=True):
+        assert np.array_equal(read_pixels(x), read_pixels(y)), x.name
+
+
+@pytest.mark.parametrize("engine", ["guided", "movingcolor"])
+def test_any_chunking_gives_the_whole_shot(demo_inputs, tmp_path, engine):
+    plate, matte = demo_inputs
+    assert _fuse(plate, matte, tmp_path / "whole" / "f.####.exr", "--engine", engine) == 0
+    # Chunks of one frame are shorter than any window; 3+5 cut windows in the middle.
+    for name, chunks in {
+        "ones": [f"{n}-{n}" for n in range(1001, 1009)],
+        "uneven": ["1001-1003", "1004-1008"],
+    }.items():
+        for chunk in chunks:
+            assert (
+                _fuse(plate, matte, tmp_path / name / "f.####.exr", "--engine", engine, "--frames", chunk)
+                == 0
+            )
+        _same(tmp_path / "whole", tmp_path / name)
+
+
+def test_openjd_template_runs_in_chunks(demo_inputs, tmp_path):
+    openjd = shutil.which("openjd")
+    if openjd is None:
+        pytest.skip("openjd-cli is not installed (pip install 'movingcolor[dev]')")
+    plate, matte = demo_inputs
+    template = TEMPLATES / "openjd-shot.yaml"
+    assert subprocess.run([openjd, "check", str(template)], capture_output=True).returncode == 0
+    executable = shutil.which("movingcolor") or f"{sys.executable} -m movingcolor.cli.main"
+    result = subprocess.run(
+        [
+            openjd,
+            "run",
+            str(template),
+            "-p",
+            f"Plate={plate}",
+            "-p",
+            f"Matte={matte}",
+            "-p",
+            f"Grade={DEMO_GRADE}",
+            "-p",
+            f"Out={tmp_path / 'farm' / 'f.####.exr'}",
+            "-p",
+            "Frames=1001-1008",
+            "-p",
+            "ChunkSize=3",
+            "-p",
+            f"Executable={executable}",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Chunks run: 3" in result.stdout
+    assert (
+        run_cli(
+            "fuse",
+            "--plate",
+            plate,
+            "--matte",
+            matte,
+            "--grade",
+            DEMO_GRADE,
+            "--out",
+            tmp_path / "whole" / "f.####.exr",
+        )
+        == 0
+    )
+    _same(tmp_path / "whole", tmp_path / "farm")
+
+
+def test_opencue_specification(tmp_path):
+    pytest.importorskip("outline")
+    from xml.etree import ElementTree
+
+    from movingcolor.farm.opencue import FarmShot, specification
+    from movingcolor.frames.frame_range import FrameRange
+
+    shot = FarmShot(
+        "shot010-fuse",
+        "/shows/x/plate.####.exr",
+        "slope=1.1;sat=1.2",
+        "/shows/x/fused/f.####.exr",
+        FrameRange(1001, 1100),
+        matte="/shows/x/roto.####.png",
+        chunk=12,
+        show="x",
+        shot="shot010",
+        user="artist",
+    )
+    spec = ElementTree.fromstring(specification(shot).split("?>", 1)[1].split(">", 1)[1])
+    layers = spec.findall("./job/layers/layer")
+    assert [layer.get("name") for layer in layers] == ["fuse"]
+    assert layers[0].findtext("range") == "1001-1100" and layers[0].findtext("chunk") == "12"
+    command = layers[0].findtext("cmd")
+    assert command.startswith("movingcolor fuse --plate /shows/x/plate.####.exr") is False  # quoted
+    assert "'slope=1.1;sat=1.2'" in command and "--frames '#FRAME_START#-#FRAME_END#'" in command
+    assert spec.findtext("show") == "x" and spec.findtext("shot") == "shot010"
+
+
+def test_rerun_skips_finished_frames_and_redoes_stale_or_damaged_ones(demo_inputs, tmp_path, capsys):
+    from movingcolor.frames.image_io import read_header
+
+    plate, matte = demo_inputs
+    out = tmp_path / "out"
+    assert _fuse(plate, matte, out / "f.####.exr", "--frames", "1001-1004") == 0
+    first = {p.name: p.stat().st_mtime_ns for p in output_files(out)}
+    fingerprint = read_header(out / "f.1002.exr").attributes["movingcolor:fingerprint"]
+    capsys.readouterr()
+    assert _fuse(plate, matte, out / "f.####.exr", "--json") == 0
+    import json
+
+    summary = json.loads(capsys.readouterr().out)
+    assert len(summary["skipped"]) == 4 and len(summary["written"]) == 4
+    assert all(p.stat().st_mtime_ns == first[p.name] for p in output_files(out) if p.name in first)
+    # A damaged frame is redone; the others stay.
+    damaged = out / "f.1003.exr"
+    damaged.write_bytes(damaged.read_bytes()[:3000])
+    assert _fuse(plate, matte, out / "f.####.exr", "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["written"] == [str(damaged)]
+    read_pixels(damaged)
+    # A changed grade makes every frame stale.
+    assert (
+        run_cli(
+            "fuse",
+            "--plate",
+            plate,
+            "--matte",
+            matte,
+            "--grade",
+            "saturation=-0.5",
+            "--exr-type",
+            "float",
+            "--out",
+            out / "f.####.exr",
+            "--json",
+        )
+        == 0
+    )
+    summary = json.loads(capsys.readouterr().out)
+    assert len(summary["written"]) == 8 and not summary["skipped"]
+    assert read_header(out / "f.1002.exr").attributes["movingcolor:fingerprint"] != fingerprint
+    # --force redoes frames that are up to date.
+    assert (
+        run_cli(
+            "fuse",
+            "--plate",
+            plate,
+            "--matte",
+            matte,
+            "--grade",
+            "saturation=-0.5",
+            "--exr-type",
+            "float",
+            "--out",
+            out / "f.####.exr",
+            "--force",
+            "--json",
+        )
+        == 0
+    )
+    assert len(json.loads(capsys.readouterr().out)["written"]) == 8
+
+
+def test_a_killed_run_reruns_to_the_whole_shot(demo_inputs, tmp_path):
+    import time
+
+    plate, matte = demo_inputs
+    out = tmp_path / "killed"
+    command = [
+        sys.executable,
+        "-m",
+        "movingcolor.cli.main",
+        "fuse",
+        "--plate",
+        plate,
+        "--matte",
+        matte,
+        "--grade",
+        DEMO_GRADE,
+        "--exr-type",
+        "float",
+        "--engine",
+        "movingcolor",
+        "--out",
+        str(out / "f.####.exr"),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(out.glob("f.*.exr"))) < 2:
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    assert len(list(out.glob("f.*.exr"))) < 8, "the run finished before it could be killed"
+    assert subprocess.run(command, capture_output=True).returncode == 0
+    assert not [p for p in out.iterdir() if not p.name.startswith("f.")], "no temporary files left"
+    assert _fuse(plate, matte, tmp_path / "clean" / "f.####.exr", "--engine", "movingcolor") == 0
+    _same(tmp_path / "clean", out)
+
+
+def test_an_unavailable_server_is_a_transient_failure(demo_inputs, tmp_path, capsys):
+    plate, matte = demo_inputs
+    status = _fuse(plate, matte, tmp_path / "o" / "f.####.exr", "--server", f"unix://{tmp_path}/none.sock")
+    assert status == 75, capsys.readouterr().err
+    assert "unavailable" in capsys.readouterr().err
+    assert output_files(tmp_path / "o") == []
+
+
+def test_submit_opencue_writes_the_specification(tmp_path, capsys):
+    pytest.importorskip("outline")
+    spec = tmp_path / "job.xml"
+    assert (
+        run_cli(
+            "submit-opencue",
+            "--name",
+            "shot010",
+            "--plate",
+            "/p/plate.####.exr",
+            "--grade",
+            "sat=1.1",
+            "--out",
+            "/o/f.####.exr",
+            "--frames",
+            "1001-1050",
+            "--chunk",
+            "5",
+            "--spec",
+            spec,
+        )
+        == 0
+    )
+    text = spec.read_text()
+    assert "<range>1001-1050</range>" in text and "<chunk>5</chunk>" in text
