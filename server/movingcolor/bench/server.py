@@ -142,7 +142,10 @@ def _measure(
 
     def in_process(progress):
         out = str(folder / "out" / "f.####.exr")
-        spec = ShotSpec(plate=plate, matte=matte, out=out, grade=GRADE, band=BAND, engine=engine, **options)
+        # force: every run does the work; none may skip the frames the previous run wrote.
+        spec = ShotSpec(
+            plate=plate, matte=matte, out=out, grade=GRADE, band=BAND, engine=engine, force=True, **options
+        )
         shared = (
             loaded if engine == "movingcolor" else None
         )  # the network loaded once, as the server keeps it

@@ -134,6 +134,7 @@ def _measure_size(width: int, height: int, repeats: int, folder: Path) -> list[R
         grade=GRADE,
         band=BAND,
         engine=PIPELINE_ENGINE,
+        force=True,  # every repeat does the work; none may skip frames the last one wrote
     )
     stages.append((PIPELINE_STAGE, lambda: float(run_shot(spec).seconds)))
 
