@@ -32,8 +32,10 @@ def live_heads(network, seed: int = 1, scale: float = 0.2):
 def test_model(tmp_path_factory):
     """A tiny network with seeded random weights, installed for the tests only.
 
-    It exercises the movingcolor engine wherever engines are parametrised; it is
-    not a model and never leaves the test session.
+    It exercises the movingcolor engine wherever engines are parametrised, fast. It is
+    installed both as ``tiny-random`` and as ``default``, so it stands in for the
+    shipped default model (the first folder on the search path wins); the shipped
+    weights are tested on their own. It is not a model and never leaves the session.
     """
     try:
         import torch  # noqa: F401
@@ -46,6 +48,7 @@ def test_model(tmp_path_factory):
     network = live_heads(create_network("tiny", seed=0))
     root = tmp_path_factory.mktemp("installed-models")
     folder = save_checkpoint(network, root / "tiny-random", "tiny-random", "# seeded random test weights\n")
+    save_checkpoint(network, root / "default", "tiny-random", "# seeded random test weights\n")
     previous = os.environ.get("MOVINGCOLOR_MODELS")
     os.environ["MOVINGCOLOR_MODELS"] = str(root)
     yield folder

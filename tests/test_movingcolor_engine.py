@@ -183,7 +183,10 @@ def test_colour_head_keeps_full_resolution_texture():
 
 
 def test_no_installed_model_is_a_clear_error(demo_inputs, tmp_path, capsys, monkeypatch):
+    from movingcolor.model import registry
+
     monkeypatch.setenv("MOVINGCOLOR_MODELS", str(tmp_path / "none"))
+    monkeypatch.setattr(registry, "PACKAGE_MODELS", tmp_path / "none")
     plate, matte = demo_inputs
     status = run_cli(
         "fuse",
@@ -289,3 +292,55 @@ def test_cuda_without_a_gpu_is_a_clear_error(demo_inputs, tmp_path, capsys):
         tmp_path / "o",
     )
     assert status == 2 and "no CUDA GPU" in capsys.readouterr().err
+
+
+def test_the_shipped_model_beats_the_hard_composite(demo_inputs, tmp_path):
+    """The default weights inside the package, on the generated demo shot whose true
+    soft alpha is known: band error against the truth below the hard composite's."""
+    from movingcolor.color.config import ColorConfig, apply_processor
+    from movingcolor.color.grade import parse_grade
+    from movingcolor.model.checkpoint import load_checkpoint
+    from movingcolor.model.registry import PACKAGE_MODELS
+    from movingcolor.synthetic import generate_shot
+
+    shipped = PACKAGE_MODELS / "default"
+    loaded = load_checkpoint(shipped)
+    assert loaded.network.config.name == "lite"
+    assert "## Training" in (shipped / "MODEL_CARD.md").read_text()
+    assert (shipped / "model.safetensors").stat().st_size < 25 * 2**20
+    plate, matte = demo_inputs
+    for engine, extra in (("hard", []), ("movingcolor", ["--model", str(shipped), "--device", "cpu"])):
+        assert (
+            run_cli(
+                "fuse",
+                "--plate",
+                plate,
+                "--matte",
+                matte,
+                "--grade",
+                DEMO_GRADE,
+                "--engine",
+                engine,
+                "--band",
+                "10",
+                "--exr-type",
+                "float",
+                "--out",
+                tmp_path / engine / "f.####.exr",
+                *extra,
+            )
+            == 0
+        )
+    config = ColorConfig()
+    grade = parse_grade(DEMO_GRADE, config).processor(config, "ACEScg", "ACEScg", "ACEScg")
+    truth_shot = generate_shot(frames=8)
+    errors = {"hard": [], "movingcolor": []}
+    for index, number in enumerate(range(1001, 1009)):
+        band = edge_band(read_pixels(matte.replace("####", str(number)))[..., 0], BandWidth.parse("10"))
+        linear = config.convert(truth_shot.plate[index], config.srgb_encoded, "ACEScg")
+        alpha = truth_shot.alpha[index][..., None]
+        truth = alpha * apply_processor(grade, linear) + (1 - alpha) * linear
+        for engine in errors:
+            fused = read_pixels(tmp_path / engine / f"f.{number}.exr")
+            errors[engine].append(np.abs(fused[band] - truth[band]).mean())
+    assert np.mean(errors["movingcolor"]) < np.mean(errors["hard"]), errors

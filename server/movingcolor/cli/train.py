@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import platform
+import os
 from pathlib import Path
 
 from ..errors import MovingColorError
@@ -59,8 +59,9 @@ def run(args) -> int:
         if args.best and (trainer.run / "best" / "best.json").exists():
             trainer.exported_step = trainer.load_best()
             print(f"exporting the best validated weights (step {trainer.exported_step})", flush=True)
-        folder = export_model(
-            trainer, Path(args.export), args.name or config.name, platform.processor() or platform.machine()
-        )
+        from ..bench.report import cpu_name
+
+        hardware = f"{cpu_name()}, {os.cpu_count()} cores" if trainer.device == "cpu" else trainer.device
+        folder = export_model(trainer, Path(args.export), args.name or config.name, hardware)
         print(f"exported model: {folder}")
     return 0

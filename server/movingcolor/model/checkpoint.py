@@ -56,6 +56,10 @@ def save_checkpoint(
         }
         (staging / CONFIG).write_text(json.dumps(description, indent=2) + "\n")
         (staging / CARD).write_text(card)
+        # mkdtemp makes a private folder; an installed model must be readable by every user.
+        os.chmod(staging, 0o755)
+        for item in staging.iterdir():
+            os.chmod(item, 0o644)
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(staging, folder)
