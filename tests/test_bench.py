@@ -109,3 +109,16 @@ def test_quick_benchmark_writes_its_section(tmp_path, clips_or_none):
         assert values["ΔE00 band"] > truth[clip]["ΔE00 band"] == pytest.approx(0.0, abs=1e-3)
     for name in ("band_width.png", "resolution.png", "grade_type.png", "stills.png", "profiles.png"):
         assert (tmp_path / "figures" / name).stat().st_size > 1000
+
+
+def test_report_tables_average_each_engine_over_clips():
+    from movingcolor.bench.fusion import Row, table
+
+    rows = [
+        Row("ground truth", "a", "hard", {"ΔE00 band": 1.0}),
+        Row("ground truth", "b", "hard", {"ΔE00 band": 3.0}),
+    ]
+    full = table(rows, "mean")
+    assert "| a | hard | 1.000 |" in full and "| **mean** | **hard** | 2.000 |" in full
+    means = table(rows, "mean", means_only=True)
+    assert len(means) == 3 and means[-1] == "| **mean** | **hard** | 2.000 |"

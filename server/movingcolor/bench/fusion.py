@@ -201,11 +201,11 @@ def _cell(value: float) -> str:
     return f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
 
 
-def table(rows: list[Row], mean_label: str) -> list[str]:
-    """One Markdown table: per-clip rows, then each engine's mean over clips."""
+def table(rows: list[Row], mean_label: str, means_only: bool = False) -> list[str]:
+    """One Markdown table: per-clip rows (unless ``means_only``), then each engine's mean over clips."""
     columns = list(dict.fromkeys(k for r in rows for k in r.values))
     lines = ["| clip | engine | " + " | ".join(columns) + " |", "|---|---|" + "---:|" * len(columns)]
-    for r in rows:
+    for r in [] if means_only else rows:
         lines.append(
             f"| {r.clip} | {r.engine} | " + " | ".join(_cell(r.values.get(c)) for c in columns) + " |"
         )
