@@ -81,6 +81,25 @@ def clips_or_none() -> Path | None:
     return CLIPS if (CLIPS / "bear" / "frames").is_dir() else None
 
 
+@pytest.fixture(scope="session")
+def demo_truth() -> list[np.ndarray]:
+    """The right answer for ``demo_inputs`` (its 8 frames, ACEScg): the generator knows the
+    true soft alpha, and the truth is the composite of graded and plate through it."""
+    from movingcolor.color.config import ColorConfig, apply_processor
+    from movingcolor.color.grade import parse_grade
+    from movingcolor.demo.run import DEMO_GRADE
+    from movingcolor.synthetic import generate_shot
+
+    config = ColorConfig()
+    shot = generate_shot(frames=8)
+    grade = parse_grade(DEMO_GRADE, config).processor(config, "ACEScg", "ACEScg", "ACEScg")
+    truths = []
+    for plate, alpha in zip(shot.plate, shot.alpha, strict=True):
+        linear = config.convert(plate, config.srgb_encoded, "ACEScg")
+        truths.append(alpha[..., None] * apply_processor(grade, linear) + (1 - alpha[..., None]) * linear)
+    return truths
+
+
 def run_cli(*args: str) -> int:
     """Run the command line in-process; returns the exit status."""
     return main([str(a) for a in args])
