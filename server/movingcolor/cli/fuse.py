@@ -6,6 +6,7 @@ same (names, pixels, headers) as an in-process run's.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 
@@ -75,38 +76,22 @@ def add_parser(commands) -> None:
     parser.set_defaults(run=run)
 
 
-def _run_remote(args, progress: FrameProgress) -> dict:
+def _spec(args) -> ShotSpec:
+    """The shot the arguments describe: every ShotSpec field has an option of the same name."""
+    return ShotSpec(**{field.name: getattr(args, field.name) for field in dataclasses.fields(ShotSpec)})
+
+
+def _run_remote(args, spec: ShotSpec, progress: FrameProgress) -> dict:
     """The shot through ``args.server`` with the client library; the same summary as in-process."""
     from movingcolor_client import connect
 
-    options = dict(
-        engine=args.engine,
-        model=args.model,
-        device=args.device,
-        band=args.band,
-        config=args.config,
-        plate_colorspace=args.plate_colorspace,
-        graded_colorspace=args.graded_colorspace,
-        grade_colorspace=args.grade_colorspace,
-        out_colorspace=args.out_colorspace,
-    )
+    options = dataclasses.asdict(spec)
+    plate, out, matte = options.pop("plate"), options.pop("out"), options.pop("matte")
+    options.pop("force")  # reruns through a server redo their frames: fingerprints are in-process only
     with connect(
         args.server, args.token, ca=args.tls_ca, cert=args.tls_cert, key=args.tls_key, tls=bool(args.tls_ca)
     ) as client:
-        result = client.fuse_files(
-            args.plate,
-            args.out,
-            args.matte,
-            grade=args.grade,
-            graded=args.graded,
-            edited=args.edited,
-            frames=args.frames,
-            handles=args.handles,
-            exr_type=args.exr_type,
-            compression=args.compression,
-            progress=progress,
-            **options,
-        )
+        result = client.fuse_files(plate, out, matte, progress=progress, **options)
     summary = result.to_dict()
     for key in ("server", "job_id"):
         summary.pop(key)
@@ -114,35 +99,14 @@ def _run_remote(args, progress: FrameProgress) -> dict:
 
 
 def run(args) -> int:
+    spec = _spec(args)
     if args.server:
         progress = FrameProgress(f"fuse ({args.engine} on {args.server})")
         try:
-            summary = _run_remote(args, progress)
+            summary = _run_remote(args, spec, progress)
         finally:
             progress.close()
         return _report(args, summary)
-    spec = ShotSpec(
-        plate=args.plate,
-        out=args.out,
-        matte=args.matte,
-        grade=args.grade,
-        graded=args.graded,
-        edited=args.edited,
-        engine=args.engine,
-        model=args.model,
-        device=args.device,
-        frames=args.frames,
-        handles=args.handles,
-        band=args.band,
-        config=args.config,
-        plate_colorspace=args.plate_colorspace,
-        graded_colorspace=args.graded_colorspace,
-        grade_colorspace=args.grade_colorspace,
-        out_colorspace=args.out_colorspace,
-        exr_type=args.exr_type,
-        compression=args.compression,
-        force=args.force,
-    )
     progress = FrameProgress(f"fuse ({args.engine})")
     try:
         report = run_shot(spec, progress)
