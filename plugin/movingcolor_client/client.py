@@ -22,10 +22,10 @@ from movingcolor.v1 import image_pb2 as pb
 
 from .calls import ShotCall
 from .channel import call_metadata, make_channel
-from .errors import ClientError, from_rpc_error
+from .errors import ClientError, ImageEvictedError, from_rpc_error
 from .results import FusedFrame
-from .setup import output_message, shot_setup
-from .sources import ArrayFrames, FileFrames
+from .setup import output_message, roles_of, shot_setup
+from .sources import ArrayFrames, DigestedFrames, FileFrames
 
 Progress = Callable[[int, int, int], None]
 
@@ -141,6 +141,11 @@ class Client:
     def health(self, service: str = "", timeout: float = 5.0) -> str:
         """The standard health check: SERVING, NOT_SERVING (shutting down), ..."""
         return self._unary(self._health, service, timeout, "health check")
+
+    def find_images(self, digests: Sequence[str], timeout: float = INFO_TIMEOUT) -> set[str]:
+        """Which of these image digests (SHA-256, as ``ImageInfo.sha256``) the server holds now."""
+        request = fusion_pb2.FindImagesRequest(sha256=list(digests))
+        return set(self._unary(self.stub.FindImages, request, timeout, "FindImages").held)
 
     def cancel(self, job_id: str, timeout: float = INFO_TIMEOUT) -> bool:
         """Cancel a job (from ShotCall.job_id or run_job's on_accepted); False if it had finished."""
@@ -308,10 +313,13 @@ class Client:
         edited: Mapping[int, np.ndarray] | None = None,
         colorspace: str = "",
         timeout: float = 600.0,
+        reuse: bool = True,
         **options,
     ) -> FusedFrame:
         """One frame from its neighbours (what an OFX host asks for): ``plate`` etc. map frame numbers
-        to arrays; send the target and ``temporal_radius`` frames each side (GetInfo's engines)."""
+        to arrays; send the target and ``temporal_radius`` frames each side (GetInfo's engines).
+        ``reuse``: send each image's digest, and only a reference for images the server holds from
+        earlier windows (an image evicted meanwhile is resent)."""
         stacks = {"plate": plate, "matte": matte, "graded": graded, "edited": edited}
         shot_frames = ArrayFrames(
             {role: images for role, images in stacks.items() if images is not None}, colorspace
@@ -326,10 +334,24 @@ class Client:
             output=output_message(None, "float"),
             **options,
         )
-        fused = list(ShotCall(self, "FuseWindow", setup, shot_frames, timeout))
+        if reuse:
+            fused = self._window_reusing(setup, DigestedFrames(shot_frames, roles_of(setup)), timeout)
+        else:
+            fused = list(ShotCall(self, "FuseWindow", setup, shot_frames, timeout))
         if len(fused) != 1:
             raise ClientError(f"FuseWindow returned {len(fused)} frames instead of frame {target}")
         return fused[0]
+
+    def _window_reusing(
+        self, setup: fusion_pb2.ShotSetup, frames: DigestedFrames, timeout: float
+    ) -> list[FusedFrame]:
+        deadline = time.monotonic() + timeout
+        frames.held = frozenset(self.find_images(frames.digests(), min(timeout, INFO_TIMEOUT)))
+        try:
+            return list(ShotCall(self, "FuseWindow", setup, frames, max(0.001, deadline - time.monotonic())))
+        except ImageEvictedError:
+            frames.held = frozenset()
+            return list(ShotCall(self, "FuseWindow", setup, frames, max(0.001, deadline - time.monotonic())))
 
     def run_job(
         self,

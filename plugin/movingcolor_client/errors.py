@@ -64,6 +64,13 @@ class InvalidRequestError(ClientError):
     code = grpc.StatusCode.INVALID_ARGUMENT
 
 
+class ImageEvictedError(InvalidRequestError):
+    """A window named an image by digest that the server has since evicted; resend it in full."""
+
+
+#: The server's words for an evicted image (FAILED_PRECONDITION also means RunJob without roots).
+_EVICTED = "no longer holds image"
+
 _BY_CODE = {
     cls.code: cls
     for cls in (
@@ -99,6 +106,8 @@ def from_rpc_error(
             f"smaller parts (part_bytes) or start the server with a larger --max-message-mb"
         )
     elif code == grpc.StatusCode.FAILED_PRECONDITION:
+        if _EVICTED in details:
+            return ImageEvictedError(f"{doing}: {details}")
         code, message = grpc.StatusCode.INVALID_ARGUMENT, f"{doing}: {details}"
     else:
         message = f"{doing}: {details}" if details else f"{doing}: {code.name}"

@@ -19,6 +19,7 @@ from movingcolor.frames.sequence import (
     is_sequence_pattern,
     pattern_from_folder,
 )
+from movingcolor.protocol.digest import image_sha256
 from movingcolor.protocol.images import SAMPLE_TYPES, file_image, raw_image
 from movingcolor.v1 import image_pb2 as pb
 
@@ -149,3 +150,27 @@ class ArrayFrames:
             pixels = pixels[:, :, None]
         colorspace = self.colorspace if role != "matte" else ""
         return raw_image(pixels, _channels(pixels.shape[2], role), self.sample_type, colorspace)
+
+
+class DigestedFrames:
+    """Another provider's images with their SHA-256 (FuseWindow's cache keys); the images whose digest
+    is in ``held`` go as references to what the server holds, without their bytes."""
+
+    def __init__(self, frames, roles: Sequence[str]):
+        self.clip = list(frames.clip)
+        self.images = {(role, frame): frames.image(role, frame) for role in roles for frame in self.clip}
+        for info, data in self.images.values():
+            info.sha256 = image_sha256(data)
+        self.held: frozenset[str] = frozenset()
+
+    def digests(self) -> list[str]:
+        return sorted({info.sha256 for info, _ in self.images.values()})
+
+    def image(self, role: str, frame: int) -> tuple[pb.ImageInfo, bytes]:
+        info, data = self.images[(role, frame)]
+        if info.sha256 not in self.held:
+            return info, data
+        reference = pb.ImageInfo()
+        reference.CopyFrom(info)
+        reference.cached = True
+        return reference, b""

@@ -53,6 +53,18 @@ def add_parser(commands) -> None:
     parser.add_argument(
         "--max-window-frames", type=int, default=64, help="frames per FuseWindow call (default 64)"
     )
+    parser.add_argument(
+        "--cache-mb",
+        type=float,
+        default=2048,
+        help="memory for images FuseWindow keeps so hosts scrubbing need not resend them (default 2048)",
+    )
+    parser.add_argument(
+        "--result-cache-mb",
+        type=float,
+        default=256,
+        help="memory for fused frames FuseWindow keeps for renders of the same window (default 256)",
+    )
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve over TLS")
     parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     parser.add_argument(
@@ -84,6 +96,9 @@ def run(args) -> int:
     for name in ("max_jobs", "slots", "max_window_frames"):
         if getattr(args, name) < 1:
             raise MovingColorError(f"--{name.replace('_', '-')} must be 1 or more, not {getattr(args, name)}")
+    for name in ("cache_mb", "result_cache_mb"):
+        if getattr(args, name) < 0:
+            raise MovingColorError(f"--{name.replace('_', '-')} must be 0 (no cache) or more")
     if args.device != "auto":
         # Checked now rather than at the first network call: a GPU server without its GPU is a setup error.
         from ..engines.movingcolor import resolve_device
@@ -104,6 +119,8 @@ def run(args) -> int:
         max_message_bytes=int(args.max_message_mb * mib),
         max_image_bytes=int(args.max_image_mb * mib),
         max_window_frames=args.max_window_frames,
+        image_cache_bytes=int(args.cache_mb * mib),
+        result_cache_bytes=int(args.result_cache_mb * mib),
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,

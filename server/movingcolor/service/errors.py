@@ -58,6 +58,12 @@ class FilesJobsDisabledError(ServiceError):
     status = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class ImageEvictedError(ServiceError):
+    """A FuseWindow names an image by digest that the server no longer holds: resend it in full."""
+
+    status = grpc.StatusCode.FAILED_PRECONDITION
+
+
 def status_for(error: BaseException) -> grpc.StatusCode:
     """The status code a client sees for ``error``."""
     if isinstance(error, ServiceError):

@@ -102,4 +102,5 @@ def build_info(state: ServerState) -> fusion_pb2.Info:
         roots=[str(root) for root in settings.roots],
         ocio_config=ColorConfig().source,
         active_jobs=state.jobs.active,
+        cache=state.windows.stats(),
     )

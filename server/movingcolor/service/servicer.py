@@ -17,8 +17,12 @@ from .files_job import run_job
 from .info import build_info
 from .jobs import Job
 from .logs import event
-from .shots import fuse_shot, fuse_window
+from .shots import fuse_shot
 from .state import ServerState
+from .window import fuse_window
+
+#: Digests one FindImages call may ask about: far more than any window holds.
+MAX_FIND_IMAGES = 1024
 
 
 def client_name(context: grpc.ServicerContext) -> str:
@@ -42,6 +46,15 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
 
     def GetInfo(self, request, context):
         return build_info(self.state)
+
+    def FindImages(self, request, context):
+        if len(request.sha256) > MAX_FIND_IMAGES:
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{len(request.sha256)} digests asked for; ask for at most {MAX_FIND_IMAGES} per call",
+            )
+        images = self.state.windows.images
+        return fusion_pb2.FindImagesResponse(held=[d for d in request.sha256 if d in images])
 
     def CancelJob(self, request, context):
         try:

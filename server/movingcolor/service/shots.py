@@ -1,4 +1,4 @@
-"""FuseShot and FuseWindow: frames streamed in, fused frames streamed out, through the shot runner.
+"""FuseShot: frames streamed in, fused frames streamed out, through the shot runner.
 
 Received images go into a ``FrameStore``; the runner (``jobs.ShotStream``) reads
 them through stream sources, waiting for each frame, and yields each fused frame
@@ -68,7 +68,7 @@ def _summary(stream: ShotStream, frames: int, seconds: float) -> fusion_pb2.Shot
     )
 
 
-def _sources(store: FrameStore, roles: tuple[str, ...]) -> ShotSources:
+def shot_sources(store: FrameStore, roles: tuple[str, ...]) -> ShotSources:
     other = next((r for r in roles if r in ("graded", "edited")), None)
     return ShotSources(
         plate=StreamSource(store, "plate"),
@@ -99,7 +99,7 @@ def _receive(requests: Iterable, store: FrameStore, decoder: ImageDecoder, max_b
         store.fail(job.error())
 
 
-def _run(stream: ShotStream, job: Job, output: OutputSettings, folder: Path, part_bytes: int):
+def send_fused(stream: ShotStream, job: Job, output: OutputSettings, folder: Path, part_bytes: int):
     started, count = time.perf_counter(), 0
     for number, pixels, header in stream:
         job.check()
@@ -152,65 +152,12 @@ def fuse_shot(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, request
         scheduled = ScheduledEngine(engine, state.scheduler, device, job)
         stream = None
         try:
-            stream = ShotStream(spec, _sources(store, roles), scheduled)
+            stream = ShotStream(spec, shot_sources(store, roles), scheduled)
             if stream.range != render:
                 raise RuntimeError(f"planned render range {render} differs from the runner's {stream.range}")
-            yield from _run(stream, job, output, folder, settings.part_bytes)
+            yield from send_fused(stream, job, output, folder, settings.part_bytes)
         finally:
             if stream is not None:
                 stream.close()
             # Frees the reader if it waits for room, and drops what it holds.
             store.fail(job.error() if job.cancelled.is_set() else WireFormatError("the job has ended"))
-
-
-def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, requests: Iterator) -> Iterator:
-    """FuseWindow after its setup: receive every frame, then fuse the one target."""
-    settings = state.settings
-    if not setup.HasField("render") or setup.render.first != setup.render.last:
-        raise MovingColorError(
-            "FuseWindow fuses one frame: set the setup's render to the target, first = last"
-        )
-    with tempfile.TemporaryDirectory(prefix="movingcolor-job-") as tmp:
-        folder = Path(tmp)
-        spec, roles, output = shot_spec(setup, folder)
-        engine, device = state.engines.engine_for(spec.engine, setup.model, setup.device)
-        assembler, decoder = PartAssembler(settings.max_image_bytes), ImageDecoder(folder)
-        images = []
-        for request in requests:
-            job.check()
-            if request.WhichOneof("message") != "part":
-                raise WireFormatError("a FuseWindow stream takes one setup, first; then only image parts")
-            image = assembler.add(request.part)
-            if image is None:
-                continue
-            images.append((ROLE_NAMES.get(image.role, str(image.role)), image.frame, decoder.decode(image)))
-            if len({frame for _, frame, _ in images}) > settings.max_window_frames:
-                raise WireFormatError(
-                    f"a window of more than {settings.max_window_frames} frames was sent; this server "
-                    f"takes at most that many (serve --max-window-frames)"
-                )
-        if assembler.pending:
-            raise WireFormatError(f"the stream ended inside {assembler.pending}; send all of its parts")
-        clip = list(setup.clip) or sorted({frame for role, frame, _ in images if role == "plate"})
-        if not clip:
-            raise MovingColorError("no plate images arrived; send the target's plate and its neighbours'")
-        store = FrameStore(roles, clip)
-        for role, frame, image in images:
-            store.put(role, frame, image)
-        store.finish()
-        render = render_range(clip, setup)
-        event(
-            "job.accepted",
-            job=job.id,
-            engine=engine.name,
-            device=device,
-            render=str(render),
-            needed=len(clip),
-        )
-        stream = ShotStream(
-            spec, _sources(store, roles), ScheduledEngine(engine, state.scheduler, device, job)
-        )
-        try:
-            yield from _run(stream, job, output, folder, settings.part_bytes)
-        finally:
-            stream.close()

@@ -1,4 +1,5 @@
-"""What every call of one server shares: settings, the job table, the device scheduler, the engines."""
+"""What every call of one server shares: settings, the job table, the device scheduler, the engines,
+the FuseWindow caches."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from .engines import EnginePool
 from .jobs import JobTable
 from .scheduler import DeviceScheduler
 from .settings import ServerSettings
+from .window_cache import WindowCaches
 
 
 @dataclass
@@ -16,8 +18,10 @@ class ServerState:
     jobs: JobTable = field(init=False)
     scheduler: DeviceScheduler = field(init=False)
     engines: EnginePool = field(init=False)
+    windows: WindowCaches = field(init=False)
 
     def __post_init__(self) -> None:
         self.jobs = JobTable(self.settings.max_jobs)
         self.scheduler = DeviceScheduler(self.settings.device_slots)
         self.engines = EnginePool(self.settings.device)
+        self.windows = WindowCaches(self.settings.image_cache_bytes, self.settings.result_cache_bytes)

@@ -20,7 +20,7 @@ class GetInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Info(_message.Message):
-    __slots__ = ("version", "protocol", "packages", "devices", "engines", "models", "limits", "roots", "ocio_config", "active_jobs")
+    __slots__ = ("version", "protocol", "packages", "devices", "engines", "models", "limits", "roots", "ocio_config", "active_jobs", "cache")
     class PackagesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,7 @@ class Info(_message.Message):
     ROOTS_FIELD_NUMBER: _ClassVar[int]
     OCIO_CONFIG_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_JOBS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_FIELD_NUMBER: _ClassVar[int]
     version: str
     protocol: str
     packages: _containers.ScalarMap[str, str]
@@ -48,7 +49,30 @@ class Info(_message.Message):
     roots: _containers.RepeatedScalarFieldContainer[str]
     ocio_config: str
     active_jobs: int
-    def __init__(self, version: _Optional[str] = ..., protocol: _Optional[str] = ..., packages: _Optional[_Mapping[str, str]] = ..., devices: _Optional[_Iterable[_Union[Device, _Mapping]]] = ..., engines: _Optional[_Iterable[_Union[EngineInfo, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., roots: _Optional[_Iterable[str]] = ..., ocio_config: _Optional[str] = ..., active_jobs: _Optional[int] = ...) -> None: ...
+    cache: CacheStats
+    def __init__(self, version: _Optional[str] = ..., protocol: _Optional[str] = ..., packages: _Optional[_Mapping[str, str]] = ..., devices: _Optional[_Iterable[_Union[Device, _Mapping]]] = ..., engines: _Optional[_Iterable[_Union[EngineInfo, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., roots: _Optional[_Iterable[str]] = ..., ocio_config: _Optional[str] = ..., active_jobs: _Optional[int] = ..., cache: _Optional[_Union[CacheStats, _Mapping]] = ...) -> None: ...
+
+class CacheStats(_message.Message):
+    __slots__ = ("images", "image_bytes", "image_capacity_bytes", "received_bytes", "references", "evicted_references", "results", "result_hits", "result_misses")
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_CAPACITY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    EVICTED_REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_HITS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_MISSES_FIELD_NUMBER: _ClassVar[int]
+    images: int
+    image_bytes: int
+    image_capacity_bytes: int
+    received_bytes: int
+    references: int
+    evicted_references: int
+    results: int
+    result_hits: int
+    result_misses: int
+    def __init__(self, images: _Optional[int] = ..., image_bytes: _Optional[int] = ..., image_capacity_bytes: _Optional[int] = ..., received_bytes: _Optional[int] = ..., references: _Optional[int] = ..., evicted_references: _Optional[int] = ..., results: _Optional[int] = ..., result_hits: _Optional[int] = ..., result_misses: _Optional[int] = ...) -> None: ...
 
 class Device(_message.Message):
     __slots__ = ("name", "description")
@@ -308,6 +332,18 @@ class JobProgress(_message.Message):
     frame: FrameWritten
     done: JobDone
     def __init__(self, accepted: _Optional[_Union[JobAccepted, _Mapping]] = ..., frame: _Optional[_Union[FrameWritten, _Mapping]] = ..., done: _Optional[_Union[JobDone, _Mapping]] = ...) -> None: ...
+
+class FindImagesRequest(_message.Message):
+    __slots__ = ("sha256",)
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    sha256: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, sha256: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class FindImagesResponse(_message.Message):
+    __slots__ = ("held",)
+    HELD_FIELD_NUMBER: _ClassVar[int]
+    held: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, held: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CancelJobRequest(_message.Message):
     __slots__ = ("job_id",)

@@ -49,6 +49,11 @@ class FusionStub:
                 request_serializer=movingcolor_dot_v1_dot_fusion__pb2.FuseShotRequest.SerializeToString,
                 response_deserializer=movingcolor_dot_v1_dot_fusion__pb2.FuseShotResponse.FromString,
                 _registered_method=True)
+        self.FindImages = channel.unary_unary(
+                '/movingcolor.v1.Fusion/FindImages',
+                request_serializer=movingcolor_dot_v1_dot_fusion__pb2.FindImagesRequest.SerializeToString,
+                response_deserializer=movingcolor_dot_v1_dot_fusion__pb2.FindImagesResponse.FromString,
+                _registered_method=True)
         self.RunJob = channel.unary_stream(
                 '/movingcolor.v1.Fusion/RunJob',
                 request_serializer=movingcolor_dot_v1_dot_fusion__pb2.JobRequest.SerializeToString,
@@ -100,6 +105,21 @@ class FusionServicer:
         target and EngineInfo.temporal_radius frames each side, a classical
         engine gives exactly that frame of a whole-shot run. At most
         Info.limits.max_window_frames frames.
+
+        Scrubbing resends nothing: images sent with ImageInfo.sha256 stay in the
+        server's image cache, and a later window names them (ImageInfo.cached)
+        instead of sending their bytes. When every image of a window carries its
+        digest, the fused frame is kept too, keyed by the setup and the digests, so
+        rendering the same frame again runs no engine. Both caches are bounded
+        (least recently used first out; serve --cache-mb).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindImages(self, request, context):
+        """Which of the given image digests the server holds now: what a FuseWindow
+        client may send as references. Cheap; runs no job.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -141,6 +161,11 @@ def add_FusionServicer_to_server(servicer, server):
                     servicer.FuseWindow,
                     request_deserializer=movingcolor_dot_v1_dot_fusion__pb2.FuseShotRequest.FromString,
                     response_serializer=movingcolor_dot_v1_dot_fusion__pb2.FuseShotResponse.SerializeToString,
+            ),
+            'FindImages': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindImages,
+                    request_deserializer=movingcolor_dot_v1_dot_fusion__pb2.FindImagesRequest.FromString,
+                    response_serializer=movingcolor_dot_v1_dot_fusion__pb2.FindImagesResponse.SerializeToString,
             ),
             'RunJob': grpc.unary_stream_rpc_method_handler(
                     servicer.RunJob,
@@ -234,6 +259,33 @@ class Fusion:
             '/movingcolor.v1.Fusion/FuseWindow',
             movingcolor_dot_v1_dot_fusion__pb2.FuseShotRequest.SerializeToString,
             movingcolor_dot_v1_dot_fusion__pb2.FuseShotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindImages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/movingcolor.v1.Fusion/FindImages',
+            movingcolor_dot_v1_dot_fusion__pb2.FindImagesRequest.SerializeToString,
+            movingcolor_dot_v1_dot_fusion__pb2.FindImagesResponse.FromString,
             options,
             channel_credentials,
             insecure,

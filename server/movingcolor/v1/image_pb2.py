@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1amovingcolor/v1/image.proto\x12\x0emovingcolor.v1\"\xc2\x02\n\tImageInfo\x12*\n\x08\x65ncoding\x18\x01 \x01(\x0e\x32\x18.movingcolor.v1.Encoding\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12\r\n\x05width\x18\x03 \x01(\r\x12\x0e\n\x06height\x18\x04 \x01(\r\x12\x10\n\x08\x63hannels\x18\x05 \x03(\t\x12/\n\x0bsample_type\x18\x06 \x01(\x0e\x32\x1a.movingcolor.v1.SampleType\x12\x12\n\ncolorspace\x18\x07 \x01(\t\x12\x11\n\tbyte_size\x18\x08 \x01(\x04\x12=\n\nattributes\x18\t \x03(\x0b\x32).movingcolor.v1.ImageInfo.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"u\n\tImagePart\x12\"\n\x04role\x18\x01 \x01(\x0e\x32\x14.movingcolor.v1.Role\x12\r\n\x05\x66rame\x18\x02 \x01(\x03\x12\'\n\x04info\x18\x03 \x01(\x0b\x32\x19.movingcolor.v1.ImageInfo\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\")\n\nFrameRange\x12\r\n\x05\x66irst\x18\x01 \x01(\x03\x12\x0c\n\x04last\x18\x02 \x01(\x03*n\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n\nROLE_PLATE\x10\x01\x12\x0e\n\nROLE_MATTE\x10\x02\x12\x0f\n\x0bROLE_GRADED\x10\x03\x12\x0f\n\x0bROLE_EDITED\x10\x04\x12\x0e\n\nROLE_FUSED\x10\x05*I\n\x08\x45ncoding\x12\x18\n\x14\x45NCODING_UNSPECIFIED\x10\x00\x12\x11\n\rENCODING_FILE\x10\x01\x12\x10\n\x0c\x45NCODING_RAW\x10\x02*V\n\nSampleType\x12\x1b\n\x17SAMPLE_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10SAMPLE_TYPE_HALF\x10\x01\x12\x15\n\x11SAMPLE_TYPE_FLOAT\x10\x02\x42\x03\xf8\x01\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1amovingcolor/v1/image.proto\x12\x0emovingcolor.v1\"\xe2\x02\n\tImageInfo\x12*\n\x08\x65ncoding\x18\x01 \x01(\x0e\x32\x18.movingcolor.v1.Encoding\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12\r\n\x05width\x18\x03 \x01(\r\x12\x0e\n\x06height\x18\x04 \x01(\r\x12\x10\n\x08\x63hannels\x18\x05 \x03(\t\x12/\n\x0bsample_type\x18\x06 \x01(\x0e\x32\x1a.movingcolor.v1.SampleType\x12\x12\n\ncolorspace\x18\x07 \x01(\t\x12\x11\n\tbyte_size\x18\x08 \x01(\x04\x12=\n\nattributes\x18\t \x03(\x0b\x32).movingcolor.v1.ImageInfo.AttributesEntry\x12\x0e\n\x06sha256\x18\n \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x0b \x01(\x08\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"u\n\tImagePart\x12\"\n\x04role\x18\x01 \x01(\x0e\x32\x14.movingcolor.v1.Role\x12\r\n\x05\x66rame\x18\x02 \x01(\x03\x12\'\n\x04info\x18\x03 \x01(\x0b\x32\x19.movingcolor.v1.ImageInfo\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\")\n\nFrameRange\x12\r\n\x05\x66irst\x18\x01 \x01(\x03\x12\x0c\n\x04last\x18\x02 \x01(\x03*n\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n\nROLE_PLATE\x10\x01\x12\x0e\n\nROLE_MATTE\x10\x02\x12\x0f\n\x0bROLE_GRADED\x10\x03\x12\x0f\n\x0bROLE_EDITED\x10\x04\x12\x0e\n\nROLE_FUSED\x10\x05*I\n\x08\x45ncoding\x12\x18\n\x14\x45NCODING_UNSPECIFIED\x10\x00\x12\x11\n\rENCODING_FILE\x10\x01\x12\x10\n\x0c\x45NCODING_RAW\x10\x02*V\n\nSampleType\x12\x1b\n\x17SAMPLE_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10SAMPLE_TYPE_HALF\x10\x01\x12\x15\n\x11SAMPLE_TYPE_FLOAT\x10\x02\x42\x03\xf8\x01\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,18 +34,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'\370\001\001'
   _globals['_IMAGEINFO_ATTRIBUTESENTRY']._loaded_options = None
   _globals['_IMAGEINFO_ATTRIBUTESENTRY']._serialized_options = b'8\001'
-  _globals['_ROLE']._serialized_start=533
-  _globals['_ROLE']._serialized_end=643
-  _globals['_ENCODING']._serialized_start=645
-  _globals['_ENCODING']._serialized_end=718
-  _globals['_SAMPLETYPE']._serialized_start=720
-  _globals['_SAMPLETYPE']._serialized_end=806
+  _globals['_ROLE']._serialized_start=565
+  _globals['_ROLE']._serialized_end=675
+  _globals['_ENCODING']._serialized_start=677
+  _globals['_ENCODING']._serialized_end=750
+  _globals['_SAMPLETYPE']._serialized_start=752
+  _globals['_SAMPLETYPE']._serialized_end=838
   _globals['_IMAGEINFO']._serialized_start=47
-  _globals['_IMAGEINFO']._serialized_end=369
-  _globals['_IMAGEINFO_ATTRIBUTESENTRY']._serialized_start=320
-  _globals['_IMAGEINFO_ATTRIBUTESENTRY']._serialized_end=369
-  _globals['_IMAGEPART']._serialized_start=371
-  _globals['_IMAGEPART']._serialized_end=488
-  _globals['_FRAMERANGE']._serialized_start=490
-  _globals['_FRAMERANGE']._serialized_end=531
+  _globals['_IMAGEINFO']._serialized_end=401
+  _globals['_IMAGEINFO_ATTRIBUTESENTRY']._serialized_start=352
+  _globals['_IMAGEINFO_ATTRIBUTESENTRY']._serialized_end=401
+  _globals['_IMAGEPART']._serialized_start=403
+  _globals['_IMAGEPART']._serialized_end=520
+  _globals['_FRAMERANGE']._serialized_start=522
+  _globals['_FRAMERANGE']._serialized_end=563
 # @@protoc_insertion_point(module_scope)

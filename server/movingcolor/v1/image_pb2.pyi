@@ -41,7 +41,7 @@ SAMPLE_TYPE_HALF: SampleType
 SAMPLE_TYPE_FLOAT: SampleType
 
 class ImageInfo(_message.Message):
-    __slots__ = ("encoding", "format", "width", "height", "channels", "sample_type", "colorspace", "byte_size", "attributes")
+    __slots__ = ("encoding", "format", "width", "height", "channels", "sample_type", "colorspace", "byte_size", "attributes", "sha256", "cached")
     class AttributesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -58,6 +58,8 @@ class ImageInfo(_message.Message):
     COLORSPACE_FIELD_NUMBER: _ClassVar[int]
     BYTE_SIZE_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    CACHED_FIELD_NUMBER: _ClassVar[int]
     encoding: Encoding
     format: str
     width: int
@@ -67,7 +69,9 @@ class ImageInfo(_message.Message):
     colorspace: str
     byte_size: int
     attributes: _containers.ScalarMap[str, str]
-    def __init__(self, encoding: _Optional[_Union[Encoding, str]] = ..., format: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., channels: _Optional[_Iterable[str]] = ..., sample_type: _Optional[_Union[SampleType, str]] = ..., colorspace: _Optional[str] = ..., byte_size: _Optional[int] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    sha256: str
+    cached: bool
+    def __init__(self, encoding: _Optional[_Union[Encoding, str]] = ..., format: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., channels: _Optional[_Iterable[str]] = ..., sample_type: _Optional[_Union[SampleType, str]] = ..., colorspace: _Optional[str] = ..., byte_size: _Optional[int] = ..., attributes: _Optional[_Mapping[str, str]] = ..., sha256: _Optional[str] = ..., cached: _Optional[bool] = ...) -> None: ...
 
 class ImagePart(_message.Message):
     __slots__ = ("role", "frame", "info", "data")

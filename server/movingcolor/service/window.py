@@ -1,0 +1,132 @@
+"""FuseWindow: one target frame fused from the neighbours sent with it (the OFX plugin's call).
+
+Images sent with their SHA-256 are kept in the server's image cache; a later window
+names them instead of resending (``ImageInfo.cached``). When every image of a window
+has a digest, its fused frame is kept as the response messages themselves, so the
+same window again is answered without decoding or fusing anything.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import MovingColorError
+from ..frames.stream import FrameStore
+from ..jobs import ShotStream
+from ..protocol.digest import image_sha256, is_digest
+from ..protocol.images import ROLE_NAMES, Image, PartAssembler, WireFormatError
+from ..v1 import fusion_pb2
+from .decode import ImageDecoder
+from .jobs import Job
+from .logs import event
+from .plan import render_range, shot_spec
+from .scheduler import ScheduledEngine
+from .shots import send_fused, shot_sources
+from .state import ServerState
+from .window_cache import WindowCaches
+
+
+def _check_digest(image: Image) -> None:
+    expected = image.info.sha256
+    if not is_digest(expected):
+        raise WireFormatError(
+            f"{image.label}: sha256 {expected[:80]!r} is not 64 lowercase hex digits; send the SHA-256 "
+            f"of the image's bytes, or leave it empty"
+        )
+    actual = image_sha256(image.data)
+    if actual != expected:
+        raise WireFormatError(
+            f"{image.label}: its bytes have sha256 {actual[:16]}..., not the {expected[:16]}... its info "
+            f"declares; compute the digest over all of the image's bytes"
+        )
+
+
+def receive_window(requests: Iterator, caches: WindowCaches, max_bytes: int, max_frames: int, job: Job):
+    """Every image of a window: sent in full (kept when it has a digest) or named by digest."""
+    assembler = PartAssembler(max_bytes)
+    images: list[Image] = []
+    for request in requests:
+        job.check()
+        if request.WhichOneof("message") != "part":
+            raise WireFormatError("a FuseWindow stream takes one setup, first; then only image parts")
+        part = request.part
+        if part.HasField("info") and part.info.cached:
+            if assembler.pending:
+                raise WireFormatError(
+                    f"a cached image began before {assembler.pending} was complete; send each image's "
+                    f"parts one after another"
+                )
+            image = caches.resolve(part)
+        else:
+            caches.count("received_bytes", len(part.data))
+            image = assembler.add(part)
+            if image is None:
+                continue
+            if image.info.sha256:
+                _check_digest(image)
+                caches.keep(image)
+        images.append(image)
+        if len({image.frame for image in images}) > max_frames:
+            raise WireFormatError(
+                f"a window of more than {max_frames} frames was sent; this server takes at most that "
+                f"many (serve --max-window-frames)"
+            )
+    if assembler.pending:
+        raise WireFormatError(f"the stream ended inside {assembler.pending}; send all of its parts")
+    return images
+
+
+def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, requests: Iterator) -> Iterator:
+    """FuseWindow after its setup: receive every frame, then fuse the target or answer from the cache."""
+    settings, caches = state.settings, state.windows
+    if not setup.HasField("render") or setup.render.first != setup.render.last:
+        raise MovingColorError(
+            "FuseWindow fuses one frame: set the setup's render to the target, first = last"
+        )
+    with tempfile.TemporaryDirectory(prefix="movingcolor-job-") as tmp:
+        folder = Path(tmp)
+        spec, roles, output = shot_spec(setup, folder)
+        engine, device = state.engines.engine_for(spec.engine, setup.model, setup.device)
+        images = receive_window(requests, caches, settings.max_image_bytes, settings.max_window_frames, job)
+        key = caches.result_key(setup, images)
+        cached = caches.results.get(key) if key else None
+        if cached is not None:
+            caches.count("result_hits")
+            event("job.cached", job=job.id, frame=setup.render.first, images=len(images))
+            for message in cached:
+                yield fusion_pb2.FuseShotResponse.FromString(message)
+            return
+        caches.count("result_misses")
+        decoder = ImageDecoder(folder)
+        decoded = [(ROLE_NAMES.get(i.role, str(i.role)), i.frame, decoder.decode(i)) for i in images]
+        clip = list(setup.clip) or sorted({frame for role, frame, _ in decoded if role == "plate"})
+        if not clip:
+            raise MovingColorError("no plate images arrived; send the target's plate and its neighbours'")
+        store = FrameStore(roles, clip)
+        for role, frame, image in decoded:
+            store.put(role, frame, image)
+        store.finish()
+        render = render_range(clip, setup)
+        event(
+            "job.accepted",
+            job=job.id,
+            engine=engine.name,
+            device=device,
+            render=str(render),
+            needed=len(clip),
+        )
+        stream = ShotStream(
+            spec, shot_sources(store, roles), ScheduledEngine(engine, state.scheduler, device, job)
+        )
+        kept: list[bytes] = []
+        try:
+            for response in send_fused(stream, job, output, folder, settings.part_bytes):
+                if key:
+                    kept.append(response.SerializeToString())
+                yield response
+        finally:
+            stream.close()
+        if key:
+            caches.results.put(key, kept, sum(len(message) for message in kept))

@@ -1,0 +1,128 @@
+"""FuseWindow's caches against a real server: a window rendered again resends no image and runs no
+engine; references to images the server evicted are refused and the client resends them."""
+
+from __future__ import annotations
+
+import shutil
+
+import grpc
+import numpy as np
+import pytest
+from movingcolor.protocol.digest import image_sha256
+from movingcolor.protocol.images import raw_image, split
+from movingcolor.service.cache import LruCache
+from movingcolor.service.process import ServerProcess
+from movingcolor.synthetic import generate_shot
+from movingcolor.v1 import fusion_pb2
+from movingcolor.v1 import image_pb2 as pb
+from movingcolor_client import connect, shot_setup
+from test_service import GRADE, short_folder
+
+TARGET = 1003
+
+
+@pytest.fixture(scope="module")
+def window() -> tuple[dict, dict]:
+    shot = generate_shot(width=64, height=48, frames=5, seed=5)
+    plates = {1001 + i: shot.plate[i] for i in range(5)}
+    mattes = {1001 + i: shot.matte[i] for i in range(5)}
+    return plates, mattes
+
+
+@pytest.fixture(scope="module")
+def small_cache_server(test_model):
+    """Room for about four of the window's ten images, so a window evicts its own first images."""
+    folder = short_folder()
+    with ServerProcess(f"unix://{folder}/mc.sock", ["--cache-mb", "0.15"]) as server:
+        yield server
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def served(test_model):
+    folder = short_folder()
+    with ServerProcess(f"unix://{folder}/mc.sock") as server:
+        yield server
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_lru_cache_evicts_least_recently_used_by_bytes():
+    cache: LruCache[str] = LruCache(10)
+    cache.put("a", "A", 4)
+    cache.put("b", "B", 4)
+    assert cache.get("a") == "A"  # now b is the least recently used
+    cache.put("c", "C", 4)
+    assert "b" not in cache and cache.get("a") == "A" and cache.get("c") == "C"
+    assert cache.bytes == 8 and len(cache) == 2
+    cache.put("huge", "H", 11)  # larger than the whole cache: not kept, evicts nothing
+    assert "huge" not in cache and len(cache) == 2
+
+
+def test_a_window_rendered_again_resends_nothing(served, window):
+    plates, mattes = window
+    with connect(served.address) as client:
+        first = client.fuse_window(TARGET, plates, mattes, grade=GRADE, engine="guided")
+        before = client.info()["cache"]
+        again = client.fuse_window(TARGET, plates, mattes, grade=GRADE, engine="guided")
+        after = client.info()["cache"]
+        fresh = client.fuse_window(TARGET, plates, mattes, grade=GRADE, engine="guided", reuse=False)
+    assert int(before["images"]) == 10 and int(before["received_bytes"]) > 0
+    assert after["received_bytes"] == before["received_bytes"]  # not one image byte resent
+    assert int(after["references"]) - int(before["references"]) == 10
+    assert int(after["result_hits"]) == int(before["result_hits"]) + 1
+    assert np.array_equal(again.pixels(), first.pixels())
+    assert np.array_equal(fresh.pixels(), first.pixels())
+
+
+def test_a_new_grade_reuses_the_images_but_fuses_anew(served, window):
+    plates, mattes = window
+    with connect(served.address) as client:
+        client.fuse_window(TARGET, plates, mattes, grade=GRADE)
+        before = client.info()["cache"]
+        client.fuse_window(TARGET, plates, mattes, grade="slope=1.1,1.0,0.9")
+        after = client.info()["cache"]
+    assert after["received_bytes"] == before["received_bytes"]
+    assert int(after["result_misses"]) == int(before["result_misses"]) + 1
+
+
+def test_an_evicted_image_is_refused_and_the_client_resends_it(small_cache_server, window, monkeypatch):
+    plates, mattes = window
+    with connect(small_cache_server.address) as client:
+        expected = client.fuse_window(TARGET, plates, mattes, grade=GRADE, reuse=False)
+        # The client believes the server holds everything: the server refuses, the client resends.
+        monkeypatch.setattr(client, "find_images", lambda digests, timeout=0: set(digests))
+        fused = client.fuse_window(TARGET, plates, mattes, grade=GRADE)
+        stats = client.info()["cache"]
+    assert np.array_equal(fused.pixels(), expected.pixels())
+    assert int(stats["evicted_references"]) >= 1
+    assert int(stats["image_bytes"]) <= int(stats["image_capacity_bytes"])
+
+
+def _requests(setup, parts):
+    yield fusion_pb2.FuseShotRequest(setup=setup)
+    for part in parts:
+        yield fusion_pb2.FuseShotRequest(part=part)
+
+
+def test_references_and_digests_are_checked(served, window):
+    plates, _ = window
+    info, data = raw_image(plates[TARGET], ("R", "G", "B"))
+    setup = shot_setup(clip=[], grade=GRADE, matte_frames=False, frames=str(TARGET))
+    unknown = pb.ImageInfo()
+    unknown.CopyFrom(info)
+    unknown.sha256, unknown.cached = "0" * 64, True
+    wrong = pb.ImageInfo()
+    wrong.CopyFrom(info)
+    wrong.sha256 = image_sha256(data[::-1])
+    with connect(served.address) as client:
+        assert client.find_images(["0" * 64]) == set()
+        part = pb.ImagePart(role=pb.ROLE_PLATE, frame=TARGET, info=unknown)
+        with pytest.raises(grpc.RpcError) as refused:
+            list(client.stub.FuseWindow(_requests(setup, [part]), timeout=30))
+        assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "no longer holds image sha256 0000000000000000" in refused.value.details()
+        with pytest.raises(grpc.RpcError) as refused:
+            parts = split(pb.ROLE_PLATE, TARGET, wrong, data, 1 << 20)
+            list(client.stub.FuseWindow(_requests(setup, parts), timeout=30))
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "its info declares" in refused.value.details()
