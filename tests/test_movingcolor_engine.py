@@ -6,6 +6,7 @@ These weights are for testing the machinery only; they are not a model.
 from __future__ import annotations
 
 import json
+from dataclasses import replace as dataclasses_replace
 
 import numpy as np
 import pytest
@@ -336,3 +337,76 @@ def test_the_shipped_model_beats_the_hard_composite(demo_inputs, demo_truth, tmp
             fused = read_pixels(tmp_path / engine / f"f.{number}.exr")
             errors[engine].append(np.abs(fused[band] - truth[band]).mean())
     assert np.mean(errors["movingcolor"]) < np.mean(errors["hard"]), errors
+
+
+def _guided_start_network(seed: int = 0):
+    import dataclasses
+
+    from movingcolor.model.config import get_config
+    from movingcolor.model.network import MovingColorNet
+
+    torch.manual_seed(seed)
+    return MovingColorNet(dataclasses.replace(get_config("tiny"), matte_start="guided"))
+
+
+def _window(count: int, height: int, width: int, seed: int = 3) -> FusionFrames:
+    """A shot of a textured plate whose square matte chatters by a few pixels per frame."""
+    rng = np.random.default_rng(seed)
+    plate = ndimage.gaussian_filter(rng.random((count, height, width, 3)), (0, 3, 3, 0)).astype(np.float32)
+    plate = np.clip((plate - 0.5) * 4 + 0.5, 0, 1)
+    graded = np.clip(plate * np.float32([1.3, 1.0, 0.7]), 0, 1)
+    matte = np.zeros((count, height, width), np.float32)
+    for t in range(count):
+        jitter = rng.integers(-3, 4, 2)
+        matte[t, height // 4 + jitter[0] : 3 * height // 4, width // 4 + jitter[1] : 3 * width // 4] = 1.0
+    band = np.stack([edge_band(m, BandWidth.parse("10")) for m in matte])
+    return FusionFrames(
+        frame_numbers=list(range(count)),
+        outputs=list(range(count)),
+        plate=plate,
+        graded=graded,
+        edited=plate,
+        matte=matte,
+        band=band,
+        plate_display=plate,
+        graded_display=graded,
+        edited_display=plate,
+        band_pixels=[10.0] * count,
+        num_local=count,
+    )
+
+
+@pytest.mark.parametrize("size", [(64, 96), (192, 288)], ids=["working size", "upsampled"])
+def test_an_unchanged_guided_start_is_exactly_the_guided_engine(size):
+    """A network that starts from the guided matte and changes nothing gives the guided
+    engine's mattes at the plate's full resolution, whether or not it runs smaller."""
+    from movingcolor.engines.guided import GuidedEngine
+
+    frames = _window(4, *size)
+    engine = MovingColorEngine(network=_guided_start_network(), device="cpu")
+    assert (working_shape(*size, engine.config.working_size) == size) == (size == (64, 96))
+    guided = GuidedEngine()
+    for index, result in enumerate(engine.fuse_window(frames)):
+        # The guided engine's own window: the target and up to two frames each side.
+        near = slice(max(0, index - 2), index + 3)
+        window = dataclasses_replace(
+            frames,
+            frame_numbers=frames.frame_numbers[near],
+            outputs=[index - near.start],
+            plate_display=frames.plate_display[near],
+            matte=frames.matte[near],
+            band_pixels=frames.band_pixels[near],
+        )
+        assert np.abs(result.alpha - guided.fuse(window).alpha).max() < 1e-5
+
+
+def test_a_trained_change_to_the_guided_start_reaches_full_resolution():
+    """The network's change is upsampled and added to the full-resolution guided matte."""
+    from movingcolor.engines.guided import guided_mattes
+
+    frames = _window(4, 192, 288)
+    network = live_heads(_guided_start_network())
+    result = MovingColorEngine(network=network, device="cpu").fuse_window(frames)[1].alpha
+    start = guided_mattes(frames.plate_display, frames.matte, frames.band_pixels)[1]
+    change = np.abs(result - start)[frames.band[1]]
+    assert result.shape == (192, 288) and change.mean() > 1e-3

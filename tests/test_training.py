@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -67,6 +69,38 @@ def test_batches_are_a_function_of_seed_and_step():
     # The matte channel is coarse (binary) while the true alpha is soft.
     assert set(np.unique(regional.inputs[0, :, 10])) <= {0.0, 1.0}
     assert regional.band.any()
+
+
+def test_a_guided_start_carries_the_guided_engines_matte():
+    from movingcolor.engines.guided import guided_mattes
+
+    coarse = make_batch(2, 0, "regional", 1, 4, 3, 48, 64)
+    guided = make_batch(2, 0, "regional", 1, 4, 3, 48, 64, matte_start="guided")
+    # Same clip, same coarse matte; only channel A differs.
+    assert np.array_equal(coarse.inputs[:, :, :10], guided.inputs[:, :, :10])
+    assert np.array_equal(coarse.matte, guided.matte) and np.array_equal(coarse.inputs[:, :, 10:], coarse.matte)
+    plate = guided.inputs[0, :, 0:3].transpose(0, 2, 3, 1)
+    matte = guided.matte[0, :, 0]
+    start = guided.inputs[0, :, 10]
+    assert np.array_equal(start, guided_mattes(plate, matte, list(guided.band_pixels[0])))
+    assert len(np.unique(start)) > 2  # soft, unlike the coarse matte
+
+
+def test_fine_tuning_from_a_model_with_another_start_begins_at_the_new_start(tmp_path, test_model):
+    """Initialised from a coarse-start model, a guided-start run's first prediction is the
+    guided matte itself (the blend head restarts at zero), and validation reports it."""
+    base = TrainConfig.load("tiny-test")
+    config = dataclasses.replace(base, matte_start="guided", init="tiny-random")
+    trainer = Trainer(config, tmp_path)
+    donor = load_checkpoint(test_model).network.state_dict()
+    for key, value in trainer.network.state_dict().items():
+        if not key.startswith("blend_decoder.head"):
+            assert torch.equal(value, donor[key]), key
+    scores = trainer.validate()
+    assert scores["band_l1"] == pytest.approx(scores["start_band_l1"], abs=1e-7)
+    assert scores["start_band_l1"] != pytest.approx(scores["hard_band_l1"], abs=1e-6)
+    with pytest.raises(Exception, match="same configuration"):
+        Trainer(dataclasses.replace(base, network="lite", init="tiny-random"), tmp_path / "other")
 
 
 def test_a_few_steps_lower_the_loss_on_a_fixed_batch(tmp_path):

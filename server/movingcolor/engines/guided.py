@@ -54,6 +54,51 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
     return (slope * guide).sum(-1) + offset
 
 
+def refine_matte(guide: np.ndarray, matte: np.ndarray, band_pixels: float, eps: float = 1e-4) -> np.ndarray:
+    """One frame's matte ``(H, W)`` refined against its plate ``guide (H, W, 3)``.
+
+    The filter's window grows with the band: half its width, so the matte can move
+    anywhere inside the band but no further.
+    """
+    radius = max(2, int(round(band_pixels / 2)))
+    return np.clip(guided_filter(guide, matte, radius, eps), 0.0, 1.0).astype(np.float32)
+
+
+def temporal_weight(
+    offset: int, guide: np.ndarray, center_guide: np.ndarray, sigma: float, change_sigma: float
+) -> np.ndarray:
+    """``(H, W)`` weight of a neighbour ``offset`` frames away: falls off with time and
+    wherever the plate changed, so static edges settle and moving ones do not drag."""
+    change = np.square(guide - center_guide).sum(-1)
+    return np.exp(-0.5 * (offset / sigma) ** 2 - 0.5 * change / change_sigma**2).astype(np.float32)
+
+
+def guided_mattes(
+    guides: np.ndarray,
+    mattes: np.ndarray,
+    band_pixels: list[float],
+    eps: float = 1e-4,
+    temporal_radius: int = 2,
+    temporal_sigma: float = 1.0,
+    change_sigma: float = 0.04,
+) -> np.ndarray:
+    """The guided engine's refined mattes ``(T, H, W)`` for consecutive frames
+    ``guides (T, H, W, 3)``, ``mattes (T, H, W)``; neighbours beyond the ends are absent."""
+    refined = [refine_matte(g, m, b, eps) for g, m, b in zip(guides, mattes, band_pixels, strict=True)]
+    out = np.empty(mattes.shape, np.float32)
+    for center in range(len(refined)):
+        total = np.zeros(mattes.shape[1:], np.float32)
+        weight_sum = np.zeros_like(total)
+        for index in range(max(0, center - temporal_radius), min(len(refined), center + temporal_radius + 1)):
+            weight = temporal_weight(
+                index - center, guides[index], guides[center], temporal_sigma, change_sigma
+            )
+            total += weight * refined[index]
+            weight_sum += weight
+        out[center] = total / weight_sum
+    return out
+
+
 class GuidedEngine(Engine):
     name = "guided"
     description = "edge-aware matte refinement guided by the plate, smoothed over time"
@@ -71,9 +116,9 @@ class GuidedEngine(Engine):
     def _refine(self, frames: FusionFrames, index: int, guide: np.ndarray) -> np.ndarray:
         number = frames.frame_numbers[index]
         if number not in self._refined:
-            radius = max(2, int(round(frames.band_pixels[index] / 2)))
-            refined = guided_filter(guide, frames.matte[index], radius, self.eps)
-            self._refined[number] = np.clip(refined, 0.0, 1.0).astype(np.float32)
+            self._refined[number] = refine_matte(
+                guide, frames.matte[index], frames.band_pixels[index], self.eps
+            )
             while len(self._refined) > 4 * self.temporal_radius + 2:
                 self._refined.popitem(last=False)
         return self._refined[number]
@@ -84,12 +129,10 @@ class GuidedEngine(Engine):
         total = np.zeros(center_guide.shape[:2], np.float32)
         weight_sum = np.zeros_like(total)
         for index in range(len(frames.frame_numbers)):
-            offset = index - frames.center
             refined = self._refine(frames, index, guides[index])
-            change = np.square(guides[index] - center_guide).sum(-1)
-            weight = np.exp(
-                -0.5 * (offset / self.temporal_sigma) ** 2 - 0.5 * change / self.change_sigma**2
-            ).astype(np.float32)
+            weight = temporal_weight(
+                index - frames.center, guides[index], center_guide, self.temporal_sigma, self.change_sigma
+            )
             total += weight * refined
             weight_sum += weight
         return FusionResult(alpha=total / weight_sum)

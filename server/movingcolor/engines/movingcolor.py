@@ -5,7 +5,10 @@ Its output reaches the plate's resolution without losing the plate's detail:
 
 * blend head (grade known): the refined matte is upsampled with a fast guided
   filter steered by the full-resolution plate, then the runner blends the
-  full-resolution plate and graded plate through it;
+  full-resolution plate and graded plate through it. A model that starts from
+  the guided engine's matte (``matte_start = "guided"``) has only its change to
+  that matte upsampled, and added to the guided matte computed at full
+  resolution, so an unchanged band is exactly the guided engine's;
 * colour head (only the host's composite known and no grade recovered): only
   the network's low-frequency correction of the plate is upsampled and added to
   the full-resolution plate, so texture comes from the plate itself.
@@ -21,6 +24,7 @@ import numpy as np
 from ..errors import MissingDependencyError, MovingColorError
 from ..windowing import Window, sliding_windows
 from .base import Engine, FusionFrames, FusionResult
+from .guided import guided_mattes, refine_matte
 from .symmetric3 import solve_symmetric3
 
 # Guided upsampling: window radius at the working resolution, and regularisation.
@@ -158,7 +162,29 @@ class MovingColorEngine(Engine):
                     x, size=size, mode="bilinear", antialias=True, align_corners=False
                 )
             inputs.append(x)
-        return torch.cat(inputs)[None]  # (1, T, 11, h, w)
+        x = torch.cat(inputs)[None]  # (1, T, 11, h, w)
+        if grade_known and self.config.matte_start == "guided":
+            scale = size[0] / height
+            x[0, :, 10] = torch.from_numpy(
+                self._guided_start(
+                    x[0, :, 0:3].permute(0, 2, 3, 1).cpu().numpy(),
+                    x[0, :, 10].cpu().numpy(),
+                    [b * scale for b in frames.band_pixels],
+                    frames.num_local,
+                )
+            ).to(self.device)
+        return x
+
+    @staticmethod
+    def _guided_start(plates: np.ndarray, mattes: np.ndarray, band_pixels: list[float], local: int):
+        """The guided engine's mattes ``(T, H, W)``: smoothed over time among the local
+        (consecutive) frames; the global frames, far apart in time, are refined alone."""
+        head = guided_mattes(plates[:local], mattes[:local], band_pixels[:local])
+        tail = [
+            refine_matte(p, m, b)
+            for p, m, b in zip(plates[local:], mattes[local:], band_pixels[local:], strict=True)
+        ]
+        return np.concatenate([head, np.asarray(tail, np.float32).reshape(-1, *mattes.shape[1:])])
 
     def fuse_window(self, frames: FusionFrames) -> list[FusionResult]:
         torch = self._torch
@@ -176,12 +202,27 @@ class MovingColorEngine(Engine):
             low_plate = x[0, :local, 0:3].float()  # (local, 3, h, w)
             full_size = tuple(frames.plate_display.shape[1:3])
             same_size = tuple(y.shape[-2:]) == full_size
+            guided_start = head == "blend" and self.config.matte_start == "guided"
+            if guided_start and not same_size:
+                start_full = guided_mattes(
+                    frames.plate_display[:local], frames.matte[:local], frames.band_pixels[:local]
+                )
             results = []
             for index in frames.outputs:
                 plate_full = (
                     torch.from_numpy(frames.plate_display[index]).permute(2, 0, 1)[None].to(self.device)
                 )
-                if head == "blend":
+                if guided_start and not same_size:
+                    # Only the network's change to the guided matte is upsampled.
+                    change = y[index : index + 1] - x[0, index : index + 1, 10:11].float()
+                    change = guided_upsample(
+                        low_plate[index : index + 1], change, plate_full, UPSAMPLE_RADIUS, UPSAMPLE_EPS
+                    )
+                    alpha = (torch.from_numpy(start_full[index]).to(self.device) + change[0, 0]).clamp(
+                        0.0, 1.0
+                    )
+                    results.append(FusionResult(alpha=alpha.cpu().numpy().astype(np.float32)))
+                elif head == "blend":
                     alpha = y[index : index + 1]
                     if not same_size:
                         alpha = guided_upsample(

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from ..errors import MovingColorError
 
+MATTE_STARTS = ("coarse", "guided")
+
 
 @dataclass(frozen=True)
 class NetworkConfig:
@@ -36,6 +38,10 @@ class NetworkConfig:
     local_stride: int = 5
     global_stride: int = 10
     max_global_frames: int = 6
+    # The blend head's starting matte, which it refines: "coarse" (the input matte, as the
+    # network sees it) or "guided" (the guided engine's refinement of it, so the network
+    # learns only what the filter misses and, untrained, equals the guided filter).
+    matte_start: str = "coarse"
 
     @property
     def features(self) -> int:
@@ -54,7 +60,12 @@ class NetworkConfig:
                 f"MovingColor; upgrade to load it"
             )
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        return cls(**values)
+        config = cls(**values)
+        if config.matte_start not in MATTE_STARTS:
+            raise MovingColorError(
+                f"model config matte_start {config.matte_start!r} is not known: use one of {MATTE_STARTS}"
+            )
+        return config
 
 
 CONFIGS: dict[str, NetworkConfig] = {

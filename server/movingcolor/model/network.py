@@ -9,9 +9,12 @@
       -> decoder of each head, local frames  (B, T_local, 1 or 3, H, W)
 
 Two heads share everything up to the decoder. The *blend* head predicts a
-refined matte, starting from the coarse one: α̂ = clamp(A + tanh(Δ), 0, 1). The
+refined matte, starting from the matte in channel A: α̂ = clamp(A + tanh(Δ), 0, 1).
+A is the coarse matte, or (``matte_start = "guided"``) the guided filter's
+refinement of it, so the network learns only what the filter misses. The
 *colour* head (the paper's) predicts band colours as a residual on the plate.
-Both final layers start at zero, so an untrained network is the hard composite.
+Both final layers start at zero, so an untrained network returns its starting matte
+(the hard composite from a coarse start).
 """
 
 from __future__ import annotations

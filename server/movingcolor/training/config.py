@@ -9,6 +9,7 @@ from pathlib import Path
 import tomllib
 
 from ..errors import MovingColorError
+from ..model.config import MATTE_STARTS
 
 CONFIG_FOLDER = Path(__file__).resolve().parent / "configs"
 
@@ -17,6 +18,13 @@ CONFIG_FOLDER = Path(__file__).resolve().parent / "configs"
 class TrainConfig:
     name: str = "movingcolor-lite"
     network: str = "lite"  # a named network configuration (model/config.py)
+    # What the blend head starts from and refines: "coarse" (the input matte) or "guided"
+    # (the guided engine's refinement; the network then learns only what the filter misses).
+    matte_start: str = "coarse"
+    # An installed model name or model folder whose weights start the run ("" = random).
+    # Where its matte_start differs, the blend head's last layer restarts at zero, so step 0
+    # returns exactly the new starting matte.
+    init: str = ""
     mode: str = "regional"  # regional (blend head), paper (colour head) or mixed (3:1)
     steps: int = 2000
     batch: int = 2
@@ -54,6 +62,10 @@ class TrainConfig:
         config = cls(**data)
         if config.mode not in ("regional", "paper", "mixed"):
             raise MovingColorError(f"{path}: mode must be regional, paper or mixed, not {config.mode!r}")
+        if config.matte_start not in MATTE_STARTS:
+            raise MovingColorError(
+                f"{path}: matte_start must be one of {MATTE_STARTS}, not {config.matte_start!r}"
+            )
         if config.height % 4 or config.width % 4 or not 0 < config.local <= config.frames:
             raise MovingColorError(f"{path}: crop must be multiples of 4 and 0 < local <= frames")
         return config

@@ -29,6 +29,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..color.config import ColorConfig
+from ..engines.guided import guided_mattes
 from ..masks.band import BandWidth, edge_band
 from ..synthetic.shapes import coarse_matte, smooth_path, soft_blob
 from .random_grade import grade_function, random_grade
@@ -42,10 +43,12 @@ MAX_PHOTO_SIDE = 1024
 class Batch:
     """Float32 arrays; ``B`` clips of ``T`` frames (the first ``local`` are predicted)."""
 
-    inputs: np.ndarray  # (B, T, 11, H, W): [I, E·(1-M), M, G, A], display-encoded
+    inputs: np.ndarray  # (B, T, 11, H, W): [I, E·(1-M), M, G, A], display-encoded; A: the starting matte
     target_alpha: np.ndarray  # (B, T, 1, H, W) true alpha (regional), else zeros
     target_rgb: np.ndarray  # (B, T, 3, H, W) the right answer's colours
     band: np.ndarray  # (B, T, 1, H, W)
+    matte: np.ndarray  # (B, T, 1, H, W) the coarse input matte (the hard composite's)
+    band_pixels: np.ndarray  # (B, T) each band's width in pixels
     local: int
     mode: str
     grades: list[str]
@@ -165,12 +168,14 @@ def _sprite_alphas(rng, frames: int, height: int, width: int, motion_blur: int) 
     return np.stack(alphas).astype(np.float32)
 
 
-def _band(rng, matte: np.ndarray) -> np.ndarray:
+def _band(rng, matte: np.ndarray) -> tuple[np.ndarray, list[float]]:
+    """Bands of a random relative width around each frame's matte, and their widths in pixels."""
     width = BandWidth(float(rng.uniform(5, 25)), relative=True)
-    return np.stack([edge_band(m, width) for m in matte]).astype(np.float32)
+    band = np.stack([edge_band(m, width) for m in matte]).astype(np.float32)
+    return band, [width.pixels(m > 0.5) for m in matte]
 
 
-def regional_clip(rng, frames: int, height: int, width: int, config: ColorConfig):
+def regional_clip(rng, frames: int, height: int, width: int, config: ColorConfig, matte_start: str):
     background = _camera(rng, _source(rng, height, width), frames, height, width)
     sprite = _camera(rng, _source(rng, height, width), frames, height, width)
     alpha = _sprite_alphas(rng, frames, height, width, motion_blur=int(rng.choice([1, 1, 3, 5])))
@@ -179,25 +184,26 @@ def regional_clip(rng, frames: int, height: int, width: int, config: ColorConfig
     graded = grade_function(spec, config)(plate)
     error, shift = int(rng.integers(1, 7)), int(rng.integers(0, 4))
     matte = np.stack([coarse_matte(a, rng, error, shift) for a in alpha])
-    band = _band(rng, matte)
+    band, band_pixels = _band(rng, matte)
     edited = matte[..., None] * graded + (1 - matte[..., None]) * plate
     truth = alpha[..., None] * graded + (1 - alpha[..., None]) * plate
+    start = guided_mattes(plate, matte, band_pixels) if matte_start == "guided" else matte
     inputs = np.concatenate(
-        [plate, edited * (1 - band[..., None]), band[..., None], graded, matte[..., None]], -1
+        [plate, edited * (1 - band[..., None]), band[..., None], graded, start[..., None]], -1
     )
-    return inputs, alpha, truth, band, spec
+    return inputs, alpha, truth, band, spec, matte, band_pixels
 
 
-def paper_clip(rng, frames: int, height: int, width: int, config: ColorConfig):
+def paper_clip(rng, frames: int, height: int, width: int, config: ColorConfig, matte_start: str):
     plate = _camera(rng, _source(rng, height, width), frames, height, width)
     spec = random_grade(rng)
     graded = grade_function(spec, config)(plate)
     shape = np.stack([a > 0.5 for a in _sprite_alphas(rng, frames, height, width, 1)]).astype(np.float32)
-    band = _band(rng, shape)
+    band, band_pixels = _band(rng, shape)
     hidden = graded * (1 - band[..., None])
     # No leak: where the grade is not known the graded channels carry the visible composite only.
     inputs = np.concatenate([plate, hidden, band[..., None], hidden, shape[..., None]], -1)
-    return inputs, np.zeros_like(shape), graded, band, spec
+    return inputs, np.zeros_like(shape), graded, band, spec, shape, band_pixels
 
 
 def make_batch(
@@ -210,14 +216,19 @@ def make_batch(
     height: int,
     width: int,
     config: ColorConfig | None = None,
+    matte_start: str = "coarse",
 ) -> Batch:
-    """The batch for ``step``: a pure function of ``(seed, step)``."""
+    """The batch for ``step``: a pure function of ``(seed, step)``.
+
+    ``matte_start`` is what channel A carries in regional clips, as the network's
+    configuration says: the coarse matte, or the guided engine's refinement of it.
+    """
     rng = np.random.default_rng([seed, step])
     config = config or ColorConfig()
     if mode == "mixed":
         mode = "regional" if rng.random() < 0.75 else "paper"
     make = regional_clip if mode == "regional" else paper_clip
-    clips = [make(rng, frames, height, width, config) for _ in range(batch)]
+    clips = [make(rng, frames, height, width, config, matte_start) for _ in range(batch)]
     stack = lambda i: np.stack([c[i] for c in clips]).astype(np.float32)  # noqa: E731
     inputs = stack(0).transpose(0, 1, 4, 2, 3)  # (B, T, 11, H, W)
     return Batch(
@@ -225,6 +236,8 @@ def make_batch(
         target_alpha=stack(1)[:, :, None],
         target_rgb=np.ascontiguousarray(stack(2).transpose(0, 1, 4, 2, 3)),
         band=stack(3)[:, :, None],
+        matte=stack(5)[:, :, None],
+        band_pixels=stack(6),
         local=local,
         mode=mode,
         grades=[c[4] for c in clips],

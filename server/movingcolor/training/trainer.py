@@ -11,6 +11,7 @@ resumed run continues exactly as an uninterrupted one would.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import logging
@@ -26,8 +27,11 @@ import numpy as np
 import torch
 
 from ..engines.movingcolor import resolve_device
+from ..errors import MovingColorError
+from ..model.checkpoint import load_checkpoint
+from ..model.config import get_config
 from ..model.network import MovingColorNet
-from ..model.registry import create_network
+from ..model.registry import find_model
 from .config import TrainConfig
 from .data import Batch, make_batch
 from .losses import (
@@ -66,7 +70,11 @@ class Trainer:
         self.run = Path(run)
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
-        self.network = create_network(config.network).to(self.device)
+        self.network = MovingColorNet(
+            dataclasses.replace(get_config(config.network), matte_start=config.matte_start)
+        ).to(self.device)
+        if config.init:
+            self._start_from(config.init)
         self.optimiser = torch.optim.AdamW(
             self.network.parameters(), lr=config.learning_rate, betas=(0.9, 0.99)
         )
@@ -79,6 +87,20 @@ class Trainer:
         self.step = 0
         self.exported_step: int | None = None
         self._colour = None
+
+    def _start_from(self, model: str) -> None:
+        """Start from a trained model's weights (fine-tuning); resuming a run overrides them."""
+        loaded = load_checkpoint(find_model(model), self.device).network
+        if loaded.config.name != self.network.config.name:
+            raise MovingColorError(
+                f"init model {model!r} is a {loaded.config.name!r} network; this run trains "
+                f"{self.network.config.name!r}: pick a model of the same configuration"
+            )
+        self.network.load_state_dict(loaded.state_dict())
+        if loaded.config.matte_start != self.network.config.matte_start:
+            head = self.network.blend_decoder.head
+            torch.nn.init.zeros_(head.weight)
+            torch.nn.init.zeros_(head.bias)
 
     # -- state -------------------------------------------------------------------------
 
@@ -161,7 +183,16 @@ class Trainer:
     def train_step(self) -> dict[str, float]:
         c = self.config
         batch = make_batch(
-            c.seed, self.step, c.mode, c.batch, c.frames, c.local, c.height, c.width, self._config()
+            c.seed,
+            self.step,
+            c.mode,
+            c.batch,
+            c.frames,
+            c.local,
+            c.height,
+            c.width,
+            self._config(),
+            c.matte_start,
         )
         tensors = self._tensors(batch)
         self.network.train()
@@ -197,7 +228,8 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Band errors on fixed held-out batches, against the hard composite's."""
+        """Band errors on fixed held-out batches, against the hard composite's and (when the
+        network starts from a refined matte) its starting matte's."""
         c = self.config
         self.network.eval()
         rows: dict[str, list[float]] = {
@@ -205,6 +237,8 @@ class Trainer:
             "hard_band_l1": [],
             "band_delta_e": [],
             "hard_band_delta_e": [],
+            "start_band_l1": [],
+            "start_band_delta_e": [],
         }
         try:
             from ..bench.metrics import delta_e2000
@@ -221,22 +255,30 @@ class Trainer:
                 c.height,
                 c.width,
                 self._config(),
+                c.matte_start,
             )
             tensors = self._tensors(batch)
             composite, _ = self._forward(batch, tensors)
             x = tensors["inputs"][:, : batch.local]
             band = tensors["band"][:, : batch.local]
-            matte = x[:, :, 10:11]
-            hard = matte * x[:, :, 7:10] + (1 - matte) * x[:, :, 0:3]
+            plate, graded = x[:, :, 0:3], x[:, :, 7:10]
+            matte = torch.from_numpy(batch.matte[:, : batch.local]).to(self.device)
+            hard = matte * graded + (1 - matte) * plate
+            start = x[:, :, 10:11] * graded + (1 - x[:, :, 10:11]) * plate
             target = tensors["target_rgb"][:, : batch.local]
+            baselines = {"hard": hard, "start": start} if c.matte_start != "coarse" else {"hard": hard}
             rows["band_l1"].append(float(band_l1(composite, target, band)))
-            rows["hard_band_l1"].append(float(band_l1(hard, target, band)))
+            for name, image in baselines.items():
+                rows[f"{name}_band_l1"].append(float(band_l1(image, target, band)))
             if delta_e2000 is not None:
                 for t in range(batch.local):
                     region = band[0, t, 0].cpu().numpy() > 0.5
                     to_image = lambda v: v[0, t].permute(1, 2, 0).float().cpu().numpy()  # noqa: E731,B023
                     rows["band_delta_e"].append(delta_e2000(to_image(composite), to_image(target), region))
-                    rows["hard_band_delta_e"].append(delta_e2000(to_image(hard), to_image(target), region))
+                    for name, image in baselines.items():
+                        rows[f"{name}_band_delta_e"].append(
+                            delta_e2000(to_image(image), to_image(target), region)  # noqa: B023
+                        )
         return {name: statistics.mean(v) for name, v in rows.items() if v}
 
     def _keep_best(self, scores: dict[str, float]) -> None:
