@@ -78,7 +78,8 @@ def test_a_guided_start_carries_the_guided_engines_matte():
     guided = make_batch(2, 0, "regional", 1, 4, 3, 48, 64, matte_start="guided")
     # Same clip, same coarse matte; only channel A differs.
     assert np.array_equal(coarse.inputs[:, :, :10], guided.inputs[:, :, :10])
-    assert np.array_equal(coarse.matte, guided.matte) and np.array_equal(coarse.inputs[:, :, 10:], coarse.matte)
+    assert np.array_equal(coarse.matte, guided.matte)
+    assert np.array_equal(coarse.inputs[:, :, 10:], coarse.matte)
     plate = guided.inputs[0, :, 0:3].transpose(0, 2, 3, 1)
     matte = guided.matte[0, :, 0]
     start = guided.inputs[0, :, 10]
