@@ -1,0 +1,28 @@
+"""What every host bridge (Nuke, DaVinci Resolve) shares, with no host in it.
+
+A bridge renders the host's plate, matte and optional graded plate to EXR
+frames in a scratch folder, then hands them to :func:`fuse_rendered`, which
+sends them to ``movingcolor serve`` and moves the fused frames into place only
+when the whole shot has arrived. The host-specific adapters stay thin: they
+turn knobs or settings into :class:`FuseSettings` and render frames.
+"""
+
+from .errors import HostBridgeError, MissingInputError, RenderError, SettingsError
+from .fusion import FusionResult, RenderedInputs, fuse_rendered
+from .settings import FuseSettings, environment_values, settings_from_mapping
+from .staging import StagedOutput, scratch_folder
+
+__all__ = [
+    "FuseSettings",
+    "FusionResult",
+    "HostBridgeError",
+    "MissingInputError",
+    "RenderError",
+    "RenderedInputs",
+    "SettingsError",
+    "environment_values",
+    "StagedOutput",
+    "fuse_rendered",
+    "scratch_folder",
+    "settings_from_mapping",
+]

@@ -1,0 +1,174 @@
+"""Send the frames a host rendered to a server and put the fused sequence in place, or nothing.
+
+The host's progress display gets ``progress(done, total, frame)`` for each fused
+frame; ``cancelled()`` is polled while the server works, and a True answer
+cancels the call at once. The fused frames land in a staging folder and are
+renamed into the output only when the whole shot has arrived, so a failure or a
+cancel leaves the output as it was.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from movingcolor_client import ClientError, JobCancelledError, ShotCall, connect
+
+from .settings import FuseSettings
+from .staging import StagedOutput
+
+Progress = Callable[[int, int, int], None]
+Cancelled = Callable[[], bool]
+
+
+@dataclass
+class RenderedInputs:
+    """EXR frames a host rendered: sequences (``x.####.exr``) or folders holding one sequence each.
+    ``matte`` is ``"alpha"`` when the matte is the plate's alpha channel."""
+
+    plate: str
+    matte: str = "alpha"
+    graded: str | None = None
+
+
+@dataclass
+class FusionResult:
+    """What a fusion wrote: the output pattern and its frames, in order."""
+
+    out: str
+    frames: list[int]
+    written: list[Path]
+    engine: str
+    model: str
+    server: str
+    seconds: float
+    summary: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def first(self) -> int:
+        return self.frames[0]
+
+    @property
+    def last(self) -> int:
+        return self.frames[-1]
+
+
+def _pattern_text(staged: StagedOutput) -> str:
+    pattern = staged.pattern
+    return str(pattern.directory / f"{pattern.prefix}{'#' * pattern.padding}{pattern.suffix}")
+
+
+class _CancelWatch:
+    """Polls ``cancelled`` in a thread; on True cancels the server call (or, before the server has
+    taken the job, closes the channel, which ends every call on it)."""
+
+    def __init__(self, client, cancelled: Cancelled | None, poll: float):
+        self.client = client
+        self.cancelled = cancelled
+        self.poll = poll
+        self.call: ShotCall | None = None
+        self.fired = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="movingcolor-cancel-watch", daemon=True)
+
+    def __enter__(self) -> _CancelWatch:
+        if self.cancelled is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def accepted(self, call: ShotCall) -> None:
+        self.call = call
+        if self.fired.is_set():
+            call.cancel()
+
+    def fire(self) -> None:
+        self.fired.set()
+        if self.call is not None:
+            self.call.cancel()
+        self.client.close()
+
+    def check(self) -> None:
+        """Between frames: stop here if the artist has cancelled, whatever the poll has seen."""
+        if self.cancelled is not None and self.cancelled():
+            self.fire()
+            raise JobCancelledError("cancelled")
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll):
+            if self.cancelled():
+                self.fire()
+                return
+
+
+def fuse_rendered(
+    settings: FuseSettings,
+    inputs: RenderedInputs,
+    progress: Progress | None = None,
+    cancelled: Cancelled | None = None,
+    frames: str | None = None,
+    poll_seconds: float = 0.1,
+) -> FusionResult:
+    """Fuse ``inputs`` (frames ``frames``, ``FIRST-LAST``; default all, the rest being context) on
+    ``settings.server`` into ``settings.out``; raises a ``MovingColorError`` whose
+    message names the problem and the fix (``JobCancelledError`` when ``cancelled()`` said so)."""
+    settings.validate()
+    started = time.perf_counter()
+    staged = StagedOutput(settings.out)
+    try:
+        with (
+            connect(settings.server, settings.token, retries=settings.retries) as client,
+            _CancelWatch(client, cancelled, poll_seconds) as watch,
+        ):
+
+            def report(done: int, total: int, frame: int) -> None:
+                if progress is not None:
+                    progress(done, total, frame)
+                watch.check()
+
+            try:
+                result = client.fuse_files(
+                    inputs.plate,
+                    _pattern_text(staged),
+                    inputs.matte,
+                    grade=None if settings.use_graded else settings.grade.strip(),
+                    graded=inputs.graded if settings.use_graded else None,
+                    frames=frames,
+                    progress=report,
+                    on_accepted=watch.accepted,
+                    timeout=settings.timeout,
+                    **settings.client_options(),
+                )
+            except ClientError:
+                if watch.fired.is_set():
+                    raise JobCancelledError(
+                        f"cancelled: nothing was written to {settings.out} (it is as it was before)"
+                    ) from None
+                raise
+        numbers = [_frame_of(path, staged) for path in result.written]
+        written = staged.commit(numbers)
+    except BaseException:
+        staged.discard()
+        raise
+    return FusionResult(
+        out=settings.out,
+        frames=numbers,
+        written=written,
+        engine=result.engine,
+        model=result.model,
+        server=settings.server,
+        seconds=round(time.perf_counter() - started, 3),
+        summary=result.to_dict(),
+    )
+
+
+def _frame_of(path: str, staged: StagedOutput) -> int:
+    name = Path(path).name
+    return int(name[len(staged.pattern.prefix) : len(name) - len(staged.pattern.suffix)])

@@ -1,0 +1,106 @@
+"""Fuse: render the inputs, fuse them on the server with Nuke's progress bar, read the result back.
+
+``fuse(node, first, last)`` is the TD's call (blocking; errors raise). The Fuse
+button renders in the main thread (Nuke shows that render's own progress), then
+talks to the server in a worker thread so the UI stays live; the result and any
+error come back to the main thread (``nuke.executeInMainThread``).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import nuke
+from movingcolor.errors import MovingColorError
+from movingcolor_hosts import FusionResult, fuse_rendered
+
+from .node import OUTPUT_NAME, READ_NAME, inner
+from .render import PreparedShot, prepare_shot
+
+
+class _Progress:
+    """Nuke's progress bar for one fusion; its Cancel button cancels the server's job."""
+
+    def __init__(self, shot: PreparedShot):
+        self.task = nuke.ProgressTask(f"MovingColor {shot.node.name()}")
+        self.task.setMessage(f"sending frames {shot.frames} to {shot.settings.server}")
+
+    def update(self, done: int, total: int, frame: int) -> None:
+        self.task.setProgress(int(100 * done / max(total, 1)))
+        self.task.setMessage(f"fused frame {frame} ({done} of {total})")
+
+    def cancelled(self) -> bool:
+        return self.task.isCancelled()
+
+
+def _fuse_prepared(shot: PreparedShot) -> FusionResult:
+    progress = _Progress(shot)
+    try:
+        return fuse_rendered(
+            shot.settings, shot.inputs, progress.update, progress.cancelled, frames=shot.frames
+        )
+    finally:
+        del progress.task  # closes Nuke's progress bar
+        shot.cleanup()
+
+
+def show_result(node: nuke.Node, result: FusionResult) -> None:
+    """Point the node's Read at the fused frames and make it the node's output."""
+    read = inner(node, READ_NAME)
+    read["file"].setValue(result.out)
+    for knob in ("first", "origfirst"):
+        read[knob].setValue(result.first)
+    for knob in ("last", "origlast"):
+        read[knob].setValue(result.last)
+    read["raw"].setValue(True)  # the frames are in the working space already
+    read["reload"].execute()  # the same file names as a previous fusion: drop Nuke's cached frames
+    inner(node, OUTPUT_NAME).setInput(0, read)
+    node["status"].setValue(
+        f"fused {result.first}-{result.last} with {result.engine} on {result.server} in {result.seconds:.1f}s"
+    )
+
+
+def fuse(node: nuke.Node, first: int | None = None, last: int | None = None) -> FusionResult:
+    """Fuse frames ``first``-``last`` (default: the node's range knobs) and show them in the node.
+    Blocks; raises a MovingColorError whose message names the problem and the fix."""
+    shot = prepare_shot(node, first, last)
+    result = _fuse_prepared(shot)
+    show_result(node, result)
+    return result
+
+
+def _message(error: BaseException) -> str:
+    if isinstance(error, MovingColorError):
+        return f"MovingColor: {error}"
+    return f"MovingColor: unexpected error: {error!r}"
+
+
+def _finish_in_background(node: nuke.Node, shot: PreparedShot) -> None:
+    try:
+        result = _fuse_prepared(shot)
+    except Exception as error:  # every failure reaches the artist; none may end the thread silently
+        nuke.executeInMainThread(nuke.message, (_message(error),))
+        return
+    nuke.executeInMainThread(show_result, (node, result))
+
+
+def fuse_button(node: nuke.Node | None = None) -> threading.Thread | None:
+    """The Fuse button: errors become a message, never an exception in Nuke's UI. Returns the
+    worker thread in the GUI (None under ``nuke -t``, where the fusion runs to its end here)."""
+    node = node or nuke.thisNode()
+    try:
+        shot = prepare_shot(node)
+    except Exception as error:
+        nuke.message(_message(error))
+        return None
+    if not nuke.GUI:
+        try:
+            show_result(node, _fuse_prepared(shot))
+        except Exception as error:
+            nuke.message(_message(error))
+        return None
+    worker = threading.Thread(
+        target=_finish_in_background, args=(node, shot), name=f"MovingColor {node.name()}", daemon=True
+    )
+    worker.start()
+    return worker

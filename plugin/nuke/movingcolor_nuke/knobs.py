@@ -1,0 +1,131 @@
+"""The node's knobs: how they are made, and what they mean as FuseSettings."""
+
+from __future__ import annotations
+
+import os
+
+import nuke
+from movingcolor_hosts import FuseSettings, SettingsError
+
+#: Where the grade comes from; the graded input makes the server blend towards that plate.
+GRADE_SOURCES = ("CDL", "grade file", "OCIO look", "graded input")
+#: The matte's channel: its alpha (Nuke's convention) or, for a roto or key rendered as a grey
+#: image, its colour (the brightest of R, G, B).
+MATTE_CHANNELS = ("alpha", "rgb")
+ENGINES = ("guided", "movingcolor", "feather", "hard")
+DEFAULT_CDL = "slope=1,1,1;offset=0,0,0;power=1,1,1;sat=1"
+
+#: Input numbers of the group, in the order the artist sees them.
+PLATE, MATTE, GRADED = 0, 1, 2
+INPUT_NAMES = ("plate", "matte", "graded")
+
+LABELS = {
+    "server": "server",
+    "engine": "engine",
+    "model": "model",
+    "grade": "grade",
+    "band": "band width",
+    "handles": "window",
+    "out": "output",
+    "colorspace": "colourspace",
+}
+
+
+def add_knobs(node: nuke.Node) -> None:
+    """The MovingColor tab, in the order an artist fills it in."""
+    first, last = nuke.root().firstFrame(), nuke.root().lastFrame()
+    knobs = [
+        nuke.Tab_Knob("movingcolor", "MovingColor"),
+        nuke.String_Knob("server", LABELS["server"]),
+        nuke.Enumeration_Knob("engine", LABELS["engine"], list(ENGINES)),
+        nuke.String_Knob("model", LABELS["model"]),
+        nuke.Enumeration_Knob("grade_source", "grade from", list(GRADE_SOURCES)),
+        nuke.String_Knob("cdl", "CDL"),
+        nuke.File_Knob("grade_file", "grade file"),
+        nuke.String_Knob("look", "OCIO look"),
+        nuke.Enumeration_Knob("matte_channel", "matte from", list(MATTE_CHANNELS)),
+        nuke.String_Knob("band", LABELS["band"]),
+        nuke.Int_Knob("handles", LABELS["handles"]),
+        nuke.Int_Knob("first", "first frame"),
+        nuke.Int_Knob("last", "last frame"),
+        nuke.String_Knob("colorspace", LABELS["colorspace"]),
+        nuke.File_Knob("out", LABELS["out"]),
+        nuke.PyScript_Knob(
+            "fuse", "Fuse", "import movingcolor_nuke; movingcolor_nuke.fuse_button(nuke.thisNode())"
+        ),
+        nuke.Text_Knob("status", "", ""),
+    ]
+    for knob in knobs:
+        node.addKnob(knob)
+    node["server"].setValue(os.environ.get("MOVINGCOLOR_SERVER", "localhost:50051"))
+    node["cdl"].setValue(DEFAULT_CDL)
+    node["band"].setValue("12")
+    node["first"].setValue(first)
+    node["last"].setValue(last)
+    node["colorspace"].setValue("ACEScg")
+    tips = {
+        "server": "address of `movingcolor serve`: host:port or unix:///path/to.sock",
+        "model": "the movingcolor engine's model (empty: the server's default)",
+        "cdl": "slope=R,G,B;offset=R,G,B;power=R,G,B;sat=S",
+        "grade_file": ".cc/.ccc/.cdl, or a LUT: .cube, .clf, .ctf, .3dl, ...",
+        "look": "a look of the server's OCIO config",
+        "matte_channel": "alpha: the matte input's alpha (or the plate's, with no matte connected); "
+        "rgb: the brightest of its colour channels",
+        "band": "edge band width around the matte: pixels (12) or % of the object's size (10%)",
+        "handles": "frames rendered each side of the range, for the temporal window",
+        "colorspace": "OCIO name of Nuke's working space on the server; the output comes back in it",
+        "out": "where the fused frames go: an EXR sequence, e.g. /shots/x/fused/x.####.exr",
+    }
+    for name, tip in tips.items():
+        node[name].setTooltip(tip)
+
+
+def frame_range(node: nuke.Node, first: int | None, last: int | None) -> tuple[int, int]:
+    first = node["first"].value() if first is None else int(first)
+    last = node["last"].value() if last is None else int(last)
+    if first > last:
+        raise SettingsError(f"frame range {first}-{last}: the first frame is after the last; swap them")
+    return first, last
+
+
+def grade_text(node: nuke.Node) -> tuple[str, bool]:
+    """The grade the knobs name, and whether the graded input is used instead."""
+    source = node["grade_source"].value()
+    if source == "graded input":
+        return "", True
+    if source == "CDL":
+        text = node["cdl"].value().strip()
+        if not text:
+            raise SettingsError(
+                "CDL is empty: give slope=..;offset=..;power=..;sat=.. or choose another grade"
+            )
+        return text, False
+    if source == "grade file":
+        path = node["grade_file"].value().strip()
+        if not path:
+            raise SettingsError("grade file is empty: choose a .cc/.cdl or LUT file")
+        if not os.path.isfile(path):
+            raise SettingsError(f"grade file {path} does not exist: check the path")
+        return path, False
+    look = node["look"].value().strip()
+    if not look:
+        raise SettingsError("OCIO look is empty: name a look of the server's OCIO config")
+    return f"look:{look}", False
+
+
+def settings_from_node(node: nuke.Node) -> FuseSettings:
+    """The node's knobs as validated settings; SettingsError names the knob to fix."""
+    grade, use_graded = grade_text(node)
+    settings = FuseSettings(
+        server=node["server"].value().strip(),
+        out=node["out"].value().strip(),
+        grade=grade,
+        use_graded=use_graded,
+        engine=node["engine"].value(),
+        model=node["model"].value().strip(),
+        band=node["band"].value().strip(),
+        handles=node["handles"].value(),
+        colorspace=node["colorspace"].value().strip(),
+        labels=dict(LABELS),
+    )
+    return settings.validate()

@@ -1,0 +1,125 @@
+"""Render the node's inputs to EXR frames with its Write nodes, for the server to fuse.
+
+The Writes render raw (no colour conversion: the frames are Nuke's working space,
+named by the colourspace knob) at 32-bit float, so nothing is lost on the way.
+They render into a hidden scratch folder beside the output, removed afterwards.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nuke
+from movingcolor_client import JobCancelledError
+from movingcolor_hosts import FuseSettings, MissingInputError, RenderedInputs, RenderError
+
+from .knobs import GRADED, INPUT_NAMES, MATTE, PLATE, frame_range, settings_from_node
+from .node import WRITE_NAMES, inner
+
+ALPHA = "rgba.alpha"
+
+
+@dataclass
+class PreparedShot:
+    """A shot whose inputs are rendered: fuse it, then ``cleanup()`` its scratch folder."""
+
+    node: nuke.Node
+    settings: FuseSettings
+    inputs: RenderedInputs
+    first: int
+    last: int
+    scratch: Path
+
+    @property
+    def frames(self) -> str:
+        return f"{self.first}-{self.last}"
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _channels_to_write(node: nuke.Node, settings: FuseSettings) -> dict[str, str]:
+    """Role -> the Write's channels knob, for the inputs this fusion needs; checks they are there."""
+    plate = node.input(PLATE)
+    if plate is None:
+        raise MissingInputError(f"{node.name()}: the plate input is not connected; connect the plate")
+    roles = {"plate": "rgb"}
+    matte = node.input(MATTE)
+    if matte is None:
+        if ALPHA not in plate.channels():
+            raise MissingInputError(
+                f"{node.name()}: no matte: the matte input is not connected and the plate has no alpha; "
+                f"connect a matte (roto, key) or give the plate an alpha"
+            )
+        roles["plate"] = "rgba"  # the server takes the matte from the plate's alpha
+    elif node["matte_channel"].value() == "alpha":
+        if ALPHA not in matte.channels():
+            raise MissingInputError(
+                f"{node.name()}: the matte input has no alpha; set 'matte from' to rgb, or put the "
+                f"matte into the alpha channel (Shuffle)"
+            )
+        roles["matte"] = "alpha"
+    else:
+        roles["matte"] = "rgb"
+    if settings.use_graded:
+        if node.input(GRADED) is None:
+            raise MissingInputError(
+                f"{node.name()}: 'grade from' is graded input, but the graded input is not connected; "
+                f"connect the graded plate, or grade with a CDL, grade file or look"
+            )
+        roles["graded"] = "rgb"
+    return roles
+
+
+def _render(node: nuke.Node, role: str, channels: str, pattern: str, first: int, last: int) -> None:
+    write = inner(node, WRITE_NAMES[role])
+    write["file"].setValue(pattern)
+    write["file_type"].setValue("exr")
+    write["channels"].setValue(channels)
+    write["datatype"].setValue("32 bit float")
+    write["raw"].setValue(True)
+    write["create_directories"].setValue(True)
+    write["disable"].setValue(False)
+    try:
+        nuke.execute(write, first, last, 1)
+    except RuntimeError as error:
+        if "cancel" in str(error).lower():
+            raise JobCancelledError(
+                f"{node.name()}: rendering the {role} was cancelled; nothing was sent or written"
+            ) from None
+        raise RenderError(
+            f"{node.name()}: rendering the {role} input for frames {first}-{last} failed ({error}); "
+            f"check the nodes above the {role} input"
+        ) from None
+    finally:
+        write["disable"].setValue(True)
+
+
+def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = None) -> PreparedShot:
+    """Check the knobs and inputs, then render the inputs (frames ``first``-``last`` and the window
+    each side, within the plate's frames). Raises a MovingColorError naming what to fix."""
+    settings = settings_from_node(node)
+    first, last = frame_range(node, first, last)
+    roles = _channels_to_write(node, settings)
+    plate = node.input(PLATE)
+    render_first = min(first, max(first - settings.handles, plate.firstFrame()))
+    render_last = max(last, min(last + settings.handles, plate.lastFrame()))
+    out_folder = Path(settings.out).parent
+    out_folder.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".movingcolor-inputs-", dir=out_folder))
+    try:
+        patterns = {}
+        for role in INPUT_NAMES:
+            if role in roles:
+                patterns[role] = str(scratch / role / f"{role}.####.exr")
+                _render(node, role, roles[role], patterns[role], render_first, render_last)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    inputs = RenderedInputs(
+        plate=patterns["plate"], matte=patterns.get("matte", "alpha"), graded=patterns.get("graded")
+    )
+    return PreparedShot(node, settings, inputs, first, last, scratch)

@@ -1,0 +1,739 @@
+"""A stand-in for Nuke's ``nuke`` module: the calls the MovingColor node makes, behaving as Nuke's.
+
+Modelled on the Nuke 15.1 Python API reference. Images flow for real: a Read
+node reads its files (OpenImageIO), a Write node executed with ``execute``
+writes the EXR frames its input describes, with the channels and data type its
+knobs name. Tests drive the artist's side through module state: ``GUI``,
+``messages`` (what ``message`` showed), ``ProgressTask.cancel_when`` (the
+artist presses Cancel) and ``execute_cancel_after`` (Cancel in a render's
+progress dialog).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import OpenImageIO as oiio
+
+NUKE_VERSION_STRING = "15.1v3"
+NUKE_VERSION_MAJOR = 15
+GUI = False
+
+messages: list[str] = []
+#: Cancel in the progress dialog of ``execute`` after this many frames (None: never).
+execute_cancel_after: int | None = None
+
+_lock = threading.RLock()
+_this_node: list[Node] = []
+
+
+# -- knobs ---------------------------------------------------------------------
+
+
+class Knob:
+    def __init__(self, name: str, label: str | None = None, value=None):
+        self._name = name
+        self._label = label if label is not None else name
+        self._value = self._coerce(value) if value is not None else self._default()
+        self._tooltip = ""
+        self._node: Node | None = None
+        self.visible = True
+
+    def _default(self):
+        return ""
+
+    def _coerce(self, value):
+        return value
+
+    def name(self) -> str:
+        return self._name
+
+    def label(self) -> str:
+        return self._label
+
+    def value(self):
+        return self._value
+
+    def getValue(self):
+        return self._value
+
+    def setValue(self, value) -> bool:
+        self._value = self._coerce(value)
+        return True
+
+    def setTooltip(self, text: str) -> None:
+        self._tooltip = text
+
+    def tooltip(self) -> str:
+        return self._tooltip
+
+    def setFlag(self, flag: int) -> None:
+        pass
+
+    def setVisible(self, visible: bool) -> None:
+        self.visible = visible
+
+    def node(self) -> Node | None:
+        return self._node
+
+
+class String_Knob(Knob):
+    def _coerce(self, value):
+        return str(value)
+
+
+class File_Knob(String_Knob):
+    pass
+
+
+class EvalString_Knob(String_Knob):
+    pass
+
+
+class Text_Knob(Knob):
+    def __init__(self, name: str, label: str | None = None, text: str = ""):
+        super().__init__(name, label, text)
+
+
+class Tab_Knob(Knob):
+    pass
+
+
+class Int_Knob(Knob):
+    def _default(self):
+        return 0
+
+    def _coerce(self, value):
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            raise TypeError(f"{self._name}: an integer knob takes a number, not {value!r}")
+        return int(value)
+
+
+class Double_Knob(Knob):
+    def _default(self):
+        return 0.0
+
+    def _coerce(self, value):
+        return float(value)
+
+
+class Boolean_Knob(Knob):
+    def _default(self):
+        return False
+
+    def _coerce(self, value):
+        return bool(value)
+
+
+class Enumeration_Knob(Knob):
+    def __init__(self, name: str, label: str | None = None, values: list[str] = ()):
+        self._values = [str(v) for v in values]
+        super().__init__(name, label)
+
+    def _default(self):
+        return self._values[0] if self._values else ""
+
+    def _coerce(self, value):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return self._values[value]
+        if str(value) not in self._values:
+            raise ValueError(f"{self._name}: {value!r} is not one of {self._values}")
+        return str(value)
+
+    def values(self) -> list[str]:
+        return list(self._values)
+
+    def setValues(self, values: list[str]) -> None:
+        self._values = [str(v) for v in values]
+
+
+class PyScript_Knob(Knob):
+    def __init__(self, name: str, label: str | None = None, command: str = ""):
+        super().__init__(name, label, command)
+
+    def execute(self) -> None:
+        """As pressing the button: runs its script with ``nuke.thisNode()`` the knob's node."""
+        _this_node.append(self._node)
+        try:
+            exec(self._value, {"nuke": _module()})
+        finally:
+            _this_node.pop()
+
+
+def _module():
+    import sys
+
+    return sys.modules[__name__]
+
+
+# -- nodes ---------------------------------------------------------------------
+
+_CONTEXT: list[Group] = []
+
+
+class Node:
+    _class = "Node"
+    _max_inputs = 1
+
+    def __init__(self, **knobs):
+        self._knobs: dict[str, Knob] = {}
+        self._inputs: list[Node | None] = []
+        self._name = ""
+        self._parent: Group | None = None
+        for knob in self._default_knobs():
+            self.addKnob(knob)
+        for key, value in knobs.items():
+            if key == "name":
+                continue
+            self[key].setValue(value)
+
+    def _default_knobs(self) -> list[Knob]:
+        return [String_Knob("name"), Boolean_Knob("disable")]
+
+    def Class(self) -> str:
+        return self._class
+
+    def name(self) -> str:
+        return self._name
+
+    def fullName(self) -> str:
+        if self._parent is not None and self._parent is not _root_group:
+            return f"{self._parent.fullName()}.{self._name}"
+        return self._name
+
+    def setName(self, name: str, uncollide: bool = False, updateExpressions: bool = False) -> None:
+        parent = self._parent
+        taken = {n.name() for n in parent.nodes() if n is not self} if parent else set()
+        if name in taken:
+            if not uncollide:
+                raise ValueError(f"name {name!r} is already in use")
+            base = re.sub(r"\d+$", "", name)
+            number = 1
+            while f"{base}{number}" in taken:
+                number += 1
+            name = f"{base}{number}"
+        self._name = name
+        self._knobs["name"]._value = name
+
+    def knob(self, name: str) -> Knob | None:
+        return self._knobs.get(name)
+
+    def knobs(self) -> dict[str, Knob]:
+        return dict(self._knobs)
+
+    def __getitem__(self, name: str) -> Knob:
+        if name not in self._knobs:
+            raise NameError(f"knob {name} does not exist")
+        return self._knobs[name]
+
+    def addKnob(self, knob: Knob) -> bool:
+        knob._node = self
+        self._knobs[knob.name()] = knob
+        return True
+
+    def input(self, index: int) -> Node | None:
+        return self._inputs[index] if index < len(self._inputs) else None
+
+    def setInput(self, index: int, node: Node | None) -> bool:
+        if index >= self.maxInputs():
+            return False
+        while len(self._inputs) <= index:
+            self._inputs.append(None)
+        self._inputs[index] = node
+        return True
+
+    def inputs(self) -> int:
+        return len(self._inputs)
+
+    def maxInputs(self) -> int:
+        return self._max_inputs
+
+    def channels(self) -> list[str]:
+        upstream = self.input(0)
+        return upstream.channels() if upstream else []
+
+    def firstFrame(self) -> int:
+        upstream = self.input(0)
+        return upstream.firstFrame() if upstream else root().firstFrame()
+
+    def lastFrame(self) -> int:
+        upstream = self.input(0)
+        return upstream.lastFrame() if upstream else root().lastFrame()
+
+    def _image(self, frame: int) -> dict[str, np.ndarray]:
+        """Channel name -> (H, W) float32 at ``frame``; what the node outputs."""
+        upstream = self.input(0)
+        if upstream is None:
+            raise RuntimeError(f"{self.fullName()}: input 0 is not connected")
+        return upstream._image(frame)
+
+
+class Root(Node):
+    _class = "Root"
+    _max_inputs = 0
+
+    def _default_knobs(self) -> list[Knob]:
+        return [String_Knob("name"), Int_Knob("first_frame", value=1), Int_Knob("last_frame", value=100)]
+
+    def firstFrame(self) -> int:
+        return self["first_frame"].value()
+
+    def lastFrame(self) -> int:
+        return self["last_frame"].value()
+
+
+_RGBA = ("rgba.red", "rgba.green", "rgba.blue", "rgba.alpha")
+
+
+def _frame_path(pattern: str, frame: int) -> str:
+    """A sequence name with its frame: ``####`` or ``%04d`` replaced, as Nuke's file knobs."""
+    hashes = re.search(r"#+", pattern)
+    if hashes:
+        return pattern[: hashes.start()] + f"{frame:0{len(hashes.group(0))}d}" + pattern[hashes.end() :]
+    printf = re.search(r"%(0?\d*)d", pattern)
+    if printf:
+        return pattern[: printf.start()] + (printf.group(0) % frame) + pattern[printf.end() :]
+    return pattern
+
+
+class Read(Node):
+    _class = "Read"
+    _max_inputs = 0
+
+    def _default_knobs(self) -> list[Knob]:
+        return [
+            String_Knob("name"),
+            Boolean_Knob("disable"),
+            File_Knob("file"),
+            Int_Knob("first", value=1),
+            Int_Knob("last", value=1),
+            Int_Knob("origfirst", value=1),
+            Int_Knob("origlast", value=1),
+            Boolean_Knob("raw"),
+            Enumeration_Knob("colorspace", values=["default"]),
+            Enumeration_Knob("on_error", values=["error", "black", "checkerboard", "nearest frame"]),
+            PyScript_Knob("reload", "Reload"),
+        ]
+
+    def _path(self, frame: int) -> str:
+        # Outside first..last the Read holds its first or last frame (Nuke's before/after: hold).
+        held = min(max(frame, self["first"].value()), self["last"].value())
+        return _frame_path(self["file"].value(), held)
+
+    def _read(self, frame: int) -> tuple[np.ndarray, list[str]]:
+        if not self["raw"].value():
+            raise NotImplementedError(
+                f"{self.fullName()}: the stand-in reads raw only (no colour management); set raw"
+            )
+        path = self._path(frame)
+        image = oiio.ImageInput.open(path)
+        if image is None:
+            oiio.geterror()  # read, so OpenImageIO does not report it again at exit
+            raise RuntimeError(f"{self.fullName()}: Read error: {path}: No such file or directory")
+        try:
+            spec = image.spec()
+            pixels = image.read_image(0, 0, 0, spec.nchannels, oiio.FLOAT)
+            names = list(spec.channelnames)
+        finally:
+            image.close()
+        return np.asarray(pixels, np.float32).reshape(spec.height, spec.width, spec.nchannels), names
+
+    def channels(self) -> list[str]:
+        pixels, names = self._read(self["first"].value())
+        return list(_RGBA) if "A" in names or pixels.shape[2] == 4 else list(_RGBA[:3])
+
+    def firstFrame(self) -> int:
+        return self["first"].value()
+
+    def lastFrame(self) -> int:
+        return self["last"].value()
+
+    def _image(self, frame: int) -> dict[str, np.ndarray]:
+        pixels, names = self._read(frame)
+        if pixels.shape[2] < 3:  # a grey image shows in every colour channel, as in Nuke
+            return {channel: pixels[:, :, 0] for channel in _RGBA[:3]}
+        channels = {channel: pixels[:, :, i] for i, channel in enumerate(_RGBA[:3])}
+        if pixels.shape[2] >= 4:
+            channels["rgba.alpha"] = pixels[:, :, names.index("A") if "A" in names else 3]
+        return channels
+
+
+_WRITE_CHANNELS = {"rgb": _RGBA[:3], "rgba": _RGBA, "alpha": _RGBA[3:], "all": _RGBA}
+_FILE_NAMES = {"rgba.red": "R", "rgba.green": "G", "rgba.blue": "B", "rgba.alpha": "A"}
+_DATATYPES = {"16 bit half": oiio.HALF, "32 bit float": oiio.FLOAT}
+
+
+class Write(Node):
+    _class = "Write"
+
+    def _default_knobs(self) -> list[Knob]:
+        return [
+            String_Knob("name"),
+            Boolean_Knob("disable"),
+            File_Knob("file"),
+            Enumeration_Knob("file_type", values=[" ", "exr", "png", "tiff", "dpx", "jpeg"]),
+            Enumeration_Knob("channels", values=["rgb", "rgba", "alpha", "all"]),
+            Enumeration_Knob("datatype", values=list(_DATATYPES)),
+            Enumeration_Knob(
+                "compression", values=["Zip (1 scanline)", "none", "PIZ Wavelet (32 scanlines)"]
+            ),
+            Boolean_Knob("raw"),
+            Enumeration_Knob("colorspace", values=["default"]),
+            Boolean_Knob("create_directories"),
+            Int_Knob("first", value=1),
+            Int_Knob("last", value=1),
+            Boolean_Knob("use_limit"),
+        ]
+
+    def _render(self, frame: int) -> None:
+        if self["file_type"].value() != "exr":
+            raise NotImplementedError(f"{self.fullName()}: the stand-in writes file_type exr only")
+        if not self["raw"].value():
+            raise NotImplementedError(
+                f"{self.fullName()}: the stand-in writes raw only (no colour management); set raw"
+            )
+        path = Path(_frame_path(self["file"].value(), frame))
+        if not path.parent.is_dir():
+            if not self["create_directories"].value():
+                raise RuntimeError(f"{self.fullName()}: Can't write {path}: No such file or directory")
+            path.parent.mkdir(parents=True, exist_ok=True)
+        image = self._image(frame)
+        height, width = next(iter(image.values())).shape
+        wanted = _WRITE_CHANNELS[self["channels"].value()]
+        # Channels the input lacks are written black, as Nuke does.
+        planes = [image.get(c, np.zeros((height, width), np.float32)) for c in wanted]
+        pixels = np.stack(planes, axis=2).astype(np.float32)
+        spec = oiio.ImageSpec(width, height, len(wanted), _DATATYPES[self["datatype"].value()])
+        spec.channelnames = tuple(_FILE_NAMES[c] for c in wanted)
+        spec.attribute("compression", "zip")
+        # Nuke writes a temporary file and renames it when the frame is complete.
+        partial = path.with_name(f".{path.stem}.tmp{path.suffix}")
+        output = oiio.ImageOutput.create(str(partial))
+        if output is None or not output.open(str(partial), spec):
+            raise RuntimeError(f"{self.fullName()}: Can't write {path}")
+        try:
+            output.write_image(pixels)
+        finally:
+            output.close()
+        os.replace(partial, path)
+
+
+class Input(Node):
+    _class = "Input"
+    _max_inputs = 0
+
+    def _default_knobs(self) -> list[Knob]:
+        return [String_Knob("name"), Int_Knob("number")]
+
+    def _source(self) -> Node | None:
+        group = self._parent
+        return group.input(self["number"].value()) if group is not None else None
+
+    def channels(self) -> list[str]:
+        source = self._source()
+        return source.channels() if source else []
+
+    def firstFrame(self) -> int:
+        source = self._source()
+        return source.firstFrame() if source else root().firstFrame()
+
+    def lastFrame(self) -> int:
+        source = self._source()
+        return source.lastFrame() if source else root().lastFrame()
+
+    def _image(self, frame: int) -> dict[str, np.ndarray]:
+        source = self._source()
+        if source is None:
+            raise RuntimeError(
+                f"{self.fullName()}: the group's input {self['number'].value()} is not connected"
+            )
+        return source._image(frame)
+
+
+class Output(Node):
+    _class = "Output"
+
+
+class Group(Node):
+    _class = "Group"
+    _max_inputs = 0  # grows with the Input nodes inside
+
+    def __init__(self, **knobs):
+        self._children: list[Node] = []
+        super().__init__(**knobs)
+
+    def maxInputs(self) -> int:
+        return sum(1 for n in self._children if n.Class() == "Input")
+
+    def begin(self) -> Group:
+        _CONTEXT.append(self)
+        return self
+
+    def end(self) -> None:
+        if _CONTEXT and _CONTEXT[-1] is self:
+            _CONTEXT.pop()
+
+    def __enter__(self) -> Group:
+        return self.begin()
+
+    def __exit__(self, *exc) -> None:
+        self.end()
+
+    def nodes(self) -> list[Node]:
+        return list(self._children)
+
+    def node(self, name: str) -> Node | None:
+        head, _, rest = name.partition(".")
+        for child in self._children:
+            if child.name() == head:
+                return child.node(rest) if rest and isinstance(child, Group) else child
+        return None
+
+    def output(self) -> Node | None:
+        return next((n for n in self._children if n.Class() == "Output"), None)
+
+    def channels(self) -> list[str]:
+        output = self.output()
+        return output.channels() if output else []
+
+    def firstFrame(self) -> int:
+        output = self.output()
+        return output.firstFrame() if output else root().firstFrame()
+
+    def lastFrame(self) -> int:
+        output = self.output()
+        return output.lastFrame() if output else root().lastFrame()
+
+    def _image(self, frame: int) -> dict[str, np.ndarray]:
+        output = self.output()
+        if output is None:
+            raise RuntimeError(f"{self.fullName()}: the group has no Output node")
+        return output._image(frame)
+
+
+_CLASSES = {cls._class: cls for cls in (Read, Write, Input, Output, Group)}
+_root_group = Group()
+_root_group._name = "root"
+_root_node = Root()
+_root_node._name = "root"
+
+
+def root() -> Root:
+    return _root_node
+
+
+def thisNode() -> Node | None:
+    return _this_node[-1] if _this_node else None
+
+
+def thisGroup() -> Group:
+    return _CONTEXT[-1] if _CONTEXT else _root_group
+
+
+def _create(node_class: str, knobs: dict) -> Node:
+    if node_class not in _CLASSES:
+        raise RuntimeError(f"{node_class} is not a known node class in this stand-in")
+    with _lock:
+        parent = thisGroup()
+        node = _CLASSES[node_class](**{k: v for k, v in knobs.items() if k not in ("inputs",)})
+        node._parent = parent
+        parent._children.append(node)
+        node.setName(knobs.get("name") or f"{node_class}1", uncollide=True)
+        for index, upstream in enumerate(knobs.get("inputs", ())):
+            node.setInput(index, upstream)
+    return node
+
+
+def createNode(node: str, args: str = "", inpanel: bool = True) -> Node:
+    """Create a node of class ``node`` in the current group; ``args`` is "knob value knob value"."""
+    words = args.split()
+    knobs = dict(zip(words[::2], words[1::2], strict=False))
+    return _create(node, knobs)
+
+
+class _Nodes:
+    """``nuke.nodes.Read(file=...)``: create a node with knob values, without connecting it."""
+
+    def __getattr__(self, node_class: str) -> Callable[..., Node]:
+        if node_class not in _CLASSES:
+            raise AttributeError(node_class)
+        return lambda **knobs: _create(node_class, knobs)
+
+
+nodes = _Nodes()
+
+
+def toNode(name: str) -> Node | None:
+    group = thisGroup()
+    return group.node(name) if group is not _root_group else _root_group.node(name)
+
+
+def allNodes(filter: str | None = None, group: Group | None = None) -> list[Node]:  # noqa: A002
+    found = (group or thisGroup()).nodes()
+    return [n for n in found if filter is None or n.Class() == filter]
+
+
+def delete(node: Node) -> None:
+    if node._parent is not None and node in node._parent._children:
+        node._parent._children.remove(node)
+
+
+def execute(
+    nameOrNode: str | Node,  # noqa: N803 (Nuke's own argument name)
+    start: int | None = None,
+    end: int | None = None,
+    incr: int = 1,
+    views=None,
+    continueOnError: bool = False,  # noqa: N803
+) -> None:
+    """Render a Write node's frames ``start``..``end``; Cancel raises RuntimeError('Cancelled')."""
+    node = toNode(nameOrNode) if isinstance(nameOrNode, str) else nameOrNode
+    if node is None:
+        raise ValueError(f"{nameOrNode}: no such node")
+    if not isinstance(node, Write):
+        raise RuntimeError(f"{node.fullName()} cannot be executed")
+    if node["disable"].value():
+        raise RuntimeError(f"{node.fullName()}: node is disabled")
+    first = root().firstFrame() if start is None else start
+    last = root().lastFrame() if end is None else end
+    for done, frame in enumerate(range(first, last + 1, incr)):
+        if execute_cancel_after is not None and done >= execute_cancel_after:
+            raise RuntimeError("Cancelled")
+        node._render(frame)
+
+
+# -- the artist's side: progress, messages, menus, threads ------------------------
+
+
+class ProgressTask:
+    """A progress bar with a Cancel button. ``cancel_when(task)``: the artist presses Cancel."""
+
+    cancel_when: Callable[[ProgressTask], bool] | None = None
+    tasks: list[ProgressTask] = []
+
+    def __init__(self, title: str):
+        self.title = title
+        self.progress: list[int] = []
+        self.messages: list[str] = []
+        self.closed = False
+        ProgressTask.tasks.append(self)
+
+    def setMessage(self, message: str) -> None:
+        self.messages.append(message)
+
+    def setProgress(self, percent: int) -> None:
+        if not isinstance(percent, int):
+            raise TypeError("setProgress takes an int percentage")
+        self.progress.append(percent)
+
+    def isCancelled(self) -> bool:
+        return bool(ProgressTask.cancel_when and ProgressTask.cancel_when(self))
+
+    def __del__(self) -> None:
+        self.closed = True
+
+
+def message(prompt: str) -> None:
+    """An alert dialog in the GUI; printed under ``nuke -t``."""
+    messages.append(prompt)
+    if not GUI:
+        print(prompt)
+
+
+_main_thread_calls: list[tuple] = []
+
+
+def executeInMainThread(call: Callable, args=(), kwargs=None) -> None:
+    """Nuke queues ``call`` for its main thread; the stand-in runs it under the main-thread lock."""
+    with _lock:
+        _main_thread_calls.append((call, args))
+        call(*(args if isinstance(args, tuple) else (args,)), **(kwargs or {}))
+
+
+def executeInMainThreadWithResult(call: Callable, args=(), kwargs=None):
+    with _lock:
+        return call(*(args if isinstance(args, tuple) else (args,)), **(kwargs or {}))
+
+
+class MenuItem:
+    def __init__(self, name: str, command: str | Callable = "", icon: str = ""):
+        self._name = name
+        self.command = command
+        self.icon = icon
+
+    def name(self) -> str:
+        return self._name
+
+    def invoke(self):
+        if callable(self.command):
+            return self.command()
+        exec(self.command, {"nuke": _module()})
+        return None
+
+
+class Menu(MenuItem):
+    def __init__(self, name: str, icon: str = ""):
+        super().__init__(name, "", icon)
+        self._items: list[MenuItem] = []
+
+    def items(self) -> list[MenuItem]:
+        return list(self._items)
+
+    def findItem(self, name: str) -> MenuItem | None:
+        head, _, rest = name.partition("/")
+        for item in self._items:
+            if item.name() == head:
+                if not rest:
+                    return item
+                return item.findItem(rest) if isinstance(item, Menu) else None
+        return None
+
+    def addMenu(self, name: str, icon: str = "", **kwargs) -> Menu:
+        existing = self.findItem(name)
+        if isinstance(existing, Menu):
+            return existing
+        menu = Menu(name, icon)
+        self._items.append(menu)
+        return menu
+
+    def addCommand(
+        self, name: str, command: str | Callable = "", shortcut: str = "", icon: str = "", **kwargs
+    ) -> MenuItem:
+        head, _, rest = name.rpartition("/")
+        parent = self.addMenu(head) if head else self
+        item = MenuItem(rest, command, icon)
+        parent._items.append(item)
+        return item
+
+
+_menus: dict[str, Menu] = {}
+
+
+def menu(name: str) -> Menu:
+    """ "Nuke" (the menu bar), "Nodes" (the Nodes toolbar), "Pane", ..."""
+    return _menus.setdefault(name, Menu(name))
+
+
+def toolbar(name: str) -> Menu:
+    return menu(name)
+
+
+def reset() -> None:
+    """Tests: a fresh session (empty script, no menus, no messages)."""
+    global GUI, execute_cancel_after
+    GUI = False
+    execute_cancel_after = None
+    messages.clear()
+    _menus.clear()
+    _main_thread_calls.clear()
+    _CONTEXT.clear()
+    _root_group._children.clear()
+    ProgressTask.cancel_when = None
+    ProgressTask.tasks.clear()
+    root()["first_frame"].setValue(1)
+    root()["last_frame"].setValue(100)

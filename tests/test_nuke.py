@@ -1,0 +1,303 @@
+"""The MovingColor node for Nuke, end to end through a stand-in of Nuke's API and a real server.
+
+The stand-in (tests/hosts/nuke.py) reads and writes real files: the node's Write
+nodes render its inputs to EXR, the server fuses them, the node's Read shows the
+result. The fused frames must be the frames ``movingcolor fuse`` writes for the
+same inputs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import run_cli
+from movingcolor.color.config import ColorConfig
+from movingcolor.frames.image_io import read_pixels
+from movingcolor_client import JobCancelledError, ServerUnavailableError
+from movingcolor_hosts import MissingInputError, SettingsError
+from test_client import served  # noqa: F401 (a real server for this module)
+from test_service import GRADE, write_shot
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(Path(__file__).parent / "hosts"), str(ROOT / "plugin" / "nuke")]
+
+import movingcolor_nuke  # noqa: E402
+import nuke  # noqa: E402  (the stand-in)
+
+BEAR_CDL = "slope=1.15,1.05,0.9;offset=0.02;power=0.95;sat=1.2"
+
+
+@pytest.fixture
+def session():
+    """A fresh Nuke session with the plugin loaded as NUKE_PATH loads it (init.py, then menu.py)."""
+    nuke.reset()
+    for script in ("init.py", "menu.py"):
+        path = ROOT / "plugin" / "nuke" / script
+        exec(compile(path.read_text(), str(path), "exec"), {"__name__": "__main__"})
+    yield nuke
+    nuke.reset()
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory) -> tuple[str, str]:
+    return write_shot(tmp_path_factory.mktemp("nuke-shot"), frames=6)
+
+
+def read_node(pattern: str, first: int, last: int) -> nuke.Node:
+    return nuke.nodes.Read(file=pattern, first=first, last=last, origfirst=first, origlast=last, raw=True)
+
+
+def movingcolor_node(plate, matte, server: str, out: Path, **knobs) -> nuke.Node:
+    """A MovingColor node from the Nodes toolbar, wired and set up as an artist would."""
+    nuke.menu("Nodes").findItem("MovingColor/MovingColor").invoke()
+    node = nuke.allNodes("Group")[-1]
+    node.setInput(0, plate)
+    if matte is not None:
+        node.setInput(1, matte)
+    values = {"server": server, "out": str(out), "cdl": GRADE, "matte_channel": "rgb", **knobs}
+    for name, value in values.items():
+        node[name].setValue(value)
+    return node
+
+
+def files_under(folder: Path) -> list[Path]:
+    """Every file and folder left in ``folder``, hidden ones included."""
+    return sorted(folder.rglob("*")) if folder.exists() else []
+
+
+def cli_frames(out: Path, plate: str, matte: str, *args: str) -> dict[int, np.ndarray]:
+    assert run_cli("fuse", "--plate", plate, "--matte", matte, *args, "--out", out / "f.####.exr") == 0
+    return {int(p.name.split(".")[1]): read_pixels(p) for p in sorted(out.glob("f.*.exr"))}
+
+
+def test_nodes_toolbar_creates_a_node_that_passes_the_plate_through(session, shot):
+    plate = read_node(shot[0], 1001, 1006)
+    item = nuke.menu("Nodes").findItem("MovingColor/MovingColor")
+    assert item is not None
+    item.invoke()
+    node = nuke.allNodes("Group")[-1]
+    assert node.name() == "MovingColor1" and node.maxInputs() == 3
+    for name in ("server", "engine", "model", "grade_source", "cdl", "grade_file", "look", "band",
+                 "handles", "first", "last", "out", "fuse"):  # fmt: skip
+        assert node.knob(name) is not None, name
+    assert node["first"].value() == nuke.root().firstFrame()
+    node.setInput(0, plate)
+    assert np.array_equal(node._image(1003)["rgba.red"], plate._image(1003)["rgba.red"])
+
+
+def test_fuse_writes_the_frames_movingcolor_fuse_writes(session, served, shot, tmp_path):  # noqa: F811
+    plate, matte = shot
+    out = tmp_path / "fused" / "shot.####.exr"
+    node = movingcolor_node(
+        read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out, handles=1
+    )
+    result = movingcolor_nuke.fuse(node, 1002, 1005)
+
+    assert result.frames == [1002, 1003, 1004, 1005]
+    expected = cli_frames(tmp_path / "cli", plate, matte, "--grade", GRADE, "--frames", "1002-1005")
+    for frame, pixels in expected.items():
+        assert np.array_equal(read_pixels(out.parent / f"shot.{frame}.exr"), pixels), frame
+    # Only the fused frames are left: no rendered inputs, no staging folder.
+    assert [p.name for p in files_under(out.parent)] == [f"shot.{n}.exr" for n in range(1002, 1006)]
+    # The node now outputs the fused frames, and its progress bar went to 100%.
+    fused = node._image(1003)
+    assert np.array_equal(fused["rgba.green"], expected[1003][..., 1])
+    assert nuke.ProgressTask.tasks[-1].progress == [25, 50, 75, 100]
+    assert "fused 1002-1005 with guided" in node["status"].value()
+
+
+def test_graded_input_and_plate_alpha_matte(session, served, shot, tmp_path):  # noqa: F811
+    """No matte input: the plate's alpha is the matte; the grade is a graded plate from the script."""
+    from movingcolor.frames.image_io import write_image
+
+    plate, matte = shot
+    rgba, graded = tmp_path / "rgba", tmp_path / "graded"
+    rgba.mkdir(), graded.mkdir()
+    for number in range(1001, 1007):
+        pixels = read_pixels(Path(plate.replace("####", str(number))))
+        alpha = read_pixels(Path(matte.replace("####", str(number))))[..., :1]
+        write_image(rgba / f"p.{number}.exr", np.concatenate([pixels, alpha], axis=2),
+                    channels=("R", "G", "B", "A"), pixel_type="float")  # fmt: skip
+        write_image(graded / f"g.{number}.exr", pixels * np.float32([1.2, 1.0, 0.8]), pixel_type="float")
+    out = tmp_path / "out" / "g.####.exr"
+    node = movingcolor_node(
+        read_node(str(rgba / "p.####.exr"), 1001, 1006), None, served.address, out,
+        grade_source="graded input", engine="feather", first=1001, last=1006,
+    )  # fmt: skip
+    node.setInput(2, read_node(str(graded / "g.####.exr"), 1001, 1006))
+    movingcolor_nuke.fuse(node)
+
+    expected = cli_frames(
+        tmp_path / "cli", str(rgba / "p.####.exr"), "alpha", "--graded", str(graded / "g.####.exr"),
+        "--engine", "feather", "--plate-colorspace", "ACEScg", "--graded-colorspace", "ACEScg",
+    )  # fmt: skip
+    assert len(expected) == 6
+    for frame, pixels in expected.items():
+        assert np.array_equal(read_pixels(out.parent / f"g.{frame}.exr"), pixels), frame
+
+
+def test_fuse_button_in_the_gui_works_in_the_background(session, served, shot, tmp_path):  # noqa: F811
+    plate, matte = shot
+    nuke.GUI = True
+    out = tmp_path / "fused" / "shot.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out,
+                            first=1001, last=1003)  # fmt: skip
+    node["fuse"].execute()  # the artist presses Fuse
+    workers = [t for t in threading.enumerate() if t.name == f"MovingColor {node.name()}"]
+    assert len(workers) == 1
+    workers[0].join(120)
+    assert not nuke.messages, nuke.messages
+    assert node.node("Output1").input(0) is node.node("fused")
+    assert node.node("fused")["file"].value() == str(out)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["shot.1001.exr", "shot.1002.exr", "shot.1003.exr"]
+
+
+@pytest.mark.clips
+def test_bear_through_the_node_equals_movingcolor_fuse(session, served, clips, tmp_path):  # noqa: F811
+    bear = clips / "bear"
+    srgb = ColorConfig().srgb_encoded
+    out = tmp_path / "fused" / "bear.####.exr"
+    node = movingcolor_node(
+        read_node(str(bear / "frames" / "#####.png"), 0, 81),
+        read_node(str(bear / "mask" / "#####.png"), 0, 81),
+        served.address, out, cdl=BEAR_CDL, band="10%", colorspace=srgb,
+    )  # fmt: skip
+    movingcolor_nuke.fuse(node, 3, 8)
+
+    # movingcolor fuse on the same six frames of the clip (what the node sent: no window).
+    subset = {role: tmp_path / "subset" / role for role in ("frames", "mask")}
+    for role, folder in subset.items():
+        folder.mkdir(parents=True)
+        for number in range(3, 9):
+            os.symlink(bear / role / f"{number:05d}.png", folder / f"{number:05d}.png")
+    expected = cli_frames(
+        tmp_path / "cli", str(subset["frames"]), str(subset["mask"]), "--grade", BEAR_CDL, "--band", "10%"
+    )
+    assert sorted(expected) == list(range(3, 9))
+    for frame, pixels in expected.items():
+        fused = read_pixels(out.parent / f"bear.{frame:04d}.exr")
+        assert np.array_equal(fused, pixels), frame
+    plate = read_pixels(bear / "frames" / "00005.png")
+    assert np.abs(read_pixels(out.parent / "bear.0005.exr") - plate).max() > 0.05  # the grade is there
+
+
+# -- failures: a clear message, nothing written ----------------------------------
+
+
+def test_server_down(session, shot, tmp_path):
+    plate, matte = shot
+    out = tmp_path / "out" / "f.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006),
+                            f"unix://{tmp_path}/nobody.sock", out, first=1001, last=1002)  # fmt: skip
+    with pytest.raises(ServerUnavailableError, match="movingcolor serve"):
+        movingcolor_nuke.fuse(node)
+    node["fuse"].execute()  # the button under nuke -t: a message, not an exception
+    assert "unavailable" in nuke.messages[-1] and "movingcolor serve --address" in nuke.messages[-1]
+    assert files_under(out.parent) == []
+    assert node.node("Output1").input(0) is node.node("plate")
+
+
+@pytest.mark.parametrize(
+    ("knobs", "named"),
+    [
+        ({"server": " "}, "server is empty"),
+        ({"band": "wide"}, "band width 'wide' must be"),
+        ({"out": ""}, "output is empty"),
+        ({"out": "{folder}/f.exr"}, "is not an EXR sequence"),
+        ({"out": "{folder}/f.####.png"}, "is not an EXR sequence"),
+        ({"first": 1005, "last": 1002}, "the first frame is after the last"),
+        ({"handles": -2}, "window is -2"),
+        ({"grade_source": "grade file", "grade_file": "{folder}/missing.cube"}, "does not exist"),
+        ({"grade_source": "OCIO look", "look": ""}, "OCIO look is empty"),
+        ({"cdl": "slope=abc"}, "slope"),  # the server's own check of the grade
+        ({"engine": "movingcolor", "model": "no-such-model"}, "no-such-model"),
+    ],
+)
+def test_bad_knob_values(session, served, shot, tmp_path, knobs, named):  # noqa: F811
+    plate, matte = shot
+    folder = tmp_path / "out"
+    values = {k: v.format(folder=folder) if isinstance(v, str) else v for k, v in knobs.items()}
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address,
+                            folder / "f.####.exr", first=1001, last=1002)  # fmt: skip
+    for name, value in values.items():
+        node[name].setValue(value)
+    node["fuse"].execute()
+    assert len(nuke.messages) == 1 and named in nuke.messages[0], nuke.messages
+    assert nuke.messages[0].startswith("MovingColor: ")
+    assert files_under(folder) == []
+
+
+def test_missing_matte(session, served, shot, tmp_path):  # noqa: F811
+    plate, matte = shot
+    out = tmp_path / "out" / "f.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1006), None, served.address, out)
+    with pytest.raises(MissingInputError, match="matte input is not connected and the plate has no alpha"):
+        movingcolor_nuke.fuse(node)
+    node.setInput(1, read_node(matte, 1001, 1006))
+    node["matte_channel"].setValue("alpha")
+    with pytest.raises(MissingInputError, match="the matte input has no alpha; set 'matte from' to rgb"):
+        movingcolor_nuke.fuse(node)
+    node["matte_channel"].setValue("rgb")
+    node["grade_source"].setValue("graded input")
+    with pytest.raises(MissingInputError, match="the graded input is not connected"):
+        movingcolor_nuke.fuse(node)
+    node.setInput(1, read_node(str(tmp_path / "nothing.####.png"), 1001, 1006))
+    node["grade_source"].setValue("CDL")
+    node["fuse"].execute()
+    assert "rendering the matte input" in nuke.messages[-1] and "No such file" in nuke.messages[-1]
+    assert files_under(out.parent) == []
+
+
+def test_cancelled_on_the_server_leaves_nothing(session, served, shot, tmp_path):  # noqa: F811
+    plate, matte = shot
+    out = tmp_path / "out" / "f.####.exr"
+    out.parent.mkdir()
+    (out.parent / "f.1001.exr").write_bytes(b"an earlier take")
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out,
+                            first=1001, last=1006)  # fmt: skip
+    nuke.ProgressTask.cancel_when = lambda task: len(task.progress) >= 2  # after two fused frames
+    with pytest.raises(JobCancelledError, match="cancelled: nothing was written"):
+        movingcolor_nuke.fuse(node)
+    assert nuke.ProgressTask.tasks[-1].progress[:2] == [16, 33]
+    # The earlier take is untouched; no fused frame, staging folder or rendered input is left.
+    assert files_under(out.parent) == [out.parent / "f.1001.exr"]
+    assert (out.parent / "f.1001.exr").read_bytes() == b"an earlier take"
+    assert node.node("Output1").input(0) is node.node("plate")
+
+
+def test_cancelled_render_of_the_inputs_leaves_nothing(session, served, shot, tmp_path):  # noqa: F811
+    plate, matte = shot
+    out = tmp_path / "out" / "f.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out,
+                            first=1001, last=1006)  # fmt: skip
+    nuke.execute_cancel_after = 3  # Cancel in the render's progress dialog
+    node["fuse"].execute()
+    assert "rendering the plate was cancelled" in nuke.messages[-1]
+    assert files_under(out.parent) == []
+
+
+def test_cancel_in_the_gui_before_the_server_answers(session, served, shot, tmp_path):  # noqa: F811
+    plate, matte = shot
+    nuke.GUI = True
+    out = tmp_path / "out" / "f.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out,
+                            first=1001, last=1006)  # fmt: skip
+    nuke.ProgressTask.cancel_when = lambda task: True
+    worker = movingcolor_nuke.fuse_button(node)
+    worker.join(60)
+    assert len(nuke.messages) == 1 and "cancelled: nothing was written" in nuke.messages[0]
+    assert files_under(out.parent) == []
+
+
+def test_settings_errors_name_the_knob(session, shot, tmp_path):
+    from movingcolor_nuke.knobs import settings_from_node
+
+    node = movingcolor_node(read_node(shot[0], 1001, 1006), None, "localhost:1", tmp_path / "f.####.exr")
+    node["band"].setValue("0")
+    with pytest.raises(SettingsError, match="^band width: band width '0' must be a positive number"):
+        settings_from_node(node)
