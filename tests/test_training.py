@@ -104,6 +104,21 @@ def test_fine_tuning_from_a_model_with_another_start_begins_at_the_new_start(tmp
         Trainer(dataclasses.replace(base, network="lite", init="tiny-random"), tmp_path / "other")
 
 
+def test_the_temporal_loss_penalises_flicker_not_motion():
+    from movingcolor.training.losses import temporal_l1
+
+    rng = np.random.default_rng(0)
+    truth = torch.from_numpy(rng.random((1, 5, 3, 16, 16), dtype=np.float32))  # content that moves
+    band = torch.ones(1, 5, 1, 16, 16)
+    steady_error = truth + 0.05  # wrong, but wrong the same way every frame: no flicker
+    flicker = truth + torch.tensor([0.0, 0.05, 0.0, 0.05, 0.0]).reshape(1, 5, 1, 1, 1)
+    assert float(temporal_l1(truth, truth, band)) == 0.0
+    assert float(temporal_l1(steady_error, truth, band)) < 1e-6
+    assert float(temporal_l1(flicker, truth, band)) == pytest.approx(0.05, rel=1e-4)
+    outside = torch.zeros_like(band)
+    assert float(temporal_l1(flicker, truth, outside)) == 0.0
+
+
 def test_a_few_steps_lower_the_loss_on_a_fixed_batch(tmp_path):
     config = TrainConfig.load("tiny-test")
     trainer = Trainer(config, tmp_path)

@@ -36,6 +36,7 @@ class TrainConfig:
     seed: int = 0
     alpha_weight: float = 1.0  # L1 of the refined matte against the true alpha, in the band
     rgb_weight: float = 1.0  # L1 of the composite against the truth, in the band
+    temporal_weight: float = 0.0  # L1 of frame-to-frame changes against the truth's, in the band
     texture_weight: float = 0.1  # multi-scale gradient + FFT amplitude (the perceptual substitute)
     gan_weight: float = 0.01  # T-PatchGAN hinge loss; 0 disables the discriminator
     validate_every: int = 200

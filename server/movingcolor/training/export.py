@@ -57,7 +57,8 @@ def export_model(trainer: Trainer, folder: Path, name: str, hardware: str, extra
         f" clips of {c.frames} frames ({c.local} predicted)"
         f" at {c.width}x{c.height}",
         f"- Losses: band L1 on alpha (x{c.alpha_weight}) and composite (x{c.rgb_weight}),"
-        f" texture (gradients + FFT, x{c.texture_weight}), T-PatchGAN (x{c.gan_weight})",
+        f" temporal change (x{c.temporal_weight}), texture (gradients + FFT, x{c.texture_weight}),"
+        f" T-PatchGAN (x{c.gan_weight})",
         f"- Wall time: {_wall_seconds(trainer.run) / 60:.1f} minutes on {hardware} ({trainer.device})",
         f"- Seed: {c.seed}; exported {datetime.date.today().isoformat()}",
         "",

@@ -2,6 +2,9 @@
 
 * **L1 in the band**: only the band may change, so errors are averaged over band pixels.
 * **Alpha L1** (regional mode): the refined matte against the true alpha, in the band.
+* **Temporal** (optional): the frame-to-frame change of the composite against the
+  truth's, in the band. Flicker is exactly a change the truth does not have, and motion
+  a change it does, so this penalises the first without freezing the second.
 * **Texture**, the perceptual term: pretrained VGG weights cannot be downloaded here, so
   an honest substitute compares image gradients at three scales (1, 1/2, 1/4), which
   penalises blur and invented edges, plus an FFT amplitude L1 that penalises missing or
@@ -22,6 +25,13 @@ def band_l1(prediction: torch.Tensor, target: torch.Tensor, band: torch.Tensor) 
     """Mean |prediction − target| over band pixels. ``(..., C, H, W)``, band ``(..., 1, H, W)``."""
     weight = band.expand_as(prediction)
     return (weight * (prediction - target).abs()).sum() / weight.sum().clamp(min=1.0)
+
+
+def temporal_l1(prediction: torch.Tensor, target: torch.Tensor, band: torch.Tensor) -> torch.Tensor:
+    """Band L1 of consecutive frames' differences. ``(B, T, C, H, W)``, band ``(B, T, 1, H, W)``;
+    a pixel counts where either frame's band covers it."""
+    change = lambda x: x[:, 1:] - x[:, :-1]  # noqa: E731
+    return band_l1(change(prediction), change(target), torch.maximum(band[:, 1:], band[:, :-1]))
 
 
 def _gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -39,6 +39,7 @@ from .losses import (
     band_l1,
     hinge_discriminator_loss,
     hinge_generator_loss,
+    temporal_l1,
     texture_loss,
 )
 
@@ -47,7 +48,7 @@ log = logging.getLogger("movingcolor")
 PART_BYTES = 16 * 2**20 - 4096  # files of at most 16 MiB
 VALIDATION_SEED_OFFSET = 1_000_003
 VALIDATION_BATCHES = 4
-LOSS_COLUMNS = ["step", "alpha", "rgb", "texture", "gan", "total", "discriminator", "seconds"]
+LOSS_COLUMNS = ["step", "alpha", "rgb", "temporal", "texture", "gan", "total", "discriminator", "seconds"]
 
 
 def _save_split(state: dict, folder: Path, stem: str) -> None:
@@ -175,6 +176,8 @@ class Trainer:
         composite = band * colours + x[:, :, 3:6]
         target = t["target_rgb"][:, :local]
         losses["rgb"] = self.config.rgb_weight * band_l1(composite, target, band)
+        if self.config.temporal_weight and local > 1:
+            losses["temporal"] = self.config.temporal_weight * temporal_l1(composite, target, band)
         if self.config.texture_weight:
             flat = lambda v: v.reshape(-1, *v.shape[2:])  # noqa: E731
             losses["texture"] = self.config.texture_weight * texture_loss(flat(composite), flat(target))
