@@ -1,0 +1,58 @@
+#include "effect.hpp"
+#include "host_suites.hpp"
+#include "ofx/names.h"
+#include "settings.hpp"
+
+namespace movingcolor {
+
+OfxStatus describe(OfxImageEffectHandle effect) {
+  OfxPropertySetHandle props = nullptr;
+  suites.effects->getPropertySet(effect, &props);
+  setString(props, kOfxPropLabel, "MovingColor");
+  setString(props, kOfxImageEffectPluginPropGrouping, "MovingColor");
+  setString(props, kOfxPropPluginDescription,
+            "Removes the flickering seam of a grade seen through a coarse matte: the edge band's colours are "
+            "decided from the plate, the grade and neighbouring frames by a MovingColor server.");
+  setString(props, kOfxImageEffectPropSupportedContexts, kOfxImageEffectContextFilter, 0);
+  setString(props, kOfxImageEffectPropSupportedContexts, kOfxImageEffectContextGeneral, 1);
+  setString(props, kOfxImageEffectPropSupportedPixelDepths, kOfxBitDepthFloat, 0);
+  // Each render reads its neighbours, and needs whole frames at one size.
+  setInt(props, kOfxImageEffectPropTemporalClipAccess, 1);
+  setInt(props, kOfxImageEffectPropSupportsTiles, 0);
+  setInt(props, kOfxImageEffectPropSupportsMultiResolution, 1);
+  setInt(props, kOfxImageEffectPluginPropHostFrameThreading, 0);
+  setString(props, kOfxImageEffectPluginRenderThreadSafety, kOfxImageEffectRenderFullySafe);
+  return kOfxStatOK;
+}
+
+namespace {
+
+void defineClip(OfxImageEffectHandle effect, const char* name, bool optional, bool mask, bool alpha) {
+  OfxPropertySetHandle props = nullptr;
+  suites.effects->clipDefine(effect, name, &props);
+  setString(props, kOfxImageEffectPropSupportedComponents, kOfxImageComponentRGBA, 0);
+  if (alpha) setString(props, kOfxImageEffectPropSupportedComponents, kOfxImageComponentAlpha, 1);
+  setInt(props, kOfxImageEffectPropTemporalClipAccess, std::string(name) != kOutputClip ? 1 : 0);
+  setInt(props, kOfxImageEffectPropSupportsTiles, 0);
+  if (optional) setInt(props, kOfxImageClipPropOptional, 1);
+  if (mask) setInt(props, kOfxImageClipPropIsMask, 1);
+}
+
+}  // namespace
+
+OfxStatus describeInContext(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
+  const std::string context = propString(inArgs, kOfxImageEffectPropContext);
+  if (context != kOfxImageEffectContextFilter && context != kOfxImageEffectContextGeneral)
+    return kOfxStatErrUnsupported;
+  defineClip(effect, kOutputClip, false, false, false);
+  defineClip(effect, kSourceClip, false, false, false);
+  // Without a Matte, the Source's alpha is the matte; with a Graded clip, it replaces the CDL.
+  defineClip(effect, kMatteClip, true, true, true);
+  defineClip(effect, kGradedClip, true, false, false);
+  OfxParamSetHandle params = nullptr;
+  suites.effects->getParamSet(effect, &params);
+  defineParameters(params);
+  return kOfxStatOK;
+}
+
+}  // namespace movingcolor

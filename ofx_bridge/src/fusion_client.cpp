@@ -1,0 +1,191 @@
+#include "fusion_client.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+
+#include <grpcpp/grpcpp.h>
+
+namespace movingcolor {
+
+namespace {
+
+// Parts far under gRPC's 4 MiB default receive limit, as the server's own.
+constexpr size_t kPartBytes = 2 * 1024 * 1024;
+// FindImages is cheap: it never needs more than a few seconds.
+constexpr double kFindSeconds = 5.0;
+constexpr const char* kEvicted = "no longer holds image";
+
+std::chrono::system_clock::time_point after(double seconds) {
+  return std::chrono::system_clock::now() +
+         std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+std::string describe(const grpc::Status& status) {
+  return status.error_message().empty() ? "status " + std::to_string(int(status.error_code()))
+                                        : status.error_message();
+}
+
+bool unreachable(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
+
+}  // namespace
+
+std::string sha256Hex(const std::string& bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string text(size_t(length) * 2, '0');
+  for (unsigned int i = 0; i < length; ++i) {
+    text[2 * i] = hex[digest[i] >> 4];
+    text[2 * i + 1] = hex[digest[i] & 15];
+  }
+  return text;
+}
+
+FusionClient::FusionClient(const std::string& address) : address_(address) {
+  if (const char* token = std::getenv("MOVINGCOLOR_TOKEN")) token_ = token;
+  grpc::ChannelArguments arguments;
+  // A server started after a failed render is found within seconds, not after gRPC's 2-minute backoff.
+  arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
+  arguments.SetString("grpc.primary_user_agent", "movingcolor-ofx");
+  channel_ = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);
+  stub_ = v1::Fusion::NewStub(channel_);
+}
+
+void FusionClient::prepare(grpc::ClientContext& context, std::chrono::system_clock::time_point deadline) const {
+  context.set_deadline(deadline);
+  context.AddMetadata("x-movingcolor-client", "ofx");
+  if (!token_.empty()) context.AddMetadata("authorization", "Bearer " + token_);
+}
+
+FusedWindow FusionClient::fuse(const v1::ShotSetup& setup, std::vector<WindowImage>& images, int width, int height,
+                               double seconds, const std::function<bool()>& aborted) {
+  const auto deadline = after(seconds);
+  for (auto& image : images) image.sha256 = sha256Hex(image.bytes);
+
+  v1::FindImagesRequest find;
+  for (const auto& image : images) find.add_sha256(image.sha256);
+  v1::FindImagesResponse held;
+  grpc::ClientContext findContext;
+  prepare(findContext, std::min(deadline, after(kFindSeconds)));
+  grpc::Status status = stub_->FindImages(&findContext, find, &held);
+  if (!status.ok()) {
+    FusedWindow failed;
+    failed.unreachable = unreachable(status);
+    failed.error = describe(status);
+    return failed;
+  }
+  const std::set<std::string> holds(held.held().begin(), held.held().end());
+  std::vector<bool> reuse;
+  for (const auto& image : images) reuse.push_back(holds.count(image.sha256) > 0);
+
+  FusedWindow result = send(setup, images, width, height, deadline, reuse, aborted, status);
+  if (!result.ok && status.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
+      status.error_message().find(kEvicted) != std::string::npos) {
+    // Evicted between FindImages and FuseWindow: send every image in full once.
+    result = send(setup, images, width, height, deadline, std::vector<bool>(images.size(), false), aborted, status);
+  }
+  return result;
+}
+
+FusedWindow FusionClient::send(const v1::ShotSetup& setup, const std::vector<WindowImage>& images, int width,
+                               int height, std::chrono::system_clock::time_point deadline,
+                               const std::vector<bool>& reuse, const std::function<bool()>& aborted,
+                               grpc::Status& status) {
+  FusedWindow result;
+  grpc::ClientContext context;
+  prepare(context, deadline);
+  auto stream = stub_->FuseWindow(&context);
+  v1::FuseShotRequest request;
+  *request.mutable_setup() = setup;
+  bool writing = stream->Write(request);
+  for (size_t i = 0; writing && i < images.size(); ++i) {
+    const WindowImage& image = images[i];
+    v1::ImageInfo info;
+    info.set_encoding(v1::ENCODING_RAW);
+    info.set_width(uint32_t(width));
+    info.set_height(uint32_t(height));
+    for (const auto& channel : image.channels) info.add_channels(channel);
+    info.set_sample_type(v1::SAMPLE_TYPE_FLOAT);
+    info.set_colorspace(image.colorspace);
+    info.set_byte_size(image.bytes.size());
+    info.set_sha256(image.sha256);
+    info.set_cached(reuse[i]);
+    size_t offset = 0;
+    do {
+      if (aborted()) {
+        context.TryCancel();
+        result.aborted = true;
+        writing = false;
+        break;
+      }
+      v1::FuseShotRequest part;
+      v1::ImagePart* p = part.mutable_part();
+      p->set_role(image.role);
+      p->set_frame(image.frame);
+      if (offset == 0) *p->mutable_info() = info;
+      const size_t size = reuse[i] ? 0 : std::min(kPartBytes, image.bytes.size() - offset);
+      p->set_data(image.bytes.data() + offset, size);
+      offset += size;
+      result.bytesSent += size;
+      writing = stream->Write(part);
+    } while (writing && !reuse[i] && offset < image.bytes.size());
+    (reuse[i] ? result.imagesReused : result.imagesSent) += 1;
+  }
+  if (writing) stream->WritesDone();
+
+  const size_t expected = size_t(width) * size_t(height) * 3 * sizeof(float);
+  std::string fused;
+  bool done = false;
+  v1::FuseShotResponse response;
+  while (stream->Read(&response)) {
+    if (response.has_part()) {
+      const v1::ImagePart& part = response.part();
+      if (part.has_info()) {
+        const v1::ImageInfo& info = part.info();
+        if (info.encoding() != v1::ENCODING_RAW || info.sample_type() != v1::SAMPLE_TYPE_FLOAT ||
+            info.channels_size() != 3 || int(info.width()) != width || int(info.height()) != height) {
+          context.TryCancel();
+          result.error = "the server answered with an image that is not " + std::to_string(width) + "x" +
+                         std::to_string(height) + " float RGB; update the server or the plugin";
+          break;
+        }
+        fused.reserve(expected);
+      }
+      fused.append(part.data());
+    } else if (response.has_done()) {
+      done = true;
+    }
+    if (aborted()) {
+      context.TryCancel();
+      result.aborted = true;
+    }
+  }
+  status = stream->Finish();
+  if (!result.error.empty() || result.aborted) return result;
+  if (!status.ok()) {
+    result.unreachable = unreachable(status);
+    result.error = describe(status);
+    return result;
+  }
+  if (!done || fused.size() != expected) {
+    result.error = "the server's answer ended early (" + std::to_string(fused.size()) + " of " +
+                   std::to_string(expected) + " bytes); check the server's log";
+    return result;
+  }
+  result.rgb.resize(expected / sizeof(float));
+  std::memcpy(result.rgb.data(), fused.data(), expected);
+  result.ok = true;
+  return result;
+}
+
+}  // namespace movingcolor

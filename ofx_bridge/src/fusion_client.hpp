@@ -1,0 +1,66 @@
+// The FuseWindow call: digests, asking which images the server holds, sending
+// the rest, and reading the fused frame back, with a deadline on every call.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "movingcolor/v1/fusion.grpc.pb.h"
+
+namespace movingcolor {
+
+// One image of a window: planar float32 bytes and what they are.
+struct WindowImage {
+  v1::Role role = v1::ROLE_UNSPECIFIED;
+  int64_t frame = 0;
+  std::vector<std::string> channels;
+  std::string colorspace;
+  std::string bytes;
+  std::string sha256;  // filled by the client
+};
+
+struct FusedWindow {
+  bool ok = false;
+  // The server could not be reached or did not answer in time (as opposed to refusing the request).
+  bool unreachable = false;
+  // The host asked to stop; no message is due.
+  bool aborted = false;
+  std::string error;
+  std::vector<float> rgb;  // planar R, G, B over the window's size, top row first
+  // What crossed the wire, for logs and tests.
+  uint64_t bytesSent = 0;
+  int imagesSent = 0;
+  int imagesReused = 0;
+};
+
+// A connection to one server address; thread-safe (gRPC channels are).
+class FusionClient {
+ public:
+  explicit FusionClient(const std::string& address);
+  const std::string& address() const { return address_; }
+
+  // Fuses `setup.render` from `images` of `width` x `height`; `seconds` bounds the whole exchange.
+  // `aborted` is polled between messages: the host may cancel a render.
+  FusedWindow fuse(const v1::ShotSetup& setup, std::vector<WindowImage>& images, int width, int height,
+                   double seconds, const std::function<bool()>& aborted);
+
+ private:
+  FusedWindow send(const v1::ShotSetup& setup, const std::vector<WindowImage>& images, int width, int height,
+                   std::chrono::system_clock::time_point deadline, const std::vector<bool>& reuse,
+                   const std::function<bool()>& aborted, grpc::Status& status);
+  void prepare(grpc::ClientContext& context, std::chrono::system_clock::time_point deadline) const;
+
+  std::string address_;
+  std::string token_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Fusion::Stub> stub_;
+};
+
+// "sha256" of bytes as ImageInfo.sha256 carries it: 64 lowercase hex digits.
+std::string sha256Hex(const std::string& bytes);
+
+}  // namespace movingcolor

@@ -1,0 +1,139 @@
+#include "images.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+
+#include "host_suites.hpp"
+#include "ofx/names.h"
+
+namespace movingcolor {
+
+ClipImage::ClipImage(OfxImageClipHandle clip, OfxTime time) {
+  if (clip == nullptr || suites.effects->clipGetImage(clip, time, nullptr, &handle_) != kOfxStatOK) {
+    handle_ = nullptr;
+    return;
+  }
+  data_ = static_cast<char*>(propPointer(handle_, kOfxImagePropData));
+  for (int i = 0; i < 4; ++i) (&bounds_.x1)[i] = propInt(handle_, kOfxImagePropBounds, i);
+  rowBytes_ = propInt(handle_, kOfxImagePropRowBytes);
+  const std::string components = propString(handle_, kOfxImageEffectPropComponents);
+  components_ = components == kOfxImageComponentRGBA ? 4 : components == kOfxImageComponentAlpha ? 1 : 0;
+  depth_ = propString(handle_, kOfxImageEffectPropPixelDepth);
+}
+
+ClipImage::~ClipImage() {
+  if (handle_ != nullptr) suites.effects->clipReleaseImage(handle_);
+}
+
+std::string ClipImage::problem(const char* clipName) const {
+  const std::string clip = clipName;
+  if (!valid()) return "the host gave no " + clip + " image for this frame";
+  if (depth_ != kOfxBitDepthFloat) return clip + " is " + depth_ + ": MovingColor takes 32-bit float images";
+  if (components_ == 0) return clip + " is neither RGBA nor Alpha: MovingColor takes RGBA (and Alpha mattes)";
+  return "";
+}
+
+const float* ClipImage::pixel(int x, int y) const {
+  if (x < bounds_.x1 || x >= bounds_.x2 || y < bounds_.y1 || y >= bounds_.y2) return nullptr;
+  // Row bytes may be negative (rows running down through memory): keep the arithmetic signed.
+  const char* row = data_ + static_cast<long>(y - bounds_.y1) * rowBytes_;
+  return reinterpret_cast<const float*>(row) + static_cast<long>(x - bounds_.x1) * components_;
+}
+
+float* ClipImage::pixel(int x, int y) {
+  return const_cast<float*>(static_cast<const ClipImage*>(this)->pixel(x, y));
+}
+
+namespace {
+
+// Runs `rows(first, last)` over [0, count) in slices on the host's threads when it has them.
+void forRows(int count, const std::function<void(int, int)>& rows) {
+  unsigned int cpus = 1;
+  if (suites.threads == nullptr || suites.threads->multiThreadNumCPUs(&cpus) != kOfxStatOK || cpus < 2 ||
+      count < 64) {
+    rows(0, count);
+    return;
+  }
+  struct Job {
+    const std::function<void(int, int)>* rows;
+    int count;
+  } job{&rows, count};
+  auto slice = [](unsigned int index, unsigned int max, void* arg) {
+    auto* j = static_cast<Job*>(arg);
+    const int first = int(long(j->count) * index / max), last = int(long(j->count) * (index + 1) / max);
+    (*j->rows)(first, last);
+  };
+  if (suites.threads->multiThread(slice, std::min(cpus, 16u), &job) != kOfxStatOK) rows(0, count);
+}
+
+}  // namespace
+
+std::string planar(const ClipImage& image, const OfxRectI& rect, int first, int count) {
+  const int width = rect.x2 - rect.x1, height = rect.y2 - rect.y1;
+  const size_t plane = size_t(width) * size_t(height);
+  std::string bytes(plane * size_t(count) * sizeof(float), '\0');
+  float* out = reinterpret_cast<float*>(bytes.data());
+  forRows(height, [&](int begin, int end) {
+    for (int row = begin; row < end; ++row) {
+      const int y = rect.y2 - 1 - row;  // the wire's top row is the highest y
+      for (int column = 0; column < width; ++column) {
+        const float* px = image.pixel(rect.x1 + column, y);
+        if (px == nullptr) continue;
+        for (int c = 0; c < count; ++c) {
+          const int channel = image.components() == 1 ? 0 : first + c;
+          out[size_t(c) * plane + size_t(row) * size_t(width) + size_t(column)] = px[channel];
+        }
+      }
+    }
+  });
+  return bytes;
+}
+
+void writeFused(ClipImage& output, const OfxRectI& window, const float* samples, const OfxRectI& rect,
+                const ClipImage& source) {
+  const int width = rect.x2 - rect.x1, height = rect.y2 - rect.y1;
+  const size_t plane = size_t(width) * size_t(height);
+  forRows(window.y2 - window.y1, [&](int begin, int end) {
+    for (int y = window.y1 + begin; y < window.y1 + end; ++y) {
+      for (int x = window.x1; x < window.x2; ++x) {
+        float* out = output.pixel(x, y);
+        if (out == nullptr) continue;
+        const bool inside = x >= rect.x1 && x < rect.x2 && y >= rect.y1 && y < rect.y2;
+        if (!inside) {
+          std::fill(out, out + output.components(), 0.0f);
+          continue;
+        }
+        const size_t at = size_t(rect.y2 - 1 - y) * size_t(width) + size_t(x - rect.x1);
+        const float* src = source.pixel(x, y);
+        if (output.components() == 1) {
+          out[0] = src ? src[source.components() - 1] : 0.0f;
+          continue;
+        }
+        for (int c = 0; c < 3; ++c) out[c] = samples[size_t(c) * plane + at];
+        out[3] = src ? src[source.components() - 1] : 0.0f;
+      }
+    }
+  });
+}
+
+void copySource(ClipImage& output, const OfxRectI& window, const ClipImage& source) {
+  forRows(window.y2 - window.y1, [&](int begin, int end) {
+    for (int y = window.y1 + begin; y < window.y1 + end; ++y) {
+      for (int x = window.x1; x < window.x2; ++x) {
+        float* out = output.pixel(x, y);
+        if (out == nullptr) continue;
+        const float* src = source.pixel(x, y);
+        if (src == nullptr) {
+          std::fill(out, out + output.components(), 0.0f);
+        } else if (output.components() == source.components()) {
+          std::memcpy(out, src, sizeof(float) * size_t(output.components()));
+        } else {
+          for (int c = 0; c < output.components(); ++c) out[c] = src[std::min(c, source.components() - 1)];
+        }
+      }
+    }
+  });
+}
+
+}  // namespace movingcolor

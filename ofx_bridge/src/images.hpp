@@ -1,0 +1,51 @@
+// Host images in, planar samples out and back: the only code that touches
+// pixel memory. OFX images are bottom row first (y up) with signed row bytes
+// and bounds that need not start at 0; the wire is planar, top row first.
+#pragma once
+
+#include <string>
+
+#include "ofx/core.h"
+
+namespace movingcolor {
+
+// A fetched clip image, released when it goes out of scope.
+class ClipImage {
+ public:
+  ClipImage(OfxImageClipHandle clip, OfxTime time);
+  ~ClipImage();
+  ClipImage(const ClipImage&) = delete;
+  ClipImage& operator=(const ClipImage&) = delete;
+
+  bool valid() const { return handle_ != nullptr && data_ != nullptr; }
+  // Why an image is unusable: not delivered, not float, not RGBA or Alpha; "" when it is usable.
+  std::string problem(const char* clipName) const;
+  const OfxRectI& bounds() const { return bounds_; }
+  int components() const { return components_; }
+  // The pixel at (x, y) in canonical coordinates; nullptr outside the bounds.
+  const float* pixel(int x, int y) const;
+  float* pixel(int x, int y);
+
+ private:
+  OfxPropertySetHandle handle_ = nullptr;
+  char* data_ = nullptr;
+  OfxRectI bounds_{0, 0, 0, 0};
+  long rowBytes_ = 0;
+  int components_ = 0;
+  std::string depth_;
+};
+
+// Channels of `image` over `rect` as planar float32 bytes, top row first; pixels
+// outside the image's bounds are 0. `first` and `count` pick channels (RGB: 0, 3).
+// A one-channel (Alpha) image gives its channel whatever `first` asks for.
+std::string planar(const ClipImage& image, const OfxRectI& rect, int first, int count);
+
+// Writes planar RGB `samples` (over `rect`, top row first) into `output` within `window`,
+// alpha from `source`; output pixels outside `rect` become 0.
+void writeFused(ClipImage& output, const OfxRectI& window, const float* samples, const OfxRectI& rect,
+                const ClipImage& source);
+
+// The un-fused frame: `source` copied into `output` within `window` (0 outside its bounds).
+void copySource(ClipImage& output, const OfxRectI& window, const ClipImage& source);
+
+}  // namespace movingcolor

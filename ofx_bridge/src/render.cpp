@@ -1,0 +1,201 @@
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+#include "effect.hpp"
+#include "fusion_client.hpp"
+#include "host_suites.hpp"
+#include "images.hpp"
+#include "instance.hpp"
+#include "ofx/names.h"
+#include "settings.hpp"
+
+namespace movingcolor {
+
+namespace {
+
+struct Clips {
+  OfxImageClipHandle output = nullptr, source = nullptr, matte = nullptr, graded = nullptr;
+  bool matteConnected = false, gradedConnected = false;
+};
+
+OfxImageClipHandle clip(OfxImageEffectHandle effect, const char* name, bool* connected = nullptr) {
+  OfxImageClipHandle handle = nullptr;
+  OfxPropertySetHandle props = nullptr;
+  if (suites.effects->clipGetHandle(effect, name, &handle, &props) != kOfxStatOK) return nullptr;
+  if (connected != nullptr) *connected = propInt(props, kOfxImageClipPropConnected) != 0;
+  return handle;
+}
+
+Clips clipsOf(OfxImageEffectHandle effect) {
+  Clips clips;
+  clips.output = clip(effect, kOutputClip);
+  clips.source = clip(effect, kSourceClip);
+  clips.matte = clip(effect, kMatteClip, &clips.matteConnected);
+  clips.graded = clip(effect, kGradedClip, &clips.gradedConnected);
+  return clips;
+}
+
+// The frames a render at `time` reads: `radius` each side, within the Source clip's range.
+std::vector<int64_t> windowFrames(OfxImageClipHandle source, OfxTime time, int radius) {
+  OfxPropertySetHandle props = nullptr;
+  suites.effects->clipGetPropertySet(source, &props);
+  const int64_t target = std::llround(time);
+  int64_t first = target - radius, last = target + radius;
+  if (propDimension(props, kOfxImageEffectPropFrameRange) == 2) {
+    first = std::max<int64_t>(first, std::llround(propDouble(props, kOfxImageEffectPropFrameRange, 0)));
+    last = std::min<int64_t>(last, std::llround(propDouble(props, kOfxImageEffectPropFrameRange, 1)));
+  }
+  std::vector<int64_t> frames;
+  for (int64_t frame = std::min(first, target); frame <= std::max(last, target); ++frame) frames.push_back(frame);
+  return frames;
+}
+
+OfxStatus refuse(OfxImageEffectHandle effect, Instance* instance, const std::string& problem) {
+  if (instance != nullptr) instance->report(effect, kOfxMessageError, "MovingColor: " + problem);
+  return kOfxStatFailed;
+}
+
+std::string frameName(int64_t frame) { return "frame " + std::to_string(frame); }
+
+}  // namespace
+
+OfxStatus createInstance(OfxImageEffectHandle effect) {
+  OfxPropertySetHandle props = nullptr;
+  suites.effects->getPropertySet(effect, &props);
+  setPointer(props, kOfxPropInstanceData, new Instance());
+  return kOfxStatOK;
+}
+
+OfxStatus destroyInstance(OfxImageEffectHandle effect) {
+  OfxPropertySetHandle props = nullptr;
+  suites.effects->getPropertySet(effect, &props);
+  delete instanceOf(effect);
+  setPointer(props, kOfxPropInstanceData, nullptr);
+  return kOfxStatOK;
+}
+
+OfxStatus instanceChanged(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
+  // A user's edit is checked at once, so a bad value is named where it was typed, not at render.
+  if (propString(inArgs, kOfxPropType) != kOfxTypeParameter) return kOfxStatReplyDefault;
+  const std::string problem = check(readSettings(effect, propDouble(inArgs, kOfxPropTime)));
+  Instance* instance = instanceOf(effect);
+  if (problem.empty()) {
+    if (instance != nullptr) instance->clear(effect);
+    return kOfxStatOK;
+  }
+  refuse(effect, instance, problem);
+  return kOfxStatOK;
+}
+
+OfxStatus getFramesNeeded(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs, OfxPropertySetHandle outArgs) {
+  const OfxTime time = propDouble(inArgs, kOfxPropTime);
+  const Settings settings = readSettings(effect, time);
+  const int radius = std::min(std::max(settings.windowRadius, 0), kMaxWindowRadius);
+  const Clips clips = clipsOf(effect);
+  const std::vector<int64_t> frames = windowFrames(clips.source, time, radius);
+  for (const char* name : {kSourceClip, kMatteClip, kGradedClip}) {
+    const std::string property = std::string(kOfxImageClipPropFrameRange) + "_" + name;
+    setDouble(outArgs, property.c_str(), double(frames.front()), 0);
+    setDouble(outArgs, property.c_str(), double(frames.back()), 1);
+  }
+  return kOfxStatOK;
+}
+
+OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
+  Instance* instance = instanceOf(effect);
+  if (instance == nullptr) return kOfxStatErrBadHandle;
+  const OfxTime time = propDouble(inArgs, kOfxPropTime);
+  OfxRectI window;
+  for (int i = 0; i < 4; ++i) (&window.x1)[i] = propInt(inArgs, kOfxImageEffectPropRenderWindow, i);
+  const double scale = propDouble(inArgs, kOfxImageEffectPropRenderScale, 0, 1.0);
+
+  const Clips clips = clipsOf(effect);
+  ClipImage output(clips.output, time), source(clips.source, time);
+  for (const auto& [image, name] : {std::pair<const ClipImage*, const char*>{&output, kOutputClip},
+                                    {&source, kSourceClip}}) {
+    const std::string problem = image->problem(name);
+    if (!problem.empty()) return refuse(effect, instance, problem);
+  }
+  const Settings settings = readSettings(effect, time);
+  const std::string problem = check(settings);
+  if (!problem.empty()) return refuse(effect, instance, problem);
+
+  // Every frame of the window is sent at the target's size, over the target Source's bounds.
+  const OfxRectI rect = source.bounds();
+  const int width = rect.x2 - rect.x1, height = rect.y2 - rect.y1;
+  if (width <= 0 || height <= 0) return refuse(effect, instance, "the Source image is empty");
+  const std::vector<int64_t> frames = windowFrames(clips.source, time, settings.windowRadius);
+  const int64_t target = std::llround(time);
+
+  std::vector<WindowImage> images;
+  for (int64_t frame : frames) {
+    ClipImage plate(clips.source, double(frame));
+    std::string bad = plate.problem(kSourceClip);
+    if (!bad.empty()) return refuse(effect, instance, bad + " (" + frameName(frame) + ")");
+    WindowImage image{v1::ROLE_PLATE, frame, {"R", "G", "B"}, settings.colorspace, {}, {}};
+    if (!clips.matteConnected) image.channels.push_back("A");  // the Source's alpha is the matte
+    image.bytes = planar(plate, rect, 0, int(image.channels.size()));
+    images.push_back(std::move(image));
+    if (clips.matteConnected) {
+      ClipImage matte(clips.matte, double(frame));
+      bad = matte.problem(kMatteClip);
+      if (!bad.empty()) return refuse(effect, instance, bad + " (" + frameName(frame) + ")");
+      images.push_back({v1::ROLE_MATTE, frame, {"A"}, "", planar(matte, rect, 3, 1), {}});
+    }
+    if (clips.gradedConnected) {
+      ClipImage graded(clips.graded, double(frame));
+      bad = graded.problem(kGradedClip);
+      if (!bad.empty()) return refuse(effect, instance, bad + " (" + frameName(frame) + ")");
+      images.push_back({v1::ROLE_GRADED, frame, {"R", "G", "B"}, settings.colorspace, planar(graded, rect, 0, 3), {}});
+    }
+  }
+
+  v1::ShotSetup setup;
+  setup.mutable_render()->set_first(target);
+  setup.mutable_render()->set_last(target);
+  if (clips.gradedConnected) {
+    setup.set_graded(true);
+  } else {
+    setup.mutable_grade()->set_text(cdlText(settings));
+  }
+  setup.set_matte(clips.matteConnected ? v1::MATTE_SOURCE_FRAMES : v1::MATTE_SOURCE_PLATE_ALPHA);
+  setup.set_engine(settings.engine);
+  setup.set_band(bandText(settings, scale));
+  if (!settings.colorspace.empty()) setup.set_out_colorspace(settings.colorspace);
+  setup.mutable_output()->set_encoding(v1::ENCODING_RAW);
+  setup.mutable_output()->set_sample_type(v1::SAMPLE_TYPE_FLOAT);
+
+  auto client = instance->client(settings.server);
+  const auto started = std::chrono::steady_clock::now();
+  FusedWindow fused = client->fuse(setup, images, width, height, settings.timeLimit,
+                                   [effect] { return suites.effects->abort(effect) != 0; });
+  if (fused.ok) {
+    writeFused(output, window, fused.rgb.data(), rect, source);
+    instance->clear(effect);
+    if (std::getenv("MOVINGCOLOR_OFX_LOG") != nullptr) {
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      std::fprintf(stderr, "movingcolor-ofx: frame %lld fused in %.3f s; %d images sent (%llu bytes), %d reused\n",
+                   static_cast<long long>(target), seconds, fused.imagesSent,
+                   static_cast<unsigned long long>(fused.bytesSent), fused.imagesReused);
+    }
+    return kOfxStatOK;
+  }
+  if (fused.aborted) return kOfxStatFailed;
+  copySource(output, window, source);
+  const std::string text =
+      fused.unreachable
+          ? "MovingColor: the server at " + settings.server + " did not answer (" + fused.error +
+                "); showing the un-fused Source. Start it (movingcolor serve --address " + settings.server +
+                "), check the Server parameter, or raise the Time limit."
+          : "MovingColor: the server could not fuse " + frameName(target) + ": " + fused.error +
+                "; showing the un-fused Source.";
+  instance->report(effect, kOfxMessageError, text);
+  return kOfxStatOK;
+}
+
+}  // namespace movingcolor

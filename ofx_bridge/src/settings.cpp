@@ -1,0 +1,193 @@
+#include "settings.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+#include "host_suites.hpp"
+#include "ofx/names.h"
+
+namespace movingcolor {
+
+const std::vector<std::string>& engineNames() {
+  static const std::vector<std::string> names{"guided", "movingcolor", "feather", "hard"};
+  return names;
+}
+
+namespace {
+
+OfxPropertySetHandle define(OfxParamSetHandle params, const char* type, const char* name, const char* label,
+                            const char* hint) {
+  OfxPropertySetHandle props = nullptr;
+  suites.parameters->paramDefine(params, type, name, &props);
+  setString(props, kOfxPropLabel, label);
+  setString(props, kOfxParamPropHint, hint);
+  return props;
+}
+
+void defineDouble(OfxParamSetHandle params, const char* name, const char* label, const char* hint,
+                  double fallback, double minimum, double maximum, double displayMax) {
+  OfxPropertySetHandle props = define(params, kOfxParamTypeDouble, name, label, hint);
+  setDouble(props, kOfxParamPropDefault, fallback);
+  setDouble(props, kOfxParamPropMin, minimum);
+  setDouble(props, kOfxParamPropMax, maximum);
+  setDouble(props, kOfxParamPropDisplayMin, std::max(minimum, 0.0));
+  setDouble(props, kOfxParamPropDisplayMax, displayMax);
+}
+
+void defineTriple(OfxParamSetHandle params, const char* name, const char* label, const char* hint, double fallback,
+                  double minimum, double displayMax) {
+  OfxPropertySetHandle props = define(params, kOfxParamTypeRGB, name, label, hint);
+  for (int i = 0; i < 3; ++i) {
+    setDouble(props, kOfxParamPropDefault, fallback, i);
+    setDouble(props, kOfxParamPropMin, minimum, i);
+    setDouble(props, kOfxParamPropMax, 1e6, i);
+    setDouble(props, kOfxParamPropDisplayMin, std::max(minimum, 0.0), i);
+    setDouble(props, kOfxParamPropDisplayMax, displayMax, i);
+  }
+}
+
+OfxParamHandle handle(OfxImageEffectHandle effect, const char* name) {
+  OfxParamSetHandle params = nullptr;
+  suites.effects->getParamSet(effect, &params);
+  OfxParamHandle param = nullptr;
+  suites.parameters->paramGetHandle(params, name, &param, nullptr);
+  return param;
+}
+
+std::string number(double value) {
+  char text[40];
+  std::snprintf(text, sizeof text, "%.17g", value);
+  return text;
+}
+
+std::string triple(const std::array<double, 3>& values) {
+  return number(values[0]) + "," + number(values[1]) + "," + number(values[2]);
+}
+
+}  // namespace
+
+void defineParameters(OfxParamSetHandle params) {
+  OfxPropertySetHandle server = define(params, kOfxParamTypeString, param::kServer, "Server",
+                                       "The MovingColor server: host:port or unix:///path/to.sock "
+                                       "(start one with: movingcolor serve). A token comes from $MOVINGCOLOR_TOKEN.");
+  setString(server, kOfxParamPropDefault, "127.0.0.1:50051");
+  setString(server, kOfxParamPropStringMode, kOfxParamStringIsSingleLine);
+  setInt(server, kOfxParamPropAnimates, 0);
+
+  OfxPropertySetHandle engine =
+      define(params, kOfxParamTypeChoice, param::kEngine, "Engine",
+             "How the edge band is decided: guided (a guided-filter matte, steady over the window), "
+             "movingcolor (the network), feather, hard (the plain composite).");
+  const auto& names = engineNames();
+  for (size_t i = 0; i < names.size(); ++i) setString(engine, kOfxParamPropChoiceOption, names[i], int(i));
+  setInt(engine, kOfxParamPropDefault, 0);
+  setInt(engine, kOfxParamPropAnimates, 0);
+
+  defineTriple(params, param::kSlope, "CDL slope", "ASC CDL slope per channel (0 or more)", 1.0, 0.0, 4.0);
+  defineTriple(params, param::kOffset, "CDL offset", "ASC CDL offset per channel", 0.0, -1e6, 1.0);
+  defineTriple(params, param::kPower, "CDL power", "ASC CDL power per channel (above 0)", 1.0, 1e-6, 4.0);
+  defineDouble(params, param::kSaturation, "CDL saturation", "ASC CDL saturation (0 or more)", 1.0, 0.0, 1e6, 4.0);
+
+  defineDouble(params, param::kBandWidth, "Band width",
+               "Width of the edge band around the matte's boundary whose colours are re-decided "
+               "(pixels at full resolution, or percent of the object's size)",
+               12.0, 1e-3, 1e6, 64.0);
+  OfxPropertySetHandle unit = define(params, kOfxParamTypeChoice, param::kBandUnit, "Band unit",
+                                     "pixels, or percent of the object's size");
+  setString(unit, kOfxParamPropChoiceOption, "pixels", 0);
+  setString(unit, kOfxParamPropChoiceOption, "percent of object", 1);
+  setInt(unit, kOfxParamPropDefault, 0);
+  setInt(unit, kOfxParamPropAnimates, 0);
+
+  OfxPropertySetHandle radius =
+      define(params, kOfxParamTypeInteger, param::kWindowRadius, "Window radius",
+             "Frames each side of the rendered frame sent with it (the guided engine reads 2)");
+  setInt(radius, kOfxParamPropDefault, 2);
+  setInt(radius, kOfxParamPropMin, 0);
+  setInt(radius, kOfxParamPropMax, kMaxWindowRadius);
+  setInt(radius, kOfxParamPropDisplayMin, 0);
+  setInt(radius, kOfxParamPropDisplayMax, 8);
+  setInt(radius, kOfxParamPropAnimates, 0);
+
+  OfxPropertySetHandle colorspace =
+      define(params, kOfxParamTypeString, param::kColorspace, "Colourspace",
+             "OpenColorIO name of the host's working space (empty: scene-linear as the server's config "
+             "defines it); the fused frame comes back in the same space");
+  setString(colorspace, kOfxParamPropDefault, "");
+  setString(colorspace, kOfxParamPropStringMode, kOfxParamStringIsSingleLine);
+  setInt(colorspace, kOfxParamPropAnimates, 0);
+
+  defineDouble(params, param::kTimeLimit, "Time limit",
+               "Seconds a frame may take on the server; beyond it the source is shown un-fused", 60.0, 0.1,
+               3600.0, 300.0);
+}
+
+Settings readSettings(OfxImageEffectHandle effect, OfxTime time) {
+  const OfxParameterSuiteV1* p = suites.parameters;
+  Settings s;
+  char* text = nullptr;
+  if (p->paramGetValue(handle(effect, param::kServer), &text) == kOfxStatOK && text) s.server = text;
+  text = nullptr;
+  if (p->paramGetValue(handle(effect, param::kColorspace), &text) == kOfxStatOK && text) s.colorspace = text;
+  int engine = 0;
+  p->paramGetValue(handle(effect, param::kEngine), &engine);
+  s.engine = engine >= 0 && size_t(engine) < engineNames().size() ? engineNames()[size_t(engine)] : "";
+  p->paramGetValueAtTime(handle(effect, param::kSlope), time, &s.slope[0], &s.slope[1], &s.slope[2]);
+  p->paramGetValueAtTime(handle(effect, param::kOffset), time, &s.offset[0], &s.offset[1], &s.offset[2]);
+  p->paramGetValueAtTime(handle(effect, param::kPower), time, &s.power[0], &s.power[1], &s.power[2]);
+  p->paramGetValueAtTime(handle(effect, param::kSaturation), time, &s.saturation);
+  p->paramGetValueAtTime(handle(effect, param::kBandWidth), time, &s.bandWidth);
+  int unit = 0;
+  p->paramGetValue(handle(effect, param::kBandUnit), &unit);
+  s.bandPercent = unit == 1;
+  if (unit != 0 && unit != 1) s.bandWidth = -1.0;  // an unknown unit: refused below
+  p->paramGetValue(handle(effect, param::kWindowRadius), &s.windowRadius);
+  p->paramGetValue(handle(effect, param::kTimeLimit), &s.timeLimit);
+  return s;
+}
+
+std::string check(const Settings& s) {
+  auto finite = [](const std::array<double, 3>& v) {
+    return std::isfinite(v[0]) && std::isfinite(v[1]) && std::isfinite(v[2]);
+  };
+  if (s.server.find_first_not_of(" \t") == std::string::npos)
+    return "Server is empty: give the server's address, host:port (127.0.0.1:50051) or unix:///path/to.sock";
+  if (s.server.find_first_of(" \t\r\n") != std::string::npos)
+    return "Server '" + s.server + "' contains spaces: give host:port or unix:///path/to.sock";
+  if (s.engine.empty()) return "Engine: unknown choice; pick one of guided, movingcolor, feather, hard";
+  if (!finite(s.slope) || s.slope[0] < 0 || s.slope[1] < 0 || s.slope[2] < 0)
+    return "CDL slope " + triple(s.slope) + " is not allowed: each slope must be 0 or more";
+  if (!finite(s.offset)) return "CDL offset must be finite numbers";
+  if (!finite(s.power) || s.power[0] <= 0 || s.power[1] <= 0 || s.power[2] <= 0)
+    return "CDL power " + triple(s.power) + " is not allowed: each power must be above 0";
+  if (!std::isfinite(s.saturation) || s.saturation < 0)
+    return "CDL saturation " + number(s.saturation) + " is not allowed: give 0 or more";
+  if (!std::isfinite(s.bandWidth) || s.bandWidth <= 0)
+    return "Band width " + number(s.bandWidth) + " is not allowed: give a width above 0";
+  if (s.bandPercent && s.bandWidth > 100)
+    return "Band width " + number(s.bandWidth) + "% is not allowed: a percentage must be at most 100";
+  if (s.windowRadius < 0 || s.windowRadius > kMaxWindowRadius)
+    return "Window radius " + std::to_string(s.windowRadius) + " is not allowed: give 0 to " +
+           std::to_string(kMaxWindowRadius) + " frames";
+  if (!std::isfinite(s.timeLimit) || s.timeLimit < 0.1 || s.timeLimit > 3600)
+    return "Time limit " + number(s.timeLimit) + " s is not allowed: give 0.1 to 3600 seconds";
+  return "";
+}
+
+std::string cdlText(const Settings& s) {
+  return "slope=" + triple(s.slope) + ";offset=" + triple(s.offset) + ";power=" + triple(s.power) +
+         ";sat=" + number(s.saturation);
+}
+
+std::string bandText(const Settings& s, double renderScale) {
+  char text[64];
+  // The server takes plain decimals ("12", "6.5", "10%"), never exponents.
+  if (s.bandPercent) {
+    std::snprintf(text, sizeof text, "%.6f%%", s.bandWidth);
+  } else {
+    std::snprintf(text, sizeof text, "%.6f", std::max(s.bandWidth * renderScale, 1e-6));
+  }
+  return text;
+}
+
+}  // namespace movingcolor

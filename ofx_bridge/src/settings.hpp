@@ -1,0 +1,62 @@
+// The plugin's parameters: their definitions, their values at a time, and the
+// checks that refuse values the server would misread or that make no sense.
+#pragma once
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "ofx/core.h"
+
+namespace movingcolor {
+
+namespace param {
+constexpr const char* kServer = "server";
+constexpr const char* kEngine = "engine";
+constexpr const char* kSlope = "slope";
+constexpr const char* kOffset = "offset";
+constexpr const char* kPower = "power";
+constexpr const char* kSaturation = "saturation";
+constexpr const char* kBandWidth = "bandWidth";
+constexpr const char* kBandUnit = "bandUnit";
+constexpr const char* kWindowRadius = "windowRadius";
+constexpr const char* kColorspace = "colorspace";
+constexpr const char* kTimeLimit = "timeLimit";
+}  // namespace param
+
+// Engines in the order of the engine choice; the server's names.
+const std::vector<std::string>& engineNames();
+
+// A window may send at most 64 frames (the server's default limit): radius 31 and the target.
+constexpr int kMaxWindowRadius = 31;
+
+struct Settings {
+  std::string server;
+  std::string engine;
+  std::array<double, 3> slope{1.0, 1.0, 1.0};
+  std::array<double, 3> offset{0.0, 0.0, 0.0};
+  std::array<double, 3> power{1.0, 1.0, 1.0};
+  double saturation = 1.0;
+  double bandWidth = 12.0;
+  bool bandPercent = false;
+  int windowRadius = 2;
+  std::string colorspace;
+  double timeLimit = 60.0;
+};
+
+// Defines every parameter on a descriptor's parameter set.
+void defineParameters(OfxParamSetHandle params);
+
+// The values at `time`; an engine index outside the choice reads as "" (refused by check).
+Settings readSettings(OfxImageEffectHandle effect, OfxTime time);
+
+// What is wrong with `settings`, naming the parameter and the fix; "" when they can be used.
+std::string check(const Settings& settings);
+
+// The inline ASC CDL the server parses: "slope=r,g,b;offset=r,g,b;power=r,g,b;sat=s".
+std::string cdlText(const Settings& settings);
+
+// The band for the server at a render scale: pixels scale with the image, percentages do not.
+std::string bandText(const Settings& settings, double renderScale);
+
+}  // namespace movingcolor
