@@ -1,0 +1,114 @@
+"""Render one video track of the current timeline over a record range, as EXR frames, with Resolve's
+render queue: the track alone (the others disabled for the render, then restored)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from movingcolor.errors import MovingColorError
+from movingcolor.frames.sequence import pattern_from_folder
+from movingcolor_client import JobCancelledError
+from movingcolor_hosts import RenderError, SettingsError
+
+log = logging.getLogger("movingcolor.resolve")
+
+
+@contextmanager
+def only_track(timeline, track: int) -> Iterator[None]:
+    """Video track ``track`` enabled and every other one disabled, for the duration."""
+    count = timeline.GetTrackCount("video")
+    before = {index: bool(timeline.GetIsTrackEnabled("video", index)) for index in range(1, count + 1)}
+    try:
+        for index in before:
+            timeline.SetTrackEnable("video", index, index == track)
+        yield
+    finally:
+        for index, enabled in before.items():
+            timeline.SetTrackEnable("video", index, enabled)
+
+
+def _set_up(project, codec: str, settings: dict) -> str:
+    if project.IsRenderingInProgress():
+        raise RenderError("Resolve is rendering already: let that render finish (or stop it), then run again")
+    if not project.SetCurrentRenderFormatAndCodec("exr", codec):
+        codecs = ", ".join(sorted((project.GetRenderCodecs("exr") or {}).values()))
+        raise SettingsError(
+            f"render_codec {codec!r} is not an EXR codec of this Resolve; use one of: {codecs}"
+        )
+    if not project.SetRenderSettings(settings):
+        raise RenderError(f"Resolve refused the render settings {settings}; check the Deliver page's format")
+    job = project.AddRenderJob()
+    if not job:
+        raise RenderError("Resolve did not add the render job; open the Deliver page once and run again")
+    return job
+
+
+def render_track(
+    project,
+    timeline,
+    track: int,
+    first: int,
+    last: int,
+    folder: Path,
+    role: str,
+    *,
+    alpha: bool = False,
+    codec: str,
+    cancelled: Callable[[], bool] | None = None,
+    poll_seconds: float = 0.5,
+) -> str:
+    """Render record frames ``first``..``last`` of video ``track`` into ``folder``; returns the rendered
+    sequence. Raises RenderError (or JobCancelledError when the render was stopped)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "SelectAllFrames": False,
+        "MarkIn": first,
+        "MarkOut": last,
+        "TargetDir": str(folder),
+        "CustomName": role,
+        "ExportVideo": True,
+        "ExportAudio": False,
+        "ExportAlpha": alpha,
+    }
+    job = _set_up(project, codec, settings)
+    try:
+        with only_track(timeline, track):
+            if not project.StartRendering([job], isInteractiveMode=False):
+                raise RenderError(f"Resolve did not start rendering the {role}; check its render queue")
+            status = _wait(project, job, role, cancelled, poll_seconds)
+    finally:
+        project.DeleteRenderJob(job)
+    state = status.get("JobStatus", "")
+    if state == "Cancelled":
+        raise JobCancelledError(f"the render of the {role} was stopped; nothing was sent or imported")
+    if state != "Complete":
+        detail = status.get("Error") or state or "no status"
+        raise RenderError(f"Resolve failed to render the {role} ({detail}); check the track and its media")
+    try:
+        pattern = pattern_from_folder(folder)
+    except MovingColorError as error:
+        raise RenderError(f"the {role} render wrote no frames Resolve said it wrote: {error}") from None
+    frames = pattern.frames_on_disk()
+    if len(frames) != last - first + 1:
+        raise RenderError(
+            f"the {role} render wrote {len(frames)} frames for {last - first + 1} record frames; run again"
+        )
+    return str(pattern.directory / f"{pattern.prefix}{'#' * pattern.padding}{pattern.suffix}")
+
+
+def _wait(project, job: str, role: str, cancelled, poll_seconds: float) -> dict:
+    shown = -1
+    while project.IsRenderingInProgress():
+        if cancelled is not None and cancelled():
+            project.StopRendering()
+            break
+        percent = int(project.GetRenderJobStatus(job).get("CompletionPercentage", 0))
+        if percent != shown:
+            log.info("rendering the %s: %d%%", role, percent)
+            shown = percent
+        time.sleep(poll_seconds)
+    return project.GetRenderJobStatus(job)

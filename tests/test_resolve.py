@@ -1,0 +1,328 @@
+"""The MovingColor script for DaVinci Resolve, end to end through a stand-in of Resolve's scripting
+API and a real server.
+
+The stand-in (tests/hosts/resolve_app.py) renders the timeline for real: the
+script's render jobs write the item's frames as EXR, the server fuses them, and
+the fused sequence comes back into the media pool and onto a new track. The
+fused frames must be the frames ``movingcolor fuse`` writes for the same inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import run_cli
+from movingcolor.color.config import ColorConfig
+from movingcolor.frames.image_io import read_pixels, write_image
+from test_client import served  # noqa: F401 (a real server for this module)
+from test_service import GRADE, write_shot
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(Path(__file__).parent / "hosts"), str(ROOT / "plugin" / "resolve")]
+
+import resolve_app  # noqa: E402  (the stand-in)
+from movingcolor_resolve import current_items, fuse_items, load_settings, track_items  # noqa: E402
+from movingcolor_resolve.cli import main  # noqa: E402
+
+BEAR_CDL = "slope=1.15,1.05,0.9;offset=0.02;power=0.95;sat=1.2"
+RECORD = 86400  # 01:00:00:00 at 24 fps
+
+
+@pytest.fixture
+def resolve():
+    """A running Resolve with an empty project and timeline."""
+    app = resolve_app.Resolve()
+    project = app.GetProjectManager().GetCurrentProject()
+    project.GetMediaPool().CreateEmptyTimeline("Edit")
+    resolve_app.current = app
+    yield app
+    resolve_app.current = None
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory) -> dict[str, str]:
+    """A generated shot as Resolve media: an RGBA EXR plate (matte in its alpha), the RGB plate, the
+    matte (PNG) and a graded plate, frames 1001-1006."""
+    folder = tmp_path_factory.mktemp("resolve-shot")
+    plate, matte = write_shot(folder, frames=6)
+    for name in ("rgba", "graded"):
+        (folder / name).mkdir()
+    for number in range(1001, 1007):
+        pixels = read_pixels(Path(plate.replace("####", str(number))))
+        alpha = read_pixels(Path(matte.replace("####", str(number))))[..., :1]
+        write_image(folder / "rgba" / f"p.{number}.exr", np.concatenate([pixels, alpha], axis=2),
+                    channels=("R", "G", "B", "A"), pixel_type="float")  # fmt: skip
+        write_image(folder / "graded" / f"g.{number}.exr", pixels * np.float32([1.2, 1.0, 0.8]))
+    return {
+        "plate": plate,
+        "matte": matte,
+        "rgba": str(folder / "rgba" / "p.####.exr"),
+        "graded": str(folder / "graded" / "g.####.exr"),
+    }
+
+
+def place(app, pattern: str, first: int, last: int, track: int, record: int = RECORD, source_in: int = 0,
+          duration: int | None = None):  # fmt: skip
+    """Import an image sequence and put it on the timeline, as an editor would."""
+    project = app.GetProjectManager().GetCurrentProject()
+    timeline = project.GetCurrentTimeline()
+    while timeline.GetTrackCount("video") < track:
+        timeline.AddTrack("video")
+    printf = pattern.replace("####", "%04d").replace("#####", "%05d")
+    (media,) = project.GetMediaPool().ImportMedia(
+        [{"FilePath": printf, "StartIndex": first, "EndIndex": last}]
+    )
+    end = source_in + (duration or last - first + 1) - 1
+    (item,) = project.GetMediaPool().AppendToTimeline(
+        [{"mediaPoolItem": media, "startFrame": source_in, "endFrame": end, "trackIndex": track,
+          "recordFrame": record, "mediaType": 1}]
+    )  # fmt: skip
+    return item
+
+
+def settings_for(server: str, tmp_path: Path, **values):
+    return load_settings(
+        environ={},
+        overrides={
+            "server": server,
+            "grade": GRADE,
+            "out": str(tmp_path / "out" / "{item}_{start}" / "fused.########.exr"),
+            "colorspace": "ACEScg",
+            "log_file": str(tmp_path / "movingcolor.log"),
+            **values,
+        },
+    )
+
+
+def fused_clips(app) -> list:
+    """Timeline items above the sources: (track, record start, duration, media file path)."""
+    timeline = app.GetProjectManager().GetCurrentProject().GetCurrentTimeline()
+    found = []
+    for track in range(1, timeline.GetTrackCount("video") + 1):
+        for item in timeline.GetItemListInTrack("video", track):
+            path = item.GetMediaPoolItem().GetClipProperty("File Path")
+            if "fused" in path:
+                found.append((track, item.GetStart(), item.GetDuration(), path))
+    return found
+
+
+def frames_of(folder: Path, glob: str) -> list[np.ndarray]:
+    return [read_pixels(p) for p in sorted(folder.glob(glob))]
+
+
+def cli_frames(out: Path, *args: str) -> list[np.ndarray]:
+    assert run_cli("fuse", *args, "--out", out / "f.####.exr") == 0
+    return frames_of(out, "f.*.exr")
+
+
+def leftovers(folder: Path) -> list[Path]:
+    """Files, and the bridge's scratch or staging folders, under ``folder``."""
+    found = sorted(folder.rglob("*")) if folder.exists() else []
+    return [p for p in found if p.is_file() or p.name.startswith(".movingcolor")]
+
+
+def test_clip_under_the_playhead_with_its_alpha(resolve, served, shot, tmp_path):  # noqa: F811
+    """The core path: render with ExportAlpha, fuse, import, place above at the same record frame."""
+    item = place(resolve, shot["rgba"], 1001, 1006, track=1)
+    timeline = resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline()
+    timeline.SetCurrentTimecode("01:00:00:02")
+    settings = settings_for(served.address, tmp_path)
+
+    (report,) = fuse_items(resolve, current_items(resolve), settings)
+
+    assert report.ok and report.track == 2, report.error
+    out = Path(report.out).parent
+    assert out.parent == tmp_path / "out" and out.name == f"p_{RECORD}", item.GetName()
+    assert fused_clips(resolve) == [(2, RECORD, 6, str(out / "fused.%08d.exr"))]
+    expected = cli_frames(tmp_path / "cli", "--plate", shot["rgba"], "--matte", "alpha", "--grade", GRADE,
+                          "--plate-colorspace", "ACEScg")  # fmt: skip
+    ours = frames_of(out, "fused.*.exr")
+    assert len(ours) == 6 and all(np.array_equal(a, b) for a, b in zip(ours, expected, strict=True))
+    # Only the fused frames are left, the tracks are as they were, the log tells the story.
+    assert leftovers(tmp_path / "out") == [out / f"fused.{n:08d}.exr" for n in range(RECORD, RECORD + 6)]
+    assert all(timeline.GetIsTrackEnabled("video", t) for t in (1, 2))
+    text = (tmp_path / "movingcolor.log").read_text()
+    assert "rendering the plate" in text and f"fused frame {RECORD + 5} (6 of 6)" in text
+
+
+def test_workspace_script_with_matte_and_graded_tracks(resolve, served, shot, tmp_path, monkeypatch):  # noqa: F811
+    """Workspace > Scripts > MovingColor, set up by a settings file and the environment."""
+    place(resolve, shot["plate"], 1001, 1006, track=1)
+    place(resolve, shot["matte"], 1001, 1006, track=2)
+    place(resolve, shot["graded"], 1001, 1006, track=3)
+    settings_file = tmp_path / "resolve.json"
+    settings_file.write_text(
+        json.dumps({"server": served.address, "matte": "track:2", "graded_track": 3, "engine": "feather"})
+    )
+    monkeypatch.setenv("MOVINGCOLOR_RESOLVE_SETTINGS", str(settings_file))
+    monkeypatch.setenv("MOVINGCOLOR_OUT", str(tmp_path / "out" / "{timeline}" / "fused.########.exr"))
+    monkeypatch.setenv("MOVINGCOLOR_COLORSPACE", "ACEScg")
+    monkeypatch.setenv("MOVINGCOLOR_LOG_FILE", str(tmp_path / "log.txt"))
+    script = ROOT / "plugin" / "resolve" / "MovingColor.py"
+    exec(compile(script.read_text(), str(script), "exec"), {"__name__": "__main__", "__file__": str(script),
+                                                            "resolve": resolve})  # fmt: skip
+
+    out = tmp_path / "out" / "Edit"
+    assert fused_clips(resolve) == [(4, RECORD, 6, str(out / "fused.%08d.exr"))]
+    expected = cli_frames(
+        tmp_path / "cli", "--plate", shot["plate"], "--matte", shot["matte"], "--graded", shot["graded"],
+        "--engine", "feather", "--plate-colorspace", "ACEScg", "--graded-colorspace", "ACEScg",
+    )  # fmt: skip
+    ours = frames_of(out, "fused.*.exr")
+    assert len(ours) == 6 and all(np.array_equal(a, b) for a, b in zip(ours, expected, strict=True))
+    assert "MovingColor ERROR" not in (tmp_path / "log.txt").read_text()
+
+
+def test_command_line_fuses_every_clip_on_a_track(resolve, served, shot, tmp_path):  # noqa: F811
+    place(resolve, shot["rgba"], 1001, 1006, track=1, record=RECORD, duration=3)
+    place(resolve, shot["rgba"], 1001, 1006, track=1, record=RECORD + 10, source_in=3, duration=3)
+    code = main(["--track", "1", "--server", served.address, "--grade", GRADE, "--colorspace", "ACEScg",
+                 "--out", str(tmp_path / "out" / "{item}_{start}" / "fused.########.exr"),
+                 "--log-file", str(tmp_path / "log.txt")], resolve=resolve)  # fmt: skip
+    assert code == 0
+    assert [clip[:3] for clip in fused_clips(resolve)] == [(2, RECORD, 3), (3, RECORD + 10, 3)]
+
+
+@pytest.mark.clips
+def test_bear_through_the_script_equals_movingcolor_fuse(resolve, served, clips, tmp_path):  # noqa: F811
+    bear = clips / "bear"
+    place(resolve, str(bear / "frames" / "%05d.png"), 0, 81, track=1, source_in=10, duration=6)
+    place(resolve, str(bear / "mask" / "%05d.png"), 0, 81, track=2, source_in=10, duration=6)
+    settings = settings_for(served.address, tmp_path, grade=BEAR_CDL, band="10%", matte="track:2",
+                            colorspace=ColorConfig().srgb_encoded)  # fmt: skip
+    (report,) = fuse_items(resolve, track_items(resolve, 1), settings)
+    assert report.ok, report.error
+    assert [clip[:3] for clip in fused_clips(resolve)] == [(3, RECORD, 6)]
+
+    # movingcolor fuse on the same six frames of the clip.
+    subset = {role: tmp_path / "subset" / role for role in ("frames", "mask")}
+    for role, folder in subset.items():
+        folder.mkdir(parents=True)
+        for number in range(10, 16):
+            os.symlink(bear / role / f"{number:05d}.png", folder / f"{number:05d}.png")
+    expected = cli_frames(tmp_path / "cli", "--plate", subset["frames"], "--matte", subset["mask"],
+                          "--grade", BEAR_CDL, "--band", "10%")  # fmt: skip
+    ours = frames_of(Path(report.out).parent, "fused.*.exr")
+    assert len(ours) == 6 and all(np.array_equal(a, b) for a, b in zip(ours, expected, strict=True))
+    assert np.abs(ours[2] - read_pixels(bear / "frames" / "00012.png")).max() > 0.05
+
+
+# -- failures: a clear message, nothing written or imported ------------------------
+
+
+def media_count(app) -> int:
+    return len(app.GetProjectManager().GetCurrentProject().GetMediaPool().GetRootFolder().GetClipList())
+
+
+def test_server_down(resolve, shot, tmp_path):
+    place(resolve, shot["rgba"], 1001, 1006, track=1)
+    settings = settings_for(f"unix://{tmp_path}/nobody.sock", tmp_path)
+    (report,) = fuse_items(resolve, track_items(resolve, 1), settings)
+    assert "unavailable" in report.error and "movingcolor serve --address" in report.error
+    assert fused_clips(resolve) == [] and media_count(resolve) == 1
+    assert leftovers(tmp_path / "out") == []
+    assert "unavailable" in (tmp_path / "movingcolor.log").read_text()
+    code = main(["--track", "1", "--server", f"unix://{tmp_path}/nobody.sock", "--grade", GRADE,
+                 "--log-file", str(tmp_path / "log.txt")], resolve=resolve)  # fmt: skip
+    assert code == 1
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"band": "wide"}, "band width 'wide' must be"),
+        ({"matte": "track:x"}, "matte is 'track:x': give alpha"),
+        ({"graded_track": 7}, "the graded track 7 does not exist"),
+        ({"render_codec": "H264"}, "render_codec 'H264' is not an EXR codec of this Resolve; use one of"),
+        ({"out": "/tmp/{item}.exr"}, "is not an EXR sequence"),
+        ({"server": ""}, "server is empty"),
+        ({"grade": "slope=abc"}, "slope"),  # the server's own check of the grade
+    ],
+)
+def test_bad_settings(resolve, served, shot, tmp_path, values, named):  # noqa: F811
+    place(resolve, shot["rgba"], 1001, 1006, track=1)
+    values = dict(values)
+    settings = settings_for(values.pop("server", served.address), tmp_path, **values)
+    (report,) = fuse_items(resolve, track_items(resolve, 1), settings)
+    assert named in report.error, report.error
+    assert fused_clips(resolve) == [] and media_count(resolve) == 1
+    assert leftovers(tmp_path / "out") == []
+
+
+def test_bad_settings_file_and_environment(tmp_path):
+    from movingcolor_hosts import SettingsError
+
+    settings_file = tmp_path / "resolve.json"
+    settings_file.write_text('{"sever": "gpu:50051"}')
+    with pytest.raises(SettingsError, match=r"resolve.json: sever: unknown setting; known settings are"):
+        load_settings(settings_file, environ={})
+    settings_file.write_text("{not json")
+    with pytest.raises(SettingsError, match="is not valid JSON"):
+        load_settings(settings_file, environ={})
+    with pytest.raises(SettingsError, match="settings file .*missing.json does not exist"):
+        load_settings(tmp_path / "missing.json", environ={})
+    with pytest.raises(SettingsError, match="MOVINGCOLOR_HANDLES is 'two': give a whole number"):
+        load_settings(environ={"MOVINGCOLOR_HANDLES": "two"})
+    with pytest.raises(SettingsError, match="MOVINGCOLOR_GRADED_TRACK is 'V3': give a video track number"):
+        load_settings(environ={"MOVINGCOLOR_GRADED_TRACK": "V3"})
+    settings = load_settings(environ={"MOVINGCOLOR_BAND": "wide", "MOVINGCOLOR_SERVER": "x:1",
+                                      "MOVINGCOLOR_GRADE": GRADE})  # fmt: skip
+    with pytest.raises(SettingsError, match="^MOVINGCOLOR_BAND: band width 'wide'"):
+        settings.fuse.validate()
+
+
+def test_missing_matte(resolve, served, shot, tmp_path):  # noqa: F811
+    place(resolve, shot["plate"], 1001, 1006, track=1)
+    place(resolve, shot["matte"], 1001, 1006, track=2, duration=3)
+    settings = settings_for(served.address, tmp_path, matte="track:2")
+    (report,) = fuse_items(resolve, track_items(resolve, 1), settings)
+    assert f"the matte track 2 does not cover record frames {RECORD}-{RECORD + 5}" in report.error
+    assert fused_clips(resolve) == [] and leftovers(tmp_path / "out") == []
+    timeline = resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline()
+    timeline.SetCurrentTimecode("02:00:00:00")
+    assert main(["--server", served.address, "--grade", GRADE, "--log-file", str(tmp_path / "log.txt")],
+                resolve=resolve) == 2  # fmt: skip
+    assert "no clip under the playhead" in (tmp_path / "log.txt").read_text()
+
+
+def test_render_stopped_in_resolve(resolve, served, shot, tmp_path):  # noqa: F811
+    place(resolve, shot["rgba"], 1001, 1006, track=1)
+    resolve.GetProjectManager().GetCurrentProject().stop_after = 2  # the artist presses Stop
+    code = main(["--track", "1", "--server", served.address, "--grade", GRADE,
+                 "--out", str(tmp_path / "out" / "f.####.exr"), "--log-file", str(tmp_path / "log.txt")],
+                resolve=resolve)  # fmt: skip
+    assert code == 130
+    assert (
+        "the render of the plate was stopped; nothing was sent or imported"
+        in (tmp_path / "log.txt").read_text()
+    )
+    assert fused_clips(resolve) == [] and leftovers(tmp_path / "out") == []
+    timeline = resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline()
+    assert timeline.GetIsTrackEnabled("video", 1)
+
+
+def test_cancelled_on_the_server(resolve, served, shot, tmp_path):  # noqa: F811
+    place(resolve, shot["rgba"], 1001, 1006, track=1)
+    out = tmp_path / "out" / "f.####.exr"
+    seen = []
+
+    class FirstFrame(logging.Handler):
+        def emit(self, record):
+            seen.append("fused frame" in record.getMessage())
+
+    handler = FirstFrame()
+    logging.getLogger("movingcolor.resolve").addHandler(handler)
+    try:
+        settings = settings_for(served.address, tmp_path, out=str(out))
+        (report,) = fuse_items(resolve, track_items(resolve, 1), settings, cancelled=lambda: any(seen))
+    finally:
+        logging.getLogger("movingcolor.resolve").removeHandler(handler)
+    assert report.cancelled and "cancelled: nothing was written" in report.error
+    assert fused_clips(resolve) == [] and media_count(resolve) == 1
+    assert leftovers(out.parent) == []
