@@ -151,6 +151,9 @@ def test_fuse_button_in_the_gui_works_in_the_background(session, served, shot, t
     workers = [t for t in threading.enumerate() if t.name == f"MovingColor {node.name()}"]
     assert len(workers) == 1
     workers[0].join(120)
+    # The worker hands the result to the main thread, which shows it when its event loop runs.
+    assert node.node("Output1").input(0) is node.node("plate")
+    assert nuke.run_main_thread() == 1
     assert not nuke.messages, nuke.messages
     assert node.node("Output1").input(0) is node.node("fused")
     assert node.node("fused")["file"].value() == str(out)
@@ -290,6 +293,7 @@ def test_cancel_in_the_gui_before_the_server_answers(session, served, shot, tmp_
     nuke.ProgressTask.cancel_when = lambda task: True
     worker = movingcolor_nuke.fuse_button(node)
     worker.join(60)
+    assert nuke.messages == [] and nuke.run_main_thread() == 1
     assert len(nuke.messages) == 1 and "cancelled: nothing was written" in nuke.messages[0]
     assert files_under(out.parent) == []
 
@@ -301,3 +305,57 @@ def test_settings_errors_name_the_knob(session, shot, tmp_path):
     node["band"].setValue("0")
     with pytest.raises(SettingsError, match="^band width: band width '0' must be a positive number"):
         settings_from_node(node)
+
+
+FARM_SCRIPT = """
+import sys
+sys.modules["torch"] = None  # the bridge must run in a Nuke without torch
+exec(open({init!r}).read())  # what nuke -t does with init.py on NUKE_PATH
+import nuke
+import movingcolor_nuke
+
+plate = nuke.nodes.Read(file={plate!r}, first=1001, last=1006, raw=True)
+matte = nuke.nodes.Read(file={matte!r}, first=1001, last=1006, raw=True)
+node = movingcolor_nuke.create_node()
+node.setInput(0, plate)
+node.setInput(1, matte)
+node["server"].setValue({server!r})
+node["cdl"].setValue({grade!r})
+node["matte_channel"].setValue("rgb")
+node["out"].setValue({out!r})
+result = movingcolor_nuke.fuse(node, 1001, 1003)
+print("fused", result.first, result.last)
+"""
+
+
+def test_headless_script_in_a_fresh_process_without_torch(served, shot, tmp_path):  # noqa: F811
+    """As `nuke -t fuse.py` on a farm node: init.py, then a TD's script calling the Python API."""
+    import subprocess
+
+    plate, matte = shot
+    out = tmp_path / "out" / "f.####.exr"
+    script = FARM_SCRIPT.format(init=str(ROOT / "plugin" / "nuke" / "init.py"), plate=plate, matte=matte,
+                                server=served.address, grade=GRADE, out=str(out))  # fmt: skip
+    paths = [str(Path(__file__).parent / "hosts"), str(ROOT / "plugin" / "nuke")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "fused 1001 1003" in done.stdout
+    assert sorted(p.name for p in out.parent.iterdir()) == ["f.1001.exr", "f.1002.exr", "f.1003.exr"]
+
+
+def test_plugin_folder_never_installs_as_a_nuke_module():
+    """pip installs only the listed packages from plugin/: a top-level `nuke` would shadow Nuke's own."""
+    import tomllib
+    from setuptools import find_namespace_packages
+
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    installed = {
+        package.split(".")[0]
+        for where in found["where"]
+        for package in find_namespace_packages(where=str(ROOT / where), include=found["include"])
+    }
+    assert installed == {"movingcolor", "movingcolor_client", "movingcolor_hosts"}
+    assert (ROOT / "plugin" / "nuke" / "init.py").is_file()

@@ -326,3 +326,30 @@ def test_cancelled_on_the_server(resolve, served, shot, tmp_path):  # noqa: F811
     assert report.cancelled and "cancelled: nothing was written" in report.error
     assert fused_clips(resolve) == [] and media_count(resolve) == 1
     assert leftovers(out.parent) == []
+
+
+def test_plugin_folder_never_installs_as_a_resolve_module():
+    import tomllib
+    from setuptools import find_namespace_packages
+
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    packages = {
+        p for w in found["where"] for p in find_namespace_packages(str(ROOT / w), include=found["include"])
+    }
+    assert not {p for p in packages if p.split(".")[0] in ("resolve", "movingcolor_resolve", "nuke")}
+    assert "movingcolor_hosts" in packages
+
+
+def test_command_line_help_without_torch():
+    """The bridge loads in a Python without torch (Resolve's scripting Python has the light install)."""
+    import subprocess
+
+    paths = os.pathsep.join([str(ROOT / "plugin" / "resolve"), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": paths, "COLUMNS": "200"}
+    code = (
+        "import sys, runpy; sys.modules['torch'] = None; sys.argv = ['movingcolor_resolve', '--help']; "
+        "runpy.run_module('movingcolor_resolve', run_name='__main__')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "--graded-track" in done.stdout and "{timeline} {item} {track} {start}" in done.stdout

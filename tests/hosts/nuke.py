@@ -649,15 +649,21 @@ _main_thread_calls: list[tuple] = []
 
 
 def executeInMainThread(call: Callable, args=(), kwargs=None) -> None:
-    """Nuke queues ``call`` for its main thread; the stand-in runs it under the main-thread lock."""
+    """Queue ``call`` for Nuke's main thread and return at once (``run_main_thread`` is its event loop)."""
     with _lock:
-        _main_thread_calls.append((call, args))
-        call(*(args if isinstance(args, tuple) else (args,)), **(kwargs or {}))
+        _main_thread_calls.append((call, args if isinstance(args, tuple) else (args,), kwargs or {}))
 
 
-def executeInMainThreadWithResult(call: Callable, args=(), kwargs=None):
-    with _lock:
-        return call(*(args if isinstance(args, tuple) else (args,)), **(kwargs or {}))
+def run_main_thread() -> int:
+    """Tests: the main thread's event loop takes its turn, running the queued calls; how many ran."""
+    ran = 0
+    while True:
+        with _lock:
+            if not _main_thread_calls:
+                return ran
+            call, args, kwargs = _main_thread_calls.pop(0)
+        call(*args, **kwargs)
+        ran += 1
 
 
 class MenuItem:
