@@ -147,6 +147,9 @@ def test_clip_under_the_playhead_with_its_alpha(resolve, served, shot, tmp_path)
     # Only the fused frames are left, the tracks are as they were, the log tells the story.
     assert leftovers(tmp_path / "out") == [out / f"fused.{n:08d}.exr" for n in range(RECORD, RECORD + 6)]
     assert all(timeline.GetIsTrackEnabled("video", t) for t in (1, 2))
+    project = resolve.GetProjectManager().GetCurrentProject()
+    assert project.GetCurrentRenderFormatAndCodec() == {"format": "mov", "codec": "ProRes422HQ"}
+    assert project.GetRenderJobList() == []  # its render jobs are gone from the queue
     text = (tmp_path / "movingcolor.log").read_text()
     assert "rendering the plate" in text and f"fused frame {RECORD + 5} (6 of 6)" in text
 
@@ -228,8 +231,8 @@ def test_server_down(resolve, shot, tmp_path):
     assert fused_clips(resolve) == [] and media_count(resolve) == 1
     assert leftovers(tmp_path / "out") == []
     assert "unavailable" in (tmp_path / "movingcolor.log").read_text()
-    code = main(["--track", "1", "--server", f"unix://{tmp_path}/nobody.sock", "--grade", GRADE,
-                 "--log-file", str(tmp_path / "log.txt")], resolve=resolve)  # fmt: skip
+    args = ["--track", "1", "--server", f"unix://{tmp_path}/nobody.sock", "--grade", GRADE]
+    code = main([*args, "--colorspace", "ACEScg", "--log-file", str(tmp_path / "log.txt")], resolve=resolve)
     assert code == 1
 
 
@@ -242,6 +245,8 @@ def test_server_down(resolve, shot, tmp_path):
         ({"render_codec": "H264"}, "render_codec 'H264' is not an EXR codec of this Resolve; use one of"),
         ({"out": "/tmp/{item}.exr"}, "is not an EXR sequence"),
         ({"server": ""}, "server is empty"),
+        ({"colorspace": ""}, "colorspace is empty: name the timeline's colour space"),
+        ({"handles": 2}, "Resolve renders the clip's cut only; set it to 0"),
         ({"grade": "slope=abc"}, "slope"),  # the server's own check of the grade
     ],
 )
@@ -286,7 +291,8 @@ def test_missing_matte(resolve, served, shot, tmp_path):  # noqa: F811
     assert fused_clips(resolve) == [] and leftovers(tmp_path / "out") == []
     timeline = resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline()
     timeline.SetCurrentTimecode("02:00:00:00")
-    assert main(["--server", served.address, "--grade", GRADE, "--log-file", str(tmp_path / "log.txt")],
+    assert main(["--server", served.address, "--grade", GRADE, "--colorspace", "ACEScg",
+                 "--log-file", str(tmp_path / "log.txt")],
                 resolve=resolve) == 2  # fmt: skip
     assert "no clip under the playhead" in (tmp_path / "log.txt").read_text()
 
@@ -294,7 +300,7 @@ def test_missing_matte(resolve, served, shot, tmp_path):  # noqa: F811
 def test_render_stopped_in_resolve(resolve, served, shot, tmp_path):  # noqa: F811
     place(resolve, shot["rgba"], 1001, 1006, track=1)
     resolve.GetProjectManager().GetCurrentProject().stop_after = 2  # the artist presses Stop
-    code = main(["--track", "1", "--server", served.address, "--grade", GRADE,
+    code = main(["--track", "1", "--server", served.address, "--grade", GRADE, "--colorspace", "ACEScg",
                  "--out", str(tmp_path / "out" / "f.####.exr"), "--log-file", str(tmp_path / "log.txt")],
                 resolve=resolve)  # fmt: skip
     assert code == 130

@@ -278,7 +278,13 @@ class Root(Node):
     _max_inputs = 0
 
     def _default_knobs(self) -> list[Knob]:
-        return [String_Knob("name"), Int_Knob("first_frame", value=1), Int_Knob("last_frame", value=100)]
+        return [
+            String_Knob("name"),
+            Int_Knob("first_frame", value=1),
+            Int_Knob("last_frame", value=100),
+            # Project Settings > Color: the OCIO working space (a role of Nuke's default config).
+            Enumeration_Knob("workingSpaceLUT", values=["scene_linear", "ACEScg", "linear"]),
+        ]
 
     def firstFrame(self) -> int:
         return self["first_frame"].value()
@@ -743,3 +749,4 @@ def reset() -> None:
     ProgressTask.tasks.clear()
     root()["first_frame"].setValue(1)
     root()["last_frame"].setValue(100)
+    root()["workingSpaceLUT"].setValue("scene_linear")

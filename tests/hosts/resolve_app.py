@@ -305,7 +305,7 @@ class Project:
         self.timeline: Timeline | None = None
         self.media_pool = MediaPool(self)
         self.render_settings: dict = {}
-        self.codec = ("exr", "RGBHalfZIP")
+        self.codec = ("mov", "ProRes422HQ")  # the Deliver page's format before any script ran
         self.jobs: dict[str, _RenderJob] = {}
         self.stop_after: int | None = None  # the artist presses Stop after this many frames
         self._rendering: threading.Thread | None = None
@@ -331,13 +331,15 @@ class Project:
         return self.timelines[idx - 1]
 
     def GetRenderFormats(self) -> dict:
-        return {"OpenEXR": "exr"}
+        return {"OpenEXR": "exr", "QuickTime": "mov"}
 
     def GetRenderCodecs(self, renderFormat: str) -> dict:  # noqa: N803
         return dict(EXR_CODECS) if renderFormat == "exr" else {}
 
     def SetCurrentRenderFormatAndCodec(self, format: str, codec: str) -> bool:  # noqa: A002
-        if format != "exr" or codec not in EXR_CODECS.values():
+        if (format, codec) != ("mov", "ProRes422HQ") and (
+            format != "exr" or codec not in EXR_CODECS.values()
+        ):
             return False
         self.codec = (format, codec)
         return True

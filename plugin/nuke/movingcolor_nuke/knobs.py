@@ -62,7 +62,7 @@ def add_knobs(node: nuke.Node) -> None:
     node["band"].setValue("12")
     node["first"].setValue(first)
     node["last"].setValue(last)
-    node["colorspace"].setValue("ACEScg")
+    node["colorspace"].setValue(working_space())
     tips = {
         "server": "address of `movingcolor serve`: host:port or unix:///path/to.sock",
         "model": "the movingcolor engine's model (empty: the server's default)",
@@ -73,11 +73,19 @@ def add_knobs(node: nuke.Node) -> None:
         "rgb: the brightest of its colour channels",
         "band": "edge band width around the matte: pixels (12) or % of the object's size (10%)",
         "handles": "frames rendered each side of the range, for the temporal window",
-        "colorspace": "OCIO name of Nuke's working space on the server; the output comes back in it",
+        "colorspace": "OCIO name of the script's working space in the server's config (default: the "
+        "script's working space); the fused frames come back in it",
         "out": "where the fused frames go: an EXR sequence, e.g. /shots/x/fused/x.####.exr",
     }
     for name, tip in tips.items():
         node[name].setTooltip(tip)
+
+
+def working_space() -> str:
+    """The script's working space (Project Settings > Color > working space), which the Writes render
+    in raw; a role the server's config also knows when the script does not say."""
+    knob = nuke.root().knob("workingSpaceLUT")
+    return (knob.value() if knob is not None else "") or "scene_linear"
 
 
 def frame_range(node: nuke.Node, first: int | None, last: int | None) -> tuple[int, int]:

@@ -74,6 +74,7 @@ def render_track(
         "ExportAudio": False,
         "ExportAlpha": alpha,
     }
+    before = project.GetCurrentRenderFormatAndCodec() or {}
     job = _set_up(project, codec, settings)
     try:
         with only_track(timeline, track):
@@ -82,6 +83,9 @@ def render_track(
             status = _wait(project, job, role, cancelled, poll_seconds)
     finally:
         project.DeleteRenderJob(job)
+        # The Deliver page gets its format back (its other settings cannot be read through the API).
+        if before.get("format") and before.get("codec"):
+            project.SetCurrentRenderFormatAndCodec(before["format"], before["codec"])
     state = status.get("JobStatus", "")
     if state == "Cancelled":
         raise JobCancelledError(f"the render of the {role} was stopped; nothing was sent or imported")

@@ -50,6 +50,18 @@ class ResolveSettings:
 
     def validate(self) -> ResolveSettings:
         self.matte_track()
+        if not self.fuse.colorspace.strip():
+            # Resolve renders EXR in the timeline's colour space, which its API does not tell.
+            raise SettingsError(
+                f"{self.fuse.label('colorspace')} is empty: name the timeline's colour space (Project "
+                f"Settings > Color Management) as the server's OCIO config calls it, e.g. ACEScct or "
+                f"'Gamma 2.4 Rec.709 - Texture'"
+            )
+        if self.fuse.handles:
+            raise SettingsError(
+                f"{self.fuse.label('handles')} is {self.fuse.handles}: Resolve renders the clip's cut "
+                f"only; set it to 0 (the cut is the window's context)"
+            )
         if self.graded_track < 0:
             raise SettingsError(f"graded_track is {self.graded_track}: give a video track number, or 0")
         self.fuse.use_graded = self.graded_track > 0
