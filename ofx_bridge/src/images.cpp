@@ -51,7 +51,7 @@ namespace {
 void forRows(int count, const std::function<void(int, int)>& rows) {
   unsigned int cpus = 1;
   if (suites.threads == nullptr || suites.threads->multiThreadNumCPUs(&cpus) != kOfxStatOK || cpus < 2 ||
-      count < 64) {
+      count < 32) {
     rows(0, count);
     return;
   }

@@ -1,0 +1,268 @@
+"""The OFX plugin, built with CMake and loaded by the project's own OFX host, against a real server.
+
+Every rendered frame must equal the server's own fusion of the same window (through the
+client library), bit for bit; a server that is down or silent gives a message and the
+un-fused source; bad parameter values are refused by the plugin itself; a frame rendered
+again sends no image. Generated frames always run; the real clips run when present.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+
+import numpy as np
+import pytest
+from movingcolor.frames.image_io import read_pixels
+from movingcolor.service.process import ServerProcess
+from movingcolor.synthetic import generate_shot
+from movingcolor_client import connect
+from ofx_harness import HostRun, OfxBuild, build_plugin, run_host, write_inputs
+from test_service import short_folder
+
+FIRST = 1001
+SLOPE, OFFSET, POWER, SAT = (1.3, 1.0, 0.75), (0.01, 0.0, -0.02), (1.0, 1.1, 0.9), 1.15
+GRADE_PARAMS = {
+    "slope": ",".join(map(str, SLOPE)),
+    "offset": ",".join(map(str, OFFSET)),
+    "power": ",".join(map(str, POWER)),
+    "saturation": SAT,
+}
+GRADE = (
+    f"slope={','.join(map(str, SLOPE))};offset={','.join(map(str, OFFSET))};"
+    f"power={','.join(map(str, POWER))};sat={SAT}"
+)
+
+
+@pytest.fixture(scope="session")
+def ofx_build() -> OfxBuild:
+    return build_plugin()
+
+
+@pytest.fixture(scope="module")
+def served(test_model):
+    folder = short_folder()
+    with ServerProcess(f"unix://{folder}/mc.sock") as server:
+        yield server
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def generated(frames: int = 6, width: int = 64, height: int = 48, seed: int = 5):
+    shot = generate_shot(width=width, height=height, frames=frames, seed=seed)
+    plates = {FIRST + i: np.asarray(shot.plate[i], np.float32) for i in range(frames)}
+    mattes = {FIRST + i: np.asarray(shot.matte[i], np.float32) for i in range(frames)}
+    return plates, mattes
+
+
+def window(target: int, radius: int, frames) -> list[int]:
+    return [f for f in range(target - radius, target + radius + 1) if f in frames]
+
+
+def _pick(images: dict | None, frames: list[int]) -> dict | None:
+    return {f: images[f] for f in frames} if images else None
+
+
+def expected_frames(server, plates, mattes, radius, graded=None, **options) -> dict[int, np.ndarray]:
+    """The server's fusion of each frame's window, asked directly through the client library."""
+    fused = {}
+    with connect(server.address) as client:
+        for target in plates:
+            frames = window(target, radius, plates)
+            result = client.fuse_window(
+                target,
+                _pick(plates, frames),
+                _pick(mattes, frames),
+                graded=_pick(graded, frames),
+                grade=None if graded else GRADE,
+                reuse=False,
+                **options,
+            )
+            fused[target] = result.pixels()
+    return fused
+
+
+def assert_fused(run: HostRun, expected: dict[int, np.ndarray], plates: dict[int, np.ndarray], radius: int):
+    assert run.returncode == 0, run.events[-3:]
+    assert not run.of("violation"), run.of("violation")
+    assert not [m for m in run.messages() if m["type"] == "OfxMessageError"], run.messages()
+    renders = run.renders()
+    assert sorted(renders) == sorted(expected)
+    for target, fused in expected.items():
+        assert renders[target]["status"] == 0
+        frames = window(target, radius, plates)
+        needed = next(e for e in run.of("frames_needed") if e["frame"] == target)["ranges"]
+        assert needed["Source"] == [frames[0], frames[-1]]
+        output = run.outputs[target]
+        assert np.array_equal(output[..., :3], fused), f"frame {target} differs from the server's fusion"
+        alpha = plates[target][..., 3] if plates[target].shape[2] == 4 else np.ones(fused.shape[:2])
+        assert np.array_equal(output[..., 3], alpha)
+
+
+def test_plugin_exports_only_the_ofx_entry_points(ofx_build):
+    assert ofx_build.plugin.parts[-4:] == (
+        "MovingColor.ofx.bundle",
+        "Contents",
+        "Linux-x86-64",
+        "MovingColor.ofx",
+    )
+    listing = subprocess.run(
+        ["nm", "-D", "--defined-only", str(ofx_build.plugin)], capture_output=True, text=True, check=True
+    ).stdout
+    exported = sorted(line.split()[-1] for line in listing.splitlines() if line.strip())
+    assert exported == ["OfxGetNumberOfPlugins", "OfxGetPlugin"]
+
+
+@pytest.mark.parametrize("context", ["general", "filter"])
+def test_every_frame_equals_the_servers_fusion_of_its_window(ofx_build, served, tmp_path, context):
+    plates, mattes = generated()
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    params = {"server": served.address, "bandWidth": 6, "windowRadius": 2, **GRADE_PARAMS}
+    # Bounds away from the origin, rows running down through memory, slices on three host threads.
+    options = ["--context", context, "--origin", "10,-5", "--cpus", "3"]
+    if context == "filter":
+        options.append("--negative-rowbytes")
+    run = run_host(ofx_build, frames, tmp_path / "out", params, *options)
+    describe = run.of("describe")[0]
+    assert describe["plugin"] == "com.movingcolor.MovingColor" and describe["temporal"] == 1
+    assert set(describe["contexts"]) == {"OfxImageEffectContextFilter", "OfxImageEffectContextGeneral"}
+    clips = {c["name"]: c for c in run.of("describe_in_context")[0]["clips"]}
+    assert clips["Matte"]["mask"] == 1 and clips["Matte"]["optional"] == 1
+    assert clips["Graded"]["optional"] == 1 and "OfxImageComponentAlpha" in clips["Matte"]["components"]
+    assert run.of("threads"), "the plugin used the host's threads"
+    assert_fused(run, expected_frames(served, plates, mattes, 2, band="6"), plates, 2)
+
+
+def test_graded_clip_source_alpha_and_render_scale(ofx_build, served, tmp_path):
+    """A graded clip instead of the CDL, the Source's alpha as the matte, and a half-resolution render
+    whose band in pixels halves with it."""
+    plates, mattes = generated(frames=4, width=96, height=64, seed=7)
+    plates = {f: np.dstack([p, mattes[f]]) for f, p in plates.items()}  # the matte in the alpha
+    graded = {f: p[..., :3] * np.float32([1.2, 1.0, 0.8]) for f, p in plates.items()}
+    frames = write_inputs(tmp_path / "in", plates, graded=graded)
+    params = {"server": served.address, "bandWidth": 8, "windowRadius": 1, "engine": "feather"}
+    run = run_host(ofx_build, frames, tmp_path / "out", params, "--scale", "0.5")
+    expected = expected_frames(served, plates, None, 1, graded=graded, band="4", engine="feather")
+    assert_fused(run, expected, plates, 1)
+
+
+def test_a_real_clip_through_the_network(ofx_build, served, tmp_path, clips):
+    names = sorted((clips / "bear" / "frames").iterdir())[:4]
+    plates = {i: read_pixels(path) for i, path in enumerate(names)}
+    mattes = {
+        i: (read_pixels(clips / "bear" / "mask" / path.name)[..., 0] > 0).astype(np.float32)
+        for i, path in enumerate(names)
+    }
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    params = {"server": server_address(served), "engine": "movingcolor", "windowRadius": 1, **GRADE_PARAMS}
+    run = run_host(ofx_build, frames, tmp_path / "out", params, "--negative-rowbytes")
+    assert_fused(run, expected_frames(served, plates, mattes, 1, engine="movingcolor"), plates, 1)
+
+
+def server_address(server) -> str:
+    return server.address
+
+
+def test_a_server_that_is_down_gives_a_message_and_the_source(ofx_build, tmp_path):
+    plates, mattes = generated(frames=3)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    address = f"unix://{tmp_path}/nobody.sock"
+    run = run_host(ofx_build, frames, tmp_path / "out", {"server": address})
+    assert run.returncode == 0 and all(r["status"] == 0 for r in run.renders().values())
+    for frame, plate in plates.items():
+        assert np.array_equal(run.outputs[frame][..., :3], plate)  # the un-fused source
+    messages = run.messages()
+    assert len(messages) == 3 and {m["kind"] for m in messages} == {"persistent"}
+    assert messages[0]["type"] == "OfxMessageError"
+    assert f"the server at {address} did not answer" in messages[0]["text"]
+    assert "showing the un-fused Source" in messages[0]["text"] and "movingcolor serve" in messages[0]["text"]
+
+    # A host with only version 1 of the message suite gets one message box, not one per frame.
+    run = run_host(ofx_build, frames, tmp_path / "out1", {"server": address}, "--message-suite", "1")
+    assert [m["kind"] for m in run.messages()] == ["message"]
+
+
+def test_a_silent_server_is_given_up_at_the_time_limit(ofx_build, tmp_path):
+    plates, mattes = generated(frames=2)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    with socket.socket() as silent:  # accepts connections, never speaks
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        address = f"127.0.0.1:{silent.getsockname()[1]}"
+        run = run_host(ofx_build, frames, tmp_path / "out", {"server": address, "timeLimit": 1.0})
+    renders = run.renders()
+    assert run.returncode == 0 and all(r["status"] == 0 for r in renders.values())
+    assert all(r["seconds"] < 3.0 for r in renders.values()), renders
+    assert all(np.array_equal(run.outputs[f][..., :3], plates[f]) for f in plates)
+    assert "did not answer" in run.messages()[0]["text"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("slope", "-1,1,1", "CDL slope"),
+        ("power", "1,0,1", "CDL power"),
+        ("saturation", "-0.5", "CDL saturation"),
+        ("bandWidth", "0", "Band width 0 is not allowed"),
+        ("windowRadius", "40", "Window radius 40 is not allowed"),
+        ("server", "", "Server is empty"),
+        ("server", "my host:50051", "contains spaces"),
+        ("engine", "7", "Engine: unknown choice"),
+        ("timeLimit", "0", "Time limit 0 s is not allowed"),
+    ],
+)
+def test_bad_parameter_values_are_refused(ofx_build, served, tmp_path, name, value, fragment):
+    plates, mattes = generated(frames=2)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    with connect(served.address) as client:
+        before = client.info()["cache"]
+        params = {"server": served.address, name: value}
+        run = run_host(ofx_build, frames, tmp_path / "out", params, render=[FIRST])
+        after = client.info()["cache"]
+    changed = run.of("instance_changed")[-1]
+    assert changed["param"] == name and changed["status"] == 0
+    messages = run.messages()
+    assert messages and all(m["type"] == "OfxMessageError" for m in messages)
+    assert fragment in messages[0]["text"], messages[0]["text"]  # named when typed ...
+    assert run.renders()[FIRST]["status"] == 1  # ... and the render refused,
+    assert np.isnan(run.outputs[FIRST]).all()  # writing nothing
+    assert after["received_bytes"] == before["received_bytes"]  # and sending nothing
+
+
+def test_band_percentages_over_100_are_refused(ofx_build, served, tmp_path):
+    plates, mattes = generated(frames=1)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    params = {"server": served.address, "bandUnit": "percent of object", "bandWidth": 150}
+    run = run_host(ofx_build, frames, tmp_path / "out", params)
+    assert "150% is not allowed" in run.messages()[-1]["text"] and run.renders()[FIRST]["status"] == 1
+
+
+def test_a_frame_rendered_again_sends_no_image(ofx_build, test_model, tmp_path):
+    """Scrubbing: images stay on the server by content, so going back to a frame sends nothing,
+    and stepping one frame on sends only the frame entering the window (measured on a fresh server)."""
+    folder = short_folder()
+    with ServerProcess(f"unix://{folder}/mc.sock") as server:
+        scrub_through(ofx_build, server, tmp_path)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def scrub_through(ofx_build: OfxBuild, served: ServerProcess, tmp_path) -> None:
+    plates, mattes = generated(seed=11)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    params = {"server": served.address, **GRADE_PARAMS}
+    log = {"MOVINGCOLOR_OFX_LOG": "1"}
+    image_bytes = 64 * 48 * 4 * 4  # an RGB plate and its matte, float32
+    with connect(served.address) as client:
+        start = client.info()["cache"]
+        first = run_host(ofx_build, frames, tmp_path / "a", params, render=[1003], env=log)
+        sent = client.info()["cache"]
+        # A new host session: next frame, back, and back again.
+        scrub = run_host(ofx_build, frames, tmp_path / "b", params, render=[1004, 1003, 1003], env=log)
+        end = client.info()["cache"]
+    assert int(sent["received_bytes"]) - int(start["received_bytes"]) == 5 * image_bytes
+    assert int(end["received_bytes"]) - int(sent["received_bytes"]) == image_bytes  # frame 1006 only
+    assert int(end["result_hits"]) - int(sent["result_hits"]) == 2
+    lines = [line for line in scrub.stderr.splitlines() if "fused in" in line]
+    assert "2 images sent (" + str(image_bytes) + " bytes), 8 reused" in lines[0]
+    assert "0 images sent (0 bytes), 10 reused" in lines[1] and "0 images sent (0 bytes)" in lines[2]
+    assert np.array_equal(scrub.outputs[1003], first.outputs[1003])
