@@ -233,7 +233,7 @@ def test_server_down(resolve, shot, tmp_path):
     assert "unavailable" in (tmp_path / "movingcolor.log").read_text()
     args = ["--track", "1", "--server", f"unix://{tmp_path}/nobody.sock", "--grade", GRADE]
     code = main([*args, "--colorspace", "ACEScg", "--log-file", str(tmp_path / "log.txt")], resolve=resolve)
-    assert code == 1
+    assert code == 75  # EX_TEMPFAIL: try again later
 
 
 @pytest.mark.parametrize(

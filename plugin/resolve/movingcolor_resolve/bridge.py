@@ -38,11 +38,15 @@ class FusedItem:
     out: str = ""
     track: int = 0
     error: str = ""
-    cancelled: bool = False
+    exit_code: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.error
+
+    @property
+    def cancelled(self) -> bool:
+        return self.exit_code == JobCancelledError.exit_code
 
 
 def _current(resolve):
@@ -231,16 +235,10 @@ def fuse_items(
             reports.append(fuse_item(resolve, item, settings, cancelled))
         except MovingColorError as error:
             log.error("%s: %s", item.GetName(), error)
-            cancelled_now = isinstance(error, JobCancelledError)
+            first, last = item.GetStart(), item.GetEnd() - 1
             reports.append(
-                FusedItem(
-                    item.GetName(),
-                    item.GetStart(),
-                    item.GetEnd() - 1,
-                    error=str(error),
-                    cancelled=cancelled_now,
-                )
+                FusedItem(item.GetName(), first, last, error=str(error), exit_code=error.exit_code)
             )
-            if cancelled_now:
+            if isinstance(error, JobCancelledError):
                 break  # a cancel stops the batch, not just this item
     return reports

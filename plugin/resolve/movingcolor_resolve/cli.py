@@ -2,8 +2,9 @@
 
 Needs Resolve running with external scripting allowed, and Resolve's scripting
 module on the path (RESOLVE_SCRIPT_API, RESOLVE_SCRIPT_LIB, PYTHONPATH: see
-plugin/resolve/README.md). Exit status 0 when every item was fused, 1 when one
-failed (the log says why), 2 for bad settings, 130 when cancelled.
+plugin/resolve/README.md). Exit status: 0 when every item was fused, else the first
+failure's: 2 bad settings or input, 75 server unavailable or busy (try again later),
+130 cancelled; the log says why.
 """
 
 from __future__ import annotations
@@ -76,6 +77,5 @@ def main(argv: list[str] | None = None, resolve=None) -> int:
     except KeyboardInterrupt:
         log.error("cancelled: nothing more was written or imported")
         return 130
-    if any(r.cancelled for r in reports):
-        return 130
-    return 0 if all(r.ok for r in reports) else 1
+    failed = [r for r in reports if not r.ok]
+    return failed[0].exit_code if failed else 0
