@@ -359,3 +359,16 @@ def test_command_line_help_without_torch():
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "--graded-track" in done.stdout and "{timeline} {item} {track} {start}" in done.stdout
+
+
+def test_render_failure_names_the_cause(resolve, served, shot, tmp_path):  # noqa: F811
+    """Media gone offline after the edit: Resolve's render fails, and the message says where."""
+    import shutil
+
+    folder = tmp_path / "media"
+    shutil.copytree(Path(shot["rgba"]).parent, folder)
+    place(resolve, str(folder / "p.####.exr"), 1001, 1006, track=1)
+    (folder / "p.1004.exr").unlink()
+    (report,) = fuse_items(resolve, track_items(resolve, 1), settings_for(served.address, tmp_path))
+    assert "Resolve failed to render the plate" in report.error and "p.1004.exr" in report.error
+    assert report.exit_code == 2 and fused_clips(resolve) == [] and leftovers(tmp_path / "out") == []

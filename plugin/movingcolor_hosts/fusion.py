@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from movingcolor_client import ClientError, JobCancelledError, ShotCall, connect
+from movingcolor_client import JobCancelledError, ShotCall, connect
 
 from .settings import FuseSettings
 from .staging import StagedOutput
@@ -146,7 +146,8 @@ def fuse_rendered(
                     timeout=settings.timeout,
                     **settings.client_options(),
                 )
-            except ClientError:
+            except Exception:
+                # A cancel closes the channel: whatever the call then raised, the cause is the cancel.
                 if watch.fired.is_set():
                     raise JobCancelledError(
                         f"cancelled: nothing was written to {settings.out} (it is as it was before)"

@@ -104,15 +104,26 @@ def render_track(
     return str(pattern.directory / f"{pattern.prefix}{'#' * pattern.padding}{pattern.suffix}")
 
 
-def _wait(project, job: str, role: str, cancelled, poll_seconds: float) -> dict:
-    shown = -1
-    while project.IsRenderingInProgress():
+#: Job states after which a render job does no more.
+FINISHED = ("Complete", "Failed", "Cancelled")
+
+
+def _wait(project, job: str, role: str, cancelled, poll_seconds: float, idle_polls: int = 10) -> dict:
+    """Poll until the job has finished, or Resolve has been idle for ``idle_polls`` polls without
+    saying so (the status then tells what happened)."""
+    shown, idle = -1, 0
+    while True:
+        status = project.GetRenderJobStatus(job) or {}
+        if status.get("JobStatus") in FINISHED:
+            return status
         if cancelled is not None and cancelled():
             project.StopRendering()
-            break
-        percent = int(project.GetRenderJobStatus(job).get("CompletionPercentage", 0))
+            return project.GetRenderJobStatus(job) or {}
+        idle = 0 if project.IsRenderingInProgress() else idle + 1
+        if idle > idle_polls:
+            return status
+        percent = int(status.get("CompletionPercentage", 0))
         if percent != shown:
             log.info("rendering the %s: %d%%", role, percent)
             shown = percent
         time.sleep(poll_seconds)
-    return project.GetRenderJobStatus(job)
