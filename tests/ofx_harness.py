@@ -23,7 +23,7 @@ SOURCE = REPOSITORY / "ofx_bridge"
 BUILD = REPOSITORY / "build" / "ofx"
 BUNDLE_BINARY = Path("MovingColor.ofx.bundle/Contents/Linux-x86-64/MovingColor.ofx")
 APT_PACKAGES = (
-    "cmake g++ pkg-config libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libssl-dev"
+    "cmake make g++ libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libssl-dev"
 )
 
 

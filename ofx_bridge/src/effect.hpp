@@ -19,7 +19,8 @@ OfxStatus describeInContext(OfxImageEffectHandle effect, OfxPropertySetHandle in
 OfxStatus createInstance(OfxImageEffectHandle effect);
 OfxStatus destroyInstance(OfxImageEffectHandle effect);
 OfxStatus instanceChanged(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs);
-OfxStatus getFramesNeeded(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs, OfxPropertySetHandle outArgs);
+OfxStatus getFramesNeeded(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs,
+                          OfxPropertySetHandle outArgs);
 OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs);
 
 }  // namespace movingcolor

@@ -1,13 +1,12 @@
 #include "fusion_client.hpp"
 
+#include <grpcpp/grpcpp.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <set>
-
-#include <grpcpp/grpcpp.h>
 
 namespace movingcolor {
 
@@ -20,8 +19,8 @@ constexpr double kFindSeconds = 5.0;
 constexpr const char* kEvicted = "no longer holds image";
 
 std::chrono::system_clock::time_point after(double seconds) {
-  return std::chrono::system_clock::now() +
-         std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(seconds));
+  return std::chrono::system_clock::now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                                std::chrono::duration<double>(seconds));
 }
 
 std::string describe(const grpc::Status& status) {
@@ -61,14 +60,15 @@ FusionClient::FusionClient(const std::string& address) : address_(address) {
   stub_ = v1::Fusion::NewStub(channel_);
 }
 
-void FusionClient::prepare(grpc::ClientContext& context, std::chrono::system_clock::time_point deadline) const {
+void FusionClient::prepare(grpc::ClientContext& context,
+                           std::chrono::system_clock::time_point deadline) const {
   context.set_deadline(deadline);
   context.AddMetadata("x-movingcolor-client", "ofx");
   if (!token_.empty()) context.AddMetadata("authorization", "Bearer " + token_);
 }
 
-FusedWindow FusionClient::fuse(const v1::ShotSetup& setup, std::vector<WindowImage>& images, int width, int height,
-                               double seconds, const std::function<bool()>& aborted) {
+FusedWindow FusionClient::fuse(const v1::ShotSetup& setup, std::vector<WindowImage>& images, int width,
+                               int height, double seconds, const std::function<bool()>& aborted) {
   const auto deadline = after(seconds);
   for (auto& image : images) image.sha256 = sha256Hex(image.bytes);
 
@@ -92,7 +92,8 @@ FusedWindow FusionClient::fuse(const v1::ShotSetup& setup, std::vector<WindowIma
   if (!result.ok && status.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
       status.error_message().find(kEvicted) != std::string::npos) {
     // Evicted between FindImages and FuseWindow: send every image in full once.
-    result = send(setup, images, width, height, deadline, std::vector<bool>(images.size(), false), aborted, status);
+    result = send(setup, images, width, height, deadline, std::vector<bool>(images.size(), false), aborted,
+                  status);
   }
   return result;
 }

@@ -24,7 +24,8 @@ bool fetchSuites(OfxHost* host) {
 
 std::string propString(OfxPropertySetHandle set, const char* name, int index, const std::string& fallback) {
   char* value = nullptr;
-  if (suites.properties->propGetString(set, name, index, &value) != kOfxStatOK || value == nullptr) return fallback;
+  if (suites.properties->propGetString(set, name, index, &value) != kOfxStatOK || value == nullptr)
+    return fallback;
   return value;
 }
 

@@ -26,7 +26,8 @@ extern HostSuites suites;
 // Fetches the suites from `host`; false when a required one is missing.
 bool fetchSuites(OfxHost* host);
 
-std::string propString(OfxPropertySetHandle set, const char* name, int index = 0, const std::string& fallback = "");
+std::string propString(OfxPropertySetHandle set, const char* name, int index = 0,
+                       const std::string& fallback = "");
 int propInt(OfxPropertySetHandle set, const char* name, int index = 0, int fallback = 0);
 double propDouble(OfxPropertySetHandle set, const char* name, int index = 0, double fallback = 0.0);
 void* propPointer(OfxPropertySetHandle set, const char* name, int index = 0);

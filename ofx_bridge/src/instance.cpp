@@ -26,7 +26,8 @@ void Instance::report(OfxImageEffectHandle effect, const char* type, const std::
 void Instance::clear(OfxImageEffectHandle effect) {
   std::lock_guard<std::mutex> guard(lock_);
   if (shown_.empty()) return;
-  if (suites.messages != nullptr && suites.messageVersion >= 2) suites.messages->clearPersistentMessage(effect);
+  if (suites.messages != nullptr && suites.messageVersion >= 2)
+    suites.messages->clearPersistentMessage(effect);
   shown_.clear();
 }
 

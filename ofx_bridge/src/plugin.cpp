@@ -22,7 +22,8 @@ OfxStatus dispatch(const char* action, const void* handle, OfxPropertySetHandle 
     return fetchSuites(gHost) ? kOfxStatOK : kOfxStatErrMissingHostFeature;
   if (std::strcmp(action, kOfxActionUnload) == 0) return kOfxStatOK;
   if (std::strcmp(action, kOfxActionDescribe) == 0) return describe(effect);
-  if (std::strcmp(action, kOfxImageEffectActionDescribeInContext) == 0) return describeInContext(effect, inArgs);
+  if (std::strcmp(action, kOfxImageEffectActionDescribeInContext) == 0)
+    return describeInContext(effect, inArgs);
   if (std::strcmp(action, kOfxActionCreateInstance) == 0) return createInstance(effect);
   if (std::strcmp(action, kOfxActionDestroyInstance) == 0) return destroyInstance(effect);
   if (std::strcmp(action, kOfxActionInstanceChanged) == 0) return instanceChanged(effect, inArgs);
@@ -46,8 +47,12 @@ OfxStatus mainEntry(const char* action, const void* handle, OfxPropertySetHandle
   }
 }
 
-OfxPlugin gPlugin = {kOfxImageEffectPluginApi, kOfxImageEffectPluginApiVersion, kPluginIdentifier,
-                     kVersionMajor,            kVersionMinor,                   setHost,
+OfxPlugin gPlugin = {kOfxImageEffectPluginApi,
+                     kOfxImageEffectPluginApiVersion,
+                     kPluginIdentifier,
+                     kVersionMajor,
+                     kVersionMinor,
+                     setHost,
                      mainEntry};
 
 }  // namespace

@@ -51,7 +51,8 @@ std::vector<int64_t> windowFrames(OfxImageClipHandle source, OfxTime time, int r
     last = std::min<int64_t>(last, std::llround(propDouble(props, kOfxImageEffectPropFrameRange, 1)));
   }
   std::vector<int64_t> frames;
-  for (int64_t frame = std::min(first, target); frame <= std::max(last, target); ++frame) frames.push_back(frame);
+  for (int64_t frame = std::min(first, target); frame <= std::max(last, target); ++frame)
+    frames.push_back(frame);
   return frames;
 }
 
@@ -92,7 +93,8 @@ OfxStatus instanceChanged(OfxImageEffectHandle effect, OfxPropertySetHandle inAr
   return kOfxStatOK;
 }
 
-OfxStatus getFramesNeeded(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs, OfxPropertySetHandle outArgs) {
+OfxStatus getFramesNeeded(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs,
+                          OfxPropertySetHandle outArgs) {
   const OfxTime time = propDouble(inArgs, kOfxPropTime);
   const Settings settings = readSettings(effect, time);
   const int radius = std::min(std::max(settings.windowRadius, 0), kMaxWindowRadius);
@@ -116,8 +118,8 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
 
   const Clips clips = clipsOf(effect);
   ClipImage output(clips.output, time), source(clips.source, time);
-  for (const auto& [image, name] : {std::pair<const ClipImage*, const char*>{&output, kOutputClip},
-                                    {&source, kSourceClip}}) {
+  for (const auto& [image, name] :
+       {std::pair<const ClipImage*, const char*>{&output, kOutputClip}, {&source, kSourceClip}}) {
     const std::string problem = image->problem(name);
     if (!problem.empty()) return refuse(effect, instance, problem);
   }
@@ -151,7 +153,8 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
       ClipImage graded(clips.graded, double(frame));
       bad = graded.problem(kGradedClip);
       if (!bad.empty()) return refuse(effect, instance, bad + " (" + frameName(frame) + ")");
-      images.push_back({v1::ROLE_GRADED, frame, {"R", "G", "B"}, settings.colorspace, planar(graded, rect, 0, 3), {}});
+      images.push_back(
+          {v1::ROLE_GRADED, frame, {"R", "G", "B"}, settings.colorspace, planar(graded, rect, 0, 3), {}});
     }
   }
 
@@ -178,8 +181,10 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
     writeFused(output, window, fused.rgb.data(), rect, source);
     instance->clear(effect);
     if (std::getenv("MOVINGCOLOR_OFX_LOG") != nullptr) {
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      std::fprintf(stderr, "movingcolor-ofx: frame %lld fused in %.3f s; %d images sent (%llu bytes), %d reused\n",
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      std::fprintf(stderr,
+                   "movingcolor-ofx: frame %lld fused in %.3f s; %d images sent (%llu bytes), %d reused\n",
                    static_cast<long long>(target), seconds, fused.imagesSent,
                    static_cast<unsigned long long>(fused.bytesSent), fused.imagesReused);
     }

@@ -34,8 +34,8 @@ void defineDouble(OfxParamSetHandle params, const char* name, const char* label,
   setDouble(props, kOfxParamPropDisplayMax, displayMax);
 }
 
-void defineTriple(OfxParamSetHandle params, const char* name, const char* label, const char* hint, double fallback,
-                  double minimum, double displayMax) {
+void defineTriple(OfxParamSetHandle params, const char* name, const char* label, const char* hint,
+                  double fallback, double minimum, double displayMax) {
   OfxPropertySetHandle props = define(params, kOfxParamTypeRGB, name, label, hint);
   for (int i = 0; i < 3; ++i) {
     setDouble(props, kOfxParamPropDefault, fallback, i);
@@ -67,9 +67,10 @@ std::string triple(const std::array<double, 3>& values) {
 }  // namespace
 
 void defineParameters(OfxParamSetHandle params) {
-  OfxPropertySetHandle server = define(params, kOfxParamTypeString, param::kServer, "Server",
-                                       "The MovingColor server: host:port or unix:///path/to.sock "
-                                       "(start one with: movingcolor serve). A token comes from $MOVINGCOLOR_TOKEN.");
+  OfxPropertySetHandle server =
+      define(params, kOfxParamTypeString, param::kServer, "Server",
+             "The MovingColor server: host:port or unix:///path/to.sock "
+             "(start one with: movingcolor serve). A token comes from $MOVINGCOLOR_TOKEN.");
   setString(server, kOfxParamPropDefault, "127.0.0.1:50051");
   setString(server, kOfxParamPropStringMode, kOfxParamStringIsSingleLine);
   setInt(server, kOfxParamPropAnimates, 0);
@@ -86,7 +87,8 @@ void defineParameters(OfxParamSetHandle params) {
   defineTriple(params, param::kSlope, "CDL slope", "ASC CDL slope per channel (0 or more)", 1.0, 0.0, 4.0);
   defineTriple(params, param::kOffset, "CDL offset", "ASC CDL offset per channel", 0.0, -1e6, 1.0);
   defineTriple(params, param::kPower, "CDL power", "ASC CDL power per channel (above 0)", 1.0, 1e-6, 4.0);
-  defineDouble(params, param::kSaturation, "CDL saturation", "ASC CDL saturation (0 or more)", 1.0, 0.0, 1e6, 4.0);
+  defineDouble(params, param::kSaturation, "CDL saturation", "ASC CDL saturation (0 or more)", 1.0, 0.0, 1e6,
+               4.0);
 
   defineDouble(params, param::kBandWidth, "Band width",
                "Width of the edge band around the matte's boundary whose colours are re-decided "

@@ -53,27 +53,39 @@ Arguments parse(int argc, char** argv) {
       if (i + 1 >= argc) throw std::runtime_error(flag + " needs a value");
       return argv[++i];
     };
-    if (flag == "--plugin") a.plugin = value();
-    else if (flag == "--frames") a.frames = value();
-    else if (flag == "--out") a.out = value();
-    else if (flag == "--context") a.context = value() == "filter" ? kOfxImageEffectContextFilter : kOfxImageEffectContextGeneral;
-    else if (flag == "--render") for (const auto& f : split(value(), ',')) a.render.push_back(std::stoll(f));
+    if (flag == "--plugin")
+      a.plugin = value();
+    else if (flag == "--frames")
+      a.frames = value();
+    else if (flag == "--out")
+      a.out = value();
+    else if (flag == "--context")
+      a.context = value() == "filter" ? kOfxImageEffectContextFilter : kOfxImageEffectContextGeneral;
+    else if (flag == "--render")
+      for (const auto& f : split(value(), ',')) a.render.push_back(std::stoll(f));
     else if (flag == "--param") {
       const std::string text = value();
       const size_t equals = text.find('=');
       if (equals == std::string::npos) throw std::runtime_error("--param takes name=value, not " + text);
       a.params.emplace_back(text.substr(0, equals), text.substr(equals + 1));
-    } else if (flag == "--scale") o.renderScale = std::stod(value());
+    } else if (flag == "--scale")
+      o.renderScale = std::stod(value());
     else if (flag == "--origin") {
       const auto xy = split(value(), ',');
       o.originX = std::stoi(xy.at(0));
       o.originY = std::stoi(xy.at(1));
-    } else if (flag == "--negative-rowbytes") o.negativeRowBytes = true;
-    else if (flag == "--cpus") o.cpus = unsigned(std::stoul(value()));
-    else if (flag == "--message-suite") o.messageVersion = std::stoi(value());
-    else if (flag == "--no-matte") a.matte = false;
-    else if (flag == "--no-graded") a.graded = false;
-    else throw std::runtime_error("unknown option " + flag);
+    } else if (flag == "--negative-rowbytes")
+      o.negativeRowBytes = true;
+    else if (flag == "--cpus")
+      o.cpus = unsigned(std::stoul(value()));
+    else if (flag == "--message-suite")
+      o.messageVersion = std::stoi(value());
+    else if (flag == "--no-matte")
+      a.matte = false;
+    else if (flag == "--no-graded")
+      a.graded = false;
+    else
+      throw std::runtime_error("unknown option " + flag);
   }
   if (a.plugin.empty() || a.frames.empty() || a.out.empty())
     throw std::runtime_error("give --plugin, --frames and --out");
@@ -115,7 +127,8 @@ OfxPlugin* loadPlugin(const std::string& path) {
 
 OfxStatus call(OfxPlugin* plugin, const char* action, void* handle, PropertySet* in = nullptr,
                PropertySet* out = nullptr) {
-  OfxStatus status = plugin->mainEntry(action, handle, in ? in->handle() : nullptr, out ? out->handle() : nullptr);
+  OfxStatus status =
+      plugin->mainEntry(action, handle, in ? in->handle() : nullptr, out ? out->handle() : nullptr);
   flushJournal();
   return status;
 }
@@ -154,11 +167,14 @@ void setParam(Param& param, const std::string& value) {
 
 // An instance parameter starts at its descriptor's default, as in any host.
 void initialise(Param& param) {
-  if (param.type == kOfxParamTypeString) param.text = param.props.getString(kOfxParamPropDefault);
-  else if (param.type == kOfxParamTypeDouble) param.doubles[0] = param.props.getDouble(kOfxParamPropDefault);
+  if (param.type == kOfxParamTypeString)
+    param.text = param.props.getString(kOfxParamPropDefault);
+  else if (param.type == kOfxParamTypeDouble)
+    param.doubles[0] = param.props.getDouble(kOfxParamPropDefault);
   else if (param.type == kOfxParamTypeRGB)
     for (int i = 0; i < 3; ++i) param.doubles[i] = param.props.getDouble(kOfxParamPropDefault, i);
-  else param.integer = param.props.getInt(kOfxParamPropDefault);
+  else
+    param.integer = param.props.getInt(kOfxParamPropDefault);
 }
 
 int run(const Arguments& args) {
@@ -174,9 +190,9 @@ int run(const Arguments& args) {
 
   Effect descriptor;
   require(call(plugin, kOfxActionDescribe, &descriptor), kOfxActionDescribe);
-  emit("{\"event\":\"describe\",\"plugin\":" + jsonString(plugin->pluginIdentifier) + ",\"label\":" +
-       jsonString(descriptor.props.getString(kOfxPropLabel)) + ",\"contexts\":" +
-       strings(descriptor.props, kOfxImageEffectPropSupportedContexts) + ",\"temporal\":" +
+  emit("{\"event\":\"describe\",\"plugin\":" + jsonString(plugin->pluginIdentifier) +
+       ",\"label\":" + jsonString(descriptor.props.getString(kOfxPropLabel)) +
+       ",\"contexts\":" + strings(descriptor.props, kOfxImageEffectPropSupportedContexts) + ",\"temporal\":" +
        std::to_string(descriptor.props.getInt(kOfxImageEffectPropTemporalClipAccess)) + "}");
 
   Effect effect;
@@ -188,16 +204,16 @@ int run(const Arguments& args) {
   std::string clipList = "[", paramList = "[";
   for (const auto& name : effect.clipOrder) {
     const Clip& clip = *effect.clips[name];
-    clipList += std::string(clipList.size() > 1 ? "," : "") + "{\"name\":" + jsonString(name) + ",\"optional\":" +
-                std::to_string(clip.props.getInt(kOfxImageClipPropOptional)) + ",\"mask\":" +
-                std::to_string(clip.props.getInt(kOfxImageClipPropIsMask)) + ",\"components\":" +
-                strings(clip.props, kOfxImageEffectPropSupportedComponents) + "}";
+    clipList += std::string(clipList.size() > 1 ? "," : "") + "{\"name\":" + jsonString(name) +
+                ",\"optional\":" + std::to_string(clip.props.getInt(kOfxImageClipPropOptional)) +
+                ",\"mask\":" + std::to_string(clip.props.getInt(kOfxImageClipPropIsMask)) +
+                ",\"components\":" + strings(clip.props, kOfxImageEffectPropSupportedComponents) + "}";
   }
   for (const auto& name : effect.params.order)
-    paramList += std::string(paramList.size() > 1 ? "," : "") + "{\"name\":" + jsonString(name) + ",\"type\":" +
-                 jsonString(effect.params.params[name]->type) + "}";
-  emit("{\"event\":\"describe_in_context\",\"context\":" + jsonString(args.context) + ",\"clips\":" + clipList +
-       "],\"params\":" + paramList + "]}");
+    paramList += std::string(paramList.size() > 1 ? "," : "") + "{\"name\":" + jsonString(name) +
+                 ",\"type\":" + jsonString(effect.params.params[name]->type) + "}";
+  emit("{\"event\":\"describe_in_context\",\"context\":" + jsonString(args.context) +
+       ",\"clips\":" + clipList + "],\"params\":" + paramList + "]}");
 
   // The instance: clips connected to the frames given, parameters at their defaults.
   std::map<std::string, std::map<long long, RawFrame>> inputs = {
@@ -215,7 +231,8 @@ int run(const Arguments& args) {
     clip->props.setDouble(kOfxImageEffectPropFrameRange, double(last), 1);
     clip->props.setString(kOfxImageEffectPropPixelDepth, kOfxBitDepthFloat);
     const bool alpha = !clip->frames.empty() && clip->frames.begin()->second.channels == 1;
-    clip->props.setString(kOfxImageEffectPropComponents, alpha ? kOfxImageComponentAlpha : kOfxImageComponentRGBA);
+    clip->props.setString(kOfxImageEffectPropComponents,
+                          alpha ? kOfxImageComponentAlpha : kOfxImageComponentRGBA);
   }
   for (auto& [name, param] : effect.params.params) initialise(*param);
   require(call(plugin, kOfxActionCreateInstance, &effect), kOfxActionCreateInstance);
@@ -232,7 +249,8 @@ int run(const Arguments& args) {
     changed.setDouble(kOfxImageEffectPropRenderScale, host.options.renderScale, 0);
     changed.setDouble(kOfxImageEffectPropRenderScale, host.options.renderScale, 1);
     const OfxStatus status = call(plugin, kOfxActionInstanceChanged, &effect, &changed);
-    emit("{\"event\":\"instance_changed\",\"param\":" + jsonString(name) + ",\"status\":" + std::to_string(status) + "}");
+    emit("{\"event\":\"instance_changed\",\"param\":" + jsonString(name) +
+         ",\"status\":" + std::to_string(status) + "}");
   }
 
   fs::create_directories(args.out);
@@ -287,8 +305,8 @@ int run(const Arguments& args) {
     host.outputs.clear();
     char timing[32];
     std::snprintf(timing, sizeof timing, "%.4f", seconds);
-    emit("{\"event\":\"render\",\"frame\":" + std::to_string(frame) + ",\"status\":" + std::to_string(status) +
-         ",\"seconds\":" + timing + ",\"output\":" + jsonString(path) + "}");
+    emit("{\"event\":\"render\",\"frame\":" + std::to_string(frame) + ",\"status\":" +
+         std::to_string(status) + ",\"seconds\":" + timing + ",\"output\":" + jsonString(path) + "}");
   }
 
   require(call(plugin, kOfxActionDestroyInstance, &effect), kOfxActionDestroyInstance);

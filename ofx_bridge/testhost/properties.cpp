@@ -4,10 +4,14 @@ namespace testhost {
 
 int Property::dimension() const {
   switch (type) {
-    case Type::String: return int(strings.size());
-    case Type::Int: return int(ints.size());
-    case Type::Double: return int(doubles.size());
-    case Type::Pointer: return int(pointers.size());
+    case Type::String:
+      return int(strings.size());
+    case Type::Int:
+      return int(ints.size());
+    case Type::Double:
+      return int(doubles.size());
+    case Type::Pointer:
+      return int(pointers.size());
   }
   return 0;
 }
@@ -48,17 +52,20 @@ const Property* PropertySet::find(const std::string& name) const {
 
 std::string PropertySet::getString(const std::string& name, int index, const std::string& fallback) const {
   const Property* p = find(name);
-  return p && p->type == Property::Type::String && size_t(index) < p->strings.size() ? p->strings[size_t(index)]
-                                                                                      : fallback;
+  return p && p->type == Property::Type::String && size_t(index) < p->strings.size()
+             ? p->strings[size_t(index)]
+             : fallback;
 }
 int PropertySet::getInt(const std::string& name, int index, int fallback) const {
   const Property* p = find(name);
-  return p && p->type == Property::Type::Int && size_t(index) < p->ints.size() ? p->ints[size_t(index)] : fallback;
+  return p && p->type == Property::Type::Int && size_t(index) < p->ints.size() ? p->ints[size_t(index)]
+                                                                               : fallback;
 }
 double PropertySet::getDouble(const std::string& name, int index, double fallback) const {
   const Property* p = find(name);
-  return p && p->type == Property::Type::Double && size_t(index) < p->doubles.size() ? p->doubles[size_t(index)]
-                                                                                      : fallback;
+  return p && p->type == Property::Type::Double && size_t(index) < p->doubles.size()
+             ? p->doubles[size_t(index)]
+             : fallback;
 }
 
 std::vector<std::string> PropertySet::names() const {

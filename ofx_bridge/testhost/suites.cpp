@@ -44,7 +44,8 @@ RawFrame Image::toRaw() const {
   for (int row = 0; row < height; ++row) {
     // Positive row bytes: memory rows bottom-up; negative: top-down.
     const int memoryRow = state().options.negativeRowBytes ? row : height - 1 - row;
-    std::memcpy(&frame.samples[size_t(row) * size_t(width) * size_t(channels)], &memory[size_t(memoryRow) * size_t(stride)],
+    std::memcpy(&frame.samples[size_t(row) * size_t(width) * size_t(channels)],
+                &memory[size_t(memoryRow) * size_t(stride)],
                 size_t(width) * size_t(channels) * sizeof(float));
   }
   return frame;
@@ -77,7 +78,8 @@ std::unique_ptr<Image> makeImage(const RawFrame& frame, double scale) {
   }
   p.setInt(kOfxImagePropRowBytes, int(options.negativeRowBytes ? -image->stride : image->stride));
   p.setString(kOfxImageEffectPropPixelDepth, kOfxBitDepthFloat);
-  p.setString(kOfxImageEffectPropComponents, frame.channels == 1 ? kOfxImageComponentAlpha : kOfxImageComponentRGBA);
+  p.setString(kOfxImageEffectPropComponents,
+              frame.channels == 1 ? kOfxImageComponentAlpha : kOfxImageComponentRGBA);
   p.setDouble(kOfxImageEffectPropRenderScale, scale, 0);
   p.setDouble(kOfxImageEffectPropRenderScale, scale, 1);
   p.setDouble("OfxImagePropPixelAspectRatio", 1.0);
@@ -136,7 +138,8 @@ OfxStatus clipGetPropertySet(OfxImageClipHandle clip, OfxPropertySetHandle* prop
   return kOfxStatOK;
 }
 
-OfxStatus clipGetImage(OfxImageClipHandle handle, OfxTime time, const OfxRectD*, OfxPropertySetHandle* image) {
+OfxStatus clipGetImage(OfxImageClipHandle handle, OfxTime time, const OfxRectD*,
+                       OfxPropertySetHandle* image) {
   Clip* clip = clipOf(handle);
   if (clip == nullptr) return kOfxStatErrBadHandle;
   HostState& host = state();
@@ -147,12 +150,13 @@ OfxStatus clipGetImage(OfxImageClipHandle handle, OfxTime time, const OfxRectD*,
     *image = it->second->props.handle();
     return kOfxStatOK;
   }
-  host.journal.add("{\"event\":\"fetch\",\"clip\":" + jsonString(clip->name) + ",\"frame\":" +
-                   std::to_string(frame) + "}");
+  host.journal.add("{\"event\":\"fetch\",\"clip\":" + jsonString(clip->name) +
+                   ",\"frame\":" + std::to_string(frame) + "}");
   if (frame < clip->neededFirst || frame > clip->neededLast)
     host.journal.add("{\"event\":\"violation\",\"what\":" +
                      jsonString(clip->name + " frame " + std::to_string(frame) +
-                                " fetched outside the frames the plugin declared as needed") + "}");
+                                " fetched outside the frames the plugin declared as needed") +
+                     "}");
   if (clip->props.getInt(kOfxImageClipPropConnected) == 0) return kOfxStatFailed;
   auto found = clip->frames.find(frame);
   if (found == clip->frames.end()) return kOfxStatFailed;
@@ -178,7 +182,8 @@ OfxStatus clipGetRegionOfDefinition(OfxImageClipHandle handle, OfxTime time, Ofx
   if (clip == nullptr || clip->frames.empty()) return kOfxStatErrBadHandle;
   const RawFrame& frame = clip->frames.begin()->second;
   const Options& o = state().options;
-  *bounds = {double(o.originX), double(o.originY), double(o.originX + frame.width), double(o.originY + frame.height)};
+  *bounds = {double(o.originX), double(o.originY), double(o.originX + frame.width),
+             double(o.originY + frame.height)};
   return kOfxStatOK;
 }
 
@@ -199,9 +204,10 @@ OfxStatus imageMemoryLock(OfxImageMemoryHandle memory, void** pointer) {
 OfxStatus imageMemoryUnlock(OfxImageMemoryHandle) { return kOfxStatOK; }
 
 const OfxImageEffectSuiteV1 kImageEffectSuite = {
-    getPropertySet, getParamSet,     clipDefine,      clipGetHandle,   clipGetPropertySet,
-    clipGetImage,   clipReleaseImage, clipGetRegionOfDefinition, abortRender, imageMemoryAlloc,
-    imageMemoryFree, imageMemoryLock, imageMemoryUnlock};
+    getPropertySet,     getParamSet,      clipDefine,       clipGetHandle,
+    clipGetPropertySet, clipGetImage,     clipReleaseImage, clipGetRegionOfDefinition,
+    abortRender,        imageMemoryAlloc, imageMemoryFree,  imageMemoryLock,
+    imageMemoryUnlock};
 
 // -- parameter suite -----------------------------------------------------------------------
 
@@ -210,7 +216,8 @@ bool isInteger(const std::string& type) {
   return type == kOfxParamTypeInteger || type == kOfxParamTypeChoice || type == "OfxParamTypeBoolean";
 }
 
-OfxStatus paramDefine(OfxParamSetHandle set, const char* type, const char* name, OfxPropertySetHandle* props) {
+OfxStatus paramDefine(OfxParamSetHandle set, const char* type, const char* name,
+                      OfxPropertySetHandle* props) {
   ParamSet* params = paramSetOf(set);
   if (params == nullptr) return kOfxStatErrBadHandle;
   if (params->params.count(name)) return kOfxStatErrExists;
@@ -225,7 +232,8 @@ OfxStatus paramDefine(OfxParamSetHandle set, const char* type, const char* name,
   return kOfxStatOK;
 }
 
-OfxStatus paramGetHandle(OfxParamSetHandle set, const char* name, OfxParamHandle* param, OfxPropertySetHandle* props) {
+OfxStatus paramGetHandle(OfxParamSetHandle set, const char* name, OfxParamHandle* param,
+                         OfxPropertySetHandle* props) {
   ParamSet* params = paramSetOf(set);
   if (params == nullptr) return kOfxStatErrBadHandle;
   auto it = params->params.find(name);
@@ -322,15 +330,18 @@ OfxStatus paramGetKeyTime(OfxParamHandle, unsigned int, OfxTime*) { return kOfxS
 OfxStatus paramGetKeyIndex(OfxParamHandle, OfxTime, int, int*) { return kOfxStatFailed; }
 OfxStatus paramDeleteKey(OfxParamHandle, OfxTime) { return kOfxStatErrBadIndex; }
 OfxStatus paramDeleteAllKeys(OfxParamHandle) { return kOfxStatOK; }
-OfxStatus paramCopy(OfxParamHandle, OfxParamHandle, OfxTime, const OfxRangeD*) { return kOfxStatErrUnsupported; }
+OfxStatus paramCopy(OfxParamHandle, OfxParamHandle, OfxTime, const OfxRangeD*) {
+  return kOfxStatErrUnsupported;
+}
 OfxStatus paramEditBegin(OfxParamSetHandle, const char*) { return kOfxStatOK; }
 OfxStatus paramEditEnd(OfxParamSetHandle) { return kOfxStatOK; }
 
-const OfxParameterSuiteV1 kParameterSuite = {
-    paramDefine,     paramGetHandle,      paramSetGetPropertySet, paramGetPropertySet, paramGetValue,
-    paramGetValueAtTime, paramGetDerivative, paramGetIntegral,    paramSetValue,       paramSetValueAtTime,
-    paramGetNumKeys, paramGetKeyTime,     paramGetKeyIndex,       paramDeleteKey,      paramDeleteAllKeys,
-    paramCopy,       paramEditBegin,      paramEditEnd};
+const OfxParameterSuiteV1 kParameterSuite = {paramDefine,         paramGetHandle,   paramSetGetPropertySet,
+                                             paramGetPropertySet, paramGetValue,    paramGetValueAtTime,
+                                             paramGetDerivative,  paramGetIntegral, paramSetValue,
+                                             paramSetValueAtTime, paramGetNumKeys,  paramGetKeyTime,
+                                             paramGetKeyIndex,    paramDeleteKey,   paramDeleteAllKeys,
+                                             paramCopy,           paramEditBegin,   paramEditEnd};
 
 // -- memory suite --------------------------------------------------------------------------
 
@@ -393,18 +404,18 @@ OfxStatus mutexUnLock(const OfxMutexHandle mutex) {
 OfxStatus mutexTryLock(const OfxMutexHandle mutex) {
   return reinterpret_cast<std::recursive_mutex*>(mutex)->try_lock() ? kOfxStatOK : kOfxStatFailed;
 }
-const OfxMultiThreadSuiteV1 kMultiThreadSuite = {multiThread, multiThreadNumCPUs, multiThreadIndex,
-                                                 multiThreadIsSpawnedThread, mutexCreate, mutexDestroy,
-                                                 mutexLock, mutexUnLock, mutexTryLock};
+const OfxMultiThreadSuiteV1 kMultiThreadSuite = {
+    multiThread, multiThreadNumCPUs, multiThreadIndex, multiThreadIsSpawnedThread, mutexCreate, mutexDestroy,
+    mutexLock,   mutexUnLock,        mutexTryLock};
 
 // -- message suite -------------------------------------------------------------------------
 
 void record(const char* kind, const char* type, const char* id, const char* format, va_list values) {
   char text[4096];
   std::vsnprintf(text, sizeof text, format, values);
-  state().journal.add(std::string("{\"event\":\"message\",\"kind\":") + jsonString(kind) + ",\"type\":" +
-                      jsonString(type ? type : "") + ",\"id\":" + jsonString(id ? id : "") + ",\"text\":" +
-                      jsonString(text) + "}");
+  state().journal.add(std::string("{\"event\":\"message\",\"kind\":") + jsonString(kind) +
+                      ",\"type\":" + jsonString(type ? type : "") + ",\"id\":" + jsonString(id ? id : "") +
+                      ",\"text\":" + jsonString(text) + "}");
 }
 
 OfxStatus message(void*, const char* type, const char* id, const char* format, ...) {
@@ -439,7 +450,8 @@ const void* fetchSuite(OfxPropertySetHandle, const char* name, int version) {
   if (suite == kOfxParameterSuite && version == 1) return &kParameterSuite;
   if (suite == kOfxMemorySuite && version == 1) return &kMemorySuite;
   if (suite == kOfxMultiThreadSuite && version == 1) return &kMultiThreadSuite;
-  if (suite == kOfxMessageSuite && version >= 1 && version <= state().options.messageVersion) return &kMessageSuite;
+  if (suite == kOfxMessageSuite && version >= 1 && version <= state().options.messageVersion)
+    return &kMessageSuite;
   return nullptr;
 }
 

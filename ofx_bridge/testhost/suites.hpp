@@ -17,10 +17,10 @@ namespace testhost {
 
 struct Options {
   double renderScale = 1.0;
-  int originX = 0, originY = 0;     // the images' bounds start here, not at 0
-  bool negativeRowBytes = false;    // rows run down through memory
-  unsigned int cpus = 4;            // what multiThreadNumCPUs answers
-  int messageVersion = 2;           // the newest message suite offered (1 or 2)
+  int originX = 0, originY = 0;   // the images' bounds start here, not at 0
+  bool negativeRowBytes = false;  // rows run down through memory
+  unsigned int cpus = 4;          // what multiThreadNumCPUs answers
+  int messageVersion = 2;         // the newest message suite offered (1 or 2)
 };
 
 struct Clip {

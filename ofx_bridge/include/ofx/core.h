@@ -45,8 +45,8 @@ typedef struct OfxHost {
   const void* (*fetchSuite)(OfxPropertySetHandle host, const char* suiteName, int suiteVersion);
 } OfxHost;
 
-typedef OfxStatus(OfxPluginEntryPoint)(const char* action, const void* handle,
-                                       OfxPropertySetHandle inArgs, OfxPropertySetHandle outArgs);
+typedef OfxStatus(OfxPluginEntryPoint)(const char* action, const void* handle, OfxPropertySetHandle inArgs,
+                                       OfxPropertySetHandle outArgs);
 
 typedef struct OfxPlugin {
   const char* pluginApi;

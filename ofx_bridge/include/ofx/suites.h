@@ -10,7 +10,8 @@ extern "C" {
 
 typedef struct OfxPropertySuiteV1 {
   OfxStatus (*propSetPointer)(OfxPropertySetHandle properties, const char* property, int index, void* value);
-  OfxStatus (*propSetString)(OfxPropertySetHandle properties, const char* property, int index, const char* value);
+  OfxStatus (*propSetString)(OfxPropertySetHandle properties, const char* property, int index,
+                             const char* value);
   OfxStatus (*propSetDouble)(OfxPropertySetHandle properties, const char* property, int index, double value);
   OfxStatus (*propSetInt)(OfxPropertySetHandle properties, const char* property, int index, int value);
   OfxStatus (*propSetPointerN)(OfxPropertySetHandle properties, const char* property, int count,
@@ -19,14 +20,17 @@ typedef struct OfxPropertySuiteV1 {
                               const char* const* value);
   OfxStatus (*propSetDoubleN)(OfxPropertySetHandle properties, const char* property, int count,
                               const double* value);
-  OfxStatus (*propSetIntN)(OfxPropertySetHandle properties, const char* property, int count, const int* value);
+  OfxStatus (*propSetIntN)(OfxPropertySetHandle properties, const char* property, int count,
+                           const int* value);
   OfxStatus (*propGetPointer)(OfxPropertySetHandle properties, const char* property, int index, void** value);
   OfxStatus (*propGetString)(OfxPropertySetHandle properties, const char* property, int index, char** value);
   OfxStatus (*propGetDouble)(OfxPropertySetHandle properties, const char* property, int index, double* value);
   OfxStatus (*propGetInt)(OfxPropertySetHandle properties, const char* property, int index, int* value);
-  OfxStatus (*propGetPointerN)(OfxPropertySetHandle properties, const char* property, int count, void** value);
+  OfxStatus (*propGetPointerN)(OfxPropertySetHandle properties, const char* property, int count,
+                               void** value);
   OfxStatus (*propGetStringN)(OfxPropertySetHandle properties, const char* property, int count, char** value);
-  OfxStatus (*propGetDoubleN)(OfxPropertySetHandle properties, const char* property, int count, double* value);
+  OfxStatus (*propGetDoubleN)(OfxPropertySetHandle properties, const char* property, int count,
+                              double* value);
   OfxStatus (*propGetIntN)(OfxPropertySetHandle properties, const char* property, int count, int* value);
   OfxStatus (*propReset)(OfxPropertySetHandle properties, const char* property);
   OfxStatus (*propGetDimension)(OfxPropertySetHandle properties, const char* property, int* count);
@@ -35,7 +39,8 @@ typedef struct OfxPropertySuiteV1 {
 typedef struct OfxImageEffectSuiteV1 {
   OfxStatus (*getPropertySet)(OfxImageEffectHandle imageEffect, OfxPropertySetHandle* propHandle);
   OfxStatus (*getParamSet)(OfxImageEffectHandle imageEffect, OfxParamSetHandle* paramSet);
-  OfxStatus (*clipDefine)(OfxImageEffectHandle imageEffect, const char* name, OfxPropertySetHandle* propertySet);
+  OfxStatus (*clipDefine)(OfxImageEffectHandle imageEffect, const char* name,
+                          OfxPropertySetHandle* propertySet);
   OfxStatus (*clipGetHandle)(OfxImageEffectHandle imageEffect, const char* name, OfxImageClipHandle* clip,
                              OfxPropertySetHandle* propertySet);
   OfxStatus (*clipGetPropertySet)(OfxImageClipHandle clip, OfxPropertySetHandle* propHandle);
