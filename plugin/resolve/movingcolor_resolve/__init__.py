@@ -16,7 +16,8 @@ at the same record frame. From Resolve's Workspace > Scripts menu
         print(report.item, report.fused)
 """
 
-from .bridge import FusedItem, current_items, fuse_items, track_items
+from .bridge import FusedItem, fuse_items
 from .settings import ResolveSettings, load_settings
+from .timeline import current_items, track_items
 
 __all__ = ["FusedItem", "ResolveSettings", "current_items", "fuse_items", "load_settings", "track_items"]

@@ -13,9 +13,10 @@ import argparse
 
 from movingcolor.errors import MovingColorError
 
-from .bridge import current_items, fuse_items, track_items
+from .bridge import fuse_items
 from .logs import bridge_logger
 from .settings import load_settings
+from .timeline import current_items, track_items
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

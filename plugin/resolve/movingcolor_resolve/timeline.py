@@ -1,0 +1,84 @@
+"""The timeline side: which clips to fuse, which track each is on, whether a track covers a clip."""
+
+from __future__ import annotations
+
+from movingcolor_hosts import HostBridgeError, MissingInputError
+
+from .settings import ResolveSettings
+
+
+def current(resolve):
+    """The current project and timeline; HostBridgeError when Resolve or a timeline is not there."""
+    if resolve is None:
+        raise HostBridgeError(
+            "DaVinci Resolve is not reachable: start it, and allow scripts (Preferences > System > "
+            "General > External scripting using: Local) for a command line"
+        )
+    project = resolve.GetProjectManager().GetCurrentProject()
+    timeline = project.GetCurrentTimeline() if project else None
+    if timeline is None:
+        raise HostBridgeError("no timeline is open: open the timeline that holds the clips to fuse")
+    return project, timeline
+
+
+def current_items(resolve, settings: ResolveSettings | None = None) -> list:
+    """The video item under the playhead. Resolve names the top one; when that is the matte or the
+    graded version (tracks named by ``settings``), the plate is the clip at its place below."""
+    _, timeline = current(resolve)
+    item = timeline.GetCurrentVideoItem()
+    if item is None:
+        raise MissingInputError("no clip under the playhead: move the playhead onto the clip to fuse")
+    helpers = {settings.matte_track(), settings.graded_track} - {None, 0} if settings else set()
+    if track_of(timeline, item) not in helpers:
+        return [item]
+    for track in range(timeline.GetTrackCount("video"), 0, -1):
+        if track in helpers:
+            continue
+        for other in timeline.GetItemListInTrack("video", track) or []:
+            if other.GetStart() <= item.GetStart() < other.GetEnd():
+                return [other]
+    raise MissingInputError(
+        f"no plate under the playhead: {item.GetName()} is on the matte or graded track and no other "
+        f"track has a clip there"
+    )
+
+
+def track_items(resolve, track: int) -> list:
+    """Every item on video track ``track``."""
+    _, timeline = current(resolve)
+    if not 1 <= track <= timeline.GetTrackCount("video"):
+        raise MissingInputError(
+            f"video track {track} does not exist; the timeline has {timeline.GetTrackCount('video')}"
+        )
+    items = timeline.GetItemListInTrack("video", track) or []
+    if not items:
+        raise MissingInputError(f"video track {track} holds no clips")
+    return list(items)
+
+
+def _key(item) -> tuple:
+    # Resolve hands out a new wrapper object on every call: items are told apart by name and place.
+    return item.GetName(), item.GetStart(), item.GetEnd()
+
+
+def track_of(timeline, item) -> int:
+    for track in range(1, timeline.GetTrackCount("video") + 1):
+        if any(_key(other) == _key(item) for other in timeline.GetItemListInTrack("video", track) or []):
+            return track
+    raise MissingInputError(f"{item.GetName()} is not on a video track of the current timeline")
+
+
+def covered(timeline, track: int, first: int, last: int, role: str) -> None:
+    if not 1 <= track <= timeline.GetTrackCount("video"):
+        raise MissingInputError(
+            f"the {role} track {track} does not exist; the timeline has "
+            f"{timeline.GetTrackCount('video')} video tracks: check the {role} setting"
+        )
+    frames = set()
+    for other in timeline.GetItemListInTrack("video", track) or []:
+        frames.update(range(max(first, other.GetStart()), min(last + 1, other.GetEnd())))
+    if len(frames) != last - first + 1:
+        raise MissingInputError(
+            f"the {role} track {track} does not cover record frames {first}-{last} of the clip; put the "
+            f"{role} clip there, or check the {role} setting"
+        )
