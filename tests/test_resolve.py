@@ -373,3 +373,11 @@ def test_render_failure_names_the_cause(resolve, served, shot, tmp_path):  # noq
     (report,) = fuse_items(resolve, track_items(resolve, 1), settings_for(served.address, tmp_path))
     assert "Resolve failed to render the plate" in report.error and "p.1004.exr" in report.error
     assert report.exit_code == 2 and fused_clips(resolve) == [] and leftovers(tmp_path / "out") == []
+
+
+def test_resolve_not_running(tmp_path):
+    assert resolve_app.current is None  # scriptapp("Resolve") answers None
+    code = main(["--server", "localhost:1", "--grade", GRADE, "--colorspace", "ACEScg",
+                 "--log-file", str(tmp_path / "log.txt")])  # fmt: skip
+    assert code == 2
+    assert "DaVinci Resolve is not reachable: start it" in (tmp_path / "log.txt").read_text()
