@@ -154,13 +154,9 @@ def test_a_real_clip_through_the_network(ofx_build, served, tmp_path, clips):
         for i, path in enumerate(names)
     }
     frames = write_inputs(tmp_path / "in", plates, mattes)
-    params = {"server": server_address(served), "engine": "movingcolor", "windowRadius": 1, **GRADE_PARAMS}
+    params = {"server": served.address, "engine": "movingcolor", "windowRadius": 1, **GRADE_PARAMS}
     run = run_host(ofx_build, frames, tmp_path / "out", params, "--negative-rowbytes")
     assert_fused(run, expected_frames(served, plates, mattes, 1, engine="movingcolor"), plates, 1)
-
-
-def server_address(server) -> str:
-    return server.address
 
 
 def test_a_server_that_is_down_gives_a_message_and_the_source(ofx_build, tmp_path):
@@ -195,6 +191,28 @@ def test_a_silent_server_is_given_up_at_the_time_limit(ofx_build, tmp_path):
     assert all(r["seconds"] < 3.0 for r in renders.values()), renders
     assert all(np.array_equal(run.outputs[f][..., :3], plates[f]) for f in plates)
     assert "did not answer" in run.messages()[0]["text"]
+
+
+def test_a_request_the_server_refuses_is_named_and_passed_through(ofx_build, served, tmp_path):
+    plates, mattes = generated(frames=2)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    params = {"server": served.address, "colorspace": "NoSuchSpace"}
+    run = run_host(ofx_build, frames, tmp_path / "out", params, render=[FIRST])
+    assert run.renders()[FIRST]["status"] == 0
+    assert np.array_equal(run.outputs[FIRST][..., :3], plates[FIRST])
+    text = run.messages()[0]["text"]
+    assert "could not fuse frame 1001" in text and "NoSuchSpace" in text, text
+
+
+def test_a_render_the_host_aborts_stops_without_a_message(ofx_build, served, tmp_path):
+    plates, mattes = generated(frames=2, seed=13)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    with connect(served.address) as client:
+        before = client.info()["cache"]
+        run = run_host(ofx_build, frames, tmp_path / "out", {"server": served.address}, "--abort")
+        after = client.info()["cache"]
+    assert run.returncode == 0 and all(r["status"] == 1 for r in run.renders().values())
+    assert not run.messages() and after["received_bytes"] == before["received_bytes"]
 
 
 @pytest.mark.parametrize(

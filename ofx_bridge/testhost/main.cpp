@@ -7,6 +7,7 @@
 //   ofx_test_host --plugin MovingColor.ofx --frames DIR --out DIR [--context filter|general]
 //                 [--render 3,4,3] [--param name=value]... [--scale 0.5] [--origin X,Y]
 //                 [--negative-rowbytes] [--cpus N] [--message-suite 1|2] [--no-matte] [--no-graded]
+//                 [--abort]
 //
 // DIR holds source.N.raw (RGBA), and optionally matte.N.raw (A or RGBA) and graded.N.raw (RGBA).
 #include <dlfcn.h>
@@ -80,6 +81,8 @@ Arguments parse(int argc, char** argv) {
       o.cpus = unsigned(std::stoul(value()));
     else if (flag == "--message-suite")
       o.messageVersion = std::stoi(value());
+    else if (flag == "--abort")
+      o.abort = true;
     else if (flag == "--no-matte")
       a.matte = false;
     else if (flag == "--no-graded")

@@ -187,7 +187,7 @@ OfxStatus clipGetRegionOfDefinition(OfxImageClipHandle handle, OfxTime time, Ofx
   return kOfxStatOK;
 }
 
-int abortRender(OfxImageEffectHandle) { return 0; }
+int abortRender(OfxImageEffectHandle) { return state().options.abort ? 1 : 0; }
 
 OfxStatus imageMemoryAlloc(OfxImageEffectHandle, size_t bytes, OfxImageMemoryHandle* memory) {
   *memory = reinterpret_cast<OfxImageMemoryHandle>(std::malloc(bytes));

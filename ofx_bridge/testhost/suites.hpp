@@ -21,6 +21,7 @@ struct Options {
   bool negativeRowBytes = false;  // rows run down through memory
   unsigned int cpus = 4;          // what multiThreadNumCPUs answers
   int messageVersion = 2;         // the newest message suite offered (1 or 2)
+  bool abort = false;             // the user stops every render at once
 };
 
 struct Clip {
