@@ -90,16 +90,24 @@ def test_nodes_toolbar_creates_a_node_that_passes_the_plate_through(session, sho
     assert np.array_equal(node._image(1003)["rgba.red"], plate._image(1003)["rgba.red"])
 
 
-def test_fuse_writes_the_frames_movingcolor_fuse_writes(session, served, shot, tmp_path):  # noqa: F811
+@pytest.mark.parametrize("engine", ["guided", "movingcolor"])
+def test_fuse_writes_the_frames_movingcolor_fuse_writes(session, served, shot, tmp_path, engine):  # noqa: F811
     plate, matte = shot
     out = tmp_path / "fused" / "shot.####.exr"
     node = movingcolor_node(
-        read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out, handles=1
+        read_node(plate, 1001, 1006),
+        read_node(matte, 1001, 1006),
+        served.address,
+        out,
+        handles=1,
+        engine=engine,
     )
     result = movingcolor_nuke.fuse(node, 1002, 1005)
 
-    assert result.frames == [1002, 1003, 1004, 1005]
-    expected = cli_frames(tmp_path / "cli", plate, matte, "--grade", GRADE, "--frames", "1002-1005")
+    assert result.frames == [1002, 1003, 1004, 1005] and result.engine == engine
+    expected = cli_frames(
+        tmp_path / "cli", plate, matte, "--grade", GRADE, "--frames", "1002-1005", "--engine", engine
+    )
     for frame, pixels in expected.items():
         assert np.array_equal(read_pixels(out.parent / f"shot.{frame}.exr"), pixels), frame
     # Only the fused frames are left: no rendered inputs, no staging folder.
@@ -108,7 +116,7 @@ def test_fuse_writes_the_frames_movingcolor_fuse_writes(session, served, shot, t
     fused = node._image(1003)
     assert np.array_equal(fused["rgba.green"], expected[1003][..., 1])
     assert nuke.ProgressTask.tasks[-1].progress == [25, 50, 75, 100]
-    assert "fused 1002-1005 with guided" in node["status"].value()
+    assert f"fused 1002-1005 with {engine}" in node["status"].value()
 
 
 def test_graded_input_and_plate_alpha_matte(session, served, shot, tmp_path):  # noqa: F811
