@@ -244,6 +244,8 @@ def test_bad_knob_values(session, served, shot, tmp_path, knobs, named):  # noqa
 
 
 def test_missing_matte(session, served, shot, tmp_path):  # noqa: F811
+    from movingcolor.frames.image_io import write_image
+
     plate, matte = shot
     out = tmp_path / "out" / "f.####.exr"
     node = movingcolor_node(read_node(plate, 1001, 1006), None, served.address, out)
@@ -257,8 +259,19 @@ def test_missing_matte(session, served, shot, tmp_path):  # noqa: F811
     node["grade_source"].setValue("graded input")
     with pytest.raises(MissingInputError, match="the graded input is not connected"):
         movingcolor_nuke.fuse(node)
-    node.setInput(1, read_node(str(tmp_path / "nothing.####.png"), 1001, 1006))
+    opaque = tmp_path / "opaque"
+    opaque.mkdir()
+    for number in range(1001, 1007):
+        pixels = read_pixels(Path(plate.replace("####", str(number))))
+        rgba = np.concatenate([pixels, np.ones_like(pixels[..., :1])], axis=2)
+        write_image(opaque / f"p.{number}.exr", rgba, channels=("R", "G", "B", "A"))
     node["grade_source"].setValue("CDL")
+    node.setInput(0, read_node(str(opaque / "p.####.exr"), 1001, 1006))
+    node.setInput(1, None)
+    with pytest.raises(MissingInputError, match="the plate has no matte in its alpha .* connect a matte"):
+        movingcolor_nuke.fuse(node)
+    node.setInput(0, read_node(plate, 1001, 1006))
+    node.setInput(1, read_node(str(tmp_path / "nothing.####.png"), 1001, 1006))
     node["fuse"].execute()
     assert "rendering the matte input" in nuke.messages[-1] and "No such file" in nuke.messages[-1]
     assert files_under(out.parent) == []

@@ -290,6 +290,11 @@ def test_missing_matte(resolve, served, shot, tmp_path):  # noqa: F811
     (report,) = fuse_items(resolve, track_items(resolve, 1), settings)
     assert f"the matte track 2 does not cover record frames {RECORD}-{RECORD + 5}" in report.error
     assert fused_clips(resolve) == [] and leftovers(tmp_path / "out") == []
+    # An RGB clip rendered with ExportAlpha comes out opaque: no matte to fuse through.
+    (report,) = fuse_items(resolve, track_items(resolve, 1), settings_for(served.address, tmp_path))
+    assert "rendered with ExportAlpha has no matte in its alpha" in report.error
+    assert "set matte to track:N" in report.error and report.exit_code == 2
+    assert fused_clips(resolve) == [] and leftovers(tmp_path / "out") == []
     timeline = resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline()
     timeline.SetCurrentTimecode("02:00:00:00")
     assert main(["--server", served.address, "--grade", GRADE, "--colorspace", "ACEScg",

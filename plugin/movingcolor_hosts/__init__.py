@@ -9,6 +9,7 @@ turn knobs or settings into :class:`FuseSettings` and render frames.
 
 from .errors import HostBridgeError, MissingInputError, RenderError, SettingsError
 from .fusion import FusionResult, RenderedInputs, fuse_rendered
+from .mattes import require_matte_in_alpha
 from .settings import FuseSettings, environment_values, settings_from_mapping
 from .staging import StagedOutput, scratch_folder
 
@@ -23,6 +24,7 @@ __all__ = [
     "environment_values",
     "StagedOutput",
     "fuse_rendered",
+    "require_matte_in_alpha",
     "scratch_folder",
     "settings_from_mapping",
 ]

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import nuke
 from movingcolor_client import JobCancelledError
-from movingcolor_hosts import FuseSettings, MissingInputError, RenderedInputs, RenderError
+from movingcolor_hosts import (
+    FuseSettings,
+    MissingInputError,
+    RenderedInputs,
+    RenderError,
+    require_matte_in_alpha,
+)
 
 from .knobs import GRADED, INPUT_NAMES, MATTE, PLATE, frame_range, settings_from_node
 from .node import WRITE_NAMES, inner
@@ -116,6 +122,12 @@ def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = N
             if role in roles:
                 patterns[role] = str(scratch / role / f"{role}.####.exr")
                 _render(node, role, roles[role], patterns[role], render_first, render_last)
+        if "matte" not in roles:
+            require_matte_in_alpha(
+                patterns["plate"],
+                f"{node.name()}: the plate",
+                "connect a matte to the matte input, or give the plate a matte in its alpha",
+            )
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise

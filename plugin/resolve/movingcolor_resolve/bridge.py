@@ -11,7 +11,13 @@ from pathlib import Path
 
 from movingcolor.errors import MovingColorError
 from movingcolor_client import JobCancelledError
-from movingcolor_hosts import RenderedInputs, SettingsError, fuse_rendered, scratch_folder
+from movingcolor_hosts import (
+    RenderedInputs,
+    SettingsError,
+    fuse_rendered,
+    require_matte_in_alpha,
+    scratch_folder,
+)
 
 from .logs import LOGGER, bridge_logger
 from .placement import place_above
@@ -94,6 +100,13 @@ def fuse_item(
             )
             for role, track in tracks.items()
         }
+        if not matte_track:
+            require_matte_in_alpha(
+                rendered["plate"],
+                f"{item.GetName()} rendered with ExportAlpha",
+                "give the clip an alpha (or connect the node tree's alpha output), or set matte to "
+                "track:N for a matte clip on video track N",
+            )
         inputs = RenderedInputs(rendered["plate"], rendered.get("matte", "alpha"), rendered.get("graded"))
 
         def progress(done: int, total: int, frame: int) -> None:
