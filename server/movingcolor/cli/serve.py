@@ -62,8 +62,8 @@ def add_parser(commands) -> None:
     parser.add_argument(
         "--result-cache-mb",
         type=float,
-        default=256,
-        help="memory for fused frames FuseWindow keeps for renders of the same window (default 256)",
+        default=1024,
+        help="memory for fused frames FuseWindow keeps for renders of the same window (default 1024)",
     )
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve over TLS")
     parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")

@@ -32,10 +32,10 @@ class ServerSettings:
     max_image_bytes: int = 512 * MIB
     #: Frames one FuseWindow call may send.
     max_window_frames: int = 64
-    #: FuseWindow's received images kept for later windows: about 80 RGB float 1920x1080 frames.
+    #: FuseWindow's received images kept for later windows: about 80 RGB float 1920x1080 images.
     image_cache_bytes: int = 2048 * MIB
-    #: FuseWindow's fused frames kept for renders of the same window.
-    result_cache_bytes: int = 256 * MIB
+    #: FuseWindow's fused frames kept for renders of the same window: about 40 RGB float 1080p frames.
+    result_cache_bytes: int = 1024 * MIB
     tls_cert: Path | None = None
     tls_key: Path | None = None
     #: Client certificates must be signed by this CA (mutual TLS).
