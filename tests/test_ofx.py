@@ -159,6 +159,23 @@ def test_a_real_clip_through_the_network(ofx_build, served, tmp_path, clips):
     assert_fused(run, expected_frames(served, plates, mattes, 1, engine="movingcolor"), plates, 1)
 
 
+def test_a_neighbour_the_host_cannot_give_is_left_out(ofx_build, served, tmp_path):
+    plates, mattes = generated(frames=5, seed=17)
+    given = {f: m for f, m in mattes.items() if f != 1002}  # the host has no matte at 1002
+    frames = write_inputs(tmp_path / "in", plates, given)
+    params = {"server": served.address, **GRADE_PARAMS}
+    run = run_host(ofx_build, frames, tmp_path / "out", params, render=[1003, 1002])
+    window = [1001, 1003, 1004, 1005]
+    with connect(served.address) as client:
+        expected = client.fuse_window(
+            1003, {f: plates[f] for f in window}, {f: mattes[f] for f in window}, grade=GRADE, reuse=False
+        )
+    assert run.renders()[1003]["status"] == 0
+    assert np.array_equal(run.outputs[1003][..., :3], expected.pixels())
+    assert run.renders()[1002]["status"] == 1  # the target itself cannot be left out
+    assert "the host gave no Matte image for this frame (frame 1002)" in run.messages()[-1]["text"]
+
+
 def test_a_server_that_is_down_gives_a_message_and_the_source(ofx_build, tmp_path):
     plates, mattes = generated(frames=3)
     frames = write_inputs(tmp_path / "in", plates, mattes)

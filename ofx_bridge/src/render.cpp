@@ -63,6 +63,42 @@ OfxStatus refuse(OfxImageEffectHandle effect, Instance* instance, const std::str
 
 std::string frameName(int64_t frame) { return "frame " + std::to_string(frame); }
 
+// Appends the images of one window frame to `images`: the plate, and the matte and graded plate when
+// connected. Returns what is wrong, or ""; `absent` when the host has no image of a clip at `frame`.
+std::string windowFrame(const Clips& clips, int64_t frame, const OfxRectI& rect, const Settings& settings,
+                        std::vector<WindowImage>& images, bool& absent) {
+  struct Input {
+    OfxImageClipHandle clip;
+    const char* name;
+    v1::Role role;
+  };
+  std::vector<Input> inputs{{clips.source, kSourceClip, v1::ROLE_PLATE}};
+  if (clips.matteConnected) inputs.push_back({clips.matte, kMatteClip, v1::ROLE_MATTE});
+  if (clips.gradedConnected) inputs.push_back({clips.graded, kGradedClip, v1::ROLE_GRADED});
+  std::vector<WindowImage> found;
+  for (const Input& input : inputs) {
+    ClipImage image(input.clip, double(frame));
+    const std::string problem = image.problem(input.name);
+    if (!problem.empty()) {
+      absent = !image.valid();
+      return problem + " (" + frameName(frame) + ")";
+    }
+    WindowImage packed{input.role, frame, {"R", "G", "B"}, settings.colorspace, {}, {}};
+    if (input.role == v1::ROLE_MATTE) {
+      packed.channels = {"A"};
+      packed.colorspace.clear();
+      packed.bytes = planar(image, rect, 3, 1);
+    } else {
+      // Without a Matte clip the Source's alpha is the matte, and travels with the plate.
+      if (input.role == v1::ROLE_PLATE && !clips.matteConnected) packed.channels.push_back("A");
+      packed.bytes = planar(image, rect, 0, int(packed.channels.size()));
+    }
+    found.push_back(std::move(packed));
+  }
+  for (auto& image : found) images.push_back(std::move(image));
+  return "";
+}
+
 }  // namespace
 
 OfxStatus createInstance(OfxImageEffectHandle effect) {
@@ -136,26 +172,10 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
 
   std::vector<WindowImage> images;
   for (int64_t frame : frames) {
-    ClipImage plate(clips.source, double(frame));
-    std::string bad = plate.problem(kSourceClip);
-    if (!bad.empty()) return refuse(effect, instance, bad + " (" + frameName(frame) + ")");
-    WindowImage image{v1::ROLE_PLATE, frame, {"R", "G", "B"}, settings.colorspace, {}, {}};
-    if (!clips.matteConnected) image.channels.push_back("A");  // the Source's alpha is the matte
-    image.bytes = planar(plate, rect, 0, int(image.channels.size()));
-    images.push_back(std::move(image));
-    if (clips.matteConnected) {
-      ClipImage matte(clips.matte, double(frame));
-      bad = matte.problem(kMatteClip);
-      if (!bad.empty()) return refuse(effect, instance, bad + " (" + frameName(frame) + ")");
-      images.push_back({v1::ROLE_MATTE, frame, {"A"}, "", planar(matte, rect, 3, 1), {}});
-    }
-    if (clips.gradedConnected) {
-      ClipImage graded(clips.graded, double(frame));
-      bad = graded.problem(kGradedClip);
-      if (!bad.empty()) return refuse(effect, instance, bad + " (" + frameName(frame) + ")");
-      images.push_back(
-          {v1::ROLE_GRADED, frame, {"R", "G", "B"}, settings.colorspace, planar(graded, rect, 0, 3), {}});
-    }
+    bool absent = false;
+    const std::string bad = windowFrame(clips, frame, rect, settings, images, absent);
+    // A neighbour the host cannot give shortens the window, as the clip's ends do; the target cannot.
+    if (!bad.empty() && !(absent && frame != target)) return refuse(effect, instance, bad);
   }
 
   v1::ShotSetup setup;
