@@ -15,7 +15,7 @@ from movingcolor.service.process import ServerProcess
 from movingcolor.synthetic import generate_shot
 from movingcolor.v1 import fusion_pb2
 from movingcolor.v1 import image_pb2 as pb
-from movingcolor_client import connect, shot_setup
+from movingcolor_client import ClientError, connect, shot_setup
 from test_service import GRADE, short_folder
 
 TARGET = 1003
@@ -126,3 +126,24 @@ def test_references_and_digests_are_checked(served, window):
             list(client.stub.FuseWindow(_requests(setup, parts), timeout=30))
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "its info declares" in refused.value.details()
+
+
+def test_a_server_without_find_images_gets_every_image(served, window, monkeypatch):
+    """A server from before the window cache answers FindImages with UNIMPLEMENTED: send everything."""
+    plates, mattes = window
+    with connect(served.address) as client:
+        expected = client.fuse_window(TARGET, plates, mattes, grade=GRADE, reuse=False)
+
+        def unimplemented(digests, timeout=0):
+            error = ClientError("FindImages: UNIMPLEMENTED")
+            error.code = grpc.StatusCode.UNIMPLEMENTED
+            raise error
+
+        monkeypatch.setattr(client, "find_images", unimplemented)
+        before = client.info()["cache"]
+        fused = client.fuse_window(TARGET, plates, mattes, grade=GRADE)
+        after = client.info()["cache"]
+    assert np.array_equal(fused.pixels(), expected.pixels())
+    assert int(after["received_bytes"]) - int(before["received_bytes"]) == sum(
+        p.nbytes + m.nbytes for p, m in zip(plates.values(), mattes.values(), strict=True)
+    )

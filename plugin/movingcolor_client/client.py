@@ -346,7 +346,12 @@ class Client:
         self, setup: fusion_pb2.ShotSetup, frames: DigestedFrames, timeout: float
     ) -> list[FusedFrame]:
         deadline = time.monotonic() + timeout
-        frames.held = frozenset(self.find_images(frames.digests(), min(timeout, INFO_TIMEOUT)))
+        try:
+            frames.held = frozenset(self.find_images(frames.digests(), min(timeout, INFO_TIMEOUT)))
+        except ClientError as error:
+            if error.code != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+            # A server from before the window cache: it holds nothing and ignores the digests.
         try:
             return list(ShotCall(self, "FuseWindow", setup, frames, max(0.001, deadline - time.monotonic())))
         except ImageEvictedError:
