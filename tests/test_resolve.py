@@ -127,7 +127,7 @@ def leftovers(folder: Path) -> list[Path]:
     return [p for p in found if p.is_file() or p.name.startswith(".movingcolor")]
 
 
-def test_clip_under_the_playhead_with_its_alpha(resolve, served, shot, tmp_path):  # noqa: F811
+def test_clip_under_the_playhead_with_its_alpha(resolve, served, shot, tmp_path, capsys):  # noqa: F811
     """The core path: render with ExportAlpha, fuse, import, place above at the same record frame."""
     item = place(resolve, shot["rgba"], 1001, 1006, track=1)
     timeline = resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline()
@@ -152,6 +152,7 @@ def test_clip_under_the_playhead_with_its_alpha(resolve, served, shot, tmp_path)
     assert project.GetRenderJobList() == []  # its render jobs are gone from the queue
     text = (tmp_path / "movingcolor.log").read_text()
     assert "rendering the plate" in text and f"fused frame {RECORD + 5} (6 of 6)" in text
+    assert f"fused frame {RECORD + 5} (6 of 6)" in capsys.readouterr().out  # Resolve's Console
 
 
 def test_workspace_script_with_matte_and_graded_tracks(resolve, served, shot, tmp_path, monkeypatch):  # noqa: F811

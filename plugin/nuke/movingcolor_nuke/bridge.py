@@ -34,13 +34,15 @@ class _Progress:
 
 
 def _fuse_prepared(shot: PreparedShot) -> FusionResult:
-    progress = _Progress(shot)
     try:
-        return fuse_rendered(
-            shot.settings, shot.inputs, progress.update, progress.cancelled, frames=shot.frames
-        )
+        progress = _Progress(shot)
+        try:
+            return fuse_rendered(
+                shot.settings, shot.inputs, progress.update, progress.cancelled, frames=shot.frames
+            )
+        finally:
+            del progress.task  # closes Nuke's progress bar
     finally:
-        del progress.task  # closes Nuke's progress bar
         shot.cleanup()
 
 

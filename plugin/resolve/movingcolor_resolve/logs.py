@@ -9,6 +9,16 @@ from pathlib import Path
 LOGGER = "movingcolor.resolve"
 
 
+class _Console(logging.StreamHandler):
+    """Whatever ``sys.stdout`` is when a record comes: Resolve's Console replaces it per script run."""
+
+    movingcolor_console = True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout  # not setStream: it would flush the stream of a finished run
+        super().emit(record)
+
+
 def bridge_logger(log_file: str | None) -> logging.Logger:
     """The bridge's logger, writing to the console and (when given) ``log_file``; set up once per file."""
     logger = logging.getLogger(LOGGER)
@@ -16,8 +26,7 @@ def bridge_logger(log_file: str | None) -> logging.Logger:
     logger.propagate = False
     formatter = logging.Formatter("%(asctime)s MovingColor %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
     if not any(getattr(h, "movingcolor_console", False) for h in logger.handlers):
-        console = logging.StreamHandler(sys.stdout)
-        console.movingcolor_console = True
+        console = _Console(sys.stdout)
         console.setFormatter(formatter)
         logger.addHandler(console)
     if log_file:
