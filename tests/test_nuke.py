@@ -227,6 +227,7 @@ def test_server_down(session, shot, tmp_path):
         ({"grade_source": "OCIO look", "look": ""}, "OCIO look is empty"),
         ({"cdl": "slope=abc"}, "slope"),  # the server's own check of the grade
         ({"engine": "movingcolor", "model": "no-such-model"}, "no-such-model"),
+        ({"colorspace": "linear"}, "colourspace 'linear' is not in OpenColorIO config"),  # nuke-default's
     ],
 )
 def test_bad_knob_values(session, served, shot, tmp_path, knobs, named):  # noqa: F811
