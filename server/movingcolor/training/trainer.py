@@ -144,6 +144,12 @@ class Trainer:
 
     # -- one step ----------------------------------------------------------------------
 
+    def _batch(self, seed: int, step: int, mode: str, size: int) -> Batch:
+        c = self.config
+        return make_batch(
+            seed, step, mode, size, c.frames, c.local, c.height, c.width, self._config(), c.matte_start
+        )
+
     def _tensors(self, batch: Batch) -> dict[str, torch.Tensor]:
         return {
             name: torch.from_numpy(getattr(batch, name)).to(self.device)
@@ -185,18 +191,7 @@ class Trainer:
 
     def train_step(self) -> dict[str, float]:
         c = self.config
-        batch = make_batch(
-            c.seed,
-            self.step,
-            c.mode,
-            c.batch,
-            c.frames,
-            c.local,
-            c.height,
-            c.width,
-            self._config(),
-            c.matte_start,
-        )
+        batch = self._batch(c.seed, self.step, c.mode, c.batch)
         tensors = self._tensors(batch)
         self.network.train()
         composite, losses = self._forward(batch, tensors)
@@ -248,18 +243,7 @@ class Trainer:
         except ImportError:
             delta_e2000 = None
         for index in range(VALIDATION_BATCHES):
-            batch = make_batch(
-                c.seed + VALIDATION_SEED_OFFSET,
-                index,
-                "regional",
-                1,
-                c.frames,
-                c.local,
-                c.height,
-                c.width,
-                self._config(),
-                c.matte_start,
-            )
+            batch = self._batch(c.seed + VALIDATION_SEED_OFFSET, index, "regional", 1)
             tensors = self._tensors(batch)
             composite, _ = self._forward(batch, tensors)
             x = tensors["inputs"][:, : batch.local]
