@@ -47,7 +47,7 @@ class TrainConfig:
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
         path = Path(path)
-        if not path.exists() and (CONFIG_FOLDER / f"{path}.toml").exists():
+        if not path.is_file() and (CONFIG_FOLDER / f"{path}.toml").exists():
             path = CONFIG_FOLDER / f"{path}.toml"
         try:
             data = tomllib.loads(path.read_text())
