@@ -6,13 +6,13 @@
 namespace movingcolor {
 
 std::shared_ptr<FusionClient> Instance::client(const std::string& address) {
-  std::lock_guard<std::mutex> guard(lock_);
+  std::lock_guard<std::mutex> guard(clientLock_);
   if (!client_ || client_->address() != address) client_ = std::make_shared<FusionClient>(address);
   return client_;
 }
 
 void Instance::report(OfxImageEffectHandle effect, const char* type, const std::string& text) {
-  std::lock_guard<std::mutex> guard(lock_);
+  std::lock_guard<std::mutex> guard(messageLock_);
   const OfxMessageSuiteV2* messages = suites.messages;
   if (messages == nullptr) return;
   if (suites.messageVersion >= 2) {
@@ -24,7 +24,7 @@ void Instance::report(OfxImageEffectHandle effect, const char* type, const std::
 }
 
 void Instance::clear(OfxImageEffectHandle effect) {
-  std::lock_guard<std::mutex> guard(lock_);
+  std::lock_guard<std::mutex> guard(messageLock_);
   if (shown_.empty()) return;
   if (suites.messages != nullptr && suites.messageVersion >= 2)
     suites.messages->clearPersistentMessage(effect);

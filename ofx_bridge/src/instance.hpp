@@ -23,8 +23,11 @@ class Instance {
   void clear(OfxImageEffectHandle effect);
 
  private:
-  std::mutex lock_;
+  // Two locks: a message box may wait for the user while it is shown, and the other render
+  // threads must still get the connection meanwhile.
+  std::mutex clientLock_;
   std::shared_ptr<FusionClient> client_;
+  std::mutex messageLock_;
   std::string shown_;
 };
 
