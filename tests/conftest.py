@@ -1,15 +1,18 @@
-"""Shared fixtures: a generated shot on disk, the real clips when present, the CLI."""
+"""Shared fixtures: a generated shot on disk, the real clips when present, the CLI, a server process."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from movingcolor.cli.main import main
 from movingcolor.demo.run import write_demo_inputs
+from movingcolor.service.process import ServerProcess
 
 CLIPS = Path(
     os.environ.get("MOVINGCOLOR_CLIPS", Path(__file__).resolve().parents[2] / "shared" / "data" / "clips")
@@ -56,6 +59,20 @@ def test_model(tmp_path_factory):
         del os.environ["MOVINGCOLOR_MODELS"]
     else:
         os.environ["MOVINGCOLOR_MODELS"] = previous
+
+
+def short_folder(prefix: str = "mc-") -> Path:
+    """A folder with a short path: Unix socket paths are limited to 107 bytes."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+
+
+@pytest.fixture(scope="module")
+def served(test_model) -> Iterator[ServerProcess]:
+    """A real server process on a Unix socket, with the server's default settings, per test module."""
+    folder = short_folder()
+    with ServerProcess(f"unix://{folder}/mc.sock") as server:
+        yield server
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

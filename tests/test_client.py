@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import output_files, run_cli
+from conftest import output_files, run_cli, short_folder
 from movingcolor.frames.image_io import read_pixels, write_image
 from movingcolor.service.process import ServerProcess
 from movingcolor_client import ServerUnavailableError, connect
-from test_service import GRADE, assert_same_frames, short_folder, write_shot
+from test_service import GRADE, assert_same_frames, write_shot
 
 CDL = """<?xml version="1.0" encoding="UTF-8"?>
 <ColorCorrection id="shot010">
@@ -22,14 +22,6 @@ CDL = """<?xml version="1.0" encoding="UTF-8"?>
   <SatNode><Saturation>0.9</Saturation></SatNode>
 </ColorCorrection>
 """
-
-
-@pytest.fixture(scope="module")
-def served(test_model):
-    folder = short_folder()
-    with ServerProcess(f"unix://{folder}/mc.sock") as server:
-        yield server
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

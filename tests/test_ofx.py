@@ -15,12 +15,12 @@ import subprocess
 
 import numpy as np
 import pytest
+from conftest import short_folder
 from movingcolor.frames.image_io import read_pixels
 from movingcolor.service.process import ServerProcess
 from movingcolor.synthetic import generate_shot
 from movingcolor_client import connect
 from ofx_harness import HostRun, MissingToolchainError, OfxBuild, build_plugin, run_host, write_inputs
-from test_service import short_folder
 
 FIRST = 1001
 SLOPE, OFFSET, POWER, SAT = (1.3, 1.0, 0.75), (0.01, 0.0, -0.02), (1.0, 1.1, 0.9), 1.15
@@ -44,14 +44,6 @@ def ofx_build() -> OfxBuild:
         if os.environ.get("MOVINGCOLOR_REQUIRE_OFX") == "1":
             raise
         pytest.skip(str(error))
-
-
-@pytest.fixture(scope="module")
-def served(test_model):
-    folder = short_folder()
-    with ServerProcess(f"unix://{folder}/mc.sock") as server:
-        yield server
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def generated(frames: int = 6, width: int = 64, height: int = 48, seed: int = 5):

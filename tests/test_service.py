@@ -8,14 +8,13 @@ the classical engines and for the network alike.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import output_files, run_cli
+from conftest import output_files, run_cli, short_folder
 from movingcolor import __version__
 from movingcolor.color.config import ColorConfig
 from movingcolor.frames.image_io import read_header, read_pixels, write_image
@@ -61,11 +60,6 @@ def write_shot(
             folder / "matte" / f"matte.{number:04d}.png", shot.matte[index][..., None], channels=("Y",)
         )
     return str(folder / "plate" / "plate.####.exr"), str(folder / "matte" / "matte.####.png")
-
-
-def short_folder(prefix: str = "mc-") -> Path:
-    """A folder with a short path: Unix socket paths are limited to 107 bytes."""
-    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
 
 
 def assert_same_frames(ours: list[Path], theirs: list[Path]) -> None:

@@ -8,6 +8,7 @@ import shutil
 import grpc
 import numpy as np
 import pytest
+from conftest import short_folder
 from movingcolor.protocol.digest import image_sha256
 from movingcolor.protocol.images import raw_image, split
 from movingcolor.service.cache import LruCache
@@ -16,7 +17,7 @@ from movingcolor.synthetic import generate_shot
 from movingcolor.v1 import fusion_pb2
 from movingcolor.v1 import image_pb2 as pb
 from movingcolor_client import ClientError, connect, shot_setup
-from test_service import GRADE, short_folder
+from test_service import GRADE
 
 TARGET = 1003
 
@@ -34,14 +35,6 @@ def small_cache_server(test_model):
     """Room for about four of the window's ten images, so a window evicts its own first images."""
     folder = short_folder()
     with ServerProcess(f"unix://{folder}/mc.sock", ["--cache-mb", "0.15"]) as server:
-        yield server
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def served(test_model):
-    folder = short_folder()
-    with ServerProcess(f"unix://{folder}/mc.sock") as server:
         yield server
     shutil.rmtree(folder, ignore_errors=True)
 
