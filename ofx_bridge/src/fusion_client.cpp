@@ -70,7 +70,8 @@ void FusionClient::prepare(grpc::ClientContext& context,
 FusedWindow FusionClient::fuse(const v1::ShotSetup& setup, std::vector<WindowImage>& images, int width,
                                int height, double seconds, const std::function<bool()>& aborted) {
   const auto deadline = after(seconds);
-  for (auto& image : images) image.sha256 = sha256Hex(image.bytes);
+  for (auto& image : images)
+    if (image.sha256.empty()) image.sha256 = sha256Hex(image.bytes);
 
   v1::FindImagesRequest find;
   for (const auto& image : images) find.add_sha256(image.sha256);

@@ -20,7 +20,7 @@ struct WindowImage {
   std::vector<std::string> channels;
   std::string colorspace;
   std::string bytes;
-  std::string sha256;  // filled by the client
+  std::string sha256;  // of `bytes`; the client fills it where empty
 };
 
 struct FusedWindow {

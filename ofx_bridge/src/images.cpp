@@ -2,12 +2,17 @@
 
 #include <algorithm>
 #include <cstring>
-#include <functional>
 
 #include "host_suites.hpp"
+#include "host_threads.hpp"
 #include "ofx/names.h"
 
 namespace movingcolor {
+
+namespace {
+// Fewer rows than this are copied on one thread: starting threads would cost more.
+constexpr int kRowsPerThread = 32;
+}  // namespace
 
 ClipImage::ClipImage(OfxImageClipHandle clip, OfxTime time) {
   if (clip == nullptr || suites.effects->clipGetImage(clip, time, nullptr, &handle_) != kOfxStatOK) {
@@ -45,36 +50,12 @@ float* ClipImage::pixel(int x, int y) {
   return const_cast<float*>(static_cast<const ClipImage*>(this)->pixel(x, y));
 }
 
-namespace {
-
-// Runs `rows(first, last)` over [0, count) in slices on the host's threads when it has them.
-void forRows(int count, const std::function<void(int, int)>& rows) {
-  unsigned int cpus = 1;
-  if (suites.threads == nullptr || suites.threads->multiThreadNumCPUs(&cpus) != kOfxStatOK || cpus < 2 ||
-      count < 32) {
-    rows(0, count);
-    return;
-  }
-  struct Job {
-    const std::function<void(int, int)>* rows;
-    int count;
-  } job{&rows, count};
-  auto slice = [](unsigned int index, unsigned int max, void* arg) {
-    auto* j = static_cast<Job*>(arg);
-    const int first = int(long(j->count) * index / max), last = int(long(j->count) * (index + 1) / max);
-    (*j->rows)(first, last);
-  };
-  if (suites.threads->multiThread(slice, std::min(cpus, 16u), &job) != kOfxStatOK) rows(0, count);
-}
-
-}  // namespace
-
 std::string planar(const ClipImage& image, const OfxRectI& rect, int first, int count) {
   const int width = rect.x2 - rect.x1, height = rect.y2 - rect.y1;
   const size_t plane = size_t(width) * size_t(height);
   std::string bytes(plane * size_t(count) * sizeof(float), '\0');
   float* out = reinterpret_cast<float*>(bytes.data());
-  forRows(height, [&](int begin, int end) {
+  inSlices(height, kRowsPerThread, [&](int begin, int end) {
     for (int row = begin; row < end; ++row) {
       const int y = rect.y2 - 1 - row;  // the wire's top row is the highest y
       for (int column = 0; column < width; ++column) {
@@ -94,7 +75,7 @@ void writeFused(ClipImage& output, const OfxRectI& window, const float* samples,
                 const ClipImage& source) {
   const int width = rect.x2 - rect.x1, height = rect.y2 - rect.y1;
   const size_t plane = size_t(width) * size_t(height);
-  forRows(window.y2 - window.y1, [&](int begin, int end) {
+  inSlices(window.y2 - window.y1, kRowsPerThread, [&](int begin, int end) {
     for (int y = window.y1 + begin; y < window.y1 + end; ++y) {
       for (int x = window.x1; x < window.x2; ++x) {
         float* out = output.pixel(x, y);
@@ -118,7 +99,7 @@ void writeFused(ClipImage& output, const OfxRectI& window, const float* samples,
 }
 
 void copySource(ClipImage& output, const OfxRectI& window, const ClipImage& source) {
-  forRows(window.y2 - window.y1, [&](int begin, int end) {
+  inSlices(window.y2 - window.y1, kRowsPerThread, [&](int begin, int end) {
     for (int y = window.y1 + begin; y < window.y1 + end; ++y) {
       for (int x = window.x1; x < window.x2; ++x) {
         float* out = output.pixel(x, y);
