@@ -166,6 +166,13 @@ FusedWindow FusionClient::send(const v1::ShotSetup& setup, const std::vector<Win
         }
         fused.reserve(expected);
       }
+      // Never more than the frame asked for, whatever a faulty server streams.
+      if (part.data().size() > expected - fused.size()) {
+        context.TryCancel();
+        result.error = "the server answered with more than the " + std::to_string(expected) +
+                       " bytes of one float RGB frame; update the server or the plugin";
+        break;
+      }
       fused.append(part.data());
     } else if (response.has_done()) {
       done = true;
