@@ -17,6 +17,7 @@ void setHost(OfxHost* host) { gHost = host; }
 
 OfxStatus dispatch(const char* action, const void* handle, OfxPropertySetHandle inArgs,
                    OfxPropertySetHandle outArgs) {
+  if (action == nullptr) return kOfxStatFailed;
   auto effect = static_cast<OfxImageEffectHandle>(const_cast<void*>(handle));
   if (std::strcmp(action, kOfxActionLoad) == 0)
     return fetchSuites(gHost) ? kOfxStatOK : kOfxStatErrMissingHostFeature;
