@@ -1,5 +1,6 @@
 #include "settings.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -24,14 +25,16 @@ OfxPropertySetHandle define(OfxParamSetHandle params, const char* type, const ch
   return props;
 }
 
-void defineDouble(OfxParamSetHandle params, const char* name, const char* label, const char* hint,
-                  double fallback, double minimum, double maximum, double displayMax) {
+OfxPropertySetHandle defineDouble(OfxParamSetHandle params, const char* name, const char* label,
+                                  const char* hint, double fallback, double minimum, double maximum,
+                                  double displayMax) {
   OfxPropertySetHandle props = define(params, kOfxParamTypeDouble, name, label, hint);
   setDouble(props, kOfxParamPropDefault, fallback);
   setDouble(props, kOfxParamPropMin, minimum);
   setDouble(props, kOfxParamPropMax, maximum);
   setDouble(props, kOfxParamPropDisplayMin, std::max(minimum, 0.0));
   setDouble(props, kOfxParamPropDisplayMax, displayMax);
+  return props;
 }
 
 void defineTriple(OfxParamSetHandle params, const char* name, const char* label, const char* hint,
@@ -119,9 +122,11 @@ void defineParameters(OfxParamSetHandle params) {
   setString(colorspace, kOfxParamPropStringMode, kOfxParamStringIsSingleLine);
   setInt(colorspace, kOfxParamPropAnimates, 0);
 
-  defineDouble(params, param::kTimeLimit, "Time limit",
-               "Seconds a frame may take on the server; beyond it the source is shown un-fused", 60.0, 0.1,
-               3600.0, 300.0);
+  OfxPropertySetHandle timeLimit =
+      defineDouble(params, param::kTimeLimit, "Time limit",
+                   "Seconds a frame may take on the server; beyond it the source is shown un-fused", 60.0,
+                   0.1, 3600.0, 300.0);
+  setInt(timeLimit, kOfxParamPropAnimates, 0);
 }
 
 Settings readSettings(OfxImageEffectHandle effect, OfxTime time) {
