@@ -20,7 +20,6 @@ from movingcolor.color.config import ColorConfig
 from movingcolor.frames.image_io import read_pixels
 from movingcolor_client import JobCancelledError, ServerUnavailableError
 from movingcolor_hosts import MissingInputError, SettingsError
-from test_client import served  # noqa: F401 (a real server for this module)
 from test_service import GRADE, write_shot
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,7 +90,7 @@ def test_nodes_toolbar_creates_a_node_that_passes_the_plate_through(session, sho
 
 
 @pytest.mark.parametrize("engine", ["guided", "movingcolor"])
-def test_fuse_writes_the_frames_movingcolor_fuse_writes(session, served, shot, tmp_path, engine):  # noqa: F811
+def test_fuse_writes_the_frames_movingcolor_fuse_writes(session, served, shot, tmp_path, engine):
     plate, matte = shot
     out = tmp_path / "fused" / "shot.####.exr"
     node = movingcolor_node(
@@ -119,7 +118,7 @@ def test_fuse_writes_the_frames_movingcolor_fuse_writes(session, served, shot, t
     assert f"fused 1002-1005 with {engine}" in node["status"].value()
 
 
-def test_graded_input_and_plate_alpha_matte(session, served, shot, tmp_path):  # noqa: F811
+def test_graded_input_and_plate_alpha_matte(session, served, shot, tmp_path):
     """No matte input: the plate's alpha is the matte; the grade is a graded plate from the script."""
     from movingcolor.frames.image_io import write_image
 
@@ -149,7 +148,7 @@ def test_graded_input_and_plate_alpha_matte(session, served, shot, tmp_path):  #
         assert np.array_equal(read_pixels(out.parent / f"g.{frame}.exr"), pixels), frame
 
 
-def test_fuse_button_in_the_gui_works_in_the_background(session, served, shot, tmp_path):  # noqa: F811
+def test_fuse_button_in_the_gui_works_in_the_background(session, served, shot, tmp_path):
     plate, matte = shot
     nuke.GUI = True
     out = tmp_path / "fused" / "shot.####.exr"
@@ -169,7 +168,7 @@ def test_fuse_button_in_the_gui_works_in_the_background(session, served, shot, t
 
 
 @pytest.mark.clips
-def test_bear_through_the_node_equals_movingcolor_fuse(session, served, clips, tmp_path):  # noqa: F811
+def test_bear_through_the_node_equals_movingcolor_fuse(session, served, clips, tmp_path):
     bear = clips / "bear"
     srgb = ColorConfig().srgb_encoded
     out = tmp_path / "fused" / "bear.####.exr"
@@ -230,7 +229,7 @@ def test_server_down(session, shot, tmp_path):
         ({"colorspace": "linear"}, "colourspace 'linear' is not in OpenColorIO config"),  # nuke-default's
     ],
 )
-def test_bad_knob_values(session, served, shot, tmp_path, knobs, named):  # noqa: F811
+def test_bad_knob_values(session, served, shot, tmp_path, knobs, named):
     plate, matte = shot
     folder = tmp_path / "out"
     values = {k: v.format(folder=folder) if isinstance(v, str) else v for k, v in knobs.items()}
@@ -244,7 +243,7 @@ def test_bad_knob_values(session, served, shot, tmp_path, knobs, named):  # noqa
     assert files_under(folder) == []
 
 
-def test_missing_matte(session, served, shot, tmp_path):  # noqa: F811
+def test_missing_matte(session, served, shot, tmp_path):
     from movingcolor.frames.image_io import write_image
 
     plate, matte = shot
@@ -278,7 +277,7 @@ def test_missing_matte(session, served, shot, tmp_path):  # noqa: F811
     assert files_under(out.parent) == []
 
 
-def test_cancelled_on_the_server_leaves_nothing(session, served, shot, tmp_path):  # noqa: F811
+def test_cancelled_on_the_server_leaves_nothing(session, served, shot, tmp_path):
     plate, matte = shot
     out = tmp_path / "out" / "f.####.exr"
     out.parent.mkdir()
@@ -295,7 +294,7 @@ def test_cancelled_on_the_server_leaves_nothing(session, served, shot, tmp_path)
     assert node.node("Output1").input(0) is node.node("plate")
 
 
-def test_cancelled_render_of_the_inputs_leaves_nothing(session, served, shot, tmp_path):  # noqa: F811
+def test_cancelled_render_of_the_inputs_leaves_nothing(session, served, shot, tmp_path):
     plate, matte = shot
     out = tmp_path / "out" / "f.####.exr"
     node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out,
@@ -306,7 +305,7 @@ def test_cancelled_render_of_the_inputs_leaves_nothing(session, served, shot, tm
     assert files_under(out.parent) == []
 
 
-def test_cancel_in_the_gui_before_the_server_answers(session, served, shot, tmp_path):  # noqa: F811
+def test_cancel_in_the_gui_before_the_server_answers(session, served, shot, tmp_path):
     plate, matte = shot
     nuke.GUI = True
     out = tmp_path / "out" / "f.####.exr"
@@ -350,7 +349,7 @@ print("fused", result.first, result.last)
 """
 
 
-def test_headless_script_in_a_fresh_process_without_torch(served, shot, tmp_path):  # noqa: F811
+def test_headless_script_in_a_fresh_process_without_torch(served, shot, tmp_path):
     """As `nuke -t fuse.py` on a farm node: init.py, then a TD's script calling the Python API."""
     import subprocess
 

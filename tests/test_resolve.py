@@ -20,7 +20,6 @@ import pytest
 from conftest import run_cli
 from movingcolor.color.config import ColorConfig
 from movingcolor.frames.image_io import read_pixels, write_image
-from test_client import served  # noqa: F401 (a real server for this module)
 from test_service import GRADE, write_shot
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,7 +126,7 @@ def leftovers(folder: Path) -> list[Path]:
     return [p for p in found if p.is_file() or p.name.startswith(".movingcolor")]
 
 
-def test_clip_under_the_playhead_with_its_alpha(resolve, served, shot, tmp_path, capsys):  # noqa: F811
+def test_clip_under_the_playhead_with_its_alpha(resolve, served, shot, tmp_path, capsys):
     """The core path: render with ExportAlpha, fuse, import, place above at the same record frame."""
     item = place(resolve, shot["rgba"], 1001, 1006, track=1)
     timeline = resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline()
@@ -155,7 +154,7 @@ def test_clip_under_the_playhead_with_its_alpha(resolve, served, shot, tmp_path,
     assert f"fused frame {RECORD + 5} (6 of 6)" in capsys.readouterr().out  # Resolve's Console
 
 
-def test_workspace_script_with_matte_and_graded_tracks(resolve, served, shot, tmp_path, monkeypatch):  # noqa: F811
+def test_workspace_script_with_matte_and_graded_tracks(resolve, served, shot, tmp_path, monkeypatch):
     """Workspace > Scripts > MovingColor, set up by a settings file and the environment."""
     place(resolve, shot["plate"], 1001, 1006, track=1)
     place(resolve, shot["matte"], 1001, 1006, track=2)
@@ -183,7 +182,7 @@ def test_workspace_script_with_matte_and_graded_tracks(resolve, served, shot, tm
     assert "MovingColor ERROR" not in (tmp_path / "log.txt").read_text()
 
 
-def test_command_line_fuses_every_clip_on_a_track(resolve, served, shot, tmp_path):  # noqa: F811
+def test_command_line_fuses_every_clip_on_a_track(resolve, served, shot, tmp_path):
     place(resolve, shot["rgba"], 1001, 1006, track=1, record=RECORD, duration=3)
     place(resolve, shot["rgba"], 1001, 1006, track=1, record=RECORD + 10, source_in=3, duration=3)
     code = main(["--track", "1", "--server", served.address, "--grade", GRADE, "--colorspace", "ACEScg",
@@ -194,7 +193,7 @@ def test_command_line_fuses_every_clip_on_a_track(resolve, served, shot, tmp_pat
 
 
 @pytest.mark.clips
-def test_bear_through_the_script_equals_movingcolor_fuse(resolve, served, clips, tmp_path):  # noqa: F811
+def test_bear_through_the_script_equals_movingcolor_fuse(resolve, served, clips, tmp_path):
     bear = clips / "bear"
     place(resolve, str(bear / "frames" / "%05d.png"), 0, 81, track=1, source_in=10, duration=6)
     place(resolve, str(bear / "mask" / "%05d.png"), 0, 81, track=2, source_in=10, duration=6)
@@ -252,7 +251,7 @@ def test_server_down(resolve, shot, tmp_path):
         ({"grade": "slope=abc"}, "slope"),  # the server's own check of the grade
     ],
 )
-def test_bad_settings(resolve, served, shot, tmp_path, values, named):  # noqa: F811
+def test_bad_settings(resolve, served, shot, tmp_path, values, named):
     place(resolve, shot["rgba"], 1001, 1006, track=1)
     values = dict(values)
     settings = settings_for(values.pop("server", served.address), tmp_path, **values)
@@ -284,7 +283,7 @@ def test_bad_settings_file_and_environment(tmp_path):
         settings.fuse.validate()
 
 
-def test_missing_matte(resolve, served, shot, tmp_path):  # noqa: F811
+def test_missing_matte(resolve, served, shot, tmp_path):
     place(resolve, shot["plate"], 1001, 1006, track=1)
     place(resolve, shot["matte"], 1001, 1006, track=2, duration=3)
     settings = settings_for(served.address, tmp_path, matte="track:2")
@@ -304,7 +303,7 @@ def test_missing_matte(resolve, served, shot, tmp_path):  # noqa: F811
     assert "no clip under the playhead" in (tmp_path / "log.txt").read_text()
 
 
-def test_render_stopped_in_resolve(resolve, served, shot, tmp_path):  # noqa: F811
+def test_render_stopped_in_resolve(resolve, served, shot, tmp_path):
     place(resolve, shot["rgba"], 1001, 1006, track=1)
     resolve.GetProjectManager().GetCurrentProject().stop_after = 2  # the artist presses Stop
     code = main(["--track", "1", "--server", served.address, "--grade", GRADE, "--colorspace", "ACEScg",
@@ -320,7 +319,7 @@ def test_render_stopped_in_resolve(resolve, served, shot, tmp_path):  # noqa: F8
     assert timeline.GetIsTrackEnabled("video", 1)
 
 
-def test_cancelled_on_the_server(resolve, served, shot, tmp_path):  # noqa: F811
+def test_cancelled_on_the_server(resolve, served, shot, tmp_path):
     place(resolve, shot["rgba"], 1001, 1006, track=1)
     out = tmp_path / "out" / "f.####.exr"
     seen = []
@@ -368,7 +367,7 @@ def test_command_line_help_without_torch():
     assert "--graded-track" in done.stdout and "{timeline} {item} {track} {start}" in done.stdout
 
 
-def test_render_failure_names_the_cause(resolve, served, shot, tmp_path):  # noqa: F811
+def test_render_failure_names_the_cause(resolve, served, shot, tmp_path):
     """Media gone offline after the edit: Resolve's render fails, and the message says where."""
     import shutil
 
