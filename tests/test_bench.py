@@ -109,6 +109,13 @@ def test_quick_benchmark_writes_its_section(tmp_path, clips_or_none):
         assert values["ΔE00 band"] > truth[clip]["ΔE00 band"] == pytest.approx(0.0, abs=1e-3)
     for name in ("band_width.png", "resolution.png", "grade_type.png", "stills.png", "profiles.png"):
         assert (tmp_path / "figures" / name).stat().st_size > 1000
+    if clips_or_none is not None:
+        from movingcolor.frames.image_io import read_pixels
+
+        # Plate, the host's edit, guided: whole frames above, the magnified seam below.
+        figure = read_pixels(tmp_path / "figures" / "bear_before_after.png")
+        assert figure.shape[1] == 3 * 432 + 2 * 4 and figure.shape[0] > 240
+        assert "bear_before_after.png" in (tmp_path / "figures" / "README.md").read_text()
 
 
 def test_report_tables_average_each_engine_over_clips():

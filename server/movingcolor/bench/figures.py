@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..frames.image_io import write_image
+from ..frames.image_io import read_pixels, write_image
 from . import metrics
 from .groundtruth import FIRST_FRAME, MaterialisedClip
 
@@ -53,14 +53,14 @@ def _lines(
     plt.close(figure)
 
 
-def _crop_box(band: np.ndarray, margin: int = 8) -> tuple[slice, slice]:
+def _crop_box(band: np.ndarray, margin: int = 8, fraction: float = 1 / 8) -> tuple[slice, slice]:
     rows, cols = np.nonzero(band)
     if len(rows) == 0:
         return slice(None), slice(None)
     # A window around the band's densest horizontal stretch: the seam, magnified.
     centre_row = int(np.median(rows))
     centre_col = int(cols[np.argmin(np.abs(rows - centre_row))])
-    half = max(24, band.shape[0] // 8)
+    half = max(24, int(band.shape[0] * fraction))
     top, left = max(0, centre_row - half - margin), max(0, centre_col - half - margin)
     return slice(top, top + 2 * (half + margin)), slice(left, left + 2 * (half + margin))
 
@@ -130,3 +130,51 @@ def write_figures(
         + ", ".join(versions)
         + ".\n"
     )
+
+
+def _strip(images: list[np.ndarray], gap: int = 4) -> np.ndarray:
+    """Images of one height side by side on white."""
+    height = images[0].shape[0]
+    strip = np.ones((height, sum(i.shape[1] for i in images) + gap * (len(images) - 1), 3), np.float32)
+    left = 0
+    for image in images:
+        strip[:, left : left + image.shape[1]] = image
+        left += image.shape[1] + gap
+    return strip
+
+
+def write_before_after(runner, clips_root: Path, engines: list[str], path: Path, frames: int = 12) -> bool:
+    """The real clip ``bear`` with its real hard-edged edit (the bear brightened through its
+    mask): plate, the edit as the host made it, then each engine's fusion of it. Top row
+    whole frames, bottom row the seam magnified ×3. False when the clip is absent."""
+    from .fusion import _bands
+
+    root = clips_root / "bear"
+    if not all((root / part).is_dir() for part in ("frames", "mask", "edit_high_brightness")):
+        return False
+    spec = {
+        "plate": str(root / "frames"),
+        "matte": str(root / "mask"),
+        "edited": str(root / "edit_high_brightness"),
+        "frames": f"0-{frames - 1}",
+        "band": "10%",
+    }
+    middle = frames // 2
+    versions = [
+        np.clip(read_pixels(sorted((root / folder).iterdir())[middle])[..., :3], 0, 1)
+        for folder in ("frames", "edit_high_brightness")
+    ]
+    versions += [runner.fuse(label, **spec)[0][middle] for label in engines]
+    band = _bands(str(root / "mask" / "#####.png"), [middle], "10%")[0]
+    rows, cols = _crop_box(band, fraction=1 / 4)
+    crops = [np.kron(v[rows, cols], np.ones((3, 3, 1), np.float32)) for v in versions]
+    top, bottom = _strip(versions), _strip(crops)
+    width = max(top.shape[1], bottom.shape[1])
+    pad = lambda image: np.pad(image, ((0, 0), (0, width - image.shape[1]), (0, 0)), constant_values=1.0)  # noqa: E731
+    write_image(path, np.concatenate([pad(top), np.ones((4, width, 3), np.float32), pad(bottom)]))
+    with (path.parent / "README.md").open("a") as notes:
+        notes.write(
+            f"{path.name}: the real clip bear, frame {middle}, 10% band; top whole frames, bottom the seam "
+            f"×3: plate, the host's hard-edged edit, {', '.join(engines)}.\n"
+        )
+    return True

@@ -268,6 +268,11 @@ def run_benchmark(
 
                 say("figures")
                 write_figures(runner, clips, engines, figures, quick)
+                if clips_root is not None and clips_root.is_dir():
+                    from .figures import write_before_after
+
+                    shown = [e for e in engines if e == "guided" or e.startswith("movingcolor")]
+                    write_before_after(runner, clips_root, shown, figures / "bear_before_after.png")
         finally:
             logger.setLevel(level)
     command = "movingcolor bench" + (" --quick" if quick else "")
