@@ -20,7 +20,15 @@ from movingcolor.frames.image_io import read_pixels
 from movingcolor.service.process import ServerProcess
 from movingcolor.synthetic import generate_shot
 from movingcolor_client import connect
-from ofx_harness import HostRun, MissingToolchainError, OfxBuild, build_plugin, run_host, write_inputs
+from ofx_harness import (
+    HostRun,
+    MissingToolchainError,
+    OfxBuild,
+    build_plugin,
+    run_host,
+    write_inputs,
+    write_raw,
+)
 
 FIRST = 1001
 SLOPE, OFFSET, POWER, SAT = (1.3, 1.0, 0.75), (0.01, 0.0, -0.02), (1.0, 1.1, 0.9), 1.15
@@ -172,6 +180,21 @@ def test_a_neighbour_the_host_cannot_give_is_left_out(ofx_build, served, tmp_pat
     assert np.array_equal(run.outputs[1003][..., :3], expected.pixels())
     assert run.renders()[1002]["status"] == 1  # the target itself cannot be left out
     assert "the host gave no Matte image for this frame (frame 1002)" in run.messages()[-1]["text"]
+
+
+def test_an_alpha_only_source_is_refused_not_fused_as_grey(ofx_build, served, tmp_path):
+    """Alpha is taken for the Matte alone: a one-channel Source would reach the server as a grey plate."""
+    plates, mattes = generated(frames=1)
+    frames = write_inputs(tmp_path / "in", {}, mattes)
+    for frame, plate in plates.items():
+        write_raw(frames / f"source.{frame}.raw", plate[..., 0])
+    with connect(served.address) as client:
+        before = client.info()["cache"]
+        run = run_host(ofx_build, frames, tmp_path / "out", {"server": served.address})
+        after = client.info()["cache"]
+    assert run.renders()[FIRST]["status"] == 1
+    assert "Source is not RGBA" in run.messages()[-1]["text"], run.messages()
+    assert after["received_bytes"] == before["received_bytes"]
 
 
 def test_a_server_that_is_down_gives_a_message_and_the_source(ofx_build, tmp_path):

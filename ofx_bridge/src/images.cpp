@@ -31,11 +31,12 @@ ClipImage::~ClipImage() {
   if (handle_ != nullptr) suites.effects->clipReleaseImage(handle_);
 }
 
-std::string ClipImage::problem(const char* clipName) const {
+std::string ClipImage::problem(const char* clipName, bool alphaTaken) const {
   const std::string clip = clipName;
   if (!valid()) return "the host gave no " + clip + " image for this frame";
   if (depth_ != kOfxBitDepthFloat) return clip + " is " + depth_ + ": MovingColor takes 32-bit float images";
-  if (components_ == 0) return clip + " is neither RGBA nor Alpha: MovingColor takes RGBA (and Alpha mattes)";
+  if (components_ == 0 || (components_ == 1 && !alphaTaken))
+    return clip + " is not RGBA: MovingColor takes RGBA images (and Alpha mattes)";
   return "";
 }
 

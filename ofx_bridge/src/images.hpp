@@ -18,8 +18,9 @@ class ClipImage {
   ClipImage& operator=(const ClipImage&) = delete;
 
   bool valid() const { return handle_ != nullptr && data_ != nullptr; }
-  // Why an image is unusable: not delivered, not float, not RGBA or Alpha; "" when it is usable.
-  std::string problem(const char* clipName) const;
+  // Why an image is unusable: not delivered, not float, not RGBA (or Alpha where `alphaTaken`);
+  // "" when it is usable.
+  std::string problem(const char* clipName, bool alphaTaken = false) const;
   const OfxRectI& bounds() const { return bounds_; }
   int components() const { return components_; }
   // The pixel at (x, y) in canonical coordinates; nullptr outside the bounds.

@@ -79,7 +79,7 @@ std::string windowFrame(const Clips& clips, int64_t frame, const OfxRectI& rect,
   std::vector<WindowImage> found;
   for (const Input& input : inputs) {
     ClipImage image(input.clip, double(frame));
-    const std::string problem = image.problem(input.name);
+    const std::string problem = image.problem(input.name, input.role == v1::ROLE_MATTE);
     if (!problem.empty()) {
       absent = !image.valid();
       return problem + " (" + frameName(frame) + ")";
