@@ -51,6 +51,16 @@ def test_lru_cache_evicts_least_recently_used_by_bytes():
     assert "huge" not in cache and len(cache) == 2
 
 
+def test_images_a_client_asked_about_are_evicted_last():
+    cache: LruCache[str] = LruCache(12)
+    for key in "abc":
+        cache.put(key, key.upper(), 4)
+    assert cache.touch(["a", "x", "b"]) == ["a", "b"]  # held ones only, in the order asked
+    cache.put("d", "D", 4)  # evicts c, not a: a was asked about after c was put
+    assert "c" not in cache and all(key in cache for key in "abd")
+    assert cache.bytes == 12
+
+
 def test_a_window_rendered_again_resends_nothing(served, window):
     plates, mattes = window
     with connect(served.address) as client:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Generic, TypeVar
 
 Value = TypeVar("Value")
@@ -41,6 +42,14 @@ class LruCache(Generic[Value]):
             while self._bytes > self.capacity:
                 _, (_, evicted) = self._entries.popitem(last=False)
                 self._bytes -= evicted
+
+    def touch(self, keys: Iterable[str]) -> list[str]:
+        """Those of ``keys`` held, now the most recently used: a client that asked will name them next."""
+        with self._lock:
+            held = [key for key in keys if key in self._entries]
+            for key in held:
+                self._entries.move_to_end(key)
+            return held
 
     def __contains__(self, key: str) -> bool:
         with self._lock:

@@ -53,8 +53,9 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"{len(request.sha256)} digests asked for; ask for at most {MAX_FIND_IMAGES} per call",
             )
-        images = self.state.windows.images
-        return fusion_pb2.FindImagesResponse(held=[d for d in request.sha256 if d in images])
+        # What is held is kept longest: another client's window must not evict it before this
+        # client's FuseWindow names it.
+        return fusion_pb2.FindImagesResponse(held=self.state.windows.images.touch(request.sha256))
 
     def CancelJob(self, request, context):
         try:
