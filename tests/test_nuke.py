@@ -115,6 +115,7 @@ def test_fuse_writes_the_frames_movingcolor_fuse_writes(session, served, shot, t
     fused = node._image(1003)
     assert np.array_equal(fused["rgba.green"], expected[1003][..., 1])
     assert nuke.ProgressTask.tasks[-1].progress == [25, 50, 75, 100]
+    assert nuke.ProgressTask.tasks[-1].closed
     assert f"fused 1002-1005 with {engine}" in node["status"].value()
 
 
@@ -157,14 +158,43 @@ def test_fuse_button_in_the_gui_works_in_the_background(session, served, shot, t
     node["fuse"].execute()  # the artist presses Fuse
     workers = [t for t in threading.enumerate() if t.name == f"MovingColor {node.name()}"]
     assert len(workers) == 1
+    # And again, while the first fusion runs: refused, nothing started.
+    assert movingcolor_nuke.fuse_button(node) is None
+    assert nuke.messages == [f"MovingColor: {node.name()} is fusing already; wait for it to finish, or "
+                             f"cancel it in its progress bar"]  # fmt: skip
+    nuke.messages.clear()
     workers[0].join(120)
-    # The worker hands the result to the main thread, which shows it when its event loop runs.
+    assert not workers[0].is_alive()
+    # The worker touched no node (the stand-in raises if it does) and hands the result to the main
+    # thread, which shows it when its event loop runs.
     assert node.node("Output1").input(0) is node.node("plate")
     assert nuke.run_main_thread() == 1
     assert not nuke.messages, nuke.messages
     assert node.node("Output1").input(0) is node.node("fused")
     assert node.node("fused")["file"].value() == str(out)
     assert sorted(p.name for p in out.parent.iterdir()) == ["shot.1001.exr", "shot.1002.exr", "shot.1003.exr"]
+    assert [bar.closed for bar in nuke.ProgressTask.tasks] == [True]
+    # Done: the node fuses again.
+    worker = movingcolor_nuke.fuse_button(node)
+    assert worker is not None
+    worker.join(120)
+    assert nuke.run_main_thread() == 1 and not nuke.messages, nuke.messages
+
+
+def test_node_deleted_while_it_fuses(session, served, shot, tmp_path):
+    plate, matte = shot
+    nuke.GUI = True
+    out = tmp_path / "fused" / "shot.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out,
+                            first=1001, last=1002)  # fmt: skip
+    worker = movingcolor_nuke.fuse_button(node)
+    nuke.delete(node)
+    worker.join(120)
+    assert nuke.run_main_thread() == 1
+    assert len(nuke.messages) == 1, nuke.messages
+    assert f"fused 1001-1002 into {out}, but MovingColor1 cannot show them" in nuke.messages[0]
+    assert "read them with a Read node" in nuke.messages[0]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["shot.1001.exr", "shot.1002.exr"]
 
 
 @pytest.mark.clips

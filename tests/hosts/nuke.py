@@ -7,6 +7,12 @@ knobs name. Tests drive the artist's side through module state: ``GUI``,
 ``messages`` (what ``message`` showed), ``ProgressTask.cancel_when`` (the
 artist presses Cancel) and ``execute_cancel_after`` (Cancel in a render's
 progress dialog).
+
+Stricter than Nuke where Nuke's failure is undefined: the node graph belongs to
+Nuke's main thread, and touching a node, a knob, ``execute`` or ``message`` from
+another thread (which can crash Nuke) raises here. Only ``ProgressTask`` and
+``executeInMainThread`` are documented for other threads. A deleted node's Python
+object raises ``ValueError`` as Nuke's does.
 """
 
 from __future__ import annotations
@@ -32,10 +38,27 @@ _lock = threading.RLock()
 _this_node: list[Node] = []
 
 
+def _require_main_thread(what: str) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError(
+            f"{what} called from thread {threading.current_thread().name!r}: Nuke's nodes, knobs, "
+            f"execute and message belong to its main thread (use nuke.executeInMainThread)"
+        )
+
+
+class _MainThreadOnly:
+    """Public attributes of nodes and knobs are reachable from Nuke's main thread only."""
+
+    def __getattribute__(self, name: str):
+        if not name.startswith("_"):
+            _require_main_thread(f"{type(self).__name__}.{name}")
+        return object.__getattribute__(self, name)
+
+
 # -- knobs ---------------------------------------------------------------------
 
 
-class Knob:
+class Knob(_MainThreadOnly):
     def __init__(self, name: str, label: str | None = None, value=None):
         self._name = name
         self._label = label if label is not None else name
@@ -176,11 +199,17 @@ def _module():
 _CONTEXT: list[Group] = []
 
 
-class Node:
+class Node(_MainThreadOnly):
     _class = "Node"
     _max_inputs = 1
 
+    def __getattribute__(self, name: str):
+        if not name.startswith("_") and object.__getattribute__(self, "_deleted"):
+            raise ValueError("A PythonObject is not attached to a node")
+        return super().__getattribute__(name)
+
     def __init__(self, **knobs):
+        self._deleted = False
         self._knobs: dict[str, Knob] = {}
         self._inputs: list[Node | None] = []
         self._name = ""
@@ -227,6 +256,9 @@ class Node:
         return dict(self._knobs)
 
     def __getitem__(self, name: str) -> Knob:
+        _require_main_thread(f"{type(self).__name__}[{name!r}]")
+        if self._deleted:
+            raise ValueError("A PythonObject is not attached to a node")
         if name not in self._knobs:
             raise NameError(f"knob {name} does not exist")
         return self._knobs[name]
@@ -585,8 +617,13 @@ def allNodes(filter: str | None = None, group: Group | None = None) -> list[Node
 
 
 def delete(node: Node) -> None:
+    """Remove ``node`` (and what a group holds); Python objects of it raise ValueError from now on."""
+    _require_main_thread("nuke.delete")
     if node._parent is not None and node in node._parent._children:
         node._parent._children.remove(node)
+    for child in node._children if isinstance(node, Group) else []:
+        child._deleted = True
+    node._deleted = True
 
 
 def execute(
@@ -598,6 +635,7 @@ def execute(
     continueOnError: bool = False,  # noqa: N803
 ) -> None:
     """Render a Write node's frames ``start``..``end``; Cancel raises RuntimeError('Cancelled')."""
+    _require_main_thread("nuke.execute")
     node = toNode(nameOrNode) if isinstance(nameOrNode, str) else nameOrNode
     if node is None:
         raise ValueError(f"{nameOrNode}: no such node")
@@ -616,36 +654,46 @@ def execute(
 # -- the artist's side: progress, messages, menus, threads ------------------------
 
 
-class ProgressTask:
-    """A progress bar with a Cancel button. ``cancel_when(task)``: the artist presses Cancel."""
-
-    cancel_when: Callable[[ProgressTask], bool] | None = None
-    tasks: list[ProgressTask] = []
+class ProgressBar:
+    """What the artist saw of one ProgressTask: its title, messages, percentages, and whether it
+    closed (Nuke closes the bar when the task object is destroyed)."""
 
     def __init__(self, title: str):
         self.title = title
         self.progress: list[int] = []
         self.messages: list[str] = []
         self.closed = False
-        ProgressTask.tasks.append(self)
+
+
+class ProgressTask:
+    """A progress bar with a Cancel button, usable from any thread. ``cancel_when(bar)``: the artist
+    presses Cancel; ``tasks``: the bars shown so far (a ProgressBar each, kept after they close)."""
+
+    cancel_when: Callable[[ProgressBar], bool] | None = None
+    tasks: list[ProgressBar] = []
+
+    def __init__(self, title: str):
+        self._bar = ProgressBar(title)
+        ProgressTask.tasks.append(self._bar)
 
     def setMessage(self, message: str) -> None:
-        self.messages.append(message)
+        self._bar.messages.append(message)
 
     def setProgress(self, percent: int) -> None:
         if not isinstance(percent, int):
             raise TypeError("setProgress takes an int percentage")
-        self.progress.append(percent)
+        self._bar.progress.append(percent)
 
     def isCancelled(self) -> bool:
-        return bool(ProgressTask.cancel_when and ProgressTask.cancel_when(self))
+        return bool(ProgressTask.cancel_when and ProgressTask.cancel_when(self._bar))
 
     def __del__(self) -> None:
-        self.closed = True
+        self._bar.closed = True
 
 
 def message(prompt: str) -> None:
     """An alert dialog in the GUI; printed under ``nuke -t``."""
+    _require_main_thread("nuke.message")
     messages.append(prompt)
     if not GUI:
         print(prompt)

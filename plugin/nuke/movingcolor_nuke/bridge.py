@@ -2,8 +2,10 @@
 
 ``fuse(node, first, last)`` is the TD's call (blocking; errors raise). The Fuse
 button renders in the main thread (Nuke shows that render's own progress), then
-talks to the server in a worker thread so the UI stays live; the result and any
-error come back to the main thread (``nuke.executeInMainThread``).
+talks to the server in a worker thread so the UI stays live. The worker touches
+no node or knob (Nuke's node graph belongs to its main thread; only ProgressTask
+and executeInMainThread are meant for other threads): the result and any error
+go back to the main thread through ``nuke.executeInMainThread``.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ from movingcolor_hosts import FusionResult, fuse_rendered
 from .node import OUTPUT_NAME, READ_NAME, inner
 from .render import PreparedShot, prepare_shot
 
+#: Full names of the nodes whose fusion is under way in a worker; read and changed on the main thread.
+_fusing: set[str] = set()
+
 
 class _Progress:
     """Nuke's progress bar for one fusion; its Cancel button cancels the server's job."""
 
     def __init__(self, shot: PreparedShot):
-        self.task = nuke.ProgressTask(f"MovingColor {shot.node.name()}")
+        self.task = nuke.ProgressTask(f"MovingColor {shot.name}")
         self.task.setMessage(f"sending frames {shot.frames} to {shot.settings.server}")
 
     def update(self, done: int, total: int, frame: int) -> None:
@@ -34,6 +39,7 @@ class _Progress:
 
 
 def _fuse_prepared(shot: PreparedShot) -> FusionResult:
+    """Fuse on the server; safe in a worker thread (no node is touched)."""
     try:
         progress = _Progress(shot)
         try:
@@ -77,19 +83,40 @@ def _message(error: BaseException) -> str:
     return f"MovingColor: unexpected error: {error!r}"
 
 
-def _finish_in_background(node: nuke.Node, shot: PreparedShot) -> None:
+def _finish_in_main_thread(shot: PreparedShot, result: FusionResult | None, error: Exception | None) -> None:
+    """The worker's outcome, on the main thread: show the fused frames, or say what went wrong."""
+    _fusing.discard(shot.name)
+    if error is not None:
+        nuke.message(_message(error))
+        return
+    try:
+        show_result(shot.node, result)
+    except Exception as failure:  # the node was deleted or emptied meanwhile; the frames are written
+        nuke.message(
+            f"MovingColor: fused {result.first}-{result.last} into {result.out}, but {shot.name} cannot "
+            f"show them ({failure}); read them with a Read node"
+        )
+
+
+def _fuse_in_background(shot: PreparedShot) -> None:
+    result, error = None, None
     try:
         result = _fuse_prepared(shot)
-    except Exception as error:  # every failure reaches the artist; none may end the thread silently
-        nuke.executeInMainThread(nuke.message, (_message(error),))
-        return
-    nuke.executeInMainThread(show_result, (node, result))
+    except Exception as failure:  # every failure reaches the artist; none may end the thread silently
+        error = failure
+    nuke.executeInMainThread(_finish_in_main_thread, (shot, result, error))
 
 
 def fuse_button(node: nuke.Node | None = None) -> threading.Thread | None:
     """The Fuse button: errors become a message, never an exception in Nuke's UI. Returns the
     worker thread in the GUI (None under ``nuke -t``, where the fusion runs to its end here)."""
     node = node or nuke.thisNode()
+    if node.fullName() in _fusing:
+        nuke.message(
+            f"MovingColor: {node.fullName()} is fusing already; wait for it to finish, or cancel it in "
+            f"its progress bar"
+        )
+        return None
     try:
         shot = prepare_shot(node)
     except Exception as error:
@@ -101,8 +128,9 @@ def fuse_button(node: nuke.Node | None = None) -> threading.Thread | None:
         except Exception as error:
             nuke.message(_message(error))
         return None
+    _fusing.add(shot.name)
     worker = threading.Thread(
-        target=_finish_in_background, args=(node, shot), name=f"MovingColor {node.name()}", daemon=True
+        target=_fuse_in_background, args=(shot,), name=f"MovingColor {shot.name}", daemon=True
     )
     worker.start()
     return worker

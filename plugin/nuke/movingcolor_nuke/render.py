@@ -30,9 +30,11 @@ ALPHA = "rgba.alpha"
 
 @dataclass
 class PreparedShot:
-    """A shot whose inputs are rendered: fuse it, then ``cleanup()`` its scratch folder."""
+    """A shot whose inputs are rendered: fuse it, then ``cleanup()`` its scratch folder. ``name`` is
+    the node's full name, read on the main thread: a worker thread must not touch the node."""
 
     node: nuke.Node
+    name: str
     settings: FuseSettings
     inputs: RenderedInputs
     first: int
@@ -134,4 +136,4 @@ def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = N
     inputs = RenderedInputs(
         plate=patterns["plate"], matte=patterns.get("matte", "alpha"), graded=patterns.get("graded")
     )
-    return PreparedShot(node, settings, inputs, first, last, scratch)
+    return PreparedShot(node, node.fullName(), settings, inputs, first, last, scratch)
