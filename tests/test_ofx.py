@@ -226,7 +226,8 @@ def test_a_silent_server_is_given_up_at_the_time_limit(ofx_build, tmp_path):
         run = run_host(ofx_build, frames, tmp_path / "out", {"server": address, "timeLimit": 1.0})
     renders = run.renders()
     assert run.returncode == 0 and all(r["status"] == 0 for r in renders.values())
-    assert all(r["seconds"] < 3.0 for r in renders.values()), renders
+    # Given up at the limit: neither earlier (a connection attempt cut short) nor much later.
+    assert all(0.9 <= r["seconds"] < 3.0 for r in renders.values()), renders
     assert all(np.array_equal(run.outputs[f][..., :3], plates[f]) for f in plates)
     assert "did not answer" in run.messages()[0]["text"]
 
