@@ -132,6 +132,8 @@ def test_clip_under_the_playhead_with_its_alpha(resolve, served, shot, tmp_path,
     timeline = resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline()
     timeline.SetCurrentTimecode("01:00:00:02")
     settings = settings_for(served.address, tmp_path)
+    project = resolve.GetProjectManager().GetCurrentProject()
+    project.SetCurrentRenderMode(0)  # the Deliver page was left on Individual clips
 
     (report,) = fuse_items(resolve, current_items(resolve), settings)
 
@@ -146,8 +148,8 @@ def test_clip_under_the_playhead_with_its_alpha(resolve, served, shot, tmp_path,
     # Only the fused frames are left, the tracks are as they were, the log tells the story.
     assert leftovers(tmp_path / "out") == [out / f"fused.{n:08d}.exr" for n in range(RECORD, RECORD + 6)]
     assert all(timeline.GetIsTrackEnabled("video", t) for t in (1, 2))
-    project = resolve.GetProjectManager().GetCurrentProject()
     assert project.GetCurrentRenderFormatAndCodec() == {"format": "mov", "codec": "ProRes422HQ"}
+    assert project.GetCurrentRenderMode() == 0
     assert project.GetRenderJobList() == []  # its render jobs are gone from the queue
     text = (tmp_path / "movingcolor.log").read_text()
     assert "rendering the plate" in text and f"fused frame {RECORD + 5} (6 of 6)" in text
@@ -317,6 +319,35 @@ def test_render_stopped_in_resolve(resolve, served, shot, tmp_path):
     assert fused_clips(resolve) == [] and leftovers(tmp_path / "out") == []
     timeline = resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline()
     assert timeline.GetIsTrackEnabled("video", 1)
+
+
+def test_cancelled_while_resolve_renders(resolve, served, shot, tmp_path):
+    """A cancel (or Ctrl+C) during Resolve's render stops that render before its job is deleted."""
+    place(resolve, shot["rgba"], 1001, 1006, track=1)
+    project = resolve.GetProjectManager().GetCurrentProject()
+    project.seconds_per_frame = 0.4
+    timeline = project.GetCurrentTimeline()
+
+    def rendering_started() -> bool:
+        return any(job.percent > 0 for job in project.jobs.values())
+
+    settings = settings_for(served.address, tmp_path)
+    (report,) = fuse_items(resolve, track_items(resolve, 1), settings, cancelled=rendering_started)
+    assert report.cancelled and "cancelled while rendering the plate" in report.error, report.error
+    assert not project.IsRenderingInProgress() and project.GetRenderJobList() == []
+    assert fused_clips(resolve) == [] and leftovers(tmp_path / "out") == []
+    assert timeline.GetIsTrackEnabled("video", 1)
+    assert project.GetCurrentRenderFormatAndCodec() == {"format": "mov", "codec": "ProRes422HQ"}
+
+    def interrupted() -> bool:
+        if rendering_started():
+            raise KeyboardInterrupt
+        return False
+
+    with pytest.raises(KeyboardInterrupt):
+        fuse_items(resolve, track_items(resolve, 1), settings, cancelled=interrupted)
+    assert not project.IsRenderingInProgress() and project.GetRenderJobList() == []
+    assert leftovers(tmp_path / "out") == []
 
 
 def test_cancelled_on_the_server(resolve, served, shot, tmp_path):

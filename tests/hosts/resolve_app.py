@@ -5,8 +5,12 @@ Media are image sequences on disk; a timeline holds items on video tracks; a ren
 job renders the timeline's record frames MarkIn..MarkOut for real: at each frame
 the top enabled video track with an item there, read from its media pool item's
 file, written as an EXR frame (RGB, plus alpha with ExportAlpha) into TargetDir.
-Rendering runs in a thread, as Resolve's does; the artist pressing Stop is
-``Project.stop_after`` frames.
+Rendering runs in a thread, as Resolve's does, and ``StopRendering`` returns
+before the render has stopped; the artist pressing Stop is ``Project.stop_after``
+frames. In Individual clips render mode (``SetCurrentRenderMode(0)``) each clip
+is written under its own name, numbered by source frame, as Resolve does.
+``AppendToTimeline`` reads ``endFrame`` the way the version reports it: inclusive
+in 19.1, exclusive in 18.6 and 20 and later (``Resolve.set_version``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -161,6 +166,20 @@ class Timeline:
         self.enabled.append(True)
         return True
 
+    def DeleteTrack(self, trackType: str, trackIndex: int) -> bool:  # noqa: N803
+        if trackType != "video" or not 1 <= trackIndex <= len(self.tracks):
+            return False
+        del self.tracks[trackIndex - 1], self.enabled[trackIndex - 1]
+        return True
+
+    def DeleteClips(self, items: list, ripple: bool = False) -> bool:
+        found = [(track, item) for track in self.tracks for item in track if item in items]
+        if ripple or len(found) != len(items):
+            return False
+        for track, item in found:
+            track.remove(item)
+        return True
+
     def _index(self, trackType: str, index: int) -> int:  # noqa: N803
         if trackType != "video" or not 1 <= index <= len(self.tracks):
             raise IndexError(f"no {trackType} track {index}")
@@ -199,6 +218,14 @@ class Timeline:
         for track in reversed(self.tracks):
             for item in track:
                 if item.covers(self.playhead):
+                    return item
+        return None
+
+    def top_item(self, frame: int) -> TimelineItem | None:
+        """The item the render shows at record ``frame``: the top enabled track's."""
+        for track, enabled in zip(reversed(self.tracks), reversed(self.enabled), strict=True):
+            for item in track if enabled else []:
+                if item.covers(frame):
                     return item
         return None
 
@@ -263,15 +290,19 @@ class MediaPool:
         return imported
 
     def AppendToTimeline(self, clips: list) -> list[TimelineItem]:
-        """``{"mediaPoolItem", "startFrame", "endFrame" (inclusive), "trackIndex", "recordFrame"}``."""
+        """``{"mediaPoolItem", "startFrame", "endFrame", "trackIndex", "recordFrame"}``; ``endFrame``
+        is inclusive or exclusive by version (see the module's docstring), a range past the clip's
+        frames is refused."""
         timeline = self.project.timeline
+        inclusive = self.project.resolve_version[:2] == [19, 1]
         placed = []
         for clip in clips:
             media = clip["mediaPoolItem"] if isinstance(clip, dict) else clip
             info = clip if isinstance(clip, dict) else {}
             frames = int(media.GetClipProperty("Frames"))
             source_in = int(info.get("startFrame", 0))
-            source_out = int(info.get("endFrame", frames - 1))
+            end = int(info.get("endFrame", frames - 1 if inclusive else frames))
+            source_out = end if inclusive else end - 1
             track = int(info.get("trackIndex", 1))
             if not 1 <= track <= len(timeline.tracks) or not 0 <= source_in <= source_out < frames:
                 continue
@@ -288,11 +319,12 @@ class MediaPool:
 
 
 class _RenderJob:
-    def __init__(self, job_id: str, settings: dict, codec: str, timeline: Timeline):
+    def __init__(self, job_id: str, settings: dict, codec: str, timeline: Timeline, mode: int):
         self.id = job_id
         self.settings = dict(settings)
         self.codec = codec
         self.timeline = timeline
+        self.mode = mode
         self.status = "Ready"
         self.percent = 0
         self.error = ""
@@ -306,8 +338,11 @@ class Project:
         self.media_pool = MediaPool(self)
         self.render_settings: dict = {}
         self.codec = ("mov", "ProRes422HQ")  # the Deliver page's format before any script ran
+        self.render_mode = 1  # 0: Individual clips, 1: Single clip
+        self.resolve_version = [19, 1, 4, 11, ""]
         self.jobs: dict[str, _RenderJob] = {}
         self.stop_after: int | None = None  # the artist presses Stop after this many frames
+        self.seconds_per_frame = 0.0  # how long each rendered frame takes
         self._rendering: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -347,6 +382,15 @@ class Project:
     def GetCurrentRenderFormatAndCodec(self) -> dict:
         return {"format": self.codec[0], "codec": self.codec[1]}
 
+    def GetCurrentRenderMode(self) -> int:
+        return self.render_mode
+
+    def SetCurrentRenderMode(self, renderMode: int) -> bool:  # noqa: N803
+        if renderMode not in (0, 1):
+            return False
+        self.render_mode = renderMode
+        return True
+
     def SetRenderSettings(self, settings: dict) -> bool:
         if not set(settings) <= RENDER_SETTINGS:
             return False
@@ -356,7 +400,8 @@ class Project:
     def AddRenderJob(self) -> str:
         if not self.render_settings.get("TargetDir") or self.timeline is None:
             return ""
-        job = _RenderJob(uuid.uuid4().hex, self.render_settings, self.codec[1], self.timeline)
+        job_id = uuid.uuid4().hex
+        job = _RenderJob(job_id, self.render_settings, self.codec[1], self.timeline, self.render_mode)
         self.jobs[job.id] = job
         return job.id
 
@@ -379,9 +424,8 @@ class Project:
         return True
 
     def StopRendering(self) -> None:
+        """Asks the render to stop and returns at once: the job stops at its next frame."""
         self._stop.set()
-        if self._rendering is not None:
-            self._rendering.join()
 
     def IsRenderingInProgress(self) -> bool:
         return self._rendering is not None and self._rendering.is_alive()
@@ -418,10 +462,15 @@ class Project:
             pixels = job.timeline.composite(frame, alpha)
             if pixels is None:
                 raise RuntimeError(f"nothing to render at frame {frame}")
+            time.sleep(self.seconds_per_frame)
             spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], pixels.shape[2], pixel_type)
             spec.channelnames = ("R", "G", "B", "A")[: pixels.shape[2]]
             spec.attribute("compression", "zip" if job.codec.endswith("ZIP") else "none")
             path = folder / f"{settings.get('CustomName', 'Timeline')}_{frame:08d}.exr"
+            if job.mode == 0:  # Individual clips: each clip under its own name, at its source frame
+                item = job.timeline.top_item(frame)
+                name = Path(item.media.pattern).name.split("%")[0]
+                path = folder / f"{name}{item.source_in + frame - item.start + item.media.first:08d}.exr"
             output = oiio.ImageOutput.create(str(path))
             output.open(str(path), spec)
             output.write_image(np.ascontiguousarray(pixels))
@@ -448,5 +497,13 @@ class Resolve:
     def GetProductName(self) -> str:
         return "DaVinci Resolve Studio"
 
+    def GetVersion(self) -> list:
+        return list(self.project_manager.project.resolve_version)
+
     def GetVersionString(self) -> str:
-        return "19.1.4"
+        major, minor, patch, build, suffix = self.GetVersion()
+        return f"{major}.{minor}.{patch}{suffix}.{build}"
+
+    def set_version(self, version: list) -> None:
+        """Tests: which Resolve this is ([major, minor, patch, build, suffix])."""
+        self.project_manager.project.resolve_version = list(version)

@@ -16,6 +16,14 @@ from movingcolor_hosts import RenderError, SettingsError
 
 log = logging.getLogger("movingcolor.resolve")
 
+#: Project.SetCurrentRenderMode: one file sequence for the whole range, named by CustomName and
+#: numbered by record frame. Individual clips would name and number each clip by its source.
+SINGLE_CLIP = 1
+#: Job states after which a render job does no more.
+FINISHED = ("Complete", "Failed", "Cancelled")
+#: How long a render asked to stop may take to stop before its job is deleted anyway.
+STOP_SECONDS = 60.0
+
 
 @contextmanager
 def only_track(timeline, track: int) -> Iterator[None]:
@@ -31,7 +39,22 @@ def only_track(timeline, track: int) -> Iterator[None]:
             timeline.SetTrackEnable("video", index, enabled)
 
 
-def _set_up(project, codec: str, settings: dict) -> str:
+@contextmanager
+def deliver_page_kept(project) -> Iterator[None]:
+    """The Deliver page's format, codec and render mode as they were, afterwards, whatever happened
+    (its other settings cannot be read through the API, so they cannot be put back)."""
+    before = project.GetCurrentRenderFormatAndCodec() or {}
+    mode = project.GetCurrentRenderMode()
+    try:
+        yield
+    finally:
+        if before.get("format") and before.get("codec"):
+            project.SetCurrentRenderFormatAndCodec(before["format"], before["codec"])
+        if mode in (0, 1):
+            project.SetCurrentRenderMode(mode)
+
+
+def _add_job(project, codec: str, settings: dict) -> str:
     if project.IsRenderingInProgress():
         raise RenderError("Resolve is rendering already: let that render finish (or stop it), then run again")
     if not project.SetCurrentRenderFormatAndCodec("exr", codec):
@@ -39,12 +62,26 @@ def _set_up(project, codec: str, settings: dict) -> str:
         raise SettingsError(
             f"render_codec {codec!r} is not an EXR codec of this Resolve; use one of: {codecs}"
         )
+    if not project.SetCurrentRenderMode(SINGLE_CLIP):
+        raise RenderError(
+            "Resolve refused the Single clip render mode; choose it on the Deliver page and run again"
+        )
     if not project.SetRenderSettings(settings):
         raise RenderError(f"Resolve refused the render settings {settings}; check the Deliver page's format")
     job = project.AddRenderJob()
     if not job:
         raise RenderError("Resolve did not add the render job; open the Deliver page once and run again")
     return job
+
+
+def _stop(project, poll_seconds: float) -> None:
+    """Stop Resolve's render and wait until it has stopped (StopRendering only asks)."""
+    if not project.IsRenderingInProgress():
+        return
+    project.StopRendering()
+    deadline = time.monotonic() + STOP_SECONDS
+    while project.IsRenderingInProgress() and time.monotonic() < deadline:
+        time.sleep(min(poll_seconds, 0.1))
 
 
 def render_track(
@@ -74,18 +111,16 @@ def render_track(
         "ExportAudio": False,
         "ExportAlpha": alpha,
     }
-    before = project.GetCurrentRenderFormatAndCodec() or {}
-    job = _set_up(project, codec, settings)
-    try:
-        with only_track(timeline, track):
-            if not project.StartRendering([job], isInteractiveMode=False):
-                raise RenderError(f"Resolve did not start rendering the {role}; check its render queue")
-            status = _wait(project, job, role, cancelled, poll_seconds)
-    finally:
-        project.DeleteRenderJob(job)
-        # The Deliver page gets its format back (its other settings cannot be read through the API).
-        if before.get("format") and before.get("codec"):
-            project.SetCurrentRenderFormatAndCodec(before["format"], before["codec"])
+    with deliver_page_kept(project):
+        job = _add_job(project, codec, settings)
+        try:
+            with only_track(timeline, track):
+                if not project.StartRendering([job], isInteractiveMode=False):
+                    raise RenderError(f"Resolve did not start rendering the {role}; check its render queue")
+                status = _wait(project, job, role, cancelled, poll_seconds)
+        finally:
+            _stop(project, poll_seconds)  # a cancel, an error or Ctrl+C while waiting: Resolve stops too
+            project.DeleteRenderJob(job)
     state = status.get("JobStatus", "")
     if state == "Cancelled":
         raise JobCancelledError(f"the render of the {role} was stopped; nothing was sent or imported")
@@ -104,21 +139,18 @@ def render_track(
     return str(pattern.directory / f"{pattern.prefix}{'#' * pattern.padding}{pattern.suffix}")
 
 
-#: Job states after which a render job does no more.
-FINISHED = ("Complete", "Failed", "Cancelled")
-
-
 def _wait(project, job: str, role: str, cancelled, poll_seconds: float, idle_polls: int = 10) -> dict:
     """Poll until the job has finished, or Resolve has been idle for ``idle_polls`` polls without
-    saying so (the status then tells what happened)."""
+    saying so (the status then tells what happened). ``cancelled()`` stops the render and raises
+    JobCancelledError, whatever state the stopped job reports."""
     shown, idle = -1, 0
     while True:
         status = project.GetRenderJobStatus(job) or {}
         if status.get("JobStatus") in FINISHED:
             return status
         if cancelled is not None and cancelled():
-            project.StopRendering()
-            return project.GetRenderJobStatus(job) or {}
+            _stop(project, poll_seconds)
+            raise JobCancelledError(f"cancelled while rendering the {role}; nothing was sent or imported")
         idle = 0 if project.IsRenderingInProgress() else idle + 1
         if idle > idle_polls:
             return status
