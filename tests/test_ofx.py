@@ -232,6 +232,21 @@ def test_a_silent_server_is_given_up_at_the_time_limit(ofx_build, tmp_path):
     assert "did not answer" in run.messages()[0]["text"]
 
 
+def test_a_render_aborted_while_the_server_works_stops_at_once(ofx_build, tmp_path):
+    """The host's abort is seen while the plugin waits for the server, not only between messages."""
+    plates, mattes = generated(frames=1)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    with socket.socket() as silent:  # accepts connections, never speaks: the answer never comes
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        address = f"127.0.0.1:{silent.getsockname()[1]}"
+        params = {"server": address, "timeLimit": 60.0}
+        run = run_host(ofx_build, frames, tmp_path / "out", params, "--abort-after", "0.5")
+    render = run.renders()[FIRST]
+    assert render["status"] == 1 and render["seconds"] < 2.5, render
+    assert not run.messages()
+
+
 def test_a_request_the_server_refuses_is_named_and_passed_through(ofx_build, served, tmp_path):
     plates, mattes = generated(frames=2)
     frames = write_inputs(tmp_path / "in", plates, mattes)

@@ -33,6 +33,63 @@ bool unreachable(const grpc::Status& status) {
          status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
 }
 
+// The one operation a call has in flight at a time.
+void* const kOperation = reinterpret_cast<void*>(1);
+// How often the host is asked whether it wants to stop while the server works.
+constexpr std::chrono::milliseconds kAbortPoll(50);
+
+// One call's completion queue, waited on in short steps so that the host's abort is seen while the
+// plugin waits for the server (a blocking call would hold the render until the answer or the
+// deadline). The host is polled on the calling thread: hosts answer abort for their render thread.
+class Waiter {
+ public:
+  Waiter(grpc::ClientContext& context, const std::function<bool()>& aborted)
+      : context_(context), aborted_(aborted) {}
+  ~Waiter() {
+    queue_.Shutdown();
+    void* tag = nullptr;
+    bool ok = false;
+    while (queue_.Next(&tag, &ok)) {
+    }
+  }
+  Waiter(const Waiter&) = delete;
+  Waiter& operator=(const Waiter&) = delete;
+
+  grpc::CompletionQueue* queue() { return &queue_; }
+
+  // Waits for the operation in flight; false when it failed (the call is over).
+  bool wait() {
+    void* tag = nullptr;
+    bool ok = false;
+    for (;;) {
+      switch (queue_.AsyncNext(&tag, &ok, std::chrono::system_clock::now() + kAbortPoll)) {
+        case grpc::CompletionQueue::GOT_EVENT:
+          return ok;
+        case grpc::CompletionQueue::SHUTDOWN:
+          return false;
+        case grpc::CompletionQueue::TIMEOUT:
+          stopped();
+          break;
+      }
+    }
+  }
+
+  // Whether the host asked to stop; the call is cancelled the first time it does.
+  bool stopped() {
+    if (!stopped_ && aborted_()) {
+      stopped_ = true;
+      context_.TryCancel();
+    }
+    return stopped_;
+  }
+
+ private:
+  grpc::ClientContext& context_;
+  const std::function<bool()>& aborted_;
+  grpc::CompletionQueue queue_;
+  bool stopped_ = false;
+};
+
 }  // namespace
 
 std::string sha256Hex(const std::string& bytes) {
@@ -80,7 +137,19 @@ FusedWindow FusionClient::fuse(const v1::ShotSetup& setup, std::vector<WindowIma
   v1::FindImagesResponse held;
   grpc::ClientContext findContext;
   prepare(findContext, std::min(deadline, after(kFindSeconds)));
-  grpc::Status status = stub_->FindImages(&findContext, find, &held);
+  grpc::Status status;
+  {
+    Waiter waiter(findContext, aborted);
+    auto call = stub_->PrepareAsyncFindImages(&findContext, find, waiter.queue());
+    call->StartCall();
+    call->Finish(&held, &status, kOperation);
+    waiter.wait();
+    if (waiter.stopped()) {
+      FusedWindow stopped;
+      stopped.aborted = true;
+      return stopped;
+    }
+  }
   if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
     // A server from before the window cache: it holds nothing and ignores the digests.
     held.clear_held();
@@ -111,10 +180,19 @@ FusedWindow FusionClient::send(const v1::ShotSetup& setup, const std::vector<Win
   FusedWindow result;
   grpc::ClientContext context;
   prepare(context, deadline);
-  auto stream = stub_->FuseWindow(&context);
-  v1::FuseShotRequest request;
-  *request.mutable_setup() = setup;
-  bool writing = stream->Write(request);
+  Waiter waiter(context, aborted);
+  auto stream = stub_->PrepareAsyncFuseWindow(&context, waiter.queue());
+  stream->StartCall(kOperation);
+  bool writing = waiter.wait();
+  auto write = [&](const v1::FuseShotRequest& request) {
+    stream->Write(request, kOperation);
+    return waiter.wait();
+  };
+  if (writing) {
+    v1::FuseShotRequest request;
+    *request.mutable_setup() = setup;
+    writing = write(request);
+  }
   for (size_t i = 0; writing && i < images.size(); ++i) {
     const WindowImage& image = images[i];
     v1::ImageInfo info;
@@ -129,9 +207,7 @@ FusedWindow FusionClient::send(const v1::ShotSetup& setup, const std::vector<Win
     info.set_cached(reuse[i]);
     size_t offset = 0;
     do {
-      if (aborted()) {
-        context.TryCancel();
-        result.aborted = true;
+      if (waiter.stopped()) {
         writing = false;
         break;
       }
@@ -144,17 +220,22 @@ FusedWindow FusionClient::send(const v1::ShotSetup& setup, const std::vector<Win
       p->set_data(image.bytes.data() + offset, size);
       offset += size;
       result.bytesSent += size;
-      writing = stream->Write(part);
+      writing = write(part);
     } while (writing && !reuse[i] && offset < image.bytes.size());
     (reuse[i] ? result.imagesReused : result.imagesSent) += 1;
   }
-  if (writing) stream->WritesDone();
+  if (writing) {
+    stream->WritesDone(kOperation);
+    waiter.wait();
+  }
 
   const size_t expected = size_t(width) * size_t(height) * 3 * sizeof(float);
   std::string fused;
   bool done = false;
   v1::FuseShotResponse response;
-  while (stream->Read(&response)) {
+  for (;;) {
+    stream->Read(&response, kOperation);
+    if (!waiter.wait()) break;
     if (response.has_part()) {
       const v1::ImagePart& part = response.part();
       if (part.has_info()) {
@@ -179,12 +260,10 @@ FusedWindow FusionClient::send(const v1::ShotSetup& setup, const std::vector<Win
     } else if (response.has_done()) {
       done = true;
     }
-    if (aborted()) {
-      context.TryCancel();
-      result.aborted = true;
-    }
   }
-  status = stream->Finish();
+  stream->Finish(&status, kOperation);
+  waiter.wait();
+  result.aborted = waiter.stopped();
   if (!result.error.empty() || result.aborted) return result;
   if (!status.ok()) {
     result.unreachable = unreachable(status);

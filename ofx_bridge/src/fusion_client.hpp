@@ -44,7 +44,7 @@ class FusionClient {
   const std::string& address() const { return address_; }
 
   // Fuses `setup.render` from `images` of `width` x `height`; `seconds` bounds the whole exchange.
-  // `aborted` is polled between messages: the host may cancel a render.
+  // `aborted` is polled while the plugin waits for the server: the host may cancel a render.
   FusedWindow fuse(const v1::ShotSetup& setup, std::vector<WindowImage>& images, int width, int height,
                    double seconds, const std::function<bool()>& aborted);
 

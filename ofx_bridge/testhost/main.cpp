@@ -7,7 +7,7 @@
 //   ofx_test_host --plugin MovingColor.ofx --frames DIR --out DIR [--context filter|general]
 //                 [--render 3,4,3] [--param name=value]... [--scale 0.5] [--origin X,Y]
 //                 [--negative-rowbytes] [--cpus N] [--message-suite 1|2] [--no-matte] [--no-graded]
-//                 [--abort]
+//                 [--abort] [--abort-after SECONDS]
 //
 // DIR holds source.N.raw (RGBA), and optionally matte.N.raw (A or RGBA) and graded.N.raw (RGBA).
 #include <dlfcn.h>
@@ -83,6 +83,8 @@ Arguments parse(int argc, char** argv) {
       o.messageVersion = std::stoi(value());
     else if (flag == "--abort")
       o.abort = true;
+    else if (flag == "--abort-after")
+      o.abortAfter = std::stod(value());
     else if (flag == "--no-matte")
       a.matte = false;
     else if (flag == "--no-graded")
@@ -296,6 +298,7 @@ int run(const Arguments& args) {
     renderArgs.setDouble(kOfxImageEffectPropRenderScale, o.renderScale, 0);
     renderArgs.setDouble(kOfxImageEffectPropRenderScale, o.renderScale, 1);
     const auto started = std::chrono::steady_clock::now();
+    host.renderStarted = started;
     const OfxStatus status = call(plugin, kOfxImageEffectActionRender, &effect, &renderArgs);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (!host.images.empty()) {

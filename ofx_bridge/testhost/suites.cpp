@@ -187,7 +187,13 @@ OfxStatus clipGetRegionOfDefinition(OfxImageClipHandle handle, OfxTime time, Ofx
   return kOfxStatOK;
 }
 
-int abortRender(OfxImageEffectHandle) { return state().options.abort ? 1 : 0; }
+int abortRender(OfxImageEffectHandle) {
+  const HostState& host = state();
+  if (host.options.abort) return 1;
+  const double running =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - host.renderStarted).count();
+  return host.options.abortAfter >= 0 && running >= host.options.abortAfter ? 1 : 0;
+}
 
 OfxStatus imageMemoryAlloc(OfxImageEffectHandle, size_t bytes, OfxImageMemoryHandle* memory) {
   *memory = reinterpret_cast<OfxImageMemoryHandle>(std::malloc(bytes));

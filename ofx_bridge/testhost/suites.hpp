@@ -2,6 +2,7 @@
 // it hands the plugin: image effect, parameter, memory, multi-thread, message.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,6 +23,7 @@ struct Options {
   unsigned int cpus = 4;          // what multiThreadNumCPUs answers
   int messageVersion = 2;         // the newest message suite offered (1 or 2)
   bool abort = false;             // the user stops every render at once
+  double abortAfter = -1.0;       // ... or once a render has run this many seconds (when 0 or more)
 };
 
 struct Clip {
@@ -75,6 +77,7 @@ struct HostState {
   Journal journal;
   std::map<PropertySet*, std::unique_ptr<Image>> images;  // fetched and not yet released
   std::map<std::string, std::unique_ptr<Image>> outputs;  // the Output image of each render, by frame
+  std::chrono::steady_clock::time_point renderStarted;    // of the render under way
 };
 
 HostState& state();
