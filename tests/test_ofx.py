@@ -318,6 +318,25 @@ def test_a_frame_rendered_again_sends_no_image(ofx_build, test_model, tmp_path):
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def test_images_evicted_under_the_plugin_are_sent_again(ofx_build, test_model, tmp_path):
+    """A server whose image cache holds less than a window evicts images the plugin was told it held
+    while the window arrives: the plugin sends the window again in full, and the frame still fuses."""
+    plates, mattes = generated(seed=19)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    folder = short_folder()
+    with ServerProcess(f"unix://{folder}/mc.sock", ["--cache-mb", "0.15"]) as server:
+        params = {"server": server.address, **GRADE_PARAMS}
+        run = run_host(ofx_build, frames, tmp_path / "out", params, render=[1003, 1004])
+        expected = expected_frames(server, plates, mattes, 2)
+        with connect(server.address) as client:
+            stats = client.info()["cache"]
+    shutil.rmtree(folder, ignore_errors=True)
+    assert int(stats["evicted_references"]) >= 1, stats
+    assert not run.messages(), run.messages()
+    for frame in (1003, 1004):
+        assert np.array_equal(run.outputs[frame][..., :3], expected[frame]), frame
+
+
 def scrub_through(ofx_build: OfxBuild, served: ServerProcess, tmp_path) -> None:
     plates, mattes = generated(seed=11)
     frames = write_inputs(tmp_path / "in", plates, mattes)
