@@ -218,6 +218,48 @@ def test_bear_through_the_script_equals_movingcolor_fuse(resolve, served, clips,
     assert np.abs(ours[2] - read_pixels(bear / "frames" / "00012.png")).max() > 0.05
 
 
+def fused_result(shot: dict, folder: Path):
+    """Six fused frames on disk, as fuse_rendered reports them."""
+    import shutil
+
+    from movingcolor_hosts import FusionResult
+
+    folder.mkdir(parents=True)
+    for number in range(1001, 1007):
+        shutil.copy(shot["rgba"].replace("####", str(number)), folder / f"f.{number}.exr")
+    frames = list(range(1001, 1007))
+    return FusionResult(str(folder / "f.####.exr"), frames, [], "guided", "", "", 0.0)
+
+
+@pytest.mark.parametrize("version", [[18, 6, 6, 7, ""], [19, 1, 4, 11, ""], [20, 2, 0, 5, ""]])
+def test_fused_clip_is_placed_whole_whatever_the_version(resolve, shot, tmp_path, version):
+    """Resolve 19.1 reads AppendToTimeline's endFrame as the last frame, 18.6 and 20 as one past it."""
+    from movingcolor_resolve.placement import place_above
+
+    resolve.set_version(version)
+    project = resolve.GetProjectManager().GetCurrentProject()
+    result = fused_result(shot, tmp_path / "fused")
+    assert place_above(project, project.GetCurrentTimeline(), result, RECORD) == 2
+    assert fused_clips(resolve) == [(2, RECORD, 6, str(tmp_path / "fused" / "f.%04d.exr"))]
+
+
+def test_fused_clip_resolve_will_not_place(resolve, shot, tmp_path, monkeypatch):
+    from movingcolor_hosts import HostBridgeError
+    from movingcolor_resolve.placement import place_above
+
+    monkeypatch.setattr(resolve_app.MediaPool, "AppendToTimeline", lambda self, clips: [])
+    project = resolve.GetProjectManager().GetCurrentProject()
+    timeline = project.GetCurrentTimeline()
+    with pytest.raises(
+        HostBridgeError,
+        match=rf"did not place the fused clip at record frame {RECORD}; it is in the media pool "
+        rf"\(f\.\[1001-1006\]\.exr\): place it on a track above the clip",
+    ):
+        place_above(project, timeline, fused_result(shot, tmp_path / "fused"), RECORD)
+    assert timeline.GetTrackCount("video") == 1  # the track added for it is gone again
+    assert media_count(resolve) == 1
+
+
 # -- failures: a clear message, nothing written or imported ------------------------
 
 

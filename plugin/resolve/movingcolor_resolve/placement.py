@@ -12,10 +12,37 @@ def _printf(out: str) -> str:
     return str(pattern.directory / f"{pattern.prefix}%0{pattern.padding}d{pattern.suffix}")
 
 
+def _append(media_pool, timeline, clip, frames: int, track: int, record_first: int):
+    """Put all ``frames`` of ``clip`` on ``track`` at ``record_first``; the timeline item, or None.
+
+    Resolve versions read AppendToTimeline's ``endFrame`` differently (19.1 as the last frame,
+    18.6 and 20 or later as one past it), so the placed item's length is checked, and a wrong one
+    is removed and placed again the other way."""
+    for end_frame in (frames, frames - 1):
+        placed = media_pool.AppendToTimeline(
+            [
+                {
+                    "mediaPoolItem": clip,
+                    "startFrame": 0,
+                    "endFrame": end_frame,
+                    "trackIndex": track,
+                    "recordFrame": record_first,
+                    "mediaType": 1,
+                }
+            ]
+        )
+        placed = list(placed or [])
+        if len(placed) == 1 and placed[0].GetDuration() == frames and placed[0].GetStart() == record_first:
+            return placed[0]
+        if placed:
+            timeline.DeleteClips(placed)
+    return None
+
+
 def place_above(project, timeline, result: FusionResult, record_first: int) -> int:
     """Import the fused sequence and put it on a new video track at ``record_first``; the track."""
-    media = project.GetMediaPool()
-    imported = media.ImportMedia(
+    media_pool = project.GetMediaPool()
+    imported = media_pool.ImportMedia(
         [{"FilePath": _printf(result.out), "StartIndex": result.first, "EndIndex": result.last}]
     )
     if not imported:
@@ -26,21 +53,10 @@ def place_above(project, timeline, result: FusionResult, record_first: int) -> i
     if not timeline.AddTrack("video"):
         raise HostBridgeError("Resolve did not add a video track for the fused frames; add one and run again")
     track = timeline.GetTrackCount("video")
-    placed = media.AppendToTimeline(
-        [
-            {
-                "mediaPoolItem": imported[0],
-                "startFrame": 0,
-                "endFrame": len(result.frames) - 1,
-                "trackIndex": track,
-                "recordFrame": record_first,
-                "mediaType": 1,
-            }
-        ]
-    )
-    if not placed:
+    if _append(media_pool, timeline, imported[0], len(result.frames), track, record_first) is None:
+        timeline.DeleteTrack("video", track)
         raise HostBridgeError(
-            f"Resolve did not place the fused clip on video track {track}; it is in the media pool: "
-            f"place it at record frame {record_first}"
+            f"Resolve did not place the fused clip at record frame {record_first}; it is in the media "
+            f"pool ({imported[0].GetName()}): place it on a track above the clip at that frame"
         )
     return track
