@@ -250,6 +250,7 @@ def test_server_down(session, shot, tmp_path):
         ({"out": ""}, "output is empty"),
         ({"out": "{folder}/f.exr"}, "is not an EXR sequence"),
         ({"out": "{folder}/f.####.png"}, "is not an EXR sequence"),
+        ({"out": "/dev/null/fused/f.####.exr"}, "cannot write to the output folder /dev/null/fused: Not a"),
         ({"first": 1005, "last": 1002}, "the first frame is after the last"),
         ({"handles": -2}, "window is -2"),
         ({"grade_source": "grade file", "grade_file": "{folder}/missing.cube"}, "does not exist"),

@@ -16,6 +16,7 @@ import nuke
 from movingcolor_client import JobCancelledError
 from movingcolor_hosts import (
     FuseSettings,
+    HostBridgeError,
     MissingInputError,
     RenderedInputs,
     RenderError,
@@ -116,8 +117,14 @@ def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = N
     render_first = min(first, max(first - settings.handles, plate.firstFrame()))
     render_last = max(last, min(last + settings.handles, plate.lastFrame()))
     out_folder = Path(settings.out).parent
-    out_folder.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".movingcolor-inputs-", dir=out_folder))
+    try:
+        out_folder.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".movingcolor-inputs-", dir=out_folder))
+    except OSError as error:
+        raise HostBridgeError(
+            f"{node.name()}: cannot write to the output folder {out_folder}: {error.strerror}; choose "
+            f"a folder you can write to"
+        ) from None
     try:
         patterns = {}
         for role in INPUT_NAMES:
