@@ -406,6 +406,30 @@ _FILE_NAMES = {"rgba.red": "R", "rgba.green": "G", "rgba.blue": "B", "rgba.alpha
 _DATATYPES = {"16 bit half": oiio.HALF, "32 bit float": oiio.FLOAT}
 
 
+class _FileTypeKnob(Enumeration_Knob):
+    """A Write's file_type: choosing a format gives the node that format's knobs, as in Nuke (before
+    then a Write has no ``datatype`` or ``compression`` knob)."""
+
+    _FORMAT_KNOBS = {
+        "exr": lambda: [
+            Enumeration_Knob("datatype", values=list(_DATATYPES)),
+            Enumeration_Knob(
+                "compression", values=["Zip (1 scanline)", "none", "PIZ Wavelet (32 scanlines)"]
+            ),
+        ]
+    }
+
+    def setValue(self, value) -> bool:
+        super().setValue(value)
+        node = self._node
+        for knobs in self._FORMAT_KNOBS.values():
+            for knob in knobs():
+                node._knobs.pop(knob._name, None)
+        for knob in self._FORMAT_KNOBS.get(self._value, list)():
+            node.addKnob(knob)
+        return True
+
+
 class Write(Node):
     _class = "Write"
 
@@ -414,12 +438,8 @@ class Write(Node):
             String_Knob("name"),
             Boolean_Knob("disable"),
             File_Knob("file"),
-            Enumeration_Knob("file_type", values=[" ", "exr", "png", "tiff", "dpx", "jpeg"]),
+            _FileTypeKnob("file_type", values=[" ", "exr", "png", "tiff", "dpx", "jpeg"]),
             Enumeration_Knob("channels", values=["rgb", "rgba", "alpha", "all"]),
-            Enumeration_Knob("datatype", values=list(_DATATYPES)),
-            Enumeration_Knob(
-                "compression", values=["Zip (1 scanline)", "none", "PIZ Wavelet (32 scanlines)"]
-            ),
             Boolean_Knob("raw"),
             Enumeration_Knob("colorspace", values=["default"]),
             Boolean_Knob("create_directories"),
