@@ -139,6 +139,16 @@ def test_every_frame_equals_the_servers_fusion_of_its_window(ofx_build, served, 
     assert_fused(run, expected_frames(served, plates, mattes, 2, band="6"), plates, 2)
 
 
+def test_frames_rendered_at_once_on_several_threads(ofx_build, served, tmp_path):
+    """The plugin says it is fully thread-safe: renders of one instance at the same time share its
+    connection and must each give their own window's fusion."""
+    plates, mattes = generated(frames=8, seed=23)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    params = {"server": served.address, **GRADE_PARAMS}
+    run = run_host(ofx_build, frames, tmp_path / "out", params, "--render-threads", "4", "--cpus", "2")
+    assert_fused(run, expected_frames(served, plates, mattes, 2), plates, 2)
+
+
 def test_graded_clip_source_alpha_and_render_scale(ofx_build, served, tmp_path):
     """A graded clip instead of the CDL, the Source's alpha as the matte, and a half-resolution render
     whose band in pixels halves with it."""

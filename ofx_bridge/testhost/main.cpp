@@ -7,20 +7,24 @@
 //   ofx_test_host --plugin MovingColor.ofx --frames DIR --out DIR [--context filter|general]
 //                 [--render 3,4,3] [--param name=value]... [--scale 0.5] [--origin X,Y]
 //                 [--negative-rowbytes] [--cpus N] [--message-suite 1|2] [--no-matte] [--no-graded]
-//                 [--abort] [--abort-after SECONDS]
+//                 [--abort] [--abort-after SECONDS] [--render-threads N]
 //
 // DIR holds source.N.raw (RGBA), and optionally matte.N.raw (A or RGBA) and graded.N.raw (RGBA).
 #include <dlfcn.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ofx/names.h"
@@ -85,6 +89,8 @@ Arguments parse(int argc, char** argv) {
       o.abort = true;
     else if (flag == "--abort-after")
       o.abortAfter = std::stod(value());
+    else if (flag == "--render-threads")
+      o.renderThreads = unsigned(std::stoul(value()));
     else if (flag == "--no-matte")
       a.matte = false;
     else if (flag == "--no-graded")
@@ -97,7 +103,12 @@ Arguments parse(int argc, char** argv) {
   return a;
 }
 
-void emit(const std::string& json) { std::cout << json << std::endl; }
+void emit(const std::string& json) {
+  // Render threads print too: one line at a time.
+  static std::mutex lock;
+  std::lock_guard<std::mutex> guard(lock);
+  std::cout << json << std::endl;
+}
 
 void flushJournal() {
   Journal& journal = state().journal;
@@ -182,6 +193,72 @@ void initialise(Param& param) {
     param.integer = param.props.getInt(kOfxParamPropDefault);
 }
 
+// What getFramesNeeded declares for a render at `frame`: the frames each input clip may be fetched at.
+NeededFrames framesNeeded(OfxPlugin* plugin, Effect& effect, long long frame) {
+  PropertySet neededArgs, needed;
+  neededArgs.setDouble(kOfxPropTime, double(frame));
+  for (const auto& [name, clip] : effect.clips) {
+    if (name == kOfxImageEffectOutputClipName) continue;
+    const std::string property = std::string(kOfxImageClipPropFrameRange) + "_" + name;
+    needed.setDouble(property, double(frame), 0);  // the host's default: the frame itself
+    needed.setDouble(property, double(frame), 1);
+  }
+  require(call(plugin, kOfxImageEffectActionGetFramesNeeded, &effect, &neededArgs, &needed),
+          kOfxImageEffectActionGetFramesNeeded);
+  NeededFrames ranges;
+  std::string json = "{";
+  for (const auto& [name, clip] : effect.clips) {
+    if (name == kOfxImageEffectOutputClipName) continue;
+    const std::string property = std::string(kOfxImageClipPropFrameRange) + "_" + name;
+    const long long from = std::llround(needed.getDouble(property, 0)),
+                    to = std::llround(needed.getDouble(property, 1));
+    ranges[name] = {from, to};
+    json += std::string(json.size() > 1 ? "," : "") + jsonString(name) + ":[" + std::to_string(from) + "," +
+            std::to_string(to) + "]";
+  }
+  emit("{\"event\":\"frames_needed\",\"frame\":" + std::to_string(frame) + ",\"ranges\":" + json + "}}");
+  return ranges;
+}
+
+// An Output image for `frame` whose every sample is NaN, so a plugin that skips any pixel shows.
+std::unique_ptr<Image> blankOutput(Effect& effect, long long frame) {
+  const RawFrame& sourceFrame = effect.clips["Source"]->frames.at(frame);
+  RawFrame blank{sourceFrame.width, sourceFrame.height, 4, {}};
+  blank.samples.assign(size_t(blank.width) * size_t(blank.height) * 4, std::nanf(""));
+  return makeImage(blank, state().options.renderScale);
+}
+
+// One render of `frame` into its Output image, on the calling thread; writes out.<frame>.raw.
+void renderFrame(OfxPlugin* plugin, Effect& effect, const Arguments& args, long long frame,
+                 const NeededFrames& needed) {
+  HostState& host = state();
+  const Options& o = host.options;
+  const RawFrame& sourceFrame = effect.clips["Source"]->frames.at(frame);
+  PropertySet renderArgs;
+  renderArgs.setDouble(kOfxPropTime, double(frame));
+  renderArgs.setString("OfxImageEffectPropFieldToRender", "OfxImageFieldNone");
+  const int window[4] = {o.originX, o.originY, o.originX + sourceFrame.width, o.originY + sourceFrame.height};
+  for (int i = 0; i < 4; ++i) renderArgs.setInt(kOfxImageEffectPropRenderWindow, window[i], i);
+  renderArgs.setDouble(kOfxImageEffectPropRenderScale, o.renderScale, 0);
+  renderArgs.setDouble(kOfxImageEffectPropRenderScale, o.renderScale, 1);
+  const auto started = std::chrono::steady_clock::now();
+  beginRenderOnThisThread(&needed, started);
+  const OfxStatus status = call(plugin, kOfxImageEffectActionRender, &effect, &renderArgs);
+  beginRenderOnThisThread(nullptr, started);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (o.renderThreads <= 1 && !host.images.empty()) {
+    emit("{\"event\":\"violation\",\"what\":\"" + std::to_string(host.images.size()) +
+         " images were not released after the render\"}");
+    host.images.clear();
+  }
+  const std::string path = args.out + "/out." + std::to_string(frame) + ".raw";
+  writeRawFrame(path, host.outputs.at(std::to_string(frame))->toRaw());
+  char timing[32];
+  std::snprintf(timing, sizeof timing, "%.4f", seconds);
+  emit("{\"event\":\"render\",\"frame\":" + std::to_string(frame) + ",\"status\":" + std::to_string(status) +
+       ",\"seconds\":" + timing + ",\"output\":" + jsonString(path) + "}");
+}
+
 int run(const Arguments& args) {
   HostState& host = state();
   host.hostProps.setString(kOfxPropName, "com.movingcolor.testhost");
@@ -262,58 +339,32 @@ int run(const Arguments& args) {
   std::vector<long long> frames = args.render;
   if (frames.empty())
     for (long long f = first; f <= last; ++f) frames.push_back(f);
-  for (long long frame : frames) {
-    PropertySet neededArgs, needed;
-    neededArgs.setDouble(kOfxPropTime, double(frame));
-    for (const auto& [name, clip] : effect.clips) {
-      if (name == kOfxImageEffectOutputClipName) continue;
-      const std::string property = std::string(kOfxImageClipPropFrameRange) + "_" + name;
-      needed.setDouble(property, double(frame), 0);  // the host's default: the frame itself
-      needed.setDouble(property, double(frame), 1);
-    }
-    require(call(plugin, kOfxImageEffectActionGetFramesNeeded, &effect, &neededArgs, &needed),
-            kOfxImageEffectActionGetFramesNeeded);
-    std::string ranges = "{";
-    for (auto& [name, clip] : effect.clips) {
-      if (name == kOfxImageEffectOutputClipName) continue;
-      const std::string property = std::string(kOfxImageClipPropFrameRange) + "_" + name;
-      clip->neededFirst = std::llround(needed.getDouble(property, 0));
-      clip->neededLast = std::llround(needed.getDouble(property, 1));
-      ranges += std::string(ranges.size() > 1 ? "," : "") + jsonString(name) + ":[" +
-                std::to_string(clip->neededFirst) + "," + std::to_string(clip->neededLast) + "]";
-    }
-    emit("{\"event\":\"frames_needed\",\"frame\":" + std::to_string(frame) + ",\"ranges\":" + ranges + "}}");
+  // Every render's frames needed first, as a host asks before it schedules renders.
+  std::vector<NeededFrames> needs;
+  for (long long frame : frames) needs.push_back(framesNeeded(plugin, effect, frame));
+  const unsigned int threads = host.options.renderThreads;
+  if (threads > 1 && std::set<long long>(frames.begin(), frames.end()).size() != frames.size())
+    throw std::runtime_error("--render-threads renders each frame once: --render lists a frame twice");
+  for (long long frame : frames) host.outputs[std::to_string(frame)] = blankOutput(effect, frame);
 
-    const RawFrame& sourceFrame = effect.clips["Source"]->frames.at(frame);
-    RawFrame blank{sourceFrame.width, sourceFrame.height, 4, {}};
-    // Unwritten output pixels stay NaN, so a plugin that skips any shows.
-    blank.samples.assign(size_t(blank.width) * size_t(blank.height) * 4, std::nanf(""));
-    host.outputs[std::to_string(frame)] = makeImage(blank, host.options.renderScale);
-    const Options& o = host.options;
-    PropertySet renderArgs;
-    renderArgs.setDouble(kOfxPropTime, double(frame));
-    renderArgs.setString("OfxImageEffectPropFieldToRender", "OfxImageFieldNone");
-    const int window[4] = {o.originX, o.originY, o.originX + blank.width, o.originY + blank.height};
-    for (int i = 0; i < 4; ++i) renderArgs.setInt(kOfxImageEffectPropRenderWindow, window[i], i);
-    renderArgs.setDouble(kOfxImageEffectPropRenderScale, o.renderScale, 0);
-    renderArgs.setDouble(kOfxImageEffectPropRenderScale, o.renderScale, 1);
-    const auto started = std::chrono::steady_clock::now();
-    host.renderStarted = started;
-    const OfxStatus status = call(plugin, kOfxImageEffectActionRender, &effect, &renderArgs);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    if (!host.images.empty()) {
-      emit("{\"event\":\"violation\",\"what\":\"" + std::to_string(host.images.size()) +
-           " images were not released after the render\"}");
-      host.images.clear();
+  std::atomic<size_t> next{0};
+  auto renderAll = [&] {
+    for (size_t i = next++; i < frames.size(); i = next++) {
+      // A frame rendered again starts from a blank output, as a fresh render does.
+      if (threads <= 1) host.outputs[std::to_string(frames[i])] = blankOutput(effect, frames[i]);
+      renderFrame(plugin, effect, args, frames[i], needs[i]);
     }
-    const std::string path = args.out + "/out." + std::to_string(frame) + ".raw";
-    writeRawFrame(path, host.outputs[std::to_string(frame)]->toRaw());
-    host.outputs.clear();
-    char timing[32];
-    std::snprintf(timing, sizeof timing, "%.4f", seconds);
-    emit("{\"event\":\"render\",\"frame\":" + std::to_string(frame) + ",\"status\":" +
-         std::to_string(status) + ",\"seconds\":" + timing + ",\"output\":" + jsonString(path) + "}");
+  };
+  std::vector<std::thread> workers;
+  for (unsigned int i = 1; i < threads; ++i) workers.emplace_back(renderAll);
+  renderAll();
+  for (auto& worker : workers) worker.join();
+  if (!host.images.empty()) {
+    emit("{\"event\":\"violation\",\"what\":\"" + std::to_string(host.images.size()) +
+         " images were not released after the renders\"}");
+    host.images.clear();
   }
+  host.outputs.clear();
 
   require(call(plugin, kOfxActionDestroyInstance, &effect), kOfxActionDestroyInstance);
   require(call(plugin, kOfxActionUnload, nullptr), kOfxActionUnload);

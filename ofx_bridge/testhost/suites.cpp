@@ -16,6 +16,17 @@ HostState& state() {
   return host;
 }
 
+namespace {
+// The render under way on this thread: renders may run at once, each on its own thread.
+thread_local const NeededFrames* tNeeded = nullptr;
+thread_local std::chrono::steady_clock::time_point tStarted;
+}  // namespace
+
+void beginRenderOnThisThread(const NeededFrames* needed, std::chrono::steady_clock::time_point started) {
+  tNeeded = needed;
+  tStarted = started;
+}
+
 void Journal::add(const std::string& json) {
   std::lock_guard<std::mutex> guard(lock);
   events.push_back(json);
@@ -152,7 +163,9 @@ OfxStatus clipGetImage(OfxImageClipHandle handle, OfxTime time, const OfxRectD*,
   }
   host.journal.add("{\"event\":\"fetch\",\"clip\":" + jsonString(clip->name) +
                    ",\"frame\":" + std::to_string(frame) + "}");
-  if (frame < clip->neededFirst || frame > clip->neededLast)
+  const auto declared = tNeeded != nullptr ? tNeeded->find(clip->name) : NeededFrames::const_iterator();
+  if (tNeeded == nullptr || declared == tNeeded->end() || frame < declared->second.first ||
+      frame > declared->second.second)
     host.journal.add("{\"event\":\"violation\",\"what\":" +
                      jsonString(clip->name + " frame " + std::to_string(frame) +
                                 " fetched outside the frames the plugin declared as needed") +
@@ -190,8 +203,7 @@ OfxStatus clipGetRegionOfDefinition(OfxImageClipHandle handle, OfxTime time, Ofx
 int abortRender(OfxImageEffectHandle) {
   const HostState& host = state();
   if (host.options.abort) return 1;
-  const double running =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - host.renderStarted).count();
+  const double running = std::chrono::duration<double>(std::chrono::steady_clock::now() - tStarted).count();
   return host.options.abortAfter >= 0 && running >= host.options.abortAfter ? 1 : 0;
 }
 

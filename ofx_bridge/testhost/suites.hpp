@@ -18,19 +18,19 @@ namespace testhost {
 
 struct Options {
   double renderScale = 1.0;
-  int originX = 0, originY = 0;   // the images' bounds start here, not at 0
-  bool negativeRowBytes = false;  // rows run down through memory
-  unsigned int cpus = 4;          // what multiThreadNumCPUs answers
-  int messageVersion = 2;         // the newest message suite offered (1 or 2)
-  bool abort = false;             // the user stops every render at once
-  double abortAfter = -1.0;       // ... or once a render has run this many seconds (when 0 or more)
+  int originX = 0, originY = 0;    // the images' bounds start here, not at 0
+  bool negativeRowBytes = false;   // rows run down through memory
+  unsigned int cpus = 4;           // what multiThreadNumCPUs answers
+  int messageVersion = 2;          // the newest message suite offered (1 or 2)
+  bool abort = false;              // the user stops every render at once
+  double abortAfter = -1.0;        // ... or once a render has run this many seconds (when 0 or more)
+  unsigned int renderThreads = 1;  // frames rendered at once, each on its own thread
 };
 
 struct Clip {
   std::string name;
   PropertySet props;
   std::map<long long, RawFrame> frames;
-  long long neededFirst = 0, neededLast = -1;  // what getFramesNeeded declared for the render under way
 };
 
 struct Param {
@@ -77,10 +77,16 @@ struct HostState {
   Journal journal;
   std::map<PropertySet*, std::unique_ptr<Image>> images;  // fetched and not yet released
   std::map<std::string, std::unique_ptr<Image>> outputs;  // the Output image of each render, by frame
-  std::chrono::steady_clock::time_point renderStarted;    // of the render under way
 };
 
 HostState& state();
+
+// The frames each input clip may be fetched at by one render: what getFramesNeeded declared.
+using NeededFrames = std::map<std::string, std::pair<long long, long long>>;
+
+// Marks a render under way on the calling thread (`needed` nullptr: none); image fetches are
+// checked against `needed`, and --abort-after counts from `started`.
+void beginRenderOnThisThread(const NeededFrames* needed, std::chrono::steady_clock::time_point started);
 
 // A fresh image of `frame` at the options' origin, scale and row order.
 std::unique_ptr<Image> makeImage(const RawFrame& frame, double scale);
