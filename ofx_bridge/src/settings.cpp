@@ -37,6 +37,15 @@ OfxPropertySetHandle defineDouble(OfxParamSetHandle params, const char* name, co
   return props;
 }
 
+// A one-line text that does not animate: it names a thing (an address, a colourspace).
+void defineText(OfxParamSetHandle params, const char* name, const char* label, const char* hint,
+                const char* fallback) {
+  OfxPropertySetHandle props = define(params, kOfxParamTypeString, name, label, hint);
+  setString(props, kOfxParamPropDefault, fallback);
+  setString(props, kOfxParamPropStringMode, kOfxParamStringIsSingleLine);
+  setInt(props, kOfxParamPropAnimates, 0);
+}
+
 void defineTriple(OfxParamSetHandle params, const char* name, const char* label, const char* hint,
                   double fallback, double minimum, double displayMax) {
   OfxPropertySetHandle props = define(params, kOfxParamTypeRGB, name, label, hint);
@@ -70,13 +79,10 @@ std::string triple(const std::array<double, 3>& values) {
 }  // namespace
 
 void defineParameters(OfxParamSetHandle params) {
-  OfxPropertySetHandle server =
-      define(params, kOfxParamTypeString, param::kServer, "Server",
+  defineText(params, param::kServer, "Server",
              "The MovingColor server: host:port or unix:///path/to.sock "
-             "(start one with: movingcolor serve). A token comes from $MOVINGCOLOR_TOKEN.");
-  setString(server, kOfxParamPropDefault, "127.0.0.1:50051");
-  setString(server, kOfxParamPropStringMode, kOfxParamStringIsSingleLine);
-  setInt(server, kOfxParamPropAnimates, 0);
+             "(start one with: movingcolor serve). A token comes from $MOVINGCOLOR_TOKEN.",
+             "127.0.0.1:50051");
 
   OfxPropertySetHandle engine =
       define(params, kOfxParamTypeChoice, param::kEngine, "Engine",
@@ -114,13 +120,10 @@ void defineParameters(OfxParamSetHandle params) {
   setInt(radius, kOfxParamPropDisplayMax, 8);
   setInt(radius, kOfxParamPropAnimates, 0);
 
-  OfxPropertySetHandle colorspace =
-      define(params, kOfxParamTypeString, param::kColorspace, "Colourspace",
+  defineText(params, param::kColorspace, "Colourspace",
              "OpenColorIO name of the host's working space (empty: scene-linear as the server's config "
-             "defines it); the fused frame comes back in the same space");
-  setString(colorspace, kOfxParamPropDefault, "");
-  setString(colorspace, kOfxParamPropStringMode, kOfxParamStringIsSingleLine);
-  setInt(colorspace, kOfxParamPropAnimates, 0);
+             "defines it); the fused frame comes back in the same space",
+             "");
 
   OfxPropertySetHandle timeLimit =
       defineDouble(params, param::kTimeLimit, "Time limit",
