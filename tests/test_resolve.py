@@ -154,6 +154,11 @@ def test_clip_under_the_playhead_with_its_alpha(resolve, served, shot, tmp_path,
     text = (tmp_path / "movingcolor.log").read_text()
     assert "rendering the plate" in text and f"fused frame {RECORD + 5} (6 of 6)" in text
     assert f"fused frame {RECORD + 5} (6 of 6)" in capsys.readouterr().out  # Resolve's Console
+    # Run again: the fused clip is now the top one under the playhead, and the plate is fused again.
+    assert timeline.GetTrackName("video", 2) == "MovingColor"
+    assert timeline.GetCurrentVideoItem().GetName() == f"fused.[{RECORD}-{RECORD + 5}].exr"
+    (again,) = fuse_items(resolve, current_items(resolve), settings)
+    assert again.ok and again.item == item.GetName() and again.track == 3, again
 
 
 def test_workspace_script_with_matte_and_graded_tracks(resolve, served, shot, tmp_path, monkeypatch):

@@ -141,6 +141,7 @@ class Timeline:
         self.start_frame = start_frame
         self.tracks: list[list[TimelineItem]] = [[]]
         self.enabled: list[bool] = [True]
+        self.names: list[str | None] = [None]  # None: Resolve's default name, "Video N"
         self.playhead = start_frame
 
     def GetName(self) -> str:
@@ -164,12 +165,13 @@ class Timeline:
             return False
         self.tracks.append([])
         self.enabled.append(True)
+        self.names.append(None)
         return True
 
     def DeleteTrack(self, trackType: str, trackIndex: int) -> bool:  # noqa: N803
         if trackType != "video" or not 1 <= trackIndex <= len(self.tracks):
             return False
-        del self.tracks[trackIndex - 1], self.enabled[trackIndex - 1]
+        del self.tracks[trackIndex - 1], self.enabled[trackIndex - 1], self.names[trackIndex - 1]
         return True
 
     def DeleteClips(self, items: list, ripple: bool = False) -> bool:
@@ -200,7 +202,13 @@ class Timeline:
         return self.enabled[self._index(trackType, trackIndex)]
 
     def GetTrackName(self, trackType: str, trackIndex: int) -> str:  # noqa: N803
-        return f"Video {trackIndex}"
+        return self.names[self._index(trackType, trackIndex)] or f"Video {trackIndex}"
+
+    def SetTrackName(self, trackType: str, trackIndex: int, name: str) -> bool:  # noqa: N803
+        if trackType != "video" or not 1 <= trackIndex <= len(self.tracks):
+            return False
+        self.names[trackIndex - 1] = name
+        return True
 
     def GetCurrentTimecode(self) -> str:
         seconds, frames = divmod(self.playhead, 24)

@@ -5,6 +5,10 @@ from __future__ import annotations
 from movingcolor.frames.sequence import SequencePattern
 from movingcolor_hosts import FusionResult, HostBridgeError
 
+#: The name of the tracks fused clips are placed on; the clip under the playhead is never taken
+#: from one (a second run fuses the plate again, not the previous result).
+RESULT_TRACK = "MovingColor"
+
 
 def _printf(out: str) -> str:
     """``shot.####.exr`` as Resolve's media import wants sequences: ``shot.%04d.exr``."""
@@ -53,6 +57,7 @@ def place_above(project, timeline, result: FusionResult, record_first: int) -> i
     if not timeline.AddTrack("video"):
         raise HostBridgeError("Resolve did not add a video track for the fused frames; add one and run again")
     track = timeline.GetTrackCount("video")
+    timeline.SetTrackName("video", track, RESULT_TRACK)
     if _append(media_pool, timeline, imported[0], len(result.frames), track, record_first) is None:
         timeline.DeleteTrack("video", track)
         raise HostBridgeError(

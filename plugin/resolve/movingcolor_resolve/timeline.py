@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from movingcolor_hosts import HostBridgeError, MissingInputError
 
+from .placement import RESULT_TRACK
 from .settings import ResolveSettings
 
 
@@ -21,25 +22,35 @@ def current(resolve):
     return project, timeline
 
 
+def _not_plates(timeline, settings: ResolveSettings | None) -> set[int]:
+    """Video tracks that hold no plate: the matte's and the graded version's (as ``settings`` name
+    them) and those fused clips were placed on."""
+    tracks = {settings.matte_track(), settings.graded_track} - {None, 0} if settings else set()
+    for track in range(1, timeline.GetTrackCount("video") + 1):
+        if timeline.GetTrackName("video", track) == RESULT_TRACK:
+            tracks.add(track)
+    return tracks
+
+
 def current_items(resolve, settings: ResolveSettings | None = None) -> list:
-    """The video item under the playhead. Resolve names the top one; when that is the matte or the
-    graded version (tracks named by ``settings``), the plate is the clip at its place below."""
+    """The video item under the playhead. Resolve names the top one; when that is the matte, the
+    graded version or a fused clip, the plate is the clip at its place on a track below."""
     _, timeline = current(resolve)
     item = timeline.GetCurrentVideoItem()
     if item is None:
         raise MissingInputError("no clip under the playhead: move the playhead onto the clip to fuse")
-    helpers = {settings.matte_track(), settings.graded_track} - {None, 0} if settings else set()
-    if track_of(timeline, item) not in helpers:
+    skipped = _not_plates(timeline, settings)
+    if track_of(timeline, item) not in skipped:
         return [item]
     for track in range(timeline.GetTrackCount("video"), 0, -1):
-        if track in helpers:
+        if track in skipped:
             continue
         for other in timeline.GetItemListInTrack("video", track) or []:
             if other.GetStart() <= item.GetStart() < other.GetEnd():
                 return [other]
     raise MissingInputError(
-        f"no plate under the playhead: {item.GetName()} is on the matte or graded track and no other "
-        f"track has a clip there"
+        f"no plate under the playhead: {item.GetName()} is on a matte, graded or {RESULT_TRACK} track "
+        f"and no other track has a clip there"
     )
 
 
