@@ -4,6 +4,7 @@ engine; references to images the server evicted are refused and the client resen
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import numpy as np
@@ -99,6 +100,29 @@ def test_an_evicted_image_is_refused_and_the_client_resends_it(small_cache_serve
     assert np.array_equal(fused.pixels(), expected.pixels())
     assert int(stats["evicted_references"]) >= 1
     assert int(stats["image_bytes"]) <= int(stats["image_capacity_bytes"])
+
+
+def test_clients_at_once_on_a_small_cache_each_get_their_own_frame(small_cache_server, window):
+    """Several clients whose windows together overflow the image cache: each still gets its own
+    window's fusion (references evicted by another client are resent), and the cache stays in bounds."""
+    plates, mattes = window
+    targets = [1002, 1003, 1004, 1003, 1002, 1004]
+    with connect(small_cache_server.address) as client:
+        expected = {
+            t: client.fuse_window(t, plates, mattes, grade=GRADE, reuse=False).pixels() for t in {*targets}
+        }
+
+    def fuse(target: int) -> np.ndarray:
+        with connect(small_cache_server.address) as client:
+            return client.fuse_window(target, plates, mattes, grade=GRADE).pixels()
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        fused = list(pool.map(fuse, targets))
+    for target, pixels in zip(targets, fused, strict=True):
+        assert np.array_equal(pixels, expected[target]), target
+    with connect(small_cache_server.address) as client:
+        stats = client.info()["cache"]
+    assert 0 < int(stats["image_bytes"]) <= int(stats["image_capacity_bytes"])
 
 
 def _requests(setup, parts):
