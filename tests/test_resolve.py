@@ -458,6 +458,21 @@ def test_render_failure_names_the_cause(resolve, served, shot, tmp_path):
     assert report.exit_code == 2 and fused_clips(resolve) == [] and leftovers(tmp_path / "out") == []
 
 
+def test_unexpected_error_reaches_the_log(resolve, shot, tmp_path, monkeypatch):
+    place(resolve, shot["rgba"], 1001, 1006, track=1)
+
+    def broken(self):
+        raise RuntimeError("the scripting link dropped")
+
+    monkeypatch.setattr(resolve_app.Timeline, "GetCurrentVideoItem", broken)
+    code = main(["--server", "localhost:1", "--grade", GRADE, "--colorspace", "ACEScg",
+                 "--log-file", str(tmp_path / "log.txt")], resolve=resolve)  # fmt: skip
+    assert code == 70
+    text = (tmp_path / "log.txt").read_text()
+    assert "unexpected error, nothing more was fused; please report it with this log" in text
+    assert "RuntimeError: the scripting link dropped" in text  # the traceback, for whoever fixes it
+
+
 def test_resolve_not_running(tmp_path):
     assert resolve_app.current is None  # scriptapp("Resolve") answers None
     code = main(["--server", "localhost:1", "--grade", GRADE, "--colorspace", "ACEScg",

@@ -19,14 +19,11 @@ if _here and _here not in sys.path:
 
 
 def _resolve():
-    # Inside Resolve, scripts see `resolve` (and `bmd`); elsewhere the scripting module gives it.
+    # Inside Resolve, scripts see `resolve` (and `bmd`); elsewhere (None) the command line's main
+    # connects through the scripting module, reporting a failure in the log like any other.
     app = globals().get("resolve")
     if app is None and "bmd" in globals():
         app = bmd.scriptapp("Resolve")  # noqa: F821 (defined by Resolve)
-    if app is None:
-        from movingcolor_resolve.cli import connect_resolve
-
-        app = connect_resolve()
     return app
 
 

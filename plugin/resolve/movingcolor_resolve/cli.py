@@ -4,7 +4,7 @@ Needs Resolve running with external scripting allowed, and Resolve's scripting
 module on the path (RESOLVE_SCRIPT_API, RESOLVE_SCRIPT_LIB, PYTHONPATH: see
 plugin/resolve/README.md). Exit status: 0 when every item was fused, else the first
 failure's: 2 bad settings or input, 75 server unavailable or busy (try again later),
-130 cancelled; the log says why.
+130 cancelled, 70 an unexpected error (its traceback is in the log); the log says why.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from .bridge import fuse_items
 from .logs import bridge_logger
 from .settings import load_settings
 from .timeline import current_items, track_items
+
+#: Exit status of an error the bridge did not foresee (sysexits' EX_SOFTWARE).
+UNEXPECTED_ERROR = 70
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -78,5 +81,8 @@ def main(argv: list[str] | None = None, resolve=None) -> int:
     except KeyboardInterrupt:
         log.error("cancelled: nothing more was written or imported")
         return 130
+    except Exception:  # e.g. a Resolve call answering what its documentation does not say
+        log.exception("unexpected error, nothing more was fused; please report it with this log")
+        return UNEXPECTED_ERROR
     failed = [r for r in reports if not r.ok]
     return failed[0].exit_code if failed else 0
