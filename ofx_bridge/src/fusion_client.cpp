@@ -8,6 +8,8 @@
 #include <cstring>
 #include <set>
 
+#include "call_waiter.hpp"
+
 namespace movingcolor {
 
 namespace {
@@ -32,63 +34,6 @@ bool unreachable(const grpc::Status& status) {
   return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
          status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
 }
-
-// The one operation a call has in flight at a time.
-void* const kOperation = reinterpret_cast<void*>(1);
-// How often the host is asked whether it wants to stop while the server works.
-constexpr std::chrono::milliseconds kAbortPoll(50);
-
-// One call's completion queue, waited on in short steps so that the host's abort is seen while the
-// plugin waits for the server (a blocking call would hold the render until the answer or the
-// deadline). The host is polled on the calling thread: hosts answer abort for their render thread.
-class Waiter {
- public:
-  Waiter(grpc::ClientContext& context, const std::function<bool()>& aborted)
-      : context_(context), aborted_(aborted) {}
-  ~Waiter() {
-    queue_.Shutdown();
-    void* tag = nullptr;
-    bool ok = false;
-    while (queue_.Next(&tag, &ok)) {
-    }
-  }
-  Waiter(const Waiter&) = delete;
-  Waiter& operator=(const Waiter&) = delete;
-
-  grpc::CompletionQueue* queue() { return &queue_; }
-
-  // Waits for the operation in flight; false when it failed (the call is over).
-  bool wait() {
-    void* tag = nullptr;
-    bool ok = false;
-    for (;;) {
-      switch (queue_.AsyncNext(&tag, &ok, std::chrono::system_clock::now() + kAbortPoll)) {
-        case grpc::CompletionQueue::GOT_EVENT:
-          return ok;
-        case grpc::CompletionQueue::SHUTDOWN:
-          return false;
-        case grpc::CompletionQueue::TIMEOUT:
-          stopped();
-          break;
-      }
-    }
-  }
-
-  // Whether the host asked to stop; the call is cancelled the first time it does.
-  bool stopped() {
-    if (!stopped_ && aborted_()) {
-      stopped_ = true;
-      context_.TryCancel();
-    }
-    return stopped_;
-  }
-
- private:
-  grpc::ClientContext& context_;
-  const std::function<bool()>& aborted_;
-  grpc::CompletionQueue queue_;
-  bool stopped_ = false;
-};
 
 }  // namespace
 
@@ -139,10 +84,10 @@ FusedWindow FusionClient::fuse(const v1::ShotSetup& setup, std::vector<WindowIma
   prepare(findContext, std::min(deadline, after(kFindSeconds)));
   grpc::Status status;
   {
-    Waiter waiter(findContext, aborted);
+    CallWaiter waiter(findContext, aborted);
     auto call = stub_->PrepareAsyncFindImages(&findContext, find, waiter.queue());
     call->StartCall();
-    call->Finish(&held, &status, kOperation);
+    call->Finish(&held, &status, CallWaiter::kOperation);
     waiter.wait();
     if (waiter.stopped()) {
       FusedWindow stopped;
@@ -180,12 +125,12 @@ FusedWindow FusionClient::send(const v1::ShotSetup& setup, const std::vector<Win
   FusedWindow result;
   grpc::ClientContext context;
   prepare(context, deadline);
-  Waiter waiter(context, aborted);
+  CallWaiter waiter(context, aborted);
   auto stream = stub_->PrepareAsyncFuseWindow(&context, waiter.queue());
-  stream->StartCall(kOperation);
+  stream->StartCall(CallWaiter::kOperation);
   bool writing = waiter.wait();
   auto write = [&](const v1::FuseShotRequest& request) {
-    stream->Write(request, kOperation);
+    stream->Write(request, CallWaiter::kOperation);
     return waiter.wait();
   };
   if (writing) {
@@ -225,7 +170,7 @@ FusedWindow FusionClient::send(const v1::ShotSetup& setup, const std::vector<Win
     (reuse[i] ? result.imagesReused : result.imagesSent) += 1;
   }
   if (writing) {
-    stream->WritesDone(kOperation);
+    stream->WritesDone(CallWaiter::kOperation);
     waiter.wait();
   }
 
@@ -234,7 +179,7 @@ FusedWindow FusionClient::send(const v1::ShotSetup& setup, const std::vector<Win
   bool done = false;
   v1::FuseShotResponse response;
   for (;;) {
-    stream->Read(&response, kOperation);
+    stream->Read(&response, CallWaiter::kOperation);
     if (!waiter.wait()) break;
     if (response.has_part()) {
       const v1::ImagePart& part = response.part();
@@ -261,7 +206,7 @@ FusedWindow FusionClient::send(const v1::ShotSetup& setup, const std::vector<Win
       done = true;
     }
   }
-  stream->Finish(&status, kOperation);
+  stream->Finish(&status, CallWaiter::kOperation);
   waiter.wait();
   result.aborted = waiter.stopped();
   if (!result.error.empty() || result.aborted) return result;
