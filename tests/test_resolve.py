@@ -445,6 +445,20 @@ def test_command_line_help_without_torch():
     assert "--graded-track" in done.stdout and "{timeline} {item} {track} {start}" in done.stdout
 
 
+def test_resolve_in_another_language(resolve, served, shot, tmp_path):
+    """Resolve words render job states in its UI's language: a finished render is still finished."""
+    place(resolve, shot["rgba"], 1001, 1006, track=1)
+    project = resolve.GetProjectManager().GetCurrentProject()
+    project.status_words = {"Ready": "Pronto", "Rendering": "Renderizando", "Complete": "Concluído",
+                            "Cancelled": "Cancelado", "Failed": "Falhou"}  # fmt: skip
+    (report,) = fuse_items(resolve, track_items(resolve, 1), settings_for(served.address, tmp_path))
+    assert report.ok, report.error
+    assert [clip[:3] for clip in fused_clips(resolve)] == [(2, RECORD, 6)]
+    project.stop_after = 2  # the artist presses Stop: no frames, so no fusion, whatever the wording
+    (report,) = fuse_items(resolve, track_items(resolve, 1), settings_for(served.address, tmp_path))
+    assert "Resolve failed to render the plate (Cancelado, 33%)" in report.error, report.error
+
+
 def test_render_failure_names_the_cause(resolve, served, shot, tmp_path):
     """Media gone offline after the edit: Resolve's render fails, and the message says where."""
     import shutil

@@ -10,7 +10,8 @@ before the render has stopped; the artist pressing Stop is ``Project.stop_after`
 frames. In Individual clips render mode (``SetCurrentRenderMode(0)``) each clip
 is written under its own name, numbered by source frame, as Resolve does.
 ``AppendToTimeline`` reads ``endFrame`` the way the version reports it: inclusive
-in 19.1, exclusive in 18.6 and 20 and later (``Resolve.set_version``).
+in 19.1, exclusive in 18.6 and 20 and later (``Resolve.set_version``). Render job
+states are worded in the UI's language (``Project.status_words``), as in Resolve 21.
 """
 
 from __future__ import annotations
@@ -351,6 +352,8 @@ class Project:
         self.jobs: dict[str, _RenderJob] = {}
         self.stop_after: int | None = None  # the artist presses Stop after this many frames
         self.seconds_per_frame = 0.0  # how long each rendered frame takes
+        #: JobStatus as Resolve's UI language words it (English: the state's own name).
+        self.status_words: dict[str, str] = {}
         self._rendering: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -442,7 +445,10 @@ class Project:
         job = self.jobs.get(jobId)
         if job is None:
             return {}
-        status = {"JobStatus": job.status, "CompletionPercentage": job.percent}
+        status = {
+            "JobStatus": self.status_words.get(job.status, job.status),
+            "CompletionPercentage": job.percent,
+        }
         if job.error:
             status["Error"] = job.error
         return status

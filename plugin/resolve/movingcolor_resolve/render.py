@@ -19,7 +19,9 @@ log = logging.getLogger("movingcolor.resolve")
 #: Project.SetCurrentRenderMode: one file sequence for the whole range, named by CustomName and
 #: numbered by record frame. Individual clips would name and number each clip by its source.
 SINGLE_CLIP = 1
-#: Job states after which a render job does no more.
+#: Job states after which a render job does no more, as an English Resolve words them. Resolve
+#: words JobStatus in its UI's language ("Concluído", "Finalizado", ...), so these are never the
+#: only test: a job Resolve has stopped rendering at 100% is complete in any language.
 FINISHED = ("Complete", "Failed", "Cancelled")
 #: How long a render asked to stop may take to stop before its job is deleted anyway.
 STOP_SECONDS = 60.0
@@ -121,11 +123,11 @@ def render_track(
         finally:
             _stop(project, poll_seconds)  # a cancel, an error or Ctrl+C while waiting: Resolve stops too
             project.DeleteRenderJob(job)
-    state = status.get("JobStatus", "")
+    state, percent = status.get("JobStatus", ""), _percent(status)
     if state == "Cancelled":
         raise JobCancelledError(f"the render of the {role} was stopped; nothing was sent or imported")
-    if state != "Complete":
-        detail = status.get("Error") or state or "no status"
+    if state == "Failed" or (state != "Complete" and percent < 100):
+        detail = status.get("Error") or f"{state or 'no status'}, {percent}%"
         raise RenderError(f"Resolve failed to render the {role} ({detail}); check the track and its media")
     try:
         pattern = pattern_from_folder(folder)
@@ -139,6 +141,16 @@ def render_track(
     return str(pattern.directory / f"{pattern.prefix}{'#' * pattern.padding}{pattern.suffix}")
 
 
+def _percent(status: dict) -> int:
+    return int(status.get("CompletionPercentage") or 0)
+
+
+def _finished(project, status: dict) -> bool:
+    if status.get("JobStatus") in FINISHED:
+        return True
+    return _percent(status) >= 100 and not project.IsRenderingInProgress()
+
+
 def _wait(project, job: str, role: str, cancelled, poll_seconds: float, idle_polls: int = 10) -> dict:
     """Poll until the job has finished, or Resolve has been idle for ``idle_polls`` polls without
     saying so (the status then tells what happened). ``cancelled()`` stops the render and raises
@@ -146,7 +158,7 @@ def _wait(project, job: str, role: str, cancelled, poll_seconds: float, idle_pol
     shown, idle = -1, 0
     while True:
         status = project.GetRenderJobStatus(job) or {}
-        if status.get("JobStatus") in FINISHED:
+        if _finished(project, status):
             return status
         if cancelled is not None and cancelled():
             _stop(project, poll_seconds)
@@ -154,7 +166,7 @@ def _wait(project, job: str, role: str, cancelled, poll_seconds: float, idle_pol
         idle = 0 if project.IsRenderingInProgress() else idle + 1
         if idle > idle_polls:
             return status
-        percent = int(status.get("CompletionPercentage", 0))
+        percent = _percent(status)
         if percent != shown:
             log.info("rendering the %s: %d%%", role, percent)
             shown = percent
