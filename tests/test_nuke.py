@@ -348,6 +348,7 @@ def test_cancel_in_the_gui_before_the_server_answers(session, served, shot, tmp_
     assert nuke.messages == [] and nuke.run_main_thread() == 1
     assert len(nuke.messages) == 1 and "cancelled: nothing was written" in nuke.messages[0]
     assert files_under(out.parent) == []
+    assert [bar.closed for bar in nuke.ProgressTask.tasks] == [True]
 
 
 def test_settings_errors_name_the_knob(session, shot, tmp_path):
