@@ -294,6 +294,7 @@ def test_server_down(resolve, shot, tmp_path):
         ({"render_codec": "H264"}, "render_codec 'H264' is not an EXR codec of this Resolve; use one of"),
         ({"out": "/tmp/{item}.exr"}, "is not an EXR sequence"),
         ({"out": "/tmp/{shot}/f.####.exr"}, "cannot fill in 'shot'; the template knows {timeline}"),
+        ({"out": "/dev/null/{item}/f.####.exr"}, "cannot write to the output folder /dev/null/p: Not a"),
         ({"server": ""}, "server is empty"),
         ({"colorspace": ""}, "colorspace is empty: name the timeline's colour space"),
         ({"handles": 2}, "Resolve renders the clip's cut only; set it to 0"),

@@ -11,7 +11,7 @@ from .errors import HostBridgeError, MissingInputError, RenderError, SettingsErr
 from .fusion import FusionResult, RenderedInputs, fuse_rendered
 from .mattes import require_matte_in_alpha
 from .settings import FuseSettings, environment_values, settings_from_mapping
-from .staging import StagedOutput, scratch_folder
+from .staging import StagedOutput, new_folder_in, scratch_folder
 
 __all__ = [
     "FuseSettings",
@@ -24,6 +24,7 @@ __all__ = [
     "environment_values",
     "StagedOutput",
     "fuse_rendered",
+    "new_folder_in",
     "require_matte_in_alpha",
     "scratch_folder",
     "settings_from_mapping",

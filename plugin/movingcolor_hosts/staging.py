@@ -21,12 +21,26 @@ from .errors import HostBridgeError
 STAGING_PREFIX = ".movingcolor-partial-"
 
 
-@contextmanager
-def scratch_folder(parent: str | os.PathLike | None = None, prefix: str = "movingcolor-") -> Iterator[Path]:
-    """A fresh folder (in ``parent``, else the system's temporary folder), removed on the way out."""
-    if parent is not None:
+#: The hidden folder beside the output that a bridge renders the host's inputs into.
+INPUTS_PREFIX = ".movingcolor-inputs-"
+
+
+def new_folder_in(parent: str | os.PathLike, prefix: str) -> Path:
+    """A fresh folder in ``parent`` (made if missing); HostBridgeError naming the folder when it
+    cannot be written to."""
+    try:
         Path(parent).mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    except OSError as error:
+        raise HostBridgeError(
+            f"cannot write to the output folder {parent}: {error.strerror}; choose a folder you can write to"
+        ) from None
+
+
+@contextmanager
+def scratch_folder(parent: str | os.PathLike, prefix: str = INPUTS_PREFIX) -> Iterator[Path]:
+    """A fresh folder in ``parent``, removed on the way out."""
+    folder = new_folder_in(parent, prefix)
     try:
         yield folder
     finally:
@@ -43,14 +57,7 @@ class StagedOutput:
 
     def __init__(self, out: str | os.PathLike):
         self.final = SequencePattern.parse(out)
-        try:
-            self.final.directory.mkdir(parents=True, exist_ok=True)
-            self.folder = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.final.directory))
-        except OSError as error:
-            raise HostBridgeError(
-                f"cannot write to the output folder {self.final.directory}: {error.strerror}; "
-                f"choose a folder you can write to"
-            ) from error
+        self.folder = new_folder_in(self.final.directory, STAGING_PREFIX)
         self.pattern = SequencePattern(self.folder, self.final.prefix, self.final.suffix, self.final.padding)
 
     def commit(self, frames: list[int]) -> list[Path]:

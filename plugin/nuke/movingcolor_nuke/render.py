@@ -8,7 +8,6 @@ They render into a hidden scratch folder beside the output, removed afterwards.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,12 +15,13 @@ import nuke
 from movingcolor_client import JobCancelledError
 from movingcolor_hosts import (
     FuseSettings,
-    HostBridgeError,
     MissingInputError,
     RenderedInputs,
     RenderError,
+    new_folder_in,
     require_matte_in_alpha,
 )
+from movingcolor_hosts.staging import INPUTS_PREFIX
 
 from .knobs import GRADED, INPUT_NAMES, MATTE, PLATE, frame_range, settings_from_node
 from .node import WRITE_NAMES, inner
@@ -116,15 +116,7 @@ def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = N
     plate = node.input(PLATE)
     render_first = min(first, max(first - settings.handles, plate.firstFrame()))
     render_last = max(last, min(last + settings.handles, plate.lastFrame()))
-    out_folder = Path(settings.out).parent
-    try:
-        out_folder.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=".movingcolor-inputs-", dir=out_folder))
-    except OSError as error:
-        raise HostBridgeError(
-            f"{node.name()}: cannot write to the output folder {out_folder}: {error.strerror}; choose "
-            f"a folder you can write to"
-        ) from None
+    scratch = new_folder_in(Path(settings.out).parent, INPUTS_PREFIX)
     try:
         patterns = {}
         for role in INPUT_NAMES:

@@ -84,7 +84,7 @@ def fuse_item(
     fuse.validate()
     out_folder = out.parent
     log.info("%s: record frames %d-%d on video track %d", item.GetName(), first, last, plate_track)
-    with scratch_folder(out_folder, prefix=".movingcolor-inputs-") as scratch:
+    with scratch_folder(out_folder) as scratch:
         rendered = {
             role: render_track(
                 project,
