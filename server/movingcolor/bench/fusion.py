@@ -154,6 +154,7 @@ def evaluate_clip(
                 metrics.delta_e2000(o, t, b) for o, t, b in zip(outputs, truth, bands, strict=True)
             ),
             **_no_reference(outputs, plates, bands, flows),
+            "E_warp error band ×10³": 1000 * metrics.flow_warping_error(outputs - truth, flows, bands),
             "s/frame": seconds,
         }
         rows.append(Row("ground truth", clip.clip.name, label, values))

@@ -16,6 +16,13 @@ Formulas and sources:
   t to t+1 by OpenCV's DIS optical flow (FlowNet2 weights are unavailable), backward
   warping, and M the non-occluded pixels of a forward-backward consistency check
   (Sundaram et al. 2010), within the region. ×10³ in tables.
+* **E_warp of the error**, where the truth is known: E_warp of O − G (output minus
+  truth) with the same flows. Plain E_warp has a floor at the truth's own value (the
+  scene's real change, and flow errors), and an engine that blurs over time can go below
+  it; warping is linear, so this is ‖(O_t − warp O_{t+1}) − (G_t − warp G_{t+1})‖²: only
+  temporal change that the truth does not have counts, the flicker of the error. The same
+  reasoning as the reference-based temporal metrics of video super-resolution (tOF, tLP;
+  Chu et al., TecoGAN 2020). ×10³ in tables.
 * **PC-PSNR / PC-SSIM**, patch consistency (Gupta et al. 2017, as the DEVIL benchmark
   computes it): per frame a 50×50 patch is drawn (here centred on a region pixel), the
   most similar 50×50 patch of the next output frame is searched within ±20 px, and the
