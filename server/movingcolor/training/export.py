@@ -49,6 +49,13 @@ def export_model(trainer: Trainer, folder: Path, name: str, hardware: str, extra
         "## Training",
         "",
         f"- Mode: {mode}",
+        f"- Starting matte of the blend head: {c.matte_start}"
+        + (
+            " (the guided engine's refinement; the network learns its change)"
+            if c.matte_start == "guided"
+            else ""
+        ),
+        f"- Initialised from: {c.init or 'random weights'}",
         "- Data: generated clips from still photographs (scikit-image's sample photos and the photos",
         "  under /usr/share/backgrounds when installed) and procedural textures, animated with camera",
         "  pan/zoom and moving soft-edged sprites; random grades (the paper's eight adjustments with",
