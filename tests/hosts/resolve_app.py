@@ -445,13 +445,11 @@ class Project:
         job = self.jobs.get(jobId)
         if job is None:
             return {}
-        status = {
+        # The documented keys only: why a job failed shows in Resolve, not in its status.
+        return {
             "JobStatus": self.status_words.get(job.status, job.status),
             "CompletionPercentage": job.percent,
         }
-        if job.error:
-            status["Error"] = job.error
-        return status
 
     def _render(self, jobs: list[_RenderJob]) -> None:
         for job in jobs:
