@@ -325,6 +325,33 @@ def test_cancelled_on_the_server_leaves_nothing(session, served, shot, tmp_path)
     assert node.node("Output1").input(0) is node.node("plate")
 
 
+def test_a_frame_held_open_keeps_the_previous_take_whole(session, served, shot, tmp_path, monkeypatch):
+    """On Windows a frame another program holds open (a Read of the previous take) cannot be replaced:
+    the new take replaces no frame at all, and the artist is told what to close."""
+    plate, matte = shot
+    out = tmp_path / "out" / "f.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out,
+                            first=1001, last=1003)  # fmt: skip
+    movingcolor_nuke.fuse(node)
+    previous_take = {p.name: p.read_bytes() for p in out.parent.iterdir()}
+    held_open = out.parent / "f.1003.exr"
+    replace = os.replace
+
+    def replace_unless_held(source, target):
+        if held_open in (Path(source), Path(target)):
+            raise PermissionError(13, "The process cannot access the file", str(held_open))
+        replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace_unless_held)
+    node["cdl"].setValue("slope=1.5,1,1;offset=0,0,0;power=1,1,1;sat=1")  # another take
+    node["fuse"].execute()
+    assert nuke.messages == [
+        f"MovingColor: cannot replace {held_open}: The process cannot access the file; the output is as it "
+        f"was: close what holds its frames open (a Read of the previous take, a viewer) and fuse again"
+    ]
+    assert {p.name: p.read_bytes() for p in out.parent.iterdir()} == previous_take
+
+
 def test_cancelled_render_of_the_inputs_leaves_nothing(session, served, shot, tmp_path):
     plate, matte = shot
     out = tmp_path / "out" / "f.####.exr"

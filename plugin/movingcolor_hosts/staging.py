@@ -51,8 +51,8 @@ class StagedOutput:
     """An output sequence written first into a staging folder beside it.
 
     ``pattern`` is where the frames are written meanwhile; ``commit()`` renames each
-    frame into the real output (a rename within one folder tree: never a partial file);
-    ``discard()`` removes the staging folder and whatever it holds.
+    frame into the real output (a rename within one folder tree: never a partial file),
+    all of them or none; ``discard()`` removes the staging folder and whatever it holds.
     """
 
     def __init__(self, out: str | os.PathLike):
@@ -61,14 +61,34 @@ class StagedOutput:
         self.pattern = SequencePattern(self.folder, self.final.prefix, self.final.suffix, self.final.padding)
 
     def commit(self, frames: list[int]) -> list[Path]:
-        """Move ``frames`` into the output; returns their final paths."""
-        moved = []
-        for frame in frames:
-            target = self.final.path(frame)
-            os.replace(self.pattern.path(frame), target)
-            moved.append(target)
+        """Move ``frames`` into the output; returns their final paths. A frame that cannot be
+        replaced (on Windows: a file another program holds open, such as a Read of the previous
+        take) puts every frame back as it was and raises HostBridgeError."""
+        previous = self.folder / "previous"
+        previous.mkdir()
+        set_aside: list[tuple[Path, Path]] = []  # (output frame, where its previous take waits)
+        placed: list[Path] = []
+        try:
+            for frame in frames:
+                target = self.final.path(frame)
+                if target.exists():
+                    os.replace(target, previous / target.name)
+                    set_aside.append((target, previous / target.name))
+            for frame in frames:
+                target = self.final.path(frame)
+                os.replace(self.pattern.path(frame), target)
+                placed.append(target)
+        except OSError as error:
+            for target in placed:
+                target.unlink(missing_ok=True)
+            for target, kept in set_aside:
+                os.replace(kept, target)
+            raise HostBridgeError(
+                f"cannot replace {error.filename}: {error.strerror}; the output is as it was: close what "
+                f"holds its frames open (a Read of the previous take, a viewer) and fuse again"
+            ) from None
         self.discard()
-        return moved
+        return placed
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
