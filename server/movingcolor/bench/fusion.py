@@ -283,8 +283,10 @@ def run_benchmark(
         f"Reproduce with `{command}`. Every engine runs through `movingcolor fuse`'s own code on the "
         "same inputs; metrics are computed on sRGB-encoded frames (formulas and sources: "
         "`server/movingcolor/bench/metrics.py`). Higher is better for PSNR, SSIM and PC; lower for "
-        "ΔE00, TD and E_warp. TD is against the plate, so a grade's own contrast change counts too: "
-        "the *truth* row gives each clip's floor. The ground-truth set is generated "
+        "ΔE00, TD, E_warp and E_warp error. TD is against the plate, so a grade's own contrast change "
+        "counts too: the *truth* row gives each clip's floor; likewise for E_warp, which an engine that "
+        "blurs over time can push below the truth's, while E_warp error (the E_warp of output minus "
+        "truth) counts only change the truth does not have. The ground-truth set is generated "
         "(`server/movingcolor/bench/groundtruth.py`): soft object alpha with anti-aliasing, hair, holes "
         "and motion blur, camera and object motion, a coarse matte that grows, shrinks and shifts per frame.",
         "",
