@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -249,6 +250,8 @@ def test_demo_writes_contact_sheet(tmp_path, capsys):
     sheet = read_pixels(summary["contact_sheet"])
     assert sheet.shape[1] > 3 * 320 and sheet.shape[0] > 3 * 180
     assert len(output_files(summary["fused"])) == 6
+    # With torch installed the demo shows the network.
+    assert summary["engine"] == ("movingcolor" if importlib.util.find_spec("torch") else "guided")
 
 
 def test_info_json(capsys):

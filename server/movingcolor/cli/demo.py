@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -17,13 +18,23 @@ def add_parser(commands) -> None:
         "(plate | hard composite | fused).",
     )
     parser.add_argument("--out", default="movingcolor-demo", help="folder (default ./movingcolor-demo)")
-    parser.add_argument("--engine", default="guided", help="engine for the fused column (default guided)")
+    parser.add_argument(
+        "--engine",
+        help="engine for the fused column (default: movingcolor, the shipped network, where torch is "
+        "installed; else guided)",
+    )
     parser.add_argument("--frames", type=int, default=16, help="number of frames (default 16)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     parser.set_defaults(run=run)
 
 
+def default_engine() -> str:
+    """The network where the server extra (torch) is installed; the light install has guided."""
+    return "movingcolor" if importlib.util.find_spec("torch") is not None else "guided"
+
+
 def run(args) -> int:
+    args.engine = args.engine or default_engine()
     progress = FrameProgress(f"demo ({args.engine})")
     try:
         result = run_demo(Path(args.out), engine=args.engine, frames=args.frames, progress=progress)
