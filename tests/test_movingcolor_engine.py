@@ -343,13 +343,7 @@ def test_the_shipped_model_beats_the_classical_engines(demo_inputs, demo_truth, 
 
 
 def _guided_start_network(seed: int = 0):
-    import dataclasses
-
-    from movingcolor.model.config import get_config
-    from movingcolor.model.network import MovingColorNet
-
-    torch.manual_seed(seed)
-    return MovingColorNet(dataclasses.replace(get_config("tiny"), matte_start="guided"))
+    return create_network("tiny", seed=seed, matte_start="guided")
 
 
 def _window(count: int, height: int, width: int, seed: int = 3) -> FusionFrames:

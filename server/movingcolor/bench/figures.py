@@ -113,11 +113,7 @@ def write_figures(
     gap = 4
     # Magnified ×3 (nearest neighbour) so the seam and its pixels are visible at a glance.
     crops = [np.kron(v[middle][rows, cols], np.ones((3, 3, 1), np.float32)) for v in versions.values()]
-    height, width = crops[0].shape[:2]
-    still = np.ones((height, len(crops) * (width + gap) - gap, 3), np.float32)
-    for index, crop in enumerate(crops):
-        still[:, index * (width + gap) : index * (width + gap) + width] = crop
-    write_image(folder / "stills.png", still)
+    write_image(folder / "stills.png", _strip(crops, gap))
     row = int(np.median(np.nonzero(bands[middle])[0]))
     profiles = [np.repeat(v[:, row, :, :], 3, axis=0) for v in versions.values()]  # (3T, W, 3) each
     sheet = np.ones((len(profiles) * (profiles[0].shape[0] + gap) - gap, profiles[0].shape[1], 3), np.float32)

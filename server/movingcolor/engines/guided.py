@@ -54,7 +54,14 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
     return (slope * guide).sum(-1) + offset
 
 
-def refine_matte(guide: np.ndarray, matte: np.ndarray, band_pixels: float, eps: float = 1e-4) -> np.ndarray:
+# The guided engine's settings, shared with the network's guided start.
+EPS = 1e-4
+TEMPORAL_RADIUS = 2
+TEMPORAL_SIGMA = 1.0
+CHANGE_SIGMA = 0.04
+
+
+def refine_matte(guide: np.ndarray, matte: np.ndarray, band_pixels: float, eps: float = EPS) -> np.ndarray:
     """One frame's matte ``(H, W)`` refined against its plate ``guide (H, W, 3)``.
 
     The filter's window grows with the band: half its width, so the matte can move
@@ -73,38 +80,49 @@ def temporal_weight(
     return np.exp(-0.5 * (offset / sigma) ** 2 - 0.5 * change / change_sigma**2).astype(np.float32)
 
 
+def temporal_average(
+    refined: list[np.ndarray], guides: np.ndarray, center: int, sigma: float, change_sigma: float
+) -> np.ndarray:
+    """Frame ``center``'s refined matte averaged with its neighbours' ``refined`` (consecutive
+    frames, plates ``guides``) under :func:`temporal_weight`."""
+    total = np.zeros(refined[center].shape, np.float32)
+    weight_sum = np.zeros_like(total)
+    for index, matte in enumerate(refined):
+        weight = temporal_weight(index - center, guides[index], guides[center], sigma, change_sigma)
+        total += weight * matte
+        weight_sum += weight
+    return total / weight_sum
+
+
 def guided_mattes(
     guides: np.ndarray,
     mattes: np.ndarray,
     band_pixels: list[float],
-    eps: float = 1e-4,
-    temporal_radius: int = 2,
-    temporal_sigma: float = 1.0,
-    change_sigma: float = 0.04,
+    eps: float = EPS,
+    temporal_radius: int = TEMPORAL_RADIUS,
+    temporal_sigma: float = TEMPORAL_SIGMA,
+    change_sigma: float = CHANGE_SIGMA,
 ) -> np.ndarray:
     """The guided engine's refined mattes ``(T, H, W)`` for consecutive frames
     ``guides (T, H, W, 3)``, ``mattes (T, H, W)``; neighbours beyond the ends are absent."""
     refined = [refine_matte(g, m, b, eps) for g, m, b in zip(guides, mattes, band_pixels, strict=True)]
     out = np.empty(mattes.shape, np.float32)
     for center in range(len(refined)):
-        total = np.zeros(mattes.shape[1:], np.float32)
-        weight_sum = np.zeros_like(total)
-        for index in range(max(0, center - temporal_radius), min(len(refined), center + temporal_radius + 1)):
-            weight = temporal_weight(
-                index - center, guides[index], guides[center], temporal_sigma, change_sigma
-            )
-            total += weight * refined[index]
-            weight_sum += weight
-        out[center] = total / weight_sum
+        near = slice(max(0, center - temporal_radius), center + temporal_radius + 1)
+        out[center] = temporal_average(
+            refined[near], guides[near], center - near.start, temporal_sigma, change_sigma
+        )
     return out
 
 
 class GuidedEngine(Engine):
     name = "guided"
     description = "edge-aware matte refinement guided by the plate, smoothed over time"
-    temporal_radius = 2
+    temporal_radius = TEMPORAL_RADIUS
 
-    def __init__(self, eps: float = 1e-4, temporal_sigma: float = 1.0, change_sigma: float = 0.04):
+    def __init__(
+        self, eps: float = EPS, temporal_sigma: float = TEMPORAL_SIGMA, change_sigma: float = CHANGE_SIGMA
+    ):
         self.eps = eps
         self.temporal_sigma = temporal_sigma
         self.change_sigma = change_sigma
@@ -125,17 +143,10 @@ class GuidedEngine(Engine):
 
     def fuse(self, frames: FusionFrames) -> FusionResult:
         guides = frames.plate_display  # (T, H, W, 3)
-        center_guide = guides[frames.center]
-        total = np.zeros(center_guide.shape[:2], np.float32)
-        weight_sum = np.zeros_like(total)
-        for index in range(len(frames.frame_numbers)):
-            refined = self._refine(frames, index, guides[index])
-            weight = temporal_weight(
-                index - frames.center, guides[index], center_guide, self.temporal_sigma, self.change_sigma
-            )
-            total += weight * refined
-            weight_sum += weight
-        return FusionResult(alpha=total / weight_sum)
+        refined = [self._refine(frames, index, guides[index]) for index in range(len(frames.frame_numbers))]
+        return FusionResult(
+            alpha=temporal_average(refined, guides, frames.center, self.temporal_sigma, self.change_sigma)
+        )
 
 
 ENGINE = GuidedEngine

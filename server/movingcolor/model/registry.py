@@ -7,6 +7,7 @@ and in every folder listed in ``$MOVINGCOLOR_MODELS`` (``os.pathsep``-separated)
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -19,11 +20,12 @@ from .network import MovingColorNet
 PACKAGE_MODELS = Path(__file__).resolve().parent.parent / "weights"
 
 
-def create_network(config: str, seed: int | None = None) -> MovingColorNet:
-    """A network of a named configuration with seeded random weights (never a usable model)."""
+def create_network(config: str, seed: int | None = None, matte_start: str = "coarse") -> MovingColorNet:
+    """A network of a named configuration with seeded random weights (never a usable model),
+    its blend head starting from ``matte_start``."""
     if seed is not None:
         torch.manual_seed(seed)
-    return MovingColorNet(get_config(config))
+    return MovingColorNet(dataclasses.replace(get_config(config), matte_start=matte_start))
 
 
 def model_folders() -> dict[str, Path]:

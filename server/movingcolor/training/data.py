@@ -194,7 +194,7 @@ def regional_clip(rng, frames: int, height: int, width: int, config: ColorConfig
     return inputs, alpha, truth, band, spec, matte, band_pixels
 
 
-def paper_clip(rng, frames: int, height: int, width: int, config: ColorConfig, matte_start: str):
+def paper_clip(rng, frames: int, height: int, width: int, config: ColorConfig):
     plate = _camera(rng, _source(rng, height, width), frames, height, width)
     spec = random_grade(rng)
     graded = grade_function(spec, config)(plate)
@@ -227,8 +227,8 @@ def make_batch(
     config = config or ColorConfig()
     if mode == "mixed":
         mode = "regional" if rng.random() < 0.75 else "paper"
-    make = regional_clip if mode == "regional" else paper_clip
-    clips = [make(rng, frames, height, width, config, matte_start) for _ in range(batch)]
+    make = functools.partial(regional_clip, matte_start=matte_start) if mode == "regional" else paper_clip
+    clips = [make(rng, frames, height, width, config) for _ in range(batch)]
     stack = lambda i: np.stack([c[i] for c in clips]).astype(np.float32)  # noqa: E731
     inputs = stack(0).transpose(0, 1, 4, 2, 3)  # (B, T, 11, H, W)
     return Batch(

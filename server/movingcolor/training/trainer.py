@@ -11,7 +11,6 @@ resumed run continues exactly as an uninterrupted one would.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import logging
@@ -29,9 +28,8 @@ import torch
 from ..engines.movingcolor import resolve_device
 from ..errors import MovingColorError
 from ..model.checkpoint import load_checkpoint
-from ..model.config import get_config
 from ..model.network import MovingColorNet
-from ..model.registry import find_model
+from ..model.registry import create_network, find_model
 from .config import TrainConfig
 from .data import Batch, make_batch
 from .losses import (
@@ -71,9 +69,7 @@ class Trainer:
         self.run = Path(run)
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
-        self.network = MovingColorNet(
-            dataclasses.replace(get_config(config.network), matte_start=config.matte_start)
-        ).to(self.device)
+        self.network = create_network(config.network, matte_start=config.matte_start).to(self.device)
         if config.init:
             self._start_from(config.init)
         self.optimiser = torch.optim.AdamW(
