@@ -78,25 +78,36 @@ def shot_sources(store: FrameStore, roles: tuple[str, ...]) -> ShotSources:
     )
 
 
-def _receive(requests: Iterable, store: FrameStore, decoder: ImageDecoder, max_bytes: int, job: Job) -> None:
-    """Reader thread: parts -> images -> the store, until the client half-closes."""
+def _receive(requests: Iterable, store: FrameStore, max_bytes: int, job: Job) -> None:
+    """Reader thread: parts -> images -> the store, until the client half-closes.
+
+    The thread decodes in a folder of its own: the job's folder is removed when the
+    fusion ends, which can be while this thread is still decoding a part in flight.
+    """
     assembler = PartAssembler(max_bytes)
     try:
-        for request in requests:
-            if request.WhichOneof("message") != "part":
-                raise WireFormatError("a FuseShot stream takes one setup, first; then only image parts")
-            image = assembler.add(request.part)
-            if image is not None:
-                store.put(ROLE_NAMES.get(image.role, str(image.role)), image.frame, decoder.decode(image))
-        if assembler.pending:
-            raise WireFormatError(f"the stream ended inside {assembler.pending}; send all of its parts")
-        store.finish()
+        with tempfile.TemporaryDirectory(prefix="movingcolor-receive-") as tmp:
+            _receive_into(requests, store, ImageDecoder(Path(tmp)), assembler)
     except MovingColorError as error:
         store.fail(error)
     except Exception as error:  # the call broke (cancelled, deadline, connection lost)
         if not job.cancelled.is_set():
             job.cancel(f"the request stream broke ({type(error).__name__})")
         store.fail(job.error())
+
+
+def _receive_into(
+    requests: Iterable, store: FrameStore, decoder: ImageDecoder, assembler: PartAssembler
+) -> None:
+    for request in requests:
+        if request.WhichOneof("message") != "part":
+            raise WireFormatError("a FuseShot stream takes one setup, first; then only image parts")
+        image = assembler.add(request.part)
+        if image is not None:
+            store.put(ROLE_NAMES.get(image.role, str(image.role)), image.frame, decoder.decode(image))
+    if assembler.pending:
+        raise WireFormatError(f"the stream ended inside {assembler.pending}; send all of its parts")
+    store.finish()
 
 
 def send_fused(stream: ShotStream, job: Job, output: OutputSettings, folder: Path, part_bytes: int):
@@ -144,7 +155,7 @@ def fuse_shot(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, request
         )
         reader = threading.Thread(
             target=_receive,
-            args=(requests, store, ImageDecoder(folder), settings.max_image_bytes, job),
+            args=(requests, store, settings.max_image_bytes, job),
             name=f"receive-{job.id}",
             daemon=True,
         )
