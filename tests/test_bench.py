@@ -94,7 +94,7 @@ def test_quick_benchmark_writes_its_section(tmp_path, clips_or_none):
     rows = run_benchmark(
         out,
         quick=True,
-        engines=["hard", "guided"],
+        engines=["hard", "guided", "movingcolor:tiny-random"],
         clips_root=clips_or_none,
         figures=tmp_path / "figures",
         device="cpu",
@@ -109,14 +109,27 @@ def test_quick_benchmark_writes_its_section(tmp_path, clips_or_none):
         assert values["ΔE00 band"] > truth[clip]["ΔE00 band"] == pytest.approx(0.0, abs=1e-3)
         # Only change the truth does not have counts: none for the truth, some for a chattering matte.
         assert values["E_warp error band ×10³"] > truth[clip]["E_warp error band ×10³"] == 0.0
+    # Given only the host's composite, the grade is recovered and each engine still runs; the
+    # model is scored once more with its colour head forced, on the same clips.
+    assert "### Ground truth, host composite only" in text
+    assert "| **mean** | **movingcolor:tiny-random:color** |" in text
+    edited = {(r.clip, r.engine): r.values for r in rows if r.dataset == "ground truth edited"}
+    assert {engine for _, engine in edited} == {
+        "truth", "hard", "guided", "movingcolor:tiny-random", "movingcolor:tiny-random:color"
+    }  # fmt: skip
+    for clip in truth:
+        # The recovered grade fits these looks closely: the hard composite is (almost) as given.
+        assert edited[clip, "hard"]["ΔE00 band"] == pytest.approx(hard[clip]["ΔE00 band"], abs=0.05)
+        colour, blend = edited[clip, "movingcolor:tiny-random:color"], edited[clip, "movingcolor:tiny-random"]
+        assert colour["ΔE00 band"] != blend["ΔE00 band"]
     for name in ("band_width.png", "resolution.png", "grade_type.png", "stills.png", "profiles.png"):
         assert (tmp_path / "figures" / name).stat().st_size > 1000
     if clips_or_none is not None:
         from movingcolor.frames.image_io import read_pixels
 
-        # Plate, the host's edit, guided: whole frames above, the magnified seam below.
+        # Plate, the host's edit, guided, the model: whole frames above, the magnified seam below.
         figure = read_pixels(tmp_path / "figures" / "bear_before_after.png")
-        assert figure.shape[1] == 3 * 432 + 2 * 4 and figure.shape[0] > 240
+        assert figure.shape[1] == 4 * 432 + 3 * 4 and figure.shape[0] > 240
         assert "bear_before_after.png" in (tmp_path / "figures" / "README.md").read_text()
 
 

@@ -407,3 +407,36 @@ def test_a_trained_change_to_the_guided_start_reaches_full_resolution():
     start = guided_mattes(frames.plate_display, frames.matte, frames.band_pixels)[1]
     change = np.abs(result - start)[frames.band[1]]
     assert result.shape == (192, 288) and change.mean() > 1e-3
+
+
+@pytest.mark.parametrize("size", [(64, 96), (192, 288)], ids=["working size", "upsampled"])
+def test_a_colour_head_starting_from_the_composite_returns_it_until_trained(size):
+    """Only the host's composite known and no grade recovered: an untrained colour head that
+    refines the composite returns it in the band (the hard composite, what the user had);
+    a trained one changes it there by a smooth correction, keeping the composite's texture."""
+    frames = _window(4, *size)
+    matte = frames.matte[..., None]
+    composite = matte * frames.graded_display + (1 - matte) * frames.plate_display
+    frames = dataclasses_replace(
+        frames,
+        edited=composite,
+        edited_display=composite,
+        graded=None,
+        graded_display=None,
+        grade_known=False,
+    )
+    untrained = create_network("tiny", seed=0, color_start="composite")
+    for result, expected in zip(
+        MovingColorEngine(network=untrained, device="cpu").fuse_window(frames), composite, strict=True
+    ):
+        assert result.alpha is None and np.abs(result.rgb - expected)[frames.band[0]].max() < 1e-5
+    trained = MovingColorEngine(network=live_heads(untrained), device="cpu").fuse_window(frames)[1].rgb
+    change = (trained - composite[1])[frames.band[1]]
+    assert np.abs(change).mean() > 1e-3
+    if size == (192, 288):
+        # The correction is upsampled from the working size: the plate's fine texture is not in it.
+        texture = lambda image: image - ndimage.gaussian_filter(image, (2, 2, 0))  # noqa: E731
+        assert (
+            np.abs(texture(trained) - texture(composite[1]))[frames.band[1]].mean()
+            < 0.2 * np.abs(texture(composite[1]))[frames.band[1]].mean()
+        )

@@ -113,6 +113,12 @@ def test_loader_errors(tmp_path):
     write({**config, "network": {**config["network"], "wings": 2}})
     with pytest.raises(Exception, match="unknown fields"):
         load_checkpoint(folder)
+    write({**config, "network": {**config["network"], "color_start": "edit"}})
+    with pytest.raises(Exception, match="color_start 'edit' is not known"):
+        load_checkpoint(folder)
+    # Written before the colour head had a choice of start: the paper's, the plate.
+    write({**config, "network": {k: v for k, v in config["network"].items() if k != "color_start"}})
+    assert load_checkpoint(folder).network.config.color_start == "plate"
     write(config)
     weights = folder / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])

@@ -139,6 +139,51 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch(tmp_path):
     assert float(loss().detach()) < 0.7 * first
 
 
+def test_training_one_head_leaves_the_other_exactly_as_it_was(tmp_path):
+    """A colour head trained onto a model: every other block, batch-norm statistics included,
+    keeps its values, so the blend head's output is unchanged; validation scores the colour
+    head against the plate's own colours in the band (its output before training)."""
+    config = dataclasses.replace(TrainConfig.load("tiny-test"), mode="paper", train_only=("color_decoder",))
+    trainer = Trainer(config, tmp_path)
+    before = {k: v.clone() for k, v in trainer.network.state_dict().items()}
+    scores = trainer.validate()
+    assert {"band_l1", "plate_band_l1", "band_delta_e", "plate_band_delta_e"} <= set(scores)
+    assert "hard_band_l1" not in scores
+    trainer.train(steps=3)
+    after = trainer.network.state_dict()
+    changed = {k.split(".")[0] for k in before if not torch.equal(before[k], after[k])}
+    assert changed == {"color_decoder"}
+    with pytest.raises(Exception, match=r"train_only names \['colour_head'\].*color_decoder"):
+        Trainer(dataclasses.replace(config, train_only=("colour_head",)), tmp_path / "other")
+
+
+def test_composite_clips_show_the_colour_head_only_the_hosts_composite():
+    regional = make_batch(4, 0, "regional", 1, 4, 3, 48, 64)
+    composite = make_batch(4, 0, "composite", 1, 4, 3, 48, 64)
+    matte = regional.matte[:, :, 0][:, :, None]
+    plate, graded = regional.inputs[:, :, 0:3], regional.inputs[:, :, 7:10]
+    # The same clip; where the graded plate was, the whole hard composite through the coarse matte.
+    assert np.array_equal(composite.inputs[:, :, :7], regional.inputs[:, :, :7])
+    assert np.allclose(composite.inputs[:, :, 7:10], matte * graded + (1 - matte) * plate, atol=1e-6)
+    assert np.array_equal(composite.target_rgb, regional.target_rgb)
+    mixed = {
+        make_batch(4, step, "mixed", 1, 4, 3, 48, 64, color_start="composite").mode for step in range(12)
+    }
+    assert mixed == {"regional", "composite"}
+
+
+def test_a_colour_head_that_starts_from_the_composite_begins_as_the_hard_composite(tmp_path):
+    base = TrainConfig.load("tiny-test")
+    config = dataclasses.replace(base, color_start="composite", mode="composite", init="tiny-random")
+    trainer = Trainer(config, tmp_path)
+    scores = trainer.validate()
+    assert scores["band_l1"] == pytest.approx(scores["hard_band_l1"], abs=1e-7) and scores["band_l1"] > 0
+    bad = tmp_path / "paper-composite.toml"
+    bad.write_text('network = "tiny"\nmode = "paper"\ncolor_start = "composite"\n')
+    with pytest.raises(Exception, match="learns nothing from paper clips"):
+        TrainConfig.load(bad)
+
+
 def test_resume_is_bit_for_bit(tmp_path):
     config = TrainConfig.load("tiny-test")
     straight = Trainer(config, tmp_path / "straight")

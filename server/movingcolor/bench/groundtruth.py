@@ -112,7 +112,7 @@ def materialise(clip: GroundTruthClip, cache: Path | None = None) -> Materialise
     config = ColorConfig()
     linear = config.scene_linear
     shot = generate_scene(clip.scene)
-    grade = parse_grade(clip.grade, config).processor(config, linear, linear, linear)
+    grade = _linear_grade(clip.grade, config)
     attributes = {"oiio:ColorSpace": linear}
     for index in range(clip.scene.frames):
         number = FIRST_FRAME + index
@@ -130,13 +130,39 @@ def materialise(clip: GroundTruthClip, cache: Path | None = None) -> Materialise
     return result
 
 
+def _linear_grade(spec: str, config: ColorConfig):
+    linear = config.scene_linear
+    return parse_grade(spec, config).processor(config, linear, linear, linear)
+
+
+def host_composite(clip: MaterialisedClip, folder: Path) -> str:
+    """What a host hands over when only its composite is known (``--edited``): the graded
+    plate cut in through the coarse matte, hard-edged, in scene-linear light. Returns the
+    sequence pattern of the frames written into ``folder``."""
+    from ..frames.image_io import read_pixels
+    from ..masks.matte import matte_from_pixels
+
+    config = ColorConfig()
+    grade = _linear_grade(clip.clip.grade, config)
+    folder.mkdir(parents=True, exist_ok=True)
+    for number in range(FIRST_FRAME, FIRST_FRAME + clip.frames):
+        plate = read_pixels(Path(clip.plate.replace("####", f"{number:04d}")))
+        matte = matte_from_pixels(read_pixels(Path(clip.matte.replace("####", f"{number:04d}"))))[..., None]
+        edited = matte * apply_processor(grade, plate) + (1.0 - matte) * plate
+        write_image(
+            folder / f"edited.{number:04d}.exr",
+            edited,
+            pixel_type="float",
+            attributes={"oiio:ColorSpace": config.scene_linear},
+        )
+    return str(folder / "edited.####.exr")
+
+
 def truth_is_consistent(clip: MaterialisedClip, frame: int) -> float:
     """Largest deviation of the stored truth from a recomposite with the stored alpha."""
     from ..frames.image_io import read_pixels
 
-    config = ColorConfig()
-    linear = config.scene_linear
-    grade = parse_grade(clip.clip.grade, config).processor(config, linear, linear, linear)
+    grade = _linear_grade(clip.clip.grade, ColorConfig())
     plate = read_pixels(Path(clip.plate.replace("####", f"{frame:04d}")))
     alpha = read_pixels(clip.folder / f"alpha.{frame:04d}.exr")
     truth = read_pixels(Path(clip.truth.replace("####", f"{frame:04d}")))

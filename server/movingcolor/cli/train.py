@@ -39,8 +39,8 @@ def run(args) -> int:
     trainer = Trainer(config, Path(args.out))
     saved = trainer.checkpoint / "trainer.json"
     if saved.exists():
-        previous = json.loads(saved.read_text())["config"]
-        if previous != config.to_dict():
+        previous = TrainConfig.from_dict(json.loads(saved.read_text())["config"], str(saved))
+        if previous != config:
             raise MovingColorError(
                 f"{args.out} holds a run with a different configuration; resume it with the same "
                 f"--config or train into another --out"

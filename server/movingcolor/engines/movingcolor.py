@@ -10,8 +10,9 @@ Its output reaches the plate's resolution without losing the plate's detail:
   that matte upsampled, and added to the guided matte computed at full
   resolution, so an unchanged band is exactly the guided engine's;
 * colour head (only the host's composite known and no grade recovered): only
-  the network's low-frequency correction of the plate is upsampled and added to
-  the full-resolution plate, so texture comes from the plate itself.
+  the network's low-frequency correction of its start (the plate, or the host's
+  composite) is upsampled and added to that start at full resolution, so texture
+  comes from the full-resolution frame itself.
 
 torch is imported when the engine is created, so the light install (no torch)
 can still list it.
@@ -137,9 +138,14 @@ class MovingColorEngine(Engine):
         its frames at full resolution with eleven channels.
         """
         torch = self._torch
-        # Without a known grade the graded channels carry only the visible composite outside
-        # the band, as in the paper's training; they never show the band's seam.
-        graded = frames.graded_display if grade_known else None
+        # Without a known grade the graded channels carry the visible composite: outside the
+        # band only, as in the paper's training, or whole when the colour head refines it.
+        if grade_known:
+            graded = frames.graded_display
+        elif self.config.color_start == "composite":
+            graded = frames.edited_display
+        else:
+            graded = None
         height, width = frames.plate_display.shape[1:3]
         size = working_shape(height, width, self.config.working_size)
         inputs = []
@@ -231,13 +237,22 @@ class MovingColorEngine(Engine):
                     alpha = alpha[0, 0].clamp(0.0, 1.0).cpu().numpy()
                     results.append(FusionResult(alpha=alpha.astype(np.float32)))
                 else:
-                    # Only the network's low-frequency correction is upsampled: texture comes from the plate.
-                    correction = y[index : index + 1] - low_plate[index : index + 1]
+                    # Only the network's low-frequency correction of its start is upsampled:
+                    # texture comes from the full-resolution start (the plate or the composite).
+                    start_low, start_full = low_plate, plate_full
+                    if self.config.color_start == "composite":
+                        start_low = x[0, :local, 7:10].float()
+                        start_full = (
+                            torch.from_numpy(frames.edited_display[index])
+                            .permute(2, 0, 1)[None]
+                            .to(self.device)
+                        )
+                    correction = y[index : index + 1] - start_low[index : index + 1]
                     if not same_size:
                         correction = torch.nn.functional.interpolate(
                             correction, size=full_size, mode="bilinear", align_corners=False
                         )
-                    rgb = (plate_full + correction)[0].clamp(0.0, 1.0).permute(1, 2, 0).cpu().numpy()
+                    rgb = (start_full + correction)[0].clamp(0.0, 1.0).permute(1, 2, 0).cpu().numpy()
                     results.append(FusionResult(rgb=rgb.astype(np.float32)))
         return results
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..errors import MovingColorError
 
 MATTE_STARTS = ("coarse", "guided")
+COLOR_STARTS = ("plate", "composite")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,11 @@ class NetworkConfig:
     # network sees it) or "guided" (the guided engine's refinement of it, so the network
     # learns only what the filter misses and, untrained, equals the guided filter).
     matte_start: str = "coarse"
+    # What the colour head's band colours are a residual on: "plate" (the paper's: the band
+    # is removed and filled from the plate) or "composite" (the host's composite, band
+    # included, so an untrained head returns the hard composite and the network learns
+    # only the seam's correction).
+    color_start: str = "plate"
 
     @property
     def features(self) -> int:
@@ -64,6 +70,10 @@ class NetworkConfig:
         if config.matte_start not in MATTE_STARTS:
             raise MovingColorError(
                 f"model config matte_start {config.matte_start!r} is not known: use one of {MATTE_STARTS}"
+            )
+        if config.color_start not in COLOR_STARTS:
+            raise MovingColorError(
+                f"model config color_start {config.color_start!r} is not known: use one of {COLOR_STARTS}"
             )
         return config
 

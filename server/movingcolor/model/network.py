@@ -105,9 +105,10 @@ class MovingColorNet(nn.Module):
     def forward(self, frames: torch.Tensor, local: int, head: str = "blend") -> torch.Tensor:
         """Predict the band of the first ``local`` frames (the rest are global frames).
 
-        ``frames (B, T, 11, H, W)`` with channels ``[I, E·(1-M), M, G, A]`` in 0..1.
-        Returns ``(B, local, 1, H, W)`` refined mattes (blend) or ``(B, local, 3, H, W)``
-        band colours (colour), in 0..1.
+        ``frames (B, T, 11, H, W)`` with channels ``[I, E·(1-M), M, G, A]`` in 0..1; for the
+        colour head G carries the visible composite instead: without the band (``color_start =
+        "plate"``), or whole (``"composite"``). Returns ``(B, local, 1, H, W)`` refined mattes
+        (blend) or ``(B, local, 3, H, W)`` band colours (colour), in 0..1.
         """
         batch, count, _, height, width = frames.shape
         x = self.features(frames).reshape(batch, count, self.config.features, height // 4, width // 4)
@@ -119,8 +120,8 @@ class MovingColorNet(nn.Module):
             out = torch.clamp(matte + torch.tanh(delta), 0.0, 1.0)
         elif head == "color":
             residual = self.color_decoder(x)
-            plate = inputs[:, 0:3]
-            out = torch.clamp(plate + residual, 0.0, 1.0)
+            start = inputs[:, 7:10] if self.config.color_start == "composite" else inputs[:, 0:3]
+            out = torch.clamp(start + residual, 0.0, 1.0)
         else:
             raise ValueError(f"unknown head {head!r}: use 'blend' or 'color'")
         return out.reshape(batch, local, -1, height, width)

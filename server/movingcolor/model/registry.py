@@ -20,12 +20,15 @@ from .network import MovingColorNet
 PACKAGE_MODELS = Path(__file__).resolve().parent.parent / "weights"
 
 
-def create_network(config: str, seed: int | None = None, matte_start: str = "coarse") -> MovingColorNet:
+def create_network(
+    config: str, seed: int | None = None, matte_start: str = "coarse", color_start: str = "plate"
+) -> MovingColorNet:
     """A network of a named configuration with seeded random weights (never a usable model),
-    its blend head starting from ``matte_start``."""
+    its blend head starting from ``matte_start`` and its colour head from ``color_start``."""
     if seed is not None:
         torch.manual_seed(seed)
-    return MovingColorNet(dataclasses.replace(get_config(config), matte_start=matte_start))
+    named = get_config(config)
+    return MovingColorNet(dataclasses.replace(named, matte_start=matte_start, color_start=color_start))
 
 
 def model_folders() -> dict[str, Path]:

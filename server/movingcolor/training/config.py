@@ -9,9 +9,10 @@ from pathlib import Path
 import tomllib
 
 from ..errors import MovingColorError
-from ..model.config import MATTE_STARTS
+from ..model.config import COLOR_STARTS, MATTE_STARTS
 
 CONFIG_FOLDER = Path(__file__).resolve().parent / "configs"
+MODES = ("regional", "paper", "composite", "mixed")
 
 
 @dataclass(frozen=True)
@@ -22,10 +23,19 @@ class TrainConfig:
     # (the guided engine's refinement; the network then learns only what the filter misses).
     matte_start: str = "coarse"
     # An installed model name or model folder whose weights start the run ("" = random).
-    # Where its matte_start differs, the blend head's last layer restarts at zero, so step 0
-    # returns exactly the new starting matte.
+    # Where its matte_start (color_start) differs, the blend (colour) head's last layer restarts
+    # at zero, so step 0 returns exactly the new start.
     init: str = ""
-    mode: str = "regional"  # regional (blend head), paper (colour head) or mixed (3:1)
+    # What the colour head's colours are a residual on: "plate" (the paper's) or "composite"
+    # (the host's composite, band included).
+    color_start: str = "plate"
+    # regional (blend head), paper (colour head, the paper's), composite (colour head, regional
+    # clips with only the host's composite known; for color_start = "composite") or mixed (3:1).
+    mode: str = "regional"
+    # The network's parts that learn (its top-level blocks, e.g. ["color_decoder"]); empty =
+    # all. Frozen parts keep their weights and batch-norm statistics exactly, so a head can be
+    # trained onto a model without changing what the other head returns.
+    train_only: tuple[str, ...] = ()
     steps: int = 2000
     batch: int = 2
     frames: int = 7  # per training clip: the first `local` are predicted, the rest are global context
@@ -56,19 +66,37 @@ class TrainConfig:
             raise MovingColorError(f"training config {path} not found; built-in configs: {known}") from error
         except tomllib.TOMLDecodeError as error:
             raise MovingColorError(f"{path}: not valid TOML ({error})") from error
+        return cls.from_dict(data, str(path))
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "training config") -> TrainConfig:
+        """A checked configuration from settings (a TOML file's, or a checkpoint's record,
+        where settings added since take their defaults)."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:
-            raise MovingColorError(f"{path}: unknown settings {sorted(unknown)}; known: {sorted(known)}")
+            raise MovingColorError(f"{source}: unknown settings {sorted(unknown)}; known: {sorted(known)}")
+        data = dict(data)
+        if "train_only" in data:
+            data["train_only"] = tuple(data["train_only"])
         config = cls(**data)
-        if config.mode not in ("regional", "paper", "mixed"):
-            raise MovingColorError(f"{path}: mode must be regional, paper or mixed, not {config.mode!r}")
+        if config.mode not in MODES:
+            raise MovingColorError(f"{source}: mode must be one of {MODES}, not {config.mode!r}")
+        if config.color_start not in COLOR_STARTS:
+            raise MovingColorError(
+                f"{source}: color_start must be one of {COLOR_STARTS}, not {config.color_start!r}"
+            )
+        if config.mode == "paper" and config.color_start == "composite":
+            raise MovingColorError(
+                f"{source}: a colour head that starts from the composite learns nothing from paper "
+                f'clips (their composite is the answer); use mode = "composite" or "mixed"'
+            )
         if config.matte_start not in MATTE_STARTS:
             raise MovingColorError(
-                f"{path}: matte_start must be one of {MATTE_STARTS}, not {config.matte_start!r}"
+                f"{source}: matte_start must be one of {MATTE_STARTS}, not {config.matte_start!r}"
             )
         if config.height % 4 or config.width % 4 or not 0 < config.local <= config.frames:
-            raise MovingColorError(f"{path}: crop must be multiples of 4 and 0 < local <= frames")
+            raise MovingColorError(f"{source}: crop must be multiples of 4 and 0 < local <= frames")
         return config
 
     def to_dict(self) -> dict:

@@ -14,6 +14,9 @@ Two modes, one per head:
   targets are the true alpha and the true composite.
 * ``paper`` (the colour head; the paper's): the whole frame is graded, a band
   around a moving free-form shape is removed, the target is the graded frame.
+* ``composite`` (the colour head of a model that refines the host's composite,
+  ``color_start = "composite"``): regional clips where only the hard composite
+  through the coarse matte is known, not the grade; the target is the true composite.
 
 Everything is drawn from ``numpy.random.default_rng([seed, step])``, so the batch
 of a given step is the same whether training ran straight through or resumed.
@@ -175,7 +178,11 @@ def _band(rng, matte: np.ndarray) -> tuple[np.ndarray, list[float]]:
     return band, [width.pixels(m > 0.5) for m in matte]
 
 
-def regional_clip(rng, frames: int, height: int, width: int, config: ColorConfig, matte_start: str):
+def regional_clip(
+    rng, frames: int, height: int, width: int, config: ColorConfig, matte_start: str, composite_only=False
+):
+    """A regional clip; ``composite_only``: as the colour head sees it, with the host's whole
+    composite where the graded plate would be (``composite`` mode)."""
     background = _camera(rng, _source(rng, height, width), frames, height, width)
     sprite = _camera(rng, _source(rng, height, width), frames, height, width)
     alpha = _sprite_alphas(rng, frames, height, width, motion_blur=int(rng.choice([1, 1, 3, 5])))
@@ -188,8 +195,9 @@ def regional_clip(rng, frames: int, height: int, width: int, config: ColorConfig
     edited = matte[..., None] * graded + (1 - matte[..., None]) * plate
     truth = alpha[..., None] * graded + (1 - alpha[..., None]) * plate
     start = guided_mattes(plate, matte, band_pixels) if matte_start == "guided" else matte
+    known = edited if composite_only else graded
     inputs = np.concatenate(
-        [plate, edited * (1 - band[..., None]), band[..., None], graded, start[..., None]], -1
+        [plate, edited * (1 - band[..., None]), band[..., None], known, start[..., None]], -1
     )
     return inputs, alpha, truth, band, spec, matte, band_pixels
 
@@ -217,17 +225,25 @@ def make_batch(
     width: int,
     config: ColorConfig | None = None,
     matte_start: str = "coarse",
+    color_start: str = "plate",
 ) -> Batch:
     """The batch for ``step``: a pure function of ``(seed, step)``.
 
     ``matte_start`` is what channel A carries in regional clips, as the network's
     configuration says: the coarse matte, or the guided engine's refinement of it.
+    In mixed batches the colour head's quarter is paper clips, or composite clips for a
+    colour head that starts from the composite (``color_start``).
     """
     rng = np.random.default_rng([seed, step])
     config = config or ColorConfig()
     if mode == "mixed":
-        mode = "regional" if rng.random() < 0.75 else "paper"
-    make = functools.partial(regional_clip, matte_start=matte_start) if mode == "regional" else paper_clip
+        colour_mode = "composite" if color_start == "composite" else "paper"
+        mode = "regional" if rng.random() < 0.75 else colour_mode
+    make = {
+        "regional": functools.partial(regional_clip, matte_start=matte_start),
+        "paper": paper_clip,
+        "composite": functools.partial(regional_clip, matte_start="coarse", composite_only=True),
+    }[mode]
     clips = [make(rng, frames, height, width, config) for _ in range(batch)]
     stack = lambda i: np.stack([c[i] for c in clips]).astype(np.float32)  # noqa: E731
     inputs = stack(0).transpose(0, 1, 4, 2, 3)  # (B, T, 11, H, W)

@@ -69,11 +69,16 @@ class Trainer:
         self.run = Path(run)
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
-        self.network = create_network(config.network, matte_start=config.matte_start).to(self.device)
+        self.network = create_network(
+            config.network, matte_start=config.matte_start, color_start=config.color_start
+        ).to(self.device)
         if config.init:
             self._start_from(config.init)
+        self.frozen = self._freeze(config.train_only)
         self.optimiser = torch.optim.AdamW(
-            self.network.parameters(), lr=config.learning_rate, betas=(0.9, 0.99)
+            [p for p in self.network.parameters() if p.requires_grad],
+            lr=config.learning_rate,
+            betas=(0.9, 0.99),
         )
         self.discriminator = None
         if config.gan_weight > 0:
@@ -94,10 +99,35 @@ class Trainer:
                 f"{self.network.config.name!r}: pick a model of the same configuration"
             )
         self.network.load_state_dict(loaded.state_dict())
-        if loaded.config.matte_start != self.network.config.matte_start:
-            head = self.network.blend_decoder.head
-            torch.nn.init.zeros_(head.weight)
-            torch.nn.init.zeros_(head.bias)
+        restarted = {
+            "blend_decoder": loaded.config.matte_start != self.network.config.matte_start,
+            "color_decoder": loaded.config.color_start != self.network.config.color_start,
+        }
+        for name, restart in restarted.items():
+            if restart:
+                head = getattr(self.network, name).head
+                torch.nn.init.zeros_(head.weight)
+                torch.nn.init.zeros_(head.bias)
+
+    def _freeze(self, train_only: tuple[str, ...]) -> list[torch.nn.Module]:
+        """Stop every top-level block not named in ``train_only`` from learning; returns them."""
+        if not train_only:
+            return []
+        blocks = dict(self.network.named_children())
+        unknown = sorted(set(train_only) - set(blocks))
+        if unknown:
+            raise MovingColorError(
+                f"train_only names {unknown}, not blocks of the network; its blocks: {', '.join(blocks)}"
+            )
+        frozen = [module for name, module in blocks.items() if name not in train_only]
+        for module in frozen:
+            module.requires_grad_(False)
+        return frozen
+
+    def _train_mode(self) -> None:
+        self.network.train()
+        for module in self.frozen:
+            module.eval()  # batch norm keeps its running statistics
 
     # -- state -------------------------------------------------------------------------
 
@@ -143,7 +173,17 @@ class Trainer:
     def _batch(self, seed: int, step: int, mode: str, size: int) -> Batch:
         c = self.config
         return make_batch(
-            seed, step, mode, size, c.frames, c.local, c.height, c.width, self._config(), c.matte_start
+            seed,
+            step,
+            mode,
+            size,
+            c.frames,
+            c.local,
+            c.height,
+            c.width,
+            self._config(),
+            c.matte_start,
+            c.color_start,
         )
 
     def _tensors(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -189,7 +229,7 @@ class Trainer:
         c = self.config
         batch = self._batch(c.seed, self.step, c.mode, c.batch)
         tensors = self._tensors(batch)
-        self.network.train()
+        self._train_mode()
         composite, losses = self._forward(batch, tensors)
         if self.discriminator is not None:
             target = tensors["target_rgb"][:, : batch.local]
@@ -222,47 +262,47 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Band errors on fixed held-out batches, against the hard composite's and (when the
-        network starts from a refined matte) its starting matte's."""
+        """Band errors on fixed held-out batches of the head this run trains, against what the
+        product would show without it: the hard composite and (when the network starts from a
+        refined matte) its starting matte for the blend head; for the colour head, the plate's
+        own colours in the band (paper clips) or the host's composite (composite clips)."""
         c = self.config
         self.network.eval()
-        rows: dict[str, list[float]] = {
-            "band_l1": [],
-            "hard_band_l1": [],
-            "band_delta_e": [],
-            "hard_band_delta_e": [],
-            "start_band_l1": [],
-            "start_band_delta_e": [],
-        }
+        mode = c.mode if c.mode in ("paper", "composite") else "regional"
+        rows: dict[str, list[float]] = {}
         try:
             from ..bench.metrics import delta_e2000
         except ImportError:
             delta_e2000 = None
         for index in range(VALIDATION_BATCHES):
-            batch = self._batch(c.seed + VALIDATION_SEED_OFFSET, index, "regional", 1)
+            batch = self._batch(c.seed + VALIDATION_SEED_OFFSET, index, mode, 1)
             tensors = self._tensors(batch)
             composite, _ = self._forward(batch, tensors)
             x = tensors["inputs"][:, : batch.local]
             band = tensors["band"][:, : batch.local]
             plate, graded = x[:, :, 0:3], x[:, :, 7:10]
-            matte = torch.from_numpy(batch.matte[:, : batch.local]).to(self.device)
-            hard = matte * graded + (1 - matte) * plate
-            start = x[:, :, 10:11] * graded + (1 - x[:, :, 10:11]) * plate
+            if mode == "paper":
+                baselines = {"plate": band * plate + x[:, :, 3:6]}
+            elif mode == "composite":
+                baselines = {"hard": graded}  # the host's composite, where the graded plate would be
+            else:
+                matte = torch.from_numpy(batch.matte[:, : batch.local]).to(self.device)
+                baselines = {"hard": matte * graded + (1 - matte) * plate}
+                if c.matte_start != "coarse":
+                    baselines["start"] = x[:, :, 10:11] * graded + (1 - x[:, :, 10:11]) * plate
             target = tensors["target_rgb"][:, : batch.local]
-            baselines = {"hard": hard, "start": start} if c.matte_start != "coarse" else {"hard": hard}
-            rows["band_l1"].append(float(band_l1(composite, target, band)))
-            for name, image in baselines.items():
-                rows[f"{name}_band_l1"].append(float(band_l1(image, target, band)))
-            if delta_e2000 is not None:
+            scored = {"": composite, **{f"{name}_": image for name, image in baselines.items()}}
+            for prefix, image in scored.items():
+                rows.setdefault(f"{prefix}band_l1", []).append(float(band_l1(image, target, band)))
+                if delta_e2000 is None:
+                    continue
                 for t in range(batch.local):
                     region = band[0, t, 0].cpu().numpy() > 0.5
                     to_image = lambda v: v[0, t].permute(1, 2, 0).float().cpu().numpy()  # noqa: E731,B023
-                    rows["band_delta_e"].append(delta_e2000(to_image(composite), to_image(target), region))
-                    for name, image in baselines.items():
-                        rows[f"{name}_band_delta_e"].append(
-                            delta_e2000(to_image(image), to_image(target), region)  # noqa: B023
-                        )
-        return {name: statistics.mean(v) for name, v in rows.items() if v}
+                    rows.setdefault(f"{prefix}band_delta_e", []).append(
+                        delta_e2000(to_image(image), to_image(target), region)
+                    )
+        return {name: statistics.mean(v) for name, v in rows.items()}
 
     def _keep_best(self, scores: dict[str, float]) -> None:
         """Keep the weights of the best validation so far in ``best/`` (a noisy curve's
@@ -293,9 +333,14 @@ class Trainer:
     def _append_csv(self, name: str, row: dict, columns: list[str] | None = None) -> None:
         path = self.run / name
         new = not path.exists()
+        if not new and columns is None:
+            with path.open(newline="") as handle:
+                columns = next(csv.reader(handle), None)  # a resumed run keeps its file's columns
         with path.open("a", newline="") as handle:
             # Fixed columns: a paper-mode step has no alpha loss, and rows must still line up.
-            writer = csv.DictWriter(handle, fieldnames=columns or list(row), restval="")
+            writer = csv.DictWriter(
+                handle, fieldnames=columns or list(row), restval="", extrasaction="ignore"
+            )
             if new:
                 writer.writeheader()
             writer.writerow(row)
