@@ -271,6 +271,43 @@ def test_edited_input_picks_the_head_by_whether_the_grade_is_recovered(demo_inpu
             == 0
         )
         assert read_header(tmp_path / f"out-{source}" / "f.1002.exr").attributes["movingcolor:head"] == head
+    # The shipped model's colour head starts from the host's composite and is untrained: an
+    # edit no colour map explains comes back as the host made it, not with the plate in the band.
+    from movingcolor.model.registry import PACKAGE_MODELS
+
+    config = ColorConfig()
+    display = lambda pixels: np.clip(config.convert(pixels, "ACEScg", config.srgb_encoded), 0, 1)  # noqa: E731
+    out = tmp_path / "shipped" / "f.####.exr"
+    status = run_cli(
+        "fuse",
+        "--plate",
+        plate,
+        "--matte",
+        matte,
+        "--edited",
+        tmp_path / "noise" / "e.####.exr",
+        "--engine",
+        "movingcolor",
+        "--model",
+        PACKAGE_MODELS / "default",
+        "--device",
+        "cpu",
+        "--frames",
+        "1001-1002",
+        "--exr-type",
+        "float",
+        "--out",
+        out,
+    )
+    assert status == 0
+    for number in (1001, 1002):
+        fused, edited = (
+            read_pixels(out.parent / f"f.{number}.exr"),
+            read_pixels(tmp_path / "noise" / f"e.{number}.exr"),
+        )
+        # Compared as the network sees colours (display-encoded, 0..1): the random colours of
+        # this edit reach outside that range, which the network's colours cannot.
+        assert np.abs(display(fused[..., :3]) - display(edited[..., :3])).max() < 1e-3
 
 
 def test_cuda_without_a_gpu_is_a_clear_error(demo_inputs, tmp_path, capsys):

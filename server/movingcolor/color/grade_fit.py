@@ -3,14 +3,19 @@
 Inside the matte the composite *is* the graded plate; the band, though, also
 needs graded colours just outside the matte, where the host left the plate. A
 second-order polynomial colour mapping plate→composite is fitted on the matte's
-confident interior and extrapolated to the rest of the frame. Where the matte
-is fully on, the host's own pixels are kept exactly.
+confident interior and extrapolated to the rest of the frame. A grade that no
+single colour mapping explains (one that changes across the object: a gradient
+window, a vignette, a secondary that varies) gets a local fit instead: an affine
+colour map per pixel, fitted on the interior pixels near it. Where the matte is
+fully on, the host's own pixels are kept exactly.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+
+from ..engines.symmetric3 import solve_symmetric3
 
 # Fewer interior pixels than this and the fit is not trusted: the plate is used.
 MIN_FIT_PIXELS = 64
@@ -36,7 +41,7 @@ def recover_graded(plate: np.ndarray, edited: np.ndarray, matte: np.ndarray) -> 
     happen on whatever encoding the caller passes; a perceptual encoding keeps
     the polynomial well conditioned.
     """
-    interior = ndimage.binary_erosion(matte >= 0.999, iterations=2)
+    interior = _interior(matte)
     estimate = plate.copy()
     residual = float("inf")
     if interior.sum() >= MIN_FIT_PIXELS:
@@ -47,6 +52,118 @@ def recover_graded(plate: np.ndarray, edited: np.ndarray, matte: np.ndarray) -> 
         flat = plate.reshape(-1, 3).astype(np.float64)
         estimate = (_features(flat) @ coefficients).reshape(plate.shape).astype(np.float32)
         residual = float(np.sqrt(np.mean((estimate[interior] - edited[interior]) ** 2)))
+    full = matte >= 1.0
+    estimate[full] = edited[full]
+    return estimate, residual
+
+
+# The local fit leans toward leaving colours' differences as they are (slope 1): flat
+# interiors then only shift colour, they do not flatten the plate's texture.
+_LOCAL_EPS = 1e-4
+_PAIRS = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
+
+
+def _interior(matte: np.ndarray) -> np.ndarray:
+    return ndimage.binary_erosion(matte >= 0.999, iterations=2)
+
+
+# The per-pixel fit's window reaches at least this far (pixels), and past the band's width.
+LOCAL_FIT_MIN_RADIUS = 8
+# Frames larger than this on the long side are fitted at a reduced size: the maps are
+# smooth over the fit's radius, so they are upsampled and applied to the full plate.
+_LOCAL_FIT_SIZE = 1024
+
+
+def _block_mean(image: np.ndarray, factor: int) -> np.ndarray:
+    height, width = image.shape[:2]
+    pad = ((0, -height % factor), (0, -width % factor)) + ((0, 0),) * (image.ndim - 2)
+    padded = np.pad(image, pad, mode="edge")
+    shape = (padded.shape[0] // factor, factor, padded.shape[1] // factor, factor, *image.shape[2:])
+    return padded.reshape(shape).mean(axis=(1, 3))
+
+
+def _local_colour_maps(plate: np.ndarray, edited: np.ndarray, weight: np.ndarray, radius: int) -> np.ndarray:
+    """``(H, W, 13)``: per pixel, the affine map ``edited ≈ slope·plate + offset`` fitted on the
+    ``weight``-ed pixels within ``radius`` (9 slopes row by row, 3 offsets), and whether any
+    weighted pixel was near enough to fit it (the last channel, 0 or 1)."""
+    size = 2 * radius + 1
+    support = ndimage.uniform_filter(weight, size, mode="constant")
+
+    def mean(values: np.ndarray) -> np.ndarray:
+        return ndimage.uniform_filter(weight * values, size, mode="constant") / np.maximum(support, 1e-12)
+
+    mean_x = [mean(plate[..., i]) for i in range(3)]
+    mean_y = [mean(edited[..., c]) for c in range(3)]
+    entries = [mean(plate[..., i] * plate[..., j]) - mean_x[i] * mean_x[j] for i, j in _PAIRS]
+    for k in (0, 3, 5):
+        entries[k] = entries[k] + _LOCAL_EPS
+    slopes, offsets = [], []
+    for c in range(3):
+        cross = [
+            mean(plate[..., i] * edited[..., c]) - mean_x[i] * mean_y[c] + (_LOCAL_EPS if i == c else 0.0)
+            for i in range(3)
+        ]
+        slope = solve_symmetric3(tuple(entries), tuple(cross))
+        slopes += slope
+        offsets.append(mean_y[c] - sum(s * m for s, m in zip(slope, mean_x, strict=True)))
+    defined = (support > 0.25 / size**2).astype(np.float64)
+    return np.stack([*slopes, *offsets, defined], axis=-1)
+
+
+def _apply_maps(maps: np.ndarray, plate: np.ndarray) -> np.ndarray:
+    """``(..., 3)`` colours of ``plate (..., 3)`` through ``maps (..., 13)``."""
+    slope = maps[..., :9].reshape(*maps.shape[:-1], 3, 3)
+    return np.einsum("...ci,...i->...c", slope, plate) + maps[..., 9:12]
+
+
+def _sample(maps: np.ndarray, factor: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``maps (h, w, C)`` at full-resolution pixels ``(rows, cols)``, bilinear, pixel centres aligned."""
+    if factor == 1:
+        return maps[rows, cols]
+    y = np.clip((rows + 0.5) / factor - 0.5, 0, maps.shape[0] - 1)
+    x = np.clip((cols + 0.5) / factor - 0.5, 0, maps.shape[1] - 1)
+    y0, x0 = np.floor(y).astype(np.intp), np.floor(x).astype(np.intp)
+    y1, x1 = np.minimum(y0 + 1, maps.shape[0] - 1), np.minimum(x0 + 1, maps.shape[1] - 1)
+    wy, wx = (y - y0)[:, None], (x - x0)[:, None]
+    top = maps[y0, x0] * (1 - wx) + maps[y0, x1] * wx
+    bottom = maps[y1, x0] * (1 - wx) + maps[y1, x1] * wx
+    return top * (1 - wy) + bottom * wy
+
+
+def recover_graded_locally(
+    plate: np.ndarray,
+    edited: np.ndarray,
+    matte: np.ndarray,
+    radius: int,
+    region: np.ndarray | None = None,
+    fallback: np.ndarray | None = None,
+) -> tuple[np.ndarray, float]:
+    """Estimate the graded plate ``(H, W, 3)`` with an affine colour map per pixel, fitted on
+    the matte's interior within ``radius`` pixels (a weighted local linear regression, as in
+    the guided filter, leaning toward slope 1), so a grade that changes across the object is
+    followed. ``radius`` must reach from the band to the interior.
+
+    Only the pixels of ``region`` (default: all) that have interior near them are fitted;
+    the others take ``fallback`` (default: the plate). Returns the estimate and the fit's RMS
+    residual on the interior (infinite with too few interior pixels). Large frames are
+    fitted at a reduced size; the maps are smooth, so they are sampled back up.
+    """
+    interior = _interior(matte)
+    estimate = (plate if fallback is None else fallback).astype(np.float32).copy()
+    if interior.sum() < MIN_FIT_PIXELS:
+        return estimate, float("inf")
+    factor = max(1, -(-max(matte.shape) // _LOCAL_FIT_SIZE))
+    x, y, weight = plate.astype(np.float64), edited.astype(np.float64), interior.astype(np.float64)
+    if factor > 1:
+        x, y, weight = _block_mean(x, factor), _block_mean(y, factor), _block_mean(weight, factor)
+    maps = _local_colour_maps(x, y, weight, max(2, radius // factor))
+    inside = weight >= 0.999
+    residual = float(np.sqrt(np.mean((_apply_maps(maps[inside], x[inside]) - y[inside]) ** 2)))
+    rows, cols = np.nonzero(np.ones(matte.shape, bool) if region is None else region)
+    sampled = _sample(maps, factor, rows, cols)
+    defined = sampled[:, 12] > 0.5
+    rows, cols = rows[defined], cols[defined]
+    estimate[rows, cols] = _apply_maps(sampled[defined], plate[rows, cols].astype(np.float64))
     full = matte >= 1.0
     estimate[full] = edited[full]
     return estimate, residual

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -19,7 +20,7 @@ import numpy as np
 from .. import __version__
 from ..color.config import ColorConfig, apply_processor
 from ..color.grade import parse_grade
-from ..color.grade_fit import GOOD_FIT_RMS, recover_graded
+from ..color.grade_fit import GOOD_FIT_RMS, LOCAL_FIT_MIN_RADIUS, recover_graded, recover_graded_locally
 from ..engines import Engine, FusionFrames, create_engine
 from ..errors import FrameSizeMismatchError, MovingColorError, OutputError
 from ..frames.frame_range import FrameRange
@@ -294,13 +295,7 @@ class _Shot:
             if self.mode == "graded":
                 graded_lin, graded_out = other_lin, other_out
             else:
-                estimate, residual = recover_graded(
-                    cfg.convert(plate_lin, self.lin, self.display),
-                    cfg.convert(other_lin, self.lin, self.display),
-                    matte,
-                )
-                grade_known = residual <= GOOD_FIT_RMS
-                log.debug("frame %d: grade recovered from the composite, RMS %.4f", number, residual)
+                estimate, grade_known = self._recover_graded(number, plate_lin, other_lin, matte)
                 graded_lin = cfg.convert(estimate, self.display, self.lin)
                 graded_out = apply_processor(lin_to_out, graded_lin)
                 full = matte >= 1.0
@@ -335,6 +330,35 @@ class _Shot:
             band_pixels=self.band_width.pixels(inside),
             grade_known=grade_known,
         )
+
+    def _recover_graded(
+        self, number: int, plate_lin: np.ndarray, edited_lin: np.ndarray, matte: np.ndarray
+    ) -> tuple[np.ndarray, bool]:
+        """The graded plate (display encoding) estimated from the host's composite, and whether
+        the fit explains the composite: one colour map for the whole frame, refined near the
+        band by a colour map per pixel (which follows a grade that varies across the object)."""
+        cfg = self.config
+        plate = cfg.convert(plate_lin, self.lin, self.display)
+        edited = cfg.convert(edited_lin, self.lin, self.display)
+        estimate, residual = recover_graded(plate, edited, matte)
+        pixels = self.band_width.pixels(matte >= 0.5)
+        local, local_residual = recover_graded_locally(
+            plate,
+            edited,
+            matte,
+            radius=max(LOCAL_FIT_MIN_RADIUS, math.ceil(pixels) + 4),
+            region=edge_band(matte, self.band_width),
+            fallback=estimate,
+        )
+        log.debug(
+            "frame %d: grade recovered from the composite, RMS %.4f (one map), %.4f (per pixel)",
+            number,
+            residual,
+            local_residual,
+        )
+        if math.isfinite(local_residual):
+            estimate = local
+        return estimate, min(residual, local_residual) <= GOOD_FIT_RMS
 
     def _display(self, linear: np.ndarray) -> np.ndarray:
         """The bounded working encoding engines see (sRGB-encoded, clipped to 0..1)."""
