@@ -271,6 +271,21 @@ def test_edited_input_picks_the_head_by_whether_the_grade_is_recovered(demo_inpu
             == 0
         )
         assert read_header(tmp_path / f"out-{source}" / "f.1002.exr").attributes["movingcolor:head"] == head
+    # One frame no colour map explains among recoverable ones: the windows around it take the
+    # colour head, the others the blend head, and frames both predict are still averaged.
+    import shutil
+
+    (tmp_path / "mixed").mkdir()
+    for number in range(1001, 1009):
+        source = "noise" if number == 1005 else "graded"
+        shutil.copy(tmp_path / source / f"e.{number}.exr", tmp_path / "mixed" / f"e.{number}.exr")
+    mixed = tmp_path / "out-mixed" / "f.####.exr"
+    assert run_cli("fuse", "--plate", plate, "--matte", matte, "--edited", tmp_path / "mixed" / "e.####.exr",
+                   "--engine", "movingcolor", "--device", "cpu", "--out", mixed) == 0  # fmt: skip
+    heads = [
+        read_header(mixed.parent / f"f.{n}.exr").attributes["movingcolor:head"] for n in range(1001, 1009)
+    ]
+    assert heads[0] == "blend" and heads[4] == "color", heads
     # The shipped model's colour head starts from the host's composite and is untrained: an
     # edit no colour map explains comes back as the host made it, not with the plate in the band.
     from movingcolor.model.registry import PACKAGE_MODELS

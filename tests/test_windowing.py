@@ -50,6 +50,40 @@ def test_averaging_weights_sum_to_one():
         assert np.allclose(value, np.mean(indices))
 
 
+def test_a_frame_predicted_by_both_heads_is_averaged_as_colours():
+    """Windows whose heads differ: blend weights become the colours they give, then one mean."""
+    clip = list(range(12))
+    windows = sliding_windows(clip, clip, 6, 3, 10, 0)
+    plate, graded = np.full((2, 2, 3), 0.2), np.full((2, 2, 3), 0.6)
+    to_rgb = lambda frame, alpha_sum, count: count * plate + alpha_sum[..., None] * (graded - plate)  # noqa: E731
+    average = OverlapAverage(windows, to_rgb)
+    with pytest.raises(ValueError, match="cannot average"):
+        strict = OverlapAverage(windows)
+        strict.add(0, "alpha", np.zeros((2, 2)))
+        strict.add(0, "rgb", np.zeros((2, 2, 3)))
+    released = {}
+    for index, window in enumerate(windows):
+        for frame in window.outputs:
+            # Odd windows predict colours (0.5 grey), even ones a blend weight of 0.5 (grey 0.4).
+            if index % 2:
+                average.add(frame, "rgb", np.full((2, 2, 3), 0.5))
+            else:
+                average.add(frame, "alpha", np.full((2, 2), 0.5))
+        released.update({frame: (kind, value) for frame, kind, value in average.finished(index)})
+    mixed = 0
+    for frame in clip:
+        kinds = {i % 2 for i, w in enumerate(windows) if frame in w.outputs}
+        kind, value = released[frame]
+        mixed += kinds == {0, 1}
+        if kinds == {0}:
+            assert kind == "alpha" and np.allclose(value, 0.5)
+        elif kinds == {1}:
+            assert kind == "rgb" and np.allclose(value, 0.5)
+        else:
+            assert kind == "rgb" and np.allclose(value, 0.45)
+    assert mixed
+
+
 def test_centered_windows_stay_inside_the_clip():
     windows = centered_windows([1, 2, 3, 5], [1, 5], radius=2)
     assert windows[0].local == (1, 2, 3) and windows[1].local == (3, 5)

@@ -381,7 +381,10 @@ class _Shot:
             edited_display=stack("edited_display"),
             band_pixels=[f.band_pixels for f in frames],
             num_local=len(window.local),
-            grade_known=all(f.grade_known for f in frames),
+            # The predicted frames decide the head; a reference frame whose grade could not be
+            # recovered still gives context (its best estimate), and does not take the head from
+            # every window that sees it.
+            grade_known=all(self._cache[n].grade_known for n in window.local),
         )
 
     def fused_frames(self, skip: frozenset[int] = frozenset()):
@@ -401,7 +404,7 @@ class _Shot:
         for index, window in enumerate(windows):
             for number in window.frames:
                 last_use[number] = index
-        average = OverlapAverage(windows)
+        average = OverlapAverage(windows, self._alpha_as_colour)
         for index, window in enumerate(windows):
             for number in window.frames:
                 if number not in self._cache:
@@ -420,6 +423,15 @@ class _Shot:
             for number in window.frames:
                 if last_use[number] == index:
                     del self._cache[number]
+
+    def _alpha_as_colour(self, number: int, alpha_sum: np.ndarray, count: int) -> np.ndarray:
+        """The sum of the display colours that ``count`` blend weights summing to ``alpha_sum``
+        give frame ``number`` (the blend is affine in the weight). Needed where windows differ
+        in head: with only the host's composite, a window takes the colour head when any of its
+        frames' grade could not be recovered, so a frame can get both kinds of prediction."""
+        frame = self._cache[number]
+        change = frame.graded_display - frame.plate_display
+        return count * frame.plate_display + np.clip(alpha_sum, 0.0, count)[..., None] * change
 
     def _composite(self, number: int, kind: str, value: np.ndarray) -> np.ndarray:
         frame = self._cache[number]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .plan import Window
+
+AlphaToRgb = Callable[[int, np.ndarray, int], np.ndarray]
 
 
 class OverlapAverage:
@@ -15,7 +19,11 @@ class OverlapAverage:
     that would favour the latest window).
     """
 
-    def __init__(self, windows: list[Window]):
+    def __init__(self, windows: list[Window], alpha_to_rgb: AlphaToRgb | None = None):
+        """``alpha_to_rgb(frame, alpha_sum, count)`` turns the sum of ``count`` blend weights of a
+        frame into the sum of the colours they give, so a frame that some windows predict as
+        blend weights and others as colours (their heads differ) is still one true average."""
+        self.alpha_to_rgb = alpha_to_rgb
         self.last_window: dict[int, int] = {}
         self.uses: dict[int, int] = {}
         for index, window in enumerate(windows):
@@ -28,9 +36,14 @@ class OverlapAverage:
 
     def add(self, frame: int, kind: str, value: np.ndarray) -> None:
         if frame in self.kinds and self.kinds[frame] != kind:
-            raise ValueError(
-                f"frame {frame}: cannot average an {kind} prediction with an {self.kinds[frame]} one"
-            )
+            if self.alpha_to_rgb is None:
+                raise ValueError(
+                    f"frame {frame}: cannot average an {kind} prediction with an {self.kinds[frame]} one"
+                )
+            if kind == "alpha":
+                kind, value = "rgb", self.alpha_to_rgb(frame, value, 1)
+            else:
+                self.sums[frame] = self.alpha_to_rgb(frame, self.sums[frame], self.counts[frame])
         self.kinds[frame] = kind
         if frame in self.sums:
             self.sums[frame] += value
