@@ -280,6 +280,7 @@ class _Shot:
         raw = self.plate.read(number)
         plate_rgb = _rgb(raw)
         matte = matte_from_pixels(self.matte.read(number), self.matte.channels)
+        band, band_pixels = edge_band(matte, self.band_width), self.band_width.pixels(matte >= 0.5)
         plate_lin = cfg.convert(plate_rgb, self.plate_cs, self.lin)
         plate_out = cfg.convert(plate_rgb, self.plate_cs, self.out_cs)
         plate_display = self._display(plate_lin)
@@ -295,7 +296,9 @@ class _Shot:
             if self.mode == "graded":
                 graded_lin, graded_out = other_lin, other_out
             else:
-                estimate, grade_known = self._recover_graded(number, plate_lin, other_lin, matte)
+                estimate, grade_known = self._recover_graded(
+                    number, plate_lin, other_lin, matte, band, band_pixels
+                )
                 graded_lin = cfg.convert(estimate, self.display, self.lin)
                 graded_out = apply_processor(lin_to_out, graded_lin)
                 full = matte >= 1.0
@@ -314,7 +317,6 @@ class _Shot:
             ).reshape(plate_rgb.shape)
             a = matte[:, :, None]
             edited_lin = a * graded_lin + (1.0 - a) * plate_lin
-        inside = matte >= 0.5
         return _Frame(
             plate_lin=plate_lin,
             graded_lin=graded_lin,
@@ -326,13 +328,19 @@ class _Shot:
             graded_display=self._display(graded_lin),
             edited_display=self._display(edited_lin),
             matte=matte,
-            band=edge_band(matte, self.band_width),
-            band_pixels=self.band_width.pixels(inside),
+            band=band,
+            band_pixels=band_pixels,
             grade_known=grade_known,
         )
 
     def _recover_graded(
-        self, number: int, plate_lin: np.ndarray, edited_lin: np.ndarray, matte: np.ndarray
+        self,
+        number: int,
+        plate_lin: np.ndarray,
+        edited_lin: np.ndarray,
+        matte: np.ndarray,
+        band: np.ndarray,
+        band_pixels: float,
     ) -> tuple[np.ndarray, bool]:
         """The graded plate (display encoding) estimated from the host's composite, and whether
         the fit explains the composite: one colour map for the whole frame, refined near the
@@ -341,13 +349,12 @@ class _Shot:
         plate = cfg.convert(plate_lin, self.lin, self.display)
         edited = cfg.convert(edited_lin, self.lin, self.display)
         estimate, residual = recover_graded(plate, edited, matte)
-        pixels = self.band_width.pixels(matte >= 0.5)
         local, local_residual = recover_graded_locally(
             plate,
             edited,
             matte,
-            radius=max(LOCAL_FIT_MIN_RADIUS, math.ceil(pixels) + 4),
-            region=edge_band(matte, self.band_width),
+            radius=max(LOCAL_FIT_MIN_RADIUS, math.ceil(band_pixels) + 4),
+            region=band,
             fallback=estimate,
         )
         log.debug(
