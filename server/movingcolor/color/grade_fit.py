@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..engines.symmetric3 import solve_symmetric3
+from ..engines.symmetric3 import PAIRS, regularised, solve_symmetric3
 
 # Fewer interior pixels than this and the fit is not trusted: the plate is used.
 MIN_FIT_PIXELS = 64
@@ -60,7 +60,6 @@ def recover_graded(plate: np.ndarray, edited: np.ndarray, matte: np.ndarray) -> 
 # The local fit leans toward leaving colours' differences as they are (slope 1): flat
 # interiors then only shift colour, they do not flatten the plate's texture.
 _LOCAL_EPS = 1e-4
-_PAIRS = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
 
 
 def _interior(matte: np.ndarray) -> np.ndarray:
@@ -94,16 +93,16 @@ def _local_colour_maps(plate: np.ndarray, edited: np.ndarray, weight: np.ndarray
 
     mean_x = [mean(plate[..., i]) for i in range(3)]
     mean_y = [mean(edited[..., c]) for c in range(3)]
-    entries = [mean(plate[..., i] * plate[..., j]) - mean_x[i] * mean_x[j] for i, j in _PAIRS]
-    for k in (0, 3, 5):
-        entries[k] = entries[k] + _LOCAL_EPS
+    entries = regularised(
+        [mean(plate[..., i] * plate[..., j]) - mean_x[i] * mean_x[j] for i, j in PAIRS], _LOCAL_EPS
+    )
     slopes, offsets = [], []
     for c in range(3):
         cross = [
             mean(plate[..., i] * edited[..., c]) - mean_x[i] * mean_y[c] + (_LOCAL_EPS if i == c else 0.0)
             for i in range(3)
         ]
-        slope = solve_symmetric3(tuple(entries), tuple(cross))
+        slope = solve_symmetric3(entries, tuple(cross))
         slopes += slope
         offsets.append(mean_y[c] - sum(s * m for s, m in zip(slope, mean_x, strict=True)))
     defined = (support > 0.25 / size**2).astype(np.float64)

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import ndimage
 
 from .base import Engine, FusionFrames, FusionResult
-from .symmetric3 import solve_symmetric3
+from .symmetric3 import PAIRS, regularised, solve_symmetric3
 
 
 def _box(image: np.ndarray, radius: int) -> np.ndarray:
@@ -37,13 +37,11 @@ def guided_coefficients(
     mean_guide = _box(guide, radius)  # (H, W, 3)
     mean_source = _box(source, radius)  # (H, W)
     cross = _box(guide * source[..., None], radius) - mean_guide * mean_source[..., None]
-    pairs = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
-    products = np.stack([guide[..., i] * guide[..., j] for i, j in pairs], axis=-1)  # (H, W, 6)
+    products = np.stack([guide[..., i] * guide[..., j] for i, j in PAIRS], axis=-1)  # (H, W, 6)
     covariance = _box(products, radius)
-    entries = [covariance[..., k] - mean_guide[..., i] * mean_guide[..., j] for k, (i, j) in enumerate(pairs)]
-    for k in (0, 3, 5):  # the diagonal
-        entries[k] = entries[k] + eps
-    slope = np.stack(solve_symmetric3(tuple(entries), tuple(cross[..., i] for i in range(3))), axis=-1)
+    entries = [covariance[..., k] - mean_guide[..., i] * mean_guide[..., j] for k, (i, j) in enumerate(PAIRS)]
+    rhs = tuple(cross[..., i] for i in range(3))
+    slope = np.stack(solve_symmetric3(regularised(entries, eps), rhs), axis=-1)
     offset = mean_source - (slope * mean_guide).sum(-1)
     return _box(slope, radius), _box(offset, radius)
 

@@ -26,7 +26,7 @@ from ..errors import MissingDependencyError, MovingColorError
 from ..windowing import Window, sliding_windows
 from .base import Engine, FusionFrames, FusionResult
 from .guided import guided_mattes, refine_matte
-from .symmetric3 import solve_symmetric3
+from .symmetric3 import PAIRS, regularised, solve_symmetric3
 
 # Guided upsampling: window radius at the working resolution, and regularisation.
 UPSAMPLE_RADIUS = 2
@@ -54,13 +54,11 @@ def guided_upsample(guide_low, source_low, guide_full, radius: int, eps: float):
     mean_guide = _box(guide_low, radius)
     mean_source = _box(source_low, radius)
     cross = _box(guide_low * source_low, radius) - mean_guide * mean_source  # (N, 3, h, w)
-    pairs = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
-    products = torch.cat([guide_low[:, i : i + 1] * guide_low[:, j : j + 1] for i, j in pairs], dim=1)
+    products = torch.cat([guide_low[:, i : i + 1] * guide_low[:, j : j + 1] for i, j in PAIRS], dim=1)
     covariance = _box(products, radius)
-    entries = [covariance[:, k] - mean_guide[:, i] * mean_guide[:, j] for k, (i, j) in enumerate(pairs)]
-    for k in (0, 3, 5):  # the diagonal
-        entries[k] = entries[k] + eps
-    slope = torch.stack(solve_symmetric3(tuple(entries), tuple(cross[:, i] for i in range(3))), dim=1)
+    entries = [covariance[:, k] - mean_guide[:, i] * mean_guide[:, j] for k, (i, j) in enumerate(PAIRS)]
+    rhs = tuple(cross[:, i] for i in range(3))
+    slope = torch.stack(solve_symmetric3(regularised(entries, eps), rhs), dim=1)
     offset = mean_source - (slope * mean_guide).sum(1, keepdim=True)
     coefficients = torch.cat([_box(slope, radius), _box(offset, radius)], dim=1)  # (N, 4, h, w)
     coefficients = F.interpolate(
@@ -206,6 +204,10 @@ class MovingColorEngine(Engine):
                 y = self.network(x, local, head)
             y = y[0].float()  # (local, 1 or 3, h, w)
             low_plate = x[0, :local, 0:3].float()  # (local, 3, h, w)
+            # The colour head's start at the working size: the plate, or the host's composite.
+            colour_start_low = (
+                x[0, :local, 7:10].float() if self.config.color_start == "composite" else low_plate
+            )
             full_size = tuple(frames.plate_display.shape[1:3])
             same_size = tuple(y.shape[-2:]) == full_size
             guided_start = head == "blend" and self.config.matte_start == "guided"
@@ -239,15 +241,14 @@ class MovingColorEngine(Engine):
                 else:
                     # Only the network's low-frequency correction of its start is upsampled:
                     # texture comes from the full-resolution start (the plate or the composite).
-                    start_low, start_full = low_plate, plate_full
+                    start_full = plate_full
                     if self.config.color_start == "composite":
-                        start_low = x[0, :local, 7:10].float()
                         start_full = (
                             torch.from_numpy(frames.edited_display[index])
                             .permute(2, 0, 1)[None]
                             .to(self.device)
                         )
-                    correction = y[index : index + 1] - start_low[index : index + 1]
+                    correction = y[index : index + 1] - colour_start_low[index : index + 1]
                     if not same_size:
                         correction = torch.nn.functional.interpolate(
                             correction, size=full_size, mode="bilinear", align_corners=False

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+#: The ``(row, column)`` of each of a symmetric 3×3 matrix's six distinct elements, in the
+#: order :func:`solve_symmetric3` takes them.
+PAIRS = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
+
+
+def regularised(entries: list, eps: float) -> tuple:
+    """The six elements of ``M + eps·I`` from those of ``M`` (ridge regularisation)."""
+    return tuple(entry + eps if i == j else entry for entry, (i, j) in zip(entries, PAIRS, strict=True))
+
 
 def solve_symmetric3(entries: tuple, rhs: tuple) -> tuple:
     """Solve ``M x = r`` per pixel for symmetric 3×3 ``M`` by cofactors.

@@ -434,8 +434,8 @@ class _Shot:
     def _alpha_as_colour(self, number: int, alpha_sum: np.ndarray, count: int) -> np.ndarray:
         """The sum of the display colours that ``count`` blend weights summing to ``alpha_sum``
         give frame ``number`` (the blend is affine in the weight). Needed where windows differ
-        in head: with only the host's composite, a window takes the colour head when any of its
-        frames' grade could not be recovered, so a frame can get both kinds of prediction."""
+        in head: with only the host's composite, a window takes the colour head when the grade of
+        any frame it predicts could not be recovered, so a frame can get both kinds of prediction."""
         frame = self._cache[number]
         change = frame.graded_display - frame.plate_display
         return count * frame.plate_display + np.clip(alpha_sum, 0.0, count)[..., None] * change

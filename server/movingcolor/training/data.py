@@ -179,7 +179,13 @@ def _band(rng, matte: np.ndarray) -> tuple[np.ndarray, list[float]]:
 
 
 def regional_clip(
-    rng, frames: int, height: int, width: int, config: ColorConfig, matte_start: str, composite_only=False
+    rng,
+    frames: int,
+    height: int,
+    width: int,
+    config: ColorConfig,
+    matte_start: str,
+    composite_only: bool = False,
 ):
     """A regional clip; ``composite_only``: as the colour head sees it, with the host's whole
     composite where the graded plate would be (``composite`` mode)."""
