@@ -60,6 +60,28 @@ def test_mask_motion_is_smooth_and_stays_in_frame():
         assert np.abs(np.diff(path.scale)).max() < 0.1
 
 
+def _alpha_speed(batch) -> float:
+    """Mean frame-to-frame travel of the true alpha's centroid, in pixels."""
+    alpha = batch.target_alpha[:, :, 0]  # (B, T, H, W)
+    yy, xx = np.mgrid[0 : alpha.shape[2], 0 : alpha.shape[3]]
+    mass = alpha.sum((2, 3))
+    centre = np.stack([(alpha * yy).sum((2, 3)) / mass, (alpha * xx).sum((2, 3)) / mass], -1)
+    return float(np.linalg.norm(np.diff(centre, axis=1), axis=-1).mean())
+
+
+def test_fast_clips_move_faster_and_leave_other_runs_unchanged():
+    slow = [make_batch(7, step, "regional", 2, 5, 5, 112, 160) for step in range(6)]
+    fast = [make_batch(7, step, "regional", 2, 5, 5, 112, 160, fast_fraction=1.0) for step in range(6)]
+    slow_speed = np.mean([_alpha_speed(b) for b in slow])
+    fast_speed = np.mean([_alpha_speed(b) for b in fast])
+    assert fast_speed > 2.5 * slow_speed, (slow_speed, fast_speed)
+    # No share of fast clips asked for: the random sequence is the one runs had before it existed.
+    unchanged = make_batch(7, 0, "regional", 2, 5, 5, 112, 160, fast_fraction=0.0)
+    assert np.array_equal(unchanged.inputs, slow[0].inputs)
+    with pytest.raises(Exception, match="fast_fraction must be between 0 and 1"):
+        TrainConfig.from_dict({"fast_fraction": 1.5})
+
+
 def test_batches_are_a_function_of_seed_and_step():
     a = make_batch(1, 5, "mixed", 1, 4, 3, 48, 64)
     b = make_batch(1, 5, "mixed", 1, 4, 3, 48, 64)
@@ -184,8 +206,19 @@ def test_a_colour_head_that_starts_from_the_composite_begins_as_the_hard_composi
         TrainConfig.load(bad)
 
 
+def test_the_learning_rate_decays_as_configured():
+    constant = TrainConfig(learning_rate=1e-3, steps=10)
+    assert {constant.learning_rate_at(s) for s in range(10)} == {1e-3}
+    cosine = TrainConfig(learning_rate=1e-3, final_learning_rate=1e-4, steps=11)
+    rates = [cosine.learning_rate_at(s) for s in range(11)]
+    assert rates[0] == pytest.approx(1e-3) and rates[-1] == pytest.approx(1e-4)
+    assert rates[5] == pytest.approx(5.5e-4)  # halfway down the cosine
+    assert all(a > b for a, b in zip(rates, rates[1:], strict=False))
+
+
 def test_resume_is_bit_for_bit(tmp_path):
-    config = TrainConfig.load("tiny-test")
+    # With a decaying learning rate: the schedule is a function of the step, not of the process.
+    config = dataclasses.replace(TrainConfig.load("tiny-test"), final_learning_rate=1e-5)
     straight = Trainer(config, tmp_path / "straight")
     straight.train(steps=4)
     first = Trainer(config, tmp_path / "split")
@@ -196,6 +229,7 @@ def test_resume_is_bit_for_bit(tmp_path):
     for key, value in straight.network.state_dict().items():
         assert torch.equal(value, second.network.state_dict()[key]), key
     assert (tmp_path / "split" / "validation.csv").exists()
+    assert second.optimiser.param_groups[0]["lr"] == pytest.approx(config.learning_rate_at(3))
 
 
 def test_train_command_exports_a_usable_model(tmp_path, demo_inputs):
@@ -249,3 +283,23 @@ def test_train_command_exports_a_usable_model(tmp_path, demo_inputs):
         )
         == 0
     )
+
+
+def test_the_model_card_says_how_a_colour_head_run_was_trained(tmp_path):
+    from movingcolor.training.export import export_model
+
+    config = dataclasses.replace(
+        TrainConfig.load("tiny-test"),
+        mode="composite",
+        color_start="composite",
+        fast_fraction=0.5,
+        final_learning_rate=1e-5,
+    )
+    trainer = Trainer(config, tmp_path / "run")
+    trainer.train(steps=1)
+    export_model(trainer, tmp_path / "model", "tiny-colour", "a test machine")
+    card = (tmp_path / "model" / "MODEL_CARD.md").read_text()
+    assert "Mode: composite (the colour head" in card
+    assert "Fast motion: 50% of the clips" in card
+    assert f"learning rate {config.learning_rate:g}, cosine decay to 1e-05" in card
+    assert load_checkpoint(tmp_path / "model").network.config.color_start == "composite"

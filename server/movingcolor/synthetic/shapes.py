@@ -50,11 +50,15 @@ class Path:
     rotation: np.ndarray
 
 
-def smooth_path(rng: np.random.Generator, frames: int, width: int, height: int, margin: float) -> Path:
+def smooth_path(
+    rng: np.random.Generator, frames: int, width: int, height: int, margin: float, speed: float = 0.012
+) -> Path:
     """A smooth random motion (velocity, acceleration, zoom, rotation) that keeps the
-    centre at least ``margin`` pixels inside the frame, bouncing off the edges."""
+    centre at least ``margin`` pixels inside the frame, bouncing off the edges. ``speed``:
+    the spread of the starting velocity per axis, as a fraction of the frame's long side
+    per frame."""
     position = np.array([rng.uniform(margin, width - margin), rng.uniform(margin, height - margin)])
-    velocity = rng.normal(0.0, 0.012 * max(width, height), 2)
+    velocity = rng.normal(0.0, speed * max(width, height), 2)
     acceleration = rng.normal(0.0, 0.001 * max(width, height), 2)
     zoom, spin = rng.normal(0.0, 0.01), rng.normal(0.0, 0.02)
     low, high = np.array([margin, margin]), np.array([width - margin, height - margin])

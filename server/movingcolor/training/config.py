@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,9 @@ class TrainConfig:
     height: int = 112  # training crop; multiples of 4
     width: int = 160
     learning_rate: float = 2e-4
+    # Cosine decay from learning_rate to this by the last step; negative = constant.
+    final_learning_rate: float = -1.0
+    fast_fraction: float = 0.0  # share of regional clips whose sprite moves fast (training/data.py)
     seed: int = 0
     alpha_weight: float = 1.0  # L1 of the refined matte against the true alpha, in the band
     rgb_weight: float = 1.0  # L1 of the composite against the truth, in the band
@@ -95,9 +99,22 @@ class TrainConfig:
             raise MovingColorError(
                 f"{source}: matte_start must be one of {MATTE_STARTS}, not {config.matte_start!r}"
             )
+        if not 0.0 <= config.fast_fraction <= 1.0:
+            raise MovingColorError(
+                f"{source}: fast_fraction must be between 0 and 1, not {config.fast_fraction}"
+            )
         if config.height % 4 or config.width % 4 or not 0 < config.local <= config.frames:
             raise MovingColorError(f"{source}: crop must be multiples of 4 and 0 < local <= frames")
         return config
+
+    def learning_rate_at(self, step: int) -> float:
+        """The learning rate of ``step`` (counting from 0): a function of the step alone, so a
+        resumed run follows the same schedule."""
+        if self.final_learning_rate < 0:
+            return self.learning_rate
+        progress = min(step / max(self.steps - 1, 1), 1.0)
+        cosine = 0.5 * (1 + math.cos(math.pi * progress))
+        return self.final_learning_rate + (self.learning_rate - self.final_learning_rate) * cosine
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -18,6 +18,10 @@ Two modes, one per head:
   ``color_start = "composite"``): regional clips where only the hard composite
   through the coarse matte is known, not the grade; the target is the true composite.
 
+A share of regional clips (``fast_fraction``) moves its sprite about four times as fast,
+always motion-blurred: fast objects are where a matte lags most and a network trained on
+slow motion only does worst.
+
 Everything is drawn from ``numpy.random.default_rng([seed, step])``, so the batch
 of a given step is the same whether training ran straight through or resumed.
 """
@@ -40,6 +44,7 @@ from .random_grade import grade_function, random_grade
 PHOTO_FOLDERS = (Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers"))
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
 MAX_PHOTO_SIDE = 1024
+SLOW_SPEED, FAST_SPEED = 0.012, 0.048  # the sprite's velocity spread, in frame widths per frame
 
 
 @dataclass
@@ -143,10 +148,12 @@ def _camera(rng, image: np.ndarray, frames: int, height: int, width: int) -> np.
     return np.stack(out).astype(np.float32)
 
 
-def _sprite_alphas(rng, frames: int, height: int, width: int, motion_blur: int) -> np.ndarray:
+def _sprite_alphas(
+    rng, frames: int, height: int, width: int, motion_blur: int, speed: float = SLOW_SPEED
+) -> np.ndarray:
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     radius = rng.uniform(0.15, 0.35) * min(height, width)
-    path = smooth_path(rng, frames, width, height, margin=radius * 0.6)
+    path = smooth_path(rng, frames, width, height, margin=radius * 0.6, speed=speed)
     aspect = rng.uniform(0.7, 1.6)
     hair = bool(rng.random() < 0.5)
     holes = tuple(
@@ -186,12 +193,17 @@ def regional_clip(
     config: ColorConfig,
     matte_start: str,
     composite_only: bool = False,
+    fast_fraction: float = 0.0,
 ):
     """A regional clip; ``composite_only``: as the colour head sees it, with the host's whole
     composite where the graded plate would be (``composite`` mode)."""
     background = _camera(rng, _source(rng, height, width), frames, height, width)
     sprite = _camera(rng, _source(rng, height, width), frames, height, width)
-    alpha = _sprite_alphas(rng, frames, height, width, motion_blur=int(rng.choice([1, 1, 3, 5])))
+    # Drawn only when asked for, so runs without fast clips keep their random sequence.
+    if fast_fraction and rng.random() < fast_fraction:
+        alpha = _sprite_alphas(rng, frames, height, width, int(rng.choice([3, 5])), FAST_SPEED)
+    else:
+        alpha = _sprite_alphas(rng, frames, height, width, motion_blur=int(rng.choice([1, 1, 3, 5])))
     plate = alpha[..., None] * sprite + (1 - alpha[..., None]) * background
     spec = random_grade(rng)
     graded = grade_function(spec, config)(plate)
@@ -232,13 +244,15 @@ def make_batch(
     config: ColorConfig | None = None,
     matte_start: str = "coarse",
     color_start: str = "plate",
+    fast_fraction: float = 0.0,
 ) -> Batch:
     """The batch for ``step``: a pure function of ``(seed, step)``.
 
     ``matte_start`` is what channel A carries in regional clips, as the network's
     configuration says: the coarse matte, or the guided engine's refinement of it.
     In mixed batches the colour head's quarter is paper clips, or composite clips for a
-    colour head that starts from the composite (``color_start``).
+    colour head that starts from the composite (``color_start``). ``fast_fraction``: the
+    share of regional and composite clips whose sprite moves fast.
     """
     rng = np.random.default_rng([seed, step])
     config = config or ColorConfig()
@@ -246,9 +260,11 @@ def make_batch(
         colour_mode = "composite" if color_start == "composite" else "paper"
         mode = "regional" if rng.random() < 0.75 else colour_mode
     make = {
-        "regional": functools.partial(regional_clip, matte_start=matte_start),
+        "regional": functools.partial(regional_clip, matte_start=matte_start, fast_fraction=fast_fraction),
         "paper": paper_clip,
-        "composite": functools.partial(regional_clip, matte_start="coarse", composite_only=True),
+        "composite": functools.partial(
+            regional_clip, matte_start="coarse", composite_only=True, fast_fraction=fast_fraction
+        ),
     }[mode]
     clips = [make(rng, frames, height, width, config) for _ in range(batch)]
     stack = lambda i: np.stack([c[i] for c in clips]).astype(np.float32)  # noqa: E731

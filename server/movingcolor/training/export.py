@@ -37,8 +37,12 @@ def export_model(trainer: Trainer, folder: Path, name: str, hardware: str, extra
     mode = {
         "regional": "regional (the blend head: grade inside a soft sprite alpha, coarse flickering matte)",
         "paper": "paper (the colour head: whole frame graded, band removed)",
-        "mixed": "mixed (regional 3 : paper 1)",
+        "composite": "composite (the colour head: regional clips, only the host's composite known)",
+        "mixed": f"mixed (regional 3 : {'composite' if c.color_start == 'composite' else 'paper'} 1)",
     }[c.mode]
+    rate = f"{c.learning_rate:g}" + (
+        f", cosine decay to {c.final_learning_rate:g}" if c.final_learning_rate >= 0 else ", constant"
+    )
     validated = "\n".join(f"- {k}: {v}" for k, v in validation.items()) or "- none recorded"
     lines = [
         f"# {name}",
@@ -60,9 +64,14 @@ def export_model(trainer: Trainer, folder: Path, name: str, hardware: str, extra
         "  under /usr/share/backgrounds when installed) and procedural textures, animated with camera",
         "  pan/zoom and moving soft-edged sprites; random grades (the paper's eight adjustments with",
         "  probability 0.2 each, or a random ASC CDL) applied through OpenColorIO.",
+        *(
+            [f"- Fast motion: {c.fast_fraction:.0%} of the clips' sprites move about four times as fast"]
+            if c.fast_fraction
+            else []
+        ),
         f"- Steps: {trainer.exported_step or trainer.step} (of {trainer.step} trained) of batch {c.batch};"
         f" clips of {c.frames} frames ({c.local} predicted)"
-        f" at {c.width}x{c.height}",
+        f" at {c.width}x{c.height}; learning rate {rate}",
         f"- Losses: band L1 on alpha (x{c.alpha_weight}) and composite (x{c.rgb_weight}),"
         f" temporal change (x{c.temporal_weight}), texture (gradients + FFT, x{c.texture_weight}),"
         f" T-PatchGAN (x{c.gan_weight})",

@@ -184,6 +184,7 @@ class Trainer:
             self._config(),
             c.matte_start,
             c.color_start,
+            c.fast_fraction,
         )
 
     def _tensors(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -241,6 +242,8 @@ class Trainer:
             self.d_optimiser.step()
             losses["gan"] = c.gan_weight * hinge_generator_loss(self.discriminator(composite))
         total = sum(losses.values())
+        for group in self.optimiser.param_groups:
+            group["lr"] = c.learning_rate_at(self.step)
         self.optimiser.zero_grad(set_to_none=True)
         total.backward()
         self.optimiser.step()
