@@ -456,7 +456,13 @@ class _Shot:
                     lin_to_out,
                 )
             else:
-                out[band] = self.config.convert(value[band], self.display, self.out_cs)
+                # A colour prediction lives in the network's display encoding, 0..1; the host's
+                # composite may not (highlights over 1, colours outside the display's gamut). Its
+                # change to that composite is carried into the output space instead of its
+                # colours, so what the network cannot represent keeps the host's values.
+                to_out = functools.partial(self.config.convert, src=self.display, dst=self.out_cs)
+                change = to_out(value[band]) - to_out(frame.edited_display[band])
+                out[band] = frame.edited_out[band] + change
         return out
 
     def header(self, number: int, head: str) -> dict:
