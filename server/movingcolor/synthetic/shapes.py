@@ -50,8 +50,12 @@ class Path:
     rotation: np.ndarray
 
 
+# The spread of a path's starting velocity per axis, in long sides of the frame per frame.
+PATH_SPEED = 0.012
+
+
 def smooth_path(
-    rng: np.random.Generator, frames: int, width: int, height: int, margin: float, speed: float = 0.012
+    rng: np.random.Generator, frames: int, width: int, height: int, margin: float, speed: float = PATH_SPEED
 ) -> Path:
     """A smooth random motion (velocity, acceleration, zoom, rotation) that keeps the
     centre at least ``margin`` pixels inside the frame, bouncing off the edges. ``speed``:

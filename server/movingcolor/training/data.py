@@ -38,13 +38,13 @@ from scipy import ndimage
 from ..color.config import ColorConfig
 from ..engines.guided import guided_mattes
 from ..masks.band import BandWidth, edge_band
-from ..synthetic.shapes import coarse_matte, smooth_path, soft_blob
+from ..synthetic.shapes import PATH_SPEED, coarse_matte, smooth_path, soft_blob
 from .random_grade import grade_function, random_grade
 
 PHOTO_FOLDERS = (Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers"))
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
 MAX_PHOTO_SIDE = 1024
-SLOW_SPEED, FAST_SPEED = 0.012, 0.048  # the sprite's velocity spread, in frame widths per frame
+FAST_SPEED = 4 * PATH_SPEED  # a fast sprite's velocity spread (see smooth_path)
 
 
 @dataclass
@@ -149,7 +149,7 @@ def _camera(rng, image: np.ndarray, frames: int, height: int, width: int) -> np.
 
 
 def _sprite_alphas(
-    rng, frames: int, height: int, width: int, motion_blur: int, speed: float = SLOW_SPEED
+    rng, frames: int, height: int, width: int, motion_blur: int, speed: float = PATH_SPEED
 ) -> np.ndarray:
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     radius = rng.uniform(0.15, 0.35) * min(height, width)
@@ -201,9 +201,10 @@ def regional_clip(
     sprite = _camera(rng, _source(rng, height, width), frames, height, width)
     # Drawn only when asked for, so runs without fast clips keep their random sequence.
     if fast_fraction and rng.random() < fast_fraction:
-        alpha = _sprite_alphas(rng, frames, height, width, int(rng.choice([3, 5])), FAST_SPEED)
+        motion_blur, speed = int(rng.choice([3, 5])), FAST_SPEED
     else:
-        alpha = _sprite_alphas(rng, frames, height, width, motion_blur=int(rng.choice([1, 1, 3, 5])))
+        motion_blur, speed = int(rng.choice([1, 1, 3, 5])), PATH_SPEED
+    alpha = _sprite_alphas(rng, frames, height, width, motion_blur, speed)
     plate = alpha[..., None] * sprite + (1 - alpha[..., None]) * background
     spec = random_grade(rng)
     graded = grade_function(spec, config)(plate)
