@@ -229,7 +229,11 @@ def test_resume_is_bit_for_bit(tmp_path):
     for key, value in straight.network.state_dict().items():
         assert torch.equal(value, second.network.state_dict()[key]), key
     assert (tmp_path / "split" / "validation.csv").exists()
-    assert second.optimiser.param_groups[0]["lr"] == pytest.approx(config.learning_rate_at(3))
+    for key, value in straight.discriminator.state_dict().items():
+        assert torch.equal(value, second.discriminator.state_dict()[key]), key
+    # The discriminator follows the generator's schedule.
+    for optimiser in (second.optimiser, second.d_optimiser):
+        assert optimiser.param_groups[0]["lr"] == pytest.approx(config.learning_rate_at(3))
 
 
 def test_train_command_exports_a_usable_model(tmp_path, demo_inputs):

@@ -232,7 +232,12 @@ class Trainer:
         tensors = self._tensors(batch)
         self._train_mode()
         composite, losses = self._forward(batch, tensors)
+        rate = c.learning_rate_at(self.step)
         if self.discriminator is not None:
+            # Both players follow one schedule: a discriminator still at the starting rate
+            # would overpower a generator whose rate has decayed.
+            for group in self.d_optimiser.param_groups:
+                group["lr"] = rate
             target = tensors["target_rgb"][:, : batch.local]
             d_loss = hinge_discriminator_loss(
                 self.discriminator(target), self.discriminator(composite.detach())
@@ -243,7 +248,7 @@ class Trainer:
             losses["gan"] = c.gan_weight * hinge_generator_loss(self.discriminator(composite))
         total = sum(losses.values())
         for group in self.optimiser.param_groups:
-            group["lr"] = c.learning_rate_at(self.step)
+            group["lr"] = rate
         self.optimiser.zero_grad(set_to_none=True)
         total.backward()
         self.optimiser.step()
