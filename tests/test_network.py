@@ -9,6 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from conftest import live_heads  # noqa: E402
+from movingcolor.errors import MovingColorError  # noqa: E402
 from movingcolor.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
 from movingcolor.model.config import CONFIGS  # noqa: E402
 from movingcolor.model.layers.ffc import FourierUnit  # noqa: E402
@@ -127,3 +128,26 @@ def test_loader_errors(tmp_path):
     (folder / "config.json").write_text("{")
     with pytest.raises(CheckpointError, match="not valid JSON"):
         load_checkpoint(folder)
+
+
+def test_a_models_network_configuration_is_read_without_its_weights():
+    from movingcolor.model.config import get_config
+    from movingcolor.model.registry import load_model, network_config
+
+    assert network_config("lite") == get_config("lite")
+    assert network_config("default") == load_model("default").network.config
+    with pytest.raises(MovingColorError, match="neither an installed model"):
+        network_config("no-such-model")
+
+
+def test_the_network_benchmark_times_the_shipped_models_configuration():
+    from movingcolor.bench.network import run_case
+    from movingcolor.engines.movingcolor import working_shape
+    from movingcolor.model.registry import network_config
+
+    shipped = network_config("default")
+    result = run_case("default", 96, 64, "cpu", repeats=1)
+    assert result["config"] == f"default ({shipped.name})"
+    assert result["working"] == list(working_shape(64, 96, shipped.working_size))[::-1]
+    assert result["frames_per_window"] == shipped.local_frames + shipped.max_global_frames
+    assert result["ms_per_output_frame"] > 0

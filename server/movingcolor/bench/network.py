@@ -25,7 +25,9 @@ import numpy as np
 
 from .report import machine_lines, replace_section
 
-DEFAULT_CONFIGS = ("lite", "paper")
+# The shipped model's own configuration (its working size and matte start included),
+# then the published scale.
+DEFAULT_CONFIGS = ("default", "paper")
 DEFAULT_SIZES = ((432, 240), (1920, 1080), (4096, 2160))
 SECTION = "## Network: ms per output frame and peak memory"
 
@@ -83,9 +85,11 @@ def run_case(config_name: str, width: int, height: int, device: str, repeats: in
     from torch.utils.flop_counter import FlopCounterMode
 
     from ..engines.movingcolor import MovingColorEngine, working_shape
-    from ..model.registry import create_network
+    from ..model.network import MovingColorNet
+    from ..model.registry import network_config
 
-    network = create_network(config_name, seed=0)
+    torch.manual_seed(0)
+    network = MovingColorNet(network_config(config_name))
     config = network.config
     engine = MovingColorEngine(network=network, device=device)
     frames = _window(config, width, height)
@@ -117,7 +121,7 @@ def run_case(config_name: str, width: int, height: int, device: str, repeats: in
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
         device_name = "cpu"
     return {
-        "config": config_name,
+        "config": config_name if config_name == config.name else f"{config_name} ({config.name})",
         "size": [width, height],
         "working": [w, h],
         "device": device_name,
@@ -168,7 +172,8 @@ def section(results: list[dict], device: str, command: str) -> str:
     lines = [
         title,
         "",
-        f"Reproduce with `{command}`. Seeded random weights (cost does not depend on them). "
+        f"Reproduce with `{command}`. Each configuration with seeded random weights (cost does not "
+        "depend on them); `default` is the shipped model's configuration. "
         "One full window per run (local + global frames at the plate's size, network at its working size, "
         "guided upsampling back); ms per output frame = window time / window stride. "
         + ("fp32 FFTs, bf16 elsewhere. " if device.startswith("cuda") else "float32. ")
@@ -196,7 +201,11 @@ def section(results: list[dict], device: str, command: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m movingcolor.bench.network", description=__doc__)
-    parser.add_argument("--configs", default=",".join(DEFAULT_CONFIGS))
+    parser.add_argument(
+        "--configs",
+        default=",".join(DEFAULT_CONFIGS),
+        help="named configurations (lite, paper) or installed models / model folders, comma-separated",
+    )
     parser.add_argument("--sizes", default=",".join(f"{w}x{h}" for w, h in DEFAULT_SIZES))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=1)

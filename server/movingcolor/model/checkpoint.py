@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from .. import __version__
 from ..errors import MovingColorError
@@ -41,6 +39,8 @@ def save_checkpoint(
     network: MovingColorNet, folder: Path, name: str, card: str, metadata: dict | None = None
 ) -> Path:
     """Write a model folder atomically (a temporary folder renamed into place)."""
+    from safetensors.torch import save_file
+
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
@@ -69,7 +69,10 @@ def save_checkpoint(
     return folder
 
 
-def load_checkpoint(folder: Path, device: str | torch.device = "cpu") -> LoadedModel:
+def read_description(folder: Path) -> dict:
+    """A model folder's ``config.json``, its format version checked; the network's
+    configuration is ``NetworkConfig.from_dict(description["network"])``. Needs no weights
+    library, so cost benchmarks can build a model's network on a bare machine."""
     folder = Path(folder)
     for required in (WEIGHTS, CONFIG):
         if not (folder / required).is_file():
@@ -87,6 +90,16 @@ def load_checkpoint(folder: Path, device: str | torch.device = "cpu") -> LoadedM
             f"{folder}: checkpoint format {version} is not the format {FORMAT_VERSION} this MovingColor "
             f"{__version__} reads; use a matching MovingColor release"
         )
+    return description
+
+
+def load_checkpoint(folder: Path, device: str | torch.device = "cpu") -> LoadedModel:
+    # Imported here so that reading a description does not need the weights library.
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    description = read_description(folder)
     config = NetworkConfig.from_dict(description.get("network", {}))
     network = MovingColorNet(config)
     try:

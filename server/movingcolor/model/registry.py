@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 
 from ..errors import MovingColorError
-from .config import get_config
+from .checkpoint import CONFIG, load_checkpoint, read_description
+from .config import CONFIGS, NetworkConfig, get_config
 from .network import MovingColorNet
 
 PACKAGE_MODELS = Path(__file__).resolve().parent.parent / "weights"
@@ -33,8 +34,6 @@ def create_network(
 
 def model_folders() -> dict[str, Path]:
     """Installed models by name; the first folder on the search path wins."""
-    from .checkpoint import CONFIG
-
     roots = [Path(p) for p in os.environ.get("MOVINGCOLOR_MODELS", "").split(os.pathsep) if p]
     roots.append(PACKAGE_MODELS)
     found: dict[str, Path] = {}
@@ -69,7 +68,13 @@ def find_model(name_or_path: str | None) -> Path:
 
 def load_model(name_or_path: str | None, device: str = "cpu"):
     """The installed model ``name_or_path`` (or the default one) loaded onto ``device``."""
-    # safetensors is imported only when weights are loaded: benchmarks run without it.
-    from .checkpoint import load_checkpoint
-
     return load_checkpoint(find_model(name_or_path), device)
+
+
+def network_config(name_or_model: str) -> NetworkConfig:
+    """The network configuration of a named configuration (``lite``, ``paper``) or of an
+    installed model or model folder, read without loading its weights."""
+    if name_or_model in CONFIGS:
+        return get_config(name_or_model)
+    description = read_description(find_model(name_or_model))
+    return NetworkConfig.from_dict(description.get("network", {}))
