@@ -70,9 +70,9 @@ def save_checkpoint(
 
 
 def read_description(folder: Path) -> dict:
-    """A model folder's ``config.json``, its format version checked; the network's
-    configuration is ``NetworkConfig.from_dict(description["network"])``. Needs no weights
-    library, so cost benchmarks can build a model's network on a bare machine."""
+    """A model folder's ``config.json``, its format version checked (its network:
+    :func:`described_network`). Needs no weights library, so cost benchmarks can build a
+    model's network on a bare machine."""
     folder = Path(folder)
     for required in (WEIGHTS, CONFIG):
         if not (folder / required).is_file():
@@ -93,6 +93,11 @@ def read_description(folder: Path) -> dict:
     return description
 
 
+def described_network(description: dict) -> NetworkConfig:
+    """The network configuration a model folder's description holds."""
+    return NetworkConfig.from_dict(description.get("network", {}))
+
+
 def load_checkpoint(folder: Path, device: str | torch.device = "cpu") -> LoadedModel:
     # Imported here so that reading a description does not need the weights library.
     from safetensors import SafetensorError
@@ -100,7 +105,7 @@ def load_checkpoint(folder: Path, device: str | torch.device = "cpu") -> LoadedM
 
     folder = Path(folder)
     description = read_description(folder)
-    config = NetworkConfig.from_dict(description.get("network", {}))
+    config = described_network(description)
     network = MovingColorNet(config)
     try:
         state = load_file(folder / WEIGHTS)

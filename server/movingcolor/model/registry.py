@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from ..errors import MovingColorError
-from .checkpoint import CONFIG, load_checkpoint, read_description
+from .checkpoint import CONFIG, described_network, load_checkpoint, read_description
 from .config import CONFIGS, NetworkConfig, get_config
 from .network import MovingColorNet
 
@@ -76,5 +76,4 @@ def network_config(name_or_model: str) -> NetworkConfig:
     installed model or model folder, read without loading its weights."""
     if name_or_model in CONFIGS:
         return get_config(name_or_model)
-    description = read_description(find_model(name_or_model))
-    return NetworkConfig.from_dict(description.get("network", {}))
+    return described_network(read_description(find_model(name_or_model)))
