@@ -462,6 +462,56 @@ def test_a_trained_change_to_the_guided_start_reaches_full_resolution():
     assert result.shape == (192, 288) and change.mean() > 1e-3
 
 
+def test_windows_that_share_a_frame_refine_it_once(monkeypatch):
+    """The full-resolution guided start's per-frame refinement is computed once for the
+    windows that share the frame, with results bit for bit those of a fresh engine; another
+    shot's frames with the same numbers are not mistaken for them."""
+    import movingcolor.engines.refinement_cache as refinement_cache
+
+    calls = []
+    real_refine = refinement_cache.refine_matte
+    monkeypatch.setattr(
+        refinement_cache, "refine_matte", lambda *args: calls.append(args[0].shape) or real_refine(*args)
+    )
+
+    def window(frames: FusionFrames, start: int, count: int) -> FusionFrames:
+        part = slice(start, start + count)
+        return dataclasses_replace(
+            frames,
+            frame_numbers=frames.frame_numbers[part],
+            outputs=list(range(count)),
+            plate=frames.plate[part],
+            graded=frames.graded[part],
+            edited=frames.edited[part],
+            matte=frames.matte[part],
+            band=frames.band[part],
+            plate_display=frames.plate_display[part],
+            graded_display=frames.graded_display[part],
+            edited_display=frames.edited_display[part],
+            band_pixels=frames.band_pixels[part],
+            num_local=count,
+        )
+
+    network = live_heads(_guided_start_network())
+    engine = MovingColorEngine(network=network, device="cpu")
+    local, stride = engine.config.local_frames, engine.config.local_stride
+    shot = _window(local + stride, 192, 288)
+    first, second = window(shot, 0, local), window(shot, stride, local)
+    engine.fuse_window(first)
+    reused = engine.fuse_window(second)
+    assert len(calls) == local + stride  # every frame of the shot once
+    fresh = MovingColorEngine(network=network, device="cpu").fuse_window(second)
+    for a, b in zip(reused, fresh, strict=True):
+        assert np.array_equal(a.alpha, b.alpha)
+
+    other_shot = window(_window(local + stride, 192, 288, seed=4), 0, local)
+    calls.clear()
+    result = engine.fuse_window(other_shot)
+    assert len(calls) == local
+    fresh = MovingColorEngine(network=network, device="cpu").fuse_window(other_shot)
+    assert all(np.array_equal(a.alpha, b.alpha) for a, b in zip(result, fresh, strict=True))
+
+
 @pytest.mark.parametrize("size", [(64, 96), (192, 288)], ids=["working size", "upsampled"])
 def test_a_colour_head_starting_from_the_composite_returns_it_until_trained(size):
     """Only the host's composite known and no grade recovered: an untrained colour head that

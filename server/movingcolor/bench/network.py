@@ -1,10 +1,13 @@
 """The network's cost: parameters, GFLOPs per frame, ms per output frame and peak memory.
 
 Each (configuration, size) case runs in its own process so peak memory is that
-case's alone. The engine runs exactly as in a shot (``fuse_window`` on one full
-window: network at the working size, guided upsampling to the plate's size);
-the time per output frame is the window's time divided by the window stride,
-because in a long clip each window advances that many frames.
+case's alone. The engine runs exactly as in a shot (``fuse_window`` on full
+windows: network at the working size, guided upsampling to the plate's size), on
+consecutive windows of a synthetic shot, each a stride after the one before, so
+what a window shares with the previous one (the local frames they overlap on) is
+what it shares in a real shot. The time per output frame is a window's time
+divided by the window stride, because in a long clip each window advances that
+many frames; the first window (nothing shared yet) is not timed.
 
 This module avoids OpenImageIO and OpenColorIO so it runs on a bare GPU machine:
 ``PYTHONPATH=server python -m movingcolor.bench.network --device cuda``.
@@ -32,22 +35,23 @@ DEFAULT_SIZES = ((432, 240), (1920, 1080), (4096, 2160))
 SECTION = "## Network: ms per output frame and peak memory"
 
 
-def _window(config, width: int, height: int):
-    """A full synthetic window: smooth plates, a graded copy, a moving disc matte, its band."""
+def _window(config, width: int, height: int, start: int = 0):
+    """A full synthetic window of a shot, from its frame ``start``: smooth plates, a graded
+    copy, a moving disc matte, its band. Frames are functions of their number, so windows
+    that overlap share the same frames."""
     from ..engines import FusionFrames
 
     count = config.local_frames + config.max_global_frames
-    rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     plates, mattes, bands = [], [], []
-    coarse = rng.random((count, 3, 9, 16)).astype(np.float32)
-    for t in range(count):
+    for t in range(start, start + count):
+        coarse = np.random.default_rng([0, t]).random((3, 9, 16)).astype(np.float32)
         # Smooth colour fields: a bilinear blow-up of a coarse random grid, cheap at 4K.
         rows = np.linspace(0, 8, height)[:, None]
         cols = np.linspace(0, 15, width)[None, :]
         r0, c0 = np.floor(rows).astype(int).clip(0, 7), np.floor(cols).astype(int).clip(0, 14)
         fr, fc = rows - r0, cols - c0
-        grid = coarse[t]
+        grid = coarse
         plate = (
             grid[:, r0, c0] * (1 - fr) * (1 - fc)
             + grid[:, r0 + 1, c0] * fr * (1 - fc)
@@ -64,7 +68,7 @@ def _window(config, width: int, height: int):
     matte = np.stack(mattes)
     edited = matte[..., None] * graded + (1 - matte[..., None]) * plate
     return FusionFrames(
-        frame_numbers=list(range(count)),
+        frame_numbers=list(range(start, start + count)),
         outputs=list(range(config.local_frames)),
         plate=plate,
         graded=graded,
@@ -94,19 +98,21 @@ def run_case(config_name: str, width: int, height: int, device: str, repeats: in
     engine = MovingColorEngine(network=network, device=device)
     frames = _window(config, width, height)
     count = len(frames.frame_numbers)
+    # Each timed window comes a stride after the one before it, as in a shot.
+    timed = [_window(config, width, height, (r + 1) * config.local_stride) for r in range(repeats)]
 
     def synchronise() -> None:
         if device.startswith("cuda"):
             torch.cuda.synchronize()
 
+    engine.fuse_window(frames)  # the shot's first window; on CUDA also kernels, autotuning, allocator
     if device.startswith("cuda"):
-        engine.fuse_window(frames)  # warm-up: kernels, autotuning, allocator
         torch.cuda.reset_peak_memory_stats()
     times = []
-    for _ in range(repeats):
+    for window in timed:
         synchronise()
         started = time.perf_counter()
-        engine.fuse_window(frames)
+        engine.fuse_window(window)
         synchronise()
         times.append(time.perf_counter() - started)
     window_seconds = statistics.median(times)
@@ -174,8 +180,9 @@ def section(results: list[dict], device: str, command: str) -> str:
         "",
         f"Reproduce with `{command}`. Each configuration with seeded random weights (cost does not "
         "depend on them); `default` is the shipped model's configuration. "
-        "One full window per run (local + global frames at the plate's size, network at its working size, "
-        "guided upsampling back); ms per output frame = window time / window stride. "
+        "Consecutive full windows of a synthetic shot, each a stride after the one before (local + global "
+        "frames at the plate's size, network at its working size, guided upsampling back); ms per output "
+        "frame = median window time / window stride, the shot's first window untimed. "
         + ("fp32 FFTs, bf16 elsewhere. " if device.startswith("cuda") else "float32. ")
         + "GFLOPs per input frame counted with torch.utils.flop_counter at the working size.",
         "",

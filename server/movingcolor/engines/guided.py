@@ -104,7 +104,21 @@ def guided_mattes(
     """The guided engine's refined mattes ``(T, H, W)`` for consecutive frames
     ``guides (T, H, W, 3)``, ``mattes (T, H, W)``; neighbours beyond the ends are absent."""
     refined = [refine_matte(g, m, b, eps) for g, m, b in zip(guides, mattes, band_pixels, strict=True)]
-    out = np.empty(mattes.shape, np.float32)
+    return smooth_over_time(refined, guides, temporal_radius, temporal_sigma, change_sigma)
+
+
+def smooth_over_time(
+    refined: list[np.ndarray],
+    guides: np.ndarray,
+    temporal_radius: int = TEMPORAL_RADIUS,
+    temporal_sigma: float = TEMPORAL_SIGMA,
+    change_sigma: float = CHANGE_SIGMA,
+) -> np.ndarray:
+    """Each of the consecutive frames' ``refined`` mattes ``(H, W)`` averaged with its
+    neighbours' (:func:`temporal_average`), as ``(T, H, W)``. The spatial refinement of a
+    frame depends on that frame alone, so a caller may reuse it; this part depends on
+    which neighbours are present."""
+    out = np.empty((len(refined), *refined[0].shape), np.float32)
     for center in range(len(refined)):
         near = slice(max(0, center - temporal_radius), center + temporal_radius + 1)
         out[center] = temporal_average(

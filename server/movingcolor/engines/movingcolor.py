@@ -25,7 +25,8 @@ import numpy as np
 from ..errors import MissingDependencyError, MovingColorError
 from ..windowing import Window, sliding_windows
 from .base import Engine, FusionFrames, FusionResult
-from .guided import guided_mattes, refine_matte
+from .guided import guided_mattes, refine_matte, smooth_over_time
+from .refinement_cache import RefinementCache
 from .symmetric3 import PAIRS, regularised, solve_symmetric3
 
 # Guided upsampling: window radius at the working resolution, and regularisation.
@@ -118,6 +119,9 @@ class MovingColorEngine(Engine):
         self.config = network.config
         self.head = head
         self._torch = torch
+        # The full-resolution guided start's per-frame part, for the next window that shares
+        # the frame; a window's local frames are enough for the stride's overlap.
+        self._refinements = RefinementCache(capacity=self.config.local_frames)
 
     def plan(self, clip: list[int], targets: list[int]) -> list[Window]:
         c = self.config
@@ -212,9 +216,12 @@ class MovingColorEngine(Engine):
             same_size = tuple(y.shape[-2:]) == full_size
             guided_start = head == "blend" and self.config.matte_start == "guided"
             if guided_start and not same_size:
-                start_full = guided_mattes(
-                    frames.plate_display[:local], frames.matte[:local], frames.band_pixels[:local]
-                )
+                plates = frames.plate_display[:local]
+                refined = [
+                    self._refinements.refined(p, m, b)
+                    for p, m, b in zip(plates, frames.matte[:local], frames.band_pixels[:local], strict=True)
+                ]
+                start_full = smooth_over_time(refined, plates)
             results = []
             for index in frames.outputs:
                 plate_full = (
