@@ -236,6 +236,28 @@ def test_resume_is_bit_for_bit(tmp_path):
         assert optimiser.param_groups[0]["lr"] == pytest.approx(config.learning_rate_at(3))
 
 
+def test_loss_curves_reach_tensorboard_as_in_the_csv(tmp_path):
+    pytest.importorskip("tensorboard")
+    import csv
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config = TrainConfig.load("tiny-test")
+    Trainer(config, tmp_path).train(steps=2)
+    resumed = Trainer(config, tmp_path)  # a second segment adds to the same curves
+    assert resumed.resume()
+    resumed.train(steps=3)
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    with (tmp_path / "losses.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    curve = events.Scalars("loss/total")
+    assert [point.step for point in curve] == [1, 2, 3] == [int(row["step"]) for row in rows]
+    for point, row in zip(curve, rows, strict=True):
+        assert point.value == pytest.approx(float(row["total"]), abs=1e-6)
+    assert [point.step for point in events.Scalars("validation/band_l1")] == [2]
+
+
 def test_train_command_exports_a_usable_model(tmp_path, demo_inputs):
     run = tmp_path / "run"
     assert (

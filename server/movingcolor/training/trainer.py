@@ -2,7 +2,8 @@
 
 A run folder holds ``checkpoint/`` (generator and discriminator weights, optimiser
 state split into files of at most 16 MiB, and ``trainer.json`` with the step and the
-configuration), ``losses.csv`` and ``validation.csv``. A segment ends with a
+configuration), ``losses.csv`` and ``validation.csv`` (and the same curves under
+``tensorboard/`` where TensorBoard is installed). A segment ends with a
 checkpoint whatever stops it (its step budget, its time budget, Ctrl-C), and the
 next segment resumes from it: batches are a pure function of ``(seed, step)``, so a
 resumed run continues exactly as an uninterrupted one would.
@@ -40,6 +41,7 @@ from .losses import (
     temporal_l1,
     texture_loss,
 )
+from .tensorboard_log import TensorBoardLog
 
 log = logging.getLogger("movingcolor")
 
@@ -365,6 +367,7 @@ class Trainer:
         stop_at = min(steps if steps is not None else c.steps, c.steps)
         deadline = time.monotonic() + 60 * minutes if minutes else None
         started = time.monotonic()
+        curves = TensorBoardLog(self.run)
         try:
             while self.step < stop_at:
                 if deadline is not None and time.monotonic() > deadline:
@@ -376,6 +379,7 @@ class Trainer:
                     "seconds": round(time.monotonic() - started, 2),
                 }
                 self._append_csv("losses.csv", row, LOSS_COLUMNS)
+                curves.scalars("loss", self.step, values)
                 if progress:
                     progress(self.step, values)
                 if self.step % c.checkpoint_every == 0:
@@ -383,8 +387,10 @@ class Trainer:
                 if self.step % c.validate_every == 0:
                     scores = self.validate()
                     self._append_csv("validation.csv", {"step": self.step, **scores})
+                    curves.scalars("validation", self.step, scores)
                     self._keep_best(scores)
         finally:
+            curves.close()
             self.save()
         return self.step
 
