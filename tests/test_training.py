@@ -13,11 +13,20 @@ from conftest import run_cli  # noqa: E402
 from movingcolor.color.config import ColorConfig  # noqa: E402
 from movingcolor.color.grade import parse_grade  # noqa: E402
 from movingcolor.model.checkpoint import load_checkpoint  # noqa: E402
+from movingcolor.model.config import CONFIGS  # noqa: E402
 from movingcolor.synthetic.shapes import smooth_path  # noqa: E402
-from movingcolor.training.config import TrainConfig  # noqa: E402
+from movingcolor.training.config import CONFIG_FOLDER, TrainConfig  # noqa: E402
 from movingcolor.training.data import make_batch  # noqa: E402
 from movingcolor.training.random_grade import PAPER_RANGES, grade_function, random_grade, random_parametric  # noqa: E402
 from movingcolor.training.trainer import Trainer  # noqa: E402
+
+
+@pytest.mark.parametrize("path", sorted(CONFIG_FOLDER.glob("*.toml")), ids=lambda path: path.stem)
+def test_every_shipped_training_config_is_valid(path):
+    """Each shipped configuration is a recorded, rerunnable run: it must load as it stands."""
+    config = TrainConfig.load(path.stem)
+    assert config.network in CONFIGS
+    assert config.steps > 0 and config.validate_every > 0
 
 
 def test_random_grades_follow_the_papers_sampling():

@@ -96,20 +96,22 @@ def run_case(config_name: str, width: int, height: int, device: str, repeats: in
     network = MovingColorNet(network_config(config_name))
     config = network.config
     engine = MovingColorEngine(network=network, device=device)
-    frames = _window(config, width, height)
-    count = len(frames.frame_numbers)
-    # Each timed window comes a stride after the one before it, as in a shot.
-    timed = [_window(config, width, height, (r + 1) * config.local_stride) for r in range(repeats)]
+    count = config.local_frames + config.max_global_frames
 
     def synchronise() -> None:
         if device.startswith("cuda"):
             torch.cuda.synchronize()
 
-    engine.fuse_window(frames)  # the shot's first window; on CUDA also kernels, autotuning, allocator
+    # The shot's first window, untimed; on CUDA it also warms kernels, autotuning, the allocator.
+    engine.fuse_window(_window(config, width, height))
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     times = []
-    for window in timed:
+    for repeat in range(1, repeats + 1):
+        # Each timed window comes a stride after the one before it, as in a shot; built one at
+        # a time, so the process's peak memory is a shot's, not a stack of prepared windows.
+        window = None
+        window = _window(config, width, height, repeat * config.local_stride)
         synchronise()
         started = time.perf_counter()
         engine.fuse_window(window)
