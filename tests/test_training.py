@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ torch = pytest.importorskip("torch")
 from conftest import run_cli  # noqa: E402
 from movingcolor.color.config import ColorConfig  # noqa: E402
 from movingcolor.color.grade import parse_grade  # noqa: E402
+from movingcolor.errors import MovingColorError  # noqa: E402
 from movingcolor.model.checkpoint import load_checkpoint  # noqa: E402
 from movingcolor.model.config import CONFIGS  # noqa: E402
 from movingcolor.synthetic.shapes import smooth_path  # noqa: E402
@@ -56,6 +58,32 @@ def test_grade_function_moves_colours_as_documented():
     brighter = grade_function("slope=1.2;sat=1")(rgb)
     assert np.allclose(brighter, rgb * 1.2, atol=1e-4)
     assert random_grade(np.random.default_rng(3))
+
+
+def test_random_lut_grades_are_lut_files_read_as_written(tmp_path, monkeypatch):
+    """A share of training grades are random creative LUTs, as .cube files that OpenColorIO
+    reads back exactly as written, visible and local (some colours move far more than others)."""
+    from movingcolor.training import random_lut
+
+    monkeypatch.setenv("MOVINGCOLOR_CACHE", str(tmp_path))
+    rng = np.random.default_rng(7)
+    specs = [random_grade(rng, lut_fraction=0.5) for _ in range(200)]
+    luts = sorted({spec for spec in specs if spec.endswith(".cube")})
+    assert 70 < sum(spec.endswith(".cube") for spec in specs) < 130 and len(luts) > 10
+    for spec in luts[:4]:
+        assert Path(spec).parent == tmp_path / "training-luts"
+        assert parse_grade(spec, ColorConfig()).kind == "file"
+        index = int(Path(spec).name.split("-")[1])
+        apply = grade_function(spec)
+        lattice = random_lut.lattice().astype(np.float32)
+        assert np.abs(apply(lattice) - random_lut.look(lattice, index)).max() < 1e-5
+        colours = rng.random((2000, 3)).astype(np.float32)
+        graded = apply(colours)
+        assert np.abs(graded - random_lut.look(colours, index)).max() < 0.03  # interpolation only
+        change = np.abs(graded - colours).sum(-1)
+        assert change.mean() > 0.05 and np.percentile(change, 95) > 2.5 * np.percentile(change, 5)
+    with pytest.raises(MovingColorError, match="lut_fraction must be between 0 and 1"):
+        TrainConfig.from_dict({"lut_fraction": 1.5})
 
 
 def test_mask_motion_is_smooth_and_stays_in_frame():

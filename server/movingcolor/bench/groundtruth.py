@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cache_folder import cache_folder
 from ..color.config import ColorConfig, apply_processor
 from ..color.grade import parse_grade
 from ..frames.image_io import write_image
@@ -90,7 +91,7 @@ class MaterialisedClip:
 
 
 def default_cache() -> Path:
-    return Path(os.environ.get("MOVINGCOLOR_CACHE", Path.home() / ".cache" / "movingcolor")) / "groundtruth"
+    return cache_folder("groundtruth")
 
 
 def materialise(clip: GroundTruthClip, cache: Path | None = None) -> MaterialisedClip:

@@ -47,6 +47,7 @@ class TrainConfig:
     # Cosine decay from learning_rate to this by the last step; negative = constant.
     final_learning_rate: float = -1.0
     fast_fraction: float = 0.0  # share of regional clips whose sprite moves fast (training/data.py)
+    lut_fraction: float = 0.0  # share of clips graded by a random creative LUT file (random_lut.py)
     seed: int = 0
     alpha_weight: float = 1.0  # L1 of the refined matte against the true alpha, in the band
     rgb_weight: float = 1.0  # L1 of the composite against the truth, in the band
@@ -99,10 +100,11 @@ class TrainConfig:
             raise MovingColorError(
                 f"{source}: matte_start must be one of {MATTE_STARTS}, not {config.matte_start!r}"
             )
-        if not 0.0 <= config.fast_fraction <= 1.0:
-            raise MovingColorError(
-                f"{source}: fast_fraction must be between 0 and 1, not {config.fast_fraction}"
-            )
+        for share in ("fast_fraction", "lut_fraction"):
+            if not 0.0 <= getattr(config, share) <= 1.0:
+                raise MovingColorError(
+                    f"{source}: {share} must be between 0 and 1, not {getattr(config, share)}"
+                )
         if config.height % 4 or config.width % 4 or not 0 < config.local <= config.frames:
             raise MovingColorError(f"{source}: crop must be multiples of 4 and 0 < local <= frames")
         return config

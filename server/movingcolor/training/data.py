@@ -22,6 +22,10 @@ A share of regional clips (``fast_fraction``) moves its sprite about four times 
 always motion-blurred: fast objects are where a matte lags most and a network trained on
 slow motion only does worst.
 
+Grades: the paper's eight adjustments, or a random ASC CDL; for a share of clips
+(``lut_fraction``), a random creative LUT file (``random_lut``): local colour pushes and
+split tints that no global adjustment makes.
+
 Everything is drawn from ``numpy.random.default_rng([seed, step])``, so the batch
 of a given step is the same whether training ran straight through or resumed.
 """
@@ -194,6 +198,7 @@ def regional_clip(
     matte_start: str,
     composite_only: bool = False,
     fast_fraction: float = 0.0,
+    lut_fraction: float = 0.0,
 ):
     """A regional clip; ``composite_only``: as the colour head sees it, with the host's whole
     composite where the graded plate would be (``composite`` mode)."""
@@ -206,7 +211,7 @@ def regional_clip(
         motion_blur, speed = int(rng.choice([1, 1, 3, 5])), PATH_SPEED
     alpha = _sprite_alphas(rng, frames, height, width, motion_blur, speed)
     plate = alpha[..., None] * sprite + (1 - alpha[..., None]) * background
-    spec = random_grade(rng)
+    spec = random_grade(rng, lut_fraction)
     graded = grade_function(spec, config)(plate)
     error, shift = int(rng.integers(1, 7)), int(rng.integers(0, 4))
     matte = np.stack([coarse_matte(a, rng, error, shift) for a in alpha])
@@ -221,9 +226,9 @@ def regional_clip(
     return inputs, alpha, truth, band, spec, matte, band_pixels
 
 
-def paper_clip(rng, frames: int, height: int, width: int, config: ColorConfig):
+def paper_clip(rng, frames: int, height: int, width: int, config: ColorConfig, lut_fraction: float = 0.0):
     plate = _camera(rng, _source(rng, height, width), frames, height, width)
-    spec = random_grade(rng)
+    spec = random_grade(rng, lut_fraction)
     graded = grade_function(spec, config)(plate)
     shape = np.stack([a > 0.5 for a in _sprite_alphas(rng, frames, height, width, 1)]).astype(np.float32)
     band, band_pixels = _band(rng, shape)
@@ -246,6 +251,7 @@ def make_batch(
     matte_start: str = "coarse",
     color_start: str = "plate",
     fast_fraction: float = 0.0,
+    lut_fraction: float = 0.0,
 ) -> Batch:
     """The batch for ``step``: a pure function of ``(seed, step)``.
 
@@ -253,7 +259,8 @@ def make_batch(
     configuration says: the coarse matte, or the guided engine's refinement of it.
     In mixed batches the colour head's quarter is paper clips, or composite clips for a
     colour head that starts from the composite (``color_start``). ``fast_fraction``: the
-    share of regional and composite clips whose sprite moves fast.
+    share of regional and composite clips whose sprite moves fast; ``lut_fraction``: the share
+    of clips graded by a random creative LUT file.
     """
     rng = np.random.default_rng([seed, step])
     config = config or ColorConfig()
@@ -261,10 +268,16 @@ def make_batch(
         colour_mode = "composite" if color_start == "composite" else "paper"
         mode = "regional" if rng.random() < 0.75 else colour_mode
     make = {
-        "regional": functools.partial(regional_clip, matte_start=matte_start, fast_fraction=fast_fraction),
-        "paper": paper_clip,
+        "regional": functools.partial(
+            regional_clip, matte_start=matte_start, fast_fraction=fast_fraction, lut_fraction=lut_fraction
+        ),
+        "paper": functools.partial(paper_clip, lut_fraction=lut_fraction),
         "composite": functools.partial(
-            regional_clip, matte_start="coarse", composite_only=True, fast_fraction=fast_fraction
+            regional_clip,
+            matte_start="coarse",
+            composite_only=True,
+            fast_fraction=fast_fraction,
+            lut_fraction=lut_fraction,
         ),
     }[mode]
     clips = [make(rng, frames, height, width, config) for _ in range(batch)]

@@ -69,6 +69,11 @@ def export_model(trainer: Trainer, folder: Path, name: str, hardware: str, extra
             if c.fast_fraction
             else []
         ),
+        *(
+            [f"- Creative LUTs: {c.lut_fraction:.0%} of the clips graded by a random LUT file instead"]
+            if c.lut_fraction
+            else []
+        ),
         f"- Steps: {trainer.exported_step or trainer.step} (of {trainer.step} trained) of batch {c.batch};"
         f" clips of {c.frames} frames ({c.local} predicted)"
         f" at {c.width}x{c.height}; learning rate {rate}",

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..color.config import ColorConfig, apply_processor
 from ..color.grade import parse_grade
+from .random_lut import random_lut
 
 # The paper's sampling (its official training): per clip, each adjustment is used with
 # probability 0.2, its value drawn uniformly from these ranges.
@@ -45,8 +46,12 @@ def random_cdl(rng: np.random.Generator) -> str:
     )
 
 
-def random_grade(rng: np.random.Generator) -> str:
-    """Parametric three times in four (the paper's generator), otherwise a CDL."""
+def random_grade(rng: np.random.Generator, lut_fraction: float = 0.0) -> str:
+    """A random LUT file for a share ``lut_fraction`` of clips (``random_lut``); otherwise
+    parametric three times in four (the paper's generator), else a CDL."""
+    # Drawn only when asked for, so runs without LUT grades keep their random sequence.
+    if lut_fraction and rng.random() < lut_fraction:
+        return random_lut(rng)
     return random_parametric(rng) if rng.random() < 0.75 else random_cdl(rng)
 
 

@@ -187,6 +187,7 @@ class Trainer:
             c.matte_start,
             c.color_start,
             c.fast_fraction,
+            c.lut_fraction,
         )
 
     def _tensors(self, batch: Batch) -> dict[str, torch.Tensor]:
