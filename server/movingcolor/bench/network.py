@@ -45,13 +45,12 @@ def _window(config, width: int, height: int, start: int = 0):
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     plates, mattes, bands = [], [], []
     for t in range(start, start + count):
-        coarse = np.random.default_rng([0, t]).random((3, 9, 16)).astype(np.float32)
+        grid = np.random.default_rng([0, t]).random((3, 9, 16)).astype(np.float32)
         # Smooth colour fields: a bilinear blow-up of a coarse random grid, cheap at 4K.
         rows = np.linspace(0, 8, height)[:, None]
         cols = np.linspace(0, 15, width)[None, :]
         r0, c0 = np.floor(rows).astype(int).clip(0, 7), np.floor(cols).astype(int).clip(0, 14)
         fr, fc = rows - r0, cols - c0
-        grid = coarse
         plate = (
             grid[:, r0, c0] * (1 - fr) * (1 - fc)
             + grid[:, r0 + 1, c0] * fr * (1 - fc)
@@ -108,8 +107,8 @@ def run_case(config_name: str, width: int, height: int, device: str, repeats: in
         torch.cuda.reset_peak_memory_stats()
     times = []
     for repeat in range(1, repeats + 1):
-        # Each timed window comes a stride after the one before it, as in a shot; built one at
-        # a time, so the process's peak memory is a shot's, not a stack of prepared windows.
+        # Each timed window comes a stride after the one before it, as in a shot. The previous
+        # one is released first, so the process's peak memory is a shot's, not two windows'.
         window = None
         window = _window(config, width, height, repeat * config.local_stride)
         synchronise()

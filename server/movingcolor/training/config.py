@@ -101,10 +101,9 @@ class TrainConfig:
                 f"{source}: matte_start must be one of {MATTE_STARTS}, not {config.matte_start!r}"
             )
         for share in ("fast_fraction", "lut_fraction"):
-            if not 0.0 <= getattr(config, share) <= 1.0:
-                raise MovingColorError(
-                    f"{source}: {share} must be between 0 and 1, not {getattr(config, share)}"
-                )
+            value = getattr(config, share)
+            if not 0.0 <= value <= 1.0:
+                raise MovingColorError(f"{source}: {share} must be between 0 and 1, not {value}")
         if config.height % 4 or config.width % 4 or not 0 < config.local <= config.frames:
             raise MovingColorError(f"{source}: crop must be multiples of 4 and 0 < local <= frames")
         return config

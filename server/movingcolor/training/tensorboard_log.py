@@ -29,10 +29,6 @@ class TensorBoardLog:
             return
         self._writer = SummaryWriter(log_dir=str(run / FOLDER))
 
-    @property
-    def enabled(self) -> bool:
-        return self._writer is not None
-
     def scalars(self, group: str, step: int, values: dict[str, float]) -> None:
         """One point per value, named ``group/name`` (e.g. ``loss/total``)."""
         if self._writer is None:
