@@ -22,7 +22,7 @@ from ..errors import GradeError
 LUT_SIZE = 33
 
 # Rec.709 luma weights, used by the saturation and vibrance adjustments.
-_LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float64)
+LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float64)  # Rec.709 luma weights
 # Rec.601 YUV, the space the warmth adjustment shifts in.
 _RGB_TO_YUV = np.array(
     [
@@ -96,11 +96,11 @@ class ParametricGrade:
         if self.contrast:
             x = (x - 0.5) * (1.0 + self.contrast) + 0.5
         if self.saturation:
-            luma = x @ _LUMA
+            luma = x @ LUMA
             x += (x - luma[..., None]) * self.saturation
         if self.vibrance:
             peak = x.max(axis=-1, keepdims=True)
-            luma = (x @ _LUMA)[..., None]
+            luma = (x @ LUMA)[..., None]
             x += (x - peak) * (peak - luma) * (2.0 * self.vibrance)
         if self.exposure:
             x = 1.0 - np.clip(1.0 - x, 0.0, None) ** (2.0**self.exposure)

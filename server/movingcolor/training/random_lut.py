@@ -12,6 +12,7 @@ function of ``(seed, step)`` and OpenColorIO's per-file cache bounded.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -20,11 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from ..cache_folder import cache_folder
+from ..color.parametric import LUMA
 
 POOL = 64
 SIZE = 17  # lattice points per axis, the common size of creative LUTs
 _SEED = 20240601  # the pool's own seed: the same LUTs for every run and machine
-_LUMA = np.array([0.2126, 0.7152, 0.0722])
 
 
 def look(rgb: np.ndarray, index: int) -> np.ndarray:
@@ -38,7 +39,7 @@ def look(rgb: np.ndarray, index: int) -> np.ndarray:
     ]
     contrast = rng.uniform(0.0, 0.8)
     rgb = np.asarray(rgb, np.float64)
-    luma = (rgb @ _LUMA)[..., None]
+    luma = (rgb @ LUMA)[..., None]
     out = rgb + (1 - luma) ** 2 * shadows + luma**2 * highlights
     for centre, width, shift in pushes:
         weight = np.exp(-np.sum((rgb - centre) ** 2, axis=-1, keepdims=True) / (2 * width**2))
@@ -55,6 +56,7 @@ def lattice(size: int = SIZE) -> np.ndarray:
     return np.stack([red, green, blue], axis=-1).reshape(-1, 3)
 
 
+@functools.cache  # asked for by every clip a LUT grades; a pure function of its arguments
 def cube_text(index: int, size: int = SIZE) -> str:
     rows = "\n".join(f"{r:.6f} {g:.6f} {b:.6f}" for r, g, b in look(lattice(size), index))
     return f'TITLE "movingcolor random look {index}"\nLUT_3D_SIZE {size}\n{rows}\n'
