@@ -34,6 +34,10 @@ class InvalidPixelsError(FrameSourceError):
     """A frame holds NaN or infinite values."""
 
 
+class ImageTooLargeError(FrameSourceError):
+    """An image is larger than this process accepts (``--max-pixels``, ``--max-image-mb``)."""
+
+
 class FrameSizeMismatchError(FrameSourceError):
     """Plate, matte and graded frames do not share one resolution."""
 

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from ..errors import MovingColorError
+from ..frames.limits import DEFAULT_MAX_PIXELS
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 TOKEN_ENV = "MOVINGCOLOR_TOKEN"
@@ -54,6 +55,37 @@ def add_parser(commands) -> None:
         "--max-window-frames", type=int, default=64, help="frames per FuseWindow call (default 64)"
     )
     parser.add_argument(
+        "--max-window-mb",
+        type=float,
+        default=2048,
+        help="image bytes one FuseWindow call may hold (default 2048)",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"largest image accepted, width x height, read from its header before decoding "
+        f"(default {DEFAULT_MAX_PIXELS}: 8K passes)",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=300.0,
+        help="seconds a call may send and receive nothing before it is ended (default 300)",
+    )
+    parser.add_argument(
+        "--max-call-time",
+        type=float,
+        default=24 * 3600.0,
+        help="seconds a call may run in all (default 86400)",
+    )
+    parser.add_argument(
+        "--max-engines",
+        type=int,
+        default=4,
+        help="network models kept loaded at once; the least recently used is dropped (default 4)",
+    )
+    parser.add_argument(
         "--cache-mb",
         type=float,
         default=2048,
@@ -93,22 +125,28 @@ def read_token(path: Path | None) -> str | None:
 
 
 def run(args) -> int:
-    for name in ("max_jobs", "slots", "max_window_frames"):
+    for name in ("max_jobs", "slots", "max_window_frames", "max_pixels", "max_engines"):
         if getattr(args, name) < 1:
             raise MovingColorError(f"--{name.replace('_', '-')} must be 1 or more, not {getattr(args, name)}")
     for name in ("cache_mb", "result_cache_mb"):
         if getattr(args, name) < 0:
             raise MovingColorError(f"--{name.replace('_', '-')} must be 0 (no cache) or more")
+    for name in ("max_window_mb", "idle_timeout", "max_call_time"):
+        if not getattr(args, name) > 0:
+            value = getattr(args, name)
+            raise MovingColorError(f"--{name.replace('_', '-')} must be more than 0, not {value}")
     if args.device != "auto":
         # Checked now rather than at the first network call: a GPU server without its GPU is a setup error.
         from ..engines.movingcolor import resolve_device
 
         resolve_device(args.device)
+    from ..frames.limits import set_max_pixels
     from ..service import ServerSettings, serve
     from ..service.logs import configure
     from ..service.roots import check_roots
 
     configure(args.log_format)
+    set_max_pixels(args.max_pixels)
     mib = 1024 * 1024
     settings = ServerSettings(
         token=read_token(args.token_file),
@@ -119,6 +157,11 @@ def run(args) -> int:
         max_message_bytes=int(args.max_message_mb * mib),
         max_image_bytes=int(args.max_image_mb * mib),
         max_window_frames=args.max_window_frames,
+        max_window_bytes=int(args.max_window_mb * mib),
+        max_pixels=args.max_pixels,
+        idle_seconds=args.idle_timeout,
+        max_call_seconds=args.max_call_time,
+        max_engines=args.max_engines,
         image_cache_bytes=int(args.cache_mb * mib),
         result_cache_bytes=int(args.result_cache_mb * mib),
         tls_cert=args.tls_cert,

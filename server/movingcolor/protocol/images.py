@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ImageTooLargeError as _ImageTooLarge
 from ..errors import MovingColorError
 from ..v1 import image_pb2 as pb
 
@@ -33,7 +34,7 @@ class WireFormatError(MovingColorError):
     """A message breaks the wire contract (a malformed image, parts out of order)."""
 
 
-class ImageTooLargeError(WireFormatError):
+class ImageTooLargeError(WireFormatError, _ImageTooLarge):
     """An image is larger than the server accepts."""
 
 

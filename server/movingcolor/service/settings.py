@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..frames.limits import DEFAULT_MAX_PIXELS
 from ..protocol import MAX_MESSAGE_BYTES, PART_BYTES
 
 MIB = 1024 * 1024
@@ -32,6 +33,17 @@ class ServerSettings:
     max_image_bytes: int = 512 * MIB
     #: Frames one FuseWindow call may send.
     max_window_frames: int = 64
+    #: Bytes of images one FuseWindow call may hold (received and decoded), whatever it declares.
+    max_window_bytes: int = 2048 * MIB
+    #: Pixels (width x height) of the largest image read, from files, the wire or a window; checked
+    #: from the header before anything is decoded. The default passes 8K (8192x4320).
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    #: A call that receives nothing and sends nothing for this long is ended and its job slot freed.
+    idle_seconds: float = 300.0
+    #: The longest a call may run in all (a farm's long shot on a CPU server fits well inside).
+    max_call_seconds: float = 24 * 3600.0
+    #: Shared engines (network models, by resolved folder and device) kept loaded at once.
+    max_engines: int = 4
     #: FuseWindow's received images kept for later windows: about 80 RGB float 1920x1080 images.
     image_cache_bytes: int = 2048 * MIB
     #: FuseWindow's fused frames kept for renders of the same window: about 40 RGB float 1080p frames.

@@ -1,0 +1,40 @@
+"""How large an image may be: checked from a file's header, or an image's declared size on the
+wire, before a single pixel is decoded, so a small file that declares a huge image costs nothing.
+
+One limit per process (``movingcolor fuse --max-pixels``, ``movingcolor serve --max-pixels``):
+every reader (sequences, stills, videos, streamed and windowed images) asks :func:`check_pixels`.
+"""
+
+from __future__ import annotations
+
+from ..errors import ImageTooLargeError
+
+#: 8K DCI (8192x4320, 35.4 megapixels) passes, with room for overscan; 8000x8000 does not.
+DEFAULT_MAX_PIXELS = 40_000_000
+
+_max_pixels = DEFAULT_MAX_PIXELS
+
+
+def set_max_pixels(pixels: int) -> None:
+    """Set this process's limit (width x height); 1 or more."""
+    global _max_pixels
+    if int(pixels) < 1:
+        raise ValueError(f"the pixel limit must be 1 or more, not {pixels}")
+    _max_pixels = int(pixels)
+
+
+def max_pixels() -> int:
+    return _max_pixels
+
+
+def check_pixels(width: int, height: int, where: str) -> None:
+    """Raise :class:`ImageTooLargeError` when a ``width`` x ``height`` image is over the limit (or
+    its size is not a real one)."""
+    if width < 1 or height < 1:
+        raise ImageTooLargeError(f"{where}: declares a {width}x{height} image; an image needs pixels")
+    if width * height > _max_pixels:
+        raise ImageTooLargeError(
+            f"{where}: is {width}x{height} ({width * height / 1e6:.1f} megapixels), over this "
+            f"process's limit of {_max_pixels / 1e6:.1f} megapixels; give a smaller image, or raise "
+            f"the limit with --max-pixels"
+        )
