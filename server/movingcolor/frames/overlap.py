@@ -1,0 +1,47 @@
+"""An output sequence must never overwrite an input: every output frame of a range is checked
+against every input file of every source, as the file system resolves them.
+
+Light on purpose (no OpenImageIO): the client library checks a shot's outputs before it
+writes what a server sends back, exactly as an in-process run does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..errors import OutputError
+from .sequence import SequencePattern
+
+
+def real_path(path: str | os.PathLike) -> Path:
+    """``path`` with ``~``, ``..`` and every symbolic link resolved (also where it does not exist yet)."""
+    return Path(os.path.realpath(Path(path).expanduser()))
+
+
+def check_outputs_spare_inputs(
+    pattern: SequencePattern, frames: Iterable[int], inputs: Iterable[str | os.PathLike]
+) -> None:
+    """Raise :class:`OutputError` when any output frame of ``frames`` is one of ``inputs``.
+
+    Paths are compared as resolved, so another padding (``###`` against ``####``), pattern
+    style (``%d``, ``%04d``), a relative spelling or a symbolic link to the same folder or file
+    cannot hide an overlap. A file already at the output's place counts by what it resolves to.
+    """
+    taken = {real_path(path) for path in inputs}
+    if not taken:
+        return
+    folder = real_path(pattern.directory)
+    clashes = []
+    for frame in frames:
+        target = pattern.path(frame)
+        resolved = folder / target.name
+        if resolved in taken or (os.path.islink(target) and real_path(target) in taken):
+            clashes.append((frame, resolved))
+    if clashes:
+        shown = ", ".join(str(frame) for frame, _ in clashes[:8]) + (" ..." if len(clashes) > 8 else "")
+        raise OutputError(
+            f"output {pattern} would overwrite {len(clashes)} input files (frames {shown}; first: "
+            f"{clashes[0][1]}); write to another folder or name. Nothing was written"
+        )
