@@ -11,7 +11,9 @@ import json
 import logging
 
 from ..engines.registry import engine_names
+from ..errors import MovingColorError
 from ..frames.image_io import EXR_COMPRESSIONS, EXR_PIXEL_TYPES
+from ..frames.limits import DEFAULT_MAX_PIXELS, set_max_pixels
 from ..jobs import ShotSpec, run_shot
 from .progress import FrameProgress
 
@@ -64,6 +66,13 @@ def add_parser(commands) -> None:
     parser.add_argument(
         "--force", action="store_true", help="redo frames already written for the same inputs and settings"
     )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"largest image read, width x height, checked from its header before decoding "
+        f"(default {DEFAULT_MAX_PIXELS}: 8K passes)",
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     remote = parser.add_argument_group("through a server (movingcolor serve)")
     remote.add_argument(
@@ -99,6 +108,9 @@ def _run_remote(args, spec: ShotSpec, progress: FrameProgress) -> dict:
 
 
 def run(args) -> int:
+    if args.max_pixels < 1:
+        raise MovingColorError(f"--max-pixels must be 1 or more, not {args.max_pixels}")
+    set_max_pixels(args.max_pixels)
     spec = _spec(args)
     if args.server:
         progress = FrameProgress(f"fuse ({args.engine} on {args.server})")

@@ -1,0 +1,86 @@
+"""Temporary names for frames being written, and clearing those a killed run left behind.
+
+A frame is written under ``.<name>.<host>-<pid>-<random>.partial`` in its own folder and renamed
+into place. A run that is killed (``kill -9``, a farm pre-emption, a power cut) leaves that file;
+the next run over the same outputs removes the ones it owns: temporaries of its own output
+frames whose writer is gone (same host, process no longer alive) or, from another host or an
+older naming, that nothing has touched for :data:`STALE_SECONDS`. A temporary of a writer that
+is still running is never touched, so two chunks of one shot can share a folder.
+
+Light on purpose (no OpenImageIO): the client library writes frames with the same names.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+import uuid
+from collections.abc import Container
+from pathlib import Path
+
+from .sequence import SequencePattern
+
+SUFFIX = ".partial"
+#: A temporary that no live writer of this host owns and nobody touched for this long is litter.
+STALE_SECONDS = 3600.0
+
+_HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:40] or "host"
+_OWNER = re.compile(r"^(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-[0-9a-f]+$")
+
+
+def temporary_path(path: str | os.PathLike) -> Path:
+    """Where ``path`` is written before it is renamed into place (same folder, hidden, unique)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}{SUFFIX}")
+
+
+def _writer_is_gone(owner: str, modified: float, now: float) -> bool:
+    match = _OWNER.match(owner)
+    if match and match["host"] == _HOST:
+        pid = int(match["pid"])
+        if pid == os.getpid():
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # alive, another user's
+            return False
+        return False
+    return now - modified > STALE_SECONDS
+
+
+def remove_stale_temporaries(pattern: SequencePattern, frames: Container[int]) -> list[Path]:
+    """Remove the temporaries of ``pattern``'s frames in ``frames`` that a dead writer left;
+    returns what was removed. A folder that does not exist yet holds none."""
+    names = re.compile(
+        r"^\."
+        + re.escape(pattern.prefix)
+        + r"(?P<frame>-?\d+)"
+        + re.escape(pattern.suffix)
+        + r"\.(?P<owner>[^.]+)"
+        + re.escape(SUFFIX)
+        + "$"
+    )
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(pattern.directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = names.match(entry.name)
+        if not match or int(match["frame"]) not in frames:
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            if not _writer_is_gone(match["owner"], entry.stat(follow_symlinks=False).st_mtime, now):
+                continue
+            os.unlink(entry.path)
+        except OSError:
+            continue  # gone already, or not ours to remove: a later run tries again
+        removed.append(Path(entry.path))
+    return removed
