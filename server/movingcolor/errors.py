@@ -74,5 +74,9 @@ class OutputError(MovingColorError):
     """An output path or format cannot be written."""
 
 
+class PathOutsideRootsError(MovingColorError):
+    """A file a confined job would read or write lies outside its root folders (``serve --root``)."""
+
+
 class MissingDependencyError(MovingColorError):
     """An optional package needed for this operation is not installed."""

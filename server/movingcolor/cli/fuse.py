@@ -13,7 +13,7 @@ import logging
 from ..engines.registry import engine_names
 from ..errors import MovingColorError
 from ..frames.image_io import EXR_COMPRESSIONS, EXR_PIXEL_TYPES
-from ..frames.limits import DEFAULT_MAX_PIXELS, set_max_pixels
+from ..frames.limits import DEFAULT_MAX_PIXELS, pixel_limit
 from ..jobs import ShotSpec, run_shot
 from .progress import FrameProgress
 
@@ -110,7 +110,11 @@ def _run_remote(args, spec: ShotSpec, progress: FrameProgress) -> dict:
 def run(args) -> int:
     if args.max_pixels < 1:
         raise MovingColorError(f"--max-pixels must be 1 or more, not {args.max_pixels}")
-    set_max_pixels(args.max_pixels)
+    with pixel_limit(args.max_pixels):
+        return _run(args)
+
+
+def _run(args) -> int:
     spec = _spec(args)
     if args.server:
         progress = FrameProgress(f"fuse ({args.engine} on {args.server})")

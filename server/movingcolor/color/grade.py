@@ -15,17 +15,27 @@ the parametric grade works on sRGB-encoded values.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import PyOpenColorIO as ocio
 
 from ..errors import GradeError, UnknownLookError
-from .config import OCIO_ERRORS, ColorConfig
+from .config import OCIO_ERRORS, ColorConfig, apply_processor
 from .parametric import ParametricGrade
 
 _CDL_KEYS = ("slope", "offset", "power", "sat")
+#: Where each CDL number is sane: far wider than any grade (a slope of 4 is already extreme),
+#: narrow enough that a typo (1e39, inf) cannot fill a frame with infinities. Power excludes 0.
+CDL_RANGES = {"slope": (0.0, 100.0), "offset": (-10.0, 10.0), "power": (0.0, 100.0), "sat": (0.0, 100.0)}
+#: Colours every grade must map to finite colours: the corners and axes of the unit cube, grey.
+_PROBE = np.array(
+    [[r, g, b] for r in (0.0, 0.18, 0.5, 1.0) for g in (0.0, 0.5, 1.0) for b in (0.0, 0.5, 1.0)],
+    dtype=np.float32,
+)
 
 
 @dataclass(frozen=True)
@@ -52,9 +62,18 @@ class Grade:
                 ]
             )
         try:
-            return config.processor(transform)
+            processor = config.processor(transform)
         except OCIO_ERRORS as error:
             raise GradeError(f"grade {self.label!r} cannot be applied: {error}") from error
+        # A LUT file holding NaN or a look that overflows passes every parser; what it does to
+        # ordinary colours shows it before a frame is written.
+        probe = apply_processor(processor, _PROBE)
+        if not np.isfinite(probe).all():
+            raise GradeError(
+                f"grade {self.label!r} turns ordinary colours into NaN or infinity; check the "
+                f"grade's numbers (or its LUT file's entries)"
+            )
+        return processor
 
 
 def parse_grade(spec: str, config: ColorConfig) -> Grade:
@@ -101,6 +120,8 @@ def _inline(text: str, config: ColorConfig) -> Grade:
             values[key] = [float(v) for v in raw.replace(" ", "").split(",") if v]
         except ValueError as error:
             raise GradeError(f"grade value {part!r} is not a number or a list of numbers") from error
+        if not all(math.isfinite(v) for v in values[key]):
+            raise GradeError(f"grade value {part!r} is not a finite number; write ordinary numbers")
     keys = set(values)
     if keys <= set(_CDL_KEYS):
         return _cdl(values, text)
@@ -131,16 +152,21 @@ def _triple(key: str, numbers: list[float], default: float) -> list[float]:
 
 
 def _cdl(values: dict[str, list[float]], text: str) -> Grade:
-    cdl = ocio.CDLTransform()
-    cdl.setSlope(_triple("slope", values.get("slope", []), 1.0))
-    cdl.setOffset(_triple("offset", values.get("offset", []), 0.0))
+    slope = _triple("slope", values.get("slope", []), 1.0)
+    offset = _triple("offset", values.get("offset", []), 0.0)
     power = _triple("power", values.get("power", []), 1.0)
-    if min(power) <= 0:
-        raise GradeError(f"CDL power must be positive, not {power}")
-    cdl.setPower(power)
     sat = values.get("sat", [1.0])
-    if len(sat) != 1 or sat[0] < 0:
-        raise GradeError(f"CDL sat takes one non-negative number, not {sat}")
+    if len(sat) != 1:
+        raise GradeError(f"CDL sat takes one number, not {sat}")
+    for key, numbers in (("slope", slope), ("offset", offset), ("power", power), ("sat", sat)):
+        low, high = CDL_RANGES[key]
+        if not all(low <= n <= high for n in numbers) or (key == "power" and min(numbers) <= 0):
+            bounds = f"positive and at most {high:g}" if key == "power" else f"from {low:g} to {high:g}"
+            raise GradeError(f"CDL {key} {numbers}: each must be {bounds}; check the grade's numbers")
+    cdl = ocio.CDLTransform()
+    cdl.setSlope(slope)
+    cdl.setOffset(offset)
+    cdl.setPower(power)
     cdl.setSat(sat[0])
     return Grade("cdl", text, cdl)
 

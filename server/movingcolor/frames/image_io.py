@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import uuid
+import errno
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +10,9 @@ import numpy as np
 import OpenImageIO as oiio
 
 from ..errors import InvalidPixelsError, OutputError, UnreadableFrameError
+from .confine import OutputFolder, readable
+from .limits import check_pixels
+from .temporaries import temporary_path
 
 # What --exr-type and the output extension map to.
 EXR_PIXEL_TYPES = {"half": oiio.HALF, "float": oiio.FLOAT}
@@ -36,43 +38,51 @@ class ImageHeader:
 
 
 def read_header(path: Path) -> ImageHeader:
-    """Open ``path`` and read its header; raises :class:`UnreadableFrameError`."""
-    image = oiio.ImageInput.open(str(path))
-    if image is None:
-        raise UnreadableFrameError(
-            f"{path}: cannot open as an image ({oiio.geterror().strip() or 'unknown format'}); "
-            f"check that the file is complete and in a format OpenImageIO reads"
-        )
-    try:
-        spec = image.spec()
-        attributes = {a.name: a.value for a in spec.extra_attribs}
-        return ImageHeader(
-            path=Path(path),
-            width=spec.width,
-            height=spec.height,
-            channels=tuple(spec.channelnames),
-            pixel_type=str(spec.format),
-            colorspace=spec.get_string_attribute("oiio:ColorSpace"),
-            attributes=attributes,
-        )
-    finally:
-        image.close()
+    """Open ``path`` and read its header; raises :class:`UnreadableFrameError`, and
+    :class:`ImageTooLargeError` for an image over the pixel limit (``frames.limits``)."""
+    with readable(path) as name:
+        image = oiio.ImageInput.open(name)
+        if image is None:
+            raise UnreadableFrameError(
+                f"{path}: cannot open as an image ({oiio.geterror().strip() or 'unknown format'}); "
+                f"check that the file is complete and in a format OpenImageIO reads"
+            )
+        try:
+            spec = image.spec()
+            check_pixels(spec.width, spec.height, str(path))
+            attributes = {a.name: a.value for a in spec.extra_attribs}
+            return ImageHeader(
+                path=Path(path),
+                width=spec.width,
+                height=spec.height,
+                channels=tuple(spec.channelnames),
+                pixel_type=str(spec.format),
+                colorspace=spec.get_string_attribute("oiio:ColorSpace"),
+                attributes=attributes,
+            )
+        finally:
+            image.close()
 
 
 def read_pixels(path: Path) -> np.ndarray:
     """All channels of ``path`` as float32 ``(H, W, C)``; integer data scaled to 0..1.
 
     Raises on unreadable or truncated files and on NaN/Inf pixels: a NaN would
-    spread through every filter and blend downstream.
+    spread through every filter and blend downstream. The header's size is checked
+    against the pixel limit before any pixel is decoded.
     """
-    buf = oiio.ImageBuf(str(path))
-    pixels = buf.get_pixels(oiio.FLOAT)
-    if buf.has_error or pixels is None or pixels.size == 0:
-        message = buf.geterror().strip() or "no pixel data"
-        raise UnreadableFrameError(
-            f"{path}: cannot read pixels ({message}); the file may be truncated or corrupt: "
-            f"re-render or re-copy it"
-        )
+    with readable(path) as name:
+        buf = oiio.ImageBuf(name)
+        spec = buf.spec()
+        if not buf.has_error:
+            check_pixels(spec.width, spec.height, str(path))
+        pixels = buf.get_pixels(oiio.FLOAT) if not buf.has_error else None
+        if buf.has_error or pixels is None or pixels.size == 0:
+            message = buf.geterror().strip() or "no pixel data"
+            raise UnreadableFrameError(
+                f"{path}: cannot read pixels ({message}); the file may be truncated or corrupt: "
+                f"re-render or re-copy it"
+            )
     pixels = np.asarray(pixels, dtype=np.float32)
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
@@ -134,11 +144,22 @@ def write_image(
 
     if not path.parent.is_dir():
         raise OutputError(f"{path.parent}: output folder does not exist; create it first")
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
-    try:
-        if not buf.write(str(temporary), out_type, fileformat=WRITABLE_FORMATS[ext]):
-            raise OutputError(f"{path}: write failed: {buf.geterror().strip()}")
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+    temporary = temporary_path(path).name
+    with OutputFolder(path.parent) as folder:
+        try:
+            if not buf.write(folder.name_for_writer(temporary), out_type, fileformat=WRITABLE_FORMATS[ext]):
+                raise OutputError(f"{path}: write failed: {buf.geterror().strip()}; {_WRITE_FIX}")
+            folder.replace(temporary, path.name)
+        except OSError as error:
+            raise OutputError(f"{path}: cannot write ({_reason(error)}); {_WRITE_FIX}") from error
+        finally:
+            folder.remove(temporary)
+
+
+_WRITE_FIX = "check the output folder is writable and its disk has room, then run again"
+
+
+def _reason(error: OSError) -> str:
+    if error.errno == errno.ENOSPC:
+        return "the disk is full"
+    return error.strerror or str(error)

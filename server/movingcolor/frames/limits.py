@@ -7,6 +7,9 @@ every reader (sequences, stills, videos, streamed and windowed images) asks :fun
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from ..errors import ImageTooLargeError
 
 #: 8K DCI (8192x4320, 35.4 megapixels) passes, with room for overscan; 8000x8000 does not.
@@ -21,6 +24,17 @@ def set_max_pixels(pixels: int) -> None:
     if int(pixels) < 1:
         raise ValueError(f"the pixel limit must be 1 or more, not {pixels}")
     _max_pixels = int(pixels)
+
+
+@contextmanager
+def pixel_limit(pixels: int) -> Iterator[None]:
+    """The limit set to ``pixels`` for a block (one command run in a longer-lived process)."""
+    previous = _max_pixels
+    set_max_pixels(pixels)
+    try:
+        yield
+    finally:
+        set_max_pixels(previous)
 
 
 def max_pixels() -> int:

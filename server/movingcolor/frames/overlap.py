@@ -42,6 +42,7 @@ def check_outputs_spare_inputs(
     if clashes:
         shown = ", ".join(str(frame) for frame, _ in clashes[:8]) + (" ..." if len(clashes) > 8 else "")
         raise OutputError(
-            f"output {pattern} would overwrite {len(clashes)} input files (frames {shown}; first: "
-            f"{clashes[0][1]}); write to another folder or name. Nothing was written"
+            f"output {pattern} would overwrite an input: {len(clashes)} of its frames are input files "
+            f"(frames {shown}; first: {clashes[0][1]}); write to another folder or name. Nothing was "
+            f"written"
         )

@@ -15,6 +15,8 @@ VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".mxf", ".webm")
 _HASHES = re.compile(r"#+")
 _PRINTF = re.compile(r"%(0?)(\d*)d")
 _TRAILING_NUMBER = re.compile(r"^(.*?)(-?\d+)$")
+#: More digits than any frame number needs; a longer field is a typo (``%0300d``).
+MAX_PADDING = 16
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,11 @@ class SequencePattern:
         else:
             field = printf[0]
             padding = int(field.group(2) or 1)
+        if not 1 <= padding <= MAX_PADDING:
+            raise FrameSourceError(
+                f"{text}: a frame-number field of {padding} digits; frame numbers take 1 to "
+                f"{MAX_PADDING} (e.g. shot.####.exr or shot.%04d.exr)"
+            )
         return cls(path.parent, name[: field.start()], name[field.end() :], padding)
 
     def path(self, frame: int) -> Path:

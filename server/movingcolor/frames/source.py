@@ -7,6 +7,8 @@ plate's first frame, so a matte video lines up with a plate sequence).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -56,16 +58,26 @@ class FrameSource(ABC):
         return FrameRange(frames[0], frames[-1])
 
     def require(self, frames: FrameRange) -> None:
-        """Raise :class:`MissingFramesError` naming the missing frames of ``frames``."""
-        have = set(self.frames)
-        missing = [f for f in frames if f not in have]
-        if missing:
-            shown = ", ".join(str(f) for f in missing[:8]) + (" ..." if len(missing) > 8 else "")
+        """Raise :class:`MissingFramesError` naming the missing frames of ``frames``.
+
+        Counted arithmetically: a range of any length costs what the source holds, never
+        what the range declares."""
+        have = self.frames
+        inside = bisect.bisect_right(have, frames.last) - bisect.bisect_left(have, frames.first)
+        missing_count = len(frames) - inside
+        if missing_count:
+            held = set(have)
+            missing = list(itertools.islice((f for f in frames if f not in held), 8))
+            shown = ", ".join(str(f) for f in missing) + (" ..." if missing_count > 8 else "")
             raise MissingFramesError(
-                f"{self.name} is missing {len(missing)} of frames {frames}: {shown} "
+                f"{self.name} is missing {missing_count} of frames {frames}: {shown} "
                 f"(first missing file: {self.location(missing[0])}); render the missing frames "
                 f"or choose a range with --frames"
             )
+
+    def files(self) -> list[str]:
+        """Every file this source reads (for the check that outputs never overwrite inputs)."""
+        return []
 
     def check_frames(self, frames: FrameRange) -> None:
         """Cheap validation before any output is written: headers open, sizes agree."""
@@ -100,6 +112,9 @@ class SequenceSource(FrameSource):
 
     def location(self, frame: int) -> str:
         return str(self.pattern.path(frame))
+
+    def files(self) -> list[str]:
+        return [str(self.pattern.path(frame)) for frame in self._frames]
 
     def read(self, frame: int) -> np.ndarray:
         if frame not in self._frames:
@@ -143,6 +158,9 @@ class StillSource(FrameSource):
     def location(self, frame: int) -> str:
         return str(self.path)
 
+    def files(self) -> list[str]:
+        return [str(self.path)]
+
     def read(self, frame: int) -> np.ndarray:
         if self._pixels is None:
             self._pixels = read_pixels(self.path)
@@ -166,6 +184,9 @@ class VideoSource(FrameSource):
 
     def location(self, frame: int) -> str:
         return f"{self.path} (video frame index {frame - self.first_frame})"
+
+    def files(self) -> list[str]:
+        return [str(self.path)]
 
     def read(self, frame: int) -> np.ndarray:
         self.require(FrameRange(frame, frame))
@@ -198,6 +219,9 @@ class ChannelSource(FrameSource):
 
     def location(self, frame: int) -> str:
         return self.inner.location(frame)
+
+    def files(self) -> list[str]:
+        return self.inner.files()
 
     def read(self, frame: int) -> np.ndarray:
         return self.inner.read(frame)[:, :, self.index : self.index + 1]

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MissingDependencyError, UnreadableFrameError
+from .confine import readable
+from .limits import check_pixels
 
 
 def _import_av():
@@ -30,12 +32,13 @@ class VideoReader:
         self.path = Path(path)
         av = _import_av()
         try:
-            with av.open(str(self.path)) as container:
+            with readable(self.path, "video") as name, av.open(name) as container:
                 if not container.streams.video:
                     raise UnreadableFrameError(f"{self.path}: has no video stream")
                 stream = container.streams.video[0]
                 self.width = stream.codec_context.width
                 self.height = stream.codec_context.height
+                check_pixels(self.width, self.height, str(self.path))
                 self.frame_count = stream.frames or sum(1 for _ in container.decode(stream))
         except av.error.FFmpegError as error:
             raise UnreadableFrameError(
@@ -48,7 +51,8 @@ class VideoReader:
     def _restart(self) -> None:
         self.close()
         av = _import_av()
-        self._container = av.open(str(self.path))
+        with readable(self.path, "video") as name:
+            self._container = av.open(name)
         self._frames = self._container.decode(self._container.streams.video[0])
         self._next_index = 0
 

@@ -13,7 +13,6 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -22,10 +21,18 @@ from ..color.config import ColorConfig, apply_processor
 from ..color.grade import parse_grade
 from ..color.grade_fit import GOOD_FIT_RMS, LOCAL_FIT_MIN_RADIUS, recover_graded, recover_graded_locally
 from ..engines import Engine, FusionFrames, create_engine
-from ..errors import FrameSizeMismatchError, MovingColorError, OutputError
+from ..errors import (
+    FrameRangeError,
+    FrameSizeMismatchError,
+    FrameSourceError,
+    InvalidPixelsError,
+    MovingColorError,
+)
 from ..frames.frame_range import FrameRange
 from ..frames.image_io import read_header, read_pixels, write_image
+from ..frames.overlap import check_outputs_spare_inputs
 from ..frames.source import ChannelSource, FrameSource, open_source
+from ..frames.temporaries import remove_stale_temporaries
 from ..masks.band import BandWidth, edge_band
 from ..masks.matte import matte_from_pixels
 from ..windowing import Window
@@ -36,6 +43,12 @@ from .output import output_pattern, prepare_folder
 log = logging.getLogger("movingcolor")
 
 Progress = Callable[[int, int, int], None]
+
+#: The most frames one shot may fuse: far beyond any real shot, and it keeps a range that a typo
+#: or a hostile client declares (0-1000000000000) from being enumerated.
+MAX_SHOT_FRAMES = 1_000_000
+#: The largest magnitude a half-float EXR can hold; beyond it a value is written as infinity.
+HALF_MAX = 65504.0
 
 
 @dataclass
@@ -186,6 +199,7 @@ class _Shot:
             if self.mode != "grade":
                 self.other = self._open(getattr(spec, self.mode), self.mode, first)
         self._check_sizes()
+        self._check_channels()
         self._choose_colorspaces()
         self.range = self._frame_range()
         for source in self._all_sources():
@@ -198,6 +212,12 @@ class _Shot:
             )
             self._check_output_is_not_input()
         self._cache: dict[int, _Frame] = {}
+
+    @property
+    def pattern_is_exr(self) -> bool:
+        # A stream's frames go back as EXR unless the client asks for raw samples; half's range
+        # is checked whenever half is asked for.
+        return self.pattern is None or self.pattern.suffix.lower().endswith(".exr")
 
     def _open(self, text: str, name: str, first: int) -> FrameSource:
         source = open_source(text, name, first)
@@ -214,6 +234,17 @@ class _Shot:
                     f"{source.name} {source.location(self.plate.frames[0] if self.plate.frames else 0)}"
                     f" is {source.width}x{source.height} but the plate is "
                     f"{self.plate.width}x{self.plate.height}; render both at the same resolution"
+                )
+
+    def _check_channels(self) -> None:
+        """Colour sources carry R, G and B: a two-channel image (luminance and alpha, a UV pass) is
+        not a plate, and reading it as grey would fuse the wrong picture without a word."""
+        for source in (self.plate, self.other):
+            if source is not None and len(source.channels) < 3:
+                raise FrameSourceError(
+                    f"{source.name} {source.location(source.frames[0] if source.frames else 0)} has "
+                    f"{len(source.channels)} channel(s) ({', '.join(source.channels) or 'none'}); a "
+                    f"{source.name} needs R, G and B: render it as RGB or RGBA"
                 )
 
     def _choose_colorspaces(self) -> None:
@@ -255,23 +286,43 @@ class _Shot:
         self.context_frames = set.intersection(*sets) if sets else None
         if self.spec.frames:
             wanted = FrameRange.parse(self.spec.frames)
-            for source in self._all_sources():
-                source.require(wanted)
+        elif sets:
+            # Every frame of the plate (or of the first source with frames, for a still plate),
+            # which every other source must have too: a matte that ends early is an error to
+            # fix, not a shorter shot.
+            first = next(s for s in self._all_sources() if s.frames)
+            wanted = first.available_range()
         else:
-            wanted = available
+            raise FrameRangeError(
+                "every source is a single image, so the shot has no frame range of its own; "
+                "give the frames to fuse with --frames (e.g. --frames 1)"
+            )
+        self._check_length(wanted)
+        for source in self._all_sources():
+            source.require(wanted)
         if self.spec.handles:
             grown = wanted.with_handles(self.spec.handles)
             clamped = grown.clamp(available)
             if clamped != grown:
                 log.warning("handles limited to the available frames: %s instead of %s", clamped, grown)
             wanted = clamped
+        self._check_length(wanted)
         return wanted
 
+    @staticmethod
+    def _check_length(frames: FrameRange) -> None:
+        if len(frames) > MAX_SHOT_FRAMES:
+            raise FrameRangeError(
+                f"frame range {frames} holds {len(frames)} frames, more than a shot may "
+                f"({MAX_SHOT_FRAMES}); split it into chunks with --frames"
+            )
+
+    def _input_files(self) -> list[str]:
+        """Every file any source reads, over its whole clip (context frames included)."""
+        return [path for source in self._all_sources() for path in source.files()]
+
     def _check_output_is_not_input(self) -> None:
-        inputs = {Path(s.location(self.range.first)).resolve() for s in self._all_sources()}
-        target = self.pattern.path(self.range.first).resolve()
-        if target in inputs:
-            raise OutputError(f"output {target} would overwrite an input; write to another folder or name")
+        check_outputs_spare_inputs(self.pattern, self.range, self._input_files())
 
     # -- per frame ------------------------------------------------------------
 
@@ -426,10 +477,27 @@ class _Shot:
                 else:
                     average.add(number, "rgb", result.rgb)
             for number, kind, value in average.finished(index):
-                yield number, ("blend" if kind == "alpha" else "color"), self._composite(number, kind, value)
+                fused = self._composite(number, kind, value)
+                self._check_finite(number, fused)
+                yield number, ("blend" if kind == "alpha" else "color"), fused
             for number in window.frames:
                 if last_use[number] == index:
                     del self._cache[number]
+
+    def _check_finite(self, number: int, fused: np.ndarray) -> None:
+        """A fused frame is written only when every value is a number the output can hold: a NaN or
+        an infinity (or, in a half-float EXR, a value past half's range, which becomes one) would
+        spread through every comp that reads the frame."""
+        limit = HALF_MAX if self.spec.exr_type == "half" and self.pattern_is_exr else np.inf
+        bad = ~(np.abs(fused) <= limit)
+        if bad.any():
+            count = int(bad.any(axis=-1).sum())
+            what = "NaN or infinite" if limit == np.inf else f"NaN, infinite or beyond half float's {limit:g}"
+            raise InvalidPixelsError(
+                f"frame {number}: {count} fused pixels are {what}; the grade ({self.grade_label}) "
+                f"pushes colours out of range: soften it"
+                + (", or write --exr-type float" if limit != np.inf else "")
+            )
 
     def _alpha_as_colour(self, number: int, alpha_sum: np.ndarray, count: int) -> np.ndarray:
         """The sum of the display colours that ``count`` blend weights summing to ``alpha_sum``
@@ -555,6 +623,8 @@ def run_shot(spec: ShotSpec, progress: Progress | None = None, engine: Engine | 
     shot = _Shot(spec, engine)
     try:
         prepare_folder(shot.pattern)
+        for stale in remove_stale_temporaries(shot.pattern, shot.range):
+            log.info("removed %s, left by an earlier run that did not finish", stale.name)
         written: list[str] = []
         finished = shot.finished_frames()
         if finished:

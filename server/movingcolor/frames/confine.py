@@ -1,0 +1,153 @@
+"""Confinement: a job that may read and write only inside given root folders (``serve --root``).
+
+Paths are checked when a file is opened, not when a job is planned: the file (or the output
+folder) is opened first and the path the kernel actually opened is checked, read from
+``/proc/self/fd``. A symbolic link to a file outside the roots, or an output folder swapped for
+a link while a job runs, is refused at the moment it would be used, with no window between the
+check and the use: readers and writers are handed the opened descriptor's path, never the name
+again. Where there is no ``/proc/self/fd`` (not Linux) the resolved name is checked instead.
+
+Confinement is per thread of work (a context variable): a server's file job runs confined while
+the same process's other calls and an artist's ``movingcolor fuse`` are not.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import OutputError, PathOutsideRootsError
+
+_ROOTS: contextvars.ContextVar[tuple[Path, ...] | None] = contextvars.ContextVar(
+    "movingcolor_roots", default=None
+)
+_PROC_FD = Path("/proc/self/fd")
+
+
+@contextmanager
+def confined(roots: Sequence[os.PathLike | str]) -> Iterator[None]:
+    """Within the block, every frame read or written must lie inside one of ``roots``."""
+    token = _ROOTS.set(tuple(Path(os.path.realpath(root)) for root in roots))
+    try:
+        yield
+    finally:
+        _ROOTS.reset(token)
+
+
+def active_roots() -> tuple[Path, ...] | None:
+    """The roots of the current confinement, or None when unconfined."""
+    return _ROOTS.get()
+
+
+def _inside(real: Path, roots: tuple[Path, ...]) -> bool:
+    return any(real == root or root in real.parents for root in roots)
+
+
+def _refuse(what: str, path: os.PathLike | str, real: Path, roots: tuple[Path, ...]) -> PathOutsideRootsError:
+    shown = f"{path}" + (f" (which is {real})" if Path(path) != real else "")
+    return PathOutsideRootsError(
+        f"{what} {shown} lies outside this server's root folders ({', '.join(map(str, roots))}); "
+        f"put the shot's files under one of them (a symbolic link must point inside them too)"
+    )
+
+
+def _opened_path(fd: int) -> Path:
+    """The path the kernel opened for ``fd`` (every link resolved)."""
+    return Path(os.readlink(_PROC_FD / str(fd)))
+
+
+def _fd_path(fd: int) -> str:
+    return str(_PROC_FD / str(fd))
+
+
+def has_fd_paths() -> bool:
+    return _PROC_FD.is_dir()
+
+
+@contextmanager
+def readable(path: os.PathLike | str, what: str = "frame") -> Iterator[str]:
+    """The name to open ``path`` by: the path itself unconfined; confined, the opened file's
+    descriptor path once the file it really is has been checked to lie inside the roots."""
+    roots = _ROOTS.get()
+    if roots is None:
+        yield os.fspath(path)
+        return
+    if not has_fd_paths():
+        real = Path(os.path.realpath(path))
+        if not _inside(real, roots):
+            raise _refuse(what, path, real, roots)
+        yield os.fspath(path)
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        # Nothing was opened: let the reader report the missing or unreadable file in its words.
+        yield os.fspath(path)
+        return
+    try:
+        real = _opened_path(fd)
+        if not _inside(real, roots):
+            raise _refuse(what, path, real, roots)
+        yield _fd_path(fd)
+    finally:
+        os.close(fd)
+
+
+class OutputFolder:
+    """An output folder opened once per write: the temporary file and the rename go through its
+    descriptor, so a folder swapped for a link after the check cannot redirect them."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.fd: int | None = None
+
+    def __enter__(self) -> OutputFolder:
+        roots = _ROOTS.get()
+        if roots is None or not has_fd_paths():
+            if roots is not None:
+                real = Path(os.path.realpath(self.folder))
+                if not _inside(real, roots):
+                    raise _refuse("output folder", self.folder, real, roots)
+            return self
+        try:
+            self.fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+        except OSError as error:
+            raise OutputError(
+                f"{self.folder}: cannot open the output folder ({error.strerror}); create it first"
+            ) from error
+        real = _opened_path(self.fd)
+        if not _inside(real, roots):
+            os.close(self.fd)
+            self.fd = None
+            raise _refuse("output folder", self.folder, real, roots)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def name_for_writer(self, name: str) -> str:
+        """The path a writer (OpenImageIO) opens to create ``name`` inside this folder."""
+        if self.fd is None:
+            return os.fspath(self.folder / name)
+        return f"{_fd_path(self.fd)}/{name}"
+
+    def replace(self, temporary: str, name: str) -> None:
+        """Rename ``temporary`` to ``name``, both inside this folder."""
+        if self.fd is None:
+            os.replace(self.folder / temporary, self.folder / name)
+        else:
+            os.replace(temporary, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+
+    def remove(self, name: str) -> None:
+        try:
+            if self.fd is None:
+                os.unlink(self.folder / name)
+            else:
+                os.unlink(name, dir_fd=self.fd)
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,268 @@
+"""Nothing lost, nothing let in, bounded work and sane values: an in-process run (and a server's
+file job, which runs the same shot) against a careless or hostile caller."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import OpenImageIO as oiio
+import pytest
+from conftest import output_files, run_cli
+from movingcolor.color.config import ColorConfig
+from movingcolor.color.grade import parse_grade
+from movingcolor.errors import GradeError, ImageTooLargeError, InvalidPixelsError, PathOutsideRootsError
+from movingcolor.frames.confine import confined
+from movingcolor.frames.image_io import read_header, read_pixels, write_image
+from movingcolor.frames.sequence import SequencePattern
+from movingcolor.frames.temporaries import temporary_path
+from movingcolor.jobs import ShotSpec, run_shot
+
+GRADE = "slope=1.2,1.0,0.85;offset=0.01"
+
+
+def write_plate(folder: Path, first: int, count: int, *, size=(64, 48), value=None, name="plate") -> str:
+    """A small scene-linear EXR plate with an alpha matte (a disc), frames ``first``..; its pattern."""
+    folder.mkdir(parents=True, exist_ok=True)
+    width, height = size
+    yy, xx = np.mgrid[0:height, 0:width]
+    for index in range(count):
+        rgba = np.zeros((height, width, 4), np.float32)
+        rgba[..., 0] = xx / width
+        rgba[..., 1] = yy / height
+        rgba[..., 2] = 0.3 + 0.01 * index
+        if value is not None:
+            rgba[..., :3] = value
+        rgba[..., 3] = ((xx - width / 2 - index) ** 2 + (yy - height / 2) ** 2 < (height / 3) ** 2)
+        write_image(folder / f"{name}.{first + index:04d}.exr", rgba, channels=("R", "G", "B", "A"))
+    return str(folder / f"{name}.####.exr")
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in output_files(folder)}
+
+
+def fuse(*args, grade: str = GRADE) -> int:
+    return run_cli("fuse", "--grade", grade, "--engine", "hard", *args)
+
+
+# -- nothing lost ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "out",
+    [
+        "plate.###.exr",  # another padding: frames 1000-1003 are the plate's own files
+        "plate.%d.exr",
+        "plate.%04d.exr",
+        "./../shot/plate.###.exr",  # a relative spelling through the parent
+        "linked/plate.####.exr",  # a symbolic link to the plate's folder
+    ],
+)
+def test_no_output_frame_of_the_range_overwrites_any_input(tmp_path, capsys, monkeypatch, out):
+    """The plate is 0996-1003: the first output frame (0996) is new, but later ones are not."""
+    shot = tmp_path / "shot"
+    plate = write_plate(shot, 996, 8)
+    (shot / "linked").symlink_to(shot)
+    before = digests(shot)
+    monkeypatch.chdir(shot)
+    assert fuse("--plate", plate, "--matte", "alpha", "--out", out) == 2
+    assert "would overwrite an input" in capsys.readouterr().err
+    assert digests(shot) == before
+
+
+def test_an_output_that_is_the_matte_is_refused(tmp_path, capsys):
+    plate = write_plate(tmp_path / "plate", 1, 4)
+    matte_folder = tmp_path / "matte"
+    matte_folder.mkdir()
+    for n in range(1, 5):
+        write_image(matte_folder / f"m.{n}.png", np.ones((48, 64, 1), np.float32), channels=("Y",))
+    before = digests(matte_folder)
+    assert fuse("--plate", plate, "--matte", str(matte_folder / "m.#.png"), "--out",
+                str(matte_folder / "m.%d.png")) == 2  # fmt: skip
+    assert "overwrite an input" in capsys.readouterr().err
+    assert digests(matte_folder) == before
+
+
+def test_a_rerun_removes_what_a_killed_run_left(tmp_path):
+    plate = write_plate(tmp_path / "shot", 1, 4)
+    out = tmp_path / "out"
+    out.mkdir()
+    # A writer that has died, on this host: a process that ran and ended.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = Path(str(temporary_path(out / "f.0002.exr")).replace(f"-{os.getpid()}-", f"-{dead.pid}-"))
+    stale.write_bytes(b"half a frame")
+    live = temporary_path(out / "f.0003.exr")  # this process: a writer still at work
+    live.write_bytes(b"being written")
+    foreign = out / ".f.0004.exr.0123abcd.partial"  # an older naming, untouched for two hours
+    foreign.write_bytes(b"old")
+    os.utime(foreign, (1, 1))
+    elsewhere = out / ".other.0002.exr.0123abcd.partial"  # not one of this shot's outputs
+    elsewhere.write_bytes(b"not ours")
+    os.utime(elsewhere, (1, 1))
+    assert fuse("--plate", plate, "--out", str(out / "f.####.exr")) == 0
+    assert not stale.exists() and not foreign.exists()
+    assert live.exists() and elsewhere.exists()
+
+
+# -- nothing let in --------------------------------------------------------------------------------
+
+
+def test_a_frame_linked_outside_the_roots_is_not_read(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    plate = write_plate(root / "shot", 1, 4)
+    secret = Path(write_plate(outside, 1, 4, value=0.9).replace("####", "0003"))
+    frame = root / "shot" / "plate.0003.exr"
+    frame.unlink()
+    frame.symlink_to(secret)
+    spec = ShotSpec(plate=plate, out=str(root / "out" / "f.####.exr"), grade=GRADE, engine="hard")
+    with confined([root]), pytest.raises(PathOutsideRootsError, match="outside"):
+        run_shot(spec)
+    assert not any(p.name == "f.0003.exr" for p in output_files(root / "out"))
+    # Unconfined (an artist's own run), the same link is followed as any link is.
+    assert run_shot(spec).written
+
+
+def test_an_output_folder_swapped_for_a_link_mid_shot_writes_nothing_outside(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    plate = write_plate(root / "shot", 1, 6)
+    out = root / "out"
+    outside.mkdir()
+
+    def swap(done: int, total: int, frame: int) -> None:
+        if done == 2:
+            out.rename(root / "moved")
+            out.symlink_to(outside)
+
+    spec = ShotSpec(plate=plate, out=str(out / "f.####.exr"), grade=GRADE, engine="hard")
+    with confined([root]), pytest.raises(PathOutsideRootsError):
+        run_shot(spec, swap)
+    assert output_files(outside) == []
+    assert [p.name for p in output_files(root / "moved")] == ["f.0001.exr", "f.0002.exr"]
+
+
+# -- bounded work ----------------------------------------------------------------------------------
+
+
+def test_a_huge_range_is_refused_without_enumerating_it(tmp_path, capsys):
+    plate = write_plate(tmp_path / "shot", 1, 4)
+    out = str(tmp_path / "out" / "f.####.exr")
+    assert fuse("--plate", plate, "--out", out, "--frames", "0-1000000000000") == 2
+    assert "split it into chunks" in capsys.readouterr().err
+    assert fuse("--plate", plate, "--out", out, "--frames", "1-900000") == 2
+    assert "missing 899996 of frames 1-900000" in capsys.readouterr().err
+    assert fuse("--plate", plate, "--out", out, "--frames", "1-4", "--handles", "1000000000000") == 0
+
+
+def huge_header_exr(path: Path, width: int, height: int) -> Path:
+    """An EXR whose header declares ``width`` x ``height`` but whose file is small (tiled, one tile)."""
+    spec = oiio.ImageSpec(width, height, 3, oiio.HALF)
+    spec.tile_width = spec.tile_height = 64
+    output = oiio.ImageOutput.create(str(path))
+    assert output.open(str(path), spec)
+    tile = np.zeros((64, 64, 3), np.float16)
+    assert output.write_tile(0, 0, 0, tile)
+    output.close()
+    return path
+
+
+def test_an_image_over_the_pixel_limit_is_refused_from_its_header(tmp_path, capsys):
+    path = huge_header_exr(tmp_path / "huge.exr", 8000, 8000)
+    assert path.stat().st_size < 1_000_000
+    with pytest.raises(ImageTooLargeError, match="8000x8000"):
+        read_header(path)
+    with pytest.raises(ImageTooLargeError, match="--max-pixels"):
+        read_pixels(path)
+    plate = write_plate(tmp_path / "shot", 1, 2, size=(120, 100))
+    out = str(tmp_path / "o" / "f.####.exr")
+    assert fuse("--plate", plate, "--out", out, "--max-pixels", "10000") == 2
+    assert "over this process's limit" in capsys.readouterr().err and output_files(tmp_path / "o") == []
+    assert fuse("--plate", plate, "--out", out) == 0
+
+
+# -- bad values ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "grade",
+    ["slope=nan", "offset=inf", "slope=1e39", "offset=-inf;slope=1", "sat=1e300", "power=0", "exposure=nan"],
+)
+def test_grade_numbers_must_be_finite_and_sane(grade):
+    with pytest.raises(GradeError):
+        parse_grade(grade, ColorConfig())
+
+
+def test_a_lut_that_overflows_is_refused(tmp_path):
+    """Every entry parses (OpenColorIO refuses NaN and numbers past float's range in the file), but
+    an entry of 3e38 in sRGB encoding decodes to infinity in linear light."""
+    lut = tmp_path / "bad.cube"
+    rows = ["LUT_3D_SIZE 2"] + ["3e38 0 0" if i == 3 else "0.5 0.5 0.5" for i in range(8)]
+    lut.write_text("\n".join(rows) + "\n")
+    config = ColorConfig()
+    grade = parse_grade(str(lut), config)
+    with pytest.raises(GradeError, match="NaN or infinity"):
+        grade.processor(config, "ACEScg", "ACEScg", config.srgb_encoded)
+
+
+def test_fused_frames_out_of_the_outputs_range_are_not_written(tmp_path, capsys):
+    # Highlights of 1000 graded by a slope of 80 exceed half float's 65504.
+    plate = write_plate(tmp_path / "shot", 1, 2, value=1000.0)
+    out = tmp_path / "out"
+    assert fuse("--plate", plate, "--out", str(out / "f.####.exr"), grade="slope=80") == 2
+    assert "half float" in capsys.readouterr().err and output_files(out) == []
+    assert fuse("--plate", plate, "--out", str(out / "f.####.exr"), "--exr-type", "float",
+                grade="slope=80") == 0  # fmt: skip
+    assert np.isfinite(read_pixels(out / "f.0001.exr")).all()
+
+
+def test_fused_pixels_are_checked_before_writing(tmp_path, monkeypatch):
+    from movingcolor.jobs import shot as shot_module
+
+    plate = write_plate(tmp_path / "shot", 1, 2)
+    original = shot_module._Shot._composite
+
+    def poisoned(self, number, kind, value):
+        result = original(self, number, kind, value)
+        result[0, 0, 0] = np.nan
+        return result
+
+    monkeypatch.setattr(shot_module._Shot, "_composite", poisoned)
+    with pytest.raises(InvalidPixelsError, match="frame 1"):
+        run_shot(ShotSpec(plate=plate, out=str(tmp_path / "o" / "f.####.exr"), grade=GRADE, engine="hard"))
+    assert output_files(tmp_path / "o") == []
+
+
+def test_a_two_channel_plate_is_refused(tmp_path, capsys):
+    folder = tmp_path / "shot"
+    folder.mkdir()
+    for n in (1, 2):
+        write_image(folder / f"p.{n}.exr", np.full((48, 64, 2), 0.5, np.float32), channels=("Y", "A"))
+    assert fuse("--plate", str(folder / "p.#.exr"), "--out", str(tmp_path / "o" / "f.####.exr")) == 2
+    assert "needs R, G and B" in capsys.readouterr().err
+
+
+def test_a_matte_shorter_than_the_plate_is_an_error(tmp_path, capsys):
+    plate = write_plate(tmp_path / "plate", 1, 10)
+    mattes = tmp_path / "matte"
+    mattes.mkdir()
+    for n in range(1, 6):
+        write_image(mattes / f"m.{n:04d}.png", np.ones((48, 64, 1), np.float32), channels=("Y",))
+    out = tmp_path / "o" / "f.####.exr"
+    assert fuse("--plate", plate, "--matte", str(mattes / "m.####.png"), "--out", str(out)) == 2
+    assert "matte is missing 5 of frames 1-10" in capsys.readouterr().err
+    assert fuse("--plate", plate, "--matte", str(mattes / "m.####.png"), "--out", str(out),
+                "--frames", "1-5") == 0  # fmt: skip
+
+
+@pytest.mark.parametrize("pattern", ["f.%0300d.exr", "f.%00d.exr", "f." + "#" * 40 + ".exr"])
+def test_an_absurd_frame_number_field_is_refused(tmp_path, capsys, pattern):
+    plate = write_plate(tmp_path / "shot", 1, 2)
+    assert fuse("--plate", plate, "--out", str(tmp_path / pattern)) == 2
+    assert "frame-number field" in capsys.readouterr().err
+    with pytest.raises(Exception, match="frame-number field"):
+        SequencePattern.parse(tmp_path / pattern)
