@@ -1,15 +1,20 @@
-"""The token check: every call carries ``authorization: Bearer <token>`` when the server has one.
+"""Who a call comes from: the token check, and the identity fair turns go by.
 
-Health checks stay open, so load balancers and orchestrators can probe without the token.
+Every call carries ``authorization: Bearer <token>`` when the server has one. Health checks
+stay open, so load balancers and orchestrators can probe without the token.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import logging
+import os
 
 import grpc
 
-from ..protocol import TOKEN_METADATA
+from ..protocol import CLIENT_METADATA, TOKEN_METADATA
+from .logs import event
 
 OPEN_METHODS = ("/grpc.health.v1.Health/",)
 
@@ -36,8 +41,50 @@ def token_problem(metadata, token: str) -> str | None:
     return None
 
 
-def _denied(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHandler:
+# Token digests are keyed with a secret of this process: a digest in the logs cannot be checked
+# against guessed tokens elsewhere. Identities only need to hold still while the server runs.
+_DIGEST_KEY = os.urandom(32)
+
+
+def client_name(context: grpc.ServicerContext) -> str:
+    """The name the client reports (its metadata), else its peer address: a label for logs."""
+    for key, value in context.invocation_metadata() or ():
+        if key == CLIENT_METADATA and value:
+            return str(value)[:200]
+    return context.peer()
+
+
+def client_identity(context: grpc.ServicerContext, token: str | None) -> str:
+    """The identity fair turns go by: what the client proved, not what it says it is.
+
+    With mutual TLS, the subject of the client's certificate. Else, on a server with a token,
+    the token, as a short keyed digest (the token itself never reaches a log): every client that
+    holds the server's token is one identity, so clients that share a token share one place in
+    the round of turns, and a client gains nothing by reporting many names. Without a token or a
+    certificate, the name the client reports, else its peer address: such a server is open to any
+    local process, which may report any name.
+    """
+    auth = context.auth_context() or {}
+    subject = auth.get("x509_subject") or auth.get("x509_common_name")
+    if subject:
+        return "cert:" + subject[0].decode("utf-8", "replace")
+    if token:
+        return "token:" + hmac.new(_DIGEST_KEY, token.encode(), hashlib.sha256).hexdigest()[:12]
+    return client_name(context)
+
+
+def _denied(handler: grpc.RpcMethodHandler, method: str, message: str) -> grpc.RpcMethodHandler:
     def deny(request, context):
+        # The log says whether a token came, never what it was: a wrong token is often a right one
+        # for another server, or a typo of this one's.
+        event(
+            "auth.refused",
+            level=logging.WARNING,
+            method=method,
+            peer=context.peer(),
+            client=client_name(context),
+            token="missing" if message == MISSING else "wrong",
+        )
         context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
 
     kinds = {
@@ -67,4 +114,4 @@ class TokenInterceptor(grpc.ServerInterceptor):
         handler = continuation(handler_call_details)
         if problem is None or handler is None:
             return handler
-        return _denied(handler, problem)
+        return _denied(handler, handler_call_details.method, problem)

@@ -1,27 +1,111 @@
-"""The job table: admission (a bounded number of jobs), ids, cancellation."""
+"""The job table: admission (a bounded number of jobs), ids, cancellation, and the call limits.
+
+While jobs run, a watchdog thread ends a call that has waited on its client for longer than
+the idle limit, or run for longer than the total limit, and frees its slot at once. The
+thread exits when no job is left, so it never outlives the server's calls.
+"""
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from .errors import JobCancelledError, ServerBusyError, UnknownJobError
+from .logs import event, log
 
 # Finished job ids remembered, so cancelling one that just ended is "already finished", not "unknown".
 _REMEMBERED = 256
+# How often the watchdog looks at the limits: a small share of a second, cheap for a few dozen jobs.
+_WATCH_SECONDS = 0.25
+# A call ended by a limit that has gone on waiting on its client this long is cut off at the transport:
+# gRPC blocks a send to a client that reads nothing, and only cancelling the call frees that thread.
+_CUT_OFF_SECONDS = 2.0
+
+
+class Activity:
+    """Whether a call is waiting on its client, and since when.
+
+    A call waits on its client while one of its threads is blocked reading the next request, or
+    while gRPC holds one of its responses (flow control stalls the send when the client does not
+    read), and none of its engine windows runs or waits for its turn on the device. Every change
+    of these states restarts the clock: a message received, a response taken, a window begun or
+    done each counts as the call moving.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._since = time.monotonic()
+        self._reading = self._sending = self._busy = 0
+
+    def _change(self, reading: int = 0, sending: int = 0, busy: int = 0) -> None:
+        with self._lock:
+            self._reading += reading
+            self._sending += sending
+            self._busy += busy
+            self._since = time.monotonic()
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """While a thread of the call waits for the client's next message."""
+        self._change(reading=1)
+        try:
+            yield
+        finally:
+            self._change(reading=-1)
+
+    @contextmanager
+    def sending(self) -> Iterator[None]:
+        """While gRPC holds a response of the call (from its yield until the next one is asked for)."""
+        self._change(sending=1)
+        try:
+            yield
+        finally:
+            self._change(sending=-1)
+
+    @contextmanager
+    def busy(self) -> Iterator[None]:
+        """While the job's engine runs a window or waits for its turn: the server's work, not the client's."""
+        self._change(busy=1)
+        try:
+            yield
+        finally:
+            self._change(busy=-1)
+
+    def idle_seconds(self, now: float) -> float:
+        """How long the call has waited on its client without a break; 0 when it is not waiting."""
+        with self._lock:
+            if self._busy or not (self._reading or self._sending):
+                return 0.0
+            return max(0.0, now - self._since)
 
 
 class Job:
-    """One FuseShot, FuseWindow or RunJob call while it runs."""
+    """One FuseShot, FuseWindow or RunJob call while it runs.
 
-    def __init__(self, client: str, method: str):
+    ``client`` is the identity fair turns go by; ``label`` is the name the client reports, for logs.
+    ``interrupt`` cancels the call at the transport (the servicer passes the call's ``cancel``).
+    """
+
+    def __init__(
+        self,
+        client: str,
+        method: str,
+        label: str | None = None,
+        interrupt: Callable[[], object] | None = None,
+    ):
         self.id = uuid.uuid4().hex[:12]
         self.client = client
+        self.label = label or client
         self.method = method
         self.started = time.monotonic()
+        self.activity = Activity()
+        self.interrupt = interrupt
         self.cancelled = threading.Event()
         self.reason = ""
         self.finished = False
@@ -58,34 +142,57 @@ class Job:
 
 
 class JobTable:
-    """At most ``max_jobs`` jobs at once; beyond that calls are refused, and clients retry later."""
+    """At most ``max_jobs`` jobs at once; beyond that calls are refused, and clients retry later.
 
-    def __init__(self, max_jobs: int):
+    A job that waits on its client for ``idle_seconds``, or runs for ``max_call_seconds`` in all,
+    is cancelled and its slot freed (``serve --idle-timeout``, ``--max-call-time``).
+    """
+
+    def __init__(self, max_jobs: int, idle_seconds: float = math.inf, max_call_seconds: float = math.inf):
         self.max_jobs = max_jobs
+        self.idle_seconds = idle_seconds
+        self.max_call_seconds = max_call_seconds
         self._jobs: dict[str, Job] = {}
         self._ended: OrderedDict[str, None] = OrderedDict()
+        # Jobs a limit ended whose calls have not returned yet, by job id: the watchdog sees them out.
+        self._ending: dict[str, Job] = {}
+        self._watchdog: threading.Thread | None = None
         self._lock = threading.Condition()
 
-    def admit(self, client: str, method: str) -> Job:
+    def admit(
+        self,
+        client: str,
+        method: str,
+        label: str | None = None,
+        interrupt: Callable[[], object] | None = None,
+    ) -> Job:
         with self._lock:
             if len(self._jobs) >= self.max_jobs:
                 raise ServerBusyError(
                     f"the server is busy with {len(self._jobs)} jobs (its limit, serve --max-jobs); "
                     f"retry later or start another server"
                 )
-            job = Job(client, method)
+            job = Job(client, method, label, interrupt)
             self._jobs[job.id] = job
+            if self._watchdog is None:
+                self._watchdog = threading.Thread(target=self._watch, name="call-limits", daemon=True)
+                self._watchdog.start()
             return job
 
     def finish(self, job: Job) -> None:
         with job._lock:
             job.finished = True
         with self._lock:
-            if self._jobs.pop(job.id, None) is not None:
-                self._ended[job.id] = None
-                while len(self._ended) > _REMEMBERED:
-                    self._ended.popitem(last=False)
-            self._lock.notify_all()
+            self._release(job)
+            self._ending.pop(job.id, None)
+
+    def _release(self, job: Job) -> None:
+        """Free ``job``'s slot (the table's lock is held)."""
+        if self._jobs.pop(job.id, None) is not None:
+            self._ended[job.id] = None
+            while len(self._ended) > _REMEMBERED:
+                self._ended.popitem(last=False)
+        self._lock.notify_all()
 
     def cancel(self, job_id: str, reason: str) -> bool:
         """Cancel ``job_id``; False when it has already finished."""
@@ -119,3 +226,63 @@ class JobTable:
     def active(self) -> int:
         with self._lock:
             return len(self._jobs)
+
+    def _watch(self) -> None:
+        while True:
+            with self._lock:
+                if not (self._jobs or self._ending):
+                    self._watchdog = None
+                    return
+                self._lock.wait(_WATCH_SECONDS)
+                jobs, ending = list(self._jobs.values()), list(self._ending.values())
+            now = time.monotonic()
+            checks = [(self._check_limits, job) for job in jobs]
+            checks += [(self._cut_off_if_stuck, job) for job in ending]
+            for check, job in checks:
+                try:
+                    check(job, now)
+                except Exception:  # one job's failure must not end the limits of all the others
+                    log.exception("the call limits of job %s failed", job.id)
+
+    def _cut_off_if_stuck(self, job: Job, now: float) -> None:
+        # The cancellation woke every wait of the server's own; only a send to a client that reads
+        # nothing can still hold the call, and the thread gRPC runs it on.
+        if job.finished or job.activity.idle_seconds(now) < _CUT_OFF_SECONDS:
+            return
+        with self._lock:
+            self._ending.pop(job.id, None)
+        if job.interrupt is not None:
+            job.interrupt()
+
+    def _check_limits(self, job: Job, now: float) -> None:
+        if now - job.started >= self.max_call_seconds:
+            limit = "total"
+            reason = (
+                f"it ran for longer than this server's limit of {self.max_call_seconds:g}s a call "
+                f"(serve --max-call-time); send the shot in shorter ranges, or start the server with "
+                f"a longer --max-call-time"
+            )
+        elif job.activity.idle_seconds(now) >= self.idle_seconds:
+            limit = "idle"
+            reason = (
+                f"the client sent nothing and read nothing for {self.idle_seconds:g}s (this server's "
+                f"idle limit, serve --idle-timeout); keep the stream moving, or start the server with "
+                f"a longer --idle-timeout"
+            )
+        else:
+            return
+        job.cancel(reason)
+        with self._lock:
+            self._release(job)
+            if not job.finished:
+                self._ending[job.id] = job
+        event(
+            "job.limit",
+            level=logging.WARNING,
+            job=job.id,
+            method=job.method,
+            client=job.label,
+            identity=job.client,
+            limit=limit,
+            seconds=round(now - job.started, 1),
+        )

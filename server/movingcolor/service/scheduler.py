@@ -2,7 +2,9 @@
 
 Turns go round-robin between clients and first-come within a client, so a client
 that streams four shots does not starve one that streams a single frame; each
-job's own decoding, colour work and encoding run outside turns, in parallel.
+job's own decoding, colour work and encoding run outside turns, in parallel. A
+client is the identity ``auth.client_identity`` gives: its certificate, the
+server's token, else the name it reports.
 """
 
 from __future__ import annotations
@@ -96,11 +98,13 @@ class ScheduledEngine(Engine):
 
     def fuse_window(self, frames: FusionFrames) -> list[FusionResult]:
         self.job.check()
-        with self.scheduler.turn(self.device, self.job.client, self.job):
+        # Waiting for the turn and running the window are the server's work: the idle limit must not
+        # count them against the client.
+        with self.job.activity.busy(), self.scheduler.turn(self.device, self.job.client, self.job):
             return self.inner.fuse_window(frames)
 
     def fuse(self, frames: FusionFrames) -> FusionResult:
-        with self.scheduler.turn(self.device, self.job.client, self.job):
+        with self.job.activity.busy(), self.scheduler.turn(self.device, self.job.client, self.job):
             return self.inner.fuse(frames)
 
     def reset(self) -> None:

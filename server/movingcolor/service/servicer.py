@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 
 import grpc
 
 from ..errors import MovingColorError
-from ..protocol import CLIENT_METADATA
 from ..protocol.images import WireFormatError
 from ..v1 import fusion_pb2, fusion_pb2_grpc
+from .auth import client_identity, client_name
 from .errors import status_for
 from .files_job import run_job
 from .info import build_info
@@ -25,19 +26,69 @@ from .window import fuse_window
 MAX_FIND_IMAGES = 1024
 
 
-def client_name(context: grpc.ServicerContext) -> str:
-    """The client's own name (its metadata), else its peer address: the unit of fair turns."""
-    for key, value in context.invocation_metadata() or ():
-        if key == CLIENT_METADATA and value:
-            return str(value)[:200]
-    return context.peer()
-
-
 def _setup(requests: Iterator) -> fusion_pb2.ShotSetup:
     first = next(requests, None)
     if first is None or first.WhichOneof("message") != "setup":
         raise WireFormatError("send a ShotSetup as the stream's first message, then the images")
     return first.setup
+
+
+class Requests:
+    """A call's request stream, read one message ahead by a thread of its own.
+
+    A read blocked inside gRPC ends only when the call is cancelled, and the client then sees a
+    bare CANCELLED; read here, a job that is cancelled (a limit passed, CancelJob, shutdown)
+    stops waiting at once and its call ends with the reason. The job's activity shows the
+    server waiting on the client while a reader waits here.
+    """
+
+    def __init__(self, requests: Iterator, job: Job):
+        self._requests = requests
+        self._job = job
+        self._condition = threading.Condition()
+        self._next: tuple | None = None  # (message, None) or (None, the end: StopIteration or an error)
+        self._closed = False
+        job.on_cancel(lambda reason: self._notify())
+        threading.Thread(target=self._pump, name=f"requests-{job.id}", daemon=True).start()
+
+    def _notify(self) -> None:
+        with self._condition:
+            self._condition.notify_all()
+
+    def _pump(self) -> None:
+        while True:
+            try:
+                item = (next(self._requests), None)
+            except Exception as error:  # StopIteration at the client's half-close; RpcError if it broke
+                item = (None, error)
+            with self._condition:
+                self._next = item
+                self._condition.notify_all()
+                while self._next is not None and not self._closed:
+                    self._condition.wait()
+                if self._closed or item[1] is not None:
+                    return
+
+    def __iter__(self) -> Requests:
+        return self
+
+    def __next__(self):
+        with self._job.activity.reading(), self._condition:
+            while self._next is None:
+                self._job.check()
+                self._condition.wait()
+            message, end = self._next
+            if end is None:
+                self._next = None
+                self._condition.notify_all()
+                return message
+        raise end
+
+    def close(self) -> None:
+        """Let the reading thread go: it ends with the call's last message, or with the call."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
 
 
 class FusionServicer(fusion_pb2_grpc.FusionServicer):
@@ -62,42 +113,75 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
             cancelled = self.state.jobs.cancel(request.job_id, "cancelled by a CancelJob call")
         except MovingColorError as error:
             context.abort(status_for(error), str(error))
-        event("job.cancel", job=request.job_id, cancelled=cancelled, by=client_name(context))
+        event(
+            "job.cancel",
+            job=request.job_id,
+            cancelled=cancelled,
+            by=client_name(context),
+            identity=client_identity(context, self.state.settings.token),
+        )
         return fusion_pb2.CancelJobResponse(cancelled=cancelled)
 
     def FuseShot(self, request_iterator, context):
         return self._job(
             context,
             "FuseShot",
-            lambda job: fuse_shot(self.state, job, _setup(request_iterator), request_iterator),
+            lambda job, requests: fuse_shot(self.state, job, _setup(requests), requests),
+            request_iterator,
         )
 
     def FuseWindow(self, request_iterator, context):
         return self._job(
             context,
             "FuseWindow",
-            lambda job: fuse_window(self.state, job, _setup(request_iterator), request_iterator),
+            lambda job, requests: fuse_window(self.state, job, _setup(requests), requests),
+            request_iterator,
         )
 
     def RunJob(self, request, context):
-        return self._job(context, "RunJob", lambda job: run_job(self.state, job, request))
+        return self._job(context, "RunJob", lambda job, _: run_job(self.state, job, request))
 
-    def _job(self, context, method: str, body: Callable[[Job], Iterator]) -> Iterator:
+    def _job(
+        self,
+        context,
+        method: str,
+        body: Callable[[Job, Requests | None], Iterator],
+        request_iterator: Iterator | None = None,
+    ) -> Iterator:
         """Admit a job, run ``body``'s stream, map its errors to status codes, log start and end."""
-        client = client_name(context)
+        client, identity = client_name(context), client_identity(context, self.state.settings.token)
         try:
-            job = self.state.jobs.admit(client, method)
+            job = self.state.jobs.admit(identity, method, label=client, interrupt=context.cancel)
         except MovingColorError as error:
-            event("job.refused", level=logging.WARNING, method=method, client=client, reason=str(error))
+            event(
+                "job.refused",
+                level=logging.WARNING,
+                method=method,
+                client=client,
+                identity=identity,
+                reason=str(error),
+            )
             context.abort(status_for(error), str(error))
         context.add_callback(
             lambda: job.cancel("the call ended: the client cancelled it or its deadline passed")
         )
+        requests = Requests(request_iterator, job) if request_iterator is not None else None
         started = time.perf_counter()
-        event("job.start", job=job.id, method=method, client=client, deadline=_deadline(context))
+        event(
+            "job.start",
+            job=job.id,
+            method=method,
+            client=client,
+            identity=identity,
+            deadline=_deadline(context),
+        )
         code, message = grpc.StatusCode.OK, ""
         try:
-            yield from body(job)
+            for response in body(job, requests):
+                # While gRPC holds the response the server waits on the client (a client that
+                # reads nothing stalls the send), which the idle limit counts.
+                with job.activity.sending():
+                    yield response
         except MovingColorError as error:
             code, message = status_for(error), str(error)
         except Exception as error:
@@ -111,6 +195,8 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
                 )
                 logging.getLogger("movingcolor.service").exception("job %s failed", job.id)
         finally:
+            if requests is not None:
+                requests.close()
             if job.cancelled.is_set() and code in (grpc.StatusCode.OK, grpc.StatusCode.CANCELLED):
                 code, message = grpc.StatusCode.CANCELLED, str(job.error())
             self.state.jobs.finish(job)

@@ -21,7 +21,9 @@ class ServerState:
     windows: WindowCaches = field(init=False)
 
     def __post_init__(self) -> None:
-        self.jobs = JobTable(self.settings.max_jobs)
+        self.jobs = JobTable(
+            self.settings.max_jobs, self.settings.idle_seconds, self.settings.max_call_seconds
+        )
         self.scheduler = DeviceScheduler(self.settings.device_slots)
         self.engines = EnginePool(self.settings.device)
         self.windows = WindowCaches(self.settings.image_cache_bytes, self.settings.result_cache_bytes)
