@@ -71,7 +71,8 @@ def add_parser(commands) -> None:
         "--idle-timeout",
         type=float,
         default=300.0,
-        help="seconds a call may send and receive nothing before it is ended (default 300)",
+        help="seconds a call may wait on its client (no message sent, no response read) before it is "
+        "ended; engine time never counts (default 300)",
     )
     parser.add_argument(
         "--max-call-time",

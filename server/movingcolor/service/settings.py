@@ -38,7 +38,8 @@ class ServerSettings:
     #: Pixels (width x height) of the largest image read, from files, the wire or a window; checked
     #: from the header before anything is decoded. The default passes 8K (8192x4320).
     max_pixels: int = DEFAULT_MAX_PIXELS
-    #: A call that receives nothing and sends nothing for this long is ended and its job slot freed.
+    #: A call left waiting on its client this long (for its next message, or for it to take a
+    #: response) is ended and its job slot freed; time on the engine or queued for it never counts.
     idle_seconds: float = 300.0
     #: The longest a call may run in all (a farm's long shot on a CPU server fits well inside).
     max_call_seconds: float = 24 * 3600.0
