@@ -16,11 +16,13 @@ from .calls import ShotCall
 from .client import Client, ShotResult, connect
 from .errors import (
     AuthenticationError,
+    CertificateError,
     ClientError,
     DeadlineExceededError,
     ImageEvictedError,
     InvalidRequestError,
     JobCancelledError,
+    MessageTooLargeError,
     NotFoundError,
     PermissionDeniedError,
     ServerBusyError,
@@ -33,6 +35,7 @@ from .sources import ArrayFrames, FileFrames
 __all__ = [
     "ArrayFrames",
     "AuthenticationError",
+    "CertificateError",
     "Client",
     "ClientError",
     "DeadlineExceededError",
@@ -41,6 +44,7 @@ __all__ = [
     "ImageEvictedError",
     "InvalidRequestError",
     "JobCancelledError",
+    "MessageTooLargeError",
     "NotFoundError",
     "PermissionDeniedError",
     "ServerBusyError",

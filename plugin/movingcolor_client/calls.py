@@ -3,9 +3,10 @@
 The request side runs in gRPC's thread: it sends the setup, waits for the
 frames the server asks for (FuseShot), then sends their images in parts. The
 response side is iterated by the caller. A call the server drops with
-UNAVAILABLE (it restarted, or was not up yet) is retried with growing waits;
-after fused frames have arrived, the retry asks only for the rest of the range,
-which gives the same frames because windows depend on the clip, not the range.
+UNAVAILABLE (it restarted, or was not up yet; a refused certificate is not
+retried) is retried with growing waits; after fused frames have arrived, the
+retry asks only for the rest of the range, which gives the same frames because
+windows depend on the clip, not the range.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from movingcolor.protocol.images import ROLE_NAMES, ROLES, PartAssembler, split
 from movingcolor.v1 import fusion_pb2
 from movingcolor.v1 import image_pb2 as pb
 
-from .errors import JobCancelledError, from_rpc_error
+from .errors import JobCancelledError, from_rpc_error, retryable
 from .results import FusedFrame
 from .setup import roles_of
 
@@ -112,17 +113,15 @@ class ShotCall:
                 if self._cancelled.is_set():
                     raise JobCancelledError(f"{doing}: cancelled by this client") from None
                 left = deadline - time.monotonic()
-                if (
-                    error.code() == grpc.StatusCode.UNAVAILABLE
-                    and self.attempts <= self.client.retries
-                    and left > 0
-                ):
+                if retryable(error, self.client.tls) and self.attempts <= self.client.retries and left > 0:
                     time.sleep(min(self.client.backoff * 2 ** (self.attempts - 1), left))
                     setup = self._resume(last_received)
                     if setup is None:
                         return
                     continue
-                raise from_rpc_error(error, self.client.address, doing, self.timeout) from None
+                raise from_rpc_error(
+                    error, self.client.address, doing, self.timeout, self.client.tls
+                ) from None
 
     def _resume(self, last_received: int | None) -> fusion_pb2.ShotSetup | None:
         """The setup for the frames still to come; None when every frame has arrived."""

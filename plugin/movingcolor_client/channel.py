@@ -11,6 +11,8 @@ import grpc
 from movingcolor.errors import MovingColorError
 from movingcolor.protocol import CLIENT_METADATA, TOKEN_METADATA
 
+from .errors import MUTUAL_TLS, PLAIN, TLS
+
 TOKEN_ENV = "MOVINGCOLOR_TOKEN"
 #: Fused frames come in parts of the server's part size; this leaves room for a server set larger.
 MAX_RECEIVE_BYTES = 64 * 1024 * 1024
@@ -25,6 +27,18 @@ def _read(path: str | os.PathLike | None, what: str) -> bytes | None:
         raise MovingColorError(f"TLS {what} {path}: {error.strerror}; check the path") from error
 
 
+def tls_mode(
+    tls: bool = False,
+    ca: str | os.PathLike | None = None,
+    cert: str | os.PathLike | None = None,
+    key: str | os.PathLike | None = None,
+) -> str:
+    """How ``make_channel`` connects with these options: PLAIN, TLS or MUTUAL_TLS (errors.py)."""
+    if cert:
+        return MUTUAL_TLS
+    return TLS if (tls or ca or key) else PLAIN
+
+
 def make_channel(
     address: str,
     tls: bool = False,
@@ -37,7 +51,7 @@ def make_channel(
     if not address or (not address.startswith("unix:") and ":" not in address):
         raise MovingColorError(f"server address {address!r}: write unix:///path/to.sock or host:port")
     options = [("grpc.max_receive_message_length", MAX_RECEIVE_BYTES)]
-    if not (tls or ca or cert or key):
+    if tls_mode(tls, ca, cert, key) == PLAIN:
         return grpc.insecure_channel(address, options=options)
     if bool(cert) != bool(key):
         raise MovingColorError("a client certificate needs both cert and key (mutual TLS)")

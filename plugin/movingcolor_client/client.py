@@ -15,14 +15,16 @@ from pathlib import Path
 import grpc
 import numpy as np
 from google.protobuf import json_format
-from movingcolor.errors import MovingColorError, OutputError
+from movingcolor.errors import MovingColorError
+from movingcolor.frames.frame_range import FrameRange
 from movingcolor.protocol import PART_BYTES
 from movingcolor.v1 import fusion_pb2, fusion_pb2_grpc
 from movingcolor.v1 import image_pb2 as pb
 
 from .calls import ShotCall
-from .channel import call_metadata, make_channel
-from .errors import ClientError, ImageEvictedError, from_rpc_error
+from .channel import call_metadata, make_channel, tls_mode
+from .errors import ClientError, ImageEvictedError, from_rpc_error, retryable
+from .outputs import ShotOutputs, contiguous_runs
 from .results import FusedFrame
 from .setup import output_message, roles_of, shot_setup
 from .sources import ArrayFrames, DigestedFrames, FileFrames
@@ -48,6 +50,8 @@ class ShotResult:
     grade: str
     config: str
     seconds: float
+    #: Frames already written for the same inputs, settings and server, left as they were.
+    skipped: list[str] = field(default_factory=list)
     fps: float = field(init=False)
     server: str = ""
     job_id: str = ""
@@ -97,6 +101,7 @@ class Client:
         self.part_bytes = part_bytes
         self.metadata = call_metadata(token, name)
         self.channel = make_channel(address, tls, ca, cert, key, server_name)
+        self.tls = tls_mode(tls, ca, cert, key)
         self.stub = fusion_pb2_grpc.FusionStub(self.channel)
         self._health = self.channel.unary_unary(
             "/grpc.health.v1.Health/Check",
@@ -126,10 +131,10 @@ class Client:
                 )
             except grpc.RpcError as error:
                 left = deadline - time.monotonic()
-                if error.code() == grpc.StatusCode.UNAVAILABLE and attempt <= self.retries and left > 0:
+                if retryable(error, self.tls) and attempt <= self.retries and left > 0:
                     time.sleep(min(self.backoff * 2 ** (attempt - 1), left))
                     continue
-                raise from_rpc_error(error, self.address, doing, timeout) from None
+                raise from_rpc_error(error, self.address, doing, timeout, self.tls) from None
 
     def info(self, timeout: float = INFO_TIMEOUT) -> dict:
         """Versions, devices, engines, installed models, limits and root folders, as a dict."""
@@ -178,17 +183,21 @@ class Client:
         handles: int = 0,
         exr_type: str = "half",
         compression: str = "zip",
+        force: bool = False,
         progress: Progress | None = None,
         timeout: float = SHOT_TIMEOUT,
         on_accepted: Callable[[ShotCall], None] | None = None,
         **options,
     ) -> ShotResult:
         """Fuse a shot on disk through the server and write its frames to ``out``, as ``movingcolor
-        fuse`` would: same names, same pixels, same headers. ``options``: engine, model, device, band,
-        config, plate_colorspace, graded_colorspace, grade_colorspace, out_colorspace."""
-        from movingcolor.jobs.output import output_pattern, prepare_folder
+        fuse`` would: same names, same pixels, same headers. As there, a rerun keeps the frames
+        already written for the same inputs, settings and server (``force`` redoes them) and no
+        output may overwrite an input. ``options``: engine, model, device, band, config,
+        plate_colorspace, graded_colorspace, grade_colorspace, out_colorspace."""
+        from movingcolor.jobs.output import output_pattern
 
         started = time.perf_counter()
+        deadline = time.monotonic() + timeout
         roles = {"plate": plate}
         if os.fspath(matte) != "alpha":
             roles["matte"] = matte
@@ -210,27 +219,46 @@ class Client:
             output=output_message(file_format, exr_type, compression),
             **options,
         )
+        info = self.info(min(timeout, INFO_TIMEOUT))
+        server = {"version": info["version"], "ocio_config": info["ocio_config"]}
+        outputs = ShotOutputs(
+            pattern, shot_frames, setup, server, force=force, pixel_type=exr_type, compression=compression
+        )
+        render: FrameRange | None = None
+        kept: list[int] = []
 
         def accepted(call: ShotCall) -> None:
-            # As movingcolor fuse: checked before the first frame is written.
-            first = call.accepted.render.first
-            if pattern.path(first).resolve() in shot_frames.inputs(first):
-                raise OutputError(
-                    f"output {pattern.path(first)} would overwrite an input; write to another folder or name"
-                )
-            prepare_folder(pattern)
+            nonlocal render, kept
+            outputs.accepted(call.accepted)
+            if render is None:  # the first call, over the whole range: before any frame is sent
+                render = _range(call)
+                outputs.prepare(render)
+                kept = outputs.stamped(render)
+                if kept:
+                    raise _FramesFinished
             if on_accepted:
                 on_accepted(call)
 
-        call = self.shot(setup, shot_frames, timeout, accepted)
+        calls: list[ShotCall] = []
         written: list[str] = []
-        try:
+
+        def fuse(call_setup: fusion_pb2.ShotSetup) -> None:
+            call = self.shot(call_setup, shot_frames, max(0.001, deadline - time.monotonic()), accepted)
+            calls.append(call)
             for fused in call:
-                path = pattern.path(fused.frame)
-                fused.write(path)
-                written.append(str(path))
+                written.append(str(outputs.write(fused)))
                 if progress:
-                    progress(len(written), len(_range(call)), fused.frame)
+                    progress(len(written), len(render) - len(kept), fused.frame)
+
+        try:
+            try:
+                fuse(setup)
+            except _FramesFinished:
+                # Read back once the server no longer waits. Windows depend on the clip, not the range:
+                # each run of missing frames fused alone gives the frames a call over the range would.
+                kept = outputs.whole(kept)
+                for run in contiguous_runs(set(render) - set(kept)):
+                    fuse(_render_only(setup, run))
         except MovingColorError as error:
             if written:
                 error.args = (
@@ -238,23 +266,40 @@ class Client:
                     f"{pattern.directory})",
                 )
             raise
-        return self._result(call, written, time.perf_counter() - started)
+        return self._result(calls, render, written, kept, outputs, time.perf_counter() - started)
 
-    def _result(self, call: ShotCall, written: list[str], seconds: float) -> ShotResult:
-        summary = call.summary or fusion_pb2.ShotSummary()
+    def _result(
+        self,
+        calls: list[ShotCall],
+        render: FrameRange,
+        written: list[str],
+        kept: list[int],
+        outputs: ShotOutputs,
+        seconds: float,
+    ) -> ShotResult:
+        summary = next((call.summary for call in reversed(calls) if call.summary), fusion_pb2.ShotSummary())
+        accepted = calls[-1].accepted
+        if len(kept) == len(render):  # nothing fused: the frames' headers say how they were made
+            header = outputs.recorded(kept[0])
+            summary = fusion_pb2.ShotSummary(
+                band=str(header.get("movingcolor:band", "")),
+                colorspaces={"output": str(header.get("movingcolor:colorspace", ""))},
+                grade=str(header.get("movingcolor:grade", "")),
+                config=str(header.get("movingcolor:ocio_config", "")),
+            )
         return ShotResult(
-            # The range first accepted: a resumed call's last summary covers only the rest.
-            frames=str(_range(call)) if call.accepted else summary.frames,
+            frames=str(render),
             written=written,
-            engine=summary.engine or (call.accepted.engine if call.accepted else ""),
-            model=summary.model or (call.accepted.model if call.accepted else ""),
+            engine=summary.engine or accepted.engine,
+            model=summary.model or accepted.model,
             band=summary.band,
             colorspaces=dict(summary.colorspaces),
             grade=summary.grade,
             config=summary.config,
             seconds=round(seconds, 3),
+            skipped=[str(outputs.pattern.path(number)) for number in kept],
             server=self.address,
-            job_id=call.job_id,
+            job_id=calls[-1].job_id,
         )
 
     def fuse_arrays(
@@ -406,22 +451,30 @@ class Client:
                 raise ClientError(f"RunJob on {self.address} ended without a summary")
             except grpc.RpcError as error:
                 left = deadline - time.monotonic()
-                if (
-                    error.code() == grpc.StatusCode.UNAVAILABLE
-                    and not accepted
-                    and attempt <= self.retries
-                    and left > 0
-                ):
+                if retryable(error, self.tls) and not accepted and attempt <= self.retries and left > 0:
                     time.sleep(min(self.backoff * 2 ** (attempt - 1), left))
                     continue
-                raise from_rpc_error(error, self.address, f"RunJob on {self.address}", timeout) from None
+                raise from_rpc_error(
+                    error, self.address, f"RunJob on {self.address}", timeout, self.tls
+                ) from None
 
 
-def _range(call: ShotCall):
-    from movingcolor.frames.frame_range import FrameRange
+class _FramesFinished(Exception):
+    """A rerun found finished frames: the first call, over the whole range, is dropped."""
 
+
+def _range(call: ShotCall) -> FrameRange:
     render = call.accepted.render if call.accepted else pb.FrameRange()
     return FrameRange(render.first, render.last)
+
+
+def _render_only(setup: fusion_pb2.ShotSetup, frames: FrameRange) -> fusion_pb2.ShotSetup:
+    """``setup`` for ``frames`` alone (the clip, and so every window, stays the same)."""
+    narrowed = fusion_pb2.ShotSetup()
+    narrowed.CopyFrom(setup)
+    narrowed.handles = 0
+    narrowed.render.CopyFrom(pb.FrameRange(first=frames.first, last=frames.last))
+    return narrowed
 
 
 def connect(address: str, token: str | None = None, **options) -> Client:

@@ -3,7 +3,8 @@
 Every one derives from ``movingcolor.errors.MovingColorError`` (``movingcolor fuse
 --server`` turns them into a one-line message and its exit status) and carries the
 gRPC status ``code``. Failures a farm should retry later (server down, busy or too
-slow) exit with 75, ``EX_TEMPFAIL``; bad input exits with 2.
+slow) exit with 75, ``EX_TEMPFAIL``; bad input, and anything that would fail the same way
+again (a refused certificate, a message over the server's limit), exits with 2.
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ class AuthenticationError(ClientError):
     code = grpc.StatusCode.UNAUTHENTICATED
 
 
+class CertificateError(AuthenticationError):
+    """The TLS handshake failed: the server refused the client's certificate (or its absence), or the
+    client does not trust the server's. gRPC reports it as UNAVAILABLE, but retrying cannot help."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+
+
 class DeadlineExceededError(ClientError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
     exit_code = TRANSIENT_EXIT_CODE
@@ -40,10 +48,16 @@ class JobCancelledError(ClientError):
 
 
 class ServerBusyError(ClientError):
-    """The server's job queue is full, or a message or image is over its limits."""
+    """The server's job queue is full: retry later."""
 
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
     exit_code = TRANSIENT_EXIT_CODE
+
+
+class MessageTooLargeError(ClientError):
+    """A message or image is over the server's limits: it would be refused again."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 class NotFoundError(ClientError):
@@ -70,6 +84,12 @@ class ImageEvictedError(InvalidRequestError):
 
 #: The server's words for an evicted image (FAILED_PRECONDITION also means RunJob without roots).
 _EVICTED = "no longer holds image"
+#: RESOURCE_EXHAUSTED for a size limit (gRPC's own, or an image over serve --max-image-mb), not a
+#: full job table: the same request would be refused again.
+_TOO_LARGE = ("larger than max", "max-image-mb")
+
+#: How a client uses TLS: not at all, to check the server only, or with its own certificate too.
+PLAIN, TLS, MUTUAL_TLS = "", "tls", "mutual"
 
 _BY_CODE = {
     cls.code: cls
@@ -86,12 +106,54 @@ _BY_CODE = {
 }
 
 
+def _tls_problem(details: str, tls: str) -> str | None:
+    """What a failed connection says about the TLS setup, or None when it is no TLS failure."""
+    if tls == PLAIN:
+        return None
+    text = details.lower()
+    if "wrong_version_number" in text:
+        return "the server does not use TLS; leave out the TLS options (--tls-ca/--tls-cert, ca=/cert=)"
+    if "certificate_verify_failed" in text:
+        return (
+            "this client does not trust the server's certificate; pass the CA that signed it (--tls-ca, ca=)"
+        )
+    if "hostname verification" in text or "peer name" in text:
+        return (
+            "the server's certificate is not for the name connected to; connect by a name the "
+            "certificate holds (or pass server_name=)"
+        )
+    # A server that wants a client certificate hangs up during the handshake when it gets none or
+    # one it does not trust; gRPC then says only that the socket closed while connecting.
+    if "failed to connect" in text and any(w in text for w in ("socket closed", "handshake", "ssl")):
+        if tls == MUTUAL_TLS:
+            return (
+                "the server refused this client's certificate; pass a certificate and key signed by the "
+                "CA the server trusts for clients (--tls-cert/--tls-key, cert=/key=)"
+            )
+        return (
+            "the server requires a client certificate (mutual TLS); pass one and its key "
+            "(--tls-cert/--tls-key, cert=/key=)"
+        )
+    return None
+
+
+def retryable(error: grpc.RpcError, tls: str = PLAIN) -> bool:
+    """Whether a call may succeed if made again: the server was unreachable, not refusing us."""
+    if not hasattr(error, "code") or error.code() != grpc.StatusCode.UNAVAILABLE:
+        return False
+    return _tls_problem(error.details() or "", tls) is None
+
+
 def from_rpc_error(
-    error: grpc.RpcError, address: str, doing: str, timeout: float | None = None
+    error: grpc.RpcError, address: str, doing: str, timeout: float | None = None, tls: str = PLAIN
 ) -> ClientError:
-    """The client error for a failed call; ``doing`` says what the call was for (in messages)."""
+    """The client error for a failed call; ``doing`` says what the call was for (in messages),
+    ``tls`` how the client connected (PLAIN, TLS or MUTUAL_TLS)."""
     code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
     details = (error.details() if hasattr(error, "details") else "") or ""
+    tls_problem = _tls_problem(details, tls) if code == grpc.StatusCode.UNAVAILABLE else None
+    if tls_problem:
+        return CertificateError(f"{doing}: the TLS handshake with {address} failed: {tls_problem}")
     if code == grpc.StatusCode.UNAVAILABLE:
         message = (
             f"{doing}: the server at {address} is unavailable ({details or 'no connection'}); start it "
@@ -100,11 +162,13 @@ def from_rpc_error(
     elif code == grpc.StatusCode.DEADLINE_EXCEEDED:
         within = f" within its deadline of {timeout:g}s" if timeout else " within its deadline"
         message = f"{doing} did not finish{within}; give it more time (timeout) or fewer frames"
-    elif code == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in details:
-        message = (
-            f"{doing}: a message was larger than the server accepts ({details}); send images in "
-            f"smaller parts (part_bytes) or start the server with a larger --max-message-mb"
-        )
+    elif code == grpc.StatusCode.RESOURCE_EXHAUSTED and any(words in details for words in _TOO_LARGE):
+        if "larger than max" in details:
+            details = (
+                f"a message was larger than the server accepts ({details}); send images in smaller "
+                f"parts (part_bytes) or start the server with a larger --max-message-mb"
+            )
+        return MessageTooLargeError(f"{doing}: {details}")
     elif code == grpc.StatusCode.FAILED_PRECONDITION:
         if _EVICTED in details:
             return ImageEvictedError(f"{doing}: {details}")

@@ -2,35 +2,71 @@
 
 Every write goes to a temporary name in the destination folder and is renamed
 into place, so a client that is interrupted (or whose server dies) leaves only
-whole frames.
+whole frames; a later run over the same frames removes the temporaries a killed
+one left (``movingcolor.frames.temporaries``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import struct
 import tempfile
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from movingcolor.errors import OutputError
+from movingcolor.frames.temporaries import temporary_path
 from movingcolor.protocol.images import decode_raw
 from movingcolor.v1 import image_pb2 as pb
 
 # Header attributes that are numbers in a file written by movingcolor fuse.
 _INTEGER_ATTRIBUTES = ("movingcolor:frame",)
+#: Where a frame records what it was made from (as movingcolor.jobs.fingerprint.HEADER_KEY).
+FINGERPRINT_KEY = "movingcolor:fingerprint"
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` under a temporary name, then rename it into place."""
+def output_error(error: OSError, path: Path) -> OutputError:
+    """``error`` writing ``path``, said with its fix."""
+    folder = path.parent
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = f"the disk holding {folder} is full: free some space or write to another disk"
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = f"{folder} is not writable: make it writable or write to another folder"
+    else:
+        fix = f"check that {folder} is a folder you may write to, with room"
+    return OutputError(f"cannot write {path}: {error.strerror or error}; {fix}, then run again")
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` under a temporary name, then rename it into place; raises
+    OutputError (the folder, and what to do) when the file system refuses."""
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+    temporary = temporary_path(path)
     try:
         temporary.write_bytes(data)
         os.replace(temporary, path)
+    except OSError as error:
+        raise output_error(error, path) from error
     finally:
-        if temporary.exists():
-            temporary.unlink()
+        with contextlib.suppress(OSError):  # gone once renamed; else a later run clears it
+            temporary.unlink(missing_ok=True)
+
+
+def _restamp_exr(data: bytes, key: str, old: str, new: str) -> bytes | None:
+    """EXR bytes with string attribute ``key`` changed from ``old`` to ``new`` (same length, so no
+    offset moves and the pixels stay byte for byte); None when the header does not hold it."""
+    size = len(old.encode())
+    if len(new.encode()) != size:
+        return None
+    field = key.encode() + b"\0string\0" + struct.pack("<i", size) + old.encode()
+    start = data.find(field)
+    if start < 0:
+        return None
+    end = start + len(field)
+    return data[: end - size] + new.encode() + data[end:]
 
 
 @dataclass
@@ -65,16 +101,38 @@ class FusedFrame:
             path.write_bytes(self.data)
             return read_pixels(path)
 
-    def write(self, path: str | os.PathLike, pixel_type: str = "half", compression: str = "zip") -> Path:
+    def _restamped(self, fingerprint: str) -> bytes | None:
+        """The file bytes with ``fingerprint`` in the server's place; None where not possible in place."""
+        old = self.info.attributes.get(FINGERPRINT_KEY, "")
+        if self.info.format != "exr" or not old:
+            return None
+        return _restamp_exr(self.data, FINGERPRINT_KEY, old, fingerprint)
+
+    def write(
+        self,
+        path: str | os.PathLike,
+        pixel_type: str = "half",
+        compression: str = "zip",
+        fingerprint: str | None = None,
+    ) -> Path:
         """Write the frame to ``path`` atomically: file bytes as they are when the format matches,
-        else the pixels as an EXR (or PNG/TIFF) with the frame's header."""
+        else the pixels as an EXR (or PNG/TIFF) with the frame's header. ``fingerprint`` replaces
+        the server's in the header (the client's, which a rerun compares)."""
         path = Path(path)
         if self.info.encoding == pb.ENCODING_FILE and path.suffix.lower().lstrip(".") == self.info.format:
-            write_bytes_atomic(path, self.data)
-            return path
+            data = self.data if fingerprint is None else self._restamped(fingerprint)
+            if data is not None:
+                write_bytes_atomic(path, data)
+                return path
         from movingcolor.frames.image_io import write_image
 
-        write_image(
-            path, self.pixels(), pixel_type=pixel_type, compression=compression, attributes=self.attributes
-        )
+        attributes = self.attributes
+        if fingerprint is not None:
+            attributes[FINGERPRINT_KEY] = fingerprint
+        try:
+            write_image(
+                path, self.pixels(), pixel_type=pixel_type, compression=compression, attributes=attributes
+            )
+        except OSError as error:
+            raise output_error(error, path) from error
         return path

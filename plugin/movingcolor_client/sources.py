@@ -7,7 +7,7 @@ has, and knows its clip (the frames every role can deliver).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -97,8 +97,16 @@ class FileFrames:
     def plate_prefix(self) -> str:
         return self.sources["plate"].pattern.prefix
 
-    def inputs(self, frame: int) -> list[Path]:
-        return [s.path(frame).resolve() for s in self.sources.values()]
+    def files(self, frames: Iterable[int] | None = None) -> list[Path]:
+        """The files of every source for ``frames`` (default: every frame on disk, of every role)."""
+        found: set[Path] = set()
+        for source in self.sources.values():
+            if source.still is not None:
+                found.add(source.still)
+                continue
+            numbers = source.frames if frames is None else frames
+            found.update(source.path(n) for n in numbers)
+        return sorted(found)
 
     def image(self, role: str, frame: int) -> tuple[pb.ImageInfo, bytes]:
         source = self.sources[role]

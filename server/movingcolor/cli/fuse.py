@@ -1,7 +1,9 @@
 """``movingcolor fuse``: fuse one shot in-process, or through a server with ``--server``.
 
 Through a server the frames travel to it and back; the files written are the
-same (names, pixels, headers) as an in-process run's.
+same (names, pixels, headers) as an in-process run's, and a rerun keeps finished
+frames by the same rules (only the fingerprint in each header differs: the client
+records what it can know of the server).
 """
 
 from __future__ import annotations
@@ -96,7 +98,6 @@ def _run_remote(args, spec: ShotSpec, progress: FrameProgress) -> dict:
 
     options = dataclasses.asdict(spec)
     plate, out, matte = options.pop("plate"), options.pop("out"), options.pop("matte")
-    options.pop("force")  # reruns through a server redo their frames: fingerprints are in-process only
     with connect(
         args.server, args.token, ca=args.tls_ca, cert=args.tls_cert, key=args.tls_key, tls=bool(args.tls_ca)
     ) as client:

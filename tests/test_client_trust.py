@@ -1,0 +1,399 @@
+"""``movingcolor fuse --server`` keeps an in-process run's promises: no output overwrites an input,
+no temporary is left behind for good, a rerun keeps finished frames, and every failure is a clear
+message with the right exit status (2: fix something; 75: retry later), never a traceback."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import output_files, run_cli, short_folder
+from movingcolor.errors import TRANSIENT_EXIT_CODE, MovingColorError
+from movingcolor.frames.image_io import read_pixels, write_image
+from movingcolor.frames.temporaries import STALE_SECONDS, temporary_path
+from movingcolor.protocol.images import raw_image
+from movingcolor.service.process import ServerProcess
+from movingcolor_client import connect, shot_setup
+
+GRADE = "slope=1.2,1.0,0.8;offset=0.01;power=1.0;sat=1.1"
+
+
+def write_plate(folder: Path, first: int = 996, last: int = 1003, size: tuple[int, int] = (32, 48)) -> str:
+    """An RGBA EXR plate (the alpha is the matte), ``plate.####.exr`` from ``first`` (0996: padded)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(first)
+    height, width = size
+    rows, columns = np.mgrid[0:height, 0:width]
+    for number in range(first, last + 1):
+        pixels = rng.uniform(0.05, 0.9, (height, width, 4)).astype(np.float32)
+        centre = width / 2 + (number - first) % 5
+        pixels[..., 3] = ((rows - height / 2) ** 2 + (columns - centre) ** 2 < (height / 3) ** 2).astype(
+            np.float32
+        )
+        write_image(folder / f"plate.{number:04d}.exr", pixels, channels=("R", "G", "B", "A"))
+    return str(folder / "plate.####.exr")
+
+
+def fuse(server, plate, out, *extra) -> int:
+    return run_cli("fuse", "--server", server, "--plate", plate, "--grade", GRADE, "--engine", "hard",
+                   "--out", out, *extra)  # fmt: skip
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+# -- outputs never overwrite inputs ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("spelling", ["padding", "percent-d", "symlinked folder", "relative", "matte"])
+def test_an_output_never_overwrites_an_input(served, tmp_path, monkeypatch, capsys, spelling):
+    # Plate frames 0996-1003: an output with three digits misses the first frames but not 1000-1003.
+    shot = tmp_path / "shot"
+    plate = write_plate(shot)
+    extra = []
+    if spelling == "padding":
+        out = shot / "plate.###.exr"
+    elif spelling == "percent-d":
+        out = shot / "plate.%d.exr"
+    elif spelling == "symlinked folder":
+        (tmp_path / "link").symlink_to(shot)
+        out = tmp_path / "link" / "plate.###.exr"
+    elif spelling == "relative":
+        (tmp_path / "elsewhere").mkdir()
+        monkeypatch.chdir(tmp_path / "elsewhere")
+        out = "../shot/./plate.%03d.exr"
+    else:  # another role's files: a matte sequence beside the plate
+        for number in range(996, 1004):
+            write_image(shot / f"matte.{number:04d}.png", np.ones((32, 48, 1), np.float32), channels=("Y",))
+        extra = ["--matte", shot / "matte.####.png"]
+        out = shot / "matte.%d.png"
+    before = snapshot(shot)
+    assert fuse(served.address, plate, out, *extra) == 2
+    error = capsys.readouterr().err
+    assert "would overwrite" in error and "1000" in error and "Traceback" not in error
+    assert snapshot(shot) == before  # byte for byte, and nothing added (no temporaries either)
+
+
+# -- no litter ------------------------------------------------------------------------------
+
+
+def test_a_rerun_removes_temporaries_a_killed_run_left(served, tmp_path):
+    plate = write_plate(tmp_path / "shot", 1001, 1004)
+    out = tmp_path / "out"
+    assert fuse(served.address, plate, out / "f.####.exr") == 0
+    frame = out / "f.1002.exr"
+    ours = temporary_path(frame)  # this process: a writer still running
+    dead = ours.with_name(ours.name.replace(f"-{os.getpid()}-", f"-{dead_pid()}-"))
+    old_form = out / ".f.1003.exr.0badf00d.partial"  # the naming before writers were recorded
+    recent_old_form = out / ".f.1004.exr.12345678.partial"
+    other_shot = out / f".g.1002.exr.{dead.name.split('.exr.', 1)[1]}"
+    for path in (ours, dead, old_form, recent_old_form, other_shot):
+        path.write_bytes(b"half a frame")
+    long_ago = time.time() - STALE_SECONDS - 60
+    os.utime(old_form, (long_ago, long_ago))
+
+    assert fuse(served.address, plate, out / "f.####.exr") == 0
+    assert not dead.exists() and not old_form.exists()
+    assert ours.exists() and recent_old_form.exists() and other_shot.exists()
+
+
+# -- reruns ---------------------------------------------------------------------------------
+
+
+def _summary(capsys) -> dict:
+    return json.loads(capsys.readouterr().out)
+
+
+def _stamps(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in output_files(folder)}
+
+
+def test_a_rerun_keeps_finished_frames_and_redoes_the_rest(served, tmp_path, capsys):
+    plate = write_plate(tmp_path / "shot", 1001, 1006)
+    out = tmp_path / "out"
+    pattern = out / "f.####.exr"
+    first = fuse(served.address, plate, pattern, "--json")
+    assert first == 0 and len(_summary(capsys)["written"]) == 6
+    done = _stamps(out)
+
+    assert fuse(served.address, plate, pattern, "--json") == 0
+    summary = _summary(capsys)
+    assert summary["written"] == [] and len(summary["skipped"]) == 6
+    assert summary["frames"] == "1001-1006" and summary["engine"] == "hard"
+    assert _stamps(out) == done
+
+    (out / "f.1003.exr").unlink()  # a missing frame, and a damaged one: both redone, nothing else
+    damaged = out / "f.1005.exr"
+    damaged.write_bytes(damaged.read_bytes()[:300])
+    server = served.address
+    assert fuse(server, plate, pattern, "--json") == 0
+    summary = _summary(capsys)
+    assert [Path(p).name for p in summary["written"]] == ["f.1003.exr", "f.1005.exr"]
+    assert len(summary["skipped"]) == 4
+    assert {k: v for k, v in _stamps(out).items() if k not in ("f.1003.exr", "f.1005.exr")} == {
+        k: v for k, v in done.items() if k not in ("f.1003.exr", "f.1005.exr")
+    }
+    assert read_pixels(damaged).shape == (32, 48, 3)
+
+    # Other settings make other frames; back to the first settings, the frames are stale again.
+    assert fuse(server, plate, pattern, "--band", "6", "--json") == 0
+    assert len(_summary(capsys)["written"]) == 6
+    assert fuse(server, plate, pattern, "--json") == 0
+    assert len(_summary(capsys)["written"]) == 6
+
+    # An input frame changed: every frame of the clip may see it (windows reach across the
+    # clip), so every frame is redone, as in-process.
+    touched = tmp_path / "shot" / "plate.1002.exr"
+    later = touched.stat().st_mtime + 10
+    os.utime(touched, (later, later))
+    assert fuse(server, plate, pattern, "--json") == 0
+    assert len(_summary(capsys)["written"]) == 6
+    assert fuse(server, plate, pattern, "--json") == 0
+    assert _summary(capsys)["written"] == []
+
+    assert fuse(server, plate, pattern, "--json", "--force") == 0
+    summary = _summary(capsys)
+    assert len(summary["written"]) == 6 and summary["skipped"] == []
+
+
+def test_frames_from_a_server_with_another_default_model_are_redone(served, test_model, tmp_path, capsys):
+    if test_model is None:
+        pytest.skip("the movingcolor engine needs torch")
+    from conftest import live_heads
+    from movingcolor.model.checkpoint import save_checkpoint
+    from movingcolor.model.registry import create_network
+
+    models = tmp_path / "models"
+    save_checkpoint(
+        live_heads(create_network("tiny", seed=1), seed=2), models / "default", "tiny-other", "# test\n"
+    )
+    plate = write_plate(tmp_path / "shot", 1001, 1003)
+    pattern = tmp_path / "out" / "f.####.exr"
+    common = [
+        "fuse",
+        "--plate",
+        plate,
+        "--grade",
+        GRADE,
+        "--engine",
+        "movingcolor",
+        "--out",
+        pattern,
+        "--json",
+    ]
+    assert run_cli(*common, "--server", served.address) == 0
+    assert _summary(capsys)["model"] == "tiny-random"
+    folder = short_folder()
+    try:
+        with ServerProcess(f"unix://{folder}/mc.sock", env={"MOVINGCOLOR_MODELS": str(models)}) as other:
+            assert run_cli(*common, "--server", other.address) == 0
+            summary = _summary(capsys)
+            assert summary["model"] == "tiny-other" and len(summary["written"]) == 3
+            assert run_cli(*common, "--server", other.address) == 0
+            assert len(_summary(capsys)["skipped"]) == 3
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# -- write failures -------------------------------------------------------------------------
+
+
+def _read_only(folder: Path) -> Callable[[], object] | None:
+    """Make ``folder`` refuse new files; returns how to undo it, or None where that cannot be done."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return lambda: folder.chmod(0o755)
+    # Root writes through permissions, but not into an immutable folder.
+    if (
+        shutil.which("chattr") is None
+        or subprocess.run(["chattr", "+i", folder], capture_output=True).returncode
+    ):
+        return None
+    return lambda: subprocess.run(["chattr", "-i", folder], check=True)
+
+
+def test_an_output_that_cannot_be_written_is_a_clear_error(served, tmp_path, capsys):
+    plate = write_plate(tmp_path / "shot", 1001, 1004)
+    out = tmp_path / "out"
+    (out / "f.1003.exr").mkdir(parents=True)  # a folder where a frame goes: no one may replace it
+    assert fuse(served.address, plate, out / "f.####.exr") == 2
+    error = capsys.readouterr().err
+    assert f"cannot write {out / 'f.1003.exr'}" in error and "Traceback" not in error
+    assert "2 frames before it were written completely" in error
+    assert [read_pixels(out / f"f.{n}.exr").shape for n in (1001, 1002)] == [(32, 48, 3)] * 2
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary left
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    undo = _read_only(locked)
+    if undo is None:
+        pytest.skip("cannot make a folder read-only here: root, and no chattr +i on this file system")
+    try:
+        assert fuse(served.address, plate, locked / "f.####.exr") == 2
+    finally:
+        undo()
+    error = capsys.readouterr().err
+    assert f"{locked} is not writable" in error and "Traceback" not in error
+    assert list(locked.iterdir()) == []
+
+
+def test_a_full_disk_is_a_clear_error(served, tmp_path, capsys, monkeypatch):
+    plate = write_plate(tmp_path / "shot", 1001, 1004)
+    out = tmp_path / "out"
+    write_bytes = Path.write_bytes
+    writes = []
+
+    def fill_the_disk(path, data):
+        if not path.name.endswith(".partial"):
+            return write_bytes(path, data)
+        writes.append(path)
+        if len(writes) <= 2:
+            return write_bytes(path, data)
+        write_bytes(path, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(Path, "write_bytes", fill_the_disk)
+    assert fuse(served.address, plate, out / "f.####.exr") == 2
+    error = capsys.readouterr().err
+    assert f"the disk holding {out} is full" in error and "Traceback" not in error
+    assert "2 frames before it were written completely" in error
+    assert sorted(p.name for p in out.iterdir()) == ["f.1001.exr", "f.1002.exr"]  # whole, no litter
+    assert all(read_pixels(p).shape == (32, 48, 3) for p in out.iterdir())
+
+
+# -- what the server refuses ----------------------------------------------------------------
+
+
+class HeldFrames:
+    """Frames whose images wait for ``release``: the server holds the job meanwhile."""
+
+    clip = [1, 2]
+
+    def __init__(self):
+        self.release = threading.Event()
+
+    def image(self, role, frame):
+        self.release.wait(60)
+        return raw_image(np.zeros((8, 8, 4), np.float32), ("R", "G", "B", "A"))
+
+
+def _drain(call) -> None:
+    with contextlib.suppress(MovingColorError):  # cancelled, once the test is done with it
+        list(call)
+
+
+def _wait_for_jobs(client, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while client.info()["active_jobs"] != count and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _float_plate(folder: Path, side: int) -> Path:
+    """Two RGBA frames of ``side`` x ``side`` float samples, uncompressed: 16 x side² bytes each."""
+    folder.mkdir()
+    pixels = np.random.default_rng(side).uniform(0, 1, (side, side, 4)).astype(np.float32)
+    pixels[..., 3] = 0.0
+    pixels[side // 4 : -side // 4, side // 4 : -side // 4, 3] = 1.0
+    for number in (1, 2):
+        write_image(folder / f"plate.{number:04d}.exr", pixels, channels=("R", "G", "B", "A"),
+                    pixel_type="float", compression="none")  # fmt: skip
+    return folder / "plate.####.exr"
+
+
+def test_limits_are_permanent_and_a_busy_server_is_transient(tmp_path, capsys):
+    # Messages up to 256 KiB, images up to 64 KiB: 400 KiB frames go over the first, 144 KiB the second.
+    large, medium = _float_plate(tmp_path / "large", 160), _float_plate(tmp_path / "medium", 96)
+    folder = short_folder()
+    limits = ["--max-message-mb", "0.25", "--max-image-mb", "0.0625", "--max-jobs", "1"]
+    held = HeldFrames()
+    try:
+        with ServerProcess(f"unix://{folder}/mc.sock", limits) as server:
+            assert fuse(server.address, large, tmp_path / "a" / "f.####.exr") == 2
+            error = capsys.readouterr().err
+            assert "larger than the server accepts" in error and "--max-message-mb" in error
+            assert fuse(server.address, medium, tmp_path / "b" / "f.####.exr") == 2
+            assert "max-image-mb" in capsys.readouterr().err
+
+            with connect(server.address) as client:
+                call = client.shot(shot_setup(clip=held.clip, grade=GRADE, matte_frames=False), held)
+                holder = threading.Thread(target=_drain, args=(call,), daemon=True)
+                holder.start()
+                _wait_for_jobs(client, 1)
+                try:
+                    assert fuse(server.address, medium, tmp_path / "c" / "f.####.exr") == TRANSIENT_EXIT_CODE
+                    assert "busy" in capsys.readouterr().err
+                finally:
+                    call.cancel()
+                    held.release.set()
+                    holder.join(30)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def _certificates(folder: Path) -> None:
+    """A CA with a server and a client certificate, and a client certificate from another CA."""
+    days = ["-days", "2"]
+    for ca in ("ca", "other-ca"):
+        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{ca}.key", "-out", f"{ca}.pem",
+                 "-subj", f"/CN=MovingColor test {ca}", *days, cwd=folder)  # fmt: skip
+    leaf = "basicConstraints=CA:FALSE"
+    signed = [
+        ("server", "ca", "subjectAltName=IP:127.0.0.1,DNS:localhost"),
+        ("client", "ca", leaf),
+        ("stranger", "other-ca", leaf),
+    ]
+    for name, ca, extension in signed:
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                 "-subj", f"/CN={name}", cwd=folder)  # fmt: skip
+        (folder / f"{name}.ext").write_text(extension + "\n")
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
+                 "-CAcreateserial", "-out", f"{name}.pem", "-extfile", f"{name}.ext", *days,
+                 cwd=folder)  # fmt: skip
+
+
+def test_a_refused_certificate_says_so_and_is_not_retried(tmp_path, capsys, monkeypatch):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (it makes the test certificates)")
+    certificates = tmp_path / "tls"
+    certificates.mkdir()
+    _certificates(certificates)
+    plate = write_plate(tmp_path / "shot", 1001, 1002)
+    serve = ["--tls-cert", certificates / "server.pem", "--tls-key", certificates / "server.key",
+             "--tls-client-ca", certificates / "ca.pem"]  # fmt: skip
+    waits = []
+    with ServerProcess("127.0.0.1:0", serve) as server:
+        ca = ["--tls-ca", certificates / "ca.pem"]
+        stranger = ["--tls-cert", certificates / "stranger.pem", "--tls-key", certificates / "stranger.key"]
+        with monkeypatch.context() as patch:
+            patch.setattr(time, "sleep", waits.append)  # a retry waits first
+            assert fuse(server.address, plate, tmp_path / "a" / "f.####.exr", *ca) == 2
+            error = capsys.readouterr().err
+            assert "requires a client certificate" in error and "--tls-cert" in error
+            assert fuse(server.address, plate, tmp_path / "b" / "f.####.exr", *ca, *stranger) == 2
+            error = capsys.readouterr().err
+            assert "refused this client's certificate" in error and "--tls-cert" in error
+        assert waits == []
+        client = ["--tls-cert", certificates / "client.pem", "--tls-key", certificates / "client.key"]
+        assert fuse(server.address, plate, tmp_path / "c" / "f.####.exr", *ca, *client) == 0
+    assert not output_files(tmp_path / "a") and not output_files(tmp_path / "b")
