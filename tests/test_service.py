@@ -24,12 +24,13 @@ from movingcolor.service.process import ServerProcess
 from movingcolor.synthetic import generate_shot
 from movingcolor_client import (
     AuthenticationError,
+    CertificateError,
     DeadlineExceededError,
     InvalidRequestError,
     JobCancelledError,
+    MessageTooLargeError,
     NotFoundError,
     PermissionDeniedError,
-    ServerBusyError,
     ServerUnavailableError,
     connect,
     shot_setup,
@@ -273,11 +274,12 @@ def test_oversize_message_and_image(unix_server):
     with connect(unix_server.address) as client:  # parts of 2 MiB: the large frame goes through
         fused = client.fuse_arrays(plate, grade=GRADE, engine="hard")
         assert fused.shape == (1, 768, 1024, 3)
-    too_large = pytest.raises(ServerBusyError, match="larger than the server accepts.*part_bytes")
+    # Permanent, not "busy": a farm must not retry these.
+    too_large = pytest.raises(MessageTooLargeError, match="larger than the server accepts.*part_bytes")
     with connect(unix_server.address, part_bytes=6 * 1024 * 1024) as client, too_large:
         client.fuse_arrays(plate, grade=GRADE, engine="hard")
     huge = np.zeros((1, 1100, 1100, 4), np.float32)  # 19.4 MB: over this server's --max-image-mb 16
-    with connect(unix_server.address) as client, pytest.raises(ServerBusyError, match="max-image-mb"):
+    with connect(unix_server.address) as client, pytest.raises(InvalidRequestError, match="max-image-mb"):
         client.fuse_arrays(huge, grade=GRADE, engine="hard")
 
 
@@ -424,7 +426,8 @@ def test_server_killed_mid_shot_then_restarted(tmp_path):
                 plate, out / "f.####.exr", matte, grade=GRADE, progress=kill_then_restart
             )
         restarter.join()
-        assert result.frames == "1001-1040" and len(result.written) == 40
+        # The frames the killed server wrote are kept (same inputs, same settings), the rest fused.
+        assert result.frames == "1001-1040" and len(result.written) + len(result.skipped) == 40
         assert (
             run_cli(
                 "fuse",
@@ -501,7 +504,7 @@ def test_mutual_tls(tmp_path):
         tls = dict(ca=tmp_path / "ca.pem", cert=tmp_path / "client.pem", key=tmp_path / "client.key")
         with connect(server.address, **tls) as client:
             assert client.info()["active_jobs"] == 0
-        refused = pytest.raises(ServerUnavailableError)  # no client certificate: the handshake fails
+        refused = pytest.raises(CertificateError, match="certificate")  # none sent: the handshake fails
         with connect(server.address, ca=tmp_path / "ca.pem", retries=0) as client, refused:
             client.info(timeout=5)
         with connect(server.address, retries=0) as client, pytest.raises(ServerUnavailableError):

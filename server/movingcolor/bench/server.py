@@ -160,7 +160,7 @@ def _measure(
         def through(progress, client=client):
             out = folder / "remote" / "f.####.exr"
             result = client.fuse_files(
-                plate, out, matte, grade=GRADE, band=BAND, progress=progress, **server_options
+                plate, out, matte, grade=GRADE, band=BAND, progress=progress, force=True, **server_options
             )
             return len(result.written)
 
