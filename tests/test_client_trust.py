@@ -94,6 +94,21 @@ def test_an_output_never_overwrites_an_input(served, tmp_path, monkeypatch, caps
 # -- no litter ------------------------------------------------------------------------------
 
 
+def test_a_matte_shorter_than_the_plate_is_an_error_as_in_process(served, tmp_path, capsys):
+    """The clip the server sees would be the frames every source shares; the shot is the plate's."""
+    plate = write_plate(tmp_path / "shot", 1001, 1008)
+    mattes = tmp_path / "matte"
+    mattes.mkdir()
+    for number in range(1001, 1005):
+        write_image(mattes / f"m.{number}.png", np.ones((32, 48, 1), np.float32), channels=("Y",))
+    out = tmp_path / "out"
+    matte = ["--matte", str(mattes / "m.####.png")]
+    assert fuse(served.address, plate, out / "f.####.exr", *matte) == 2
+    assert "matte is missing 4 of frames 1001-1008" in capsys.readouterr().err
+    assert output_files(out) == []
+    assert fuse(served.address, plate, out / "f.####.exr", *matte, "--frames", "1001-1004") == 0
+
+
 def test_a_rerun_removes_temporaries_a_killed_run_left(served, tmp_path):
     plate = write_plate(tmp_path / "shot", 1001, 1004)
     out = tmp_path / "out"

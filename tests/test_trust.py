@@ -266,3 +266,29 @@ def test_an_absurd_frame_number_field_is_refused(tmp_path, capsys, pattern):
     assert "frame-number field" in capsys.readouterr().err
     with pytest.raises(Exception, match="frame-number field"):
         SequencePattern.parse(tmp_path / pattern)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 400 KB file system (tmpfs), for a disk that fills up mid-shot; needs the right to mount."""
+    folder = tmp_path / "small-disk"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.decode().strip()})")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_a_full_disk_is_a_clear_error_and_leaves_whole_frames(tmp_path, small_disk, capsys):
+    plate = write_plate(tmp_path / "shot", 1, 12, size=(160, 120))
+    status = fuse("--plate", plate, "--out", str(small_disk / "f.####.exr"), "--exr-type", "float",
+                  "--compression", "none")  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 2 and "the disk is full" in err and "Traceback" not in err
+    written = output_files(small_disk)
+    assert written and all(not p.name.startswith(".") for p in written)
+    for path in written:
+        assert read_pixels(path).shape == (120, 160, 3)

@@ -206,6 +206,7 @@ class Client:
         if edited is not None:
             roles["edited"] = edited
         shot_frames = FileFrames(roles)
+        shot_frames.require(frames)
         pattern = output_pattern(os.fspath(out), shot_frames.plate_prefix)
         file_format = Path(pattern.suffix).suffix.lower().lstrip(".") or pattern.suffix.lower().lstrip(".")
         setup = shot_setup(

@@ -6,12 +6,15 @@ has, and knows its clip (the frames every role can deliver).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from movingcolor.errors import FrameSourceError
+from movingcolor.errors import FrameSourceError, MissingFramesError
+from movingcolor.frames.frame_range import FrameRange
 from movingcolor.frames.sequence import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
@@ -96,6 +99,26 @@ class FileFrames:
     @property
     def plate_prefix(self) -> str:
         return self.sources["plate"].pattern.prefix
+
+    def require(self, frames: str | None) -> None:
+        """As ``movingcolor fuse`` in-process: every source holds every frame of ``frames`` (by
+        default the plate's whole range); a matte that ends early is an error, not a shorter shot."""
+        plate = self.sources["plate"].frames
+        wanted = FrameRange.parse(frames) if frames else FrameRange(plate[0], plate[-1])
+        for role, source in self.sources.items():
+            if source.frames is None:
+                continue  # a still covers every frame
+            have = source.frames  # sorted; counted arithmetically, whatever the range's length
+            inside = bisect.bisect_right(have, wanted.last) - bisect.bisect_left(have, wanted.first)
+            count = len(wanted) - inside
+            if count:
+                held = set(have)
+                missing = list(itertools.islice((n for n in wanted if n not in held), 8))
+                shown = ", ".join(map(str, missing)) + (" ..." if count > 8 else "")
+                raise MissingFramesError(
+                    f"{role} is missing {count} of frames {wanted}: {shown}; render the missing frames "
+                    f"or choose a range with --frames"
+                )
 
     def files(self, frames: Iterable[int] | None = None) -> list[Path]:
         """The files of every source for ``frames`` (default: every frame on disk, of every role)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -148,7 +149,11 @@ def write_image(
     with OutputFolder(path.parent) as folder:
         try:
             if not buf.write(folder.name_for_writer(temporary), out_type, fileformat=WRITABLE_FORMATS[ext]):
-                raise OutputError(f"{path}: write failed: {buf.geterror().strip()}; {_WRITE_FIX}")
+                # OpenImageIO reports a failed write by its own words about the temporary file; say
+                # what went wrong for the frame (a full disk is the usual cause) and name that.
+                detail = buf.geterror().strip().replace(folder.name_for_writer(temporary), path.name)
+                full = " (the disk is full)" if _disk_is_full(path.parent) else ""
+                raise OutputError(f"{path}: write failed{full}: {detail}; {_WRITE_FIX}")
             folder.replace(temporary, path.name)
         except OSError as error:
             raise OutputError(f"{path}: cannot write ({_reason(error)}); {_WRITE_FIX}") from error
@@ -157,6 +162,15 @@ def write_image(
 
 
 _WRITE_FIX = "check the output folder is writable and its disk has room, then run again"
+
+
+def _disk_is_full(folder: Path) -> bool:
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        return False
+    # Less than a small frame's worth left for this user: the write most likely ran out of room.
+    return stats.f_bavail * stats.f_frsize < 1 << 20
 
 
 def _reason(error: OSError) -> str:
