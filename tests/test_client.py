@@ -140,6 +140,6 @@ def test_fuse_with_server_explains_what_it_cannot_send(served, shot, tmp_path, c
     assert run_cli(*base, "--plate", plate, "--matte", matte, "--config", tmp_path / "config.ocio") == 2
     assert "a server takes a built-in config" in capsys.readouterr().err
     assert run_cli(*base, "--plate", plate, "--matte", matte, "--frames", "990-1002") == 2
-    assert "the clip lacks 11 of render frames 990-1002" in capsys.readouterr().err
+    assert "plate is missing 11 of frames 990-1002" in capsys.readouterr().err
     assert run_cli(*base, "--plate", plate, "--matte", matte, "--out", Path(plate).parent) == 2
     assert "would overwrite an input" in capsys.readouterr().err

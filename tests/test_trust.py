@@ -292,3 +292,28 @@ def test_a_full_disk_is_a_clear_error_and_leaves_whole_frames(tmp_path, small_di
     assert written and all(not p.name.startswith(".") for p in written)
     for path in written:
         assert read_pixels(path).shape == (120, 160, 3)
+
+
+def test_a_server_file_job_never_reads_through_a_link_outside_its_roots(tmp_path, test_model):
+    """RunJob: the plate's names lie inside the root; one frame is a link to a file outside it."""
+    from conftest import short_folder
+    from movingcolor.service.process import ServerProcess
+    from movingcolor_client import PermissionDeniedError, connect
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    plate = write_plate(root / "shot", 1, 4)
+    secret = Path(write_plate(outside, 1, 4, value=0.9).replace("####", "0003"))
+    frame = root / "shot" / "plate.0003.exr"
+    frame.unlink()
+    frame.symlink_to(secret)
+    before = digests(outside)
+    folder = short_folder()
+    server = ServerProcess(f"unix://{folder}/mc.sock", ["--root", root])
+    with server, connect(server.address) as client:
+        with pytest.raises(PermissionDeniedError, match="plate.0003.exr.*outside this server's root"):
+            client.run_job(plate, str(root / "out" / "f.####.exr"), grade=GRADE, engine="hard")
+        # The same job without the link runs: the refusal is the link's, not the job's.
+        frame.unlink()
+        write_plate(root / "shot", 3, 1)
+        summary = client.run_job(plate, str(root / "out" / "f.####.exr"), grade=GRADE, engine="hard")
+    assert summary["frame_count"] == 4 and digests(outside) == before

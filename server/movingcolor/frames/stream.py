@@ -57,6 +57,7 @@ class FrameStore:
         self.capacity = capacity
         self._poll = poll_seconds
         self._frames: dict[int, dict[str, DecodedImage]] = {}
+        self._admitted: set[tuple[str, int]] = set()
         self._first: dict[str, tuple[int, DecodedImage]] = {}
         self._released: set[int] = set()
         self._waiting_for: int | None = None
@@ -66,8 +67,9 @@ class FrameStore:
 
     # -- the receiving side ----------------------------------------------------
 
-    def put(self, role: str, frame: int, image: DecodedImage) -> None:
-        """Add one image; waits while ``capacity`` frames are held. Frames nobody needs are dropped."""
+    def admit(self, role: str, frame: int) -> bool:
+        """Refuse at once, before its bytes arrive or are decoded, an image of a role this shot does
+        not take, of a frame outside the clip, or sent before; True when the shot needs it."""
         if role not in self.roles:
             raise StreamOrderError(
                 f"{role} frame {frame} was sent, but this shot takes {', '.join(self.roles)} images; "
@@ -79,6 +81,19 @@ class FrameStore:
                 f"{role} frame {frame} is not in the clip the setup declares ({shown}); "
                 f"add it to the clip or do not send it"
             )
+        with self._condition:
+            if (role, frame) in self._admitted:
+                raise StreamOrderError(f"{role} frame {frame} arrived twice; send each image once")
+            self._admitted.add((role, frame))
+        return frame in self.needed
+
+    def put(self, role: str, frame: int, image: DecodedImage) -> None:
+        """Add one image (admitted first unless :meth:`admit` took it); waits while ``capacity``
+        frames are held. Frames nobody needs are dropped."""
+        with self._condition:
+            admitted = (role, frame) in self._admitted
+        if not admitted:
+            self.admit(role, frame)
         if frame not in self.needed:
             return
         with self._condition:

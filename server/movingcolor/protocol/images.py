@@ -8,13 +8,14 @@ message comes near gRPC's receive limit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import ImageTooLargeError as _ImageTooLarge
 from ..errors import MovingColorError
+from ..frames.limits import check_pixels
 from ..v1 import image_pb2 as pb
 
 ROLE_NAMES = {
@@ -81,6 +82,17 @@ def file_image(data: bytes, file_format: str) -> tuple[pb.ImageInfo, bytes]:
     return pb.ImageInfo(encoding=pb.ENCODING_FILE, format=name, byte_size=len(data)), data
 
 
+def check_declared_pixels(info: pb.ImageInfo, label: str) -> None:
+    """Refuse a raw image whose declared width x height is over the pixel limit, before its samples
+    are received or allocated (an image file's size is checked from its header when it is decoded)."""
+    if info.encoding != pb.ENCODING_RAW:
+        return
+    try:
+        check_pixels(info.width, info.height, label)
+    except _ImageTooLarge as error:
+        raise ImageTooLargeError(str(error)) from None
+
+
 def decode_raw(info: pb.ImageInfo, data: bytes, label: str) -> np.ndarray:
     """Raw planar samples as float32 ``(H, W, C)``; ``label`` names the image in messages."""
     if info.sample_type not in SAMPLE_DTYPES:
@@ -130,10 +142,16 @@ class Image:
 
 
 class PartAssembler:
-    """Joins consecutive parts into images; refuses images over ``max_bytes`` before receiving them."""
+    """Joins consecutive parts into images; refuses images over ``max_bytes`` before receiving them.
 
-    def __init__(self, max_bytes: int):
+    ``admit``, when given, sees the first part of each image (its info) before any of its bytes
+    are taken, and raises to refuse it: the receiver's own limits (pixels, duplicates, a window's
+    frames and bytes) then cost nothing however large the image says it is.
+    """
+
+    def __init__(self, max_bytes: int, admit: Callable[[pb.ImagePart], None] | None = None):
         self.max_bytes = max_bytes
+        self._admit = admit
         self._current: pb.ImagePart | None = None
         self._chunks: list[bytes] = []
         self._received = 0
@@ -158,6 +176,8 @@ class PartAssembler:
                     f"{self.max_bytes} bytes (serve --max-image-mb); send EXR bytes (compressed) or "
                     f"a smaller image"
                 )
+            if self._admit is not None:
+                self._admit(part)
             self._current, self._chunks, self._received = part, [], 0
         elif part.HasField("info") or part.role != self._current.role or part.frame != self._current.frame:
             raise WireFormatError(

@@ -3,34 +3,60 @@
 File bytes are written to the job's private folder and read back by the same
 code that reads frames from disk (``frames.image_io``), so a streamed EXR gives
 exactly the pixels, channels and colourspace ``movingcolor fuse`` would read.
+Every image's size is known before its pixels are decoded (a raw image's info, a
+file's header), so one over the pixel limit, or over what the call may hold,
+costs no decoding.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import FrameSourceError
+from ..errors import ImageTooLargeError as FileTooLargeError
 from ..frames.image_io import read_header, read_pixels
 from ..frames.stream import DecodedImage
-from ..protocol.images import FILE_FORMATS, Image, WireFormatError, decode_raw
+from ..protocol.images import (
+    FILE_FORMATS,
+    Image,
+    ImageTooLargeError,
+    WireFormatError,
+    check_declared_pixels,
+    decode_raw,
+)
 from ..v1 import image_pb2 as pb
+
+#: Decoded pixels are float32.
+_SAMPLE_BYTES = 4
 
 
 class ImageDecoder:
-    """Decodes the images of one job inside ``folder`` (its private temporary folder)."""
+    """Decodes the images of one job inside ``folder`` (its private temporary folder).
 
-    def __init__(self, folder: Path):
+    ``reserve(nbytes, label)``, when given, is told the size of each image's decoded pixels
+    before they are decoded, and raises to refuse them.
+    """
+
+    def __init__(self, folder: Path, reserve: Callable[[int, str], None] | None = None):
         self.folder = Path(folder)
+        self.reserve = reserve
 
     def decode(self, image: Image) -> DecodedImage:
         info = image.info
         if info.encoding == pb.ENCODING_RAW:
+            check_declared_pixels(info, image.label)
+            self._reserve(info.width * info.height * len(info.channels), image.label)
             pixels = decode_raw(info, image.data, image.label)
             return DecodedImage(pixels, tuple(info.channels), info.colorspace, True)
         if info.encoding == pb.ENCODING_FILE:
             return self._decode_file(image)
         raise WireFormatError(f"{image.label}: set the image's encoding (ENCODING_FILE or ENCODING_RAW)")
+
+    def _reserve(self, samples: int, label: str) -> None:
+        if self.reserve is not None:
+            self.reserve(samples * _SAMPLE_BYTES, label)
 
     def _decode_file(self, image: Image) -> DecodedImage:
         fmt = image.info.format.lower().lstrip(".")
@@ -40,12 +66,16 @@ class ImageDecoder:
                 f"{', '.join(FILE_FORMATS)}"
             )
         path = self.folder / f"{image.role}.{image.frame}.{uuid.uuid4().hex[:8]}.{fmt}"
+        described = f"{image.label} ({fmt} bytes)"
         try:
             path.write_bytes(image.data)
-            header = read_header(path)
+            header = read_header(path)  # refuses an image over the pixel limit before any pixel is read
+            self._reserve(header.width * header.height * len(header.channels), image.label)
             pixels = read_pixels(path)
+        except FileTooLargeError as error:
+            raise ImageTooLargeError(str(error).replace(str(path), described)) from None
         except FrameSourceError as error:
-            detail = str(error).replace(str(path), f"{image.label} ({fmt} bytes)")
+            detail = str(error).replace(str(path), described)
             raise WireFormatError(f"{detail}; send the complete file") from error
         finally:
             path.unlink(missing_ok=True)

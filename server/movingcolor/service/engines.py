@@ -1,7 +1,7 @@
 """Engines for jobs, loaded lazily and shared where that is safe.
 
 An engine with no per-shot state (it does not override ``Engine.reset``: the
-network, hard, feather) is loaded once per (engine, model, device) and serves
+network, hard, feather) is loaded once per (engine, model folder, device) and serves
 every client; the network is expensive to load and its weights are read-only.
 An engine that keeps per-shot caches (guided keeps refined mattes by frame
 number) gets a fresh instance per job, which is cheap for the classical ones.
@@ -9,13 +9,17 @@ number) gets a fresh instance per job, which is cheap for the classical ones.
 
 from __future__ import annotations
 
+import os
 import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..engines import Engine, create_engine, engine_names
 from ..engines.base import Engine as BaseEngine
 from ..errors import MissingDependencyError, MovingColorError, UnknownEngineError
 from .errors import ModelNotFoundError
+from .roots import inside_roots
 
 NETWORK = "movingcolor"
 
@@ -42,16 +46,24 @@ def resolve_device(device: str, default: str) -> str:
 
 
 class EnginePool:
-    """Hands out engines; ``loaded`` lists the shared ones by (engine, model, device)."""
+    """Hands out engines; ``loaded`` lists the shared ones by (engine, model folder, device).
 
-    def __init__(self, default_device: str = "auto"):
+    A model is known by its real folder, however it was spelt (installed name, path, ``..``,
+    symbolic link), so one folder loads once. At most ``max_engines`` shared engines stay
+    loaded; the least recently used is dropped from the pool, and a job still running on it
+    keeps its own reference until it ends.
+    """
+
+    def __init__(self, default_device: str = "auto", max_engines: int = 4):
         self.default_device = default_device
-        self._shared: dict[tuple[str, str, str], Engine] = {}
+        self.max_engines = max(1, int(max_engines))
+        self._shared: OrderedDict[tuple[str, str, str], Engine] = OrderedDict()
         self._loading: dict[tuple[str, str, str], threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def model_folder(self, model: str, allow_paths: bool = False) -> Path:
-        """The folder of an installed model (default: the server's default model)."""
+    def model_folder(self, model: str, roots: Sequence[Path] | None = None) -> Path:
+        """The real folder of an installed model (default: the server's default model), or with
+        ``roots`` (RunJob) of a model folder given as an absolute path inside them."""
         installed = installed_models()
         if not model:
             if not installed:
@@ -59,19 +71,28 @@ class EnginePool:
                     "no trained MovingColor model is installed on this server; install one in "
                     "$MOVINGCOLOR_MODELS on the server or use a classical engine (guided)"
                 )
-            return installed["default"] if "default" in installed else next(iter(installed.values()))
+            folder = installed["default"] if "default" in installed else next(iter(installed.values()))
+            return Path(os.path.realpath(folder))
         if model in installed:
-            return installed[model]
-        if allow_paths and Path(model).is_dir():
-            return Path(model)
+            return Path(os.path.realpath(installed[model]))
+        # Never a path relative to the server's working folder: a name is an installed model.
+        if roots is not None and Path(model).is_absolute():
+            folder = Path(os.path.realpath(inside_roots(model, "model", roots)))
+            if not folder.is_dir():
+                raise ModelNotFoundError(f"model folder {model} does not exist; give a model folder's path")
+            return folder
+        paths = "; a file job may give the absolute path of a model folder inside the roots" if roots else ""
         raise ModelNotFoundError(
             f"model {model!r} is not installed on this server (installed: "
             f"{', '.join(installed) or 'none'}); pick one GetInfo lists, or install it in "
-            f"$MOVINGCOLOR_MODELS on the server"
+            f"$MOVINGCOLOR_MODELS on the server{paths}"
         )
 
-    def engine_for(self, name: str, model: str = "", device: str = "", allow_paths: bool = False):
-        """``(engine, device)`` for a job: the device its windows take turns on."""
+    def engine_for(
+        self, name: str, model: str = "", device: str = "", roots: Sequence[Path] | None = None
+    ) -> tuple[Engine, str]:
+        """``(engine, device)`` for a job: the device its windows take turns on. ``roots`` (RunJob
+        only) lets ``model`` be a model folder inside them."""
         if name not in engine_names():
             raise UnknownEngineError(
                 f"engine {name!r} is not known on this server; available engines: {', '.join(engine_names())}"
@@ -83,25 +104,37 @@ class EnginePool:
                 raise UnknownEngineError(
                     f"the movingcolor engine is not available on this server ({error})"
                 ) from error
-            folder = self.model_folder(model, allow_paths)
+            folder = self.model_folder(model, roots)
             key, options = (name, str(folder), resolved), {"model": str(folder), "device": resolved}
         else:
             if model:
                 raise MovingColorError(f"a model applies to the movingcolor engine, not to {name!r}")
             key, options, resolved = (name, "", "cpu"), {}, "cpu"
         with self._lock:
-            if key in self._shared:
-                return self._shared[key], resolved
+            engine = self._take(key)
+            if engine is not None:
+                return engine, resolved
             loading = self._loading.setdefault(key, threading.Lock())
         with loading:  # one load per key even when many clients ask at once
             with self._lock:
-                if key in self._shared:
-                    return self._shared[key], resolved
+                engine = self._take(key)
+                if engine is not None:
+                    return engine, resolved
             engine = create_engine(name, **options)
             if is_shared(engine):
                 with self._lock:
                     self._shared[key] = engine
+                    while len(self._shared) > self.max_engines:
+                        dropped, _ = self._shared.popitem(last=False)
+                        self._loading.pop(dropped, None)  # so the locks stay as few as the engines
         return engine, resolved
+
+    def _take(self, key: tuple[str, str, str]) -> Engine | None:
+        """The loaded engine for ``key``, now the most recently used; the caller holds the lock."""
+        engine = self._shared.get(key)
+        if engine is not None:
+            self._shared.move_to_end(key)
+        return engine
 
     def loaded(self) -> list[tuple[str, str, str]]:
         with self._lock:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import grpc
 
+from .. import errors
 from ..errors import MovingColorError, UnknownEngineError
-from ..protocol.images import ImageTooLargeError
 
 
 class ServiceError(MovingColorError):
@@ -46,7 +46,7 @@ class UnknownJobError(ServiceError):
     status = grpc.StatusCode.NOT_FOUND
 
 
-class PathOutsideRootsError(ServiceError):
+class PathOutsideRootsError(ServiceError, errors.PathOutsideRootsError):
     """A RunJob path lies outside the server's root folders."""
 
     status = grpc.StatusCode.PERMISSION_DENIED
@@ -65,13 +65,18 @@ class ImageEvictedError(ServiceError):
 
 
 def status_for(error: BaseException) -> grpc.StatusCode:
-    """The status code a client sees for ``error``."""
+    """The status code a client sees for ``error``.
+
+    RESOURCE_EXHAUSTED is the busy job table's alone: clients retry it later. An image over a
+    limit (``ImageTooLargeError``) is INVALID_ARGUMENT like every other bad input: it will never
+    pass, however often it is sent.
+    """
     if isinstance(error, ServiceError):
         return error.status
-    if isinstance(error, ImageTooLargeError):
-        return grpc.StatusCode.RESOURCE_EXHAUSTED
     if isinstance(error, UnknownEngineError):
         return grpc.StatusCode.NOT_FOUND
+    if isinstance(error, errors.PathOutsideRootsError):  # found as a confined job opened a file
+        return grpc.StatusCode.PERMISSION_DENIED
     if isinstance(error, MovingColorError):
         return grpc.StatusCode.INVALID_ARGUMENT
     return grpc.StatusCode.INTERNAL

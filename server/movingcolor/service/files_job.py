@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import MovingColorError
+from ..frames.confine import confined
 from ..frames.sequence import SequencePattern, is_sequence_pattern, pattern_from_folder
 from ..jobs import ShotReport, ShotSpec, run_shot
 from ..jobs.output import output_pattern
@@ -55,9 +56,9 @@ def job_spec(request: fusion_pb2.JobRequest, roots) -> ShotSpec:
     ):
         if value:
             inside_roots(value, what, roots)
+    # The model is checked where it is resolved (EnginePool.model_folder): an installed name, or a
+    # folder inside the roots.
     model = request.model or None
-    if model and ("/" in model):
-        inside_roots(model, "model", roots)
     return ShotSpec(
         plate=request.plate,
         out=request.out,
@@ -96,7 +97,7 @@ def _output_path(spec: ShotSpec):
 def run_job(state: ServerState, job: Job, request: fusion_pb2.JobRequest) -> Iterator[fusion_pb2.JobProgress]:
     roots = state.settings.roots
     spec = job_spec(request, roots)
-    engine, device = state.engines.engine_for(spec.engine, request.model, request.device, allow_paths=True)
+    engine, device = state.engines.engine_for(spec.engine, request.model, request.device, roots=roots)
     path_of = _output_path(spec)
     events: queue.Queue = queue.Queue()
 
@@ -106,7 +107,10 @@ def run_job(state: ServerState, job: Job, request: fusion_pb2.JobRequest) -> Ite
 
     def work() -> None:
         try:
-            events.put(run_shot(spec, progress, ScheduledEngine(engine, state.scheduler, device, job)))
+            # Every file the shot opens is checked as it is opened, not only the names checked above:
+            # a frame linked outside the roots, or an output folder swapped for a link, is refused.
+            with confined(roots):
+                events.put(run_shot(spec, progress, ScheduledEngine(engine, state.scheduler, device, job)))
         except BaseException as error:  # handed to the call's thread, which reports it
             events.put(error)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..engines import Engine
-from ..errors import GradeError, MissingFramesError, MovingColorError, OutputError
+from ..errors import FrameRangeError, GradeError, MissingFramesError, MovingColorError, OutputError
 from ..frames.frame_range import FrameRange
 from ..frames.image_io import EXR_COMPRESSIONS, WRITABLE_FORMATS
 from ..jobs import ShotSpec
@@ -26,6 +26,9 @@ from ..v1 import image_pb2 as pb
 #: Frames decoded ahead of the runner beyond what its windows need, so decoding overlaps fusion.
 READ_AHEAD = 2
 MODES = ("grade", "graded", "edited")
+#: The longest clip a setup may declare. Shots are rarely more than a few thousand frames; the
+#: bound keeps what a few bytes of setup make the server hold and plan small.
+MAX_CLIP_FRAMES = 100_000
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,12 @@ def shot_spec(setup: fusion_pb2.ShotSetup, folder: Path) -> tuple[ShotSpec, tupl
 
 
 def clip_frames(setup: fusion_pb2.ShotSetup) -> list[int]:
+    """The setup's clip, checked: ascending, each frame once, at most ``MAX_CLIP_FRAMES`` frames."""
+    if len(setup.clip) > MAX_CLIP_FRAMES:
+        raise FrameRangeError(
+            f"the setup's clip lists {len(setup.clip)} frames; a shot here has at most {MAX_CLIP_FRAMES} "
+            f"(over an hour at 24 fps): split longer material into shots"
+        )
     clip = list(setup.clip)
     if not clip:
         raise MissingFramesError("the setup's clip is empty: list every frame number the client can send")
@@ -129,20 +138,47 @@ def clip_frames(setup: fusion_pb2.ShotSetup) -> list[int]:
     return clip
 
 
-def render_range(clip: list[int], setup: fusion_pb2.ShotSetup) -> FrameRange:
-    """The frames to fuse: as ``movingcolor fuse`` picks them from ``--frames`` and ``--handles``."""
-    available = FrameRange(clip[0], clip[-1])
-    wanted = FrameRange(setup.render.first, setup.render.last) if setup.HasField("render") else available
-    have = set(clip)
-    missing = [f for f in wanted if f not in have]
-    if missing:
-        shown = ", ".join(str(f) for f in missing[:8]) + (" ..." if len(missing) > 8 else "")
+def missing_frames(clip: list[int], wanted: FrameRange, shown: int = 8) -> tuple[int, list[int]]:
+    """How many frames of ``wanted`` the ascending ``clip`` lacks, and the first ``shown`` of them.
+
+    Counted from the clip, never by walking ``wanted``: a client declares both, and a range of
+    10**12 frames must cost no more than a short one.
+    """
+    low, high = bisect.bisect_left(clip, wanted.first), bisect.bisect_right(clip, wanted.last)
+    count = len(wanted) - (high - low)
+    first: list[int] = []
+    frame, index = wanted.first, low
+    while len(first) < min(shown, count):  # each step passes a clip frame or finds a missing one
+        if index < high and clip[index] == frame:
+            index += 1
+        else:
+            first.append(frame)
+        frame += 1
+    return count, first
+
+
+def _require(clip: list[int], wanted: FrameRange, what: str) -> None:
+    count, first = missing_frames(clip, wanted)
+    if count:
+        shown = ", ".join(str(f) for f in first) + (" ..." if count > len(first) else "")
         raise MissingFramesError(
-            f"the clip lacks {len(missing)} of render frames {wanted}: {shown}; add them to the clip or "
+            f"the clip lacks {count} of {what} {wanted}: {shown}; add them to the clip or "
             f"render a range within it"
         )
+
+
+def render_range(clip: list[int], setup: fusion_pb2.ShotSetup) -> FrameRange:
+    """The frames to fuse: as ``movingcolor fuse`` picks them from ``--frames`` and ``--handles``.
+
+    Each frame of the result is in ``clip``, so it is no longer than the clip: the ranges a
+    client declares are counted against the clip, never enumerated.
+    """
+    available = FrameRange(clip[0], clip[-1])
+    wanted = FrameRange(setup.render.first, setup.render.last) if setup.HasField("render") else available
+    _require(clip, wanted, "render frames")
     if setup.handles:
         wanted = wanted.with_handles(setup.handles).clamp(available)
+        _require(clip, wanted, "render frames with handles")
     return wanted
 
 

@@ -28,6 +28,8 @@ def inside_roots(text: str, what: str, roots: Sequence[Path]) -> str:
             "this server takes no file jobs: it was started without root folders; start it with "
             "--root /shows (the shared storage it may read and write), or stream frames with FuseShot"
         )
+    if "\0" in text:
+        raise MovingColorError(f"{what} {text!r} holds a NUL character, which no path can; give the real one")
     path = Path(text)
     if not path.is_absolute():
         raise MovingColorError(

@@ -18,7 +18,15 @@ from ..errors import MovingColorError
 from ..frames.image_io import write_image
 from ..frames.stream import FrameStore, StreamSource
 from ..jobs import ShotSources, ShotStream
-from ..protocol.images import ROLE_NAMES, PartAssembler, WireFormatError, raw_image, split
+from ..protocol.images import (
+    ROLE_NAMES,
+    PartAssembler,
+    WireFormatError,
+    check_declared_pixels,
+    raw_image,
+    role_name,
+    split,
+)
 from ..v1 import fusion_pb2
 from ..v1 import image_pb2 as pb
 from .decode import ImageDecoder
@@ -84,10 +92,9 @@ def _receive(requests: Iterable, store: FrameStore, max_bytes: int, job: Job) ->
     The thread decodes in a folder of its own: the job's folder is removed when the
     fusion ends, which can be while this thread is still decoding a part in flight.
     """
-    assembler = PartAssembler(max_bytes)
     try:
         with tempfile.TemporaryDirectory(prefix="movingcolor-receive-") as tmp:
-            _receive_into(requests, store, ImageDecoder(Path(tmp)), assembler)
+            _receive_into(requests, store, ImageDecoder(Path(tmp)), max_bytes)
     except MovingColorError as error:
         store.fail(error)
     except Exception as error:  # the call broke (cancelled, deadline, connection lost)
@@ -96,14 +103,18 @@ def _receive(requests: Iterable, store: FrameStore, max_bytes: int, job: Job) ->
         store.fail(job.error())
 
 
-def _receive_into(
-    requests: Iterable, store: FrameStore, decoder: ImageDecoder, assembler: PartAssembler
-) -> None:
+def _receive_into(requests: Iterable, store: FrameStore, decoder: ImageDecoder, max_bytes: int) -> None:
+    def admit(part: pb.ImagePart) -> None:
+        # Before any byte of the image is taken: a duplicate or an oversized image costs nothing.
+        check_declared_pixels(part.info, f"{role_name(part.role)} frame {part.frame}")
+        store.admit(ROLE_NAMES.get(part.role, str(part.role)), part.frame)
+
+    assembler = PartAssembler(max_bytes, admit)
     for request in requests:
         if request.WhichOneof("message") != "part":
             raise WireFormatError("a FuseShot stream takes one setup, first; then only image parts")
         image = assembler.add(request.part)
-        if image is not None:
+        if image is not None and image.frame in store.needed:  # frames of the clip not needed are ignored
             store.put(ROLE_NAMES.get(image.role, str(image.role)), image.frame, decoder.decode(image))
     if assembler.pending:
         raise WireFormatError(f"the stream ended inside {assembler.pending}; send all of its parts")
@@ -126,10 +137,10 @@ def fuse_shot(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, request
     settings = state.settings
     with tempfile.TemporaryDirectory(prefix="movingcolor-job-") as tmp:
         folder = Path(tmp)
-        spec, roles, output = shot_spec(setup, folder)
-        engine, device = state.engines.engine_for(spec.engine, setup.model, setup.device)
         clip = clip_frames(setup)
         render = render_range(clip, setup)
+        spec, roles, output = shot_spec(setup, folder)
+        engine, device = state.engines.engine_for(spec.engine, setup.model, setup.device)
         needed, capacity = frames_to_send(engine, clip, render)
         store = FrameStore(roles, clip, needed, capacity)
         job.on_cancel(lambda reason: store.fail(job.error()))

@@ -25,5 +25,5 @@ class ServerState:
             self.settings.max_jobs, self.settings.idle_seconds, self.settings.max_call_seconds
         )
         self.scheduler = DeviceScheduler(self.settings.device_slots)
-        self.engines = EnginePool(self.settings.device)
+        self.engines = EnginePool(self.settings.device, self.settings.max_engines)
         self.windows = WindowCaches(self.settings.image_cache_bytes, self.settings.result_cache_bytes)

@@ -16,13 +16,22 @@ from ..errors import MovingColorError
 from ..frames.stream import FrameStore
 from ..jobs import ShotStream
 from ..protocol.digest import image_sha256, is_digest
-from ..protocol.images import ROLE_NAMES, Image, PartAssembler, WireFormatError
+from ..protocol.images import (
+    ROLE_NAMES,
+    Image,
+    PartAssembler,
+    WireFormatError,
+    check_declared_pixels,
+    role_name,
+)
 from ..v1 import fusion_pb2
+from ..v1 import image_pb2 as pb
 from .decode import ImageDecoder
 from .jobs import Job
 from .logs import event
-from .plan import render_range, shot_spec
+from .plan import clip_frames, render_range, shot_spec
 from .scheduler import ScheduledEngine
+from .settings import MIB
 from .shots import send_fused, shot_sources
 from .state import ServerState
 from .window_cache import WindowCaches
@@ -43,9 +52,50 @@ def _check_digest(image: Image) -> None:
         )
 
 
-def receive_window(requests: Iterator, caches: WindowCaches, max_bytes: int, max_frames: int, job: Job):
+class WindowLimits:
+    """What one FuseWindow call may bring: each image (role and frame) once, at most ``max_frames``
+    frames, and at most ``max_bytes`` of images held (received or named from the cache, then
+    decoded). Each image is checked as it begins, before its bytes are taken or its pixels
+    decoded, so a window over a limit costs the server nothing."""
+
+    def __init__(self, max_frames: int, max_bytes: int):
+        self.max_frames = max_frames
+        self.max_bytes = max_bytes
+        self.held = 0
+        self._images: set[tuple[int, int]] = set()
+        self._frames: set[int] = set()
+
+    def admit(self, part: pb.ImagePart) -> None:
+        """Take the first part of an image (its info), or refuse the image."""
+        label = f"{role_name(part.role)} frame {part.frame}"
+        if (part.role, part.frame) in self._images:
+            raise WireFormatError(f"{label} arrived twice in one window; send each image of a window once")
+        self._images.add((part.role, part.frame))
+        self._frames.add(part.frame)
+        if len(self._frames) > self.max_frames:
+            raise WireFormatError(
+                f"a window of more than {self.max_frames} frames was sent; this server takes at most that "
+                f"many (serve --max-window-frames)"
+            )
+        check_declared_pixels(part.info, label)
+        self.reserve(part.info.byte_size, label)
+
+    def reserve(self, size: int, label: str) -> None:
+        """Count ``size`` more bytes held by this call, or refuse what would bring them."""
+        self.held += size
+        if self.held > self.max_bytes:
+            raise WireFormatError(
+                f"{label}: the window would hold {self.held / MIB:.1f} MiB of images (received and "
+                f"decoded), over this server's {self.max_bytes / MIB:.1f} MiB (serve --max-window-mb); "
+                f"send fewer or smaller frames"
+            )
+
+
+def receive_window(
+    requests: Iterator, caches: WindowCaches, max_bytes: int, limits: WindowLimits, job: Job
+) -> list[Image]:
     """Every image of a window: sent in full (kept when it has a digest) or named by digest."""
-    assembler = PartAssembler(max_bytes)
+    assembler = PartAssembler(max_bytes, limits.admit)
     images: list[Image] = []
     for request in requests:
         job.check()
@@ -58,6 +108,7 @@ def receive_window(requests: Iterator, caches: WindowCaches, max_bytes: int, max
                     f"a cached image began before {assembler.pending} was complete; send each image's "
                     f"parts one after another"
                 )
+            limits.admit(part)
             image = caches.resolve(part)
         else:
             caches.count("received_bytes", len(part.data))
@@ -68,11 +119,6 @@ def receive_window(requests: Iterator, caches: WindowCaches, max_bytes: int, max
                 _check_digest(image)
                 caches.keep(image)
         images.append(image)
-        if len({image.frame for image in images}) > max_frames:
-            raise WireFormatError(
-                f"a window of more than {max_frames} frames was sent; this server takes at most that "
-                f"many (serve --max-window-frames)"
-            )
     if assembler.pending:
         raise WireFormatError(f"the stream ended inside {assembler.pending}; send all of its parts")
     return images
@@ -85,11 +131,16 @@ def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, reque
         raise MovingColorError(
             "FuseWindow fuses one frame: set the setup's render to the target, first = last"
         )
+    # A declared clip and range are checked before anything is received.
+    declared = clip_frames(setup) if setup.clip else None
+    if declared:
+        render_range(declared, setup)
     with tempfile.TemporaryDirectory(prefix="movingcolor-job-") as tmp:
         folder = Path(tmp)
         spec, roles, output = shot_spec(setup, folder)
         engine, device = state.engines.engine_for(spec.engine, setup.model, setup.device)
-        images = receive_window(requests, caches, settings.max_image_bytes, settings.max_window_frames, job)
+        limits = WindowLimits(settings.max_window_frames, settings.max_window_bytes)
+        images = receive_window(requests, caches, settings.max_image_bytes, limits, job)
         key = caches.result_key(setup, images)
         cached = caches.results.get(key) if key else None
         if cached is not None:
@@ -99,9 +150,9 @@ def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, reque
                 yield fusion_pb2.FuseShotResponse.FromString(message)
             return
         caches.count("result_misses")
-        decoder = ImageDecoder(folder)
+        decoder = ImageDecoder(folder, limits.reserve)
         decoded = [(ROLE_NAMES.get(i.role, str(i.role)), i.frame, decoder.decode(i)) for i in images]
-        clip = list(setup.clip) or sorted({frame for role, frame, _ in decoded if role == "plate"})
+        clip = declared or sorted({frame for role, frame, _ in decoded if role == "plate"})
         if not clip:
             raise MovingColorError("no plate images arrived; send the target's plate and its neighbours'")
         store = FrameStore(roles, clip)

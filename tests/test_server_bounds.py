@@ -1,0 +1,367 @@
+"""The server's work stays bounded whatever a client declares: ranges and clips, image sizes,
+windows, duplicates, models; and a killed server's temporaries do not outlive the next start.
+
+Declared sizes go to a real server process (its memory is its own, read from /proc). A refusal
+that must come "at once" is tested with a request stream that stays open after its last
+message: the refusal has to arrive while the stream is held, so it came from what was sent,
+not from the stream's end. Engines and model folders are tested in-process.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import grpc
+import numpy as np
+import OpenImageIO as oiio
+import pytest
+from conftest import short_folder
+from movingcolor.frames.stream import DecodedImage, FrameStore, StreamSource
+from movingcolor.jobs import ShotSources, ShotSpec, ShotStream
+from movingcolor.protocol.images import file_image, raw_image, split
+from movingcolor.service.engines import EnginePool
+from movingcolor.service.errors import ModelNotFoundError
+from movingcolor.service.process import ServerProcess
+from movingcolor.service.server import TEMP_PREFIX, create_server
+from movingcolor.service.settings import ServerSettings
+from movingcolor.service.state import ServerState
+from movingcolor.v1 import fusion_pb2, fusion_pb2_grpc
+from movingcolor.v1 import image_pb2 as pb
+from movingcolor_client import shot_setup
+
+GRADE = "slope=1.25,1.0,0.8"
+# A call the server never answers fails its test at this deadline instead of hanging it.
+DEADLINE = 40.0
+# How long a held request stream stays open: far longer than any refusal takes.
+HOLD = 15.0
+MIB = 1024 * 1024
+HUGE = 8000  # 8000x8000 is 64 megapixels, over the default limit of 40
+
+
+@pytest.fixture(scope="module")
+def bounded(test_model):
+    """A server process with small window limits (4 frames, 1 MiB) and the default pixel limit."""
+    folder = short_folder()
+    with ServerProcess(
+        f"unix://{folder}/mc.sock", ["--max-window-frames", "4", "--max-window-mb", "1"]
+    ) as server:
+        yield server
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def stub(bounded):
+    with grpc.insecure_channel(bounded.address) as channel:
+        yield fusion_pb2_grpc.FusionStub(channel)
+
+
+def status_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} for process {pid}")
+
+
+class Held:
+    """Request messages, then the stream held open (not half-closed) until released or ``HOLD``."""
+
+    def __init__(self, messages: Iterable[fusion_pb2.FuseShotRequest]):
+        self.messages = list(messages)
+        self.released = threading.Event()
+        self.held_out = False
+
+    def __iter__(self) -> Iterator[fusion_pb2.FuseShotRequest]:
+        yield from self.messages
+        self.held_out = not self.released.wait(HOLD)
+
+
+def refusal(call, requests: Iterable) -> grpc.RpcError:
+    """The error ``call`` ends with; with :class:`Held` requests, one that came while they were held."""
+    try:
+        for _ in call(iter(requests), timeout=DEADLINE):
+            pass
+    except grpc.RpcError as error:
+        if isinstance(requests, Held):
+            requests.released.set()
+            assert not requests.held_out, f"refused only when the stream ended: {error.details()}"
+        return error
+    finally:
+        if isinstance(requests, Held):
+            requests.released.set()
+    pytest.fail("the call succeeded; it should have been refused")
+
+
+def setup_message(window: bool, clip=(1,), **options) -> fusion_pb2.FuseShotRequest:
+    """A setup with the plate's alpha as matte (so images are plates only), the hard engine."""
+    clip = [] if window else list(clip)
+    frames = "1" if window else options.pop("frames", None)
+    setup = shot_setup(clip=clip, grade=GRADE, matte_frames=False, engine="hard", frames=frames, **options)
+    return fusion_pb2.FuseShotRequest(setup=setup)
+
+
+def parts(frame: int, info: pb.ImageInfo, data: bytes, part_bytes: int = MIB) -> list:
+    return [fusion_pb2.FuseShotRequest(part=p) for p in split(pb.ROLE_PLATE, frame, info, data, part_bytes)]
+
+
+def plate(size: int, sample_type: int = pb.SAMPLE_TYPE_FLOAT) -> tuple[pb.ImageInfo, bytes]:
+    pixels = np.full((size, size, 4), 0.25, np.float32)
+    pixels[size // 4 : size // 2, size // 4 : size // 2, 3] = 1.0
+    return raw_image(pixels, ("R", "G", "B", "A"), sample_type)
+
+
+def method(stub, name: str):
+    return stub.FuseWindow if name == "FuseWindow" else stub.FuseShot
+
+
+# -- ranges and clips ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"clip": [0], "frames": f"0-{10**12}"}, "lacks 1000000000000 of render frames"),
+        ({"clip": [0, 10**12]}, "lacks 999999999999 of render frames"),
+        # handles are a uint32 on the wire: the most a client can declare.
+        ({"clip": [0, 10**12], "frames": "0", "handles": 2**32 - 1}, "render frames with handles"),
+        ({"clip": list(range(200_000))}, "at most 100000"),
+    ],
+    ids=["render", "clip-span", "handles", "clip-length"],
+)
+def test_declared_ranges_are_counted_not_enumerated(bounded, stub, options, message):
+    before = status_kib(bounded.pid, "VmRSS")
+    error = refusal(stub.FuseShot, [setup_message(False, **options)])
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and message in error.details()
+    assert status_kib(bounded.pid, "VmRSS") - before < 100 * 1024
+
+
+# -- images over the pixel limit -------------------------------------------------------------------
+
+
+def header_only_exr(path: Path, size: int) -> bytes:
+    """An EXR whose header declares ``size`` x ``size`` and holds no pixels: a few hundred bytes."""
+    spec = oiio.ImageSpec(size, size, 3, oiio.HALF)
+    spec.tile_width = spec.tile_height = 64
+    output = oiio.ImageOutput.create(str(path))
+    assert output.open(str(path), spec), oiio.geterror()
+    output.close()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("call", ["FuseShot", "FuseWindow"])
+@pytest.mark.parametrize("kind", ["raw", "raw-few-bytes", "exr-header"])
+def test_an_image_over_the_pixel_limit_is_refused_before_decoding(bounded, stub, tmp_path, call, kind):
+    if kind == "exr-header":
+        info, data = file_image(header_only_exr(tmp_path / "huge.exr", HUGE), "exr")
+        messages = parts(1, info, data)
+    else:
+        info = pb.ImageInfo(
+            encoding=pb.ENCODING_RAW,
+            width=HUGE,
+            height=HUGE,
+            channels=["R", "G", "B"],
+            sample_type=pb.SAMPLE_TYPE_HALF,
+            byte_size=HUGE * HUGE * 3 * 2 if kind == "raw" else 48,
+        )
+        # Of the full size, only the first MiB is sent: the refusal must not wait for the rest.
+        messages = parts(1, info, bytes(min(MIB, info.byte_size)))[:1]
+    messages = [setup_message(call == "FuseWindow"), *messages]
+    # A window's files are read once it is complete (it may be answered from the result cache).
+    error = refusal(
+        method(stub, call), messages if kind == "exr-header" and call == "FuseWindow" else Held(messages)
+    )
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert "plate frame 1" in error.details() and "64.0 megapixels" in error.details()
+    assert "--max-pixels" in error.details() and "send the complete file" not in error.details()
+    # Decoding 8000x8000 would take well over a gigabyte.
+    assert status_kib(bounded.pid, "VmHWM") < 1024 * 1024
+
+
+# -- duplicates and windows ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call", ["FuseShot", "FuseWindow"])
+def test_an_image_sent_twice_is_refused_at_its_second_copy(stub, call):
+    info, data = plate(64)
+    first = parts(1, info, data, part_bytes=16 * 1024)
+    again = first[:1]  # the second copy's first part: refused before the rest of it comes
+    messages = [setup_message(call == "FuseWindow", clip=(1, 2)), *first, *again]
+    error = refusal(method(stub, call), Held(messages))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "plate frame 1 arrived twice" in error.details()
+
+
+def test_a_window_over_its_frame_limit_is_refused_as_the_frame_begins(stub):
+    info, data = plate(64)
+    frames = [parts(frame, info, data, part_bytes=16 * 1024) for frame in range(1, 6)]
+    # Four whole frames, and the first part of a fifth: refused before the rest of it comes.
+    messages = [setup_message(True), *[p for whole in frames[:4] for p in whole], frames[4][0]]
+    error = refusal(stub.FuseWindow, Held(messages))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "--max-window-frames" in error.details()
+
+
+def test_a_window_over_its_bytes_is_refused(stub):
+    # Received: two float images of 1 MiB each; the second is refused as it begins.
+    info, data = plate(256)
+    messages = [setup_message(True), *parts(1, info, data), *parts(2, info, data)[:1]]
+    error = refusal(stub.FuseWindow, Held(messages))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "plate frame 2" in error.details() and "--max-window-mb" in error.details()
+    # Decoded: two half-float images of 312 KiB arrive; the first one decoded (625 KiB) is too many.
+    info, data = plate(200, pb.SAMPLE_TYPE_HALF)
+    messages = [setup_message(True), *parts(1, info, data), *parts(2, info, data)]
+    error = refusal(stub.FuseWindow, messages)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "decoded" in error.details() and "--max-window-mb" in error.details()
+
+
+# -- engines and models ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def model_root(test_model, tmp_path) -> Path:
+    """A root folder holding copies of the test model: m1, m2, m3."""
+    if test_model is None:
+        pytest.skip("the network engine needs torch")
+    root = Path(os.path.realpath(tmp_path)) / "models"
+    for name in ("m1", "m2", "m3"):
+        shutil.copytree(test_model, root / name)
+    return root
+
+
+def test_one_model_folder_loads_one_engine_however_it_is_spelt(test_model, tmp_path):
+    if test_model is None:
+        pytest.skip("the network engine needs torch")
+    installed = Path(os.path.realpath(test_model))  # installed as "tiny-random"
+    (tmp_path / "link").symlink_to(installed, target_is_directory=True)
+    spellings = [
+        "tiny-random",
+        str(installed),
+        str(installed.parent / "default" / ".." / installed.name),
+        str(installed) + "/",
+        str(installed.parent) + "//" + installed.name,
+        str(tmp_path / "link"),
+    ]
+    pool = EnginePool("cpu")
+    engines = [pool.engine_for("movingcolor", s, "cpu", roots=(installed.parent,))[0] for s in spellings]
+    assert all(engine is engines[0] for engine in engines)
+    assert pool.loaded() == [("movingcolor", os.path.realpath(installed), "cpu")]
+    # Over the network (no roots) a model is an installed name only.
+    with pytest.raises(ModelNotFoundError, match="is not installed"):
+        pool.engine_for("movingcolor", str(installed), "cpu")
+
+
+def test_the_engine_pool_keeps_at_most_max_engines_and_a_dropped_one_keeps_working(model_root):
+    pool = EnginePool("cpu", max_engines=2)
+    first = pool.engine_for("movingcolor", str(model_root / "m1"), "cpu", roots=(model_root,))[0]
+    for name in ("m2", "m3"):
+        pool.engine_for("movingcolor", str(model_root / name), "cpu", roots=(model_root,))
+    assert [Path(folder).name for _, folder, _ in pool.loaded()] == ["m2", "m3"]
+    # A job holding the dropped engine fuses with it to the end.
+    store = FrameStore(("plate", "matte"), [1, 2, 3])
+    rng = np.random.default_rng(0)
+    for frame in (1, 2, 3):
+        matte = np.zeros((48, 64, 1), np.float32)
+        matte[12:36, 16:48] = 1.0
+        store.put(
+            "plate",
+            frame,
+            DecodedImage(rng.uniform(0, 1, (48, 64, 3)).astype(np.float32), ("R", "G", "B"), "ACEScg", True),
+        )
+        store.put("matte", frame, DecodedImage(matte, ("Y",), "", False))
+    store.finish()
+    spec = ShotSpec(plate="plate", out="", matte="matte", grade=GRADE, engine="movingcolor", frames="1-3")
+    sources = ShotSources(StreamSource(store, "plate"), StreamSource(store, "matte"), release=store.release)
+    stream = ShotStream(spec, sources, first)
+    try:
+        fused = list(stream)
+    finally:
+        stream.close()
+    assert [number for number, _, _ in fused] == [1, 2, 3]
+    again = pool.engine_for("movingcolor", str(model_root / "m1"), "cpu", roots=(model_root,))[0]
+    assert again is not first and len(pool.loaded()) == 2
+
+
+@contextmanager
+def serving(roots: tuple[Path, ...]) -> Iterator[fusion_pb2_grpc.FusionStub]:
+    state = ServerState(ServerSettings(roots=roots))
+    server, port = create_server("127.0.0.1:0", state.settings, state)
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield fusion_pb2_grpc.FusionStub(channel)
+    finally:
+        server.stop(0).wait()
+
+
+def run_job_error(stub, root: Path, model: str) -> grpc.RpcError:
+    request = fusion_pb2.JobRequest(
+        plate=str(root / "shot" / "plate.####.exr"),
+        out=str(root / "out" / "fused.####.exr"),
+        grade=GRADE,
+        engine="movingcolor",
+        model=model,
+        device="cpu",
+    )
+    with pytest.raises(grpc.RpcError) as raised:
+        list(stub.RunJob(request, timeout=DEADLINE))
+    return raised.value
+
+
+def test_a_model_is_an_installed_name_or_a_folder_inside_the_roots(model_root, tmp_path, monkeypatch):
+    root = tmp_path / "farm"
+    root.mkdir()
+    working = tmp_path / "working"
+    shutil.copytree(model_root / "m1", working / "cwd-model")
+    monkeypatch.chdir(working)
+    (root / "escape").symlink_to(model_root / "m2", target_is_directory=True)
+    with serving((Path(os.path.realpath(root)),)) as stub:
+        # A bare name is an installed model, never a folder of the server's working folder.
+        error = run_job_error(stub, root, "cwd-model")
+        assert error.code() == grpc.StatusCode.NOT_FOUND and "is not installed" in error.details()
+        for outside in (str(model_root / "m1"), str(root / "escape")):
+            error = run_job_error(stub, root, outside)
+            assert error.code() == grpc.StatusCode.PERMISSION_DENIED, error.details()
+            assert "outside this server's root folders" in error.details()
+
+
+# -- temporary folders -----------------------------------------------------------------------------------
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_a_killed_servers_temporary_folder_is_removed_by_the_next_start(test_model, tmp_path):
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    socket_folder = short_folder()
+    env = {"TMPDIR": str(temp)}
+    try:
+        first = ServerProcess(f"unix://{socket_folder}/a.sock", env=env).start()
+        (killed,) = temp.glob(f"{TEMP_PREFIX}{first.pid}-*")
+        (killed / "movingcolor-job-left").mkdir()  # as a job in flight leaves it
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait()
+        host = killed.name.removeprefix(f"{TEMP_PREFIX}{first.pid}-").rsplit("-", 1)[0]
+        stale = temp / f"{TEMP_PREFIX}{dead_pid()}-{host}-old"
+        live = temp / f"{TEMP_PREFIX}{os.getpid()}-{host}-live"  # this test's process is alive
+        elsewhere = temp / f"{TEMP_PREFIX}{dead_pid()}-another_host-far"  # another machine's pids
+        for folder in (stale, live, elsewhere):
+            (folder / "job").mkdir(parents=True)
+        with ServerProcess(f"unix://{socket_folder}/b.sock", env=env) as second:
+            assert not killed.exists() and not stale.exists()
+            assert live.exists() and elsewhere.exists()
+            (own,) = temp.glob(f"{TEMP_PREFIX}{second.pid}-*")
+        assert not own.exists()  # a clean stop removes its own
+    finally:
+        shutil.rmtree(socket_folder, ignore_errors=True)
