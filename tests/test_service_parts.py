@@ -49,6 +49,21 @@ def test_client_imports_without_torch():
     assert "movingcolor serve --address unix:///tmp/no-such-server.sock" in result.stdout
 
 
+def test_client_and_host_bridges_stay_light():
+    """Hosts install only the light side: importing the client and what the bridges share loads no
+    model, colour management, image processing or server internals."""
+    heavy = ("torch", "PyOpenColorIO", "scipy", "movingcolor.jobs", "movingcolor.engines")
+    heavy += ("movingcolor.service",)
+    code = (
+        "import sys, json\n"
+        "import movingcolor_client, movingcolor_hosts\n"
+        f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def _image(width=8, height=6, value=0.5) -> DecodedImage:
     return DecodedImage(np.full((height, width, 3), value, np.float32), ("R", "G", "B"), "", True)
 
