@@ -37,7 +37,7 @@ def write_plate(folder: Path, first: int, count: int, *, size=(64, 48), value=No
         rgba[..., 2] = 0.3 + 0.01 * index
         if value is not None:
             rgba[..., :3] = value
-        rgba[..., 3] = ((xx - width / 2 - index) ** 2 + (yy - height / 2) ** 2 < (height / 3) ** 2)
+        rgba[..., 3] = (xx - width / 2 - index) ** 2 + (yy - height / 2) ** 2 < (height / 3) ** 2
         write_image(folder / f"{name}.{first + index:04d}.exr", rgba, channels=("R", "G", "B", "A"))
     return str(folder / f"{name}.####.exr")
 
