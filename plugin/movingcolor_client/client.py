@@ -15,6 +15,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 from google.protobuf import json_format
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.frame_range import FrameRange
 from movingcolor.protocol import PART_BYTES
@@ -34,7 +35,6 @@ Progress = Callable[[int, int, int], None]
 #: Deadlines: quick calls, and a whole shot (long shots on a CPU server take a while).
 INFO_TIMEOUT = 30.0
 SHOT_TIMEOUT = 6 * 3600.0
-_HEALTH = ("UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN")
 
 
 @dataclass
@@ -63,20 +63,6 @@ class ShotResult:
         return asdict(self)
 
 
-def _health_request(service: str) -> bytes:
-    # grpc.health.v1.HealthCheckRequest{service}: field 1, length-delimited; no health package needed.
-    data = service.encode()
-    if len(data) > 127:
-        raise MovingColorError("health service names are at most 127 bytes")
-    return (b"\n" + bytes([len(data)]) + data) if data else b""
-
-
-def _health_response(data: bytes) -> str:
-    # grpc.health.v1.HealthCheckResponse{status}: field 1, varint (absent means UNKNOWN).
-    status = data[1] if len(data) >= 2 and data[0] == 0x08 else 0
-    return _HEALTH[status] if status < len(_HEALTH) else str(status)
-
-
 class Client:
     """A connection to one server. Use as a context manager, or call ``close()``."""
 
@@ -103,11 +89,7 @@ class Client:
         self.channel = make_channel(address, tls, ca, cert, key, server_name)
         self.tls = tls_mode(tls, ca, cert, key)
         self.stub = fusion_pb2_grpc.FusionStub(self.channel)
-        self._health = self.channel.unary_unary(
-            "/grpc.health.v1.Health/Check",
-            request_serializer=_health_request,
-            response_deserializer=_health_response,
-        )
+        self._health = health_pb2_grpc.HealthStub(self.channel)
 
     def close(self) -> None:
         self.channel.close()
@@ -145,7 +127,9 @@ class Client:
 
     def health(self, service: str = "", timeout: float = 5.0) -> str:
         """The standard health check: SERVING, NOT_SERVING (shutting down), ..."""
-        return self._unary(self._health, service, timeout, "health check")
+        request = health_pb2.HealthCheckRequest(service=service)
+        reply = self._unary(self._health.Check, request, timeout, "health check")
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
 
     def find_images(self, digests: Sequence[str], timeout: float = INFO_TIMEOUT) -> set[str]:
         """Which of these image digests (SHA-256, as ``ImageInfo.sha256``) the server holds now."""
