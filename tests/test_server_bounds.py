@@ -103,7 +103,10 @@ def setup_message(window: bool, clip=(1,), **options) -> fusion_pb2.FuseShotRequ
     """A setup with the plate's alpha as matte (so images are plates only), the hard engine."""
     clip = [] if window else list(clip)
     frames = "1" if window else options.pop("frames", None)
+    render = options.pop("render", None)  # set on the message as is: the client would refuse it
     setup = shot_setup(clip=clip, grade=GRADE, matte_frames=False, engine="hard", frames=frames, **options)
+    if render is not None:
+        setup.render.first, setup.render.last = render
     return fusion_pb2.FuseShotRequest(setup=setup)
 
 
@@ -127,13 +130,16 @@ def method(stub, name: str):
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"clip": [0], "frames": f"0-{10**12}"}, "lacks 1000000000000 of render frames"),
-        ({"clip": [0, 10**12]}, "lacks 999999999999 of render frames"),
+        ({"clip": [0], "frames": f"0-{2 * 10**9}"}, "lacks 2000000000 of render frames"),
+        ({"clip": [0, 2 * 10**9]}, "lacks 1999999999 of render frames"),
         # handles are a uint32 on the wire: the most a client can declare.
-        ({"clip": [0, 10**12], "frames": "0", "handles": 2**32 - 1}, "render frames with handles"),
+        ({"clip": [0, 2 * 10**9], "frames": "0", "handles": 2**32 - 1}, "render frames with handles"),
         ({"clip": list(range(200_000))}, "at most 100000"),
+        # Past any host's frame numbers: refused before a range's length is taken.
+        ({"clip": [0], "render": (0, 10**12)}, "out of range"),
+        ({"clip": [0, 2**62]}, "out of range"),
     ],
-    ids=["render", "clip-span", "handles", "clip-length"],
+    ids=["render", "clip-span", "handles", "clip-length", "render-past-frames", "clip-past-frames"],
 )
 def test_declared_ranges_are_counted_not_enumerated(bounded, stub, options, message):
     before = status_kib(bounded.pid, "VmRSS")

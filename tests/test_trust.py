@@ -15,7 +15,13 @@ import pytest
 from conftest import output_files, run_cli
 from movingcolor.color.config import ColorConfig
 from movingcolor.color.grade import parse_grade
-from movingcolor.errors import GradeError, ImageTooLargeError, InvalidPixelsError, PathOutsideRootsError
+from movingcolor.errors import (
+    FrameRangeError,
+    GradeError,
+    ImageTooLargeError,
+    InvalidPixelsError,
+    PathOutsideRootsError,
+)
 from movingcolor.frames.confine import confined
 from movingcolor.frames.image_io import read_header, read_pixels, write_image
 from movingcolor.frames.sequence import SequencePattern
@@ -153,6 +159,8 @@ def test_a_huge_range_is_refused_without_enumerating_it(tmp_path, capsys):
     plate = write_plate(tmp_path / "shot", 1, 4)
     out = str(tmp_path / "out" / "f.####.exr")
     assert fuse("--plate", plate, "--out", out, "--frames", "0-1000000000000") == 2
+    assert "out of range" in capsys.readouterr().err
+    assert fuse("--plate", plate, "--out", out, "--frames", "0-2000000000") == 2
     assert "split it into chunks" in capsys.readouterr().err
     assert fuse("--plate", plate, "--out", out, "--frames", "1-900000") == 2
     assert "missing 899996 of frames 1-900000" in capsys.readouterr().err
@@ -317,3 +325,29 @@ def test_a_server_file_job_never_reads_through_a_link_outside_its_roots(tmp_path
         write_plate(root / "shot", 3, 1)
         summary = client.run_job(plate, str(root / "out" / "f.####.exr"), grade=GRADE, engine="hard")
     assert summary["frame_count"] == 4 and digests(outside) == before
+
+
+@pytest.mark.parametrize("size", [(1, 1), (3, 3), (64, 1), (4, 64)])
+@pytest.mark.parametrize("engine", ["hard", "feather", "guided", "movingcolor"])
+def test_tiny_and_thin_frames_fuse_with_every_engine(tmp_path, test_model, size, engine):
+    """A 1x1 or one-pixel-high plate is odd, not wrong: every engine fuses it (the network scales
+    it up to the smallest frame its encoder takes)."""
+    plate = write_plate(tmp_path / "shot", 1, 3, size=size)
+    report = run_shot(
+        ShotSpec(plate=plate, out=str(tmp_path / "o" / "f.####.exr"), grade=GRADE, engine=engine)
+    )
+    assert len(report.written) == 3
+    assert read_pixels(Path(report.written[0])).shape == (size[1], size[0], 3)
+
+
+def test_frame_numbers_beyond_any_host_are_refused_not_overflowed(tmp_path, capsys):
+    from movingcolor.frames.frame_range import MAX_FRAME, FrameRange
+
+    with pytest.raises(FrameRangeError, match="out of range"):
+        FrameRange(0, 2**63)
+    assert FrameRange(1, 4).with_handles(10**18) == FrameRange(-MAX_FRAME, MAX_FRAME)
+    plate = write_plate(tmp_path / "shot", 1, 2)
+    assert (
+        fuse("--plate", plate, "--out", str(tmp_path / "o" / "f.####.exr"), "--frames", "1-99999999999") == 2
+    )
+    assert "out of range" in capsys.readouterr().err

@@ -89,10 +89,19 @@ def resolve_device(device: str) -> str:
     return device
 
 
+#: The shortest side the network takes: its encoder works at a quarter of the frame's size and
+#: pads by reflection, which needs at least two features each way.
+MIN_WORKING_SIDE = 8
+
+
 def working_shape(height: int, width: int, working_size: int) -> tuple[int, int]:
-    """The network's frame size: long side at most ``working_size``, both multiples of 4."""
+    """The network's frame size: long side at most ``working_size``, both multiples of 4, neither
+    under ``MIN_WORKING_SIDE`` (a tiny or very thin frame is scaled up to it)."""
     scale = min(1.0, working_size / max(height, width))
-    return max(4, int(round(height * scale / 4)) * 4), max(4, int(round(width * scale / 4)) * 4)
+    return (
+        max(MIN_WORKING_SIDE, int(round(height * scale / 4)) * 4),
+        max(MIN_WORKING_SIDE, int(round(width * scale / 4)) * 4),
+    )
 
 
 class MovingColorEngine(Engine):

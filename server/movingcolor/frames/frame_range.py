@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from ..errors import FrameRangeError
 
 _RANGE = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+))?\s*$")
+#: Frame numbers lie within ±2³¹ (what every host and file naming uses); a range's length then
+#: always fits the machine's sizes, whatever a caller declares.
+MAX_FRAME = 2**31
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,12 @@ class FrameRange:
     last: int
 
     def __post_init__(self) -> None:
+        for number in (self.first, self.last):
+            if not -MAX_FRAME <= number <= MAX_FRAME:
+                raise FrameRangeError(
+                    f"frame number {number} is out of range: frames are numbered within "
+                    f"-{MAX_FRAME}..{MAX_FRAME}"
+                )
         if self.last < self.first:
             raise FrameRangeError(
                 f"frame range {self.first}-{self.last} is inverted: write the first frame first, "
@@ -47,7 +56,7 @@ class FrameRange:
         """The range grown by ``handles`` frames at each end."""
         if handles < 0:
             raise FrameRangeError(f"handles must be zero or more frames, not {handles}")
-        return FrameRange(self.first - handles, self.last + handles)
+        return FrameRange(max(self.first - handles, -MAX_FRAME), min(self.last + handles, MAX_FRAME))
 
     def clamp(self, available: FrameRange) -> FrameRange:
         """The part of this range inside ``available``; raises if they do not overlap."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FrameSourceError, MissingFramesError
-from .frame_range import FrameRange
+from .frame_range import MAX_FRAME, FrameRange
 from .image_io import ImageHeader, read_header, read_pixels
 from .sequence import (
     IMAGE_EXTENSIONS,
@@ -150,7 +150,7 @@ class StillSource(FrameSource):
 
     def available_range(self) -> FrameRange:
         # A still covers any frame; the widest range keeps it out of range checks.
-        return FrameRange(-(2**31), 2**31)
+        return FrameRange(-MAX_FRAME, MAX_FRAME)
 
     def require(self, frames: FrameRange) -> None:
         return None
