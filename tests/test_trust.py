@@ -351,3 +351,20 @@ def test_frame_numbers_beyond_any_host_are_refused_not_overflowed(tmp_path, caps
         fuse("--plate", plate, "--out", str(tmp_path / "o" / "f.####.exr"), "--frames", "1-99999999999") == 2
     )
     assert "out of range" in capsys.readouterr().err
+
+
+def test_a_band_wider_than_the_frame_is_refused(tmp_path, capsys):
+    plate = write_plate(tmp_path / "shot", 1, 2)
+    out = str(tmp_path / "o" / "f.####.exr")
+    assert fuse("--plate", plate, "--out", out, "--band", "39144595") == 2
+    assert "wider than the 64x48 frame" in capsys.readouterr().err
+    assert fuse("--plate", plate, "--out", out, "--band", "100") == 0  # small frames keep room
+
+
+def test_every_frame_of_a_sequence_has_the_first_frames_channels(tmp_path, capsys):
+    """The plate's alpha is the matte: a frame without it cannot be read as one."""
+    folder = tmp_path / "shot"
+    write_plate(folder, 1, 3)
+    write_image(folder / "plate.0002.exr", np.full((48, 64, 3), 0.5, np.float32))
+    assert fuse("--plate", str(folder / "plate.####.exr"), "--out", str(tmp_path / "o" / "f.####.exr")) == 2
+    assert "same channels" in capsys.readouterr().err

@@ -121,6 +121,8 @@ class SequenceSource(FrameSource):
             self.require(FrameRange(frame, frame))
         pixels = read_pixels(self.pattern.path(frame))
         _check_size(self, pixels, frame)
+        if pixels.shape[2] != len(self.channels):
+            raise _channels_error(self, frame, pixels.shape[2])
         return pixels
 
     def check_frames(self, frames: FrameRange) -> None:
@@ -129,6 +131,8 @@ class SequenceSource(FrameSource):
             header = read_header(self.pattern.path(frame))
             if (header.width, header.height) != (self.width, self.height):
                 raise _size_error(self, frame, header.width, header.height)
+            if header.channels != self.channels:
+                raise _channels_error(self, frame, len(header.channels), header.channels)
 
 
 class StillSource(FrameSource):
@@ -260,6 +264,16 @@ def _size_error(source: FrameSource, frame: int, width: int, height: int) -> Fra
     return FrameSizeMismatchError(
         f"{source.location(frame)} is {width}x{height} but {source.name} is "
         f"{source.width}x{source.height}; every frame of a source must share one size"
+    )
+
+
+def _channels_error(
+    source: FrameSource, frame: int, count: int, names: tuple[str, ...] = ()
+) -> FrameSourceError:
+    shown = ", ".join(names) if names else f"{count} channels"
+    return FrameSourceError(
+        f"{source.location(frame)} has {shown} but {source.name}'s first frame has "
+        f"{', '.join(source.channels)}; render every frame of a source with the same channels"
     )
 
 

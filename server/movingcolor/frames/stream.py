@@ -119,6 +119,12 @@ class FrameStore:
     def _check_size(self, role: str, frame: int, image: DecodedImage) -> None:
         if role in self._first:
             first_frame, first = self._first[role]
+            if image.channels != first.channels:
+                raise FrameSourceError(
+                    f"streamed {role} frame {frame} has channels {', '.join(image.channels)} but {role} "
+                    f"frame {first_frame} had {', '.join(first.channels)}; send every frame of a source "
+                    f"with the same channels"
+                )
             if image.size != first.size:
                 raise FrameSizeMismatchError(
                     f"streamed {role} frame {frame} is {image.size[0]}x{image.size[1]} but {role} frame "

@@ -22,6 +22,7 @@ from ..color.grade import parse_grade
 from ..color.grade_fit import GOOD_FIT_RMS, LOCAL_FIT_MIN_RADIUS, recover_graded, recover_graded_locally
 from ..engines import Engine, FusionFrames, create_engine
 from ..errors import (
+    BandSpecError,
     FrameRangeError,
     FrameSizeMismatchError,
     FrameSourceError,
@@ -47,6 +48,8 @@ Progress = Callable[[int, int, int], None]
 #: The most frames one shot may fuse: far beyond any real shot, and it keeps a range that a typo
 #: or a hostile client declares (0-1000000000000) from being enumerated.
 MAX_SHOT_FRAMES = 1_000_000
+#: Bands up to this many pixels are accepted on any frame, however small.
+MIN_BAND_LIMIT = 100
 #: The largest magnitude a half-float EXR can hold; beyond it a value is written as infinity.
 HALF_MAX = 65504.0
 
@@ -199,6 +202,7 @@ class _Shot:
             if self.mode != "grade":
                 self.other = self._open(getattr(spec, self.mode), self.mode, first)
         self._check_sizes()
+        self._check_band()
         self._check_channels()
         self._choose_colorspaces()
         self.range = self._frame_range()
@@ -235,6 +239,17 @@ class _Shot:
                     f" is {source.width}x{source.height} but the plate is "
                     f"{self.plate.width}x{self.plate.height}; render both at the same resolution"
                 )
+
+    def _check_band(self) -> None:
+        """A band wider than the frame changes every pixel and makes the filters as wide as the
+        band (a typo's 39144595 px ran for hours); small frames keep room for the default band."""
+        longest = max(self.plate.width, self.plate.height, MIN_BAND_LIMIT)
+        if not self.band_width.relative and self.band_width.value > longest:
+            raise BandSpecError(
+                f"band width {self.band_width} is wider than the {self.plate.width}x{self.plate.height} "
+                f"frame; a band is a strip along the matte's edge: give a few pixels (12) or a "
+                f"percentage of the object's size (10%)"
+            )
 
     def _check_channels(self) -> None:
         """Colour sources carry R, G and B: a two-channel image (luminance and alpha, a UV pass) is

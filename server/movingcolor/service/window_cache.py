@@ -12,7 +12,7 @@ import hashlib
 import threading
 from collections.abc import Sequence
 
-from ..protocol.images import Image
+from ..protocol.images import Image, role_name
 from ..v1 import fusion_pb2
 from ..v1 import image_pb2 as pb
 from .cache import LruCache
@@ -45,7 +45,7 @@ class WindowCaches:
 
     def resolve(self, part: pb.ImagePart) -> Image:
         """The image a reference part names, from the image cache."""
-        label = f"{pb.Role.Name(part.role).removeprefix('ROLE_').lower()} frame {part.frame}"
+        label = f"{role_name(part.role)} frame {part.frame}"
         data = self.images.get(part.info.sha256)
         if data is None:
             self.count("evicted_references")
