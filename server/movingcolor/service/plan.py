@@ -19,7 +19,7 @@ from ..errors import FrameRangeError, GradeError, MissingFramesError, MovingColo
 from ..frames.frame_range import FrameRange
 from ..frames.image_io import EXR_COMPRESSIONS, WRITABLE_FORMATS
 from ..jobs import ShotSpec
-from ..protocol.images import ROLES
+from ..protocol.images import ROLES, SAMPLE_DTYPES
 from ..v1 import fusion_pb2
 from ..v1 import image_pb2 as pb
 
@@ -44,6 +44,12 @@ class OutputSettings:
 def _output(setup: fusion_pb2.ShotSetup) -> OutputSettings:
     out = setup.output
     encoding = out.encoding or pb.ENCODING_FILE
+    if encoding not in (pb.ENCODING_FILE, pb.ENCODING_RAW):
+        raise OutputError(f"output encoding {encoding} unknown: use ENCODING_FILE or ENCODING_RAW")
+    if out.sample_type and out.sample_type not in SAMPLE_DTYPES:
+        raise OutputError(
+            f"output sample type {out.sample_type} unknown: use SAMPLE_TYPE_HALF or SAMPLE_TYPE_FLOAT"
+        )
     if encoding == pb.ENCODING_RAW:
         return OutputSettings(encoding, "", out.sample_type or pb.SAMPLE_TYPE_FLOAT, "")
     fmt = (out.format or "exr").lower().lstrip(".")
