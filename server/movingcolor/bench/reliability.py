@@ -54,7 +54,7 @@ from ..frames.image_io import read_pixels, write_image
 from ..frames.temporaries import SUFFIX as PARTIAL_SUFFIX
 from ..service.process import ServerProcess
 from ..synthetic import generate_shot
-from .report import machine_lines, replace_section
+from .report import machine_lines, replace_section, write_text_atomic
 
 GRADE = "slope=1.2,1.0,0.8;offset=0.01;power=1.0;sat=1.2"
 FIRST = 1001
@@ -1490,13 +1490,7 @@ def replace_marked(path: Path, body: str) -> None:
         text = head + block + tail
     else:
         text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+    write_text_atomic(path, text)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -81,9 +81,14 @@ def replace_section(path: Path, section: str) -> None:
     if not any(same):
         replaced.append(section)
     body = head.rstrip("\n") + "\n\n" + "\n".join(s.rstrip("\n") + "\n" for s in replaced)
+    write_text_atomic(path, body)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` under a temporary name, then rename it into place."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        temporary.write_text(body, encoding="utf-8")
+        temporary.write_text(text, encoding="utf-8")
         os.replace(temporary, path)
     finally:
         if temporary.exists():
