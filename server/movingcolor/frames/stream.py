@@ -61,6 +61,8 @@ class FrameStore:
         self._first: dict[str, tuple[int, DecodedImage]] = {}
         self._released: set[int] = set()
         self._waiting_for: int | None = None
+        #: The role whose first image the runner waits for (to learn the source's size), if any.
+        self._waiting_role: str | None = None
         self._finished = False
         self._error: BaseException | None = None
         self._condition = threading.Condition()
@@ -110,6 +112,12 @@ class FrameStore:
                         f"{len(self._frames)} frames are already held (the most this shot buffers); "
                         f"send frames in ascending order"
                     )
+                if self._waiting_role is not None and self._waiting_role not in self._first:
+                    raise StreamOrderError(
+                        f"{role} frame {frame} arrived while no {self._waiting_role} image has and "
+                        f"{len(self._frames)} frames are already held (the most this shot buffers); "
+                        f"send each frame's images together, in ascending order"
+                    )
                 self._condition.wait(self._poll)
                 self._raise_if_failed()
             self._frames.setdefault(frame, {})[role] = image
@@ -151,14 +159,18 @@ class FrameStore:
     def first(self, role: str) -> DecodedImage:
         """The first image of ``role`` to arrive (its size and channels describe the source)."""
         with self._condition:
-            while role not in self._first:
-                self._raise_if_failed()
-                if self._finished:
-                    raise MissingFramesError(
-                        f"the stream ended before any {role} image arrived; send {role} images "
-                        f"for every frame"
-                    )
-                self._condition.wait(self._poll)
+            try:
+                while role not in self._first:
+                    self._raise_if_failed()
+                    if self._finished:
+                        raise MissingFramesError(
+                            f"the stream ended before any {role} image arrived; send {role} images "
+                            f"for every frame"
+                        )
+                    self._waiting_role = role
+                    self._condition.wait(self._poll)
+            finally:
+                self._waiting_role = None
             return self._first[role][1]
 
     def get(self, role: str, frame: int) -> DecodedImage:
