@@ -15,7 +15,7 @@ from pathlib import Path
 
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.sequence import is_sequence_pattern
-from movingcolor.masks.band_width import BandWidth
+from movingcolor.spec.band_width import BandWidth
 
 from .errors import SettingsError
 

@@ -36,6 +36,7 @@ from ..frames.source import ChannelSource, FrameSource, open_source
 from ..frames.temporaries import remove_stale_temporaries
 from ..masks.band import BandWidth, edge_band
 from ..masks.matte import matte_from_pixels
+from ..spec import ShotSpec
 from ..windowing import Window
 from ..windowing.average import OverlapAverage
 from . import fingerprint
@@ -52,32 +53,6 @@ MAX_SHOT_FRAMES = 1_000_000
 MIN_BAND_LIMIT = 100
 #: The largest magnitude a half-float EXR can hold; beyond it a value is written as infinity.
 HALF_MAX = 65504.0
-
-
-@dataclass
-class ShotSpec:
-    """Everything that defines a shot's fusion; the command line fills one of these."""
-
-    plate: str
-    out: str
-    matte: str = "alpha"  # a source, or "alpha" for the plate's own alpha channel
-    grade: str | None = None
-    graded: str | None = None
-    edited: str | None = None
-    engine: str = "guided"
-    model: str | None = None  # movingcolor engine: installed model name or model folder
-    device: str = "auto"  # movingcolor engine: auto, cpu or cuda
-    frames: str | None = None
-    handles: int = 0
-    band: str = "12"
-    config: str | None = None
-    plate_colorspace: str | None = None
-    graded_colorspace: str | None = None
-    grade_colorspace: str | None = None
-    out_colorspace: str | None = None
-    exr_type: str = "half"
-    compression: str = "zip"
-    force: bool = False  # redo frames already written for the same inputs and settings
 
 
 @dataclass

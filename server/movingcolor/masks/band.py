@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .band_width import BandWidth
+from ..spec.band_width import BandWidth
 
 __all__ = ["BandWidth", "edge_band"]
 

@@ -11,7 +11,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import MovingColorError
 from ..frames.confine import confined
 from ..frames.sequence import SequencePattern, is_sequence_pattern, pattern_from_folder
 from ..jobs import ShotReport, ShotSpec, run_shot
@@ -19,67 +18,11 @@ from ..jobs.output import output_pattern
 from ..v1 import fusion_pb2
 from .jobs import Job
 from .logs import event
-from .roots import inside_roots
 from .scheduler import ScheduledEngine
+from .setup_spec import job_spec
 from .state import ServerState
 
 _POLL_SECONDS = 0.2
-
-
-def _grade(text: str, roots) -> str | None:
-    """Inline grades and looks pass; a grade file must be an absolute path inside the roots."""
-    if not text or "=" in text or text.startswith("look:"):
-        return text or None
-    path = text.partition("#")[0]
-    if Path(path).is_absolute():
-        inside_roots(path, "grade file", roots)
-        return text
-    if "/" in path or Path(path).suffix:
-        raise MovingColorError(
-            f"grade file {text!r} is a relative path; give its absolute path on the shared storage"
-        )
-    return f"look:{text}"
-
-
-def job_spec(request: fusion_pb2.JobRequest, roots) -> ShotSpec:
-    """The ``ShotSpec`` of a RunJob request, every path checked against the roots."""
-    if not request.plate or not request.out:
-        raise MovingColorError("a file job needs plate and out paths")
-    matte = request.matte or "alpha"
-    for what, value in (
-        ("plate", request.plate),
-        ("matte", "" if matte == "alpha" else matte),
-        ("graded", request.graded),
-        ("edited", request.edited),
-        ("out", request.out),
-        ("config", "" if request.config.startswith("ocio://") else request.config),
-    ):
-        if value:
-            inside_roots(value, what, roots)
-    # The model is checked where it is resolved (EnginePool.model_folder): an installed name, or a
-    # folder inside the roots.
-    model = request.model or None
-    return ShotSpec(
-        plate=request.plate,
-        out=request.out,
-        matte=matte,
-        grade=_grade(request.grade, roots),
-        graded=request.graded or None,
-        edited=request.edited or None,
-        engine=request.engine or "guided",
-        model=model,
-        device=request.device or "auto",
-        frames=request.frames or None,
-        handles=request.handles,
-        band=request.band or "12",
-        config=request.config or None,
-        plate_colorspace=request.plate_colorspace or None,
-        graded_colorspace=request.graded_colorspace or None,
-        grade_colorspace=request.grade_colorspace or None,
-        out_colorspace=request.out_colorspace or None,
-        exr_type=request.exr_type or "half",
-        compression=request.compression or "zip",
-    )
 
 
 def _output_path(spec: ShotSpec):

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..engines import Engine
-from ..errors import FrameRangeError, GradeError, MissingFramesError, MovingColorError, OutputError
+from ..errors import FrameRangeError, MissingFramesError, MovingColorError, OutputError
 from ..frames.frame_range import FrameRange
 from ..frames.image_io import EXR_COMPRESSIONS, WRITABLE_FORMATS
-from ..jobs import ShotSpec
 from ..protocol.images import ROLES, SAMPLE_DTYPES
 from ..v1 import fusion_pb2
 from ..v1 import image_pb2 as pb
@@ -41,7 +39,7 @@ class OutputSettings:
     compression: str
 
 
-def _output(setup: fusion_pb2.ShotSetup) -> OutputSettings:
+def output_settings(setup: fusion_pb2.ShotSetup) -> OutputSettings:
     out = setup.output
     encoding = out.encoding or pb.ENCODING_FILE
     if encoding not in (pb.ENCODING_FILE, pb.ENCODING_RAW):
@@ -64,69 +62,6 @@ def _output(setup: fusion_pb2.ShotSetup) -> OutputSettings:
             f"EXR compression {compression!r} unknown: use one of {', '.join(EXR_COMPRESSIONS)}"
         )
     return OutputSettings(encoding, fmt, out.sample_type or pb.SAMPLE_TYPE_HALF, compression)
-
-
-def _grade(grade: fusion_pb2.Grade, folder: Path) -> str:
-    """The ``--grade`` text for a streamed grade; a file's bytes go to the job's folder."""
-    if grade.file:
-        name = Path(grade.file_name).name
-        if not Path(name).suffix:
-            raise GradeError(
-                f"grade file name {grade.file_name!r} has no extension; send the file's name "
-                f"(e.g. look.cube, shot.clf) so its format is known"
-            )
-        path = folder / name
-        path.write_bytes(grade.file)
-        return str(path) + (f"#{grade.cccid}" if grade.cccid else "")
-    text = grade.text.strip()
-    if not text:
-        raise GradeError("the setup's grade is empty; give inline text (a CDL, look:NAME) or a grade file")
-    if "=" in text or text.startswith("look:"):
-        return text
-    # Never a path on the server's disk: a bare name can only be a look of the config.
-    return f"look:{text}"
-
-
-def shot_spec(setup: fusion_pb2.ShotSetup, folder: Path) -> tuple[ShotSpec, tuple[str, ...], OutputSettings]:
-    """The ``ShotSpec`` a setup describes, the roles each frame brings, and the output settings."""
-    mode = setup.WhichOneof("source")
-    if mode is None or (mode != "grade" and not getattr(setup, mode)):
-        raise MovingColorError(
-            "the setup needs exactly one of grade (a grade to apply), graded (graded plates follow) "
-            "or edited (the host's composites follow)"
-        )
-    config = setup.config.strip()
-    if config and not config.startswith("ocio://"):
-        raise MovingColorError(
-            f"config {config!r}: over the network name a built-in config (ocio://default, "
-            f"ocio://studio-config-latest) or leave it empty for the server's config; RunJob takes "
-            f"a config file on shared storage"
-        )
-    output = _output(setup)
-    matte_frames = setup.matte == fusion_pb2.MATTE_SOURCE_FRAMES
-    roles = ("plate",) + (("matte",) if matte_frames else ()) + ((mode,) if mode != "grade" else ())
-    spec = ShotSpec(
-        plate="streamed plate",
-        out="",
-        matte="streamed matte" if matte_frames else "alpha",
-        grade=_grade(setup.grade, folder) if mode == "grade" else None,
-        graded="streamed graded" if mode == "graded" else None,
-        edited="streamed edited" if mode == "edited" else None,
-        frames=f"{setup.render.first}-{setup.render.last}" if setup.HasField("render") else None,
-        handles=setup.handles,
-        engine=setup.engine or "guided",
-        model=setup.model or None,
-        device=setup.device or "auto",
-        band=setup.band or "12",
-        config=config or None,
-        plate_colorspace=setup.plate_colorspace or None,
-        graded_colorspace=setup.graded_colorspace or None,
-        grade_colorspace=setup.grade_colorspace or None,
-        out_colorspace=setup.out_colorspace or None,
-        exr_type="float" if output.sample_type == pb.SAMPLE_TYPE_FLOAT else "half",
-        compression=output.compression or "zip",
-    )
-    return spec, roles, output
 
 
 def clip_frames(setup: fusion_pb2.ShotSetup) -> list[int]:

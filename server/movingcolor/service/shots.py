@@ -32,8 +32,9 @@ from ..v1 import image_pb2 as pb
 from .decode import ImageDecoder
 from .jobs import Job
 from .logs import event
-from .plan import OutputSettings, clip_frames, frames_to_send, render_range, shot_spec, wire_roles
+from .plan import OutputSettings, clip_frames, frames_to_send, render_range, wire_roles
 from .scheduler import ScheduledEngine
+from .setup_spec import shot_spec
 from .state import ServerState
 
 

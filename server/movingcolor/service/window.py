@@ -29,9 +29,10 @@ from ..v1 import image_pb2 as pb
 from .decode import ImageDecoder
 from .jobs import Job
 from .logs import event
-from .plan import clip_frames, render_range, shot_spec
+from .plan import clip_frames, render_range
 from .scheduler import ScheduledEngine
 from .settings import MIB
+from .setup_spec import shot_spec
 from .shots import send_fused, shot_sources
 from .state import ServerState
 from .window_cache import WindowCaches
