@@ -13,7 +13,7 @@ Resolve, a farm node) install the base package and import only this::
 """
 
 from .calls import ShotCall
-from .client import Client, ShotResult, connect
+from .client import Client, ShotReport, connect
 from .errors import (
     AuthenticationError,
     CertificateError,
@@ -50,7 +50,7 @@ __all__ = [
     "ServerBusyError",
     "ServerUnavailableError",
     "ShotCall",
-    "ShotResult",
+    "ShotReport",
     "connect",
     "shot_setup",
     "write_bytes_atomic",

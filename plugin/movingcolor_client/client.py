@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import grpc
@@ -19,6 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.frame_range import FrameRange
 from movingcolor.protocol import PART_BYTES
+from movingcolor.spec import ShotReport
 from movingcolor.v1 import fusion_pb2, fusion_pb2_grpc
 from movingcolor.v1 import image_pb2 as pb
 
@@ -35,32 +35,6 @@ Progress = Callable[[int, int, int], None]
 #: Deadlines: quick calls, and a whole shot (long shots on a CPU server take a while).
 INFO_TIMEOUT = 30.0
 SHOT_TIMEOUT = 6 * 3600.0
-
-
-@dataclass
-class ShotResult:
-    """What a shot through a server did; ``to_dict()`` has the keys of ``movingcolor fuse --json``."""
-
-    frames: str
-    written: list[str]
-    engine: str
-    model: str
-    band: str
-    colorspaces: dict[str, str]
-    grade: str
-    config: str
-    seconds: float
-    #: Frames already written for the same inputs, settings and server, left as they were.
-    skipped: list[str] = field(default_factory=list)
-    fps: float = field(init=False)
-    server: str = ""
-    job_id: str = ""
-
-    def __post_init__(self) -> None:
-        self.fps = round(len(self.written) / self.seconds, 3) if self.seconds > 0 else 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class Client:
@@ -172,7 +146,7 @@ class Client:
         timeout: float = SHOT_TIMEOUT,
         on_accepted: Callable[[ShotCall], None] | None = None,
         **options,
-    ) -> ShotResult:
+    ) -> ShotReport:
         """Fuse a shot on disk through the server and write its frames to ``out``, as ``movingcolor
         fuse`` would: same names, same pixels, same headers. As there, a rerun keeps the frames
         already written for the same inputs, settings and server (``force`` redoes them) and no
@@ -261,7 +235,7 @@ class Client:
         kept: list[int],
         outputs: ShotOutputs,
         seconds: float,
-    ) -> ShotResult:
+    ) -> ShotReport:
         summary = next((call.summary for call in reversed(calls) if call.summary), fusion_pb2.ShotSummary())
         accepted = calls[-1].accepted
         if len(kept) == len(render):  # nothing fused: the frames' headers say how they were made
@@ -272,7 +246,7 @@ class Client:
                 grade=str(header.get("movingcolor:grade", "")),
                 config=str(header.get("movingcolor:ocio_config", "")),
             )
-        return ShotResult(
+        return ShotReport(
             frames=str(render),
             written=written,
             engine=summary.engine or accepted.engine,

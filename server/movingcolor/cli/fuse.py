@@ -102,10 +102,7 @@ def _run_remote(args, spec: ShotSpec, progress: FrameProgress) -> dict:
         args.server, args.token, ca=args.tls_ca, cert=args.tls_cert, key=args.tls_key, tls=bool(args.tls_ca)
     ) as client:
         result = client.fuse_files(plate, out, matte, progress=progress, **options)
-    summary = result.to_dict()
-    for key in ("server", "job_id"):
-        summary.pop(key)
-    return summary
+    return result.to_dict()
 
 
 def run(args) -> int:

@@ -12,7 +12,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -36,7 +36,7 @@ from ..frames.source import ChannelSource, FrameSource, open_source
 from ..frames.temporaries import remove_stale_temporaries
 from ..masks.band import BandWidth, edge_band
 from ..masks.matte import matte_from_pixels
-from ..spec import ShotSpec
+from ..spec import ShotReport, ShotSpec
 from ..windowing import Window
 from ..windowing.average import OverlapAverage
 from . import fingerprint
@@ -53,30 +53,6 @@ MAX_SHOT_FRAMES = 1_000_000
 MIN_BAND_LIMIT = 100
 #: The largest magnitude a half-float EXR can hold; beyond it a value is written as infinity.
 HALF_MAX = 65504.0
-
-
-@dataclass
-class ShotReport:
-    """What a run did, for people (log) and scripts (``--json``)."""
-
-    frames: str
-    written: list[str]
-    engine: str
-    model: str
-    band: str
-    colorspaces: dict[str, str]
-    grade: str
-    config: str
-    seconds: float
-    #: Frames already written for the same inputs and settings, left as they were.
-    skipped: list[str] = field(default_factory=list)
-    fps: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.fps = round(len(self.written) / self.seconds, 3) if self.seconds > 0 else 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
