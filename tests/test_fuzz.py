@@ -307,6 +307,25 @@ MATTES_BEFORE_PLATES = Stream(
     [WireImage(pb.ROLE_MATTE, frame, Blob("matte.png")) for frame in range(1001, 1005)]
     + [WireImage(pb.ROLE_PLATE, frame, Blob("plate.exr")) for frame in range(1001, 1005)],
 )
+#: An EXR whose channel list holds a byte that is not UTF-8: OpenImageIO's error message quotes it.
+CORRUPT_CHANNEL_LIST = Stream(
+    SetupSpec({"clip": [1001], "grade": GRADE, "matte": 1, "engine": "hard"}),
+    [WireImage(pb.ROLE_PLATE, 1001, Blob("plate.exr", flips=((54, 0x80),)))],
+)
+CORRUPT_CHANNEL_LIST_WINDOW = Stream(
+    SetupSpec({"render": (1001, 1001), "grade": GRADE, "matte": 1, "engine": "hard"}),
+    CORRUPT_CHANNEL_LIST.items,
+)
+#: A frame's images not sent together: the runner waits for plate 1001 while later frames fill the buffer.
+GRADED_FRAMES_OUT_OF_STEP = Stream(
+    SetupSpec({"clip": [1001, 1002, 1003, 1004], "graded": True, "engine": "hard"}),
+    [
+        WireImage(pb.ROLE_GRADED, 1001, Blob("plate.exr")),
+        WireImage(pb.ROLE_PLATE, 1002, Blob("plate.exr")),
+        WireImage(pb.ROLE_MATTE, 1004, Blob("matte.png")),
+        WireImage(pb.ROLE_PLATE, 1003, Blob("plate.exr")),
+    ],
+)
 #: Raw samples asked for in a sample type the SampleType enum does not have.
 RAW_OUTPUT_OF_UNKNOWN_TYPE = Stream(
     SetupSpec(
@@ -329,6 +348,8 @@ ALPHA_ON_ONE_FRAME_WINDOW = Stream(
 @example(stream=HUGE_BAND)
 @example(stream=RAW_OUTPUT_OF_UNKNOWN_TYPE)
 @example(stream=MATTES_BEFORE_PLATES)
+@example(stream=CORRUPT_CHANNEL_LIST)
+@example(stream=GRADED_FRAMES_OUT_OF_STEP)
 def test_fuse_shot_messages(server, stream):
     code, details, responses = call(server, "FuseShot", iter(stream.messages()))
     assert_deliberate(code, details)
@@ -342,6 +363,11 @@ def test_fuse_shot_messages(server, stream):
 @given(stream=streams(window=True))
 @example(stream=UNKNOWN_ROLE_REFERENCE)
 @example(stream=ALPHA_ON_ONE_FRAME_WINDOW)
+@example(
+    stream=Stream(
+        SetupSpec({"render": (1001, 1001), **CORRUPT_CHANNEL_LIST.setup.fields}), CORRUPT_CHANNEL_LIST.items
+    )
+)
 def test_fuse_window_messages(server, stream):
     code, details, responses = call(server, "FuseWindow", iter(stream.messages()))
     assert_deliberate(code, details)
@@ -728,6 +754,12 @@ def _fuse(*options: str, plate="{shot}/plate/plate.####.exr", matte="{shot}/matt
             "thin.1001.exr": TinyImage(32, 4, "disc", 0, "plate", "exr"),
             "thin.1001.png": TinyImage(32, 4, "disc", 0, "matte", "png"),
         },
+    )
+)
+@example(  # a plate whose channel list holds a byte that is not UTF-8
+    case=(
+        _fuse("--engine", "hard", "--frames", "1001", plate="{junk}/bad.####.exr", matte="alpha"),
+        {"bad.1001.exr": Blob("plate-rgba.exr", flips=((54, 0x80),))},
     )
 )
 def test_fuse_command_line(command_line, cli_shot, case):

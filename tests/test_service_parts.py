@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import threading
@@ -97,7 +98,7 @@ def test_store_refuses_out_of_order_twice_and_outside_the_clip():
     store.put("plate", 4, _image())
     reader.start()
     time.sleep(0.3)  # the runner now waits for frame 1, which is behind a full buffer
-    with pytest.raises(StreamOrderError, match="send frames in ascending order"):
+    with pytest.raises(StreamOrderError, match="before plate frame 1, which the server needs next"):
         store.put("plate", 5, _image())
     with pytest.raises(StreamOrderError, match="arrived twice"):
         store.put("plate", 3, _image())
@@ -110,6 +111,46 @@ def test_store_refuses_out_of_order_twice_and_outside_the_clip():
     store.fail(JobCancelledError("stop"))
     reader.join(5)
     assert [str(e) for e in errors] == ["stop"]
+
+
+def _reader(store: FrameStore, role: str, frame: int) -> threading.Thread:
+    """The runner reading one image in its own thread; it ends when the image arrives or the store fails."""
+
+    def read():
+        with contextlib.suppress(Exception):
+            store.get(role, frame)
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    time.sleep(0.3)  # the runner now waits
+    return thread
+
+
+def test_store_refuses_at_once_when_the_image_the_runner_waits_for_is_behind_a_full_buffer():
+    # Frame 1001 is held (its graded image), but the runner waits for its plate: a sender that goes on
+    # with other frames would fill the buffer and then wait for room only the runner can make.
+    store = FrameStore(("plate", "matte", "graded"), clip=range(1001, 1005), capacity=3)
+    store.put("graded", 1001, _image())
+    store.put("plate", 1002, _image())
+    store.put("matte", 1004, _image())
+    reader = _reader(store, "plate", 1001)
+    started = time.monotonic()
+    with pytest.raises(StreamOrderError, match="before plate frame 1001, which the server needs next"):
+        store.put("plate", 1003, _image())
+    assert time.monotonic() - started < 5
+    store.fail(StreamOrderError("the job has ended"))
+    reader.join(5)
+
+
+def test_store_refuses_the_image_the_runner_waits_for_behind_a_full_buffer():
+    store = FrameStore(("plate",), clip=range(1, 6), capacity=2)
+    store.put("plate", 2, _image())
+    store.put("plate", 3, _image())
+    reader = _reader(store, "plate", 1)
+    with pytest.raises(StreamOrderError, match="plate frame 1, which the server needs next, arrived after 2"):
+        store.put("plate", 1, _image())
+    store.fail(StreamOrderError("the job has ended"))
+    reader.join(5)
 
 
 def test_store_reports_frames_that_never_came_and_feeds_a_source():

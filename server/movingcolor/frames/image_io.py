@@ -38,6 +38,16 @@ class ImageHeader:
         return self.pixel_type in ("half", "float", "double")
 
 
+def error_text(geterror) -> str:
+    """OpenImageIO's last error message. A corrupt file's message can quote the file's own bytes,
+    which need not be UTF-8: the binding then raises while converting it, and the caller would
+    report that exception instead of the corrupt file."""
+    try:
+        return geterror().strip()
+    except UnicodeDecodeError:
+        return "its header holds bytes that are not text: the file is corrupt"
+
+
 def read_header(path: Path) -> ImageHeader:
     """Open ``path`` and read its header; raises :class:`UnreadableFrameError`, and
     :class:`ImageTooLargeError` for an image over the pixel limit (``frames.limits``)."""
@@ -45,18 +55,25 @@ def read_header(path: Path) -> ImageHeader:
         image = oiio.ImageInput.open(name)
         if image is None:
             raise UnreadableFrameError(
-                f"{path}: cannot open as an image ({oiio.geterror().strip() or 'unknown format'}); "
+                f"{path}: cannot open as an image ({error_text(oiio.geterror) or 'unknown format'}); "
                 f"check that the file is complete and in a format OpenImageIO reads"
             )
         try:
             spec = image.spec()
             check_pixels(spec.width, spec.height, str(path))
-            attributes = {a.name: a.value for a in spec.extra_attribs}
+            try:
+                attributes = {a.name: a.value for a in spec.extra_attribs}
+                channels = tuple(spec.channelnames)
+            except UnicodeDecodeError:
+                raise UnreadableFrameError(
+                    f"{path}: its header holds names or attributes that are not text: the file is "
+                    f"corrupt; re-render or re-copy it"
+                ) from None
             return ImageHeader(
                 path=Path(path),
                 width=spec.width,
                 height=spec.height,
-                channels=tuple(spec.channelnames),
+                channels=channels,
                 pixel_type=str(spec.format),
                 colorspace=spec.get_string_attribute("oiio:ColorSpace"),
                 attributes=attributes,
@@ -79,7 +96,7 @@ def read_pixels(path: Path) -> np.ndarray:
             check_pixels(spec.width, spec.height, str(path))
         pixels = buf.get_pixels(oiio.FLOAT) if not buf.has_error else None
         if buf.has_error or pixels is None or pixels.size == 0:
-            message = buf.geterror().strip() or "no pixel data"
+            message = error_text(buf.geterror) or "no pixel data"
             raise UnreadableFrameError(
                 f"{path}: cannot read pixels ({message}); the file may be truncated or corrupt: "
                 f"re-render or re-copy it"
@@ -141,7 +158,7 @@ def write_image(
     if ext != ".exr":
         data = np.clip(data, 0.0, 1.0)
     if not buf.set_pixels(oiio.ROI(), data):
-        raise OutputError(f"{path}: cannot set pixels: {buf.geterror()}")
+        raise OutputError(f"{path}: cannot set pixels: {error_text(buf.geterror)}")
 
     if not path.parent.is_dir():
         raise OutputError(f"{path.parent}: output folder does not exist; create it first")
@@ -151,7 +168,7 @@ def write_image(
             if not buf.write(folder.name_for_writer(temporary), out_type, fileformat=WRITABLE_FORMATS[ext]):
                 # OpenImageIO reports a failed write by its own words about the temporary file; say
                 # what went wrong for the frame (a full disk is the usual cause) and name that.
-                detail = buf.geterror().strip().replace(folder.name_for_writer(temporary), path.name)
+                detail = error_text(buf.geterror).replace(folder.name_for_writer(temporary), path.name)
                 full = " (the disk is full)" if _disk_is_full(path.parent) else ""
                 raise OutputError(f"{path}: write failed{full}: {detail}; {_WRITE_FIX}")
             folder.replace(temporary, path.name)

@@ -60,7 +60,8 @@ class FrameStore:
         self._admitted: set[tuple[str, int]] = set()
         self._first: dict[str, tuple[int, DecodedImage]] = {}
         self._released: set[int] = set()
-        self._waiting_for: int | None = None
+        #: The image (frame, role) the runner waits for, if any.
+        self._waiting_for: tuple[int, str] | None = None
         #: The role whose first image the runner waits for (to learn the source's size), if any.
         self._waiting_role: str | None = None
         self._finished = False
@@ -105,24 +106,36 @@ class FrameStore:
                 raise StreamOrderError(f"{role} frame {frame} arrived twice; send each image once")
             self._check_size(role, frame, image)
             while self.capacity and frame not in self._frames and len(self._frames) >= self.capacity:
-                waiting = self._waiting_for
-                if waiting is not None and waiting not in self._frames:
-                    raise StreamOrderError(
-                        f"frame {frame} arrived while frame {waiting} is still missing and "
-                        f"{len(self._frames)} frames are already held (the most this shot buffers); "
-                        f"send frames in ascending order"
-                    )
-                if self._waiting_role is not None and self._waiting_role not in self._first:
-                    raise StreamOrderError(
-                        f"{role} frame {frame} arrived while no {self._waiting_role} image has and "
-                        f"{len(self._frames)} frames are already held (the most this shot buffers); "
-                        f"send each frame's images together, in ascending order"
-                    )
+                self._refuse_if_runner_starves(role, frame)
                 self._condition.wait(self._poll)
                 self._raise_if_failed()
             self._frames.setdefault(frame, {})[role] = image
             self._first.setdefault(role, (frame, image))
             self._condition.notify_all()
+
+    def _refuse_if_runner_starves(self, role: str, frame: int) -> None:
+        """The buffer is full and the runner waits for an image it does not hold: only this thread can
+        bring it, and only the runner can make room, so waiting would hang until the call's deadline."""
+        held = len(self._frames)
+        if self._waiting_for is not None:
+            wanted_frame, wanted_role = self._waiting_for
+            if (wanted_frame, wanted_role) == (frame, role):
+                raise StreamOrderError(
+                    f"{role} frame {frame}, which the server needs next, arrived after {held} frames it "
+                    f"needs later (the most this shot buffers); send frames in ascending order"
+                )
+            if wanted_role not in self._frames.get(wanted_frame, {}):
+                raise StreamOrderError(
+                    f"{role} frame {frame} arrived before {wanted_role} frame {wanted_frame}, which the "
+                    f"server needs next, and {held} frames are already held (the most this shot buffers); "
+                    f"send each frame's images together, in ascending frame order"
+                )
+        if self._waiting_role is not None and self._waiting_role not in self._first:
+            raise StreamOrderError(
+                f"{role} frame {frame} arrived before any {self._waiting_role} image, and {held} frames "
+                f"are already held (the most this shot buffers); send each frame's images together, in "
+                f"ascending frame order"
+            )
 
     def _check_size(self, role: str, frame: int, image: DecodedImage) -> None:
         if role in self._first:
@@ -180,8 +193,7 @@ class FrameStore:
                 self._raise_if_failed()
                 image = self._frames.get(frame, {}).get(role)
                 if image is not None:
-                    if self._waiting_for == frame:
-                        self._waiting_for = None
+                    self._waiting_for = None
                     return image
                 if frame in self._released:
                     raise RuntimeError(f"{role} frame {frame} was read after it was released")
@@ -190,7 +202,7 @@ class FrameStore:
                         f"the stream ended before {role} frame {frame} arrived; send every frame the "
                         f"server asked for (ShotAccepted.needed)"
                     )
-                self._waiting_for = frame
+                self._waiting_for = (frame, role)
                 self._condition.wait(self._poll)
 
     def release(self, frame: int) -> None:
