@@ -34,6 +34,19 @@ def test_output_shapes(name):
         network(_input(height=30), local=3)
 
 
+def test_the_input_channel_layout_is_what_the_weights_read():
+    """Trained weights consume this order: a change to the layout must fail here."""
+    import numpy as np
+    from movingcolor.model import channels
+
+    layout = [channels.PLATE, channels.EDITED_OUTSIDE_BAND, channels.BAND, channels.GRADED, channels.MATTE]
+    assert layout == [slice(0, 3), slice(3, 6), slice(6, 7), slice(7, 10), slice(10, 11)]
+    assert channels.INPUT_CHANNELS == 11 == CONFIGS["lite"].in_channels
+    parts = [np.full((2, 2, part.stop - part.start), index, np.float32) for index, part in enumerate(layout)]
+    stacked = channels.stack_inputs(*parts)
+    assert all(np.array_equal(stacked[..., part], parts[index]) for index, part in enumerate(layout))
+
+
 def test_untrained_network_is_the_hard_composite():
     network = create_network("tiny", seed=0).eval()
     x = _input()

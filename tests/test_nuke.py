@@ -439,3 +439,31 @@ def test_plugin_folder_never_installs_as_a_nuke_module():
     }
     assert installed == {"movingcolor", "movingcolor_client", "movingcolor_hosts"}
     assert (ROOT / "plugin" / "nuke" / "init.py").is_file()
+
+
+def test_engine_choices_come_from_the_server(session, served, monkeypatch):
+    from movingcolor_client import connect
+
+    monkeypatch.setenv("MOVINGCOLOR_SERVER", served.address)
+    nuke.menu("Nodes").findItem("MovingColor/MovingColor").invoke()
+    node = nuke.allNodes("Group")[-1]
+    with connect(served.address) as client:
+        info = client.info()
+    assert sorted(node["engine"].values()) == sorted(engine["name"] for engine in info["engines"])
+    assert node["engine"].value() == "guided"
+    assert f"engines and models of the server at {served.address}" in node["status"].value()
+    for model in info["models"]:
+        assert model["name"] in node["model"].tooltip()
+
+
+def test_engine_choices_without_a_server_are_the_built_in_ones_and_say_so(session, monkeypatch):
+    from conftest import short_folder
+    from movingcolor.spec.schema import BUILTIN_ENGINES
+
+    address = f"unix://{short_folder()}/nothing.sock"
+    monkeypatch.setenv("MOVINGCOLOR_SERVER", address)
+    nuke.menu("Nodes").findItem("MovingColor/MovingColor").invoke()
+    node = nuke.allNodes("Group")[-1]
+    assert node["engine"].values() == list(BUILTIN_ENGINES) and node["engine"].value() == "guided"
+    assert f"no server answered at {address}" in node["status"].value()
+    assert "built-in" in node["status"].value()

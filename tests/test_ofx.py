@@ -367,3 +367,42 @@ def scrub_through(ofx_build: OfxBuild, served: ServerProcess, tmp_path) -> None:
     assert "2 images sent (" + str(image_bytes) + " bytes), 8 reused" in lines[0]
     assert "0 images sent (0 bytes), 10 reused" in lines[1] and "0 images sent (0 bytes)" in lines[2]
     assert np.array_equal(scrub.outputs[1003], first.outputs[1003])
+
+
+@pytest.fixture(scope="module")
+def served_with_extra_engine():
+    """A server with one engine beyond the built-in ones (installed through the engines' entry point)."""
+    folder = short_folder()
+    dist = folder / "mc_extra_engine-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mc-extra-engine\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[movingcolor.engines]\nplain = movingcolor.engines.hard:ENGINE\n")
+    path = os.pathsep.join(p for p in (str(folder), os.environ.get("PYTHONPATH", "")) if p)
+    with ServerProcess(f"unix://{folder}/mc.sock", env={"PYTHONPATH": path}) as server:
+        with connect(server.address) as client:
+            client.info()  # the first answer loads the server's device libraries: not the plugin's wait
+        yield server
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_engine_choice_lists_the_servers_engines(ofx_build, served_with_extra_engine, tmp_path):
+    """Described with $MOVINGCOLOR_SERVER answering, the engine choice offers that server's engines,
+    the built-in ones first; its Server parameter starts at that address."""
+    server = served_with_extra_engine
+    plates, mattes = generated(frames=3, seed=31)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    params = {"engine": "plain", "windowRadius": 1, **GRADE_PARAMS}
+    run = run_host(ofx_build, frames, tmp_path / "out", params, env={"MOVINGCOLOR_SERVER": server.address})
+    assert "No server answered" not in run.stderr
+    assert_fused(run, expected_frames(server, plates, mattes, 1, engine="plain"), plates, 1)
+
+
+def test_engine_choice_without_a_server_is_the_built_in_list(ofx_build, served, tmp_path):
+    plates, mattes = generated(frames=2, seed=37)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    nowhere = f"unix://{short_folder()}/nothing.sock"
+    params = {"server": served.address, "engine": "hard", "windowRadius": 1, **GRADE_PARAMS}
+    run = run_host(ofx_build, frames, tmp_path / "out", params, env={"MOVINGCOLOR_SERVER": nowhere})
+    assert f"No server answered at {nowhere} when the plugin loaded" in run.stderr
+    assert "the built-in engines are listed" in run.stderr
+    assert_fused(run, expected_frames(served, plates, mattes, 1, engine="hard"), plates, 1)

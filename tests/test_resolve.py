@@ -227,13 +227,13 @@ def fused_result(shot: dict, folder: Path):
     """Six fused frames on disk, as fuse_rendered reports them."""
     import shutil
 
-    from movingcolor_hosts import FusionResult
+    from movingcolor_hosts import FusedSequence
 
     folder.mkdir(parents=True)
     for number in range(1001, 1007):
         shutil.copy(shot["rgba"].replace("####", str(number)), folder / f"f.{number}.exr")
     frames = list(range(1001, 1007))
-    return FusionResult(str(folder / "f.####.exr"), frames, [], "guided", "", "", 0.0)
+    return FusedSequence(str(folder / "f.####.exr"), frames, [], "guided", "", "", 0.0)
 
 
 @pytest.mark.parametrize("version", [[18, 6, 6, 7, ""], [19, 1, 4, 11, ""], [20, 2, 0, 5, ""]])

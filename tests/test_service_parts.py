@@ -8,19 +8,21 @@ import sys
 import threading
 import time
 
+import grpc
 import numpy as np
 import pytest
 from movingcolor.engines import create_engine
 from movingcolor.errors import FrameSizeMismatchError, MissingFramesError
 from movingcolor.frames.frame_range import FrameRange
 from movingcolor.frames.stream import DecodedImage, FrameStore, StreamOrderError, StreamSource
+from movingcolor.jobs import FramePlan
+from movingcolor.jobs.frame_plan import READ_AHEAD
 from movingcolor.protocol import generate
 from movingcolor.protocol.images import PartAssembler, WireFormatError, decode_raw, raw_image, split
 from movingcolor.service.address import parse_address
 from movingcolor.service.auth import MISSING, WRONG, token_problem
 from movingcolor.service.errors import AddressError, JobCancelledError
 from movingcolor.service.jobs import Job
-from movingcolor.service.plan import READ_AHEAD, frames_to_send
 from movingcolor.service.scheduler import DeviceScheduler
 from movingcolor.v1 import image_pb2 as pb
 
@@ -48,21 +50,6 @@ def test_client_imports_without_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "movingcolor serve --address unix:///tmp/no-such-server.sock" in result.stdout
-
-
-def test_client_and_host_bridges_stay_light():
-    """Hosts install only the light side: importing the client and what the bridges share loads no
-    model, colour management, image processing or server internals."""
-    heavy = ("torch", "PyOpenColorIO", "scipy", "movingcolor.jobs", "movingcolor.engines")
-    heavy += ("movingcolor.service",)
-    code = (
-        "import sys, json\n"
-        "import movingcolor_client, movingcolor_hosts\n"
-        f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
 
 
 def _image(width=8, height=6, value=0.5) -> DecodedImage:
@@ -215,6 +202,12 @@ def test_a_cancelled_job_leaves_the_queue():
         assert outcome == [f"job {waiting.id} was cancelled: test"] and scheduler.waiting("cpu") == 0
 
 
+def frames_to_send(engine, clip: list[int], render: FrameRange) -> tuple[list[int], int]:
+    """What a FuseShot asks its client for (``ShotAccepted.needed``) and the buffer it holds."""
+    plan = FramePlan.plan(engine, clip, render)
+    return plan.needed, plan.buffer_frames
+
+
 def test_frames_to_send_follow_the_windows():
     guided = create_engine("guided")  # two neighbours each side, read in ascending order
     needed, capacity = frames_to_send(guided, list(range(1, 21)), FrameRange(10, 12))
@@ -312,3 +305,36 @@ def test_server_benchmark_writes_its_section(tmp_path):
     assert "## Other\n\nkept" in text and "## Server: frames per second and latency (cpu)" in text
     for path in ("in-process", "server, Unix socket", "server, TCP loopback"):
         assert f"| hard | 64x48 | {path} |" in text
+
+
+class _FailedCall(grpc.RpcError):
+    """A failed call as the client library sees one: its status, message and trailing metadata."""
+
+    def __init__(self, status: grpc.Status):
+        self._status = status
+
+    def code(self):
+        return self._status.code
+
+    def details(self):
+        return self._status.details
+
+    def trailing_metadata(self):
+        return self._status.trailing_metadata
+
+
+def test_the_reason_for_a_refusal_travels_typed_not_in_words():
+    from movingcolor.errors import ImageEvictedError
+    from movingcolor.protocol.status import IMAGE_EVICTED, error_reason, reason_for, rich_status
+    from movingcolor_client.errors import from_rpc_error
+
+    error = ImageEvictedError("gone")
+    assert reason_for(error) == IMAGE_EVICTED
+    precondition = grpc.StatusCode.FAILED_PRECONDITION
+    reworded = _FailedCall(rich_status(precondition, "any wording at all", IMAGE_EVICTED))
+    assert error_reason(reworded) == IMAGE_EVICTED
+    assert isinstance(from_rpc_error(reworded, "unix:///x.sock", "FuseWindow"), ImageEvictedError)
+    # The same code without the reason (RunJob on a server without roots) is a plain refusal.
+    plain = _FailedCall(rich_status(precondition, "no roots", "FILES_JOBS_DISABLED"))
+    refused = from_rpc_error(plain, "unix:///x.sock", "RunJob")
+    assert not isinstance(refused, ImageEvictedError) and refused.code == grpc.StatusCode.INVALID_ARGUMENT

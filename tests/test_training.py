@@ -22,6 +22,9 @@ from movingcolor.training.data import make_batch  # noqa: E402
 from movingcolor.training.random_grade import PAPER_RANGES, grade_function, random_grade, random_parametric  # noqa: E402
 from movingcolor.training.trainer import Trainer  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
+EXPERIMENTS = ROOT / "docs" / "training" / "experiments"
+
 
 @pytest.mark.parametrize("path", sorted(CONFIG_FOLDER.glob("*.toml")), ids=lambda path: path.stem)
 def test_every_shipped_training_config_is_valid(path):
@@ -29,6 +32,22 @@ def test_every_shipped_training_config_is_valid(path):
     config = TrainConfig.load(path.stem)
     assert config.network in CONFIGS
     assert config.steps > 0 and config.validate_every > 0
+
+
+@pytest.mark.parametrize("path", sorted(EXPERIMENTS.glob("*.toml")), ids=lambda path: path.stem)
+def test_every_recorded_experiment_still_loads_by_path(path):
+    """Experiments that were not shipped are documentation, yet still rerunnable by their path."""
+    config = TrainConfig.load(path)
+    assert config.network in CONFIGS
+    assert not (CONFIG_FOLDER / path.name).exists(), f"{path.name} is both shipped and an experiment"
+
+
+def test_the_shipped_model_was_trained_by_a_shipped_config():
+    """The shipped weights record their last segment's settings: that segment ships with them."""
+    import json
+
+    recorded = json.loads((ROOT / "server/movingcolor/weights/default/config.json").read_text())
+    assert TrainConfig.from_dict(recorded["training"]["config"]) == TrainConfig.load("lite-guided-scale2-cpu")
 
 
 def test_random_grades_follow_the_papers_sampling():

@@ -229,17 +229,17 @@ def test_fused_frames_out_of_the_outputs_range_are_not_written(tmp_path, capsys)
 
 
 def test_fused_pixels_are_checked_before_writing(tmp_path, monkeypatch):
-    from movingcolor.jobs import shot as shot_module
+    from movingcolor.jobs import composite as composite_module
 
     plate = write_plate(tmp_path / "shot", 1, 2)
-    original = shot_module._Shot._composite
+    original = composite_module.composite
 
-    def poisoned(self, number, kind, value):
-        result = original(self, number, kind, value)
+    def poisoned(spaces, frame, kind, value):
+        result = original(spaces, frame, kind, value)
         result[0, 0, 0] = np.nan
         return result
 
-    monkeypatch.setattr(shot_module._Shot, "_composite", poisoned)
+    monkeypatch.setattr(composite_module, "composite", poisoned)
     with pytest.raises(InvalidPixelsError, match="frame 1"):
         run_shot(ShotSpec(plate=plate, out=str(tmp_path / "o" / "f.####.exr"), grade=GRADE, engine="hard"))
     assert output_files(tmp_path / "o") == []

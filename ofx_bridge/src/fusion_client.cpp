@@ -71,6 +71,21 @@ void FusionClient::prepare(grpc::ClientContext& context,
   if (!token_.empty()) context.AddMetadata("authorization", "Bearer " + token_);
 }
 
+std::vector<std::string> FusionClient::engines(double seconds, std::string& error) {
+  grpc::ClientContext context;
+  prepare(context, after(seconds));
+  v1::Info info;
+  const grpc::Status status = stub_->GetInfo(&context, v1::GetInfoRequest(), &info);
+  std::vector<std::string> names;
+  if (!status.ok()) {
+    error = describe(status);
+    return names;
+  }
+  for (const auto& engine : info.engines()) names.push_back(engine.name());
+  if (names.empty()) error = "it lists no engines";
+  return names;
+}
+
 FusedWindow FusionClient::fuse(const v1::ShotSetup& setup, std::vector<WindowImage>& images, int width,
                                int height, double seconds, const std::function<bool()>& aborted) {
   const auto deadline = after(seconds);

@@ -43,6 +43,10 @@ class FusionClient {
   explicit FusionClient(const std::string& address);
   const std::string& address() const { return address_; }
 
+  // The server's engine names (GetInfo) within `seconds`; empty, with `error` saying why, when it
+  // does not answer.
+  std::vector<std::string> engines(double seconds, std::string& error);
+
   // Fuses `setup.render` from `images` of `width` x `height`; `seconds` bounds the whole exchange.
   // `aborted` is polled while the plugin waits for the server: the host may cancel a render.
   FusedWindow fuse(const v1::ShotSetup& setup, std::vector<WindowImage>& images, int width, int height,

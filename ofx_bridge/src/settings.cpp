@@ -3,15 +3,66 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <mutex>
 
+#include "fusion_client.hpp"
 #include "host_suites.hpp"
 #include "ofx/names.h"
 
 namespace movingcolor {
 
-const std::vector<std::string>& engineNames() {
+namespace {
+
+// Describing waits this long for a server: a missing one must not hold up the host's start for
+// long, and a server's first GetInfo (which loads its device libraries) may take a few seconds.
+constexpr double kAskSeconds = 5.0;
+
+// What the engine choice offers, and where the list came from (for its hint).
+struct OfferedEngines {
+  std::vector<std::string> names;
+  std::string origin;
+};
+
+OfferedEngines askEngines() {
+  OfferedEngines offered{builtinEngines(), ""};
+  const std::string address = defaultServer();
+  std::string error;
+  const std::vector<std::string> served = FusionClient(address).engines(kAskSeconds, error);
+  if (served.empty()) {
+    offered.origin = " No server answered at " + address + " when the plugin loaded (" + error +
+                     "), so the built-in engines are listed; set MOVINGCOLOR_SERVER and restart the host "
+                     "to list a server's own.";
+    std::fprintf(stderr, "movingcolor-ofx: %s\n", offered.origin.c_str() + 1);
+    return offered;
+  }
+  for (const auto& name : served)
+    if (std::find(offered.names.begin(), offered.names.end(), name) == offered.names.end())
+      offered.names.push_back(name);
+  offered.origin = " Engines of the server at " + address + ", asked when the plugin loaded.";
+  return offered;
+}
+
+// Asked once per process: every context's description, and every render, sees the same list.
+const OfferedEngines& offeredEngines() {
+  static std::once_flag once;
+  static OfferedEngines offered;
+  std::call_once(once, [] { offered = askEngines(); });
+  return offered;
+}
+
+}  // namespace
+
+const std::vector<std::string>& builtinEngines() {
   static const std::vector<std::string> names{"guided", "movingcolor", "feather", "hard"};
   return names;
+}
+
+const std::vector<std::string>& engineNames() { return offeredEngines().names; }
+
+std::string defaultServer() {
+  const char* address = std::getenv("MOVINGCOLOR_SERVER");
+  return address != nullptr && *address != '\0' ? address : "127.0.0.1:50051";
 }
 
 namespace {
@@ -82,12 +133,14 @@ void defineParameters(OfxParamSetHandle params) {
   defineText(params, param::kServer, "Server",
              "The MovingColor server: host:port or unix:///path/to.sock "
              "(start one with: movingcolor serve). A token comes from $MOVINGCOLOR_TOKEN.",
-             "127.0.0.1:50051");
+             defaultServer().c_str());
 
+  const std::string engineHint =
+      "How the edge band is decided: guided (a guided-filter matte, steady over the window), "
+      "movingcolor (the network), feather, hard (the plain composite)." +
+      offeredEngines().origin;
   OfxPropertySetHandle engine =
-      define(params, kOfxParamTypeChoice, param::kEngine, "Engine",
-             "How the edge band is decided: guided (a guided-filter matte, steady over the window), "
-             "movingcolor (the network), feather, hard (the plain composite).");
+      define(params, kOfxParamTypeChoice, param::kEngine, "Engine", engineHint.c_str());
   const auto& names = engineNames();
   for (size_t i = 0; i < names.size(); ++i) setString(engine, kOfxParamPropChoiceOption, names[i], int(i));
   setInt(engine, kOfxParamPropDefault, 0);
@@ -102,7 +155,7 @@ void defineParameters(OfxParamSetHandle params) {
   defineDouble(params, param::kBandWidth, "Band width",
                "Width of the edge band around the matte's boundary whose colours are re-decided "
                "(pixels at full resolution, or percent of the object's size)",
-               12.0, 1e-3, 1e6, 64.0);
+               kDefaultBandWidth, 1e-3, 1e6, 64.0);
   OfxPropertySetHandle unit = define(params, kOfxParamTypeChoice, param::kBandUnit, "Band unit",
                                      "pixels, or percent of the object's size");
   setString(unit, kOfxParamPropChoiceOption, "pixels", 0);
@@ -164,7 +217,11 @@ std::string check(const Settings& s) {
     return "Server is empty: give the server's address, host:port (127.0.0.1:50051) or unix:///path/to.sock";
   if (s.server.find_first_of(" \t\r\n") != std::string::npos)
     return "Server '" + s.server + "' contains spaces: give host:port or unix:///path/to.sock";
-  if (s.engine.empty()) return "Engine: unknown choice; pick one of guided, movingcolor, feather, hard";
+  if (s.engine.empty()) {
+    std::string names;
+    for (const auto& name : engineNames()) names += (names.empty() ? "" : ", ") + name;
+    return "Engine: unknown choice; pick one of " + names;
+  }
   if (!finite(s.slope) || s.slope[0] < 0 || s.slope[1] < 0 || s.slope[2] < 0)
     return "CDL slope " + triple(s.slope) + " is not allowed: each slope must be 0 or more";
   if (!finite(s.offset)) return "CDL offset must be finite numbers";

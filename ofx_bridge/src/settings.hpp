@@ -24,8 +24,20 @@ constexpr const char* kColorspace = "colorspace";
 constexpr const char* kTimeLimit = "timeLimit";
 }  // namespace param
 
-// Engines in the order of the engine choice; the server's names.
+// The engines every server has (movingcolor.spec.schema.BUILTIN_ENGINES), first in the engine
+// choice in this order, so a saved project's choice index keeps its meaning.
+const std::vector<std::string>& builtinEngines();
+
+// Engines in the order of the engine choice: the built-in ones, then any other engine of the server
+// the plugin asked when it was described ($MOVINGCOLOR_SERVER, else the default address). Fixed for
+// the life of the process: OFX choice options are set at describe time.
 const std::vector<std::string>& engineNames();
+
+// The address asked at describe time and the Server parameter's default.
+std::string defaultServer();
+
+// The band width when none is given, in pixels (movingcolor.spec.schema.DEFAULT_BAND).
+constexpr double kDefaultBandWidth = 12.0;
 
 // A window may send at most 64 frames (the server's default limit): radius 31 and the target.
 constexpr int kMaxWindowRadius = 31;
@@ -37,7 +49,7 @@ struct Settings {
   std::array<double, 3> offset{0.0, 0.0, 0.0};
   std::array<double, 3> power{1.0, 1.0, 1.0};
   double saturation = 1.0;
-  double bandWidth = 12.0;
+  double bandWidth = kDefaultBandWidth;
   bool bandPercent = false;
   int windowRadius = 2;
   std::string colorspace;

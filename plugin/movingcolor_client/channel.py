@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import socket
 from pathlib import Path
@@ -39,6 +40,35 @@ def tls_mode(
     return TLS if (tls or ca or key) else PLAIN
 
 
+#: gRPC makes at most this many attempts of a call, whatever a retry policy asks for.
+MAX_ATTEMPTS = 5
+#: Calls gRPC may make again when the server was unreachable: each is answered whole or not at all
+#: (RunJob is retried only until its first response, when gRPC commits to the attempt). A streamed
+#: shot is not among them: its resume at the first missing frame is the client's (``calls``).
+RETRIED_METHODS = (
+    {"service": "movingcolor.v1.Fusion", "method": "GetInfo"},
+    {"service": "movingcolor.v1.Fusion", "method": "FindImages"},
+    {"service": "movingcolor.v1.Fusion", "method": "CancelJob"},
+    {"service": "movingcolor.v1.Fusion", "method": "RunJob"},
+    {"service": "grpc.health.v1.Health", "method": "Check"},
+)
+
+
+def retry_service_config(retries: int, backoff: float) -> str | None:
+    """gRPC's service config for ``retries`` more attempts after the first, waits growing from
+    ``backoff`` seconds (gRPC draws each wait at random up to that, so clients do not retry in step)."""
+    if retries < 1:
+        return None
+    policy = {
+        "maxAttempts": min(retries + 1, MAX_ATTEMPTS),
+        "initialBackoff": f"{max(backoff, 0.001):.3f}s",
+        "maxBackoff": f"{max(backoff, 0.001) * 2 ** (MAX_ATTEMPTS - 2):.3f}s",
+        "backoffMultiplier": 2,
+        "retryableStatusCodes": ["UNAVAILABLE"],
+    }
+    return json.dumps({"methodConfig": [{"name": list(RETRIED_METHODS), "retryPolicy": policy}]})
+
+
 def make_channel(
     address: str,
     tls: bool = False,
@@ -46,11 +76,17 @@ def make_channel(
     cert: str | os.PathLike | None = None,
     key: str | os.PathLike | None = None,
     server_name: str | None = None,
+    retries: int = 0,
+    backoff: float = 0.5,
 ) -> grpc.Channel:
-    """A channel to ``unix:///path/to.sock`` or ``host:port``; TLS when asked or when a CA/cert is given."""
+    """A channel to ``unix:///path/to.sock`` or ``host:port``; TLS when asked or when a CA/cert is given;
+    quick calls retried by gRPC ``retries`` times while the server is unreachable."""
     if not address or (not address.startswith("unix:") and ":" not in address):
         raise MovingColorError(f"server address {address!r}: write unix:///path/to.sock or host:port")
-    options = [("grpc.max_receive_message_length", MAX_RECEIVE_BYTES)]
+    options: list[tuple[str, object]] = [("grpc.max_receive_message_length", MAX_RECEIVE_BYTES)]
+    service_config = retry_service_config(retries, backoff)
+    if service_config:
+        options += [("grpc.enable_retries", 1), ("grpc.service_config", service_config)]
     if tls_mode(tls, ca, cert, key) == PLAIN:
         return grpc.insecure_channel(address, options=options)
     if bool(cert) != bool(key):

@@ -1,11 +1,14 @@
 """The client: connect to a server, ask what it has, fuse shots from files or arrays, run file jobs.
 
 Every call has a deadline (``timeout``, in seconds) and is retried when the
-server is unavailable (``retries``, waits doubling from ``backoff`` seconds).
+server is unavailable (``retries``, waits growing from ``backoff`` seconds): quick
+calls and RunJob by gRPC's retry policy (at most 4 retries, gRPC's limit), a
+streamed shot by resuming at its first missing frame.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,12 +22,13 @@ from movingcolor.errors import MovingColorError
 from movingcolor.frames.frame_range import FrameRange
 from movingcolor.protocol import PART_BYTES
 from movingcolor.spec import ShotReport
+from movingcolor.spec.schema import default
 from movingcolor.v1 import fusion_pb2, fusion_pb2_grpc
 from movingcolor.v1 import image_pb2 as pb
 
 from .calls import ShotCall
 from .channel import call_metadata, make_channel, tls_mode
-from .errors import ClientError, ImageEvictedError, from_rpc_error, retryable
+from .errors import ClientError, ImageEvictedError, from_rpc_error
 from .outputs import ShotOutputs, contiguous_runs
 from .results import FusedFrame
 from .setup import output_message, roles_of, shot_setup
@@ -60,7 +64,7 @@ class Client:
         self.backoff = backoff
         self.part_bytes = part_bytes
         self.metadata = call_metadata(token, name)
-        self.channel = make_channel(address, tls, ca, cert, key, server_name)
+        self.channel = make_channel(address, tls, ca, cert, key, server_name, retries, backoff)
         self.tls = tls_mode(tls, ca, cert, key)
         self.stub = fusion_pb2_grpc.FusionStub(self.channel)
         self._health = health_pb2_grpc.HealthStub(self.channel)
@@ -78,19 +82,21 @@ class Client:
 
     def _unary(self, method: Callable, request, timeout: float, doing: str):
         deadline = time.monotonic() + timeout
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return method(
-                    request, timeout=max(0.001, deadline - time.monotonic()), metadata=self.metadata
-                )
-            except grpc.RpcError as error:
-                left = deadline - time.monotonic()
-                if retryable(error, self.tls) and attempt <= self.retries and left > 0:
-                    time.sleep(min(self.backoff * 2 ** (attempt - 1), left))
-                    continue
-                raise from_rpc_error(error, self.address, doing, timeout, self.tls) from None
+        try:
+            self._wait_for_server(deadline)
+            return method(request, timeout=max(0.001, deadline - time.monotonic()), metadata=self.metadata)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error, self.address, doing, timeout, self.tls) from None
+
+    def _wait_for_server(self, deadline: float) -> None:
+        """With retries, give a server that is starting (or restarting) the time the retries would
+        have taken to come up: gRPC connects as soon as it listens. The call that follows fails as
+        unavailable if it never does, after gRPC's own retries (the channel's retry policy)."""
+        if self.retries < 1:
+            return
+        window = min(self.backoff * (2**self.retries - 1), deadline - time.monotonic())
+        with contextlib.suppress(grpc.FutureTimeoutError):
+            grpc.channel_ready_future(self.channel).result(timeout=max(0.001, window))
 
     def info(self, timeout: float = INFO_TIMEOUT) -> dict:
         """Versions, devices, engines, installed models, limits and root folders, as a dict."""
@@ -138,21 +144,29 @@ class Client:
         graded: str | os.PathLike | None = None,
         edited: str | os.PathLike | None = None,
         frames: str | None = None,
-        handles: int = 0,
-        exr_type: str = "half",
-        compression: str = "zip",
-        force: bool = False,
+        handles: int = default("handles"),
+        engine: str = default("engine"),
+        model: str | None = None,
+        device: str = default("device"),
+        band: str | int = default("band"),
+        config: str | None = None,
+        plate_colorspace: str | None = None,
+        graded_colorspace: str | None = None,
+        grade_colorspace: str | None = None,
+        out_colorspace: str | None = None,
+        exr_type: str = default("exr_type"),
+        compression: str = default("compression"),
+        force: bool = default("force"),
         progress: Progress | None = None,
         timeout: float = SHOT_TIMEOUT,
         on_accepted: Callable[[ShotCall], None] | None = None,
-        **options,
     ) -> ShotReport:
         """Fuse a shot on disk through the server and write its frames to ``out``, as ``movingcolor
-        fuse`` would: same names, same pixels, same headers. As there, a rerun keeps the frames
-        already written for the same inputs, settings and server (``force`` redoes them) and no
-        output may overwrite an input. ``options``: engine, model, device, band, config,
-        plate_colorspace, graded_colorspace, grade_colorspace, out_colorspace."""
-        from movingcolor.jobs.output import output_pattern
+        fuse`` would: same names, same pixels, same headers, the same settings (the shot settings
+        schema, ``movingcolor.spec.schema``). As there, a rerun keeps the frames already written
+        for the same inputs, settings and server (``force`` redoes them) and no output may
+        overwrite an input."""
+        from movingcolor.frames.output_pattern import output_pattern
 
         started = time.perf_counter()
         deadline = time.monotonic() + timeout
@@ -174,9 +188,17 @@ class Client:
             edited=edited is not None,
             matte_frames="matte" in roles,
             frames=frames,
-            handles=handles,
             output=output_message(file_format, exr_type, compression),
-            **options,
+            handles=handles,
+            engine=engine,
+            model=model,
+            device=device,
+            band=band,
+            config=config,
+            plate_colorspace=plate_colorspace,
+            graded_colorspace=graded_colorspace,
+            grade_colorspace=grade_colorspace,
+            out_colorspace=out_colorspace,
         )
         info = self.info(min(timeout, INFO_TIMEOUT))
         server = {"version": info["version"], "ocio_config": info["ocio_config"]}
@@ -385,37 +407,29 @@ class Client:
             }
         )
         deadline = time.monotonic() + timeout
-        attempt = 0
-        while True:
-            attempt += 1
-            accepted = False
-            try:
-                stream = self.stub.RunJob(
-                    request, timeout=max(0.001, deadline - time.monotonic()), metadata=self.metadata
-                )
-                for event in stream:
-                    kind = event.WhichOneof("event")
-                    if kind == "accepted":
-                        accepted = True
-                        if on_accepted:
-                            on_accepted(event.accepted.job_id)
-                    elif kind == "frame" and progress:
-                        progress(event.frame.done, event.frame.total, event.frame.frame)
-                    elif kind == "done":
-                        return json_format.MessageToDict(
-                            event.done.summary,
-                            preserving_proto_field_name=True,
-                            always_print_fields_with_no_presence=True,
-                        )
-                raise ClientError(f"RunJob on {self.address} ended without a summary")
-            except grpc.RpcError as error:
-                left = deadline - time.monotonic()
-                if retryable(error, self.tls) and not accepted and attempt <= self.retries and left > 0:
-                    time.sleep(min(self.backoff * 2 ** (attempt - 1), left))
-                    continue
-                raise from_rpc_error(
-                    error, self.address, f"RunJob on {self.address}", timeout, self.tls
-                ) from None
+        try:
+            self._wait_for_server(deadline)
+            # Retried by gRPC (the channel's retry policy) until the server accepts the job.
+            stream = self.stub.RunJob(
+                request, timeout=max(0.001, deadline - time.monotonic()), metadata=self.metadata
+            )
+            for event in stream:
+                kind = event.WhichOneof("event")
+                if kind == "accepted" and on_accepted:
+                    on_accepted(event.accepted.job_id)
+                elif kind == "frame" and progress:
+                    progress(event.frame.done, event.frame.total, event.frame.frame)
+                elif kind == "done":
+                    return json_format.MessageToDict(
+                        event.done.summary,
+                        preserving_proto_field_name=True,
+                        always_print_fields_with_no_presence=True,
+                    )
+        except grpc.RpcError as error:
+            raise from_rpc_error(
+                error, self.address, f"RunJob on {self.address}", timeout, self.tls
+            ) from None
+        raise ClientError(f"RunJob on {self.address} ended without a summary")
 
 
 class _FramesFinished(Exception):

@@ -10,7 +10,14 @@ again (a refused certificate, a message over the server's limit), exits with 2.
 from __future__ import annotations
 
 import grpc
-from movingcolor.errors import TRANSIENT_EXIT_CODE, MovingColorError
+from movingcolor.errors import (
+    TRANSIENT_EXIT_CODE,
+    ImageEvictedError,
+    JobCancelledError,
+    MovingColorError,
+    ServerBusyError,
+)
+from movingcolor.protocol.status import IMAGE_EVICTED, error_reason
 
 
 class ClientError(MovingColorError):
@@ -42,18 +49,6 @@ class DeadlineExceededError(ClientError):
     exit_code = TRANSIENT_EXIT_CODE
 
 
-class JobCancelledError(ClientError):
-    code = grpc.StatusCode.CANCELLED
-    exit_code = 130
-
-
-class ServerBusyError(ClientError):
-    """The server's job queue is full: retry later."""
-
-    code = grpc.StatusCode.RESOURCE_EXHAUSTED
-    exit_code = TRANSIENT_EXIT_CODE
-
-
 class MessageTooLargeError(ClientError):
     """A message or image is over the server's limits: it would be refused again."""
 
@@ -78,12 +73,6 @@ class InvalidRequestError(ClientError):
     code = grpc.StatusCode.INVALID_ARGUMENT
 
 
-class ImageEvictedError(InvalidRequestError):
-    """A window named an image by digest that the server has since evicted; resend it in full."""
-
-
-#: The server's words for an evicted image (FAILED_PRECONDITION also means RunJob without roots).
-_EVICTED = "no longer holds image"
 #: RESOURCE_EXHAUSTED for a size limit (gRPC's own, or an image over serve --max-image-mb), not a
 #: full job table: the same request would be refused again.
 _TOO_LARGE = ("larger than max", "max-image-mb")
@@ -92,17 +81,19 @@ _TOO_LARGE = ("larger than max", "max-image-mb")
 PLAIN, TLS, MUTUAL_TLS = "", "tls", "mutual"
 
 _BY_CODE = {
-    cls.code: cls
-    for cls in (
-        ServerUnavailableError,
-        AuthenticationError,
-        DeadlineExceededError,
-        JobCancelledError,
-        ServerBusyError,
-        NotFoundError,
-        PermissionDeniedError,
-        InvalidRequestError,
-    )
+    **{
+        cls.code: cls
+        for cls in (
+            ServerUnavailableError,
+            AuthenticationError,
+            DeadlineExceededError,
+            NotFoundError,
+            PermissionDeniedError,
+            InvalidRequestError,
+        )
+    },
+    # The server's own errors, raised here as they were raised there.
+    **{grpc.StatusCode[cls.status]: cls for cls in (JobCancelledError, ServerBusyError)},
 }
 
 
@@ -146,7 +137,7 @@ def retryable(error: grpc.RpcError, tls: str = PLAIN) -> bool:
 
 def from_rpc_error(
     error: grpc.RpcError, address: str, doing: str, timeout: float | None = None, tls: str = PLAIN
-) -> ClientError:
+) -> MovingColorError:
     """The client error for a failed call; ``doing`` says what the call was for (in messages),
     ``tls`` how the client connected (PLAIN, TLS or MUTUAL_TLS)."""
     code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
@@ -170,13 +161,15 @@ def from_rpc_error(
             )
         return MessageTooLargeError(f"{doing}: {details}")
     elif code == grpc.StatusCode.FAILED_PRECONDITION:
-        if _EVICTED in details:
-            return ImageEvictedError(f"{doing}: {details}")
-        code, message = grpc.StatusCode.INVALID_ARGUMENT, f"{doing}: {details}"
+        message = f"{doing}: {details}"
+        if error_reason(error) == IMAGE_EVICTED:  # FAILED_PRECONDITION also means RunJob without roots
+            evicted = ImageEvictedError(message)
+            evicted.code = code
+            return evicted
+        code = grpc.StatusCode.INVALID_ARGUMENT
     else:
         message = f"{doing}: {details}" if details else f"{doing}: {code.name}"
     error_class = _BY_CODE.get(code, ClientError)
     result = error_class(message)
-    if error_class is ClientError:
-        result.code = code
+    result.code = code
     return result

@@ -21,6 +21,7 @@ from pathlib import Path
 from movingcolor import __version__
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.frame_range import FrameRange
+from movingcolor.frames.output_pattern import prepare_folder
 from movingcolor.frames.overlap import check_outputs_spare_inputs
 from movingcolor.frames.sequence import SequencePattern
 from movingcolor.frames.temporaries import remove_stale_temporaries
@@ -61,8 +62,6 @@ class ShotOutputs:
     def prepare(self, render: FrameRange) -> None:
         """Before any frame of ``render`` is written: refuse to overwrite any input file, make the
         folder, and remove the temporaries a killed run left for these frames."""
-        from movingcolor.jobs.output import prepare_folder
-
         check_outputs_spare_inputs(self.pattern, render, self.frames.files())
         prepare_folder(self.pattern)
         remove_stale_temporaries(self.pattern, render)

@@ -8,6 +8,7 @@ from pathlib import Path
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.frame_range import FrameRange
 from movingcolor.protocol.images import SAMPLE_TYPES
+from movingcolor.spec.schema import SETTINGS, SETUP, carried_by, default, is_inline_grade
 from movingcolor.v1 import fusion_pb2
 from movingcolor.v1 import image_pb2 as pb
 
@@ -15,7 +16,7 @@ from movingcolor.v1 import image_pb2 as pb
 def grade_message(grade: str | os.PathLike) -> fusion_pb2.Grade:
     """Inline text and ``look:NAME`` go as text; an existing grade file goes as its bytes."""
     text = os.fspath(grade).strip()
-    if "=" in text or text.startswith("look:"):
+    if is_inline_grade(text):
         return fusion_pb2.Grade(text=text)
     path_text, _, cccid = text.partition("#")
     path = Path(path_text).expanduser()
@@ -24,8 +25,18 @@ def grade_message(grade: str | os.PathLike) -> fusion_pb2.Grade:
     return fusion_pb2.Grade(text=text)  # a look name the server's config may know
 
 
+#: Settings a ShotSetup carries in a field of their own name: ``shot_setup``'s ``settings``.
+SETUP_SETTINGS = tuple(
+    setting.name
+    for setting in carried_by(SETUP)
+    if setting.names_on(SETUP) == (setting.name,) and not setting.exclusive and setting.name != "matte"
+)
+
+
 def output_message(
-    file_format: str | None = "exr", sample_type: str = "half", compression: str = "zip"
+    file_format: str | None = "exr",
+    sample_type: str = default("exr_type"),
+    compression: str = default("compression"),
 ) -> fusion_pb2.Output:
     """File bytes of ``file_format`` (exr, png, tif), or raw samples when ``file_format`` is None."""
     if sample_type not in SAMPLE_TYPES:
@@ -48,21 +59,20 @@ def shot_setup(
     edited: bool = False,
     matte_frames: bool = True,
     frames: str | None = None,
-    handles: int = 0,
-    engine: str = "guided",
-    model: str | None = None,
-    device: str = "auto",
-    band: str | int = "12",
-    config: str | None = None,
-    plate_colorspace: str | None = None,
-    graded_colorspace: str | None = None,
-    grade_colorspace: str | None = None,
-    out_colorspace: str | None = None,
     output: fusion_pb2.Output | None = None,
+    **settings,
 ) -> fusion_pb2.ShotSetup:
-    """A setup; exactly one of ``grade``, ``graded``, ``edited``."""
+    """A setup; exactly one of ``grade``, ``graded``, ``edited``. ``settings``: any of
+    ``SETUP_SETTINGS`` (handles, engine, model, device, band, config, the colourspaces) as
+    ``movingcolor fuse`` takes them; one left out or None is the schema's default."""
     if sum((grade is not None, graded, edited)) != 1:
         raise MovingColorError("give exactly one of grade (a grade to apply), graded or edited frames")
+    unknown = sorted(set(settings) - set(SETUP_SETTINGS))
+    if unknown:
+        raise MovingColorError(
+            f"{', '.join(unknown)}: not a shot setting this call takes; use {', '.join(SETUP_SETTINGS)}"
+        )
+    config = settings.get("config")
     if config and not config.startswith("ocio://"):
         raise MovingColorError(
             f"config {config!r}: a server takes a built-in config (ocio://default, "
@@ -70,19 +80,14 @@ def shot_setup(
         )
     setup = fusion_pb2.ShotSetup(
         clip=clip,
-        handles=handles,
         matte=fusion_pb2.MATTE_SOURCE_FRAMES if matte_frames else fusion_pb2.MATTE_SOURCE_PLATE_ALPHA,
-        engine=engine,
-        model=model or "",
-        device=device or "auto",
-        band=str(band),
-        config=config or "",
-        plate_colorspace=plate_colorspace or "",
-        graded_colorspace=graded_colorspace or "",
-        grade_colorspace=grade_colorspace or "",
-        out_colorspace=out_colorspace or "",
         output=output or output_message(),
     )
+    for name in SETUP_SETTINGS:
+        value = settings.get(name)
+        value = default(name) if value is None else value
+        if value is not None:
+            setattr(setup, name, SETTINGS[name].type(value))
     if frames:
         wanted = FrameRange.parse(frames)
         setup.render.CopyFrom(pb.FrameRange(first=wanted.first, last=wanted.last))

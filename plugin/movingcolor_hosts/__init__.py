@@ -8,14 +8,14 @@ turn knobs or settings into :class:`FuseSettings` and render frames.
 """
 
 from .errors import HostBridgeError, MissingInputError, RenderError, SettingsError
-from .fusion import FusionResult, RenderedInputs, fuse_rendered
+from .fusion import FusedSequence, RenderedInputs, fuse_rendered
 from .mattes import require_matte_in_alpha
 from .settings import FuseSettings, environment_values, settings_from_mapping
 from .staging import StagedOutput, new_folder_in, scratch_folder
 
 __all__ = [
     "FuseSettings",
-    "FusionResult",
+    "FusedSequence",
     "HostBridgeError",
     "MissingInputError",
     "RenderError",

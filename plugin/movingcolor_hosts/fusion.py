@@ -35,8 +35,9 @@ class RenderedInputs:
 
 
 @dataclass
-class FusionResult:
-    """What a fusion wrote: the output pattern and its frames, in order."""
+class FusedSequence:
+    """The fused sequence a host's fusion put in place: its output pattern, its frames in order and
+    their files, and what made them (engine, model, server)."""
 
     out: str
     frames: list[int]
@@ -115,7 +116,7 @@ def fuse_rendered(
     cancelled: Cancelled | None = None,
     frames: str | None = None,
     poll_seconds: float = 0.1,
-) -> FusionResult:
+) -> FusedSequence:
     """Fuse ``inputs`` (frames ``frames``, ``FIRST-LAST``; default all, the rest being context) on
     ``settings.server`` into ``settings.out``; raises a ``MovingColorError`` whose
     message names the problem and the fix (``JobCancelledError`` when ``cancelled()`` said so)."""
@@ -158,7 +159,7 @@ def fuse_rendered(
     except BaseException:
         staged.discard()
         raise
-    return FusionResult(
+    return FusedSequence(
         out=settings.out,
         frames=numbers,
         written=written,

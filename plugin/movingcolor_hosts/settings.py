@@ -16,6 +16,7 @@ from pathlib import Path
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.sequence import is_sequence_pattern
 from movingcolor.spec.band_width import BandWidth
+from movingcolor.spec.schema import LOOK_PREFIX, default, is_inline_grade
 
 from .errors import SettingsError
 
@@ -35,10 +36,10 @@ class FuseSettings:
     out: str = ""
     grade: str = ""
     use_graded: bool = False
-    engine: str = "guided"
-    model: str = ""
-    band: str = "12"
-    handles: int = 0
+    engine: str = default("engine")
+    model: str = ""  # the server's default model
+    band: str = default("band")
+    handles: int = default("handles")
     colorspace: str = ""
     token: str | None = None
     timeout: float = 6 * 3600.0
@@ -96,14 +97,14 @@ class FuseSettings:
                 f"{self.label('grade')} is empty: give a CDL (slope=..;offset=..;power=..;sat=..), a grade "
                 f"or LUT file, look:NAME, or use the graded input"
             )
-        if grade.startswith("look:"):
-            if not grade[5:].strip():
+        if grade.startswith(LOOK_PREFIX):
+            if not grade[len(LOOK_PREFIX) :].strip():
                 raise SettingsError(
                     f"{self.label('grade')}: look: needs the name of a look in the OCIO config"
                 )
             return
         path = Path(grade.partition("#")[0]).expanduser()
-        if "=" not in grade and path.suffix.lower() in GRADE_FILE_EXTENSIONS and not path.is_file():
+        if not is_inline_grade(grade) and path.suffix.lower() in GRADE_FILE_EXTENSIONS and not path.is_file():
             raise SettingsError(
                 f"{self.label('grade')}: the grade file {path} does not exist; check the path"
             )

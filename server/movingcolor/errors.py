@@ -80,3 +80,27 @@ class PathOutsideRootsError(MovingColorError):
 
 class MissingDependencyError(MovingColorError):
     """An optional package needed for this operation is not installed."""
+
+
+class JobCancelledError(MovingColorError):
+    """A job was cancelled: by its client, its deadline, a CancelJob call or the server's shutdown.
+
+    One error wherever it is seen: raised by the server's job, sent as gRPC's CANCELLED, and raised
+    again by the client library."""
+
+    exit_code = 130
+    #: The gRPC status it travels as.
+    status = "CANCELLED"
+
+
+class ServerBusyError(MovingColorError):
+    """The server's job table is full: retry later (the same error on the server and at the client)."""
+
+    exit_code = TRANSIENT_EXIT_CODE
+    status = "RESOURCE_EXHAUSTED"
+
+
+class ImageEvictedError(MovingColorError):
+    """A window named an image by its digest that the server no longer holds: resend it in full."""
+
+    status = "FAILED_PRECONDITION"

@@ -14,7 +14,7 @@ import threading
 
 import nuke
 from movingcolor.errors import MovingColorError
-from movingcolor_hosts import FusionResult, fuse_rendered
+from movingcolor_hosts import FusedSequence, fuse_rendered
 
 from .node import OUTPUT_NAME, READ_NAME, inner
 from .render import PreparedShot, prepare_shot
@@ -38,7 +38,7 @@ class _Progress:
         return self.task.isCancelled()
 
 
-def _fuse_prepared(shot: PreparedShot) -> FusionResult:
+def _fuse_prepared(shot: PreparedShot) -> FusedSequence:
     """Fuse on the server; safe in a worker thread (no node is touched)."""
     try:
         progress = _Progress(shot)
@@ -52,7 +52,7 @@ def _fuse_prepared(shot: PreparedShot) -> FusionResult:
         shot.cleanup()
 
 
-def show_result(node: nuke.Node, result: FusionResult) -> None:
+def show_result(node: nuke.Node, result: FusedSequence) -> None:
     """Point the node's Read at the fused frames and make it the node's output."""
     read = inner(node, READ_NAME)
     read["file"].setValue(result.out)
@@ -68,7 +68,7 @@ def show_result(node: nuke.Node, result: FusionResult) -> None:
     )
 
 
-def fuse(node: nuke.Node, first: int | None = None, last: int | None = None) -> FusionResult:
+def fuse(node: nuke.Node, first: int | None = None, last: int | None = None) -> FusedSequence:
     """Fuse frames ``first``-``last`` (default: the node's range knobs) and show them in the node.
     Blocks; raises a MovingColorError whose message names the problem and the fix."""
     shot = prepare_shot(node, first, last)
@@ -83,7 +83,7 @@ def _message(error: BaseException) -> str:
     return f"MovingColor: unexpected error: {error!r}"
 
 
-def _finish_in_main_thread(shot: PreparedShot, result: FusionResult | None, error: Exception | None) -> None:
+def _finish_in_main_thread(shot: PreparedShot, result: FusedSequence | None, error: Exception | None) -> None:
     """The worker's outcome, on the main thread: show the fused frames, or say what went wrong."""
     _fusing.discard(shot.name)
     if error is not None:

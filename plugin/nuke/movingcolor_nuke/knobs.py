@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 
 import nuke
+from movingcolor.spec.schema import BUILTIN_ENGINES, default
 from movingcolor_hosts import FuseSettings, SettingsError
+
+from .server_choices import ServerChoices, ask_server
 
 #: Where the grade comes from; the graded input makes the server blend towards that plate.
 GRADE_SOURCES = ("CDL", "grade file", "OCIO look", "graded input")
 #: The matte's channel: its alpha (Nuke's convention) or, for a roto or key rendered as a grey
 #: image, its colour (the brightest of R, G, B).
 MATTE_CHANNELS = ("alpha", "rgb")
-ENGINES = ("guided", "movingcolor", "feather", "hard")
 DEFAULT_CDL = "slope=1,1,1;offset=0,0,0;power=1,1,1;sat=1"
 
 #: Input numbers of the group, in the order the artist sees them.
@@ -37,8 +39,14 @@ def add_knobs(node: nuke.Node) -> None:
     knobs = [
         nuke.Tab_Knob("movingcolor", "MovingColor"),
         nuke.String_Knob("server", LABELS["server"]),
-        nuke.Enumeration_Knob("engine", LABELS["engine"], list(ENGINES)),
+        # Filled from the server's GetInfo below; the built-in engines until one answers.
+        nuke.Enumeration_Knob("engine", LABELS["engine"], list(BUILTIN_ENGINES)),
         nuke.String_Knob("model", LABELS["model"]),
+        nuke.PyScript_Knob(
+            "ask_server",
+            "ask server",
+            "import movingcolor_nuke.knobs as k; k.fill_choices(nuke.thisNode())",
+        ),
         nuke.Enumeration_Knob("grade_source", "grade from", list(GRADE_SOURCES)),
         nuke.String_Knob("cdl", "CDL"),
         nuke.File_Knob("grade_file", "grade file"),
@@ -59,13 +67,13 @@ def add_knobs(node: nuke.Node) -> None:
         node.addKnob(knob)
     node["server"].setValue(os.environ.get("MOVINGCOLOR_SERVER", "localhost:50051"))
     node["cdl"].setValue(DEFAULT_CDL)
-    node["band"].setValue("12")
+    node["band"].setValue(default("band"))
     node["first"].setValue(first)
     node["last"].setValue(last)
     node["colorspace"].setValue(working_space())
     tips = {
         "server": "address of `movingcolor serve`: host:port or unix:///path/to.sock",
-        "model": "the movingcolor engine's model (empty: the server's default)",
+        "ask_server": "ask the server for its engines and installed models",
         "cdl": "slope=R,G,B;offset=R,G,B;power=R,G,B;sat=S",
         "grade_file": ".cc/.ccc/.cdl, or a LUT: .cube, .clf, .ctf, .3dl, ...",
         "look": "a look of the server's OCIO config",
@@ -79,6 +87,22 @@ def add_knobs(node: nuke.Node) -> None:
     }
     for name, tip in tips.items():
         node[name].setTooltip(tip)
+    fill_choices(node)
+
+
+def fill_choices(node: nuke.Node) -> ServerChoices:
+    """The engine choice and the model's tooltip from the server the node names (GetInfo), or the
+    built-in engines when none answers; the status line says which."""
+    choices = ask_server(node["server"].value())
+    engine = node["engine"].value()
+    node["engine"].setValues(list(choices.engines))
+    node["engine"].setValue(engine if engine in choices.engines else choices.engines[0])
+    models = ", ".join(choices.models) if choices.models else "none listed"
+    node["model"].setTooltip(
+        f"the movingcolor engine's model (empty: the server's default); installed: {models}"
+    )
+    node["status"].setValue(choices.note)
+    return choices
 
 
 def working_space() -> str:

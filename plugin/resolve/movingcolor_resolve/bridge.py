@@ -30,7 +30,8 @@ log = logging.getLogger(LOGGER)
 
 @dataclass
 class FusedItem:
-    """One item's outcome: where the fused frames are and the track they were placed on, or the error."""
+    """One timeline item's outcome: its record frames, and where its fused frames are and the track
+    they were placed on, or the error that stopped it (a batch goes on past a failed item)."""
 
     item: str
     record_first: int

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from movingcolor.frames.sequence import SequencePattern
-from movingcolor_hosts import FusionResult, HostBridgeError
+from movingcolor_hosts import FusedSequence, HostBridgeError
 
 #: The name of the tracks fused clips are placed on; the clip under the playhead is never taken
 #: from one (a second run fuses the plate again, not the previous result).
@@ -43,7 +43,7 @@ def _append(media_pool, timeline, clip, frames: int, track: int, record_first: i
     return None
 
 
-def place_above(project, timeline, result: FusionResult, record_first: int) -> int:
+def place_above(project, timeline, result: FusedSequence, record_first: int) -> int:
     """Import the fused sequence and put it on a new video track at ``record_first``; the track."""
     media_pool = project.GetMediaPool()
     imported = media_pool.ImportMedia(

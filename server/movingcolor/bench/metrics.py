@@ -34,6 +34,18 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ..color.difference import delta_e2000
+
+__all__ = [
+    "delta_e2000",
+    "flow_warping_error",
+    "input_flows",
+    "patch_consistency",
+    "psnr",
+    "ssim",
+    "texture_difference",
+]
+
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
 
@@ -57,17 +69,6 @@ def ssim(result: np.ndarray, reference: np.ndarray, region: np.ndarray | None = 
         return float("nan")
     _, full = structural_similarity(reference, result, channel_axis=2, data_range=1.0, full=True)
     return float(full.mean(axis=2)[mask].mean())
-
-
-def delta_e2000(result: np.ndarray, reference: np.ndarray, region: np.ndarray | None = None) -> float:
-    from skimage.color import deltaE_ciede2000, rgb2lab
-
-    mask = _region(result, region)
-    if not mask.any():
-        return float("nan")
-    a = rgb2lab(np.clip(result[mask][None], 0, 1))
-    b = rgb2lab(np.clip(reference[mask][None], 0, 1))
-    return float(deltaE_ciede2000(a, b).mean())
 
 
 def _high_pass_luma(image: np.ndarray) -> np.ndarray:

@@ -35,11 +35,12 @@ from ..frames.image_io import read_pixels, write_image
 from ..frames.stream import DecodedImage, FrameStore, StreamSource
 from ..jobs import ShotSources, ShotSpec, ShotStream, run_shot
 from ..service.process import ServerProcess
+from ..spec.schema import DEFAULT_BAND
 from ..synthetic import generate_shot
 from .report import machine_lines, replace_section
 
 GRADE = "slope=1.2,1.0,0.8;offset=0.01;power=1.1;sat=1.2"
-BAND = "12"
+BAND = DEFAULT_BAND
 SIZES = ((432, 240), (1920, 1080))
 # Frames per shot: enough for full windows at the small size, few enough for minutes at HD.
 SHOT_FRAMES = {(432, 240): 12, (1920, 1080): 4}

@@ -25,12 +25,13 @@ from ..engines.registry import create_engine, engine_names
 from ..frames.image_io import read_pixels, write_image
 from ..jobs import ShotSpec, run_shot
 from ..masks.band import BandWidth, edge_band
+from ..spec.schema import DEFAULT_BAND
 from ..synthetic import generate_shot
 from .report import machine_lines, replace_section
 
 SECTION = "## Foundation throughput (CPU)"
 GRADE = "slope=1.2,1.0,0.8;offset=0.01;power=1.1;sat=1.2"
-BAND = "12"
+BAND = DEFAULT_BAND
 PIPELINE_ENGINE = "guided"
 PIPELINE_STAGE = f"end to end: {PIPELINE_ENGINE} (run_shot)"
 # Mirror cli/bench.py, so the stated command is the plain one when nothing was changed.
@@ -112,13 +113,16 @@ def _measure_size(width: int, height: int, repeats: int, folder: Path) -> list[R
             engine.fuse(
                 FusionFrames(
                     frame_numbers=list(range(first, first + count)),
-                    center=count // 2,
+                    outputs=[count // 2],
                     plate=plate[:count],
                     graded=graded[:count],
                     edited=edited[:count],
                     matte=shot.matte[:count],
                     band=band[:count],
                     plate_display=display[:count],
+                    # The classical engines read neither (Engine.inputs).
+                    graded_display=None,
+                    edited_display=None,
                     band_pixels=band_pixels[:count],
                 )
             )

@@ -8,15 +8,16 @@ records what it can know of the server).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import logging
 
 from ..engines.registry import engine_names
 from ..errors import MovingColorError
-from ..frames.image_io import EXR_COMPRESSIONS, EXR_PIXEL_TYPES
 from ..frames.limits import DEFAULT_MAX_PIXELS, pixel_limit
 from ..jobs import ShotSpec, run_shot
+from ..spec.schema import CLI, carried_by
 from .progress import FrameProgress
 
 log = logging.getLogger("movingcolor")
@@ -28,46 +29,7 @@ def add_parser(commands) -> None:
         help="fuse a graded region into a shot",
         description="Remove the seam a coarse matte leaves around a regional grade.",
     )
-    parser.add_argument(
-        "--plate", required=True, help="plate: shot.####.exr, shot.%%04d.exr, a folder or a video"
-    )
-    parser.add_argument(
-        "--matte",
-        default="alpha",
-        help="matte: a sequence, folder, still or video; 'alpha' (default) uses the plate's alpha",
-    )
-    mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument(
-        "--grade",
-        help="grade to apply: CDL 'slope=..;offset=..;power=..;sat=..', a .cc/.ccc/.cdl, a LUT "
-        "file (.cube, .clf, .ctf, .3dl, ...), look:NAME, or 'exposure=..;saturation=..' "
-        "(brightness, contrast, exposure, gamma, hue, saturation, vibrance, warmth)",
-    )
-    mode.add_argument("--graded", help="the whole plate already graded (composited through the matte here)")
-    mode.add_argument("--edited", help="the host's composite through the matte (e.g. a Resolve qualifier)")
-    parser.add_argument(
-        "--engine", default="guided", help=f"fusion engine (default guided): {', '.join(engine_names())}"
-    )
-    parser.add_argument("--model", help="movingcolor engine: installed model name or a model folder")
-    parser.add_argument("--device", default="auto", help="movingcolor engine: auto (default), cpu or cuda")
-    parser.add_argument("--out", required=True, help="output: out/shot.####.exr (or .png/.tif), or a folder")
-    parser.add_argument("--frames", help="frame range FIRST-LAST, e.g. 1001-1100 (default: all)")
-    parser.add_argument("--handles", type=int, default=0, help="extra frames each side of --frames")
-    parser.add_argument(
-        "--band", default="12", help="edge band width: pixels (12) or %% of object size (10%%)"
-    )
-    parser.add_argument("--config", help="OpenColorIO config (default: $OCIO, else ocio://default)")
-    parser.add_argument("--plate-colorspace", help="plate colourspace (default: file header, else by type)")
-    parser.add_argument("--graded-colorspace", help="colourspace of --graded/--edited (default as plate)")
-    parser.add_argument(
-        "--grade-colorspace", help="colourspace CDLs and LUTs apply in (default: the plate's)"
-    )
-    parser.add_argument("--out-colorspace", help="output colourspace (default: the plate's)")
-    parser.add_argument("--exr-type", default="half", choices=sorted(EXR_PIXEL_TYPES), help="EXR pixel type")
-    parser.add_argument("--compression", default="zip", choices=EXR_COMPRESSIONS, help="EXR compression")
-    parser.add_argument(
-        "--force", action="store_true", help="redo frames already written for the same inputs and settings"
-    )
+    _add_shot_options(parser)
     parser.add_argument(
         "--max-pixels",
         type=int,
@@ -85,6 +47,33 @@ def add_parser(commands) -> None:
     remote.add_argument("--tls-cert", help="PEM client certificate, for a server that wants one (mutual TLS)")
     remote.add_argument("--tls-key", help="PEM private key of --tls-cert")
     parser.set_defaults(run=run)
+
+
+def _add_shot_options(parser: argparse.ArgumentParser) -> None:
+    """An option per shot setting the command line carries, as the schema describes it."""
+    groups: dict = {}  # exclusive group name -> its argparse group
+    for setting in carried_by(CLI):
+        options: dict = {"help": setting.help.replace("%", "%%")}
+        if setting.name == "engine":
+            # The engines installed here, plug-ins included; the schema knows only the built-in ones.
+            options["help"] += f": {', '.join(engine_names())}"
+        if setting.type is bool:
+            options["action"] = "store_true"
+        else:
+            if setting.type is not str:
+                options["type"] = setting.type
+            if setting.default is not None:
+                options["default"] = setting.default
+            if setting.choices and setting.strict:
+                options["choices"] = setting.choices
+        target = parser
+        if setting.exclusive:
+            if setting.exclusive not in groups:
+                groups[setting.exclusive] = parser.add_mutually_exclusive_group(required=True)
+            target = groups[setting.exclusive]
+        elif setting.required:
+            options["required"] = True
+        target.add_argument(setting.option, **options)
 
 
 def _spec(args) -> ShotSpec:

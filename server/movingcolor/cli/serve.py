@@ -138,7 +138,7 @@ def run(args) -> int:
             raise MovingColorError(f"--{name.replace('_', '-')} must be more than 0, not {value}")
     if args.device != "auto":
         # Checked now rather than at the first network call: a GPU server without its GPU is a setup error.
-        from ..engines.movingcolor import resolve_device
+        from ..model.device import resolve_device
 
         resolve_device(args.device)
     from ..frames.limits import set_max_pixels

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..frames.frame_range import FrameRange
+from ..spec.schema import DEFAULT_BAND, DEFAULT_ENGINE, default
 
 
 def add_parser(commands) -> None:
@@ -15,10 +16,10 @@ def add_parser(commands) -> None:
     )
     parser.add_argument("--name", required=True, help="job name")
     parser.add_argument("--plate", required=True)
-    parser.add_argument("--matte", default="alpha")
+    parser.add_argument("--matte", default=default("matte"))
     parser.add_argument("--grade", required=True)
-    parser.add_argument("--engine", default="guided")
-    parser.add_argument("--band", default="12")
+    parser.add_argument("--engine", default=DEFAULT_ENGINE)
+    parser.add_argument("--band", default=DEFAULT_BAND)
     parser.add_argument("--out", required=True)
     parser.add_argument("--frames", required=True, help="frame range FIRST-LAST")
     parser.add_argument("--chunk", type=int, default=10, help="frames per task (default 10)")

@@ -24,6 +24,7 @@ import numpy as np
 import PyOpenColorIO as ocio
 
 from ..errors import GradeError, UnknownLookError
+from ..spec.schema import LOOK_PREFIX
 from .config import OCIO_ERRORS, ColorConfig, apply_processor
 from .parametric import ParametricGrade
 
@@ -81,8 +82,8 @@ def parse_grade(spec: str, config: ColorConfig) -> Grade:
     text = spec.strip()
     if not text:
         raise GradeError("--grade is empty; give a CDL, a LUT file, look:NAME or adjustments")
-    if text.startswith("look:"):
-        return _look(text[5:], config)
+    if text.startswith(LOOK_PREFIX):
+        return _look(text.removeprefix(LOOK_PREFIX), config)
     if "=" in text:
         return _inline(text, config)
     path_text, _, cccid = text.partition("#")

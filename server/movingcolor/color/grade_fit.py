@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..engines.symmetric3 import PAIRS, regularised, solve_symmetric3
+from .symmetric3 import PAIRS, regularised, solve_symmetric3
 
 # Fewer interior pixels than this and the fit is not trusted: the plate is used.
 MIN_FIT_PIXELS = 64

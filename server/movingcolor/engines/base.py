@@ -25,18 +25,19 @@ class FusionFrames:
     Scene-linear arrays serve the classical engines (they blend in linear
     light); the ``*_display`` arrays are the same images in the bounded,
     perceptual working encoding (sRGB-encoded, 0..1) that the network sees.
+    An input the engine does not declare in :attr:`Engine.inputs` is None.
     """
 
     frame_numbers: list[int]
     outputs: list[int]  # indices into frame_numbers of the frames to decide
-    plate: np.ndarray  # (T, H, W, 3) scene-linear plate I
-    graded: np.ndarray  # (T, H, W, 3) scene-linear graded plate G = T(I)
-    edited: np.ndarray  # (T, H, W, 3) scene-linear hard composite E
+    plate: np.ndarray | None  # (T, H, W, 3) scene-linear plate I
+    graded: np.ndarray | None  # (T, H, W, 3) scene-linear graded plate G = T(I)
+    edited: np.ndarray | None  # (T, H, W, 3) scene-linear hard composite E
     matte: np.ndarray  # (T, H, W) coarse matte A in 0..1
     band: np.ndarray  # (T, H, W) bool edge band M
-    plate_display: np.ndarray  # (T, H, W, 3)
-    graded_display: np.ndarray  # (T, H, W, 3)
-    edited_display: np.ndarray  # (T, H, W, 3)
+    plate_display: np.ndarray | None  # (T, H, W, 3)
+    graded_display: np.ndarray | None  # (T, H, W, 3)
+    edited_display: np.ndarray | None  # (T, H, W, 3)
     band_pixels: list[float]  # band width in pixels, per frame
     num_local: int = 0  # the first num_local frames are local, the rest global context
     #: False when only the host's composite is known and the grade could not be recovered.
@@ -50,6 +51,22 @@ class FusionFrames:
     @property
     def target(self) -> int:
         return self.frame_numbers[self.center]
+
+
+#: Every per-frame input a window can carry (the names of :class:`FusionFrames`' fields).
+FRAME_INPUTS = frozenset(
+    {
+        "plate",
+        "graded",
+        "edited",
+        "matte",
+        "band",
+        "plate_display",
+        "graded_display",
+        "edited_display",
+        "band_pixels",
+    }
+)
 
 
 @dataclass
@@ -69,6 +86,13 @@ class Engine(ABC):
     temporal_radius: int = 0
     #: Recorded in output headers; classical engines have none.
     model: str = "none"
+    #: The :class:`FusionFrames` inputs this engine reads. The runner prepares only these (each
+    #: full-resolution array costs a colour conversion and memory per frame held); an engine
+    #: that does not say reads everything.
+    inputs: frozenset[str] = FRAME_INPUTS
+    #: Whether the engine may decide a band by colours (``FusionResult.rgb``), not only by a
+    #: matte; colours need the display encodings for compositing.
+    decides_colours: bool = True
 
     def plan(self, clip: list[int], targets: list[int]) -> list[Window]:
         """Windows to run, in order, to decide every frame of ``targets``."""

@@ -11,6 +11,8 @@ from .base import Engine, FusionFrames, FusionResult
 class FeatherEngine(Engine):
     name = "feather"
     description = "matte blurred across the band (Gaussian, sigma = band/3)"
+    inputs = frozenset({"matte", "band_pixels"})
+    decides_colours = False
 
     def fuse(self, frames: FusionFrames) -> FusionResult:
         matte = frames.matte[frames.center]

@@ -14,8 +14,8 @@ from collections import OrderedDict
 import numpy as np
 from scipy import ndimage
 
+from ..color.symmetric3 import PAIRS, regularised, solve_symmetric3
 from .base import Engine, FusionFrames, FusionResult
-from .symmetric3 import PAIRS, regularised, solve_symmetric3
 
 
 def _box(image: np.ndarray, radius: int) -> np.ndarray:
@@ -131,6 +131,8 @@ class GuidedEngine(Engine):
     name = "guided"
     description = "edge-aware matte refinement guided by the plate, smoothed over time"
     temporal_radius = TEMPORAL_RADIUS
+    inputs = frozenset({"plate_display", "matte", "band_pixels"})
+    decides_colours = False
 
     def __init__(
         self, eps: float = EPS, temporal_sigma: float = TEMPORAL_SIGMA, change_sigma: float = CHANGE_SIGMA

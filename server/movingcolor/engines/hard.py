@@ -8,6 +8,8 @@ from .base import Engine, FusionFrames, FusionResult
 class HardEngine(Engine):
     name = "hard"
     description = "plain composite through the coarse matte (the seam as it is)"
+    inputs = frozenset({"matte"})
+    decides_colours = False
 
     def fuse(self, frames: FusionFrames) -> FusionResult:
         return FusionResult(alpha=frames.matte[frames.center].copy())

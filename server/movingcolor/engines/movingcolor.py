@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import MissingDependencyError, MovingColorError
+from ..color.symmetric3 import PAIRS, regularised, solve_symmetric3
+from ..errors import MovingColorError
+from ..model.channels import GRADED, MATTE, PLATE, stack_inputs
+from ..model.device import require_torch, resolve_device
 from ..windowing import Window, sliding_windows
 from .base import Engine, FusionFrames, FusionResult
 from .guided import guided_mattes, refine_matte, smooth_over_time
 from .refinement_cache import RefinementCache
-from .symmetric3 import PAIRS, regularised, solve_symmetric3
 
 # Guided upsampling: window radius at the working resolution, and regularisation.
 UPSAMPLE_RADIUS = 2
@@ -68,27 +70,6 @@ def guided_upsample(guide_low, source_low, guide_full, radius: int, eps: float):
     return (coefficients[:, :3] * guide_full).sum(1, keepdim=True) + coefficients[:, 3:]
 
 
-def _torch():
-    try:
-        import torch
-    except ImportError as error:
-        raise MissingDependencyError(
-            "the movingcolor engine needs torch: pip install 'movingcolor[server]'"
-        ) from error
-    return torch
-
-
-def resolve_device(device: str) -> str:
-    torch = _torch()
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise MovingColorError(f"device {device!r} is not known: use auto, cpu or cuda")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise MovingColorError("--device cuda: no CUDA GPU is available here; use --device cpu")
-    return device
-
-
 #: The shortest side the network takes: its encoder works at a quarter of the frame's size and
 #: pads by reflection, which needs at least two features each way.
 MIN_WORKING_SIDE = 8
@@ -109,7 +90,7 @@ class MovingColorEngine(Engine):
     description = "the learned fusion network (a trained model: --model)"
 
     def __init__(self, model: str | None = None, device: str = "auto", head: str = "auto", network=None):
-        torch = _torch()
+        torch = require_torch()
         from ..model.checkpoint import WEIGHTS, load_checkpoint
         from ..model.registry import find_model
 
@@ -163,15 +144,12 @@ class MovingColorEngine(Engine):
         for t in range(len(frames.frame_numbers)):
             band = frames.band[t].astype(np.float32)[..., None]
             hidden = frames.edited_display[t] * (1.0 - band)
-            stacked = np.concatenate(
-                [
-                    frames.plate_display[t],
-                    hidden,
-                    band,
-                    graded[t] if graded is not None else hidden,
-                    frames.matte[t][..., None],
-                ],
-                axis=-1,
+            stacked = stack_inputs(
+                frames.plate_display[t],
+                hidden,
+                band,
+                graded[t] if graded is not None else hidden,
+                frames.matte[t][..., None],
             )  # (H, W, 11)
             x = torch.from_numpy(stacked).permute(2, 0, 1)[None].to(self.device)  # (1, 11, H, W)
             if size != (height, width):
@@ -182,14 +160,14 @@ class MovingColorEngine(Engine):
         x = torch.cat(inputs)[None]  # (1, T, 11, h, w)
         if grade_known and self.config.matte_start == "guided":
             scale = size[0] / height
-            x[0, :, 10] = torch.from_numpy(
+            x[0, :, MATTE] = torch.from_numpy(
                 self._guided_start(
-                    x[0, :, 0:3].permute(0, 2, 3, 1).cpu().numpy(),
-                    x[0, :, 10].cpu().numpy(),
+                    x[0, :, PLATE].permute(0, 2, 3, 1).cpu().numpy(),
+                    x[0, :, MATTE][:, 0].cpu().numpy(),
                     [b * scale for b in frames.band_pixels],
                     frames.num_local,
                 )
-            ).to(self.device)
+            ).to(self.device)[:, None]
         return x
 
     @staticmethod
@@ -216,10 +194,10 @@ class MovingColorEngine(Engine):
             else:
                 y = self.network(x, local, head)
             y = y[0].float()  # (local, 1 or 3, h, w)
-            low_plate = x[0, :local, 0:3].float()  # (local, 3, h, w)
+            low_plate = x[0, :local, PLATE].float()  # (local, 3, h, w)
             # The colour head's start at the working size: the plate, or the host's composite.
             colour_start_low = (
-                x[0, :local, 7:10].float() if self.config.color_start == "composite" else low_plate
+                x[0, :local, GRADED].float() if self.config.color_start == "composite" else low_plate
             )
             full_size = tuple(frames.plate_display.shape[1:3])
             same_size = tuple(y.shape[-2:]) == full_size
@@ -238,7 +216,7 @@ class MovingColorEngine(Engine):
                 )
                 if guided_start and not same_size:
                     # Only the network's change to the guided matte is upsampled.
-                    change = y[index : index + 1] - x[0, index : index + 1, 10:11].float()
+                    change = y[index : index + 1] - x[0, index : index + 1, MATTE].float()
                     change = guided_upsample(
                         low_plate[index : index + 1], change, plate_full, UPSAMPLE_RADIUS, UPSAMPLE_EPS
                     )

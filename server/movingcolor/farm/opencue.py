@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ..errors import MissingDependencyError, MovingColorError
 from ..frames.frame_range import FrameRange
+from ..spec.schema import DEFAULT_BAND, DEFAULT_ENGINE
 
 
 @dataclass(frozen=True)
@@ -25,8 +26,8 @@ class FarmShot:
     out: str
     frames: FrameRange
     matte: str = "alpha"
-    engine: str = "guided"
-    band: str = "12"
+    engine: str = DEFAULT_ENGINE
+    band: str = DEFAULT_BAND
     chunk: int = 10
     server: str = ""
     show: str = "movingcolor"

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import OpenImageIO as oiio
 
-from ..errors import InvalidPixelsError, OutputError, UnreadableFrameError
+from ..errors import InvalidPixelsError, MovingColorError, OutputError, UnreadableFrameError
 from .confine import OutputFolder, readable
 from .limits import check_pixels
+from .memory_file import memory_file, read_back
 from .temporaries import temporary_path
 
 # What --exr-type and the output extension map to.
@@ -130,10 +132,85 @@ def write_image(
     value, including those above 1.0 and below 0.0.
     """
     path = Path(path)
-    ext = path.suffix.lower()
+    buf, out_type, fileformat = _image_buffer(
+        path.suffix, str(path), pixels, channels, pixel_type, compression, attributes
+    )
+    if not path.parent.is_dir():
+        raise OutputError(f"{path.parent}: output folder does not exist; create it first")
+    temporary = temporary_path(path).name
+    with OutputFolder(path.parent) as folder:
+        try:
+            if not buf.write(folder.name_for_writer(temporary), out_type, fileformat=fileformat):
+                # OpenImageIO reports a failed write by its own words about the temporary file; say
+                # what went wrong for the frame (a full disk is the usual cause) and name that.
+                detail = error_text(buf.geterror).replace(folder.name_for_writer(temporary), path.name)
+                full = " (the disk is full)" if _disk_is_full(path.parent) else ""
+                raise OutputError(f"{path}: write failed{full}: {detail}; {_WRITE_FIX}")
+            folder.replace(temporary, path.name)
+        except OSError as error:
+            raise OutputError(f"{path}: cannot write ({_reason(error)}); {_WRITE_FIX}") from error
+        finally:
+            folder.remove(temporary)
+
+
+def encode_image(
+    extension: str,
+    pixels: np.ndarray,
+    *,
+    channels: tuple[str, ...] = ("R", "G", "B"),
+    pixel_type: str = "half",
+    compression: str = "zip",
+    attributes: dict | None = None,
+) -> bytes:
+    """The bytes :func:`write_image` would write to a file ending in ``extension``, made in memory."""
+    label = f"a {extension.lstrip('.')} image"
+    buf, out_type, fileformat = _image_buffer(
+        extension, label, pixels, channels, pixel_type, compression, attributes
+    )
+    with memory_file(suffix=extension) as name:
+        if not buf.write(str(name), out_type, fileformat=fileformat):
+            raise OutputError(f"cannot encode {label}: {error_text(buf.geterror)}")
+        return read_back(name)
+
+
+def decode_image(
+    data: bytes,
+    extension: str,
+    label: str,
+    before_pixels: Callable[[ImageHeader], None] | None = None,
+) -> tuple[ImageHeader, np.ndarray]:
+    """The header and pixels of an image file's bytes, read in memory by :func:`read_header` and
+    :func:`read_pixels` (the same checks as for a file; errors name the image by ``label``).
+
+    ``before_pixels(header)`` runs between the two and may raise to refuse the image before any
+    pixel is decoded.
+    """
+    with memory_file(data, suffix=extension) as name:
+        try:
+            header = read_header(name)
+            if before_pixels is not None:
+                before_pixels(header)
+            return header, read_pixels(name)
+        except MovingColorError as error:
+            error.args = (str(error).replace(str(name), label),)
+            raise
+
+
+def _image_buffer(
+    extension: str,
+    label: str,
+    pixels: np.ndarray,
+    channels: tuple[str, ...],
+    pixel_type: str,
+    compression: str,
+    attributes: dict | None,
+) -> tuple[oiio.ImageBuf, object, str]:
+    """The pixels in an OpenImageIO buffer ready to write as ``extension``, the sample type to write
+    and the writer's format name."""
+    ext = extension.lower()
     if ext not in WRITABLE_FORMATS:
         raise OutputError(
-            f"{path}: cannot write {ext or 'files without an extension'}; "
+            f"{label}: cannot write {ext or 'files without an extension'}; "
             f"use one of {', '.join(WRITABLE_FORMATS)}"
         )
     height, width, nchannels = pixels.shape
@@ -158,24 +235,8 @@ def write_image(
     if ext != ".exr":
         data = np.clip(data, 0.0, 1.0)
     if not buf.set_pixels(oiio.ROI(), data):
-        raise OutputError(f"{path}: cannot set pixels: {error_text(buf.geterror)}")
-
-    if not path.parent.is_dir():
-        raise OutputError(f"{path.parent}: output folder does not exist; create it first")
-    temporary = temporary_path(path).name
-    with OutputFolder(path.parent) as folder:
-        try:
-            if not buf.write(folder.name_for_writer(temporary), out_type, fileformat=WRITABLE_FORMATS[ext]):
-                # OpenImageIO reports a failed write by its own words about the temporary file; say
-                # what went wrong for the frame (a full disk is the usual cause) and name that.
-                detail = error_text(buf.geterror).replace(folder.name_for_writer(temporary), path.name)
-                full = " (the disk is full)" if _disk_is_full(path.parent) else ""
-                raise OutputError(f"{path}: write failed{full}: {detail}; {_WRITE_FIX}")
-            folder.replace(temporary, path.name)
-        except OSError as error:
-            raise OutputError(f"{path}: cannot write ({_reason(error)}); {_WRITE_FIX}") from error
-        finally:
-            folder.remove(temporary)
+        raise OutputError(f"{label}: cannot set pixels: {error_text(buf.geterror)}")
+    return buf, out_type, WRITABLE_FORMATS[ext]
 
 
 _WRITE_FIX = "check the output folder is writable and its disk has room, then run again"

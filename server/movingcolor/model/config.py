@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..errors import MovingColorError
+from .channels import INPUT_CHANNELS
 
 MATTE_STARTS = ("coarse", "guided")
 COLOR_STARTS = ("plate", "composite")
@@ -14,8 +15,9 @@ COLOR_STARTS = ("plate", "composite")
 @dataclass(frozen=True)
 class NetworkConfig:
     name: str
-    # [plate, edited·(1-band), band] (the paper's 7) + [graded, coarse matte] for the blend head.
-    in_channels: int = 11
+    # [plate, edited·(1-band), band] (the paper's 7) + [graded, starting matte] for the blend head:
+    # the layout in model/channels.py.
+    in_channels: int = INPUT_CHANNELS
     # Convolutional encoder widths; each stage halves the resolution (features at 1/4).
     encoder_channels: tuple[int, ...] = (64, 128, 256)
     # FFC encoder: the paper chains 8 FFC residual blocks after the convolutions.

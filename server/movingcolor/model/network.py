@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .channels import GRADED, MATTE, PLATE
 from .config import NetworkConfig
 from .layers.ffc import FFCResBlock
 from .layers.soft_split import SoftComposite, SoftSplit, token_grid
@@ -105,7 +106,7 @@ class MovingColorNet(nn.Module):
     def forward(self, frames: torch.Tensor, local: int, head: str = "blend") -> torch.Tensor:
         """Predict the band of the first ``local`` frames (the rest are global frames).
 
-        ``frames (B, T, 11, H, W)`` with channels ``[I, E·(1-M), M, G, A]`` in 0..1; for the
+        ``frames (B, T, 11, H, W)`` with channels ``[I, E·(1-M), M, G, A]`` (``channels``) in 0..1; for the
         colour head G carries the visible composite instead: without the band (``color_start =
         "plate"``), or whole (``"composite"``). Returns ``(B, local, 1, H, W)`` refined mattes
         (blend) or ``(B, local, 3, H, W)`` band colours (colour), in 0..1.
@@ -116,11 +117,11 @@ class MovingColorNet(nn.Module):
         inputs = frames[:, :local].reshape(batch * local, -1, height, width)
         if head == "blend":
             delta = self.blend_decoder(x)
-            matte = inputs[:, 10:11]
+            matte = inputs[:, MATTE]
             out = torch.clamp(matte + torch.tanh(delta), 0.0, 1.0)
         elif head == "color":
             residual = self.color_decoder(x)
-            start = inputs[:, 7:10] if self.config.color_start == "composite" else inputs[:, 0:3]
+            start = inputs[:, GRADED] if self.config.color_start == "composite" else inputs[:, PLATE]
             out = torch.clamp(start + residual, 0.0, 1.0)
         else:
             raise ValueError(f"unknown head {head!r}: use 'blend' or 'color'")

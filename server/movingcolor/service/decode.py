@@ -1,8 +1,8 @@
 """Received images to pixels: file bytes through OpenImageIO, raw samples through numpy.
 
-File bytes are written to the job's private folder and read back by the same
-code that reads frames from disk (``frames.image_io``), so a streamed EXR gives
-exactly the pixels, channels and colourspace ``movingcolor fuse`` would read.
+File bytes are decoded in memory by the same code that reads frames from disk
+(``frames.image_io``), so a streamed EXR gives exactly the pixels, channels and
+colourspace ``movingcolor fuse`` would read, and nothing received touches the disk.
 Every image's size is known before its pixels are decoded (a raw image's info, a
 file's header), so one over the pixel limit, or over what the call may hold,
 costs no decoding.
@@ -10,13 +10,11 @@ costs no decoding.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
-from pathlib import Path
 
 from ..errors import FrameSourceError
 from ..errors import ImageTooLargeError as FileTooLargeError
-from ..frames.image_io import read_header, read_pixels
+from ..frames.image_io import ImageHeader, decode_image
 from ..frames.stream import DecodedImage
 from ..protocol.images import (
     FILE_FORMATS,
@@ -33,14 +31,13 @@ _SAMPLE_BYTES = 4
 
 
 class ImageDecoder:
-    """Decodes the images of one job inside ``folder`` (its private temporary folder).
+    """Decodes the images of one job, in memory.
 
     ``reserve(nbytes, label)``, when given, is told the size of each image's decoded pixels
     before they are decoded, and raises to refuse them.
     """
 
-    def __init__(self, folder: Path, reserve: Callable[[int, str], None] | None = None):
-        self.folder = Path(folder)
+    def __init__(self, reserve: Callable[[int, str], None] | None = None):
         self.reserve = reserve
 
     def decode(self, image: Image) -> DecodedImage:
@@ -65,18 +62,15 @@ class ImageDecoder:
                 f"{image.label}: image format {image.info.format!r} unknown; send one of "
                 f"{', '.join(FILE_FORMATS)}"
             )
-        path = self.folder / f"{image.role}.{image.frame}.{uuid.uuid4().hex[:8]}.{fmt}"
         described = f"{image.label} ({fmt} bytes)"
-        try:
-            path.write_bytes(image.data)
-            header = read_header(path)  # refuses an image over the pixel limit before any pixel is read
+
+        def reserve(header: ImageHeader) -> None:
             self._reserve(header.width * header.height * len(header.channels), image.label)
-            pixels = read_pixels(path)
+
+        try:
+            header, pixels = decode_image(image.data, f".{fmt}", described, reserve)
         except FileTooLargeError as error:
-            raise ImageTooLargeError(str(error).replace(str(path), described)) from None
+            raise ImageTooLargeError(str(error)) from None
         except FrameSourceError as error:
-            detail = str(error).replace(str(path), described)
-            raise WireFormatError(f"{detail}; send the complete file") from error
-        finally:
-            path.unlink(missing_ok=True)
+            raise WireFormatError(f"{error}; send the complete file") from error
         return DecodedImage(pixels, tuple(header.channels), header.colorspace, header.is_float)

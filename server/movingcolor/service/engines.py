@@ -40,7 +40,7 @@ def installed_models() -> dict[str, Path]:
 
 def resolve_device(device: str, default: str) -> str:
     """``auto`` (or empty) takes the server's default; ``auto`` there means the GPU when present."""
-    from ..engines.movingcolor import resolve_device as resolve
+    from ..model.device import resolve_device as resolve
 
     return resolve(default if device in ("", "auto") else device)
 

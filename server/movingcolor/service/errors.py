@@ -8,7 +8,14 @@ from __future__ import annotations
 import grpc
 
 from .. import errors
-from ..errors import MovingColorError, UnknownEngineError
+from ..errors import (
+    ImageEvictedError,
+    JobCancelledError,
+    MovingColorError,
+    ServerBusyError,
+    UnknownEngineError,
+)
+from ..protocol.status import reason_for, rich_status
 
 
 class ServiceError(MovingColorError):
@@ -19,19 +26,6 @@ class ServiceError(MovingColorError):
 
 class AddressError(MovingColorError):
     """A listening address cannot be parsed or bound."""
-
-
-class ServerBusyError(ServiceError):
-    """The job queue is full."""
-
-    status = grpc.StatusCode.RESOURCE_EXHAUSTED
-
-
-class JobCancelledError(ServiceError):
-    """A job was cancelled: by its client, its deadline, a CancelJob call or shutdown."""
-
-    status = grpc.StatusCode.CANCELLED
-    exit_code = 130
 
 
 class ModelNotFoundError(ServiceError):
@@ -58,10 +52,24 @@ class FilesJobsDisabledError(ServiceError):
     status = grpc.StatusCode.FAILED_PRECONDITION
 
 
-class ImageEvictedError(ServiceError):
-    """A FuseWindow names an image by digest that the server no longer holds: resend it in full."""
+__all__ = [
+    "AddressError",
+    "FilesJobsDisabledError",
+    "ImageEvictedError",
+    "JobCancelledError",
+    "ModelNotFoundError",
+    "PathOutsideRootsError",
+    "ServerBusyError",
+    "ServiceError",
+    "UnknownJobError",
+    "abort",
+    "status_for",
+]
 
-    status = grpc.StatusCode.FAILED_PRECONDITION
+
+def abort(context: grpc.ServicerContext, error: BaseException) -> None:
+    """End the call with ``error``'s status and message, its reason typed in the status details."""
+    context.abort_with_status(rich_status(status_for(error), str(error), reason_for(error)))
 
 
 def status_for(error: BaseException) -> grpc.StatusCode:
@@ -73,6 +81,8 @@ def status_for(error: BaseException) -> grpc.StatusCode:
     """
     if isinstance(error, ServiceError):
         return error.status
+    if isinstance(error, (ImageEvictedError, JobCancelledError, ServerBusyError)):
+        return grpc.StatusCode[error.status]
     if isinstance(error, UnknownEngineError):
         return grpc.StatusCode.NOT_FOUND
     if isinstance(error, errors.PathOutsideRootsError):  # found as a confined job opened a file

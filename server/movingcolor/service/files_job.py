@@ -1,20 +1,20 @@
-"""RunJob: a shot named by paths on shared storage, run by ``run_shot`` on the server, with progress.
+"""RunJob: a shot named by paths on shared storage, planned and run on the server, with progress.
 
 The server reads and writes only inside its root folders. Frames are written by
-``run_shot``, each atomically; a cancelled job stops at the next frame or window.
+``jobs.run_plan`` (as ``run_shot`` writes them), each atomically, to the plan's output
+pattern, which the progress events name; a cancelled job stops at the next frame or window.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from ..frames.confine import confined
-from ..frames.sequence import SequencePattern, is_sequence_pattern, pattern_from_folder
-from ..jobs import ShotReport, ShotSpec, run_shot
-from ..jobs.output import output_pattern
+from ..jobs import ShotPlan, ShotReport, run_plan
+from ..jobs.run import Progress
 from ..v1 import fusion_pb2
 from .jobs import Job
 from .logs import event
@@ -25,35 +25,28 @@ from .state import ServerState
 _POLL_SECONDS = 0.2
 
 
-def _output_path(spec: ShotSpec):
-    """Where frame ``n`` goes, as ``run_shot`` names it (a folder output takes the plate's prefix)."""
-    plate = Path(spec.plate)
-    if is_sequence_pattern(spec.plate):
-        prefix = SequencePattern.parse(plate).prefix
-    elif plate.is_dir():
-        prefix = pattern_from_folder(plate).prefix
-    else:
-        prefix = ""
-    return output_pattern(spec.out, prefix).path
-
-
 def run_job(state: ServerState, job: Job, request: fusion_pb2.JobRequest) -> Iterator[fusion_pb2.JobProgress]:
     roots = state.settings.roots
     spec = job_spec(request, roots)
     engine, device = state.engines.engine_for(spec.engine, request.model, request.device, roots=roots)
-    path_of = _output_path(spec)
     events: queue.Queue = queue.Queue()
 
-    def progress(done: int, total: int, frame: int) -> None:
-        events.put(fusion_pb2.FrameWritten(frame=frame, done=done, total=total, path=str(path_of(frame))))
-        job.check()
+    def progress(plan: ShotPlan) -> Progress:
+        def written(done: int, total: int, frame: int) -> None:
+            path = plan.pattern.path(frame)
+            events.put(fusion_pb2.FrameWritten(frame=frame, done=done, total=total, path=str(path)))
+            job.check()
+
+        return written
 
     def work() -> None:
         try:
             # Every file the shot opens is checked as it is opened, not only the names checked above:
             # a frame linked outside the roots, or an output folder swapped for a link, is refused.
             with confined(roots):
-                events.put(run_shot(spec, progress, ScheduledEngine(engine, state.scheduler, device, job)))
+                started = time.perf_counter()
+                plan = ShotPlan.files(spec, ScheduledEngine(engine, state.scheduler, device, job))
+                events.put(run_plan(plan, progress(plan), started))
         except BaseException as error:  # handed to the call's thread, which reports it
             events.put(error)
 

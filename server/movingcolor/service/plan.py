@@ -1,11 +1,10 @@
-"""A streamed shot's setup turned into a ``ShotSpec``, the frames to ask the client for, and
-how many frames to buffer.
+"""What a streamed shot's setup says about frames and outputs, checked as the wire states it.
 
-The render range follows ``movingcolor fuse``: every frame of the clip by default,
-``render`` if given, grown by ``handles`` within the clip. The frames asked for are
-those the engine's windows read, ascending; the buffer is the most frames the runner
-can need held at once when they arrive in that order (neighbours and global frames
-ahead of the window it runs), so a client sending in order never waits on itself.
+The render range follows ``movingcolor fuse`` (one policy, ``jobs.render_range``):
+every frame of the clip by default, ``render`` if given, grown by ``handles`` within
+the clip. The frames asked for and the buffer come from the shot's frame plan
+(``jobs.FramePlan``): those the engine's windows read, ascending, and the most frames
+the runner can need held at once when they arrive in that order.
 """
 
 from __future__ import annotations
@@ -13,17 +12,14 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-from ..engines import Engine
 from ..errors import FrameRangeError, MissingFramesError, MovingColorError, OutputError
 from ..frames.frame_range import FrameRange
 from ..frames.image_io import EXR_COMPRESSIONS, WRITABLE_FORMATS
+from ..jobs import render_range as plan_render_range
 from ..protocol.images import ROLES, SAMPLE_DTYPES
 from ..v1 import fusion_pb2
 from ..v1 import image_pb2 as pb
 
-#: Frames decoded ahead of the runner beyond what its windows need, so decoding overlaps fusion.
-READ_AHEAD = 2
-MODES = ("grade", "graded", "edited")
 #: The longest clip a setup may declare. Shots are rarely more than a few thousand frames; the
 #: bound keeps what a few bytes of setup make the server hold and plan small.
 MAX_CLIP_FRAMES = 100_000
@@ -115,37 +111,23 @@ def render_range(clip: list[int], setup: fusion_pb2.ShotSetup) -> FrameRange:
     client declares are counted against the clip, never enumerated.
     """
     available = FrameRange(clip[0], clip[-1])
-    wanted = FrameRange(setup.render.first, setup.render.last) if setup.HasField("render") else available
-    _require(clip, wanted, "render frames")
-    if setup.handles:
-        wanted = wanted.with_handles(setup.handles).clamp(available)
-        _require(clip, wanted, "render frames with handles")
-    return wanted
+    asked = FrameRange(setup.render.first, setup.render.last) if setup.HasField("render") else None
 
+    def check(wanted: FrameRange, grown: bool) -> None:
+        _require(clip, wanted, "render frames with handles" if grown else "render frames")
 
-def frames_to_send(engine: Engine, clip: list[int], render: FrameRange) -> tuple[list[int], int]:
-    """The frames the windows read (ascending) and the buffer that order needs."""
-    windows = engine.plan(clip, list(render))
-    order: list[int] = []
-    seen: set[int] = set()
-    for window in windows:
-        for number in window.frames:
-            if number not in seen:
-                seen.add(number)
-                order.append(number)
-    needed = sorted(seen)
-    # When the runner waits for frame x, every needed frame below x has arrived and those it
-    # has not read yet are held: the buffer must hold them and x.
-    read: list[int] = []
-    capacity, highest = 1, None
-    for number in order:
-        if highest is None or number > highest:
-            held = bisect.bisect_left(needed, number) - bisect.bisect_left(read, number)
-            capacity = max(capacity, held + 1)
-            highest = number
-        bisect.insort(read, number)
-    return needed, capacity + READ_AHEAD
+    return plan_render_range(asked, setup.handles, available, available, check)
 
 
 def wire_roles(roles: tuple[str, ...]) -> list[int]:
     return [ROLES[r] for r in roles]
+
+
+__all__ = [
+    "OutputSettings",
+    "clip_frames",
+    "missing_frames",
+    "output_settings",
+    "render_range",
+    "wire_roles",
+]

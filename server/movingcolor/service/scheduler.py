@@ -92,6 +92,9 @@ class ScheduledEngine(Engine):
         self.description = inner.description
         self.temporal_radius = inner.temporal_radius
         self.model = inner.model
+        # What the engine reads and returns decides what each frame is prepared with.
+        self.inputs = inner.inputs
+        self.decides_colours = inner.decides_colours
 
     def plan(self, clip: list[int], targets: list[int]) -> list[Window]:
         return self.inner.plan(clip, targets)

@@ -13,7 +13,7 @@ from ..errors import MovingColorError
 from ..protocol.images import WireFormatError
 from ..v1 import fusion_pb2, fusion_pb2_grpc
 from .auth import client_identity, client_name
-from .errors import status_for
+from .errors import abort, status_for
 from .files_job import run_job
 from .info import build_info
 from .jobs import Job
@@ -112,7 +112,7 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
         try:
             cancelled = self.state.jobs.cancel(request.job_id, "cancelled by a CancelJob call")
         except MovingColorError as error:
-            context.abort(status_for(error), str(error))
+            abort(context, error)
         event(
             "job.cancel",
             job=request.job_id,
@@ -161,7 +161,7 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
                 identity=identity,
                 reason=str(error),
             )
-            context.abort(status_for(error), str(error))
+            abort(context, error)
         context.add_callback(
             lambda: job.cancel("the call ended: the client cancelled it or its deadline passed")
         )
@@ -175,7 +175,7 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
             identity=identity,
             deadline=_deadline(context),
         )
-        code, message = grpc.StatusCode.OK, ""
+        code, message, failure = grpc.StatusCode.OK, "", None
         try:
             for response in body(job, requests):
                 # While gRPC holds the response the server waits on the client (a client that
@@ -183,7 +183,7 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
                 with job.activity.sending():
                     yield response
         except MovingColorError as error:
-            code, message = status_for(error), str(error)
+            code, message, failure = status_for(error), str(error), error
         except Exception as error:
             if job.cancelled.is_set() or not context.is_active():  # the call broke under the job: not a bug
                 code, message = grpc.StatusCode.CANCELLED, f"the call ended ({type(error).__name__})"
@@ -213,6 +213,8 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
                 message=message or None,
             )
         if code != grpc.StatusCode.OK and context.is_active():
+            if failure is not None and code == status_for(failure):
+                abort(context, failure)
             context.abort(code, message)
 
 

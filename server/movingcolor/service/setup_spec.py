@@ -2,19 +2,41 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import GradeError, MovingColorError
 from ..spec import ShotSpec
+from ..spec.schema import JOB, SETUP, carried_by, default, is_inline_grade
 from ..v1 import fusion_pb2
 from ..v1 import image_pb2 as pb
 from .plan import OutputSettings, output_settings
 from .roots import inside_roots
 
+#: Settings each message carries under their own name, read the same way: an empty field is the
+#: schema's default. The rest are read apart, below.
+_SETUP_PLAIN = tuple(
+    setting.name
+    for setting in carried_by(SETUP)
+    if setting.names_on(SETUP) == (setting.name,)
+    and setting.name not in ("matte", "grade", "graded", "edited", "config")
+)
+_JOB_PLAIN = tuple(
+    setting.name for setting in carried_by(JOB) if setting.name not in ("plate", "out", "matte", "grade")
+)
 
-def _setup_grade(grade: fusion_pb2.Grade, folder: Path) -> str:
-    """The ``--grade`` text for a streamed grade; a file's bytes go to the job's folder."""
+
+def _plain_values(message, names: tuple[str, ...]) -> dict:
+    return {name: getattr(message, name) or default(name) for name in names}
+
+
+def _setup_grade(grade: fusion_pb2.Grade, folder: Path | None) -> str:
+    """The ``--grade`` text for a streamed grade; a file's bytes go to ``folder``."""
     if grade.file:
+        if folder is None:
+            raise RuntimeError("a grade file arrived but no folder was made for it")
         name = Path(grade.file_name).name
         if not Path(name).suffix:
             raise GradeError(
@@ -27,13 +49,27 @@ def _setup_grade(grade: fusion_pb2.Grade, folder: Path) -> str:
     text = grade.text.strip()
     if not text:
         raise GradeError("the setup's grade is empty; give inline text (a CDL, look:NAME) or a grade file")
-    if "=" in text or text.startswith("look:"):
+    if is_inline_grade(text):
         return text
     # Never a path on the server's disk: a bare name can only be a look of the config.
     return f"look:{text}"
 
 
-def shot_spec(setup: fusion_pb2.ShotSetup, folder: Path) -> tuple[ShotSpec, tuple[str, ...], OutputSettings]:
+@contextmanager
+def setup_settings(setup: fusion_pb2.ShotSetup) -> Iterator[tuple[ShotSpec, tuple[str, ...], OutputSettings]]:
+    """:func:`shot_spec` for the life of the block. A grade file sent as bytes is the one thing of a
+    streamed shot the server writes: OpenColorIO reads LUTs by file name. It lives in a private folder
+    removed with the block; every frame stays in memory."""
+    if setup.WhichOneof("source") == "grade" and setup.grade.file:
+        with tempfile.TemporaryDirectory(prefix="movingcolor-grade-") as folder:
+            yield shot_spec(setup, Path(folder))
+    else:
+        yield shot_spec(setup, None)
+
+
+def shot_spec(
+    setup: fusion_pb2.ShotSetup, folder: Path | None
+) -> tuple[ShotSpec, tuple[str, ...], OutputSettings]:
     """The ``ShotSpec`` a setup describes, the roles each frame brings, and the output settings."""
     mode = setup.WhichOneof("source")
     if mode is None or (mode != "grade" and not getattr(setup, mode)):
@@ -54,30 +90,22 @@ def shot_spec(setup: fusion_pb2.ShotSetup, folder: Path) -> tuple[ShotSpec, tupl
     spec = ShotSpec(
         plate="streamed plate",
         out="",
-        matte="streamed matte" if matte_frames else "alpha",
+        matte="streamed matte" if matte_frames else default("matte"),
         grade=_setup_grade(setup.grade, folder) if mode == "grade" else None,
         graded="streamed graded" if mode == "graded" else None,
         edited="streamed edited" if mode == "edited" else None,
         frames=f"{setup.render.first}-{setup.render.last}" if setup.HasField("render") else None,
-        handles=setup.handles,
-        engine=setup.engine or "guided",
-        model=setup.model or None,
-        device=setup.device or "auto",
-        band=setup.band or "12",
-        config=config or None,
-        plate_colorspace=setup.plate_colorspace or None,
-        graded_colorspace=setup.graded_colorspace or None,
-        grade_colorspace=setup.grade_colorspace or None,
-        out_colorspace=setup.out_colorspace or None,
-        exr_type="float" if output.sample_type == pb.SAMPLE_TYPE_FLOAT else "half",
-        compression=output.compression or "zip",
+        config=config or default("config"),
+        exr_type="float" if output.sample_type == pb.SAMPLE_TYPE_FLOAT else default("exr_type"),
+        compression=output.compression or default("compression"),
+        **_plain_values(setup, _SETUP_PLAIN),
     )
     return spec, roles, output
 
 
 def _job_grade(text: str, roots) -> str | None:
     """Inline grades and looks pass; a grade file must be an absolute path inside the roots."""
-    if not text or "=" in text or text.startswith("look:"):
+    if not text or is_inline_grade(text):
         return text or None
     path = text.partition("#")[0]
     if Path(path).is_absolute():
@@ -94,10 +122,10 @@ def job_spec(request: fusion_pb2.JobRequest, roots) -> ShotSpec:
     """The ``ShotSpec`` of a RunJob request, every path checked against the roots."""
     if not request.plate or not request.out:
         raise MovingColorError("a file job needs plate and out paths")
-    matte = request.matte or "alpha"
+    matte = request.matte or default("matte")
     for what, value in (
         ("plate", request.plate),
-        ("matte", "" if matte == "alpha" else matte),
+        ("matte", "" if matte == default("matte") else matte),
         ("graded", request.graded),
         ("edited", request.edited),
         ("out", request.out),
@@ -107,25 +135,10 @@ def job_spec(request: fusion_pb2.JobRequest, roots) -> ShotSpec:
             inside_roots(value, what, roots)
     # The model is checked where it is resolved (EnginePool.model_folder): an installed name, or a
     # folder inside the roots.
-    model = request.model or None
     return ShotSpec(
         plate=request.plate,
         out=request.out,
         matte=matte,
         grade=_job_grade(request.grade, roots),
-        graded=request.graded or None,
-        edited=request.edited or None,
-        engine=request.engine or "guided",
-        model=model,
-        device=request.device or "auto",
-        frames=request.frames or None,
-        handles=request.handles,
-        band=request.band or "12",
-        config=request.config or None,
-        plate_colorspace=request.plate_colorspace or None,
-        graded_colorspace=request.graded_colorspace or None,
-        grade_colorspace=request.grade_colorspace or None,
-        out_colorspace=request.out_colorspace or None,
-        exr_type=request.exr_type or "half",
-        compression=request.compression or "zip",
+        **_plain_values(request, _JOB_PLAIN),
     )

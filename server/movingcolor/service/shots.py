@@ -1,23 +1,24 @@
 """FuseShot: frames streamed in, fused frames streamed out, through the shot runner.
 
-Received images go into a ``FrameStore``; the runner (``jobs.ShotStream``) reads
-them through stream sources, waiting for each frame, and yields each fused frame
-as soon as its last window is done. A reader thread receives while the call's own
-thread runs the runner, so decoding, fusion and sending overlap.
+The shot's frames are planned once, from the setup, before any image arrives
+(``jobs.FramePlan``): the client is told which frames to send and how many the server
+buffers, and the runner runs exactly that plan. Received images go into a
+``FrameStore``; the runner (``jobs.ShotStream``) reads them through stream sources,
+waiting for each frame, and yields each fused frame as soon as its last window is
+done. A reader thread receives while the call's own thread runs the runner, so
+decoding, fusion and sending overlap.
 """
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 from ..errors import MovingColorError
-from ..frames.image_io import write_image
+from ..frames.image_io import encode_image
 from ..frames.stream import FrameStore, StreamSource
-from ..jobs import ShotSources, ShotStream
+from ..jobs import FramePlan, ShotSources, ShotStream
 from ..protocol.images import (
     ROLE_NAMES,
     PartAssembler,
@@ -32,30 +33,26 @@ from ..v1 import image_pb2 as pb
 from .decode import ImageDecoder
 from .jobs import Job
 from .logs import event
-from .plan import OutputSettings, clip_frames, frames_to_send, render_range, wire_roles
+from .plan import OutputSettings, clip_frames, render_range, wire_roles
 from .scheduler import ScheduledEngine
-from .setup_spec import shot_spec
+from .setup_spec import setup_settings
 from .state import ServerState
 
 
-def _encode(number: int, pixels, header: dict, output: OutputSettings, folder: Path, part_bytes: int):
-    """One fused frame as response messages: the file ``movingcolor fuse`` would write, or raw samples."""
+def _encode(number: int, pixels, header: dict, output: OutputSettings, part_bytes: int):
+    """One fused frame as response messages: the file ``movingcolor fuse`` would write, made in
+    memory, or raw samples."""
     attributes = {key: str(value) for key, value in header.items()}
     if output.encoding == pb.ENCODING_RAW:
         info, data = raw_image(pixels, ("R", "G", "B"), output.sample_type, header["movingcolor:colorspace"])
     else:
-        path = folder / f"fused.{number}.{output.format}"
-        write_image(
-            path,
+        data = encode_image(
+            f".{output.format}",
             pixels,
             pixel_type="float" if output.sample_type == pb.SAMPLE_TYPE_FLOAT else "half",
             compression=output.compression,
             attributes=header,
         )
-        try:
-            data = path.read_bytes()
-        finally:
-            path.unlink(missing_ok=True)
         info = pb.ImageInfo(encoding=pb.ENCODING_FILE, format=output.format, byte_size=len(data))
         info.colorspace = header["movingcolor:colorspace"]
     info.attributes.update(attributes)
@@ -88,14 +85,9 @@ def shot_sources(store: FrameStore, roles: tuple[str, ...]) -> ShotSources:
 
 
 def _receive(requests: Iterable, store: FrameStore, max_bytes: int, job: Job) -> None:
-    """Reader thread: parts -> images -> the store, until the client half-closes.
-
-    The thread decodes in a folder of its own: the job's folder is removed when the
-    fusion ends, which can be while this thread is still decoding a part in flight.
-    """
+    """Reader thread: parts -> images -> the store, until the client half-closes."""
     try:
-        with tempfile.TemporaryDirectory(prefix="movingcolor-receive-") as tmp:
-            _receive_into(requests, store, ImageDecoder(Path(tmp)), max_bytes)
+        _receive_into(requests, store, ImageDecoder(), max_bytes)
     except MovingColorError as error:
         store.fail(error)
     except Exception as error:  # the call broke (cancelled, deadline, connection lost)
@@ -122,11 +114,11 @@ def _receive_into(requests: Iterable, store: FrameStore, decoder: ImageDecoder, 
     store.finish()
 
 
-def send_fused(stream: ShotStream, job: Job, output: OutputSettings, folder: Path, part_bytes: int):
+def send_fused(stream: ShotStream, job: Job, output: OutputSettings, part_bytes: int):
     started, count = time.perf_counter(), 0
     for number, pixels, header in stream:
         job.check()
-        yield from _encode(number, pixels, header, output, folder, part_bytes)
+        yield from _encode(number, pixels, header, output, part_bytes)
         count += 1
     seconds = time.perf_counter() - started
     event("job.frames", job=job.id, frames=count, seconds=round(seconds, 3))
@@ -136,13 +128,12 @@ def send_fused(stream: ShotStream, job: Job, output: OutputSettings, folder: Pat
 def fuse_shot(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, requests: Iterator) -> Iterator:
     """FuseShot after its setup: accept, receive in a thread, fuse and send in this one."""
     settings = state.settings
-    with tempfile.TemporaryDirectory(prefix="movingcolor-job-") as tmp:
-        folder = Path(tmp)
-        clip = clip_frames(setup)
-        render = render_range(clip, setup)
-        spec, roles, output = shot_spec(setup, folder)
+    clip = clip_frames(setup)
+    render = render_range(clip, setup)
+    with setup_settings(setup) as (spec, roles, output):
         engine, device = state.engines.engine_for(spec.engine, setup.model, setup.device)
-        needed, capacity = frames_to_send(engine, clip, render)
+        frames = FramePlan.plan(engine, clip, render)
+        needed, capacity = frames.needed, frames.buffer_frames
         store = FrameStore(roles, clip, needed, capacity)
         job.on_cancel(lambda reason: store.fail(job.error()))
         event(
@@ -175,10 +166,8 @@ def fuse_shot(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, request
         scheduled = ScheduledEngine(engine, state.scheduler, device, job)
         stream = None
         try:
-            stream = ShotStream(spec, shot_sources(store, roles), scheduled)
-            if stream.range != render:
-                raise RuntimeError(f"planned render range {render} differs from the runner's {stream.range}")
-            yield from send_fused(stream, job, output, folder, settings.part_bytes)
+            stream = ShotStream(spec, shot_sources(store, roles), scheduled, frames)
+            yield from send_fused(stream, job, output, settings.part_bytes)
         finally:
             if stream is not None:
                 stream.close()

@@ -8,13 +8,11 @@ same window again is answered without decoding or fusing anything.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 from ..errors import MovingColorError
 from ..frames.stream import FrameStore
-from ..jobs import ShotStream
+from ..jobs import FramePlan, ShotStream
 from ..protocol.digest import image_sha256, is_digest
 from ..protocol.images import (
     ROLE_NAMES,
@@ -32,7 +30,7 @@ from .logs import event
 from .plan import clip_frames, render_range
 from .scheduler import ScheduledEngine
 from .settings import MIB
-from .setup_spec import shot_spec
+from .setup_spec import setup_settings
 from .shots import send_fused, shot_sources
 from .state import ServerState
 from .window_cache import WindowCaches
@@ -134,11 +132,8 @@ def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, reque
         )
     # A declared clip and range are checked before anything is received.
     declared = clip_frames(setup) if setup.clip else None
-    if declared:
-        render_range(declared, setup)
-    with tempfile.TemporaryDirectory(prefix="movingcolor-job-") as tmp:
-        folder = Path(tmp)
-        spec, roles, output = shot_spec(setup, folder)
+    render = render_range(declared, setup) if declared else None
+    with setup_settings(setup) as (spec, roles, output):
         engine, device = state.engines.engine_for(spec.engine, setup.model, setup.device)
         limits = WindowLimits(settings.max_window_frames, settings.max_window_bytes)
         images = receive_window(requests, caches, settings.max_image_bytes, limits, job)
@@ -151,7 +146,7 @@ def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, reque
                 yield fusion_pb2.FuseShotResponse.FromString(message)
             return
         caches.count("result_misses")
-        decoder = ImageDecoder(folder, limits.reserve)
+        decoder = ImageDecoder(limits.reserve)
         decoded = [(ROLE_NAMES.get(i.role, str(i.role)), i.frame, decoder.decode(i)) for i in images]
         clip = declared or sorted({frame for role, frame, _ in decoded if role == "plate"})
         if not clip:
@@ -160,7 +155,8 @@ def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, reque
         for role, frame, image in decoded:
             store.put(role, frame, image)
         store.finish()
-        render = render_range(clip, setup)
+        render = render or render_range(clip, setup)
+        frames = FramePlan.plan(engine, clip, render)
         event(
             "job.accepted",
             job=job.id,
@@ -170,11 +166,11 @@ def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, reque
             needed=len(clip),
         )
         stream = ShotStream(
-            spec, shot_sources(store, roles), ScheduledEngine(engine, state.scheduler, device, job)
+            spec, shot_sources(store, roles), ScheduledEngine(engine, state.scheduler, device, job), frames
         )
         kept: list[bytes] = []
         try:
-            for response in send_fused(stream, job, output, folder, settings.part_bytes):
+            for response in send_fused(stream, job, output, settings.part_bytes):
                 if key:
                     kept.append(response.SerializeToString())
                 yield response

@@ -1,4 +1,9 @@
-"""Training configurations, read from TOML files (``training/configs/*.toml``)."""
+"""Training configurations, read from TOML files.
+
+The package ships the segments that trained the shipped model, a GPU recipe and the tests'
+configuration (``training/configs/*.toml``); the records of experiments that were not shipped
+live in ``docs/training/experiments`` and load by path.
+"""
 
 from __future__ import annotations
 
@@ -68,7 +73,10 @@ class TrainConfig:
             data = tomllib.loads(path.read_text())
         except FileNotFoundError as error:
             known = ", ".join(p.stem for p in sorted(CONFIG_FOLDER.glob("*.toml")))
-            raise MovingColorError(f"training config {path} not found; built-in configs: {known}") from error
+            raise MovingColorError(
+                f"training config {path} not found: give the path of a TOML file or a built-in "
+                f"config ({known})"
+            ) from error
         except tomllib.TOMLDecodeError as error:
             raise MovingColorError(f"{path}: not valid TOML ({error})") from error
         return cls.from_dict(data, str(path))

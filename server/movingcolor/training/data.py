@@ -42,6 +42,7 @@ from scipy import ndimage
 from ..color.config import ColorConfig
 from ..engines.guided import guided_mattes
 from ..masks.band import BandWidth, edge_band
+from ..model.channels import stack_inputs
 from ..synthetic.shapes import PATH_SPEED, coarse_matte, smooth_path, soft_blob
 from .random_grade import grade_function, random_grade
 
@@ -55,7 +56,7 @@ FAST_SPEED = 4 * PATH_SPEED  # a fast sprite's velocity spread (see smooth_path)
 class Batch:
     """Float32 arrays; ``B`` clips of ``T`` frames (the first ``local`` are predicted)."""
 
-    inputs: np.ndarray  # (B, T, 11, H, W): [I, E·(1-M), M, G, A], display-encoded; A: the starting matte
+    inputs: np.ndarray  # (B, T, 11, H, W): model.channels (display-encoded); A: the starting matte
     target_alpha: np.ndarray  # (B, T, 1, H, W) true alpha (regional), else zeros
     target_rgb: np.ndarray  # (B, T, 3, H, W) the right answer's colours
     band: np.ndarray  # (B, T, 1, H, W)
@@ -220,9 +221,7 @@ def regional_clip(
     truth = alpha[..., None] * graded + (1 - alpha[..., None]) * plate
     start = guided_mattes(plate, matte, band_pixels) if matte_start == "guided" else matte
     known = edited if composite_only else graded
-    inputs = np.concatenate(
-        [plate, edited * (1 - band[..., None]), band[..., None], known, start[..., None]], -1
-    )
+    inputs = stack_inputs(plate, edited * (1 - band[..., None]), band[..., None], known, start[..., None])
     return inputs, alpha, truth, band, spec, matte, band_pixels
 
 
@@ -234,7 +233,7 @@ def paper_clip(rng, frames: int, height: int, width: int, config: ColorConfig, l
     band, band_pixels = _band(rng, shape)
     hidden = graded * (1 - band[..., None])
     # No leak: where the grade is not known the graded channels carry the visible composite only.
-    inputs = np.concatenate([plate, hidden, band[..., None], hidden, shape[..., None]], -1)
+    inputs = stack_inputs(plate, hidden, band[..., None], hidden, shape[..., None])
     return inputs, np.zeros_like(shape), graded, band, spec, shape, band_pixels
 
 

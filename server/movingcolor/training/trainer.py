@@ -12,6 +12,7 @@ resumed run continues exactly as an uninterrupted one would.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
 import logging
@@ -26,9 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..engines.movingcolor import resolve_device
 from ..errors import MovingColorError
+from ..model.channels import EDITED_OUTSIDE_BAND, GRADED, MATTE, PLATE
 from ..model.checkpoint import load_checkpoint
+from ..model.device import resolve_device
 from ..model.network import MovingColorNet
 from ..model.registry import create_network, find_model
 from .config import TrainConfig
@@ -211,7 +213,7 @@ class Trainer:
         band = t["band"][:, :local]
         losses = {}
         if head == "blend":
-            plate, graded = x[:, :, 0:3], x[:, :, 7:10]
+            plate, graded = x[:, :, PLATE], x[:, :, GRADED]
             losses["alpha"] = self.config.alpha_weight * band_l1(
                 prediction, t["target_alpha"][:, :local], band
             )
@@ -219,7 +221,7 @@ class Trainer:
         else:
             colours = prediction
         # Outside the band the product keeps the visible composite: so does training.
-        composite = band * colours + x[:, :, 3:6]
+        composite = band * colours + x[:, :, EDITED_OUTSIDE_BAND]
         target = t["target_rgb"][:, :local]
         losses["rgb"] = self.config.rgb_weight * band_l1(composite, target, band)
         if self.config.temporal_weight and local > 1:
@@ -281,26 +283,25 @@ class Trainer:
         self.network.eval()
         mode = c.mode if c.mode in ("paper", "composite") else "regional"
         rows: dict[str, list[float]] = {}
-        try:
-            from ..bench.metrics import delta_e2000
-        except ImportError:
-            delta_e2000 = None
+        # ΔE2000 needs scikit-image (the dev extra); without it validation scores band L1 only.
+        delta_e2000 = _delta_e2000_if_installed()
         for index in range(VALIDATION_BATCHES):
             batch = self._batch(c.seed + VALIDATION_SEED_OFFSET, index, mode, 1)
             tensors = self._tensors(batch)
             composite, _ = self._forward(batch, tensors)
             x = tensors["inputs"][:, : batch.local]
             band = tensors["band"][:, : batch.local]
-            plate, graded = x[:, :, 0:3], x[:, :, 7:10]
+            plate, graded = x[:, :, PLATE], x[:, :, GRADED]
             if mode == "paper":
-                baselines = {"plate": band * plate + x[:, :, 3:6]}
+                baselines = {"plate": band * plate + x[:, :, EDITED_OUTSIDE_BAND]}
             elif mode == "composite":
                 baselines = {"hard": graded}  # the host's composite, where the graded plate would be
             else:
                 matte = torch.from_numpy(batch.matte[:, : batch.local]).to(self.device)
                 baselines = {"hard": matte * graded + (1 - matte) * plate}
                 if c.matte_start != "coarse":
-                    baselines["start"] = x[:, :, 10:11] * graded + (1 - x[:, :, 10:11]) * plate
+                    start = x[:, :, MATTE]
+                    baselines["start"] = start * graded + (1 - start) * plate
             target = tensors["target_rgb"][:, : batch.local]
             scored = {"": composite, **{f"{name}_": image for name, image in baselines.items()}}
             for prefix, image in scored.items():
@@ -397,6 +398,14 @@ class Trainer:
 
     def network_for_export(self) -> MovingColorNet:
         return self.network.to("cpu").eval()
+
+
+def _delta_e2000_if_installed() -> Callable | None:
+    if importlib.util.find_spec("skimage") is None:
+        return None
+    from ..color.difference import delta_e2000
+
+    return delta_e2000
 
 
 def set_deterministic() -> None:

@@ -1,4 +1,5 @@
-"""Per-pixel 3×3 symmetric solves, shared by the numpy and torch guided filters."""
+"""Per-pixel 3×3 symmetric solves over colour covariances, shared by the numpy and torch guided
+filters and the local colour fit of a host's composite."""
 
 from __future__ import annotations
 

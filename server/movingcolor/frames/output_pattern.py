@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import OutputError
-from ..frames.image_io import WRITABLE_FORMATS
-from ..frames.sequence import SequencePattern, is_sequence_pattern
+from .image_io import WRITABLE_FORMATS
+from .sequence import SequencePattern, is_sequence_pattern
 
 
 def output_pattern(out: str, plate_name: str) -> SequencePattern:
@@ -26,6 +26,7 @@ def output_pattern(out: str, plate_name: str) -> SequencePattern:
 
 
 def prepare_folder(pattern: SequencePattern) -> None:
+    """Make the folder ``pattern`` writes into; OutputError says which folder could not be made."""
     try:
         pattern.directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -1,0 +1,50 @@
+"""The engines and models the node offers: the server's own (GetInfo), or the built-in engines when
+no server answers, saying so."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from movingcolor.errors import MovingColorError
+from movingcolor.spec.schema import BUILTIN_ENGINES
+
+#: Seconds to wait for a server when a node is made: a missing server must not hold up the artist.
+ASK_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class ServerChoices:
+    engines: tuple[str, ...]
+    models: tuple[str, ...]
+    #: Where the lists came from, for the node's status line.
+    note: str
+    answered: bool
+
+
+def ask_server(address: str, timeout: float = ASK_SECONDS) -> ServerChoices:
+    """The server's engines (the built-in ones first, in their usual order) and installed models;
+    the built-in engines and no models when nothing answers at ``address`` within ``timeout``."""
+    from movingcolor_client import connect
+
+    address = address.strip()
+    try:
+        with connect(address, retries=0) as client:
+            info = client.info(timeout)
+    except (MovingColorError, ValueError) as error:
+        return ServerChoices(
+            BUILTIN_ENGINES,
+            (),
+            f"no server answered at {address or '(no address)'} ({error}); the engine list is the "
+            f"built-in one: press 'ask server' once it runs",
+            answered=False,
+        )
+    served = [engine["name"] for engine in info.get("engines", [])]
+    engines = [name for name in BUILTIN_ENGINES if name in served]
+    engines += [name for name in served if name not in engines]
+    models = tuple(model["name"] for model in info.get("models", []))
+    return ServerChoices(
+        tuple(engines) or BUILTIN_ENGINES,
+        models,
+        f"engines and models of the server at {address}",
+        answered=True,
+    )

@@ -1,0 +1,86 @@
+"""The band decided by an engine, composited into the frame; outside the band the hard composite.
+
+Every pixel outside the band stays bit-exact the hard composite in the output space,
+whatever the engine returns; a fused frame is handed on only when every value is one
+the output can hold.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ..color.config import apply_processor
+from ..errors import InvalidPixelsError
+from .colorspaces import ShotColorspaces
+
+#: The largest magnitude a half-float EXR can hold; beyond it a value is written as infinity.
+HALF_MAX = 65504.0
+
+
+def blend_exact(weight, fg_lin, bg_lin, fg_out, bg_out, lin_to_out) -> np.ndarray:
+    """``weight·fg + (1-weight)·bg`` in linear light, returned in the output space.
+
+    Where the weight is exactly 0 or 1 the output-space source pixel is copied,
+    so untouched pixels stay bit-exact instead of taking a round trip through
+    linear. Arrays are ``(N, 3)`` with ``weight`` ``(N,)``.
+    """
+    w = weight[:, None]
+    result = apply_processor(lin_to_out, w * fg_lin + (1.0 - w) * bg_lin)
+    full, none = weight >= 1.0, weight <= 0.0
+    result[full] = fg_out[full]
+    result[none] = bg_out[none]
+    return result
+
+
+def composite(spaces: ShotColorspaces, frame, kind: str, value: np.ndarray) -> np.ndarray:
+    """Frame ``frame`` (a ``PreparedFrame``) with its band decided by ``value``: a blend weight
+    (``kind`` "alpha") or display colours ("rgb"), in the output space."""
+    out = frame.edited_out.copy()
+    band = frame.band
+    if band.any():
+        if kind == "alpha":
+            lin_to_out = spaces.config.converter(spaces.working, spaces.output)
+            out[band] = blend_exact(
+                np.clip(value[band], 0.0, 1.0),
+                frame.graded[band],
+                frame.plate[band],
+                frame.graded_out[band],
+                frame.plate_out[band],
+                lin_to_out,
+            )
+        else:
+            # A colour prediction lives in the network's display encoding, 0..1; the host's
+            # composite may not (highlights over 1, colours outside the display's gamut). Its
+            # change to that composite is carried into the output space instead of its
+            # colours, so what the network cannot represent keeps the host's values.
+            to_out = functools.partial(spaces.config.convert, src=spaces.display, dst=spaces.output)
+            change = to_out(value[band]) - to_out(frame.edited_display[band])
+            out[band] = frame.edited_out[band] + change
+    return out
+
+
+def alpha_as_colour(frame, alpha_sum: np.ndarray, count: int) -> np.ndarray:
+    """The sum of the display colours that ``count`` blend weights summing to ``alpha_sum``
+    give ``frame`` (the blend is affine in the weight). Needed where windows differ in head:
+    with only the host's composite, a window takes the colour head when the grade of any
+    frame it predicts could not be recovered, so a frame can get both kinds of prediction."""
+    change = frame.graded_display - frame.plate_display
+    return count * frame.plate_display + np.clip(alpha_sum, 0.0, count)[..., None] * change
+
+
+def check_finite(number: int, fused: np.ndarray, half: bool, grade_label: str) -> None:
+    """A fused frame is handed on only when every value is a number the output can hold: a NaN or
+    an infinity (or, in a half-float EXR, a value past half's range, which becomes one) would
+    spread through every comp that reads the frame."""
+    limit = HALF_MAX if half else np.inf
+    bad = ~(np.abs(fused) <= limit)
+    if bad.any():
+        count = int(bad.any(axis=-1).sum())
+        what = "NaN or infinite" if limit == np.inf else f"NaN, infinite or beyond half float's {limit:g}"
+        raise InvalidPixelsError(
+            f"frame {number}: {count} fused pixels are {what}; the grade ({grade_label}) "
+            f"pushes colours out of range: soften it"
+            + (", or write --exr-type float" if limit != np.inf else "")
+        )

@@ -1,0 +1,41 @@
+"""What each fused frame records about how it was made (its EXR header, or the wire's attributes)."""
+
+from __future__ import annotations
+
+import functools
+
+from .. import __version__
+from . import fingerprint
+from .plan import ShotPlan
+from .resume import shot_fingerprint
+
+
+class FrameHeaders:
+    """The header of each fused frame of a planned shot; the fingerprint is worked out once."""
+
+    def __init__(self, plan: ShotPlan):
+        self.plan = plan
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        return shot_fingerprint(self.plan)
+
+    def header(self, number: int, head: str) -> dict:
+        """Frame ``number``'s header; ``head`` says how its band was decided (blend or color)."""
+        plan = self.plan
+        out_cs = plan.colorspaces.output
+        return {
+            "movingcolor:head": head,
+            "oiio:ColorSpace": out_cs,
+            # OpenImageIO may rewrite oiio:ColorSpace to an interop ID; keep the config's name too.
+            "movingcolor:colorspace": out_cs,
+            "movingcolor:ocio_config": plan.config.source,
+            "movingcolor:frame": number,
+            "movingcolor:engine": plan.engine.name,
+            "movingcolor:model": plan.engine.model,
+            "movingcolor:version": __version__,
+            "movingcolor:band": str(plan.band_width),
+            "movingcolor:grade": plan.colorspaces.grade_label,
+            fingerprint.HEADER_KEY: self.fingerprint,
+            "Software": f"MovingColor {__version__}",
+        }

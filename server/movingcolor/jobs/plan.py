@@ -1,0 +1,150 @@
+"""A shot planned once: its sources, colourspaces, mode, grade, band, frames and windows.
+
+``run_shot`` (files in, files out), ``ShotStream`` (frames in from a stream), the
+streamed shot and the window call of the service and RunJob all run a
+:class:`ShotPlan`. Everything is validated here (frames present, headers readable,
+sizes equal, colourspaces and grade known) before the first frame is read.
+
+A streamed shot learns its sources' sizes and colourspaces only from its first
+images, but its frames can be planned before: :meth:`FramePlan.plan` from the clip,
+the render range and the engine tells the client what to send, and
+:meth:`ShotPlan.stream` takes that frame plan once the first images arrive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..color.config import ColorConfig
+from ..engines import Engine, create_engine
+from ..errors import MovingColorError
+from ..frames.frame_range import FrameRange
+from ..frames.output_pattern import output_pattern
+from ..frames.overlap import check_outputs_spare_inputs
+from ..frames.sequence import SequencePattern
+from ..frames.source import FrameSource
+from ..masks.band import BandWidth
+from ..spec import ShotSpec
+from .colorspaces import ShotColorspaces, choose_colorspaces
+from .frame_plan import FramePlan
+from .sources import ShotSources, check_sources, open_sources, shot_clip, sources_range, with_matte
+
+MODES = ("grade", "graded", "edited")
+
+
+def shot_mode(spec: ShotSpec) -> str:
+    """Which of grade, graded and edited the spec gives (exactly one)."""
+    modes = [m for m in MODES if getattr(spec, m)]
+    if len(modes) != 1:
+        raise MovingColorError(
+            "give exactly one of --grade (a grade to apply), --graded (the plate graded "
+            "whole) or --edited (the host's composite through the matte)"
+            + (f"; got {', '.join('--' + m for m in modes)}" if modes else "")
+        )
+    return modes[0]
+
+
+def engine_options(spec: ShotSpec) -> dict:
+    if spec.engine == "movingcolor":
+        return {"model": spec.model, "device": spec.device}
+    if spec.model is not None:
+        raise MovingColorError(f"--model applies to --engine movingcolor, not to {spec.engine!r}")
+    return {}
+
+
+@dataclass(frozen=True)
+class ShotPlan:
+    """One shot, planned: what to read, how to read it, which windows to run, where to write.
+
+    ``sources.matte`` is always set (the plate's alpha where no matte is given);
+    ``pattern`` is None when the fused frames go back to the caller instead of to files.
+    """
+
+    spec: ShotSpec
+    mode: str
+    engine: Engine
+    band_width: BandWidth
+    sources: ShotSources
+    colorspaces: ShotColorspaces
+    frames: FramePlan
+    pattern: SequencePattern | None
+    #: The sources this plan opened or was given, closed by :meth:`close`.
+    owned: tuple[FrameSource, ...]
+
+    @classmethod
+    def files(cls, spec: ShotSpec, engine: Engine | None = None) -> ShotPlan:
+        """The plan of a shot whose sources are the spec's paths."""
+        return _plan(spec, engine, None, None)
+
+    @classmethod
+    def stream(
+        cls,
+        spec: ShotSpec,
+        sources: ShotSources,
+        engine: Engine | None = None,
+        frames: FramePlan | None = None,
+    ) -> ShotPlan:
+        """The plan of a shot whose sources the caller opened. ``frames``: the frame plan made
+        before the first image (the service's); without it the frames are planned from the
+        sources and the spec's range, as for files. Reading the sources' sizes waits for
+        their first images."""
+        return _plan(spec, engine, sources, frames)
+
+    @property
+    def range(self) -> FrameRange:
+        """The render range."""
+        return self.frames.render
+
+    @property
+    def config(self) -> ColorConfig:
+        return self.colorspaces.config
+
+    @property
+    def writes_exr(self) -> bool:
+        # A stream's frames go back as EXR unless the client asks for raw samples; half's range
+        # is checked whenever half is asked for.
+        return self.pattern is None or self.pattern.suffix.lower().endswith(".exr")
+
+    def skipping(self, finished: frozenset[int]) -> ShotPlan:
+        """This plan without the frames in ``finished`` (already written): their windows do not run."""
+        return replace(self, frames=self.frames.skipping(self.engine, finished)) if finished else self
+
+    def close(self) -> None:
+        for source in self.owned:
+            source.close()
+
+
+def _plan(
+    spec: ShotSpec, engine: Engine | None, given: ShotSources | None, frames: FramePlan | None
+) -> ShotPlan:
+    mode = shot_mode(spec)
+    config = ColorConfig(spec.config)
+    band_width = BandWidth.parse(spec.band)
+    engine = engine or create_engine(spec.engine, **engine_options(spec))
+    engine.reset()
+    opened: list[FrameSource] = []
+    try:
+        if given:
+            opened = list(given.present)
+            sources = with_matte(given)
+        else:
+            sources = open_sources(spec, mode, opened)
+        check_sources(sources, band_width)
+        colorspaces = choose_colorspaces(config, spec, mode, sources.plate, sources.other)
+        if frames is None:
+            render = sources_range(sources, spec.frames, spec.handles)
+            frames = FramePlan.plan(engine, shot_clip(sources, render), render)
+        for source in sources.present:
+            source.check_frames(frames.render)
+        pattern = None
+        if spec.out:
+            plate_prefix = getattr(getattr(sources.plate, "pattern", None), "prefix", "")
+            pattern = output_pattern(spec.out, plate_prefix)
+            inputs = [path for source in sources.present for path in source.files()]
+            check_outputs_spare_inputs(pattern, frames.render, inputs)
+    except BaseException:
+        if not given:
+            for source in opened:
+                source.close()
+        raise
+    return ShotPlan(spec, mode, engine, band_width, sources, colorspaces, frames, pattern, tuple(opened))

@@ -1,0 +1,178 @@
+"""One frame read and prepared for fusion: in the spaces the engine and the composite need.
+
+Each full-resolution array costs a colour conversion and memory for as long as a
+window needs the frame, so a frame carries only the arrays its engine declares
+(:attr:`Engine.inputs`) and those the composite needs for what the engine decides.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..color.config import apply_processor
+from ..color.grade_fit import GOOD_FIT_RMS, LOCAL_FIT_MIN_RADIUS, recover_graded, recover_graded_locally
+from ..engines import Engine
+from ..masks.band import edge_band
+from ..masks.matte import matte_from_pixels
+from .composite import blend_exact
+from .plan import ShotPlan
+
+log = logging.getLogger("movingcolor")
+
+#: What every frame carries: the composite starts from the hard composite in the output space and
+#: blends plate and graded plate (scene-linear and output space) through a matte in the band.
+COMPOSITE_ARRAYS = frozenset(
+    {"plate", "graded", "plate_out", "graded_out", "edited_out", "matte", "band", "band_pixels"}
+)
+#: What a colour decision needs besides: its change to the composite is carried into the output
+#: space, and a frame decided both ways turns blend weights into display colours.
+COLOUR_ARRAYS = frozenset({"edited_display", "plate_display", "graded_display"})
+
+
+@dataclass
+class PreparedFrame:
+    """One frame prepared for fusion; an array the shot does not need is None.
+
+    ``plate``, ``graded`` and ``edited`` are scene-linear (the working space); ``*_out``
+    the same images in the output colourspace; ``*_display`` in the bounded encoding
+    the network sees.
+    """
+
+    matte: np.ndarray
+    band: np.ndarray
+    band_pixels: float
+    grade_known: bool
+    plate: np.ndarray | None = None
+    graded: np.ndarray | None = None
+    edited: np.ndarray | None = None
+    plate_out: np.ndarray | None = None
+    graded_out: np.ndarray | None = None
+    edited_out: np.ndarray | None = None
+    plate_display: np.ndarray | None = None
+    graded_display: np.ndarray | None = None
+    edited_display: np.ndarray | None = None
+
+
+def frame_arrays(engine: Engine) -> frozenset[str]:
+    """The arrays each frame is prepared with for ``engine``."""
+    needed = COMPOSITE_ARRAYS | engine.inputs
+    return needed | COLOUR_ARRAYS if engine.decides_colours else needed
+
+
+def _rgb(pixels: np.ndarray) -> np.ndarray:
+    """The RGB channels of a frame (a one-channel image is grey)."""
+    if pixels.shape[2] >= 3:
+        return np.ascontiguousarray(pixels[:, :, :3])
+    return np.ascontiguousarray(np.repeat(pixels[:, :, :1], 3, axis=2))
+
+
+class FramePreparer:
+    """Reads a plan's frames and prepares each with the arrays in ``arrays``."""
+
+    def __init__(self, plan: ShotPlan, arrays: frozenset[str] | None = None):
+        self.plan = plan
+        self.arrays = frame_arrays(plan.engine) if arrays is None else arrays
+
+    def prepare(self, number: int) -> PreparedFrame:
+        plan, spaces, wanted = self.plan, self.plan.colorspaces, self.arrays
+        cfg, lin = spaces.config, spaces.working
+        plate_rgb = _rgb(plan.sources.plate.read(number))
+        matte_source = plan.sources.matte
+        matte = matte_from_pixels(matte_source.read(number), matte_source.channels)
+        band, band_pixels = edge_band(matte, plan.band_width), plan.band_width.pixels(matte >= 0.5)
+        plate_lin = cfg.convert(plate_rgb, spaces.plate, lin)
+        plate_out = cfg.convert(plate_rgb, spaces.plate, spaces.output)
+        lin_to_out = cfg.converter(lin, spaces.output)
+        grade_known = True
+        if plan.mode == "grade":
+            graded_lin = apply_processor(spaces.grade_to_working, plate_rgb)
+            graded_out = apply_processor(spaces.grade_to_output, plate_rgb)
+        else:
+            other = _rgb(plan.sources.other.read(number))
+            other_lin = cfg.convert(other, spaces.other, lin)
+            other_out = cfg.convert(other, spaces.other, spaces.output)
+            if plan.mode == "graded":
+                graded_lin, graded_out = other_lin, other_out
+            else:
+                estimate, grade_known = self._recover_graded(
+                    number, plate_lin, other_lin, matte, band, band_pixels
+                )
+                graded_lin = cfg.convert(estimate, spaces.display, lin)
+                graded_out = apply_processor(lin_to_out, graded_lin)
+                full = matte >= 1.0
+                graded_out[full] = other_out[full]
+                graded_lin[full] = other_lin[full]
+        edited_lin = None
+        if plan.mode == "edited":
+            edited_lin, edited_out = other_lin, other_out
+        else:
+            edited_out = blend_exact(
+                matte.reshape(-1),
+                graded_lin.reshape(-1, 3),
+                plate_lin.reshape(-1, 3),
+                graded_out.reshape(-1, 3),
+                plate_out.reshape(-1, 3),
+                lin_to_out,
+            ).reshape(plate_rgb.shape)
+            if wanted & {"edited", "edited_display"}:
+                a = matte[:, :, None]
+                edited_lin = a * graded_lin + (1.0 - a) * plate_lin
+        return PreparedFrame(
+            matte=matte,
+            band=band,
+            band_pixels=band_pixels,
+            grade_known=grade_known,
+            plate=plate_lin,
+            graded=graded_lin,
+            edited=edited_lin if "edited" in wanted else None,
+            plate_out=plate_out,
+            graded_out=graded_out,
+            edited_out=edited_out,
+            plate_display=self._display(plate_lin) if "plate_display" in wanted else None,
+            graded_display=self._display(graded_lin) if "graded_display" in wanted else None,
+            edited_display=self._display(edited_lin) if "edited_display" in wanted else None,
+        )
+
+    def _recover_graded(
+        self,
+        number: int,
+        plate_lin: np.ndarray,
+        edited_lin: np.ndarray,
+        matte: np.ndarray,
+        band: np.ndarray,
+        band_pixels: float,
+    ) -> tuple[np.ndarray, bool]:
+        """The graded plate (display encoding) estimated from the host's composite, and whether
+        the fit explains the composite: one colour map for the whole frame, refined near the
+        band by a colour map per pixel (which follows a grade that varies across the object)."""
+        spaces = self.plan.colorspaces
+        cfg = spaces.config
+        plate = cfg.convert(plate_lin, spaces.working, spaces.display)
+        edited = cfg.convert(edited_lin, spaces.working, spaces.display)
+        estimate, residual = recover_graded(plate, edited, matte)
+        local, local_residual = recover_graded_locally(
+            plate,
+            edited,
+            matte,
+            radius=max(LOCAL_FIT_MIN_RADIUS, math.ceil(band_pixels) + 4),
+            region=band,
+            fallback=estimate,
+        )
+        log.debug(
+            "frame %d: grade recovered from the composite, RMS %.4f (one map), %.4f (per pixel)",
+            number,
+            residual,
+            local_residual,
+        )
+        if math.isfinite(local_residual):
+            estimate = local
+        return estimate, min(residual, local_residual) <= GOOD_FIT_RMS
+
+    def _display(self, linear: np.ndarray) -> np.ndarray:
+        """The bounded working encoding engines see (sRGB-encoded, clipped to 0..1)."""
+        spaces = self.plan.colorspaces
+        return np.clip(spaces.config.convert(linear, spaces.working, spaces.display), 0.0, 1.0)

@@ -1,0 +1,49 @@
+"""Resuming a shot: what its frames are made from (the fingerprint), and which are already written.
+
+A rerun leaves alone every output frame that exists, reads back whole and carries
+the fingerprint the current inputs and settings give (see ``fingerprint``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from ..errors import MovingColorError
+from ..frames.image_io import read_header, read_pixels
+from . import fingerprint
+from .plan import ShotPlan
+
+#: Settings that select frames or say where they go, not what any frame's pixels are.
+_NOT_PIXELS = ("frames", "handles", "force", "out", "device")
+
+
+def shot_fingerprint(plan: ShotPlan) -> str:
+    """What every output frame of the planned shot is made from."""
+    settings = {key: value for key, value in asdict(plan.spec).items() if key not in _NOT_PIXELS}
+    engine = plan.engine
+    settings.update(engine=engine.name, model=engine.model, colorspaces=plan.colorspaces.by_role)
+    sources = plan.sources.present
+    inputs = sorted({source.location(n).split(" (")[0] for source in sources for n in plan.frames.clip})
+    weights = getattr(engine, "weights", None)
+    return fingerprint.fingerprint(settings, inputs, [weights] if weights else [])
+
+
+def finished_frames(plan: ShotPlan, shot_fingerprint: str) -> frozenset[int]:
+    """Frames of the render range whose output exists, reads back whole and carries
+    ``shot_fingerprint``: a rerun leaves them alone."""
+    if plan.spec.force or plan.pattern is None:
+        return frozenset()
+    done = set()
+    for number in plan.range:
+        path = plan.pattern.path(number)
+        if not path.exists():
+            continue
+        try:
+            header = read_header(path)
+            if header.attributes.get(fingerprint.HEADER_KEY) != shot_fingerprint:
+                continue
+            read_pixels(path)  # truncated or corrupt frames are redone
+        except MovingColorError:
+            continue
+        done.add(number)
+    return frozenset(done)

@@ -1,0 +1,90 @@
+"""A shot run from files to files (the CLI, a farm node, RunJob): each frame written atomically.
+
+Every source is validated before the first frame is written (see ``plan``), so an
+interrupted run leaves only whole frames; a rerun keeps the frames already written
+for the same inputs and settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from ..engines import Engine
+from ..errors import MovingColorError
+from ..frames.image_io import write_image
+from ..frames.output_pattern import prepare_folder
+from ..frames.temporaries import remove_stale_temporaries
+from ..spec import ShotReport, ShotSpec
+from .headers import FrameHeaders
+from .plan import ShotPlan
+from .resume import finished_frames
+from .runner import fused_frames
+
+log = logging.getLogger("movingcolor")
+
+Progress = Callable[[int, int, int], None]
+
+
+def run_shot(spec: ShotSpec, progress: Progress | None = None, engine: Engine | None = None) -> ShotReport:
+    """Fuse the shot ``spec`` describes and write its frames; returns a report."""
+    started = time.perf_counter()
+    return run_plan(ShotPlan.files(spec, engine), progress, started)
+
+
+def run_plan(plan: ShotPlan, progress: Progress | None = None, started: float | None = None) -> ShotReport:
+    """Fuse a planned shot and write its frames (``plan.pattern``); closes the plan's sources.
+    ``started``: when the work began (``time.perf_counter``), for the report; by default now."""
+    started = time.perf_counter() if started is None else started
+    spec, pattern = plan.spec, plan.pattern
+    headers = FrameHeaders(plan)
+    try:
+        prepare_folder(pattern)
+        for stale in remove_stale_temporaries(pattern, plan.range):
+            log.info("removed %s, left by an earlier run that did not finish", stale.name)
+        written: list[str] = []
+        finished = finished_frames(plan, headers.fingerprint) if not spec.force else frozenset()
+        if finished:
+            log.info(
+                "%d of %d frames already written for these inputs and settings: skipped "
+                "(--force redoes them)",
+                len(finished),
+                len(plan.range),
+            )
+        total = len(plan.range) - len(finished)
+        try:
+            for done, (number, head, fused) in enumerate(fused_frames(plan.skipping(finished)), start=1):
+                path = pattern.path(number)
+                write_image(
+                    path,
+                    fused,
+                    pixel_type=spec.exr_type,
+                    compression=spec.compression,
+                    attributes=headers.header(number, head),
+                )
+                written.append(str(path))
+                if progress:
+                    progress(done, total, number)
+        except MovingColorError as error:
+            if written:
+                # Finished frames are whole and valid; say so rather than hide them.
+                error.args = (
+                    f"{error} (the {len(written)} frames before it were written completely to "
+                    f"{pattern.directory})",
+                )
+            raise
+    finally:
+        plan.close()
+    return ShotReport(
+        frames=str(plan.range),
+        written=written,
+        engine=plan.engine.name,
+        model=plan.engine.model,
+        band=str(plan.band_width),
+        colorspaces=plan.colorspaces.by_role,
+        grade=plan.colorspaces.grade_label,
+        config=plan.config.source,
+        seconds=round(time.perf_counter() - started, 3),
+        skipped=[str(pattern.path(n)) for n in sorted(finished)],
+    )

@@ -1,0 +1,139 @@
+"""A shot's sources: opened from the spec's paths or given by the caller, and checked together.
+
+Checks read only what a source says about itself (size, channels, frame numbers),
+so a streamed source answers them once its first image has arrived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import BandSpecError, FrameRangeError, FrameSizeMismatchError, FrameSourceError
+from ..frames.frame_range import FrameRange
+from ..frames.source import ChannelSource, FrameSource, open_source
+from ..masks.band import BandWidth
+from ..spec import ShotSpec
+from .frame_plan import check_length, render_range
+
+#: Bands up to this many pixels are accepted on any frame, however small.
+MIN_BAND_LIMIT = 100
+
+
+@dataclass
+class ShotSources:
+    """Sources the caller has already opened, used instead of the spec's paths.
+
+    The service passes frames streamed over the network this way (``frames.stream``).
+    ``matte`` None means the plate's alpha; ``other`` is the graded or edited source
+    the spec's mode asks for. ``release(frame)`` is called once the runner no longer
+    needs a frame's raw pixels, so a source that buffers frames can drop them.
+    """
+
+    plate: FrameSource
+    matte: FrameSource | None = None
+    other: FrameSource | None = None
+    release: Callable[[int], None] | None = None
+
+    @property
+    def present(self) -> list[FrameSource]:
+        return [s for s in (self.plate, self.matte, self.other) if s is not None]
+
+
+def open_sources(spec: ShotSpec, mode: str, opened: list[FrameSource]) -> ShotSources:
+    """The spec's files as sources; each is appended to ``opened`` as it opens, so a caller can
+    close those already open when a later one fails."""
+
+    def open_one(text: str, name: str, first: int) -> FrameSource:
+        source = open_source(text, name, first)
+        opened.append(source)
+        return source
+
+    plate = open_one(spec.plate, "plate", 0)
+    first = plate.frames[0] if plate.frames else 0
+    matte = ChannelSource(plate, "A") if spec.matte == "alpha" else open_one(spec.matte, "matte", first)
+    other = open_one(getattr(spec, mode), mode, first) if mode != "grade" else None
+    return ShotSources(plate, matte, other)
+
+
+def with_matte(sources: ShotSources) -> ShotSources:
+    """``sources`` with the matte always set: the plate's alpha where none is given."""
+    matte = sources.matte or ChannelSource(sources.plate, "A")
+    return ShotSources(sources.plate, matte, sources.other, sources.release)
+
+
+def check_sources(sources: ShotSources, band_width: BandWidth) -> None:
+    """Sizes agree, the band fits the frame, colour sources carry RGB."""
+    _check_sizes(sources)
+    _check_band(sources.plate, band_width)
+    _check_channels(sources)
+
+
+def _check_sizes(sources: ShotSources) -> None:
+    plate = sources.plate
+    for source in sources.present[1:]:
+        if (source.width, source.height) != (plate.width, plate.height):
+            raise FrameSizeMismatchError(
+                f"{source.name} {source.location(plate.frames[0] if plate.frames else 0)}"
+                f" is {source.width}x{source.height} but the plate is "
+                f"{plate.width}x{plate.height}; render both at the same resolution"
+            )
+
+
+def _check_band(plate: FrameSource, band_width: BandWidth) -> None:
+    """A band wider than the frame changes every pixel and makes the filters as wide as the
+    band (a typo's 39144595 px ran for hours); small frames keep room for the default band."""
+    longest = max(plate.width, plate.height, MIN_BAND_LIMIT)
+    if not band_width.relative and band_width.value > longest:
+        raise BandSpecError(
+            f"band width {band_width} is wider than the {plate.width}x{plate.height} "
+            f"frame; a band is a strip along the matte's edge: give a few pixels (12) or a "
+            f"percentage of the object's size (10%)"
+        )
+
+
+def _check_channels(sources: ShotSources) -> None:
+    """Colour sources carry R, G and B: a two-channel image (luminance and alpha, a UV pass) is
+    not a plate, and reading it as grey would fuse the wrong picture without a word."""
+    for source in (sources.plate, sources.other):
+        if source is not None and len(source.channels) < 3:
+            raise FrameSourceError(
+                f"{source.name} {source.location(source.frames[0] if source.frames else 0)} has "
+                f"{len(source.channels)} channel(s) ({', '.join(source.channels) or 'none'}); a "
+                f"{source.name} needs R, G and B: render it as RGB or RGBA"
+            )
+
+
+def shot_clip(sources: ShotSources, render: FrameRange) -> list[int]:
+    """The frames windows may read: those every source holds (stills cover any frame, so with no
+    sequence among the sources the clip is the render range)."""
+    sets = [set(s.frames) for s in sources.present if s.frames]
+    return sorted(set.intersection(*sets)) if sets else list(render)
+
+
+def sources_range(sources: ShotSources, frames: str | None, handles: int) -> FrameRange:
+    """The render range of file sources: ``--frames`` (else every frame of the plate, or of the
+    first source with frames for a still plate), grown by ``--handles`` within what every source
+    holds. Every source must hold the frames asked for: a matte that ends early is an error to fix,
+    not a shorter shot."""
+    present = sources.present
+    available = present[0].available_range()
+    for source in present[1:]:
+        available = available.clamp(source.available_range())
+    if frames:
+        asked = FrameRange.parse(frames)
+    elif any(s.frames for s in present):
+        asked = next(s for s in present if s.frames).available_range()
+    else:
+        raise FrameRangeError(
+            "every source is a single image, so the shot has no frame range of its own; "
+            "give the frames to fuse with --frames (e.g. --frames 1)"
+        )
+
+    def check(wanted: FrameRange, grown: bool) -> None:
+        check_length(wanted)
+        if not grown:
+            for source in present:
+                source.require(wanted)
+
+    return render_range(asked, handles, asked, available, check)

@@ -1,0 +1,32 @@
+"""Which device the network runs on, shared by the engine that runs it and the trainer.
+
+torch is imported when asked for, so the light install (no torch) can still import this.
+"""
+
+from __future__ import annotations
+
+from ..errors import MissingDependencyError, MovingColorError
+
+
+def require_torch():
+    """The torch module; MissingDependencyError with the install command when it is absent."""
+    try:
+        import torch
+    except ImportError as error:
+        raise MissingDependencyError(
+            "the movingcolor engine needs torch: pip install 'movingcolor[server]'"
+        ) from error
+    return torch
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` as ``cuda`` where a CUDA GPU is present, else ``cpu``; ``cpu``, ``cuda`` and
+    ``cuda:N`` as they are, once checked against this machine."""
+    torch = require_torch()
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise MovingColorError(f"device {device!r} is not known: use auto, cpu or cuda")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise MovingColorError("--device cuda: no CUDA GPU is available here; use --device cpu")
+    return device

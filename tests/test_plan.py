@@ -1,0 +1,144 @@
+"""ShotPlan: a shot's frames, windows and reads planned once, the same for files and streams;
+each frame prepared with only the arrays its engine reads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from movingcolor.engines import create_engine
+from movingcolor.engines.base import FRAME_INPUTS
+from movingcolor.frames.frame_range import FrameRange
+from movingcolor.frames.image_io import read_pixels
+from movingcolor.frames.stream import DecodedImage, FrameStore, StreamSource
+from movingcolor.jobs import FramePlan, FramePreparer, ShotPlan, ShotSources, ShotSpec, frame_arrays
+from movingcolor.jobs.frame_plan import READ_AHEAD
+from movingcolor.service.plan import render_range
+from movingcolor.v1 import fusion_pb2
+from movingcolor.v1 import image_pb2 as pb
+
+GRADE = "slope=1.2,1.0,0.8"
+CLIP = list(range(1001, 1009))
+
+
+def _engine(name: str, test_model):
+    if name == "movingcolor":
+        if test_model is None:
+            pytest.skip("torch is not installed")
+        return create_engine(name, model=str(test_model), device="cpu")
+    return create_engine(name)
+
+
+def _spec(demo_inputs, engine: str, **extra) -> ShotSpec:
+    plate, matte = demo_inputs
+    return ShotSpec(plate=plate, matte=matte, out="", grade=GRADE, engine=engine, **extra)
+
+
+def test_windows_and_reads_of_each_engine(test_model):
+    clip, render = list(range(1, 21)), FrameRange(10, 12)
+    hard = FramePlan.plan(_engine("hard", test_model), clip, render)
+    assert hard.reads == (10, 11, 12) and [w.outputs for w in hard.windows] == [(10,), (11,), (12,)]
+    feather = FramePlan.plan(_engine("feather", test_model), clip, render)
+    assert feather.windows == hard.windows
+    guided = FramePlan.plan(_engine("guided", test_model), clip, render)
+    assert guided.windows[0].frames == (8, 9, 10, 11, 12)
+    assert guided.reads == tuple(range(8, 15)) and guided.needed == list(range(8, 15))
+    assert guided.buffer_frames == 1 + READ_AHEAD
+    network = _engine("movingcolor", test_model)
+    whole = FramePlan.plan(network, list(range(1, 41)), FrameRange(1, 40))
+    # Global frames are read ahead of the local ones that need them: the buffer holds them.
+    assert whole.needed == list(range(1, 41)) and whole.buffer_frames == 4 + READ_AHEAD
+    assert set(whole.targets) == {n for w in whole.windows for n in w.outputs}
+
+
+def test_a_plan_skipping_finished_frames_runs_only_the_rest(test_model):
+    engine = _engine("guided", test_model)
+    plan = FramePlan.plan(engine, list(range(1, 21)), FrameRange(5, 10))
+    rest = plan.skipping(engine, frozenset({5, 6, 7}))
+    assert rest.targets == (8, 9, 10) and rest.render == plan.render and rest.clip == plan.clip
+    assert [w.outputs for w in rest.windows] == [(8,), (9,), (10,)]
+    assert plan.skipping(engine, frozenset()) is plan
+    assert FramePlan.plan(engine, plan.clip, plan.render, frozenset(plan.render)).windows == ()
+
+
+def _store(demo_inputs) -> FrameStore:
+    plate, matte = demo_inputs
+    store = FrameStore(("plate", "matte"), CLIP)
+    for number in CLIP:
+        pixels = read_pixels(plate.replace("####", str(number)))
+        store.put("plate", number, DecodedImage(pixels, ("R", "G", "B"), "ACEScg", True))
+        store.put(
+            "matte", number, DecodedImage(read_pixels(matte.replace("####", str(number))), ("Y",), "", False)
+        )
+    store.finish()
+    return store
+
+
+@pytest.mark.parametrize("engine_name", ["hard", "feather", "guided", "movingcolor"])
+def test_the_stream_plan_equals_the_file_plan(demo_inputs, test_model, engine_name):
+    engine = _engine(engine_name, test_model)
+    files = ShotPlan.files(_spec(demo_inputs, engine_name, frames="1003-1005", handles=1), engine)
+    files.close()
+    setup = fusion_pb2.ShotSetup(clip=CLIP, render=pb.FrameRange(first=1003, last=1005), handles=1)
+    render = render_range(CLIP, setup)
+    frames = FramePlan.plan(engine, CLIP, render)
+    assert frames == files.frames and render == FrameRange(1002, 1006)
+    store = _store(demo_inputs)
+    stream_spec = ShotSpec(
+        plate="streamed plate", matte="streamed matte", out="", grade=GRADE, engine=engine_name
+    )
+    sources = ShotSources(StreamSource(store, "plate"), StreamSource(store, "matte"), release=store.release)
+    streamed = ShotPlan.stream(stream_spec, sources, engine, frames)
+    assert streamed.frames is frames and streamed.colorspaces.by_role == files.colorspaces.by_role
+    # Without a frame plan, a stream's frames are planned from its sources as a file shot's are.
+    replanned = ShotPlan.stream(
+        _spec(demo_inputs, engine_name, frames="1003-1005", handles=1), sources, engine
+    )
+    assert replanned.frames == files.frames
+
+
+def test_handles_are_limited_to_the_clip_alike(demo_inputs):
+    engine = create_engine("guided")
+    files = ShotPlan.files(_spec(demo_inputs, "guided", frames="1001-1002", handles=3), engine)
+    files.close()
+    setup = fusion_pb2.ShotSetup(clip=CLIP, render=pb.FrameRange(first=1001, last=1002), handles=3)
+    assert files.range == render_range(CLIP, setup) == FrameRange(1001, 1005)
+
+
+@pytest.mark.parametrize(
+    ("engine_name", "expected_none"),
+    [
+        ("hard", {"edited", "plate_display", "graded_display", "edited_display"}),
+        ("feather", {"edited", "plate_display", "graded_display", "edited_display"}),
+        ("guided", {"edited", "graded_display", "edited_display"}),
+        ("movingcolor", set()),
+    ],
+)
+def test_only_the_arrays_the_engine_needs_are_prepared(demo_inputs, test_model, engine_name, expected_none):
+    engine = _engine(engine_name, test_model)
+    plan = ShotPlan.files(_spec(demo_inputs, engine_name, frames="1002"), engine)
+    try:
+        assert engine.inputs <= FRAME_INPUTS
+        frame = FramePreparer(plan).prepare(1002)
+        arrays = ("plate", "graded", "edited", "plate_out", "graded_out", "edited_out")
+        arrays += ("plate_display", "graded_display", "edited_display")
+        assert {name for name in arrays if getattr(frame, name) is None} == expected_none
+        # What is prepared is what a full preparation gives, bit for bit.
+        full = FramePreparer(plan, frame_arrays(create_engine("hard")) | FRAME_INPUTS).prepare(1002)
+        for name in arrays:
+            if getattr(frame, name) is not None:
+                assert np.array_equal(getattr(frame, name), getattr(full, name)), name
+    finally:
+        plan.close()
+
+
+def test_an_engine_that_declares_nothing_gets_everything():
+    from movingcolor.engines.base import Engine, FusionResult
+
+    class Plugin(Engine):
+        name = "plugin"
+
+        def fuse(self, frames):
+            return FusionResult(alpha=frames.matte[frames.center])
+
+    assert Plugin.inputs == FRAME_INPUTS and Plugin.decides_colours
+    assert {"plate_display", "graded_display", "edited_display", "edited"} <= frame_arrays(Plugin())
