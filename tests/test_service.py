@@ -16,12 +16,11 @@ import numpy as np
 import pytest
 from conftest import output_files, run_cli, short_folder
 from movingcolor import __version__
-from movingcolor.color.config import ColorConfig
-from movingcolor.frames.image_io import read_header, read_pixels, write_image
+from movingcolor.demo.run import write_demo_inputs
+from movingcolor.frames.image_io import read_header, read_pixels
 from movingcolor.protocol import MAX_MESSAGE_BYTES
 from movingcolor.protocol.images import file_image, raw_image
 from movingcolor.service.process import ServerProcess
-from movingcolor.synthetic import generate_shot
 from movingcolor_client import (
     AuthenticationError,
     CertificateError,
@@ -45,22 +44,7 @@ def write_shot(
     folder: Path, width: int = 96, height: int = 64, frames: int = 8, seed: int = 3
 ) -> tuple[str, str]:
     """A procedural shot: scene-linear EXR plate and PNG matte, frames from 1001; returns their patterns."""
-    config = ColorConfig()
-    shot = generate_shot(width=width, height=height, frames=frames, seed=seed)
-    (folder / "plate").mkdir(parents=True, exist_ok=True)
-    (folder / "matte").mkdir(parents=True, exist_ok=True)
-    for index in range(frames):
-        number = FIRST + index
-        linear = config.convert(shot.plate[index], config.srgb_encoded, config.scene_linear)
-        write_image(
-            folder / "plate" / f"plate.{number:04d}.exr",
-            linear,
-            attributes={"oiio:ColorSpace": config.scene_linear},
-        )
-        write_image(
-            folder / "matte" / f"matte.{number:04d}.png", shot.matte[index][..., None], channels=("Y",)
-        )
-    return str(folder / "plate" / "plate.####.exr"), str(folder / "matte" / "matte.####.png")
+    return write_demo_inputs(folder, frames=frames, seed=seed, width=width, height=height)
 
 
 def assert_same_frames(ours: list[Path], theirs: list[Path]) -> None:

@@ -31,6 +31,14 @@ from movingcolor.jobs import ShotSpec, run_shot
 GRADE = "slope=1.2,1.0,0.85;offset=0.01"
 
 
+def write_white_mattes(folder: Path, frames: range, name: str) -> Path:
+    """A matte of every pixel, 64x48, for each frame, named ``name.format(frame)``; the folder."""
+    folder.mkdir(parents=True)
+    for n in frames:
+        write_image(folder / name.format(n), np.ones((48, 64, 1), np.float32), channels=("Y",))
+    return folder
+
+
 def write_plate(folder: Path, first: int, count: int, *, size=(64, 48), value=None, name="plate") -> str:
     """A small scene-linear EXR plate with an alpha matte (a disc), frames ``first``..; its pattern."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -83,10 +91,7 @@ def test_no_output_frame_of_the_range_overwrites_any_input(tmp_path, capsys, mon
 
 def test_an_output_that_is_the_matte_is_refused(tmp_path, capsys):
     plate = write_plate(tmp_path / "plate", 1, 4)
-    matte_folder = tmp_path / "matte"
-    matte_folder.mkdir()
-    for n in range(1, 5):
-        write_image(matte_folder / f"m.{n}.png", np.ones((48, 64, 1), np.float32), channels=("Y",))
+    matte_folder = write_white_mattes(tmp_path / "matte", range(1, 5), "m.{}.png")
     before = digests(matte_folder)
     assert fuse("--plate", plate, "--matte", str(matte_folder / "m.#.png"), "--out",
                 str(matte_folder / "m.%d.png")) == 2  # fmt: skip
@@ -256,10 +261,7 @@ def test_a_two_channel_plate_is_refused(tmp_path, capsys):
 
 def test_a_matte_shorter_than_the_plate_is_an_error(tmp_path, capsys):
     plate = write_plate(tmp_path / "plate", 1, 10)
-    mattes = tmp_path / "matte"
-    mattes.mkdir()
-    for n in range(1, 6):
-        write_image(mattes / f"m.{n:04d}.png", np.ones((48, 64, 1), np.float32), channels=("Y",))
+    mattes = write_white_mattes(tmp_path / "matte", range(1, 6), "m.{:04d}.png")
     out = tmp_path / "o" / "f.####.exr"
     assert fuse("--plate", plate, "--matte", str(mattes / "m.####.png"), "--out", str(out)) == 2
     assert "matte is missing 5 of frames 1-10" in capsys.readouterr().err

@@ -166,7 +166,7 @@ class Client:
         schema, ``movingcolor.spec.schema``). As there, a rerun keeps the frames already written
         for the same inputs, settings and server (``force`` redoes them) and no output may
         overwrite an input."""
-        from movingcolor.frames.output_pattern import output_pattern
+        from movingcolor.frames.output_pattern import note_frames_written, output_pattern
 
         started = time.perf_counter()
         deadline = time.monotonic() + timeout
@@ -241,11 +241,7 @@ class Client:
                 for run in contiguous_runs(set(render) - set(kept)):
                     fuse(_render_only(setup, run))
         except MovingColorError as error:
-            if written:
-                error.args = (
-                    f"{error} (the {len(written)} frames before it were written completely to "
-                    f"{pattern.directory})",
-                )
+            note_frames_written(error, len(written), pattern)
             raise
         return self._result(calls, render, written, kept, outputs, time.perf_counter() - started)
 

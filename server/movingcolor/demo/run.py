@@ -25,10 +25,12 @@ class DemoResult:
     fused: ShotReport
 
 
-def write_demo_inputs(folder: Path, frames: int = 16, seed: int = 7) -> tuple[str, str]:
+def write_demo_inputs(
+    folder: Path, frames: int = 16, seed: int = 7, width: int = 320, height: int = 180
+) -> tuple[str, str]:
     """Write the shot as a scene-linear EXR plate and a PNG matte; returns their patterns."""
     config = ColorConfig()
-    shot = generate_shot(frames=frames, seed=seed)
+    shot = generate_shot(width=width, height=height, frames=frames, seed=seed)
     (folder / "plate").mkdir(parents=True, exist_ok=True)
     (folder / "matte").mkdir(parents=True, exist_ok=True)
     for index in range(frames):

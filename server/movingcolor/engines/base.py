@@ -53,20 +53,19 @@ class FusionFrames:
         return self.frame_numbers[self.center]
 
 
-#: Every per-frame input a window can carry (the names of :class:`FusionFrames`' fields).
-FRAME_INPUTS = frozenset(
-    {
-        "plate",
-        "graded",
-        "edited",
-        "matte",
-        "band",
-        "plate_display",
-        "graded_display",
-        "edited_display",
-        "band_pixels",
-    }
+#: The per-frame arrays of a window: :class:`FusionFrames`' fields stacked over its frames.
+WINDOW_ARRAYS = (
+    "plate",
+    "graded",
+    "edited",
+    "matte",
+    "band",
+    "plate_display",
+    "graded_display",
+    "edited_display",
 )
+#: Every per-frame input a window can carry (the names of :class:`FusionFrames`' fields).
+FRAME_INPUTS = frozenset((*WINDOW_ARRAYS, "band_pixels"))
 
 
 @dataclass

@@ -31,3 +31,12 @@ def prepare_folder(pattern: SequencePattern) -> None:
         pattern.directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise OutputError(f"cannot create output folder {pattern.directory}: {error}") from error
+
+
+def note_frames_written(error: Exception, written: int, pattern: SequencePattern) -> None:
+    """Add to ``error``'s message that the ``written`` frames before it are whole and valid: a run
+    that stops part way says what it leaves rather than hide it."""
+    if written:
+        error.args = (
+            f"{error} (the {written} frames before it were written completely to {pattern.directory})",
+        )

@@ -24,7 +24,7 @@ from ..frames.overlap import check_outputs_spare_inputs
 from ..frames.sequence import SequencePattern
 from ..frames.source import FrameSource
 from ..masks.band import BandWidth
-from ..spec import ShotSpec
+from ..spec import ShotReport, ShotSpec
 from .colorspaces import ShotColorspaces, choose_colorspaces
 from .frame_plan import FramePlan
 from .sources import ShotSources, check_sources, open_sources, shot_clip, sources_range, with_matte
@@ -108,6 +108,21 @@ class ShotPlan:
     def skipping(self, finished: frozenset[int]) -> ShotPlan:
         """This plan without the frames in ``finished`` (already written): their windows do not run."""
         return replace(self, frames=self.frames.skipping(self.engine, finished)) if finished else self
+
+    def report(self, written: list[str], seconds: float, skipped: list[str] | None = None) -> ShotReport:
+        """What a run of this plan did: the frames it wrote (or sent) in ``seconds``."""
+        return ShotReport(
+            frames=str(self.range),
+            written=written,
+            engine=self.engine.name,
+            model=self.engine.model,
+            band=str(self.band_width),
+            colorspaces=self.colorspaces.by_role,
+            grade=self.colorspaces.grade_label,
+            config=self.config.source,
+            seconds=round(seconds, 3),
+            skipped=skipped or [],
+        )
 
     def close(self) -> None:
         for source in self.owned:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from ..engines import Engine
 from ..errors import MovingColorError
 from ..frames.image_io import write_image
-from ..frames.output_pattern import prepare_folder
+from ..frames.output_pattern import note_frames_written, prepare_folder
 from ..frames.temporaries import remove_stale_temporaries
 from ..spec import ShotReport, ShotSpec
 from .headers import FrameHeaders
@@ -67,24 +67,10 @@ def run_plan(plan: ShotPlan, progress: Progress | None = None, started: float | 
                 if progress:
                     progress(done, total, number)
         except MovingColorError as error:
-            if written:
-                # Finished frames are whole and valid; say so rather than hide them.
-                error.args = (
-                    f"{error} (the {len(written)} frames before it were written completely to "
-                    f"{pattern.directory})",
-                )
+            note_frames_written(error, len(written), pattern)
             raise
     finally:
         plan.close()
-    return ShotReport(
-        frames=str(plan.range),
-        written=written,
-        engine=plan.engine.name,
-        model=plan.engine.model,
-        band=str(plan.band_width),
-        colorspaces=plan.colorspaces.by_role,
-        grade=plan.colorspaces.grade_label,
-        config=plan.config.source,
-        seconds=round(time.perf_counter() - started, 3),
-        skipped=[str(pattern.path(n)) for n in sorted(finished)],
+    return plan.report(
+        written, time.perf_counter() - started, skipped=[str(pattern.path(n)) for n in sorted(finished)]
     )

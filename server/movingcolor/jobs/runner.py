@@ -12,23 +12,12 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..engines import FusionFrames
+from ..engines.base import WINDOW_ARRAYS
 from ..windowing import Window
 from ..windowing.average import OverlapAverage
 from . import composite as compositing
 from .plan import ShotPlan
 from .prepare import FramePreparer, PreparedFrame
-
-#: The arrays of a window, by their name in ``FusionFrames``; each is stacked over the window's frames.
-_WINDOW_ARRAYS = (
-    "plate",
-    "graded",
-    "edited",
-    "matte",
-    "band",
-    "plate_display",
-    "graded_display",
-    "edited_display",
-)
 
 
 def window_frames(window: Window, prepared: dict[int, PreparedFrame]) -> FusionFrames:
@@ -44,7 +33,7 @@ def window_frames(window: Window, prepared: dict[int, PreparedFrame]) -> FusionF
     return FusionFrames(
         frame_numbers=numbers,
         outputs=[numbers.index(n) for n in window.outputs],
-        **{name: stack(name) for name in _WINDOW_ARRAYS},
+        **{name: stack(name) for name in WINDOW_ARRAYS},
         band_pixels=[f.band_pixels for f in frames],
         num_local=len(window.local),
         # The predicted frames decide the head; a reference frame whose grade could not be

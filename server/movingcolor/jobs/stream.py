@@ -40,10 +40,6 @@ class ShotStream:
         self._headers = FrameHeaders(self.plan)
         self.range = self.plan.range
         self.engine = self.plan.engine
-        self.band = str(self.plan.band_width)
-        self.colorspaces = self.plan.colorspaces.by_role
-        self.grade = self.plan.colorspaces.grade_label
-        self.config = self.plan.config.source
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray, dict]]:
         for number, head, fused in fused_frames(self.plan):

@@ -21,6 +21,7 @@ from .logs import event
 from .scheduler import ScheduledEngine
 from .setup_spec import job_spec
 from .state import ServerState
+from .summary import summary_message
 
 _POLL_SECONDS = 0.2
 
@@ -62,22 +63,7 @@ def run_job(state: ServerState, job: Job, request: fusion_pb2.JobRequest) -> Ite
         if isinstance(item, fusion_pb2.FrameWritten):
             yield fusion_pb2.JobProgress(frame=item)
         elif isinstance(item, ShotReport):
-            yield fusion_pb2.JobProgress(done=fusion_pb2.JobDone(summary=_summary(item)))
+            yield fusion_pb2.JobProgress(done=fusion_pb2.JobDone(summary=summary_message(item)))
             return
         else:
             raise item
-
-
-def _summary(report: ShotReport) -> fusion_pb2.ShotSummary:
-    return fusion_pb2.ShotSummary(
-        frames=report.frames,
-        engine=report.engine,
-        model=report.model,
-        band=report.band,
-        colorspaces=report.colorspaces,
-        grade=report.grade,
-        config=report.config,
-        seconds=report.seconds,
-        written=report.written,
-        frame_count=len(report.written),
-    )

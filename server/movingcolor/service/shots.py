@@ -37,6 +37,7 @@ from .plan import OutputSettings, clip_frames, render_range, wire_roles
 from .scheduler import ScheduledEngine
 from .setup_spec import setup_settings
 from .state import ServerState
+from .summary import summary_message
 
 
 def _encode(number: int, pixels, header: dict, output: OutputSettings, part_bytes: int):
@@ -58,20 +59,6 @@ def _encode(number: int, pixels, header: dict, output: OutputSettings, part_byte
     info.attributes.update(attributes)
     for part in split(pb.ROLE_FUSED, number, info, data, part_bytes):
         yield fusion_pb2.FuseShotResponse(part=part)
-
-
-def _summary(stream: ShotStream, frames: int, seconds: float) -> fusion_pb2.ShotSummary:
-    return fusion_pb2.ShotSummary(
-        frames=str(stream.range),
-        engine=stream.engine.name,
-        model=stream.engine.model,
-        band=stream.band,
-        colorspaces=stream.colorspaces,
-        grade=stream.grade,
-        config=stream.config,
-        seconds=round(seconds, 3),
-        frame_count=frames,
-    )
 
 
 def shot_sources(store: FrameStore, roles: tuple[str, ...]) -> ShotSources:
@@ -122,7 +109,8 @@ def send_fused(stream: ShotStream, job: Job, output: OutputSettings, part_bytes:
         count += 1
     seconds = time.perf_counter() - started
     event("job.frames", job=job.id, frames=count, seconds=round(seconds, 3))
-    yield fusion_pb2.FuseShotResponse(done=fusion_pb2.ShotDone(summary=_summary(stream, count, seconds)))
+    summary = summary_message(stream.plan.report([], seconds), frame_count=count)
+    yield fusion_pb2.FuseShotResponse(done=fusion_pb2.ShotDone(summary=summary))
 
 
 def fuse_shot(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, requests: Iterator) -> Iterator:
