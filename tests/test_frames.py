@@ -144,3 +144,40 @@ def test_reads_dpx_tiff_and_jpeg_sequences(tmp_path, extension, tolerance):
     source = open_source(str(tmp_path / f"s.####{extension}"), "plate")
     assert source.frames == [1, 2] and not source.is_float
     assert np.abs(source.read(2) - image).mean() < tolerance
+
+
+def test_frames_are_written_behind_in_order_and_none_after_a_failure(tmp_path):
+    from movingcolor.errors import OutputError
+    from movingcolor.frames.write_behind import WriteBehind
+
+    reported = []
+
+    def write(number):
+        if number == 3:
+            raise OutputError("frame 3: the disk is full")
+        write_image(tmp_path / f"f.{number}.exr", np.full((4, 4, 3), number, np.float32))
+
+    failed = pytest.raises(OutputError, match="disk is full")
+    with failed, WriteBehind(lambda number, path: reported.append(number)) as writer:
+        for number in range(1, 7):
+            writer.submit(number, tmp_path / f"f.{number}.exr", lambda n=number: write(n))
+        writer.finish()
+    assert reported == [1, 2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.1.exr", "f.2.exr"]
+
+
+def test_frames_written_behind_stay_confined(tmp_path):
+    from movingcolor.errors import PathOutsideRootsError
+    from movingcolor.frames.confine import confined
+    from movingcolor.frames.write_behind import WriteBehind
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    pixels = np.zeros((4, 4, 3), np.float32)
+    refused = pytest.raises(PathOutsideRootsError)
+    with confined([root]), refused, WriteBehind(lambda number, path: None) as writer:
+        writer.submit(1, root / "f.1.exr", lambda: write_image(root / "f.1.exr", pixels))
+        writer.submit(2, outside / "f.2.exr", lambda: write_image(outside / "f.2.exr", pixels))
+        writer.finish()
+    assert (root / "f.1.exr").exists() and not list(outside.iterdir())

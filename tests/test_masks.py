@@ -61,3 +61,35 @@ def test_matte_forms():
     rgba[..., 3] = 0.25
     rgba[0, 0, 3] = 1.0
     assert matte_from_pixels(rgba, ("R", "G", "B", "A"))[1, 1] == 0.25
+
+
+def _band_by_whole_frame_distances(matte: np.ndarray, width: BandWidth) -> np.ndarray:
+    """The band's definition, computed over the whole frame: the reference the tiled band must equal."""
+    from scipy import ndimage
+
+    inside = matte >= 0.5
+    soft = (matte > 0.0) & (matte < 1.0)
+    if inside.all() or not inside.any():
+        return soft
+    distance = np.where(
+        inside, ndimage.distance_transform_edt(inside), ndimage.distance_transform_edt(~inside)
+    )
+    return (distance <= width.pixels(inside)) | soft
+
+
+@pytest.mark.parametrize("width", ["0.5", "1", "3", "12", "12.5", "63", "64", "65", "300", "10%"])
+def test_the_band_on_tiles_equals_the_whole_frame_band(width):
+    """Mattes larger than a tile, objects at the frame's edges and corners, speckle, soft edges and
+    bands narrower and wider than a tile: the band from the tiles near the contour is the band."""
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:301, 0:517]
+    mattes = [
+        (((yy - 150) ** 2 + (xx - 250) ** 2) < 120**2).astype(np.float32),  # one large disc
+        (((yy - 0) ** 2 + (xx - 516) ** 2) < 40**2).astype(np.float32),  # in a corner
+        (rng.random(yy.shape) < 0.002).astype(np.float32),  # isolated pixels
+        np.clip((xx - 200) / 30.0, 0.0, 1.0).astype(np.float32),  # a soft ramp
+        ((xx // 37 + yy // 23) % 2).astype(np.float32),  # a checkerboard of thin blocks
+    ]
+    band_width = BandWidth.parse(width)
+    for matte in mattes:
+        assert np.array_equal(edge_band(matte, band_width), _band_by_whole_frame_distances(matte, band_width))

@@ -26,11 +26,16 @@ def blend_exact(weight, fg_lin, bg_lin, fg_out, bg_out, lin_to_out) -> np.ndarra
     so untouched pixels stay bit-exact instead of taking a round trip through
     linear. Arrays are ``(N, 3)`` with ``weight`` ``(N,)``.
     """
-    w = weight[:, None]
-    result = apply_processor(lin_to_out, w * fg_lin + (1.0 - w) * bg_lin)
     full, none = weight >= 1.0, weight <= 0.0
+    result = np.empty(fg_out.shape, np.float32)
     result[full] = fg_out[full]
     result[none] = bg_out[none]
+    # Only the pixels in between are blended: a matte is mostly 0 and 1, and each pixel's colour
+    # conversion is independent of the others, so this gives what blending every pixel would.
+    between = ~(full | none)
+    if between.any():
+        w = weight[between][:, None]
+        result[between] = apply_processor(lin_to_out, w * fg_lin[between] + (1.0 - w) * bg_lin[between])
     return result
 
 

@@ -90,7 +90,9 @@ class FramePreparer:
         grade_known = True
         if plan.mode == "grade":
             graded_lin = apply_processor(spaces.grade_to_working, plate_rgb)
-            graded_out = apply_processor(spaces.grade_to_output, plate_rgb)
+            # Written in the working space (scene-linear EXR), the graded plate is converted once.
+            same = spaces.output == lin
+            graded_out = graded_lin.copy() if same else apply_processor(spaces.grade_to_output, plate_rgb)
         else:
             other = _rgb(plan.sources.other.read(number))
             other_lin = cfg.convert(other, spaces.other, lin)

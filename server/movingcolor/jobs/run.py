@@ -7,15 +7,18 @@ for the same inputs and settings.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from ..engines import Engine
 from ..errors import MovingColorError
 from ..frames.image_io import write_image
 from ..frames.output_pattern import note_frames_written, prepare_folder
 from ..frames.temporaries import remove_stale_temporaries
+from ..frames.write_behind import WriteBehind
 from ..spec import ShotReport, ShotSpec
 from .headers import FrameHeaders
 from .plan import ShotPlan
@@ -53,19 +56,27 @@ def run_plan(plan: ShotPlan, progress: Progress | None = None, started: float | 
                 len(plan.range),
             )
         total = len(plan.range) - len(finished)
+
+        def frame_written(number: int, path: Path) -> None:
+            written.append(str(path))
+            if progress:
+                progress(len(written), total, number)
+
         try:
-            for done, (number, head, fused) in enumerate(fused_frames(plan.skipping(finished)), start=1):
-                path = pattern.path(number)
-                write_image(
-                    path,
-                    fused,
-                    pixel_type=spec.exr_type,
-                    compression=spec.compression,
-                    attributes=headers.header(number, head),
-                )
-                written.append(str(path))
-                if progress:
-                    progress(done, total, number)
+            # Each frame is written while the next is fused.
+            with WriteBehind(frame_written) as writer:
+                for number, head, fused in fused_frames(plan.skipping(finished)):
+                    path = pattern.path(number)
+                    write = functools.partial(
+                        write_image,
+                        path,
+                        fused,
+                        pixel_type=spec.exr_type,
+                        compression=spec.compression,
+                        attributes=headers.header(number, head),
+                    )
+                    writer.submit(number, path, write)
+                writer.finish()
         except MovingColorError as error:
             note_frames_written(error, len(written), pattern)
             raise

@@ -8,6 +8,8 @@ output is the hard composite, bit for bit.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import ndimage
 
@@ -16,18 +18,65 @@ from ..spec.band_width import BandWidth
 __all__ = ["BandWidth", "edge_band"]
 
 
+#: Side of the square tiles the band is computed on: small enough that a band a few per cent of the
+#: frame touches few of them, large enough that each tile's margin costs little.
+TILE = 64
+
+
 def edge_band(matte: np.ndarray, width: BandWidth) -> np.ndarray:
     """Boolean ``(H, W)`` band around the boundary of ``matte`` (float ``(H, W)``).
 
-    Empty and full mattes have no boundary, hence an empty band.
+    Empty and full mattes have no boundary, hence an empty band. Distances are computed only on
+    the tiles that hold a boundary pixel and their neighbours within the band's width, each with
+    a margin of that width: a pixel whose nearest pixel across the contour is within the band is
+    found inside its tile's margin at the same distance, so the band equals a whole-frame
+    distance transform's, and its cost follows the band's length rather than the frame's area.
     """
     inside = matte >= 0.5
     soft = (matte > 0.0) & (matte < 1.0)
     if inside.all() or not inside.any():
         return soft
     pixels = width.pixels(inside)
-    # Distance of each pixel to the nearest pixel on the other side of the contour.
-    to_outside = ndimage.distance_transform_edt(inside)
-    to_inside = ndimage.distance_transform_edt(~inside)
-    near = np.where(inside, to_outside, to_inside) <= pixels
+    near = np.zeros_like(inside)
+    margin = int(math.floor(pixels)) + 1
+    for top, left, bottom, right in _boundary_tiles(inside, margin):
+        window = (
+            slice(max(top - margin, 0), min(bottom + margin, inside.shape[0])),
+            slice(max(left - margin, 0), min(right + margin, inside.shape[1])),
+        )
+        part = inside[window]
+        # Distance of each pixel to the nearest pixel on the other side of the contour.
+        distance = np.where(part, _distance_to_zero(part), _distance_to_zero(~part))
+        row, col = top - window[0].start, left - window[1].start
+        near[top:bottom, left:right] = distance[row : row + bottom - top, col : col + right - left] <= pixels
     return near | soft
+
+
+def _distance_to_zero(mask: np.ndarray) -> np.ndarray:
+    """Euclidean distance of each True pixel to the nearest False one (infinite when there is none)."""
+    if mask.all():
+        return np.full(mask.shape, np.inf)
+    return ndimage.distance_transform_edt(mask)
+
+
+def _boundary_tiles(inside: np.ndarray, margin: int) -> list[tuple[int, int, int, int]]:
+    """``(top, left, bottom, right)`` of every tile holding a pixel within ``margin`` pixels (in
+    each axis) of a boundary pixel: one whose 4-neighbour lies across the contour."""
+    height, width = inside.shape
+    boundary = np.zeros(inside.shape, np.uint8)
+    across_rows = inside[1:] != inside[:-1]
+    across_cols = inside[:, 1:] != inside[:, :-1]
+    boundary[1:] |= across_rows
+    boundary[:-1] |= across_rows
+    boundary[:, 1:] |= across_cols
+    boundary[:, :-1] |= across_cols
+    size = 2 * margin + 1
+    reached = ndimage.maximum_filter1d(ndimage.maximum_filter1d(boundary, size, axis=0), size, axis=1)
+    rows, cols = -(-height // TILE), -(-width // TILE)
+    padded = np.zeros((rows * TILE, cols * TILE), np.uint8)
+    padded[:height, :width] = reached
+    touched = padded.reshape(rows, TILE, cols, TILE).any(axis=(1, 3))
+    return [
+        (r * TILE, c * TILE, min((r + 1) * TILE, height), min((c + 1) * TILE, width))
+        for r, c in zip(*np.nonzero(touched), strict=True)
+    ]
