@@ -90,3 +90,33 @@ def test_refining_engines_beat_the_hard_composite_against_ground_truth(fused, ba
 def test_unknown_engine_lists_the_known_ones():
     with pytest.raises(UnknownEngineError, match="guided"):
         create_engine("nope")
+
+
+def test_guided_on_band_tiles_is_the_whole_frame_guided_filter():
+    """The guided engine filters only the tiles holding band pixels, each with the filter's reach as
+    margin: in the band its matte is what filtering whole frames gives, at the frame's edges too."""
+    from movingcolor.engines import FusionFrames
+    from movingcolor.engines.guided import GuidedEngine, guided_mattes
+    from movingcolor.synthetic import generate_shot
+
+    shot = generate_shot(width=300, height=170, frames=5, seed=11)
+    width = BandWidth.parse("9")
+    bands = np.stack([edge_band(m, width) for m in shot.matte])
+    band_pixels = [width.pixels(m >= 0.5) for m in shot.matte]
+    whole = guided_mattes(shot.plate, shot.matte, band_pixels)
+    frames = FusionFrames(
+        frame_numbers=list(range(5)),
+        outputs=[2],
+        plate=None,
+        graded=None,
+        edited=None,
+        matte=shot.matte,
+        band=bands,
+        plate_display=shot.plate,
+        graded_display=None,
+        edited_display=None,
+        band_pixels=band_pixels,
+    )
+    alpha = GuidedEngine().fuse(frames).alpha
+    assert bands[2].any()
+    np.testing.assert_allclose(alpha[bands[2]], whole[2][bands[2]], rtol=0, atol=1e-6)

@@ -15,6 +15,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..color.symmetric3 import PAIRS, regularised, solve_symmetric3
+from ..masks.band import occupied_tiles
 from .base import Engine, FusionFrames, FusionResult
 
 
@@ -65,8 +66,7 @@ def refine_matte(guide: np.ndarray, matte: np.ndarray, band_pixels: float, eps: 
     The filter's window grows with the band: half its width, so the matte can move
     anywhere inside the band but no further.
     """
-    radius = max(2, int(round(band_pixels / 2)))
-    return np.clip(guided_filter(guide, matte, radius, eps), 0.0, 1.0).astype(np.float32)
+    return np.clip(guided_filter(guide, matte, refine_radius(band_pixels), eps), 0.0, 1.0).astype(np.float32)
 
 
 def temporal_weight(
@@ -127,11 +127,23 @@ def smooth_over_time(
     return out
 
 
+def refine_radius(band_pixels: float) -> int:
+    """The guided filter's window radius for a band: half its width, so the matte can move
+    anywhere inside the band but no further."""
+    return max(2, int(round(band_pixels / 2)))
+
+
 class GuidedEngine(Engine):
+    """Refines the matte only on the tiles that hold band pixels: outside the band the composite is
+    the hard one whatever the engine says, so the rest of the frame is never filtered. Each tile is
+    filtered with a margin of twice the filter's radius (the two box filters' reach), so its pixels
+    get what filtering the whole frame gives, but for the rounding of the box filters' running sums
+    (about 1e-7)."""
+
     name = "guided"
     description = "edge-aware matte refinement guided by the plate, smoothed over time"
     temporal_radius = TEMPORAL_RADIUS
-    inputs = frozenset({"plate_display", "matte", "band_pixels"})
+    inputs = frozenset({"plate_display", "matte", "band", "band_pixels"})
     decides_colours = False
 
     def __init__(
@@ -140,27 +152,44 @@ class GuidedEngine(Engine):
         self.eps = eps
         self.temporal_sigma = temporal_sigma
         self.change_sigma = change_sigma
-        self._refined: OrderedDict[int, np.ndarray] = OrderedDict()
+        #: Refined tiles by frame, then by tile: windows that share frames share their refinement.
+        self._refined: OrderedDict[int, dict[tuple[int, int, int, int], np.ndarray]] = OrderedDict()
 
     def reset(self) -> None:
         self._refined.clear()
 
-    def _refine(self, frames: FusionFrames, index: int, guide: np.ndarray) -> np.ndarray:
+    def _refine(self, frames: FusionFrames, index: int, tile: tuple[int, int, int, int]) -> np.ndarray:
         number = frames.frame_numbers[index]
         if number not in self._refined:
-            self._refined[number] = refine_matte(
-                guide, frames.matte[index], frames.band_pixels[index], self.eps
-            )
+            self._refined[number] = {}
             while len(self._refined) > 4 * self.temporal_radius + 2:
                 self._refined.popitem(last=False)
-        return self._refined[number]
+        tiles = self._refined[number]
+        if tile not in tiles:
+            band_pixels = frames.band_pixels[index]
+            guide, matte = frames.plate_display[index], frames.matte[index]
+            top, left, bottom, right = tile
+            margin = 2 * refine_radius(band_pixels) + 1
+            rows = slice(max(top - margin, 0), min(bottom + margin, matte.shape[0]))
+            cols = slice(max(left - margin, 0), min(right + margin, matte.shape[1]))
+            refined = refine_matte(guide[rows, cols], matte[rows, cols], band_pixels, self.eps)
+            tiles[tile] = refined[
+                top - rows.start : bottom - rows.start, left - cols.start : right - cols.start
+            ]
+        return tiles[tile]
 
     def fuse(self, frames: FusionFrames) -> FusionResult:
+        center = frames.center
         guides = frames.plate_display  # (T, H, W, 3)
-        refined = [self._refine(frames, index, guides[index]) for index in range(len(frames.frame_numbers))]
-        return FusionResult(
-            alpha=temporal_average(refined, guides, frames.center, self.temporal_sigma, self.change_sigma)
-        )
+        # Outside the band the composite ignores the engine: the matte stands there.
+        alpha = frames.matte[center].astype(np.float32, copy=True)
+        for tile in occupied_tiles(frames.band[center]):
+            top, left, bottom, right = tile
+            refined = [self._refine(frames, index, tile) for index in range(len(frames.frame_numbers))]
+            alpha[top:bottom, left:right] = temporal_average(
+                refined, guides[:, top:bottom, left:right], center, self.temporal_sigma, self.change_sigma
+            )
+        return FusionResult(alpha=alpha)
 
 
 ENGINE = GuidedEngine

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..engines import FusionFrames
-from ..engines.base import WINDOW_ARRAYS
+from ..engines.base import FRAME_INPUTS, WINDOW_ARRAYS
 from ..windowing import Window
 from ..windowing.average import OverlapAverage
 from . import composite as compositing
@@ -20,13 +20,17 @@ from .plan import ShotPlan
 from .prepare import FramePreparer, PreparedFrame
 
 
-def window_frames(window: Window, prepared: dict[int, PreparedFrame]) -> FusionFrames:
-    """A window's frames as an engine takes them; an array the frames were not prepared with is None."""
+def window_frames(
+    window: Window, prepared: dict[int, PreparedFrame], inputs: frozenset[str] = FRAME_INPUTS
+) -> FusionFrames:
+    """A window's frames as an engine takes them: the arrays in ``inputs`` (the engine's), stacked
+    over the window; the others are None. Stacking copies every frame of the window once per
+    window, so what the engine does not read is not copied."""
     frames = [prepared[n] for n in window.frames]
     numbers = list(window.frames)
 
     def stack(name: str) -> np.ndarray | None:
-        if getattr(frames[0], name) is None:
+        if name not in inputs or getattr(frames[0], name) is None:
             return None
         return np.stack([getattr(f, name) for f in frames])
 
@@ -64,7 +68,7 @@ def fused_frames(
                 prepared[number] = preparer.prepare(number)
                 if release:
                     release(number)
-        results = engine.fuse_window(window_frames(window, prepared))
+        results = engine.fuse_window(window_frames(window, prepared, engine.inputs))
         for number, result in zip(window.outputs, results, strict=True):
             if result.alpha is not None:
                 average.add(number, "alpha", result.alpha)

@@ -15,7 +15,7 @@ from scipy import ndimage
 
 from ..spec.band_width import BandWidth
 
-__all__ = ["BandWidth", "edge_band"]
+__all__ = ["BandWidth", "edge_band", "occupied_tiles"]
 
 
 #: Side of the square tiles the band is computed on: small enough that a band a few per cent of the
@@ -62,7 +62,6 @@ def _distance_to_zero(mask: np.ndarray) -> np.ndarray:
 def _boundary_tiles(inside: np.ndarray, margin: int) -> list[tuple[int, int, int, int]]:
     """``(top, left, bottom, right)`` of every tile holding a pixel within ``margin`` pixels (in
     each axis) of a boundary pixel: one whose 4-neighbour lies across the contour."""
-    height, width = inside.shape
     boundary = np.zeros(inside.shape, np.uint8)
     across_rows = inside[1:] != inside[:-1]
     across_cols = inside[:, 1:] != inside[:, :-1]
@@ -72,11 +71,18 @@ def _boundary_tiles(inside: np.ndarray, margin: int) -> list[tuple[int, int, int
     boundary[:, :-1] |= across_cols
     size = 2 * margin + 1
     reached = ndimage.maximum_filter1d(ndimage.maximum_filter1d(boundary, size, axis=0), size, axis=1)
-    rows, cols = -(-height // TILE), -(-width // TILE)
-    padded = np.zeros((rows * TILE, cols * TILE), np.uint8)
-    padded[:height, :width] = reached
-    touched = padded.reshape(rows, TILE, cols, TILE).any(axis=(1, 3))
+    return occupied_tiles(reached.view(bool))
+
+
+def occupied_tiles(mask: np.ndarray, tile: int = TILE) -> list[tuple[int, int, int, int]]:
+    """``(top, left, bottom, right)`` of every ``tile``-pixel square of the frame holding a True pixel
+    of ``mask`` (``(H, W)`` bool), row by row; edge tiles are cut to the frame."""
+    height, width = mask.shape
+    rows, cols = -(-height // tile), -(-width // tile)
+    padded = np.zeros((rows * tile, cols * tile), bool)
+    padded[:height, :width] = mask
+    touched = padded.reshape(rows, tile, cols, tile).any(axis=(1, 3))
     return [
-        (r * TILE, c * TILE, min((r + 1) * TILE, height), min((c + 1) * TILE, width))
+        (r * tile, c * tile, min((r + 1) * tile, height), min((c + 1) * tile, width))
         for r, c in zip(*np.nonzero(touched), strict=True)
     ]
