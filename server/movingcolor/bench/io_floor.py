@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -59,16 +58,33 @@ def _fuse(engine: str, plate: str, matte: str, out: Path, frames: int) -> tuple[
     command = [sys.executable, "-m", "movingcolor.cli.main", "fuse", "--plate", plate, "--matte", matte]
     command += ["--grade", GRADE, "--band", DEFAULT_BAND, "--engine", engine, "--force"]
     command += ["--out", str(out / "f.####.exr")]
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(
-            f"movingcolor fuse --engine {engine} failed: {process.stderr.read().decode()[-2000:]}"
-        )
-    return seconds / frames, usage.ru_maxrss / (1 << 20)  # ru_maxrss is in KiB on Linux
+    # Not a pipe: a child that logs much must never wait on this loop.
+    with tempfile.TemporaryFile() as log:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+        # The kernel's high-water mark of the child's own memory (VmHWM): rusage's maxrss would count
+        # this process's memory too, which the child holds between fork and exec.
+        peak_kib = 0
+        while process.poll() is None:
+            peak_kib = max(peak_kib, _high_water_kib(process.pid))
+            time.sleep(0.05)
+        seconds = time.perf_counter() - started
+        if process.returncode != 0:
+            log.seek(0)
+            error = log.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"movingcolor fuse --engine {engine} failed: {error}")
+    return seconds / frames, peak_kib / (1 << 20)
+
+
+def _high_water_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:  # the process has just ended
+        pass
+    return 0
 
 
 def measure(sizes=SIZES, frames: int = FRAMES, engines=ENGINES) -> list[Run]:
