@@ -6,7 +6,6 @@ import importlib.util
 import json
 from pathlib import Path
 
-from ..demo.run import run_demo
 from .progress import FrameProgress
 
 
@@ -35,6 +34,9 @@ def default_engine() -> str:
 
 def run(args) -> int:
     args.engine = args.engine or default_engine()
+    # Imported here: every command's parser is built on each start, and only the demo needs its shot.
+    from ..demo.run import run_demo
+
     progress = FrameProgress(f"demo ({args.engine})")
     try:
         result = run_demo(Path(args.out), engine=args.engine, frames=args.frames, progress=progress)

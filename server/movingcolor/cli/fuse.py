@@ -16,7 +16,7 @@ import logging
 from ..engines.registry import engine_names
 from ..errors import MovingColorError
 from ..frames.limits import DEFAULT_MAX_PIXELS, pixel_limit
-from ..jobs import ShotSpec, run_shot
+from ..spec import ShotSpec
 from ..spec.schema import CLI, carried_by
 from .progress import FrameProgress
 
@@ -110,6 +110,9 @@ def _run(args) -> int:
         finally:
             progress.close()
         return _report(args, summary)
+    # Imported here: through a server the client needs none of the fusion code.
+    from ..jobs import run_shot
+
     progress = FrameProgress(f"fuse ({args.engine})")
     try:
         report = run_shot(spec, progress)
