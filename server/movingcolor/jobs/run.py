@@ -7,6 +7,7 @@ for the same inputs and settings.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
@@ -64,8 +65,10 @@ def run_plan(plan: ShotPlan, progress: Progress | None = None, started: float | 
 
         try:
             # Each frame is written while the next is fused.
-            with WriteBehind(frame_written) as writer:
-                for number, head, fused in fused_frames(plan.skipping(finished)):
+            # Closed before the plan's sources, so a frame being read ahead is not cut off.
+            frames = contextlib.closing(fused_frames(plan.skipping(finished)))
+            with WriteBehind(frame_written) as writer, frames as fused_in_order:
+                for number, head, fused in fused_in_order:
                     path = pattern.path(number)
                     write = functools.partial(
                         write_image,

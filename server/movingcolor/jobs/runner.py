@@ -7,7 +7,9 @@ soon as its last window is done.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextvars
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -62,27 +64,65 @@ def fused_frames(
         return compositing.alpha_as_colour(prepared[number], alpha_sum, count)
 
     average = OverlapAverage(list(windows), alpha_as_colour)
-    for index, window in enumerate(windows):
-        for number in window.frames:
-            if number not in prepared:
-                prepared[number] = preparer.prepare(number)
-                if release:
-                    release(number)
-        results = engine.fuse_window(window_frames(window, prepared, engine.inputs))
-        for number, result in zip(window.outputs, results, strict=True):
-            if result.alpha is not None:
-                average.add(number, "alpha", result.alpha)
-            elif not engine.decides_colours:
-                raise RuntimeError(
-                    f"engine {engine.name!r} decided frame {number} by colours but declares "
-                    f"decides_colours = False; set it True so frames carry what colours need"
-                )
-            else:
-                average.add(number, "rgb", result.rgb)
-        for number, kind, value in average.finished(index):
-            fused = compositing.composite(plan.colorspaces, prepared[number], kind, value)
-            compositing.check_finite(number, fused, half, plan.colorspaces.grade_label)
-            yield number, ("blend" if kind == "alpha" else "color"), fused
-        for number in window.frames:
-            if last_use[number] == index:
-                del prepared[number]
+    # Files are read and prepared one window ahead, on another core, while this window fuses. A
+    # stream's frames are not: its buffer is sized for a reader that takes them as it needs them.
+    ahead = ReadAhead(preparer.prepare) if release is None else None
+    take = ahead.take if ahead is not None else preparer.prepare
+    try:
+        for index, window in enumerate(windows):
+            if ahead is not None:
+                for upcoming in windows[index : index + 2]:
+                    ahead.request(n for n in upcoming.frames if n not in prepared)
+            for number in window.frames:
+                if number not in prepared:
+                    prepared[number] = take(number)
+                    if release:
+                        release(number)
+            results = engine.fuse_window(window_frames(window, prepared, engine.inputs))
+            for number, result in zip(window.outputs, results, strict=True):
+                if result.alpha is not None:
+                    average.add(number, "alpha", result.alpha)
+                elif not engine.decides_colours:
+                    raise RuntimeError(
+                        f"engine {engine.name!r} decided frame {number} by colours but declares "
+                        f"decides_colours = False; set it True so frames carry what colours need"
+                    )
+                else:
+                    average.add(number, "rgb", result.rgb)
+            for number, kind, value in average.finished(index):
+                fused = compositing.composite(plan.colorspaces, prepared[number], kind, value)
+                compositing.check_finite(number, fused, half, plan.colorspaces.grade_label)
+                yield number, ("blend" if kind == "alpha" else "color"), fused
+            for number in window.frames:
+                if last_use[number] == index:
+                    del prepared[number]
+    finally:
+        if ahead is not None:
+            ahead.close()
+
+
+class ReadAhead:
+    """Prepares frames on a worker thread, in the order asked, in the caller's context (a confined
+    job's reads stay confined); :meth:`take` waits for one and raises what preparing it raised."""
+
+    def __init__(self, prepare: Callable[[int], PreparedFrame]):
+        self._prepare = prepare
+        self._pending: dict[int, Future] = {}
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="movingcolor-read")
+
+    def request(self, numbers: Iterable[int]) -> None:
+        for number in numbers:
+            if number not in self._pending:
+                context = contextvars.copy_context()
+                self._pending[number] = self._executor.submit(context.run, self._prepare, number)
+
+    def take(self, number: int) -> PreparedFrame:
+        self.request([number])
+        return self._pending.pop(number).result()
+
+    def close(self) -> None:
+        """Drop what was read ahead and wait for the frame being read: the sources close after this."""
+        for future in self._pending.values():
+            future.cancel()
+        self._pending.clear()
+        self._executor.shutdown(wait=True)

@@ -3,7 +3,7 @@ back over the network)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import numpy as np
 
@@ -38,12 +38,17 @@ class ShotStream:
         else:
             self.plan = ShotPlan.stream(spec, sources, engine, frames)
         self._headers = FrameHeaders(self.plan)
+        self._fused: Generator | None = None
         self.range = self.plan.range
         self.engine = self.plan.engine
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray, dict]]:
-        for number, head, fused in fused_frames(self.plan):
+        self._fused = fused_frames(self.plan)
+        for number, head, fused in self._fused:
             yield number, fused, self._headers.header(number, head)
 
     def close(self) -> None:
+        # The runner first (it may be reading a frame ahead), then the sources it reads.
+        if self._fused is not None:
+            self._fused.close()
         self.plan.close()
