@@ -1,7 +1,8 @@
 """Frames written behind the work that makes the next ones: one writer thread, in frame order.
 
-Encoding and compressing an EXR (OpenImageIO, OpenEXR) runs without Python's lock, so a
-frame is written on one core while the next is fused on another. At most ``depth`` frames
+A frame is encoded and written while the next is fused: OpenEXR compresses on threads of its
+own, and the fusion's heavy parts (distance transforms, OpenColorIO, numpy) release Python's
+lock, so the two overlap on a machine's cores. At most ``depth`` frames
 are being written at once, which bounds the memory they hold. Finished writes are reported in the
 order they were submitted, on the caller's thread; a failed write is raised there too, and
 every frame submitted before a failure is finished (whole, renamed into place) or not there.
@@ -10,31 +11,31 @@ every frame submitted before a failure is finished (whole, renamed into place) o
 from __future__ import annotations
 
 import contextlib
-import contextvars
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
 
+from .worker import ContextWorker
+
 
 class WriteBehind:
-    """Runs ``write()`` calls on a writer thread; ``on_written(key)`` for each, in order, here."""
+    """Runs ``write()`` calls on a writer thread; ``on_written(number, path)`` for each, in order,
+    on the caller's thread."""
 
     def __init__(self, on_written: Callable[[int, Path], None], depth: int = 1):
         self.on_written = on_written
         self.depth = depth
         self._pending: deque[tuple[int, Path, Future]] = deque()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="movingcolor-write")
+        self._writer = ContextWorker("movingcolor-write")
 
     def submit(self, number: int, path: Path, write: Callable[[], None]) -> None:
         """Queue frame ``number``'s write to ``path``. Waits first for the earlier writes beyond
         ``depth - 1`` and raises the error of one that failed: no frame is queued after a failed
         one, so a run that stops leaves the frames before the failure and none after it."""
         self._report(lambda: len(self._pending) >= self.depth or self._pending[0][2].done())
-        # The writer runs in the caller's context: a confined job's writes stay confined (frames.confine).
-        context = contextvars.copy_context()
-        self._pending.append((number, path, self._executor.submit(context.run, write)))
+        self._pending.append((number, path, self._writer.submit(write)))
 
     def finish(self) -> None:
         """Wait for every queued write; raises the first that failed."""
@@ -62,4 +63,4 @@ class WriteBehind:
                         with contextlib.suppress(Exception):  # e.g. a progress call that cancels
                             self.on_written(number, path)
         finally:
-            self._executor.shutdown(wait=True)
+            self._writer.close()

@@ -7,14 +7,14 @@ soon as its last window is done.
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 import numpy as np
 
 from ..engines import FusionFrames
 from ..engines.base import FRAME_INPUTS, WINDOW_ARRAYS
+from ..frames.worker import ContextWorker
 from ..windowing import Window
 from ..windowing.average import OverlapAverage
 from . import composite as compositing
@@ -108,13 +108,12 @@ class ReadAhead:
     def __init__(self, prepare: Callable[[int], PreparedFrame]):
         self._prepare = prepare
         self._pending: dict[int, Future] = {}
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="movingcolor-read")
+        self._reader = ContextWorker("movingcolor-read")
 
     def request(self, numbers: Iterable[int]) -> None:
         for number in numbers:
             if number not in self._pending:
-                context = contextvars.copy_context()
-                self._pending[number] = self._executor.submit(context.run, self._prepare, number)
+                self._pending[number] = self._reader.submit(self._prepare, number)
 
     def take(self, number: int) -> PreparedFrame:
         self.request([number])
@@ -122,7 +121,5 @@ class ReadAhead:
 
     def close(self) -> None:
         """Drop what was read ahead and wait for the frame being read: the sources close after this."""
-        for future in self._pending.values():
-            future.cancel()
         self._pending.clear()
-        self._executor.shutdown(wait=True)
+        self._reader.close(drop_queued=True)

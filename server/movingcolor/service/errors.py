@@ -79,10 +79,13 @@ def status_for(error: BaseException) -> grpc.StatusCode:
     limit (``ImageTooLargeError``) is INVALID_ARGUMENT like every other bad input: it will never
     pass, however often it is sent.
     """
-    if isinstance(error, ServiceError):
-        return error.status
-    if isinstance(error, (ImageEvictedError, JobCancelledError, ServerBusyError)):
-        return grpc.StatusCode[error.status]
+    # The service's own errors carry a status code; the errors a client sees too (movingcolor.errors)
+    # carry its name, as they are raised on both sides of the wire.
+    status = getattr(error, "status", None)
+    if isinstance(status, grpc.StatusCode):
+        return status
+    if isinstance(error, MovingColorError) and isinstance(status, str):
+        return grpc.StatusCode[status]
     if isinstance(error, UnknownEngineError):
         return grpc.StatusCode.NOT_FOUND
     if isinstance(error, errors.PathOutsideRootsError):  # found as a confined job opened a file
