@@ -96,7 +96,8 @@ def test_guided_on_band_tiles_is_the_whole_frame_guided_filter():
     """The guided engine filters only the tiles holding band pixels, each with the filter's reach as
     margin: in the band its matte is what filtering whole frames gives, at the frame's edges too."""
     from movingcolor.engines import FusionFrames
-    from movingcolor.engines.guided import GuidedEngine, guided_mattes
+    from movingcolor.engines.guided import GuidedEngine
+    from movingcolor.engines.guided_filter import guided_mattes
     from movingcolor.synthetic import generate_shot
 
     shot = generate_shot(width=300, height=170, frames=5, seed=11)

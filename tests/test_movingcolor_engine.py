@@ -455,7 +455,7 @@ def test_an_unchanged_guided_start_is_exactly_the_guided_engine(size):
 
 def test_a_trained_change_to_the_guided_start_reaches_full_resolution():
     """The network's change is upsampled and added to the full-resolution guided matte."""
-    from movingcolor.engines.guided import guided_mattes
+    from movingcolor.engines.guided_filter import guided_mattes
 
     frames = _window(4, 192, 288)
     network = live_heads(_guided_start_network())
@@ -466,16 +466,19 @@ def test_a_trained_change_to_the_guided_start_reaches_full_resolution():
 
 
 def test_windows_that_share_a_frame_refine_it_once(monkeypatch):
-    """The full-resolution guided start's per-frame refinement is computed once for the
-    windows that share the frame, with results bit for bit those of a fresh engine; another
+    """The full-resolution guided start's refinement of each band tile of a frame is computed once
+    for the windows that share the frame, with results bit for bit those of a fresh engine; another
     shot's frames with the same numbers are not mistaken for them."""
-    import movingcolor.engines.refinement_cache as refinement_cache
+    import movingcolor.engines.band_refinement as band_refinement
 
-    calls = []
-    real_refine = refinement_cache.refine_matte
-    monkeypatch.setattr(
-        refinement_cache, "refine_matte", lambda *args: calls.append(args[0].shape) or real_refine(*args)
-    )
+    calls = []  # (frame's plate bytes, tile) for every tile refined
+    real_refine = band_refinement.refine_tiles
+
+    def counting_refine(guide, matte, band_pixels, tiles, *rest):
+        calls.extend((guide.tobytes(), tile) for tile in tiles)
+        return real_refine(guide, matte, band_pixels, tiles, *rest)
+
+    monkeypatch.setattr(band_refinement, "refine_tiles", counting_refine)
 
     def window(frames: FusionFrames, start: int, count: int) -> FusionFrames:
         part = slice(start, start + count)
@@ -502,7 +505,8 @@ def test_windows_that_share_a_frame_refine_it_once(monkeypatch):
     first, second = window(shot, 0, local), window(shot, stride, local)
     engine.fuse_window(first)
     reused = engine.fuse_window(second)
-    assert len(calls) == local + stride  # every frame of the shot once
+    assert len(calls) == len(set(calls))  # no tile of a frame twice
+    assert len({plate for plate, _ in calls}) == local + stride  # every frame of the shot
     fresh = MovingColorEngine(network=network, device="cpu").fuse_window(second)
     for a, b in zip(reused, fresh, strict=True):
         assert np.array_equal(a.alpha, b.alpha)
@@ -510,7 +514,7 @@ def test_windows_that_share_a_frame_refine_it_once(monkeypatch):
     other_shot = window(_window(local + stride, 192, 288, seed=4), 0, local)
     calls.clear()
     result = engine.fuse_window(other_shot)
-    assert len(calls) == local
+    assert len({plate for plate, _ in calls}) == local
     fresh = MovingColorEngine(network=network, device="cpu").fuse_window(other_shot)
     assert all(np.array_equal(a.alpha, b.alpha) for a, b in zip(result, fresh, strict=True))
 
@@ -546,3 +550,50 @@ def test_a_colour_head_starting_from_the_composite_returns_it_until_trained(size
             np.abs(texture(trained) - texture(composite[1]))[frames.band[1]].mean()
             < 0.2 * np.abs(texture(composite[1]))[frames.band[1]].mean()
         )
+
+
+def test_the_upsampled_change_on_band_tiles_is_the_whole_frame_one():
+    """The network's change upsampled on the band's tiles only equals the same pixels of the
+    whole-frame fast guided filter, on tiles cut by the frame's edges and corners too (a frame
+    size that is no multiple of the tile or of the working size)."""
+    import torch
+
+    from movingcolor.engines.movingcolor import (
+        UPSAMPLE_EPS,
+        UPSAMPLE_RADIUS,
+        guided_upsample,
+        guided_upsample_tiles,
+    )
+    from movingcolor.masks.band import occupied_tiles
+
+    generator = np.random.default_rng(5)
+    height, width = 203, 317
+    plate = generator.random((height, width, 3), dtype=np.float32)
+    low_plate = torch.nn.functional.interpolate(
+        torch.from_numpy(plate).permute(2, 0, 1)[None], size=(52, 80), mode="bilinear", antialias=True
+    )
+    change = torch.from_numpy(generator.normal(0, 0.1, (1, 1, 52, 80)).astype(np.float32))
+    whole = guided_upsample(
+        low_plate, change, torch.from_numpy(plate).permute(2, 0, 1)[None], UPSAMPLE_RADIUS, UPSAMPLE_EPS
+    )[0, 0].numpy()
+    every_tile = occupied_tiles(np.ones((height, width), bool))
+    tiled = guided_upsample_tiles(low_plate, change, plate, every_tile)
+    assert set(tiled) == set(every_tile)
+    for (top, left, bottom, right), values in tiled.items():
+        np.testing.assert_allclose(values, whole[top:bottom, left:right], rtol=0, atol=1e-5)
+
+
+def test_the_full_resolution_guided_start_on_band_tiles_is_the_whole_frame_one():
+    """The guided start computed on the band's tiles equals, in the band, the guided engine's
+    whole-frame refinement smoothed over the window's local frames."""
+    from movingcolor.engines.guided_filter import guided_mattes
+
+    frames = _window(4, 150, 230)
+    engine = MovingColorEngine(network=live_heads(_guided_start_network()), device="cpu")
+    starts = engine._full_resolution_start(frames)
+    local = frames.num_local
+    whole = guided_mattes(frames.plate_display[:local], frames.matte[:local], frames.band_pixels[:local])
+    for index in range(local):
+        band = frames.band[index]
+        assert band.any()
+        np.testing.assert_allclose(starts[index][band], whole[index][band], rtol=0, atol=1e-6)

@@ -150,7 +150,7 @@ def test_batches_are_a_function_of_seed_and_step():
 
 
 def test_a_guided_start_carries_the_guided_engines_matte():
-    from movingcolor.engines.guided import guided_mattes
+    from movingcolor.engines.guided_filter import guided_mattes
 
     coarse = make_batch(2, 0, "regional", 1, 4, 3, 48, 64)
     guided = make_batch(2, 0, "regional", 1, 4, 3, 48, 64, matte_start="guided")

@@ -11,6 +11,7 @@ composite, whatever the engine returns.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Hashable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -42,6 +43,10 @@ class FusionFrames:
     num_local: int = 0  # the first num_local frames are local, the rest global context
     #: False when only the host's composite is known and the grade could not be recovered.
     grade_known: bool = True
+    #: One key per frame that names it for as long as the shot runs, unique across shots: what an
+    #: engine may cache a frame's work under between windows. None where frames have no identity
+    #: (an engine that caches then keys by content).
+    frame_keys: list[Hashable] | None = None
 
     @property
     def center(self) -> int:

@@ -20,16 +20,20 @@ can still list it.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import numpy as np
 
 from ..color.symmetric3 import PAIRS, regularised, solve_symmetric3
 from ..errors import MovingColorError
+from ..masks.band import occupied_tiles
 from ..model.channels import GRADED, MATTE, PLATE, stack_inputs
 from ..model.device import require_torch, resolve_device
 from ..windowing import Window, sliding_windows
+from .band_refinement import Tile, TileRefinements, content_key, smoothed_band_alpha
 from .base import Engine, FusionFrames, FusionResult
-from .guided import guided_mattes, refine_matte, smooth_over_time
-from .refinement_cache import RefinementCache
+from .guided_filter import CHANGE_SIGMA, TEMPORAL_RADIUS, TEMPORAL_SIGMA, guided_mattes, refine_matte
 
 # Guided upsampling: window radius at the working resolution, and regularisation.
 UPSAMPLE_RADIUS = 2
@@ -43,16 +47,10 @@ def _box(x, radius: int):
     return F.avg_pool2d(F.pad(x, (radius,) * 4, mode="reflect"), 2 * radius + 1, stride=1)
 
 
-def guided_upsample(guide_low, source_low, guide_full, radius: int, eps: float):
-    """Fast guided filter (He and Sun 2015): the colour guided filter's linear model
-    fitted at low resolution, its coefficients upsampled and applied to the
-    full-resolution guide, so the result follows the plate's full-resolution edges.
-
-    ``guide_low (N, 3, h, w)``, ``source_low (N, 1, h, w)``, ``guide_full (N, 3, H, W)``
-    -> ``(N, 1, H, W)``; runs on whatever device the tensors are on.
-    """
+def _upsample_coefficients(guide_low, source_low, radius: int, eps: float):
+    """The colour guided filter's smoothed linear model fitted at low resolution, ``(N, 4, h, w)``:
+    three slopes and an offset."""
     import torch
-    import torch.nn.functional as F
 
     mean_guide = _box(guide_low, radius)
     mean_source = _box(source_low, radius)
@@ -63,11 +61,65 @@ def guided_upsample(guide_low, source_low, guide_full, radius: int, eps: float):
     rhs = tuple(cross[:, i] for i in range(3))
     slope = torch.stack(solve_symmetric3(regularised(entries, eps), rhs), dim=1)
     offset = mean_source - (slope * mean_guide).sum(1, keepdim=True)
-    coefficients = torch.cat([_box(slope, radius), _box(offset, radius)], dim=1)  # (N, 4, h, w)
+    return torch.cat([_box(slope, radius), _box(offset, radius)], dim=1)
+
+
+def guided_upsample(guide_low, source_low, guide_full, radius: int, eps: float):
+    """Fast guided filter (He and Sun 2015): the colour guided filter's linear model
+    fitted at low resolution, its coefficients upsampled and applied to the
+    full-resolution guide, so the result follows the plate's full-resolution edges.
+
+    ``guide_low (N, 3, h, w)``, ``source_low (N, 1, h, w)``, ``guide_full (N, 3, H, W)``
+    -> ``(N, 1, H, W)``; runs on whatever device the tensors are on.
+    """
+    import torch.nn.functional as F
+
+    coefficients = _upsample_coefficients(guide_low, source_low, radius, eps)
     coefficients = F.interpolate(
         coefficients, size=guide_full.shape[-2:], mode="bilinear", align_corners=False
     )
     return (coefficients[:, :3] * guide_full).sum(1, keepdim=True) + coefficients[:, 3:]
+
+
+def _bilinear_taps(start: int, stop: int, full: int, low: int):
+    """Rows (or columns) ``start..stop`` of a ``full``-pixel axis as bilinear taps into a ``low``-pixel
+    one, the way ``interpolate(mode="bilinear", align_corners=False)`` places them: the two source
+    indices and the second one's weight."""
+    position = np.maximum((np.arange(start, stop) + 0.5) * (low / full) - 0.5, 0.0)
+    first = np.floor(position).astype(np.int64)
+    second = np.minimum(first + 1, low - 1)
+    return first, second, (position - first).astype(np.float32)
+
+
+def guided_upsample_tiles(guide_low, source_low, guide_full: np.ndarray, tiles: list[Tile]) -> dict:
+    """:func:`guided_upsample` of one frame evaluated on ``tiles`` of the full-resolution frame only:
+    ``guide_low (1, 3, h, w)``, ``source_low (1, 1, h, w)``, ``guide_full (H, W, 3)`` numpy ->
+    ``{tile: (tile's height, width) numpy}``. The low-resolution fit is the same; only the tiles'
+    pixels are upsampled and applied, so the cost follows the band, not the frame. Tiles in one row
+    of the tile grid are upsampled together (bilinear interpolation is separable)."""
+    fit = _upsample_coefficients(guide_low, source_low, UPSAMPLE_RADIUS, UPSAMPLE_EPS)
+    coefficients = fit[0].cpu().numpy()  # (4, h, w)
+    low_height, low_width = coefficients.shape[-2:]
+    height, width = guide_full.shape[:2]
+    rows_of_tiles: dict[tuple[int, int], list[Tile]] = {}
+    for tile in tiles:
+        rows_of_tiles.setdefault((tile[0], tile[2]), []).append(tile)
+    out = {}
+    for (top, bottom), row in rows_of_tiles.items():
+        r0, r1, wr = _bilinear_taps(top, bottom, height, low_height)
+        rows = coefficients[:, r0] * (1 - wr)[:, None] + coefficients[:, r1] * wr[:, None]  # (4, h', w)
+        columns = np.concatenate([np.arange(left, right) for _, left, _, right in row])
+        c0, c1, wc = _bilinear_taps(0, width, width, low_width)
+        c0, c1, wc = c0[columns], c1[columns], wc[columns]
+        values = rows[:, :, c0] * (1 - wc) + rows[:, :, c1] * wc  # (4, h', columns)
+        guide = guide_full[top:bottom, columns]  # (h', columns, 3)
+        applied = values[3] + values[0] * guide[..., 0] + values[1] * guide[..., 1] + values[2] * guide[..., 2]
+        start = 0
+        for tile in row:
+            span = tile[3] - tile[1]
+            out[tile] = applied[:, start : start + span]
+            start += span
+    return out
 
 
 #: The shortest side the network takes: its encoder works at a quarter of the frame's size and
@@ -109,9 +161,20 @@ class MovingColorEngine(Engine):
         self.config = network.config
         self.head = head
         self._torch = torch
-        # The full-resolution guided start's per-frame part, for the next window that shares
-        # the frame; a window's local frames are enough for the stride's overlap.
-        self._refinements = RefinementCache(capacity=self.config.local_frames)
+        # The full-resolution guided start's band tiles per frame, for the next window that shares
+        # the frame: a window's local frames are enough for the stride's overlap.
+        self._refinements = TileRefinements(capacity=2 * self.config.local_frames)
+        # Each frame's network input at the working size, for every window that sees the frame
+        # (global frames are seen by many): downsizing a full-resolution frame costs more than
+        # the network's share of it. Small: about 4.6 MB a frame at the shipped working size.
+        self._low_inputs: OrderedDict = OrderedDict()
+        self._low_inputs_capacity = 4 * (self.config.local_frames + self.config.max_global_frames)
+        self._low_inputs_lock = threading.Lock()
+
+    def reset(self) -> None:
+        self._refinements.clear()
+        with self._low_inputs_lock:
+            self._low_inputs.clear()
 
     def plan(self, clip: list[int], targets: list[int]) -> list[Window]:
         c = self.config
@@ -142,20 +205,17 @@ class MovingColorEngine(Engine):
         size = working_shape(height, width, self.config.working_size)
         inputs = []
         for t in range(len(frames.frame_numbers)):
-            band = frames.band[t].astype(np.float32)[..., None]
-            hidden = frames.edited_display[t] * (1.0 - band)
-            stacked = stack_inputs(
-                frames.plate_display[t],
-                hidden,
-                band,
-                graded[t] if graded is not None else hidden,
-                frames.matte[t][..., None],
-            )  # (H, W, 11)
-            x = torch.from_numpy(stacked).permute(2, 0, 1)[None].to(self.device)  # (1, 11, H, W)
-            if size != (height, width):
-                x = torch.nn.functional.interpolate(
-                    x, size=size, mode="bilinear", antialias=True, align_corners=False
-                )
+            frame_key = None if frames.frame_keys is None else frames.frame_keys[t]
+            key = None if frame_key is None else (frame_key, graded is None, grade_known, size)
+            with self._low_inputs_lock:
+                x = self._low_inputs.get(key) if key is not None else None
+            if x is None:
+                x = self._low_input(frames, t, graded, size)
+                if key is not None:
+                    with self._low_inputs_lock:
+                        self._low_inputs[key] = x
+                        while len(self._low_inputs) > self._low_inputs_capacity:
+                            self._low_inputs.popitem(last=False)
             inputs.append(x)
         x = torch.cat(inputs)[None]  # (1, T, 11, h, w)
         if grade_known and self.config.matte_start == "guided":
@@ -169,6 +229,57 @@ class MovingColorEngine(Engine):
                 )
             ).to(self.device)[:, None]
         return x
+
+    def _low_input(self, frames: FusionFrames, t: int, graded, size: tuple[int, int]):
+        """Frame ``t``'s ``(1, 11, h, w)`` network input at the working ``size``."""
+        band = frames.band[t].astype(np.float32)[..., None]
+        hidden = frames.edited_display[t] * (1.0 - band)
+        stacked = stack_inputs(
+            frames.plate_display[t],
+            hidden,
+            band,
+            graded[t] if graded is not None else hidden,
+            frames.matte[t][..., None],
+        )  # (H, W, 11)
+        x = self._torch.from_numpy(stacked).permute(2, 0, 1)[None].to(self.device)  # (1, 11, H, W)
+        if size != tuple(stacked.shape[:2]):
+            x = self._torch.nn.functional.interpolate(
+                x, size=size, mode="bilinear", antialias=True, align_corners=False
+            )
+        return x
+
+    def _full_resolution_start(self, frames: FusionFrames) -> list[np.ndarray]:
+        """The guided engine's matte for each local frame at full resolution, computed on the band's
+        tiles only (elsewhere the coarse matte, which the composite keeps there anyway): each
+        frame refined spatially, then averaged over time with its local neighbours."""
+        local = frames.num_local
+        tiles = [occupied_tiles(frames.band[t]) for t in range(local)]
+        # A frame's refinement is wanted on its own band's tiles and its neighbours'.
+        wanted: list[set[Tile]] = [set() for _ in range(local)]
+        for center in range(local):
+            for t in range(max(0, center - TEMPORAL_RADIUS), min(local, center + TEMPORAL_RADIUS + 1)):
+                wanted[t].update(tiles[center])
+        refined = []
+        for t in range(local):
+            plate, matte, band_pixels = frames.plate_display[t], frames.matte[t], frames.band_pixels[t]
+            keys = frames.frame_keys
+            key = content_key(plate, matte, band_pixels) if keys is None else keys[t]
+            refined.append(self._refinements.tiles(key, plate, matte, band_pixels, sorted(wanted[t])))
+        starts = []
+        for center in range(local):
+            near = slice(max(0, center - TEMPORAL_RADIUS), center + TEMPORAL_RADIUS + 1)
+            starts.append(
+                smoothed_band_alpha(
+                    frames.matte[center],
+                    frames.band[center],
+                    frames.plate_display[near],
+                    refined[near],
+                    center - near.start,
+                    TEMPORAL_SIGMA,
+                    CHANGE_SIGMA,
+                )
+            )
+        return starts
 
     @staticmethod
     def _guided_start(plates: np.ndarray, mattes: np.ndarray, band_pixels: list[float], local: int):
@@ -203,28 +314,29 @@ class MovingColorEngine(Engine):
             same_size = tuple(y.shape[-2:]) == full_size
             guided_start = head == "blend" and self.config.matte_start == "guided"
             if guided_start and not same_size:
-                plates = frames.plate_display[:local]
-                refined = [
-                    self._refinements.refined(p, m, b)
-                    for p, m, b in zip(plates, frames.matte[:local], frames.band_pixels[:local], strict=True)
-                ]
-                start_full = smooth_over_time(refined, plates)
+                start_full = self._full_resolution_start(frames)
             results = []
             for index in frames.outputs:
+                if guided_start and not same_size:
+                    # Only the network's change to the guided matte is upsampled, and only where
+                    # the composite reads it: on the band's tiles.
+                    change = y[index : index + 1] - x[0, index : index + 1, MATTE].float()
+                    alpha = start_full[index]
+                    upsampled = guided_upsample_tiles(
+                        low_plate[index : index + 1],
+                        change,
+                        frames.plate_display[index],
+                        occupied_tiles(frames.band[index]),
+                    )
+                    for (top, left, bottom, right), values in upsampled.items():
+                        part = alpha[top:bottom, left:right]
+                        alpha[top:bottom, left:right] = np.clip(part + values, 0.0, 1.0)
+                    results.append(FusionResult(alpha=alpha))
+                    continue
                 plate_full = (
                     torch.from_numpy(frames.plate_display[index]).permute(2, 0, 1)[None].to(self.device)
                 )
-                if guided_start and not same_size:
-                    # Only the network's change to the guided matte is upsampled.
-                    change = y[index : index + 1] - x[0, index : index + 1, MATTE].float()
-                    change = guided_upsample(
-                        low_plate[index : index + 1], change, plate_full, UPSAMPLE_RADIUS, UPSAMPLE_EPS
-                    )
-                    alpha = (torch.from_numpy(start_full[index]).to(self.device) + change[0, 0]).clamp(
-                        0.0, 1.0
-                    )
-                    results.append(FusionResult(alpha=alpha.cpu().numpy().astype(np.float32)))
-                elif head == "blend":
+                if head == "blend":
                     alpha = y[index : index + 1]
                     if not same_size:
                         alpha = guided_upsample(
@@ -235,9 +347,9 @@ class MovingColorEngine(Engine):
                 else:
                     # Only the network's low-frequency correction of its start is upsampled:
                     # texture comes from the full-resolution start (the plate or the composite).
-                    start_full = plate_full
+                    base = plate_full
                     if self.config.color_start == "composite":
-                        start_full = (
+                        base = (
                             torch.from_numpy(frames.edited_display[index])
                             .permute(2, 0, 1)[None]
                             .to(self.device)
@@ -247,7 +359,7 @@ class MovingColorEngine(Engine):
                         correction = torch.nn.functional.interpolate(
                             correction, size=full_size, mode="bilinear", align_corners=False
                         )
-                    rgb = (start_full + correction)[0].clamp(0.0, 1.0).permute(1, 2, 0).cpu().numpy()
+                    rgb = (base + correction)[0].clamp(0.0, 1.0).permute(1, 2, 0).cpu().numpy()
                     results.append(FusionResult(rgb=rgb.astype(np.float32)))
         return results
 

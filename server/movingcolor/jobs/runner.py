@@ -23,11 +23,15 @@ from .prepare import FramePreparer, PreparedFrame
 
 
 def window_frames(
-    window: Window, prepared: dict[int, PreparedFrame], inputs: frozenset[str] = FRAME_INPUTS
+    window: Window,
+    prepared: dict[int, PreparedFrame],
+    inputs: frozenset[str] = FRAME_INPUTS,
+    shot: object | None = None,
 ) -> FusionFrames:
     """A window's frames as an engine takes them: the arrays in ``inputs`` (the engine's), stacked
     over the window; the others are None. Stacking copies every frame of the window once per
-    window, so what the engine does not read is not copied."""
+    window, so what the engine does not read is not copied. ``shot``, an object unique to the run,
+    makes the frames' keys (``(shot, number)``)."""
     frames = [prepared[n] for n in window.frames]
     numbers = list(window.frames)
 
@@ -46,6 +50,7 @@ def window_frames(
         # recovered still gives context (its best estimate), and does not take the head from
         # every window that sees it.
         grade_known=all(prepared[n].grade_known for n in window.local),
+        frame_keys=None if shot is None else [(shot, n) for n in numbers],
     )
 
 
@@ -64,6 +69,9 @@ def fused_frames(
         return compositing.alpha_as_colour(prepared[number], alpha_sum, count)
 
     average = OverlapAverage(list(windows), alpha_as_colour)
+    # Names this run's frames for the engine's caches: a key holds it, so it is never reused while
+    # an engine may still hold work under it.
+    shot = object()
     # Files are read and prepared one window ahead, on another core, while this window fuses. A
     # stream's frames are not: its buffer is sized for a reader that takes them as it needs them.
     ahead = ReadAhead(preparer.prepare) if release is None else None
@@ -78,7 +86,7 @@ def fused_frames(
                     prepared[number] = take(number)
                     if release:
                         release(number)
-            results = engine.fuse_window(window_frames(window, prepared, engine.inputs))
+            results = engine.fuse_window(window_frames(window, prepared, engine.inputs, shot))
             for number, result in zip(window.outputs, results, strict=True):
                 if result.alpha is not None:
                     average.add(number, "alpha", result.alpha)

@@ -40,7 +40,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..color.config import ColorConfig
-from ..engines.guided import guided_mattes
+from ..engines.guided_filter import guided_mattes
 from ..masks.band import BandWidth, edge_band
 from ..model.channels import stack_inputs
 from ..synthetic.shapes import PATH_SPEED, coarse_matte, smooth_path, soft_blob

@@ -1,0 +1,133 @@
+"""The guided refinement computed only on the tiles of the frame that hold band pixels.
+
+Outside the band the composite is the hard one whatever an engine says, so the rest of the frame
+is never filtered. Each tile is filtered with a margin of twice the filter's radius (the reach of
+its two box filters), so its pixels get what filtering the whole frame gives; tiles of one shape
+are filtered together as one batch, so a frame's hundreds of tiles cost a few calls, not hundreds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+
+from ..masks.band import occupied_tiles
+from .guided_filter import EPS, guided_filter, refine_radius, temporal_average
+
+Tile = tuple[int, int, int, int]
+
+
+def _reach(tile: Tile, margin: int, shape: tuple[int, ...]) -> tuple[slice, slice]:
+    """The rows and columns of ``tile`` widened by ``margin``, cut to the frame."""
+    top, left, bottom, right = tile
+    return (
+        slice(max(top - margin, 0), min(bottom + margin, shape[0])),
+        slice(max(left - margin, 0), min(right + margin, shape[1])),
+    )
+
+
+def _by_shape(crops: dict[Tile, tuple[slice, slice]]) -> dict[tuple[int, int], list[Tile]]:
+    groups: dict[tuple[int, int], list[Tile]] = {}
+    for tile, (rows, cols) in crops.items():
+        groups.setdefault((rows.stop - rows.start, cols.stop - cols.start), []).append(tile)
+    return groups
+
+
+def refine_tiles(
+    guide: np.ndarray, matte: np.ndarray, band_pixels: float, tiles: Sequence[Tile], eps: float = EPS
+) -> dict[Tile, np.ndarray]:
+    """:func:`~.guided_filter.refine_matte` of one frame (``guide (H, W, 3)``, ``matte (H, W)``),
+    on ``tiles`` only: ``{tile: refined (tile's height, width)}``, each equal to the same pixels of
+    the whole frame's refinement."""
+    radius = refine_radius(band_pixels)
+    margin = 2 * radius + 1
+    crops = {tile: _reach(tile, margin, matte.shape) for tile in tiles}
+    refined: dict[Tile, np.ndarray] = {}
+    for group in _by_shape(crops).values():
+        guides = np.stack([guide[crops[tile]] for tile in group])  # (N, h, w, 3)
+        sources = np.stack([matte[crops[tile]] for tile in group])  # (N, h, w)
+        filtered = np.clip(guided_filter(guides, sources, radius, eps), 0.0, 1.0).astype(np.float32)
+        for tile, values in zip(group, filtered, strict=True):
+            top, left, bottom, right = tile
+            rows, cols = crops[tile]
+            refined[tile] = values[top - rows.start :, left - cols.start :][: bottom - top, : right - left]
+    return refined
+
+
+def smoothed_band_alpha(
+    matte: np.ndarray,
+    band: np.ndarray,
+    guides: Sequence[np.ndarray],
+    refined: Sequence[dict[Tile, np.ndarray]],
+    center: int,
+    sigma: float,
+    change_sigma: float,
+) -> np.ndarray:
+    """Frame ``center``'s matte ``(H, W)`` with the tiles of its ``band`` replaced by its refinement
+    averaged over time with its neighbours' (:func:`~.guided_filter.temporal_average`).
+
+    ``guides`` are the consecutive frames' plates ``(H, W, 3)`` and ``refined`` their refinements
+    by tile, holding at least the centre's band tiles. Tiles of one shape are averaged together.
+    """
+    alpha = matte.astype(np.float32, copy=True)
+    tiles = occupied_tiles(band)
+    crops = {tile: (slice(tile[0], tile[2]), slice(tile[1], tile[3])) for tile in tiles}
+    for group in _by_shape(crops).values():
+        mattes = [np.stack([frame[tile] for tile in group]) for frame in refined]  # T × (N, h, w)
+        plates = [np.stack([guide[crops[tile]] for tile in group]) for guide in guides]  # T × (N, h, w, 3)
+        averaged = temporal_average(mattes, plates, center, sigma, change_sigma)
+        for tile, values in zip(group, averaged, strict=True):
+            alpha[crops[tile]] = values
+    return alpha
+
+
+class TileRefinements:
+    """Frames' refined band tiles, kept for the windows that share a frame.
+
+    Consecutive windows overlap, so a frame's tiles are asked for by several windows and, for the
+    temporal average, by its neighbours'; a frame's spatial refinement depends on that frame alone,
+    so reusing it changes nothing. Entries are keyed by the caller: a frame number where one engine
+    serves one shot at a time (:meth:`clear` between shots), or :func:`content_key` where an engine
+    is shared by every job on a server and two shots' frame 1001 must never meet.
+    """
+
+    def __init__(self, capacity: int, eps: float = EPS):
+        self.capacity = capacity
+        self.eps = eps
+        self._entries: OrderedDict[Hashable, dict[Tile, np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def tiles(
+        self, key: Hashable, guide: np.ndarray, matte: np.ndarray, band_pixels: float, tiles: Sequence[Tile]
+    ) -> dict[Tile, np.ndarray]:
+        """The refinement of ``tiles`` of the frame ``key`` names (read-only arrays); the tiles not
+        yet kept are computed in one batch."""
+        with self._lock:
+            kept = self._entries.setdefault(key, {})
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+            missing = [tile for tile in tiles if tile not in kept]
+        if missing:
+            computed = refine_tiles(guide, matte, band_pixels, missing, self.eps)
+            for values in computed.values():
+                values.flags.writeable = False  # shared between windows: nobody may change it
+            with self._lock:
+                kept.update(computed)
+        return {tile: kept[tile] for tile in tiles}
+
+
+def content_key(guide: np.ndarray, matte: np.ndarray, band_pixels: float) -> bytes:
+    """A digest of what a frame's refinement is computed from."""
+    digest = hashlib.sha256(repr((guide.shape, guide.dtype.str, matte.dtype.str, band_pixels)).encode())
+    digest.update(memoryview(np.ascontiguousarray(guide)).cast("B"))
+    digest.update(memoryview(np.ascontiguousarray(matte)).cast("B"))
+    return digest.digest()

@@ -1,0 +1,132 @@
+"""The guided filter (He, Sun and Tang, "Guided Image Filtering", TPAMI 2013) and its temporal
+smoothing, as the guided engine and the network's guided start use them.
+
+Spatially, the filter makes the matte follow the plate's own edges inside the band.
+Temporally, each refined matte is averaged with its neighbours' using weights
+that fall off where the plate changed between the frames, so a chattering
+matte settles on static edges without dragging over moving ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from ..color.symmetric3 import PAIRS, regularised, solve_symmetric3
+
+
+def _box(image: np.ndarray, radius: int, lead: int = 0) -> np.ndarray:
+    """Mean over ``(2r+1)²`` windows of the two axes after ``lead`` batch axes, edges reflected."""
+    size = [1] * lead + [2 * radius + 1] * 2 + [1] * (image.ndim - lead - 2)
+    return ndimage.uniform_filter(image, size=size, mode="reflect")
+
+
+def guided_coefficients(
+    guide: np.ndarray, source: np.ndarray, radius: int, eps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The guided filter's smoothed linear model: ``q = sum(slope·guide) + offset``.
+
+    ``guide (..., H, W, 3)`` and ``source (..., H, W)`` give ``slope (..., H, W, 3)`` and
+    ``offset (..., H, W)``; leading axes are a batch of images filtered independently. The colour
+    form of the filter uses a 3×3 covariance per window, so edges between regions of equal
+    brightness but different colour (a red jacket on green grass) still steer the matte. The
+    coefficients are smooth, so they can be computed at low resolution and upsampled (fast guided
+    filter).
+    """
+    lead = source.ndim - 2
+    mean_guide = _box(guide, radius, lead)  # (..., H, W, 3)
+    mean_source = _box(source, radius, lead)  # (..., H, W)
+    cross = _box(guide * source[..., None], radius, lead) - mean_guide * mean_source[..., None]
+    products = np.stack([guide[..., i] * guide[..., j] for i, j in PAIRS], axis=-1)  # (..., H, W, 6)
+    covariance = _box(products, radius, lead)
+    entries = [covariance[..., k] - mean_guide[..., i] * mean_guide[..., j] for k, (i, j) in enumerate(PAIRS)]
+    rhs = tuple(cross[..., i] for i in range(3))
+    slope = np.stack(solve_symmetric3(regularised(entries, eps), rhs), axis=-1)
+    offset = mean_source - (slope * mean_guide).sum(-1)
+    return _box(slope, radius, lead), _box(offset, radius, lead)
+
+
+def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """Edge-preserving smoothing of ``source`` (..., H, W) steered by a colour ``guide`` (..., H, W, 3)."""
+    slope, offset = guided_coefficients(guide, source, radius, eps)
+    return (slope * guide).sum(-1) + offset
+
+
+# The guided engine's settings, shared with the network's guided start.
+EPS = 1e-4
+TEMPORAL_RADIUS = 2
+TEMPORAL_SIGMA = 1.0
+CHANGE_SIGMA = 0.04
+
+
+def refine_matte(guide: np.ndarray, matte: np.ndarray, band_pixels: float, eps: float = EPS) -> np.ndarray:
+    """One frame's matte ``(H, W)`` refined against its plate ``guide (H, W, 3)``.
+
+    The filter's window grows with the band: half its width, so the matte can move
+    anywhere inside the band but no further.
+    """
+    return np.clip(guided_filter(guide, matte, refine_radius(band_pixels), eps), 0.0, 1.0).astype(np.float32)
+
+
+def temporal_weight(
+    offset: int, guide: np.ndarray, center_guide: np.ndarray, sigma: float, change_sigma: float
+) -> np.ndarray:
+    """``(H, W)`` weight of a neighbour ``offset`` frames away: falls off with time and
+    wherever the plate changed, so static edges settle and moving ones do not drag."""
+    change = np.square(guide - center_guide).sum(-1)
+    return np.exp(-0.5 * (offset / sigma) ** 2 - 0.5 * change / change_sigma**2).astype(np.float32)
+
+
+def temporal_average(
+    refined: list[np.ndarray], guides: np.ndarray, center: int, sigma: float, change_sigma: float
+) -> np.ndarray:
+    """Frame ``center``'s refined matte averaged with its neighbours' ``refined`` (consecutive
+    frames, plates ``guides``) under :func:`temporal_weight`."""
+    total = np.zeros(refined[center].shape, np.float32)
+    weight_sum = np.zeros_like(total)
+    for index, matte in enumerate(refined):
+        weight = temporal_weight(index - center, guides[index], guides[center], sigma, change_sigma)
+        total += weight * matte
+        weight_sum += weight
+    return total / weight_sum
+
+
+def guided_mattes(
+    guides: np.ndarray,
+    mattes: np.ndarray,
+    band_pixels: list[float],
+    eps: float = EPS,
+    temporal_radius: int = TEMPORAL_RADIUS,
+    temporal_sigma: float = TEMPORAL_SIGMA,
+    change_sigma: float = CHANGE_SIGMA,
+) -> np.ndarray:
+    """The guided engine's refined mattes ``(T, H, W)`` for consecutive frames
+    ``guides (T, H, W, 3)``, ``mattes (T, H, W)``; neighbours beyond the ends are absent."""
+    refined = [refine_matte(g, m, b, eps) for g, m, b in zip(guides, mattes, band_pixels, strict=True)]
+    return smooth_over_time(refined, guides, temporal_radius, temporal_sigma, change_sigma)
+
+
+def smooth_over_time(
+    refined: list[np.ndarray],
+    guides: np.ndarray,
+    temporal_radius: int = TEMPORAL_RADIUS,
+    temporal_sigma: float = TEMPORAL_SIGMA,
+    change_sigma: float = CHANGE_SIGMA,
+) -> np.ndarray:
+    """Each of the consecutive frames' ``refined`` mattes ``(H, W)`` averaged with its
+    neighbours' (:func:`temporal_average`), as ``(T, H, W)``. The spatial refinement of a
+    frame depends on that frame alone, so a caller may reuse it; this part depends on
+    which neighbours are present."""
+    out = np.empty((len(refined), *refined[0].shape), np.float32)
+    for center in range(len(refined)):
+        near = slice(max(0, center - temporal_radius), center + temporal_radius + 1)
+        out[center] = temporal_average(
+            refined[near], guides[near], center - near.start, temporal_sigma, change_sigma
+        )
+    return out
+
+
+def refine_radius(band_pixels: float) -> int:
+    """The guided filter's window radius for a band: half its width, so the matte can move
+    anywhere inside the band but no further."""
+    return max(2, int(round(band_pixels / 2)))
