@@ -557,7 +557,6 @@ def test_the_upsampled_change_on_band_tiles_is_the_whole_frame_one():
     whole-frame fast guided filter, on tiles cut by the frame's edges and corners too (a frame
     size that is no multiple of the tile or of the working size)."""
     import torch
-
     from movingcolor.engines.movingcolor import (
         UPSAMPLE_EPS,
         UPSAMPLE_RADIUS,

@@ -113,7 +113,7 @@ def guided_upsample_tiles(guide_low, source_low, guide_full: np.ndarray, tiles: 
         c0, c1, wc = c0[columns], c1[columns], wc[columns]
         values = rows[:, :, c0] * (1 - wc) + rows[:, :, c1] * wc  # (4, h', columns)
         guide = guide_full[top:bottom, columns]  # (h', columns, 3)
-        applied = values[3] + values[0] * guide[..., 0] + values[1] * guide[..., 1] + values[2] * guide[..., 2]
+        applied = values[3] + sum(values[c] * guide[..., c] for c in range(3))
         start = 0
         for tile in row:
             span = tile[3] - tile[1]
