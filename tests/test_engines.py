@@ -121,3 +121,25 @@ def test_guided_on_band_tiles_is_the_whole_frame_guided_filter():
     alpha = GuidedEngine().fuse(frames).alpha
     assert bands[2].any()
     np.testing.assert_allclose(alpha[bands[2]], whole[2][bands[2]], rtol=0, atol=1e-6)
+
+
+def test_a_frame_stack_indexes_as_the_stacked_array_does():
+    """A window's frames without the copy: every indexing an engine uses gives what indexing the
+    stacked array gives, and a single frame is the frame itself."""
+    from movingcolor.engines.frame_stack import FrameStack
+
+    frames = [np.random.default_rng(seed).random((7, 9, 3), dtype=np.float32) for seed in range(5)]
+    stack, stacked = FrameStack(frames), np.stack(frames)
+    assert stack.shape == stacked.shape and stack.ndim == 4 and len(stack) == 5
+    assert stack[2] is frames[2]
+    for key in [
+        (slice(None), slice(1, 4), slice(2, 8)),
+        (slice(1, 3), 2),
+        (3, slice(0, 2)),
+        (slice(None), 0, 0, 1),
+    ]:
+        np.testing.assert_array_equal(stack[key], stacked[key])
+    for key in [slice(1, 4), slice(None, None, 2), [0, 3]]:
+        np.testing.assert_array_equal(np.asarray(stack[key]), stacked[key])
+    np.testing.assert_array_equal(np.asarray(stack), stacked)
+    assert [frame is original for frame, original in zip(stack, frames, strict=True)] == [True] * 5

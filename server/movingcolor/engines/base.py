@@ -31,6 +31,8 @@ class FusionFrames:
 
     frame_numbers: list[int]
     outputs: list[int]  # indices into frame_numbers of the frames to decide
+    # Each per-frame array is a (T, ...) array, or a FrameStack that indexes the same way for an
+    # engine that takes them (Engine.takes_frame_stacks).
     plate: np.ndarray | None  # (T, H, W, 3) scene-linear plate I
     graded: np.ndarray | None  # (T, H, W, 3) scene-linear graded plate G = T(I)
     edited: np.ndarray | None  # (T, H, W, 3) scene-linear hard composite E
@@ -94,6 +96,10 @@ class Engine(ABC):
     #: full-resolution array costs a colour conversion and memory per frame held); an engine
     #: that does not say reads everything.
     inputs: frozenset[str] = FRAME_INPUTS
+    #: Whether the engine takes a window's inputs as :class:`~.frame_stack.FrameStack`\ s (a frame,
+    #: a range of frames or a crop of every frame; no copy of the window) rather than stacked
+    #: arrays: the built-in engines do, an engine that does not say gets arrays.
+    takes_frame_stacks: bool = False
     #: Whether the engine may decide a band by colours (``FusionResult.rgb``), not only by a
     #: matte; colours need the display encodings for compositing.
     decides_colours: bool = True

@@ -13,6 +13,7 @@ class FeatherEngine(Engine):
     description = "matte blurred across the band (Gaussian, sigma = band/3)"
     inputs = frozenset({"matte", "band_pixels"})
     decides_colours = False
+    takes_frame_stacks = True
 
     def fuse(self, frames: FusionFrames) -> FusionResult:
         matte = frames.matte[frames.center]

@@ -17,6 +17,7 @@ class GuidedEngine(Engine):
     temporal_radius = TEMPORAL_RADIUS
     inputs = frozenset({"plate_display", "matte", "band", "band_pixels"})
     decides_colours = False
+    takes_frame_stacks = True
 
     def __init__(
         self, eps: float = EPS, temporal_sigma: float = TEMPORAL_SIGMA, change_sigma: float = CHANGE_SIGMA

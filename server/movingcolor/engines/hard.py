@@ -10,6 +10,7 @@ class HardEngine(Engine):
     description = "plain composite through the coarse matte (the seam as it is)"
     inputs = frozenset({"matte"})
     decides_colours = False
+    takes_frame_stacks = True
 
     def fuse(self, frames: FusionFrames) -> FusionResult:
         return FusionResult(alpha=frames.matte[frames.center].copy())

@@ -140,6 +140,7 @@ def working_shape(height: int, width: int, working_size: int) -> tuple[int, int]
 class MovingColorEngine(Engine):
     name = "movingcolor"
     description = "the learned fusion network (a trained model: --model)"
+    takes_frame_stacks = True
 
     def __init__(self, model: str | None = None, device: str = "auto", head: str = "auto", network=None):
         torch = require_torch()

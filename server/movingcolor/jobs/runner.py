@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
+from dataclasses import replace
 
 import numpy as np
 
 from ..engines import FusionFrames
 from ..engines.base import FRAME_INPUTS, WINDOW_ARRAYS
+from ..engines.frame_stack import FrameStack
 from ..frames.worker import ContextWorker
 from ..windowing import Window
 from ..windowing.average import OverlapAverage
@@ -21,24 +23,34 @@ from . import composite as compositing
 from .plan import ShotPlan
 from .prepare import FramePreparer, PreparedFrame
 
+#: A prepared frame's arrays that only compositing it reads (matte and band are kept: small, and
+#: every engine's).
+COMPOSITE_ONLY = (
+    *("plate", "graded", "edited"),
+    *("plate_out", "graded_out", "edited_out"),
+    *("plate_display", "graded_display", "edited_display"),
+)
+
 
 def window_frames(
     window: Window,
     prepared: dict[int, PreparedFrame],
     inputs: frozenset[str] = FRAME_INPUTS,
     shot: object | None = None,
+    frame_stacks: bool = False,
 ) -> FusionFrames:
-    """A window's frames as an engine takes them: the arrays in ``inputs`` (the engine's), stacked
-    over the window; the others are None. Stacking copies every frame of the window once per
-    window, so what the engine does not read is not copied. ``shot``, an object unique to the run,
-    makes the frames' keys (``(shot, number)``)."""
+    r"""A window's frames as an engine takes them: the arrays in ``inputs`` (the engine's) over the
+    window, as :class:`FrameStack`\ s when ``frame_stacks`` (no copy) or else stacked (a copy of
+    each frame per window, so what the engine does not read is not copied); the others are None.
+    ``shot``, an object unique to the run, makes the frames' keys (``(shot, number)``)."""
     frames = [prepared[n] for n in window.frames]
     numbers = list(window.frames)
 
-    def stack(name: str) -> np.ndarray | None:
+    def stack(name: str) -> np.ndarray | FrameStack | None:
         if name not in inputs or getattr(frames[0], name) is None:
             return None
-        return np.stack([getattr(f, name) for f in frames])
+        arrays = [getattr(f, name) for f in frames]
+        return FrameStack(arrays) if frame_stacks else np.stack(arrays)
 
     return FusionFrames(
         frame_numbers=numbers,
@@ -86,7 +98,9 @@ def fused_frames(
                     prepared[number] = take(number)
                     if release:
                         release(number)
-            results = engine.fuse_window(window_frames(window, prepared, engine.inputs, shot))
+            results = engine.fuse_window(
+                window_frames(window, prepared, engine.inputs, shot, engine.takes_frame_stacks)
+            )
             for number, result in zip(window.outputs, results, strict=True):
                 if result.alpha is not None:
                     average.add(number, "alpha", result.alpha)
@@ -101,12 +115,21 @@ def fused_frames(
                 fused = compositing.composite(plan.colorspaces, prepared[number], kind, value)
                 compositing.check_finite(number, fused, half, plan.colorspaces.grade_label)
                 yield number, ("blend" if kind == "alpha" else "color"), fused
+                # Composited: what later windows still read of it is the engine's inputs alone.
+                if last_use[number] > index:
+                    prepared[number] = _engine_inputs_only(prepared[number], engine.inputs)
             for number in window.frames:
                 if last_use[number] == index:
                     del prepared[number]
     finally:
         if ahead is not None:
             ahead.close()
+
+
+def _engine_inputs_only(frame: PreparedFrame, inputs: frozenset[str]) -> PreparedFrame:
+    """``frame`` without the arrays only its composite needed (at 4K, over 100 MB each)."""
+    dropped = {name: None for name in COMPOSITE_ONLY if name not in inputs}
+    return replace(frame, **dropped)
 
 
 class ReadAhead:
