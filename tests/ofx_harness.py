@@ -124,6 +124,10 @@ class HostRun:
     def renders(self) -> dict[int, dict]:
         return {e["frame"]: e for e in self.of("render")}
 
+    def identities(self) -> dict[int, dict]:
+        """Frames the host showed without rendering, because the plugin said they were an identity."""
+        return {e["frame"]: e for e in self.of("identity")}
+
 
 def run_host(
     build: OfxBuild,
@@ -132,12 +136,17 @@ def run_host(
     params: dict[str, object],
     *options: str,
     render: list[int] | None = None,
+    keys: dict[str, dict[int, object]] | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 300.0,
 ) -> HostRun:
+    """Runs the test host; ``keys`` animates parameters: ``{"bandWidth": {1001: 2, 1005: 10}}``."""
     command = [str(build.host), "--plugin", str(build.plugin), "--frames", str(frames), "--out", str(out)]
     for name, value in params.items():
         command += ["--param", f"{name}={value}"]
+    for name, keyframes in (keys or {}).items():
+        for frame, value in keyframes.items():
+            command += ["--key", f"{name}@{frame}={value}"]
     if render:
         command += ["--render", ",".join(str(f) for f in render)]
     command += list(options)
@@ -148,6 +157,6 @@ def run_host(
     seconds = time.perf_counter() - started
     events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     run = HostRun(done.returncode, events, done.stderr, seconds, out)
-    for event in run.of("render"):
+    for event in run.of("render") + run.of("identity"):
         run.outputs[event["frame"]] = read_raw(Path(event["output"]))
     return run

@@ -1,9 +1,13 @@
 """The OFX plugin, built with CMake and loaded by the project's own OFX host, against a real server.
 
 Every rendered frame must equal the server's own fusion of the same window (through the
-client library), bit for bit; a server that is down or silent gives a message and the
+client library), bit for bit; a server that is down or silent gives a warning and the
 un-fused source; bad parameter values are refused by the plugin itself; a frame rendered
-again sends no image. Generated frames always run; the real clips run when present.
+again sends no image; parameters are read at the rendered frame, so keyframes count; a CDL
+that changes nothing is an identity. The test host calls what real hosts call (clip
+preferences, regions of definition and interest, begin and end sequence render,
+is-identity) and checks the plugin's side of each. Generated frames always run; the real
+clips run when present.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import subprocess
 import numpy as np
 import pytest
 from conftest import short_folder
+from movingcolor.color.grade import CDL_RANGES
 from movingcolor.frames.image_io import read_pixels
 from movingcolor.service.process import ServerProcess
 from movingcolor.synthetic import generate_shot
@@ -38,10 +43,17 @@ GRADE_PARAMS = {
     "power": ",".join(map(str, POWER)),
     "saturation": SAT,
 }
-GRADE = (
-    f"slope={','.join(map(str, SLOPE))};offset={','.join(map(str, OFFSET))};"
-    f"power={','.join(map(str, POWER))};sat={SAT}"
-)
+
+
+def cdl(slope=SLOPE, offset=OFFSET, power=POWER, sat=SAT) -> str:
+    """The inline CDL the server takes, for the grade the plugin's parameters give."""
+    return (
+        f"slope={','.join(map(str, slope))};offset={','.join(map(str, offset))};"
+        f"power={','.join(map(str, power))};sat={sat}"
+    )
+
+
+GRADE = cdl()
 
 
 @pytest.fixture(scope="session")
@@ -91,6 +103,7 @@ def expected_frames(server, plates, mattes, radius, graded=None, **options) -> d
 def assert_fused(run: HostRun, expected: dict[int, np.ndarray], plates: dict[int, np.ndarray], radius: int):
     assert run.returncode == 0, run.events[-3:]
     assert not run.of("violation"), run.of("violation")
+    assert not run.of("threads_refused"), "the plugin called the multi-thread suite from its own threads"
     assert not [m for m in run.messages() if m["type"] == "OfxMessageError"], run.messages()
     renders = run.renders()
     assert sorted(renders) == sorted(expected)
@@ -134,7 +147,9 @@ def test_every_frame_equals_the_servers_fusion_of_its_window(ofx_build, served, 
     assert set(describe["contexts"]) == {"OfxImageEffectContextFilter", "OfxImageEffectContextGeneral"}
     clips = {c["name"]: c for c in run.of("describe_in_context")[0]["clips"]}
     assert clips["Matte"]["mask"] == 1 and clips["Matte"]["optional"] == 1
-    assert clips["Graded"]["optional"] == 1 and "OfxImageComponentAlpha" in clips["Matte"]["components"]
+    # A mask clip lists Alpha first: hosts take the first component as the one the clip prefers.
+    assert clips["Matte"]["components"] == ["OfxImageComponentAlpha", "OfxImageComponentRGBA"]
+    assert clips["Graded"]["optional"] == 1 and clips["Source"]["components"] == ["OfxImageComponentRGBA"]
     assert run.of("threads"), "the plugin used the host's threads"
     assert_fused(run, expected_frames(served, plates, mattes, 2, band="6"), plates, 2)
 
@@ -149,17 +164,33 @@ def test_frames_rendered_at_once_on_several_threads(ofx_build, served, tmp_path)
     assert_fused(run, expected_frames(served, plates, mattes, 2), plates, 2)
 
 
-def test_graded_clip_source_alpha_and_render_scale(ofx_build, served, tmp_path):
+def test_graded_clip_source_alpha_render_scale_and_regions(ofx_build, served, tmp_path):
     """A graded clip instead of the CDL, the Source's alpha as the matte, and a half-resolution render
-    whose band in pixels halves with it."""
+    whose band in pixels halves with it. The Output's region is the Source's and every input is read
+    over it, in canonical coordinates (twice the pixels' at half scale): the host gives images cropped
+    to the regions of interest, so a wrong region would fuse a cut-down frame. The renders come between
+    begin and end sequence render."""
     plates, mattes = generated(frames=4, width=96, height=64, seed=7)
     plates = {f: np.dstack([p, mattes[f]]) for f, p in plates.items()}  # the matte in the alpha
     graded = {f: p[..., :3] * np.float32([1.2, 1.0, 0.8]) for f, p in plates.items()}
     frames = write_inputs(tmp_path / "in", plates, graded=graded)
     params = {"server": served.address, "bandWidth": 8, "windowRadius": 1, "engine": "feather"}
-    run = run_host(ofx_build, frames, tmp_path / "out", params, "--scale", "0.5")
+    run = run_host(ofx_build, frames, tmp_path / "out", params, "--scale", "0.5", "--origin", "6,-4")
     expected = expected_frames(served, plates, None, 1, graded=graded, band="4", engine="feather")
     assert_fused(run, expected, plates, 1)
+
+    source_region = [12, -8, 12 + 2 * 96, -8 + 2 * 64]
+    assert [e["region"] for e in run.of("region_of_definition")] == [source_region] * 4
+    interests = run.of("regions_of_interest")
+    assert len(interests) == 4 and all(e["status"] in (0, 14) for e in interests)
+    assert all(e["regions"] == dict.fromkeys(("Graded", "Matte", "Source"), source_region) for e in interests)
+    order = [e.get("action", e["event"]) for e in run.events if e["event"] in ("sequence_render", "render")]
+    assert order == [
+        "OfxImageEffectActionBeginSequenceRender",
+        *["render"] * 4,
+        "OfxImageEffectActionEndSequenceRender",
+    ]
+    assert all(e["status"] in (0, 14) for e in run.of("sequence_render"))
 
 
 def test_a_real_clip_through_the_network(ofx_build, served, tmp_path, clips):
@@ -200,30 +231,35 @@ def test_an_alpha_only_source_is_refused_not_fused_as_grey(ofx_build, served, tm
         write_raw(frames / f"source.{frame}.raw", plate[..., 0])
     with connect(served.address) as client:
         before = client.info()["cache"]
-        run = run_host(ofx_build, frames, tmp_path / "out", {"server": served.address})
+        run = run_host(ofx_build, frames, tmp_path / "out", {"server": served.address, **GRADE_PARAMS})
         after = client.info()["cache"]
     assert run.renders()[FIRST]["status"] == 1
     assert "Source is not RGBA" in run.messages()[-1]["text"], run.messages()
+    assert run.messages()[-1]["type"] == "OfxMessageError"  # a failed render is an error
     assert after["received_bytes"] == before["received_bytes"]
 
 
-def test_a_server_that_is_down_gives_a_message_and_the_source(ofx_build, tmp_path):
+def test_a_server_that_is_down_gives_a_warning_and_the_source(ofx_build, tmp_path):
+    """The frame is the un-fused Source and the render succeeds, so the message is a warning: an error
+    would tell the host the node cannot proceed."""
     plates, mattes = generated(frames=3)
     frames = write_inputs(tmp_path / "in", plates, mattes)
     address = f"unix://{tmp_path}/nobody.sock"
-    run = run_host(ofx_build, frames, tmp_path / "out", {"server": address})
-    assert run.returncode == 0 and all(r["status"] == 0 for r in run.renders().values())
+    params = {"server": address, **GRADE_PARAMS}
+    run = run_host(ofx_build, frames, tmp_path / "out", params)
+    assert run.returncode == 0 and sorted(run.renders()) == sorted(plates)
+    assert all(r["status"] == 0 for r in run.renders().values())
     for frame, plate in plates.items():
         assert np.array_equal(run.outputs[frame][..., :3], plate)  # the un-fused source
     messages = run.messages()
     assert len(messages) == 3 and {m["kind"] for m in messages} == {"persistent"}
-    assert messages[0]["type"] == "OfxMessageError"
+    assert {m["type"] for m in messages} == {"OfxMessageWarning"}
     assert f"the server at {address} did not answer" in messages[0]["text"]
     assert "showing the un-fused Source" in messages[0]["text"] and "movingcolor serve" in messages[0]["text"]
 
     # A host with only version 1 of the message suite gets one message box, not one per frame.
-    run = run_host(ofx_build, frames, tmp_path / "out1", {"server": address}, "--message-suite", "1")
-    assert [m["kind"] for m in run.messages()] == ["message"]
+    run = run_host(ofx_build, frames, tmp_path / "out1", params, "--message-suite", "1")
+    assert [(m["kind"], m["type"]) for m in run.messages()] == [("message", "OfxMessageWarning")]
 
 
 def test_a_silent_server_is_given_up_at_the_time_limit(ofx_build, tmp_path):
@@ -233,9 +269,11 @@ def test_a_silent_server_is_given_up_at_the_time_limit(ofx_build, tmp_path):
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         address = f"127.0.0.1:{silent.getsockname()[1]}"
-        run = run_host(ofx_build, frames, tmp_path / "out", {"server": address, "timeLimit": 1.0})
+        params = {"server": address, "timeLimit": 1.0, **GRADE_PARAMS}
+        run = run_host(ofx_build, frames, tmp_path / "out", params)
     renders = run.renders()
-    assert run.returncode == 0 and all(r["status"] == 0 for r in renders.values())
+    assert run.returncode == 0 and sorted(renders) == sorted(plates)
+    assert all(r["status"] == 0 for r in renders.values())
     # Given up at the limit: neither earlier (a connection attempt cut short) nor much later.
     assert all(0.9 <= r["seconds"] < 3.0 for r in renders.values()), renders
     assert all(np.array_equal(run.outputs[f][..., :3], plates[f]) for f in plates)
@@ -250,7 +288,7 @@ def test_a_render_aborted_while_the_server_works_stops_at_once(ofx_build, tmp_pa
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         address = f"127.0.0.1:{silent.getsockname()[1]}"
-        params = {"server": address, "timeLimit": 60.0}
+        params = {"server": address, "timeLimit": 60.0, **GRADE_PARAMS}
         run = run_host(ofx_build, frames, tmp_path / "out", params, "--abort-after", "0.5")
     render = run.renders()[FIRST]
     assert render["status"] == 1 and render["seconds"] < 2.5, render
@@ -260,12 +298,13 @@ def test_a_render_aborted_while_the_server_works_stops_at_once(ofx_build, tmp_pa
 def test_a_request_the_server_refuses_is_named_and_passed_through(ofx_build, served, tmp_path):
     plates, mattes = generated(frames=2)
     frames = write_inputs(tmp_path / "in", plates, mattes)
-    params = {"server": served.address, "colorspace": "NoSuchSpace"}
+    params = {"server": served.address, "colorspace": "NoSuchSpace", **GRADE_PARAMS}
     run = run_host(ofx_build, frames, tmp_path / "out", params, render=[FIRST])
     assert run.renders()[FIRST]["status"] == 0
     assert np.array_equal(run.outputs[FIRST][..., :3], plates[FIRST])
     text = run.messages()[0]["text"]
     assert "could not fuse frame 1001" in text and "NoSuchSpace" in text, text
+    assert run.messages()[0]["type"] == "OfxMessageWarning"  # the Source is shown: the host may go on
 
 
 def test_a_render_the_host_aborts_stops_without_a_message(ofx_build, served, tmp_path):
@@ -273,9 +312,11 @@ def test_a_render_the_host_aborts_stops_without_a_message(ofx_build, served, tmp
     frames = write_inputs(tmp_path / "in", plates, mattes)
     with connect(served.address) as client:
         before = client.info()["cache"]
-        run = run_host(ofx_build, frames, tmp_path / "out", {"server": served.address}, "--abort")
+        params = {"server": served.address, **GRADE_PARAMS}
+        run = run_host(ofx_build, frames, tmp_path / "out", params, "--abort")
         after = client.info()["cache"]
-    assert run.returncode == 0 and all(r["status"] == 1 for r in run.renders().values())
+    assert run.returncode == 0 and sorted(run.renders()) == sorted(plates)
+    assert all(r["status"] == 1 for r in run.renders().values())
     assert not run.messages() and after["received_bytes"] == before["received_bytes"]
 
 
@@ -283,6 +324,8 @@ def test_a_render_the_host_aborts_stops_without_a_message(ofx_build, served, tmp
     ("name", "value", "fragment"),
     [
         ("slope", "-1,1,1", "CDL slope"),
+        ("slope", "150,1,1", "each slope must be from 0 to 100"),
+        ("offset", "0,11,0", "CDL offset"),
         ("power", "1,0,1", "CDL power"),
         ("saturation", "-0.5", "CDL saturation"),
         ("bandWidth", "0", "Band width 0 is not allowed"),
@@ -317,6 +360,122 @@ def test_band_percentages_over_100_are_refused(ofx_build, served, tmp_path):
     params = {"server": served.address, "bandUnit": "percent of object", "bandWidth": 150}
     run = run_host(ofx_build, frames, tmp_path / "out", params)
     assert "150% is not allowed" in run.messages()[-1]["text"] and run.renders()[FIRST]["status"] == 1
+
+
+def test_cdl_parameters_are_numbers_per_channel_not_colours(ofx_build, served, tmp_path):
+    """Slope, offset and power are 3-D doubles: a colour parameter gets a picker that clamps to 0..1,
+    where a slope of 1.3 or an offset of -0.02 is an ordinary grade. Their limits are the server's."""
+    plates, mattes = generated(frames=1)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    run = run_host(ofx_build, frames, tmp_path / "out", {"server": served.address, **GRADE_PARAMS})
+    params = {p["name"]: p for p in run.of("describe_in_context")[0]["params"]}
+    for name, default in (("slope", 1.0), ("offset", 0.0), ("power", 1.0)):
+        param = params[name]
+        assert param["type"] == "OfxParamTypeDouble3D" and param["default"] == [default] * 3, param
+        assert param["display_min"][0] < default < param["display_max"][0], param
+        assert param["max"] == [CDL_RANGES[name][1]] * 3, param
+    assert params["slope"]["display_max"] == [4.0] * 3 and params["offset"]["display_min"] == [-0.2] * 3
+    assert params["offset"]["min"] == [CDL_RANGES["offset"][0]] * 3
+    assert params["saturation"]["type"] == "OfxParamTypeDouble" and params["saturation"]["default"] == [1.0]
+    assert params["saturation"]["max"] == [CDL_RANGES["sat"][1]]
+    assert_fused(run, expected_frames(served, plates, mattes, 2), plates, 2)
+
+
+def test_animated_parameters_render_with_their_value_at_each_frame(ofx_build, served, tmp_path):
+    """Keyframed band width and slope: each frame renders with the values at its own time. The host
+    answers paramGetValue with the value where its timeline sits (the first frame) and records that
+    call inside a render action as a violation."""
+    plates, mattes = generated(frames=5, seed=41)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    # Linear between the keys; these numbers stay exact in binary at every frame.
+    keys = {"bandWidth": {1001: 2, 1005: 10}, "slope": {1001: "1.5,1,0.75", 1005: "0.5,1,1.25"}}
+    params = {"server": served.address, "windowRadius": 1, **GRADE_PARAMS}
+    del params["slope"]
+    run = run_host(ofx_build, frames, tmp_path / "out", params, keys=keys)
+
+    def fused_with_values_at(client, target: int, frame: int) -> np.ndarray:
+        step = frame - FIRST
+        slope = (1.5 - 0.25 * step, 1.0, 0.75 + 0.125 * step)
+        near = window(target, 1, plates)
+        return client.fuse_window(
+            target,
+            _pick(plates, near),
+            _pick(mattes, near),
+            grade=cdl(slope=slope),
+            band=f"{2 + 2 * step:g}",
+            reuse=False,
+        ).pixels()
+
+    with connect(served.address) as client:
+        expected = {frame: fused_with_values_at(client, frame, frame) for frame in plates}
+        first_values = fused_with_values_at(client, 1005, FIRST)
+    assert not np.array_equal(first_values, expected[1005]), "the keys must change the picture"
+    assert_fused(run, expected, plates, 1)
+
+
+def test_an_rgba_matte_is_given_as_its_alpha(ofx_build, served, tmp_path):
+    """The Matte asks for Alpha in its clip preferences (an optional clip may be remapped in any
+    context): a host holding an RGBA matte hands its alpha, which is the matte."""
+    plates, mattes = generated(frames=3, seed=43)
+    rgba = {f: np.dstack([1 - m, m * 0.5, np.full_like(m, 0.25), m]) for f, m in mattes.items()}
+    frames = write_inputs(tmp_path / "in", plates, rgba)
+    params = {"server": served.address, "windowRadius": 1, **GRADE_PARAMS}
+    run = run_host(ofx_build, frames, tmp_path / "out", params, "--context", "filter")
+    [preferences] = run.of("clip_preferences")
+    assert preferences["components"] == {
+        "Matte": "OfxImageComponentAlpha",
+        "Output": "OfxImageComponentRGBA",
+        "Source": "OfxImageComponentRGBA",
+    }
+    assert {e["components"] for e in run.of("fetch") if e["clip"] == "Matte"} == {"OfxImageComponentAlpha"}
+    assert_fused(run, expected_frames(served, plates, mattes, 1), plates, 1)
+
+
+def test_a_cdl_that_changes_nothing_passes_the_source_through(ofx_build, served, tmp_path):
+    """With the default CDL (slope 1, offset 0, power 1, saturation 1) and no Graded clip the graded
+    plate is the plate, so any blend of the two is the plate: the effect says it is an identity, the
+    host shows the Source, and the server is not asked. Keyed, only the frames whose grade changes
+    nothing are identities. A Graded clip is never taken as unchanged."""
+    plates, mattes = generated(frames=3, seed=47)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    with connect(served.address) as client:
+        before = client.info()["cache"]
+        run = run_host(ofx_build, frames, tmp_path / "out", {"server": served.address})
+        after = client.info()["cache"]
+    assert not run.renders() and sorted(run.identities()) == sorted(plates)
+    assert all(e["clip"] == "Source" and e["time"] == e["frame"] for e in run.identities().values())
+    for frame, plate in plates.items():
+        assert np.array_equal(run.outputs[frame][..., :3], plate) and (run.outputs[frame][..., 3] == 1).all()
+    assert not run.of("fetch") and not run.messages() and not run.of("violation")
+    assert after["received_bytes"] == before["received_bytes"]
+
+    keys = {"saturation": {1002: 1, 1003: 1.5}}
+    run = run_host(ofx_build, frames, tmp_path / "keyed", {"server": served.address}, keys=keys)
+    assert sorted(run.identities()) == [1001, 1002] and sorted(run.renders()) == [1003]
+    with connect(served.address) as client:
+        near = window(1003, 2, plates)
+        grade = cdl(slope=(1, 1, 1), offset=(0, 0, 0), power=(1, 1, 1), sat=1.5)
+        fused = client.fuse_window(
+            1003, _pick(plates, near), _pick(mattes, near), grade=grade, band="12", reuse=False
+        )
+    assert np.array_equal(run.outputs[1003][..., :3], fused.pixels())
+
+    graded = {f: p * np.float32([1.1, 1.0, 0.9]) for f, p in plates.items()}
+    frames = write_inputs(tmp_path / "graded", plates, mattes, graded)
+    run = run_host(ofx_build, frames, tmp_path / "out-graded", {"server": served.address})
+    assert not run.identities() and sorted(run.renders()) == sorted(plates)
+    assert all(r["status"] == 0 for r in run.renders().values()) and not run.messages()
+
+
+def test_renders_on_the_thread_suites_own_threads_split_no_further(ofx_build, served, tmp_path):
+    """A host whose render threads are its multi-thread suite's own refuses a nested multiThread call
+    (kOfxStatErrExists, as real hosts do): the plugin sees it is on such a thread and works there."""
+    plates, mattes = generated(frames=4, seed=53)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    params = {"server": served.address, **GRADE_PARAMS}
+    options = ["--render-threads", "2", "--render-on-suite-threads", "--cpus", "4"]
+    run = run_host(ofx_build, frames, tmp_path / "out", params, *options)
+    assert_fused(run, expected_frames(served, plates, mattes, 2), plates, 2)
 
 
 def test_a_frame_rendered_again_sends_no_image(ofx_build, test_model, tmp_path):

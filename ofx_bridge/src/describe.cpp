@@ -30,8 +30,10 @@ namespace {
 void defineClip(OfxImageEffectHandle effect, const char* name, bool optional, bool mask, bool alpha) {
   OfxPropertySetHandle props = nullptr;
   suites.effects->clipDefine(effect, name, &props);
-  setString(props, kOfxImageEffectPropSupportedComponents, kOfxImageComponentRGBA, 0);
-  if (alpha) setString(props, kOfxImageEffectPropSupportedComponents, kOfxImageComponentAlpha, 1);
+  // A mask clip lists Alpha first: hosts that pick one component for a clip take the first listed.
+  int index = 0;
+  if (alpha) setString(props, kOfxImageEffectPropSupportedComponents, kOfxImageComponentAlpha, index++);
+  setString(props, kOfxImageEffectPropSupportedComponents, kOfxImageComponentRGBA, index);
   setInt(props, kOfxImageEffectPropTemporalClipAccess, std::string(name) != kOutputClip ? 1 : 0);
   setInt(props, kOfxImageEffectPropSupportsTiles, 0);
   if (optional) setInt(props, kOfxImageClipPropOptional, 1);

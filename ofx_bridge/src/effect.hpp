@@ -7,7 +7,7 @@ namespace movingcolor {
 
 constexpr const char* kPluginIdentifier = "com.movingcolor.MovingColor";
 constexpr unsigned int kVersionMajor = 1;
-constexpr unsigned int kVersionMinor = 0;
+constexpr unsigned int kVersionMinor = 1;
 
 constexpr const char* kSourceClip = "Source";
 constexpr const char* kMatteClip = "Matte";
@@ -21,6 +21,8 @@ OfxStatus destroyInstance(OfxImageEffectHandle effect);
 OfxStatus instanceChanged(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs);
 OfxStatus getFramesNeeded(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs,
                           OfxPropertySetHandle outArgs);
+OfxStatus getClipPreferences(OfxImageEffectHandle effect, OfxPropertySetHandle outArgs);
+OfxStatus isIdentity(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs, OfxPropertySetHandle outArgs);
 OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs);
 
 }  // namespace movingcolor

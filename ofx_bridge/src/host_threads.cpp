@@ -11,8 +11,10 @@ namespace movingcolor {
 void inSlices(int count, int minimum, const std::function<void(int, int)>& slice) {
   unsigned int cpus = 1;
   if (count <= 0) return;
-  if (suites.threads == nullptr || suites.threads->multiThreadNumCPUs(&cpus) != kOfxStatOK || cpus < 2 ||
-      count < std::max(minimum, 2)) {
+  // On one of the host's spawned threads the suite may not be called again (hosts refuse it with
+  // kOfxStatErrExists): the work stays on this thread.
+  if (suites.threads == nullptr || suites.threads->multiThreadIsSpawnedThread() != 0 ||
+      suites.threads->multiThreadNumCPUs(&cpus) != kOfxStatOK || cpus < 2 || count < std::max(minimum, 2)) {
     slice(0, count);
     return;
   }
@@ -36,6 +38,8 @@ void inSlices(int count, int minimum, const std::function<void(int, int)>& slice
   };
   const unsigned int threads = std::min({cpus, 16u, unsigned(count)});
   if (suites.threads->multiThread(run, threads, &job) != kOfxStatOK) {
+    // Refused (no threads to launch, or a call the host sees as nested): all of it runs here; a slice
+    // that did run writes the same again.
     slice(0, count);
     return;
   }

@@ -30,7 +30,12 @@ OfxStatus dispatch(const char* action, const void* handle, OfxPropertySetHandle 
   if (std::strcmp(action, kOfxActionInstanceChanged) == 0) return instanceChanged(effect, inArgs);
   if (std::strcmp(action, kOfxImageEffectActionGetFramesNeeded) == 0)
     return getFramesNeeded(effect, inArgs, outArgs);
+  if (std::strcmp(action, kOfxImageEffectActionGetClipPreferences) == 0)
+    return getClipPreferences(effect, outArgs);
+  if (std::strcmp(action, kOfxImageEffectActionIsIdentity) == 0) return isIdentity(effect, inArgs, outArgs);
   if (std::strcmp(action, kOfxImageEffectActionRender) == 0) return render(effect, inArgs);
+  // Everything else (regions of definition and interest, begin and end sequence render, ...) takes
+  // the host's default: see host_queries.cpp.
   return kOfxStatReplyDefault;
 }
 

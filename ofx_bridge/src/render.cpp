@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "clips.hpp"
 #include "effect.hpp"
 #include "fusion_client.hpp"
 #include "host_suites.hpp"
@@ -18,28 +19,6 @@
 namespace movingcolor {
 
 namespace {
-
-struct Clips {
-  OfxImageClipHandle output = nullptr, source = nullptr, matte = nullptr, graded = nullptr;
-  bool matteConnected = false, gradedConnected = false;
-};
-
-OfxImageClipHandle clip(OfxImageEffectHandle effect, const char* name, bool* connected = nullptr) {
-  OfxImageClipHandle handle = nullptr;
-  OfxPropertySetHandle props = nullptr;
-  if (suites.effects->clipGetHandle(effect, name, &handle, &props) != kOfxStatOK) return nullptr;
-  if (connected != nullptr) *connected = propInt(props, kOfxImageClipPropConnected) != 0;
-  return handle;
-}
-
-Clips clipsOf(OfxImageEffectHandle effect) {
-  Clips clips;
-  clips.output = clip(effect, kOutputClip);
-  clips.source = clip(effect, kSourceClip);
-  clips.matte = clip(effect, kMatteClip, &clips.matteConnected);
-  clips.graded = clip(effect, kGradedClip, &clips.gradedConnected);
-  return clips;
-}
 
 // The frames a render at `time` reads: `radius` each side, within the Source clip's range.
 std::vector<int64_t> windowFrames(OfxImageClipHandle source, OfxTime time, int radius) {
@@ -230,7 +209,9 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
                 "), check the Server parameter, or raise the Time limit."
           : "MovingColor: the server could not fuse " + frameName(target) + ": " + fused.error +
                 "; showing the un-fused Source.";
-  instance->report(effect, kOfxMessageError, text);
+  // A warning, not an error: the host may go on (an error tells it the node cannot proceed), and the
+  // frame it gets is the Source's.
+  instance->report(effect, kOfxMessageWarning, text);
   return kOfxStatOK;
 }
 

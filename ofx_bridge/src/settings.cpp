@@ -97,15 +97,18 @@ void defineText(OfxParamSetHandle params, const char* name, const char* label, c
   setInt(props, kOfxParamPropAnimates, 0);
 }
 
+// Three numbers, one per channel, as a 3-D double rather than an RGB colour: hosts show colours with
+// pickers that clamp to 0..1, and a slope of 1.5 or an offset of -0.1 is a common grade.
 void defineTriple(OfxParamSetHandle params, const char* name, const char* label, const char* hint,
-                  double fallback, double minimum, double displayMax) {
-  OfxPropertySetHandle props = define(params, kOfxParamTypeRGB, name, label, hint);
+                  double fallback, double minimum, double maximum, double displayMin, double displayMax) {
+  OfxPropertySetHandle props = define(params, kOfxParamTypeDouble3D, name, label, hint);
   for (int i = 0; i < 3; ++i) {
     setDouble(props, kOfxParamPropDefault, fallback, i);
     setDouble(props, kOfxParamPropMin, minimum, i);
-    setDouble(props, kOfxParamPropMax, 1e6, i);
-    setDouble(props, kOfxParamPropDisplayMin, std::max(minimum, 0.0), i);
+    setDouble(props, kOfxParamPropMax, maximum, i);
+    setDouble(props, kOfxParamPropDisplayMin, displayMin, i);
     setDouble(props, kOfxParamPropDisplayMax, displayMax, i);
+    setString(props, kOfxParamPropDimensionLabel, std::string(1, "rgb"[i]), i);
   }
 }
 
@@ -146,11 +149,16 @@ void defineParameters(OfxParamSetHandle params) {
   setInt(engine, kOfxParamPropDefault, 0);
   setInt(engine, kOfxParamPropAnimates, 0);
 
-  defineTriple(params, param::kSlope, "CDL slope", "ASC CDL slope per channel (0 or more)", 1.0, 0.0, 4.0);
-  defineTriple(params, param::kOffset, "CDL offset", "ASC CDL offset per channel", 0.0, -1e6, 1.0);
-  defineTriple(params, param::kPower, "CDL power", "ASC CDL power per channel (above 0)", 1.0, 1e-6, 4.0);
-  defineDouble(params, param::kSaturation, "CDL saturation", "ASC CDL saturation (0 or more)", 1.0, 0.0, 1e6,
-               4.0);
+  // Display ranges as colour tools show a CDL (slope and power 0 to 4, offset -0.2 to 0.2); the limits
+  // are the server's.
+  defineTriple(params, param::kSlope, "CDL slope", "ASC CDL slope per channel (0 to 100)", 1.0, 0.0,
+               kMaxSlope, 0.0, 4.0);
+  defineTriple(params, param::kOffset, "CDL offset", "ASC CDL offset per channel (-10 to 10)", 0.0,
+               -kMaxOffset, kMaxOffset, -0.2, 0.2);
+  defineTriple(params, param::kPower, "CDL power", "ASC CDL power per channel (above 0, at most 100)", 1.0,
+               1e-6, kMaxPower, 1e-6, 4.0);
+  defineDouble(params, param::kSaturation, "CDL saturation", "ASC CDL saturation (0 to 100)", 1.0, 0.0,
+               kMaxSaturation, 4.0);
 
   defineDouble(params, param::kBandWidth, "Band width",
                "Width of the edge band around the matte's boundary whose colours are re-decided "
@@ -187,32 +195,32 @@ void defineParameters(OfxParamSetHandle params) {
 
 Settings readSettings(OfxImageEffectHandle effect, OfxTime time) {
   const OfxParameterSuiteV1* p = suites.parameters;
+  auto at = [p, effect, time](const char* name, auto... values) {
+    return p->paramGetValueAtTime(handle(effect, name), time, values...);
+  };
   Settings s;
   char* text = nullptr;
-  if (p->paramGetValue(handle(effect, param::kServer), &text) == kOfxStatOK && text) s.server = text;
+  if (at(param::kServer, &text) == kOfxStatOK && text) s.server = text;
   text = nullptr;
-  if (p->paramGetValue(handle(effect, param::kColorspace), &text) == kOfxStatOK && text) s.colorspace = text;
+  if (at(param::kColorspace, &text) == kOfxStatOK && text) s.colorspace = text;
   int engine = 0;
-  p->paramGetValue(handle(effect, param::kEngine), &engine);
+  at(param::kEngine, &engine);
   s.engine = engine >= 0 && size_t(engine) < engineNames().size() ? engineNames()[size_t(engine)] : "";
-  p->paramGetValueAtTime(handle(effect, param::kSlope), time, &s.slope[0], &s.slope[1], &s.slope[2]);
-  p->paramGetValueAtTime(handle(effect, param::kOffset), time, &s.offset[0], &s.offset[1], &s.offset[2]);
-  p->paramGetValueAtTime(handle(effect, param::kPower), time, &s.power[0], &s.power[1], &s.power[2]);
-  p->paramGetValueAtTime(handle(effect, param::kSaturation), time, &s.saturation);
-  p->paramGetValueAtTime(handle(effect, param::kBandWidth), time, &s.bandWidth);
+  at(param::kSlope, &s.slope[0], &s.slope[1], &s.slope[2]);
+  at(param::kOffset, &s.offset[0], &s.offset[1], &s.offset[2]);
+  at(param::kPower, &s.power[0], &s.power[1], &s.power[2]);
+  at(param::kSaturation, &s.saturation);
+  at(param::kBandWidth, &s.bandWidth);
   int unit = 0;
-  p->paramGetValue(handle(effect, param::kBandUnit), &unit);
+  at(param::kBandUnit, &unit);
   s.bandPercent = unit == 1;
   if (unit != 0 && unit != 1) s.bandWidth = -1.0;  // an unknown unit: refused below
-  p->paramGetValue(handle(effect, param::kWindowRadius), &s.windowRadius);
-  p->paramGetValue(handle(effect, param::kTimeLimit), &s.timeLimit);
+  at(param::kWindowRadius, &s.windowRadius);
+  at(param::kTimeLimit, &s.timeLimit);
   return s;
 }
 
 std::string check(const Settings& s) {
-  auto finite = [](const std::array<double, 3>& v) {
-    return std::isfinite(v[0]) && std::isfinite(v[1]) && std::isfinite(v[2]);
-  };
   if (s.server.find_first_not_of(" \t") == std::string::npos)
     return "Server is empty: give the server's address, host:port (127.0.0.1:50051) or unix:///path/to.sock";
   if (s.server.find_first_of(" \t\r\n") != std::string::npos)
@@ -222,13 +230,21 @@ std::string check(const Settings& s) {
     for (const auto& name : engineNames()) names += (names.empty() ? "" : ", ") + name;
     return "Engine: unknown choice; pick one of " + names;
   }
-  if (!finite(s.slope) || s.slope[0] < 0 || s.slope[1] < 0 || s.slope[2] < 0)
-    return "CDL slope " + triple(s.slope) + " is not allowed: each slope must be 0 or more";
-  if (!finite(s.offset)) return "CDL offset must be finite numbers";
-  if (!finite(s.power) || s.power[0] <= 0 || s.power[1] <= 0 || s.power[2] <= 0)
-    return "CDL power " + triple(s.power) + " is not allowed: each power must be above 0";
-  if (!std::isfinite(s.saturation) || s.saturation < 0)
-    return "CDL saturation " + number(s.saturation) + " is not allowed: give 0 or more";
+  auto within = [](const std::array<double, 3>& v, double low, double high) {
+    return std::all_of(v.begin(), v.end(),
+                       [=](double x) { return std::isfinite(x) && x >= low && x <= high; });
+  };
+  if (!within(s.slope, 0.0, kMaxSlope))
+    return "CDL slope " + triple(s.slope) + " is not allowed: each slope must be from 0 to " +
+           number(kMaxSlope);
+  if (!within(s.offset, -kMaxOffset, kMaxOffset))
+    return "CDL offset " + triple(s.offset) + " is not allowed: each offset must be from " +
+           number(-kMaxOffset) + " to " + number(kMaxOffset);
+  if (!within(s.power, 0.0, kMaxPower) || s.power[0] <= 0 || s.power[1] <= 0 || s.power[2] <= 0)
+    return "CDL power " + triple(s.power) + " is not allowed: each power must be above 0 and at most " +
+           number(kMaxPower);
+  if (!std::isfinite(s.saturation) || s.saturation < 0 || s.saturation > kMaxSaturation)
+    return "CDL saturation " + number(s.saturation) + " is not allowed: give 0 to " + number(kMaxSaturation);
   if (!std::isfinite(s.bandWidth) || s.bandWidth <= 0)
     return "Band width " + number(s.bandWidth) + " is not allowed: give a width above 0";
   if (s.bandPercent && s.bandWidth > 100)
@@ -239,6 +255,11 @@ std::string check(const Settings& s) {
   if (!std::isfinite(s.timeLimit) || s.timeLimit < 0.1 || s.timeLimit > 3600)
     return "Time limit " + number(s.timeLimit) + " s is not allowed: give 0.1 to 3600 seconds";
   return "";
+}
+
+bool isIdentityGrade(const Settings& s) {
+  const std::array<double, 3> ones{1.0, 1.0, 1.0}, zeros{0.0, 0.0, 0.0};
+  return s.slope == ones && s.offset == zeros && s.power == ones && s.saturation == 1.0;
 }
 
 std::string cdlText(const Settings& s) {

@@ -39,6 +39,11 @@ std::string defaultServer();
 // The band width when none is given, in pixels (movingcolor.spec.schema.DEFAULT_BAND).
 constexpr double kDefaultBandWidth = 12.0;
 
+// Where the server takes each CDL number (movingcolor.color.grade.CDL_RANGES): far wider than any
+// grade, so a typo cannot fill a frame with infinities. A power must also be above 0.
+constexpr double kMaxSlope = 100.0, kMaxPower = 100.0, kMaxSaturation = 100.0;
+constexpr double kMaxOffset = 10.0;  // offsets run from -kMaxOffset
+
 // A window may send at most 64 frames (the server's default limit): radius 31 and the target.
 constexpr int kMaxWindowRadius = 31;
 
@@ -59,11 +64,15 @@ struct Settings {
 // Defines every parameter on a descriptor's parameter set.
 void defineParameters(OfxParamSetHandle params);
 
-// The values at `time`; an engine index outside the choice reads as "" (refused by check).
+// The values at `time` (paramGetValueAtTime: the standard's only read for render actions, and the
+// one that follows keyframes); an engine index outside the choice reads as "" (refused by check).
 Settings readSettings(OfxImageEffectHandle effect, OfxTime time);
 
 // What is wrong with `settings`, naming the parameter and the fix; "" when they can be used.
 std::string check(const Settings& settings);
+
+// True when the CDL changes no colour (slope 1, offset 0, power 1, saturation 1).
+bool isIdentityGrade(const Settings& settings);
 
 // The inline ASC CDL the server parses: "slope=r,g,b;offset=r,g,b;power=r,g,b;sat=s".
 std::string cdlText(const Settings& settings);

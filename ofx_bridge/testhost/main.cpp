@@ -1,23 +1,32 @@
 // ofx_test_host: a minimal OpenFX host that loads a plugin binary and drives it
 // as an editing or compositing host would: load, describe, describe in a context,
-// create an instance, set parameters, then for each frame get-frames-needed and
-// render. Frames come from raw files (see raw_frames.hpp); what happened is
-// printed as JSON lines (describe, frames_needed, fetch, message, render, ...).
+// create an instance, get clip preferences, set parameters and keyframes; then for
+// each frame its region of definition and frames needed, and, between begin and end
+// sequence render, is-identity, regions of interest and render. Frames come from raw
+// files (see raw_frames.hpp); what happened is printed as JSON lines (describe,
+// clip_preferences, frames_needed, fetch, message, render, identity, violation, ...).
 //
 //   ofx_test_host --plugin MovingColor.ofx --frames DIR --out DIR [--context filter|general]
-//                 [--render 3,4,3] [--param name=value]... [--scale 0.5] [--origin X,Y]
-//                 [--negative-rowbytes] [--cpus N] [--message-suite 1|2] [--no-matte] [--no-graded]
-//                 [--abort] [--abort-after SECONDS] [--render-threads N]
+//                 [--render 3,4,3] [--param name=value]... [--key name@frame=value]...
+//                 [--scale 0.5] [--origin X,Y] [--negative-rowbytes] [--cpus N] [--message-suite 1|2]
+//                 [--no-matte] [--no-graded] [--abort] [--abort-after SECONDS] [--render-threads N]
+//                 [--render-on-suite-threads]
+//
+// --key sets a keyframe (double parameters that animate; linear between keys); the timeline sits
+// at the first frame, where paramGetValue reads. --render-on-suite-threads runs the concurrent
+// renders on the multi-thread suite's own threads, from which a nested multiThread is refused.
 //
 // DIR holds source.N.raw (RGBA), and optionally matte.N.raw (A or RGBA) and graded.N.raw (RGBA).
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <set>
@@ -27,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "actions.hpp"
 #include "ofx/names.h"
 #include "suites.hpp"
 
@@ -39,6 +49,12 @@ struct Arguments {
   std::string plugin, frames, out, context = kOfxImageEffectContextGeneral;
   std::vector<long long> render;
   std::vector<std::pair<std::string, std::string>> params;
+  struct Key {
+    std::string name;
+    double time;
+    std::string value;
+  };
+  std::vector<Key> keys;
   bool matte = true, graded = true;
 };
 
@@ -73,6 +89,13 @@ Arguments parse(int argc, char** argv) {
       const size_t equals = text.find('=');
       if (equals == std::string::npos) throw std::runtime_error("--param takes name=value, not " + text);
       a.params.emplace_back(text.substr(0, equals), text.substr(equals + 1));
+    } else if (flag == "--key") {
+      const std::string text = value();
+      const size_t at = text.find('@'), equals = text.find('=');
+      if (at == std::string::npos || equals == std::string::npos || equals < at)
+        throw std::runtime_error("--key takes name@frame=value, not " + text);
+      a.keys.push_back(
+          {text.substr(0, at), std::stod(text.substr(at + 1, equals - at - 1)), text.substr(equals + 1)});
     } else if (flag == "--scale")
       o.renderScale = std::stod(value());
     else if (flag == "--origin") {
@@ -91,6 +114,8 @@ Arguments parse(int argc, char** argv) {
       o.abortAfter = std::stod(value());
     else if (flag == "--render-threads")
       o.renderThreads = unsigned(std::stoul(value()));
+    else if (flag == "--render-on-suite-threads")
+      o.renderOnSuiteThreads = true;
     else if (flag == "--no-matte")
       a.matte = false;
     else if (flag == "--no-graded")
@@ -101,20 +126,6 @@ Arguments parse(int argc, char** argv) {
   if (a.plugin.empty() || a.frames.empty() || a.out.empty())
     throw std::runtime_error("give --plugin, --frames and --out");
   return a;
-}
-
-void emit(const std::string& json) {
-  // Render threads print too: one line at a time.
-  static std::mutex lock;
-  std::lock_guard<std::mutex> guard(lock);
-  std::cout << json << std::endl;
-}
-
-void flushJournal() {
-  Journal& journal = state().journal;
-  std::lock_guard<std::mutex> guard(journal.lock);
-  for (const auto& event : journal.events) emit(event);
-  journal.events.clear();
 }
 
 std::map<long long, RawFrame> loadFrames(const std::string& folder, const std::string& role) {
@@ -141,19 +152,6 @@ OfxPlugin* loadPlugin(const std::string& path) {
   return plugin;
 }
 
-OfxStatus call(OfxPlugin* plugin, const char* action, void* handle, PropertySet* in = nullptr,
-               PropertySet* out = nullptr) {
-  OfxStatus status =
-      plugin->mainEntry(action, handle, in ? in->handle() : nullptr, out ? out->handle() : nullptr);
-  flushJournal();
-  return status;
-}
-
-void require(OfxStatus status, const char* action) {
-  if (status != kOfxStatOK && status != kOfxStatReplyDefault)
-    throw std::runtime_error(std::string(action) + " failed with status " + std::to_string(status));
-}
-
 std::string strings(const PropertySet& set, const std::string& name) {
   std::string out = "[";
   const Property* p = set.find(name);
@@ -161,88 +159,83 @@ std::string strings(const PropertySet& set, const std::string& name) {
   return out + "]";
 }
 
-void setParam(Param& param, const std::string& value) {
-  if (param.type == kOfxParamTypeString) {
-    param.text = value;
-  } else if (param.type == kOfxParamTypeDouble) {
-    param.doubles[0] = std::stod(value);
-  } else if (param.type == kOfxParamTypeRGB) {
-    const auto parts = split(value, ',');
-    if (parts.size() != 3) throw std::runtime_error(param.name + " takes three numbers a,b,c");
-    for (int i = 0; i < 3; ++i) param.doubles[i] = std::stod(parts[size_t(i)]);
-  } else if (param.type == kOfxParamTypeChoice) {
-    const Property* options = param.props.find(kOfxParamPropChoiceOption);
-    param.integer = -1;
-    for (size_t i = 0; options && i < options->strings.size(); ++i)
-      if (options->strings[i] == value) param.integer = int(i);
-    if (param.integer < 0) param.integer = std::stoi(value);  // an index, possibly out of range
-  } else {
-    param.integer = std::stoi(value);
+std::string numbers(const PropertySet& set, const std::string& name) {
+  std::string out = "[";
+  const Property* p = set.find(name);
+  for (size_t i = 0; p && i < p->doubles.size(); ++i) {
+    char text[40];
+    std::snprintf(text, sizeof text, "%.17g", p->doubles[i]);
+    out += std::string(i ? "," : "") + text;
   }
+  return out + "]";
 }
 
-// An instance parameter starts at its descriptor's default, as in any host.
-void initialise(Param& param) {
-  if (param.type == kOfxParamTypeString)
-    param.text = param.props.getString(kOfxParamPropDefault);
-  else if (param.type == kOfxParamTypeDouble)
-    param.doubles[0] = param.props.getDouble(kOfxParamPropDefault);
-  else if (param.type == kOfxParamTypeRGB)
-    for (int i = 0; i < 3; ++i) param.doubles[i] = param.props.getDouble(kOfxParamPropDefault, i);
-  else
-    param.integer = param.props.getInt(kOfxParamPropDefault);
+// What the describe_in_context line says of a parameter: its name and type, and the numbers of a
+// double parameter (default, limits, display range).
+std::string paramJson(const Param& param) {
+  std::string json = "{\"name\":" + jsonString(param.name) + ",\"type\":" + jsonString(param.type);
+  if (param.holdsDoubles())
+    for (const auto& [key, property] : {std::pair<const char*, const char*>{"default", kOfxParamPropDefault},
+                                        {"min", kOfxParamPropMin},
+                                        {"max", kOfxParamPropMax},
+                                        {"display_min", kOfxParamPropDisplayMin},
+                                        {"display_max", kOfxParamPropDisplayMax}})
+      json += std::string(",\"") + key + "\":" + numbers(param.props, property);
+  return json + "}";
 }
 
-// What getFramesNeeded declares for a render at `frame`: the frames each input clip may be fetched at.
-NeededFrames framesNeeded(OfxPlugin* plugin, Effect& effect, long long frame) {
-  PropertySet neededArgs, needed;
-  neededArgs.setDouble(kOfxPropTime, double(frame));
-  for (const auto& [name, clip] : effect.clips) {
-    if (name == kOfxImageEffectOutputClipName) continue;
-    const std::string property = std::string(kOfxImageClipPropFrameRange) + "_" + name;
-    needed.setDouble(property, double(frame), 0);  // the host's default: the frame itself
-    needed.setDouble(property, double(frame), 1);
-  }
-  require(call(plugin, kOfxImageEffectActionGetFramesNeeded, &effect, &neededArgs, &needed),
-          kOfxImageEffectActionGetFramesNeeded);
-  NeededFrames ranges;
-  std::string json = "{";
-  for (const auto& [name, clip] : effect.clips) {
-    if (name == kOfxImageEffectOutputClipName) continue;
-    const std::string property = std::string(kOfxImageClipPropFrameRange) + "_" + name;
-    const long long from = std::llround(needed.getDouble(property, 0)),
-                    to = std::llround(needed.getDouble(property, 1));
-    ranges[name] = {from, to};
-    json += std::string(json.size() > 1 ? "," : "") + jsonString(name) + ":[" + std::to_string(from) + "," +
-            std::to_string(to) + "]";
-  }
-  emit("{\"event\":\"frames_needed\",\"frame\":" + std::to_string(frame) + ",\"ranges\":" + json + "}}");
-  return ranges;
-}
+// What the host settled for one frame before any render: the Output's region and the frames needed.
+struct FramePlan {
+  OfxRectD region;
+  NeededFrames needed;
+};
 
-// An Output image for `frame` whose every sample is NaN, so a plugin that skips any pixel shows.
-std::unique_ptr<Image> blankOutput(Effect& effect, long long frame) {
-  const RawFrame& sourceFrame = effect.clips["Source"]->frames.at(frame);
-  RawFrame blank{sourceFrame.width, sourceFrame.height, 4, {}};
+// An Output image over `window` whose every sample is NaN, so a plugin that skips any pixel shows.
+std::unique_ptr<Image> blankOutput(const OfxRectI& window) {
+  RawFrame blank{window.x2 - window.x1, window.y2 - window.y1, 4, {}};
   blank.samples.assign(size_t(blank.width) * size_t(blank.height) * 4, std::nanf(""));
-  return makeImage(blank, state().options.renderScale);
+  return makeImage(blank, state().options.renderScale, window.x1, window.y1);
 }
 
-// One render of `frame` into its Output image, on the calling thread; writes out.<frame>.raw.
+// The frame the host shows for an identity: `clip`'s image at `time`, in the components it gives.
+RawFrame identityFrame(Effect& effect, const std::string& clip, double time) {
+  const Clip& named = *effect.clips.at(clip);
+  auto found = named.frames.find(std::llround(time));
+  if (found == named.frames.end())
+    throw std::runtime_error("isIdentity named " + clip + " at " + std::to_string(time) +
+                             ", which has no frame there");
+  const bool alpha = named.props.getString(kOfxImageEffectPropComponents) == kOfxImageComponentAlpha;
+  return alpha && found->second.channels == 4 ? alphaOf(found->second) : found->second;
+}
+
+// One frame into its Output image on the calling thread: the host asks whether the frame is an
+// identity, and if not, the regions of interest and the render; writes out.<frame>.raw.
 void renderFrame(OfxPlugin* plugin, Effect& effect, const Arguments& args, long long frame,
-                 const NeededFrames& needed) {
+                 const FramePlan& plan) {
   HostState& host = state();
   const Options& o = host.options;
-  const RawFrame& sourceFrame = effect.clips["Source"]->frames.at(frame);
+  const OfxRectI window = toPixels(plan.region, o.renderScale);
+  const std::string path = args.out + "/out." + std::to_string(frame) + ".raw";
+  const auto [identityClip, identityTime] = identity(plugin, effect, frame, window);
+  if (!identityClip.empty()) {
+    writeRawFrame(path, identityFrame(effect, identityClip, identityTime));
+    emit("{\"event\":\"identity\",\"frame\":" + std::to_string(frame) +
+         ",\"clip\":" + jsonString(identityClip) + ",\"time\":" + std::to_string(identityTime) +
+         ",\"output\":" + jsonString(path) + "}");
+    return;
+  }
+  const RenderRequest request{plan.needed, regionsOfInterest(plugin, effect, frame, plan.region)};
   PropertySet renderArgs;
   renderArgs.setDouble(kOfxPropTime, double(frame));
-  renderArgs.setString("OfxImageEffectPropFieldToRender", "OfxImageFieldNone");
-  const int window[4] = {o.originX, o.originY, o.originX + sourceFrame.width, o.originY + sourceFrame.height};
-  for (int i = 0; i < 4; ++i) renderArgs.setInt(kOfxImageEffectPropRenderWindow, window[i], i);
+  renderArgs.setString(kOfxImageEffectPropFieldToRender, kOfxImageFieldNone);
+  const int corners[4] = {window.x1, window.y1, window.x2, window.y2};
+  for (int i = 0; i < 4; ++i) renderArgs.setInt(kOfxImageEffectPropRenderWindow, corners[i], i);
   renderArgs.setDouble(kOfxImageEffectPropRenderScale, o.renderScale, 0);
   renderArgs.setDouble(kOfxImageEffectPropRenderScale, o.renderScale, 1);
+  renderArgs.setInt(kOfxImageEffectPropSequentialRenderStatus, o.renderThreads <= 1 ? 1 : 0);
+  renderArgs.setInt(kOfxImageEffectPropInteractiveRenderStatus, 0);
   const auto started = std::chrono::steady_clock::now();
-  beginRenderOnThisThread(&needed, started);
+  beginRenderOnThisThread(&request, started);
   const OfxStatus status = call(plugin, kOfxImageEffectActionRender, &effect, &renderArgs);
   beginRenderOnThisThread(nullptr, started);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -251,12 +244,30 @@ void renderFrame(OfxPlugin* plugin, Effect& effect, const Arguments& args, long 
          " images were not released after the render\"}");
     host.images.clear();
   }
-  const std::string path = args.out + "/out." + std::to_string(frame) + ".raw";
   writeRawFrame(path, host.outputs.at(std::to_string(frame))->toRaw());
   char timing[32];
   std::snprintf(timing, sizeof timing, "%.4f", seconds);
   emit("{\"event\":\"render\",\"frame\":" + std::to_string(frame) + ",\"status\":" + std::to_string(status) +
        ",\"seconds\":" + timing + ",\"output\":" + jsonString(path) + "}");
+}
+
+// Runs `work` on `threads` threads: the host's own, or, with --render-on-suite-threads, those of its
+// multi-thread suite.
+void onThreads(unsigned int threads, const std::function<void()>& work) {
+  if (state().options.renderOnSuiteThreads) {
+    const auto* suite =
+        static_cast<const OfxMultiThreadSuiteV1*>(fetchSuite(nullptr, kOfxMultiThreadSuite, 1));
+    auto run = [](unsigned int, unsigned int, void* argument) {
+      (*static_cast<const std::function<void()>*>(argument))();
+    };
+    if (suite->multiThread(run, threads, const_cast<std::function<void()>*>(&work)) != kOfxStatOK)
+      throw std::runtime_error("the host's multi-thread suite refused the renders");
+    return;
+  }
+  std::vector<std::thread> workers;
+  for (unsigned int i = 1; i < threads; ++i) workers.emplace_back(work);
+  work();
+  for (auto& worker : workers) worker.join();
 }
 
 int run(const Arguments& args) {
@@ -292,8 +303,7 @@ int run(const Arguments& args) {
                 ",\"components\":" + strings(clip.props, kOfxImageEffectPropSupportedComponents) + "}";
   }
   for (const auto& name : effect.params.order)
-    paramList += std::string(paramList.size() > 1 ? "," : "") + "{\"name\":" + jsonString(name) +
-                 ",\"type\":" + jsonString(effect.params.params[name]->type) + "}";
+    paramList += std::string(paramList.size() > 1 ? "," : "") + paramJson(*effect.params.params[name]);
   emit("{\"event\":\"describe_in_context\",\"context\":" + jsonString(args.context) +
        ",\"clips\":" + clipList + "],\"params\":" + paramList + "]}");
 
@@ -317,48 +327,64 @@ int run(const Arguments& args) {
                           alpha ? kOfxImageComponentAlpha : kOfxImageComponentRGBA);
   }
   for (auto& [name, param] : effect.params.params) initialise(*param);
+  host.currentTime = double(first);
   require(call(plugin, kOfxActionCreateInstance, &effect), kOfxActionCreateInstance);
+  clipPreferences(plugin, effect, args.context);
 
-  for (const auto& [name, value] : args.params) {
-    auto it = effect.params.params.find(name);
-    if (it == effect.params.params.end()) throw std::runtime_error("the plugin has no parameter " + name);
-    setParam(*it->second, value);
-    PropertySet changed;
-    changed.setString(kOfxPropType, kOfxTypeParameter);
-    changed.setString(kOfxPropName, name);
-    changed.setString(kOfxPropChangeReason, kOfxChangeUserEdited);
-    changed.setDouble(kOfxPropTime, double(first));
-    changed.setDouble(kOfxImageEffectPropRenderScale, host.options.renderScale, 0);
-    changed.setDouble(kOfxImageEffectPropRenderScale, host.options.renderScale, 1);
-    const OfxStatus status = call(plugin, kOfxActionInstanceChanged, &effect, &changed);
+  // The user's edits: each value, then each keyframe at its frame, as typed in the host's editor.
+  auto changed = [&](const std::string& name, double time) {
+    PropertySet changedArgs;
+    changedArgs.setString(kOfxPropType, kOfxTypeParameter);
+    changedArgs.setString(kOfxPropName, name);
+    changedArgs.setString(kOfxPropChangeReason, kOfxChangeUserEdited);
+    changedArgs.setDouble(kOfxPropTime, time);
+    changedArgs.setDouble(kOfxImageEffectPropRenderScale, host.options.renderScale, 0);
+    changedArgs.setDouble(kOfxImageEffectPropRenderScale, host.options.renderScale, 1);
+    const OfxStatus status = call(plugin, kOfxActionInstanceChanged, &effect, &changedArgs);
     emit("{\"event\":\"instance_changed\",\"param\":" + jsonString(name) +
          ",\"status\":" + std::to_string(status) + "}");
+  };
+  auto paramNamed = [&](const std::string& name) -> Param& {
+    auto it = effect.params.params.find(name);
+    if (it == effect.params.params.end()) throw std::runtime_error("the plugin has no parameter " + name);
+    return *it->second;
+  };
+  for (const auto& [name, value] : args.params) {
+    setParam(paramNamed(name), value);
+    changed(name, double(first));
+  }
+  for (const auto& key : args.keys) {
+    setKey(paramNamed(key.name), key.time, key.value);
+    changed(key.name, key.time);
   }
 
   fs::create_directories(args.out);
   std::vector<long long> frames = args.render;
   if (frames.empty())
     for (long long f = first; f <= last; ++f) frames.push_back(f);
-  // Every render's frames needed first, as a host asks before it schedules renders.
-  std::vector<NeededFrames> needs;
-  for (long long frame : frames) needs.push_back(framesNeeded(plugin, effect, frame));
+  // Every frame's region and frames needed first, as a host asks before it schedules renders.
+  std::vector<FramePlan> plans;
+  for (long long frame : frames) {
+    const OfxRectD region = regionOfDefinition(plugin, effect, frame);
+    plans.push_back({region, framesNeeded(plugin, effect, frame)});
+  }
   const unsigned int threads = host.options.renderThreads;
   if (threads > 1 && std::set<long long>(frames.begin(), frames.end()).size() != frames.size())
     throw std::runtime_error("--render-threads renders each frame once: --render lists a frame twice");
-  for (long long frame : frames) host.outputs[std::to_string(frame)] = blankOutput(effect, frame);
+  auto blank = [&](size_t i) { return blankOutput(toPixels(plans[i].region, host.options.renderScale)); };
+  for (size_t i = 0; i < frames.size(); ++i) host.outputs[std::to_string(frames[i])] = blank(i);
 
+  const auto [lowest, highest] = std::minmax_element(frames.begin(), frames.end());
+  sequenceRender(plugin, effect, kOfxImageEffectActionBeginSequenceRender, *lowest, *highest, threads <= 1);
   std::atomic<size_t> next{0};
-  auto renderAll = [&] {
+  onThreads(threads, [&] {
     for (size_t i = next++; i < frames.size(); i = next++) {
       // A frame rendered again starts from a blank output, as a fresh render does.
-      if (threads <= 1) host.outputs[std::to_string(frames[i])] = blankOutput(effect, frames[i]);
-      renderFrame(plugin, effect, args, frames[i], needs[i]);
+      if (threads <= 1) host.outputs[std::to_string(frames[i])] = blank(i);
+      renderFrame(plugin, effect, args, frames[i], plans[i]);
     }
-  };
-  std::vector<std::thread> workers;
-  for (unsigned int i = 1; i < threads; ++i) workers.emplace_back(renderAll);
-  renderAll();
-  for (auto& worker : workers) worker.join();
+  });
+  sequenceRender(plugin, effect, kOfxImageEffectActionEndSequenceRender, *lowest, *highest, threads <= 1);
   if (!host.images.empty()) {
     emit("{\"event\":\"violation\",\"what\":\"" + std::to_string(host.images.size()) +
          " images were not released after the renders\"}");

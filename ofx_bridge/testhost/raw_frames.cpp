@@ -32,4 +32,24 @@ void writeRawFrame(const std::string& path, const RawFrame& frame) {
   if (!file) throw std::runtime_error(path + ": cannot write");
 }
 
+RawFrame alphaOf(const RawFrame& frame) {
+  RawFrame alpha{frame.width, frame.height, 1, {}};
+  alpha.samples.resize(size_t(frame.width) * size_t(frame.height));
+  for (size_t i = 0; i < alpha.samples.size(); ++i)
+    alpha.samples[i] = frame.samples[i * size_t(frame.channels) + size_t(frame.channels - 1)];
+  return alpha;
+}
+
+RawFrame crop(const RawFrame& frame, int left, int top, int width, int height) {
+  RawFrame part{width, height, frame.channels, {}};
+  const size_t rowSamples = size_t(width) * size_t(frame.channels);
+  part.samples.resize(rowSamples * size_t(height));
+  for (int row = 0; row < height; ++row)
+    std::memcpy(
+        &part.samples[size_t(row) * rowSamples],
+        &frame.samples[(size_t(top + row) * size_t(frame.width) + size_t(left)) * size_t(frame.channels)],
+        rowSamples * sizeof(float));
+  return part;
+}
+
 }  // namespace testhost

@@ -16,4 +16,10 @@ struct RawFrame {
 RawFrame readRawFrame(const std::string& path);
 void writeRawFrame(const std::string& path, const RawFrame& frame);
 
+// The alpha channel of an RGBA frame, as a host maps an RGBA clip to Alpha.
+RawFrame alphaOf(const RawFrame& frame);
+
+// Columns [left, left + width) and rows [top, top + height) of `frame` (rows counted from the top).
+RawFrame crop(const RawFrame& frame, int left, int top, int width, int height);
+
 }  // namespace testhost

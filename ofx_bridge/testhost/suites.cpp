@@ -1,5 +1,6 @@
 #include "suites.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -18,13 +19,31 @@ HostState& state() {
 
 namespace {
 // The render under way on this thread: renders may run at once, each on its own thread.
-thread_local const NeededFrames* tNeeded = nullptr;
+thread_local const RenderRequest* tRequest = nullptr;
 thread_local std::chrono::steady_clock::time_point tStarted;
+thread_local const char* tAction = nullptr;
 }  // namespace
 
-void beginRenderOnThisThread(const NeededFrames* needed, std::chrono::steady_clock::time_point started) {
-  tNeeded = needed;
+void beginRenderOnThisThread(const RenderRequest* request, std::chrono::steady_clock::time_point started) {
+  tRequest = request;
   tStarted = started;
+}
+
+void setActionOnThisThread(const char* action) { tAction = action; }
+
+const char* timedActionOnThisThread() {
+  if (tAction == nullptr) return nullptr;
+  for (const char* timed : {kOfxImageEffectActionRender, kOfxImageEffectActionGetFramesNeeded,
+                            kOfxImageEffectActionGetRegionOfDefinition,
+                            kOfxImageEffectActionGetRegionsOfInterest, kOfxImageEffectActionIsIdentity,
+                            kOfxImageEffectActionBeginSequenceRender, kOfxImageEffectActionEndSequenceRender})
+    if (std::strcmp(tAction, timed) == 0) return tAction;
+  return nullptr;
+}
+
+OfxRectI toPixels(const OfxRectD& canonical, double scale) {
+  return {int(std::floor(canonical.x1 * scale)), int(std::floor(canonical.y1 * scale)),
+          int(std::ceil(canonical.x2 * scale)), int(std::ceil(canonical.y2 * scale))};
 }
 
 void Journal::add(const std::string& json) {
@@ -62,7 +81,7 @@ RawFrame Image::toRaw() const {
   return frame;
 }
 
-std::unique_ptr<Image> makeImage(const RawFrame& frame, double scale) {
+std::unique_ptr<Image> makeImage(const RawFrame& frame, double scale, int x1, int y1) {
   auto image = std::make_unique<Image>();
   const Options& options = state().options;
   image->width = frame.width;
@@ -81,8 +100,7 @@ std::unique_ptr<Image> makeImage(const RawFrame& frame, double scale) {
                                           : image->memory.data();
   PropertySet& p = image->props;
   p.setPointer(kOfxImagePropData, bottom);
-  const int bounds[4] = {options.originX, options.originY, options.originX + frame.width,
-                         options.originY + frame.height};
+  const int bounds[4] = {x1, y1, x1 + frame.width, y1 + frame.height};
   for (int i = 0; i < 4; ++i) {
     p.setInt(kOfxImagePropBounds, bounds[i], i);
     p.setInt("OfxImagePropRegionOfDefinition", bounds[i], i);
@@ -103,8 +121,6 @@ namespace {
 
 Effect* effectOf(OfxImageEffectHandle handle) { return reinterpret_cast<Effect*>(handle); }
 Clip* clipOf(OfxImageClipHandle handle) { return reinterpret_cast<Clip*>(handle); }
-Param* paramOf(OfxParamHandle handle) { return reinterpret_cast<Param*>(handle); }
-ParamSet* paramSetOf(OfxParamSetHandle handle) { return reinterpret_cast<ParamSet*>(handle); }
 
 // -- image effect suite --------------------------------------------------------------------
 
@@ -149,11 +165,18 @@ OfxStatus clipGetPropertySet(OfxImageClipHandle clip, OfxPropertySetHandle* prop
   return kOfxStatOK;
 }
 
-OfxStatus clipGetImage(OfxImageClipHandle handle, OfxTime time, const OfxRectD*,
+bool intersect(OfxRectI& into, const OfxRectI& with) {
+  into = {std::max(into.x1, with.x1), std::max(into.y1, with.y1), std::min(into.x2, with.x2),
+          std::min(into.y2, with.y2)};
+  return into.x1 < into.x2 && into.y1 < into.y2;
+}
+
+OfxStatus clipGetImage(OfxImageClipHandle handle, OfxTime time, const OfxRectD* region,
                        OfxPropertySetHandle* image) {
   Clip* clip = clipOf(handle);
   if (clip == nullptr) return kOfxStatErrBadHandle;
   HostState& host = state();
+  const Options& o = host.options;
   const long long frame = std::llround(time);
   if (clip->name == kOfxImageEffectOutputClipName) {
     auto it = host.outputs.find(std::to_string(frame));
@@ -161,10 +184,12 @@ OfxStatus clipGetImage(OfxImageClipHandle handle, OfxTime time, const OfxRectD*,
     *image = it->second->props.handle();
     return kOfxStatOK;
   }
+  const std::string components = clip->props.getString(kOfxImageEffectPropComponents);
   host.journal.add("{\"event\":\"fetch\",\"clip\":" + jsonString(clip->name) +
-                   ",\"frame\":" + std::to_string(frame) + "}");
-  const auto declared = tNeeded != nullptr ? tNeeded->find(clip->name) : NeededFrames::const_iterator();
-  if (tNeeded == nullptr || declared == tNeeded->end() || frame < declared->second.first ||
+                   ",\"frame\":" + std::to_string(frame) + ",\"components\":" + jsonString(components) + "}");
+  const auto declared =
+      tRequest != nullptr ? tRequest->needed.find(clip->name) : NeededFrames::const_iterator();
+  if (tRequest == nullptr || declared == tRequest->needed.end() || frame < declared->second.first ||
       frame > declared->second.second)
     host.journal.add("{\"event\":\"violation\",\"what\":" +
                      jsonString(clip->name + " frame " + std::to_string(frame) +
@@ -173,7 +198,21 @@ OfxStatus clipGetImage(OfxImageClipHandle handle, OfxTime time, const OfxRectD*,
   if (clip->props.getInt(kOfxImageClipPropConnected) == 0) return kOfxStatFailed;
   auto found = clip->frames.find(frame);
   if (found == clip->frames.end()) return kOfxStatFailed;
-  auto made = makeImage(found->second, host.options.renderScale);
+  const RawFrame& stored = found->second;
+  // The image covers the region of interest the plugin declared (and the region asked for), no more.
+  OfxRectI bounds{o.originX, o.originY, o.originX + stored.width, o.originY + stored.height};
+  if (tRequest != nullptr) {
+    auto roi = tRequest->regionsOfInterest.find(clip->name);
+    if (roi != tRequest->regionsOfInterest.end() && !intersect(bounds, toPixels(roi->second, o.renderScale)))
+      return kOfxStatFailed;
+  }
+  if (region != nullptr && !intersect(bounds, toPixels(*region, o.renderScale))) return kOfxStatFailed;
+  RawFrame delivered = crop(stored, bounds.x1 - o.originX, o.originY + stored.height - bounds.y2,
+                            bounds.x2 - bounds.x1, bounds.y2 - bounds.y1);
+  if (components == kOfxImageComponentAlpha && delivered.channels == 4) delivered = alphaOf(delivered);
+  auto made = makeImage(delivered, o.renderScale, bounds.x1, bounds.y1);
+  const int whole[4] = {o.originX, o.originY, o.originX + stored.width, o.originY + stored.height};
+  for (int i = 0; i < 4; ++i) made->props.setInt("OfxImagePropRegionOfDefinition", whole[i], i);
   PropertySet* props = &made->props;
   std::lock_guard<std::mutex> guard(host.journal.lock);
   host.images[props] = std::move(made);
@@ -195,8 +234,9 @@ OfxStatus clipGetRegionOfDefinition(OfxImageClipHandle handle, OfxTime time, Ofx
   if (clip == nullptr || clip->frames.empty()) return kOfxStatErrBadHandle;
   const RawFrame& frame = clip->frames.begin()->second;
   const Options& o = state().options;
-  *bounds = {double(o.originX), double(o.originY), double(o.originX + frame.width),
-             double(o.originY + frame.height)};
+  // Canonical coordinates: the stored frames are at the render scale.
+  *bounds = {o.originX / o.renderScale, o.originY / o.renderScale, (o.originX + frame.width) / o.renderScale,
+             (o.originY + frame.height) / o.renderScale};
   return kOfxStatOK;
 }
 
@@ -227,140 +267,6 @@ const OfxImageEffectSuiteV1 kImageEffectSuite = {
     abortRender,        imageMemoryAlloc, imageMemoryFree,  imageMemoryLock,
     imageMemoryUnlock};
 
-// -- parameter suite -----------------------------------------------------------------------
-
-bool isTriple(const std::string& type) { return type == kOfxParamTypeRGB || type == "OfxParamTypeDouble3D"; }
-bool isInteger(const std::string& type) {
-  return type == kOfxParamTypeInteger || type == kOfxParamTypeChoice || type == "OfxParamTypeBoolean";
-}
-
-OfxStatus paramDefine(OfxParamSetHandle set, const char* type, const char* name,
-                      OfxPropertySetHandle* props) {
-  ParamSet* params = paramSetOf(set);
-  if (params == nullptr) return kOfxStatErrBadHandle;
-  if (params->params.count(name)) return kOfxStatErrExists;
-  auto param = std::make_unique<Param>();
-  param->type = type;
-  param->name = name;
-  param->props.setString(kOfxPropName, name);
-  param->props.setString(kOfxPropType, type);
-  if (props != nullptr) *props = param->props.handle();
-  params->order.push_back(name);
-  params->params[name] = std::move(param);
-  return kOfxStatOK;
-}
-
-OfxStatus paramGetHandle(OfxParamSetHandle set, const char* name, OfxParamHandle* param,
-                         OfxPropertySetHandle* props) {
-  ParamSet* params = paramSetOf(set);
-  if (params == nullptr) return kOfxStatErrBadHandle;
-  auto it = params->params.find(name);
-  if (it == params->params.end()) return kOfxStatErrUnknown;
-  *param = reinterpret_cast<OfxParamHandle>(it->second.get());
-  if (props != nullptr) *props = it->second->props.handle();
-  return kOfxStatOK;
-}
-
-OfxStatus paramSetGetPropertySet(OfxParamSetHandle set, OfxPropertySetHandle* props) {
-  if (set == nullptr) return kOfxStatErrBadHandle;
-  *props = paramSetOf(set)->props.handle();
-  return kOfxStatOK;
-}
-
-OfxStatus paramGetPropertySet(OfxParamHandle param, OfxPropertySetHandle* props) {
-  if (param == nullptr) return kOfxStatErrBadHandle;
-  *props = paramOf(param)->props.handle();
-  return kOfxStatOK;
-}
-
-OfxStatus readValue(Param* p, va_list values) {
-  if (p == nullptr) return kOfxStatErrBadHandle;
-  if (p->type == kOfxParamTypeDouble) {
-    *va_arg(values, double*) = p->doubles[0];
-  } else if (isTriple(p->type)) {
-    for (double& v : p->doubles) *va_arg(values, double*) = v;
-  } else if (isInteger(p->type)) {
-    *va_arg(values, int*) = p->integer;
-  } else if (p->type == kOfxParamTypeString) {
-    *va_arg(values, char**) = const_cast<char*>(p->text.c_str());
-  } else {
-    return kOfxStatErrUnsupported;
-  }
-  return kOfxStatOK;
-}
-
-OfxStatus writeValue(Param* p, va_list values) {
-  if (p == nullptr) return kOfxStatErrBadHandle;
-  if (p->type == kOfxParamTypeDouble) {
-    p->doubles[0] = va_arg(values, double);
-  } else if (isTriple(p->type)) {
-    for (double& v : p->doubles) v = va_arg(values, double);
-  } else if (isInteger(p->type)) {
-    p->integer = va_arg(values, int);
-  } else if (p->type == kOfxParamTypeString) {
-    p->text = va_arg(values, const char*);
-  } else {
-    return kOfxStatErrUnsupported;
-  }
-  return kOfxStatOK;
-}
-
-OfxStatus paramGetValue(OfxParamHandle param, ...) {
-  va_list values;
-  va_start(values, param);
-  OfxStatus status = readValue(paramOf(param), values);
-  va_end(values);
-  return status;
-}
-
-OfxStatus paramGetValueAtTime(OfxParamHandle param, OfxTime time, ...) {
-  va_list values;
-  va_start(values, time);
-  OfxStatus status = readValue(paramOf(param), values);  // nothing animates in this host
-  va_end(values);
-  return status;
-}
-
-OfxStatus paramGetDerivative(OfxParamHandle, OfxTime, ...) { return kOfxStatErrUnsupported; }
-OfxStatus paramGetIntegral(OfxParamHandle, OfxTime, OfxTime, ...) { return kOfxStatErrUnsupported; }
-
-OfxStatus paramSetValue(OfxParamHandle param, ...) {
-  va_list values;
-  va_start(values, param);
-  OfxStatus status = writeValue(paramOf(param), values);
-  va_end(values);
-  return status;
-}
-
-OfxStatus paramSetValueAtTime(OfxParamHandle param, OfxTime time, ...) {
-  va_list values;
-  va_start(values, time);
-  OfxStatus status = writeValue(paramOf(param), values);
-  va_end(values);
-  return status;
-}
-
-OfxStatus paramGetNumKeys(OfxParamHandle, unsigned int* keys) {
-  *keys = 0;
-  return kOfxStatOK;
-}
-OfxStatus paramGetKeyTime(OfxParamHandle, unsigned int, OfxTime*) { return kOfxStatErrBadIndex; }
-OfxStatus paramGetKeyIndex(OfxParamHandle, OfxTime, int, int*) { return kOfxStatFailed; }
-OfxStatus paramDeleteKey(OfxParamHandle, OfxTime) { return kOfxStatErrBadIndex; }
-OfxStatus paramDeleteAllKeys(OfxParamHandle) { return kOfxStatOK; }
-OfxStatus paramCopy(OfxParamHandle, OfxParamHandle, OfxTime, const OfxRangeD*) {
-  return kOfxStatErrUnsupported;
-}
-OfxStatus paramEditBegin(OfxParamSetHandle, const char*) { return kOfxStatOK; }
-OfxStatus paramEditEnd(OfxParamSetHandle) { return kOfxStatOK; }
-
-const OfxParameterSuiteV1 kParameterSuite = {paramDefine,         paramGetHandle,   paramSetGetPropertySet,
-                                             paramGetPropertySet, paramGetValue,    paramGetValueAtTime,
-                                             paramGetDerivative,  paramGetIntegral, paramSetValue,
-                                             paramSetValueAtTime, paramGetNumKeys,  paramGetKeyTime,
-                                             paramGetKeyIndex,    paramDeleteKey,   paramDeleteAllKeys,
-                                             paramCopy,           paramEditBegin,   paramEditEnd};
-
 // -- memory suite --------------------------------------------------------------------------
 
 OfxStatus memoryAlloc(void*, size_t bytes, void** data) {
@@ -379,6 +285,11 @@ thread_local unsigned int tThreadIndex = 0;
 thread_local bool tSpawned = false;
 
 OfxStatus multiThread(OfxThreadFunctionV1 function, unsigned int count, void* argument) {
+  // As real hosts do, a call from one of the threads this suite spawned is refused.
+  if (tSpawned) {
+    state().journal.add("{\"event\":\"threads_refused\",\"why\":\"nested multiThread call\"}");
+    return kOfxStatErrExists;
+  }
   if (count == 0) count = state().options.cpus;
   std::vector<std::thread> threads;
   for (unsigned int index = 0; index < count; ++index) {
@@ -465,7 +376,7 @@ const void* fetchSuite(OfxPropertySetHandle, const char* name, int version) {
   const std::string suite = name;
   if (suite == kOfxPropertySuite && version == 1) return propertySuite();
   if (suite == kOfxImageEffectSuite && version == 1) return &kImageEffectSuite;
-  if (suite == kOfxParameterSuite && version == 1) return &kParameterSuite;
+  if (suite == kOfxParameterSuite && version == 1) return parameterSuite();
   if (suite == kOfxMemorySuite && version == 1) return &kMemorySuite;
   if (suite == kOfxMultiThreadSuite && version == 1) return &kMultiThreadSuite;
   if (suite == kOfxMessageSuite && version >= 1 && version <= state().options.messageVersion)

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ofx/core.h"
+#include "params.hpp"
 #include "properties.hpp"
 #include "raw_frames.hpp"
 
@@ -18,33 +19,20 @@ namespace testhost {
 
 struct Options {
   double renderScale = 1.0;
-  int originX = 0, originY = 0;    // the images' bounds start here, not at 0
-  bool negativeRowBytes = false;   // rows run down through memory
-  unsigned int cpus = 4;           // what multiThreadNumCPUs answers
-  int messageVersion = 2;          // the newest message suite offered (1 or 2)
-  bool abort = false;              // the user stops every render at once
-  double abortAfter = -1.0;        // ... or once a render has run this many seconds (when 0 or more)
-  unsigned int renderThreads = 1;  // frames rendered at once, each on its own thread
+  int originX = 0, originY = 0;       // the images' bounds start here, not at 0
+  bool negativeRowBytes = false;      // rows run down through memory
+  unsigned int cpus = 4;              // what multiThreadNumCPUs answers
+  int messageVersion = 2;             // the newest message suite offered (1 or 2)
+  bool abort = false;                 // the user stops every render at once
+  double abortAfter = -1.0;           // ... or once a render has run this many seconds (when 0 or more)
+  unsigned int renderThreads = 1;     // frames rendered at once, each on its own thread
+  bool renderOnSuiteThreads = false;  // ... those threads being the multi-thread suite's own
 };
 
 struct Clip {
   std::string name;
   PropertySet props;
   std::map<long long, RawFrame> frames;
-};
-
-struct Param {
-  std::string type, name;
-  PropertySet props;
-  double doubles[3] = {0, 0, 0};
-  int integer = 0;
-  std::string text;
-};
-
-struct ParamSet {
-  PropertySet props;
-  std::map<std::string, std::unique_ptr<Param>> params;
-  std::vector<std::string> order;
 };
 
 struct Effect {
@@ -72,6 +60,7 @@ struct Journal {
 
 struct HostState {
   Options options;
+  double currentTime = 0.0;  // where the timeline sits: what paramGetValue reads at
   PropertySet hostProps;
   OfxHost ofxHost{};
   Journal journal;
@@ -84,12 +73,28 @@ HostState& state();
 // The frames each input clip may be fetched at by one render: what getFramesNeeded declared.
 using NeededFrames = std::map<std::string, std::pair<long long, long long>>;
 
-// Marks a render under way on the calling thread (`needed` nullptr: none); image fetches are
-// checked against `needed`, and --abort-after counts from `started`.
-void beginRenderOnThisThread(const NeededFrames* needed, std::chrono::steady_clock::time_point started);
+// What the plugin declared for one render: the frames and, per input clip, the region (canonical
+// coordinates) it reads; images are fetched cropped to that region, as a host may give them.
+struct RenderRequest {
+  NeededFrames needed;
+  std::map<std::string, OfxRectD> regionsOfInterest;
+};
 
-// A fresh image of `frame` at the options' origin, scale and row order.
-std::unique_ptr<Image> makeImage(const RawFrame& frame, double scale);
+// Marks a render under way on the calling thread (`request` nullptr: none); image fetches are
+// checked against it, and --abort-after counts from `started`.
+void beginRenderOnThisThread(const RenderRequest* request, std::chrono::steady_clock::time_point started);
+
+// The action the calling thread is in (nullptr: none), for the rules that depend on it.
+void setActionOnThisThread(const char* action);
+// The action the calling thread is in when it is one that works at a time (render, frames needed,
+// regions, identity, sequence render); nullptr otherwise.
+const char* timedActionOnThisThread();
+
+// Canonical coordinates to the pixel rectangle covering them at `scale`.
+OfxRectI toPixels(const OfxRectD& canonical, double scale);
+
+// A fresh image of `frame` with its bottom-left pixel at (x1, y1), at `scale`, in the options' row order.
+std::unique_ptr<Image> makeImage(const RawFrame& frame, double scale, int x1, int y1);
 
 // The suite a plugin asks for; nullptr when the host has none of that name and version.
 const void* fetchSuite(OfxPropertySetHandle host, const char* name, int version);

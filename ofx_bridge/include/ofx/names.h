@@ -15,6 +15,12 @@
 #define kOfxImageEffectActionDescribeInContext "OfxImageEffectActionDescribeInContext"
 #define kOfxImageEffectActionGetFramesNeeded "OfxImageEffectActionGetFramesNeeded"
 #define kOfxImageEffectActionRender "OfxImageEffectActionRender"
+#define kOfxImageEffectActionGetClipPreferences "OfxImageEffectActionGetClipPreferences"
+#define kOfxImageEffectActionGetRegionOfDefinition "OfxImageEffectActionGetRegionOfDefinition"
+#define kOfxImageEffectActionGetRegionsOfInterest "OfxImageEffectActionGetRegionsOfInterest"
+#define kOfxImageEffectActionIsIdentity "OfxImageEffectActionIsIdentity"
+#define kOfxImageEffectActionBeginSequenceRender "OfxImageEffectActionBeginSequenceRender"
+#define kOfxImageEffectActionEndSequenceRender "OfxImageEffectActionEndSequenceRender"
 
 // Contexts, pixel depths, components.
 #define kOfxImageEffectContextFilter "OfxImageEffectContextFilter"
@@ -50,6 +56,14 @@
 #define kOfxImageEffectPropFrameRange "OfxImageEffectPropFrameRange"
 #define kOfxImageEffectPropRenderScale "OfxImageEffectPropRenderScale"
 #define kOfxImageEffectPropRenderWindow "OfxImageEffectPropRenderWindow"
+#define kOfxImageEffectPropFieldToRender "OfxImageEffectPropFieldToRender"
+#define kOfxImageEffectPropFrameStep "OfxImageEffectPropFrameStep"
+#define kOfxImageEffectPropSequentialRenderStatus "OfxImageEffectPropSequentialRenderStatus"
+#define kOfxImageEffectPropInteractiveRenderStatus "OfxImageEffectPropInteractiveRenderStatus"
+#define kOfxImageEffectPropRegionOfDefinition "OfxImageEffectPropRegionOfDefinition"
+#define kOfxImageEffectPropRegionOfInterest "OfxImageEffectPropRegionOfInterest"
+#define kOfxPropIsInteractive "OfxPropIsInteractive"
+#define kOfxImageFieldNone "OfxImageFieldNone"
 
 // Clips and images.
 #define kOfxImageEffectOutputClipName "Output"
@@ -63,6 +77,11 @@
 #define kOfxImagePropData "OfxImagePropData"
 #define kOfxImagePropBounds "OfxImagePropBounds"
 #define kOfxImagePropRowBytes "OfxImagePropRowBytes"
+// Per-clip outArgs of GetClipPreferences and GetRegionsOfInterest: each name followed by the
+// clip's name. The standard spells these in its text and defines no macro for them.
+#define kOfxImageClipPropComponentsPrefix "OfxImageClipPropComponents_"
+#define kOfxImageClipPropDepthPrefix "OfxImageClipPropDepth_"
+#define kOfxImageClipPropRoIPrefix "OfxImageClipPropRoI_"
 
 // Parameters.
 #define kOfxParamTypeString "OfxParamTypeString"
@@ -70,6 +89,7 @@
 #define kOfxParamTypeInteger "OfxParamTypeInteger"
 #define kOfxParamTypeChoice "OfxParamTypeChoice"
 #define kOfxParamTypeRGB "OfxParamTypeRGB"
+#define kOfxParamTypeDouble3D "OfxParamTypeDouble3D"
 #define kOfxParamTypeGroup "OfxParamTypeGroup"
 #define kOfxParamPropDefault "OfxParamPropDefault"
 #define kOfxParamPropHint "OfxParamPropHint"
@@ -79,6 +99,7 @@
 #define kOfxParamPropDisplayMax "OfxParamPropDisplayMax"
 #define kOfxParamPropChoiceOption "OfxParamPropChoiceOption"
 #define kOfxParamPropAnimates "OfxParamPropAnimates"
+#define kOfxParamPropDimensionLabel "OfxParamPropDimensionLabel"
 #define kOfxParamPropParent "OfxParamPropParent"
 #define kOfxParamPropStringMode "OfxParamPropStringMode"
 #define kOfxParamStringIsSingleLine "OfxParamStringIsSingleLine"
