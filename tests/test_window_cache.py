@@ -174,3 +174,39 @@ def test_a_server_without_find_images_gets_every_image(served, window, monkeypat
     assert int(after["received_bytes"]) - int(before["received_bytes"]) == sum(
         p.nbytes + m.nbytes for p, m in zip(plates.values(), mattes.values(), strict=True)
     )
+
+
+def test_a_frame_keeps_its_name_from_one_window_to_the_next(window):
+    """A scrub's next window names the frames it shares with the last one as the last one did, so the
+    engine finds its work on them (refinements, network inputs); other settings or images, or an
+    image sent without its digest, give no shared name."""
+    from movingcolor.protocol.images import Image
+    from movingcolor.service.window import frame_keys
+
+    plates, mattes = window
+
+    def images(frames, digests=True):
+        out = []
+        for frame in frames:
+            for role, pixels, channels in (
+                (pb.ROLE_PLATE, plates[frame], ("R", "G", "B")),
+                (pb.ROLE_MATTE, mattes[frame][..., None], ("A",)),
+            ):
+                info, data = raw_image(np.ascontiguousarray(pixels, np.float32), channels)
+                info.sha256 = image_sha256(data) if digests else ""
+                out.append(Image(role, frame, info, data))
+        return out
+
+    def setup(target, grade=GRADE):
+        made = shot_setup(clip=[], grade=grade)
+        made.render.first = made.render.last = target
+        return made
+
+    roles = ("plate", "matte")
+    first = frame_keys(setup(1003), images(range(1001, 1006)), roles)
+    second = frame_keys(setup(1004), images(range(1002, 1006)), roles)
+    assert all(first(frame) == second(frame) is not None for frame in range(1002, 1006))
+    assert len({first(frame) for frame in range(1001, 1006)}) == 5
+    other_grade = frame_keys(setup(1004, grade="slope=0.5"), images(range(1002, 1006)), roles)
+    assert other_grade(1003) != first(1003)
+    assert frame_keys(setup(1003), images(range(1001, 1006), digests=False), roles)(1003) is None

@@ -90,9 +90,9 @@ class TileRefinements:
 
     Consecutive windows overlap, so a frame's tiles are asked for by several windows and, for the
     temporal average, by its neighbours'; a frame's spatial refinement depends on that frame alone,
-    so reusing it changes nothing. Entries are keyed by the caller: a frame number where one engine
-    serves one shot at a time (:meth:`clear` between shots), or :func:`content_key` where an engine
-    is shared by every job on a server and two shots' frame 1001 must never meet.
+    so reusing it changes nothing. Entries are keyed by the caller with keys that name a frame's
+    content across shots (:attr:`~.base.FusionFrames.frame_keys`, or :func:`content_key`): one
+    engine serves every job on a server, and two shots' frame 1001 must never meet.
     """
 
     def __init__(self, capacity: int, eps: float = EPS):
@@ -100,10 +100,6 @@ class TileRefinements:
         self.eps = eps
         self._entries: OrderedDict[Hashable, dict[Tile, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
     def tiles(
         self, key: Hashable, guide: np.ndarray, matte: np.ndarray, band_pixels: float, tiles: Sequence[Tile]

@@ -4,7 +4,7 @@ band only, and smoothed over time (:mod:`.guided_filter`)."""
 from __future__ import annotations
 
 from ..masks.band import occupied_tiles
-from .band_refinement import TileRefinements, smoothed_band_alpha
+from .band_refinement import TileRefinements, content_key, smoothed_band_alpha
 from .base import Engine, FusionFrames, FusionResult
 from .guided_filter import CHANGE_SIGMA, EPS, TEMPORAL_RADIUS, TEMPORAL_SIGMA
 
@@ -28,14 +28,16 @@ class GuidedEngine(Engine):
         #: Refined tiles by frame: windows that share frames share their refinement.
         self._refined = TileRefinements(capacity=4 * self.temporal_radius + 2, eps=eps)
 
-    def reset(self) -> None:
-        self._refined.clear()
-
     def fuse(self, frames: FusionFrames) -> FusionResult:
         center = frames.center
         tiles = occupied_tiles(frames.band[center])
-        # Without the runner's keys, frame numbers name frames within a shot (reset between shots).
-        keys = frames.frame_keys or frames.frame_numbers
+        # Without the runner's keys, a frame is named by its content.
+        keys = frames.frame_keys or [
+            content_key(guide, matte, band_pixels)
+            for guide, matte, band_pixels in zip(
+                frames.plate_display, frames.matte, frames.band_pixels, strict=True
+            )
+        ]
         refined = [
             self._refined.tiles(key, guide, matte, band_pixels, tiles)
             for key, guide, matte, band_pixels in zip(

@@ -172,11 +172,6 @@ class MovingColorEngine(Engine):
         self._low_inputs_capacity = 4 * (self.config.local_frames + self.config.max_global_frames)
         self._low_inputs_lock = threading.Lock()
 
-    def reset(self) -> None:
-        self._refinements.clear()
-        with self._low_inputs_lock:
-            self._low_inputs.clear()
-
     def plan(self, clip: list[int], targets: list[int]) -> list[Window]:
         c = self.config
         return sliding_windows(

@@ -7,7 +7,7 @@ soon as its last window is done.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import replace
 
@@ -36,13 +36,13 @@ def window_frames(
     window: Window,
     prepared: dict[int, PreparedFrame],
     inputs: frozenset[str] = FRAME_INPUTS,
-    shot: object | None = None,
+    frame_key: Callable[[int], Hashable] | None = None,
     frame_stacks: bool = False,
 ) -> FusionFrames:
     r"""A window's frames as an engine takes them: the arrays in ``inputs`` (the engine's) over the
     window, as :class:`FrameStack`\ s when ``frame_stacks`` (no copy) or else stacked (a copy of
     each frame per window, so what the engine does not read is not copied); the others are None.
-    ``shot``, an object unique to the run, makes the frames' keys (``(shot, number)``)."""
+    ``frame_key`` names each frame for the engine's caches (:attr:`FusionFrames.frame_keys`)."""
     frames = [prepared[n] for n in window.frames]
     numbers = list(window.frames)
 
@@ -62,7 +62,7 @@ def window_frames(
         # recovered still gives context (its best estimate), and does not take the head from
         # every window that sees it.
         grade_known=all(prepared[n].grade_known for n in window.local),
-        frame_keys=None if shot is None else [(shot, n) for n in numbers],
+        frame_keys=None if frame_key is None else [frame_key(n) for n in numbers],
     )
 
 
@@ -82,8 +82,14 @@ def fused_frames(
 
     average = OverlapAverage(list(windows), alpha_as_colour)
     # Names this run's frames for the engine's caches: a key holds it, so it is never reused while
-    # an engine may still hold work under it.
-    shot = object()
+    # an engine may still hold work under it. Sources that can name a frame's content do instead.
+    run = object()
+    content_key = plan.sources.frame_key
+
+    def frame_key(number: int) -> Hashable:
+        key = content_key(number) if content_key is not None else None
+        return (run, number) if key is None else key
+
     # Files are read and prepared one window ahead, on another core, while this window fuses. A
     # stream's frames are not: its buffer is sized for a reader that takes them as it needs them.
     ahead = ReadAhead(preparer.prepare) if release is None else None
@@ -99,7 +105,7 @@ def fused_frames(
                     if release:
                         release(number)
             results = engine.fuse_window(
-                window_frames(window, prepared, engine.inputs, shot, engine.takes_frame_stacks)
+                window_frames(window, prepared, engine.inputs, frame_key, engine.takes_frame_stacks)
             )
             for number, result in zip(window.outputs, results, strict=True):
                 if result.alpha is not None:

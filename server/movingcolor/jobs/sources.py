@@ -6,7 +6,7 @@ so a streamed source answers them once its first image has arrived.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from ..errors import BandSpecError, FrameRangeError, FrameSizeMismatchError, FrameSourceError
@@ -28,12 +28,16 @@ class ShotSources:
     ``matte`` None means the plate's alpha; ``other`` is the graded or edited source
     the spec's mode asks for. ``release(frame)`` is called once the runner no longer
     needs a frame's raw pixels, so a source that buffers frames can drop them.
+    ``frame_key(frame)``, where given, names a frame's content with these settings across calls
+    (e.g. the digests of its images), so an engine's work on it is found again by a later call
+    that sends the same frame; None for a frame it cannot name.
     """
 
     plate: FrameSource
     matte: FrameSource | None = None
     other: FrameSource | None = None
     release: Callable[[int], None] | None = None
+    frame_key: Callable[[int], Hashable | None] | None = None
 
     @property
     def present(self) -> list[FrameSource]:

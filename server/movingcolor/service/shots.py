@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 
 from ..errors import MovingColorError
 from ..frames.image_io import encode_image
@@ -61,13 +61,16 @@ def _encode(number: int, pixels, header: dict, output: OutputSettings, part_byte
         yield fusion_pb2.FuseShotResponse(part=part)
 
 
-def shot_sources(store: FrameStore, roles: tuple[str, ...]) -> ShotSources:
+def shot_sources(
+    store: FrameStore, roles: tuple[str, ...], frame_key: Callable[[int], Hashable | None] | None = None
+) -> ShotSources:
     other = next((r for r in roles if r in ("graded", "edited")), None)
     return ShotSources(
         plate=StreamSource(store, "plate"),
         matte=StreamSource(store, "matte") if "matte" in roles else None,
         other=StreamSource(store, other) if other else None,
         release=store.release,
+        frame_key=frame_key,
     )
 
 

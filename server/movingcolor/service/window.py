@@ -8,7 +8,8 @@ same window again is answered without decoding or fusing anything.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Callable, Hashable, Iterator
 
 from ..errors import MovingColorError
 from ..frames.stream import FrameStore
@@ -123,6 +124,28 @@ def receive_window(
     return images
 
 
+def frame_keys(
+    setup: fusion_pb2.ShotSetup, images: list[Image], roles: tuple[str, ...]
+) -> Callable[[int], Hashable | None]:
+    """Names each frame of a window by its images' digests and the shot's settings (all but the
+    frames to render), so an engine's work on a frame (its refinement, its network input) is found
+    again when the host's next window sends the same frame; a frame with an image sent without
+    its digest has no name."""
+    settings = fusion_pb2.ShotSetup()
+    settings.CopyFrom(setup)
+    settings.ClearField("render")
+    settings.ClearField("clip")
+    settings.ClearField("handles")
+    identity = hashlib.sha256(settings.SerializeToString(deterministic=True)).hexdigest()
+    digests = {(ROLE_NAMES.get(i.role, str(i.role)), i.frame): i.info.sha256 for i in images}
+
+    def key(frame: int) -> Hashable | None:
+        named = tuple(digests.get((role, frame)) for role in roles)
+        return None if not all(named) else ("window", identity, named)
+
+    return key
+
+
 def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, requests: Iterator) -> Iterator:
     """FuseWindow after its setup: receive every frame, then fuse the target or answer from the cache."""
     settings, caches = state.settings, state.windows
@@ -165,9 +188,8 @@ def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, reque
             render=str(render),
             needed=len(clip),
         )
-        stream = ShotStream(
-            spec, shot_sources(store, roles), ScheduledEngine(engine, state.scheduler, device, job), frames
-        )
+        sources = shot_sources(store, roles, frame_keys(setup, images, roles))
+        stream = ShotStream(spec, sources, ScheduledEngine(engine, state.scheduler, device, job), frames)
         kept: list[bytes] = []
         try:
             for response in send_fused(stream, job, output, settings.part_bytes):
