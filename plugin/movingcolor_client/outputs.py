@@ -18,7 +18,6 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from movingcolor import __version__
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.frame_range import FrameRange
 from movingcolor.frames.output_pattern import prepare_folder
@@ -27,8 +26,12 @@ from movingcolor.frames.sequence import SequencePattern
 from movingcolor.frames.temporaries import remove_stale_temporaries
 from movingcolor.v1 import fusion_pb2
 
+from .package_check import installed_movingcolor
 from .results import FINGERPRINT_KEY, FusedFrame
 from .sources import FileFrames
+
+# Read through the check: a folder named movingcolor where the script runs has no version to give.
+__version__ = installed_movingcolor().__version__
 
 
 class ShotOutputs:

@@ -14,9 +14,16 @@ def add_parser(commands) -> None:
         description="fusion: every engine on the ground-truth set and the real clips (default); "
         "throughput: frames per second of each stage; network: the network's cost per configuration.",
     )
-    parser.add_argument("--suite", default="fusion", choices=("fusion", "throughput", "network"))
     parser.add_argument(
-        "--out", default="BENCHMARKS.md", help="markdown file to update (its other sections stay)"
+        "--suite",
+        default="fusion",
+        choices=("fusion", "throughput", "network"),
+        help="what to measure (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out",
+        default="BENCHMARKS.md",
+        help="markdown file to update; its other sections stay (default: %(default)s)",
     )
     parser.add_argument("--quick", action="store_true", help="fusion: a small set, for CI")
     parser.add_argument(
@@ -29,9 +36,20 @@ def add_parser(commands) -> None:
         "--figures", help="fusion: folder for PNG figures (default: docs/benchmarks beside --out)"
     )
     parser.add_argument("--no-figures", action="store_true", help="fusion: skip the figures")
-    parser.add_argument("--device", default="auto", help="device for the network (auto, cpu, cuda)")
-    parser.add_argument("--repeats", type=int, default=5, help="throughput: timed repetitions per stage")
-    parser.add_argument("--sizes", default="432x240,1920x1080", help="throughput: comma-separated WxH sizes")
+    parser.add_argument(
+        "--device", default="auto", help="device for the network: auto, cpu, cuda (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="throughput: timed repetitions per stage (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--sizes",
+        default="432x240,1920x1080",
+        help="throughput: comma-separated WxH sizes (default: %(default)s)",
+    )
     parser.set_defaults(run=run)
 
 

@@ -16,13 +16,13 @@ def add_parser(commands) -> None:
         description="Generate an example shot, fuse it, write EXRs and a PNG contact sheet "
         "(plate | hard composite | fused).",
     )
-    parser.add_argument("--out", default="movingcolor-demo", help="folder (default ./movingcolor-demo)")
+    parser.add_argument("--out", default="movingcolor-demo", help="folder (default: %(default)s)")
     parser.add_argument(
         "--engine",
         help="engine for the fused column (default: movingcolor, the shipped network, where torch is "
         "installed; else guided)",
     )
-    parser.add_argument("--frames", type=int, default=16, help="number of frames (default 16)")
+    parser.add_argument("--frames", type=int, default=16, help="number of frames (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     parser.set_defaults(run=run)
 

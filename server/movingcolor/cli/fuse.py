@@ -22,6 +22,9 @@ from .progress import FrameProgress
 
 log = logging.getLogger("movingcolor")
 
+#: Appended to the help of an option that has a default; argparse fills in the value.
+SHOW_DEFAULT = " (default: %(default)s)"
+
 
 def add_parser(commands) -> None:
     parser = commands.add_parser(
@@ -34,8 +37,8 @@ def add_parser(commands) -> None:
         "--max-pixels",
         type=int,
         default=DEFAULT_MAX_PIXELS,
-        help=f"largest image read, width x height, checked from its header before decoding "
-        f"(default {DEFAULT_MAX_PIXELS}: 8K passes)",
+        help="largest image read, width x height, checked from its header before decoding; 8K passes"
+        + SHOW_DEFAULT,
     )
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     remote = parser.add_argument_group("through a server (movingcolor serve)")
@@ -64,6 +67,7 @@ def _add_shot_options(parser: argparse.ArgumentParser) -> None:
                 options["type"] = setting.type
             if setting.default is not None:
                 options["default"] = setting.default
+                options["help"] += SHOW_DEFAULT
             if setting.choices and setting.strict:
                 options["choices"] = setting.choices
         target = parser

@@ -9,6 +9,7 @@ from importlib import metadata
 from .. import __version__
 from ..color.config import ColorConfig
 from ..engines.registry import engine_descriptions
+from ..model.config import CONFIGS
 
 
 def _version(package: str) -> str | None:
@@ -28,24 +29,23 @@ def _device() -> str:
     return "cpu"
 
 
-def _models() -> list[dict]:
+def _models() -> tuple[list[dict], str | None]:
+    """The installed models (trained weights), and the name of the default one."""
     try:
         from ..model.registry import model_folders
     except ImportError:
-        return []
-    import json as _json
-
-    models = []
-    for name, folder in model_folders().items():
-        description = _json.loads((folder / "config.json").read_text())
-        models.append(
-            {"name": name, "path": str(folder), "network": description.get("network", {}).get("name")}
-        )
-    return models
+        return [], None
+    installed = model_folders()
+    models = [
+        {"name": name, "path": str(folder), "network": installed.network(name) or None}
+        for name, folder in installed.items()
+    ]
+    return models, installed.default_name
 
 
 def collect(config_path: str | None = None) -> dict:
     config = ColorConfig(config_path)
+    models, default_model = _models()
     return {
         "movingcolor": __version__,
         "python": platform.python_version(),
@@ -61,7 +61,10 @@ def collect(config_path: str | None = None) -> dict:
             "looks": [look.getName() for look in config.config.getLooks()],
         },
         "engines": engine_descriptions(),
-        "models": _models(),
+        "models": models,
+        "default_model": default_model,
+        # Architectures only: what `movingcolor train` trains, not models --model runs.
+        "network_configurations": list(CONFIGS),
     }
 
 
@@ -88,11 +91,14 @@ def run(args) -> int:
     print("engines:")
     for name, description in data["engines"].items():
         print(f"  {name:10s} {description}")
+    print("models (trained weights; --model NAME):")
+    for model in data["models"]:
+        default = ", the default" if model["name"] == data["default_model"] else ""
+        print(f"  {model['name']} ({model['network']} network{default}): {model['path']}")
+    if not data["models"]:
+        print("  none installed")
     print(
-        "models: "
-        + (
-            ", ".join(f"{m['name']} ({m['network']}, {m['path']})" for m in data["models"])
-            or "none installed"
-        )
+        "network configurations (architectures for movingcolor train, not models): "
+        + ", ".join(data["network_configurations"])
     )
     return 0

@@ -26,7 +26,7 @@ def add_parser(commands) -> None:
     parser.add_argument(
         "--address",
         default=DEFAULT_ADDRESS,
-        help=f"unix:///path/to.sock or host:port (default {DEFAULT_ADDRESS}; port 0 picks a free port)",
+        help="unix:///path/to.sock or host:port; port 0 picks a free port (default: %(default)s)",
     )
     parser.add_argument(
         "--token-file", type=Path, help=f"file holding the token clients must send (else ${TOKEN_ENV})"
@@ -39,64 +39,74 @@ def add_parser(commands) -> None:
         help="a folder file jobs (RunJob) may read and write; repeat for several (none: file jobs off)",
     )
     parser.add_argument(
-        "--device", default="auto", help="device for the network: auto (GPU when present), cpu, cuda"
+        "--device",
+        default="auto",
+        help="device for the network: auto (GPU when present), cpu, cuda (default: %(default)s)",
     )
     parser.add_argument(
-        "--max-jobs", type=int, default=16, help="jobs running or queued at once (default 16)"
-    )
-    parser.add_argument("--slots", type=int, default=1, help="engine windows at once per device (default 1)")
-    parser.add_argument(
-        "--max-message-mb", type=float, default=4, help="largest message accepted (default 4)"
+        "--max-jobs", type=int, default=16, help="jobs running or queued at once (default: %(default)s)"
     )
     parser.add_argument(
-        "--max-image-mb", type=float, default=512, help="largest image accepted (default 512)"
+        "--slots", type=int, default=1, help="engine windows at once per device (default: %(default)s)"
     )
     parser.add_argument(
-        "--max-window-frames", type=int, default=64, help="frames per FuseWindow call (default 64)"
+        "--max-message-mb",
+        type=float,
+        default=4,
+        help="largest message accepted, in MiB (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-image-mb",
+        type=float,
+        default=512,
+        help="largest image accepted, in MiB (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-window-frames", type=int, default=64, help="frames per FuseWindow call (default: %(default)s)"
     )
     parser.add_argument(
         "--max-window-mb",
         type=float,
         default=2048,
-        help="image bytes one FuseWindow call may hold (default 2048)",
+        help="image MiB one FuseWindow call may hold (default: %(default)s)",
     )
     parser.add_argument(
         "--max-pixels",
         type=int,
         default=DEFAULT_MAX_PIXELS,
-        help=f"largest image accepted, width x height, read from its header before decoding "
-        f"(default {DEFAULT_MAX_PIXELS}: 8K passes)",
+        help="largest image accepted, width x height, read from its header before decoding; 8K "
+        "passes (default: %(default)s)",
     )
     parser.add_argument(
         "--idle-timeout",
         type=float,
         default=300.0,
         help="seconds a call may wait on its client (no message sent, no response read) before it is "
-        "ended; engine time never counts (default 300)",
+        "ended; engine time never counts (default: %(default)s)",
     )
     parser.add_argument(
         "--max-call-time",
         type=float,
         default=24 * 3600.0,
-        help="seconds a call may run in all (default 86400)",
+        help="seconds a call may run in all (default: %(default)s)",
     )
     parser.add_argument(
         "--max-engines",
         type=int,
         default=4,
-        help="network models kept loaded at once; the least recently used is dropped (default 4)",
+        help="network models kept loaded at once; the least recently used is dropped (default: %(default)s)",
     )
     parser.add_argument(
         "--cache-mb",
         type=float,
         default=2048,
-        help="memory for images FuseWindow keeps so hosts scrubbing need not resend them (default 2048)",
+        help="MiB for images FuseWindow keeps so hosts scrubbing need not resend them (default: %(default)s)",
     )
     parser.add_argument(
         "--result-cache-mb",
         type=float,
         default=1024,
-        help="memory for fused frames FuseWindow keeps for renders of the same window (default 1024)",
+        help="MiB for fused frames FuseWindow keeps for renders of the same window (default: %(default)s)",
     )
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve over TLS")
     parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
@@ -104,10 +114,16 @@ def add_parser(commands) -> None:
         "--tls-client-ca", type=Path, help="PEM CA: require client certificates it signed (mutual TLS)"
     )
     parser.add_argument(
-        "--grace", type=float, default=10.0, help="seconds in-flight calls get on shutdown (default 10)"
+        "--grace",
+        type=float,
+        default=10.0,
+        help="seconds in-flight calls get on shutdown (default: %(default)s)",
     )
     parser.add_argument(
-        "--log-format", choices=("text", "json"), default="text", help="log lines as key=value or JSON"
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="log lines as key=value or JSON (default: %(default)s)",
     )
     parser.set_defaults(run=run)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..frames.frame_range import FrameRange
-from ..spec.schema import DEFAULT_BAND, DEFAULT_ENGINE, default
+from ..spec.schema import DEFAULT_BAND, DEFAULT_ENGINE, SETTINGS, default
+from .fuse import SHOW_DEFAULT
 
 
 def add_parser(commands) -> None:
@@ -14,21 +15,30 @@ def add_parser(commands) -> None:
         help="submit a shot to an OpenCue farm (or write its job specification)",
         description="Build an OpenCue outline whose chunked layer runs `movingcolor fuse` per chunk.",
     )
-    parser.add_argument("--name", required=True, help="job name")
-    parser.add_argument("--plate", required=True)
-    parser.add_argument("--matte", default=default("matte"))
-    parser.add_argument("--grade", required=True)
-    parser.add_argument("--engine", default=DEFAULT_ENGINE)
-    parser.add_argument("--band", default=DEFAULT_BAND)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--frames", required=True, help="frame range FIRST-LAST")
-    parser.add_argument("--chunk", type=int, default=10, help="frames per task (default 10)")
-    parser.add_argument("--server", default="", help="a shared GPU server for every task")
-    parser.add_argument("--show", default="movingcolor")
-    parser.add_argument("--shot", default="shot")
-    parser.add_argument("--cores", type=float, default=2.0, help="cores per task")
+    parser.add_argument("--name", required=True, help="OpenCue job name")
+    # The shot's settings as `movingcolor fuse` describes them (the schema's help).
+    parser.add_argument("--plate", required=True, help=_schema_help("plate"))
+    parser.add_argument("--matte", default=default("matte"), help=_schema_help("matte") + SHOW_DEFAULT)
+    parser.add_argument("--grade", required=True, help=_schema_help("grade"))
+    parser.add_argument("--engine", default=DEFAULT_ENGINE, help=_schema_help("engine") + SHOW_DEFAULT)
+    parser.add_argument("--band", default=DEFAULT_BAND, help=_schema_help("band") + SHOW_DEFAULT)
+    parser.add_argument("--out", required=True, help=_schema_help("out"))
+    parser.add_argument("--frames", required=True, help="frame range FIRST-LAST, e.g. 1001-1100")
+    parser.add_argument("--chunk", type=int, default=10, help="frames per task" + SHOW_DEFAULT)
+    parser.add_argument(
+        "--server",
+        default="",
+        help="a shared GPU server every task fuses on (default: none, each task fuses itself)",
+    )
+    parser.add_argument("--show", default="movingcolor", help="OpenCue show" + SHOW_DEFAULT)
+    parser.add_argument("--shot", default="shot", help="OpenCue shot" + SHOW_DEFAULT)
+    parser.add_argument("--cores", type=float, default=2.0, help="cores per task" + SHOW_DEFAULT)
     parser.add_argument("--spec", help="write the job specification XML here instead of submitting")
     parser.set_defaults(run=run)
+
+
+def _schema_help(name: str) -> str:
+    return SETTINGS[name].help.replace("%", "%%")
 
 
 def run(args) -> int:

@@ -17,7 +17,9 @@ def add_parser(commands) -> None:
         "where its checkpoint left off.",
     )
     parser.add_argument(
-        "--config", default="lite-cpu", help="a TOML file or a built-in config name (lite-cpu, lite-gpu)"
+        "--config",
+        default="lite-cpu",
+        help="a TOML file or a built-in config name (lite-cpu, lite-gpu) (default: %(default)s)",
     )
     parser.add_argument("--out", required=True, help="run folder (checkpoint, losses.csv, validation.csv)")
     parser.add_argument("--steps", type=int, help="stop at this step (default: the config's)")

@@ -2,7 +2,8 @@
 
 Accepted forms:
 
-* an inline ASC CDL ``slope=1.1,1.0,0.9;offset=0.01;power=1.0;sat=1.2``;
+* an inline ASC CDL ``slope=1.1,1.0,0.9;offset=0.01;power=1.0;sat=1.2`` (numbers separated by
+  commas or, as in .cc files, by spaces: ``slope=1.1 1.0 0.9``);
 * a CDL file (``.cc``, ``.ccc``, ``.cdl``; ``file.ccc#id`` picks one correction);
 * any LUT or transform file OpenColorIO reads (``.cube``, ``.clf``, ``.ctf``, ``.3dl``, ...);
 * a look from the config, ``look:NAME`` (or a bare name the config knows as a look);
@@ -15,8 +16,10 @@ the parametric grade works on sRGB-encoded values.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +32,8 @@ from .config import OCIO_ERRORS, ColorConfig, apply_processor
 from .parametric import ParametricGrade
 
 _CDL_KEYS = ("slope", "offset", "power", "sat")
+#: Between a CDL's numbers: commas, or spaces as in .cc files; a sign keeps the number after it.
+_NUMBER_SEPARATORS = re.compile(r"\s*,\s*|(?<![+-])\s+")
 #: Where each CDL number is sane: far wider than any grade (a slope of 4 is already extreme),
 #: narrow enough that a typo (1e39, inf) cannot fill a frame with infinities. Power excludes 0.
 CDL_RANGES = {"slope": (0.0, 100.0), "offset": (-10.0, 10.0), "power": (0.0, 100.0), "sat": (0.0, 100.0)}
@@ -118,7 +123,8 @@ def _inline(text: str, config: ColorConfig) -> Grade:
         if not sep:
             raise GradeError(f"grade part {part!r} is not key=value")
         try:
-            values[key] = [float(v) for v in raw.replace(" ", "").split(",") if v]
+            # Commas as on the command line, spaces as in .cc files (``slope=1.2 1.0 0.8``).
+            values[key] = [float(v.replace(" ", "")) for v in _NUMBER_SEPARATORS.split(raw.strip()) if v]
         except ValueError as error:
             raise GradeError(f"grade value {part!r} is not a number or a list of numbers") from error
         if not all(math.isfinite(v) for v in values[key]):
@@ -134,11 +140,29 @@ def _inline(text: str, config: ColorConfig) -> Grade:
             single[key] = numbers[0]
         grade = ParametricGrade.from_mapping(single)
         return Grade("parametric", text, grade.to_transform(), colorspace=config.srgb_encoded)
+    unknown = sorted(keys - set(_CDL_KEYS) - set(ParametricGrade.RANGES))
+    if unknown:
+        raise GradeError(_unknown_key(unknown[0]))
     mixed = sorted(keys - set(_CDL_KEYS)) if keys & set(_CDL_KEYS) else sorted(keys)
+    # .cc files spell the CDL's saturation out; here that name is the parametric adjustment.
+    spelled_out = " (a CDL's saturation is written sat)" if "saturation" in mixed else ""
     raise GradeError(
-        f"grade {text!r}: cannot use {', '.join(mixed)} here. A CDL takes "
+        f"grade {text!r}: cannot use {', '.join(mixed)} here{spelled_out}. A CDL takes "
         f"{', '.join(_CDL_KEYS)}; a parametric grade takes {', '.join(ParametricGrade.RANGES)}; "
         f"the two cannot be mixed in one grade"
+    )
+
+
+def _unknown_key(key: str) -> str:
+    """The message for a key neither a CDL nor the parametric grade takes, with the nearest known
+    key: a typo (``slop``) is far likelier than a wish to mix the two kinds of grade."""
+    known = (*_CDL_KEYS, *ParametricGrade.RANGES)
+    close = difflib.get_close_matches(key, known, n=1)
+    if close:
+        return f"unknown grade key {key!r}: did you mean {close[0]!r}?"
+    return (
+        f"unknown grade key {key!r}: a CDL takes {', '.join(_CDL_KEYS)}; a parametric grade takes "
+        f"{', '.join(ParametricGrade.RANGES)}"
     )
 
 

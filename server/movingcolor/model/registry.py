@@ -3,12 +3,24 @@ benchmarks and tests alike.
 
 Models are folders (see ``checkpoint``) found in the package's ``weights`` folder
 and in every folder listed in ``$MOVINGCOLOR_MODELS`` (``os.pathsep``-separated).
+
+A model is known by its folder's name. A folder named ``default`` marks the model run when none
+is named rather than naming it: its model is listed under the name it was exported with (its
+``config.json`` name, which every frame it fuses records), and ``default`` finds it too. So the
+shipped model (``weights/default``) has one name wherever it shows: in ``movingcolor info``, the
+server's model list, ``--model`` and each fused frame's header.
+
+An installed model holds trained weights; a network configuration (``lite``, ``paper``:
+``model.config``) is an architecture only, what ``movingcolor train`` trains.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import json
 import os
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -19,6 +31,8 @@ from .config import CONFIGS, NetworkConfig, get_config
 from .network import MovingColorNet
 
 PACKAGE_MODELS = Path(__file__).resolve().parent.parent / "weights"
+#: The folder name that marks the default model; ``--model default`` keeps naming it.
+DEFAULT_FOLDER = "default"
 
 
 def create_network(
@@ -32,37 +46,113 @@ def create_network(
     return MovingColorNet(dataclasses.replace(named, matte_start=matte_start, color_start=color_start))
 
 
-def model_folders() -> dict[str, Path]:
+def _description(folder: Path) -> dict:
+    """A model folder's ``config.json``, or nothing where it cannot be read (listing goes on)."""
+    try:
+        description = json.loads((folder / CONFIG).read_text())
+    except (OSError, ValueError):
+        return {}
+    return description if isinstance(description, dict) else {}
+
+
+class InstalledModels(Mapping[str, Path]):
+    """Installed models' folders by name: the default model first, then search-path order.
+
+    ``default`` is found as well as the names listed: it stands for the default model (the
+    first folder named ``default`` on the search path, else the first model installed).
+    """
+
+    def __init__(self, roots: Sequence[Path]):
+        found = [
+            folder
+            for root in roots
+            if root.is_dir()
+            for folder in sorted(root.iterdir())
+            if (folder / CONFIG).is_file()
+        ]
+        folders: dict[str, Path] = {}
+        # Folder names first: the first on the search path wins, as for any name.
+        for folder in found:
+            if folder.name != DEFAULT_FOLDER:
+                folders.setdefault(folder.name, folder)
+        defaults = [folder for folder in found if folder.name == DEFAULT_FOLDER]
+        for folder in defaults:
+            name = _description(folder).get("name")
+            if not isinstance(name, str) or not name or name in folders:
+                name = DEFAULT_FOLDER
+            folders.setdefault(name, folder)
+        self.default: Path | None = defaults[0] if defaults else next(iter(folders.values()), None)
+        first = [name for name, folder in folders.items() if folder == self.default][:1]
+        self._folders = {name: folders[name] for name in [*first, *folders]}
+
+    @property
+    def default_name(self) -> str | None:
+        """The name the default model is listed under; None when no model is installed."""
+        return next(iter(self._folders), None)
+
+    def network(self, name: str) -> str:
+        """The network configuration model ``name`` was built from (``lite``), "" when unreadable."""
+        network = _description(self[name]).get("network", {})
+        return network.get("name", "") if isinstance(network, dict) else ""
+
+    def listing(self) -> str:
+        """``movingcolor-lite-guided (the default; a lite network), sky-v2 (a paper network)``."""
+        described = []
+        for name in self:
+            network = self.network(name)
+            notes = ["the default"] * (name == self.default_name) + [f"a {network} network"] * bool(network)
+            described.append(f"{name} ({'; '.join(notes)})" if notes else name)
+        return ", ".join(described) or "none"
+
+    def __getitem__(self, name: str) -> Path:
+        if name == DEFAULT_FOLDER and self.default is not None:
+            return self.default
+        return self._folders[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._folders)
+
+    def __len__(self) -> int:
+        return len(self._folders)
+
+
+def model_folders() -> InstalledModels:
     """Installed models by name; the first folder on the search path wins."""
     roots = [Path(p) for p in os.environ.get("MOVINGCOLOR_MODELS", "").split(os.pathsep) if p]
     roots.append(PACKAGE_MODELS)
-    found: dict[str, Path] = {}
-    for root in roots:
-        if root.is_dir():
-            for folder in sorted(root.iterdir()):
-                if (folder / CONFIG).is_file():
-                    found.setdefault(folder.name, folder)
-    return found
+    return InstalledModels(roots)
 
 
 def find_model(name_or_path: str | None) -> Path:
     """The folder of an installed model name, or a model folder path."""
     installed = model_folders()
     if name_or_path is None:
-        if not installed:
+        if installed.default is None:
             raise MovingColorError(
                 "no trained MovingColor model is installed, so the movingcolor engine has nothing to run; "
                 "pass --model PATH to a model folder, or use a classical engine (--engine guided)"
             )
-        return installed["default"] if "default" in installed else next(iter(installed.values()))
+        return installed.default
     if name_or_path in installed:
         return installed[name_or_path]
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         return path
+    installed_text = f"Installed models: {installed.listing()}"
+    close = difflib.get_close_matches(name_or_path, [*installed, DEFAULT_FOLDER], n=1)
+    if close:
+        installed_text = f"Did you mean {close[0]!r}? " + installed_text
+    if name_or_path in CONFIGS:
+        raise MovingColorError(
+            f"model {name_or_path!r} is a network configuration (an architecture without trained "
+            f"weights, what `movingcolor train` trains), not an installed model. {installed_text}. "
+            f"To run a {name_or_path} network, train one: `movingcolor train --config FILE.toml --out RUN "
+            f'--export FOLDER` with network = "{name_or_path}" in the TOML, then --model FOLDER'
+        )
     raise MovingColorError(
-        f"model {name_or_path!r} is neither an installed model ({', '.join(installed) or 'none installed'}) "
-        f"nor a model folder"
+        f"model {name_or_path!r} is neither an installed model nor a model folder. {installed_text}. "
+        f"For another model, train one (`movingcolor train --out RUN --export FOLDER`) and pass "
+        f"--model FOLDER, or install its folder in $MOVINGCOLOR_MODELS"
     )
 
 
