@@ -141,5 +141,5 @@ def test_fuse_with_server_explains_what_it_cannot_send(served, shot, tmp_path, c
     assert "a server takes a built-in config" in capsys.readouterr().err
     assert run_cli(*base, "--plate", plate, "--matte", matte, "--frames", "990-1002") == 2
     assert "plate is missing 11 of frames 990-1002" in capsys.readouterr().err
-    assert run_cli(*base, "--plate", plate, "--matte", matte, "--out", Path(plate).parent) == 2
+    assert run_cli(*base, "--plate", plate, "--matte", matte, "--out", plate) == 2
     assert "would overwrite an input" in capsys.readouterr().err

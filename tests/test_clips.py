@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import run_cli
+from movingcolor.color.config import ColorConfig
 from movingcolor.engines import engine_names
 from movingcolor.frames.image_io import read_header, read_pixels, write_image
 from movingcolor.masks.band import BandWidth, edge_band
@@ -78,8 +79,13 @@ def test_bear_edited_by_the_host(clips, tmp_path, engine):
         )
         == 0
     )
-    edited = read_pixels(bear / "edit_high_brightness" / "00002.png")
     fused = read_pixels(tmp_path / "f.0002.exr")
+    # The EXR is scene-linear (the default for EXR); the host's composite is an sRGB-encoded PNG.
+    config = ColorConfig()
+    written_in = read_header(tmp_path / "f.0002.exr").attributes["movingcolor:colorspace"]
+    edited = config.convert(
+        read_pixels(bear / "edit_high_brightness" / "00002.png")[..., :3], config.srgb_encoded, written_in
+    )
     matte = matte_from_pixels(read_pixels(bear / "mask" / "00002.png"))
     band = edge_band(matte, BandWidth.parse("12"))
     # Half-float EXR of 8-bit values: equal to the host's composite outside the band.

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 from movingcolor.errors import FrameSourceError, MissingFramesError
-from movingcolor.frames.frame_range import FrameRange
+from movingcolor.frames.frame_range import FrameRange, describe_frames
 from movingcolor.frames.sequence import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
     SequencePattern,
+    find_frames,
     is_sequence_pattern,
     pattern_from_folder,
 )
@@ -39,7 +40,7 @@ class _FileSource:
         if is_sequence_pattern(value):
             self.pattern = SequencePattern.parse(path)
         elif path.is_dir():
-            self.pattern = pattern_from_folder(path)
+            self.pattern = pattern_from_folder(path, f"--{name}")
         elif not path.exists():
             raise FrameSourceError(
                 f"{name} {value!r} does not exist; give a sequence (shot.####.exr, shot.%04d.exr), "
@@ -56,12 +57,8 @@ class _FileSource:
             raise FrameSourceError(
                 f"{name} {value!r}: unknown file type; images: {', '.join(IMAGE_EXTENSIONS)}"
             )
-        self.frames = self.pattern.frames_on_disk() if self.pattern else None
-        if self.pattern and not self.frames:
-            raise FrameSourceError(
-                f"{name}: no frames match {self.pattern}; check the path and the number of # "
-                f"(it must match the digits in the file names)"
-            )
+        # The same search and message as a shot read in-process, padding suggestions included.
+        self.frames = find_frames(self.pattern, f"--{name}") if self.pattern else None
         self._still_bytes: bytes | None = None
 
     def path(self, frame: int) -> Path:
@@ -116,7 +113,8 @@ class FileFrames:
                 missing = list(itertools.islice((n for n in wanted if n not in held), 8))
                 shown = ", ".join(map(str, missing)) + (" ..." if count > 8 else "")
                 raise MissingFramesError(
-                    f"{role} is missing {count} of frames {wanted}: {shown}; render the missing frames "
+                    f"{role} is missing {count} of frames {wanted}: {shown} (frames "
+                    f"{describe_frames(have, source.pattern.padding)} exist); render the missing frames "
                     f"or choose a range with --frames"
                 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import FrameRangeError
@@ -70,3 +71,36 @@ class FrameRange:
 
     def __str__(self) -> str:
         return f"{self.first}-{self.last}" if self.last != self.first else str(self.first)
+
+
+def frame_runs(frames: Iterable[int]) -> list[FrameRange]:
+    """``frames`` as the fewest ranges of consecutive numbers, in order (duplicates ignored)."""
+    runs: list[FrameRange] = []
+    for number in sorted(set(frames)):
+        if runs and number == runs[-1].last + 1:
+            runs[-1] = FrameRange(runs[-1].first, number)
+        else:
+            runs.append(FrameRange(number, number))
+    return runs
+
+
+def describe_frames(frames: Iterable[int], padding: int = 1, most: int = 6) -> str:
+    """``frames`` as an artist reads them: ``1001-1040, 1043-1080``; numbers zero-padded to
+    ``padding`` digits as a sequence's file names write them; past ``most`` runs the middle is cut
+    (``1-3, 5-7, ... 41-45 (12 runs)``) so a sequence full of holes stays one line."""
+    runs = frame_runs(frames)
+    if not runs:
+        return "none"
+
+    def number(value: int) -> str:
+        return ("-" if value < 0 else "") + f"{abs(value):0{padding}d}"
+
+    def run(frames: FrameRange) -> str:
+        if frames.first == frames.last:
+            return number(frames.first)
+        return f"{number(frames.first)}-{number(frames.last)}"
+
+    if len(runs) <= most:
+        return ", ".join(run(r) for r in runs)
+    head = ", ".join(run(r) for r in runs[: most - 1])
+    return f"{head}, ... {run(runs[-1])} ({len(runs)} runs)"

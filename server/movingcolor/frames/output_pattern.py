@@ -1,21 +1,43 @@
-"""Where fused frames go: an output pattern, or a folder that gets one."""
+"""Where fused frames go: an output pattern, or a folder that gets one.
+
+A folder of frames is also an input form (``--plate shot/frames``), and one that holds a single
+sequence. So fused frames given a folder go into it only when it holds no image sequence that
+MovingColor did not write; a folder of plates (or of anything else) gets them in a ``fused``
+subfolder instead, and the log says so. Renders written beside the plates would make the plate
+folder ambiguous for every later run, and a typo in a pattern could mix them into the plates.
+An explicit pattern is written where it says.
+"""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from ..errors import OutputError
-from .image_io import WRITABLE_FORMATS
-from .sequence import SequencePattern, is_sequence_pattern
+from ..errors import MovingColorError, OutputError
+from .image_io import WRITABLE_FORMATS, read_header
+from .sequence import FolderSequence, SequencePattern, is_sequence_pattern, sequences_in_folder
+
+log = logging.getLogger("movingcolor")
+
+#: Where a folder's fused frames go when the folder holds other image sequences.
+SUBFOLDER = "fused"
+#: The padding of the frames a folder gets: four digits, as hosts write by default.
+FOLDER_PADDING = 4
+
+
+def output_extension(out: str) -> str:
+    """The file type ``out`` writes, lower case: a pattern's extension; ``.exr`` for a folder."""
+    return Path(out).suffix.lower() if is_sequence_pattern(out) else ".exr"
 
 
 def output_pattern(out: str, plate_name: str) -> SequencePattern:
-    """``out`` as a sequence pattern; a folder gets ``<plate name>.####.exr`` inside it."""
+    """``out`` as a sequence pattern; a folder gets ``<plate name>.####.exr`` inside it (or inside
+    its ``fused`` subfolder when it holds other image sequences)."""
     if is_sequence_pattern(out):
         pattern = SequencePattern.parse(out)
     else:
         stem = plate_name.rstrip("._-") or "fused"
-        pattern = SequencePattern(Path(out), f"{stem}.", ".exr", 4)
+        pattern = _in_folder(SequencePattern(Path(out), f"{stem}.", ".exr", FOLDER_PADDING), out)
     ext = Path(pattern.suffix).suffix.lower() or pattern.suffix.lower()
     if ext not in WRITABLE_FORMATS:
         raise OutputError(
@@ -23,6 +45,36 @@ def output_pattern(out: str, plate_name: str) -> SequencePattern:
             f"end the pattern with one of {', '.join(WRITABLE_FORMATS)}"
         )
     return pattern
+
+
+def _in_folder(pattern: SequencePattern, out: str) -> SequencePattern:
+    """``pattern``, or the same names in the ``fused`` subfolder when its folder holds image
+    sequences MovingColor did not write."""
+    try:
+        others = [s for s in sequences_in_folder(pattern.directory) if not _written_by_movingcolor(s)]
+    except OSError:  # no such folder yet, or one that cannot be listed: the write says which
+        return pattern
+    if not others:
+        return pattern
+    moved = SequencePattern(pattern.directory / SUBFOLDER, pattern.prefix, pattern.suffix, pattern.padding)
+    log.warning(
+        "--out %s holds image sequences MovingColor did not write (%s): fused frames go to %s so "
+        "that the folder stays one sequence; give an output pattern to write elsewhere",
+        out,
+        ", ".join(str(s) for s in others),
+        moved,
+    )
+    return moved
+
+
+def _written_by_movingcolor(sequence: FolderSequence) -> bool:
+    """True when ``sequence``'s first frame carries MovingColor's header (an earlier run's output,
+    which a rerun resumes in place)."""
+    try:
+        header = read_header(sequence.pattern.path(sequence.frames[0]))
+    except MovingColorError:
+        return False
+    return any(key.startswith("movingcolor:") for key in header.attributes)
 
 
 def prepare_folder(pattern: SequencePattern) -> None:

@@ -1,20 +1,30 @@
-"""Naming of frame sequences: ``shot.####.exr``, ``shot.%04d.exr`` or a folder of frames."""
+"""Naming of frame sequences: ``shot.####.exr``, ``shot.%04d.exr`` or a folder of frames.
+
+Padding follows Nuke and most hosts: each ``#`` is one digit of zero padding (``####`` and
+``%04d`` write frame 7 as ``0007``), ``%d`` (or ``#``) is no padding, and a frame number wider
+than the padding is written whole (frame 12345 of ``####`` is ``12345``). A file belongs to a
+pattern only if the pattern writes exactly its name, so the frames a pattern finds are the files
+it opens: ``####`` does not take ``00000.png``, whose five digits ``#####`` writes.
+"""
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import FrameSourceError
+from .frame_range import describe_frames
 
 IMAGE_EXTENSIONS = (".exr", ".dpx", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".mxf", ".webm")
 
 _HASHES = re.compile(r"#+")
 _PRINTF = re.compile(r"%(0?)(\d*)d")
-_TRAILING_NUMBER = re.compile(r"^(.*?)(-?\d+)$")
+_NUMBER = re.compile(r"-?[0-9]+")
+_TRAILING_DIGITS = re.compile(r"^(.*?)([0-9]+)$")
 #: More digits than any frame number needs; a longer field is a typo (``%0300d``).
 MAX_PADDING = 16
 
@@ -30,7 +40,7 @@ class SequencePattern:
 
     @classmethod
     def parse(cls, text: str | os.PathLike) -> SequencePattern:
-        """Read ``shot.####.exr`` or ``shot.%04d.exr``; raises if ``text`` has neither."""
+        """Read ``shot.####.exr``, ``shot.%04d.exr`` or ``shot.%d.exr``; raises if ``text`` has none."""
         path = Path(text)
         name = path.name
         hashes = list(_HASHES.finditer(name))
@@ -45,7 +55,14 @@ class SequencePattern:
             padding = len(field.group(0))
         else:
             field = printf[0]
-            padding = int(field.group(2) or 1)
+            zero, digits = field.group(1), field.group(2)
+            if digits and not zero:
+                # printf pads %4d with spaces, which no frame file name holds.
+                raise FrameSourceError(
+                    f"{text}: {field.group(0)} pads with spaces; write %0{digits}d for "
+                    f"{digits}-digit zero padding, or %d for none"
+                )
+            padding = int(digits or 1)
         if not 1 <= padding <= MAX_PADDING:
             raise FrameSourceError(
                 f"{text}: a frame-number field of {padding} digits; frame numbers take 1 to "
@@ -53,26 +70,55 @@ class SequencePattern:
             )
         return cls(path.parent, name[: field.start()], name[field.end() :], padding)
 
-    def path(self, frame: int) -> Path:
+    def number_text(self, frame: int) -> str:
+        """Frame ``frame`` as this sequence writes it in file names: ``0007``, ``12345``, ``-0003``."""
         sign = "-" if frame < 0 else ""
-        return self.directory / f"{self.prefix}{sign}{abs(frame):0{self.padding}d}{self.suffix}"
+        return f"{sign}{abs(frame):0{self.padding}d}"
+
+    def path(self, frame: int) -> Path:
+        return self.directory / f"{self.prefix}{self.number_text(frame)}{self.suffix}"
+
+    def frame_of(self, name: str) -> int | None:
+        """The frame number of file ``name`` if it is one of this sequence's files, else None."""
+        text = _number_between(name, self.prefix, self.suffix)
+        if text is None:
+            return None
+        frame = int(text)
+        return frame if self.number_text(frame) == text else None
 
     def frames_on_disk(self) -> list[int]:
         """Frame numbers of the files that exist, sorted."""
         if not self.directory.is_dir():
             raise FrameSourceError(f"{self.directory}: folder does not exist; check the sequence path")
-        found = []
-        pattern = re.compile(
-            re.escape(self.prefix) + rf"(-?\d{{{self.padding},}})" + re.escape(self.suffix) + "$"
-        )
-        for entry in os.scandir(self.directory):
-            match = pattern.match(entry.name)
-            if match:
-                found.append(int(match.group(1)))
-        return sorted(found)
+        with os.scandir(self.directory) as entries:
+            found = [self.frame_of(entry.name) for entry in entries]
+        return sorted(frame for frame in found if frame is not None)
+
+    def with_padding(self, padding: int) -> SequencePattern:
+        return SequencePattern(self.directory, self.prefix, self.suffix, padding)
 
     def __str__(self) -> str:
         return str(self.directory / f"{self.prefix}{'#' * self.padding}{self.suffix}")
+
+
+@dataclass(frozen=True)
+class FolderSequence:
+    """One image sequence found in a folder, and the frames it holds (sorted)."""
+
+    pattern: SequencePattern
+    frames: tuple[int, ...]
+
+    def __str__(self) -> str:
+        return f"{self.pattern} ({describe_frames(self.frames, self.pattern.padding)})"
+
+
+def _number_between(name: str, prefix: str, suffix: str) -> str | None:
+    """The frame number text of file ``name`` between ``prefix`` and ``suffix``, or None."""
+    end = len(name) - len(suffix)
+    if end <= len(prefix) or not (name.startswith(prefix) and name.endswith(suffix)):
+        return None
+    text = name[len(prefix) : end]
+    return text if _NUMBER.fullmatch(text) else None
 
 
 def is_sequence_pattern(text: str | os.PathLike) -> bool:
@@ -80,26 +126,113 @@ def is_sequence_pattern(text: str | os.PathLike) -> bool:
     return bool(_HASHES.search(name) or _PRINTF.search(name))
 
 
-def pattern_from_folder(folder: Path) -> SequencePattern:
-    """The single image sequence inside ``folder`` (frames named ``<prefix><number>.<ext>``)."""
-    groups: dict[tuple[str, str], list[str]] = {}
-    for entry in sorted(os.listdir(folder)):
-        stem, ext = os.path.splitext(entry)
-        if ext.lower() not in IMAGE_EXTENSIONS:
-            continue
-        match = _TRAILING_NUMBER.match(stem)
-        if match:
-            groups.setdefault((match.group(1), ext), []).append(match.group(2).lstrip("-"))
-    if not groups:
+def _by_padding(numbers: Iterable[str]) -> dict[int, list[int]]:
+    """Frame numbers as written in file names (``00042``, ``1001``, ``-003``), grouped by the
+    padding that writes each one exactly.
+
+    A number with a leading zero has exactly its own width of padding; one without fits any
+    padding up to its width, and joins the widest such padding that zero-led numbers show
+    (``1000`` beside ``0998`` and ``0999`` is frame 1000 of ``####``). Numbers narrower than all
+    of those make one more sequence, padded as narrow as its narrowest number."""
+    widths = {text: len(text.lstrip("-")) for text in numbers}
+    zero_led = {text for text in widths if text.lstrip("-").startswith("0")}
+    fixed = sorted({widths[text] for text in zero_led})
+    groups: dict[int, list[int]] = {}
+    loose: list[str] = []
+    for text, width in widths.items():
+        fits = [padding for padding in fixed if padding <= width]
+        if text in zero_led:
+            groups.setdefault(width, []).append(int(text))
+        elif fits:
+            groups.setdefault(fits[-1], []).append(int(text))
+        else:
+            loose.append(text)
+    if loose:
+        groups.setdefault(min(widths[text] for text in loose), []).extend(int(text) for text in loose)
+    return {padding: sorted(frames) for padding, frames in sorted(groups.items())}
+
+
+def _split_number(stem: str) -> tuple[str, str] | None:
+    """``stem`` as (prefix, frame number text); a ``-`` before the digits is a minus sign unless
+    it follows a letter or digit (``shot-0001`` is frame 1 of ``shot-####``)."""
+    match = _TRAILING_DIGITS.match(stem)
+    if not match:
+        return None
+    prefix, digits = match.groups()
+    if prefix.endswith("-") and (len(prefix) == 1 or not prefix[-2].isalnum()):
+        return prefix[:-1], "-" + digits
+    return prefix, digits
+
+
+def sequences_in_folder(folder: Path) -> list[FolderSequence]:
+    """Every image sequence in ``folder`` (frames named ``<prefix><number>.<ext>``), by name.
+    Raises OSError when the folder cannot be listed."""
+    numbers: dict[tuple[str, str], list[str]] = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            stem, ext = os.path.splitext(entry.name)
+            if ext.lower() not in IMAGE_EXTENSIONS or not entry.is_file():
+                continue
+            split = _split_number(stem)
+            if split:
+                numbers.setdefault((split[0], ext), []).append(split[1])
+    found = []
+    for (prefix, ext), texts in sorted(numbers.items()):
+        for padding, frames in _by_padding(texts).items():
+            found.append(FolderSequence(SequencePattern(Path(folder), prefix, ext, padding), tuple(frames)))
+    return found
+
+
+def pattern_from_folder(folder: Path, option: str = "") -> SequencePattern:
+    """The single image sequence inside ``folder``; ``option`` (``--plate``) names where the folder
+    was given, for the message when it holds none or several."""
+    given = f"{option} {folder}" if option else str(folder)
+    sequences = sequences_in_folder(folder)
+    if not sequences:
         raise FrameSourceError(
-            f"{folder}: no numbered image frames found (expected names like 0001.exr or "
+            f"{given}: no numbered image frames found (expected names like 0001.exr or "
             f"shot.1001.exr with one of {', '.join(IMAGE_EXTENSIONS)})"
         )
-    if len(groups) > 1:
-        names = ", ".join(f"{p}#{e}" for p, e in groups)
+    if len(sequences) > 1:
+        listed = ", ".join(str(s) for s in sequences)
         raise FrameSourceError(
-            f"{folder}: holds several sequences ({names}); name one, e.g. {folder}/shot.####.exr"
+            f"{given} holds {len(sequences)} image sequences: {listed}; pass one of them"
+            + (f" as {option}" if option else "")
         )
-    (prefix, ext), digits = next(iter(groups.items()))
-    padding = min(len(d) for d in digits)
-    return SequencePattern(folder, prefix, ext, padding)
+    return sequences[0].pattern
+
+
+def find_frames(pattern: SequencePattern, option: str = "") -> list[int]:
+    """The frames ``pattern`` holds on disk, sorted. When it holds none the error says so, naming
+    ``option`` (``--plate``), and names the sequences of the same name but another padding that the
+    folder holds, with the pattern that reads them."""
+    frames = pattern.frames_on_disk()
+    if frames:
+        return frames
+    given = f"{option}: " if option else ""
+    alternatives = _other_paddings(pattern)
+    if not alternatives:
+        raise FrameSourceError(
+            f"{given}no frames match {pattern}; check the path and the number of # (one per digit "
+            f"of the file names' frame numbers: shot.####.exr reads shot.1001.exr)"
+        )
+    listed = ", ".join(
+        f"{s.pattern} ({s.pattern.padding}-digit padding, frames "
+        f"{describe_frames(s.frames, s.pattern.padding)})"
+        for s in alternatives
+    )
+    use = f"use {option} {alternatives[0].pattern}" if option else f"name it {alternatives[0].pattern}"
+    raise FrameSourceError(f"{given}no frames match {pattern}; the folder holds {listed}: {use}")
+
+
+def _other_paddings(pattern: SequencePattern) -> list[FolderSequence]:
+    """The sequences named as ``pattern`` but padded otherwise, most frames first."""
+    with os.scandir(pattern.directory) as entries:
+        found = [_number_between(entry.name, pattern.prefix, pattern.suffix) for entry in entries]
+    texts = [text for text in found if text is not None]
+    found = [
+        FolderSequence(pattern.with_padding(padding), tuple(frames))
+        for padding, frames in _by_padding(texts).items()
+        if padding != pattern.padding
+    ]
+    return sorted(found, key=lambda s: -len(s.frames))

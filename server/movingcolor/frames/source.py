@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FrameSourceError, MissingFramesError
-from .frame_range import MAX_FRAME, FrameRange
+from .frame_range import MAX_FRAME, FrameRange, describe_frames
 from .image_io import ImageHeader, read_header, read_pixels
 from .sequence import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
     SequencePattern,
+    find_frames,
     is_sequence_pattern,
     pattern_from_folder,
 )
@@ -61,7 +62,7 @@ class FrameSource(ABC):
         """Raise :class:`MissingFramesError` naming the missing frames of ``frames``.
 
         Counted arithmetically: a range of any length costs what the source holds, never
-        what the range declares."""
+        what the range declares. The message says which frames do exist, as ranges."""
         have = self.frames
         inside = bisect.bisect_right(have, frames.last) - bisect.bisect_left(have, frames.first)
         missing_count = len(frames) - inside
@@ -69,10 +70,11 @@ class FrameSource(ABC):
             held = set(have)
             missing = list(itertools.islice((f for f in frames if f not in held), 8))
             shown = ", ".join(str(f) for f in missing) + (" ..." if missing_count > 8 else "")
+            existing = f"frames {describe_frames(have)} exist" if have else "it holds no frames"
             raise MissingFramesError(
                 f"{self.name} is missing {missing_count} of frames {frames}: {shown} "
-                f"(first missing file: {self.location(missing[0])}); render the missing frames "
-                f"or choose a range with --frames"
+                f"(first missing file: {self.location(missing[0])}; {existing}); render the "
+                f"missing frames or choose a range with --frames"
             )
 
     def files(self) -> list[str]:
@@ -91,12 +93,7 @@ class SequenceSource(FrameSource):
     def __init__(self, name: str, pattern: SequencePattern):
         self.name = name
         self.pattern = pattern
-        self._frames = pattern.frames_on_disk()
-        if not self._frames:
-            raise FrameSourceError(
-                f"{name}: no frames match {pattern}; check the path and the number of # "
-                f"(it must match the digits in the file names)"
-            )
+        self._frames = find_frames(pattern, _option(name))
         header = read_header(pattern.path(self._frames[0]))
         self._adopt(header)
 
@@ -241,7 +238,7 @@ def open_source(spec: str | os.PathLike, name: str, first_frame: int = 0) -> Fra
     if is_sequence_pattern(text):
         return SequenceSource(name, SequencePattern.parse(path))
     if path.is_dir():
-        return SequenceSource(name, pattern_from_folder(path))
+        return SequenceSource(name, pattern_from_folder(path, _option(name)))
     if not path.exists():
         raise FrameSourceError(
             f"{name} {text!r} does not exist; give a sequence (shot.####.exr, shot.%04d.exr), "
@@ -256,6 +253,11 @@ def open_source(spec: str | os.PathLike, name: str, first_frame: int = 0) -> Fra
         f"{name} {text!r}: unknown file type {suffix!r}; images: {', '.join(IMAGE_EXTENSIONS)}; "
         f"videos: {', '.join(VIDEO_EXTENSIONS)}"
     )
+
+
+def _option(name: str) -> str:
+    """The command-line option a source named ``name`` (plate, matte, graded) is given by."""
+    return f"--{name}"
 
 
 def _size_error(source: FrameSource, frame: int, width: int, height: int) -> FrameSourceError:

@@ -2,6 +2,13 @@
 
 Chosen once per shot from the settings and what the sources declare (never guessed
 silently: each choice is logged with its reason).
+
+The output follows the convention of the file type it is written as, as readers take it:
+an EXR is scene-linear (Nuke's Read and most tools read EXR as scene-linear, so
+display-encoded values in an EXR show a double gamma); an integer file (PNG, TIFF) keeps
+the plate's encoding when the plate is itself an integer file (a log DPX stays log), and
+is sRGB-encoded when the plate is float (scene-linear values in 8 or 16 bits band and
+read back wrong). ``out_colorspace`` overrides either.
 """
 
 from __future__ import annotations
@@ -9,8 +16,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from ..color.config import ColorConfig
+from ..color.config import ColorConfig, ColorspaceChoice
 from ..color.grade import parse_grade
+from ..frames.output_pattern import output_extension
 from ..frames.source import FrameSource
 from ..spec import ShotSpec
 
@@ -38,20 +46,59 @@ class ShotColorspaces:
     by_role: dict[str, str] = field(default_factory=dict)
 
 
+def output_colorspace(
+    config: ColorConfig, explicit: str | None, plate: str, plate_is_float: bool, extension: str | None
+) -> ColorspaceChoice:
+    """The output's colourspace: ``explicit``, else by the output's file type ``extension``
+    (``.exr``, ``.png``, ``.tif``; None when frames go back as raw samples, which keep the
+    plate's encoding the caller sent)."""
+    if explicit:
+        return ColorspaceChoice(config.resolve(explicit), "output colourspace given")
+    if extension is None:
+        return ColorspaceChoice(plate, "frames go back as raw samples, in the plate's colourspace")
+    if extension.lower() == ".exr":
+        return ColorspaceChoice(
+            config.scene_linear,
+            "default for EXR outputs: the config's scene_linear role, as EXR readers take them; "
+            "--out-colorspace overrides",
+        )
+    kind = extension.lower().lstrip(".").upper()
+    if plate_is_float:
+        return ColorspaceChoice(
+            config.srgb_encoded,
+            f"default for integer ({kind}) outputs of a float plate: sRGB-encoded, as integer files "
+            f"are read; --out-colorspace overrides",
+        )
+    return ColorspaceChoice(
+        plate, f"default for integer ({kind}) outputs: the plate's encoding; --out-colorspace overrides"
+    )
+
+
 def choose_colorspaces(
-    config: ColorConfig, spec: ShotSpec, mode: str, plate: FrameSource, other: FrameSource | None
+    config: ColorConfig,
+    spec: ShotSpec,
+    mode: str,
+    plate: FrameSource,
+    other: FrameSource | None,
+    output_format: str | None = None,
 ) -> ShotColorspaces:
+    """The shot's colourspaces. ``output_format``: the extension the fused frames are encoded as
+    when they go back to the caller (``.exr``, ``.png``, ``.tif``; None for raw samples); a shot
+    written to files (``spec.out``) takes it from ``spec.out``."""
     chosen = config.choose(spec.plate_colorspace, plate.declared_colorspace, plate.is_float, "plate")
     plate_cs = chosen.name
+    extension = output_extension(spec.out) if spec.out else output_format
+    output = output_colorspace(config, spec.out_colorspace, plate_cs, plate.is_float, extension)
     spaces = ShotColorspaces(
         config=config,
         plate=plate_cs,
         working=config.scene_linear,
         display=config.srgb_encoded,
-        output=config.resolve(spec.out_colorspace) if spec.out_colorspace else plate_cs,
+        output=output.name,
         grade_space=config.resolve(spec.grade_colorspace) if spec.grade_colorspace else plate_cs,
     )
     log.info("plate colourspace: %s (%s)", plate_cs, chosen.reason)
+    log.info("output colourspace: %s (%s)", output.name, output.reason)
     spaces.by_role = {"plate": plate_cs, "working": spaces.working, "output": spaces.output}
     if mode == "grade":
         grade = parse_grade(spec.grade, config)

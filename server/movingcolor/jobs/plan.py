@@ -83,12 +83,14 @@ class ShotPlan:
         sources: ShotSources,
         engine: Engine | None = None,
         frames: FramePlan | None = None,
+        output_format: str | None = None,
     ) -> ShotPlan:
         """The plan of a shot whose sources the caller opened. ``frames``: the frame plan made
         before the first image (the service's); without it the frames are planned from the
-        sources and the spec's range, as for files. Reading the sources' sizes waits for
-        their first images."""
-        return _plan(spec, engine, sources, frames)
+        sources and the spec's range, as for files. ``output_format``: the file type the fused
+        frames go back as (``.exr``, ``.png``, ``.tif``; None for raw samples), which sets the
+        default output colourspace. Reading the sources' sizes waits for their first images."""
+        return _plan(spec, engine, sources, frames, output_format)
 
     @property
     def range(self) -> FrameRange:
@@ -130,7 +132,11 @@ class ShotPlan:
 
 
 def _plan(
-    spec: ShotSpec, engine: Engine | None, given: ShotSources | None, frames: FramePlan | None
+    spec: ShotSpec,
+    engine: Engine | None,
+    given: ShotSources | None,
+    frames: FramePlan | None,
+    output_format: str | None = None,
 ) -> ShotPlan:
     mode = shot_mode(spec)
     config = ColorConfig(spec.config)
@@ -144,8 +150,9 @@ def _plan(
             sources = with_matte(given)
         else:
             sources = open_sources(spec, mode, opened)
+        band_width.check_frame(sources.plate.width, sources.plate.height)
         check_sources(sources, band_width)
-        colorspaces = choose_colorspaces(config, spec, mode, sources.plate, sources.other)
+        colorspaces = choose_colorspaces(config, spec, mode, sources.plate, sources.other, output_format)
         if frames is None:
             render = sources_range(sources, spec.frames, spec.handles)
             frames = FramePlan.plan(engine, shot_clip(sources, render), render)

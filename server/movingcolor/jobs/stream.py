@@ -23,7 +23,9 @@ class ShotStream:
     write; ``spec.out`` may be empty. Iterating yields ``(frame number, pixels, header)``:
     pixels in the output colourspace, ``header`` what ``run_shot`` records in the frame's
     file. ``frames``: the frames planned before the first image arrived (a streamed shot's);
-    without it they are planned from the sources and the spec's range.
+    without it they are planned from the sources and the spec's range. ``output_format``: a
+    streamed shot's file type going back (``.exr``; None for raw samples), which sets the
+    default output colourspace as the output file's name does for files.
     """
 
     def __init__(
@@ -32,11 +34,12 @@ class ShotStream:
         sources: ShotSources | None = None,
         engine: Engine | None = None,
         frames: FramePlan | None = None,
+        output_format: str | None = None,
     ):
         if sources is None:
             self.plan = ShotPlan.files(spec, engine)
         else:
-            self.plan = ShotPlan.stream(spec, sources, engine, frames)
+            self.plan = ShotPlan.stream(spec, sources, engine, frames, output_format)
         self._headers = FrameHeaders(self.plan)
         self._fused: Generator | None = None
         self.range = self.plan.range

@@ -40,6 +40,12 @@ from .state import ServerState
 from .summary import summary_message
 
 
+def output_format(output: OutputSettings) -> str | None:
+    """The file type fused frames go back as (``.exr``), or None for raw samples: EXR is written
+    scene-linear by default, as ``movingcolor fuse`` writes an EXR file."""
+    return None if output.encoding == pb.ENCODING_RAW else f".{output.format}"
+
+
 def _encode(number: int, pixels, header: dict, output: OutputSettings, part_bytes: int):
     """One fused frame as response messages: the file ``movingcolor fuse`` would write, made in
     memory, or raw samples."""
@@ -157,7 +163,7 @@ def fuse_shot(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, request
         scheduled = ScheduledEngine(engine, state.scheduler, device, job)
         stream = None
         try:
-            stream = ShotStream(spec, shot_sources(store, roles), scheduled, frames)
+            stream = ShotStream(spec, shot_sources(store, roles), scheduled, frames, output_format(output))
             yield from send_fused(stream, job, output, settings.part_bytes)
         finally:
             if stream is not None:

@@ -32,7 +32,7 @@ from .plan import clip_frames, render_range
 from .scheduler import ScheduledEngine
 from .settings import MIB
 from .setup_spec import setup_settings
-from .shots import send_fused, shot_sources
+from .shots import output_format, send_fused, shot_sources
 from .state import ServerState
 from .window_cache import WindowCaches
 
@@ -189,7 +189,8 @@ def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, reque
             needed=len(clip),
         )
         sources = shot_sources(store, roles, frame_keys(setup, images, roles))
-        stream = ShotStream(spec, sources, ScheduledEngine(engine, state.scheduler, device, job), frames)
+        scheduled = ScheduledEngine(engine, state.scheduler, device, job)
+        stream = ShotStream(spec, sources, scheduled, frames, output_format(output))
         kept: list[bytes] = []
         try:
             for response in send_fused(stream, job, output, settings.part_bytes):

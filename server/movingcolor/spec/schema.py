@@ -230,7 +230,8 @@ SETTINGS: dict[str, Setting] = _named(
             "out",
             str,
             None,
-            "output: out/shot.####.exr (or .png/.tif), or a folder",
+            "output: out/shot.####.exr (or .png/.tif), or a folder (one that holds other frames gets "
+            "a fused/ subfolder)",
             _on(CLI, CLIENT, JOB, HOSTS, NUKE),
             {SETUP: "fused frames come back on the stream", OFX: "the host writes the output clip"},
             required=True,
@@ -293,7 +294,8 @@ SETTINGS: dict[str, Setting] = _named(
             "out_colorspace",
             str,
             None,
-            "output colourspace (default: the plate's)",
+            "output colourspace (default: the config's scene_linear for EXR, the plate's encoding for "
+            "PNG/TIFF)",
             _on(CLI, CLIENT, SETUP, JOB, hosts=("colorspace",), nuke=("colorspace",), ofx=("colorspace",)),
         ),
         Setting(
