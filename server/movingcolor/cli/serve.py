@@ -108,6 +108,13 @@ def add_parser(commands) -> None:
         default=1024,
         help="MiB for fused frames FuseWindow keeps for renders of the same window (default: %(default)s)",
     )
+    parser.add_argument(
+        "--frame-cache-mb",
+        type=float,
+        default=1024,
+        help="MiB for the neighbours FuseWindow prepared (plate in the engine's encoding, matte, band), "
+        "kept for the host's next window (default: %(default)s)",
+    )
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve over TLS")
     parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     parser.add_argument(
@@ -145,7 +152,7 @@ def run(args) -> int:
     for name in ("max_jobs", "slots", "max_window_frames", "max_pixels", "max_engines"):
         if getattr(args, name) < 1:
             raise MovingColorError(f"--{name.replace('_', '-')} must be 1 or more, not {getattr(args, name)}")
-    for name in ("cache_mb", "result_cache_mb"):
+    for name in ("cache_mb", "result_cache_mb", "frame_cache_mb"):
         if getattr(args, name) < 0:
             raise MovingColorError(f"--{name.replace('_', '-')} must be 0 (no cache) or more")
     for name in ("max_window_mb", "idle_timeout", "max_call_time"):
@@ -181,6 +188,7 @@ def run(args) -> int:
         max_engines=args.max_engines,
         image_cache_bytes=int(args.cache_mb * mib),
         result_cache_bytes=int(args.result_cache_mb * mib),
+        frame_cache_bytes=int(args.frame_cache_mb * mib),
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,

@@ -151,7 +151,7 @@ def _plan(
         else:
             sources = open_sources(spec, mode, opened)
         band_width.check_frame(sources.plate.width, sources.plate.height)
-        check_sources(sources, band_width)
+        check_sources(sources)
         colorspaces = choose_colorspaces(config, spec, mode, sources.plate, sources.other, output_format)
         if frames is None:
             render = sources_range(sources, spec.frames, spec.handles)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from collections.abc import Hashable
+from dataclasses import dataclass, fields, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -56,6 +58,12 @@ class PreparedFrame:
     graded_display: np.ndarray | None = None
     edited_display: np.ndarray | None = None
 
+    @property
+    def nbytes(self) -> int:
+        """The bytes of its arrays."""
+        values = (getattr(self, field.name) for field in fields(self))
+        return sum(value.nbytes for value in values if isinstance(value, np.ndarray))
+
 
 def frame_arrays(engine: Engine) -> frozenset[str]:
     """The arrays each frame is prepared with for ``engine``."""
@@ -70,33 +78,83 @@ def _rgb(pixels: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.repeat(pixels[:, :, :1], 3, axis=2))
 
 
-class FramePreparer:
-    """Reads a plan's frames and prepares each with the arrays in ``arrays``."""
+class KeptFrames(Protocol):
+    """Where prepared context frames are kept between runs (a bounded cache)."""
 
-    def __init__(self, plan: ShotPlan, arrays: frozenset[str] | None = None):
+    def get(self, key: Hashable) -> PreparedFrame | None: ...
+
+    def put(self, key: Hashable, value: PreparedFrame, size: int) -> None: ...
+
+
+#: What a frame that only gives context (a neighbour or a global frame that is not fused itself)
+#: carries besides its engine's inputs.
+CONTEXT_ARRAYS = frozenset({"matte", "band", "band_pixels"})
+
+
+class FramePreparer:
+    """Reads a plan's frames and prepares each with the arrays in ``arrays``; a frame only read for
+    context gets its engine's inputs alone (:meth:`prepare`). ``kept``, where given, holds such
+    context frames between runs under the sources' content keys (``ShotSources.frame_key``), so a
+    host's next window finds the neighbours its last one prepared."""
+
+    def __init__(self, plan: ShotPlan, arrays: frozenset[str] | None = None, kept: KeptFrames | None = None):
         self.plan = plan
         self.arrays = frame_arrays(plan.engine) if arrays is None else arrays
+        self.context_arrays = (plan.engine.inputs & self.arrays) | CONTEXT_ARRAYS
+        self._kept = kept if plan.sources.frame_key is not None else None
 
-    def prepare(self, number: int) -> PreparedFrame:
-        plan, spaces, wanted = self.plan, self.plan.colorspaces, self.arrays
+    def prepare(self, number: int, context_only: bool = False) -> PreparedFrame:
+        """Frame ``number`` with every array of the shot, or, ``context_only``, with only what the
+        engine reads of it (no grade in the output space, no composite)."""
+        if not context_only:
+            return self._prepare(number, self.arrays)
+        key = self._key(number)
+        found = self._kept.get(key) if key is not None else None
+        return found or self._keep(key, self._prepare(number, self.context_arrays))
+
+    def as_context(self, number: int, frame: PreparedFrame) -> PreparedFrame:
+        """Fused frame ``number`` as a later window reads it for context: without the arrays
+        only its composite needed (at 4K, over 100 MB each); kept for later runs too."""
+        context = replace(frame, **{name: None for name in self.arrays - self.context_arrays})
+        return self._keep(self._key(number), context)
+
+    def _key(self, number: int) -> Hashable | None:
+        return self.plan.sources.frame_key(number) if self._kept is not None else None
+
+    def _keep(self, key: Hashable | None, frame: PreparedFrame) -> PreparedFrame:
+        if key is not None:
+            for field in fields(frame):
+                value = getattr(frame, field.name)
+                if isinstance(value, np.ndarray):
+                    value.flags.writeable = False  # shared with later runs: nobody may change it
+            self._kept.put(key, frame, frame.nbytes)
+        return frame
+
+    def _prepare(self, number: int, wanted: frozenset[str]) -> PreparedFrame:
+        plan, spaces = self.plan, self.plan.colorspaces
         cfg, lin = spaces.config, spaces.working
+        composite = "edited_out" in wanted
         plate_rgb = _rgb(plan.sources.plate.read(number))
         matte_source = plan.sources.matte
         matte = matte_from_pixels(matte_source.read(number), matte_source.channels)
         band, band_pixels = edge_band(matte, plan.band_width), plan.band_width.pixels(matte >= 0.5)
         plate_lin = cfg.convert(plate_rgb, spaces.plate, lin)
-        plate_out = cfg.convert(plate_rgb, spaces.plate, spaces.output)
+        plate_out = cfg.convert(plate_rgb, spaces.plate, spaces.output) if composite else None
         lin_to_out = cfg.converter(lin, spaces.output)
         grade_known = True
+        graded_lin = graded_out = other_lin = other_out = None
+        needs_graded = composite or bool(wanted & {"graded", "graded_display", "edited", "edited_display"})
         if plan.mode == "grade":
-            graded_lin = apply_processor(spaces.grade_to_working, plate_rgb)
-            # Written in the working space (scene-linear EXR), the graded plate is converted once.
-            same = spaces.output == lin
-            graded_out = graded_lin.copy() if same else apply_processor(spaces.grade_to_output, plate_rgb)
-        else:
+            if needs_graded:
+                graded_lin = apply_processor(spaces.grade_to_working, plate_rgb)
+            if composite:
+                # Written in the working space (scene-linear EXR), the graded plate is converted once.
+                same = spaces.output == lin
+                graded_out = graded_lin.copy() if same else apply_processor(spaces.grade_to_output, plate_rgb)
+        elif needs_graded:
             other = _rgb(plan.sources.other.read(number))
             other_lin = cfg.convert(other, spaces.other, lin)
-            other_out = cfg.convert(other, spaces.other, spaces.output)
+            other_out = cfg.convert(other, spaces.other, spaces.output) if composite else None
             if plan.mode == "graded":
                 graded_lin, graded_out = other_lin, other_out
             else:
@@ -104,22 +162,24 @@ class FramePreparer:
                     number, plate_lin, other_lin, matte, band, band_pixels
                 )
                 graded_lin = cfg.convert(estimate, spaces.display, lin)
-                graded_out = apply_processor(lin_to_out, graded_lin)
                 full = matte >= 1.0
-                graded_out[full] = other_out[full]
                 graded_lin[full] = other_lin[full]
-        edited_lin = None
+                if composite:
+                    graded_out = apply_processor(lin_to_out, graded_lin)
+                    graded_out[full] = other_out[full]
+        edited_lin = edited_out = None
         if plan.mode == "edited":
             edited_lin, edited_out = other_lin, other_out
         else:
-            edited_out = blend_exact(
-                matte.reshape(-1),
-                graded_lin.reshape(-1, 3),
-                plate_lin.reshape(-1, 3),
-                graded_out.reshape(-1, 3),
-                plate_out.reshape(-1, 3),
-                lin_to_out,
-            ).reshape(plate_rgb.shape)
+            if composite:
+                edited_out = blend_exact(
+                    matte.reshape(-1),
+                    graded_lin.reshape(-1, 3),
+                    plate_lin.reshape(-1, 3),
+                    graded_out.reshape(-1, 3),
+                    plate_out.reshape(-1, 3),
+                    lin_to_out,
+                ).reshape(plate_rgb.shape)
             if wanted & {"edited", "edited_display"}:
                 a = matte[:, :, None]
                 edited_lin = a * graded_lin + (1.0 - a) * plate_lin
@@ -128,8 +188,8 @@ class FramePreparer:
             band=band,
             band_pixels=band_pixels,
             grade_known=grade_known,
-            plate=plate_lin,
-            graded=graded_lin,
+            plate=plate_lin if "plate" in wanted or composite else None,
+            graded=graded_lin if "graded" in wanted or composite else None,
             edited=edited_lin if "edited" in wanted else None,
             plate_out=plate_out,
             graded_out=graded_out,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent.futures import Future
-from dataclasses import replace
 
 import numpy as np
 
@@ -22,14 +21,6 @@ from ..windowing.average import OverlapAverage
 from . import composite as compositing
 from .plan import ShotPlan
 from .prepare import FramePreparer, PreparedFrame
-
-#: A prepared frame's arrays that only compositing it reads (matte and band are kept: small, and
-#: every engine's).
-COMPOSITE_ONLY = (
-    *("plate", "graded", "edited"),
-    *("plate_out", "graded_out", "edited_out"),
-    *("plate_display", "graded_display", "edited_display"),
-)
 
 
 def window_frames(
@@ -92,8 +83,15 @@ def fused_frames(
 
     # Files are read and prepared one window ahead, on another core, while this window fuses. A
     # stream's frames are not: its buffer is sized for a reader that takes them as it needs them.
-    ahead = ReadAhead(preparer.prepare) if release is None else None
-    take = ahead.take if ahead is not None else preparer.prepare
+    targets = set(plan.frames.targets)
+
+    def prepare(number: int) -> PreparedFrame:
+        # A frame read only for context (a neighbour outside the render, a global frame) needs
+        # only what the engine reads of it: no grade in the output space, no hard composite.
+        return preparer.prepare(number, context_only=number not in targets)
+
+    ahead = ReadAhead(prepare) if release is None else None
+    take = ahead.take if ahead is not None else prepare
     try:
         for index, window in enumerate(windows):
             if ahead is not None:
@@ -121,21 +119,17 @@ def fused_frames(
                 fused = compositing.composite(plan.colorspaces, prepared[number], kind, value)
                 compositing.check_finite(number, fused, half, plan.colorspaces.grade_label)
                 yield number, ("blend" if kind == "alpha" else "color"), fused
-                # Composited: what later windows still read of it is the engine's inputs alone.
+                # Composited: what later windows (and a host's next window) still read of it is
+                # the engine's inputs alone.
+                context = preparer.as_context(number, prepared[number])
                 if last_use[number] > index:
-                    prepared[number] = _engine_inputs_only(prepared[number], engine.inputs)
+                    prepared[number] = context
             for number in window.frames:
                 if last_use[number] == index:
                     del prepared[number]
     finally:
         if ahead is not None:
             ahead.close()
-
-
-def _engine_inputs_only(frame: PreparedFrame, inputs: frozenset[str]) -> PreparedFrame:
-    """``frame`` without the arrays only its composite needed (at 4K, over 100 MB each)."""
-    dropped = {name: None for name in COMPOSITE_ONLY if name not in inputs}
-    return replace(frame, **dropped)
 
 
 class ReadAhead:

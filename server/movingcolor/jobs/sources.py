@@ -7,17 +7,13 @@ so a streamed source answers them once its first image has arrived.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from ..errors import BandSpecError, FrameRangeError, FrameSizeMismatchError, FrameSourceError
+from ..errors import FrameRangeError, FrameSizeMismatchError, FrameSourceError
 from ..frames.frame_range import FrameRange
 from ..frames.source import ChannelSource, FrameSource, open_source
-from ..masks.band import BandWidth
 from ..spec import ShotSpec
 from .frame_plan import check_length, render_range
-
-#: Bands up to this many pixels are accepted on any frame, however small.
-MIN_BAND_LIMIT = 100
 
 
 @dataclass
@@ -62,14 +58,13 @@ def open_sources(spec: ShotSpec, mode: str, opened: list[FrameSource]) -> ShotSo
 
 def with_matte(sources: ShotSources) -> ShotSources:
     """``sources`` with the matte always set: the plate's alpha where none is given."""
-    matte = sources.matte or ChannelSource(sources.plate, "A")
-    return ShotSources(sources.plate, matte, sources.other, sources.release)
+    return replace(sources, matte=sources.matte or ChannelSource(sources.plate, "A"))
 
 
-def check_sources(sources: ShotSources, band_width: BandWidth) -> None:
-    """Sizes agree, the band fits the frame, colour sources carry RGB."""
+def check_sources(sources: ShotSources) -> None:
+    """Sizes agree and colour sources carry RGB (the band is checked against the frame by
+    :meth:`BandWidth.check_frame`)."""
     _check_sizes(sources)
-    _check_band(sources.plate, band_width)
     _check_channels(sources)
 
 
@@ -82,18 +77,6 @@ def _check_sizes(sources: ShotSources) -> None:
                 f" is {source.width}x{source.height} but the plate is "
                 f"{plate.width}x{plate.height}; render both at the same resolution"
             )
-
-
-def _check_band(plate: FrameSource, band_width: BandWidth) -> None:
-    """A band wider than the frame changes every pixel and makes the filters as wide as the
-    band (a typo's 39144595 px ran for hours); small frames keep room for the default band."""
-    longest = max(plate.width, plate.height, MIN_BAND_LIMIT)
-    if not band_width.relative and band_width.value > longest:
-        raise BandSpecError(
-            f"band width {band_width} is wider than the {plate.width}x{plate.height} "
-            f"frame; a band is a strip along the matte's edge: give a few pixels (12) or a "
-            f"percentage of the object's size (10%)"
-        )
 
 
 def _check_channels(sources: ShotSources) -> None:

@@ -12,6 +12,7 @@ from ..spec import ShotSpec
 from .frame_plan import FramePlan
 from .headers import FrameHeaders
 from .plan import ShotPlan
+from .prepare import FramePreparer, KeptFrames
 from .runner import fused_frames
 from .sources import ShotSources
 
@@ -25,7 +26,8 @@ class ShotStream:
     file. ``frames``: the frames planned before the first image arrived (a streamed shot's);
     without it they are planned from the sources and the spec's range. ``output_format``: a
     streamed shot's file type going back (``.exr``; None for raw samples), which sets the
-    default output colourspace as the output file's name does for files.
+    default output colourspace as the output file's name does for files. ``kept_frames``: where
+    frames read only for context are kept between streams (:class:`~.prepare.FramePreparer`).
     """
 
     def __init__(
@@ -35,6 +37,7 @@ class ShotStream:
         engine: Engine | None = None,
         frames: FramePlan | None = None,
         output_format: str | None = None,
+        kept_frames: KeptFrames | None = None,
     ):
         if sources is None:
             self.plan = ShotPlan.files(spec, engine)
@@ -42,11 +45,12 @@ class ShotStream:
             self.plan = ShotPlan.stream(spec, sources, engine, frames, output_format)
         self._headers = FrameHeaders(self.plan)
         self._fused: Generator | None = None
+        self._kept_frames = kept_frames
         self.range = self.plan.range
         self.engine = self.plan.engine
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray, dict]]:
-        self._fused = fused_frames(self.plan)
+        self._fused = fused_frames(self.plan, FramePreparer(self.plan, kept=self._kept_frames))
         for number, head, fused in self._fused:
             yield number, fused, self._headers.header(number, head)
 

@@ -49,6 +49,8 @@ class ServerSettings:
     image_cache_bytes: int = 2048 * MIB
     #: FuseWindow's fused frames kept for renders of the same window: about 40 RGB float 1080p frames.
     result_cache_bytes: int = 1024 * MIB
+    #: FuseWindow's prepared neighbours kept for the next window: about 40 guided 1080p frames.
+    frame_cache_bytes: int = 1024 * MIB
     tls_cert: Path | None = None
     tls_key: Path | None = None
     #: Client certificates must be signed by this CA (mutual TLS).

@@ -26,4 +26,6 @@ class ServerState:
         )
         self.scheduler = DeviceScheduler(self.settings.device_slots)
         self.engines = EnginePool(self.settings.device, self.settings.max_engines)
-        self.windows = WindowCaches(self.settings.image_cache_bytes, self.settings.result_cache_bytes)
+        self.windows = WindowCaches(
+            self.settings.image_cache_bytes, self.settings.result_cache_bytes, self.settings.frame_cache_bytes
+        )

@@ -1,9 +1,11 @@
 """What FuseWindow keeps between calls, so a host scrubbing back and forth resends nothing.
 
-Two bounded caches: received images by the SHA-256 of their bytes (a later window
-names them instead of sending them), and fused frames by the window that made them
+Three bounded caches: received images by the SHA-256 of their bytes (a later window
+names them instead of sending them), fused frames by the window that made them
 (the setup and every image's role, frame, description and digest), so rendering
-the same frame again runs no engine. Counters say what they saved (GetInfo).
+the same frame again runs no engine, and the neighbours a window prepared for its engine
+(by the digests of their images and the shot's settings), so the next frame of a scrub
+prepares only what is new to it. Counters say what they saved (GetInfo).
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ def _identity(image: Image) -> bytes:
 
 
 class WindowCaches:
-    def __init__(self, image_bytes: int, result_bytes: int):
+    def __init__(self, image_bytes: int, result_bytes: int, frame_bytes: int = 0):
         self.images: LruCache[bytes] = LruCache(image_bytes)
         self.results: LruCache[list[bytes]] = LruCache(result_bytes)
+        #: Neighbours a window prepared (its engine's inputs), by content: the next window's.
+        self.frames: LruCache = LruCache(frame_bytes)
         self._lock = threading.Lock()
         self._counts = {"received_bytes": 0, "references": 0, "evicted_references": 0}
         self._results = {"result_hits": 0, "result_misses": 0}
