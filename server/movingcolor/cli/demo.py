@@ -12,9 +12,10 @@ from .progress import FrameProgress
 def add_parser(commands) -> None:
     parser = commands.add_parser(
         "demo",
-        help="fuse a built-in procedural shot and write a contact sheet",
-        description="Generate an example shot, fuse it, write EXRs and a PNG contact sheet "
-        "(plate | hard composite | fused).",
+        help="fuse a built-in procedural shot: contact sheet, temporal strip and before/after movie",
+        description="Generate an example shot, fuse it, write EXRs, a labelled PNG contact sheet with "
+        "zooms on the edge (plate | hard composite | feather | guided | fused), a temporal strip "
+        "across the edge (flicker shows as ragged lines) and a before/after MP4.",
     )
     parser.add_argument("--out", default="movingcolor-demo", help="folder (default: %(default)s)")
     parser.add_argument(
@@ -45,6 +46,8 @@ def run(args) -> int:
     summary = {
         "folder": str(result.folder.resolve()),
         "contact_sheet": str(result.contact_sheet.resolve()),
+        "temporal_strip": str(result.temporal_strip.resolve()),
+        "movie": str(result.movie.resolve()) if result.movie else None,
         "hard": str(Path(result.hard.written[0]).parent.resolve()),
         "fused": str(Path(result.fused.written[0]).parent.resolve()),
         "engine": result.fused.engine,
@@ -55,5 +58,9 @@ def run(args) -> int:
     else:
         print(f"plate, matte and fused frames: {summary['folder']}")
         print(f"fused EXRs ({summary['engine']}): {summary['fused']}")
-        print(f"contact sheet (plate | hard | {summary['engine']}): {summary['contact_sheet']}")
+        engines = f"plate | hard | feather | guided | {summary['engine']}"
+        print(f"contact sheet ({engines}): {summary['contact_sheet']}")
+        print(f"temporal strip (flicker shows as ragged lines): {summary['temporal_strip']}")
+        if summary["movie"]:
+            print(f"before/after movie (hard | {summary['engine']}): {summary['movie']}")
     return 0
