@@ -1,4 +1,4 @@
-"""Entry point: ``movingcolor fuse|serve|demo|info|bench|train``.
+"""Entry point: ``movingcolor fuse|serve|demo|info|bench|train|install``.
 
 Exit status: 0 success, 2 bad input or configuration (the message says what to
 fix), 130 interrupted, 1 anything unexpected (a bug: the traceback is shown).
@@ -12,9 +12,9 @@ import sys
 
 from .. import __version__
 from ..errors import MovingColorError
-from . import bench, demo, fuse, info, serve, submit_opencue, train
+from . import bench, demo, fuse, info, install, serve, submit_opencue, train
 
-COMMANDS = (fuse, serve, demo, info, bench, train, submit_opencue)
+COMMANDS = (fuse, serve, demo, info, bench, train, submit_opencue, install)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,83 @@
+"""``movingcolor install nuke|resolve|ofx``: the host bridge where the host finds it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..host_install import HOSTS, InstallOptions, plan_install
+
+DESCRIPTION = """\
+Install a host bridge for this machine's user (or where --dest says).
+
+nuke     packages for Nuke's Python in DEST/movingcolor_site, and lines in DEST/init.py and
+         DEST/menu.py that load them and add Nodes > MovingColor (DEST default: ~/.nuke)
+resolve  packages for the Python Resolve scripts with, in MovingColor's data folder, and
+         MovingColor.py in Resolve's Fusion/Scripts/Utility folder (Workspace > Scripts)
+ofx      the built MovingColor.ofx.bundle into the OFX plugin folder (/usr/OFX/Plugins)
+
+The packages are MovingColor's client and bridge (no torch) and grpcio, protobuf, numpy and
+OpenImageIO, installed by pip for the host's Python version. Running it again updates the
+install in place; the user's own lines in init.py and menu.py are kept.
+"""
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        "install",
+        help="install the Nuke, Resolve or OFX bridge where the host finds it",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("host", choices=HOSTS, help="the host to install for")
+    parser.add_argument("--dest", type=Path, help="the host's folder (default: the host's usual user folder)")
+    parser.add_argument(
+        "--site",
+        type=Path,
+        help="nuke, resolve: the folder for the Python packages "
+        "(default: DEST/movingcolor_site for nuke, MovingColor's data folder for resolve)",
+    )
+    python = parser.add_mutually_exclusive_group()
+    python.add_argument(
+        "--python-version",
+        metavar="X.Y",
+        help="nuke, resolve: the host's Python version (Nuke 15: 3.10, Nuke 16: 3.11; default: this one's)",
+    )
+    python.add_argument(
+        "--python", metavar="EXE", help="nuke, resolve: a Python of the host's version, to read it from"
+    )
+    parser.add_argument(
+        "--no-deps",
+        action="store_true",
+        help="nuke, resolve: MovingColor's packages only; the host's Python must find grpcio, protobuf, "
+        "numpy and OpenImageIO itself",
+    )
+    parser.add_argument(
+        "--bundle", type=Path, help="ofx: the built bundle (default: build/ofx/MovingColor.ofx.bundle)"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print what would be done, change nothing")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    options = InstallOptions(
+        dest=args.dest,
+        site=args.site,
+        python_version=args.python_version,
+        python=args.python,
+        with_dependencies=not args.no_deps,
+        bundle=args.bundle,
+    )
+    plan = plan_install(args.host, options)
+    if args.dry_run:
+        print(f"movingcolor install {plan.host} --dry-run: nothing is changed. The install would:")
+        for number, step in enumerate(plan.steps, 1):
+            print(f"  {number}. {step.description}")
+        return 0
+    for number, step in enumerate(plan.steps, 1):
+        print(f"  {number}. {step.description}", flush=True)
+        step.apply()
+    print(f"Installed the MovingColor {plan.host} bridge.")
+    for line in plan.after:
+        print(f"  {line}")
+    return 0

@@ -1,0 +1,85 @@
+"""Where each host looks for plugins on each platform, and whether this user can write there.
+
+``system`` is :func:`platform.system`'s word (``Linux``, ``Darwin``, ``Windows``); ``env`` and ``home``
+are passed in so the defaults of every platform can be read (and tested) on any one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
+
+from .errors import DestinationNotWritableError
+
+_FUSION_UTILITY = "Fusion/Scripts/Utility"
+
+
+def _path(system: str, *parts: str) -> PurePath:
+    return PureWindowsPath(*parts) if system == "Windows" else PurePosixPath(*parts)
+
+
+def nuke_user_folder(system: str, env: Mapping[str, str], home: str) -> PurePath:
+    """``~/.nuke`` (``%USERPROFILE%\\.nuke`` on Windows): Nuke runs its init.py and menu.py at start-up."""
+    if system == "Windows":
+        return _path(system, env.get("USERPROFILE", home), ".nuke")
+    return _path(system, home, ".nuke")
+
+
+def resolve_utility_folder(system: str, env: Mapping[str, str], home: str) -> PurePath:
+    """This user's ``Fusion/Scripts/Utility``: scripts there are in Workspace > Scripts on every page
+    (the per-user folders of Resolve's scripting README)."""
+    if system == "Windows":
+        appdata = env.get("APPDATA") or str(_path(system, home, "AppData", "Roaming"))
+        return _path(system, appdata, "Blackmagic Design/DaVinci Resolve/Support/Fusion/Scripts/Utility")
+    if system == "Darwin":
+        return _path(
+            system, home, "Library/Application Support/Blackmagic Design/DaVinci Resolve", _FUSION_UTILITY
+        )
+    return _path(system, home, ".local/share/DaVinciResolve", _FUSION_UTILITY)
+
+
+def movingcolor_data_folder(system: str, env: Mapping[str, str], home: str) -> PurePath:
+    """This user's data folder for MovingColor (XDG on Linux, Application Support, LOCALAPPDATA)."""
+    if system == "Windows":
+        local = env.get("LOCALAPPDATA") or str(_path(system, home, "AppData", "Local"))
+        return _path(system, local, "MovingColor")
+    if system == "Darwin":
+        return _path(system, home, "Library", "Application Support", "MovingColor")
+    return _path(
+        system, env.get("XDG_DATA_HOME") or str(_path(system, home, ".local", "share")), "movingcolor"
+    )
+
+
+def ofx_plugin_folder(system: str, env: Mapping[str, str]) -> PurePath:
+    """The OpenFX standard's default plugin folder, which every OFX host scans."""
+    if system == "Windows":
+        common = env.get("CommonProgramFiles") or r"C:\Program Files\Common Files"
+        return _path(system, common, "OFX", "Plugins")
+    if system == "Darwin":
+        return _path(system, "/Library", "OFX", "Plugins")
+    return _path(system, "/usr", "OFX", "Plugins")
+
+
+def check_writable(folder: Path, what: str, fix: str) -> None:
+    """Raise unless ``folder`` exists as a folder this user can create files in, or can be created.
+
+    A file is really created and removed in the nearest existing folder: ``os.access`` answers yes
+    to root on read-only mounts and ignores ACLs."""
+    existing = folder
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise DestinationNotWritableError(f"{what} {folder}: {existing} is a file, not a folder; {fix}")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".movingcolor-probe-", dir=existing)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise DestinationNotWritableError(
+            f"cannot write {what} {folder} ({existing}: {reason}); {fix}"
+        ) from None
+    os.close(handle)
+    os.unlink(probe)

@@ -1,0 +1,84 @@
+"""``movingcolor install nuke``: the packages for Nuke's Python, and the lines in init.py and menu.py
+that load them (every session, ``nuke -t`` too) and put MovingColor in the Nodes toolbar (GUI)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from .folders import check_writable, nuke_user_folder
+from .plan import InstallOptions, InstallPlan, Step
+from .python_version import MINIMUM, HostPython, host_python, require_supported
+from .site_packages import site_packages
+from .startup_blocks import marked_block, plan_block
+
+NOTE = "written by `movingcolor install nuke`: run it again to update, delete to remove"
+
+# Python 3.6 syntax on purpose: an older Nuke must be able to read it to say why it does not load.
+INIT = """\
+def _movingcolor_load(site={site!r}, python={python!r}):
+    import sys
+
+    running = tuple(sys.version_info[:2])
+    if running < {minimum!r}:
+        print("MovingColor: not loaded: this Nuke runs Python %d.%d and MovingColor needs %d.%d or later "
+              "(Nuke 15 or later)" % (running + {minimum!r}))
+        return
+    if running != python:
+        print("MovingColor: not loaded: its packages in %s are for Python %d.%d and this Nuke runs %d.%d; "
+              "run `movingcolor install nuke --python-version %d.%d`" % ((site,) + python + running * 2))
+        return
+    if site not in sys.path:
+        sys.path.append(site)  # after Nuke's own packages, which Nuke itself relies on
+    try:
+        import movingcolor_nuke  # noqa: F401
+    except ImportError as error:
+        print("MovingColor: not loaded (%s); run `movingcolor install nuke` again" % error)
+
+
+_movingcolor_load()
+del _movingcolor_load
+"""
+
+MENU = """\
+try:
+    from movingcolor_nuke.menu import install_menu
+except ImportError:
+    pass  # init.py has said why
+else:
+    install_menu()
+"""
+
+
+def init_lines(site: Path, python: HostPython) -> str:
+    return marked_block(INIT.format(site=str(site), python=python.version, minimum=MINIMUM), NOTE)
+
+
+def plan_nuke(options: InstallOptions, system: str, env: Mapping[str, str], home: str) -> InstallPlan:
+    options.refuse("nuke", "--bundle")
+    python = host_python(options.python_version, options.python)
+    require_supported(python, "Nuke", "use Nuke 15 (Python 3.10) or later; Nuke 14 runs Python 3.9")
+    default_dest = Path(nuke_user_folder(system, env, home))
+    dest = (options.dest or default_dest).expanduser().absolute()
+    site = (options.site or dest / "movingcolor_site").expanduser().absolute()
+    fix = "give --dest a folder you can write, and add it to NUKE_PATH"
+    check_writable(dest, "Nuke's start-up folder", fix)
+    check_writable(site, "the package folder", "give --site a folder you can write")
+    packages = site_packages(site, "movingcolor_nuke", python, options.with_dependencies)
+    init = plan_block(dest / "init.py", init_lines(site, python))
+    menu = plan_block(dest / "menu.py", marked_block(MENU, NOTE))
+    after = ["Restart Nuke: the node is in the Nodes toolbar under MovingColor."]
+    if dest != default_dest.absolute():
+        after.append(
+            f"Nuke runs init.py and menu.py from ~/.nuke and the NUKE_PATH folders: add {dest} to NUKE_PATH."
+        )
+    after.append(
+        "A server the artists reach: `movingcolor serve --address 0.0.0.0:50051` on a GPU machine "
+        "(MOVINGCOLOR_SERVER=host:50051 makes it every new node's default)."
+    )
+    steps = (
+        Step(packages.describe(), packages.install),
+        Step(init.describe(), init.apply),
+        Step(menu.describe(), menu.apply),
+    )
+    return InstallPlan("nuke", steps, tuple(after))

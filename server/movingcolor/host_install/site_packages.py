@@ -1,0 +1,132 @@
+"""The folder of Python packages a host's own Python loads MovingColor from.
+
+MovingColor's packages are copied from this installation (pure Python: the same files serve every
+Python version); the third-party ones are installed by pip for the host's Python version, binary
+wheels only, since the host's interpreter is not the one running pip. The folder is assembled
+beside its final place and renamed into it, so a failed install leaves the previous one whole.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from importlib.util import find_spec
+from pathlib import Path
+
+from .. import __version__
+from .errors import BridgeNotInstalledError, PipError
+from .files import replace_folder
+from .python_version import HostPython
+
+#: What every bridge loads: the client library, what the bridges share, and the light core under them.
+SHARED_PACKAGES = ("movingcolor", "movingcolor_client", "movingcolor_hosts")
+
+#: The third-party packages the client and the bridges import. The import contract in
+#: pyproject.toml keeps them off the rest of the base install (scipy, OpenColorIO, tqdm), which a
+#: host does without: Nuke keeps its own PyOpenColorIO.
+HOST_DEPENDENCIES = ("numpy", "grpcio", "protobuf", "grpcio-health-checking", "grpcio-status", "OpenImageIO")
+
+_REINSTALL = (
+    "install movingcolor from the repository (`python3 -m pip install .`) or from a wheel built there "
+    "(`python3 -m pip wheel . --no-deps -w dist`), then run the install again"
+)
+
+
+def _name(requirement: str) -> str:
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    return re.sub(r"[._-]+", "-", match[1]).lower() if match else ""
+
+
+def host_requirements() -> tuple[str, ...]:
+    """The host dependencies with the version bounds movingcolor's own metadata declares."""
+    try:
+        declared = metadata.requires("movingcolor") or []
+    except metadata.PackageNotFoundError:
+        raise BridgeNotInstalledError(f"movingcolor's package metadata is not found: {_REINSTALL}") from None
+    wanted = {_name(name) for name in HOST_DEPENDENCIES}
+    chosen = tuple(r for r in declared if "extra" not in r.partition(";")[2] and _name(r) in wanted)
+    missing = wanted - {_name(r) for r in chosen}
+    if missing:
+        raise BridgeNotInstalledError(
+            f"this movingcolor installation does not declare {sorted(missing)}: {_REINSTALL}"
+        )
+    return chosen
+
+
+def package_folder(name: str) -> Path:
+    """Where this installation's package ``name`` lives (an editable install's source folder too)."""
+    spec = find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise BridgeNotInstalledError(
+            f"the package {name} is not part of this movingcolor installation: {_REINSTALL}"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+@dataclass(frozen=True)
+class SitePackages:
+    """What goes into a host's package folder, and how."""
+
+    folder: Path
+    sources: dict[str, Path]
+    requirements: tuple[str, ...]
+    python: HostPython
+
+    def pip_command(self, target: Path) -> list[str]:
+        return [
+            sys.executable, "-m", "pip", "install", "--target", str(target),
+            "--python-version", self.python.text, "--only-binary=:all:", "--no-compile",
+            "--disable-pip-version-check", *self.requirements,
+        ]  # fmt: skip
+
+    def describe(self) -> str:
+        lines = [
+            f"install into {self.folder}, for Python {self.python.text} ({self.python.source}):",
+            f"    copy movingcolor {__version__}'s packages:",
+            *(f"      {name} from {folder}" for name, folder in self.sources.items()),
+        ]
+        if self.requirements:
+            lines.append(f"    pip install for Python {self.python.text}: {shlex.join(self.requirements)}")
+        else:
+            lines.append(
+                f"    not their dependencies (--no-deps): the host's Python must find "
+                f"{', '.join(HOST_DEPENDENCIES)} itself"
+            )
+        return "\n".join(lines)
+
+    def install(self) -> None:
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        staged = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.", dir=self.folder.parent))
+        try:
+            # mkdtemp makes a private folder; the host may run as another user (a render node).
+            os.chmod(staged, 0o755)
+            for name, source in self.sources.items():
+                shutil.copytree(source, staged / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            if self.requirements:
+                command = self.pip_command(staged)
+                if subprocess.run(command).returncode != 0:
+                    raise PipError(
+                        f"pip could not install {', '.join(HOST_DEPENDENCIES)} for Python {self.python.text} "
+                        f"(its messages are above; the command was: {shlex.join(command)}). Check that the "
+                        f"package index is reachable, or install them for the host yourself and run the "
+                        f"install again with --no-deps"
+                    )
+            replace_folder(staged, self.folder)
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
+
+
+def site_packages(folder: Path, bridge: str, python: HostPython, with_dependencies: bool) -> SitePackages:
+    """The packages of ``bridge`` (``movingcolor_nuke``, ``movingcolor_resolve``) for ``python``,
+    checked to be present now, before anything is written."""
+    sources = {name: package_folder(name) for name in (*SHARED_PACKAGES, bridge)}
+    requirements = host_requirements() if with_dependencies else ()
+    return SitePackages(folder, sources, requirements, python)

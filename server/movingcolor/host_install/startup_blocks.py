@@ -1,0 +1,73 @@
+"""A marked block of MovingColor lines in a host's start-up file (Nuke's init.py and menu.py).
+
+The block sits between a start line and an end line. Installing again replaces the block where it
+is; the user's own lines, before and after it, are kept byte for byte; a file without a block
+gets it at the end. So running the install twice leaves the file as once.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import StartupFileError
+from .files import read_text, replace_text
+
+BEGIN = "# >>> MovingColor >>>"
+END = "# <<< MovingColor <<<"
+
+
+def marked_block(body: str, note: str) -> str:
+    """``body`` (lines ending in newlines) between the start and end lines."""
+    return f"{BEGIN} {note}\n{body}{END}\n"
+
+
+@dataclass(frozen=True)
+class BlockEdit:
+    """The new text of one start-up file and what changes in it."""
+
+    path: Path
+    text: str
+    action: str  # "create", "replace", "append" or "keep"
+
+    def describe(self) -> str:
+        return {
+            "create": f"write {self.path} with the MovingColor lines",
+            "replace": f"replace the MovingColor lines in {self.path} (the other lines are kept)",
+            "append": f"add the MovingColor lines at the end of {self.path} (the other lines are kept)",
+            "keep": f"keep {self.path}: its MovingColor lines are already these",
+        }[self.action]
+
+    def apply(self) -> None:
+        if self.action != "keep":
+            replace_text(self.path, self.text)
+
+
+def _marker_lines(lines: list[str], marker: str) -> list[int]:
+    return [number for number, line in enumerate(lines) if line.startswith(marker)]
+
+
+def plan_block(path: Path, block: str) -> BlockEdit:
+    """How ``path`` changes to hold ``block``; a link is followed, so a shared start-up file that
+    the user links to is edited in place rather than replaced by a copy."""
+    path = Path(os.path.realpath(path))
+    if not path.exists():
+        return BlockEdit(path, block, "create")
+    if not path.is_file():
+        raise StartupFileError(f"{path} is not a file: move it aside, then run the install again")
+    text = read_text(path)
+    newline = "\r\n" if "\r\n" in text else "\n"
+    block = block.replace("\n", newline)
+    lines = text.splitlines(keepends=True)
+    begins, ends = _marker_lines(lines, BEGIN), _marker_lines(lines, END)
+    if not begins and not ends:
+        separator = "" if not text else (newline if text.endswith(("\n", "\r")) else newline * 2)
+        return BlockEdit(path, text + separator + block, "append")
+    if len(begins) != 1 or len(ends) != 1 or ends[0] < begins[0]:
+        raise StartupFileError(
+            f"{path}: the MovingColor lines are damaged (start lines {[n + 1 for n in begins]}, end lines "
+            f"{[n + 1 for n in ends]}): delete everything from '{BEGIN}' to '{END}' and run the install again"
+        )
+    new = "".join(lines[: begins[0]]) + block + "".join(lines[ends[0] + 1 :])
+    return BlockEdit(path, new, "keep" if new == text else "replace")

@@ -1,0 +1,473 @@
+"""Installing for the hosts: a wheel built from this tree, installed without torch in a fresh
+environment, and ``movingcolor install nuke|resolve|ofx`` from it.
+
+Nuke's install is loaded the way Nuke loads it: its init.py and menu.py run in a Python without
+site-packages (as Nuke's own), with the stand-in of Nuke's module (tests/hosts), so everything else
+must come from the installed package folder; the node is made from the Nodes toolbar and a shot is
+fused on a real server. The fresh environment needs the package index for grpcio, protobuf, numpy
+and OpenImageIO: without it those tests skip and say so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import zipfile
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import run_cli
+from movingcolor.frames.image_io import read_pixels
+from movingcolor.host_install.folders import (
+    movingcolor_data_folder,
+    nuke_user_folder,
+    ofx_plugin_folder,
+    resolve_utility_folder,
+)
+from movingcolor.host_install.nuke import init_lines
+from movingcolor.host_install.ofx import BINARY_FOLDERS
+from movingcolor.host_install.python_version import HostPython
+from movingcolor.host_install.resolve import script_text
+from movingcolor.host_install.startup_blocks import BEGIN, END, marked_block, plan_block
+
+ROOT = Path(__file__).resolve().parents[1]
+HOSTS = ROOT / "tests" / "hosts"
+GRADE = "slope=1.2,1.0,0.8;offset=0.01;power=1.0;sat=1.2"
+# What pip says when it cannot reach the package index (or the index lacks a dependency).
+UNREACHABLE = (
+    "No matching distribution found",
+    "Could not find a version that satisfies",
+    "NewConnectionError",
+    "Temporary failure in name resolution",
+    "Network is unreachable",
+    "Max retries exceeded",
+    "Read timed out",
+)
+
+
+def _run(command: list, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(c) for c in command], capture_output=True, text=True, timeout=timeout, **kwargs
+    )
+
+
+def _succeeded_or_skip(done: subprocess.CompletedProcess, what: str) -> None:
+    if done.returncode == 0:
+        return
+    output = done.stdout + done.stderr
+    if any(sign in output for sign in UNREACHABLE):
+        last = [line for line in output.splitlines() if line.strip()][-1]
+        pytest.skip(f"the package index is not reachable, so pip cannot {what} ({last})")
+    raise AssertionError(f"pip could not {what}:\n{output}")
+
+
+def _setuptools_builds_here() -> bool:
+    """Whether this environment's setuptools can build the wheel itself (pyproject asks for 68 or
+    later; wheels without the separate `wheel` package from 70.1 on), which saves fetching one."""
+    try:
+        major, minor = (int(part) for part in metadata.version("setuptools").split(".")[:2])
+    except (metadata.PackageNotFoundError, ValueError):
+        return False
+    return (major, minor) >= (70, 1)
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """The wheel of this tree, built from a clean copy: a build in the checkout would take in
+    setuptools' build/lib from earlier builds, deleted modules included."""
+    source = tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    for name in ("server", "plugin"):
+        shutil.copytree(
+            ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+        )
+    dist = tmp_path_factory.mktemp("dist")
+    command = [sys.executable, "-m", "pip", "wheel", source, "--no-deps", "-w", dist]
+    if _setuptools_builds_here():
+        command.append("--no-build-isolation")
+    _succeeded_or_skip(_run(command), "build the wheel")
+    (built,) = dist.glob("movingcolor-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory, wheel) -> Path:
+    """A fresh environment with the wheel's base install (no extras); returns its Python. It stays
+    in pytest's temporary folders, which pytest prunes, like every test's files."""
+    folder = tmp_path_factory.mktemp("venv")
+    made = _run([sys.executable, "-m", "venv", folder])
+    if made.returncode != 0:
+        pytest.skip(
+            f"python -m venv cannot make an environment here (Debian: python3-venv): {made.stderr[-300:]}"
+        )
+    python = folder / ("Scripts" if os.name == "nt" else "bin") / "python"
+    _succeeded_or_skip(_run([python, "-m", "pip", "install", wheel], timeout=900), "install the wheel")
+    return python
+
+
+def movingcolor(python: Path, *args) -> subprocess.CompletedProcess:
+    """The venv's own `movingcolor` command."""
+    return _run([python.parent / "movingcolor", *args])
+
+
+def hidden_leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_wheel_holds_the_client_and_both_bridges_and_no_host_module(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    assert top == {
+        "movingcolor",
+        "movingcolor_client",
+        "movingcolor_hosts",
+        "movingcolor_nuke",
+        "movingcolor_resolve",
+    }
+    assert "movingcolor/host_install/nuke.py" in names and "movingcolor_resolve/cli.py" in names
+    (metadata_name,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+    requires = [
+        line.split(":", 1)[1].strip()
+        for line in zipfile.ZipFile(wheel).read(metadata_name).decode().splitlines()
+        if line.startswith("Requires-Dist:")
+    ]
+    base = [r for r in requires if "extra ==" not in r]
+    assert base and not [r for r in base if r.lower().startswith("torch")], base
+    assert any(r.startswith("torch") and 'extra == "server"' in r for r in requires)
+
+
+VENV_CHECK = """
+import importlib.util, json, sys
+from pathlib import Path
+
+hosts, server, plate, matte, out, grade = sys.argv[1:7]
+assert importlib.util.find_spec("torch") is None, "the base install pulled torch"
+import movingcolor_client, movingcolor_hosts, movingcolor_resolve, movingcolor_resolve.cli
+sys.path.insert(0, hosts)
+import movingcolor_nuke, movingcolor_nuke.menu  # with the stand-in of Nuke's module
+
+with movingcolor_client.connect(server) as client:
+    client.fuse_files(plate, str(Path(out) / "f.####.exr"), matte, grade=grade, engine="hard",
+                      frames="1001-1002")
+names = ["movingcolor", "movingcolor_client", "movingcolor_hosts", "movingcolor_nuke", "movingcolor_resolve"]
+print(json.dumps({name: sys.modules[name].__file__ for name in names}))
+"""
+
+
+def test_base_install_has_no_torch_and_fuses_through_the_client(venv, served, demo_inputs, tmp_path):
+    plate, matte = demo_inputs
+    done = _run([venv, "-c", VENV_CHECK, HOSTS, served.address, plate, matte, tmp_path / "venv", GRADE])
+    assert done.returncode == 0, done.stderr
+    origins = json.loads(done.stdout.splitlines()[-1])
+    environment = venv.parent.parent
+    assert all(Path(file).is_relative_to(environment) for file in origins.values()), origins
+    cli = tmp_path / "cli" / "f.####.exr"
+    assert run_cli("fuse", "--plate", plate, "--matte", matte, "--grade", GRADE, "--engine", "hard",
+                   "--frames", "1001-1002", "--out", cli) == 0  # fmt: skip
+    ours, theirs = sorted((tmp_path / "venv").glob("f.*.exr")), sorted(cli.parent.glob("f.*.exr"))
+    assert [p.name for p in ours] == [p.name for p in theirs] == ["f.1001.exr", "f.1002.exr"]
+    assert all(np.array_equal(read_pixels(a), read_pixels(b)) for a, b in zip(ours, theirs, strict=True))
+
+
+NUKE_SESSION = """
+import json, sys
+
+hosts, dest, server, plate, matte, out, grade = sys.argv[1:8]
+sys.path.insert(0, hosts)  # the stand-in `nuke` only: the rest must come from the installed folder
+for name in ("init.py", "menu.py"):  # as Nuke runs them at start-up
+    path = dest + "/" + name
+    exec(compile(open(path).read(), path, "exec"), {"__name__": "__main__"})
+import nuke
+
+nuke.menu("Nodes").findItem("MovingColor/MovingColor").invoke()
+import movingcolor_hosts
+
+settings = movingcolor_hosts.FuseSettings(server=server, out=out + "/f.####.exr", grade=grade, engine="hard")
+inputs = movingcolor_hosts.RenderedInputs(plate, matte)
+fused = movingcolor_hosts.fuse_rendered(settings, inputs, frames="1001-1002")
+print(json.dumps({
+    "nodes": [node.name() for node in nuke.allNodes("Group")],
+    "frames": fused.frames,
+    "files": {name: sys.modules[name].__file__ for name in ("movingcolor_nuke", "grpc", "OpenImageIO")},
+    "heavy": [name for name in ("torch", "scipy", "PyOpenColorIO") if name in sys.modules],
+}))
+"""
+
+
+def test_nuke_install_loads_as_nuke_loads_it_and_a_second_run_changes_no_line(
+    venv, served, demo_inputs, tmp_path
+):
+    dest = tmp_path / ".nuke"
+    dest.mkdir()
+    user_lines = 'import os\nos.environ.setdefault("SHOW", "x")\n'
+    (dest / "init.py").write_text(user_lines)
+    done = movingcolor(venv, "install", "nuke", "--dest", dest)
+    assert done.returncode == 0, done.stdout + done.stderr
+    init, menu = (dest / "init.py").read_text(), (dest / "menu.py").read_text()
+    assert init.startswith(user_lines) and init.count(BEGIN) == init.count(END) == 1
+    assert menu.count(BEGIN) == menu.count(END) == 1
+
+    plate, matte = demo_inputs
+    session = _run(
+        [venv, "-S", "-c", NUKE_SESSION, HOSTS, dest, served.address, plate, matte, tmp_path / "out", GRADE]
+    )
+    assert session.returncode == 0, session.stdout + session.stderr
+    report = json.loads(session.stdout.splitlines()[-1])
+    assert report["nodes"] == ["MovingColor1"] and report["frames"] == [1001, 1002]
+    site = dest / "movingcolor_site"
+    assert all(Path(file).is_relative_to(site) for file in report["files"].values()), report["files"]
+    assert report["heavy"] == []
+
+    # Again (its packages alone this time: the lines are what this checks): every line stays as it was.
+    again = movingcolor(venv, "install", "nuke", "--dest", dest, "--no-deps")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "keep" in again.stdout
+    assert (dest / "init.py").read_text() == init and (dest / "menu.py").read_text() == menu
+    assert (site / "movingcolor_nuke" / "menu.py").is_file() and not (site / "grpc").exists()
+    assert hidden_leftovers(dest) == []
+
+
+def test_nuke_dry_run_prints_the_steps_and_writes_nothing(venv, tmp_path):
+    dest = tmp_path / "nuke-home"
+    done = movingcolor(venv, "install", "nuke", "--dest", dest, "--python-version", "3.10", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert f"{dest / 'movingcolor_site'}, for Python 3.10" in done.stdout
+    assert "grpcio>=" in done.stdout and "torch" not in done.stdout and "scipy" not in done.stdout
+    assert f"write {dest / 'init.py'}" in done.stdout and f"write {dest / 'menu.py'}" in done.stdout
+    assert not dest.exists()
+
+
+RESOLVE_MENU = """
+import json, sys
+
+hosts, script = sys.argv[1:3]
+sys.path.insert(0, hosts)
+import resolve_app
+
+app = resolve_app.Resolve()  # running, with an empty timeline: nothing is under the playhead
+app.GetProjectManager().GetCurrentProject().GetMediaPool().CreateEmptyTimeline("Edit")
+exec(compile(open(script).read(), script, "exec"), {"__name__": "__main__", "resolve": app})
+print(json.dumps(sys.modules["movingcolor_resolve.cli"].__file__))
+"""
+
+
+def test_resolve_script_runs_the_bridge_from_its_folder_and_replaces_a_link(venv, tmp_path):
+    utility, site = tmp_path / "Scripts" / "Utility", tmp_path / "movingcolor-resolve"
+    utility.mkdir(parents=True)
+    checkout_script = tmp_path / "checkout" / "MovingColor.py"
+    checkout_script.parent.mkdir()
+    checkout_script.write_text("# a checkout's script, linked by hand\n")
+    (utility / "MovingColor.py").symlink_to(checkout_script)
+    done = movingcolor(venv, "install", "resolve", "--dest", utility, "--site", site, "--no-deps")
+    assert done.returncode == 0, done.stdout + done.stderr
+    script = utility / "MovingColor.py"
+    assert (
+        not script.is_symlink() and checkout_script.read_text() == "# a checkout's script, linked by hand\n"
+    )
+
+    env = {
+        **os.environ,
+        "MOVINGCOLOR_COLORSPACE": "ACEScg",
+        "MOVINGCOLOR_LOG_FILE": str(tmp_path / "log.txt"),
+    }
+    ran = _run([venv, "-c", RESOLVE_MENU, HOSTS, script], env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert Path(json.loads(ran.stdout.splitlines()[-1])).is_relative_to(site)
+    assert "no clip under the playhead" in (tmp_path / "log.txt").read_text()
+    assert hidden_leftovers(utility) == [] and hidden_leftovers(site.parent) == []
+
+
+def test_resolve_outside_home_needs_a_shared_package_folder(tmp_path, capsys):
+    assert run_cli("install", "resolve", "--dest", "/opt/resolve/Fusion/Scripts/Utility", "--dry-run") == 2
+    assert "give --site a folder every user" in capsys.readouterr().err
+
+
+def _bundle(folder: Path, content: bytes) -> Path:
+    bundle = folder / "MovingColor.ofx.bundle"
+    binary = bundle / "Contents" / BINARY_FOLDERS[platform.system()] / "MovingColor.ofx"
+    binary.parent.mkdir(parents=True)
+    binary.write_bytes(content)
+    return bundle
+
+
+def test_ofx_bundle_is_copied_and_a_second_install_replaces_the_first(tmp_path):
+    plugins = tmp_path / "OFX" / "Plugins"
+    installed = plugins / "MovingColor.ofx.bundle" / "Contents" / BINARY_FOLDERS[platform.system()]
+    assert run_cli("install", "ofx", "--bundle", _bundle(tmp_path / "a", b"first"), "--dest", plugins) == 0
+    assert (installed / "MovingColor.ofx").read_bytes() == b"first"
+    assert run_cli("install", "ofx", "--bundle", _bundle(tmp_path / "b", b"second"), "--dest", plugins) == 0
+    assert (installed / "MovingColor.ofx").read_bytes() == b"second"
+    assert [p.name for p in plugins.iterdir()] == ["MovingColor.ofx.bundle"]
+
+
+def test_ofx_without_a_built_bundle_says_how_to_build_it(tmp_path, capsys):
+    code = run_cli(
+        "install", "ofx", "--bundle", tmp_path / "build" / "MovingColor.ofx.bundle", "--dest", tmp_path
+    )
+    assert code == 2
+    assert "cmake -S ofx_bridge -B build/ofx -DCMAKE_BUILD_TYPE=Release" in capsys.readouterr().err
+    empty = tmp_path / "empty" / "MovingColor.ofx.bundle"
+    empty.mkdir(parents=True)
+    assert run_cli("install", "ofx", "--bundle", empty, "--dest", tmp_path) == 2
+    assert "has no binary for this platform" in capsys.readouterr().err
+
+
+def test_unwritable_destination_is_refused_before_anything_is_written(tmp_path, capsys):
+    locked = Path("/sys")
+    try:
+        probe = locked / ".movingcolor-write-test"
+        probe.touch()
+        probe.unlink()
+        pytest.skip("/sys is writable here: no folder to refuse")
+    except OSError:
+        pass
+    code = run_cli(
+        "install", "ofx", "--bundle", _bundle(tmp_path, b"x"), "--dest", locked / "OFX" / "Plugins"
+    )
+    assert code == 2
+    assert "cannot write the OFX plugin folder /sys/OFX/Plugins" in capsys.readouterr().err
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    assert run_cli("install", "ofx", "--bundle", _bundle(tmp_path / "c", b"x"), "--dest", a_file / "sub") == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_a_host_python_too_old_is_refused_naming_its_version(tmp_path, capsys):
+    assert run_cli("install", "nuke", "--python-version", "3.9", "--dest", tmp_path / "n", "--dry-run") == 2
+    error = capsys.readouterr().err
+    assert "Nuke's Python is 3.9" in error and "need Python 3.10 or later" in error and "Nuke 15" in error
+    site = tmp_path / "site"
+    assert run_cli("install", "resolve", "--python-version", "3.8", "--dest", tmp_path, "--site", site) == 2
+    assert "Resolve's scripting's Python is 3.8" in capsys.readouterr().err
+    assert run_cli("install", "nuke", "--python-version", "three", "--dest", tmp_path / "n") == 2
+    assert "give MAJOR.MINOR" in capsys.readouterr().err
+    assert run_cli("install", "nuke", "--python", tmp_path / "no-python", "--dest", tmp_path / "n") == 2
+    assert "cannot run it" in capsys.readouterr().err
+    assert not (tmp_path / "n").exists() and not site.exists()
+
+
+def _older_python() -> str | None:
+    """A Python 3 older than 3.10: on PATH, or among pyenv's versions."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates = [shutil.which(f"python3.{minor}") for minor in (9, 8, 7, 6)]
+    candidates += sorted(str(p) for p in pyenv.glob("3.*/bin/python3"))
+    for path in filter(None, candidates):
+        done = _run([path, "-c", "import sys; print(sys.version_info[:2] < (3, 10))"], timeout=60)
+        if done.returncode == 0 and done.stdout.strip() == "True":
+            return path
+    return None
+
+
+def test_an_older_python_is_refused_at_install_and_says_why_at_start_up(tmp_path, capsys):
+    older = _older_python()
+    if older is None:
+        pytest.skip("no Python older than 3.10 on PATH to stand for an old host's")
+    assert run_cli("install", "nuke", "--python", older, "--dest", tmp_path / "n", "--dry-run") == 2
+    assert "need Python 3.10 or later" in capsys.readouterr().err
+    # An old host reading the lines of an install made for another Python says why nothing loads.
+    init, script = tmp_path / "init.py", tmp_path / "MovingColor.py"
+    plan_block(init, init_lines(tmp_path / "site", HostPython((3, 11), "test"))).apply()
+    script.write_text(script_text(tmp_path / "site", HostPython((3, 11), "test")))
+    for file, says in (
+        (init, "this Nuke runs Python 3."),
+        (script, "Resolve runs this script with Python 3."),
+    ):
+        done = _run([older, "-S", file])
+        assert done.returncode == 0 and says in done.stdout and "needs 3.10 or later" in done.stdout, done
+
+
+def test_options_of_another_host_are_refused(tmp_path, capsys):
+    assert run_cli("install", "ofx", "--python-version", "3.11", "--no-deps", "--dest", tmp_path) == 2
+    assert (
+        "--python-version, --no-deps: not an option of `movingcolor install ofx`" in capsys.readouterr().err
+    )
+    assert run_cli("install", "nuke", "--bundle", tmp_path, "--dest", tmp_path) == 2
+    assert "--bundle: not an option of `movingcolor install nuke`" in capsys.readouterr().err
+
+
+def test_block_is_replaced_where_it_is_and_the_users_lines_are_kept(tmp_path):
+    path = tmp_path / "init.py"
+    old = marked_block("print('old')\n", "note")
+    path.write_bytes(("import os\r\n" + old.replace("\n", "\r\n") + "x = 1\r\n").encode())
+    edit = plan_block(path, marked_block("print('new')\n", "note"))
+    assert edit.action == "replace"
+    edit.apply()
+    text = path.read_bytes().decode()
+    assert text == f"import os\r\n{BEGIN} note\r\nprint('new')\r\n{END}\r\nx = 1\r\n"
+    assert plan_block(path, marked_block("print('new')\n", "note")).action == "keep"
+
+
+def test_block_is_added_after_the_users_lines_and_then_kept(tmp_path):
+    path = tmp_path / "menu.py"
+    path.write_bytes(b"# caf\xe9 in Latin-1\nimport nuke")  # no newline at the end; not UTF-8
+    block = marked_block("pass\n", "note")
+    edit = plan_block(path, block)
+    assert edit.action == "append"
+    edit.apply()
+    assert path.read_bytes() == b"# caf\xe9 in Latin-1\nimport nuke\n\n" + block.encode()
+    assert plan_block(path, block).action == "keep"
+
+
+def test_a_damaged_block_is_refused_naming_its_lines(tmp_path):
+    from movingcolor.host_install.errors import StartupFileError
+
+    path = tmp_path / "init.py"
+    path.write_text(f"import os\n{BEGIN} note\nprint('half')\n")
+    with pytest.raises(StartupFileError, match=r"start lines \[2\], end lines \[\]"):
+        plan_block(path, marked_block("pass\n", "note"))
+
+
+def test_a_linked_startup_file_is_edited_where_it_points(tmp_path):
+    shared = tmp_path / "studio" / "init.py"
+    shared.parent.mkdir()
+    shared.write_text("import os\n")
+    link = tmp_path / "init.py"
+    link.symlink_to(shared)
+    plan_block(link, marked_block("pass\n", "note")).apply()
+    assert link.is_symlink() and BEGIN in shared.read_text()
+
+
+def test_default_folders_follow_each_platform():
+    home = {"Linux": "/home/ann", "Darwin": "/Users/ann", "Windows": r"C:\Users\ann"}
+    env = {
+        "Windows": {
+            "USERPROFILE": r"C:\Users\ann",
+            "APPDATA": r"C:\Users\ann\AppData\Roaming",
+            "LOCALAPPDATA": r"C:\Users\ann\AppData\Local",
+            "CommonProgramFiles": r"C:\Program Files\Common Files",
+        }
+    }
+    folders = {
+        system: [
+            str(nuke_user_folder(system, env.get(system, {}), home[system])),
+            str(resolve_utility_folder(system, env.get(system, {}), home[system])),
+            str(movingcolor_data_folder(system, env.get(system, {}), home[system])),
+            str(ofx_plugin_folder(system, env.get(system, {}))),
+        ]
+        for system in home
+    }
+    assert folders["Linux"] == [
+        "/home/ann/.nuke",
+        "/home/ann/.local/share/DaVinciResolve/Fusion/Scripts/Utility",
+        "/home/ann/.local/share/movingcolor",
+        "/usr/OFX/Plugins",
+    ]
+    assert folders["Darwin"] == [
+        "/Users/ann/.nuke",
+        "/Users/ann/Library/Application Support/Blackmagic Design/DaVinci Resolve/Fusion/Scripts/Utility",
+        "/Users/ann/Library/Application Support/MovingColor",
+        "/Library/OFX/Plugins",
+    ]
+    assert folders["Windows"] == [
+        r"C:\Users\ann\.nuke",
+        r"C:\Users\ann\AppData\Roaming\Blackmagic Design\DaVinci Resolve\Support\Fusion\Scripts\Utility",
+        r"C:\Users\ann\AppData\Local\MovingColor",
+        r"C:\Program Files\Common Files\OFX\Plugins",
+    ]
