@@ -14,7 +14,8 @@ import pytest
 import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
-# The host bridges are not installed: hosts find them on NUKE_PATH and in Resolve's Scripts folder.
+# The host bridges are checked from their folders, as hosts find them (NUKE_PATH, Resolve's Scripts
+# folder); "movingcolor install" puts the same packages in a host's own folder.
 BRIDGE_FOLDERS = [ROOT / "plugin" / "nuke", ROOT / "plugin" / "resolve"]
 GRADE = "slope=1.2,1.0,0.8;offset=0.01;power=1.0;sat=1.2"
 

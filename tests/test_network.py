@@ -156,11 +156,11 @@ def test_a_models_network_configuration_is_read_without_its_weights():
 def test_the_network_benchmark_times_the_shipped_models_configuration():
     from movingcolor.bench.network import run_case
     from movingcolor.engines.movingcolor import working_shape
-    from movingcolor.model.registry import network_config
+    from movingcolor.model.registry import model_folders, network_config
 
     shipped = network_config("default")
     result = run_case("default", 96, 64, "cpu", repeats=1)
-    assert result["config"] == f"default ({shipped.name})"
+    assert result["config"] == f"{model_folders().default_name} ({shipped.name})"
     assert result["working"] == list(working_shape(64, 96, shipped.working_size))[::-1]
     assert result["frames_per_window"] == shipped.local_frames + shipped.max_global_frames
     assert result["ms_per_output_frame"] > 0

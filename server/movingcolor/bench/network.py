@@ -82,6 +82,15 @@ def _window(config, width: int, height: int, start: int = 0):
     )
 
 
+def _label(config_name: str, network: str) -> str:
+    """``paper``, or the installed model's name and its network: ``movingcolor-lite-guided (lite)``."""
+    from ..model.registry import model_folders
+
+    if config_name == "default":
+        config_name = model_folders().default_name or config_name
+    return config_name if config_name == network else f"{config_name} ({network})"
+
+
 def run_case(config_name: str, width: int, height: int, device: str, repeats: int) -> dict:
     """Measure one case in this process."""
     import torch
@@ -128,7 +137,7 @@ def run_case(config_name: str, width: int, height: int, device: str, repeats: in
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
         device_name = "cpu"
     return {
-        "config": config_name if config_name == config.name else f"{config_name} ({config.name})",
+        "config": _label(config_name, config.name),
         "size": [width, height],
         "working": [w, h],
         "device": device_name,

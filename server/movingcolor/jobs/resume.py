@@ -21,7 +21,13 @@ def shot_fingerprint(plan: ShotPlan) -> str:
     """What every output frame of the planned shot is made from."""
     settings = {key: value for key, value in asdict(plan.spec).items() if key not in _NOT_PIXELS}
     engine = plan.engine
-    settings.update(engine=engine.name, model=engine.model, colorspaces=plan.colorspaces.by_role)
+    # The band as the tool records it: "12" and "12px" are one band, and redo nothing.
+    settings.update(
+        engine=engine.name,
+        model=engine.model,
+        colorspaces=plan.colorspaces.by_role,
+        band=str(plan.band_width),
+    )
     sources = plan.sources.present
     inputs = sorted({source.location(n).split(" (")[0] for source in sources for n in plan.frames.clip})
     weights = getattr(engine, "weights", None)

@@ -1,0 +1,155 @@
+"""A host scrubbing frame by frame through ``FuseWindow``: the latency of each next frame.
+
+An OFX host rendering frame after frame asks the server for one target frame with its neighbours.
+After the first window, the images a window shares with the one before are named by digest, not
+resent (the client's ``reuse``), and the engine finds its work on the shared frames again. This
+benchmark starts ``movingcolor serve`` on a Unix socket, sends a 1080p shot's windows for
+consecutive targets and reports the first window's seconds and the median of the next ones.
+
+Run: ``python -m movingcolor.bench.scrub --out BENCHMARKS.md`` (``--engines``, ``--size``, ``--steps``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..service.process import ServerProcess
+from ..spec.schema import DEFAULT_BAND
+from ..synthetic import generate_shot
+from .report import machine_lines, replace_section
+
+SECTION = "## Scrubbing through the server: FuseWindow latency per next frame (CPU)"
+GRADE = "slope=1.2,1.0,0.8;offset=0.01;power=1.1;sat=1.2"
+ENGINES = ("guided", "movingcolor")
+SIZE = (1920, 1080)
+STEPS = 5
+FIRST = 1001
+# Procedural textures cost more than the measurement at HD: the shot is a smaller one upsampled.
+GENERATE_SCALE = 4
+
+
+@dataclass
+class Scrub:
+    engine: str
+    size: str
+    first_window: float
+    next_window: float
+    steps: int
+
+
+def _shot(width: int, height: int, frames: int) -> tuple[dict, dict]:
+    """Scene-linear-ish plates (sRGB-encoded values, sent as such) and binary mattes by frame."""
+    from scipy import ndimage
+
+    small = generate_shot(
+        width=width // GENERATE_SCALE, height=height // GENERATE_SCALE, frames=frames, seed=7
+    )
+    plates, mattes = {}, {}
+    for index in range(frames):
+        plate = ndimage.zoom(small.plate[index], (GENERATE_SCALE, GENERATE_SCALE, 1), order=1)
+        matte = ndimage.zoom(small.matte[index], GENERATE_SCALE, order=1) >= 0.5
+        plates[FIRST + index] = np.ascontiguousarray(np.clip(plate, 0.0, 1.0), np.float32)
+        mattes[FIRST + index] = matte.astype(np.float32)
+    return plates, mattes
+
+
+def _window(numbers: list[int], target: int, radius: int) -> list[int]:
+    return [n for n in numbers if abs(n - target) <= radius]
+
+
+def measure(engines=ENGINES, size=SIZE, steps: int = STEPS) -> list[Scrub]:
+    from movingcolor_client import connect
+
+    width, height = size
+    rows = []
+    with (
+        tempfile.TemporaryDirectory(prefix="movingcolor-scrub-") as folder,
+        ServerProcess(f"unix://{folder}/mc.sock") as server,
+    ):
+        if True:
+            client = connect(server.address, name="bench-scrub")
+            try:
+                radii = {e["name"]: int(e["temporal_radius"]) for e in client.info()["engines"]}
+                for engine in engines:
+                    # The network reads its local frames: as many each side as its stride covers.
+                    radius = radii.get(engine) or 2
+                    frames = steps + 2 * radius + 1
+                    plates, mattes = _shot(width, height, frames)
+                    numbers = sorted(plates)
+                    seconds = []
+                    for target in numbers[radius : radius + steps + 1]:
+                        window = _window(numbers, target, radius)
+                        started = time.perf_counter()
+                        client.fuse_window(
+                            target,
+                            {n: plates[n] for n in window},
+                            {n: mattes[n] for n in window},
+                            grade=GRADE,
+                            band=DEFAULT_BAND,
+                            colorspace="sRGB - Texture",
+                            engine=engine,
+                        )
+                        seconds.append(time.perf_counter() - started)
+                        print(f"{engine} {target}: {seconds[-1]:.3f} s", file=sys.stderr, flush=True)
+                    rows.append(
+                        Scrub(engine, f"{width}x{height}", seconds[0], statistics.median(seconds[1:]), steps)
+                    )
+            finally:
+                client.close()
+    return rows
+
+
+def section(rows: list[Scrub], command: str) -> str:
+    lines = [
+        SECTION,
+        "",
+        f"Reproduce with `{command}`. `movingcolor serve` on a Unix socket; the client library's "
+        "`fuse_window` (what the OFX plugin calls) for consecutive target frames, each window the target "
+        "and its engine's neighbours (GetInfo's temporal radius), CDL grade, "
+        f"{DEFAULT_BAND} px band, float pixels in and out. After the first window, images the server "
+        "holds are named by digest instead of resent. *next* is the median over the following targets.",
+        "",
+        *machine_lines((("numpy", "numpy"), ("grpcio", "grpcio"), ("torch", "torch"))),
+        "",
+        "| engine | size | first window (s) | next frame of the scrub (s) | steps |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.engine} | {row.size} | {row.first_window:.2f} | {row.next_window:.2f} | {row.steps} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument("--size", default=f"{SIZE[0]}x{SIZE[1]}")
+    parser.add_argument("--steps", type=int, default=STEPS, help="next frames timed after the first")
+    parser.add_argument(
+        "--out", type=Path, help="markdown file whose section to replace (e.g. BENCHMARKS.md)"
+    )
+    args = parser.parse_args(argv)
+    size = tuple(int(v) for v in args.size.split("x"))
+    rows = measure(tuple(args.engines.split(",")), size, args.steps)
+    command = "python -m movingcolor.bench.scrub" + (f" --out {args.out}" if args.out else "")
+    for name in ("engines", "size", "steps"):
+        if getattr(args, name) != parser.get_default(name):
+            command += f" --{name} {getattr(args, name)}"
+    text = section(rows, command)
+    print(text)
+    if args.out:
+        replace_section(args.out, text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
