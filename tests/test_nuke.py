@@ -27,8 +27,12 @@ sys.path[:0] = [str(Path(__file__).parent / "hosts"), str(ROOT / "plugin" / "nuk
 
 import movingcolor_nuke  # noqa: E402
 import nuke  # noqa: E402  (the stand-in)
+from movingcolor_nuke.script_color import REFERENCE_CONFIG  # noqa: E402
 
 BEAR_CDL = "slope=1.15,1.05,0.9;offset=0.02;power=0.95;sat=1.2"
+#: What a new script's working space (nuke-default's linear) is sent as: the CLI's options for it.
+LINEAR_709 = "Linear Rec.709 (sRGB)"
+AS_SENT = ("--config", REFERENCE_CONFIG, "--plate-colorspace", LINEAR_709, "--out-colorspace", LINEAR_709)
 
 
 @pytest.fixture
@@ -104,9 +108,8 @@ def test_fuse_writes_the_frames_movingcolor_fuse_writes(session, served, shot, t
     result = movingcolor_nuke.fuse(node, 1002, 1005)
 
     assert result.frames == [1002, 1003, 1004, 1005] and result.engine == engine
-    expected = cli_frames(
-        tmp_path / "cli", plate, matte, "--grade", GRADE, "--frames", "1002-1005", "--engine", engine
-    )
+    expected = cli_frames(tmp_path / "cli", plate, matte, "--grade", GRADE, "--frames", "1002-1005",
+                          "--engine", engine, *AS_SENT)  # fmt: skip
     for frame, pixels in expected.items():
         assert np.array_equal(read_pixels(out.parent / f"shot.{frame}.exr"), pixels), frame
     # Only the fused frames are left: no rendered inputs, no staging folder.
@@ -117,6 +120,9 @@ def test_fuse_writes_the_frames_movingcolor_fuse_writes(session, served, shot, t
     assert nuke.ProgressTask.tasks[-1].progress == [25, 50, 75, 100]
     assert nuke.ProgressTask.tasks[-1].closed
     assert f"fused 1002-1005 with {engine}" in node["status"].value()
+    assert f"nuke-default working space 'linear' sent as '{LINEAR_709}' of {REFERENCE_CONFIG}" in (
+        node["status"].value()
+    )
 
 
 def test_graded_input_and_plate_alpha_matte(session, served, shot, tmp_path):
@@ -142,7 +148,7 @@ def test_graded_input_and_plate_alpha_matte(session, served, shot, tmp_path):
 
     expected = cli_frames(
         tmp_path / "cli", str(rgba / "p.####.exr"), "alpha", "--graded", str(graded / "g.####.exr"),
-        "--engine", "feather", "--plate-colorspace", "ACEScg", "--graded-colorspace", "ACEScg",
+        "--engine", "feather", *AS_SENT, "--graded-colorspace", LINEAR_709,
     )  # fmt: skip
     assert len(expected) == 6
     for frame, pixels in expected.items():
@@ -216,8 +222,9 @@ def test_bear_through_the_node_equals_movingcolor_fuse(session, served, clips, t
         for number in range(3, 9):
             os.symlink(bear / role / f"{number:05d}.png", folder / f"{number:05d}.png")
     expected = cli_frames(
-        tmp_path / "cli", str(subset["frames"]), str(subset["mask"]), "--grade", BEAR_CDL, "--band", "10%"
-    )
+        tmp_path / "cli", str(subset["frames"]), str(subset["mask"]), "--grade", BEAR_CDL, "--band", "10%",
+        "--out-colorspace", srgb,  # the node's frames come back in the colourspace it names
+    )  # fmt: skip
     assert sorted(expected) == list(range(3, 9))
     for frame, pixels in expected.items():
         fused = read_pixels(out.parent / f"bear.{frame:04d}.exr")
@@ -427,7 +434,8 @@ def test_headless_script_in_a_fresh_process_without_torch(served, shot, tmp_path
 
 
 def test_plugin_folder_never_installs_as_a_nuke_module():
-    """pip installs only the listed packages from plugin/: a top-level `nuke` would shadow Nuke's own."""
+    """pip installs only the listed packages from plugin/ (the bridges among them, for `movingcolor install`
+    to copy): a top-level `nuke` would shadow Nuke's own."""
     import tomllib
     from setuptools import find_namespace_packages
 
@@ -437,7 +445,9 @@ def test_plugin_folder_never_installs_as_a_nuke_module():
         for where in found["where"]
         for package in find_namespace_packages(where=str(ROOT / where), include=found["include"])
     }
-    assert installed == {"movingcolor", "movingcolor_client", "movingcolor_hosts"}
+    assert installed == {
+        "movingcolor", "movingcolor_client", "movingcolor_hosts", "movingcolor_nuke", "movingcolor_resolve"
+    }  # fmt: skip
     assert (ROOT / "plugin" / "nuke" / "init.py").is_file()
 
 
@@ -467,3 +477,210 @@ def test_engine_choices_without_a_server_are_the_built_in_ones_and_say_so(sessio
     assert node["engine"].values() == list(BUILTIN_ENGINES) and node["engine"].value() == "guided"
     assert f"no server answered at {address}" in node["status"].value()
     assert "built-in" in node["status"].value()
+
+
+# -- the script's colour management: the working space keeps its meaning on the server ------------
+
+
+NUKE_DEFAULT_CURVES = {  # nuke-default's colourspaces, to linear (Rec.709 primaries throughout)
+    "linear": lambda v: v,
+    "sRGB": lambda v: np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4),
+    "rec709": lambda v: np.where(v < 0.081, v / 4.5, ((v + 0.099) / 1.099) ** (1 / 0.45)),
+    "Gamma1.8": lambda v: v**1.8,
+    "Gamma2.2": lambda v: v**2.2,
+    "Gamma2.4": lambda v: v**2.4,
+}
+
+
+@pytest.mark.parametrize("space", sorted(NUKE_DEFAULT_CURVES))
+def test_nuke_default_spaces_are_sent_as_the_same_colourspaces(space):
+    """Each nuke-default name is sent as the colourspace of the reference config with its curve and
+    Rec.709 primaries, checked with OpenColorIO itself."""
+    import PyOpenColorIO as ocio
+    from movingcolor_nuke.script_color import NUKE_DEFAULT_SPACES
+
+    config = ocio.Config.CreateFromFile(REFERENCE_CONFIG)
+    to_linear = config.getProcessor(NUKE_DEFAULT_SPACES[space], LINEAR_709).getDefaultCPUProcessor()
+    values = np.array([[0.02, 0.18, 0.5], [0.75, 1.0, 0.05], [1.0, 0.0, 0.0]], np.float32)
+    linear = values.copy()
+    to_linear.applyRGB(linear)
+    assert np.allclose(linear, NUKE_DEFAULT_CURVES[space](values.astype(np.float64)), atol=2e-4), space
+
+
+def test_nuke_default_roles_looks_and_spaces_without_a_counterpart():
+    from movingcolor_nuke.script_color import ScriptConfig, server_colorspace
+
+    def no_server() -> str:
+        raise AssertionError("the server's config is not needed here")
+
+    nuke_default = ScriptConfig("nuke-default")
+    sent = server_colorspace(nuke_default, "scene_linear", False, no_server)
+    assert (sent.colorspace, sent.config) == (LINEAR_709, REFERENCE_CONFIG)
+    # A look is the server's config's: the same colourspace, named in the server's config.
+    sent = server_colorspace(nuke_default, "linear", True, no_server)
+    assert (sent.colorspace, sent.config) == (LINEAR_709, "")
+    with pytest.raises(SettingsError, match="space 'Cineon' of Nuke's nuke-default .* no counterpart"):
+        server_colorspace(nuke_default, "Cineon", False, no_server)
+    # One of Nuke's ACES configs is OCIO's built-in config of the same name, unless a look needs the
+    # server's config: then only the server running that config will do.
+    aces = ScriptConfig("fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1",
+                        builtin="ocio://cg-config-v1.0.0_aces-v1.3_ocio-v2.1")  # fmt: skip
+    sent = server_colorspace(aces, "ACEScg", False, no_server)
+    assert (sent.colorspace, sent.config) == ("ACEScg", "ocio://cg-config-v1.0.0_aces-v1.3_ocio-v2.1")
+    sent = server_colorspace(aces, "ACEScg", True, lambda: "ocio://cg-config-v1.0.0_aces-v1.3_ocio-v2.1")
+    assert (sent.colorspace, sent.config) == ("ACEScg", "")
+    with pytest.raises(SettingsError, match="an OCIO look is a look of the server's config, and the"):
+        server_colorspace(aces, "ACEScg", True, lambda: "/studio/ocio/config.ocio")
+
+
+def test_script_config_from_the_project_settings(session, tmp_path):
+    from movingcolor_nuke.script_color import script_config
+
+    root = nuke.root()
+    assert script_config(root).is_nuke_default  # a new script: Nuke's own colour management
+    root["OCIO_config"].setValue("fn-nuke_studio-config-v1.0.0_aces-v1.3_ocio-v2.1")
+    assert root["colorManagement"].value() == "OCIO" and root["workingSpaceLUT"].value() == "ACEScg"
+    assert script_config(root).builtin == "ocio://studio-config-v1.0.0_aces-v1.3_ocio-v2.1"
+    root["colorManagement"].setValue("Nuke")  # Nuke's own colour management: nuke-default, whatever config
+    assert script_config(root).is_nuke_default
+    config_file = custom_config(tmp_path)
+    root["OCIO_config"].setValue("custom")
+    root["customOCIOConfigPath"].setValue(str(config_file))
+    assert script_config(root).path == str(config_file) and not script_config(root).builtin
+
+
+def custom_config(folder: Path) -> Path:
+    """A studio's config file (here OCIO's built-in CG config, written out)."""
+    import PyOpenColorIO as ocio
+
+    path = folder / "studio" / "config.ocio"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(ocio.Config.CreateFromFile("ocio://cg-config-v2.1.0_aces-v1.3_ocio-v2.3").serialize())
+    return path
+
+
+@pytest.fixture(scope="module")
+def studio_config(tmp_path_factory) -> Path:
+    return custom_config(tmp_path_factory.mktemp("ocio"))
+
+
+@pytest.fixture(scope="module")
+def served_with_studio_config(test_model, studio_config):
+    """A server whose OCIO config ($OCIO) is the studio's config file."""
+    import shutil
+
+    from conftest import short_folder
+    from movingcolor.service.process import ServerProcess
+
+    folder = short_folder()
+    with ServerProcess(f"unix://{folder}/mc.sock", env={"OCIO": str(studio_config)}) as server:
+        yield server
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_one_of_nukes_aces_configs_is_sent_as_ocios_builtin(session, served, shot, tmp_path):
+    plate, matte = shot
+    nuke.root()["OCIO_config"].setValue("fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1")
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address,
+                            tmp_path / "out" / "f.####.exr", first=1001, last=1002)  # fmt: skip
+    result = movingcolor_nuke.fuse(node)
+    assert result.summary["config"] == "ocio://cg-config-v1.0.0_aces-v1.3_ocio-v2.1"
+    assert result.summary["colorspaces"]["plate"] == result.summary["colorspaces"]["output"] == "ACEScg"
+
+
+def test_custom_config_is_used_only_where_the_server_runs_it_too(
+    session, served, served_with_studio_config, studio_config, shot, tmp_path
+):
+    plate, matte = shot
+    root = nuke.root()
+    root["OCIO_config"].setValue("custom")
+    root["customOCIOConfigPath"].setValue(str(studio_config))
+    out = tmp_path / "out" / "f.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out,
+                            first=1001, last=1002)  # fmt: skip
+    # The server runs another config: the working space's name may mean something else there.
+    node["fuse"].execute()
+    assert len(nuke.messages) == 1 and files_under(out.parent) == []
+    assert (
+        f"the script's OCIO config is {studio_config} while the server uses ocio://default: the working "
+        f"space 'ACEScg' may name another colourspace there, or none. Set colourspace to" in nuke.messages[0]
+    )
+    # The artist names it in the server's config: sent as it is.
+    node["colorspace"].setValue("ACEScg")
+    assert movingcolor_nuke.fuse(node).summary["colorspaces"]["plate"] == "ACEScg"
+    # A server that runs the script's config takes the working space's name as it is.
+    node["colorspace"].setValue("")
+    node["server"].setValue(served_with_studio_config.address)
+    result = movingcolor_nuke.fuse(node)
+    assert result.summary["colorspaces"]["plate"] == "ACEScg"
+    assert "working space 'ACEScg' of " + str(studio_config) + ", the server's config too" in (
+        node["status"].value()
+    )
+
+
+def test_working_space_without_a_counterpart_is_refused(session, served, shot, tmp_path):
+    plate, matte = shot
+    nuke.root()["workingSpaceLUT"].setValue("Cineon")
+    out = tmp_path / "out" / "f.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out)
+    node["fuse"].execute()
+    assert len(nuke.messages) == 1 and "working space 'Cineon' of Nuke's nuke-default" in nuke.messages[0]
+    assert "set colourspace to its name in the server's OCIO config" in nuke.messages[0]
+    assert files_under(out.parent) == []
+
+
+# -- proxy mode ------------------------------------------------------------------------
+
+
+def test_proxy_mode_scales_a_band_in_pixels(session, served, shot, tmp_path):
+    """The Writes render at the proxy scale: a band in pixels is scaled with them, a percentage not."""
+    plate, matte = shot
+    full = read_pixels(Path(plate.replace("####", "1001"))).shape
+    root = nuke.root()
+    root["proxy"].setValue(True)
+    root["proxy_scale"].setValue(0.5)
+    out = tmp_path / "out" / "f.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out,
+                            first=1001, last=1002, band="12")  # fmt: skip
+    result = movingcolor_nuke.fuse(node)
+    assert result.summary["band"] == "6px"
+    assert read_pixels(out.parent / "f.1001.exr").shape[:2] == (round(full[0] / 2), round(full[1] / 2))
+    assert "proxy mode: rendered at 0.5 of full size, band 12 sent as 6px" in node["status"].value()
+    node["band"].setValue("10%")
+    assert movingcolor_nuke.fuse(node).summary["band"] == "10%"
+
+
+def test_render_scale_of_a_proxy_format(session):
+    from movingcolor_nuke.proxy import band_at_scale, render_scale
+
+    root = nuke.root()
+    assert render_scale(root) == 1.0  # proxy mode off
+    root["proxy"].setValue(True)
+    root["proxy_type"].setValue("format")
+    root["format"].setValue("1920 1080 HD_1080")
+    root["proxy_format"].setValue("480 270 quarter")
+    assert render_scale(root) == 0.25
+    assert band_at_scale("12px", 0.25) == "3px" and band_at_scale("12", 1.0) == "12"
+
+
+# -- an older Nuke ------------------------------------------------------------------------
+
+
+def test_an_older_nuke_is_told_which_nuke_it_needs(monkeypatch, capsys):
+    """Nuke 14 runs Python 3.9: init.py says which Nuke MovingColor needs instead of failing on syntax."""
+    import ast
+
+    for path in ("init.py", "menu.py", "movingcolor_nuke/__init__.py"):
+        source = (ROOT / "plugin" / "nuke" / path).read_text()
+        ast.parse(source, feature_version=(3, 7))  # Nuke 13's Python reads them
+    for name in [name for name in sys.modules if name.startswith("movingcolor_nuke")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "version_info", (3, 9, 10, "final", 0))
+    monkeypatch.setattr(nuke, "NUKE_VERSION_STRING", "14.0v5")
+    path = ROOT / "plugin" / "nuke" / "init.py"
+    exec(compile(path.read_text(), str(path), "exec"), {"__name__": "__main__"})
+    assert capsys.readouterr().out == (
+        "MovingColor: not loaded: MovingColor needs Nuke 15 or later (Python 3.10+); this Nuke 14.0v5 has "
+        "Python 3.9\n"
+    )
+    assert "movingcolor_nuke" not in sys.modules

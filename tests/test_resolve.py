@@ -20,6 +20,7 @@ import pytest
 from conftest import run_cli
 from movingcolor.color.config import ColorConfig
 from movingcolor.frames.image_io import read_pixels, write_image
+from movingcolor_hosts import SettingsError
 from test_service import GRADE, write_shot
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -217,7 +218,8 @@ def test_bear_through_the_script_equals_movingcolor_fuse(resolve, served, clips,
         for number in range(10, 16):
             os.symlink(bear / role / f"{number:05d}.png", folder / f"{number:05d}.png")
     expected = cli_frames(tmp_path / "cli", "--plate", subset["frames"], "--matte", subset["mask"],
-                          "--grade", BEAR_CDL, "--band", "10%")  # fmt: skip
+                          "--grade", BEAR_CDL, "--band", "10%",
+                          "--out-colorspace", ColorConfig().srgb_encoded)  # fmt: skip
     ours = frames_of(Path(report.out).parent, "fused.*.exr")
     assert len(ours) == 6 and all(np.array_equal(a, b) for a, b in zip(ours, expected, strict=True))
     assert np.abs(ours[2] - read_pixels(bear / "frames" / "00012.png")).max() > 0.05
@@ -296,7 +298,7 @@ def test_server_down(resolve, shot, tmp_path):
         ({"out": "/tmp/{shot}/f.####.exr"}, "cannot fill in 'shot'; the template knows {timeline}"),
         ({"out": "/dev/null/{item}/f.####.exr"}, "cannot write to the output folder /dev/null/p: Not a"),
         ({"server": ""}, "server is empty"),
-        ({"colorspace": ""}, "colorspace is empty: name the timeline's colour space"),
+        ({"colorspace": ""}, "the project is not colour-managed (DaVinci YRGB): Resolve renders the clips'"),
         ({"handles": 2}, "Resolve renders the clip's cut only; set it to 0"),
         ({"grade": "slope=abc"}, "slope"),  # the server's own check of the grade
     ],
@@ -312,8 +314,6 @@ def test_bad_settings(resolve, served, shot, tmp_path, values, named):
 
 
 def test_bad_settings_file_and_environment(tmp_path):
-    from movingcolor_hosts import SettingsError
-
     settings_file = tmp_path / "resolve.json"
     settings_file.write_text('{"sever": "gpu:50051"}')
     with pytest.raises(SettingsError, match=r"resolve.json: sever: unknown setting; known settings are"):
@@ -420,6 +420,8 @@ def test_cancelled_on_the_server(resolve, served, shot, tmp_path):
 
 
 def test_plugin_folder_never_installs_as_a_resolve_module():
+    """The bridge installs as movingcolor_resolve (for `movingcolor install` to copy); the host folders
+    never install as top-level `resolve` or `nuke` modules that would shadow a host's own."""
     import tomllib
     from setuptools import find_namespace_packages
 
@@ -427,8 +429,8 @@ def test_plugin_folder_never_installs_as_a_resolve_module():
     packages = {
         p for w in found["where"] for p in find_namespace_packages(str(ROOT / w), include=found["include"])
     }
-    assert not {p for p in packages if p.split(".")[0] in ("resolve", "movingcolor_resolve", "nuke")}
-    assert "movingcolor_hosts" in packages
+    assert not {p for p in packages if p.split(".")[0] in ("resolve", "nuke")}
+    assert {"movingcolor_hosts", "movingcolor_resolve"} <= packages
 
 
 def test_command_line_help_without_torch():
@@ -494,3 +496,132 @@ def test_resolve_not_running(tmp_path):
                  "--log-file", str(tmp_path / "log.txt")])  # fmt: skip
     assert code == 2
     assert "DaVinci Resolve is not reachable: start it" in (tmp_path / "log.txt").read_text()
+
+
+# -- colour management: what Resolve renders in, as the server is told it -------------------------
+
+
+def manage_color(project, space: str, gamma: str = "") -> None:
+    """Resolve Color Management with ``space`` (and ``gamma``, separately) as input, timeline and output
+    colour space: what the stand-in renders without converting."""
+    assert project.SetSetting("colorScienceMode", "davinciYRGBColorManagedv2")
+    assert project.SetSetting("separateColorSpaceAndGamma", "1" if gamma else "0")
+    for stage in ("Input", "Timeline", "Output"):
+        assert project.SetSetting(f"colorSpace{stage}", space)
+        if gamma:
+            assert project.SetSetting(f"colorSpace{stage}Gamma", gamma)
+
+
+def test_colour_managed_project_sends_its_output_colour_space(resolve, served, shot, tmp_path):
+    """No colorspace setting: the project's output colour space is sent as the same colourspace of
+    OCIO's studio config, and the fused clip is tagged with it."""
+    from movingcolor_resolve.project_color import REFERENCE_CONFIG
+
+    place(resolve, shot["rgba"], 1001, 1006, track=1)
+    project = resolve.GetProjectManager().GetCurrentProject()
+    manage_color(project, "Rec.709", "Linear")
+    (report,) = fuse_items(resolve, track_items(resolve, 1), settings_for(served.address, tmp_path,
+                                                                          colorspace=""))  # fmt: skip
+    assert report.ok, report.error
+    linear = "Linear Rec.709 (sRGB)"
+    expected = cli_frames(tmp_path / "cli", "--plate", shot["rgba"], "--matte", "alpha", "--grade", GRADE,
+                          "--config", REFERENCE_CONFIG, "--plate-colorspace", linear,
+                          "--out-colorspace", linear)  # fmt: skip
+    ours = frames_of(Path(report.out).parent, "fused.*.exr")
+    assert len(ours) == 6 and all(np.array_equal(a, b) for a, b in zip(ours, expected, strict=True))
+    fused = project.GetCurrentTimeline().GetItemListInTrack("video", 2)[0].GetMediaPoolItem()
+    assert fused.GetClipProperty("Input Color Space") == "Rec.709"
+    assert fused.GetClipProperty("Input Gamma") == "Linear"
+    log = (tmp_path / "movingcolor.log").read_text()
+    assert (
+        f"renders in the output colour space Rec.709 / Linear, sent as '{linear}' of {REFERENCE_CONFIG}"
+        in log
+    )
+
+
+def test_what_each_colour_science_renders_in(resolve):
+    from movingcolor_resolve.project_color import REFERENCE_CONFIG, render_color, sent_colorspace
+
+    project = resolve.GetProjectManager().GetCurrentProject()
+    assert not render_color(project).managed  # a new project: DaVinci YRGB
+    manage_color(project, "Rec.709 Gamma 2.4")
+    assert project.SetSetting("colorSpaceOutput", "Bypass")  # the output is the timeline's
+    color = render_color(project)
+    assert (color.space, color.gamma) == ("Rec.709 Gamma 2.4", "")
+    sent = sent_colorspace(color, "", grade_is_look=False)
+    assert (sent.colorspace, sent.config) == ("Gamma 2.4 Rec.709 - Texture", REFERENCE_CONFIG)
+    # A look is a look of the server's config: the same colourspace, named there.
+    assert sent_colorspace(color, "", grade_is_look=True).config == ""
+    # The colorspace setting wins, named in the server's config.
+    assert sent_colorspace(color, "ACEScct", grade_is_look=False) == sent_colorspace(color, "ACEScct", True)
+    assert sent_colorspace(color, "ACEScct", False).config == ""
+    assert project.SetSetting("colorSpaceOutput", "ARRI LogC3")
+    with pytest.raises(
+        SettingsError, match="output colour space ARRI LogC3 .* cannot name .* set colorspace"
+    ):
+        sent_colorspace(render_color(project), "", grade_is_look=False)
+    assert project.SetSetting("colorScienceMode", "acescct")
+    with pytest.raises(SettingsError, match=r"an ACES project \(acescct\) renders through its ACES output"):
+        sent_colorspace(render_color(project), "", grade_is_look=False)
+
+
+@pytest.mark.parametrize(
+    ("space", "gamma", "name"),
+    [
+        ("Rec.709 Gamma 2.4", "", "Gamma 2.4 Rec.709 - Texture"),
+        ("sRGB", "", "sRGB - Texture"),
+        ("Rec.709", "Gamma 2.2", "Gamma 2.2 Rec.709 - Texture"),
+        ("Rec.709", "Linear", "Linear Rec.709 (sRGB)"),
+        ("DaVinci WG/Intermediate", "", "DaVinci Intermediate WideGamut"),
+    ],
+)
+def test_resolve_colour_spaces_are_sent_as_the_same_colourspaces(space, gamma, name):
+    """Resolve's curve for each mapped colour space, against OpenColorIO's for the name sent."""
+    import PyOpenColorIO as ocio
+    from movingcolor_resolve.project_color import REFERENCE_CONFIG, RESOLVE_SPACES
+
+    curves = {  # Resolve's gammas, to linear (Rec.709 primaries, or DaVinci Wide Gamut's)
+        "Gamma 2.4": lambda v: v**2.4,
+        "Gamma 2.2": lambda v: v**2.2,
+        "sRGB": lambda v: np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4),
+        "Linear": lambda v: v,
+        "DaVinci Intermediate": lambda v: np.where(
+            v <= 0.02740668, v / 10.44426855, 2 ** (v / 0.07329248 - 7.0) - 0.0075
+        ),
+    }
+    combined = {
+        "Rec.709 Gamma 2.4": "Gamma 2.4",
+        "sRGB": "sRGB",
+        "DaVinci WG/Intermediate": "DaVinci Intermediate",
+    }
+    linear = "Linear DaVinci WideGamut" if "DaVinci" in space else "Linear Rec.709 (sRGB)"
+    assert RESOLVE_SPACES[(space, gamma)] == name
+    config = ocio.Config.CreateFromFile(REFERENCE_CONFIG)
+    values = np.array([[0.02, 0.18, 0.5], [0.75, 1.0, 0.05]], np.float32)
+    result = values.copy()
+    config.getProcessor(name, linear).getDefaultCPUProcessor().applyRGB(result)
+    curve = curves[gamma or combined[space]]
+    assert np.allclose(result, curve(values.astype(np.float64)), atol=2e-4)
+
+
+def test_a_fused_clip_resolve_will_not_tag_is_logged_with_the_fix(resolve, shot, caplog):
+    from movingcolor_resolve.placement import tag_color
+    from movingcolor_resolve.project_color import RenderColor
+
+    project = resolve.GetProjectManager().GetCurrentProject()
+    (clip,) = project.GetMediaPool().ImportMedia(
+        [{"FilePath": shot["rgba"].replace("####", "%04d"), "StartIndex": 1001, "EndIndex": 1006}]
+    )
+    bridge_log = logging.getLogger("movingcolor.resolve")  # it does not propagate to pytest's
+    bridge_log.addHandler(caplog.handler)
+    try:
+        tag_color(clip, RenderColor("davinciYRGB", "Rec.709 Gamma 2.4"))  # not colour-managed: left alone
+        assert clip.GetClipProperty("Input Color Space") == "Project" and not caplog.records
+        tag_color(clip, RenderColor("davinciYRGBColorManagedv2", "Rec.709 Gamma 2.4"))
+        assert clip.GetClipProperty("Input Color Space") == "Rec.709 Gamma 2.4"
+        tag_color(clip, RenderColor("davinciYRGBColorManagedv2", "Rec.709", "Gamma 2.6"))
+    finally:
+        bridge_log.removeHandler(caplog.handler)
+    assert "did not take Rec.709 / Gamma 2.6 as the fused clip's input colour space; set it by hand" in (
+        caplog.text
+    )

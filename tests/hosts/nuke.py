@@ -8,6 +8,14 @@ knobs name. Tests drive the artist's side through module state: ``GUI``,
 artist presses Cancel) and ``execute_cancel_after`` (Cancel in a render's
 progress dialog).
 
+The root node's colour management is modelled as far as the knobs go: the OCIO config
+(``colorManagement``, ``OCIO_config``, ``customOCIOConfigPath``) decides which colourspaces
+the working space (``workingSpaceLUT``) may name, read from the config itself (nuke-default's
+list; Nuke's ``fn-nuke_`` ACES configs are OCIO's built-in ones; a custom config's file).
+Pixels are not converted: Read and Write nodes must be ``raw``. Proxy mode is modelled: a
+Write renders its input at the proxy scale (``proxy_type`` scale, or the proxy format's width
+over the full-size format's), into its ``proxy`` file when one is set.
+
 Stricter than Nuke where Nuke's failure is undefined: the node graph belongs to
 Nuke's main thread, and touching a node, a knob, ``execute`` or ``message`` from
 another thread (which can crash Nuke) raises here. Only ``ProgressTask`` and
@@ -109,6 +117,10 @@ class String_Knob(Knob):
     def _coerce(self, value):
         return str(value)
 
+    def getEvaluatedValue(self) -> str:
+        """The value with its TCL expressions evaluated: the stand-in's values hold none."""
+        return self._value
+
 
 class File_Knob(String_Knob):
     pass
@@ -173,6 +185,40 @@ class Enumeration_Knob(Knob):
 
     def setValues(self, values: list[str]) -> None:
         self._values = [str(v) for v in values]
+
+
+class Format:
+    """An image format: ``nuke.root()["format"].value()`` and ``["proxy_format"].value()``."""
+
+    def __init__(self, width: int, height: int, name: str = "", pixel_aspect: float = 1.0):
+        self._width, self._height, self._name, self._pixel_aspect = width, height, name, pixel_aspect
+
+    def width(self) -> int:
+        return self._width
+
+    def height(self) -> int:
+        return self._height
+
+    def name(self) -> str:
+        return self._name
+
+    def pixelAspect(self) -> float:
+        return self._pixel_aspect
+
+
+class Format_Knob(Knob):
+    """Takes a Format, or its text as the .nk file writes it: "width height [x y r t] [aspect] [name]"."""
+
+    def _default(self):
+        return Format(2048, 1556, "2K_Super_35(full-ap)")
+
+    def _coerce(self, value):
+        if isinstance(value, Format):
+            return value
+        words = str(value).split()
+        if len(words) < 2 or not (words[0].isdigit() and words[1].isdigit()):
+            raise ValueError(f"{self._name}: {value!r} is not a format ('width height name')")
+        return Format(int(words[0]), int(words[1]), words[-1] if len(words) > 2 else "")
 
 
 class PyScript_Knob(Knob):
@@ -305,6 +351,41 @@ class Node(_MainThreadOnly):
         return upstream._image(frame)
 
 
+#: nuke-default's colourspaces (the nuke-default OCIO config Nuke ships; Nuke's own colour management).
+NUKE_DEFAULT_SPACES = [
+    "linear", "sRGB", "rec709", "Cineon", "Gamma1.8", "Gamma2.2", "Gamma2.4", "Panalog", "REDLog",
+    "ViperLog", "AlexaV3LogC", "PLogLin", "SLog", "SLog1", "SLog2", "SLog3", "CLog", "Log3G10",
+    "Log3G12", "HybridLogGamma", "Protune", "BT1886", "st2084", "raw",
+]  # fmt: skip
+NUKE_DEFAULT_ROLES = ["scene_linear", "reference", "color_picking", "compositing_log", "data"]
+#: Project Settings > Color > OCIO config, as Nuke 15.1 lists them (less its ACES 1.x configs, whose
+#: files the stand-in does not have). The fn-nuke_ configs are OCIO's built-in configs of that name.
+OCIO_CONFIGS = [
+    "nuke-default",
+    "fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1",
+    "fn-nuke_studio-config-v1.0.0_aces-v1.3_ocio-v2.1",
+    "custom",
+]
+
+
+class _ColorConfigKnob(Enumeration_Knob):
+    """A knob that chooses the OCIO config: the working space's choices follow it, as in Nuke."""
+
+    def setValue(self, value) -> bool:
+        super().setValue(value)
+        if self._node is not None:
+            self._node._config_changed()
+        return True
+
+
+class _ConfigPathKnob(File_Knob):
+    def setValue(self, value) -> bool:
+        super().setValue(value)
+        if self._node is not None:
+            self._node._config_changed()
+        return True
+
+
 class Root(Node):
     _class = "Root"
     _max_inputs = 0
@@ -314,9 +395,43 @@ class Root(Node):
             String_Knob("name"),
             Int_Knob("first_frame", value=1),
             Int_Knob("last_frame", value=100),
-            # Project Settings > Color: the OCIO working space (a role of Nuke's default config).
-            Enumeration_Knob("workingSpaceLUT", values=["scene_linear", "ACEScg", "linear"]),
+            Format_Knob("format"),
+            # Project Settings > Color. "Nuke": Nuke's own colour management, nuke-default's names.
+            Enumeration_Knob("colorManagement", values=["Nuke", "OCIO"]),
+            _ColorConfigKnob("OCIO_config", values=OCIO_CONFIGS),
+            _ConfigPathKnob("customOCIOConfigPath"),
+            Enumeration_Knob("workingSpaceLUT", values=NUKE_DEFAULT_SPACES + NUKE_DEFAULT_ROLES),
+            # Project Settings > Root: proxy mode.
+            Boolean_Knob("proxy"),
+            Enumeration_Knob("proxy_type", values=["scale", "format"]),
+            Double_Knob("proxy_scale", value=0.5),
+            Format_Knob("proxy_format", value=Format(1024, 778, "1K_Super_35(full-ap)")),
         ]
+
+    def _config_changed(self) -> None:
+        """The working space's choices are the chosen config's colourspaces and roles, and it becomes
+        the config's scene_linear colourspace; any config but nuke-default switches to OCIO."""
+        import PyOpenColorIO as ocio
+
+        name = self._knobs["OCIO_config"]._value
+        if name == "nuke-default":
+            spaces, roles, working = NUKE_DEFAULT_SPACES, NUKE_DEFAULT_ROLES, "linear"
+        else:
+            self._knobs["colorManagement"]._value = "OCIO"
+            source = self._knobs["customOCIOConfigPath"]._value if name == "custom" else (
+                "ocio://" + name.removeprefix("fn-nuke_")
+            )  # fmt: skip
+            try:
+                config = ocio.Config.CreateFromFile(source)
+            except Exception:  # Nuke shows the config's error in Project Settings; no choices
+                spaces, roles, working = [], [], ""
+            else:
+                spaces = [space.getName() for space in config.getColorSpaces()]
+                roles = [role for role, _ in config.getRoles()]
+                working = config.getRoleColorSpace("scene_linear") or ""
+        knob = self._knobs["workingSpaceLUT"]
+        knob._values = list(spaces) + list(roles)
+        knob._value = working
 
     def firstFrame(self) -> int:
         return self["first_frame"].value()
@@ -438,6 +553,7 @@ class Write(Node):
             String_Knob("name"),
             Boolean_Knob("disable"),
             File_Knob("file"),
+            File_Knob("proxy"),
             _FileTypeKnob("file_type", values=[" ", "exr", "png", "tiff", "dpx", "jpeg"]),
             Enumeration_Knob("channels", values=["rgb", "rgba", "alpha", "all"]),
             Boolean_Knob("raw"),
@@ -455,7 +571,8 @@ class Write(Node):
             raise NotImplementedError(
                 f"{self.fullName()}: the stand-in writes raw only (no colour management); set raw"
             )
-        path = Path(_frame_path(self["file"].value(), frame))
+        proxy = root()["proxy"].value()
+        path = Path(_frame_path((proxy and self["proxy"].value()) or self["file"].value(), frame))
         if not path.parent.is_dir():
             if not self["create_directories"].value():
                 raise RuntimeError(f"{self.fullName()}: Can't write {path}: No such file or directory")
@@ -466,6 +583,9 @@ class Write(Node):
         # Channels the input lacks are written black, as Nuke does.
         planes = [image.get(c, np.zeros((height, width), np.float32)) for c in wanted]
         pixels = np.stack(planes, axis=2).astype(np.float32)
+        if proxy:
+            pixels = _scaled(pixels, _proxy_scale())
+            height, width = pixels.shape[:2]
         spec = oiio.ImageSpec(width, height, len(wanted), _DATATYPES[self["datatype"].value()])
         spec.channelnames = tuple(_FILE_NAMES[c] for c in wanted)
         spec.attribute("compression", "zip")
@@ -479,6 +599,23 @@ class Write(Node):
         finally:
             output.close()
         os.replace(partial, path)
+
+
+def _proxy_scale() -> float:
+    settings = root()
+    if settings["proxy_type"].value() == "format":
+        return settings["proxy_format"].value().width() / settings["format"].value().width()
+    return settings["proxy_scale"].value()
+
+
+def _scaled(pixels: np.ndarray, scale: float) -> np.ndarray:
+    """``pixels`` resized by ``scale``, as Nuke renders a frame in proxy mode."""
+    height, width, channels = pixels.shape
+    source = oiio.ImageBuf(oiio.ImageSpec(width, height, channels, oiio.FLOAT))
+    source.set_pixels(oiio.ROI(0, width, 0, height, 0, 1, 0, channels), np.ascontiguousarray(pixels))
+    size = max(1, round(width * scale)), max(1, round(height * scale))
+    resized = oiio.ImageBufAlgo.resize(source, roi=oiio.ROI(0, size[0], 0, size[1], 0, 1, 0, channels))
+    return np.asarray(resized.get_pixels(oiio.FLOAT), np.float32).reshape(size[1], size[0], channels)
 
 
 class Input(Node):
@@ -815,6 +952,8 @@ def reset() -> None:
     _root_group._children.clear()
     ProgressTask.cancel_when = None
     ProgressTask.tasks.clear()
-    root()["first_frame"].setValue(1)
-    root()["last_frame"].setValue(100)
-    root()["workingSpaceLUT"].setValue("scene_linear")
+    settings = root()
+    for knob in settings._default_knobs():  # a new script's Project Settings
+        if knob.name() != "name":
+            settings.addKnob(knob)
+    settings._config_changed()

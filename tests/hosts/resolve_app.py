@@ -12,6 +12,14 @@ is written under its own name, numbered by source frame, as Resolve does.
 ``AppendToTimeline`` reads ``endFrame`` the way the version reports it: inclusive
 in 19.1, exclusive in 18.6 and 20 and later (``Resolve.set_version``). Render job
 states are worded in the UI's language (``Project.status_words``), as in Resolve 21.
+
+Colour management is modelled as far as the project settings go (``GetSetting``,
+``SetSetting``: colour science, input, timeline and output colour spaces) and a media
+pool item's ``Input Color Space`` and ``Input Gamma``; pixels are never converted, so
+a colour-managed project renders only when its input, timeline and output colour
+spaces are one (as the source pixels are then what Resolve renders), and an ACES
+project not at all. ``StartRendering`` takes the job ids positionally: its
+``isInteractiveMode`` keyword is reported to hang Resolve, and is refused here.
 """
 
 from __future__ import annotations
@@ -35,6 +43,36 @@ EXR_CODECS = {
     "RGB half (No Compression)": "RGBHalf",
     "RGB half (ZIP Compression)": "RGBHalfZIP",
 }
+#: Resolve's colour spaces, as project settings and clip properties name them: combined names,
+#: and with "separate color space and gamma" the colour spaces and gammas (a few of each).
+COMBINED_SPACES = {"Rec.709 Gamma 2.4", "Rec.709 (Scene)", "sRGB", "Rec.2020 Gamma 2.4",
+                   "DaVinci WG/Intermediate", "ARRI LogC3"}  # fmt: skip
+SEPARATE_SPACES = {"Rec.709", "Rec.2020", "P3-D65", "DaVinci WG", "ARRI Wide Gamut 3"}
+GAMMAS = {"Gamma 2.4", "Gamma 2.2", "sRGB", "Linear", "Rec.709", "DaVinci Intermediate", "ARRI LogC3"}
+#: A new project's colour settings (Project Settings > Color Management): not colour-managed.
+COLOR_SETTINGS = {
+    "colorScienceMode": "davinciYRGB",
+    "separateColorSpaceAndGamma": "0",
+    "colorSpaceInput": "Rec.709 Gamma 2.4",
+    "colorSpaceTimeline": "Rec.709 Gamma 2.4",
+    "colorSpaceOutput": "Rec.709 Gamma 2.4",
+    "colorSpaceInputGamma": "Gamma 2.4",
+    "colorSpaceTimelineGamma": "Gamma 2.4",
+    "colorSpaceOutputGamma": "Gamma 2.4",
+}
+COLOR_SCIENCES = {"davinciYRGB", "davinciYRGBColorManagedv2", "acescct", "acescc"}
+
+
+def _valid_color_setting(name: str, value: str) -> bool:
+    if name == "colorScienceMode":
+        return value in COLOR_SCIENCES
+    if name == "separateColorSpaceAndGamma":
+        return value in ("0", "1")
+    if name.endswith("Gamma"):
+        return value in GAMMAS
+    return value in COMBINED_SPACES | SEPARATE_SPACES or (name == "colorSpaceOutput" and value == "Bypass")
+
+
 RENDER_SETTINGS = {
     "SelectAllFrames", "MarkIn", "MarkOut", "TargetDir", "CustomName", "UniqueFilenameStyle",
     "ExportVideo", "ExportAudio", "FormatWidth", "FormatHeight", "FrameRate", "ExportAlpha",
@@ -64,6 +102,8 @@ class MediaPoolItem:
         self.first = first
         self.last = last
         self._id = uuid.uuid4().hex
+        #: Clip properties set by SetClipProperty (Input Color Space, Input Gamma).
+        self.properties: dict[str, str] = {}
 
     def GetName(self) -> str:
         return self._name
@@ -82,8 +122,20 @@ class MediaPoolItem:
             "Start": str(self.first),
             "End": str(self.last),
             "Type": "Video",
+            "Input Color Space": "Project",
+            "Input Gamma": "Project",
+            **self.properties,
         }
         return properties if propertyName is None else properties.get(propertyName, "")
+
+    def SetClipProperty(self, propertyName: str, propertyValue: str) -> bool:  # noqa: N803
+        """Input Color Space and Input Gamma (a name of Resolve's, or "Project"); False for any other
+        property or name, as Resolve answers a misspelt one."""
+        names = {"Input Color Space": COMBINED_SPACES | SEPARATE_SPACES, "Input Gamma": GAMMAS}
+        if propertyValue not in names.get(propertyName, set()) | {"Project"}:
+            return False
+        self.properties[propertyName] = propertyValue
+        return True
 
     def path(self, index: int) -> str:
         return self.pattern % (self.first + index)
@@ -354,6 +406,7 @@ class Project:
         self.seconds_per_frame = 0.0  # how long each rendered frame takes
         #: JobStatus as Resolve's UI language words it (English: the state's own name).
         self.status_words: dict[str, str] = {}
+        self.settings: dict[str, str] = dict(COLOR_SETTINGS)
         self._rendering: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -362,6 +415,34 @@ class Project:
 
     def GetMediaPool(self) -> MediaPool:
         return self.media_pool
+
+    def GetSetting(self, settingName: str = "") -> str | dict:  # noqa: N803
+        """A project setting's value (a string; "" for one the stand-in does not know), or all of them."""
+        return dict(self.settings) if not settingName else self.settings.get(settingName, "")
+
+    def SetSetting(self, settingName: str, settingValue: str) -> bool:  # noqa: N803
+        if settingName not in self.settings or not _valid_color_setting(settingName, str(settingValue)):
+            return False
+        self.settings[settingName] = str(settingValue)
+        return True
+
+    def _require_unconverted(self) -> None:
+        """The stand-in renders the source pixels as they are: only where Resolve would too."""
+        science = self.settings["colorScienceMode"]
+        if science == "davinciYRGB":
+            return
+        separate = self.settings["separateColorSpaceAndGamma"] == "1"
+        stages = []
+        for stage in ("Input", "Timeline", "Output"):
+            space = self.settings[f"colorSpace{stage}"]
+            if space == "Bypass":
+                space = self.settings["colorSpaceTimeline"]
+            stages.append((space, self.settings[f"colorSpace{stage}Gamma"] if separate else ""))
+        if science.startswith("aces") or len(set(stages)) > 1:
+            raise NotImplementedError(
+                "the stand-in renders without colour conversion: a colour-managed project renders here "
+                "only when its input, timeline and output colour spaces are one, an ACES one not at all"
+            )
 
     def GetCurrentTimeline(self) -> Timeline | None:
         return self.timeline
@@ -424,11 +505,20 @@ class Project:
     def GetRenderJobList(self) -> list[dict]:
         return [{"JobId": j.id, "TargetDir": j.settings.get("TargetDir", "")} for j in self.jobs.values()]
 
-    def StartRendering(self, *job_ids, isInteractiveMode: bool = False) -> bool:  # noqa: N803
+    def StartRendering(self, *job_ids, **options) -> bool:
+        """``StartRendering(jobId1, jobId2, ...)``, ``StartRendering([jobIds...])`` or, for every queued
+        job, ``StartRendering()``. The README's ``isInteractiveMode`` keyword is reported to hang
+        Resolve: refused here, so that no bridge comes to depend on it."""
+        if options:
+            raise TypeError(
+                f"StartRendering({', '.join(options)}=...): keywords are reported to hang Resolve; pass "
+                f"the job ids positionally, StartRendering(jobId1, jobId2, ...)"
+            )
         ids = list(job_ids[0]) if job_ids and isinstance(job_ids[0], list) else list(job_ids)
         jobs = [self.jobs[i] for i in ids if i in self.jobs] if ids else list(self.jobs.values())
         if not jobs or self.IsRenderingInProgress():
             return False
+        self._require_unconverted()
         self._stop.clear()
         self._rendering = threading.Thread(target=self._render, args=(jobs,), daemon=True)
         self._rendering.start()

@@ -12,7 +12,27 @@ For TDs and farm scripts (``nuke -t``)::
     print(result.written)
 """
 
-from .bridge import fuse, fuse_button
-from .node import create_node
+import sys
+
+#: The bridge and the packages under it need Python 3.10: Nuke 15 or later (Nuke 14 runs Python 3.9).
+MINIMUM_PYTHON = (3, 10)
+
+# Checked before anything else is imported, in syntax an older Nuke reads, so that it says why instead
+# of failing on a newer Python's syntax somewhere below.
+if tuple(sys.version_info[:2]) < MINIMUM_PYTHON:
+    try:
+        import nuke
+
+        _NUKE = " " + str(nuke.NUKE_VERSION_STRING)
+    except Exception:  # any failure here must still end in the message below
+        _NUKE = ""
+    raise ImportError(
+        "MovingColor needs Nuke 15 or later (Python {}.{}+); this Nuke{} has Python {}.{}".format(
+            *(MINIMUM_PYTHON + (_NUKE,) + tuple(sys.version_info[:2]))
+        )
+    )
+
+from .bridge import fuse, fuse_button  # noqa: E402 (after the version check, on purpose)
+from .node import create_node  # noqa: E402
 
 __all__ = ["create_node", "fuse", "fuse_button"]

@@ -52,8 +52,9 @@ def _fuse_prepared(shot: PreparedShot) -> FusedSequence:
         shot.cleanup()
 
 
-def show_result(node: nuke.Node, result: FusedSequence) -> None:
-    """Point the node's Read at the fused frames and make it the node's output."""
+def show_result(node: nuke.Node, result: FusedSequence, notes: tuple[str, ...] = ()) -> None:
+    """Point the node's Read at the fused frames and make it the node's output; the status line says
+    what was fused, and ``notes`` (how the frames were named and scaled for the server)."""
     read = inner(node, READ_NAME)
     read["file"].setValue(result.out)
     for knob in ("first", "origfirst"):
@@ -63,9 +64,8 @@ def show_result(node: nuke.Node, result: FusedSequence) -> None:
     read["raw"].setValue(True)  # the frames are in the working space already
     read["reload"].execute()  # the same file names as a previous fusion: drop Nuke's cached frames
     inner(node, OUTPUT_NAME).setInput(0, read)
-    node["status"].setValue(
-        f"fused {result.first}-{result.last} with {result.engine} on {result.server} in {result.seconds:.1f}s"
-    )
+    done = f"fused {result.first}-{result.last} with {result.engine} on {result.server}"
+    node["status"].setValue("; ".join((f"{done} in {result.seconds:.1f}s", *notes)))
 
 
 def fuse(node: nuke.Node, first: int | None = None, last: int | None = None) -> FusedSequence:
@@ -73,7 +73,7 @@ def fuse(node: nuke.Node, first: int | None = None, last: int | None = None) -> 
     Blocks; raises a MovingColorError whose message names the problem and the fix."""
     shot = prepare_shot(node, first, last)
     result = _fuse_prepared(shot)
-    show_result(node, result)
+    show_result(node, result, shot.notes)
     return result
 
 
@@ -90,7 +90,7 @@ def _finish_in_main_thread(shot: PreparedShot, result: FusedSequence | None, err
         nuke.message(_message(error))
         return
     try:
-        show_result(shot.node, result)
+        show_result(shot.node, result, shot.notes)
     except Exception as failure:  # the node was deleted or emptied meanwhile; the frames are written
         nuke.message(
             f"MovingColor: fused {result.first}-{result.last} into {result.out}, but {shot.name} cannot "
@@ -124,7 +124,7 @@ def fuse_button(node: nuke.Node | None = None) -> threading.Thread | None:
         return None
     if not nuke.GUI:
         try:
-            show_result(node, _fuse_prepared(shot))
+            show_result(node, _fuse_prepared(shot), shot.notes)
         except Exception as error:
             nuke.message(_message(error))
         return None

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import nuke
-from movingcolor.spec.schema import BUILTIN_ENGINES, default
+from movingcolor.spec.schema import BUILTIN_ENGINES, LOOK_PREFIX, default
 from movingcolor_hosts import FuseSettings, SettingsError
 
 from .server_choices import ServerChoices, ask_server
@@ -70,7 +71,6 @@ def add_knobs(node: nuke.Node) -> None:
     node["band"].setValue(default("band"))
     node["first"].setValue(first)
     node["last"].setValue(last)
-    node["colorspace"].setValue(working_space())
     tips = {
         "server": "address of `movingcolor serve`: host:port or unix:///path/to.sock",
         "ask_server": "ask the server for its engines and installed models",
@@ -81,8 +81,10 @@ def add_knobs(node: nuke.Node) -> None:
         "rgb: the brightest of its colour channels",
         "band": "edge band width around the matte: pixels (12) or % of the object's size (10%)",
         "handles": "frames rendered each side of the range, for the temporal window",
-        "colorspace": "OCIO name of the script's working space in the server's config (default: the "
-        "script's working space); the fused frames come back in it",
+        "colorspace": "empty (the default): the script's working space, sent with the OCIO config that "
+        "names it (nuke-default and Nuke's ACES configs), or checked to be the server's config too; "
+        "otherwise the working space's name in the server's OCIO config. The fused frames come back "
+        "in the working space",
         "out": "where the fused frames go: an EXR sequence, e.g. /shots/x/fused/x.####.exr",
     }
     for name, tip in tips.items():
@@ -103,13 +105,6 @@ def fill_choices(node: nuke.Node) -> ServerChoices:
     )
     node["status"].setValue(choices.note)
     return choices
-
-
-def working_space() -> str:
-    """The script's working space (Project Settings > Color > working space), which the Writes render
-    in raw; a role the server's config also knows when the script does not say."""
-    knob = nuke.root().knob("workingSpaceLUT")
-    return (knob.value() if knob is not None else "") or "scene_linear"
 
 
 def frame_range(node: nuke.Node, first: int | None, last: int | None) -> tuple[int, int]:
@@ -145,10 +140,28 @@ def grade_text(node: nuke.Node) -> tuple[str, bool]:
     return f"look:{look}", False
 
 
-def settings_from_node(node: nuke.Node) -> FuseSettings:
-    """The node's knobs as validated settings; SettingsError names the knob to fix."""
+@dataclass
+class NodeSettings(FuseSettings):
+    """The node's settings, and the OCIO config its colourspace is named in ("": the server's own)."""
+
+    config: str = ""
+
+    @property
+    def grade_is_look(self) -> bool:
+        return not self.use_graded and self.grade.strip().startswith(LOOK_PREFIX)
+
+    def client_options(self) -> dict:
+        options = super().client_options()
+        if self.config:
+            options["config"] = self.config
+        return options
+
+
+def settings_from_node(node: nuke.Node) -> NodeSettings:
+    """The node's knobs as validated settings; SettingsError names the knob to fix. An empty colourspace
+    stays empty here: the script's working space is sent (script_color.py)."""
     grade, use_graded = grade_text(node)
-    settings = FuseSettings(
+    settings = NodeSettings(
         server=node["server"].value().strip(),
         out=node["out"].value().strip(),
         grade=grade,

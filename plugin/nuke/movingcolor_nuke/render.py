@@ -1,8 +1,9 @@
 """Render the node's inputs to EXR frames with its Write nodes, for the server to fuse.
 
-The Writes render raw (no colour conversion: the frames are Nuke's working space,
-named by the colourspace knob) at 32-bit float, so nothing is lost on the way.
-They render into a hidden scratch folder beside the output, removed afterwards.
+The Writes render raw (no colour conversion: the frames are the script's working
+space, which script_color.py names for the server) at 32-bit float, so nothing is
+lost on the way, and at the scale the script renders at (proxy.py). They render
+into a hidden scratch folder beside the output, removed afterwards.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ from movingcolor_hosts import (
 )
 from movingcolor_hosts.staging import INPUTS_PREFIX
 
-from .knobs import GRADED, INPUT_NAMES, MATTE, PLATE, frame_range, settings_from_node
+from .knobs import GRADED, INPUT_NAMES, MATTE, PLATE, NodeSettings, frame_range, settings_from_node
 from .node import WRITE_NAMES, inner
+from .proxy import band_at_scale, render_scale
+from .script_color import ServerColorspace, script_config, server_colorspace, working_space
+from .server_choices import server_ocio_config
 
 ALPHA = "rgba.alpha"
 
@@ -36,11 +40,13 @@ class PreparedShot:
 
     node: nuke.Node
     name: str
-    settings: FuseSettings
+    settings: NodeSettings
     inputs: RenderedInputs
     first: int
     last: int
     scratch: Path
+    #: How the frames were rendered and named for the server, for the node's status line.
+    notes: tuple[str, ...] = ()
 
     @property
     def frames(self) -> str:
@@ -86,6 +92,7 @@ def _channels_to_write(node: nuke.Node, settings: FuseSettings) -> dict[str, str
 def _render(node: nuke.Node, role: str, channels: str, pattern: str, first: int, last: int) -> None:
     write = inner(node, WRITE_NAMES[role])
     write["file"].setValue(pattern)
+    write["proxy"].setValue(pattern)  # where a Write renders in proxy mode
     write["file_type"].setValue("exr")
     write["channels"].setValue(channels)
     write["datatype"].setValue("32 bit float")
@@ -107,12 +114,40 @@ def _render(node: nuke.Node, role: str, channels: str, pattern: str, first: int,
         write["disable"].setValue(True)
 
 
+def _colorspace(settings: NodeSettings) -> ServerColorspace:
+    """The colourspace of the rendered frames as the server is told it: the knob's, when given, in the
+    server's config; else the script's working space (script_color.py)."""
+    if settings.colorspace:
+        note = f"colourspace {settings.colorspace!r} of the server's config, as the node names it"
+        return ServerColorspace(settings.colorspace, "", note)
+    root = nuke.root()
+    return server_colorspace(
+        script_config(root),
+        working_space(root),
+        settings.grade_is_look,
+        lambda: server_ocio_config(settings.server, settings.token),
+    )
+
+
+def _scaled_band(band: str) -> tuple[str, str]:
+    """``band`` for frames rendered at the script's scale (proxy mode), and a note when it differs."""
+    scale = render_scale(nuke.root())
+    if scale == 1.0:
+        return band, ""
+    scaled = band_at_scale(band, scale)
+    return scaled, f"proxy mode: rendered at {scale:g} of full size, band {band} sent as {scaled}"
+
+
 def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = None) -> PreparedShot:
     """Check the knobs and inputs, then render the inputs (frames ``first``-``last`` and the window
     each side, within the plate's frames). Raises a MovingColorError naming what to fix."""
     settings = settings_from_node(node)
     first, last = frame_range(node, first, last)
     roles = _channels_to_write(node, settings)
+    color = _colorspace(settings)
+    settings.colorspace, settings.config = color.colorspace, color.config
+    settings.band, proxy_note = _scaled_band(settings.band)
+    notes = tuple(note for note in (color.note, proxy_note) if note)
     plate = node.input(PLATE)
     render_first = min(first, max(first - settings.handles, plate.firstFrame()))
     render_last = max(last, min(last + settings.handles, plate.lastFrame()))
@@ -135,4 +170,4 @@ def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = N
     inputs = RenderedInputs(
         plate=patterns["plate"], matte=patterns.get("matte", "alpha"), graded=patterns.get("graded")
     )
-    return PreparedShot(node, node.fullName(), settings, inputs, first, last, scratch)
+    return PreparedShot(node, node.fullName(), settings, inputs, first, last, scratch, notes)

@@ -1,5 +1,5 @@
-"""The engines and models the node offers: the server's own (GetInfo), or the built-in engines when
-no server answers, saying so."""
+"""What the node asks the server (GetInfo): the engines and models it offers (the built-in engines when
+no server answers, saying so), and the OCIO config it runs."""
 
 from __future__ import annotations
 
@@ -48,3 +48,13 @@ def ask_server(address: str, timeout: float = ASK_SECONDS) -> ServerChoices:
         f"engines and models of the server at {address}",
         answered=True,
     )
+
+
+def server_ocio_config(address: str, token: str | None = None) -> str:
+    """The OCIO config the server at ``address`` runs (``Info.ocio_config``: a file or an ocio:// URI),
+    asked before a fusion (so with the client's usual patience, not ``ASK_SECONDS``). Raises the client's
+    error (ServerUnavailableError, ...) when it does not answer."""
+    from movingcolor_client import connect
+
+    with connect(address.strip(), token) as client:
+        return str(client.info().get("ocio_config", ""))

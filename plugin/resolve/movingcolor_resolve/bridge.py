@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from collections.abc import Callable
@@ -21,8 +20,9 @@ from movingcolor_hosts import (
 
 from .logs import LOGGER, bridge_logger
 from .placement import place_above
+from .project_color import render_color, sent_colorspace
 from .render import render_track
-from .settings import ResolveSettings
+from .settings import ResolveSettings, ShotSettings
 from .timeline import covered, current, track_of
 
 log = logging.getLogger(LOGGER)
@@ -80,11 +80,14 @@ def fuse_item(
             f"{settings.fuse.label('out')} {settings.fuse.out!r}: cannot fill in {error}; the template "
             f"knows {{timeline}}, {{item}}, {{track}} and {{start}}"
         ) from None
-    fuse = dataclasses.replace(settings.fuse, out=str(out))
-    fuse.labels = settings.fuse.labels
+    color = render_color(project)
+    fuse = ShotSettings.of(settings.fuse, out=str(out))
+    sent = sent_colorspace(color, fuse.colorspace.strip(), fuse.grade_is_look, fuse.label("colorspace"))
+    fuse.colorspace, fuse.config = sent.colorspace, sent.config
     fuse.validate()
     out_folder = out.parent
     log.info("%s: record frames %d-%d on video track %d", item.GetName(), first, last, plate_track)
+    log.info("%s: %s", item.GetName(), sent.note)
     with scratch_folder(out_folder) as scratch:
         rendered = {
             role: render_track(
@@ -114,7 +117,7 @@ def fuse_item(
             log.info("%s: fused frame %d (%d of %d)", item.GetName(), frame, done, total)
 
         result = fuse_rendered(fuse, inputs, progress, cancelled)
-    track = place_above(project, timeline, result, first)
+    track = place_above(project, timeline, result, first, color)
     log.info(
         "%s: %d fused frames on video track %d from %s", item.GetName(), len(result.frames), track, fuse.out
     )

@@ -38,7 +38,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         ("engine", "fusion engine: guided (default), movingcolor, feather, hard"),
         ("model", "the movingcolor engine's model (default: the server's)"),
         ("band", "edge band width: pixels (12) or %% of the object (10%%)"),
-        ("colorspace", "OCIO name of the timeline's colour space on the server"),
+        (
+            "colorspace",
+            "OCIO name, in the server's config, of the colour space Resolve renders in "
+            "(default: the project's output colour space, where MovingColor can name it)",
+        ),
         ("out", "output template, with {timeline} {item} {track} {start}, e.g. /shots/{item}/f.####.exr"),
         ("matte", "alpha (the clip's alpha, ExportAlpha) or track:N (a matte clip on video track N)"),
         ("graded-track", "video track holding the graded version (instead of --grade)"),

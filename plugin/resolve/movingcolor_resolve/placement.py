@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from movingcolor.frames.sequence import SequencePattern
 from movingcolor_hosts import FusedSequence, HostBridgeError
+
+from .logs import LOGGER
+from .project_color import RenderColor
+
+log = logging.getLogger(LOGGER)
 
 #: The name of the tracks fused clips are placed on; the clip under the playhead is never taken
 #: from one (a second run fuses the plate again, not the previous result).
@@ -43,8 +50,28 @@ def _append(media_pool, timeline, clip, frames: int, track: int, record_first: i
     return None
 
 
-def place_above(project, timeline, result: FusedSequence, record_first: int) -> int:
-    """Import the fused sequence and put it on a new video track at ``record_first``; the track."""
+def tag_color(clip, color: RenderColor) -> None:
+    """On a colour-managed timeline, give the fused clip the colour space its frames are in (the
+    render's), so that the timeline reads it as it is and not as the project's default input colour
+    space; when Resolve refuses the name, the log says what to set by hand."""
+    if not color.managed or not color.space:
+        return
+    tagged = not color.gamma or clip.SetClipProperty("Input Gamma", color.gamma)
+    tagged = clip.SetClipProperty("Input Color Space", color.space) and tagged
+    if not tagged:
+        log.warning(
+            "%s: Resolve did not take %s as the fused clip's input colour space; set it by hand (Media "
+            "Pool, right-click the clip), or the timeline converts it from the default input colour space",
+            clip.GetName(),
+            color,
+        )
+
+
+def place_above(
+    project, timeline, result: FusedSequence, record_first: int, color: RenderColor | None = None
+) -> int:
+    """Import the fused sequence (tagged with ``color``, the colour space it was rendered and fused
+    in) and put it on a new video track at ``record_first``; the track."""
     media_pool = project.GetMediaPool()
     imported = media_pool.ImportMedia(
         [{"FilePath": _printf(result.out), "StartIndex": result.first, "EndIndex": result.last}]
@@ -54,6 +81,8 @@ def place_above(project, timeline, result: FusedSequence, record_first: int) -> 
             f"Resolve did not import the fused frames {result.out}; they are complete on disk: import "
             f"them by hand"
         )
+    if color is not None:
+        tag_color(imported[0], color)
     if not timeline.AddTrack("video"):
         raise HostBridgeError("Resolve did not add a video track for the fused frames; add one and run again")
     track = timeline.GetTrackCount("video")

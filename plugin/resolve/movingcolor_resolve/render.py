@@ -117,7 +117,9 @@ def render_track(
         job = _add_job(project, codec, settings)
         try:
             with only_track(timeline, track):
-                if not project.StartRendering([job], isInteractiveMode=False):
+                # The README's positional form: the [ids], isInteractiveMode=... one is reported to
+                # hang Resolve.
+                if not project.StartRendering(job):
                     raise RenderError(f"Resolve did not start rendering the {role}; check its render queue")
                 status = _wait(project, job, role, cancelled, poll_seconds)
         finally:

@@ -7,12 +7,14 @@ and the Resolve ones below. ``out`` is a template: ``{timeline}``, ``{item}``,
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from movingcolor.spec.schema import LOOK_PREFIX
 from movingcolor_hosts import FuseSettings, SettingsError, environment_values, settings_from_mapping
 
 #: Where the settings file is looked for when $MOVINGCOLOR_RESOLVE_SETTINGS does not name one.
@@ -49,14 +51,9 @@ class ResolveSettings:
         return int(number)
 
     def validate(self) -> ResolveSettings:
+        """Raise SettingsError naming the first setting that cannot work; return self. An empty
+        ``colorspace`` is checked against the project (project_color.py)."""
         self.matte_track()
-        if not self.fuse.colorspace.strip():
-            # Resolve renders EXR in the timeline's colour space, which its API does not tell.
-            raise SettingsError(
-                f"{self.fuse.label('colorspace')} is empty: name the timeline's colour space (Project "
-                f"Settings > Color Management) as the server's OCIO config calls it, e.g. ACEScct or "
-                f"'Gamma 2.4 Rec.709 - Texture'"
-            )
         if self.fuse.handles:
             raise SettingsError(
                 f"{self.fuse.label('handles')} is {self.fuse.handles}: Resolve renders the clip's cut "
@@ -68,6 +65,29 @@ class ResolveSettings:
         if self.fuse.use_graded:
             self.fuse.grade = ""
         return self
+
+
+@dataclass
+class ShotSettings(FuseSettings):
+    """One item's settings, and the OCIO config its colourspace is named in ("": the server's own)."""
+
+    config: str = ""
+
+    @classmethod
+    def of(cls, settings: FuseSettings, **values) -> ShotSettings:
+        """``settings`` with ``values`` changed (its labels kept)."""
+        fields = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+        return cls(**{**fields, **values})
+
+    @property
+    def grade_is_look(self) -> bool:
+        return not self.use_graded and self.grade.strip().startswith(LOOK_PREFIX)
+
+    def client_options(self) -> dict:
+        options = super().client_options()
+        if self.config:
+            options["config"] = self.config
+        return options
 
 
 def _labels(source: str, keys) -> dict[str, str]:
