@@ -24,6 +24,11 @@ from .errors import SettingsError
 GRADE_FILE_EXTENSIONS = (".cc", ".ccc", ".cdl", ".cube", ".clf", ".ctf", ".3dl", ".csp", ".spi1d", ".spi3d")
 
 
+#: OCIO's built-in config a host's colourspace names are mapped into when the host's own config is
+#: one the server cannot read (Nuke's nuke-default, Resolve's colour management).
+REFERENCE_CONFIG = "ocio://studio-config-v2.1.0_aces-v1.3_ocio-v2.3"
+
+
 @dataclass
 class FuseSettings:
     """One fusion: where the server is, what to run, how to grade, where the result goes.
@@ -41,6 +46,9 @@ class FuseSettings:
     band: str = default("band")
     handles: int = default("handles")
     colorspace: str = ""
+    #: The OCIO config ``colorspace`` is named in: "" for the server's own, else a config the server
+    #: knows (a built-in ``ocio://`` one) that gives the host's name the host's meaning.
+    config: str = ""
     token: str | None = None
     timeout: float = 6 * 3600.0
     retries: int = 2
@@ -109,6 +117,11 @@ class FuseSettings:
                 f"{self.label('grade')}: the grade file {path} does not exist; check the path"
             )
 
+    @property
+    def grade_is_look(self) -> bool:
+        """Whether the grade is a look of an OCIO config (the server's)."""
+        return not self.use_graded and self.grade.strip().startswith(LOOK_PREFIX)
+
     def client_options(self) -> dict:
         """Keyword arguments of ``Client.fuse_files`` for these settings."""
         options = {
@@ -117,6 +130,8 @@ class FuseSettings:
             "band": self.band.strip(),
             "handles": 0,  # the host renders the context frames itself; the clip is what it sent
         }
+        if self.config:
+            options["config"] = self.config
         if self.colorspace.strip():
             options["plate_colorspace"] = self.colorspace.strip()
             options["out_colorspace"] = self.colorspace.strip()

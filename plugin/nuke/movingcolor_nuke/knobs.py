@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import nuke
-from movingcolor.spec.schema import BUILTIN_ENGINES, LOOK_PREFIX, default
+from movingcolor.spec.schema import BUILTIN_ENGINES, default
 from movingcolor_hosts import FuseSettings, SettingsError
 
 from .server_choices import ServerChoices, ask_server
@@ -140,28 +139,11 @@ def grade_text(node: nuke.Node) -> tuple[str, bool]:
     return f"look:{look}", False
 
 
-@dataclass
-class NodeSettings(FuseSettings):
-    """The node's settings, and the OCIO config its colourspace is named in ("": the server's own)."""
-
-    config: str = ""
-
-    @property
-    def grade_is_look(self) -> bool:
-        return not self.use_graded and self.grade.strip().startswith(LOOK_PREFIX)
-
-    def client_options(self) -> dict:
-        options = super().client_options()
-        if self.config:
-            options["config"] = self.config
-        return options
-
-
-def settings_from_node(node: nuke.Node) -> NodeSettings:
+def settings_from_node(node: nuke.Node) -> FuseSettings:
     """The node's knobs as validated settings; SettingsError names the knob to fix. An empty colourspace
     stays empty here: the script's working space is sent (script_color.py)."""
     grade, use_graded = grade_text(node)
-    settings = NodeSettings(
+    settings = FuseSettings(
         server=node["server"].value().strip(),
         out=node["out"].value().strip(),
         grade=grade,

@@ -24,7 +24,7 @@ from movingcolor_hosts import (
 )
 from movingcolor_hosts.staging import INPUTS_PREFIX
 
-from .knobs import GRADED, INPUT_NAMES, MATTE, PLATE, NodeSettings, frame_range, settings_from_node
+from .knobs import GRADED, INPUT_NAMES, MATTE, PLATE, frame_range, settings_from_node
 from .node import WRITE_NAMES, inner
 from .proxy import band_at_scale, render_scale
 from .script_color import ServerColorspace, script_config, server_colorspace, working_space
@@ -40,7 +40,7 @@ class PreparedShot:
 
     node: nuke.Node
     name: str
-    settings: NodeSettings
+    settings: FuseSettings
     inputs: RenderedInputs
     first: int
     last: int
@@ -114,7 +114,7 @@ def _render(node: nuke.Node, role: str, channels: str, pattern: str, first: int,
         write["disable"].setValue(True)
 
 
-def _colorspace(settings: NodeSettings) -> ServerColorspace:
+def _colorspace(settings: FuseSettings) -> ServerColorspace:
     """The colourspace of the rendered frames as the server is told it: the knob's, when given, in the
     server's config; else the script's working space (script_color.py)."""
     if settings.colorspace:

@@ -28,10 +28,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from movingcolor_hosts import SettingsError
+from movingcolor_hosts.settings import REFERENCE_CONFIG
 
 #: An OCIO built-in config (OCIO 2.3 and later: the server's minimum) that has a colourspace for each
 #: nuke-default one below and every ACES 1.x name Nuke's aces_1.x configs use for the common spaces.
-REFERENCE_CONFIG = "ocio://studio-config-v2.1.0_aces-v1.3_ocio-v2.3"
 
 #: nuke-default colourspaces (Rec.709 primaries throughout) -> the same colourspace in REFERENCE_CONFIG.
 #: nuke-default's camera log curves (Cineon, AlexaV3LogC, SLog3, ...) keep Rec.709 primaries, unlike

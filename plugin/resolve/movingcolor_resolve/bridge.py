@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from .logs import LOGGER, bridge_logger
 from .placement import place_above
 from .project_color import render_color, sent_colorspace
 from .render import render_track
-from .settings import ResolveSettings, ShotSettings
+from .settings import ResolveSettings
 from .timeline import covered, current, track_of
 
 log = logging.getLogger(LOGGER)
@@ -81,7 +82,7 @@ def fuse_item(
             f"knows {{timeline}}, {{item}}, {{track}} and {{start}}"
         ) from None
     color = render_color(project)
-    fuse = ShotSettings.of(settings.fuse, out=str(out))
+    fuse = dataclasses.replace(settings.fuse, out=str(out))
     sent = sent_colorspace(color, fuse.colorspace.strip(), fuse.grade_is_look, fuse.label("colorspace"))
     fuse.colorspace, fuse.config = sent.colorspace, sent.config
     fuse.validate()

@@ -25,10 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from movingcolor_hosts import SettingsError
+from movingcolor_hosts.settings import REFERENCE_CONFIG
 
 #: An OCIO built-in config (OCIO 2.3 and later: the server's minimum) with a colourspace for each
 #: Resolve colour space below; a shot whose colourspace is taken from the project names it.
-REFERENCE_CONFIG = "ocio://studio-config-v2.1.0_aces-v1.3_ocio-v2.3"
 
 #: Resolve's colour spaces (combined names, or colour space and gamma with "separate color space and
 #: gamma") -> the same colourspace in REFERENCE_CONFIG. Only spaces whose primaries and curve are the

@@ -7,14 +7,12 @@ and the Resolve ones below. ``out`` is a template: ``{timeline}``, ``{item}``,
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from movingcolor.spec.schema import LOOK_PREFIX
 from movingcolor_hosts import FuseSettings, SettingsError, environment_values, settings_from_mapping
 
 #: Where the settings file is looked for when $MOVINGCOLOR_RESOLVE_SETTINGS does not name one.
@@ -65,29 +63,6 @@ class ResolveSettings:
         if self.fuse.use_graded:
             self.fuse.grade = ""
         return self
-
-
-@dataclass
-class ShotSettings(FuseSettings):
-    """One item's settings, and the OCIO config its colourspace is named in ("": the server's own)."""
-
-    config: str = ""
-
-    @classmethod
-    def of(cls, settings: FuseSettings, **values) -> ShotSettings:
-        """``settings`` with ``values`` changed (its labels kept)."""
-        fields = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
-        return cls(**{**fields, **values})
-
-    @property
-    def grade_is_look(self) -> bool:
-        return not self.use_graded and self.grade.strip().startswith(LOOK_PREFIX)
-
-    def client_options(self) -> dict:
-        options = super().client_options()
-        if self.config:
-            options["config"] = self.config
-        return options
 
 
 def _labels(source: str, keys) -> dict[str, str]:
