@@ -265,8 +265,11 @@ SETTINGS: dict[str, Setting] = _named(
             str,
             None,
             "OpenColorIO config (default: $OCIO, else ocio://default)",
-            _on(CLI, CLIENT, SETUP, JOB),
-            {HOSTS: _NO_SERVER_CONFIG, NUKE: _NO_SERVER_CONFIG, OFX: _NO_SERVER_CONFIG},
+            _on(CLI, CLIENT, SETUP, JOB, HOSTS),
+            {
+                NUKE: "the node names it from the script's colour management, no knob",
+                OFX: _NO_SERVER_CONFIG,
+            },
         ),
         Setting(
             "plate_colorspace",
