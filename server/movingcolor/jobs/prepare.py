@@ -91,6 +91,16 @@ class KeptFrames(Protocol):
 CONTEXT_ARRAYS = frozenset({"matte", "band", "band_pixels"})
 
 
+def _graded(processor, plate_rgb: np.ndarray, region: np.ndarray | None) -> np.ndarray:
+    """The grade ``processor`` applied to ``plate_rgb`` ``(H, W, 3)``: on every pixel, or only on
+    ``region``'s (zero elsewhere, where nothing reads it)."""
+    if region is None:
+        return apply_processor(processor, plate_rgb)
+    graded = np.zeros(plate_rgb.shape, np.float32)
+    graded[region] = apply_processor(processor, plate_rgb[region])
+    return graded
+
+
 class FramePreparer:
     """Reads a plan's frames and prepares each with the arrays in ``arrays``; a frame only read for
     context gets its engine's inputs alone (:meth:`prepare`). ``kept``, where given, holds such
@@ -101,6 +111,10 @@ class FramePreparer:
         self.plan = plan
         self.arrays = frame_arrays(plan.engine) if arrays is None else arrays
         self.context_arrays = (plan.engine.inputs & self.arrays) | CONTEXT_ARRAYS
+        #: The arrays that, when wanted, need the graded plate on every pixel.
+        self._reads_graded = frozenset({"graded_display", "edited", "edited_display"}) | (
+            plan.engine.inputs & {"graded"}
+        )
         self._kept = kept if plan.sources.frame_key is not None else None
 
     def prepare(self, number: int, context_only: bool = False) -> PreparedFrame:
@@ -145,12 +159,15 @@ class FramePreparer:
         graded_lin = graded_out = other_lin = other_out = None
         needs_graded = composite or bool(wanted & {"graded", "graded_display", "edited", "edited_display"})
         if plan.mode == "grade":
+            # An engine that reads no graded image needs the grade only where the composite takes
+            # it: inside the matte and in the band (the grade is a per-pixel colour transform).
+            region = None if wanted & self._reads_graded else (matte > 0.0) | band
             if needs_graded:
-                graded_lin = apply_processor(spaces.grade_to_working, plate_rgb)
+                graded_lin = _graded(spaces.grade_to_working, plate_rgb, region)
             if composite:
                 # Written in the working space (scene-linear EXR), the graded plate is converted once.
                 same = spaces.output == lin
-                graded_out = graded_lin.copy() if same else apply_processor(spaces.grade_to_output, plate_rgb)
+                graded_out = graded_lin.copy() if same else _graded(spaces.grade_to_output, plate_rgb, region)
         elif needs_graded:
             other = _rgb(plan.sources.other.read(number))
             other_lin = cfg.convert(other, spaces.other, lin)
