@@ -25,7 +25,10 @@ def _device() -> str:
     except ImportError:
         return "cpu (torch not installed: classical engines only)"
     if torch.cuda.is_available():
-        return f"cuda: {torch.cuda.get_device_name(0)}"
+        return f"cuda: {torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda})"
+    if torch.version.cuda:
+        # A CUDA build that sees no GPU: the driver, not the install, is what to look at.
+        return f"cpu (this torch is built for CUDA {torch.version.cuda} but finds no GPU: check nvidia-smi)"
     return "cpu"
 
 
