@@ -158,7 +158,8 @@ def test_io_floor_benchmark_writes_its_section(tmp_path):
     assert io_floor.main(["--sizes", "64x48", "--frames", "2", "--engines", "hard", "--out", str(report),
                           "--json", str(figures)]) == 0  # fmt: skip
     runs = json.loads(figures.read_text())
-    assert [run["what"] for run in runs] == ["I/O floor (read + write half ZIP EXR)", "fuse --engine hard"]
+    what = ["I/O floor (read plate + matte, write half ZIP EXR)", "fuse --engine hard"]
+    assert [run["what"] for run in runs] == what
     fused = runs[1]
     assert fused["seconds_per_frame"] > 0 and fused["peak_gib"] > 0
     assert fused["ratio"] > 1  # a process that reads, fuses and writes costs more than reading and writing
