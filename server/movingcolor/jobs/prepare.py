@@ -97,7 +97,8 @@ def _graded(processor, plate_rgb: np.ndarray, region: np.ndarray | None) -> np.n
     if region is None:
         return apply_processor(processor, plate_rgb)
     graded = np.zeros(plate_rgb.shape, np.float32)
-    graded[region] = apply_processor(processor, plate_rgb[region])
+    if region.any():  # OpenColorIO refuses an empty image
+        graded[region] = apply_processor(processor, plate_rgb[region])
     return graded
 
 
