@@ -17,7 +17,7 @@ def add_parser(commands) -> None:
     parser.add_argument(
         "--suite",
         default="fusion",
-        choices=("fusion", "throughput", "network"),
+        choices=("fusion", "throughput", "network", "real-footage"),
         help="what to measure (default: %(default)s)",
     )
     parser.add_argument(
@@ -60,6 +60,10 @@ def run(args) -> int:
 
         sizes = [tuple(int(v) for v in size.lower().split("x")) for size in args.sizes.split(",")]
         write_report(measure(sizes, repeats=args.repeats), out)
+    elif args.suite == "real-footage":
+        from ..bench.real_footage import run_from_bench
+
+        return run_from_bench(args)
     elif args.suite == "network":
         from ..bench.network import main as network_main
 
