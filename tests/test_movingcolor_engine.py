@@ -586,10 +586,12 @@ def test_the_full_resolution_guided_start_on_band_tiles_is_the_whole_frame_one()
     """The guided start computed on the band's tiles equals, in the band, the guided engine's
     whole-frame refinement smoothed over the window's local frames."""
     from movingcolor.engines.guided_filter import guided_mattes
+    from movingcolor.masks.band import occupied_tiles
 
     frames = _window(4, 150, 230)
     engine = MovingColorEngine(network=live_heads(_guided_start_network()), device="cpu")
-    starts = engine._full_resolution_start(frames)
+    tiles = [occupied_tiles(frames.band[t]) for t in range(frames.num_local)]
+    starts = engine._full_resolution_start(frames, tiles)
     local = frames.num_local
     whole = guided_mattes(frames.plate_display[:local], frames.matte[:local], frames.band_pixels[:local])
     for index in range(local):

@@ -16,7 +16,7 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 
 from ..masks.band import occupied_tiles
-from .guided_filter import EPS, guided_filter, refine_radius, temporal_average
+from .guided_filter import EPS, refine_matte, refine_radius, temporal_average
 
 Tile = tuple[int, int, int, int]
 
@@ -41,8 +41,8 @@ def refine_tiles(
     guide: np.ndarray, matte: np.ndarray, band_pixels: float, tiles: Sequence[Tile], eps: float = EPS
 ) -> dict[Tile, np.ndarray]:
     """:func:`~.guided_filter.refine_matte` of one frame (``guide (H, W, 3)``, ``matte (H, W)``),
-    on ``tiles`` only: ``{tile: refined (tile's height, width)}``, each equal to the same pixels of
-    the whole frame's refinement."""
+    on ``tiles`` only, the tiles of one shape as one batch: ``{tile: refined (tile's height,
+    width)}``, each equal to the same pixels of the whole frame's refinement."""
     radius = refine_radius(band_pixels)
     margin = 2 * radius + 1
     crops = {tile: _reach(tile, margin, matte.shape) for tile in tiles}
@@ -50,8 +50,7 @@ def refine_tiles(
     for group in _by_shape(crops).values():
         guides = np.stack([guide[crops[tile]] for tile in group])  # (N, h, w, 3)
         sources = np.stack([matte[crops[tile]] for tile in group])  # (N, h, w)
-        filtered = np.clip(guided_filter(guides, sources, radius, eps), 0.0, 1.0).astype(np.float32)
-        for tile, values in zip(group, filtered, strict=True):
+        for tile, values in zip(group, refine_matte(guides, sources, band_pixels, eps), strict=True):
             top, left, bottom, right = tile
             rows, cols = crops[tile]
             refined[tile] = values[top - rows.start :, left - cols.start :][: bottom - top, : right - left]

@@ -60,7 +60,8 @@ CHANGE_SIGMA = 0.04
 
 
 def refine_matte(guide: np.ndarray, matte: np.ndarray, band_pixels: float, eps: float = EPS) -> np.ndarray:
-    """One frame's matte ``(H, W)`` refined against its plate ``guide (H, W, 3)``.
+    """One frame's matte ``(..., H, W)`` refined against its plate ``guide (..., H, W, 3)`` (leading
+    axes: a batch).
 
     The filter's window grows with the band: half its width, so the matte can move
     anywhere inside the band but no further.

@@ -104,13 +104,13 @@ def guided_upsample_tiles(guide_low, source_low, guide_full: np.ndarray, tiles: 
     rows_of_tiles: dict[tuple[int, int], list[Tile]] = {}
     for tile in tiles:
         rows_of_tiles.setdefault((tile[0], tile[2]), []).append(tile)
+    taps_of_columns = _bilinear_taps(0, width, width, low_width)
     out = {}
     for (top, bottom), row in rows_of_tiles.items():
         r0, r1, wr = _bilinear_taps(top, bottom, height, low_height)
         rows = coefficients[:, r0] * (1 - wr)[:, None] + coefficients[:, r1] * wr[:, None]  # (4, h', w)
         columns = np.concatenate([np.arange(left, right) for _, left, _, right in row])
-        c0, c1, wc = _bilinear_taps(0, width, width, low_width)
-        c0, c1, wc = c0[columns], c1[columns], wc[columns]
+        c0, c1, wc = (taps[columns] for taps in taps_of_columns)
         values = rows[:, :, c0] * (1 - wc) + rows[:, :, c1] * wc  # (4, h', columns)
         guide = guide_full[top:bottom, columns]  # (h', columns, 3)
         applied = values[3] + sum(values[c] * guide[..., c] for c in range(3))
@@ -244,12 +244,11 @@ class MovingColorEngine(Engine):
             )
         return x
 
-    def _full_resolution_start(self, frames: FusionFrames) -> list[np.ndarray]:
-        """The guided engine's matte for each local frame at full resolution, computed on the band's
-        tiles only (elsewhere the coarse matte, which the composite keeps there anyway): each
+    def _full_resolution_start(self, frames: FusionFrames, tiles: list[list[Tile]]) -> list[np.ndarray]:
+        """The guided engine's matte for each local frame at full resolution, computed on its band's
+        ``tiles`` only (elsewhere the coarse matte, which the composite keeps there anyway): each
         frame refined spatially, then averaged over time with its local neighbours."""
         local = frames.num_local
-        tiles = [occupied_tiles(frames.band[t]) for t in range(local)]
         # A frame's refinement is wanted on its own band's tiles and its neighbours'.
         wanted: list[set[Tile]] = [set() for _ in range(local)]
         for center in range(local):
@@ -310,7 +309,8 @@ class MovingColorEngine(Engine):
             same_size = tuple(y.shape[-2:]) == full_size
             guided_start = head == "blend" and self.config.matte_start == "guided"
             if guided_start and not same_size:
-                start_full = self._full_resolution_start(frames)
+                band_tiles = [occupied_tiles(frames.band[t]) for t in range(local)]
+                start_full = self._full_resolution_start(frames, band_tiles)
             results = []
             for index in frames.outputs:
                 if guided_start and not same_size:
@@ -322,7 +322,7 @@ class MovingColorEngine(Engine):
                         low_plate[index : index + 1],
                         change,
                         frames.plate_display[index],
-                        occupied_tiles(frames.band[index]),
+                        band_tiles[index],
                     )
                     for (top, left, bottom, right), values in upsampled.items():
                         part = alpha[top:bottom, left:right]
