@@ -109,9 +109,14 @@ class ColorConfig:
             self._processors[key] = None if processor.isNoOp() else processor.getDefaultCPUProcessor()
         return self._processors[key]
 
-    def convert(self, rgb: np.ndarray, src: str, dst: str) -> np.ndarray:
-        """``rgb`` (float32 ``(..., 3)``) from ``src`` to ``dst``; a copy, the input stays."""
-        return apply_processor(self.converter(src, dst), rgb)
+    def convert(self, rgb: np.ndarray, src: str, dst: str, copy: bool = True) -> np.ndarray:
+        """``rgb`` (float32 ``(..., 3)``) from ``src`` to ``dst``; a copy, the input stays. Without
+        ``copy``, a conversion that changes nothing returns ``rgb`` itself (read-only callers of a
+        full frame save a copy of it)."""
+        processor = self.converter(src, dst)
+        if processor is None and not copy and rgb.dtype == np.float32 and rgb.flags.c_contiguous:
+            return rgb
+        return apply_processor(processor, rgb)
 
 
 def apply_processor(processor: ocio.CPUProcessor | None, rgb: np.ndarray) -> np.ndarray:

@@ -13,7 +13,6 @@ fully on, the host's own pixels are kept exactly.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 from .symmetric3 import PAIRS, regularised, solve_symmetric3
 
@@ -63,6 +62,8 @@ _LOCAL_EPS = 1e-4
 
 
 def _interior(matte: np.ndarray) -> np.ndarray:
+    from scipy import ndimage  # not at the top: a hard-engine run never loads scipy
+
     return ndimage.binary_erosion(matte >= 0.999, iterations=2)
 
 
@@ -85,6 +86,8 @@ def _local_colour_maps(plate: np.ndarray, edited: np.ndarray, weight: np.ndarray
     """``(H, W, 13)``: per pixel, the affine map ``edited ≈ slope·plate + offset`` fitted on the
     ``weight``-ed pixels within ``radius`` (9 slopes row by row, 3 offsets), and whether any
     weighted pixel was near enough to fit it (the last channel, 0 or 1)."""
+    from scipy import ndimage  # not at the top: a hard-engine run never loads scipy
+
     size = 2 * radius + 1
     support = ndimage.uniform_filter(weight, size, mode="constant")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
 
@@ -37,6 +37,28 @@ def _by_shape(crops: dict[Tile, tuple[slice, slice]]) -> dict[tuple[int, int], l
     return groups
 
 
+def filter_tiles(
+    function: Callable[..., np.ndarray], images: Sequence[np.ndarray], tiles: Sequence[Tile], margin: int
+) -> dict[Tile, np.ndarray]:
+    """A filter of whole frames evaluated on ``tiles`` only: ``function`` takes a batch of crops of
+    each of ``images`` (``(N, h, w, ...)`` each, all ``(H, W, ...)`` frames of one size) and returns
+    the filtered batch ``(N, h, w)``; each crop is its tile widened by ``margin`` (the filter's
+    reach), cut to the frame, and the tiles of one crop shape form one batch. Returns ``{tile:
+    (tile's height, width)}``, each equal to the same pixels of filtering the whole frame, for a
+    filter that reaches no farther than ``margin`` and treats the frame's edges as the crops' own
+    (a crop is cut only there)."""
+    shape = images[0].shape
+    crops = {tile: _reach(tile, margin, shape) for tile in tiles}
+    filtered: dict[Tile, np.ndarray] = {}
+    for group in _by_shape(crops).values():
+        batches = [np.stack([image[crops[tile]] for tile in group]) for image in images]
+        for tile, values in zip(group, function(*batches), strict=True):
+            top, left, bottom, right = tile
+            rows, cols = crops[tile]
+            filtered[tile] = values[top - rows.start :, left - cols.start :][: bottom - top, : right - left]
+    return filtered
+
+
 def refine_tiles(
     guide: np.ndarray, matte: np.ndarray, band_pixels: float, tiles: Sequence[Tile], eps: float = EPS
 ) -> dict[Tile, np.ndarray]:
@@ -44,17 +66,12 @@ def refine_tiles(
     on ``tiles`` only, the tiles of one shape as one batch: ``{tile: refined (tile's height,
     width)}``, each equal to the same pixels of the whole frame's refinement."""
     radius = refine_radius(band_pixels)
-    margin = 2 * radius + 1
-    crops = {tile: _reach(tile, margin, matte.shape) for tile in tiles}
-    refined: dict[Tile, np.ndarray] = {}
-    for group in _by_shape(crops).values():
-        guides = np.stack([guide[crops[tile]] for tile in group])  # (N, h, w, 3)
-        sources = np.stack([matte[crops[tile]] for tile in group])  # (N, h, w)
-        for tile, values in zip(group, refine_matte(guides, sources, band_pixels, eps), strict=True):
-            top, left, bottom, right = tile
-            rows, cols = crops[tile]
-            refined[tile] = values[top - rows.start :, left - cols.start :][: bottom - top, : right - left]
-    return refined
+    return filter_tiles(
+        lambda guides, sources: refine_matte(guides, sources, band_pixels, eps),
+        (guide, matte),
+        tiles,
+        margin=2 * radius + 1,
+    )
 
 
 def smoothed_band_alpha(

@@ -103,6 +103,9 @@ class Engine(ABC):
     #: Whether the engine may decide a band by colours (``FusionResult.rgb``), not only by a
     #: matte; colours need the display encodings for compositing.
     decides_colours: bool = True
+    #: False for an engine whose decision is the coarse matte itself: the frame is then the hard
+    #: composite, so the runner neither runs the engine nor composites, and no band is computed.
+    decides_band: bool = True
 
     def plan(self, clip: list[int], targets: list[int]) -> list[Window]:
         """Windows to run, in order, to decide every frame of ``targets``."""

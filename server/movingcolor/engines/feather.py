@@ -3,24 +3,41 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
+from ..masks.band import occupied_tiles
+from .band_refinement import filter_tiles
 from .base import Engine, FusionFrames, FusionResult
+
+#: The Gaussian's reach in sigmas (scipy's default truncation).
+TRUNCATE = 4.0
 
 
 class FeatherEngine(Engine):
     name = "feather"
     description = "matte blurred across the band (Gaussian, sigma = band/3)"
-    inputs = frozenset({"matte", "band_pixels"})
+    inputs = frozenset({"matte", "band", "band_pixels"})
     decides_colours = False
     takes_frame_stacks = True
 
     def fuse(self, frames: FusionFrames) -> FusionResult:
+        from scipy import ndimage  # not at the top: a hard-engine run never loads scipy
+
         matte = frames.matte[frames.center]
         # sigma = band/3 puts the blur's 3-sigma tails at the band's edge, so the
         # step where the band ends is below 0.2% of the grade.
         sigma = max(frames.band_pixels[frames.center] / 3.0, 0.5)
-        alpha = ndimage.gaussian_filter(matte, sigma=sigma, mode="nearest")
+        # The composite reads the blur in the band alone: it is computed on the band's tiles only.
+        alpha = matte.copy()
+        blurred = filter_tiles(
+            lambda crops: ndimage.gaussian_filter(
+                crops, sigma=(0, sigma, sigma), mode="nearest", truncate=TRUNCATE
+            ),
+            (matte,),
+            occupied_tiles(frames.band[frames.center]),
+            margin=int(TRUNCATE * sigma + 0.5),
+        )
+        for (top, left, bottom, right), values in blurred.items():
+            alpha[top:bottom, left:right] = values
         return FusionResult(alpha=np.clip(alpha, 0.0, 1.0).astype(np.float32))
 
 

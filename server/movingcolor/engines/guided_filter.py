@@ -10,13 +10,14 @@ matte settles on static edges without dragging over moving ones.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 from ..color.symmetric3 import PAIRS, regularised, solve_symmetric3
 
 
 def _box(image: np.ndarray, radius: int, lead: int = 0) -> np.ndarray:
     """Mean over ``(2r+1)²`` windows of the two axes after ``lead`` batch axes, edges reflected."""
+    from scipy import ndimage  # not at the top: a hard-engine run never loads scipy
+
     size = [1] * lead + [2 * radius + 1] * 2 + [1] * (image.ndim - lead - 2)
     return ndimage.uniform_filter(image, size=size, mode="reflect")
 

@@ -10,6 +10,7 @@ class HardEngine(Engine):
     description = "plain composite through the coarse matte (the seam as it is)"
     inputs = frozenset({"matte"})
     decides_colours = False
+    decides_band = False
     takes_frame_stacks = True
 
     def fuse(self, frames: FusionFrames) -> FusionResult:

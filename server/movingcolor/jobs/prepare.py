@@ -18,7 +18,7 @@ import numpy as np
 from ..color.config import apply_processor
 from ..color.grade_fit import GOOD_FIT_RMS, LOCAL_FIT_MIN_RADIUS, recover_graded, recover_graded_locally
 from ..engines import Engine
-from ..masks.band import edge_band
+from ..masks.band import edge_band, edge_band_with_fade
 from ..masks.matte import matte_from_pixels
 from .composite import blend_exact
 from .plan import ShotPlan
@@ -28,7 +28,7 @@ log = logging.getLogger("movingcolor")
 #: What every frame carries: the composite starts from the hard composite in the output space and
 #: blends plate and graded plate (scene-linear and output space) through a matte in the band.
 COMPOSITE_ARRAYS = frozenset(
-    {"plate", "graded", "plate_out", "graded_out", "edited_out", "matte", "band", "band_pixels"}
+    {"plate", "graded", "plate_out", "graded_out", "edited_out", "matte", "band", "band_fade", "band_pixels"}
 )
 #: What a colour decision needs besides: its change to the composite is carried into the output
 #: space, and a frame decided both ways turns blend weights into display colours.
@@ -48,6 +48,9 @@ class PreparedFrame:
     band: np.ndarray
     band_pixels: float
     grade_known: bool
+    #: Per band pixel (``array[band]``'s order), the share of the engine's change the composite
+    #: keeps: it fades to nothing at the band's outer edge (``edge_band_with_fade``).
+    band_fade: np.ndarray | None = None
     plate: np.ndarray | None = None
     graded: np.ndarray | None = None
     edited: np.ndarray | None = None
@@ -150,11 +153,20 @@ class FramePreparer:
         cfg, lin = spaces.config, spaces.working
         composite = "edited_out" in wanted
         plate_rgb = _rgb(plan.sources.plate.read(number))
+        # Read-only from here: where the plate is already in the working or output space, those
+        # arrays are the plate itself rather than copies of it (over 100 MB each at 4K).
+        plate_rgb.flags.writeable = False
         matte_source = plan.sources.matte
         matte = matte_from_pixels(matte_source.read(number), matte_source.channels)
-        band, band_pixels = edge_band(matte, plan.band_width), plan.band_width.pixels(matte >= 0.5)
-        plate_lin = cfg.convert(plate_rgb, spaces.plate, lin)
-        plate_out = cfg.convert(plate_rgb, spaces.plate, spaces.output) if composite else None
+        band_pixels = plan.band_width.pixels(matte >= 0.5)
+        if not plan.engine.decides_band:
+            band, band_fade = np.zeros(matte.shape, bool), None
+        elif composite:
+            band, band_fade = edge_band_with_fade(matte, plan.band_width)
+        else:
+            band, band_fade = edge_band(matte, plan.band_width), None
+        plate_lin = cfg.convert(plate_rgb, spaces.plate, lin, copy=False)
+        plate_out = cfg.convert(plate_rgb, spaces.plate, spaces.output, copy=False) if composite else None
         lin_to_out = cfg.converter(lin, spaces.output)
         grade_known = True
         graded_lin = graded_out = other_lin = other_out = None
@@ -168,7 +180,9 @@ class FramePreparer:
             if composite:
                 # Written in the working space (scene-linear EXR), the graded plate is converted once.
                 same = spaces.output == lin
-                graded_out = graded_lin.copy() if same else _graded(spaces.grade_to_output, plate_rgb, region)
+                if same:
+                    graded_lin.flags.writeable = False
+                graded_out = graded_lin if same else _graded(spaces.grade_to_output, plate_rgb, region)
         elif needs_graded:
             other = _rgb(plan.sources.other.read(number))
             other_lin = cfg.convert(other, spaces.other, lin)
@@ -206,6 +220,7 @@ class FramePreparer:
             band=band,
             band_pixels=band_pixels,
             grade_known=grade_known,
+            band_fade=band_fade,
             plate=plate_lin if "plate" in wanted or composite else None,
             graded=graded_lin if "graded" in wanted or composite else None,
             edited=edited_lin if "edited" in wanted else None,

@@ -7,6 +7,8 @@ soon as its last window is done.
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent.futures import Future
 
@@ -21,6 +23,8 @@ from ..windowing.average import OverlapAverage
 from . import composite as compositing
 from .plan import ShotPlan
 from .prepare import FramePreparer, PreparedFrame
+
+log = logging.getLogger("movingcolor")
 
 
 def window_frames(
@@ -90,6 +94,24 @@ def fused_frames(
         # only what the engine reads of it: no grade in the output space, no hard composite.
         return preparer.prepare(number, context_only=number not in targets)
 
+    def decide(index: int, window: Window) -> Iterator[tuple[int, str, np.ndarray]]:
+        """The engine's decisions for the window's outputs, averaged over the windows that predict
+        them: each frame once its last window is done."""
+        results = engine.fuse_window(
+            window_frames(window, prepared, engine.inputs, frame_key, engine.takes_frame_stacks)
+        )
+        for number, result in zip(window.outputs, results, strict=True):
+            if result.alpha is not None:
+                average.add(number, "alpha", result.alpha)
+            elif not engine.decides_colours:
+                raise RuntimeError(
+                    f"engine {engine.name!r} decided frame {number} by colours but declares "
+                    f"decides_colours = False; set it True so frames carry what colours need"
+                )
+            else:
+                average.add(number, "rgb", result.rgb)
+        yield from average.finished(index)
+
     ahead = ReadAhead(prepare) if release is None else None
     take = ahead.take if ahead is not None else prepare
     try:
@@ -102,26 +124,23 @@ def fused_frames(
                     prepared[number] = take(number)
                     if release:
                         release(number)
-            results = engine.fuse_window(
-                window_frames(window, prepared, engine.inputs, frame_key, engine.takes_frame_stacks)
-            )
-            for number, result in zip(window.outputs, results, strict=True):
-                if result.alpha is not None:
-                    average.add(number, "alpha", result.alpha)
-                elif not engine.decides_colours:
-                    raise RuntimeError(
-                        f"engine {engine.name!r} decided frame {number} by colours but declares "
-                        f"decides_colours = False; set it True so frames carry what colours need"
-                    )
+            if engine.decides_band:
+                decided = decide(index, window)
+            else:
+                # The hard composite is the frame: nothing to decide, nothing to composite.
+                decided = ((number, "alpha", None) for number in window.outputs)
+            for number, kind, value in decided:
+                frame = prepared[number]
+                if value is None:
+                    fused = frame.edited_out
                 else:
-                    average.add(number, "rgb", result.rgb)
-            for number, kind, value in average.finished(index):
-                fused = compositing.composite(plan.colorspaces, prepared[number], kind, value)
+                    _warn_edge_beyond_band(number, frame, kind, value)
+                    fused = compositing.composite(plan.colorspaces, frame, kind, value)
                 compositing.check_finite(number, fused, half, plan.colorspaces.grade_label)
                 yield number, ("blend" if kind == "alpha" else "color"), fused
                 # Composited: what later windows (and a host's next window) still read of it is
                 # the engine's inputs alone.
-                context = preparer.as_context(number, prepared[number])
+                context = preparer.as_context(number, frame)
                 if last_use[number] > index:
                     prepared[number] = context
             for number in window.frames:
@@ -130,6 +149,20 @@ def fused_frames(
     finally:
         if ahead is not None:
             ahead.close()
+
+
+def _warn_edge_beyond_band(number: int, frame: PreparedFrame, kind: str, value: np.ndarray) -> None:
+    missed = compositing.edge_beyond_band(frame, kind, value)
+    if missed:
+        log.warning(
+            "frame %d: along %d px of the band's outer edge the fused edge lies beyond the band (the "
+            "matte misses the object by about the band's %.0f px or more there); the change fades "
+            "out at the band's edge, so a soft seam can stay: a wider band (e.g. --band %d) reaches it",
+            number,
+            missed,
+            frame.band_pixels,
+            math.ceil(2 * frame.band_pixels),
+        )
 
 
 class ReadAhead:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import ndimage
 
 from ..spec.band_width import BandWidth
 
-__all__ = ["BandWidth", "edge_band", "occupied_tiles"]
+__all__ = ["BandWidth", "edge_band", "edge_band_with_fade", "occupied_tiles"]
 
 
 #: Side of the square tiles the band is computed on: small enough that a band a few per cent of the
@@ -32,12 +31,36 @@ def edge_band(matte: np.ndarray, width: BandWidth) -> np.ndarray:
     found inside its tile's margin at the same distance, so the band equals a whole-frame
     distance transform's, and its cost follows the band's length rather than the frame's area.
     """
+    return _band(matte, width, keep_distance=False)[0]
+
+
+def edge_band_with_fade(matte: np.ndarray, width: BandWidth) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`edge_band`, and for each band pixel (in C order, as ``array[band]`` lists them) the
+    share of an engine's change that the composite keeps there: 1 near the contour, falling
+    linearly to nothing over the band's outer quarter (at least a pixel), so a change never stops
+    in a line where the band ends. A pixel in the band only because the matte is soft there, farther
+    from the contour than the band reaches, keeps all of it."""
+    band, distance, pixels = _band(matte, width, keep_distance=True)
+    fade_width = max(pixels / 4.0, 1.0)
+    if distance is None:
+        return band, np.ones(int(band.sum()), np.float32)
+    reach = distance[band]
+    fade = np.where(reach <= pixels, np.clip((pixels + 0.5 - reach) / fade_width, 0.0, 1.0), 1.0)
+    return band, fade.astype(np.float32)
+
+
+def _band(
+    matte: np.ndarray, width: BandWidth, keep_distance: bool
+) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """The band, each pixel's distance to the contour where ``keep_distance`` (infinite where it
+    was not needed: beyond the band), and the band's width in pixels."""
     inside = matte >= 0.5
     soft = (matte > 0.0) & (matte < 1.0)
     if inside.all() or not inside.any():
-        return soft
+        return soft, None, 0.0
     pixels = width.pixels(inside)
     near = np.zeros_like(inside)
+    distances = np.full(inside.shape, np.inf, np.float32) if keep_distance else None
     margin = int(math.floor(pixels)) + 1
     for top, left, bottom, right in _boundary_tiles(inside, margin):
         window = (
@@ -48,12 +71,17 @@ def edge_band(matte: np.ndarray, width: BandWidth) -> np.ndarray:
         # Distance of each pixel to the nearest pixel on the other side of the contour.
         distance = np.where(part, _distance_to_zero(part), _distance_to_zero(~part))
         row, col = top - window[0].start, left - window[1].start
-        near[top:bottom, left:right] = distance[row : row + bottom - top, col : col + right - left] <= pixels
-    return near | soft
+        tile = distance[row : row + bottom - top, col : col + right - left]
+        near[top:bottom, left:right] = tile <= pixels
+        if distances is not None:
+            distances[top:bottom, left:right] = tile
+    return near | soft, distances, pixels
 
 
 def _distance_to_zero(mask: np.ndarray) -> np.ndarray:
     """Euclidean distance of each True pixel to the nearest False one (infinite when there is none)."""
+    from scipy import ndimage  # not at the top: a hard-engine run never loads scipy
+
     if mask.all():
         return np.full(mask.shape, np.inf)
     return ndimage.distance_transform_edt(mask)
@@ -62,6 +90,8 @@ def _distance_to_zero(mask: np.ndarray) -> np.ndarray:
 def _boundary_tiles(inside: np.ndarray, margin: int) -> list[tuple[int, int, int, int]]:
     """``(top, left, bottom, right)`` of every tile holding a pixel within ``margin`` pixels (in
     each axis) of a boundary pixel: one whose 4-neighbour lies across the contour."""
+    from scipy import ndimage  # not at the top: a hard-engine run never loads scipy
+
     boundary = np.zeros(inside.shape, np.uint8)
     across_rows = inside[1:] != inside[:-1]
     across_cols = inside[:, 1:] != inside[:, :-1]

@@ -95,6 +95,7 @@ class ScheduledEngine(Engine):
         # What the engine reads and returns decides what each frame is prepared with.
         self.inputs = inner.inputs
         self.decides_colours = inner.decides_colours
+        self.decides_band = inner.decides_band
 
     def plan(self, clip: list[int], targets: list[int]) -> list[Window]:
         return self.inner.plan(clip, targets)

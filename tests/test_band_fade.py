@@ -1,0 +1,127 @@
+"""The band's outer edge: an engine's change fades to nothing there, and a matte that misses the
+object by more than the band is reported for the frame instead of leaving a silent seam."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+from movingcolor.color.config import ColorConfig, apply_processor
+from movingcolor.color.grade import parse_grade
+from movingcolor.demo.run import DEMO_GRADE
+from movingcolor.engines.base import Engine, FusionFrames, FusionResult
+from movingcolor.frames.image_io import read_pixels
+from movingcolor.jobs import ShotSpec, run_shot
+from movingcolor.masks.band import BandWidth, edge_band, edge_band_with_fade
+from movingcolor.masks.matte import matte_from_pixels
+
+BAND = "6"
+#: How far the engine below moves the matte's edge: well beyond the band.
+SHIFT = 20
+
+
+class MovedEdgeEngine(Engine):
+    """Decides that the object's edge lies ``SHIFT`` px to the right of the matte's: what an engine
+    says where the matte misses the object by more than the band."""
+
+    name = "moved-edge"
+    inputs = frozenset({"matte"})
+    decides_colours = False
+    takes_frame_stacks = True
+
+    def fuse(self, frames: FusionFrames) -> FusionResult:
+        return FusionResult(alpha=np.roll(frames.matte[frames.center], SHIFT, axis=1))
+
+
+def _straight_edge(width: int = 80, edge: int = 40) -> np.ndarray:
+    matte = np.zeros((24, width), np.float32)
+    matte[:, :edge] = 1.0
+    return matte
+
+
+def test_the_fade_runs_from_the_contour_to_nothing_at_the_band_edge():
+    matte = _straight_edge()
+    band, fade = edge_band_with_fade(matte, BandWidth(12))
+    assert np.array_equal(band, edge_band(matte, BandWidth(12)))
+    assert fade.shape == (band.sum(),)
+    # Along a row: distance to the pixel across the contour is 1, 2, ... on either side.
+    row = np.zeros(matte.shape, np.float32)
+    row[band] = fade
+    outside = row[0, 40:53]  # distances 1..12 outside, then beyond the band
+    assert np.all(outside[:9] == 1.0)  # the inner three quarters keep the whole change
+    assert np.all(np.diff(outside[:12]) <= 0)
+    assert 0.0 < outside[11] < 0.2  # the band's last pixel keeps a sixth: no line where it ends
+    assert outside[12] == 0.0  # beyond the band nothing
+    inside = row[0, 28:40][::-1]  # the same distances inside the matte
+    assert np.allclose(inside, outside[:12])
+
+
+def test_soft_pixels_beyond_the_band_keep_the_whole_change():
+    matte = _straight_edge()
+    matte[:, 60:70] = 0.4  # a soft patch 20 px beyond the contour, outside a 4 px band
+    band, fade = edge_band_with_fade(matte, BandWidth(4))
+    values = np.zeros(matte.shape, np.float32)
+    values[band] = fade
+    assert np.all(values[:, 60:70] == 1.0)
+
+
+def test_a_thin_band_still_fades_over_a_pixel():
+    band, fade = edge_band_with_fade(_straight_edge(), BandWidth(1))
+    assert band.sum() == 2 * 24
+    assert np.all((fade > 0.0) & (fade <= 0.5))
+
+
+@pytest.fixture(scope="module")
+def moved_edge_shot(demo_inputs, tmp_path_factory):
+    plate, matte = demo_inputs
+    out = tmp_path_factory.mktemp("moved")
+
+    def fuse(engine: Engine | str, name: str, band: str = BAND) -> list[np.ndarray]:
+        spec = ShotSpec(
+            plate=plate,
+            matte=matte,
+            grade=DEMO_GRADE,
+            engine=engine if isinstance(engine, str) else "hard",
+            band=band,
+            out=str(out / name / "f.####.exr"),
+            exr_type="float",
+        )
+        instance = None if isinstance(engine, str) else engine
+        return [read_pixels(p) for p in run_shot(spec, engine=instance).written]
+
+    return fuse
+
+
+def test_a_change_beyond_the_band_fades_out_and_is_reported(demo_inputs, moved_edge_shot, caplog):
+    with caplog.at_level(logging.WARNING, logger="movingcolor"):
+        moved = moved_edge_shot(MovedEdgeEngine(), "moved")
+    hard = moved_edge_shot("hard", "hard")
+    reported = [r.getMessage() for r in caplog.records if "beyond the band" in r.getMessage()]
+    assert len(reported) == len(moved)
+    assert reported[0].startswith("frame 1001:") and "--band 12" in reported[0]
+
+    config = ColorConfig()
+    plate_pattern, matte_pattern = demo_inputs
+    grade = parse_grade(DEMO_GRADE, config).processor(config, "ACEScg", "ACEScg", "ACEScg")
+    for index, (fused, plain) in enumerate(zip(moved, hard, strict=True)):
+        number = f"{1001 + index:04d}"
+        plate = read_pixels(plate_pattern.replace("####", number))
+        matte = matte_from_pixels(read_pixels(matte_pattern.replace("####", number)))
+        band, fade = edge_band_with_fade(matte, BandWidth.parse(BAND))
+        grade_change = np.abs(apply_processor(grade, plate) - plate)[band]
+        change = np.abs(fused - plain)[band]
+        # Blending in linear light through matte + fade·(alpha - matte): the output moves from the
+        # hard composite by at most the fade's share of the grade.
+        assert np.all(change <= fade[:, None] * grade_change + 1e-5)
+        # Near the contour the engine's decision is taken whole.
+        inner = fade == 1.0
+        assert np.max(change[inner] - grade_change[inner], initial=-1.0) > -1e-5
+        assert np.array_equal(fused[~band], plain[~band])
+
+
+def test_a_matte_that_the_band_covers_is_not_reported(moved_edge_shot, caplog):
+    # The generated shot's matte misses its object by a few pixels: a 10 px band covers that.
+    with caplog.at_level(logging.WARNING, logger="movingcolor"):
+        moved_edge_shot("guided", "guided", band="10")
+    assert not [r for r in caplog.records if "beyond the band" in r.getMessage()]
