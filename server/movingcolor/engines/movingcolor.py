@@ -28,7 +28,7 @@ import numpy as np
 from ..color.symmetric3 import PAIRS, regularised, solve_symmetric3
 from ..errors import MovingColorError
 from ..masks.band import occupied_tiles
-from ..model.channels import GRADED, MATTE, PLATE, stack_inputs
+from ..model.channels import GRADED, MATTE, PLATE
 from ..model.device import require_torch, resolve_device
 from ..windowing import Window, sliding_windows
 from .band_refinement import Tile, TileRefinements, content_key, smoothed_band_alpha
@@ -227,22 +227,28 @@ class MovingColorEngine(Engine):
         return x
 
     def _low_input(self, frames: FusionFrames, t: int, graded, size: tuple[int, int]):
-        """Frame ``t``'s ``(1, 11, h, w)`` network input at the working ``size``."""
+        """Frame ``t``'s ``(1, 11, h, w)`` network input at the working ``size``: each part resized
+        on its own (the filter treats channels apart), so no eleven-channel copy of the frame is
+        ever made at full resolution (390 MB at 4K)."""
+        torch = self._torch
         band = frames.band[t].astype(np.float32)[..., None]
         hidden = frames.edited_display[t] * (1.0 - band)
-        stacked = stack_inputs(
+        parts = (
             frames.plate_display[t],
             hidden,
             band,
             graded[t] if graded is not None else hidden,
             frames.matte[t][..., None],
-        )  # (H, W, 11)
-        x = self._torch.from_numpy(stacked).permute(2, 0, 1)[None].to(self.device)  # (1, 11, H, W)
-        if size != tuple(stacked.shape[:2]):
-            x = self._torch.nn.functional.interpolate(
-                x, size=size, mode="bilinear", antialias=True, align_corners=False
-            )
-        return x
+        )
+        low = []
+        for part in parts:
+            x = torch.from_numpy(np.ascontiguousarray(part)).permute(2, 0, 1)[None].to(self.device)
+            if size != tuple(part.shape[:2]):
+                x = torch.nn.functional.interpolate(
+                    x, size=size, mode="bilinear", antialias=True, align_corners=False
+                )
+            low.append(x)
+        return torch.cat(low, dim=1)  # channels in model.channels' order
 
     def _full_resolution_start(self, frames: FusionFrames, tiles: list[list[Tile]]) -> list[np.ndarray]:
         """The guided engine's matte for each local frame at full resolution, computed on its band's
