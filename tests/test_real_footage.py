@@ -26,11 +26,11 @@ from movingcolor.bench.real_footage import (  # noqa: E402
     truth_frames,
 )
 from movingcolor.bench.real_footage_report import SECTION  # noqa: E402
-from movingcolor.bench.real_mattes import PolygonRoto, RoughMatte, draw_mattes  # noqa: E402
 from movingcolor.color.config import ColorConfig  # noqa: E402
 from movingcolor.errors import MovingColorError  # noqa: E402
 from movingcolor.frames.image_io import read_pixels, write_image  # noqa: E402
 from movingcolor.jobs import ShotSpec, run_shot  # noqa: E402
+from movingcolor.masks.redrawn import PolygonRoto, RoughMatte, draw_mattes  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
 HEIGHT, WIDTH = 120, 160

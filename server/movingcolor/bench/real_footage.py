@@ -3,7 +3,7 @@
 Real DAVIS clips (``real_clips``) with their true object masks M. The truth is the plate
 graded through M: in scene-linear light, the graded plate where M is set and the plate
 elsewhere, as ``movingcolor fuse --engine hard`` makes it from M (a test holds them equal).
-Engines never see M: they get a matte re-drawn from it for every frame (``real_mattes``:
+Engines never see M: they get a matte re-drawn from it for every frame (``masks.redrawn``:
 a rough key, or a polygon roto), the grade, and a 10% band, and run through ``run_shot``
 as ``movingcolor fuse`` would. Scores are in the sRGB-encoded display space (``metrics``):
 
@@ -44,6 +44,7 @@ from ..errors import MovingColorError
 from ..frames.image_io import read_header, read_pixels, write_image
 from ..jobs import ShotSpec, run_shot
 from ..masks.band import BandWidth, edge_band
+from ..masks.redrawn import MATTE_KINDS, draw_mattes
 from . import metrics
 from .real_clips import (
     HELD_OUT_CLIPS,
@@ -56,7 +57,6 @@ from .real_clips import (
     missing_reason,
 )
 from .real_footage_report import results_json, section
-from .real_mattes import MATTE_KINDS, draw_mattes
 from .report import replace_section, write_text_atomic
 
 __all__ = ["HELD_OUT_CLIPS", "Shot", "main", "run_real_footage", "truth_frames"]

@@ -124,7 +124,7 @@ def section(shots: list, command: str, settings: dict, json_path: str) -> str:
         "OpenImageIO, masks resized the same way and cut at half). The truth is the plate graded "
         "through M in scene-linear light, what `movingcolor fuse --engine hard` makes from M. "
         "Engines never see M: each gets a matte re-drawn from M for every frame by a seeded "
-        "generator (`server/movingcolor/bench/real_mattes.py`), *rough* (M grown or shrunk by "
+        "generator (`server/movingcolor/masks/redrawn.py`), *rough* (M grown or shrunk by "
         f"{rough['grow'][0]:g}-{rough['grow'][1]:g} px, shifted by up to {rough['shift']:g} px, "
         f"blurred σ {rough['blur']:g} px and cut at half) or *polygon* (a roto through points every "
         f"{polygon['spacing'][0]:g}-{polygon['spacing'][1]:g} px along M's contour, each moved by up "

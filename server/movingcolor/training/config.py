@@ -19,6 +19,10 @@ from ..model.config import COLOR_STARTS, MATTE_STARTS
 
 CONFIG_FOLDER = Path(__file__).resolve().parent / "configs"
 MODES = ("regional", "paper", "composite", "mixed")
+#: The range the photo clips' matte errors are drawn from (training/data.py): ``coarse``, a
+#: blurred matte grown or shrunk by 1-6 px and shifted by up to 3; ``full``, from nearly right
+#: (under a pixel) through the usual few pixels to beyond the band.
+MATTE_ERRORS = ("coarse", "full")
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,12 @@ class TrainConfig:
     final_learning_rate: float = -1.0
     fast_fraction: float = 0.0  # share of regional clips whose sprite moves fast (training/data.py)
     lut_fraction: float = 0.0  # share of clips graded by a random creative LUT file (random_lut.py)
+    # Folders of real video frames with a true object mask per frame (training/clip_data.py), as
+    # written: `~` and environment variables are expanded where they are read, so the record of a
+    # run stays valid on another machine.
+    clip_folders: tuple[str, ...] = ()
+    clip_fraction: float = 0.0  # share of regional clips drawn from clip_folders
+    matte_errors: str = "coarse"  # one of MATTE_ERRORS
     seed: int = 0
     alpha_weight: float = 1.0  # L1 of the refined matte against the true alpha, in the band
     rgb_weight: float = 1.0  # L1 of the composite against the truth, in the band
@@ -90,8 +100,11 @@ class TrainConfig:
         if unknown:
             raise MovingColorError(f"{source}: unknown settings {sorted(unknown)}; known: {sorted(known)}")
         data = dict(data)
-        if "train_only" in data:
-            data["train_only"] = tuple(data["train_only"])
+        for name in ("train_only", "clip_folders"):
+            if isinstance(data.get(name), str):
+                raise MovingColorError(f"{source}: {name} must be a list, not the string {data[name]!r}")
+            if name in data:
+                data[name] = tuple(data[name])
         config = cls(**data)
         if config.mode not in MODES:
             raise MovingColorError(f"{source}: mode must be one of {MODES}, not {config.mode!r}")
@@ -108,10 +121,19 @@ class TrainConfig:
             raise MovingColorError(
                 f"{source}: matte_start must be one of {MATTE_STARTS}, not {config.matte_start!r}"
             )
-        for share in ("fast_fraction", "lut_fraction"):
+        for share in ("fast_fraction", "lut_fraction", "clip_fraction"):
             value = getattr(config, share)
             if not 0.0 <= value <= 1.0:
                 raise MovingColorError(f"{source}: {share} must be between 0 and 1, not {value}")
+        if config.clip_fraction and not config.clip_folders:
+            raise MovingColorError(
+                f"{source}: clip_fraction = {config.clip_fraction} needs clip_folders (folders of "
+                f"frames with a mask/ folder of one mask per frame)"
+            )
+        if config.matte_errors not in MATTE_ERRORS:
+            raise MovingColorError(
+                f"{source}: matte_errors must be one of {MATTE_ERRORS}, not {config.matte_errors!r}"
+            )
         if config.height % 4 or config.width % 4 or not 0 < config.local <= config.frames:
             raise MovingColorError(f"{source}: crop must be multiples of 4 and 0 < local <= frames")
         return config

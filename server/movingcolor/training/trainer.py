@@ -190,6 +190,9 @@ class Trainer:
             c.color_start,
             c.fast_fraction,
             c.lut_fraction,
+            c.clip_folders,
+            c.clip_fraction,
+            c.matte_errors,
         )
 
     def _tensors(self, batch: Batch) -> dict[str, torch.Tensor]:

@@ -1,4 +1,4 @@
-"""Mattes as the product meets them on real footage, drawn per frame from a true object mask.
+"""Mattes as the product meets them on real footage, re-drawn per frame from a true object mask.
 
 Both kinds are re-drawn independently for every frame from a seeded generator, so they
 chatter the way a per-frame key or a hurried roto does; the true mask never reaches an
@@ -9,8 +9,9 @@ engine.
 * **polygon**: a roto shape through points taken along the mask's contour every 12-20 px,
   each moved by up to 1 px, filled (what an artist's spline roto is, between its points).
 
-Distances are in pixels at the footage's native size; ``scaled`` gives the same matte for
-footage resized by a factor (every distance times the factor).
+Distances are in pixels of the mask given; ``scaled`` gives the same matte for footage
+resized by a factor (every distance times the factor). The benchmark scores engines on these
+mattes over real clips, and training draws its real-footage mattes from them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+
+from ..errors import MissingDependencyError
 
 #: A pixel outside a set is above 0.5 after a Gaussian blur of sigma σ only within
 #: σ·sqrt(2·ln 2) of the set: farther away, the set lies outside a disc holding half the kernel.
@@ -32,18 +35,23 @@ INTERPOLATION_REACH = math.sqrt(2.0)
 class RoughMatte:
     """A key-like matte: grown or shrunk, shifted, blurred and thresholded, per frame."""
 
-    #: Smallest and largest distance the edge is grown or shrunk by (the sign is random).
+    #: Smallest and largest distance the edge is grown or shrunk by.
     grow: tuple[float, float] = (1.0, 4.0)
     #: Largest length of the shift.
     shift: float = 3.0
     #: Sigma of the blur before thresholding.
     blur: float = 1.0
+    #: Share of frames whose mask is shrunk rather than grown (0: always grown).
+    shrink_share: float = 0.5
 
     name = "rough"
 
     def scaled(self, factor: float) -> RoughMatte:
         return RoughMatte(
-            (self.grow[0] * factor, self.grow[1] * factor), self.shift * factor, self.blur * factor
+            (self.grow[0] * factor, self.grow[1] * factor),
+            self.shift * factor,
+            self.blur * factor,
+            self.shrink_share,
         )
 
     @property
@@ -56,7 +64,7 @@ class RoughMatte:
         if not mask.any() or mask.all():
             return mask.copy()
         distance = rng.uniform(*self.grow)
-        if rng.random() < 0.5:
+        if rng.random() < 1.0 - self.shrink_share:
             grown = mask | (ndimage.distance_transform_edt(~mask) <= distance)
         else:
             grown = mask & (ndimage.distance_transform_edt(mask) > distance)
@@ -84,8 +92,7 @@ class PolygonRoto:
     def draw(self, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A boolean matte for the boolean ``mask`` ``(H, W)``: outlines filled, holes cut,
         islands in holes filled again (in the order of their nesting)."""
-        import cv2
-
+        cv2 = _import_cv2()
         contours, hierarchy = cv2.findContours(mask.astype(np.uint8), cv2.RETR_TREE, cv2.CHAIN_APPROX_NONE)
         matte = np.zeros(mask.shape, np.uint8)
         if not contours:
@@ -117,6 +124,16 @@ class PolygonRoto:
 MatteKind = RoughMatte | PolygonRoto
 #: The matte kinds the benchmark draws, by name.
 MATTE_KINDS: dict[str, MatteKind] = {kind.name: kind for kind in (RoughMatte(), PolygonRoto())}
+
+
+def _import_cv2():
+    try:
+        import cv2
+    except ImportError as error:  # OpenCV comes with the dev extra
+        raise MissingDependencyError(
+            "polygon mattes need OpenCV: pip install opencv-python-headless"
+        ) from error
+    return cv2
 
 
 def _depth(index: int, parents: np.ndarray) -> int:
