@@ -71,8 +71,8 @@ def images(frame: int, size: int = 16) -> Iterator[fusion_pb2.FuseShotRequest]:
             yield fusion_pb2.FuseShotRequest(part=part)
 
 
-def shot_start(clip=(1, 2)) -> list[fusion_pb2.FuseShotRequest]:
-    return [fusion_pb2.FuseShotRequest(setup=shot_setup(clip=list(clip), grade=GRADE, engine="hard"))]
+def shot_start(clip=(1, 2), engine: str = "hard") -> list[fusion_pb2.FuseShotRequest]:
+    return [fusion_pb2.FuseShotRequest(setup=shot_setup(clip=list(clip), grade=GRADE, engine=engine))]
 
 
 def window_mid_image() -> list[fusion_pb2.FuseShotRequest]:
@@ -173,8 +173,9 @@ def test_a_job_busy_on_the_device_is_not_idle(log_events):
         holding.wait(10)
         stub = fusion_pb2_grpc.FusionStub(channel)
         # Its one frame sent, the busy client keeps the stream open: the server's reader waits on it.
+        # Feathered: the hard composite decides nothing, so it never waits for a turn on the device.
         busy = stub.FuseShot(
-            hold_open(shot_start(clip=[1]) + list(images(1)), release),
+            hold_open(shot_start(clip=[1], engine="feather") + list(images(1)), release),
             timeout=STUCK_DEADLINE,
             metadata=metadata("busy"),
         )
