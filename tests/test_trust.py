@@ -245,8 +245,9 @@ def test_fused_pixels_are_checked_before_writing(tmp_path, monkeypatch):
         return result
 
     monkeypatch.setattr(composite_module, "composite", poisoned)
+    # Feathered: the hard engine's frames are the hard composite itself and never composited.
     with pytest.raises(InvalidPixelsError, match="frame 1"):
-        run_shot(ShotSpec(plate=plate, out=str(tmp_path / "o" / "f.####.exr"), grade=GRADE, engine="hard"))
+        run_shot(ShotSpec(plate=plate, out=str(tmp_path / "o" / "f.####.exr"), grade=GRADE, engine="feather"))
     assert output_files(tmp_path / "o") == []
 
 
