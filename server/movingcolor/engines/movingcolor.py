@@ -140,6 +140,9 @@ def working_shape(height: int, width: int, working_size: int) -> tuple[int, int]
 class MovingColorEngine(Engine):
     name = "movingcolor"
     description = "the learned fusion network (a trained model: --model)"
+    # The network sees frames in the display encoding only: a frame held for context carries
+    # none of the scene-linear copies (over 300 MB a frame at 4K).
+    inputs = frozenset({"plate_display", "graded_display", "edited_display", "matte", "band", "band_pixels"})
     takes_frame_stacks = True
 
     def __init__(self, model: str | None = None, device: str = "auto", head: str = "auto", network=None):
