@@ -21,6 +21,7 @@ from movingcolor.training import data  # noqa: E402
 from movingcolor.training.clip_data import draw_footage  # noqa: E402
 from movingcolor.training.config import TrainConfig  # noqa: E402
 from movingcolor.training.data import make_batch  # noqa: E402
+from movingcolor.training.export import export_model  # noqa: E402
 from movingcolor.training.trainer import Trainer  # noqa: E402
 
 EXPERIMENT = Path(__file__).resolve().parents[1] / "docs/training/experiments/lite-guided-real-cpu.toml"
@@ -220,6 +221,12 @@ def test_a_training_step_reads_the_clip_folders_of_its_config(tmp_path):
     )
     losses = trainer.train_step()
     assert all(np.isfinite(value) for value in losses.values())
+    # The model card says what the model learned from.
+    card = (
+        export_model(trainer, tmp_path / "model", "real-test", "a test machine") / "MODEL_CARD.md"
+    ).read_text()
+    assert "Real footage: 100% of the regional clips" in card and "(clip):" in card
+    assert "Matte errors: over the full range" in card
 
 
 def test_the_real_footage_experiment_keeps_the_held_out_clips_out():

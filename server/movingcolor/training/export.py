@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import os
 from pathlib import Path
 
 from ..model.checkpoint import save_checkpoint
@@ -72,6 +73,21 @@ def export_model(trainer: Trainer, folder: Path, name: str, hardware: str, extra
         *(
             [f"- Creative LUTs: {c.lut_fraction:.0%} of the clips graded by a random LUT file instead"]
             if c.lut_fraction
+            else []
+        ),
+        *(
+            [
+                f"- Real footage: {c.clip_fraction:.0%} of the regional clips cut from real video with a"
+                f" true object mask ({', '.join(Path(os.path.expandvars(f)).name for f in c.clip_folders)}):"
+                " random clip, start, direction and scale, the mask resized by area averaging as the true"
+                " alpha, mattes re-drawn per frame with errors over the full range"
+            ]
+            if c.clip_fraction and c.clip_folders
+            else []
+        ),
+        *(
+            ["- Matte errors: over the full range (nearly right, the usual few pixels, beyond the band)"]
+            if c.matte_errors == "full"
             else []
         ),
         f"- Steps: {trainer.exported_step or trainer.step} (of {trainer.step} trained) of batch {c.batch};"
