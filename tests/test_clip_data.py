@@ -24,7 +24,7 @@ from movingcolor.training.data import make_batch  # noqa: E402
 from movingcolor.training.export import export_model  # noqa: E402
 from movingcolor.training.trainer import Trainer  # noqa: E402
 
-EXPERIMENT = Path(__file__).resolve().parents[1] / "docs/training/experiments/lite-guided-real-cpu.toml"
+EXPERIMENT = "lite-guided-real-cpu"  # a built-in configuration
 
 
 def _clip_folder(root: Path, frames: int = 6, height: int = 96, width: int = 128) -> Path:
