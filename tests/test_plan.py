@@ -110,7 +110,8 @@ def test_handles_are_limited_to_the_clip_alike(demo_inputs):
         ("hard", {"edited", "plate_display", "graded_display", "edited_display"}),
         ("feather", {"edited", "plate_display", "graded_display", "edited_display"}),
         ("guided", {"edited", "graded_display", "edited_display"}),
-        ("movingcolor", set()),
+        # The network reads display encodings only; the scene-linear edit is never made.
+        ("movingcolor", {"edited"}),
     ],
 )
 def test_only_the_arrays_the_engine_needs_are_prepared(demo_inputs, test_model, engine_name, expected_none):
