@@ -17,6 +17,7 @@ from conftest import live_heads, output_files, run_cli  # noqa: E402
 from movingcolor.color.config import ColorConfig  # noqa: E402
 from movingcolor.demo.run import DEMO_GRADE  # noqa: E402
 from movingcolor.engines import FusionFrames  # noqa: E402
+from movingcolor.engines.band_crops import CROP, MARGIN  # noqa: E402
 from movingcolor.engines.movingcolor import MovingColorEngine, working_shape  # noqa: E402
 from movingcolor.frames.image_io import read_pixels, write_image  # noqa: E402
 from movingcolor.masks.band import BandWidth, edge_band  # noqa: E402
@@ -399,8 +400,9 @@ def _guided_start_network(seed: int = 0):
     return create_network("tiny", seed=seed, matte_start="guided")
 
 
-def _window(count: int, height: int, width: int, seed: int = 3) -> FusionFrames:
-    """A shot of a textured plate whose square matte chatters by a few pixels per frame."""
+def _window(count: int, height: int, width: int, seed: int = 3, band_width: float = 10.0) -> FusionFrames:
+    """A shot of a textured plate whose square matte chatters by a few pixels per frame, with a
+    ``band_width``-pixel band."""
     rng = np.random.default_rng(seed)
     plate = ndimage.gaussian_filter(rng.random((count, height, width, 3)), (0, 3, 3, 0)).astype(np.float32)
     plate = np.clip((plate - 0.5) * 4 + 0.5, 0, 1)
@@ -409,7 +411,7 @@ def _window(count: int, height: int, width: int, seed: int = 3) -> FusionFrames:
     for t in range(count):
         jitter = rng.integers(-3, 4, 2)
         matte[t, height // 4 + jitter[0] : 3 * height // 4, width // 4 + jitter[1] : 3 * width // 4] = 1.0
-    band = np.stack([edge_band(m, BandWidth.parse("10")) for m in matte])
+    band = np.stack([edge_band(m, BandWidth(band_width)) for m in matte])
     return FusionFrames(
         frame_numbers=list(range(count)),
         outputs=list(range(count)),
@@ -421,20 +423,31 @@ def _window(count: int, height: int, width: int, seed: int = 3) -> FusionFrames:
         plate_display=plate,
         graded_display=graded,
         edited_display=plate,
-        band_pixels=[10.0] * count,
+        band_pixels=[band_width] * count,
         num_local=count,
     )
 
 
-@pytest.mark.parametrize("size", [(64, 96), (192, 288)], ids=["working size", "upsampled"])
-def test_an_unchanged_guided_start_is_exactly_the_guided_engine(size):
+#: Plate sizes and band widths that take each of the network's paths with the tiny network
+#: (working size 96): the whole frame at its size; the whole frame downsized (a band wide enough
+#: to be seen at the frame's working scale); crops along a thin band seen pixel for pixel; crops
+#: along a band seen at a scale between the frame's and the plate's.
+NETWORK_PATHS = {
+    "working size": ((64, 96), 10.0),
+    "upsampled": ((192, 288), 40.0),
+    "band crops": ((192, 288), 10.0),
+    "resampled band crops": ((300, 640), 20.0),
+}
+
+
+@pytest.mark.parametrize(("size", "band_width"), NETWORK_PATHS.values(), ids=NETWORK_PATHS.keys())
+def test_an_unchanged_guided_start_is_exactly_the_guided_engine(size, band_width):
     """A network that starts from the guided matte and changes nothing gives the guided
-    engine's mattes in the band at the plate's full resolution, whether or not it runs smaller."""
+    engine's mattes in the band at the plate's full resolution, on whichever path it runs."""
     from movingcolor.engines.guided import GuidedEngine
 
-    frames = _window(4, *size)
+    frames = _window(4, *size, band_width=band_width)
     engine = MovingColorEngine(network=_guided_start_network(), device="cpu")
-    assert (working_shape(*size, engine.config.working_size) == size) == (size == (64, 96))
     guided = GuidedEngine()
     for index, result in enumerate(engine.fuse_window(frames)):
         # The guided engine's own window: the target and up to two frames each side.
@@ -457,7 +470,7 @@ def test_a_trained_change_to_the_guided_start_reaches_full_resolution():
     """The network's change is upsampled and added to the full-resolution guided matte."""
     from movingcolor.engines.guided_filter import guided_mattes
 
-    frames = _window(4, 192, 288)
+    frames = _window(4, 192, 288, band_width=40.0)
     network = live_heads(_guided_start_network())
     result = MovingColorEngine(network=network, device="cpu").fuse_window(frames)[1].alpha
     start = guided_mattes(frames.plate_display, frames.matte, frames.band_pixels)[1]
@@ -501,7 +514,7 @@ def test_windows_that_share_a_frame_refine_it_once(monkeypatch):
     network = live_heads(_guided_start_network())
     engine = MovingColorEngine(network=network, device="cpu")
     local, stride = engine.config.local_frames, engine.config.local_stride
-    shot = _window(local + stride, 192, 288)
+    shot = _window(local + stride, 192, 288, band_width=40.0)
     first, second = window(shot, 0, local), window(shot, stride, local)
     engine.fuse_window(first)
     reused = engine.fuse_window(second)
@@ -511,7 +524,7 @@ def test_windows_that_share_a_frame_refine_it_once(monkeypatch):
     for a, b in zip(reused, fresh, strict=True):
         assert np.array_equal(a.alpha, b.alpha)
 
-    other_shot = window(_window(local + stride, 192, 288, seed=4), 0, local)
+    other_shot = window(_window(local + stride, 192, 288, seed=4, band_width=40.0), 0, local)
     calls.clear()
     result = engine.fuse_window(other_shot)
     assert len({plate for plate, _ in calls}) == local
@@ -598,3 +611,57 @@ def test_the_full_resolution_guided_start_on_band_tiles_is_the_whole_frame_one()
         band = frames.band[index]
         assert band.any()
         np.testing.assert_allclose(starts[index][band], whole[index][band], rtol=0, atol=1e-6)
+
+
+def _on_larger_canvas(frames: FusionFrames, top: int, left: int, height: int, width: int) -> FusionFrames:
+    """``frames`` placed at ``top``, ``left`` of a ``height`` x ``width`` plate whose texture runs
+    on around them (reflected) with the matte empty there: the same band in a larger frame."""
+    rows = (top, height - top - frames.matte.shape[1])
+    cols = (left, width - left - frames.matte.shape[2])
+
+    def pad(images: np.ndarray, mode: str) -> np.ndarray:
+        widths = [(0, 0), rows, cols] + [(0, 0)] * (images.ndim - 3)
+        return np.pad(images, widths, mode=mode)
+
+    plate, graded = pad(frames.plate_display, "symmetric"), pad(frames.graded_display, "symmetric")
+    matte, band = pad(frames.matte, "constant"), pad(frames.band, "constant")
+    return dataclasses_replace(
+        frames,
+        plate=plate,
+        graded=graded,
+        edited=plate,
+        matte=matte,
+        band=band,
+        plate_display=plate,
+        graded_display=graded,
+        edited_display=plate,
+    )
+
+
+def test_the_same_band_in_a_larger_frame_gives_the_same_matte(monkeypatch):
+    """The network sees a band at a scale set by the band, not by the frame: the same 12-pixel band
+    in a frame five times the area (the shot at a production size) is seen pixel for pixel in both,
+    and where the larger frame's crop holds the same pixels as the smaller frame, the mattes are
+    the same. Seen at the frame's working scale instead, the band looks half as wide in the larger
+    frame, and the mattes part."""
+    import movingcolor.engines.band_crops as band_crops
+
+    frames = _window(4, CROP, CROP, band_width=12.0)
+    # The larger frame's second crop each way starts a margin before its core, CROP - 2 * MARGIN
+    # in: there it holds exactly the smaller frame.
+    start = CROP - 3 * MARGIN
+    larger = _on_larger_canvas(frames, start, start, 3 * (CROP - 2 * MARGIN), 3 * (CROP - 2 * MARGIN))
+    inner = (slice(start, start + CROP), slice(start, start + CROP))
+    band = frames.band[1]
+    assert np.array_equal(larger.band[1][inner], band)
+
+    def difference() -> float:
+        engine = MovingColorEngine(network=live_heads(_guided_start_network(), scale=1.0), device="cpu")
+        small = engine.fuse_window(frames)[1].alpha
+        large = engine.fuse_window(larger)[1].alpha[inner]
+        return float(np.abs(small - large)[band].max())
+
+    assert difference() < 1e-5
+    # A network band so thin that every frame is seen whole at its working scale.
+    monkeypatch.setattr(band_crops, "NETWORK_BAND_PIXELS", 1e-3)
+    assert difference() > 1e-2

@@ -31,6 +31,7 @@ from ..masks.band import occupied_tiles
 from ..model.channels import GRADED, MATTE, PLATE
 from ..model.device import require_torch, resolve_device
 from ..windowing import Window, sliding_windows
+from .band_crops import SIDE_MULTIPLE, band_crops, band_scale
 from .band_refinement import Tile, TileRefinements, content_key, smoothed_band_alpha
 from .base import Engine, FusionFrames, FusionResult
 from .guided_filter import CHANGE_SIGMA, TEMPORAL_RADIUS, TEMPORAL_SIGMA, guided_mattes, refine_matte
@@ -185,8 +186,15 @@ class MovingColorEngine(Engine):
         index = frames.outputs.index(frames.center)
         return self.fuse_window(frames)[index]
 
-    def _inputs(self, frames: FusionFrames, grade_known: bool):
-        """``(1, T, 11, h, w)`` network input ``[I, E·(1-M), M, G, A]`` at the working size.
+    def _inputs(
+        self,
+        frames: FusionFrames,
+        grade_known: bool,
+        size: tuple[int, int],
+        region: tuple[slice, slice] = (slice(None), slice(None)),
+    ):
+        """``(1, T, 11, h, w)`` network input ``[I, E·(1-M), M, G, A]`` of the plate's ``region``
+        (the whole frame unless given) resized to ``size``.
 
         Built and downsized one frame at a time, so a 4K window never holds all
         its frames at full resolution with eleven channels.
@@ -200,16 +208,16 @@ class MovingColorEngine(Engine):
             graded = frames.edited_display
         else:
             graded = None
-        height, width = frames.plate_display.shape[1:3]
-        size = working_shape(height, width, self.config.working_size)
+        height = len(range(*region[0].indices(frames.plate_display.shape[1])))
+        region_key = tuple((part.start, part.stop) for part in region)
         inputs = []
         for t in range(len(frames.frame_numbers)):
             frame_key = None if frames.frame_keys is None else frames.frame_keys[t]
-            key = None if frame_key is None else (frame_key, graded is None, grade_known, size)
+            key = None if frame_key is None else (frame_key, graded is None, grade_known, size, region_key)
             with self._low_inputs_lock:
                 x = self._low_inputs.get(key) if key is not None else None
             if x is None:
-                x = self._low_input(frames, t, graded, size)
+                x = self._low_input(frames, t, graded, size, region)
                 if key is not None:
                     with self._low_inputs_lock:
                         self._low_inputs[key] = x
@@ -229,19 +237,21 @@ class MovingColorEngine(Engine):
             ).to(self.device)[:, None]
         return x
 
-    def _low_input(self, frames: FusionFrames, t: int, graded, size: tuple[int, int]):
-        """Frame ``t``'s ``(1, 11, h, w)`` network input at the working ``size``: each part resized
-        on its own (the filter treats channels apart), so no eleven-channel copy of the frame is
-        ever made at full resolution (390 MB at 4K)."""
+    def _low_input(
+        self, frames: FusionFrames, t: int, graded, size: tuple[int, int], region: tuple[slice, slice]
+    ):
+        """Frame ``t``'s ``(1, 11, h, w)`` network input: its ``region`` at ``size``, each part
+        resized on its own (the filter treats channels apart), so no eleven-channel copy of the
+        frame is ever made at full resolution (390 MB at 4K)."""
         torch = self._torch
-        band = frames.band[t].astype(np.float32)[..., None]
-        hidden = frames.edited_display[t] * (1.0 - band)
+        band = frames.band[t][region].astype(np.float32)[..., None]
+        hidden = frames.edited_display[t][region] * (1.0 - band)
         parts = (
-            frames.plate_display[t],
+            frames.plate_display[t][region],
             hidden,
             band,
-            graded[t] if graded is not None else hidden,
-            frames.matte[t][..., None],
+            graded[t][region] if graded is not None else hidden,
+            frames.matte[t][region][..., None],
         )
         low = []
         for part in parts:
@@ -300,8 +310,17 @@ class MovingColorEngine(Engine):
         torch = self._torch
         grade_known = frames.grade_known if self.head == "auto" else self.head == "blend"
         head = "blend" if grade_known else "color"
-        x = self._inputs(frames, grade_known)
         local = frames.num_local
+        height, width = frames.plate_display.shape[1:3]
+        size = working_shape(height, width, self.config.working_size)
+        if head == "blend":
+            scale = band_scale(frames.band_pixels[:local], height, width, self.config.working_size)
+            if max(height, width) * scale > self.config.working_size + SIDE_MULTIPLE:
+                return self._fuse_band_crops(frames, scale)
+            # The band's scale may be finer than the frame's working scale, and the frame still
+            # fits the network whole at it.
+            size = working_shape(height, width, round(max(height, width) * scale))
+        x = self._inputs(frames, grade_known, size)
         with torch.no_grad():
             if self.device.startswith("cuda"):
                 with torch.autocast("cuda", dtype=torch.bfloat16):
@@ -367,6 +386,55 @@ class MovingColorEngine(Engine):
                     rgb = (base + correction)[0].clamp(0.0, 1.0).permute(1, 2, 0).cpu().numpy()
                     results.append(FusionResult(rgb=rgb.astype(np.float32)))
         return results
+
+    def _run_network(self, x, local: int, head: str):
+        """The network's ``(local, 1 or 3, h, w)`` output for input ``x`` ``(1, T, 11, h, w)``."""
+        torch = self._torch
+        with torch.no_grad():
+            if self.device.startswith("cuda"):
+                with torch.autocast("cuda", dtype=torch.bfloat16):
+                    return self.network(x, local, head)[0].float()
+            return self.network(x, local, head)[0].float()
+
+    def _fuse_band_crops(self, frames: FusionFrames, scale: float) -> list[FusionResult]:
+        """The blend head on crops along the band at the band's ``scale`` (``band_crops``): each
+        output frame's matte is the network's on the kept cores of the crops holding its band,
+        and the coarse matte elsewhere (where the composite does not read it). A crop the
+        network sees pixel for pixel gives its matte directly; a resampled one has the network's
+        change upsampled onto the full-resolution guided start, as the whole-frame path does."""
+        torch = self._torch
+        local = frames.num_local
+        union = np.zeros(frames.band.shape[1:3], bool)
+        for t in range(local):
+            union |= frames.band[t]
+        crops = band_crops(union, scale)
+        alphas = {index: np.array(frames.matte[index], np.float32) for index in frames.outputs}
+        guided_start = self.config.matte_start == "guided"
+        if guided_start and not all(crop.native for crop in crops):
+            band_tiles = [occupied_tiles(frames.band[t]) for t in range(local)]
+            start_full = self._full_resolution_start(frames, band_tiles)
+        for crop in crops:
+            region = (crop.rows, crop.cols)
+            x = self._inputs(frames, True, crop.size, region)
+            y = self._run_network(x, local, "blend")  # (local, 1, h, w)
+            kept = crop.core_in_crop
+            for index in frames.outputs:
+                if crop.native:
+                    values = y[index, 0].clamp(0.0, 1.0).cpu().numpy()[kept]
+                else:
+                    plate = np.ascontiguousarray(frames.plate_display[index][region])
+                    plate_full = torch.from_numpy(plate).permute(2, 0, 1)[None].to(self.device)
+                    source = y[index : index + 1]
+                    if guided_start:
+                        source = source - x[0, index : index + 1, MATTE].float()
+                    low_plate = x[0, index : index + 1, PLATE].float()
+                    upsampled = guided_upsample(low_plate, source, plate_full, UPSAMPLE_RADIUS, UPSAMPLE_EPS)
+                    upsampled = upsampled[0, 0].cpu().numpy()[kept]
+                    if guided_start:
+                        upsampled = upsampled + start_full[index][crop.core_rows, crop.core_cols]
+                    values = np.clip(upsampled, 0.0, 1.0)
+                alphas[index][crop.core_rows, crop.core_cols] = values
+        return [FusionResult(alpha=alphas[index]) for index in frames.outputs]
 
 
 ENGINE = MovingColorEngine

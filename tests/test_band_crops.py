@@ -1,0 +1,67 @@
+"""The network sees the band at a scale set by the band, on crops along it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from movingcolor.engines.band_crops import CROP, MARGIN, NETWORK_BAND_PIXELS, band_crops, band_scale
+from movingcolor.masks.band import BandWidth, edge_band
+
+
+def _ring_band(height: int, width: int, pixels: float = 12.0) -> np.ndarray:
+    """A band around an ellipse that reaches every edge of the frame, plus the frame's corners."""
+    yy, xx = np.mgrid[:height, :width]
+    inside = ((yy - height / 2) / (height * 0.55)) ** 2 + ((xx - width / 2) / (width * 0.45)) ** 2 < 1
+    inside[:6, :6] = inside[-6:, -6:] = True
+    return edge_band(inside.astype(np.float32), BandWidth(pixels))
+
+
+def test_the_band_sets_the_scale_not_the_frame():
+    # A band thinner than the network's band is seen at the plate's own resolution, whatever the
+    # frame's size; a wider one at the scale that shows it NETWORK_BAND_PIXELS wide.
+    for height, width in ((480, 854), (1080, 1920), (2160, 4096)):
+        assert band_scale([8.0, 9.0, 10.0], height, width, 432) == 1.0
+    for height, width in ((1080, 1920), (2160, 4096)):
+        assert band_scale([4 * NETWORK_BAND_PIXELS] * 3, height, width, 432) == 0.25
+    # Never coarser than the frame's working scale: a band wider than the frame allows is seen
+    # with the whole frame, as before.
+    assert band_scale([200.0], 1080, 1920, 432) == 432 / 1920
+    # No band (an empty or full matte): the frame's working scale.
+    assert band_scale([0.0, 0.0], 1080, 1920, 432) == 432 / 1920
+    # The median of the window's widths: one odd frame does not move it.
+    assert band_scale([24.0, 24.0, 3.0], 1080, 1920, 432) == 0.5
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "scale"),
+    [(480, 854, 1.0), (1080, 1920, 1.0), (1080, 1920, 0.6), (2160, 4096, 0.3), (100, 3000, 0.77)],
+)
+def test_cores_tile_the_band_once_and_crops_hold_their_cores(height, width, scale):
+    band = _ring_band(height, width)
+    crops = band_crops(band, scale)
+    covered = np.zeros(band.shape, np.int32)
+    for crop in crops:
+        covered[crop.core_rows, crop.core_cols] += 1
+        for outer, core in ((crop.rows, crop.core_rows), (crop.cols, crop.core_cols)):
+            assert outer.start <= core.start < core.stop <= outer.stop
+        # Every crop the network sees has the same size, a multiple of its encoder's stride.
+        assert crop.size == crops[0].size and all(side % 4 == 0 for side in crop.size)
+        assert max(crop.size) <= CROP
+        # A core's context: the margin at the network's scale, where the frame has room for it.
+        top_context = (crop.core_rows.start - crop.rows.start) * scale
+        assert top_context >= MARGIN - 1 or crop.rows.start == 0
+    # Every band pixel (frame edges and corners included) lies in exactly one kept core.
+    assert covered.max() == 1 and (covered[band] == 1).all()
+    # The network does not look where there is no band: far fewer pixels than the frame.
+    if height * scale > CROP and width * scale > CROP:
+        assert covered.sum() < 0.75 * band.size
+
+
+def test_crops_at_the_plate_resolution_are_seen_pixel_for_pixel():
+    crops = band_crops(_ring_band(1080, 1920), 1.0)
+    assert crops and all(crop.native and crop.size == (CROP, CROP) for crop in crops)
+    assert not any(crop.native for crop in band_crops(_ring_band(1080, 1920), 0.5))
+
+
+def test_no_band_no_crops():
+    assert band_crops(np.zeros((1080, 1920), bool), 1.0) == []
