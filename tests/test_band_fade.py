@@ -98,8 +98,11 @@ def test_a_change_beyond_the_band_fades_out_and_is_reported(demo_inputs, moved_e
         moved = moved_edge_shot(MovedEdgeEngine(), "moved")
     hard = moved_edge_shot("hard", "hard")
     reported = [r.getMessage() for r in caplog.records if "beyond the band" in r.getMessage()]
-    assert len(reported) == len(moved)
+    # Every frame misses: the first is reported with the band to try, then the run as a whole.
+    last = 1000 + len(moved)
+    assert len(moved) > 2 and len(reported) == 2
     assert reported[0].startswith("frame 1001:") and "--band 12" in reported[0]
+    assert reported[1].startswith(f"frames 1001-{last} ({len(moved)} frames):") and "--band 12" in reported[1]
 
     config = ColorConfig()
     plate_pattern, matte_pattern = demo_inputs
@@ -125,3 +128,26 @@ def test_a_matte_that_the_band_covers_is_not_reported(moved_edge_shot, caplog):
     with caplog.at_level(logging.WARNING, logger="movingcolor"):
         moved_edge_shot("guided", "guided", band="10")
     assert not [r for r in caplog.records if "beyond the band" in r.getMessage()]
+
+
+def test_runs_of_frames_beyond_the_band_are_reported_once_each(monkeypatch, caplog):
+    from types import SimpleNamespace
+
+    import movingcolor.jobs.composite as compositing
+    from movingcolor.jobs.runner import BeyondBandLog
+
+    missing = {1001, 1002, 1003, 1007, 1010, 1011}
+    monkeypatch.setattr(compositing, "edge_beyond_band", lambda frame, kind, value: 40 * (frame.n in missing))
+    log = BeyondBandLog()
+    with caplog.at_level(logging.WARNING, logger="movingcolor"):
+        for number in range(1001, 1013):
+            log.check(number, SimpleNamespace(n=number, band_pixels=12.0), "alpha", np.zeros(1))
+        log.close()
+    reported = [r.getMessage().split(":")[0] for r in caplog.records]
+    assert reported == [
+        "frame 1001",
+        "frames 1001-1003 (3 frames)",
+        "frame 1007",
+        "frame 1010",
+        "frames 1010-1011 (2 frames)",
+    ]

@@ -112,6 +112,7 @@ def fused_frames(
                 average.add(number, "rgb", result.rgb)
         yield from average.finished(index)
 
+    beyond_band = BeyondBandLog()
     ahead = ReadAhead(prepare) if release is None else None
     take = ahead.take if ahead is not None else prepare
     try:
@@ -134,7 +135,7 @@ def fused_frames(
                 if value is None:
                     fused = frame.edited_out
                 else:
-                    _warn_edge_beyond_band(number, frame, kind, value)
+                    beyond_band.check(number, frame, kind, value)
                     fused = compositing.composite(plan.colorspaces, frame, kind, value)
                 compositing.check_finite(number, fused, half, plan.colorspaces.grade_label)
                 yield number, ("blend" if kind == "alpha" else "color"), fused
@@ -146,14 +147,32 @@ def fused_frames(
             for number in window.frames:
                 if last_use[number] == index:
                     del prepared[number]
+        beyond_band.close()
     finally:
         if ahead is not None:
             ahead.close()
 
 
-def _warn_edge_beyond_band(number: int, frame: PreparedFrame, kind: str, value: np.ndarray) -> None:
-    missed = compositing.edge_beyond_band(frame, kind, value)
-    if missed:
+class BeyondBandLog:
+    """Says where the fused edge lies beyond the band: the first frame of each run of consecutive
+    such frames at once, with the band to try, and each run's extent when it ends, so a long shot
+    with a bad matte gives two lines a run instead of one a frame."""
+
+    def __init__(self) -> None:
+        self._run: list[int] = []  # the current run's first and last frame numbers
+        self._widest = 0.0
+
+    def check(self, number: int, frame: PreparedFrame, kind: str, value: np.ndarray) -> None:
+        missed = compositing.edge_beyond_band(frame, kind, value)
+        if not missed:
+            self.close()
+            return
+        if self._run and number == self._run[1] + 1:
+            self._run[1] = number
+            self._widest = max(self._widest, frame.band_pixels)
+            return
+        self.close()
+        self._run, self._widest = [number, number], frame.band_pixels
         log.warning(
             "frame %d: along %d px of the band's outer edge the fused edge lies beyond the band (the "
             "matte misses the object by about the band's %.0f px or more there); the change fades "
@@ -163,6 +182,20 @@ def _warn_edge_beyond_band(number: int, frame: PreparedFrame, kind: str, value: 
             frame.band_pixels,
             math.ceil(2 * frame.band_pixels),
         )
+
+    def close(self) -> None:
+        """Ends the current run; a run of more than one frame is summed up."""
+        if self._run and self._run[1] > self._run[0]:
+            first, last = self._run
+            log.warning(
+                "frames %d-%d (%d frames): the fused edge lies beyond the band on each; a wider band "
+                "(e.g. --band %d) reaches it",
+                first,
+                last,
+                last - first + 1,
+                math.ceil(2 * self._widest),
+            )
+        self._run = []
 
 
 class ReadAhead:
