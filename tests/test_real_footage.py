@@ -2,7 +2,7 @@
 
 The DAVIS clips live outside the repository (../shared/data/clips); the run on them skips
 with the reason when they are absent, and the same run on a small generated clip laid out
-like them always runs.
+like them always runs. Both write contact sheets, checked against the truth they picture.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ pytest.importorskip("skimage")
 pytest.importorskip("cv2")
 
 from conftest import CLIPS, run_cli  # noqa: E402
+from movingcolor.bench import metrics  # noqa: E402
 from movingcolor.bench.real_clips import HELD_OUT_CLIPS, Size, find_clip, load_footage  # noqa: E402
 from movingcolor.bench.real_footage import (  # noqa: E402
     GRADES,
@@ -26,6 +27,15 @@ from movingcolor.bench.real_footage import (  # noqa: E402
     truth_frames,
 )
 from movingcolor.bench.real_footage_report import SECTION  # noqa: E402
+from movingcolor.bench.real_footage_sheets import (  # noqa: E402
+    BAND_COLOUR,
+    ERROR_SCALE,
+    GAP,
+    SHEET_GRADE,
+    ContactSheet,
+    densest_window,
+    middle_frames,
+)
 from movingcolor.color.config import ColorConfig  # noqa: E402
 from movingcolor.errors import MovingColorError  # noqa: E402
 from movingcolor.frames.image_io import read_pixels, write_image  # noqa: E402
@@ -114,6 +124,72 @@ def test_scoring_band_covers_both_edges():
     assert not band[0, 0] and band.mean() < 0.5
 
 
+def test_per_pixel_delta_e_averages_to_the_band_figure():
+    rng = np.random.default_rng(1)
+    reference = rng.random((40, 50, 3)).astype(np.float32)
+    result = np.clip(reference + 0.05 * rng.standard_normal(reference.shape), 0, 1).astype(np.float32)
+    region = rng.random((40, 50)) > 0.6
+    per_pixel = metrics.delta_e2000_map(result, reference)
+    assert per_pixel.shape == (40, 50)
+    assert per_pixel[region].mean() == pytest.approx(metrics.delta_e2000(result, reference, region), rel=1e-5)
+    assert np.all(metrics.delta_e2000_map(reference, reference) < 1e-6)
+
+
+def test_sheet_window_sits_on_the_band_and_rows_are_the_middle_frames():
+    band = np.zeros((300, 400), bool)
+    yy, xx = np.mgrid[:300, :400]
+    band[(yy - 200) ** 2 + (xx - 290) ** 2 <= 20**2] = True
+    top, left, side = densest_window(band, 160)
+    assert side == 160 and abs(top + 80 - 200) <= 1 and abs(left + 80 - 290) <= 1
+    # Near the frame's edge the window moves inside it; a small frame shrinks it.
+    assert densest_window(np.roll(band, 85, axis=1), 160) == (top, 400 - 160, 160)
+    assert densest_window(band[:120], 160)[2] == 120
+    assert middle_frames(12) == [5, 6, 7] and middle_frames(4) == [1, 2, 3]
+    assert middle_frames(3) == [0, 1, 2] and middle_frames(2) == [0, 1]
+
+
+def _cell(sheet: np.ndarray, row: int, column: int, side: int, zoom: int) -> np.ndarray:
+    """The cell at ``row``, ``column`` of a written sheet, back at the footage's scale."""
+    cell = side * zoom
+    top, left = row * (cell + GAP), column * (cell + GAP)
+    return sheet[top : top + cell : zoom, left : left + cell : zoom]
+
+
+#: An 8-bit PNG holds a value to within half a step.
+PNG_STEP = 0.5 / 255 + 1e-6
+
+
+def test_contact_sheet_shows_truth_engines_and_their_error_maps(tmp_path):
+    masks = _shapes(5, 90, 120)
+    truth = np.stack([np.where(m[..., None], [0.8, 0.5, 0.3], [0.2, 0.4, 0.6]) for m in masks])
+    truth = truth.astype(np.float32)
+    bands = scoring_bands(np.roll(masks, 3, axis=2), masks)
+    sheet = ContactSheet.start("native", "shapes", [10, 11, 12, 13, 14], truth, bands)
+    sheet.add("same", truth.copy())
+    sheet.add("darker", truth * 0.8)
+    path = tmp_path / "docs" / "benchmarks" / "sheet.png"
+    sheet.write(path)
+
+    top, left, side = sheet.window
+    assert side == 90 and sheet.zoom == 2 and sheet.numbers == [11, 12, 13]
+    written = read_pixels(path)
+    cell = side * sheet.zoom
+    assert written.shape == (6 * cell + 5 * GAP, 3 * cell + 2 * GAP, 3), "rows: 3 frames twice; columns: 3"
+    for row, index in enumerate(sheet.rows):
+        crop = truth[index, top : top + side, left : left + side]
+        assert np.abs(_cell(written, row, 0, side, sheet.zoom) - crop).max() <= PNG_STEP
+        assert np.abs(_cell(written, row, 1, side, sheet.zoom) - crop).max() <= PNG_STEP
+        band = bands[index, top : top + side, left : left + side]
+        assert band.any()
+        assert np.abs(_cell(written, 3 + row, 0, side, sheet.zoom)[band] - BAND_COLOUR).max() <= PNG_STEP
+        assert not _cell(written, 3 + row, 0, side, sheet.zoom)[~band].any()
+        assert not _cell(written, 3 + row, 1, side, sheet.zoom).any(), "no error: black"
+        error = metrics.delta_e2000_map(crop * 0.8, crop)
+        shown = _cell(written, 3 + row, 2, side, sheet.zoom)[..., 0]
+        assert np.abs(shown - np.clip(error / ERROR_SCALE, 0, 1)).max() <= PNG_STEP
+        assert shown.max() > 0.2
+
+
 def _synthetic_root(root: Path, frames: int = 3, name: str = "synthetic") -> Path:
     """A clips folder laid out like ../shared/data/clips: davis480/<name>/frames and mask/, 8-bit PNGs."""
     folder = root / "davis480" / name
@@ -171,6 +247,33 @@ def test_truth_is_the_hard_engine_through_the_true_mask(tmp_path, size):
         assert changed[footage.masks].mean() > 0.9 and not changed[~footage.masks].any()
 
 
+def _check_sheets(out: Path, results: dict, root: Path, frames: int, engines: tuple[str, ...]) -> None:
+    """Each size's sheet is linked from the section, is the size its cells make, and its truth
+    column is the truth the scores were taken against, cropped."""
+    text = out.read_text()
+    assert "### Contact sheets" in text
+    config = ColorConfig()
+    sizes = {shot["size"] for shot in results["shots"]}
+    assert {sheet["size"] for sheet in results["sheets"]} == sizes
+    for sheet in results["sheets"]:
+        assert sheet["path"] == f"docs/benchmarks/real_footage_{sheet['size']}_{sheet['clip']}.png"
+        assert f"]({sheet['path']})" in text
+        assert sheet["columns"] == ["truth", *engines] and sheet["grade"] == SHEET_GRADE
+        top, left, side = (sheet["window"][key] for key in ("top", "left", "side"))
+        zoom, rows, columns = sheet["zoom"], 2 * len(sheet["frames"]), len(sheet["columns"])
+        written = read_pixels(out.parent / sheet["path"])
+        assert written.shape == (rows * (side * zoom + GAP) - GAP, columns * (side * zoom + GAP) - GAP, 3)
+        footage = load_footage(
+            find_clip(root, sheet["clip"]), frames, Size.parse(sheet["size"]), out.parent / "resized"
+        )
+        assert sheet["frame"] == f"{footage.pixels.shape[2]}x{footage.pixels.shape[1]}"
+        space = plate_colorspace(footage, config)
+        truth = truth_frames(footage.pixels, footage.masks, GRADES[SHEET_GRADE], space, config)
+        for row, number in enumerate(sheet["frames"]):
+            crop = truth[footage.numbers.index(number), top : top + side, left : left + side]
+            assert np.abs(_cell(written, row, 0, side, zoom) - crop).max() <= PNG_STEP
+
+
 def _check_written(out: Path, engines: tuple[str, ...], clip: str, shots: int) -> dict:
     text = out.read_text()
     assert SECTION in text
@@ -199,6 +302,7 @@ def test_a_run_on_a_generated_clip_writes_its_section_and_json(tmp_path):
     assert "## Other\n\nkept" in out.read_text(), "the other sections stay"
     results = _check_written(out, ("hard", "guided"), "synthetic", 2 * 2 * 2 * 2)
     assert {s["size"] for s in results["shots"]} == {"native", "240x180"}
+    _check_sheets(out, results, root, 3, ("hard", "guided"))
 
 
 @pytest.mark.clips
@@ -222,7 +326,8 @@ def test_a_tiny_run_on_a_davis_clip(tmp_path):
         "hard,guided",
     ]
     assert main([str(a) for a in [*argv, "--out", out]]) == 0
-    _check_written(out, ("hard", "guided"), "dog", 2 * 2 * 2)
+    results = _check_written(out, ("hard", "guided"), "dog", 2 * 2 * 2)
+    _check_sheets(out, results, CLIPS, 2, ("hard", "guided"))
 
 
 def test_missing_clips_skip_with_the_reason(tmp_path, capsys):

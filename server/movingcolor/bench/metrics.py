@@ -7,7 +7,7 @@ Formulas and sources:
 * **SSIM** (Wang et al. 2004) from scikit-image, 7×7 Gaussian-free windows, averaged over
   the region of its per-pixel map.
 * **ΔE2000** (CIEDE2000, Sharma et al. 2005) from scikit-image on CIELAB (D65) of the
-  sRGB-encoded values; mean over the region.
+  sRGB-encoded values; mean over the region (``delta_e2000_map``: per pixel, for pictures).
 * **TD**, texture difference: mean over the region of |HP(Y_result) − HP(Y_reference)|,
   Y the Rec.709 luma of the encoded values and HP(Y) = Y − Gaussian(Y, σ = 2 px). It
   measures detail lost or invented, insensitive to smooth colour changes. ×100 in tables.
@@ -38,6 +38,7 @@ from ..color.difference import delta_e2000
 
 __all__ = [
     "delta_e2000",
+    "delta_e2000_map",
     "flow_warping_error",
     "input_flows",
     "patch_consistency",
@@ -47,6 +48,14 @@ __all__ = [
 ]
 
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
+
+
+def delta_e2000_map(result: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Per-pixel CIEDE2000, ``(H, W)``: the values whose mean over a region ``delta_e2000`` gives,
+    for showing where an error is rather than how large it is on average."""
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    return deltaE_ciede2000(rgb2lab(np.clip(result, 0, 1)), rgb2lab(np.clip(reference, 0, 1)))
 
 
 def _region(image: np.ndarray, region: np.ndarray | None) -> np.ndarray:

@@ -17,6 +17,10 @@ either edge counts, and every engine is scored on the same pixels. Truth through
 mask makes every soft edge pay a little, so each engine's ratio to ``hard`` (its mean over
 the same shots divided by hard's) is what to compare.
 
+Beside the tables, a contact sheet per clip and size (``real_footage_sheets``): the rough matte
+with the warm grade, three frames cropped around the edge, truth and each engine, and each
+engine's per-pixel ΔE00 against the truth.
+
 Run ``python -m movingcolor.bench.real_footage --help`` for clips, frames and sizes.
 """
 
@@ -57,6 +61,7 @@ from .real_clips import (
     missing_reason,
 )
 from .real_footage_report import results_json, section
+from .real_footage_sheets import SHEET_GRADE, SHEET_MATTE, ContactSheet, sheet_path
 from .report import replace_section, write_text_atomic
 
 __all__ = ["HELD_OUT_CLIPS", "Shot", "main", "run_real_footage", "truth_frames"]
@@ -190,13 +195,15 @@ def score_clip(
     runner: EngineRunner,
     folder: Path,
     say: Callable[[str], None],
-) -> list[Shot]:
-    """Every engine on one clip at one size: each matte kind, each grade."""
+) -> tuple[list[Shot], ContactSheet | None]:
+    """Every engine on one clip at one size: each matte kind, each grade; and the contact sheet
+    of the ``SHEET_MATTE`` matte with the ``SHEET_GRADE`` grade."""
     config = runner.config
     space = plate_colorspace(footage, config)
     plates = display(footage.pixels, space, config)
     flows = metrics.input_flows(plates)
     shots = []
+    sheet = None
     for kind in MATTE_KINDS.values():
         mattes = draw_mattes(kind, footage.masks, _seed(footage.clip.name, kind.name), footage.factor)
         matte_folder = folder / kind.name
@@ -208,6 +215,11 @@ def score_clip(
         bands = scoring_bands(mattes, footage.masks)
         for grade_name, grade in GRADES.items():
             truth = truth_frames(footage.pixels, footage.masks, grade, space, config)
+            pictured = kind.name == SHEET_MATTE and grade_name == SHEET_GRADE
+            if pictured:
+                sheet = ContactSheet.start(
+                    footage.size.label, footage.clip.name, footage.numbers, truth, bands
+                )
             for label in engines:
                 say(
                     f"{footage.size.label} {footage.clip.name}, {kind.name} matte, "
@@ -221,6 +233,8 @@ def score_clip(
                         f"the truth took the plate as {space} but {label} as {chosen}: the truth must "
                         f"follow the product's choice of the plate's colourspace (plate_colorspace())"
                     )
+                if pictured:
+                    sheet.add(label, outputs)
                 shots.append(
                     Shot(
                         size=footage.size.label,
@@ -238,7 +252,7 @@ def score_clip(
                         seconds_per_frame=seconds,
                     )
                 )
-    return shots
+    return shots, sheet
 
 
 def run_real_footage(
@@ -248,9 +262,10 @@ def run_real_footage(
     engines: list[str] | None = None,
     device: str = "auto",
     progress: Callable[[str], None] | None = None,
-) -> list[Shot]:
-    """Every engine on every named clip at each size (``native`` or ``WxH``); raises
-    MovingColorError when the clips are missing (``missing_reason`` says why first)."""
+) -> tuple[list[Shot], list[ContactSheet]]:
+    """Every engine on every named clip at each size (``native`` or ``WxH``), and a contact
+    sheet per clip and size; raises MovingColorError when the clips are missing
+    (``missing_reason`` says why first)."""
     reason = missing_reason(root)
     if reason:
         raise MovingColorError(reason)
@@ -258,6 +273,7 @@ def run_real_footage(
     say = progress or (lambda message: log.info("%s", message))
     config = ColorConfig()
     shots: list[Shot] = []
+    sheets: list[ContactSheet] = []
     logger = logging.getLogger("movingcolor")
     level = logger.level
     with tempfile.TemporaryDirectory(prefix="movingcolor-real-") as scratch:
@@ -269,10 +285,12 @@ def run_real_footage(
                 for name in names:
                     folder = Path(scratch) / "inputs" / size.label / name
                     footage = load_footage(find_clip(root, name), frames, size, folder)
-                    shots += score_clip(footage, engines, runner, folder, say)
+                    clip_shots, sheet = score_clip(footage, engines, runner, folder, say)
+                    shots += clip_shots
+                    sheets += [sheet] if sheet else []
         finally:
             logger.setLevel(level)
-    return shots
+    return shots, sheets
 
 
 def clips_for_sizes(root: Path, sizes: list[str], clips: str | None) -> dict[str, list[str]]:
@@ -357,7 +375,7 @@ def main(
         parser.error(str(error))
     engines = args.engines.split(",") if args.engines else default_engines()
     started = time.perf_counter()
-    shots = run_real_footage(
+    shots, sheets = run_real_footage(
         args.root,
         clips,
         args.frames,
@@ -380,10 +398,15 @@ def main(
         "held_out": list(HELD_OUT_CLIPS),
         "seconds": round(time.perf_counter() - started, 1),
     }
-    replace_section(args.out, section(shots, command, settings, str(relative)))
+    records = []
+    for sheet in sheets:
+        path = sheet_path(sheet.size, sheet.clip)
+        sheet.write(args.out.parent / path)
+        records.append(sheet.record(path.as_posix()))
+    replace_section(args.out, section(shots, command, settings, str(relative), records))
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(json_path, json.dumps(results_json(shots, command, settings), indent=2) + "\n")
-    print(f"wrote {args.out} and {json_path}", file=sys.stderr)
+    write_text_atomic(json_path, json.dumps(results_json(shots, command, settings, records), indent=2) + "\n")
+    print(f"wrote {args.out}, {json_path} and {len(records)} contact sheets", file=sys.stderr)
     return 0
 
 

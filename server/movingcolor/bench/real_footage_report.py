@@ -1,12 +1,12 @@
 """The real-footage benchmark's BENCHMARKS.md section and JSON: means by size, split, matte
-and clip, each with its ratio to ``hard`` over the same shots."""
+and clip, each with its ratio to ``hard`` over the same shots, and the contact sheets."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .real_clips import HELD_OUT_CLIPS
 from .report import machine_lines
@@ -110,8 +110,40 @@ def _by(shots: list, field: str, title: str) -> list[str]:
     return lines
 
 
-def section(shots: list, command: str, settings: dict, json_path: str) -> str:
-    """The markdown section, from its ``## `` title."""
+def _sheet_caption(sheet: dict) -> str:
+    """One line on a contact sheet (a ``ContactSheet.record``): what it shows, and where."""
+    window = sheet["window"]
+    zoom = f", shown ×{sheet['zoom']}" if sheet["zoom"] > 1 else ""
+    return (
+        f"- [{sheet['clip']} at {sheet['size']}]({sheet['path']}) ({sheet['frame']}): "
+        f"{sheet['matte']} matte, {sheet['grade']} grade; rows frames "
+        f"{', '.join(map(str, sheet['frames']))}; a {window['side']}x{window['side']} px window at "
+        f"x {window['left']}, y {window['top']}{zoom}; columns {' | '.join(sheet['columns'])}; "
+        f"below, ΔE00 against the truth, 0 black to {sheet['error_scale']:g} white"
+    )
+
+
+def _sheets(sheets: Sequence[dict]) -> list[str]:
+    if not sheets:
+        return []
+    scale = sheets[0]["error_scale"]
+    return [
+        "",
+        "### Contact sheets",
+        "",
+        "One shot per clip and size, the same window of every frame around the edge (where the "
+        "scoring band is densest in the middle frame). Top block: the pictures, one row per frame, "
+        "columns the truth then each engine. Bottom block, in the same places: each engine's error "
+        f"map, per-pixel CIEDE2000 against the truth, linear from 0 (black) to {scale:g} or more "
+        "(white); under the truth, the scoring band (blue).",
+        "",
+        *map(_sheet_caption, sheets),
+    ]
+
+
+def section(shots: list, command: str, settings: dict, json_path: str, sheets: Sequence[dict] = ()) -> str:
+    """The markdown section, from its ``## `` title; ``sheets``: the contact sheets' records
+    (``ContactSheet.record``), their paths relative to the markdown file."""
     mattes = settings["mattes"]
     rough, polygon = mattes["rough"], mattes["polygon"]
     grades = "; ".join(f"{name} `{grade}`" for name, grade in settings["grades"].items())
@@ -153,12 +185,13 @@ def section(shots: list, command: str, settings: dict, json_path: str) -> str:
         "### Per clip (means over mattes and grades)",
         "",
         *_by(shots, "clip", "clip"),
+        *_sheets(sheets),
     ]
     return "\n".join(lines) + "\n"
 
 
-def results_json(shots: list, command: str, settings: dict) -> dict:
-    """Every shot's figures, the means the section shows, how they were made."""
+def results_json(shots: list, command: str, settings: dict, sheets: Sequence[dict] = ()) -> dict:
+    """Every shot's figures, the means the section shows, how they were made, the contact sheets."""
     means = {}
     for size in dict.fromkeys(s.size for s in shots):
         clips = list(dict.fromkeys(s.clip for s in shots if s.size == size))
@@ -173,6 +206,7 @@ def results_json(shots: list, command: str, settings: dict) -> dict:
         "settings": settings,
         "means": _finite(means),
         "shots": _finite([dataclasses.asdict(s) for s in shots]),
+        "sheets": list(sheets),
     }
 
 

@@ -40,11 +40,10 @@ def edge_band_with_fade(matte: np.ndarray, width: BandWidth) -> tuple[np.ndarray
     linearly to nothing over the band's outer quarter (at least a pixel), so a change never stops
     in a line where the band ends. A pixel in the band only because the matte is soft there, farther
     from the contour than the band reaches, keeps all of it."""
-    band, distance, pixels = _band(matte, width, keep_distance=True)
+    band, reach, pixels = _band(matte, width, keep_distance=True)
     fade_width = max(pixels / 4.0, 1.0)
-    if distance is None:
+    if reach is None:
         return band, np.ones(int(band.sum()), np.float32)
-    reach = distance[band]
     fade = np.where(reach <= pixels, np.clip((pixels + 0.5 - reach) / fade_width, 0.0, 1.0), 1.0)
     return band, fade.astype(np.float32)
 
@@ -52,15 +51,18 @@ def edge_band_with_fade(matte: np.ndarray, width: BandWidth) -> tuple[np.ndarray
 def _band(
     matte: np.ndarray, width: BandWidth, keep_distance: bool
 ) -> tuple[np.ndarray, np.ndarray | None, float]:
-    """The band, each pixel's distance to the contour where ``keep_distance`` (infinite where it
-    was not needed: beyond the band), and the band's width in pixels."""
+    """The band, where ``keep_distance`` each band pixel's distance to the contour (in C order, as
+    ``array[band]`` lists them; infinite for a soft pixel beyond the band's reach), and the band's
+    width in pixels. Distances are kept for the band's pixels only, never as a frame."""
     inside = matte >= 0.5
     soft = (matte > 0.0) & (matte < 1.0)
     if inside.all() or not inside.any():
         return soft, None, 0.0
     pixels = width.pixels(inside)
     near = np.zeros_like(inside)
-    distances = np.full(inside.shape, np.inf, np.float32) if keep_distance else None
+    # Per tile: the flat indices of its near pixels and their distances.
+    kept_at: list[np.ndarray] = []
+    kept: list[np.ndarray] = []
     margin = int(math.floor(pixels)) + 1
     for top, left, bottom, right in _boundary_tiles(inside, margin):
         window = (
@@ -72,10 +74,21 @@ def _band(
         distance = np.where(part, _distance_to_zero(part), _distance_to_zero(~part))
         row, col = top - window[0].start, left - window[1].start
         tile = distance[row : row + bottom - top, col : col + right - left]
-        near[top:bottom, left:right] = tile <= pixels
-        if distances is not None:
-            distances[top:bottom, left:right] = tile
-    return near | soft, distances, pixels
+        close = tile <= pixels
+        near[top:bottom, left:right] = close
+        if keep_distance:
+            rows, cols = np.nonzero(close)
+            kept_at.append((rows + top) * inside.shape[1] + cols + left)
+            kept.append(tile[close].astype(np.float32))
+    band = near | soft
+    if not keep_distance:
+        return band, None, pixels
+    reach = np.full(int(band.sum()), np.inf, np.float32)
+    if kept_at:
+        at = np.concatenate(kept_at)
+        # The band's pixels in C order, and where each near pixel falls among them.
+        reach[np.searchsorted(np.flatnonzero(band), at)] = np.concatenate(kept)
+    return band, reach, pixels
 
 
 def _distance_to_zero(mask: np.ndarray) -> np.ndarray:
