@@ -119,7 +119,7 @@ def _sheet_caption(sheet: dict) -> str:
         f"{sheet['matte']} matte, {sheet['grade']} grade; rows frames "
         f"{', '.join(map(str, sheet['frames']))}; a {window['side']}x{window['side']} px window at "
         f"x {window['left']}, y {window['top']}{zoom}; columns {' | '.join(sheet['columns'])}; "
-        f"below, ΔE00 against the truth, 0 black to {sheet['error_scale']:g} white"
+        f"below, ΔE00 against the truth, 0 black to {sheet['error_scale']:g} or more white"
     )
 
 
