@@ -47,7 +47,7 @@ def test_the_shipped_model_was_trained_by_a_shipped_config():
     import json
 
     recorded = json.loads((ROOT / "server/movingcolor/weights/default/config.json").read_text())
-    assert TrainConfig.from_dict(recorded["training"]["config"]) == TrainConfig.load("lite-guided-scale2-cpu")
+    assert TrainConfig.from_dict(recorded["training"]["config"]) == TrainConfig.load("lite-guided-real-cpu")
 
 
 def test_random_grades_follow_the_papers_sampling():
