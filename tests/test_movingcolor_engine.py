@@ -412,6 +412,13 @@ def _window(count: int, height: int, width: int, seed: int = 3, band_width: floa
         jitter = rng.integers(-3, 4, 2)
         matte[t, height // 4 + jitter[0] : 3 * height // 4, width // 4 + jitter[1] : 3 * width // 4] = 1.0
     band = np.stack([edge_band(m, BandWidth(band_width)) for m in matte])
+    return _shot_frames(plate, graded, matte, band, band_width)
+
+
+def _shot_frames(plate, graded, matte, band, band_width: float) -> FusionFrames:
+    """A window of every frame of a shot whose hard composite is its plate (the graded plate is
+    the grade's input only), all of them local and predicted."""
+    count = len(plate)
     return FusionFrames(
         frame_numbers=list(range(count)),
         outputs=list(range(count)),
@@ -625,17 +632,7 @@ def _on_larger_canvas(frames: FusionFrames, top: int, left: int, height: int, wi
 
     plate, graded = pad(frames.plate_display, "symmetric"), pad(frames.graded_display, "symmetric")
     matte, band = pad(frames.matte, "constant"), pad(frames.band, "constant")
-    return dataclasses_replace(
-        frames,
-        plate=plate,
-        graded=graded,
-        edited=plate,
-        matte=matte,
-        band=band,
-        plate_display=plate,
-        graded_display=graded,
-        edited_display=plate,
-    )
+    return _shot_frames(plate, graded, matte, band, frames.band_pixels[0])
 
 
 def test_the_same_band_in_a_larger_frame_gives_the_same_matte(monkeypatch):
