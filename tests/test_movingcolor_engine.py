@@ -577,7 +577,7 @@ def test_the_upsampled_change_on_band_tiles_is_the_whole_frame_one():
     whole-frame fast guided filter, on tiles cut by the frame's edges and corners too (a frame
     size that is no multiple of the tile or of the working size)."""
     import torch
-    from movingcolor.engines.movingcolor import (
+    from movingcolor.engines.guided_upsample import (
         UPSAMPLE_EPS,
         UPSAMPLE_RADIUS,
         guided_upsample,
