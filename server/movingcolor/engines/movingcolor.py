@@ -1,7 +1,10 @@
 """The learned engine: the MovingColor network over sliding windows.
 
-The network runs at a working resolution (``working_size`` on the long side).
-Its output reaches the plate's resolution without losing the plate's detail:
+The blend head sees the band at a scale set by the band (:mod:`.band_crops`): the whole frame
+at a working resolution (``working_size`` on the long side, or finer when the band is thin and
+the frame still fits), or crops along the band when it does not; a crop seen pixel for pixel
+gives its matte directly. Otherwise the output reaches the plate's resolution without losing
+the plate's detail:
 
 * blend head (grade known): the refined matte is upsampled with a fast guided
   filter steered by the full-resolution plate, then the runner blends the
