@@ -238,12 +238,7 @@ class MovingColorEngine(Engine):
             size = working_shape(height, width, round(max(height, width) * scale))
         x = self._inputs(frames, grade_known, size)
         with torch.no_grad():
-            if self.device.startswith("cuda"):
-                with torch.autocast("cuda", dtype=torch.bfloat16):
-                    y = self.network(x, local, head)
-            else:
-                y = self.network(x, local, head)
-            y = y[0].float()  # (local, 1 or 3, h, w)
+            y = self._run_network(x, local, head)  # (local, 1 or 3, h, w)
             low_plate = x[0, :local, PLATE].float()  # (local, 3, h, w)
             # The colour head's start at the working size: the plate, or the host's composite.
             colour_start_low = (
