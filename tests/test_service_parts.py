@@ -11,7 +11,7 @@ import time
 import grpc
 import numpy as np
 import pytest
-from movingcolor.engines import create_engine
+from movingcolor.engines import Engine, create_engine
 from movingcolor.errors import FrameSizeMismatchError, MissingFramesError
 from movingcolor.frames.frame_range import FrameRange
 from movingcolor.frames.stream import DecodedImage, FrameStore, StreamOrderError, StreamSource
@@ -23,7 +23,7 @@ from movingcolor.service.address import parse_address
 from movingcolor.service.auth import MISSING, WRONG, token_problem
 from movingcolor.service.errors import AddressError, JobCancelledError
 from movingcolor.service.jobs import Job
-from movingcolor.service.scheduler import DeviceScheduler
+from movingcolor.service.scheduler import DeviceScheduler, ScheduledEngine
 from movingcolor.v1 import image_pb2 as pb
 
 
@@ -151,6 +151,17 @@ def test_store_reports_frames_that_never_came_and_feeds_a_source():
         source.read(1002)
     with pytest.raises(MissingFramesError, match="before any matte image arrived"):
         _ = StreamSource(store, "matte").width
+
+
+@pytest.mark.parametrize("name", ["hard", "guided", "feather"])
+def test_a_scheduled_engine_declares_what_its_engine_declares(name):
+    # The server wraps every engine: a trait it dropped would change how frames are prepared or
+    # whether each window is copied (frame stacks), so the server would do more than fuse does.
+    inner = create_engine(name)
+    scheduled = ScheduledEngine(inner, DeviceScheduler(slots=1), "cpu", Job("a", "FuseWindow"))
+    for trait in Engine.__annotations__:
+        assert getattr(scheduled, trait) == getattr(inner, trait), trait
+    assert scheduled.takes_frame_stacks  # the built-in engines read windows without copies
 
 
 def test_fair_turns_round_robin_between_clients():

@@ -88,14 +88,10 @@ class ScheduledEngine(Engine):
         self.scheduler = scheduler
         self.device = device
         self.job = job
-        self.name = inner.name
-        self.description = inner.description
-        self.temporal_radius = inner.temporal_radius
-        self.model = inner.model
-        # What the engine reads and returns decides what each frame is prepared with.
-        self.inputs = inner.inputs
-        self.decides_colours = inner.decides_colours
-        self.decides_band = inner.decides_band
+        # Every trait the engine declares (what it reads and returns decides what each frame is
+        # prepared with; whether it takes frame stacks, whether a window is copied for it).
+        for trait in Engine.__annotations__:
+            setattr(self, trait, getattr(inner, trait))
 
     def plan(self, clip: list[int], targets: list[int]) -> list[Window]:
         return self.inner.plan(clip, targets)
