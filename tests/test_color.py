@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from movingcolor.color.config import ColorConfig, apply_processor
+from movingcolor.color.config import CHUNK_PIXELS, ColorConfig, apply_processor
 from movingcolor.color.grade import parse_grade
 from movingcolor.color.parametric import ParametricGrade
 from movingcolor.errors import ColorConfigError, GradeError, UnknownColorspaceError, UnknownLookError
@@ -54,6 +54,20 @@ def test_conversion_round_trip_and_noop_is_exact(config):
     back = config.convert(there, "ACEScct", "ACEScg")
     assert np.allclose(back, rgb, atol=1e-4)
     assert np.array_equal(config.convert(rgb, "ACEScg", "ACEScg"), rgb)
+
+
+@pytest.mark.parametrize("shape", [(3, CHUNK_PIXELS // 3 + 7, 3), (CHUNK_PIXELS * 2 + 5, 3)])
+def test_a_large_image_is_converted_in_chunks_exactly_as_in_one_call(config, shape):
+    # Frames are converted in chunks on several threads: every pixel must come out as a single
+    # call over the whole image would make it, whatever the split and the remainder.
+    rgb = np.random.default_rng(4).uniform(-0.2, 2.0, shape).astype(np.float32)
+    grade = parse_grade("slope=1.2,1.0,0.8;offset=0.01;power=1.1;sat=1.2", config)
+    processor = grade.processor(config, "ACEScg", "sRGB - Texture", "ACEScct")
+    whole = np.array(rgb, copy=True)
+    processor.applyRGB(whole)
+    converted = apply_processor(processor, rgb)
+    assert converted.shape == rgb.shape and np.array_equal(converted, whole)
+    assert not np.array_equal(converted, rgb)  # the grade changed it: the test compares work done
 
 
 def test_inline_cdl_matches_asc_formula(config):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import functools
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,9 +120,30 @@ class ColorConfig:
         return apply_processor(processor, rgb)
 
 
+#: Pixels a processor is applied to at a time. OpenColorIO's CPU path is several times faster on
+#: runs of this size than on a whole HD frame in one call (measured 1080p: 92 ms in one call, 32 ms
+#: in chunks on one core), and chunks let every core work: the binding releases the GIL.
+CHUNK_PIXELS = 1 << 17
+
+
+@functools.cache
+def _chunk_pool() -> ThreadPoolExecutor:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return ThreadPoolExecutor(max_workers=max(1, cores or 1), thread_name_prefix="ocio")
+
+
 def apply_processor(processor: ocio.CPUProcessor | None, rgb: np.ndarray) -> np.ndarray:
-    """Apply ``processor`` to a copy of ``rgb``; None means identity (bit-exact copy)."""
+    """Apply ``processor`` to a copy of ``rgb`` (float32 ``(..., 3)``); None means identity
+    (bit-exact copy). Each pixel is transformed on its own, so the result does not depend on
+    how the pixels are split between threads."""
     out = np.array(rgb, dtype=np.float32, order="C", copy=True)
-    if processor is not None:
-        processor.applyRGB(out)
+    if processor is None:
+        return out
+    pixels = out.reshape(-1, 3)
+    if len(pixels) <= CHUNK_PIXELS:
+        processor.applyRGB(pixels)
+        return out
+    chunks = [pixels[start : start + CHUNK_PIXELS] for start in range(0, len(pixels), CHUNK_PIXELS)]
+    for _ in _chunk_pool().map(processor.applyRGB, chunks):
+        pass  # map raises the first chunk's error, if any
     return out
