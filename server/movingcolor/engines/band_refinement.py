@@ -15,10 +15,14 @@ from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
 
+from ..compute_pool import map_parts, split_count
 from ..masks.band import occupied_tiles
 from .guided_filter import EPS, refine_matte, refine_radius, temporal_average
 
 Tile = tuple[int, int, int, int]
+
+#: Fewer tiles than this in a part cost more to hand to a thread than they save.
+MIN_PART_TILES = 4
 
 
 def _reach(tile: Tile, margin: int, shape: tuple[int, ...]) -> tuple[slice, slice]:
@@ -51,8 +55,15 @@ def filter_tiles(
     crops = {tile: _reach(tile, margin, shape) for tile in tiles}
     filtered: dict[Tile, np.ndarray] = {}
     for group in _by_shape(crops).values():
-        batches = [np.stack([image[crops[tile]] for tile in group]) for image in images]
-        for tile, values in zip(group, function(*batches), strict=True):
+        # A batch's crops are filtered independently: its parts run on every core.
+        parts = np.array_split(np.arange(len(group)), split_count(len(group), MIN_PART_TILES))
+
+        def filter_part(part: np.ndarray, group: list[Tile] = group) -> np.ndarray:
+            batches = [np.stack([image[crops[group[k]]] for k in part]) for image in images]
+            return function(*batches)
+
+        values_by_tile = np.concatenate(map_parts(filter_part, parts))
+        for tile, values in zip(group, values_by_tile, strict=True):
             top, left, bottom, right = tile
             rows, cols = crops[tile]
             filtered[tile] = values[top - rows.start :, left - cols.start :][: bottom - top, : right - left]

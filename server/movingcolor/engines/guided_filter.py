@@ -22,6 +22,12 @@ def _box(image: np.ndarray, radius: int, lead: int = 0) -> np.ndarray:
     return ndimage.uniform_filter(image, size=size, mode="reflect")
 
 
+def dot3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(a * b).sum(-1)`` over a last axis of three, added in the same order: numpy's reduction
+    over so short an axis is several times slower than two additions."""
+    return a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1] + a[..., 2] * b[..., 2]
+
+
 def guided_coefficients(
     guide: np.ndarray, source: np.ndarray, radius: int, eps: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -43,14 +49,14 @@ def guided_coefficients(
     entries = [covariance[..., k] - mean_guide[..., i] * mean_guide[..., j] for k, (i, j) in enumerate(PAIRS)]
     rhs = tuple(cross[..., i] for i in range(3))
     slope = np.stack(solve_symmetric3(regularised(entries, eps), rhs), axis=-1)
-    offset = mean_source - (slope * mean_guide).sum(-1)
+    offset = mean_source - dot3(slope, mean_guide)
     return _box(slope, radius, lead), _box(offset, radius, lead)
 
 
 def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
     """Edge-preserving smoothing of ``source`` (..., H, W) steered by a colour ``guide`` (..., H, W, 3)."""
     slope, offset = guided_coefficients(guide, source, radius, eps)
-    return (slope * guide).sum(-1) + offset
+    return dot3(slope, guide) + offset
 
 
 # The guided engine's settings, shared with the network's guided start.
@@ -75,7 +81,8 @@ def temporal_weight(
 ) -> np.ndarray:
     """``(H, W)`` weight of a neighbour ``offset`` frames away: falls off with time and
     wherever the plate changed, so static edges settle and moving ones do not drag."""
-    change = np.square(guide - center_guide).sum(-1)
+    difference = guide - center_guide
+    change = dot3(difference, difference)
     return np.exp(-0.5 * (offset / sigma) ** 2 - 0.5 * change / change_sigma**2).astype(np.float32)
 
 

@@ -45,21 +45,23 @@ def composite(spaces: ShotColorspaces, frame, kind: str, value: np.ndarray) -> n
     hard composite fades out towards the band's outer edge (``frame.band_fade``), so it never
     stops in a line there."""
     out = frame.edited_out.copy()
-    band = frame.band
+    # The band's pixels by flat index, in ``array[band]``'s order (the fade's): several times
+    # faster than a boolean mask over the whole frame for every array read.
+    where = np.flatnonzero(frame.band)
     fade = frame.band_fade
-    if band.any():
+    if where.size:
         if kind == "alpha":
             lin_to_out = spaces.config.converter(spaces.working, spaces.output)
-            weight = np.clip(value[band], 0.0, 1.0)
+            weight = np.clip(at_pixels(value, where), 0.0, 1.0)
             if fade is not None:
-                matte = frame.matte[band]
+                matte = at_pixels(frame.matte, where)
                 weight = matte + fade * (weight - matte)
-            out[band] = blend_exact(
+            blended = blend_exact(
                 weight,
-                frame.graded[band],
-                frame.plate[band],
-                frame.graded_out[band],
-                frame.plate_out[band],
+                at_pixels(frame.graded, where),
+                at_pixels(frame.plate, where),
+                at_pixels(frame.graded_out, where),
+                at_pixels(frame.plate_out, where),
                 lin_to_out,
             )
         else:
@@ -68,11 +70,18 @@ def composite(spaces: ShotColorspaces, frame, kind: str, value: np.ndarray) -> n
             # change to that composite is carried into the output space instead of its
             # colours, so what the network cannot represent keeps the host's values.
             to_out = functools.partial(spaces.config.convert, src=spaces.display, dst=spaces.output)
-            change = to_out(value[band]) - to_out(frame.edited_display[band])
+            change = to_out(at_pixels(value, where)) - to_out(at_pixels(frame.edited_display, where))
             if fade is not None:
                 change *= fade[:, None]
-            out[band] = frame.edited_out[band] + change
+            blended = at_pixels(frame.edited_out, where) + change
+        out.reshape(-1, out.shape[-1])[where] = blended
     return out
+
+
+def at_pixels(image: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """``image``'s pixels at the flat indices ``where`` (``np.flatnonzero`` of an ``(H, W)``
+    mask): ``(N,)`` or ``(N, C)``, as ``image[mask]`` gives them."""
+    return np.take(image.reshape(-1, *image.shape[2:]), where, axis=0)
 
 
 #: A frame is reported as missed where at least this many pixels of its band's faded outer part,
@@ -93,8 +102,8 @@ def edge_beyond_band(frame, kind: str, value: np.ndarray) -> int:
     outer = fade <= 0.5
     if not outer.any():
         return 0
-    band = frame.band
-    flipped = np.abs(np.clip(value[band][outer], 0.0, 1.0) - frame.matte[band][outer]) > 0.5
+    where = np.flatnonzero(frame.band)[outer]
+    flipped = np.abs(np.clip(at_pixels(value, where), 0.0, 1.0) - at_pixels(frame.matte, where)) > 0.5
     count = int(flipped.sum())
     return count if count >= max(MISSED_PIXELS, MISSED_SHARE * outer.sum()) else 0
 

@@ -100,8 +100,11 @@ def _graded(processor, plate_rgb: np.ndarray, region: np.ndarray | None) -> np.n
     if region is None:
         return apply_processor(processor, plate_rgb)
     graded = np.zeros(plate_rgb.shape, np.float32)
-    if region.any():  # OpenColorIO refuses an empty image
-        graded[region] = apply_processor(processor, plate_rgb[region])
+    # By flat index: several times faster than a boolean mask on a whole frame.
+    where = np.flatnonzero(region)
+    if where.size:  # OpenColorIO refuses an empty image
+        pixels = plate_rgb.reshape(-1, 3)
+        graded.reshape(-1, 3)[where] = apply_processor(processor, np.take(pixels, where, axis=0))
     return graded
 
 

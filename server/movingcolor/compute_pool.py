@@ -1,0 +1,43 @@
+"""One thread per usable core for array work split into independent parts.
+
+OpenColorIO, numpy and scipy.ndimage release the GIL while they compute, so a frame's pixels or
+a batch of band tiles split into parts keep every core busy. Parts must not submit parts of
+their own (the pool's threads would wait on themselves), nor read or write files: a pool thread
+does not run in its submitter's context (``frames.confine``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+Part = TypeVar("Part")
+Result = TypeVar("Result")
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, which a farm's slot or a container sets)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=usable_cores(), thread_name_prefix="compute")
+
+
+def map_parts(function: Callable[[Part], Result], parts: Sequence[Part]) -> list[Result]:
+    """``[function(part) for part in parts]``, the parts on the pool's threads (in this thread
+    when there is one part or one core); the first part's error is raised."""
+    if len(parts) <= 1 or usable_cores() == 1:
+        return [function(part) for part in parts]
+    return list(_pool().map(function, parts))
+
+
+def split_count(items: int, minimum: int = 1) -> int:
+    """How many parts to cut ``items`` into: one per core, each of at least ``minimum`` items."""
+    return max(1, min(usable_cores(), items // max(1, minimum)))
