@@ -9,9 +9,12 @@ matte settles on static edges without dragging over moving ones.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from ..color.symmetric3 import PAIRS, regularised, solve_symmetric3
+from ..compute_pool import map_parts, split_count
 
 
 def _box(image: np.ndarray, radius: int, lead: int = 0) -> np.ndarray:
@@ -111,8 +114,31 @@ def guided_mattes(
 ) -> np.ndarray:
     """The guided engine's refined mattes ``(T, H, W)`` for consecutive frames
     ``guides (T, H, W, 3)``, ``mattes (T, H, W)``; neighbours beyond the ends are absent."""
-    refined = [refine_matte(g, m, b, eps) for g, m, b in zip(guides, mattes, band_pixels, strict=True)]
+    refined = refine_mattes(guides, mattes, band_pixels, eps)
     return smooth_over_time(refined, guides, temporal_radius, temporal_sigma, change_sigma)
+
+
+def refine_mattes(
+    guides: np.ndarray, mattes: np.ndarray, band_pixels: Sequence[float], eps: float = EPS
+) -> list[np.ndarray]:
+    """:func:`refine_matte` of each frame (``guides (T, H, W, 3)``, ``mattes (T, H, W)``), the
+    frames of one filter radius as one batch split over the cores: the same as one frame at a
+    time, since a batch's frames are filtered independently."""
+    by_radius: dict[int, list[int]] = {}
+    for index, width in enumerate(band_pixels):
+        by_radius.setdefault(refine_radius(width), []).append(index)
+    refined: list[np.ndarray] = [np.empty(0, np.float32)] * len(band_pixels)
+    for indices in by_radius.values():
+        parts = np.array_split(np.asarray(indices), split_count(len(indices)))
+
+        def refine_part(part: np.ndarray) -> np.ndarray:
+            # All of a part's frames share one radius: the first's band gives it.
+            return refine_matte(guides[part], mattes[part], band_pixels[part[0]], eps)
+
+        for part, values in zip(parts, map_parts(refine_part, parts), strict=True):
+            for index, frame in zip(part, values, strict=True):
+                refined[index] = frame
+    return refined
 
 
 def smooth_over_time(
