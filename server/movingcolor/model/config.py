@@ -94,7 +94,10 @@ CONFIGS: dict[str, NetworkConfig] = {
         decoder_channels=(32, 16),
         working_size=432,
         local_frames=6,
-        local_stride=3,
+        # Every local frame once: the real-footage benchmark's held-out clips scored the same
+        # with each frame predicted by two overlapping windows (stride 3) and by one (band ΔE
+        # 0.620 both, temporal error 0.682 vs 0.684), at about half the network's time.
+        local_stride=6,
         global_stride=10,
         max_global_frames=3,
     ),
