@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from ..compute_pool import map_parts
 from ..spec.band_width import BandWidth
 
 __all__ = ["BandWidth", "edge_band", "edge_band_with_fade", "occupied_tiles"]
@@ -64,7 +65,9 @@ def _band(
     kept_at: list[np.ndarray] = []
     kept: list[np.ndarray] = []
     margin = int(math.floor(pixels)) + 1
-    for top, left, bottom, right in _boundary_tiles(inside, margin):
+
+    def tile_distances(tile: tuple[int, int, int, int]) -> np.ndarray:
+        top, left, bottom, right = tile
         window = (
             slice(max(top - margin, 0), min(bottom + margin, inside.shape[0])),
             slice(max(left - margin, 0), min(right + margin, inside.shape[1])),
@@ -73,7 +76,11 @@ def _band(
         # Distance of each pixel to the nearest pixel on the other side of the contour.
         distance = np.where(part, _distance_to_zero(part), _distance_to_zero(~part))
         row, col = top - window[0].start, left - window[1].start
-        tile = distance[row : row + bottom - top, col : col + right - left]
+        return distance[row : row + bottom - top, col : col + right - left]
+
+    tiles = _boundary_tiles(inside, margin)
+    # Tiles are independent: their distance transforms run on every core.
+    for (top, left, bottom, right), tile in zip(tiles, map_parts(tile_distances, tiles), strict=True):
         close = tile <= pixels
         near[top:bottom, left:right] = close
         if keep_distance:
@@ -100,21 +107,33 @@ def _distance_to_zero(mask: np.ndarray) -> np.ndarray:
     return ndimage.distance_transform_edt(mask)
 
 
-def _boundary_tiles(inside: np.ndarray, margin: int) -> list[tuple[int, int, int, int]]:
+def _boundary_tiles(inside: np.ndarray, margin: int, tile: int = TILE) -> list[tuple[int, int, int, int]]:
     """``(top, left, bottom, right)`` of every tile holding a pixel within ``margin`` pixels (in
-    each axis) of a boundary pixel: one whose 4-neighbour lies across the contour."""
-    from scipy import ndimage  # not at the top: a hard-engine run never loads scipy
-
-    boundary = np.zeros(inside.shape, np.uint8)
+    each axis) of a boundary pixel: one whose 4-neighbour lies across the contour. Found from the
+    boundary pixels' positions (a tile is reached when its rectangle widened by ``margin`` holds
+    one), not by dilating a frame: the cost follows the contour's length."""
+    height, width = inside.shape
+    boundary = np.zeros(inside.shape, bool)
     across_rows = inside[1:] != inside[:-1]
     across_cols = inside[:, 1:] != inside[:, :-1]
     boundary[1:] |= across_rows
     boundary[:-1] |= across_rows
     boundary[:, 1:] |= across_cols
     boundary[:, :-1] |= across_cols
-    size = 2 * margin + 1
-    reached = ndimage.maximum_filter1d(ndimage.maximum_filter1d(boundary, size, axis=0), size, axis=1)
-    return occupied_tiles(reached.view(bool))
+    ys, xs = np.nonzero(boundary)
+    rows, cols = -(-height // tile), -(-width // tile)
+    reached = np.zeros((rows, cols), bool)
+    # Tile row r is reached from row y when r*tile - margin <= y < (r+1)*tile + margin.
+    first_row, last_row = np.maximum((ys - margin) // tile, 0), np.minimum((ys + margin) // tile, rows - 1)
+    first_col, last_col = np.maximum((xs - margin) // tile, 0), np.minimum((xs + margin) // tile, cols - 1)
+    for dr in range(int((last_row - first_row).max(initial=0)) + 1):
+        for dc in range(int((last_col - first_col).max(initial=0)) + 1):
+            ok = (first_row + dr <= last_row) & (first_col + dc <= last_col)
+            reached[first_row[ok] + dr, first_col[ok] + dc] = True
+    return [
+        (r * tile, c * tile, min((r + 1) * tile, height), min((c + 1) * tile, width))
+        for r, c in zip(*np.nonzero(reached), strict=True)
+    ]
 
 
 def occupied_tiles(mask: np.ndarray, tile: int = TILE) -> list[tuple[int, int, int, int]]:
