@@ -43,12 +43,17 @@ class OverlapAverage:
             if kind == "alpha":
                 kind, value = "rgb", self.alpha_to_rgb(frame, value, 1)
             else:
-                self.sums[frame] = self.alpha_to_rgb(frame, self.sums[frame], self.counts[frame])
+                alpha_sum = self.sums[frame].astype(np.float64)
+                self.sums[frame] = self.alpha_to_rgb(frame, alpha_sum, self.counts[frame])
         self.kinds[frame] = kind
-        if frame in self.sums:
-            self.sums[frame] += value
+        if frame not in self.sums:
+            # Kept as it is until a second prediction comes: most frames of a centred plan have
+            # one, and a full-frame float64 copy and division each cost more than the blend.
+            self.sums[frame] = value if value.dtype != np.float64 else value.copy()
+        elif self.sums[frame].dtype != np.float64:
+            self.sums[frame] = self.sums[frame].astype(np.float64) + value
         else:
-            self.sums[frame] = value.astype(np.float64)
+            self.sums[frame] += value
         self.counts[frame] = self.counts.get(frame, 0) + 1
 
     def finished(self, window_index: int) -> list[tuple[int, str, np.ndarray]]:
@@ -60,6 +65,8 @@ class OverlapAverage:
                 raise RuntimeError(
                     f"frame {frame}: {self.counts.get(frame)} of {self.uses[frame]} predictions"
                 )
-            mean = (self.sums.pop(frame) / self.counts.pop(frame)).astype(np.float32)
+            total, count = self.sums.pop(frame), self.counts.pop(frame)
+            # One prediction is its own mean: float32 to float64 and back is exact.
+            mean = total.astype(np.float32, copy=False) if count == 1 else (total / count).astype(np.float32)
             results.append((frame, self.kinds.pop(frame), mean))
         return results
