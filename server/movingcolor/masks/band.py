@@ -130,10 +130,7 @@ def _boundary_tiles(inside: np.ndarray, margin: int, tile: int = TILE) -> list[t
         for dc in range(int((last_col - first_col).max(initial=0)) + 1):
             ok = (first_row + dr <= last_row) & (first_col + dc <= last_col)
             reached[first_row[ok] + dr, first_col[ok] + dc] = True
-    return [
-        (r * tile, c * tile, min((r + 1) * tile, height), min((c + 1) * tile, width))
-        for r, c in zip(*np.nonzero(reached), strict=True)
-    ]
+    return _tile_bounds(reached, tile, height, width)
 
 
 def occupied_tiles(mask: np.ndarray, tile: int = TILE) -> list[tuple[int, int, int, int]]:
@@ -144,7 +141,13 @@ def occupied_tiles(mask: np.ndarray, tile: int = TILE) -> list[tuple[int, int, i
     padded = np.zeros((rows * tile, cols * tile), bool)
     padded[:height, :width] = mask
     touched = padded.reshape(rows, tile, cols, tile).any(axis=(1, 3))
+    return _tile_bounds(touched, tile, height, width)
+
+
+def _tile_bounds(chosen: np.ndarray, tile: int, height: int, width: int) -> list[tuple[int, int, int, int]]:
+    """``(top, left, bottom, right)`` of the tiles ``chosen`` (``(rows, cols)`` bool) marks, row
+    by row; edge tiles are cut to the ``height`` x ``width`` frame."""
     return [
         (r * tile, c * tile, min((r + 1) * tile, height), min((c + 1) * tile, width))
-        for r, c in zip(*np.nonzero(touched), strict=True)
+        for r, c in zip(*np.nonzero(chosen), strict=True)
     ]
