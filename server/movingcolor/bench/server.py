@@ -236,7 +236,10 @@ def _section(rows: list[Row], device: str, model_note: str, command: str) -> str
         "untimed warm-up per path at the first size). *Window* is one target frame fused from its "
         "neighbours held in memory, as an OFX host asks "
         "(guided: the target and 2 each side; the network: its local frames), in-process over a `FrameStore` "
-        "against the `FuseWindow` call, median. Engines are loaded before timing on both sides. "
+        "against the `FuseWindow` call repeated, median: in-process fuses afresh every time, while the "
+        "server answers the same window again from its result cache after the first call (what a host "
+        "that re-renders an unchanged frame gets; a scrub's next frame is in the scrubbing section). "
+        "Engines are loaded before timing on both sides. "
         "1920x1080 frames are a 480x270 procedural shot upsampled. "
         + " ".join(note for note in (model_note, gpu_note) if note),
         "",
