@@ -113,7 +113,8 @@ def section(rows: list[Scrub], command: str) -> str:
         "",
         f"Reproduce with `{command}`. `movingcolor serve` on a Unix socket; the client library's "
         "`fuse_window` (what the OFX plugin calls) for consecutive target frames, each window the target "
-        "and its engine's neighbours (GetInfo's temporal radius), CDL grade, "
+        "and its engine's neighbours (GetInfo's temporal radius; 2 each side where it gives none, as "
+        "the network does, the OFX plugin's default window radius), CDL grade, "
         f"{DEFAULT_BAND} px band, float pixels in and out. After the first window, images the server "
         "holds are named by digest instead of resent. *next* is the median over the following targets.",
         "",
