@@ -10,6 +10,7 @@ import bisect
 import itertools
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -187,9 +188,17 @@ class DigestedFrames:
 
     def __init__(self, frames, roles: Sequence[str]):
         self.clip = list(frames.clip)
-        self.images = {(role, frame): frames.image(role, frame) for role in roles for frame in self.clip}
-        for info, data in self.images.values():
+        keys = [(role, frame) for role in roles for frame in self.clip]
+
+        def digested(key: tuple[str, int]) -> tuple[pb.ImageInfo, bytes]:
+            info, data = frames.image(*key)
             info.sha256 = image_sha256(data)
+            return info, data
+
+        # A window's images are encoded and hashed on every core (numpy's copies and hashlib
+        # release the GIL): for a 1080p window this is most of a host's wait outside the server.
+        with ThreadPoolExecutor(max_workers=max(1, min(len(keys), os.cpu_count() or 1))) as pool:
+            self.images = dict(zip(keys, pool.map(digested, keys), strict=True))
         self.held: frozenset[str] = frozenset()
 
     def digests(self) -> list[str]:
