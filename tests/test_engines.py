@@ -21,17 +21,21 @@ BAND = "10"
 @pytest.fixture(scope="module")
 def fused(demo_inputs, tmp_path_factory) -> dict[str, list[np.ndarray]]:
     plate, matte = demo_inputs
-    out = tmp_path_factory.mktemp("fused")
+    return _fuse_with(engine_names(), plate, matte, BAND, tmp_path_factory.mktemp("fused"))
+
+
+def _fuse_with(names, plate: str, matte: str, band: str, folder) -> dict[str, list[np.ndarray]]:
+    """Each engine's frames of the shot, fused with the demo grade as float EXRs and read back."""
     results = {}
-    for name in engine_names():
+    for name in names:
         report = run_shot(
             ShotSpec(
                 plate=plate,
                 matte=matte,
                 grade=DEMO_GRADE,
                 engine=name,
-                band=BAND,
-                out=str(out / name / "f.####.exr"),
+                band=band,
+                out=str(folder / name / "f.####.exr"),
                 exr_type="float",
             )
         )
@@ -89,20 +93,7 @@ def test_outside_band_is_bit_exact_at_production_sizes(tmp_path, width, height):
     # every core); what is split must still leave every pixel outside the band the hard
     # composite's, bit for bit.
     plate, matte = _large_shot(tmp_path, width, height)
-    fused = {}
-    for name in ("hard", "feather", "guided"):
-        report = run_shot(
-            ShotSpec(
-                plate=plate,
-                matte=matte,
-                grade=DEMO_GRADE,
-                engine=name,
-                band="12px",
-                out=str(tmp_path / name / "f.####.exr"),
-                exr_type="float",
-            )
-        )
-        fused[name] = [read_pixels(p) for p in report.written]
+    fused = _fuse_with(("hard", "feather", "guided"), plate, matte, "12px", tmp_path)
     for number, hard in enumerate(fused["hard"]):
         band = edge_band(
             matte_from_pixels(read_pixels(matte.replace("####", f"{1001 + number:04d}"))),
