@@ -20,7 +20,7 @@ from ..color.grade_fit import GOOD_FIT_RMS, LOCAL_FIT_MIN_RADIUS, recover_graded
 from ..engines import Engine
 from ..masks.band import edge_band, edge_band_with_fade
 from ..masks.matte import matte_from_pixels
-from .composite import blend_exact
+from .composite import at_pixels, blend_exact
 from .plan import ShotPlan
 
 log = logging.getLogger("movingcolor")
@@ -103,8 +103,7 @@ def _graded(processor, plate_rgb: np.ndarray, region: np.ndarray | None) -> np.n
     # By flat index: several times faster than a boolean mask on a whole frame.
     where = np.flatnonzero(region)
     if where.size:  # OpenColorIO refuses an empty image
-        pixels = plate_rgb.reshape(-1, 3)
-        graded.reshape(-1, 3)[where] = apply_processor(processor, np.take(pixels, where, axis=0))
+        graded.reshape(-1, 3)[where] = apply_processor(processor, at_pixels(plate_rgb, where))
     return graded
 
 
