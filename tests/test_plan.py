@@ -149,3 +149,64 @@ def test_an_engine_that_declares_nothing_gets_everything():
 
     assert Plugin.inputs == FRAME_INPUTS and Plugin.decides_colours
     assert {"plate_display", "graded_display", "edited_display", "edited"} <= frame_arrays(Plugin())
+
+
+@pytest.mark.parametrize("engine_name", ["guided", "movingcolor"])
+def test_a_target_prepared_before_as_context_takes_its_band_and_inputs_from_it(
+    demo_inputs, test_model, engine_name
+):
+    """A host scrubbing frame by frame: the next target was a neighbour of the last window, prepared
+    for context and kept by its content; fusing it reuses its matte, band (with the fade) and the
+    engine's inputs, reads no matte again, and equals a preparation from scratch bit for bit."""
+    from movingcolor.frames.stream import DeferredImage
+    from movingcolor.service.cache import LruCache
+
+    engine = _engine(engine_name, test_model)
+    plate, matte = demo_inputs
+    decoded: list[tuple[str, int]] = []
+    reads: list[tuple[str, int]] = []
+
+    def deferred(role: str, number: int, path: str, channels: tuple[str, ...], colorspace: str):
+        pixels = read_pixels(path.replace("####", str(number)))
+
+        def decode() -> np.ndarray:
+            decoded.append((role, number))
+            return pixels
+
+        size = (pixels.shape[1], pixels.shape[0])
+        return DeferredImage(size, channels, colorspace, role == "plate", decode)
+
+    class CountedSource(StreamSource):
+        def read(self, frame: int) -> np.ndarray:
+            reads.append((self.role, frame))
+            return super().read(frame)
+
+    store = FrameStore(("plate", "matte"), CLIP)
+    for number in CLIP:
+        store.put("plate", number, deferred("plate", number, plate, ("R", "G", "B"), "ACEScg"))
+        store.put("matte", number, deferred("matte", number, matte, ("Y",), ""))
+    store.finish()
+    assert decoded == [], "nothing is decoded before it is read"
+    sources = ShotSources(
+        CountedSource(store, "plate"), CountedSource(store, "matte"), frame_key=lambda n: ("shot", n)
+    )
+    spec = ShotSpec(plate="streamed plate", matte="streamed matte", out="", grade=GRADE, engine=engine_name)
+    plan = ShotPlan.stream(spec, sources, engine, FramePlan.plan(engine, CLIP, FrameRange(1002, 1002)))
+    kept = LruCache(1 << 30)
+    preparer = FramePreparer(plan, kept=kept)
+    context = preparer.prepare(1003, context_only=True)
+    assert sorted(decoded) == [("matte", 1003), ("plate", 1003)], "only what is read is decoded"
+    assert context.band_fade is not None and context.edited_out is None
+    assert preparer.prepare(1003, context_only=True) is context, "found again by its key"
+    reads.clear()
+    target = preparer.prepare(1003)
+    assert reads == [("plate", 1003)], "the matte is not read again"
+    for name in ("matte", "band", "band_fade", "plate_display"):
+        assert getattr(target, name) is getattr(context, name), name
+    fresh = FramePreparer(plan).prepare(1003)
+    for field in ("matte", "band", "band_fade", "band_pixels", "plate", "graded", "plate_out", "graded_out"):
+        a, b = getattr(target, field), getattr(fresh, field)
+        assert np.array_equal(a, b), field
+    for field in ("edited_out", "plate_display", "graded_display", "edited_display"):
+        a, b = getattr(target, field), getattr(fresh, field)
+        assert (a is None and b is None) or np.array_equal(a, b), field

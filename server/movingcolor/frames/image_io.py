@@ -173,6 +173,16 @@ def encode_image(
         return read_back(name)
 
 
+def decode_header(data: bytes, extension: str, label: str) -> ImageHeader:
+    """The header of an image file's bytes (:func:`read_header`), without decoding its pixels."""
+    with memory_file(data, suffix=extension) as name:
+        try:
+            return read_header(name)
+        except MovingColorError as error:
+            error.args = (str(error).replace(str(name), label),)
+            raise
+
+
 def decode_image(
     data: bytes,
     extension: str,

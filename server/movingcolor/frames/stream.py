@@ -11,7 +11,7 @@ then holds the client back), so memory stays bounded on long shots.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +39,46 @@ class DecodedImage:
         return self.pixels.shape[1], self.pixels.shape[0]
 
 
+class DeferredImage:
+    """A received image described by its header and decoded when its pixels are first read.
+
+    A window's neighbours are often found already prepared by an earlier window (by the digests
+    of their images), so their pixels are never read: decoding them would be wasted. The size and
+    channels are known at once, so a :class:`FrameStore` checks them as for a decoded image; an
+    image that fails to decode raises when it is read, naming it, as a decoded one would have.
+    """
+
+    def __init__(
+        self,
+        size: tuple[int, int],
+        channels: tuple[str, ...],
+        colorspace: str,
+        is_float: bool,
+        decode: Callable[[], np.ndarray],
+    ):
+        self.size = size
+        self.channels = channels
+        self.colorspace = colorspace
+        self.is_float = is_float
+        self._decode: Callable[[], np.ndarray] | None = decode
+        self._pixels: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def pixels(self) -> np.ndarray:
+        """float32 ``(H, W, C)``, decoded on the first read."""
+        with self._lock:
+            if self._pixels is None:
+                assert self._decode is not None
+                self._pixels = self._decode()
+                self._decode = None  # drops the image's bytes once decoded
+            return self._pixels
+
+
+#: What a :class:`FrameStore` holds: an image decoded, or one to decode when read.
+ReceivedImage = DecodedImage | DeferredImage
+
+
 class FrameStore:
     """Received images of one shot by frame and role, shared by its :class:`StreamSource` s."""
 
@@ -56,9 +96,9 @@ class FrameStore:
         self.needed = set(self.clip if needed is None else needed)
         self.capacity = capacity
         self._poll = poll_seconds
-        self._frames: dict[int, dict[str, DecodedImage]] = {}
+        self._frames: dict[int, dict[str, ReceivedImage]] = {}
         self._admitted: set[tuple[str, int]] = set()
-        self._first: dict[str, tuple[int, DecodedImage]] = {}
+        self._first: dict[str, tuple[int, ReceivedImage]] = {}
         self._released: set[int] = set()
         #: The image (frame, role) the runner waits for, if any.
         self._waiting_for: tuple[int, str] | None = None
@@ -90,7 +130,7 @@ class FrameStore:
             self._admitted.add((role, frame))
         return frame in self.needed
 
-    def put(self, role: str, frame: int, image: DecodedImage) -> None:
+    def put(self, role: str, frame: int, image: ReceivedImage) -> None:
         """Add one image (admitted first unless :meth:`admit` took it); waits while ``capacity``
         frames are held. Frames nobody needs are dropped."""
         with self._condition:
@@ -137,7 +177,7 @@ class FrameStore:
                 f"ascending frame order"
             )
 
-    def _check_size(self, role: str, frame: int, image: DecodedImage) -> None:
+    def _check_size(self, role: str, frame: int, image: ReceivedImage) -> None:
         if role in self._first:
             first_frame, first = self._first[role]
             if image.channels != first.channels:
@@ -169,7 +209,7 @@ class FrameStore:
 
     # -- the reading side ------------------------------------------------------
 
-    def first(self, role: str) -> DecodedImage:
+    def first(self, role: str) -> ReceivedImage:
         """The first image of ``role`` to arrive (its size and channels describe the source)."""
         with self._condition:
             try:
@@ -186,7 +226,7 @@ class FrameStore:
                 self._waiting_role = None
             return self._first[role][1]
 
-    def get(self, role: str, frame: int) -> DecodedImage:
+    def get(self, role: str, frame: int) -> ReceivedImage:
         """The ``role`` image of ``frame``, waiting until it arrives."""
         with self._condition:
             while True:
@@ -235,7 +275,7 @@ class StreamSource(FrameSource):
         self.role = role
         self.name = role
 
-    def _first(self) -> DecodedImage:
+    def _first(self) -> ReceivedImage:
         return self.store.first(self.role)
 
     @property

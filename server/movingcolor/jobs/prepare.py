@@ -92,6 +92,11 @@ class KeptFrames(Protocol):
 #: What a frame that only gives context (a neighbour or a global frame that is not fused itself)
 #: carries besides its engine's inputs.
 CONTEXT_ARRAYS = frozenset({"matte", "band", "band_pixels"})
+#: What a fused frame takes from its prepared context, when one is kept: all that does not depend
+#: on the grade's output space or the composite.
+REUSED_ARRAYS = frozenset(
+    {"matte", "band", "band_pixels", "band_fade", "plate_display", "graded_display", "edited_display"}
+)
 
 
 def _graded(processor, plate_rgb: np.ndarray, region: np.ndarray | None) -> np.ndarray:
@@ -122,14 +127,18 @@ class FramePreparer:
             plan.engine.inputs & {"graded"}
         )
         self._kept = kept if plan.sources.frame_key is not None else None
+        if self._kept is not None:
+            # A kept context frame may be a host's next target: with the band's fade, nothing it
+            # was prepared with is computed again then.
+            self.context_arrays |= {"band_fade"}
 
     def prepare(self, number: int, context_only: bool = False) -> PreparedFrame:
         """Frame ``number`` with every array of the shot, or, ``context_only``, with only what the
         engine reads of it (no grade in the output space, no composite)."""
-        if not context_only:
-            return self._prepare(number, self.arrays)
         key = self._key(number)
         found = self._kept.get(key) if key is not None else None
+        if not context_only:
+            return self._prepare(number, self.arrays, found)
         return found or self._keep(key, self._prepare(number, self.context_arrays))
 
     def as_context(self, number: int, frame: PreparedFrame) -> PreparedFrame:
@@ -150,23 +159,30 @@ class FramePreparer:
             self._kept.put(key, frame, frame.nbytes)
         return frame
 
-    def _prepare(self, number: int, wanted: frozenset[str]) -> PreparedFrame:
+    def _prepare(
+        self, number: int, wanted: frozenset[str], known: PreparedFrame | None = None
+    ) -> PreparedFrame:
+        """Frame ``number`` with the arrays in ``wanted``; those of :data:`REUSED_ARRAYS` that
+        ``known`` (the frame prepared before for context) holds are taken from it, not recomputed."""
         plan, spaces = self.plan, self.plan.colorspaces
         cfg, lin = spaces.config, spaces.working
         composite = "edited_out" in wanted
+        reused = {
+            name: getattr(known, name)
+            for name in REUSED_ARRAYS & (wanted | {"band_pixels"})
+            if known is not None and getattr(known, name) is not None
+        }
         plate_rgb = _rgb(plan.sources.plate.read(number))
         # Read-only from here: where the plate is already in the working or output space, those
         # arrays are the plate itself rather than copies of it (over 100 MB each at 4K).
         plate_rgb.flags.writeable = False
-        matte_source = plan.sources.matte
-        matte = matte_from_pixels(matte_source.read(number), matte_source.channels)
-        band_pixels = plan.band_width.pixels(matte >= 0.5)
-        if not plan.engine.decides_band:
-            band, band_fade = np.zeros(matte.shape, bool), None
-        elif composite:
-            band, band_fade = edge_band_with_fade(matte, plan.band_width)
+        if "matte" in reused and "band" in reused and ("band_fade" in reused or not composite):
+            matte, band, band_fade = reused["matte"], reused["band"], reused.get("band_fade")
+            band_pixels = reused["band_pixels"]
         else:
-            band, band_fade = edge_band(matte, plan.band_width), None
+            matte, band_pixels, band, band_fade = self._matte_and_band(
+                number, composite or "band_fade" in wanted
+            )
         plate_lin = cfg.convert(plate_rgb, spaces.plate, lin, copy=False)
         plate_out = cfg.convert(plate_rgb, spaces.plate, spaces.output, copy=False) if composite else None
         lin_to_out = cfg.converter(lin, spaces.output)
@@ -229,10 +245,32 @@ class FramePreparer:
             plate_out=plate_out,
             graded_out=graded_out,
             edited_out=edited_out,
-            plate_display=self._display(plate_lin) if "plate_display" in wanted else None,
-            graded_display=self._display(graded_lin) if "graded_display" in wanted else None,
-            edited_display=self._display(edited_lin) if "edited_display" in wanted else None,
+            plate_display=self._display_of("plate_display", plate_lin, wanted, reused),
+            graded_display=self._display_of("graded_display", graded_lin, wanted, reused),
+            edited_display=self._display_of("edited_display", edited_lin, wanted, reused),
         )
+
+    def _matte_and_band(
+        self, number: int, with_fade: bool
+    ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray | None]:
+        """Frame ``number``'s matte, band width in pixels, band and, ``with_fade``, the band's fade."""
+        plan = self.plan
+        matte_source = plan.sources.matte
+        matte = matte_from_pixels(matte_source.read(number), matte_source.channels)
+        band_pixels = plan.band_width.pixels(matte >= 0.5)
+        if not plan.engine.decides_band:
+            return matte, band_pixels, np.zeros(matte.shape, bool), None
+        if with_fade:
+            band, band_fade = edge_band_with_fade(matte, plan.band_width)
+            return matte, band_pixels, band, band_fade
+        return matte, band_pixels, edge_band(matte, plan.band_width), None
+
+    def _display_of(
+        self, name: str, linear: np.ndarray | None, wanted: frozenset[str], reused: dict[str, np.ndarray]
+    ) -> np.ndarray | None:
+        if name not in wanted:
+            return None
+        return reused[name] if name in reused else self._display(linear)
 
     def _recover_graded(
         self,

@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 from ..errors import FrameSourceError
 from ..errors import ImageTooLargeError as FileTooLargeError
-from ..frames.image_io import ImageHeader, decode_image
-from ..frames.stream import DecodedImage
+from ..frames.image_io import ImageHeader, decode_header, decode_image
+from ..frames.stream import DecodedImage, DeferredImage
 from ..protocol.images import (
     FILE_FORMATS,
     Image,
@@ -51,17 +51,56 @@ class ImageDecoder:
             return self._decode_file(image)
         raise WireFormatError(f"{image.label}: set the image's encoding (ENCODING_FILE or ENCODING_RAW)")
 
+    def deferred(self, image: Image) -> DeferredImage:
+        """The image described now (its size checked and its pixels reserved as by :meth:`decode`)
+        and decoded when its pixels are first read."""
+        info = image.info
+        if info.encoding == pb.ENCODING_RAW:
+            check_declared_pixels(info, image.label)
+            self._reserve(info.width * info.height * len(info.channels), image.label)
+            return DeferredImage(
+                (info.width, info.height),
+                tuple(info.channels),
+                info.colorspace,
+                True,
+                lambda: decode_raw(info, image.data, image.label),
+            )
+        if info.encoding == pb.ENCODING_FILE:
+            fmt = self._file_format(image)
+            try:
+                header = decode_header(image.data, f".{fmt}", f"{image.label} ({fmt} bytes)")
+            except FileTooLargeError as error:
+                raise ImageTooLargeError(str(error)) from None
+            except FrameSourceError as error:
+                raise WireFormatError(f"{error}; send the complete file") from error
+            self._reserve(header.width * header.height * len(header.channels), image.label)
+            # Reserved here: the decoding later must not count the same pixels twice.
+            unreserved = ImageDecoder()
+            return DeferredImage(
+                (header.width, header.height),
+                tuple(header.channels),
+                header.colorspace,
+                header.is_float,
+                lambda: unreserved._decode_file(image).pixels,
+            )
+        raise WireFormatError(f"{image.label}: set the image's encoding (ENCODING_FILE or ENCODING_RAW)")
+
     def _reserve(self, samples: int, label: str) -> None:
         if self.reserve is not None:
             self.reserve(samples * _SAMPLE_BYTES, label)
 
-    def _decode_file(self, image: Image) -> DecodedImage:
+    @staticmethod
+    def _file_format(image: Image) -> str:
         fmt = image.info.format.lower().lstrip(".")
         if fmt not in FILE_FORMATS:
             raise WireFormatError(
                 f"{image.label}: image format {image.info.format!r} unknown; send one of "
                 f"{', '.join(FILE_FORMATS)}"
             )
+        return fmt
+
+    def _decode_file(self, image: Image) -> DecodedImage:
+        fmt = self._file_format(image)
         described = f"{image.label} ({fmt} bytes)"
 
         def reserve(header: ImageHeader) -> None:

@@ -170,7 +170,9 @@ def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, reque
             return
         caches.count("result_misses")
         decoder = ImageDecoder(limits.reserve)
-        decoded = [(ROLE_NAMES.get(i.role, str(i.role)), i.frame, decoder.decode(i)) for i in images]
+        # Decoded when read: the neighbours an earlier window prepared are found by their digests
+        # and never read again.
+        decoded = [(ROLE_NAMES.get(i.role, str(i.role)), i.frame, decoder.deferred(i)) for i in images]
         clip = declared or sorted({frame for role, frame, _ in decoded if role == "plate"})
         if not clip:
             raise MovingColorError("no plate images arrived; send the target's plate and its neighbours'")
