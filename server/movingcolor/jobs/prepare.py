@@ -60,6 +60,10 @@ class PreparedFrame:
     plate_display: np.ndarray | None = None
     graded_display: np.ndarray | None = None
     edited_display: np.ndarray | None = None
+    #: The plate's (and the graded or edited source's) RGB as read, held by a target read for
+    #: its windows until it is completed for its composite (:meth:`FramePreparer.complete`).
+    plate_rgb: np.ndarray | None = None
+    other_rgb: np.ndarray | None = None
 
     @property
     def nbytes(self) -> int:
@@ -141,10 +145,31 @@ class FramePreparer:
             return self._prepare(number, self.arrays, found)
         return found or self._keep(key, self._prepare(number, self.context_arrays))
 
+    def read_target(self, number: int) -> PreparedFrame:
+        """Frame ``number``, to be fused, as its windows read it: what the engine reads, the band's
+        fade, and its sources' pixels as read; the arrays only its composite needs (five frames
+        of float RGB) are made by :meth:`complete` when it is composited, so a window that fuses
+        many frames at once (the network's six) does not hold them all. A shot whose grade is
+        recovered from the host's composite prepares its targets whole (the recovery would
+        otherwise run twice)."""
+        if self.plan.mode == "edited":
+            return self.prepare(number)
+        key = self._key(number)
+        found = self._kept.get(key) if key is not None else None
+        return self._prepare(number, self.context_arrays | {"band_fade"}, found, keep_reads=True)
+
+    def complete(self, number: int, frame: PreparedFrame) -> PreparedFrame:
+        """Target ``frame`` (from :meth:`read_target`) with every array of the shot, bit for bit
+        what :meth:`prepare` gives; a frame already whole is returned as it is."""
+        if frame.edited_out is not None:
+            return frame
+        return self._prepare(number, self.arrays, frame)
+
     def as_context(self, number: int, frame: PreparedFrame) -> PreparedFrame:
         """Fused frame ``number`` as a later window reads it for context: without the arrays
         only its composite needed (at 4K, over 100 MB each); kept for later runs too."""
-        context = replace(frame, **{name: None for name in self.arrays - self.context_arrays})
+        dropped = (self.arrays - self.context_arrays) | {"plate_rgb", "other_rgb"}
+        context = replace(frame, **{name: None for name in dropped})
         return self._keep(self._key(number), context)
 
     def _key(self, number: int) -> Hashable | None:
@@ -160,10 +185,15 @@ class FramePreparer:
         return frame
 
     def _prepare(
-        self, number: int, wanted: frozenset[str], known: PreparedFrame | None = None
+        self,
+        number: int,
+        wanted: frozenset[str],
+        known: PreparedFrame | None = None,
+        keep_reads: bool = False,
     ) -> PreparedFrame:
         """Frame ``number`` with the arrays in ``wanted``; those of :data:`REUSED_ARRAYS` that
-        ``known`` (the frame prepared before for context) holds are taken from it, not recomputed."""
+        ``known`` (the frame prepared before for context) holds are taken from it, not recomputed,
+        and so are the sources' pixels it holds; ``keep_reads``: the frame holds the pixels read."""
         plan, spaces = self.plan, self.plan.colorspaces
         cfg, lin = spaces.config, spaces.working
         composite = "edited_out" in wanted
@@ -172,10 +202,17 @@ class FramePreparer:
             for name in REUSED_ARRAYS & (wanted | {"band_pixels"})
             if known is not None and getattr(known, name) is not None
         }
-        plate_rgb = _rgb(plan.sources.plate.read(number))
-        # Read-only from here: where the plate is already in the working or output space, those
-        # arrays are the plate itself rather than copies of it (over 100 MB each at 4K).
-        plate_rgb.flags.writeable = False
+        if known is not None and known.plate_rgb is not None:
+            plate_rgb = known.plate_rgb
+        else:
+            plate_rgb = _rgb(plan.sources.plate.read(number))
+            # Read-only from here: where the plate is already in the working or output space, those
+            # arrays are the plate itself rather than copies of it (over 100 MB each at 4K).
+            plate_rgb.flags.writeable = False
+        other = known.other_rgb if known is not None else None
+        if keep_reads and other is None and plan.mode != "grade":
+            # Its completion needs the graded source, which a stream drops once the frame is read.
+            other = _rgb(plan.sources.other.read(number))
         if "matte" in reused and "band" in reused and ("band_fade" in reused or not composite):
             matte, band, band_fade = reused["matte"], reused["band"], reused.get("band_fade")
             band_pixels = reused["band_pixels"]
@@ -192,7 +229,8 @@ class FramePreparer:
         if plan.mode == "grade":
             # An engine that reads no graded image needs the grade only where the composite takes
             # it: inside the matte and in the band (the grade is a per-pixel colour transform).
-            region = None if wanted & self._reads_graded else (matte > 0.0) | band
+            # What reads the grade everywhere may have been reused from ``known``.
+            region = None if (wanted - reused.keys()) & self._reads_graded else (matte > 0.0) | band
             if needs_graded:
                 graded_lin = _graded(spaces.grade_to_working, plate_rgb, region)
             if composite:
@@ -202,7 +240,8 @@ class FramePreparer:
                     graded_lin.flags.writeable = False
                 graded_out = graded_lin if same else _graded(spaces.grade_to_output, plate_rgb, region)
         elif needs_graded:
-            other = _rgb(plan.sources.other.read(number))
+            if other is None:
+                other = _rgb(plan.sources.other.read(number))
             other_lin = cfg.convert(other, spaces.other, lin)
             other_out = cfg.convert(other, spaces.other, spaces.output) if composite else None
             if plan.mode == "graded":
@@ -248,6 +287,8 @@ class FramePreparer:
             plate_display=self._display_of("plate_display", plate_lin, wanted, reused),
             graded_display=self._display_of("graded_display", graded_lin, wanted, reused),
             edited_display=self._display_of("edited_display", edited_lin, wanted, reused),
+            plate_rgb=plate_rgb if keep_reads else None,
+            other_rgb=other if keep_reads else None,
         )
 
     def _matte_and_band(

@@ -26,6 +26,12 @@ from .prepare import FramePreparer, PreparedFrame
 
 log = logging.getLogger("movingcolor")
 
+#: Deferred targets completed ahead of the one being composited: one, so at most two frames hold
+#: their composite's arrays (five frames of float RGB each) at a time.
+COMPLETE_AHEAD = 1
+#: The most bytes of prepared frames read ahead of the runner.
+READ_AHEAD_BYTES = 1 << 30
+
 
 def window_frames(
     window: Window,
@@ -88,10 +94,15 @@ def fused_frames(
     # Files are read and prepared one window ahead, on another core, while this window fuses. A
     # stream's frames are not: its buffer is sized for a reader that takes them as it needs them.
     targets = set(plan.frames.targets)
+    finishing = finishing_frames(average.last_window)
+    deferred = deferred_targets(finishing)
 
     def prepare(number: int) -> PreparedFrame:
         # A frame read only for context (a neighbour outside the render, a global frame) needs
-        # only what the engine reads of it: no grade in the output space, no hard composite.
+        # only what the engine reads of it: no grade in the output space, no hard composite. A
+        # target read before its composite is due gets the composite's arrays only then.
+        if number in deferred:
+            return preparer.read_target(number)
         return preparer.prepare(number, context_only=number not in targets)
 
     def decide(index: int, window: Window) -> Iterator[tuple[int, str, np.ndarray]]:
@@ -115,6 +126,7 @@ def fused_frames(
     beyond_band = BeyondBandLog()
     ahead = ReadAhead(prepare) if release is None else None
     take = ahead.take if ahead is not None else prepare
+    completions = Completions(lambda number: preparer.complete(number, prepared[number]))
     try:
         for index, window in enumerate(windows):
             if ahead is not None:
@@ -125,13 +137,16 @@ def fused_frames(
                     prepared[number] = take(number)
                     if release:
                         release(number)
+            completions.queue(n for n in finishing.get(index, ()) if n in deferred)
             if engine.decides_band:
                 decided = decide(index, window)
             else:
                 # The hard composite is the frame: nothing to decide, nothing to composite.
                 decided = ((number, "alpha", None) for number in window.outputs)
             for number, kind, value in decided:
-                frame = prepared[number]
+                frame = prepared[number] = (
+                    completions.take(number) if number in deferred else prepared[number]
+                )
                 if value is None:
                     fused = frame.edited_out
                 else:
@@ -149,8 +164,63 @@ def fused_frames(
                     del prepared[number]
         beyond_band.close()
     finally:
+        completions.close()
         if ahead is not None:
             ahead.close()
+
+
+def finishing_frames(last_window: dict[int, int]) -> dict[int, list[int]]:
+    """The frames each window finishes (its outputs no later window predicts), in frame order: the
+    order they are composited in."""
+    finishing: dict[int, list[int]] = {}
+    for number in sorted(last_window):
+        finishing.setdefault(last_window[number], []).append(number)
+    return finishing
+
+
+def deferred_targets(finishing: dict[int, list[int]]) -> frozenset[int]:
+    """The targets whose composite arrays are made only when they are composited: those a window
+    finishes together with others (the network's six at once), so that at most a couple of frames
+    hold those arrays at a time. A frame a window finishes alone is prepared whole when it is
+    read, ahead of its window, so its composite never waits for them."""
+    return frozenset(number for numbers in finishing.values() if len(numbers) > 1 for number in numbers)
+
+
+class Completions:
+    """Completes deferred targets for their composite (``complete(number)``) on a worker thread,
+    in the order they are queued, at most :data:`COMPLETE_AHEAD` ahead of the one taken: the next
+    frame is completed while this one is composited and written."""
+
+    def __init__(self, complete: Callable[[int], PreparedFrame]):
+        self._complete = complete
+        self._queue: list[int] = []
+        self._pending: dict[int, Future] = {}
+        self._worker = ContextWorker("movingcolor-complete")
+
+    def queue(self, numbers: Iterable[int]) -> None:
+        self._queue.extend(numbers)
+        self._fill()
+
+    def take(self, number: int) -> PreparedFrame:
+        future = self._pending.pop(number, None)
+        if future is None:  # not queued, or not reached yet: completed here
+            if number in self._queue:
+                self._queue.remove(number)
+            frame = self._complete(number)
+        else:
+            frame = future.result()
+        self._fill()
+        return frame
+
+    def _fill(self) -> None:
+        while self._queue and len(self._pending) < COMPLETE_AHEAD:
+            number = self._queue.pop(0)
+            self._pending[number] = self._worker.submit(self._complete, number)
+
+    def close(self) -> None:
+        self._queue.clear()
+        self._pending.clear()
+        self._worker.close(drop_queued=True)
 
 
 class BeyondBandLog:
@@ -200,23 +270,46 @@ class BeyondBandLog:
 
 class ReadAhead:
     """Prepares frames on a worker thread, in the order asked, in the caller's context (a confined
-    job's reads stay confined); :meth:`take` waits for one and raises what preparing it raised."""
+    job's reads stay confined); :meth:`take` waits for one and raises what preparing it raised.
+    At most ``budget_bytes`` of frames are prepared ahead of the runner (at least one): at 4K a
+    network window's next six frames would hold several gigabytes before they are needed."""
 
-    def __init__(self, prepare: Callable[[int], PreparedFrame]):
+    def __init__(self, prepare: Callable[[int], PreparedFrame], budget_bytes: int = READ_AHEAD_BYTES):
         self._prepare = prepare
+        self._budget = budget_bytes
+        self._frame_bytes = 0  # the largest frame prepared so far
+        self._wanted: list[int] = []  # asked for, not yet handed to the worker
         self._pending: dict[int, Future] = {}
         self._reader = ContextWorker("movingcolor-read")
 
     def request(self, numbers: Iterable[int]) -> None:
         for number in numbers:
-            if number not in self._pending:
-                self._pending[number] = self._reader.submit(self._prepare, number)
+            if number not in self._pending and number not in self._wanted:
+                self._wanted.append(number)
+        self._fill()
 
     def take(self, number: int) -> PreparedFrame:
-        self.request([number])
-        return self._pending.pop(number).result()
+        if number in self._wanted:
+            self._wanted.remove(number)
+        if number not in self._pending:
+            self._pending[number] = self._reader.submit(self._measured, number)
+        frame = self._pending.pop(number).result()
+        self._fill()
+        return frame
+
+    def _measured(self, number: int) -> PreparedFrame:
+        frame = self._prepare(number)
+        self._frame_bytes = max(self._frame_bytes, frame.nbytes)
+        return frame
+
+    def _fill(self) -> None:
+        ahead = max(1, self._budget // self._frame_bytes) if self._frame_bytes else 1
+        while self._wanted and len(self._pending) < ahead:
+            number = self._wanted.pop(0)
+            self._pending[number] = self._reader.submit(self._measured, number)
 
     def close(self) -> None:
         """Drop what was read ahead and wait for the frame being read: the sources close after this."""
+        self._wanted.clear()
         self._pending.clear()
         self._reader.close(drop_queued=True)
