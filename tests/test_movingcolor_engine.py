@@ -662,3 +662,47 @@ def test_the_same_band_in_a_larger_frame_gives_the_same_matte(monkeypatch):
     # A network band so thin that every frame is seen whole at its working scale.
     monkeypatch.setattr(band_crops, "NETWORK_BAND_PIXELS", 1e-3)
     assert difference() > 1e-2
+
+
+def test_with_the_grade_known_the_network_needs_no_composite_array():
+    """With every grade known, a frame carries no host's composite in the display encoding (over
+    100 MB at 4K): the network makes it from the plate and the graded plate outside the band,
+    where the matte is 0 or 1, and its decision is bit for bit what the composite gave."""
+    network = live_heads(create_network("tiny", seed=0))
+    engine = MovingColorEngine(network=network, device="cpu", head="auto")
+    assert "edited_display" not in engine.inputs_for(True) and not engine.decides_colours_for(True)
+    assert "edited_display" in engine.inputs_for(False) and engine.decides_colours_for(False)
+    forced = MovingColorEngine(network=network, device="cpu", head="color")
+    assert forced.inputs_for(True) == forced.inputs and forced.decides_colours_for(True)
+    rng = np.random.default_rng(4)
+    height, width, count = 96, 128, 3
+    plate = rng.uniform(0, 1, (count, height, width, 3)).astype(np.float32)
+    graded = np.clip(plate * np.float32(1.3) + np.float32(0.05), 0, 1)
+    matte = np.zeros((count, height, width), np.float32)
+    matte[:, 30:70, 40:90] = 1.0
+    matte[:, 30:70, 38:40] = 0.5  # a soft edge: the band holds it
+    band = np.stack([edge_band(m, BandWidth.parse("6")) for m in matte])
+    a = matte[..., None]
+    composite = a * graded + (1 - a) * plate
+
+    def frames(edited_display):
+        return FusionFrames(
+            frame_numbers=[0, 1, 2],
+            outputs=[0, 1, 2],
+            plate=None,
+            graded=None,
+            edited=None,
+            matte=matte,
+            band=band,
+            plate_display=plate,
+            graded_display=graded,
+            edited_display=edited_display,
+            band_pixels=[6.0] * 3,
+            num_local=3,
+            grade_known=True,
+        )
+
+    with_composite = engine.fuse_window(frames(composite))
+    without = engine.fuse_window(frames(None))
+    for given, made in zip(with_composite, without, strict=True):
+        assert np.array_equal(given.alpha, made.alpha)

@@ -112,8 +112,9 @@ def test_handles_are_limited_to_the_clip_alike(demo_inputs):
         ("hard", {"edited", "plate_display", "graded_display", "edited_display"}),
         ("feather", {"edited", "plate_display", "graded_display", "edited_display"}),
         ("guided", {"edited", "graded_display", "edited_display"}),
-        # The network reads display encodings only; the scene-linear edit is never made.
-        ("movingcolor", {"edited"}),
+        # The network reads display encodings only; the scene-linear edit is never made, and with
+        # the grade given the host's composite is made from the plate and the graded plate.
+        ("movingcolor", {"edited", "edited_display"}),
     ],
 )
 def test_only_the_arrays_the_engine_needs_are_prepared(demo_inputs, test_model, engine_name, expected_none):
@@ -235,8 +236,8 @@ def test_a_target_completed_when_composited_equals_one_prepared_whole(
         preparer = FramePreparer(plan)
         read = preparer.read_target(1003)
         if source != "edited":  # the grade recovered from a composite is prepared whole when read
-            assert read.edited_out is None and read.plate_out is None and read.plate_rgb is not None
-            assert (read.other_rgb is not None) == (source == "graded")
+            assert read.edited_out is None and read.plate_out is None
+            assert read.plate_rgb is None and read.other_rgb is None, "files are read again"
         completed = preparer.complete(1003, read)
         whole = preparer.prepare(1003)
         assert completed.plate_rgb is None and completed.other_rgb is None
@@ -302,3 +303,23 @@ def test_frames_are_read_ahead_within_a_memory_budget():
         assert settled() == 2
     finally:
         small.close()
+
+
+def test_a_streamed_target_keeps_its_pixels_until_completed(demo_inputs, test_model):
+    """A stream drops a frame's images once it is read: a deferred target keeps its plate as read,
+    and is completed from it after the stream released the frame."""
+    engine = _engine("movingcolor", test_model)
+    store = _store(demo_inputs)
+    sources = ShotSources(StreamSource(store, "plate"), StreamSource(store, "matte"), release=store.release)
+    spec = ShotSpec(plate="streamed plate", matte="streamed matte", out="", grade=GRADE, engine="movingcolor")
+    plan = ShotPlan.stream(spec, sources, engine, FramePlan.plan(engine, CLIP, FrameRange(1001, 1008)))
+    preparer = FramePreparer(plan)
+    whole = preparer.prepare(1003)
+    read = preparer.read_target(1003)
+    assert read.plate_rgb is not None and read.edited_out is None
+    store.release(1003)
+    completed = preparer.complete(1003, read)
+    used = (whole.matte > 0) | whole.band
+    for name in ("plate", "plate_out", "edited_out", "band_fade", "plate_display"):
+        assert np.array_equal(getattr(completed, name), getattr(whole, name)), name
+    assert np.array_equal(completed.graded_out[used], whole.graded_out[used])

@@ -111,6 +111,17 @@ class Engine(ABC):
         """Windows to run, in order, to decide every frame of ``targets``."""
         return centered_windows(clip, targets, self.temporal_radius)
 
+    def inputs_for(self, grade_known: bool) -> frozenset[str]:
+        """The inputs read in a shot whose every frame's grade is known (``grade_known``: a grade
+        or a graded plate was given, not only the host's composite); :attr:`inputs` unless an
+        engine needs less then."""
+        return self.inputs
+
+    def decides_colours_for(self, grade_known: bool) -> bool:
+        """Whether the engine may decide by colours in such a shot; :attr:`decides_colours`
+        unless an engine decides by a matte alone then."""
+        return self.decides_colours
+
     def fuse_window(self, frames: FusionFrames) -> list[FusionResult]:
         """Decide every output frame of a window; one result per ``frames.outputs``."""
         return [self.fuse(replace(frames, outputs=[index])) for index in frames.outputs]

@@ -100,6 +100,14 @@ class MovingColorEngine(Engine):
             clip, targets, c.local_frames, c.local_stride, c.global_stride, c.max_global_frames
         )
 
+    def inputs_for(self, grade_known: bool) -> frozenset[str]:
+        # With every grade known the blend head decides, and the composite it reads outside the
+        # band is made from the plate and the graded plate (:meth:`_low_input`).
+        return self.inputs - {"edited_display"} if grade_known and self.head != "color" else self.inputs
+
+    def decides_colours_for(self, grade_known: bool) -> bool:
+        return self.head == "color" or not grade_known
+
     def fuse(self, frames: FusionFrames) -> FusionResult:
         index = frames.outputs.index(frames.center)
         return self.fuse_window(frames)[index]
@@ -163,7 +171,15 @@ class MovingColorEngine(Engine):
         frame is ever made at full resolution (390 MB at 4K)."""
         torch = self._torch
         band = frames.band[t][region].astype(np.float32)[..., None]
-        hidden = frames.edited_display[t][region] * (1.0 - band)
+        if frames.edited_display is not None:
+            composite = frames.edited_display[t][region]
+        else:
+            # Outside the band the matte is 0 or 1 (the band holds every soft pixel), so there the
+            # host's composite is the plate or the graded plate, bit for bit; in the band it is
+            # hidden. A frame need not carry the composite as a whole array (over 100 MB at 4K).
+            inside = frames.matte[t][region][..., None] >= 1.0
+            composite = np.where(inside, graded[t][region], frames.plate_display[t][region])
+        hidden = composite * (1.0 - band)
         parts = (
             frames.plate_display[t][region],
             hidden,

@@ -72,10 +72,11 @@ class PreparedFrame:
         return sum(value.nbytes for value in values if isinstance(value, np.ndarray))
 
 
-def frame_arrays(engine: Engine) -> frozenset[str]:
-    """The arrays each frame is prepared with for ``engine``."""
-    needed = COMPOSITE_ARRAYS | engine.inputs
-    return needed | COLOUR_ARRAYS if engine.decides_colours else needed
+def frame_arrays(engine: Engine, grade_known: bool = False) -> frozenset[str]:
+    """The arrays each frame is prepared with for ``engine``, in a shot whose every grade is known
+    (``grade_known``) or not."""
+    needed = COMPOSITE_ARRAYS | engine.inputs_for(grade_known)
+    return needed | COLOUR_ARRAYS if engine.decides_colours_for(grade_known) else needed
 
 
 def _rgb(pixels: np.ndarray) -> np.ndarray:
@@ -124,12 +125,13 @@ class FramePreparer:
 
     def __init__(self, plan: ShotPlan, arrays: frozenset[str] | None = None, kept: KeptFrames | None = None):
         self.plan = plan
-        self.arrays = frame_arrays(plan.engine) if arrays is None else arrays
-        self.context_arrays = (plan.engine.inputs & self.arrays) | CONTEXT_ARRAYS
+        # A grade or a graded plate gives every frame's grade; only a host's composite may not.
+        grade_known = plan.mode != "edited"
+        inputs = plan.engine.inputs_for(grade_known)
+        self.arrays = frame_arrays(plan.engine, grade_known) if arrays is None else arrays
+        self.context_arrays = (inputs & self.arrays) | CONTEXT_ARRAYS
         #: The arrays that, when wanted, need the graded plate on every pixel.
-        self._reads_graded = frozenset({"graded_display", "edited", "edited_display"}) | (
-            plan.engine.inputs & {"graded"}
-        )
+        self._reads_graded = frozenset({"graded_display", "edited", "edited_display"}) | (inputs & {"graded"})
         self._kept = kept if plan.sources.frame_key is not None else None
         if self._kept is not None:
             # A kept context frame may be a host's next target: with the band's fade, nothing it
@@ -147,7 +149,7 @@ class FramePreparer:
 
     def read_target(self, number: int) -> PreparedFrame:
         """Frame ``number``, to be fused, as its windows read it: what the engine reads, the band's
-        fade, and its sources' pixels as read; the arrays only its composite needs (five frames
+        fade, and a stream's pixels as read; the arrays only its composite needs (five frames
         of float RGB) are made by :meth:`complete` when it is composited, so a window that fuses
         many frames at once (the network's six) does not hold them all. A shot whose grade is
         recovered from the host's composite prepares its targets whole (the recovery would
@@ -156,7 +158,10 @@ class FramePreparer:
             return self.prepare(number)
         key = self._key(number)
         found = self._kept.get(key) if key is not None else None
-        return self._prepare(number, self.context_arrays | {"band_fade"}, found, keep_reads=True)
+        # Files are read again when the frame is completed (a read costs little beside the network
+        # that fuses many frames at once); a stream's frames are dropped once read, so kept.
+        keep_reads = self.plan.sources.release is not None
+        return self._prepare(number, self.context_arrays | {"band_fade"}, found, keep_reads=keep_reads)
 
     def complete(self, number: int, frame: PreparedFrame) -> PreparedFrame:
         """Target ``frame`` (from :meth:`read_target`) with every array of the shot, bit for bit

@@ -96,6 +96,12 @@ class ScheduledEngine(Engine):
     def plan(self, clip: list[int], targets: list[int]) -> list[Window]:
         return self.inner.plan(clip, targets)
 
+    def inputs_for(self, grade_known: bool) -> frozenset[str]:
+        return self.inner.inputs_for(grade_known)
+
+    def decides_colours_for(self, grade_known: bool) -> bool:
+        return self.inner.decides_colours_for(grade_known)
+
     def fuse_window(self, frames: FusionFrames) -> list[FusionResult]:
         self.job.check()
         # Waiting for the turn and running the window are the server's work: the idle limit must not
