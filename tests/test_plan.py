@@ -323,3 +323,34 @@ def test_a_streamed_target_keeps_its_pixels_until_completed(demo_inputs, test_mo
     for name in ("plate", "plate_out", "edited_out", "band_fade", "plate_display"):
         assert np.array_equal(getattr(completed, name), getattr(whole, name)), name
     assert np.array_equal(completed.graded_out[used], whole.graded_out[used])
+
+
+def test_a_window_that_finishes_many_frames_holds_few_composites_at_once(demo_inputs, test_model):
+    """The network finishes six frames a window: each frame's composite arrays are made just before
+    it is composited and dropped just after, so at most two frames hold them at any time."""
+    import gc
+    import weakref
+
+    from movingcolor.jobs.runner import fused_frames
+
+    engine = _engine("movingcolor", test_model)
+    plan = ShotPlan.files(_spec(demo_inputs, "movingcolor"), engine)
+    made: list[weakref.ref] = []
+    most = 0
+
+    class Counting(FramePreparer):
+        def complete(self, number, frame):
+            nonlocal most
+            completed = super().complete(number, frame)
+            gc.collect()
+            made.append(weakref.ref(completed.edited_out))
+            most = max(most, sum(ref() is not None for ref in made))
+            return completed
+
+    try:
+        assert max(len(w.outputs) for w in plan.frames.windows) > 2
+        numbers = [number for number, _, _ in fused_frames(plan, Counting(plan))]
+    finally:
+        plan.close()
+    assert numbers == sorted(plan.frames.targets)
+    assert 1 <= most <= 2, most

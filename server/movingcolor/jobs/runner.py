@@ -155,10 +155,9 @@ def fused_frames(
                 compositing.check_finite(number, fused, half, plan.colorspaces.grade_label)
                 yield number, ("blend" if kind == "alpha" else "color"), fused
                 # Composited: what later windows (and a host's next window) still read of it is
-                # the engine's inputs alone.
-                context = preparer.as_context(number, frame)
-                if last_use[number] > index:
-                    prepared[number] = context
+                # the engine's inputs alone; its composite's arrays go now, not after the window.
+                prepared[number] = preparer.as_context(number, frame)
+                del frame, fused
             for number in window.frames:
                 if last_use[number] == index:
                     del prepared[number]
