@@ -74,36 +74,35 @@ def measure(engines=ENGINES, size=SIZE, steps: int = STEPS) -> list[Scrub]:
         tempfile.TemporaryDirectory(prefix="movingcolor-scrub-") as folder,
         ServerProcess(f"unix://{folder}/mc.sock") as server,
     ):
-        if True:
-            client = connect(server.address, name="bench-scrub")
-            try:
-                radii = {e["name"]: int(e["temporal_radius"]) for e in client.info()["engines"]}
-                for engine in engines:
-                    # The network reads its local frames: as many each side as its stride covers.
-                    radius = radii.get(engine) or 2
-                    frames = steps + 2 * radius + 1
-                    plates, mattes = _shot(width, height, frames)
-                    numbers = sorted(plates)
-                    seconds = []
-                    for target in numbers[radius : radius + steps + 1]:
-                        window = _window(numbers, target, radius)
-                        started = time.perf_counter()
-                        client.fuse_window(
-                            target,
-                            {n: plates[n] for n in window},
-                            {n: mattes[n] for n in window},
-                            grade=GRADE,
-                            band=DEFAULT_BAND,
-                            colorspace="sRGB - Texture",
-                            engine=engine,
-                        )
-                        seconds.append(time.perf_counter() - started)
-                        print(f"{engine} {target}: {seconds[-1]:.3f} s", file=sys.stderr, flush=True)
-                    rows.append(
-                        Scrub(engine, f"{width}x{height}", seconds[0], statistics.median(seconds[1:]), steps)
+        client = connect(server.address, name="bench-scrub")
+        try:
+            radii = {e["name"]: int(e["temporal_radius"]) for e in client.info()["engines"]}
+            for engine in engines:
+                # The network reads its local frames: as many each side as its stride covers.
+                radius = radii.get(engine) or 2
+                frames = steps + 2 * radius + 1
+                plates, mattes = _shot(width, height, frames)
+                numbers = sorted(plates)
+                seconds = []
+                for target in numbers[radius : radius + steps + 1]:
+                    window = _window(numbers, target, radius)
+                    started = time.perf_counter()
+                    client.fuse_window(
+                        target,
+                        {n: plates[n] for n in window},
+                        {n: mattes[n] for n in window},
+                        grade=GRADE,
+                        band=DEFAULT_BAND,
+                        colorspace="sRGB - Texture",
+                        engine=engine,
                     )
-            finally:
-                client.close()
+                    seconds.append(time.perf_counter() - started)
+                    print(f"{engine} {target}: {seconds[-1]:.3f} s", file=sys.stderr, flush=True)
+                rows.append(
+                    Scrub(engine, f"{width}x{height}", seconds[0], statistics.median(seconds[1:]), steps)
+                )
+        finally:
+            client.close()
     return rows
 
 
