@@ -26,9 +26,6 @@ from .prepare import FramePreparer, PreparedFrame
 
 log = logging.getLogger("movingcolor")
 
-#: Deferred targets completed ahead of the one being composited: one, so at most two frames hold
-#: their composite's arrays (five frames of float RGB each) at a time.
-COMPLETE_AHEAD = 1
 #: The most bytes of prepared frames read ahead of the runner.
 READ_AHEAD_BYTES = 1 << 30
 
@@ -126,7 +123,13 @@ def fused_frames(
     beyond_band = BeyondBandLog()
     ahead = ReadAhead(prepare) if release is None else None
     take = ahead.take if ahead is not None else prepare
-    completions = Completions(lambda number: preparer.complete(number, prepared[number]))
+    # Deferred targets are completed one ahead of the one being composited (a budget of nothing
+    # ahead is one frame), so at most two hold their composite's arrays at a time.
+    completions = ReadAhead(
+        lambda number: preparer.complete(number, prepared[number]),
+        budget_bytes=0,
+        name="movingcolor-complete",
+    )
     try:
         for index, window in enumerate(windows):
             if ahead is not None:
@@ -137,7 +140,7 @@ def fused_frames(
                     prepared[number] = take(number)
                     if release:
                         release(number)
-            completions.queue(n for n in finishing.get(index, ()) if n in deferred)
+            completions.request(n for n in finishing.get(index, ()) if n in deferred)
             if engine.decides_band:
                 decided = decide(index, window)
             else:
@@ -183,43 +186,6 @@ def deferred_targets(finishing: dict[int, list[int]]) -> frozenset[int]:
     hold those arrays at a time. A frame a window finishes alone is prepared whole when it is
     read, ahead of its window, so its composite never waits for them."""
     return frozenset(number for numbers in finishing.values() if len(numbers) > 1 for number in numbers)
-
-
-class Completions:
-    """Completes deferred targets for their composite (``complete(number)``) on a worker thread,
-    in the order they are queued, at most :data:`COMPLETE_AHEAD` ahead of the one taken: the next
-    frame is completed while this one is composited and written."""
-
-    def __init__(self, complete: Callable[[int], PreparedFrame]):
-        self._complete = complete
-        self._queue: list[int] = []
-        self._pending: dict[int, Future] = {}
-        self._worker = ContextWorker("movingcolor-complete")
-
-    def queue(self, numbers: Iterable[int]) -> None:
-        self._queue.extend(numbers)
-        self._fill()
-
-    def take(self, number: int) -> PreparedFrame:
-        future = self._pending.pop(number, None)
-        if future is None:  # not queued, or not reached yet: completed here
-            if number in self._queue:
-                self._queue.remove(number)
-            frame = self._complete(number)
-        else:
-            frame = future.result()
-        self._fill()
-        return frame
-
-    def _fill(self) -> None:
-        while self._queue and len(self._pending) < COMPLETE_AHEAD:
-            number = self._queue.pop(0)
-            self._pending[number] = self._worker.submit(self._complete, number)
-
-    def close(self) -> None:
-        self._queue.clear()
-        self._pending.clear()
-        self._worker.close(drop_queued=True)
 
 
 class BeyondBandLog:
@@ -273,13 +239,18 @@ class ReadAhead:
     At most ``budget_bytes`` of frames are prepared ahead of the runner (at least one): at 4K a
     network window's next six frames would hold several gigabytes before they are needed."""
 
-    def __init__(self, prepare: Callable[[int], PreparedFrame], budget_bytes: int = READ_AHEAD_BYTES):
+    def __init__(
+        self,
+        prepare: Callable[[int], PreparedFrame],
+        budget_bytes: int = READ_AHEAD_BYTES,
+        name: str = "movingcolor-read",
+    ):
         self._prepare = prepare
         self._budget = budget_bytes
         self._frame_bytes = 0  # the largest frame prepared so far
         self._wanted: list[int] = []  # asked for, not yet handed to the worker
         self._pending: dict[int, Future] = {}
-        self._reader = ContextWorker("movingcolor-read")
+        self._reader = ContextWorker(name)
 
     def request(self, numbers: Iterable[int]) -> None:
         for number in numbers:
