@@ -141,11 +141,10 @@ class FramePreparer:
     def prepare(self, number: int, context_only: bool = False) -> PreparedFrame:
         """Frame ``number`` with every array of the shot, or, ``context_only``, with only what the
         engine reads of it (no grade in the output space, no composite)."""
-        key = self._key(number)
-        found = self._kept.get(key) if key is not None else None
+        found = self._kept_context(number)
         if not context_only:
             return self._prepare(number, self.arrays, found)
-        return found or self._keep(key, self._prepare(number, self.context_arrays))
+        return found or self._keep(self._key(number), self._prepare(number, self.context_arrays))
 
     def read_target(self, number: int) -> PreparedFrame:
         """Frame ``number``, to be fused, as its windows read it: what the engine reads, the band's
@@ -156,8 +155,7 @@ class FramePreparer:
         otherwise run twice)."""
         if self.plan.mode == "edited":
             return self.prepare(number)
-        key = self._key(number)
-        found = self._kept.get(key) if key is not None else None
+        found = self._kept_context(number)
         # Files are read again when the frame is completed (a read costs little beside the network
         # that fuses many frames at once); a stream's frames are dropped once read, so kept.
         keep_reads = self.plan.sources.release is not None
@@ -179,6 +177,11 @@ class FramePreparer:
 
     def _key(self, number: int) -> Hashable | None:
         return self.plan.sources.frame_key(number) if self._kept is not None else None
+
+    def _kept_context(self, number: int) -> PreparedFrame | None:
+        """Frame ``number`` as an earlier run prepared it for context, when kept."""
+        key = self._key(number)
+        return self._kept.get(key) if key is not None else None
 
     def _keep(self, key: Hashable | None, frame: PreparedFrame) -> PreparedFrame:
         if key is not None:

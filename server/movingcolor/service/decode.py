@@ -10,7 +10,8 @@ costs no decoding.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 from ..errors import FrameSourceError
 from ..errors import ImageTooLargeError as FileTooLargeError
@@ -43,21 +44,19 @@ class ImageDecoder:
     def decode(self, image: Image) -> DecodedImage:
         info = image.info
         if info.encoding == pb.ENCODING_RAW:
-            check_declared_pixels(info, image.label)
-            self._reserve(info.width * info.height * len(info.channels), image.label)
+            self._reserve_raw(image)
             pixels = decode_raw(info, image.data, image.label)
             return DecodedImage(pixels, tuple(info.channels), info.colorspace, True)
         if info.encoding == pb.ENCODING_FILE:
             return self._decode_file(image)
-        raise WireFormatError(f"{image.label}: set the image's encoding (ENCODING_FILE or ENCODING_RAW)")
+        raise _no_encoding(image)
 
     def deferred(self, image: Image) -> DeferredImage:
         """The image described now (its size checked and its pixels reserved as by :meth:`decode`)
         and decoded when its pixels are first read."""
         info = image.info
         if info.encoding == pb.ENCODING_RAW:
-            check_declared_pixels(info, image.label)
-            self._reserve(info.width * info.height * len(info.channels), image.label)
+            self._reserve_raw(image)
             return DeferredImage(
                 (info.width, info.height),
                 tuple(info.channels),
@@ -65,29 +64,33 @@ class ImageDecoder:
                 True,
                 lambda: decode_raw(info, image.data, image.label),
             )
-        if info.encoding == pb.ENCODING_FILE:
-            fmt = self._file_format(image)
-            try:
-                header = decode_header(image.data, f".{fmt}", f"{image.label} ({fmt} bytes)")
-            except FileTooLargeError as error:
-                raise ImageTooLargeError(str(error)) from None
-            except FrameSourceError as error:
-                raise WireFormatError(f"{error}; send the complete file") from error
-            self._reserve(header.width * header.height * len(header.channels), image.label)
-            # Reserved here: the decoding later must not count the same pixels twice.
-            unreserved = ImageDecoder()
-            return DeferredImage(
-                (header.width, header.height),
-                tuple(header.channels),
-                header.colorspace,
-                header.is_float,
-                lambda: unreserved._decode_file(image).pixels,
-            )
-        raise WireFormatError(f"{image.label}: set the image's encoding (ENCODING_FILE or ENCODING_RAW)")
+        if info.encoding != pb.ENCODING_FILE:
+            raise _no_encoding(image)
+        fmt = self._file_format(image)
+        with _file_errors():
+            header = decode_header(image.data, f".{fmt}", f"{image.label} ({fmt} bytes)")
+        self._reserve_header(header, image.label)
+        # Reserved here: the decoding later must not count the same pixels twice.
+        unreserved = ImageDecoder()
+        return DeferredImage(
+            (header.width, header.height),
+            tuple(header.channels),
+            header.colorspace,
+            header.is_float,
+            lambda: unreserved._decode_file(image).pixels,
+        )
 
     def _reserve(self, samples: int, label: str) -> None:
         if self.reserve is not None:
             self.reserve(samples * _SAMPLE_BYTES, label)
+
+    def _reserve_raw(self, image: Image) -> None:
+        info = image.info
+        check_declared_pixels(info, image.label)
+        self._reserve(info.width * info.height * len(info.channels), image.label)
+
+    def _reserve_header(self, header: ImageHeader, label: str) -> None:
+        self._reserve(header.width * header.height * len(header.channels), label)
 
     @staticmethod
     def _file_format(image: Image) -> str:
@@ -101,15 +104,26 @@ class ImageDecoder:
 
     def _decode_file(self, image: Image) -> DecodedImage:
         fmt = self._file_format(image)
-        described = f"{image.label} ({fmt} bytes)"
-
-        def reserve(header: ImageHeader) -> None:
-            self._reserve(header.width * header.height * len(header.channels), image.label)
-
-        try:
-            header, pixels = decode_image(image.data, f".{fmt}", described, reserve)
-        except FileTooLargeError as error:
-            raise ImageTooLargeError(str(error)) from None
-        except FrameSourceError as error:
-            raise WireFormatError(f"{error}; send the complete file") from error
+        with _file_errors():
+            header, pixels = decode_image(
+                image.data,
+                f".{fmt}",
+                f"{image.label} ({fmt} bytes)",
+                lambda header: self._reserve_header(header, image.label),
+            )
         return DecodedImage(pixels, tuple(header.channels), header.colorspace, header.is_float)
+
+
+def _no_encoding(image: Image) -> WireFormatError:
+    return WireFormatError(f"{image.label}: set the image's encoding (ENCODING_FILE or ENCODING_RAW)")
+
+
+@contextlib.contextmanager
+def _file_errors() -> Iterator[None]:
+    """A received file's errors as the wire's: too large, or not a whole image file."""
+    try:
+        yield
+    except FileTooLargeError as error:
+        raise ImageTooLargeError(str(error)) from None
+    except FrameSourceError as error:
+        raise WireFormatError(f"{error}; send the complete file") from error
