@@ -26,8 +26,10 @@ from .prepare import FramePreparer, PreparedFrame
 
 log = logging.getLogger("movingcolor")
 
-#: The most bytes of prepared frames read ahead of the runner.
-READ_AHEAD_BYTES = 1 << 30
+#: The most bytes of prepared frames read ahead of the runner (at least one frame is): a few
+#: frames at 1080p; one at 4K, where a network frame holds ~250 MB and preparing it costs ~1 s
+#: beside the ~20 s the network spends on it on a CPU.
+READ_AHEAD_BYTES = 256 << 20
 
 
 def window_frames(
@@ -242,11 +244,11 @@ class ReadAhead:
     def __init__(
         self,
         prepare: Callable[[int], PreparedFrame],
-        budget_bytes: int = READ_AHEAD_BYTES,
+        budget_bytes: int | None = None,
         name: str = "movingcolor-read",
     ):
         self._prepare = prepare
-        self._budget = budget_bytes
+        self._budget = READ_AHEAD_BYTES if budget_bytes is None else budget_bytes
         self._frame_bytes = 0  # the largest frame prepared so far
         self._wanted: list[int] = []  # asked for, not yet handed to the worker
         self._pending: dict[int, Future] = {}
