@@ -274,24 +274,25 @@ def test_frames_are_read_ahead_within_a_memory_budget():
             prepared.append(number)
         return SimpleNamespace(number=number, nbytes=100)
 
-    def settled() -> int:
-        count, deadline = -1, time.monotonic() + 5.0
+    def prepared_once(expected: int) -> int:
+        """How many frames are prepared once ``expected`` are and the reader had time for more."""
+        deadline = time.monotonic() + 10.0
         while time.monotonic() < deadline:
-            time.sleep(0.05)
             with lock:
-                now = len(prepared)
-            if now == count:
-                return now
-            count = now
-        return count
+                if len(prepared) >= expected:
+                    break
+            time.sleep(0.01)
+        time.sleep(0.2)
+        with lock:
+            return len(prepared)
 
     ahead = ReadAhead(prepare, budget_bytes=250)  # two and a half frames
     try:
         ahead.request(range(10))
-        assert settled() == 1, "before any frame's size is known: one"
+        assert prepared_once(1) == 1, "before any frame's size is known: one"
         assert ahead.take(0).number == 0
-        assert settled() == 3, "then two frames of 100 bytes within 250"
-        assert ahead.take(1).number == 1 and settled() == 4
+        assert prepared_once(3) == 3, "then two frames of 100 bytes within 250"
+        assert ahead.take(1).number == 1 and prepared_once(4) == 4
         assert ahead.take(7).number == 7, "a frame asked out of order is still read"
     finally:
         ahead.close()
@@ -300,7 +301,7 @@ def test_frames_are_read_ahead_within_a_memory_budget():
         prepared.clear()
         small.request(range(3))
         small.take(0)
-        assert settled() == 2
+        assert prepared_once(2) == 2
     finally:
         small.close()
 
