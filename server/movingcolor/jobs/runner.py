@@ -90,8 +90,9 @@ def fused_frames(
         key = content_key(number) if content_key is not None else None
         return (run, number) if key is None else key
 
-    # Files are read and prepared one window ahead, on another core, while this window fuses. A
-    # stream's frames are not: its buffer is sized for a reader that takes them as it needs them.
+    # Files are read and prepared up to a window ahead (within READ_AHEAD_BYTES), on another core,
+    # while this window fuses. A stream's frames are not: its buffer is sized for a reader that
+    # takes them as it needs them.
     targets = set(plan.frames.targets)
     finishing = finishing_frames(average.last_window)
     deferred = deferred_targets(finishing)
@@ -99,7 +100,7 @@ def fused_frames(
     def prepare(number: int) -> PreparedFrame:
         # A frame read only for context (a neighbour outside the render, a global frame) needs
         # only what the engine reads of it: no grade in the output space, no hard composite. A
-        # target read before its composite is due gets the composite's arrays only then.
+        # target its window finishes with others gets the composite's arrays when composited.
         if number in deferred:
             return preparer.read_target(number)
         return preparer.prepare(number, context_only=number not in targets)
