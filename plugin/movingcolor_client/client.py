@@ -91,12 +91,20 @@ class Client:
     def _wait_for_server(self, deadline: float) -> None:
         """With retries, give a server that is starting (or restarting) the time the retries would
         have taken to come up: gRPC connects as soon as it listens. The call that follows fails as
-        unavailable if it never does, after gRPC's own retries (the channel's retry policy)."""
+        unavailable if it never does, after gRPC's own retries (the channel's retry policy).
+
+        The wait is a health check that waits for the channel to be ready, not
+        ``grpc.channel_ready_future``: that one leaves a thread polling the channel after it is
+        ready, which raises when the client is closed right after its call."""
         if self.retries < 1:
             return
         window = min(self.backoff * (2**self.retries - 1), deadline - time.monotonic())
-        with contextlib.suppress(grpc.FutureTimeoutError):
-            grpc.channel_ready_future(self.channel).result(timeout=max(0.001, window))
+        # Any answer, even NOT_SERVING or an error from a server without the health service, means
+        # it is reachable; only running out of the window is the failure left to the call that follows.
+        with contextlib.suppress(grpc.RpcError):
+            self._health.Check(
+                health_pb2.HealthCheckRequest(), timeout=max(0.001, window), wait_for_ready=True
+            )
 
     def info(self, timeout: float = INFO_TIMEOUT) -> dict:
         """Versions, devices, engines, installed models, limits and root folders, as a dict."""
