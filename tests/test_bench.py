@@ -156,7 +156,7 @@ def test_io_floor_benchmark_writes_its_section(tmp_path):
     report.write_text("# Benchmarks\n\n## Other\n\nkept\n")
     figures = tmp_path / "io_floor.json"
     assert io_floor.main(["--sizes", "64x48", "--frames", "2", "--engines", "hard", "--out", str(report),
-                          "--json", str(figures)]) == 0  # fmt: skip
+                          "--json", str(figures), "--no-server"]) == 0  # fmt: skip
     runs = json.loads(figures.read_text())
     what = ["I/O floor (read plate + matte, write half ZIP EXR)", "fuse --engine hard"]
     assert [run["what"] for run in runs] == what
@@ -165,3 +165,38 @@ def test_io_floor_benchmark_writes_its_section(tmp_path):
     assert fused["ratio"] > 1  # a process that reads, fuses and writes costs more than reading and writing
     text = report.read_text()
     assert io_floor.SECTION in text and "## Other\n\nkept" in text and "| fuse --engine hard |" in text
+
+
+def test_throughput_suite_writes_the_floor_the_server_and_the_scrub(tmp_path):
+    """`movingcolor bench --suite throughput` runs each engine in-process and through a real server,
+    and scrubs through FuseWindow: one command for the production-speed table."""
+    import json
+
+    from movingcolor.bench import io_floor, scrub
+    from movingcolor.cli.main import main
+
+    report = tmp_path / "BENCHMARKS.md"
+    report.write_text("# Benchmarks\n\n## Other\n\nkept\n")
+    assert main(["bench", "--suite", "throughput", "--out", str(report), "--sizes", "128x96",
+                 "--frames", "2", "--engines", "hard,guided", "--steps", "1"]) == 0  # fmt: skip
+    runs = json.loads((tmp_path / io_floor.JSON).read_text())
+    by_what = {run["what"]: run for run in runs}
+    assert list(by_what) == [
+        "I/O floor (read plate + matte, write half ZIP EXR)",
+        "fuse --engine hard",
+        "fuse --engine hard --server (Unix socket)",
+        "fuse --engine guided",
+        "fuse --engine guided --server (Unix socket)",
+    ]
+    remote = by_what["fuse --engine guided --server (Unix socket)"]
+    local = by_what["fuse --engine guided"]
+    assert remote["peak_gib"] > 0 and remote["seconds_per_frame"] > 0
+    ratio = remote["seconds_per_frame"] / local["seconds_per_frame"]
+    assert remote["vs_in_process"] == pytest.approx(ratio, rel=0.02)
+    scrubbed = json.loads((tmp_path / "docs" / "benchmarks" / "scrub.json").read_text())
+    assert [row["engine"] for row in scrubbed] == ["guided"] and scrubbed[0]["size"] == "128x96"
+    assert scrubbed[0]["first_window"] > 0 and scrubbed[0]["next_window"] > 0
+    text = report.read_text()
+    assert "## Other\n\nkept" in text and io_floor.SECTION in text and scrub.SECTION in text
+    assert text.count("Reproduce with `movingcolor bench --suite throughput") == 2
+    assert "| fuse --engine guided --server (Unix socket) |" in text

@@ -164,3 +164,8 @@ def test_the_network_benchmark_times_the_shipped_models_configuration():
     assert result["working"] == list(working_shape(64, 96, shipped.working_size))[::-1]
     assert result["frames_per_window"] == shipped.local_frames + shipped.max_global_frames
     assert result["ms_per_output_frame"] > 0
+    # At a size the network sees whole, a window's FLOPs are its frames' at the working size (the
+    # guided start and upsampling add little); the achieved rate is a share of the matmul peak.
+    frames = result["frames_per_window"]
+    assert result["window_gflops"] == pytest.approx(result["gflops_per_frame"] * frames, rel=0.05)
+    assert 0 < result["gflops_per_second"] < result["matmul_gflops_per_second"]

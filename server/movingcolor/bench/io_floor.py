@@ -3,11 +3,15 @@
 The floor is what any tool pays for the shot: reading each plate and writing it back as a
 half-float ZIP EXR, measured in the same run. Each engine runs as ``movingcolor fuse`` would,
 one process per run (its start-up and model loading included, as a farm task pays them),
-on a procedural half-float EXR plate and PNG matte with a CDL grade and a 12 px band. The
-report gives seconds per frame, the ratio to the floor and each run's peak memory.
+on a procedural half-float EXR plate and PNG matte with a CDL grade and a 12 px band; and
+through a server, as ``movingcolor fuse --server`` against a ``movingcolor serve`` started
+for that run alone (its engine loaded by the run, as in-process). The report gives seconds
+per frame, the ratios to the floor and to in-process, and each run's peak memory (the
+server's, through a server).
 
-Run: ``python -m movingcolor.bench.io_floor --out BENCHMARKS.md`` (``--sizes``, ``--frames``,
-``--engines``; figures also in ``docs/benchmarks/io_floor.json``).
+Run: ``movingcolor bench --suite throughput`` (with the scrubbing latency), or this alone:
+``python -m movingcolor.bench.io_floor --out BENCHMARKS.md`` (``--sizes``, ``--frames``,
+``--engines``, ``--no-server``; figures also in ``docs/benchmarks/io_floor.json``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 
 from ..demo.run import write_demo_inputs
 from ..frames.image_io import read_pixels, write_image
+from ..service.process import ServerProcess
 from ..spec.schema import DEFAULT_BAND
 from .report import machine_lines, replace_section, write_text_atomic
 
@@ -31,19 +36,22 @@ GRADE = "slope=1.2,1.0,0.8;offset=0.01;power=1.1;sat=1.2"
 ENGINES = ("hard", "feather", "guided", "movingcolor")
 SIZES = ((1920, 1080), (4096, 2160))
 FRAMES = 8
+JSON = Path("docs/benchmarks/io_floor.json")
 #: Passes over the shot for the I/O floor, of which the fastest counts.
 FLOOR_PASSES = 3
 
 
 @dataclass
 class Run:
-    """One measured run at one size: seconds per frame, and the process's peak resident memory."""
+    """One measured run at one size: seconds per frame, its ratios to the floor and (through a
+    server) to the same engine in-process, and the peak resident memory of the process that fused."""
 
     size: str
     what: str
     seconds_per_frame: float
     ratio: float
     peak_gib: float
+    vs_in_process: float | None = None
 
 
 def _io_floor(plate: str, matte: str, frames: int, folder: Path) -> float:
@@ -58,11 +66,16 @@ def _io_floor(plate: str, matte: str, frames: int, folder: Path) -> float:
     return (time.perf_counter() - started) / frames
 
 
-def _fuse(engine: str, plate: str, matte: str, out: Path, frames: int) -> tuple[float, float]:
-    """Seconds per frame of ``movingcolor fuse`` in a process of its own, and its peak memory (GiB)."""
+def _fuse(
+    engine: str, plate: str, matte: str, out: Path, frames: int, server: str | None = None
+) -> tuple[float, float]:
+    """Seconds per frame of ``movingcolor fuse`` in a process of its own (on ``server`` when given),
+    and its peak memory (GiB)."""
     command = [sys.executable, "-m", "movingcolor.cli.main", "fuse", "--plate", plate, "--matte", matte]
     command += ["--grade", GRADE, "--band", DEFAULT_BAND, "--engine", engine, "--force"]
     command += ["--out", str(out / "f.####.exr")]
+    if server:
+        command += ["--server", server]
     # Not a pipe: a child that logs much must never wait on this loop.
     with tempfile.TemporaryFile() as log:
         started = time.perf_counter()
@@ -81,6 +94,23 @@ def _fuse(engine: str, plate: str, matte: str, out: Path, frames: int) -> tuple[
     return seconds / frames, peak_kib / (1 << 20)
 
 
+def _fuse_through_server(engine: str, plate: str, matte: str, out: Path, frames: int) -> tuple[float, float]:
+    """Seconds per frame of ``movingcolor fuse --server`` on a Unix socket, and the server's peak
+    memory (GiB). The server is started for this run alone and untimed; it loads the engine when the
+    run asks for it, so the time includes that as in-process does, and its peak is this engine's."""
+    # A short folder: a Unix socket's path has ~100 bytes.
+    sockets = Path(tempfile.mkdtemp(prefix="mc-floor-", dir="/tmp"))
+    try:
+        with ServerProcess(f"unix://{sockets}/mc.sock", ["--device", "cpu"]) as server:
+            seconds, _ = _fuse(engine, plate, matte, out, frames, server=server.address)
+            peak_kib = _high_water_kib(server.process.pid)
+    finally:
+        for leftover in sockets.iterdir():
+            leftover.unlink()
+        sockets.rmdir()
+    return seconds, peak_kib / (1 << 20)
+
+
 def _high_water_kib(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as status:
@@ -92,7 +122,7 @@ def _high_water_kib(pid: int) -> int:
     return 0
 
 
-def measure(sizes=SIZES, frames: int = FRAMES, engines=ENGINES) -> list[Run]:
+def measure(sizes=SIZES, frames: int = FRAMES, engines=ENGINES, server: bool = True) -> list[Run]:
     runs: list[Run] = []
     for width, height in sizes:
         size = f"{width}x{height}"
@@ -122,6 +152,24 @@ def measure(sizes=SIZES, frames: int = FRAMES, engines=ENGINES) -> list[Run]:
                     f"{size} {engine}: {seconds:.3f} s/frame, {seconds / floor:.2f}x floor, {peak:.2f} GiB",
                     flush=True,
                 )
+                if not server:
+                    continue
+                remote, remote_peak = _fuse_through_server(engine, plate, matte, folder / engine, frames)
+                runs.append(
+                    Run(
+                        size,
+                        f"fuse --engine {engine} --server (Unix socket)",
+                        round(remote, 3),
+                        round(remote / floor, 2),
+                        round(remote_peak, 2),
+                        round(remote / seconds, 2),
+                    )
+                )
+                print(
+                    f"{size} {engine} through a server: {remote:.3f} s/frame, {remote / seconds:.2f}x "
+                    f"in-process, server peak {remote_peak:.2f} GiB",
+                    flush=True,
+                )
     return runs
 
 
@@ -132,16 +180,20 @@ def section(runs: list[Run], command: str, frames: int) -> str:
         "",
         f"Reproduce with `{command}`. Seconds per frame for {frames} frames of a procedural half-float "
         f"EXR plate and PNG matte, CDL grade, {DEFAULT_BAND} px band, each engine as `movingcolor fuse` "
-        "in a process of its own (start-up and model loading included); the ratio is to the I/O floor "
-        f"measured in the same run (each plate and matte read, the plate written back as half ZIP EXR; "
-        f"the fastest of {FLOOR_PASSES} passes, each engine one run, so ratios err high); "
-        "peak is the "
-        "process's resident memory.",
+        "in a process of its own (start-up and model loading included); *× floor* is the ratio to the "
+        f"I/O floor measured in the same run (each plate and matte read, the plate written back as half "
+        f"ZIP EXR; the fastest of {FLOOR_PASSES} passes, each engine one run, so ratios err high). "
+        "*--server* is `movingcolor fuse --server` against a `movingcolor serve` on a Unix socket started "
+        "for that run alone (untimed; the engine loads during the run, as in-process), and *× in-process* "
+        "its ratio to the same engine's in-process run. *Peak* is the resident memory of the process "
+        "that fused (the server's, through a server).",
         "",
         *machine_lines((("numpy", "numpy"), ("OpenImageIO", "OpenImageIO"), ("OpenColorIO", "opencolorio"))),
         "",
-        "| run | " + " | ".join(f"{size} s/frame | × floor | peak GiB" for size in sizes) + " |",
-        "|---|" + "---:|---:|---:|" * len(sizes),
+        "| run | "
+        + " | ".join(f"{size} s/frame | × floor | × in-process | peak GiB" for size in sizes)
+        + " |",
+        "|---|" + "---:|---:|---:|---:|" * len(sizes),
     ]
     by_key = {(run.what, run.size): run for run in runs}
     for what in dict.fromkeys(run.what for run in runs):
@@ -149,11 +201,12 @@ def section(runs: list[Run], command: str, frames: int) -> str:
         for size in sizes:
             run = by_key.get((what, size))
             cells += (
-                ["–"] * 3
+                ["–"] * 4
                 if run is None
                 else [
                     f"{run.seconds_per_frame:.3f}",
                     f"{run.ratio:.2f}",
+                    f"{run.vs_in_process:.2f}" if run.vs_in_process else "–",
                     f"{run.peak_gib:.2f}" if run.peak_gib else "–",
                 ]
             )
@@ -169,10 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, help="markdown file whose section to replace (e.g. BENCHMARKS.md)"
     )
-    parser.add_argument("--json", type=Path, default=Path("docs/benchmarks/io_floor.json"))
+    parser.add_argument("--json", type=Path, default=JSON)
+    parser.add_argument("--no-server", action="store_true", help="in-process runs only")
     args = parser.parse_args(argv)
-    sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")]
-    runs = measure(sizes, args.frames, tuple(args.engines.split(",")))
+    sizes = parse_sizes(args.sizes)
+    runs = measure(sizes, args.frames, tuple(args.engines.split(",")), server=not args.no_server)
     command = "python -m movingcolor.bench.io_floor" + (f" --out {args.out}" if args.out else "")
     if args.sizes != parser.get_default("sizes"):
         command += f" --sizes {args.sizes}"
@@ -180,11 +234,23 @@ def main(argv: list[str] | None = None) -> int:
         command += f" --frames {args.frames}"
     if args.engines != parser.get_default("engines"):
         command += f" --engines {args.engines}"
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.json, json.dumps([asdict(run) for run in runs], indent=2) + "\n")
-    if args.out:
-        replace_section(args.out, section(runs, command, args.frames))
+    if args.no_server:
+        command += " --no-server"
+    write_report(runs, command, args.frames, args.out, args.json)
     return 0
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    """``"1920x1080,4096x2160"`` as ``[(1920, 1080), (4096, 2160)]``."""
+    return [tuple(int(v) for v in size.lower().split("x")) for size in text.split(",") if size]
+
+
+def write_report(runs: list[Run], command: str, frames: int, out: Path | None, figures: Path) -> None:
+    """The runs as JSON in ``figures``, and as this benchmark's section of ``out`` when given."""
+    figures.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(figures, json.dumps([asdict(run) for run in runs], indent=2) + "\n")
+    if out:
+        replace_section(out, section(runs, command, frames))
 
 
 if __name__ == "__main__":

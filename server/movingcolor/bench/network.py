@@ -130,6 +130,14 @@ def run_case(config_name: str, width: int, height: int, device: str, repeats: in
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
         network(torch.rand(1, count, config.in_channels, h, w, device=engine.device), config.local_frames)
+    # What a window really costs: at a large plate the network runs on crops along the band, so
+    # the FLOPs per working-size frame above do not add up to a window's. Counted on one more
+    # window, untimed (the counter slows every operation down).
+    window_counter = FlopCounterMode(display=False)
+    with window_counter:
+        engine.fuse_window(_window(config, width, height, (repeats + 1) * config.local_stride))
+    window_flops = window_counter.get_total_flops()
+    peak_flops = _matmul_flops_per_second(engine.device)
     if device.startswith("cuda"):
         peak = torch.cuda.max_memory_allocated()
         device_name = torch.cuda.get_device_name(0)
@@ -147,11 +155,37 @@ def run_case(config_name: str, width: int, height: int, device: str, repeats: in
         "parameters": sum(p.numel() for p in network.parameters()),
         "gflops_per_frame": counter.get_total_flops() / count / 1e9,
         "window_seconds": window_seconds,
+        "window_gflops": window_flops / 1e9,
+        "gflops_per_second": window_flops / window_seconds / 1e9,
+        "matmul_gflops_per_second": peak_flops / 1e9,
         "ms_per_output_frame": 1000 * window_seconds / config.local_stride,
         "peak_bytes": peak,
         "peak_kind": "GPU memory allocated" if device.startswith("cuda") else "process RSS",
         "repeats": repeats,
     }
+
+
+def _matmul_flops_per_second(device) -> float:
+    """The device's practical peak: float32 (bf16 on CUDA, as the network runs there) FLOP/s of a
+    large square matrix product, the best of a few after a warm-up. What fraction of it the network
+    reaches says how much of its time is arithmetic and how much is overhead."""
+    import torch
+
+    device = torch.device(device)
+    side = 2048
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    a = torch.rand(side, side, device=device, dtype=dtype)
+    b = torch.rand(side, side, device=device, dtype=dtype)
+    best = float("inf")
+    for _ in range(4):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        torch.mm(a, b)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - started)
+    return 2 * side**3 / best
 
 
 def measure(configs, sizes, device: str, repeats: int) -> list[dict]:
@@ -194,23 +228,30 @@ def section(results: list[dict], device: str, command: str) -> str:
         "frames at the plate's size, network at its working size, guided upsampling back); ms per output "
         "frame = median window time / window stride, the shot's first window untimed. "
         + ("fp32 FFTs, bf16 elsewhere. " if device.startswith("cuda") else "float32. ")
-        + "GFLOPs per input frame counted with torch.utils.flop_counter at the working size.",
+        + "GFLOPs per input frame counted with torch.utils.flop_counter at the working size; "
+        "*GFLOP/window* counted the same way over a whole window as the engine runs it (on crops "
+        "along the band where the plate is large); *GFLOP/s* is that over the window's time, and "
+        "*% of peak* its share of the device's practical peak, a 2048x2048 matrix product "
+        + ("in bf16." if device.startswith("cuda") else "in float32 on every core."),
         "",
         *machine_lines((("torch", "torch"), ("numpy", "numpy")), device_name),
         "",
         "| config | params | GFLOPs/frame | frames/window (local+global) | plate | working"
-        " | ms/output frame | peak |",
-        "|---|---:|---:|---|---|---|---:|---:|",
+        " | ms/output frame | GFLOP/window | GFLOP/s | % of peak | peak |",
+        "|---|---:|---:|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         size = f"{r['size'][0]}x{r['size'][1]}"
         if "error" in r:
-            lines.append(f"| {r['config']} | | | | {size} | | failed: {r['error']} | |")
+            lines.append(f"| {r['config']} | | | | {size} | | failed: {r['error']} | | | | |")
             continue
         lines.append(
             f"| {r['config']} | {r['parameters'] / 1e6:.2f} M | {r['gflops_per_frame']:.1f} | "
             f"{r['frames_per_window']} ({r['local_frames']}+{r['frames_per_window'] - r['local_frames']}) | "
             f"{size} | {r['working'][0]}x{r['working'][1]} | {r['ms_per_output_frame']:.0f} | "
+            f"{r['window_gflops']:.0f} | {r['gflops_per_second']:.1f} | "
+            f"{100 * r['gflops_per_second'] / r['matmul_gflops_per_second']:.0f}% of "
+            f"{r['matmul_gflops_per_second']:.0f} | "
             f"{r['peak_bytes'] / 2**30:.2f} GiB {r['peak_kind']} |"
         )
     return "\n".join(lines) + "\n"

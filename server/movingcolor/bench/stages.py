@@ -1,4 +1,4 @@
-"""Frames per second of the foundation's stages on this machine's CPU.
+"""Frames per second of each stage alone (read, grade, band, engines, write) on this machine's CPU.
 
 Every stage calls the code a real run calls (image I/O, OCIO grade, band, each
 registered engine, ``run_shot``) on procedural frames with real structure, so
@@ -29,7 +29,7 @@ from ..spec.schema import DEFAULT_BAND
 from ..synthetic import generate_shot
 from .report import machine_lines, replace_section
 
-SECTION = "## Foundation throughput (CPU)"
+SECTION = "## Each stage alone: frames per second (CPU)"
 GRADE = "slope=1.2,1.0,0.8;offset=0.01;power=1.1;sat=1.2"
 BAND = DEFAULT_BAND
 PIPELINE_ENGINE = "guided"
@@ -179,7 +179,7 @@ def _section(results: list[Result]) -> str:
     fps = {(r.stage, r.size): r.fps for r in results}
     repeats = results[0].repeats if results else _DEFAULT_REPEATS
     frames = ", ".join(f"{_pipeline_frames(w, h)} frames at {w}x{h}" for w, h in sizes)
-    command = "movingcolor bench --suite throughput"
+    command = "movingcolor bench --suite stages"
     if sizes != _DEFAULT_SIZES:
         command += " --sizes " + ",".join(f"{w}x{h}" for w, h in sizes)
     if repeats != _DEFAULT_REPEATS:

@@ -1,10 +1,13 @@
-"""``movingcolor bench``: fusion quality (default), throughput, or the network's cost."""
+"""``movingcolor bench``: fusion quality (default), production speed, each stage's speed, or the
+network's cost."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 DEFAULT_CLIPS = Path(__file__).resolve().parents[4] / "shared" / "data" / "clips"
+THROUGHPUT_SIZES = "1920x1080,4096x2160"
+STAGES_SIZES = "432x240,1920x1080"
 
 
 def add_parser(commands) -> None:
@@ -12,12 +15,14 @@ def add_parser(commands) -> None:
         "bench",
         help="benchmark engines and write BENCHMARKS.md",
         description="fusion: every engine on the ground-truth set and the real clips (default); "
-        "throughput: frames per second of each stage; network: the network's cost per configuration.",
+        "throughput: each engine's seconds per frame against the I/O floor at 1080p and 4K, in-process "
+        "and through a server, and a scrub's next frame through FuseWindow; stages: frames per second "
+        "of each stage alone; network: the network's cost per configuration.",
     )
     parser.add_argument(
         "--suite",
         default="fusion",
-        choices=("fusion", "throughput", "network", "real-footage"),
+        choices=("fusion", "throughput", "stages", "network", "real-footage"),
         help="what to measure (default: %(default)s)",
     )
     parser.add_argument(
@@ -27,7 +32,8 @@ def add_parser(commands) -> None:
     )
     parser.add_argument("--quick", action="store_true", help="fusion: a small set, for CI")
     parser.add_argument(
-        "--engines", help="fusion: comma-separated engines (default: all, plus installed models)"
+        "--engines",
+        help="fusion, throughput: comma-separated engines (default: all; fusion adds installed models)",
     )
     parser.add_argument(
         "--clips", help="fusion: folder of real clips (default: ../shared/data/clips if present)"
@@ -43,12 +49,24 @@ def add_parser(commands) -> None:
         "--repeats",
         type=int,
         default=5,
-        help="throughput: timed repetitions per stage (default: %(default)s)",
+        help="stages: timed repetitions per stage (default: %(default)s)",
     )
     parser.add_argument(
         "--sizes",
-        default="432x240,1920x1080",
-        help="throughput: comma-separated WxH sizes (default: %(default)s)",
+        help="throughput, stages: comma-separated WxH sizes "
+        f"(default: {THROUGHPUT_SIZES} and {STAGES_SIZES})",
+    )
+    parser.add_argument(
+        "--frames", type=int, default=8, help="throughput: frames per shot (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=5,
+        help="throughput: next frames of the scrub timed (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-server", action="store_true", help="throughput: in-process only (no server, no scrub)"
     )
     parser.set_defaults(run=run)
 
@@ -56,9 +74,21 @@ def add_parser(commands) -> None:
 def run(args) -> int:
     out = Path(args.out)
     if args.suite == "throughput":
-        from ..bench.throughput import measure, write_report
+        from ..bench.throughput import run as run_throughput
 
-        sizes = [tuple(int(v) for v in size.lower().split("x")) for size in args.sizes.split(",")]
+        run_throughput(
+            out,
+            sizes=args.sizes or THROUGHPUT_SIZES,
+            engines=args.engines,
+            frames=args.frames,
+            steps=args.steps,
+            server=not args.no_server,
+        )
+    elif args.suite == "stages":
+        from ..bench.io_floor import parse_sizes
+        from ..bench.stages import measure, write_report
+
+        sizes = parse_sizes(args.sizes or STAGES_SIZES)
         write_report(measure(sizes, repeats=args.repeats), out)
     elif args.suite == "real-footage":
         from ..bench.real_footage import run_from_bench

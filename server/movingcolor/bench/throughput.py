@@ -1,0 +1,58 @@
+"""``movingcolor bench --suite throughput``: production speed against the I/O floor, in-process and
+through a server, and the latency of a scrub's next frame through ``FuseWindow``.
+
+One command for the whole table: :mod:`.io_floor` (each engine at 1920x1080 and 4096x2160 as
+``movingcolor fuse``, alone and through ``movingcolor serve``, against reading and writing the
+same frames) and :mod:`.scrub` (a host asking for one frame after another at 1080p). Each writes
+its own section of the report, and its figures as JSON under ``docs/benchmarks/``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from . import io_floor, scrub
+from .report import replace_section, write_text_atomic
+
+SCRUB_JSON = Path("docs/benchmarks/scrub.json")
+DEFAULT_SIZES = ",".join(f"{w}x{h}" for w, h in io_floor.SIZES)
+
+
+def run(
+    out: Path,
+    sizes: str = DEFAULT_SIZES,
+    engines: str | None = None,
+    frames: int = io_floor.FRAMES,
+    steps: int = scrub.STEPS,
+    server: bool = True,
+) -> None:
+    """Measure and write both sections; ``sizes`` and ``engines`` are comma-separated, as typed."""
+    chosen = tuple(engines.split(",")) if engines else io_floor.ENGINES
+    command = "movingcolor bench --suite throughput"
+    if str(out) != "BENCHMARKS.md":
+        command += f" --out {out}"
+    if sizes != DEFAULT_SIZES:
+        command += f" --sizes {sizes}"
+    if engines:
+        command += f" --engines {engines}"
+    if frames != io_floor.FRAMES:
+        command += f" --frames {frames}"
+    if steps != scrub.STEPS:
+        command += f" --steps {steps}"
+    if not server:
+        command += " --no-server"
+    runs = io_floor.measure(io_floor.parse_sizes(sizes), frames, chosen, server=server)
+    figures = out.parent / io_floor.JSON
+    io_floor.write_report(runs, command, frames, out, figures)
+    if not server:
+        return
+    # The scrub is what an OFX host does at 1080p; the light engines finish a window in one call.
+    scrubbed = tuple(engine for engine in chosen if engine in scrub.ENGINES)
+    if not scrubbed:
+        return
+    measured = io_floor.parse_sizes(sizes)
+    rows = scrub.measure(scrubbed, scrub.SIZE if scrub.SIZE in measured else measured[0], steps)
+    write_text_atomic(out.parent / SCRUB_JSON, json.dumps([asdict(row) for row in rows], indent=2) + "\n")
+    replace_section(out, scrub.section(rows, command))
