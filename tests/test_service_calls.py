@@ -328,3 +328,40 @@ def test_a_refused_token_is_logged_without_the_token(monkeypatch, caplog, log_ev
     logged = [EventFormatter(style).format(r) for r in caplog.records for style in ("text", "json")]
     assert logged and all(json.dumps(wrong)[1:-1] not in line for line in logged)
     assert not any("not-the-farm" in line or TOKEN in line for line in logged)
+
+
+# -- encoding overlaps fusing ---------------------------------------------------------------------
+
+
+def test_a_fused_frame_is_encoded_while_the_next_is_fused(monkeypatch):
+    """FuseShot encodes each fused frame on a worker while the runner makes the next one: frame 1's
+    encoding waits here until frame 2 is fused, which never happens when the two run one after the
+    other on the call's thread (the encoding then fails at the deadline, and the call with it)."""
+    from movingcolor.service import shots
+
+    second_fused = threading.Event()
+    encode = shots._encode
+
+    class WatchedStream(shots.ShotStream):
+        def __iter__(self):
+            for frame in super().__iter__():
+                if frame[0] == 2:
+                    second_fused.set()
+                yield frame
+
+    def encode_after_the_next_is_fused(number, *rest):
+        if number == 1 and not second_fused.wait(STUCK_DEADLINE):
+            raise AssertionError("frame 2 was not fused while frame 1 was being encoded")
+        return encode(number, *rest)
+
+    monkeypatch.setattr(shots, "ShotStream", WatchedStream)
+    monkeypatch.setattr(shots, "_encode", encode_after_the_next_is_fused)
+    plate = np.random.default_rng(3).random((3, 24, 32, 3), dtype=np.float32)
+    matte = np.zeros((3, 24, 32), np.float32)
+    matte[:, 6:18, 8:24] = 1.0
+    with serving() as (address, _), connect(address, name="overlap", retries=0) as client:
+        fused = client.fuse_arrays(plate, matte, grade=GRADE, engine="hard")
+    # In frame order and whole: inside the matte the grade, outside the plate untouched.
+    assert fused.shape == plate.shape
+    assert np.array_equal(fused[:, 0, 0], plate[:, 0, 0])
+    assert not np.allclose(fused[:, 12, 16], plate[:, 12, 16])

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator
+from concurrent.futures import Future
 
 from ..errors import MovingColorError
 from ..frames.image_io import encode_image
 from ..frames.stream import FrameStore, StreamSource
+from ..frames.worker import ContextWorker
 from ..jobs import FramePlan, ShotSources, ShotStream
 from ..protocol.images import (
     ROLE_NAMES,
@@ -111,11 +114,31 @@ def _receive_into(requests: Iterable, store: FrameStore, decoder: ImageDecoder, 
 
 
 def send_fused(stream: ShotStream, job: Job, output: OutputSettings, part_bytes: int):
+    """Each fused frame as response messages, in order. A frame is encoded on a worker while the
+    runner makes the next one on this thread: OpenEXR compresses on threads of its own and releases
+    Python's lock, so encoding overlaps the next frame's work as writing behind does in-process
+    (encoding a 1080p frame costs about as much as fusing it with the light engines). At most one
+    frame waits to be encoded, which bounds the memory held."""
     started, count = time.perf_counter(), 0
-    for number, pixels, header in stream:
-        job.check()
-        yield from _encode(number, pixels, header, output, part_bytes)
-        count += 1
+    encoder = ContextWorker("movingcolor-encode")
+    encoding: deque[Future] = deque()
+    try:
+        for number, pixels, header in stream:
+            job.check()
+            encoding.append(
+                encoder.submit(
+                    lambda *frame: list(_encode(*frame)), number, pixels, header, output, part_bytes
+                )
+            )
+            if len(encoding) > 1:
+                yield from encoding.popleft().result()
+                count += 1
+        while encoding:
+            yield from encoding.popleft().result()
+            count += 1
+    finally:
+        # A call cancelled or failed mid-shot drops what is still queued.
+        encoder.close(drop_queued=True)
     seconds = time.perf_counter() - started
     event("job.frames", job=job.id, frames=count, seconds=round(seconds, 3))
     summary = summary_message(stream.plan.report([], seconds), frame_count=count)
