@@ -169,3 +169,45 @@ def test_the_network_benchmark_times_the_shipped_models_configuration():
     frames = result["frames_per_window"]
     assert result["window_gflops"] == pytest.approx(result["gflops_per_frame"] * frames, rel=0.05)
     assert 0 < result["gflops_per_second"] < result["matmul_gflops_per_second"]
+
+
+@pytest.mark.parametrize("size", [(16, 16), (15, 22), (13, 9)])
+def test_soft_split_and_composite_as_convolutions_equal_patches_through_linear_layers(size):
+    """The soft split, soft composite and F3N run as (transposed) convolutions; they must give what
+    their definition gives: unfold, each patch through the linear layer, fold with overlaps averaged."""
+    import torch
+    from movingcolor.model.layers.f3n import FusionFeedForward
+    from torch.nn import functional as F
+
+    torch.manual_seed(1)
+    kernel, stride, padding = 7, 3, 3
+
+    def fold_average(patches):
+        folded = F.fold(patches, size, kernel, stride=stride, padding=padding)
+        ones = F.unfold(torch.ones(1, 1, *size), kernel, stride=stride, padding=padding)
+        return folded / F.fold(ones, size, kernel, stride=stride, padding=padding)
+
+    def unfold(x):
+        return F.unfold(x, kernel, stride=stride, padding=padding)
+
+    split, composite = (
+        SoftSplit(8, 32, kernel, stride, padding),
+        SoftComposite(8, 32, kernel, stride, padding),
+    )
+    ffn = FusionFeedForward(32, kernel, stride, padding)
+    with torch.no_grad():
+        x = torch.randn(3, 8, *size)
+        tokens = split(x)
+        expected = split.embed(unfold(x).transpose(1, 2))
+        assert torch.allclose(tokens, expected, atol=1e-5, rtol=1e-4)
+        folded = composite(tokens, size)
+        assert folded.shape == x.shape
+        assert torch.allclose(
+            folded, fold_average(composite.project(tokens).transpose(1, 2)), atol=1e-5, rtol=1e-4
+        )
+        mixed = fold_average(ffn.expand(tokens).transpose(1, 2))
+        expected = ffn.shrink(ffn.act(unfold(mixed).transpose(1, 2)))
+        assert torch.allclose(ffn(tokens, size), expected, atol=1e-5, rtol=1e-4)
+    # Gradients reach the linear layers' weights, as training needs.
+    composite(split(x), size).square().mean().backward()
+    assert split.embed.weight.grad.abs().sum() > 0 and composite.project.bias.grad.abs().sum() > 0

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from .soft_split import fold_average
+from .soft_split import composite_patches, split_patches
 
 
 class FusionFeedForward(nn.Module):
@@ -25,7 +24,9 @@ class FusionFeedForward(nn.Module):
         self.shrink = nn.Linear(self.channels * patch, hidden)
 
     def forward(self, tokens: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        hidden = self.expand(tokens).transpose(1, 2)  # (N, c·k·k, L)
-        fused = fold_average(hidden, size, self.kernel, self.stride, self.padding)  # (N, c, H, W)
-        hidden = F.unfold(fused, self.kernel, stride=self.stride, padding=self.padding)  # (N, c·k·k, L)
-        return self.shrink(self.act(hidden.transpose(1, 2)))
+        patch = (self.kernel, self.stride, self.padding)
+        # Expanded tokens as patches, folded to a map with overlaps averaged: (N, c, H, W).
+        fused = composite_patches(tokens, self.expand, size, *patch)
+        # Split again and shrunk. The activation is taken on the map, before the split: the split
+        # only copies values (and pads with zeros, which GELU keeps), so it is the same as after.
+        return split_patches(self.act(fused), self.shrink, *patch)
