@@ -35,7 +35,7 @@ BAND = DEFAULT_BAND
 PIPELINE_ENGINE = "guided"
 PIPELINE_STAGE = f"end to end: {PIPELINE_ENGINE} (run_shot)"
 # Mirror cli/bench.py, so the stated command is the plain one when nothing was changed.
-_DEFAULT_SIZES = [(432, 240), (1920, 1080)]
+DEFAULT_SIZES = [(432, 240), (1920, 1080)]
 _DEFAULT_REPEATS = 5
 
 
@@ -180,7 +180,7 @@ def _section(results: list[Result]) -> str:
     repeats = results[0].repeats if results else _DEFAULT_REPEATS
     frames = ", ".join(f"{_pipeline_frames(w, h)} frames at {w}x{h}" for w, h in sizes)
     command = "movingcolor bench --suite stages"
-    if sizes != _DEFAULT_SIZES:
+    if sizes != DEFAULT_SIZES:
         command += " --sizes " + ",".join(f"{w}x{h}" for w, h in sizes)
     if repeats != _DEFAULT_REPEATS:
         command += f" --repeats {repeats}"

@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 DEFAULT_CLIPS = Path(__file__).resolve().parents[4] / "shared" / "data" / "clips"
-THROUGHPUT_SIZES = "1920x1080,4096x2160"
-STAGES_SIZES = "432x240,1920x1080"
 
 
 def add_parser(commands) -> None:
@@ -54,17 +52,11 @@ def add_parser(commands) -> None:
     parser.add_argument(
         "--sizes",
         help="throughput, stages: comma-separated WxH sizes "
-        f"(default: {THROUGHPUT_SIZES} and {STAGES_SIZES})",
+        "(default: 1920x1080,4096x2160 and 432x240,1920x1080)",
     )
-    parser.add_argument(
-        "--frames", type=int, default=8, help="throughput: frames per shot (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--steps",
-        type=int,
-        default=5,
-        help="throughput: next frames of the scrub timed (default: %(default)s)",
-    )
+    # Defaults of --frames and --steps are the benchmark modules' own (8 and 5), not copied here.
+    parser.add_argument("--frames", type=int, help="throughput: frames per shot (default: 8)")
+    parser.add_argument("--steps", type=int, help="throughput: next frames of the scrub timed (default: 5)")
     parser.add_argument(
         "--no-server", action="store_true", help="throughput: in-process only (no server, no scrub)"
     )
@@ -76,19 +68,18 @@ def run(args) -> int:
     if args.suite == "throughput":
         from ..bench.throughput import run as run_throughput
 
+        given = {"sizes": args.sizes, "frames": args.frames, "steps": args.steps}
         run_throughput(
             out,
-            sizes=args.sizes or THROUGHPUT_SIZES,
             engines=args.engines,
-            frames=args.frames,
-            steps=args.steps,
             server=not args.no_server,
+            **{name: value for name, value in given.items() if value is not None},
         )
     elif args.suite == "stages":
         from ..bench.io_floor import parse_sizes
-        from ..bench.stages import measure, write_report
+        from ..bench.stages import DEFAULT_SIZES, measure, write_report
 
-        sizes = parse_sizes(args.sizes or STAGES_SIZES)
+        sizes = parse_sizes(args.sizes) if args.sizes else DEFAULT_SIZES
         write_report(measure(sizes, repeats=args.repeats), out)
     elif args.suite == "real-footage":
         from ..bench.real_footage import run_from_bench
