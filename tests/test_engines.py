@@ -192,3 +192,35 @@ def test_a_frame_stack_indexes_as_the_stacked_array_does():
         np.testing.assert_array_equal(np.asarray(stack[key]), stacked[key])
     np.testing.assert_array_equal(np.asarray(stack), stacked)
     assert [frame is original for frame, original in zip(stack, frames, strict=True)] == [True] * 5
+
+
+def test_tiles_where_the_matte_is_flat_over_the_filters_reach_are_not_filtered(monkeypatch):
+    """A neighbour's tiles that the temporal average reads far from its own edge, where its matte is
+    0 or 1 over the filter's whole reach, are that value bit for bit as filtering the whole frame
+    gives, without running the filter on them."""
+    import movingcolor.engines.band_refinement as band_refinement
+    from movingcolor.engines.guided_filter import refine_matte
+    from movingcolor.masks.band import TILE
+
+    rng = np.random.default_rng(5)
+    guide = rng.random((4 * TILE, 5 * TILE, 3), dtype=np.float32)
+    matte = np.zeros((4 * TILE, 5 * TILE), np.float32)
+    matte[TILE + 20 :, 2 * TILE + 10 :] = 1.0  # an edge through tiles (1..3, 2..4)
+    tiles = [(r * TILE, c * TILE, (r + 1) * TILE, (c + 1) * TILE) for r in range(4) for c in range(5)]
+    filtered = []
+    real_filter = band_refinement.filter_tiles
+
+    def recording_filter(function, images, chosen, margin):
+        filtered.extend(chosen)
+        return real_filter(function, images, chosen, margin)
+
+    monkeypatch.setattr(band_refinement, "filter_tiles", recording_filter)
+    refined = band_refinement.refine_tiles(guide, matte, 12.0, tiles)
+    whole = refine_matte(guide, matte, 12.0)
+    for top, left, bottom, right in tiles:
+        np.testing.assert_array_equal(refined[(top, left, bottom, right)], whole[top:bottom, left:right])
+    flat = {(0, 0, TILE, TILE), (3 * TILE, 4 * TILE, 4 * TILE, 5 * TILE), (0, 4 * TILE, TILE, 5 * TILE)}
+    assert filtered and not flat & set(filtered)
+    assert {tile for tile in tiles if tile not in filtered} >= flat
+    assert (0, 0, TILE, TILE) in refined and refined[(0, 0, TILE, TILE)].max() == 0.0
+    assert refined[(3 * TILE, 4 * TILE, 4 * TILE, 5 * TILE)].min() == 1.0

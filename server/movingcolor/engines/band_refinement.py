@@ -76,13 +76,35 @@ def refine_tiles(
     """:func:`~.guided_filter.refine_matte` of one frame (``guide (H, W, 3)``, ``matte (H, W)``),
     on ``tiles`` only, the tiles of one shape as one batch: ``{tile: refined (tile's height,
     width)}``, each equal to the same pixels of the whole frame's refinement."""
-    radius = refine_radius(band_pixels)
-    return filter_tiles(
-        lambda guides, sources: refine_matte(guides, sources, band_pixels, eps),
-        (guide, matte),
-        tiles,
-        margin=2 * radius + 1,
-    )
+    margin = 2 * refine_radius(band_pixels) + 1
+    refined: dict[Tile, np.ndarray] = {}
+    varying = []
+    for tile in tiles:
+        value = _constant_over(matte, tile, margin)
+        if value is None:
+            varying.append(tile)
+        else:
+            # Where the matte is all 0 or all 1 over the filter's reach the filter gives that value
+            # exactly (no covariance with the guide, an exact mean): a neighbour's tiles far from its
+            # own edge, which the temporal average reads, cost nothing.
+            refined[tile] = np.full((tile[2] - tile[0], tile[3] - tile[1]), value, np.float32)
+    if varying:
+        refined.update(
+            filter_tiles(
+                lambda guides, sources: refine_matte(guides, sources, band_pixels, eps),
+                (guide, matte),
+                varying,
+                margin=margin,
+            )
+        )
+    return {tile: refined[tile] for tile in tiles}
+
+
+def _constant_over(matte: np.ndarray, tile: Tile, margin: int) -> float | None:
+    """0.0 or 1.0 where ``matte`` is that value all over ``tile`` widened by ``margin``, else None."""
+    crop = matte[_reach(tile, margin, matte.shape)]
+    low, high = crop.min(), crop.max()
+    return float(low) if low == high and low in (0.0, 1.0) else None
 
 
 def smoothed_band_alpha(
