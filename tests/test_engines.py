@@ -210,9 +210,9 @@ def test_tiles_where_the_matte_is_flat_over_the_filters_reach_are_not_filtered(m
     filtered = []
     real_filter = band_refinement.filter_tiles
 
-    def recording_filter(function, images, chosen, margin):
+    def recording_filter(function, images, chosen, margin, **options):
         filtered.extend(chosen)
-        return real_filter(function, images, chosen, margin)
+        return real_filter(function, images, chosen, margin, **options)
 
     monkeypatch.setattr(band_refinement, "filter_tiles", recording_filter)
     refined = band_refinement.refine_tiles(guide, matte, 12.0, tiles)

@@ -7,6 +7,7 @@ the figures move when that code gets faster or slower, not when a copy of it doe
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import logging
 import statistics
@@ -21,7 +22,7 @@ import numpy as np
 from ..color.config import ColorConfig, apply_processor
 from ..color.grade import parse_grade
 from ..engines import FusionFrames
-from ..engines.registry import create_engine, engine_names
+from ..engines.registry import create_engine, engine_names, takes_device
 from ..frames.image_io import read_pixels, write_image
 from ..jobs import ShotSpec, run_shot
 from ..masks.band import BandWidth, edge_band
@@ -74,6 +75,13 @@ def _measure_size(width: int, height: int, repeats: int, folder: Path) -> list[R
     lin = config.scene_linear
     # The network has its own benchmark (bench/network.py): it needs a model.
     engines = {name: create_engine(name) for name in engine_names() if name != "movingcolor"}
+    if importlib.util.find_spec("torch") is not None:
+        # The path a GPU takes, here on the CPU: what the numpy path's default there is weighed against.
+        engines |= {
+            f"{name} (torch, cpu)": create_engine(name, device="cpu")
+            for name in engine_names()
+            if name != "movingcolor" and takes_device(name)
+        }
     window = 2 * max(e.temporal_radius for e in engines.values()) + 1
     pipeline_frames = _pipeline_frames(width, height)
     # Generating the textures dominates at HD, so one shot serves every stage.

@@ -12,6 +12,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,6 +24,22 @@ Tile = tuple[int, int, int, int]
 
 #: Fewer tiles than this in a part cost more to hand to a thread than they save.
 MIN_PART_TILES = 4
+
+
+@dataclass(frozen=True)
+class Refiner:
+    """How band tiles are refined and averaged over time: ``refine`` and ``average`` take and give
+    what :func:`~.guided_filter.refine_matte` and :func:`~.guided_filter.temporal_average` do;
+    ``split``: a batch is cut into parts for the compute pool's threads (numpy's filters use one
+    core each; torch parallelises a batch itself)."""
+
+    refine: Callable[[np.ndarray, np.ndarray, float, float], np.ndarray]
+    average: Callable[..., np.ndarray]
+    split: bool
+
+
+#: The numpy path: scipy's filters on every core (:mod:`.torch_filters` has torch's).
+NUMPY_REFINER = Refiner(refine_matte, temporal_average, split=True)
 
 
 def _reach(tile: Tile, margin: int, shape: tuple[int, ...]) -> tuple[slice, slice]:
@@ -42,7 +59,11 @@ def _by_shape(crops: dict[Tile, tuple[slice, slice]]) -> dict[tuple[int, int], l
 
 
 def filter_tiles(
-    function: Callable[..., np.ndarray], images: Sequence[np.ndarray], tiles: Sequence[Tile], margin: int
+    function: Callable[..., np.ndarray],
+    images: Sequence[np.ndarray],
+    tiles: Sequence[Tile],
+    margin: int,
+    split: bool = True,
 ) -> dict[Tile, np.ndarray]:
     """A filter of whole frames evaluated on ``tiles`` only: ``function`` takes a batch of crops of
     each of ``images`` (``(N, h, w, ...)`` each, all ``(H, W, ...)`` frames of one size) and returns
@@ -50,13 +71,15 @@ def filter_tiles(
     reach), cut to the frame, and the tiles of one crop shape form one batch. Returns ``{tile:
     (tile's height, width)}``, each equal to the same pixels of filtering the whole frame, for a
     filter that reaches no farther than ``margin`` and treats the frame's edges as the crops' own
-    (a crop is cut only there)."""
+    (a crop is cut only there). ``split``: each batch is cut into parts for the compute pool's
+    threads (for a ``function`` that runs on one core)."""
     shape = images[0].shape
     crops = {tile: _reach(tile, margin, shape) for tile in tiles}
     filtered: dict[Tile, np.ndarray] = {}
     for group in _by_shape(crops).values():
         # A batch's crops are filtered independently: its parts run on every core.
-        parts = np.array_split(np.arange(len(group)), split_count(len(group), MIN_PART_TILES))
+        count = split_count(len(group), MIN_PART_TILES) if split else 1
+        parts = np.array_split(np.arange(len(group)), count)
 
         def filter_part(part: np.ndarray, group: list[Tile] = group) -> np.ndarray:
             batches = [np.stack([image[crops[group[k]]] for k in part]) for image in images]
@@ -71,11 +94,16 @@ def filter_tiles(
 
 
 def refine_tiles(
-    guide: np.ndarray, matte: np.ndarray, band_pixels: float, tiles: Sequence[Tile], eps: float = EPS
+    guide: np.ndarray,
+    matte: np.ndarray,
+    band_pixels: float,
+    tiles: Sequence[Tile],
+    eps: float = EPS,
+    refiner: Refiner = NUMPY_REFINER,
 ) -> dict[Tile, np.ndarray]:
     """:func:`~.guided_filter.refine_matte` of one frame (``guide (H, W, 3)``, ``matte (H, W)``),
     on ``tiles`` only, the tiles of one shape as one batch: ``{tile: refined (tile's height,
-    width)}``, each equal to the same pixels of the whole frame's refinement."""
+    width)}``, each equal to the same pixels of the whole frame's refinement (by ``refiner``)."""
     margin = 2 * refine_radius(band_pixels) + 1
     refined: dict[Tile, np.ndarray] = {}
     varying = []
@@ -91,10 +119,11 @@ def refine_tiles(
     if varying:
         refined.update(
             filter_tiles(
-                lambda guides, sources: refine_matte(guides, sources, band_pixels, eps),
+                lambda guides, sources: refiner.refine(guides, sources, band_pixels, eps),
                 (guide, matte),
                 varying,
                 margin=margin,
+                split=refiner.split,
             )
         )
     return {tile: refined[tile] for tile in tiles}
@@ -115,9 +144,11 @@ def smoothed_band_alpha(
     center: int,
     sigma: float,
     change_sigma: float,
+    average: Callable[..., np.ndarray] = temporal_average,
 ) -> np.ndarray:
     """Frame ``center``'s matte ``(H, W)`` with the tiles of its ``band`` replaced by its refinement
-    averaged over time with its neighbours' (:func:`~.guided_filter.temporal_average`).
+    averaged over time with its neighbours' (``average``: :func:`~.guided_filter.temporal_average`
+    or a :class:`Refiner`'s).
 
     ``guides`` are the consecutive frames' plates ``(H, W, 3)`` and ``refined`` their refinements
     by tile, holding at least the centre's band tiles. Tiles of one shape are averaged together.
@@ -128,7 +159,7 @@ def smoothed_band_alpha(
     for group in _by_shape(crops).values():
         mattes = [np.stack([frame[tile] for tile in group]) for frame in refined]  # T × (N, h, w)
         plates = [np.stack([guide[crops[tile]] for tile in group]) for guide in guides]  # T × (N, h, w, 3)
-        averaged = temporal_average(mattes, plates, center, sigma, change_sigma)
+        averaged = average(mattes, plates, center, sigma, change_sigma)
         for tile, values in zip(group, averaged, strict=True):
             alpha[crops[tile]] = values
     return alpha
@@ -144,9 +175,10 @@ class TileRefinements:
     engine serves every job on a server, and two shots' frame 1001 must never meet.
     """
 
-    def __init__(self, capacity: int, eps: float = EPS):
+    def __init__(self, capacity: int, eps: float = EPS, refiner: Refiner = NUMPY_REFINER):
         self.capacity = capacity
         self.eps = eps
+        self.refiner = refiner
         self._entries: OrderedDict[Hashable, dict[Tile, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -162,7 +194,7 @@ class TileRefinements:
                 self._entries.popitem(last=False)
             missing = [tile for tile in tiles if tile not in kept]
         if missing:
-            computed = refine_tiles(guide, matte, band_pixels, missing, self.eps)
+            computed = refine_tiles(guide, matte, band_pixels, missing, self.eps, self.refiner)
             for values in computed.values():
                 values.flags.writeable = False  # shared between windows: nobody may change it
             with self._lock:

@@ -100,6 +100,9 @@ class Engine(ABC):
     #: a range of frames or a crop of every frame; no copy of the window) rather than stacked
     #: arrays: the built-in engines do, an engine that does not say gets arrays.
     takes_frame_stacks: bool = False
+    #: Whether the engine takes a ``device`` option: the torch device it computes on (the network's,
+    #: or a classical engine's: None there for numpy on the CPU's cores).
+    takes_device: bool = False
     #: Whether the engine may decide a band by colours (``FusionResult.rgb``), not only by a
     #: matte; colours need the display encodings for compositing.
     decides_colours: bool = True

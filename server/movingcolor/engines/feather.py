@@ -13,15 +13,20 @@ TRUNCATE = 4.0
 
 
 class FeatherEngine(Engine):
+    """Blurs the matte on the band's tiles only, with scipy on the CPU's cores or, given a torch
+    ``device``, by torch there (:mod:`.torch_filters`)."""
+
     name = "feather"
     description = "matte blurred across the band (Gaussian, sigma = band/3)"
     inputs = frozenset({"matte", "band", "band_pixels"})
     decides_colours = False
     takes_frame_stacks = True
+    takes_device = True
+
+    def __init__(self, device: str | None = None):
+        self.device = device
 
     def fuse(self, frames: FusionFrames) -> FusionResult:
-        from scipy import ndimage  # not at the top: a hard-engine run never loads scipy
-
         matte = frames.matte[frames.center]
         # sigma = band/3 puts the blur's 3-sigma tails at the band's edge, so the
         # step where the band ends is below 0.2% of the grade.
@@ -29,16 +34,25 @@ class FeatherEngine(Engine):
         # The composite reads the blur in the band alone: it is computed on the band's tiles only.
         alpha = matte.copy()
         blurred = filter_tiles(
-            lambda crops: ndimage.gaussian_filter(
-                crops, sigma=(0, sigma, sigma), mode="nearest", truncate=TRUNCATE
-            ),
+            lambda crops: self._blur(crops, sigma),
             (matte,),
             occupied_tiles(frames.band[frames.center]),
             margin=int(TRUNCATE * sigma + 0.5),
+            split=self.device is None,
         )
         for (top, left, bottom, right), values in blurred.items():
             alpha[top:bottom, left:right] = values
         return FusionResult(alpha=np.clip(alpha, 0.0, 1.0).astype(np.float32))
+
+    def _blur(self, crops: np.ndarray, sigma: float) -> np.ndarray:
+        """``crops (N, H, W)`` blurred on their image axes, edges repeated."""
+        if self.device is not None:
+            from .torch_filters import gaussian_blur
+
+            return gaussian_blur(crops, sigma, TRUNCATE, self.device)
+        from scipy import ndimage  # not at the top: a hard-engine run never loads scipy
+
+        return ndimage.gaussian_filter(crops, sigma=(0, sigma, sigma), mode="nearest", truncate=TRUNCATE)
 
 
 ENGINE = FeatherEngine

@@ -4,13 +4,15 @@ band only, and smoothed over time (:mod:`.guided_filter`)."""
 from __future__ import annotations
 
 from ..masks.band import occupied_tiles
-from .band_refinement import TileRefinements, content_key, smoothed_band_alpha
+from .band_refinement import NUMPY_REFINER, TileRefinements, content_key, smoothed_band_alpha
 from .base import Engine, FusionFrames, FusionResult
 from .guided_filter import CHANGE_SIGMA, EPS, TEMPORAL_RADIUS, TEMPORAL_SIGMA
 
 
 class GuidedEngine(Engine):
-    """Refines the matte only on the tiles that hold band pixels (:mod:`.band_refinement`)."""
+    """Refines the matte only on the tiles that hold band pixels (:mod:`.band_refinement`), with
+    numpy on the CPU's cores or, given a torch ``device``, by torch there (:mod:`.torch_filters`;
+    :func:`~.torch_filters.compute_device` turns the ``device`` setting into one)."""
 
     name = "guided"
     description = "edge-aware matte refinement guided by the plate, smoothed over time"
@@ -18,15 +20,27 @@ class GuidedEngine(Engine):
     inputs = frozenset({"plate_display", "matte", "band", "band_pixels"})
     decides_colours = False
     takes_frame_stacks = True
+    takes_device = True
 
     def __init__(
-        self, eps: float = EPS, temporal_sigma: float = TEMPORAL_SIGMA, change_sigma: float = CHANGE_SIGMA
+        self,
+        eps: float = EPS,
+        temporal_sigma: float = TEMPORAL_SIGMA,
+        change_sigma: float = CHANGE_SIGMA,
+        device: str | None = None,
     ):
         self.eps = eps
         self.temporal_sigma = temporal_sigma
         self.change_sigma = change_sigma
+        self.device = device
+        if device is None:
+            self._refiner = NUMPY_REFINER
+        else:
+            from .torch_filters import torch_refiner
+
+            self._refiner = torch_refiner(device)
         #: Refined tiles by frame: windows that share frames share their refinement.
-        self._refined = TileRefinements(capacity=4 * self.temporal_radius + 2, eps=eps)
+        self._refined = TileRefinements(capacity=4 * self.temporal_radius + 2, eps=eps, refiner=self._refiner)
 
     def fuse(self, frames: FusionFrames) -> FusionResult:
         center = frames.center
@@ -52,6 +66,7 @@ class GuidedEngine(Engine):
             center,
             self.temporal_sigma,
             self.change_sigma,
+            self._refiner.average,
         )
         return FusionResult(alpha=alpha)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..color.symmetric3 import PAIRS, regularised, solve_symmetric3
 from .band_refinement import Tile
+from .torch_filters import guided_coefficients
 
 # Guided upsampling: window radius at the working resolution, and regularisation.
 UPSAMPLE_RADIUS = 2
@@ -24,18 +24,7 @@ def _box(x, radius: int):
 def _upsample_coefficients(guide_low, source_low, radius: int, eps: float):
     """The colour guided filter's smoothed linear model fitted at low resolution, ``(N, 4, h, w)``:
     three slopes and an offset."""
-    import torch
-
-    mean_guide = _box(guide_low, radius)
-    mean_source = _box(source_low, radius)
-    cross = _box(guide_low * source_low, radius) - mean_guide * mean_source  # (N, 3, h, w)
-    products = torch.cat([guide_low[:, i : i + 1] * guide_low[:, j : j + 1] for i, j in PAIRS], dim=1)
-    covariance = _box(products, radius)
-    entries = [covariance[:, k] - mean_guide[:, i] * mean_guide[:, j] for k, (i, j) in enumerate(PAIRS)]
-    rhs = tuple(cross[:, i] for i in range(3))
-    slope = torch.stack(solve_symmetric3(regularised(entries, eps), rhs), dim=1)
-    offset = mean_source - (slope * mean_guide).sum(1, keepdim=True)
-    return torch.cat([_box(slope, radius), _box(offset, radius)], dim=1)
+    return guided_coefficients(guide_low, source_low, radius, eps, box=_box)
 
 
 def guided_upsample(guide_low, source_low, guide_full, radius: int, eps: float):

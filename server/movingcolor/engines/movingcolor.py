@@ -34,7 +34,7 @@ from ..model.channels import GRADED, MATTE, PLATE
 from ..model.device import require_torch, resolve_device
 from ..windowing import Window, sliding_windows
 from .band_crops import SIDE_MULTIPLE, band_crops, band_scale
-from .band_refinement import Tile, TileRefinements, content_key, smoothed_band_alpha
+from .band_refinement import NUMPY_REFINER, Tile, TileRefinements, content_key, smoothed_band_alpha
 from .base import Engine, FusionFrames, FusionResult
 from .guided_filter import CHANGE_SIGMA, TEMPORAL_RADIUS, TEMPORAL_SIGMA, refine_mattes, smooth_over_time
 from .guided_upsample import UPSAMPLE_EPS, UPSAMPLE_RADIUS, guided_upsample, guided_upsample_tiles
@@ -61,6 +61,7 @@ class MovingColorEngine(Engine):
     # none of the scene-linear copies (over 300 MB a frame at 4K).
     inputs = frozenset({"plate_display", "graded_display", "edited_display", "matte", "band", "band_pixels"})
     takes_frame_stacks = True
+    takes_device = True
 
     def __init__(self, model: str | None = None, device: str = "auto", head: str = "auto", network=None):
         torch = require_torch()
@@ -86,7 +87,14 @@ class MovingColorEngine(Engine):
         self._torch = torch
         # The full-resolution guided start's band tiles per frame, for the next window that shares
         # the frame: a window's local frames are enough for the stride's overlap.
-        self._refinements = TileRefinements(capacity=2 * self.config.local_frames)
+        # On a GPU they are computed there too; on a CPU numpy's filters are as fast.
+        if self.device.startswith("cuda"):
+            from .torch_filters import torch_refiner
+
+            self._refiner = torch_refiner(self.device)
+        else:
+            self._refiner = NUMPY_REFINER
+        self._refinements = TileRefinements(capacity=2 * self.config.local_frames, refiner=self._refiner)
         # Each frame's network input at the working size, for every window that sees the frame
         # (global frames are seen by many): downsizing a full-resolution frame costs more than
         # the network's share of it. Small: about 4.6 MB a frame at the shipped working size.
@@ -225,6 +233,7 @@ class MovingColorEngine(Engine):
                     center - near.start,
                     TEMPORAL_SIGMA,
                     CHANGE_SIGMA,
+                    self._refiner.average,
                 )
             )
         return starts

@@ -58,6 +58,12 @@ def engine_descriptions() -> dict[str, str]:
     return dict(sorted(_DESCRIPTIONS.items()))
 
 
+def takes_device(name: str) -> bool:
+    """Whether engine ``name`` takes a ``device`` option (:attr:`Engine.takes_device`)."""
+    engine_names()
+    return bool(getattr(_FACTORIES.get(name), "takes_device", False))
+
+
 def create_engine(name: str, **options) -> Engine:
     names = engine_names()
     if name not in _FACTORIES:

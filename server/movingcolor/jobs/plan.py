@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 
 from ..color.config import ColorConfig
 from ..engines import Engine, create_engine
+from ..engines.registry import takes_device
+from ..engines.torch_filters import compute_device
 from ..errors import MovingColorError
 from ..frames.frame_range import FrameRange
 from ..frames.output_pattern import output_pattern
@@ -49,6 +51,9 @@ def engine_options(spec: ShotSpec) -> dict:
         return {"model": spec.model, "device": spec.device}
     if spec.model is not None:
         raise MovingColorError(f"--model applies to --engine movingcolor, not to {spec.engine!r}")
+    if takes_device(spec.engine):
+        # A classical engine computes on a GPU in torch, or with numpy on the CPU's cores.
+        return {"device": compute_device(spec.device)}
     return {}
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from ..engines import Engine, create_engine, engine_names
 from ..engines.base import Engine as BaseEngine
+from ..engines.registry import takes_device
+from ..engines.torch_filters import compute_device
 from ..errors import MissingDependencyError, MovingColorError, UnknownEngineError
 from .errors import ModelNotFoundError
 from .roots import inside_roots
@@ -109,7 +111,12 @@ class EnginePool:
         else:
             if model:
                 raise MovingColorError(f"a model applies to the movingcolor engine, not to {name!r}")
-            key, options, resolved = (name, "", "cpu"), {}, "cpu"
+            options = {}
+            if takes_device(name):
+                # The GPU's windows take turns with the network's there; numpy's use the CPU.
+                options["device"] = compute_device(self.default_device if device in ("", "auto") else device)
+            resolved = options.get("device") or "cpu"
+            key = (name, "", resolved)
         with self._lock:
             engine = self._take(key)
             if engine is not None:

@@ -216,7 +216,7 @@ SETTINGS: dict[str, Setting] = _named(
             "device",
             str,
             "auto",
-            "movingcolor engine: auto (the GPU when present), cpu or cuda",
+            "where the engine computes: auto (the GPU when present), cpu or cuda; hard has no use for it",
             _on(CLI, CLIENT, SETUP, JOB),
             {
                 HOSTS: "the server's --device decides",
@@ -383,7 +383,7 @@ class ShotSpec:
     edited: str | None = None
     engine: str = default("engine")
     model: str | None = None  # movingcolor engine: installed model name or model folder
-    device: str = default("device")  # movingcolor engine: auto, cpu or cuda
+    device: str = default("device")  # auto, cpu or cuda (feather, guided, movingcolor)
     frames: str | None = None
     handles: int = default("handles")
     band: str = default("band")
