@@ -167,9 +167,16 @@ def test_guided_on_band_tiles_is_the_whole_frame_guided_filter():
         edited_display=None,
         band_pixels=band_pixels,
     )
-    alpha = GuidedEngine().fuse(frames).alpha
+    alpha = GuidedEngine(edge_contrast=1.0).fuse(frames).alpha
     assert bands[2].any()
     np.testing.assert_allclose(alpha[bands[2]], whole[2][bands[2]], rtol=0, atol=1e-6)
+    # The engine's edge: the same refinement, its ramp steepened about 0.5 in the band.
+    crisp = GuidedEngine().fuse(frames).alpha
+    expected = np.clip((whole[2] - 0.5) * 4.0 + 0.5, 0.0, 1.0)
+    np.testing.assert_allclose(crisp[bands[2]], expected[bands[2]], rtol=0, atol=4e-6)
+    ramp = (whole[2] > 0.05) & (whole[2] < 0.95) & bands[2]
+    steep = (crisp > 0.05) & (crisp < 0.95) & bands[2]
+    assert ramp.sum() > 2 * steep.sum() > 0
 
 
 def test_a_frame_stack_indexes_as_the_stacked_array_does():
