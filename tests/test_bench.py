@@ -200,3 +200,18 @@ def test_throughput_suite_writes_the_floor_the_server_and_the_scrub(tmp_path):
     assert "## Other\n\nkept" in text and io_floor.SECTION in text and scrub.SECTION in text
     assert text.count("Reproduce with `movingcolor bench --suite throughput") == 2
     assert "| fuse --engine guided --server (Unix socket) |" in text
+
+
+def test_throughput_suite_on_a_missing_gpu_says_so_and_writes_nothing(tmp_path):
+    """`--device cuda` runs every engine on the GPU, in a section of its own; without one it is
+    refused before anything runs."""
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    from movingcolor.cli.main import main
+
+    report = tmp_path / "BENCHMARKS.md"
+    report.write_text("# Benchmarks\n")
+    assert main(["bench", "--suite", "throughput", "--out", str(report), "--device", "cuda",
+                 "--sizes", "64x48", "--frames", "1", "--engines", "hard"]) == 2  # fmt: skip
+    assert report.read_text() == "# Benchmarks\n" and not (tmp_path / "docs").exists()

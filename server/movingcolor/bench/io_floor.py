@@ -32,11 +32,14 @@ from ..spec.schema import DEFAULT_BAND
 from .report import machine_lines, replace_section, write_text_atomic
 
 SECTION = "## Production speed against the I/O floor (CPU)"
+#: The section of a run on a GPU: the two are kept apart in one report.
+GPU_SECTION = "## Production speed against the I/O floor (CUDA GPU)"
 GRADE = "slope=1.2,1.0,0.8;offset=0.01;power=1.1;sat=1.2"
 ENGINES = ("hard", "feather", "guided", "movingcolor")
 SIZES = ((1920, 1080), (4096, 2160))
 FRAMES = 8
 JSON = Path("docs/benchmarks/io_floor.json")
+GPU_JSON = Path("docs/benchmarks/io_floor_cuda.json")
 #: Passes over the shot for the I/O floor, of which the fastest counts.
 FLOOR_PASSES = 3
 
@@ -67,15 +70,20 @@ def _io_floor(plate: str, matte: str, frames: int, folder: Path) -> float:
 
 
 def _fuse(
-    engine: str, plate: str, matte: str, out: Path, frames: int, server: str | None = None
+    engine: str,
+    plate: str,
+    matte: str,
+    out: Path,
+    frames: int,
+    server: str | None = None,
+    device: str = "cpu",
 ) -> tuple[float, float]:
-    """Seconds per frame of ``movingcolor fuse`` in a process of its own (on ``server`` when given),
-    and its peak memory (GiB)."""
+    """Seconds per frame of ``movingcolor fuse`` in a process of its own (on ``server`` when given,
+    else on ``device``), and its peak memory (GiB)."""
     command = [sys.executable, "-m", "movingcolor.cli.main", "fuse", "--plate", plate, "--matte", matte]
     command += ["--grade", GRADE, "--band", DEFAULT_BAND, "--engine", engine, "--force"]
     command += ["--out", str(out / "f.####.exr")]
-    if server:
-        command += ["--server", server]
+    command += ["--server", server] if server else ["--device", device]
     # Not a pipe: a child that logs much must never wait on this loop.
     with tempfile.TemporaryFile() as log:
         started = time.perf_counter()
@@ -94,14 +102,16 @@ def _fuse(
     return seconds / frames, peak_kib / (1 << 20)
 
 
-def _fuse_through_server(engine: str, plate: str, matte: str, out: Path, frames: int) -> tuple[float, float]:
+def _fuse_through_server(
+    engine: str, plate: str, matte: str, out: Path, frames: int, device: str = "cpu"
+) -> tuple[float, float]:
     """Seconds per frame of ``movingcolor fuse --server`` on a Unix socket, and the server's peak
     memory (GiB). The server is started for this run alone and untimed; it loads the engine when the
     run asks for it, so the time includes that as in-process does, and its peak is this engine's."""
     # A short folder: a Unix socket's path has ~100 bytes.
     sockets = Path(tempfile.mkdtemp(prefix="mc-floor-", dir="/tmp"))
     try:
-        with ServerProcess(f"unix://{sockets}/mc.sock", ["--device", "cpu"]) as server:
+        with ServerProcess(f"unix://{sockets}/mc.sock", ["--device", device]) as server:
             seconds, _ = _fuse(engine, plate, matte, out, frames, server=server.address)
             peak_kib = _high_water_kib(server.process.pid)
     finally:
@@ -122,7 +132,11 @@ def _high_water_kib(pid: int) -> int:
     return 0
 
 
-def measure(sizes=SIZES, frames: int = FRAMES, engines=ENGINES, server: bool = True) -> list[Run]:
+def measure(
+    sizes=SIZES, frames: int = FRAMES, engines=ENGINES, server: bool = True, device: str = "cpu"
+) -> list[Run]:
+    """Every engine at every size, in-process and (``server``) through a server, on ``device``
+    (``cpu``, or ``cuda``: every engine on the GPU, the network and the classical filters)."""
     runs: list[Run] = []
     for width, height in sizes:
         size = f"{width}x{height}"
@@ -138,7 +152,7 @@ def measure(sizes=SIZES, frames: int = FRAMES, engines=ENGINES, server: bool = T
                 Run(size, "I/O floor (read plate + matte, write half ZIP EXR)", round(floor, 3), 1.0, 0.0)
             )
             for engine in engines:
-                seconds, peak = _fuse(engine, plate, matte, folder / engine, frames)
+                seconds, peak = _fuse(engine, plate, matte, folder / engine, frames, device=device)
                 runs.append(
                     Run(
                         size,
@@ -154,7 +168,9 @@ def measure(sizes=SIZES, frames: int = FRAMES, engines=ENGINES, server: bool = T
                 )
                 if not server:
                     continue
-                remote, remote_peak = _fuse_through_server(engine, plate, matte, folder / engine, frames)
+                remote, remote_peak = _fuse_through_server(
+                    engine, plate, matte, folder / engine, frames, device
+                )
                 runs.append(
                     Run(
                         size,
@@ -173,10 +189,10 @@ def measure(sizes=SIZES, frames: int = FRAMES, engines=ENGINES, server: bool = T
     return runs
 
 
-def section(runs: list[Run], command: str, frames: int) -> str:
+def section(runs: list[Run], command: str, frames: int, device: str = "cpu") -> str:
     sizes = list(dict.fromkeys(run.size for run in runs))
     lines = [
-        SECTION,
+        SECTION if device == "cpu" else GPU_SECTION,
         "",
         f"Reproduce with `{command}`. Seconds per frame for {frames} frames of a procedural half-float "
         f"EXR plate and PNG matte, CDL grade, {DEFAULT_BAND} px band, each engine as `movingcolor fuse` "
@@ -224,9 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, default=JSON)
     parser.add_argument("--no-server", action="store_true", help="in-process runs only")
+    parser.add_argument("--device", default="cpu", help="where every engine runs: cpu or cuda")
     args = parser.parse_args(argv)
     sizes = parse_sizes(args.sizes)
-    runs = measure(sizes, args.frames, tuple(args.engines.split(",")), server=not args.no_server)
+    runs = measure(sizes, args.frames, tuple(args.engines.split(",")), not args.no_server, args.device)
     command = "python -m movingcolor.bench.io_floor" + (f" --out {args.out}" if args.out else "")
     if args.sizes != parser.get_default("sizes"):
         command += f" --sizes {args.sizes}"
@@ -236,7 +253,11 @@ def main(argv: list[str] | None = None) -> int:
         command += f" --engines {args.engines}"
     if args.no_server:
         command += " --no-server"
-    write_report(runs, command, args.frames, args.out, args.json)
+    figures = args.json
+    if args.device != "cpu":
+        command += f" --device {args.device}"
+        figures = GPU_JSON if figures == JSON else figures
+    write_report(runs, command, args.frames, args.out, figures, args.device)
     return 0
 
 
@@ -245,12 +266,15 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
     return [tuple(int(v) for v in size.lower().split("x")) for size in text.split(",") if size]
 
 
-def write_report(runs: list[Run], command: str, frames: int, out: Path | None, figures: Path) -> None:
-    """The runs as JSON in ``figures``, and as this benchmark's section of ``out`` when given."""
+def write_report(
+    runs: list[Run], command: str, frames: int, out: Path | None, figures: Path, device: str = "cpu"
+) -> None:
+    """The runs as JSON in ``figures``, and as this benchmark's section of ``out`` (the device's)
+    when given."""
     figures.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(figures, json.dumps([asdict(run) for run in runs], indent=2) + "\n")
     if out:
-        replace_section(out, section(runs, command, frames))
+        replace_section(out, section(runs, command, frames, device))
 
 
 if __name__ == "__main__":

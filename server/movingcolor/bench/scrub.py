@@ -27,6 +27,7 @@ from ..synthetic import generate_shot
 from .report import machine_lines, replace_section
 
 SECTION = "## Scrubbing through the server: FuseWindow latency per next frame (CPU)"
+GPU_SECTION = "## Scrubbing through the server: FuseWindow latency per next frame (CUDA GPU)"
 GRADE = "slope=1.2,1.0,0.8;offset=0.01;power=1.1;sat=1.2"
 ENGINES = ("guided", "movingcolor")
 SIZE = (1920, 1080)
@@ -65,14 +66,15 @@ def _window(numbers: list[int], target: int, radius: int) -> list[int]:
     return [n for n in numbers if abs(n - target) <= radius]
 
 
-def measure(engines=ENGINES, size=SIZE, steps: int = STEPS) -> list[Scrub]:
+def measure(engines=ENGINES, size=SIZE, steps: int = STEPS, device: str = "cpu") -> list[Scrub]:
+    """Each engine's scrub through a server whose engines run on ``device``."""
     from movingcolor_client import connect
 
     width, height = size
     rows = []
     with (
         tempfile.TemporaryDirectory(prefix="movingcolor-scrub-") as folder,
-        ServerProcess(f"unix://{folder}/mc.sock") as server,
+        ServerProcess(f"unix://{folder}/mc.sock", ["--device", device]) as server,
     ):
         client = connect(server.address, name="bench-scrub")
         try:
@@ -106,9 +108,9 @@ def measure(engines=ENGINES, size=SIZE, steps: int = STEPS) -> list[Scrub]:
     return rows
 
 
-def section(rows: list[Scrub], command: str) -> str:
+def section(rows: list[Scrub], command: str, device: str = "cpu") -> str:
     lines = [
-        SECTION,
+        SECTION if device == "cpu" else GPU_SECTION,
         "",
         f"Reproduce with `{command}`. `movingcolor serve` on a Unix socket; the client library's "
         "`fuse_window` (what the OFX plugin calls) for consecutive target frames, each window the target "

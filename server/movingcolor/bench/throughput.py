@@ -17,6 +17,7 @@ from . import io_floor, scrub
 from .report import replace_section, write_text_atomic
 
 SCRUB_JSON = Path("docs/benchmarks/scrub.json")
+GPU_SCRUB_JSON = Path("docs/benchmarks/scrub_cuda.json")
 DEFAULT_SIZES = ",".join(f"{w}x{h}" for w, h in io_floor.SIZES)
 
 
@@ -27,8 +28,10 @@ def run(
     frames: int = io_floor.FRAMES,
     steps: int = scrub.STEPS,
     server: bool = True,
+    device: str = "cpu",
 ) -> None:
-    """Measure and write both sections; ``sizes`` and ``engines`` are comma-separated, as typed."""
+    """Measure and write both sections; ``sizes`` and ``engines`` are comma-separated, as typed.
+    ``device``: ``cpu``, or ``cuda`` (every engine on the GPU; sections and figures of their own)."""
     chosen = tuple(engines.split(",")) if engines else io_floor.ENGINES
     command = "movingcolor bench --suite throughput"
     if str(out) != "BENCHMARKS.md":
@@ -43,9 +46,11 @@ def run(
         command += f" --steps {steps}"
     if not server:
         command += " --no-server"
-    runs = io_floor.measure(io_floor.parse_sizes(sizes), frames, chosen, server=server)
-    figures = out.parent / io_floor.JSON
-    io_floor.write_report(runs, command, frames, out, figures)
+    if device != "cpu":
+        command += f" --device {device}"
+    runs = io_floor.measure(io_floor.parse_sizes(sizes), frames, chosen, server=server, device=device)
+    figures = out.parent / (io_floor.JSON if device == "cpu" else io_floor.GPU_JSON)
+    io_floor.write_report(runs, command, frames, out, figures, device)
     if not server:
         return
     # The scrub is what an OFX host does at 1080p; the light engines finish a window in one call.
@@ -53,6 +58,7 @@ def run(
     if not scrubbed:
         return
     measured = io_floor.parse_sizes(sizes)
-    rows = scrub.measure(scrubbed, scrub.SIZE if scrub.SIZE in measured else measured[0], steps)
-    write_text_atomic(out.parent / SCRUB_JSON, json.dumps([asdict(row) for row in rows], indent=2) + "\n")
-    replace_section(out, scrub.section(rows, command))
+    rows = scrub.measure(scrubbed, scrub.SIZE if scrub.SIZE in measured else measured[0], steps, device)
+    scrub_json = SCRUB_JSON if device == "cpu" else GPU_SCRUB_JSON
+    write_text_atomic(out.parent / scrub_json, json.dumps([asdict(row) for row in rows], indent=2) + "\n")
+    replace_section(out, scrub.section(rows, command, device))

@@ -41,7 +41,10 @@ def add_parser(commands) -> None:
     )
     parser.add_argument("--no-figures", action="store_true", help="fusion: skip the figures")
     parser.add_argument(
-        "--device", default="auto", help="device for the network: auto, cpu, cuda (default: %(default)s)"
+        "--device",
+        default="auto",
+        help="device for the network (fusion, network) and for every engine (throughput): auto, cpu, cuda "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--repeats",
@@ -63,6 +66,14 @@ def add_parser(commands) -> None:
     parser.set_defaults(run=run)
 
 
+def _throughput_device(device: str) -> str:
+    """The CUDA device the throughput suite runs on (asked for, or auto with one present), else
+    ``cpu``."""
+    from ..engines.torch_filters import compute_device
+
+    return compute_device(device) or "cpu"
+
+
 def run(args) -> int:
     out = Path(args.out)
     if args.suite == "throughput":
@@ -73,6 +84,7 @@ def run(args) -> int:
             out,
             engines=args.engines,
             server=not args.no_server,
+            device=_throughput_device(args.device),
             **{name: value for name, value in given.items() if value is not None},
         )
     elif args.suite == "stages":
