@@ -1,29 +1,14 @@
 """The guided engine: the matte refined against the plate's edges with the guided filter, inside the
-band only, smoothed over time (:mod:`.guided_filter`), and its edge made as crisp as the plate's.
-
-The guided filter finds where the plate's edge is, but its window blends: on real footage the
-refined matte ramps over several pixels and leaks a faint glow of the grade into a background of
-similar colour, where the object's true edge is a step a pixel or two wide. A contrast curve about
-the matte's middle (:data:`EDGE_CONTRAST`) keeps the edge where the filter put it and narrows its
-ramp: on real clips with true masks the band's colour error goes from worse than the hard
-composite to better, and the seam's flicker stays well under the hard composite's (BENCHMARKS.md,
-real footage).
-"""
+band only, smoothed over time (:mod:`.guided_filter`), and its edge made as crisp as the plate's
+(:mod:`.crisp_edge`)."""
 
 from __future__ import annotations
-
-import numpy as np
 
 from ..masks.band import occupied_tiles
 from .band_refinement import NUMPY_REFINER, TileRefinements, content_key, smoothed_band_alpha
 from .base import Engine, FusionFrames, FusionResult
+from .crisp_edge import EDGE_CONTRAST, crisp_edge
 from .guided_filter import CHANGE_SIGMA, EPS, TEMPORAL_RADIUS, TEMPORAL_SIGMA
-
-#: The slope of the contrast curve about 0.5 applied to the refined matte in the band: the ramp the
-#: filter leaves, a fourth as wide. Chosen on real clips outside the held-out set (band colour error
-#: against true masks falls with the slope, the seam's temporal error rises; 4 keeps most of both
-#: gains: README, "The guided engine's edge").
-EDGE_CONTRAST = 4.0
 
 
 class GuidedEngine(Engine):
@@ -87,16 +72,7 @@ class GuidedEngine(Engine):
             self.change_sigma,
             self._refiner.average,
         )
-        return FusionResult(alpha=self._crisp(alpha, frames.band[center]))
-
-    def _crisp(self, alpha: np.ndarray, band: np.ndarray) -> np.ndarray:
-        """``alpha`` with its band's values steepened about 0.5 by :attr:`edge_contrast`."""
-        if self.edge_contrast == 1.0:
-            return alpha
-        where = np.flatnonzero(band)
-        values = alpha.reshape(-1)[where]
-        alpha.reshape(-1)[where] = np.clip((values - 0.5) * self.edge_contrast + 0.5, 0.0, 1.0)
-        return alpha
+        return FusionResult(alpha=crisp_edge(alpha, frames.band[center], self.edge_contrast))
 
 
 ENGINE = GuidedEngine

@@ -36,6 +36,7 @@ from ..windowing import Window, sliding_windows
 from .band_crops import SIDE_MULTIPLE, band_crops, band_scale
 from .band_refinement import NUMPY_REFINER, Tile, TileRefinements, content_key, smoothed_band_alpha
 from .base import Engine, FusionFrames, FusionResult
+from .crisp_edge import EDGE_CONTRAST, crisp_edge
 from .guided_filter import CHANGE_SIGMA, TEMPORAL_RADIUS, TEMPORAL_SIGMA, refine_mattes, smooth_over_time
 from .guided_upsample import UPSAMPLE_EPS, UPSAMPLE_RADIUS, guided_upsample, guided_upsample_tiles
 
@@ -63,7 +64,14 @@ class MovingColorEngine(Engine):
     takes_frame_stacks = True
     takes_device = True
 
-    def __init__(self, model: str | None = None, device: str = "auto", head: str = "auto", network=None):
+    def __init__(
+        self,
+        model: str | None = None,
+        device: str = "auto",
+        head: str = "auto",
+        network=None,
+        edge_contrast: float = EDGE_CONTRAST,
+    ):
         torch = require_torch()
         from ..model.checkpoint import WEIGHTS, load_checkpoint
         from ..model.registry import find_model
@@ -84,6 +92,7 @@ class MovingColorEngine(Engine):
         self.network = network.to(self.device, memory_format=torch.channels_last).eval()
         self.config = network.config
         self.head = head
+        self.edge_contrast = edge_contrast
         self._torch = torch
         # The full-resolution guided start's band tiles per frame, for the next window that shares
         # the frame: a window's local frames are enough for the stride's overlap.
@@ -247,6 +256,18 @@ class MovingColorEngine(Engine):
         return np.concatenate([head, np.asarray(refined[local:], np.float32).reshape(-1, *mattes.shape[1:])])
 
     def fuse_window(self, frames: FusionFrames) -> list[FusionResult]:
+        """The window's decisions; a refined matte's edge made as crisp as the plate's
+        (:mod:`.crisp_edge`), as the guided engine's is, so a network that leaves its guided start
+        unchanged gives that engine's matte."""
+        results = self._decide_window(frames)
+        return [
+            result
+            if result.alpha is None
+            else FusionResult(alpha=crisp_edge(result.alpha, frames.band[index], self.edge_contrast))
+            for index, result in zip(frames.outputs, results, strict=True)
+        ]
+
+    def _decide_window(self, frames: FusionFrames) -> list[FusionResult]:
         torch = self._torch
         grade_known = frames.grade_known if self.head == "auto" else self.head == "blend"
         head = "blend" if grade_known else "color"
