@@ -5,10 +5,11 @@ band only, smoothed over time (:mod:`.guided_filter`), and its edge made as cris
 from __future__ import annotations
 
 from ..masks.band import occupied_tiles
-from .band_refinement import NUMPY_REFINER, TileRefinements, content_key, smoothed_band_alpha
+from .band_refinement import TileRefinements, content_key, smoothed_band_alpha
 from .base import Engine, FusionFrames, FusionResult
 from .crisp_edge import EDGE_CONTRAST, crisp_edge
 from .guided_filter import CHANGE_SIGMA, EPS, TEMPORAL_RADIUS, TEMPORAL_SIGMA
+from .torch_filters import refiner_on
 
 
 class GuidedEngine(Engine):
@@ -37,12 +38,7 @@ class GuidedEngine(Engine):
         self.temporal_sigma = temporal_sigma
         self.change_sigma = change_sigma
         self.device = device
-        if device is None:
-            self._refiner = NUMPY_REFINER
-        else:
-            from .torch_filters import torch_refiner
-
-            self._refiner = torch_refiner(device)
+        self._refiner = refiner_on(device)
         #: Refined tiles by frame: windows that share frames share their refinement.
         self._refined = TileRefinements(capacity=4 * self.temporal_radius + 2, eps=eps, refiner=self._refiner)
 

@@ -34,11 +34,12 @@ from ..model.channels import GRADED, MATTE, PLATE
 from ..model.device import require_torch, resolve_device
 from ..windowing import Window, sliding_windows
 from .band_crops import SIDE_MULTIPLE, band_crops, band_scale
-from .band_refinement import NUMPY_REFINER, Tile, TileRefinements, content_key, smoothed_band_alpha
+from .band_refinement import Tile, TileRefinements, content_key, smoothed_band_alpha
 from .base import Engine, FusionFrames, FusionResult
 from .crisp_edge import EDGE_CONTRAST, crisp_edge
 from .guided_filter import CHANGE_SIGMA, TEMPORAL_RADIUS, TEMPORAL_SIGMA, refine_mattes, smooth_over_time
 from .guided_upsample import UPSAMPLE_EPS, UPSAMPLE_RADIUS, guided_upsample, guided_upsample_tiles
+from .torch_filters import refiner_on
 
 #: The shortest side the network takes: its encoder works at a quarter of the frame's size and
 #: pads by reflection, which needs at least two features each way.
@@ -97,12 +98,7 @@ class MovingColorEngine(Engine):
         # The full-resolution guided start's band tiles per frame, for the next window that shares
         # the frame: a window's local frames are enough for the stride's overlap.
         # On a GPU they are computed there too; on a CPU numpy's filters are as fast.
-        if self.device.startswith("cuda"):
-            from .torch_filters import torch_refiner
-
-            self._refiner = torch_refiner(self.device)
-        else:
-            self._refiner = NUMPY_REFINER
+        self._refiner = refiner_on(self.device if self.device.startswith("cuda") else None)
         self._refinements = TileRefinements(capacity=2 * self.config.local_frames, refiner=self._refiner)
         # Each frame's network input at the working size, for every window that sees the frame
         # (global frames are seen by many): downsizing a full-resolution frame costs more than

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..color.symmetric3 import PAIRS, regularised, solve_symmetric3
 from ..errors import MissingDependencyError, MovingColorError
-from .band_refinement import Refiner
+from .band_refinement import NUMPY_REFINER, Refiner
 from .guided_filter import refine_radius
 
 
@@ -135,6 +135,11 @@ def temporal_average_on(device: str):
             return ((weights * mattes).sum(0) / weights.sum(0)).cpu().numpy()
 
     return average
+
+
+def refiner_on(device: str | None) -> Refiner:
+    """The band refinement by torch on ``device``, or numpy's where it is None."""
+    return NUMPY_REFINER if device is None else torch_refiner(device)
 
 
 def torch_refiner(device: str) -> Refiner:
