@@ -55,6 +55,10 @@ class Run:
     ratio: float
     peak_gib: float
     vs_in_process: float | None = None
+    #: Seconds per frame after the first frame was written (from the outputs' write times), and its
+    #: ratio to the floor: the rate a long shot approaches, start-up and the first window left out.
+    steady_seconds_per_frame: float | None = None
+    steady_ratio: float | None = None
 
 
 def _io_floor(plate: str, matte: str, frames: int, folder: Path) -> float:
@@ -69,6 +73,13 @@ def _io_floor(plate: str, matte: str, frames: int, folder: Path) -> float:
     return (time.perf_counter() - started) / frames
 
 
+def _steady_seconds_per_frame(out: Path) -> float | None:
+    """Seconds per frame between the first and the last frame ``movingcolor fuse`` wrote into
+    ``out``, from the files' modification times; None for a single frame."""
+    times = sorted(path.stat().st_mtime_ns for path in out.glob("f.*.exr"))
+    return (times[-1] - times[0]) / 1e9 / (len(times) - 1) if len(times) > 1 else None
+
+
 def _fuse(
     engine: str,
     plate: str,
@@ -77,9 +88,9 @@ def _fuse(
     frames: int,
     server: str | None = None,
     device: str = "cpu",
-) -> tuple[float, float]:
+) -> tuple[float, float, float | None]:
     """Seconds per frame of ``movingcolor fuse`` in a process of its own (on ``server`` when given,
-    else on ``device``), and its peak memory (GiB)."""
+    else on ``device``), its peak memory (GiB), and its seconds per frame after the first frame."""
     command = [sys.executable, "-m", "movingcolor.cli.main", "fuse", "--plate", plate, "--matte", matte]
     command += ["--grade", GRADE, "--band", DEFAULT_BAND, "--engine", engine, "--force"]
     command += ["--out", str(out / "f.####.exr")]
@@ -99,26 +110,33 @@ def _fuse(
             log.seek(0)
             error = log.read().decode(errors="replace")[-2000:]
             raise RuntimeError(f"movingcolor fuse --engine {engine} failed: {error}")
-    return seconds / frames, peak_kib / (1 << 20)
+    return seconds / frames, peak_kib / (1 << 20), _steady_seconds_per_frame(out)
 
 
 def _fuse_through_server(
     engine: str, plate: str, matte: str, out: Path, frames: int, device: str = "cpu"
-) -> tuple[float, float]:
-    """Seconds per frame of ``movingcolor fuse --server`` on a Unix socket, and the server's peak
-    memory (GiB). The server is started for this run alone and untimed; it loads the engine when the
-    run asks for it, so the time includes that as in-process does, and its peak is this engine's."""
+) -> tuple[float, float, float | None]:
+    """Seconds per frame of ``movingcolor fuse --server`` on a Unix socket, the server's peak
+    memory (GiB), and the seconds per frame after the first frame. The server is started for this
+    run alone and untimed; it loads the engine when the run asks for it, so the time includes that
+    as in-process does, and its peak is this engine's."""
     # A short folder: a Unix socket's path has ~100 bytes.
     sockets = Path(tempfile.mkdtemp(prefix="mc-floor-", dir="/tmp"))
     try:
         with ServerProcess(f"unix://{sockets}/mc.sock", ["--device", device]) as server:
-            seconds, _ = _fuse(engine, plate, matte, out, frames, server=server.address)
+            seconds, _, steady = _fuse(engine, plate, matte, out, frames, server=server.address)
             peak_kib = _high_water_kib(server.process.pid)
     finally:
         for leftover in sockets.iterdir():
             leftover.unlink()
         sockets.rmdir()
-    return seconds, peak_kib / (1 << 20)
+    return seconds, peak_kib / (1 << 20), steady
+
+
+def _steady(seconds: float | None, floor: float) -> dict:
+    if seconds is None:
+        return {}
+    return {"steady_seconds_per_frame": round(seconds, 3), "steady_ratio": round(seconds / floor, 2)}
 
 
 def _high_water_kib(pid: int) -> int:
@@ -152,7 +170,7 @@ def measure(
                 Run(size, "I/O floor (read plate + matte, write half ZIP EXR)", round(floor, 3), 1.0, 0.0)
             )
             for engine in engines:
-                seconds, peak = _fuse(engine, plate, matte, folder / engine, frames, device=device)
+                seconds, peak, steady = _fuse(engine, plate, matte, folder / engine, frames, device=device)
                 runs.append(
                     Run(
                         size,
@@ -160,6 +178,7 @@ def measure(
                         round(seconds, 3),
                         round(seconds / floor, 2),
                         round(peak, 2),
+                        **_steady(steady, floor),
                     )
                 )
                 print(
@@ -168,8 +187,8 @@ def measure(
                 )
                 if not server:
                     continue
-                remote, remote_peak = _fuse_through_server(
-                    engine, plate, matte, folder / engine, frames, device
+                remote, remote_peak, remote_steady = _fuse_through_server(
+                    engine, plate, matte, folder / f"{engine}-server", frames, device
                 )
                 runs.append(
                     Run(
@@ -179,6 +198,7 @@ def measure(
                         round(remote / floor, 2),
                         round(remote_peak, 2),
                         round(remote / seconds, 2),
+                        **_steady(remote_steady, floor),
                     )
                 )
                 print(
@@ -201,15 +221,22 @@ def section(runs: list[Run], command: str, frames: int, device: str = "cpu") -> 
         f"ZIP EXR; the fastest of {FLOOR_PASSES} passes, each engine one run, so ratios err high). "
         "*--server* is `movingcolor fuse --server` against a `movingcolor serve` on a Unix socket started "
         "for that run alone (untimed; the engine loads during the run, as in-process), and *× in-process* "
-        "its ratio to the same engine's in-process run. *Peak* is the resident memory of the process "
-        "that fused (the server's, through a server).",
+        "its ratio to the same engine's in-process run. *After the first* is the seconds per frame "
+        "between the first and the last frame written (the files' write times) and its ratio to the "
+        "floor: the rate a long shot approaches, without start-up (imports, colour processors, model "
+        "loading) and the first window (the network writes a window's frames together, so its figure "
+        "there is rough). *Peak* is the resident memory of the process that fused (the server's, "
+        "through a server).",
         "",
         *machine_lines((("numpy", "numpy"), ("OpenImageIO", "OpenImageIO"), ("OpenColorIO", "opencolorio"))),
         "",
         "| run | "
-        + " | ".join(f"{size} s/frame | × floor | × in-process | peak GiB" for size in sizes)
+        + " | ".join(
+            f"{size} s/frame | × floor | after the first: s/frame | × floor | × in-process | peak GiB"
+            for size in sizes
+        )
         + " |",
-        "|---|" + "---:|---:|---:|---:|" * len(sizes),
+        "|---|" + "---:|---:|---:|---:|---:|---:|" * len(sizes),
     ]
     by_key = {(run.what, run.size): run for run in runs}
     for what in dict.fromkeys(run.what for run in runs):
@@ -217,11 +244,13 @@ def section(runs: list[Run], command: str, frames: int, device: str = "cpu") -> 
         for size in sizes:
             run = by_key.get((what, size))
             cells += (
-                ["–"] * 4
+                ["–"] * 6
                 if run is None
                 else [
                     f"{run.seconds_per_frame:.3f}",
                     f"{run.ratio:.2f}",
+                    f"{run.steady_seconds_per_frame:.3f}" if run.steady_seconds_per_frame else "–",
+                    f"{run.steady_ratio:.2f}" if run.steady_ratio else "–",
                     f"{run.vs_in_process:.2f}" if run.vs_in_process else "–",
                     f"{run.peak_gib:.2f}" if run.peak_gib else "–",
                 ]
