@@ -474,6 +474,24 @@ def test_an_unchanged_guided_start_is_exactly_the_guided_engine(size, band_width
         assert band.any() and np.abs(result.alpha[band] - guided.fuse(window).alpha[band]).max() < 1e-5
 
 
+def test_the_network_runs_with_the_edge_curve_its_model_was_trained_through():
+    """A model's configuration carries the slope of its matte's edge curve: a network trained with
+    another slope runs with that one (and so, unchanged, equals the guided engine at that slope),
+    unless the caller asks for one."""
+    from movingcolor.engines.guided import GuidedEngine
+
+    frames = _window(3, 64, 96)
+    network = create_network("tiny", seed=0, matte_start="guided", edge_contrast=2.0)
+    engine = MovingColorEngine(network=network, device="cpu")
+    band = frames.band[1]
+    middle = dataclasses_replace(frames, outputs=[1])
+    alpha = engine.fuse_window(frames)[1].alpha[band]
+    assert np.abs(alpha - GuidedEngine(edge_contrast=2.0).fuse(middle).alpha[band]).max() < 1e-5
+    assert np.abs(alpha - GuidedEngine().fuse(middle).alpha[band]).max() > 0.05
+    assert MovingColorEngine(network=network, device="cpu", edge_contrast=1.0).edge_contrast == 1.0
+    assert create_network("tiny").config.edge_contrast == 4.0  # models that do not say: the guided engine's
+
+
 def test_a_trained_change_to_the_guided_start_reaches_full_resolution():
     """The network's change is upsampled and added to the full-resolution guided matte."""
     from movingcolor.engines.guided_filter import guided_mattes

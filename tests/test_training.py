@@ -197,6 +197,37 @@ def test_the_temporal_loss_penalises_flicker_not_motion():
     assert float(temporal_l1(flicker, truth, outside)) == 0.0
 
 
+def test_training_scores_the_matte_through_the_products_edge_curve():
+    """The blend head is trained on the matte the product shows (engines/crisp_edge.py): the same
+    values, and a gradient even where the curve clamps, so a matte on the wrong side of it still
+    learns which way to move."""
+    from movingcolor.engines.crisp_edge import crisp_edge
+    from movingcolor.training.edge_curve import steepened
+
+    values = np.linspace(0, 1, 41, dtype=np.float32).reshape(1, 41)
+    alpha = torch.from_numpy(values).requires_grad_()
+    curved = steepened(alpha, 4.0)
+    assert np.abs(curved.detach().numpy() - crisp_edge(values, np.ones_like(values, bool), 4.0)).max() < 1e-6
+    # 0.2 becomes 0 where the truth is 0.6: the loss's gradient still raises it.
+    (curved - 0.6).abs().sum().backward()
+    assert alpha.grad[0, 8] < 0 and values[0, 8] == pytest.approx(0.2)
+    assert steepened(alpha, 1.0) is alpha
+
+
+def test_a_run_records_the_edge_curve_it_trained_through_in_the_model(tmp_path):
+    """A run's edge_contrast reaches its network and the exported model; a slope under 1 (which
+    would soften the edge the filter found) is refused with what to write."""
+    from movingcolor.training.export import export_model
+
+    config = dataclasses.replace(TrainConfig.load("tiny-test"), mode="regional", edge_contrast=2.5, steps=1)
+    trainer = Trainer(config, tmp_path / "run")
+    assert trainer.network.config.edge_contrast == 2.5
+    export_model(trainer, tmp_path / "model", "tiny-curved", "test")
+    assert load_checkpoint(tmp_path / "model").network.config.edge_contrast == 2.5
+    with pytest.raises(MovingColorError, match="edge_contrast must be at least 1"):
+        TrainConfig.from_dict({**TrainConfig.load("tiny-test").to_dict(), "edge_contrast": 0.5})
+
+
 def test_a_few_steps_lower_the_loss_on_a_fixed_batch(tmp_path):
     """Optimisation steps on one batch take its loss well below where it started.
 

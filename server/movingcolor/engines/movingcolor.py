@@ -36,7 +36,7 @@ from ..windowing import Window, sliding_windows
 from .band_crops import SIDE_MULTIPLE, band_crops, band_scale
 from .band_refinement import Tile, TileRefinements, content_key, smoothed_band_alpha
 from .base import Engine, FusionFrames, FusionResult
-from .crisp_edge import EDGE_CONTRAST, crisp_edge
+from .crisp_edge import crisp_edge
 from .guided_filter import CHANGE_SIGMA, TEMPORAL_RADIUS, TEMPORAL_SIGMA, refine_mattes, smooth_over_time
 from .guided_upsample import UPSAMPLE_EPS, UPSAMPLE_RADIUS, guided_upsample, guided_upsample_tiles
 from .torch_filters import refiner_on
@@ -71,7 +71,7 @@ class MovingColorEngine(Engine):
         device: str = "auto",
         head: str = "auto",
         network=None,
-        edge_contrast: float = EDGE_CONTRAST,
+        edge_contrast: float | None = None,
     ):
         torch = require_torch()
         from ..model.checkpoint import WEIGHTS, load_checkpoint
@@ -93,7 +93,8 @@ class MovingColorEngine(Engine):
         self.network = network.to(self.device, memory_format=torch.channels_last).eval()
         self.config = network.config
         self.head = head
-        self.edge_contrast = edge_contrast
+        # The model's own curve (it may have been trained through it) unless one is asked for.
+        self.edge_contrast = network.config.edge_contrast if edge_contrast is None else edge_contrast
         self._torch = torch
         # The full-resolution guided start's band tiles per frame, for the next window that shares
         # the frame: a window's local frames are enough for the stride's overlap.

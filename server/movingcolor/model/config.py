@@ -50,6 +50,11 @@ class NetworkConfig:
     # included, so an untrained head returns the hard composite and the network learns
     # only the seam's correction).
     color_start: str = "plate"
+    # The blend head's matte steepened about 0.5 by this slope in the band (engines/crisp_edge.py),
+    # in training as at inference, so a network trained through the curve learns the edge it
+    # leaves: a soft edge takes a ramp this much wider before the curve. 1 = no curve. Models
+    # whose config does not say were trained without it and run with the guided engine's.
+    edge_contrast: float = 4.0
 
     @property
     def features(self) -> int:
@@ -76,6 +81,10 @@ class NetworkConfig:
         if config.color_start not in COLOR_STARTS:
             raise MovingColorError(
                 f"model config color_start {config.color_start!r} is not known: use one of {COLOR_STARTS}"
+            )
+        if not config.edge_contrast >= 1.0:
+            raise MovingColorError(
+                f"model config edge_contrast {config.edge_contrast!r} must be at least 1 (1 = no curve)"
             )
         return config
 

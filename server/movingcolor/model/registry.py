@@ -36,14 +36,22 @@ DEFAULT_FOLDER = "default"
 
 
 def create_network(
-    config: str, seed: int | None = None, matte_start: str = "coarse", color_start: str = "plate"
+    config: str,
+    seed: int | None = None,
+    matte_start: str = "coarse",
+    color_start: str = "plate",
+    edge_contrast: float | None = None,
 ) -> MovingColorNet:
     """A network of a named configuration with seeded random weights (never a usable model),
-    its blend head starting from ``matte_start`` and its colour head from ``color_start``."""
+    its blend head starting from ``matte_start`` and its colour head from ``color_start``, its
+    matte's edge steepened by ``edge_contrast`` (``None``: the configuration's)."""
     if seed is not None:
         torch.manual_seed(seed)
     named = get_config(config)
-    return MovingColorNet(dataclasses.replace(named, matte_start=matte_start, color_start=color_start))
+    changes = {"matte_start": matte_start, "color_start": color_start}
+    if edge_contrast is not None:
+        changes["edge_contrast"] = edge_contrast
+    return MovingColorNet(dataclasses.replace(named, **changes))
 
 
 def _description(folder: Path) -> dict:

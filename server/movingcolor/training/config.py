@@ -39,6 +39,10 @@ class TrainConfig:
     # What the colour head's colours are a residual on: "plate" (the paper's) or "composite"
     # (the host's composite, band included).
     color_start: str = "plate"
+    # The slope of the curve that steepens the blend head's matte about 0.5 (model/config.py's
+    # edge_contrast), trained through and recorded in the exported model; unset = the network
+    # configuration's.
+    edge_contrast: float | None = None
     # regional (blend head), paper (colour head, the paper's), composite (colour head, regional
     # clips with only the host's composite known; for color_start = "composite") or mixed (3:1).
     mode: str = "regional"
@@ -120,6 +124,10 @@ class TrainConfig:
         if config.matte_start not in MATTE_STARTS:
             raise MovingColorError(
                 f"{source}: matte_start must be one of {MATTE_STARTS}, not {config.matte_start!r}"
+            )
+        if config.edge_contrast is not None and not config.edge_contrast >= 1.0:
+            raise MovingColorError(
+                f"{source}: edge_contrast must be at least 1 (1 = no curve), not {config.edge_contrast!r}"
             )
         for share in ("fast_fraction", "lut_fraction", "clip_fraction"):
             value = getattr(config, share)

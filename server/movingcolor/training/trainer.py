@@ -35,6 +35,7 @@ from ..model.network import MovingColorNet
 from ..model.registry import create_network, find_model
 from .config import TrainConfig
 from .data import Batch, make_batch
+from .edge_curve import steepened
 from .losses import (
     TemporalPatchDiscriminator,
     band_l1,
@@ -74,7 +75,10 @@ class Trainer:
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
         self.network = create_network(
-            config.network, matte_start=config.matte_start, color_start=config.color_start
+            config.network,
+            matte_start=config.matte_start,
+            color_start=config.color_start,
+            edge_contrast=config.edge_contrast,
         ).to(self.device)
         if config.init:
             self._start_from(config.init)
@@ -217,6 +221,9 @@ class Trainer:
         losses = {}
         if head == "blend":
             plate, graded = x[:, :, PLATE], x[:, :, GRADED]
+            # The matte the product shows: the band's edge curve applied (outside the band
+            # neither loss looks).
+            prediction = steepened(prediction, self.network.config.edge_contrast)
             losses["alpha"] = self.config.alpha_weight * band_l1(
                 prediction, t["target_alpha"][:, :local], band
             )
@@ -303,7 +310,8 @@ class Trainer:
                 matte = torch.from_numpy(batch.matte[:, : batch.local]).to(self.device)
                 baselines = {"hard": matte * graded + (1 - matte) * plate}
                 if c.matte_start != "coarse":
-                    start = x[:, :, MATTE]
+                    # As the guided engine shows it: through the same edge curve.
+                    start = steepened(x[:, :, MATTE], self.network.config.edge_contrast)
                     baselines["start"] = start * graded + (1 - start) * plate
             target = tensors["target_rgb"][:, : batch.local]
             scored = {"": composite, **{f"{name}_": image for name, image in baselines.items()}}
