@@ -474,6 +474,59 @@ def test_an_unchanged_guided_start_is_exactly_the_guided_engine(size, band_width
         assert band.any() and np.abs(result.alpha[band] - guided.fuse(window).alpha[band]).max() < 1e-5
 
 
+#: The network's paths past the working size, on frames wide enough that an object crossing them
+#: puts each frame's band in cores of its own.
+SCRUB_PATHS = {
+    "upsampled": ((192, 288), 40.0),
+    "band crops": ((192, 576), 10.0),
+    "resampled band crops": ((300, 1280), 20.0),
+}
+
+
+@pytest.mark.parametrize(("size", "band_width"), SCRUB_PATHS.values(), ids=SCRUB_PATHS.keys())
+def test_a_window_asked_for_one_frame_works_only_where_that_frame_needs(size, band_width, monkeypatch):
+    """A host's scrub sends five frames and asks for the middle one: the network's crops cover that
+    frame's band alone and its guided start is smoothed for it alone, and its matte is bit for bit
+    the one the window gives when every frame is asked for."""
+    from movingcolor.engines import movingcolor as engine_module
+
+    height, width = size
+    rng = np.random.default_rng(5)
+    plate = ndimage.gaussian_filter(rng.random((5, height, width, 3)), (0, 3, 3, 0)).astype(np.float32)
+    plate = np.clip((plate - 0.5) * 4 + 0.5, 0, 1)
+    graded = np.clip(plate * np.float32([1.3, 1.0, 0.7]), 0, 1)
+    matte = np.zeros((5, height, width), np.float32)
+    for t in range(5):  # an object that crosses the frame: each frame's band in other places
+        left = width // 8 + t * width // 7
+        matte[t, height // 4 : 3 * height // 4, left : left + width // 5] = 1.0
+    band = np.stack([edge_band(m, BandWidth(band_width)) for m in matte])
+    every = _shot_frames(plate, graded, matte, band, band_width)
+    network = live_heads(_guided_start_network())
+    counts = {"network": 0, "smoothed": 0}
+    run_network, smoothed = MovingColorEngine._run_network, engine_module.smoothed_band_alpha
+
+    def counted_network(self, *args, **kwargs):
+        counts["network"] += 1
+        return run_network(self, *args, **kwargs)
+
+    def counted_smoothing(*args, **kwargs):
+        counts["smoothed"] += 1
+        return smoothed(*args, **kwargs)
+
+    monkeypatch.setattr(MovingColorEngine, "_run_network", counted_network)
+    monkeypatch.setattr(engine_module, "smoothed_band_alpha", counted_smoothing)
+    whole = MovingColorEngine(network=network, device="cpu").fuse_window(every)[2].alpha
+    work_for_every = dict(counts)
+    counts.update(network=0, smoothed=0)
+    one = MovingColorEngine(network=network, device="cpu").fuse_window(
+        dataclasses_replace(every, outputs=[2])
+    )
+    assert np.array_equal(one[0].alpha[band[2]], whole[band[2]])
+    assert counts["smoothed"] == (1 if work_for_every["smoothed"] else 0)
+    if work_for_every["network"] > 1:  # on crops: fewer of them
+        assert counts["network"] < work_for_every["network"]
+
+
 def test_the_network_runs_with_the_edge_curve_its_model_was_trained_through():
     """A model's configuration carries the slope of its matte's edge curve: a network trained with
     another slope runs with that one (and so, unchanged, equals the guided engine at that slope),

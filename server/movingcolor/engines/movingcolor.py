@@ -211,36 +211,43 @@ class MovingColorEngine(Engine):
             low.append(x)
         return torch.cat(low, dim=1)  # channels in model.channels' order
 
-    def _full_resolution_start(self, frames: FusionFrames, tiles: list[list[Tile]]) -> list[np.ndarray]:
-        """The guided engine's matte for each local frame at full resolution, computed on its band's
+    def _full_resolution_start(self, frames: FusionFrames, tiles: list[list[Tile]]) -> dict[int, np.ndarray]:
+        """The guided engine's matte for each output frame at full resolution, computed on its band's
         ``tiles`` only (elsewhere the coarse matte, which the composite keeps there anyway): each
-        frame refined spatially, then averaged over time with its local neighbours."""
+        frame refined spatially, then averaged over time with its local neighbours. A window with
+        one output (a host's scrub) refines only that frame's neighbourhood."""
         local = frames.num_local
+
+        def near(center: int) -> range:
+            return range(max(0, center - TEMPORAL_RADIUS), min(local, center + TEMPORAL_RADIUS + 1))
+
         # A frame's refinement is wanted on its own band's tiles and its neighbours'.
         wanted: list[set[Tile]] = [set() for _ in range(local)]
-        for center in range(local):
-            for t in range(max(0, center - TEMPORAL_RADIUS), min(local, center + TEMPORAL_RADIUS + 1)):
+        for center in frames.outputs:
+            for t in near(center):
                 wanted[t].update(tiles[center])
-        refined = []
+        refined: list[dict[Tile, np.ndarray]] = []
         for t in range(local):
+            if not wanted[t]:
+                refined.append({})
+                continue
             plate, matte, band_pixels = frames.plate_display[t], frames.matte[t], frames.band_pixels[t]
             keys = frames.frame_keys
             key = content_key(plate, matte, band_pixels) if keys is None else keys[t]
             refined.append(self._refinements.tiles(key, plate, matte, band_pixels, sorted(wanted[t])))
-        starts = []
-        for center in range(local):
-            near = slice(max(0, center - TEMPORAL_RADIUS), center + TEMPORAL_RADIUS + 1)
-            starts.append(
-                smoothed_band_alpha(
-                    frames.matte[center],
-                    frames.band[center],
-                    frames.plate_display[near],
-                    refined[near],
-                    center - near.start,
-                    TEMPORAL_SIGMA,
-                    CHANGE_SIGMA,
-                    self._refiner.average,
-                )
+        starts = {}
+        for center in frames.outputs:
+            frames_near = near(center)
+            window = slice(frames_near.start, frames_near.stop)
+            starts[center] = smoothed_band_alpha(
+                frames.matte[center],
+                frames.band[center],
+                frames.plate_display[window],
+                refined[window],
+                center - frames_near.start,
+                TEMPORAL_SIGMA,
+                CHANGE_SIGMA,
+                self._refiner.average,
             )
         return starts
 
@@ -290,7 +297,7 @@ class MovingColorEngine(Engine):
             same_size = tuple(y.shape[-2:]) == full_size
             guided_start = head == "blend" and self.config.matte_start == "guided"
             if guided_start and not same_size:
-                band_tiles = [occupied_tiles(frames.band[t]) for t in range(local)]
+                band_tiles = _output_band_tiles(frames)
                 start_full = self._full_resolution_start(frames, band_tiles)
             results = []
             for index in frames.outputs:
@@ -358,15 +365,17 @@ class MovingColorEngine(Engine):
         change upsampled onto the full-resolution guided start, as the whole-frame path does."""
         torch = self._torch
         local = frames.num_local
+        # The outputs' bands only: the cores are fixed on the frame's grid, so a core the outputs'
+        # band crosses is the same crop whatever else the window holds; one a neighbour's band
+        # alone crosses is never read (a host's scrub asks for one frame of five).
         union = np.zeros(frames.band.shape[1:3], bool)
-        for t in range(local):
+        for t in frames.outputs:
             union |= frames.band[t]
         crops = band_crops(union, scale)
         alphas = {index: np.array(frames.matte[index], np.float32) for index in frames.outputs}
         guided_start = self.config.matte_start == "guided"
         if guided_start and not all(crop.native for crop in crops):
-            band_tiles = [occupied_tiles(frames.band[t]) for t in range(local)]
-            start_full = self._full_resolution_start(frames, band_tiles)
+            start_full = self._full_resolution_start(frames, _output_band_tiles(frames))
         for crop in crops:
             region = (crop.rows, crop.cols)
             x = self._inputs(frames, True, crop.size, region)
@@ -389,6 +398,12 @@ class MovingColorEngine(Engine):
                     values = np.clip(upsampled, 0.0, 1.0)
                 alphas[index][crop.core_rows, crop.core_cols] = values
         return [FusionResult(alpha=alphas[index]) for index in frames.outputs]
+
+
+def _output_band_tiles(frames: FusionFrames) -> list[list[Tile]]:
+    """Each local frame's band tiles where it is an output; none where it is context alone."""
+    outputs = set(frames.outputs)
+    return [occupied_tiles(frames.band[t]) if t in outputs else [] for t in range(frames.num_local)]
 
 
 ENGINE = MovingColorEngine
