@@ -527,6 +527,46 @@ def test_a_window_asked_for_one_frame_works_only_where_that_frame_needs(size, ba
         assert counts["network"] < work_for_every["network"]
 
 
+@pytest.mark.parametrize(
+    ("size", "band_width"), [((64, 96), 10.0), ((192, 576), 10.0)], ids=["whole", "crops"]
+)
+def test_a_scrubs_next_window_refines_only_its_new_frame_at_the_networks_scale(size, band_width, monkeypatch):
+    """Frames named by content (a host's window): the guided start's spatial refinement at the
+    network's scale is kept per frame, so the next window of a scrub refines its new frame alone,
+    and its mattes are bit for bit a fresh engine's."""
+    from movingcolor.engines import movingcolor as engine_module
+
+    refined_frames = []
+    refine = engine_module.refine_mattes
+
+    def counted(plates, *args, **kwargs):
+        refined_frames.append(len(plates))
+        return refine(plates, *args, **kwargs)
+
+    monkeypatch.setattr(engine_module, "refine_mattes", counted)
+    shot = _window(6, *size, band_width=band_width)
+
+    def window(start: int) -> FusionFrames:
+        part = slice(start, start + 5)
+        frames = _shot_frames(
+            shot.plate[part], shot.graded[part], shot.matte[part], shot.band[part], band_width
+        )
+        return dataclasses_replace(
+            frames, outputs=[2], frame_keys=[("frame", n) for n in range(start, start + 5)]
+        )
+
+    network = live_heads(_guided_start_network())
+    engine = MovingColorEngine(network=network, device="cpu")
+    engine.fuse_window(window(0))
+    crops = len(refined_frames)  # one call per crop (or one for the whole frame)
+    assert refined_frames == [5] * crops
+    refined_frames.clear()
+    scrubbed = engine.fuse_window(window(1))
+    assert refined_frames and set(refined_frames) <= {1}  # the new frame only, on every crop it is on
+    fresh = MovingColorEngine(network=network, device="cpu").fuse_window(window(1))
+    assert np.array_equal(scrubbed[0].alpha, fresh[0].alpha)
+
+
 def test_the_network_runs_with_the_edge_curve_its_model_was_trained_through():
     """A model's configuration carries the slope of its matte's edge curve: a network trained with
     another slope runs with that one (and so, unchanged, equals the guided engine at that slope),

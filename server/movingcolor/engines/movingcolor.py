@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable
 
 import numpy as np
 
@@ -107,6 +108,9 @@ class MovingColorEngine(Engine):
         self._low_inputs: OrderedDict = OrderedDict()
         self._low_inputs_capacity = 4 * (self.config.local_frames + self.config.max_global_frames)
         self._low_inputs_lock = threading.Lock()
+        # The guided start's spatial refinement of each such input (its smoothing over time
+        # depends on the window and is not kept).
+        self._low_starts: OrderedDict = OrderedDict()
 
     def plan(self, clip: list[int], targets: list[int]) -> list[Window]:
         c = self.config
@@ -150,10 +154,11 @@ class MovingColorEngine(Engine):
             graded = None
         height = len(range(*region[0].indices(frames.plate_display.shape[1])))
         region_key = tuple((part.start, part.stop) for part in region)
-        inputs = []
+        inputs, keys = [], []
         for t in range(len(frames.frame_numbers)):
             frame_key = None if frames.frame_keys is None else frames.frame_keys[t]
             key = None if frame_key is None else (frame_key, graded is None, grade_known, size, region_key)
+            keys.append(key)
             with self._low_inputs_lock:
                 x = self._low_inputs.get(key) if key is not None else None
             if x is None:
@@ -173,6 +178,7 @@ class MovingColorEngine(Engine):
                     x[0, :, MATTE][:, 0].cpu().numpy(),
                     [b * scale for b in frames.band_pixels],
                     frames.num_local,
+                    keys,
                 )
             ).to(self.device)[:, None]
         return x
@@ -251,11 +257,35 @@ class MovingColorEngine(Engine):
             )
         return starts
 
-    @staticmethod
-    def _guided_start(plates: np.ndarray, mattes: np.ndarray, band_pixels: list[float], local: int):
+    def _guided_start(
+        self,
+        plates: np.ndarray,
+        mattes: np.ndarray,
+        band_pixels: list[float],
+        local: int,
+        keys: list[Hashable | None],
+    ):
         """The guided engine's mattes ``(T, H, W)``: smoothed over time among the local
-        (consecutive) frames; the global frames, far apart in time, are refined alone."""
-        refined = refine_mattes(plates, mattes, band_pixels)
+        (consecutive) frames; the global frames, far apart in time, are refined alone. A frame's
+        spatial refinement depends on its network input alone: it is kept under that input's
+        ``keys`` entry for the next window that sees the frame (a host's scrub sends four of
+        five frames again)."""
+        refined: list[np.ndarray | None] = [None] * len(plates)
+        with self._low_inputs_lock:
+            for t, key in enumerate(keys):
+                if key is not None:
+                    refined[t] = self._low_starts.get(key)
+        missing = [t for t, values in enumerate(refined) if values is None]
+        if missing:
+            computed = refine_mattes(plates[missing], mattes[missing], [band_pixels[t] for t in missing])
+            with self._low_inputs_lock:
+                for t, values in zip(missing, computed, strict=True):
+                    refined[t] = values
+                    if keys[t] is not None:
+                        values.flags.writeable = False  # shared with later windows
+                        self._low_starts[keys[t]] = values
+                while len(self._low_starts) > self._low_inputs_capacity:
+                    self._low_starts.popitem(last=False)
         head = smooth_over_time(refined[:local], plates[:local])
         return np.concatenate([head, np.asarray(refined[local:], np.float32).reshape(-1, *mattes.shape[1:])])
 
