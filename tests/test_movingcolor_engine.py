@@ -503,11 +503,13 @@ def test_a_window_asked_for_one_frame_works_only_where_that_frame_needs(size, ba
     every = _shot_frames(plate, graded, matte, band, band_width)
     network = live_heads(_guided_start_network())
     counts = {"network": 0, "smoothed": 0}
+    decoded: list[list[int]] = []
     run_network, smoothed = MovingColorEngine._run_network, engine_module.smoothed_band_alpha
 
-    def counted_network(self, *args, **kwargs):
+    def counted_network(self, x, local, head, outputs):
         counts["network"] += 1
-        return run_network(self, *args, **kwargs)
+        decoded.append(list(outputs))
+        return run_network(self, x, local, head, outputs)
 
     def counted_smoothing(*args, **kwargs):
         counts["smoothed"] += 1
@@ -517,11 +519,17 @@ def test_a_window_asked_for_one_frame_works_only_where_that_frame_needs(size, ba
     monkeypatch.setattr(engine_module, "smoothed_band_alpha", counted_smoothing)
     whole = MovingColorEngine(network=network, device="cpu").fuse_window(every)[2].alpha
     work_for_every = dict(counts)
+    if work_for_every["network"] > 1:  # on crops: each decodes the frames whose band crosses it
+        assert all(calls for calls in decoded) and sum(map(len, decoded)) < 5 * len(decoded)
+    else:
+        assert decoded == [[0, 1, 2, 3, 4]]
     counts.update(network=0, smoothed=0)
+    decoded.clear()
     one = MovingColorEngine(network=network, device="cpu").fuse_window(
         dataclasses_replace(every, outputs=[2])
     )
     assert np.array_equal(one[0].alpha[band[2]], whole[band[2]])
+    assert all(calls == [2] for calls in decoded)  # the other four frames are context alone
     assert counts["smoothed"] == (1 if work_for_every["smoothed"] else 0)
     if work_for_every["network"] > 1:  # on crops: fewer of them
         assert counts["network"] < work_for_every["network"]

@@ -57,6 +57,23 @@ def test_untrained_network_is_the_hard_composite():
     assert torch.equal(colour[0], x[0, :3, 0:3])
 
 
+@pytest.mark.parametrize("head", ["blend", "color"])
+def test_decoding_only_the_frames_asked_for_gives_those_frames_predictions(head):
+    """A host's scrub asks for one local frame of five: the others still inform it through the
+    transformer, only their decoding is skipped."""
+    network = live_heads(create_network("tiny", seed=0)).eval()
+    x = _input(frames=6)
+    with torch.no_grad():
+        every = network(x, local=4, head=head)
+        chosen = network(x, local=4, head=head, outputs=[2, 0])
+        alone = network(x[:, [2, 4, 5]], local=1, head=head)  # the frame without its neighbours
+    assert chosen.shape == (1, 2, *every.shape[2:])
+    torch.testing.assert_close(chosen[0], every[0, [2, 0]], rtol=0, atol=1e-5)
+    assert not torch.equal(alone[0, 0], every[0, 2])  # the neighbours did count
+    with pytest.raises(ValueError, match="local frames"):
+        network(x, local=4, outputs=[4])
+
+
 def test_gradients_reach_every_block():
     network = create_network("tiny", seed=0).train()
     live_heads(network, scale=0.1)

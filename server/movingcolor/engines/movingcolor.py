@@ -317,7 +317,7 @@ class MovingColorEngine(Engine):
             size = working_shape(height, width, round(max(height, width) * scale))
         x = self._inputs(frames, grade_known, size)
         with torch.inference_mode():
-            y = self._run_network(x, local, head)  # (local, 1 or 3, h, w)
+            y = self._run_network(x, local, head, frames.outputs)  # (outputs, 1 or 3, h, w)
             low_plate = x[0, :local, PLATE].float()  # (local, 3, h, w)
             # The colour head's start at the working size: the plate, or the host's composite.
             colour_start_low = (
@@ -330,11 +330,11 @@ class MovingColorEngine(Engine):
                 band_tiles = _output_band_tiles(frames)
                 start_full = self._full_resolution_start(frames, band_tiles)
             results = []
-            for index in frames.outputs:
+            for position, index in enumerate(frames.outputs):
                 if guided_start and not same_size:
                     # Only the network's change to the guided matte is upsampled, and only where
                     # the composite reads it: on the band's tiles.
-                    change = y[index : index + 1] - x[0, index : index + 1, MATTE].float()
+                    change = y[position : position + 1] - x[0, index : index + 1, MATTE].float()
                     alpha = start_full[index]
                     upsampled = guided_upsample_tiles(
                         low_plate[index : index + 1],
@@ -351,7 +351,7 @@ class MovingColorEngine(Engine):
                     torch.from_numpy(frames.plate_display[index]).permute(2, 0, 1)[None].to(self.device)
                 )
                 if head == "blend":
-                    alpha = y[index : index + 1]
+                    alpha = y[position : position + 1]
                     if not same_size:
                         alpha = guided_upsample(
                             low_plate[index : index + 1], alpha, plate_full, UPSAMPLE_RADIUS, UPSAMPLE_EPS
@@ -368,7 +368,7 @@ class MovingColorEngine(Engine):
                             .permute(2, 0, 1)[None]
                             .to(self.device)
                         )
-                    correction = y[index : index + 1] - colour_start_low[index : index + 1]
+                    correction = y[position : position + 1] - colour_start_low[index : index + 1]
                     if not same_size:
                         correction = torch.nn.functional.interpolate(
                             correction, size=full_size, mode="bilinear", align_corners=False
@@ -377,15 +377,16 @@ class MovingColorEngine(Engine):
                     results.append(FusionResult(rgb=rgb.astype(np.float32)))
         return results
 
-    def _run_network(self, x, local: int, head: str):
-        """The network's ``(local, 1 or 3, h, w)`` output for input ``x`` ``(1, T, 11, h, w)``."""
+    def _run_network(self, x, local: int, head: str, outputs: list[int]):
+        """The network's ``(len(outputs), 1 or 3, h, w)`` output for input ``x`` ``(1, T, 11, h, w)``:
+        the local frames ``outputs``, in that order."""
         torch = self._torch
         # Inference mode, not only no_grad: no version counters or views tracked (~15% on a CPU).
         with torch.inference_mode():
             if self.device.startswith("cuda"):
                 with torch.autocast("cuda", dtype=torch.bfloat16):
-                    return self.network(x, local, head)[0].float()
-            return self.network(x, local, head)[0].float()
+                    return self.network(x, local, head, outputs)[0].float()
+            return self.network(x, local, head, outputs)[0].float()
 
     def _fuse_band_crops(self, frames: FusionFrames, scale: float) -> list[FusionResult]:
         """The blend head on crops along the band at the band's ``scale`` (``band_crops``): each
@@ -402,22 +403,30 @@ class MovingColorEngine(Engine):
         for t in frames.outputs:
             union |= frames.band[t]
         crops = band_crops(union, scale)
+        # Where no crop decodes a frame, its band is absent: the coarse matte, which the composite
+        # does not read there.
         alphas = {index: np.array(frames.matte[index], np.float32) for index in frames.outputs}
         guided_start = self.config.matte_start == "guided"
         if guided_start and not all(crop.native for crop in crops):
             start_full = self._full_resolution_start(frames, _output_band_tiles(frames))
         for crop in crops:
+            # A moving object's bands cross different cores frame by frame (a 1080p window of six
+            # frames: ~18 crops each, 36 together): a crop decodes only the frames whose band
+            # crosses its core; the others are still its context.
+            decoded = [
+                index for index in frames.outputs if frames.band[index][crop.core_rows, crop.core_cols].any()
+            ]
             region = (crop.rows, crop.cols)
             x = self._inputs(frames, True, crop.size, region)
-            y = self._run_network(x, local, "blend")  # (local, 1, h, w)
+            y = self._run_network(x, local, "blend", decoded)  # (decoded, 1, h, w)
             kept = crop.core_in_crop
-            for index in frames.outputs:
+            for position, index in enumerate(decoded):
                 if crop.native:
-                    values = y[index, 0].clamp(0.0, 1.0).cpu().numpy()[kept]
+                    values = y[position, 0].clamp(0.0, 1.0).cpu().numpy()[kept]
                 else:
                     plate = np.ascontiguousarray(frames.plate_display[index][region])
                     plate_full = torch.from_numpy(plate).permute(2, 0, 1)[None].to(self.device)
-                    source = y[index : index + 1]
+                    source = y[position : position + 1]
                     if guided_start:
                         source = source - x[0, index : index + 1, MATTE].float()
                     low_plate = x[0, index : index + 1, PLATE].float()

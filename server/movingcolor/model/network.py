@@ -6,7 +6,7 @@
       -> soft split                          (B, T, L, D)
       -> temporal transformer blocks         (B, T, L, D)
       -> soft composite (+ encoder skip)     (B·T, C, H/4, W/4)
-      -> decoder of each head, local frames  (B, T_local, 1 or 3, H, W)
+      -> decoder of each head, local frames  (B, T_local, 1 or 3, H, W) (or those asked for)
 
 Two heads share everything up to the decoder. The *blend* head predicts a
 refined matte, starting from the matte in channel A: α̂ = clamp(A + tanh(Δ), 0, 1).
@@ -18,6 +18,8 @@ Both final layers start at zero, so an untrained network returns its starting ma
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -103,18 +105,31 @@ class MovingColorNet(nn.Module):
         composite = self.composite(tokens.reshape(batch * count, *tokens.shape[2:]), size)
         return x + composite
 
-    def forward(self, frames: torch.Tensor, local: int, head: str = "blend") -> torch.Tensor:
-        """Predict the band of the first ``local`` frames (the rest are global frames).
+    def forward(
+        self,
+        frames: torch.Tensor,
+        local: int,
+        head: str = "blend",
+        outputs: Sequence[int] | None = None,
+    ) -> torch.Tensor:
+        """Predict the band of the first ``local`` frames (the rest are global frames), or of the
+        local frames listed in ``outputs`` alone.
 
         ``frames (B, T, 11, H, W)`` with channels ``[I, E·(1-M), M, G, A]`` (``channels``) in 0..1; for the
         colour head G carries the visible composite instead: without the band (``color_start =
-        "plate"``), or whole (``"composite"``). Returns ``(B, local, 1, H, W)`` refined mattes
-        (blend) or ``(B, local, 3, H, W)`` band colours (colour), in 0..1.
+        "plate"``), or whole (``"composite"``). Returns ``(B, O, 1, H, W)`` refined mattes
+        (blend) or ``(B, O, 3, H, W)`` band colours (colour), in 0..1, ``O`` = ``local`` or
+        ``len(outputs)`` in their order. Every local frame still informs the others through the
+        transformer; only the decoding (full resolution, a third of a frame's arithmetic in the
+        lite network) is skipped for frames not asked for: a host's scrub asks for one of five.
         """
         batch, count, _, height, width = frames.shape
+        chosen = list(range(local)) if outputs is None else list(outputs)
+        if any(not 0 <= t < local for t in chosen):
+            raise ValueError(f"outputs {chosen} must be local frames (0 to {local - 1})")
         x = self.features(frames).reshape(batch, count, self.config.features, height // 4, width // 4)
-        x = x[:, :local].reshape(batch * local, self.config.features, height // 4, width // 4)
-        inputs = frames[:, :local].reshape(batch * local, -1, height, width)
+        x = x[:, chosen].reshape(batch * len(chosen), self.config.features, height // 4, width // 4)
+        inputs = frames[:, chosen].reshape(batch * len(chosen), -1, height, width)
         if head == "blend":
             delta = self.blend_decoder(x)
             matte = inputs[:, MATTE]
@@ -125,7 +140,7 @@ class MovingColorNet(nn.Module):
             out = torch.clamp(start + residual, 0.0, 1.0)
         else:
             raise ValueError(f"unknown head {head!r}: use 'blend' or 'color'")
-        return out.reshape(batch, local, -1, height, width)
+        return out.reshape(batch, len(chosen), -1, height, width)
 
 
 def token_count(config: NetworkConfig, height: int, width: int) -> int:
