@@ -120,8 +120,8 @@ class MovingColorNet(nn.Module):
         "plate"``), or whole (``"composite"``). Returns ``(B, O, 1, H, W)`` refined mattes
         (blend) or ``(B, O, 3, H, W)`` band colours (colour), in 0..1, ``O`` = ``local`` or
         ``len(outputs)`` in their order. Every local frame still informs the others through the
-        transformer; only the decoding (full resolution, a third of a frame's arithmetic in the
-        lite network) is skipped for frames not asked for: a host's scrub asks for one of five.
+        transformer; only their decoding back to full resolution is skipped: a host's scrub asks
+        for one of five.
         """
         batch, count, _, height, width = frames.shape
         chosen = list(range(local)) if outputs is None else list(outputs)
