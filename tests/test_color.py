@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from movingcolor.color.config import CHUNK_PIXELS, ColorConfig, apply_processor
+from movingcolor.color.config import CHUNK_PIXELS, ColorConfig, apply_processor, shared_config
 from movingcolor.color.grade import parse_grade
 from movingcolor.color.parametric import ParametricGrade
 from movingcolor.errors import ColorConfigError, GradeError, UnknownColorspaceError, UnknownLookError
@@ -34,6 +34,23 @@ def test_default_config_and_roles(config, monkeypatch):
     monkeypatch.setenv("OCIO", "/nonexistent/config.ocio")
     with pytest.raises(ColorConfigError, match="/nonexistent/config.ocio"):
         ColorConfig()
+
+
+def test_a_shared_config_is_loaded_once_until_its_file_changes(tmp_path):
+    """A server's calls share one config and its processors; an edited config file is loaded anew,
+    and a broken one still says what is wrong each time."""
+    assert shared_config() is shared_config()
+    path = tmp_path / "config.ocio"
+    ColorConfig().config.serialize(str(path))
+    first = shared_config(str(path))
+    assert shared_config(str(path)) is first
+    text = path.read_text()
+    path.write_text(text.replace("name:", "name: edited", 1) if "name:" in text else text + "\n")
+    assert shared_config(str(path)) is not first
+    path.write_text("not a config")
+    for _ in range(2):
+        with pytest.raises(ColorConfigError, match="cannot load OpenColorIO config"):
+            shared_config(str(path))
 
 
 def test_unknown_colourspace_suggests_names(config):

@@ -159,8 +159,9 @@ def test_a_target_prepared_before_as_context_takes_its_band_and_inputs_from_it(
     demo_inputs, test_model, engine_name
 ):
     """A host scrubbing frame by frame: the next target was a neighbour of the last window, prepared
-    for context and kept by its content; fusing it reuses its matte, band (with the fade) and the
-    engine's inputs, reads no matte again, and equals a preparation from scratch bit for bit."""
+    for context and kept by its content; fusing it reuses its matte, band (with the fade), linear
+    plate and the engine's inputs, reads and decodes nothing again, and equals a preparation from
+    scratch bit for bit."""
     from movingcolor.frames.stream import DeferredImage
     from movingcolor.service.cache import LruCache
 
@@ -202,9 +203,10 @@ def test_a_target_prepared_before_as_context_takes_its_band_and_inputs_from_it(
     assert context.band_fade is not None and context.edited_out is None
     assert preparer.prepare(1003, context_only=True) is context, "found again by its key"
     reads.clear()
+    decoded.clear()
     target = preparer.prepare(1003)
-    assert reads == [("plate", 1003)], "the matte is not read again"
-    for name in ("matte", "band", "band_fade", "plate_display"):
+    assert reads == [] and decoded == [], "the kept frame holds its pixels as read"
+    for name in ("matte", "band", "band_fade", "plate", "plate_display"):
         assert getattr(target, name) is getattr(context, name), name
     fresh = FramePreparer(plan).prepare(1003)
     # The graded plate is made where the composite reads it (inside the matte and in the band):

@@ -23,6 +23,19 @@ OCIO_ERRORS = (ocio.Exception, ocio.ExceptionMissingFile)
 _SRGB_CANDIDATES = ("srgb_rec709_scene", "srgb_tx", "sRGB - Texture", "sRGB", "texture_paint")
 
 
+def shared_config(source: str | None = None) -> ColorConfig:
+    """The :class:`ColorConfig` of ``source`` (as :class:`ColorConfig` resolves it), loaded once
+    per process while its file is unchanged: a server's calls share one config and its
+    processors instead of parsing the config again for every window."""
+    resolved = source or os.environ.get("OCIO") or BUILTIN_CONFIG
+    try:
+        status = os.stat(resolved)
+        stamp = (status.st_mtime_ns, status.st_size)
+    except OSError:  # a built-in config (ocio://...), or a file whose error loading it reports
+        stamp = None
+    return _loaded_config(resolved, stamp)
+
+
 @dataclass(frozen=True)
 class ColorspaceChoice:
     """A colourspace picked for a source, and why: shown to the user, never silent."""
@@ -140,3 +153,8 @@ def apply_processor(processor: ocio.CPUProcessor | None, rgb: np.ndarray) -> np.
     chunks = [pixels[start : start + CHUNK_PIXELS] for start in range(0, len(pixels), CHUNK_PIXELS)]
     map_parts(processor.applyRGB, chunks)
     return out
+
+
+@functools.lru_cache(maxsize=8)
+def _loaded_config(source: str, stamp: tuple[int, int] | None) -> ColorConfig:
+    return ColorConfig(source)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..color.config import ColorConfig
+from ..color.config import ColorConfig, shared_config
 from ..engines import Engine, create_engine
 from ..engines.registry import takes_device
 from ..engines.torch_filters import compute_device
@@ -144,7 +144,7 @@ def _plan(
     output_format: str | None = None,
 ) -> ShotPlan:
     mode = shot_mode(spec)
-    config = ColorConfig(spec.config)
+    config = shared_config(spec.config)
     band_width = BandWidth.parse(spec.band)
     engine = engine or create_engine(spec.engine, **engine_options(spec))
     engine.reset()

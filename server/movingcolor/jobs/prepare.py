@@ -67,9 +67,10 @@ class PreparedFrame:
 
     @property
     def nbytes(self) -> int:
-        """The bytes of its arrays."""
+        """The bytes of its arrays, each counted once (the linear plate may be the plate as read)."""
         values = (getattr(self, field.name) for field in fields(self))
-        return sum(value.nbytes for value in values if isinstance(value, np.ndarray))
+        arrays = {id(value): value for value in values if isinstance(value, np.ndarray)}
+        return sum(value.nbytes for value in arrays.values())
 
 
 def frame_arrays(engine: Engine, grade_known: bool = False) -> frozenset[str]:
@@ -134,9 +135,10 @@ class FramePreparer:
         self._reads_graded = frozenset({"graded_display", "edited", "edited_display"}) | (inputs & {"graded"})
         self._kept = kept if plan.sources.frame_key is not None else None
         if self._kept is not None:
-            # A kept context frame may be a host's next target: with the band's fade, nothing it
-            # was prepared with is computed again then.
-            self.context_arrays |= {"band_fade"}
+            # A kept context frame may be a host's next target: with the band's fade, the linear
+            # plate and the pixels read (:meth:`prepare`), nothing it was prepared with is read or
+            # computed again then.
+            self.context_arrays |= {"band_fade", "plate"}
 
     def prepare(self, number: int, context_only: bool = False) -> PreparedFrame:
         """Frame ``number`` with every array of the shot, or, ``context_only``, with only what the
@@ -144,7 +146,12 @@ class FramePreparer:
         found = self._kept_context(number)
         if not context_only:
             return self._prepare(number, self.arrays, found)
-        return found or self._keep(self._key(number), self._prepare(number, self.context_arrays))
+        if found is not None:
+            return found
+        key = self._key(number)
+        # A kept frame holds its pixels as read: a scrubbing host's neighbour becomes its target.
+        kept = key is not None
+        return self._keep(key, self._prepare(number, self.context_arrays, keep_reads=kept))
 
     def read_target(self, number: int) -> PreparedFrame:
         """Frame ``number``, to be fused, as its windows read it: what the engine reads, the band's
@@ -228,7 +235,10 @@ class FramePreparer:
             matte, band_pixels, band, band_fade = self._matte_and_band(
                 number, composite or "band_fade" in wanted
             )
-        plate_lin = cfg.convert(plate_rgb, spaces.plate, lin, copy=False)
+        if known is not None and known.plate is not None:
+            plate_lin = known.plate
+        else:
+            plate_lin = cfg.convert(plate_rgb, spaces.plate, lin, copy=False)
         plate_out = cfg.convert(plate_rgb, spaces.plate, spaces.output, copy=False) if composite else None
         lin_to_out = cfg.converter(lin, spaces.output)
         grade_known = True
@@ -292,7 +302,7 @@ class FramePreparer:
             plate_out=plate_out,
             graded_out=graded_out,
             edited_out=edited_out,
-            plate_display=self._display_of("plate_display", plate_lin, wanted, reused),
+            plate_display=self._display_of("plate_display", plate_rgb, wanted, reused, spaces.plate),
             graded_display=self._display_of("graded_display", graded_lin, wanted, reused),
             edited_display=self._display_of("edited_display", edited_lin, wanted, reused),
             plate_rgb=plate_rgb if keep_reads else None,
@@ -315,11 +325,18 @@ class FramePreparer:
         return matte, band_pixels, edge_band(matte, plan.band_width), None
 
     def _display_of(
-        self, name: str, linear: np.ndarray | None, wanted: frozenset[str], reused: dict[str, np.ndarray]
+        self,
+        name: str,
+        pixels: np.ndarray | None,
+        wanted: frozenset[str],
+        reused: dict[str, np.ndarray],
+        space: str | None = None,
     ) -> np.ndarray | None:
+        """Array ``name`` (the display encoding of ``pixels``, in ``space``, the working space
+        unless given), or the one ``reused`` holds, when ``wanted``."""
         if name not in wanted:
             return None
-        return reused[name] if name in reused else self._display(linear)
+        return reused[name] if name in reused else self._display(pixels, space)
 
     def _recover_graded(
         self,
@@ -356,7 +373,12 @@ class FramePreparer:
             estimate = local
         return estimate, min(residual, local_residual) <= GOOD_FIT_RMS
 
-    def _display(self, linear: np.ndarray) -> np.ndarray:
-        """The bounded working encoding engines see (sRGB-encoded, clipped to 0..1)."""
+    def _display(self, pixels: np.ndarray, space: str | None = None) -> np.ndarray:
+        """The bounded working encoding engines see (sRGB-encoded, clipped to 0..1) of ``pixels``
+        in ``space`` (the working space unless given). The plate's is converted from the plate as
+        read, in one step: a plate already display-encoded needs no conversion at all."""
         spaces = self.plan.colorspaces
-        return np.clip(spaces.config.convert(linear, spaces.working, spaces.display), 0.0, 1.0)
+        display = spaces.config.convert(pixels, space or spaces.working, spaces.display)
+        # In place: the conversion's result is a fresh copy (a second full-frame array costs more
+        # than the clip).
+        return np.clip(display, 0.0, 1.0, out=display)
