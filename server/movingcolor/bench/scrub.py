@@ -6,17 +6,19 @@ resent (the client's ``reuse``), and the engine finds its work on the shared fra
 benchmark starts ``movingcolor serve`` on a Unix socket, sends a 1080p shot's windows for
 consecutive targets and reports the first window's seconds and the median of the next ones.
 
-Run: ``python -m movingcolor.bench.scrub --out BENCHMARKS.md`` (``--engines``, ``--size``, ``--steps``).
+Run: ``python -m movingcolor.bench.scrub --out BENCHMARKS.md`` (``--engines``, ``--size``, ``--steps``;
+the figures also in ``docs/benchmarks/scrub.json`` beside the report).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +26,11 @@ import numpy as np
 from ..service.process import ServerProcess
 from ..spec.schema import DEFAULT_BAND
 from ..synthetic import generate_shot
-from .report import machine_lines, replace_section
+from .report import machine_lines, replace_section, write_text_atomic
 
 SECTION = "## Scrubbing through the server: FuseWindow latency per next frame (CPU)"
+#: The figures of a run, beside the report (the throughput suite writes the same file).
+SCRUB_JSON = Path("docs/benchmarks/scrub.json")
 GPU_SECTION = "## Scrubbing through the server: FuseWindow latency per next frame (CUDA GPU)"
 GRADE = "slope=1.2,1.0,0.8;offset=0.01;power=1.1;sat=1.2"
 ENGINES = ("guided", "movingcolor")
@@ -149,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     text = section(rows, command)
     print(text)
     if args.out:
+        # The figures beside the report, as the throughput suite writes them.
+        figures = args.out.parent / SCRUB_JSON
+        write_text_atomic(figures, json.dumps([asdict(row) for row in rows], indent=2) + "\n")
         replace_section(args.out, text)
     return 0
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from . import io_floor, scrub
 from .report import replace_section, write_text_atomic
 
-SCRUB_JSON = Path("docs/benchmarks/scrub.json")
+SCRUB_JSON = scrub.SCRUB_JSON
 GPU_SCRUB_JSON = Path("docs/benchmarks/scrub_cuda.json")
 DEFAULT_SIZES = ",".join(f"{w}x{h}" for w, h in io_floor.SIZES)
 
