@@ -74,6 +74,19 @@ def test_decoding_only_the_frames_asked_for_gives_those_frames_predictions(head)
         network(x, local=4, outputs=[4])
 
 
+def test_the_last_block_computing_only_the_frames_asked_for_changes_nothing_for_them():
+    """Features of some frames (the last transformer block attends from their tokens alone, and
+    only they return to a feature map) equal every frame's features picked afterwards."""
+    network = create_network("tiny", seed=0).eval()
+    x = _input(frames=6)
+    with torch.no_grad():
+        every = network.features(x).reshape(1, 6, *network.features(x).shape[1:])
+        for outputs in ([3], [5, 0, 2], list(range(6))):
+            chosen = network.features(x, outputs)
+            assert chosen.shape == (len(outputs), *every.shape[2:])
+            torch.testing.assert_close(chosen, every[0, outputs], rtol=0, atol=1e-5)
+
+
 def test_gradients_reach_every_block():
     network = create_network("tiny", seed=0).train()
     live_heads(network, scale=0.1)

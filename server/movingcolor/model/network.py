@@ -90,8 +90,11 @@ class MovingColorNet(nn.Module):
         self.blend_decoder = Decoder(c.features, c.decoder_channels, 1)
         self.color_decoder = Decoder(c.features, c.decoder_channels, 3)
 
-    def features(self, frames: torch.Tensor) -> torch.Tensor:
-        """``(B, T, in, H, W) -> (B·T, C, H/4, W/4)`` propagated across all T frames."""
+    def features(self, frames: torch.Tensor, outputs: Sequence[int] | None = None) -> torch.Tensor:
+        """``(B, T, in, H, W) -> (B·T, C, H/4, W/4)`` propagated across all T frames; given
+        ``outputs``, the features of those frames alone, ``(B·O, C, H/4, W/4)`` in their order:
+        the last transformer block computes only their tokens (they still attend to every
+        frame), and only they return to a feature map."""
         batch, count, channels, height, width = frames.shape
         if height % 4 or width % 4:
             raise ValueError(f"frame size {width}x{height} must be a multiple of 4")
@@ -100,10 +103,24 @@ class MovingColorNet(nn.Module):
         size = x.shape[-2:]
         tokens = self.split(x)  # (B·T, L, D)
         tokens = tokens.reshape(batch, count, *tokens.shape[1:])  # (B, T, L, D)
-        for block in self.transformer:
-            tokens = block(tokens, size)
-        composite = self.composite(tokens.reshape(batch * count, *tokens.shape[2:]), size)
-        return x + composite
+        if outputs is None or not len(self.transformer):
+            for block in self.transformer:
+                tokens = block(tokens, size)
+            composite = self.composite(tokens.flatten(0, 1), size)  # (B·T, C, H/4, W/4)
+            if outputs is None:
+                return x + composite
+            composite = composite.reshape(batch, count, *composite.shape[1:])[:, list(outputs)]
+        else:
+            *early, last = self.transformer
+            for block in early:
+                tokens = block(tokens, size)
+            # One frame at a time: a frame's features are then computed alike whichever other
+            # frames are asked for, to the bit (a shot's frames do not depend on its chunking).
+            composite = torch.stack(
+                [self.composite(frame, size) for frame in last.frames_out(tokens, size, outputs)], dim=1
+            )  # (B, O, C, H/4, W/4)
+        x = x.reshape(batch, count, *x.shape[1:])[:, list(outputs)]
+        return (x + composite).flatten(0, 1)
 
     def forward(
         self,
@@ -127,8 +144,7 @@ class MovingColorNet(nn.Module):
         chosen = list(range(local)) if outputs is None else list(outputs)
         if any(not 0 <= t < local for t in chosen):
             raise ValueError(f"outputs {chosen} must be local frames (0 to {local - 1})")
-        x = self.features(frames).reshape(batch, count, self.config.features, height // 4, width // 4)
-        x = x[:, chosen].reshape(batch * len(chosen), self.config.features, height // 4, width // 4)
+        x = self.features(frames, chosen)  # (B·O, C, H/4, W/4)
         inputs = frames[:, chosen].reshape(batch * len(chosen), -1, height, width)
         if head == "blend":
             delta = self.blend_decoder(x)

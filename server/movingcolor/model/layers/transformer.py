@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
 import torch
 from torch import nn
 
@@ -29,3 +31,18 @@ class TemporalTransformerBlock(nn.Module):
         per_frame = flat.reshape(batch * frames, length, hidden)  # (B·T, L, D)
         per_frame = per_frame + self.ffn(self.norm_ffn(per_frame), size)
         return per_frame.reshape(batch, frames, length, hidden)
+
+    def frames_out(
+        self, tokens: torch.Tensor, size: tuple[int, int], frames: Sequence[int]
+    ) -> Iterator[torch.Tensor]:
+        """What :meth:`forward` gives ``frames`` of ``tokens (B, T, L, D)``, one ``(B, L, D)`` at a
+        time: they attend to every frame's tokens, but no other frame's attention or feed-forward
+        is computed (the network's last block, when only some frames are decoded). Each frame is
+        computed alone, so its result does not depend on which others are asked for."""
+        batch, count, length, hidden = tokens.shape
+        normed = self.norm_attention(tokens.reshape(batch, count * length, hidden))
+        key, value = self.attention.keys_values(normed)
+        normed = normed.reshape(batch, count, length, hidden)
+        for t in frames:
+            kept = tokens[:, t] + self.attention.attend(normed[:, t], key, value)  # (B, L, D)
+            yield kept + self.ffn(self.norm_ffn(kept), size)
