@@ -357,3 +357,32 @@ def test_a_window_that_finishes_many_frames_holds_few_composites_at_once(demo_in
         plan.close()
     assert numbers == sorted(plan.frames.targets)
     assert 1 <= most <= 2, most
+
+
+def test_a_display_encoded_plate_is_its_own_display_view_only_when_in_range(test_model):
+    """A plate already in the display encoding (an sRGB plate) needs no conversion for the engines'
+    view: within 0..1 it is the plate as read (read-only, no copy); beyond it, a clipped copy."""
+    engine = _engine("guided", test_model)
+    rng = np.random.default_rng(0)
+    in_range = rng.random((48, 64, 3), dtype=np.float32)
+    beyond = in_range * 1.5 - 0.25
+    frames = {1001: in_range, 1002: beyond}
+    store = FrameStore(("plate", "matte"), list(frames))
+    for number, pixels in frames.items():
+        store.put("plate", number, DecodedImage(pixels, ("R", "G", "B"), "sRGB - Texture", True))
+        coarse = np.zeros((48, 64, 1), np.float32)
+        coarse[12:36, 16:48] = 1.0
+        store.put("matte", number, DecodedImage(coarse, ("Y",), "", False))
+    store.finish()
+    sources = ShotSources(StreamSource(store, "plate"), StreamSource(store, "matte"))
+    spec = ShotSpec(plate="streamed plate", matte="streamed matte", out="", grade=GRADE, engine="guided")
+    plan = ShotPlan.stream(
+        spec, sources, engine, FramePlan.plan(engine, list(frames), FrameRange(1001, 1002))
+    )
+    preparer = FramePreparer(plan)
+    view = preparer.prepare(1001).plate_display
+    assert np.array_equal(view, in_range) and not view.flags.writeable
+    clipped = preparer.prepare(1002).plate_display
+    assert (
+        np.array_equal(clipped, np.clip(beyond, 0.0, 1.0)) and clipped.min() == 0.0 and clipped.max() == 1.0
+    )
