@@ -18,6 +18,7 @@ from movingcolor.frames.stream import DecodedImage, FrameStore, StreamOrderError
 from movingcolor.jobs import FramePlan
 from movingcolor.jobs.frame_plan import READ_AHEAD
 from movingcolor.protocol import generate
+from movingcolor.protocol.digest import image_sha256
 from movingcolor.protocol.images import PartAssembler, WireFormatError, decode_raw, raw_image, split
 from movingcolor.service.address import parse_address
 from movingcolor.service.auth import MISSING, WRONG, token_problem
@@ -285,6 +286,15 @@ def test_parts_round_trip_and_refuse_interleaving():
         PartAssembler(max_bytes=10).add(parts[0])
     half, data16 = raw_image(pixels, ("R", "G", "B", "A"), pb.SAMPLE_TYPE_HALF)
     assert np.array_equal(decode_raw(half, data16, "x"), pixels.astype(np.float16).astype(np.float32))
+    for sample_type in (pb.SAMPLE_TYPE_FLOAT, pb.SAMPLE_TYPE_HALF):
+        # A view of the planar samples (what uploads and fused frames send) is the same bytes,
+        # read-only, and cuts into the same parts.
+        described, expected = raw_image(pixels, ("R", "G", "B", "A"), sample_type)
+        viewed, view = raw_image(pixels, ("R", "G", "B", "A"), sample_type, view=True)
+        assert isinstance(view, memoryview) and view.readonly and viewed == described
+        assert bytes(view) == expected and image_sha256(view) == image_sha256(expected)
+        cut = [part.data for part in split(pb.ROLE_PLATE, 3, viewed, view, part_bytes=100)]
+        assert cut == [part.data for part in split(pb.ROLE_PLATE, 3, described, expected, part_bytes=100)]
 
 
 def test_addresses():

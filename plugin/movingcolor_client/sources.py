@@ -179,7 +179,8 @@ class ArrayFrames:
         if pixels.ndim == 2:
             pixels = pixels[:, :, None]
         colorspace = self.colorspace if role != "matte" else ""
-        return raw_image(pixels, _channels(pixels.shape[2], role), self.sample_type, colorspace)
+        # A view of the planar samples: the upload hashes it and cuts it into parts, nothing more.
+        return raw_image(pixels, _channels(pixels.shape[2], role), self.sample_type, colorspace, view=True)
 
 
 class DigestedFrames:

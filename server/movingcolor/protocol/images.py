@@ -48,8 +48,11 @@ def raw_image(
     channels: tuple[str, ...],
     sample_type: int = pb.SAMPLE_TYPE_FLOAT,
     colorspace: str = "",
-) -> tuple[pb.ImageInfo, bytes]:
-    """``(H, W, C)`` or ``(H, W)`` pixels as planar samples: the info and the bytes."""
+    view: bool = False,
+) -> tuple[pb.ImageInfo, bytes | memoryview]:
+    """``(H, W, C)`` or ``(H, W)`` pixels as planar samples: the info and the bytes, or, ``view``,
+    a read-only byte view of the planar samples (one copy of the image fewer, for a caller that
+    only hashes it and cuts it into parts)."""
     array = np.asarray(pixels)
     if array.ndim == 2:
         array = array[:, :, None]
@@ -59,7 +62,11 @@ def raw_image(
             f"with one name per channel"
         )
     planar = np.ascontiguousarray(array.transpose(2, 0, 1), dtype=SAMPLE_DTYPES[sample_type])  # (C, H, W)
-    data = planar.tobytes()
+    if view:
+        planar.flags.writeable = False
+        data: bytes | memoryview = memoryview(planar).cast("B")
+    else:
+        data = planar.tobytes()
     info = pb.ImageInfo(
         encoding=pb.ENCODING_RAW,
         width=array.shape[1],
@@ -118,7 +125,9 @@ def decode_raw(info: pb.ImageInfo, data: bytes, label: str) -> np.ndarray:
     return pixels
 
 
-def split(role: int, frame: int, info: pb.ImageInfo, data: bytes, part_bytes: int) -> Iterator[pb.ImagePart]:
+def split(
+    role: int, frame: int, info: pb.ImageInfo, data: bytes | memoryview, part_bytes: int
+) -> Iterator[pb.ImagePart]:
     """The parts of one image, each carrying at most ``part_bytes`` of data."""
     view = memoryview(data)
     size = max(1, int(part_bytes))

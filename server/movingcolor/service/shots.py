@@ -54,7 +54,9 @@ def _encode(number: int, pixels, header: dict, output: OutputSettings, part_byte
     memory, or raw samples."""
     attributes = {key: str(value) for key, value in header.items()}
     if output.encoding == pb.ENCODING_RAW:
-        info, data = raw_image(pixels, ("R", "G", "B"), output.sample_type, header["movingcolor:colorspace"])
+        info, data = raw_image(
+            pixels, ("R", "G", "B"), output.sample_type, header["movingcolor:colorspace"], view=True
+        )
     else:
         data = encode_image(
             f".{output.format}",
