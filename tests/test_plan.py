@@ -386,3 +386,40 @@ def test_a_display_encoded_plate_is_its_own_display_view_only_when_in_range(test
     assert (
         np.array_equal(clipped, np.clip(beyond, 0.0, 1.0)) and clipped.min() == 0.0 and clipped.max() == 1.0
     )
+
+
+def test_a_kept_neighbour_reads_its_graded_plate_only_when_it_becomes_the_target(demo_inputs, test_model):
+    """A window's neighbour kept for the next one holds its plate as read, but a graded plate is
+    read only when the frame is fused (a single window's neighbours never need it)."""
+    from movingcolor.service.cache import LruCache
+
+    engine = _engine("guided", test_model)
+    plate, matte = demo_inputs
+    store = FrameStore(("plate", "matte", "graded"), CLIP)
+    for number in CLIP:
+        pixels = read_pixels(plate.replace("####", str(number)))
+        store.put("plate", number, DecodedImage(pixels, ("R", "G", "B"), "ACEScg", True))
+        store.put("graded", number, DecodedImage(pixels * 1.2, ("R", "G", "B"), "ACEScg", True))
+        coarse = read_pixels(matte.replace("####", str(number)))
+        store.put("matte", number, DecodedImage(coarse, ("Y",), "", False))
+    store.finish()
+    reads: list[tuple[str, int]] = []
+
+    class CountedSource(StreamSource):
+        def read(self, frame: int) -> np.ndarray:
+            reads.append((self.role, frame))
+            return super().read(frame)
+
+    sources = ShotSources(
+        *(CountedSource(store, role) for role in ("plate", "matte", "graded")),
+        frame_key=lambda n: ("shot", n),
+    )
+    spec = ShotSpec(plate="streamed", matte="streamed", graded="streamed", out="", engine="guided")
+    plan = ShotPlan.stream(spec, sources, engine, FramePlan.plan(engine, CLIP, FrameRange(1002, 1002)))
+    preparer = FramePreparer(plan, kept=LruCache(1 << 30))
+    preparer.prepare(1003, context_only=True)
+    assert sorted(reads) == [("matte", 1003), ("plate", 1003)]
+    reads.clear()
+    target = preparer.prepare(1003)
+    assert reads == [("graded", 1003)], "the plate and matte are not read again"
+    assert np.array_equal(target.edited_out, FramePreparer(plan).prepare(1003).edited_out)

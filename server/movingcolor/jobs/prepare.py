@@ -149,9 +149,10 @@ class FramePreparer:
         if found is not None:
             return found
         key = self._key(number)
-        # A kept frame holds its pixels as read: a scrubbing host's neighbour becomes its target.
+        # A kept frame holds its plate as read: a scrubbing host's neighbour becomes its target.
+        # A graded or edited source is not read for context (a target reads it when prepared).
         kept = key is not None
-        return self._keep(key, self._prepare(number, self.context_arrays, keep_reads=kept))
+        return self._keep(key, self._prepare(number, self.context_arrays, keep_reads=kept, read_other=False))
 
     def read_target(self, number: int) -> PreparedFrame:
         """Frame ``number``, to be fused, as its windows read it: what the engine reads, the band's
@@ -205,10 +206,12 @@ class FramePreparer:
         wanted: frozenset[str],
         known: PreparedFrame | None = None,
         keep_reads: bool = False,
+        read_other: bool = True,
     ) -> PreparedFrame:
         """Frame ``number`` with the arrays in ``wanted``; those of :data:`REUSED_ARRAYS` that
         ``known`` (the frame prepared before for context) holds are taken from it, not recomputed,
-        and so are the sources' pixels it holds; ``keep_reads``: the frame holds the pixels read."""
+        and so are the sources' pixels it holds; ``keep_reads``: the frame holds the pixels read
+        (the graded or edited source's too, read for that, unless ``read_other`` is False)."""
         plan, spaces = self.plan, self.plan.colorspaces
         cfg, lin = spaces.config, spaces.working
         composite = "edited_out" in wanted
@@ -225,7 +228,7 @@ class FramePreparer:
             # arrays are the plate itself rather than copies of it (over 100 MB each at 4K).
             plate_rgb.flags.writeable = False
         other = known.other_rgb if known is not None else None
-        if keep_reads and other is None and plan.mode != "grade":
+        if keep_reads and read_other and other is None and plan.mode != "grade":
             # Its completion needs the graded source, which a stream drops once the frame is read.
             other = _rgb(plan.sources.other.read(number))
         if "matte" in reused and "band" in reused and ("band_fade" in reused or not composite):
