@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         # The figures beside the report, as the throughput suite writes them.
         figures = args.out.parent / SCRUB_JSON
+        figures.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(figures, json.dumps([asdict(row) for row in rows], indent=2) + "\n")
         replace_section(args.out, text)
     return 0
