@@ -103,23 +103,19 @@ class MovingColorNet(nn.Module):
         size = x.shape[-2:]
         tokens = self.split(x)  # (B·T, L, D)
         tokens = tokens.reshape(batch, count, *tokens.shape[1:])  # (B, T, L, D)
-        if outputs is None or not len(self.transformer):
-            for block in self.transformer:
-                tokens = block(tokens, size)
-            composite = self.composite(tokens.flatten(0, 1), size)  # (B·T, C, H/4, W/4)
-            if outputs is None:
-                return x + composite
-            composite = composite.reshape(batch, count, *composite.shape[1:])[:, list(outputs)]
-        else:
-            *early, last = self.transformer
-            for block in early:
-                tokens = block(tokens, size)
-            # One frame at a time: a frame's features are then computed alike whichever other
-            # frames are asked for, to the bit (a shot's frames do not depend on its chunking).
-            composite = torch.stack(
-                [self.composite(frame, size) for frame in last.frames_out(tokens, size, outputs)], dim=1
-            )  # (B, O, C, H/4, W/4)
-        x = x.reshape(batch, count, *x.shape[1:])[:, list(outputs)]
+        blocks = list(self.transformer)
+        last = blocks.pop() if outputs is not None and blocks else None
+        for block in blocks:
+            tokens = block(tokens, size)
+        if outputs is None:
+            return x + self.composite(tokens.flatten(0, 1), size)
+        chosen = list(outputs)
+        # One frame at a time: a frame's features are then computed alike whichever other frames
+        # are asked for, to the bit (a shot's frames do not depend on its chunking). Without a
+        # transformer, the outputs' tokens are taken as they are.
+        frames = (tokens[:, t] for t in chosen) if last is None else last.frames_out(tokens, size, chosen)
+        composite = torch.stack([self.composite(frame, size) for frame in frames], dim=1)  # (B, O, C, h, w)
+        x = x.reshape(batch, count, *x.shape[1:])[:, chosen]
         return (x + composite).flatten(0, 1)
 
     def forward(

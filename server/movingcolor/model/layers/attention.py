@@ -30,9 +30,8 @@ class TemporalSelfAttention(nn.Module):
         """The keys and values of ``tokens (B, T·L, D)``, each ``(B, heads, T·L, D/heads)``, for
         :meth:`attend`."""
         batch, length, hidden = tokens.shape
-        hidden_out = self.qkv.out_features // 3
-        weight, bias = self.qkv.weight[hidden_out:], self.qkv.bias[hidden_out:]
-        kv = F.linear(tokens, weight, bias).view(batch, length, 2, self.heads, hidden_out // self.heads)
+        weight, bias = self.qkv.weight[hidden:], self.qkv.bias[hidden:]
+        kv = F.linear(tokens, weight, bias).view(batch, length, 2, self.heads, hidden // self.heads)
         key, value = kv.permute(2, 0, 3, 1, 4)
         return key, value
 
