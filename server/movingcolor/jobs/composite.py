@@ -47,9 +47,7 @@ def composite(spaces: ShotColorspaces, frame, kind: str, value: np.ndarray) -> n
     (``kind`` "alpha") or display colours ("rgb"), in the output space. The engine's change to the
     hard composite fades out towards the band's outer edge (``frame.band_fade``), so it never
     stops in a line there."""
-    # The frame's hard composite is read for nothing else once composited (a fused frame keeps only
-    # its engine's inputs): it becomes the output unless it is shared (read-only).
-    out = frame.edited_out if frame.edited_out.flags.writeable else frame.edited_out.copy()
+    out = frame.edited_out.copy()
     # The band's pixels by flat index, in ``array[band]``'s order (the fade's): several times
     # faster than a boolean mask over the whole frame for every array read.
     where = np.flatnonzero(frame.band)
