@@ -536,7 +536,10 @@ def test_a_window_asked_for_one_frame_works_only_where_that_frame_needs(size, ba
 
 
 @pytest.mark.parametrize(
-    ("size", "band_width"), [((64, 96), 10.0), ((192, 576), 10.0)], ids=["whole", "crops"]
+    ("size", "band_width"),
+    # many crops: more of them, each with five frames, than a whole frame's windows would keep
+    [((64, 96), 10.0), ((192, 576), 10.0), ((480, 1280), 10.0)],
+    ids=["whole", "crops", "many crops"],
 )
 def test_a_scrubs_next_window_refines_only_its_new_frame_at_the_networks_scale(size, band_width, monkeypatch):
     """Frames named by content (a host's window): the guided start's spatial refinement at the

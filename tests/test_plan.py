@@ -163,7 +163,7 @@ def test_a_target_prepared_before_as_context_takes_its_band_and_inputs_from_it(
     plate and the engine's inputs, reads and decodes nothing again, and equals a preparation from
     scratch bit for bit."""
     from movingcolor.frames.stream import DeferredImage
-    from movingcolor.service.cache import LruCache
+    from movingcolor.lru_cache import LruCache
 
     engine = _engine(engine_name, test_model)
     plate, matte = demo_inputs
@@ -391,7 +391,7 @@ def test_a_display_encoded_plate_is_its_own_display_view_only_when_in_range(test
 def test_a_kept_neighbour_reads_its_graded_plate_only_when_it_becomes_the_target(demo_inputs, test_model):
     """A window's neighbour kept for the next one holds its plate as read, but a graded plate is
     read only when the frame is fused (a single window's neighbours never need it)."""
-    from movingcolor.service.cache import LruCache
+    from movingcolor.lru_cache import LruCache
 
     engine = _engine("guided", test_model)
     plate, matte = demo_inputs

@@ -10,9 +10,9 @@ import grpc
 import numpy as np
 import pytest
 from conftest import short_folder
+from movingcolor.lru_cache import LruCache
 from movingcolor.protocol.digest import image_sha256
 from movingcolor.protocol.images import raw_image, split
-from movingcolor.service.cache import LruCache
 from movingcolor.service.process import ServerProcess
 from movingcolor.synthetic import generate_shot
 from movingcolor.v1 import fusion_pb2

@@ -30,6 +30,7 @@ from collections.abc import Hashable
 import numpy as np
 
 from ..errors import MovingColorError
+from ..lru_cache import LruCache
 from ..masks.band import occupied_tiles
 from ..model.channels import GRADED, MATTE, PLATE
 from ..model.device import require_torch, resolve_device
@@ -41,6 +42,11 @@ from .crisp_edge import crisp_edge
 from .guided_filter import CHANGE_SIGMA, TEMPORAL_RADIUS, TEMPORAL_SIGMA, refine_mattes, smooth_over_time
 from .guided_upsample import UPSAMPLE_EPS, UPSAMPLE_RADIUS, guided_upsample, guided_upsample_tiles
 from .torch_filters import refiner_on
+
+#: Bytes of the guided start's refinements kept at the network's scale for later windows: a scrub's
+#: next window holds four or five of its frames again, on the same crops along the band (a 1080p
+#: frame's band crosses ~18 crops; 256 KB a crop and frame).
+LOW_STARTS_BYTES = 64 << 20
 
 #: The shortest side the network takes: its encoder works at a quarter of the frame's size and
 #: pads by reflection, which needs at least two features each way.
@@ -109,8 +115,9 @@ class MovingColorEngine(Engine):
         self._low_inputs_capacity = 4 * (self.config.local_frames + self.config.max_global_frames)
         self._low_inputs_lock = threading.Lock()
         # The guided start's spatial refinement of each such input (its smoothing over time
-        # depends on the window and is not kept).
-        self._low_starts: OrderedDict = OrderedDict()
+        # depends on the window and is not kept): sized for a window's crops along the band, not
+        # only for whole frames.
+        self._low_starts: LruCache[np.ndarray] = LruCache(LOW_STARTS_BYTES)
 
     def plan(self, clip: list[int], targets: list[int]) -> list[Window]:
         c = self.config
@@ -270,22 +277,17 @@ class MovingColorEngine(Engine):
         spatial refinement depends on its network input alone: it is kept under that input's
         ``keys`` entry for the next window that sees the frame (a host's scrub sends four of
         five frames again)."""
-        refined: list[np.ndarray | None] = [None] * len(plates)
-        with self._low_inputs_lock:
-            for t, key in enumerate(keys):
-                if key is not None:
-                    refined[t] = self._low_starts.get(key)
+        refined: list[np.ndarray | None] = [
+            None if key is None else self._low_starts.get(key) for key in keys
+        ]
         missing = [t for t, values in enumerate(refined) if values is None]
         if missing:
             computed = refine_mattes(plates[missing], mattes[missing], [band_pixels[t] for t in missing])
-            with self._low_inputs_lock:
-                for t, values in zip(missing, computed, strict=True):
-                    refined[t] = values
-                    if keys[t] is not None:
-                        values.flags.writeable = False  # shared with later windows
-                        self._low_starts[keys[t]] = values
-                while len(self._low_starts) > self._low_inputs_capacity:
-                    self._low_starts.popitem(last=False)
+            for t, values in zip(missing, computed, strict=True):
+                refined[t] = values
+                if keys[t] is not None:
+                    values.flags.writeable = False  # shared with later windows
+                    self._low_starts.put(keys[t], values, values.nbytes)
         head = smooth_over_time(refined[:local], plates[:local])
         return np.concatenate([head, np.asarray(refined[local:], np.float32).reshape(-1, *mattes.shape[1:])])
 

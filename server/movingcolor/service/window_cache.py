@@ -14,10 +14,10 @@ import hashlib
 import threading
 from collections.abc import Sequence
 
+from ..lru_cache import LruCache
 from ..protocol.images import Image, role_name
 from ..v1 import fusion_pb2
 from ..v1 import image_pb2 as pb
-from .cache import LruCache
 from .errors import ImageEvictedError
 
 

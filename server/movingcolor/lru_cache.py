@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from typing import Generic, TypeVar
 
 Value = TypeVar("Value")
@@ -18,11 +18,11 @@ class LruCache(Generic[Value]):
 
     def __init__(self, capacity: int):
         self.capacity = max(0, int(capacity))
-        self._entries: OrderedDict[str, tuple[Value, int]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[Value, int]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> Value | None:
+    def get(self, key: Hashable) -> Value | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -30,7 +30,7 @@ class LruCache(Generic[Value]):
             self._entries.move_to_end(key)
             return entry[0]
 
-    def put(self, key: str, value: Value, size: int) -> None:
+    def put(self, key: Hashable, value: Value, size: int) -> None:
         with self._lock:
             previous = self._entries.pop(key, None)
             if previous is not None:
@@ -43,7 +43,7 @@ class LruCache(Generic[Value]):
                 _, (_, evicted) = self._entries.popitem(last=False)
                 self._bytes -= evicted
 
-    def touch(self, keys: Iterable[str]) -> list[str]:
+    def touch(self, keys: Iterable[Hashable]) -> list[Hashable]:
         """Those of ``keys`` held, now the most recently used: a client that asked will name them next."""
         with self._lock:
             held = [key for key in keys if key in self._entries]
@@ -51,7 +51,7 @@ class LruCache(Generic[Value]):
                 self._entries.move_to_end(key)
             return held
 
-    def __contains__(self, key: str) -> bool:
+    def __contains__(self, key: Hashable) -> bool:
         with self._lock:
             return key in self._entries
 
