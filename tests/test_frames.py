@@ -72,6 +72,21 @@ def test_png_round_trip_is_exact_for_8bit_values(tmp_path):
     assert np.array_equal(np.round(read_pixels(tmp_path / "a.png") * 255).astype(int), codes)
 
 
+def test_written_samples_are_the_nearest_half_or_integer_code(tmp_path):
+    """What a frame holds on disk does not depend on how the writer converts: half-float EXR
+    samples are float32 rounded to the nearest half, PNG and 16-bit TIFF codes the nearest of the
+    clipped value."""
+    rng = np.random.default_rng(4)
+    pixels = (rng.random((33, 47, 3), np.float32) * 1.4 - 0.2).astype(np.float32)
+    pixels[0, 0] = [65519.0, -60001.0, 1e-7]  # half's largest, a large negative, a subnormal
+    write_image(tmp_path / "h.exr", pixels)
+    assert np.array_equal(read_pixels(tmp_path / "h.exr"), pixels.astype(np.float16).astype(np.float32))
+    for name, maximum in (("c.png", 255), ("c.tif", 65535)):
+        write_image(tmp_path / name, pixels)
+        codes = np.rint(np.clip(pixels, 0.0, 1.0) * np.float32(maximum))
+        assert np.array_equal(np.rint(read_pixels(tmp_path / name) * maximum), codes)
+
+
 def test_write_rejects_unknown_format_and_leaves_nothing(tmp_path):
     with pytest.raises(OutputError, match=r"\.bmp"):
         write_image(tmp_path / "a.bmp", np.zeros((2, 2, 3), np.float32))
