@@ -308,6 +308,39 @@ def test_frames_are_read_ahead_within_a_memory_budget():
         small.close()
 
 
+def test_frames_of_files_are_prepared_on_every_core_and_a_video_in_order(monkeypatch):
+    """Preparing a frame is mostly single-threaded array work: frames of a sequence are prepared on
+    several threads at once (one per usable core, a few at most), a video's one at a time so it
+    decodes forwards; frames still come back as asked."""
+    import threading
+    from types import SimpleNamespace
+
+    from movingcolor.frames.source import ChannelSource, VideoSource
+    from movingcolor.jobs import runner
+
+    sequence = SimpleNamespace(reads_in_any_order=True)  # what every file source says
+    video = SimpleNamespace(name="clip", channels=("R", "G", "B"), width=8, height=8, is_float=False)
+    video.reads_in_any_order = VideoSource.reads_in_any_order
+    monkeypatch.setattr(runner, "usable_cores", lambda: 2)
+    assert runner.preparers([sequence]) == 2
+    assert runner.preparers([sequence, ChannelSource(video, "R")]) == 1  # the matte is a video's
+    monkeypatch.setattr(runner, "usable_cores", lambda: 64)
+    assert runner.preparers([sequence]) == runner.MAX_PREPARERS
+
+    both_started = threading.Barrier(2, timeout=10)
+
+    def prepare(number: int):
+        both_started.wait()  # returns only when another frame is being prepared at the same time
+        return SimpleNamespace(number=number, nbytes=1)
+
+    ahead = runner.ReadAhead(prepare, workers=2)
+    try:
+        ahead.request([5, 6])
+        assert [ahead.take(5).number, ahead.take(6).number] == [5, 6]
+    finally:
+        ahead.close()
+
+
 def test_a_streamed_target_keeps_its_pixels_until_completed(demo_inputs, test_model):
     """A stream drops a frame's images once it is read: a deferred target keeps its plate as read,
     and is completed from it after the stream released the frame."""

@@ -40,6 +40,9 @@ class FrameSource(ABC):
     declared_colorspace: str
     #: True for half/float data (scene-linear by default), False for integer data.
     is_float: bool
+    #: Whether frames may be read on several threads at once, in any order (files of a sequence);
+    #: a video decodes forwards from where it is.
+    reads_in_any_order: bool = True
 
     @property
     @abstractmethod
@@ -169,6 +172,8 @@ class StillSource(FrameSource):
 
 
 class VideoSource(FrameSource):
+    reads_in_any_order = False
+
     def __init__(self, name: str, path: Path, first_frame: int = 0):
         self.name = name
         self.path = Path(path)
@@ -223,6 +228,10 @@ class ChannelSource(FrameSource):
 
     def files(self) -> list[str]:
         return self.inner.files()
+
+    @property
+    def reads_in_any_order(self) -> bool:
+        return self.inner.reads_in_any_order
 
     def read(self, frame: int) -> np.ndarray:
         return self.inner.read(frame)[:, :, self.index : self.index + 1]

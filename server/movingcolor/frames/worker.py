@@ -1,4 +1,4 @@
-"""One background thread that runs calls in the context of the code that submits them.
+"""Background threads that run calls in the context of the code that submits them.
 
 A thread pool's threads do not inherit context variables, and frames read and written for a
 confined job (``frames.confine``) or under a pixel limit (``frames.limits``) must stay under
@@ -14,10 +14,11 @@ from typing import Any
 
 
 class ContextWorker:
-    """Runs submitted calls one at a time, in order, each in its submitter's context."""
+    """Runs submitted calls, each in its submitter's context: one at a time and in order, or on
+    ``workers`` threads at once, started in order."""
 
-    def __init__(self, name: str):
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+    def __init__(self, name: str, workers: int = 1):
+        self._executor = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=name)
 
     def submit(self, call: Callable[..., Any], *args: Any) -> Future:
         return self._executor.submit(contextvars.copy_context().run, call, *args)

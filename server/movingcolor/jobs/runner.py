@@ -14,6 +14,7 @@ from concurrent.futures import Future
 
 import numpy as np
 
+from ..compute_pool import usable_cores
 from ..engines import FusionFrames
 from ..engines.base import FRAME_INPUTS, WINDOW_ARRAYS
 from ..engines.frame_stack import FrameStack
@@ -30,6 +31,10 @@ log = logging.getLogger("movingcolor")
 #: frames at 1080p; one at 4K, where a network frame holds ~250 MB and preparing it costs ~1 s
 #: beside the ~20 s the network spends on it on a CPU.
 READ_AHEAD_BYTES = 256 << 20
+#: Most frames prepared at once: preparing is mostly single-threaded array work (a 1080p frame's
+#: read, matte, band, grade and hard composite: ~0.3 s on one core), so on a two-core machine one
+#: preparer left the other core idle; more than a few would crowd out the engine.
+MAX_PREPARERS = 4
 
 
 def window_frames(
@@ -124,7 +129,7 @@ def fused_frames(
         yield from average.finished(index)
 
     beyond_band = BeyondBandLog()
-    ahead = ReadAhead(prepare) if release is None else None
+    ahead = ReadAhead(prepare, workers=preparers(plan.sources.present)) if release is None else None
     take = ahead.take if ahead is not None else prepare
     # Deferred targets are completed one ahead of the one being composited (a budget of nothing
     # ahead is one frame), so at most two hold their composite's arrays at a time.
@@ -236,24 +241,35 @@ class BeyondBandLog:
         self._run = []
 
 
+def preparers(sources: Iterable) -> int:
+    """How many frames to prepare at once: one per usable core (at most ``MAX_PREPARERS``) when
+    every source reads frames in any order, else one, so a video decodes forwards."""
+    if not all(source.reads_in_any_order for source in sources):
+        return 1
+    return min(usable_cores(), MAX_PREPARERS)
+
+
 class ReadAhead:
-    """Prepares frames on a worker thread, in the order asked, in the caller's context (a confined
-    job's reads stay confined); :meth:`take` waits for one and raises what preparing it raised.
-    At most ``budget_bytes`` of frames are prepared ahead of the runner (at least one): at 4K a
-    network window's next six frames would hold several gigabytes before they are needed."""
+    """Prepares frames on ``workers`` threads, started in the order asked, in the caller's context
+    (a confined job's reads stay confined); :meth:`take` waits for one and raises what preparing
+    it raised. At most ``budget_bytes`` of frames are prepared ahead of the runner (at least one;
+    one per worker until a frame's size is known): at 4K a network window's next six frames would
+    hold several gigabytes before they are needed."""
 
     def __init__(
         self,
         prepare: Callable[[int], PreparedFrame],
         budget_bytes: int | None = None,
         name: str = "movingcolor-read",
+        workers: int = 1,
     ):
         self._prepare = prepare
         self._budget = READ_AHEAD_BYTES if budget_bytes is None else budget_bytes
         self._frame_bytes = 0  # the largest frame prepared so far
         self._wanted: list[int] = []  # asked for, not yet handed to the worker
         self._pending: dict[int, Future] = {}
-        self._reader = ContextWorker(name)
+        self._workers = max(1, workers)
+        self._reader = ContextWorker(name, self._workers)
 
     def request(self, numbers: Iterable[int]) -> None:
         for number in numbers:
@@ -276,7 +292,8 @@ class ReadAhead:
         return frame
 
     def _fill(self) -> None:
-        ahead = max(1, self._budget // self._frame_bytes) if self._frame_bytes else 1
+        # Before any frame's size is known, one frame per worker.
+        ahead = max(1, self._budget // self._frame_bytes) if self._frame_bytes else self._workers
         while self._wanted and len(self._pending) < ahead:
             number = self._wanted.pop(0)
             self._pending[number] = self._reader.submit(self._measured, number)
