@@ -287,6 +287,34 @@ def test_console_script_runs(tmp_path):
     assert result.returncode == 2 and "no frames match" in result.stderr
 
 
+def test_a_command_loads_only_its_own_module_and_the_usage_lists_every_command(tmp_path):
+    """A farm task running ``fuse`` pays for the fuse command alone; a mistyped command still
+    gets the list of them all."""
+    probe = (
+        "import sys\n"
+        "from movingcolor.cli.main import main\n"
+        "status = main(sys.argv[1:])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('movingcolor.cli.')))\n"
+        "sys.exit(status)\n"
+    )
+    missing = str(tmp_path / "x.####.exr")
+    fuse = subprocess.run(
+        [sys.executable, "-c", probe, "-q", "fuse", "--plate", missing, "--grade", "sat=1", "--out", "o"],
+        capture_output=True,
+        text=True,
+    )
+    assert fuse.returncode == 2 and "no frames match" in fuse.stderr, fuse.stderr
+    loaded = fuse.stdout.strip()
+    assert "movingcolor.cli.fuse" in loaded
+    for other in ("demo", "info", "install", "serve", "train", "bench", "submit_opencue"):
+        assert f"movingcolor.cli.{other}'" not in loaded, loaded
+
+    typo = subprocess.run([sys.executable, "-c", probe, "fsue"], capture_output=True, text=True)
+    assert typo.returncode == 2
+    for command in ("fuse", "serve", "demo", "info", "bench", "train", "submit-opencue", "install"):
+        assert f"'{command}'" in typo.stderr, typo.stderr
+
+
 # -- bad input: a clear message naming the problem, exit status 2, nothing written ----------
 
 

@@ -7,17 +7,37 @@ fix), 130 interrupted, 1 anything unexpected (a bug: the traceback is shown).
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 
 from .. import __version__
 from ..errors import MovingColorError
-from . import bench, demo, fuse, info, install, serve, submit_opencue, train
 
-COMMANDS = (fuse, serve, demo, info, bench, train, submit_opencue, install)
+#: Each command and the module that defines it. A module is imported only when its command runs
+#: (or to list every command): a render-farm task that runs ``fuse`` for a few frames should not
+#: pay for importing the demo, install and info commands' dependencies first.
+COMMANDS = {
+    "fuse": "fuse",
+    "serve": "serve",
+    "demo": "demo",
+    "info": "info",
+    "bench": "bench",
+    "train": "train",
+    "submit-opencue": "submit_opencue",
+    "install": "install",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_in(argv: list[str]) -> str | None:
+    """The command ``argv`` names: its first word that is not an option (the options before the
+    command take no values)."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``argv``, only the command it names is set up (every
+    command when it names none that exists, so the usage lists them all)."""
     parser = argparse.ArgumentParser(
         prog="movingcolor",
         description="Seamless fusion of regional colour grades in video.",
@@ -26,13 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS:
-        command.add_parser(commands)
+    command = _command_in(argv) if argv is not None else None
+    for name in [command] if command in COMMANDS else COMMANDS:
+        importlib.import_module(f".{COMMANDS[name]}", __package__).add_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="movingcolor: %(message)s", stream=sys.stderr)
     try:
