@@ -303,6 +303,21 @@ def test_a_run_on_a_generated_clip_writes_its_section_and_json(tmp_path):
     results = _check_written(out, ("hard", "guided"), "synthetic", 2 * 2 * 2 * 2)
     assert {s["size"] for s in results["shots"]} == {"native", "240x180"}
     _check_sheets(out, results, root, 3, ("hard", "guided"))
+    assert results["settings"]["band"] == "10%" and "a 10% band" in out.read_text()
+
+    # A band in pixels (the product's default kind): every engine gets it, and the shots are
+    # scored in it, so the hard composite's error there is another figure.
+    thin = tmp_path / "thin" / "BENCHMARKS.md"
+    thin.parent.mkdir()
+    argv = ["--root", root, "--clips", "synthetic", "--frames", 3, "--sizes", "native", "--band", "4"]
+    argv += ["--engines", "hard"]
+    assert main([str(a) for a in [*argv, "--out", thin]]) == 0
+    narrow = _check_written(thin, ("hard",), "synthetic", 2 * 2)
+    assert narrow["settings"]["band"] == "4" and "--band 4" in narrow["command"]
+    assert "a 4 px band" in thin.read_text()
+    wide = {(s["matte"], s["grade"]): s["band_delta_e"] for s in results["shots"] if s["size"] == "native"}
+    for shot in narrow["shots"]:
+        assert shot["band_delta_e"] != pytest.approx(wide[(shot["matte"], shot["grade"])], rel=1e-3)
 
 
 @pytest.mark.clips

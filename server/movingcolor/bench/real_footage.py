@@ -158,8 +158,8 @@ def _seed(*parts: object) -> int:
 class EngineRunner:
     """Each engine run on one shot through ``run_shot``, its frames back in the display space."""
 
-    def __init__(self, folder: Path, device: str, config: ColorConfig):
-        self.folder, self.device, self.config = folder, device, config
+    def __init__(self, folder: Path, device: str, config: ColorConfig, band: str = BAND):
+        self.folder, self.device, self.config, self.band = folder, device, config, band
         self.count = 0
 
     def fuse(self, label: str, footage: Footage, matte: str, grade: str) -> tuple[np.ndarray, float, str]:
@@ -173,7 +173,7 @@ class EngineRunner:
                 plate=footage.plate,
                 matte=matte,
                 grade=grade,
-                band=BAND,
+                band=self.band,
                 frames=footage.frames,
                 out=str(folder / "f.#####.exr"),
                 engine=label.split(":")[0],
@@ -212,7 +212,7 @@ def score_clip(
             write_image(
                 matte_folder / f"matte.{number:05d}.png", matte[..., None].astype(np.float32), channels=("Y",)
             )
-        bands = scoring_bands(mattes, footage.masks)
+        bands = scoring_bands(mattes, footage.masks, runner.band)
         for grade_name, grade in GRADES.items():
             truth = truth_frames(footage.pixels, footage.masks, grade, space, config)
             pictured = kind.name == SHEET_MATTE and grade_name == SHEET_GRADE
@@ -262,10 +262,11 @@ def run_real_footage(
     engines: list[str] | None = None,
     device: str = "auto",
     progress: Callable[[str], None] | None = None,
+    band: str = BAND,
 ) -> tuple[list[Shot], list[ContactSheet]]:
-    """Every engine on every named clip at each size (``native`` or ``WxH``), and a contact
-    sheet per clip and size; raises MovingColorError when the clips are missing
-    (``missing_reason`` says why first)."""
+    """Every engine on every named clip at each size (``native`` or ``WxH``) with a ``band`` band
+    (``movingcolor fuse --band``), and a contact sheet per clip and size; raises
+    MovingColorError when the clips are missing (``missing_reason`` says why first)."""
     reason = missing_reason(root)
     if reason:
         raise MovingColorError(reason)
@@ -277,7 +278,7 @@ def run_real_footage(
     logger = logging.getLogger("movingcolor")
     level = logger.level
     with tempfile.TemporaryDirectory(prefix="movingcolor-real-") as scratch:
-        runner = EngineRunner(Path(scratch) / "runs", device, config)
+        runner = EngineRunner(Path(scratch) / "runs", device, config, band)
         logger.setLevel(max(level, logging.WARNING))  # run_shot's per-shot logs would drown the progress
         try:
             for size_text, names in clips_by_size.items():
@@ -322,6 +323,12 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     )
     parser.add_argument("--engines", help="comma-separated (default: hard, guided and the shipped model)")
     parser.add_argument(
+        "--band",
+        default=BAND,
+        help="the band every engine gets and the shots are scored in, as movingcolor fuse --band takes "
+        "it (default: %(default)s of the object's size)",
+    )
+    parser.add_argument(
         "--device", default="auto", help="for the model: auto, cpu, cuda (default: %(default)s)"
     )
     parser.add_argument(
@@ -337,7 +344,7 @@ def _command(
     """The command that reproduces a run: ``prog`` and the options that differ from their
     defaults, under the names ``prog`` takes them by (``names``: option to its name there)."""
     parts = [prog]
-    for option in ("root", "clips", "frames", "sizes", "engines", "device", "out"):
+    for option in ("root", "clips", "frames", "sizes", "engines", "band", "device", "out"):
         value = getattr(args, option)
         if value is not None and value != parser.get_default(option):
             parts.append(f"--{names.get(option, option)} {value}")
@@ -371,6 +378,7 @@ def main(
                     raise MovingColorError(
                         f"clip {name!r} has fewer than {args.frames} frames: lower --frames"
                     )
+        BandWidth.parse(args.band)
     except MovingColorError as error:
         parser.error(str(error))
     engines = args.engines.split(",") if args.engines else default_engines()
@@ -382,6 +390,7 @@ def main(
         engines,
         args.device,
         progress=lambda message: print(f"real footage: {message}", file=sys.stderr, flush=True),
+        band=args.band,
     )
     command = _command(prog, args, parser, names or {})
     json_path = args.json or args.out.parent / JSON_PATH
@@ -390,7 +399,7 @@ def main(
     )
     settings = {
         "frames": args.frames,
-        "band": BAND,
+        "band": args.band,
         "grades": GRADES,
         "mattes": {name: dataclasses.asdict(kind) for name, kind in MATTE_KINDS.items()},
         "clips": clips,

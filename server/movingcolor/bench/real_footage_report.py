@@ -141,6 +141,11 @@ def _sheets(sheets: Sequence[dict]) -> list[str]:
     ]
 
 
+def _band_text(band: str) -> str:
+    """``--band`` as a reader says it: "10%", or "12 px" for a width in pixels."""
+    return band if band.endswith("%") else f"{band.removesuffix('px')} px"
+
+
 def section(shots: list, command: str, settings: dict, json_path: str, sheets: Sequence[dict] = ()) -> str:
     """The markdown section, from its ``## `` title; ``sheets``: the contact sheets' records
     (``ContactSheet.record``), their paths relative to the markdown file."""
@@ -161,7 +166,8 @@ def section(shots: list, command: str, settings: dict, json_path: str, sheets: S
         f"blurred σ {rough['blur']:g} px and cut at half) or *polygon* (a roto through points every "
         f"{polygon['spacing'][0]:g}-{polygon['spacing'][1]:g} px along M's contour, each moved by up "
         f"to {polygon['jitter']:g} px, filled), distances scaled with the frame; the grade "
-        f"({grades}); and a {settings['band']} band; each runs through `movingcolor fuse`'s own code. "
+        f"({grades}); and a {_band_text(settings['band'])} band; each runs through `movingcolor fuse`'s "
+        "own code. "
         "Scored on sRGB-encoded frames in the band: per frame the product's edge band of the given "
         "matte united with the same band around M. Band ΔE00: mean CIEDE2000 there; temporal error: "
         "E_warp of output minus truth there (×10³, change the truth does not have; "
