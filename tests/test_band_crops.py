@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from movingcolor.engines.band_crops import CROP, MARGIN, NETWORK_BAND_PIXELS, band_crops, band_scale
+from movingcolor.engines.band_crops import (
+    CROP,
+    FINEST_SCALE,
+    MARGIN,
+    NETWORK_BAND_PIXELS,
+    band_crops,
+    band_scale,
+)
 from movingcolor.masks.band import BandWidth, edge_band
 
 
@@ -17,10 +24,14 @@ def _ring_band(height: int, width: int, pixels: float = 12.0) -> np.ndarray:
 
 
 def test_the_band_sets_the_scale_not_the_frame():
-    # A band thinner than the network's band is seen at the plate's own resolution, whatever the
-    # frame's size; a wider one at the scale that shows it NETWORK_BAND_PIXELS wide.
+    # A band thinner than the network's band is seen at the finest scale, whatever the frame's
+    # size; a wider one at the scale that shows it NETWORK_BAND_PIXELS wide.
     for height, width in ((480, 854), (1080, 1920), (2160, 4096)):
-        assert band_scale([8.0, 9.0, 10.0], height, width, 432) == 1.0
+        assert band_scale([8.0, 9.0, 10.0], height, width, 432) == FINEST_SCALE
+    assert band_scale([NETWORK_BAND_PIXELS / 0.8] * 3, 1080, 1920, 432) == FINEST_SCALE
+    # A frame the network takes whole at a finer scale keeps it: a 432x240 shot pixel for pixel.
+    assert band_scale([8.0, 9.0, 10.0], 240, 432, 432) == 1.0
+    assert band_scale([8.0, 9.0, 10.0], 360, 600, 432) == 432 / 600
     for height, width in ((1080, 1920), (2160, 4096)):
         assert band_scale([4 * NETWORK_BAND_PIXELS] * 3, height, width, 432) == 0.25
     # Never coarser than the frame's working scale: a band wider than the frame allows is seen
@@ -57,10 +68,13 @@ def test_cores_tile_the_band_once_and_crops_hold_their_cores(height, width, scal
         assert covered.sum() < 0.75 * band.size
 
 
-def test_crops_at_the_plate_resolution_are_seen_pixel_for_pixel():
-    crops = band_crops(_ring_band(1080, 1920), 1.0)
-    assert crops and all(crop.native and crop.size == (CROP, CROP) for crop in crops)
-    assert not any(crop.native for crop in band_crops(_ring_band(1080, 1920), 0.5))
+@pytest.mark.parametrize("scale", [1.0, FINEST_SCALE, 0.5])
+def test_a_crop_is_the_networks_side_at_its_scale(scale):
+    crops = band_crops(_ring_band(1080, 1920), scale)
+    assert crops and all(crop.size == (CROP, CROP) for crop in crops)
+    for crop in crops:
+        for span in (crop.rows, crop.cols):
+            assert abs((span.stop - span.start) * scale - CROP) <= 1
 
 
 def test_no_band_no_crops():

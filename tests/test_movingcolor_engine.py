@@ -17,7 +17,7 @@ from conftest import live_heads, output_files, run_cli  # noqa: E402
 from movingcolor.color.config import ColorConfig  # noqa: E402
 from movingcolor.demo.run import DEMO_GRADE  # noqa: E402
 from movingcolor.engines import FusionFrames  # noqa: E402
-from movingcolor.engines.band_crops import CROP, MARGIN  # noqa: E402
+from movingcolor.engines.band_crops import CROP, FINEST_SCALE, MARGIN  # noqa: E402
 from movingcolor.engines.movingcolor import MovingColorEngine, working_shape  # noqa: E402
 from movingcolor.frames.image_io import read_pixels, write_image  # noqa: E402
 from movingcolor.masks.band import BandWidth, edge_band  # noqa: E402
@@ -438,8 +438,8 @@ def _shot_frames(plate, graded, matte, band, band_width: float) -> FusionFrames:
 
 #: Plate sizes and band widths that take each of the network's paths with the tiny network
 #: (working size 96): the whole frame at its size; the whole frame downsized (a band wide enough
-#: to be seen at the frame's working scale); crops along a thin band seen pixel for pixel; crops
-#: along a band seen at a scale between the frame's and the plate's.
+#: to be seen at the frame's working scale); crops along a thin band seen at the finest scale;
+#: crops along a band seen at a scale between the frame's and the finest.
 NETWORK_PATHS = {
     "working size": ((64, 96), 10.0),
     "upsampled": ((192, 288), 40.0),
@@ -478,7 +478,7 @@ def test_an_unchanged_guided_start_is_exactly_the_guided_engine(size, band_width
 #: puts each frame's band in cores of its own.
 SCRUB_PATHS = {
     "upsampled": ((192, 288), 40.0),
-    "band crops": ((192, 576), 10.0),
+    "band crops": ((192, 864), 10.0),
     "resampled band crops": ((300, 1280), 20.0),
 }
 
@@ -758,20 +758,24 @@ def _on_larger_canvas(frames: FusionFrames, top: int, left: int, height: int, wi
     return _shot_frames(plate, graded, matte, band, frames.band_pixels[0])
 
 
-def test_the_same_band_in_a_larger_frame_gives_the_same_matte(monkeypatch):
+@pytest.mark.parametrize("finest", [FINEST_SCALE, 1.0], ids=["finest scale", "plate resolution"])
+def test_the_same_band_in_a_larger_frame_gives_the_same_matte(finest, monkeypatch):
     """The network sees a band at a scale set by the band, not by the frame: the same 12-pixel band
-    in a frame five times the area (the shot at a production size) is seen pixel for pixel in both,
-    and where the larger frame's crop holds the same pixels as the smaller frame, the mattes are
-    the same. Seen at the frame's working scale instead, the band looks half as wide in the larger
-    frame, and the mattes part."""
+    in a frame five times the area (the shot at a production size) is seen at the finest scale in
+    both (the shipped one, or the plate's own resolution), and where the larger frame's crop holds
+    the same pixels as the smaller frame, the mattes are the same. Seen at the frame's working
+    scale instead, the band looks half as wide in the larger frame, and the mattes part."""
     import movingcolor.engines.band_crops as band_crops
 
-    frames = _window(4, CROP, CROP, band_width=12.0)
+    monkeypatch.setattr(band_crops, "FINEST_SCALE", finest)
+    side = round(CROP / finest)  # a crop's side in plate pixels: the smaller frame, one crop
+    frames = _window(4, side, side, band_width=12.0)
     # The larger frame's second crop each way starts a margin before its core, CROP - 2 * MARGIN
-    # in: there it holds exactly the smaller frame.
-    start = CROP - 3 * MARGIN
-    larger = _on_larger_canvas(frames, start, start, 3 * (CROP - 2 * MARGIN), 3 * (CROP - 2 * MARGIN))
-    inner = (slice(start, start + CROP), slice(start, start + CROP))
+    # in at the network's scale: there it holds exactly the smaller frame.
+    start = round((CROP - 3 * MARGIN) / finest)
+    canvas = round(3 * (CROP - 2 * MARGIN) / finest)
+    larger = _on_larger_canvas(frames, start, start, canvas, canvas)
+    inner = (slice(start, start + side), slice(start, start + side))
     band = frames.band[1]
     assert np.array_equal(larger.band[1][inner], band)
 

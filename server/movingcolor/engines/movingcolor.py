@@ -393,9 +393,9 @@ class MovingColorEngine(Engine):
     def _fuse_band_crops(self, frames: FusionFrames, scale: float) -> list[FusionResult]:
         """The blend head on crops along the band at the band's ``scale`` (``band_crops``): each
         output frame's matte is the network's on the kept cores of the crops holding its band,
-        and the coarse matte elsewhere (where the composite does not read it). A crop the
-        network sees pixel for pixel gives its matte directly; a resampled one has the network's
-        change upsampled onto the full-resolution guided start, as the whole-frame path does."""
+        and the coarse matte elsewhere (where the composite does not read it). A crop is seen
+        resampled (``FINEST_SCALE`` at the finest), and the network's change is upsampled onto the
+        full-resolution guided start, as the whole-frame path does."""
         torch = self._torch
         local = frames.num_local
         # The outputs' bands only: the cores are fixed on the frame's grid, so a core the outputs'
@@ -409,7 +409,7 @@ class MovingColorEngine(Engine):
         # does not read there.
         alphas = {index: np.array(frames.matte[index], np.float32) for index in frames.outputs}
         guided_start = self.config.matte_start == "guided"
-        if guided_start and not all(crop.native for crop in crops):
+        if guided_start and crops:
             start_full = self._full_resolution_start(frames, _output_band_tiles(frames))
         for crop in crops:
             # A moving object's bands cross different cores frame by frame (a 1080p window of six
@@ -423,20 +423,17 @@ class MovingColorEngine(Engine):
             y = self._run_network(x, local, "blend", decoded)  # (decoded, 1, h, w)
             kept = crop.core_in_crop
             for position, index in enumerate(decoded):
-                if crop.native:
-                    values = y[position, 0].clamp(0.0, 1.0).cpu().numpy()[kept]
-                else:
-                    plate = np.ascontiguousarray(frames.plate_display[index][region])
-                    plate_full = torch.from_numpy(plate).permute(2, 0, 1)[None].to(self.device)
-                    source = y[position : position + 1]
-                    if guided_start:
-                        source = source - x[0, index : index + 1, MATTE].float()
-                    low_plate = x[0, index : index + 1, PLATE].float()
-                    upsampled = guided_upsample(low_plate, source, plate_full, UPSAMPLE_RADIUS, UPSAMPLE_EPS)
-                    upsampled = upsampled[0, 0].cpu().numpy()[kept]
-                    if guided_start:
-                        upsampled = upsampled + start_full[index][crop.core_rows, crop.core_cols]
-                    values = np.clip(upsampled, 0.0, 1.0)
+                plate = np.ascontiguousarray(frames.plate_display[index][region])
+                plate_full = torch.from_numpy(plate).permute(2, 0, 1)[None].to(self.device)
+                source = y[position : position + 1]
+                if guided_start:
+                    source = source - x[0, index : index + 1, MATTE].float()
+                low_plate = x[0, index : index + 1, PLATE].float()
+                upsampled = guided_upsample(low_plate, source, plate_full, UPSAMPLE_RADIUS, UPSAMPLE_EPS)
+                upsampled = upsampled[0, 0].cpu().numpy()[kept]
+                if guided_start:
+                    upsampled = upsampled + start_full[index][crop.core_rows, crop.core_cols]
+                values = np.clip(upsampled, 0.0, 1.0)
                 alphas[index][crop.core_rows, crop.core_cols] = values
         return [FusionResult(alpha=alphas[index]) for index in frames.outputs]
 
