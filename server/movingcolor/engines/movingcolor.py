@@ -407,10 +407,14 @@ class MovingColorEngine(Engine):
         crops = band_crops(union, scale)
         # Where no crop decodes a frame, its band is absent: the coarse matte, which the composite
         # does not read there.
-        alphas = {index: np.array(frames.matte[index], np.float32) for index in frames.outputs}
         guided_start = self.config.matte_start == "guided"
         if guided_start and crops:
-            start_full = self._full_resolution_start(frames, _output_band_tiles(frames))
+            # Each frame's guided start (a fresh full-frame array, the coarse matte off the band) is
+            # where its crops' cores are written: each core once, read just before. A second
+            # full-frame array per output would be 200 MB more for a 4K window.
+            alphas = self._full_resolution_start(frames, _output_band_tiles(frames))
+        else:
+            alphas = {index: np.array(frames.matte[index], np.float32) for index in frames.outputs}
         for crop in crops:
             # A moving object's bands cross different cores frame by frame (a 1080p window of six
             # frames: ~18 crops each, 36 together): a crop decodes only the frames whose band
@@ -432,7 +436,7 @@ class MovingColorEngine(Engine):
                 upsampled = guided_upsample(low_plate, source, plate_full, UPSAMPLE_RADIUS, UPSAMPLE_EPS)
                 upsampled = upsampled[0, 0].cpu().numpy()[kept]
                 if guided_start:
-                    upsampled = upsampled + start_full[index][crop.core_rows, crop.core_cols]
+                    upsampled = upsampled + alphas[index][crop.core_rows, crop.core_cols]
                 values = np.clip(upsampled, 0.0, 1.0)
                 alphas[index][crop.core_rows, crop.core_cols] = values
         return [FusionResult(alpha=alphas[index]) for index in frames.outputs]
