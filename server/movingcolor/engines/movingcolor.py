@@ -45,7 +45,7 @@ from .torch_filters import refiner_on
 
 #: Bytes of the guided start's refinements kept at the network's scale for later windows: a scrub's
 #: next window holds four or five of its frames again, on the same crops along the band (a 1080p
-#: frame's band crosses ~18 crops; 256 KB a crop and frame).
+#: frame's 12-pixel band crosses 9-14 crops; 196 KB a crop and frame).
 LOW_STARTS_BYTES = 64 << 20
 
 #: The shortest side the network takes: its encoder works at a quarter of the frame's size and
@@ -417,8 +417,8 @@ class MovingColorEngine(Engine):
             alphas = {index: np.array(frames.matte[index], np.float32) for index in frames.outputs}
         for crop in crops:
             # A moving object's bands cross different cores frame by frame (a 1080p window of six
-            # frames: ~18 crops each, 36 together): a crop decodes only the frames whose band
-            # crosses its core; the others are still its context.
+            # frames, 12-pixel band: 9-14 crops each, 21 together): a crop decodes only the frames
+            # whose band crosses its core; the others are still its context.
             decoded = [
                 index for index in frames.outputs if frames.band[index][crop.core_rows, crop.core_cols].any()
             ]
