@@ -29,7 +29,7 @@ from ..demo.run import write_demo_inputs
 from ..frames.image_io import read_pixels, write_image
 from ..service.process import ServerProcess
 from ..spec.schema import DEFAULT_BAND
-from .report import machine_lines, replace_section, write_text_atomic
+from .report import gpu_label, machine_lines, replace_section, write_text_atomic
 
 SECTION = "## Production speed against the I/O floor (CPU)"
 #: The section of a run on a GPU: the two are kept apart in one report.
@@ -228,7 +228,10 @@ def section(runs: list[Run], command: str, frames: int, device: str = "cpu") -> 
         "there is rough). *Peak* is the resident memory of the process that fused (the server's, "
         "through a server).",
         "",
-        *machine_lines((("numpy", "numpy"), ("OpenImageIO", "OpenImageIO"), ("OpenColorIO", "opencolorio"))),
+        *machine_lines(
+            (("numpy", "numpy"), ("OpenImageIO", "OpenImageIO"), ("OpenColorIO", "opencolorio")),
+            gpu_label(device),
+        ),
         "",
         "| run | "
         + " | ".join(

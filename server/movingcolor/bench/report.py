@@ -31,6 +31,19 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def gpu_label(device: str) -> str | None:
+    """The GPU a ``cuda`` run used, for :func:`machine_lines` (``None`` for the CPU, which the
+    machine line already names)."""
+    if not device.startswith("cuda"):
+        return None
+    try:
+        import torch
+
+        return f"{torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda})"
+    except Exception:  # noqa: BLE001 - a label only: the run itself has already succeeded
+        return device
+
+
 def machine_lines(packages: tuple[tuple[str, str], ...], device: str | None = None) -> list[str]:
     """Markdown bullet lines: machine, software versions, date."""
     cores = os.cpu_count()

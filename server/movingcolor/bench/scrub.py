@@ -26,11 +26,12 @@ import numpy as np
 from ..service.process import ServerProcess
 from ..spec.schema import DEFAULT_BAND
 from ..synthetic import generate_shot
-from .report import machine_lines, replace_section, write_text_atomic
+from .report import gpu_label, machine_lines, replace_section, write_text_atomic
 
 SECTION = "## Scrubbing through the server: FuseWindow latency per next frame (CPU)"
 #: The figures of a run, beside the report (the throughput suite writes the same file).
 SCRUB_JSON = Path("docs/benchmarks/scrub.json")
+GPU_SCRUB_JSON = Path("docs/benchmarks/scrub_cuda.json")
 GPU_SECTION = "## Scrubbing through the server: FuseWindow latency per next frame (CUDA GPU)"
 GRADE = "slope=1.2,1.0,0.8;offset=0.01;power=1.1;sat=1.2"
 ENGINES = ("guided", "movingcolor")
@@ -123,7 +124,7 @@ def section(rows: list[Scrub], command: str, device: str = "cpu") -> str:
         f"{DEFAULT_BAND} px band, float pixels in and out. After the first window, images the server "
         "holds are named by digest instead of resent. *next* is the median over the following targets.",
         "",
-        *machine_lines((("numpy", "numpy"), ("grpcio", "grpcio"), ("torch", "torch"))),
+        *machine_lines((("numpy", "numpy"), ("grpcio", "grpcio"), ("torch", "torch")), gpu_label(device)),
         "",
         "| engine | size | first window (s) | next frame of the scrub (s) | steps |",
         "|---|---|---:|---:|---:|",
@@ -140,21 +141,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--size", default=f"{SIZE[0]}x{SIZE[1]}")
     parser.add_argument("--steps", type=int, default=STEPS, help="next frames timed after the first")
+    parser.add_argument("--device", default="cpu", help="where the server's engines run: cpu or cuda")
     parser.add_argument(
         "--out", type=Path, help="markdown file whose section to replace (e.g. BENCHMARKS.md)"
     )
     args = parser.parse_args(argv)
     size = tuple(int(v) for v in args.size.split("x"))
-    rows = measure(tuple(args.engines.split(",")), size, args.steps)
+    rows = measure(tuple(args.engines.split(",")), size, args.steps, args.device)
     command = "python -m movingcolor.bench.scrub" + (f" --out {args.out}" if args.out else "")
-    for name in ("engines", "size", "steps"):
+    for name in ("engines", "size", "steps", "device"):
         if getattr(args, name) != parser.get_default(name):
             command += f" --{name} {getattr(args, name)}"
-    text = section(rows, command)
+    text = section(rows, command, args.device)
     print(text)
     if args.out:
         # The figures beside the report, as the throughput suite writes them.
-        figures = args.out.parent / SCRUB_JSON
+        figures = args.out.parent / (SCRUB_JSON if args.device == "cpu" else GPU_SCRUB_JSON)
         figures.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(figures, json.dumps([asdict(row) for row in rows], indent=2) + "\n")
         replace_section(args.out, text)

@@ -17,7 +17,7 @@ from . import io_floor, scrub
 from .report import replace_section, write_text_atomic
 
 SCRUB_JSON = scrub.SCRUB_JSON
-GPU_SCRUB_JSON = Path("docs/benchmarks/scrub_cuda.json")
+GPU_SCRUB_JSON = scrub.GPU_SCRUB_JSON
 DEFAULT_SIZES = ",".join(f"{w}x{h}" for w, h in io_floor.SIZES)
 
 
