@@ -333,6 +333,39 @@ def test_resume_is_bit_for_bit(tmp_path):
         assert optimiser.param_groups[0]["lr"] == pytest.approx(config.learning_rate_at(3))
 
 
+def test_batches_made_by_workers_train_the_same_weights(tmp_path):
+    """Batches made ahead in worker processes are the batches the run would make itself, so a run
+    with workers ends on the same weights, bit for bit, as one without: a segment may be resumed on
+    another machine with another number of cores."""
+    config = TrainConfig.load("tiny-test")
+    alone = Trainer(config, tmp_path / "alone", workers=0)
+    alone.train(steps=3)
+    helped = Trainer(config, tmp_path / "helped", workers=2)
+    helped.train(steps=3)
+    assert helped.step == 3 and helped._prefetcher is None  # the workers end with the segment
+    for key, value in alone.network.state_dict().items():
+        assert torch.equal(value, helped.network.state_dict()[key]), key
+    with pytest.raises(MovingColorError, match="workers must be 0 or more"):
+        Trainer(config, tmp_path / "wrong", workers=-1)
+
+
+def test_prefetched_batches_are_the_steps_own_in_any_order():
+    from movingcolor.training.batch_prefetch import BatchPrefetcher
+
+    arguments = {"seed": 4, "mode": "mixed", "batch": 1, "frames": 4, "local": 3, "height": 48, "width": 64}
+    with BatchPrefetcher(arguments, workers=2) as prefetcher:
+        # Forward as training asks, then a jump back (a resumed run's first step) and ahead.
+        for step in (0, 1, 2, 1, 7):
+            made = prefetcher.get(step)
+            expected = make_batch(step=step, config=ColorConfig(), **arguments)
+            assert made.mode == expected.mode and made.grades == expected.grades, step
+            assert np.array_equal(made.inputs, expected.inputs), step
+            assert np.array_equal(made.target_rgb, expected.target_rgb), step
+        handed_over = prefetcher._folder
+    # Batches made ahead and never used go with the prefetcher.
+    assert not handed_over.exists()
+
+
 def test_loss_curves_reach_tensorboard_as_in_the_csv(tmp_path):
     pytest.importorskip("tensorboard")
     import csv

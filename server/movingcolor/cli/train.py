@@ -26,6 +26,13 @@ def add_parser(commands) -> None:
     parser.add_argument(
         "--minutes", type=float, help="stop after this many minutes (a checkpoint is written)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="processes that make training batches ahead of the steps (default: none on the CPU, "
+        "where the network uses every core; on a GPU every core but two). The run is the same "
+        "with any number",
+    )
     parser.add_argument("--export", help="after training, write a model folder here")
     parser.add_argument("--name", help="the exported model's name (default: the config's)")
     parser.add_argument("--best", action="store_true", help="export the best validated weights, not the last")
@@ -38,7 +45,7 @@ def run(args) -> int:
     from ..training.trainer import Trainer
 
     config = TrainConfig.load(args.config)
-    trainer = Trainer(config, Path(args.out))
+    trainer = Trainer(config, Path(args.out), args.workers)
     saved = trainer.checkpoint / "trainer.json"
     if saved.exists():
         previous = TrainConfig.from_dict(json.loads(saved.read_text())["config"], str(saved))

@@ -33,6 +33,7 @@ from ..model.checkpoint import load_checkpoint
 from ..model.device import resolve_device
 from ..model.network import MovingColorNet
 from ..model.registry import create_network, find_model
+from .batch_prefetch import BatchPrefetcher, default_workers
 from .config import TrainConfig
 from .data import Batch, make_batch
 from .edge_curve import steepened
@@ -69,10 +70,16 @@ def _load_split(folder: Path, stem: str, device: str) -> dict:
 
 
 class Trainer:
-    def __init__(self, config: TrainConfig, run: Path):
+    def __init__(self, config: TrainConfig, run: Path, workers: int | None = None):
+        """``workers``: processes that make the training batches ahead of the steps (0: each batch
+        is made in this process when its step needs it; the run is the same either way; ``None``:
+        :func:`.batch_prefetch.default_workers` for the device)."""
         self.config = config
         self.run = Path(run)
         self.device = resolve_device(config.device)
+        self.workers = default_workers(self.device) if workers is None else workers
+        if self.workers < 0:
+            raise MovingColorError(f"workers must be 0 or more, not {self.workers}")
         torch.manual_seed(config.seed)
         self.network = create_network(
             config.network,
@@ -97,6 +104,8 @@ class Trainer:
         self.step = 0
         self.exported_step: int | None = None
         self._colour = None
+        self._prefetcher: BatchPrefetcher | None = None
+        self._prefetched: tuple[int, str, int] | None = None
 
     def _start_from(self, model: str) -> None:
         """Start from a trained model's weights (fine-tuning); resuming a run overrides them."""
@@ -178,26 +187,30 @@ class Trainer:
 
     # -- one step ----------------------------------------------------------------------
 
-    def _batch(self, seed: int, step: int, mode: str, size: int) -> Batch:
+    def _batch_arguments(self, seed: int, mode: str, size: int) -> dict:
+        """:func:`.data.make_batch`'s arguments for this run, all but ``step`` and ``config``."""
         c = self.config
-        return make_batch(
-            seed,
-            step,
-            mode,
-            size,
-            c.frames,
-            c.local,
-            c.height,
-            c.width,
-            self._config(),
-            c.matte_start,
-            c.color_start,
-            c.fast_fraction,
-            c.lut_fraction,
-            c.clip_folders,
-            c.clip_fraction,
-            c.matte_errors,
-        )
+        return {
+            "seed": seed,
+            "mode": mode,
+            "batch": size,
+            "frames": c.frames,
+            "local": c.local,
+            "height": c.height,
+            "width": c.width,
+            "matte_start": c.matte_start,
+            "color_start": c.color_start,
+            "fast_fraction": c.fast_fraction,
+            "lut_fraction": c.lut_fraction,
+            "clip_folders": c.clip_folders,
+            "clip_fraction": c.clip_fraction,
+            "matte_errors": c.matte_errors,
+        }
+
+    def _batch(self, seed: int, step: int, mode: str, size: int) -> Batch:
+        if self._prefetcher is not None and (seed, mode, size) == self._prefetched:
+            return self._prefetcher.get(step)
+        return make_batch(step=step, config=self._config(), **self._batch_arguments(seed, mode, size))
 
     def _tensors(self, batch: Batch) -> dict[str, torch.Tensor]:
         return {
@@ -381,6 +394,9 @@ class Trainer:
         deadline = time.monotonic() + 60 * minutes if minutes else None
         started = time.monotonic()
         curves = TensorBoardLog(self.run)
+        if self.workers > 0:
+            self._prefetched = (c.seed, c.mode, c.batch)
+            self._prefetcher = BatchPrefetcher(self._batch_arguments(*self._prefetched), self.workers)
         try:
             while self.step < stop_at:
                 if deadline is not None and time.monotonic() > deadline:
@@ -403,6 +419,9 @@ class Trainer:
                     curves.scalars("validation", self.step, scores)
                     self._keep_best(scores)
         finally:
+            if self._prefetcher is not None:
+                self._prefetcher.close()
+                self._prefetcher = None
             curves.close()
             self.save()
         return self.step

@@ -1,0 +1,140 @@
+"""Training batches made ahead of the step that needs them, in worker processes.
+
+Making a batch (photographs animated, OpenColorIO grades, mattes drawn, real clips cut) is numpy
+and OpenColorIO work in one Python thread: 8-13 s for a ``lite-gpu`` batch on one core, which a
+GPU step would otherwise wait for every time. A batch is a pure function of ``(seed, step)``
+(:func:`.data.make_batch`), so workers can make the next steps' batches in any order and the run
+is the same as one that made them in process: resuming and comparing runs keep working.
+
+Workers are spawned, not forked: the training process holds CUDA and torch's threads, neither of
+which survives a fork. A batch comes back as ``.npy`` files in a folder of this prefetcher's own,
+in shared memory where there is room: a ``lite-gpu`` batch is ~0.5 GB, and pickling that through
+the pool's pipe cost the training process seconds of its own time per batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import multiprocessing
+import os
+import shutil
+import tempfile
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MovingColorError
+from .data import Batch, make_batch
+
+#: Batches queued per worker: one being made and one waiting, so a worker never idles on the queue.
+AHEAD_PER_WORKER = 2
+SHARED_MEMORY = Path("/dev/shm")
+#: Float32 planes a batch holds per pixel of each frame: inputs 11, target colour 3, target alpha,
+#: band and matte one each.
+PLANES = 17
+
+
+def default_workers(device: str) -> int:
+    """Workers when none are asked for: none on the CPU, where the network's threads already use
+    every core; on a GPU every core but two (the training loop and the host-to-GPU copies)."""
+    if device == "cpu":
+        return 0
+    return max(1, (os.cpu_count() or 1) - 2)
+
+
+@functools.cache
+def _colour_config():
+    # One per worker process: building the OpenColorIO config and its processors costs more than
+    # a small batch.
+    from ..color.config import ColorConfig
+
+    return ColorConfig()
+
+
+def _arrays(batch: Batch) -> list[str]:
+    return [f.name for f in dataclasses.fields(batch) if isinstance(getattr(batch, f.name), np.ndarray)]
+
+
+def _make(arguments: dict, folder: Path, step: int) -> Batch:
+    """In a worker: the step's batch, its arrays saved in ``folder`` and replaced by their paths."""
+    batch = make_batch(step=step, config=_colour_config(), **arguments)
+    saved = {}
+    for name in _arrays(batch):
+        path = folder / f"{step}.{name}.npy"
+        np.save(path, getattr(batch, name))
+        saved[name] = path
+    return dataclasses.replace(batch, **saved)
+
+
+def _load(batch: Batch) -> Batch:
+    loaded = {}
+    for field in dataclasses.fields(batch):
+        path = getattr(batch, field.name)
+        if isinstance(path, Path):
+            loaded[field.name] = np.load(path)
+            path.unlink()
+    return dataclasses.replace(batch, **loaded)
+
+
+def _hand_over_folder(batch_bytes: int, batches: int) -> Path:
+    """A new folder for the batches in flight: in shared memory when it has room for them twice
+    over, else in the temporary folder (slower, on disk, but never short of room)."""
+    try:
+        roomy = shutil.disk_usage(SHARED_MEMORY).free > 2 * batch_bytes * batches
+    except OSError:  # no /dev/shm (macOS)
+        roomy = False
+    return Path(tempfile.mkdtemp(prefix="movingcolor-batches-", dir=SHARED_MEMORY if roomy else None))
+
+
+class BatchPrefetcher:
+    """``get(step)`` returns :func:`.data.make_batch`'s batch for ``step`` with ``arguments``
+    (every argument but ``step`` and ``config``), made by ``workers`` processes that keep the
+    steps after it under way."""
+
+    def __init__(self, arguments: dict, workers: int) -> None:
+        if workers < 1:
+            raise ValueError(f"BatchPrefetcher needs at least one worker, not {workers}")
+        self._ahead = workers * AHEAD_PER_WORKER
+        pixels = arguments["batch"] * arguments["frames"] * arguments["height"] * arguments["width"]
+        self._folder = _hand_over_folder(4 * PLANES * pixels, self._ahead + workers)
+        self._make = functools.partial(_make, arguments, self._folder)
+        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        self._queued: dict[int, Future] = {}
+
+    def get(self, step: int) -> Batch:
+        """The batch for ``step``; the next steps' are queued behind it."""
+        for stale in [s for s in self._queued if s < step]:
+            self._queued.pop(stale).cancel()
+        for ahead in range(step, step + self._ahead):
+            if ahead not in self._queued:
+                self._queued[ahead] = self._pool.submit(self._make, ahead)
+        try:
+            return _load(self._queued.pop(step).result())
+        except BrokenProcessPool as error:
+            raise MovingColorError(
+                "a batch worker process stopped (killed for memory, or a script that starts "
+                "training without an `if __name__ == '__main__':` guard); the run's checkpoint is "
+                "kept: resume it with --workers 0 to make batches in this process, or fewer workers"
+            ) from error
+
+    def close(self) -> None:
+        """Stop the workers now, batches under way included (a segment's end should not wait for
+        batches no step will use), and remove the batches made and not used."""
+        for future in self._queued.values():
+            future.cancel()
+        self._queued.clear()
+        # ProcessPoolExecutor lets running work finish on shutdown; its workers are ended here
+        # first (Python 3.14 has kill_workers() for this).
+        for process in list(getattr(self._pool, "_processes", {}).values()):
+            process.kill()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    def __enter__(self) -> BatchPrefetcher:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
