@@ -20,7 +20,7 @@ from movingcolor.synthetic.shapes import smooth_path  # noqa: E402
 from movingcolor.training.config import CONFIG_FOLDER, TrainConfig  # noqa: E402
 from movingcolor.training.data import make_batch  # noqa: E402
 from movingcolor.training.random_grade import PAPER_RANGES, grade_function, random_grade, random_parametric  # noqa: E402
-from movingcolor.training.trainer import Trainer  # noqa: E402
+from movingcolor.training.trainer import VALIDATION_SEED_OFFSET, Trainer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "docs" / "training" / "experiments"
@@ -347,6 +347,21 @@ def test_batches_made_by_workers_train_the_same_weights(tmp_path):
         assert torch.equal(value, helped.network.state_dict()[key]), key
     with pytest.raises(MovingColorError, match="workers must be 0 or more"):
         Trainer(config, tmp_path / "wrong", workers=-1)
+
+
+def test_validation_scores_the_configured_number_of_fixed_clips(tmp_path):
+    config = dataclasses.replace(TrainConfig.load("tiny-test"), mode="regional", validation_batches=3)
+    trainer = Trainer(config, tmp_path)
+    first = trainer.validate()
+    assert len(trainer._validation) == 3
+    arguments = trainer._batch_arguments(config.seed + VALIDATION_SEED_OFFSET, "regional", 1)
+    expected = [make_batch(step=i, config=ColorConfig(), **arguments) for i in range(3)]
+    for kept, made in zip(trainer._validation, expected, strict=True):
+        assert np.array_equal(kept.inputs, made.inputs)
+    # The same clips each time: the baseline, which no training moves, scores the same.
+    assert trainer.validate()["hard_band_l1"] == first["hard_band_l1"]
+    with pytest.raises(MovingColorError, match="validation_batches must be at least 1"):
+        TrainConfig.from_dict({**config.to_dict(), "validation_batches": 0})
 
 
 def test_prefetched_batches_are_the_steps_own_in_any_order():

@@ -74,6 +74,9 @@ class TrainConfig:
     texture_weight: float = 0.1  # multi-scale gradient + FFT amplitude (the perceptual substitute)
     gan_weight: float = 0.01  # T-PatchGAN hinge loss; 0 disables the discriminator
     validate_every: int = 200
+    # Fixed held-out clips (one a batch) scored at each validation, drawn as the training clips.
+    # Four are too few to choose a step by on real footage; a GPU run can afford 32 or more.
+    validation_batches: int = 4
     checkpoint_every: int = 100
     device: str = "auto"
     amp: bool = True  # bf16 autocast on CUDA (FFTs stay float32)
@@ -141,6 +144,10 @@ class TrainConfig:
         if config.matte_errors not in MATTE_ERRORS:
             raise MovingColorError(
                 f"{source}: matte_errors must be one of {MATTE_ERRORS}, not {config.matte_errors!r}"
+            )
+        if config.validation_batches < 1:
+            raise MovingColorError(
+                f"{source}: validation_batches must be at least 1, not {config.validation_batches}"
             )
         if config.height % 4 or config.width % 4 or not 0 < config.local <= config.frames:
             raise MovingColorError(f"{source}: crop must be multiples of 4 and 0 < local <= frames")

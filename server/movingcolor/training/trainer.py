@@ -51,7 +51,6 @@ log = logging.getLogger("movingcolor")
 
 PART_BYTES = 16 * 2**20 - 4096  # files of at most 16 MiB
 VALIDATION_SEED_OFFSET = 1_000_003
-VALIDATION_BATCHES = 4
 LOSS_COLUMNS = ["step", "alpha", "rgb", "temporal", "texture", "gan", "total", "discriminator", "seconds"]
 
 
@@ -106,6 +105,7 @@ class Trainer:
         self._colour = None
         self._prefetcher: BatchPrefetcher | None = None
         self._prefetched: tuple[int, str, int] | None = None
+        self._validation: list[Batch] | None = None
 
     def _start_from(self, model: str) -> None:
         """Start from a trained model's weights (fine-tuning); resuming a run overrides them."""
@@ -308,8 +308,13 @@ class Trainer:
         rows: dict[str, list[float]] = {}
         # ΔE2000 needs scikit-image (the dev extra); without it validation scores band L1 only.
         delta_e2000 = _delta_e2000_if_installed()
-        for index in range(VALIDATION_BATCHES):
-            batch = self._batch(c.seed + VALIDATION_SEED_OFFSET, index, mode, 1)
+        if self._validation is None:
+            # The same clips at every validation: made once, not at each.
+            self._validation = [
+                self._batch(c.seed + VALIDATION_SEED_OFFSET, index, mode, 1)
+                for index in range(c.validation_batches)
+            ]
+        for batch in self._validation:
             tensors = self._tensors(batch)
             composite, _ = self._forward(batch, tensors)
             x = tensors["inputs"][:, : batch.local]
