@@ -170,6 +170,28 @@ def test_io_floor_benchmark_writes_its_section(tmp_path):
     assert io_floor.SECTION in text and "## Other\n\nkept" in text and "| fuse --engine hard |" in text
 
 
+def test_a_failed_run_is_reported_and_the_benchmark_goes_on(tmp_path):
+    """One engine that cannot run (here one the product does not know) costs its own rows, not the
+    whole benchmark: the others are measured and reported, the failure's reason is in the report,
+    the figures file holds every run so far, and the command's status says something failed."""
+    import json
+
+    from movingcolor.bench import io_floor
+
+    report = tmp_path / "BENCHMARKS.md"
+    report.write_text("# Benchmarks\n")
+    figures = tmp_path / "io_floor.json"
+    assert io_floor.main(["--sizes", "64x48", "--frames", "2", "--engines", "nosuch,hard",
+                          "--out", str(report), "--json", str(figures), "--no-server"]) == 1  # fmt: skip
+    runs = {run["what"]: run for run in json.loads(figures.read_text())}
+    assert "nosuch" in runs["fuse --engine nosuch"]["failed"]
+    hard = runs["fuse --engine hard"]
+    assert hard["failed"] is None and hard["seconds_per_frame"] > 0
+    text = report.read_text()
+    assert "| fuse --engine nosuch | failed |" in text and "| fuse --engine hard | " in text
+    assert "Runs that failed" in text and "`fuse --engine nosuch`" in text
+
+
 def test_throughput_suite_writes_the_floor_the_server_and_the_scrub(tmp_path):
     """`movingcolor bench --suite throughput` runs each engine in-process and through a real server,
     and scrubs through FuseWindow: one command for the production-speed table."""

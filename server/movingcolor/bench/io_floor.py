@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -59,6 +60,8 @@ class Run:
     #: ratio to the floor: the rate a long shot approaches, start-up and the first window left out.
     steady_seconds_per_frame: float | None = None
     steady_ratio: float | None = None
+    #: Why the run failed (the end of its error), where it did: the benchmark goes on without it.
+    failed: str | None = None
 
 
 def _io_floor(plate: str, matte: str, frames: int, folder: Path) -> float:
@@ -151,11 +154,24 @@ def _high_water_kib(pid: int) -> int:
 
 
 def measure(
-    sizes=SIZES, frames: int = FRAMES, engines=ENGINES, server: bool = True, device: str = "cpu"
+    sizes=SIZES,
+    frames: int = FRAMES,
+    engines=ENGINES,
+    server: bool = True,
+    device: str = "cpu",
+    progress: Callable[[list[Run]], None] | None = None,
 ) -> list[Run]:
     """Every engine at every size, in-process and (``server``) through a server, on ``device``
-    (``cpu``, or ``cuda``: every engine on the GPU, the network and the classical filters)."""
+    (``cpu``, or ``cuda``: every engine on the GPU, the network and the classical filters).
+    ``progress`` is given the runs so far after each one, so a benchmark stopped part-way keeps
+    them. A run that fails is recorded as failed, with its error's end, and the others go on."""
     runs: list[Run] = []
+
+    def add(run: Run) -> None:
+        runs.append(run)
+        if progress:
+            progress(runs)
+
     for width, height in sizes:
         size = f"{width}x{height}"
         with tempfile.TemporaryDirectory(prefix="movingcolor-floor-") as tmp:
@@ -166,47 +182,67 @@ def measure(
             # The fastest of a few passes: one pass varies by a third on a shared machine, and a
             # floor that came out slow would flatter every ratio.
             floor = min(_io_floor(plate, matte, frames, folder) for _ in range(FLOOR_PASSES))
-            runs.append(
-                Run(size, "I/O floor (read plate + matte, write half ZIP EXR)", round(floor, 3), 1.0, 0.0)
-            )
+            add(Run(size, "I/O floor (read plate + matte, write half ZIP EXR)", round(floor, 3), 1.0, 0.0))
             for engine in engines:
-                seconds, peak, steady = _fuse(engine, plate, matte, folder / engine, frames, device=device)
-                runs.append(
-                    Run(
-                        size,
-                        f"fuse --engine {engine}",
-                        round(seconds, 3),
-                        round(seconds / floor, 2),
-                        round(peak, 2),
-                        **_steady(steady, floor),
+                what = f"fuse --engine {engine}"
+                try:
+                    seconds, peak, steady = _fuse(
+                        engine, plate, matte, folder / engine, frames, device=device
                     )
-                )
-                print(
-                    f"{size} {engine}: {seconds:.3f} s/frame, {seconds / floor:.2f}x floor, {peak:.2f} GiB",
-                    flush=True,
-                )
+                except Exception as error:  # noqa: BLE001 - recorded as failed; the others go on
+                    seconds = None
+                    add(_failed(size, what, error))
+                else:
+                    add(
+                        Run(
+                            size,
+                            what,
+                            round(seconds, 3),
+                            round(seconds / floor, 2),
+                            round(peak, 2),
+                            **_steady(steady, floor),
+                        )
+                    )
+                    print(
+                        f"{size} {engine}: {seconds:.3f} s/frame, {seconds / floor:.2f}x floor, "
+                        f"{peak:.2f} GiB",
+                        flush=True,
+                    )
                 if not server:
                     continue
-                remote, remote_peak, remote_steady = _fuse_through_server(
-                    engine, plate, matte, folder / f"{engine}-server", frames, device
-                )
-                runs.append(
+                what = f"fuse --engine {engine} --server (Unix socket)"
+                try:
+                    remote, remote_peak, remote_steady = _fuse_through_server(
+                        engine, plate, matte, folder / f"{engine}-server", frames, device
+                    )
+                except Exception as error:  # noqa: BLE001 - recorded as failed; the others go on
+                    add(_failed(size, what, error))
+                    continue
+                add(
                     Run(
                         size,
-                        f"fuse --engine {engine} --server (Unix socket)",
+                        what,
                         round(remote, 3),
                         round(remote / floor, 2),
                         round(remote_peak, 2),
-                        round(remote / seconds, 2),
+                        round(remote / seconds, 2) if seconds else None,
                         **_steady(remote_steady, floor),
                     )
                 )
                 print(
-                    f"{size} {engine} through a server: {remote:.3f} s/frame, {remote / seconds:.2f}x "
-                    f"in-process, server peak {remote_peak:.2f} GiB",
+                    f"{size} {engine} through a server: {remote:.3f} s/frame"
+                    + (f", {remote / seconds:.2f}x in-process" if seconds else "")
+                    + f", server peak {remote_peak:.2f} GiB",
                     flush=True,
                 )
     return runs
+
+
+def _failed(size: str, what: str, error: Exception) -> Run:
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    reason = lines[-1].strip() if lines else type(error).__name__
+    print(f"{size} {what}: FAILED: {reason}", file=sys.stderr, flush=True)
+    return Run(size, what, 0.0, 0.0, 0.0, failed=reason)
 
 
 def section(runs: list[Run], command: str, frames: int, device: str = "cpu") -> str:
@@ -246,6 +282,9 @@ def section(runs: list[Run], command: str, frames: int, device: str = "cpu") -> 
         cells = []
         for size in sizes:
             run = by_key.get((what, size))
+            if run is not None and run.failed:
+                cells += ["failed"] + ["–"] * 5
+                continue
             cells += (
                 ["–"] * 6
                 if run is None
@@ -259,6 +298,10 @@ def section(runs: list[Run], command: str, frames: int, device: str = "cpu") -> 
                 ]
             )
         lines.append(f"| {what} | " + " | ".join(cells) + " |")
+    failed = [run for run in runs if run.failed]
+    if failed:
+        lines += ["", "Runs that failed (the end of each error):", ""]
+        lines += [f"- {run.size} `{run.what}`: {run.failed}" for run in failed]
     return "\n".join(lines) + "\n"
 
 
@@ -275,7 +318,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="where every engine runs: cpu or cuda")
     args = parser.parse_args(argv)
     sizes = parse_sizes(args.sizes)
-    runs = measure(sizes, args.frames, tuple(args.engines.split(",")), not args.no_server, args.device)
+    figures = GPU_JSON if args.device != "cpu" and args.json == JSON else args.json
+    runs = measure(
+        sizes,
+        args.frames,
+        tuple(args.engines.split(",")),
+        not args.no_server,
+        args.device,
+        progress=figures_writer(figures),
+    )
     command = "python -m movingcolor.bench.io_floor" + (f" --out {args.out}" if args.out else "")
     if args.sizes != parser.get_default("sizes"):
         command += f" --sizes {args.sizes}"
@@ -285,12 +336,20 @@ def main(argv: list[str] | None = None) -> int:
         command += f" --engines {args.engines}"
     if args.no_server:
         command += " --no-server"
-    figures = args.json
     if args.device != "cpu":
         command += f" --device {args.device}"
-        figures = GPU_JSON if figures == JSON else figures
     write_report(runs, command, args.frames, args.out, figures, args.device)
-    return 0
+    return 1 if any(run.failed for run in runs) else 0
+
+
+def figures_writer(figures: Path) -> Callable[[list[Run]], None]:
+    """A ``progress`` for :func:`measure` that keeps ``figures`` (JSON) up to date after each run."""
+
+    def write(runs: list[Run]) -> None:
+        figures.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(figures, json.dumps([asdict(run) for run in runs], indent=2) + "\n")
+
+    return write
 
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:

@@ -29,8 +29,9 @@ def run(
     steps: int = scrub.STEPS,
     server: bool = True,
     device: str = "cpu",
-) -> None:
-    """Measure and write both sections; ``sizes`` and ``engines`` are comma-separated, as typed.
+) -> bool:
+    """Measure and write both sections; False where a run failed (the others are reported).
+    ``sizes`` and ``engines`` are comma-separated, as typed.
     ``device``: ``cpu``, or ``cuda`` (every engine on the GPU; sections and figures of their own)."""
     chosen = tuple(engines.split(",")) if engines else io_floor.ENGINES
     command = "movingcolor bench --suite throughput"
@@ -48,17 +49,26 @@ def run(
         command += " --no-server"
     if device != "cpu":
         command += f" --device {device}"
-    runs = io_floor.measure(io_floor.parse_sizes(sizes), frames, chosen, server=server, device=device)
     figures = out.parent / (io_floor.JSON if device == "cpu" else io_floor.GPU_JSON)
+    runs = io_floor.measure(
+        io_floor.parse_sizes(sizes),
+        frames,
+        chosen,
+        server=server,
+        device=device,
+        progress=io_floor.figures_writer(figures),
+    )
     io_floor.write_report(runs, command, frames, out, figures, device)
+    failed = any(run.failed for run in runs)
     if not server:
-        return
+        return not failed
     # The scrub is what an OFX host does at 1080p; the light engines finish a window in one call.
     scrubbed = tuple(engine for engine in chosen if engine in scrub.ENGINES)
     if not scrubbed:
-        return
+        return not failed
     measured = io_floor.parse_sizes(sizes)
     rows = scrub.measure(scrubbed, scrub.SIZE if scrub.SIZE in measured else measured[0], steps, device)
     scrub_json = SCRUB_JSON if device == "cpu" else GPU_SCRUB_JSON
     write_text_atomic(out.parent / scrub_json, json.dumps([asdict(row) for row in rows], indent=2) + "\n")
     replace_section(out, scrub.section(rows, command, device))
+    return not failed

@@ -80,13 +80,14 @@ def run(args) -> int:
         from ..bench.throughput import run as run_throughput
 
         given = {"sizes": args.sizes, "frames": args.frames, "steps": args.steps}
-        run_throughput(
+        if not run_throughput(
             out,
             engines=args.engines,
             server=not args.no_server,
             device=_throughput_device(args.device),
             **{name: value for name, value in given.items() if value is not None},
-        )
+        ):
+            return 1
     elif args.suite == "stages":
         from ..bench.io_floor import parse_sizes
         from ..bench.stages import DEFAULT_SIZES, measure, write_report
