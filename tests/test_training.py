@@ -228,6 +228,25 @@ def test_a_run_records_the_edge_curve_it_trained_through_in_the_model(tmp_path):
         TrainConfig.from_dict({**TrainConfig.load("tiny-test").to_dict(), "edge_contrast": 0.5})
 
 
+def test_a_run_can_train_without_the_edge_curve_and_export_with_it(tmp_path):
+    """As the shipped weights were made: trained with no curve (slope 1), run with the product's.
+    The exported model records the slope it runs with, the run's own network keeps training's, and
+    the model card says both."""
+    from movingcolor.training.export import export_model
+
+    base = TrainConfig.load("tiny-test")
+    config = dataclasses.replace(base, mode="regional", edge_contrast=1.0, export_edge_contrast=4.0, steps=1)
+    trainer = Trainer(config, tmp_path / "run")
+    export_model(trainer, tmp_path / "model", "tiny-exported-curve", "test")
+    exported = load_checkpoint(tmp_path / "model")
+    assert exported.network.config.edge_contrast == 4.0 and trainer.network.config.edge_contrast == 1.0
+    for key, value in trainer.network.state_dict().items():
+        assert torch.equal(value, exported.network.state_dict()[key]), key
+    assert "trained through slope 1, runs with slope 4" in (tmp_path / "model" / "MODEL_CARD.md").read_text()
+    with pytest.raises(MovingColorError, match="export_edge_contrast must be at least 1"):
+        TrainConfig.from_dict({**config.to_dict(), "export_edge_contrast": 0.5})
+
+
 def test_a_few_steps_lower_the_loss_on_a_fixed_batch(tmp_path):
     """Optimisation steps on one batch take its loss well below where it started.
 

@@ -43,6 +43,10 @@ class TrainConfig:
     # edge_contrast), trained through and recorded in the exported model; unset = the network
     # configuration's.
     edge_contrast: float | None = None
+    # The curve's slope the exported model runs with, where it differs from the one trained
+    # through: the shipped weights learned with none (1) and run with the product's (4), and a
+    # fine-tune that continues them trains with 1 and exports with 4. Unset = edge_contrast's.
+    export_edge_contrast: float | None = None
     # regional (blend head), paper (colour head, the paper's), composite (colour head, regional
     # clips with only the host's composite known; for color_start = "composite") or mixed (3:1).
     mode: str = "regional"
@@ -128,10 +132,10 @@ class TrainConfig:
             raise MovingColorError(
                 f"{source}: matte_start must be one of {MATTE_STARTS}, not {config.matte_start!r}"
             )
-        if config.edge_contrast is not None and not config.edge_contrast >= 1.0:
-            raise MovingColorError(
-                f"{source}: edge_contrast must be at least 1 (1 = no curve), not {config.edge_contrast!r}"
-            )
+        for name in ("edge_contrast", "export_edge_contrast"):
+            value = getattr(config, name)
+            if value is not None and not value >= 1.0:
+                raise MovingColorError(f"{source}: {name} must be at least 1 (1 = no curve), not {value!r}")
         for share in ("fast_fraction", "lut_fraction", "clip_fraction"):
             value = getattr(config, share)
             if not 0.0 <= value <= 1.0:

@@ -61,6 +61,15 @@ def export_model(trainer: Trainer, folder: Path, name: str, hardware: str, extra
             else ""
         ),
         f"- Initialised from: {c.init or 'random weights'}",
+        *(
+            [
+                f"- Edge curve: trained through slope {trainer.network.config.edge_contrast:g}, runs with"
+                f" slope {c.export_edge_contrast:g} (the blend head's matte steepened about 0.5)"
+            ]
+            if c.export_edge_contrast is not None
+            and c.export_edge_contrast != trainer.network.config.edge_contrast
+            else []
+        ),
         "- Data: generated clips from still photographs (scikit-image's sample photos and the photos",
         "  under /usr/share/backgrounds when installed) and procedural textures, animated with camera",
         "  pan/zoom and moving soft-edged sprites; random grades (the paper's eight adjustments with",

@@ -11,7 +11,9 @@ resumed run continues exactly as an uninterrupted one would.
 
 from __future__ import annotations
 
+import copy
 import csv
+import dataclasses
 import importlib.util
 import io
 import json
@@ -432,7 +434,15 @@ class Trainer:
         return self.step
 
     def network_for_export(self) -> MovingColorNet:
-        return self.network.to("cpu").eval()
+        """The network as a model folder records it: on the CPU, in evaluation mode, and with the
+        configuration's ``export_edge_contrast`` where one is set."""
+        network = self.network.to("cpu").eval()
+        slope = self.config.export_edge_contrast
+        if slope is None or slope == network.config.edge_contrast:
+            return network
+        exported = copy.deepcopy(network)
+        exported.config = dataclasses.replace(network.config, edge_contrast=slope)
+        return exported
 
 
 def _delta_e2000_if_installed() -> Callable | None:
