@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="where every engine runs: cpu or cuda")
     args = parser.parse_args(argv)
     sizes = parse_sizes(args.sizes)
-    figures = GPU_JSON if args.device != "cpu" and args.json == JSON else args.json
+    figures = figures_path(args.device) if args.json == JSON else args.json
     runs = measure(
         sizes,
         args.frames,
@@ -342,6 +342,11 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if any(run.failed for run in runs) else 0
 
 
+def figures_path(device: str) -> Path:
+    """Where a run on ``device`` keeps its figures, relative to the report's folder."""
+    return JSON if device == "cpu" else GPU_JSON
+
+
 def figures_writer(figures: Path) -> Callable[[list[Run]], None]:
     """A ``progress`` for :func:`measure` that keeps ``figures`` (JSON) up to date after each run."""
 
@@ -362,8 +367,7 @@ def write_report(
 ) -> None:
     """The runs as JSON in ``figures``, and as this benchmark's section of ``out`` (the device's)
     when given."""
-    figures.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(figures, json.dumps([asdict(run) for run in runs], indent=2) + "\n")
+    figures_writer(figures)(runs)
     if out:
         replace_section(out, section(runs, command, frames, device))
 

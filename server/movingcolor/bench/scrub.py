@@ -136,6 +136,16 @@ def section(rows: list[Scrub], command: str, device: str = "cpu") -> str:
     return "\n".join(lines) + "\n"
 
 
+def figures_path(device: str) -> Path:
+    """Where a scrub on ``device`` keeps its figures, relative to the report's folder."""
+    return SCRUB_JSON if device == "cpu" else GPU_SCRUB_JSON
+
+
+def write_figures(rows: list[Scrub], figures: Path) -> None:
+    figures.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(figures, json.dumps([asdict(row) for row in rows], indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", default=",".join(ENGINES))
@@ -156,9 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.out:
         # The figures beside the report, as the throughput suite writes them.
-        figures = args.out.parent / (SCRUB_JSON if args.device == "cpu" else GPU_SCRUB_JSON)
-        figures.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(figures, json.dumps([asdict(row) for row in rows], indent=2) + "\n")
+        write_figures(rows, args.out.parent / figures_path(args.device))
         replace_section(args.out, text)
     return 0
 

@@ -9,15 +9,11 @@ its own section of the report, and its figures as JSON under ``docs/benchmarks/`
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
 from pathlib import Path
 
 from . import io_floor, scrub
-from .report import replace_section, write_text_atomic
+from .report import replace_section
 
-SCRUB_JSON = scrub.SCRUB_JSON
-GPU_SCRUB_JSON = scrub.GPU_SCRUB_JSON
 DEFAULT_SIZES = ",".join(f"{w}x{h}" for w, h in io_floor.SIZES)
 
 
@@ -49,7 +45,7 @@ def run(
         command += " --no-server"
     if device != "cpu":
         command += f" --device {device}"
-    figures = out.parent / (io_floor.JSON if device == "cpu" else io_floor.GPU_JSON)
+    figures = out.parent / io_floor.figures_path(device)
     runs = io_floor.measure(
         io_floor.parse_sizes(sizes),
         frames,
@@ -68,7 +64,6 @@ def run(
         return not failed
     measured = io_floor.parse_sizes(sizes)
     rows = scrub.measure(scrubbed, scrub.SIZE if scrub.SIZE in measured else measured[0], steps, device)
-    scrub_json = SCRUB_JSON if device == "cpu" else GPU_SCRUB_JSON
-    write_text_atomic(out.parent / scrub_json, json.dumps([asdict(row) for row in rows], indent=2) + "\n")
+    scrub.write_figures(rows, out.parent / scrub.figures_path(device))
     replace_section(out, scrub.section(rows, command, device))
     return not failed

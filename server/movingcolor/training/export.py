@@ -34,6 +34,8 @@ def _wall_seconds(run: Path) -> float:
 
 def export_model(trainer: Trainer, folder: Path, name: str, hardware: str, extra: str = "") -> Path:
     c = trainer.config
+    trained_slope = trainer.network.config.edge_contrast
+    network = trainer.network_for_export()
     validation = _last_validation(trainer.run)
     mode = {
         "regional": "regional (the blend head: grade inside a soft sprite alpha, coarse flickering matte)",
@@ -63,11 +65,10 @@ def export_model(trainer: Trainer, folder: Path, name: str, hardware: str, extra
         f"- Initialised from: {c.init or 'random weights'}",
         *(
             [
-                f"- Edge curve: trained through slope {trainer.network.config.edge_contrast:g}, runs with"
-                f" slope {c.export_edge_contrast:g} (the blend head's matte steepened about 0.5)"
+                f"- Edge curve: trained through slope {trained_slope:g}, runs with"
+                f" slope {network.config.edge_contrast:g} (the blend head's matte steepened about 0.5)"
             ]
-            if c.export_edge_contrast is not None
-            and c.export_edge_contrast != trainer.network.config.edge_contrast
+            if network.config.edge_contrast != trained_slope
             else []
         ),
         "- Data: generated clips from still photographs (scikit-image's sample photos and the photos",
@@ -115,7 +116,7 @@ def export_model(trainer: Trainer, folder: Path, name: str, hardware: str, extra
     ]
     card = "\n".join(lines) + "\n"
     return save_checkpoint(
-        trainer.network_for_export(),
+        network,
         folder,
         name,
         card,
