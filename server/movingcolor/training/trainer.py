@@ -106,7 +106,6 @@ class Trainer:
         self.exported_step: int | None = None
         self._colour = None
         self._prefetcher: BatchPrefetcher | None = None
-        self._prefetched: tuple[int, str, int] | None = None
         self._validation: list[Batch] | None = None
 
     def _start_from(self, model: str) -> None:
@@ -210,8 +209,6 @@ class Trainer:
         }
 
     def _batch(self, seed: int, step: int, mode: str, size: int) -> Batch:
-        if self._prefetcher is not None and (seed, mode, size) == self._prefetched:
-            return self._prefetcher.get(step)
         return make_batch(step=step, config=self._config(), **self._batch_arguments(seed, mode, size))
 
     def _tensors(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -258,7 +255,10 @@ class Trainer:
 
     def train_step(self) -> dict[str, float]:
         c = self.config
-        batch = self._batch(c.seed, self.step, c.mode, c.batch)
+        if self._prefetcher is not None:
+            batch = self._prefetcher.get(self.step)
+        else:
+            batch = self._batch(c.seed, self.step, c.mode, c.batch)
         tensors = self._tensors(batch)
         self._train_mode()
         composite, losses = self._forward(batch, tensors)
@@ -402,8 +402,7 @@ class Trainer:
         started = time.monotonic()
         curves = TensorBoardLog(self.run)
         if self.workers > 0:
-            self._prefetched = (c.seed, c.mode, c.batch)
-            self._prefetcher = BatchPrefetcher(self._batch_arguments(*self._prefetched), self.workers)
+            self._prefetcher = BatchPrefetcher(self._batch_arguments(c.seed, c.mode, c.batch), self.workers)
         try:
             while self.step < stop_at:
                 if deadline is not None and time.monotonic() > deadline:
