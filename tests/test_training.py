@@ -400,6 +400,20 @@ def test_prefetched_batches_are_the_steps_own_in_any_order():
     assert not handed_over.exists()
 
 
+def test_batch_workers_work_on_one_thread_each():
+    """Workers share the cores between them: each on one thread, or a 16-core machine runs BLAS,
+    OpenCV and OpenImageIO pools of 16 in each of 14 workers and every batch waits on the others."""
+    from batch_worker_probe import worker_threads
+    from movingcolor.training.batch_prefetch import BatchPrefetcher
+
+    arguments = {"seed": 4, "mode": "mixed", "batch": 1, "frames": 4, "local": 3, "height": 48, "width": 64}
+    with BatchPrefetcher(arguments, workers=1) as prefetcher:
+        prefetcher.get(0)  # the worker has loaded what making a batch loads
+        threads = prefetcher._pool.submit(worker_threads).result()
+    assert set(threads.pop("blas").values()) == {1}
+    assert threads == {"arrays": 1, "opencv": 1, "openimageio": 1}
+
+
 def test_loss_curves_reach_tensorboard_as_in_the_csv(tmp_path):
     pytest.importorskip("tensorboard")
     import csv

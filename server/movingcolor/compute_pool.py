@@ -17,12 +17,28 @@ from typing import TypeVar
 Part = TypeVar("Part")
 Result = TypeVar("Result")
 
+#: At most this many threads of array work, where :func:`limit_cores` set it (None: no limit).
+_core_limit: int | None = None
+
 
 def usable_cores() -> int:
-    """The cores this process may run on (its affinity, which a farm's slot or a container sets)."""
+    """The cores this process may run on (its affinity, which a farm's slot or a container sets),
+    or fewer where :func:`limit_cores` asked for fewer."""
     if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+        cores = max(1, len(os.sched_getaffinity(0)))
+    else:
+        cores = max(1, os.cpu_count() or 1)
+    return cores if _core_limit is None else min(cores, _core_limit)
+
+
+def limit_cores(cores: int) -> None:
+    """Work on at most ``cores`` threads in this process, before its first :func:`map_parts`: for
+    one of many worker processes, where each using every core would put several threads on each
+    core and make them all wait on one another."""
+    global _core_limit
+    if cores < 1:
+        raise ValueError(f"limit_cores needs at least one core, not {cores}")
+    _core_limit = cores
 
 
 @functools.cache

@@ -7,9 +7,12 @@ GPU step would otherwise wait for every time. A batch is a pure function of ``(s
 is the same as one that made them in process: resuming and comparing runs keep working.
 
 Workers are spawned, not forked: the training process holds CUDA and torch's threads, neither of
-which survives a fork. A batch comes back as ``.npy`` files in a folder of this prefetcher's own,
-in shared memory where there is room: a ``lite-gpu`` batch is ~0.5 GB, and pickling that through
-the pool's pipe cost the training process seconds of its own time per batch.
+which survives a fork. Each worker works on one thread: with BLAS, OpenCV, OpenImageIO and the
+array pool each starting a thread per core in every worker, 14 workers on a 16-core GPU machine
+kept a load of 86 (OpenBLAS threads spin between calls) and the GPU waited for its batches. A
+batch comes back as ``.npy`` files in a folder of this prefetcher's own, in shared memory where
+there is room: a ``lite-gpu`` batch is ~0.5 GB, and pickling that through the pool's pipe cost
+the training process seconds of its own time per batch.
 """
 
 from __future__ import annotations
@@ -52,6 +55,25 @@ def _colour_config():
     from ..color.config import ColorConfig
 
     return ColorConfig()
+
+
+def _one_thread_each() -> None:
+    """In a worker, before its first batch: BLAS, array work, OpenCV and OpenImageIO on one
+    thread, as the workers between them already use the cores."""
+    import OpenImageIO
+    from threadpoolctl import threadpool_limits
+
+    from ..compute_pool import limit_cores
+
+    threadpool_limits(1)
+    limit_cores(1)
+    OpenImageIO.attribute("threads", 1)
+    OpenImageIO.attribute("exr_threads", 1)
+    try:
+        import cv2
+    except ImportError:  # OpenCV comes with the dev extra; without it polygon mattes are refused
+        return
+    cv2.setNumThreads(1)
 
 
 def _arrays(batch: Batch) -> list[str]:
@@ -101,7 +123,9 @@ class BatchPrefetcher:
         pixels = arguments["batch"] * arguments["frames"] * arguments["height"] * arguments["width"]
         self._folder = _hand_over_folder(4 * PLANES * pixels, self._ahead + workers)
         self._make = functools.partial(_make, arguments, self._folder)
-        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread_each
+        )
         self._queued: dict[int, Future] = {}
 
     def get(self, step: int) -> Batch:
