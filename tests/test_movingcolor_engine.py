@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace as dataclasses_replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -326,6 +327,26 @@ def test_edited_input_picks_the_head_by_whether_the_grade_is_recovered(demo_inpu
         encoded = config.convert(edited[..., :3], "ACEScg", config.srgb_encoded)
         assert ((encoded < 0) | (encoded > 1)).any()
         assert np.abs(fused[..., :3] - edited[..., :3]).max() < 1e-4
+
+
+def test_a_display_referred_plate_fuses_without_warnings(demo_inputs, tiny_model, tmp_path):
+    """An sRGB PNG plate needs no conversion for the network, so the engine reads the plate's own
+    read-only arrays; the run prints no warning about them (a fresh process: torch warns once)."""
+    import subprocess
+    import sys
+
+    plate, matte = demo_inputs
+    for number in (1001, 1002, 1003):
+        pixels = read_pixels(Path(plate.replace("####", str(number))))[..., :3]
+        write_image(tmp_path / f"plate.{number}.png", np.clip(pixels, 0.0, 1.0) ** (1 / 2.2))
+    command = [sys.executable, "-W", "error::UserWarning", "-m", "movingcolor.cli.main", "fuse"]
+    command += ["--plate", str(tmp_path / "plate.####.png"), "--matte", matte, "--frames", "1001-1003"]
+    command += ["--grade", DEMO_GRADE, "--engine", "movingcolor", "--model", str(tiny_model)]
+    command += ["--device", "cpu", "--out", str(tmp_path / "out" / "f.####.exr")]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Warning" not in run.stderr
+    assert len(output_files(tmp_path / "out")) == 3
 
 
 def test_cuda_without_a_gpu_is_a_clear_error(demo_inputs, tmp_path, capsys):

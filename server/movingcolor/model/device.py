@@ -5,6 +5,8 @@ torch is imported when asked for, so the light install (no torch) can still impo
 
 from __future__ import annotations
 
+import warnings
+
 from ..errors import MissingDependencyError, MovingColorError
 
 
@@ -16,6 +18,10 @@ def require_torch():
         raise MissingDependencyError(
             "the movingcolor engine needs torch: pip install 'movingcolor[server]'"
         ) from error
+    # The frames' arrays are read-only on purpose (shared between windows and runs, and the plate
+    # itself where no conversion was needed); the engines make tensors of them that they only
+    # read, without a copy of each frame, and torch would warn on the first such array.
+    warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning)
     return torch
 
 
