@@ -9,7 +9,7 @@ is the same as one that made them in process: resuming and comparing runs keep w
 Workers are spawned, not forked: the training process holds CUDA and torch's threads, neither of
 which survives a fork. Each worker works on one thread: with BLAS, OpenCV, OpenImageIO and the
 array pool each starting a thread per core in every worker, 14 workers on a 16-core GPU machine
-kept a load of 86 (OpenBLAS threads spin between calls) and the GPU waited for its batches. A
+kept a load of 86 (OpenBLAS threads spin between calls) while the GPU waited for its batches. A
 batch comes back as ``.npy`` files in a folder of this prefetcher's own, in shared memory where
 there is room: a ``lite-gpu`` batch is ~0.5 GB, and pickling that through the pool's pipe cost
 the training process seconds of its own time per batch.
