@@ -192,6 +192,25 @@ def test_a_failed_run_is_reported_and_the_benchmark_goes_on(tmp_path):
     assert "Runs that failed" in text and "`fuse --engine nosuch`" in text
 
 
+def test_io_floor_benchmark_stops_a_run_over_its_time_limit(tmp_path):
+    """A run that takes longer than --run-timeout (here far less than a start-up) is stopped and
+    recorded as failed, saying so, and the benchmark goes on: one hung run (a driver, a lock)
+    cannot take the rest of its time."""
+    import json
+
+    from movingcolor.bench import io_floor
+
+    figures = tmp_path / "io_floor.json"
+    assert io_floor.main(["--sizes", "64x48", "--frames", "2", "--engines", "hard,feather", "--out",
+                          str(tmp_path / "B.md"), "--json", str(figures), "--run-timeout", "0.01",
+                          "--no-server"]) == 1  # fmt: skip
+    runs = {run["what"]: run for run in json.loads(figures.read_text())}
+    for engine in ("hard", "feather"):
+        failed = runs[f"fuse --engine {engine}"]["failed"]
+        assert "of 2 frames in 0.01 s and was stopped (--run-timeout)" in failed
+    assert runs["I/O floor (read plate + matte, write half ZIP EXR)"]["failed"] is None
+
+
 def test_throughput_suite_writes_the_floor_the_server_and_the_scrub(tmp_path):
     """`movingcolor bench --suite throughput` runs each engine in-process and through a real server,
     and scrubs through FuseWindow: one command for the production-speed table."""

@@ -43,6 +43,9 @@ JSON = Path("docs/benchmarks/io_floor.json")
 GPU_JSON = Path("docs/benchmarks/io_floor_cuda.json")
 #: Passes over the shot for the I/O floor, of which the fastest counts.
 FLOOR_PASSES = 3
+#: Seconds one run may take before it is stopped and recorded as failed: a run that hangs (a
+#: driver, a lock) must not take the rest of the benchmark's time with it.
+RUN_TIMEOUT = 1800.0
 
 
 @dataclass
@@ -91,9 +94,11 @@ def _fuse(
     frames: int,
     server: str | None = None,
     device: str = "cpu",
+    timeout: float = RUN_TIMEOUT,
 ) -> tuple[float, float, float | None]:
     """Seconds per frame of ``movingcolor fuse`` in a process of its own (on ``server`` when given,
-    else on ``device``), its peak memory (GiB), and its seconds per frame after the first frame."""
+    else on ``device``), its peak memory (GiB), and its seconds per frame after the first frame;
+    TimeoutError, the process killed, after ``timeout`` seconds."""
     command = [sys.executable, "-m", "movingcolor.cli.main", "fuse", "--plate", plate, "--matte", matte]
     command += ["--grade", GRADE, "--band", DEFAULT_BAND, "--engine", engine, "--force"]
     command += ["--out", str(out / "f.####.exr")]
@@ -107,6 +112,13 @@ def _fuse(
         peak_kib = 0
         while process.poll() is None:
             peak_kib = max(peak_kib, _high_water_kib(process.pid))
+            if time.perf_counter() - started > timeout:
+                process.kill()
+                process.wait()
+                raise TimeoutError(
+                    f"movingcolor fuse --engine {engine} wrote {len(list(out.glob('*.exr')))} of "
+                    f"{frames} frames in {timeout:g} s and was stopped (--run-timeout)"
+                )
             time.sleep(0.05)
         seconds = time.perf_counter() - started
         if process.returncode != 0:
@@ -117,7 +129,13 @@ def _fuse(
 
 
 def _fuse_through_server(
-    engine: str, plate: str, matte: str, out: Path, frames: int, device: str = "cpu"
+    engine: str,
+    plate: str,
+    matte: str,
+    out: Path,
+    frames: int,
+    device: str = "cpu",
+    timeout: float = RUN_TIMEOUT,
 ) -> tuple[float, float, float | None]:
     """Seconds per frame of ``movingcolor fuse --server`` on a Unix socket, the server's peak
     memory (GiB), and the seconds per frame after the first frame. The server is started for this
@@ -127,7 +145,9 @@ def _fuse_through_server(
     sockets = Path(tempfile.mkdtemp(prefix="mc-floor-", dir="/tmp"))
     try:
         with ServerProcess(f"unix://{sockets}/mc.sock", ["--device", device]) as server:
-            seconds, _, steady = _fuse(engine, plate, matte, out, frames, server=server.address)
+            seconds, _, steady = _fuse(
+                engine, plate, matte, out, frames, server=server.address, timeout=timeout
+            )
             peak_kib = _high_water_kib(server.process.pid)
     finally:
         for leftover in sockets.iterdir():
@@ -160,11 +180,13 @@ def measure(
     server: bool = True,
     device: str = "cpu",
     progress: Callable[[list[Run]], None] | None = None,
+    run_timeout: float = RUN_TIMEOUT,
 ) -> list[Run]:
     """Every engine at every size, in-process and (``server``) through a server, on ``device``
     (``cpu``, or ``cuda``: every engine on the GPU, the network and the classical filters).
     ``progress`` is given the runs so far after each one, so a benchmark stopped part-way keeps
-    them. A run that fails is recorded as failed, with its error's end, and the others go on."""
+    them. A run that fails, or takes over ``run_timeout`` seconds, is recorded as failed, with its
+    error's end, and the others go on."""
     runs: list[Run] = []
 
     def add(run: Run) -> None:
@@ -187,7 +209,7 @@ def measure(
                 what = f"fuse --engine {engine}"
                 try:
                     seconds, peak, steady = _fuse(
-                        engine, plate, matte, folder / engine, frames, device=device
+                        engine, plate, matte, folder / engine, frames, device=device, timeout=run_timeout
                     )
                 except Exception as error:  # noqa: BLE001 - recorded as failed; the others go on
                     seconds = None
@@ -213,7 +235,7 @@ def measure(
                 what = f"fuse --engine {engine} --server (Unix socket)"
                 try:
                     remote, remote_peak, remote_steady = _fuse_through_server(
-                        engine, plate, matte, folder / f"{engine}-server", frames, device
+                        engine, plate, matte, folder / f"{engine}-server", frames, device, run_timeout
                     )
                 except Exception as error:  # noqa: BLE001 - recorded as failed; the others go on
                     add(_failed(size, what, error))
@@ -316,6 +338,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=JSON)
     parser.add_argument("--no-server", action="store_true", help="in-process runs only")
     parser.add_argument("--device", default="cpu", help="where every engine runs: cpu or cuda")
+    parser.add_argument(
+        "--run-timeout",
+        type=float,
+        default=RUN_TIMEOUT,
+        help="seconds a run may take before it is stopped and recorded as failed (default: %(default)g)",
+    )
     args = parser.parse_args(argv)
     sizes = parse_sizes(args.sizes)
     figures = figures_path(args.device) if args.json == JSON else args.json
@@ -326,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         not args.no_server,
         args.device,
         progress=figures_writer(figures),
+        run_timeout=args.run_timeout,
     )
     command = "python -m movingcolor.bench.io_floor" + (f" --out {args.out}" if args.out else "")
     if args.sizes != parser.get_default("sizes"):

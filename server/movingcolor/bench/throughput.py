@@ -25,10 +25,12 @@ def run(
     steps: int = scrub.STEPS,
     server: bool = True,
     device: str = "cpu",
+    run_timeout: float = io_floor.RUN_TIMEOUT,
 ) -> bool:
     """Measure and write both sections; False where a run failed (the others are reported).
     ``sizes`` and ``engines`` are comma-separated, as typed.
-    ``device``: ``cpu``, or ``cuda`` (every engine on the GPU; sections and figures of their own)."""
+    ``device``: ``cpu``, or ``cuda`` (every engine on the GPU; sections and figures of their own).
+    ``run_timeout``: seconds one run of :mod:`.io_floor` may take before it is stopped (failed)."""
     chosen = tuple(engines.split(",")) if engines else io_floor.ENGINES
     command = "movingcolor bench --suite throughput"
     if str(out) != "BENCHMARKS.md":
@@ -45,6 +47,8 @@ def run(
         command += " --no-server"
     if device != "cpu":
         command += f" --device {device}"
+    if run_timeout != io_floor.RUN_TIMEOUT:
+        command += f" --run-timeout {run_timeout:g}"
     figures = out.parent / io_floor.figures_path(device)
     runs = io_floor.measure(
         io_floor.parse_sizes(sizes),
@@ -53,6 +57,7 @@ def run(
         server=server,
         device=device,
         progress=io_floor.figures_writer(figures),
+        run_timeout=run_timeout,
     )
     io_floor.write_report(runs, command, frames, out, figures, device)
     failed = any(run.failed for run in runs)

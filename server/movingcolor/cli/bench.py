@@ -63,6 +63,12 @@ def add_parser(commands) -> None:
     parser.add_argument(
         "--no-server", action="store_true", help="throughput: in-process only (no server, no scrub)"
     )
+    parser.add_argument(
+        "--run-timeout",
+        type=float,
+        help="throughput: seconds one fuse run may take before it is stopped and recorded as failed "
+        "(default: 1800)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -79,7 +85,12 @@ def run(args) -> int:
     if args.suite == "throughput":
         from ..bench.throughput import run as run_throughput
 
-        given = {"sizes": args.sizes, "frames": args.frames, "steps": args.steps}
+        given = {
+            "sizes": args.sizes,
+            "frames": args.frames,
+            "steps": args.steps,
+            "run_timeout": args.run_timeout,
+        }
         if not run_throughput(
             out,
             engines=args.engines,
