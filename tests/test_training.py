@@ -414,6 +414,23 @@ def test_batch_workers_work_on_one_thread_each():
     assert threads == {"arrays": 1, "opencv": 1, "openimageio": 1}
 
 
+def test_batch_workers_without_threadpoolctl_is_a_clear_error(monkeypatch):
+    import importlib.util
+
+    from movingcolor.errors import MissingDependencyError
+    from movingcolor.training.batch_prefetch import BatchPrefetcher
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "threadpoolctl" else find_spec(name, *a)
+    )
+    arguments = {"seed": 4, "mode": "mixed", "batch": 1, "frames": 4, "local": 3, "height": 48, "width": 64}
+    with pytest.raises(
+        MissingDependencyError, match=r"pip install 'movingcolor\[server\]', or train with --workers 0"
+    ):
+        BatchPrefetcher(arguments, workers=1)
+
+
 def test_loss_curves_reach_tensorboard_as_in_the_csv(tmp_path):
     pytest.importorskip("tensorboard")
     import csv

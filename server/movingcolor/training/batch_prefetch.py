@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
 import multiprocessing
 import os
 import shutil
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MovingColorError
+from ..errors import MissingDependencyError, MovingColorError
 from .data import Batch, make_batch
 
 #: Batches queued per worker: one being made and one waiting, so a worker never idles on the queue.
@@ -119,6 +120,12 @@ class BatchPrefetcher:
     def __init__(self, arguments: dict, workers: int) -> None:
         if workers < 1:
             raise ValueError(f"BatchPrefetcher needs at least one worker, not {workers}")
+        # Checked here: a worker that cannot start leaves only "a process stopped" to report.
+        if importlib.util.find_spec("threadpoolctl") is None:
+            raise MissingDependencyError(
+                "batch workers need threadpoolctl: pip install 'movingcolor[server]', or train with "
+                "--workers 0"
+            )
         self._ahead = workers * AHEAD_PER_WORKER
         pixels = arguments["batch"] * arguments["frames"] * arguments["height"] * arguments["width"]
         self._folder = _hand_over_folder(4 * PLANES * pixels, self._ahead + workers)
