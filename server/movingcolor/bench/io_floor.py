@@ -367,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         command += " --no-server"
     if args.device != "cpu":
         command += f" --device {args.device}"
+    if args.run_timeout != RUN_TIMEOUT:
+        command += f" --run-timeout {args.run_timeout:g}"
     write_report(runs, command, args.frames, args.out, figures, args.device)
     return 1 if any(run.failed for run in runs) else 0
 
