@@ -10,11 +10,12 @@ from __future__ import annotations
 def worker_threads() -> dict:
     import cv2
     import OpenImageIO
+    import scipy.linalg  # noqa: F401 - scipy's own BLAS, where nothing loaded it yet: a late load
     from movingcolor.compute_pool import usable_cores
     from threadpoolctl import threadpool_info
 
     return {
-        "blas": {pool["internal_api"]: pool["num_threads"] for pool in threadpool_info()},
+        "blas": {pool["filepath"]: pool["num_threads"] for pool in threadpool_info()},
         "arrays": usable_cores(),
         "opencv": cv2.getNumThreads(),
         "openimageio": OpenImageIO.get_int_attribute("threads"),
