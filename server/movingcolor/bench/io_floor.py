@@ -17,20 +17,19 @@ Run: ``movingcolor bench --suite throughput`` (with the scrubbing latency), or t
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..demo.run import write_demo_inputs
 from ..frames.image_io import read_pixels, write_image
 from ..service.process import ServerProcess
 from ..spec.schema import DEFAULT_BAND
-from .report import gpu_label, machine_lines, replace_section, write_text_atomic
+from .report import gpu_label, machine_lines, replace_section, write_rows_json
 
 SECTION = "## Production speed against the I/O floor (CPU)"
 #: The section of a run on a GPU: the two are kept apart in one report.
@@ -382,8 +381,7 @@ def figures_writer(figures: Path) -> Callable[[list[Run]], None]:
     """A ``progress`` for :func:`measure` that keeps ``figures`` (JSON) up to date after each run."""
 
     def write(runs: list[Run]) -> None:
-        figures.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(figures, json.dumps([asdict(run) for run in runs], indent=2) + "\n")
+        write_rows_json(figures, runs)
 
     return write
 

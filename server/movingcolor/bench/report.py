@@ -3,7 +3,9 @@ machine description every section carries so figures stay comparable."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import json
 import os
 import platform
 import sys
@@ -95,6 +97,13 @@ def replace_section(path: Path, section: str) -> None:
         replaced.append(section)
     body = head.rstrip("\n") + "\n\n" + "\n".join(s.rstrip("\n") + "\n" for s in replaced)
     write_text_atomic(path, body)
+
+
+def write_rows_json(path: Path, rows) -> None:
+    """A benchmark's rows (dataclasses) as a JSON list in ``path``, its folder made, written
+    atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps([dataclasses.asdict(row) for row in rows], indent=2) + "\n")
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -13,12 +13,11 @@ the figures also in ``docs/benchmarks/scrub.json`` beside the report).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ import numpy as np
 from ..service.process import ServerProcess
 from ..spec.schema import DEFAULT_BAND
 from ..synthetic import generate_shot
-from .report import gpu_label, machine_lines, replace_section, write_text_atomic
+from .report import gpu_label, machine_lines, replace_section, write_rows_json
 
 SECTION = "## Scrubbing through the server: FuseWindow latency per next frame (CPU)"
 #: The figures of a run, beside the report (the throughput suite writes the same file).
@@ -142,8 +141,7 @@ def figures_path(device: str) -> Path:
 
 
 def write_figures(rows: list[Scrub], figures: Path) -> None:
-    figures.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(figures, json.dumps([asdict(row) for row in rows], indent=2) + "\n")
+    write_rows_json(figures, rows)
 
 
 def main(argv: list[str] | None = None) -> int:
