@@ -66,8 +66,9 @@ def _one_thread_each() -> None:
 
     from ..compute_pool import limit_cores
 
-    # BLAS and OpenMP libraries read these when they load, so those a batch loads later (scipy's
-    # own OpenBLAS, say) start with one thread; threadpool_limits sets the ones loaded already.
+    # BLAS and OpenMP libraries read these when they load, so those loaded later (the OpenBLAS
+    # inside OpenCV's wheel, with cv2 below) start with one thread; threadpool_limits sets the ones
+    # loaded already.
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"
     threadpool_limits(1)
