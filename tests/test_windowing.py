@@ -15,9 +15,25 @@ def test_sliding_windows_cover_the_clip_and_handle_its_end():
     assert all(len(w.local) == 10 for w in windows)
     covered = {n for w in windows for n in w.outputs}
     assert covered == set(clip)
+    # The pulled-back window predicts from where a window a stride on would start (1016): the
+    # frames it shares with the one before are predicted twice, as interior frames are, not thrice.
+    assert windows[-1].outputs == tuple(range(1016, 1024))
+    counts = {n: sum(n in w.outputs for w in windows) for n in clip}
+    assert set(counts.values()) == {1, 2} and counts[1014] == counts[1020] == 2
     for window in windows:
         assert not set(window.refs) & set(window.local)
         assert len(window.refs) <= 3 and all((n - 1001) % 5 == 0 for n in window.refs)
+
+
+def test_each_frame_is_predicted_once_at_a_stride_of_the_window():
+    """The shipped model's plan (stride = length): the last window, pulled back over frames the
+    window before predicted, still decodes only the frames no window did."""
+    clip = list(range(1001, 1009))  # 8 frames, windows of 6
+    windows = sliding_windows(clip, clip, length=6, stride=6, ref_stride=10, max_refs=0)
+    assert [w.local for w in windows] == [tuple(range(1001, 1007)), tuple(range(1003, 1009))]
+    assert [w.outputs for w in windows] == [tuple(range(1001, 1007)), (1007, 1008)]
+    # A chunk of the shot asks the same windows for its frames: frame 1005 from the first alone.
+    assert [w.outputs for w in sliding_windows(clip, [1005, 1008], 6, 6, 10, 0)] == [(1005,), (1008,)]
 
 
 def test_short_clip_gets_one_window():

@@ -42,7 +42,10 @@ def sliding_windows(
     """Windows of ``length`` local frames every ``stride`` frames, plus global frames.
 
     The last window is pulled back to end on the clip's last frame, so every
-    window of a clip at least ``length`` long is full. Global frames are the
+    window of a clip at least ``length`` long is full; it predicts only the frames from where a
+    window a stride after the one before would start, so the frames it shares with that one are
+    predicted as often as the clip's other frames (once at a stride of ``length``), not once more
+    at the cost of a whole window's decoding. Global frames are the
     clip's frames at multiples of ``ref_stride`` outside the local frames, the
     ``max_refs`` nearest the window's centre. Only windows that predict a target
     are returned.
@@ -52,14 +55,18 @@ def sliding_windows(
     count = len(clip)
     length = min(length, count)
     starts = list(range(0, count - length + 1, stride))
+    # Where each window's predictions begin: its first frame, but the pulled-back last window's at
+    # the stride after the window before it.
+    first_output = dict.fromkeys(starts, 0)
     if starts[-1] + length < count:
+        first_output[count - length] = starts[-1] + stride - (count - length)
         starts.append(count - length)
     wanted = set(targets)
     candidates = clip[::ref_stride] if ref_stride > 0 else []
     windows = []
     for start in starts:
         local = tuple(clip[start : start + length])
-        outputs = tuple(n for n in local if n in wanted)
+        outputs = tuple(n for n in local[first_output[start] :] if n in wanted)
         if not outputs:
             continue
         centre = (local[0] + local[-1]) / 2
