@@ -37,6 +37,30 @@ def test_generated_stubs_are_current(tmp_path):
     assert not stale, f"stale generated stubs {stale}: run {generate.COMMAND} and commit the result"
 
 
+INFO_WITHOUT_A_GPU_DRIVER = """
+import sys
+from movingcolor.service import info
+from movingcolor.service.settings import ServerSettings
+from movingcolor.service.state import ServerState
+
+info.gpu_driver_present = lambda: False  # as on a machine without NVIDIA's or ROCm's driver
+reply = info.build_info(ServerState(ServerSettings()))
+print([d.name for d in reply.devices], [m.name for m in reply.models], "torch" in sys.modules)
+"""
+
+
+def test_a_fresh_servers_info_on_a_machine_without_a_gpu_does_not_import_torch():
+    """Every client's first call is GetInfo: on a CPU machine it lists the CPU and the installed
+    models without importing torch (most of a second), which the movingcolor engine loads itself."""
+    result = subprocess.run(
+        [sys.executable, "-c", INFO_WITHOUT_A_GPU_DRIVER], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    from movingcolor.model.registry import model_folders
+
+    assert result.stdout.strip() == f"['cpu'] {list(model_folders())} False", result.stdout
+
+
 def test_client_imports_without_torch():
     code = (
         "import sys; sys.modules['torch'] = None\n"

@@ -12,13 +12,13 @@ a classical engine there never pays torch's import (seconds).
 
 from __future__ import annotations
 
-import os
 import sys
 
 import numpy as np
 
 from ..color.symmetric3 import PAIRS, regularised, solve_symmetric3
 from ..errors import MissingDependencyError, MovingColorError
+from ..model.device import gpu_driver_present, resolve_device
 from .band_refinement import NUMPY_REFINER, Refiner
 from .guided_filter import refine_radius
 
@@ -30,8 +30,8 @@ def compute_device(device: str | None) -> str | None:
     if device in (None, "", "cpu"):
         return None
     if device == "auto":
-        # Only a machine with an NVIDIA driver can have one: elsewhere torch is not even imported.
-        if "torch" not in sys.modules and not os.path.isdir("/proc/driver/nvidia/gpus"):
+        # Only a machine with a GPU driver can have one: elsewhere torch is not even imported.
+        if "torch" not in sys.modules and not gpu_driver_present():
             return None
         try:
             import torch
@@ -46,8 +46,6 @@ def compute_device(device: str | None) -> str | None:
         raise MissingDependencyError(
             f"--device {device} needs torch: pip install 'movingcolor[server]', or use --device cpu"
         ) from error
-    from ..model.device import resolve_device
-
     return resolve_device(device)
 
 

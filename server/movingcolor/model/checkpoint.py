@@ -12,13 +12,16 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..errors import MovingColorError
 from .config import NetworkConfig
-from .network import MovingColorNet
+
+if TYPE_CHECKING:
+    import torch
+
+    from .network import MovingColorNet
 
 FORMAT_VERSION = 1
 WEIGHTS, CONFIG, CARD = "model.safetensors", "config.json", "MODEL_CARD.md"
@@ -99,9 +102,11 @@ def described_network(description: dict) -> NetworkConfig:
 
 
 def load_checkpoint(folder: Path, device: str | torch.device = "cpu") -> LoadedModel:
-    # Imported here so that reading a description does not need the weights library.
+    # Imported here so that reading a description needs neither torch nor the weights library.
     from safetensors import SafetensorError
     from safetensors.torch import load_file
+
+    from .network import MovingColorNet
 
     folder = Path(folder)
     description = read_description(folder)

@@ -5,6 +5,7 @@ torch is imported when asked for, so the light install (no torch) can still impo
 
 from __future__ import annotations
 
+import os
 import warnings
 
 from ..errors import MissingDependencyError, MovingColorError
@@ -23,6 +24,12 @@ def require_torch():
     # read, without a copy of each frame, and torch would warn on the first such array.
     warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning)
     return torch
+
+
+def gpu_driver_present() -> bool:
+    """Whether this machine has a GPU driver torch could use (NVIDIA's, or ROCm's): where it has
+    none, no GPU can be found, and torch (most of a second to import) need not be asked."""
+    return os.path.isdir("/proc/driver/nvidia/gpus") or os.path.exists("/dev/kfd")
 
 
 def resolve_device(device: str) -> str:

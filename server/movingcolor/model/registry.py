@@ -18,17 +18,25 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib.util
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..errors import MovingColorError
 from .checkpoint import CONFIG, described_network, load_checkpoint, read_description
 from .config import CONFIGS, NetworkConfig, get_config
-from .network import MovingColorNet
+
+if TYPE_CHECKING:
+    from .network import MovingColorNet
+
+# Installed models are for torch to run: without it (the light install) there are none, and this
+# module does not import, as when it imported torch itself. Finding and listing models does not
+# import torch (most of a second, which a fresh server's first GetInfo would wait for).
+if importlib.util.find_spec("torch") is None:
+    raise ModuleNotFoundError("installed models need torch: pip install 'movingcolor[server]'", name="torch")
 
 PACKAGE_MODELS = Path(__file__).resolve().parent.parent / "weights"
 #: The folder name that marks the default model; ``--model default`` keeps naming it.
@@ -45,6 +53,11 @@ def create_network(
     """A network of a named configuration with seeded random weights (never a usable model),
     its blend head starting from ``matte_start`` and its colour head from ``color_start``, its
     matte's edge steepened by ``edge_contrast`` (``None``: the configuration's)."""
+    # Here, not at the top: listing and finding models needs no torch (most of a second to import).
+    import torch
+
+    from .network import MovingColorNet
+
     if seed is not None:
         torch.manual_seed(seed)
     named = get_config(config)
