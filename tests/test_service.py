@@ -123,6 +123,31 @@ def test_health_and_info(server):
     assert info["packages"]["grpcio"]
 
 
+def test_a_cpu_server_running_classical_engines_never_loads_torch():
+    """``serve --device cpu`` (and GetInfo, every client's first call) leave torch unloaded until a
+    network job asks for it: a server for the classical engines holds none of its memory."""
+    from movingcolor.model.device import gpu_driver_present
+
+    if gpu_driver_present():
+        pytest.skip("GetInfo asks torch for the GPU on a machine with a GPU driver")
+    folder = short_folder()
+    try:
+        with ServerProcess(f"unix://{folder}/mc.sock", ["--device", "cpu"]) as server:
+            with connect(server.address) as client:
+                assert client.info()["devices"][0]["name"] == "cpu"
+                fused = client.fuse_arrays(
+                    np.zeros((1, 8, 8, 3), np.float32),
+                    np.zeros((1, 8, 8), np.float32),
+                    grade=GRADE,
+                    engine="guided",
+                )
+                assert fused.shape == (1, 8, 8, 3)
+            maps = Path(f"/proc/{server.pid}/maps").read_text()
+        assert "libtorch" not in maps
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_reflection_lists_the_services(unix_server):
     import grpc
     from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase

@@ -159,8 +159,9 @@ def run(args) -> int:
         if not getattr(args, name) > 0:
             value = getattr(args, name)
             raise MovingColorError(f"--{name.replace('_', '-')} must be more than 0, not {value}")
-    if args.device != "auto":
-        # Checked now rather than at the first network call: a GPU server without its GPU is a setup error.
+    if args.device not in ("auto", "cpu"):
+        # Checked now rather than at the first network call: a GPU server without its GPU is a setup
+        # error. The CPU needs no check, and a server that runs no network never imports torch.
         from ..model.device import resolve_device
 
         resolve_device(args.device)
