@@ -39,11 +39,12 @@ def test_generated_stubs_are_current(tmp_path):
 
 INFO_WITHOUT_A_GPU_DRIVER = """
 import sys
+from movingcolor.model import device
 from movingcolor.service import info
 from movingcolor.service.settings import ServerSettings
 from movingcolor.service.state import ServerState
 
-info.gpu_driver_present = lambda: False  # as on a machine without NVIDIA's or ROCm's driver
+device.gpu_driver_present = lambda: False  # as on a machine without NVIDIA's or ROCm's driver
 reply = info.build_info(ServerState(ServerSettings()))
 print([d.name for d in reply.devices], [m.name for m in reply.models], "torch" in sys.modules)
 """

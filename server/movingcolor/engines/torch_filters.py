@@ -12,13 +12,11 @@ a classical engine there never pays torch's import (seconds).
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 from ..color.symmetric3 import PAIRS, regularised, solve_symmetric3
 from ..errors import MissingDependencyError, MovingColorError
-from ..model.device import gpu_driver_present, resolve_device
+from ..model.device import no_gpu_to_ask_torch_for, resolve_device
 from .band_refinement import NUMPY_REFINER, Refiner
 from .guided_filter import refine_radius
 
@@ -31,7 +29,7 @@ def compute_device(device: str | None) -> str | None:
         return None
     if device == "auto":
         # Only a machine with a GPU driver can have one: elsewhere torch is not even imported.
-        if "torch" not in sys.modules and not gpu_driver_present():
+        if no_gpu_to_ask_torch_for():
             return None
         try:
             import torch

@@ -6,6 +6,7 @@ torch is imported when asked for, so the light install (no torch) can still impo
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 
 from ..errors import MissingDependencyError, MovingColorError
@@ -30,6 +31,12 @@ def gpu_driver_present() -> bool:
     """Whether this machine has a GPU driver torch could use (NVIDIA's, or ROCm's): where it has
     none, no GPU can be found, and torch (most of a second to import) need not be asked."""
     return os.path.isdir("/proc/driver/nvidia/gpus") or os.path.exists("/dev/kfd")
+
+
+def no_gpu_to_ask_torch_for() -> bool:
+    """Whether it is known without torch that there is no GPU: torch is not imported yet and the
+    machine has no GPU driver. Once torch is imported, asking it costs nothing, so it is asked."""
+    return "torch" not in sys.modules and not gpu_driver_present()
 
 
 def resolve_device(device: str) -> str:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import functools
 import platform
-import sys
 from importlib import metadata
 
 from .. import __version__
 from ..color.config import ColorConfig
 from ..engines import create_engine
 from ..engines.registry import engine_descriptions
-from ..model.device import gpu_driver_present
+from ..model.device import no_gpu_to_ask_torch_for
 from ..protocol import PROTOCOL
 from ..v1 import fusion_pb2
 from .engines import installed_models, is_shared
@@ -33,7 +32,7 @@ def _devices(default: str) -> tuple[tuple[str, str], ...]:
     the machine has a GPU driver: elsewhere the CPU is all there is, and a fresh server's first
     GetInfo (every client's first call) would wait most of a second for the import."""
     devices = [("cpu", platform.processor() or platform.machine())]
-    if "torch" not in sys.modules and not gpu_driver_present():
+    if no_gpu_to_ask_torch_for():
         return tuple(devices)
     try:
         import torch
