@@ -110,6 +110,34 @@ def test_handles_extend_the_range_within_the_sources(demo_inputs, tmp_path):
     assert names == [f"plate.{n}.exr" for n in range(1001, 1006)]
 
 
+def test_the_writer_is_handed_the_files_own_samples(demo_inputs, tmp_path, monkeypatch):
+    """A shot's frames queue for one writer thread: it is handed half samples for a half EXR and
+    float32 for a float one, made while the next frame is fused, so that thread only encodes; the
+    files hold the same samples either way."""
+    from movingcolor.jobs import run
+
+    handed = []
+    write_image_itself = run.write_image
+
+    def recording(path, pixels, **options):
+        handed.append(pixels.dtype)
+        return write_image_itself(path, pixels, **options)
+
+    monkeypatch.setattr(run, "write_image", recording)
+    plate, matte = demo_inputs
+    written = {}
+    for exr_type, kind in (("half", np.float16), ("float", np.float32)):
+        handed.clear()
+        out = tmp_path / exr_type / "f.####.exr"
+        arguments = ["--plate", plate, "--matte", matte, "--grade", DEMO_GRADE, "--out", out]
+        status = run_cli(
+            "fuse", *arguments, "--engine", "feather", "--exr-type", exr_type, "--frames", "1001-1002"
+        )
+        assert status == 0 and handed == [kind, kind]
+        written[exr_type] = read_pixels(tmp_path / exr_type / "f.1002.exr")
+    assert np.array_equal(written["half"], written["float"].astype(np.float16).astype(np.float32))
+
+
 def test_png_plate_gives_png_frames_equal_outside_the_band(tmp_path, demo_inputs):
     plate_exr, matte = demo_inputs
     pngs = tmp_path / "png"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import OpenImageIO as oiio
 import pytest
 from movingcolor.errors import (
     FrameRangeError,
@@ -12,7 +13,7 @@ from movingcolor.errors import (
     UnreadableFrameError,
 )
 from movingcolor.frames.frame_range import FrameRange
-from movingcolor.frames.image_io import read_header, read_pixels, write_image
+from movingcolor.frames.image_io import file_samples, read_header, read_pixels, write_image
 from movingcolor.frames.sequence import SequencePattern
 from movingcolor.frames.source import open_source
 
@@ -87,6 +88,50 @@ def test_written_samples_are_the_nearest_half_or_integer_code(tmp_path):
         assert np.array_equal(np.rint(read_pixels(tmp_path / name) * maximum), codes)
 
 
+def _half_bits(path) -> np.ndarray:
+    image = oiio.ImageInput.open(str(path))
+    try:
+        return image.read_image(oiio.HALF).view(np.uint16)
+    finally:
+        image.close()
+
+
+def test_half_samples_are_what_openexr_itself_writes(tmp_path):
+    """write_image makes half samples in numpy before OpenImageIO encodes them: the file holds
+    what OpenEXR's own float-to-half conversion stores, bit for bit, for any float32 (NaN,
+    infinities, values past half's range, subnormals included)."""
+    rng = np.random.default_rng(11)
+    pixels = rng.integers(0, 2**32, (64, 96, 3), dtype=np.uint64).astype(np.uint32).view(np.float32)
+    pixels[0, :7, 0] = [np.nan, np.inf, -np.inf, 65504.0, 65520.0, 2.98e-8, -0.0]
+    pixels[1:33] = (rng.standard_normal((32, 96, 3)) * 4.0).astype(np.float32)
+    write_image(tmp_path / "ours.exr", pixels)
+    spec = oiio.ImageSpec(96, 64, 3, oiio.HALF)
+    spec.attribute("compression", "zip")
+    theirs = oiio.ImageOutput.create("openexr")
+    assert theirs.open(str(tmp_path / "theirs.exr"), spec) and theirs.write_image(pixels)  # float32 in
+    theirs.close()
+    assert np.array_equal(_half_bits(tmp_path / "ours.exr"), _half_bits(tmp_path / "theirs.exr"))
+
+
+def test_file_samples_are_the_files_own_type_and_taken_as_they_are():
+    pixels = np.linspace(-0.5, 1.5, 4 * 5 * 3, dtype=np.float32).reshape(4, 5, 3)
+    for extension, pixel_type, kind in (
+        (".exr", "half", np.float16),
+        (".exr", "float", np.float32),
+        (".png", "half", np.uint8),
+        (".tif", "half", np.uint16),
+        (".TIFF", "float", np.uint16),
+    ):
+        samples = file_samples(pixels, extension, pixel_type)
+        assert samples.dtype == kind and samples.shape == pixels.shape
+        # Samples of the file's type are what a writer thread is given: never converted again.
+        assert file_samples(samples, extension, pixel_type) is samples
+    assert np.array_equal(file_samples(pixels, ".png")[0, 0], [0, 0, 0])
+    assert np.array_equal(file_samples(pixels, ".png")[-1, -1], [255, 255, 255])
+    with pytest.raises(OutputError, match=r"\.bmp"):
+        file_samples(pixels, ".bmp")
+
+
 def test_write_rejects_unknown_format_and_leaves_nothing(tmp_path):
     with pytest.raises(OutputError, match=r"\.bmp"):
         write_image(tmp_path / "a.bmp", np.zeros((2, 2, 3), np.float32))
@@ -146,8 +191,6 @@ def test_missing_source_names_the_path(tmp_path):
 
 @pytest.mark.parametrize("extension, tolerance", [(".dpx", 2e-3), (".tif", 1e-4), (".jpg", 0.06)])
 def test_reads_dpx_tiff_and_jpeg_sequences(tmp_path, extension, tolerance):
-    import OpenImageIO as oiio
-
     rng = np.random.default_rng(5)
     image = rng.random((16, 24, 3)).astype(np.float32)
     image = np.kron(image[::4, ::4], np.ones((4, 4, 1), np.float32))  # smooth enough for JPEG

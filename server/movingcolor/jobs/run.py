@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..engines import Engine
 from ..errors import MovingColorError
-from ..frames.image_io import write_image
+from ..frames.image_io import file_samples, write_image
 from ..frames.output_pattern import note_frames_written, prepare_folder
 from ..frames.temporaries import remove_stale_temporaries
 from ..frames.write_behind import WriteBehind
@@ -70,10 +70,13 @@ def run_plan(plan: ShotPlan, progress: Progress | None = None, started: float | 
             with WriteBehind(frame_written) as writer, frames as fused_in_order:
                 for number, head, fused in fused_in_order:
                     path = pattern.path(number)
+                    # Made here, not on the writer's thread: a shot's frames queue for that one.
+                    samples = file_samples(fused, path.suffix, spec.exr_type)
+                    del fused
                     write = functools.partial(
                         write_image,
                         path,
-                        fused,
+                        samples,
                         pixel_type=spec.exr_type,
                         compression=spec.compression,
                         attributes=headers.header(number, head),

@@ -18,7 +18,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent.futures import Future
 
 from ..errors import MovingColorError
-from ..frames.image_io import encode_image
+from ..frames.image_io import encode_image, file_samples
 from ..frames.stream import FrameStore, StreamSource
 from ..frames.worker import ContextWorker
 from ..jobs import FramePlan, ShotSources, ShotStream
@@ -49,6 +49,10 @@ def output_format(output: OutputSettings) -> str | None:
     return None if output.encoding == pb.ENCODING_RAW else f".{output.format}"
 
 
+def _pixel_type(output: OutputSettings) -> str:
+    return "float" if output.sample_type == pb.SAMPLE_TYPE_FLOAT else "half"
+
+
 def _encode(number: int, pixels, header: dict, output: OutputSettings, part_bytes: int):
     """One fused frame as response messages: the file ``movingcolor fuse`` would write, made in
     memory, or raw samples."""
@@ -61,7 +65,7 @@ def _encode(number: int, pixels, header: dict, output: OutputSettings, part_byte
         data = encode_image(
             f".{output.format}",
             pixels,
-            pixel_type="float" if output.sample_type == pb.SAMPLE_TYPE_FLOAT else "half",
+            pixel_type=_pixel_type(output),
             compression=output.compression,
             attributes=header,
         )
@@ -127,6 +131,9 @@ def send_fused(stream: ShotStream, job: Job, output: OutputSettings, part_bytes:
     try:
         for number, pixels, header in stream:
             job.check()
+            if output.encoding != pb.ENCODING_RAW:
+                # The file's samples made here: the encoder's thread is the one frames queue for.
+                pixels = file_samples(pixels, f".{output.format}", _pixel_type(output))
             encoding.append(
                 encoder.submit(
                     lambda *frame: list(_encode(*frame)), number, pixels, header, output, part_bytes
