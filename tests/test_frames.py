@@ -97,14 +97,14 @@ def _half_bits(path) -> np.ndarray:
 
 
 def test_half_samples_are_what_openexr_itself_writes(tmp_path):
-    """write_image makes half samples in numpy before OpenImageIO encodes them: the file holds
-    what OpenEXR's own float-to-half conversion stores, bit for bit, for any float32 (NaN,
-    infinities, values past half's range, subnormals included)."""
+    """Half samples made in numpy (what a shot's writer thread is handed) are what OpenEXR's own
+    float-to-half conversion stores, bit for bit, for any float32 (NaN, infinities, values past
+    half's range, subnormals included)."""
     rng = np.random.default_rng(11)
     pixels = rng.integers(0, 2**32, (64, 96, 3), dtype=np.uint64).astype(np.uint32).view(np.float32)
     pixels[0, :7, 0] = [np.nan, np.inf, -np.inf, 65504.0, 65520.0, 2.98e-8, -0.0]
     pixels[1:33] = (rng.standard_normal((32, 96, 3)) * 4.0).astype(np.float32)
-    write_image(tmp_path / "ours.exr", pixels)
+    write_image(tmp_path / "ours.exr", file_samples(pixels, ".exr", "half"))
     spec = oiio.ImageSpec(96, 64, 3, oiio.HALF)
     spec.attribute("compression", "zip")
     theirs = oiio.ImageOutput.create("openexr")

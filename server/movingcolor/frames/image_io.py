@@ -227,8 +227,8 @@ def _output_spec(
     attributes: dict | None,
 ) -> tuple[oiio.ImageSpec, np.ndarray, str]:
     """The file's spec for writing ``pixels`` as ``extension`` (its sample type, channels and
-    attributes), the samples to hand the writer (:func:`file_samples`), and the writer's format
-    name."""
+    attributes), the samples to hand the writer (float32 for EXR unless given the file's own
+    samples, integer codes for PNG and TIFF), and the writer's format name."""
     ext = extension.lower()
     if ext not in WRITABLE_FORMATS:
         raise OutputError(
@@ -252,7 +252,16 @@ def _output_spec(
         spec.attribute("compression", compression)
     for key, value in (attributes or {}).items():
         spec.attribute(key, value)
-    return spec, file_samples(pixels, ext, pixel_type), WRITABLE_FORMATS[ext]
+    if pixels.dtype == _sample_type(ext, pixel_type):
+        data = np.ascontiguousarray(pixels)
+    elif ext == ".exr":
+        # Given float32, OpenImageIO converts to half as it encodes, a few rows at a time: no
+        # second full-frame buffer (a 4K frame's half samples are 53 MB; making them first costs
+        # a caller that writes on its own thread more than it saves).
+        data = np.ascontiguousarray(pixels, dtype=np.float32)
+    else:
+        data = file_samples(pixels, ext, pixel_type)
+    return spec, data, WRITABLE_FORMATS[ext]
 
 
 #: The sample type each file kind is written from (``--exr-type`` for an EXR).
@@ -260,17 +269,21 @@ _SAMPLE_TYPES = {".png": np.uint8, ".tif": np.uint16, ".tiff": np.uint16}
 _EXR_SAMPLE_TYPES = {"half": np.float16, "float": np.float32}
 
 
+def _sample_type(ext: str, pixel_type: str) -> type | None:
+    return _EXR_SAMPLE_TYPES.get(pixel_type, np.float32) if ext == ".exr" else _SAMPLE_TYPES.get(ext)
+
+
 def file_samples(pixels: np.ndarray, extension: str, pixel_type: str = "half") -> np.ndarray:
     """``pixels`` (float32 ``(H, W, C)``) as the samples a file ending in ``extension`` stores:
     half floats for a half EXR, float32 for a float EXR, integer codes for PNG (8-bit) and TIFF
     (16-bit). Samples already of that type are taken as they are.
 
-    :func:`write_image` makes them itself; a caller that writes on another thread makes them first,
-    so the writer only encodes (a 1080p half EXR: 0.07 s to write from half samples, 0.09 from
-    float32, on the writer's thread that a shot's frames queue for). numpy rounds float to half
-    exactly as OpenEXR does, to nearest even, beyond half's range to infinity."""
+    A caller that writes on another thread makes them first, so the writer only encodes (a 1080p
+    half EXR: 0.07 s to write from half samples, 0.09 from float32, on the thread a shot's frames
+    queue for); :func:`write_image` takes them as they are. numpy rounds float to half exactly as
+    OpenEXR does, to nearest even, beyond half's range to infinity."""
     ext = extension.lower()
-    wanted = _EXR_SAMPLE_TYPES.get(pixel_type, np.float32) if ext == ".exr" else _SAMPLE_TYPES.get(ext)
+    wanted = _sample_type(ext, pixel_type)
     if wanted is None:
         formats = ", ".join(WRITABLE_FORMATS)
         raise OutputError(f"cannot write {ext or 'files without an extension'}; use one of {formats}")
