@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -259,3 +262,26 @@ def test_throughput_suite_on_a_missing_gpu_says_so_and_writes_nothing(tmp_path):
     assert main(["bench", "--suite", "throughput", "--out", str(report), "--device", "cuda",
                  "--sizes", "64x48", "--frames", "1", "--engines", "hard"]) == 2  # fmt: skip
     assert report.read_text() == "# Benchmarks\n" and not (tmp_path / "docs").exists()
+
+
+def test_a_sections_command_names_only_what_differs_from_the_defaults():
+    """Every benchmark's "Reproduce with" line: the options set away from their defaults, in order,
+    as typed (a flag alone, a float as %g), under the name the command takes them by."""
+    from movingcolor.bench.report import command_of, reproduce_command
+
+    chosen = {"out": Path("BENCHMARKS.md"), "sizes": "64x48", "engines": None, "no_server": True}
+    chosen |= {"device": "cpu", "run_timeout": 120.0, "steps": 3}
+    defaults = {"out": Path("BENCHMARKS.md"), "device": "cpu", "run_timeout": 1800.0, "steps": 5}
+    assert (
+        reproduce_command("movingcolor bench --suite throughput", chosen, defaults)
+        == "movingcolor bench --suite throughput --sizes 64x48 --no-server --run-timeout 120 --steps 3"
+    )
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--root", default="clips")
+    parser.add_argument("--frames", type=int, default=12)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(["--root", "elsewhere", "--frames", "12", "--out", "report.md"])
+    options = ("root", "frames", "out")
+    assert command_of("movingcolor bench", parser, args, options, {"root": "clips"}) == (
+        "movingcolor bench --clips elsewhere --out report.md"
+    )

@@ -29,7 +29,7 @@ from ..demo.run import write_demo_inputs
 from ..frames.image_io import read_pixels, write_image
 from ..service.process import ServerProcess
 from ..spec.schema import DEFAULT_BAND
-from .report import gpu_label, machine_lines, replace_section, write_rows_json
+from .report import command_of, gpu_label, machine_lines, replace_section, write_rows_json
 
 SECTION = "## Production speed against the I/O floor (CPU)"
 #: The section of a run on a GPU: the two are kept apart in one report.
@@ -355,19 +355,8 @@ def main(argv: list[str] | None = None) -> int:
         progress=figures_writer(figures),
         run_timeout=args.run_timeout,
     )
-    command = "python -m movingcolor.bench.io_floor" + (f" --out {args.out}" if args.out else "")
-    if args.sizes != parser.get_default("sizes"):
-        command += f" --sizes {args.sizes}"
-    if args.frames != FRAMES:
-        command += f" --frames {args.frames}"
-    if args.engines != parser.get_default("engines"):
-        command += f" --engines {args.engines}"
-    if args.no_server:
-        command += " --no-server"
-    if args.device != "cpu":
-        command += f" --device {args.device}"
-    if args.run_timeout != RUN_TIMEOUT:
-        command += f" --run-timeout {args.run_timeout:g}"
+    options = ("out", "sizes", "frames", "engines", "no_server", "device", "run_timeout")
+    command = command_of("python -m movingcolor.bench.io_floor", parser, args, options)
     write_report(runs, command, args.frames, args.out, figures, args.device)
     return 1 if any(run.failed for run in runs) else 0
 

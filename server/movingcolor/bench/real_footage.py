@@ -62,7 +62,7 @@ from .real_clips import (
 )
 from .real_footage_report import results_json, section
 from .real_footage_sheets import SHEET_GRADE, SHEET_MATTE, ContactSheet, sheet_path
-from .report import replace_section, write_text_atomic
+from .report import command_of, replace_section, write_text_atomic
 
 __all__ = ["HELD_OUT_CLIPS", "Shot", "main", "run_real_footage", "truth_frames"]
 
@@ -338,19 +338,6 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _command(
-    prog: str, args: argparse.Namespace, parser: argparse.ArgumentParser, names: dict[str, str]
-) -> str:
-    """The command that reproduces a run: ``prog`` and the options that differ from their
-    defaults, under the names ``prog`` takes them by (``names``: option to its name there)."""
-    parts = [prog]
-    for option in ("root", "clips", "frames", "sizes", "engines", "band", "device", "out"):
-        value = getattr(args, option)
-        if value is not None and value != parser.get_default(option):
-            parts.append(f"--{names.get(option, option)} {value}")
-    return " ".join(parts)
-
-
 def main(
     argv: list[str] | None = None,
     prog: str = "python -m movingcolor.bench.real_footage",
@@ -392,7 +379,8 @@ def main(
         progress=lambda message: print(f"real footage: {message}", file=sys.stderr, flush=True),
         band=args.band,
     )
-    command = _command(prog, args, parser, names or {})
+    options = ("root", "clips", "frames", "sizes", "engines", "band", "device", "out")
+    command = command_of(prog, parser, args, options, names)
     json_path = args.json or args.out.parent / JSON_PATH
     relative = (
         json_path.relative_to(args.out.parent) if json_path.is_relative_to(args.out.parent) else json_path

@@ -3,12 +3,14 @@ machine description every section carries so figures stay comparable."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import datetime
 import json
 import os
 import platform
 import sys
+from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -115,3 +117,42 @@ def write_text_atomic(path: Path, text: str) -> None:
     finally:
         if temporary.exists():
             temporary.unlink()
+
+
+def reproduce_command(
+    program: str,
+    chosen: Mapping[str, object],
+    defaults: Mapping[str, object],
+    names: Mapping[str, str] | None = None,
+) -> str:
+    """The command a section says reproduces its run: ``program`` and each option of ``chosen``
+    whose value is not its ``defaults``' one (an option without a default is shown whenever it is
+    set), in ``chosen``'s order, as typed: ``--name value``, a flag alone for True, a float as
+    ``%g``. ``names``: what ``program`` calls an option, where that is not its own name."""
+    parts = [program]
+    for option, value in chosen.items():
+        if value is None or value is False or (option in defaults and value == defaults[option]):
+            continue
+        flag = "--" + (names or {}).get(option, option).replace("_", "-")
+        if value is True:
+            parts.append(flag)
+        else:
+            parts.append(f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}")
+    return " ".join(parts)
+
+
+def command_of(
+    program: str,
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    options: Sequence[str],
+    names: Mapping[str, str] | None = None,
+) -> str:
+    """:func:`reproduce_command` for a run of ``parser``'s ``args``: ``options`` that differ from the
+    parser's defaults."""
+    return reproduce_command(
+        program,
+        {option: getattr(args, option) for option in options},
+        {option: parser.get_default(option) for option in options},
+        names,
+    )

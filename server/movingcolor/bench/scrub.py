@@ -25,7 +25,7 @@ import numpy as np
 from ..service.process import ServerProcess
 from ..spec.schema import DEFAULT_BAND
 from ..synthetic import generate_shot
-from .report import gpu_label, machine_lines, replace_section, write_rows_json
+from .report import command_of, gpu_label, machine_lines, replace_section, write_rows_json
 
 SECTION = "## Scrubbing through the server: FuseWindow latency per next frame (CPU)"
 #: The figures of a run, beside the report (the throughput suite writes the same file).
@@ -156,10 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     size = tuple(int(v) for v in args.size.split("x"))
     rows = measure(tuple(args.engines.split(",")), size, args.steps, args.device)
-    command = "python -m movingcolor.bench.scrub" + (f" --out {args.out}" if args.out else "")
-    for name in ("engines", "size", "steps", "device"):
-        if getattr(args, name) != parser.get_default(name):
-            command += f" --{name} {getattr(args, name)}"
+    options = ("out", "engines", "size", "steps", "device")
+    command = command_of("python -m movingcolor.bench.scrub", parser, args, options)
     text = section(rows, command, args.device)
     print(text)
     if args.out:

@@ -28,7 +28,7 @@ from ..jobs import ShotSpec, run_shot
 from ..masks.band import BandWidth, edge_band
 from ..spec.schema import DEFAULT_BAND
 from ..synthetic import generate_shot
-from .report import machine_lines, replace_section
+from .report import machine_lines, replace_section, reproduce_command
 
 SECTION = "## Each stage alone: frames per second (CPU)"
 GRADE = "slope=1.2,1.0,0.8;offset=0.01;power=1.1;sat=1.2"
@@ -187,11 +187,11 @@ def _section(results: list[Result]) -> str:
     fps = {(r.stage, r.size): r.fps for r in results}
     repeats = results[0].repeats if results else _DEFAULT_REPEATS
     frames = ", ".join(f"{_pipeline_frames(w, h)} frames at {w}x{h}" for w, h in sizes)
-    command = "movingcolor bench --suite stages"
-    if sizes != DEFAULT_SIZES:
-        command += " --sizes " + ",".join(f"{w}x{h}" for w, h in sizes)
-    if repeats != _DEFAULT_REPEATS:
-        command += f" --repeats {repeats}"
+    command = reproduce_command(
+        "movingcolor bench --suite stages",
+        {"sizes": ",".join(f"{w}x{h}" for w, h in sizes), "repeats": repeats},
+        {"sizes": ",".join(f"{w}x{h}" for w, h in DEFAULT_SIZES), "repeats": _DEFAULT_REPEATS},
+    )
     packages = (("numpy", "numpy"), ("OpenImageIO", "OpenImageIO"), ("OpenColorIO", "opencolorio"))
     lines = [
         SECTION,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import io_floor, scrub
-from .report import replace_section
+from .report import replace_section, reproduce_command
 
 DEFAULT_SIZES = ",".join(f"{w}x{h}" for w, h in io_floor.SIZES)
 
@@ -32,23 +32,11 @@ def run(
     ``device``: ``cpu``, or ``cuda`` (every engine on the GPU; sections and figures of their own).
     ``run_timeout``: seconds one run of :mod:`.io_floor` may take before it is stopped (failed)."""
     chosen = tuple(engines.split(",")) if engines else io_floor.ENGINES
-    command = "movingcolor bench --suite throughput"
-    if str(out) != "BENCHMARKS.md":
-        command += f" --out {out}"
-    if sizes != DEFAULT_SIZES:
-        command += f" --sizes {sizes}"
-    if engines:
-        command += f" --engines {engines}"
-    if frames != io_floor.FRAMES:
-        command += f" --frames {frames}"
-    if steps != scrub.STEPS:
-        command += f" --steps {steps}"
-    if not server:
-        command += " --no-server"
-    if device != "cpu":
-        command += f" --device {device}"
-    if run_timeout != io_floor.RUN_TIMEOUT:
-        command += f" --run-timeout {run_timeout:g}"
+    settings = {"out": out, "sizes": sizes, "engines": engines, "frames": frames, "steps": steps}
+    settings |= {"no_server": not server, "device": device, "run_timeout": run_timeout}
+    defaults = {"out": Path("BENCHMARKS.md"), "sizes": DEFAULT_SIZES, "frames": io_floor.FRAMES}
+    defaults |= {"steps": scrub.STEPS, "device": "cpu", "run_timeout": io_floor.RUN_TIMEOUT}
+    command = reproduce_command("movingcolor bench --suite throughput", settings, defaults)
     figures = out.parent / io_floor.figures_path(device)
     runs = io_floor.measure(
         io_floor.parse_sizes(sizes),
