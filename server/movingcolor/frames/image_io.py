@@ -17,8 +17,11 @@ from .limits import check_pixels
 from .memory_file import memory_file, read_back
 from .temporaries import temporary_path
 
-# What --exr-type and the output extension map to.
-EXR_PIXEL_TYPES = {"half": oiio.HALF, "float": oiio.FLOAT}
+# What --exr-type and the output extension map to: the samples each file stores.
+EXR_PIXEL_TYPES = {"half": np.float16, "float": np.float32}
+_INTEGER_SAMPLES = {".png": np.uint8, ".tif": np.uint16, ".tiff": np.uint16}
+#: OpenImageIO's name for each of those sample types.
+_OIIO_TYPES = {np.float16: oiio.HALF, np.float32: oiio.FLOAT, np.uint8: oiio.UINT8, np.uint16: oiio.UINT16}
 EXR_COMPRESSIONS = ("zip", "zips", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab", "rle", "none")
 WRITABLE_FORMATS = {".exr": "openexr", ".png": "png", ".tif": "tiff", ".tiff": "tiff"}
 
@@ -243,16 +246,14 @@ def _output_spec(
             raise OutputError(
                 f"EXR compression {compression!r} unknown: use one of {', '.join(EXR_COMPRESSIONS)}"
             )
-        out_type = EXR_PIXEL_TYPES[pixel_type]
-    else:
-        out_type = oiio.UINT8 if ext == ".png" else oiio.UINT16
-    spec = oiio.ImageSpec(width, height, nchannels, out_type)
+    sample_type = _sample_type(ext, pixel_type)
+    spec = oiio.ImageSpec(width, height, nchannels, _OIIO_TYPES[sample_type])
     spec.channelnames = channels
     if ext == ".exr":
         spec.attribute("compression", compression)
     for key, value in (attributes or {}).items():
         spec.attribute(key, value)
-    if pixels.dtype == _sample_type(ext, pixel_type):
+    if pixels.dtype == sample_type:
         data = np.ascontiguousarray(pixels)
     elif ext == ".exr":
         # Given float32, OpenImageIO converts to half as it encodes, a few rows at a time: no
@@ -264,13 +265,9 @@ def _output_spec(
     return spec, data, WRITABLE_FORMATS[ext]
 
 
-#: The sample type each file kind is written from (``--exr-type`` for an EXR).
-_SAMPLE_TYPES = {".png": np.uint8, ".tif": np.uint16, ".tiff": np.uint16}
-_EXR_SAMPLE_TYPES = {"half": np.float16, "float": np.float32}
-
-
 def _sample_type(ext: str, pixel_type: str) -> type | None:
-    return _EXR_SAMPLE_TYPES.get(pixel_type, np.float32) if ext == ".exr" else _SAMPLE_TYPES.get(ext)
+    """The samples a file ending in ``ext`` stores (``pixel_type``: ``--exr-type`` for an EXR)."""
+    return EXR_PIXEL_TYPES.get(pixel_type, np.float32) if ext == ".exr" else _INTEGER_SAMPLES.get(ext)
 
 
 def file_samples(pixels: np.ndarray, extension: str, pixel_type: str = "half") -> np.ndarray:
