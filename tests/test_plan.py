@@ -341,6 +341,37 @@ def test_frames_of_files_are_prepared_on_every_core_and_a_video_in_order(monkeyp
         ahead.close()
 
 
+def test_the_window_being_fused_is_read_on_every_core_whatever_the_budget():
+    """At 4K one network frame fills the read-ahead budget: the frames of the window the runner
+    is about to fuse (it holds them next anyway) are still prepared on every worker at once, while
+    frames asked for ahead of it stay within the budget."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from movingcolor.jobs import runner
+
+    both_started = threading.Barrier(2, timeout=10)
+    started: list[int] = []
+
+    def prepare(number: int):
+        started.append(number)
+        if number < 10:
+            both_started.wait()  # returns only when another needed frame is prepared beside it
+        return SimpleNamespace(number=number, nbytes=100)
+
+    ahead = runner.ReadAhead(prepare, budget_bytes=50, workers=2)  # under one frame
+    try:
+        ahead.request([1, 2, 3, 4], needed=True)
+        ahead.request([11, 12, 13])
+        assert [ahead.take(n).number for n in (1, 2, 3, 4)] == [1, 2, 3, 4]
+        time.sleep(0.2)
+        assert started[:4] == [1, 2, 3, 4], "needed frames first, in order"
+        assert started[4:] == [11], "then one frame ahead, as the budget allows"
+    finally:
+        ahead.close()
+
+
 def test_a_streamed_target_keeps_its_pixels_until_completed(demo_inputs, test_model):
     """A stream drops a frame's images once it is read: a deferred target keeps its plate as read,
     and is completed from it after the stream released the frame."""

@@ -141,7 +141,10 @@ def fused_frames(
     try:
         for index, window in enumerate(windows):
             if ahead is not None:
-                for upcoming in windows[index : index + 2]:
+                # This window's missing frames on every worker (the runner waits for them); the
+                # next window's within the budget.
+                ahead.request((n for n in window.frames if n not in prepared), needed=True)
+                for upcoming in windows[index + 1 : index + 2]:
                     ahead.request(n for n in upcoming.frames if n not in prepared)
             for number in window.frames:
                 if number not in prepared:
@@ -254,7 +257,9 @@ class ReadAhead:
     (a confined job's reads stay confined); :meth:`take` waits for one and raises what preparing
     it raised. At most ``budget_bytes`` of frames are prepared ahead of the runner (at least one;
     one per worker until a frame's size is known): at 4K a network window's next six frames would
-    hold several gigabytes before they are needed."""
+    hold several gigabytes before they are needed. Frames asked for as ``needed`` (the window the
+    runner is about to fuse, which it holds next anyway) count against no budget: they are
+    prepared on every worker at once."""
 
     def __init__(
         self,
@@ -267,17 +272,22 @@ class ReadAhead:
         self._budget = READ_AHEAD_BYTES if budget_bytes is None else budget_bytes
         self._frame_bytes = 0  # the largest frame prepared so far
         self._wanted: list[int] = []  # asked for, not yet handed to the worker
+        self._needed: set[int] = set()  # of those and the pending, the ones the runner waits for
         self._pending: dict[int, Future] = {}
         self._workers = max(1, workers)
         self._reader = ContextWorker(name, self._workers)
 
-    def request(self, numbers: Iterable[int]) -> None:
+    def request(self, numbers: Iterable[int], needed: bool = False) -> None:
+        """Prepare ``numbers`` in this order; ``needed``: the runner takes them before it goes on."""
         for number in numbers:
+            if needed:
+                self._needed.add(number)
             if number not in self._pending and number not in self._wanted:
                 self._wanted.append(number)
         self._fill()
 
     def take(self, number: int) -> PreparedFrame:
+        self._needed.discard(number)
         if number in self._wanted:
             self._wanted.remove(number)
         if number not in self._pending:
@@ -294,12 +304,22 @@ class ReadAhead:
     def _fill(self) -> None:
         # Before any frame's size is known, one frame per worker.
         ahead = max(1, self._budget // self._frame_bytes) if self._frame_bytes else self._workers
+        # Needed frames first: at 4K the budget holds one frame, and a window's frames read one at
+        # a time left a core idle while the runner waited for all of them.
+        for number in [n for n in self._wanted if n in self._needed]:
+            if len(self._pending) >= max(ahead, self._workers):
+                break
+            self._submit(number)
         while self._wanted and len(self._pending) < ahead:
-            number = self._wanted.pop(0)
-            self._pending[number] = self._reader.submit(self._measured, number)
+            self._submit(self._wanted[0])
+
+    def _submit(self, number: int) -> None:
+        self._wanted.remove(number)
+        self._pending[number] = self._reader.submit(self._measured, number)
 
     def close(self) -> None:
         """Drop what was read ahead and wait for the frame being read: the sources close after this."""
         self._wanted.clear()
+        self._needed.clear()
         self._pending.clear()
         self._reader.close(drop_queued=True)
