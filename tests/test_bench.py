@@ -166,8 +166,9 @@ def test_io_floor_benchmark_writes_its_section(tmp_path):
     fused = runs[1]
     assert fused["seconds_per_frame"] > 0 and fused["peak_gib"] > 0
     assert fused["ratio"] > 1  # a process that reads, fuses and writes costs more than reading and writing
-    # After the first frame written the process has started: its rate leaves start-up out.
-    assert 0 < fused["steady_seconds_per_frame"] < fused["seconds_per_frame"]
+    # After the first frame written the process has started: its rate leaves start-up out. Two
+    # frames this small can be written within one tick of the file system's clock: 0 then.
+    assert 0 <= fused["steady_seconds_per_frame"] < fused["seconds_per_frame"]
     assert 0 < fused["steady_ratio"] < fused["ratio"]
     text = report.read_text()
     assert io_floor.SECTION in text and "## Other\n\nkept" in text and "| fuse --engine hard |" in text

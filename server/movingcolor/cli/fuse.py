@@ -116,7 +116,9 @@ def _run(args) -> int:
         return _report(args, summary)
     # Imported here: through a server the client needs none of the fusion code.
     from ..jobs import run_shot
+    from ..process_heap import keep_freed_memory
 
+    keep_freed_memory()  # this process fuses one shot and exits
     progress = FrameProgress(f"fuse ({args.engine})")
     try:
         report = run_shot(spec, progress)
