@@ -37,7 +37,9 @@ def run(args) -> int:
     args.engine = args.engine or default_engine()
     # Imported here: every command's parser is built on each start, and only the demo needs its shot.
     from ..demo.run import run_demo
+    from ..process_heap import keep_freed_memory
 
+    keep_freed_memory()  # this process fuses the demo's shots and exits
     progress = FrameProgress(f"demo ({args.engine})")
     try:
         result = run_demo(Path(args.out), engine=args.engine, frames=args.frames, progress=progress)

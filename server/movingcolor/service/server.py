@@ -11,8 +11,6 @@ memory its jobs freed goes back to the system once they end.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import re
@@ -30,6 +28,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from ..errors import MovingColorError
+from ..process_heap import glibc_function
 from ..protocol import SERVICE
 from ..v1 import fusion_pb2, fusion_pb2_grpc
 from .address import Address, check_unix_socket_free, parse_address
@@ -107,8 +106,7 @@ class MemoryTrimmer:
     BUSY_SECONDS = 10.0
 
     def __init__(self) -> None:
-        library = ctypes.util.find_library("c")
-        self._trim = getattr(ctypes.CDLL(library), "malloc_trim", None) if library else None
+        self._trim = glibc_function("malloc_trim")
         self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
         self._after = self.rss_bytes()
         self._at = time.monotonic()

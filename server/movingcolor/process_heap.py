@@ -1,0 +1,48 @@
+"""What this process's heap gives back to the system (glibc only; elsewhere nothing changes).
+
+Fusing a shot allocates and frees arrays of one to tens of megabytes many times a frame: the
+network's activations on each crop along the band, the band's tiles, each frame's colour
+conversions. By default glibc serves many of them with fresh mappings (its mmap threshold starts
+at 128 KiB and only rises as such arrays are freed) and hands the top of its heap back as soon as
+a little is free, so the kernel faults in and zeroes the same memory again for the next array.
+A quarter of the network's CPU time went to the kernel that way at 1080p (``BENCHMARKS.md``,
+production speed). A server keeps glibc's defaults: it lives on between jobs, and gives back
+what they freed (``service.server.MemoryTrimmer``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import platform
+import sys
+from collections.abc import Callable
+
+# mallopt's parameters (malloc.h).
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+#: The largest mmap threshold glibc takes on a 64-bit system (a larger one is ignored): arrays up
+#: to this size come from the heap and are reused; a 4K frame (over 100 MB) is still mapped alone.
+MMAP_THRESHOLD = 32 << 20
+#: Free memory at the heap's top is kept up to this much (mallopt takes a C int).
+TRIM_THRESHOLD = 2**31 - 1
+
+
+def glibc_function(name: str) -> Callable | None:
+    """The C library's function ``name`` where that library is glibc, else None (musl, macOS,
+    Windows: their allocators have neither these settings nor ``malloc_trim``)."""
+    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        return None
+    library = ctypes.util.find_library("c")
+    return getattr(ctypes.CDLL(library), name, None) if library else None
+
+
+def keep_freed_memory() -> bool:
+    """Keep what this process frees for its next arrays instead of handing it back to the system
+    at once: for a process that fuses one shot and exits (``movingcolor fuse``, a farm chunk), whose
+    resident size then stays near its peak until it ends. True where the settings were taken."""
+    mallopt = glibc_function("mallopt")
+    if mallopt is None:
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))

@@ -1,0 +1,58 @@
+"""The heap settings a one-shot process takes: freed memory is reused, not faulted in again."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from movingcolor.process_heap import glibc_function
+
+#: Allocates about 100 MB in 64 KiB blocks (glibc's heap, not mappings), frees them, allocates them
+#: again and prints the page faults of the second time.
+REUSE = """
+import resource, sys
+from movingcolor.process_heap import keep_freed_memory
+if sys.argv[1] == "keep":
+    assert keep_freed_memory()
+def faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+blocks = [bytes(bytearray(64 << 10)) for _ in range(1600)]
+del blocks
+before = faults()
+blocks = [bytes(bytearray(64 << 10)) for _ in range(1600)]
+print(faults() - before)
+"""
+
+
+def _faults_on_reuse(mode: str) -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", REUSE, mode], capture_output=True, text=True, timeout=60, check=True
+    )
+    return int(done.stdout.split()[-1])
+
+
+@pytest.mark.skipif(glibc_function("mallopt") is None, reason="the heap settings are glibc's")
+def test_freed_memory_is_reused_without_new_page_faults():
+    pages = (100 << 20) // 4096
+    # glibc's defaults hand the freed top of the heap back: every page faults in again.
+    assert _faults_on_reuse("default") > pages // 2
+    assert _faults_on_reuse("keep") < pages // 20
+
+
+def test_an_in_process_fuse_keeps_freed_memory(monkeypatch, demo_inputs, tmp_path):
+    """``movingcolor fuse`` fuses one shot and exits: it takes the settings before fusing (a
+    server, which lives on between jobs, keeps glibc's defaults and trims instead)."""
+    from conftest import run_cli
+    from movingcolor import jobs, process_heap
+    from movingcolor.demo.run import DEMO_GRADE
+
+    events: list[str] = []
+    monkeypatch.setattr(process_heap, "keep_freed_memory", lambda: events.append("heap") or True)
+    run_shot = jobs.run_shot
+    monkeypatch.setattr(jobs, "run_shot", lambda *a, **k: events.append("fuse") or run_shot(*a, **k))
+    plate, matte = demo_inputs
+    out = tmp_path / "f.####.exr"
+    arguments = ["--plate", plate, "--matte", matte, "--grade", DEMO_GRADE, "--out", out]
+    assert run_cli("fuse", *arguments, "--engine", "hard", "--frames", "1001") == 0
+    assert events == ["heap", "fuse"]
