@@ -3,11 +3,11 @@
 Fusing a shot allocates and frees arrays of one to tens of megabytes many times a frame: the
 network's activations on each crop along the band, the band's tiles, each frame's colour
 conversions. By default glibc serves many of them with fresh mappings (its mmap threshold starts
-at 128 KiB and only rises as such arrays are freed) and hands the top of its heap back as soon as
-a little is free, so the kernel faults in and zeroes the same memory again for the next array.
-A quarter of the network's CPU time went to the kernel that way at 1080p (``BENCHMARKS.md``,
-production speed). A server keeps glibc's defaults: it lives on between jobs, and gives back
-what they freed (``service.server.MemoryTrimmer``).
+at 128 KiB and only rises as such arrays are freed) and hands the top of its heap back once twice
+that threshold is free, so the kernel faults in and zeroes the same memory again for the next
+array. In a 1080p network run up to a quarter of the CPU time went to the kernel that way
+(``BENCHMARKS.md``, production speed). A server keeps glibc's defaults: it lives on between jobs,
+and gives back what they freed (``service.server.MemoryTrimmer``).
 """
 
 from __future__ import annotations
