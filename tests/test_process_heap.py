@@ -41,8 +41,7 @@ def test_freed_memory_is_reused_without_new_page_faults():
 
 
 def test_an_in_process_fuse_keeps_freed_memory(monkeypatch, demo_inputs, tmp_path):
-    """``movingcolor fuse`` fuses one shot and exits: it takes the settings before fusing (a
-    server, which lives on between jobs, keeps glibc's defaults and trims instead)."""
+    """``movingcolor fuse`` takes the settings before it fuses."""
     from conftest import run_cli
     from movingcolor import jobs, process_heap
     from movingcolor.demo.run import DEMO_GRADE
@@ -56,3 +55,15 @@ def test_an_in_process_fuse_keeps_freed_memory(monkeypatch, demo_inputs, tmp_pat
     arguments = ["--plate", plate, "--matte", matte, "--grade", DEMO_GRADE, "--out", out]
     assert run_cli("fuse", *arguments, "--engine", "hard", "--frames", "1001") == 0
     assert events == ["heap", "fuse"]
+
+
+def test_a_server_keeps_freed_memory_before_it_serves(monkeypatch, tmp_path):
+    """``movingcolor serve`` takes the settings too (its trimmer gives memory back after jobs)."""
+    from conftest import run_cli
+    from movingcolor import process_heap, service
+
+    events: list[str] = []
+    monkeypatch.setattr(process_heap, "keep_freed_memory", lambda: events.append("heap") or True)
+    monkeypatch.setattr(service, "serve", lambda address, settings: events.append("serve") or 0)
+    assert run_cli("serve", "--address", f"unix://{tmp_path / 'mc.sock'}", "--device", "cpu") == 0
+    assert events == ["heap", "serve"]

@@ -6,8 +6,9 @@ conversions. By default glibc serves many of them with fresh mappings (its mmap 
 at 128 KiB and only rises as such arrays are freed) and hands the top of its heap back once twice
 that threshold is free, so the kernel faults in and zeroes the same memory again for the next
 array. In a 1080p network run up to a quarter of the CPU time went to the kernel that way
-(``BENCHMARKS.md``, production speed). A server keeps glibc's defaults: it lives on between jobs,
-and gives back what they freed (``service.server.MemoryTrimmer``).
+(``BENCHMARKS.md``, production speed). A server takes the settings too: its
+``service.server.MemoryTrimmer`` still gives back what jobs freed once they end (``malloc_trim``
+is not bound by the trim threshold).
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ def glibc_function(name: str) -> Callable | None:
 
 def keep_freed_memory() -> bool:
     """Keep what this process frees for its next arrays instead of handing it back to the system
-    at once: for a process that fuses one shot and exits (``movingcolor fuse``, a farm chunk), whose
-    resident size then stays near its peak until it ends. True where the settings were taken."""
+    at once: for a process that fuses one shot and exits (``movingcolor fuse``, a farm chunk, the
+    demo), whose resident size then stays near its peak until it ends, and for a server, which
+    trims after its jobs. True where the settings were taken."""
     mallopt = glibc_function("mallopt")
     if mallopt is None:
         return False

@@ -166,12 +166,14 @@ def run(args) -> int:
 
         resolve_device(args.device)
     from ..frames.limits import set_max_pixels
+    from ..process_heap import keep_freed_memory
     from ..service import ServerSettings, serve
     from ..service.logs import configure
     from ..service.roots import check_roots
 
     configure(args.log_format)
     set_max_pixels(args.max_pixels)
+    keep_freed_memory()  # a job reuses what it frees; the server's trimmer gives it back after
     mib = 1024 * 1024
     settings = ServerSettings(
         token=read_token(args.token_file),
