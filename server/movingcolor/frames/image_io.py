@@ -253,9 +253,7 @@ def _output_spec(
         spec.attribute("compression", compression)
     for key, value in (attributes or {}).items():
         spec.attribute(key, value)
-    if pixels.dtype == sample_type:
-        data = np.ascontiguousarray(pixels)
-    elif ext == ".exr":
+    if ext == ".exr" and pixels.dtype != sample_type:
         # Given float32, OpenImageIO converts to half as it encodes, a few rows at a time: no
         # second full-frame buffer. A 4K frame's half samples are 53 MB, and making them first cost
         # a caller that writes where it computes 3-4% more (a writer thread is spared it).

@@ -128,12 +128,13 @@ def send_fused(stream: ShotStream, job: Job, output: OutputSettings, part_bytes:
     started, count = time.perf_counter(), 0
     encoder = ContextWorker("movingcolor-encode")
     encoding: deque[Future] = deque()
+    suffix = output_format(output)
     try:
         for number, pixels, header in stream:
             job.check()
-            if output.encoding != pb.ENCODING_RAW:
+            if suffix is not None:
                 # The file's samples made here: the encoder's thread is the one frames queue for.
-                pixels = file_samples(pixels, f".{output.format}", _pixel_type(output))
+                pixels = file_samples(pixels, suffix, _pixel_type(output))
             encoding.append(
                 encoder.submit(
                     lambda *frame: list(_encode(*frame)), number, pixels, header, output, part_bytes
