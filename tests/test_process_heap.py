@@ -68,3 +68,31 @@ def test_a_server_keeps_freed_memory_before_it_serves(monkeypatch, tmp_path):
     monkeypatch.setattr(service, "serve", lambda address, settings: events.append("serve") or 0)
     assert run_cli("serve", "--address", f"unix://{tmp_path / 'mc.sock'}", "--device", "cpu") == 0
     assert events == ["heap", "serve"]
+
+
+def test_a_server_gives_freed_memory_back_only_once_idle_a_while(monkeypatch):
+    """A host stepping through a shot keeps the server's memory between its windows: the trimmer
+    gives it back only after ``IDLE_SECONDS`` without a job, and then once."""
+    from movingcolor.service import server
+
+    clock = [100.0]
+    monkeypatch.setattr(server.time, "monotonic", lambda: clock[0])
+    trimmer = server.MemoryTrimmer()
+    trims: list[float] = []
+    trimmer._trim = lambda pad: trims.append(clock[0])
+
+    def poll(at: float, active_jobs: int) -> None:
+        clock[0] = at
+        trimmer.poll(active_jobs)
+
+    poll(100.0, 1)  # a window
+    for step in range(1, 5):  # the host's next windows, a second or two apart
+        poll(100.0 + 2 * step, 0)
+        poll(100.5 + 2 * step, 1)
+    assert trims == []
+    poll(110.0, 0)  # the host stops
+    poll(110.0 + server.MemoryTrimmer.IDLE_SECONDS - 0.5, 0)
+    assert trims == []
+    poll(110.0 + server.MemoryTrimmer.IDLE_SECONDS, 0)
+    poll(130.0, 0)
+    assert trims == [110.0 + server.MemoryTrimmer.IDLE_SECONDS]

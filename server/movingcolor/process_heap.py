@@ -7,8 +7,8 @@ at 128 KiB and only rises as such arrays are freed) and hands the top of its hea
 that threshold is free, so the kernel faults in and zeroes the same memory again for the next
 array. In a 1080p network run up to a quarter of the CPU time went to the kernel that way
 (``BENCHMARKS.md``, production speed). A server takes the settings too: its
-``service.server.MemoryTrimmer`` still gives back what jobs freed once they end (``malloc_trim``
-is not bound by the trim threshold).
+``service.server.MemoryTrimmer`` still gives back what jobs freed once it has been idle a few
+seconds (``malloc_trim`` is not bound by the trim threshold).
 """
 
 from __future__ import annotations

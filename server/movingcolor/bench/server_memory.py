@@ -67,14 +67,17 @@ def _round(address: str, clients: int, plate: np.ndarray, matte: np.ndarray, eng
 
 def _settle(server: ServerProcess, address: str, seconds: float = 30.0) -> None:
     """Wait until the server runs no job (a call's end reaches the client before the server's
-    cleanup), then a little: the server gives freed memory back within a second of going idle."""
+    cleanup), then until it has given freed memory back: ``MemoryTrimmer.IDLE_SECONDS`` after it
+    went idle, polled every half second."""
     from movingcolor_client import connect
+
+    from ..service.server import MemoryTrimmer
 
     deadline = time.monotonic() + seconds
     with connect(address) as client:
         while client.info()["active_jobs"] and time.monotonic() < deadline:
             time.sleep(0.1)
-    time.sleep(2.0)
+    time.sleep(MemoryTrimmer.IDLE_SECONDS + 2.0)
 
 
 def measure(

@@ -97,13 +97,18 @@ class MemoryTrimmer:
     Concurrent jobs allocate and free many large arrays from many threads; glibc keeps what is
     freed in its per-thread arenas, so without this the process stays at the size of its busiest
     moment although nothing holds that memory. ``malloc_trim(0)`` returns it. ``poll`` trims once
-    no job runs (after jobs ran, or when the resident size grew by ``GROWTH`` since the last trim),
-    and while jobs run at most every ``BUSY_SECONDS`` when it grew (a trim holds each arena's lock
-    briefly: up to ~0.2 s in all for a gigabyte).
+    no job has run for ``IDLE_SECONDS`` (after jobs ran, or when the resident size grew by
+    ``GROWTH`` since the last trim), and while jobs run at most every ``BUSY_SECONDS`` when it grew
+    (a trim holds each arena's lock briefly: up to ~0.2 s in all for a gigabyte).
     """
 
     GROWTH = 32 * 1024 * 1024
     BUSY_SECONDS = 10.0
+    #: Idle time before freed memory goes back: a host stepping through a shot sends its next
+    #: window within a few seconds, and memory given back between two steps is faulted in and
+    #: zeroed again by the next (a guided 1080p step with a second between steps: 0.48-0.56 s
+    #: trimmed at once, 0.45-0.49 s kept).
+    IDLE_SECONDS = 5.0
 
     def __init__(self) -> None:
         self._trim = glibc_function("malloc_trim")
@@ -111,6 +116,7 @@ class MemoryTrimmer:
         self._after = self.rss_bytes()
         self._at = time.monotonic()
         self._ran = False  # jobs ran since the last trim
+        self._idle_since: float | None = None  # when the last job ended, while none runs
 
     def rss_bytes(self) -> int:
         """This process's resident size; 0 where /proc is not there."""
@@ -122,13 +128,19 @@ class MemoryTrimmer:
     def poll(self, active_jobs: int) -> None:
         if self._trim is None:
             return
-        grown = self.rss_bytes() - self._after >= self.GROWTH
+        now = time.monotonic()
         if active_jobs:
-            self._ran = True
-            if not grown or time.monotonic() - self._at < self.BUSY_SECONDS:
+            self._ran, self._idle_since = True, None
+            grown = self.rss_bytes() - self._after >= self.GROWTH
+            if not grown or now - self._at < self.BUSY_SECONDS:
                 return
-        elif not (self._ran or grown):
-            return
+        else:
+            if self._idle_since is None:
+                self._idle_since = now
+            if now - self._idle_since < self.IDLE_SECONDS:
+                return
+            if not (self._ran or self.rss_bytes() - self._after >= self.GROWTH):
+                return
         self._trim(0)
         self._after, self._at = self.rss_bytes(), time.monotonic()
         self._ran = bool(active_jobs)
