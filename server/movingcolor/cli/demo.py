@@ -39,7 +39,7 @@ def run(args) -> int:
     from ..demo.run import run_demo
     from ..process_heap import keep_freed_memory
 
-    keep_freed_memory()  # this process fuses the demo's shots and exits
+    keep_freed_memory(one_heap=True)  # this process fuses the demo's shots and exits
     progress = FrameProgress(f"demo ({args.engine})")
     try:
         result = run_demo(Path(args.out), engine=args.engine, frames=args.frames, progress=progress)
