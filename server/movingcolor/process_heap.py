@@ -51,7 +51,7 @@ def keep_freed_memory(one_heap: bool = False) -> bool:
     heap, the largest too, so that a 4K frame's arrays (over the largest mmap threshold, each
     mapped alone and zeroed again by the kernel) reuse what the frame before freed, and arrays
     freed on one thread serve the next on another. For a one-shot process: 8 frames at 4K in
-    process, ``hard`` 4.4-4.8 -> 3.9 s and ``guided`` 6.6-7.7 -> 6.1-6.7 s, peaks 0.15-0.2 GB
+    process, ``hard`` 4.4-4.8 -> 3.9 s and ``guided`` 6.6-7.7 -> 6.1-6.7 s, peaks 0.1-0.25 GB
     higher; at 1080p the same time and peaks 0.15-0.3 GB lower. A server keeps glibc's heap per
     thread: its scrub measured no faster with one."""
     mallopt = glibc_function("mallopt")

@@ -88,6 +88,7 @@ def _io_floor(plate: str, matte: str, frames: int, folder: Path) -> float:
         capture_output=True,
         text=True,
         check=True,
+        timeout=RUN_TIMEOUT,
     )
     return float(done.stdout.split()[-1])
 

@@ -106,8 +106,8 @@ class MemoryTrimmer:
     BUSY_SECONDS = 10.0
     #: Idle time before freed memory goes back: a host stepping through a shot sends its next
     #: window within a few seconds, and memory given back between two steps is faulted in and
-    #: zeroed again by the next (a guided 1080p step with a second between steps: 0.48-0.56 s
-    #: trimmed at once, 0.45-0.49 s kept).
+    #: zeroed again by the next (a guided 1080p step with a second between steps: 0.54-0.57 s
+    #: trimmed at once, 0.45-0.47 s kept).
     IDLE_SECONDS = 5.0
 
     def __init__(self) -> None:
