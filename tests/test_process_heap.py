@@ -8,22 +8,30 @@ import sys
 import pytest
 from movingcolor.process_heap import glibc_function
 
-#: Allocates about 100 MB in 64 KiB blocks (glibc's heap, not mappings), frees them and prints how
-#: many MB of resident memory the freeing gave back to the system (counted in bytes, so the same
-#: whatever page size the kernel used).
-GIVEN_BACK = """
-import os, sys
-from movingcolor.process_heap import keep_freed_memory
-if sys.argv[1] == "keep":
-    assert keep_freed_memory()
+#: This process's resident bytes, for the scripts below (counted in bytes, so the same whatever page
+#: size the kernel used).
+RESIDENT = """
+import os
 def resident():
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+"""
+
+#: Allocates about 100 MB in 64 KiB blocks (glibc's heap, not mappings), frees them and prints how
+#: many MB of resident memory the freeing gave back to the system.
+GIVEN_BACK = (
+    RESIDENT
+    + """
+import sys
+from movingcolor.process_heap import keep_freed_memory
+if sys.argv[1] == "keep":
+    assert keep_freed_memory()
 blocks = [bytes(bytearray(64 << 10)) for _ in range(1600)]
 before = resident()
 del blocks
 print((before - resident()) / (1 << 20))
 """
+)
 
 
 def _given_back_mb(script: str, mode: str) -> list[float]:
@@ -44,14 +52,13 @@ def test_freed_memory_is_kept_for_the_next_arrays():
 
 #: Allocates 64 MB (over the largest mmap threshold glibc takes) on the main thread and then on
 #: another, frees each and prints how many MB of resident memory each freeing gave back.
-LARGE_GIVEN_BACK = """
-import os, sys, threading
+LARGE_GIVEN_BACK = (
+    RESIDENT
+    + """
+import sys, threading
 from movingcolor.process_heap import keep_freed_memory
 if sys.argv[1] != "default":
     assert keep_freed_memory(one_heap=sys.argv[1] == "one_heap")
-def resident():
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 given = []
 def allocate_and_free():
     block = bytearray(64 << 20)
@@ -65,6 +72,7 @@ thread.start()
 thread.join()
 print(*given)
 """
+)
 
 
 @pytest.mark.skipif(glibc_function("mallopt") is None, reason="the heap settings are glibc's")

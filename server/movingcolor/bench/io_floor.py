@@ -227,8 +227,8 @@ def measure(
             plate, matte = write_demo_inputs(
                 folder / "shot", frames=frames, seed=3, width=width, height=height
             )
-            # The fastest of a few passes: one pass varies by a third on a shared machine, and a
-            # floor that came out slow would flatter every ratio.
+            # The fastest of a few passes (taken in the floor's process): one pass varies by a third
+            # on a shared machine, and a floor that came out slow would flatter every ratio.
             floor = _io_floor(plate, matte, frames, folder)
             add(Run(size, "I/O floor (read plate + matte, write half ZIP EXR)", round(floor, 3), 1.0, 0.0))
             for engine in engines:
