@@ -105,8 +105,8 @@ def test_an_in_process_fuse_keeps_freed_memory(monkeypatch, demo_inputs, tmp_pat
 
 
 def test_a_server_keeps_freed_memory_before_it_serves(monkeypatch, tmp_path):
-    """``movingcolor serve`` takes the settings too (its trimmer gives memory back after jobs), with
-    glibc's heap per thread."""
+    """``movingcolor serve`` takes the settings too, one heap included, before its threads start (its
+    trimmer gives memory back after jobs)."""
     from conftest import run_cli
     from movingcolor import process_heap, service
 
@@ -116,7 +116,7 @@ def test_a_server_keeps_freed_memory_before_it_serves(monkeypatch, tmp_path):
     )
     monkeypatch.setattr(service, "serve", lambda address, settings: events.append("serve") or 0)
     assert run_cli("serve", "--address", f"unix://{tmp_path / 'mc.sock'}", "--device", "cpu") == 0
-    assert events == ["heap False", "serve"]
+    assert events == ["heap True", "serve"]
 
 
 def test_a_server_gives_freed_memory_back_only_once_idle_a_while(monkeypatch):

@@ -173,7 +173,9 @@ def run(args) -> int:
 
     configure(args.log_format)
     set_max_pixels(args.max_pixels)
-    keep_freed_memory()  # a job reuses what it frees; the server's trimmer gives it back after
+    # Before any thread starts: a job reuses what it frees, whichever of the call's threads freed it;
+    # the server's trimmer gives it back once idle.
+    keep_freed_memory(one_heap=True)
     mib = 1024 * 1024
     settings = ServerSettings(
         token=read_token(args.token_file),
