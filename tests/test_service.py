@@ -17,7 +17,7 @@ import pytest
 from conftest import output_files, run_cli, short_folder
 from movingcolor import __version__
 from movingcolor.demo.run import write_demo_inputs
-from movingcolor.frames.image_io import read_header, read_pixels
+from movingcolor.frames.image_io import encode_image, read_header, read_pixels
 from movingcolor.protocol import MAX_MESSAGE_BYTES
 from movingcolor.protocol.images import file_image, raw_image
 from movingcolor.service.process import ServerProcess
@@ -304,12 +304,25 @@ class BrokenFrames:
     def image(self, role, frame):
         if self.kind == "exr":
             return file_image(b"\x76\x2f\x31\x01 not the rest of an EXR file", "exr")
+        if self.kind == "exr body":
+            # A whole header and a cut body: the image is accepted from its header and decoded when
+            # the runner reads it, and its error still names it.
+            pixels = np.random.default_rng(frame).random((64, 96, 4), dtype=np.float32)
+            data = encode_image(".exr", pixels, channels=("R", "G", "B", "A"), pixel_type="float")
+            return file_image(data[: len(data) // 2], "exr")
         info, data = raw_image(np.zeros((8, 8, 3), np.float32), ("R", "G", "B"))
         info.byte_size = len(data) - 10  # consistent parts, but too few samples for 8x8 RGB
         return info, data[:-10]
 
 
-@pytest.mark.parametrize("kind, message", [("exr", r"plate frame 1 \(exr bytes\)"), ("raw", "raw samples")])
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("exr", r"plate frame 1 \(exr bytes\)"),
+        ("exr body", r"plate frame 1 \(exr bytes\)"),
+        ("raw", "raw samples"),
+    ],
+)
 def test_malformed_frame_bytes(unix_server, kind, message):
     setup = shot_setup(clip=[1, 2], grade=GRADE, matte_frames=False)
     with connect(unix_server.address) as client:
@@ -563,3 +576,26 @@ def test_load_eight_clients_thirty_frames_each(unix_server):
         wait_idle(client)
     after = unix_server.rss_bytes()
     assert after - baseline < 32 * 2**20, f"server memory grew from {baseline >> 20} to {after >> 20} MiB"
+
+
+def test_a_shots_files_are_held_as_bytes_until_read_and_raw_samples_decoded_at_once():
+    """A FuseShot buffers a file's bytes, not its pixels (at 4K a float frame is 106 MB against its
+    file's 25), and decodes it when the runner reads it: the same pixels as decoded at once."""
+    from movingcolor.frames.stream import DecodedImage, DeferredImage
+    from movingcolor.protocol.images import Image
+    from movingcolor.service.decode import ImageDecoder
+    from movingcolor.service.shots import _received
+    from movingcolor.v1 import image_pb2 as pb
+
+    pixels = np.random.default_rng(3).random((32, 48, 3), dtype=np.float32)
+    info, data = file_image(encode_image(".exr", pixels, pixel_type="float"), "exr")
+    image = Image(pb.ROLE_PLATE, 1, info, data)
+    received = _received(ImageDecoder(), image)
+    assert isinstance(received, DeferredImage)
+    assert received.size == (48, 32) and received.channels == ("R", "G", "B")
+    np.testing.assert_array_equal(received.pixels, ImageDecoder().decode(image).pixels)
+    np.testing.assert_array_equal(received.pixels, pixels)
+    raw_info, raw_data = raw_image(pixels, ("R", "G", "B"))
+    raw = _received(ImageDecoder(), Image(pb.ROLE_PLATE, 1, raw_info, raw_data))
+    assert isinstance(raw, DecodedImage)
+    np.testing.assert_array_equal(raw.pixels, pixels)

@@ -6,7 +6,9 @@ buffers, and the runner runs exactly that plan. Received images go into a
 ``FrameStore``; the runner (``jobs.ShotStream``) reads them through stream sources,
 waiting for each frame, and yields each fused frame as soon as its last window is
 done. A reader thread receives while the call's own thread runs the runner, so
-decoding, fusion and sending overlap.
+receiving, fusion and sending overlap. A received image is checked from its header at once
+and decoded when the runner first reads it, on the runner's read-ahead threads as a file
+from disk would be: a frame waiting in the buffer holds its file's bytes, not its pixels.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from concurrent.futures import Future
 
 from ..errors import MovingColorError
 from ..frames.image_io import encode_image, file_samples
-from ..frames.stream import FrameStore, StreamSource
+from ..frames.stream import DecodedImage, DeferredImage, FrameStore, StreamSource
 from ..frames.worker import ContextWorker
 from ..jobs import FramePlan, ShotSources, ShotStream
 from ..protocol.images import (
     ROLE_NAMES,
+    Image,
     PartAssembler,
     WireFormatError,
     check_declared_pixels,
@@ -113,10 +116,18 @@ def _receive_into(requests: Iterable, store: FrameStore, decoder: ImageDecoder, 
             raise WireFormatError("a FuseShot stream takes one setup, first; then only image parts")
         image = assembler.add(request.part)
         if image is not None and image.frame in store.needed:  # frames of the clip not needed are ignored
-            store.put(ROLE_NAMES.get(image.role, str(image.role)), image.frame, decoder.decode(image))
+            store.put(ROLE_NAMES.get(image.role, str(image.role)), image.frame, _received(decoder, image))
     if assembler.pending:
         raise WireFormatError(f"the stream ended inside {assembler.pending}; send all of its parts")
     store.finish()
+
+
+def _received(decoder: ImageDecoder, image: Image) -> DecodedImage | DeferredImage:
+    """A file's image checked from its header now and decoded when read: at 4K the frames buffered
+    ahead of a network window held 0.2 GiB more as pixels (the server's peak 3.9-4.0 -> 3.7-3.8
+    GiB, as fast within noise). Raw samples are decoded now: that is a check and a copy, and
+    their errors (a wrong size, NaN) are the sender's to hear first."""
+    return decoder.deferred(image) if image.info.encoding == pb.ENCODING_FILE else decoder.decode(image)
 
 
 def send_fused(stream: ShotStream, job: Job, output: OutputSettings, part_bytes: int):
