@@ -51,6 +51,7 @@ import numpy as np
 from ..color.config import ColorConfig
 from ..errors import MovingColorError
 from ..frames.image_io import read_pixels, write_image
+from ..frames.output_pattern import SUBFOLDER
 from ..frames.temporaries import SUFFIX as PARTIAL_SUFFIX
 from ..service.process import ServerProcess
 from ..synthetic import generate_shot
@@ -73,6 +74,8 @@ COMMAND = (
 SHUTDOWN_MARGIN = 5.0
 #: Exit statuses of ``movingcolor fuse``: 0 done, 1 a bug (traceback), 2 bad input, 75 retry later.
 EXIT_BUG = 1
+#: The outcomes that leave every input as it was: a refusal, or the frames written elsewhere.
+SAFE = ("refused", "redirected")
 
 
 @dataclass
@@ -127,8 +130,9 @@ class HostileRow:
     #: ``exit N`` for the command line, the gRPC status name for calls.
     status: str
     message: str
-    #: refused (a clean refusal), accepted (the request went through), failed (a crash: exit 1,
-    #: UNKNOWN or INTERNAL, or the harness could not stage it).
+    #: refused (a clean refusal), redirected (the request went through, written where it touches no
+    #: input: a folder of plates gets its frames in ``fused/``), accepted (the request went through
+    #: as asked), failed (a crash: exit 1, UNKNOWN or INTERNAL, or the harness could not stage it).
     outcome: str
     seconds: float
 
@@ -973,15 +977,27 @@ class Hostile:
         self.rows: list[HostileRow] = []
         self.target = str(ws.reference / "f.####.exr")  # hostile command lines aim at earlier outputs
 
-    def cli(self, kind: str, args: list[str], via: str = "fuse", token: str | None = TOKEN) -> None:
+    def cli(
+        self,
+        kind: str,
+        args: list[str],
+        via: str = "fuse",
+        token: str | None = TOKEN,
+        redirected_to: Path | None = None,
+    ) -> None:
+        """One command line; ``redirected_to``: the folder a safe run writes to instead of where it
+        was told (whether any input changed is the checksums' to say)."""
         run = run_cli_here(args, token=token)
+        outcome = outcome_of_exit(run.rc)
+        if outcome == "accepted" and redirected_to is not None and any(redirected_to.glob("*.exr")):
+            outcome = "redirected"
         self.rows.append(
             HostileRow(
                 kind,
                 via,
                 f"exit {run.rc}",
                 _shown(run.message, self.ws.root)[:200],
-                outcome_of_exit(run.rc),
+                outcome,
                 round(run.seconds, 2),
             )
         )
@@ -1025,7 +1041,12 @@ class Hostile:
         three = over / "plate.###.exr"  # frames 1000-1003 name the plate's own files
         self.cli(kind, fuse_args(plate, matte, three))
         self.cli(kind, fuse_args(plate, matte, three, server=self.server.address), "fuse --server")
-        self.cli(kind, fuse_args(plate, matte, over), "fuse (--out the plate's folder)")
+        self.cli(
+            kind,
+            fuse_args(plate, matte, over),
+            "fuse (--out the plate's folder)",
+            redirected_to=over / SUBFOLDER,
+        )
         self.call(kind, "RunJob", self.run_job(plate, str(three), matte, grade=GRADE))
 
     def symlink_outside_root(self) -> None:
@@ -1303,7 +1324,7 @@ def run(settings: Settings, keep: bool = False, log: Callable[[str], None] = pri
                 ).start()
                 hostile = Hostile(ws, server, idle_server).all()
             log(
-                f"hostile: {sum(h.outcome == 'refused' for h in hostile)}/{len(hostile)} refused "
+                f"hostile: {sum(h.outcome in SAFE for h in hostile)}/{len(hostile)} refused or redirected "
                 f"({seconds['hostile']}s)"
             )
         finally:
@@ -1402,18 +1423,18 @@ def hostile_summary(rows: list[dict]) -> list[str]:
     for row in rows:
         kinds.setdefault(row["kind"], []).append(row)
     lines = [
-        "| hostile input | tries | refused | not refused | statuses |",
+        "| hostile input | tries | refused or redirected | neither | statuses |",
         "|---|---:|---:|---|---|",
     ]
     for kind, tries in kinds.items():
-        refused = sum(t["outcome"] == "refused" for t in tries)
-        others = [f"**{t['outcome'].upper()}** ({t['via']})" for t in tries if t["outcome"] != "refused"]
+        refused = sum(t["outcome"] in SAFE for t in tries)
+        others = [f"**{t['outcome'].upper()}** ({t['via']})" for t in tries if t["outcome"] not in SAFE]
         statuses = ", ".join(dict.fromkeys(t["status"] for t in tries))
         lines.append(
             f"| {_cell(kind)} | {len(tries)} | {refused} | {_cell('; '.join(others)) or '–'} | {statuses} |"
         )
     total = len(rows)
-    refused = sum(r["outcome"] == "refused" for r in rows)
+    refused = sum(r["outcome"] in SAFE for r in rows)
     lines.append(f"| **all** | {total} | {refused} | {total - refused or '–'} | |")
     return lines
 
@@ -1424,7 +1445,7 @@ def hostile_details(rows: list[dict]) -> list[str]:
         "|---|---|---|---|---|",
     ]
     for row in rows:
-        outcome = row["outcome"] if row["outcome"] == "refused" else f"**{row['outcome'].upper()}**"
+        outcome = row["outcome"] if row["outcome"] in SAFE else f"**{row['outcome'].upper()}**"
         lines.append(
             f"| {_cell(row['kind'])} | {_cell(row['via'])} | {row['status']} | {outcome} "
             f"| {_cell(row['message'])} |"
@@ -1520,10 +1541,11 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.markdown or args.doc or args.out):
         print("\n".join(figures(report, details=True)))
     failed = [f["fault"] for f in report["faults"] if f["survived"] is False]
-    accepted = [h for h in report["hostile"] if h["outcome"] != "refused"]
+    accepted = [h for h in report["hostile"] if h["outcome"] not in SAFE]
     print(
         f"{len(report['faults']) - len(failed)}/{len(report['faults'])} faults survived or not staged; "
-        f"{len(report['hostile']) - len(accepted)}/{len(report['hostile'])} hostile tries refused; "
+        f"{len(report['hostile']) - len(accepted)}/{len(report['hostile'])} hostile tries refused or "
+        "redirected; "
         f"{sum(len(c['changed']) for c in report['checksums'])} checksummed files changed"
     )
     return 0
