@@ -93,3 +93,40 @@ def test_the_band_on_tiles_equals_the_whole_frame_band(width):
     band_width = BandWidth.parse(width)
     for matte in mattes:
         assert np.array_equal(edge_band(matte, band_width), _band_by_whole_frame_distances(matte, band_width))
+
+
+LOADS_ON_PREPARING = """
+import json, sys, threading
+from movingcolor.jobs import ShotPlan
+from movingcolor.jobs.prepare import FramePreparer
+from movingcolor.spec import ShotSpec
+
+plate, matte, out, engine = sys.argv[1:5]
+spec = ShotSpec(plate=plate, matte=matte, out=out, grade="slope=1.1,1.0,0.9", engine=engine)
+plan = ShotPlan.files(spec)
+before = "scipy.ndimage" in sys.modules
+FramePreparer(plan)
+for thread in threading.enumerate():
+    if thread.name == "movingcolor-import":
+        thread.join()
+print(json.dumps([before, "scipy.ndimage" in sys.modules]))
+"""
+
+
+@pytest.mark.parametrize("engine, loaded", [("hard", False), ("feather", True), ("guided", True)])
+def test_preparing_a_band_engines_shot_loads_the_distance_transform_before_any_frame(
+    demo_inputs, tmp_path, engine, loaded
+):
+    """The band's distance transform (scipy) is imported on a thread of its own once the shot is
+    planned, not on the first frame's path; a hard composite, which needs no band, never loads it."""
+    import json
+    import subprocess
+    import sys
+
+    plate, matte = demo_inputs
+    arguments = [plate, matte, str(tmp_path / "f.####.exr"), engine]
+    done = subprocess.run(
+        [sys.executable, "-c", LOADS_ON_PREPARING, *arguments], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == [False, loaded]

@@ -18,7 +18,7 @@ import numpy as np
 from ..color.config import apply_processor
 from ..color.grade_fit import GOOD_FIT_RMS, LOCAL_FIT_MIN_RADIUS, recover_graded, recover_graded_locally
 from ..engines import Engine
-from ..masks.band import edge_band, edge_band_with_fade
+from ..masks.band import edge_band, edge_band_with_fade, load_in_background
 from ..masks.matte import matte_from_pixels
 from .composite import at_pixels, blend_exact
 from .plan import ShotPlan
@@ -126,6 +126,8 @@ class FramePreparer:
 
     def __init__(self, plan: ShotPlan, arrays: frozenset[str] | None = None, kept: KeptFrames | None = None):
         self.plan = plan
+        if plan.engine.decides_band:
+            load_in_background()
         # A grade or a graded plate gives every frame's grade; only a host's composite may not.
         grade_known = plan.mode != "edited"
         inputs = plan.engine.inputs_for(grade_known)

@@ -8,7 +8,10 @@ output is the hard composite, bit for bit.
 
 from __future__ import annotations
 
+import importlib
 import math
+import sys
+import threading
 
 import numpy as np
 
@@ -96,6 +99,18 @@ def _band(
         # The band's pixels in C order, and where each near pixel falls among them.
         reach[np.searchsorted(np.flatnonzero(band), at)] = np.concatenate(kept)
     return band, reach, pixels
+
+
+def load_in_background() -> None:
+    """Start importing the band's distance transform (scipy's ``ndimage``, about 0.12 s) on a thread
+    of its own. Started before a shot's first frames are read, the import runs while OpenImageIO
+    decodes them with Python's lock released, instead of after them, on the first frame's path (a
+    later import waits for this one rather than starting again)."""
+    if "scipy.ndimage" not in sys.modules:
+        load = threading.Thread(
+            target=importlib.import_module, args=("scipy.ndimage",), name="movingcolor-import", daemon=True
+        )
+        load.start()
 
 
 def _distance_to_zero(mask: np.ndarray) -> np.ndarray:
