@@ -105,10 +105,12 @@ def load_in_background() -> None:
     """Start importing the band's distance transform (scipy's ``ndimage``, about 0.12 s) on a thread
     of its own. Started before a shot's first frames are read, the import runs while OpenImageIO
     decodes them with Python's lock released, instead of after them, on the first frame's path (a
-    later import waits for this one rather than starting again)."""
+    later import waits for this one rather than starting again). Not a daemon: a process that ends
+    sooner (every frame already written) waits for the import to finish rather than stopping the
+    thread inside it."""
     if "scipy.ndimage" not in sys.modules:
         load = threading.Thread(
-            target=importlib.import_module, args=("scipy.ndimage",), name="movingcolor-import", daemon=True
+            target=importlib.import_module, args=("scipy.ndimage",), name="movingcolor-import"
         )
         load.start()
 
