@@ -223,12 +223,18 @@ def test_a_target_prepared_before_as_context_takes_its_band_and_inputs_from_it(
 
 @pytest.mark.parametrize("engine_name", ["hard", "guided", "movingcolor"])
 @pytest.mark.parametrize("source", ["grade", "graded", "edited"])
+@pytest.mark.parametrize("kept", [True, False], ids=["reads kept", "read again"])
 def test_a_target_completed_when_composited_equals_one_prepared_whole(
-    demo_inputs, test_model, engine_name, source
+    demo_inputs, test_model, engine_name, source, kept, monkeypatch
 ):
     """The network finishes six frames a window: each is read with what its windows need and its
     pixels as read, and completed with its composite's arrays only when it is composited; that
-    equals preparing it whole, bit for bit, for a grade, a graded plate and a host's composite."""
+    equals preparing it whole, bit for bit, for a grade, a graded plate and a host's composite,
+    whether its pixels as read were kept (a small plate) or its files are read again (a large one)."""
+    from movingcolor.jobs import prepare
+
+    if not kept:
+        monkeypatch.setattr(prepare, "KEEP_READ_BYTES", 0)
     engine = _engine(engine_name, test_model)
     plate, _ = demo_inputs
     other = {"grade": {"grade": GRADE}, "graded": {"graded": plate}, "edited": {"edited": plate}}[source]
@@ -239,7 +245,10 @@ def test_a_target_completed_when_composited_equals_one_prepared_whole(
         read = preparer.read_target(1003)
         if source != "edited":  # the grade recovered from a composite is prepared whole when read
             assert read.edited_out is None and read.plate_out is None
-            assert read.plate_rgb is None and read.other_rgb is None, "files are read again"
+            if kept:
+                assert read.plate_rgb is not None and (read.other_rgb is not None) == (source == "graded")
+            else:
+                assert read.plate_rgb is None and read.other_rgb is None, "files are read again"
         completed = preparer.complete(1003, read)
         whole = preparer.prepare(1003)
         assert completed.plate_rgb is None and completed.other_rgb is None

@@ -97,6 +97,9 @@ class KeptFrames(Protocol):
 
 #: What a frame that only gives context (a neighbour or a global frame that is not fused itself)
 #: carries besides its engine's inputs.
+#: A target's pixels as read are kept until it is completed when its plate is at most this many
+#: float bytes (1080p RGBA: 33 MB); a larger one is read again.
+KEEP_READ_BYTES = 40 << 20
 CONTEXT_ARRAYS = frozenset({"matte", "band", "band_pixels"})
 #: What a fused frame takes from its prepared context, when one is kept: all that does not depend
 #: on the grade's output space or the composite.
@@ -166,9 +169,12 @@ class FramePreparer:
         if self.plan.mode == "edited":
             return self.prepare(number)
         found = self._kept_context(number)
-        # Files are read again when the frame is completed (a read costs little beside the network
-        # that fuses many frames at once); a stream's frames are dropped once read, so kept.
-        keep_reads = self.plan.sources.release is not None
+        # A stream's frames are dropped once read, so kept. A file's are kept too where a window of
+        # them costs little memory; larger ones (106 MB a 4K frame, six to a network window) are
+        # read again when the frame is completed.
+        plate = self.plan.sources.plate
+        small = plate.width * plate.height * len(plate.channels) * 4 <= KEEP_READ_BYTES
+        keep_reads = self.plan.sources.release is not None or small
         return self._prepare(number, self.context_arrays | {"band_fade"}, found, keep_reads=keep_reads)
 
     def complete(self, number: int, frame: PreparedFrame) -> PreparedFrame:
