@@ -95,11 +95,11 @@ class KeptFrames(Protocol):
     def put(self, key: Hashable, value: PreparedFrame, size: int) -> None: ...
 
 
-#: What a frame that only gives context (a neighbour or a global frame that is not fused itself)
-#: carries besides its engine's inputs.
 #: A target's pixels as read are kept until it is completed when its plate is at most this many
 #: float bytes (1080p RGBA: 33 MB); a larger one is read again.
 KEEP_READ_BYTES = 40 << 20
+#: What a frame that only gives context (a neighbour or a global frame that is not fused itself)
+#: carries besides its engine's inputs.
 CONTEXT_ARRAYS = frozenset({"matte", "band", "band_pixels"})
 #: What a fused frame takes from its prepared context, when one is kept: all that does not depend
 #: on the grade's output space or the composite.
@@ -161,7 +161,7 @@ class FramePreparer:
 
     def read_target(self, number: int) -> PreparedFrame:
         """Frame ``number``, to be fused, as its windows read it: what the engine reads, the band's
-        fade, and a stream's pixels as read; the arrays only its composite needs (five frames
+        fade, and its pixels as read where they are kept (a stream's, a small plate's); the arrays only its composite needs (five frames
         of float RGB) are made by :meth:`complete` when it is composited, so a window that fuses
         many frames at once (the network's six) does not hold them all. A shot whose grade is
         recovered from the host's composite prepares its targets whole (the recovery would
