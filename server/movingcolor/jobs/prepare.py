@@ -161,11 +161,11 @@ class FramePreparer:
 
     def read_target(self, number: int) -> PreparedFrame:
         """Frame ``number``, to be fused, as its windows read it: what the engine reads, the band's
-        fade, and its pixels as read where they are kept (a stream's, a small plate's); the arrays only its composite needs (five frames
-        of float RGB) are made by :meth:`complete` when it is composited, so a window that fuses
-        many frames at once (the network's six) does not hold them all. A shot whose grade is
-        recovered from the host's composite prepares its targets whole (the recovery would
-        otherwise run twice)."""
+        fade, and its pixels as read where they are kept (a stream's, a small plate's); the arrays
+        only its composite needs (five frames of float RGB) are made by :meth:`complete` when it is
+        composited, so a window that fuses many frames at once (the network's six) does not hold
+        them all. A shot whose grade is recovered from the host's composite prepares its targets
+        whole (the recovery would otherwise run twice)."""
         if self.plan.mode == "edited":
             return self.prepare(number)
         found = self._kept_context(number)
