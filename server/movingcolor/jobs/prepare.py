@@ -173,8 +173,10 @@ class FramePreparer:
         # them costs little memory; larger ones (106 MB a 4K frame, six to a network window) are
         # read again when the frame is completed.
         plate = self.plan.sources.plate
-        small = plate.width * plate.height * len(plate.channels) * 4 <= KEEP_READ_BYTES
-        keep_reads = self.plan.sources.release is not None or small
+        keep_reads = (
+            self.plan.sources.release is not None
+            or plate.width * plate.height * len(plate.channels) * 4 <= KEEP_READ_BYTES
+        )
         return self._prepare(number, self.context_arrays | {"band_fade"}, found, keep_reads=keep_reads)
 
     def complete(self, number: int, frame: PreparedFrame) -> PreparedFrame:
