@@ -1427,15 +1427,15 @@ def hostile_summary(rows: list[dict]) -> list[str]:
         "|---|---:|---:|---|---|",
     ]
     for kind, tries in kinds.items():
-        refused = sum(t["outcome"] in SAFE for t in tries)
+        safe = sum(t["outcome"] in SAFE for t in tries)
         others = [f"**{t['outcome'].upper()}** ({t['via']})" for t in tries if t["outcome"] not in SAFE]
         statuses = ", ".join(dict.fromkeys(t["status"] for t in tries))
         lines.append(
-            f"| {_cell(kind)} | {len(tries)} | {refused} | {_cell('; '.join(others)) or '–'} | {statuses} |"
+            f"| {_cell(kind)} | {len(tries)} | {safe} | {_cell('; '.join(others)) or '–'} | {statuses} |"
         )
     total = len(rows)
-    refused = sum(r["outcome"] in SAFE for r in rows)
-    lines.append(f"| **all** | {total} | {refused} | {total - refused or '–'} | |")
+    safe = sum(r["outcome"] in SAFE for r in rows)
+    lines.append(f"| **all** | {total} | {safe} | {total - safe or '–'} | |")
     return lines
 
 
@@ -1541,10 +1541,10 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.markdown or args.doc or args.out):
         print("\n".join(figures(report, details=True)))
     failed = [f["fault"] for f in report["faults"] if f["survived"] is False]
-    accepted = [h for h in report["hostile"] if h["outcome"] not in SAFE]
+    unsafe = [h for h in report["hostile"] if h["outcome"] not in SAFE]
     print(
         f"{len(report['faults']) - len(failed)}/{len(report['faults'])} faults survived or not staged; "
-        f"{len(report['hostile']) - len(accepted)}/{len(report['hostile'])} hostile tries refused or "
+        f"{len(report['hostile']) - len(unsafe)}/{len(report['hostile'])} hostile tries refused or "
         "redirected; "
         f"{sum(len(c['changed']) for c in report['checksums'])} checksummed files changed"
     )

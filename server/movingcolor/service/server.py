@@ -94,12 +94,13 @@ def claim_temp_folder() -> tuple[Path, list[Path]]:
 class MemoryTrimmer:
     """Gives the heap memory that finished jobs freed back to the system (glibc only).
 
-    Concurrent jobs allocate and free many large arrays from many threads; glibc keeps what is
-    freed in its per-thread arenas, so without this the process stays at the size of its busiest
-    moment although nothing holds that memory. ``malloc_trim(0)`` returns it. ``poll`` trims once
-    no job has run for ``IDLE_SECONDS`` (after jobs ran, or when the resident size grew by
-    ``GROWTH`` since the last trim), and while jobs run at most every ``BUSY_SECONDS`` when it grew
-    (a trim holds each arena's lock briefly: up to ~0.2 s in all for a gigabyte).
+    Concurrent jobs allocate and free many large arrays from many threads; the server keeps what is
+    freed in its heap for the next arrays (``process_heap.keep_freed_memory``), so without this the
+    process stays at the size of its busiest moment although nothing holds that memory.
+    ``malloc_trim(0)`` returns it. ``poll`` trims once no job has run for ``IDLE_SECONDS`` (after
+    jobs ran, or when the resident size grew by ``GROWTH`` since the last trim), and while jobs run
+    at most every ``BUSY_SECONDS`` when it grew (a trim holds the heap's lock briefly: up to ~0.2 s
+    in all for a gigabyte).
     """
 
     GROWTH = 32 * 1024 * 1024
@@ -125,21 +126,24 @@ class MemoryTrimmer:
         except (OSError, IndexError, ValueError):
             return 0
 
+    def _grown(self) -> bool:
+        """The resident size grew by ``GROWTH`` since the last trim (read only when it decides)."""
+        return self.rss_bytes() - self._after >= self.GROWTH
+
     def poll(self, active_jobs: int) -> None:
         if self._trim is None:
             return
         now = time.monotonic()
         if active_jobs:
             self._ran, self._idle_since = True, None
-            grown = self.rss_bytes() - self._after >= self.GROWTH
-            if not grown or now - self._at < self.BUSY_SECONDS:
+            if not self._grown() or now - self._at < self.BUSY_SECONDS:
                 return
         else:
             if self._idle_since is None:
                 self._idle_since = now
             if now - self._idle_since < self.IDLE_SECONDS:
                 return
-            if not (self._ran or self.rss_bytes() - self._after >= self.GROWTH):
+            if not (self._ran or self._grown()):
                 return
         self._trim(0)
         self._after, self._at = self.rss_bytes(), time.monotonic()
