@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from movingcolor.cli.main import main
-from movingcolor.demo.run import write_demo_inputs
+from movingcolor.jobs.demo_shot import write_demo_inputs
 from movingcolor.service.process import ServerProcess
 
 CLIPS = Path(
@@ -104,7 +104,7 @@ def demo_truth() -> list[np.ndarray]:
     true soft alpha, and the truth is the composite of graded and plate through it."""
     from movingcolor.color.config import ColorConfig, apply_processor
     from movingcolor.color.grade import parse_grade
-    from movingcolor.demo.run import DEMO_GRADE
+    from movingcolor.jobs.demo_shot import DEMO_GRADE
     from movingcolor.synthetic import generate_shot
 
     config = ColorConfig()

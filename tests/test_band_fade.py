@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from movingcolor.color.config import ColorConfig, apply_processor
 from movingcolor.color.grade import parse_grade
-from movingcolor.demo.run import DEMO_GRADE
 from movingcolor.engines.base import Engine, FusionFrames, FusionResult
 from movingcolor.frames.image_io import read_pixels
 from movingcolor.jobs import ShotSpec, run_shot
+from movingcolor.jobs.demo_shot import DEMO_GRADE
 from movingcolor.masks.band import BandWidth, edge_band, edge_band_with_fade
 from movingcolor.masks.matte import matte_from_pixels
 

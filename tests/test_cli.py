@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from conftest import max_abs, needs_oiiotool, output_files, run_cli
 from movingcolor.color.config import ColorConfig
-from movingcolor.demo.run import DEMO_GRADE
 from movingcolor.frames.image_io import read_header, read_pixels, write_image
+from movingcolor.jobs.demo_shot import DEMO_GRADE
 
 
 def test_fuse_writes_exr_with_header_and_json(demo_inputs, tmp_path, capsys):

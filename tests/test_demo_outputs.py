@@ -10,7 +10,7 @@ from movingcolor.demo.edge_crop import most_different_box, outlined, zoom
 from movingcolor.demo.edge_track import EdgeTrack, track_left_edge
 from movingcolor.demo.grid import GAP, HEADER_HEIGHT, LABEL_WIDTH
 from movingcolor.demo.labels import BACKGROUND, text_cell
-from movingcolor.demo.run import FIRST_FRAME, display_frames, run_demo
+from movingcolor.demo.run import display_frames, run_demo
 from movingcolor.demo.temporal_strip import (
     FOOTER_HEIGHT,
     HALF_WIDTH,
@@ -19,6 +19,7 @@ from movingcolor.demo.temporal_strip import (
     seam_motion,
 )
 from movingcolor.frames.image_io import read_pixels
+from movingcolor.jobs.demo_shot import FIRST_FRAME
 from movingcolor.synthetic import generate_shot
 
 FRAMES = 6

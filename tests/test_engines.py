@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from movingcolor.color.config import ColorConfig, apply_processor
 from movingcolor.color.grade import parse_grade
-from movingcolor.demo.run import DEMO_GRADE
 from movingcolor.engines import engine_names
 from movingcolor.engines.registry import create_engine
 from movingcolor.errors import UnknownEngineError
 from movingcolor.frames.image_io import read_pixels, write_image
 from movingcolor.jobs import ShotSpec, run_shot
+from movingcolor.jobs.demo_shot import DEMO_GRADE
 from movingcolor.masks.band import BandWidth, edge_band
 from movingcolor.masks.matte import matte_from_pixels
 

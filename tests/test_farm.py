@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import output_files, run_cli
-from movingcolor.demo.run import DEMO_GRADE
 from movingcolor.farm import TEMPLATES
 from movingcolor.frames.image_io import read_pixels
+from movingcolor.jobs.demo_shot import DEMO_GRADE
 
 
 def _fuse(plate, matte, out, *extra) -> int:

@@ -16,11 +16,11 @@ torch = pytest.importorskip("torch")
 
 from conftest import live_heads, output_files, run_cli  # noqa: E402
 from movingcolor.color.config import ColorConfig  # noqa: E402
-from movingcolor.demo.run import DEMO_GRADE  # noqa: E402
 from movingcolor.engines import FusionFrames  # noqa: E402
 from movingcolor.engines.band_crops import CROP, FINEST_SCALE, MARGIN  # noqa: E402
 from movingcolor.engines.movingcolor import MovingColorEngine, working_shape  # noqa: E402
 from movingcolor.frames.image_io import read_pixels, write_image  # noqa: E402
+from movingcolor.jobs.demo_shot import DEMO_GRADE  # noqa: E402
 from movingcolor.masks.band import BandWidth, edge_band  # noqa: E402
 from movingcolor.model.checkpoint import save_checkpoint  # noqa: E402
 from movingcolor.model.registry import create_network  # noqa: E402

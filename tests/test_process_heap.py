@@ -89,7 +89,7 @@ def test_an_in_process_fuse_keeps_freed_memory(monkeypatch, demo_inputs, tmp_pat
     """``movingcolor fuse`` takes the settings, one heap included, before it fuses."""
     from conftest import run_cli
     from movingcolor import jobs, process_heap
-    from movingcolor.demo.run import DEMO_GRADE
+    from movingcolor.jobs.demo_shot import DEMO_GRADE
 
     events: list[str] = []
     monkeypatch.setattr(

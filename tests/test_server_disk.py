@@ -62,6 +62,8 @@ def test_streamed_shots_and_windows_write_nothing_on_the_server(tmp_path):
     server = ServerProcess(f"unix://{folder}/mc.sock", env={"TMPDIR": str(temporary)}).start()
     try:
         (server_folder,) = temporary.glob("movingcolor-server-*")
+        # The one thing the server writes of its own: its warm-up shot, once, as it starts.
+        assert server.wait_for("warmed"), server.log
         created = CreatedEntries(server_folder)
         with connect(server.address, retries=0) as client:
             # File bytes in and out (FuseShot), and raw samples in and out (FuseWindow).

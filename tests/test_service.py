@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from conftest import output_files, run_cli, short_folder
 from movingcolor import __version__
-from movingcolor.demo.run import write_demo_inputs
 from movingcolor.frames.image_io import encode_image, read_header, read_pixels
+from movingcolor.jobs.demo_shot import write_demo_inputs
 from movingcolor.protocol import MAX_MESSAGE_BYTES
 from movingcolor.protocol.images import file_image, raw_image
 from movingcolor.service.process import ServerProcess

@@ -10,7 +10,6 @@ from functools import partial
 
 import numpy as np
 import pytest
-from movingcolor.demo.run import DEMO_GRADE
 from movingcolor.engines import FusionFrames
 from movingcolor.engines.band_refinement import NUMPY_REFINER, refine_tiles, smoothed_band_alpha
 from movingcolor.engines.feather import FeatherEngine
@@ -19,6 +18,7 @@ from movingcolor.engines.guided_filter import refine_matte
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.image_io import read_pixels
 from movingcolor.jobs import ShotSpec, run_shot
+from movingcolor.jobs.demo_shot import DEMO_GRADE
 from movingcolor.masks.band import TILE, BandWidth, edge_band, occupied_tiles
 from movingcolor.masks.matte import matte_from_pixels
 from movingcolor.synthetic import generate_shot

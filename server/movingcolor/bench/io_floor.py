@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..demo.run import write_demo_inputs
 from ..frames.image_io import read_pixels, write_image
+from ..jobs.demo_shot import write_demo_inputs
 from ..service.process import ServerProcess
 from ..spec.schema import DEFAULT_BAND
 from .report import command_of, gpu_label, machine_lines, replace_section, write_rows_json

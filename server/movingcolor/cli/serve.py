@@ -7,6 +7,7 @@ the default). Beyond loopback a token is required: ``--token-file`` or
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -127,6 +128,13 @@ def add_parser(commands) -> None:
         help="seconds in-flight calls get on shutdown (default: %(default)s)",
     )
     parser.add_argument(
+        "--warm-up",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="fuse a tiny generated shot once listening, so the first job does not pay the "
+        "process's one-time set-up (default: %(default)s)",
+    )
+    parser.add_argument(
         "--log-format",
         choices=("text", "json"),
         default="text",
@@ -198,5 +206,6 @@ def run(args) -> int:
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,
         grace_seconds=args.grace,
+        warm_up=args.warm_up,
     )
     return serve(args.address, settings)

@@ -15,7 +15,8 @@ from ..color.config import ColorConfig
 from ..errors import MissingDependencyError
 from ..frames.image_io import read_pixels, write_image
 from ..jobs import ShotReport, ShotSpec, run_shot
-from ..synthetic import ProceduralShot, generate_shot
+from ..jobs.demo_shot import DEMO_BAND, DEMO_GRADE, FIRST_FRAME, write_shot_files
+from ..synthetic import generate_shot
 from .contact_sheet import contact_sheet_picture
 from .edge_track import EdgeTrack, track_left_edge
 from .movie import movie_frames, write_movie
@@ -23,9 +24,6 @@ from .temporal_strip import HALF_WIDTH, edge_strip, temporal_strip_picture
 
 log = logging.getLogger("movingcolor")
 
-DEMO_GRADE = "slope=1.3,1.05,0.75;offset=0.02,0,-0.02;power=1.0;sat=1.25"
-DEMO_BAND = "10"
-FIRST_FRAME = 1001
 # Shown beside the chosen engine, so the sheet answers "compared with what?"; each costs
 # about a tenth of the network's time on the demo shot.
 BASELINE_ENGINES = ("hard", "feather", "guided")
@@ -44,31 +42,6 @@ class DemoResult:
     reports: dict[str, ShotReport] = field(default_factory=dict)
 
 
-def _write_shot(folder: Path, shot: ProceduralShot) -> tuple[str, str]:
-    config = ColorConfig()
-    (folder / "plate").mkdir(parents=True, exist_ok=True)
-    (folder / "matte").mkdir(parents=True, exist_ok=True)
-    for index in range(len(shot.plate)):
-        number = FIRST_FRAME + index
-        linear = config.convert(shot.plate[index], config.srgb_encoded, config.scene_linear)
-        write_image(
-            folder / "plate" / f"plate.{number:04d}.exr",
-            linear,
-            attributes={"oiio:ColorSpace": config.scene_linear},
-        )
-        write_image(
-            folder / "matte" / f"matte.{number:04d}.png", shot.matte[index][..., None], channels=("Y",)
-        )
-    return str(folder / "plate" / "plate.####.exr"), str(folder / "matte" / "matte.####.png")
-
-
-def write_demo_inputs(
-    folder: Path, frames: int = 16, seed: int = 7, width: int = 320, height: int = 180
-) -> tuple[str, str]:
-    """Write the shot as a scene-linear EXR plate and a PNG matte; returns their patterns."""
-    return _write_shot(folder, generate_shot(width=width, height=height, frames=frames, seed=seed))
-
-
 def display_frames(paths: list[str], colorspace: str, config: ColorConfig) -> np.ndarray:
     """``(T, H, W, 3)`` float32: the frames at ``paths``, sRGB-encoded for viewing, 0..1."""
     frames = [config.convert(read_pixels(Path(p))[:, :, :3], colorspace, config.srgb_encoded) for p in paths]
@@ -82,7 +55,7 @@ def run_demo(
     (``progress`` follows ``engine``'s frames), and write the pictures and the movie."""
     folder = Path(folder)
     shot = generate_shot(frames=frames)
-    plate, matte = _write_shot(folder, shot)
+    plate, matte = write_shot_files(folder, shot)
     common = dict(plate=plate, matte=matte, grade=DEMO_GRADE, band=DEMO_BAND)
     reports: dict[str, ShotReport] = {}
     for name in dict.fromkeys((*BASELINE_ENGINES, engine)):

@@ -89,6 +89,17 @@ class ServerProcess:
                 self.address = address
                 self._ready.set()
 
+    def wait_for(self, name: str, timeout: float = 30.0) -> bool:
+        """Wait until the server has logged event ``name`` (as text or JSON); False when it has not
+        within ``timeout`` seconds or it exited first."""
+        pattern = re.compile(rf'^movingcolor: {re.escape(name)}\b|"event": "{re.escape(name)}"')
+        deadline = time.monotonic() + timeout
+        while not any(pattern.search(line) for line in list(self.log)):
+            if not self.running() or time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
     def events(self) -> list[dict]:
         """The log's JSON records (a server started with --log-format json)."""
         return [json.loads(line) for line in list(self.log) if line.startswith("{")]

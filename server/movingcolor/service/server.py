@@ -38,6 +38,7 @@ from .logs import event
 from .servicer import FusionServicer
 from .settings import ServerSettings
 from .state import ServerState
+from .warm_up import warm_up_in_background
 
 # Threads for calls beyond the job limit: info, health, cancel and refusals never wait for a job.
 _SPARE_THREADS = 8
@@ -276,6 +277,8 @@ def _serve(address: str, settings: ServerSettings, folder: Path, removed: list[P
     )
     if removed:
         event("temp.removed", folders=len(removed), reason="left by servers no longer running")
+    if settings.warm_up:
+        warm_up_in_background(folder, settings.device)
     trimmer = MemoryTrimmer()
     try:
         while not stop.wait(0.5):

@@ -57,3 +57,6 @@ class ServerSettings:
     tls_client_ca: Path | None = None
     #: Seconds in-flight calls get to finish on shutdown before they are cancelled.
     grace_seconds: float = 10.0
+    #: Fuse a tiny generated shot once listening, so the first job does not pay the process's
+    #: one-time set-up (``warm_up``).
+    warm_up: bool = True
