@@ -381,6 +381,55 @@ def test_the_window_being_fused_is_read_on_every_core_whatever_the_budget():
         ahead.close()
 
 
+@pytest.mark.parametrize("engine_name", ["guided", "movingcolor"])
+def test_a_complete_stream_is_prepared_ahead_and_fuses_the_same(demo_inputs, test_model, engine_name):
+    """A window call's images have all arrived before it runs: its frames are prepared on the
+    read-ahead threads, several at once, as a file shot's are; a stream still arriving prepares
+    each frame on the runner's thread as it needs it. Both give the same frames, bit for bit."""
+    import threading
+
+    from movingcolor.jobs.runner import fused_frames
+
+    engine = _engine(engine_name, test_model)
+    spec = ShotSpec(plate="streamed plate", matte="streamed matte", out="", grade=GRADE, engine=engine_name)
+    frames = FramePlan.plan(engine, CLIP, FrameRange(1003, 1006))
+
+    class Watched(FramePreparer):
+        """Notes the threads frames are prepared on."""
+
+        def __init__(self, plan):
+            super().__init__(plan)
+            self.threads = set()
+
+        def prepare(self, number, context_only=False):
+            self.threads.add(threading.current_thread().name)
+            return super().prepare(number, context_only)
+
+        def read_target(self, number):
+            self.threads.add(threading.current_thread().name)
+            return super().read_target(number)
+
+    runs = {}
+    for complete in (False, True):
+        store = _store(demo_inputs)
+        sources = ShotSources(
+            StreamSource(store, "plate"),
+            StreamSource(store, "matte"),
+            release=store.release,
+            complete=complete,
+        )
+        plan = ShotPlan.stream(spec, sources, engine, frames)
+        preparer = Watched(plan)
+        runs[complete] = ({n: pixels for n, _, pixels in fused_frames(plan, preparer)}, preparer.threads)
+        plan.close()
+    (sequential, on_caller), (ahead, on_readers) = runs[False], runs[True]
+    assert on_caller == {threading.current_thread().name}
+    assert on_readers and all(name.startswith("movingcolor-read") for name in on_readers)
+    assert sequential.keys() == ahead.keys() == {1003, 1004, 1005, 1006}
+    for number, pixels in sequential.items():
+        assert np.array_equal(pixels, ahead[number]), number
+
+
 def test_a_streamed_target_keeps_its_pixels_until_completed(demo_inputs, test_model):
     """A stream drops a frame's images once it is read: a deferred target keeps its plate as read,
     and is completed from it after the stream released the frame."""

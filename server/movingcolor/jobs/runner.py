@@ -97,7 +97,8 @@ def fused_frames(
 
     # Files are read and prepared up to a window ahead (within READ_AHEAD_BYTES), on another core,
     # while this window fuses. A stream's frames are not: its buffer is sized for a reader that
-    # takes them as it needs them.
+    # takes them as it needs them. A window call's frames have all arrived: its entering frame and
+    # its target are prepared at once, on two cores.
     targets = set(plan.frames.targets)
     finishing = finishing_frames(average.last_window)
     deferred = deferred_targets(finishing)
@@ -129,7 +130,8 @@ def fused_frames(
         yield from average.finished(index)
 
     beyond_band = BeyondBandLog()
-    ahead = ReadAhead(prepare, workers=preparers(plan.sources.present)) if release is None else None
+    reads_ahead = release is None or plan.sources.complete
+    ahead = ReadAhead(prepare, workers=preparers(plan.sources.present)) if reads_ahead else None
     take = ahead.take if ahead is not None else prepare
     # Deferred targets are completed one ahead of the one being composited (a budget of nothing
     # ahead is one frame), so at most two hold their composite's arrays at a time.
