@@ -22,7 +22,8 @@ def test_a_server_warms_up_once_listening_and_logs_only_that(tmp_path):
     temporary.mkdir()
     try:
         with ServerProcess(f"unix://{folder}/mc.sock", env={"TMPDIR": str(temporary)}) as server:
-            assert server.wait_for("warmed"), server.log
+            assert server.wait_for_warm_up(), server.log
+            assert server.wait_for("warmed", timeout=0), server.log
             (server_folder,) = temporary.glob("movingcolor-server-*")
             assert list(server_folder.iterdir()) == [], "the warm-up shot was left behind"
             # The shot's own lines (colourspaces, grade) are not the server's: a job's are.
@@ -42,7 +43,7 @@ def test_no_warm_up_is_a_choice(tmp_path):
         with ServerProcess(f"unix://{folder}/mc.sock", ["--no-warm-up"]) as server:
             with connect(server.address, retries=0) as client:
                 client.fuse_files(plate, tmp_path / "out" / "f.####.exr", matte, grade=GRADE, engine="hard")
-            assert not server.wait_for("warmed", timeout=0.5)
+            assert not server.wait_for_warm_up(timeout=0.5)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -6,7 +6,7 @@ half-float ZIP EXR, measured in the same run, in a process of its own with the h
 one process per run (its start-up and model loading included, as a farm task pays them),
 on a procedural half-float EXR plate and PNG matte with a CDL grade and a 12 px band; and
 through a server, as ``movingcolor fuse --server`` against a ``movingcolor serve`` started
-for that run alone (its engine loaded by the run, as in-process). The report gives seconds
+for that run alone (its warm-up done, its engine loaded by the run, as in-process). The report gives seconds
 per frame, the ratios to the floor and to in-process, and each run's peak memory (the
 server's, through a server).
 
@@ -165,12 +165,14 @@ def _fuse_through_server(
 ) -> tuple[float, float, float | None]:
     """Seconds per frame of ``movingcolor fuse --server`` on a Unix socket, the server's peak
     memory (GiB), and the seconds per frame after the first frame. The server is started for this
-    run alone and untimed; it loads the engine when the run asks for it, so the time includes that
-    as in-process does, and its peak is this engine's."""
+    run alone and untimed, its warm-up done (as a server started before the day's work has); it
+    loads the engine when the run asks for it, so the time includes that as in-process does, and
+    its peak is this engine's."""
     # A short folder: a Unix socket's path has ~100 bytes.
     sockets = Path(tempfile.mkdtemp(prefix="mc-floor-", dir="/tmp"))
     try:
         with ServerProcess(f"unix://{sockets}/mc.sock", ["--device", device]) as server:
+            server.wait_for_warm_up()
             seconds, _, steady = _fuse(
                 engine, plate, matte, out, frames, server=server.address, timeout=timeout
             )
@@ -303,14 +305,14 @@ def section(runs: list[Run], command: str, frames: int, device: str = "cpu") -> 
         "in a process of its own (start-up and model loading included); *× floor* is the ratio to the "
         f"I/O floor measured in the same run (each plate and matte read, the plate written back as half "
         f"ZIP EXR; the fastest of {FLOOR_PASSES} passes, each engine one run, so ratios err high). "
-        "*--server* is `movingcolor fuse --server` against a `movingcolor serve` on a Unix socket started "
-        "for that run alone (untimed; the engine loads during the run, as in-process), and *× in-process* "
-        "its ratio to the same engine's in-process run. *After the first* is the seconds per frame "
-        "between the first and the last frame written (the files' write times) and its ratio to the "
-        "floor: the rate a long shot approaches, without start-up (imports, colour processors, model "
-        "loading) and the first window (the network writes a window's frames together, so its figure "
-        "there is rough). *Peak* is the resident memory of the process that fused (the server's, "
-        "through a server).",
+        "*--server* is `movingcolor fuse --server` against a `movingcolor serve` on a Unix socket "
+        "started for that run alone (untimed, its warm-up done; the engine loads during the run, as "
+        "in-process), and *× in-process* its ratio to the same engine's in-process run. *After the "
+        "first* is the seconds per frame between the first and the last frame written (the files' "
+        "write times) and its ratio to the floor: the rate a long shot approaches, without start-up "
+        "(imports, colour processors, model loading) and the first window (the network writes a "
+        "window's frames together, so its figure there is rough). *Peak* is the resident memory of "
+        "the process that fused (the server's, through a server).",
         "",
         *machine_lines(
             (("numpy", "numpy"), ("OpenImageIO", "OpenImageIO"), ("OpenColorIO", "opencolorio")),

@@ -81,6 +81,7 @@ def measure(engines=ENGINES, size=SIZE, steps: int = STEPS, device: str = "cpu")
         ServerProcess(f"unix://{folder}/mc.sock", ["--device", device]) as server,
     ):
         client = connect(server.address, name="bench-scrub")
+        server.wait_for_warm_up()
         try:
             radii = {e["name"]: int(e["temporal_radius"]) for e in client.info()["engines"]}
             for engine in engines:

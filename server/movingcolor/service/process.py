@@ -89,16 +89,23 @@ class ServerProcess:
                 self.address = address
                 self._ready.set()
 
-    def wait_for(self, name: str, timeout: float = 30.0) -> bool:
-        """Wait until the server has logged event ``name`` (as text or JSON); False when it has not
-        within ``timeout`` seconds or it exited first."""
-        pattern = re.compile(rf'^movingcolor: {re.escape(name)}\b|"event": "{re.escape(name)}"')
+    def wait_for(self, *names: str, timeout: float = 30.0) -> bool:
+        """Wait until the server has logged one of the events ``names`` (as text or JSON); False when
+        it has not within ``timeout`` seconds or it exited first."""
+        alternatives = "|".join(re.escape(name) for name in names)
+        pattern = re.compile(rf'^movingcolor: (?:{alternatives})\b|"event": "(?:{alternatives})"')
         deadline = time.monotonic() + timeout
         while not any(pattern.search(line) for line in list(self.log)):
             if not self.running() or time.monotonic() > deadline:
                 return False
             time.sleep(0.05)
         return True
+
+    def wait_for_warm_up(self, timeout: float = 60.0) -> bool:
+        """Wait until the server has done its warm-up (or logged that it failed): for a measurement
+        of a server that is ready, as one started before the day's work is. False when it has not
+        within ``timeout`` seconds (a server started with ``--no-warm-up`` never does)."""
+        return self.wait_for("warmed", "warm_up.failed", timeout=timeout)
 
     def events(self) -> list[dict]:
         """The log's JSON records (a server started with --log-format json)."""
