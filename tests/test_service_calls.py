@@ -133,6 +133,39 @@ def test_a_stream_that_sends_its_setup_then_nothing_is_ended_and_its_slot_freed(
     assert [(f["limit"], f["client"], f["method"]) for f in limits] == [("idle", "stuck", "FuseShot")]
 
 
+def test_a_bad_frame_is_reported_at_once_while_the_next_has_not_arrived():
+    """Frames are prepared ahead, so a frame the runner needs next may be awaited on a reader
+    thread when another fails: the call still ends with the failure at once, not when the
+    stalled client's idle limit ends it."""
+    from movingcolor.frames.image_io import encode_image
+    from movingcolor.protocol.images import file_image
+
+    pixels = np.random.default_rng(1).random((16, 16, 3), dtype=np.float32)
+    data = encode_image(".exr", pixels, pixel_type="float")
+    info, cut = file_image(data[: len(data) // 2], "exr")  # a whole header and a cut body
+    matte_info, matte = raw_image(np.ones((16, 16, 1), np.float32), ("Y",))
+    frame_one = [
+        fusion_pb2.FuseShotRequest(part=part)
+        for role, part_info, part_data in ((pb.ROLE_PLATE, info, cut), (pb.ROLE_MATTE, matte_info, matte))
+        for part in split(role, 1, part_info, part_data, 1 << 20)
+    ]
+    release = threading.Event()
+    with serving(idle_seconds=30.0) as (address, _), grpc.insecure_channel(address) as channel:
+        stub = fusion_pb2_grpc.FusionStub(channel)
+        call = stub.FuseShot(
+            hold_open(shot_start(clip=(1, 2, 3), engine="guided") + frame_one, release),
+            timeout=STUCK_DEADLINE,
+            metadata=metadata("stalls"),
+        )
+        started = time.monotonic()
+        try:
+            code, details = status_of(call)
+        finally:
+            release.set()
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "plate frame 1" in details, details
+    assert time.monotonic() - started < 10.0
+
+
 def test_max_jobs_idle_streams_do_not_shut_out_a_later_client():
     """The issue's case: as many stuck streams as the server has slots. Setups then nothing,
     windows whose parts stop mid-image and streams that send nothing at all are ended alike."""
