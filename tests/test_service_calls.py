@@ -134,9 +134,10 @@ def test_a_stream_that_sends_its_setup_then_nothing_is_ended_and_its_slot_freed(
 
 
 def test_a_bad_frame_is_reported_at_once_while_the_next_has_not_arrived():
-    """Frames are prepared ahead, so a frame the runner needs next may be awaited on a reader
-    thread when another fails: the call still ends with the failure at once, not when the
-    stalled client's idle limit ends it."""
+    """A broken frame ends the call with its error at once, though the client has stalled before
+    sending the next frame: nothing waits for that frame but the runner, which has stopped (frames
+    prepared ahead on reader threads that waited for images would keep the error from the call
+    until the client's idle limit)."""
     from movingcolor.frames.image_io import encode_image
     from movingcolor.protocol.images import file_image
 

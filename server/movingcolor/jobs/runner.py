@@ -95,8 +95,10 @@ def fused_frames(
         key = content_key(number) if content_key is not None else None
         return (run, number) if key is None else key
 
-    # Frames are read and prepared up to a window ahead (within READ_AHEAD_BYTES), on another core,
-    # while this window fuses; a stream's only once they have arrived (ReadAhead's ``ready``).
+    # Files are read and prepared up to a window ahead (within READ_AHEAD_BYTES), on another core,
+    # while this window fuses. A stream's frames are not: its buffer is sized for a reader that
+    # takes them as it needs them. A window call's frames have all arrived: its entering frame and
+    # its target are prepared at once, on two cores.
     targets = set(plan.frames.targets)
     finishing = finishing_frames(average.last_window)
     deferred = deferred_targets(finishing)
@@ -128,10 +130,8 @@ def fused_frames(
         yield from average.finished(index)
 
     beyond_band = BeyondBandLog()
-    arrived = plan.sources.arrived
-    reads_ahead = release is None or arrived is not None
-    workers = preparers(plan.sources.present)
-    ahead = ReadAhead(prepare, workers=workers, ready=arrived) if reads_ahead else None
+    reads_ahead = release is None or plan.sources.complete
+    ahead = ReadAhead(prepare, workers=preparers(plan.sources.present)) if reads_ahead else None
     take = ahead.take if ahead is not None else prepare
     # Deferred targets are completed one ahead of the one being composited (a budget of nothing
     # ahead is one frame), so at most two hold their composite's arrays at a time.
@@ -261,14 +261,7 @@ class ReadAhead:
     one per worker until a frame's size is known): at 4K a network window's next six frames would
     hold several gigabytes before they are needed. Frames asked for as ``needed`` (the window the
     runner is about to fuse, which it holds next anyway) count against no budget: they are
-    prepared on every worker at once.
-
-    ``ready(frame)``, where given (a stream's: its images have all arrived), holds a frame back
-    from the threads until it is ready, and :meth:`take` prepares one that is not on the caller's
-    thread, so only the caller ever waits for a stream's images: its buffer is sized for a reader
-    that takes frames as it needs them (a reader waiting for a later frame would look like a
-    starved runner to it), and a reader blocked on a frame that never comes would keep the
-    caller's error from ending the call."""
+    prepared on every worker at once."""
 
     def __init__(
         self,
@@ -276,10 +269,8 @@ class ReadAhead:
         budget_bytes: int | None = None,
         name: str = "movingcolor-read",
         workers: int = 1,
-        ready: Callable[[int], bool] | None = None,
     ):
         self._prepare = prepare
-        self._ready = ready
         self._budget = READ_AHEAD_BYTES if budget_bytes is None else budget_bytes
         self._frame_bytes = 0  # the largest frame prepared so far
         self._wanted: list[int] = []  # asked for, not yet handed to the worker
@@ -301,12 +292,9 @@ class ReadAhead:
         self._needed.discard(number)
         if number in self._wanted:
             self._wanted.remove(number)
-        if number in self._pending:
-            frame = self._pending.pop(number).result()
-        elif self._ready is not None:
-            frame = self._measured(number)  # it may not have arrived: the caller waits for it
-        else:
-            frame = self._reader.submit(self._measured, number).result()
+        if number not in self._pending:
+            self._pending[number] = self._reader.submit(self._measured, number)
+        frame = self._pending.pop(number).result()
         self._fill()
         return frame
 
@@ -320,15 +308,12 @@ class ReadAhead:
         ahead = max(1, self._budget // self._frame_bytes) if self._frame_bytes else self._workers
         # Needed frames first: at 4K the budget holds one frame, and a window's frames read one at
         # a time left a core idle while the runner waited for all of them.
-        ready = [n for n in self._wanted if self._ready is None or self._ready(n)]
-        for number in [n for n in ready if n in self._needed]:
+        for number in [n for n in self._wanted if n in self._needed]:
             if len(self._pending) >= max(ahead, self._workers):
                 break
             self._submit(number)
-        for number in [n for n in ready if n not in self._pending]:
-            if len(self._pending) >= ahead:
-                break
-            self._submit(number)
+        while self._wanted and len(self._pending) < ahead:
+            self._submit(self._wanted[0])
 
     def _submit(self, number: int) -> None:
         self._wanted.remove(number)

@@ -80,7 +80,10 @@ def _encode(number: int, pixels, header: dict, output: OutputSettings, part_byte
 
 
 def shot_sources(
-    store: FrameStore, roles: tuple[str, ...], frame_key: Callable[[int], Hashable | None] | None = None
+    store: FrameStore,
+    roles: tuple[str, ...],
+    frame_key: Callable[[int], Hashable | None] | None = None,
+    complete: bool = False,
 ) -> ShotSources:
     other = next((r for r in roles if r in ("graded", "edited")), None)
     return ShotSources(
@@ -89,7 +92,7 @@ def shot_sources(
         other=StreamSource(store, other) if other else None,
         release=store.release,
         frame_key=frame_key,
-        arrived=store.holds,
+        complete=complete,
     )
 
 
