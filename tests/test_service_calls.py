@@ -20,8 +20,9 @@ from contextlib import contextmanager
 import grpc
 import numpy as np
 import pytest
+from movingcolor.frames.image_io import encode_image
 from movingcolor.protocol import CLIENT_METADATA, TOKEN_METADATA
-from movingcolor.protocol.images import raw_image, split
+from movingcolor.protocol.images import file_image, raw_image, split
 from movingcolor.service.jobs import Job
 from movingcolor.service.logs import EventFormatter
 from movingcolor.service.server import create_server
@@ -138,9 +139,6 @@ def test_a_bad_frame_is_reported_at_once_while_the_next_has_not_arrived():
     sending the next frame: nothing waits for that frame but the runner, which has stopped (frames
     prepared ahead on reader threads that waited for images would keep the error from the call
     until the client's idle limit)."""
-    from movingcolor.frames.image_io import encode_image
-    from movingcolor.protocol.images import file_image
-
     pixels = np.random.default_rng(1).random((16, 16, 3), dtype=np.float32)
     data = encode_image(".exr", pixels, pixel_type="float")
     info, cut = file_image(data[: len(data) // 2], "exr")  # a whole header and a cut body

@@ -97,8 +97,9 @@ def fused_frames(
 
     # Files are read and prepared up to a window ahead (within READ_AHEAD_BYTES), on another core,
     # while this window fuses. A stream's frames are not: its buffer is sized for a reader that
-    # takes them as it needs them. A window call's frames have all arrived: its entering frame and
-    # its target are prepared at once, on two cores.
+    # takes them as it needs them (a reader thread waiting for a later frame looks to it like a
+    # starved runner, and a broken frame's error would wait for that reader). A window call's frames
+    # have all arrived: its entering frame and its target are prepared at once, on two cores.
     targets = set(plan.frames.targets)
     finishing = finishing_frames(average.last_window)
     deferred = deferred_targets(finishing)
