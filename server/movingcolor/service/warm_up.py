@@ -5,11 +5,12 @@ A fresh server's first shot took longer than its next: what the job path sets up
 inside that job, while the artist waited. So once the server listens it fuses a tiny generated shot
 through the same code, on a thread of its own, with ``guided`` (the band, the guided filter, the
 grade, EXR in and out). 8 frames at 1080p through a fresh server, once it has warmed up: ``guided``
-and ``feather`` 4-7% faster, ``hard`` the same (what its first job pays more is the heap growing to
-a 1080p frame's arrays, which a tiny shot does not do). A job that arrives meanwhile runs beside
-it, sharing the cores. The shot's log lines are kept out of the server's log; the ``warmed`` event
-says how long it took. A warm-up that fails stops nothing: a job would meet the same fault and
-report it to its client, and the ``warm_up.failed`` event names it for whoever reads the log.
+and ``feather`` 4-7% faster, ``hard`` the same (what its first job pays more is likely the heap
+growing to a 1080p frame's arrays, which a tiny shot does not do; not measured). A job that arrives
+meanwhile runs beside it, sharing the cores. The shot's log lines are kept out of the server's log;
+the ``warmed`` event says how long it took. A warm-up that fails stops nothing: a job would meet
+the same fault and report it to its client, and the ``warm_up.failed`` event names it for whoever
+reads the log.
 """
 
 from __future__ import annotations
