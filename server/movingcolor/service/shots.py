@@ -7,8 +7,9 @@ buffers, and the runner runs exactly that plan. Received images go into a
 waiting for each frame, and yields each fused frame as soon as its last window is
 done. A reader thread receives while the call's own thread runs the runner, so
 receiving, fusion and sending overlap. A received image is checked from its header at once
-and decoded when the runner first reads it, on the runner's read-ahead threads as a file
-from disk would be: a frame waiting in the buffer holds its file's bytes, not its pixels.
+and decoded when the runner first reads it (on the call's thread, as the runner needs the
+frame: a stream is not read ahead, ``jobs.runner``): a frame waiting in the buffer holds its
+file's bytes, not its pixels.
 """
 
 from __future__ import annotations
