@@ -545,3 +545,24 @@ def test_a_kept_neighbour_reads_its_graded_plate_only_when_it_becomes_the_target
     target = preparer.prepare(1003)
     assert reads == [("graded", 1003)], "the plate and matte are not read again"
     assert np.array_equal(target.edited_out, FramePreparer(plan).prepare(1003).edited_out)
+
+
+def test_a_frames_band_is_composited_into_its_own_hard_composite_unless_it_is_kept(demo_inputs, test_model):
+    """A target's hard composite is made for its composite alone, so the band is written into it;
+    a frame whose arrays are read-only (kept for later windows) is copied and left as it was."""
+    from movingcolor.jobs.composite import composite
+
+    plan = ShotPlan.files(_spec(demo_inputs, "guided"), _engine("guided", test_model))
+    preparer = FramePreparer(plan)
+    weight = np.clip(preparer.prepare(1004).matte + 0.25, 0.0, 1.0)
+    kept = preparer.prepare(1004)
+    for array in (kept.edited_out, kept.graded_out, kept.plate_out):
+        array.flags.writeable = False
+    hard = kept.edited_out.copy()
+    from_kept = composite(plan.colorspaces, kept, "alpha", weight)
+    assert from_kept is not kept.edited_out and np.array_equal(kept.edited_out, hard)
+    own = preparer.prepare(1004)
+    fused = composite(plan.colorspaces, own, "alpha", weight)
+    assert fused is own.edited_out and np.array_equal(fused, from_kept)
+    band = kept.band
+    assert not np.array_equal(fused[band], hard[band]) and np.array_equal(fused[~band], hard[~band])

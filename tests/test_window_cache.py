@@ -210,3 +210,50 @@ def test_a_frame_keeps_its_name_from_one_window_to_the_next(window):
     other_grade = frame_keys(setup(1004, grade="slope=0.5"), images(range(1002, 1006)), roles)
     assert other_grade(1003) != first(1003)
     assert frame_keys(setup(1003), images(range(1001, 1006), digests=False), roles)(1003) is None
+
+
+@pytest.mark.parametrize("sample_type", [pb.SAMPLE_TYPE_FLOAT, pb.SAMPLE_TYPE_HALF])
+def test_a_decoded_raw_image_is_held_as_its_pixels_for_later_windows(window, sample_type):
+    """Once a window decodes a kept raw image, the cache holds its pixels instead of its bytes (the
+    frame prepared from it holds the same array): a later reference gets them without decoding,
+    unless it describes the bytes as another image."""
+    from movingcolor.protocol.images import Image
+    from movingcolor.service.decode import ImageDecoder
+    from movingcolor.service.errors import ImageEvictedError
+    from movingcolor.service.window_cache import WindowCaches
+
+    plates, _ = window
+    caches = WindowCaches(1 << 20, 0)
+    info, data = raw_image(plates[TARGET], ("R", "G", "B"), sample_type)
+    info.sha256 = image_sha256(data)
+    image = Image(pb.ROLE_PLATE, TARGET, info, data)
+    caches.keep(image)
+    pixels = ImageDecoder(decoded=caches.keep_decoded).deferred(image).pixels
+    assert np.array_equal(pixels, ImageDecoder().decode(image).pixels) and not pixels.flags.writeable
+
+    def reference(width: int, height: int) -> pb.ImagePart:
+        named = pb.ImageInfo()
+        named.CopyFrom(info)
+        named.width, named.height, named.cached = width, height, True
+        return pb.ImagePart(role=pb.ROLE_PLATE, frame=TARGET + 1, info=named)
+
+    resolved = caches.resolve(reference(info.width, info.height))
+    assert resolved.pixels is pixels and resolved.frame == TARGET + 1
+    assert ImageDecoder().deferred(resolved).pixels is pixels
+    # The same bytes as an image of another shape would decode to other pixels.
+    with pytest.raises(ImageEvictedError, match="decoded as another"):
+        caches.resolve(reference(info.height, info.width))
+
+
+def test_a_scrub_through_held_images_equals_fresh_windows(served, window):
+    """Each step names the images the last one sent (held decoded by now); sent without digests,
+    nothing is held or named and every window is fused from its bytes."""
+    plates, mattes = window
+    targets = (1002, 1003, 1004, 1003)
+    with connect(served.address) as client:
+        scrubbed = [client.fuse_window(t, plates, mattes, grade=GRADE, engine="guided") for t in targets]
+        fresh = [
+            client.fuse_window(t, plates, mattes, grade=GRADE, engine="guided", reuse=False) for t in targets
+        ]
+    for held, anew in zip(scrubbed, fresh, strict=True):
+        assert np.array_equal(held.pixels(), anew.pixels())

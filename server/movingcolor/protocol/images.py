@@ -138,12 +138,14 @@ def split(
 
 @dataclass
 class Image:
-    """One complete image off the wire."""
+    """One complete image off the wire, or one a receiver already holds decoded: ``pixels``
+    (float32 ``(H, W, C)``, read-only), where ``data`` is then empty."""
 
     role: int
     frame: int
     info: pb.ImageInfo
     data: bytes
+    pixels: np.ndarray | None = None
 
     @property
     def label(self) -> str:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 
+import numpy as np
+
 from ..errors import FrameSourceError
 from ..errors import ImageTooLargeError as FileTooLargeError
 from ..frames.image_io import ImageHeader, decode_header, decode_image
@@ -35,18 +37,24 @@ class ImageDecoder:
     """Decodes the images of one job, in memory.
 
     ``reserve(nbytes, label)``, when given, is told the size of each image's decoded pixels
-    before they are decoded, and raises to refuse them.
+    before they are decoded, and raises to refuse them. ``decoded(image, pixels)``, when given, is
+    handed each raw image's pixels once decoded, read-only (a cache may hold them in place of the
+    bytes); an image that arrives with its pixels (:attr:`Image.pixels`) is not decoded again.
     """
 
-    def __init__(self, reserve: Callable[[int, str], None] | None = None):
+    def __init__(
+        self,
+        reserve: Callable[[int, str], None] | None = None,
+        decoded: Callable[[Image, np.ndarray], None] | None = None,
+    ):
         self.reserve = reserve
+        self.decoded = decoded
 
     def decode(self, image: Image) -> DecodedImage:
         info = image.info
         if info.encoding == pb.ENCODING_RAW:
             self._reserve_raw(image)
-            pixels = decode_raw(info, image.data, image.label)
-            return DecodedImage(pixels, tuple(info.channels), info.colorspace, True)
+            return DecodedImage(self._raw_pixels(image), tuple(info.channels), info.colorspace, True)
         if info.encoding == pb.ENCODING_FILE:
             return self._decode_file(image)
         raise _no_encoding(image)
@@ -62,7 +70,7 @@ class ImageDecoder:
                 tuple(info.channels),
                 info.colorspace,
                 True,
-                lambda: decode_raw(info, image.data, image.label),
+                lambda: self._raw_pixels(image),
             )
         if info.encoding != pb.ENCODING_FILE:
             raise _no_encoding(image)
@@ -79,6 +87,15 @@ class ImageDecoder:
             header.is_float,
             lambda: unreserved._decode_file(image).pixels,
         )
+
+    def _raw_pixels(self, image: Image) -> np.ndarray:
+        if image.pixels is not None:
+            return image.pixels
+        pixels = decode_raw(image.info, image.data, image.label)
+        if self.decoded is not None:
+            pixels.flags.writeable = False
+            self.decoded(image, pixels)
+        return pixels
 
     def _reserve(self, samples: int, label: str) -> None:
         if self.reserve is not None:

@@ -13,6 +13,9 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from ..lru_cache import LruCache
 from ..protocol.images import Image, role_name
@@ -30,9 +33,26 @@ def _identity(image: Image) -> bytes:
     return b"%d|%d|" % (image.role, image.frame) + info.SerializeToString(deterministic=True)
 
 
+def _raw_layout(info: pb.ImageInfo) -> tuple[int, int, int, int, int]:
+    """What decides the pixels raw samples decode to, beside the bytes themselves."""
+    return (info.encoding, info.width, info.height, len(info.channels), info.sample_type)
+
+
+@dataclass(frozen=True)
+class HeldPixels:
+    """A kept raw image, decoded: its pixels, the layout its bytes were decoded with (only a
+    reference describing them the same way is given these pixels) and the size of its bytes."""
+
+    pixels: np.ndarray
+    layout: tuple[int, int, int, int, int]
+    byte_size: int
+
+
 class WindowCaches:
     def __init__(self, image_bytes: int, result_bytes: int, frame_bytes: int = 0):
-        self.images: LruCache[bytes] = LruCache(image_bytes)
+        #: Received images by digest: the bytes as they arrived, or, once a window decoded a raw
+        #: image, its pixels (float samples are the same size either way).
+        self.images: LruCache[bytes | HeldPixels] = LruCache(image_bytes)
         self.results: LruCache[list[bytes]] = LruCache(result_bytes)
         #: Neighbours a window prepared (its engine's inputs), by content: the next window's.
         self.frames: LruCache = LruCache(frame_bytes)
@@ -50,26 +70,44 @@ class WindowCaches:
     def resolve(self, part: pb.ImagePart) -> Image:
         """The image a reference part names, from the image cache."""
         label = f"{role_name(part.role)} frame {part.frame}"
-        data = self.images.get(part.info.sha256)
-        if data is None:
+        held = self.images.get(part.info.sha256)
+        if held is None:
             self.count("evicted_references")
             raise ImageEvictedError(
                 f"{label}: this server no longer holds image sha256 {part.info.sha256[:16]}... (its cache "
                 f"evicted it); send the window again with that image in full"
             )
-        if part.info.byte_size != len(data):
+        size = held.byte_size if isinstance(held, HeldPixels) else len(held)
+        if part.info.byte_size != size:
             raise ImageEvictedError(
-                f"{label}: byte_size {part.info.byte_size} differs from the {len(data)} bytes held under "
+                f"{label}: byte_size {part.info.byte_size} differs from the {size} bytes held under "
                 f"sha256 {part.info.sha256[:16]}...; send the image in full"
+            )
+        if isinstance(held, HeldPixels) and _raw_layout(part.info) != held.layout:
+            raise ImageEvictedError(
+                f"{label}: this server holds image sha256 {part.info.sha256[:16]}... decoded as another "
+                f"encoding, size, channel count or sample type; send the image in full"
             )
         self.count("references")
         info = pb.ImageInfo()
         info.CopyFrom(part.info)
         info.cached = False
-        return Image(part.role, part.frame, info, data)
+        if isinstance(held, HeldPixels):
+            return Image(part.role, part.frame, info, b"", held.pixels)
+        return Image(part.role, part.frame, info, held)
 
     def keep(self, image: Image) -> None:
         self.images.put(image.info.sha256, image.data, len(image.data))
+
+    def keep_decoded(self, image: Image, pixels: np.ndarray) -> None:
+        """Hold kept raw ``image`` as its decoded ``pixels`` (read-only) from now on, instead of its
+        bytes: the frame a window prepares from it holds those pixels too, so the server keeps one
+        copy of the image rather than two. Nothing changes when the cache no longer holds it."""
+        digest = image.info.sha256
+        if image.info.encoding != pb.ENCODING_RAW or self.images.get(digest) is not image.data:
+            return
+        held = HeldPixels(pixels, _raw_layout(image.info), len(image.data))
+        self.images.put(digest, held, pixels.nbytes)
 
     def result_key(self, setup: fusion_pb2.ShotSetup, images: Sequence[Image]) -> str | None:
         """The key of a window's fused frame; None unless every image carries its digest."""
