@@ -571,3 +571,42 @@ def test_a_frames_band_is_composited_into_its_own_hard_composite_unless_it_is_ke
     assert fused is own.edited_out and np.array_equal(fused, from_kept)
     band = kept.band
     assert not np.array_equal(fused[band], hard[band]) and np.array_equal(fused[~band], hard[~band])
+
+
+def test_a_single_windows_target_is_completed_while_the_engine_decides_its_band(demo_inputs, test_model):
+    """A host's window call is a run of one window: its target's composite arrays are made on a
+    thread of their own while the engine works, not before it starts, and the frame is the same as
+    when it is prepared whole, ahead of its window, in a longer run."""
+    import threading
+
+    from movingcolor.jobs.runner import fused_frames
+
+    engine = _engine("guided", test_model)
+    started = threading.Event()
+
+    class Watched(FramePreparer):
+        def complete(self, number, frame):
+            started.set()
+            return super().complete(number, frame)
+
+    decide = engine.fuse_window
+    overlapped = []
+
+    def deciding(frames):
+        overlapped.append(started.wait(timeout=10))
+        return decide(frames)
+
+    engine.fuse_window = deciding
+    single = ShotPlan.files(_spec(demo_inputs, "guided", frames="1004"), engine)
+    try:
+        fused = {n: pixels for n, _, pixels in fused_frames(single, Watched(single))}
+    finally:
+        single.close()
+        del engine.fuse_window
+    assert overlapped == [True]
+    longer = ShotPlan.files(_spec(demo_inputs, "guided", frames="1003-1005"), engine)
+    try:
+        whole = {n: pixels for n, _, pixels in fused_frames(longer, FramePreparer(longer))}
+    finally:
+        longer.close()
+    assert fused.keys() == {1004} and np.array_equal(fused[1004], whole[1004])

@@ -154,7 +154,9 @@ def fused_frames(
                     prepared[number] = take(number)
                     if release:
                         release(number)
-            completions.request(n for n in finishing.get(index, ()) if n in deferred)
+                if number in deferred and number in finishing.get(index, ()):
+                    # Completed from here on, beside the frames still being read and the engine.
+                    completions.request([number])
             if engine.decides_band:
                 decided = decide(index, window)
             else:
@@ -195,10 +197,14 @@ def finishing_frames(last_window: dict[int, int]) -> dict[int, list[int]]:
 
 
 def deferred_targets(finishing: dict[int, list[int]]) -> frozenset[int]:
-    """The targets whose composite arrays are made only when they are composited: those a window
-    finishes together with others (the network's six at once), so that at most a couple of frames
-    hold those arrays at a time. A frame a window finishes alone is prepared whole when it is
-    read, ahead of its window, so its composite never waits for them."""
+    """The targets whose composite arrays are made apart from the rest of their preparation, on a
+    thread of their own, just ahead of their composite: those a window finishes together with
+    others (the network's six at once), so that at most a couple of frames hold those arrays at a
+    time, and a run's only window's (a host's window call), whose composite arrays are then made
+    while the engine decides its band, not before it starts. A frame a window finishes alone among
+    others is prepared whole when it is read, ahead of its window, so its composite never waits."""
+    if len(finishing) == 1:
+        return frozenset(next(iter(finishing.values())))
     return frozenset(number for numbers in finishing.values() if len(numbers) > 1 for number in numbers)
 
 
