@@ -63,6 +63,22 @@ def test_matte_forms():
     assert matte_from_pixels(rgba, ("R", "G", "B", "A"))[1, 1] == 0.25
 
 
+def test_a_held_matte_is_shared_and_any_other_is_a_clipped_copy():
+    """A read-only float matte within 0..1 (a received one a server holds) is used as it is; one
+    that may change, or needs clipping, is copied and the pixels given are left as they were."""
+    soft = np.linspace(0, 1, 16, dtype=np.float32).reshape(4, 4, 1)
+    soft.flags.writeable = False
+    assert np.shares_memory(matte_from_pixels(soft), soft)
+    writable = soft.copy()
+    copied = matte_from_pixels(writable)
+    assert np.array_equal(copied, writable[:, :, 0]) and not np.shares_memory(copied, writable)
+    over = np.linspace(-1, 2, 16, dtype=np.float32).reshape(4, 4, 1)
+    over.flags.writeable = False
+    clipped = matte_from_pixels(over)
+    assert clipped.min() == 0.0 and clipped.max() == 1.0 and over.min() == -1.0
+    assert matte_from_pixels(np.linspace(0, 1, 16).reshape(4, 4)).dtype == np.float32
+
+
 def _band_by_whole_frame_distances(matte: np.ndarray, width: BandWidth) -> np.ndarray:
     """The band's definition, computed over the whole frame: the reference the tiled band must equal."""
     from scipy import ndimage

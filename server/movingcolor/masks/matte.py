@@ -25,7 +25,9 @@ def matte_from_pixels(pixels: np.ndarray, channels: tuple[str, ...] = ()) -> np.
         matte = pixels[:, :, 0]
     else:
         matte = pixels[:, :, :3].max(axis=2)
-    matte = np.clip(matte, 0.0, 1.0).astype(np.float32)
+    if matte.dtype != np.float32 or matte.flags.writeable or matte.min() < 0.0 or matte.max() > 1.0:
+        matte = np.clip(matte, 0.0, 1.0, dtype=np.float32)
+    # else read-only and in range (a received matte a server holds): shared, not copied.
     top = float(matte.max())
     if 0.0 < top < 1.0 and _is_two_level(matte, top):
         matte = (matte > 0).astype(np.float32)
