@@ -102,7 +102,7 @@ def fused_frames(
     # have all arrived: its entering frame and its target are prepared at once, on two cores.
     targets = set(plan.frames.targets)
     finishing = finishing_frames(average.last_window)
-    deferred = deferred_targets(finishing)
+    deferred = deferred_targets(finishing, engine.decides_band)
 
     def prepare(number: int) -> PreparedFrame:
         # A frame read only for context (a neighbour outside the render, a global frame) needs
@@ -196,14 +196,15 @@ def finishing_frames(last_window: dict[int, int]) -> dict[int, list[int]]:
     return finishing
 
 
-def deferred_targets(finishing: dict[int, list[int]]) -> frozenset[int]:
+def deferred_targets(finishing: dict[int, list[int]], decides_band: bool = True) -> frozenset[int]:
     """The targets whose composite arrays are made apart from the rest of their preparation, on a
     thread of their own, just ahead of their composite: those a window finishes together with
     others (the network's six at once), so that at most a couple of frames hold those arrays at a
-    time, and a run's only window's (a host's window call), whose composite arrays are then made
-    while the engine decides its band, not before it starts. A frame a window finishes alone among
-    others is prepared whole when it is read, ahead of its window, so its composite never waits."""
-    if len(finishing) == 1:
+    time, and, where the engine ``decides_band``, a run's only window's (a host's window call),
+    whose composite arrays are then made while the engine decides its band, not before it starts.
+    A frame a window finishes alone among others is prepared whole when it is read, ahead of its
+    window, so its composite never waits."""
+    if len(finishing) == 1 and decides_band:
         return frozenset(next(iter(finishing.values())))
     return frozenset(number for numbers in finishing.values() if len(numbers) > 1 for number in numbers)
 
