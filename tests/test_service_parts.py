@@ -25,6 +25,7 @@ from movingcolor.service.auth import MISSING, WRONG, token_problem
 from movingcolor.service.errors import AddressError, JobCancelledError
 from movingcolor.service.jobs import Job
 from movingcolor.service.scheduler import DeviceScheduler, ScheduledEngine
+from movingcolor.v1 import fusion_pb2
 from movingcolor.v1 import image_pb2 as pb
 
 
@@ -320,6 +321,13 @@ def test_parts_round_trip_and_refuse_interleaving():
         assert bytes(view) == expected and image_sha256(view) == image_sha256(expected)
         cut = [part.data for part in split(pb.ROLE_PLATE, 3, viewed, view, part_bytes=100)]
         assert cut == [part.data for part in split(pb.ROLE_PLATE, 3, described, expected, part_bytes=100)]
+    # Built inside requests or responses, the parts are the same messages.
+    for message in (fusion_pb2.FuseShotRequest, fusion_pb2.FuseShotResponse):
+        wrapped = list(split(pb.ROLE_PLATE, 3, info, data, part_bytes=100, message=message))
+        assert [m.part for m in wrapped] == parts and all(isinstance(m, message) for m in wrapped)
+    empty_info, empty = raw_image(np.zeros((0, 0, 1), np.float32), ("A",))
+    (alone,) = split(pb.ROLE_MATTE, 1, empty_info, empty, part_bytes=100, message=fusion_pb2.FuseShotRequest)
+    assert alone.part.info == empty_info and alone.part.data == b""
 
 
 def test_addresses():

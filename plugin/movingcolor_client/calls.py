@@ -58,8 +58,9 @@ class _Upload:
                     if self.stopped.is_set():
                         return
                     info, data = self.frames.image(role, frame)
-                    for part in split(ROLES[role], frame, info, data, self.part_bytes):
-                        yield fusion_pb2.FuseShotRequest(part=part)
+                    yield from split(
+                        ROLES[role], frame, info, data, self.part_bytes, fusion_pb2.FuseShotRequest
+                    )
         except Exception as error:  # reported by the response side, which cancels the call
             self.error = error
             self.stopped.set()

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from google.protobuf.message import Message
 
 from ..errors import ImageTooLargeError as _ImageTooLarge
 from ..errors import MovingColorError
@@ -126,14 +127,27 @@ def decode_raw(info: pb.ImageInfo, data: bytes, label: str) -> np.ndarray:
 
 
 def split(
-    role: int, frame: int, info: pb.ImageInfo, data: bytes | memoryview, part_bytes: int
-) -> Iterator[pb.ImagePart]:
-    """The parts of one image, each carrying at most ``part_bytes`` of data."""
+    role: int,
+    frame: int,
+    info: pb.ImageInfo,
+    data: bytes | memoryview,
+    part_bytes: int,
+    message: Callable[[], Message] | None = None,
+) -> Iterator:
+    """The parts of one image, each carrying at most ``part_bytes`` of data: ``ImagePart`` s, or,
+    with ``message`` (a request or response type with a ``part`` field), each part built inside a
+    new one of those. Passing a part to a message's constructor copies it: for a 1080p frame in
+    float, 25 MB more to copy (and, on a busy server, to fault in)."""
     view = memoryview(data)
     size = max(1, int(part_bytes))
-    yield pb.ImagePart(role=role, frame=frame, info=info, data=bytes(view[:size]))
-    for start in range(size, len(view), size):
-        yield pb.ImagePart(role=role, frame=frame, data=bytes(view[start : start + size]))
+    for start in range(0, max(len(view), 1), size):
+        outer = message() if message is not None else None
+        part = outer.part if outer is not None else pb.ImagePart()
+        part.role, part.frame = role, frame
+        if start == 0:
+            part.info.CopyFrom(info)
+        part.data = bytes(view[start : start + size])
+        yield part if outer is None else outer
 
 
 @dataclass

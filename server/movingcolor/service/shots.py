@@ -76,8 +76,7 @@ def _encode(number: int, pixels, header: dict, output: OutputSettings, part_byte
         info = pb.ImageInfo(encoding=pb.ENCODING_FILE, format=output.format, byte_size=len(data))
         info.colorspace = header["movingcolor:colorspace"]
     info.attributes.update(attributes)
-    for part in split(pb.ROLE_FUSED, number, info, data, part_bytes):
-        yield fusion_pb2.FuseShotResponse(part=part)
+    yield from split(pb.ROLE_FUSED, number, info, data, part_bytes, fusion_pb2.FuseShotResponse)
 
 
 def shot_sources(
