@@ -381,18 +381,40 @@ def test_the_window_being_fused_is_read_on_every_core_whatever_the_budget():
         ahead.close()
 
 
+def _arriving_store(demo_inputs, frames: FramePlan) -> FrameStore:
+    """A stream whose images arrive from a sender thread in ascending order, into the buffer the
+    frame plan sizes (the sender waits while it is full, as a client's stream does)."""
+    import threading
+
+    plate, matte = demo_inputs
+    store = FrameStore(("plate", "matte"), CLIP, frames.needed, frames.buffer_frames)
+
+    def send() -> None:
+        for number in sorted(frames.needed):
+            pixels = read_pixels(plate.replace("####", str(number)))
+            store.put("plate", number, DecodedImage(pixels, ("R", "G", "B"), "ACEScg", True))
+            pixels = read_pixels(matte.replace("####", str(number)))
+            store.put("matte", number, DecodedImage(pixels, ("Y",), "", False))
+        store.finish()
+
+    threading.Thread(target=send, daemon=True).start()
+    return store
+
+
 @pytest.mark.parametrize("engine_name", ["guided", "movingcolor"])
-def test_a_complete_stream_is_prepared_ahead_and_fuses_the_same(demo_inputs, test_model, engine_name):
-    """A window call's images have all arrived before it runs: its frames are prepared on the
-    read-ahead threads, several at once, as a file shot's are; a stream still arriving prepares
-    each frame on the runner's thread as it needs it. Both give the same frames, bit for bit."""
+def test_a_stream_is_prepared_ahead_and_fuses_the_same(demo_inputs, test_model, engine_name):
+    """A stream's frames are prepared on the read-ahead threads, several at once, as a file shot's
+    are, once their images have arrived: every one at once for a window call's, as they arrive
+    into a buffer of the plan's size for FuseShot's (only the runner ever waits for an image, so
+    the buffer never looks starved). Read on the runner's thread instead, they give the same
+    frames, bit for bit."""
     import threading
 
     from movingcolor.jobs.runner import fused_frames
 
     engine = _engine(engine_name, test_model)
     spec = ShotSpec(plate="streamed plate", matte="streamed matte", out="", grade=GRADE, engine=engine_name)
-    frames = FramePlan.plan(engine, CLIP, FrameRange(1003, 1006))
+    frames = FramePlan.plan(engine, CLIP, FrameRange(1002, 1007))
 
     class Watched(FramePreparer):
         """Notes the threads frames are prepared on."""
@@ -410,24 +432,29 @@ def test_a_complete_stream_is_prepared_ahead_and_fuses_the_same(demo_inputs, tes
             return super().read_target(number)
 
     runs = {}
-    for complete in (False, True):
-        store = _store(demo_inputs)
+    for how in ("on the runner's thread", "arrived", "arriving"):
+        store = _store(demo_inputs) if how != "arriving" else _arriving_store(demo_inputs, frames)
+        arrived = None if how == "on the runner's thread" else store.holds
         sources = ShotSources(
-            StreamSource(store, "plate"),
-            StreamSource(store, "matte"),
-            release=store.release,
-            complete=complete,
+            StreamSource(store, "plate"), StreamSource(store, "matte"), release=store.release, arrived=arrived
         )
         plan = ShotPlan.stream(spec, sources, engine, frames)
         preparer = Watched(plan)
-        runs[complete] = ({n: pixels for n, _, pixels in fused_frames(plan, preparer)}, preparer.threads)
+        runs[how] = ({n: pixels for n, _, pixels in fused_frames(plan, preparer)}, preparer.threads)
         plan.close()
-    (sequential, on_caller), (ahead, on_readers) = runs[False], runs[True]
+    sequential, on_caller = runs["on the runner's thread"]
     assert on_caller == {threading.current_thread().name}
-    assert on_readers and all(name.startswith("movingcolor-read") for name in on_readers)
-    assert sequential.keys() == ahead.keys() == {1003, 1004, 1005, 1006}
-    for number, pixels in sequential.items():
-        assert np.array_equal(pixels, ahead[number]), number
+    assert set(sequential) == set(range(1002, 1008))
+    # Every image there before the runner starts: every frame is prepared ahead. Arriving, a frame
+    # the runner needs before it has arrived is prepared on the runner's thread (when depends on
+    # the sender's pace), and the stream is never taken for a starved one.
+    _, threads = runs["arrived"]
+    assert threads and all(name.startswith("movingcolor-read") for name in threads), threads
+    for how in ("arrived", "arriving"):
+        fused, _ = runs[how]
+        assert fused.keys() == sequential.keys(), how
+        for number, pixels in sequential.items():
+            assert np.array_equal(pixels, fused[number]), (how, number)
 
 
 def test_a_streamed_target_keeps_its_pixels_until_completed(demo_inputs, test_model):
@@ -610,3 +637,55 @@ def test_a_single_windows_target_is_completed_while_the_engine_decides_its_band(
     finally:
         longer.close()
     assert fused.keys() == {1004} and np.array_equal(fused[1004], whole[1004])
+
+
+@pytest.mark.parametrize("engine_name", ["guided", "movingcolor"])
+def test_a_streams_next_window_is_read_ahead_only_where_windows_finish_one_frame(
+    demo_inputs, test_model, engine_name
+):
+    """While a stream's window is fused, the next window's new frames are prepared beside it where
+    each window finishes one frame (guided). Where windows finish many (the network's six), whose
+    frames hold their pixels as read until they are completed, they are not: that bounds a 4K
+    server's memory."""
+    import threading
+
+    from movingcolor.jobs.runner import fused_frames
+
+    engine = _engine(engine_name, test_model)
+    spec = ShotSpec(plate="streamed plate", matte="streamed matte", out="", grade=GRADE, engine=engine_name)
+    frames = FramePlan.plan(engine, CLIP, FrameRange(1001, 1008))
+    later = set(frames.windows[1].frames) - set(frames.windows[0].frames)
+    began_later = threading.Event()
+
+    class Watched(FramePreparer):
+        def prepare(self, number, context_only=False):
+            if number in later:
+                began_later.set()
+            return super().prepare(number, context_only)
+
+        def read_target(self, number):
+            if number in later:
+                began_later.set()
+            return super().read_target(number)
+
+    decide = engine.fuse_window
+    while_first: list[bool] = []
+
+    def deciding(window):
+        if not while_first:
+            while_first.append(began_later.wait(timeout=3))
+        return decide(window)
+
+    engine.fuse_window = deciding
+    store = _store(demo_inputs)
+    sources = ShotSources(
+        StreamSource(store, "plate"), StreamSource(store, "matte"), release=store.release, arrived=store.holds
+    )
+    plan = ShotPlan.stream(spec, sources, engine, frames)
+    try:
+        fused = [number for number, _, _ in fused_frames(plan, Watched(plan))]
+    finally:
+        plan.close()
+        del engine.fuse_window
+    assert later and fused == list(range(1001, 1009))
+    assert while_first == [engine_name == "guided"]

@@ -136,9 +136,9 @@ def test_a_stream_that_sends_its_setup_then_nothing_is_ended_and_its_slot_freed(
 
 def test_a_bad_frame_is_reported_at_once_while_the_next_has_not_arrived():
     """A broken frame ends the call with its error at once, though the client has stalled before
-    sending the next frame: nothing waits for that frame but the runner, which has stopped (frames
-    prepared ahead on reader threads that waited for images would keep the error from the call
-    until the client's idle limit)."""
+    sending the next frame: frames are prepared ahead only once they have arrived, so nothing waits
+    for that frame but the runner, which has stopped (a reader thread waiting for images would
+    keep the error from the call until the client's idle limit)."""
     pixels = np.random.default_rng(1).random((16, 16, 3), dtype=np.float32)
     data = encode_image(".exr", pixels, pixel_type="float")
     info, cut = file_image(data[: len(data) // 2], "exr")  # a whole header and a cut body

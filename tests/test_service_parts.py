@@ -180,6 +180,17 @@ def test_store_reports_frames_that_never_came_and_feeds_a_source():
         _ = StreamSource(store, "matte").width
 
 
+def test_a_store_holds_a_frame_once_every_role_has_arrived_until_released():
+    store = FrameStore(("plate", "matte"), clip=[1, 2], needed=[1, 2])
+    assert not store.holds(1)
+    store.put("plate", 1, _image())
+    assert not store.holds(1), "the matte has not arrived"
+    store.put("matte", 1, _image())
+    assert store.holds(1) and not store.holds(2)
+    store.release(1)
+    assert not store.holds(1)
+
+
 @pytest.mark.parametrize("name", ["hard", "guided", "feather"])
 def test_a_scheduled_engine_declares_what_its_engine_declares(name):
     # The server wraps every engine: a trait it dropped would change how frames are prepared or

@@ -257,6 +257,13 @@ class FrameStore:
         with self._condition:
             return len(self._frames)
 
+    def holds(self, frame: int) -> bool:
+        """Whether every role's image of ``frame`` has arrived and is held: reading it now waits for
+        nothing."""
+        with self._condition:
+            images = self._frames.get(frame, {})
+            return all(role in images for role in self.roles)
+
     def received(self, role: str) -> list[int]:
         """Frames holding a ``role`` image now, sorted."""
         with self._condition:

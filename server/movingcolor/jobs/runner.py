@@ -95,11 +95,11 @@ def fused_frames(
         key = content_key(number) if content_key is not None else None
         return (run, number) if key is None else key
 
-    # Files are read and prepared up to a window ahead (within READ_AHEAD_BYTES), on another core,
-    # while this window fuses. A stream's frames are not: its buffer is sized for a reader that
-    # takes them as it needs them (a reader thread waiting for a later frame looks to it like a
-    # starved runner, and a broken frame's error would wait for that reader). A window call's frames
-    # have all arrived: its entering frame and its target are prepared at once, on two cores.
+    # Frames are read and prepared up to a window ahead (within READ_AHEAD_BYTES), on another core,
+    # while this window fuses; a stream's only once they have arrived (ReadAhead's ``ready``): its
+    # buffer is sized for a reader that takes frames as it needs them (a reader thread waiting for
+    # a later frame looks to it like a starved runner, and a broken frame's error would wait for
+    # that reader). A window call's frames have all arrived before it runs.
     targets = set(plan.frames.targets)
     finishing = finishing_frames(average.last_window)
     deferred = deferred_targets(finishing, engine.decides_band)
@@ -131,9 +131,16 @@ def fused_frames(
         yield from average.finished(index)
 
     beyond_band = BeyondBandLog()
-    reads_ahead = release is None or plan.sources.complete
-    ahead = ReadAhead(prepare, workers=preparers(plan.sources.present)) if reads_ahead else None
+    arrived = plan.sources.arrived
+    reads_ahead = release is None or arrived is not None
+    workers = preparers(plan.sources.present)
+    ahead = ReadAhead(prepare, workers=workers, ready=arrived) if reads_ahead else None
     take = ahead.take if ahead is not None else prepare
+    # A stream's frame holds its pixels as read until it is completed (the stream drops them once
+    # read): where windows finish many frames at once (the network's six), the next window's
+    # frames held beside this one's took a 4K server past 4 GiB. Its window's own frames are
+    # still prepared on every worker at once.
+    looks_ahead = arrived is None or not deferred
     # Deferred targets are completed one ahead of the one being composited (a budget of nothing
     # ahead is one frame), so at most two hold their composite's arrays at a time.
     completions = ReadAhead(
@@ -147,7 +154,7 @@ def fused_frames(
                 # This window's missing frames on every worker (the runner waits for them); the
                 # next window's within the budget.
                 ahead.request((n for n in window.frames if n not in prepared), needed=True)
-                for upcoming in windows[index + 1 : index + 2]:
+                for upcoming in windows[index + 1 : index + 2] if looks_ahead else ():
                     ahead.request(n for n in upcoming.frames if n not in prepared)
             for number in window.frames:
                 if number not in prepared:
@@ -269,7 +276,14 @@ class ReadAhead:
     one per worker until a frame's size is known): at 4K a network window's next six frames would
     hold several gigabytes before they are needed. Frames asked for as ``needed`` (the window the
     runner is about to fuse, which it holds next anyway) count against no budget: they are
-    prepared on every worker at once."""
+    prepared on every worker at once.
+
+    ``ready(frame)``, where given (a stream's: its images have all arrived), holds a frame back
+    from the threads until it is ready, and :meth:`take` prepares one that is not on the caller's
+    thread, so only the caller ever waits for a stream's images: its buffer is sized for a reader
+    that takes frames as it needs them (a reader waiting for a later frame would look like a
+    starved runner to it), and a reader blocked on a frame that never comes would keep the
+    caller's error from ending the call."""
 
     def __init__(
         self,
@@ -277,8 +291,10 @@ class ReadAhead:
         budget_bytes: int | None = None,
         name: str = "movingcolor-read",
         workers: int = 1,
+        ready: Callable[[int], bool] | None = None,
     ):
         self._prepare = prepare
+        self._ready = ready
         self._budget = READ_AHEAD_BYTES if budget_bytes is None else budget_bytes
         self._frame_bytes = 0  # the largest frame prepared so far
         self._wanted: list[int] = []  # asked for, not yet handed to the worker
@@ -300,9 +316,12 @@ class ReadAhead:
         self._needed.discard(number)
         if number in self._wanted:
             self._wanted.remove(number)
-        if number not in self._pending:
-            self._pending[number] = self._reader.submit(self._measured, number)
-        frame = self._pending.pop(number).result()
+        if number in self._pending:
+            frame = self._pending.pop(number).result()
+        elif self._ready is not None:
+            frame = self._measured(number)  # it may not have arrived: the caller waits for it
+        else:
+            frame = self._reader.submit(self._measured, number).result()
         self._fill()
         return frame
 
@@ -316,12 +335,15 @@ class ReadAhead:
         ahead = max(1, self._budget // self._frame_bytes) if self._frame_bytes else self._workers
         # Needed frames first: at 4K the budget holds one frame, and a window's frames read one at
         # a time left a core idle while the runner waited for all of them.
-        for number in [n for n in self._wanted if n in self._needed]:
+        ready = [n for n in self._wanted if self._ready is None or self._ready(n)]
+        for number in [n for n in ready if n in self._needed]:
             if len(self._pending) >= max(ahead, self._workers):
                 break
             self._submit(number)
-        while self._wanted and len(self._pending) < ahead:
-            self._submit(self._wanted[0])
+        for number in [n for n in ready if n not in self._pending]:
+            if len(self._pending) >= ahead:
+                break
+            self._submit(number)
 
     def _submit(self, number: int) -> None:
         self._wanted.remove(number)

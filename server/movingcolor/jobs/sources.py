@@ -26,9 +26,11 @@ class ShotSources:
     needs a frame's raw pixels, so a source that buffers frames can drop them.
     ``frame_key(frame)``, where given, names a frame's content with these settings across calls
     (e.g. the digests of its images), so an engine's work on it is found again by a later call
-    that sends the same frame; None for a frame it cannot name. ``complete``: every image has
-    arrived before the shot starts (a window call's), so its frames may be prepared ahead, several
-    at once, as files' are, although the source drops each once read.
+    that sends the same frame; None for a frame it cannot name. ``arrived(frame)``, where given
+    (a stream's), whether a frame's images have all arrived: its frames are then prepared ahead,
+    several at once, as files' are, but a frame the runner does not need yet only once it has
+    arrived, so only the runner ever waits for an image (the stream's buffer is sized for a reader
+    that takes frames as it needs them, and refuses a sender that starves it).
     """
 
     plate: FrameSource
@@ -36,7 +38,7 @@ class ShotSources:
     other: FrameSource | None = None
     release: Callable[[int], None] | None = None
     frame_key: Callable[[int], Hashable | None] | None = None
-    complete: bool = False
+    arrived: Callable[[int], bool] | None = None
 
     @property
     def present(self) -> list[FrameSource]:

@@ -80,10 +80,7 @@ def _encode(number: int, pixels, header: dict, output: OutputSettings, part_byte
 
 
 def shot_sources(
-    store: FrameStore,
-    roles: tuple[str, ...],
-    frame_key: Callable[[int], Hashable | None] | None = None,
-    complete: bool = False,
+    store: FrameStore, roles: tuple[str, ...], frame_key: Callable[[int], Hashable | None] | None = None
 ) -> ShotSources:
     other = next((r for r in roles if r in ("graded", "edited")), None)
     return ShotSources(
@@ -92,7 +89,7 @@ def shot_sources(
         other=StreamSource(store, other) if other else None,
         release=store.release,
         frame_key=frame_key,
-        complete=complete,
+        arrived=store.holds,
     )
 
 
