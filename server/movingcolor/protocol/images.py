@@ -210,8 +210,9 @@ class PartAssembler:
                 f"({self._received} of {self._current.info.byte_size} bytes); send each image's parts "
                 f"one after another"
             )
-        self._chunks.append(part.data)
-        self._received += len(part.data)
+        data = part.data  # each read of a bytes field makes a new copy of it
+        self._chunks.append(data)
+        self._received += len(data)
         info = self._current.info
         if self._received > info.byte_size:
             raise WireFormatError(

@@ -111,10 +111,10 @@ def receive_window(
             limits.admit(part)
             image = caches.resolve(part)
         else:
-            caches.count("received_bytes", len(part.data))
             image = assembler.add(part)
             if image is None:
                 continue
+            caches.count("received_bytes", len(image.data))
             if image.info.sha256:
                 _check_digest(image)
                 caches.keep(image)
