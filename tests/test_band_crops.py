@@ -79,3 +79,20 @@ def test_a_crop_is_the_networks_side_at_its_scale(scale):
 
 def test_no_band_no_crops():
     assert band_crops(np.zeros((1080, 1920), bool), 1.0) == []
+
+
+@pytest.mark.parametrize("offset", [0, 37, 101])
+@pytest.mark.parametrize("transpose", [False, True], ids=["across", "down"])
+def test_a_band_takes_the_crops_its_length_needs_wherever_it_lies(offset, transpose):
+    # A straight band three cores long takes three crops wherever it starts, along either axis;
+    # cores fixed on the frame's grid took four unless the band began on a core's edge.
+    core = CROP - 2 * MARGIN
+    band = np.zeros((400, 1200), bool)
+    band[200:212, 300 + offset : 300 + offset + 3 * core] = True
+    band = band.T if transpose else band
+    crops = band_crops(band, 1.0)
+    assert len(crops) == 3
+    covered = np.zeros(band.shape, np.int32)
+    for crop in crops:
+        covered[crop.core_rows, crop.core_cols] += 1
+    assert covered.max() == 1 and (covered[band] == 1).all()

@@ -779,10 +779,23 @@ def _on_larger_canvas(frames: FusionFrames, top: int, left: int, height: int, wi
     return _shot_frames(plate, graded, matte, band, frames.band_pixels[0])
 
 
+def _band_from(frames: FusionFrames, offset: int) -> FusionFrames:
+    """``frames`` rolled so that the first row and column any frame's band holds are ``offset``
+    (what rolls round the far edges holds no band)."""
+    rows, cols = np.nonzero(np.any(frames.band, axis=0))
+    shift = (offset - int(rows.min()), offset - int(cols.min()))
+
+    def roll(images: np.ndarray) -> np.ndarray:
+        return np.roll(images, shift, axis=(1, 2))
+
+    plate, graded = roll(frames.plate_display), roll(frames.graded_display)
+    return _shot_frames(plate, graded, roll(frames.matte), roll(frames.band), frames.band_pixels[0])
+
+
 @pytest.mark.parametrize("finest", [FINEST_SCALE, 1.0], ids=["finest scale", "plate resolution"])
 def test_the_same_band_in_a_larger_frame_gives_the_same_matte(finest, monkeypatch):
     """The network sees a band at a scale set by the band, not by the frame: the same 12-pixel band
-    in a frame five times the area (the shot at a production size) is seen at the finest scale in
+    in a frame ten times the area (the shot at a production size) is seen at the finest scale in
     both (the shipped one, or the plate's own resolution), and where the larger frame's crop holds
     the same pixels as the smaller frame, the mattes are the same. Seen at the frame's working
     scale instead, the band looks half as wide in the larger frame, and the mattes part."""
@@ -790,13 +803,15 @@ def test_the_same_band_in_a_larger_frame_gives_the_same_matte(finest, monkeypatc
 
     monkeypatch.setattr(band_crops, "FINEST_SCALE", finest)
     side = round(CROP / finest)  # a crop's side in plate pixels: the smaller frame, one crop
-    frames = _window(4, side, side, band_width=12.0)
-    # The larger frame's second crop each way starts a margin before its core, CROP - 2 * MARGIN
-    # in at the network's scale: there it holds exactly the smaller frame.
+    # The band starts a margin (at the network's scale) into the smaller frame, so that the larger
+    # frame's crop, which starts a margin before the band, holds exactly the smaller frame.
+    frames = _band_from(_window(4, side, side, band_width=12.0), round(MARGIN / finest))
     start = round((CROP - 3 * MARGIN) / finest)
-    canvas = round(3 * (CROP - 2 * MARGIN) / finest)
+    canvas = round(4 * (CROP - 2 * MARGIN) / finest)
     larger = _on_larger_canvas(frames, start, start, canvas, canvas)
     inner = (slice(start, start + side), slice(start, start + side))
+    [crop] = band_crops.band_crops(np.any(larger.band, axis=0), finest)
+    assert (crop.rows, crop.cols) == inner
     band = frames.band[1]
     assert np.array_equal(larger.band[1][inner], band)
 

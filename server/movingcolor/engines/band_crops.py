@@ -77,57 +77,80 @@ class BandCrop:
 
 @dataclass(frozen=True)
 class _Axis:
-    """One axis of the frame cut into cores at the network's scale, and the crops around them."""
+    """One axis of the frame at the network's scale: where crops may sit, and the cores that cover
+    a set of plate positions with as few crops as a row of intervals allows."""
 
     full: int  # plate pixels
     working: int  # pixels at the network's scale
     crop: int  # a crop's side at the network's scale
-    core: int  # a core's side at the network's scale
 
     @classmethod
     def at_scale(cls, full: int, scale: float) -> _Axis:
         working = max(SIDE_MULTIPLE, round(full * scale))
         if working <= CROP:
             # One crop takes the whole axis: no margin is needed where there is no neighbour.
-            crop = max(SIDE_MULTIPLE, working // SIDE_MULTIPLE * SIDE_MULTIPLE)
-            return cls(full, working, crop, working)
-        return cls(full, working, CROP, CROP - 2 * MARGIN)
+            return cls(full, working, max(SIDE_MULTIPLE, working // SIDE_MULTIPLE * SIDE_MULTIPLE))
+        return cls(full, working, CROP)
 
     def to_full(self, position: int) -> int:
         return self.full if position >= self.working else round(position * self.full / self.working)
 
-    def core_index(self, plate_positions: np.ndarray) -> np.ndarray:
-        """The core each plate row (or column) falls in: the same bounds as :meth:`spans`'."""
-        bounds = [self.to_full(k * self.core) for k in range(1, self.cores)]
-        return np.searchsorted(np.asarray(bounds, np.int64), plate_positions, side="right")
+    def covering_spans(self, plate_positions: np.ndarray) -> list[tuple[slice, slice]]:
+        """The crops' and their cores' plate spans that cover ``plate_positions``, cores apart.
 
-    @property
-    def cores(self) -> int:
-        return -(-self.working // self.core)
-
-    def spans(self, index: int) -> tuple[slice, slice]:
-        """The crop's and the core's plate rows (or columns) for core ``index``."""
-        if self.core == self.working:
-            return slice(0, self.full), slice(0, self.full)
-        core_start, core_stop = index * self.core, min((index + 1) * self.core, self.working)
-        start = min(max(core_start - MARGIN, 0), self.working - self.crop)
-        crop = slice(self.to_full(start), self.to_full(start + self.crop))
-        return crop, slice(self.to_full(core_start), self.to_full(core_stop))
+        Greedy from the first uncovered position, which is the fewest intervals for points on a
+        line: each core starts at that position (on the network's pixel grid) and ends a margin
+        before its crop does, or at the frame's edge where the crop reaches it (no context is
+        missing there)."""
+        if self.working <= self.crop:
+            return [(slice(0, self.full), slice(0, self.full))]
+        # The network's pixel each plate pixel falls in, by the same rounding as ``to_full``.
+        bounds = np.array([self.to_full(q) for q in range(1, self.working)], np.int64)
+        spans = []
+        covered = 0  # plate positions below this are covered
+        for position in np.unique(plate_positions):
+            if position < covered:
+                continue
+            core_start = int(np.searchsorted(bounds, position, side="right"))
+            start = min(max(core_start - MARGIN, 0), self.working - self.crop)
+            stop = start + self.crop
+            core_stop = self.working if stop >= self.working else stop - MARGIN
+            covered = self.to_full(core_stop)
+            spans.append(
+                (slice(self.to_full(start), self.to_full(stop)), slice(self.to_full(core_start), covered))
+            )
+        return spans
 
 
 def band_crops(band: np.ndarray, scale: float) -> list[BandCrop]:
-    """The crops that cover every pixel of ``band`` (``(H, W)`` bool, the local frames' bands
-    united) with their kept cores: cores tile the frame at the network's ``scale`` without
-    overlap, and only those holding a band pixel are listed, row by row."""
+    """The crops that cover every pixel of ``band`` (``(H, W)`` bool) with their kept cores, cores
+    apart, listed row by row.
+
+    The band is cut into strips of cores along one axis and each strip into cores along the
+    other, both greedily from the band's first pixel, and of the two axes the one that needs
+    fewer crops is taken: a band is a thin curve, and cores fixed on the frame's grid cost a crop
+    for every corner it clips (on real clips at 1080p, 10-35% more crops)."""
+    if not band.any():
+        return []
+    by_rows = _strip_cover(band, scale)
+    by_cols = _strip_cover(band.T, scale)
+    if len(by_cols) < len(by_rows):
+        crops = [
+            BandCrop(crop.cols, crop.rows, crop.core_cols, crop.core_rows, crop.size[::-1])
+            for crop in by_cols
+        ]
+        return sorted(crops, key=lambda crop: (crop.core_rows.start, crop.core_cols.start))
+    return by_rows
+
+
+def _strip_cover(band: np.ndarray, scale: float) -> list[BandCrop]:
+    """``band`` covered by strips of rows, each cut into cores along its columns."""
     height, width = band.shape
     rows, cols = _Axis.at_scale(height, scale), _Axis.at_scale(width, scale)
     band_rows, band_cols = np.nonzero(band)
-    if band_rows.size == 0:
-        return []
-    occupied = np.unique(rows.core_index(band_rows) * cols.cores + cols.core_index(band_cols))
     crops = []
-    for flat in occupied:
-        row_crop, row_core = rows.spans(int(flat) // cols.cores)
-        col_crop, col_core = cols.spans(int(flat) % cols.cores)
-        crops.append(BandCrop(row_crop, col_crop, row_core, col_core, (rows.crop, cols.crop)))
+    for row_crop, row_core in rows.covering_spans(band_rows):
+        in_strip = (band_rows >= row_core.start) & (band_rows < row_core.stop)
+        for col_crop, col_core in cols.covering_spans(band_cols[in_strip]):
+            crops.append(BandCrop(row_crop, col_crop, row_core, col_core, (rows.crop, cols.crop)))
     return crops

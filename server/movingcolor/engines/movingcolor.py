@@ -398,13 +398,18 @@ class MovingColorEngine(Engine):
         full-resolution guided start, as the whole-frame path does."""
         torch = self._torch
         local = frames.num_local
-        # The outputs' bands only: the cores are fixed on the frame's grid, so a core the outputs'
-        # band crosses is the same crop whatever else the window holds; one a neighbour's band
-        # alone crosses is never read (a host's scrub asks for one frame of five).
-        union = np.zeros(frames.band.shape[1:3], bool)
-        for t in frames.outputs:
+        # The cores are laid along every local frame's band, not the outputs' alone, so a frame's
+        # crops do not depend on which of the window's frames are asked for (a shot fused in
+        # chunks equals the shot fused whole); a crop whose core no output's band crosses is not
+        # run (a host's scrub asks for one frame of five).
+        union = np.array(frames.band[0], bool)
+        for t in range(1, local):
             union |= frames.band[t]
-        crops = band_crops(union, scale)
+        crops = [
+            crop
+            for crop in band_crops(union, scale)
+            if any(frames.band[index][crop.core_rows, crop.core_cols].any() for index in frames.outputs)
+        ]
         # Where no crop decodes a frame, its band is absent: the coarse matte, which the composite
         # does not read there.
         guided_start = self.config.matte_start == "guided"
