@@ -268,6 +268,57 @@ def test_a_target_completed_when_composited_equals_one_prepared_whole(
         plan.close()
 
 
+def test_a_frame_its_window_finishes_alone_is_completed_from_its_pixels_as_read(demo_inputs, monkeypatch):
+    """``guided`` finishes one frame a window: each target is read ahead of its window with what the
+    engine reads and its pixels as read, at any plate size, without its graded plate or hard
+    composite, and is completed from them when composited. Every plate file is read once, and the
+    frames equal those of a run that prepares each target whole when it is read."""
+    from movingcolor.jobs import prepare, runner
+
+    monkeypatch.setattr(prepare, "KEEP_READ_BYTES", 0)  # a 4K plate's case
+    engine = _engine("guided", None)
+    spec = ShotSpec(plate=demo_inputs[0], matte=demo_inputs[1], out="", grade=GRADE, engine="guided")
+
+    class Watched(FramePreparer):
+        def __init__(self, plan):
+            super().__init__(plan)
+            self.read = {}
+            self.reads: list[int] = []
+            source = plan.sources.plate
+            original = source.read
+
+            def counted(number):
+                self.reads.append(number)
+                return original(number)
+
+            source.read = counted
+
+        def read_target(self, number, keep_read=False):
+            frame = self.read[number] = super().read_target(number, keep_read)
+            return frame
+
+    runs = {}
+    for how in ("deferred", "whole"):
+        if how == "whole":
+            monkeypatch.setattr(runner, "deferred_targets", lambda finishing, decides_band=True: frozenset())
+        plan = ShotPlan.files(spec, engine)
+        try:
+            preparer = Watched(plan)
+            runs[how] = {n: pixels for n, _, pixels in runner.fused_frames(plan, preparer)}
+        finally:
+            plan.close()
+        if how == "deferred":
+            assert sorted(preparer.read) == sorted(runs[how]) == list(plan.frames.targets)
+            for frame in preparer.read.values():
+                assert frame.plate_rgb is not None and frame.edited_out is None and frame.graded is None
+            assert sorted(preparer.reads) == list(plan.frames.targets), "each plate read once"
+        else:
+            assert not preparer.read
+    assert runs["deferred"].keys() == runs["whole"].keys()
+    for number, pixels in runs["whole"].items():
+        assert np.array_equal(pixels, runs["deferred"][number]), number
+
+
 def test_frames_are_read_ahead_within_a_memory_budget():
     """At 4K a network window's next frames would hold gigabytes before they are needed: the
     reader prepares at most its budget's worth ahead of the runner, and always the next one."""
@@ -427,9 +478,9 @@ def test_a_stream_is_prepared_ahead_and_fuses_the_same(demo_inputs, test_model, 
             self.threads.add(threading.current_thread().name)
             return super().prepare(number, context_only)
 
-        def read_target(self, number):
+        def read_target(self, number, keep_read=False):
             self.threads.add(threading.current_thread().name)
-            return super().read_target(number)
+            return super().read_target(number, keep_read)
 
     runs = {}
     for how in ("on the runner's thread", "arrived", "arriving"):
@@ -663,10 +714,10 @@ def test_a_streams_next_window_is_read_ahead_only_where_windows_finish_one_frame
                 began_later.set()
             return super().prepare(number, context_only)
 
-        def read_target(self, number):
+        def read_target(self, number, keep_read=False):
             if number in later:
                 began_later.set()
-            return super().read_target(number)
+            return super().read_target(number, keep_read)
 
     decide = engine.fuse_window
     while_first: list[bool] = []

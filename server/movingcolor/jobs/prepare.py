@@ -159,9 +159,10 @@ class FramePreparer:
         kept = key is not None
         return self._keep(key, self._prepare(number, self.context_arrays, keep_reads=kept, read_other=False))
 
-    def read_target(self, number: int) -> PreparedFrame:
+    def read_target(self, number: int, keep_read: bool = False) -> PreparedFrame:
         """Frame ``number``, to be fused, as its windows read it: what the engine reads, the band's
-        fade, and its pixels as read where they are kept (a stream's, a small plate's); the arrays
+        fade, and its pixels as read where they are kept (a stream's, a small plate's, or any
+        where ``keep_read``: a frame completed soon after it is read); the arrays
         only its composite needs (five frames of float RGB) are made by :meth:`complete` when it is
         composited, so a window that fuses many frames at once (the network's six) does not hold
         them all. A shot whose grade is recovered from the host's composite prepares its targets
@@ -174,7 +175,8 @@ class FramePreparer:
         # read again when the frame is completed.
         plate = self.plan.sources.plate
         keep_reads = (
-            self.plan.sources.release is not None
+            keep_read
+            or self.plan.sources.release is not None
             or plate.width * plate.height * len(plate.channels) * 4 <= KEEP_READ_BYTES
         )
         return self._prepare(number, self.context_arrays | {"band_fade"}, found, keep_reads=keep_reads)
