@@ -422,7 +422,7 @@ class MovingColorEngine(Engine):
             alphas = {index: np.array(frames.matte[index], np.float32) for index in frames.outputs}
         for crop in crops:
             # A moving object's bands cross different cores frame by frame (a 1080p window of six
-            # frames, 12-pixel band: 9-14 crops each, 21 together): a crop decodes only the frames
+            # frames, 12-pixel band: 10-13 crops each, 18 together): a crop decodes only the frames
             # whose band crosses its core; the others are still its context.
             decoded = [
                 index for index in frames.outputs if frames.band[index][crop.core_rows, crop.core_cols].any()
