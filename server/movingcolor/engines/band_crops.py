@@ -104,8 +104,9 @@ class _Axis:
         missing there)."""
         if self.working <= self.crop:
             return [(slice(0, self.full), slice(0, self.full))]
-        # The network's pixel each plate pixel falls in, by the same rounding as ``to_full``.
-        bounds = np.array([self.to_full(q) for q in range(1, self.working)], np.int64)
+        # Where each of the network's pixels starts in the plate (``to_full``'s rounding, half to
+        # even): the network's pixel a plate position falls in is the count of starts up to it.
+        bounds = np.round(np.arange(1, self.working) * self.full / self.working).astype(np.int64)
         spans = []
         covered = 0  # plate positions below this are covered
         for position in np.unique(plate_positions):

@@ -171,8 +171,8 @@ class FramePreparer:
             return self.prepare(number)
         found = self._kept_context(number)
         # A stream's frames are dropped once read, so kept. A file's are kept too where a window of
-        # them costs little memory; larger ones (106 MB a 4K frame, six to a network window) are
-        # read again when the frame is completed.
+        # them costs little memory or the caller says the frame is completed soon; larger ones
+        # (106 MB a 4K frame, six to a network window) are read again when it is completed.
         plate = self.plan.sources.plate
         keep_reads = (
             keep_read

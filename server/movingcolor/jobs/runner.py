@@ -111,7 +111,7 @@ def fused_frames(
     def prepare(number: int) -> PreparedFrame:
         # A frame read only for context (a neighbour outside the render, a global frame) needs
         # only what the engine reads of it: no grade in the output space, no hard composite. A
-        # target its window finishes with others gets the composite's arrays when composited.
+        # deferred target gets the composite's arrays when it is composited.
         if number in deferred:
             return preparer.read_target(number, keep_read=number in finished_alone)
         return preparer.prepare(number, context_only=number not in targets)
@@ -213,9 +213,9 @@ def deferred_targets(finishing: dict[int, list[int]], decides_band: bool = True)
     ``decides_band``, and those a window finishes together with others (the network's six at
     once). Frames read ahead of their window then hold their engine's inputs and their pixels as
     read, not their composite's graded plate and hard composite: an 8-frame 1080p guided shot's
-    peak went from 0.70 to 0.58 GB, and on a machine that charges for memory new to a process
-    its time with it. In a host's window call the composite arrays are made while the engine
-    decides the band, not before it starts."""
+    peak went from 0.70 to 0.58 GB, and its time with it where memory new to a process is slow to
+    fault in. In a host's window call the composite arrays are made while the engine decides the
+    band, not before it starts."""
     if decides_band:
         return frozenset(number for numbers in finishing.values() for number in numbers)
     return frozenset(number for numbers in finishing.values() if len(numbers) > 1 for number in numbers)
