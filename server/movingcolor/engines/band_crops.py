@@ -11,8 +11,9 @@ whose output is dropped, and the cost follows the band's length instead of the f
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -95,6 +96,13 @@ class _Axis:
     def to_full(self, position: int) -> int:
         return self.full if position >= self.working else round(position * self.full / self.working)
 
+    @cached_property
+    def bounds(self) -> np.ndarray:
+        """Where each of the network's pixels but the first starts in the plate (``to_full``'s
+        rounding, half to even): the network's pixel a plate position falls in is the count of
+        starts up to it."""
+        return np.round(np.arange(1, self.working) * self.full / self.working).astype(np.int64)
+
     def covering_spans(self, plate_positions: np.ndarray) -> list[tuple[slice, slice]]:
         """The crops' and their cores' plate spans that cover ``plate_positions``, cores apart.
 
@@ -104,15 +112,12 @@ class _Axis:
         missing there)."""
         if self.working <= self.crop:
             return [(slice(0, self.full), slice(0, self.full))]
-        # Where each of the network's pixels starts in the plate (``to_full``'s rounding, half to
-        # even): the network's pixel a plate position falls in is the count of starts up to it.
-        bounds = np.round(np.arange(1, self.working) * self.full / self.working).astype(np.int64)
         spans = []
         covered = 0  # plate positions below this are covered
         for position in np.unique(plate_positions):
             if position < covered:
                 continue
-            core_start = int(np.searchsorted(bounds, position, side="right"))
+            core_start = int(np.searchsorted(self.bounds, position, side="right"))
             start = min(max(core_start - MARGIN, 0), self.working - self.crop)
             stop = start + self.crop
             core_stop = self.working if stop >= self.working else stop - MARGIN
@@ -131,27 +136,30 @@ def band_crops(band: np.ndarray, scale: float) -> list[BandCrop]:
     other, both greedily from the band's first pixel, and of the two axes the one that needs
     fewer crops is taken: a band is a thin curve, and cores fixed on the frame's grid cost a crop
     for every corner it clips (on real clips at 1080p, 10-35% more crops)."""
-    if not band.any():
+    band_rows, band_cols = np.nonzero(band)
+    if band_rows.size == 0:
         return []
-    by_rows = _strip_cover(band, scale)
-    by_cols = _strip_cover(band.T, scale)
+    rows, cols = _Axis.at_scale(band.shape[0], scale), _Axis.at_scale(band.shape[1], scale)
+    size = (rows.crop, cols.crop)
+    by_rows = [
+        BandCrop(row_crop, col_crop, row_core, col_core, size)
+        for (row_crop, row_core), (col_crop, col_core) in _strip_cover(rows, band_rows, cols, band_cols)
+    ]
+    by_cols = [
+        BandCrop(row_crop, col_crop, row_core, col_core, size)
+        for (col_crop, col_core), (row_crop, row_core) in _strip_cover(cols, band_cols, rows, band_rows)
+    ]
     if len(by_cols) < len(by_rows):
-        crops = [
-            BandCrop(crop.cols, crop.rows, crop.core_cols, crop.core_rows, crop.size[::-1])
-            for crop in by_cols
-        ]
-        return sorted(crops, key=lambda crop: (crop.core_rows.start, crop.core_cols.start))
+        return sorted(by_cols, key=lambda crop: (crop.core_rows.start, crop.core_cols.start))
     return by_rows
 
 
-def _strip_cover(band: np.ndarray, scale: float) -> list[BandCrop]:
-    """``band`` covered by strips of rows, each cut into cores along its columns."""
-    height, width = band.shape
-    rows, cols = _Axis.at_scale(height, scale), _Axis.at_scale(width, scale)
-    band_rows, band_cols = np.nonzero(band)
-    crops = []
-    for row_crop, row_core in rows.covering_spans(band_rows):
-        in_strip = (band_rows >= row_core.start) & (band_rows < row_core.stop)
-        for col_crop, col_core in cols.covering_spans(band_cols[in_strip]):
-            crops.append(BandCrop(row_crop, col_crop, row_core, col_core, (rows.crop, cols.crop)))
-    return crops
+def _strip_cover(
+    strips: _Axis, along: np.ndarray, cores: _Axis, across: np.ndarray
+) -> Iterator[tuple[tuple[slice, slice], tuple[slice, slice]]]:
+    """The points ``(along, across)`` covered by strips of ``strips``, each cut into cores along
+    ``cores``: each core's ``(strip's crop, strip's core)`` and ``(crop, core)`` spans."""
+    for strip_crop, strip_core in strips.covering_spans(along):
+        inside = (along >= strip_core.start) & (along < strip_core.stop)
+        for span in cores.covering_spans(across[inside]):
+            yield (strip_crop, strip_core), span

@@ -405,11 +405,14 @@ class MovingColorEngine(Engine):
         union = np.array(frames.band[0], bool)
         for t in range(1, local):
             union |= frames.band[t]
-        crops = [
-            crop
-            for crop in band_crops(union, scale)
-            if any(frames.band[index][crop.core_rows, crop.core_cols].any() for index in frames.outputs)
-        ]
+        # Each crop with the outputs whose band crosses its core: the frames it decodes.
+        crops = []
+        for crop in band_crops(union, scale):
+            decoded = [
+                index for index in frames.outputs if frames.band[index][crop.core_rows, crop.core_cols].any()
+            ]
+            if decoded:
+                crops.append((crop, decoded))
         # Where no crop decodes a frame, its band is absent: the coarse matte, which the composite
         # does not read there.
         guided_start = self.config.matte_start == "guided"
@@ -420,13 +423,10 @@ class MovingColorEngine(Engine):
             alphas = self._full_resolution_start(frames, _output_band_tiles(frames))
         else:
             alphas = {index: np.array(frames.matte[index], np.float32) for index in frames.outputs}
-        for crop in crops:
+        for crop, decoded in crops:
             # A moving object's bands cross different cores frame by frame (a 1080p window of six
             # frames, 12-pixel band: 10-13 crops each, 18 together): a crop decodes only the frames
             # whose band crosses its core; the others are still its context.
-            decoded = [
-                index for index in frames.outputs if frames.band[index][crop.core_rows, crop.core_cols].any()
-            ]
             region = (crop.rows, crop.cols)
             x = self._inputs(frames, True, crop.size, region)
             y = self._run_network(x, local, "blend", decoded)  # (decoded, 1, h, w)
