@@ -1,15 +1,16 @@
 """One thread per usable core for array work split into independent parts.
 
 OpenColorIO, numpy and scipy.ndimage release the GIL while they compute, so a frame's pixels or
-a batch of band tiles split into parts keep every core busy. Parts must not submit parts of
-their own (the pool's threads would wait on themselves), nor read or write files: a pool thread
-does not run in its submitter's context (``frames.confine``).
+a batch of band tiles split into parts keep every core busy. A part that splits work of its own
+runs those parts itself (the pool's threads would otherwise wait on themselves). Parts must not
+read or write files: a pool thread does not run in its submitter's context (``frames.confine``).
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -41,15 +42,27 @@ def limit_cores(cores: int) -> None:
     _core_limit = cores
 
 
+#: ``thread`` is True on the pool's own threads.
+_on_pool = threading.local()
+
+
+def _mark_pool_thread() -> None:
+    _on_pool.thread = True
+
+
 @functools.cache
 def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=usable_cores(), thread_name_prefix="compute")
+    return ThreadPoolExecutor(
+        max_workers=usable_cores(), thread_name_prefix="compute", initializer=_mark_pool_thread
+    )
 
 
 def map_parts(function: Callable[[Part], Result], parts: Sequence[Part]) -> list[Result]:
     """``[function(part) for part in parts]``, the parts on the pool's threads (in this thread
     when there is one part or one core); the first part's error is raised."""
-    if len(parts) <= 1 or usable_cores() == 1:
+    if len(parts) <= 1 or usable_cores() == 1 or getattr(_on_pool, "thread", False):
+        # A pool thread's own parts run in it: handed to the pool, they could wait for the
+        # threads that wait for them.
         return [function(part) for part in parts]
     return list(_pool().map(function, parts))
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..color.converted_on_demand import convert_ahead
 from ..compute_pool import map_parts, split_count
 from ..masks.band import occupied_tiles
 from .guided_filter import EPS, refine_matte, refine_radius, temporal_average
@@ -75,6 +76,7 @@ def filter_tiles(
     threads (for a ``function`` that runs on one core)."""
     shape = images[0].shape
     crops = {tile: _reach(tile, margin, shape) for tile in tiles}
+    convert_ahead(images, list(crops.values()))
     filtered: dict[Tile, np.ndarray] = {}
     for group in _by_shape(crops).values():
         # A batch's crops are filtered independently: its parts run on every core.

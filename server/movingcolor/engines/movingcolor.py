@@ -29,13 +29,14 @@ from collections.abc import Hashable
 
 import numpy as np
 
+from ..color.converted_on_demand import convert_ahead
 from ..errors import MovingColorError
 from ..lru_cache import LruCache
 from ..masks.band import occupied_tiles
 from ..model.channels import GRADED, MATTE, PLATE
 from ..model.device import require_torch, resolve_device
 from ..windowing import Window, sliding_windows
-from .band_crops import SIDE_MULTIPLE, band_crops, band_scale
+from .band_crops import SIDE_MULTIPLE, BandCrop, band_crops, band_scale
 from .band_refinement import Tile, TileRefinements, content_key, smoothed_band_alpha
 from .base import Engine, FusionFrames, FusionResult
 from .crisp_edge import crisp_edge
@@ -160,11 +161,9 @@ class MovingColorEngine(Engine):
         else:
             graded = None
         height = len(range(*region[0].indices(frames.plate_display.shape[1])))
-        region_key = tuple((part.start, part.stop) for part in region)
         inputs, keys = [], []
         for t in range(len(frames.frame_numbers)):
-            frame_key = None if frames.frame_keys is None else frames.frame_keys[t]
-            key = None if frame_key is None else (frame_key, graded is None, grade_known, size, region_key)
+            key = self._low_input_key(frames, t, graded is None, grade_known, size, region)
             keys.append(key)
             with self._low_inputs_lock:
                 x = self._low_inputs.get(key) if key is not None else None
@@ -189,6 +188,40 @@ class MovingColorEngine(Engine):
                 )
             ).to(self.device)[:, None]
         return x
+
+    def _low_input_key(
+        self,
+        frames: FusionFrames,
+        t: int,
+        graded_hidden: bool,
+        grade_known: bool,
+        size: tuple[int, int],
+        region: tuple[slice, slice],
+    ) -> Hashable | None:
+        """What frame ``t``'s network input of ``region`` at ``size`` is kept under (None where the
+        frame has no key)."""
+        if frames.frame_keys is None:
+            return None
+        region_key = tuple((part.start, part.stop) for part in region)
+        return (frames.frame_keys[t], graded_hidden, grade_known, size, region_key)
+
+    def _convert_crops_ahead(self, frames: FusionFrames, crops: list[tuple[BandCrop, list[int]]]) -> None:
+        """Convert the display encodings the crops read, where the frames convert on demand, on
+        every core before the crops run one after another: each frame's crops whose network
+        input is not kept from an earlier window, and each decoded frame's crops (their plate
+        guides the upsampling)."""
+        for t in range(len(frames.frame_numbers)):
+            regions = []
+            for crop, decoded in crops:
+                region = (crop.rows, crop.cols)
+                key = self._low_input_key(frames, t, False, True, crop.size, region)
+                with self._low_inputs_lock:
+                    kept = key is not None and key in self._low_inputs
+                if not kept:
+                    regions.append(region)
+                elif t in decoded:
+                    convert_ahead([frames.plate_display[t]], [region])
+            convert_ahead([frames.plate_display[t], frames.graded_display[t]], regions)
 
     def _low_input(
         self, frames: FusionFrames, t: int, graded, size: tuple[int, int], region: tuple[slice, slice]
@@ -350,7 +383,9 @@ class MovingColorEngine(Engine):
                     results.append(FusionResult(alpha=alpha))
                     continue
                 plate_full = (
-                    torch.from_numpy(frames.plate_display[index]).permute(2, 0, 1)[None].to(self.device)
+                    torch.from_numpy(np.asarray(frames.plate_display[index]))
+                    .permute(2, 0, 1)[None]
+                    .to(self.device)
                 )
                 if head == "blend":
                     alpha = y[position : position + 1]
@@ -413,6 +448,7 @@ class MovingColorEngine(Engine):
             ]
             if decoded:
                 crops.append((crop, decoded))
+        self._convert_crops_ahead(frames, crops)
         # Where no crop decodes a frame, its band is absent: the coarse matte, which the composite
         # does not read there.
         guided_start = self.config.matte_start == "guided"

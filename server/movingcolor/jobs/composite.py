@@ -120,8 +120,8 @@ def alpha_as_colour(frame, alpha_sum: np.ndarray, count: int) -> np.ndarray:
     give ``frame`` (the blend is affine in the weight). Needed where windows differ in head:
     with only the host's composite, a window takes the colour head when the grade of any
     frame it predicts could not be recovered, so a frame can get both kinds of prediction."""
-    change = frame.graded_display - frame.plate_display
-    return count * frame.plate_display + np.clip(alpha_sum, 0.0, count)[..., None] * change
+    plate, graded = np.asarray(frame.plate_display), np.asarray(frame.graded_display)
+    return count * plate + np.clip(alpha_sum, 0.0, count)[..., None] * (graded - plate)
 
 
 def check_finite(number: int, fused: np.ndarray, half: bool, grade_label: str) -> None:

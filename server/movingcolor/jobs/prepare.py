@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from ..color.config import apply_processor
+from ..color.converted_on_demand import ConvertedOnDemand
 from ..color.grade_fit import GOOD_FIT_RMS, LOCAL_FIT_MIN_RADIUS, recover_graded, recover_graded_locally
 from ..engines import Engine
 from ..masks.band import edge_band, edge_band_with_fade, load_in_background
@@ -68,8 +69,14 @@ class PreparedFrame:
     @property
     def nbytes(self) -> int:
         """The bytes of its arrays, each counted once (the linear plate may be the plate as read)."""
-        values = (getattr(self, field.name) for field in fields(self))
-        arrays = {id(value): value for value in values if isinstance(value, np.ndarray)}
+        arrays = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, ConvertedOnDemand):
+                # Counted whole, as converted, with the pixels it converts from.
+                arrays[id(value.source)] = value.source
+            if isinstance(value, (np.ndarray, ConvertedOnDemand)):
+                arrays[id(value)] = value
         return sum(value.nbytes for value in arrays.values())
 
 
@@ -101,6 +108,9 @@ KEEP_READ_BYTES = 40 << 20
 #: What a frame that only gives context (a neighbour or a global frame that is not fused itself)
 #: carries besides its engine's inputs.
 CONTEXT_ARRAYS = frozenset({"matte", "band", "band_pixels"})
+#: The display encodings engines read only near the band, made there only (``_display_of``); the
+#: host's composite's is read whole (the colour head, a grade recovered from it).
+ON_DEMAND_ARRAYS = frozenset({"plate_display", "graded_display"})
 #: What a fused frame takes from its prepared context, when one is kept: all that does not depend
 #: on the grade's output space or the composite.
 REUSED_ARRAYS = frozenset(
@@ -234,6 +244,9 @@ class FramePreparer:
         }
         if known is not None and known.plate_rgb is not None:
             plate_rgb = known.plate_rgb
+        elif known is not None and isinstance(known.plate_display, ConvertedOnDemand):
+            # Its display encoding holds the plate as read, to convert from: not read again.
+            plate_rgb = known.plate_display.source
         else:
             plate_rgb = _rgb(plan.sources.plate.read(number))
             # Read-only from here: where the plate is already in the working or output space, those
@@ -258,12 +271,16 @@ class FramePreparer:
         lin_to_out = cfg.converter(lin, spaces.output)
         grade_known = True
         graded_lin = graded_out = other_lin = other_out = None
-        needs_graded = composite or bool(wanted & {"graded", "graded_display", "edited", "edited_display"})
+        # A grade's display encoding is made from the plate as read, where an engine reads it
+        # (``_display``): it needs no graded plate of the whole frame.
+        grade_applied = plan.mode == "grade"
+        reads_graded = self._reads_graded - {"graded_display"} if grade_applied else self._reads_graded
+        needs_graded = composite or bool(wanted & (reads_graded | {"graded"}))
         if plan.mode == "grade":
             # An engine that reads no graded image needs the grade only where the composite takes
             # it: inside the matte and in the band (the grade is a per-pixel colour transform).
             # What reads the grade everywhere may have been reused from ``known``.
-            region = None if (wanted - reused.keys()) & self._reads_graded else (matte > 0.0) | band
+            region = None if (wanted - reused.keys()) & reads_graded else (matte > 0.0) | band
             if needs_graded:
                 graded_lin = _graded(spaces.grade_to_working, plate_rgb, region)
             if composite:
@@ -318,7 +335,11 @@ class FramePreparer:
             graded_out=graded_out,
             edited_out=edited_out,
             plate_display=self._display_of("plate_display", plate_rgb, wanted, reused, spaces.plate),
-            graded_display=self._display_of("graded_display", graded_lin, wanted, reused),
+            graded_display=(
+                self._display_of("graded_display", plate_rgb, wanted, reused, spaces.plate, grade=True)
+                if grade_applied
+                else self._display_of("graded_display", graded_lin, wanted, reused)
+            ),
             edited_display=self._display_of("edited_display", edited_lin, wanted, reused),
             plate_rgb=plate_rgb if keep_reads else None,
             other_rgb=other if keep_reads else None,
@@ -346,12 +367,24 @@ class FramePreparer:
         wanted: frozenset[str],
         reused: dict[str, np.ndarray],
         space: str | None = None,
-    ) -> np.ndarray | None:
+        grade: bool = False,
+    ) -> np.ndarray | ConvertedOnDemand | None:
         """Array ``name`` (the display encoding of ``pixels``, in ``space``, the working space
-        unless given), or the one ``reused`` holds, when ``wanted``."""
+        unless given, graded first where ``grade``), or the one ``reused`` holds, when ``wanted``.
+        What engines read only near the band is converted there only (:class:`ConvertedOnDemand`)."""
         if name not in wanted:
             return None
-        return reused[name] if name in reused else self._display(pixels, space)
+        if name in reused:
+            return reused[name]
+        spaces = self.plan.colorspaces
+        if grade:
+            to_display = spaces.config.converter(spaces.working, spaces.display)
+            return ConvertedOnDemand(pixels, [spaces.grade_to_working, to_display])
+        if name in ON_DEMAND_ARRAYS:
+            to_display = spaces.config.converter(space or spaces.working, spaces.display)
+            if to_display is not None:
+                return ConvertedOnDemand(pixels, [to_display])
+        return self._display(pixels, space)
 
     def _recover_graded(
         self,
