@@ -231,3 +231,30 @@ def test_tiles_where_the_matte_is_flat_over_the_filters_reach_are_not_filtered(m
     assert {tile for tile in tiles if tile not in filtered} >= flat
     assert (0, 0, TILE, TILE) in refined and refined[(0, 0, TILE, TILE)].max() == 0.0
     assert refined[(3 * TILE, 4 * TILE, 4 * TILE, 5 * TILE)].min() == 1.0
+
+
+def test_a_whole_frame_refined_by_tiles_equals_it_refined_whole(monkeypatch):
+    """The network's guided start on a crop along the band: the frame (not a multiple of the tile)
+    refined only on the squares where its matte varies within the filter's reach, bit for bit the
+    whole frame's refinement."""
+    import movingcolor.engines.band_refinement as band_refinement
+    from movingcolor.engines.guided_filter import refine_matte
+
+    rng = np.random.default_rng(9)
+    height, width = 150, 217
+    rows, cols = np.mgrid[0:height, 0:width]
+    guide = (rng.random((height, width, 3)) * 0.2).astype(np.float32)
+    guide += 0.5 * (cols + 0.3 * rows > 120)[..., None]
+    matte = (cols + 0.3 * rows + 3 * np.sin(rows / 9) > 118).astype(np.float32)
+    filtered = []
+    real_filter = band_refinement.filter_tiles
+
+    def recording_filter(function, images, chosen, margin, **options):
+        filtered.extend(chosen)
+        return real_filter(function, images, chosen, margin, **options)
+
+    monkeypatch.setattr(band_refinement, "filter_tiles", recording_filter)
+    refined = band_refinement.refine_by_tiles(guide, matte, 8.0)
+    np.testing.assert_array_equal(refined, refine_matte(guide, matte, 8.0))
+    tiles = -(-height // band_refinement.FRAME_TILE) * -(-width // band_refinement.FRAME_TILE)
+    assert 0 < len(filtered) < tiles / 2

@@ -569,13 +569,13 @@ def test_a_scrubs_next_window_refines_only_its_new_frame_at_the_networks_scale(s
     from movingcolor.engines import movingcolor as engine_module
 
     refined_frames = []
-    refine = engine_module.refine_mattes
+    refine = engine_module.refine_frames_by_tiles
 
     def counted(plates, *args, **kwargs):
         refined_frames.append(len(plates))
         return refine(plates, *args, **kwargs)
 
-    monkeypatch.setattr(engine_module, "refine_mattes", counted)
+    monkeypatch.setattr(engine_module, "refine_frames_by_tiles", counted)
     shot = _window(6, *size, band_width=band_width)
 
     def window(start: int) -> FusionFrames:
@@ -635,11 +635,12 @@ def test_windows_that_share_a_frame_refine_it_once(monkeypatch):
     shot's frames with the same numbers are not mistaken for them."""
     import movingcolor.engines.band_refinement as band_refinement
 
-    calls = []  # (frame's plate bytes, tile) for every tile refined
+    calls = []  # (frame's plate bytes, tile) for every tile refined at full resolution
     real_refine = band_refinement.refine_tiles
 
     def counting_refine(guide, matte, band_pixels, tiles, *rest):
-        calls.extend((guide.tobytes(), tile) for tile in tiles)
+        if guide.shape[:2] == (192, 288):  # not the start at the network's scale
+            calls.extend((guide.tobytes(), tile) for tile in tiles)
         return real_refine(guide, matte, band_pixels, tiles, *rest)
 
     monkeypatch.setattr(band_refinement, "refine_tiles", counting_refine)

@@ -25,6 +25,8 @@ Tile = tuple[int, int, int, int]
 
 #: Fewer tiles than this in a part cost more to hand to a thread than they save.
 MIN_PART_TILES = 4
+#: The squares a whole frame at the network's scale is refined on (:func:`refine_by_tiles`).
+FRAME_TILE = 32
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,43 @@ def refine_tiles(
             )
         )
     return {tile: refined[tile] for tile in tiles}
+
+
+def refine_by_tiles(
+    guide: np.ndarray,
+    matte: np.ndarray,
+    band_pixels: float,
+    eps: float = EPS,
+    refiner: Refiner = NUMPY_REFINER,
+    tile: int = FRAME_TILE,
+) -> np.ndarray:
+    """:func:`~.guided_filter.refine_matte` of the whole frame (``guide (H, W, 3)``, ``matte (H, W)``)
+    as ``(H, W)``, filtered only on the ``tile``-pixel squares where the matte varies within the
+    filter's reach (:func:`refine_tiles`): a crop along the band is mostly squares far from the
+    matte's edge, where the filter gives the matte's 0 or 1 exactly."""
+    height, width = matte.shape
+    tiles = [
+        (top, left, min(top + tile, height), min(left + tile, width))
+        for top in range(0, height, tile)
+        for left in range(0, width, tile)
+    ]
+    refined = np.empty((height, width), np.float32)
+    for (top, left, bottom, right), values in refine_tiles(
+        guide, matte, band_pixels, tiles, eps, refiner
+    ).items():
+        refined[top:bottom, left:right] = values
+    return refined
+
+
+def refine_frames_by_tiles(
+    guides: np.ndarray, mattes: np.ndarray, band_pixels: Sequence[float], eps: float = EPS
+) -> list[np.ndarray]:
+    """:func:`refine_by_tiles` of each frame (``guides (T, H, W, 3)``, ``mattes (T, H, W)``): what
+    :func:`~.guided_filter.refine_mattes` gives, bit for bit."""
+    return [
+        refine_by_tiles(guide, matte, width, eps)
+        for guide, matte, width in zip(guides, mattes, band_pixels, strict=True)
+    ]
 
 
 def _constant_over(matte: np.ndarray, tile: Tile, margin: int) -> float | None:

@@ -37,10 +37,16 @@ from ..model.channels import GRADED, MATTE, PLATE
 from ..model.device import require_torch, resolve_device
 from ..windowing import Window, sliding_windows
 from .band_crops import SIDE_MULTIPLE, BandCrop, band_crops, band_scale
-from .band_refinement import Tile, TileRefinements, content_key, smoothed_band_alpha
+from .band_refinement import (
+    Tile,
+    TileRefinements,
+    content_key,
+    refine_frames_by_tiles,
+    smoothed_band_alpha,
+)
 from .base import Engine, FusionFrames, FusionResult
 from .crisp_edge import crisp_edge
-from .guided_filter import CHANGE_SIGMA, TEMPORAL_RADIUS, TEMPORAL_SIGMA, refine_mattes, smooth_over_time
+from .guided_filter import CHANGE_SIGMA, TEMPORAL_RADIUS, TEMPORAL_SIGMA, smooth_over_time
 from .guided_upsample import UPSAMPLE_EPS, UPSAMPLE_RADIUS, guided_upsample, guided_upsample_tiles
 from .torch_filters import refiner_on
 
@@ -315,7 +321,9 @@ class MovingColorEngine(Engine):
         ]
         missing = [t for t, values in enumerate(refined) if values is None]
         if missing:
-            computed = refine_mattes(plates[missing], mattes[missing], [band_pixels[t] for t in missing])
+            computed = refine_frames_by_tiles(
+                plates[missing], mattes[missing], [band_pixels[t] for t in missing]
+            )
             for t, values in zip(missing, computed, strict=True):
                 refined[t] = values
                 if keys[t] is not None:
