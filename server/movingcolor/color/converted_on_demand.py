@@ -54,8 +54,9 @@ class ConvertedOnDemand:
         self.shape = source.shape
         self.dtype = np.dtype(np.float32)
         self.ndim = 3
-        #: Each converted tile, by its row and column in the grid of ``TILE`` squares.
-        self._tiles: dict[tuple[int, int], np.ndarray] = {}
+        #: Each converted tile, by its row and column in the grid of ``TILE`` squares: the block it
+        #: was converted in and the tile's top left corner there.
+        self._tiles: dict[tuple[int, int], tuple[np.ndarray, int, int]] = {}
         self._done = np.zeros((-(-self.shape[0] // TILE), -(-self.shape[1] // TILE)), bool)
         self._lock = threading.Lock()
 
@@ -110,14 +111,25 @@ class ConvertedOnDemand:
                 for rect in self._missing([bounds]):
                     self._store(rect, self._converted(rect))
         block = np.empty((bottom - top, right - left, 3), np.float32)
+        first_col, end_col = left // TILE, -(-right // TILE)
         for r in range(top // TILE, -(-bottom // TILE)):
-            rows = slice(max(top, r * TILE), min(bottom, (r + 1) * TILE))
-            for c in range(left // TILE, -(-right // TILE)):
-                cols = slice(max(left, c * TILE), min(right, (c + 1) * TILE))
-                tile = self._tiles[r, c]
-                block[rows.start - top : rows.stop - top, cols.start - left : cols.stop - left] = tile[
-                    rows.start - r * TILE : rows.stop - r * TILE, cols.start - c * TILE : cols.stop - c * TILE
+            rows = max(top, r * TILE), min(bottom, (r + 1) * TILE)
+            c = first_col
+            while c < end_col:
+                # A run of tiles converted side by side in one block is copied at once.
+                source, y, x = self._tiles[r, c]
+                run = c + 1
+                while run < end_col:
+                    next_source, next_y, next_x = self._tiles[r, run]
+                    if next_source is not source or next_y != y or next_x != x + (run - c) * TILE:
+                        break
+                    run += 1
+                cols = max(left, c * TILE), min(right, run * TILE)
+                y0, x0 = y + rows[0] - r * TILE, x + cols[0] - c * TILE
+                block[rows[0] - top : rows[1] - top, cols[0] - left : cols[1] - left] = source[
+                    y0 : y0 + rows[1] - rows[0], x0 : x0 + cols[1] - cols[0]
                 ]
+                c = run
         return block
 
     def _converted(self, rect: Rect) -> np.ndarray:
@@ -131,15 +143,14 @@ class ConvertedOnDemand:
         return pixels
 
     def _store(self, rect: Rect, pixels: np.ndarray) -> None:
-        """Keep the tiles of ``rect`` (tile-aligned, converted into ``pixels``) not kept yet, as
-        read-only views of ``pixels``; the lock held."""
+        """Keep the tiles of ``rect`` (tile-aligned, converted into ``pixels``) not kept yet, in
+        ``pixels`` (read-only from here); the lock held."""
         top, left, bottom, right = rect
         pixels.flags.writeable = False
         for r in range(top // TILE, -(-bottom // TILE)):
             for c in range(left // TILE, -(-right // TILE)):
                 if not self._done[r, c]:
-                    y, x = r * TILE - top, c * TILE - left
-                    self._tiles[r, c] = pixels[y : y + TILE, x : x + TILE]
+                    self._tiles[r, c] = (pixels, r * TILE - top, c * TILE - left)
                     self._done[r, c] = True
 
     def _missing(self, bounds: list[Rect]) -> list[Rect]:

@@ -237,6 +237,9 @@ class MovingColorEngine(Engine):
         frame is ever made at full resolution (390 MB at 4K)."""
         torch = self._torch
         band = frames.band[t][region].astype(np.float32)[..., None]
+        # Each read once: a display encoding converted on demand gives a new array per read.
+        plate = frames.plate_display[t][region]
+        graded_part = graded[t][region] if graded is not None else None
         if frames.edited_display is not None:
             composite = frames.edited_display[t][region]
         else:
@@ -244,13 +247,13 @@ class MovingColorEngine(Engine):
             # host's composite is the plate or the graded plate, bit for bit; in the band it is
             # hidden. A frame need not carry the composite as a whole array (over 100 MB at 4K).
             inside = frames.matte[t][region][..., None] >= 1.0
-            composite = np.where(inside, graded[t][region], frames.plate_display[t][region])
+            composite = np.where(inside, graded_part, plate)
         hidden = composite * (1.0 - band)
         parts = (
-            frames.plate_display[t][region],
+            plate,
             hidden,
             band,
-            graded[t][region] if graded is not None else hidden,
+            graded_part if graded_part is not None else hidden,
             frames.matte[t][region][..., None],
         )
         low = []
