@@ -201,6 +201,21 @@ def test_a_frame_stack_indexes_as_the_stacked_array_does():
     assert [frame is original for frame, original in zip(stack, frames, strict=True)] == [True] * 5
 
 
+def _record_filtered_tiles(monkeypatch) -> list:
+    """The tiles the band refinement filters from now on (the filter still runs)."""
+    import movingcolor.engines.band_refinement as band_refinement
+
+    filtered = []
+    real_filter = band_refinement.filter_tiles
+
+    def recording_filter(function, images, chosen, margin, **options):
+        filtered.extend(chosen)
+        return real_filter(function, images, chosen, margin, **options)
+
+    monkeypatch.setattr(band_refinement, "filter_tiles", recording_filter)
+    return filtered
+
+
 def test_tiles_where_the_matte_is_flat_over_the_filters_reach_are_not_filtered(monkeypatch):
     """A neighbour's tiles that the temporal average reads far from its own edge, where its matte is
     0 or 1 over the filter's whole reach, are that value bit for bit as filtering the whole frame
@@ -214,14 +229,7 @@ def test_tiles_where_the_matte_is_flat_over_the_filters_reach_are_not_filtered(m
     matte = np.zeros((4 * TILE, 5 * TILE), np.float32)
     matte[TILE + 20 :, 2 * TILE + 10 :] = 1.0  # an edge through tiles (1..3, 2..4)
     tiles = [(r * TILE, c * TILE, (r + 1) * TILE, (c + 1) * TILE) for r in range(4) for c in range(5)]
-    filtered = []
-    real_filter = band_refinement.filter_tiles
-
-    def recording_filter(function, images, chosen, margin, **options):
-        filtered.extend(chosen)
-        return real_filter(function, images, chosen, margin, **options)
-
-    monkeypatch.setattr(band_refinement, "filter_tiles", recording_filter)
+    filtered = _record_filtered_tiles(monkeypatch)
     refined = band_refinement.refine_tiles(guide, matte, 12.0, tiles)
     whole = refine_matte(guide, matte, 12.0)
     for top, left, bottom, right in tiles:
@@ -246,14 +254,7 @@ def test_a_whole_frame_refined_by_tiles_equals_it_refined_whole(monkeypatch):
     guide = (rng.random((height, width, 3)) * 0.2).astype(np.float32)
     guide += 0.5 * (cols + 0.3 * rows > 120)[..., None]
     matte = (cols + 0.3 * rows + 3 * np.sin(rows / 9) > 118).astype(np.float32)
-    filtered = []
-    real_filter = band_refinement.filter_tiles
-
-    def recording_filter(function, images, chosen, margin, **options):
-        filtered.extend(chosen)
-        return real_filter(function, images, chosen, margin, **options)
-
-    monkeypatch.setattr(band_refinement, "filter_tiles", recording_filter)
+    filtered = _record_filtered_tiles(monkeypatch)
     refined = band_refinement.refine_by_tiles(guide, matte, 8.0)
     np.testing.assert_array_equal(refined, refine_matte(guide, matte, 8.0))
     tiles = -(-height // band_refinement.FRAME_TILE) * -(-width // band_refinement.FRAME_TILE)
