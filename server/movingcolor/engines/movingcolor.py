@@ -216,6 +216,7 @@ class MovingColorEngine(Engine):
         every core before the crops run one after another: each frame's crops whose network
         input is not kept from an earlier window, and each decoded frame's crops (their plate
         guides the upsampling)."""
+        graded = frames.graded_display
         for t in range(len(frames.frame_numbers)):
             regions = []
             for crop, decoded in crops:
@@ -227,7 +228,7 @@ class MovingColorEngine(Engine):
                     regions.append(region)
                 elif t in decoded:
                     convert_ahead([frames.plate_display[t]], [region])
-            convert_ahead([frames.plate_display[t], frames.graded_display[t]], regions)
+            convert_ahead([frames.plate_display[t], None if graded is None else graded[t]], regions)
 
     def _low_input(
         self, frames: FusionFrames, t: int, graded, size: tuple[int, int], region: tuple[slice, slice]

@@ -272,7 +272,7 @@ class FramePreparer:
         grade_known = True
         graded_lin = graded_out = other_lin = other_out = None
         # A grade's display encoding is made from the plate as read, where an engine reads it
-        # (``_display``): it needs no graded plate of the whole frame.
+        # (``_display_of``): it needs no graded plate of the whole frame.
         grade_applied = plan.mode == "grade"
         reads_graded = self._reads_graded - {"graded_display"} if grade_applied else self._reads_graded
         needs_graded = composite or bool(wanted & (reads_graded | {"graded"}))
@@ -336,7 +336,7 @@ class FramePreparer:
             edited_out=edited_out,
             plate_display=self._display_of("plate_display", plate_rgb, wanted, reused, spaces.plate),
             graded_display=(
-                self._display_of("graded_display", plate_rgb, wanted, reused, spaces.plate, grade=True)
+                self._display_of("graded_display", plate_rgb, wanted, reused, grade=True)
                 if grade_applied
                 else self._display_of("graded_display", graded_lin, wanted, reused)
             ),
@@ -370,7 +370,8 @@ class FramePreparer:
         grade: bool = False,
     ) -> np.ndarray | ConvertedOnDemand | None:
         """Array ``name`` (the display encoding of ``pixels``, in ``space``, the working space
-        unless given, graded first where ``grade``), or the one ``reused`` holds, when ``wanted``.
+        unless given; or, ``grade``, of the plate as read ``pixels`` graded into the working space),
+        or the one ``reused`` holds, when ``wanted``.
         What engines read only near the band is converted there only (:class:`ConvertedOnDemand`)."""
         if name not in wanted:
             return None
