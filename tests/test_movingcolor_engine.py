@@ -91,6 +91,33 @@ def test_same_frames_whatever_the_chunking(demo_inputs, tiny_model, tmp_path):
     assert not np.array_equal(hard, read_pixels(tmp_path / "whole" / "f.1004.exr"))
 
 
+def test_a_model_that_reads_the_coarse_matte_is_given_it(demo_inputs, tmp_path):
+    """A model with the coarse matte as an input of its own fuses as the same model without it
+    while that input's weights are zero, and differently in the band once they are not."""
+    narrow = live_heads(create_network("tiny", seed=0, matte_start="guided"), scale=1.0)
+    wide = create_network("tiny", seed=0, matte_start="guided", coarse_matte_input=True)
+    weights = narrow.state_dict()
+    stem = "encoder.layers.0.0.weight"
+    weights[stem] = torch.cat([weights[stem], torch.zeros_like(weights[stem][:, :1])], dim=1)
+    wide.load_state_dict(weights)
+    models = {"narrow": narrow, "wide": wide}
+    live = create_network("tiny", seed=0, matte_start="guided", coarse_matte_input=True)
+    live.load_state_dict(weights)
+    with torch.no_grad():
+        live.encoder.layers[0][0].weight[:, 11:] = torch.randn(weights[stem][:, :1].shape) * 2.0
+    models["live"] = live
+    plate, matte = demo_inputs
+    fused = {}
+    for name, network in models.items():
+        folder = save_checkpoint(network, tmp_path / "models" / name, name, "# test weights\n")
+        _fuse(plate, matte, tmp_path / name / "f.####.exr", folder, "1001-1004")
+        fused[name] = [read_pixels(path) for path in output_files(tmp_path / name)]
+    assert len(fused["wide"]) == 4
+    for narrow_frame, wide_frame in zip(fused["narrow"], fused["wide"], strict=True):
+        np.testing.assert_allclose(wide_frame, narrow_frame, atol=1e-4)
+    assert max(np.abs(a - b).max() for a, b in zip(fused["live"], fused["wide"], strict=True)) > 1e-2
+
+
 def test_outside_band_exact_on_a_1080p_plate_with_lite(tmp_path):
     """A 1080p plate through the lite network at its working size, guided-upsampled back."""
     config = ColorConfig()

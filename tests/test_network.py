@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 from conftest import live_heads  # noqa: E402
 from movingcolor.errors import MovingColorError  # noqa: E402
 from movingcolor.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
-from movingcolor.model.config import CONFIGS  # noqa: E402
+from movingcolor.model.config import CONFIGS, NetworkConfig  # noqa: E402
 from movingcolor.model.layers.ffc import FourierUnit  # noqa: E402
 from movingcolor.model.layers.soft_split import SoftComposite, SoftSplit  # noqa: E402
 from movingcolor.model.registry import create_network  # noqa: E402
@@ -241,3 +241,11 @@ def test_soft_split_and_composite_as_convolutions_equal_patches_through_linear_l
     # Gradients reach the linear layers' weights, as training needs.
     composite(split(x), size).square().mean().backward()
     assert split.embed.weight.grad.abs().sum() > 0 and composite.project.bias.grad.abs().sum() > 0
+
+
+def test_a_model_config_whose_channels_do_not_match_its_inputs_is_refused():
+    data = CONFIGS["lite"].to_dict() | {"coarse_matte_input": True}
+    with pytest.raises(MovingColorError, match="in_channels 11 does not match coarse_matte_input"):
+        NetworkConfig.from_dict(data)
+    assert NetworkConfig.from_dict(data | {"in_channels": 12}).in_channels == 12
+    assert create_network("tiny", coarse_matte_input=True).encoder.layers[0][0].in_channels == 12

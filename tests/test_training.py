@@ -14,6 +14,7 @@ from conftest import run_cli  # noqa: E402
 from movingcolor.color.config import ColorConfig  # noqa: E402
 from movingcolor.color.grade import parse_grade  # noqa: E402
 from movingcolor.errors import MovingColorError  # noqa: E402
+from movingcolor.model.channels import COARSE_MATTE  # noqa: E402
 from movingcolor.model.checkpoint import load_checkpoint  # noqa: E402
 from movingcolor.model.config import CONFIGS  # noqa: E402
 from movingcolor.synthetic.shapes import smooth_path  # noqa: E402
@@ -180,6 +181,40 @@ def test_fine_tuning_from_a_model_with_another_start_begins_at_the_new_start(tmp
     assert scores["start_band_l1"] != pytest.approx(scores["hard_band_l1"], abs=1e-6)
     with pytest.raises(Exception, match="same configuration"):
         Trainer(dataclasses.replace(base, network="lite", init="tiny-random"), tmp_path / "other")
+
+
+def test_a_coarse_matte_input_ends_the_inputs_with_the_coarse_matte():
+    without = make_batch(2, 0, "regional", 1, 4, 3, 48, 64, matte_start="guided")
+    with_it = make_batch(2, 0, "regional", 1, 4, 3, 48, 64, matte_start="guided", coarse_matte_input=True)
+    assert with_it.inputs.shape[2] == 12
+    assert np.array_equal(with_it.inputs[:, :, :11], without.inputs)
+    assert np.array_equal(with_it.inputs[:, :, COARSE_MATTE], without.matte)
+
+
+def test_a_run_that_adds_the_coarse_matte_input_starts_as_its_model(tmp_path, test_model):
+    """Started from a model without the input, the new input's weights are zero and the rest are
+    the model's: the first prediction is the model's own."""
+    base = TrainConfig.load("tiny-test")
+    trainer = Trainer(dataclasses.replace(base, init="tiny-random", coarse_matte_input=True), tmp_path)
+    donor = load_checkpoint(test_model).network.eval()
+    stem = "encoder.layers.0.0.weight"
+    weights, donor_weights = trainer.network.state_dict(), donor.state_dict()
+    assert trainer.network.config.in_channels == 12 and weights[stem].shape[1] == 12
+    assert torch.equal(weights[stem][:, :11], donor_weights[stem])
+    assert not weights[stem][:, 11:].any()
+    for key, value in weights.items():
+        if key != stem:
+            assert torch.equal(value, donor_weights[key]), key
+    batch = trainer._batch(base.seed, 0, "regional", 1)
+    x = torch.from_numpy(batch.inputs)
+    with torch.inference_mode():
+        widened, own = trainer.network.eval()(x, batch.local), donor(x[:, :, :11], batch.local)
+    # Zero weights add nothing, though a convolution over twelve channels may sum in another order.
+    assert torch.allclose(widened, own, atol=1e-6)
+    # The input is learned from the first step: its weights get a gradient.
+    trainer.network.train()
+    trainer.train_step()
+    assert trainer.network.state_dict()[stem][:, 11:].any()
 
 
 def test_the_temporal_loss_penalises_flicker_not_motion():

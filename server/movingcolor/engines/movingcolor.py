@@ -233,7 +233,7 @@ class MovingColorEngine(Engine):
     def _low_input(
         self, frames: FusionFrames, t: int, graded, size: tuple[int, int], region: tuple[slice, slice]
     ):
-        """Frame ``t``'s ``(1, 11, h, w)`` network input: its ``region`` at ``size``, each part
+        """Frame ``t``'s ``(1, 11 or 12, h, w)`` network input: its ``region`` at ``size``, each part
         resized on its own (the filter treats channels apart), so no eleven-channel copy of the
         frame is ever made at full resolution (390 MB at 4K)."""
         torch = self._torch
@@ -250,13 +250,11 @@ class MovingColorEngine(Engine):
             inside = frames.matte[t][region][..., None] >= 1.0
             composite = np.where(inside, graded_part, plate)
         hidden = composite * (1.0 - band)
-        parts = (
-            plate,
-            hidden,
-            band,
-            graded_part if graded_part is not None else hidden,
-            frames.matte[t][region][..., None],
-        )
+        matte = frames.matte[t][region][..., None]
+        parts = (plate, hidden, band, graded_part if graded_part is not None else hidden, matte)
+        if self.config.coarse_matte_input:
+            # Channel A becomes the guided start (:meth:`_inputs`); this one stays as given.
+            parts += (matte,)
         low = []
         for part in parts:
             x = torch.from_numpy(np.ascontiguousarray(part)).permute(2, 0, 1)[None].to(self.device)

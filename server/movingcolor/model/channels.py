@@ -9,9 +9,11 @@
                                    refines it)
     10:11     MATTE                A, the blend head's starting matte: the coarse matte or its
                                    guided refinement
+    11:12     COARSE_MATTE         the coarse matte as given, for a model that reads it
+                                   (``coarse_matte_input`` in its configuration)
 
-The first seven are the paper's input. Every trained model reads this order: changing it
-changes what the shipped weights see.
+The first seven are the paper's input; every model reads the first eleven, and in this order:
+changing it changes what the shipped weights see.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ BAND = slice(6, 7)
 GRADED = slice(7, 10)
 MATTE = slice(10, 11)
 INPUT_CHANNELS = 11
+COARSE_MATTE = slice(11, 12)
 
 
 def stack_inputs(

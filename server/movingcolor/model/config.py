@@ -55,6 +55,10 @@ class NetworkConfig:
     # leaves: a soft edge takes a ramp this much wider before the curve. 1 = no curve. Models
     # whose config does not say were trained without it and run with the guided engine's.
     edge_contrast: float = 4.0
+    # The blend head also reads the coarse matte as given (channel COARSE_MATTE), not only its
+    # guided refinement: in the band the guided start alone hides where the user's edge was, so
+    # a nearly right matte could not come back as it was. Such a model has one more input channel.
+    coarse_matte_input: bool = False
 
     @property
     def features(self) -> int:
@@ -81,6 +85,11 @@ class NetworkConfig:
         if config.color_start not in COLOR_STARTS:
             raise MovingColorError(
                 f"model config color_start {config.color_start!r} is not known: use one of {COLOR_STARTS}"
+            )
+        if config.in_channels != INPUT_CHANNELS + config.coarse_matte_input:
+            raise MovingColorError(
+                f"model config in_channels {config.in_channels} does not match coarse_matte_input "
+                f"{config.coarse_matte_input}: the file is damaged or was edited by hand"
             )
         if not config.edge_contrast >= 1.0:
             raise MovingColorError(

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import MovingColorError
+from .channels import INPUT_CHANNELS
 from .checkpoint import CONFIG, described_network, load_checkpoint, read_description
 from .config import CONFIGS, NetworkConfig, get_config
 
@@ -49,10 +50,12 @@ def create_network(
     matte_start: str = "coarse",
     color_start: str = "plate",
     edge_contrast: float | None = None,
+    coarse_matte_input: bool = False,
 ) -> MovingColorNet:
     """A network of a named configuration with seeded random weights (never a usable model),
     its blend head starting from ``matte_start`` and its colour head from ``color_start``, its
-    matte's edge steepened by ``edge_contrast`` (``None``: the configuration's)."""
+    matte's edge steepened by ``edge_contrast`` (``None``: the configuration's), reading the
+    coarse matte as an input of its own when ``coarse_matte_input``."""
     # Here, not at the top: listing and finding models needs no torch (most of a second to import).
     import torch
 
@@ -61,7 +64,12 @@ def create_network(
     if seed is not None:
         torch.manual_seed(seed)
     named = get_config(config)
-    changes = {"matte_start": matte_start, "color_start": color_start}
+    changes = {
+        "matte_start": matte_start,
+        "color_start": color_start,
+        "coarse_matte_input": coarse_matte_input,
+        "in_channels": INPUT_CHANNELS + coarse_matte_input,
+    }
     if edge_contrast is not None:
         changes["edge_contrast"] = edge_contrast
     return MovingColorNet(dataclasses.replace(named, **changes))

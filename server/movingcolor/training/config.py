@@ -47,6 +47,9 @@ class TrainConfig:
     # through: the shipped weights learned with none (1) and run with the product's (4), and a
     # fine-tune that continues them trains with 1 and exports with 4. Unset = edge_contrast's.
     export_edge_contrast: float | None = None
+    # The blend head reads the coarse matte as an input of its own (model/config.py). Started from
+    # a model without it, that input's weights start at zero: step 0 returns what the model did.
+    coarse_matte_input: bool = False
     # regional (blend head), paper (colour head, the paper's), composite (colour head, regional
     # clips with only the host's composite known; for color_start = "composite") or mixed (3:1).
     mode: str = "regional"

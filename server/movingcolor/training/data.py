@@ -78,7 +78,7 @@ USUAL_MATTES = (PolygonRoto(), RoughMatte())
 class Batch:
     """Float32 arrays; ``B`` clips of ``T`` frames (the first ``local`` are predicted)."""
 
-    inputs: np.ndarray  # (B, T, 11, H, W): model.channels (display-encoded); A: the starting matte
+    inputs: np.ndarray  # (B, T, 11 or 12, H, W): model.channels (display-encoded); A: the starting matte
     target_alpha: np.ndarray  # (B, T, 1, H, W) true alpha (regional), else zeros
     target_rgb: np.ndarray  # (B, T, 3, H, W) the right answer's colours
     band: np.ndarray  # (B, T, 1, H, W)
@@ -392,6 +392,7 @@ def make_batch(
     clip_folders: tuple[str, ...] = (),
     clip_fraction: float = 0.0,
     matte_errors: str = "coarse",
+    coarse_matte_input: bool = False,
 ) -> Batch:
     """The batch for ``step``: a pure function of ``(seed, step)`` (and of the clip folders'
     contents).
@@ -403,7 +404,8 @@ def make_batch(
     share of regional and composite clips whose sprite moves fast; ``lut_fraction``: the share
     of clips graded by a random creative LUT file; ``clip_fraction``: the share of regional and
     composite clips of real footage from ``clip_folders``; ``matte_errors``: the range the
-    photo clips' matte errors are drawn from, ``coarse`` or ``full``.
+    photo clips' matte errors are drawn from, ``coarse`` or ``full``; ``coarse_matte_input``:
+    the inputs end with the coarse matte (``model.channels.COARSE_MATTE``).
     """
     if matte_errors not in MATTE_ERRORS:
         raise MovingColorError(f"matte_errors must be one of {MATTE_ERRORS}, not {matte_errors!r}")
@@ -432,6 +434,8 @@ def make_batch(
     clips = [make(rng, frames, height, width, config) for _ in range(batch)]
     stack = lambda i: np.stack([c[i] for c in clips]).astype(np.float32)  # noqa: E731
     inputs = stack(0).transpose(0, 1, 4, 2, 3)  # (B, T, 11, H, W)
+    if coarse_matte_input:
+        inputs = np.concatenate([inputs, stack(5)[:, :, None]], axis=2)  # (B, T, 12, H, W)
     return Batch(
         inputs=np.ascontiguousarray(inputs),
         target_alpha=stack(1)[:, :, None],

@@ -87,6 +87,7 @@ class Trainer:
             matte_start=config.matte_start,
             color_start=config.color_start,
             edge_contrast=config.edge_contrast,
+            coarse_matte_input=config.coarse_matte_input,
         ).to(self.device)
         if config.init:
             self._start_from(config.init)
@@ -116,7 +117,7 @@ class Trainer:
                 f"init model {model!r} is a {loaded.config.name!r} network; this run trains "
                 f"{self.network.config.name!r}: pick a model of the same configuration"
             )
-        self.network.load_state_dict(loaded.state_dict())
+        self.network.load_state_dict(_widened(loaded.state_dict(), self.network.state_dict()))
         restarted = {
             "blend_decoder": loaded.config.matte_start != self.network.config.matte_start,
             "color_decoder": loaded.config.color_start != self.network.config.color_start,
@@ -206,6 +207,7 @@ class Trainer:
             "clip_folders": c.clip_folders,
             "clip_fraction": c.clip_fraction,
             "matte_errors": c.matte_errors,
+            "coarse_matte_input": c.coarse_matte_input,
         }
 
     def _batch(self, seed: int, step: int, mode: str, size: int) -> Batch:
@@ -442,6 +444,19 @@ class Trainer:
         exported = copy.deepcopy(network)
         exported.config = dataclasses.replace(network.config, edge_contrast=slope)
         return exported
+
+
+def _widened(loaded: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``loaded`` weights for a network whose ``target`` weights take more input channels (a model
+    started from one that did not read the coarse matte): the extra channels' weights are zero, so
+    the widened network computes what the loaded one did."""
+    widened = dict(loaded)
+    for name, values in loaded.items():
+        wanted = target[name].shape
+        if values.shape != wanted and values.dim() == 4 and values.shape[1] < wanted[1]:
+            widened[name] = torch.zeros(wanted, dtype=values.dtype, device=values.device)
+            widened[name][:, : values.shape[1]] = values
+    return widened
 
 
 def _delta_e2000_if_installed() -> Callable | None:
