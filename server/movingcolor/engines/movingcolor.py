@@ -152,7 +152,8 @@ class MovingColorEngine(Engine):
         region: tuple[slice, slice] = (slice(None), slice(None)),
     ):
         """``(1, T, 11, h, w)`` network input ``[I, E·(1-M), M, G, A]`` of the plate's ``region``
-        (the whole frame unless given) resized to ``size``.
+        (the whole frame unless given) resized to ``size``; 12 channels, the coarse matte last, for
+        a model that reads it (``coarse_matte_input``).
 
         Built and downsized one frame at a time, so a 4K window never holds all
         its frames at full resolution with eleven channels.
@@ -181,7 +182,7 @@ class MovingColorEngine(Engine):
                         while len(self._low_inputs) > self._low_inputs_capacity:
                             self._low_inputs.popitem(last=False)
             inputs.append(x)
-        x = torch.cat(inputs)[None]  # (1, T, 11, h, w)
+        x = torch.cat(inputs)[None]  # (1, T, 11, h, w), or 12 with the coarse matte
         if grade_known and self.config.matte_start == "guided":
             scale = size[0] / height
             x[0, :, MATTE] = torch.from_numpy(
@@ -425,7 +426,7 @@ class MovingColorEngine(Engine):
         return results
 
     def _run_network(self, x, local: int, head: str, outputs: list[int]):
-        """The network's ``(len(outputs), 1 or 3, h, w)`` output for input ``x`` ``(1, T, 11, h, w)``:
+        """The network's ``(len(outputs), 1 or 3, h, w)`` output for input ``x`` ``(1, T, C, h, w)``:
         the local frames ``outputs``, in that order."""
         torch = self._torch
         # Inference mode, not only no_grad: no version counters or views tracked (~15% on a CPU).

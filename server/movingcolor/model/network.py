@@ -1,6 +1,7 @@
 """The MovingColor network (ACM MM 2024, sections 3-4), bottom-up like the paper.
 
     frames (B, T, 11, H, W) in the working encoding, T = local + global frames
+                                             (12 with the coarse matte: coarse_matte_input)
       -> convolutional encoder               (B·T, C, H/4, W/4)
       -> FFC encoder, N residual blocks      (B·T, C, H/4, W/4)
       -> soft split                          (B, T, L, D)
@@ -128,7 +129,8 @@ class MovingColorNet(nn.Module):
         """Predict the band of the first ``local`` frames (the rest are global frames), or of the
         local frames listed in ``outputs`` alone.
 
-        ``frames (B, T, 11, H, W)`` with channels ``[I, E·(1-M), M, G, A]`` (``channels``) in 0..1; for the
+        ``frames (B, T, 11, H, W)`` with channels ``[I, E·(1-M), M, G, A]`` (``channels``; a model with
+        ``coarse_matte_input`` takes a twelfth, the coarse matte) in 0..1; for the
         colour head G carries the visible composite instead: without the band (``color_start =
         "plate"``), or whole (``"composite"``). Returns ``(B, O, 1, H, W)`` refined mattes
         (blend) or ``(B, O, 3, H, W)`` band colours (colour), in 0..1, ``O`` = ``local`` or
