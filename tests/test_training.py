@@ -15,7 +15,7 @@ from movingcolor.color.config import ColorConfig  # noqa: E402
 from movingcolor.color.grade import parse_grade  # noqa: E402
 from movingcolor.errors import MovingColorError  # noqa: E402
 from movingcolor.model.channels import COARSE_MATTE  # noqa: E402
-from movingcolor.model.checkpoint import load_checkpoint  # noqa: E402
+from movingcolor.model.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from movingcolor.model.config import CONFIGS  # noqa: E402
 from movingcolor.synthetic.shapes import smooth_path  # noqa: E402
 from movingcolor.training.config import CONFIG_FOLDER, TrainConfig  # noqa: E402
@@ -215,6 +215,10 @@ def test_a_run_that_adds_the_coarse_matte_input_starts_as_its_model(tmp_path, te
     trainer.network.train()
     trainer.train_step()
     assert trainer.network.state_dict()[stem][:, 11:].any()
+    # A model that reads the coarse matte cannot start a run whose network does not.
+    widened = save_checkpoint(trainer.network, tmp_path / "widened", "tiny-widened", "# test weights\n")
+    with pytest.raises(MovingColorError, match="set coarse_matte_input = true"):
+        Trainer(dataclasses.replace(base, init=str(widened)), tmp_path / "narrow")
 
 
 def test_the_temporal_loss_penalises_flicker_not_motion():

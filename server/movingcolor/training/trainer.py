@@ -117,6 +117,11 @@ class Trainer:
                 f"init model {model!r} is a {loaded.config.name!r} network; this run trains "
                 f"{self.network.config.name!r}: pick a model of the same configuration"
             )
+        if loaded.config.coarse_matte_input and not self.network.config.coarse_matte_input:
+            raise MovingColorError(
+                f"init model {model!r} reads the coarse matte as an input; this run's network does "
+                f"not: set coarse_matte_input = true in the training config"
+            )
         self.network.load_state_dict(_widened(loaded.state_dict(), self.network.state_dict()))
         restarted = {
             "blend_decoder": loaded.config.matte_start != self.network.config.matte_start,
