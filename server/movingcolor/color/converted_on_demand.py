@@ -86,7 +86,7 @@ class ConvertedOnDemand:
     def convert(self, regions: Iterable[tuple[slice, slice]]) -> None:
         """Convert the tiles ``regions`` (``(rows, cols)`` slices of the frame) cover, split among
         the compute pool's threads; from a thread not of that pool."""
-        bounds = [self._slice_bounds(rows, cols) for rows, cols in regions]
+        bounds = [self._bounds(region) for region in regions]
         with self._lock:
             rects = self._missing(bounds)
         if not rects:
@@ -179,11 +179,6 @@ class ConvertedOnDemand:
         return [
             (r0 * TILE, c0 * TILE, min(r1 * TILE, height), min(c1 * TILE, width)) for r0, r1, c0, c1 in merged
         ]
-
-    def _slice_bounds(self, rows: slice, cols: slice) -> Rect:
-        top, bottom, _ = rows.indices(self.shape[0])
-        left, right, _ = cols.indices(self.shape[1])
-        return top, left, max(bottom, top), max(right, left)
 
     def _bounds(self, parts: tuple) -> Rect | None:
         """The rectangle of pixels an index of ``parts`` reads, or None where it is not an index of

@@ -219,7 +219,7 @@ class MovingColorEngine(Engine):
         guides the upsampling)."""
         graded = frames.graded_display
         for t in range(len(frames.frame_numbers)):
-            regions = []
+            regions, plate_only = [], []
             for crop, decoded in crops:
                 region = (crop.rows, crop.cols)
                 key = self._low_input_key(frames, t, False, True, crop.size, region)
@@ -228,8 +228,9 @@ class MovingColorEngine(Engine):
                 if not kept:
                     regions.append(region)
                 elif t in decoded:
-                    convert_ahead([frames.plate_display[t]], [region])
+                    plate_only.append(region)
             convert_ahead([frames.plate_display[t], None if graded is None else graded[t]], regions)
+            convert_ahead([frames.plate_display[t]], plate_only)
 
     def _low_input(
         self, frames: FusionFrames, t: int, graded, size: tuple[int, int], region: tuple[slice, slice]

@@ -276,7 +276,7 @@ class FramePreparer:
         grade_applied = plan.mode == "grade"
         reads_graded = self._reads_graded - {"graded_display"} if grade_applied else self._reads_graded
         needs_graded = composite or bool(wanted & (reads_graded | {"graded"}))
-        if plan.mode == "grade":
+        if grade_applied:
             # An engine that reads no graded image needs the grade only where the composite takes
             # it: inside the matte and in the band (the grade is a per-pixel colour transform).
             # What reads the grade everywhere may have been reused from ``known``.
