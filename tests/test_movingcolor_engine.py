@@ -499,12 +499,16 @@ NETWORK_PATHS = {
 @pytest.mark.parametrize(("size", "band_width"), NETWORK_PATHS.values(), ids=NETWORK_PATHS.keys())
 def test_an_unchanged_guided_start_is_exactly_the_guided_engine(size, band_width):
     """A network that starts from the guided matte and changes nothing gives the guided
-    engine's mattes in the band at the plate's full resolution, on whichever path it runs."""
+    engine's mattes of the matte steadied over the window in the band at the plate's full
+    resolution, on whichever path it runs."""
     from movingcolor.engines.guided import GuidedEngine
+    from movingcolor.engines.steady_matte import steadied_mattes
 
     frames = _window(4, *size, band_width=band_width)
     engine = MovingColorEngine(network=_guided_start_network(), device="cpu")
     guided = GuidedEngine()
+    steadied = np.stack(steadied_mattes(frames.matte, frames.plate_display, frames.band))
+    assert not np.array_equal(steadied, frames.matte)  # the window's matte chatters
     for index, result in enumerate(engine.fuse_window(frames)):
         # The guided engine's own window: the target and up to two frames each side.
         near = slice(max(0, index - 2), index + 3)
@@ -513,7 +517,7 @@ def test_an_unchanged_guided_start_is_exactly_the_guided_engine(size, band_width
             frame_numbers=frames.frame_numbers[near],
             outputs=[index - near.start],
             plate_display=frames.plate_display[near],
-            matte=frames.matte[near],
+            matte=steadied[near],
             band=frames.band[near],
             band_pixels=frames.band_pixels[near],
         )
@@ -615,14 +619,15 @@ def test_a_scrubs_next_window_refines_only_its_new_frame_at_the_networks_scale(s
         )
 
     network = live_heads(_guided_start_network())
-    engine = MovingColorEngine(network=network, device="cpu")
+    # The matte as given: a steadied one depends on every frame of its window.
+    engine = MovingColorEngine(network=network, device="cpu", steady_matte=False)
     engine.fuse_window(window(0))
     crops = len(refined_frames)  # one call per crop (or one for the whole frame)
     assert refined_frames == [5] * crops
     refined_frames.clear()
     scrubbed = engine.fuse_window(window(1))
     assert refined_frames and set(refined_frames) <= {1}  # the new frame only, on every crop it is on
-    fresh = MovingColorEngine(network=network, device="cpu").fuse_window(window(1))
+    fresh = MovingColorEngine(network=network, device="cpu", steady_matte=False).fuse_window(window(1))
     assert np.array_equal(scrubbed[0].alpha, fresh[0].alpha)
 
 
@@ -634,7 +639,7 @@ def test_the_network_runs_with_the_edge_curve_its_model_was_trained_through():
 
     frames = _window(3, 64, 96)
     network = create_network("tiny", seed=0, matte_start="guided", edge_contrast=2.0)
-    engine = MovingColorEngine(network=network, device="cpu")
+    engine = MovingColorEngine(network=network, device="cpu", steady_matte=False)
     band = frames.band[1]
     middle = dataclasses_replace(frames, outputs=[1])
     alpha = engine.fuse_window(frames)[1].alpha[band]
@@ -691,7 +696,8 @@ def test_windows_that_share_a_frame_refine_it_once(monkeypatch):
         )
 
     network = live_heads(_guided_start_network())
-    engine = MovingColorEngine(network=network, device="cpu")
+    # The matte as given: a steadied one depends on every frame of its window.
+    engine = MovingColorEngine(network=network, device="cpu", steady_matte=False)
     local, stride = engine.config.local_frames, engine.config.local_stride
     shot = _window(local + stride, 192, 288, band_width=40.0)
     first, second = window(shot, 0, local), window(shot, stride, local)
@@ -699,7 +705,7 @@ def test_windows_that_share_a_frame_refine_it_once(monkeypatch):
     reused = engine.fuse_window(second)
     assert len(calls) == len(set(calls))  # no tile of a frame twice
     assert len({plate for plate, _ in calls}) == local + stride  # every frame of the shot
-    fresh = MovingColorEngine(network=network, device="cpu").fuse_window(second)
+    fresh = MovingColorEngine(network=network, device="cpu", steady_matte=False).fuse_window(second)
     for a, b in zip(reused, fresh, strict=True):
         assert np.array_equal(a.alpha, b.alpha)
 
@@ -707,7 +713,7 @@ def test_windows_that_share_a_frame_refine_it_once(monkeypatch):
     calls.clear()
     result = engine.fuse_window(other_shot)
     assert len({plate for plate, _ in calls}) == local
-    fresh = MovingColorEngine(network=network, device="cpu").fuse_window(other_shot)
+    fresh = MovingColorEngine(network=network, device="cpu", steady_matte=False).fuse_window(other_shot)
     assert all(np.array_equal(a.alpha, b.alpha) for a, b in zip(result, fresh, strict=True))
 
 
@@ -844,7 +850,10 @@ def test_the_same_band_in_a_larger_frame_gives_the_same_matte(finest, monkeypatc
     assert np.array_equal(larger.band[1][inner], band)
 
     def difference() -> float:
-        engine = MovingColorEngine(network=live_heads(_guided_start_network(), scale=1.0), device="cpu")
+        # The matte as given: the flow that steadies it is computed at a size set by the frame.
+        engine = MovingColorEngine(
+            network=live_heads(_guided_start_network(), scale=1.0), device="cpu", steady_matte=False
+        )
         small = engine.fuse_window(frames)[1].alpha
         large = engine.fuse_window(larger)[1].alpha[inner]
         return float(np.abs(small - large)[band].max())

@@ -26,6 +26,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
+from dataclasses import replace
 
 import numpy as np
 
@@ -46,8 +47,10 @@ from .band_refinement import (
 )
 from .base import Engine, FusionFrames, FusionResult
 from .crisp_edge import crisp_edge
+from .frame_stack import FrameStack
 from .guided_filter import CHANGE_SIGMA, TEMPORAL_RADIUS, TEMPORAL_SIGMA, smooth_over_time
 from .guided_upsample import UPSAMPLE_EPS, UPSAMPLE_RADIUS, guided_upsample, guided_upsample_tiles
+from .steady_matte import steadied_mattes
 from .torch_filters import refiner_on
 
 #: Bytes of the guided start's refinements kept at the network's scale for later windows: a scrub's
@@ -86,6 +89,7 @@ class MovingColorEngine(Engine):
         head: str = "auto",
         network=None,
         edge_contrast: float | None = None,
+        steady_matte: bool = True,
     ):
         torch = require_torch()
         from ..model.checkpoint import WEIGHTS, load_checkpoint
@@ -107,6 +111,9 @@ class MovingColorEngine(Engine):
         self.network = network.to(self.device, memory_format=torch.channels_last).eval()
         self.config = network.config
         self.head = head
+        #: Whether the blend head starts from the matte steadied over the window's local frames
+        #: (:mod:`.steady_matte`) instead of each frame's matte as given.
+        self.steady_matte = steady_matte
         # The model's own curve (it may have been trained through it) unless one is asked for.
         self.edge_contrast = network.config.edge_contrast if edge_contrast is None else edge_contrast
         self._torch = torch
@@ -355,6 +362,8 @@ class MovingColorEngine(Engine):
         local = frames.num_local
         height, width = frames.plate_display.shape[1:3]
         size = working_shape(height, width, self.config.working_size)
+        if head == "blend" and self.steady_matte:
+            frames = _with_steadied_mattes(frames)
         if head == "blend":
             scale = band_scale(frames.band_pixels[:local], height, width, self.config.working_size)
             if max(height, width) * scale > self.config.working_size + SIDE_MULTIPLE:
@@ -493,6 +502,21 @@ class MovingColorEngine(Engine):
                 values = np.clip(upsampled, 0.0, 1.0)
                 alphas[index][crop.core_rows, crop.core_cols] = values
         return [FusionResult(alpha=alphas[index]) for index in frames.outputs]
+
+
+def _with_steadied_mattes(frames: FusionFrames) -> FusionFrames:
+    """``frames`` with the local frames' mattes steadied over time (:mod:`.steady_matte`); the
+    global frames, far apart in time, keep theirs. A steadied matte depends on its window's local
+    frames, so its key names them all: a window that shares the frame with different neighbours
+    computes its own inputs."""
+    local = frames.num_local
+    steadied = steadied_mattes(frames.matte[:local], frames.plate_display[:local], frames.band[:local])
+    mattes = FrameStack(steadied + [frames.matte[t] for t in range(local, len(frames.frame_numbers))])
+    keys = frames.frame_keys
+    if keys is not None:
+        context = tuple(keys[:local])
+        keys = [("steadied", key, context) for key in keys[:local]] + list(keys[local:])
+    return replace(frames, matte=mattes, frame_keys=keys)
 
 
 def _output_band_tiles(frames: FusionFrames) -> list[list[Tile]]:

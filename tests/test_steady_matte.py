@@ -1,0 +1,104 @@
+"""The matte steadied over time along the plate's optical flow (engines/steady_matte.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+pytest.importorskip("cv2")
+
+from movingcolor.engines.steady_matte import steadied_mattes  # noqa: E402
+from movingcolor.masks.band import BandWidth, edge_band  # noqa: E402
+from movingcolor.masks.redrawn import RoughMatte  # noqa: E402
+
+
+def _texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    noise = ndimage.gaussian_filter(rng.random((height, width, 3)), (2, 2, 0))
+    return np.clip((noise - 0.5) * 5 + 0.5, 0, 1).astype(np.float32)
+
+
+def _moving_disc(count: int = 6, height: int = 120, width: int = 200, speed: int = 2, seed: int = 1):
+    """Plates of a textured disc moving ``speed`` px a frame over a textured background, and the
+    disc's true masks ``(T, H, W)`` bool."""
+    rng = np.random.default_rng(seed)
+    background, disc = _texture(rng, height, width + count * speed), _texture(rng, height, width)
+    yy, xx = np.mgrid[:height, :width]
+    plates, masks = [], []
+    for t in range(count):
+        mask = (yy - height / 2) ** 2 + (xx - 70 - speed * t) ** 2 < 35**2
+        moved = np.roll(disc, speed * t, axis=1)
+        plates.append(np.where(mask[..., None], moved, background[:, :width]))
+        masks.append(mask)
+    return np.stack(plates), np.stack(masks)
+
+
+def _bands(mattes: np.ndarray) -> np.ndarray:
+    return np.stack([edge_band(m.astype(np.float32), BandWidth(12)) for m in mattes])
+
+
+def test_a_chattering_matte_comes_nearer_the_object():
+    """A matte redrawn each frame a few pixels off (grown or shrunk, shifted) is pulled towards
+    the object: its neighbours' errors, carried along the motion, cancel. Outside the band it is
+    the matte given, bit for bit; a binary matte stays binary."""
+    plates, masks = _moving_disc()
+    rng = np.random.default_rng(7)
+    mattes = np.stack([RoughMatte().draw(mask, rng) for mask in masks]).astype(np.float32)
+    bands = _bands(mattes)
+    steadied = np.stack(steadied_mattes(mattes, plates, bands))
+
+    def error(candidate: np.ndarray) -> float:
+        """The mean distance from the true mask in the band."""
+        frames = zip(candidate, masks, bands, strict=True)
+        return float(np.mean([np.abs(c - m)[b].mean() for c, m, b in frames]))
+
+    assert error(steadied) < 0.75 * error(mattes)
+    assert np.array_equal(steadied[~bands], mattes[~bands])
+    assert set(np.unique(steadied)) <= {0.0, 1.0}
+
+
+def test_a_matte_that_does_not_chatter_is_left_as_it_was():
+    """The true mask of the moving object: its neighbours carried along the motion agree with it."""
+    plates, masks = _moving_disc()
+    mattes = masks.astype(np.float32)
+    steadied = np.stack(steadied_mattes(mattes, plates, _bands(mattes)))
+    changed = np.mean(steadied != mattes, axis=(1, 2))
+    assert changed.max() < 0.002  # a pixel or two of the edge, where the flow is a pixel off
+
+
+def test_a_neighbour_across_a_cut_has_no_say():
+    """After a cut the plate carried from the next shot matches nothing: those frames' mattes (here
+    far from this shot's) do not move this shot's."""
+    plates, masks = _moving_disc(count=3)
+    other, _ = _moving_disc(count=3, seed=9)
+    far = np.roll(masks, 9, axis=2)
+    mattes = np.concatenate([masks, far]).astype(np.float32)
+    both = np.concatenate([plates, other])
+    bands = _bands(mattes)
+    steadied = steadied_mattes(mattes, both, bands)
+    alone = steadied_mattes(mattes[:3], plates, bands[:3])
+    # Where its own shot's votes are split at half, a faint vote can tip a pixel or two.
+    assert np.sum(steadied[2] != alone[2]) < 0.005 * bands[2].sum()
+    # Had they a say, the edge would move by pixels all round.
+    assert np.sum(far[0] != masks[2]) > 0.1 * bands[2].sum()
+
+
+def test_a_soft_matte_stays_soft():
+    """A feathered matte is averaged, not cut: its soft edge stays soft."""
+    plates, masks = _moving_disc()
+    mattes = np.stack([ndimage.gaussian_filter(m.astype(np.float32), 2.0) for m in masks])
+    bands = _bands((mattes >= 0.5).astype(np.float32))
+    steadied = np.stack(steadied_mattes(mattes, plates, bands))
+    soft = (steadied > 0.05) & (steadied < 0.95)
+    assert soft.sum() > 0.5 * ((mattes > 0.05) & (mattes < 0.95)).sum()
+    assert np.array_equal(steadied[~bands], mattes[~bands])
+
+
+def test_one_frame_or_no_band_is_the_matte_given():
+    plates, masks = _moving_disc(count=2)
+    mattes = masks.astype(np.float32)
+    [single] = steadied_mattes(mattes[:1], plates[:1], _bands(mattes[:1]))
+    assert np.array_equal(single, mattes[0])
+    empty = np.zeros_like(masks)
+    unbanded = steadied_mattes(mattes, plates, empty)
+    assert all(np.array_equal(a, b) for a, b in zip(unbanded, mattes, strict=True))
