@@ -362,9 +362,9 @@ class MovingColorEngine(Engine):
         local = frames.num_local
         height, width = frames.plate_display.shape[1:3]
         size = working_shape(height, width, self.config.working_size)
-        if head == "blend" and self.steady_matte:
-            frames = _with_steadied_mattes(frames)
         if head == "blend":
+            if self.steady_matte:
+                frames = _with_steadied_mattes(frames)
             scale = band_scale(frames.band_pixels[:local], height, width, self.config.working_size)
             if max(height, width) * scale > self.config.working_size + SIDE_MULTIPLE:
                 return self._fuse_band_crops(frames, scale)

@@ -85,9 +85,14 @@ def steadied_mattes(mattes, plates, bands, radius: int = RADIUS) -> list[np.ndar
     return steadied
 
 
+def _flow_scale(height: int, width: int) -> float:
+    """The scale the flow is computed at, from the plate's."""
+    return min(1.0, FLOW_SIDE / max(height, width))
+
+
 def _flow_size(height: int, width: int) -> tuple[int, int]:
     """The ``(width, height)`` the flow is computed at."""
-    scale = min(1.0, FLOW_SIDE / max(height, width))
+    scale = _flow_scale(height, width)
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
@@ -102,7 +107,7 @@ class _Flow:
     def __init__(self, plates: list, box: tuple[slice, slice]):
         cv2 = self.cv2 = _cv2()
         height, width = plates[0].shape[:2]
-        self.scale = scale = min(1.0, FLOW_SIDE / max(height, width))
+        self.scale = scale = _flow_scale(height, width)
         low = _flow_size(height, width)
         self.small = [np.asarray(p, np.float32) for p in plates]
         if scale < 1.0:
