@@ -122,3 +122,16 @@ def test_threads_reading_one_frame_get_the_same_pixels(steps):
         thread.join()
     assert not failures
     assert np.array_equal(np.asarray(frame), expected)
+
+
+def test_other_pixels_take_the_frames_conversion_and_leave_it_unconverted(steps):
+    """A reduced copy of the source (the optical flow's) goes through the frame's conversion, as
+    the frame's own pixels would, without converting a tile of the frame."""
+    plate = _plate(2 * TILE, 3 * TILE)
+    counting = CountingStep(steps[1])
+    frame = ConvertedOnDemand(plate, [steps[0], counting])
+    reduced = plate[::4, ::4]
+    got = frame.converted(reduced)
+    assert np.array_equal(got, _whole(reduced, steps))
+    assert counting.pixels == reduced.shape[0] * reduced.shape[1]
+    assert np.array_equal(frame[0:TILE, 0:TILE], _whole(plate, steps)[0:TILE, 0:TILE])

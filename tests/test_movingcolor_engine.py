@@ -507,7 +507,7 @@ def test_an_unchanged_guided_start_is_exactly_the_guided_engine(size, band_width
     frames = _window(4, *size, band_width=band_width)
     engine = MovingColorEngine(network=_guided_start_network(), device="cpu")
     guided = GuidedEngine()
-    steadied = np.stack(steadied_mattes(frames.matte, frames.plate_display, frames.band))
+    steadied = np.stack(steadied_mattes(frames.matte, frames.plate_display, frames.band, frames.band_pixels))
     assert not np.array_equal(steadied, frames.matte)  # the window's matte chatters
     for index, result in enumerate(engine.fuse_window(frames)):
         # The guided engine's own window: the target and up to two frames each side.

@@ -33,8 +33,13 @@ def _moving_disc(count: int = 6, height: int = 120, width: int = 200, speed: int
     return np.stack(plates), np.stack(masks)
 
 
+#: The band's width in pixels, per frame.
+BAND = 12
+_WIDTHS = [float(BAND)] * 8
+
+
 def _bands(mattes: np.ndarray) -> np.ndarray:
-    return np.stack([edge_band(m.astype(np.float32), BandWidth(12)) for m in mattes])
+    return np.stack([edge_band(m.astype(np.float32), BandWidth(BAND)) for m in mattes])
 
 
 def test_a_chattering_matte_comes_nearer_the_object():
@@ -45,7 +50,7 @@ def test_a_chattering_matte_comes_nearer_the_object():
     rng = np.random.default_rng(7)
     mattes = np.stack([RoughMatte().draw(mask, rng) for mask in masks]).astype(np.float32)
     bands = _bands(mattes)
-    steadied = np.stack(steadied_mattes(mattes, plates, bands))
+    steadied = np.stack(steadied_mattes(mattes, plates, bands, _WIDTHS))
 
     def error(candidate: np.ndarray) -> float:
         """The mean distance from the true mask in the band."""
@@ -61,7 +66,7 @@ def test_a_matte_that_does_not_chatter_is_left_as_it_was():
     """The true mask of the moving object: its neighbours carried along the motion agree with it."""
     plates, masks = _moving_disc()
     mattes = masks.astype(np.float32)
-    steadied = np.stack(steadied_mattes(mattes, plates, _bands(mattes)))
+    steadied = np.stack(steadied_mattes(mattes, plates, _bands(mattes), _WIDTHS))
     changed = np.mean(steadied != mattes, axis=(1, 2))
     assert changed.max() < 0.002  # a pixel or two of the edge, where the flow is a pixel off
 
@@ -75,8 +80,8 @@ def test_a_neighbour_across_a_cut_has_no_say():
     mattes = np.concatenate([masks, far]).astype(np.float32)
     both = np.concatenate([plates, other])
     bands = _bands(mattes)
-    steadied = steadied_mattes(mattes, both, bands)
-    alone = steadied_mattes(mattes[:3], plates, bands[:3])
+    steadied = steadied_mattes(mattes, both, bands, _WIDTHS)
+    alone = steadied_mattes(mattes[:3], plates, bands[:3], _WIDTHS)
     # Where its own shot's votes are split at half, a faint vote can tip a pixel or two.
     assert np.sum(steadied[2] != alone[2]) < 0.005 * bands[2].sum()
     # Had they a say, the edge would move by pixels all round.
@@ -88,7 +93,7 @@ def test_a_soft_matte_stays_soft():
     plates, masks = _moving_disc()
     mattes = np.stack([ndimage.gaussian_filter(m.astype(np.float32), 2.0) for m in masks])
     bands = _bands((mattes >= 0.5).astype(np.float32))
-    steadied = np.stack(steadied_mattes(mattes, plates, bands))
+    steadied = np.stack(steadied_mattes(mattes, plates, bands, _WIDTHS))
     soft = (steadied > 0.05) & (steadied < 0.95)
     assert soft.sum() > 0.5 * ((mattes > 0.05) & (mattes < 0.95)).sum()
     assert np.array_equal(steadied[~bands], mattes[~bands])
@@ -97,8 +102,47 @@ def test_a_soft_matte_stays_soft():
 def test_one_frame_or_no_band_is_the_matte_given():
     plates, masks = _moving_disc(count=2)
     mattes = masks.astype(np.float32)
-    [single] = steadied_mattes(mattes[:1], plates[:1], _bands(mattes[:1]))
+    [single] = steadied_mattes(mattes[:1], plates[:1], _bands(mattes[:1]), _WIDTHS)
     assert np.array_equal(single, mattes[0])
     empty = np.zeros_like(masks)
-    unbanded = steadied_mattes(mattes, plates, empty)
+    unbanded = steadied_mattes(mattes, plates, empty, _WIDTHS)
     assert all(np.array_equal(a, b) for a, b in zip(unbanded, mattes, strict=True))
+
+
+def _still(count: int = 5, height: int = 120, width: int = 200):
+    """A still textured plate, ``count`` times: the flow is nil and every neighbour's vote counts."""
+    plate = _texture(np.random.default_rng(3), height, width)
+    return np.stack([plate] * count)
+
+
+def _disc(radius: float, height: int = 120, width: int = 200) -> np.ndarray:
+    yy, xx = np.mgrid[:height, :width]
+    return ((yy - 60) ** 2 + (xx - 100) ** 2 < radius**2).astype(np.float32)
+
+
+def test_the_matte_moves_no_farther_than_a_quarter_of_the_band():
+    """Neighbours that all put the edge 8 px out move the middle frame's edge out, but no farther
+    than a quarter of the band's 12 px from where its own matte has it: a matte is a few pixels
+    off, and votes that move it farther are a wrong flow's."""
+    own, grown = _disc(30), _disc(38)
+    mattes = np.stack([grown, grown, own, grown, grown])
+    bands = _bands(mattes)
+    steadied = steadied_mattes(mattes, _still(), bands, _WIDTHS)[2]
+    changed = steadied != own
+    outside = ndimage.distance_transform_edt(own == 0)
+    assert outside[changed].max() <= 0.25 * BAND
+    assert outside[changed].max() >= 2  # it did move, towards the neighbours
+    assert np.all(steadied[changed] == 1.0)
+
+
+def test_a_one_pixel_change_is_dropped_and_a_thin_part_kept():
+    """A speck that the votes alone would add beside the edge is left out (a wrong flow's votes
+    make such specks), while a strand one pixel wide that the matte and its neighbours share stays:
+    the edge is smoothed where it changes, not everywhere."""
+    strand = _disc(30)
+    strand[60, 125:136] = 1.0  # one pixel wide, 6 px out from the disc's edge at x = 130
+    speckled = strand.copy()
+    speckled[40, 125] = 1.0  # two pixels outside the disc, beside no other change
+    mattes = np.stack([speckled, speckled, strand, speckled, speckled])
+    steadied = steadied_mattes(mattes, _still(), _bands(mattes), _WIDTHS)[2]
+    assert np.array_equal(steadied, strand)

@@ -132,15 +132,20 @@ class ConvertedOnDemand:
                 c = run
         return block
 
-    def _converted(self, rect: Rect) -> np.ndarray:
-        top, left, bottom, right = rect
-        pixels = np.array(self.source[top:bottom, left:right], np.float32, order="C", copy=True)
+    def converted(self, pixels: np.ndarray) -> np.ndarray:
+        """Other ``pixels`` ``(h, w, 3)`` of the source's encoding (say, the source reduced)
+        through this frame's conversion, as a new array."""
+        pixels = np.array(pixels, np.float32, order="C", copy=True)
         flat = pixels.reshape(-1, 3)
         for step in self.steps:
             step.applyRGB(flat)
         if self.clip is not None:
             np.clip(pixels, *self.clip, out=pixels)
         return pixels
+
+    def _converted(self, rect: Rect) -> np.ndarray:
+        top, left, bottom, right = rect
+        return self.converted(self.source[top:bottom, left:right])
 
     def _store(self, rect: Rect, pixels: np.ndarray) -> None:
         """Keep the tiles of ``rect`` (tile-aligned, converted into ``pixels``) not kept yet, in

@@ -510,7 +510,9 @@ def _with_steadied_mattes(frames: FusionFrames) -> FusionFrames:
     frames, so its key names them all: a window that shares the frame with different neighbours
     computes its own inputs."""
     local = frames.num_local
-    steadied = steadied_mattes(frames.matte[:local], frames.plate_display[:local], frames.band[:local])
+    steadied = steadied_mattes(
+        frames.matte[:local], frames.plate_display[:local], frames.band[:local], frames.band_pixels[:local]
+    )
     mattes = FrameStack(steadied + [frames.matte[t] for t in range(local, len(frames.frame_numbers))])
     keys = frames.frame_keys
     if keys is not None:

@@ -9,16 +9,22 @@ cancel, and the network starts from a matte whose edge is nearer the object's. W
 wrong (occlusion, a fast or thin part), the carried plate does not match the frame's and that
 neighbour's vote is dropped.
 
-On the held-out real clips with rough mattes the network's band error fell 9% and its temporal
-error 24-30% (at 854x480 and 1080p) with the matte steadied over a window's six frames; polygon
-rotos, which chatter by about as much as the flow errs, lost 4-6% (docs/model.md, "The matte
-steadied over time").
+A wrong flow can also pass the colour check where the plate is smooth, and its votes then cut a
+notch into the edge or leave specks of matte beside it, errors farther from the object than the
+matte given ever was, which the network was never taught to undo. So the matte may move only near
+its own edge (within a quarter of the band), and a pixel of a binary matte changes only where the
+average smoothed over about a pixel changes it too: a flip that one pixel's flow error makes alone
+is dropped, while a thin part the matte has is kept. Figures: docs/model.md, "The matte steadied
+over time".
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
+from ..color.converted_on_demand import ConvertedOnDemand
 from ..errors import MissingDependencyError
 
 #: Neighbours each side whose mattes vote (within the frames given).
@@ -26,8 +32,15 @@ RADIUS = 4
 #: A neighbour's vote falls with its distance in frames as a Gaussian of this sigma.
 TIME_SIGMA = 3.0
 #: ... and with the colour difference between the carried plate and the frame's (display encoding,
-#: 0..1, summed over RGB) as a Gaussian of this sigma: below it the flow is taken as right.
-COLOUR_SIGMA = 0.08
+#: 0..1, summed over RGB) as a Gaussian of this sigma: below it the flow is taken as right. At
+#: 0.08 the generated clips' smooth backgrounds let wrong flows through.
+COLOUR_SIGMA = 0.06
+#: The matte moves at most this fraction of the band's width from its own 0.5 contour: a matte
+#: is a few pixels off, and a vote that moves it farther is a wrong flow's.
+REACH = 0.25
+#: A binary matte's pixel changes only where the average, smoothed as a Gaussian of this sigma in
+#: pixels, changes it too.
+FLIP_SIGMA = 1.0
 #: Optical flow is computed with the frame's long side at most this many pixels (the mattes are
 #: carried and averaged at full resolution): on the held-out real clips at 854x480 the steadied
 #: rough mattes scored as with the flow at full size, at half the time.
@@ -50,13 +63,18 @@ def _cv2():
     return cv2
 
 
-def steadied_mattes(mattes, plates, bands, radius: int = RADIUS) -> list[np.ndarray]:
+def steadied_mattes(
+    mattes, plates, bands, band_pixels: Sequence[float], radius: int = RADIUS
+) -> list[np.ndarray]:
     """Each frame's matte ``(H, W)`` float32 with its band replaced by the average of its own and
-    its neighbours' mattes (up to ``radius`` frames each side) carried along the flow; a binary
-    matte stays binary (the average cut at half). Outside the band it is the matte given.
+    its neighbours' mattes (up to ``radius`` frames each side) carried along the flow, within
+    ``REACH`` of each frame's ``band_pixels`` (the band's width) of its own 0.5 contour; a binary
+    matte stays binary (the average cut at half, where smoothed it agrees). Outside the band it
+    is the matte given.
 
-    ``mattes`` ``(T, H, W)`` in 0..1, ``plates`` ``(T, H, W, 3)`` display-encoded, ``bands``
-    ``(T, H, W)`` bool: consecutive frames (arrays or frame stacks).
+    ``mattes`` ``(T, H, W)`` in 0..1, ``plates`` ``(T, H, W, 3)`` display-encoded (arrays, or
+    frames converted on demand), ``bands`` ``(T, H, W)`` bool: consecutive frames (arrays or frame
+    stacks).
     """
     count = len(mattes)
     mattes = [np.asarray(matte, np.float32) for matte in mattes]
@@ -68,6 +86,13 @@ def steadied_mattes(mattes, plates, bands, radius: int = RADIUS) -> list[np.ndar
         return mattes
     box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
     flow = _Flow([plates[t] for t in range(count)], box)
+    # The box a pixel wider than the smoothing reaches, so the band's pixels see their neighbours.
+    margin = int(np.ceil(3 * FLIP_SIGMA))
+    height, width = mattes[0].shape
+    outer = (
+        slice(max(0, box[0].start - margin), min(height, box[0].stop + margin)),
+        slice(max(0, box[1].start - margin), min(width, box[1].stop + margin)),
+    )
     steadied = []
     for t in range(count):
         inside = np.nonzero(bands[t])
@@ -76,13 +101,40 @@ def steadied_mattes(mattes, plates, bands, radius: int = RADIUS) -> list[np.ndar
         for s, carry, vote in flow.towards(t, radius, inside):
             total += vote * carry(mattes[s])
             weights += vote
-        average = total / weights
+        local = (inside[0] - outer[0].start, inside[1] - outer[1].start)
+        region = mattes[t][outer]
+        reach = max(1.0, REACH * float(band_pixels[t]))
+        average = np.where(_contour_distance(region)[local] <= reach, total / weights, own)
         if np.all((own == 0.0) | (own == 1.0)):
-            average = (average >= 0.5).astype(np.float32)
+            average = _agreed_flips(region, local, own, average)
         result = mattes[t].copy()
         result[inside] = average
         steadied.append(result)
     return steadied
+
+
+def _contour_distance(matte: np.ndarray) -> np.ndarray:
+    """Each pixel's distance in pixels to the nearest pixel across ``matte``'s 0.5 contour."""
+    cv2 = _cv2()
+    inside = (matte >= 0.5).astype(np.uint8)
+    # OpenCV measures to the nearest zero; each side's distance is the other side's zeros.
+    return np.maximum(
+        cv2.distanceTransform(inside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE),
+        cv2.distanceTransform(1 - inside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE),
+    )
+
+
+def _agreed_flips(region: np.ndarray, local, own: np.ndarray, average: np.ndarray) -> np.ndarray:
+    """The binary matte's values at its band's pixels ``local`` (of ``region``, the matte around
+    the band), ``own`` as given: flipped where ``average`` crosses half, and so does ``average``
+    smoothed (the matte around it as given)."""
+    cv2 = _cv2()
+    field = region.copy()
+    field[local] = average
+    smoothed = cv2.GaussianBlur(field, (0, 0), FLIP_SIGMA, borderType=cv2.BORDER_REPLICATE)[local]
+    given = own >= 0.5
+    flip = ((average >= 0.5) != given) & ((smoothed >= 0.5) != given)
+    return np.where(flip, 1.0 - own, own).astype(np.float32)
 
 
 def _flow_scale(height: int, width: int) -> float:
@@ -96,22 +148,31 @@ def _flow_size(height: int, width: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+def _display_at(plate, size: tuple[int, int]) -> np.ndarray:
+    """``plate`` display-encoded, reduced to ``size`` ``(width, height)`` by area. A frame converted
+    on demand is reduced in its source's encoding, then converted: an average of scene-linear
+    light, a little brighter at a high-contrast edge than the converted frame reduced."""
+    cv2 = _cv2()
+    if isinstance(plate, ConvertedOnDemand):
+        source = np.asarray(plate.source, np.float32)
+        return plate.converted(cv2.resize(source, size, interpolation=cv2.INTER_AREA))
+    return cv2.resize(np.asarray(plate, np.float32), size, interpolation=cv2.INTER_AREA)
+
+
 class _Flow:
     """The optical flow between consecutive frames, computed on the frames reduced to
     ``FLOW_SIDE``, chained frame to frame over the ``box`` (where the bands are) to carry any
     frame's full-resolution image to another frame's pixels there.
 
-    Each plate is read whole (a frame converted on demand converts every tile: at 4096x2160 about
-    0.4 GiB more at the peak for a window of six frames)."""
+    A plate converted on demand is reduced before it is converted, so the flow never converts a
+    whole frame (at 4096x2160, a window of six frames converted whole held 0.4 GiB more)."""
 
     def __init__(self, plates: list, box: tuple[slice, slice]):
         cv2 = self.cv2 = _cv2()
         height, width = plates[0].shape[:2]
         self.scale = scale = _flow_scale(height, width)
         low = _flow_size(height, width)
-        self.small = [np.asarray(p, np.float32) for p in plates]
-        if scale < 1.0:
-            self.small = [cv2.resize(p, low, interpolation=cv2.INTER_AREA) for p in self.small]
+        self.small = [_display_at(p, low) if scale < 1.0 else np.asarray(p, np.float32) for p in plates]
         gray = [np.clip(p.mean(axis=2) * 255.0 + 0.5, 0, 255).astype(np.uint8) for p in self.small]
         dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         #: ``hops[1][s]`` leads from frame s - 1 to s, ``hops[-1][s]`` from s + 1 to s.
