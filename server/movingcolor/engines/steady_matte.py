@@ -32,9 +32,8 @@ RADIUS = 4
 #: A neighbour's vote falls with its distance in frames as a Gaussian of this sigma.
 TIME_SIGMA = 3.0
 #: ... and with the colour difference between the carried plate and the frame's (display encoding,
-#: 0..1, summed over RGB) as a Gaussian of this sigma: below it the flow is taken as right. At
-#: 0.08 the generated clips' smooth backgrounds let wrong flows through.
-COLOUR_SIGMA = 0.06
+#: 0..1, summed over RGB) as a Gaussian of this sigma: below it the flow is taken as right.
+COLOUR_SIGMA = 0.08
 #: The matte moves at most this fraction of the band's width from its own 0.5 contour: a matte
 #: is a few pixels off, and a vote that moves it farther is a wrong flow's.
 REACH = 0.25
