@@ -149,8 +149,8 @@ def _flow_size(height: int, width: int) -> tuple[int, int]:
 
 def _display_at(plate, size: tuple[int, int]) -> np.ndarray:
     """``plate`` display-encoded, reduced to ``size`` ``(width, height)`` by area. A frame converted
-    on demand is reduced in its source's encoding, then converted: an average of scene-linear
-    light, a little brighter at a high-contrast edge than the converted frame reduced."""
+    on demand is reduced in its source's encoding, then converted: at a high-contrast edge a little
+    different from the converted frame reduced, and a whole frame's conversion never made."""
     cv2 = _cv2()
     if isinstance(plate, ConvertedOnDemand):
         source = np.asarray(plate.source, np.float32)
