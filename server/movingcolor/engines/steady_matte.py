@@ -66,10 +66,10 @@ def steadied_mattes(
     mattes, plates, bands, band_pixels: Sequence[float], radius: int = RADIUS
 ) -> list[np.ndarray]:
     """Each frame's matte ``(H, W)`` float32 with its band replaced by the average of its own and
-    its neighbours' mattes (up to ``radius`` frames each side) carried along the flow, within
-    ``REACH`` of each frame's ``band_pixels`` (the band's width) of its own 0.5 contour; a binary
-    matte stays binary (the average cut at half, where smoothed it agrees). Outside the band it
-    is the matte given.
+    its neighbours' mattes (up to ``radius`` frames each side) carried along the flow, moving no
+    farther from its own 0.5 contour than ``REACH`` times the frame's ``band_pixels`` (the band's
+    width); a binary matte stays binary (the average cut at half, where smoothed it agrees).
+    Outside the band it is the matte given.
 
     ``mattes`` ``(T, H, W)`` in 0..1, ``plates`` ``(T, H, W, 3)`` display-encoded (arrays, or
     frames converted on demand), ``bands`` ``(T, H, W)`` bool: consecutive frames (arrays or frame
