@@ -26,6 +26,7 @@ import numpy as np
 
 from ..color.converted_on_demand import ConvertedOnDemand
 from ..errors import MissingDependencyError
+from ..masks.band import occupied_tiles
 
 #: Neighbours each side whose mattes vote (within the frames given).
 RADIUS = 4
@@ -103,7 +104,7 @@ def steadied_mattes(
         local = (inside[0] - outer[0].start, inside[1] - outer[1].start)
         region = mattes[t][outer]
         reach = max(1.0, REACH * float(band_pixels[t]))
-        average = np.where(_contour_distance(region)[local] <= reach, total / weights, own)
+        average = np.where(_near_contour(mattes[t], bands[t], reach), total / weights, own)
         if np.all((own == 0.0) | (own == 1.0)):
             average = _agreed_flips(region, local, own, average)
         result = mattes[t].copy()
@@ -112,15 +113,30 @@ def steadied_mattes(
     return steadied
 
 
-def _contour_distance(matte: np.ndarray) -> np.ndarray:
-    """Each pixel's distance in pixels to the nearest pixel across ``matte``'s 0.5 contour."""
+def _near_contour(matte: np.ndarray, band: np.ndarray, reach: float) -> np.ndarray:
+    """Whether each of ``band``'s pixels (in C order, as ``matte[band]`` lists them) lies within
+    ``reach`` pixels of a pixel across ``matte``'s 0.5 contour.
+
+    Measured on the band's tiles alone, each with a margin wider than the reach: a pixel whose
+    nearest pixel across the contour is within the reach finds it inside its tile's margin, so the
+    cost follows the band, not the box around it (at 4096x2160 the box's distance transforms were
+    40% of a window's steadying)."""
     cv2 = _cv2()
-    inside = (matte >= 0.5).astype(np.uint8)
-    # OpenCV measures to the nearest zero; each side's distance is the other side's zeros.
-    return np.maximum(
-        cv2.distanceTransform(inside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE),
-        cv2.distanceTransform(1 - inside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE),
-    )
+    near = np.zeros(matte.shape, bool)
+    margin = int(np.ceil(reach)) + 1
+    height, width = matte.shape
+    for top, left, bottom, right in occupied_tiles(band):
+        y, x = max(0, top - margin), max(0, left - margin)
+        inside = (matte[y : min(height, bottom + margin), x : min(width, right + margin)] >= 0.5).astype(
+            np.uint8
+        )
+        # OpenCV measures to the nearest zero; each side's distance is the other side's zeros.
+        distance = np.maximum(
+            cv2.distanceTransform(inside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE),
+            cv2.distanceTransform(1 - inside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE),
+        )
+        near[top:bottom, left:right] = distance[top - y : bottom - y, left - x : right - x] <= reach
+    return near[band]
 
 
 def _agreed_flips(region: np.ndarray, local, own: np.ndarray, average: np.ndarray) -> np.ndarray:
