@@ -154,9 +154,11 @@ def test_io_floor_benchmark_writes_its_section(tmp_path):
     import json
 
     from movingcolor.bench import io_floor
+    from movingcolor.bench.report import NOTES_END, NOTES_START
 
     report = tmp_path / "BENCHMARKS.md"
-    report.write_text("# Benchmarks\n\n## Other\n\nkept\n")
+    notes = f"{NOTES_START}\nWhy the figures moved.\n{NOTES_END}\n"
+    report.write_text(f"# Benchmarks\n\n{io_floor.SECTION}\n\n| old table |\n\n{notes}\n## Other\n\nkept\n")
     figures = tmp_path / "io_floor.json"
     assert io_floor.main(["--sizes", "64x48", "--frames", "2", "--engines", "hard", "--out", str(report),
                           "--json", str(figures), "--no-server"]) == 0  # fmt: skip
@@ -172,6 +174,35 @@ def test_io_floor_benchmark_writes_its_section(tmp_path):
     assert 0 < fused["steady_ratio"] < fused["ratio"]
     text = report.read_text()
     assert io_floor.SECTION in text and "## Other\n\nkept" in text and "| fuse --engine hard |" in text
+    # The rerun replaced the table and kept the hand-written notes, after the new table.
+    assert "| old table |" not in text and text.count(notes) == 1
+    assert text.index("| fuse --engine hard |") < text.index(notes) < text.index("## Other")
+
+
+def test_a_rewritten_section_keeps_its_notes_under_their_headings(tmp_path):
+    """Notes stay under the ``###`` heading they were written under; a heading the new section no
+    longer has leaves its notes at the section's end rather than dropping them."""
+    from movingcolor.bench.report import NOTES_END, NOTES_START, replace_section
+
+    def notes(words):
+        return f"{NOTES_START}\n{words}\n{NOTES_END}\n"
+
+    report = tmp_path / "BENCHMARKS.md"
+    report.write_text(
+        f"# Benchmarks\n\n## Speed\n\nold intro\n\n{notes('about the intro')}\n### Table\n\n| old |\n\n"
+        f"{notes('about the table')}\n### Gone\n\n{notes('about a table since dropped')}\n## Other\n\nkept\n"
+    )
+    replace_section(report, "## Speed\n\nnew intro\n\n### Table\n\n| new |\n")
+    assert report.read_text() == (
+        f"# Benchmarks\n\n## Speed\n\nnew intro\n\n{notes('about the intro')}\n### Table\n\n| new |\n\n"
+        f"{notes('about the table')}\n{notes('about a table since dropped')}\n## Other\n\nkept\n"
+    )
+    # A block left open is an error that names the fix, and the file is left as it was.
+    before = report.read_text().replace(NOTES_END, "", 1)
+    report.write_text(before)
+    with pytest.raises(ValueError, match="not closed"):
+        replace_section(report, "## Speed\n\nnewer\n")
+    assert report.read_text() == before
 
 
 def test_a_failed_run_is_reported_and_the_benchmark_goes_on(tmp_path):

@@ -81,9 +81,76 @@ def _split_sections(text: str) -> tuple[str, list[str]]:
     return "".join(head), ["".join(s) for s in sections]
 
 
+#: A section's hand-written text sits between these two lines. A benchmark that rewrites its section
+#: keeps each such block under the same ``### `` heading as before (the section's own text when it
+#: had none), after that part's generated text: a rerun replaces figures, not the prose about them.
+NOTES_START = "<!-- notes: kept when the benchmark rewrites this section -->"
+NOTES_END = "<!-- end of notes -->"
+
+
+def _parts(section: str) -> list[tuple[str, list[str]]]:
+    """``section``'s lines split at its ``### `` headings (fenced code is not split): each part's
+    heading (the section's own title for the first) and lines."""
+    parts: list[tuple[str, list[str]]] = []
+    fenced = False
+    for line in section.splitlines(keepends=True):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        if not parts or (line.startswith("### ") and not fenced):
+            parts.append((line.strip(), []))
+        parts[-1][1].append(line)
+    return parts
+
+
+def _notes(lines: list[str]) -> tuple[list[str], list[str]]:
+    """``lines`` without their notes blocks, and the blocks (each with its marker lines)."""
+    kept: list[str] = []
+    notes: list[str] = []
+    inside = False
+    for line in lines:
+        if line.strip() == NOTES_START:
+            inside = True
+        if inside:
+            notes.append(line)
+        else:
+            kept.append(line)
+        if inside and line.strip() == NOTES_END:
+            inside = False
+    if inside:
+        raise ValueError(f"a notes block is not closed: add the line {NOTES_END!r} after its text")
+    return kept, notes
+
+
+def _with_notes(section: str, old: str) -> str:
+    """The new ``section`` with the notes blocks of its ``old`` version, each under the heading it
+    was under (at the end when the new section has no such heading: nothing is dropped)."""
+    notes: dict[str, list[str]] = {}
+    for heading, lines in _parts(old):
+        found = _notes(lines)[1]
+        if found:
+            notes.setdefault(heading, []).extend(found)
+    if not notes:
+        return section
+    parts = []
+    for heading, lines in _parts(section):
+        text = "".join(_notes(lines)[0])  # a generated section carries none of its own
+        parts.append(_block_after(text, notes.pop(heading)) if heading in notes else text)
+    text = "".join(parts)
+    for block in notes.values():
+        text = _block_after(text, block)
+    return text
+
+
+def _block_after(text: str, block: list[str]) -> str:
+    """``text`` and then ``block``, a blank line before and after it."""
+    body = text.rstrip("\n")
+    return (body + "\n\n" if body else "") + "".join(block).rstrip("\n") + "\n\n"
+
+
 def replace_section(path: Path, section: str) -> None:
     """Write ``section`` (starting with its ``## `` title) into ``path``, replacing the
-    section of the same title and keeping every other one.
+    section of the same title and keeping every other one, and the replaced section's notes
+    blocks (``NOTES_START`` to ``NOTES_END``, hand-written text) under their headings.
 
     Written to a temporary file in the same folder and renamed, so an interrupted run
     never leaves a half-written file behind.
@@ -94,7 +161,7 @@ def replace_section(path: Path, section: str) -> None:
     if not head.strip():
         head = "# Benchmarks\n\n"
     same = [s.splitlines()[0].strip() == title for s in sections]
-    replaced = [section if match else s for s, match in zip(sections, same, strict=True)]
+    replaced = [_with_notes(section, s) if match else s for s, match in zip(sections, same, strict=True)]
     if not any(same):
         replaced.append(section)
     body = head.rstrip("\n") + "\n\n" + "\n".join(s.rstrip("\n") + "\n" for s in replaced)
