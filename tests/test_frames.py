@@ -182,6 +182,23 @@ def test_video_round_trip_with_pyav(tmp_path):
     source.close()
 
 
+def test_a_video_without_pyav_installed_names_the_install(tmp_path, monkeypatch):
+    """The light install has no PyAV: a video source fails at opening, with the command that adds
+    it, not with an ImportError from deep inside."""
+    import sys
+
+    from movingcolor.errors import MissingDependencyError
+
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(b"not read")
+    monkeypatch.setitem(sys.modules, "av", None)  # what an absent package looks like to import
+    with pytest.raises(MissingDependencyError) as caught:
+        open_source(path, "plate", first_frame=1001)
+    assert str(caught.value) == (
+        "reading video needs PyAV: pip install 'movingcolor[server]' (or pip install av)"
+    )
+
+
 def test_missing_source_names_the_path(tmp_path):
     with pytest.raises(FrameSourceError, match="does not exist"):
         open_source(tmp_path / "nothing.exr", "plate")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MissingDependencyError
+from ..optional import server_extra
 from .edge_crop import Box, outlined, zoom
 from .edge_track import EdgeTrack
 from .labels import BACKGROUND, text_cell
@@ -23,13 +23,7 @@ SECONDS = 5
 
 
 def _import_av():
-    try:
-        import av
-    except ImportError as error:  # the light install has no PyAV
-        raise MissingDependencyError(
-            "writing the demo movie needs PyAV: pip install 'movingcolor[server]' (or pip install av)"
-        ) from error
-    return av
+    return server_extra("av", "writing the demo movie", "PyAV", "av")
 
 
 def follow_box(track: EdgeTrack, index: int, width: int, height: int, frame_size: tuple[int, int]) -> Box:

@@ -25,8 +25,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..color.converted_on_demand import ConvertedOnDemand
-from ..errors import MissingDependencyError
 from ..masks.band import occupied_tiles
+from ..optional import server_extra
 
 #: Neighbours each side whose mattes vote (within the frames given).
 RADIUS = 4
@@ -53,14 +53,9 @@ SAMPLE_ROW = 1024
 
 
 def _cv2():
-    try:
-        import cv2
-    except ImportError as error:
-        raise MissingDependencyError(
-            "the movingcolor engine steadies the matte along OpenCV's optical flow: "
-            "pip install 'movingcolor[server]' (or opencv-python-headless)"
-        ) from error
-    return cv2
+    return server_extra(
+        "cv2", "steadying the matte along the optical flow", "OpenCV", "opencv-python-headless"
+    )
 
 
 def steadied_mattes(

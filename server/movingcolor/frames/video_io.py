@@ -6,19 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MissingDependencyError, UnreadableFrameError
+from ..errors import UnreadableFrameError
+from ..optional import server_extra
 from .confine import readable
 from .limits import check_pixels
 
 
 def _import_av():
-    try:
-        import av
-    except ImportError as error:  # the light client install has no PyAV
-        raise MissingDependencyError(
-            "reading video needs PyAV: pip install 'movingcolor[server]' (or pip install av)"
-        ) from error
-    return av
+    return server_extra("av", "reading video", "PyAV", "av")
 
 
 class VideoReader:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ..errors import MissingDependencyError
+from ..optional import server_extra
 
 #: A pixel outside a set is above 0.5 after a Gaussian blur of sigma σ only within
 #: σ·sqrt(2·ln 2) of the set: farther away, the set lies outside a disc holding half the kernel.
@@ -127,13 +127,7 @@ MATTE_KINDS: dict[str, MatteKind] = {kind.name: kind for kind in (RoughMatte(), 
 
 
 def _import_cv2():
-    try:
-        import cv2
-    except ImportError as error:  # OpenCV comes with the dev extra
-        raise MissingDependencyError(
-            "polygon mattes need OpenCV: pip install opencv-python-headless"
-        ) from error
-    return cv2
+    return server_extra("cv2", "drawing polygon mattes", "OpenCV", "opencv-python-headless")
 
 
 def _depth(index: int, parents: np.ndarray) -> int:

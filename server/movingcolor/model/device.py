@@ -9,17 +9,13 @@ import os
 import sys
 import warnings
 
-from ..errors import MissingDependencyError, MovingColorError
+from ..errors import MovingColorError
+from ..optional import server_extra
 
 
 def require_torch():
     """The torch module; MissingDependencyError with the install command when it is absent."""
-    try:
-        import torch
-    except ImportError as error:
-        raise MissingDependencyError(
-            "the movingcolor engine needs torch: pip install 'movingcolor[server]'"
-        ) from error
+    torch = server_extra("torch", "the movingcolor engine", "torch")
     # The frames' arrays are read-only on purpose (shared between windows and runs, and the plate
     # itself where no conversion was needed); the engines make tensors of them that they only
     # read, without a copy of each frame, and torch would warn on the first such array.

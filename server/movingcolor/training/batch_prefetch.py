@@ -77,7 +77,7 @@ def _one_thread_each() -> None:
     OpenImageIO.attribute("exr_threads", 1)
     try:
         import cv2
-    except ImportError:  # OpenCV comes with the dev extra; without it polygon mattes are refused
+    except ImportError:  # OpenCV comes with the server extra; without it polygon mattes are refused
         return
     cv2.setNumThreads(1)
 
