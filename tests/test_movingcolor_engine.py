@@ -91,6 +91,29 @@ def test_same_frames_whatever_the_chunking(demo_inputs, tiny_model, tmp_path):
     assert not np.array_equal(hard, read_pixels(tmp_path / "whole" / "f.1004.exr"))
 
 
+def test_a_frame_whose_matte_is_empty_fuses_as_the_plate(demo_inputs, tiny_model, tmp_path):
+    """The object leaves the shot (or the roto is off) for one frame of a window: that frame has no
+    edge to steady or fuse and comes back as the hard composite, the plate; its neighbours are
+    still fused. The steadied matte once failed the whole shot on it."""
+    import shutil
+
+    plate, matte = demo_inputs
+    mattes = tmp_path / "mattes"
+    shutil.copytree(Path(matte).parent, mattes)
+    empty = mattes / Path(matte.replace("####", "1004")).name
+    write_image(empty, np.zeros_like(read_pixels(empty)), channels=("Y",))
+    pattern = str(mattes / Path(matte).name)
+    _fuse(plate, pattern, tmp_path / "net" / "f.####.exr", tiny_model)
+    hard = tmp_path / "hard" / "f.####.exr"
+    args = ("fuse", "--plate", plate, "--matte", pattern, "--grade", DEMO_GRADE, "--engine", "hard")
+    assert run_cli(*args, "--exr-type", "float", "--out", hard) == 0
+    fused = {path.name: read_pixels(path) for path in output_files(tmp_path / "net")}
+    composites = {path.name: read_pixels(path) for path in output_files(tmp_path / "hard")}
+    assert sorted(fused) == sorted(composites) and len(fused) == 8
+    assert np.array_equal(fused["f.1004.exr"], composites["f.1004.exr"])
+    assert not np.array_equal(fused["f.1003.exr"], composites["f.1003.exr"])
+
+
 def test_a_model_that_reads_the_coarse_matte_is_given_it(demo_inputs, tmp_path):
     """A model with the coarse matte as an input of its own fuses as the same model without it
     while that input's weights are zero, and differently in the band once they are not."""

@@ -109,6 +109,25 @@ def test_one_frame_or_no_band_is_the_matte_given():
     assert all(np.array_equal(a, b) for a, b in zip(unbanded, mattes, strict=True))
 
 
+def test_a_frame_without_a_band_keeps_its_matte_and_its_neighbours_are_steadied():
+    """The object is gone for one frame (its matte empty, so no band): that frame is left as given,
+    and the chattering mattes of the frames around it are still pulled towards the object."""
+    plates, masks = _moving_disc()
+    rng = np.random.default_rng(7)
+    mattes = np.stack([RoughMatte().draw(mask, rng) for mask in masks]).astype(np.float32)
+    mattes[2] = 0.0
+    bands = _bands(mattes)
+    assert not bands[2].any()
+    steadied = np.stack(steadied_mattes(mattes, plates, bands, _WIDTHS))
+    assert np.array_equal(steadied[2], mattes[2])
+    others = [0, 1, 3, 4, 5]
+
+    def error(candidate: np.ndarray) -> float:
+        return float(np.mean([np.abs(candidate[t] - masks[t])[bands[t]].mean() for t in others]))
+
+    assert error(steadied) < 0.85 * error(mattes)
+
+
 def _still(count: int = 5, height: int = 120, width: int = 200):
     """A still textured plate, ``count`` times: the flow is nil and every neighbour's vote counts."""
     plate = _texture(np.random.default_rng(3), height, width)

@@ -91,6 +91,10 @@ def steadied_mattes(
     steadied = []
     for t in range(count):
         inside = np.nonzero(bands[t])
+        if not len(inside[0]):
+            # No edge in this frame (the object has left it, or the roto is off for a frame).
+            steadied.append(mattes[t])
+            continue
         own = mattes[t][inside]
         total, weights = own.copy(), np.ones_like(own)
         for s, carry, vote in flow.towards(t, radius, inside):
