@@ -197,12 +197,10 @@ def test_a_rewritten_section_keeps_its_notes_under_their_headings(tmp_path):
         f"# Benchmarks\n\n## Speed\n\nnew intro\n\n{notes('about the intro')}\n### Table\n\n| new |\n\n"
         f"{notes('about the table')}\n{notes('about a table since dropped')}\n## Other\n\nkept\n"
     )
-    # A block left open is an error that names the fix, and the file is left as it was.
-    before = report.read_text().replace(NOTES_END, "", 1)
-    report.write_text(before)
-    with pytest.raises(ValueError, match="not closed"):
-        replace_section(report, "## Speed\n\nnewer\n")
-    assert report.read_text() == before
+    # A block left open is kept to the end of its part and closed, not dropped.
+    report.write_text(report.read_text().replace(f"about the intro\n{NOTES_END}", "about the intro", 1))
+    replace_section(report, "## Speed\n\nnewer\n")
+    assert f"newer\n\n{notes('about the intro')}" in report.read_text()
 
 
 def test_a_failed_run_is_reported_and_the_benchmark_goes_on(tmp_path):
