@@ -75,7 +75,11 @@ def steadied_mattes(
     mattes = [np.asarray(matte, np.float32) for matte in mattes]
     if count < 2 or radius < 1 or min(_flow_size(*mattes[0].shape)) < MIN_FLOW_SIDE:
         return mattes
-    union = np.logical_or.reduce([np.asarray(band) for band in bands])
+    bands = [np.asarray(band) for band in bands]
+    # A frame without a band (its matte empty or full: the object gone, or the roto off for a
+    # frame) keeps its matte and has no say in its neighbours': a roto that is off is no evidence.
+    edged = [bool(band.any()) for band in bands]
+    union = np.logical_or.reduce(bands)
     rows, cols = np.flatnonzero(union.any(axis=1)), np.flatnonzero(union.any(axis=0))
     if not len(rows):
         return mattes
@@ -90,14 +94,15 @@ def steadied_mattes(
     )
     steadied = []
     for t in range(count):
-        inside = np.nonzero(bands[t])
-        if not len(inside[0]):
-            # No edge in this frame (the object has left it, or the roto is off for a frame).
+        if not edged[t]:
             steadied.append(mattes[t])
             continue
+        inside = np.nonzero(bands[t])
         own = mattes[t][inside]
         total, weights = own.copy(), np.ones_like(own)
         for s, carry, vote in flow.towards(t, radius, inside):
+            if not edged[s]:
+                continue
             total += vote * carry(mattes[s])
             weights += vote
         local = (inside[0] - outer[0].start, inside[1] - outer[1].start)
