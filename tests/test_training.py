@@ -166,6 +166,22 @@ def test_a_guided_start_carries_the_guided_engines_matte():
     assert len(np.unique(start)) > 2  # soft, unlike the coarse matte
 
 
+def test_steadied_mattes_in_training_are_the_engines_and_keep_the_band():
+    """``steady_matte``: a regional clip's mattes are the engine's steadied mattes of the same clip,
+    the band stays the one drawn around the mattes as drawn, and the targets do not change."""
+    pytest.importorskip("cv2")
+    from movingcolor.engines.steady_matte import steadied_mattes
+
+    drawn = make_batch(4, 0, "regional", 1, 6, 4, 96, 128)
+    steady = make_batch(4, 0, "regional", 1, 6, 4, 96, 128, steady_matte=True)
+    assert np.array_equal(drawn.band, steady.band) and np.array_equal(drawn.target_rgb, steady.target_rgb)
+    plate = drawn.inputs[0, :, 0:3].transpose(0, 2, 3, 1)
+    expected = steadied_mattes(drawn.matte[0, :, 0], plate, drawn.band[0, :, 0] > 0.5, drawn.band_pixels[0])
+    assert np.array_equal(steady.matte[0, :, 0], np.stack(expected))
+    assert not np.array_equal(steady.matte, drawn.matte)  # this clip's coarse matte chatters
+    assert np.array_equal(steady.inputs[:, :, 10:], steady.matte)  # the network is given it
+
+
 def test_fine_tuning_from_a_model_with_another_start_begins_at_the_new_start(tmp_path, test_model):
     """Initialised from a coarse-start model, a guided-start run's first prediction is the
     guided matte itself (the blend head restarts at zero), and validation reports it."""

@@ -50,6 +50,9 @@ class TrainConfig:
     # The blend head reads the coarse matte as an input of its own (model/config.py). Started from
     # a model without it, that input's weights start at zero: step 0 returns what the model did.
     coarse_matte_input: bool = False
+    # Regional clips' mattes steadied over time before the network sees them, as the engine
+    # steadies a window's (engines/steady_matte.py): trained on what it is given at inference.
+    steady_matte: bool = False
     # regional (blend head), paper (colour head, the paper's), composite (colour head, regional
     # clips with only the host's composite known; for color_start = "composite") or mixed (3:1).
     mode: str = "regional"

@@ -47,6 +47,7 @@ from scipy import ndimage
 
 from ..color.config import ColorConfig
 from ..engines.guided_filter import guided_mattes
+from ..engines.steady_matte import steadied_mattes
 from ..errors import MovingColorError
 from ..masks.band import BandWidth, edge_band
 from ..masks.redrawn import PolygonRoto, RoughMatte
@@ -263,6 +264,7 @@ def regional_clip(
     fast_fraction: float = 0.0,
     lut_fraction: float = 0.0,
     matte_errors: str = "coarse",
+    steady_matte: bool = False,
 ):
     """A regional clip of photos and sprites; ``composite_only``: as the colour head sees it,
     with the host's whole composite where the graded plate would be (``composite`` mode)."""
@@ -276,7 +278,7 @@ def regional_clip(
     alpha = _sprite_alphas(rng, frames, height, width, motion_blur, speed)
     plate = alpha[..., None] * sprite + (1 - alpha[..., None]) * background
     return compose_regional(
-        rng, plate, alpha, config, matte_start, composite_only, lut_fraction, matte_errors
+        rng, plate, alpha, config, matte_start, composite_only, lut_fraction, matte_errors, steady_matte
     )
 
 
@@ -290,11 +292,14 @@ def real_clip(
     matte_start: str,
     composite_only: bool = False,
     lut_fraction: float = 0.0,
+    steady_matte: bool = False,
 ):
     """A regional clip of real footage from ``folders`` (``clip_data``), its mattes' errors
     drawn over the full range."""
     plate, alpha = draw_footage(rng, folders, frames, height, width)
-    return compose_regional(rng, plate, alpha, config, matte_start, composite_only, lut_fraction, "full")
+    return compose_regional(
+        rng, plate, alpha, config, matte_start, composite_only, lut_fraction, "full", steady_matte
+    )
 
 
 def compose_regional(
@@ -306,9 +311,12 @@ def compose_regional(
     composite_only: bool = False,
     lut_fraction: float = 0.0,
     matte_errors: str = "coarse",
+    steady_matte: bool = False,
 ):
     """A regional clip from its ``plate`` ``(T, H, W, 3)`` and true ``alpha`` ``(T, H, W)``: a
-    random grade, the input matte and its band, the network's inputs and the targets."""
+    random grade, the input matte and its band, the network's inputs and the targets.
+    ``steady_matte``: the matte steadied over the clip as the engine steadies a window's
+    (``engines.steady_matte``); the band stays the matte's as drawn."""
     spec = random_grade(rng, lut_fraction)
     graded = grade_function(spec, config)(plate)
     if matte_errors == "full":
@@ -320,6 +328,8 @@ def compose_regional(
         matte = np.stack([coarse_matte(a, rng, error, shift) for a in alpha])
         band_width = _band_width(rng)
     band, band_pixels = _band(matte, band_width)
+    if steady_matte:
+        matte = np.stack(steadied_mattes(matte, np.clip(plate, 0.0, 1.0), band > 0.5, band_pixels))
     edited = matte[..., None] * graded + (1 - matte[..., None]) * plate
     truth = alpha[..., None] * graded + (1 - alpha[..., None]) * plate
     start = guided_mattes(plate, matte, band_pixels) if matte_start == "guided" else matte
@@ -354,12 +364,22 @@ def _regional_or_real(
     fast_fraction: float,
     lut_fraction: float,
     matte_errors: str,
+    steady_matte: bool = False,
 ):
     """A regional clip: of real footage for a share ``clip_fraction``, else of photos and sprites."""
     # Drawn only when asked for, so runs without real footage keep their random sequence.
     if clip_fraction and rng.random() < clip_fraction:
         return real_clip(
-            rng, folders, frames, height, width, config, matte_start, composite_only, lut_fraction
+            rng,
+            folders,
+            frames,
+            height,
+            width,
+            config,
+            matte_start,
+            composite_only,
+            lut_fraction,
+            steady_matte,
         )
     return regional_clip(
         rng,
@@ -372,6 +392,7 @@ def _regional_or_real(
         fast_fraction,
         lut_fraction,
         matte_errors,
+        steady_matte,
     )
 
 
@@ -393,6 +414,7 @@ def make_batch(
     clip_fraction: float = 0.0,
     matte_errors: str = "coarse",
     coarse_matte_input: bool = False,
+    steady_matte: bool = False,
 ) -> Batch:
     """The batch for ``step``: a pure function of ``(seed, step)`` (and of the clip folders'
     contents).
@@ -405,7 +427,8 @@ def make_batch(
     of clips graded by a random creative LUT file; ``clip_fraction``: the share of regional and
     composite clips of real footage from ``clip_folders``; ``matte_errors``: the range the
     photo clips' matte errors are drawn from, ``coarse`` or ``full``; ``coarse_matte_input``:
-    the inputs end with the coarse matte (``model.channels.COARSE_MATTE``).
+    the inputs end with the coarse matte (``model.channels.COARSE_MATTE``); ``steady_matte``:
+    regional clips' mattes steadied over time as the engine steadies them before the network.
     """
     if matte_errors not in MATTE_ERRORS:
         raise MovingColorError(f"matte_errors must be one of {MATTE_ERRORS}, not {matte_errors!r}")
@@ -425,6 +448,7 @@ def make_batch(
         fast_fraction=fast_fraction,
         lut_fraction=lut_fraction,
         matte_errors=matte_errors,
+        steady_matte=steady_matte,
     )
     make = {
         "regional": functools.partial(regional, matte_start=matte_start),

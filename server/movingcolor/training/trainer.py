@@ -213,6 +213,7 @@ class Trainer:
             "clip_fraction": c.clip_fraction,
             "matte_errors": c.matte_errors,
             "coarse_matte_input": c.coarse_matte_input,
+            "steady_matte": c.steady_matte,
         }
 
     def _batch(self, seed: int, step: int, mode: str, size: int) -> Batch:
