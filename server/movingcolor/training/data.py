@@ -368,32 +368,10 @@ def _regional_or_real(
 ):
     """A regional clip: of real footage for a share ``clip_fraction``, else of photos and sprites."""
     # Drawn only when asked for, so runs without real footage keep their random sequence.
+    clip = (frames, height, width, config, matte_start, composite_only)
     if clip_fraction and rng.random() < clip_fraction:
-        return real_clip(
-            rng,
-            folders,
-            frames,
-            height,
-            width,
-            config,
-            matte_start,
-            composite_only,
-            lut_fraction,
-            steady_matte,
-        )
-    return regional_clip(
-        rng,
-        frames,
-        height,
-        width,
-        config,
-        matte_start,
-        composite_only,
-        fast_fraction,
-        lut_fraction,
-        matte_errors,
-        steady_matte,
-    )
+        return real_clip(rng, folders, *clip, lut_fraction, steady_matte)
+    return regional_clip(rng, *clip, fast_fraction, lut_fraction, matte_errors, steady_matte)
 
 
 def make_batch(
