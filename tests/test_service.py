@@ -224,6 +224,25 @@ def test_window_call_equals_that_frame_of_the_shot(unix_server, shot, tmp_path):
             client.fuse_window(1004, many, {n: mattes[1004] for n in many}, grade=GRADE)
 
 
+def test_a_window_with_an_empty_or_full_matte_fuses_with_the_network(unix_server, shot, test_model):
+    """A host's window where the object is absent from a frame (its matte empty, or full where the
+    roto is off): the network fuses it, and an empty target comes back as the hard composite."""
+    if test_model is None:
+        pytest.skip("torch is not installed: no network to serve")
+    plate, matte = shot
+    neighbours = range(1002, 1007)
+    plates = {n: read_pixels(Path(plate.replace("####", str(n)))) for n in neighbours}
+    mattes = {n: read_pixels(Path(matte.replace("####", str(n)))) for n in neighbours}
+    emptied = {**mattes, 1004: np.zeros_like(mattes[1004]), 1005: np.ones_like(mattes[1005])}
+    settings = {"grade": GRADE, "colorspace": "ACEScg", "model": "tiny-random"}
+    with connect(unix_server.address) as client:
+        fused = client.fuse_window(1004, plates, emptied, engine="movingcolor", **settings)
+        hard = client.fuse_window(1004, plates, emptied, engine="hard", grade=GRADE, colorspace="ACEScg")
+        assert np.array_equal(fused.pixels(), hard.pixels())
+        beside = client.fuse_window(1003, plates, emptied, engine="movingcolor", **settings)
+        assert beside.frame == 1003 and np.isfinite(beside.pixels()).all()
+
+
 # -- the files job -------------------------------------------------------------------------
 
 
