@@ -65,7 +65,8 @@ def steadied_mattes(
     its neighbours' mattes (up to ``radius`` frames each side) carried along the flow, moving no
     farther from its own 0.5 contour than ``REACH`` times the frame's ``band_pixels`` (the band's
     width); a binary matte stays binary (the average cut at half, where smoothed it agrees).
-    Outside the band it is the matte given.
+    Outside the band it is the matte given; a frame without a band keeps its matte and gives no
+    votes.
 
     ``mattes`` ``(T, H, W)`` in 0..1, ``plates`` ``(T, H, W, 3)`` display-encoded (arrays, or
     frames converted on demand), ``bands`` ``(T, H, W)`` bool: consecutive frames (arrays or frame
