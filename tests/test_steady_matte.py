@@ -9,6 +9,7 @@ from scipy import ndimage
 pytest.importorskip("cv2")
 
 from movingcolor.engines.steady_matte import steadied_mattes  # noqa: E402
+from movingcolor.lru_cache import LruCache  # noqa: E402
 from movingcolor.masks.band import BandWidth, edge_band  # noqa: E402
 from movingcolor.masks.redrawn import RoughMatte  # noqa: E402
 
@@ -170,3 +171,33 @@ def test_a_one_pixel_change_is_dropped_and_a_thin_part_kept():
     mattes = np.stack([speckled, speckled, strand, speckled, speckled])
     steadied = steadied_mattes(mattes, _still(), _bands(mattes), _WIDTHS)[2]
     assert np.array_equal(steadied, strand)
+
+
+def test_a_scrubs_next_window_takes_the_flows_it_shares_from_the_cache():
+    """A host's next window shares all but one frame with the one before: with the frames named,
+    their reduced plates and the flows between them come from the cache (a plate changed under its
+    old name is not looked at again), and the next window's mattes are the same, bit for bit, as
+    computed afresh."""
+    plates, masks = _moving_disc(count=7)
+    rng = np.random.default_rng(3)
+    mattes = np.stack([RoughMatte().draw(mask, rng) for mask in masks]).astype(np.float32)
+    bands = _bands(mattes)
+    names = [("frame", t) for t in range(7)]
+    flows = LruCache(64 << 20)
+    steadied_mattes(mattes[:6], plates[:6], bands[:6], _WIDTHS, keys=names[:6], flows=flows)
+
+    window = slice(1, 7)
+    afresh = steadied_mattes(mattes[window], plates[window], bands[window], _WIDTHS)
+    cached = steadied_mattes(
+        mattes[window], plates[window], bands[window], _WIDTHS, keys=names[window], flows=flows
+    )
+    assert all(np.array_equal(a, c) for a, c in zip(afresh, cached, strict=True))
+
+    swapped = plates.copy()
+    swapped[2] = np.roll(swapped[2], 5, axis=1)  # a new picture under frame 2's old name
+    reused = steadied_mattes(
+        mattes[window], swapped[window], bands[window], _WIDTHS, keys=names[window], flows=flows
+    )
+    moved = steadied_mattes(mattes[window], swapped[window], bands[window], _WIDTHS)
+    assert all(np.array_equal(a, r) for a, r in zip(afresh, reused, strict=True))
+    assert not all(np.array_equal(a, m) for a, m in zip(afresh, moved, strict=True))

@@ -58,6 +58,11 @@ from .torch_filters import refiner_on
 #: frame's 12-pixel band crosses 9-14 crops; 196 KB a crop and frame).
 LOW_STARTS_BYTES = 64 << 20
 
+#: Bytes of the steadied matte's reduced plates and flows kept for later windows: a window of six
+#: frames holds about 35 MB of them at any frame size (the flow's frames are at most 640 pixels
+#: long), and a scrub's next window shares all but one frame and two flows with it.
+FLOWS_BYTES = 64 << 20
+
 #: The shortest side the network takes: its encoder works at a quarter of the frame's size and
 #: pads by reflection, which needs at least two features each way.
 MIN_WORKING_SIDE = 8
@@ -132,6 +137,7 @@ class MovingColorEngine(Engine):
         # depends on the window and is not kept): sized for a window's crops along the band, not
         # only for whole frames.
         self._low_starts: LruCache[np.ndarray] = LruCache(LOW_STARTS_BYTES)
+        self._flows: LruCache[np.ndarray] = LruCache(FLOWS_BYTES)
 
     def plan(self, clip: list[int], targets: list[int]) -> list[Window]:
         c = self.config
@@ -364,7 +370,7 @@ class MovingColorEngine(Engine):
         size = working_shape(height, width, self.config.working_size)
         if head == "blend":
             if self.steady_matte:
-                frames = _with_steadied_mattes(frames)
+                frames = _with_steadied_mattes(frames, self._flows)
             scale = band_scale(frames.band_pixels[:local], height, width, self.config.working_size)
             if max(height, width) * scale > self.config.working_size + SIDE_MULTIPLE:
                 return self._fuse_band_crops(frames, scale)
@@ -504,17 +510,23 @@ class MovingColorEngine(Engine):
         return [FusionResult(alpha=alphas[index]) for index in frames.outputs]
 
 
-def _with_steadied_mattes(frames: FusionFrames) -> FusionFrames:
+def _with_steadied_mattes(frames: FusionFrames, flows: LruCache) -> FusionFrames:
     """``frames`` with the local frames' mattes steadied over time (:mod:`.steady_matte`); the
     global frames, far apart in time, keep theirs. A steadied matte depends on its window's local
     frames, so its key names them all: a window that shares the frame with different neighbours
-    computes its own inputs."""
+    computes its own inputs. The flows between named frames are kept in ``flows`` for the windows
+    that share them."""
     local = frames.num_local
+    keys = frames.frame_keys
     steadied = steadied_mattes(
-        frames.matte[:local], frames.plate_display[:local], frames.band[:local], frames.band_pixels[:local]
+        frames.matte[:local],
+        frames.plate_display[:local],
+        frames.band[:local],
+        frames.band_pixels[:local],
+        keys=None if keys is None else keys[:local],
+        flows=flows,
     )
     mattes = FrameStack(steadied + [frames.matte[t] for t in range(local, len(frames.frame_numbers))])
-    keys = frames.frame_keys
     if keys is not None:
         context = tuple(keys[:local])
         keys = [("steadied", key, context) for key in keys[:local]] + list(keys[local:])

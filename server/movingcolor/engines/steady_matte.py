@@ -20,11 +20,12 @@ over time".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 
 from ..color.converted_on_demand import ConvertedOnDemand
+from ..lru_cache import LruCache
 from ..masks.band import occupied_tiles
 from ..optional import server_extra
 
@@ -59,7 +60,13 @@ def _cv2():
 
 
 def steadied_mattes(
-    mattes, plates, bands, band_pixels: Sequence[float], radius: int = RADIUS
+    mattes,
+    plates,
+    bands,
+    band_pixels: Sequence[float],
+    radius: int = RADIUS,
+    keys: Sequence[Hashable | None] | None = None,
+    flows: LruCache | None = None,
 ) -> list[np.ndarray]:
     """Each frame's matte ``(H, W)`` float32 with its band replaced by the average of its own and
     its neighbours' mattes (up to ``radius`` frames each side) carried along the flow, moving no
@@ -71,6 +78,10 @@ def steadied_mattes(
     ``mattes`` ``(T, H, W)`` in 0..1, ``plates`` ``(T, H, W, 3)`` display-encoded (arrays, or
     frames converted on demand), ``bands`` ``(T, H, W)`` bool: consecutive frames (arrays or frame
     stacks).
+
+    ``keys`` name the frames (None where one has no name) and ``flows`` keeps the reduced plates
+    and the flows between named frames for the next call: a host scrubbing one frame on shares all
+    but one of a window's frames and flows with the window before.
     """
     count = len(mattes)
     mattes = [np.asarray(matte, np.float32) for matte in mattes]
@@ -85,7 +96,7 @@ def steadied_mattes(
     if not len(rows):
         return mattes
     box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
-    flow = _Flow([plates[t] for t in range(count)], box)
+    flow = _Flow([plates[t] for t in range(count)], box, keys, flows)
     # The box a pixel wider than the smoothing reaches, so the band's pixels see their neighbours.
     margin = int(np.ceil(3 * FLIP_SIGMA))
     height, width = mattes[0].shape
@@ -185,20 +196,61 @@ class _Flow:
     frame's full-resolution image to another frame's pixels there.
 
     A plate converted on demand is reduced before it is converted, so the flow never converts a
-    whole frame (at 4096x2160, a window of six frames converted whole held 0.4 GiB more)."""
+    whole frame (at 4096x2160, a window of six frames converted whole held 0.4 GiB more).
 
-    def __init__(self, plates: list, box: tuple[slice, slice]):
+    With ``keys`` and a ``cache``, the reduced plates and the flows between named frames are taken
+    from it where an earlier window left them, and left there for the next."""
+
+    def __init__(
+        self,
+        plates: list,
+        box: tuple[slice, slice],
+        keys: Sequence[Hashable | None] | None = None,
+        cache: LruCache | None = None,
+    ):
         cv2 = self.cv2 = _cv2()
         height, width = plates[0].shape[:2]
         self.scale = scale = _flow_scale(height, width)
         low = _flow_size(height, width)
-        self.small = [_display_at(p, low) if scale < 1.0 else np.asarray(p, np.float32) for p in plates]
-        gray = [np.clip(p.mean(axis=2) * 255.0 + 0.5, 0, 255).astype(np.uint8) for p in self.small]
+        names = list(keys) if keys is not None and cache is not None else [None] * len(plates)
+
+        def kept(key: tuple | None, make):
+            value = None if key is None else cache.get(key)
+            if value is None:
+                value = make()
+                if key is not None:
+                    value.flags.writeable = False  # shared with later windows
+                    cache.put(key, value, value.nbytes)
+            return value
+
+        def reduced(t: int) -> np.ndarray:
+            if scale < 1.0:
+                return _display_at(plates[t], low)
+            # A copy where it is kept: the caller's plate may be a buffer it reuses.
+            return (np.asarray if names[t] is None else np.array)(plates[t], np.float32)
+
+        self.small = [
+            kept(None if names[t] is None else ("reduced", names[t], low), lambda t=t: reduced(t))
+            for t in range(len(plates))
+        ]
+        gray: dict[int, np.ndarray] = {}
+
+        def grey(t: int) -> np.ndarray:
+            if t not in gray:
+                gray[t] = np.clip(self.small[t].mean(axis=2) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+            return gray[t]
+
         dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+
+        def hop(start: int, end: int) -> np.ndarray:
+            named = names[start] is not None and names[end] is not None
+            key = ("flow", names[start], names[end], low) if named else None
+            return kept(key, lambda: dis.calc(grey(start), grey(end), None))
+
         #: ``hops[1][s]`` leads from frame s - 1 to s, ``hops[-1][s]`` from s + 1 to s.
         self.hops = {
-            1: [None] + [dis.calc(gray[t], gray[t + 1], None) for t in range(len(plates) - 1)],
-            -1: [dis.calc(gray[t + 1], gray[t], None) for t in range(len(plates) - 1)],
+            1: [None] + [hop(t, t + 1) for t in range(len(plates) - 1)],
+            -1: [hop(t + 1, t) for t in range(len(plates) - 1)],
         }
         rows, cols = box
         # The box on the low grid, a pixel wider each side for resampling back.
