@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -398,6 +399,37 @@ def test_mismatched_sizes(shot_copy, tmp_path, capsys):
         DEMO_GRADE,
         message="is 160x90 but the plate is 320x180",
     )
+
+
+def test_a_matte_written_with_its_bounding_box_fuses_as_the_whole_matte(demo_inputs, tmp_path, caplog):
+    """Nuke writes a roto's EXR with the shape's bounding box as its data window: the matte is
+    read as its format's frame (zero outside the box), fuses exactly as the same matte stored
+    whole, and the log says how it was read."""
+    import OpenImageIO as oiio
+
+    plate, matte = demo_inputs
+    boxed = tmp_path / "boxed"
+    boxed.mkdir()
+    for n in range(1001, 1009):
+        whole = read_pixels(Path(matte.replace("####", str(n))))[..., :1]
+        rows, cols = np.nonzero(whole[..., 0])
+        top, left = int(rows.min()), int(cols.min())
+        box = np.ascontiguousarray(whole[top : rows.max() + 1, left : cols.max() + 1])
+        spec = oiio.ImageSpec(box.shape[1], box.shape[0], 1, "half")
+        spec.channelnames = ("A",)
+        spec.x, spec.y = left, top
+        spec.full_x, spec.full_y, spec.full_width, spec.full_height = 0, 0, *whole.shape[1::-1]
+        output = oiio.ImageOutput.create(str(boxed / f"m.{n}.exr"))
+        assert output.open(str(boxed / f"m.{n}.exr"), spec) and output.write_image(box) and output.close()
+    common = ("--plate", plate, "--grade", DEMO_GRADE, "--engine", "guided", "--frames", "1001-1004")
+    assert run_cli("fuse", *common, "--matte", matte, "--out", tmp_path / "whole" / "f.####.exr") == 0
+    with caplog.at_level("INFO", logger="movingcolor"):
+        out = tmp_path / "box" / "f.####.exr"
+        assert run_cli("fuse", *common, "--matte", boxed / "m.####.exr", "--out", out) == 0
+    assert "m.1001.exr stores" in caplog.text and "zero where nothing is stored" in caplog.text
+    for n in range(1001, 1005):
+        whole = read_pixels(tmp_path / "whole" / f"f.{n}.exr")
+        assert np.array_equal(read_pixels(tmp_path / "box" / f"f.{n}.exr"), whole)
 
 
 def test_mismatched_size_within_a_sequence(shot_copy, tmp_path, capsys):

@@ -256,3 +256,42 @@ def test_frames_written_behind_stay_confined(tmp_path):
         writer.submit(2, outside / "f.2.exr", lambda: write_image(outside / "f.2.exr", pixels))
         writer.finish()
     assert (root / "f.1.exr").exists() and not list(outside.iterdir())
+
+
+def _write_windowed(path, pixels: np.ndarray, origin: tuple[int, int], display: tuple[int, int]) -> None:
+    """An EXR storing ``pixels`` at ``origin`` (x, y) of a ``display`` (width, height) window, as
+    Nuke writes a node's bounding box (inside the format) or overscan (beyond it)."""
+    spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], pixels.shape[2], "float")
+    spec.x, spec.y = origin
+    spec.full_x, spec.full_y, spec.full_width, spec.full_height = 0, 0, *display
+    output = oiio.ImageOutput.create(str(path))
+    assert output.open(str(path), spec) and output.write_image(pixels) and output.close()
+
+
+def test_a_bounding_box_is_read_as_the_whole_frame_with_zero_outside(tmp_path):
+    """A Nuke roto written with its bounding box as the EXR's data window is the format's frame:
+    the stored pixels where the window puts them, zero elsewhere; the header gives the format."""
+    box = np.random.default_rng(0).random((30, 40, 1)).astype(np.float32)
+    path = tmp_path / "matte.1001.exr"
+    _write_windowed(path, box, (50, 20), (160, 90))
+    header = read_header(path)
+    assert (header.width, header.height, header.data_window) == (160, 90, (50, 20, 40, 30))
+    pixels = read_pixels(path)
+    assert pixels.shape == (90, 160, 1)
+    assert np.array_equal(pixels[20:50, 50:90], box)
+    outside = np.ones((90, 160), bool)
+    outside[20:50, 50:90] = False
+    assert not pixels[outside].any()
+
+
+def test_overscan_beyond_the_frame_is_left_out(tmp_path):
+    """Pixels stored beyond the display window (overscan, a negative origin) are not part of the
+    frame: the frame is the display window's pixels alone."""
+    stored = np.random.default_rng(1).random((100, 180, 3)).astype(np.float32)
+    path = tmp_path / "plate.1001.exr"
+    _write_windowed(path, stored, (-10, -5), (160, 90))
+    assert read_header(path).data_window == (-10, -5, 180, 100)
+    assert np.array_equal(read_pixels(path), stored[5:95, 10:170])
+    plain = tmp_path / "plain.exr"
+    write_image(plain, stored[:90, :160])
+    assert read_header(plain).data_window is None

@@ -28,7 +28,8 @@ WRITABLE_FORMATS = {".exr": "openexr", ".png": "png", ".tif": "tiff", ".tiff": "
 
 @dataclass(frozen=True)
 class ImageHeader:
-    """What a file says about itself without decoding its pixels."""
+    """What a file says about itself without decoding its pixels. ``width`` and ``height`` are the
+    display window's (the frame's format), which is what :func:`read_pixels` returns."""
 
     path: Path
     width: int
@@ -37,6 +38,9 @@ class ImageHeader:
     pixel_type: str
     colorspace: str
     attributes: dict = field(default_factory=dict, compare=False)
+    #: ``(x, y, width, height)`` of the pixels the file stores, from the display window's corner,
+    #: where they are not the display window (an EXR's bounding box, or overscan); else None.
+    data_window: tuple[int, int, int, int] | None = None
 
     @property
     def is_float(self) -> bool:
@@ -66,6 +70,8 @@ def read_header(path: Path) -> ImageHeader:
         try:
             spec = image.spec()
             check_pixels(spec.width, spec.height, str(path))
+            width, height = _display_size(spec)
+            check_pixels(width, height, str(path))
             try:
                 attributes = {a.name: a.value for a in spec.extra_attribs}
                 channels = tuple(spec.channelnames)
@@ -76,19 +82,55 @@ def read_header(path: Path) -> ImageHeader:
                 ) from None
             return ImageHeader(
                 path=Path(path),
-                width=spec.width,
-                height=spec.height,
+                width=width,
+                height=height,
                 channels=channels,
                 pixel_type=str(spec.format),
                 colorspace=spec.get_string_attribute("oiio:ColorSpace"),
                 attributes=attributes,
+                data_window=_data_window(spec),
             )
         finally:
             image.close()
 
 
+def _display_size(spec) -> tuple[int, int]:
+    """``(width, height)`` of ``spec``'s display window; its data window's where it has none."""
+    if spec.full_width > 0 and spec.full_height > 0:
+        return spec.full_width, spec.full_height
+    return spec.width, spec.height
+
+
+def _data_window(spec) -> tuple[int, int, int, int] | None:
+    """``(x, y, width, height)`` of the stored pixels from the display window's corner, or None
+    where they are the display window."""
+    width, height = _display_size(spec)
+    window = (spec.x - spec.full_x, spec.y - spec.full_y, spec.width, spec.height)
+    return None if window == (0, 0, width, height) else window
+
+
+def _in_display_window(pixels: np.ndarray, spec) -> np.ndarray:
+    """``pixels`` (the data window, ``(h, w, C)``) placed in the display window: zero where nothing
+    is stored, the data window's part outside the display window left out."""
+    window = _data_window(spec)
+    if window is None:
+        return pixels
+    x, y = window[0], window[1]
+    width, height = _display_size(spec)
+    frame = np.zeros((height, width, pixels.shape[2]), np.float32)
+    rows = slice(max(y, 0), min(y + pixels.shape[0], height))
+    cols = slice(max(x, 0), min(x + pixels.shape[1], width))
+    if rows.start < rows.stop and cols.start < cols.stop:
+        frame[rows, cols] = pixels[rows.start - y : rows.stop - y, cols.start - x : cols.stop - x]
+    return frame
+
+
 def read_pixels(path: Path) -> np.ndarray:
     """All channels of ``path`` as float32 ``(H, W, C)``; integer data scaled to 0..1.
+
+    The frame is the file's display window: where the stored pixels (its data window) are only
+    a part of it, as in a Nuke EXR whose bounding box is a roto shape's, the rest is zero; where
+    they reach beyond it (overscan), that part is left out.
 
     Raises on unreadable or truncated files and on NaN/Inf pixels: a NaN would
     spread through every filter and blend downstream. The header's size is checked
@@ -106,6 +148,7 @@ def read_pixels(path: Path) -> np.ndarray:
         try:
             spec = image.spec()
             check_pixels(spec.width, spec.height, str(path))
+            check_pixels(*_display_size(spec), str(path))
             pixels = image.read_image(oiio.FLOAT)
             if pixels is None or pixels.size == 0:
                 message = error_text(image.geterror) or "no pixel data"
@@ -118,6 +161,7 @@ def read_pixels(path: Path) -> np.ndarray:
     pixels = np.asarray(pixels, dtype=np.float32)
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
+    pixels = _in_display_window(pixels, spec)
     if not np.isfinite(pixels).all():
         bad = int((~np.isfinite(pixels)).any(axis=-1).sum())
         raise InvalidPixelsError(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import logging
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -27,6 +28,8 @@ from .sequence import (
     pattern_from_folder,
 )
 from .video_io import VideoReader
+
+log = logging.getLogger("movingcolor")
 
 
 class FrameSource(ABC):
@@ -105,6 +108,7 @@ class SequenceSource(FrameSource):
         self.channels = header.channels
         self.declared_colorspace = header.colorspace
         self.is_float = header.is_float
+        _say_data_window(self.name, header)
 
     @property
     def frames(self) -> list[int]:
@@ -142,6 +146,7 @@ class StillSource(FrameSource):
         self.name = name
         self.path = Path(path)
         header = read_header(self.path)
+        _say_data_window(self.name, header)
         self.width, self.height = header.width, header.height
         self.channels = header.channels
         self.declared_colorspace = header.colorspace
@@ -292,3 +297,26 @@ def _check_size(source: FrameSource, pixels: np.ndarray, frame: int) -> None:
     height, width = pixels.shape[:2]
     if (width, height) != (source.width, source.height):
         raise _size_error(source, frame, width, height)
+
+
+def _say_data_window(name: str, header: ImageHeader) -> None:
+    """Log that a source's frames store less or more than their format (an EXR's bounding box, or
+    overscan), once, from its first frame: they are read as the display window."""
+    if header.data_window is None:
+        return
+    x, y, width, height = header.data_window
+    log.info(
+        "%s: %s stores %dx%d pixels at (%d, %d) of its %dx%d display window: frames are read as the "
+        "display window, zero where nothing is stored%s",
+        name,
+        header.path.name,
+        width,
+        height,
+        x,
+        y,
+        header.width,
+        header.height,
+        ""
+        if x >= 0 and y >= 0 and x + width <= header.width and y + height <= header.height
+        else ", and the pixels beyond it (overscan) are left out",
+    )
