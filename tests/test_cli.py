@@ -432,6 +432,51 @@ def test_a_matte_written_with_its_bounding_box_fuses_as_the_whole_matte(demo_inp
         assert np.array_equal(read_pixels(tmp_path / "box" / f"f.{n}.exr"), whole)
 
 
+def test_a_video_plate_is_numbered_as_the_mattes_sequence(demo_inputs, tmp_path, caplog):
+    """A video has no frame numbers: with a matte rendered as matte.1001.png onwards, the video's
+    first frame is 1001 (it was 0, and the shot failed with a range the user never gave)."""
+    av = pytest.importorskip("av")
+    plate, matte = demo_inputs
+    video = tmp_path / "plate.mp4"
+    with av.open(str(video), "w") as container:
+        stream = container.add_stream("mpeg4", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 320, 180, "yuv420p"
+        for n in range(1001, 1005):
+            pixels = np.clip(read_pixels(Path(plate.replace("####", str(n))))[..., :3], 0, 1)
+            frame = av.VideoFrame.from_ndarray((pixels * 255).astype(np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    out = tmp_path / "out"
+    with caplog.at_level("INFO", logger="movingcolor"):
+        status = run_cli(
+            "fuse", "--plate", video, "--matte", matte, "--grade", DEMO_GRADE, "--out", out / "f.####.exr"
+        )
+    assert status == 0
+    assert [p.name for p in output_files(out)] == [f"f.{n}.exr" for n in range(1001, 1005)]
+    assert "numbered from 1001" in caplog.text
+
+
+def test_sequences_that_share_no_frame(shot_copy, tmp_path, capsys):
+    """A matte numbered from 2001 beside a plate from 1001: the error names both ranges (it named a
+    frame range the user never gave)."""
+    plate, matte = shot_copy
+    for n in range(1001, 1009):
+        (matte.parent / f"matte.{n}.png").rename(matte.parent / f"matte.{n + 1000}.png")
+    _fails(
+        capsys,
+        tmp_path / "out",
+        "--plate",
+        plate,
+        "--matte",
+        matte,
+        "--grade",
+        DEMO_GRADE,
+        message="the sources share no frame (plate 1001-1008, matte 2001-2008)",
+    )
+
+
 def test_mismatched_size_within_a_sequence(shot_copy, tmp_path, capsys):
     plate, matte = shot_copy
     write_image(plate.parent / "plate.1005.exr", np.ones((90, 160, 3), np.float32))

@@ -6,14 +6,17 @@ so a streamed source answers them once its first image has arrived.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 
 from ..errors import FrameRangeError, FrameSizeMismatchError, FrameSourceError
 from ..frames.frame_range import FrameRange
-from ..frames.source import ChannelSource, FrameSource, open_source
+from ..frames.source import ChannelSource, FrameSource, SequenceSource, VideoSource, open_source
 from ..spec import ShotSpec
 from .frame_plan import check_length, render_range
+
+log = logging.getLogger("movingcolor")
 
 
 @dataclass
@@ -58,7 +61,29 @@ def open_sources(spec: ShotSpec, mode: str, opened: list[FrameSource]) -> ShotSo
     first = plate.frames[0] if plate.frames else 0
     matte = ChannelSource(plate, "A") if spec.matte == "alpha" else open_one(spec.matte, "matte", first)
     other = open_one(getattr(spec, mode), mode, first) if mode != "grade" else None
-    return ShotSources(plate, matte, other)
+    sources = ShotSources(plate, matte, other)
+    _number_videos_as_sequences(sources)
+    return sources
+
+
+def _number_videos_as_sequences(sources: ShotSources) -> None:
+    """A video has no frame numbers of its own: its frames are numbered from the first frame of
+    the first image sequence among the sources (a video plate with a matte rendered as
+    matte.1001.png onwards starts at 1001), else from 0."""
+    sequences = [s for s in sources.present if isinstance(s, SequenceSource)]
+    if not sequences:
+        return
+    first = sequences[0].frames[0]
+    for source in sources.present:
+        if isinstance(source, VideoSource) and source.first_frame != first:
+            source.first_frame = first
+            log.info(
+                "%s %s: a video's frames are numbered from %d, as the %s's sequence",
+                source.name,
+                source.path.name,
+                first,
+                sequences[0].name,
+            )
 
 
 def with_matte(sources: ShotSources) -> ShotSources:
@@ -111,7 +136,14 @@ def sources_range(sources: ShotSources, frames: str | None, handles: int) -> Fra
     present = sources.present
     available = present[0].available_range()
     for source in present[1:]:
-        available = available.clamp(source.available_range())
+        held = source.available_range()
+        if max(available.first, held.first) > min(available.last, held.last):
+            ranges = ", ".join(f"{s.name} {s.available_range()}" for s in present if s.frames)
+            raise FrameRangeError(
+                f"the sources share no frame ({ranges}); number them alike: render each over "
+                f"the plate's frames"
+            )
+        available = available.clamp(held)
     if frames:
         asked = FrameRange.parse(frames)
     elif any(s.frames for s in present):
