@@ -477,6 +477,29 @@ def test_sequences_that_share_no_frame(shot_copy, tmp_path, capsys):
     )
 
 
+def test_a_matte_empty_on_every_frame_is_warned_of(shot_copy, tmp_path, caplog):
+    """A matte empty throughout (the wrong file or channel) gives the plate back: the log warns
+    and names the fix; a matte empty on some frames only says which, at info level."""
+    plate, matte = shot_copy
+    for n in (1003, 1004):
+        write_image(matte.parent / f"matte.{n}.png", np.zeros((180, 320, 1), np.float32), channels=("Y",))
+    common = ("--plate", plate, "--matte", matte, "--grade", DEMO_GRADE, "--frames", "1001-1005")
+    with caplog.at_level("INFO", logger="movingcolor"):
+        assert run_cli("fuse", *common, "--out", tmp_path / "some" / "f.####.exr") == 0
+    notes = [r for r in caplog.records if "the matte is empty" in r.getMessage()]
+    assert [(r.levelname, r.getMessage()) for r in notes] == [
+        ("INFO", "frames 1003-1004: the matte is empty (the plate as it is)")
+    ]
+    caplog.clear()
+    for n in range(1001, 1009):
+        write_image(matte.parent / f"matte.{n}.png", np.zeros((180, 320, 1), np.float32), channels=("Y",))
+    with caplog.at_level("INFO", logger="movingcolor"):
+        assert run_cli("fuse", *common, "--out", tmp_path / "none" / "f.####.exr") == 0
+    warned = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "the matte is empty on every frame (1001-1005)" in warned[0].getMessage()
+    assert "check the matte input" in warned[0].getMessage()
+
+
 def test_mismatched_size_within_a_sequence(shot_copy, tmp_path, capsys):
     plate, matte = shot_copy
     write_image(plate.parent / "plate.1005.exr", np.ones((90, 160, 3), np.float32))

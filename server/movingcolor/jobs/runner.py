@@ -18,6 +18,7 @@ from ..compute_pool import usable_cores
 from ..engines import FusionFrames
 from ..engines.base import FRAME_INPUTS, WINDOW_ARRAYS
 from ..engines.frame_stack import FrameStack
+from ..frames.frame_range import describe_frames
 from ..frames.worker import ContextWorker
 from ..windowing import Window
 from ..windowing.average import OverlapAverage
@@ -135,6 +136,7 @@ def fused_frames(
         yield from average.finished(index)
 
     beyond_band = BeyondBandLog()
+    without_edge = MatteWithoutEdgeLog()
     arrived = plan.sources.arrived
     reads_ahead = release is None or arrived is not None
     workers = preparers(plan.sources.present)
@@ -183,6 +185,7 @@ def fused_frames(
                     beyond_band.check(number, frame, kind, value)
                     fused = compositing.composite(plan.colorspaces, frame, kind, value)
                 compositing.check_finite(number, fused, half, plan.colorspaces.grade_label)
+                without_edge.check(number, frame.matte)
                 yield number, ("blend" if kind == "alpha" else "color"), fused
                 # Composited: what later windows (and a host's next window) still read of it is
                 # the engine's inputs alone; its composite's arrays go now, not after the window.
@@ -192,6 +195,7 @@ def fused_frames(
                 if last_use[number] == index:
                     del prepared[number]
         beyond_band.close()
+        without_edge.close()
     finally:
         completions.close()
         if ahead is not None:
@@ -264,6 +268,49 @@ class BeyondBandLog:
                 math.ceil(2 * self._widest),
             )
         self._run = []
+
+
+class MatteWithoutEdgeLog:
+    """Says, once a shot is fused, on which frames the matte has no edge: empty (the plate is
+    written as it is) or full (the whole frame graded), neither soft anywhere nor on both sides of
+    half. On every frame of a shot it is a warning, since a matte empty throughout is most often
+    the wrong file or channel and the shot would otherwise come back unchanged without a word (a
+    host's one-frame window is told at info level: a scrub past the object is no mistake)."""
+
+    def __init__(self) -> None:
+        self.frames: dict[str, list[int]] = {"empty": [], "full": []}
+        self.count = 0
+
+    def check(self, number: int, matte: np.ndarray) -> None:
+        self.count += 1
+        lowest, highest = float(matte.min()), float(matte.max())
+        if highest == 0.0:
+            self.frames["empty"].append(number)
+        elif lowest == 1.0:
+            self.frames["full"].append(number)
+
+    def close(self) -> None:
+        empty, full = self.frames["empty"], self.frames["full"]
+        say = log.warning if self.count > 1 else log.info
+        if self.count and len(empty) == self.count:
+            say(
+                "the matte is empty on every frame (%s): the output is the plate, unchanged; check the "
+                "matte input (--matte alpha reads the plate's alpha; an RGB matte is read from its "
+                "brightest channel)",
+                describe_frames(empty),
+            )
+        elif self.count and len(full) == self.count:
+            say(
+                "the matte is full on every frame (%s): the whole frame is graded, with no edge to "
+                "fuse; check the matte input",
+                describe_frames(full),
+            )
+        else:
+            for kind, frames in ((("empty", "the plate as it is"), empty), (("full", "graded whole"), full)):
+                if frames:
+                    log.info("frames %s: the matte is %s (%s)", describe_frames(frames), *kind)
+        self.frames = {"empty": [], "full": []}
+        self.count = 0
 
 
 def preparers(sources: Iterable) -> int:
