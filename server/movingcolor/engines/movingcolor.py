@@ -53,9 +53,11 @@ from .guided_upsample import UPSAMPLE_EPS, UPSAMPLE_RADIUS, guided_upsample, gui
 from .steady_matte import steadied_mattes
 from .torch_filters import refiner_on
 
-#: Bytes of the guided start's refinements kept at the network's scale for later windows: a scrub's
-#: next window holds four or five of its frames again, on the same crops along the band (a 1080p
-#: frame's 12-pixel band crosses 9-14 crops; 196 KB a crop and frame).
+#: Bytes of the guided start's refinements kept at the network's scale for later windows that see
+#: a frame with the same matte on the same crop (a 1080p frame's 12-pixel band crosses 9-14 crops;
+#: 196 KB a crop and frame). Global frames, a still band and a window asked for again find them; a
+#: scrub's next window does not when the matte is steadied (each window steadies its own) or the
+#: band moves (the crops are laid along the window's bands, and move with them).
 LOW_STARTS_BYTES = 64 << 20
 
 #: Bytes of the steadied matte's reduced plates and flows kept for later windows: a window of six
