@@ -149,6 +149,8 @@ def test_bad_grade_specs(config):
         ("exposure=9", "outside"),
         ("/no/such/file.cube", "neither an existing file"),
         ("slope=abc", "not a number"),
+        ("slope=1.2;offset=0.01;Slope=1.3", "gives slope twice"),
+        ("exposure=1;exposure=0.5", "gives exposure twice"),
     ]:
         with pytest.raises(GradeError, match=message):
             parse_grade(spec, config)

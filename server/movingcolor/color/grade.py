@@ -122,6 +122,9 @@ def _inline(text: str, config: ColorConfig) -> Grade:
         key = key.strip().lower()
         if not sep:
             raise GradeError(f"grade part {part!r} is not key=value")
+        if key in values:
+            # One of the two would be dropped without a word: which did the colorist mean?
+            raise GradeError(f"grade {text!r} gives {key} twice; give each adjustment once")
         try:
             # Commas as on the command line, spaces as in .cc files (``slope=1.2 1.0 0.8``).
             values[key] = [float(v.replace(" ", "")) for v in _NUMBER_SEPARATORS.split(raw.strip()) if v]
