@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -611,6 +612,31 @@ def test_output_may_not_overwrite_the_plate(demo_inputs, tmp_path, capsys):
     plate, matte = demo_inputs
     status = run_cli("fuse", "--plate", plate, "--matte", matte, "--grade", DEMO_GRADE, "--out", plate)
     assert status == 2 and "overwrite an input" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("out, suggested", [("f.png", "f.####.png"), ("f.mov", "f.####.exr")])
+def test_an_output_naming_one_file_asks_for_a_pattern(demo_inputs, tmp_path, capsys, out, suggested):
+    """``--out shot/f.png`` (a pattern without its #s) made a folder called f.png and wrote the frames
+    into it; it is refused with the pattern to give, and nothing is made."""
+    plate, matte = demo_inputs
+    status = run_cli(
+        "fuse", "--plate", plate, "--matte", matte, "--grade", DEMO_GRADE, "--out", tmp_path / out
+    )
+    error = capsys.readouterr().err
+    assert status == 2 and "names one file" in error and str(tmp_path / suggested) in error
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_write_into_a_file_system_without_room_of_its_own_is_not_called_a_full_disk(demo_inputs, capsys):
+    """/proc has no blocks at all: a failed write there is not a full disk, and was called one."""
+    if not Path("/proc").is_dir() or os.statvfs("/proc").f_blocks != 0:
+        pytest.skip("needs Linux's /proc, a file system of no blocks")
+    plate, matte = demo_inputs
+    out = "/proc/movingcolor-test.####.exr"
+    status = run_cli("fuse", "--plate", plate, "--matte", matte, "--grade", DEMO_GRADE, "--out", out)
+    error = capsys.readouterr().err
+    assert status == 2 and "/proc/movingcolor-test.1001.exr: write failed" in error
+    assert "disk is full" not in error
 
 
 def test_matte_from_the_plate_alpha(demo_inputs, tmp_path):

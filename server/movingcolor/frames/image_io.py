@@ -365,7 +365,8 @@ def _disk_is_full(folder: Path) -> bool:
     except OSError:
         return False
     # Less than a small frame's worth left for this user: the write most likely ran out of room.
-    return stats.f_bavail * stats.f_frsize < 1 << 20
+    # A file system of no blocks (/proc, /sys) has no room to run out of: that is not the cause.
+    return stats.f_blocks > 0 and stats.f_bavail * stats.f_frsize < 1 << 20
 
 
 def _reason(error: OSError) -> str:

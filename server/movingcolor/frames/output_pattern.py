@@ -15,7 +15,14 @@ from pathlib import Path
 
 from ..errors import MovingColorError, OutputError
 from .image_io import WRITABLE_FORMATS, read_header
-from .sequence import FolderSequence, SequencePattern, is_sequence_pattern, sequences_in_folder
+from .sequence import (
+    IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    FolderSequence,
+    SequencePattern,
+    is_sequence_pattern,
+    sequences_in_folder,
+)
 
 log = logging.getLogger("movingcolor")
 
@@ -35,6 +42,14 @@ def output_pattern(out: str, plate_name: str) -> SequencePattern:
     its ``fused`` subfolder when it holds other image sequences)."""
     if is_sequence_pattern(out):
         pattern = SequencePattern.parse(out)
+    elif Path(out).suffix.lower() in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS and not Path(out).is_dir():
+        # A folder named shot.png would take the frames: almost surely a pattern missing its #s.
+        path = Path(out)
+        suffix = path.suffix if path.suffix.lower() in WRITABLE_FORMATS else ".exr"
+        raise OutputError(
+            f"output {out!r} names one file, but fused frames are a sequence: give a pattern with "
+            f"the frame number, e.g. {path.with_name(f'{path.stem}.####{suffix}')}, or a folder"
+        )
     else:
         stem = plate_name.rstrip("._-") or "fused"
         pattern = _in_folder(SequencePattern(Path(out), f"{stem}.", ".exr", FOLDER_PADDING), out)
