@@ -43,6 +43,27 @@ def test_every_recorded_experiment_still_loads_by_path(path):
     assert not (CONFIG_FOLDER / path.name).exists(), f"{path.name} is both shipped and an experiment"
 
 
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"steps": "many"}, "steps must be a whole number, not 'many'"),
+        ({"batch": 2.5}, "batch must be a whole number"),
+        ({"steady_matte": 1}, "steady_matte must be true or false"),
+        ({"learning_rate": "1e-4"}, "learning_rate must be a number"),
+        ({"steps": -5}, "steps must be at least 1, not -5"),
+        ({"checkpoint_every": 0}, "checkpoint_every must be at least 1"),
+        ({"learning_rate": 0.0}, "learning_rate must be positive"),
+        ({"gan_weight": -0.1}, "gan_weight must be 0 or more"),
+    ],
+)
+def test_a_setting_of_the_wrong_type_or_sign_is_refused_before_training(settings, message):
+    """A quoted number, a number for a switch or a negative count was taken (steps = -5 trained
+    nothing and wrote a checkpoint): each is refused, naming the setting and what it takes."""
+    with pytest.raises(MovingColorError, match=message):
+        TrainConfig.from_dict(settings, "run.toml")
+    assert TrainConfig.from_dict({"learning_rate": 1, "edge_contrast": 2}).learning_rate == 1
+
+
 def test_the_shipped_model_was_trained_by_a_shipped_config():
     """The shipped weights record their last segment's settings: that segment ships with them."""
     import json

@@ -122,7 +122,17 @@ class TrainConfig:
                 raise MovingColorError(f"{source}: {name} must be a list, not the string {data[name]!r}")
             if name in data:
                 data[name] = tuple(data[name])
+        _check_types(data, source)
         config = cls(**data)
+        counts = ("steps", "batch", "frames", "local", "height", "width")
+        for name in (*counts, "validate_every", "checkpoint_every"):
+            if getattr(config, name) < 1:
+                raise MovingColorError(f"{source}: {name} must be at least 1, not {getattr(config, name)}")
+        if not config.learning_rate > 0:
+            raise MovingColorError(f"{source}: learning_rate must be positive, not {config.learning_rate}")
+        for weight in ("alpha_weight", "rgb_weight", "temporal_weight", "texture_weight", "gan_weight"):
+            if getattr(config, weight) < 0:
+                raise MovingColorError(f"{source}: {weight} must be 0 or more, not {getattr(config, weight)}")
         if config.mode not in MODES:
             raise MovingColorError(f"{source}: mode must be one of {MODES}, not {config.mode!r}")
         if config.color_start not in COLOR_STARTS:
@@ -174,3 +184,23 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def _check_types(data: dict, source: str) -> None:
+    """Each setting of the type its field declares (TOML gives ints, floats, strings, booleans and
+    lists): a quoted number or a number for a switch would fail later, mid-run, or not at all."""
+    kinds = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+    words = {"int": "a whole number", "float": "a number", "str": "text in quotes", "bool": "true or false"}
+    for field in dataclasses.fields(TrainConfig):
+        if field.name not in data:
+            continue
+        value = data[field.name]
+        declared = str(field.type).split(" | ")
+        if "None" in declared and value is None:
+            continue
+        allowed = tuple(t for name in declared for t in kinds.get(name, ()))
+        if not allowed:  # tuples of strings: checked where they are read
+            continue
+        if isinstance(value, bool) and bool not in allowed or not isinstance(value, allowed):
+            wanted = " or ".join(words[name] for name in declared if name in kinds)
+            raise MovingColorError(f"{source}: {field.name} must be {wanted}, not {value!r}")
