@@ -52,8 +52,9 @@ class ColorConfig:
         try:
             self.config = ocio.Config.CreateFromFile(self.source)
         except OCIO_ERRORS as error:
+            reason = str(error).rstrip(". ")  # OpenColorIO's own sentence, without its full stop
             raise ColorConfigError(
-                f"cannot load OpenColorIO config {self.source!r}: {error}. Pass --config with a "
+                f"cannot load OpenColorIO config {self.source!r}: {reason}. Pass --config with a "
                 f"valid config.ocio, fix $OCIO, or use the built-in {BUILTIN_CONFIG}"
             ) from error
         self._processors: dict = {}
