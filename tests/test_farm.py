@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -271,3 +272,52 @@ def test_submit_opencue_writes_the_specification(tmp_path, capsys):
     )
     text = spec.read_text()
     assert "<range>1001-1050</range>" in text and "<chunk>5</chunk>" in text
+
+
+def test_a_job_names_every_file_by_its_absolute_path(tmp_path, monkeypatch, caplog):
+    """A farm task runs in a folder of the node's choosing: relative plate, matte, grade file and
+    output paths (as typed where the job was submitted) are written into the job as absolute
+    ones, and the log says so; an inline grade and 'alpha' are left as they are."""
+    pytest.importorskip("outline")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "grades").mkdir()
+    (tmp_path / "grades" / "warm.cc").write_text("<ColorCorrection/>")
+    common = ["submit-opencue", "--name", "shot010", "--frames", "1001-1010", "--spec", "job.xml"]
+    with caplog.at_level("INFO", logger="movingcolor"):
+        assert run_cli(*common, "--plate", "plates/p.####.exr", "--matte", "mattes/m.####.png",
+                       "--grade", "grades/warm.cc", "--out", "out/f.####.exr") == 0  # fmt: skip
+    text = (tmp_path / "job.xml").read_text()
+    for relative in ("plates/p.####.exr", "mattes/m.####.png", "grades/warm.cc", "out/f.####.exr"):
+        assert f" {shlex.quote(str(tmp_path / relative))} " in text
+    assert "--plate plates/p.####.exr is relative" in caplog.text
+    assert run_cli(*common, "--plate", "/p/p.####.exr", "--grade", "sat=1.1", "--out", "/o/f.####.exr") == 0
+    text = (tmp_path / "job.xml").read_text()
+    assert "--matte alpha --grade sat=1.1" in text and "--plate '/p/p.####.exr'" in text
+    assert not list(tmp_path.glob(".job.xml*")), "the specification is written under a temporary name"
+
+
+def test_openjd_template_takes_plate_and_output_relative_to_where_it_is_run(demo_inputs, tmp_path):
+    """A task runs in a session folder of its own: the plate and output, typed relative to where
+    the job is run, are made absolute there (PATH parameters) instead of naming nothing."""
+    openjd = shutil.which("openjd")
+    if openjd is None:
+        pytest.skip("openjd-cli is not installed (pip install 'movingcolor[dev]')")
+    plate, matte = demo_inputs
+    shot = tmp_path / "shot"
+    shutil.copytree(Path(plate).parent, shot / "plate")
+    executable = shutil.which("movingcolor") or f"{sys.executable} -m movingcolor.cli.main"
+    parameters = {
+        "Plate": f"plate/{Path(plate).name}",
+        "Matte": matte,
+        "Grade": DEMO_GRADE,
+        "Out": "fused/f.####.exr",
+        "Frames": "1001-1004",
+        "ChunkSize": "2",
+        "Executable": executable,
+    }
+    command = [openjd, "run", str(TEMPLATES / "openjd-shot.yaml")]
+    for name, value in parameters.items():
+        command += ["-p", f"{name}={value}"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=shot)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert [p.name for p in sorted((shot / "fused").iterdir())] == [f"f.{n}.exr" for n in range(1001, 1005)]

@@ -46,6 +46,7 @@ from ..color.config import ColorConfig, apply_processor
 from ..color.grade import parse_grade
 from ..errors import MovingColorError
 from ..frames.image_io import read_header, read_pixels, write_image
+from ..frames.temporaries import write_text_atomic
 from ..jobs import ShotSpec, run_shot
 from ..masks.band import BandWidth, edge_band
 from ..masks.redrawn import MATTE_KINDS, draw_mattes
@@ -62,7 +63,7 @@ from .real_clips import (
 )
 from .real_footage_report import results_json, section
 from .real_footage_sheets import SHEET_GRADE, SHEET_MATTE, ContactSheet, sheet_path
-from .report import command_of, replace_section, write_text_atomic
+from .report import command_of, replace_section
 
 __all__ = ["HELD_OUT_CLIPS", "Shot", "main", "run_real_footage", "truth_frames"]
 

@@ -53,9 +53,10 @@ from ..errors import MovingColorError
 from ..frames.image_io import read_pixels, write_image
 from ..frames.output_pattern import SUBFOLDER
 from ..frames.temporaries import SUFFIX as PARTIAL_SUFFIX
+from ..frames.temporaries import write_text_atomic
 from ..service.process import ServerProcess
 from ..synthetic import generate_shot
-from .report import machine_lines, replace_section, write_text_atomic
+from .report import machine_lines, replace_section
 
 GRADE = "slope=1.2,1.0,0.8;offset=0.01;power=1.0;sat=1.2"
 FIRST = 1001

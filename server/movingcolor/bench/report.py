@@ -16,6 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from .. import __version__
+from ..frames.temporaries import write_text_atomic
 
 log = logging.getLogger("movingcolor")
 
@@ -181,17 +182,6 @@ def write_rows_json(path: Path, rows) -> None:
     atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, json.dumps([dataclasses.asdict(row) for row in rows], indent=2) + "\n")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` under a temporary name, then rename it into place."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
 
 
 def reproduce_command(

@@ -42,16 +42,17 @@ def _schema_help(name: str) -> str:
 
 
 def run(args) -> int:
-    from ..farm.opencue import FarmShot, launch, specification
+    from ..farm.opencue import FarmShot, for_farm_nodes, launch, specification
+    from ..frames.temporaries import write_text_atomic
 
     shot = FarmShot(
         name=args.name,
-        plate=args.plate,
-        matte=args.matte,
-        grade=args.grade,
+        plate=for_farm_nodes(args.plate, "plate"),
+        matte=args.matte if args.matte == "alpha" else for_farm_nodes(args.matte, "matte"),
+        grade=for_farm_nodes(args.grade, "grade") if Path(args.grade).expanduser().is_file() else args.grade,
         engine=args.engine,
         band=args.band,
-        out=args.out,
+        out=for_farm_nodes(args.out, "out"),
         frames=FrameRange.parse(args.frames),
         chunk=args.chunk,
         server=args.server,
@@ -60,7 +61,7 @@ def run(args) -> int:
         cores=args.cores,
     )
     if args.spec:
-        Path(args.spec).write_text(specification(shot))
+        write_text_atomic(args.spec, specification(shot))
         print(f"wrote the OpenCue job specification to {args.spec}")
     else:
         jobs = launch(shot)

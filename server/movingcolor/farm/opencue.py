@@ -10,12 +10,16 @@ needs the OpenCue environment (``CUEBOT_HOSTS``).
 from __future__ import annotations
 
 import getpass
+import logging
+import os
 import shlex
 from dataclasses import dataclass
 
 from ..errors import MissingDependencyError, MovingColorError
 from ..frames.frame_range import FrameRange
 from ..spec.schema import DEFAULT_BAND, DEFAULT_ENGINE
+
+log = logging.getLogger("movingcolor")
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,17 @@ class FarmShot:
         if self.server:
             command += ["--server", self.server]
         return command
+
+
+def for_farm_nodes(path: str, role: str) -> str:
+    """``path`` as every farm node reads it: absolute. A task runs in a working folder of the
+    node's choosing, so a path relative to where the job was submitted would name nothing there
+    (or another shot's files); the log says when a path was made absolute."""
+    if os.path.isabs(os.path.expanduser(path)):
+        return path
+    absolute = os.path.abspath(path)
+    log.info("--%s %s is relative: the job names it %s (farm nodes run elsewhere)", role, path, absolute)
+    return absolute
 
 
 def _outline():

@@ -36,6 +36,19 @@ def temporary_path(path: str | os.PathLike) -> Path:
     return path.with_name(f".{path.name}.{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}{SUFFIX}")
 
 
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` under a temporary name, then rename it into place: a reader never
+    sees half a file, and a failed write leaves the file that was there."""
+    path = Path(path)
+    temporary = temporary_path(path)
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
 def _writer_is_gone(owner: str, modified: float, now: float) -> bool:
     match = _OWNER.match(owner)
     if match and match["host"] == _HOST:
