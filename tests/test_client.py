@@ -143,3 +143,17 @@ def test_fuse_with_server_explains_what_it_cannot_send(served, shot, tmp_path, c
     assert "plate is missing 11 of frames 990-1002" in capsys.readouterr().err
     assert run_cli(*base, "--plate", plate, "--matte", matte, "--out", plate) == 2
     assert "would overwrite an input" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", [np.zeros((0, 0, 3), np.float32), np.zeros((10,), np.float32)])
+def test_an_array_that_is_no_image_is_named_before_anything_is_sent(served, bad):
+    """A host's empty or one-dimensional array failed inside the upload with numpy's own words
+    (memoryview's cast, a tuple index); the error names the role, the frame and the shape."""
+    from movingcolor.errors import FrameSourceError
+
+    plate = {n: np.full((16, 24, 3), 0.5, np.float32) for n in (1, 2, 3)}
+    plate[2] = bad
+    matte = {n: np.zeros((16, 24), np.float32) for n in (1, 2, 3)}
+    with connect(served.address) as client, pytest.raises(FrameSourceError) as raised:
+        client.fuse_window(2, plate, matte, grade=GRADE)
+    assert f"plate frame 2 is an array of shape {bad.shape}" in str(raised.value)

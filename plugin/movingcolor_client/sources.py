@@ -176,6 +176,11 @@ class ArrayFrames:
 
     def image(self, role: str, frame: int) -> tuple[pb.ImageInfo, bytes]:
         pixels = np.asarray(self.frames[role][frame], dtype=np.float32)
+        if pixels.ndim not in (2, 3) or pixels.shape[0] < 1 or pixels.shape[1] < 1:
+            raise FrameSourceError(
+                f"{role} frame {frame} is an array of shape {pixels.shape}: give an image as "
+                f"(height, width) or (height, width, channels), at least one pixel"
+            )
         if pixels.ndim == 2:
             pixels = pixels[:, :, None]
         colorspace = self.colorspace if role != "matte" else ""
