@@ -57,10 +57,10 @@ def raw_image(
     array = np.asarray(pixels)
     if array.ndim == 2:
         array = array[:, :, None]
-    if array.ndim != 3 or array.shape[2] != len(channels) or array.size == 0:
+    if array.ndim != 3 or array.shape[2] != len(channels):
         raise WireFormatError(
             f"pixels of shape {array.shape} do not match channels {list(channels)}: give (H, W, C) "
-            f"with one name per channel and at least one pixel"
+            f"with one name per channel"
         )
     planar = np.ascontiguousarray(array.transpose(2, 0, 1), dtype=SAMPLE_DTYPES[sample_type])  # (C, H, W)
     if view:
