@@ -284,6 +284,21 @@ def test_demo_writes_contact_sheet(tmp_path, capsys):
     assert summary["engine"] == ("movingcolor" if importlib.util.find_spec("torch") else "guided")
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--frames", "0"), "--frames 0: the demo's shot needs at least 1 frame"),
+        (("--out", "/proc/movingcolor-demo"), "cannot create /proc/movingcolor-demo/plate"),
+    ],
+)
+def test_demo_refuses_bad_settings_in_a_line(args, message, capsys):
+    """The README's first command with a frame count of 0, or a folder that cannot be made, ended
+    in a Python traceback (numpy's stack of nothing, pathlib's mkdir)."""
+    assert run_cli("demo", "--engine", "guided", *args) == 2
+    error = capsys.readouterr().err
+    assert message in error and "Traceback" not in error
+
+
 def test_info_json(capsys):
     assert run_cli("info", "--json") == 0
     data = json.loads(capsys.readouterr().out)

@@ -6,6 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+from ..errors import FrameRangeError
 from .progress import FrameProgress
 
 
@@ -34,6 +35,8 @@ def default_engine() -> str:
 
 
 def run(args) -> int:
+    if args.frames < 1:
+        raise FrameRangeError(f"--frames {args.frames}: the demo's shot needs at least 1 frame (default 16)")
     args.engine = args.engine or default_engine()
     # Imported here: every command's parser is built on each start, and only the demo needs its shot.
     from ..demo.run import run_demo

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..color.config import ColorConfig
+from ..errors import OutputError
 from ..frames.image_io import write_image
 from ..synthetic import ProceduralShot, generate_shot
 
@@ -19,8 +20,13 @@ def write_shot_files(folder: Path, shot: ProceduralShot) -> tuple[str, str]:
     """Write ``shot`` in ``folder`` as a scene-linear EXR plate and a PNG matte, frames from
     :data:`FIRST_FRAME`; returns their patterns."""
     config = ColorConfig()
-    (folder / "plate").mkdir(parents=True, exist_ok=True)
-    (folder / "matte").mkdir(parents=True, exist_ok=True)
+    for part in ("plate", "matte"):
+        try:
+            (folder / part).mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OutputError(
+                f"cannot create {folder / part} ({error.strerror or error}); give a folder you can write"
+            ) from error
     for index in range(len(shot.plate)):
         number = FIRST_FRAME + index
         linear = config.convert(shot.plate[index], config.srgb_encoded, config.scene_linear)
