@@ -137,8 +137,9 @@ def _report(args, summary: dict) -> int:
                 "kept %d frames already written for the same inputs and settings", len(summary["skipped"])
             )
         log.info(
-            "wrote %d frames (%s) with %s to %s in %.1fs (%.2f fps)",
+            "wrote %d frame%s (%s) with %s to %s in %.1fs (%.2f fps)",
             len(written),
+            "" if len(written) == 1 else "s",
             summary["frames"],
             summary["engine"],
             written[0].rsplit("/", 1)[0] if written else args.out,
