@@ -8,6 +8,8 @@ the classical engines and for the network alike.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -518,6 +520,30 @@ def test_serve_refuses_to_listen_beyond_loopback_without_a_token(capsys, monkeyp
     assert "reaches beyond this machine: give the server a token" in capsys.readouterr().err
     assert run_cli("serve", "--address", "localhost") == 2
     assert "neither unix:///path/to.sock nor host:port" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--max-message-mb", "0", "--max-message-mb must be more than 0"),
+        ("--max-image-mb", "-1", "--max-image-mb must be more than 0"),
+        ("--grace", "-1", "--grace must be 0 (stop at once) or more seconds"),
+        ("--max-jobs", "0", "--max-jobs must be 1 or more"),
+        ("--cache-mb", "-5", "--cache-mb must be 0 (no cache) or more"),
+    ],
+)
+def test_serve_refuses_a_limit_that_makes_no_sense_before_listening(option, value, message):
+    """A server that takes no message, or a negative grace, started as if all were well (it then
+    refused every call); each is an error naming the option, before anything listens. In a process
+    of its own, so a server that did start would fail the test, not hang it."""
+    folder = short_folder()
+    command = [sys.executable, "-m", "movingcolor.cli.main", "serve", option, value]
+    command += ["--address", f"unix://{folder}/never.sock", "--no-warm-up"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert done.returncode == 2 and message in done.stderr, done.stderr[-2000:]
 
 
 # -- TLS ------------------------------------------------------------------------------------

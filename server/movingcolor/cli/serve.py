@@ -163,10 +163,12 @@ def run(args) -> int:
     for name in ("cache_mb", "result_cache_mb", "frame_cache_mb"):
         if getattr(args, name) < 0:
             raise MovingColorError(f"--{name.replace('_', '-')} must be 0 (no cache) or more")
-    for name in ("max_window_mb", "idle_timeout", "max_call_time"):
+    for name in ("max_window_mb", "idle_timeout", "max_call_time", "max_message_mb", "max_image_mb"):
         if not getattr(args, name) > 0:
             value = getattr(args, name)
             raise MovingColorError(f"--{name.replace('_', '-')} must be more than 0, not {value}")
+    if not args.grace >= 0:
+        raise MovingColorError(f"--grace must be 0 (stop at once) or more seconds, not {args.grace}")
     if args.device not in ("auto", "cpu"):
         # Checked now rather than at the first network call: a GPU server without its GPU is a setup
         # error. The CPU needs no check, and a server that runs no network never imports torch.
