@@ -516,6 +516,19 @@ def test_a_matte_empty_on_every_frame_is_warned_of(shot_copy, tmp_path, caplog):
     assert "check the matte input" in warned[0].getMessage()
 
 
+def test_a_grade_that_changes_no_colour_is_warned_of(demo_inputs, tmp_path, caplog):
+    """An identity CDL (a grade not yet set, or numbers typed back to their defaults) gives the
+    plate back: the log warns; a grade that does change colours is not warned of."""
+    plate, matte = demo_inputs
+    common = ("--plate", plate, "--matte", matte, "--engine", "hard", "--frames", "1001-1002")
+    for grade, warned in (("slope=1;offset=0;power=1;sat=1", True), ("slope=1.001", False)):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="movingcolor"):
+            out = tmp_path / grade.replace(";", "_") / "f.####.exr"
+            assert run_cli("fuse", *common, "--grade", grade, "--out", out) == 0
+        assert ("changes no colour" in caplog.text) == warned, caplog.text
+
+
 def test_mismatched_size_within_a_sequence(shot_copy, tmp_path, capsys):
     plate, matte = shot_copy
     write_image(plate.parent / "plate.1005.exr", np.ones((90, 160, 3), np.float32))

@@ -81,6 +81,13 @@ class Grade:
             )
         return processor
 
+    def changes_nothing(self, config: ColorConfig, src: str, dst: str, grade_colorspace: str) -> bool:
+        """Whether the grade leaves every probe colour as the plain conversion from ``src`` to ``dst``
+        does (within float rounding): an identity CDL, a look of no change."""
+        graded = apply_processor(self.processor(config, src, dst, grade_colorspace), _PROBE)
+        plain = apply_processor(config.processor(ocio.ColorSpaceTransform(src=src, dst=dst)), _PROBE)
+        return bool(np.allclose(graded, plain, rtol=0.0, atol=1e-5))
+
 
 def parse_grade(spec: str, config: ColorConfig) -> Grade:
     """Turn a ``--grade`` value into a :class:`Grade`, validating it fully."""

@@ -107,6 +107,12 @@ def choose_colorspaces(
         spaces.grade_to_output = grade.processor(config, plate_cs, spaces.output, spaces.grade_space)
         spaces.by_role["grade"] = grade.colorspace or spaces.grade_space
         log.info("grade %s applied in %s", spaces.grade_label, spaces.by_role["grade"])
+        if grade.changes_nothing(config, plate_cs, spaces.working, spaces.grade_space):
+            log.warning(
+                "grade %s changes no colour: every frame will come back as the plate; check the "
+                "grade (a CDL of slope=1, offset=0, power=1 and sat=1 leaves colours as they are)",
+                spaces.grade_label,
+            )
     else:
         chosen_other = config.choose(spec.graded_colorspace, other.declared_colorspace, other.is_float, mode)
         spaces.other = chosen_other.name
