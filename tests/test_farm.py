@@ -293,6 +293,10 @@ def test_a_job_names_every_file_by_its_absolute_path(tmp_path, monkeypatch, capl
     assert run_cli(*common, "--plate", "/p/p.####.exr", "--grade", "sat=1.1", "--out", "/o/f.####.exr") == 0
     text = (tmp_path / "job.xml").read_text()
     assert "--matte alpha --grade sat=1.1" in text and "--plate '/p/p.####.exr'" in text
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert run_cli(*common, "--plate", "~/p.####.exr", "--grade", "sat=1.1", "--out", "/o/f.####.exr") == 0
+    home_plate = shlex.quote(str(tmp_path / "home" / "p.####.exr"))
+    assert f"--plate {home_plate} " in (tmp_path / "job.xml").read_text()
     assert not list(tmp_path.glob(".job.xml*")), "the specification is written under a temporary name"
 
 

@@ -67,9 +67,11 @@ class FarmShot:
 def for_farm_nodes(path: str, role: str) -> str:
     """``path`` as every farm node reads it: absolute. A task runs in a working folder of the
     node's choosing, so a path relative to where the job was submitted would name nothing there
-    (or another shot's files); the log says when a path was made absolute."""
-    if os.path.isabs(os.path.expanduser(path)):
-        return path
+    (or another shot's files); the log says when a path was made absolute. ``~`` is the
+    submitter's home, as typed: a quoted command line would not expand it on the node."""
+    expanded = os.path.expanduser(path)
+    if os.path.isabs(expanded):
+        return expanded
     absolute = os.path.abspath(path)
     log.info("--%s %s is relative: the job names it %s (farm nodes run elsewhere)", role, path, absolute)
     return absolute
