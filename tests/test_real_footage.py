@@ -356,3 +356,19 @@ def test_unknown_clip_names_the_known_ones(tmp_path):
     root = _synthetic_root(tmp_path / "clips", frames=2)
     with pytest.raises(MovingColorError, match="known clips: synthetic"):
         find_clip(root, "nonesuch")
+
+
+@pytest.mark.parametrize(
+    "engine, message",
+    [("nope", "engine 'nope' is not known"), ("movingcolor:nomodel", "model 'nomodel' is neither")],
+)
+def test_an_unknown_engine_or_model_is_refused_before_a_clip_is_read(tmp_path, capsys, engine, message):
+    """A misspelt engine or model stopped the run at its first shot with a traceback; it is a
+    usage error naming what is known, and nothing is written."""
+    root = _synthetic_root(tmp_path / "clips", frames=2)
+    out = tmp_path / "BENCHMARKS.md"
+    argv = ["--root", root, "--clips", "synthetic", "--frames", 2, "--engines", f"hard,{engine}"]
+    with pytest.raises(SystemExit) as stopped:
+        main([str(a) for a in [*argv, "--out", out]])
+    assert stopped.value.code == 2 and message in capsys.readouterr().err
+    assert not out.exists()

@@ -370,6 +370,13 @@ def main(
     except MovingColorError as error:
         parser.error(str(error))
     engines = args.engines.split(",") if args.engines else default_engines()
+    try:  # an engine's name or model is checked before a clip is read
+        from .fusion import make_engine
+
+        for label in dict.fromkeys(engines):
+            make_engine(label, args.device)
+    except MovingColorError as error:
+        parser.error(str(error))
     started = time.perf_counter()
     shots, sheets = run_real_footage(
         args.root,

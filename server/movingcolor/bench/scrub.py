@@ -155,7 +155,13 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, help="markdown file whose section to replace (e.g. BENCHMARKS.md)"
     )
     args = parser.parse_args(argv)
-    size = tuple(int(v) for v in args.size.split("x"))
+    if args.steps < 1:
+        parser.error("--steps must be 1 or more: the next frames are what is timed")
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        parser.error(f"--size {args.size!r}: write WIDTHxHEIGHT, e.g. 1920x1080")
+    size = (width, height)
     rows = measure(tuple(args.engines.split(",")), size, args.steps, args.device)
     options = ("out", "engines", "size", "steps", "device")
     command = command_of("python -m movingcolor.bench.scrub", parser, args, options)
