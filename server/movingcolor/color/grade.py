@@ -81,13 +81,6 @@ class Grade:
             )
         return processor
 
-    def changes_nothing(self, config: ColorConfig, src: str, dst: str, grade_colorspace: str) -> bool:
-        """Whether the grade leaves every probe colour as the plain conversion from ``src`` to ``dst``
-        does (within float rounding): an identity CDL, a look of no change."""
-        graded = apply_processor(self.processor(config, src, dst, grade_colorspace), _PROBE)
-        plain = apply_processor(config.processor(ocio.ColorSpaceTransform(src=src, dst=dst)), _PROBE)
-        return bool(np.allclose(graded, plain, rtol=0.0, atol=1e-5))
-
 
 def parse_grade(spec: str, config: ColorConfig) -> Grade:
     """Turn a ``--grade`` value into a :class:`Grade`, validating it fully."""
@@ -220,3 +213,11 @@ def _file(path: Path, cccid: str, config: ColorConfig) -> Grade:
         ) from error
     kind = "cdl" if path.suffix.lower() in (".cc", ".ccc", ".cdl") else "file"
     return Grade(kind, path.name + (f"#{cccid}" if cccid else ""), transform)
+
+
+def changes_nothing(graded: ocio.CPUProcessor, config: ColorConfig, src: str, dst: str) -> bool:
+    """Whether ``graded`` (a grade's processor from ``src`` to ``dst``, :meth:`Grade.processor`)
+    leaves every probe colour as the plain conversion does (within float rounding): an identity
+    CDL, a look of no change."""
+    plain = apply_processor(config.processor(ocio.ColorSpaceTransform(src=src, dst=dst)), _PROBE)
+    return bool(np.allclose(apply_processor(graded, _PROBE), plain, rtol=0.0, atol=1e-5))

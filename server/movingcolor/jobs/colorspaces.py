@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass, field
 
 from ..color.config import ColorConfig, ColorspaceChoice
-from ..color.grade import parse_grade
+from ..color.grade import changes_nothing, parse_grade
 from ..frames.output_pattern import output_extension
 from ..frames.source import FrameSource
 from ..spec import ShotSpec
@@ -107,7 +107,7 @@ def choose_colorspaces(
         spaces.grade_to_output = grade.processor(config, plate_cs, spaces.output, spaces.grade_space)
         spaces.by_role["grade"] = grade.colorspace or spaces.grade_space
         log.info("grade %s applied in %s", spaces.grade_label, spaces.by_role["grade"])
-        if grade.changes_nothing(config, plate_cs, spaces.working, spaces.grade_space):
+        if changes_nothing(spaces.grade_to_working, config, plate_cs, spaces.working):
             log.warning(
                 "grade %s changes no colour: every frame will come back as the plate; check the "
                 "grade (a CDL of slope=1, offset=0, power=1 and sat=1 leaves colours as they are)",
