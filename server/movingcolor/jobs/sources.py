@@ -136,14 +136,14 @@ def sources_range(sources: ShotSources, frames: str | None, handles: int) -> Fra
     present = sources.present
     available = present[0].available_range()
     for source in present[1:]:
-        held = source.available_range()
-        if max(available.first, held.first) > min(available.last, held.last):
+        try:
+            available = available.clamp(source.available_range())
+        except FrameRangeError:  # clamp's words are for a range asked for: none was, here
             ranges = ", ".join(f"{s.name} {s.available_range()}" for s in present if s.frames)
             raise FrameRangeError(
                 f"the sources share no frame ({ranges}); number them alike: render each over "
                 f"the plate's frames"
-            )
-        available = available.clamp(held)
+            ) from None
     if frames:
         asked = FrameRange.parse(frames)
     elif any(s.frames for s in present):
