@@ -278,39 +278,37 @@ class MatteWithoutEdgeLog:
     host's one-frame window is told at info level: a scrub past the object is no mistake)."""
 
     def __init__(self) -> None:
-        self.frames: dict[str, list[int]] = {"empty": [], "full": []}
+        self.empty: list[int] = []
+        self.full: list[int] = []
         self.count = 0
 
     def check(self, number: int, matte: np.ndarray) -> None:
         self.count += 1
-        lowest, highest = float(matte.min()), float(matte.max())
-        if highest == 0.0:
-            self.frames["empty"].append(number)
-        elif lowest == 1.0:
-            self.frames["full"].append(number)
+        if float(matte.max()) == 0.0:
+            self.empty.append(number)
+        elif float(matte.min()) == 1.0:
+            self.full.append(number)
 
     def close(self) -> None:
-        empty, full = self.frames["empty"], self.frames["full"]
         say = log.warning if self.count > 1 else log.info
-        if self.count and len(empty) == self.count:
+        if self.count and len(self.empty) == self.count:
             say(
                 "the matte is empty on every frame (%s): the output is the plate, unchanged; check the "
                 "matte input (--matte alpha reads the plate's alpha; an RGB matte is read from its "
                 "brightest channel)",
-                describe_frames(empty),
+                describe_frames(self.empty),
             )
-        elif self.count and len(full) == self.count:
+        elif self.count and len(self.full) == self.count:
             say(
                 "the matte is full on every frame (%s): the whole frame is graded, with no edge to "
                 "fuse; check the matte input",
-                describe_frames(full),
+                describe_frames(self.full),
             )
         else:
-            for kind, frames in ((("empty", "the plate as it is"), empty), (("full", "graded whole"), full)):
-                if frames:
-                    log.info("frames %s: the matte is %s (%s)", describe_frames(frames), *kind)
-        self.frames = {"empty": [], "full": []}
-        self.count = 0
+            if self.empty:
+                log.info("frames %s: the matte is empty (the plate as it is)", describe_frames(self.empty))
+            if self.full:
+                log.info("frames %s: the matte is full (graded whole)", describe_frames(self.full))
 
 
 def preparers(sources: Iterable) -> int:
