@@ -294,6 +294,25 @@ def test_throughput_suite_on_a_missing_gpu_says_so_and_writes_nothing(tmp_path):
     assert report.read_text() == "# Benchmarks\n" and not (tmp_path / "docs").exists()
 
 
+@pytest.mark.parametrize("size", ["1920", "1920x", "0x1080", "widexhigh", ","])
+def test_a_size_that_is_no_width_and_height_is_refused_before_anything_runs(tmp_path, size, capsys):
+    """Every benchmark reads sizes with the same parser: a size it cannot read is named, with the
+    form to write, in a line and not a traceback, and no report is touched."""
+    from movingcolor.bench import io_floor, scrub
+    from movingcolor.cli.main import main
+
+    report = tmp_path / "BENCHMARKS.md"
+    report.write_text("# Benchmarks\n")
+    for suite in ("throughput", "stages"):
+        assert main(["bench", "--suite", suite, "--out", str(report), "--sizes", size]) == 2
+        assert "write WIDTHxHEIGHT" in capsys.readouterr().err
+    for bench_main, option in ((io_floor.main, "--sizes"), (scrub.main, "--size")):
+        with pytest.raises(SystemExit) as stopped:
+            bench_main([option, size, "--out", str(report)])
+        assert stopped.value.code == 2 and "write WIDTHxHEIGHT" in capsys.readouterr().err
+    assert report.read_text() == "# Benchmarks\n" and not (tmp_path / "docs").exists()
+
+
 def test_a_sections_command_names_only_what_differs_from_the_defaults():
     """Every benchmark's "Reproduce with" line: the options set away from their defaults, in order,
     as typed (a flag alone, a float as %g), under the name the command takes them by."""

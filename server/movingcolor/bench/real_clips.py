@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import MovingColorError
 from ..frames.image_io import read_pixels, write_image
 from ..masks.matte import matte_from_pixels
+from .frame_size import parse_frame_size
 
 #: Native-size DAVIS clips, in the clips folder.
 DAVIS_FOLDER = "davis480"
@@ -92,11 +93,9 @@ class Size:
         if text == NATIVE:
             return cls(NATIVE)
         try:
-            width, height = (int(v) for v in text.split("x"))
-        except ValueError:
-            width = height = 0
-        if width <= 0 or height <= 0:
-            raise MovingColorError(f"size {text!r}: write native or WIDTHxHEIGHT, e.g. 1920x1080")
+            width, height = parse_frame_size(text)
+        except MovingColorError:
+            raise MovingColorError(f"size {text!r}: write native or WIDTHxHEIGHT, e.g. 1920x1080") from None
         return cls(f"{width}x{height}", width, height)
 
     def of(self, native: tuple[int, int]) -> tuple[int, int]:

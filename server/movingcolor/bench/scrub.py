@@ -22,9 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import MovingColorError
 from ..service.process import ServerProcess
 from ..spec.schema import DEFAULT_BAND
 from ..synthetic import generate_shot
+from .frame_size import parse_frame_size
 from .report import command_of, gpu_label, machine_lines, replace_section, write_rows_json
 
 SECTION = "## Scrubbing through the server: FuseWindow latency per next frame (CPU)"
@@ -158,10 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps < 1:
         parser.error("--steps must be 1 or more: the next frames are what is timed")
     try:
-        width, height = (int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        parser.error(f"--size {args.size!r}: write WIDTHxHEIGHT, e.g. 1920x1080")
-    size = (width, height)
+        size = parse_frame_size(args.size)
+    except MovingColorError as error:
+        parser.error(f"--size: {error}")
     rows = measure(tuple(args.engines.split(",")), size, args.steps, args.device)
     options = ("out", "engines", "size", "steps", "device")
     command = command_of("python -m movingcolor.bench.scrub", parser, args, options)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import io_floor, scrub
+from .frame_size import parse_frame_sizes
 from .report import replace_section, reproduce_command
 
 DEFAULT_SIZES = ",".join(f"{w}x{h}" for w, h in io_floor.SIZES)
@@ -39,7 +40,7 @@ def run(
     command = reproduce_command("movingcolor bench --suite throughput", settings, defaults)
     figures = out.parent / io_floor.figures_path(device)
     runs = io_floor.measure(
-        io_floor.parse_sizes(sizes),
+        parse_frame_sizes(sizes),
         frames,
         chosen,
         server=server,
@@ -55,7 +56,7 @@ def run(
     scrubbed = tuple(engine for engine in chosen if engine in scrub.ENGINES)
     if not scrubbed:
         return not failed
-    measured = io_floor.parse_sizes(sizes)
+    measured = parse_frame_sizes(sizes)
     rows = scrub.measure(scrubbed, scrub.SIZE if scrub.SIZE in measured else measured[0], steps, device)
     scrub.write_figures(rows, out.parent / scrub.figures_path(device))
     replace_section(out, scrub.section(rows, command, device))

@@ -100,10 +100,10 @@ def run(args) -> int:
         ):
             return 1
     elif args.suite == "stages":
-        from ..bench.io_floor import parse_sizes
+        from ..bench.frame_size import parse_frame_sizes
         from ..bench.stages import DEFAULT_SIZES, measure, write_report
 
-        sizes = parse_sizes(args.sizes) if args.sizes else DEFAULT_SIZES
+        sizes = parse_frame_sizes(args.sizes) if args.sizes else DEFAULT_SIZES
         write_report(measure(sizes, repeats=args.repeats), out)
     elif args.suite == "real-footage":
         from ..bench.real_footage import run_from_bench
