@@ -286,7 +286,7 @@ def test_missing_matte(session, served, shot, tmp_path):
 
     plate, matte = shot
     out = tmp_path / "out" / "f.####.exr"
-    node = movingcolor_node(read_node(plate, 1001, 1006), None, served.address, out)
+    node = movingcolor_node(read_node(plate, 1001, 1006), None, served.address, out, first=1001, last=1006)
     with pytest.raises(MissingInputError, match="matte input is not connected and the plate has no alpha"):
         movingcolor_nuke.fuse(node)
     node.setInput(1, read_node(matte, 1001, 1006))
@@ -312,6 +312,43 @@ def test_missing_matte(session, served, shot, tmp_path):
     node.setInput(1, read_node(str(tmp_path / "nothing.####.png"), 1001, 1006))
     node["fuse"].execute()
     assert "rendering the matte input" in nuke.messages[-1] and "No such file" in nuke.messages[-1]
+    assert files_under(out.parent) == []
+
+
+def test_an_output_over_a_file_read_upstream_is_refused_before_anything_renders(session, served, tmp_path):
+    """The server sees only the scratch renders of the inputs, so the node itself checks the output
+    against every file read upstream: the plate's sequence (in another spelling), and another
+    MovingColor node's fused take, read inside its group."""
+    from movingcolor.errors import OutputError
+
+    plate, matte = write_shot(tmp_path / "shot", frames=6)
+    upstream_out = tmp_path / "first" / "f.####.exr"
+    upstream = movingcolor_node(
+        read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, upstream_out
+    )
+    movingcolor_nuke.fuse(upstream, 1001, 1006)
+    kept = {path: path.read_bytes() for path in sorted(tmp_path.rglob("*.*"))}
+    for source, out in (
+        (read_node(plate, 1001, 1006), plate.replace("####", "%04d")),
+        (upstream, upstream_out),
+    ):
+        node = movingcolor_node(source, read_node(matte, 1001, 1006), served.address, out)
+        with pytest.raises(OutputError, match="would overwrite an input: 6 of its frames are input files"):
+            movingcolor_nuke.fuse(node, 1001, 1006)
+    assert {path: path.read_bytes() for path in sorted(tmp_path.rglob("*.*"))} == kept
+
+
+def test_frames_outside_the_plate_are_refused_not_fused_from_a_held_frame(session, served, shot, tmp_path):
+    """A new node takes the script's range (1-100 here), which the plate (1001-1006) does not have:
+    Nuke would hold the plate's first frame, and every fused frame would be that one."""
+    plate, matte = shot
+    out = tmp_path / "out" / "f.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out)
+    for first, last in ((None, None), (1004, 1010), (990, 1002)):
+        with pytest.raises(
+            SettingsError, match=r"reach outside the plate's 1001-1006; set the first and last"
+        ):
+            movingcolor_nuke.fuse(node, first, last)
     assert files_under(out.parent) == []
 
 

@@ -13,12 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nuke
+from movingcolor.errors import FrameSourceError
+from movingcolor.frames.overlap import check_outputs_spare_inputs
+from movingcolor.frames.sequence import SequencePattern
 from movingcolor_client import JobCancelledError
 from movingcolor_hosts import (
     FuseSettings,
     MissingInputError,
     RenderedInputs,
     RenderError,
+    SettingsError,
     new_folder_in,
     require_matte_in_alpha,
 )
@@ -138,6 +142,44 @@ def _scaled_band(band: str) -> tuple[str, str]:
     return scaled, f"proxy mode: rendered at {scale:g} of full size, band {band} sent as {scaled}"
 
 
+def _check_range_in_plate(node: nuke.Node, plate: nuke.Node, first: int, last: int) -> None:
+    """Refuse frames the plate does not have: Nuke holds a Read's first or last frame beyond its
+    range, so they would be fused from a held frame without a word."""
+    plate_first, plate_last = plate.firstFrame(), plate.lastFrame()
+    if first < plate_first or last > plate_last:
+        raise SettingsError(
+            f"{node.name()}: frames {first}-{last} reach outside the plate's {plate_first}-{plate_last}; "
+            f"set the first and last frame knobs within them"
+        )
+
+
+def _files_read_by(node: nuke.Node) -> list[Path]:
+    """Every file a Read upstream of ``node`` reads over its frame range, inside groups too (another
+    MovingColor node's fused take is a Read in its group): the fused frames must never replace one."""
+    files: list[Path] = []
+    seen: set[int] = set()
+    waiting = [node.input(index) for index in range(node.inputs())]
+    while waiting:
+        upstream = waiting.pop()
+        if upstream is None or id(upstream) in seen:
+            continue
+        seen.add(id(upstream))
+        waiting += [upstream.input(index) for index in range(upstream.inputs())]
+        if upstream.Class() == "Group":
+            waiting += upstream.nodes()
+        if upstream.Class() != "Read" or not upstream["file"].value():
+            continue
+        name = upstream["file"].value()
+        try:
+            pattern = SequencePattern.parse(name)
+        except FrameSourceError:  # a single file, not a sequence
+            files.append(Path(name))
+            continue
+        frames = range(int(upstream["first"].value()), int(upstream["last"].value()) + 1)
+        files += [pattern.path(frame) for frame in frames]
+    return files
+
+
 def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = None) -> PreparedShot:
     """Check the knobs and inputs, then render the inputs (frames ``first``-``last`` and the window
     each side, within the plate's frames). Raises a MovingColorError naming what to fix."""
@@ -149,6 +191,10 @@ def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = N
     settings.band, proxy_note = _scaled_band(settings.band)
     notes = tuple(note for note in (color.note, proxy_note) if note)
     plate = node.input(PLATE)
+    _check_range_in_plate(node, plate, first, last)
+    check_outputs_spare_inputs(
+        SequencePattern.parse(settings.out), range(first, last + 1), _files_read_by(node)
+    )
     render_first = min(first, max(first - settings.handles, plate.firstFrame()))
     render_last = max(last, min(last + settings.handles, plate.lastFrame()))
     scratch = new_folder_in(Path(settings.out).parent, INPUTS_PREFIX)
