@@ -313,6 +313,25 @@ def test_bad_settings(resolve, served, shot, tmp_path, values, named):
     assert leftovers(tmp_path / "out") == []
 
 
+def test_timelines_named_in_any_script_fuse_into_folders_of_their_own(resolve, served, shot, tmp_path):
+    """Letters of every script are kept in the output template's names: two timelines named in
+    Cyrillic (an edit and its copy) once both became "clip", and the second fuse replaced the
+    first's frames."""
+    project = resolve.GetProjectManager().GetCurrentProject()
+    outs = []
+    for name in ("Монтаж", "Монтаж копия"):
+        timeline = project.GetMediaPool().CreateEmptyTimeline(name)
+        project.SetCurrentTimeline(timeline)
+        place(resolve, shot["rgba"], 1001, 1006, track=1)
+        out = str(tmp_path / "out" / "{timeline}" / "fused.########.exr")
+        (report,) = fuse_items(
+            resolve, track_items(resolve, 1), settings_for(served.address, tmp_path, out=out)
+        )
+        assert report.ok, report.error
+        outs.append(Path(report.out).parent.name)
+    assert outs == ["Монтаж", "Монтаж_копия"]
+
+
 def test_bad_settings_file_and_environment(tmp_path):
     settings_file = tmp_path / "resolve.json"
     settings_file.write_text('{"sever": "gpu:50051"}')
@@ -323,6 +342,16 @@ def test_bad_settings_file_and_environment(tmp_path):
         load_settings(settings_file, environ={})
     with pytest.raises(SettingsError, match="settings file .*missing.json does not exist"):
         load_settings(tmp_path / "missing.json", environ={})
+    # JSON's own numbers and switches are taken; a null, a list or a fraction of a frame is not.
+    settings_file.write_text(json.dumps({"band": 12, "handles": 0, "timeout": 60, "matte": "alpha"}))
+    settings = load_settings(settings_file, environ={})
+    assert (settings.fuse.band, settings.fuse.handles, settings.fuse.timeout) == ("12", 0, 60.0)
+    for values, named in (({"model": None}, "model is null: give text"), ({"band": [12]}, "band is \\[12\\]"),
+                          ({"handles": 2.5}, "handles is 2.5: give a whole number"),
+                          ({"log_file": None}, "log_file is null: give text")):  # fmt: skip
+        settings_file.write_text(json.dumps(values))
+        with pytest.raises(SettingsError, match=f"resolve.json: {named}"):
+            load_settings(settings_file, environ={})
     with pytest.raises(SettingsError, match="MOVINGCOLOR_HANDLES is 'two': give a whole number"):
         load_settings(environ={"MOVINGCOLOR_HANDLES": "two"})
     with pytest.raises(SettingsError, match="MOVINGCOLOR_GRADED_TRACK is 'V3': give a video track number"):

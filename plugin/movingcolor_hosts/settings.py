@@ -8,6 +8,7 @@ says which field to fix.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -140,6 +141,33 @@ class FuseSettings:
         return options
 
 
+#: What each kind of setting takes, as an error names it.
+_WANTED = {"bool": "true or false", "int": "a whole number", "float": "a number"}
+
+
+def typed_setting(field_type, value: object, key: str):
+    """``value`` as the setting's type: text as typed on a command line or in the environment; from
+    a settings file (JSON) also a number for a setting of text (``"band": 12``) or of a number, and
+    true or false for a switch. Anything else is refused, naming the setting, before any render."""
+    if isinstance(value, str):
+        return _coerce(field_type, value, key)
+    kind = getattr(field_type, "__name__", str(field_type))
+    if value is None and "None" in kind:
+        return None
+    if isinstance(value, bool):
+        if kind == "bool":
+            return value
+    elif isinstance(value, (int, float)):
+        if kind == "int" and float(value).is_integer():
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind.startswith("str"):
+            return str(value)
+    wanted = _WANTED.get(kind, "text, in quotes")
+    raise SettingsError(f"{key} is {json.dumps(value)}: give {wanted}")
+
+
 def _coerce(field_type, text: str, key: str):
     if field_type in (bool, "bool"):
         lowered = text.strip().lower()
@@ -175,9 +203,7 @@ def settings_from_mapping(
             raise SettingsError(
                 f"{labels.get(key, key)}: unknown setting; known settings are {', '.join(sorted(known))}"
             )
-        if isinstance(value, str):
-            value = _coerce(known[key].type, value, labels.get(key, key))
-        setattr(result, key, value)
+        setattr(result, key, typed_setting(known[key].type, value, labels.get(key, key)))
     return result
 
 

@@ -52,9 +52,11 @@ class FusedItem:
 
 
 def _safe(name: str) -> str:
-    """A clip name as a folder or file name: no frame range ("[1001-1100]"), extension or odd signs."""
+    """A clip name as a folder or file name: no frame range ("[1001-1100]"), extension, or signs
+    that a file system forbids or a shell reads."""
     stem = Path(re.sub(r"\[[^\]]*\]", "", name)).stem
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "clip"
+    # Letters of every script are kept: two timelines named in Cyrillic must not share a folder.
+    return re.sub(r"[^\w.-]+", "_", stem).strip("._") or "clip"
 
 
 def fuse_item(

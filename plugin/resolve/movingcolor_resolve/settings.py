@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from movingcolor_hosts import FuseSettings, SettingsError, environment_values, settings_from_mapping
+from movingcolor_hosts.settings import typed_setting
 
 #: Where the settings file is looked for when $MOVINGCOLOR_RESOLVE_SETTINGS does not name one.
 DEFAULT_SETTINGS_FILE = Path("~/.config/movingcolor/resolve.json")
@@ -102,7 +103,9 @@ def load_settings(
             setattr(
                 resolve,
                 key,
-                _track_number(value, labels.get(key, key)) if key == "graded_track" else str(value),
+                _track_number(value, labels.get(key, key))
+                if key == "graded_track"
+                else typed_setting("str", value, labels.get(key, key)),
             )
     for key in ("server", "out", "grade", "engine", "model", "band", "colorspace", "handles"):
         resolve.fuse.labels.setdefault(key, f"{key} (MOVINGCOLOR_{key.upper()})")
