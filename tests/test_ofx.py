@@ -1,8 +1,8 @@
 """The OFX plugin, built with CMake and loaded by the project's own OFX host, against a real server.
 
 Every rendered frame must equal the server's own fusion of the same window (through the
-client library), bit for bit; a server that is down or silent gives a warning and the
-un-fused source; bad parameter values are refused by the plugin itself; a frame rendered
+client library), bit for bit; a server that is down or silent gives a viewer a warning and the
+un-fused source, and fails a final render; a busy one is asked again; bad parameter values are refused by the plugin itself; a frame rendered
 again sends no image; parameters are read at the rendered frame, so keyframes count; a CDL
 that changes nothing is an identity. The test host calls what real hosts call (clip
 preferences, regions of definition and interest, begin and end sequence render,
@@ -164,6 +164,24 @@ def test_frames_rendered_at_once_on_several_threads(ofx_build, served, tmp_path)
     assert_fused(run, expected_frames(served, plates, mattes, 2), plates, 2)
 
 
+def test_a_busy_server_is_asked_again_until_it_takes_the_frame(ofx_build, test_model, tmp_path):
+    """A server whose job table is full answers RESOURCE_EXHAUSTED: the plugin asks again, with
+    waits growing to 2 s, within the Time limit, where it gave a final render the un-fused Source."""
+    plates, mattes = generated(frames=6, seed=23)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    folder = short_folder()
+    try:
+        with ServerProcess(f"unix://{folder}/busy.sock", ["--max-jobs", "1"]) as busy:
+            params = {"server": busy.address, **GRADE_PARAMS}
+            run = run_host(
+                ofx_build, frames, tmp_path / "out", params, "--render-threads", "3", "--cpus", "2"
+            )
+            assert_fused(run, expected_frames(busy, plates, mattes, 2), plates, 2)
+            assert not run.messages()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_graded_clip_source_alpha_render_scale_and_regions(ofx_build, served, tmp_path):
     """A graded clip instead of the CDL, the Source's alpha as the matte, and a half-resolution render
     whose band in pixels halves with it. The Output's region is the Source's and every input is read
@@ -206,13 +224,15 @@ def test_a_real_clip_through_the_network(ofx_build, served, tmp_path, clips):
     assert_fused(run, expected_frames(served, plates, mattes, 1, engine="movingcolor"), plates, 1)
 
 
-def test_a_neighbour_the_host_cannot_give_is_left_out(ofx_build, served, tmp_path):
+def test_a_neighbour_the_host_cannot_give_ends_the_window_on_its_side(ofx_build, served, tmp_path):
+    """The frames sent stay consecutive: 1001, beyond the missing 1002, would have been fused as
+    1003's neighbour."""
     plates, mattes = generated(frames=5, seed=17)
     given = {f: m for f, m in mattes.items() if f != 1002}  # the host has no matte at 1002
     frames = write_inputs(tmp_path / "in", plates, given)
     params = {"server": served.address, **GRADE_PARAMS}
     run = run_host(ofx_build, frames, tmp_path / "out", params, render=[1003, 1002])
-    window = [1001, 1003, 1004, 1005]
+    window = [1003, 1004, 1005]
     with connect(served.address) as client:
         expected = client.fuse_window(
             1003, {f: plates[f] for f in window}, {f: mattes[f] for f in window}, grade=GRADE, reuse=False
@@ -239,14 +259,24 @@ def test_an_alpha_only_source_is_refused_not_fused_as_grey(ofx_build, served, tm
     assert after["received_bytes"] == before["received_bytes"]
 
 
-def test_a_server_that_is_down_gives_a_warning_and_the_source(ofx_build, tmp_path):
-    """The frame is the un-fused Source and the render succeeds, so the message is a warning: an error
-    would tell the host the node cannot proceed."""
+def test_a_server_that_is_down_gives_a_viewer_the_source_and_fails_a_final_render(ofx_build, tmp_path):
+    """In a viewer the frame is the un-fused Source and the render succeeds, so the message is a
+    warning: an error would tell the host the node cannot proceed. A final render (a render queue,
+    a farm) fails the frame instead: the Source in its place would be baked in as if fused."""
     plates, mattes = generated(frames=3)
     frames = write_inputs(tmp_path / "in", plates, mattes)
     address = f"unix://{tmp_path}/nobody.sock"
     params = {"server": address, **GRADE_PARAMS}
-    run = run_host(ofx_build, frames, tmp_path / "out", params)
+    final = run_host(ofx_build, frames, tmp_path / "final", params)
+    assert sorted(final.renders()) == sorted(plates)
+    assert all(r["status"] == 1 for r in final.renders().values())
+    assert {m["type"] for m in final.messages()} == {"OfxMessageError"}
+    assert (
+        "did not answer" in final.messages()[0]["text"]
+        and "the frame is not rendered" in final.messages()[0]["text"]
+    )
+
+    run = run_host(ofx_build, frames, tmp_path / "out", params, "--interactive")
     assert run.returncode == 0 and sorted(run.renders()) == sorted(plates)
     assert all(r["status"] == 0 for r in run.renders().values())
     for frame, plate in plates.items():
@@ -258,7 +288,7 @@ def test_a_server_that_is_down_gives_a_warning_and_the_source(ofx_build, tmp_pat
     assert "showing the un-fused Source" in messages[0]["text"] and "movingcolor serve" in messages[0]["text"]
 
     # A host with only version 1 of the message suite gets one message box, not one per frame.
-    run = run_host(ofx_build, frames, tmp_path / "out1", params, "--message-suite", "1")
+    run = run_host(ofx_build, frames, tmp_path / "out1", params, "--message-suite", "1", "--interactive")
     assert [(m["kind"], m["type"]) for m in run.messages()] == [("message", "OfxMessageWarning")]
 
 
@@ -270,7 +300,7 @@ def test_a_silent_server_is_given_up_at_the_time_limit(ofx_build, tmp_path):
         silent.listen(8)
         address = f"127.0.0.1:{silent.getsockname()[1]}"
         params = {"server": address, "timeLimit": 1.0, **GRADE_PARAMS}
-        run = run_host(ofx_build, frames, tmp_path / "out", params)
+        run = run_host(ofx_build, frames, tmp_path / "out", params, "--interactive")
     renders = run.renders()
     assert run.returncode == 0 and sorted(renders) == sorted(plates)
     assert all(r["status"] == 0 for r in renders.values())
@@ -299,7 +329,7 @@ def test_a_request_the_server_refuses_is_named_and_passed_through(ofx_build, ser
     plates, mattes = generated(frames=2)
     frames = write_inputs(tmp_path / "in", plates, mattes)
     params = {"server": served.address, "colorspace": "NoSuchSpace", **GRADE_PARAMS}
-    run = run_host(ofx_build, frames, tmp_path / "out", params, render=[FIRST])
+    run = run_host(ofx_build, frames, tmp_path / "out", params, "--interactive", render=[FIRST])
     assert run.renders()[FIRST]["status"] == 0
     assert np.array_equal(run.outputs[FIRST][..., :3], plates[FIRST])
     text = run.messages()[0]["text"]

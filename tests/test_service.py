@@ -226,6 +226,26 @@ def test_window_call_equals_that_frame_of_the_shot(unix_server, shot, tmp_path):
             client.fuse_window(1004, many, {n: mattes[1004] for n in many}, grade=GRADE)
 
 
+def test_a_window_with_a_gap_or_handles_is_refused_not_fused_as_if_consecutive(unix_server, shot):
+    """The engines take a window's frames as consecutive: 1002, beyond a missing 1003, would be
+    fused as 1004's neighbour. A frame one role lacks is named by the client before anything is
+    sent, and a window call's handles (it fuses one frame) are refused."""
+    from movingcolor.errors import FrameSourceError
+
+    plate, matte = shot
+    plates = {n: read_pixels(Path(plate.replace("####", str(n)))) for n in range(1002, 1007)}
+    mattes = {n: read_pixels(Path(matte.replace("####", str(n)))) for n in range(1002, 1007)}
+    with connect(unix_server.address) as client:
+        gap = [1002, 1004, 1005, 1006]
+        with pytest.raises(InvalidRequestError, match=r"plate frames 1002, 1004-1006 have a gap; send the"):
+            client.fuse_window(1004, {n: plates[n] for n in gap}, {n: mattes[n] for n in gap}, grade=GRADE)
+        with pytest.raises(FrameSourceError, match="the matte lacks frames 1003 that another role has"):
+            client.fuse_window(1004, plates, {n: m for n, m in mattes.items() if n != 1003}, grade=GRADE)
+        with pytest.raises(InvalidRequestError, match="leave handles at 0, not 1"):
+            client.fuse_window(1004, plates, mattes, grade=GRADE, handles=1)
+        assert client.fuse_window(1004, plates, mattes, grade=GRADE).frame == 1004
+
+
 def test_a_window_with_an_empty_or_full_matte_fuses_with_the_network(unix_server, shot, test_model):
     """A host's window where the object is absent from a frame (its matte empty, or full where the
     roto is off): the network fuses it, and an empty target comes back as the hard composite."""

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <set>
+#include <thread>
 
 #include "call_waiter.hpp"
 
@@ -18,7 +19,8 @@ namespace {
 constexpr size_t kPartBytes = 2 * 1024 * 1024;
 // FindImages is cheap: it never needs more than a few seconds.
 constexpr double kFindSeconds = 5.0;
-constexpr const char* kEvicted = "no longer holds image";
+// gRPC's own refusal of a message over its receiving limit, also RESOURCE_EXHAUSTED: never busy.
+constexpr const char* kTooLarge = "larger than max";
 
 std::chrono::system_clock::time_point after(double seconds) {
   return std::chrono::system_clock::now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(
@@ -91,13 +93,38 @@ FusedWindow FusionClient::fuse(const v1::ShotSetup& setup, std::vector<WindowIma
   const auto deadline = after(seconds);
   for (auto& image : images)
     if (image.sha256.empty()) image.sha256 = sha256Hex(image.bytes);
+  // A busy server (RESOURCE_EXHAUSTED: its job table is full) is asked again until the time limit,
+  // and one restarting (UNAVAILABLE) a few times within two seconds: a render given up at once would
+  // show, or bake into a final render, the un-fused Source for a frame the server can fuse.
+  double wait = 0.25;
+  int unavailable = 0;
+  for (;;) {
+    grpc::Status status;
+    FusedWindow result = attempt(setup, images, width, height, deadline, aborted, status);
+    if (result.ok || result.aborted) return result;
+    const bool busy = status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+                      status.error_message().find(kTooLarge) == std::string::npos;
+    const bool restarting = status.error_code() == grpc::StatusCode::UNAVAILABLE && ++unavailable <= 3;
+    if (!(busy || restarting) || after(wait) >= deadline) return result;
+    for (const auto until = after(wait); std::chrono::system_clock::now() < until;) {
+      if (aborted()) {
+        result.aborted = true;
+        return result;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    wait = std::min(wait * 2, 2.0);
+  }
+}
 
+FusedWindow FusionClient::attempt(const v1::ShotSetup& setup, const std::vector<WindowImage>& images,
+                                  int width, int height, std::chrono::system_clock::time_point deadline,
+                                  const std::function<bool()>& aborted, grpc::Status& status) {
   v1::FindImagesRequest find;
   for (const auto& image : images) find.add_sha256(image.sha256);
   v1::FindImagesResponse held;
   grpc::ClientContext findContext;
   prepare(findContext, std::min(deadline, after(kFindSeconds)));
-  grpc::Status status;
   {
     CallWaiter waiter(findContext, aborted);
     auto call = stub_->PrepareAsyncFindImages(&findContext, find, waiter.queue());
@@ -125,8 +152,10 @@ FusedWindow FusionClient::fuse(const v1::ShotSetup& setup, std::vector<WindowIma
 
   FusedWindow result = send(setup, images, width, height, deadline, reuse, aborted, status);
   if (!result.ok && status.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
-      status.error_message().find(kEvicted) != std::string::npos) {
-    // Evicted between FindImages and FuseWindow: send every image in full once.
+      std::find(reuse.begin(), reuse.end(), true) != reuse.end()) {
+    // An image sent by reference that the server no longer holds as sent (evicted between
+    // FindImages and FuseWindow, or held with another layout of the same bytes): every image in
+    // full, once. The server's other refusals are INVALID_ARGUMENT.
     result = send(setup, images, width, height, deadline, std::vector<bool>(images.size(), false), aborted,
                   status);
   }

@@ -53,6 +53,11 @@ class FusionClient {
                    double seconds, const std::function<bool()>& aborted);
 
  private:
+  // One FindImages and FuseWindow (and the window again in full if the server lost an image sent by
+  // reference); `status` is the last call's.
+  FusedWindow attempt(const v1::ShotSetup& setup, const std::vector<WindowImage>& images, int width,
+                      int height, std::chrono::system_clock::time_point deadline,
+                      const std::function<bool()>& aborted, grpc::Status& status);
   FusedWindow send(const v1::ShotSetup& setup, const std::vector<WindowImage>& images, int width, int height,
                    std::chrono::system_clock::time_point deadline, const std::vector<bool>& reuse,
                    const std::function<bool()>& aborted, grpc::Status& status);

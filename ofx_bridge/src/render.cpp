@@ -159,11 +159,24 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   const int64_t target = std::llround(time);
 
   std::vector<WindowImage> images;
-  for (int64_t frame : frames) {
-    bool absent = false;
-    const std::string bad = windowFrame(clips, frame, rect, settings, images, absent);
-    // A neighbour the host cannot give shortens the window, as the clip's ends do; the target cannot.
-    if (!bad.empty() && !(absent && frame != target)) return refuse(effect, instance, bad);
+  bool absent = false;
+  const std::string missing = windowFrame(clips, target, rect, settings, images, absent);
+  if (!missing.empty()) return refuse(effect, instance, missing);
+  // Neighbours outward from the target: one the host cannot give ends the window on its side, as
+  // the clip's ends do, so the frames sent stay consecutive (a frame beyond a gap would be fused as
+  // the neighbour missing).
+  for (const int64_t step : {int64_t(-1), int64_t(1)}) {
+    for (int64_t frame = target + step; std::find(frames.begin(), frames.end(), frame) != frames.end();
+         frame += step) {
+      const std::string bad = windowFrame(clips, frame, rect, settings, images, absent);
+      if (bad.empty()) continue;
+      if (!absent) return refuse(effect, instance, bad);
+      if (std::getenv("MOVINGCOLOR_OFX_LOG") != nullptr) {
+        std::fprintf(stderr, "movingcolor-ofx: frame %lld: the window ends before %s\n",
+                     static_cast<long long>(target), bad.c_str());
+      }
+      break;
+    }
   }
 
   digest(images);
@@ -201,17 +214,21 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
     return kOfxStatOK;
   }
   if (fused.aborted) return kOfxStatFailed;
-  copySource(output, window, source);
-  const std::string text =
+  // A final render (a render queue, a farm, Deliver) fails the frame: the un-fused Source in its place
+  // would be baked in as if fused. An interactive one shows the Source, with a warning.
+  const bool interactive = propInt(inArgs, kOfxImageEffectPropInteractiveRenderStatus, 0, 1) != 0;
+  const std::string shown = interactive ? "showing the un-fused Source" : "the frame is not rendered";
+  const std::string failure =
       fused.unreachable
-          ? "MovingColor: the server at " + settings.server + " did not answer (" + fused.error +
-                "); showing the un-fused Source. Start it (movingcolor serve --address " + settings.server +
+          ? "the server at " + settings.server + " did not answer (" + fused.error + "); " + shown +
+                ". Start it (movingcolor serve --address " + settings.server +
                 "), check the Server parameter, or raise the Time limit."
-          : "MovingColor: the server could not fuse " + frameName(target) + ": " + fused.error +
-                "; showing the un-fused Source.";
+          : "the server could not fuse " + frameName(target) + ": " + fused.error + "; " + shown + ".";
+  if (!interactive) return refuse(effect, instance, failure);
+  copySource(output, window, source);
   // A warning, not an error: the host may go on (an error tells it the node cannot proceed), and the
   // frame it gets is the Source's.
-  instance->report(effect, kOfxMessageWarning, text);
+  instance->report(effect, kOfxMessageWarning, "MovingColor: " + failure);
   return kOfxStatOK;
 }
 

@@ -10,11 +10,13 @@
 //                 [--render 3,4,3] [--param name=value]... [--key name@frame=value]...
 //                 [--scale 0.5] [--origin X,Y] [--negative-rowbytes] [--cpus N] [--message-suite 1|2]
 //                 [--no-matte] [--no-graded] [--abort] [--abort-after SECONDS] [--render-threads N]
-//                 [--render-on-suite-threads]
+//                 [--render-on-suite-threads] [--interactive]
 //
 // --key sets a keyframe (double parameters that animate; linear between keys); the timeline sits
 // at the first frame, where paramGetValue reads. --render-on-suite-threads runs the concurrent
 // renders on the multi-thread suite's own threads, from which a nested multiThread is refused.
+// --interactive renders as a viewer does (kOfxImageEffectPropInteractiveRenderStatus 1); without
+// it every render is a final render's.
 //
 // DIR holds source.N.raw (RGBA), and optionally matte.N.raw (A or RGBA) and graded.N.raw (RGBA).
 #include <dlfcn.h>
@@ -116,6 +118,8 @@ Arguments parse(int argc, char** argv) {
       o.renderThreads = unsigned(std::stoul(value()));
     else if (flag == "--render-on-suite-threads")
       o.renderOnSuiteThreads = true;
+    else if (flag == "--interactive")
+      o.interactive = true;
     else if (flag == "--no-matte")
       a.matte = false;
     else if (flag == "--no-graded")
@@ -233,7 +237,7 @@ void renderFrame(OfxPlugin* plugin, Effect& effect, const Arguments& args, long 
   renderArgs.setDouble(kOfxImageEffectPropRenderScale, o.renderScale, 0);
   renderArgs.setDouble(kOfxImageEffectPropRenderScale, o.renderScale, 1);
   renderArgs.setInt(kOfxImageEffectPropSequentialRenderStatus, o.renderThreads <= 1 ? 1 : 0);
-  renderArgs.setInt(kOfxImageEffectPropInteractiveRenderStatus, 0);
+  renderArgs.setInt(kOfxImageEffectPropInteractiveRenderStatus, o.interactive ? 1 : 0);
   const auto started = std::chrono::steady_clock::now();
   beginRenderOnThisThread(&request, started);
   const OfxStatus status = call(plugin, kOfxImageEffectActionRender, &effect, &renderArgs);

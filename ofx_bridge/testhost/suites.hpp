@@ -27,6 +27,7 @@ struct Options {
   double abortAfter = -1.0;           // ... or once a render has run this many seconds (when 0 or more)
   unsigned int renderThreads = 1;     // frames rendered at once, each on its own thread
   bool renderOnSuiteThreads = false;  // ... those threads being the multi-thread suite's own
+  bool interactive = false;           // renders are a viewer's, not a final render's
 };
 
 struct Clip {

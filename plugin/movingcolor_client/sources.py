@@ -157,10 +157,19 @@ class ArrayFrames:
         self.frames = {role: dict(images) for role, images in frames.items()}
         self.colorspace = colorspace
         self.sample_type = SAMPLE_TYPES[sample_type]
-        sets = [set(images) for images in self.frames.values()]
-        self.clip = sorted(set.intersection(*sets))
+        sets = {role: set(images) for role, images in self.frames.items()}
+        self.clip = sorted(set.intersection(*sets.values()))
         if not self.clip:
             raise FrameSourceError("the arrays share no frame numbers: give every role the same frames")
+        every = set.union(*sets.values())
+        for role, numbers in sets.items():
+            # Never left out without a word: a frame one role lacks inside the window would make
+            # the frame beyond it pass for its neighbour.
+            if numbers != every:
+                raise FrameSourceError(
+                    f"the {role} lacks frames {describe_frames(every - numbers)} that another role has: "
+                    f"give every role the same frames (end a window where a neighbour is missing)"
+                )
 
     @classmethod
     def from_stacks(

@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Callable, Hashable, Iterator
 
 from ..errors import MovingColorError
+from ..frames.frame_range import describe_frames
 from ..frames.stream import FrameStore
 from ..jobs import FramePlan, ShotStream
 from ..protocol.digest import image_sha256, is_digest
@@ -153,6 +154,11 @@ def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, reque
         raise MovingColorError(
             "FuseWindow fuses one frame: set the setup's render to the target, first = last"
         )
+    if setup.handles:
+        raise MovingColorError(
+            f"FuseWindow fuses one frame, with the neighbours sent as its window: leave handles at 0, "
+            f"not {setup.handles}"
+        )
     # A declared clip and range are checked before anything is received.
     declared = clip_frames(setup) if setup.clip else None
     render = render_range(declared, setup) if declared else None
@@ -180,6 +186,14 @@ def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, reque
         clip = declared or sorted({frame for role, frame, _ in decoded if role == "plate"})
         if not clip:
             raise MovingColorError("no plate images arrived; send the target's plate and its neighbours'")
+        if not declared and clip[-1] - clip[0] + 1 != len(clip):
+            # The engines take a window's frames as consecutive: a frame beyond a gap would be fused
+            # as if it were the neighbour missing.
+            raise MovingColorError(
+                f"the window's plate frames {describe_frames(clip)} have a gap; send the target and "
+                f"consecutive neighbours, ending the window where a neighbour is missing (or declare "
+                f"the clip)"
+            )
         store = FrameStore(roles, clip)
         for role, frame, image in decoded:
             store.put(role, frame, image)
