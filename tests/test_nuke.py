@@ -306,9 +306,29 @@ def test_missing_matte(session, served, shot, tmp_path):
     node["grade_source"].setValue("CDL")
     node.setInput(0, read_node(str(opaque / "p.####.exr"), 1001, 1006))
     node.setInput(1, None)
-    with pytest.raises(MissingInputError, match="the plate has no matte in its alpha .* connect a matte"):
+    with pytest.raises(
+        MissingInputError,
+        match="the plate has no matte in its alpha: it is opaque in every frame.* connect a matte",
+    ):
         movingcolor_nuke.fuse(node)
+    # A matte input that is opaque (an RGBA render read for its alpha) or empty (a roto not drawn yet).
     node.setInput(0, read_node(plate, 1001, 1006))
+    node.setInput(1, read_node(str(opaque / "p.####.exr"), 1001, 1006))
+    node["matte_channel"].setValue("alpha")
+    with pytest.raises(
+        MissingInputError, match="matte input's alpha: it is opaque in every frame.*'matte from' to rgb"
+    ):
+        movingcolor_nuke.fuse(node)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for number in range(1001, 1007):
+        write_image(empty / f"m.{number}.exr", np.zeros((*pixels.shape[:2], 3), np.float32))
+    node.setInput(1, read_node(str(empty / "m.####.exr"), 1001, 1006))
+    node["matte_channel"].setValue("rgb")
+    with pytest.raises(
+        MissingInputError, match="matte input's rgb: it is empty .0. in every frame, so nothing"
+    ):
+        movingcolor_nuke.fuse(node)
     node.setInput(1, read_node(str(tmp_path / "nothing.####.png"), 1001, 1006))
     node["fuse"].execute()
     assert "rendering the matte input" in nuke.messages[-1] and "No such file" in nuke.messages[-1]

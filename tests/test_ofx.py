@@ -2,12 +2,12 @@
 
 Every rendered frame must equal the server's own fusion of the same window (through the
 client library), bit for bit; a server that is down or silent gives a viewer a warning and the
-un-fused source, and fails a final render; a busy one is asked again; bad parameter values are refused by the plugin itself; a frame rendered
-again sends no image; parameters are read at the rendered frame, so keyframes count; a CDL
-that changes nothing is an identity. The test host calls what real hosts call (clip
-preferences, regions of definition and interest, begin and end sequence render,
-is-identity) and checks the plugin's side of each. Generated frames always run; the real
-clips run when present.
+un-fused source, and fails a final render; a busy one is asked again; bad parameter values are
+refused by the plugin itself; a frame rendered again sends no image; parameters are read at the
+rendered frame, so keyframes count; a CDL that changes nothing is an identity. The test host
+calls what real hosts call (clip preferences, regions of definition and interest, begin and end
+sequence render, is-identity) and checks the plugin's side of each. Generated frames always run;
+the real clips run when present.
 """
 
 from __future__ import annotations

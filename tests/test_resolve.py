@@ -362,6 +362,22 @@ def test_bad_settings_file_and_environment(tmp_path):
         settings.fuse.validate()
 
 
+def test_a_matte_track_that_is_empty_everywhere_is_refused_before_the_server(resolve, served, shot, tmp_path):
+    """A matte clip with nothing in it (the wrong clip, a matte not yet made) would fuse as the plate
+    given back, looking done."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    height, width = read_pixels(Path(shot["plate"].replace("####", "1001"))).shape[:2]
+    for number in range(1001, 1007):
+        write_image(empty / f"m.{number}.exr", np.zeros((height, width, 3), np.float32))
+    place(resolve, shot["plate"], 1001, 1006, track=1)
+    place(resolve, str(empty / "m.####.exr"), 1001, 1006, track=2)
+    settings = settings_for(served.address, tmp_path, matte="track:2")
+    (report,) = fuse_items(resolve, track_items(resolve, 1), settings)
+    assert "the matte on video track 2: it is empty (0) in every frame, so nothing" in report.error
+    assert fused_clips(resolve) == [] and leftovers(tmp_path / "out") == []
+
+
 def test_missing_matte(resolve, served, shot, tmp_path):
     place(resolve, shot["plate"], 1001, 1006, track=1)
     place(resolve, shot["matte"], 1001, 1006, track=2, duration=3)
@@ -371,7 +387,7 @@ def test_missing_matte(resolve, served, shot, tmp_path):
     assert fused_clips(resolve) == [] and leftovers(tmp_path / "out") == []
     # An RGB clip rendered with ExportAlpha comes out opaque: no matte to fuse through.
     (report,) = fuse_items(resolve, track_items(resolve, 1), settings_for(served.address, tmp_path))
-    assert "rendered with ExportAlpha has no matte in its alpha" in report.error
+    assert "rendered with ExportAlpha has no matte in its alpha: it is opaque" in report.error
     assert "set matte to track:N" in report.error and report.exit_code == 2
     assert fused_clips(resolve) == [] and leftovers(tmp_path / "out") == []
     timeline = resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline()

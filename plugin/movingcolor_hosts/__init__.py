@@ -9,7 +9,7 @@ turn knobs or settings into :class:`FuseSettings` and render frames.
 
 from .errors import HostBridgeError, MissingInputError, RenderError, SettingsError
 from .fusion import FusedSequence, RenderedInputs, fuse_rendered
-from .mattes import require_matte_in_alpha
+from .mattes import require_matte, require_matte_in_alpha
 from .settings import FuseSettings, environment_values, settings_from_mapping
 from .staging import StagedOutput, new_folder_in, scratch_folder
 
@@ -25,6 +25,7 @@ __all__ = [
     "StagedOutput",
     "fuse_rendered",
     "new_folder_in",
+    "require_matte",
     "require_matte_in_alpha",
     "scratch_folder",
     "settings_from_mapping",

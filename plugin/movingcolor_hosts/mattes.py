@@ -1,13 +1,13 @@
 """Checks that a rendered matte is a matte, before a server spends time on it.
 
 A host asked to render "with alpha" writes an opaque alpha when the clip has
-none; fused through that, the whole frame would count as graded and the result
-would look plausible and be wrong. Better to say so.
+none, and a matte input rendered from the wrong channel, or a roto not yet drawn,
+is opaque or empty everywhere: fused through that, the whole frame, or nothing,
+would count as graded, and the result would look plausible and be wrong. Better to
+say so.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 from movingcolor.frames.image_io import read_header, read_pixels
@@ -17,16 +17,32 @@ from .errors import MissingInputError
 
 
 def require_matte_in_alpha(plate: str, what: str, fix: str) -> None:
-    """Raise MissingInputError unless some frame of the ``plate`` sequence has an alpha below 1.
-    ``what`` names the source in the message and ``fix`` says how to give a matte."""
-    pattern = SequencePattern.parse(plate)
-    frames = pattern.frames_on_disk()
-    for frame in frames:
-        path = Path(pattern.path(frame))
+    """Raise MissingInputError unless the ``plate`` sequence's alpha is a matte: it has an alpha,
+    below 1 somewhere and above 0 somewhere in the frames. ``what`` names the source in the message
+    and ``fix`` says how to give a matte."""
+    _require_matte(plate, f"{what} has no matte in its alpha", fix, alpha=True)
+
+
+def require_matte(matte: str, what: str, fix: str) -> None:
+    """Raise MissingInputError unless the rendered ``matte`` sequence (its alpha, else its first
+    channel, as the server reads it) is below 1 somewhere and above 0 somewhere in the frames."""
+    _require_matte(matte, what, fix, alpha=False)
+
+
+def _require_matte(sequence: str, what: str, fix: str, alpha: bool) -> None:
+    pattern = SequencePattern.parse(sequence)
+    empty = opaque = True
+    for frame in pattern.frames_on_disk():
+        path = pattern.path(frame)
         channels = read_header(path).channels
-        if "A" not in channels:
+        if alpha and "A" not in channels:
+            empty = False  # no alpha at all: what a host's opaque default means
             break
-        alpha = read_pixels(path)[:, :, channels.index("A")]
-        if float(np.min(alpha)) < 1.0:
+        values = read_pixels(path)[:, :, channels.index("A") if "A" in channels else 0]
+        empty = empty and float(np.max(values)) <= 0.0
+        opaque = opaque and float(np.min(values)) >= 1.0
+        if not (empty or opaque):
             return
-    raise MissingInputError(f"{what} has no matte in its alpha (it is opaque in every frame); {fix}")
+    if empty:
+        raise MissingInputError(f"{what}: it is empty (0) in every frame, so nothing would be graded; {fix}")
+    raise MissingInputError(f"{what}: it is opaque in every frame, so the whole frame would be graded; {fix}")

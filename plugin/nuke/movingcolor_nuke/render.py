@@ -24,6 +24,7 @@ from movingcolor_hosts import (
     RenderError,
     SettingsError,
     new_folder_in,
+    require_matte,
     require_matte_in_alpha,
 )
 from movingcolor_hosts.staging import INPUTS_PREFIX
@@ -209,6 +210,13 @@ def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = N
                 patterns["plate"],
                 f"{node.name()}: the plate",
                 "connect a matte to the matte input, or give the plate a matte in its alpha",
+            )
+        else:
+            require_matte(
+                patterns["matte"],
+                f"{node.name()}: the matte input's {roles['matte']}",
+                f"set 'matte from' to {'rgb' if roles['matte'] == 'alpha' else 'alpha'} if the matte is "
+                f"there, or draw the roto or key over frames {first}-{last}",
             )
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)

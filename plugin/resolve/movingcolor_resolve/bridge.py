@@ -15,6 +15,7 @@ from movingcolor_hosts import (
     RenderedInputs,
     SettingsError,
     fuse_rendered,
+    require_matte,
     require_matte_in_alpha,
     scratch_folder,
 )
@@ -113,6 +114,12 @@ def fuse_item(
                 f"{item.GetName()} rendered with ExportAlpha",
                 "give the clip an alpha (or connect the node tree's alpha output), or set matte to "
                 "track:N for a matte clip on video track N",
+            )
+        else:
+            require_matte(
+                rendered["matte"],
+                f"the matte on video track {matte_track}",
+                "check that the clip there holds the matte (white on the object) over this clip's frames",
             )
         inputs = RenderedInputs(rendered["plate"], rendered.get("matte", "alpha"), rendered.get("graded"))
 
