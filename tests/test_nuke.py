@@ -236,13 +236,17 @@ def test_bear_through_the_node_equals_movingcolor_fuse(session, served, clips, t
 # -- failures: a clear message, nothing written ----------------------------------
 
 
-def test_server_down(session, shot, tmp_path):
+def test_server_down(session, shot, tmp_path, monkeypatch):
+    """Found before any input is rendered: a long shot's renders are not thrown away."""
     plate, matte = shot
     out = tmp_path / "out" / "f.####.exr"
     node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006),
                             f"unix://{tmp_path}/nobody.sock", out, first=1001, last=1002)  # fmt: skip
+    rendered = []
+    monkeypatch.setattr(nuke, "execute", lambda *args, **options: rendered.append(args))
     with pytest.raises(ServerUnavailableError, match="movingcolor serve"):
         movingcolor_nuke.fuse(node)
+    assert rendered == []
     node["fuse"].execute()  # the button under nuke -t: a message, not an exception
     assert "unavailable" in nuke.messages[-1] and "movingcolor serve --address" in nuke.messages[-1]
     assert files_under(out.parent) == []

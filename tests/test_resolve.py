@@ -275,10 +275,12 @@ def media_count(app) -> int:
 
 
 def test_server_down(resolve, shot, tmp_path):
+    """Found before Resolve renders anything: a long shot's renders are not thrown away."""
     place(resolve, shot["rgba"], 1001, 1006, track=1)
     settings = settings_for(f"unix://{tmp_path}/nobody.sock", tmp_path)
     (report,) = fuse_items(resolve, track_items(resolve, 1), settings)
     assert "unavailable" in report.error and "movingcolor serve --address" in report.error
+    assert "rendering" not in (tmp_path / "movingcolor.log").read_text()
     assert fused_clips(resolve) == [] and media_count(resolve) == 1
     assert leftovers(tmp_path / "out") == []
     assert "unavailable" in (tmp_path / "movingcolor.log").read_text()
@@ -301,6 +303,8 @@ def test_server_down(resolve, shot, tmp_path):
         ({"colorspace": ""}, "the project is not colour-managed (DaVinci YRGB): Resolve renders the clips'"),
         ({"handles": 2}, "Resolve renders the clip's cut only; set it to 0"),
         ({"grade": "slope=abc"}, "slope"),  # the server's own check of the grade
+        ({"engine": "gudied"}, "engine 'gudied': the server at "),  # before any render
+        ({"model": "typo-model"}, "model 'typo-model': the server at "),
     ],
 )
 def test_bad_settings(resolve, served, shot, tmp_path, values, named):

@@ -8,7 +8,7 @@ turn knobs or settings into :class:`FuseSettings` and render frames.
 """
 
 from .errors import HostBridgeError, MissingInputError, RenderError, SettingsError
-from .fusion import FusedSequence, RenderedInputs, fuse_rendered
+from .fusion import FusedSequence, RenderedInputs, check_server, fuse_rendered
 from .mattes import require_matte, require_matte_in_alpha
 from .settings import FuseSettings, environment_values, settings_from_mapping
 from .staging import StagedOutput, new_folder_in, scratch_folder
@@ -20,6 +20,7 @@ __all__ = [
     "MissingInputError",
     "RenderError",
     "RenderedInputs",
+    "check_server",
     "SettingsError",
     "environment_values",
     "StagedOutput",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from movingcolor_client import JobCancelledError, ShotCall, connect
 
+from .errors import SettingsError
 from .settings import FuseSettings
 from .staging import StagedOutput
 
@@ -107,6 +108,26 @@ class _CancelWatch:
             if self.cancelled():
                 self.fire()
                 return
+
+
+def check_server(settings: FuseSettings) -> None:
+    """Before a host renders anything: the server answers, and has the engine and model asked for.
+    A MovingColorError names the fix otherwise; found after the renders, each would throw a whole
+    shot's renders away."""
+    with connect(settings.server, settings.token, retries=settings.retries) as client:
+        info = client.info()
+    engines = [engine["name"] for engine in info["engines"]]
+    if settings.engine not in engines:
+        raise SettingsError(
+            f"{settings.label('engine')} {settings.engine!r}: the server at {settings.server} has no such "
+            f"engine; it has {', '.join(engines)}"
+        )
+    models = [model["name"] for model in info["models"]]
+    if settings.model and settings.model not in models:
+        raise SettingsError(
+            f"{settings.label('model')} {settings.model!r}: the server at {settings.server} has no such "
+            f"model; it has {', '.join(models) or 'none'}"
+        )
 
 
 def fuse_rendered(

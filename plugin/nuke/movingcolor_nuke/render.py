@@ -23,6 +23,7 @@ from movingcolor_hosts import (
     RenderedInputs,
     RenderError,
     SettingsError,
+    check_server,
     new_folder_in,
     require_matte,
     require_matte_in_alpha,
@@ -196,6 +197,7 @@ def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = N
     check_outputs_spare_inputs(
         SequencePattern.parse(settings.out), range(first, last + 1), _files_read_by(node)
     )
+    check_server(settings)
     render_first = min(first, max(first - settings.handles, plate.firstFrame()))
     render_last = max(last, min(last + settings.handles, plate.lastFrame()))
     scratch = new_folder_in(Path(settings.out).parent, INPUTS_PREFIX)

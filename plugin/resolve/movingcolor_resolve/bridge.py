@@ -14,6 +14,7 @@ from movingcolor_client import JobCancelledError
 from movingcolor_hosts import (
     RenderedInputs,
     SettingsError,
+    check_server,
     fuse_rendered,
     require_matte,
     require_matte_in_alpha,
@@ -92,6 +93,7 @@ def fuse_item(
     out_folder = out.parent
     log.info("%s: record frames %d-%d on video track %d", item.GetName(), first, last, plate_track)
     log.info("%s: %s", item.GetName(), sent.note)
+    check_server(fuse)
     with scratch_folder(out_folder) as scratch:
         rendered = {
             role: render_track(
