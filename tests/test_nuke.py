@@ -262,6 +262,8 @@ def test_server_down(session, shot, tmp_path, monkeypatch):
         ({"out": "{folder}/f.exr"}, "is not an EXR sequence"),
         ({"out": "{folder}/f.####.png"}, "is not an EXR sequence"),
         ({"out": "/dev/null/fused/f.####.exr"}, "cannot write to the output folder /dev/null/fused: Not a"),
+        ({"out": "[file dirname [value root.name]]/f.####.exr"}, "holds a TCL expression, which this node"),
+        ({"grade_source": "grade file", "grade_file": "$env(SHOW)/look.cube"}, "holds a TCL expression"),
         ({"first": 1005, "last": 1002}, "the first frame is after the last"),
         ({"handles": -2}, "window is -2"),
         ({"grade_source": "grade file", "grade_file": "{folder}/missing.cube"}, "does not exist"),

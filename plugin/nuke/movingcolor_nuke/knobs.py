@@ -127,7 +127,7 @@ def grade_text(node: nuke.Node) -> tuple[str, bool]:
             )
         return text, False
     if source == "grade file":
-        path = node["grade_file"].value().strip()
+        path = _path_knob(node, "grade_file")
         if not path:
             raise SettingsError("grade file is empty: choose a .cc/.cdl or LUT file")
         if not os.path.isfile(path):
@@ -139,13 +139,27 @@ def grade_text(node: nuke.Node) -> tuple[str, bool]:
     return f"look:{look}", False
 
 
+def _path_knob(node: nuke.Node, name: str) -> str:
+    """A file knob's path as typed. Nuke's Writes evaluate TCL in theirs (``[value root.name]``,
+    ``$env(SHOW)``), which a knob's value does not: such a path would be taken as the words typed
+    and frames written to a folder named after them, so it is refused."""
+    path = node[name].value().strip()
+    if "[" in path or "$" in path:
+        label = LABELS.get(name, name.replace("_", " "))
+        raise SettingsError(
+            f"{label} {path!r} holds a TCL expression, which this node does not evaluate: write the "
+            f"path itself"
+        )
+    return path
+
+
 def settings_from_node(node: nuke.Node) -> FuseSettings:
     """The node's knobs as validated settings; SettingsError names the knob to fix. An empty colourspace
     stays empty here: the script's working space is sent (script_color.py)."""
     grade, use_graded = grade_text(node)
     settings = FuseSettings(
         server=node["server"].value().strip(),
-        out=node["out"].value().strip(),
+        out=_path_knob(node, "out"),
         grade=grade,
         use_graded=use_graded,
         engine=node["engine"].value(),
