@@ -695,20 +695,29 @@ def test_working_space_without_a_counterpart_is_refused(session, served, shot, t
 # -- proxy mode ------------------------------------------------------------------------
 
 
-def test_proxy_mode_scales_a_band_in_pixels(session, served, shot, tmp_path):
-    """The Writes render at the proxy scale: a band in pixels is scaled with them, a percentage not."""
+def test_proxy_mode_scales_a_band_in_pixels_and_keeps_the_full_size_take(session, served, shot, tmp_path):
+    """The Writes render at the proxy scale: a band in pixels is scaled with them, a percentage not.
+    The proxy frames go to a proxy folder, read by the node's Read in proxy mode: the full-size take
+    beside them is kept (a proxy fuse once replaced it)."""
     plate, matte = shot
     full = read_pixels(Path(plate.replace("####", "1001"))).shape
-    root = nuke.root()
-    root["proxy"].setValue(True)
-    root["proxy_scale"].setValue(0.5)
     out = tmp_path / "out" / "f.####.exr"
     node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out,
                             first=1001, last=1002, band="12")  # fmt: skip
+    movingcolor_nuke.fuse(node)
+    full_take = read_pixels(out.parent / "f.1001.exr")
+    root = nuke.root()
+    root["proxy"].setValue(True)
+    root["proxy_scale"].setValue(0.5)
     result = movingcolor_nuke.fuse(node)
     assert result.summary["band"] == "6px"
-    assert read_pixels(out.parent / "f.1001.exr").shape[:2] == (round(full[0] / 2), round(full[1] / 2))
+    half = (round(full[0] / 2), round(full[1] / 2))
+    assert read_pixels(out.parent / "proxy" / "f.1001.exr").shape[:2] == half
+    assert np.array_equal(read_pixels(out.parent / "f.1001.exr"), full_take)
     assert "proxy mode: rendered at 0.5 of full size, band 12 sent as 6px" in node["status"].value()
+    assert node.output()._image(1001)["rgba.red"].shape == half  # the node shows the proxy take
+    root["proxy"].setValue(False)
+    assert node.output()._image(1001)["rgba.red"].shape == full[:2]  # and, out of proxy mode, the full
     node["band"].setValue("10%")
     assert movingcolor_nuke.fuse(node).summary["band"] == "10%"
 

@@ -463,6 +463,7 @@ class Read(Node):
             String_Knob("name"),
             Boolean_Knob("disable"),
             File_Knob("file"),
+            File_Knob("proxy"),
             Int_Knob("first", value=1),
             Int_Knob("last", value=1),
             Int_Knob("origfirst", value=1),
@@ -476,7 +477,9 @@ class Read(Node):
     def _path(self, frame: int) -> str:
         # Outside first..last the Read holds its first or last frame (Nuke's before/after: hold).
         held = min(max(frame, self["first"].value()), self["last"].value())
-        return _frame_path(self["file"].value(), held)
+        # In proxy mode a Read reads its proxy file where it has one, its file otherwise.
+        proxy = self["proxy"].value() if root()["proxy"].value() else ""
+        return _frame_path(proxy or self["file"].value(), held)
 
     def _read(self, frame: int) -> tuple[np.ndarray, list[str]]:
         if not self["raw"].value():

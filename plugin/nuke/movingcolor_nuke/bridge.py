@@ -56,7 +56,15 @@ def show_result(node: nuke.Node, result: FusedSequence, notes: tuple[str, ...] =
     """Point the node's Read at the fused frames and make it the node's output; the status line says
     what was fused, and ``notes`` (how the frames were named and scaled for the server)."""
     read = inner(node, READ_NAME)
-    read["file"].setValue(result.out)
+    full = node["out"].value().strip()
+    if result.out != full:
+        # A proxy fuse: Nuke reads the Read's proxy file in proxy mode; its file stays the full-size
+        # take (missing until one is fused, which the Read then says).
+        read["proxy"].setValue(result.out)
+        read["file"].setValue(full)
+    else:
+        read["file"].setValue(result.out)
+        read["proxy"].setValue("")  # an older proxy take would hide this one in proxy mode
     for knob in ("first", "origfirst"):
         read[knob].setValue(result.first)
     for knob in ("last", "origlast"):

@@ -3,6 +3,8 @@ width in pixels must scale with the frames; a percentage of the object's size sc
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from movingcolor.spec.band_width import BandWidth
 
 
@@ -23,3 +25,10 @@ def band_at_scale(band: str, scale: float) -> str:
     if width.relative or scale == 1.0:
         return band
     return str(BandWidth(width.value * scale))
+
+
+def proxy_output(out: str) -> str:
+    """Where fused frames rendered in proxy mode go: a ``proxy`` folder beside the output's frames,
+    so a proxy fuse never replaces the full-size take."""
+    path = Path(out)
+    return str(path.parent / "proxy" / path.name)

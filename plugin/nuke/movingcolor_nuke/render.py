@@ -32,7 +32,7 @@ from movingcolor_hosts.staging import INPUTS_PREFIX
 
 from .knobs import GRADED, INPUT_NAMES, MATTE, PLATE, frame_range, settings_from_node
 from .node import WRITE_NAMES, inner
-from .proxy import band_at_scale, render_scale
+from .proxy import band_at_scale, proxy_output, render_scale
 from .script_color import ServerColorspace, script_config, server_colorspace, working_space
 from .server_choices import server_ocio_config
 
@@ -135,13 +135,19 @@ def _colorspace(settings: FuseSettings) -> ServerColorspace:
     )
 
 
-def _scaled_band(band: str) -> tuple[str, str]:
-    """``band`` for frames rendered at the script's scale (proxy mode), and a note when it differs."""
+def _at_render_scale(settings: FuseSettings) -> str:
+    """``settings`` for frames rendered at the script's scale (proxy mode): the band scaled, the output
+    in a proxy folder beside the full-size take; and a note saying so, when they differ."""
     scale = render_scale(nuke.root())
     if scale == 1.0:
-        return band, ""
-    scaled = band_at_scale(band, scale)
-    return scaled, f"proxy mode: rendered at {scale:g} of full size, band {band} sent as {scaled}"
+        return ""
+    band = settings.band
+    settings.band = band_at_scale(band, scale)
+    settings.out = proxy_output(settings.out)
+    return (
+        f"proxy mode: rendered at {scale:g} of full size, band {band} sent as {settings.band}, "
+        f"written to {Path(settings.out).parent}"
+    )
 
 
 def _check_range_in_plate(node: nuke.Node, plate: nuke.Node, first: int, last: int) -> None:
@@ -190,7 +196,7 @@ def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = N
     roles = _channels_to_write(node, settings)
     color = _colorspace(settings)
     settings.colorspace, settings.config = color.colorspace, color.config
-    settings.band, proxy_note = _scaled_band(settings.band)
+    proxy_note = _at_render_scale(settings)
     notes = tuple(note for note in (color.note, proxy_note) if note)
     plate = node.input(PLATE)
     _check_range_in_plate(node, plate, first, last)
