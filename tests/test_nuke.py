@@ -378,6 +378,34 @@ def test_frames_outside_the_plate_are_refused_not_fused_from_a_held_frame(sessio
     assert files_under(out.parent) == []
 
 
+def test_a_fuse_clears_the_folders_a_crashed_nuke_left_beside_the_output(session, served, shot, tmp_path):
+    """A Nuke that crashes or is killed mid-fusion leaves its hidden input renders and staged frames
+    (a shot of float EXRs): the next fuse into the same folder removes those whose writer is gone,
+    and leaves a living writer's alone."""
+    import subprocess
+
+    from movingcolor.frames.temporaries import owner_name
+    from movingcolor_hosts.staging import INPUTS_PREFIX, STAGING_PREFIX
+
+    plate, matte = shot
+    out = tmp_path / "out" / "f.####.exr"
+    out.parent.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    gone = [out.parent / f"{prefix}{owner_name().replace(f'-{os.getpid()}-', f'-{dead.pid}-')}"
+            for prefix in (INPUTS_PREFIX, STAGING_PREFIX)]  # fmt: skip
+    old_style = out.parent / f"{INPUTS_PREFIX}k3j_x9a"  # no writer named, untouched for two days
+    living = [out.parent / f"{STAGING_PREFIX}{owner_name()}", out.parent / f"{INPUTS_PREFIX}q8w_z1b"]
+    for folder in (*gone, old_style, *living):
+        (folder / "plate").mkdir(parents=True)
+        (folder / "plate" / "plate.1001.exr").write_bytes(b"a float frame")
+    os.utime(old_style, (1, 1))
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out)
+    movingcolor_nuke.fuse(node, 1001, 1002)
+    assert not any(folder.exists() for folder in (*gone, old_style))
+    assert all(folder.exists() for folder in living)
+
+
 def test_cancelled_on_the_server_leaves_nothing(session, served, shot, tmp_path):
     plate, matte = shot
     out = tmp_path / "out" / "f.####.exr"

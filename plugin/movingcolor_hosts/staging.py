@@ -9,32 +9,57 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from movingcolor.frames.sequence import SequencePattern
+from movingcolor.frames.temporaries import owner_name, writer_is_gone
 
 from .errors import HostBridgeError
 
 STAGING_PREFIX = ".movingcolor-partial-"
 
 
+#: Another host's folder untouched this long is abandoned: a fusion on a shared folder can wait on
+#: its server for hours without writing a file.
+ABANDONED_SECONDS = 24 * 3600.0
+
 #: The hidden folder beside the output that a bridge renders the host's inputs into.
 INPUTS_PREFIX = ".movingcolor-inputs-"
 
 
 def new_folder_in(parent: str | os.PathLike, prefix: str) -> Path:
-    """A fresh folder in ``parent`` (made if missing); HostBridgeError naming the folder when it
-    cannot be written to."""
+    """A fresh folder in ``parent`` (made if missing), named after its writer; HostBridgeError naming
+    the folder when it cannot be written to. Folders of ``prefix`` whose writer is gone (a host
+    that crashed or was killed mid-fusion) are removed first: they hold whole shots of float EXRs."""
     try:
         Path(parent).mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+        remove_abandoned_folders(parent, prefix)
+        folder = Path(parent) / f"{prefix}{owner_name()}"
+        folder.mkdir()
+        return folder
     except OSError as error:
         raise HostBridgeError(
             f"cannot write to the output folder {parent}: {error.strerror}; choose a folder you can write to"
         ) from None
+
+
+def remove_abandoned_folders(parent: str | os.PathLike, prefix: str) -> list[Path]:
+    """Remove the folders of ``prefix`` in ``parent`` that a writer now gone left; returns them."""
+    removed = []
+    now = time.time()
+    with os.scandir(parent) as entries:
+        for entry in entries:
+            if not entry.name.startswith(prefix) or not entry.is_dir(follow_symlinks=False):
+                continue
+            owner = entry.name[len(prefix) :]
+            modified = entry.stat(follow_symlinks=False).st_mtime
+            if writer_is_gone(owner, modified, now, ABANDONED_SECONDS):
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed.append(Path(entry.path))
+    return removed
 
 
 @contextmanager

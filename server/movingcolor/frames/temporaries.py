@@ -30,10 +30,15 @@ _HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:40] or "host"
 _OWNER = re.compile(r"^(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-[0-9a-f]+$")
 
 
+def owner_name() -> str:
+    """A unique name that says which writer made a temporary: host, process and a random tail."""
+    return f"{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
 def temporary_path(path: str | os.PathLike) -> Path:
     """Where ``path`` is written before it is renamed into place (same folder, hidden, unique)."""
     path = Path(path)
-    return path.with_name(f".{path.name}.{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}{SUFFIX}")
+    return path.with_name(f".{path.name}.{owner_name()}{SUFFIX}")
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
@@ -49,7 +54,10 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
             temporary.unlink()
 
 
-def _writer_is_gone(owner: str, modified: float, now: float) -> bool:
+def writer_is_gone(owner: str, modified: float, now: float, stale_seconds: float = STALE_SECONDS) -> bool:
+    """Whether the writer named ``owner`` (:func:`owner_name`) of something last modified at
+    ``modified`` is gone: a process of this host no longer alive or, for another host's or a name
+    of no writer, nothing touched for ``stale_seconds``."""
     match = _OWNER.match(owner)
     if match and match["host"] == _HOST:
         pid = int(match["pid"])
@@ -62,7 +70,7 @@ def _writer_is_gone(owner: str, modified: float, now: float) -> bool:
         except PermissionError:  # alive, another user's
             return False
         return False
-    return now - modified > STALE_SECONDS
+    return now - modified > stale_seconds
 
 
 def remove_stale_temporaries(pattern: SequencePattern, frames: Container[int]) -> list[Path]:
@@ -90,7 +98,7 @@ def remove_stale_temporaries(pattern: SequencePattern, frames: Container[int]) -
         try:
             if not entry.is_file(follow_symlinks=False):
                 continue
-            if not _writer_is_gone(match["owner"], entry.stat(follow_symlinks=False).st_mtime, now):
+            if not writer_is_gone(match["owner"], entry.stat(follow_symlinks=False).st_mtime, now):
                 continue
             os.unlink(entry.path)
         except OSError:
