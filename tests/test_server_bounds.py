@@ -220,12 +220,22 @@ def test_a_window_over_its_bytes_is_refused(stub):
     error = refusal(stub.FuseWindow, Held(messages))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "plate frame 2" in error.details() and "--max-window-mb" in error.details()
-    # Decoded: two half-float images of 312 KiB arrive; the first one decoded (625 KiB) is too many.
+    # Decoded: two half-float images of 312 KiB arrive, each twice that once decoded: 1250 KiB.
     info, data = plate(200, pb.SAMPLE_TYPE_HALF)
     messages = [setup_message(True), *parts(1, info, data), *parts(2, info, data)]
     error = refusal(stub.FuseWindow, messages)
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "decoded" in error.details() and "--max-window-mb" in error.details()
+
+
+def test_a_float_window_is_counted_once_as_its_bytes_become_its_pixels(stub):
+    """A raw float image's pixels take its bytes' place once decoded: two of 400 KiB fit the
+    1 MiB a window may hold (counted as bytes and pixels beside them, they were refused)."""
+    info, data = plate(160)
+    messages = [setup_message(True), *parts(1, info, data), *parts(2, info, data)]
+    replies = list(stub.FuseWindow(iter(messages), timeout=DEADLINE))
+    assert replies[-1].HasField("done")
+    assert [r.part.frame for r in replies if r.HasField("part") and r.part.HasField("info")] == [1]
 
 
 # -- engines and models ------------------------------------------------------------------------------

@@ -37,7 +37,8 @@ class ImageDecoder:
     """Decodes the images of one job, in memory.
 
     ``reserve(nbytes, label)``, when given, is told the size of each image's decoded pixels
-    before they are decoded, and raises to refuse them. ``decoded(image, pixels)``, when given, is
+    before they are decoded (a raw image's, beyond its bytes, which its pixels replace), and
+    raises to refuse them. ``decoded(image, pixels)``, when given, is
     handed each raw image's pixels once decoded, read-only (a cache may hold them in place of the
     bytes); an image that arrives with its pixels (:attr:`Image.pixels`) is not decoded again.
     """
@@ -95,6 +96,9 @@ class ImageDecoder:
         if self.decoded is not None:
             pixels.flags.writeable = False
             self.decoded(image, pixels)
+        # The image is its pixels from now on: its bytes go (a cache holding them was just handed
+        # the pixels instead), so a window's raw images are held once, not as bytes beside pixels.
+        image.pixels, image.data = pixels, b""
         return pixels
 
     def _reserve(self, samples: int, label: str) -> None:
@@ -102,9 +106,14 @@ class ImageDecoder:
             self.reserve(samples * _SAMPLE_BYTES, label)
 
     def _reserve_raw(self, image: Image) -> None:
+        """Reserve what a raw image's pixels hold beyond its bytes, which a receiver counted as they
+        arrived and which the pixels replace once decoded: float samples nothing more, half ones
+        as much again."""
         info = image.info
         check_declared_pixels(info, image.label)
-        self._reserve(info.width * info.height * len(info.channels), image.label)
+        pixels = info.width * info.height * len(info.channels) * _SAMPLE_BYTES
+        if self.reserve is not None:
+            self.reserve(max(0, pixels - info.byte_size), image.label)
 
     def _reserve_header(self, header: ImageHeader, label: str) -> None:
         self._reserve(header.width * header.height * len(header.channels), label)

@@ -88,7 +88,7 @@ class WindowLimits:
             raise WireFormatError(
                 f"{label}: the window would hold {self.held / MIB:.1f} MiB of images (received and "
                 f"decoded), over this server's {self.max_bytes / MIB:.1f} MiB (serve --max-window-mb); "
-                f"send fewer or smaller frames"
+                f"send fewer or smaller frames (from a host's plugin: lower its Window radius)"
             )
 
 
