@@ -382,6 +382,26 @@ def test_a_matte_track_that_is_empty_everywhere_is_refused_before_the_server(res
     assert fused_clips(resolve) == [] and leftovers(tmp_path / "out") == []
 
 
+def test_an_output_over_the_media_of_the_clip_is_refused_before_anything_renders(resolve, served, tmp_path):
+    """The server sees only Resolve's renders of the tracks, so the bridge checks the output against
+    the media files under the clip: a plate numbered as its record frames, fused into its own
+    sequence, would be replaced."""
+    plate, matte = write_shot(tmp_path / "shot", frames=6)
+    for pattern in (plate, matte):  # numbered from the record frame, as some camera media are
+        for index in range(6):
+            Path(pattern.replace("####", str(1001 + index))).rename(
+                pattern.replace("####", str(RECORD + index))
+            )
+    kept = {path: path.read_bytes() for path in sorted((tmp_path / "shot").rglob("*.*"))}
+    place(resolve, plate, RECORD, RECORD + 5, track=1)
+    place(resolve, matte, RECORD, RECORD + 5, track=2)
+    settings = settings_for(served.address, tmp_path, out=plate, matte="track:2")
+    (report,) = fuse_items(resolve, track_items(resolve, 1), settings)
+    assert "would overwrite an input: 6 of its frames are input files" in report.error, report.error
+    assert {path: path.read_bytes() for path in sorted((tmp_path / "shot").rglob("*.*"))} == kept
+    assert fused_clips(resolve) == [] and "rendering" not in (tmp_path / "movingcolor.log").read_text()
+
+
 def test_missing_matte(resolve, served, shot, tmp_path):
     place(resolve, shot["plate"], 1001, 1006, track=1)
     place(resolve, shot["matte"], 1001, 1006, track=2, duration=3)

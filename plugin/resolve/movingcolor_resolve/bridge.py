@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from movingcolor.errors import MovingColorError
+from movingcolor.frames.overlap import check_outputs_spare_inputs
+from movingcolor.frames.sequence import SequencePattern
 from movingcolor_client import JobCancelledError
 from movingcolor_hosts import (
     RenderedInputs,
@@ -26,7 +28,7 @@ from .placement import place_above
 from .project_color import render_color, sent_colorspace
 from .render import render_track
 from .settings import ResolveSettings
-from .timeline import covered, current, track_of
+from .timeline import covered, current, media_files, track_of
 
 log = logging.getLogger(LOGGER)
 
@@ -93,6 +95,9 @@ def fuse_item(
     out_folder = out.parent
     log.info("%s: record frames %d-%d on video track %d", item.GetName(), first, last, plate_track)
     log.info("%s: %s", item.GetName(), sent.note)
+    # The server sees only the renders of the tracks: the media they come from is checked here.
+    read = [path for track in tracks.values() for path in media_files(timeline, track, first, last)]
+    check_outputs_spare_inputs(SequencePattern.parse(fuse.out), range(first, last + 1), read)
     check_server(fuse)
     with scratch_folder(out_folder) as scratch:
         rendered = {

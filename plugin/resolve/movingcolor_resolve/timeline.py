@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from movingcolor.errors import FrameSourceError
+from movingcolor.frames.sequence import SequencePattern
 from movingcolor_hosts import HostBridgeError, MissingInputError
 
 from .placement import RESULT_TRACK
@@ -93,3 +97,22 @@ def covered(timeline, track: int, first: int, last: int, role: str) -> None:
             f"the {role} track {track} does not cover record frames {first}-{last} of the clip; put the "
             f"{role} clip there, or check the {role} setting"
         )
+
+
+def media_files(timeline, track: int, first: int, last: int) -> list[Path]:
+    """Every file of the media under record frames ``first``-``last`` on video ``track``: the files
+    a fusion of those frames reads, which its output must never replace."""
+    files: list[Path] = []
+    for other in timeline.GetItemListInTrack("video", track) or []:
+        if other.GetEnd() <= first or other.GetStart() > last:
+            continue
+        media = other.GetMediaPoolItem()
+        path = media.GetClipProperty("File Path") if media is not None else ""
+        if not path:
+            continue
+        try:
+            pattern = SequencePattern.parse(path)
+            files += [pattern.path(frame) for frame in pattern.frames_on_disk()]
+        except FrameSourceError:  # a single file (a movie), or a folder gone
+            files.append(Path(path))
+    return files
