@@ -65,6 +65,47 @@ def test_colourspace_defaults_are_reported(config):
     assert config.choose("ACEScct", "", True, "plate").name == "ACEScct"
 
 
+ACES_1_CONFIG = """ocio_profile_version: 1
+search_path: ""
+strictparsing: true
+roles:
+  scene_linear: ACES - ACEScg
+  texture_paint: ACES - ACEScc
+displays:
+  ACES:
+    - !<View> {name: Raw, colorspace: Utility - Raw}
+colorspaces:
+  - !<ColorSpace>
+    name: ACES - ACEScg
+    bitdepth: 32f
+  - !<ColorSpace>
+    name: ACES - ACEScc
+    bitdepth: 32f
+    to_reference: !<LogTransform> {base: 2, direction: inverse}
+  - !<ColorSpace>
+    name: Utility - Raw
+    bitdepth: 32f
+    isdata: true
+"""
+SRGB_TEXTURE = """  - !<ColorSpace>
+    name: Utility - sRGB - Texture
+    bitdepth: 8ui
+    to_reference: !<ExponentTransform> {value: [2.2, 2.2, 2.2, 1]}
+"""
+
+
+def test_an_integer_file_is_never_taken_as_a_log_space_a_role_names(tmp_path):
+    """ACES 1.x configs give the texture_paint role to ACEScc: every 8-bit plate was read as log.
+    A candidate for the sRGB encoding must decode greys as sRGB does; ACES 1.x's own name for it
+    is found, and a config with none says so instead of guessing."""
+    path = tmp_path / "aces1.ocio"
+    path.write_text(ACES_1_CONFIG + SRGB_TEXTURE)
+    assert ColorConfig(str(path)).choose(None, "", False, "plate").name == "Utility - sRGB - Texture"
+    path.write_text(ACES_1_CONFIG)
+    with pytest.raises(ColorConfigError, match="no sRGB-encoded Rec.709 colourspace .*checked each"):
+        ColorConfig(str(path)).choose(None, "", False, "plate")
+
+
 def test_conversion_round_trip_and_noop_is_exact(config):
     rgb = np.random.default_rng(1).random((16, 3), np.float32) * 4 - 0.5
     there = config.convert(rgb, "ACEScg", "ACEScct")

@@ -19,8 +19,20 @@ BUILTIN_CONFIG = "ocio://default"
 OCIO_ERRORS = (ocio.Exception, ocio.ExceptionMissingFile)
 
 # Tried in order when an integer (8/16-bit) file declares no colourspace: the
-# sRGB-encoded Rec.709 space under its interop ID, its common aliases, then roles.
-_SRGB_CANDIDATES = ("srgb_rec709_scene", "srgb_tx", "sRGB - Texture", "sRGB", "texture_paint")
+# sRGB-encoded Rec.709 space under its interop ID, its common names (ACES 1.x configs name it
+# "Utility - sRGB - Texture"), then a role. Each is checked to encode as sRGB does (:func:`_is_srgb`):
+# ACES 1.x configs give the texture_paint role to ACEScc, a log space.
+_SRGB_CANDIDATES = (
+    "srgb_rec709_scene",
+    "srgb_tx",
+    "sRGB - Texture",
+    "sRGB",
+    "Utility - sRGB - Texture",
+    "texture_paint",
+)
+#: Grey levels an sRGB-encoded space must decode as the sRGB curve does, within 15% (a pure 2.2
+#: gamma, which some configs give their sRGB space, passes; a log or linear space is far off).
+_SRGB_PROBES = np.array([0.2, 0.5, 0.8], np.float32)
 
 
 def shared_config(source: str | None = None) -> ColorConfig:
@@ -79,12 +91,24 @@ class ColorConfig:
         """An sRGB-encoded Rec.709 space: the default for 8-bit images."""
         for candidate in _SRGB_CANDIDATES:
             space = self.config.getColorSpace(candidate)
-            if space is not None:
+            if space is not None and self._is_srgb(space.getName()):
                 return space.getName()
         raise ColorConfigError(
-            f"OpenColorIO config {self.source!r} has no sRGB-encoded colourspace "
-            f"(looked for {', '.join(_SRGB_CANDIDATES)}); name the source colourspace explicitly"
+            f"OpenColorIO config {self.source!r} has no sRGB-encoded Rec.709 colourspace (looked for "
+            f"{', '.join(_SRGB_CANDIDATES)}, and checked each against the sRGB curve), which the "
+            f"engines and 8/16-bit files are encoded in; add one to the config (e.g. 'sRGB - Texture') "
+            f"or use a config that has one"
         )
+
+    def _is_srgb(self, name: str) -> bool:
+        """Whether colourspace ``name`` decodes greys as the sRGB curve does, into scene_linear."""
+        greys = np.repeat(_SRGB_PROBES[:, None], 3, axis=1)
+        try:
+            linear = self.convert(greys, name, self.scene_linear)
+        except OCIO_ERRORS:
+            return False
+        expected = (((_SRGB_PROBES + 0.055) / 1.055) ** 2.4)[:, None]
+        return bool(np.all(np.abs(linear - expected) <= 0.15 * expected + 1e-3))
 
     def colorspace_names(self) -> list[str]:
         return [space.getName() for space in self.config.getColorSpaces()]
