@@ -203,6 +203,42 @@ def test_rerun_skips_finished_frames_and_redoes_stale_or_damaged_ones(demo_input
     assert len(json.loads(capsys.readouterr().out)["written"]) == 8
 
 
+def test_a_rerun_redoes_frames_whose_look_now_means_another_lut(demo_inputs, tmp_path):
+    """The same settings under another OpenColorIO context ($SHOT picks the look's LUT), or with a
+    LUT edited in place: the frames are stale, though no file named on the command line changed."""
+    import json
+
+    import PyOpenColorIO as ocio
+
+    plate, matte = demo_inputs
+    luts = {"a": "0.0 0.0 0.0\n1.2 1.0 0.8", "b": "0.0 0.0 0.0\n0.7 1.0 1.3"}
+    for shot, rows in luts.items():
+        (tmp_path / f"{shot}.cube").write_text(f"LUT_1D_SIZE 2\n{rows}\n")
+    config = ocio.Config.CreateFromFile("ocio://cg-config-latest")
+    config.setSearchPath(str(tmp_path))
+    look = ocio.Look("ShotLook", processSpace=config.getRoleColorSpace("scene_linear"))
+    look.setTransform(ocio.FileTransform("${SHOT}.cube"))
+    config.addLook(look)
+    config.addEnvironmentVar("SHOT", "a")
+    config.serialize(str(tmp_path / "config.ocio"))
+    out = tmp_path / "out" / "f.####.exr"
+    command = [sys.executable, "-m", "movingcolor.cli.main", "fuse", "--plate", plate, "--matte", matte,
+               "--config", str(tmp_path / "config.ocio"), "--grade", "look:ShotLook", "--frames", "1001-1002",
+               "--out", str(out), "--json"]  # fmt: skip
+
+    def written(shot: str) -> int:  # a process each, as a farm's tasks: OpenColorIO reads $SHOT once
+        done = subprocess.run(command, env={**os.environ, "SHOT": shot}, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return len(json.loads(done.stdout)["written"])
+
+    assert written("a") == 2 and written("a") == 0
+    assert written("b") == 2
+    lut = tmp_path / "b.cube"
+    lut.write_text("LUT_1D_SIZE 2\n0.0 0.0 0.0\n0.9 1.0 1.1\n")
+    os.utime(lut, (lut.stat().st_atime + 10, lut.stat().st_mtime + 10))
+    assert written("b") == 2
+
+
 def test_a_killed_run_reruns_to_the_whole_shot(demo_inputs, tmp_path):
     import time
 

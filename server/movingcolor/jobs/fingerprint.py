@@ -4,7 +4,9 @@ A rerun compares the fingerprint in each existing output frame with the one the
 current inputs and settings give, and redoes only frames that are missing, unreadable
 or stale. The fingerprint covers the software version, the engine and the model's
 weights, every setting that changes pixels, the contents of grade, LUT and config
-files, and the identity (size and modification time) of every input frame of the shot.
+files (and OpenColorIO's own identity of the config as resolved and of the grade's
+processors: a config from $OCIO, its context variables, the LUTs a look reads), and the
+identity (size and modification time) of every input frame of the shot.
 It is the same for every chunk of a shot, since chunks share their context.
 """
 

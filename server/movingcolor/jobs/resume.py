@@ -27,6 +27,16 @@ def shot_fingerprint(plan: ShotPlan) -> str:
         model=engine.model,
         colorspaces=plan.colorspaces.by_role,
         band=str(plan.band_width),
+        # OpenColorIO's own identities: of the config as resolved (its content and the context
+        # variables it reads, such as $SHOT) and of the grade's processors (their LUTs' contents).
+        # A config from $OCIO, a look whose $SHOT names another LUT, or a LUT edited in place
+        # would otherwise keep old frames.
+        ocio=[plan.colorspaces.config.config.getCacheID()]
+        + [
+            processor.getCacheID()
+            for processor in (plan.colorspaces.grade_to_working, plan.colorspaces.grade_to_output)
+            if processor is not None
+        ],
     )
     sources = plan.sources.present
     inputs = sorted({source.location(n).split(" (")[0] for source in sources for n in plan.frames.clip})
