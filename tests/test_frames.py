@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import OpenImageIO as oiio
 import pytest
@@ -180,6 +182,98 @@ def test_video_round_trip_with_pyav(tmp_path):
         expected = frames[number - 1001].astype(np.float32) / 255
         assert np.abs(source.read(number) - expected).mean() < 0.02
     source.close()
+
+
+def _write_video(
+    path: Path, frames: list[np.ndarray], codec: str, pix_fmt: str, setup=None, options=None
+) -> None:
+    av = pytest.importorskip("av")
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=24, options=options or {})
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = pix_fmt
+        if setup is not None:
+            setup(stream)
+        layout = {3: "rgb48le", 4: "rgba64le"}[frames[0].shape[2]]
+        for image in frames:
+            frame = av.VideoFrame.from_ndarray(image, format=layout).reformat(format=pix_fmt)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def _ramp(height: int, width: int, channels: int = 3) -> np.ndarray:
+    """16-bit samples: a fine ramp across, a coarse one down, (opaque on the right half)."""
+    y, x = np.mgrid[0:height, 0:width]
+    image = np.zeros((height, width, channels), np.uint16)
+    image[..., 0] = x * 65535 // (width - 1)
+    image[..., 1] = y * 65535 // (height - 1)
+    image[..., 2] = 32768
+    if channels == 4:
+        image[..., 3] = np.where(x >= width // 2, 65535, 0)
+    return image
+
+
+def test_a_video_plays_turned_deep_and_with_its_alpha(tmp_path, caplog):
+    """A phone's portrait clip comes as it plays (its display rotation applied), 10-bit video keeps
+    its depth, ProRes 4444 keeps its alpha (usable as the matte), and tags the product does not
+    read are named in the log."""
+    pytest.importorskip("av")
+    ramp = _ramp(48, 256)
+    turned = tmp_path / "portrait.mp4"
+    _write_video(turned, [ramp] * 3, "libx264", "yuv444p", lambda s: s.set_display_rotation(90), {"qp": "0"})
+    source = open_source(turned, "plate", first_frame=1)
+    assert (source.width, source.height) == (48, 256)
+    played = source.read(2)
+    expected = np.rot90(ramp.astype(np.float32) / 65535, 1)  # a quarter turn counterclockwise
+    assert played.shape == (256, 48, 3) and np.abs(played - expected).mean() < 0.01
+    source.close()
+
+    deep = tmp_path / "deep.mkv"
+    _write_video(deep, [ramp] * 2, "ffv1", "yuv444p10le")
+    levels = np.unique(open_source(deep, "plate", first_frame=1).read(1)[..., 0])
+    assert len(levels) > 256  # 8 bits would give at most 256
+
+    alpha = tmp_path / "alpha.mov"
+    _write_video(alpha, [_ramp(48, 64, 4)] * 2, "prores_ks", "yuva444p10le")
+    source = open_source(alpha, "plate", first_frame=1)
+    assert source.channels == ("R", "G", "B", "A")
+    assert np.array_equal(source.read(1)[..., 3] > 0.5, np.mgrid[0:48, 0:64][1] >= 32)
+
+    def hdr(stream):
+        stream.codec_context.color_primaries, stream.codec_context.color_trc = 9, 18  # BT.2020, HLG
+
+    tagged = tmp_path / "hlg.mkv"
+    _write_video(tagged, [ramp], "ffv1", "yuv444p10le", hdr)
+    with caplog.at_level("WARNING"):
+        open_source(tagged, "plate", first_frame=1)
+    assert "tagged BT.2020 and HLG (ARIB STD-B67), which is not read" in caplog.text
+
+
+def test_a_damaged_video_frame_is_an_error_in_a_line(tmp_path):
+    """A file whose index is whole but whose data is cut (a copy that stopped) fails at the first
+    frame that cannot be decoded, naming it, not with FFmpeg's traceback."""
+    av = pytest.importorskip("av")
+    whole = tmp_path / "whole.mp4"
+    with av.open(str(whole), "w", options={"movflags": "faststart"}) as container:
+        stream = container.add_stream("libx264", rate=24, options={"g": "1"})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        noise = np.random.default_rng(1)
+        for _ in range(24):
+            image = noise.integers(0, 255, (48, 64, 3), np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.6)])
+    source = open_source(cut, "plate", first_frame=1)
+    with pytest.raises(
+        UnreadableFrameError, match=r"cut.mp4: frame index \d+ cannot be decoded .*the file is damaged"
+    ):
+        for number in source.frames:
+            source.read(number)
 
 
 def test_a_video_without_pyav_installed_names_the_install(tmp_path, monkeypatch):

@@ -185,7 +185,7 @@ class VideoSource(FrameSource):
         self.first_frame = first_frame
         self._reader = VideoReader(self.path)
         self.width, self.height = self._reader.width, self._reader.height
-        self.channels = ("R", "G", "B")
+        self.channels = ("R", "G", "B", "A") if self._reader.has_alpha else ("R", "G", "B")
         self.declared_colorspace = ""
         self.is_float = False
 
