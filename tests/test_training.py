@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -428,6 +434,65 @@ def test_resume_is_bit_for_bit(tmp_path):
         assert optimiser.param_groups[0]["lr"] == pytest.approx(config.learning_rate_at(3))
 
 
+def test_a_save_killed_between_its_renames_keeps_the_checkpoint(tmp_path):
+    """A kill between setting the old checkpoint aside and putting the new one in place left no
+    checkpoint/: the next run started again from step 0 and its first save removed the one good
+    checkpoint. A kill while removing the old one jammed every later save. The rows a killed run
+    logged past its checkpoint are not logged twice."""
+    config = TrainConfig.load("tiny-test")
+    first = Trainer(config, tmp_path / "run")
+    first.train(steps=2)
+    os.replace(first.checkpoint, tmp_path / "run" / ".checkpoint.old")  # killed between the renames
+    (tmp_path / "run" / ".checkpoint-staging.abc").mkdir()  # and the staging folder it was writing
+    with (tmp_path / "run" / "losses.csv").open("a") as log:
+        log.write("3,0.1,0.1,0.1,0.1,0.1,0.5,0.1,9.0\n")  # a step the checkpoint never saw
+    second = Trainer(config, tmp_path / "run")
+    assert second.resume() and second.step == 2
+    assert [row.split(",")[0] for row in (tmp_path / "run" / "losses.csv").read_text().split()[1:]] == [
+        "1",
+        "2",
+    ]
+    (tmp_path / "run" / ".checkpoint.old").mkdir()  # killed while removing the old checkpoint
+    (tmp_path / "run" / ".checkpoint.old" / "generator.part000").write_bytes(b"half")
+    second.train(steps=3)
+    assert second.step == 3 and Trainer(config, tmp_path / "run").resume()
+    assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_loss_that_is_not_finite_stops_the_run_before_the_step(tmp_path):
+    """A learning rate far too high gives NaN losses: the run stops at the first one, naming it,
+    with the weights of the last finite step in its checkpoint (they were trained on and saved as
+    NaN, and a NaN validation always took the best weights' place)."""
+    config = dataclasses.replace(TrainConfig.load("tiny-test"), learning_rate=1e12, checkpoint_every=1)
+    trainer = Trainer(config, tmp_path / "run")
+    with pytest.raises(MovingColorError, match=r"the loss is not finite at step \d+.*lower learning_rate"):
+        trainer.train(steps=4)
+    assert not (tmp_path / "run" / "best").exists()
+    saved = Trainer(config, tmp_path / "run")  # the checkpoint of the last finite step, not after it
+    assert saved.resume() and saved.step == trainer.step
+    assert all(torch.isfinite(value).all() for value in saved.network.state_dict().values())
+    trainer._keep_best({"band_delta_e": 1.0})
+    trainer._keep_best({"band_delta_e": float("nan")})
+    assert json.loads((tmp_path / "run" / "best" / "best.json").read_text())["score"] == 1.0
+
+
+def test_sigterm_stops_a_run_with_its_checkpoint_written(tmp_path):
+    """A farm's stop (SIGTERM) ends the run as Ctrl-C does: the checkpoint is written on the way out
+    (nothing was), and the command says it was interrupted."""
+    command = [sys.executable, "-m", "movingcolor.cli.main", "train", "--config", "tiny-test", "--out",
+               str(tmp_path / "run"), "--steps", "100000"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    losses = tmp_path / "run" / "losses.csv"
+    deadline = time.monotonic() + 120
+    while not (losses.exists() and len(losses.read_text().split()) > 2) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, error = process.communicate(timeout=120)
+    assert process.returncode == 130 and "interrupted" in error, error
+    state = json.loads((tmp_path / "run" / "checkpoint" / "trainer.json").read_text())
+    assert state["step"] >= 2
+
+
 def test_batches_made_by_workers_train_the_same_weights(tmp_path):
     """Batches made ahead in worker processes are the batches the run would make itself, so a run
     with workers ends on the same weights, bit for bit, as one without: a segment may be resumed on
@@ -523,14 +588,16 @@ def test_loss_curves_reach_tensorboard_as_in_the_csv(tmp_path):
     events.Reload()
     with (tmp_path / "losses.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    curve = events.Scalars("loss/total")
+    # By step: two segments' event files written in one second of one process sort by a counter
+    # that runs as text (".10" before ".9"); TensorBoard draws the points by step.
+    curve = sorted(events.Scalars("loss/total"), key=lambda point: point.step)
     assert [point.step for point in curve] == [1, 2, 3] == [int(row["step"]) for row in rows]
     for point, row in zip(curve, rows, strict=True):
         assert point.value == pytest.approx(float(row["total"]), abs=1e-6)
     assert [point.step for point in events.Scalars("validation/band_l1")] == [2]
 
 
-def test_train_command_exports_a_usable_model(tmp_path, demo_inputs):
+def test_train_command_exports_a_usable_model(tmp_path, demo_inputs, capsys):
     run = tmp_path / "run"
     assert (
         run_cli(
@@ -553,6 +620,24 @@ def test_train_command_exports_a_usable_model(tmp_path, demo_inputs):
     names = {p.name for p in (run / "checkpoint").iterdir()}
     assert {"generator.part000", "optimiser.part000", "discriminator.part000", "trainer.json"} <= names
     assert all(p.stat().st_size <= 16 * 2**20 for p in (run / "checkpoint").iterdir())
+    # An export never replaces what is not a model: the run folder, a folder of other files, or
+    # the models installed with the package.
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("mine")
+    from movingcolor.model.checkpoint import SHIPPED_MODELS
+
+    refusals = {
+        run: "is the run folder",
+        precious: "holds files that are not a MovingColor model",
+        SHIPPED_MODELS / "default": "models installed with MovingColor are not replaced",
+    }
+    for folder, refused in refusals.items():
+        capsys.readouterr()
+        code = run_cli("train", "--config", "tiny-test", "--out", run, "--steps", "2", "--export", folder)
+        assert code == 2 and refused in capsys.readouterr().err
+    assert (precious / "notes.txt").read_text() == "mine" and (run / "checkpoint").is_dir()
+    assert load_checkpoint(SHIPPED_MODELS / "default").name != "tiny-test"
     # Resuming with another configuration is refused.
     other = tmp_path / "other.toml"
     other.write_text(

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"movingcolor: error: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print("movingcolor: interrupted; frames already written are complete", file=sys.stderr)
+        print("movingcolor: interrupted; what was already written is complete", file=sys.stderr)
         return 130
 
 

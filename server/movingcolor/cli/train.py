@@ -40,12 +40,20 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
+    from ..folder_swap import restore_folder
+    from ..model.checkpoint import check_model_folder_target
     from ..training.config import TrainConfig
     from ..training.export import export_model
     from ..training.trainer import Trainer
 
     config = TrainConfig.load(args.config)
+    if args.export:
+        # Before the training, not after it: a refused export must not waste a run.
+        if Path(args.out).resolve() == Path(args.export).resolve():
+            raise MovingColorError(f"--export {args.export} is the run folder: export the model elsewhere")
+        check_model_folder_target(args.export)
     trainer = Trainer(config, Path(args.out), args.workers)
+    restore_folder(trainer.checkpoint)
     saved = trainer.checkpoint / "trainer.json"
     if saved.exists():
         previous = TrainConfig.from_dict(json.loads(saved.read_text())["config"], str(saved))

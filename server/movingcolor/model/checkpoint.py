@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..errors import MovingColorError
+from ..folder_swap import replace_folder
 from .config import NetworkConfig
 
 if TYPE_CHECKING:
@@ -38,13 +39,39 @@ class LoadedModel:
     metadata: dict
 
 
+#: The models installed with the package: never replaced by an export.
+SHIPPED_MODELS = Path(__file__).resolve().parents[1] / "weights"
+
+
+def check_model_folder_target(folder: str | os.PathLike) -> None:
+    """Refuse to write a model folder where it would replace anything but a model folder: a folder
+    holding other files (a run, a clip folder, a user's work), a file, or the models installed with
+    the package."""
+    folder = Path(folder).expanduser()
+    resolved = folder.resolve()
+    if resolved == SHIPPED_MODELS or SHIPPED_MODELS in resolved.parents:
+        raise CheckpointError(
+            f"{folder}: the models installed with MovingColor are not replaced; export into a folder "
+            f"of your own and list it in $MOVINGCOLOR_MODELS"
+        )
+    if folder.is_file() or folder.is_symlink():
+        raise CheckpointError(f"{folder} is a file; give a folder for the model")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / CONFIG).is_file():
+        raise CheckpointError(
+            f"{folder} holds files that are not a MovingColor model folder; a model is written only "
+            f"into a new or empty folder, or over another model: choose another folder"
+        )
+
+
 def save_checkpoint(
     network: MovingColorNet, folder: Path, name: str, card: str, metadata: dict | None = None
 ) -> Path:
-    """Write a model folder atomically (a temporary folder renamed into place)."""
+    """Write a model folder atomically (a temporary folder swapped into place: a kill at any moment
+    leaves the old model or the new one); only where :func:`check_model_folder_target` allows."""
     from safetensors.torch import save_file
 
-    folder = Path(folder)
+    folder = Path(folder).expanduser()
+    check_model_folder_target(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
@@ -63,9 +90,7 @@ def save_checkpoint(
         os.chmod(staging, 0o755)
         for item in staging.iterdir():
             os.chmod(item, 0o644)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
+        replace_folder(staging, folder)
     finally:
         if staging.exists():
             shutil.rmtree(staging)

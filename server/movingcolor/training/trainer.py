@@ -18,10 +18,12 @@ import importlib.util
 import io
 import json
 import logging
-import os
+import math
 import shutil
+import signal
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +32,8 @@ import numpy as np
 import torch
 
 from ..errors import MovingColorError
+from ..folder_swap import replace_folder, restore_folder
+from ..frames.temporaries import write_text_atomic
 from ..model.channels import EDITED_OUTSIDE_BAND, GRADED, MATTE, PLATE
 from ..model.checkpoint import load_checkpoint
 from ..model.device import resolve_device
@@ -53,6 +57,8 @@ log = logging.getLogger("movingcolor")
 
 PART_BYTES = 16 * 2**20 - 4096  # files of at most 16 MiB
 VALIDATION_SEED_OFFSET = 1_000_003
+#: Where a checkpoint is written before it is swapped in (a name the swap's own never takes).
+STAGING_PREFIX = ".checkpoint-staging."
 LOSS_COLUMNS = ["step", "alpha", "rgb", "temporal", "texture", "gan", "total", "discriminator", "seconds"]
 
 
@@ -160,9 +166,14 @@ class Trainer:
         return self.run / "checkpoint"
 
     def save(self) -> None:
-        """Write the checkpoint atomically: a temporary folder renamed into place."""
+        """Write the checkpoint atomically: a temporary folder swapped into place, so a kill at any
+        moment leaves the last checkpoint or this one (:mod:`..folder_swap`)."""
         self.run.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".checkpoint.", dir=self.run))
+        restore_folder(self.checkpoint)
+        # Staging folders a killed save left behind, each as large as a checkpoint.
+        for stale in self.run.glob(f"{STAGING_PREFIX}*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.run))
         try:
             _save_split(self.network.state_dict(), staging, "generator")
             _save_split(self.optimiser.state_dict(), staging, "optimiser")
@@ -172,15 +183,15 @@ class Trainer:
             (staging / "trainer.json").write_text(
                 json.dumps({"step": self.step, "config": self.config.to_dict()}, indent=2)
             )
-            old = self.run / ".checkpoint.old"
-            if self.checkpoint.exists():
-                os.replace(self.checkpoint, old)
-            os.replace(staging, self.checkpoint)
-            shutil.rmtree(old, ignore_errors=True)
+            replace_folder(staging, self.checkpoint)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
     def resume(self) -> bool:
+        """Load the run's checkpoint, if it has one; True when it did. The loss and validation
+        logs lose the rows of steps past the checkpoint (a killed run wrote them, and the resumed
+        run writes them again)."""
+        restore_folder(self.checkpoint)
         if not (self.checkpoint / "trainer.json").exists():
             return False
         state = json.loads((self.checkpoint / "trainer.json").read_text())
@@ -190,7 +201,22 @@ class Trainer:
             self.discriminator.load_state_dict(_load_split(self.checkpoint, "discriminator", self.device))
             self.d_optimiser.load_state_dict(_load_split(self.checkpoint, "d_optimiser", self.device))
         self.step = int(state["step"])
+        for name in ("losses.csv", "validation.csv"):
+            self._drop_rows_after(name, self.step)
         return True
+
+    def _drop_rows_after(self, name: str, step: int) -> None:
+        path = self.run / name
+        if not path.exists():
+            return
+        with path.open(newline="") as handle:
+            rows = list(csv.reader(handle))
+        kept = rows[:1] + [row for row in rows[1:] if row and int(float(row[0])) <= step]
+        if len(kept) == len(rows):
+            return
+        with io.StringIO(newline="") as text:
+            csv.writer(text).writerows(kept)
+            write_text_atomic(path, text.getvalue())
 
     # -- one step ----------------------------------------------------------------------
 
@@ -285,6 +311,13 @@ class Trainer:
             self.d_optimiser.step()
             losses["gan"] = c.gan_weight * hinge_generator_loss(self.discriminator(composite))
         total = sum(losses.values())
+        if not math.isfinite(float(total.detach())):
+            # The weights have diverged: the run stops without saving them over its checkpoint.
+            raise DivergedError(
+                f"the loss is not finite at step {self.step + 1}; the run's checkpoint keeps the "
+                f"weights of the last checkpoint before it: lower learning_rate in the config and "
+                f"train into another --out"
+            )
         for group in self.optimiser.param_groups:
             group["lr"] = rate
         self.optimiser.zero_grad(set_to_none=True)
@@ -359,6 +392,9 @@ class Trainer:
         """Keep the weights of the best validation so far in ``best/`` (a noisy curve's
         last point is not always its best)."""
         score = scores.get("band_delta_e", scores.get("band_l1"))
+        if score is None or not math.isfinite(score):
+            return  # never the best: NaN compares false with everything
+        restore_folder(self.run / "best")
         record = self.run / "best" / "best.json"
         if record.exists() and json.loads(record.read_text())["score"] <= score:
             return
@@ -368,8 +404,7 @@ class Trainer:
             (staging / "best.json").write_text(
                 json.dumps({"step": self.step, "score": score, **scores}, indent=2)
             )
-            shutil.rmtree(self.run / "best", ignore_errors=True)
-            os.replace(staging, self.run / "best")
+            replace_folder(staging, self.run / "best")
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -411,6 +446,10 @@ class Trainer:
         curves = TensorBoardLog(self.run)
         if self.workers > 0:
             self._prefetcher = BatchPrefetcher(self._batch_arguments(c.seed, c.mode, c.batch), self.workers)
+        # A farm's stop or pre-emption (SIGTERM) ends the run as Ctrl-C does: the checkpoint is
+        # written and the batch workers are closed on the way out.
+        stopping = _SigtermStop()
+        diverged = False
         try:
             while self.step < stop_at:
                 if deadline is not None and time.monotonic() > deadline:
@@ -432,12 +471,17 @@ class Trainer:
                     self._append_csv("validation.csv", {"step": self.step, **scores})
                     curves.scalars("validation", self.step, scores)
                     self._keep_best(scores)
+        except DivergedError:
+            diverged = True
+            raise
         finally:
+            stopping.close()
             if self._prefetcher is not None:
                 self._prefetcher.close()
                 self._prefetcher = None
             curves.close()
-            self.save()
+            if not diverged:
+                self.save()
         return self.step
 
     def network_for_export(self) -> MovingColorNet:
@@ -477,3 +521,26 @@ def set_deterministic() -> None:
     """Same results for the same steps on a CPU (resume is bit-for-bit)."""
     torch.use_deterministic_algorithms(True, warn_only=True)
     np.seterr(all="ignore")
+
+
+class DivergedError(MovingColorError):
+    """A training loss that is not finite: the weights have diverged."""
+
+
+class _SigtermStop:
+    """While open, SIGTERM raises KeyboardInterrupt in the main thread; ``close`` puts back what was
+    there. Elsewhere than the main thread (where Python allows no handler) it does nothing."""
+
+    def __init__(self):
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._stop)
+
+    @staticmethod
+    def _stop(signum, frame) -> None:
+        raise KeyboardInterrupt("stopped by SIGTERM")
+
+    def close(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+            self._previous = None

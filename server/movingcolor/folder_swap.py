@@ -1,0 +1,44 @@
+"""Replacing a folder by one written beside it, so that a kill at any moment leaves one whole.
+
+A checkpoint, a run's best weights or an exported model is written into a staging folder, then
+swapped in: the folder it replaces is first renamed aside (``.<name>.old``) and removed only once
+the new one is in place. A process killed between the two renames leaves the old folder whole
+beside its place, and :func:`restore_folder` (called before every swap, and by a reader before
+it looks) puts it back; one killed while removing the old folder leaves litter that the next swap
+clears.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+
+def aside(folder: Path) -> Path:
+    """Where ``folder`` waits while a new one takes its place."""
+    return folder.with_name(f".{folder.name}.old")
+
+
+def restore_folder(folder: str | os.PathLike) -> None:
+    """Put back a folder a swap killed between its renames set aside; clear what one killed after
+    them left."""
+    folder = Path(folder)
+    waiting = aside(folder)
+    if not waiting.exists():
+        return
+    if folder.exists():
+        shutil.rmtree(waiting, ignore_errors=True)
+    else:
+        os.replace(waiting, folder)
+
+
+def replace_folder(staging: str | os.PathLike, folder: str | os.PathLike) -> None:
+    """Put the finished folder ``staging`` (beside ``folder``, on the same file system) in
+    ``folder``'s place."""
+    folder = Path(folder)
+    restore_folder(folder)
+    if folder.exists():
+        os.replace(folder, aside(folder))
+    os.replace(staging, folder)
+    shutil.rmtree(aside(folder), ignore_errors=True)
