@@ -459,6 +459,35 @@ def test_a_save_killed_between_its_renames_keeps_the_checkpoint(tmp_path):
     assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".")) == []
 
 
+def test_a_damaged_run_a_full_disk_and_wrong_settings_are_errors_in_a_line(tmp_path, capsys, monkeypatch):
+    """What a run's folder, its disk or its command line can get wrong is said in a sentence that
+    names the fix (each was a Python traceback, or passed without a word)."""
+    run = tmp_path / "run"
+
+    def refused(*args) -> str:
+        capsys.readouterr()
+        assert run_cli("train", "--config", "tiny-test", *args) == 2
+        return capsys.readouterr().err
+
+    assert "past the config's 4 steps" in refused("--out", run, "--steps", "6")
+    (tmp_path / "file").write_text("")
+    assert "is a file; give a folder for the run" in refused("--out", tmp_path / "file")
+    assert run_cli("train", "--config", "tiny-test", "--out", run, "--steps", "2") == 0
+    (run / "checkpoint" / "generator.part000").write_bytes(b"half a part")
+    assert f"{run / 'checkpoint'} is damaged: its generator cannot be read" in refused("--out", run)
+    (run / "checkpoint" / "trainer.json").write_text("{not json")
+    assert "trainer.json is damaged" in refused("--out", run)
+
+    def full(*args, **options):
+        raise OSError(28, "No space left on device")
+
+    trainer = Trainer(TrainConfig.load("tiny-test"), tmp_path / "other")
+    monkeypatch.setattr("movingcolor.training.trainer._save_split", full)
+    with pytest.raises(MovingColorError, match="cannot write the checkpoint of step 0 .*No space left"):
+        trainer.save()
+    assert not list((tmp_path / "other").glob(".checkpoint*"))
+
+
 def test_a_loss_that_is_not_finite_stops_the_run_before_the_step(tmp_path):
     """A learning rate far too high gives NaN losses: the run stops at the first one, naming it,
     with the weights of the last finite step in its checkpoint (they were trained on and saved as
@@ -479,8 +508,13 @@ def test_a_loss_that_is_not_finite_stops_the_run_before_the_step(tmp_path):
 def test_sigterm_stops_a_run_with_its_checkpoint_written(tmp_path):
     """A farm's stop (SIGTERM) ends the run as Ctrl-C does: the checkpoint is written on the way out
     (nothing was), and the command says it was interrupted."""
-    command = [sys.executable, "-m", "movingcolor.cli.main", "train", "--config", "tiny-test", "--out",
-               str(tmp_path / "run"), "--steps", "100000"]  # fmt: skip
+    long = tmp_path / "long.toml"  # tiny-test, long enough to be stopped, never saving on its own
+    text = (CONFIG_FOLDER / "tiny-test.toml").read_text()
+    for setting in ("steps = 4", "checkpoint_every = 2", "validate_every = 2"):
+        text = text.replace(setting, setting.split("=")[0] + "= 100000")
+    long.write_text(text)
+    command = [sys.executable, "-m", "movingcolor.cli.main", "train", "--config", str(long), "--out",
+               str(tmp_path / "run")]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     losses = tmp_path / "run" / "losses.csv"
     deadline = time.monotonic() + 120
@@ -644,7 +678,9 @@ def test_train_command_exports_a_usable_model(tmp_path, demo_inputs, capsys):
         'network = "tiny"\nsteps = 3\n'
         'height = 48\nwidth = 64\nframes = 4\nlocal = 3\nbatch = 1\ndevice = "cpu"\n'
     )
+    capsys.readouterr()
     assert run_cli("train", "--config", other, "--out", run, "--steps", "3") == 2
+    assert "a different configuration (" in capsys.readouterr().err
     plate, matte = demo_inputs
     assert (
         run_cli(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 from ..errors import MovingColorError
@@ -47,6 +48,12 @@ def run(args) -> int:
     from ..training.trainer import Trainer
 
     config = TrainConfig.load(args.config)
+    if args.steps is not None and args.steps > config.steps:
+        raise MovingColorError(
+            f"--steps {args.steps} is past the config's {config.steps} steps: a run is as long as its "
+            f"config says (its learning rate's schedule follows it); train a config with more steps "
+            f"into another --out"
+        )
     if args.export:
         # Before the training, not after it: a refused export must not waste a run.
         if Path(args.out).resolve() == Path(args.export).resolve():
@@ -56,17 +63,29 @@ def run(args) -> int:
     restore_folder(trainer.checkpoint)
     saved = trainer.checkpoint / "trainer.json"
     if saved.exists():
-        previous = TrainConfig.from_dict(json.loads(saved.read_text())["config"], str(saved))
-        if previous != config:
+        try:
+            previous = TrainConfig.from_dict(json.loads(saved.read_text())["config"], str(saved))
+        except (ValueError, KeyError, TypeError) as error:
             raise MovingColorError(
-                f"{args.out} holds a run with a different configuration; resume it with the same "
-                f"--config or train into another --out"
+                f"{saved} is damaged ({error}); restore the run folder from a copy, or train into "
+                f"another --out"
+            ) from None
+        if previous != config:
+            before, now = previous.to_dict(), config.to_dict()
+            differing = sorted(key for key in before.keys() | now.keys() if before.get(key) != now.get(key))
+            raise MovingColorError(
+                f"{args.out} holds a run with a different configuration ({', '.join(differing)} "
+                f"differ); resume it with the same --config or train into another --out"
             )
         trainer.resume()
         print(f"resuming {args.out} at step {trainer.step}", flush=True)
 
+    shown = [time.monotonic()]
+
     def progress(step: int, values: dict) -> None:
-        if step % 10 == 0:
+        # Every tenth step, and at least every ten seconds: a CPU step can take that long.
+        if step % 10 == 0 or time.monotonic() - shown[0] >= 10.0:
+            shown[0] = time.monotonic()
             parts = " ".join(f"{k}={v:.4f}" for k, v in values.items())
             print(f"step {step}/{config.steps} {parts}", flush=True)
 

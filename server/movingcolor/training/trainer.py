@@ -72,8 +72,16 @@ def _save_split(state: dict, folder: Path, stem: str) -> None:
 
 def _load_split(folder: Path, stem: str, device: str) -> dict:
     parts = sorted(folder.glob(f"{stem}.part*"))
-    data = b"".join(p.read_bytes() for p in parts)
-    return torch.load(io.BytesIO(data), map_location=device, weights_only=True)
+    try:
+        if not parts:
+            raise EOFError(f"no {stem}.part000")
+        data = b"".join(p.read_bytes() for p in parts)
+        return torch.load(io.BytesIO(data), map_location=device, weights_only=True)
+    except Exception as error:  # torch's unpickler fails on damaged bytes with any error at all
+        raise MovingColorError(
+            f"{folder} is damaged: its {stem} cannot be read ({error}); restore the run folder from a "
+            f"copy, or train into another --out"
+        ) from None
 
 
 class Trainer:
@@ -83,7 +91,16 @@ class Trainer:
         :func:`.batch_prefetch.default_workers` for the device)."""
         self.config = config
         self.run = Path(run)
-        self.device = resolve_device(config.device)
+        if self.run.exists() and not self.run.is_dir():
+            raise MovingColorError(f"{self.run} is a file; give a folder for the run (--out)")
+        try:
+            self.device = resolve_device(config.device)
+        except MovingColorError as error:
+            # The device is the config's setting, not a command-line option here.
+            raise MovingColorError(
+                f"the config's device {config.device!r} cannot be used here ({error}); set device = "
+                f'"cpu" or "auto" in the config'
+            ) from None
         self.workers = default_workers(self.device) if workers is None else workers
         if self.workers < 0:
             raise MovingColorError(f"workers must be 0 or more, not {self.workers}")
@@ -184,6 +201,12 @@ class Trainer:
                 json.dumps({"step": self.step, "config": self.config.to_dict()}, indent=2)
             )
             replace_folder(staging, self.checkpoint)
+        except OSError as error:
+            kept = "the last checkpoint is kept" if self.checkpoint.exists() else "there is no checkpoint yet"
+            raise MovingColorError(
+                f"cannot write the checkpoint of step {self.step} in {self.run}: {error.strerror}; {kept}: "
+                f"free space there (a save needs about twice a checkpoint's size) and run again to resume"
+            ) from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -194,7 +217,14 @@ class Trainer:
         restore_folder(self.checkpoint)
         if not (self.checkpoint / "trainer.json").exists():
             return False
-        state = json.loads((self.checkpoint / "trainer.json").read_text())
+        try:
+            state = json.loads((self.checkpoint / "trainer.json").read_text())
+            int(state["step"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise MovingColorError(
+                f"{self.checkpoint} is damaged: trainer.json cannot be read ({error}); restore the run "
+                f"folder from a copy, or train into another --out"
+            ) from None
         self.network.load_state_dict(_load_split(self.checkpoint, "generator", self.device))
         self.optimiser.load_state_dict(_load_split(self.checkpoint, "optimiser", self.device))
         if self.discriminator is not None and list(self.checkpoint.glob("discriminator.part*")):
