@@ -63,6 +63,10 @@ def test_colourspace_defaults_are_reported(config):
     assert config.choose(None, "", False, "plate").name == "sRGB Encoded Rec.709 (sRGB)"
     assert config.choose(None, "lin_rec709_scene", True, "plate").reason.startswith("declared")
     assert config.choose("ACEScct", "", True, "plate").name == "ACEScct"
+    # A colourspace the header declares that the config does not know: the default, and a doubt.
+    unknown = config.choose(None, "StudioLogC4", True, "plate")
+    assert unknown.name == "ACEScg" and "declares colourspace 'StudioLogC4', which config" in unknown.doubt
+    assert not config.choose(None, "", True, "plate").doubt
 
 
 ACES_1_CONFIG = """ocio_profile_version: 1

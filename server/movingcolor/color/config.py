@@ -54,6 +54,9 @@ class ColorspaceChoice:
 
     name: str
     reason: str
+    #: Why the choice may be wrong, for a warning (a colourspace the file declares that the config
+    #: does not know).
+    doubt: str = ""
 
 
 class ColorConfig:
@@ -132,9 +135,18 @@ class ColorConfig:
             return ColorspaceChoice(self.resolve(explicit), f"{what} colourspace given")
         if declared and self.config.getColorSpace(declared) is not None:
             return ColorspaceChoice(self.resolve(declared), f"declared in the {what} file header")
+        doubt = (
+            f"the {what} file header declares colourspace {declared!r}, which config {self.name!r} "
+            f"does not know; it is read as the default for its type: name the {what}'s colourspace if "
+            f"that is not it"
+            if declared
+            else ""
+        )
         if is_float:
-            return ColorspaceChoice(self.scene_linear, f"default for float {what} files (scene_linear role)")
-        return ColorspaceChoice(self.srgb_encoded, f"default for integer {what} files (sRGB-encoded)")
+            return ColorspaceChoice(
+                self.scene_linear, f"default for float {what} files (scene_linear role)", doubt
+            )
+        return ColorspaceChoice(self.srgb_encoded, f"default for integer {what} files (sRGB-encoded)", doubt)
 
     def processor(self, transform: ocio.Transform) -> ocio.CPUProcessor:
         """A float32 CPU processor for ``transform`` (errors become ColorConfigError)."""

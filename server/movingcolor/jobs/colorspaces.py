@@ -98,6 +98,8 @@ def choose_colorspaces(
         grade_space=config.resolve(spec.grade_colorspace) if spec.grade_colorspace else plate_cs,
     )
     log.info("plate colourspace: %s (%s)", plate_cs, chosen.reason)
+    if chosen.doubt:
+        log.warning("%s", chosen.doubt)
     log.info("output colourspace: %s (%s)", output.name, output.reason)
     spaces.by_role = {"plate": plate_cs, "working": spaces.working, "output": spaces.output}
     if mode == "grade":
@@ -119,4 +121,6 @@ def choose_colorspaces(
         spaces.by_role[mode] = chosen_other.name
         spaces.grade_label = f"{mode} plate"
         log.info("%s colourspace: %s (%s)", mode, chosen_other.name, chosen_other.reason)
+        if chosen_other.doubt:
+            log.warning("%s", chosen_other.doubt)
     return spaces
