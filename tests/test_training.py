@@ -226,6 +226,18 @@ def test_fine_tuning_from_a_model_with_another_start_begins_at_the_new_start(tmp
         Trainer(dataclasses.replace(base, network="lite", init="tiny-random"), tmp_path / "other")
 
 
+def test_a_fine_tune_resumes_without_the_model_it_started_from(tmp_path, test_model):
+    """Its checkpoint holds every weight: a later segment on a host where the starting model is not
+    installed resumes (it failed, naming the model it did not need)."""
+    config = dataclasses.replace(TrainConfig.load("tiny-test"), init=str(test_model))
+    Trainer(config, tmp_path / "run").train(steps=2)
+    moved = dataclasses.replace(config, init=str(tmp_path / "not-installed-here"))
+    resumed = Trainer(moved, tmp_path / "run")
+    assert resumed.resume() and resumed.step == 2
+    with pytest.raises(MovingColorError, match="not-installed-here"):
+        Trainer(moved, tmp_path / "fresh")
+
+
 def test_a_coarse_matte_input_ends_the_inputs_with_the_coarse_matte():
     without = make_batch(2, 0, "regional", 1, 4, 3, 48, 64, matte_start="guided")
     with_it = make_batch(2, 0, "regional", 1, 4, 3, 48, 64, matte_start="guided", coarse_matte_input=True)

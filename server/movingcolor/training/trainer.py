@@ -112,7 +112,10 @@ class Trainer:
             edge_contrast=config.edge_contrast,
             coarse_matte_input=config.coarse_matte_input,
         ).to(self.device)
-        if config.init:
+        # A run that resumes takes every weight from its checkpoint: the model it started from need
+        # not be installed where a later segment runs.
+        restore_folder(self.checkpoint)
+        if config.init and not (self.checkpoint / "trainer.json").exists():
             self._start_from(config.init)
         self.frozen = self._freeze(config.train_only)
         self.optimiser = torch.optim.AdamW(
