@@ -417,6 +417,34 @@ def test_mismatched_sizes(shot_copy, tmp_path, capsys):
     )
 
 
+def test_fused_frames_keep_the_plates_timecode_rate_and_pixel_aspect(demo_inputs, tmp_path):
+    """A conform reads each frame's timecode and rate, and a viewer its pixel aspect: the fused frames
+    keep them from their own plate frame (they were dropped, and an anamorphic plate came back with
+    square pixels). Chromaticities are kept where the output's colourspace is the plate's."""
+    import OpenImageIO as oiio
+
+    plate, matte = demo_inputs
+    tagged = tmp_path / "tagged"
+    tagged.mkdir()
+    for n in range(1001, 1004):
+        pixels = read_pixels(Path(plate.replace("####", str(n))))
+        spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], 3, "half")
+        spec.attribute("smpte:TimeCode", oiio.TypeDesc("timecode"), (0x01000000 + n - 1001, 0))
+        spec.attribute("FramesPerSecond", oiio.TypeDesc("rational"), (24000, 1001))
+        spec.attribute("PixelAspectRatio", 2.0)
+        spec.attribute("Copyright", "ACME VFX")
+        output = oiio.ImageOutput.create(str(tagged / f"p.{n}.exr"))
+        assert output.open(str(tagged / f"p.{n}.exr"), spec) and output.write_image(pixels) and output.close()
+    out = tmp_path / "out" / "f.####.exr"
+    assert run_cli("fuse", "--plate", tagged / "p.####.exr", "--matte", matte, "--grade", DEMO_GRADE,
+                   "--frames", "1001-1003", "--out", out) == 0  # fmt: skip
+    for n in range(1001, 1004):
+        kept = read_header(tmp_path / "out" / f"f.{n}.exr").attributes
+        assert kept["smpte:TimeCode"] == (0x01000000 + n - 1001, 0)
+        assert kept["FramesPerSecond"] == (24000, 1001) and kept["PixelAspectRatio"] == 2.0
+        assert kept["Copyright"] == "ACME VFX"
+
+
 def test_a_matte_written_with_its_bounding_box_fuses_as_the_whole_matte(demo_inputs, tmp_path, caplog):
     """Nuke writes a roto's EXR with the shape's bounding box as its data window: the matte is
     read as its format's frame (zero outside the box), fuses exactly as the same matte stored

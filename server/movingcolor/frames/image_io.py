@@ -94,6 +94,32 @@ def read_header(path: Path) -> ImageHeader:
             image.close()
 
 
+@dataclass(frozen=True)
+class TypedAttribute:
+    """A header attribute with its OpenImageIO type (``timecode``, ``rational``, ...), written back
+    as it was read: a timecode given as two integers would be written as integers."""
+
+    type: str
+    value: object
+
+
+def header_attributes(path: Path, names: tuple[str, ...]) -> dict[str, TypedAttribute]:
+    """The attributes of ``names`` that the file ``path`` holds, typed; those it lacks are left out."""
+    with readable(path) as name:
+        image = oiio.ImageInput.open(name)
+        if image is None:
+            oiio.geterror()
+            return {}
+        try:
+            return {
+                a.name: TypedAttribute(str(a.type), a.value)
+                for a in image.spec().extra_attribs
+                if a.name in names
+            }
+        finally:
+            image.close()
+
+
 def _display_size(spec) -> tuple[int, int]:
     """``(width, height)`` of ``spec``'s display window; its data window's where it has none."""
     if spec.full_width > 0 and spec.full_height > 0:
@@ -296,7 +322,10 @@ def _output_spec(
     if ext == ".exr":
         spec.attribute("compression", compression)
     for key, value in (attributes or {}).items():
-        spec.attribute(key, value)
+        if isinstance(value, TypedAttribute):
+            spec.attribute(key, oiio.TypeDesc(value.type), value.value)
+        else:
+            spec.attribute(key, value)
     if ext == ".exr" and pixels.dtype != sample_type:
         # Given float32, OpenImageIO converts to half as it encodes, a few rows at a time: no
         # second full-frame buffer. A 4K frame's half samples are 53 MB, and making them first cost

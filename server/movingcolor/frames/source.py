@@ -60,6 +60,10 @@ class FrameSource(ABC):
     def location(self, frame: int) -> str:
         """Where ``frame`` lives, for messages."""
 
+    def file_of(self, frame: int) -> Path | None:
+        """The image file that holds ``frame``, where it is one (not a video's, nor a stream's)."""
+        return None
+
     def available_range(self) -> FrameRange:
         frames = self.frames
         return FrameRange(frames[0], frames[-1])
@@ -117,6 +121,9 @@ class SequenceSource(FrameSource):
     def location(self, frame: int) -> str:
         return str(self.pattern.path(frame))
 
+    def file_of(self, frame: int) -> Path | None:
+        return Path(self.pattern.path(frame))
+
     def files(self) -> list[str]:
         return [str(self.pattern.path(frame)) for frame in self._frames]
 
@@ -166,6 +173,9 @@ class StillSource(FrameSource):
 
     def location(self, frame: int) -> str:
         return str(self.path)
+
+    def file_of(self, frame: int) -> Path | None:
+        return self.path
 
     def files(self) -> list[str]:
         return [str(self.path)]
@@ -230,6 +240,9 @@ class ChannelSource(FrameSource):
 
     def location(self, frame: int) -> str:
         return self.inner.location(frame)
+
+    def file_of(self, frame: int) -> Path | None:
+        return self.inner.file_of(frame)
 
     def files(self) -> list[str]:
         return self.inner.files()

@@ -5,9 +5,26 @@ from __future__ import annotations
 import functools
 
 from .. import __version__
+from ..errors import MovingColorError
+from ..frames.image_io import TypedAttribute, header_attributes
 from . import fingerprint
 from .plan import ShotPlan
 from .resume import shot_fingerprint
+
+#: What a fused frame keeps of its plate frame's header: what a pipeline reads to conform and show
+#: it (per frame: a timecode runs with the frames). Chromaticities only where the output's
+#: colourspace is the plate's.
+CARRIED = (
+    "smpte:TimeCode",
+    "smpte:KeyCode",
+    "FramesPerSecond",
+    "PixelAspectRatio",
+    "Copyright",
+    "ImageDescription",
+    "Artist",
+    "DateTime",
+)
+CHROMATICITIES = "chromaticities"
 
 
 class FrameHeaders:
@@ -25,6 +42,7 @@ class FrameHeaders:
         plan = self.plan
         out_cs = plan.colorspaces.output
         return {
+            **self._carried(number),
             "movingcolor:head": head,
             "oiio:ColorSpace": out_cs,
             # OpenImageIO may rewrite oiio:ColorSpace to an interop ID; keep the config's name too.
@@ -39,3 +57,15 @@ class FrameHeaders:
             fingerprint.HEADER_KEY: self.fingerprint,
             "Software": f"MovingColor {__version__}",
         }
+
+    def _carried(self, number: int) -> dict[str, TypedAttribute]:
+        """What frame ``number`` keeps of its plate file's header (nothing from a video or a stream)."""
+        plan = self.plan
+        path = plan.sources.plate.file_of(number)
+        if path is None:
+            return {}
+        names = CARRIED + ((CHROMATICITIES,) if plan.colorspaces.output == plan.colorspaces.plate else ())
+        try:
+            return header_attributes(path, names)
+        except MovingColorError:  # the plate frame itself was read: a header read again that fails is no loss
+            return {}
