@@ -417,6 +417,42 @@ def test_mismatched_sizes(shot_copy, tmp_path, capsys):
     )
 
 
+def test_a_layered_plate_is_refused_and_a_multipart_one_named_not_fused_as_some_pass(
+    demo_inputs, tmp_path, caplog, capsys
+):
+    """A layered EXR lists its layers in any order (albedo before beauty): its first three channels,
+    some pass, were fused without a word. A multipart EXR's first part is read, and the log says so."""
+    import OpenImageIO as oiio
+
+    plate, matte = demo_inputs
+    pixels = read_pixels(Path(plate.replace("####", "1001")))
+    layered = tmp_path / "layered"
+    layered.mkdir()
+    names = ("albedo.R", "albedo.G", "albedo.B", "beauty.R", "beauty.G", "beauty.B")
+    write_image(layered / "p.1001.exr", np.concatenate([pixels * 9, pixels], axis=2), channels=names)
+    out = tmp_path / "out" / "f.####.exr"
+    common = ("--matte", matte, "--grade", DEMO_GRADE, "--frames", "1001-1001", "--out", out)
+    assert run_cli("fuse", "--plate", layered / "p.####.exr", *common) == 2
+    assert "begins with channels albedo.R, albedo.G, albedo.B, not R, G, B (layers albedo, beauty)" in (
+        capsys.readouterr().err
+    )
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    specs = []
+    for part in ("diffuse", "rgba"):
+        spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], 3, "half")
+        spec.attribute("name", part)
+        specs.append(spec)
+    output = oiio.ImageOutput.create(str(parts / "p.1001.exr"))
+    assert output.open(str(parts / "p.1001.exr"), specs)
+    assert output.write_image(pixels * 2)
+    assert output.open(str(parts / "p.1001.exr"), specs[1], "AppendSubimage") and output.write_image(pixels)
+    output.close()
+    with caplog.at_level("WARNING", logger="movingcolor"):
+        assert run_cli("fuse", "--plate", parts / "p.####.exr", *common) == 0
+    assert "p.1001.exr holds 2 parts; only the first (diffuse) is read" in caplog.text
+
+
 def test_fused_frames_keep_the_plates_timecode_rate_and_pixel_aspect(demo_inputs, tmp_path):
     """A conform reads each frame's timecode and rate, and a viewer its pixel aspect: the fused frames
     keep them from their own plate frame (they were dropped, and an anamorphic plate came back with

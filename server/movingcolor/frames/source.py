@@ -113,6 +113,7 @@ class SequenceSource(FrameSource):
         self.declared_colorspace = header.colorspace
         self.is_float = header.is_float
         _say_data_window(self.name, header)
+        _say_parts(self.name, header)
 
     @property
     def frames(self) -> list[int]:
@@ -154,6 +155,7 @@ class StillSource(FrameSource):
         self.path = Path(path)
         header = read_header(self.path)
         _say_data_window(self.name, header)
+        _say_parts(self.name, header)
         self.width, self.height = header.width, header.height
         self.channels = header.channels
         self.declared_colorspace = header.colorspace
@@ -310,6 +312,22 @@ def _check_size(source: FrameSource, pixels: np.ndarray, frame: int) -> None:
     height, width = pixels.shape[:2]
     if (width, height) != (source.width, source.height):
         raise _size_error(source, frame, width, height)
+
+
+def _say_parts(name: str, header: ImageHeader) -> None:
+    """Warn, once, that a source's frames hold several parts (a multipart EXR): only the first is
+    read, and it may not be the picture meant."""
+    parts = header.attributes.get("oiio:subimages", 1)
+    if isinstance(parts, int) and parts > 1:
+        first = header.attributes.get("name", "")
+        log.warning(
+            "%s: %s holds %d parts; only the first%s is read: write the part to fuse as a file of its own "
+            "if it is not that one",
+            name,
+            header.path.name,
+            parts,
+            f" ({first})" if first else "",
+        )
 
 
 def _say_data_window(name: str, header: ImageHeader) -> None:

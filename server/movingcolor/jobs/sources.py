@@ -113,11 +113,24 @@ def _check_channels(sources: ShotSources) -> None:
     """Colour sources carry R, G and B: a two-channel image (luminance and alpha, a UV pass) is
     not a plate, and reading it as grey would fuse the wrong picture without a word."""
     for source in (sources.plate, sources.other):
-        if source is not None and len(source.channels) < 3:
+        if source is None:
+            continue
+        where = f"{source.name} {source.location(source.frames[0] if source.frames else 0)}"
+        if len(source.channels) < 3:
             raise FrameSourceError(
-                f"{source.name} {source.location(source.frames[0] if source.frames else 0)} has "
-                f"{len(source.channels)} channel(s) ({', '.join(source.channels) or 'none'}); a "
-                f"{source.name} needs R, G and B: render it as RGB or RGBA"
+                f"{where} has {len(source.channels)} channel(s) ({', '.join(source.channels) or 'none'}); "
+                f"a {source.name} needs R, G and B: render it as RGB or RGBA"
+            )
+        first = tuple(name.upper() for name in source.channels[:3])
+        if first != ("R", "G", "B"):
+            # A layered EXR (beauty.R, albedo.R, ...) lists its layers in any order: the first
+            # three channels would be some pass, fused without a word.
+            layers = sorted({name.rsplit(".", 1)[0] for name in source.channels if "." in name})
+            held = f" (layers {', '.join(layers)})" if layers else ""
+            raise FrameSourceError(
+                f"{where} begins with channels {', '.join(source.channels[:3])}, not R, G, B{held}: "
+                f"write the picture to fuse as R, G, B, e.g. oiiotool in.exr --ch R=beauty.R,"
+                f"G=beauty.G,B=beauty.B -o plate.exr"
             )
 
 
