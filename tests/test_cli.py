@@ -453,6 +453,32 @@ def test_a_layered_plate_is_refused_and_a_multipart_one_named_not_fused_as_some_
     assert "p.1001.exr holds 2 parts; only the first (diffuse) is read" in caplog.text
 
 
+def test_an_output_of_fewer_bits_than_the_plate_is_warned_of(demo_inputs, tmp_path, caplog):
+    """Pixels outside the band are the plate's, bit for bit, only where the output holds as many
+    bits: a float plate written as half EXR (the default) or a 16-bit plate as PNG is said."""
+    plate, matte = demo_inputs
+    pixels = read_pixels(Path(plate.replace("####", "1001")))
+    for name, write in (("float", {"pixel_type": "float"}), ("half", {})):
+        (tmp_path / name).mkdir()
+        write_image(tmp_path / name / "p.1001.exr", pixels, **write)
+    (tmp_path / "sixteen").mkdir()
+    write_image(tmp_path / "sixteen" / "p.1001.tif", np.clip(pixels, 0, 1))
+    plates = {"float": "p.####.exr", "half": "p.####.exr", "sixteen": "p.####.tif"}
+    cases = (
+        ("float", ".exr", True),
+        ("half", ".exr", False),
+        ("sixteen", ".png", True),
+        ("sixteen", ".tif", False),
+    )
+    for folder, extension, warned in cases:
+        caplog.clear()
+        out = tmp_path / f"out-{folder}" / f"f.####{extension}"
+        common = ("--matte", matte, "--grade", DEMO_GRADE, "--frames", "1001-1001", "--out", out)
+        with caplog.at_level("WARNING", logger="movingcolor"):
+            assert run_cli("fuse", "--plate", tmp_path / folder / plates[folder], *common) == 0
+        assert ("pixels outside the band are rounded" in caplog.text) == warned, (folder, extension)
+
+
 def test_fused_frames_keep_the_plates_timecode_rate_and_pixel_aspect(demo_inputs, tmp_path):
     """A conform reads each frame's timecode and rate, and a viewer its pixel aspect: the fused frames
     keep them from their own plate frame (they were dropped, and an anamorphic plate came back with

@@ -43,6 +43,9 @@ class FrameSource(ABC):
     declared_colorspace: str
     #: True for half/float data (scene-linear by default), False for integer data.
     is_float: bool
+    #: The samples a file stores (OpenImageIO's name: ``half``, ``float``, ``uint8``, ``uint16``),
+    #: where the source is files; "" otherwise.
+    sample_type: str = ""
     #: Whether frames may be read on several threads at once, in any order (files of a sequence);
     #: a video decodes forwards from where it is.
     reads_in_any_order: bool = True
@@ -112,6 +115,7 @@ class SequenceSource(FrameSource):
         self.channels = header.channels
         self.declared_colorspace = header.colorspace
         self.is_float = header.is_float
+        self.sample_type = header.pixel_type
         _say_data_window(self.name, header)
         _say_parts(self.name, header)
 
@@ -160,6 +164,7 @@ class StillSource(FrameSource):
         self.channels = header.channels
         self.declared_colorspace = header.colorspace
         self.is_float = header.is_float
+        self.sample_type = header.pixel_type
         self._pixels: np.ndarray | None = None
 
     @property

@@ -13,6 +13,7 @@ the render range and the engine tells the client what to send, and
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 
 from ..color.config import ColorConfig, shared_config
@@ -30,6 +31,8 @@ from ..spec import ShotReport, ShotSpec
 from .colorspaces import ShotColorspaces, choose_colorspaces
 from .frame_plan import FramePlan
 from .sources import ShotSources, check_sources, open_sources, shot_clip, sources_range, with_matte
+
+log = logging.getLogger("movingcolor")
 
 MODES = ("grade", "graded", "edited")
 
@@ -136,6 +139,18 @@ class ShotPlan:
             source.close()
 
 
+def _say_if_samples_are_rounded(plate: FrameSource, extension: str, exr_type: str) -> None:
+    """Warn where the output stores fewer bits than the plate: its pixels outside the band, copied
+    from the plate, are then not the plate's own."""
+    fewer = {
+        (".exr", "half", "float"): "a 32-bit float plate is written as half EXR (--exr-type float keeps it)",
+        (".png", "half", "uint16"): "a 16-bit plate is written as 8-bit PNG (.tif keeps 16 bits, .exr more)",
+    }
+    key = (extension, exr_type if extension == ".exr" else "half", plate.sample_type)
+    if key in fewer:
+        log.warning("%s: pixels outside the band are rounded, not the plate's own", fewer[key])
+
+
 def _plan(
     spec: ShotSpec,
     engine: Engine | None,
@@ -169,6 +184,7 @@ def _plan(
             pattern = output_pattern(spec.out, plate_prefix)
             inputs = [path for source in sources.present for path in source.files()]
             check_outputs_spare_inputs(pattern, frames.render, inputs)
+            _say_if_samples_are_rounded(sources.plate, pattern.suffix.lower(), spec.exr_type)
     except BaseException:
         if not given:
             for source in opened:
