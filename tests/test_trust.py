@@ -233,6 +233,19 @@ def test_fused_frames_out_of_the_outputs_range_are_not_written(tmp_path, capsys)
     assert np.isfinite(read_pixels(out / "f.0001.exr")).all()
 
 
+def test_a_plate_past_half_float_is_named_not_the_grade(tmp_path, capsys):
+    """A float plate's highlight of 1e6 off the matte is the plate's own, kept as it is: the refusal
+    names the plate (it blamed a grade that never touched the pixel)."""
+    plate = write_plate(tmp_path / "shot", 1, 2)
+    for n in (1, 2):
+        path = Path(plate.replace("####", f"{n:04d}"))
+        rgba = read_pixels(path)
+        rgba[0, 0, :3] = 1e6
+        write_image(path, rgba, channels=("R", "G", "B", "A"), pixel_type="float")
+    assert fuse("--plate", plate, "--out", str(tmp_path / "out" / "f.####.exr"), grade="slope=1.1") == 2
+    assert "the plate's own values are past what a half-float EXR holds" in capsys.readouterr().err
+
+
 def test_fused_pixels_are_checked_before_writing(tmp_path, monkeypatch):
     from movingcolor.jobs import composite as composite_module
 

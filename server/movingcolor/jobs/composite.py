@@ -124,18 +124,27 @@ def alpha_as_colour(frame, alpha_sum: np.ndarray, count: int) -> np.ndarray:
     return count * plate + np.clip(alpha_sum, 0.0, count)[..., None] * (graded - plate)
 
 
-def check_finite(number: int, fused: np.ndarray, half: bool, grade_label: str) -> None:
+def check_finite(
+    number: int, fused: np.ndarray, half: bool, grade_label: str, matte: np.ndarray | None = None
+) -> None:
     """A fused frame is handed on only when every value is a number the output can hold: a NaN or
     an infinity (or, in a half-float EXR, a value past half's range, which becomes one) would
-    spread through every comp that reads the frame."""
+    spread through every comp that reads the frame. Where every such pixel lies off the ``matte``
+    (0 there: the plate as it is), the plate, not the grade, is named."""
     limit = HALF_MAX if half else np.inf
     # Two reductions over the frame and no temporary: a NaN makes both comparisons false.
     if fused.size == 0 or (fused.max() <= limit and fused.min() >= -limit):
         return
     bad = ~(np.abs(fused) <= limit)
     if bad.any():
-        count = int(bad.any(axis=-1).sum())
+        pixels = bad.any(axis=-1)
+        count = int(pixels.sum())
         what = "NaN or infinite" if limit == np.inf else f"NaN, infinite or beyond half float's {limit:g}"
+        if matte is not None and limit != np.inf and not np.any(np.asarray(matte)[pixels] > 0):
+            raise InvalidPixelsError(
+                f"frame {number}: {count} pixels are {what}, where the plate is kept as it is: the "
+                f"plate's own values are past what a half-float EXR holds; write --exr-type float"
+            )
         raise InvalidPixelsError(
             f"frame {number}: {count} fused pixels are {what}; the grade ({grade_label}) "
             f"pushes colours out of range: soften it"
