@@ -70,6 +70,18 @@ def test_four_hashes_take_four_digits_and_wider_numbers_whole(tmp_path, spelling
     assert SequencePattern.parse(tmp_path / "shot.#####.exr").frames_on_disk() == [42, 12345]
 
 
+@pytest.mark.parametrize("spelling", ["shot.####.exr", "shot.%04d.exr"])
+def test_negative_frames_are_named_as_printf_and_nuke_name_them(tmp_path, spelling):
+    """The sign takes one of the digits' places (frame -3 of ``%04d`` is ``-003``): frames -3 to -1
+    written so were passed over without a word, and the outputs named ``-0003``."""
+    write_frames(
+        tmp_path, ["shot.-003.exr", "shot.-002.exr", "shot.-001.exr", "shot.0000.exr", "shot.0001.exr"]
+    )
+    pattern = SequencePattern.parse(tmp_path / spelling)
+    assert pattern.frames_on_disk() == [-3, -2, -1, 0, 1]
+    assert pattern.path(-3).name == "shot.-003.exr" and pattern.path(-12345).name == "shot.-12345.exr"
+
+
 @pytest.mark.parametrize("spelling", ["f.%d.png", "f.#.png"])
 def test_unpadded_numbers_take_percent_d_or_one_hash(tmp_path, spelling):
     write_frames(tmp_path, [f"f.{n}.png" for n in (1, 2, 10, 1001)] + ["f.0003.png"])

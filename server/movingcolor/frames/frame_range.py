@@ -93,7 +93,7 @@ def describe_frames(frames: Iterable[int], padding: int = 1, most: int = 6) -> s
         return "none"
 
     def number(value: int) -> str:
-        return ("-" if value < 0 else "") + f"{abs(value):0{padding}d}"
+        return f"{value:0{padding}d}"  # as a sequence's file names write it (SequencePattern)
 
     def run(frames: FrameRange) -> str:
         if frames.first == frames.last:

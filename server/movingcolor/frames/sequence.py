@@ -2,9 +2,11 @@
 
 Padding follows Nuke and most hosts: each ``#`` is one digit of zero padding (``####`` and
 ``%04d`` write frame 7 as ``0007``), ``%d`` (or ``#``) is no padding, and a frame number wider
-than the padding is written whole (frame 12345 of ``####`` is ``12345``). A file belongs to a
-pattern only if the pattern writes exactly its name, so the frames a pattern finds are the files
-it opens: ``####`` does not take ``00000.png``, whose five digits ``#####`` writes.
+than the padding is written whole (frame 12345 of ``####`` is ``12345``); a negative frame's
+sign takes one of the digits' places, as printf writes it (frame -3 of ``####`` is ``-003``). A
+file belongs to a pattern only if the pattern writes exactly its name, so the frames a pattern
+finds are the files it opens: ``####`` does not take ``00000.png``, whose five digits ``#####``
+writes.
 """
 
 from __future__ import annotations
@@ -71,9 +73,9 @@ class SequencePattern:
         return cls(path.parent, name[: field.start()], name[field.end() :], padding)
 
     def number_text(self, frame: int) -> str:
-        """Frame ``frame`` as this sequence writes it in file names: ``0007``, ``12345``, ``-0003``."""
-        sign = "-" if frame < 0 else ""
-        return f"{sign}{abs(frame):0{self.padding}d}"
+        """Frame ``frame`` as this sequence writes it in file names: ``0007``, ``12345``, ``-003``
+        (as printf's ``%04d`` and Nuke's ``####`` write it: the sign takes one of the digits' places)."""
+        return f"{frame:0{self.padding}d}"
 
     def path(self, frame: int) -> Path:
         return self.directory / f"{self.prefix}{self.number_text(frame)}{self.suffix}"
