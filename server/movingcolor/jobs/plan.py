@@ -185,6 +185,11 @@ def _plan(
             inputs = [path for source in sources.present for path in source.files()]
             check_outputs_spare_inputs(pattern, frames.render, inputs)
             _say_if_samples_are_rounded(sources.plate, pattern.suffix.lower(), spec.exr_type)
+            if len(sources.plate.channels) > 3:
+                log.info(
+                    "the plate's channels %s are not written: fused frames hold R, G and B",
+                    ", ".join(sources.plate.channels[3:]),
+                )
     except BaseException:
         if not given:
             for source in opened:
