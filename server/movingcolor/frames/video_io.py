@@ -63,7 +63,7 @@ class VideoReader:
                 self._format = (
                     ("rgba64le" if deep else "rgba") if self.has_alpha else ("rgb48le" if deep else "rgb24")
                 )
-                self._scale = np.float32(1.0 / (65535.0 if deep else 255.0))
+                self._largest = np.float32(65535.0 if deep else 255.0)
                 self._turns = round((first.rotation or 0) / 90) % 4  # counterclockwise quarter turns
                 width, height = stream.codec_context.width, stream.codec_context.height
                 self.width, self.height = (height, width) if self._turns % 2 else (width, height)
@@ -133,7 +133,7 @@ class VideoReader:
                 current = self._next_index
                 self._next_index += 1
                 if current == index:
-                    pixels = frame.to_ndarray(format=self._format).astype(np.float32) * self._scale
+                    pixels = frame.to_ndarray(format=self._format).astype(np.float32) / self._largest
                     return np.ascontiguousarray(np.rot90(pixels, self._turns)) if self._turns else pixels
         except StopIteration as error:
             raise UnreadableFrameError(
