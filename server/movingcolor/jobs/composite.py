@@ -125,12 +125,17 @@ def alpha_as_colour(frame, alpha_sum: np.ndarray, count: int) -> np.ndarray:
 
 
 def check_finite(
-    number: int, fused: np.ndarray, half: bool, grade_label: str, matte: np.ndarray | None = None
+    number: int,
+    fused: np.ndarray,
+    half: bool,
+    grade_label: str,
+    matte: np.ndarray | None = None,
+    band: np.ndarray | None = None,
 ) -> None:
     """A fused frame is handed on only when every value is a number the output can hold: a NaN or
     an infinity (or, in a half-float EXR, a value past half's range, which becomes one) would
     spread through every comp that reads the frame. Where every such pixel lies off the ``matte``
-    (0 there: the plate as it is), the plate, not the grade, is named."""
+    and the ``band`` (the plate as it is there), the plate, not the grade, is named."""
     limit = HALF_MAX if half else np.inf
     # Two reductions over the frame and no temporary: a NaN makes both comparisons false.
     if fused.size == 0 or (fused.max() <= limit and fused.min() >= -limit):
@@ -140,7 +145,10 @@ def check_finite(
         pixels = bad.any(axis=-1)
         count = int(pixels.sum())
         what = "NaN or infinite" if limit == np.inf else f"NaN, infinite or beyond half float's {limit:g}"
-        if matte is not None and limit != np.inf and not np.any(np.asarray(matte)[pixels] > 0):
+        graded = np.asarray(matte)[pixels] > 0 if matte is not None else np.ones(count, bool)
+        if band is not None:
+            graded = graded | np.asarray(band)[pixels]
+        if limit != np.inf and matte is not None and not graded.any():
             raise InvalidPixelsError(
                 f"frame {number}: {count} pixels are {what}, where the plate is kept as it is: the "
                 f"plate's own values are past what a half-float EXR holds; write --exr-type float"

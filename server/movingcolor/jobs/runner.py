@@ -184,7 +184,9 @@ def fused_frames(
                 else:
                     beyond_band.check(number, frame, kind, value)
                     fused = compositing.composite(plan.colorspaces, frame, kind, value)
-                compositing.check_finite(number, fused, half, plan.colorspaces.grade_label, frame.matte)
+                compositing.check_finite(
+                    number, fused, half, plan.colorspaces.grade_label, frame.matte, frame.band
+                )
                 without_edge.check(number, frame.matte)
                 yield number, ("blend" if kind == "alpha" else "color"), fused
                 # Composited: what later windows (and a host's next window) still read of it is
