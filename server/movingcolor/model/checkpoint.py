@@ -54,7 +54,7 @@ def check_model_folder_target(folder: str | os.PathLike) -> None:
             f"{folder}: the models installed with MovingColor are not replaced; export into a folder "
             f"of your own and list it in $MOVINGCOLOR_MODELS"
         )
-    if folder.is_file() or folder.is_symlink():
+    if folder.exists() and not folder.is_dir():
         raise CheckpointError(f"{folder} is a file; give a folder for the model")
     if folder.is_dir() and any(folder.iterdir()) and not (folder / CONFIG).is_file():
         raise CheckpointError(
