@@ -55,7 +55,10 @@ def remove_abandoned_folders(parent: str | os.PathLike, prefix: str) -> list[Pat
             if not entry.name.startswith(prefix) or not entry.is_dir(follow_symlinks=False):
                 continue
             owner = entry.name[len(prefix) :]
-            modified = entry.stat(follow_symlinks=False).st_mtime
+            try:
+                modified = entry.stat(follow_symlinks=False).st_mtime
+            except OSError:  # removed meanwhile, by its writer or another fuse's clean-up
+                continue
             if writer_is_gone(owner, modified, now, ABANDONED_SECONDS):
                 shutil.rmtree(entry.path, ignore_errors=True)
                 removed.append(Path(entry.path))
