@@ -21,7 +21,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent.futures import Future
 
 from ..errors import MovingColorError
-from ..frames.image_io import encode_image, file_samples
+from ..frames.image_io import TypedAttribute, encode_image, file_samples
 from ..frames.stream import DecodedImage, DeferredImage, FrameStore, StreamSource
 from ..frames.worker import ContextWorker
 from ..jobs import FramePlan, ShotSources, ShotStream
@@ -60,7 +60,9 @@ def _pixel_type(output: OutputSettings) -> str:
 def _encode(number: int, pixels, header: dict, output: OutputSettings, part_bytes: int):
     """One fused frame as response messages: the file ``movingcolor fuse`` would write, made in
     memory, or raw samples."""
-    attributes = {key: str(value) for key, value in header.items()}
+    # The wire's attributes are text: a typed one (a timecode kept from the plate) travels in the
+    # file's own header, not here.
+    attributes = {key: str(value) for key, value in header.items() if not isinstance(value, TypedAttribute)}
     if output.encoding == pb.ENCODING_RAW:
         info, data = raw_image(
             pixels, ("R", "G", "B"), output.sample_type, header["movingcolor:colorspace"], view=True
