@@ -479,7 +479,7 @@ def test_an_output_of_fewer_bits_than_the_plate_is_warned_of(demo_inputs, tmp_pa
         assert ("pixels outside the band are rounded" in caplog.text) == warned, (folder, extension)
 
 
-def test_fused_frames_keep_the_plates_timecode_rate_and_pixel_aspect(demo_inputs, tmp_path):
+def test_fused_frames_keep_the_plates_timecode_rate_and_pixel_aspect(demo_inputs, tmp_path, served):
     """A conform reads each frame's timecode and rate, and a viewer its pixel aspect: the fused frames
     keep them from their own plate frame (they were dropped, and an anamorphic plate came back with
     square pixels). Chromaticities are kept where the output's colourspace is the plate's."""
@@ -497,14 +497,27 @@ def test_fused_frames_keep_the_plates_timecode_rate_and_pixel_aspect(demo_inputs
         spec.attribute("Copyright", "ACME VFX")
         output = oiio.ImageOutput.create(str(tagged / f"p.{n}.exr"))
         assert output.open(str(tagged / f"p.{n}.exr"), spec) and output.write_image(pixels) and output.close()
-    out = tmp_path / "out" / "f.####.exr"
-    assert run_cli("fuse", "--plate", tagged / "p.####.exr", "--matte", matte, "--grade", DEMO_GRADE,
-                   "--frames", "1001-1003", "--out", out) == 0  # fmt: skip
-    for n in range(1001, 1004):
-        kept = read_header(tmp_path / "out" / f"f.{n}.exr").attributes
-        assert kept["smpte:TimeCode"] == (0x01000000 + n - 1001, 0)
-        assert kept["FramesPerSecond"] == (24000, 1001) and kept["PixelAspectRatio"] == 2.0
-        assert kept["Copyright"] == "ACME VFX"
+    common = (
+        "--plate",
+        tagged / "p.####.exr",
+        "--matte",
+        matte,
+        "--grade",
+        DEMO_GRADE,
+        "--frames",
+        "1001-1003",
+    )
+    assert run_cli("fuse", *common, "--out", tmp_path / "out" / "f.####.exr") == 0
+    # Through a server too: the plate's files are sent, and their headers read there.
+    assert (
+        run_cli("fuse", *common, "--server", served.address, "--out", tmp_path / "served" / "f.####.exr") == 0
+    )
+    for folder in ("out", "served"):
+        for n in range(1001, 1004):
+            kept = read_header(tmp_path / folder / f"f.{n}.exr").attributes
+            assert kept["smpte:TimeCode"] == (0x01000000 + n - 1001, 0), folder
+            assert kept["FramesPerSecond"] == (24000, 1001) and kept["PixelAspectRatio"] == 2.0
+            assert kept["Copyright"] == "ACME VFX"
 
 
 def test_a_matte_written_with_its_bounding_box_fuses_as_the_whole_matte(demo_inputs, tmp_path, caplog):

@@ -26,6 +26,22 @@ EXR_COMPRESSIONS = ("zip", "zips", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab"
 WRITABLE_FORMATS = {".exr": "openexr", ".png": "png", ".tif": "tiff", ".tiff": "tiff"}
 
 
+#: What a fused frame keeps of its plate frame's header: what a pipeline reads to conform and show
+#: it (per frame: a timecode runs with the frames). Chromaticities are kept apart: they hold only
+#: where the output's colourspace is the plate's.
+CONFORM_ATTRIBUTES = (
+    "smpte:TimeCode",
+    "smpte:KeyCode",
+    "FramesPerSecond",
+    "PixelAspectRatio",
+    "Copyright",
+    "ImageDescription",
+    "Artist",
+    "DateTime",
+)
+CHROMATICITIES = "chromaticities"
+
+
 @dataclass(frozen=True)
 class ImageHeader:
     """What a file says about itself without decoding its pixels. ``width`` and ``height`` are the
@@ -41,6 +57,8 @@ class ImageHeader:
     #: ``(x, y, width, height)`` of the pixels the file stores, from the display window's corner,
     #: where they are not the display window (an EXR's bounding box, or overscan); else None.
     data_window: tuple[int, int, int, int] | None = None
+    #: The conform attributes it holds (``CONFORM_ATTRIBUTES`` and chromaticities), typed.
+    carried: dict = field(default_factory=dict, compare=False)
 
     @property
     def is_float(self) -> bool:
@@ -74,6 +92,11 @@ def read_header(path: Path) -> ImageHeader:
             check_pixels(width, height, str(path))
             try:
                 attributes = {a.name: a.value for a in spec.extra_attribs}
+                carried = {
+                    a.name: TypedAttribute(str(a.type), a.value)
+                    for a in spec.extra_attribs
+                    if a.name in CONFORM_ATTRIBUTES or a.name == CHROMATICITIES
+                }
                 channels = tuple(spec.channelnames)
             except UnicodeDecodeError:
                 raise UnreadableFrameError(
@@ -89,6 +112,7 @@ def read_header(path: Path) -> ImageHeader:
                 colorspace=spec.get_string_attribute("oiio:ColorSpace"),
                 attributes=attributes,
                 data_window=_data_window(spec),
+                carried=carried,
             )
         finally:
             image.close()
@@ -101,23 +125,6 @@ class TypedAttribute:
 
     type: str
     value: object
-
-
-def header_attributes(path: Path, names: tuple[str, ...]) -> dict[str, TypedAttribute]:
-    """The attributes of ``names`` that the file ``path`` holds, typed; those it lacks are left out."""
-    with readable(path) as name:
-        image = oiio.ImageInput.open(name)
-        if image is None:
-            oiio.geterror()
-            return {}
-        try:
-            return {
-                a.name: TypedAttribute(str(a.type), a.value)
-                for a in image.spec().extra_attribs
-                if a.name in names
-            }
-        finally:
-            image.close()
 
 
 def _display_size(spec) -> tuple[int, int]:

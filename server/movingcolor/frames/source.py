@@ -67,6 +67,12 @@ class FrameSource(ABC):
         """The image file that holds ``frame``, where it is one (not a video's, nor a stream's)."""
         return None
 
+    def carried_attributes(self, frame: int) -> dict:
+        """The conform attributes (``image_io.CONFORM_ATTRIBUTES``, chromaticities) ``frame``'s file
+        header holds, typed; none where the frame is no image file."""
+        path = self.file_of(frame)
+        return read_header(path).carried if path is not None else {}
+
     def available_range(self) -> FrameRange:
         frames = self.frames
         return FrameRange(frames[0], frames[-1])

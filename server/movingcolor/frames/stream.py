@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,6 +33,8 @@ class DecodedImage:
     channels: tuple[str, ...]
     colorspace: str  # declared colourspace, "" when none
     is_float: bool
+    #: The conform attributes a file's header held (``image_io.CONFORM_ATTRIBUTES``), typed.
+    carried: dict = field(default_factory=dict)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -55,11 +57,13 @@ class DeferredImage:
         colorspace: str,
         is_float: bool,
         decode: Callable[[], np.ndarray],
+        carried: dict | None = None,
     ):
         self.size = size
         self.channels = channels
         self.colorspace = colorspace
         self.is_float = is_float
+        self.carried = carried or {}
         self._decode: Callable[[], np.ndarray] | None = decode
         self._pixels: np.ndarray | None = None
         self._lock = threading.Lock()
@@ -100,6 +104,8 @@ class FrameStore:
         self._admitted: set[tuple[str, int]] = set()
         self._first: dict[str, tuple[int, ReceivedImage]] = {}
         self._released: set[int] = set()
+        #: Each image's conform attributes, kept past its pixels for the fused frame's header.
+        self._carried: dict[tuple[str, int], dict] = {}
         #: The image (frame, role) the runner waits for, if any.
         self._waiting_for: tuple[int, str] | None = None
         #: The role whose first image the runner waits for (to learn the source's size), if any.
@@ -151,6 +157,8 @@ class FrameStore:
                 self._raise_if_failed()
             self._frames.setdefault(frame, {})[role] = image
             self._first.setdefault(role, (frame, image))
+            if image.carried:
+                self._carried[(role, frame)] = image.carried
             self._condition.notify_all()
 
     def _refuse_if_runner_starves(self, role: str, frame: int) -> None:
@@ -192,6 +200,11 @@ class FrameStore:
                     f"{first_frame} was {first.size[0]}x{first.size[1]}; every frame of a shot must share "
                     f"one size"
                 )
+
+    def carried(self, role: str, frame: int) -> dict:
+        """The conform attributes ``role``'s image of ``frame`` held in its file header."""
+        with self._condition:
+            return dict(self._carried.get((role, frame), {}))
 
     def finish(self) -> None:
         """No more images will arrive; reads of frames that never came fail with a clear message."""
@@ -311,6 +324,9 @@ class StreamSource(FrameSource):
 
     def location(self, frame: int) -> str:
         return f"streamed {self.role} frame {frame}"
+
+    def carried_attributes(self, frame: int) -> dict:
+        return self.store.carried(self.role, frame)
 
     def read(self, frame: int) -> np.ndarray:
         if frame not in self.store.needed:

@@ -6,25 +6,10 @@ import functools
 
 from .. import __version__
 from ..errors import MovingColorError
-from ..frames.image_io import TypedAttribute, header_attributes
+from ..frames.image_io import CHROMATICITIES, TypedAttribute
 from . import fingerprint
 from .plan import ShotPlan
 from .resume import shot_fingerprint
-
-#: What a fused frame keeps of its plate frame's header: what a pipeline reads to conform and show
-#: it (per frame: a timecode runs with the frames). Chromaticities only where the output's
-#: colourspace is the plate's.
-CARRIED = (
-    "smpte:TimeCode",
-    "smpte:KeyCode",
-    "FramesPerSecond",
-    "PixelAspectRatio",
-    "Copyright",
-    "ImageDescription",
-    "Artist",
-    "DateTime",
-)
-CHROMATICITIES = "chromaticities"
 
 
 class FrameHeaders:
@@ -59,13 +44,14 @@ class FrameHeaders:
         }
 
     def _carried(self, number: int) -> dict[str, TypedAttribute]:
-        """What frame ``number`` keeps of its plate file's header (nothing from a video or a stream)."""
+        """What frame ``number`` keeps of its plate file's header (``image_io.CONFORM_ATTRIBUTES``, read
+        from the file or, for a streamed plate, from the file sent; nothing from a video): the
+        chromaticities only where the output's colourspace is the plate's."""
         plan = self.plan
-        path = plan.sources.plate.file_of(number)
-        if path is None:
-            return {}
-        names = CARRIED + ((CHROMATICITIES,) if plan.colorspaces.output == plan.colorspaces.plate else ())
         try:
-            return header_attributes(path, names)
+            carried = plan.sources.plate.carried_attributes(number)
         except MovingColorError:  # the plate frame itself was read: a header read again that fails is no loss
             return {}
+        if plan.colorspaces.output != plan.colorspaces.plate:
+            carried.pop(CHROMATICITIES, None)
+        return carried

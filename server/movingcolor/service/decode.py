@@ -87,6 +87,7 @@ class ImageDecoder:
             header.colorspace,
             header.is_float,
             lambda: unreserved._decode_file(image).pixels,
+            header.carried,
         )
 
     def _raw_pixels(self, image: Image) -> np.ndarray:
@@ -137,7 +138,8 @@ class ImageDecoder:
                 f"{image.label} ({fmt} bytes)",
                 lambda header: self._reserve_header(header, image.label),
             )
-        return DecodedImage(pixels, tuple(header.channels), header.colorspace, header.is_float)
+        channels = tuple(header.channels)
+        return DecodedImage(pixels, channels, header.colorspace, header.is_float, header.carried)
 
 
 def _no_encoding(image: Image) -> WireFormatError:
