@@ -55,15 +55,22 @@ def run_job(state: ServerState, job: Job, request: fusion_pb2.JobRequest) -> Ite
     yield fusion_pb2.JobProgress(accepted=fusion_pb2.JobAccepted(job_id=job.id))
     worker = threading.Thread(target=work, name=f"job-{job.id}", daemon=True)
     worker.start()
-    while True:
-        try:
-            item = events.get(timeout=_POLL_SECONDS)
-        except queue.Empty:
-            continue
-        if isinstance(item, fusion_pb2.FrameWritten):
-            yield fusion_pb2.JobProgress(frame=item)
-        elif isinstance(item, ShotReport):
-            yield fusion_pb2.JobProgress(done=fusion_pb2.JobDone(summary=summary_message(item)))
-            return
-        else:
-            raise item
+    try:
+        while True:
+            try:
+                item = events.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                continue
+            if isinstance(item, fusion_pb2.FrameWritten):
+                yield fusion_pb2.JobProgress(frame=item)
+            elif isinstance(item, ShotReport):
+                yield fusion_pb2.JobProgress(done=fusion_pb2.JobDone(summary=summary_message(item)))
+                return
+            else:
+                raise item
+    finally:
+        # A call that ends before its shot (the client left) stops the shot, and holds its slot until
+        # the worker has: it wrote frames after its job had ended, beside the jobs --max-jobs let in.
+        if worker.is_alive():
+            job.cancel("the call ended before the shot")
+            worker.join()

@@ -262,8 +262,13 @@ def _serve(address: str, settings: ServerSettings, folder: Path, removed: list[P
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     server, port = create_server(address, settings, state, health_servicer)
     bound = parse_address(address).with_port(port)
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    # A handler does no more than note the signal: one that took a lock (Event.set) deadlocked when
+    # a second signal came while the first ran (`timeout` signals a process, then its group).
+    stopping: list[int] = []
+    previous = {
+        sig: signal.signal(sig, lambda number, _frame: stopping.append(number))
+        for sig in (signal.SIGTERM, signal.SIGINT)
+    }
     server.start()
     event(
         "serving",
@@ -281,16 +286,29 @@ def _serve(address: str, settings: ServerSettings, folder: Path, removed: list[P
         warm_up_in_background(folder, settings.device)
     trimmer = MemoryTrimmer()
     try:
-        while not stop.wait(0.5):
+        while not stopping:
+            time.sleep(0.5)
             trimmer.poll(state.jobs.active)
+        event("stopping", active_jobs=state.jobs.active, grace_seconds=settings.grace_seconds)
+        health_servicer.enter_graceful_shutdown()
+        # The jobs still running when the grace ends are cancelled just before gRPC cancels their
+        # calls, so their clients and the log read why (gRPC's own cancel reads as the client's).
+        counts: list[int] = []
+
+        def cancel_the_rest() -> None:
+            counts.append(state.jobs.cancel_all("the server is shutting down"))
+
+        cancelling = threading.Timer(max(0.0, settings.grace_seconds - 0.25), cancel_the_rest)
+        cancelling.start()
+        server.stop(settings.grace_seconds).wait()
+        cancelling.cancel()
+        cancel_the_rest()
+        cancelled = sum(counts)
+        idle = state.jobs.wait_idle(settings.grace_seconds)
     finally:
+        # Kept through the drain: a second signal must not cut the grace short.
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    event("stopping", active_jobs=state.jobs.active, grace_seconds=settings.grace_seconds)
-    health_servicer.enter_graceful_shutdown()
-    server.stop(settings.grace_seconds).wait()
-    cancelled = state.jobs.cancel_all("the server is shutting down")
-    idle = state.jobs.wait_idle(settings.grace_seconds)
     event("stopped", cancelled=cancelled, idle=idle)
     if bound.is_unix:
         bound.path.unlink(missing_ok=True)
