@@ -353,6 +353,25 @@ def test_addresses():
         parse_address("50051")
 
 
+def test_a_port_something_listens_on_is_refused_under_any_name_of_its_host():
+    """gRPC binds what it can of a host name's addresses and serves: a second server on
+    localhost:PORT took [::1] from a first on 127.0.0.1:PORT. Refused, naming where."""
+    import socket
+
+    from movingcolor.service.server import create_server
+    from movingcolor.service.settings import ServerSettings
+    from movingcolor.service.state import ServerState
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        settings = ServerSettings()
+        for address in (f"127.0.0.1:{port}", f"localhost:{port}"):
+            with pytest.raises(AddressError, match=f"something already listens on 127.0.0.1 port {port}"):
+                create_server(address, settings, ServerState(settings))
+
+
 def test_token_check():
     assert token_problem([("authorization", "Bearer abc")], "abc") is None
     assert token_problem([], "abc") == MISSING

@@ -232,6 +232,7 @@ def create_server(
         reflection.SERVICE_NAME,
     )
     reflection.enable_server_reflection(names, server)
+    _refuse_a_port_in_use(parsed)
     try:
         if credentials is None:
             port = server.add_insecure_port(parsed.target)
@@ -242,6 +243,26 @@ def create_server(
     if not parsed.is_unix and port == 0:
         raise AddressError(f"cannot listen on {parsed}: the port is in use or the host is not this machine's")
     return server, (0 if parsed.is_unix else port)
+
+
+def _refuse_a_port_in_use(parsed: Address) -> None:
+    """Refuse a TCP port that something already listens on at any address its host name resolves
+    to: gRPC binds what it can and serves, so a second server on ``localhost:PORT`` took ``[::1]``
+    from the first, which kept ``127.0.0.1``, and clients reached either by how they spelt it."""
+    if parsed.is_unix or not parsed.port:
+        return
+    try:
+        resolved = socket.getaddrinfo(parsed.host or None, parsed.port, type=socket.SOCK_STREAM)
+    except OSError:
+        return  # gRPC says what is wrong with the host
+    for family, kind, protocol, _, where in resolved:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.settimeout(0.5)
+            if probe.connect_ex(where) == 0:
+                raise AddressError(
+                    f"cannot listen on {parsed}: something already listens on {where[0]} port {where[1]} "
+                    f"(another server?); stop it or choose another port"
+                )
 
 
 def serve(address: str, settings: ServerSettings | None = None) -> int:
