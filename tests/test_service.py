@@ -8,6 +8,7 @@ the classical engines and for the network alike.
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -564,6 +565,47 @@ def test_serve_refuses_a_limit_that_makes_no_sense_before_listening(option, valu
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     assert done.returncode == 2 and message in done.stderr, done.stderr[-2000:]
+
+
+def test_a_second_sigterm_during_the_drain_neither_hangs_nor_cuts_it_short(tmp_path):
+    """`timeout` and supervisors signal a process and then its group: a handler that took a lock
+    could deadlock on the second signal, and handlers put back before the drain let the second kill
+    the server mid-grace (exit -15). The drain runs its grace, the job still running is cancelled
+    with the reason, the server exits 0 and its socket is gone."""
+    plate, matte = write_demo_inputs(tmp_path / "shot", frames=24, seed=3, width=1280, height=720)
+    folder = short_folder()
+    socket_path = folder / "drain.sock"
+    command = [sys.executable, "-m", "movingcolor.cli.main", "serve", "--address", f"unix://{socket_path}",
+               "--no-warm-up", "--grace", "1"]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    failures: list[BaseException] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not socket_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+        def fuse() -> None:
+            try:
+                with connect(f"unix://{socket_path}", retries=0) as client:
+                    client.fuse_files(plate, str(tmp_path / "out" / "f.####.exr"), matte, grade=GRADE)
+            except BaseException as error:  # noqa: BLE001 - the test reads it below
+                failures.append(error)
+
+        client = threading.Thread(target=fuse)
+        client.start()
+        while not (tmp_path / "out").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        server.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0, server.stderr.read()[-2000:]
+        client.join(timeout=60)
+        assert not socket_path.exists()
+        assert failures and "the server is shutting down" in str(failures[0]), failures
+    finally:
+        if server.poll() is None:
+            server.kill()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # -- TLS ------------------------------------------------------------------------------------
