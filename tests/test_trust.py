@@ -121,6 +121,26 @@ def test_a_rerun_removes_what_a_killed_run_left(tmp_path):
     assert live.exists() and elsewhere.exists()
 
 
+def test_a_shot_of_other_settings_never_writes_into_an_output_another_shot_is_writing(tmp_path, capsys):
+    """Two shots of other grades into one output, at once, left it holding frames of each. A live
+    writer's claim refuses the second; a claim a dead writer left is cleared; none stays behind."""
+    from movingcolor.frames.temporaries import owner_name
+
+    plate = write_plate(tmp_path / "shot", 1, 2)
+    out = tmp_path / "out"
+    out.mkdir()
+    live = out / f".f.####.exr.0123456789abcdef.{owner_name()}.writing"  # this process: alive
+    live.touch()
+    assert fuse("--plate", plate, "--out", str(out / "f.####.exr")) == 2
+    assert "is being written now by another shot with other settings" in capsys.readouterr().err
+    assert not list(out.glob("f.*"))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    live.rename(out / live.name.replace(f"-{os.getpid()}-", f"-{dead.pid}-"))
+    assert fuse("--plate", plate, "--out", str(out / "f.####.exr")) == 0
+    assert len(list(out.glob("f.*.exr"))) == 2 and not list(out.glob(".*.writing"))
+
+
 # -- nothing let in --------------------------------------------------------------------------------
 
 

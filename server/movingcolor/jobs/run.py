@@ -17,6 +17,7 @@ from pathlib import Path
 from ..engines import Engine
 from ..errors import MovingColorError
 from ..frames.image_io import file_samples, write_image
+from ..frames.output_claim import claim_output
 from ..frames.output_pattern import note_frames_written, prepare_folder
 from ..frames.temporaries import remove_stale_temporaries
 from ..frames.write_behind import WriteBehind
@@ -43,8 +44,10 @@ def run_plan(plan: ShotPlan, progress: Progress | None = None, started: float | 
     started = time.perf_counter() if started is None else started
     spec, pattern = plan.spec, plan.pattern
     headers = FrameHeaders(plan)
+    claim = None
     try:
         prepare_folder(pattern)
+        claim = claim_output(pattern, headers.fingerprint)
         for stale in remove_stale_temporaries(pattern, plan.range):
             log.info("removed %s, left by an earlier run that did not finish", stale.name)
         written: list[str] = []
@@ -60,6 +63,7 @@ def run_plan(plan: ShotPlan, progress: Progress | None = None, started: float | 
 
         def frame_written(number: int, path: Path) -> None:
             written.append(str(path))
+            claim.touch()
             if progress:
                 progress(len(written), total, number)
 
@@ -87,6 +91,8 @@ def run_plan(plan: ShotPlan, progress: Progress | None = None, started: float | 
             note_frames_written(error, len(written), pattern)
             raise
     finally:
+        if claim is not None:
+            claim.release()
         plan.close()
     return plan.report(
         written, time.perf_counter() - started, skipped=[str(pattern.path(n)) for n in sorted(finished)]

@@ -1,0 +1,88 @@
+"""A shot's claim on its output sequence while it writes, so that two shots of other settings
+never fill one sequence with a mix of their frames.
+
+The claim is a hidden marker beside the frames naming what is written (the shot's fingerprint)
+and who writes it (host and process, as :mod:`.temporaries` names writers). A new shot of other
+settings is refused while a claim's writer lives: on this host, its process; on another (shared
+storage), a marker touched within :data:`LIVE_SECONDS`, as a writer touches its own at every
+frame. Chunks of one shot (the same fingerprint) share the sequence, as a farm runs them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+
+from ..errors import OutputError
+from .sequence import SequencePattern
+from .temporaries import owner_name, writer_is_gone
+
+#: A claim from another host untouched this long is a writer gone (one writes a frame far sooner).
+LIVE_SECONDS = 600.0
+SUFFIX = ".writing"
+
+
+class OutputClaim:
+    """This writer's claim on a sequence: made by :func:`claim_output`, touched at every frame
+    written, released when the shot ends however it ends. Held through the folder where the system
+    allows it, not its path: a folder moved away mid-shot still loses its claim."""
+
+    def __init__(self, folder: Path | None = None, name: str = ""):
+        self._path = folder / name if folder is not None else None
+        self._name = name
+        self._folder = None
+        if folder is not None and os.unlink in os.supports_dir_fd and os.utime in os.supports_dir_fd:
+            with contextlib.suppress(OSError):
+                self._folder = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+
+    def touch(self) -> None:
+        with contextlib.suppress(OSError):  # removed by hand: the frames still get written
+            if self._folder is not None:
+                os.utime(self._name, dir_fd=self._folder)
+            elif self._path is not None:
+                os.utime(self._path)
+
+    def release(self) -> None:
+        with contextlib.suppress(OSError):
+            if self._folder is not None:
+                os.unlink(self._name, dir_fd=self._folder)
+            elif self._path is not None:
+                self._path.unlink()
+        if self._folder is not None:
+            os.close(self._folder)
+            self._folder = None
+        self._path = None
+
+
+def _prefix(pattern: SequencePattern) -> str:
+    return f".{pattern.prefix}{'#' * pattern.padding}{pattern.suffix}."
+
+
+def claim_output(pattern: SequencePattern, fingerprint: str) -> OutputClaim:
+    """Claim ``pattern`` for a shot of ``fingerprint``; OutputError naming the other writer when a
+    live shot of other settings writes it. Claims of writers gone are removed."""
+    prefix, now = _prefix(pattern), time.time()
+    mine = fingerprint[:16]
+    with os.scandir(pattern.directory) as entries:
+        claims = [e for e in entries if e.name.startswith(prefix) and e.name.endswith(SUFFIX)]
+    for entry in claims:
+        theirs, _, owner = entry.name[len(prefix) : -len(SUFFIX)].partition(".")
+        try:
+            modified = entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        if writer_is_gone(owner, modified, now, LIVE_SECONDS):
+            Path(entry.path).unlink(missing_ok=True)
+        elif theirs != mine:
+            raise OutputError(
+                f"output {pattern} is being written now by another shot with other settings ({owner}); "
+                f"wait for it to finish, or write to another output. Nothing was written"
+            )
+    name = f"{prefix}{mine}.{owner_name()}{SUFFIX}"
+    try:
+        (pattern.directory / name).touch()
+    except OSError:  # a folder that takes no file: writing the frames says why
+        return OutputClaim()
+    return OutputClaim(pattern.directory, name)
