@@ -601,7 +601,9 @@ def test_a_second_sigterm_during_the_drain_neither_hangs_nor_cuts_it_short(tmp_p
         assert server.wait(timeout=60) == 0, server.stderr.read()[-2000:]
         client.join(timeout=60)
         assert not socket_path.exists()
+        # Not a cancel: the shot is to be run again once a server is back (exit 75, try again).
         assert failures and "the server is shutting down" in str(failures[0]), failures
+        assert isinstance(failures[0], ServerUnavailableError) and failures[0].exit_code == 75
     finally:
         if server.poll() is None:
             server.kill()

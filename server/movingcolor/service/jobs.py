@@ -85,6 +85,10 @@ class Activity:
             return max(0.0, now - self._since)
 
 
+#: Why the jobs a stopping server still runs are cancelled: their clients are told to come back.
+SHUTTING_DOWN = "the server is shutting down"
+
+
 class Job:
     """One FuseShot, FuseWindow or RunJob call while it runs.
 

@@ -34,6 +34,7 @@ from ..v1 import fusion_pb2, fusion_pb2_grpc
 from .address import Address, check_unix_socket_free, parse_address
 from .auth import TokenInterceptor
 from .errors import AddressError
+from .jobs import SHUTTING_DOWN
 from .logs import event
 from .servicer import FusionServicer
 from .settings import ServerSettings
@@ -317,7 +318,7 @@ def _serve(address: str, settings: ServerSettings, folder: Path, removed: list[P
         counts: list[int] = []
 
         def cancel_the_rest() -> None:
-            counts.append(state.jobs.cancel_all("the server is shutting down"))
+            counts.append(state.jobs.cancel_all(SHUTTING_DOWN))
 
         cancelling = threading.Timer(max(0.0, settings.grace_seconds - 0.25), cancel_the_rest)
         cancelling.start()

@@ -16,7 +16,7 @@ from .auth import client_identity, client_name
 from .errors import abort, status_for
 from .files_job import run_job
 from .info import build_info
-from .jobs import Job
+from .jobs import SHUTTING_DOWN, Job
 from .logs import event
 from .shots import fuse_shot
 from .state import ServerState
@@ -199,6 +199,10 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
                 requests.close()
             if job.cancelled.is_set() and code in (grpc.StatusCode.OK, grpc.StatusCode.CANCELLED):
                 code, message = grpc.StatusCode.CANCELLED, str(job.error())
+                if job.reason == SHUTTING_DOWN:
+                    # Not the client's doing: UNAVAILABLE, which clients retry and a farm's task
+                    # exits 75 for (try again), where a cancel is final.
+                    code = grpc.StatusCode.UNAVAILABLE
             self.state.jobs.finish(job)
             event(
                 "job.end",
