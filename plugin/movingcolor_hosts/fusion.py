@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from movingcolor.spec.schema import LOOK_PREFIX
 from movingcolor_client import JobCancelledError, ShotCall, connect
 
 from .errors import SettingsError
@@ -129,13 +128,6 @@ def check_server(settings: FuseSettings) -> None:
             f"{settings.label('model')} {settings.model!r}: the server at {settings.server} has no such "
             f"model; it has {', '.join(models) or 'none'}"
         )
-    grade = settings.grade.strip()
-    if not settings.use_graded and "=" in grade and not grade.startswith(LOOK_PREFIX):
-        # A CDL or parametric grade's numbers hold in any config: checked here, not after the renders.
-        from movingcolor.color.config import BUILTIN_CONFIG, shared_config
-        from movingcolor.color.grade import parse_grade
-
-        parse_grade(grade, shared_config(BUILTIN_CONFIG))
 
 
 def fuse_rendered(
