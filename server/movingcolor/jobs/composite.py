@@ -145,14 +145,15 @@ def check_finite(
         pixels = bad.any(axis=-1)
         count = int(pixels.sum())
         what = "NaN or infinite" if limit == np.inf else f"NaN, infinite or beyond half float's {limit:g}"
-        graded = np.asarray(matte)[pixels] > 0 if matte is not None else np.ones(count, bool)
-        if band is not None:
-            graded = graded | np.asarray(band)[pixels]
-        if limit != np.inf and matte is not None and not graded.any():
-            raise InvalidPixelsError(
-                f"frame {number}: {count} pixels are {what}, where the plate is kept as it is: the "
-                f"plate's own values are past what a half-float EXR holds; write --exr-type float"
-            )
+        if limit != np.inf and matte is not None:
+            graded = np.asarray(matte)[pixels] > 0
+            if band is not None:
+                graded |= np.asarray(band)[pixels]
+            if not graded.any():
+                raise InvalidPixelsError(
+                    f"frame {number}: {count} pixels are {what}, where the plate is kept as it is: the "
+                    f"plate's own values are past what a half-float EXR holds; write --exr-type float"
+                )
         raise InvalidPixelsError(
             f"frame {number}: {count} fused pixels are {what}; the grade ({grade_label}) "
             f"pushes colours out of range: soften it"

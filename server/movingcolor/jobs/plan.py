@@ -142,13 +142,13 @@ class ShotPlan:
 def _say_if_samples_are_rounded(plate: FrameSource, extension: str, exr_type: str) -> None:
     """Warn where the output stores fewer bits than the plate: its pixels outside the band, copied
     from the plate, are then not the plate's own."""
-    fewer = {
-        (".exr", "half", "float"): "a 32-bit float plate is written as half EXR (--exr-type float keeps it)",
-        (".png", "half", "uint16"): "a 16-bit plate is written as 8-bit PNG (.tif keeps 16 bits, .exr more)",
-    }
-    key = (extension, exr_type if extension == ".exr" else "half", plate.sample_type)
-    if key in fewer:
-        log.warning("%s: pixels outside the band are rounded, not the plate's own", fewer[key])
+    if extension == ".exr" and exr_type == "half" and plate.sample_type == "float":
+        fewer = "a 32-bit float plate is written as half EXR (--exr-type float keeps it)"
+    elif extension == ".png" and plate.sample_type == "uint16":
+        fewer = "a 16-bit plate is written as 8-bit PNG (.tif keeps 16 bits, .exr more)"
+    else:
+        return
+    log.warning("%s: pixels outside the band are rounded, not the plate's own", fewer)
 
 
 def _plan(
