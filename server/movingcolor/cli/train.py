@@ -41,7 +41,6 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
-    from ..folder_swap import restore_folder
     from ..model.checkpoint import check_model_folder_target
     from ..training.config import TrainConfig
     from ..training.export import export_model
@@ -59,8 +58,7 @@ def run(args) -> int:
         if Path(args.out).resolve() == Path(args.export).resolve():
             raise MovingColorError(f"--export {args.export} is the run folder: export the model elsewhere")
         check_model_folder_target(args.export)
-    trainer = Trainer(config, Path(args.out), args.workers)
-    restore_folder(trainer.checkpoint)
+    trainer = Trainer(config, Path(args.out), args.workers)  # a checkpoint a kill set aside is back
     saved = trainer.checkpoint / "trainer.json"
     if saved.exists():
         try:

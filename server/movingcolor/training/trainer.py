@@ -189,7 +189,6 @@ class Trainer:
         """Write the checkpoint atomically: a temporary folder swapped into place, so a kill at any
         moment leaves the last checkpoint or this one (:mod:`..folder_swap`)."""
         self.run.mkdir(parents=True, exist_ok=True)
-        restore_folder(self.checkpoint)
         # Staging folders a killed save left behind, each as large as a checkpoint.
         for stale in self.run.glob(f"{STAGING_PREFIX}*"):
             shutil.rmtree(stale, ignore_errors=True)
@@ -216,8 +215,7 @@ class Trainer:
     def resume(self) -> bool:
         """Load the run's checkpoint, if it has one; True when it did. The loss and validation
         logs lose the rows of steps past the checkpoint (a killed run wrote them, and the resumed
-        run writes them again)."""
-        restore_folder(self.checkpoint)
+        run writes them again). A checkpoint a killed save set aside was put back on construction."""
         if not (self.checkpoint / "trainer.json").exists():
             return False
         try:
