@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nuke
-from movingcolor.errors import FrameSourceError
-from movingcolor.frames.overlap import check_outputs_spare_inputs
+from movingcolor.frames.overlap import check_outputs_spare_inputs, files_named
 from movingcolor.frames.sequence import SequencePattern
 from movingcolor_client import JobCancelledError
 from movingcolor_hosts import (
@@ -177,14 +176,8 @@ def _files_read_by(node: nuke.Node) -> list[Path]:
             waiting += upstream.nodes()
         if upstream.Class() != "Read" or not upstream["file"].value():
             continue
-        name = upstream["file"].value()
-        try:
-            pattern = SequencePattern.parse(name)
-        except FrameSourceError:  # a single file, not a sequence
-            files.append(Path(name))
-            continue
         frames = range(int(upstream["first"].value()), int(upstream["last"].value()) + 1)
-        files += [pattern.path(frame) for frame in frames]
+        files += files_named(upstream["file"].value(), frames)
     return files
 
 

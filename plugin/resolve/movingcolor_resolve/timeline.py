@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from movingcolor.errors import FrameSourceError
-from movingcolor.frames.sequence import SequencePattern
+from movingcolor.frames.overlap import files_named
 from movingcolor_hosts import HostBridgeError, MissingInputError
 
 from .placement import RESULT_TRACK
@@ -108,11 +107,6 @@ def media_files(timeline, track: int, first: int, last: int) -> list[Path]:
             continue
         media = other.GetMediaPoolItem()
         path = media.GetClipProperty("File Path") if media is not None else ""
-        if not path:
-            continue
-        try:
-            pattern = SequencePattern.parse(path)
-            files += [pattern.path(frame) for frame in pattern.frames_on_disk()]
-        except FrameSourceError:  # a single file (a movie), or a folder gone
-            files.append(Path(path))
+        if path:
+            files += files_named(path)
     return files

@@ -11,13 +11,23 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..errors import OutputError
+from ..errors import FrameSourceError, OutputError
 from .sequence import SequencePattern
 
 
 def real_path(path: str | os.PathLike) -> Path:
     """``path`` with ``~``, ``..`` and every symbolic link resolved (also where it does not exist yet)."""
     return Path(os.path.realpath(Path(path).expanduser()))
+
+
+def files_named(name: str | os.PathLike, frames: Iterable[int] | None = None) -> list[Path]:
+    """The files a host's file setting (a Read's file knob, a clip's file path) reads: a sequence's
+    files over ``frames`` (those on disk where not given), else the one file it names."""
+    try:
+        pattern = SequencePattern.parse(name)
+        return [pattern.path(frame) for frame in (pattern.frames_on_disk() if frames is None else frames)]
+    except FrameSourceError:  # a single file (a still, a movie), or a sequence's folder gone
+        return [Path(name)]
 
 
 def check_outputs_spare_inputs(
