@@ -203,6 +203,26 @@ def test_rerun_skips_finished_frames_and_redoes_stale_or_damaged_ones(demo_input
     assert len(json.loads(capsys.readouterr().out)["written"]) == 8
 
 
+def test_a_rerun_redoes_frames_of_a_plate_redelivered_into_a_folder_named_with_a_bracket(tmp_path, capsys):
+    """A folder such as ``shot010 (v2)`` is an ordinary path: the plate's files there are what the
+    frames are made from, so a re-delivered plate makes every frame stale."""
+    import json
+
+    from movingcolor.frames.image_io import read_header, write_image
+    from movingcolor.jobs.demo_shot import write_demo_inputs
+
+    plate, matte = write_demo_inputs(tmp_path / "shot010 (v2)", frames=3)
+    out = tmp_path / "out" / "f.####.exr"
+    assert _fuse(plate, matte, out) == 0
+    first = plate.replace("####", "1001")
+    header = read_header(first)
+    write_image(first, read_pixels(first) * 0.5, attributes={"oiio:ColorSpace": header.colorspace})
+    capsys.readouterr()
+    assert _fuse(plate, matte, out, "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert len(summary["written"]) == 3 and not summary["skipped"]
+
+
 def test_a_rerun_redoes_frames_whose_look_now_means_another_lut(demo_inputs, tmp_path):
     """The same settings under another OpenColorIO context ($SHOT picks the look's LUT), or with a
     LUT edited in place: the frames are stale, though no file named on the command line changed."""

@@ -67,6 +67,12 @@ class FrameSource(ABC):
         """The image file that holds ``frame``, where it is one (not a video's, nor a stream's)."""
         return None
 
+    def stored_in(self, frame: int) -> str:
+        """The file whose size and modification time say whether ``frame`` changed (its image file,
+        or the video holding it); where no file holds it (a stream), where it lives."""
+        path = self.file_of(frame)
+        return str(path) if path is not None else self.location(frame)
+
     def carried_attributes(self, frame: int) -> dict:
         """The conform attributes (``image_io.CONFORM_ATTRIBUTES``, chromaticities) ``frame``'s file
         header holds, typed; none where the frame is no image file."""
@@ -219,6 +225,9 @@ class VideoSource(FrameSource):
     def location(self, frame: int) -> str:
         return f"{self.path} (video frame index {frame - self.first_frame})"
 
+    def stored_in(self, frame: int) -> str:
+        return str(self.path)
+
     def files(self) -> list[str]:
         return [str(self.path)]
 
@@ -256,6 +265,9 @@ class ChannelSource(FrameSource):
 
     def file_of(self, frame: int) -> Path | None:
         return self.inner.file_of(frame)
+
+    def stored_in(self, frame: int) -> str:
+        return self.inner.stored_in(frame)
 
     def files(self) -> list[str]:
         return self.inner.files()

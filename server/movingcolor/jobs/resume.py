@@ -39,7 +39,7 @@ def shot_fingerprint(plan: ShotPlan) -> str:
         ],
     )
     sources = plan.sources.present
-    inputs = sorted({source.location(n).split(" (")[0] for source in sources for n in plan.frames.clip})
+    inputs = sorted({source.stored_in(n) for source in sources for n in plan.frames.clip})
     weights = getattr(engine, "weights", None)
     return fingerprint.fingerprint(settings, inputs, [weights] if weights else [])
 
