@@ -320,14 +320,7 @@ def test_ofx_without_a_built_bundle_says_how_to_build_it(tmp_path, capsys):
 
 
 def test_unwritable_destination_is_refused_before_anything_is_written(tmp_path, capsys):
-    locked = Path("/sys")
-    try:
-        probe = locked / ".movingcolor-write-test"
-        probe.touch()
-        probe.unlink()
-        pytest.skip("/sys is writable here: no folder to refuse")
-    except OSError:
-        pass
+    locked = _unwritable_folder()
     code = run_cli(
         "install", "ofx", "--bundle", _bundle(tmp_path, b"x"), "--dest", locked / "OFX" / "Plugins"
     )
@@ -432,6 +425,66 @@ def test_a_linked_startup_file_is_edited_where_it_points(tmp_path):
     link.symlink_to(shared)
     plan_block(link, marked_block("pass\n", "note")).apply()
     assert link.is_symlink() and BEGIN in shared.read_text()
+
+
+def _unwritable_folder() -> Path:
+    locked = Path("/sys")
+    try:
+        probe = locked / ".movingcolor-write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError:
+        return locked
+    pytest.skip("/sys is writable here: no folder to refuse")
+
+
+def test_a_linked_startup_file_in_a_folder_this_user_cannot_write_is_refused_before_anything(
+    tmp_path, capsys
+):
+    dest = tmp_path / ".nuke"
+    dest.mkdir()
+    (dest / "menu.py").symlink_to(_unwritable_folder() / "studio" / "menu.py")
+    code = run_cli("install", "nuke", "--dest", dest, "--no-deps", "--python-version", "3.11")
+    assert code == 2
+    assert "cannot write the start-up file /sys/studio/menu.py: its folder" in capsys.readouterr().err
+    assert sorted(p.name for p in dest.iterdir()) == ["menu.py"]
+
+
+def test_a_package_folder_holding_other_files_is_refused_and_kept(tmp_path, capsys):
+    """The package folder is replaced whole on every install: a studio's shared folder, or the
+    host's start-up folder itself, given as --site would lose everything else in it."""
+    studio = tmp_path / "studio_python"
+    (studio / "studio_tools").mkdir(parents=True)
+    (studio / "pipeline_settings.py").write_text("TOKEN = 'x'\n")
+    for host, dest in (("nuke", tmp_path / ".nuke"), ("resolve", tmp_path / "Utility")):
+        code = run_cli("install", host, "--dest", dest, "--site", studio, "--no-deps", "--dry-run")
+        assert code == 2
+        error = capsys.readouterr().err
+        assert f"{studio} already holds files MovingColor did not install" in error
+        assert "pipeline_settings.py, studio_tools" in error and "give --site a new or empty folder" in error
+        assert not dest.exists()
+    assert sorted(p.name for p in studio.iterdir()) == ["pipeline_settings.py", "studio_tools"]
+    dest = tmp_path / "dotnuke"
+    (dest / "gizmos").mkdir(parents=True)
+    assert run_cli("install", "nuke", "--dest", dest, "--site", dest, "--no-deps") == 2
+    assert "give --site a new or empty folder" in capsys.readouterr().err
+    assert [p.name for p in dest.iterdir()] == ["gizmos"]
+
+
+def test_a_rerun_to_update_keeps_the_python_version_the_install_was_made_for(tmp_path, capsys):
+    """init.py says "run it again to update": a rerun without --python-version must not switch the
+    packages to the Python running the installer."""
+    other = "3.10" if sys.version_info[:2] != (3, 10) else "3.11"
+    dest = tmp_path / ".nuke"
+    assert run_cli("install", "nuke", "--dest", dest, "--python-version", other, "--no-deps") == 0
+    init = (dest / "init.py").read_text()
+    assert f"python={tuple(int(n) for n in other.split('.'))!r}" in init
+    capsys.readouterr()
+    assert run_cli("install", "nuke", "--dest", dest, "--no-deps") == 0
+    assert f"for Python {other} (as the install there was made for" in capsys.readouterr().out
+    assert (dest / "init.py").read_text() == init
+    assert run_cli("install", "nuke", "--dest", dest, "--no-deps", "--python-version", "3.12") == 0
+    assert "python=(3, 12)" in (dest / "init.py").read_text()
 
 
 def test_default_folders_follow_each_platform():

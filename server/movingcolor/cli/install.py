@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..host_install import HOSTS, InstallOptions, plan_install
+from ..host_install.errors import HostInstallError
 
 DESCRIPTION = """\
 Install a host bridge for this machine's user (or where --dest says).
@@ -76,7 +77,15 @@ def run(args) -> int:
         return 0
     for number, step in enumerate(plan.steps, 1):
         print(f"  {number}. {step.description}", flush=True)
-        step.apply()
+        try:
+            step.apply()
+        except OSError as error:
+            done = f"steps 1-{number - 1} are done" if number > 1 else "nothing was changed"
+            where = f" ({error.filename})" if error.filename else ""
+            raise HostInstallError(
+                f"step {number} failed: {error.strerror or error}{where}; {done}. Fix that and run the "
+                f"install again: it redoes every step"
+            ) from error
     print(f"Installed the MovingColor {plan.host} bridge.")
     for line in plan.after:
         print(f"  {line}")

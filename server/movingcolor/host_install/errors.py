@@ -13,6 +13,10 @@ class DestinationNotWritableError(HostInstallError):
     """A folder the install writes to cannot be written by this user."""
 
 
+class ForeignFolderError(HostInstallError):
+    """The package folder given holds files this installer did not put there (it replaces it whole)."""
+
+
 class HostPythonError(HostInstallError):
     """The host's Python is too old for the bridges, or cannot be asked its version."""
 

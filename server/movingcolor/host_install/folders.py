@@ -83,3 +83,11 @@ def check_writable(folder: Path, what: str, fix: str) -> None:
         ) from None
     os.close(handle)
     os.unlink(probe)
+
+
+def check_site_writable(site: Path) -> None:
+    """Raise unless the package folder ``site`` can be put in place: it is assembled beside itself
+    and renamed in, so its parent must take new entries, not only the folder itself."""
+    check_writable(
+        site.parent, f"the package folder {site}: its parent folder", "give --site a folder you can write"
+    )

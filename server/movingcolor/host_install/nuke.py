@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from .folders import check_writable, nuke_user_folder
+from .folders import check_site_writable, check_writable, nuke_user_folder
 from .plan import InstallOptions, InstallPlan, Step
 from .python_version import MINIMUM, HostPython, host_python, require_supported
-from .site_packages import site_packages
+from .site_packages import installed_python, site_packages
 from .startup_blocks import marked_block, plan_block
 
 NOTE = "written by `movingcolor install nuke`: run it again to update, delete to remove"
@@ -56,14 +56,14 @@ def init_lines(site: Path, python: HostPython) -> str:
 
 def plan_nuke(options: InstallOptions, system: str, env: Mapping[str, str], home: str) -> InstallPlan:
     options.refuse("nuke", "--bundle")
-    python = host_python(options.python_version, options.python)
-    require_supported(python, "Nuke", "use Nuke 15 (Python 3.10) or later; Nuke 14 runs Python 3.9")
     default_dest = Path(nuke_user_folder(system, env, home))
     dest = (options.dest or default_dest).expanduser().absolute()
     site = (options.site or dest / "movingcolor_site").expanduser().absolute()
+    python = host_python(options.python_version, options.python, installed_python(site))
+    require_supported(python, "Nuke", "use Nuke 15 (Python 3.10) or later; Nuke 14 runs Python 3.9")
     fix = "give --dest a folder you can write, and add it to NUKE_PATH"
     check_writable(dest, "Nuke's start-up folder", fix)
-    check_writable(site, "the package folder", "give --site a folder you can write")
+    check_site_writable(site)
     packages = site_packages(site, "movingcolor_nuke", python, options.with_dependencies)
     init = plan_block(dest / "init.py", init_lines(site, python))
     menu = plan_block(dest / "menu.py", marked_block(MENU, NOTE))

@@ -59,11 +59,17 @@ def probe_interpreter(executable: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def host_python(version: str | None, executable: str | None) -> HostPython:
+def host_python(
+    version: str | None, executable: str | None, installed: tuple[int, int] | None = None
+) -> HostPython:
+    """The host's Python: as given, else the one an earlier install was made for (``installed``: a
+    rerun to update keeps it), else this one."""
     if version is not None:
         return HostPython(parse_version(version), "--python-version")
     if executable is not None:
         return HostPython(probe_interpreter(executable), executable)
+    if installed is not None:
+        return HostPython(installed, "as the install there was made for; --python-version to change")
     return HostPython(tuple(sys.version_info[:2]), f"this Python, {sys.executable}")
 
 

@@ -14,10 +14,15 @@ from pathlib import Path
 
 from .errors import HostInstallError
 from .files import replace_text
-from .folders import check_writable, movingcolor_data_folder, resolve_utility_folder
+from .folders import (
+    check_site_writable,
+    check_writable,
+    movingcolor_data_folder,
+    resolve_utility_folder,
+)
 from .plan import InstallOptions, InstallPlan, Step
 from .python_version import MINIMUM, HostPython, host_python, require_supported
-from .site_packages import site_packages
+from .site_packages import installed_python, site_packages
 
 SCRIPT_NAME = "MovingColor.py"
 
@@ -93,12 +98,6 @@ class _ScriptFile:
 
 def plan_resolve(options: InstallOptions, system: str, env: Mapping[str, str], home: str) -> InstallPlan:
     options.refuse("resolve", "--bundle")
-    python = host_python(options.python_version, options.python)
-    require_supported(
-        python,
-        "Resolve's scripting",
-        "install Python 3.10 or later (64-bit, for all users) and give it with --python",
-    )
     dest = (options.dest or Path(resolve_utility_folder(system, env, home))).expanduser().absolute()
     default_site = Path(movingcolor_data_folder(system, env, home)) / "resolve"
     if options.site is None and not dest.resolve().is_relative_to(Path(home).resolve()):
@@ -108,12 +107,18 @@ def plan_resolve(options: InstallOptions, system: str, env: Mapping[str, str], h
             f"/opt/movingcolor/resolve"
         )
     site = (options.site or default_site).expanduser().absolute()
+    python = host_python(options.python_version, options.python, installed_python(site))
+    require_supported(
+        python,
+        "Resolve's scripting",
+        "install Python 3.10 or later (64-bit, for all users) and give it with --python",
+    )
     check_writable(
         dest,
         "Resolve's Scripts folder",
         "run as an administrator for an all-users folder, or give --dest one of yours",
     )
-    check_writable(site, "the package folder", "give --site a folder you can write")
+    check_site_writable(site)
     packages = site_packages(site, "movingcolor_resolve", python, options.with_dependencies)
     script = _ScriptFile(dest / SCRIPT_NAME, script_text(site, python))
     after = (

@@ -21,7 +21,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from .. import __version__
-from .errors import BridgeNotInstalledError, PipError
+from .errors import BridgeNotInstalledError, ForeignFolderError, PipError
 from .files import replace_folder
 from .python_version import HostPython
 
@@ -32,6 +32,10 @@ SHARED_PACKAGES = ("movingcolor", "movingcolor_client", "movingcolor_hosts")
 #: pyproject.toml keeps them off the rest of the base install (scipy, OpenColorIO, tqdm), which a
 #: host does without: Nuke keeps its own PyOpenColorIO.
 HOST_DEPENDENCIES = ("numpy", "grpcio", "protobuf", "grpcio-health-checking", "grpcio-status", "OpenImageIO")
+
+#: The file an install leaves in its package folder: the folder is MovingColor's to replace, and for
+#: which Python its packages were installed (a later install without --python-version keeps it).
+MARKER = ".movingcolor-site"
 
 _REINSTALL = (
     "install movingcolor from the repository (`python3 -m pip install .`) or from a wheel built there "
@@ -107,6 +111,11 @@ class SitePackages:
         try:
             # mkdtemp makes a private folder; the host may run as another user (a render node).
             os.chmod(staged, 0o755)
+            (staged / MARKER).write_text(
+                f"installed by movingcolor {__version__} for Python {self.python.text}\n"
+                f"python={self.python.text}\n",
+                encoding="utf-8",
+            )
             for name, source in self.sources.items():
                 shutil.copytree(source, staged / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
             if self.requirements:
@@ -124,9 +133,41 @@ class SitePackages:
             raise
 
 
+def installed_python(folder: Path) -> tuple[int, int] | None:
+    """The Python version an earlier install into ``folder`` was made for, where its marker says."""
+    try:
+        text = (folder / MARKER).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    match = re.search(r"^python=(\d+)\.(\d+)$", text, re.MULTILINE)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def check_own_folder(folder: Path) -> None:
+    """Refuse a package folder holding anything an earlier install did not put there: the install
+    replaces the folder whole, so a studio's shared package folder, or the host's own start-up
+    folder given as ``--site``, would lose everything else in it."""
+    if not (folder.exists() or folder.is_symlink()):
+        return
+    if not folder.is_dir():
+        raise ForeignFolderError(f"--site {folder} is a file: give a folder of MovingColor's own")
+    entries = sorted(entry.name for entry in folder.iterdir())
+    # An install older than the marker is known by the shared package it always copied there.
+    if not entries or MARKER in entries or "movingcolor_hosts" in entries:
+        return
+    shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+    raise ForeignFolderError(
+        f"the package folder {folder} already holds files MovingColor did not install ({shown}), and "
+        f"the install replaces that folder whole: give --site a new or empty folder of its own, e.g. "
+        f"{folder / 'movingcolor_site'}"
+    )
+
+
 def site_packages(folder: Path, bridge: str, python: HostPython, with_dependencies: bool) -> SitePackages:
     """The packages of ``bridge`` (``movingcolor_nuke``, ``movingcolor_resolve``) for ``python``,
-    checked to be present now, before anything is written."""
+    checked to be present now, and ``folder`` to be one the install may replace, before anything is
+    written."""
+    check_own_folder(folder)
     sources = {name: package_folder(name) for name in (*SHARED_PACKAGES, bridge)}
     requirements = host_requirements() if with_dependencies else ()
     return SitePackages(folder, sources, requirements, python)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .errors import StartupFileError
 from .files import read_text, replace_text
+from .folders import check_writable
 
 BEGIN = "# >>> MovingColor >>>"
 END = "# <<< MovingColor <<<"
@@ -52,6 +53,11 @@ def plan_block(path: Path, block: str) -> BlockEdit:
     """How ``path`` changes to hold ``block``; a link is followed, so a shared start-up file that
     the user links to is edited in place rather than replaced by a copy."""
     path = Path(os.path.realpath(path))
+    # The new text is written beside the file and renamed over it: where a link leads to (a studio's
+    # shared menu.py) is written, not the folder of the link.
+    check_writable(
+        path.parent, f"the start-up file {path}: its folder", "make it writable, or remove the link"
+    )
     if not path.exists():
         return BlockEdit(path, block, "create")
     if not path.is_file():
