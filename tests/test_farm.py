@@ -354,6 +354,16 @@ def test_a_job_names_every_file_by_its_absolute_path(tmp_path, monkeypatch, capl
     home_plate = shlex.quote(str(tmp_path / "home" / "p.####.exr"))
     assert f"--plate {home_plate} " in (tmp_path / "job.xml").read_text()
     assert not list(tmp_path.glob(".job.xml*")), "the specification is written under a temporary name"
+    # A correction of a collection: the file part is the path, the id stays.
+    (tmp_path / "grades" / "show.ccc").write_text("<ColorCorrectionCollection/>")
+    assert (
+        run_cli(
+            *common, "--plate", "/p/p.####.exr", "--grade", "grades/show.ccc#sh010", "--out", "/o/f.####.exr"
+        )
+        == 0
+    )
+    collection = shlex.quote(f"{tmp_path / 'grades' / 'show.ccc'}#sh010")
+    assert f"--grade {collection} " in (tmp_path / "job.xml").read_text()
 
 
 def test_openjd_template_takes_plate_and_output_relative_to_where_it_is_run(demo_inputs, tmp_path):

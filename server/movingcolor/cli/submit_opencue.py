@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..frames.frame_range import FrameRange
 from ..spec.schema import DEFAULT_BAND, DEFAULT_ENGINE, SETTINGS, default
 from .fuse import SHOW_DEFAULT
@@ -42,14 +40,14 @@ def _schema_help(name: str) -> str:
 
 
 def run(args) -> int:
-    from ..farm.opencue import FarmShot, for_farm_nodes, launch, specification
+    from ..farm.opencue import FarmShot, for_farm_nodes, grade_for_farm_nodes, launch, specification
     from ..frames.temporaries import write_text_atomic
 
     shot = FarmShot(
         name=args.name,
         plate=for_farm_nodes(args.plate, "plate"),
         matte=args.matte if args.matte == "alpha" else for_farm_nodes(args.matte, "matte"),
-        grade=for_farm_nodes(args.grade, "grade") if Path(args.grade).expanduser().is_file() else args.grade,
+        grade=grade_for_farm_nodes(args.grade),
         engine=args.engine,
         band=args.band,
         out=for_farm_nodes(args.out, "out"),

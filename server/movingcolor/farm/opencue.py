@@ -14,6 +14,7 @@ import logging
 import os
 import shlex
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import MissingDependencyError, MovingColorError
 from ..frames.frame_range import FrameRange
@@ -75,6 +76,15 @@ def for_farm_nodes(path: str, role: str) -> str:
     absolute = os.path.abspath(path)
     log.info("--%s %s is relative: the job names it %s (farm nodes run elsewhere)", role, path, absolute)
     return absolute
+
+
+def grade_for_farm_nodes(grade: str) -> str:
+    """``--grade`` as every farm node reads it: a grade file (a LUT, a CDL, ``FILE.ccc#ID``) made
+    absolute, its correction's id kept; CDL values, adjustments and looks as given."""
+    file_part, hash_mark, cccid = grade.partition("#")
+    if "=" in grade or not Path(file_part).expanduser().is_file():
+        return grade
+    return for_farm_nodes(file_part, "grade") + hash_mark + cccid
 
 
 def _outline():
