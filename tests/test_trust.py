@@ -131,7 +131,8 @@ def test_a_shot_of_other_settings_never_writes_into_an_output_another_shot_is_wr
     out.mkdir()
     live = out / f".f.####.exr.0123456789abcdef.{owner_name()}.writing"  # this process: alive
     live.touch()
-    assert fuse("--plate", plate, "--out", str(out / "f.####.exr")) == 2
+    # A farm retries a transient failure (75): the retry of a killed task's chunk waits out its claim.
+    assert fuse("--plate", plate, "--out", str(out / "f.####.exr")) == 75
     assert "is being written now by another shot with other settings" in capsys.readouterr().err
     assert not list(out.glob("f.*"))
     dead = subprocess.Popen([sys.executable, "-c", "pass"])

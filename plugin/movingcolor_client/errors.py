@@ -15,6 +15,7 @@ from movingcolor.errors import (
     ImageEvictedError,
     JobCancelledError,
     MovingColorError,
+    OutputBusyError,
     ServerBusyError,
 )
 from movingcolor.protocol.status import IMAGE_EVICTED, error_reason
@@ -93,7 +94,7 @@ _BY_CODE = {
         )
     },
     # The server's own errors, raised here as they were raised there.
-    **{grpc.StatusCode[cls.status]: cls for cls in (JobCancelledError, ServerBusyError)},
+    **{grpc.StatusCode[cls.status]: cls for cls in (JobCancelledError, ServerBusyError, OutputBusyError)},
 }
 
 

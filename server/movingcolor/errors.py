@@ -74,6 +74,15 @@ class OutputError(MovingColorError):
     """An output path or format cannot be written."""
 
 
+class OutputBusyError(OutputError):
+    """Another shot of other settings is writing the output sequence now: waiting, or a retry later,
+    can succeed (a farm's retry of a killed task's chunk waits out the killed task's claim)."""
+
+    exit_code = TRANSIENT_EXIT_CODE
+    #: gRPC's code for a conflict with concurrent work that a retry at a higher level may resolve.
+    status = "ABORTED"
+
+
 class PathOutsideRootsError(MovingColorError):
     """A file a confined job would read or write lies outside its root folders (``serve --root``)."""
 

@@ -15,7 +15,7 @@ import os
 import time
 from pathlib import Path
 
-from ..errors import OutputError
+from ..errors import OutputBusyError
 from .sequence import SequencePattern
 from .temporaries import owner_name, writer_is_gone
 
@@ -61,7 +61,7 @@ def _prefix(pattern: SequencePattern) -> str:
 
 
 def claim_output(pattern: SequencePattern, fingerprint: str) -> OutputClaim:
-    """Claim ``pattern`` for a shot of ``fingerprint``; OutputError naming the other writer when a
+    """Claim ``pattern`` for a shot of ``fingerprint``; OutputBusyError naming the other writer when a
     live shot of other settings writes it. Claims of writers gone are removed."""
     prefix, now = _prefix(pattern), time.time()
     mine = fingerprint[:16]
@@ -76,9 +76,11 @@ def claim_output(pattern: SequencePattern, fingerprint: str) -> OutputClaim:
         if writer_is_gone(owner, modified, now, LIVE_SECONDS):
             Path(entry.path).unlink(missing_ok=True)
         elif theirs != mine:
-            raise OutputError(
+            raise OutputBusyError(
                 f"output {pattern} is being written now by another shot with other settings ({owner}); "
-                f"wait for it to finish, or write to another output. Nothing was written"
+                f"wait for it to finish, or write to another output (a writer on another machine that "
+                f"stopped counts as gone {LIVE_SECONDS / 60:g} minutes after its last frame). Nothing "
+                f"was written"
             )
     name = f"{prefix}{mine}.{owner_name()}{SUFFIX}"
     try:
