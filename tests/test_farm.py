@@ -65,7 +65,8 @@ def test_openjd_template_runs_in_chunks(demo_inputs, tmp_path):
     plate, matte = demo_inputs
     template = TEMPLATES / "openjd-shot.yaml"
     assert subprocess.run([openjd, "check", str(template)], capture_output=True).returncode == 0
-    executable = shutil.which("movingcolor") or f"{sys.executable} -m movingcolor.cli.main"
+    # A command of several words, as a wrapper (rez env ... --) or an interpreter's is.
+    executable = f"{shlex.quote(sys.executable)} -m movingcolor.cli.main"
     result = subprocess.run(
         [
             openjd,
@@ -375,7 +376,8 @@ def test_openjd_template_takes_plate_and_output_relative_to_where_it_is_run(demo
     plate, matte = demo_inputs
     shot = tmp_path / "shot"
     shutil.copytree(Path(plate).parent, shot / "plate")
-    executable = shutil.which("movingcolor") or f"{sys.executable} -m movingcolor.cli.main"
+    # A command of several words, as a wrapper (rez env ... --) or an interpreter's is.
+    executable = f"{shlex.quote(sys.executable)} -m movingcolor.cli.main"
     parameters = {
         "Plate": f"plate/{Path(plate).name}",
         "Matte": matte,
