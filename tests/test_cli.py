@@ -575,6 +575,12 @@ def test_a_video_plate_is_numbered_as_the_mattes_sequence(demo_inputs, tmp_path,
     assert status == 0
     assert [p.name for p in output_files(out)] == [f"f.{n}.exr" for n in range(1001, 1005)]
     assert "numbered from 1001" in caplog.text
+    # Into a folder, frames are named after the video's file (every clip's were "fused", so clips
+    # fused into one folder replaced each other's).
+    assert run_cli("fuse", "--plate", video, "--matte", matte, "--grade", DEMO_GRADE, "--out", out) == 0
+    assert [p.name for p in output_files(out) if p.name.startswith("plate.")] == [
+        f"plate.{n}.exr" for n in range(1001, 1005)
+    ]
 
 
 def test_sequences_that_share_no_frame(shot_copy, tmp_path, capsys):

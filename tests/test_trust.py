@@ -121,6 +121,24 @@ def test_a_rerun_removes_what_a_killed_run_left(tmp_path):
     assert live.exists() and elsewhere.exists()
 
 
+def test_shots_whose_plates_share_a_name_never_replace_each_others_frames_in_one_folder(tmp_path, capsys):
+    """``--out renders`` names frames after the plate: sh010/plate/plate.####.exr and
+    sh020/plate/plate.####.exr both became renders/plate.####.exr, and the second replaced the first."""
+    renders = tmp_path / "renders"
+    first = write_plate(tmp_path / "sh010" / "plate", 1, 2)
+    second = write_plate(tmp_path / "sh020" / "plate", 1, 2, value=0.2)
+    assert fuse("--plate", first, "--out", str(renders)) == 0
+    kept = digests(renders)
+    assert sorted(kept) == ["plate.0001.exr", "plate.0002.exr"]
+    assert fuse("--plate", second, "--out", str(renders)) == 2
+    error = capsys.readouterr().err
+    assert "holds frames fused from another plate" in error and str(renders / "sh020.####.exr") in error
+    assert digests(renders) == kept
+    # The same plate again is this shot's rerun: resumed in place, then redone on a changed grade.
+    assert fuse("--plate", first, "--out", str(renders), grade="sat=0.5") == 0
+    assert sorted(digests(renders)) == sorted(kept) and digests(renders) != kept
+
+
 def test_a_shot_of_other_settings_never_writes_into_an_output_another_shot_is_writing(tmp_path, capsys):
     """Two shots of other grades into one output, at once, left it holding frames of each. A live
     writer's claim refuses the second; a claim a dead writer left is cleared; none stays behind."""

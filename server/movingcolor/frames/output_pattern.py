@@ -30,6 +30,8 @@ log = logging.getLogger("movingcolor")
 SUBFOLDER = "fused"
 #: The padding of the frames a folder gets: four digits, as hosts write by default.
 FOLDER_PADDING = 4
+#: The header attribute naming the plate a fused frame was made from (``FrameSource.origin``).
+PLATE_KEY = "movingcolor:plate"
 
 
 def output_extension(out: str) -> str:
@@ -37,9 +39,11 @@ def output_extension(out: str) -> str:
     return Path(out).suffix.lower() if is_sequence_pattern(out) else ".exr"
 
 
-def output_pattern(out: str, plate_name: str) -> SequencePattern:
+def output_pattern(out: str, plate_name: str, plate: str = "") -> SequencePattern:
     """``out`` as a sequence pattern; a folder gets ``<plate name>.####.exr`` inside it (or inside
-    its ``fused`` subfolder when it holds other image sequences)."""
+    its ``fused`` subfolder when it holds other image sequences), never over frames fused there from
+    another plate than ``plate`` (its ``FrameSource.origin``: shots whose plates share a name, fused
+    into one folder, would replace each other's frames)."""
     if is_sequence_pattern(out):
         pattern = SequencePattern.parse(out)
     elif Path(out).suffix.lower() in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS and not Path(out).is_dir():
@@ -53,6 +57,7 @@ def output_pattern(out: str, plate_name: str) -> SequencePattern:
     else:
         stem = plate_name.rstrip("._-") or "fused"
         pattern = _in_folder(SequencePattern(Path(out), f"{stem}.", ".exr", FOLDER_PADDING), out)
+        _refuse_another_plates_frames(pattern, plate, out)
     ext = Path(pattern.suffix).suffix.lower() or pattern.suffix.lower()
     if ext not in WRITABLE_FORMATS:
         raise OutputError(
@@ -80,6 +85,36 @@ def _in_folder(pattern: SequencePattern, out: str) -> SequencePattern:
         moved,
     )
     return moved
+
+
+def _refuse_another_plates_frames(pattern: SequencePattern, plate: str, out: str) -> None:
+    """OutputError when the frames already at ``pattern`` record another plate than ``plate``
+    (frames of a rerun of the same plate are resumed or redone in place)."""
+    if not plate:
+        return
+    try:
+        found = [s for s in sequences_in_folder(pattern.directory) if s.pattern == pattern]
+    except OSError:
+        return
+    for sequence in found:
+        try:
+            theirs = read_header(sequence.pattern.path(sequence.frames[0])).attributes.get(PLATE_KEY)
+        except MovingColorError:
+            continue
+        if theirs and theirs != plate:
+            other = pattern.directory / f"{_shot_name(plate, pattern)}.{'#' * pattern.padding}.exr"
+            raise OutputError(
+                f"--out {out}: {pattern} holds frames fused from another plate ({theirs}), and this "
+                f"shot's frames would replace them: give an output pattern naming this shot, e.g. "
+                f"{other}, or another folder. Nothing was written"
+            )
+
+
+def _shot_name(plate: str, pattern: SequencePattern) -> str:
+    """A name for this shot's frames other than ``pattern``'s: the nearest folder above the plate
+    named otherwise (``sh020`` for ``sh020/plate/plate.####.exr``)."""
+    taken = pattern.prefix.rstrip("._-")
+    return next((p.name for p in Path(plate).parents if p.name and p.name != taken), "shot")
 
 
 def _written_by_movingcolor(sequence: FolderSequence) -> bool:

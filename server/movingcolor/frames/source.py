@@ -73,6 +73,11 @@ class FrameSource(ABC):
         path = self.file_of(frame)
         return str(path) if path is not None else self.location(frame)
 
+    def origin(self) -> str:
+        """What this source reads, resolved (a sequence's pattern, a video's or a still's file), as
+        fused frames record their plate; empty where it is no file (a stream)."""
+        return ""
+
     def carried_attributes(self, frame: int) -> dict:
         """The conform attributes (``image_io.CONFORM_ATTRIBUTES``, chromaticities) ``frame``'s file
         header holds, typed; none where the frame is no image file."""
@@ -138,6 +143,10 @@ class SequenceSource(FrameSource):
     def location(self, frame: int) -> str:
         return str(self.pattern.path(frame))
 
+    def origin(self) -> str:
+        name = f"{self.pattern.prefix}{'#' * self.pattern.padding}{self.pattern.suffix}"
+        return str(Path(os.path.realpath(self.pattern.directory)) / name)
+
     def file_of(self, frame: int) -> Path | None:
         return Path(self.pattern.path(frame))
 
@@ -193,6 +202,9 @@ class StillSource(FrameSource):
     def location(self, frame: int) -> str:
         return str(self.path)
 
+    def origin(self) -> str:
+        return os.path.realpath(self.path)
+
     def file_of(self, frame: int) -> Path | None:
         return self.path
 
@@ -227,6 +239,9 @@ class VideoSource(FrameSource):
 
     def stored_in(self, frame: int) -> str:
         return str(self.path)
+
+    def origin(self) -> str:
+        return os.path.realpath(self.path)
 
     def files(self) -> list[str]:
         return [str(self.path)]
@@ -268,6 +283,9 @@ class ChannelSource(FrameSource):
 
     def stored_in(self, frame: int) -> str:
         return self.inner.stored_in(frame)
+
+    def origin(self) -> str:
+        return self.inner.origin()
 
     def files(self) -> list[str]:
         return self.inner.files()

@@ -7,6 +7,7 @@ import functools
 from .. import __version__
 from ..errors import MovingColorError
 from ..frames.image_io import CHROMATICITIES, TypedAttribute
+from ..frames.output_pattern import PLATE_KEY
 from . import fingerprint
 from .plan import ShotPlan
 from .resume import shot_fingerprint
@@ -21,6 +22,10 @@ class FrameHeaders:
     @functools.cached_property
     def fingerprint(self) -> str:
         return shot_fingerprint(self.plan)
+
+    @functools.cached_property
+    def plate(self) -> str:
+        return self.plan.sources.plate.origin()
 
     def header(self, number: int, head: str) -> dict:
         """Frame ``number``'s header; ``head`` says how its band was decided (blend or color)."""
@@ -39,6 +44,7 @@ class FrameHeaders:
             "movingcolor:version": __version__,
             "movingcolor:band": str(plan.band_width),
             "movingcolor:grade": plan.colorspaces.grade_label,
+            **({PLATE_KEY: self.plate} if self.plate else {}),
             fingerprint.HEADER_KEY: self.fingerprint,
             "Software": f"MovingColor {__version__}",
         }

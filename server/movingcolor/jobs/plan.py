@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from ..color.config import ColorConfig, shared_config
 from ..engines import Engine, create_engine
@@ -139,6 +140,16 @@ class ShotPlan:
             source.close()
 
 
+def _plate_name(plate: FrameSource) -> str:
+    """The name fused frames written into a folder take after the plate: a sequence's prefix, a
+    video's file name (clips fused into one folder would otherwise all be ``fused``)."""
+    pattern = getattr(plate, "pattern", None)
+    if pattern is not None:
+        return pattern.prefix
+    origin = plate.origin()
+    return Path(origin).stem if origin else ""
+
+
 def _say_if_samples_are_rounded(plate: FrameSource, extension: str, exr_type: str) -> None:
     """Warn where the output stores fewer bits than the plate: its pixels outside the band, copied
     from the plate, are then not the plate's own."""
@@ -180,8 +191,7 @@ def _plan(
             source.check_frames(frames.render)
         pattern = None
         if spec.out:
-            plate_prefix = getattr(getattr(sources.plate, "pattern", None), "prefix", "")
-            pattern = output_pattern(spec.out, plate_prefix)
+            pattern = output_pattern(spec.out, _plate_name(sources.plate), sources.plate.origin())
             inputs = [path for source in sources.present for path in source.files()]
             check_outputs_spare_inputs(pattern, frames.render, inputs)
             _say_if_samples_are_rounded(sources.plate, pattern.suffix.lower(), spec.exr_type)
