@@ -204,6 +204,35 @@ def test_out_colorspace(demo_inputs, tmp_path):
     assert read_header(tmp_path / "f.1001.exr").attributes["movingcolor:colorspace"] == "ACEScct"
 
 
+def test_a_graded_plate_declaring_no_colourspace_is_read_in_the_plates(tmp_path, capsys):
+    """A log plate named by --plate-colorspace and its graded render, neither declaring a colourspace:
+    the graded plate is the plate's colourspace, as the option's help says (it was read as
+    scene-linear, the float default, and the graded region came out in other colours)."""
+    import json
+
+    rng = np.random.default_rng(5)
+    for folder, lift in (("plate", 0.0), ("graded", 0.05)):
+        (tmp_path / folder).mkdir()
+        for n in (1, 2):
+            codes = 0.3 + 0.3 * rng.random((24, 32, 3), dtype=np.float32) + lift  # ACEScct code values
+            write_image(tmp_path / folder / f"{folder}.{n:04d}.exr", codes, pixel_type="float")
+    white = tmp_path / "white.exr"
+    write_image(white, np.ones((24, 32, 1), np.float32), channels=("Y",), pixel_type="float")
+    common = ["--plate", tmp_path / "plate" / "plate.####.exr", "--plate-colorspace", "ACEScct"]
+    common += ["--graded", tmp_path / "graded" / "graded.####.exr", "--matte", white, "--engine", "hard"]
+    common += ["--exr-type", "float", "--json"]
+    assert run_cli("fuse", *common, "--out", tmp_path / "a" / "f.####.exr") == 0
+    assert json.loads(capsys.readouterr().out)["colorspaces"]["graded"] == "ACEScct"
+    assert (
+        run_cli("fuse", *common, "--graded-colorspace", "ACEScct", "--out", tmp_path / "b" / "f.####.exr")
+        == 0
+    )
+    capsys.readouterr()
+    assert np.array_equal(
+        read_pixels(tmp_path / "a" / "f.0001.exr"), read_pixels(tmp_path / "b" / "f.0001.exr")
+    )
+
+
 def test_graded_and_edited_inputs(demo_inputs, tmp_path):
     """--graded composites a whole graded plate; --edited recovers the grade from a composite."""
     plate, matte = demo_inputs

@@ -116,7 +116,18 @@ def choose_colorspaces(
                 spaces.grade_label,
             )
     else:
-        chosen_other = config.choose(spec.graded_colorspace, other.declared_colorspace, other.is_float, mode)
+        if not spec.graded_colorspace and not other.declared_colorspace and other.is_float == plate.is_float:
+            # A host renders its graded plate as it renders the plate: one of the same type that
+            # declares nothing is in the plate's colourspace (a log plate's graded render is log too).
+            chosen_other = ColorspaceChoice(
+                plate_cs,
+                f"the plate's, for a {mode} plate of the same type declaring none; "
+                f"--graded-colorspace overrides",
+            )
+        else:
+            chosen_other = config.choose(
+                spec.graded_colorspace, other.declared_colorspace, other.is_float, mode
+            )
         spaces.other = chosen_other.name
         spaces.by_role[mode] = chosen_other.name
         spaces.grade_label = f"{mode} plate"

@@ -282,7 +282,8 @@ SETTINGS: dict[str, Setting] = _named(
             "graded_colorspace",
             str,
             None,
-            "colourspace of --graded/--edited (default: the plate's)",
+            "colourspace of --graded/--edited (default: its file header, else the plate's where both "
+            "are float or both integer, else by type)",
             _on(CLI, CLIENT, SETUP, JOB, hosts=("colorspace",), nuke=("colorspace",), ofx=("colorspace",)),
         ),
         Setting(
