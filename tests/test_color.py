@@ -152,6 +152,12 @@ def test_cdl_file_and_ccc_id(config, tmp_path):
     rgb = np.full((1, 3), 0.5, np.float32)
     assert np.allclose(_grade(config, f"{cc}#cool", rgb), [[0.35, 0.5, 0.65]], atol=1e-5)
     assert parse_grade(f"{cc}#warm", config).kind == "cdl"
+    # Without an id, OpenColorIO would apply the first: a grade no one chose.
+    with pytest.raises(GradeError, match=r"holds 2 colour corrections \(warm, cool\): name the one"):
+        parse_grade(str(cc), config)
+    single = tmp_path / "one.ccc"
+    single.write_text(cc.read_text().split('<ColorCorrection id="cool">')[0] + "</ColorCorrectionCollection>")
+    assert np.allclose(_grade(config, str(single), rgb), [[0.65, 0.5, 0.35]], atol=1e-5)
 
 
 def test_cube_lut_file(config, tmp_path):

@@ -203,6 +203,8 @@ def _file(path: Path, cccid: str, config: ColorConfig) -> Grade:
     transform = ocio.FileTransform(src=os.fspath(path.resolve()), interpolation=ocio.INTERP_BEST)
     if cccid:
         transform.setCCCId(cccid)
+    elif path.suffix.lower() in (".ccc", ".cdl"):
+        _require_one_correction(path)
     try:
         # Parse now, so an unreadable LUT fails before any frame is written.
         config.config.getProcessor(transform)
@@ -213,6 +215,22 @@ def _file(path: Path, cccid: str, config: ColorConfig) -> Grade:
         ) from error
     kind = "cdl" if path.suffix.lower() in (".cc", ".ccc", ".cdl") else "file"
     return Grade(kind, path.name + (f"#{cccid}" if cccid else ""), transform)
+
+
+def _require_one_correction(path: Path) -> None:
+    """A collection of several corrections named without ``#id``: OpenColorIO would take the first,
+    a grade no one chose. Refused, with the ids to choose from."""
+    try:
+        corrections = list(ocio.CDLTransform.CreateGroupFromFile(os.fspath(path.resolve())))
+    except OCIO_ERRORS:
+        return  # not a CDL OpenColorIO reads: the processor's parse below says what is wrong
+    if len(corrections) > 1:
+        ids = [correction.getID() or f"#{index}" for index, correction in enumerate(corrections)]
+        shown = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+        raise GradeError(
+            f"{path} holds {len(corrections)} colour corrections ({shown}): name the one to apply, "
+            f"e.g. {path.name}#{ids[0]}"
+        )
 
 
 def changes_nothing(graded: ocio.CPUProcessor, config: ColorConfig, src: str, dst: str) -> bool:
