@@ -3,6 +3,8 @@ flickering seam from a steady one."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from movingcolor.color.config import ColorConfig
@@ -139,3 +141,13 @@ def test_demo_strip_shows_the_hard_seam_chattering_and_the_fusion_steady(demo):
     hard = edge_strip(display_frames(demo.reports["hard"].written, spaces["output"], config), track)
     guided = edge_strip(display_frames(demo.reports["guided"].written, spaces["output"], config), track)
     assert seam_motion(hard, plate_strip) > 1.5 * seam_motion(guided, plate_strip)
+
+
+def test_a_shorter_demo_in_the_folder_of_a_longer_one_fuses_its_own_frames(tmp_path):
+    """The quickstart's `movingcolor demo --frames 6` after the README's 16-frame demo in one folder:
+    the folder's ten later plate frames are the earlier shot's and are left out."""
+    run_demo(tmp_path, engine="hard", frames=4)
+    shorter = run_demo(tmp_path, engine="hard", frames=2)
+    assert [Path(p).name for p in shorter.fused.written] == [
+        f"hard.{FIRST_FRAME + n:04d}.exr" for n in range(2)
+    ]

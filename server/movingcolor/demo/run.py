@@ -56,7 +56,9 @@ def run_demo(
     folder = Path(folder)
     shot = generate_shot(frames=frames)
     plate, matte = write_shot_files(folder, shot)
-    common = dict(plate=plate, matte=matte, grade=DEMO_GRADE, band=DEMO_BAND)
+    # The shot's own frames: a folder of an earlier, longer demo still holds its later frames.
+    shot_frames = f"{FIRST_FRAME}-{FIRST_FRAME + frames - 1}"
+    common = dict(plate=plate, matte=matte, grade=DEMO_GRADE, band=DEMO_BAND, frames=shot_frames)
     reports: dict[str, ShotReport] = {}
     for name in dict.fromkeys((*BASELINE_ENGINES, engine)):
         spec = ShotSpec(out=str(folder / name / f"{name}.####.exr"), engine=name, **common)
