@@ -410,6 +410,24 @@ def _fails(capsys, out, *args, message):
     return error
 
 
+@pytest.mark.parametrize("option", ["--out", "--plate", "--matte", "--frames", "--grade"])
+def test_an_empty_option_is_refused_naming_it(demo_inputs, tmp_path, capsys, option):
+    """An unset variable in a script (``--out "$OUT"``): an empty --out was a traceback, an empty
+    --plate the current folder, an empty --frames the whole shot."""
+    plate, matte = demo_inputs
+    values = {
+        "--plate": plate,
+        "--matte": matte,
+        "--grade": DEMO_GRADE,
+        "--out": str(tmp_path / "f.####.exr"),
+    }
+    values[option] = ""
+    args = [word for pair in values.items() for word in pair]
+    assert run_cli("fuse", *args) == 2
+    assert f"{option} is empty (an unset variable?)" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.exr"))
+
+
 def test_missing_frames(shot_copy, tmp_path, capsys):
     plate, matte = shot_copy
     (plate.parent / "plate.1004.exr").unlink()

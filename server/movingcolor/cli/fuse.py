@@ -80,8 +80,25 @@ def _add_shot_options(parser: argparse.ArgumentParser) -> None:
         target.add_argument(setting.option, **options)
 
 
+#: Options whose empty value (an unset variable in a script: ``--out "$OUT"``) is a mistake, not a
+#: choice: an empty path was the current folder, an empty range the whole shot.
+_NOT_EMPTY = {
+    "plate": "a sequence pattern, a folder of frames or a video",
+    "out": "an output pattern such as out/shot.####.exr, or a folder",
+    "matte": "a sequence pattern, an image, a video, or alpha",
+    "graded": "a sequence pattern, a folder of frames or a video",
+    "edited": "a sequence pattern, a folder of frames or a video",
+    "frames": "a range such as 1001-1100, or leave the option out for the whole shot",
+    "grade": "a CDL, a LUT file, look:NAME or adjustments",
+}
+
+
 def _spec(args) -> ShotSpec:
     """The shot the arguments describe: every ShotSpec field has an option of the same name."""
+    for name, what in _NOT_EMPTY.items():
+        value = getattr(args, name)
+        if isinstance(value, str) and not value.strip():
+            raise MovingColorError(f"--{name} is empty (an unset variable?): give {what}")
     return ShotSpec(**{field.name: getattr(args, field.name) for field in dataclasses.fields(ShotSpec)})
 
 
