@@ -185,11 +185,11 @@ def test_video_round_trip_with_pyav(tmp_path):
 
 
 def _write_video(
-    path: Path, frames: list[np.ndarray], codec: str, pix_fmt: str, setup=None, options=None
+    path: Path, frames: list[np.ndarray], codec: str, pix_fmt: str, setup=None, options=None, rate=24
 ) -> None:
     av = pytest.importorskip("av")
     with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=24, options=options or {})
+        stream = container.add_stream(codec, rate=rate, options=options or {})
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = pix_fmt
         if setup is not None:
@@ -389,3 +389,26 @@ def test_overscan_beyond_the_frame_is_left_out(tmp_path):
     plain = tmp_path / "plain.exr"
     write_image(plain, stored[:90, :160])
     assert read_header(plain).data_window is None
+
+
+def test_videos_at_other_frame_rates_are_refused(tmp_path):
+    """A 24 fps plate and a 30 fps matte of the same two seconds were paired frame by frame, the
+    matte falling behind by 0.4 s by the end."""
+    from movingcolor.jobs.run import run_shot
+    from movingcolor.spec import ShotSpec
+
+    frames = [_ramp(32, 48) for _ in range(4)]
+    _write_video(tmp_path / "plate.mkv", frames, "ffv1", "yuv444p10le", rate=24)
+    _write_video(tmp_path / "matte.mkv", frames, "ffv1", "yuv444p10le", rate=30)
+    spec = ShotSpec(
+        plate=str(tmp_path / "plate.mkv"),
+        matte=str(tmp_path / "matte.mkv"),
+        grade="sat=1.2",
+        out=str(tmp_path / "out" / "f.####.exr"),
+        engine="hard",
+    )
+    with pytest.raises(FrameSourceError, match="runs at 24 frames per second and the matte video .* at 30"):
+        run_shot(spec)
+    assert not (tmp_path / "out").exists()
+    _write_video(tmp_path / "matte.mkv", frames, "ffv1", "yuv444p10le", rate=24)
+    assert len(run_shot(spec).written) == 4

@@ -227,6 +227,7 @@ class VideoSource(FrameSource):
         self._reader = VideoReader(self.path)
         self.width, self.height = self._reader.width, self._reader.height
         self.channels = ("R", "G", "B", "A") if self._reader.has_alpha else ("R", "G", "B")
+        self.rate = self._reader.rate
         self.declared_colorspace = ""
         self.is_float = False
 

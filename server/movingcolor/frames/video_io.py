@@ -65,6 +65,8 @@ class VideoReader:
                 )
                 self._largest = np.float32(65535.0 if deep else 255.0)
                 self._turns = round((first.rotation or 0) / 90) % 4  # counterclockwise quarter turns
+                #: Frames per second (a Fraction), where the file says; None where it does not.
+                self.rate = stream.average_rate or stream.guessed_rate or None
                 width, height = stream.codec_context.width, stream.codec_context.height
                 self.width, self.height = (height, width) if self._turns % 2 else (width, height)
                 check_pixels(self.width, self.height, str(self.path))

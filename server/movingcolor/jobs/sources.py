@@ -96,6 +96,21 @@ def check_sources(sources: ShotSources) -> None:
     :meth:`BandWidth.check_frame`)."""
     _check_sizes(sources)
     _check_channels(sources)
+    _check_rates(sources)
+
+
+def _check_rates(sources: ShotSources) -> None:
+    """Videos are paired frame by frame by their order: two at other rates (a 24 fps plate and a
+    30 fps matte of the same seconds) drift apart over the shot."""
+    videos = [s for s in sources.present if isinstance(s, VideoSource) and s.rate]
+    for video in videos[1:]:
+        first = videos[0]
+        if abs(video.rate - first.rate) > first.rate / 1000:
+            raise FrameSourceError(
+                f"the {first.name} video {first.path} runs at {float(first.rate):g} frames per second and "
+                f"the {video.name} video {video.path} at {float(video.rate):g}: their frames are paired "
+                f"one for one, so they would drift apart; render both at the same rate"
+            )
 
 
 def _check_sizes(sources: ShotSources) -> None:
