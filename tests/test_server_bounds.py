@@ -241,6 +241,40 @@ def test_a_float_window_is_counted_once_as_its_bytes_become_its_pixels(stub):
 # -- engines and models ------------------------------------------------------------------------------
 
 
+def test_reflection_streams_left_open_never_take_the_threads_of_jobs_and_health(bounded, stub):
+    """Nine reflection streams held open (a tool left running, or a hostile process) took every
+    spare thread of the server's pool: GetInfo, health checks and new jobs then waited to their
+    deadlines. A small budget of such streams is admitted; beyond it a stream is refused at once."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    release = threading.Event()
+
+    def held_requests():
+        yield reflection_pb2.ServerReflectionRequest(list_services="")
+        release.wait(HOLD)
+
+    with grpc.insecure_channel(bounded.address) as channel:
+        reflect = reflection_pb2_grpc.ServerReflectionStub(channel)
+        streams = [reflect.ServerReflectionInfo(held_requests(), timeout=DEADLINE) for _ in range(12)]
+        try:
+            answers = []
+            for stream in streams:
+                try:
+                    answers.append(next(stream).WhichOneof("message_response"))
+                except grpc.RpcError as error:
+                    answers.append(error.code())
+            assert answers.count("list_services_response") >= 1
+            assert grpc.StatusCode.RESOURCE_EXHAUSTED in answers
+            assert stub.GetInfo(fusion_pb2.GetInfoRequest(), timeout=5).version
+            health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert health.status == health_pb2.HealthCheckResponse.SERVING
+        finally:
+            release.set()
+            for stream in streams:
+                stream.cancel()
+
+
 @pytest.fixture
 def model_root(test_model, tmp_path) -> Path:
     """A root folder holding copies of the test model: m1, m2, m3."""

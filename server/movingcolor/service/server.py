@@ -39,6 +39,7 @@ from .logs import event
 from .servicer import FusionServicer
 from .settings import ServerSettings
 from .state import ServerState
+from .stream_budget import StreamBudget
 from .warm_up import warm_up_in_background
 
 # Threads for calls beyond the job limit: info, health, cancel and refusals never wait for a job.
@@ -211,7 +212,9 @@ def create_server(
     if parsed.is_unix:
         check_unix_socket_free(parsed.path)
     state = state or ServerState(settings)
+    # The token is checked first: a caller without it takes no slot of any budget.
     interceptors = [TokenInterceptor(settings.token)] if settings.token else []
+    interceptors.append(StreamBudget())
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_jobs + _SPARE_THREADS, thread_name_prefix="rpc"),
         interceptors=interceptors,
