@@ -105,3 +105,37 @@ def test_centered_windows_stay_inside_the_clip():
     assert windows[0].local == (1, 2, 3) and windows[1].local == (3, 5)
     with pytest.raises(ValueError):
         sliding_windows([1, 2], [1], 4, 5, 1, 1)
+
+
+def test_global_frames_are_the_nearest_outside_the_window_and_cost_no_walk_of_the_clip():
+    """The global frames of a window are the ``max_refs`` clip frames at the reference stride
+    outside its local frames nearest its centre (the earlier of two as near); finding them reads a
+    few frames about the window, not the whole clip (a declared clip of 100,000 frames cost the
+    server half a minute of planning before it answered)."""
+    from movingcolor.windowing.plan import _nearest_outside
+
+    rng = np.random.default_rng(3)
+    for _ in range(500):
+        clip = sorted(
+            int(n) for n in rng.choice(np.arange(-20, 200), size=int(rng.integers(1, 80)), replace=False)
+        )
+        candidates = clip[:: int(rng.integers(1, 6))]
+        length = int(rng.integers(1, len(clip) + 1))
+        start = int(rng.integers(0, len(clip) - length + 1))
+        local = clip[start : start + length]
+        count = int(rng.integers(0, 7))
+        centre = (local[0] + local[-1]) / 2
+        outside = [n for n in candidates if n not in local]
+        expected = tuple(sorted(sorted(outside, key=lambda n: (abs(n - centre), n))[:count]))
+        assert _nearest_outside(candidates, local[0], local[-1], count) == expected
+
+    class Counted(list):
+        reads = 0
+
+        def __getitem__(self, index):
+            Counted.reads += 1
+            return super().__getitem__(index)
+
+    frames = Counted(range(0, 1_000_000, 10))
+    assert _nearest_outside(frames, 500_000, 500_005, 4) == (499_980, 499_990, 500_010, 500_020)
+    assert Counted.reads < 100
