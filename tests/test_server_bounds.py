@@ -415,3 +415,26 @@ def test_a_killed_servers_temporary_folder_is_removed_by_the_next_start(test_mod
         assert not own.exists()  # a clean stop removes its own
     finally:
         shutil.rmtree(socket_folder, ignore_errors=True)
+
+
+def test_a_smaller_message_limit_bounds_the_servers_own_parts_too(tmp_path, capsys):
+    """``--max-message-mb 1``: the server sent its fused frames in parts of 2 MiB, over its own
+    limit, and every frame of more than 1 MiB failed as if the client had sent too much."""
+    from conftest import run_cli
+    from movingcolor_client import connect
+
+    folder = short_folder()
+    try:
+        plate = np.zeros((1, 400, 400, 4), np.float32)
+        plate[..., :3], plate[:, 200:, :, 3] = 0.3, 1.0
+        with (
+            ServerProcess(f"unix://{folder}/mc.sock", ["--max-message-mb", "1"]) as server,
+            connect(server.address, part_bytes=256 * 1024) as client,
+        ):
+            fused = client.fuse_arrays(plate, grade="exposure=0.5")
+        assert fused.shape == (1, 400, 400, 3)  # 1.8 MiB of float samples
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    for value, says in (("4096", "over gRPC's largest message"), ("0.1", "too small")):
+        assert run_cli("serve", "--address", f"unix://{tmp_path}/x.sock", "--max-message-mb", value) == 2
+        assert says in capsys.readouterr().err

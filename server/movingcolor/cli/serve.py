@@ -167,6 +167,16 @@ def run(args) -> int:
         if not getattr(args, name) > 0:
             value = getattr(args, name)
             raise MovingColorError(f"--{name.replace('_', '-')} must be more than 0, not {value}")
+    if args.max_message_mb < 0.25:
+        raise MovingColorError(
+            f"--max-message-mb {args.max_message_mb:g} is too small for a frame's part and its "
+            f"message: give 0.25 or more (images travel in parts, so the default 4 serves any image)"
+        )
+    if args.max_message_mb * 1024 * 1024 >= 2**31:
+        raise MovingColorError(
+            f"--max-message-mb {args.max_message_mb:g} is over gRPC's largest message (2 GiB): give "
+            f"2047 or less (images travel in parts, so the default 4 serves any image)"
+        )
     if not args.grace >= 0:
         raise MovingColorError(f"--grace must be 0 (stop at once) or more seconds, not {args.grace}")
     if args.device not in ("auto", "cpu"):
@@ -177,6 +187,7 @@ def run(args) -> int:
         resolve_device(args.device)
     from ..frames.limits import set_max_pixels
     from ..process_heap import keep_freed_memory
+    from ..protocol import PART_BYTES
     from ..service import ServerSettings, serve
     from ..service.logs import configure
     from ..service.roots import check_roots
@@ -194,6 +205,9 @@ def run(args) -> int:
         max_jobs=args.max_jobs,
         device_slots=args.slots,
         max_message_bytes=int(args.max_message_mb * mib),
+        # The server's own messages obey its limit too: fused frames go back in parts that fit it,
+        # with room for the message around each part.
+        part_bytes=max(4096, min(PART_BYTES, int(args.max_message_mb * mib) // 2)),
         max_image_bytes=int(args.max_image_mb * mib),
         max_window_frames=args.max_window_frames,
         max_window_bytes=int(args.max_window_mb * mib),
