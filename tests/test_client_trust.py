@@ -412,3 +412,24 @@ def test_a_refused_certificate_says_so_and_is_not_retried(tmp_path, capsys, monk
         client = ["--tls-cert", certificates / "client.pem", "--tls-key", certificates / "client.key"]
         assert fuse(server.address, plate, tmp_path / "c" / "f.####.exr", *ca, *client) == 0
     assert not output_files(tmp_path / "a") and not output_files(tmp_path / "b")
+
+
+def test_a_certificate_and_key_tls_cannot_use_are_named_not_taken_for_a_port_in_use(tmp_path, capsys):
+    """A key of another certificate, the two files swapped, a client CA of no certificate: gRPC
+    only failed to bind, and the server said another server might be using the port."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (it makes the test certificates)")
+    certificates = tmp_path / "tls"
+    certificates.mkdir()
+    _certificates(certificates)
+    (certificates / "garbage.pem").write_text("not a certificate\n")
+    server, key = certificates / "server.pem", certificates / "server.key"
+    for files, says in (
+        (["--tls-cert", server, "--tls-key", certificates / "client.key"], "cannot be used together"),
+        (["--tls-cert", key, "--tls-key", server], "cannot be used together"),
+        (["--tls-cert", server, "--tls-key", key, "--tls-client-ca", certificates / "garbage.pem"],
+         "holds no certificate TLS can read"),
+    ):  # fmt: skip
+        assert run_cli("serve", "--address", "127.0.0.1:0", "--no-warm-up", *files) == 2
+        error = capsys.readouterr().err
+        assert says in error and "is another server using it" not in error

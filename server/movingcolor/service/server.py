@@ -17,6 +17,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import tempfile
 import threading
 import time
@@ -172,11 +173,34 @@ def _credentials(settings: ServerSettings) -> grpc.ServerCredentials | None:
             files[what] = Path(path).read_bytes()
         except OSError as error:
             raise MovingColorError(f"TLS {what} {path}: {error.strerror}; check the path") from error
+    _check_tls_files(settings)
     return grpc.ssl_server_credentials(
         [(files["key"], files["certificate"])],
         root_certificates=files.get("client CA"),
         require_client_auth="client CA" in files,
     )
+
+
+def _check_tls_files(settings: ServerSettings) -> None:
+    """Refuse a certificate, key or client CA that TLS cannot use, naming it: gRPC only fails to
+    bind the address then, which read as another server on the port."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    except ssl.SSLError as error:
+        raise MovingColorError(
+            f"TLS certificate {settings.tls_cert} and key {settings.tls_key} cannot be used together "
+            f"({error.reason or error}): give the PEM certificate and the private key it was made "
+            f"with (--tls-cert, --tls-key; not swapped)"
+        ) from error
+    if settings.tls_client_ca:
+        try:
+            context.load_verify_locations(cafile=str(settings.tls_client_ca))
+        except ssl.SSLError as error:
+            raise MovingColorError(
+                f"TLS client CA {settings.tls_client_ca} holds no certificate TLS can read "
+                f"({error.reason or error}): give the PEM certificate of the CA that signs the clients'"
+            ) from error
 
 
 def _check_exposure(address: Address, settings: ServerSettings) -> None:
