@@ -409,6 +409,11 @@ def test_a_refused_certificate_says_so_and_is_not_retried(tmp_path, capsys, monk
             error = capsys.readouterr().err
             assert "refused this client's certificate" in error and "--tls-cert" in error
         assert waits == []
+        # Without TLS at all: the server closes the connection, which is no server down.
+        with monkeypatch.context() as patch:
+            patch.setattr(time, "sleep", waits.append)
+            assert fuse(server.address, plate, tmp_path / "d" / "f.####.exr") == 2
+            assert "uses TLS and this client connected without it" in capsys.readouterr().err
         client = ["--tls-cert", certificates / "client.pem", "--tls-key", certificates / "client.key"]
         assert fuse(server.address, plate, tmp_path / "c" / "f.####.exr", *ca, *client) == 0
     assert not output_files(tmp_path / "a") and not output_files(tmp_path / "b")

@@ -9,6 +9,9 @@ again (a refused certificate, a message over the server's limit), exits with 2.
 
 from __future__ import annotations
 
+import socket
+import ssl
+
 import grpc
 from movingcolor.errors import (
     TRANSIENT_EXIT_CODE,
@@ -129,6 +132,29 @@ def _tls_problem(details: str, tls: str) -> str | None:
     return None
 
 
+def _speaks_tls(address: str) -> bool:
+    """Whether the server at a ``host:port`` address completes a TLS handshake. A server with TLS
+    closes a plain client's connection at once, which gRPC reports as a socket closed, as it would a
+    server going away: only the handshake tells the two apart."""
+    if address.startswith(("unix:", "unix-abstract:", "vsock:")):
+        return False
+    target = address.split("///", 1)[-1] if "///" in address else address
+    host, _, port = target.rpartition(":")
+    if not port.isdigit():
+        return False
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection((host.strip("[]") or "localhost", int(port)), timeout=2) as raw,
+            context.wrap_socket(raw),
+        ):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
 def retryable(error: grpc.RpcError, tls: str = PLAIN) -> bool:
     """Whether a call may succeed if made again: the server was unreachable, not refusing us."""
     if not hasattr(error, "code") or error.code() != grpc.StatusCode.UNAVAILABLE:
@@ -146,6 +172,13 @@ def from_rpc_error(
     tls_problem = _tls_problem(details, tls) if code == grpc.StatusCode.UNAVAILABLE else None
     if tls_problem:
         return CertificateError(f"{doing}: the TLS handshake with {address} failed: {tls_problem}")
+    closed = code == grpc.StatusCode.UNAVAILABLE and "socket closed" in details.lower()
+    if tls == PLAIN and closed and _speaks_tls(address):
+        return CertificateError(
+            f"{doing}: the server at {address} uses TLS and this client connected without it; pass "
+            f"the CA that signed the server's certificate (--tls-ca, ca=), or tls=True for a "
+            f"certificate of a public CA"
+        )
     if code == grpc.StatusCode.UNAVAILABLE:
         message = (
             f"{doing}: the server at {address} is unavailable ({details or 'no connection'}); start it "
