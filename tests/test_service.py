@@ -395,6 +395,25 @@ def test_unknown_model_and_engine(unix_server):
             client.fuse_arrays(plate, matte, grade="look:NoSuchLook")
 
 
+def test_a_grade_file_the_server_cannot_take_is_a_bad_request_naming_it(unix_server, tmp_path):
+    """A LUT of binary bytes (a damaged or mislabelled file) was INTERNAL, "the server failed";
+    a file name of a NUL or of 300 characters, a traceback writing it."""
+    from movingcolor.errors import GradeError
+    from movingcolor.service.setup_spec import _setup_grade
+    from movingcolor.v1 import fusion_pb2
+
+    damaged = tmp_path / "look.cube"
+    damaged.write_bytes(bytes(range(256)) * 4)
+    plate, matte = np.zeros((1, 16, 16, 3), np.float32), np.zeros((1, 16, 16), np.float32)
+    unreadable = pytest.raises(InvalidRequestError, match="OpenColorIO cannot read this grade file")
+    with connect(unix_server.address) as client, unreadable:
+        client.fuse_arrays(plate, matte, grade=damaged)
+    for name in ("lo\0ok.cube", "a" * 300 + ".cube"):
+        with pytest.raises(GradeError, match="is not a file name"):
+            _setup_grade(fusion_pb2.Grade(file=b"LUT_3D_SIZE 2\n", file_name=name), tmp_path)
+    assert list(tmp_path.iterdir()) == [damaged]
+
+
 # -- deadlines, cancellation ----------------------------------------------------------------
 
 

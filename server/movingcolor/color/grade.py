@@ -208,7 +208,7 @@ def _file(path: Path, cccid: str, config: ColorConfig) -> Grade:
     try:
         # Parse now, so an unreadable LUT fails before any frame is written.
         config.config.getProcessor(transform)
-    except OCIO_ERRORS as error:
+    except (*OCIO_ERRORS, UnicodeDecodeError) as error:  # a text format's parser meets binary
         raise GradeError(
             f"{path}: OpenColorIO cannot read this grade file ({error}); check that it is a "
             f"complete LUT/CDL in a format OpenColorIO supports"

@@ -38,6 +38,11 @@ def _setup_grade(grade: fusion_pb2.Grade, folder: Path | None) -> str:
         if folder is None:
             raise RuntimeError("a grade file arrived but no folder was made for it")
         name = Path(grade.file_name).name
+        if "\0" in name or len(name.encode()) > 200:
+            raise GradeError(
+                f"grade file name {grade.file_name[:80]!r} is not a file name (a NUL, or over 200 "
+                f"bytes); send the file's own name, e.g. look.cube"
+            )
         if not Path(name).suffix:
             raise GradeError(
                 f"grade file name {grade.file_name!r} has no extension; send the file's name "
