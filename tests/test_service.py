@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from conftest import output_files, run_cli, short_folder
 from movingcolor import __version__
+from movingcolor.errors import MovingColorError
 from movingcolor.frames.image_io import encode_image, read_header, read_pixels
 from movingcolor.jobs.demo_shot import write_demo_inputs
 from movingcolor.protocol import MAX_MESSAGE_BYTES
@@ -317,6 +318,20 @@ def test_token_missing_or_wrong(tcp_server, monkeypatch):
         client.fuse_arrays(np.zeros((1, 8, 8, 3), np.float32), np.zeros((1, 8, 8), np.float32), grade=GRADE)
     with connect(tcp_server.address, TOKEN) as client:
         assert client.info()["active_jobs"] == 0
+    # A token read with its file's last newline, a user's name in other letters: gRPC refused both
+    # with only "Invalid metadata".
+    with connect(tcp_server.address, TOKEN + "\n", name="Zoë") as client:
+        assert client.info()["active_jobs"] == 0
+    with pytest.raises(MovingColorError, match="beyond ASCII"):
+        connect(tcp_server.address, "pässwort")
+
+
+def test_a_token_no_client_can_send_is_refused_when_the_server_starts(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("MOVINGCOLOR_TOKEN", raising=False)
+    token = tmp_path / "token"
+    token.write_text("pässwort\n", encoding="utf-8")
+    assert run_cli("serve", "--address", f"unix://{tmp_path}/s.sock", "--token-file", token) == 2
+    assert "holds characters no client can send" in capsys.readouterr().err
 
 
 def test_oversize_message_and_image(unix_server):

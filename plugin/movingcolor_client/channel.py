@@ -6,6 +6,7 @@ import getpass
 import json
 import os
 import socket
+import urllib.parse
 from pathlib import Path
 
 import grpc
@@ -101,10 +102,26 @@ def make_channel(
     return grpc.secure_channel(address, credentials, options=options)
 
 
+def _carried(text: str) -> bool:
+    """Whether gRPC's metadata can carry ``text``: printable ASCII only."""
+    return text.isascii() and text.isprintable()
+
+
 def call_metadata(token: str | None, name: str | None) -> tuple[tuple[str, str], ...]:
-    """Metadata for every call: the token (``token``, else ``$MOVINGCOLOR_TOKEN``) and the client's name."""
+    """Metadata for every call: the token (``token``, else ``$MOVINGCOLOR_TOKEN``) and the client's name.
+
+    The token as written in a file or a variable: its surrounding white space (a file's last newline)
+    is not part of it, as the server reads it. A name in other letters goes percent-encoded (``Zoë``
+    as ``Zo%C3%AB``); gRPC refused the call with only "Invalid metadata"."""
     token = token if token is not None else os.environ.get(TOKEN_ENV) or None
+    token = token.strip() if token else None
+    if token and not _carried(token):
+        raise MovingColorError(
+            "the token holds characters gRPC cannot send (letters beyond ASCII, or control "
+            "characters): give the server's token as its token file holds it"
+        )
     name = name or f"{getpass.getuser()}@{socket.gethostname()}:{os.getpid()}"
+    name = "".join(c if _carried(c) else urllib.parse.quote(c) for c in name)
     metadata = [(CLIENT_METADATA, name)]
     if token:
         metadata.append((TOKEN_METADATA, f"Bearer {token}"))

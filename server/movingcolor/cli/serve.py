@@ -144,16 +144,27 @@ def add_parser(commands) -> None:
 
 
 def read_token(path: Path | None) -> str | None:
-    """The token from ``path``, else ``$MOVINGCOLOR_TOKEN``, else None."""
+    """The token from ``path``, else ``$MOVINGCOLOR_TOKEN``, else None: printable ASCII, the only
+    characters a client can send it in (gRPC's metadata)."""
     if path is not None:
         try:
             token = path.read_text(encoding="utf-8").strip()
-        except OSError as error:
-            raise MovingColorError(f"token file {path}: {error.strerror}; check the path") from error
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or "not text"
+            raise MovingColorError(f"token file {path}: {reason}; check the path") from error
         if not token:
             raise MovingColorError(f"token file {path} is empty; write the token into it")
-        return token
-    return os.environ.get(TOKEN_ENV, "").strip() or None
+        where = f"token file {path}"
+    else:
+        token = os.environ.get(TOKEN_ENV, "").strip() or None
+        where = f"${TOKEN_ENV}"
+    if token and not (token.isascii() and token.isprintable()):
+        raise MovingColorError(
+            f"the token of {where} holds characters no client can send (letters beyond ASCII, or "
+            f"control characters): use ASCII letters, digits and punctuation, e.g. from "
+            f"`openssl rand -hex 32`"
+        )
+    return token
 
 
 def run(args) -> int:
