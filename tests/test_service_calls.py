@@ -129,9 +129,40 @@ def test_a_stream_that_sends_its_setup_then_nothing_is_ended_and_its_slot_freed(
         finally:
             release.set()
     assert code == grpc.StatusCode.CANCELLED
-    assert "sent nothing and read nothing for 1s" in details and "--idle-timeout" in details
+    assert "sent nothing (or under 64 KiB) and read nothing for 1s" in details and "--idle-timeout" in details
     limits = [fields for name, fields in log_events() if name == "job.limit"]
     assert [(f["limit"], f["client"], f["method"]) for f in limits] == [("idle", "stuck", "FuseShot")]
+
+
+def test_a_stream_that_trickles_a_byte_at_a_time_is_idle_and_its_slot_freed():
+    """A message of a byte every 0.3 s restarted the idle clock: a client held every job slot past
+    the idle limit for as long as it liked. Bytes that add up to no part of an image are no progress."""
+    release = threading.Event()
+    setup = shot_setup(clip=[1], grade=GRADE, engine="hard")
+    setup.render.CopyFrom(pb.FrameRange(first=1, last=1))
+    info, data = raw_image(np.zeros((256, 256, 3), np.float32), ("R", "G", "B"))
+
+    def trickle():
+        yield fusion_pb2.FuseShotRequest(setup=setup)
+        yield fusion_pb2.FuseShotRequest(
+            part=pb.ImagePart(role=pb.ROLE_PLATE, frame=1, info=info, data=data[:1])
+        )
+        for offset in range(1, len(data)):
+            if release.wait(0.3):
+                return
+            yield fusion_pb2.FuseShotRequest(
+                part=pb.ImagePart(role=pb.ROLE_PLATE, frame=1, data=data[offset : offset + 1])
+            )
+
+    with serving(idle_seconds=1.0, max_jobs=1) as (address, state), grpc.insecure_channel(address) as channel:
+        stub = fusion_pb2_grpc.FusionStub(channel)
+        slow = stub.FuseWindow(trickle(), timeout=STUCK_DEADLINE, metadata=metadata("slow"))
+        try:
+            code, details = status_of(slow)
+        finally:
+            release.set()
+        assert fuse_one_frame(address, "other").shape == (1, 16, 16, 3)
+    assert code == grpc.StatusCode.CANCELLED and "under 64 KiB" in details
 
 
 def test_a_bad_frame_is_reported_at_once_while_the_next_has_not_arrived():

@@ -33,22 +33,37 @@ class Activity:
 
     A call waits on its client while one of its threads is blocked reading the next request, or
     while gRPC holds one of its responses (flow control stalls the send when the client does not
-    read), and none of its engine windows runs or waits for its turn on the device. Every change
-    of these states restarts the clock: a message received, a response taken, a window begun or
-    done each counts as the call moving.
+    read), and none of its engine windows runs or waits for its turn on the device. The clock
+    restarts when the call moves: a response taken, a window begun or done, or
+    :data:`PROGRESS_BYTES` more of the client's messages received. Not at every message: a client
+    sending a byte a second held its job slot past the idle limit for as long as it liked.
     """
+
+    #: Bytes of messages that count as the client moving: a part of any image is larger; a
+    #: trickle of a few bytes at a time is not.
+    PROGRESS_BYTES = 64 * 1024
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._since = time.monotonic()
         self._reading = self._sending = self._busy = 0
+        self._unsettled = 0  # bytes received since the clock last restarted
 
     def _change(self, reading: int = 0, sending: int = 0, busy: int = 0) -> None:
         with self._lock:
             self._reading += reading
             self._sending += sending
             self._busy += busy
-            self._since = time.monotonic()
+            if not reading:
+                self._since = time.monotonic()
+
+    def received(self, size: int) -> None:
+        """A message of ``size`` bytes arrived from the client."""
+        with self._lock:
+            self._unsettled += size
+            if self._unsettled >= self.PROGRESS_BYTES:
+                self._unsettled = 0
+                self._since = time.monotonic()
 
     @contextmanager
     def reading(self) -> Iterator[None]:
@@ -269,7 +284,8 @@ class JobTable:
         elif job.activity.idle_seconds(now) >= self.idle_seconds:
             limit = "idle"
             reason = (
-                f"the client sent nothing and read nothing for {self.idle_seconds:g}s (this server's "
+                f"the client sent nothing (or under {Activity.PROGRESS_BYTES // 1024} KiB) and read "
+                f"nothing for {self.idle_seconds:g}s (this server's "
                 f"idle limit, serve --idle-timeout); keep the stream moving, or start the server with "
                 f"a longer --idle-timeout"
             )

@@ -81,6 +81,7 @@ class Requests:
             if end is None:
                 self._next = None
                 self._condition.notify_all()
+                self._job.activity.received(message.ByteSize())
                 return message
         raise end
 
