@@ -438,3 +438,19 @@ def test_a_certificate_and_key_tls_cannot_use_are_named_not_taken_for_a_port_in_
         assert run_cli("serve", "--address", "127.0.0.1:0", "--no-warm-up", *files) == 2
         error = capsys.readouterr().err
         assert says in error and "is another server using it" not in error
+
+
+def test_through_a_server_a_folder_never_takes_another_plates_frames_either(served, tmp_path, capsys):
+    """Frames a server fused record the client's plate (the setup says where it lives), so a
+    folder fused into through a server is guarded as one fused in process: shots whose plates
+    share a name never replace each other's frames, and a rerun of the same plate resumes."""
+    renders = tmp_path / "renders"
+    first = write_plate(tmp_path / "sh010" / "plate", 1001, 1002)
+    second = write_plate(tmp_path / "sh020" / "plate", 1001, 1002)
+    assert fuse(served.address, first, renders) == 0
+    kept = snapshot(renders)
+    assert fuse(served.address, second, renders) == 2
+    assert "holds frames fused from another plate" in capsys.readouterr().err
+    assert snapshot(renders) == kept
+    assert fuse(served.address, first, renders, "--json") == 0
+    assert len(json.loads(capsys.readouterr().out)["skipped"]) == 2

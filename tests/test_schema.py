@@ -45,8 +45,9 @@ OFX_SOURCE = ROOT / "ofx_bridge" / "src"
 
 #: ``movingcolor fuse`` options that are no shot setting: how to run it, not what the shot is.
 CLI_NOT_SETTINGS = {"help", "max_pixels", "json", "server", "token", "tls_ca", "tls_cert", "tls_key"}
-#: ShotSetup fields that are no shot setting: the frames the client can send (the windows' context).
-SETUP_NOT_SETTINGS = {"clip"}
+#: ShotSetup fields that are no shot setting: the frames the client can send (the windows' context),
+#: and where the client's plate lives (recorded in the fused frames' headers; the frames stream).
+SETUP_NOT_SETTINGS = {"clip", "plate"}
 #: Settings the ShotSetup carries in a field of another shape, read apart by shot_setup/shot_spec.
 SETUP_READ_APART = {"matte", "grade", "graded", "edited", "frames", "exr_type", "compression"}
 #: OFX parameters that are no shot setting: how long the plugin waits for the server.

@@ -187,9 +187,10 @@ class Client:
             roles["edited"] = edited
         shot_frames = FileFrames(roles)
         shot_frames.require(frames)
-        pattern = output_pattern(os.fspath(out), shot_frames.plate_prefix)
+        pattern = output_pattern(os.fspath(out), shot_frames.plate_prefix, shot_frames.plate)
         file_format = Path(pattern.suffix).suffix.lower().lstrip(".") or pattern.suffix.lower().lstrip(".")
         setup = shot_setup(
+            plate=shot_frames.plate,
             clip=shot_frames.clip,
             grade=grade,
             graded=graded is not None,

@@ -60,11 +60,13 @@ def shot_setup(
     matte_frames: bool = True,
     frames: str | None = None,
     output: fusion_pb2.Output | None = None,
+    plate: str = "",
     **settings,
 ) -> fusion_pb2.ShotSetup:
     """A setup; exactly one of ``grade``, ``graded``, ``edited``. ``settings``: any of
     ``SETUP_SETTINGS`` (handles, engine, model, device, band, config, the colourspaces) as
-    ``movingcolor fuse`` takes them; one left out or None is the schema's default."""
+    ``movingcolor fuse`` takes them; one left out or None is the schema's default. ``plate``: where
+    the plate's files live, recorded in the fused frames' headers (files only; never opened there)."""
     if sum((grade is not None, graded, edited)) != 1:
         raise MovingColorError("give exactly one of grade (a grade to apply), graded or edited frames")
     unknown = sorted(set(settings) - set(SETUP_SETTINGS))
@@ -82,6 +84,7 @@ def shot_setup(
         clip=clip,
         matte=fusion_pb2.MATTE_SOURCE_FRAMES if matte_frames else fusion_pb2.MATTE_SOURCE_PLATE_ALPHA,
         output=output or output_message(),
+        plate=plate,
     )
     for name in SETUP_SETTINGS:
         value = settings.get(name)

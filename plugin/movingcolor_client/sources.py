@@ -98,6 +98,11 @@ class FileFrames:
     def plate_prefix(self) -> str:
         return self.sources["plate"].pattern.prefix
 
+    @property
+    def plate(self) -> str:
+        """The plate's sequence, resolved: what fused frames record as their plate."""
+        return self.sources["plate"].pattern.resolved()
+
     def require(self, frames: str | None) -> None:
         """As ``movingcolor fuse`` in-process: every source holds every frame of ``frames`` (by
         default the plate's whole range); a matte that ends early is an error, not a shorter shot."""

@@ -102,6 +102,11 @@ class SequencePattern:
     def __str__(self) -> str:
         return str(self.directory / f"{self.prefix}{'#' * self.padding}{self.suffix}")
 
+    def resolved(self) -> str:
+        """The pattern in its folder's real place (links and relative spellings resolved): one
+        sequence reads the same however it was named."""
+        return str(Path(os.path.realpath(self.directory)) / f"{self.prefix}{'#' * self.padding}{self.suffix}")
+
 
 @dataclass(frozen=True)
 class FolderSequence:

@@ -144,8 +144,7 @@ class SequenceSource(FrameSource):
         return str(self.pattern.path(frame))
 
     def origin(self) -> str:
-        name = f"{self.pattern.prefix}{'#' * self.pattern.padding}{self.pattern.suffix}"
-        return str(Path(os.path.realpath(self.pattern.directory)) / name)
+        return self.pattern.resolved()
 
     def file_of(self, frame: int) -> Path | None:
         return Path(self.pattern.path(frame))

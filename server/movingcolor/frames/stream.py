@@ -290,10 +290,15 @@ class FrameStore:
 class StreamSource(FrameSource):
     """One role (plate, matte, graded, edited) of a :class:`FrameStore`, read like a sequence."""
 
-    def __init__(self, store: FrameStore, role: str):
+    def __init__(self, store: FrameStore, role: str, origin: str = ""):
         self.store = store
         self.role = role
         self.name = role
+        self._origin = origin
+
+    def origin(self) -> str:
+        """Where the client's frames live, as it said (never opened here); empty where it did not."""
+        return self._origin
 
     def _first(self) -> ReceivedImage:
         return self.store.first(self.role)

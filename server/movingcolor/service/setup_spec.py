@@ -89,6 +89,11 @@ def shot_spec(
             f"ocio://studio-config-latest) or leave it empty for the server's config; RunJob takes "
             f"a config file on shared storage"
         )
+    if len(setup.plate) > 4096 or not setup.plate.isprintable():
+        raise MovingColorError(
+            "the setup's plate is not a name its frames' headers can record (over 4096 characters, or "
+            "control characters): send the plate's path as the client reads it, or leave it empty"
+        )
     output = output_settings(setup)
     matte_frames = setup.matte == fusion_pb2.MATTE_SOURCE_FRAMES
     roles = ("plate",) + (("matte",) if matte_frames else ()) + ((mode,) if mode != "grade" else ())

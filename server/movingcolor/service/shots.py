@@ -82,11 +82,16 @@ def _encode(number: int, pixels, header: dict, output: OutputSettings, part_byte
 
 
 def shot_sources(
-    store: FrameStore, roles: tuple[str, ...], frame_key: Callable[[int], Hashable | None] | None = None
+    store: FrameStore,
+    roles: tuple[str, ...],
+    frame_key: Callable[[int], Hashable | None] | None = None,
+    plate: str = "",
 ) -> ShotSources:
+    """The streamed roles as sources; ``plate``: where the client's plate lives (the setup's), as the
+    fused frames record it."""
     other = next((r for r in roles if r in ("graded", "edited")), None)
     return ShotSources(
-        plate=StreamSource(store, "plate"),
+        plate=StreamSource(store, "plate", plate),
         matte=StreamSource(store, "matte") if "matte" in roles else None,
         other=StreamSource(store, other) if other else None,
         release=store.release,
@@ -210,7 +215,8 @@ def fuse_shot(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, request
         scheduled = ScheduledEngine(engine, state.scheduler, device, job)
         stream = None
         try:
-            stream = ShotStream(spec, shot_sources(store, roles), scheduled, frames, output_format(output))
+            sources = shot_sources(store, roles, plate=setup.plate)
+            stream = ShotStream(spec, sources, scheduled, frames, output_format(output))
             yield from send_fused(stream, job, output, settings.part_bytes)
         finally:
             if stream is not None:

@@ -208,7 +208,7 @@ def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, reque
             render=str(render),
             needed=len(clip),
         )
-        sources = shot_sources(store, roles, frame_keys(setup, images, roles))
+        sources = shot_sources(store, roles, frame_keys(setup, images, roles), setup.plate)
         scheduled = ScheduledEngine(engine, state.scheduler, device, job)
         stream = ShotStream(spec, sources, scheduled, frames, output_format(output), caches.frames)
         kept: list[bytes] = []

@@ -145,7 +145,7 @@ class Output(_message.Message):
     def __init__(self, encoding: _Optional[_Union[_image_pb2.Encoding, str]] = ..., format: _Optional[str] = ..., sample_type: _Optional[_Union[_image_pb2.SampleType, str]] = ..., compression: _Optional[str] = ...) -> None: ...
 
 class ShotSetup(_message.Message):
-    __slots__ = ("clip", "render", "handles", "grade", "graded", "edited", "matte", "engine", "model", "device", "band", "config", "plate_colorspace", "graded_colorspace", "grade_colorspace", "out_colorspace", "output")
+    __slots__ = ("clip", "render", "handles", "grade", "graded", "edited", "matte", "engine", "model", "device", "band", "config", "plate_colorspace", "graded_colorspace", "grade_colorspace", "out_colorspace", "output", "plate")
     CLIP_FIELD_NUMBER: _ClassVar[int]
     RENDER_FIELD_NUMBER: _ClassVar[int]
     HANDLES_FIELD_NUMBER: _ClassVar[int]
@@ -163,6 +163,7 @@ class ShotSetup(_message.Message):
     GRADE_COLORSPACE_FIELD_NUMBER: _ClassVar[int]
     OUT_COLORSPACE_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    PLATE_FIELD_NUMBER: _ClassVar[int]
     clip: _containers.RepeatedScalarFieldContainer[int]
     render: _image_pb2.FrameRange
     handles: int
@@ -180,7 +181,8 @@ class ShotSetup(_message.Message):
     grade_colorspace: str
     out_colorspace: str
     output: Output
-    def __init__(self, clip: _Optional[_Iterable[int]] = ..., render: _Optional[_Union[_image_pb2.FrameRange, _Mapping]] = ..., handles: _Optional[int] = ..., grade: _Optional[_Union[Grade, _Mapping]] = ..., graded: _Optional[bool] = ..., edited: _Optional[bool] = ..., matte: _Optional[_Union[MatteSource, str]] = ..., engine: _Optional[str] = ..., model: _Optional[str] = ..., device: _Optional[str] = ..., band: _Optional[str] = ..., config: _Optional[str] = ..., plate_colorspace: _Optional[str] = ..., graded_colorspace: _Optional[str] = ..., grade_colorspace: _Optional[str] = ..., out_colorspace: _Optional[str] = ..., output: _Optional[_Union[Output, _Mapping]] = ...) -> None: ...
+    plate: str
+    def __init__(self, clip: _Optional[_Iterable[int]] = ..., render: _Optional[_Union[_image_pb2.FrameRange, _Mapping]] = ..., handles: _Optional[int] = ..., grade: _Optional[_Union[Grade, _Mapping]] = ..., graded: _Optional[bool] = ..., edited: _Optional[bool] = ..., matte: _Optional[_Union[MatteSource, str]] = ..., engine: _Optional[str] = ..., model: _Optional[str] = ..., device: _Optional[str] = ..., band: _Optional[str] = ..., config: _Optional[str] = ..., plate_colorspace: _Optional[str] = ..., graded_colorspace: _Optional[str] = ..., grade_colorspace: _Optional[str] = ..., out_colorspace: _Optional[str] = ..., output: _Optional[_Union[Output, _Mapping]] = ..., plate: _Optional[str] = ...) -> None: ...
 
 class FuseShotRequest(_message.Message):
     __slots__ = ("setup", "part")
