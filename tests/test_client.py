@@ -157,3 +157,17 @@ def test_an_array_that_is_no_image_is_named_before_anything_is_sent(served, bad)
     with connect(served.address) as client, pytest.raises(FrameSourceError) as raised:
         client.fuse_window(2, plate, matte, grade=GRADE)
     assert f"plate frame 2 is an array of shape {bad.shape}" in str(raised.value)
+
+
+def test_a_closed_client_and_an_unknown_job_option_say_what_is_wrong(served):
+    """Both were bare ValueErrors (gRPC's "Cannot invoke RPC on closed channel!", protobuf's
+    "Protocol message JobRequest has no "frame" field")."""
+    from movingcolor.errors import MovingColorError
+    from movingcolor_client import ClientError
+
+    with connect(served.address) as client:
+        assert client.info()["version"]
+        with pytest.raises(MovingColorError, match="frame: not a setting run_job takes; use .*frames"):
+            client.run_job("/shots/p.####.exr", "/out/f.####.exr", frame="1001-1002")
+    with pytest.raises(ClientError, match="this client of .* is closed"):
+        client.info()

@@ -66,11 +66,30 @@ class Client:
         self.metadata = call_metadata(token, name)
         self.channel = make_channel(address, tls, ca, cert, key, server_name, retries, backoff)
         self.tls = tls_mode(tls, ca, cert, key)
-        self.stub = fusion_pb2_grpc.FusionStub(self.channel)
-        self._health = health_pb2_grpc.HealthStub(self.channel)
+        self._stub = fusion_pb2_grpc.FusionStub(self.channel)
+        self._health_stub = health_pb2_grpc.HealthStub(self.channel)
+        self._closed = False
 
     def close(self) -> None:
+        self._closed = True
         self.channel.close()
+
+    def _open(self, stub):
+        if self._closed:
+            raise ClientError(
+                f"this client of {self.address} is closed (close(), or its with block ended); "
+                f"connect again to make another call"
+            )
+        return stub
+
+    @property
+    def stub(self) -> fusion_pb2_grpc.FusionStub:
+        """The Fusion service's stub; ClientError once the client is closed."""
+        return self._open(self._stub)
+
+    @property
+    def _health(self) -> health_pb2_grpc.HealthStub:
+        return self._open(self._health_stub)
 
     def __enter__(self) -> Client:
         return self
@@ -404,6 +423,12 @@ class Client:
         roots). ``options`` as ``fuse_files``'s (grade, graded, edited, frames, handles, engine, ...).
         Returns the server's summary, with the files it wrote."""
         fields = {"plate": plate, "out": out, "matte": matte, **options}
+        known = {field.name for field in fusion_pb2.JobRequest.DESCRIPTOR.fields}
+        unknown = sorted(set(fields) - known)
+        if unknown:
+            raise MovingColorError(
+                f"{', '.join(unknown)}: not a setting run_job takes; use {', '.join(sorted(known))}"
+            )
         request = fusion_pb2.JobRequest(
             **{
                 k: (os.fspath(v) if isinstance(v, os.PathLike) else v)

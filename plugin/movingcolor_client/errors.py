@@ -77,9 +77,9 @@ class InvalidRequestError(ClientError):
     code = grpc.StatusCode.INVALID_ARGUMENT
 
 
-#: RESOURCE_EXHAUSTED for a size limit (gRPC's own, or an image over serve --max-image-mb), not a
-#: full job table: the same request would be refused again.
-_TOO_LARGE = ("larger than max", "max-image-mb")
+#: RESOURCE_EXHAUSTED for gRPC's own size limit, not a full job table: the same request would be
+#: refused again. (An image over serve --max-image-mb is INVALID_ARGUMENT.)
+_TOO_LARGE = ("larger than max",)
 
 #: How a client uses TLS: not at all, to check the server only, or with its own certificate too.
 PLAIN, TLS, MUTUAL_TLS = "", "tls", "mutual"
