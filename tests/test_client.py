@@ -120,6 +120,11 @@ def test_retries_while_the_server_starts(tmp_path):
         )
         with connect(server.requested, retries=0) as client, refused:
             client.info(timeout=5)
+        # With retries, a short deadline spent waiting for a server that never answers is the
+        # server's absence, not a slow call ("give it more time or fewer frames").
+        absent = pytest.raises(ServerUnavailableError, match="did not answer within 1s; start it")
+        with connect(server.requested) as client, absent:
+            client.info(timeout=1)
         starter = threading.Thread(target=lambda: (time.sleep(0.5), server.start()))
         starter.start()
         with connect(server.requested, retries=8, backoff=0.25) as client:

@@ -8,7 +8,6 @@ streamed shot by resuming at its first missing frame.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -28,7 +27,7 @@ from movingcolor.v1 import image_pb2 as pb
 
 from .calls import ShotCall
 from .channel import call_metadata, make_channel, tls_mode
-from .errors import ClientError, ImageEvictedError, from_rpc_error
+from .errors import ClientError, ImageEvictedError, ServerUnavailableError, from_rpc_error
 from .outputs import ShotOutputs, contiguous_runs
 from .results import FusedFrame
 from .setup import output_message, roles_of, shot_setup
@@ -101,29 +100,40 @@ class Client:
 
     def _unary(self, method: Callable, request, timeout: float, doing: str):
         deadline = time.monotonic() + timeout
+        reached = False
         try:
-            self._wait_for_server(deadline)
+            reached = self._wait_for_server(deadline)
             return method(request, timeout=max(0.001, deadline - time.monotonic()), metadata=self.metadata)
         except grpc.RpcError as error:
+            if not reached and error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                # The whole time went on waiting for a server that never answered: no slow call.
+                raise ServerUnavailableError(
+                    f"{doing}: the server at {self.address} did not answer within {timeout:g}s; start "
+                    f"it (movingcolor serve --address {self.address}) or check the address, then run again"
+                ) from None
             raise from_rpc_error(error, self.address, doing, timeout, self.tls) from None
 
-    def _wait_for_server(self, deadline: float) -> None:
+    def _wait_for_server(self, deadline: float) -> bool:
         """With retries, give a server that is starting (or restarting) the time the retries would
         have taken to come up: gRPC connects as soon as it listens. The call that follows fails as
-        unavailable if it never does, after gRPC's own retries (the channel's retry policy).
+        unavailable if it never does, after gRPC's own retries (the channel's retry policy). False
+        when no answer came in the time the retries would take (else True, and without retries).
 
         The wait is a health check that waits for the channel to be ready, not
         ``grpc.channel_ready_future``: that one leaves a thread polling the channel after it is
         ready, which raises when the client is closed right after its call."""
         if self.retries < 1:
-            return
+            return True
         window = min(self.backoff * (2**self.retries - 1), deadline - time.monotonic())
         # Any answer, even NOT_SERVING or an error from a server without the health service, means
         # it is reachable; only running out of the window is the failure left to the call that follows.
-        with contextlib.suppress(grpc.RpcError):
+        try:
             self._health.Check(
                 health_pb2.HealthCheckRequest(), timeout=max(0.001, window), wait_for_ready=True
             )
+        except grpc.RpcError as error:
+            return error.code() != grpc.StatusCode.DEADLINE_EXCEEDED
+        return True
 
     def info(self, timeout: float = INFO_TIMEOUT) -> dict:
         """Versions, devices, engines, installed models, limits and root folders, as a dict."""
