@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import run_cli, short_folder
 from movingcolor.frames.image_io import read_pixels
 from movingcolor.host_install.folders import (
     movingcolor_data_folder,
@@ -174,6 +174,20 @@ def test_base_install_has_no_torch_and_fuses_through_the_client(venv, served, de
     ours, theirs = sorted((tmp_path / "venv").glob("f.*.exr")), sorted(cli.parent.glob("f.*.exr"))
     assert [p.name for p in ours] == [p.name for p in theirs] == ["f.1001.exr", "f.1002.exr"]
     assert all(np.array_equal(read_pixels(a), read_pixels(b)) for a, b in zip(ours, theirs, strict=True))
+    # A server of the classical engines runs on this install too (it failed importing reflection).
+    from movingcolor_client import connect
+
+    socket = f"unix://{short_folder()}/light.sock"
+    serve = [venv, "-m", "movingcolor.cli.main", "serve", "--address", socket, "--no-warm-up"]
+    server = subprocess.Popen(serve, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    plate_array, matte_array = np.full((1, 16, 16, 3), 0.3, np.float32), np.ones((1, 16, 16), np.float32)
+    try:
+        with connect(socket, retries=8, backoff=0.25) as client:
+            fused = client.fuse_arrays(plate_array, matte_array, grade=GRADE, engine="hard")
+        assert fused.shape == (1, 16, 16, 3)
+    finally:
+        server.terminate()
+        assert server.wait(timeout=30) == 0, server.stderr.read()
 
 
 NUKE_SESSION = """
