@@ -36,7 +36,7 @@ def _models() -> tuple[list[dict], str | None]:
     """The installed models (trained weights), and the name of the default one."""
     try:
         from ..model.registry import model_folders
-    except ImportError:
+    except ImportError:  # the base install: the shipped weights are there, torch to run them is not
         return [], None
     installed = model_folders()
     models = [
@@ -99,7 +99,10 @@ def run(args) -> int:
         default = ", the default" if model["name"] == data["default_model"] else ""
         print(f"  {model['name']} ({model['network']} network{default}): {model['path']}")
     if not data["models"]:
-        print("  none installed")
+        if data["packages"].get("torch"):
+            print("  none installed")
+        else:
+            print("  the shipped model runs with torch: pip install 'movingcolor[server]'")
     print(
         "network configurations (architectures for movingcolor train, not models): "
         + ", ".join(data["network_configurations"])

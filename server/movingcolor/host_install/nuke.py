@@ -73,8 +73,9 @@ def plan_nuke(options: InstallOptions, system: str, env: Mapping[str, str], home
             f"Nuke runs init.py and menu.py from ~/.nuke and the NUKE_PATH folders: add {dest} to NUKE_PATH."
         )
     after.append(
-        "A server the artists reach: `movingcolor serve --address 0.0.0.0:50051` on a GPU machine "
-        "(MOVINGCOLOR_SERVER=host:50051 makes it every new node's default)."
+        "A server the artists reach: `movingcolor serve --address 0.0.0.0:50051 --token-file TOKEN` "
+        "on a GPU machine (MOVINGCOLOR_SERVER=host:50051 makes it every new node's default, "
+        "MOVINGCOLOR_TOKEN carries the token)."
     )
     steps = (
         Step(packages.describe(), packages.install),
