@@ -311,6 +311,9 @@ def test_demo_writes_contact_sheet(tmp_path, capsys):
     assert len(output_files(summary["fused"])) == 6
     # With torch installed the demo shows the network.
     assert summary["engine"] == ("movingcolor" if importlib.util.find_spec("torch") else "guided")
+    # A classical engine is one of the sheet's columns already: named once (it was listed twice).
+    assert run_cli("demo", "--out", tmp_path / "demo", "--frames", "2", "--engine", "guided") == 0
+    assert "contact sheet (plate | hard | feather | guided): " in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

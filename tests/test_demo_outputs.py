@@ -148,6 +148,9 @@ def test_a_shorter_demo_in_the_folder_of_a_longer_one_fuses_its_own_frames(tmp_p
     the folder's ten later plate frames are the earlier shot's and are left out."""
     run_demo(tmp_path, engine="hard", frames=4)
     shorter = run_demo(tmp_path, engine="hard", frames=2)
+    # The earlier shot's later frames are gone: the folder's sequences are this shot's alone.
+    assert sorted(p.name for p in (tmp_path / "plate").iterdir()) == ["plate.1001.exr", "plate.1002.exr"]
+    assert len(list((tmp_path / "guided").iterdir())) == 2
     assert [Path(p).name for p in shorter.fused.written] == [
         f"hard.{FIRST_FRAME + n:04d}.exr" for n in range(2)
     ]

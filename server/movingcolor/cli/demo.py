@@ -39,7 +39,7 @@ def run(args) -> int:
         raise FrameRangeError(f"--frames {args.frames}: the demo's shot needs at least 1 frame (default 16)")
     args.engine = args.engine or default_engine()
     # Imported here: every command's parser is built on each start, and only the demo needs its shot.
-    from ..demo.run import run_demo
+    from ..demo.run import BASELINE_ENGINES, run_demo
     from ..process_heap import keep_freed_memory
 
     keep_freed_memory(one_heap=True)  # this process fuses the demo's shots and exits
@@ -63,7 +63,8 @@ def run(args) -> int:
     else:
         print(f"plate, matte and fused frames: {summary['folder']}")
         print(f"fused EXRs ({summary['engine']}): {summary['fused']}")
-        engines = f"plate | hard | feather | guided | {summary['engine']}"
+        columns = dict.fromkeys(("plate", *BASELINE_ENGINES, summary["engine"]))
+        engines = " | ".join(columns)
         print(f"contact sheet ({engines}): {summary['contact_sheet']}")
         print(f"temporal strip (flicker shows as ragged lines): {summary['temporal_strip']}")
         if summary["movie"]:

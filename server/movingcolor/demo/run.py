@@ -14,6 +14,7 @@ import numpy as np
 from ..color.config import ColorConfig
 from ..errors import MissingDependencyError
 from ..frames.image_io import read_pixels, write_image
+from ..frames.sequence import SequencePattern
 from ..jobs import ShotReport, ShotSpec, run_shot
 from ..jobs.demo_shot import DEMO_BAND, DEMO_GRADE, FIRST_FRAME, write_shot_files
 from ..synthetic import generate_shot
@@ -42,6 +43,20 @@ class DemoResult:
     reports: dict[str, ShotReport] = field(default_factory=dict)
 
 
+def _remove_later_frames(folder: Path, frames: int, engines: tuple[str, ...]) -> None:
+    """Remove the frames an earlier, longer demo left in ``folder`` past this one's last frame: the
+    demo's own sequences there would otherwise hold two shots, and a fuse of the folder's plate
+    (as the quickstart does next) would run across the join."""
+    sequences = ["plate/plate.####.exr", "matte/matte.####.png", *(f"{e}/{e}.####.exr" for e in engines)]
+    for text in sequences:
+        pattern = SequencePattern.parse(folder / text)
+        if not pattern.directory.is_dir():
+            continue
+        for number in pattern.frames_on_disk():
+            if number >= FIRST_FRAME + frames:
+                pattern.path(number).unlink(missing_ok=True)
+
+
 def display_frames(paths: list[str], colorspace: str, config: ColorConfig) -> np.ndarray:
     """``(T, H, W, 3)`` float32: the frames at ``paths``, sRGB-encoded for viewing, 0..1."""
     frames = [config.convert(read_pixels(Path(p))[:, :, :3], colorspace, config.srgb_encoded) for p in paths]
@@ -55,12 +70,14 @@ def run_demo(
     (``progress`` follows ``engine``'s frames), and write the pictures and the movie."""
     folder = Path(folder)
     shot = generate_shot(frames=frames)
+    engines = tuple(dict.fromkeys((*BASELINE_ENGINES, engine)))
+    _remove_later_frames(folder, frames, engines)
     plate, matte = write_shot_files(folder, shot)
     # The shot's own frames: a folder of an earlier, longer demo still holds its later frames.
     shot_frames = f"{FIRST_FRAME}-{FIRST_FRAME + frames - 1}"
     common = dict(plate=plate, matte=matte, grade=DEMO_GRADE, band=DEMO_BAND, frames=shot_frames)
     reports: dict[str, ShotReport] = {}
-    for name in dict.fromkeys((*BASELINE_ENGINES, engine)):
+    for name in engines:
         spec = ShotSpec(out=str(folder / name / f"{name}.####.exr"), engine=name, **common)
         reports[name] = run_shot(spec, progress if name == engine else None)
     fused = reports[engine]
