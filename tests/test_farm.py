@@ -393,3 +393,15 @@ def test_openjd_template_takes_plate_and_output_relative_to_where_it_is_run(demo
     result = subprocess.run(command, capture_output=True, text=True, cwd=shot)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert [p.name for p in sorted((shot / "fused").iterdir())] == [f"f.{n}.exr" for n in range(1001, 1005)]
+
+
+def test_submitting_with_no_cuebot_to_answer_is_a_transient_failure_in_a_line(tmp_path, capsys, monkeypatch):
+    """No Cuebot at $CUEBOT_HOSTS (down, or the variable unset on this machine): a traceback of
+    OpenCue's ConnectionException, exit 1. Now exit 75 (retry later), naming the variable."""
+    pytest.importorskip("outline")
+    monkeypatch.setenv("CUEBOT_HOSTS", "127.0.0.1:1")
+    code = run_cli("submit-opencue", "--name", "shot010", "--plate", "/p/p.####.exr", "--grade", "sat=1.1",
+                   "--out", "/o/f.####.exr", "--frames", "1001-1004")  # fmt: skip
+    error = capsys.readouterr().err
+    assert code == 75 and "no Cuebot answered" in error and "$CUEBOT_HOSTS is 127.0.0.1:1" in error
+    assert "Traceback" not in error

@@ -16,7 +16,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import MissingDependencyError, MovingColorError
+from ..errors import TRANSIENT_EXIT_CODE, MissingDependencyError, MovingColorError
 from ..frames.frame_range import FrameRange
 from ..spec.schema import DEFAULT_BAND, DEFAULT_ENGINE
 
@@ -125,11 +125,26 @@ def specification(shot: FarmShot) -> str:
     return cue.serialize_simple(OutlineLauncher(build_outline(shot)))
 
 
+class CuebotUnavailableError(MovingColorError):
+    """No Cuebot answered: a farm's scheduler down or not configured here (worth trying again)."""
+
+    exit_code = TRANSIENT_EXIT_CODE
+
+
 def launch(shot: FarmShot):
-    """Submit to the Cuebot named by the OpenCue environment."""
+    """Submit to the Cuebot named by the OpenCue environment (``$CUEBOT_HOSTS``)."""
+    outline = build_outline(shot)
+    from opencue.exception import ConnectionException, DeadlineExceededException
     from outline import cuerun
 
-    return cuerun.launch(build_outline(shot), use_pycuerun=False)
+    try:
+        return cuerun.launch(outline, use_pycuerun=False)
+    except (ConnectionException, DeadlineExceededException) as error:
+        hosts = os.environ.get("CUEBOT_HOSTS") or "not set: OpenCue's default, localhost"
+        raise CuebotUnavailableError(
+            f"no Cuebot answered ({str(error).splitlines()[0][:200]}); $CUEBOT_HOSTS is {hosts}: set it "
+            f"to the farm's Cuebot, or write the job with --spec to submit it elsewhere"
+        ) from error
 
 
 def command_line(shot: FarmShot) -> str:
