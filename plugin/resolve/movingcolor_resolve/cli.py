@@ -30,7 +30,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--track", type=int, help="fuse every clip on this video track (default: the clip "
                         "under the playhead)")  # fmt: skip
-    parser.add_argument("--settings", help="settings file (JSON; default $MOVINGCOLOR_RESOLVE_SETTINGS)")
+    parser.add_argument(
+        "--settings",
+        help="settings file (JSON; default $MOVINGCOLOR_RESOLVE_SETTINGS, "
+        "else ~/.config/movingcolor/resolve.json)",
+    )
     options = parser.add_argument_group("settings (override the file and the environment)")
     for name, text in (
         ("server", "address of movingcolor serve: host:port or unix:///path/to.sock"),

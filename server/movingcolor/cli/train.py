@@ -9,6 +9,9 @@ from pathlib import Path
 
 from ..errors import MovingColorError
 
+#: The configurations shipped with the package (read by name, without importing the trainer).
+_BUILT_IN_CONFIGS = Path(__file__).resolve().parents[1] / "training" / "configs"
+
 
 def add_parser(commands) -> None:
     parser = commands.add_parser(
@@ -20,7 +23,9 @@ def add_parser(commands) -> None:
     parser.add_argument(
         "--config",
         default="lite-cpu",
-        help="a TOML file or a built-in config name (lite-cpu, lite-gpu) (default: %(default)s)",
+        help="a TOML file or a built-in config name ("
+        + ", ".join(sorted(p.stem for p in _BUILT_IN_CONFIGS.glob("*.toml")))
+        + ") (default: %(default)s)",
     )
     parser.add_argument("--out", required=True, help="run folder (checkpoint, losses.csv, validation.csv)")
     parser.add_argument("--steps", type=int, help="stop at this step (default: the config's)")
