@@ -225,6 +225,25 @@ def test_a_failed_run_is_reported_and_the_benchmark_goes_on(tmp_path):
     assert "Runs that failed" in text and "`fuse --engine nosuch`" in text
 
 
+def test_io_floor_figures_go_beside_the_report_not_into_the_folder_it_runs_in(
+    tmp_path, monkeypatch, capsys
+):
+    """Run from a checkout with a report elsewhere, the figures replaced the checkout's committed
+    docs/benchmarks/io_floor.json; without a report they are printed, not written."""
+    from movingcolor.bench import io_floor
+
+    (tmp_path / "checkout").mkdir()
+    monkeypatch.chdir(tmp_path / "checkout")
+    elsewhere = tmp_path / "elsewhere" / "BENCHMARKS.md"
+    elsewhere.parent.mkdir()
+    common = ["--sizes", "64x48", "--frames", "2", "--engines", "hard", "--no-server"]
+    assert io_floor.main([*common, "--out", str(elsewhere)]) == 0
+    assert (elsewhere.parent / "docs" / "benchmarks" / "io_floor.json").is_file()
+    assert io_floor.main(common) == 0
+    assert "| fuse --engine hard |" in capsys.readouterr().out
+    assert not (tmp_path / "checkout" / "docs").exists()
+
+
 def test_io_floor_benchmark_stops_a_run_over_its_time_limit(tmp_path):
     """A run that takes longer than --run-timeout (here far less than a start-up) is stopped and
     recorded as failed, saying so, and the benchmark goes on: one hung run (a driver, a lock)
@@ -334,3 +353,12 @@ def test_a_sections_command_names_only_what_differs_from_the_defaults():
     assert command_of("movingcolor bench", parser, args, options, {"root": "clips"}) == (
         "movingcolor bench --clips elsewhere --out report.md"
     )
+
+
+def test_server_memory_takes_server_options_only_after_a_double_dash(capsys):
+    """A mistyped option went on to `movingcolor serve`, and failed as a server that did not start."""
+    from movingcolor.bench import server_memory
+
+    with pytest.raises(SystemExit):
+        server_memory.main(["--clients", "1", "--bogus-option"])
+    assert "unrecognized arguments: --bogus-option" in capsys.readouterr().err

@@ -29,7 +29,7 @@ from ..masks.band import BandWidth, edge_band
 from ..masks.matte import matte_from_pixels
 from . import metrics
 from .groundtruth import FIRST_FRAME, MaterialisedClip, clip_set, host_composite, materialise
-from .report import machine_lines, replace_section
+from .report import machine_lines, replace_section, reproduce_command
 
 log = logging.getLogger("movingcolor")
 
@@ -268,6 +268,12 @@ def run_benchmark(
             raise MissingDependencyError(
                 f"the benchmark needs {package}: pip install 'movingcolor[dev]'"
             ) from error
+    # What the section says reproduces it: this run's own choices, not only --quick.
+    command = reproduce_command(
+        "movingcolor bench",
+        {"quick": quick, "engines": ",".join(engines) if engines else None, "device": device, "out": out},
+        {"device": "auto", "out": Path("BENCHMARKS.md")},
+    )
     engines = engines or default_engines()
     say = progress or (lambda message: log.info("%s", message))
     rows: list[Row] = []
@@ -309,7 +315,6 @@ def run_benchmark(
                     write_before_after(runner, clips_root, shown, figures / "bear_before_after.png")
         finally:
             logger.setLevel(level)
-    command = "movingcolor bench" + (" --quick" if quick else "")
     section = [
         "## Fusion quality" + (" (quick)" if quick else ""),
         "",

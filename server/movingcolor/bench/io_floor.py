@@ -375,7 +375,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, help="markdown file whose section to replace (e.g. BENCHMARKS.md)"
     )
-    parser.add_argument("--json", type=Path, default=JSON)
+    parser.add_argument(
+        "--json",
+        type=Path,
+        help="the figures' JSON (default: docs/benchmarks/ beside --out; none without --out)",
+    )
     parser.add_argument("--no-server", action="store_true", help="in-process runs only")
     parser.add_argument("--device", default="cpu", help="where every engine runs: cpu or cuda")
     parser.add_argument(
@@ -389,14 +393,16 @@ def main(argv: list[str] | None = None) -> int:
         sizes = parse_frame_sizes(args.sizes)
     except MovingColorError as error:
         parser.error(f"--sizes: {error}")
-    figures = figures_path(args.device) if args.json == JSON else args.json
+    # Beside the report it goes with, as the throughput suite writes it; a run that writes no
+    # report (a one-off measurement) must not replace the committed figures of the folder it runs in.
+    figures = args.json or (args.out.parent / figures_path(args.device) if args.out else None)
     runs = measure(
         sizes,
         args.frames,
         tuple(args.engines.split(",")),
         not args.no_server,
         args.device,
-        progress=figures_writer(figures),
+        progress=figures_writer(figures) if figures else None,
         run_timeout=args.run_timeout,
     )
     options = ("out", "sizes", "frames", "engines", "no_server", "device", "run_timeout")
@@ -420,13 +426,16 @@ def figures_writer(figures: Path) -> Callable[[list[Run]], None]:
 
 
 def write_report(
-    runs: list[Run], command: str, frames: int, out: Path | None, figures: Path, device: str = "cpu"
+    runs: list[Run], command: str, frames: int, out: Path | None, figures: Path | None, device: str = "cpu"
 ) -> None:
-    """The runs as JSON in ``figures``, and as this benchmark's section of ``out`` (the device's)
-    when given."""
-    figures_writer(figures)(runs)
+    """The runs as JSON in ``figures`` (when given), and as this benchmark's section of ``out`` (the
+    device's), else printed."""
+    if figures is not None:
+        figures_writer(figures)(runs)
     if out:
         replace_section(out, section(runs, command, frames, device))
+    else:
+        print(section(runs, command, frames, device))
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ from ..frames.temporaries import SUFFIX as PARTIAL_SUFFIX
 from ..frames.temporaries import write_text_atomic
 from ..service.process import ServerProcess
 from ..synthetic import generate_shot
-from .report import machine_lines, replace_section
+from .report import command_of, machine_lines, replace_section
 
 GRADE = "slope=1.2,1.0,0.8;offset=0.01;power=1.0;sat=1.2"
 FIRST = 1001
@@ -1532,6 +1532,9 @@ def main(argv: list[str] | None = None) -> int:
         report = json.loads(args.source.read_text())
     else:
         report = run(Settings.for_run(args.quick), args.keep)
+        # The report names the command that made it, with where this run wrote.
+        options = ("out", "markdown", "doc", "quick")
+        report["command"] = command_of("python -m movingcolor.bench.reliability", parser, args, options)
         if args.out:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(report, indent=2) + "\n")

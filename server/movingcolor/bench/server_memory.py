@@ -24,7 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import MovingColorError
 from ..service.process import ServerProcess
+from .frame_size import parse_frame_size
 
 GRADE = "slope=1.2,1.0,0.8;offset=0.01;power=1.1;sat=1.2"
 MIB = 1024 * 1024
@@ -130,9 +132,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of clients (default 3)")
     parser.add_argument("--engine", default="guided", help="engine (default guided)")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON here")
-    args, serve_args = parser.parse_known_args(argv)
-    serve_args = [a for a in serve_args if a != "--"]
-    width, height = (int(v) for v in args.size.lower().split("x"))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Only what follows -- goes to the server: a mistyped option of this command is its own error,
+    # not a server that fails to start.
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    serve_args = argv[split + 1 :]
+    try:
+        width, height = parse_frame_size(args.size)
+    except MovingColorError as error:
+        parser.error(f"--size: {error}")
     rows = measure(args.clients, args.frames, (width, height), args.rounds, args.engine, serve_args)
     print(
         f"{args.clients} clients x {args.frames} frames of {width}x{height}, engine {args.engine}, "
