@@ -225,9 +225,7 @@ def test_a_failed_run_is_reported_and_the_benchmark_goes_on(tmp_path):
     assert "Runs that failed" in text and "`fuse --engine nosuch`" in text
 
 
-def test_io_floor_figures_go_beside_the_report_not_into_the_folder_it_runs_in(
-    tmp_path, monkeypatch, capsys
-):
+def test_io_floor_figures_go_beside_the_report_not_into_the_folder_it_runs_in(tmp_path, monkeypatch, capsys):
     """Run from a checkout with a report elsewhere, the figures replaced the checkout's committed
     docs/benchmarks/io_floor.json; without a report they are printed, not written."""
     from movingcolor.bench import io_floor
@@ -362,3 +360,16 @@ def test_server_memory_takes_server_options_only_after_a_double_dash(capsys):
     with pytest.raises(SystemExit):
         server_memory.main(["--clients", "1", "--bogus-option"])
     assert "unrecognized arguments: --bogus-option" in capsys.readouterr().err
+
+
+def test_the_reliability_report_writes_its_work_folder_as_work_in_every_spelling():
+    """A relative path to the work folder depends on the folder the run starts in: from /work/main
+    it was ../../tmp/mc-rel-x, from /tmp/a/b ../../mc-rel-x (left as the temporary name)."""
+    from pathlib import Path
+
+    from movingcolor.bench.reliability import _shown
+
+    root = Path("/tmp/mc-rel-abc123")
+    for spelling in ("/tmp/mc-rel-abc123/outside/model", "../../tmp/mc-rel-abc123/outside/model",
+                     "../../mc-rel-abc123/outside/model"):  # fmt: skip
+        assert _shown(spelling, root) in ("<work>/outside/model", "../../<work>/outside/model")

@@ -210,7 +210,8 @@ def differing(paths: list[Path], reference: Path) -> list[str]:
 def _shown(path: str | Path, root: Path) -> str:
     """``path`` or a message with the work folder written ``<work>`` (relative forms too)."""
     # A relative path reaches the work folder by its name, however deep the run's own folder is.
-    return str(path).replace(str(root), "<work>").replace(root.name, "<work>")
+    text = str(path).replace(".." + str(root), "../<work>").replace(str(root), "<work>")
+    return text.replace(root.name, "<work>")
 
 
 # -- the shot and the hostile files -------------------------------------------------------------
