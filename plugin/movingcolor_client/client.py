@@ -117,14 +117,15 @@ class Client:
         """With retries, give a server that is starting (or restarting) the time the retries would
         have taken to come up: gRPC connects as soon as it listens. The call that follows fails as
         unavailable if it never does, after gRPC's own retries (the channel's retry policy). False
-        when no answer came in the time the retries would take (else True, and without retries).
+        when no answer came before the call's own deadline (the whole time went on waiting).
 
         The wait is a health check that waits for the channel to be ready, not
         ``grpc.channel_ready_future``: that one leaves a thread polling the channel after it is
         ready, which raises when the client is closed right after its call."""
         if self.retries < 1:
             return True
-        window = min(self.backoff * (2**self.retries - 1), deadline - time.monotonic())
+        remaining = deadline - time.monotonic()
+        window = min(self.backoff * (2**self.retries - 1), remaining)
         # Any answer, even NOT_SERVING or an error from a server without the health service, means
         # it is reachable; only running out of the window is the failure left to the call that follows.
         try:
@@ -132,7 +133,7 @@ class Client:
                 health_pb2.HealthCheckRequest(), timeout=max(0.001, window), wait_for_ready=True
             )
         except grpc.RpcError as error:
-            return error.code() != grpc.StatusCode.DEADLINE_EXCEEDED
+            return not (error.code() == grpc.StatusCode.DEADLINE_EXCEEDED and window >= remaining)
         return True
 
     def info(self, timeout: float = INFO_TIMEOUT) -> dict:
