@@ -595,3 +595,35 @@ def test_engine_choice_without_a_server_is_the_built_in_list(ofx_build, served, 
     assert f"No server answered at {nowhere} when the plugin loaded" in run.stderr
     assert "the built-in engines are listed" in run.stderr
     assert_fused(run, expected_frames(served, plates, mattes, 1, engine="hard"), plates, 1)
+
+
+def test_a_node_saved_with_an_engine_keeps_it_whatever_position_the_choice_gives_it(
+    ofx_build, served, served_with_extra_engine, tmp_path
+):
+    """A host saves a choice by its position, and a server's extra engines follow the built-in four:
+    a node saved with `plain` (fifth, beside one server) reopened beside another server read its
+    position alone. The plugin keeps the engine's name too: the name decides, and a name the choice
+    no longer offers is refused, never replaced by whatever now sits in that place."""
+    plates, mattes = generated(frames=2, seed=41)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    # As saved beside the server with `plain`, reopened with no server to list engines: the fifth
+    # place does not exist, and the name says which engine it was.
+    nowhere = f"unix://{short_folder()}/nothing.sock"
+    saved = {
+        "server": served.address,
+        "engine": "4",
+        "engineName": "plain",
+        "windowRadius": 1,
+        **GRADE_PARAMS,
+    }
+    run = run_host(
+        ofx_build, frames, tmp_path / "a", saved, render=[FIRST], env={"MOVINGCOLOR_SERVER": nowhere}
+    )
+    text = run.messages()[-1]["text"]
+    assert "saved with the engine 'plain', which the engine choice does not offer now" in text, text
+    assert run.renders()[FIRST]["status"] == 1 and np.isnan(run.outputs[FIRST]).all()
+    # Beside the server that has it, the name wins over a position that now names another engine.
+    server = served_with_extra_engine
+    moved = {"engine": "guided", "engineName": "plain", "windowRadius": 1, **GRADE_PARAMS}
+    run = run_host(ofx_build, frames, tmp_path / "b", moved, env={"MOVINGCOLOR_SERVER": server.address})
+    assert_fused(run, expected_frames(server, plates, mattes, 1, engine="plain"), plates, 1)

@@ -93,6 +93,7 @@ OfxStatus createInstance(OfxImageEffectHandle effect) {
   OfxPropertySetHandle props = nullptr;
   suites.effects->getPropertySet(effect, &props);
   setPointer(props, kOfxPropInstanceData, new Instance());
+  syncEngineName(effect, false);
   return kOfxStatOK;
 }
 
@@ -107,6 +108,7 @@ OfxStatus destroyInstance(OfxImageEffectHandle effect) {
 OfxStatus instanceChanged(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   // A user's edit is checked at once, so a bad value is named where it was typed, not at render.
   if (propString(inArgs, kOfxPropType) != kOfxTypeParameter) return kOfxStatReplyDefault;
+  if (propString(inArgs, kOfxPropName) == param::kEngine) syncEngineName(effect, true);
   const std::string problem = check(readSettings(effect, propDouble(inArgs, kOfxPropTime)));
   Instance* instance = instanceOf(effect);
   if (problem.empty()) {

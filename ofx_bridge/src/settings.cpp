@@ -148,6 +148,12 @@ void defineParameters(OfxParamSetHandle params) {
   for (size_t i = 0; i < names.size(); ++i) setString(engine, kOfxParamPropChoiceOption, names[i], int(i));
   setInt(engine, kOfxParamPropDefault, 0);
   setInt(engine, kOfxParamPropAnimates, 0);
+  OfxPropertySetHandle engineName =
+      define(params, kOfxParamTypeString, param::kEngineName, "Engine name",
+             "The chosen engine's name, kept beside the choice (hosts save a choice by its position)");
+  setString(engineName, kOfxParamPropDefault, "");
+  setInt(engineName, kOfxParamPropSecret, 1);
+  setInt(engineName, kOfxParamPropAnimates, 0);
 
   // Display ranges as colour tools show a CDL (slope and power 0 to 4, offset -0.2 to 0.2); the limits
   // are the server's.
@@ -205,7 +211,18 @@ Settings readSettings(OfxImageEffectHandle effect, OfxTime time) {
   if (at(param::kColorspace, &text) == kOfxStatOK && text) s.colorspace = text;
   int engine = 0;
   at(param::kEngine, &engine);
-  s.engine = engine >= 0 && size_t(engine) < engineNames().size() ? engineNames()[size_t(engine)] : "";
+  const auto& names = engineNames();
+  const std::string chosen = engine >= 0 && size_t(engine) < names.size() ? names[size_t(engine)] : "";
+  std::string saved;
+  text = nullptr;
+  if (at(param::kEngineName, &text) == kOfxStatOK && text) saved = text;
+  if (saved.empty() || saved == chosen) {
+    s.engine = chosen;
+  } else if (std::find(names.begin(), names.end(), saved) != names.end()) {
+    s.engine = saved;  // the choice lists the engines in another order than when the node was saved
+  } else {
+    s.unofferedEngine = saved;
+  }
   at(param::kSlope, &s.slope[0], &s.slope[1], &s.slope[2]);
   at(param::kOffset, &s.offset[0], &s.offset[1], &s.offset[2]);
   at(param::kPower, &s.power[0], &s.power[1], &s.power[2]);
@@ -220,6 +237,26 @@ Settings readSettings(OfxImageEffectHandle effect, OfxTime time) {
   return s;
 }
 
+void syncEngineName(OfxImageEffectHandle effect, bool choiceChanged) {
+  const OfxParameterSuiteV1* p = suites.parameters;
+  OfxParamHandle choice = handle(effect, param::kEngine), nameParam = handle(effect, param::kEngineName);
+  if (choice == nullptr || nameParam == nullptr) return;
+  int index = 0;
+  char* text = nullptr;
+  if (p->paramGetValue(choice, &index) != kOfxStatOK) return;
+  const std::string saved = p->paramGetValue(nameParam, &text) == kOfxStatOK && text ? text : "";
+  const auto& names = engineNames();
+  const bool known = index >= 0 && size_t(index) < names.size();
+  if (choiceChanged || saved.empty()) {
+    // A choice out of the list's range (a host's fault) keeps no name: it is refused as it is.
+    const std::string now = known ? names[size_t(index)] : "";
+    if (now != saved) p->paramSetValue(nameParam, now.c_str());
+    return;
+  }
+  const auto found = std::find(names.begin(), names.end(), saved);
+  if (found != names.end() && found - names.begin() != index) p->paramSetValue(choice, int(found - names.begin()));
+}
+
 std::string check(const Settings& s) {
   if (s.server.find_first_not_of(" \t") == std::string::npos)
     return "Server is empty: give the server's address, host:port (127.0.0.1:50051) or unix:///path/to.sock";
@@ -228,6 +265,11 @@ std::string check(const Settings& s) {
   if (s.engine.empty()) {
     std::string names;
     for (const auto& name : engineNames()) names += (names.empty() ? "" : ", ") + name;
+    if (!s.unofferedEngine.empty())
+      return "Engine: this node was saved with the engine '" + s.unofferedEngine +
+             "', which the engine choice does not offer now (the plugin lists the engines of the "
+             "server at $MOVINGCOLOR_SERVER when the host starts); pick one of " + names +
+             ", or start the host beside a server that has it";
     return "Engine: unknown choice; pick one of " + names;
   }
   auto within = [](const std::array<double, 3>& v, double low, double high) {

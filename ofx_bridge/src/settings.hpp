@@ -13,6 +13,10 @@ namespace movingcolor {
 namespace param {
 constexpr const char* kServer = "server";
 constexpr const char* kEngine = "engine";
+// Hidden: the engine's name as last chosen. A host saves a choice as its index alone, and the
+// choice lists a server's extra engines after the built-in ones: the same index can name another
+// engine when the project reopens beside another server.
+constexpr const char* kEngineName = "engineName";
 constexpr const char* kSlope = "slope";
 constexpr const char* kOffset = "offset";
 constexpr const char* kPower = "power";
@@ -50,6 +54,8 @@ constexpr int kMaxWindowRadius = 31;
 struct Settings {
   std::string server;
   std::string engine;
+  // The engine the node was saved with, where the choice no longer offers it (engine is then empty).
+  std::string unofferedEngine;
   std::array<double, 3> slope{1.0, 1.0, 1.0};
   std::array<double, 3> offset{0.0, 0.0, 0.0};
   std::array<double, 3> power{1.0, 1.0, 1.0};
@@ -67,6 +73,11 @@ void defineParameters(OfxParamSetHandle params);
 // The values at `time` (paramGetValueAtTime: the standard's only read for render actions, and the
 // one that follows keyframes); an engine index outside the choice reads as "" (refused by check).
 Settings readSettings(OfxImageEffectHandle effect, OfxTime time);
+
+// Keep the hidden engine name and the choice's index naming one engine: the name follows a user's
+// choice (instanceChanged), and a project saved when the choice listed other engines gets back the
+// index of its engine's name (createInstance); a project saved before the name was kept records it.
+void syncEngineName(OfxImageEffectHandle effect, bool choiceChanged);
 
 // What is wrong with `settings`, naming the parameter and the fix; "" when they can be used.
 std::string check(const Settings& settings);

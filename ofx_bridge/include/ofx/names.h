@@ -101,6 +101,7 @@
 #define kOfxParamPropAnimates "OfxParamPropAnimates"
 #define kOfxParamPropDimensionLabel "OfxParamPropDimensionLabel"
 #define kOfxParamPropParent "OfxParamPropParent"
+#define kOfxParamPropSecret "OfxParamPropSecret"
 #define kOfxParamPropStringMode "OfxParamPropStringMode"
 #define kOfxParamStringIsSingleLine "OfxParamStringIsSingleLine"
 
