@@ -450,6 +450,33 @@ def test_a_frame_held_open_keeps_the_previous_take_whole(session, served, shot, 
     assert {p.name: p.read_bytes() for p in out.parent.iterdir()} == previous_take
 
 
+def test_ctrl_c_while_the_new_take_moves_in_keeps_the_previous_take(
+    session, served, shot, tmp_path, monkeypatch
+):
+    """Ctrl-C in `nuke -t` while the new frames were renamed into place deleted the previous take:
+    only an OSError put it back, and the staging folder holding it was then removed."""
+    plate, matte = shot
+    out = tmp_path / "out" / "f.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out,
+                            first=1001, last=1003)  # fmt: skip
+    movingcolor_nuke.fuse(node)
+    previous_take = {p.name: p.read_bytes() for p in out.parent.iterdir()}
+    replace = os.replace
+
+    def interrupted_at_the_first_new_frame(source, target):
+        # The commit's rename of a new frame into the output (its previous take is set aside first).
+        if Path(target).parent == out.parent and "previous" not in str(source):
+            raise KeyboardInterrupt
+        replace(source, target)
+
+    monkeypatch.setattr(os, "replace", interrupted_at_the_first_new_frame)
+    node["cdl"].setValue("slope=1.5,1,1;offset=0,0,0;power=1,1,1;sat=1")  # another take
+    with pytest.raises(KeyboardInterrupt):
+        movingcolor_nuke.fuse(node)
+    monkeypatch.setattr(os, "replace", replace)
+    assert {p.name: p.read_bytes() for p in out.parent.iterdir()} == previous_take
+
+
 def test_cancelled_render_of_the_inputs_leaves_nothing(session, served, shot, tmp_path):
     plate, matte = shot
     out = tmp_path / "out" / "f.####.exr"

@@ -106,11 +106,15 @@ class StagedOutput:
                 target = self.final.path(frame)
                 os.replace(self.pattern.path(frame), target)
                 placed.append(target)
-        except OSError as error:
+        except BaseException as error:
+            # Any interruption (a failed rename, Ctrl-C in `nuke -t`) puts the previous take back
+            # before the staging folder, which holds it meanwhile, can be discarded.
             for target in placed:
                 target.unlink(missing_ok=True)
             for target, kept in set_aside:
                 os.replace(kept, target)
+            if not isinstance(error, OSError):
+                raise
             raise HostBridgeError(
                 f"cannot replace {error.filename}: {error.strerror}; the output is as it was: close what "
                 f"holds its frames open (a Read of the previous take, a viewer) and fuse again"
