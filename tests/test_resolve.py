@@ -317,13 +317,16 @@ def test_bad_settings(resolve, served, shot, tmp_path, values, named):
     assert leftovers(tmp_path / "out") == []
 
 
-def test_timelines_named_in_any_script_fuse_into_folders_of_their_own(resolve, served, shot, tmp_path):
+def test_timelines_named_in_any_script_or_with_versions_fuse_into_folders_of_their_own(
+    resolve, served, shot, tmp_path
+):
     """Letters of every script are kept in the output template's names: two timelines named in
     Cyrillic (an edit and its copy) once both became "clip", and the second fuse replaced the
     first's frames."""
     project = resolve.GetProjectManager().GetCurrentProject()
     outs = []
-    for name in ("Монтаж", "Монтаж копия"):
+    names = ("Монтаж", "Монтаж копия", "Edit v1.2", "Edit v1.3", "Reel 1/Sc 2", "Reel 2/Sc 2")
+    for name in names:
         timeline = project.GetMediaPool().CreateEmptyTimeline(name)
         project.SetCurrentTimeline(timeline)
         place(resolve, shot["rgba"], 1001, 1006, track=1)
@@ -333,7 +336,9 @@ def test_timelines_named_in_any_script_fuse_into_folders_of_their_own(resolve, s
         )
         assert report.ok, report.error
         outs.append(Path(report.out).parent.name)
-    assert outs == ["Монтаж", "Монтаж_копия"]
+    # Versions and reels too: "Edit v1.2" and "Edit v1.3" were both "Edit_v1", and the second fuse
+    # replaced the frames the first timeline's fused clip reads.
+    assert outs == ["Монтаж", "Монтаж_копия", "Edit_v1.2", "Edit_v1.3", "Reel_1_Sc_2", "Reel_2_Sc_2"]
 
 
 def test_bad_settings_file_and_environment(tmp_path):

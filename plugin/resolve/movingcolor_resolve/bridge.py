@@ -11,7 +11,7 @@ from pathlib import Path
 
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.overlap import check_outputs_spare_inputs
-from movingcolor.frames.sequence import SequencePattern
+from movingcolor.frames.sequence import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, SequencePattern
 from movingcolor_client import JobCancelledError
 from movingcolor_hosts import (
     RenderedInputs,
@@ -55,12 +55,17 @@ class FusedItem:
         return self.exit_code == JobCancelledError.exit_code
 
 
-def _safe(name: str) -> str:
-    """A clip name as a folder or file name: no frame range ("[1001-1100]"), extension, or signs
-    that a file system forbids or a shell reads."""
-    stem = Path(re.sub(r"\[[^\]]*\]", "", name)).stem
+def _safe(name: str, media: bool = False) -> str:
+    """A timeline's or clip's name as a folder or file name: without signs that a file system
+    forbids or a shell reads (a slash too), and for a clip of ``media`` its frame range
+    ("[1001-1100]") and its file's extension. Only a media file's extension goes: "Edit v1.2" and
+    "Edit v1.3" (or "Reel 1/Sc 2" and "Reel 2/Sc 2") stay two names."""
+    if media:
+        name = re.sub(r"\[[^\]]*\]", "", name)
+        if Path(name).suffix.lower() in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS:
+            name = name[: -len(Path(name).suffix)]
     # Letters of every script are kept: two timelines named in Cyrillic must not share a folder.
-    return re.sub(r"[^\w.-]+", "_", stem).strip("._") or "clip"
+    return re.sub(r"[^\w.-]+", "_", name).strip("._") or "clip"
 
 
 def fuse_item(
@@ -79,7 +84,11 @@ def fuse_item(
         tracks["graded"] = settings.graded_track
     for role, track in tracks.items():
         covered(timeline, track, first, last, role)
-    fields = {"timeline": _safe(timeline.GetName()), "item": _safe(item.GetName()), "track": plate_track}
+    fields = {
+        "timeline": _safe(timeline.GetName()),
+        "item": _safe(item.GetName(), media=True),
+        "track": plate_track,
+    }
     try:
         out = Path(settings.fuse.out.format(start=first, **fields)).expanduser()
     except (KeyError, IndexError, ValueError) as error:
