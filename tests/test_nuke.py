@@ -354,12 +354,13 @@ def test_an_output_over_a_file_read_upstream_is_refused_before_anything_renders(
     )
     movingcolor_nuke.fuse(upstream, 1001, 1006)
     kept = {path: path.read_bytes() for path in sorted(tmp_path.rglob("*.*"))}
-    for source, out in (
-        (read_node(plate, 1001, 1006), plate.replace("####", "%04d")),
-        (upstream, upstream_out),
-    ):
+    for source, out, refused, says in (
+        (read_node(plate, 1001, 1006), plate.replace("####", "%04d"), OutputError,
+         "would overwrite an input: 6 of its frames are input files"),
+        (upstream, upstream_out, SettingsError, f"is {upstream.fullName()}'s output too"),
+    ):  # fmt: skip
         node = movingcolor_node(source, read_node(matte, 1001, 1006), served.address, out)
-        with pytest.raises(OutputError, match="would overwrite an input: 6 of its frames are input files"):
+        with pytest.raises(refused, match=says):
             movingcolor_nuke.fuse(node, 1001, 1006)
     assert {path: path.read_bytes() for path in sorted(tmp_path.rglob("*.*"))} == kept
 
@@ -421,6 +422,23 @@ def test_cancelled_on_the_server_leaves_nothing(session, served, shot, tmp_path)
     assert files_under(out.parent) == [out.parent / "f.1001.exr"]
     assert (out.parent / "f.1001.exr").read_bytes() == b"an earlier take"
     assert node.node("Output1").input(0) is node.node("plate")
+
+
+def test_a_copied_node_never_fuses_over_its_originals_take(session, served, shot, tmp_path):
+    """A copy of a MovingColor node keeps its `out`: fused with another grade, it replaced the
+    original's frames, and the original then showed the copy's grade."""
+    plate, matte = shot
+    out = tmp_path / "out" / "f.####.exr"
+    inputs = (read_node(plate, 1001, 1006), read_node(matte, 1001, 1006))
+    original = movingcolor_node(*inputs, served.address, out, first=1001, last=1002)
+    movingcolor_nuke.fuse(original)
+    take = {p.name: p.read_bytes() for p in out.parent.iterdir()}
+    copy = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address,
+                            tmp_path / "out" / "f.%04d.exr", first=1001, last=1002)  # fmt: skip
+    copy["cdl"].setValue("slope=1.5,1,1;offset=0,0,0;power=1,1,1;sat=1")
+    with pytest.raises(SettingsError, match=f"is {original.fullName()}'s output too"):
+        movingcolor_nuke.fuse(copy)
+    assert {p.name: p.read_bytes() for p in out.parent.iterdir()} == take
 
 
 def test_a_frame_held_open_keeps_the_previous_take_whole(session, served, shot, tmp_path, monkeypatch):

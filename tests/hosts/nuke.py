@@ -771,8 +771,16 @@ def toNode(name: str) -> Node | None:
     return group.node(name) if group is not _root_group else _root_group.node(name)
 
 
-def allNodes(filter: str | None = None, group: Group | None = None) -> list[Node]:  # noqa: A002
-    found = (group or thisGroup()).nodes()
+def allNodes(  # noqa: N802 (Nuke's name)
+    filter: str | None = None,  # noqa: A002
+    group: Group | None = None,
+    recurseGroups: bool = False,  # noqa: N803
+) -> list[Node]:
+    found = list((group or thisGroup()).nodes())
+    if recurseGroups:
+        for child in list(found):
+            if isinstance(child, Group):
+                found += allNodes(None, child, True)
     return [n for n in found if filter is None or n.Class() == filter]
 
 

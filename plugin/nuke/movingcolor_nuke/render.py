@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nuke
+from movingcolor.errors import MovingColorError
 from movingcolor.frames.overlap import check_outputs_spare_inputs, files_named
 from movingcolor.frames.sequence import SequencePattern
 from movingcolor_client import JobCancelledError
@@ -181,6 +182,27 @@ def _files_read_by(node: nuke.Node) -> list[Path]:
     return files
 
 
+def _check_no_other_node_writes(node: nuke.Node, out: str) -> None:
+    """Refuse an output (the ``out`` knob; its proxy folder follows it) another MovingColor node of
+    the script writes (a copied node keeps its original's output): that node's take would be
+    replaced, and it would show this node's grade."""
+    ours = SequencePattern.parse(out).resolved()
+    for other in nuke.allNodes("Group", recurseGroups=True):
+        if other.fullName() == node.fullName() or "movingcolor" not in other.knobs():
+            continue
+        theirs = other["out"].value().strip()
+        try:
+            same = bool(theirs) and SequencePattern.parse(theirs).resolved() == ours
+        except MovingColorError:  # not a sequence (an expression, a typo): that node says so itself
+            same = False
+        if same:
+            raise SettingsError(
+                f"{node.name()}: output {out} is {other.fullName()}'s output too (a copied node keeps "
+                f"its original's): fusing would replace that node's frames; give this node an output "
+                f"of its own"
+            )
+
+
 def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = None) -> PreparedShot:
     """Check the knobs and inputs, then render the inputs (frames ``first``-``last`` and the window
     each side, within the plate's frames). Raises a MovingColorError naming what to fix."""
@@ -193,6 +215,7 @@ def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = N
     notes = tuple(note for note in (color.note, proxy_note) if note)
     plate = node.input(PLATE)
     _check_range_in_plate(node, plate, first, last)
+    _check_no_other_node_writes(node, node["out"].value().strip())
     check_outputs_spare_inputs(
         SequencePattern.parse(settings.out), range(first, last + 1), _files_read_by(node)
     )
