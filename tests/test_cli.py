@@ -233,6 +233,40 @@ def test_a_graded_plate_declaring_no_colourspace_is_read_in_the_plates(tmp_path,
     )
 
 
+def _bare_png(path: Path, codes: np.ndarray) -> None:
+    """An 8-bit RGB PNG with no chunk that declares its encoding (OpenImageIO always writes one)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    height, width = codes.shape[:2]
+    rows = b"".join(b"\0" + codes[y].astype(np.uint8).tobytes() for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+                     + chunk(b"IEND", b""))  # fmt: skip
+
+
+def test_a_png_that_declares_nothing_is_read_as_undeclared(tmp_path, capsys):
+    """OpenImageIO reports every PNG as sRGB: a graded PNG render declaring nothing was taken as
+    declared sRGB, not as the plate's colourspace, beside a plate named Gamma 2.4."""
+    import json
+
+    rng = np.random.default_rng(8)
+    for folder in ("plate", "graded"):
+        (tmp_path / folder).mkdir()
+        _bare_png(tmp_path / folder / f"{folder}.0001.png", rng.integers(0, 256, (16, 24, 3)))
+    assert read_header(tmp_path / "plate" / "plate.0001.png").colorspace == ""
+    white = tmp_path / "white.exr"
+    write_image(white, np.ones((16, 24, 1), np.float32), channels=("Y",), pixel_type="float")
+    assert run_cli("fuse", "--plate", tmp_path / "plate" / "plate.####.png", "--plate-colorspace",
+                   "Gamma 2.4 Encoded Rec.709", "--graded", tmp_path / "graded" / "graded.####.png",
+                   "--matte", white, "--engine", "hard", "--json",
+                   "--out", tmp_path / "out" / "f.####.exr") == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out)["colorspaces"]["graded"] == "Gamma 2.4 Encoded Rec.709"
+
+
 def test_graded_and_edited_inputs(demo_inputs, tmp_path):
     """--graded composites a whole graded plate; --edited recovers the grade from a composite."""
     plate, matte = demo_inputs

@@ -75,6 +75,40 @@ def error_text(geterror) -> str:
         return "its header holds bytes that are not text: the file is corrupt"
 
 
+#: PNG chunks that say how a file's values are encoded; they come before its first IDAT.
+_PNG_COLOUR_CHUNKS = (b"sRGB", b"gAMA", b"cHRM", b"iCCP", b"cICP")
+
+
+def _png_declares_colour(name: str) -> bool:
+    """Whether the PNG ``name`` holds a chunk that declares its encoding. OpenImageIO reports every
+    PNG as sRGB, one that says nothing too, so only the file's chunks tell the two apart."""
+    try:
+        with open(name, "rb") as file:
+            file.seek(8)  # the signature
+            while True:
+                head = file.read(8)
+                if len(head) < 8:
+                    return False
+                length, kind = int.from_bytes(head[:4], "big"), head[4:]
+                if kind in _PNG_COLOUR_CHUNKS:
+                    return True
+                if kind in (b"IDAT", b"IEND"):
+                    return False
+                file.seek(length + 4, os.SEEK_CUR)  # the chunk's data and its CRC
+    except OSError:
+        return True  # unknown: OpenImageIO's word stands
+
+
+def _declared_colorspace(name: str, format_name: str, spec: oiio.ImageSpec) -> str:
+    """The colourspace the file's header declares: OpenImageIO's ``oiio:ColorSpace``, except the
+    sRGB it gives a PNG that declares nothing (empty then: the reader's default, or the plate's for a
+    graded render, applies)."""
+    declared = spec.get_string_attribute("oiio:ColorSpace")
+    if format_name == "png" and not _png_declares_colour(name):
+        return ""
+    return declared
+
+
 def read_header(path: Path) -> ImageHeader:
     """Open ``path`` and read its header; raises :class:`UnreadableFrameError`, and
     :class:`ImageTooLargeError` for an image over the pixel limit (``frames.limits``)."""
@@ -109,7 +143,7 @@ def read_header(path: Path) -> ImageHeader:
                 height=height,
                 channels=channels,
                 pixel_type=str(spec.format),
-                colorspace=spec.get_string_attribute("oiio:ColorSpace"),
+                colorspace=_declared_colorspace(name, image.format_name(), spec),
                 attributes=attributes,
                 data_window=_data_window(spec),
                 carried=carried,
