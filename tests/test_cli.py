@@ -896,3 +896,37 @@ def test_matte_from_the_plate_alpha(demo_inputs, tmp_path):
     assert np.array_equal(
         read_pixels(tmp_path / "a" / "f.1002.exr"), read_pixels(tmp_path / "b" / "f.1002.exr")
     )
+
+
+MISSING_LUT_CONFIG = """ocio_profile_version: 2
+name: missing-lut
+search_path: luts
+roles:
+  default: lin
+  scene_linear: lin
+colorspaces:
+  - !<ColorSpace>
+    name: lin
+  - !<ColorSpace>
+    name: sRGB
+    from_scene_reference: !<ExponentWithLinearTransform>
+      {gamma: [2.4, 2.4, 2.4, 1], offset: [0.055, 0.055, 0.055, 0], direction: inverse}
+  - !<ColorSpace>
+    name: camlog
+    to_scene_reference: !<FileTransform> {src: camlog_to_lin.spi1d, interpolation: linear}
+"""
+
+
+def test_a_colourspace_whose_lut_file_is_missing_is_named_before_any_frame(demo_inputs, tmp_path, capsys):
+    """A broken install's LUT: as the output's colourspace it was a traceback at the first frame;
+    as the plate's it was blamed on the grade."""
+    plate, matte = demo_inputs
+    config = tmp_path / "config.ocio"
+    config.write_text(MISSING_LUT_CONFIG)
+    common = ["fuse", "--plate", plate, "--matte", matte, "--config", config, "--grade", "slope=1.2"]
+    for option in ("--out-colorspace", "--plate-colorspace"):
+        out = tmp_path / option.strip("-") / "f.####.exr"
+        assert run_cli(*common, option, "camlog", "--out", out) == 2
+        error = capsys.readouterr().err
+        assert "cannot convert" in error and "camlog_to_lin.spi1d" in error and "Traceback" not in error
+        assert "grade 'slope=1.2'" not in error and not list(out.parent.glob("*.exr"))

@@ -156,7 +156,14 @@ class ColorConfig:
         """The processor from ``src`` to ``dst``, or None when it changes nothing."""
         key = (src, dst)
         if key not in self._processors:
-            processor = self.config.getProcessor(src, dst)
+            try:
+                processor = self.config.getProcessor(src, dst)
+            except OCIO_ERRORS as error:
+                # A colourspace whose LUT file is missing or broken: name it, not the frame or grade.
+                raise ColorConfigError(
+                    f"OpenColorIO config {self.name!r} cannot convert {src!r} to {dst!r} ({error}); "
+                    f"check those colourspaces' LUT files in the config"
+                ) from error
             self._processors[key] = None if processor.isNoOp() else processor.getDefaultCPUProcessor()
         return self._processors[key]
 

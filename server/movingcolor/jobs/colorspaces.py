@@ -101,6 +101,11 @@ def choose_colorspaces(
     if chosen.doubt:
         log.warning("%s", chosen.doubt)
     log.info("output colourspace: %s (%s)", output.name, output.reason)
+    # Every conversion a frame goes through, made now: a colourspace whose LUT file is missing is
+    # named before any frame is read (it was a traceback at the first frame, or blamed on the grade).
+    for source in (plate_cs, spaces.working):
+        for target in (spaces.working, spaces.display, spaces.output):
+            config.converter(source, target)
     spaces.by_role = {"plate": plate_cs, "working": spaces.working, "output": spaces.output}
     if mode == "grade":
         grade = parse_grade(spec.grade, config)
@@ -129,6 +134,7 @@ def choose_colorspaces(
                 spec.graded_colorspace, other.declared_colorspace, other.is_float, mode
             )
         spaces.other = chosen_other.name
+        config.converter(chosen_other.name, spaces.working)
         spaces.by_role[mode] = chosen_other.name
         spaces.grade_label = f"{mode} plate"
         log.info("%s colourspace: %s (%s)", mode, chosen_other.name, chosen_other.reason)
