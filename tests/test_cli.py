@@ -930,3 +930,52 @@ def test_a_colourspace_whose_lut_file_is_missing_is_named_before_any_frame(demo_
         error = capsys.readouterr().err
         assert "cannot convert" in error and "camlog_to_lin.spi1d" in error and "Traceback" not in error
         assert "grade 'slope=1.2'" not in error and not list(out.parent.glob("*.exr"))
+
+
+LOOK_CONFIG = """ocio_profile_version: 2
+name: looks
+roles:
+  default: lin
+  scene_linear: lin
+looks:
+  - !<Look>
+    name: warm
+    process_space: plate log
+    transform: !<CDLTransform> {slope: [1.2, 1.0, 0.8]}
+colorspaces:
+  - !<ColorSpace>
+    name: lin
+  - !<ColorSpace>
+    name: sRGB
+    from_scene_reference: !<ExponentWithLinearTransform>
+      {gamma: [2.4, 2.4, 2.4, 1], offset: [0.055, 0.055, 0.055, 0], direction: inverse}
+  - !<ColorSpace>
+    name: plate log
+    from_scene_reference: !<LogAffineTransform> {base: 2, linSideOffset: 0.01}
+"""
+
+
+def test_a_look_is_reported_in_its_own_process_space(demo_inputs, tmp_path, capsys, caplog):
+    """A look runs in its process space: the log and the report named the grade colourspace instead,
+    and --grade-colorspace seemed to apply where it changes nothing."""
+    import json
+
+    plate, matte = demo_inputs
+    config = tmp_path / "config.ocio"
+    config.write_text(LOOK_CONFIG)
+    common = [
+        "fuse",
+        "--plate",
+        plate,
+        "--matte",
+        matte,
+        "--config",
+        config,
+        "--grade",
+        "look:warm",
+        "--json",
+    ]
+    with caplog.at_level("WARNING", logger="movingcolor"):
+        assert run_cli(*common, "--grade-colorspace", "sRGB", "--out", tmp_path / "a" / "f.####.exr") == 0
+    assert json.loads(capsys.readouterr().out)["colorspaces"]["grade"] == "plate log"
+    assert "--grade-colorspace sRGB does not apply to a look grade: it is applied in plate log" in caplog.text

@@ -112,7 +112,9 @@ def _look(name: str, config: ColorConfig) -> Grade:
             f"look {name!r} is not in OpenColorIO config {config.name!r}; "
             f"it has: {', '.join(known) or 'no looks'}"
         )
-    return Grade("look", name, ocio.LookTransform())
+    # A look is applied in its own process space (OpenColorIO's LookTransform): what the log and
+    # the report name, whatever --grade-colorspace says.
+    return Grade("look", name, ocio.LookTransform(), colorspace=look.getProcessSpace() or None)
 
 
 def _inline(text: str, config: ColorConfig) -> Grade:
