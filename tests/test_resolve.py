@@ -305,6 +305,9 @@ def test_server_down(resolve, shot, tmp_path):
         ({"grade": "slope=abc"}, "slope"),  # the server's own check of the grade
         ({"engine": "gudied"}, "engine 'gudied': the server at "),  # before any render
         ({"model": "typo-model"}, "model 'typo-model': the server at "),
+        # Refused before the renders: they failed after them as "unavailable", exit 75.
+        ({"timeout": 0}, "timeout is 0: give the seconds a fuse may take"),
+        ({"retries": -3}, "retries is -3: give 0 or more"),
     ],
 )
 def test_bad_settings(resolve, served, shot, tmp_path, values, named):
@@ -343,6 +346,11 @@ def test_timelines_named_in_any_script_or_with_versions_fuse_into_folders_of_the
 
 def test_bad_settings_file_and_environment(tmp_path):
     settings_file = tmp_path / "resolve.json"
+    # A track is a whole number: 2.9 became track 2, and true track 1, without a word.
+    for value in ("2.9", "true", "-1"):
+        settings_file.write_text(f'{{"graded_track": {value}}}')
+        with pytest.raises(SettingsError, match=r"graded_track is .*: give a video track number"):
+            load_settings(settings_file, environ={})
     settings_file.write_text('{"sever": "gpu:50051"}')
     with pytest.raises(SettingsError, match=r"resolve.json: sever: unknown setting; known settings are"):
         load_settings(settings_file, environ={})

@@ -79,6 +79,14 @@ class FuseSettings:
             raise SettingsError(
                 f"{self.label('engine')} is empty: name an engine, e.g. guided or movingcolor"
             )
+        # Checked here, before any render: a call given no time fails after the renders as a
+        # server "unavailable" (exit 75, worth retrying), which no retry can mend.
+        if not self.timeout > 0:
+            raise SettingsError(
+                f"{self.label('timeout')} is {self.timeout:g}: give the seconds a fuse may take, more than 0"
+            )
+        if self.retries < 0:
+            raise SettingsError(f"{self.label('retries')} is {self.retries}: give 0 or more")
         return self
 
     def _check_out(self) -> None:

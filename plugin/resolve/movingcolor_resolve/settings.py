@@ -122,7 +122,13 @@ def _environment(environ: Mapping[str, str]) -> dict:
 
 
 def _track_number(value: object, label: str) -> int:
+    # A whole number only: int() made 2.9 track 2 and true track 1 without a word.
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise SettingsError(f"{label} is {value!r}: give a video track number (0: none)")
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         raise SettingsError(f"{label} is {value!r}: give a video track number (0: none)") from None
+    if number < 0:
+        raise SettingsError(f"{label} is {number}: give a video track number (0: none)")
+    return number
