@@ -344,6 +344,23 @@ def test_timelines_named_in_any_script_or_with_versions_fuse_into_folders_of_the
     assert outs == ["Монтаж", "Монтаж_копия", "Edit_v1.2", "Edit_v1.3", "Reel_1_Sc_2", "Reel_2_Sc_2"]
 
 
+def test_one_clip_on_two_tracks_is_found_on_its_own_track(resolve, served, shot, tmp_path):
+    """A clip used twice at one place (its graded copy on track 1, the plate on track 2) shares its
+    name, start and end: the plate was taken from track 1, so plate and graded were one render.
+    A graded track that is the plate's own is refused by name."""
+    from movingcolor_resolve.timeline import track_of
+
+    timeline = resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline()
+    graded = place(resolve, shot["rgba"], 1001, 1006, track=1)
+    plate = place(resolve, shot["rgba"], 1001, 1006, track=2)
+    assert (graded.GetName(), graded.GetStart()) == (plate.GetName(), plate.GetStart())
+    assert track_of(timeline, plate) == 2 and track_of(timeline, graded) == 1
+    settings = settings_for(served.address, tmp_path, graded_track=2)
+    (report,) = fuse_items(resolve, [plate], settings)
+    assert "the graded track 2 is the plate's own track" in report.error, report.error
+    assert leftovers(tmp_path / "out") == []
+
+
 def test_bad_settings_file_and_environment(tmp_path):
     settings_file = tmp_path / "resolve.json"
     # A track is a whole number: 2.9 became track 2, and true track 1, without a word.

@@ -153,6 +153,10 @@ class TimelineItem:
         self.start = start
         self.source_in = source_in
         self.duration = duration
+        self._id = uuid.uuid4().hex
+
+    def GetUniqueId(self) -> str:
+        return self._id
 
     def GetName(self) -> str:
         return self.media.GetName()

@@ -83,6 +83,11 @@ def fuse_item(
     if settings.graded_track:
         tracks["graded"] = settings.graded_track
     for role, track in tracks.items():
+        if role != "plate" and track == plate_track:
+            raise SettingsError(
+                f"the {role} track {track} is the plate's own track: the {role} would be the plate; "
+                f"put the {role} on a track of its own and name that one"
+            )
         covered(timeline, track, first, last, role)
     fields = {
         "timeline": _safe(timeline.GetName()),

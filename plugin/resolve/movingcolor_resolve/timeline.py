@@ -71,7 +71,11 @@ def track_items(resolve, track: int) -> list:
 
 
 def _key(item) -> tuple:
-    # Resolve hands out a new wrapper object on every call: items are told apart by name and place.
+    # Resolve hands out a new wrapper object on every call: items are told apart by their unique id
+    # (Resolve 18 on), else by name and place, which one clip used on two tracks at once shares.
+    unique = getattr(item, "GetUniqueId", None)
+    if unique is not None and unique():
+        return (unique(),)
     return item.GetName(), item.GetStart(), item.GetEnd()
 
 
