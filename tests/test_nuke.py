@@ -795,6 +795,29 @@ def test_proxy_mode_scales_a_band_in_pixels_and_keeps_the_full_size_take(session
     assert movingcolor_nuke.fuse(node).summary["band"] == "10%"
 
 
+def test_a_proxy_fuse_never_replaces_a_proxy_file_read_upstream(session, served, shot, tmp_path):
+    """In proxy mode a Read reads its proxy file: the output was checked against the Reads' full-size
+    files only, so a proxy fuse could replace the proxy frames its own plate was read from."""
+    import shutil
+
+    from movingcolor.errors import OutputError
+
+    plate, matte = shot
+    out = tmp_path / "out" / "f.####.exr"
+    (out.parent / "proxy").mkdir(parents=True)
+    for number in range(1001, 1007):
+        shutil.copy(plate.replace("####", str(number)), out.parent / "proxy" / f"f.{number}.exr")
+    kept = {p.name: p.read_bytes() for p in (out.parent / "proxy").iterdir()}
+    source = read_node(plate, 1001, 1006)
+    source["proxy"].setValue(str(out.parent / "proxy" / "f.####.exr"))
+    node = movingcolor_node(source, read_node(matte, 1001, 1006), served.address, out, first=1001, last=1002)
+    nuke.root()["proxy"].setValue(True)
+    nuke.root()["proxy_scale"].setValue(0.5)
+    with pytest.raises(OutputError, match="would overwrite an input"):
+        movingcolor_nuke.fuse(node)
+    assert {p.name: p.read_bytes() for p in (out.parent / "proxy").iterdir()} == kept
+
+
 def test_render_scale_of_a_proxy_format(session):
     from movingcolor_nuke.proxy import band_at_scale, render_scale
 

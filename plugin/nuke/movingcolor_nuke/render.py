@@ -162,8 +162,9 @@ def _check_range_in_plate(node: nuke.Node, plate: nuke.Node, first: int, last: i
 
 
 def _files_read_by(node: nuke.Node) -> list[Path]:
-    """Every file a Read upstream of ``node`` reads over its frame range, inside groups too (another
-    MovingColor node's fused take is a Read in its group): the fused frames must never replace one."""
+    """Every file a Read upstream of ``node`` reads over its frame range, its proxy file too, inside
+    groups too (another MovingColor node's fused take is a Read in its group): the fused frames must
+    never replace one."""
     files: list[Path] = []
     seen: set[int] = set()
     waiting = [node.input(index) for index in range(node.inputs())]
@@ -179,6 +180,10 @@ def _files_read_by(node: nuke.Node) -> list[Path]:
             continue
         frames = range(int(upstream["first"].value()), int(upstream["last"].value()) + 1)
         files += files_named(upstream["file"].value(), frames)
+        # In proxy mode a Read reads its proxy file (another MovingColor node's proxy take).
+        proxy = upstream.knob("proxy")
+        if proxy is not None and proxy.value():
+            files += files_named(proxy.value(), frames)
     return files
 
 
