@@ -164,10 +164,15 @@ def test_fuse_button_in_the_gui_works_in_the_background(session, served, shot, t
     node["fuse"].execute()  # the artist presses Fuse
     workers = [t for t in threading.enumerate() if t.name == f"MovingColor {node.name()}"]
     assert len(workers) == 1
-    # And again, while the first fusion runs: refused, nothing started.
+    # And again, while the first fusion runs, renamed (a fusion is known by its output, not by the
+    # name it began under): refused, nothing started.
+    began_as = node.name()
+    node.setName("Renamed")
     assert movingcolor_nuke.fuse_button(node) is None
-    assert nuke.messages == [f"MovingColor: {node.name()} is fusing already; wait for it to finish, or "
-                             f"cancel it in its progress bar"]  # fmt: skip
+    assert nuke.messages == [
+        f"MovingColor: {node.fullName()}'s output is being fused already (by {began_as}, as it was "
+        f"named then); wait for it to finish, or cancel it in its progress bar"
+    ]
     nuke.messages.clear()
     workers[0].join(120)
     assert not workers[0].is_alive()

@@ -14,13 +14,23 @@ import threading
 
 import nuke
 from movingcolor.errors import MovingColorError
+from movingcolor.frames.sequence import SequencePattern
 from movingcolor_hosts import FusedSequence, fuse_rendered
 
 from .node import OUTPUT_NAME, READ_NAME, inner
 from .render import PreparedShot, prepare_shot
 
-#: Full names of the nodes whose fusion is under way in a worker; read and changed on the main thread.
-_fusing: set[str] = set()
+#: The outputs (resolved) whose fusion is under way in a worker, and the node that began each; read
+#: and changed on the main thread. Keyed by output, not by node name: a node renamed mid-fusion, or
+#: a copy writing the same output, must not start a second fusion racing the first.
+_fusing: dict[str, str] = {}
+
+
+def _output_key(out: str) -> str:
+    try:
+        return SequencePattern.parse(out).resolved()
+    except MovingColorError:  # not a sequence: prepare_shot says why
+        return out
 
 
 class _Progress:
@@ -91,9 +101,11 @@ def _message(error: BaseException) -> str:
     return f"MovingColor: unexpected error: {error!r}"
 
 
-def _finish_in_main_thread(shot: PreparedShot, result: FusedSequence | None, error: Exception | None) -> None:
+def _finish_in_main_thread(
+    shot: PreparedShot, key: str, result: FusedSequence | None, error: Exception | None
+) -> None:
     """The worker's outcome, on the main thread: show the fused frames, or say what went wrong."""
-    _fusing.discard(shot.name)
+    _fusing.pop(key, None)
     if error is not None:
         nuke.message(_message(error))
         return
@@ -106,23 +118,24 @@ def _finish_in_main_thread(shot: PreparedShot, result: FusedSequence | None, err
         )
 
 
-def _fuse_in_background(shot: PreparedShot) -> None:
+def _fuse_in_background(shot: PreparedShot, key: str) -> None:
     result, error = None, None
     try:
         result = _fuse_prepared(shot)
     except Exception as failure:  # every failure reaches the artist; none may end the thread silently
         error = failure
-    nuke.executeInMainThread(_finish_in_main_thread, (shot, result, error))
+    nuke.executeInMainThread(_finish_in_main_thread, (shot, key, result, error))
 
 
 def fuse_button(node: nuke.Node | None = None) -> threading.Thread | None:
     """The Fuse button: errors become a message, never an exception in Nuke's UI. Returns the
     worker thread in the GUI (None under ``nuke -t``, where the fusion runs to its end here)."""
     node = node or nuke.thisNode()
-    if node.fullName() in _fusing:
+    key = _output_key(node["out"].value().strip())
+    if key in _fusing:
         nuke.message(
-            f"MovingColor: {node.fullName()} is fusing already; wait for it to finish, or cancel it in "
-            f"its progress bar"
+            f"MovingColor: {node.fullName()}'s output is being fused already (by {_fusing[key]}, as it "
+            f"was named then); wait for it to finish, or cancel it in its progress bar"
         )
         return None
     try:
@@ -136,9 +149,9 @@ def fuse_button(node: nuke.Node | None = None) -> threading.Thread | None:
         except Exception as error:
             nuke.message(_message(error))
         return None
-    _fusing.add(shot.name)
+    _fusing[key] = shot.name
     worker = threading.Thread(
-        target=_fuse_in_background, args=(shot,), name=f"MovingColor {shot.name}", daemon=True
+        target=_fuse_in_background, args=(shot, key), name=f"MovingColor {shot.name}", daemon=True
     )
     worker.start()
     return worker
