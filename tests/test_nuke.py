@@ -800,6 +800,25 @@ def test_proxy_mode_scales_a_band_in_pixels_and_keeps_the_full_size_take(session
     assert movingcolor_nuke.fuse(node).summary["band"] == "10%"
 
 
+def test_a_proxy_fuse_of_fewer_frames_keeps_the_full_size_takes_range(session, served, shot, tmp_path):
+    """The inner Read's range serves its file and its proxy: a proxy fuse of 1001-1002 after a full-size
+    take of 1001-1006 cut it to 1001-1002, and out of proxy mode frames 1003-1006 held frame 1002."""
+    plate, matte = shot
+    out = tmp_path / "out" / "f.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out,
+                            first=1001, last=1006)  # fmt: skip
+    movingcolor_nuke.fuse(node)
+    full = {frame: node.output()._image(frame)["rgba.red"].copy() for frame in (1004, 1006)}
+    nuke.root()["proxy"].setValue(True)
+    nuke.root()["proxy_scale"].setValue(0.5)
+    movingcolor_nuke.fuse(node, 1001, 1002)
+    nuke.root()["proxy"].setValue(False)
+    read = node.node("fused")
+    assert (read["first"].value(), read["last"].value()) == (1001, 1006)
+    for frame, pixels in full.items():
+        assert np.array_equal(node.output()._image(frame)["rgba.red"], pixels), frame
+
+
 def test_a_proxy_fuse_never_replaces_a_proxy_file_read_upstream(session, served, shot, tmp_path):
     """In proxy mode a Read reads its proxy file: the output was checked against the Reads' full-size
     files only, so a proxy fuse could replace the proxy frames its own plate was read from."""

@@ -67,18 +67,22 @@ def show_result(node: nuke.Node, result: FusedSequence, notes: tuple[str, ...] =
     what was fused, and ``notes`` (how the frames were named and scaled for the server)."""
     read = inner(node, READ_NAME)
     full = node["out"].value().strip()
+    first, last = result.first, result.last
     if result.out != full:
         # A proxy fuse: Nuke reads the Read's proxy file in proxy mode; its file stays the full-size
-        # take (missing until one is fused, which the Read then says).
+        # take (missing until one is fused, which the Read then says). The Read's range serves both:
+        # a proxy fuse of fewer frames keeps the full-size take's, or it would hold its last frame.
+        if read["file"].value() == full:
+            first, last = min(first, int(read["first"].value())), max(last, int(read["last"].value()))
         read["proxy"].setValue(result.out)
         read["file"].setValue(full)
     else:
         read["file"].setValue(result.out)
         read["proxy"].setValue("")  # an older proxy take would hide this one in proxy mode
     for knob in ("first", "origfirst"):
-        read[knob].setValue(result.first)
+        read[knob].setValue(first)
     for knob in ("last", "origlast"):
-        read[knob].setValue(result.last)
+        read[knob].setValue(last)
     read["raw"].setValue(True)  # the frames are in the working space already
     read["reload"].execute()  # the same file names as a previous fusion: drop Nuke's cached frames
     inner(node, OUTPUT_NAME).setInput(0, read)
