@@ -979,3 +979,14 @@ def test_a_look_is_reported_in_its_own_process_space(demo_inputs, tmp_path, caps
         assert run_cli(*common, "--grade-colorspace", "sRGB", "--out", tmp_path / "a" / "f.####.exr") == 0
     assert json.loads(capsys.readouterr().out)["colorspaces"]["grade"] == "plate log"
     assert "--grade-colorspace sRGB does not apply to a look grade: it is applied in plate log" in caplog.text
+
+
+def test_a_fused_frame_read_back_declares_the_colourspace_it_was_written_in(demo_inputs, tmp_path):
+    """OpenImageIO drops a colourspace name its own config does not know (ARRI LogC3 here): a fused
+    frame fed back as a plate was read as scene-linear, the float default, without a word."""
+    plate, matte = demo_inputs
+    out = tmp_path / "out" / "f.####.exr"
+    common = ["--config", "ocio://studio-config-latest", "--grade", DEMO_GRADE, "--engine", "hard"]
+    assert run_cli("fuse", "--plate", plate, "--matte", matte, *common, "--frames", "1001-1002",
+                   "--out-colorspace", "ARRI LogC3 (EI800)", "--out", out) == 0  # fmt: skip
+    assert read_header(out.parent / "f.1001.exr").colorspace == "ARRI LogC3 (EI800)"

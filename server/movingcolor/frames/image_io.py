@@ -100,9 +100,15 @@ def _png_declares_colour(name: str) -> bool:
 
 
 def _declared_colorspace(name: str, format_name: str, spec: oiio.ImageSpec) -> str:
-    """The colourspace the file's header declares: OpenImageIO's ``oiio:ColorSpace``, except the
-    sRGB it gives a PNG that declares nothing (empty then: the reader's default, or the plate's for a
-    graded render, applies)."""
+    """The colourspace the file's header declares: MovingColor's record of the one it wrote, else
+    OpenImageIO's ``oiio:ColorSpace``, except the sRGB it gives a PNG that declares nothing (empty
+    then: the reader's default, or the plate's for a graded render, applies)."""
+    # MovingColor's own record first: OpenImageIO drops a name its built-in config does not know, and
+    # rewrites one it does as its own (a show's "linear" became lin_rec709_scene), so a fused frame
+    # read back as a plate lost the colourspace it was written in.
+    own = spec.get_string_attribute("movingcolor:colorspace")
+    if own:
+        return own
     declared = spec.get_string_attribute("oiio:ColorSpace")
     if format_name == "png" and not _png_declares_colour(name):
         return ""
