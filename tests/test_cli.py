@@ -990,3 +990,27 @@ def test_a_fused_frame_read_back_declares_the_colourspace_it_was_written_in(demo
     assert run_cli("fuse", "--plate", plate, "--matte", matte, *common, "--frames", "1001-1002",
                    "--out-colorspace", "ARRI LogC3 (EI800)", "--out", out) == 0  # fmt: skip
     assert read_header(out.parent / "f.1001.exr").colorspace == "ARRI LogC3 (EI800)"
+
+
+def test_a_plate_with_primaries_but_no_colourspace_name_is_warned_of(tmp_path, caplog):
+    """An ACES2065-1 EXR names its AP0 primaries (chromaticities) and no colourspace: read as ACEScg,
+    the float default, without a word, and its AP0 chromaticities went into outputs holding ACEScg."""
+    import OpenImageIO as oiio
+
+    ap0 = [0.7347, 0.2653, 0.0, 1.0, 0.0001, -0.077, 0.32168, 0.33767]
+    pixels = np.full((24, 32, 4), 0.2, np.float32)
+    pixels[6:18, 8:24, 3] = 1.0
+    (tmp_path / "plate").mkdir()
+    for number in (1, 2):
+        spec = oiio.ImageSpec(32, 24, 4, oiio.FLOAT)
+        spec.attribute("chromaticities", oiio.TypeDesc("float[8]"), ap0)
+        output = oiio.ImageOutput.create("exr")
+        output.open(str(tmp_path / "plate" / f"p.{number:04d}.exr"), spec)
+        output.write_image(pixels)
+        output.close()
+    out = tmp_path / "out" / "f.####.exr"
+    with caplog.at_level("WARNING", logger="movingcolor"):
+        assert run_cli("fuse", "--plate", tmp_path / "plate" / "p.####.exr", "--grade", DEMO_GRADE,
+                       "--engine", "hard", "--band", "2", "--out", out) == 0  # fmt: skip
+    assert "gives chromaticities (its primaries" in caplog.text and "--plate-colorspace" in caplog.text
+    assert "chromaticities" not in read_header(out.parent / "f.0001.exr").attributes

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 from ..color.config import ColorConfig, ColorspaceChoice
 from ..color.grade import changes_nothing, parse_grade
+from ..errors import MovingColorError
+from ..frames.image_io import CHROMATICITIES
 from ..frames.output_pattern import output_extension
 from ..frames.source import FrameSource
 from ..spec import ShotSpec
@@ -44,6 +46,9 @@ class ShotColorspaces:
     grade_label: str = ""
     #: Each role's colourspace, for the report.
     by_role: dict[str, str] = field(default_factory=dict)
+    #: Whether the plate's colourspace was given or declared by its file, not a default for its type:
+    #: only then do its header's chromaticities describe the output written in the same space.
+    plate_named: bool = True
 
 
 def output_colorspace(
@@ -74,6 +79,14 @@ def output_colorspace(
     )
 
 
+def _has_chromaticities(plate: FrameSource) -> bool:
+    frames = plate.frames
+    try:
+        return CHROMATICITIES in plate.carried_attributes(frames[0] if frames else 0)
+    except MovingColorError:  # a header that cannot be read again: reading the frame says why
+        return False
+
+
 def choose_colorspaces(
     config: ColorConfig,
     spec: ShotSpec,
@@ -100,6 +113,14 @@ def choose_colorspaces(
     log.info("plate colourspace: %s (%s)", plate_cs, chosen.reason)
     if chosen.doubt:
         log.warning("%s", chosen.doubt)
+    spaces.plate_named = bool(spec.plate_colorspace or plate.declared_colorspace)
+    if not spaces.plate_named and _has_chromaticities(plate):
+        log.warning(
+            "the plate's header gives chromaticities (its primaries: ACES2065-1 files carry AP0's) but "
+            "no colourspace name, and the plate is read as %s, the default for its type: name its "
+            "colourspace with --plate-colorspace if that is not it",
+            plate_cs,
+        )
     log.info("output colourspace: %s (%s)", output.name, output.reason)
     # Every conversion a frame goes through, made now: a colourspace whose LUT file is missing is
     # named before any frame is read (it was a traceback at the first frame, or blamed on the grade).

@@ -58,6 +58,8 @@ class FrameHeaders:
             carried = plan.sources.plate.carried_attributes(number)
         except MovingColorError:  # the plate frame itself was read: a header read again that fails is no loss
             return {}
-        if plan.colorspaces.output != plan.colorspaces.plate:
+        # Only a plate whose colourspace is known (given, or named by its file) vouches that its
+        # primaries are those of an output in the same space.
+        if plan.colorspaces.output != plan.colorspaces.plate or not plan.colorspaces.plate_named:
             carried.pop(CHROMATICITIES, None)
         return carried
