@@ -1014,3 +1014,17 @@ def test_a_plate_with_primaries_but_no_colourspace_name_is_warned_of(tmp_path, c
                        "--engine", "hard", "--band", "2", "--out", out) == 0  # fmt: skip
     assert "gives chromaticities (its primaries" in caplog.text and "--plate-colorspace" in caplog.text
     assert "chromaticities" not in read_header(out.parent / "f.0001.exr").attributes
+
+
+def test_a_png_output_in_a_colourspace_png_cannot_record_is_warned_of(demo_inputs, tmp_path, caplog):
+    """OpenImageIO gives every PNG an sRGB chunk: an ACEScct PNG declared itself sRGB without a word."""
+    plate, matte = demo_inputs
+    common = ["fuse", "--plate", plate, "--matte", matte, "--grade", DEMO_GRADE, "--engine", "hard"]
+    with caplog.at_level("WARNING", logger="movingcolor"):
+        assert run_cli(*common, "--frames", "1001-1001", "--out-colorspace", "ACEScct",
+                       "--out", tmp_path / "a" / "f.####.png") == 0  # fmt: skip
+    assert "PNG files cannot record the colourspace ACEScct" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="movingcolor"):
+        assert run_cli(*common, "--frames", "1001-1001", "--out", tmp_path / "b" / "f.####.png") == 0
+    assert "PNG files cannot record" not in caplog.text

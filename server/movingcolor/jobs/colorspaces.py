@@ -122,6 +122,15 @@ def choose_colorspaces(
             plate_cs,
         )
     log.info("output colourspace: %s (%s)", output.name, output.reason)
+    if extension is not None and extension.lower() == ".png" and output.name != spaces.display:
+        # OpenImageIO gives every PNG an sRGB (or gAMA) chunk: a reader would take these values as
+        # sRGB-encoded, whatever they hold.
+        log.warning(
+            "PNG files cannot record the colourspace %s: readers will take these frames as "
+            "sRGB-encoded; write EXR (which records it) or give --out-colorspace %s",
+            output.name,
+            spaces.display,
+        )
     # Every conversion a frame goes through, made now: a colourspace whose LUT file is missing is
     # named before any frame is read (it was a traceback at the first frame, or blamed on the grade).
     for source in (plate_cs, spaces.working):
