@@ -318,6 +318,7 @@ def test_bad_settings(resolve, served, shot, tmp_path, values, named):
     assert named in report.error, report.error
     assert fused_clips(resolve) == [] and media_count(resolve) == 1
     assert leftovers(tmp_path / "out") == []
+    assert not (tmp_path / "out").exists()  # nor the empty folders the template named
 
 
 def test_timelines_named_in_any_script_or_with_versions_fuse_into_folders_of_their_own(

@@ -67,12 +67,23 @@ def remove_abandoned_folders(parent: str | os.PathLike, prefix: str) -> list[Pat
 
 @contextmanager
 def scratch_folder(parent: str | os.PathLike, prefix: str = INPUTS_PREFIX) -> Iterator[Path]:
-    """A fresh folder in ``parent``, removed on the way out."""
+    """A fresh folder in ``parent``, removed on the way out, with the folders above it that were
+    made for it and are still empty then (a fuse that failed leaves no empty output folders)."""
+    made = []
+    missing = Path(parent).absolute()
+    while not missing.exists() and missing.parent != missing:
+        made.append(missing)
+        missing = missing.parent
     folder = new_folder_in(parent, prefix)
     try:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        for empty in made:  # deepest first
+            try:
+                empty.rmdir()
+            except OSError:  # holds the fused frames, or another writer's: kept
+                break
 
 
 class StagedOutput:
