@@ -245,6 +245,8 @@ def test_nuke_install_loads_as_nuke_loads_it_and_a_second_run_changes_no_line(
     assert "keep" in again.stdout
     assert (dest / "init.py").read_text() == init and (dest / "menu.py").read_text() == menu
     assert (site / "movingcolor_nuke" / "menu.py").is_file() and not (site / "grpc").exists()
+    # The network's weights stay out of a host's packages: they run with torch, which it never has.
+    assert (site / "movingcolor" / "frames").is_dir() and not (site / "movingcolor" / "weights").exists()
     assert hidden_leftovers(dest) == []
 
 

@@ -117,7 +117,9 @@ class SitePackages:
                 encoding="utf-8",
             )
             for name, source in self.sources.items():
-                shutil.copytree(source, staged / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                # The network's weights run with torch, which a host's Python never has (5.5 MB).
+                skipped = ("__pycache__", "*.pyc", *(("weights",) if name == "movingcolor" else ()))
+                shutil.copytree(source, staged / name, ignore=shutil.ignore_patterns(*skipped))
             if self.requirements:
                 command = self.pip_command(staged)
                 if subprocess.run(command).returncode != 0:
