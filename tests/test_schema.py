@@ -50,8 +50,9 @@ CLI_NOT_SETTINGS = {"help", "max_pixels", "json", "server", "token", "tls_ca", "
 SETUP_NOT_SETTINGS = {"clip", "plate"}
 #: Settings the ShotSetup carries in a field of another shape, read apart by shot_setup/shot_spec.
 SETUP_READ_APART = {"matte", "grade", "graded", "edited", "frames", "exr_type", "compression"}
-#: OFX parameters that are no shot setting: how long the plugin waits for the server.
-OFX_NOT_SETTINGS = {"server", "timeLimit"}
+#: OFX parameters that are no shot setting: how long the plugin waits for the server, and the hidden
+#: record of the engine choice's name (the engine setting is the choice).
+OFX_NOT_SETTINGS = {"server", "timeLimit", "engineName"}
 #: FuseSettings fields that are no shot setting: where the server is and how to call it.
 HOSTS_NOT_SETTINGS = {"server", "token", "timeout", "retries", "labels"}
 
