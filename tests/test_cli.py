@@ -898,23 +898,32 @@ def test_matte_from_the_plate_alpha(demo_inputs, tmp_path):
     )
 
 
-MISSING_LUT_CONFIG = """ocio_profile_version: 2
-name: missing-lut
+def _small_config(name: str, looks: str = "", colorspaces: str = "") -> str:
+    """An OpenColorIO config of a scene-linear space and sRGB, with ``looks`` and more ``colorspaces``
+    (YAML list items)."""
+    return f"""ocio_profile_version: 2
+name: {name}
 search_path: luts
 roles:
   default: lin
   scene_linear: lin
-colorspaces:
+{looks}colorspaces:
   - !<ColorSpace>
     name: lin
   - !<ColorSpace>
     name: sRGB
     from_scene_reference: !<ExponentWithLinearTransform>
-      {gamma: [2.4, 2.4, 2.4, 1], offset: [0.055, 0.055, 0.055, 0], direction: inverse}
-  - !<ColorSpace>
+      {{gamma: [2.4, 2.4, 2.4, 1], offset: [0.055, 0.055, 0.055, 0], direction: inverse}}
+{colorspaces}"""
+
+
+MISSING_LUT_CONFIG = _small_config(
+    "missing-lut",
+    colorspaces="""  - !<ColorSpace>
     name: camlog
     to_scene_reference: !<FileTransform> {src: camlog_to_lin.spi1d, interpolation: linear}
-"""
+""",
+)
 
 
 def test_a_colourspace_whose_lut_file_is_missing_is_named_before_any_frame(demo_inputs, tmp_path, capsys):
@@ -932,27 +941,19 @@ def test_a_colourspace_whose_lut_file_is_missing_is_named_before_any_frame(demo_
         assert "grade 'slope=1.2'" not in error and not list(out.parent.glob("*.exr"))
 
 
-LOOK_CONFIG = """ocio_profile_version: 2
-name: looks
-roles:
-  default: lin
-  scene_linear: lin
-looks:
+LOOK_CONFIG = _small_config(
+    "looks",
+    looks="""looks:
   - !<Look>
     name: warm
     process_space: plate log
     transform: !<CDLTransform> {slope: [1.2, 1.0, 0.8]}
-colorspaces:
-  - !<ColorSpace>
-    name: lin
-  - !<ColorSpace>
-    name: sRGB
-    from_scene_reference: !<ExponentWithLinearTransform>
-      {gamma: [2.4, 2.4, 2.4, 1], offset: [0.055, 0.055, 0.055, 0], direction: inverse}
-  - !<ColorSpace>
+""",
+    colorspaces="""  - !<ColorSpace>
     name: plate log
     from_scene_reference: !<LogAffineTransform> {base: 2, linSideOffset: 0.01}
-"""
+""",
+)
 
 
 def test_a_look_is_reported_in_its_own_process_space(demo_inputs, tmp_path, capsys, caplog):
