@@ -446,15 +446,20 @@ def test_a_copied_node_never_fuses_over_its_originals_take(session, served, shot
     assert {p.name: p.read_bytes() for p in out.parent.iterdir()} == take
 
 
-def test_a_frame_held_open_keeps_the_previous_take_whole(session, served, shot, tmp_path, monkeypatch):
-    """On Windows a frame another program holds open (a Read of the previous take) cannot be replaced:
-    the new take replaces no frame at all, and the artist is told what to close."""
+def _a_fused_take(served, shot, tmp_path) -> tuple[nuke.Node, Path, dict[str, bytes]]:
+    """A node that has fused frames 1001-1003, its output pattern, and the take's files' bytes."""
     plate, matte = shot
     out = tmp_path / "out" / "f.####.exr"
     node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out,
                             first=1001, last=1003)  # fmt: skip
     movingcolor_nuke.fuse(node)
-    previous_take = {p.name: p.read_bytes() for p in out.parent.iterdir()}
+    return node, out, {p.name: p.read_bytes() for p in out.parent.iterdir()}
+
+
+def test_a_frame_held_open_keeps_the_previous_take_whole(session, served, shot, tmp_path, monkeypatch):
+    """On Windows a frame another program holds open (a Read of the previous take) cannot be replaced:
+    the new take replaces no frame at all, and the artist is told what to close."""
+    node, out, previous_take = _a_fused_take(served, shot, tmp_path)
     held_open = out.parent / "f.1003.exr"
     replace = os.replace
 
@@ -478,12 +483,7 @@ def test_ctrl_c_while_the_new_take_moves_in_keeps_the_previous_take(
 ):
     """Ctrl-C in `nuke -t` while the new frames were renamed into place deleted the previous take:
     only an OSError put it back, and the staging folder holding it was then removed."""
-    plate, matte = shot
-    out = tmp_path / "out" / "f.####.exr"
-    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out,
-                            first=1001, last=1003)  # fmt: skip
-    movingcolor_nuke.fuse(node)
-    previous_take = {p.name: p.read_bytes() for p in out.parent.iterdir()}
+    node, out, previous_take = _a_fused_take(served, shot, tmp_path)
     replace = os.replace
 
     def interrupted_at_the_first_new_frame(source, target):
