@@ -31,6 +31,15 @@ def test_band_in_percent_scales_with_object():
     assert edge_band(large, width).sum() > 3 * edge_band(small, width).sum()
 
 
+def test_a_band_under_a_pixel_is_a_pixel_wide():
+    """No pixel lies within 0.9 px of the edge: the band was empty, and every engine returned the hard
+    composite without a word. A pixel band is one pixel at least, as a percentage's is."""
+    matte = _disc()
+    assert BandWidth.parse("0.9").pixels(matte >= 0.5) == 1.0
+    assert np.array_equal(edge_band(matte, BandWidth.parse("0.9")), edge_band(matte, BandWidth.parse("1")))
+    assert edge_band(matte, BandWidth.parse("0.9")).any()
+
+
 def test_empty_and_full_mattes_have_no_band():
     width = BandWidth.parse("8")
     assert not edge_band(np.zeros((20, 20), np.float32), width).any()

@@ -64,7 +64,9 @@ class BandWidth:
     def pixels(self, inside: np.ndarray) -> float:
         """The width in pixels for a frame whose binary object is ``inside``."""
         if not self.relative:
-            return self.value
+            # Under a pixel no pixel lies within the band: the engines would return the hard
+            # composite without a word. One pixel at least, as a percentage gets.
+            return max(1.0, self.value)
         diameter = np.sqrt(4.0 * float(inside.sum()) / np.pi)
         return max(1.0, self.value / 100.0 * diameter)
 
