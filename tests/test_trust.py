@@ -283,6 +283,19 @@ def test_a_plate_past_half_float_is_named_not_the_grade(tmp_path, capsys):
         write_image(path, rgba, channels=("R", "G", "B", "A"), pixel_type="float")
     assert fuse("--plate", plate, "--out", str(tmp_path / "out" / "f.####.exr"), grade="slope=1.1") == 2
     assert "the plate's own values are past what a half-float EXR holds" in capsys.readouterr().err
+    # In the band too, where an engine re-decides the pixel: the plate's value is past the limit
+    # there as well, so the plate is named, not an identity grade.
+    for n in (1, 2):
+        path = Path(plate.replace("####", f"{n:04d}"))
+        rgba = read_pixels(path)
+        rgba[24, 32 - 16 + n - 1, :3] = 1e6  # on the disc's edge
+        write_image(path, rgba, channels=("R", "G", "B", "A"), pixel_type="float")
+    out = str(tmp_path / "band" / "f.####.exr")
+    assert (
+        run_cli("fuse", "--plate", plate, "--grade", "slope=1,1,1", "--engine", "guided", "--out", out) == 2
+    )
+    error = capsys.readouterr().err
+    assert "the plate's own values are past what a half-float EXR holds" in error and "soften it" not in error
 
 
 def test_fused_pixels_are_checked_before_writing(tmp_path, monkeypatch):

@@ -131,11 +131,13 @@ def check_finite(
     grade_label: str,
     matte: np.ndarray | None = None,
     band: np.ndarray | None = None,
+    plate: np.ndarray | None = None,
 ) -> None:
     """A fused frame is handed on only when every value is a number the output can hold: a NaN or
     an infinity (or, in a half-float EXR, a value past half's range, which becomes one) would
     spread through every comp that reads the frame. Where every such pixel lies off the ``matte``
-    and the ``band`` (the plate as it is there), the plate, not the grade, is named."""
+    and the ``band`` (the plate as it is there), or the ``plate`` in the output's colourspace is
+    itself past the limit there, the plate, not the grade, is named."""
     limit = HALF_MAX if half else np.inf
     # Two reductions over the frame and no temporary: a NaN makes both comparisons false.
     if fused.size == 0 or (fused.max() <= limit and fused.min() >= -limit):
@@ -145,10 +147,12 @@ def check_finite(
         pixels = bad.any(axis=-1)
         count = int(pixels.sum())
         what = "NaN or infinite" if limit == np.inf else f"NaN, infinite or beyond half float's {limit:g}"
-        if limit != np.inf and matte is not None:
-            graded = np.asarray(matte)[pixels] > 0
+        if limit != np.inf and (matte is not None or plate is not None):
+            graded = np.asarray(matte)[pixels] > 0 if matte is not None else np.ones(count, bool)
             if band is not None:
                 graded |= np.asarray(band)[pixels]
+            if plate is not None:  # where the plate itself is past the limit, the grade is not to blame
+                graded &= (np.abs(np.asarray(plate)[pixels]) <= limit).all(axis=-1)
             if not graded.any():
                 raise InvalidPixelsError(
                     f"frame {number}: {count} pixels are {what}, where the plate is kept as it is: the "

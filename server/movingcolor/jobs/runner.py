@@ -185,7 +185,13 @@ def fused_frames(
                     beyond_band.check(number, frame, kind, value)
                     fused = compositing.composite(plan.colorspaces, frame, kind, value)
                 compositing.check_finite(
-                    number, fused, half, plan.colorspaces.grade_label, frame.matte, frame.band
+                    number,
+                    fused,
+                    half,
+                    plan.colorspaces.grade_label,
+                    frame.matte,
+                    frame.band,
+                    frame.plate_out,
                 )
                 without_edge.check(number, frame.matte)
                 yield number, ("blend" if kind == "alpha" else "color"), fused
