@@ -1029,21 +1029,3 @@ def test_a_png_output_in_a_colourspace_png_cannot_record_is_warned_of(demo_input
     with caplog.at_level("WARNING", logger="movingcolor"):
         assert run_cli(*common, "--frames", "1001-1001", "--out", tmp_path / "b" / "f.####.png") == 0
     assert "PNG files cannot record" not in caplog.text
-
-
-def test_a_float_matte_at_half_opacity_grades_by_half(demo_inputs, tmp_path):
-    """A float roto at 50% (values 0 and 0.5 only) was taken for a label image and made 0/1: the full
-    grade, where the artist set half."""
-    plate, _ = demo_inputs
-    common = ["fuse", "--plate", plate, "--grade", DEMO_GRADE, "--engine", "hard", "--exr-type", "float"]
-    common += ["--frames", "1001-1001"]
-    fused = {}
-    for opacity in (0.0, 0.5, 1.0):
-        matte = np.zeros((180, 320, 1), np.float32)
-        matte[40:140, 60:260] = opacity
-        (tmp_path / f"m{opacity}").mkdir()
-        write_image(tmp_path / f"m{opacity}" / "m.1001.exr", matte, channels=("Y",), pixel_type="float")
-        out = tmp_path / f"o{opacity}" / "f.####.exr"
-        assert run_cli(*common, "--matte", tmp_path / f"m{opacity}" / "m.####.exr", "--out", out) == 0
-        fused[opacity] = read_pixels(out.parent / "f.1001.exr")[40:140, 60:260]
-    assert np.allclose(fused[0.5], (fused[0.0] + fused[1.0]) / 2, atol=1e-5)

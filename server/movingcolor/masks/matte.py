@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def matte_from_pixels(pixels: np.ndarray, channels: tuple[str, ...] = (), labels: bool = True) -> np.ndarray:
+def matte_from_pixels(pixels: np.ndarray, channels: tuple[str, ...] = ()) -> np.ndarray:
     """A matte as float32 ``(H, W)`` in 0..1.
 
     * an ``A`` channel wins (an RGBA matte render);
@@ -13,11 +13,9 @@ def matte_from_pixels(pixels: np.ndarray, channels: tuple[str, ...] = (), labels
     * otherwise the brightest channel, so a coloured label (a DAVIS palette index
       read as dark red) counts as matte.
 
-    With ``labels`` (integer files, where label images live), a matte with exactly two
-    levels, zero and one other value, is a binary label image whatever that value is
-    (1/255, 128/255, ...), and becomes 0/1. A float matte's levels are opacities as
-    they are: a roto at 50% is half the grade, on every frame alike. Soft mattes are
-    clipped to 0..1.
+    A matte with exactly two levels, zero and one other value, is a binary label
+    image whatever that value is (1/255, 128/255, ...), and becomes 0/1. Soft
+    mattes are clipped to 0..1.
     """
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
@@ -31,7 +29,7 @@ def matte_from_pixels(pixels: np.ndarray, channels: tuple[str, ...] = (), labels
         matte = np.clip(matte, 0.0, 1.0, dtype=np.float32)
     # else read-only and in range (a received matte a server holds): shared, not copied.
     top = float(matte.max())
-    if labels and 0.0 < top < 1.0 and _is_two_level(matte, top):
+    if 0.0 < top < 1.0 and _is_two_level(matte, top):
         matte = (matte > 0).astype(np.float32)
     return matte
 
