@@ -1029,3 +1029,28 @@ def test_a_png_output_in_a_colourspace_png_cannot_record_is_warned_of(demo_input
     with caplog.at_level("WARNING", logger="movingcolor"):
         assert run_cli(*common, "--frames", "1001-1001", "--out", tmp_path / "b" / "f.####.png") == 0
     assert "PNG files cannot record" not in caplog.text
+
+
+def test_across_a_gap_in_the_sequence_guided_weighs_a_neighbour_by_its_distance(tmp_path):
+    """Frame 1004 never rendered: frame 1005's window holds 1003, two frames back, which was weighed
+    as the adjacent frame (the result was that of 1003's image renumbered 1004)."""
+    import shutil
+
+    from movingcolor.jobs.demo_shot import write_demo_inputs
+
+    fused = {}
+    for case in ("gap", "adjacent"):
+        plate, matte = write_demo_inputs(tmp_path / case, frames=8)
+        for pattern in (plate, matte):
+            gone = Path(pattern.replace("####", "1004"))
+            if case == "adjacent":  # 1003's images stand at 1004, with nothing at 1003
+                shutil.move(pattern.replace("####", "1003"), gone)
+            else:
+                gone.unlink()
+            for number in (1001, 1002) if case == "adjacent" else ():
+                Path(pattern.replace("####", str(number))).unlink()
+        out = tmp_path / case / "out" / "f.####.exr"
+        common = ["--grade", DEMO_GRADE, "--engine", "guided", "--frames", "1005-1005", "--exr-type", "float"]
+        assert run_cli("fuse", "--plate", plate, "--matte", matte, *common, "--out", out) == 0
+        fused[case] = read_pixels(out.parent / "f.1005.exr")
+    assert not np.array_equal(fused["gap"], fused["adjacent"])

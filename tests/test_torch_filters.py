@@ -104,6 +104,22 @@ def test_torch_temporal_average_agrees_with_numpy():
     band = frames.band[2]
     assert band.any() and np.abs(numpy_alpha[band] - frames.matte[2][band]).max() > 0.05
     np.testing.assert_allclose(torch_alpha, numpy_alpha, rtol=0, atol=TOLERANCE)
+    # Across a gap in the sequence (frames 1000, 1001, 1003, 1004, 1005) a neighbour is weighed by
+    # its distance in frames (it was weighed by its place in the window), on both paths alike.
+    offsets = [-3, -2, 0, 1, 2]
+    numpy_gap, torch_gap = (
+        smoothed_band_alpha(
+            frames.matte[2], frames.band[2], frames.plate_display, refined, 2, 1.0, 0.04, average, offsets
+        )
+        for average in (NUMPY_REFINER.average, torch_refiner("cpu").average)
+    )
+    np.testing.assert_allclose(torch_gap, numpy_gap, rtol=0, atol=TOLERANCE)
+    assert np.abs(numpy_gap - numpy_alpha)[band].max() > 1e-3
+    consecutive = smoothed_band_alpha(
+        frames.matte[2], frames.band[2], frames.plate_display, refined, 2, 1.0, 0.04,
+        NUMPY_REFINER.average, [-2, -1, 0, 1, 2],
+    )  # fmt: skip
+    np.testing.assert_array_equal(consecutive, numpy_alpha)
 
 
 @pytest.mark.parametrize(

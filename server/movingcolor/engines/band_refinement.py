@@ -186,10 +186,12 @@ def smoothed_band_alpha(
     sigma: float,
     change_sigma: float,
     average: Callable[..., np.ndarray] = temporal_average,
+    offsets: Sequence[int] | None = None,
 ) -> np.ndarray:
     """Frame ``center``'s matte ``(H, W)`` with the tiles of its ``band`` replaced by its refinement
     averaged over time with its neighbours' (``average``: :func:`~.guided_filter.temporal_average`
-    or a :class:`Refiner`'s).
+    or a :class:`Refiner`'s); ``offsets``: each frame's distance from the centre in frames, where
+    they are not consecutive.
 
     ``guides`` are the consecutive frames' plates ``(H, W, 3)`` and ``refined`` their refinements
     by tile, holding at least the centre's band tiles. Tiles of one shape are averaged together.
@@ -200,7 +202,7 @@ def smoothed_band_alpha(
     for group in _by_shape(crops).values():
         mattes = [np.stack([frame[tile] for tile in group]) for frame in refined]  # T × (N, h, w)
         plates = [np.stack([guide[crops[tile]] for tile in group]) for guide in guides]  # T × (N, h, w, 3)
-        averaged = average(mattes, plates, center, sigma, change_sigma)
+        averaged = average(mattes, plates, center, sigma, change_sigma, offsets)
         for tile, values in zip(group, averaged, strict=True):
             alpha[crops[tile]] = values
     return alpha

@@ -67,6 +67,9 @@ class GuidedEngine(Engine):
             self.temporal_sigma,
             self.change_sigma,
             self._refiner.average,
+            # By frame number: across a gap in the sequence a neighbour two frames away is weighed
+            # as two frames away, not as the next place in the window.
+            [number - frames.frame_numbers[center] for number in frames.frame_numbers],
         )
         return FusionResult(alpha=crisp_edge(alpha, frames.band[center], self.edge_contrast))
 

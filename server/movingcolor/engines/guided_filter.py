@@ -90,14 +90,21 @@ def temporal_weight(
 
 
 def temporal_average(
-    refined: list[np.ndarray], guides: np.ndarray, center: int, sigma: float, change_sigma: float
+    refined: list[np.ndarray],
+    guides: np.ndarray,
+    center: int,
+    sigma: float,
+    change_sigma: float,
+    offsets: Sequence[int] | None = None,
 ) -> np.ndarray:
-    """Frame ``center``'s refined matte averaged with its neighbours' ``refined`` (consecutive
-    frames, plates ``guides``) under :func:`temporal_weight`."""
+    """Frame ``center``'s refined matte averaged with its neighbours' ``refined`` (plates ``guides``)
+    under :func:`temporal_weight`; ``offsets``: each one's distance in frames from the centre, where
+    the frames are not consecutive (a sequence with a gap), else their places in the list."""
     total = np.zeros(refined[center].shape, np.float32)
     weight_sum = np.zeros_like(total)
     for index, matte in enumerate(refined):
-        weight = temporal_weight(index - center, guides[index], guides[center], sigma, change_sigma)
+        offset = offsets[index] if offsets is not None else index - center
+        weight = temporal_weight(offset, guides[index], guides[center], sigma, change_sigma)
         total += weight * matte
         weight_sum += weight
     return total / weight_sum

@@ -319,6 +319,7 @@ class MovingColorEngine(Engine):
                 TEMPORAL_SIGMA,
                 CHANGE_SIGMA,
                 self._refiner.average,
+                [n - frames.frame_numbers[center] for n in frames.frame_numbers[window]],
             )
         return starts
 

@@ -117,14 +117,17 @@ def temporal_average_on(device: str):
     numpy in and out."""
 
     def average(
-        refined: list[np.ndarray], guides, center: int, sigma: float, change_sigma: float
+        refined: list[np.ndarray], guides, center: int, sigma: float, change_sigma: float, offsets=None
     ) -> np.ndarray:
         import torch
 
         with torch.inference_mode():
             mattes = torch.from_numpy(np.stack(refined).astype(np.float32, copy=False)).to(device)
             plates = torch.from_numpy(np.stack(list(guides)).astype(np.float32, copy=False)).to(device)
-            offsets = torch.arange(len(refined), device=device, dtype=torch.float32) - center
+            if offsets is None:
+                offsets = torch.arange(len(refined), device=device, dtype=torch.float32) - center
+            else:
+                offsets = torch.tensor(list(offsets), device=device, dtype=torch.float32)
             change = ((plates - plates[center]) ** 2).sum(-1)
             shape = (-1,) + (1,) * (change.ndim - 1)
             weights = torch.exp(-0.5 * (offsets / sigma).reshape(shape) ** 2 - 0.5 * change / change_sigma**2)
