@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -251,6 +253,147 @@ def test_a_video_plays_turned_deep_and_with_its_alpha(tmp_path, caplog):
     assert "tagged BT.2020 and HLG (ARIB STD-B67), which is not read" in caplog.text
 
 
+def test_deep_alpha_and_grey_read_whole_and_a_plate_read_with_its_alpha_decodes_once(tmp_path):
+    """Opaque 10-bit alpha and a 10-bit grey matte's white read 1.0 exactly (swscale shifted them to
+    0.999, so a matte's inside was never whole); PNG's grey + alpha keeps its alpha; and a plate
+    whose matte is its alpha, read plate then alpha frame by frame, decodes each frame once (the
+    second read of a frame reopened the file and decoded from its start)."""
+    from movingcolor.frames.source import ChannelSource
+    from movingcolor.frames.video_io import VideoReader
+
+    alpha = tmp_path / "alpha.mov"
+    _write_video(alpha, [_ramp(48, 64, 4)] * 6, "prores_ks", "yuva444p10le")
+    restarts = []
+    original = VideoReader._restart
+
+    def counted(self):
+        restarts.append(self.path)
+        original(self)
+
+    plate = open_source(alpha, "plate", first_frame=1)
+    plate._reader._restart = counted.__get__(plate._reader)
+    matte = ChannelSource(plate, "A")
+    opaque = np.mgrid[0:48, 0:64][1] >= 32
+    for number in plate.frames:
+        plate.read(number)
+        values = matte.read(number)[..., 0]
+        assert np.array_equal(values[opaque], np.ones(opaque.sum(), np.float32))
+        assert not values[~opaque].any()
+    assert len(restarts) == 1
+
+    white = np.full((16, 16, 3), 65535, np.uint16)
+    _write_video(tmp_path / "grey.mkv", [white], "ffv1", "gray10le")
+    assert open_source(tmp_path / "grey.mkv", "matte").read(0).min() == 1.0
+
+    grey_alpha = np.zeros((16, 16, 4), np.uint16)
+    grey_alpha[..., :3] = 40000
+    grey_alpha[:, 8:, 3] = 65535
+    _write_video(tmp_path / "ya.mov", [grey_alpha], "png", "ya8")
+    source = open_source(tmp_path / "ya.mov", "matte")
+    assert source.channels == ("R", "G", "B", "A")
+    assert np.array_equal(source.read(0)[..., 3], (np.mgrid[0:16, 0:16][1] >= 8).astype(np.float32))
+
+
+def test_an_untagged_hd_video_is_decoded_with_the_rec709_matrix(tmp_path):
+    """HD footage that does not say which matrix made its YUV is Rec.709's, as hosts and players take
+    it; swscale took BT.601's, and a red of 200, 30, 30 read 186, 12, 32."""
+    av = pytest.importorskip("av")
+    patch = np.zeros((720, 1280, 3), np.uint8)
+    patch[:, :640] = (200, 30, 30)
+    patch[:, 640:] = (30, 30, 200)
+    path = tmp_path / "untagged.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=24, options={"qp": "0"})
+        stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv444p"
+        frame = av.VideoFrame.from_ndarray(patch, format="rgb24").reformat(
+            format="yuv444p", dst_colorspace="ITU709", dst_color_range="MPEG"
+        )
+        frame.colorspace = 2  # unspecified, as an untagged file's pictures are
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            container.mux(packet)
+    read = open_source(path, "plate").read(0)
+    assert np.abs(read[360, 320] * 255 - (200, 30, 30)).max() < 2.5
+    assert np.abs(read[360, 960] * 255 - (30, 30, 200)).max() < 2.5
+
+
+def test_a_video_cut_away_from_a_keyframe_or_changing_size_is_refused(tmp_path):
+    """A stream copy cut part-way through a group of pictures starts with frames that never decode:
+    every later frame was taken for the one five places earlier (paired with another frame's
+    matte). A video whose picture size changes part-way was fused against a matte of the first
+    size (or failed with numpy's broadcasting error)."""
+    av = pytest.importorskip("av")
+    levels = [np.full((48, 64, 3), 10 * index, np.uint8) for index in range(20)]
+    whole = tmp_path / "whole.mkv"
+    with av.open(str(whole), "w") as container:
+        stream = container.add_stream("libx264", rate=24, options={"g": "10", "bf": "0", "qp": "0"})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for image in levels:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    cut = tmp_path / "cut.mkv"
+    with av.open(str(whole)) as source, av.open(str(cut), "w") as copy:
+        into = copy.add_stream_from_template(source.streams.video[0])
+        start = None
+        for index, packet in enumerate(source.demux(source.streams.video[0])):
+            if not packet.size or index < 5:
+                continue
+            start = (packet.pts, packet.dts) if start is None else start
+            packet.pts, packet.dts = packet.pts - start[0], packet.dts - start[1]
+            packet.stream = into
+            copy.mux(packet)
+    with pytest.raises(UnreadableFrameError, match="its first 5 frames cannot be decoded .* re-export it"):
+        open_source(cut, "plate")
+    assert len(open_source(whole, "plate").frames) == 20
+
+    joined = tmp_path / "joined.h264"
+    parts = []
+    for width in (64, 80):
+        part = tmp_path / f"part{width}.h264"
+        with av.open(str(part), "w") as container:
+            stream = container.add_stream("libx264", rate=24, options={"qp": "0", "bf": "0"})
+            stream.width, stream.height, stream.pix_fmt = width, 48, "yuv420p"
+            for image in levels[:3]:
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.resize(image, (48, width, 3))))
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+        parts.append(part.read_bytes())
+    joined.write_bytes(b"".join(parts))
+    resized = tmp_path / "resized.avi"
+    with av.open(str(joined)) as source, av.open(str(resized), "w") as copy:
+        into = copy.add_stream_from_template(source.streams.video[0], rate=24)
+        into.time_base = Fraction(1, 24)
+        for index, packet in enumerate(packet for packet in source.demux() if packet.size):
+            packet.stream, packet.time_base, packet.pts, packet.dts = into, into.time_base, index, index
+            copy.mux(packet)
+    source = open_source(resized, "plate")
+    assert (source.width, source.height) == (64, 48)
+    with pytest.raises(UnreadableFrameError, match="frame index 3 is 80x48 but the video starts at 64x48"):
+        for number in source.frames:
+            source.read(number)
+
+
+def test_a_video_cut_short_says_so(tmp_path, caplog):
+    """A copy that stopped part-way keeps its header's duration: the frames it holds are fused, and
+    the log says the file may be cut short (it was a shorter shot without a word)."""
+    frames = [_ramp(32, 48) for _ in range(10)]
+    whole = tmp_path / "whole.mkv"
+    _write_video(whole, frames, "ffv1", "yuv444p")
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.55)])
+    with caplog.at_level("WARNING"):
+        held = len(open_source(cut, "plate").frames)
+    assert held < 10
+    assert f"cut.mkv holds {held} frames but its header gives" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        open_source(whole, "plate")
+    assert "cut short" not in caplog.text
+
+
 def test_a_damaged_video_frame_is_an_error_in_a_line(tmp_path):
     """A file whose index is whole but whose data is cut (a copy that stopped) fails at the first
     frame that cannot be decoded, naming it, not with FFmpeg's traceback."""
@@ -392,13 +535,14 @@ def test_overscan_beyond_the_frame_is_left_out(tmp_path):
 
 
 def test_videos_at_other_frame_rates_are_refused(tmp_path):
-    """A 24 fps plate and a 30 fps matte of the same two seconds were paired frame by frame, the
-    matte falling behind by 0.4 s by the end."""
+    """A 24 fps plate and a 30 fps matte of the same seconds were paired frame by frame, the matte
+    falling behind by 0.4 s after two seconds. Two of as many frames are paired frame for frame (a
+    phone's variable-rate clip, 29.6 frames per second on average, and its roto at 30)."""
     from movingcolor.jobs.run import run_shot
     from movingcolor.spec import ShotSpec
 
-    frames = [_ramp(32, 48) for _ in range(4)]
-    _write_video(tmp_path / "plate.mkv", frames, "ffv1", "yuv444p10le", rate=24)
+    frames = [_ramp(32, 48) for _ in range(5)]
+    _write_video(tmp_path / "plate.mkv", frames[:4], "ffv1", "yuv444p10le", rate=24)
     _write_video(tmp_path / "matte.mkv", frames, "ffv1", "yuv444p10le", rate=30)
     spec = ShotSpec(
         plate=str(tmp_path / "plate.mkv"),
@@ -410,5 +554,7 @@ def test_videos_at_other_frame_rates_are_refused(tmp_path):
     with pytest.raises(FrameSourceError, match="runs at 24 frames per second and the matte video .* at 30"):
         run_shot(spec)
     assert not (tmp_path / "out").exists()
-    _write_video(tmp_path / "matte.mkv", frames, "ffv1", "yuv444p10le", rate=24)
+    _write_video(tmp_path / "matte.mkv", frames[:4], "ffv1", "yuv444p10le", rate=30)
     assert len(run_shot(spec).written) == 4
+    _write_video(tmp_path / "matte.mkv", frames, "ffv1", "yuv444p10le", rate=24)
+    assert len(run_shot(replace(spec, force=True)).written) == 4

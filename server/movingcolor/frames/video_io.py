@@ -4,7 +4,8 @@ Frames come as they play: turned by the file's display rotation (a phone's portr
 full depth of their samples (10 and 12-bit video is not cut to 8 bits), with the alpha of a codec
 that carries one (ProRes 4444). What the product does not do with a file's tags is said in the log:
 non-square pixels are used as stored, and colour tags other than Rec.709/sRGB (HDR's BT.2020, PQ,
-HLG) are not read, so such a plate needs its colourspace named.
+HLG) are not read, so such a plate needs its colourspace named. A picture that names no matrix is
+decoded with Rec.709's when it is HD or larger (BT.601's below), as hosts and players take it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ _OTHER_TRANSFERS = {
 }
 
 
+#: FFmpeg's AVColorSpace for a picture that does not say which matrix it was made with.
+_UNSPECIFIED = 2
+#: swscale's name of the Rec.709 matrix.
+_REC709 = "ITU709"
+
+
 def _import_av():
     return server_extra("av", "reading video", "PyAV", "av")
 
@@ -57,34 +64,75 @@ class VideoReader:
                 first = next(container.decode(stream), None)
                 if first is None:
                     raise UnreadableFrameError(f"{self.path}: has no frame that decodes")
-                components = first.format.components
-                self.has_alpha = len(components) == 4
-                deep = max(component.bits for component in components) > 8
-                self._format = (
-                    ("rgba64le" if deep else "rgba") if self.has_alpha else ("rgb48le" if deep else "rgb24")
-                )
-                self._largest = np.float32(65535.0 if deep else 255.0)
+                self._layout = _SampleLayout(first.format)
+                self.has_alpha = self._layout.alpha is not None
                 self._turns = round((first.rotation or 0) / 90) % 4  # counterclockwise quarter turns
                 #: Frames per second (a Fraction), where the file says; None where it does not.
                 self.rate = stream.average_rate or stream.guessed_rate or None
-                width, height = stream.codec_context.width, stream.codec_context.height
+                self._coded_size = (first.width, first.height)
+                # An untagged HD picture is Rec.709's, as hosts and players take it; swscale would
+                # take the SD matrix (BT.601) and shift its colours by 10-20 codes.
+                self._untagged_matrix = (
+                    {"src_colorspace": _REC709} if first.width >= 1280 or first.height > 576 else {}
+                )
+                width, height = first.width, first.height
                 self.width, self.height = (height, width) if self._turns % 2 else (width, height)
                 check_pixels(self.width, self.height, str(self.path))
                 self._describe(stream.codec_context)
+                first_shown = first.pts
+                duration = _seconds(container.duration, 1e-6) or _seconds(stream.duration, stream.time_base)
             # Counted from the packets the file holds (no decoding): a header's count can be wrong,
             # and an edit list (a trim in an editor or a phone) leaves fewer frames than it says.
             with readable(self.path, "video") as name, av.open(name) as container:
                 stream = container.streams.video[0]
-                self.frame_count = sum(
-                    1 for packet in container.demux(stream) if packet.size and not packet.is_discard
-                )
+                shown = [
+                    packet.pts for packet in container.demux(stream) if packet.size and not packet.is_discard
+                ]
+                self.frame_count = len(shown)
         except av.error.FFmpegError as error:
             raise UnreadableFrameError(
                 f"{self.path}: cannot decode video ({error}); check the file is complete"
             ) from error
+        self._check_start(shown, first_shown)
+        self._check_length(duration)
         self._container = None
         self._frames = None
         self._next_index = 0
+        # The frame read last: a plate whose matte is its alpha is read twice per frame, and going
+        # back one frame would decode the file again from its start.
+        self._last: tuple[int, np.ndarray] | None = None
+
+    def _check_start(self, shown: list, first_shown) -> None:
+        """A file cut away from a keyframe without re-encoding starts with frames that reference
+        pictures it does not hold: they never decode, and every frame after them would be taken
+        for the one that many places earlier (paired with another frame's matte)."""
+        if first_shown is None or any(pts is None for pts in shown):
+            return
+        hidden = sum(1 for pts in shown if pts < first_shown)
+        if hidden:
+            raise UnreadableFrameError(
+                f"{self.path}: its first {hidden} frame{'s' if hidden > 1 else ''} cannot be decoded (the "
+                f"file starts part-way through a group of pictures, as a copy cut without re-encoding "
+                f"away from a keyframe does), so every frame after them would be numbered "
+                f"{hidden} early; re-export it, or cut it at a keyframe"
+            )
+
+    def _check_length(self, duration: float | None) -> None:
+        """A file whose copy stopped part-way keeps its header: say so when it holds well under the
+        frames its duration promises (the shot is then the frames it holds)."""
+        if not duration or not self.rate:
+            return
+        promised = duration * float(self.rate)
+        if self.frame_count < promised * 0.9 - 1:
+            log.warning(
+                "%s holds %d frames but its header gives %.3g s at %g frames per second (about %d "
+                "frames): the file may be cut short; only the frames it holds are fused",
+                self.path,
+                self.frame_count,
+                duration,
+                float(self.rate),
+                round(promised),
+            )
 
     def _describe(self, codec) -> None:
         """Say what about the file's tags is not honoured, once, when it is opened."""
@@ -122,10 +170,13 @@ class VideoReader:
         self._next_index = 0
 
     def read(self, index: int) -> np.ndarray:
+        """Frame ``index`` (read-only: the plate and its alpha share it)."""
         if not 0 <= index < self.frame_count:
             raise UnreadableFrameError(
                 f"{self.path}: frame index {index} is outside the video's {self.frame_count} frames"
             )
+        if self._last is not None and self._last[0] == index:
+            return self._last[1]
         if self._frames is None or index < self._next_index:
             self._restart()
         av = _import_av()
@@ -135,8 +186,11 @@ class VideoReader:
                 current = self._next_index
                 self._next_index += 1
                 if current == index:
-                    pixels = frame.to_ndarray(format=self._format).astype(np.float32) / self._largest
-                    return np.ascontiguousarray(np.rot90(pixels, self._turns)) if self._turns else pixels
+                    pixels = self._pixels(frame, index)
+                    pixels = np.ascontiguousarray(np.rot90(pixels, self._turns)) if self._turns else pixels
+                    pixels.flags.writeable = False
+                    self._last = (index, pixels)
+                    return pixels
         except StopIteration as error:
             raise UnreadableFrameError(
                 f"{self.path}: video ended before frame index {index}; the file may be truncated"
@@ -148,8 +202,77 @@ class VideoReader:
                 f"there: re-export it, or fuse the frames before it with --frames"
             ) from error
 
+    def _pixels(self, frame, index: int) -> np.ndarray:
+        """A decoded frame as float32 ``(H, W, 3 or 4)`` in 0..1, as stored (not yet turned)."""
+        if (frame.width, frame.height) != self._coded_size:
+            raise UnreadableFrameError(
+                f"{self.path}: frame index {index} is {frame.width}x{frame.height} but the video starts "
+                f"at {self._coded_size[0]}x{self._coded_size[1]}; its picture size changes part-way: "
+                f"re-export it at one size"
+            )
+        layout = self._layout
+        if layout.gray:
+            rgb = np.repeat(layout.samples(frame, layout.luma)[..., None], 3, axis=2)
+        else:
+            options = self._untagged_matrix if frame.colorspace == _UNSPECIFIED else {}
+            # An alpha packed among the colours (RGBA, ARGB) comes with them, exact at 8 and 16 bits.
+            packed_alpha = layout.alpha is not None and not layout.alpha_direct
+            wanted = layout.rgba_format if packed_alpha else layout.rgb_format
+            converted = frame.to_ndarray(format=wanted, **options)
+            rgb = converted.astype(np.float32) / layout.rgb_largest
+            if packed_alpha:
+                return rgb
+        if layout.alpha is None:
+            return rgb
+        alpha = layout.samples(frame, layout.alpha)
+        return np.concatenate([rgb, alpha[..., None]], axis=2)
+
     def close(self) -> None:
         if self._container is not None:
             self._container.close()
         self._container = None
         self._frames = None
+        self._last = None
+
+
+class _SampleLayout:
+    """How a pixel format's samples become 0..1 values. RGB from YUV goes through swscale. A grey
+    picture's level and an alpha plane are read as stored: swscale shifts 10 and 12-bit ones to 16
+    bits without filling the low bits (opaque 12-bit alpha came out 0.99977, so a matte's inside
+    was never whole), and drops a grey picture's alpha (PNG's grey + alpha)."""
+
+    def __init__(self, pixel_format):
+        components = list(pixel_format.components)
+        self.name = pixel_format.name
+        self.big_endian = pixel_format.is_big_endian
+        self.alpha = next((c for c in components if c.is_alpha), None)
+        self.luma = next((c for c in components if c.is_luma), None)
+        # One colour component: grey (PyAV's is_chroma gives a subsampling shift, 0 for 4:4:4).
+        self.gray = self.luma is not None and sum(1 for c in components if not c.is_alpha) == 1
+        self._per_plane = {}
+        for component in components:
+            self._per_plane.setdefault(component.plane, []).append(component)
+        deep = max(component.bits for component in components) > 8
+        self.rgb_format = "rgb48le" if deep else "rgb24"
+        self.rgba_format = "rgba64le" if deep else "rgba"
+        self.rgb_largest = np.float32(65535.0 if deep else 255.0)
+        # An alpha alone in its plane (planar formats), or after the level in grey + alpha.
+        self.alpha_direct = self.alpha is not None and (
+            self.gray or len(self._per_plane[self.alpha.plane]) == 1
+        )
+
+    def samples(self, frame, component) -> np.ndarray:
+        """``component``'s samples of ``frame`` as float32 ``(H, W)`` in 0..1, as stored."""
+        together = self._per_plane[component.plane]
+        plane = frame.planes[component.plane]
+        wide = component.bits > 8
+        dtype = np.dtype(">u2" if self.big_endian else "<u2") if wide else np.dtype(np.uint8)
+        rows = np.frombuffer(plane, dtype).reshape(plane.height, -1)
+        per_pixel = len(together)
+        values = rows[:, : plane.width * per_pixel].reshape(plane.height, plane.width, per_pixel)
+        position = together.index(component)
+        return values[..., position].astype(np.float32) / np.float32((1 << component.bits) - 1)
+
+
+def _seconds(value, unit) -> float | None:
+    return float(value * unit) if value else None

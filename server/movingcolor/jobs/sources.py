@@ -101,16 +101,19 @@ def check_sources(sources: ShotSources) -> None:
 
 def _check_rates(sources: ShotSources) -> None:
     """Videos are paired frame by frame by their order: two at other rates (a 24 fps plate and a
-    30 fps matte of the same seconds) drift apart over the shot."""
+    30 fps matte of the same seconds) drift apart over the shot. Two that last as long, frame for
+    frame, do not (a phone's variable-rate clip, about 29.6 frames per second on average, and its
+    roto rendered one frame per frame at 30)."""
     videos = [s for s in sources.present if isinstance(s, VideoSource) and s.rate]
+    first = videos[0] if videos else None
     for video in videos[1:]:
-        first = videos[0]
-        if abs(video.rate - first.rate) > first.rate / 1000:
-            raise FrameSourceError(
-                f"the {first.name} video {first.path} runs at {float(first.rate):g} frames per second and "
-                f"the {video.name} video {video.path} at {float(video.rate):g}: their frames are paired "
-                f"one for one, so they would drift apart; render both at the same rate"
-            )
+        if abs(video.rate - first.rate) <= first.rate / 1000 or len(video.frames) == len(first.frames):
+            continue
+        raise FrameSourceError(
+            f"the {first.name} video {first.path} runs at {float(first.rate):g} frames per second and "
+            f"the {video.name} video {video.path} at {float(video.rate):g}: their frames are paired "
+            f"one for one, so they would drift apart; render both at the same rate"
+        )
 
 
 def _check_sizes(sources: ShotSources) -> None:
