@@ -176,3 +176,131 @@ def test_a_closed_client_and_an_unknown_job_option_say_what_is_wrong(served):
             client.run_job("/shots/p.####.exr", "/out/f.####.exr", frame="1001-1002")
     with pytest.raises(ClientError, match="this client of .* is closed"):
         client.info()
+
+
+class _Failed(Exception):
+    """What gRPC raises for a failed call: a code and its details."""
+
+    def __init__(self, code, details: str = ""):
+        self._code, self._details = code, details
+
+    def code(self):
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+    def trailing_metadata(self):
+        return ()
+
+
+def test_every_failed_call_is_a_client_error_with_its_code():
+    """A busy server, a cancelled job, a busy output and an evicted image came back as the server's
+    own classes, which are no ClientErrors: a script's ``except ClientError`` (the documented way to
+    catch a failed call) let them through as tracebacks, and a client's own cancel carried no code."""
+    import grpc
+    from movingcolor import errors
+    from movingcolor_client import ClientError, JobCancelledError, ServerBusyError
+    from movingcolor_client.errors import from_rpc_error
+
+    for code, server_class in (
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, errors.ServerBusyError),
+        (grpc.StatusCode.CANCELLED, errors.JobCancelledError),
+        (grpc.StatusCode.ABORTED, errors.OutputBusyError),
+    ):
+        raised = from_rpc_error(_Failed(code, "why"), "unix:///x.sock", "FuseShot")
+        assert isinstance(raised, ClientError) and isinstance(raised, server_class)
+        assert raised.code == code and raised.exit_code == server_class.exit_code
+    assert issubclass(ServerBusyError, ClientError)
+    assert JobCancelledError("cancelled by this client").code == grpc.StatusCode.CANCELLED
+
+
+def test_a_server_that_is_not_running_is_unavailable_not_slow(tmp_path):
+    """With a call's time longer than the wait for a starting server, nothing listening was
+    reported as a call that "did not finish within its deadline ... or fewer frames"."""
+    from movingcolor_client import ServerUnavailableError
+
+    address = f"unix://{tmp_path}/nothing.sock"
+    with connect(address, retries=2, backoff=0.5) as client:
+        with pytest.raises(ServerUnavailableError, match="did not answer within 2.5s; start it"):
+            client.health(timeout=2.5)
+        with pytest.raises(ServerUnavailableError, match="start it"):
+            client.run_job("/shots/p.####.exr", "/out/f.####.exr", grade=GRADE, timeout=2.5)
+
+
+def test_an_unknown_colourspace_or_integer_or_too_large_half_arrays_are_refused(served):
+    """A misspelt colourspace for arrays was taken as none (a warning in the server's log alone);
+    uint8 pixels were taken as values 0-255 (results 255 times too bright); a value past half floats'
+    range, sent as half, arrived as infinity and was blamed on the input."""
+    from movingcolor.errors import FrameSourceError
+    from movingcolor_client import InvalidRequestError
+
+    plate = np.full((2, 16, 24, 3), 0.5, np.float32)
+    matte = np.zeros((2, 16, 24), np.float32)
+    matte[:, :, 12:] = 1.0
+    with connect(served.address) as client:
+        with pytest.raises(InvalidRequestError, match="'sRGB Texture' is not in OpenColorIO config"):
+            client.fuse_arrays(plate, matte, grade=GRADE, colorspace="sRGB Texture")
+        with pytest.raises(InvalidRequestError, match="'sRGB Texture' is not in OpenColorIO config"):
+            window = dict(enumerate(plate)), dict(enumerate(matte))
+            client.fuse_window(1, *window, grade=GRADE, colorspace="sRGB Texture")
+        with pytest.raises(FrameSourceError, match="plate frame 1 holds uint8 samples: give float values"):
+            client.fuse_arrays((plate * 255).astype(np.uint8), matte, grade=GRADE)
+        bright = plate.copy()
+        bright[0, 3, 4] = 1e5
+        with pytest.raises(FrameSourceError, match="values up to 100000, beyond half floats' 65504"):
+            client.fuse_arrays(bright, matte, grade=GRADE, sample_type="half")
+        fused = client.fuse_arrays(plate, matte.astype(bool), grade=GRADE, colorspace="ACEScg")
+    assert fused.shape == (2, 16, 24, 3)
+
+
+def test_run_job_takes_its_settings_as_fuse_files_does(served):
+    """``band=12`` (an int, as fuse_files takes it) failed with protobuf's bare TypeError; a handles
+    that is no whole number is named."""
+    from movingcolor.errors import MovingColorError
+    from movingcolor_client import InvalidRequestError
+
+    with connect(served.address) as client:
+        # The request is made and reaches the server, which takes no file jobs without roots.
+        with pytest.raises(InvalidRequestError, match="takes no file jobs"):
+            client.run_job("/shots/p.####.exr", "/out/f.####.exr", grade=GRADE, band=12, handles="2")
+        with pytest.raises(MovingColorError, match=r"run_job handles=2.5: give a whole number"):
+            client.run_job("/shots/p.####.exr", "/out/f.####.exr", grade=GRADE, handles=2.5)
+        with pytest.raises(MovingColorError, match="force: not a setting .* writes every frame anew"):
+            client.run_job("/shots/p.####.exr", "/out/f.####.exr", grade=GRADE, force=True)
+
+
+def test_a_window_whose_frame_arrived_is_not_asked_for_again(served):
+    """A FuseWindow call that failed after its frame arrived was retried whole, and the client then
+    had two frames for one and raised."""
+    from movingcolor_client import ShotCall
+    from movingcolor_client.setup import shot_setup
+
+    with connect(served.address) as client:
+        setup = shot_setup(clip=[], grade=GRADE, frames="3")
+        call = ShotCall(client, "FuseWindow", setup, None, 10.0)
+        assert call._resume(None) is setup
+        assert call._resume(3) is None
+
+
+def test_a_server_that_is_not_movingcolor_is_named(tmp_path):
+    """Another gRPC service on the address answered "Method not found!" and the client passed it on
+    without saying what was wrong or what to do."""
+    from concurrent import futures
+
+    import grpc
+    from grpc_health.v1 import health, health_pb2_grpc
+    from movingcolor_client import ClientError
+
+    other = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), other)
+    address = f"unix://{short_folder()}/other.sock"
+    other.add_insecure_port(address)
+    other.start()
+    try:
+        with connect(address) as client, pytest.raises(ClientError) as raised:
+            client.info()
+    finally:
+        other.stop(0)
+    assert raised.value.code == grpc.StatusCode.UNIMPLEMENTED
+    assert "is not a movingcolor serve, or one older than this client" in str(raised.value)

@@ -126,6 +126,8 @@ class ShotCall:
 
     def _resume(self, last_received: int | None) -> fusion_pb2.ShotSetup | None:
         """The setup for the frames still to come; None when every frame has arrived."""
+        if last_received is not None and self.method == "FuseWindow":
+            return None  # a window's one frame
         if last_received is None or self.accepted is None or self.method != "FuseShot":
             return self.setup
         last = self.accepted.render.last

@@ -21,7 +21,7 @@ from movingcolor.errors import MovingColorError
 from movingcolor.frames.frame_range import FrameRange
 from movingcolor.protocol import PART_BYTES
 from movingcolor.spec import ShotReport
-from movingcolor.spec.schema import default
+from movingcolor.spec.schema import SETTINGS, default
 from movingcolor.v1 import fusion_pb2, fusion_pb2_grpc
 from movingcolor.v1 import image_pb2 as pb
 
@@ -105,19 +105,23 @@ class Client:
             reached = self._wait_for_server(deadline)
             return method(request, timeout=max(0.001, deadline - time.monotonic()), metadata=self.metadata)
         except grpc.RpcError as error:
-            if not reached and error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-                # The whole time went on waiting for a server that never answered: no slow call.
-                raise ServerUnavailableError(
-                    f"{doing}: the server at {self.address} did not answer within {timeout:g}s; start "
-                    f"it (movingcolor serve --address {self.address}) or check the address, then run again"
-                ) from None
-            raise from_rpc_error(error, self.address, doing, timeout, self.tls) from None
+            raise self._call_error(error, reached, doing, timeout) from None
+
+    def _call_error(self, error: grpc.RpcError, answered: bool, doing: str, timeout: float) -> Exception:
+        """The client error of a failed call; ``answered``: whether the server was heard from."""
+        if not answered and error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+            # The whole time went on waiting for a server that never answered: no slow call.
+            return ServerUnavailableError(
+                f"{doing}: the server at {self.address} did not answer within {timeout:g}s; start "
+                f"it (movingcolor serve --address {self.address}) or check the address, then run again"
+            )
+        return from_rpc_error(error, self.address, doing, timeout, self.tls)
 
     def _wait_for_server(self, deadline: float) -> bool:
         """With retries, give a server that is starting (or restarting) the time the retries would
         have taken to come up: gRPC connects as soon as it listens. The call that follows fails as
         unavailable if it never does, after gRPC's own retries (the channel's retry policy). False
-        when no answer came before the call's own deadline (the whole time went on waiting).
+        when no answer came within the wait.
 
         The wait is a health check that waits for the channel to be ready, not
         ``grpc.channel_ready_future``: that one leaves a thread polling the channel after it is
@@ -133,7 +137,9 @@ class Client:
                 health_pb2.HealthCheckRequest(), timeout=max(0.001, window), wait_for_ready=True
             )
         except grpc.RpcError as error:
-            return not (error.code() == grpc.StatusCode.DEADLINE_EXCEEDED and window >= remaining)
+            # A wait that ran out heard nothing: the call that follows (the rest of the deadline
+            # in gRPC's retries) is no slow call when it runs out too.
+            return error.code() != grpc.StatusCode.DEADLINE_EXCEEDED
         return True
 
     def info(self, timeout: float = INFO_TIMEOUT) -> dict:
@@ -144,7 +150,9 @@ class Client:
         )
 
     def health(self, service: str = "", timeout: float = 5.0) -> str:
-        """The standard health check: SERVING, NOT_SERVING (shutting down), ..."""
+        """The standard health check: SERVING while the server takes work. A server that is shutting
+        down stops taking calls at once (it finishes its running jobs within its --grace), so this
+        raises ServerUnavailableError then, as for a server that is not running."""
         request = health_pb2.HealthCheckRequest(service=service)
         reply = self._unary(self._health.Check, request, timeout, "health check")
         return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
@@ -353,7 +361,7 @@ class Client:
             frames=frames,
             handles=handles,
             output=output_message(None, "float"),
-            **options,
+            **_named_colorspace(colorspace, graded is not None or edited is not None, options),
         )
         call = self.shot(setup, shot_frames, timeout)
         results = []
@@ -393,7 +401,7 @@ class Client:
             matte_frames=matte is not None,
             frames=str(target),
             output=output_message(None, "float"),
-            **options,
+            **_named_colorspace(colorspace, graded is not None or edited is not None, options),
         )
         if reuse:
             fused = self._window_reusing(setup, DigestedFrames(shot_frames, roles_of(setup)), timeout)
@@ -437,24 +445,23 @@ class Client:
         known = {field.name for field in fusion_pb2.JobRequest.DESCRIPTOR.fields}
         unknown = sorted(set(fields) - known)
         if unknown:
+            also = "; a file job writes every frame anew" if "force" in unknown else ""
             raise MovingColorError(
-                f"{', '.join(unknown)}: not a setting run_job takes; use {', '.join(sorted(known))}"
+                f"{', '.join(unknown)}: not a setting run_job takes; use {', '.join(sorted(known))}{also}"
             )
         request = fusion_pb2.JobRequest(
-            **{
-                k: (os.fspath(v) if isinstance(v, os.PathLike) else v)
-                for k, v in fields.items()
-                if v is not None
-            }
+            **{name: _job_value(name, value) for name, value in fields.items() if value is not None}
         )
         deadline = time.monotonic() + timeout
+        answered = False
         try:
-            self._wait_for_server(deadline)
+            answered = self._wait_for_server(deadline)
             # Retried by gRPC (the channel's retry policy) until the server accepts the job.
             stream = self.stub.RunJob(
                 request, timeout=max(0.001, deadline - time.monotonic()), metadata=self.metadata
             )
             for event in stream:
+                answered = True
                 kind = event.WhichOneof("event")
                 if kind == "accepted" and on_accepted:
                     on_accepted(event.accepted.job_id)
@@ -467,14 +474,39 @@ class Client:
                         always_print_fields_with_no_presence=True,
                     )
         except grpc.RpcError as error:
-            raise from_rpc_error(
-                error, self.address, f"RunJob on {self.address}", timeout, self.tls
-            ) from None
+            raise self._call_error(error, answered, f"RunJob on {self.address}", timeout) from None
         raise ClientError(f"RunJob on {self.address} ended without a summary")
 
 
 class _FramesFinished(Exception):
     """A rerun found finished frames: the first call, over the whole range, is dropped."""
+
+
+def _named_colorspace(colorspace: str, other: bool, options: dict) -> dict:
+    """``options`` with arrays' ``colorspace`` as the shot's plate (and graded or edited) colourspace:
+    a name the server's config lacks is then refused, naming the close ones. Sent only as the
+    images' own declaration, a misspelt name was taken as no declaration, with a warning in the
+    server's log alone."""
+    if not colorspace:
+        return options
+    named = {"plate_colorspace": colorspace} | ({"graded_colorspace": colorspace} if other else {})
+    return named | {name: value for name, value in options.items() if value is not None}
+
+
+def _job_value(name: str, value):
+    """A run_job setting as its field takes it, as ``fuse_files`` takes it (``band=12``, a path)."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    wanted = SETTINGS[name].type if name in SETTINGS else str
+    if wanted is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        raise MovingColorError(f"run_job {name}={value!r}: give a whole number of 0 or more")
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise MovingColorError(f"run_job {name}={value!r}: give text (or a path)")
 
 
 def _range(call: ShotCall) -> FrameRange:

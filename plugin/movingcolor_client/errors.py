@@ -13,14 +13,9 @@ import socket
 import ssl
 
 import grpc
-from movingcolor.errors import (
-    TRANSIENT_EXIT_CODE,
-    ImageEvictedError,
-    JobCancelledError,
-    MovingColorError,
-    OutputBusyError,
-    ServerBusyError,
-)
+from movingcolor import __version__
+from movingcolor import errors as server_errors
+from movingcolor.errors import TRANSIENT_EXIT_CODE, MovingColorError
 from movingcolor.protocol.status import IMAGE_EVICTED, error_reason
 
 
@@ -77,6 +72,27 @@ class InvalidRequestError(ClientError):
     code = grpc.StatusCode.INVALID_ARGUMENT
 
 
+# The server's own errors, raised here as they were raised there: each is also a ClientError with its
+# gRPC code, so one ``except ClientError`` takes every failed call, and ``except`` of the server's
+# class (movingcolor.errors) takes it too.
+
+
+class JobCancelledError(server_errors.JobCancelledError, ClientError):
+    code = grpc.StatusCode.CANCELLED
+
+
+class ServerBusyError(server_errors.ServerBusyError, ClientError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class OutputBusyError(server_errors.OutputBusyError, ClientError):
+    code = grpc.StatusCode.ABORTED
+
+
+class ImageEvictedError(server_errors.ImageEvictedError, ClientError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
 #: RESOURCE_EXHAUSTED for gRPC's own size limit, not a full job table: the same request would be
 #: refused again. (An image over serve --max-image-mb is INVALID_ARGUMENT.)
 _TOO_LARGE = ("larger than max",)
@@ -96,8 +112,7 @@ _BY_CODE = {
             InvalidRequestError,
         )
     },
-    # The server's own errors, raised here as they were raised there.
-    **{grpc.StatusCode[cls.status]: cls for cls in (JobCancelledError, ServerBusyError, OutputBusyError)},
+    **{cls.code: cls for cls in (JobCancelledError, ServerBusyError, OutputBusyError)},
 }
 
 
@@ -197,10 +212,14 @@ def from_rpc_error(
     elif code == grpc.StatusCode.FAILED_PRECONDITION:
         message = f"{doing}: {details}"
         if error_reason(error) == IMAGE_EVICTED:  # FAILED_PRECONDITION also means RunJob without roots
-            evicted = ImageEvictedError(message)
-            evicted.code = code
-            return evicted
+            return ImageEvictedError(message)
         code = grpc.StatusCode.INVALID_ARGUMENT
+    elif code == grpc.StatusCode.UNIMPLEMENTED:
+        message = (
+            f"{doing}: the server at {address} does not offer this call ({details or code.name}): it is "
+            f"not a movingcolor serve, or one older than this client ({__version__}); check the "
+            f"address, or update the server"
+        )
     else:
         message = f"{doing}: {details}" if details else f"{doing}: {code.name}"
     error_class = _BY_CODE.get(code, ClientError)

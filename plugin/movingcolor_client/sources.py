@@ -28,6 +28,9 @@ from movingcolor.protocol.digest import image_sha256
 from movingcolor.protocol.images import SAMPLE_TYPES, file_image, raw_image
 from movingcolor.v1 import image_pb2 as pb
 
+#: The largest finite half float: a larger value sent as half arrives as infinity.
+HALF_LARGEST = float(np.finfo(np.float16).max)
+
 
 class _FileSource:
     """A sequence, a folder of frames or one still image, sent as file bytes."""
@@ -189,7 +192,14 @@ class ArrayFrames:
         return cls(frames, **options)
 
     def image(self, role: str, frame: int) -> tuple[pb.ImageInfo, bytes]:
-        pixels = np.asarray(self.frames[role][frame], dtype=np.float32)
+        given = np.asarray(self.frames[role][frame])
+        if given.dtype.kind in "iu":
+            # Taken as values, 8-bit white would be 255 times too bright, with no word.
+            raise FrameSourceError(
+                f"{role} frame {frame} holds {given.dtype} samples: give float values (e.g. "
+                f"pixels / 255.0 for 8-bit, / 65535.0 for 16-bit), as the server takes them"
+            )
+        pixels = np.asarray(given, dtype=np.float32)
         if pixels.ndim not in (2, 3) or pixels.shape[0] < 1 or pixels.shape[1] < 1:
             raise FrameSourceError(
                 f"{role} frame {frame} is an array of shape {pixels.shape}: give an image as "
@@ -197,6 +207,15 @@ class ArrayFrames:
             )
         if pixels.ndim == 2:
             pixels = pixels[:, :, None]
+        if self.sample_type == pb.SAMPLE_TYPE_HALF and pixels.size:
+            largest = float(np.nanmax(np.abs(pixels)))
+            if np.isinf(largest):  # infinities are the server's to name; the finite values count
+                largest = float(np.abs(pixels[np.isfinite(pixels)], dtype=np.float32).max(initial=0.0))
+            if largest > HALF_LARGEST:
+                raise FrameSourceError(
+                    f"{role} frame {frame} holds values up to {largest:g}, beyond half floats' "
+                    f"{HALF_LARGEST:g}: send float samples (sample_type='float')"
+                )
         colorspace = self.colorspace if role != "matte" else ""
         # A view of the planar samples: the upload hashes it and cuts it into parts, nothing more.
         return raw_image(pixels, _channels(pixels.shape[2], role), self.sample_type, colorspace, view=True)
