@@ -247,3 +247,33 @@ def test_parametric_grade_runs_in_srgb_encoding(config):
     out = apply_processor(processor, np.array([[0.4, 0.1, 0.05]], np.float32))
     display = config.convert(out, "ACEScg", config.srgb_encoded)
     assert np.allclose(display.max(), display.min(), atol=2e-3)
+
+
+def _graded(config: ColorConfig, grade: str, rgb: np.ndarray) -> np.ndarray:
+    processor = parse_grade(grade, config).processor(config, "ACEScg", "ACEScg", "ACEScg")
+    return apply_processor(processor, rgb.copy())
+
+
+def test_grades_in_one_process_are_each_their_own(tmp_path):
+    """OpenColorIO's processor cache took every parametric grade after the first for the first (an
+    in-memory LUT's cache ID does not cover its values): a server fused its second job with the
+    first job's grade, and training graded its clips with a handful of grades. And a LUT file
+    changed on disk was applied as first read, for the life of the process."""
+    rgb = np.random.default_rng(0).uniform(0.0, 1.0, (64, 3)).astype(np.float32)
+    config = ColorConfig()
+    first = _graded(config, "gamma=3.0", rgb)
+    second = _graded(config, "exposure=2.0", rgb)
+    assert not np.allclose(first, second, atol=1e-3)
+    assert np.array_equal(second, _graded(ColorConfig(), "exposure=2.0", rgb))
+
+    lut = tmp_path / "changing.cube"
+
+    def write_lut(gain: float) -> None:
+        corners = [f"{r * gain} {g * gain} {b * gain}" for b in (0, 1) for g in (0, 1) for r in (0, 1)]
+        lut.write_text("LUT_3D_SIZE 2\n" + "\n".join(corners) + "\n")
+
+    grey = np.full((4, 3), 0.5, np.float32)
+    write_lut(0.5)
+    assert np.allclose(_graded(config, str(lut), grey), 0.25)
+    write_lut(1.0)
+    assert np.allclose(_graded(config, str(lut), grey), 0.5)

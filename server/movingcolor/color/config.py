@@ -72,6 +72,10 @@ class ColorConfig:
                 f"cannot load OpenColorIO config {self.source!r}: {reason}. Pass --config with a "
                 f"valid config.ocio, fix $OCIO, or use the built-in {BUILTIN_CONFIG}"
             ) from error
+        # OpenColorIO's processor cache keys a transform by its cache ID, which for an in-memory
+        # LUT does not cover its values: in one process (a server, a training run) every parametric
+        # grade after the first was applied as the first. The conversions are kept here instead.
+        self.config.setProcessorCacheFlags(ocio.PROCESSOR_CACHE_OFF)
         self._processors: dict = {}
 
     @property

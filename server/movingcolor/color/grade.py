@@ -17,9 +17,11 @@ the parametric grade works on sRGB-encoded values.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import math
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,7 +203,29 @@ def _cdl(values: dict[str, list[float]], text: str) -> Grade:
     return Grade("cdl", text, cdl)
 
 
+#: Each grade file's content digest when it was last read in this process.
+_FILES_READ: dict[str, str] = {}
+_FILES_READ_LOCK = threading.Lock()
+
+
+def _read_afresh_if_changed(path: Path) -> None:
+    """OpenColorIO keeps a file it has parsed by its path for the life of the process: a LUT or CDL
+    a colourist changed on disk was applied as it was when first read (a server fused the old
+    grade). A file whose content changed since it was last read empties OpenColorIO's caches (by
+    content: an edit can keep the size, and the modification time within the clock's step)."""
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return  # OpenColorIO names the file it cannot read
+    with _FILES_READ_LOCK:
+        before = _FILES_READ.get(os.fspath(path))
+        _FILES_READ[os.fspath(path)] = digest
+        if before is not None and before != digest:
+            ocio.ClearAllCaches()
+
+
 def _file(path: Path, cccid: str, config: ColorConfig) -> Grade:
+    _read_afresh_if_changed(path.resolve())
     transform = ocio.FileTransform(src=os.fspath(path.resolve()), interpolation=ocio.INTERP_BEST)
     if cccid:
         transform.setCCCId(cccid)
