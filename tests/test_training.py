@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -673,16 +675,24 @@ def test_train_command_exports_a_usable_model(tmp_path, demo_inputs, capsys):
     (precious / "notes.txt").write_text("mine")
     from movingcolor.model.checkpoint import SHIPPED_MODELS
 
+    # A model folder holding the run (--out model/run --export model) was replaced whole, run and
+    # all; one holding anything but the model's files would lose them too.
+    (tmp_path / "model" / "run").mkdir()
+    (tmp_path / "model" / "run" / "losses.csv").write_text("step\n")
     refusals = {
-        run: "is the run folder",
+        run: "holds the run folder",
+        run.parent: "holds the run folder",
         precious: "holds files that are not a MovingColor model",
         SHIPPED_MODELS / "default": "models installed with MovingColor are not replaced",
+        tmp_path / "model": "holds a model and also run, which replacing the model would delete",
     }
     for folder, refused in refusals.items():
         capsys.readouterr()
         code = run_cli("train", "--config", "tiny-test", "--out", run, "--steps", "2", "--export", folder)
         assert code == 2 and refused in capsys.readouterr().err
     assert (precious / "notes.txt").read_text() == "mine" and (run / "checkpoint").is_dir()
+    assert (tmp_path / "model" / "run" / "losses.csv").is_file()
+    shutil.rmtree(tmp_path / "model" / "run")
     assert load_checkpoint(SHIPPED_MODELS / "default").name != "tiny-test"
     # Resuming with another configuration is refused.
     other = tmp_path / "other.toml"
@@ -734,3 +744,55 @@ def test_the_model_card_says_how_a_colour_head_run_was_trained(tmp_path):
     assert "Fast motion: 50% of the clips" in card
     assert f"learning rate {config.learning_rate:g}, cosine decay to 1e-05" in card
     assert load_checkpoint(tmp_path / "model").network.config.color_start == "composite"
+
+
+def test_a_run_stopped_while_validating_validates_on_resume_and_a_fresh_start_begins_clean(tmp_path):
+    """A stop during a validation saved the checkpoint of that step, and the resumed run went past
+    it: the step was never validated (nor its weights kept as the best). A run killed before its
+    first checkpoint left logs and best weights that a new run in the folder appended to and then
+    exported as its own."""
+    from movingcolor.training.export import export_model
+
+    config = TrainConfig.load("tiny-test")  # validates every 2 steps
+    first = Trainer(config, tmp_path / "run", workers=0)
+    first.train(steps=2)
+    (tmp_path / "run" / "validation.csv").unlink()  # as if stopped while validating step 2
+    resumed = Trainer(config, tmp_path / "run", workers=0)
+    assert resumed.resume() and resumed.step == 2
+    resumed.train(steps=3)
+    steps = [row["step"] for row in csv.DictReader((tmp_path / "run" / "validation.csv").open())]
+    assert steps == ["2"]
+
+    # The best validated weights' card gives their own validation, not the last one's.
+    resumed.train(steps=4)
+    resumed.exported_step = 2
+    card = (export_model(resumed, tmp_path / "model", "tiny", "cpu") / "MODEL_CARD.md").read_text()
+    validated = {row["step"]: row for row in csv.DictReader((tmp_path / "run" / "validation.csv").open())}
+    assert f"band_l1: {validated['2']['band_l1']}" in card and validated["2"] != validated["4"]
+
+    shutil.rmtree(tmp_path / "run" / "checkpoint")  # a run that never reached its first checkpoint
+    fresh = Trainer(config, tmp_path / "run", workers=0)
+    assert not fresh.resume()
+    assert {"best", "losses.csv", "validation.csv"} <= set(fresh.clear_unfinished_start())
+    assert not (tmp_path / "run" / "best").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("clip_folders = 5\n", "clip_folders must be a list of names in quotes"),
+        ('train_only = [["color_decoder"]]\n', "train_only must be a list of names in quotes"),
+    ],
+)
+def test_a_config_of_the_wrong_shape_is_named(tmp_path, text, named):
+    """These were TypeErrors with tracebacks (exit 1, "a bug"); so were a folder given as the config
+    and a file that is not UTF-8."""
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(MovingColorError, match=named):
+        TrainConfig.load(path)
+    with pytest.raises(MovingColorError, match="cannot be read"):
+        TrainConfig.load(tmp_path)
+    path.write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
+    with pytest.raises(MovingColorError, match="not valid TOML"):
+        TrainConfig.load(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -60,8 +61,12 @@ def run(args) -> int:
         )
     if args.export:
         # Before the training, not after it: a refused export must not waste a run.
-        if Path(args.out).resolve() == Path(args.export).resolve():
-            raise MovingColorError(f"--export {args.export} is the run folder: export the model elsewhere")
+        run_folder, export_folder = Path(args.out).resolve(), Path(args.export).resolve()
+        if run_folder == export_folder or export_folder in run_folder.parents:
+            raise MovingColorError(
+                f"--export {args.export} holds the run folder {args.out}: writing the model there would "
+                f"replace the run; export the model elsewhere"
+            )
         check_model_folder_target(args.export)
     trainer = Trainer(config, Path(args.out), args.workers)  # a checkpoint a kill set aside is back
     saved = trainer.checkpoint / "trainer.json"
@@ -82,6 +87,14 @@ def run(args) -> int:
             )
         trainer.resume()
         print(f"resuming {args.out} at step {trainer.step}", flush=True)
+    else:
+        removed = trainer.clear_unfinished_start()
+        if removed:
+            print(
+                f"starting {args.out} afresh: removed {', '.join(removed)} of a run that stopped before "
+                f"its first checkpoint",
+                flush=True,
+            )
 
     shown = [time.monotonic()]
 
@@ -98,6 +111,13 @@ def run(args) -> int:
         if args.best and (trainer.run / "best" / "best.json").exists():
             trainer.exported_step = trainer.load_best()
             print(f"exporting the best validated weights (step {trainer.exported_step})", flush=True)
+        elif args.best:
+            print(
+                f"movingcolor: warning: --best: {args.out} has no validated weights yet (the config "
+                f"validates every {config.validate_every} steps); exporting the last weights",
+                file=sys.stderr,
+                flush=True,
+            )
         from ..bench.report import cpu_name
 
         hardware = f"{cpu_name()}, {os.cpu_count()} cores" if trainer.device == "cpu" else trainer.device

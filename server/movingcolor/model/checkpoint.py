@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 1
 WEIGHTS, CONFIG, CARD = "model.safetensors", "config.json", "MODEL_CARD.md"
+#: What a model folder holds: an export replaces exactly these.
+MODEL_FILES = frozenset({WEIGHTS, CONFIG, CARD})
 
 
 class CheckpointError(MovingColorError):
@@ -61,6 +63,18 @@ def check_model_folder_target(folder: str | os.PathLike) -> None:
             f"{folder} holds files that are not a MovingColor model folder; a model is written only "
             f"into a new or empty folder, or over another model: choose another folder"
         )
+    # Replacing a model replaces its whole folder: anything else kept in it (a training run's
+    # folder, notes) would go with it.
+    others = (
+        sorted(item.name for item in folder.iterdir() if item.name not in MODEL_FILES)
+        if folder.is_dir()
+        else []
+    )
+    if others and (folder / CONFIG).is_file():
+        raise CheckpointError(
+            f"{folder} holds a model and also {', '.join(others[:5])}, which replacing the model would "
+            f"delete: move them out, or export into another folder"
+        )
 
 
 def save_checkpoint(
@@ -68,33 +82,46 @@ def save_checkpoint(
 ) -> Path:
     """Write a model folder atomically (a temporary folder swapped into place: a kill at any moment
     leaves the old model or the new one); only where :func:`check_model_folder_target` allows."""
-    from safetensors.torch import save_file
+    from safetensors import SafetensorError
 
     folder = Path(folder).expanduser()
     check_model_folder_target(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
-        save_file(state, staging / WEIGHTS, metadata={"format_version": str(FORMAT_VERSION)})
-        description = {
-            "name": name,
-            "format_version": FORMAT_VERSION,
-            "movingcolor_version": __version__,
-            "network": network.config.to_dict(),
-            **(metadata or {}),
-        }
-        (staging / CONFIG).write_text(json.dumps(description, indent=2) + "\n")
-        (staging / CARD).write_text(card)
-        # mkdtemp makes a private folder; an installed model must be readable by every user.
-        os.chmod(staging, 0o755)
-        for item in staging.iterdir():
-            os.chmod(item, 0o644)
+        _write_model(network, staging, name, card, metadata)
         replace_folder(staging, folder)
+    except (OSError, SafetensorError) as error:
+        # A full disk: the model folder is as it was, and the message says what to free.
+        raise CheckpointError(
+            f"{folder}: the model could not be written ({error}); the folder is as it was: free "
+            f"space there (or export elsewhere) and export again"
+        ) from error
     finally:
         if staging.exists():
             shutil.rmtree(staging)
     return folder
+
+
+def _write_model(network: MovingColorNet, staging: Path, name: str, card: str, metadata: dict | None) -> None:
+    """The model's three files into ``staging``."""
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+    save_file(state, staging / WEIGHTS, metadata={"format_version": str(FORMAT_VERSION)})
+    description = {
+        "name": name,
+        "format_version": FORMAT_VERSION,
+        "movingcolor_version": __version__,
+        "network": network.config.to_dict(),
+        **(metadata or {}),
+    }
+    (staging / CONFIG).write_text(json.dumps(description, indent=2) + "\n")
+    (staging / CARD).write_text(card)
+    # mkdtemp makes a private folder; an installed model must be readable by every user.
+    os.chmod(staging, 0o755)
+    for item in staging.iterdir():
+        os.chmod(item, 0o644)
 
 
 def read_description(folder: Path) -> dict:

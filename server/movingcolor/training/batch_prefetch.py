@@ -17,12 +17,15 @@ the training process seconds of its own time per batch.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import functools
 import importlib.util
 import multiprocessing
 import os
 import shutil
+import signal
+import sys
 import tempfile
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -36,6 +39,8 @@ from .data import Batch, make_batch
 #: Batches queued per worker: one being made and one waiting, so a worker never idles on the queue.
 AHEAD_PER_WORKER = 2
 SHARED_MEMORY = Path("/dev/shm")
+#: Linux's prctl option: the signal a process gets when its parent ends.
+PR_SET_PDEATHSIG = 1
 #: Float32 planes a batch holds per pixel of each frame: inputs 11, target colour 3, target alpha,
 #: band and matte one each.
 PLANES = 17
@@ -58,11 +63,29 @@ def _colour_config():
     return ColorConfig()
 
 
+def _end_with_parent() -> None:
+    """Ask Linux to end this process when the process that started it ends (elsewhere nothing)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the request was made
+        os._exit(1)
+
+
 def _one_thread_each() -> None:
     """In a worker, before its first batch: BLAS, array work, OpenCV and OpenImageIO on one
     thread, as the workers between them already use the cores."""
     import OpenImageIO
     from threadpoolctl import threadpool_limits
+
+    # The run stops its workers itself at the end of a step (Ctrl-C reaches the whole group), and
+    # they go when it dies: a killed run left them waiting for work for ever, holding memory.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _end_with_parent()
 
     from ..compute_pool import limit_cores
 
@@ -114,7 +137,24 @@ def _hand_over_folder(batch_bytes: int, batches: int) -> Path:
         roomy = shutil.disk_usage(SHARED_MEMORY).free > 2 * batch_bytes * batches
     except OSError:  # no /dev/shm (macOS)
         roomy = False
-    return Path(tempfile.mkdtemp(prefix="movingcolor-batches-", dir=SHARED_MEMORY if roomy else None))
+    where = SHARED_MEMORY if roomy else Path(tempfile.gettempdir())
+    _remove_stale_folders(where)
+    return Path(tempfile.mkdtemp(prefix=f"movingcolor-batches-{os.getpid()}-", dir=where))
+
+
+def _remove_stale_folders(where: Path) -> None:
+    """Remove the batch folders of runs that are no longer running (a killed run cannot remove its
+    own, and in shared memory they hold RAM until the machine restarts)."""
+    for folder in where.glob("movingcolor-batches-*-*"):
+        owner = folder.name.split("-")[2]
+        if not owner.isdigit():
+            continue
+        try:
+            os.kill(int(owner), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:  # another user's run, alive
+            pass
 
 
 class BatchPrefetcher:

@@ -104,8 +104,12 @@ class TrainConfig:
                 f"training config {path} not found: give the path of a TOML file or a built-in "
                 f"config ({known})"
             ) from error
-        except tomllib.TOMLDecodeError as error:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise MovingColorError(f"{path}: not valid TOML ({error})") from error
+        except OSError as error:
+            raise MovingColorError(
+                f"training config {path} cannot be read ({error.strerror}): give the path of a TOML file"
+            ) from error
         return cls.from_dict(data, str(path))
 
     @classmethod
@@ -118,10 +122,14 @@ class TrainConfig:
             raise MovingColorError(f"{source}: unknown settings {sorted(unknown)}; known: {sorted(known)}")
         data = dict(data)
         for name in ("train_only", "clip_folders"):
-            if isinstance(data.get(name), str):
-                raise MovingColorError(f"{source}: {name} must be a list, not the string {data[name]!r}")
-            if name in data:
-                data[name] = tuple(data[name])
+            if name not in data:
+                continue
+            value = data[name]
+            if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
+                raise MovingColorError(
+                    f'{source}: {name} must be a list of names in quotes (e.g. ["..."]), not {value!r}'
+                )
+            data[name] = tuple(value)
         _check_types(data, source)
         config = cls(**data)
         counts = ("steps", "batch", "frames", "local", "height", "width")

@@ -11,11 +11,14 @@ from ..model.checkpoint import save_checkpoint
 from .trainer import Trainer
 
 
-def _last_validation(run: Path) -> dict:
+def _validation(run: Path, step: int | None) -> dict:
+    """The validation of the exported weights: of ``step`` (the best validated), else the last."""
     path = run / "validation.csv"
     if not path.exists():
         return {}
     rows = list(csv.DictReader(path.open()))
+    if step is not None:
+        rows = [row for row in rows if row.get("step") == str(step)]
     return rows[-1] if rows else {}
 
 
@@ -36,7 +39,7 @@ def export_model(trainer: Trainer, folder: Path, name: str, hardware: str, extra
     c = trainer.config
     trained_slope = trainer.network.config.edge_contrast
     network = trainer.network_for_export()
-    validation = _last_validation(trainer.run)
+    validation = _validation(trainer.run, trainer.exported_step)
     mode = {
         "regional": "regional (the blend head: grade inside a soft sprite alpha, coarse flickering matte)",
         "paper": "paper (the colour head: whole frame graded, band removed)",

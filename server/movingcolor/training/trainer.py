@@ -22,6 +22,7 @@ import math
 import shutil
 import signal
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -235,6 +236,24 @@ class Trainer:
         for name in ("losses.csv", "validation.csv"):
             self._drop_rows_after(name, self.step)
         return True
+
+    def clear_unfinished_start(self) -> list[str]:
+        """Remove what a run that never reached its first checkpoint left (its logs, its best
+        weights, its curves): nothing can resume it, and a new run appended to them (steps 1-4
+        twice over) and exported the old run's best weights as its own. Returns what was removed."""
+        if (self.checkpoint / "trainer.json").exists():
+            return []
+        removed = []
+        for name in ("losses.csv", "validation.csv", "best", "tensorboard"):
+            path = self.run / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+            else:
+                continue
+            removed.append(name)
+        return removed
 
     def _drop_rows_after(self, name: str, step: int) -> None:
         path = self.run / name
@@ -477,12 +496,14 @@ class Trainer:
         curves = TensorBoardLog(self.run)
         if self.workers > 0:
             self._prefetcher = BatchPrefetcher(self._batch_arguments(c.seed, c.mode, c.batch), self.workers)
-        # A farm's stop or pre-emption (SIGTERM) ends the run as Ctrl-C does: the checkpoint is
-        # written and the batch workers are closed on the way out.
-        stopping = _SigtermStop()
+        # A farm's stop or pre-emption (SIGTERM) ends the run as Ctrl-C does, at the end of the step
+        # under way: the checkpoint is written and the batch workers are closed on the way out.
+        stopping = _StopAtStepEnd()
         diverged = False
         try:
-            while self.step < stop_at:
+            if self._validation_missed():
+                self._validate(curves)
+            while self.step < stop_at and not stopping.requested:
                 if deadline is not None and time.monotonic() > deadline:
                     break
                 values = self.train_step()
@@ -497,11 +518,8 @@ class Trainer:
                     progress(self.step, values)
                 if self.step % c.checkpoint_every == 0:
                     self.save()
-                if self.step % c.validate_every == 0:
-                    scores = self.validate()
-                    self._append_csv("validation.csv", {"step": self.step, **scores})
-                    curves.scalars("validation", self.step, scores)
-                    self._keep_best(scores)
+                if self.step % c.validate_every == 0 and not stopping.requested:
+                    self._validate(curves)
         except DivergedError:
             diverged = True
             raise
@@ -513,7 +531,26 @@ class Trainer:
             curves.close()
             if not diverged:
                 self.save()
+        if stopping.requested:
+            raise KeyboardInterrupt(f"stopped by {stopping.requested}")
         return self.step
+
+    def _validate(self, curves: TensorBoardLog) -> None:
+        scores = self.validate()
+        self._append_csv("validation.csv", {"step": self.step, **scores})
+        curves.scalars("validation", self.step, scores)
+        self._keep_best(scores)
+
+    def _validation_missed(self) -> bool:
+        """Whether the step the run resumes at was due a validation that is not in the log: a run
+        stopped while validating saved its checkpoint at that step, and went on past it."""
+        if self.step == 0 or self.step % self.config.validate_every:
+            return False
+        path = self.run / "validation.csv"
+        if not path.exists():
+            return True
+        with path.open(newline="") as handle:
+            return all(row.get("step") != str(self.step) for row in csv.DictReader(handle))
 
     def network_for_export(self) -> MovingColorNet:
         """The network as a model folder records it: on the CPU, in evaluation mode, and with the
@@ -558,20 +595,30 @@ class DivergedError(MovingColorError):
     """A training loss that is not finite: the weights have diverged."""
 
 
-class _SigtermStop:
-    """While open, SIGTERM raises KeyboardInterrupt in the main thread; ``close`` puts back what was
-    there. Elsewhere than the main thread (where Python allows no handler) it does nothing."""
+class _StopAtStepEnd:
+    """While open, the first SIGINT or SIGTERM asks the loop to stop at the end of the step under
+    way (``requested`` names the signal); a second one raises KeyboardInterrupt at once. A stop in the
+    middle of a step saved a checkpoint whose discriminator was a step ahead of its generator (a
+    resume applied that update twice). ``close`` puts back what was there. Elsewhere than the main
+    thread (where Python allows no handler) it does nothing."""
 
     def __init__(self):
-        self._previous = None
+        self.requested: str | None = None
+        self._previous: dict = {}
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGTERM, self._stop)
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self._previous[number] = signal.signal(number, self._stop)
 
-    @staticmethod
-    def _stop(signum, frame) -> None:
-        raise KeyboardInterrupt("stopped by SIGTERM")
+    def _stop(self, number, frame) -> None:
+        name = signal.Signals(number).name
+        if self.requested:
+            raise KeyboardInterrupt(f"stopped by {name}")
+        self.requested = name
+        print(
+            f"{name}: stopping at the end of this step (again to stop at once)", file=sys.stderr, flush=True
+        )
 
     def close(self) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
-            self._previous = None
+        for number, previous in self._previous.items():
+            signal.signal(number, previous)
+        self._previous = {}
