@@ -52,6 +52,8 @@ def run(args) -> int:
     from ..training.export import export_model
     from ..training.trainer import Trainer
 
+    if args.minutes is not None and not args.minutes > 0:
+        raise MovingColorError(f"--minutes {args.minutes:g}: give the minutes to train, more than 0")
     config = TrainConfig.load(args.config)
     if args.steps is not None and args.steps > config.steps:
         raise MovingColorError(

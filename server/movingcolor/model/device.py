@@ -44,5 +44,8 @@ def resolve_device(device: str) -> str:
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         raise MovingColorError(f"device {device!r} is not known: use auto, cpu or cuda")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise MovingColorError("--device cuda: no CUDA GPU is available here; use --device cpu")
+        raise MovingColorError(
+            f"device {device!r}: no CUDA GPU is available here; use the CPU (--device cpu, or "
+            f'device = "cpu" in a training config)'
+        )
     return device
