@@ -536,8 +536,9 @@ def test_overscan_beyond_the_frame_is_left_out(tmp_path):
 
 def test_videos_at_other_frame_rates_are_refused(tmp_path):
     """A 24 fps plate and a 30 fps matte of the same seconds were paired frame by frame, the matte
-    falling behind by 0.4 s after two seconds. Two of as many frames are paired frame for frame (a
-    phone's variable-rate clip, 29.6 frames per second on average, and its roto at 30)."""
+    falling behind by 0.4 s after two seconds. Two of as many frames at nearly the same rate are
+    paired frame for frame (a phone's variable-rate clip, 29.6 frames per second on average, and its
+    roto at 30)."""
     from movingcolor.jobs.run import run_shot
     from movingcolor.spec import ShotSpec
 
@@ -555,6 +556,10 @@ def test_videos_at_other_frame_rates_are_refused(tmp_path):
         run_shot(spec)
     assert not (tmp_path / "out").exists()
     _write_video(tmp_path / "matte.mkv", frames[:4], "ffv1", "yuv444p10le", rate=30)
-    assert len(run_shot(spec).written) == 4
+    with pytest.raises(FrameSourceError, match="would drift apart"):
+        run_shot(spec)  # as many frames, a quarter apart in rate: not the same seconds
     _write_video(tmp_path / "matte.mkv", frames, "ffv1", "yuv444p10le", rate=24)
+    assert len(run_shot(spec).written) == 4
+    _write_video(tmp_path / "plate.mkv", frames[:4], "ffv1", "yuv444p10le", rate=30)
+    _write_video(tmp_path / "matte.mkv", frames[:4], "ffv1", "yuv444p10le", rate=Fraction(30000, 1001))
     assert len(run_shot(replace(spec, force=True)).written) == 4

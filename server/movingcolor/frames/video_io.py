@@ -80,7 +80,11 @@ class VideoReader:
                 check_pixels(self.width, self.height, str(self.path))
                 self._describe(stream.codec_context)
                 first_shown = first.pts
-                duration = _seconds(container.duration, 1e-6) or _seconds(stream.duration, stream.time_base)
+                # The stream's own length: the file's is its longest stream's (an audio track
+                # running past the last picture).
+                duration = _seconds(stream.duration, stream.time_base) or (
+                    _seconds(container.duration, 1e-6) if len(container.streams) == 1 else None
+                )
             # Counted from the packets the file holds (no decoding): a header's count can be wrong,
             # and an edit list (a trim in an editor or a phone) leaves fewer frames than it says.
             with readable(self.path, "video") as name, av.open(name) as container:
@@ -247,8 +251,13 @@ class _SampleLayout:
         self.big_endian = pixel_format.is_big_endian
         self.alpha = next((c for c in components if c.is_alpha), None)
         self.luma = next((c for c in components if c.is_luma), None)
+        # Samples stored as whole numbers of 8 to 16 bits, one per pixel and component: palette
+        # indices, packed bits, Bayer mosaics and floats are swscale's to convert.
+        plain = not (pixel_format.has_palette or pixel_format.is_bit_stream or pixel_format.is_bayer) and all(
+            8 <= c.bits <= 16 for c in components
+        )
         # One colour component: grey (PyAV's is_chroma gives a subsampling shift, 0 for 4:4:4).
-        self.gray = self.luma is not None and sum(1 for c in components if not c.is_alpha) == 1
+        self.gray = plain and self.luma is not None and sum(1 for c in components if not c.is_alpha) == 1
         self._per_plane = {}
         for component in components:
             self._per_plane.setdefault(component.plane, []).append(component)
@@ -257,8 +266,8 @@ class _SampleLayout:
         self.rgba_format = "rgba64le" if deep else "rgba"
         self.rgb_largest = np.float32(65535.0 if deep else 255.0)
         # An alpha alone in its plane (planar formats), or after the level in grey + alpha.
-        self.alpha_direct = self.alpha is not None and (
-            self.gray or len(self._per_plane[self.alpha.plane]) == 1
+        self.alpha_direct = (
+            plain and self.alpha is not None and (self.gray or len(self._per_plane[self.alpha.plane]) == 1)
         )
 
     def samples(self, frame, component) -> np.ndarray:

@@ -107,7 +107,10 @@ def _check_rates(sources: ShotSources) -> None:
     videos = [s for s in sources.present if isinstance(s, VideoSource) and s.rate]
     first = videos[0] if videos else None
     for video in videos[1:]:
-        if abs(video.rate - first.rate) <= first.rate / 1000 or len(video.frames) == len(first.frames):
+        if abs(video.rate - first.rate) <= first.rate / 1000:
+            continue
+        # As many frames at nearly the same rate: a variable-rate clip's average and its roto's.
+        if len(video.frames) == len(first.frames) and abs(video.rate - first.rate) <= first.rate / 20:
             continue
         raise FrameSourceError(
             f"the {first.name} video {first.path} runs at {float(first.rate):g} frames per second and "

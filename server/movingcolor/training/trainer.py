@@ -132,6 +132,10 @@ class Trainer:
             )
         self.step = 0
         self.exported_step: int | None = None
+        #: Whether a step's weight updates are under way (a checkpoint then would hold half a step).
+        self._updating = False
+        #: The stop requests of the segment under way (a validation gives up when one comes).
+        self._stopping: _StopAtStepEnd | None = None
         self._colour = None
         self._prefetcher: BatchPrefetcher | None = None
         self._validation: list[Batch] | None = None
@@ -243,6 +247,13 @@ class Trainer:
         twice over) and exported the old run's best weights as its own. Returns what was removed."""
         if (self.checkpoint / "trainer.json").exists():
             return []
+        reached = self._last_logged_step()
+        if reached >= self.config.checkpoint_every:
+            raise MovingColorError(
+                f"{self.run} holds the logs of a run that reached step {reached} but no checkpoint "
+                f"(was checkpoint/ removed?): train into another --out, or remove its losses.csv, "
+                f"validation.csv and best/ to start afresh there"
+            )
         removed = []
         for name in ("losses.csv", "validation.csv", "best", "tensorboard"):
             path = self.run / name
@@ -254,6 +265,14 @@ class Trainer:
                 continue
             removed.append(name)
         return removed
+
+    def _last_logged_step(self) -> int:
+        path = self.run / "losses.csv"
+        if not path.exists():
+            return 0
+        with path.open(newline="") as handle:
+            steps = [int(row["step"]) for row in csv.DictReader(handle) if str(row.get("step", "")).isdigit()]
+        return max(steps, default=0)
 
     def _drop_rows_after(self, name: str, step: int) -> None:
         path = self.run / name
@@ -358,6 +377,7 @@ class Trainer:
             )
             self.d_optimiser.zero_grad(set_to_none=True)
             d_loss.backward()
+            self._updating = True  # from here to the step's end, the players disagree on the step
             self.d_optimiser.step()
             losses["gan"] = c.gan_weight * hinge_generator_loss(self.discriminator(composite))
         total = sum(losses.values())
@@ -372,8 +392,10 @@ class Trainer:
             group["lr"] = rate
         self.optimiser.zero_grad(set_to_none=True)
         total.backward()
+        self._updating = True
         self.optimiser.step()
         self.step += 1
+        self._updating = False
         values = {name: float(value.detach()) for name, value in losses.items()}
         values["total"] = float(total.detach())
         if self.discriminator is not None:
@@ -408,6 +430,8 @@ class Trainer:
                 for index in range(c.validation_batches)
             ]
         for batch in self._validation:
+            if self._stopping is not None and self._stopping.requested:
+                return {}  # given up: a farm's grace is short; the step is validated on resuming
             tensors = self._tensors(batch)
             composite, _ = self._forward(batch, tensors)
             x = tensors["inputs"][:, : batch.local]
@@ -498,7 +522,7 @@ class Trainer:
             self._prefetcher = BatchPrefetcher(self._batch_arguments(c.seed, c.mode, c.batch), self.workers)
         # A farm's stop or pre-emption (SIGTERM) ends the run as Ctrl-C does, at the end of the step
         # under way: the checkpoint is written and the batch workers are closed on the way out.
-        stopping = _StopAtStepEnd()
+        stopping = self._stopping = _StopAtStepEnd()
         diverged = False
         try:
             if self._validation_missed():
@@ -529,7 +553,15 @@ class Trainer:
                 self._prefetcher.close()
                 self._prefetcher = None
             curves.close()
-            if not diverged:
+            self._stopping = None
+            if self._updating:
+                log.warning(
+                    "stopped in the middle of step %d's update: the checkpoint keeps the weights it "
+                    "had before (a half-made step would be made twice on resuming)",
+                    self.step + 1,
+                )
+                self._updating = False
+            elif not diverged:
                 self.save()
         if stopping.requested:
             raise KeyboardInterrupt(f"stopped by {stopping.requested}")
@@ -537,6 +569,8 @@ class Trainer:
 
     def _validate(self, curves: TensorBoardLog) -> None:
         scores = self.validate()
+        if not scores:
+            return
         self._append_csv("validation.csv", {"step": self.step, **scores})
         curves.scalars("validation", self.step, scores)
         self._keep_best(scores)
@@ -607,6 +641,8 @@ class _StopAtStepEnd:
         self._previous: dict = {}
         if threading.current_thread() is threading.main_thread():
             for number in (signal.SIGINT, signal.SIGTERM):
+                if signal.getsignal(number) is signal.SIG_IGN:
+                    continue  # a background job's SIGINT stays ignored
                 self._previous[number] = signal.signal(number, self._stop)
 
     def _stop(self, number, frame) -> None:
