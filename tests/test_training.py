@@ -826,3 +826,20 @@ def test_a_stop_in_the_middle_of_a_steps_update_keeps_the_checkpoint_before_it(t
     if resumed.discriminator is not None:
         steps = [state["step"] for state in resumed.d_optimiser.state_dict()["state"].values()]
         assert {int(s) for s in steps} == {2}
+
+
+def test_batch_folders_of_this_hosts_dead_runs_are_removed_and_no_others(tmp_path):
+    """A killed run's batch folder stayed in shared memory; removing every folder whose process is
+    not running here would take those of runs in other containers sharing /dev/shm."""
+    import socket
+
+    from movingcolor.training.batch_prefetch import _remove_stale_folders
+
+    host = socket.gethostname()
+    dead = tmp_path / f"movingcolor-batches.{host}.{2**22 + 1}.abc"
+    elsewhere = tmp_path / f"movingcolor-batches.another-host.{2**22 + 1}.abc"
+    alive = tmp_path / f"movingcolor-batches.{host}.{os.getpid()}.abc"
+    for folder in (dead, elsewhere, alive):
+        folder.mkdir()
+    _remove_stale_folders(tmp_path)
+    assert sorted(tmp_path.iterdir()) == sorted([elsewhere, alive])

@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -139,15 +140,20 @@ def _hand_over_folder(batch_bytes: int, batches: int) -> Path:
         roomy = False
     where = SHARED_MEMORY if roomy else Path(tempfile.gettempdir())
     _remove_stale_folders(where)
-    return Path(tempfile.mkdtemp(prefix=f"movingcolor-batches-{os.getpid()}-", dir=where))
+    prefix = f"movingcolor-batches.{socket.gethostname()}.{os.getpid()}."
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=where))
 
 
 def _remove_stale_folders(where: Path) -> None:
-    """Remove the batch folders of runs that are no longer running (a killed run cannot remove its
-    own, and in shared memory they hold RAM until the machine restarts)."""
-    for folder in where.glob("movingcolor-batches-*-*"):
-        owner = folder.name.split("-")[2]
-        if not owner.isdigit():
+    """Remove the batch folders of runs on this machine that are no longer running (a killed run
+    cannot remove its own, and in shared memory they hold RAM until the machine restarts). Only
+    this host's: containers sharing /dev/shm number their processes apart."""
+    host = socket.gethostname()
+    for folder in where.glob("movingcolor-batches.*.*.*"):
+        # movingcolor-batches.HOST.PID.RANDOM (mkdtemp's suffix has no dots; a host name may)
+        named, _, _ = folder.name.removeprefix("movingcolor-batches.").rpartition(".")
+        owner_host, _, owner = named.rpartition(".")
+        if owner_host != host or not owner.isdigit():
             continue
         try:
             os.kill(int(owner), 0)
