@@ -13,10 +13,14 @@ import socket
 import ssl
 
 import grpc
-from movingcolor import __version__
 from movingcolor import errors as server_errors
 from movingcolor.errors import TRANSIENT_EXIT_CODE, MovingColorError
 from movingcolor.protocol.status import IMAGE_EVICTED, error_reason
+
+from .package_check import installed_movingcolor
+
+# Read through the check: a folder named movingcolor where the script runs has no version to give.
+__version__ = installed_movingcolor().__version__
 
 
 class ClientError(MovingColorError):
