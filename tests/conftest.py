@@ -62,7 +62,7 @@ def test_model(tmp_path_factory):
 
 
 def short_folder(prefix: str = "mc-") -> Path:
-    """A folder with a short path: Unix socket paths are limited to 107 bytes."""
+    """A folder with a short path: Unix socket paths are limited to 105 bytes (gRPC)."""
     return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
 
 

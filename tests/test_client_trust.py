@@ -429,7 +429,11 @@ def test_a_certificate_and_key_tls_cannot_use_are_named_not_taken_for_a_port_in_
     _certificates(certificates)
     (certificates / "garbage.pem").write_text("not a certificate\n")
     server, key = certificates / "server.pem", certificates / "server.key"
+    # A key with a passphrase: OpenSSL asked for it on the terminal, or failed with a traceback.
+    locked = ["-in", "server.key", "-out", "locked.key", "-passout", "pass:x"]
+    _openssl("pkcs8", "-topk8", *locked, cwd=certificates)
     for files, says in (
+        (["--tls-cert", server, "--tls-key", certificates / "locked.key"], "is encrypted with a passphrase"),
         (["--tls-cert", server, "--tls-key", certificates / "client.key"], "cannot be used together"),
         (["--tls-cert", key, "--tls-key", server], "cannot be used together"),
         (["--tls-cert", server, "--tls-key", key, "--tls-client-ca", certificates / "garbage.pem"],

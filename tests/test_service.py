@@ -582,9 +582,17 @@ def test_serve_refuses_to_listen_beyond_loopback_without_a_token(capsys, monkeyp
     [
         ("--max-message-mb", "0", "--max-message-mb must be more than 0"),
         ("--max-image-mb", "-1", "--max-image-mb must be more than 0"),
-        ("--grace", "-1", "--grace must be 0 (stop at once) or more seconds"),
-        ("--max-jobs", "0", "--max-jobs must be 1 or more"),
+        ("--grace", "-1", "--grace must be 0 (stop at once) to 86400 seconds"),
+        ("--max-jobs", "0", "--max-jobs must be 1 to 2147483647"),
         ("--cache-mb", "-5", "--cache-mb must be 0 (no cache) or more"),
+        # Past what GetInfo can report (every client failed), or not finite (tracebacks).
+        ("--max-jobs", "4294967296", "--max-jobs must be 1 to 2147483647, not 4294967296"),
+        ("--max-image-mb", "inf", "--max-image-mb must be more than 0 and finite"),
+        ("--cache-mb", "nan", "--cache-mb must be 0 (no cache) or more, not nan"),
+        ("--grace", "inf", "--grace must be 0 (stop at once) to 86400 seconds"),
+        ("--max-image-mb", "1e-9", "admits no image"),
+        # An unset variable (--root "$SHOWS") made the current folder a root.
+        ("--root", "", "argument --root: is empty"),
     ],
 )
 def test_serve_refuses_a_limit_that_makes_no_sense_before_listening(option, value, message):

@@ -8,6 +8,7 @@ the default). Beyond loopback a token is required: ``--token-file`` or
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def add_parser(commands) -> None:
         "--root",
         action="append",
         default=[],
-        type=Path,
+        type=_root_folder,
         help="a folder file jobs (RunJob) may read and write; repeat for several (none: file jobs off)",
     )
     parser.add_argument(
@@ -167,17 +168,38 @@ def read_token(path: Path | None) -> str | None:
     return token
 
 
+def _root_folder(text: str) -> Path:
+    """An empty --root (``--root "$SHOWS"`` with the variable unset) would be the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "is empty (an unset variable?): give the folder file jobs may read and write"
+        )
+    return Path(text)
+
+
+#: The longest drain a stop may wait for: a day.
+MAX_GRACE_SECONDS = 86400
+
+#: The largest count a server reports to its clients (GetInfo's 32-bit fields).
+_LARGEST_COUNT = 2**31 - 1
+
+
 def run(args) -> int:
     for name in ("max_jobs", "slots", "max_window_frames", "max_pixels", "max_engines"):
-        if getattr(args, name) < 1:
-            raise MovingColorError(f"--{name.replace('_', '-')} must be 1 or more, not {getattr(args, name)}")
+        if not 1 <= getattr(args, name) <= _LARGEST_COUNT:
+            raise MovingColorError(
+                f"--{name.replace('_', '-')} must be 1 to {_LARGEST_COUNT}, not {getattr(args, name)}"
+            )
     for name in ("cache_mb", "result_cache_mb", "frame_cache_mb"):
-        if getattr(args, name) < 0:
-            raise MovingColorError(f"--{name.replace('_', '-')} must be 0 (no cache) or more")
-    for name in ("max_window_mb", "idle_timeout", "max_call_time", "max_message_mb", "max_image_mb"):
-        if not getattr(args, name) > 0:
+        if not 0 <= getattr(args, name) < math.inf:
             value = getattr(args, name)
-            raise MovingColorError(f"--{name.replace('_', '-')} must be more than 0, not {value}")
+            raise MovingColorError(f"--{name.replace('_', '-')} must be 0 (no cache) or more, not {value}")
+    for name in ("max_window_mb", "idle_timeout", "max_call_time", "max_message_mb", "max_image_mb"):
+        if not 0 < getattr(args, name) < math.inf:
+            value = getattr(args, name)
+            raise MovingColorError(f"--{name.replace('_', '-')} must be more than 0 and finite, not {value}")
+    if args.max_image_mb * 1024 * 1024 < 1:
+        raise MovingColorError(f"--max-image-mb {args.max_image_mb:g} admits no image: give a larger size")
     if args.max_message_mb < 0.25:
         raise MovingColorError(
             f"--max-message-mb {args.max_message_mb:g} is too small for a frame's part and its "
@@ -188,8 +210,10 @@ def run(args) -> int:
             f"--max-message-mb {args.max_message_mb:g} is over gRPC's largest message (2 GiB): give "
             f"2047 or less (images travel in parts, so the default 4 serves any image)"
         )
-    if not args.grace >= 0:
-        raise MovingColorError(f"--grace must be 0 (stop at once) or more seconds, not {args.grace}")
+    if not 0 <= args.grace <= MAX_GRACE_SECONDS:
+        raise MovingColorError(
+            f"--grace must be 0 (stop at once) to {MAX_GRACE_SECONDS} seconds, not {args.grace}"
+        )
     if args.device not in ("auto", "cpu"):
         # Checked now rather than at the first network call: a GPU server without its GPU is a setup
         # error. The CPU needs no check, and a server that runs no network never imports torch.

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from .errors import AddressError
 
-# sockaddr_un holds 108 bytes including the terminating NUL.
-UNIX_PATH_MAX = 107
+# sockaddr_un holds 108 bytes including the terminating NUL, but gRPC binds paths of at most 105
+# (106 and 107 failed as "Failed to bind", read as another server on the address).
+UNIX_PATH_MAX = 105
 _HOST_PORT = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<host>[^:\[\]]*)):(?P<port>\d+)$")
 
 

@@ -186,6 +186,17 @@ def _check_tls_files(settings: ServerSettings) -> None:
     bind the address then, which read as another server on the port."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
+        key_text = Path(settings.tls_key).read_bytes()
+    except OSError:
+        key_text = b""
+    if b"ENCRYPTED" in key_text:
+        # OpenSSL would ask for its passphrase on the terminal (or fail without one), and gRPC
+        # cannot use it either.
+        raise MovingColorError(
+            f"TLS key {settings.tls_key} is encrypted with a passphrase: give an unencrypted PEM key "
+            f"(openssl pkey -in KEY -out PLAIN.key), readable by the server's user alone"
+        )
+    try:
         context.load_cert_chain(settings.tls_cert, settings.tls_key)
     except ssl.SSLError as error:
         raise MovingColorError(
