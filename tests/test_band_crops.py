@@ -45,7 +45,18 @@ def test_the_band_sets_the_scale_not_the_frame():
 
 @pytest.mark.parametrize(
     ("height", "width", "scale"),
-    [(480, 854, 1.0), (1080, 1920, 1.0), (1080, 1920, 0.6), (2160, 4096, 0.3), (100, 3000, 0.77)],
+    [
+        (480, 854, 1.0),
+        (1080, 1920, 1.0),
+        (1080, 1920, 0.6),
+        (2160, 4096, 0.3),
+        (100, 3000, 0.77),
+        # A side the network sees whole whose size is no multiple of 4 there: its one crop was
+        # rounded down, and a strip of the band (or all of it) lay in no core.
+        (16, 3000, FINEST_SCALE),
+        (64, 2000, FINEST_SCALE),
+        (2000, 64, FINEST_SCALE),
+    ],
 )
 def test_cores_tile_the_band_once_and_crops_hold_their_cores(height, width, scale):
     band = _ring_band(height, width)

@@ -89,8 +89,12 @@ class _Axis:
     def at_scale(cls, full: int, scale: float) -> _Axis:
         working = max(SIDE_MULTIPLE, round(full * scale))
         if working <= CROP:
-            # One crop takes the whole axis: no margin is needed where there is no neighbour.
-            return cls(full, working, max(SIDE_MULTIPLE, working // SIDE_MULTIPLE * SIDE_MULTIPLE))
+            # One crop takes the whole axis: no margin is needed where there is no neighbour. Its
+            # side is the axis's rounded up to the encoder's multiple (CROP is one), and the axis is
+            # seen at that side: rounded down, the axis was wider than its one crop and the crops
+            # laid along it left a strip of the band, or all of it, out of every core.
+            side = -(-working // SIDE_MULTIPLE) * SIDE_MULTIPLE
+            return cls(full, side, side)
         return cls(full, working, CROP)
 
     def to_full(self, position: int) -> int:
