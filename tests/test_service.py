@@ -7,6 +7,7 @@ the classical engines and for the network alike.
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -752,3 +753,20 @@ def test_a_shots_files_are_held_as_bytes_until_read_and_raw_samples_decoded_at_o
     raw = _received(ImageDecoder(), Image(pb.ROLE_PLATE, 1, raw_info, raw_data))
     assert isinstance(raw, DecodedImage)
     np.testing.assert_array_equal(raw.pixels, pixels)
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("nosuchhost.invalid:50175", "the host name 'nosuchhost.invalid' does not resolve here"),
+        ("192.0.2.1:50175", "192.0.2.1 is not an address of this machine"),
+    ],
+)
+def test_an_address_that_cannot_be_bound_names_why(address, message):
+    """A host name that does not resolve and an address of another machine both failed as gRPC's
+    "Failed to bind", read as "is another server using it?"."""
+    command = [sys.executable, "-m", "movingcolor.cli.main", "serve", "--address", address, "--no-warm-up"]
+    environment = {**os.environ, "MOVINGCOLOR_TOKEN": "a-token-for-a-network-address"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment)
+    assert done.returncode == 2 and message in done.stderr, done.stderr[-2000:]
+    assert "is another server using it" not in done.stderr

@@ -11,6 +11,7 @@ memory its jobs freed goes back to the system once they end.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -278,6 +279,9 @@ def create_server(
         else:
             port = server.add_secure_port(parsed.target, credentials)
     except RuntimeError as error:
+        why = _bind_problem(parsed)
+        if why:
+            raise AddressError(f"cannot listen on {parsed}: {why}") from error
         raise AddressError(f"cannot listen on {parsed}: {error}; is another server using it?") from error
     if not parsed.is_unix and port == 0:
         raise AddressError(f"cannot listen on {parsed}: the port is in use or the host is not this machine's")
@@ -292,8 +296,12 @@ def _refuse_a_port_in_use(parsed: Address) -> None:
         return
     try:
         resolved = socket.getaddrinfo(parsed.host or None, parsed.port, type=socket.SOCK_STREAM)
-    except OSError:
-        return  # gRPC says what is wrong with the host
+    except OSError as error:
+        raise AddressError(
+            f"cannot listen on {parsed}: the host name {parsed.host!r} does not resolve here "
+            f"({error.strerror or error}); give this machine's name or one of its addresses "
+            f"(0.0.0.0:{parsed.port} for all of them)"
+        ) from None
     for family, kind, protocol, _, where in resolved:
         with socket.socket(family, kind, protocol) as probe:
             probe.settimeout(0.5)
@@ -302,6 +310,31 @@ def _refuse_a_port_in_use(parsed: Address) -> None:
                     f"cannot listen on {parsed}: something already listens on {where[0]} port {where[1]} "
                     f"(another server?); stop it or choose another port"
                 )
+
+
+def _bind_problem(parsed: Address) -> str | None:
+    """Why a TCP address cannot be bound, from the system's own answer (gRPC says only "Failed to
+    bind"); None where a plain socket binds it, or for a Unix socket."""
+    if parsed.is_unix or not parsed.port:
+        return None
+    try:
+        resolved = socket.getaddrinfo(parsed.host or None, parsed.port, type=socket.SOCK_STREAM)
+    except OSError:
+        return None
+    for family, kind, protocol, _, where in resolved:
+        with socket.socket(family, kind, protocol) as probe:
+            try:
+                probe.bind(where)
+            except OSError as error:
+                if error.errno == errno.EADDRNOTAVAIL:
+                    return (
+                        f"{where[0]} is not an address of this machine: give one of its own "
+                        f"(0.0.0.0:{parsed.port} for all of them)"
+                    )
+                if error.errno == errno.EACCES:
+                    return f"port {parsed.port} needs privileges here: choose a port of 1024 or more"
+                return f"{error.strerror or error}"
+    return None
 
 
 def serve(address: str, settings: ServerSettings | None = None) -> int:
