@@ -28,9 +28,6 @@ from movingcolor.protocol.digest import image_sha256
 from movingcolor.protocol.images import SAMPLE_TYPES, file_image, raw_image
 from movingcolor.v1 import image_pb2 as pb
 
-#: The largest finite half float: a larger value sent as half arrives as infinity.
-HALF_LARGEST = float(np.finfo(np.float16).max)
-
 
 class _FileSource:
     """A sequence, a folder of frames or one still image, sent as file bytes."""
@@ -208,13 +205,15 @@ class ArrayFrames:
         if pixels.ndim == 2:
             pixels = pixels[:, :, None]
         if self.sample_type == pb.SAMPLE_TYPE_HALF and pixels.size:
+            from movingcolor.frames.image_io import HALF_MAX
+
             largest = float(np.nanmax(np.abs(pixels)))
             if np.isinf(largest):  # infinities are the server's to name; the finite values count
                 largest = float(np.abs(pixels[np.isfinite(pixels)], dtype=np.float32).max(initial=0.0))
-            if largest > HALF_LARGEST:
+            if largest > HALF_MAX:
                 raise FrameSourceError(
                     f"{role} frame {frame} holds values up to {largest:g}, beyond half floats' "
-                    f"{HALF_LARGEST:g}: send float samples (sample_type='float')"
+                    f"{HALF_MAX:g}: send float samples (sample_type='float')"
                 )
         colorspace = self.colorspace if role != "matte" else ""
         # A view of the planar samples: the upload hashes it and cuts it into parts, nothing more.

@@ -19,6 +19,8 @@ from .temporaries import temporary_path
 
 # What --exr-type and the output extension map to: the samples each file stores.
 EXR_PIXEL_TYPES = {"half": np.float16, "float": np.float32}
+#: The largest magnitude a half float holds; beyond it a value is written (or sent) as infinity.
+HALF_MAX = 65504.0
 _INTEGER_SAMPLES = {".png": np.uint8, ".tif": np.uint16, ".tiff": np.uint16}
 #: OpenImageIO's name for each of those sample types.
 _OIIO_TYPES = {np.float16: oiio.HALF, np.float32: oiio.FLOAT, np.uint8: oiio.UINT8, np.uint16: oiio.UINT16}

@@ -13,10 +13,8 @@ import numpy as np
 
 from ..color.config import apply_processor
 from ..errors import InvalidPixelsError
+from ..frames.image_io import HALF_MAX
 from .colorspaces import ShotColorspaces
-
-#: The largest magnitude a half-float EXR can hold; beyond it a value is written as infinity.
-HALF_MAX = 65504.0
 
 
 def blend_exact(weight, fg_lin, bg_lin, fg_out, bg_out, lin_to_out) -> np.ndarray:

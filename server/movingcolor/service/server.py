@@ -292,17 +292,7 @@ def _refuse_a_port_in_use(parsed: Address) -> None:
     """Refuse a TCP port that something already listens on at any address its host name resolves
     to: gRPC binds what it can and serves, so a second server on ``localhost:PORT`` took ``[::1]``
     from the first, which kept ``127.0.0.1``, and clients reached either by how they spelt it."""
-    if parsed.is_unix or not parsed.port:
-        return
-    try:
-        resolved = socket.getaddrinfo(parsed.host or None, parsed.port, type=socket.SOCK_STREAM)
-    except OSError as error:
-        raise AddressError(
-            f"cannot listen on {parsed}: the host name {parsed.host!r} does not resolve here "
-            f"({error.strerror or error}); give this machine's name or one of its addresses "
-            f"(0.0.0.0:{parsed.port} for all of them)"
-        ) from None
-    for family, kind, protocol, _, where in resolved:
+    for family, kind, protocol, _, where in _tcp_endpoints(parsed):
         with socket.socket(family, kind, protocol) as probe:
             probe.settimeout(0.5)
             if probe.connect_ex(where) == 0:
@@ -312,16 +302,26 @@ def _refuse_a_port_in_use(parsed: Address) -> None:
                 )
 
 
+def _tcp_endpoints(parsed: Address) -> list[tuple]:
+    """The socket addresses a TCP address names (``getaddrinfo``'s entries); none for a Unix socket
+    or port 0. A host name that does not resolve is refused, named (gRPC says only "Failed to
+    bind")."""
+    if parsed.is_unix or not parsed.port:
+        return []
+    try:
+        return socket.getaddrinfo(parsed.host or None, parsed.port, type=socket.SOCK_STREAM)
+    except OSError as error:
+        raise AddressError(
+            f"cannot listen on {parsed}: the host name {parsed.host!r} does not resolve here "
+            f"({error.strerror or error}); give this machine's name or one of its addresses "
+            f"(0.0.0.0:{parsed.port} for all of them)"
+        ) from None
+
+
 def _bind_problem(parsed: Address) -> str | None:
     """Why a TCP address cannot be bound, from the system's own answer (gRPC says only "Failed to
     bind"); None where a plain socket binds it, or for a Unix socket."""
-    if parsed.is_unix or not parsed.port:
-        return None
-    try:
-        resolved = socket.getaddrinfo(parsed.host or None, parsed.port, type=socket.SOCK_STREAM)
-    except OSError:
-        return None
-    for family, kind, protocol, _, where in resolved:
+    for family, kind, protocol, _, where in _tcp_endpoints(parsed):
         with socket.socket(family, kind, protocol) as probe:
             try:
                 probe.bind(where)

@@ -247,7 +247,7 @@ class Trainer:
         twice over) and exported the old run's best weights as its own. Returns what was removed."""
         if (self.checkpoint / "trainer.json").exists():
             return []
-        reached = self._last_logged_step()
+        reached = max(self._logged_steps("losses.csv"), default=0)
         if reached >= self.config.checkpoint_every:
             raise MovingColorError(
                 f"{self.run} holds the logs of a run that reached step {reached} but no checkpoint "
@@ -266,13 +266,13 @@ class Trainer:
             removed.append(name)
         return removed
 
-    def _last_logged_step(self) -> int:
-        path = self.run / "losses.csv"
+    def _logged_steps(self, name: str) -> set[int]:
+        """The steps the run's log ``name`` (``losses.csv``, ``validation.csv``) holds rows of."""
+        path = self.run / name
         if not path.exists():
-            return 0
+            return set()
         with path.open(newline="") as handle:
-            steps = [int(row["step"]) for row in csv.DictReader(handle) if str(row.get("step", "")).isdigit()]
-        return max(steps, default=0)
+            return {int(row["step"]) for row in csv.DictReader(handle) if str(row.get("step", "")).isdigit()}
 
     def _drop_rows_after(self, name: str, step: int) -> None:
         path = self.run / name
@@ -580,11 +580,7 @@ class Trainer:
         stopped while validating saved its checkpoint at that step, and went on past it."""
         if self.step == 0 or self.step % self.config.validate_every:
             return False
-        path = self.run / "validation.csv"
-        if not path.exists():
-            return True
-        with path.open(newline="") as handle:
-            return all(row.get("step") != str(self.step) for row in csv.DictReader(handle))
+        return self.step not in self._logged_steps("validation.csv")
 
     def network_for_export(self) -> MovingColorNet:
         """The network as a model folder records it: on the CPU, in evaluation mode, and with the
