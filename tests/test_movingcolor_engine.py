@@ -610,6 +610,49 @@ def test_a_window_asked_for_one_frame_works_only_where_that_frame_needs(size, ba
         assert counts["network"] < work_for_every["network"]
 
 
+def test_a_hosts_window_lays_its_crops_along_its_targets_band_alone(monkeypatch):
+    """A host's window for one frame (``outputs_alone``: no chunking regroups it) runs the network
+    on the crops laid along its target's band, not along every frame's: on an object that crosses
+    the frame, fewer crops, each decoding the target alone, and every pixel of its band covered."""
+    from movingcolor.engines.band_crops import band_crops, band_scale
+
+    height, width, band_width = 192, 864, 10.0
+    rng = np.random.default_rng(5)
+    plate = ndimage.gaussian_filter(rng.random((5, height, width, 3)), (0, 3, 3, 0)).astype(np.float32)
+    plate = np.clip((plate - 0.5) * 4 + 0.5, 0, 1)
+    graded = np.clip(plate * np.float32([1.3, 1.0, 0.7]), 0, 1)
+    matte = np.zeros((5, height, width), np.float32)
+    for t in range(5):
+        left = width // 8 + t * width // 7
+        matte[t, height // 4 : 3 * height // 4, left : left + width // 5] = 1.0
+    band = np.stack([edge_band(m, BandWidth(band_width)) for m in matte])
+    target = dataclasses_replace(_shot_frames(plate, graded, matte, band, band_width), outputs=[2])
+    network = live_heads(_guided_start_network())
+    regions: list[tuple[int, int, int, int]] = []
+    inputs = MovingColorEngine._inputs
+
+    def recorded(self, frames, grade_known, size, region=(slice(None), slice(None))):
+        regions.append((region[0].start, region[0].stop, region[1].start, region[1].stop))
+        return inputs(self, frames, grade_known, size, region)
+
+    monkeypatch.setattr(MovingColorEngine, "_inputs", recorded)
+    engine = MovingColorEngine(network=network, device="cpu", steady_matte=False)
+    engine.fuse_window(target)
+    along_every_band = len(regions)
+    regions.clear()
+    alone = engine.fuse_window(dataclasses_replace(target, outputs_alone=True))[0].alpha
+    scale = band_scale([band_width] * 5, height, width, network.config.working_size)
+    own = [c for c in band_crops(band[2], scale) if band[2][c.core_rows, c.core_cols].any()]
+    assert regions == [(c.rows.start, c.rows.stop, c.cols.start, c.cols.stop) for c in own]
+    assert 0 < len(regions) < along_every_band
+    covered = np.zeros((height, width), bool)
+    for crop in own:
+        covered[crop.core_rows, crop.core_cols] = True
+    assert covered[band[2]].all()
+    # The network changed the target's band (live heads).
+    assert not np.array_equal(alone[band[2]], matte[2][band[2]])
+
+
 @pytest.mark.parametrize(
     ("size", "band_width"),
     # many crops: more of them, each with five frames, than a whole frame's windows would keep

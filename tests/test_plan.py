@@ -63,6 +63,25 @@ def test_a_plan_skipping_finished_frames_runs_only_the_rest(test_model):
     assert FramePlan.plan(engine, plan.clip, plan.render, frozenset(plan.render)).windows == ()
 
 
+def test_a_hosts_window_plan_marks_its_outputs_asked_for_alone(test_model):
+    """A host's window (FuseWindow's plan) tells the engine that no chunking regroups its outputs;
+    a shot's plan does not, and a rerun's plan keeps the mark."""
+    engine = _engine("movingcolor", test_model)
+    shot = FramePlan.plan(engine, list(range(1001, 1006)), FrameRange(1003, 1003))
+    host = shot.for_outputs_alone()
+    assert not any(w.outputs_alone for w in shot.windows)
+    assert host.windows and all(w.outputs_alone for w in host.windows)
+    assert [dataclasses.replace(w, outputs_alone=False) for w in host.windows] == list(shot.windows)
+    assert (host.clip, host.render, host.targets, host.reads) == (
+        shot.clip,
+        shot.render,
+        shot.targets,
+        shot.reads,
+    )
+    wider = FramePlan.plan(engine, list(range(1001, 1006)), FrameRange(1002, 1003)).for_outputs_alone()
+    assert all(w.outputs_alone for w in wider.skipping(engine, frozenset({1002})).windows)
+
+
 def _store(demo_inputs) -> FrameStore:
     plate, matte = demo_inputs
     store = FrameStore(("plate", "matte"), CLIP)

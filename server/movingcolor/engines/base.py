@@ -49,6 +49,9 @@ class FusionFrames:
     #: engine may cache a frame's work under between windows. None where frames have no identity
     #: (an engine that caches then keys by content).
     frame_keys: list[Hashable] | None = None
+    #: Whether the outputs are only ever asked for as this window's (``Window.outputs_alone``): an
+    #: engine may lay its work along their bands alone, not the window's every local frame's.
+    outputs_alone: bool = False
 
     @property
     def center(self) -> int:

@@ -468,9 +468,11 @@ class MovingColorEngine(Engine):
         # The cores are laid along every local frame's band, not the outputs' alone, so a frame's
         # crops do not depend on which of the window's frames are asked for (a shot fused in
         # chunks equals the shot fused whole); a crop whose core no output's band crosses is not
-        # run (a host's scrub asks for one frame of five).
-        union = np.array(frames.band[0], bool)
-        for t in range(1, local):
+        # run. Outputs asked for alone (a host's window for one frame) have them laid along their
+        # own bands: a 1080p scrub's target crosses 8-9 crops where the window's bands cross 10-15.
+        laid_along = frames.outputs if frames.outputs_alone else range(local)
+        union = np.zeros(frames.band[0].shape, bool)
+        for t in laid_along:
             union |= frames.band[t]
         # Each crop with the outputs whose band crosses its core: the frames it decodes.
         crops = []

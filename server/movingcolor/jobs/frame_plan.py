@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..engines import Engine
 from ..errors import FrameRangeError
@@ -114,9 +114,18 @@ class FramePlan:
         windows = engine.plan(list(clip), targets) if targets else []
         return cls(tuple(clip), render, tuple(targets), tuple(windows))
 
+    def for_outputs_alone(self) -> FramePlan:
+        """This plan with each window's outputs marked as asked for alone (:attr:`Window.outputs_alone`):
+        a host's window for one frame."""
+        windows = tuple(replace(window, outputs_alone=True) for window in self.windows)
+        return FramePlan(self.clip, self.render, self.targets, windows)
+
     def skipping(self, engine: Engine, finished: frozenset[int]) -> FramePlan:
         """This plan without the frames in ``finished``: their windows do not run at all."""
-        return FramePlan.plan(engine, self.clip, self.render, finished) if finished else self
+        if not finished:
+            return self
+        skipped = FramePlan.plan(engine, self.clip, self.render, finished)
+        return skipped.for_outputs_alone() if any(w.outputs_alone for w in self.windows) else skipped
 
     @property
     def needed(self) -> list[int]:

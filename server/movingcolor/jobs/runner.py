@@ -69,6 +69,7 @@ def window_frames(
         # every window that sees it.
         grade_known=all(prepared[n].grade_known for n in window.local),
         frame_keys=None if frame_key is None else [frame_key(n) for n in numbers],
+        outputs_alone=window.outputs_alone,
     )
 
 

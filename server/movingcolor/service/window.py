@@ -199,7 +199,9 @@ def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, reque
             store.put(role, frame, image)
         store.finish()
         render = render or render_range(clip, setup)
-        frames = FramePlan.plan(engine, clip, render)
+        # A host asks for each frame with its own window, never in a chunk of a shot: the engine may
+        # work along the target's band alone.
+        frames = FramePlan.plan(engine, clip, render).for_outputs_alone()
         event(
             "job.accepted",
             job=job.id,

@@ -21,6 +21,10 @@ class Window:
     refs: tuple[int, ...] = ()
     #: The local frames whose predictions this window contributes.
     outputs: tuple[int, ...] = ()
+    #: Whether its outputs are only ever asked for as this window's, never among other outputs of
+    #: the same frames (a host's window for one frame, which no shot's chunking regroups): an
+    #: engine may then lay its work along their bands alone.
+    outputs_alone: bool = False
 
     @property
     def frames(self) -> tuple[int, ...]:
