@@ -58,11 +58,27 @@ def test_any_chunking_gives_the_whole_shot(demo_inputs, tmp_path, engine):
         _same(tmp_path / "whole", tmp_path / name)
 
 
+def _renumbered(plate: str, matte: str, folder: Path, first: int) -> tuple[str, str]:
+    """The demo shot's frames 1001-1008 copied into ``folder`` as frames ``first`` on."""
+    for role, pattern in (("plate", plate), ("matte", matte)):
+        (folder / role).mkdir(parents=True)
+        for offset in range(8):
+            source = Path(pattern.replace("####", str(1001 + offset)))
+            shutil.copy(
+                source, folder / role / source.name.replace(str(1001 + offset), f"{first + offset:04d}")
+            )
+    return str(folder / "plate" / Path(plate).name), str(folder / "matte" / Path(matte).name)
+
+
 def test_openjd_template_runs_in_chunks(demo_inputs, tmp_path):
+    """Chunks of a shot whose paths hold what a shell would read ($, a backquote, a double quote)
+    and whose first chunk starts on a negative frame (``-3--1`` is no option) reassemble into the
+    whole shot."""
     openjd = shutil.which("openjd")
     if openjd is None:
         pytest.skip("openjd-cli is not installed (pip install 'movingcolor[dev]')")
-    plate, matte = demo_inputs
+    shot = tmp_path / 'sh$0`10 "v2"'
+    plate, matte = _renumbered(*demo_inputs, shot, first=-3)
     template = TEMPLATES / "openjd-shot.yaml"
     assert subprocess.run([openjd, "check", str(template)], capture_output=True).returncode == 0
     # A command of several words, as a wrapper (rez env ... --) or an interpreter's is.
@@ -79,9 +95,9 @@ def test_openjd_template_runs_in_chunks(demo_inputs, tmp_path):
             "-p",
             f"Grade={DEMO_GRADE}",
             "-p",
-            f"Out={tmp_path / 'farm' / 'f.####.exr'}",
+            f"Out={shot / 'farm' / 'f.####.exr'}",
             "-p",
-            "Frames=1001-1008",
+            "Frames=-3-4",
             "-p",
             "ChunkSize=3",
             "-p",
@@ -93,21 +109,9 @@ def test_openjd_template_runs_in_chunks(demo_inputs, tmp_path):
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "Chunks run: 3" in result.stdout
-    assert (
-        run_cli(
-            "fuse",
-            "--plate",
-            plate,
-            "--matte",
-            matte,
-            "--grade",
-            DEMO_GRADE,
-            "--out",
-            tmp_path / "whole" / "f.####.exr",
-        )
-        == 0
-    )
-    _same(tmp_path / "whole", tmp_path / "farm")
+    whole = tmp_path / "whole" / "f.####.exr"
+    assert run_cli("fuse", "--plate", plate, "--matte", matte, "--grade", DEMO_GRADE, "--out", whole) == 0
+    _same(tmp_path / "whole", shot / "farm")
 
 
 def test_opencue_specification(tmp_path):
@@ -135,7 +139,7 @@ def test_opencue_specification(tmp_path):
     assert layers[0].findtext("range") == "1001-1100" and layers[0].findtext("chunk") == "12"
     command = layers[0].findtext("cmd")
     assert command.startswith("movingcolor fuse --plate /shows/x/plate.####.exr") is False  # quoted
-    assert "'slope=1.1;sat=1.2'" in command and "--frames '#FRAME_START#-#FRAME_END#'" in command
+    assert "'slope=1.1;sat=1.2'" in command and "'--frames=#FRAME_START#-#FRAME_END#'" in command
     assert spec.findtext("show") == "x" and spec.findtext("shot") == "shot010"
 
 

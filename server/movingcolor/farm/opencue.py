@@ -1,6 +1,6 @@
 """OpenCue submission: a MovingColor shot as an outline with one chunked layer.
 
-Each chunk runs ``movingcolor fuse --frames #FRAME_START#-#FRAME_END#`` (OpenCue
+Each chunk runs ``movingcolor fuse --frames=#FRAME_START#-#FRAME_END#`` (OpenCue
 substitutes the chunk's first and last frame), which reads the context frames its
 windows need and writes only its own, so chunks reassemble into the whole-shot result.
 The specification can be built and written without a Cuebot (``--spec``); launching
@@ -57,8 +57,8 @@ class FarmShot:
             self.band,
             "--out",
             self.out,
-            "--frames",
-            "#FRAME_START#-#FRAME_END#",
+            # One word: a chunk of negative frames (-2--1) would read as an option.
+            "--frames=#FRAME_START#-#FRAME_END#",
         ]
         if self.server:
             command += ["--server", self.server]
