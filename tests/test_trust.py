@@ -139,10 +139,19 @@ def test_shots_whose_plates_share_a_name_never_replace_each_others_frames_in_one
     assert sorted(digests(renders)) == sorted(kept) and digests(renders) != kept
 
 
-def test_a_shot_of_other_settings_never_writes_into_an_output_another_shot_is_writing(tmp_path, capsys):
-    """Two shots of other grades into one output, at once, left it holding frames of each. A live
-    writer's claim refuses the second; a claim a dead writer left is cleared; none stays behind."""
+@pytest.mark.parametrize("through", ["in-process", "server"])
+def test_a_shot_of_other_settings_never_writes_into_an_output_another_shot_is_writing(
+    tmp_path, capsys, request, through
+):
+    """Two shots of other grades into one output, at once, left it holding frames of each (through a
+    server, the client claimed nothing). A live writer's claim refuses the second; a claim a dead
+    writer left is cleared; none stays behind."""
     from movingcolor.frames.temporaries import owner_name
+
+    server = ["--server", request.getfixturevalue("served").address] if through == "server" else []
+
+    def fuse(*args) -> int:
+        return run_cli("fuse", "--grade", GRADE, "--engine", "hard", *args, *server)
 
     plate = write_plate(tmp_path / "shot", 1, 2)
     out = tmp_path / "out"

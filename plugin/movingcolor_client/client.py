@@ -290,6 +290,8 @@ class Client:
         except MovingColorError as error:
             note_frames_written(error, len(written), pattern)
             raise
+        finally:
+            outputs.release()
         return self._result(calls, render, written, kept, outputs, time.perf_counter() - started)
 
     def _result(

@@ -18,14 +18,17 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from movingcolor import errors as server_errors
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.frame_range import FrameRange
+from movingcolor.frames.output_claim import OutputClaim, claim_output
 from movingcolor.frames.output_pattern import prepare_folder
 from movingcolor.frames.overlap import check_outputs_spare_inputs
 from movingcolor.frames.sequence import SequencePattern
 from movingcolor.frames.temporaries import remove_stale_temporaries
 from movingcolor.v1 import fusion_pb2
 
+from .errors import OutputBusyError
 from .package_check import installed_movingcolor
 from .results import FINGERPRINT_KEY, FusedFrame
 from .sources import FileFrames
@@ -55,6 +58,7 @@ class ShotOutputs:
         self.compression = compression
         self._known = _known_digest(setup, frames, server)
         self.fingerprint = ""
+        self._claim: OutputClaim | None = None
 
     def accepted(self, accepted: fusion_pb2.ShotAccepted) -> None:
         """The server took (part of) the shot: what it runs goes into the frames' fingerprint."""
@@ -64,10 +68,23 @@ class ShotOutputs:
 
     def prepare(self, render: FrameRange) -> None:
         """Before any frame of ``render`` is written: refuse to overwrite any input file, make the
-        folder, and remove the temporaries a killed run left for these frames."""
+        folder, claim the sequence as an in-process run does (OutputBusyError while a shot of other
+        settings writes it), and remove the temporaries a killed run left for these frames.
+        :meth:`release` gives the claim up."""
         check_outputs_spare_inputs(self.pattern, render, self.frames.files())
         prepare_folder(self.pattern)
+        if self._claim is None:
+            try:
+                self._claim = claim_output(self.pattern, self.fingerprint)
+            except server_errors.OutputBusyError as error:
+                raise OutputBusyError(str(error)) from None
         remove_stale_temporaries(self.pattern, render)
+
+    def release(self) -> None:
+        """The shot is over, however it ended: another shot may write the sequence."""
+        if self._claim is not None:
+            self._claim.release()
+            self._claim = None
 
     def stamped(self, render: Iterable[int]) -> list[int]:
         """Frames whose file carries this fingerprint (none when forced): a quick look at headers."""
@@ -105,9 +122,12 @@ class ShotOutputs:
         return read_header(self.pattern.path(number)).attributes
 
     def write(self, fused: FusedFrame) -> Path:
-        return fused.write(
+        path = fused.write(
             self.pattern.path(fused.frame), self.pixel_type, self.compression, self.fingerprint
         )
+        if self._claim is not None:
+            self._claim.touch()  # a writer on another host is live while it writes
+        return path
 
 
 def _known_digest(setup: fusion_pb2.ShotSetup, frames: FileFrames, server: Mapping[str, str]):
