@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -167,6 +168,48 @@ def test_a_shot_of_other_settings_never_writes_into_an_output_another_shot_is_wr
     live.rename(out / live.name.replace(f"-{os.getpid()}-", f"-{dead.pid}-"))
     assert fuse("--plate", plate, "--out", str(out / "f.####.exr")) == 0
     assert len(list(out.glob("f.*.exr"))) == 2 and not list(out.glob(".*.writing"))
+
+
+def _as_unprivileged() -> list[str] | None:
+    """The words that run a command without the right to read, enter or write past permissions:
+    none for a user without it, ``setpriv`` dropping it for root, None where that cannot be done."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        return None
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner", "--"]
+
+
+def test_an_output_folder_that_cannot_be_entered_is_a_clear_error_and_a_drop_box_works(tmp_path):
+    """An output folder this user may not enter was a traceback (exit 1, "a bug"); one it may write
+    and enter but not list (a drop box) is written."""
+    prefix = _as_unprivileged()
+    if prefix is None:
+        pytest.skip("running as root without setpriv: permissions cannot be made to bind")
+    plate = write_plate(tmp_path / "shot", 1, 2)
+    for path in (tmp_path, tmp_path / "shot", *(tmp_path / "shot").iterdir()):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    command = [*prefix, sys.executable, "-m", "movingcolor.cli.main", "-q", "fuse", "--plate", plate]
+    command += ["--grade", GRADE, "--engine", "hard"]
+    shut, drop_box = tmp_path / "shut", tmp_path / "drop"
+    for folder, mode in ((shut, 0o000), (drop_box, 0o311)):
+        folder.mkdir()
+        folder.chmod(mode)
+    try:
+        run = subprocess.run([*command, "--out", str(shut / "f.####.exr")], capture_output=True, text=True)
+        assert run.returncode == 2, run.stderr[-2000:]
+        assert f"cannot write into output folder {shut}" in run.stderr and "Traceback" not in run.stderr
+        run = subprocess.run(
+            [*command, "--out", str(drop_box / "f.####.exr")], capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr[-2000:]
+    finally:
+        shut.chmod(0o755)
+        drop_box.chmod(0o755)
+    assert sorted(p.name for p in drop_box.iterdir() if not p.name.startswith(".")) == [
+        "f.0001.exr",
+        "f.0002.exr",
+    ]
 
 
 # -- nothing let in --------------------------------------------------------------------------------

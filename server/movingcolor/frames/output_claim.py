@@ -65,8 +65,13 @@ def claim_output(pattern: SequencePattern, fingerprint: str) -> OutputClaim:
     live shot of other settings writes it. Claims of writers gone are removed."""
     prefix, now = _prefix(pattern), time.time()
     mine = fingerprint[:16]
-    with os.scandir(pattern.directory) as entries:
-        claims = [e for e in entries if e.name.startswith(prefix) and e.name.endswith(SUFFIX)]
+    try:
+        with os.scandir(pattern.directory) as entries:
+            claims = [e for e in entries if e.name.startswith(prefix) and e.name.endswith(SUFFIX)]
+    except OSError:
+        # A folder this user may write but not list (a drop box) shows no claims; one it may not
+        # enter at all fails at the first frame, with the reason.
+        claims = []
     for entry in claims:
         theirs, _, owner = entry.name[len(prefix) : -len(SUFFIX)].partition(".")
         try:

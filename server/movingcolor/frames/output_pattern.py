@@ -11,6 +11,7 @@ An explicit pattern is written where it says.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from ..errors import MovingColorError, OutputError
@@ -133,6 +134,19 @@ def prepare_folder(pattern: SequencePattern) -> None:
         pattern.directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise OutputError(f"cannot create output folder {pattern.directory}: {error}") from error
+    try:
+        # A folder this user may not enter: every frame's path in it is refused (a drop box that
+        # may be written but not listed is fine).
+        os.stat(pattern.directory / ".movingcolor-entry-check")
+    except FileNotFoundError:
+        pass
+    except PermissionError as error:
+        raise OutputError(
+            f"cannot write into output folder {pattern.directory}: {error.strerror} (it may not be "
+            f"entered); give this user write and search (x) permission on it, or choose another output"
+        ) from error
+    except OSError:
+        pass  # a frame's file that cannot be looked at: its own read or write says why
 
 
 def note_frames_written(error: Exception, written: int, pattern: SequencePattern) -> None:
