@@ -143,6 +143,50 @@ def test_opencue_specification(tmp_path):
     assert spec.findtext("show") == "x" and spec.findtext("shot") == "shot010"
 
 
+@pytest.mark.parametrize("through", ["in-process", "server"])
+def test_a_rerun_that_spells_the_inputs_otherwise_keeps_the_frames(
+    demo_inputs, tmp_path, monkeypatch, capsys, request, through
+):
+    """A farm job makes every path absolute and a show may be reached through a link: a rerun of a
+    shot fused with relative paths redid every frame."""
+    import json
+
+    server = ["--server", request.getfixturevalue("served").address] if through == "server" else []
+
+    plate, matte = _renumbered(*demo_inputs, tmp_path / "shot", first=1001)
+    grade = tmp_path / "shot" / "grade.cc"
+    grade.write_text(
+        '<ColorCorrection id="g"><SOPNode><Slope>1.2 1 0.8</Slope><Offset>0 0 0</Offset>'
+        "<Power>1 1 1</Power></SOPNode><SatNode><Saturation>1</Saturation></SatNode></ColorCorrection>"
+    )
+    (tmp_path / "link").symlink_to(tmp_path / "shot")
+    monkeypatch.chdir(tmp_path)
+
+    def rerun(folder: str, grade_path: str) -> dict:
+        assert (
+            run_cli(
+                "fuse",
+                "--plate",
+                f"{folder}/plate/{Path(plate).name}",
+                "--matte",
+                f"{folder}/matte/{Path(matte).name}",
+                "--grade",
+                grade_path,
+                "--out",
+                str(tmp_path / "out" / "f.####.exr"),
+                "--json",
+                *server,
+            )
+            == 0
+        )
+        return json.loads(capsys.readouterr().out)
+
+    assert len(rerun("shot", "shot/grade.cc")["written"]) == 8
+    for folder in (str(tmp_path / "shot"), str(tmp_path / "link"), "./link/../shot"):
+        summary = rerun(folder, f"{folder}/grade.cc")
+        assert len(summary["skipped"]) == 8 and not summary["written"], folder
+
+
 def test_rerun_skips_finished_frames_and_redoes_stale_or_damaged_ones(demo_inputs, tmp_path, capsys):
     from movingcolor.frames.image_io import read_header
 

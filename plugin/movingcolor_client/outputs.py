@@ -142,7 +142,7 @@ def _known_digest(setup: fusion_pb2.ShotSetup, frames: FileFrames, server: Mappi
     digest.update(json.dumps({"client": __version__, "server": dict(server)}, sort_keys=True).encode())
     digest.update(sent.SerializeToString(deterministic=True))
     for path in frames.files(frames.clip):
-        name = os.path.abspath(path)
+        name = os.path.realpath(path)  # a rerun that spells it otherwise is the same shot
         try:
             stat = os.stat(path)
             digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())

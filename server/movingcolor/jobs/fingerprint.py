@@ -34,8 +34,12 @@ def _maybe_file(value: str | None) -> str | None:
     """A setting that may name a file (a LUT, a CDL, a config): its content counts."""
     if not value:
         return value
-    path = Path(value.split("#", 1)[0]).expanduser()
-    return f"{value}@{_file_digest(path)}" if path.is_file() else value
+    name, hash_mark, item = value.partition("#")
+    path = Path(name).expanduser()
+    if not path.is_file():
+        return value
+    # By its resolved path: a rerun that spells it otherwise (relative, through a link) is the same.
+    return f"{os.path.realpath(path)}{hash_mark}{item}@{_file_digest(path)}"
 
 
 def fingerprint(settings: dict, input_files: list[str], model_files: list[Path] = ()) -> str:
@@ -47,10 +51,14 @@ def fingerprint(settings: dict, input_files: list[str], model_files: list[Path] 
         "model": [_file_digest(Path(p)) for p in model_files],
     }
     digest.update(json.dumps(record, sort_keys=True, default=str).encode())
+    identities = []
     for name in input_files:
         try:
             stat = os.stat(name)
-            digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+            # By its resolved path: a rerun that spells it otherwise is the same shot.
+            identities.append(f"{os.path.realpath(name)}\0{stat.st_size}\0{stat.st_mtime_ns}\n")
         except OSError:
-            digest.update(f"{name}\0missing\n".encode())
+            identities.append(f"{name}\0missing\n")
+    for identity in sorted(identities):
+        digest.update(identity.encode())
     return digest.hexdigest()[:32]
