@@ -212,6 +212,33 @@ def test_an_output_folder_that_cannot_be_entered_is_a_clear_error_and_a_drop_box
     ]
 
 
+def test_sigterm_stops_a_shot_as_an_interrupt_does(tmp_path):
+    """A farm stops a task with SIGTERM: the run ended at once with the frame being written left as a
+    temporary and the output's claim in place (a rerun from another host waited 10 minutes on it)."""
+    import signal
+    import time
+
+    plate = write_plate(tmp_path / "shot", 1, 40, size=(640, 360))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "movingcolor.cli.main", "fuse", "--plate", plate, "--grade", GRADE]
+    run = subprocess.Popen(
+        [*command, "--engine", "guided", "--out", str(out / "f.####.exr")],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (out / "f.0001.exr").exists() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    run.send_signal(signal.SIGTERM)
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == 143, stderr[-2000:]
+    assert "stopped (SIGTERM); what was already written is complete" in stderr
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temporary, no claim
+    written = output_files(out)
+    assert 0 < len(written) < 40
+    assert all(read_pixels(path).shape == (360, 640, 3) for path in written)
+
+
 # -- nothing let in --------------------------------------------------------------------------------
 
 

@@ -1,7 +1,8 @@
 """Entry point: ``movingcolor fuse|serve|demo|info|bench|train|install``.
 
 Exit status: 0 success, 2 bad input or configuration (the message says what to
-fix), 130 interrupted, 1 anything unexpected (a bug: the traceback is shown).
+fix), 130 interrupted (Ctrl-C), 143 stopped by SIGTERM (a farm's kill or pre-emption), 1 anything
+unexpected (a bug: the traceback is shown).
 """
 
 from __future__ import annotations
@@ -9,10 +10,25 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
+import threading
 
 from .. import __version__
 from ..errors import MovingColorError
+
+#: Commands that answer SIGTERM themselves (a server drains, training stops at a step's end).
+HANDLE_SIGTERM_THEMSELVES = frozenset({"serve", "train"})
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, taken as an interrupt: the work stops the way Ctrl-C stops it (the frame being
+    written is not left as a temporary, the output's claim is released)."""
+
+
+def _terminated(signum, frame) -> None:
+    raise Terminated
+
 
 #: Each command and the module that defines it. A module is imported only when its command runs
 #: (or to list every command): a render-farm task that runs ``fuse`` for a few frames should not
@@ -57,11 +73,20 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="movingcolor: %(message)s", stream=sys.stderr)
+    if (
+        args.command not in HANDLE_SIGTERM_THEMSELVES
+        and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+        and threading.current_thread() is threading.main_thread()
+    ):
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         return args.run(args) or 0
     except MovingColorError as error:
         print(f"movingcolor: error: {error}", file=sys.stderr)
         return error.exit_code
+    except Terminated:
+        print("movingcolor: stopped (SIGTERM); what was already written is complete", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("movingcolor: interrupted; what was already written is complete", file=sys.stderr)
         return 130
