@@ -127,6 +127,44 @@ def leftovers(folder: Path) -> list[Path]:
     return [p for p in found if p.is_file() or p.name.startswith(".movingcolor")]
 
 
+def test_the_plate_under_the_playhead_is_taken_where_one_matte_clip_spans_two_plates(resolve, shot, tmp_path):
+    """Two plates cut back to back under one matte clip on the track above: the playhead on the
+    second plate took the first (the plate under the matte clip's start)."""
+    from movingcolor_resolve.timeline import playhead_frame
+
+    first = place(resolve, shot["plate"], 1001, 1006, track=1, record=RECORD, duration=3)
+    second = place(resolve, shot["plate"], 1001, 1006, track=1, record=RECORD + 3, source_in=3, duration=3)
+    place(resolve, shot["matte"], 1001, 1006, track=2, record=RECORD)
+    timeline = resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline()
+    settings = settings_for("unix:///nowhere.sock", tmp_path, matte="track:2")
+    for timecode, item in (("01:00:00:04", second), ("01:00:00:01", first)):
+        timeline.SetCurrentTimecode(timecode)
+        assert playhead_frame(timeline) == RECORD + int(timecode[-2:])
+        (taken,) = current_items(resolve, settings)
+        assert (taken.GetStart(), taken.GetEnd()) == (item.GetStart(), item.GetEnd())
+
+
+def test_a_drop_frame_playhead_counts_the_frames_its_timecode_skips():
+    """29.97 drop-frame timecode skips two numbers a minute, except every tenth minute."""
+    from movingcolor_resolve.timeline import playhead_frame
+
+    class Timeline:
+        def __init__(self, timecode: str, rate: str):
+            self.timecode, self.rate = timecode, rate
+
+        def GetCurrentTimecode(self) -> str:  # noqa: N802
+            return self.timecode
+
+        def GetSetting(self, name: str) -> str:  # noqa: N802
+            return {"timelineFrameRate": self.rate}[name]
+
+    assert playhead_frame(Timeline("00:01:00;02", "29.97")) == 1800
+    assert playhead_frame(Timeline("00:10:00;00", "29.97")) == 17982
+    assert playhead_frame(Timeline("01:00:00;00", "29.97")) == 107892
+    assert playhead_frame(Timeline("01:00:00:00", "25")) == 90000
+    assert playhead_frame(Timeline("not a timecode", "25")) is None
+
+
 def test_clip_under_the_playhead_with_its_alpha(resolve, served, shot, tmp_path, capsys):
     """The core path: render with ExportAlpha, fuse, import, place above at the same record frame."""
     item = place(resolve, shot["rgba"], 1001, 1006, track=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from movingcolor.frames.overlap import files_named
@@ -45,16 +46,44 @@ def current_items(resolve, settings: ResolveSettings | None = None) -> list:
     skipped = _not_plates(timeline, settings)
     if track_of(timeline, item) not in skipped:
         return [item]
+    # The plate under the playhead, not under the top clip's start: one matte or graded clip may
+    # span several plates cut back to back.
+    frame = playhead_frame(timeline)
+    if frame is None or not item.GetStart() <= frame < item.GetEnd():
+        frame = item.GetStart()
     for track in range(timeline.GetTrackCount("video"), 0, -1):
         if track in skipped:
             continue
         for other in timeline.GetItemListInTrack("video", track) or []:
-            if other.GetStart() <= item.GetStart() < other.GetEnd():
+            if other.GetStart() <= frame < other.GetEnd():
                 return [other]
     raise MissingInputError(
         f"no plate under the playhead: {item.GetName()} is on a matte, graded or {RESULT_TRACK} track "
         f"and no other track has a clip there"
     )
+
+
+def playhead_frame(timeline) -> int | None:
+    """The record frame under the playhead, as items' GetStart counts frames (the timeline's start
+    timecode included), from its timecode at the timeline's rate; drop-frame timecode (``;``)
+    skips its numbers. None where the timecode cannot be read."""
+    timecode = str(timeline.GetCurrentTimecode() or "")
+    parts = re.split("[:;.]", timecode)
+    try:
+        rate = float(timeline.GetSetting("timelineFrameRate") or 0)
+        hours, minutes, seconds, frames = (int(part) for part in parts)
+    except ValueError:
+        return None
+    if rate <= 0:
+        return None
+    nominal = round(rate)
+    frame = ((hours * 60 + minutes) * 60 + seconds) * nominal + frames
+    if ";" in timecode or "." in timecode:
+        # Drop frame: two numbers a minute (four at 59.94) are skipped, except every tenth minute.
+        dropped = 2 * round(nominal / 30)
+        total_minutes = hours * 60 + minutes
+        frame -= dropped * (total_minutes - total_minutes // 10)
+    return frame
 
 
 def track_items(resolve, track: int) -> list:
