@@ -11,10 +11,10 @@ from movingcolor.color.config import ColorConfig, apply_processor
 from movingcolor.color.grade import parse_grade
 from movingcolor.engines.base import Engine, FusionFrames, FusionResult
 from movingcolor.frames.image_io import read_pixels
+from movingcolor.frames.matte import matte_from_pixels
 from movingcolor.jobs import ShotSpec, run_shot
 from movingcolor.jobs.demo_shot import DEMO_GRADE
 from movingcolor.masks.band import BandWidth, edge_band, edge_band_with_fade
-from movingcolor.masks.matte import matte_from_pixels
 
 BAND = "6"
 #: How far the engine below moves the matte's edge: well beyond the band.

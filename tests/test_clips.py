@@ -12,8 +12,8 @@ from conftest import run_cli
 from movingcolor.color.config import ColorConfig
 from movingcolor.engines import engine_names
 from movingcolor.frames.image_io import read_header, read_pixels, write_image
+from movingcolor.frames.matte import matte_from_pixels
 from movingcolor.masks.band import BandWidth, edge_band
-from movingcolor.masks.matte import matte_from_pixels
 
 FRAMES = "0-5"
 CDL = "slope=1.15,1.05,0.9;offset=0.02;power=0.95;sat=1.2"

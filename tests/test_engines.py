@@ -10,10 +10,10 @@ from movingcolor.engines import engine_names
 from movingcolor.engines.registry import create_engine
 from movingcolor.errors import UnknownEngineError
 from movingcolor.frames.image_io import read_pixels, write_image
+from movingcolor.frames.matte import matte_from_pixels
 from movingcolor.jobs import ShotSpec, run_shot
 from movingcolor.jobs.demo_shot import DEMO_GRADE
 from movingcolor.masks.band import BandWidth, edge_band
-from movingcolor.masks.matte import matte_from_pixels
 
 BAND = "10"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from movingcolor.errors import BandSpecError
+from movingcolor.frames.matte import matte_from_pixels
 from movingcolor.masks.band import BandWidth, edge_band
-from movingcolor.masks.matte import matte_from_pixels
 
 
 def _disc(size=101, radius=20.0):

@@ -451,6 +451,25 @@ def test_a_matte_track_that_is_empty_everywhere_is_refused_before_the_server(res
     assert fused_clips(resolve) == [] and leftovers(tmp_path / "out") == []
 
 
+def test_a_colour_matte_is_checked_as_the_server_reads_it(tmp_path):
+    """The check read a colour matte's red channel where the server takes the brightest: a matte in
+    green was refused as empty, and one in red beside a blue of 1 everywhere (the whole frame graded,
+    for the server) passed."""
+    from movingcolor_hosts import MissingInputError
+    from movingcolor_hosts.mattes import require_matte
+
+    disc = np.zeros((24, 32, 1), np.float32)
+    disc[6:18, 8:24] = 1.0
+    zeros, ones = np.zeros_like(disc), np.ones_like(disc)
+    for name, channels in (("green", (zeros, disc, zeros)), ("red_over_blue", (disc, zeros, ones))):
+        (tmp_path / name).mkdir()
+        for number in (1, 2):
+            write_image(tmp_path / name / f"m.{number:04d}.exr", np.concatenate(channels, axis=2))
+    require_matte(str(tmp_path / "green" / "m.####.exr"), "the matte", "render the matte")
+    with pytest.raises(MissingInputError, match="it is opaque in every frame"):
+        require_matte(str(tmp_path / "red_over_blue" / "m.####.exr"), "the matte", "render the matte")
+
+
 def test_an_output_over_the_media_of_the_clip_is_refused_before_anything_renders(resolve, served, tmp_path):
     """The server sees only Resolve's renders of the tracks, so the bridge checks the output against
     the media files under the clip: a plate numbered as its record frames, fused into its own

@@ -17,10 +17,10 @@ from movingcolor.engines.guided import GuidedEngine
 from movingcolor.engines.guided_filter import refine_matte
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.image_io import read_pixels
+from movingcolor.frames.matte import matte_from_pixels
 from movingcolor.jobs import ShotSpec, run_shot
 from movingcolor.jobs.demo_shot import DEMO_GRADE
 from movingcolor.masks.band import TILE, BandWidth, edge_band, occupied_tiles
-from movingcolor.masks.matte import matte_from_pixels
 from movingcolor.synthetic import generate_shot
 
 torch = pytest.importorskip("torch")

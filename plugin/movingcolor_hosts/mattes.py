@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from movingcolor.frames.image_io import read_header, read_pixels
+from movingcolor.frames.matte import matte_from_pixels
 from movingcolor.frames.sequence import SequencePattern
 
 from .errors import MissingInputError
@@ -24,8 +25,9 @@ def require_matte_in_alpha(plate: str, what: str, fix: str) -> None:
 
 
 def require_matte(matte: str, what: str, fix: str) -> None:
-    """Raise MissingInputError unless the rendered ``matte`` sequence (its alpha, else its first
-    channel, as the server reads it) is below 1 somewhere and above 0 somewhere in the frames."""
+    """Raise MissingInputError unless the rendered ``matte`` sequence, read as the server reads it
+    (its alpha, else its one channel, else its brightest colour channel), is below 1 somewhere and
+    above 0 somewhere in the frames."""
     _require_matte(matte, what, fix, alpha=False)
 
 
@@ -38,7 +40,8 @@ def _require_matte(sequence: str, what: str, fix: str, alpha: bool) -> None:
         if alpha and "A" not in channels:
             empty = False  # no alpha at all: what a host's opaque default means
             break
-        values = read_pixels(path)[:, :, channels.index("A") if "A" in channels else 0]
+        pixels = read_pixels(path)
+        values = pixels[:, :, channels.index("A")] if alpha else matte_from_pixels(pixels, channels)
         empty = empty and float(np.max(values)) <= 0.0
         opaque = opaque and float(np.min(values)) >= 1.0
         if not (empty or opaque):

@@ -23,10 +23,10 @@ from ..engines.base import Engine
 from ..engines.registry import create_engine
 from ..errors import MissingDependencyError
 from ..frames.image_io import read_pixels
+from ..frames.matte import matte_from_pixels
 from ..frames.sequence import SequencePattern
 from ..jobs import ShotSpec, run_shot
 from ..masks.band import BandWidth, edge_band
-from ..masks.matte import matte_from_pixels
 from . import metrics
 from .groundtruth import FIRST_FRAME, MaterialisedClip, clip_set, host_composite, materialise
 from .report import machine_lines, replace_section, reproduce_command

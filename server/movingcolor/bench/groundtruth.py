@@ -141,7 +141,7 @@ def host_composite(clip: MaterialisedClip, folder: Path) -> str:
     plate cut in through the coarse matte, hard-edged, in scene-linear light. Returns the
     sequence pattern of the frames written into ``folder``."""
     from ..frames.image_io import read_pixels
-    from ..masks.matte import matte_from_pixels
+    from ..frames.matte import matte_from_pixels
 
     config = ColorConfig()
     grade = _linear_grade(clip.clip.grade, config)

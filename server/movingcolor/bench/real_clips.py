@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import MovingColorError
 from ..frames.image_io import read_pixels, write_image
-from ..masks.matte import matte_from_pixels
+from ..frames.matte import matte_from_pixels
 from .frame_size import parse_frame_size
 
 #: Native-size DAVIS clips, in the clips folder.

@@ -19,8 +19,8 @@ from ..color.config import apply_processor
 from ..color.converted_on_demand import ConvertedOnDemand
 from ..color.grade_fit import GOOD_FIT_RMS, LOCAL_FIT_MIN_RADIUS, recover_graded, recover_graded_locally
 from ..engines import Engine
+from ..frames.matte import matte_from_pixels
 from ..masks.band import edge_band, edge_band_with_fade, load_in_background
-from ..masks.matte import matte_from_pixels
 from .composite import at_pixels, blend_exact
 from .plan import ShotPlan
 

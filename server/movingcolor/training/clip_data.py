@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import MovingColorError
 from ..frames.image_io import read_pixels
-from ..masks.matte import matte_from_pixels
+from ..frames.matte import matte_from_pixels
 
 FRAME_EXTENSIONS = (".jpg", ".jpeg", ".png")
 MASK_EXTENSIONS = (".png", ".tif", ".tiff")
