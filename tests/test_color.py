@@ -160,6 +160,38 @@ def test_cdl_file_and_ccc_id(config, tmp_path):
     assert np.allclose(_grade(config, str(single), rgb), [[0.65, 0.5, 0.35]], atol=1e-5)
 
 
+def test_a_grade_file_whose_path_holds_a_hash_or_an_equals_sign_is_read_as_the_file(config, tmp_path):
+    """``reel #3/shot 010.cc`` was read as file ``reel `` with correction ``3/shot 010.cc``, and
+    ``grade=v2/shot 010.cc`` as CDL text: both refused, the client and the bridges alike, though the
+    file exists. A collection's id still follows the last ``#``."""
+    from movingcolor.v1 import fusion_pb2
+    from movingcolor_client.setup import grade_message
+
+    correction = (
+        '<ColorCorrection id="{id}"><SOPNode><Slope>{slope}</Slope><Offset>0 0 0</Offset>'
+        "<Power>1 1 1</Power></SOPNode><SatNode><Saturation>1</Saturation></SatNode></ColorCorrection>"
+    )
+    rgb = np.full((1, 3), 0.5, np.float32)
+    for folder in ("reel #3", "grade=v2"):
+        (tmp_path / folder).mkdir()
+        cc = tmp_path / folder / "shot 010.cc"
+        cc.write_text(correction.format(id="shot", slope="1.3 1.0 0.7"))
+        assert np.allclose(_grade(config, str(cc), rgb), [[0.65, 0.5, 0.35]], atol=1e-5)
+        sent = grade_message(str(cc))
+        assert sent == fusion_pb2.Grade(file=cc.read_bytes(), file_name="shot 010.cc")
+    ccc = tmp_path / "reel #3" / "shots.ccc"
+    ccc.write_text(
+        '<ColorCorrectionCollection xmlns="urn:ASC:CDL:v1.01">'
+        + correction.format(id="warm", slope="1.3 1.0 0.7")
+        + correction.format(id="cool", slope="0.7 1.0 1.3")
+        + "</ColorCorrectionCollection>"
+    )
+    assert np.allclose(_grade(config, f"{ccc}#cool", rgb), [[0.35, 0.5, 0.65]], atol=1e-5)
+    assert grade_message(f"{ccc}#cool") == fusion_pb2.Grade(
+        file=ccc.read_bytes(), file_name="shots.ccc", cccid="cool"
+    )
+
+
 def test_cube_lut_file(config, tmp_path):
     size = 5
     lines = ["LUT_3D_SIZE 5"]

@@ -8,7 +8,7 @@ from pathlib import Path
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.frame_range import FrameRange
 from movingcolor.protocol.images import SAMPLE_TYPES
-from movingcolor.spec.schema import SETTINGS, SETUP, carried_by, default, is_inline_grade
+from movingcolor.spec.schema import SETTINGS, SETUP, carried_by, default, grade_file_parts
 from movingcolor.v1 import fusion_pb2
 from movingcolor.v1 import image_pb2 as pb
 
@@ -16,13 +16,12 @@ from movingcolor.v1 import image_pb2 as pb
 def grade_message(grade: str | os.PathLike) -> fusion_pb2.Grade:
     """Inline text and ``look:NAME`` go as text; an existing grade file goes as its bytes."""
     text = os.fspath(grade).strip()
-    if is_inline_grade(text):
-        return fusion_pb2.Grade(text=text)
-    path_text, _, cccid = text.partition("#")
-    path = Path(path_text).expanduser()
-    if path.is_file():
-        return fusion_pb2.Grade(file=path.read_bytes(), file_name=path.name, cccid=cccid)
-    return fusion_pb2.Grade(text=text)  # a look name the server's config may know
+    named = grade_file_parts(text)
+    if named is not None:
+        path = Path(named[0]).expanduser()
+        return fusion_pb2.Grade(file=path.read_bytes(), file_name=path.name, cccid=named[1])
+    # Inline text, or a look name the server's config may know.
+    return fusion_pb2.Grade(text=text)
 
 
 #: Settings a ShotSetup carries in a field of their own name: ``shot_setup``'s ``settings``.

@@ -17,7 +17,7 @@ from pathlib import Path
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.sequence import is_sequence_pattern
 from movingcolor.spec.band_width import BandWidth
-from movingcolor.spec.schema import LOOK_PREFIX, default, is_inline_grade
+from movingcolor.spec.schema import LOOK_PREFIX, default, grade_file_parts, is_inline_grade
 
 from .errors import SettingsError
 
@@ -121,7 +121,8 @@ class FuseSettings:
                 )
             return
         path = Path(grade.partition("#")[0]).expanduser()
-        if not is_inline_grade(grade) and path.suffix.lower() in GRADE_FILE_EXTENSIONS and not path.is_file():
+        named = grade_file_parts(grade) is not None
+        if not named and not is_inline_grade(grade) and path.suffix.lower() in GRADE_FILE_EXTENSIONS:
             raise SettingsError(
                 f"{self.label('grade')}: the grade file {path} does not exist; check the path"
             )

@@ -29,7 +29,7 @@ import numpy as np
 import PyOpenColorIO as ocio
 
 from ..errors import GradeError, UnknownLookError
-from ..spec.schema import LOOK_PREFIX
+from ..spec.schema import LOOK_PREFIX, grade_file_parts
 from .config import OCIO_ERRORS, ColorConfig, apply_processor
 from .parametric import ParametricGrade
 
@@ -91,11 +91,14 @@ def parse_grade(spec: str, config: ColorConfig) -> Grade:
         raise GradeError("--grade is empty; give a CDL, a LUT file, look:NAME or adjustments")
     if text.startswith(LOOK_PREFIX):
         return _look(text.removeprefix(LOOK_PREFIX), config)
+    named = grade_file_parts(text)
+    if named is not None:
+        return _file(Path(named[0]).expanduser(), named[1], config)
     if "=" in text:
         return _inline(text, config)
-    path_text, _, cccid = text.partition("#")
+    path_text, _, cccid = text.rpartition("#") if "#" in text else (text, "", "")
     path = Path(path_text).expanduser()
-    if path.exists():
+    if path.exists():  # a folder, say: _file says why it is no grade
         return _file(path, cccid, config)
     if config.config.getLook(text) is not None:
         return _look(text, config)

@@ -14,11 +14,10 @@ import logging
 import os
 import shlex
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..errors import TRANSIENT_EXIT_CODE, MissingDependencyError, MovingColorError
 from ..frames.frame_range import FrameRange
-from ..spec.schema import DEFAULT_BAND, DEFAULT_ENGINE
+from ..spec.schema import DEFAULT_BAND, DEFAULT_ENGINE, grade_file_parts
 
 log = logging.getLogger("movingcolor")
 
@@ -81,10 +80,11 @@ def for_farm_nodes(path: str, role: str) -> str:
 def grade_for_farm_nodes(grade: str) -> str:
     """``--grade`` as every farm node reads it: a grade file (a LUT, a CDL, ``FILE.ccc#ID``) made
     absolute, its correction's id kept; CDL values, adjustments and looks as given."""
-    file_part, hash_mark, cccid = grade.partition("#")
-    if "=" in grade or not Path(file_part).expanduser().is_file():
+    named = grade_file_parts(grade)
+    if named is None:
         return grade
-    return for_farm_nodes(file_part, "grade") + hash_mark + cccid
+    file_part, cccid = named
+    return for_farm_nodes(file_part, "grade") + (f"#{cccid}" if cccid else "")
 
 
 def _outline():

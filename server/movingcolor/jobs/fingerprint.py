@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 from .. import __version__
+from ..spec.schema import grade_file_parts
 
 HEADER_KEY = "movingcolor:fingerprint"
 
@@ -34,12 +35,12 @@ def _maybe_file(value: str | None) -> str | None:
     """A setting that may name a file (a LUT, a CDL, a config): its content counts."""
     if not value:
         return value
-    name, hash_mark, item = value.partition("#")
-    path = Path(name).expanduser()
-    if not path.is_file():
+    named = grade_file_parts(value)
+    if named is None:
         return value
+    path = Path(named[0]).expanduser()
     # By its resolved path: a rerun that spells it otherwise (relative, through a link) is the same.
-    return f"{os.path.realpath(path)}{hash_mark}{item}@{_file_digest(path)}"
+    return f"{os.path.realpath(path)}{'#' if named[1] else ''}{named[1]}@{_file_digest(path)}"
 
 
 def fingerprint(settings: dict, input_files: list[str], model_files: list[Path] = ()) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import GradeError, MovingColorError
 from ..spec import ShotSpec
-from ..spec.schema import JOB, SETUP, carried_by, default, is_inline_grade
+from ..spec.schema import JOB, SETUP, carried_by, default, grade_file_parts, is_inline_grade
 from ..v1 import fusion_pb2
 from ..v1 import image_pb2 as pb
 from .plan import OutputSettings, output_settings
@@ -115,9 +115,10 @@ def shot_spec(
 
 def _job_grade(text: str, roots) -> str | None:
     """Inline grades and looks pass; a grade file must be an absolute path inside the roots."""
-    if not text or is_inline_grade(text):
+    named = grade_file_parts(text) if text else None
+    if named is None and (not text or is_inline_grade(text)):
         return text or None
-    path = text.partition("#")[0]
+    path = named[0] if named is not None else text.partition("#")[0]
     if Path(path).is_absolute():
         inside_roots(path, "grade file", roots)
         return text

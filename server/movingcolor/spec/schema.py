@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..errors import MovingColorError
 
@@ -43,6 +44,19 @@ BUILTIN_ENGINES = ("guided", "movingcolor", "feather", "hard")
 
 #: What an inline grade starts with when it is a look of the OCIO config rather than parameters.
 LOOK_PREFIX = "look:"
+
+
+def grade_file_parts(text: str) -> tuple[str, str] | None:
+    """The existing grade file ``text`` names and the id of a correction in it (``FILE.ccc#ID``;
+    "" for none), or None when it names no file. The whole text first: a folder or file name may
+    hold ``#`` or ``=`` (``reel #3/shot 010.cc``), which would otherwise read as an id or a CDL."""
+    stripped = text.strip()
+    if stripped and Path(stripped).expanduser().is_file():
+        return stripped, ""
+    file_part, hash_mark, cccid = stripped.rpartition("#")
+    if hash_mark and file_part and Path(file_part).expanduser().is_file():
+        return file_part, cccid
+    return None
 
 
 def is_inline_grade(text: str) -> bool:
