@@ -378,10 +378,34 @@ def test_frames_outside_the_plate_are_refused_not_fused_from_a_held_frame(sessio
     node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out)
     for first, last in ((None, None), (1004, 1010), (990, 1002)):
         with pytest.raises(
-            SettingsError, match=r"reach outside the plate's 1001-1006; set the first and last"
+            SettingsError, match=r"reach outside the plate input's 1001-1006; set the first and last"
         ):
             movingcolor_nuke.fuse(node, first, last)
     assert files_under(out.parent) == []
+
+
+def test_frames_outside_the_matte_are_refused_and_handles_stop_where_it_ends(session, served, shot, tmp_path):
+    """A matte render shorter than the plate: its last frame was held for the rest, and those frames
+    fused through a matte of another frame without a word. Within it, the handles reach no further
+    than the matte's frames."""
+    plate, matte = shot
+    out = tmp_path / "out" / "f.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1004), served.address, out)
+    node["handles"].setValue(2)
+    with pytest.raises(SettingsError, match=r"reach outside the matte input's 1001-1004; .* give the matte"):
+        movingcolor_nuke.fuse(node, 1001, 1006)
+    assert files_under(out.parent) == []
+    rendered = []
+    render = movingcolor_nuke.render._render
+
+    def recorded(node, role, channels, pattern, first, last):
+        rendered.append((role, first, last))
+        return render(node, role, channels, pattern, first, last)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(movingcolor_nuke.render, "_render", recorded)
+        movingcolor_nuke.fuse(node, 1002, 1003)
+    assert rendered == [("plate", 1001, 1004), ("matte", 1001, 1004)]
 
 
 def test_a_fuse_clears_the_folders_a_crashed_nuke_left_beside_the_output(session, served, shot, tmp_path):

@@ -150,15 +150,28 @@ def _at_render_scale(settings: FuseSettings) -> str:
     )
 
 
-def _check_range_in_plate(node: nuke.Node, plate: nuke.Node, first: int, last: int) -> None:
-    """Refuse frames the plate does not have: Nuke holds a Read's first or last frame beyond its
-    range, so they would be fused from a held frame without a word."""
-    plate_first, plate_last = plate.firstFrame(), plate.lastFrame()
-    if first < plate_first or last > plate_last:
-        raise SettingsError(
-            f"{node.name()}: frames {first}-{last} reach outside the plate's {plate_first}-{plate_last}; "
-            f"set the first and last frame knobs within them"
+def _frames_every_input_has(node: nuke.Node, roles: dict[str, str], first: int, last: int) -> tuple[int, int]:
+    """The frames every input the fusion reads (``roles``) has, refusing frames ``first``-``last``
+    one of them lacks: Nuke holds a Read's first or last frame beyond its range, so they would be
+    fused from a held plate, matte or graded frame without a word."""
+    common_first, common_last = first, last
+    for role, index in (("plate", PLATE), ("matte", MATTE), ("graded", GRADED)):
+        upstream = node.input(index)
+        if role not in roles or upstream is None:
+            continue
+        input_first, input_last = upstream.firstFrame(), upstream.lastFrame()
+        if first < input_first or last > input_last:
+            raise SettingsError(
+                f"{node.name()}: frames {first}-{last} reach outside the {role} input's "
+                f"{input_first}-{input_last}; set the first and last frame knobs within them"
+                + ("" if role == "plate" else f", or give the {role} input those frames")
+            )
+        common_first, common_last = (
+            (input_first, input_last)
+            if role == "plate"
+            else (max(common_first, input_first), min(common_last, input_last))
         )
+    return common_first, common_last
 
 
 def _files_read_by(node: nuke.Node) -> list[Path]:
@@ -218,15 +231,15 @@ def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = N
     settings.colorspace, settings.config = color.colorspace, color.config
     proxy_note = _at_render_scale(settings)
     notes = tuple(note for note in (color.note, proxy_note) if note)
-    plate = node.input(PLATE)
-    _check_range_in_plate(node, plate, first, last)
+    # The handles reach no further than the frames every input has.
+    have_first, have_last = _frames_every_input_has(node, roles, first, last)
     _check_no_other_node_writes(node, node["out"].value().strip())
     check_outputs_spare_inputs(
         SequencePattern.parse(settings.out), range(first, last + 1), _files_read_by(node)
     )
     check_server(settings)
-    render_first = min(first, max(first - settings.handles, plate.firstFrame()))
-    render_last = max(last, min(last + settings.handles, plate.lastFrame()))
+    render_first = min(first, max(first - settings.handles, have_first))
+    render_last = max(last, min(last + settings.handles, have_last))
     scratch = new_folder_in(Path(settings.out).parent, INPUTS_PREFIX)
     try:
         patterns = {}
