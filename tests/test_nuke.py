@@ -192,6 +192,26 @@ def test_fuse_button_in_the_gui_works_in_the_background(session, served, shot, t
     assert nuke.run_main_thread() == 1 and not nuke.messages, nuke.messages
 
 
+def test_an_output_changed_while_the_node_fuses_leaves_the_node_showing_the_frames_fused(
+    session, served, shot, tmp_path
+):
+    """The artist sets the next version's output while a fuse runs in the background: the node's
+    Read was pointed at the new output (nothing there) and the frames fused were filed as its proxy."""
+    plate, matte = shot
+    nuke.GUI = True
+    first_take, next_take = tmp_path / "v001" / "f.####.exr", tmp_path / "v002" / "f.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address,
+                            first_take, first=1001, last=1002)  # fmt: skip
+    worker = movingcolor_nuke.fuse_button(node)
+    node["out"].setValue(str(next_take))
+    worker.join(120)
+    assert nuke.run_main_thread() == 1 and not nuke.messages, nuke.messages
+    read = node.node("fused")
+    assert (read["file"].value(), read["proxy"].value()) == (str(first_take), "")
+    assert node.node("Output1").input(0) is read
+    assert sorted(p.name for p in first_take.parent.iterdir()) == ["f.1001.exr", "f.1002.exr"]
+
+
 def test_node_deleted_while_it_fuses(session, served, shot, tmp_path):
     plate, matte = shot
     nuke.GUI = True

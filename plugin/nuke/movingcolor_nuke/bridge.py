@@ -62,11 +62,12 @@ def _fuse_prepared(shot: PreparedShot) -> FusedSequence:
         shot.cleanup()
 
 
-def show_result(node: nuke.Node, result: FusedSequence, notes: tuple[str, ...] = ()) -> None:
+def show_result(node: nuke.Node, result: FusedSequence, shot: PreparedShot) -> None:
     """Point the node's Read at the fused frames and make it the node's output; the status line says
-    what was fused, and ``notes`` (how the frames were named and scaled for the server)."""
+    what was fused, and the ``shot``'s notes (how the frames were named and scaled for the server).
+    The output is the one the fuse began with, whatever the knob says now."""
     read = inner(node, READ_NAME)
-    full = node["out"].value().strip()
+    full = shot.full_out
     first, last = result.first, result.last
     if result.out != full:
         # A proxy fuse: Nuke reads the Read's proxy file in proxy mode; its file stays the full-size
@@ -87,7 +88,7 @@ def show_result(node: nuke.Node, result: FusedSequence, notes: tuple[str, ...] =
     read["reload"].execute()  # the same file names as a previous fusion: drop Nuke's cached frames
     inner(node, OUTPUT_NAME).setInput(0, read)
     done = f"fused {result.first}-{result.last} with {result.engine} on {result.server}"
-    node["status"].setValue("; ".join((f"{done} in {result.seconds:.1f}s", *notes)))
+    node["status"].setValue("; ".join((f"{done} in {result.seconds:.1f}s", *shot.notes)))
 
 
 def fuse(node: nuke.Node, first: int | None = None, last: int | None = None) -> FusedSequence:
@@ -95,7 +96,7 @@ def fuse(node: nuke.Node, first: int | None = None, last: int | None = None) -> 
     Blocks; raises a MovingColorError whose message names the problem and the fix."""
     shot = prepare_shot(node, first, last)
     result = _fuse_prepared(shot)
-    show_result(node, result, shot.notes)
+    show_result(node, result, shot)
     return result
 
 
@@ -114,7 +115,7 @@ def _finish_in_main_thread(
         nuke.message(_message(error))
         return
     try:
-        show_result(shot.node, result, shot.notes)
+        show_result(shot.node, result, shot)
     except Exception as failure:  # the node was deleted or emptied meanwhile; the frames are written
         nuke.message(
             f"MovingColor: fused {result.first}-{result.last} into {result.out}, but {shot.name} cannot "
@@ -149,7 +150,7 @@ def fuse_button(node: nuke.Node | None = None) -> threading.Thread | None:
         return None
     if not nuke.GUI:
         try:
-            show_result(node, _fuse_prepared(shot), shot.notes)
+            show_result(node, _fuse_prepared(shot), shot)
         except Exception as error:
             nuke.message(_message(error))
         return None

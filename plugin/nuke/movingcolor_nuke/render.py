@@ -53,6 +53,9 @@ class PreparedShot:
     scratch: Path
     #: How the frames were rendered and named for the server, for the node's status line.
     notes: tuple[str, ...] = ()
+    #: The node's full-size output when the fuse began (its ``out`` knob): the artist may change the
+    #: knob while a fuse runs in the background, and the frames fused are this take's.
+    full_out: str = ""
 
     @property
     def frames(self) -> str:
@@ -266,4 +269,5 @@ def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = N
     inputs = RenderedInputs(
         plate=patterns["plate"], matte=patterns.get("matte", "alpha"), graded=patterns.get("graded")
     )
-    return PreparedShot(node, node.fullName(), settings, inputs, first, last, scratch, notes)
+    full_out = node["out"].value().strip()
+    return PreparedShot(node, node.fullName(), settings, inputs, first, last, scratch, notes, full_out)
