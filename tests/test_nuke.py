@@ -473,6 +473,40 @@ def test_cancelled_on_the_server_leaves_nothing(session, served, shot, tmp_path)
     assert node.node("Output1").input(0) is node.node("plate")
 
 
+def test_a_server_that_dies_mid_fuse_is_reported_with_nothing_written(session, tmp_path):
+    """The error named the staged frames as written "completely" to a staging folder already removed;
+    the output is as it was, and the message says so."""
+    import shutil
+
+    from conftest import short_folder
+    from movingcolor.service.process import ServerProcess
+
+    # Long enough that the server is still reading the shot when it dies after two frames.
+    plate, matte = write_shot(tmp_path / "shot", frames=24)
+    out = tmp_path / "out" / "f.####.exr"
+    folder = short_folder()
+    try:
+        with ServerProcess(f"unix://{folder}/mc.sock") as server:
+            inputs = (read_node(plate, 1001, 1024), read_node(matte, 1001, 1024))
+            node = movingcolor_node(*inputs, server.address, out, first=1001, last=1024)
+
+            def kill_after_two(task) -> bool:
+                if len(task.progress) >= 2 and server.process.poll() is None:
+                    server.process.kill()
+                    server.process.wait()
+                return False
+
+            nuke.ProgressTask.cancel_when = kill_after_two
+            with pytest.raises(ServerUnavailableError) as raised:
+                movingcolor_nuke.fuse(node)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    message = str(raised.value)
+    assert f"(nothing was written to {out}: it is as it was before)" in message
+    assert "written completely" not in message
+    assert files_under(out.parent) == []
+
+
 def test_a_copied_node_never_fuses_over_its_originals_take(session, served, shot, tmp_path):
     """A copy of a MovingColor node keeps its `out`: fused with another grade, it replaced the
     original's frames, and the original then showed the copy's grade."""

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from movingcolor.frames.output_pattern import UNNOTED
 from movingcolor_client import JobCancelledError, ShotCall, connect
 
 from .errors import SettingsError
@@ -177,8 +178,12 @@ def fuse_rendered(
                 raise
         numbers = [_frame_of(path, staged) for path in result.written]
         written = staged.commit(numbers)
-    except BaseException:
+    except BaseException as error:
         staged.discard()
+        unnoted = getattr(error, UNNOTED, None)
+        if unnoted is not None:
+            # The frames it notes were staged, and are gone with the staging folder.
+            error.args = (f"{unnoted} (nothing was written to {settings.out}: it is as it was before)",)
         raise
     return FusedSequence(
         out=settings.out,

@@ -149,10 +149,16 @@ def prepare_folder(pattern: SequencePattern) -> None:
         pass  # a frame's file that cannot be looked at: its own read or write says why
 
 
+#: The attribute of an error :func:`note_frames_written` added to: its message without the note, for
+#: a caller that removes those frames after all (a host's staged output) and says so instead.
+UNNOTED = "message_before_frames_written"
+
+
 def note_frames_written(error: Exception, written: int, pattern: SequencePattern) -> None:
     """Add to ``error``'s message that the ``written`` frames before it are whole and valid: a run
     that stops part way says what it leaves rather than hide it."""
     if written:
+        setattr(error, UNNOTED, str(error))
         error.args = (
             f"{error} (the {written} frames before it were written completely to {pattern.directory})",
         )
