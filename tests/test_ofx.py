@@ -310,6 +310,22 @@ def test_a_silent_server_is_given_up_at_the_time_limit(ofx_build, tmp_path):
     assert "did not answer" in run.messages()[0]["text"]
 
 
+def test_a_server_slower_than_the_time_limit_is_not_called_absent(ofx_build, served, tmp_path):
+    """A running server that answers but is still fusing when the Time limit runs out was reported
+    as not answering, with "start it" first: the fix is the Time limit."""
+    plates, mattes = generated(frames=3, width=960, height=540)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    with connect(served.address) as client:
+        client.info()  # the server is up and answering
+    params = {"server": served.address, "timeLimit": 0.1, "windowRadius": 1, **GRADE_PARAMS}
+    run = run_host(ofx_build, frames, tmp_path / "out", params, "--interactive", render=[FIRST + 1])
+    assert run.renders()[FIRST + 1]["status"] == 0  # the Source shown, with a warning
+    text = run.messages()[0]["text"]
+    assert f"the server at {served.address} was still fusing frame {FIRST + 1}" in text, text
+    assert "when the Time limit (0.1 s) ran out" in text and "Raise the Time limit" in text
+    assert "did not answer" not in text and "Start it" not in text
+
+
 def test_a_render_aborted_while_the_server_works_stops_at_once(ofx_build, tmp_path):
     """The host's abort is seen while the plugin waits for the server, not only between messages."""
     plates, mattes = generated(frames=1)
@@ -362,6 +378,11 @@ def test_a_render_the_host_aborts_stops_without_a_message(ofx_build, served, tmp
         ("windowRadius", "40", "Window radius 40 is not allowed"),
         ("server", "", "Server is empty"),
         ("server", "my host:50051", "contains spaces"),
+        ("server", "127.0.0.1", "is neither host:port nor unix:///path"),
+        ("server", "http://127.0.0.1:50051", "is neither host:port nor unix:///path"),
+        ("server", "localhost:99999", "port 99999 is not a port (1 to 65535)"),
+        ("server", "/tmp/mc.sock", "is a path: write unix:///tmp/mc.sock"),
+        ("server", "unix://", "names no socket file"),
         ("engine", "7", "Engine: unknown choice"),
         ("timeLimit", "0", "Time limit 0 s is not allowed"),
     ],

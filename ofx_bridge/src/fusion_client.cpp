@@ -255,7 +255,9 @@ FusedWindow FusionClient::send(const v1::ShotSetup& setup, const std::vector<Win
   result.aborted = waiter.stopped();
   if (!result.error.empty() || result.aborted) return result;
   if (!status.ok()) {
-    result.unreachable = unreachable(status);
+    // The server answered FindImages just before: a deadline now is its work outlasting the limit.
+    result.timedOut = status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+    result.unreachable = !result.timedOut && unreachable(status);
     result.error = describe(status);
     return result;
   }

@@ -27,6 +27,9 @@ struct FusedWindow {
   bool ok = false;
   // The server could not be reached or did not answer in time (as opposed to refusing the request).
   bool unreachable = false;
+  // The server answered (it was asked which images it holds) but was still fusing when the time
+  // limit ran out.
+  bool timedOut = false;
   // The host asked to stop; no message is due.
   bool aborted = false;
   std::string error;

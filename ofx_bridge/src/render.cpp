@@ -220,8 +220,14 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   // would be baked in as if fused. An interactive one shows the Source, with a warning.
   const bool interactive = propInt(inArgs, kOfxImageEffectPropInteractiveRenderStatus, 0, 1) != 0;
   const std::string shown = interactive ? "showing the un-fused Source" : "the frame is not rendered";
+  char limit[32];
+  std::snprintf(limit, sizeof limit, "%g", settings.timeLimit);
   const std::string failure =
-      fused.unreachable
+      fused.timedOut
+          ? "the server at " + settings.server + " was still fusing " + frameName(target) +
+                " when the Time limit (" + limit + " s) ran out; " + shown +
+                ". Raise the Time limit (a first window loads the engine, and large frames take longer)."
+      : fused.unreachable
           ? "the server at " + settings.server + " did not answer (" + fused.error + "); " + shown +
                 ". Start it (movingcolor serve --address " + settings.server +
                 "), check the Server parameter, or raise the Time limit."

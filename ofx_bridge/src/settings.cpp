@@ -257,11 +257,40 @@ void syncEngineName(OfxImageEffectHandle effect, bool choiceChanged) {
   if (found != names.end() && found - names.begin() != index) p->paramSetValue(choice, int(found - names.begin()));
 }
 
+namespace {
+
+// What is wrong with a server address, "" when it has a form `movingcolor serve --address` takes:
+// unix:///path (or unix:path) or host:port ([v6]:port), the port 1 to 65535 (gRPC would take a bare
+// host as port 0, wrap a port over 65535, and look a path up as a host name).
+std::string addressProblem(const std::string& address) {
+  const std::string forms = "give host:port (127.0.0.1:50051) or unix:///path/to.sock";
+  if (address.rfind("unix:", 0) == 0) {
+    std::string path = address.substr(5);
+    if (path.rfind("//", 0) == 0) path = path.substr(2);
+    return path.empty() ? "Server '" + address + "' names no socket file: write unix:///path/to.sock" : "";
+  }
+  const size_t colon = address.rfind(':');
+  const std::string host = colon == std::string::npos ? address : address.substr(0, colon);
+  const std::string port = colon == std::string::npos ? "" : address.substr(colon + 1);
+  const bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
+  if (!address.empty() && address.front() == '/')
+    return "Server '" + address + "' is a path: write unix://" + address + " for a socket file";
+  if (host.empty() || port.empty() || (!bracketed && host.find_first_of(":/[]") != std::string::npos))
+    return "Server '" + address + "' is neither host:port nor unix:///path: " + forms;
+  if (port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5 || std::stoi(port) < 1 ||
+      std::stoi(port) > 65535)
+    return "Server '" + address + "': port " + port + " is not a port (1 to 65535); " + forms;
+  return "";
+}
+
+}  // namespace
+
 std::string check(const Settings& s) {
   if (s.server.find_first_not_of(" \t") == std::string::npos)
     return "Server is empty: give the server's address, host:port (127.0.0.1:50051) or unix:///path/to.sock";
   if (s.server.find_first_of(" \t\r\n") != std::string::npos)
     return "Server '" + s.server + "' contains spaces: give host:port or unix:///path/to.sock";
+  if (const std::string problem = addressProblem(s.server); !problem.empty()) return problem;
   if (s.engine.empty()) {
     std::string names;
     for (const auto& name : engineNames()) names += (names.empty() ? "" : ", ") + name;
