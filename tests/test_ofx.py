@@ -224,6 +224,38 @@ def test_a_real_clip_through_the_network(ofx_build, served, tmp_path, clips):
     assert_fused(run, expected_frames(served, plates, mattes, 1, engine="movingcolor"), plates, 1)
 
 
+def test_a_premultiplied_source_is_fused_as_straight_colours_and_premultiplied_back(
+    ofx_build, served, tmp_path
+):
+    """A keyed or rotoed element is premultiplied by its alpha (the matte here): its colours were
+    graded and fused as if straight, up to 0.1 off in the soft edge the product is for."""
+    from scipy import ndimage
+
+    plates, mattes = generated(frames=3)
+    alphas = {f: np.clip(ndimage.gaussian_filter(m, 1.5), 0, 1).astype(np.float32) for f, m in mattes.items()}
+    premultiplied = {f: np.dstack([plates[f] * alphas[f][..., None], alphas[f]]) for f in plates}
+    # What the host's image says of each colour: where alpha is 0, nothing (it stays as it is).
+    seen = {}
+    for f, image in premultiplied.items():
+        alpha = image[..., 3:]
+        seen[f] = np.dstack(
+            [np.where(alpha > 0, image[..., :3] / np.where(alpha > 0, alpha, 1), 0), alpha[..., 0]]
+        )
+    frames = write_inputs(tmp_path / "in", premultiplied)
+    params = {"server": served.address, "windowRadius": 1, **GRADE_PARAMS}
+    run = run_host(ofx_build, frames, tmp_path / "out", params, "--premultiplied")
+    expected = expected_frames(served, seen, None, 1)
+    assert run.returncode == 0 and not run.messages(), run.messages()
+    for frame, fused in expected.items():
+        alpha = alphas[frame][..., None]
+        assert ((alpha > 0.05) & (alpha < 0.95)).any() and run.renders()[frame]["status"] == 0
+        output = run.outputs[frame]
+        assert np.array_equal(output[..., 3], alphas[frame])
+        assert np.abs(output[..., :3] - np.where(alpha > 0, fused * alpha, fused)).max() < 1e-6
+        # The same frame taken as straight colours is far off in the soft edge.
+        assert np.abs(output[..., :3] - fused).max() > 0.01
+
+
 def test_a_neighbour_the_host_cannot_give_ends_the_window_on_its_side(ofx_build, served, tmp_path):
     """The frames sent stay consecutive: 1001, beyond the missing 1002, would have been fused as
     1003's neighbour."""

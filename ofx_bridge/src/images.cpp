@@ -24,6 +24,8 @@ ClipImage::ClipImage(OfxImageClipHandle clip, OfxTime time) {
   rowBytes_ = propInt(handle_, kOfxImagePropRowBytes);
   const std::string components = propString(handle_, kOfxImageEffectPropComponents);
   components_ = components == kOfxImageComponentRGBA ? 4 : components == kOfxImageComponentAlpha ? 1 : 0;
+  premultiplied_ =
+      components_ == 4 && propString(handle_, kOfxImageEffectPropPreMultiplication) == kOfxImagePreMultiplied;
   depth_ = propString(handle_, kOfxImageEffectPropPixelDepth);
 }
 
@@ -62,9 +64,14 @@ std::string planar(const ClipImage& image, const OfxRectI& rect, int first, int 
       for (int column = 0; column < width; ++column) {
         const float* px = image.pixel(rect.x1 + column, y);
         if (px == nullptr) continue;
+        // Where alpha is 0 a premultiplied colour has nothing to divide (it is 0, or light added
+        // over the background): kept as it is.
+        const float alpha = image.premultiplied() ? px[3] : 0.0f;
         for (int c = 0; c < count; ++c) {
           const int channel = image.components() == 1 ? 0 : first + c;
-          out[size_t(c) * plane + size_t(row) * size_t(width) + size_t(column)] = px[channel];
+          const bool colour = image.premultiplied() && channel < 3 && alpha > 0.0f;
+          out[size_t(c) * plane + size_t(row) * size_t(width) + size_t(column)] =
+              colour ? px[channel] / alpha : px[channel];
         }
       }
     }
@@ -92,8 +99,14 @@ void writeFused(ClipImage& output, const OfxRectI& window, const float* samples,
           out[0] = src ? src[source.components() - 1] : 0.0f;
           continue;
         }
-        for (int c = 0; c < 3; ++c) out[c] = samples[size_t(c) * plane + at];
-        out[3] = src ? src[source.components() - 1] : 0.0f;
+        const float alpha = src ? src[source.components() - 1] : 0.0f;
+        const bool premultiply = source.premultiplied() && src != nullptr && alpha > 0.0f;
+        for (int c = 0; c < 3; ++c) {
+          const float straight = samples[size_t(c) * plane + at];
+          // Where alpha is 0 the colour is kept as the server gave it: it was kept as it was.
+          out[c] = premultiply ? straight * alpha : straight;
+        }
+        out[3] = alpha;
       }
     }
   });

@@ -23,6 +23,9 @@ class ClipImage {
   std::string problem(const char* clipName, bool alphaTaken = false) const;
   const OfxRectI& bounds() const { return bounds_; }
   int components() const { return components_; }
+  // Colours multiplied by the image's alpha (a keyed or rotoed element): the server takes straight
+  // colours, so they are divided out before sending and multiplied back into the fused frame.
+  bool premultiplied() const { return premultiplied_; }
   // The pixel at (x, y) in canonical coordinates; nullptr outside the bounds.
   const float* pixel(int x, int y) const;
   float* pixel(int x, int y);
@@ -33,16 +36,19 @@ class ClipImage {
   OfxRectI bounds_{0, 0, 0, 0};
   long rowBytes_ = 0;
   int components_ = 0;
+  bool premultiplied_ = false;
   std::string depth_;
 };
 
 // Channels of `image` over `rect` as planar float32 bytes, top row first; pixels
 // outside the image's bounds are 0. `first` and `count` pick channels (RGB: 0, 3).
-// A one-channel (Alpha) image gives its channel whatever `first` asks for.
+// A one-channel (Alpha) image gives its channel whatever `first` asks for. A premultiplied image
+// gives straight colours (divided by alpha where it is above 0); its alpha as it is.
 std::string planar(const ClipImage& image, const OfxRectI& rect, int first, int count);
 
 // Writes planar RGB `samples` (over `rect`, top row first) into `output` within `window`,
-// alpha from `source`; output pixels outside `rect` become 0.
+// alpha from `source` (the colours multiplied by it where `source` is premultiplied); output
+// pixels outside `rect` become 0.
 void writeFused(ClipImage& output, const OfxRectI& window, const float* samples, const OfxRectI& rect,
                 const ClipImage& source);
 

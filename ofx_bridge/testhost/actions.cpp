@@ -86,7 +86,8 @@ void clipPreferences(OfxPlugin* plugin, Effect& effect, const std::string& conte
     prefs.setString(kOfxImageClipPropDepthPrefix + name, kOfxBitDepthFloat);
     prefs.setDouble("OfxImageClipPropPAR_" + name, 1.0);
   }
-  prefs.setString("OfxImageEffectPropPreMultiplication", "OfxImageUnPreMultiplied");
+  prefs.setString("OfxImageEffectPropPreMultiplication",
+                  state().options.premultiplied ? "OfxImagePreMultiplied" : "OfxImageUnPreMultiplied");
   prefs.setInt("OfxImageEffectFrameVarying", 0);
   prefs.setInt("OfxImageClipPropContinuousSamples", 0);
   const OfxStatus status = call(plugin, kOfxImageEffectActionGetClipPreferences, &effect, nullptr, &prefs);

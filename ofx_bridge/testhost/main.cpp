@@ -10,13 +10,14 @@
 //                 [--render 3,4,3] [--param name=value]... [--key name@frame=value]...
 //                 [--scale 0.5] [--origin X,Y] [--negative-rowbytes] [--cpus N] [--message-suite 1|2]
 //                 [--no-matte] [--no-graded] [--abort] [--abort-after SECONDS] [--render-threads N]
-//                 [--render-on-suite-threads] [--interactive]
+//                 [--render-on-suite-threads] [--interactive] [--premultiplied]
 //
 // --key sets a keyframe (double parameters that animate; linear between keys); the timeline sits
 // at the first frame, where paramGetValue reads. --render-on-suite-threads runs the concurrent
 // renders on the multi-thread suite's own threads, from which a nested multiThread is refused.
 // --interactive renders as a viewer does (kOfxImageEffectPropInteractiveRenderStatus 1); without
-// it every render is a final render's.
+// it every render is a final render's. --premultiplied marks every RGBA image as premultiplied by
+// its alpha (the frames on disk are then premultiplied), as a keyed or rotoed element is.
 //
 // DIR holds source.N.raw (RGBA), and optionally matte.N.raw (A or RGBA) and graded.N.raw (RGBA).
 #include <dlfcn.h>
@@ -120,6 +121,8 @@ Arguments parse(int argc, char** argv) {
       o.renderOnSuiteThreads = true;
     else if (flag == "--interactive")
       o.interactive = true;
+    else if (flag == "--premultiplied")
+      o.premultiplied = true;
     else if (flag == "--no-matte")
       a.matte = false;
     else if (flag == "--no-graded")

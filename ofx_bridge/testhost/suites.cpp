@@ -113,7 +113,9 @@ std::unique_ptr<Image> makeImage(const RawFrame& frame, double scale, int x1, in
   p.setDouble(kOfxImageEffectPropRenderScale, scale, 1);
   p.setDouble("OfxImagePropPixelAspectRatio", 1.0);
   p.setString("OfxImagePropField", "OfxImageFieldNone");
-  p.setString("OfxImageEffectPropPreMultiplication", "OfxImageUnPreMultiplied");
+  p.setString("OfxImageEffectPropPreMultiplication", options.premultiplied && frame.channels == 4
+                                                         ? "OfxImagePreMultiplied"
+                                                         : "OfxImageUnPreMultiplied");
   return image;
 }
 

@@ -28,6 +28,7 @@ struct Options {
   unsigned int renderThreads = 1;     // frames rendered at once, each on its own thread
   bool renderOnSuiteThreads = false;  // ... those threads being the multi-thread suite's own
   bool interactive = false;           // renders are a viewer's, not a final render's
+  bool premultiplied = false;         // RGBA images are premultiplied by their alpha (a keyed element)
 };
 
 struct Clip {

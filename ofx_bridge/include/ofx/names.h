@@ -29,6 +29,9 @@
 #define kOfxImageComponentRGBA "OfxImageComponentRGBA"
 #define kOfxImageComponentAlpha "OfxImageComponentAlpha"
 #define kOfxImageComponentNone "OfxImageComponentNone"
+// Premultiplication states of an image (kOfxImageEffectPropPreMultiplication).
+#define kOfxImageEffectPropPreMultiplication "OfxImageEffectPropPreMultiplication"
+#define kOfxImagePreMultiplied "OfxImagePreMultiplied"
 
 // Generic properties.
 #define kOfxPropType "OfxPropType"
