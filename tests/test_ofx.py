@@ -256,6 +256,41 @@ def test_a_premultiplied_source_is_fused_as_straight_colours_and_premultiplied_b
         assert np.abs(output[..., :3] - fused).max() > 0.01
 
 
+def test_a_render_between_frames_fuses_the_window_at_that_moment(ofx_build, served, tmp_path):
+    """Motion blur downstream or frame blending asks for a frame between whole ones: the window was
+    fetched at whole frames and the Source (the output's alpha) at the moment asked, so colour and
+    alpha came from different moments and sub-frame samples collapsed to whole frames."""
+    plates, mattes = generated(frames=5)
+    alphas = {
+        f: np.clip(0.5 + 0.1 * (f - FIRST), 0, 1) * np.ones(plates[f].shape[:2], np.float32) for f in plates
+    }
+    frames = write_inputs(tmp_path / "in", {f: np.dstack([plates[f], alphas[f]]) for f in plates}, mattes)
+    params = {"server": served.address, "windowRadius": 1, **GRADE_PARAMS}
+    run = run_host(ofx_build, frames, tmp_path / "out", params, "--time-offset", "0.25", "--blend-subframes",
+                   render=[FIRST + 1])  # fmt: skip
+
+    def at(images: dict[int, np.ndarray], frame: int) -> np.ndarray:  # as the host blends them
+        before, after = images[frame].astype(np.float64), images[frame + 1].astype(np.float64)
+        return (0.75 * before + 0.25 * after).astype(np.float32)
+
+    window = [FIRST, FIRST + 1, FIRST + 2]
+    with connect(served.address) as client:
+        expected = client.fuse_window(
+            FIRST + 1,
+            {f: at(plates, f) for f in window},
+            {f: at(mattes, f) for f in window},
+            grade=GRADE,
+            reuse=False,
+        ).pixels()
+    assert run.returncode == 0 and not run.of("violation") and not run.messages(), run.messages()
+    needed = next(e for e in run.of("frames_needed") if e["frame"] == FIRST + 1)["ranges"]
+    assert needed["Source"] == needed["Matte"] == [FIRST + 0.25, FIRST + 2.25]
+    assert run.renders()[FIRST + 1]["status"] == 0
+    output = run.outputs[FIRST + 1]
+    assert np.array_equal(output[..., :3], expected)
+    assert np.array_equal(output[..., 3], at(alphas, FIRST + 1))
+
+
 def test_a_neighbour_the_host_cannot_give_ends_the_window_on_its_side(ofx_build, served, tmp_path):
     """The frames sent stay consecutive: 1001, beyond the missing 1002, would have been fused as
     1003's neighbour."""

@@ -20,15 +20,24 @@ namespace movingcolor {
 
 namespace {
 
-// The frames a render at `time` reads: `radius` each side, within the Source clip's range.
+// A render at `time` is fused as frame round(time) of a window whose every frame is fetched at the
+// same fraction past its own number (`offset`, time - round(time)): a sub-frame render (motion blur
+// downstream, frame blending) gets colour and alpha from the same moment.
+double subframeOffset(OfxTime time) { return time - double(std::llround(time)); }
+
+// The frames a render at `time` reads, by number: `radius` each side, fetched within the Source
+// clip's range.
 std::vector<int64_t> windowFrames(OfxImageClipHandle source, OfxTime time, int radius) {
   OfxPropertySetHandle props = nullptr;
   suites.effects->clipGetPropertySet(source, &props);
   const int64_t target = std::llround(time);
+  const double offset = subframeOffset(time);
   int64_t first = target - radius, last = target + radius;
   if (propDimension(props, kOfxImageEffectPropFrameRange) == 2) {
-    first = std::max<int64_t>(first, std::llround(propDouble(props, kOfxImageEffectPropFrameRange, 0)));
-    last = std::min<int64_t>(last, std::llround(propDouble(props, kOfxImageEffectPropFrameRange, 1)));
+    const double rangeFirst = propDouble(props, kOfxImageEffectPropFrameRange, 0);
+    const double rangeLast = propDouble(props, kOfxImageEffectPropFrameRange, 1);
+    first = std::max<int64_t>(first, int64_t(std::ceil(rangeFirst - offset - 1e-9)));
+    last = std::min<int64_t>(last, int64_t(std::floor(rangeLast - offset + 1e-9)));
   }
   std::vector<int64_t> frames;
   for (int64_t frame = std::min(first, target); frame <= std::max(last, target); ++frame)
@@ -44,9 +53,10 @@ OfxStatus refuse(OfxImageEffectHandle effect, Instance* instance, const std::str
 std::string frameName(int64_t frame) { return "frame " + std::to_string(frame); }
 
 // Appends the images of one window frame to `images`: the plate, and the matte and graded plate when
-// connected. Returns what is wrong, or ""; `absent` when the host has no image of a clip at `frame`.
-std::string windowFrame(const Clips& clips, int64_t frame, const OfxRectI& rect, const Settings& settings,
-                        std::vector<WindowImage>& images, bool& absent) {
+// connected, fetched at `frame` + `offset`. Returns what is wrong, or ""; `absent` when the host has
+// no image of a clip there.
+std::string windowFrame(const Clips& clips, int64_t frame, double offset, const OfxRectI& rect,
+                        const Settings& settings, std::vector<WindowImage>& images, bool& absent) {
   struct Input {
     OfxImageClipHandle clip;
     const char* name;
@@ -57,7 +67,7 @@ std::string windowFrame(const Clips& clips, int64_t frame, const OfxRectI& rect,
   if (clips.gradedConnected) inputs.push_back({clips.graded, kGradedClip, v1::ROLE_GRADED});
   std::vector<WindowImage> found;
   for (const Input& input : inputs) {
-    ClipImage image(input.clip, double(frame));
+    ClipImage image(input.clip, double(frame) + offset);
     const std::string problem = image.problem(input.name, input.role == v1::ROLE_MATTE);
     if (!problem.empty()) {
       absent = !image.valid();
@@ -126,10 +136,11 @@ OfxStatus getFramesNeeded(OfxImageEffectHandle effect, OfxPropertySetHandle inAr
   const int radius = std::min(std::max(settings.windowRadius, 0), kMaxWindowRadius);
   const Clips clips = clipsOf(effect);
   const std::vector<int64_t> frames = windowFrames(clips.source, time, radius);
+  const double offset = subframeOffset(time);
   for (const char* name : {kSourceClip, kMatteClip, kGradedClip}) {
     const std::string property = std::string(kOfxImageClipPropFrameRange) + "_" + name;
-    setDouble(outArgs, property.c_str(), double(frames.front()), 0);
-    setDouble(outArgs, property.c_str(), double(frames.back()), 1);
+    setDouble(outArgs, property.c_str(), double(frames.front()) + offset, 0);
+    setDouble(outArgs, property.c_str(), double(frames.back()) + offset, 1);
   }
   return kOfxStatOK;
 }
@@ -159,10 +170,11 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   if (width <= 0 || height <= 0) return refuse(effect, instance, "the Source image is empty");
   const std::vector<int64_t> frames = windowFrames(clips.source, time, settings.windowRadius);
   const int64_t target = std::llround(time);
+  const double offset = subframeOffset(time);
 
   std::vector<WindowImage> images;
   bool absent = false;
-  const std::string missing = windowFrame(clips, target, rect, settings, images, absent);
+  const std::string missing = windowFrame(clips, target, offset, rect, settings, images, absent);
   if (!missing.empty()) return refuse(effect, instance, missing);
   // Neighbours outward from the target: one the host cannot give ends the window on its side, as
   // the clip's ends do, so the frames sent stay consecutive (a frame beyond a gap would be fused as
@@ -170,7 +182,7 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   for (const int64_t step : {int64_t(-1), int64_t(1)}) {
     for (int64_t frame = target + step; std::find(frames.begin(), frames.end(), frame) != frames.end();
          frame += step) {
-      const std::string bad = windowFrame(clips, frame, rect, settings, images, absent);
+      const std::string bad = windowFrame(clips, frame, offset, rect, settings, images, absent);
       if (bad.empty()) continue;
       if (!absent) return refuse(effect, instance, bad);
       if (std::getenv("MOVINGCOLOR_OFX_LOG") != nullptr) {

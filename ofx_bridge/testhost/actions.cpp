@@ -123,12 +123,12 @@ void clipPreferences(OfxPlugin* plugin, Effect& effect, const std::string& conte
 
 NeededFrames framesNeeded(OfxPlugin* plugin, Effect& effect, long long frame) {
   PropertySet neededArgs, needed;
-  neededArgs.setDouble(kOfxPropTime, double(frame));
+  neededArgs.setDouble(kOfxPropTime, actionTime(frame));
   for (const auto& [name, clip] : effect.clips) {
     if (name == kOfxImageEffectOutputClipName) continue;
     const std::string property = std::string(kOfxImageClipPropFrameRange) + "_" + name;
-    needed.setDouble(property, double(frame), 0);  // the host's default: the frame itself
-    needed.setDouble(property, double(frame), 1);
+    needed.setDouble(property, actionTime(frame), 0);  // the host's default: the frame itself
+    needed.setDouble(property, actionTime(frame), 1);
   }
   require(call(plugin, kOfxImageEffectActionGetFramesNeeded, &effect, &neededArgs, &needed),
           kOfxImageEffectActionGetFramesNeeded);
@@ -137,11 +137,10 @@ NeededFrames framesNeeded(OfxPlugin* plugin, Effect& effect, long long frame) {
   for (const auto& [name, clip] : effect.clips) {
     if (name == kOfxImageEffectOutputClipName) continue;
     const std::string property = std::string(kOfxImageClipPropFrameRange) + "_" + name;
-    const long long from = std::llround(needed.getDouble(property, 0)),
-                    to = std::llround(needed.getDouble(property, 1));
+    const double from = needed.getDouble(property, 0), to = needed.getDouble(property, 1);
     ranges[name] = {from, to};
-    json += std::string(json.size() > 1 ? "," : "") + jsonString(name) + ":[" + std::to_string(from) + "," +
-            std::to_string(to) + "]";
+    json += std::string(json.size() > 1 ? "," : "") + jsonString(name) + ":[" + jsonNumber(from) + "," +
+            jsonNumber(to) + "]";
   }
   emit("{\"event\":\"frames_needed\",\"frame\":" + std::to_string(frame) + ",\"ranges\":" + json + "}}");
   return ranges;
@@ -149,7 +148,7 @@ NeededFrames framesNeeded(OfxPlugin* plugin, Effect& effect, long long frame) {
 
 OfxRectD regionOfDefinition(OfxPlugin* plugin, Effect& effect, long long frame) {
   PropertySet in, out;
-  in.setDouble(kOfxPropTime, double(frame));
+  in.setDouble(kOfxPropTime, actionTime(frame));
   setRenderScale(in);
   // The filter and general contexts' default: the Source's region (their only mandated input).
   const auto* effects =
@@ -169,7 +168,7 @@ OfxRectD regionOfDefinition(OfxPlugin* plugin, Effect& effect, long long frame) 
 std::map<std::string, OfxRectD> regionsOfInterest(OfxPlugin* plugin, Effect& effect, long long frame,
                                                   const OfxRectD& region) {
   PropertySet in, out;
-  in.setDouble(kOfxPropTime, double(frame));
+  in.setDouble(kOfxPropTime, actionTime(frame));
   setRenderScale(in);
   setRect(in, kOfxImageEffectPropRegionOfInterest, region);
   for (const auto& [name, clip] : effect.clips)
@@ -191,13 +190,13 @@ std::map<std::string, OfxRectD> regionsOfInterest(OfxPlugin* plugin, Effect& eff
 std::pair<std::string, double> identity(OfxPlugin* plugin, Effect& effect, long long frame,
                                         const OfxRectI& window) {
   PropertySet in, out;
-  in.setDouble(kOfxPropTime, double(frame));
+  in.setDouble(kOfxPropTime, actionTime(frame));
   in.setString(kOfxImageEffectPropFieldToRender, kOfxImageFieldNone);
   const int corners[4] = {window.x1, window.y1, window.x2, window.y2};
   for (int i = 0; i < 4; ++i) in.setInt(kOfxImageEffectPropRenderWindow, corners[i], i);
   setRenderScale(in);
   out.setString(kOfxPropName, "");
-  out.setDouble(kOfxPropTime, double(frame));
+  out.setDouble(kOfxPropTime, actionTime(frame));
   const OfxStatus status = call(plugin, kOfxImageEffectActionIsIdentity, &effect, &in, &out);
   require(status, kOfxImageEffectActionIsIdentity);
   if (status != kOfxStatOK) return {"", 0.0};

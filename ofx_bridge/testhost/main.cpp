@@ -11,6 +11,7 @@
 //                 [--scale 0.5] [--origin X,Y] [--negative-rowbytes] [--cpus N] [--message-suite 1|2]
 //                 [--no-matte] [--no-graded] [--abort] [--abort-after SECONDS] [--render-threads N]
 //                 [--render-on-suite-threads] [--interactive] [--premultiplied]
+//                 [--time-offset F] [--blend-subframes]
 //
 // --key sets a keyframe (double parameters that animate; linear between keys); the timeline sits
 // at the first frame, where paramGetValue reads. --render-on-suite-threads runs the concurrent
@@ -18,6 +19,8 @@
 // --interactive renders as a viewer does (kOfxImageEffectPropInteractiveRenderStatus 1); without
 // it every render is a final render's. --premultiplied marks every RGBA image as premultiplied by
 // its alpha (the frames on disk are then premultiplied), as a keyed or rotoed element is.
+// --time-offset asks for every frame at frame + F (a sub-frame render, as motion blur downstream
+// does); --blend-subframes answers a fetch between frames with a blend of the two either side.
 //
 // DIR holds source.N.raw (RGBA), and optionally matte.N.raw (A or RGBA) and graded.N.raw (RGBA).
 #include <dlfcn.h>
@@ -123,6 +126,10 @@ Arguments parse(int argc, char** argv) {
       o.interactive = true;
     else if (flag == "--premultiplied")
       o.premultiplied = true;
+    else if (flag == "--time-offset")
+      o.timeOffset = std::stod(value());
+    else if (flag == "--blend-subframes")
+      o.blendSubframes = true;
     else if (flag == "--no-matte")
       a.matte = false;
     else if (flag == "--no-graded")
@@ -233,7 +240,7 @@ void renderFrame(OfxPlugin* plugin, Effect& effect, const Arguments& args, long 
   }
   const RenderRequest request{plan.needed, regionsOfInterest(plugin, effect, frame, plan.region)};
   PropertySet renderArgs;
-  renderArgs.setDouble(kOfxPropTime, double(frame));
+  renderArgs.setDouble(kOfxPropTime, actionTime(frame));
   renderArgs.setString(kOfxImageEffectPropFieldToRender, kOfxImageFieldNone);
   const int corners[4] = {window.x1, window.y1, window.x2, window.y2};
   for (int i = 0; i < 4; ++i) renderArgs.setInt(kOfxImageEffectPropRenderWindow, corners[i], i);

@@ -51,6 +51,14 @@ void Journal::add(const std::string& json) {
   events.push_back(json);
 }
 
+std::string jsonNumber(double value) {
+  char text[40];
+  std::snprintf(text, sizeof text, "%.17g", value);
+  return text;
+}
+
+double actionTime(long long frame) { return double(frame) + state().options.timeOffset; }
+
 std::string jsonString(const std::string& text) {
   std::string out = "\"";
   for (char c : text) {
@@ -188,11 +196,13 @@ OfxStatus clipGetImage(OfxImageClipHandle handle, OfxTime time, const OfxRectD* 
   }
   const std::string components = clip->props.getString(kOfxImageEffectPropComponents);
   host.journal.add("{\"event\":\"fetch\",\"clip\":" + jsonString(clip->name) +
-                   ",\"frame\":" + std::to_string(frame) + ",\"components\":" + jsonString(components) + "}");
+                   ",\"frame\":" + std::to_string(frame) + ",\"time\":" + jsonNumber(time) +
+                   ",\"components\":" + jsonString(components) + "}");
   const auto declared =
       tRequest != nullptr ? tRequest->needed.find(clip->name) : NeededFrames::const_iterator();
-  if (tRequest == nullptr || declared == tRequest->needed.end() || frame < declared->second.first ||
-      frame > declared->second.second)
+  constexpr double kSlack = 1e-6;
+  if (tRequest == nullptr || declared == tRequest->needed.end() || time < declared->second.first - kSlack ||
+      time > declared->second.second + kSlack)
     host.journal.add("{\"event\":\"violation\",\"what\":" +
                      jsonString(clip->name + " frame " + std::to_string(frame) +
                                 " fetched outside the frames the plugin declared as needed") +
@@ -200,7 +210,17 @@ OfxStatus clipGetImage(OfxImageClipHandle handle, OfxTime time, const OfxRectD* 
   if (clip->props.getInt(kOfxImageClipPropConnected) == 0) return kOfxStatFailed;
   auto found = clip->frames.find(frame);
   if (found == clip->frames.end()) return kOfxStatFailed;
-  const RawFrame& stored = found->second;
+  RawFrame blended;
+  if (o.blendSubframes && time != std::floor(time)) {
+    // Between frames, a retiming host blends the two either side.
+    auto before = clip->frames.find((long long)std::floor(time)), after = clip->frames.find((long long)std::ceil(time));
+    if (before == clip->frames.end() || after == clip->frames.end()) return kOfxStatFailed;
+    const double weight = time - std::floor(time);
+    blended = before->second;
+    for (size_t i = 0; i < blended.samples.size(); ++i)
+      blended.samples[i] = float((1.0 - weight) * before->second.samples[i] + weight * after->second.samples[i]);
+  }
+  const RawFrame& stored = blended.samples.empty() ? found->second : blended;
   // The image covers the region of interest the plugin declared (and the region asked for), no more.
   OfxRectI bounds{o.originX, o.originY, o.originX + stored.width, o.originY + stored.height};
   if (tRequest != nullptr) {

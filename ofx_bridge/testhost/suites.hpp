@@ -29,6 +29,8 @@ struct Options {
   bool renderOnSuiteThreads = false;  // ... those threads being the multi-thread suite's own
   bool interactive = false;           // renders are a viewer's, not a final render's
   bool premultiplied = false;         // RGBA images are premultiplied by their alpha (a keyed element)
+  double timeOffset = 0.0;            // every action's time is the frame plus this (a sub-frame render)
+  bool blendSubframes = false;        // an image fetched between frames blends the two, as a retime does
 };
 
 struct Clip {
@@ -73,7 +75,8 @@ struct HostState {
 HostState& state();
 
 // The frames each input clip may be fetched at by one render: what getFramesNeeded declared.
-using NeededFrames = std::map<std::string, std::pair<long long, long long>>;
+// The times each clip's images may be fetched at (kOfxImageClipPropFrameRange_<clip>), by clip.
+using NeededFrames = std::map<std::string, std::pair<double, double>>;
 
 // What the plugin declared for one render: the frames and, per input clip, the region (canonical
 // coordinates) it reads; images are fetched cropped to that region, as a host may give them.
@@ -102,5 +105,10 @@ std::unique_ptr<Image> makeImage(const RawFrame& frame, double scale, int x1, in
 const void* fetchSuite(OfxPropertySetHandle host, const char* name, int version);
 
 std::string jsonString(const std::string& text);
+// A number as JSON writes it: whole numbers without a fraction.
+std::string jsonNumber(double value);
+
+// The time the host asks for `frame` at: the frame, plus --time-offset.
+double actionTime(long long frame);
 
 }  // namespace testhost
