@@ -52,6 +52,21 @@ def test_fuse_writes_exr_with_header_and_json(demo_inputs, tmp_path, capsys):
     assert header.attributes["compression"] == "zip"
 
 
+def test_a_failed_fuse_with_json_says_why_on_stdout(tmp_path, capsys):
+    """A pipeline reading ``fuse ... --json > fuse.json`` found an empty file when the run failed."""
+    import signal
+
+    missing, out = tmp_path / "plate.####.exr", tmp_path / "o" / "f.####.exr"
+    status = run_cli("fuse", "--plate", missing, "--grade", DEMO_GRADE, "--out", out, "--json")
+    captured = capsys.readouterr()
+    assert status == 2
+    summary = json.loads(captured.out)
+    assert summary["exit_code"] == 2 and str(tmp_path) in summary["error"]
+    assert f"movingcolor: error: {summary['error']}" in captured.err
+    # The command's SIGTERM handling ends with the command: a caller's process keeps its own.
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
 def test_output_passes_oiiotool_info(demo_inputs, tmp_path):
     tool = needs_oiiotool()
     plate, matte = demo_inputs

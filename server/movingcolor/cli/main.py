@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import signal
 import sys
@@ -73,23 +74,33 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="movingcolor: %(message)s", stream=sys.stderr)
-    if (
+    terminates = (
         args.command not in HANDLE_SIGTERM_THEMSELVES
         and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
         and threading.current_thread() is threading.main_thread()
-    ):
+    )
+    if terminates:
         signal.signal(signal.SIGTERM, _terminated)
     try:
         return args.run(args) or 0
     except MovingColorError as error:
-        print(f"movingcolor: error: {error}", file=sys.stderr)
-        return error.exit_code
+        return _failed(args, f"error: {error}", error.exit_code)
     except Terminated:
-        print("movingcolor: stopped (SIGTERM); what was already written is complete", file=sys.stderr)
-        return 128 + signal.SIGTERM
+        return _failed(args, "stopped (SIGTERM); what was already written is complete", 128 + signal.SIGTERM)
     except KeyboardInterrupt:
-        print("movingcolor: interrupted; what was already written is complete", file=sys.stderr)
-        return 130
+        return _failed(args, "interrupted; what was already written is complete", 130)
+    finally:
+        if terminates:  # a caller that runs main() in its own process (a test, a script) keeps its own
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _failed(args: argparse.Namespace, message: str, exit_code: int) -> int:
+    """Say why the command stopped, on stderr; with --json, on stdout too as the summary it did not
+    get to print (a pipeline reading ``fuse ... --json > fuse.json`` finds why, not an empty file)."""
+    print(f"movingcolor: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        print(json.dumps({"error": message.removeprefix("error: "), "exit_code": exit_code}))
+    return exit_code
 
 
 if __name__ == "__main__":
