@@ -282,6 +282,26 @@ def test_a_png_that_declares_nothing_is_read_as_undeclared(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["colorspaces"]["graded"] == "Gamma 2.4 Encoded Rec.709"
 
 
+def test_a_matte_whose_alpha_is_opaque_says_the_alpha_was_read(demo_inputs, tmp_path, caplog):
+    """A matte exported as RGB plus an opaque alpha grades the whole frame: the warning says the alpha
+    is what was read."""
+    plate, _ = demo_inputs
+    height, width = read_pixels(Path(plate.replace("####", "1001"))).shape[:2]
+    shape = np.zeros((height, width, 4), np.float32)
+    shape[height // 4 : -height // 4, width // 4 : -width // 4, :3] = 1.0
+    shape[..., 3] = 1.0
+    (tmp_path / "matte").mkdir()
+    for number in (1001, 1002):
+        write_image(tmp_path / "matte" / f"m.{number}.exr", shape, channels=("R", "G", "B", "A"))
+    with caplog.at_level("WARNING", logger="movingcolor"):
+        matte, out = tmp_path / "matte" / "m.####.exr", tmp_path / "o" / "f.####.exr"
+        status = run_cli("fuse", "--plate", plate, "--matte", matte, "--grade", DEMO_GRADE, "--engine", "hard",
+                         "--frames", "1001-1002", "--out", out)  # fmt: skip
+    assert status == 0
+    assert "the matte is full on every frame (1001-1002)" in caplog.text
+    assert "a matte with an alpha channel is read from its alpha" in caplog.text
+
+
 def test_graded_and_edited_inputs(demo_inputs, tmp_path):
     """--graded composites a whole graded plate; --edited recovers the grade from a composite."""
     plate, matte = demo_inputs

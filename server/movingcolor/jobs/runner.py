@@ -310,7 +310,8 @@ class MatteWithoutEdgeLog:
         elif self.count and len(self.full) == self.count:
             say(
                 "the matte is full on every frame (%s): the whole frame is graded, with no edge to "
-                "fuse; check the matte input",
+                "fuse; check the matte input (a matte with an alpha channel is read from its alpha: one "
+                "exported with an opaque alpha and the shape in its RGB needs that alpha removed)",
                 describe_frames(self.full),
             )
         else:
