@@ -295,8 +295,8 @@ def test_a_matte_whose_alpha_is_opaque_says_the_alpha_was_read(demo_inputs, tmp_
         write_image(tmp_path / "matte" / f"m.{number}.exr", shape, channels=("R", "G", "B", "A"))
     with caplog.at_level("WARNING", logger="movingcolor"):
         matte, out = tmp_path / "matte" / "m.####.exr", tmp_path / "o" / "f.####.exr"
-        status = run_cli("fuse", "--plate", plate, "--matte", matte, "--grade", DEMO_GRADE, "--engine", "hard",
-                         "--frames", "1001-1002", "--out", out)  # fmt: skip
+        status = run_cli("fuse", "--plate", plate, "--matte", matte, "--grade", DEMO_GRADE,
+                         "--engine", "hard", "--frames", "1001-1002", "--out", out)  # fmt: skip
     assert status == 0
     assert "the matte is full on every frame (1001-1002)" in caplog.text
     assert "a matte with an alpha channel is read from its alpha" in caplog.text

@@ -190,6 +190,11 @@ def test_a_grade_file_whose_path_holds_a_hash_or_an_equals_sign_is_read_as_the_f
     assert grade_message(f"{ccc}#cool") == fusion_pb2.Grade(
         file=ccc.read_bytes(), file_name="shots.ccc", cccid="cool"
     )
+    # A CDL at full precision is longer than a file name may be: still a CDL, not an error.
+    digits = ",".join(["1.0000000000000000000000000000000000000000000000000000001"] * 3)
+    long_cdl = f"slope={digits};offset=0,0,0;power={digits};sat=1.00000000000000000000000000000000000"
+    assert len(long_cdl) > 255 and parse_grade(long_cdl, config).kind == "cdl"
+    assert grade_message(long_cdl) == fusion_pb2.Grade(text=long_cdl)
 
 
 def test_cube_lut_file(config, tmp_path):

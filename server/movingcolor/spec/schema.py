@@ -51,12 +51,19 @@ def grade_file_parts(text: str) -> tuple[str, str] | None:
     "" for none), or None when it names no file. The whole text first: a folder or file name may
     hold ``#`` or ``=`` (``reel #3/shot 010.cc``), which would otherwise read as an id or a CDL."""
     stripped = text.strip()
-    if stripped and Path(stripped).expanduser().is_file():
+    if stripped and _is_file(stripped):
         return stripped, ""
     file_part, hash_mark, cccid = stripped.rpartition("#")
-    if hash_mark and file_part and Path(file_part).expanduser().is_file():
+    if hash_mark and file_part and _is_file(file_part):
         return file_part, cccid
     return None
+
+
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).expanduser().is_file()
+    except (OSError, ValueError):  # a name too long for a file (a CDL at full precision), a NUL
+        return False
 
 
 def is_inline_grade(text: str) -> bool:
