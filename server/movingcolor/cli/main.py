@@ -70,12 +70,17 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command ``argv`` names (the process's own arguments when None: the process's entry
+    point, which alone answers SIGTERM as an interrupt; a caller that runs a command in its own
+    process keeps its SIGTERM)."""
+    entry_point = argv is None
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="movingcolor: %(message)s", stream=sys.stderr)
     terminates = (
-        args.command not in HANDLE_SIGTERM_THEMSELVES
+        entry_point
+        and args.command not in HANDLE_SIGTERM_THEMSELVES
         and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
         and threading.current_thread() is threading.main_thread()
     )
@@ -90,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _failed(args, "interrupted; what was already written is complete", 130)
     finally:
-        if terminates:  # a caller that runs main() in its own process (a test, a script) keeps its own
+        if terminates:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
