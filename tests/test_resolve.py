@@ -451,6 +451,33 @@ def test_a_matte_track_that_is_empty_everywhere_is_refused_before_the_server(res
     assert fused_clips(resolve) == [] and leftovers(tmp_path / "out") == []
 
 
+def test_a_missing_grade_file_is_named_before_any_render_whatever_its_folder_holds(tmp_path):
+    """The up-front check read ``reel #3/shot 010.cc`` as ``reel `` and ``grade=v2/...`` as CDL text:
+    a missing file there was found only after the host's renders. An existing one, and CDL text,
+    pass."""
+    from movingcolor_hosts import FuseSettings
+
+    (tmp_path / "reel #3").mkdir()
+    (tmp_path / "reel #3" / "shots.ccc").write_text("<ColorCorrectionCollection/>")
+    for missing in (
+        "nope/shot 010.cc",
+        "nope/reel #3/shot 010.cc",
+        "nope/grade=v2/shot 010.cc",
+        "nope/a.ccc#id",
+    ):
+        settings = FuseSettings(
+            server="127.0.0.1:50051", grade=str(tmp_path / missing), out=str(tmp_path / "f.####.exr")
+        )
+        with pytest.raises(SettingsError, match="the grade file .* does not exist; check the path"):
+            settings.validate()
+    for given in (
+        str(tmp_path / "reel #3" / "shots.ccc") + "#warm",
+        "slope=1.2,1,0.8;sat=1.1",
+        "look:ShotLook",
+    ):
+        FuseSettings(server="127.0.0.1:50051", grade=given, out=str(tmp_path / "f.####.exr")).validate()
+
+
 def test_a_colour_matte_is_checked_as_the_server_reads_it(tmp_path):
     """The check read a colour matte's red channel where the server takes the brightest: a matte in
     green was refused as empty, and one in red beside a blue of 1 everywhere (the whole frame graded,

@@ -17,7 +17,7 @@ from pathlib import Path
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.sequence import is_sequence_pattern
 from movingcolor.spec.band_width import BandWidth
-from movingcolor.spec.schema import LOOK_PREFIX, default, grade_file_parts, is_inline_grade
+from movingcolor.spec.schema import LOOK_PREFIX, default, grade_file_parts
 
 from .errors import SettingsError
 
@@ -120,12 +120,16 @@ class FuseSettings:
                     f"{self.label('grade')}: look: needs the name of a look in the OCIO config"
                 )
             return
-        path = Path(grade.partition("#")[0]).expanduser()
-        named = grade_file_parts(grade) is not None
-        if not named and not is_inline_grade(grade) and path.suffix.lower() in GRADE_FILE_EXTENSIONS:
-            raise SettingsError(
-                f"{self.label('grade')}: the grade file {path} does not exist; check the path"
-            )
+        if grade_file_parts(grade) is not None:
+            return
+        # A grade file's name, whole or before a correction's id (``FILE.ccc#ID``), even where a
+        # folder holds ``=`` or ``#``: one that does not exist is named now, before any render.
+        for candidate in (grade, grade.rpartition("#")[0]):
+            path = Path(candidate).expanduser()
+            if candidate and path.suffix.lower() in GRADE_FILE_EXTENSIONS:
+                raise SettingsError(
+                    f"{self.label('grade')}: the grade file {path} does not exist; check the path"
+                )
 
     @property
     def grade_is_look(self) -> bool:
