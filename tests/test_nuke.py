@@ -428,6 +428,20 @@ def test_frames_outside_the_matte_are_refused_and_handles_stop_where_it_ends(ses
     assert rendered == [("plate", 1001, 1004), ("matte", 1001, 1004)]
 
 
+def test_a_generated_matte_is_not_held_to_the_scripts_frame_range(session, served, shot, tmp_path):
+    """A Roto with nothing connected reports the script's range (here 1-100), not the frames it has
+    (any): it is no short input, and the plate's frames 1001-1006 fuse through it."""
+    plate, _ = shot
+    height, width = read_pixels(Path(plate.replace("####", "1001"))).shape[:2]
+    nuke.root()["format"].setValue(f"{width} {height} plate")
+    roto = nuke.nodes.Roto()
+    assert (roto.firstFrame(), roto.lastFrame()) == (1, 100)
+    out = tmp_path / "out" / "f.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1006), roto, served.address, out, matte_channel="alpha")
+    result = movingcolor_nuke.fuse(node, 1001, 1006)
+    assert result.frames == list(range(1001, 1007))
+
+
 def test_a_fuse_clears_the_folders_a_crashed_nuke_left_beside_the_output(session, served, shot, tmp_path):
     """A Nuke that crashes or is killed mid-fusion leaves its hidden input renders and staged frames
     (a shot of float EXRs): the next fuse into the same folder removes those whose writer is gone,

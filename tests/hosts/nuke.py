@@ -519,6 +519,31 @@ class Read(Node):
         return channels
 
 
+class Roto(Node):
+    """A roto with nothing connected: a disc in alpha over the script's format, drawn at any frame.
+    As in Nuke, a node that generates its image reports the script's frame range, whatever frames
+    its shapes are drawn on."""
+
+    _class = "Roto"
+
+    def channels(self) -> list[str]:
+        return list(_RGBA) if self.input(0) is None else super().channels()
+
+    def _image(self, frame: int) -> dict[str, np.ndarray]:
+        if self.input(0) is not None:
+            return super()._image(frame)
+        size = root()["format"].value()
+        yy, xx = np.mgrid[0 : size.height(), 0 : size.width()]
+        disc = (xx - size.width() / 2) ** 2 + (yy - size.height() / 2) ** 2 < (size.height() / 3) ** 2
+        zeros = np.zeros(disc.shape, np.float32)
+        return {
+            "rgba.red": zeros,
+            "rgba.green": zeros,
+            "rgba.blue": zeros,
+            "rgba.alpha": disc.astype(np.float32),
+        }
+
+
 _WRITE_CHANNELS = {"rgb": _RGBA[:3], "rgba": _RGBA, "alpha": _RGBA[3:], "all": _RGBA}
 _FILE_NAMES = {"rgba.red": "R", "rgba.green": "G", "rgba.blue": "B", "rgba.alpha": "A"}
 _DATATYPES = {"16 bit half": oiio.HALF, "32 bit float": oiio.FLOAT}
@@ -714,7 +739,7 @@ class Group(Node):
         return output._image(frame)
 
 
-_CLASSES = {cls._class: cls for cls in (Read, Write, Input, Output, Group)}
+_CLASSES = {cls._class: cls for cls in (Read, Write, Input, Output, Group, Roto)}
 _root_group = Group()
 _root_group._name = "root"
 _root_node = Root()

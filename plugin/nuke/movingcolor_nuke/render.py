@@ -162,6 +162,9 @@ def _frames_every_input_has(node: nuke.Node, roles: dict[str, str], first: int, 
         upstream = node.input(index)
         if role not in roles or upstream is None:
             continue
+        if role != "plate" and not _reads_a_file(upstream):
+            # A generated matte (a Roto, a Constant) reports the script's range, not frames it lacks.
+            continue
         input_first, input_last = upstream.firstFrame(), upstream.lastFrame()
         if first < input_first or last > input_last:
             raise SettingsError(
@@ -175,6 +178,23 @@ def _frames_every_input_has(node: nuke.Node, roles: dict[str, str], first: int, 
             else (max(common_first, input_first), min(common_last, input_last))
         )
     return common_first, common_last
+
+
+def _reads_a_file(node: nuke.Node) -> bool:
+    """Whether a Read is upstream of ``node`` (or ``node`` is one), inside groups too: its frame range
+    is then the frames it has."""
+    waiting, seen = [node], set()
+    while waiting:
+        upstream = waiting.pop()
+        if upstream is None or id(upstream) in seen:
+            continue
+        seen.add(id(upstream))
+        if upstream.Class() == "Read":
+            return True
+        waiting += [upstream.input(index) for index in range(upstream.inputs())]
+        if upstream.Class() == "Group":
+            waiting += upstream.nodes()
+    return False
 
 
 def _files_read_by(node: nuke.Node) -> list[Path]:
