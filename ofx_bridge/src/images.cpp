@@ -12,6 +12,9 @@ namespace movingcolor {
 namespace {
 // Fewer rows than this are copied on one thread: starting threads would cost more.
 constexpr int kRowsPerThread = 32;
+// A premultiplied colour is divided by its alpha (and the fused one multiplied back) only above this:
+// under it the colour says nothing of the surface (a denormal alpha would overflow to infinity).
+constexpr float kUnpremultiplyAbove = 1e-6f;
 }  // namespace
 
 ClipImage::ClipImage(OfxImageClipHandle clip, OfxTime time) {
@@ -64,12 +67,12 @@ std::string planar(const ClipImage& image, const OfxRectI& rect, int first, int 
       for (int column = 0; column < width; ++column) {
         const float* px = image.pixel(rect.x1 + column, y);
         if (px == nullptr) continue;
-        // Where alpha is 0 a premultiplied colour has nothing to divide (it is 0, or light added
-        // over the background): kept as it is.
+        // Where alpha is (nearly) 0 a premultiplied colour has nothing to divide (it is 0, or light
+        // added over the background): kept as it is.
         const float alpha = image.premultiplied() ? px[3] : 0.0f;
         for (int c = 0; c < count; ++c) {
           const int channel = image.components() == 1 ? 0 : first + c;
-          const bool colour = image.premultiplied() && channel < 3 && alpha > 0.0f;
+          const bool colour = image.premultiplied() && channel < 3 && alpha > kUnpremultiplyAbove;
           out[size_t(c) * plane + size_t(row) * size_t(width) + size_t(column)] =
               colour ? px[channel] / alpha : px[channel];
         }
@@ -100,10 +103,10 @@ void writeFused(ClipImage& output, const OfxRectI& window, const float* samples,
           continue;
         }
         const float alpha = src ? src[source.components() - 1] : 0.0f;
-        const bool premultiply = source.premultiplied() && src != nullptr && alpha > 0.0f;
+        const bool premultiply = source.premultiplied() && src != nullptr && alpha > kUnpremultiplyAbove;
         for (int c = 0; c < 3; ++c) {
           const float straight = samples[size_t(c) * plane + at];
-          // Where alpha is 0 the colour is kept as the server gave it: it was kept as it was.
+          // Where alpha is (nearly) 0 the colour is kept as the server gave it: it was sent as it was.
           out[c] = premultiply ? straight * alpha : straight;
         }
         out[3] = alpha;
