@@ -177,7 +177,8 @@ def _as_unprivileged() -> list[str] | None:
         return []
     if shutil.which("setpriv") is None:
         return None
-    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner", "--"]
+    # Inheritable capabilities cleared too: a runtime that grants them would otherwise keep them.
+    return ["setpriv", "--inh-caps=-all", "--bounding-set", "-dac_override,-dac_read_search,-fowner", "--"]
 
 
 def test_an_output_folder_that_cannot_be_entered_is_a_clear_error_and_a_drop_box_works(tmp_path):
