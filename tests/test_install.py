@@ -224,6 +224,8 @@ def test_nuke_install_loads_as_nuke_loads_it_and_a_second_run_changes_no_line(
     (dest / "init.py").write_text(user_lines)
     done = movingcolor(venv, "install", "nuke", "--dest", dest)
     assert done.returncode == 0, done.stdout + done.stderr
+    removal = f"To remove it: delete the MovingColor lines from {dest / 'init.py'} and {dest / 'menu.py'}"
+    assert f"{removal}, and {dest / 'movingcolor_site'}." in done.stdout
     init, menu = (dest / "init.py").read_text(), (dest / "menu.py").read_text()
     assert init.startswith(user_lines) and init.count(BEGIN) == init.count(END) == 1
     assert menu.count(BEGIN) == menu.count(END) == 1
@@ -283,6 +285,7 @@ def test_resolve_script_runs_the_bridge_from_its_folder_and_replaces_a_link(venv
     (utility / "MovingColor.py").symlink_to(checkout_script)
     done = movingcolor(venv, "install", "resolve", "--dest", utility, "--site", site, "--no-deps")
     assert done.returncode == 0, done.stdout + done.stderr
+    assert f"To remove it: delete {utility / 'MovingColor.py'} and {site}." in done.stdout
     script = utility / "MovingColor.py"
     assert (
         not script.is_symlink() and checkout_script.read_text() == "# a checkout's script, linked by hand\n"
@@ -313,10 +316,11 @@ def _bundle(folder: Path, content: bytes) -> Path:
     return bundle
 
 
-def test_ofx_bundle_is_copied_and_a_second_install_replaces_the_first(tmp_path):
+def test_ofx_bundle_is_copied_and_a_second_install_replaces_the_first(tmp_path, capsys):
     plugins = tmp_path / "OFX" / "Plugins"
     installed = plugins / "MovingColor.ofx.bundle" / "Contents" / BINARY_FOLDERS[platform.system()]
     assert run_cli("install", "ofx", "--bundle", _bundle(tmp_path / "a", b"first"), "--dest", plugins) == 0
+    assert f"To remove it: delete {plugins / 'MovingColor.ofx.bundle'}." in capsys.readouterr().out
     assert (installed / "MovingColor.ofx").read_bytes() == b"first"
     assert run_cli("install", "ofx", "--bundle", _bundle(tmp_path / "b", b"second"), "--dest", plugins) == 0
     assert (installed / "MovingColor.ofx").read_bytes() == b"second"
@@ -441,6 +445,24 @@ def test_a_linked_startup_file_is_edited_where_it_points(tmp_path):
     link.symlink_to(shared)
     plan_block(link, marked_block("pass\n", "note")).apply()
     assert link.is_symlink() and BEGIN in shared.read_text()
+
+
+def test_installing_through_a_linked_startup_file_says_who_else_reads_it(tmp_path, capsys):
+    """An artist's ~/.nuke/init.py linked to the studio's: the install wrote this artist's packages
+    folder into the shared file without a word, and the next artist's install repointed everyone."""
+    from conftest import run_cli
+
+    shared = tmp_path / "studio" / "init.py"
+    shared.parent.mkdir()
+    shared.write_text("import os\n")
+    dest = tmp_path / "nuke-home"
+    dest.mkdir()
+    (dest / "init.py").symlink_to(shared)
+    assert run_cli("install", "nuke", "--dest", dest, "--python-version", "3.10", "--dry-run") == 0
+    said = capsys.readouterr().out
+    assert f"init.py -> {shared} is a link: the MovingColor lines go into the file it leads to" in said
+    assert f"naming packages in {dest / 'movingcolor_site'}" in said and "--dest and --site" in said
+    assert shared.read_text() == "import os\n"
 
 
 def _unwritable_folder() -> Path:

@@ -70,6 +70,8 @@ def run(args) -> int:
         bundle=args.bundle,
     )
     plan = plan_install(args.host, options)
+    for note in plan.notes:
+        print(f"Note: {note}")
     if args.dry_run:
         print(f"movingcolor install {plan.host} --dry-run: nothing is changed. The install would:")
         for number, step in enumerate(plan.steps, 1):

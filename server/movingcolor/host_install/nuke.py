@@ -12,7 +12,10 @@ from .python_version import MINIMUM, HostPython, host_python, require_supported
 from .site_packages import installed_python, site_packages
 from .startup_blocks import marked_block, plan_block
 
-NOTE = "written by `movingcolor install nuke`: run it again to update, delete to remove"
+NOTE = (
+    "written by `movingcolor install nuke`: run it again to update; to remove, delete these lines "
+    "and the packages' folder init.py names (movingcolor_site)"
+)
 
 # Python 3.6 syntax on purpose: an older Nuke must be able to read it to say why it does not load.
 INIT = """\
@@ -68,10 +71,25 @@ def plan_nuke(options: InstallOptions, system: str, env: Mapping[str, str], home
     init = plan_block(dest / "init.py", init_lines(site, python))
     menu = plan_block(dest / "menu.py", marked_block(MENU, NOTE))
     after = ["Restart Nuke: the node is in the Nodes toolbar under MovingColor."]
+    notes = []
+    for name in ("init.py", "menu.py"):
+        if (dest / name).is_symlink():
+            # Edited where the link leads (a studio's shared file): every Nuke that reads it then
+            # loads the packages from this install's folder.
+            notes.append(
+                f"{name} -> {(dest / name).resolve()} is a link: the MovingColor lines go into the file "
+                f"it leads to, naming packages in {site}, and every Nuke that reads that file will load "
+                f"them from there. For yourself alone, replace the link with a file of your own; for a "
+                f"studio, install with --dest and --site on a shared folder."
+            )
     if dest != default_dest.absolute():
         after.append(
             f"Nuke runs init.py and menu.py from ~/.nuke and the NUKE_PATH folders: add {dest} to NUKE_PATH."
         )
+    after.append(
+        f"To remove it: delete the MovingColor lines from {dest / 'init.py'} and {dest / 'menu.py'}, "
+        f"and {site}."
+    )
     after.append(
         "A server the artists reach: `movingcolor serve --address 0.0.0.0:50051 --token-file TOKEN` "
         "on a GPU machine (MOVINGCOLOR_SERVER=host:50051 makes it every new node's default, "
@@ -82,4 +100,4 @@ def plan_nuke(options: InstallOptions, system: str, env: Mapping[str, str], home
         Step(init.describe(), init.apply),
         Step(menu.describe(), menu.apply),
     )
-    return InstallPlan("nuke", steps, tuple(after))
+    return InstallPlan("nuke", steps, tuple(after), tuple(notes))

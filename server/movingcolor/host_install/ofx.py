@@ -73,4 +73,5 @@ def plan_ofx(options: InstallOptions, system: str, env: Mapping[str, str]) -> In
     if dest != Path(ofx_plugin_folder(system, env)):
         after.append(f"Hosts scan the standard folder and OFX_PLUGIN_PATH: add {dest} to OFX_PLUGIN_PATH.")
     after.append("It fuses on a `movingcolor serve` server (default 127.0.0.1:50051; the Server parameter).")
+    after.append(f"To remove it: delete {dest / BUNDLE_NAME}.")
     return InstallPlan("ofx", (Step(copy.describe(), copy.apply),), tuple(after))

@@ -50,3 +50,5 @@ class InstallPlan:
     steps: tuple[Step, ...]
     #: What the user does afterwards (restart the host, start a server, how to remove it).
     after: tuple[str, ...] = field(default_factory=tuple)
+    #: What the user should know before the steps run (printed by --dry-run too).
+    notes: tuple[str, ...] = field(default_factory=tuple)

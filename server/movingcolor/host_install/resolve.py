@@ -125,6 +125,7 @@ def plan_resolve(options: InstallOptions, system: str, env: Mapping[str, str], h
         "Restart Resolve: Workspace > Scripts > MovingColor fuses the clip under the playhead.",
         "Settings (the timeline's colour space at least): ~/.config/movingcolor/resolve.json or "
         "MOVINGCOLOR_* variables; see plugin/resolve/README.md.",
+        f"To remove it: delete {dest / SCRIPT_NAME} and {site}.",
     )
     steps = (Step(packages.describe(), packages.install), Step(script.describe(), script.apply))
     return InstallPlan("resolve", steps, after)
