@@ -408,6 +408,20 @@ def test_info_json(capsys):
     assert data["packages"]["OpenImageIO"]
 
 
+def test_info_with_a_config_that_does_not_load_still_reports_the_rest(tmp_path, capsys):
+    """A broken $OCIO is when a user runs info to see what was found: it printed the error alone."""
+    missing = tmp_path / "config.ocio"
+    assert run_cli("info", "--json", "--config", missing) == 2
+    data = json.loads(capsys.readouterr().out)
+    assert (
+        str(missing) in data["ocio_config"]["error"] and "file does not exist" in data["ocio_config"]["error"]
+    )
+    assert {"hard", "feather", "guided"} <= set(data["engines"]) and data["packages"]["OpenImageIO"]
+    assert run_cli("info", "--config", missing) == 2
+    said = capsys.readouterr().out
+    assert "OpenColorIO config: does not load:" in said and "engines:" in said
+
+
 def test_console_script_runs(tmp_path):
     exe = shutil.which("movingcolor")
     if exe is None:

@@ -9,6 +9,7 @@ from importlib import metadata
 from .. import __version__
 from ..color.config import ColorConfig
 from ..engines.registry import engine_descriptions
+from ..errors import MovingColorError
 from ..model.config import CONFIGS
 
 
@@ -46,8 +47,23 @@ def _models() -> tuple[list[dict], str | None]:
     return models, installed.default_name
 
 
+def _ocio_config(config_path: str | None) -> dict:
+    """The config's description, or ``{"error": why}`` where it does not load: the rest of what info
+    reports is what a set-up problem is diagnosed with, and is shown all the same."""
+    try:
+        config = ColorConfig(config_path)
+    except MovingColorError as error:
+        return {"error": str(error)}
+    return {
+        "source": config.source,
+        "name": config.name,
+        "scene_linear": config.scene_linear,
+        "colorspaces": config.colorspace_names(),
+        "looks": [look.getName() for look in config.config.getLooks()],
+    }
+
+
 def collect(config_path: str | None = None) -> dict:
-    config = ColorConfig(config_path)
     models, default_model = _models()
     return {
         "movingcolor": __version__,
@@ -56,13 +72,7 @@ def collect(config_path: str | None = None) -> dict:
             name: _version(name) for name in ("numpy", "OpenImageIO", "opencolorio", "av", "torch", "grpcio")
         },
         "device": _device(),
-        "ocio_config": {
-            "source": config.source,
-            "name": config.name,
-            "scene_linear": config.scene_linear,
-            "colorspaces": config.colorspace_names(),
-            "looks": [look.getName() for look in config.config.getLooks()],
-        },
+        "ocio_config": _ocio_config(config_path),
         "engines": engine_descriptions(),
         "models": models,
         "default_model": default_model,
@@ -79,18 +89,23 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
+    """Exit status 2 when the colour config does not load (after reporting everything else)."""
     data = collect(args.config)
+    status = 2 if "error" in data["ocio_config"] else 0
     if args.json:
         print(json.dumps(data, indent=2))
-        return 0
+        return status
     print(f"MovingColor {data['movingcolor']} (Python {data['python']})")
     for name, version in data["packages"].items():
         print(f"  {name:12s} {version or 'not installed'}")
     print(f"device: {data['device']}")
     cfg = data["ocio_config"]
-    print(f"OpenColorIO config: {cfg['name']} ({cfg['source']}); scene_linear = {cfg['scene_linear']}")
-    print("  colourspaces: " + ", ".join(cfg["colorspaces"]))
-    print("  looks: " + (", ".join(cfg["looks"]) or "none"))
+    if "error" in cfg:
+        print(f"OpenColorIO config: does not load: {cfg['error']}")
+    else:
+        print(f"OpenColorIO config: {cfg['name']} ({cfg['source']}); scene_linear = {cfg['scene_linear']}")
+        print("  colourspaces: " + ", ".join(cfg["colorspaces"]))
+        print("  looks: " + (", ".join(cfg["looks"]) or "none"))
     print("engines:")
     for name, description in data["engines"].items():
         print(f"  {name:10s} {description}")
@@ -107,4 +122,4 @@ def run(args) -> int:
         "network configurations (architectures for movingcolor train, not models): "
         + ", ".join(data["network_configurations"])
     )
-    return 0
+    return status
