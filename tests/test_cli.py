@@ -400,6 +400,13 @@ def test_demo_refuses_bad_settings_in_a_line(args, message, capsys):
     assert message in error and "Traceback" not in error
 
 
+def test_demo_refuses_an_unknown_engine_before_it_works(tmp_path, capsys):
+    """A typo in --engine was refused only after the shot was written and fused with three engines."""
+    assert run_cli("demo", "--out", tmp_path / "demo", "--engine", "guidd", "--frames", "2") == 2
+    assert "engine 'guidd' is not known; available engines:" in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()
+
+
 def test_info_json(capsys):
     assert run_cli("info", "--json") == 0
     data = json.loads(capsys.readouterr().out)

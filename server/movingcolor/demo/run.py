@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..color.config import ColorConfig
+from ..engines.registry import create_engine, engine_names
 from ..errors import MissingDependencyError
 from ..frames.image_io import read_pixels, write_image
 from ..frames.sequence import SequencePattern
@@ -69,6 +70,8 @@ def run_demo(
     """Write the shot into ``folder``, fuse it with the baselines and ``engine``
     (``progress`` follows ``engine``'s frames), and write the pictures and the movie."""
     folder = Path(folder)
+    if engine not in engine_names():
+        create_engine(engine)  # says it is unknown, and which are known, before any work is done
     shot = generate_shot(frames=frames)
     engines = tuple(dict.fromkeys((*BASELINE_ENGINES, engine)))
     _remove_later_frames(folder, frames, engines)
@@ -88,7 +91,11 @@ def run_demo(
         views[COLUMN_LABELS.get(name, name)] = display_frames(
             report.written, report.colorspaces["output"], config
         )
+    # The fused column beside the hard composite; the hard composite beside guided when it is the
+    # fused column (beside itself, no difference places the zooms).
     pair = (COLUMN_LABELS["hard"], COLUMN_LABELS.get(engine, engine))
+    if engine == "hard":
+        pair = (COLUMN_LABELS["guided"], COLUMN_LABELS["hard"])
     track = track_left_edge(shot.alpha)
     return DemoResult(
         folder,
