@@ -95,7 +95,7 @@ def run_demo(
     # fused column (beside itself, no difference places the zooms).
     pair = (COLUMN_LABELS["hard"], COLUMN_LABELS.get(engine, engine))
     if engine == "hard":
-        pair = (COLUMN_LABELS["guided"], COLUMN_LABELS["hard"])
+        pair = (COLUMN_LABELS.get("guided", "guided"), COLUMN_LABELS["hard"])
     track = track_left_edge(shot.alpha)
     return DemoResult(
         folder,
