@@ -212,6 +212,27 @@ def test_an_output_changed_while_the_node_fuses_leaves_the_node_showing_the_fram
     assert sorted(p.name for p in first_take.parent.iterdir()) == ["f.1001.exr", "f.1002.exr"]
 
 
+def test_fusing_part_of_a_range_again_shows_the_whole_take_and_names_the_other_frames(
+    session, served, shot, tmp_path
+):
+    """A grade fixed and two frames fused again: the node's Read shrank to those two (holding them at
+    the other frames), and nothing said the folder now held frames of two grades."""
+    plate, matte = shot
+    out = tmp_path / "out" / "f.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out)
+    movingcolor_nuke.fuse(node, 1001, 1006)
+    movingcolor_nuke.fuse(node, 1002, 1003)  # the same settings: one take still
+    read = node.node("fused")
+    assert (read["first"].value(), read["last"].value()) == (1001, 1006)
+    assert "other settings" not in node["status"].value()
+    node["cdl"].setValue("slope=1.6,1,1;offset=0,0,0;power=1,1,1;sat=1")
+    movingcolor_nuke.fuse(node, 1002, 1003)
+    assert (read["first"].value(), read["last"].value()) == (1001, 1006)
+    status = node["status"].value()
+    assert "frames 1001, 1004-1006 of this output were fused before with other settings" in status
+    assert "fuse 1001-1006 to make them one take" in status
+
+
 def test_node_deleted_while_it_fuses(session, served, shot, tmp_path):
     plate, matte = shot
     nuke.GUI = True

@@ -16,6 +16,7 @@ import nuke
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.sequence import SequencePattern
 from movingcolor_hosts import FusedSequence, fuse_rendered
+from movingcolor_hosts.takes import other_takes, sequence_around
 
 from .node import OUTPUT_NAME, READ_NAME, inner
 from .render import PreparedShot, prepare_shot
@@ -68,7 +69,10 @@ def show_result(node: nuke.Node, result: FusedSequence, shot: PreparedShot) -> N
     The output is the one the fuse began with, whatever the knob says now."""
     read = inner(node, READ_NAME)
     full = shot.full_out
-    first, last = result.first, result.last
+    # The Read shows the output's whole run of frames, not the ones just fused alone (it would hold
+    # them beyond), and the status says which frames there another fusion made.
+    first, last = sequence_around(result.out, result.frames)
+    mixed = other_takes(result.out, result.frames, (first, last))
     if result.out != full:
         # A proxy fuse: Nuke reads the Read's proxy file in proxy mode; its file stays the full-size
         # take (missing until one is fused, which the Read then says). The Read's range serves both:
@@ -88,7 +92,14 @@ def show_result(node: nuke.Node, result: FusedSequence, shot: PreparedShot) -> N
     read["reload"].execute()  # the same file names as a previous fusion: drop Nuke's cached frames
     inner(node, OUTPUT_NAME).setInput(0, read)
     done = f"fused {result.first}-{result.last} with {result.engine} on {result.server}"
-    node["status"].setValue("; ".join((f"{done} in {result.seconds:.1f}s", *shot.notes)))
+    notes = shot.notes
+    if mixed:
+        notes = (
+            f"frames {mixed} of this output were fused before with other settings: fuse "
+            f"{first}-{last} to make them one take",
+            *notes,
+        )
+    node["status"].setValue("; ".join((f"{done} in {result.seconds:.1f}s", *notes)))
 
 
 def fuse(node: nuke.Node, first: int | None = None, last: int | None = None) -> FusedSequence:
