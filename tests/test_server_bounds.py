@@ -427,12 +427,17 @@ def test_a_smaller_message_limit_bounds_the_servers_own_parts_too(tmp_path, caps
     try:
         plate = np.zeros((1, 400, 400, 4), np.float32)
         plate[..., :3], plate[:, 200:, :, 3] = 0.3, 1.0
-        with (
-            ServerProcess(f"unix://{folder}/mc.sock", ["--max-message-mb", "1"]) as server,
-            connect(server.address, part_bytes=256 * 1024) as client,
-        ):
-            fused = client.fuse_arrays(plate, grade="exposure=0.5")
-        assert fused.shape == (1, 400, 400, 3)  # 1.8 MiB of float samples
+        with ServerProcess(f"unix://{folder}/mc.sock", ["--max-message-mb", "1"]) as server:
+            with connect(server.address, part_bytes=256 * 1024) as client:
+                fused = client.fuse_arrays(plate, grade="exposure=0.5")
+            assert fused.shape == (1, 400, 400, 3)  # 1.8 MiB of float samples
+            # A client of the default parts (2 MiB) learns the server's when one is refused, and sends
+            # the frame again in them: a window (one frame, no GetInfo before it) too.
+            with connect(server.address) as client:
+                assert client.server_part_bytes is None
+                window = client.fuse_window(1, {1: plate[0]}, grade="exposure=0.5", reuse=False)
+                assert client.server_part_bytes == 512 * 1024
+            assert np.array_equal(window.pixels(), fused[0])
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     for value, says in (("4096", "over gRPC's largest message"), ("0.1", "too small")):

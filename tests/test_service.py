@@ -32,7 +32,6 @@ from movingcolor_client import (
     DeadlineExceededError,
     InvalidRequestError,
     JobCancelledError,
-    MessageTooLargeError,
     NotFoundError,
     PermissionDeniedError,
     ServerUnavailableError,
@@ -342,10 +341,13 @@ def test_oversize_message_and_image(unix_server):
     with connect(unix_server.address) as client:  # parts of 2 MiB: the large frame goes through
         fused = client.fuse_arrays(plate, grade=GRADE, engine="hard")
         assert fused.shape == (1, 768, 1024, 3)
-    # Permanent, not "busy": a farm must not retry these.
-    too_large = pytest.raises(MessageTooLargeError, match="larger than the server accepts.*part_bytes")
-    with connect(unix_server.address, part_bytes=6 * 1024 * 1024) as client, too_large:
-        client.fuse_arrays(plate, grade=GRADE, engine="hard")
+    # Parts larger than the server's messages (6 MiB against 4): refused, then sent again in the
+    # server's own parts, which the client learns from GetInfo when one is refused.
+    with connect(unix_server.address, part_bytes=6 * 1024 * 1024) as client:
+        again = client.fuse_arrays(plate, grade=GRADE, engine="hard")
+        assert client.upload_part_bytes == client.server_part_bytes < 4 * 1024 * 1024
+    assert np.array_equal(again, fused)
+    # Permanent, not "busy": a farm must not retry it.
     huge = np.zeros((1, 1100, 1100, 4), np.float32)  # 19.4 MB: over this server's --max-image-mb 16
     with connect(unix_server.address) as client, pytest.raises(InvalidRequestError, match="max-image-mb"):
         client.fuse_arrays(huge, grade=GRADE, engine="hard")

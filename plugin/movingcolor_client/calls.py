@@ -16,11 +16,12 @@ import time
 from collections.abc import Callable, Iterator
 
 import grpc
+from movingcolor.errors import MovingColorError
 from movingcolor.protocol.images import ROLE_NAMES, ROLES, PartAssembler, split
 from movingcolor.v1 import fusion_pb2
 from movingcolor.v1 import image_pb2 as pb
 
-from .errors import JobCancelledError, from_rpc_error, retryable
+from .errors import JobCancelledError, from_rpc_error, is_message_too_large, retryable
 from .results import FusedFrame
 from .setup import roles_of
 
@@ -87,6 +88,7 @@ class ShotCall:
         self.accepted: fusion_pb2.ShotAccepted | None = None
         self.summary: fusion_pb2.ShotSummary | None = None
         self.attempts = 0
+        self._asked_limits = False
         self._call = None
         self._cancelled = threading.Event()
 
@@ -113,6 +115,12 @@ class ShotCall:
             except grpc.RpcError as error:
                 if self._cancelled.is_set():
                     raise JobCancelledError(f"{doing}: cancelled by this client") from None
+                if self._smaller_parts_learned(error):
+                    # Sent again in the server's parts, at once: the server refused the size alone.
+                    setup = self._resume(last_received)
+                    if setup is None:
+                        return
+                    continue
                 left = deadline - time.monotonic()
                 if retryable(error, self.client.tls) and self.attempts <= self.client.retries and left > 0:
                     time.sleep(min(self.client.backoff * 2 ** (self.attempts - 1), left))
@@ -123,6 +131,19 @@ class ShotCall:
                 raise from_rpc_error(
                     error, self.client.address, doing, self.timeout, self.client.tls
                 ) from None
+
+    def _smaller_parts_learned(self, error: grpc.RpcError) -> bool:
+        """Whether ``error`` refused a part as too large and the server, asked (once a call), takes
+        smaller ones than were sent."""
+        if self._asked_limits or not is_message_too_large(error):
+            return False
+        self._asked_limits = True
+        sent = self.client.upload_part_bytes
+        try:
+            self.client.info()
+        except MovingColorError:
+            return False
+        return self.client.upload_part_bytes < sent
 
     def _resume(self, last_received: int | None) -> fusion_pb2.ShotSetup | None:
         """The setup for the frames still to come; None when every frame has arrived."""
@@ -140,7 +161,7 @@ class ShotCall:
         return setup
 
     def _attempt(self, setup: fusion_pb2.ShotSetup, deadline: float) -> Iterator[FusedFrame]:
-        upload = _Upload(setup, self.frames, self.client.part_bytes, self.method == "FuseShot")
+        upload = _Upload(setup, self.frames, self.client.upload_part_bytes, self.method == "FuseShot")
         method = getattr(self.client.stub, self.method)
         call = method(
             upload.requests(), timeout=max(0.001, deadline - time.monotonic()), metadata=self.client.metadata

@@ -62,6 +62,9 @@ class Client:
         self.retries = retries
         self.backoff = backoff
         self.part_bytes = part_bytes
+        #: The parts the server sends and takes (GetInfo's limits), once learned: a server started
+        #: with a smaller --max-message-mb refuses parts of ``part_bytes``.
+        self.server_part_bytes: int | None = None
         self.metadata = call_metadata(token, name)
         self.channel = make_channel(address, tls, ca, cert, key, server_name, retries, backoff)
         self.tls = tls_mode(tls, ca, cert, key)
@@ -145,9 +148,19 @@ class Client:
     def info(self, timeout: float = INFO_TIMEOUT) -> dict:
         """Versions, devices, engines, installed models, limits and root folders, as a dict."""
         reply = self._unary(self.stub.GetInfo, fusion_pb2.GetInfoRequest(), timeout, "GetInfo")
+        if reply.limits.part_bytes:
+            self.server_part_bytes = int(reply.limits.part_bytes)
         return json_format.MessageToDict(
             reply, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )
+
+    @property
+    def upload_part_bytes(self) -> int:
+        """The size of the parts images are sent in: ``part_bytes``, or the server's own where it is
+        smaller and known (learned from GetInfo, which a refused part asks for)."""
+        if self.server_part_bytes:
+            return max(1, min(self.part_bytes, self.server_part_bytes))
+        return self.part_bytes
 
     def health(self, service: str = "", timeout: float = 5.0) -> str:
         """The standard health check: SERVING while the server takes work. A server that is shutting

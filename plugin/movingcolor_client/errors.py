@@ -174,6 +174,13 @@ def _speaks_tls(address: str) -> bool:
         return False
 
 
+def is_message_too_large(error: grpc.RpcError) -> bool:
+    """Whether gRPC refused a message over the receiver's size limit (not a full job table)."""
+    if not hasattr(error, "code") or error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return False
+    return any(words in (error.details() or "") for words in _TOO_LARGE)
+
+
 def retryable(error: grpc.RpcError, tls: str = PLAIN) -> bool:
     """Whether a call may succeed if made again: the server was unreachable, not refusing us."""
     if not hasattr(error, "code") or error.code() != grpc.StatusCode.UNAVAILABLE:
