@@ -392,6 +392,26 @@ def test_a_server_slower_than_the_time_limit_is_not_called_absent(ofx_build, ser
     assert "did not answer" not in text and "Start it" not in text
 
 
+def test_a_server_with_a_smaller_message_limit_gets_its_own_parts(ofx_build, tmp_path):
+    """serve --max-message-mb 1: the plugin's 2 MiB parts were refused, and every frame over 1 MiB
+    failed; it now asks the server's part size once refused, and sends the window again in it."""
+    plates, mattes = generated(frames=3, width=640, height=360)  # 3.7 MB of RGBA float a frame
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    folder = short_folder()
+    try:
+        with ServerProcess(f"unix://{folder}/mc.sock", ["--max-message-mb", "1"]) as server:
+            params = {"server": server.address, "windowRadius": 1, **GRADE_PARAMS}
+            run = run_host(ofx_build, frames, tmp_path / "out", params, render=[FIRST + 1])
+            assert run.returncode == 0 and not run.messages(), run.messages()
+            expected = expected_frames(
+                server, {f: plates[f] for f in window(FIRST + 1, 1, plates)}, mattes, 1
+            )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert run.renders()[FIRST + 1]["status"] == 0
+    assert np.array_equal(run.outputs[FIRST + 1][..., :3], expected[FIRST + 1])
+
+
 def test_a_render_aborted_while_the_server_works_stops_at_once(ofx_build, tmp_path):
     """The host's abort is seen while the plugin waits for the server, not only between messages."""
     plates, mattes = generated(frames=1)

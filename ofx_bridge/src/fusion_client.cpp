@@ -52,7 +52,7 @@ std::string sha256Hex(const std::string& bytes) {
   return text;
 }
 
-FusionClient::FusionClient(const std::string& address) : address_(address) {
+FusionClient::FusionClient(const std::string& address) : address_(address), partBytes_(kPartBytes) {
   if (const char* token = std::getenv("MOVINGCOLOR_TOKEN")) token_ = token;
   grpc::ChannelArguments arguments;
   // A server started after a failed render is found within seconds, not after gRPC's 2-minute backoff.
@@ -71,6 +71,17 @@ void FusionClient::prepare(grpc::ClientContext& context,
   context.set_deadline(deadline);
   context.AddMetadata("x-movingcolor-client", "ofx");
   if (!token_.empty()) context.AddMetadata("authorization", "Bearer " + token_);
+}
+
+bool FusionClient::learnSmallerParts(std::chrono::system_clock::time_point deadline) {
+  grpc::ClientContext context;
+  prepare(context, std::min(deadline, after(kFindSeconds)));
+  v1::Info info;
+  if (!stub_->GetInfo(&context, v1::GetInfoRequest(), &info).ok()) return false;
+  const size_t serverParts = size_t(info.limits().part_bytes());
+  if (serverParts == 0 || serverParts >= partBytes_.load()) return false;
+  partBytes_.store(serverParts);
+  return true;
 }
 
 std::vector<std::string> FusionClient::engines(double seconds, std::string& error) {
@@ -98,10 +109,19 @@ FusedWindow FusionClient::fuse(const v1::ShotSetup& setup, std::vector<WindowIma
   // show, or bake into a final render, the un-fused Source for a frame the server can fuse.
   double wait = 0.25;
   int unavailable = 0;
+  bool askedLimits = false;
   for (;;) {
     grpc::Status status;
     FusedWindow result = attempt(setup, images, width, height, deadline, aborted, status);
     if (result.ok || result.aborted) return result;
+    // A part over a server's message limit (serve --max-message-mb under 2.1): sent again, at once,
+    // in the server's own parts.
+    const bool tooLarge = status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+                          status.error_message().find(kTooLarge) != std::string::npos;
+    if (tooLarge && !askedLimits) {
+      askedLimits = true;
+      if (learnSmallerParts(deadline)) continue;
+    }
     const bool busy = status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
                       status.error_message().find(kTooLarge) == std::string::npos;
     const bool restarting = status.error_code() == grpc::StatusCode::UNAVAILABLE && ++unavailable <= 3;
@@ -205,7 +225,7 @@ FusedWindow FusionClient::send(const v1::ShotSetup& setup, const std::vector<Win
       p->set_role(image.role);
       p->set_frame(image.frame);
       if (offset == 0) *p->mutable_info() = info;
-      const size_t size = reuse[i] ? 0 : std::min(kPartBytes, image.bytes.size() - offset);
+      const size_t size = reuse[i] ? 0 : std::min(partBytes_.load(), image.bytes.size() - offset);
       p->set_data(image.bytes.data() + offset, size);
       offset += size;
       result.bytesSent += size;

@@ -2,6 +2,7 @@
 // the rest, and reading the fused frame back, with a deadline on every call.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -65,11 +66,16 @@ class FusionClient {
                    std::chrono::system_clock::time_point deadline, const std::vector<bool>& reuse,
                    const std::function<bool()>& aborted, grpc::Status& status);
   void prepare(grpc::ClientContext& context, std::chrono::system_clock::time_point deadline) const;
+  // Asks the server's limits (GetInfo) and keeps its part size where it is smaller than the parts
+  // sent now; true when it is (the window is worth sending again).
+  bool learnSmallerParts(std::chrono::system_clock::time_point deadline);
 
   std::string address_;
   std::string token_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Fusion::Stub> stub_;
+  // The size images are sent in: 2 MiB, or a server's smaller parts once one refused a part.
+  std::atomic<size_t> partBytes_;
 };
 
 // "sha256" of bytes as ImageInfo.sha256 carries it: 64 lowercase hex digits.

@@ -56,8 +56,7 @@ def add_parser(commands) -> None:
         type=float,
         default=4,
         help="largest message accepted, in MiB (default: %(default)s); images travel in parts of half "
-        "of it at most (2 MiB), and the Python client sends in the server's parts (the OFX plugin's are "
-        "2 MiB: keep 2.1 or more for it)",
+        "of it at most (2 MiB), and clients that send larger ones are told to send the server's",
     )
     parser.add_argument(
         "--max-image-mb",
