@@ -974,6 +974,25 @@ def test_with_the_grade_known_the_network_needs_no_composite_array():
         assert np.array_equal(given.alpha, made.alpha)
 
 
+@pytest.mark.parametrize(("height", "width"), [(3, 700), (1, 700), (700, 3), (3, 4097)])
+def test_a_very_thin_frame_is_seen_at_the_shortest_side_the_network_takes(height, width):
+    """A 3x700 frame's band crops were 4 pixels high: one feature after the encoder's quarter, which
+    its reflection padding cannot pad (a traceback, exit 1)."""
+    rng = np.random.default_rng(4)
+    plate = rng.random((3, height, width, 3), dtype=np.float32)
+    graded = np.clip(plate * np.float32(1.3), 0, 1)
+    matte = np.zeros((3, height, width), np.float32)
+    if height > width:
+        matte[:, height // 3 : 2 * height // 3] = 1.0
+    else:
+        matte[:, :, width // 3 : 2 * width // 3] = 1.0
+    band = np.stack([edge_band(m, BandWidth(4.0)) for m in matte])
+    engine = MovingColorEngine(network=live_heads(_guided_start_network()), device="cpu")
+    results = engine.fuse_window(_shot_frames(plate, graded, matte, band, 4.0))
+    for result, frame_band in zip(results, band, strict=True):
+        assert result.alpha.shape == (height, width) and np.isfinite(result.alpha[frame_band]).all()
+
+
 _FIRST_CALL_SCRIPT = """
 import sys
 

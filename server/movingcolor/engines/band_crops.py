@@ -39,6 +39,9 @@ CROP = 224
 MARGIN = 24
 #: The network's encoder works at a quarter of its input: sides are multiples of this.
 SIDE_MULTIPLE = 4
+#: The shortest side the network takes: its encoder works at a quarter of the frame's size and
+#: pads by reflection, which needs at least two features each way.
+MIN_WORKING_SIDE = 8
 
 
 def band_scale(band_pixels: Sequence[float], height: int, width: int, working_size: int) -> float:
@@ -87,7 +90,9 @@ class _Axis:
 
     @classmethod
     def at_scale(cls, full: int, scale: float) -> _Axis:
-        working = max(SIDE_MULTIPLE, round(full * scale))
+        # A very thin frame (3x700) is seen at the shortest side the network takes, not at 4 pixels
+        # (one feature, which its reflection padding cannot pad).
+        working = max(MIN_WORKING_SIDE, round(full * scale))
         if working <= CROP:
             # One crop takes the whole axis: no margin is needed where there is no neighbour. Its
             # side is the axis's rounded up to the encoder's multiple (CROP is one), and the axis is

@@ -37,7 +37,7 @@ from ..masks.band import occupied_tiles
 from ..model.channels import GRADED, MATTE, PLATE
 from ..model.device import require_torch, resolve_device
 from ..windowing import Window, sliding_windows
-from .band_crops import SIDE_MULTIPLE, BandCrop, band_crops, band_scale
+from .band_crops import MIN_WORKING_SIDE, SIDE_MULTIPLE, BandCrop, band_crops, band_scale
 from .band_refinement import (
     Tile,
     TileRefinements,
@@ -65,9 +65,6 @@ LOW_STARTS_BYTES = 64 << 20
 #: long), and a scrub's next window shares all but one frame and two flows with it.
 FLOWS_BYTES = 64 << 20
 
-#: The shortest side the network takes: its encoder works at a quarter of the frame's size and
-#: pads by reflection, which needs at least two features each way.
-MIN_WORKING_SIDE = 8
 
 
 def working_shape(height: int, width: int, working_size: int) -> tuple[int, int]:
