@@ -35,4 +35,6 @@ def matte_from_pixels(pixels: np.ndarray, channels: tuple[str, ...] = ()) -> np.
 
 
 def _is_two_level(matte: np.ndarray, top: float) -> bool:
-    return bool(np.all((matte == 0.0) | (matte == top)))
+    """Zero and one other value, each somewhere: a label image. A matte of one value everywhere (a
+    0.3 grade over the whole frame) is no label: it stays as it is."""
+    return bool(np.all((matte == 0.0) | (matte == top))) and bool((matte == 0.0).any())
