@@ -17,7 +17,13 @@ import numpy as np
 
 from ..color.config import apply_processor
 from ..color.converted_on_demand import ConvertedOnDemand
-from ..color.grade_fit import GOOD_FIT_RMS, LOCAL_FIT_MIN_RADIUS, recover_graded, recover_graded_locally
+from ..color.grade_fit import (
+    DIRECT_MATTE,
+    GOOD_FIT_RMS,
+    LOCAL_FIT_MIN_RADIUS,
+    recover_graded,
+    recover_graded_locally,
+)
 from ..engines import Engine
 from ..frames.matte import matte_from_pixels
 from ..masks.band import edge_band, edge_band_with_fade, load_in_background
@@ -34,6 +40,19 @@ COMPOSITE_ARRAYS = frozenset(
 #: What a colour decision needs besides: its change to the composite is carried into the output
 #: space, and a frame decided both ways turns blend weights into display colours.
 COLOUR_ARRAYS = frozenset({"edited_display", "plate_display", "graded_display"})
+
+
+def solved_from_composite(
+    plate_lin: np.ndarray, edited_lin: np.ndarray, matte: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where the matte is mostly on (``DIRECT_MATTE`` to under 1), the graded colours the host's
+    composite implies: it mixed them with the plate in its working space, ``E = m G + (1 - m) P``,
+    so ``G`` is solved there rather than taken from a fit extrapolated to colours unlike the
+    interior's (one read 1.95 where the composite held 0.56, at a matte of 0.99). The composite's
+    quantisation grows by at most 1/m. Returns the mask and the solved ``(N, 3)`` colours."""
+    mixed = (matte >= DIRECT_MATTE) & (matte < 1.0)
+    weight = matte[mixed][:, None].astype(np.float32)
+    return mixed, plate_lin[mixed] + (edited_lin[mixed] - plate_lin[mixed]) / weight
 
 
 @dataclass
@@ -303,6 +322,8 @@ class FramePreparer:
                 graded_lin = cfg.convert(estimate, spaces.display, lin)
                 full = matte >= 1.0
                 graded_lin[full] = other_lin[full]
+                mixed, solved = solved_from_composite(plate_lin, other_lin, matte)
+                graded_lin[mixed] = solved  # unclipped: the display estimate holds 0..1 only
                 if composite:
                     graded_out = apply_processor(lin_to_out, graded_lin)
                     graded_out[full] = other_out[full]
@@ -418,8 +439,13 @@ class FramePreparer:
             residual,
             local_residual,
         )
-        if math.isfinite(local_residual):
+        # The per-pixel maps where they explain the interior at least as well as one map does: on
+        # colours of another kind than the interior's, a worse fit extrapolates further off.
+        if math.isfinite(local_residual) and local_residual <= residual:
             estimate = local
+        mixed, solved = solved_from_composite(plate_lin, edited_lin, matte)
+        if mixed.any():
+            estimate[mixed] = np.clip(cfg.convert(solved, spaces.working, spaces.display), 0.0, 1.0)
         return estimate, min(residual, local_residual) <= GOOD_FIT_RMS
 
     def _display(self, pixels: np.ndarray, space: str | None = None) -> np.ndarray:
