@@ -4,7 +4,11 @@ MovingColor's training grades frames with random values of eight photo-editing
 adjustments, defined on display-encoded values in 0..1 (the ``rgb_color_enhance``
 family of LUT generators). The same formulas serve as a user grade here, so
 training and inference grade identically. They are evaluated on a 3D LUT grid
-and wrapped as an OpenColorIO transform, applied in an sRGB-encoded space.
+and wrapped as an OpenColorIO transform, applied in an sRGB-encoded space; a grade of
+adjustments that each work on one channel at a time (exposure, brightness, contrast,
+gamma) is a 1D LUT with an entry for every half-float value instead, since the steep ends
+of exposure and gamma curves fall between a 3D grid's points (``exposure=-2`` came out 51
+code values of 8-bit off its formula at 254, ``gamma=0.3`` 38 near black).
 Because the adjustments are display-referred, encoded values outside 0..1 are
 clamped by the LUT; for scene-referred HDR work use a CDL or a LUT file.
 """
@@ -20,6 +24,8 @@ import PyOpenColorIO as ocio
 from ..errors import GradeError
 
 LUT_SIZE = 33
+#: Adjustments that change each channel on its own, the same way: a 1D LUT holds them exactly.
+PER_CHANNEL = frozenset({"exposure", "brightness", "contrast", "gamma"})
 
 # Rec.709 luma weights, used by the saturation and vibrance adjustments.
 LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float64)  # Rec.709 luma weights
@@ -118,8 +124,17 @@ class ParametricGrade:
             x = np.clip(x, 0.0, None) ** self.gamma
         return x.astype(np.float32)
 
-    def to_transform(self, size: int = LUT_SIZE) -> ocio.Lut3DTransform:
-        """The adjustments sampled on a ``size``³ grid as an OCIO 3D LUT (0..1 domain)."""
+    def to_transform(self, size: int = LUT_SIZE) -> ocio.Lut1DTransform | ocio.Lut3DTransform:
+        """The adjustments as an OCIO LUT on encoded values clamped to 0..1: a 1D LUT with an entry
+        per half-float value where every adjustment works per channel, else sampled on a
+        ``size``³ grid as a 3D LUT."""
+        if set(self.changed()) <= PER_CHANNEL:
+            values = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float64)
+            values = np.clip(np.nan_to_num(values, nan=0.0), 0.0, 1.0)
+            curve = self.apply_encoded(np.repeat(values[:, None], 3, axis=1))
+            lut = ocio.Lut1DTransform(length=1 << 16, inputHalfDomain=True)
+            lut.setData(np.ascontiguousarray(curve, dtype=np.float32).ravel())
+            return lut
         axis = np.linspace(0.0, 1.0, size)
         # OCIO Lut3D data is blue-fastest (as in CLF): a flattened (r, g, b) grid.
         r, g, b = np.meshgrid(axis, axis, axis, indexing="ij")
