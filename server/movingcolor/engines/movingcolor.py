@@ -66,7 +66,6 @@ LOW_STARTS_BYTES = 64 << 20
 FLOWS_BYTES = 64 << 20
 
 
-
 def working_shape(height: int, width: int, working_size: int) -> tuple[int, int]:
     """The network's frame size: long side at most ``working_size``, both multiples of 4, neither
     under ``MIN_WORKING_SIDE`` (a tiny or very thin frame is scaled up to it)."""
