@@ -119,11 +119,13 @@ def test_edited_fusion_of_a_varying_grade_comes_close_to_the_truth(shot, tmp_pat
     assert np.mean(errors["edited"]) < 1.05 * np.mean(errors["graded"]) < hard, (errors, hard)
 
 
-def test_a_soft_matte_over_a_grainy_plate_takes_the_graded_colour_the_composite_holds(tmp_path):
+@pytest.mark.parametrize("mixed_in", ["scene-linear", "sRGB encoding"])
+def test_a_soft_matte_over_a_grainy_plate_takes_the_graded_colour_the_composite_holds(tmp_path, mixed_in):
     """A composite through a soft matte, over flat patches with 2% grain: a colour map fitted on the
     interior and carried to colours unlike it gave 1.96 where the composite held 0.56 (at a matte of
     0.99), against 0.56 from the grade itself. Where the matte is mostly on, the composite says what
-    the graded colour was: `--edited` now lands where `--grade` does."""
+    the graded colour was, in the space the host mixed in (Nuke's scene-linear, a grading
+    application's encoding): `--edited` now lands where `--grade` does."""
     rng = np.random.default_rng(1)
     size = 48
     patches = np.kron(rng.uniform(0.02, 0.8, (6, 6, 3)), np.ones((8, 8, 1)))
@@ -131,7 +133,13 @@ def test_a_soft_matte_over_a_grainy_plate_takes_the_graded_colour_the_composite_
     yy, xx = np.mgrid[:size, :size]
     matte = np.clip((16 - np.hypot(yy - 24, xx - 24)) / 4, 0, 1).astype(np.float32)
     graded = (plate * np.float32([1.5, 1.0, 0.6])).astype(np.float32)  # the CDL below, in ACEScg
-    edited = matte[..., None] * graded + (1 - matte[..., None]) * plate
+    config = ColorConfig()
+    if mixed_in == "scene-linear":
+        edited = matte[..., None] * graded + (1 - matte[..., None]) * plate
+    else:
+        encoded = lambda v: config.convert(v, "ACEScg", config.srgb_encoded)  # noqa: E731
+        mix = matte[..., None] * encoded(graded) + (1 - matte[..., None]) * encoded(plate)
+        edited = config.convert(mix.astype(np.float32), config.srgb_encoded, "ACEScg")
     for name, image in (("plate", plate), ("edited", edited), ("matte", matte[..., None])):
         (tmp_path / name).mkdir()
         channels = ("Y",) if name == "matte" else ("R", "G", "B")

@@ -42,19 +42,6 @@ COMPOSITE_ARRAYS = frozenset(
 COLOUR_ARRAYS = frozenset({"edited_display", "plate_display", "graded_display"})
 
 
-def solved_from_composite(
-    plate_lin: np.ndarray, edited_lin: np.ndarray, matte: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Where the matte is mostly on (``DIRECT_MATTE`` to under 1), the graded colours the host's
-    composite implies: it mixed them with the plate in its working space, ``E = m G + (1 - m) P``,
-    so ``G`` is solved there rather than taken from a fit extrapolated to colours unlike the
-    interior's (one read 1.95 where the composite held 0.56, at a matte of 0.99). The composite's
-    quantisation grows by at most 1/m. Returns the mask and the solved ``(N, 3)`` colours."""
-    mixed = (matte >= DIRECT_MATTE) & (matte < 1.0)
-    weight = matte[mixed][:, None].astype(np.float32)
-    return mixed, plate_lin[mixed] + (edited_lin[mixed] - plate_lin[mixed]) / weight
-
-
 @dataclass
 class PreparedFrame:
     """One frame prepared for fusion; an array the shot does not need is None.
@@ -316,14 +303,15 @@ class FramePreparer:
             if plan.mode == "graded":
                 graded_lin, graded_out = other_lin, other_out
             else:
-                estimate, grade_known = self._recover_graded(
+                estimate, grade_known, solved = self._recover_graded(
                     number, plate_lin, other_lin, matte, band, band_pixels
                 )
                 graded_lin = cfg.convert(estimate, spaces.display, lin)
                 full = matte >= 1.0
                 graded_lin[full] = other_lin[full]
-                mixed, solved = solved_from_composite(plate_lin, other_lin, matte)
-                graded_lin[mixed] = solved  # unclipped: the display estimate holds 0..1 only
+                if solved is not None:
+                    mixed, solved_lin, _ = solved
+                    graded_lin[mixed] = solved_lin  # unclipped where it was solved in linear
                 if composite:
                     graded_out = apply_processor(lin_to_out, graded_lin)
                     graded_out[full] = other_out[full]
@@ -416,10 +404,11 @@ class FramePreparer:
         matte: np.ndarray,
         band: np.ndarray,
         band_pixels: float,
-    ) -> tuple[np.ndarray, bool]:
-        """The graded plate (display encoding) estimated from the host's composite, and whether
-        the fit explains the composite: one colour map for the whole frame, refined near the
-        band by a colour map per pixel (which follows a grade that varies across the object)."""
+    ) -> tuple[np.ndarray, bool, tuple | None]:
+        """The graded plate (display encoding) estimated from the host's composite, whether the fit
+        explains the composite, and where the composite gave the graded colours directly (see
+        :meth:`_solved_from_composite`): one colour map for the whole frame, refined near the band by
+        a colour map per pixel (which follows a grade that varies across the object)."""
         spaces = self.plan.colorspaces
         cfg = spaces.config
         plate = cfg.convert(plate_lin, spaces.working, spaces.display)
@@ -443,10 +432,51 @@ class FramePreparer:
         # colours of another kind than the interior's, a worse fit extrapolates further off.
         if math.isfinite(local_residual) and local_residual <= residual:
             estimate = local
-        mixed, solved = solved_from_composite(plate_lin, edited_lin, matte)
-        if mixed.any():
-            estimate[mixed] = np.clip(cfg.convert(solved, spaces.working, spaces.display), 0.0, 1.0)
-        return estimate, min(residual, local_residual) <= GOOD_FIT_RMS
+        solved = self._solved_from_composite(plate_lin, edited_lin, plate, edited, estimate, matte)
+        if solved is not None:
+            mixed, _, display = solved
+            estimate[mixed] = display
+        return estimate, min(residual, local_residual) <= GOOD_FIT_RMS, solved
+
+    def _solved_from_composite(
+        self,
+        plate_lin: np.ndarray,
+        edited_lin: np.ndarray,
+        plate: np.ndarray,
+        edited: np.ndarray,
+        fitted: np.ndarray,
+        matte: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Where the matte is mostly on (``DIRECT_MATTE`` to under 1), the graded colours the host's
+        composite implies: it mixed them with the plate, ``E = m G + (1 - m) P``, so ``G`` is solved
+        rather than taken from a fit carried to colours unlike the interior's (one read 1.95 where
+        the composite held 0.56, at a matte of 0.99). A host mixes in its working space (Nuke's
+        scene-linear) or in an encoding (a grading application's qualifier): the space is the one in
+        which the fitted colours (``fitted``, display-encoded) explain the composite better there.
+        Returns the mask and the solved colours, scene-linear and display-encoded; None where the
+        matte is nowhere mostly on."""
+        spaces = self.plan.colorspaces
+        cfg = spaces.config
+        mixed = (matte >= DIRECT_MATTE) & (matte < 1.0)
+        if not mixed.any():
+            return None
+        weight = matte[mixed][:, None].astype(np.float32)
+        guess = fitted[mixed]
+        guess_lin = cfg.convert(guess, spaces.display, spaces.working)
+        mixed_linear = weight * guess_lin + (1 - weight) * plate_lin[mixed]
+        linear_error = np.abs(
+            cfg.convert(mixed_linear, spaces.working, spaces.display) - edited[mixed]
+        ).mean()
+        display_error = np.abs(weight * guess + (1 - weight) * plate[mixed] - edited[mixed]).mean()
+        if linear_error <= display_error:
+            solved_lin = plate_lin[mixed] + (edited_lin[mixed] - plate_lin[mixed]) / weight
+            solved = np.clip(cfg.convert(solved_lin, spaces.working, spaces.display), 0.0, 1.0)
+        else:
+            # Unclipped to scene-linear (a grade may take colours past the encoding's 1).
+            solved = plate[mixed] + (edited[mixed] - plate[mixed]) / weight
+            solved_lin = cfg.convert(solved, spaces.display, spaces.working)
+            solved = np.clip(solved, 0.0, 1.0)
+        return mixed, solved_lin, solved
 
     def _display(self, pixels: np.ndarray, space: str | None = None) -> np.ndarray:
         """The bounded working encoding engines see (sRGB-encoded, clipped to 0..1) of ``pixels``
