@@ -422,6 +422,7 @@ def test_a_smaller_message_limit_bounds_the_servers_own_parts_too(tmp_path, caps
     limit, and every frame of more than 1 MiB failed as if the client had sent too much."""
     from conftest import run_cli
     from movingcolor_client import connect
+    from movingcolor_client.calls import ShotCall
 
     folder = short_folder()
     try:
@@ -438,6 +439,19 @@ def test_a_smaller_message_limit_bounds_the_servers_own_parts_too(tmp_path, caps
                 window = client.fuse_window(1, {1: plate[0]}, grade="exposure=0.5", reuse=False)
                 assert client.server_part_bytes == 512 * 1024
             assert np.array_equal(window.pixels(), fused[0])
+            # A call refused for parts it sent before another call on its client learned the server's
+            # (threads sharing a client) sends again in them, rather than giving up.
+            with connect(server.address) as client:
+                learned = ShotCall._smaller_parts_learned
+
+                def another_call_learned_first(call, error):
+                    client.info()
+                    return learned(call, error)
+
+                with pytest.MonkeyPatch.context() as patch:
+                    patch.setattr(ShotCall, "_smaller_parts_learned", another_call_learned_first)
+                    again = client.fuse_window(1, {1: plate[0]}, grade="exposure=0.5", reuse=False)
+            assert np.array_equal(again.pixels(), fused[0])
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     for value, says in (("4096", "over gRPC's largest message"), ("0.1", "too small")):

@@ -112,6 +112,8 @@ FusedWindow FusionClient::fuse(const v1::ShotSetup& setup, std::vector<WindowIma
   bool askedLimits = false;
   for (;;) {
     grpc::Status status;
+    // The parts this attempt sends: another render thread may learn the server's meanwhile.
+    const size_t sent = partBytes_.load();
     FusedWindow result = attempt(setup, images, width, height, deadline, aborted, status);
     if (result.ok || result.aborted) return result;
     // A part over a server's message limit (serve --max-message-mb under 2.1): sent again, at once,
@@ -120,7 +122,7 @@ FusedWindow FusionClient::fuse(const v1::ShotSetup& setup, std::vector<WindowIma
                           status.error_message().find(kTooLarge) != std::string::npos;
     if (tooLarge && !askedLimits) {
       askedLimits = true;
-      if (learnSmallerParts(deadline)) continue;
+      if (partBytes_.load() < sent || learnSmallerParts(deadline)) continue;
     }
     const bool busy = status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
                       status.error_message().find(kTooLarge) == std::string::npos;

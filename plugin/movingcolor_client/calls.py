@@ -89,6 +89,7 @@ class ShotCall:
         self.summary: fusion_pb2.ShotSummary | None = None
         self.attempts = 0
         self._asked_limits = False
+        self._sent_part_bytes = client.part_bytes
         self._call = None
         self._cancelled = threading.Event()
 
@@ -138,12 +139,12 @@ class ShotCall:
         if self._asked_limits or not is_message_too_large(error):
             return False
         self._asked_limits = True
-        sent = self.client.upload_part_bytes
-        try:
-            self.client.info()
-        except MovingColorError:
-            return False
-        return self.client.upload_part_bytes < sent
+        if self.client.upload_part_bytes >= self._sent_part_bytes:  # not learned by another call
+            try:
+                self.client.info()
+            except MovingColorError:
+                return False
+        return self.client.upload_part_bytes < self._sent_part_bytes
 
     def _resume(self, last_received: int | None) -> fusion_pb2.ShotSetup | None:
         """The setup for the frames still to come; None when every frame has arrived."""
@@ -161,7 +162,9 @@ class ShotCall:
         return setup
 
     def _attempt(self, setup: fusion_pb2.ShotSetup, deadline: float) -> Iterator[FusedFrame]:
-        upload = _Upload(setup, self.frames, self.client.upload_part_bytes, self.method == "FuseShot")
+        # Kept for the refusal: another call on this client may learn the server's parts meanwhile.
+        self._sent_part_bytes = self.client.upload_part_bytes
+        upload = _Upload(setup, self.frames, self._sent_part_bytes, self.method == "FuseShot")
         method = getattr(self.client.stub, self.method)
         call = method(
             upload.requests(), timeout=max(0.001, deadline - time.monotonic()), metadata=self.client.metadata
