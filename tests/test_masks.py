@@ -15,14 +15,17 @@ def _disc(size=101, radius=20.0):
 
 
 def test_a_matte_of_one_soft_value_everywhere_stays_soft():
-    """A matte of 0.3 over the whole frame (a partial grade of everything) was taken for a two-level
-    label image and graded in full; one with zeros beside its one other value is a label."""
+    """A float matte of 0.3 over the whole frame (a partial grade of everything) was taken for a
+    two-level label image and graded in full; one with zeros beside its one other value is a label,
+    and so is a label image's frame that its object fills (128/255 everywhere), as its neighbours."""
     assert np.array_equal(
         matte_from_pixels(np.full((4, 6), 0.3, np.float32)), np.full((4, 6), 0.3, np.float32)
     )
     label = np.zeros((4, 6), np.float32)
     label[1:3, 2:5] = 128 / 255
     assert np.array_equal(matte_from_pixels(label), (label > 0).astype(np.float32))
+    filled = np.full((4, 6), 128 / 255, np.float32)
+    assert np.array_equal(matte_from_pixels(filled), np.ones((4, 6), np.float32))
 
 
 def test_band_in_pixels_straddles_the_boundary():

@@ -35,6 +35,12 @@ def matte_from_pixels(pixels: np.ndarray, channels: tuple[str, ...] = ()) -> np.
 
 
 def _is_two_level(matte: np.ndarray, top: float) -> bool:
-    """Zero and one other value, each somewhere: a label image. A matte of one value everywhere (a
-    0.3 grade over the whole frame) is no label: it stays as it is."""
-    return bool(np.all((matte == 0.0) | (matte == top))) and bool((matte == 0.0).any())
+    """Zero and one other value: a label image. A frame of that one value alone is a label's too
+    where the value is an integer image's code (an object filling a label sequence's frame, 128/255:
+    every frame of the sequence is decided alike); a float matte of one value (0.3 over the whole
+    frame, a partial grade of everything) is no label and stays as it is."""
+    if not np.all((matte == 0.0) | (matte == top)):
+        return False
+    return bool((matte == 0.0).any()) or any(
+        abs(top * levels - round(top * levels)) < 1e-3 for levels in (255, 65535)
+    )
