@@ -53,3 +53,10 @@ def other_takes(out: str, frames: list[int], around: tuple[int, int]) -> str:
         if frame not in written and (ours is None or _settings(pattern, frame) != ours)
     ]
     return describe_frames(others) if others else ""
+
+
+def output_takes(out: str, frames: list[int]) -> tuple[tuple[int, int], str]:
+    """:func:`sequence_around` and :func:`other_takes` together: the run a host shows and the frames
+    there of other settings. Reads a header per frame of the run: call it off a host's UI thread."""
+    around = sequence_around(out, frames)
+    return around, other_takes(out, frames, around)

@@ -16,7 +16,7 @@ import nuke
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.sequence import SequencePattern
 from movingcolor_hosts import FusedSequence, fuse_rendered
-from movingcolor_hosts.takes import other_takes, sequence_around
+from movingcolor_hosts.takes import output_takes
 
 from .node import OUTPUT_NAME, READ_NAME, inner
 from .render import PreparedShot, prepare_shot
@@ -49,30 +49,33 @@ class _Progress:
         return self.task.isCancelled()
 
 
-def _fuse_prepared(shot: PreparedShot) -> FusedSequence:
-    """Fuse on the server; safe in a worker thread (no node is touched)."""
+def _fuse_prepared(shot: PreparedShot) -> tuple[FusedSequence, tuple]:
+    """Fuse on the server; safe in a worker thread (no node is touched). Returns the fused sequence
+    and what its output holds beside it (:func:`~movingcolor_hosts.takes.output_takes`: a header
+    read per frame, here rather than on Nuke's main thread)."""
     try:
         progress = _Progress(shot)
         try:
-            return fuse_rendered(
+            result = fuse_rendered(
                 shot.settings, shot.inputs, progress.update, progress.cancelled, frames=shot.frames
             )
         finally:
             del progress.task  # closes Nuke's progress bar
     finally:
         shot.cleanup()
+    return result, output_takes(result.out, result.frames)
 
 
-def show_result(node: nuke.Node, result: FusedSequence, shot: PreparedShot) -> None:
+def show_result(node: nuke.Node, result: FusedSequence, shot: PreparedShot, takes: tuple) -> None:
     """Point the node's Read at the fused frames and make it the node's output; the status line says
     what was fused, and the ``shot``'s notes (how the frames were named and scaled for the server).
-    The output is the one the fuse began with, whatever the knob says now."""
+    The output is the one the fuse began with, whatever the knob says now; ``takes`` is what the
+    output holds beside the frames fused (``_fuse_prepared``)."""
     read = inner(node, READ_NAME)
     full = shot.full_out
     # The Read shows the output's whole run of frames, not the ones just fused alone (it would hold
     # them beyond), and the status says which frames there another fusion made.
-    first, last = sequence_around(result.out, result.frames)
-    mixed = other_takes(result.out, result.frames, (first, last))
+    (first, last), mixed = takes
     if result.out != full:
         # A proxy fuse: Nuke reads the Read's proxy file in proxy mode; its file stays the full-size
         # take (missing until one is fused, which the Read then says). The Read's range serves both:
@@ -106,8 +109,8 @@ def fuse(node: nuke.Node, first: int | None = None, last: int | None = None) -> 
     """Fuse frames ``first``-``last`` (default: the node's range knobs) and show them in the node.
     Blocks; raises a MovingColorError whose message names the problem and the fix."""
     shot = prepare_shot(node, first, last)
-    result = _fuse_prepared(shot)
-    show_result(node, result, shot)
+    result, takes = _fuse_prepared(shot)
+    show_result(node, result, shot, takes)
     return result
 
 
@@ -118,15 +121,16 @@ def _message(error: BaseException) -> str:
 
 
 def _finish_in_main_thread(
-    shot: PreparedShot, key: str, result: FusedSequence | None, error: Exception | None
+    shot: PreparedShot, key: str, fused: tuple | None, error: Exception | None
 ) -> None:
     """The worker's outcome, on the main thread: show the fused frames, or say what went wrong."""
     _fusing.pop(key, None)
     if error is not None:
         nuke.message(_message(error))
         return
+    result, takes = fused
     try:
-        show_result(shot.node, result, shot)
+        show_result(shot.node, result, shot, takes)
     except Exception as failure:  # the node was deleted or emptied meanwhile; the frames are written
         nuke.message(
             f"MovingColor: fused {result.first}-{result.last} into {result.out}, but {shot.name} cannot "
@@ -135,12 +139,12 @@ def _finish_in_main_thread(
 
 
 def _fuse_in_background(shot: PreparedShot, key: str) -> None:
-    result, error = None, None
+    fused, error = None, None
     try:
-        result = _fuse_prepared(shot)
+        fused = _fuse_prepared(shot)
     except Exception as failure:  # every failure reaches the artist; none may end the thread silently
         error = failure
-    nuke.executeInMainThread(_finish_in_main_thread, (shot, key, result, error))
+    nuke.executeInMainThread(_finish_in_main_thread, (shot, key, fused, error))
 
 
 def fuse_button(node: nuke.Node | None = None) -> threading.Thread | None:
@@ -161,7 +165,8 @@ def fuse_button(node: nuke.Node | None = None) -> threading.Thread | None:
         return None
     if not nuke.GUI:
         try:
-            show_result(node, _fuse_prepared(shot), shot)
+            result, takes = _fuse_prepared(shot)
+            show_result(node, result, shot, takes)
         except Exception as error:
             nuke.message(_message(error))
         return None
