@@ -1038,6 +1038,24 @@ def test_a_look_is_reported_in_its_own_process_space(demo_inputs, tmp_path, caps
     assert "--grade-colorspace sRGB does not apply to a look grade: it is applied in plate log" in caplog.text
 
 
+def test_a_look_whose_process_space_is_a_role_is_named_by_its_colourspace(
+    demo_inputs, tmp_path, capsys, caplog
+):
+    """A look run in a role (scene_linear) was compared by that name: --grade-colorspace of the very
+    colourspace the role names drew "does not apply", and the report named the role."""
+    import json
+
+    plate, matte = demo_inputs
+    config = tmp_path / "config.ocio"
+    config.write_text(LOOK_CONFIG.replace("process_space: plate log", "process_space: scene_linear"))
+    with caplog.at_level("WARNING", logger="movingcolor"):
+        assert run_cli("fuse", "--plate", plate, "--matte", matte, "--config", config, "--grade", "look:warm",
+                       "--grade-colorspace", "lin", "--frames", "1001", "--json",
+                       "--out", tmp_path / "a" / "f.####.exr") == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out)["colorspaces"]["grade"] == "lin"
+    assert "does not apply" not in caplog.text
+
+
 def test_a_fused_frame_read_back_declares_the_colourspace_it_was_written_in(demo_inputs, tmp_path):
     """OpenImageIO drops a colourspace name its own config does not know (ARRI LogC3 here): a fused
     frame fed back as a plate was read as scene-linear, the float default, without a word."""
