@@ -302,6 +302,19 @@ def test_a_matte_whose_alpha_is_opaque_says_the_alpha_was_read(demo_inputs, tmp_
     assert "a matte with an alpha channel is read from its alpha" in caplog.text
 
 
+def test_the_plate_given_as_its_own_graded_or_edited_plate_is_warned_of(demo_inputs, tmp_path, caplog):
+    """--edited or --graded naming the plate itself came back as the plate without a word, where a
+    grade that changes nothing is warned of."""
+    plate, matte = demo_inputs
+    for mode in ("--graded", "--edited"):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="movingcolor"):
+            out = tmp_path / mode.strip("-") / "f.####.exr"
+            assert run_cli("fuse", "--plate", plate, "--matte", matte, mode, plate, "--engine", "hard",
+                           "--frames", "1001", "--out", out) == 0  # fmt: skip
+        assert f"the {mode.strip('-')} plate is the plate itself" in caplog.text
+
+
 def test_graded_and_edited_inputs(demo_inputs, tmp_path):
     """--graded composites a whole graded plate; --edited recovers the grade from a composite."""
     plate, matte = demo_inputs

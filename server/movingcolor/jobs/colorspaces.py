@@ -179,4 +179,13 @@ def choose_colorspaces(
         log.info("%s colourspace: %s (%s)", mode, chosen_other.name, chosen_other.reason)
         if chosen_other.doubt:
             log.warning("%s", chosen_other.doubt)
+        if plate.origin() and other.origin() == plate.origin():
+            # As a grade that changes nothing is warned of.
+            log.warning(
+                "the %s plate is the plate itself (%s): every frame will come back as the plate; give "
+                "the %s render",
+                mode,
+                plate.origin(),
+                "graded" if mode == "graded" else "host's composite",
+            )
     return spaces
