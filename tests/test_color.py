@@ -333,3 +333,14 @@ def test_a_parametric_grade_of_steep_curves_follows_its_formula(config):
     mixed = ParametricGrade(saturation=0.5, exposure=1)  # one channel's change depends on the others
     graded = apply_processor(config.processor(mixed.to_transform()), codes)
     assert np.abs(graded - mixed.apply_encoded(codes)).max() * 255 < 2.0
+
+
+def test_a_jpeg_declaring_srgb_by_its_interop_id_is_srgb_in_a_config_without_that_name():
+    """OpenImageIO declares every JPEG (and PNG with an sRGB chunk) as srgb_rec709_scene, which the
+    ACES 1.3 configs do not name: each run warned that the header's colourspace was unknown, though
+    the sRGB space chosen was that one. A float file declaring it is still doubted."""
+    config = ColorConfig("ocio://cg-config-v2.1.0_aces-v1.3_ocio-v2.3")
+    assert config.config.getColorSpace("srgb_rec709_scene") is None
+    chosen = config.choose(None, "srgb_rec709_scene", False, "plate")
+    assert chosen.name == config.srgb_encoded == "sRGB - Texture" and chosen.doubt == ""
+    assert "does not know" in config.choose(None, "srgb_rec709_scene", True, "plate").doubt

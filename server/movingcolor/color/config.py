@@ -139,6 +139,11 @@ class ColorConfig:
             return ColorspaceChoice(self.resolve(explicit), f"{what} colourspace given")
         if declared and self.config.getColorSpace(declared) is not None:
             return ColorspaceChoice(self.resolve(declared), f"declared in the {what} file header")
+        if declared == _SRGB_CANDIDATES[0] and not is_float:
+            # OpenImageIO declares every JPEG (and PNG with an sRGB chunk) by the interop ID of
+            # sRGB, which configs before OpenColorIO 2.2's naming (the ACES 1.3 ones) do not know:
+            # the config's sRGB-encoded space is that one, not a guess.
+            return ColorspaceChoice(self.srgb_encoded, f"declared in the {what} file header as sRGB")
         doubt = (
             f"the {what} file header declares colourspace {declared!r}, which config {self.name!r} "
             f"does not know; it is read as the default for its type: name the {what}'s colourspace if "
