@@ -154,3 +154,22 @@ def test_a_shorter_demo_in_the_folder_of_a_longer_one_fuses_its_own_frames(tmp_p
     assert [Path(p).name for p in shorter.fused.written] == [
         f"hard.{FIRST_FRAME + n:04d}.exr" for n in range(2)
     ]
+
+
+def test_a_strip_of_one_frame_or_a_few_reads_cleanly():
+    """At one frame every column read "no seam" over a seam in plain view, and its frame label was
+    cut; at six the caption between the frame numbers ran into them."""
+    from movingcolor.demo.temporal_strip import (
+        CAPTION_HEIGHT,
+        LINE_HEIGHT,
+        seam_motion_text,
+        temporal_strip_picture,
+    )
+
+    assert seam_motion_text(float("nan"), False, 1) == "one frame"
+    assert seam_motion_text(float("nan"), False, 6) == "no seam"
+    assert seam_motion_text(1.25, False, 6) == "1.2 px" and seam_motion_text(0.0, True, 6) == "reference"
+    assert 6 * LINE_HEIGHT - 2 * 2 * LINE_HEIGHT < CAPTION_HEIGHT  # six frames: no caption
+    strips = {"plate": np.full((1, 20, 3), 0.5, np.float32), "fused": np.full((1, 20, 3), 0.6, np.float32)}
+    picture = temporal_strip_picture(strips, "plate", 1001)
+    assert picture.ndim == 3 and np.isfinite(picture).all()

@@ -64,23 +64,41 @@ def temporal_strip_picture(
     the reference)."""
     cells = [enlarge(strip) for strip in strips.values()]
     width = cells[0].shape[1]
+    count = next(iter(strips.values())).shape[0]
     footer = []
     for label, strip in strips.items():
-        motion = seam_motion(strip, strips[plate])
-        text = "reference" if label == plate else f"{motion:.1f} px" if np.isfinite(motion) else "no seam"
+        text = seam_motion_text(seam_motion(strip, strips[plate]), label == plate, count)
         footer.append(text_cell(text, width, FOOTER_HEIGHT, size=20))
-    count = next(iter(strips.values())).shape[0]
     row_labels = [_time_label(first_frame, count), "seam moves\nper frame"]
     return labelled_grid([cells, footer], list(strips), row_labels, title=title)
 
 
+def seam_motion_text(motion: float, reference: bool, count: int) -> str:
+    """A version's footer: how far its seam moves per frame; a single frame has no motion to show
+    (it read "no seam", over a seam in plain view)."""
+    if reference:
+        return "reference"
+    if np.isfinite(motion):
+        return f"{motion:.1f} px"
+    return "one frame" if count < 2 else "no seam"
+
+
+#: The height the three-line caption between the frame numbers needs to be read (at size 14).
+CAPTION_HEIGHT = 54
+
+
 def _time_label(first_frame: int, count: int) -> np.ndarray:
-    """The row's label: the first and last frame numbers level with their lines."""
+    """The row's label: the first and last frame numbers level with their lines, the caption
+    between them where there is room for it (it ran into them at six frames)."""
+    if count < 2:
+        return text_cell(f"frame {first_frame}", LABEL_WIDTH, count * LINE_HEIGHT, size=12, align="right")
     end = max(2 * LINE_HEIGHT, 24)
     middle = count * LINE_HEIGHT - 2 * end
     parts = [text_cell(f"frame {first_frame}", LABEL_WIDTH, end, size=16, align="right")]
-    if middle > 0:
+    if middle >= CAPTION_HEIGHT:
         caption = "time runs\ndown, one\nline a frame"
         parts.append(text_cell(caption, LABEL_WIDTH, middle, size=14, align="right"))
+    elif middle > 0:
+        parts.append(text_cell("", LABEL_WIDTH, middle))
     parts.append(text_cell(f"frame {first_frame + count - 1}", LABEL_WIDTH, end, size=16, align="right"))
     return np.concatenate(parts, axis=0)[: count * LINE_HEIGHT]
