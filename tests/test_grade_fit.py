@@ -156,3 +156,20 @@ def test_a_soft_matte_over_a_grainy_plate_takes_the_graded_colour_the_composite_
         assert status == 0
         fused[given] = read_pixels(tmp_path / f"out-{given}" / "f.0001.exr")[..., :3]
     assert np.abs(fused["edited"] - fused["grade"]).max() < 0.02
+
+
+def test_the_two_fits_are_compared_at_one_scale():
+    """Above 1024 px the per-pixel fit measures its residual on block means (grain averaged away);
+    the one-map fit's was measured on full pixels, so the per-pixel fit won there whatever. The
+    one-map fit's residual for the comparison is measured on the same block means."""
+    from movingcolor.color.grade_fit import recover_graded_and_compare
+
+    rng = np.random.default_rng(2)
+    for width, averaged in ((1024, False), (2048, True)):
+        plate = rng.uniform(0.1, 0.9, (64, width, 3)).astype(np.float32)
+        matte = np.zeros((64, width), np.float32)
+        matte[8:56, width // 4 : 3 * width // 4] = 1.0
+        edited = np.clip(plate * np.float32([1.2, 1.0, 0.8]) + rng.normal(0, 0.02, plate.shape), 0, 1)
+        edited = np.where(matte[..., None] > 0, edited, plate).astype(np.float32)
+        _, full, comparable = recover_graded_and_compare(plate, edited, matte)
+        assert (comparable < 0.8 * full) if averaged else abs(comparable - full) < 1e-6

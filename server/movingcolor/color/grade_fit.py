@@ -46,9 +46,18 @@ def recover_graded(plate: np.ndarray, edited: np.ndarray, matte: np.ndarray) -> 
     happen on whatever encoding the caller passes; a perceptual encoding keeps
     the polynomial well conditioned.
     """
+    estimate, residual, _ = recover_graded_and_compare(plate, edited, matte)
+    return estimate, residual
+
+
+def recover_graded_and_compare(
+    plate: np.ndarray, edited: np.ndarray, matte: np.ndarray
+) -> tuple[np.ndarray, float, float]:
+    """:func:`recover_graded`, and its fit's residual measured as :func:`recover_graded_locally`
+    measures its own (:func:`residual_at_fit_scale`), for choosing between the two."""
     interior = _interior(matte)
     estimate = plate.copy()
-    residual = float("inf")
+    residual = at_fit_scale = float("inf")
     if interior.sum() >= MIN_FIT_PIXELS:
         x = _features(plate[interior].astype(np.float64))
         y = edited[interior].astype(np.float64)
@@ -57,9 +66,10 @@ def recover_graded(plate: np.ndarray, edited: np.ndarray, matte: np.ndarray) -> 
         flat = plate.reshape(-1, 3).astype(np.float64)
         estimate = (_features(flat) @ coefficients).reshape(plate.shape).astype(np.float32)
         residual = float(np.sqrt(np.mean((estimate[interior] - edited[interior]) ** 2)))
+        at_fit_scale = residual_at_fit_scale(estimate, edited, matte)
     full = matte >= 1.0
     estimate[full] = edited[full]
-    return estimate, residual
+    return estimate, residual, at_fit_scale
 
 
 # The local fit leans toward leaving colours' differences as they are (slope 1): flat
@@ -136,6 +146,22 @@ def _sample(maps: np.ndarray, factor: int, rows: np.ndarray, cols: np.ndarray) -
     top = maps[y0, x0] * (1 - wx) + maps[y0, x1] * wx
     bottom = maps[y1, x0] * (1 - wx) + maps[y1, x1] * wx
     return top * (1 - wy) + bottom * wy
+
+
+def residual_at_fit_scale(estimate: np.ndarray, edited: np.ndarray, matte: np.ndarray) -> float:
+    """The RMS of ``estimate`` against the composite on the matte's interior, measured as
+    :func:`recover_graded_locally` measures its own (on block means where it fits a large frame at a
+    reduced size), so the two fits are compared alike: block means average grain away, and on full
+    pixels the per-pixel fit lost to nothing but that."""
+    interior = _interior(matte)
+    if interior.sum() < MIN_FIT_PIXELS:
+        return float("inf")
+    factor = max(1, -(-max(matte.shape) // _LOCAL_FIT_SIZE))
+    x, y, weight = estimate.astype(np.float64), edited.astype(np.float64), interior.astype(np.float64)
+    if factor > 1:
+        x, y, weight = _block_mean(x, factor), _block_mean(y, factor), _block_mean(weight, factor)
+    inside = weight >= 0.999
+    return float(np.sqrt(np.mean((x[inside] - y[inside]) ** 2)))
 
 
 def recover_graded_locally(

@@ -21,7 +21,7 @@ from ..color.grade_fit import (
     DIRECT_MATTE,
     GOOD_FIT_RMS,
     LOCAL_FIT_MIN_RADIUS,
-    recover_graded,
+    recover_graded_and_compare,
     recover_graded_locally,
 )
 from ..engines import Engine
@@ -413,7 +413,7 @@ class FramePreparer:
         cfg = spaces.config
         plate = cfg.convert(plate_lin, spaces.working, spaces.display)
         edited = cfg.convert(edited_lin, spaces.working, spaces.display)
-        estimate, residual = recover_graded(plate, edited, matte)
+        estimate, residual, comparable = recover_graded_and_compare(plate, edited, matte)
         local, local_residual = recover_graded_locally(
             plate,
             edited,
@@ -428,9 +428,10 @@ class FramePreparer:
             residual,
             local_residual,
         )
-        # The per-pixel maps where they explain the interior at least as well as one map does: on
-        # colours of another kind than the interior's, a worse fit extrapolates further off.
-        if math.isfinite(local_residual) and local_residual <= residual:
+        # The per-pixel maps where they explain the interior at least as well as one map does (both
+        # measured alike): on colours of another kind than the interior's, a worse fit extrapolates
+        # further off.
+        if math.isfinite(local_residual) and local_residual <= comparable:
             estimate = local
         solved = self._solved_from_composite(plate_lin, edited_lin, plate, edited, estimate, matte)
         if solved is not None:
