@@ -23,7 +23,7 @@ from movingcolor.errors import MovingColorError
 from movingcolor.frames.frame_range import FrameRange
 from movingcolor.frames.output_claim import OutputClaim, claim_output
 from movingcolor.frames.output_pattern import prepare_folder
-from movingcolor.frames.overlap import check_outputs_spare_inputs
+from movingcolor.frames.overlap import absolute_spelling, check_outputs_spare_inputs
 from movingcolor.frames.sequence import SequencePattern
 from movingcolor.frames.temporaries import remove_stale_temporaries
 from movingcolor.v1 import fusion_pb2
@@ -142,9 +142,7 @@ def _known_digest(setup: fusion_pb2.ShotSetup, frames: FileFrames, server: Mappi
     digest.update(json.dumps({"client": __version__, "server": dict(server)}, sort_keys=True).encode())
     digest.update(sent.SerializeToString(deterministic=True))
     for path in frames.files(frames.clip):
-        # Absolute, links not followed: chunks on farm hosts that reach the shared folder through a
-        # link on one and a mount on another must agree (movingcolor.jobs.fingerprint.absolute).
-        name = os.path.normpath(os.path.abspath(path))
+        name = absolute_spelling(path)
         try:
             stat = os.stat(path)
             digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())

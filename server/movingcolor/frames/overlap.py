@@ -20,6 +20,14 @@ def real_path(path: str | os.PathLike) -> Path:
     return Path(os.path.realpath(Path(path).expanduser()))
 
 
+def absolute_spelling(path: str | os.PathLike) -> str:
+    """``path`` absolute, with ``~``, ``.`` and ``..`` taken out but no link followed: how a shot's
+    fingerprint names its inputs, so a rerun that spells them relative or absolute is the same shot,
+    and farm hosts that reach one shared folder through a link on one and a mount on another give
+    one shot one fingerprint (its chunks share the output's claim by it)."""
+    return os.path.normpath(os.path.abspath(os.path.expanduser(path)))
+
+
 def files_named(name: str | os.PathLike, frames: Iterable[int] | None = None) -> list[Path]:
     """The files a host's file setting (a Read's file knob, a clip's file path) reads: a sequence's
     files over ``frames`` (those on disk where not given), else the one file it names."""

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 from .. import __version__
+from ..frames.overlap import absolute_spelling
 from ..spec.schema import grade_file_parts
 
 HEADER_KEY = "movingcolor:fingerprint"
@@ -31,14 +32,6 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def absolute(path: str | os.PathLike) -> str:
-    """``path`` as the fingerprint names it: absolute, with ``.`` and ``..`` taken out, so a rerun
-    that spells it relative or absolute is the same shot. Links are not followed: farm hosts may
-    reach one shared folder through a link on one and a mount on another, and every chunk of a shot
-    must give it one fingerprint (they share the output's claim by it)."""
-    return os.path.normpath(os.path.abspath(os.path.expanduser(path)))
-
-
 def _maybe_file(value: str | None) -> str | None:
     """A setting that may name a file (a LUT, a CDL, a config): its content counts."""
     if not value:
@@ -47,7 +40,7 @@ def _maybe_file(value: str | None) -> str | None:
     if named is None:
         return value
     path = Path(named[0]).expanduser()
-    return f"{absolute(path)}{'#' if named[1] else ''}{named[1]}@{_file_digest(path)}"
+    return f"{absolute_spelling(path)}{'#' if named[1] else ''}{named[1]}@{_file_digest(path)}"
 
 
 def fingerprint(settings: dict, input_files: list[str], model_files: list[Path] = ()) -> str:
@@ -63,7 +56,7 @@ def fingerprint(settings: dict, input_files: list[str], model_files: list[Path] 
     for name in input_files:
         try:
             stat = os.stat(name)
-            identities.append(f"{absolute(name)}\0{stat.st_size}\0{stat.st_mtime_ns}\n")
+            identities.append(f"{absolute_spelling(name)}\0{stat.st_size}\0{stat.st_mtime_ns}\n")
         except OSError:
             identities.append(f"{name}\0missing\n")
     for identity in sorted(identities):

@@ -10,6 +10,7 @@ from dataclasses import asdict
 
 from ..errors import MovingColorError
 from ..frames.image_io import read_header, read_pixels
+from ..frames.overlap import absolute_spelling
 from . import fingerprint
 from .plan import ShotPlan
 
@@ -44,7 +45,7 @@ def shot_fingerprint(plan: ShotPlan) -> str:
     roles += (("graded", plan.sources.other), ("edited", plan.sources.other))
     for role, source in roles:
         if settings.get(role) not in (None, "alpha") and source is not None and source.origin():
-            settings[role] = fingerprint.absolute(settings[role])
+            settings[role] = absolute_spelling(settings[role])
     sources = plan.sources.present
     inputs = sorted({source.stored_in(n) for source in sources for n in plan.frames.clip})
     weights = getattr(engine, "weights", None)
