@@ -98,6 +98,18 @@ def _block_mean(image: np.ndarray, factor: int) -> np.ndarray:
     return padded.reshape(shape).mean(axis=(1, 3))
 
 
+def _at_fit_scale(
+    colours: np.ndarray, edited: np.ndarray, interior: np.ndarray
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """The per-pixel fit's scale for a frame (1, or the factor a frame over ``_LOCAL_FIT_SIZE`` is
+    reduced by) and ``colours``, the composite and the interior's weight at it (block means)."""
+    factor = max(1, -(-max(interior.shape) // _LOCAL_FIT_SIZE))
+    x, y, weight = colours.astype(np.float64), edited.astype(np.float64), interior.astype(np.float64)
+    if factor > 1:
+        x, y, weight = _block_mean(x, factor), _block_mean(y, factor), _block_mean(weight, factor)
+    return factor, x, y, weight
+
+
 def _local_colour_maps(plate: np.ndarray, edited: np.ndarray, weight: np.ndarray, radius: int) -> np.ndarray:
     """``(H, W, 13)``: per pixel, the affine map ``edited ≈ slope·plate + offset`` fitted on the
     ``weight``-ed pixels within ``radius`` (9 slopes row by row, 3 offsets), and whether any
@@ -156,10 +168,7 @@ def residual_at_fit_scale(estimate: np.ndarray, edited: np.ndarray, matte: np.nd
     interior = _interior(matte)
     if interior.sum() < MIN_FIT_PIXELS:
         return float("inf")
-    factor = max(1, -(-max(matte.shape) // _LOCAL_FIT_SIZE))
-    x, y, weight = estimate.astype(np.float64), edited.astype(np.float64), interior.astype(np.float64)
-    if factor > 1:
-        x, y, weight = _block_mean(x, factor), _block_mean(y, factor), _block_mean(weight, factor)
+    _, x, y, weight = _at_fit_scale(estimate, edited, interior)
     inside = weight >= 0.999
     return float(np.sqrt(np.mean((x[inside] - y[inside]) ** 2)))
 
@@ -186,10 +195,7 @@ def recover_graded_locally(
     estimate = (plate if fallback is None else fallback).astype(np.float32).copy()
     if interior.sum() < MIN_FIT_PIXELS:
         return estimate, float("inf")
-    factor = max(1, -(-max(matte.shape) // _LOCAL_FIT_SIZE))
-    x, y, weight = plate.astype(np.float64), edited.astype(np.float64), interior.astype(np.float64)
-    if factor > 1:
-        x, y, weight = _block_mean(x, factor), _block_mean(y, factor), _block_mean(weight, factor)
+    factor, x, y, weight = _at_fit_scale(plate, edited, interior)
     maps = _local_colour_maps(x, y, weight, max(2, radius // factor))
     inside = weight >= 0.999
     residual = float(np.sqrt(np.mean((_apply_maps(maps[inside], x[inside]) - y[inside]) ** 2)))
