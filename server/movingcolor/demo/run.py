@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..color.config import ColorConfig
-from ..engines.registry import create_engine, engine_names
+from ..engines.registry import require_engine
 from ..errors import MissingDependencyError
 from ..frames.image_io import read_pixels, write_image
 from ..frames.sequence import SequencePattern
@@ -70,8 +70,7 @@ def run_demo(
     """Write the shot into ``folder``, fuse it with the baselines and ``engine``
     (``progress`` follows ``engine``'s frames), and write the pictures and the movie."""
     folder = Path(folder)
-    if engine not in engine_names():
-        create_engine(engine)  # says it is unknown, and which are known, before any work is done
+    require_engine(engine)  # before any work is done
     shot = generate_shot(frames=frames)
     engines = tuple(dict.fromkeys((*BASELINE_ENGINES, engine)))
     _remove_later_frames(folder, frames, engines)

@@ -64,8 +64,13 @@ def takes_device(name: str) -> bool:
     return bool(getattr(_FACTORIES.get(name), "takes_device", False))
 
 
-def create_engine(name: str, **options) -> Engine:
+def require_engine(name: str) -> None:
+    """UnknownEngineError naming the engines there are, unless engine ``name`` is one."""
     names = engine_names()
     if name not in _FACTORIES:
         raise UnknownEngineError(f"engine {name!r} is not known; available engines: {', '.join(names)}")
+
+
+def create_engine(name: str, **options) -> Engine:
+    require_engine(name)
     return _FACTORIES[name](**options)
