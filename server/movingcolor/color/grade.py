@@ -119,7 +119,10 @@ def _look(name: str, config: ColorConfig) -> Grade:
         )
     # A look is applied in its own process space (OpenColorIO's LookTransform): what the log and
     # the report name, whatever --grade-colorspace says.
-    return Grade("look", name, ocio.LookTransform(), colorspace=look.getProcessSpace() or None)
+    # By its colourspace's name: a process space may be a role or an alias (scene_linear, lin_ap1).
+    space = config.config.getColorSpace(look.getProcessSpace()) if look.getProcessSpace() else None
+    own = space.getName() if space is not None else look.getProcessSpace() or None
+    return Grade("look", name, ocio.LookTransform(), colorspace=own)
 
 
 def _inline(text: str, config: ColorConfig) -> Grade:

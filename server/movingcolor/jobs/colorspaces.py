@@ -142,15 +142,13 @@ def choose_colorspaces(
         spaces.grade_label = f"{grade.kind}: {grade.label}"
         spaces.grade_to_working = grade.processor(config, plate_cs, spaces.working, spaces.grade_space)
         spaces.grade_to_output = grade.processor(config, plate_cs, spaces.output, spaces.grade_space)
-        # A look's process space may be a role or an alias (scene_linear, lin_ap1): by its name.
-        own_space = config.resolve(grade.colorspace) if grade.colorspace else None
-        spaces.by_role["grade"] = own_space or spaces.grade_space
-        if spec.grade_colorspace and own_space and own_space != spaces.grade_space:
+        spaces.by_role["grade"] = grade.colorspace or spaces.grade_space
+        if spec.grade_colorspace and grade.colorspace and grade.colorspace != spaces.grade_space:
             log.warning(
                 "--grade-colorspace %s does not apply to a %s grade: it is applied in %s",
                 spaces.grade_space,
                 grade.kind,
-                own_space,
+                grade.colorspace,
             )
         log.info("grade %s applied in %s", spaces.grade_label, spaces.by_role["grade"])
         if changes_nothing(spaces.grade_to_working, config, plate_cs, spaces.working):
