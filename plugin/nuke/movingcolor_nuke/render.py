@@ -9,6 +9,7 @@ into a hidden scratch folder beside the output, removed afterwards.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,18 +184,21 @@ def _frames_every_input_has(node: nuke.Node, roles: dict[str, str], first: int, 
 def _reads_a_file(node: nuke.Node) -> bool:
     """Whether a Read is upstream of ``node`` (or ``node`` is one), inside groups too: its frame range
     is then the frames it has."""
-    waiting, seen = [node], set()
+    return any(upstream.Class() == "Read" for upstream in _upstream([node]))
+
+
+def _upstream(starts: list[nuke.Node | None]) -> Iterator[nuke.Node]:
+    """``starts`` and every node upstream of them, each once, the nodes inside groups too."""
+    waiting, seen = list(starts), set()
     while waiting:
         upstream = waiting.pop()
         if upstream is None or id(upstream) in seen:
             continue
         seen.add(id(upstream))
-        if upstream.Class() == "Read":
-            return True
+        yield upstream
         waiting += [upstream.input(index) for index in range(upstream.inputs())]
         if upstream.Class() == "Group":
             waiting += upstream.nodes()
-    return False
 
 
 def _files_read_by(node: nuke.Node) -> list[Path]:
@@ -202,16 +206,7 @@ def _files_read_by(node: nuke.Node) -> list[Path]:
     groups too (another MovingColor node's fused take is a Read in its group): the fused frames must
     never replace one."""
     files: list[Path] = []
-    seen: set[int] = set()
-    waiting = [node.input(index) for index in range(node.inputs())]
-    while waiting:
-        upstream = waiting.pop()
-        if upstream is None or id(upstream) in seen:
-            continue
-        seen.add(id(upstream))
-        waiting += [upstream.input(index) for index in range(upstream.inputs())]
-        if upstream.Class() == "Group":
-            waiting += upstream.nodes()
+    for upstream in _upstream([node.input(index) for index in range(node.inputs())]):
         if upstream.Class() != "Read" or not upstream["file"].value():
             continue
         frames = range(int(upstream["first"].value()), int(upstream["last"].value()) + 1)
