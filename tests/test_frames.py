@@ -11,6 +11,7 @@ import OpenImageIO as oiio
 import pytest
 from movingcolor.errors import (
     FrameRangeError,
+    FrameSizeMismatchError,
     FrameSourceError,
     InvalidPixelsError,
     OutputError,
@@ -251,6 +252,33 @@ def test_a_video_plays_turned_deep_and_with_its_alpha(tmp_path, caplog):
     with caplog.at_level("WARNING"):
         open_source(tagged, "plate", first_frame=1)
     assert "tagged BT.2020 and HLG (ARIB STD-B67), which is not read" in caplog.text
+
+
+def test_a_matte_of_a_turned_video_plate_stored_size_is_refused_naming_the_rotation(tmp_path):
+    """A phone's portrait plate is read as it plays (48x64); a matte rendered at the file's stored
+    size (64x48) is refused with both sizes and the rotation named: 'the matte is 64x48 but the plate
+    is 48x64' alone contradicted every other tool's report of the file."""
+    from movingcolor.jobs.sources import ShotSources, check_sources
+
+    plate = tmp_path / "portrait.mp4"
+    _write_video(
+        plate, [_ramp(48, 64)] * 2, "libx264", "yuv444p", lambda s: s.set_display_rotation(90), {"qp": "0"}
+    )
+    (tmp_path / "m").mkdir()
+    for number in (1, 2):
+        write_image(tmp_path / "m" / f"m.{number}.png", np.ones((48, 64, 3), np.float32))
+    sources = ShotSources(
+        open_source(plate, "plate", first_frame=1), open_source(tmp_path / "m" / "m.#.png", "matte")
+    )
+    with pytest.raises(
+        FrameSizeMismatchError,
+        match=(
+            r"is 64x48 but the plate is 48x64 \(the plate video is turned 90 degrees by its rotation "
+            r"metadata "
+            r"and is read as it plays, 48x64, not as stored, 64x48"
+        ),
+    ):
+        check_sources(sources)
 
 
 def test_deep_alpha_and_grey_read_whole_and_a_plate_read_with_its_alpha_decodes_once(tmp_path):

@@ -227,6 +227,8 @@ class VideoSource(FrameSource):
         self.width, self.height = self._reader.width, self._reader.height
         self.channels = ("R", "G", "B", "A") if self._reader.has_alpha else ("R", "G", "B")
         self.rate = self._reader.rate
+        #: Degrees its display rotation turns the pictures (their size here is as they play).
+        self.rotation = self._reader.rotation
         self.declared_colorspace = ""
         self.is_float = False
 

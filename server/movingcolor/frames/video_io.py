@@ -1,7 +1,8 @@
 """Video files (MP4, MOV, ...) through PyAV, decoded in order with cheap restarts.
 
 Frames come as they play: turned by the file's display rotation (a phone's portrait clip), at the
-full depth of their samples (10 and 12-bit video is not cut to 8 bits), with the alpha of a codec
+full depth of their samples (10 and 12-bit video is not cut to 8 bits; Y'CbCr converted exactly, in
+the range and matrix the picture names: :mod:`.ycbcr`), with the alpha of a codec
 that carries one (ProRes 4444). What the product does not do with a file's tags is said in the log:
 non-square pixels are used as stored, and colour tags other than Rec.709/sRGB (HDR's BT.2020, PQ,
 HLG) are not read, so such a plate needs its colourspace named. A picture that names no matrix is
@@ -19,6 +20,7 @@ from ..errors import UnreadableFrameError
 from ..optional import server_extra
 from .confine import readable
 from .limits import check_pixels
+from .ycbcr import FULL_RANGE, MATRICES, is_planar_ycbcr, ycbcr_to_rgb
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +38,13 @@ _OTHER_TRANSFERS = {
 }
 
 
-#: FFmpeg's AVColorSpace for a picture that does not say which matrix it was made with.
+#: FFmpeg's AVColorSpace for a picture that does not say which matrix it was made with, and for
+#: the Rec.709 and BT.601 (BT.470BG) matrices.
 _UNSPECIFIED = 2
+_BT709 = 1
+_BT601 = 5
+#: FFmpeg's AVColorRange of samples in the video ("MPEG") range.
+LIMITED_RANGE = 1
 #: swscale's name of the Rec.709 matrix.
 _REC709 = "ITU709"
 
@@ -67,6 +74,8 @@ class VideoReader:
                 self._layout = _SampleLayout(first.format)
                 self.has_alpha = self._layout.alpha is not None
                 self._turns = round((first.rotation or 0) / 90) % 4  # counterclockwise quarter turns
+                #: Degrees the file's display rotation turns its pictures (counterclockwise).
+                self.rotation = 90 * self._turns
                 #: Frames per second (a Fraction), where the file says; None where it does not.
                 self.rate = stream.average_rate or stream.guessed_rate or None
                 self._coded_size = (first.width, first.height)
@@ -215,21 +224,42 @@ class VideoReader:
                 f"re-export it at one size"
             )
         layout = self._layout
+        matrix = self._matrix(frame)
         if layout.gray:
-            rgb = np.repeat(layout.samples(frame, layout.luma)[..., None], 3, axis=2)
+            rgb = np.repeat(self._grey_levels(frame)[..., None], 3, axis=2)
+        elif layout.ycbcr and matrix is not None:
+            luma, cb, cr = (layout.codes(frame, component) for component in layout.colours)
+            full = frame.color_range == FULL_RANGE or layout.name.startswith("yuvj")
+            rgb = ycbcr_to_rgb(luma, cb, cr, layout.colours[0].bits, matrix, full)
         else:
             options = self._untagged_matrix if frame.colorspace == _UNSPECIFIED else {}
             # An alpha packed among the colours (RGBA, ARGB) comes with them, exact at 8 and 16 bits.
             packed_alpha = layout.alpha is not None and not layout.alpha_direct
-            wanted = layout.rgba_format if packed_alpha else layout.rgb_format
-            converted = frame.to_ndarray(format=wanted, **options)
-            rgb = converted.astype(np.float32) / layout.rgb_largest
             if packed_alpha:
-                return rgb
+                converted = frame.to_ndarray(format=layout.rgba_format, **options)
+                return converted.astype(np.float32) / layout.rgb_largest
+            rgb = _swscale_rgb(frame, layout, options)
         if layout.alpha is None:
             return rgb
         alpha = layout.samples(frame, layout.alpha)
         return np.concatenate([rgb, alpha[..., None]], axis=2)
+
+    def _matrix(self, frame) -> tuple[float, float] | None:
+        """``(Kr, Kb)`` of the matrix ``frame`` was made with (an untagged picture's by its size), or
+        None for one :mod:`.ycbcr` does not know (swscale converts it)."""
+        if frame.colorspace == _UNSPECIFIED:
+            return MATRICES[_BT709 if self._untagged_matrix else _BT601]
+        return MATRICES.get(frame.colorspace)
+
+    def _grey_levels(self, frame) -> np.ndarray:
+        """A grey picture's levels in 0..1: as stored, or from the video range (16-235 at 8 bits)
+        where the picture says it is in that range, as a grey matte encoded for video is."""
+        layout = self._layout
+        if frame.color_range != LIMITED_RANGE:
+            return layout.samples(frame, layout.luma)
+        steps = np.float32(1 << (layout.luma.bits - 8))
+        levels = (layout.codes(frame, layout.luma).astype(np.float32) - 16 * steps) / (219 * steps)
+        return np.clip(levels, 0.0, 1.0, out=levels)
 
     def close(self) -> None:
         if self._container is not None:
@@ -240,10 +270,11 @@ class VideoReader:
 
 
 class _SampleLayout:
-    """How a pixel format's samples become 0..1 values. RGB from YUV goes through swscale. A grey
-    picture's level and an alpha plane are read as stored: swscale shifts 10 and 12-bit ones to 16
-    bits without filling the low bits (opaque 12-bit alpha came out 0.99977, so a matte's inside
-    was never whole), and drops a grey picture's alpha (PNG's grey + alpha)."""
+    """How a pixel format's samples become 0..1 values. Planar Y'CbCr is converted by :mod:`.ycbcr`
+    (swscale's 16-bit conversion is 0.4% dark), other formats by swscale. A grey picture's level and
+    an alpha plane are read as stored: swscale shifts 10 and 12-bit ones to 16 bits without filling
+    the low bits (opaque 12-bit alpha came out 0.99977, so a matte's inside was never whole), and
+    drops a grey picture's alpha (PNG's grey + alpha)."""
 
     def __init__(self, pixel_format):
         components = list(pixel_format.components)
@@ -262,16 +293,21 @@ class _SampleLayout:
         for component in components:
             self._per_plane.setdefault(component.plane, []).append(component)
         deep = max(component.bits for component in components) > 8
-        self.rgb_format = "rgb48le" if deep else "rgb24"
+        # Deep samples through swscale's planar 16-bit RGB: its packed rgb48le lost the green of
+        # 4:2:0 pictures of odd width (853x480).
+        self.rgb_format = "gbrp16le" if deep else "rgb24"
         self.rgba_format = "rgba64le" if deep else "rgba"
         self.rgb_largest = np.float32(65535.0 if deep else 255.0)
         # An alpha alone in its plane (planar formats), or after the level in grey + alpha.
         self.alpha_direct = (
             plain and self.alpha is not None and (self.gray or len(self._per_plane[self.alpha.plane]) == 1)
         )
+        #: Planar Y'CbCr, converted by :mod:`.ycbcr` where its matrix is known; its Y', Cb and Cr.
+        self.ycbcr = is_planar_ycbcr(pixel_format)
+        self.colours = [component for component in components if not component.is_alpha]
 
-    def samples(self, frame, component) -> np.ndarray:
-        """``component``'s samples of ``frame`` as float32 ``(H, W)`` in 0..1, as stored."""
+    def codes(self, frame, component) -> np.ndarray:
+        """``component``'s samples of ``frame`` as stored, integers ``(h, w)`` at its plane's size."""
         together = self._per_plane[component.plane]
         plane = frame.planes[component.plane]
         wide = component.bits > 8
@@ -279,8 +315,23 @@ class _SampleLayout:
         rows = np.frombuffer(plane, dtype).reshape(plane.height, -1)
         per_pixel = len(together)
         values = rows[:, : plane.width * per_pixel].reshape(plane.height, plane.width, per_pixel)
-        position = together.index(component)
-        return values[..., position].astype(np.float32) / np.float32((1 << component.bits) - 1)
+        return values[..., together.index(component)]
+
+    def samples(self, frame, component) -> np.ndarray:
+        """``component``'s samples of ``frame`` as float32 ``(H, W)`` in 0..1, as stored."""
+        return self.codes(frame, component).astype(np.float32) / np.float32((1 << component.bits) - 1)
+
+
+def _swscale_rgb(frame, layout: _SampleLayout, options: dict) -> np.ndarray:
+    """``frame`` as float32 ``(H, W, 3)`` R'G'B' through swscale (``options``: the matrix of an
+    untagged picture): 8-bit pictures packed, deeper ones planar (G, B, R planes)."""
+    if layout.rgb_format == "rgb24":
+        return frame.to_ndarray(format="rgb24", **options).astype(np.float32) / layout.rgb_largest
+    planar = frame.reformat(format=layout.rgb_format, **options)
+    green, blue, red = (
+        np.frombuffer(plane, "<u2").reshape(plane.height, -1)[:, : plane.width] for plane in planar.planes
+    )
+    return np.stack([red, green, blue], axis=2).astype(np.float32) / layout.rgb_largest
 
 
 def _seconds(value, unit) -> float | None:

@@ -126,8 +126,21 @@ def _check_sizes(sources: ShotSources) -> None:
             raise FrameSizeMismatchError(
                 f"{source.name} {source.location(plate.frames[0] if plate.frames else 0)}"
                 f" is {source.width}x{source.height} but the plate is "
-                f"{plate.width}x{plate.height}; render both at the same resolution"
+                f"{plate.width}x{plate.height}{_turned(plate)}{_turned(source)}; "
+                f"render both at the same resolution"
             )
+
+
+def _turned(source: FrameSource) -> str:
+    """What a video's display rotation does to its size, where it turns it a quarter: the size the
+    product reads is the one it plays at, which its file's stored size is not."""
+    if getattr(source, "rotation", 0) % 180 == 0:
+        return ""
+    return (
+        f" (the {source.name} video is turned {source.rotation} degrees by its rotation metadata and is "
+        f"read as it plays, {source.width}x{source.height}, not as stored, {source.height}x{source.width}: "
+        f"re-export it without rotation, or render the other inputs as it plays)"
+    )
 
 
 def _check_channels(sources: ShotSources) -> None:
