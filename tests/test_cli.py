@@ -1141,3 +1141,35 @@ def test_across_a_gap_in_the_sequence_guided_weighs_a_neighbour_by_its_distance(
         assert run_cli("fuse", "--plate", plate, "--matte", matte, *common, "--out", out) == 0
         fused[case] = read_pixels(out.parent / "f.1005.exr")
     assert not np.array_equal(fused["gap"], fused["adjacent"])
+
+
+def test_train_on_the_base_install_names_the_install(tmp_path):
+    """Without torch (a host's or farm node's base install) ``train`` says what to install, as
+    ``fuse --engine movingcolor`` does; it ended in a ModuleNotFoundError traceback (exit 1)."""
+    script = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from movingcolor.cli.main import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "train", "--config", "tiny-test", "--out", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "training needs torch: pip install 'movingcolor[server]'" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_bench_without_the_real_clips_names_its_own_option(tmp_path, monkeypatch, capsys):
+    """The real-footage suite's skip names the option ``movingcolor bench`` takes (``--clips``; it
+    said ``--root``, which bench refuses) and the variable that names the folder; the default
+    folder is ``MOVINGCOLOR_CLIPS`` where it is set (an installed package has no checkout beside it)."""
+    monkeypatch.setenv("MOVINGCOLOR_CLIPS", str(tmp_path / "clips"))
+    assert run_cli("bench", "--suite", "real-footage", "--out", tmp_path / "B.md") == 0
+    said = capsys.readouterr().err
+    assert f"real clips not found at {tmp_path / 'clips' / 'davis480'}" in said
+    assert "with --clips, or set MOVINGCOLOR_CLIPS" in said
+    assert not (tmp_path / "B.md").exists()

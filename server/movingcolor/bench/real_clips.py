@@ -10,6 +10,7 @@ does on footage it has never seen; the benchmark reports them on their own.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from .frame_size import parse_frame_size
 DAVIS_FOLDER = "davis480"
 #: Clips of ``davis480`` that training must not read: scored as unseen footage.
 HELD_OUT_CLIPS = ("dog", "kite-surf", "parkour")
+#: The environment variable that names the clips' folder (as training configurations do).
+CLIPS_VARIABLE = "MOVINGCOLOR_CLIPS"
 #: A size written for the footage as it is.
 NATIVE = "native"
 
@@ -46,12 +49,22 @@ class RealClip:
         return [int(path.stem) for path in self.frames]
 
 
-def missing_reason(root: Path) -> str | None:
-    """Why the real clips cannot be used from ``root``; None when they can."""
+def default_clips_root() -> Path:
+    """Where the real clips are looked for unless a folder is given: ``MOVINGCOLOR_CLIPS`` (the
+    variable training configurations name them by), else ``../shared/data/clips`` beside a checkout
+    of the repository (an installed package has no such neighbour)."""
+    named = os.environ.get(CLIPS_VARIABLE)
+    return Path(named) if named else Path(__file__).resolve().parents[4] / "shared" / "data" / "clips"
+
+
+def missing_reason(root: Path, option: str = "--root") -> str | None:
+    """Why the real clips cannot be used from ``root``; None when they can. ``option``: what the
+    command that was run calls the clips' folder."""
     if not (root / DAVIS_FOLDER).is_dir():
         return (
             f"real clips not found at {root / DAVIS_FOLDER}: they live outside the repository "
-            f"(../shared/data/clips); pass the folder that holds davis480/ with --root"
+            f"(../shared/data/clips beside a checkout); pass the folder that holds davis480/ with "
+            f"{option}, or set {CLIPS_VARIABLE}"
         )
     return None
 

@@ -52,11 +52,13 @@ from ..masks.band import BandWidth, edge_band
 from ..masks.redrawn import MATTE_KINDS, draw_mattes
 from . import metrics
 from .real_clips import (
+    CLIPS_VARIABLE,
     HELD_OUT_CLIPS,
     NATIVE,
     Footage,
     Size,
     davis_clips,
+    default_clips_root,
     find_clip,
     load_footage,
     missing_reason,
@@ -79,7 +81,6 @@ SIZES = (NATIVE, "1920x1080")
 #: cores, most of it the model's seconds a frame.
 DEFAULT_CLIPS = {NATIVE: ("breakdance", "cows", "dog", "parkour"), "1920x1080": ("cows", "dog")}
 #: Where the clips are, from a checkout: the shared data folder beside the repository.
-DEFAULT_ROOT = Path(__file__).resolve().parents[4] / "shared" / "data" / "clips"
 #: Where the results go as JSON, relative to the folder of the markdown file.
 JSON_PATH = Path("docs") / "benchmarks" / "real_footage.json"
 
@@ -309,7 +310,13 @@ def clips_for_sizes(root: Path, sizes: list[str], clips: str | None) -> dict[str
 
 def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="folder holding davis480/")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=default_clips_root(),
+        help=f"folder holding davis480/ (default: ${CLIPS_VARIABLE}, else ../shared/data/clips beside "
+        "a checkout)",
+    )
     defaults = "; ".join(f"{size}: {', '.join(names)}" for size, names in DEFAULT_CLIPS.items())
     parser.add_argument(
         "--clips",
@@ -352,7 +359,7 @@ def main(
     args = parser.parse_args(argv)
     if args.frames < 2:
         parser.error("--frames must be 2 or more: the temporal error compares consecutive frames")
-    reason = missing_reason(args.root)
+    reason = missing_reason(args.root, "--" + (names or {}).get("root", "root"))
     if reason:
         print(f"real footage: skipped: {reason}", file=sys.stderr)
         return 0

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-DEFAULT_CLIPS = Path(__file__).resolve().parents[4] / "shared" / "data" / "clips"
-
 
 def add_parser(commands) -> None:
     parser = commands.add_parser(
@@ -34,7 +32,9 @@ def add_parser(commands) -> None:
         help="fusion, throughput: comma-separated engines (default: all; fusion adds installed models)",
     )
     parser.add_argument(
-        "--clips", help="fusion: folder of real clips (default: ../shared/data/clips if present)"
+        "--clips",
+        help="fusion, real-footage: folder of real clips (default: $MOVINGCOLOR_CLIPS, else "
+        "../shared/data/clips beside a checkout, if present)",
     )
     parser.add_argument(
         "--figures", help="fusion: folder for PNG figures (default: docs/benchmarks beside --out)"
@@ -115,8 +115,9 @@ def run(args) -> int:
         return network_main(["--device", "cpu" if args.device == "auto" else args.device, "--out", str(out)])
     else:
         from ..bench.fusion import run_benchmark
+        from ..bench.real_clips import default_clips_root
 
-        clips = Path(args.clips) if args.clips else DEFAULT_CLIPS
+        clips = Path(args.clips) if args.clips else default_clips_root()
         figures = None if args.no_figures else Path(args.figures or out.parent / "docs" / "benchmarks")
         engines = args.engines.split(",") if args.engines else None
         run_benchmark(

@@ -47,6 +47,11 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
+    from ..optional import server_extra
+
+    # Before the trainer's modules, which import torch as they load: the base install (a host's
+    # or farm node's) gets the install command, not a traceback.
+    server_extra("torch", "training", "torch")
     from ..model.checkpoint import check_model_folder_target
     from ..training.config import TrainConfig
     from ..training.export import export_model
