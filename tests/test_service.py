@@ -302,6 +302,59 @@ def test_files_job_outside_the_roots_is_refused(unix_server, tcp_server, shot, f
         client.run_job(plate, str(farm_root / "o" / "f.####.exr"), matte, grade=GRADE)
 
 
+def _config_with_a_look_lut(path: Path, search_path: str, lut_folder: Path) -> None:
+    """The built-in config with a look ``tint`` that reads ``tint.cube`` (a red tint) from
+    ``search_path``, the LUT written into ``lut_folder``."""
+    import PyOpenColorIO as ocio
+
+    lut_folder.mkdir(parents=True, exist_ok=True)
+    (lut_folder / "tint.cube").write_text("LUT_1D_SIZE 2\n0 0 0\n1.0 0.2 0.1\n")
+    config = ocio.Config.CreateFromFile("ocio://default")
+    config.setSearchPath(search_path)
+    config.addLook(ocio.Look(name="tint", processSpace="ACEScg", transform=ocio.FileTransform("tint.cube")))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(config.serialize())
+
+
+def test_a_job_config_reads_luts_inside_the_roots_only(unix_server, shot, farm_root, tmp_path):
+    """A config file inside the roots whose search path (or a LUT's absolute path) leads outside them
+    is refused before the job runs: the server applied a LUT from outside its roots, and OpenColorIO's
+    error for a missing one listed where it looked, so a client could probe any folder. A config
+    whose LUTs are inside the roots runs."""
+    plate, matte = shot
+    outside_config = farm_root / "cfg-outside" / "config.ocio"
+    _config_with_a_look_lut(outside_config, str(tmp_path / "luts"), tmp_path / "luts")
+    inside_config = farm_root / "cfg-inside" / "config.ocio"
+    _config_with_a_look_lut(inside_config, "luts", farm_root / "cfg-inside" / "luts")
+    out = farm_root / "config-job"
+    with connect(unix_server.address) as client:
+        with pytest.raises(PermissionDeniedError, match=r"config .* reads LUTs outside this server's root"):
+            client.run_job(
+                plate, str(out / "a.####.exr"), matte, grade="look:tint", config=str(outside_config),
+                frames="1002",
+            )  # fmt: skip
+        assert not out.exists()
+        summary = client.run_job(
+            plate, str(out / "b.####.exr"), matte, grade="look:tint", config=str(inside_config), frames="1002"
+        )
+    assert summary["frame_count"] == 1
+
+
+def test_a_job_input_that_is_not_a_file_is_refused(unix_server, shot, farm_root):
+    """A named pipe given as the matte held a job slot for good (opening it waits for a writer; no
+    cancel or deadline reached it), and a writer then stalled the whole server: an input that is not
+    a regular file is refused."""
+    plate, _ = shot
+    pipe = farm_root / "pipe" / "m.1002.png"
+    pipe.parent.mkdir(exist_ok=True)
+    os.mkfifo(pipe)
+    with connect(unix_server.address) as client:
+        with pytest.raises(InvalidRequestError, match=r"m\.1002\.png: is a named pipe \(FIFO\), not a file"):
+            client.run_job(plate, str(farm_root / "pipe-job" / "f.####.exr"), str(pipe), grade=GRADE,
+                           frames="1002", timeout=60)  # fmt: skip
+        assert client.info()["active_jobs"] == 0
+
+
 # -- bad input ------------------------------------------------------------------------------
 
 

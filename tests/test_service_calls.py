@@ -393,6 +393,19 @@ def test_a_refused_token_is_logged_without_the_token(monkeypatch, caplog, log_ev
     assert not any("not-the-farm" in line or TOKEN in line for line in logged)
 
 
+def test_a_value_holding_a_newline_stays_on_its_event_line():
+    """A client's output path holding a newline wrote a line of its own into the text log, an event
+    the server never logged: such values are quoted with their escapes, one event to a line."""
+    import logging
+
+    record = logging.LogRecord("movingcolor.service", logging.INFO, __file__, 1, "job.accepted", None, None)
+    record.fields = {"out": "/shows/f\nmovingcolor:\tjob.end\tFORGED.####.exr", "engine": "hard"}
+    line = EventFormatter("text").format(record)
+    assert "\n" not in line and "\t" not in line
+    assert 'out="/shows/f\\nmovingcolor:\\tjob.end\\tFORGED.####.exr"' in line
+    assert "engine=hard" in line
+
+
 # -- encoding overlaps fusing ---------------------------------------------------------------------
 
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import contextvars
 import os
+import stat
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from ..errors import OutputError, PathOutsideRootsError
+from ..errors import OutputError, PathOutsideRootsError, UnreadableFrameError
 
 _ROOTS: contextvars.ContextVar[tuple[Path, ...] | None] = contextvars.ContextVar(
     "movingcolor_roots", default=None
@@ -67,11 +68,35 @@ def has_fd_paths() -> bool:
     return _PROC_FD.is_dir()
 
 
+#: What each kind of file that is not a regular file is called in an error.
+_NOT_FILES = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _check_is_file(path: os.PathLike | str, mode: int, what: str) -> None:
+    """A regular file passes; a named pipe (reading it waits for a writer, for good: a job that never
+    ends and cannot be cancelled), a device, a socket or a folder is refused by name."""
+    if stat.S_ISREG(mode):
+        return
+    kind = next((name for test, name in _NOT_FILES if test(mode)), "not a regular file")
+    raise UnreadableFrameError(f"{path}: is {kind}, not a file; give the {what} as an image or video file")
+
+
 @contextmanager
 def readable(path: os.PathLike | str, what: str = "frame") -> Iterator[str]:
     """The name to open ``path`` by: the path itself unconfined; confined, the opened file's
     descriptor path once the file it really is has been checked to lie inside the roots."""
     roots = _ROOTS.get()
+    if roots is None or not has_fd_paths():
+        # A missing or unreadable file is the reader's to report, in its words.
+        with suppress(OSError):
+            mode = os.stat(path).st_mode
+            _check_is_file(path, mode, what)
     if roots is None:
         yield os.fspath(path)
         return
@@ -82,12 +107,14 @@ def readable(path: os.PathLike | str, what: str = "frame") -> Iterator[str]:
         yield os.fspath(path)
         return
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        # Without blocking: opening a named pipe waits for a writer, for good.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         # Nothing was opened: let the reader report the missing or unreadable file in its words.
         yield os.fspath(path)
         return
     try:
+        _check_is_file(path, os.fstat(fd).st_mode, what)
         real = _opened_path(fd)
         if not _inside(real, roots):
             raise _refuse(what, path, real, roots)

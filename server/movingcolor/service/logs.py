@@ -18,8 +18,12 @@ def event(name: str, level: int = logging.INFO, **fields) -> None:
 
 
 def _text_value(value) -> str:
+    """A value as it stands in a text line: quoted (JSON's escapes) where it is empty or holds a
+    space, a quote, ``=`` or anything unprintable: a client's path holding a newline wrote a line
+    of its own, an event the server never logged."""
     text = str(value)
-    return json.dumps(text) if (not text or any(c in text for c in ' "=')) else text
+    plain = text and text.isprintable() and not any(c in text for c in ' "=')
+    return text if plain else json.dumps(text)
 
 
 class EventFormatter(logging.Formatter):

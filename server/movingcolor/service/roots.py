@@ -43,3 +43,19 @@ def inside_roots(text: str, what: str, roots: Sequence[Path]) -> str:
             f"put the shot under one of them, or start the server with another --root"
         )
     return text
+
+
+def config_inside_roots(text: str, roots: Sequence[Path]) -> None:
+    """A job's OpenColorIO config file reads its LUTs inside ``roots`` alone: its search folders and
+    the LUTs it names (an absolute path, or a search path pointing elsewhere, would have the server
+    read, and name in its errors, files outside them)."""
+    from ..color.config import shared_config
+    from ..color.config_files import files_outside
+
+    outside = files_outside(shared_config(text).config, roots)
+    if outside:
+        shown = ", ".join(outside[:3]) + (f" and {len(outside) - 3} more" if len(outside) > 3 else "")
+        raise PathOutsideRootsError(
+            f"config {text} reads LUTs outside this server's root folders ({shown}); keep its search "
+            f"path and LUTs under {', '.join(map(str, roots))}, or name a built-in config (ocio://...)"
+        )

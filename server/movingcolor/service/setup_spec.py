@@ -13,7 +13,7 @@ from ..spec.schema import JOB, SETUP, carried_by, default, grade_file_parts, is_
 from ..v1 import fusion_pb2
 from ..v1 import image_pb2 as pb
 from .plan import OutputSettings, output_settings
-from .roots import inside_roots
+from .roots import config_inside_roots, inside_roots
 
 #: Settings each message carries under their own name, read the same way: an empty field is the
 #: schema's default. The rest are read apart, below.
@@ -144,6 +144,8 @@ def job_spec(request: fusion_pb2.JobRequest, roots) -> ShotSpec:
     ):
         if value:
             inside_roots(value, what, roots)
+    if request.config and not request.config.startswith("ocio://"):
+        config_inside_roots(request.config, roots)
     # The model is checked where it is resolved (EnginePool.model_folder): an installed name, or a
     # folder inside the roots.
     return ShotSpec(
