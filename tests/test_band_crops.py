@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from movingcolor.engines.band_crops import (
     CROP,
+    FADE,
     FINEST_SCALE,
     MARGIN,
     NETWORK_BAND_PIXELS,
@@ -107,3 +108,35 @@ def test_a_band_takes_the_crops_its_length_needs_wherever_it_lies(offset, transp
     for crop in crops:
         covered[crop.core_rows, crop.core_cols] += 1
     assert covered.max() == 1 and (covered[band] == 1).all()
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "scale"), [(1080, 1920, FINEST_SCALE), (2160, 4096, 0.5), (480, 854, 1.0)]
+)
+def test_neighbouring_crops_cross_fade_where_their_cores_meet(height, width, scale):
+    """Each crop's output is used on its core and a fade each side of it: the weights of the crops
+    over a band pixel are never all zero, sum to one wherever two neighbours' fades overlap
+    symmetrically, and change across a core's edge by no more than a fade's step (the outputs of two
+    crops kept to their cores met in a straight step). Cores at the frame's edge are not faded."""
+    band = _ring_band(height, width)
+    total = np.zeros(band.shape, np.float64)
+    for crop in band_crops(band, scale):
+        (rows, cols), weights = crop.blend_weights()
+        assert rows.start >= crop.rows.start and rows.stop <= crop.rows.stop
+        assert cols.start >= crop.cols.start and cols.stop <= crop.cols.stop
+        assert weights.shape == (rows.stop - rows.start, cols.stop - cols.start)
+        core = weights[crop.core_rows.start - rows.start : crop.core_rows.stop - rows.start,
+                       crop.core_cols.start - cols.start : crop.core_cols.stop - cols.start]  # fmt: skip
+        # Half or more across each edge of the core (a narrow core, faded both sides, never reaches 1).
+        assert core.min() >= 0.25 - 1e-6
+        for span, used, edge in ((crop.core_rows, rows, height), (crop.core_cols, cols, width)):
+            # At the frame's edge the core reaches it, and nothing is faded there.
+            assert (span.start == 0) == (used.start == 0) and (span.stop == edge) == (used.stop == edge)
+        total[rows, cols] += weights
+    assert (total[band] > 0.25 - 1e-6).all()
+    # A fade spans 2 * FADE of the network's pixels: its weights step by about 1 / (2 * FADE * scale).
+    step = 1.0 / (2 * FADE / scale) + 1e-6
+    for axis in (0, 1):
+        jumps = np.abs(np.diff(total, axis=axis))
+        both = band[1:] & band[:-1] if axis == 0 else band[:, 1:] & band[:, :-1]
+        assert jumps[both].max() <= 2 * step + 1e-6

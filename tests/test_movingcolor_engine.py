@@ -22,6 +22,7 @@ from movingcolor.engines.movingcolor import MovingColorEngine, working_shape  # 
 from movingcolor.frames.image_io import read_pixels, write_image  # noqa: E402
 from movingcolor.jobs.demo_shot import DEMO_GRADE  # noqa: E402
 from movingcolor.masks.band import BandWidth, edge_band  # noqa: E402
+from movingcolor.model.channels import MATTE  # noqa: E402
 from movingcolor.model.checkpoint import save_checkpoint  # noqa: E402
 from movingcolor.model.registry import create_network  # noqa: E402
 from scipy import ndimage  # noqa: E402
@@ -695,6 +696,36 @@ def test_a_scrubs_next_window_refines_only_its_new_frame_at_the_networks_scale(s
     assert refined_frames and set(refined_frames) <= {1}  # the new frame only, on every crop it is on
     fresh = MovingColorEngine(network=network, device="cpu", steady_matte=False).fuse_window(window(1))
     assert np.array_equal(scrubbed[0].alpha, fresh[0].alpha)
+
+
+def test_neighbouring_crops_that_disagree_meet_in_a_fade_not_a_step(monkeypatch):
+    """Crops run apart and may change the same edge differently: two neighbours' changes are
+    cross-faded where their cores meet. Kept to their cores, they met in a straight step as large
+    as their difference (up to 68 codes of 255 on real clips at 1080p)."""
+    frames = _window(3, 192, 864, band_width=10.0)
+    # Without the edge's steepening after the network, the matte's change is the network's.
+    engine = MovingColorEngine(network=_guided_start_network(), device="cpu", edge_contrast=1.0)
+    calls = []
+
+    def each_crop_its_own_change(x, local, head, outputs, change=None):
+        # The network's start (its change is zero) moved by +-0.05, alternately from crop to crop.
+        start = x[0, list(outputs), MATTE].float()  # channel A: the guided start
+        calls.append(len(calls))
+        return start + (0.0 if change == 0 else (0.05 if len(calls) % 2 else -0.05))
+
+    monkeypatch.setattr(engine, "_run_network", lambda *a: each_crop_its_own_change(*a, change=0))
+    unchanged = [r.alpha for r in engine.fuse_window(frames)]
+    calls.clear()
+    monkeypatch.setattr(engine, "_run_network", each_crop_its_own_change)
+    changed = [r.alpha for r in engine.fuse_window(frames)]
+    assert len(calls) >= 2  # crops along the band, neighbours with opposite changes
+    for index, (before, after) in enumerate(zip(unchanged, changed, strict=True)):
+        band = frames.band[index] & (before > 0.1) & (before < 0.9)  # not clipped either way
+        change = np.where(band, after - before, np.nan)
+        assert np.nanmax(np.abs(change)) > 0.04  # each crop's change is there
+        across = np.abs(np.diff(change, axis=1))
+        # Between neighbouring pixels the change moves by a fade's step, never the crops' 0.1.
+        assert np.nanmax(across) < 0.02
 
 
 def test_the_network_runs_with_the_edge_curve_its_model_was_trained_through():

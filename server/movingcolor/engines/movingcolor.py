@@ -489,6 +489,11 @@ class MovingColorEngine(Engine):
             alphas = self._full_resolution_start(frames, _output_band_tiles(frames))
         else:
             alphas = {index: np.array(frames.matte[index], np.float32) for index in frames.outputs}
+        # Each output's pieces: where a crop's output is used, its weights there and the network's
+        # change (its matte, without a guided start), cross-faded where the crops' cores meet.
+        pieces: dict[int, list[tuple[tuple[slice, slice], np.ndarray, np.ndarray]]] = {
+            index: [] for index in frames.outputs
+        }
         for crop, decoded in crops:
             # A moving object's bands cross different cores frame by frame (a 1080p window of six
             # frames, 12-pixel band: 10-13 crops each, 18 together): a crop decodes only the frames
@@ -496,7 +501,8 @@ class MovingColorEngine(Engine):
             region = (crop.rows, crop.cols)
             x = self._inputs(frames, True, crop.size, region)
             y = self._run_network(x, local, "blend", decoded)  # (decoded, 1, h, w)
-            kept = crop.core_in_crop
+            used, weights = crop.blend_weights()
+            kept = crop.in_crop(used)
             for position, index in enumerate(decoded):
                 plate = np.ascontiguousarray(frames.plate_display[index][region])
                 plate_full = torch.from_numpy(plate).permute(2, 0, 1)[None].to(self.device)
@@ -505,12 +511,34 @@ class MovingColorEngine(Engine):
                     source = source - x[0, index : index + 1, MATTE].float()
                 low_plate = x[0, index : index + 1, PLATE].float()
                 upsampled = guided_upsample(low_plate, source, plate_full, UPSAMPLE_RADIUS, UPSAMPLE_EPS)
-                upsampled = upsampled[0, 0].cpu().numpy()[kept]
-                if guided_start:
-                    upsampled = upsampled + alphas[index][crop.core_rows, crop.core_cols]
-                values = np.clip(upsampled, 0.0, 1.0)
-                alphas[index][crop.core_rows, crop.core_cols] = values
+                pieces[index].append((used, weights, upsampled[0, 0].cpu().numpy()[kept]))
+        for index in frames.outputs:
+            _blend_pieces(alphas[index], pieces.pop(index), guided_start)
         return [FusionResult(alpha=alphas[index]) for index in frames.outputs]
+
+
+def _blend_pieces(
+    alpha: np.ndarray, pieces: list[tuple[tuple[slice, slice], np.ndarray, np.ndarray]], change: bool
+) -> None:
+    """Write the crops' ``pieces`` (plate region, weights, values) into ``alpha`` ``(H, W)`` where any
+    covers it: their weighted mean, added to ``alpha`` there when they are a ``change`` to it, clipped
+    to 0..1. Summed over the pieces' bounding box alone, one output at a time."""
+    if not pieces:
+        return
+    top = min(region[0].start for region, _, _ in pieces)
+    left = min(region[1].start for region, _, _ in pieces)
+    bottom = max(region[0].stop for region, _, _ in pieces)
+    right = max(region[1].stop for region, _, _ in pieces)
+    total = np.zeros((bottom - top, right - left), np.float32)
+    weight = np.zeros_like(total)
+    for (rows, cols), weights, values in pieces:
+        inside = (slice(rows.start - top, rows.stop - top), slice(cols.start - left, cols.stop - left))
+        total[inside] += weights * values
+        weight[inside] += weights
+    covered = weight > 0
+    box = alpha[top:bottom, left:right]
+    blended = total[covered] / weight[covered]
+    box[covered] = np.clip(box[covered] + blended if change else blended, 0.0, 1.0)
 
 
 #: The side of the frames the network is run on once when it is loaded (:func:`_settle_cpu_arithmetic`):
