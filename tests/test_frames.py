@@ -591,3 +591,36 @@ def test_videos_at_other_frame_rates_are_refused(tmp_path):
     _write_video(tmp_path / "plate.mkv", frames[:4], "ffv1", "yuv444p10le", rate=30)
     _write_video(tmp_path / "matte.mkv", frames[:4], "ffv1", "yuv444p10le", rate=Fraction(30000, 1001))
     assert len(run_shot(replace(spec, force=True)).written) == 4
+
+
+@pytest.mark.parametrize(("extension", "sample"), [(".png", oiio.UINT8), (".tif", oiio.UINT16)])
+def test_a_straight_alpha_plate_keeps_its_colours(tmp_path, extension, sample):
+    """A PNG's alpha (and a TIFF's marked unassociated) is straight: its colours are read as stored.
+    OpenImageIO multiplied them by the alpha, so a plate's colours outside the matte came out black
+    where its alpha was 0 and halved where it was 0.5, in fused frames that hold no alpha."""
+    rgba = np.zeros((8, 16, 4), np.float32)
+    rgba[..., :3] = (0.6, 0.3, 0.2)
+    rgba[:, :8, 3] = 0.0
+    rgba[:, 8:, 3] = 0.5
+    spec = oiio.ImageSpec(16, 8, 4, sample)
+    spec.attribute("oiio:UnassociatedAlpha", 1)
+    path = tmp_path / f"plate{extension}"
+    output = oiio.ImageOutput.create(str(path))
+    assert output.open(str(path), spec)
+    largest = np.iinfo(np.uint8 if sample == oiio.UINT8 else np.uint16).max
+    assert output.write_image(np.rint(rgba * largest).astype(np.uint8 if sample == oiio.UINT8 else np.uint16))
+    output.close()
+    pixels = read_pixels(path)
+    assert np.abs(pixels - np.rint(rgba * largest) / largest).max() < 1e-6
+
+
+def test_a_deep_image_is_refused_naming_the_flatten(tmp_path):
+    """A deep EXR (a renderer's samples at many depths per pixel) read flat gave garbage colours and
+    was fused without a word."""
+    flat = oiio.ImageBufAlgo.fill((0.5, 0.4, 0.3, 1.0), roi=oiio.ROI(0, 16, 0, 8, 0, 1, 0, 4))
+    flat.specmod().channelnames = ("R", "G", "B", "A")
+    path = tmp_path / "deep.exr"
+    assert oiio.ImageBufAlgo.deepen(flat).write(str(path)), oiio.geterror()
+    for read in (read_header, read_pixels):
+        with pytest.raises(UnreadableFrameError, match=r"deep\.exr: is a deep image .* --flatten"):
+            read(path)

@@ -24,6 +24,7 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 from conftest import short_folder
+from movingcolor.frames.image_io import write_image
 from movingcolor.frames.stream import DecodedImage, FrameStore, StreamSource
 from movingcolor.jobs import ShotSources, ShotSpec, ShotStream
 from movingcolor.protocol.images import file_image, raw_image, split
@@ -188,6 +189,28 @@ def test_an_image_over_the_pixel_limit_is_refused_before_decoding(bounded, stub,
     assert "--max-pixels" in error.details() and "send the complete file" not in error.details()
     # Decoding 8000x8000 would take well over a gigabyte.
     assert status_kib(bounded.pid, "VmHWM") < 1024 * 1024
+
+
+@pytest.mark.parametrize("deferred", [False, True], ids=["decoded", "deferred"])
+def test_a_file_of_many_channels_is_refused_before_decoding(tmp_path, deferred):
+    """A small compressed EXR of many channels whose width and height pass the pixel limit decoded
+    to gigabytes (1000x1000 with 400 channels: 3 GB of server memory for 0.8 MB sent): its samples
+    are counted from its header and refused before a pixel is decoded, as FuseShot and FuseWindow
+    receive it. Shown at a 1-megapixel limit: 1000x1000 with 8 channels is twice R, G, B and A."""
+    from movingcolor.frames.limits import pixel_limit
+    from movingcolor.protocol.images import Image, ImageTooLargeError
+    from movingcolor.service.decode import ImageDecoder
+
+    path = tmp_path / "layers.exr"
+    write_image(path, np.zeros((1000, 1000, 8), np.float32), channels=tuple("RGBA") + ("Z", "u", "v", "w"))
+    info, data = file_image(path.read_bytes(), "exr")
+    assert len(data) < 1 << 20  # a few kilobytes that would decode to 32 MB
+    image = Image(role=1, frame=1, info=info, data=data)
+    with pixel_limit(1_000_000), pytest.raises(ImageTooLargeError, match="holds 8 channels of 1000x1000"):
+        decoder = ImageDecoder()
+        decoder.deferred(image) if deferred else decoder.decode(image)
+    with pixel_limit(2_000_000):  # R, G, B and A at that limit: 8 channels of a megapixel pass
+        assert ImageDecoder().decode(image).pixels.shape == (1000, 1000, 8)
 
 
 # -- duplicates and windows ---------------------------------------------------------------------------

@@ -117,11 +117,31 @@ def _declared_colorspace(name: str, format_name: str, spec: oiio.ImageSpec) -> s
     return declared
 
 
+def _open(name: str) -> oiio.ImageInput | None:
+    """An ImageInput on ``name`` that gives the colours as stored: OpenImageIO multiplies the colours
+    of a file whose alpha is unassociated (PNG, a TIFF that says so) by its alpha unless asked not
+    to, and a plate's colours outside the matte came out black where its alpha was 0 (and halved
+    where it was 0.5), though the fused frame holds no alpha to undo it with."""
+    config = oiio.ImageSpec()
+    config.attribute("oiio:UnassociatedAlpha", 1)
+    return oiio.ImageInput.open(name, config)
+
+
+def _refuse_deep(spec: oiio.ImageSpec, path: Path) -> None:
+    """A deep image (many samples per pixel, a renderer's deep EXR) is no plate: read flat, its
+    samples came out as garbage values."""
+    if spec.deep:
+        raise UnreadableFrameError(
+            f"{path}: is a deep image (samples at many depths per pixel); flatten it first, e.g. "
+            f"oiiotool {path.name} --flatten -o flat.exr, or render it flat"
+        )
+
+
 def read_header(path: Path) -> ImageHeader:
     """Open ``path`` and read its header; raises :class:`UnreadableFrameError`, and
     :class:`ImageTooLargeError` for an image over the pixel limit (``frames.limits``)."""
     with readable(path) as name:
-        image = oiio.ImageInput.open(name)
+        image = _open(name)
         if image is None:
             raise UnreadableFrameError(
                 f"{path}: cannot open as an image ({error_text(oiio.geterror) or 'unknown format'}); "
@@ -129,6 +149,7 @@ def read_header(path: Path) -> ImageHeader:
             )
         try:
             spec = image.spec()
+            _refuse_deep(spec, path)
             check_pixels(spec.width, spec.height, str(path))
             width, height = _display_size(spec)
             check_pixels(width, height, str(path))
@@ -214,7 +235,7 @@ def read_pixels(path: Path) -> np.ndarray:
     with readable(path) as name:
         # Through an ImageInput, not an ImageBuf: its read lets other threads run meanwhile (an
         # ImageBuf's held the interpreter for most of a frame), and no second copy is made.
-        image = oiio.ImageInput.open(name)
+        image = _open(name)
         if image is None:
             raise UnreadableFrameError(
                 f"{path}: cannot read pixels ({error_text(oiio.geterror) or 'unknown format'}); "
@@ -222,6 +243,7 @@ def read_pixels(path: Path) -> np.ndarray:
             )
         try:
             spec = image.spec()
+            _refuse_deep(spec, path)
             check_pixels(spec.width, spec.height, str(path))
             check_pixels(*_display_size(spec), str(path))
             pixels = image.read_image(oiio.FLOAT)

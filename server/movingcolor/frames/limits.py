@@ -14,6 +14,9 @@ from ..errors import ImageTooLargeError
 
 #: 8K DCI (8192x4320, 35.4 megapixels) passes, with room for overscan; 8000x8000 does not.
 DEFAULT_MAX_PIXELS = 40_000_000
+#: Channels per pixel of the largest image a received one may decode to (:func:`check_samples`):
+#: R, G, B and A at the pixel limit.
+SAMPLES_PER_PIXEL = 4
 
 _max_pixels = DEFAULT_MAX_PIXELS
 
@@ -51,4 +54,17 @@ def check_pixels(width: int, height: int, where: str) -> None:
             f"{where}: is {width}x{height} ({width * height / 1e6:.1f} megapixels), over this "
             f"process's limit of {_max_pixels / 1e6:.1f} megapixels; give a smaller image, or raise "
             f"the limit with --max-pixels"
+        )
+
+
+def check_samples(width: int, height: int, channels: int, where: str) -> None:
+    """Raise :class:`ImageTooLargeError` when a received image's decoded samples (``width`` x
+    ``height`` x ``channels``) are more than R, G, B and A at the pixel limit: a small compressed
+    file of a few hundred channels decodes to gigabytes, though its width and height pass."""
+    samples = width * height * channels
+    if samples > _max_pixels * SAMPLES_PER_PIXEL:
+        raise ImageTooLargeError(
+            f"{where}: holds {channels} channels of {width}x{height}, {samples * 4 / 2**20:.0f} MiB "
+            f"decoded, over the {_max_pixels * SAMPLES_PER_PIXEL * 4 / 2**20:.0f} MiB a received image "
+            f"may decode to; send only the channels the fusion reads (R, G, B, and A for a matte)"
         )

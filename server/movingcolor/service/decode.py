@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import FrameSourceError
 from ..errors import ImageTooLargeError as FileTooLargeError
 from ..frames.image_io import ImageHeader, decode_header, decode_image
+from ..frames.limits import check_samples
 from ..frames.stream import DecodedImage, DeferredImage
 from ..protocol.images import (
     FILE_FORMATS,
@@ -112,11 +113,15 @@ class ImageDecoder:
         as much again."""
         info = image.info
         check_declared_pixels(info, image.label)
+        with _file_errors():
+            check_samples(info.width, info.height, len(info.channels), image.label)
         pixels = info.width * info.height * len(info.channels) * _SAMPLE_BYTES
         if self.reserve is not None:
             self.reserve(max(0, pixels - info.byte_size), image.label)
 
     def _reserve_header(self, header: ImageHeader, label: str) -> None:
+        with _file_errors():
+            check_samples(header.width, header.height, len(header.channels), label)
         self._reserve(header.width * header.height * len(header.channels), label)
 
     @staticmethod
