@@ -80,6 +80,9 @@ def test_negative_frames_are_named_as_printf_and_nuke_name_them(tmp_path, spelli
     pattern = SequencePattern.parse(tmp_path / spelling)
     assert pattern.frames_on_disk() == [-3, -2, -1, 0, 1]
     assert pattern.path(-3).name == "shot.-003.exr" and pattern.path(-12345).name == "shot.-12345.exr"
+    # The folder given alone is the same one sequence (it was split into ``###`` for the negative
+    # frames and ``####``, and the ``###`` it suggested matched nothing).
+    assert open_source(tmp_path, "plate").frames == [-3, -2, -1, 0, 1]
 
 
 @pytest.mark.parametrize("spelling", ["f.%d.png", "f.#.png"])

@@ -141,7 +141,9 @@ def _by_padding(numbers: Iterable[str]) -> dict[int, list[int]]:
     padding up to its width, and joins the widest such padding that zero-led numbers show
     (``1000`` beside ``0998`` and ``0999`` is frame 1000 of ``####``). Numbers narrower than all
     of those make one more sequence, padded as narrow as its narrowest number."""
-    widths = {text: len(text.lstrip("-")) for text in numbers}
+    # The sign takes one of the padding's places (``-003`` is frame -3 of ``####``, as printf and Nuke
+    # write it): a number's width is its whole text.
+    widths = {text: len(text) for text in numbers}
     zero_led = {text for text in widths if text.lstrip("-").startswith("0")}
     fixed = sorted({widths[text] for text in zero_led})
     groups: dict[int, list[int]] = {}
