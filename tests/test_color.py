@@ -163,7 +163,7 @@ def test_cdl_file_and_ccc_id(config, tmp_path):
 def test_a_grade_file_whose_path_holds_a_hash_or_an_equals_sign_is_read_as_the_file(config, tmp_path):
     """``reel #3/shot 010.cc`` was read as file ``reel `` with correction ``3/shot 010.cc``, and
     ``grade=v2/shot 010.cc`` as CDL text: both refused, the client and the bridges alike, though the
-    file exists. A collection's id still follows the last ``#``."""
+    file exists. A collection's id follows the file, and may hold ``#`` itself."""
     from movingcolor.v1 import fusion_pb2
     from movingcolor_client.setup import grade_message
 
@@ -195,6 +195,89 @@ def test_a_grade_file_whose_path_holds_a_hash_or_an_equals_sign_is_read_as_the_f
     long_cdl = f"slope={digits};offset=0,0,0;power={digits};sat=1.00000000000000000000000000000000000"
     assert len(long_cdl) > 255 and parse_grade(long_cdl, config).kind == "cdl"
     assert grade_message(long_cdl) == fusion_pb2.Grade(text=long_cdl)
+
+
+def _correction(id_: str, slope: str) -> str:
+    return (
+        f'<ColorCorrection id="{id_}"><SOPNode><Slope>{slope}</Slope><Offset>0 0 0</Offset>'
+        "<Power>1 1 1</Power></SOPNode><SatNode><Saturation>1</Saturation></SatNode></ColorCorrection>"
+    )
+
+
+def test_a_correction_id_picks_that_correction_or_is_refused(config, tmp_path):
+    """``FILE#ID`` on a .cc of another id, or on a LUT, applied the file whole: another shot's grade
+    went out under the name asked for. An id may hold ``#`` (it was split at the last one and
+    refused as no file), and a collection without ids is picked by place as its refusal says (it
+    suggested ``FILE##0``, which failed)."""
+    rgb = np.full((1, 3), 0.5, np.float32)
+    single = tmp_path / "sh010.cc"
+    single.write_text(_correction("sh010", "2 2 2"))
+    assert np.allclose(_grade(config, f"{single}#sh010", rgb), [[1.0, 1.0, 1.0]], atol=1e-5)
+    with pytest.raises(
+        GradeError, match=r"sh010\.cc#sh020: sh010\.cc holds one correction and its id is 'sh010'"
+    ):
+        parse_grade(f"{single}#sh020", config)
+    lut = tmp_path / "look.cube"
+    lut.write_text("LUT_1D_SIZE 2\n0 0 0\n1 1 1\n")
+    with pytest.raises(
+        GradeError, match=r"look\.cube#sh020: a \.cube file holds no corrections to pick by id"
+    ):
+        parse_grade(f"{lut}#sh020", config)
+    collection = tmp_path / "shots.ccc"
+    body = _correction("sh010", "1 1 1") + _correction("sh#040", "0.5 0.5 0.5")
+    collection.write_text(
+        f'<ColorCorrectionCollection xmlns="urn:ASC:CDL:v1.01">{body}</ColorCorrectionCollection>'
+    )
+    assert np.allclose(_grade(config, f"{collection}#sh#040", rgb), [[0.25, 0.25, 0.25]], atol=1e-5)
+    unnamed = tmp_path / "noids.ccc"
+    unnamed.write_text(collection.read_text().replace(' id="sh010"', "").replace(' id="sh#040"', ""))
+    with pytest.raises(GradeError, match=r"holds 2 colour corrections \(0, 1\): .* e\.g\. noids\.ccc#0$"):
+        parse_grade(str(unnamed), config)
+    assert np.allclose(_grade(config, f"{unnamed}#1", rgb), [[0.25, 0.25, 0.25]], atol=1e-5)
+
+
+def test_grade_files_and_values_refused_with_their_cause(config, tmp_path):
+    """A UTF-16 .cc was refused as 'Missing CDL tag'; a shaper + 3D .cube with a TITLE line (as
+    Resolve writes them) with OpenColorIO's parser dump; ``slope=`` with no number was taken as
+    slope 1 without a word."""
+    utf16 = tmp_path / "utf16.cc"
+    utf16.write_text(
+        '<?xml version="1.0" encoding="UTF-16"?>' + _correction("a", "1.2 1 1"), encoding="utf-16"
+    )
+    with pytest.raises(GradeError, match=r"utf16\.cc: is UTF-16 text, .* save it as UTF-8"):
+        parse_grade(str(utf16), config)
+    cube = tmp_path / "resolve.cube"
+    shaper = ["LUT_1D_SIZE 2", "LUT_3D_SIZE 2"]
+    rows = ["0 0 0", "1 1 1"] + [f"{r} {g} {b}" for b in (0, 1) for g in (0, 1) for r in (0, 1)]
+    cube.write_text("\n".join(['TITLE "shot"', *shaper, *rows]) + "\n")
+    with pytest.raises(GradeError, match=r"does not read a TITLE line .* delete the TITLE line"):
+        parse_grade(str(cube), config)
+    cube.write_text("\n".join([*shaper, *rows]) + "\n")
+    assert parse_grade(str(cube), config).kind == "file"
+    with pytest.raises(GradeError, match=r"grade part 'slope=' gives slope no number"):
+        parse_grade("slope=;sat=1.2", config)
+
+
+def test_a_lut_for_0_to_1_on_a_linear_plate_warns_of_flat_highlights(tmp_path, caplog):
+    """A .cube made for display or log values, applied in the scene-linear space of an EXR plate,
+    flattened every highlight above 1.0 to one colour without a word; with the space it expects
+    named (--grade-colorspace ACEScct) nothing is said."""
+    from conftest import run_cli
+    from movingcolor.jobs.demo_shot import write_demo_inputs
+
+    plate, matte = write_demo_inputs(tmp_path / "shot", frames=2, width=48, height=32)
+    lut = tmp_path / "darken.cube"
+    lut.write_text("LUT_1D_SIZE 2\n0 0 0\n0.9 0.9 0.9\n")
+    fuse = ["fuse", "--plate", plate, "--matte", matte, "--grade", str(lut), "--engine", "hard", "--force"]
+    with caplog.at_level("WARNING"):
+        assert run_cli(*fuse, "--out", tmp_path / "a" / "f.####.exr") == 0
+    assert "darken.cube flattens every value above 1.0 to one colour" in caplog.text
+    assert "--grade-colorspace (e.g. ACEScct)" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        fuse += ["--grade-colorspace", "ACEScct"]
+        assert run_cli(*fuse, "--out", tmp_path / "b" / "f.####.exr") == 0
+    assert "flattens" not in caplog.text
 
 
 def test_cube_lut_file(config, tmp_path):

@@ -140,6 +140,9 @@ def _inline(text: str, config: ColorConfig) -> Grade:
             values[key] = [float(v.replace(" ", "")) for v in _NUMBER_SEPARATORS.split(raw.strip()) if v]
         except ValueError as error:
             raise GradeError(f"grade value {part!r} is not a number or a list of numbers") from error
+        if not values[key]:
+            # Taken as the default, ``slope=;sat=1.2`` applied the saturation alone without a word.
+            raise GradeError(f"grade part {part!r} gives {key} no number; give one or three, or leave it out")
         if not all(math.isfinite(v) for v in values[key]):
             raise GradeError(f"grade value {part!r} is not a finite number; write ordinary numbers")
     keys = set(values)
@@ -232,8 +235,10 @@ def _read_afresh_if_changed(path: Path) -> None:
 
 def _file(path: Path, cccid: str, config: ColorConfig) -> Grade:
     _read_afresh_if_changed(path.resolve())
+    _refuse_utf16(path)
     transform = ocio.FileTransform(src=os.fspath(path.resolve()), interpolation=ocio.INTERP_BEST)
     if cccid:
+        _check_correction_id(path, cccid)
         transform.setCCCId(cccid)
     elif path.suffix.lower() in (".ccc", ".cdl"):
         _require_one_correction(path)
@@ -241,12 +246,52 @@ def _file(path: Path, cccid: str, config: ColorConfig) -> Grade:
         # Parse now, so an unreadable LUT fails before any frame is written.
         config.config.getProcessor(transform)
     except (*OCIO_ERRORS, UnicodeDecodeError) as error:  # a text format's parser meets binary
+        if "Unsupported tag: 'TITLE'" in str(error):
+            raise GradeError(
+                f"{path}: OpenColorIO does not read a TITLE line in a .cube that holds a 1D shaper "
+                f"and a 3D LUT (as DaVinci Resolve writes them); delete the TITLE line and give the "
+                f"file again"
+            ) from error
         raise GradeError(
             f"{path}: OpenColorIO cannot read this grade file ({error}); check that it is a "
             f"complete LUT/CDL in a format OpenColorIO supports"
         ) from error
     kind = "cdl" if path.suffix.lower() in (".cc", ".ccc", ".cdl") else "file"
     return Grade(kind, path.name + (f"#{cccid}" if cccid else ""), transform)
+
+
+def _refuse_utf16(path: Path) -> None:
+    """A UTF-16 text file (a CDL saved so by some editors) reads to OpenColorIO's parsers as
+    binary: "Missing CDL tag" named no cause."""
+    try:
+        with open(path, "rb") as file:
+            start = file.read(2)
+    except OSError:
+        return  # OpenColorIO names the file it cannot read
+    if start in (b"\xff\xfe", b"\xfe\xff"):
+        raise GradeError(f"{path}: is UTF-16 text, which OpenColorIO does not read; save it as UTF-8")
+
+
+def _check_correction_id(path: Path, cccid: str) -> None:
+    """``FILE#ID`` picks a correction of a collection: a file holding one correction of another id,
+    or no corrections at all (a LUT), would have been applied whole, another shot's grade."""
+    if path.suffix.lower() not in (".cc", ".ccc", ".cdl"):
+        raise GradeError(
+            f"{path.name}#{cccid}: a {path.suffix or 'LUT'} file holds no corrections to pick by id; "
+            f"give {path.name} alone"
+        )
+    if path.suffix.lower() != ".cc":
+        return  # a collection: OpenColorIO refuses an id it does not hold, naming it
+    try:
+        [correction] = ocio.CDLTransform.CreateGroupFromFile(os.fspath(path.resolve()))
+    except (*OCIO_ERRORS, ValueError):
+        return  # not one correction OpenColorIO reads: the processor's parse says what is wrong
+    if correction.getID() != cccid:
+        own = f"its id is {correction.getID()!r}" if correction.getID() else "it has no id"
+        raise GradeError(
+            f"{path.name}#{cccid}: {path.name} holds one correction and {own}, not {cccid!r}; check "
+            f"that this is the shot's grade, and give {path.name} alone"
+        )
 
 
 def _require_one_correction(path: Path) -> None:
@@ -257,12 +302,24 @@ def _require_one_correction(path: Path) -> None:
     except OCIO_ERRORS:
         return  # not a CDL OpenColorIO reads: the processor's parse below says what is wrong
     if len(corrections) > 1:
-        ids = [correction.getID() or f"#{index}" for index, correction in enumerate(corrections)]
+        # A correction without an id is picked by its place, from 0 (``FILE.ccc#0``).
+        ids = [correction.getID() or str(index) for index, correction in enumerate(corrections)]
         shown = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
         raise GradeError(
             f"{path} holds {len(corrections)} colour corrections ({shown}): name the one to apply, "
             f"e.g. {path.name}#{ids[0]}"
         )
+
+
+#: Greys at and above 1.0: what a LUT made for 0..1 input flattens to one colour.
+_ABOVE_ONE = np.array([[v, v, v] for v in (1.0, 2.0, 4.0, 16.0)], np.float32)
+
+
+def clips_above_one(grade: Grade, config: ColorConfig) -> bool:
+    """Whether ``grade``'s transform, in its own space, gives every grey from 1.0 up the same
+    colour: a 0..1 LUT (most .cube files) applied where values run above 1.0 flattens them."""
+    greys = apply_processor(config.processor(grade.transform), _ABOVE_ONE)
+    return bool(np.abs(greys - greys[0]).max() < 1e-4)
 
 
 def changes_nothing(graded: ocio.CPUProcessor, config: ColorConfig, src: str, dst: str) -> bool:

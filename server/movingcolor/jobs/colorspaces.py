@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass, field
 
 from ..color.config import ColorConfig, ColorspaceChoice
-from ..color.grade import changes_nothing, parse_grade
+from ..color.grade import changes_nothing, clips_above_one, parse_grade
 from ..errors import MovingColorError
 from ..frames.image_io import CHROMATICITIES
 from ..frames.output_pattern import output_extension
@@ -151,6 +151,16 @@ def choose_colorspaces(
                 grade.colorspace,
             )
         log.info("grade %s applied in %s", spaces.grade_label, spaces.by_role["grade"])
+        flat_above_one = grade.kind == "file" and clips_above_one(grade, config)
+        if flat_above_one and _holds_highlights(config, spaces, plate):
+            log.warning(
+                "grade %s flattens every value above 1.0 to one colour (a LUT made for 0..1 input) and "
+                "is applied in %s, where a plate's highlights run above 1.0: they will come out flat. "
+                "If the LUT expects log or display-encoded values, name that space with "
+                "--grade-colorspace (e.g. ACEScct)",
+                spaces.grade_label,
+                spaces.by_role["grade"],
+            )
         if changes_nothing(spaces.grade_to_working, config, plate_cs, spaces.working):
             log.warning(
                 "grade %s changes no colour: every frame will come back as the plate; check the "
@@ -187,3 +197,13 @@ def choose_colorspaces(
                 "graded" if mode == "graded" else "host's composite",
             )
     return spaces
+
+
+def _holds_highlights(config, spaces, plate) -> bool:
+    """Whether the grade's space is one where a plate's values run above 1.0: scene-linear by the
+    config's word, or, where the config says nothing of it, a float plate's own space."""
+    space = config.config.getColorSpace(spaces.by_role["grade"])
+    encoding = space.getEncoding() if space is not None else ""
+    if encoding:
+        return encoding == "scene-linear"
+    return plate.is_float and spaces.by_role["grade"] == spaces.by_role["plate"]

@@ -53,9 +53,12 @@ def grade_file_parts(text: str) -> tuple[str, str] | None:
     stripped = text.strip()
     if stripped and _is_file(stripped):
         return stripped, ""
-    file_part, hash_mark, cccid = stripped.rpartition("#")
-    if hash_mark and file_part and _is_file(file_part):
-        return file_part, cccid
+    # The first ``#`` after which the text before it is a file: an id may hold ``#`` too (``sh#040``).
+    at = stripped.find("#")
+    while at > 0:
+        if _is_file(stripped[:at]):
+            return stripped[:at], stripped[at + 1 :]
+        at = stripped.find("#", at + 1)
     return None
 
 
