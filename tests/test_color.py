@@ -254,6 +254,11 @@ def test_grade_files_and_values_refused_with_their_cause(config, tmp_path):
         parse_grade(str(cube), config)
     cube.write_text("\n".join([*shaper, *rows]) + "\n")
     assert parse_grade(str(cube), config).kind == "file"
+    # An ordinary 3D cube cut short is not blamed on its TITLE.
+    cube.write_text("\n".join(['TITLE "shot"', "LUT_3D_SIZE 2", *rows[2:-1]]) + "\n")
+    with pytest.raises(GradeError, match=r"Incorrect number of 3D LUT entries") as refused:
+        parse_grade(str(cube), config)
+    assert "delete the TITLE line" not in str(refused.value)
     with pytest.raises(GradeError, match=r"grade part 'slope=' gives slope no number"):
         parse_grade("slope=;sat=1.2", config)
 

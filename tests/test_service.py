@@ -326,6 +326,15 @@ def test_a_job_config_reads_luts_inside_the_roots_only(unix_server, shot, farm_r
     _config_with_a_look_lut(outside_config, str(tmp_path / "luts"), tmp_path / "luts")
     inside_config = farm_root / "cfg-inside" / "config.ocio"
     _config_with_a_look_lut(inside_config, "luts", farm_root / "cfg-inside" / "luts")
+    # A LUT the config names that is not installed is looked for in its search folders alone (the
+    # job never reads it): no reason to refuse the config. It was an INTERNAL error, "a bug".
+    import PyOpenColorIO as ocio
+
+    config = ocio.Config.CreateFromFile(str(inside_config))
+    config.addLook(
+        ocio.Look(name="absent", processSpace="ACEScg", transform=ocio.FileTransform("absent.cube"))
+    )
+    inside_config.write_text(config.serialize())
     out = farm_root / "config-job"
     with connect(unix_server.address) as client:
         with pytest.raises(PermissionDeniedError, match=r"config .* reads LUTs outside this server's root"):

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import PyOpenColorIO as ocio
 
+from .config import OCIO_ERRORS
+
 #: The directions each kind of config entry may hold a transform in.
 _COLORSPACE_DIRECTIONS = (ocio.COLORSPACE_DIR_TO_REFERENCE, ocio.COLORSPACE_DIR_FROM_REFERENCE)
 _VIEW_DIRECTIONS = (ocio.VIEWTRANSFORM_DIR_TO_REFERENCE, ocio.VIEWTRANSFORM_DIR_FROM_REFERENCE)
@@ -50,7 +52,7 @@ def files_outside(config: ocio.Config, roots: Sequence[Path]) -> list[str]:
     for source in set(file_sources(config)):
         try:
             places.append(Path(context.resolveFileLocation(source)))
-        except ocio.Exception:
+        except OCIO_ERRORS:
             # Not found: OpenColorIO looks only in the search folders (checked above) unless the
             # name is absolute, which says where it would be read.
             named = Path(context.resolveStringVar(source))

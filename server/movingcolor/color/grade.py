@@ -246,11 +246,11 @@ def _file(path: Path, cccid: str, config: ColorConfig) -> Grade:
         # Parse now, so an unreadable LUT fails before any frame is written.
         config.config.getProcessor(transform)
     except (*OCIO_ERRORS, UnicodeDecodeError) as error:  # a text format's parser meets binary
-        if "Unsupported tag: 'TITLE'" in str(error):
+        if _is_titled_shaper_cube(path):
             raise GradeError(
                 f"{path}: OpenColorIO does not read a TITLE line in a .cube that holds a 1D shaper "
                 f"and a 3D LUT (as DaVinci Resolve writes them); delete the TITLE line and give the "
-                f"file again"
+                f"file again (OpenColorIO: {error})"
             ) from error
         raise GradeError(
             f"{path}: OpenColorIO cannot read this grade file ({error}); check that it is a "
@@ -258,6 +258,23 @@ def _file(path: Path, cccid: str, config: ColorConfig) -> Grade:
         ) from error
     kind = "cdl" if path.suffix.lower() in (".cc", ".ccc", ".cdl") else "file"
     return Grade(kind, path.name + (f"#{cccid}" if cccid else ""), transform)
+
+
+def _is_titled_shaper_cube(path: Path) -> bool:
+    """Whether ``path`` is a .cube with a TITLE line, a 1D shaper and a 3D LUT: the one kind whose
+    TITLE OpenColorIO's parsers refuse (each .cube parser is tried in turn, and the Resolve one names
+    a TITLE line whatever is wrong with a file, so its words alone do not say TITLE is the fault)."""
+    if path.suffix.lower() != ".cube":
+        return False
+    try:
+        keywords = {
+            line.split(maxsplit=1)[0]
+            for line in path.read_text(errors="replace").splitlines()
+            if line.strip()
+        }
+    except OSError:
+        return False
+    return {"TITLE", "LUT_1D_SIZE", "LUT_3D_SIZE"} <= keywords
 
 
 def _refuse_utf16(path: Path) -> None:
