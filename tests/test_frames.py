@@ -624,3 +624,28 @@ def test_a_deep_image_is_refused_naming_the_flatten(tmp_path):
     for read in (read_header, read_pixels):
         with pytest.raises(UnreadableFrameError, match=r"deep\.exr: is a deep image .* --flatten"):
             read(path)
+
+
+def test_a_render_with_other_layers_is_read_as_its_rgba(tmp_path, caplog):
+    """A render's other layers (depth, AOVs) are never used: only R, G, B and A are read (thirty
+    channels at 4K were a gigabyte a frame, and a small compressed file of hundreds of channels
+    many gigabytes). Its colours' sample type is theirs: half colours beside a float depth were
+    reported as a float plate, rounded when written as half."""
+    spec = oiio.ImageSpec(16, 8, 6, oiio.HALF)
+    spec.channelnames = ("R", "G", "B", "A", "Z", "diffuse.R")
+    spec.channelformats = (oiio.HALF,) * 4 + (oiio.FLOAT, oiio.HALF)
+    path = tmp_path / "render.exr"
+    output = oiio.ImageOutput.create(str(path))
+    assert output.open(str(path), spec)
+    pixels = np.zeros((8, 16, 6), np.float32)
+    pixels[..., :3], pixels[..., 3], pixels[..., 4:] = 0.25, 1.0, 9.0
+    assert output.write_image(pixels)
+    output.close()
+    header = read_header(path)
+    assert header.channels == ("R", "G", "B", "A") and header.stored_channels[4:] == ("Z", "diffuse.R")
+    assert header.pixel_type == "half"
+    read = read_pixels(path)
+    assert read.shape == (8, 16, 4) and np.array_equal(read[0, 0], [0.25, 0.25, 0.25, 1.0])
+    with caplog.at_level("INFO"):
+        open_source(path, "plate")
+    assert "render.exr's channels Z, diffuse.R are not read (only R, G, B, A)" in caplog.text

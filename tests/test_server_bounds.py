@@ -192,25 +192,33 @@ def test_an_image_over_the_pixel_limit_is_refused_before_decoding(bounded, stub,
 
 
 @pytest.mark.parametrize("deferred", [False, True], ids=["decoded", "deferred"])
-def test_a_file_of_many_channels_is_refused_before_decoding(tmp_path, deferred):
+def test_an_image_of_many_channels_decodes_to_what_is_read(tmp_path, deferred):
     """A small compressed EXR of many channels whose width and height pass the pixel limit decoded
-    to gigabytes (1000x1000 with 400 channels: 3 GB of server memory for 0.8 MB sent): its samples
-    are counted from its header and refused before a pixel is decoded, as FuseShot and FuseWindow
-    receive it. Shown at a 1-megapixel limit: 1000x1000 with 8 channels is twice R, G, B and A."""
+    every channel (1000x1000 with 400 channels: 3 GB of server memory for 0.8 MB sent): a file's R,
+    G, B and A alone are decoded, and a raw image declaring more samples than those at the pixel
+    limit is refused before its bytes are taken. Shown at a 1-megapixel limit."""
     from movingcolor.frames.limits import pixel_limit
     from movingcolor.protocol.images import Image, ImageTooLargeError
     from movingcolor.service.decode import ImageDecoder
 
     path = tmp_path / "layers.exr"
-    write_image(path, np.zeros((1000, 1000, 8), np.float32), channels=tuple("RGBA") + ("Z", "u", "v", "w"))
+    layers = np.zeros((1000, 1000, 8), np.float32)
+    layers[..., 4:] = 7.0  # the layers after R, G, B and A
+    write_image(path, layers, channels=tuple("RGBA") + ("Z", "u", "v", "w"))
     info, data = file_image(path.read_bytes(), "exr")
     assert len(data) < 1 << 20  # a few kilobytes that would decode to 32 MB
     image = Image(role=1, frame=1, info=info, data=data)
-    with pixel_limit(1_000_000), pytest.raises(ImageTooLargeError, match="holds 8 channels of 1000x1000"):
+    with pixel_limit(1_000_000):
         decoder = ImageDecoder()
-        decoder.deferred(image) if deferred else decoder.decode(image)
-    with pixel_limit(2_000_000):  # R, G, B and A at that limit: 8 channels of a megapixel pass
-        assert ImageDecoder().decode(image).pixels.shape == (1000, 1000, 8)
+        decoded = decoder.deferred(image) if deferred else decoder.decode(image)
+        assert decoded.channels == ("R", "G", "B", "A")
+        assert decoded.pixels.shape == (1000, 1000, 4) and not decoded.pixels.any()
+        raw = pb.ImageInfo(
+            encoding=pb.ENCODING_RAW, width=1000, height=1000, channels=list("RGBAZuvw"),
+            sample_type=pb.SAMPLE_TYPE_HALF, byte_size=1000 * 1000 * 8 * 2,
+        )  # fmt: skip
+        with pytest.raises(ImageTooLargeError, match="holds 8 channels of 1000x1000"):
+            decoder.decode(Image(role=1, frame=1, info=raw, data=b""))
 
 
 # -- duplicates and windows ---------------------------------------------------------------------------

@@ -28,6 +28,10 @@ EXR_COMPRESSIONS = ("zip", "zips", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab"
 WRITABLE_FORMATS = {".exr": "openexr", ".png": "png", ".tif": "tiff", ".tiff": "tiff"}
 
 
+#: The channels of a file that are read: R, G, B and A, which OpenImageIO puts first. A render's
+#: other layers (depth, AOVs: thirty channels at 4K are a gigabyte a frame) are never used.
+READ_CHANNELS = 4
+
 #: What a fused frame keeps of its plate frame's header: what a pipeline reads to conform and show
 #: it (per frame: a timecode runs with the frames). Chromaticities are kept apart: they hold only
 #: where the output's colourspace is the plate's.
@@ -61,6 +65,8 @@ class ImageHeader:
     data_window: tuple[int, int, int, int] | None = None
     #: The conform attributes it holds (``CONFORM_ATTRIBUTES`` and chromaticities), typed.
     carried: dict = field(default_factory=dict, compare=False)
+    #: Every channel the file stores, of which ``channels`` are the first ``READ_CHANNELS``.
+    stored_channels: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def is_float(self) -> bool:
@@ -160,7 +166,7 @@ def read_header(path: Path) -> ImageHeader:
                     for a in spec.extra_attribs
                     if a.name in CONFORM_ATTRIBUTES or a.name == CHROMATICITIES
                 }
-                channels = tuple(spec.channelnames)
+                stored = tuple(spec.channelnames)
             except UnicodeDecodeError:
                 raise UnreadableFrameError(
                     f"{path}: its header holds names or attributes that are not text: the file is "
@@ -170,12 +176,13 @@ def read_header(path: Path) -> ImageHeader:
                 path=Path(path),
                 width=width,
                 height=height,
-                channels=channels,
-                pixel_type=str(spec.format),
+                channels=stored[:READ_CHANNELS],
+                pixel_type=_read_pixel_type(spec),
                 colorspace=_declared_colorspace(name, image.format_name(), spec),
                 attributes=attributes,
                 data_window=_data_window(spec),
                 carried=carried,
+                stored_channels=stored,
             )
         finally:
             image.close()
@@ -188,6 +195,15 @@ class TypedAttribute:
 
     type: str
     value: object
+
+
+def _read_pixel_type(spec) -> str:
+    """The sample type of the channels read (a file of half R, G, B and a float depth holds half
+    colours: it was reported as float, and its colours as rounded when written as half)."""
+    formats = [str(spec.channelformat(index)) for index in range(min(spec.nchannels, READ_CHANNELS))]
+    if not formats or len(set(formats)) > 1:
+        return str(spec.format)
+    return formats[0]
 
 
 def _display_size(spec) -> tuple[int, int]:
@@ -222,7 +238,8 @@ def _in_display_window(pixels: np.ndarray, spec) -> np.ndarray:
 
 
 def read_pixels(path: Path) -> np.ndarray:
-    """All channels of ``path`` as float32 ``(H, W, C)``; integer data scaled to 0..1.
+    """The first ``READ_CHANNELS`` channels of ``path`` (R, G, B and A) as float32 ``(H, W, C)``;
+    integer data scaled to 0..1.
 
     The frame is the file's display window: where the stored pixels (its data window) are only
     a part of it, as in a Nuke EXR whose bounding box is a roto shape's, the rest is zero; where
@@ -246,7 +263,7 @@ def read_pixels(path: Path) -> np.ndarray:
             _refuse_deep(spec, path)
             check_pixels(spec.width, spec.height, str(path))
             check_pixels(*_display_size(spec), str(path))
-            pixels = image.read_image(oiio.FLOAT)
+            pixels = image.read_image(0, 0, 0, min(spec.nchannels, READ_CHANNELS), oiio.FLOAT)
             if pixels is None or pixels.size == 0:
                 message = error_text(image.geterror) or "no pixel data"
                 raise UnreadableFrameError(

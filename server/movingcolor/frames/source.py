@@ -135,6 +135,7 @@ class SequenceSource(FrameSource):
         self.sample_type = header.pixel_type
         _say_data_window(self.name, header)
         _say_parts(self.name, header)
+        _say_channels_left(self.name, header)
 
     @property
     def frames(self) -> list[int]:
@@ -180,6 +181,7 @@ class StillSource(FrameSource):
         header = read_header(self.path)
         _say_data_window(self.name, header)
         _say_parts(self.name, header)
+        _say_channels_left(self.name, header)
         self.width, self.height = header.width, header.height
         self.channels = header.channels
         self.declared_colorspace = header.colorspace
@@ -370,6 +372,20 @@ def _say_parts(name: str, header: ImageHeader) -> None:
             header.path.name,
             parts,
             f" ({first})" if first else "",
+        )
+
+
+def _say_channels_left(name: str, header: ImageHeader) -> None:
+    """Log, once, the channels of a source's frames that are not read (a render's other layers)."""
+    left = header.stored_channels[len(header.channels) :]
+    if left:
+        shown = ", ".join(left[:8]) + (f" and {len(left) - 8} more" if len(left) > 8 else "")
+        log.info(
+            "%s: %s's channels %s are not read (only %s)",
+            name,
+            header.path.name,
+            shown,
+            ", ".join(header.channels),
         )
 
 
