@@ -279,3 +279,22 @@ def test_a_streamed_shot_takes_the_same_default_from_its_output_format(tmp_path)
                                     grade=GRADE, engine="hard"))  # fmt: skip
     files.close()
     assert files.colorspaces.by_role["output"] == outputs[".exr"]
+
+
+@pytest.mark.parametrize(
+    ("given", "ours"), [("p.@@@@.exr", "p.####.exr"), ("p.$F4.exr", "p.####.exr"), ("p.$F.exr", "p.#.exr")]
+)
+def test_another_tools_frame_token_is_named_with_ours(tmp_path, given, ours):
+    """RV's and Shake's ``@@@@`` and Houdini's ``$F4`` said only "does not exist" (and as an output,
+    suggested ``o.@@@@.####.exr``): the error gives the pattern written our way. A folder or file
+    name holding ``@`` otherwise is left alone."""
+    from movingcolor.errors import OutputError
+    from movingcolor.frames.output_pattern import output_pattern
+
+    with pytest.raises(
+        FrameSourceError, match=f"written #### or %04d here, not @@@@ or \\$F4; give .*{ours}"
+    ):
+        open_source(tmp_path / given, "plate")
+    with pytest.raises(OutputError, match=f"written #### or %04d here, not @@@@ or \\$F4; give .*{ours}"):
+        output_pattern(str(tmp_path / given), "plate")
+    assert output_pattern(str(tmp_path / "shot@v2"), "plate").directory == tmp_path / "shot@v2"

@@ -21,6 +21,7 @@ from .sequence import (
     VIDEO_EXTENSIONS,
     FolderSequence,
     SequencePattern,
+    as_our_pattern,
     is_sequence_pattern,
     sequences_in_folder,
 )
@@ -45,6 +46,11 @@ def output_pattern(out: str, plate_name: str, plate: str = "") -> SequencePatter
     its ``fused`` subfolder when it holds other image sequences), never over frames fused there from
     another plate than ``plate`` (its ``FrameSource.origin``: shots whose plates share a name, fused
     into one folder, would replace each other's frames)."""
+    ours = as_our_pattern(out)
+    if ours is not None and not Path(out).is_dir():
+        raise OutputError(
+            f"output {out!r}: frame numbers are written #### or %04d here, not @@@@ or $F4; give {ours}"
+        )
     if is_sequence_pattern(out):
         pattern = SequencePattern.parse(out)
     elif Path(out).suffix.lower() in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS and not Path(out).is_dir():

@@ -133,6 +133,23 @@ def is_sequence_pattern(text: str | os.PathLike) -> bool:
     return bool(_HASHES.search(name) or _PRINTF.search(name))
 
 
+#: Frame-number tokens of other tools (RV's and Shake's ``@@@@``, Houdini's ``$F4``), not read here.
+_OTHER_TOKENS = re.compile(r"@+|\$F(\d*)")
+
+
+def as_our_pattern(text: str | os.PathLike) -> str | None:
+    """``text`` with another tool's frame-number token (``@@@@``, ``$F4``) written as ``####``, where
+    its file name (of an image or video) holds one and no token of ours; else None."""
+    path = Path(text)
+    if is_sequence_pattern(path) or path.suffix.lower() not in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS:
+        return None
+    match = _OTHER_TOKENS.search(path.name)
+    if match is None:
+        return None
+    width = len(match.group(0)) if match.group(0).startswith("@") else int(match.group(1) or 1)
+    return str(path.with_name(path.name[: match.start()] + "#" * width + path.name[match.end() :]))
+
+
 def _by_padding(numbers: Iterable[str]) -> dict[int, list[int]]:
     """Frame numbers as written in file names (``00042``, ``1001``, ``-003``), grouped by the
     padding that writes each one exactly.

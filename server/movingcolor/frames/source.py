@@ -23,6 +23,7 @@ from .sequence import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
     SequencePattern,
+    as_our_pattern,
     find_frames,
     is_sequence_pattern,
     pattern_from_folder,
@@ -314,6 +315,11 @@ def open_source(spec: str | os.PathLike, name: str, first_frame: int = 0) -> Fra
     if path.is_dir():
         return SequenceSource(name, pattern_from_folder(path, _option(name)))
     if not path.exists():
+        ours = as_our_pattern(text)
+        if ours is not None:
+            raise FrameSourceError(
+                f"{name} {text!r}: frame numbers are written #### or %04d here, not @@@@ or $F4; give {ours}"
+            )
         raise FrameSourceError(
             f"{name} {text!r} does not exist; give a sequence (shot.####.exr, shot.%04d.exr), "
             f"a folder of frames, an image or a video"
