@@ -8,7 +8,7 @@ from ..masks.band import occupied_tiles
 from .band_refinement import TileRefinements, content_key, smoothed_band_alpha
 from .base import Engine, FusionFrames, FusionResult
 from .crisp_edge import EDGE_CONTRAST, crisp_edge
-from .guided_filter import CHANGE_SIGMA, EPS, TEMPORAL_RADIUS, TEMPORAL_SIGMA
+from .guided_filter import CHANGE_SIGMA, EPS, TEMPORAL_RADIUS, TEMPORAL_SIGMA, neighbours_with_band
 from .torch_filters import refiner_on
 
 
@@ -45,31 +45,28 @@ class GuidedEngine(Engine):
     def fuse(self, frames: FusionFrames) -> FusionResult:
         center = frames.center
         tiles = occupied_tiles(frames.band[center])
+        near = neighbours_with_band(
+            center, range(len(frames.frame_numbers)), [band.any() for band in frames.band]
+        )
         # Without the runner's keys, a frame is named by its content.
-        keys = frames.frame_keys or [
-            content_key(guide, matte, band_pixels)
-            for guide, matte, band_pixels in zip(
-                frames.plate_display, frames.matte, frames.band_pixels, strict=True
-            )
-        ]
-        refined = [
-            self._refined.tiles(key, guide, matte, band_pixels, tiles)
-            for key, guide, matte, band_pixels in zip(
-                keys, frames.plate_display, frames.matte, frames.band_pixels, strict=True
-            )
-        ]
+        keys = frames.frame_keys or [None] * len(frames.frame_numbers)
+        refined = []
+        for t in near:
+            guide, matte, band_pixels = frames.plate_display[t], frames.matte[t], frames.band_pixels[t]
+            key = keys[t] if keys[t] is not None else content_key(guide, matte, band_pixels)
+            refined.append(self._refined.tiles(key, guide, matte, band_pixels, tiles))
         alpha = smoothed_band_alpha(
             frames.matte[center],
             frames.band[center],
-            frames.plate_display,
+            [frames.plate_display[t] for t in near],
             refined,
-            center,
+            near.index(center),
             self.temporal_sigma,
             self.change_sigma,
             self._refiner.average,
             # By frame number: across a gap in the sequence a neighbour two frames away is weighed
             # as two frames away, not as the next place in the window.
-            [number - frames.frame_numbers[center] for number in frames.frame_numbers],
+            [frames.frame_numbers[t] - frames.frame_numbers[center] for t in near],
         )
         return FusionResult(alpha=crisp_edge(alpha, frames.band[center], self.edge_contrast))
 

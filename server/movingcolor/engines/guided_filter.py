@@ -9,7 +9,7 @@ matte settles on static edges without dragging over moving ones.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -154,18 +154,29 @@ def smooth_over_time(
     temporal_radius: int = TEMPORAL_RADIUS,
     temporal_sigma: float = TEMPORAL_SIGMA,
     change_sigma: float = CHANGE_SIGMA,
+    has_band: Sequence[bool] | None = None,
 ) -> np.ndarray:
     """Each of the consecutive frames' ``refined`` mattes ``(H, W)`` averaged with its
-    neighbours' (:func:`temporal_average`), as ``(T, H, W)``. The spatial refinement of a
-    frame depends on that frame alone, so a caller may reuse it; this part depends on
-    which neighbours are present."""
+    neighbours' (:func:`temporal_average`) that have a band (``has_band``, each frame's; all where
+    not given), as ``(T, H, W)``. The spatial refinement of a frame depends on that frame alone, so
+    a caller may reuse it; this part depends on which neighbours are present."""
+    present = list(has_band) if has_band is not None else [True] * len(refined)
     out = np.empty((len(refined), *refined[0].shape), np.float32)
     for center in range(len(refined)):
-        near = slice(max(0, center - temporal_radius), center + temporal_radius + 1)
+        around = range(max(0, center - temporal_radius), center + temporal_radius + 1)
+        near = neighbours_with_band(center, around, present)
         out[center] = temporal_average(
-            refined[near], guides[near], center - near.start, temporal_sigma, change_sigma
+            [refined[t] for t in near], guides[near], near.index(center), temporal_sigma, change_sigma
         )
     return out
+
+
+def neighbours_with_band(center: int, near: Iterable[int], has_band: Sequence[bool]) -> list[int]:
+    """The frames of ``near`` (indices within ``has_band``'s) whose matte has a band, and ``center``.
+    A frame whose matte is off (empty, or the whole frame: a roto missed for a frame) is no evidence
+    of the edge: averaged in, a full matte drew its neighbours' refined mattes towards 1 (the
+    grade's halo outside the object four times as wide two frames away)."""
+    return [t for t in near if t < len(has_band) and (t == center or has_band[t])]
 
 
 def refine_radius(band_pixels: float) -> int:
