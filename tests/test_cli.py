@@ -581,13 +581,16 @@ def test_a_layered_plate_is_refused_and_a_multipart_one_named_not_fused_as_some_
     pixels = read_pixels(Path(plate.replace("####", "1001")))
     layered = tmp_path / "layered"
     layered.mkdir()
-    names = ("albedo.R", "albedo.G", "albedo.B", "beauty.R", "beauty.G", "beauty.B")
-    write_image(layered / "p.1001.exr", np.concatenate([pixels * 9, pixels], axis=2), channels=names)
+    # The layers named are every layer the file stores, not only those of the channels read.
+    names = ("albedo.R", "albedo.G", "albedo.B", "beauty.R", "beauty.G", "beauty.B", "diffuse.R")
+    stacked = np.concatenate([pixels * 9, pixels, pixels[..., :1]], axis=2)
+    write_image(layered / "p.1001.exr", stacked, channels=names)
     out = tmp_path / "out" / "f.####.exr"
     common = ("--matte", matte, "--grade", DEMO_GRADE, "--frames", "1001-1001", "--out", out)
     assert run_cli("fuse", "--plate", layered / "p.####.exr", *common) == 2
-    assert "begins with channels albedo.R, albedo.G, albedo.B, not R, G, B (layers albedo, beauty)" in (
-        capsys.readouterr().err
+    assert (
+        "begins with channels albedo.R, albedo.G, albedo.B, not R, G, B (layers albedo, beauty, diffuse)"
+        in capsys.readouterr().err
     )
     parts = tmp_path / "parts"
     parts.mkdir()

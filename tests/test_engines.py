@@ -259,3 +259,23 @@ def test_a_whole_frame_refined_by_tiles_equals_it_refined_whole(monkeypatch):
     np.testing.assert_array_equal(refined, refine_matte(guide, matte, 8.0))
     tiles = -(-height // band_refinement.FRAME_TILE) * -(-width // band_refinement.FRAME_TILE)
     assert 0 < len(filtered) < tiles / 2
+
+
+def test_a_frame_left_out_of_the_temporal_average_keeps_the_others_distances():
+    """A frame without a band is left out of the average over time; the frame beyond it is still
+    two frames away, not weighed as the next one (a first version weighed it so)."""
+    from movingcolor.engines.guided_filter import (
+        CHANGE_SIGMA,
+        TEMPORAL_SIGMA,
+        smooth_over_time,
+        temporal_average,
+    )
+
+    guides = np.full((5, 4, 4, 3), 0.5, np.float32)
+    refined = [np.full((4, 4), value, np.float32) for value in (0.0, 0.0, 0.0, 0.7, 1.0)]
+    smoothed = smooth_over_time(refined, guides, has_band=[True, True, True, False, True])
+    kept = [refined[t] for t in (0, 1, 2, 4)]
+    expected = temporal_average(kept, guides[[0, 1, 2, 4]], 2, TEMPORAL_SIGMA, CHANGE_SIGMA, [-2, -1, 0, 2])
+    assert np.array_equal(smoothed[2], expected)
+    as_next = temporal_average(kept, guides[[0, 1, 2, 4]], 2, TEMPORAL_SIGMA, CHANGE_SIGMA)
+    assert not np.allclose(smoothed[2], as_next)

@@ -649,3 +649,16 @@ def test_a_render_with_other_layers_is_read_as_its_rgba(tmp_path, caplog):
     with caplog.at_level("INFO"):
         open_source(path, "plate")
     assert "render.exr's channels Z, diffuse.R are not read (only R, G, B, A)" in caplog.text
+    # OpenImageIO keeps Y ahead of A: an A listed fifth is still read (the matte, --matte alpha).
+    spec = oiio.ImageSpec(16, 8, 5, oiio.HALF)
+    spec.channelnames = ("R", "G", "B", "Y", "A")
+    luma = tmp_path / "luma.exr"
+    output = oiio.ImageOutput.create(str(luma))
+    assert output.open(str(luma), spec)
+    pixels = np.zeros((8, 16, 5), np.float32)
+    pixels[..., :4], pixels[:, :8, 4] = 0.25, 1.0
+    assert output.write_image(pixels)
+    output.close()
+    assert read_header(luma).channels == ("R", "G", "B", "Y", "A")
+    read = read_pixels(luma)
+    assert read.shape == (8, 16, 5) and np.array_equal(read[0, :, 4], [1.0] * 8 + [0.0] * 8)

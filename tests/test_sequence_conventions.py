@@ -298,3 +298,7 @@ def test_another_tools_frame_token_is_named_with_ours(tmp_path, given, ours):
     with pytest.raises(OutputError, match=f"written #### or %04d here, not @@@@ or \\$F4; give .*{ours}"):
         output_pattern(str(tmp_path / given), "plate")
     assert output_pattern(str(tmp_path / "shot@v2"), "plate").directory == tmp_path / "shot@v2"
+    # Names that hold an @ or a $F word are names, not another tool's token.
+    for name in ("logo@2x.png", "matte_$FINAL.exr", "ana@studio.com_matte.exr"):
+        with pytest.raises(FrameSourceError, match="does not exist"):
+            open_source(tmp_path / name, "matte")

@@ -165,8 +165,14 @@ def smooth_over_time(
     for center in range(len(refined)):
         around = range(max(0, center - temporal_radius), center + temporal_radius + 1)
         near = neighbours_with_band(center, around, present)
+        # Each by its own distance: beside a frame left out, the next one is two frames away.
         out[center] = temporal_average(
-            [refined[t] for t in near], guides[near], near.index(center), temporal_sigma, change_sigma
+            [refined[t] for t in near],
+            guides[near],
+            near.index(center),
+            temporal_sigma,
+            change_sigma,
+            [t - center for t in near],
         )
     return out
 

@@ -28,9 +28,19 @@ EXR_COMPRESSIONS = ("zip", "zips", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab"
 WRITABLE_FORMATS = {".exr": "openexr", ".png": "png", ".tif": "tiff", ".tiff": "tiff"}
 
 
-#: The channels of a file that are read: R, G, B and A, which OpenImageIO puts first. A render's
-#: other layers (depth, AOVs: thirty channels at 4K are a gigabyte a frame) are never used.
+#: The channels of a file that are read: the first four (R, G, B and A, which OpenImageIO puts
+#: first), and A wherever it is (OpenImageIO keeps Y ahead of it). A render's other layers (depth,
+#: AOVs: thirty channels at 4K are a gigabyte a frame) are never used.
 READ_CHANNELS = 4
+
+
+def _channels_read(stored: tuple[str, ...]) -> list[int]:
+    """The indices of the channels read of a file storing ``stored``, in stored order."""
+    read = list(range(min(len(stored), READ_CHANNELS)))
+    if "A" in stored[READ_CHANNELS:]:
+        read.append(stored.index("A"))
+    return read
+
 
 #: What a fused frame keeps of its plate frame's header: what a pipeline reads to conform and show
 #: it (per frame: a timecode runs with the frames). Chromaticities are kept apart: they hold only
@@ -176,7 +186,7 @@ def read_header(path: Path) -> ImageHeader:
                 path=Path(path),
                 width=width,
                 height=height,
-                channels=stored[:READ_CHANNELS],
+                channels=tuple(stored[index] for index in _channels_read(stored)),
                 pixel_type=_read_pixel_type(spec),
                 colorspace=_declared_colorspace(name, image.format_name(), spec),
                 attributes=attributes,
@@ -197,10 +207,15 @@ class TypedAttribute:
     value: object
 
 
+def _as_planes(pixels: np.ndarray) -> np.ndarray:
+    """``pixels`` as ``(H, W, C)``: OpenImageIO gives one channel as ``(H, W)``."""
+    return pixels[:, :, None] if pixels.ndim == 2 else pixels
+
+
 def _read_pixel_type(spec) -> str:
     """The sample type of the channels read (a file of half R, G, B and a float depth holds half
     colours: it was reported as float, and its colours as rounded when written as half)."""
-    formats = [str(spec.channelformat(index)) for index in range(min(spec.nchannels, READ_CHANNELS))]
+    formats = [str(spec.channelformat(index)) for index in _channels_read(tuple(spec.channelnames))]
     if not formats or len(set(formats)) > 1:
         return str(spec.format)
     return formats[0]
@@ -238,8 +253,8 @@ def _in_display_window(pixels: np.ndarray, spec) -> np.ndarray:
 
 
 def read_pixels(path: Path) -> np.ndarray:
-    """The first ``READ_CHANNELS`` channels of ``path`` (R, G, B and A) as float32 ``(H, W, C)``;
-    integer data scaled to 0..1.
+    """The channels of ``path`` that are read (R, G, B and A: ``READ_CHANNELS``) as float32
+    ``(H, W, C)``; integer data scaled to 0..1.
 
     The frame is the file's display window: where the stored pixels (its data window) are only
     a part of it, as in a Nuke EXR whose bounding box is a roto shape's, the rest is zero; where
@@ -263,7 +278,11 @@ def read_pixels(path: Path) -> np.ndarray:
             _refuse_deep(spec, path)
             check_pixels(spec.width, spec.height, str(path))
             check_pixels(*_display_size(spec), str(path))
+            read = _channels_read(tuple(spec.channelnames))
             pixels = image.read_image(0, 0, 0, min(spec.nchannels, READ_CHANNELS), oiio.FLOAT)
+            if pixels is not None and len(read) > READ_CHANNELS:
+                alpha = image.read_image(0, 0, read[-1], read[-1] + 1, oiio.FLOAT)
+                pixels = None if alpha is None else np.concatenate([_as_planes(pixels), _as_planes(alpha)], 2)
             if pixels is None or pixels.size == 0:
                 message = error_text(image.geterror) or "no pixel data"
                 raise UnreadableFrameError(

@@ -134,7 +134,9 @@ def is_sequence_pattern(text: str | os.PathLike) -> bool:
 
 
 #: Frame-number tokens of other tools (RV's and Shake's ``@@@@``, Houdini's ``$F4``), not read here.
-_OTHER_TOKENS = re.compile(r"@+|\$F(\d*)")
+#: A run of ``@`` (one alone only between separators: ``logo@2x.png`` is a name), ``$F`` with its
+#: padding or before a separator (``$FINAL`` is a word).
+_OTHER_TOKENS = re.compile(r"@@+|(?<=[._-])@(?=[._-])|\$F(\d+)|\$F(?=[._-])")
 
 
 def as_our_pattern(text: str | os.PathLike) -> str | None:

@@ -131,6 +131,8 @@ class SequenceSource(FrameSource):
     def _adopt(self, header: ImageHeader) -> None:
         self.width, self.height = header.width, header.height
         self.channels = header.channels
+        #: Every channel its first frame stores, of which ``channels`` are those read.
+        self.stored_channels = header.stored_channels
         self.declared_colorspace = header.colorspace
         self.is_float = header.is_float
         self.sample_type = header.pixel_type
@@ -185,6 +187,7 @@ class StillSource(FrameSource):
         _say_channels_left(self.name, header)
         self.width, self.height = header.width, header.height
         self.channels = header.channels
+        self.stored_channels = header.stored_channels
         self.declared_colorspace = header.colorspace
         self.is_float = header.is_float
         self.sample_type = header.pixel_type

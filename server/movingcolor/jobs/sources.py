@@ -159,7 +159,8 @@ def _check_channels(sources: ShotSources) -> None:
         if first != ("R", "G", "B"):
             # A layered EXR (beauty.R, albedo.R, ...) lists its layers in any order: the first
             # three channels would be some pass, fused without a word.
-            layers = sorted({name.rsplit(".", 1)[0] for name in source.channels if "." in name})
+            stored = getattr(source, "stored_channels", ()) or source.channels
+            layers = sorted({name.rsplit(".", 1)[0] for name in stored if "." in name})
             held = f" (layers {', '.join(layers)})" if layers else ""
             raise FrameSourceError(
                 f"{where} begins with channels {', '.join(source.channels[:3])}, not R, G, B{held}: "
