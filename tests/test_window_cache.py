@@ -257,3 +257,20 @@ def test_a_scrub_through_held_images_equals_fresh_windows(served, window):
         ]
     for held, anew in zip(scrubbed, fresh, strict=True):
         assert np.array_equal(held.pixels(), anew.pixels())
+
+
+def test_the_same_images_declared_in_another_colourspace_are_other_frames(served, window):
+    """Images whose bytes are the same but whose declared colourspace changed are other frames: a
+    window that changed only that was given frames converted under the old colourspace (neither
+    colourspace's result, up to 0.07 off). Each call equals a fresh call's result."""
+    plates, mattes = window
+    settings = {"grade": GRADE, "engine": "guided", "plate_colorspace": ""}
+    with connect(served.address) as client:
+        client.fuse_window(TARGET, plates, mattes, colorspace="ACEScg", **settings)
+        changed = client.fuse_window(TARGET, plates, mattes, colorspace="Linear Rec.709 (sRGB)", **settings)
+        fresh = client.fuse_window(
+            TARGET, plates, mattes, colorspace="Linear Rec.709 (sRGB)", reuse=False, **settings
+        )
+        other = client.fuse_window(TARGET, plates, mattes, colorspace="ACEScg", reuse=False, **settings)
+    assert not np.array_equal(fresh.pixels(), other.pixels())
+    assert np.array_equal(changed.pixels(), fresh.pixels())

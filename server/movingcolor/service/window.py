@@ -125,6 +125,20 @@ def receive_window(
     return images
 
 
+def _named(info) -> tuple[str, str] | None:
+    """An image by its bytes' digest and what decides how they decode (its colourspace, channel
+    names, sample type...): the same bytes declared in another colourspace are another frame (a
+    window that changed only its images' colourspace was given frames converted under the old one).
+    None for an image sent without its digest."""
+    if not info.sha256:
+        return None
+    described = type(info)()
+    described.CopyFrom(info)
+    described.ClearField("attributes")
+    described.cached = False
+    return info.sha256, hashlib.sha256(described.SerializeToString(deterministic=True)).hexdigest()
+
+
 def frame_keys(
     setup: fusion_pb2.ShotSetup, images: list[Image], roles: tuple[str, ...]
 ) -> Callable[[int], Hashable | None]:
@@ -138,7 +152,7 @@ def frame_keys(
     settings.ClearField("clip")
     settings.ClearField("handles")
     identity = hashlib.sha256(settings.SerializeToString(deterministic=True)).hexdigest()
-    digests = {(ROLE_NAMES.get(i.role, str(i.role)), i.frame): i.info.sha256 for i in images}
+    digests = {(ROLE_NAMES.get(i.role, str(i.role)), i.frame): _named(i.info) for i in images}
 
     def key(frame: int) -> Hashable | None:
         named = tuple(digests.get((role, frame)) for role in roles)
