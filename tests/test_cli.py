@@ -1176,3 +1176,59 @@ def test_bench_without_the_real_clips_names_its_own_option(tmp_path, monkeypatch
     assert f"real clips not found at {tmp_path / 'clips' / 'davis480'}" in said
     assert "with --clips, or set MOVINGCOLOR_CLIPS" in said
     assert not (tmp_path / "B.md").exists()
+
+
+def test_output_a_pipeline_can_read_when_things_go_wrong(demo_inputs, tmp_path, monkeypatch, capsys):
+    """For the farm's and a pipeline's reading: a usage error with --json answers on stdout (it left
+    an empty file); a reader of stdout that goes away is exit 141, no traceback; a write that fails
+    where the clean-up cannot remove its temporary either (a read-only disk) reports the write's
+    error, exit 2 (the clean-up's OSError was a traceback, exit 1)."""
+    import movingcolor.frames.confine as confine
+
+    with pytest.raises(SystemExit) as exited:
+        run_cli("fuse", "--json", "--max-pixels", "many")
+    assert exited.value.code == 2
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["exit_code"] == 2 and "--max-pixels" in answer["error"]
+
+    reader, writer = os.pipe()
+    os.close(reader)
+    with open(writer, "w") as gone, monkeypatch.context() as patch:
+        patch.setattr(sys, "stdout", gone)
+        assert run_cli("info", "--json") == 141
+
+    plate, matte = demo_inputs
+    real_unlink = os.unlink
+
+    def read_only(path, *args, **kwargs):
+        if ".partial" in str(path):
+            raise PermissionError(30, "Read-only file system")
+        return real_unlink(path, *args, **kwargs)
+
+    def no_write(*args, **kwargs):
+        return "Could not open (Read-only file system)"
+
+    monkeypatch.setattr(confine.os, "unlink", read_only)
+    monkeypatch.setattr("movingcolor.frames.image_io._write_pixels", no_write)
+    out = tmp_path / "ro" / "f.####.exr"
+    code = run_cli("fuse", "--plate", plate, "--matte", matte, "--grade", DEMO_GRADE, "--frames", "1001",
+                   "--engine", "hard", "--out", out, "--json")  # fmt: skip
+    assert code == 2
+    assert "write failed" in json.loads(capsys.readouterr().out)["error"]
+
+
+def test_quiet_or_a_dumb_terminal_draws_no_progress_bar(monkeypatch, capsys, caplog):
+    """``-q`` drew tqdm's bar on a pseudo-terminal (10 KB of carriage returns in a farm's log), and
+    a terminal with TERM unset or dumb got the bar too: -q shows no progress, a dumb terminal lines."""
+    from movingcolor.cli.progress import FrameProgress
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    monkeypatch.setenv("TERM", "dumb")
+    assert not FrameProgress("fuse").interactive
+    monkeypatch.setenv("TERM", "xterm-256color")
+    assert FrameProgress("fuse").interactive
+    caplog.set_level("WARNING", logger="movingcolor")
+    progress = FrameProgress("fuse", interactive=True)
+    progress(1, 2, 1001)
+    progress(2, 2, 1002)
+    assert progress.bar is None and "\r" not in capsys.readouterr().err

@@ -454,3 +454,15 @@ def test_submitting_with_no_cuebot_to_answer_is_a_transient_failure_in_a_line(tm
     error = capsys.readouterr().err
     assert code == 75 and "no Cuebot answered" in error and "$CUEBOT_HOSTS is 127.0.0.1:1" in error
     assert "Traceback" not in error
+
+
+def test_submit_opencue_spec_to_stdout_or_an_unwritable_place(tmp_path, capsys, monkeypatch):
+    """``--spec -`` wrote a file named ``-``; a place it cannot write was a traceback (exit 1)."""
+    pytest.importorskip("outline")
+    monkeypatch.chdir(tmp_path)
+    common = ["submit-opencue", "--name", "shot010", "--plate", "/p/plate.####.exr", "--grade", "sat=1.1"]
+    common += ["--out", "/o/f.####.exr", "--frames", "1001-1010"]
+    assert run_cli(*common, "--spec", "-") == 0
+    assert "<range>1001-1010</range>" in capsys.readouterr().out and not (tmp_path / "-").exists()
+    assert run_cli(*common, "--spec", tmp_path / "missing" / "job.xml") == 2
+    assert "cannot write the job specification" in capsys.readouterr().err

@@ -1,8 +1,9 @@
 """Entry point: ``movingcolor fuse|serve|demo|info|bench|train|install``.
 
 Exit status: 0 success, 2 bad input or configuration (the message says what to
-fix), 130 interrupted (Ctrl-C), 143 stopped by SIGTERM (a farm's kill or pre-emption), 1 anything
-unexpected (a bug: the traceback is shown).
+fix), 75 a condition that may pass (a server busy or unreachable, an output another shot holds),
+130 interrupted (Ctrl-C), 141 stdout's reader went away, 143 stopped by SIGTERM (a farm's kill or
+pre-emption), 1 anything unexpected (a bug: the traceback is shown).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -75,7 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     process keeps its SIGTERM)."""
     entry_point = argv is None
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(argv).parse_args(argv)
+    parser = build_parser(argv)
+    if "--json" in argv:
+        _answer_usage_errors_in_json(parser)
+    args = parser.parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="movingcolor: %(message)s", stream=sys.stderr)
     terminates = (
@@ -87,7 +92,14 @@ def main(argv: list[str] | None = None) -> int:
     if terminates:
         signal.signal(signal.SIGTERM, _terminated)
     try:
-        return args.run(args) or 0
+        code = args.run(args) or 0
+        sys.stdout.flush()  # here, not at exit, where a reader gone away could not be answered
+        return code
+    except BrokenPipeError:
+        # The reader of stdout went away (``| head -1``): nothing more can reach it, and Python's
+        # own flush at exit would raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except MovingColorError as error:
         return _failed(args, f"error: {error}", error.exit_code)
     except Terminated:
@@ -97,6 +109,29 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if terminates:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _answer_usage_errors_in_json(parser: argparse.ArgumentParser) -> None:
+    """With --json, a usage error (an unknown option, a value of the wrong kind) is answered on
+    stdout too, as any other failure is: a pipeline found an empty file."""
+    parsers = [parser]
+    while parsers:
+        each = parsers.pop()
+        each.error = _json_usage_error(each)
+        for action in each._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers += list(action.choices.values())
+
+
+def _json_usage_error(parser: argparse.ArgumentParser):
+    def error(message: str):
+        parser.print_usage(sys.stderr)
+        text = f"{parser.prog}: error: {message}"
+        print(text, file=sys.stderr)
+        print(json.dumps({"error": text, "exit_code": 2}))
+        sys.exit(2)
+
+    return error
 
 
 def _failed(args: argparse.Namespace, message: str, exit_code: int) -> int:

@@ -1,12 +1,14 @@
 """Progress on stderr (``--json`` keeps stdout clean).
 
-On a terminal: a tqdm bar. Elsewhere (farm logs, pipes): one line per frame with
-the frame number and a percentage, which log parsers and farm monitors can read.
+On a terminal: a tqdm bar. Elsewhere (farm logs, pipes, a terminal that says it draws nothing:
+``TERM=dumb`` or unset): one line per frame with the frame number and a percentage, which log
+parsers and farm monitors can read. ``-q`` shows neither.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from tqdm import tqdm
@@ -19,10 +21,12 @@ class FrameProgress:
 
     def __init__(self, label: str, interactive: bool | None = None):
         self.label = label
-        self.interactive = sys.stderr.isatty() if interactive is None else interactive
+        self.interactive = _draws_a_bar() if interactive is None else interactive
         self.bar: tqdm | None = None
 
     def __call__(self, done: int, total: int, frame: int) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return  # -q: warnings and errors only (a bar drew 10 KB of carriage returns into a pty's log)
         if not self.interactive:
             log.info("%s: frame %d done (%d/%d, %d%%)", self.label, frame, done, total, 100 * done // total)
             return
@@ -37,3 +41,9 @@ class FrameProgress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def _draws_a_bar() -> bool:
+    """Whether stderr is a terminal that draws: a farm that runs tasks on a pseudo-terminal often
+    leaves TERM unset or ``dumb``, and its log would fill with a bar's carriage returns."""
+    return sys.stderr.isatty() and os.environ.get("TERM", "dumb") not in ("", "dumb")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+
+from ..errors import OutputError
 from ..frames.frame_range import FrameRange
 from ..spec.schema import DEFAULT_BAND, DEFAULT_ENGINE, SETTINGS, default
 from .fuse import SHOW_DEFAULT
@@ -31,7 +34,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--show", default="movingcolor", help="OpenCue show" + SHOW_DEFAULT)
     parser.add_argument("--shot", default="shot", help="OpenCue shot" + SHOW_DEFAULT)
     parser.add_argument("--cores", type=float, default=2.0, help="cores per task" + SHOW_DEFAULT)
-    parser.add_argument("--spec", help="write the job specification XML here instead of submitting")
+    parser.add_argument(
+        "--spec", help="write the job specification XML here (- for stdout) instead of submitting"
+    )
     parser.set_defaults(run=run)
 
 
@@ -58,8 +63,16 @@ def run(args) -> int:
         shot=args.shot,
         cores=args.cores,
     )
-    if args.spec:
-        write_text_atomic(args.spec, specification(shot))
+    if args.spec == "-":
+        sys.stdout.write(specification(shot))
+    elif args.spec:
+        try:
+            write_text_atomic(args.spec, specification(shot))
+        except OSError as error:
+            raise OutputError(
+                f"--spec {args.spec}: cannot write the job specification ({error.strerror}); give a "
+                f"file in a folder you can write to, or - for stdout"
+            ) from error
         print(f"wrote the OpenCue job specification to {args.spec}")
     else:
         jobs = launch(shot)

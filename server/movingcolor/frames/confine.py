@@ -171,10 +171,12 @@ class OutputFolder:
             os.replace(temporary, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
 
     def remove(self, name: str) -> None:
+        """Remove ``name`` if it is there: a clean-up, which never raises (on a read-only disk it
+        raised in place of the write's own error, which names the fix)."""
         try:
             if self.fd is None:
                 os.unlink(self.folder / name)
             else:
                 os.unlink(name, dir_fd=self.fd)
-        except FileNotFoundError:
+        except OSError:
             pass
