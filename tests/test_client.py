@@ -304,3 +304,25 @@ def test_a_server_that_is_not_movingcolor_is_named(tmp_path):
         other.stop(0)
     assert raised.value.code == grpc.StatusCode.UNIMPLEMENTED
     assert "is not a movingcolor serve, or one older than this client" in str(raised.value)
+
+
+def test_a_shot_resumed_on_a_server_that_fuses_otherwise_stops():
+    """A server restarted mid-shot with another default model (engine, device) finished the shot
+    with the other model's frames under the first one's fingerprint, which a rerun then kept: the
+    resumed call stops, naming what changed."""
+    from movingcolor.v1 import fusion_pb2
+    from movingcolor_client import ServerChangedError
+    from movingcolor_client.calls import _check_same_fusion
+
+    first = fusion_pb2.ShotAccepted(job_id="a", engine="movingcolor", model="tiny-a", device="cpu")
+    _check_same_fusion(
+        first, fusion_pb2.ShotAccepted(job_id="b", engine="movingcolor", model="tiny-a", device="cpu"), "s"
+    )
+    for changed in ({"model": "tiny-b"}, {"engine": "guided"}, {"device": "cuda:0"}):
+        again = fusion_pb2.ShotAccepted(job_id="b", engine="movingcolor", model="tiny-a", device="cpu")
+        for field, value in changed.items():
+            setattr(again, field, value)
+        with pytest.raises(
+            ServerChangedError, match="came back from a restart with .* where this shot began with"
+        ):
+            _check_same_fusion(first, again, "unix:///tmp/s.sock")

@@ -27,6 +27,7 @@ from .errors import (
     OutputBusyError,
     PermissionDeniedError,
     ServerBusyError,
+    ServerChangedError,
     ServerUnavailableError,
 )
 from .results import FusedFrame, write_bytes_atomic
@@ -50,6 +51,7 @@ __all__ = [
     "OutputBusyError",
     "PermissionDeniedError",
     "ServerBusyError",
+    "ServerChangedError",
     "ServerUnavailableError",
     "ShotCall",
     "ShotReport",

@@ -21,7 +21,7 @@ from movingcolor.protocol.images import ROLE_NAMES, ROLES, PartAssembler, split
 from movingcolor.v1 import fusion_pb2
 from movingcolor.v1 import image_pb2 as pb
 
-from .errors import JobCancelledError, from_rpc_error, is_message_too_large, retryable
+from .errors import JobCancelledError, ServerChangedError, from_rpc_error, is_message_too_large, retryable
 from .results import FusedFrame
 from .setup import roles_of
 
@@ -182,6 +182,7 @@ class ShotCall:
                         if self.on_accepted:
                             self.on_accepted(self)
                     else:  # a resumed attempt: keep the first range, learn the new job id
+                        _check_same_fusion(self.accepted, response.accepted, self.client.address)
                         self.accepted.job_id = response.accepted.job_id
                     upload.accept(response.accepted)
                 elif kind == "part":
@@ -200,3 +201,17 @@ class ShotCall:
                 call.cancel()
         if upload.error is not None:
             raise upload.error
+
+
+def _check_same_fusion(first: fusion_pb2.ShotAccepted, again: fusion_pb2.ShotAccepted, address: str) -> None:
+    """A resumed shot goes on only where the server fuses as it did: one restarted with another
+    default model (or engine, or device) would finish the shot with other frames than it began with,
+    all of them under one fingerprint, which a rerun then keeps."""
+    for what in ("engine", "model", "device"):
+        before, now = getattr(first, what), getattr(again, what)
+        if before != now:
+            raise ServerChangedError(
+                f"the server at {address} came back from a restart with {what} {now!r} where this shot "
+                f"began with {before!r}: the frames written so far were made with {before!r}. Run again "
+                f"against a server with {before!r} to finish the shot, or remove its frames to fuse it anew"
+            )

@@ -36,6 +36,11 @@ class ServerUnavailableError(ClientError):
     exit_code = TRANSIENT_EXIT_CODE
 
 
+class ServerChangedError(ClientError):
+    """The server came back from a restart mid-shot with another engine, model or device: the
+    frames it would make do not match those already written."""
+
+
 class AuthenticationError(ClientError):
     code = grpc.StatusCode.UNAUTHENTICATED
 
