@@ -74,6 +74,13 @@ class OutputError(MovingColorError):
     """An output path or format cannot be written."""
 
 
+class DiskFullError(OutputError):
+    """The output's disk is full: room made there (or a retry after a clean-up) lets the shot go on,
+    its frames already written kept."""
+
+    exit_code = TRANSIENT_EXIT_CODE
+
+
 class OutputBusyError(OutputError):
     """Another shot of other settings is writing the output sequence now: waiting, or a retry later,
     can succeed (a farm's retry of a killed task's chunk waits out the killed task's claim)."""

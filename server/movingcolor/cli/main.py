@@ -1,7 +1,8 @@
 """Entry point: ``movingcolor fuse|serve|demo|info|bench|train|install``.
 
 Exit status: 0 success, 2 bad input or configuration (the message says what to
-fix), 75 a condition that may pass (a server busy or unreachable, an output another shot holds),
+fix), 75 a condition that may pass (a server busy or unreachable, an output another shot holds, a
+full disk),
 130 interrupted (Ctrl-C), 141 stdout's reader went away, 143 stopped by SIGTERM (a farm's kill or
 pre-emption), 1 anything unexpected (a bug: the traceback is shown).
 """

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import OpenImageIO as oiio
 
-from ..errors import InvalidPixelsError, MovingColorError, OutputError, UnreadableFrameError
+from ..errors import DiskFullError, InvalidPixelsError, MovingColorError, OutputError, UnreadableFrameError
 from .confine import OutputFolder, readable
 from .limits import check_pixels
 from .memory_file import memory_file, read_back
@@ -334,11 +334,13 @@ def write_image(
                 # OpenImageIO reports a failed write by its own words about the temporary file; say
                 # what went wrong for the frame (a full disk is the usual cause) and name that.
                 detail = failure.replace(folder.name_for_writer(temporary), path.name)
-                full = " (the disk is full)" if _disk_is_full(path.parent) else ""
-                raise OutputError(f"{path}: write failed{full}: {detail}; {_WRITE_FIX}")
+                if _disk_is_full(path.parent):
+                    raise DiskFullError(f"{path}: write failed (the disk is full): {detail}; {_WRITE_FIX}")
+                raise OutputError(f"{path}: write failed: {detail}; {_WRITE_FIX}")
             folder.replace(temporary, path.name)
         except OSError as error:
-            raise OutputError(f"{path}: cannot write ({_reason(error)}); {_WRITE_FIX}") from error
+            failed = DiskFullError if error.errno == errno.ENOSPC else OutputError
+            raise failed(f"{path}: cannot write ({_reason(error)}); {_WRITE_FIX}") from error
         finally:
             folder.remove(temporary)
 
