@@ -76,14 +76,6 @@ class BandCrop:
     core_cols: slice
     size: tuple[int, int]
 
-    @property
-    def core_in_crop(self) -> tuple[slice, slice]:
-        """The kept core in the crop's own (plate-resolution) coordinates."""
-        return (
-            slice(self.core_rows.start - self.rows.start, self.core_rows.stop - self.rows.start),
-            slice(self.core_cols.start - self.cols.start, self.core_cols.stop - self.cols.start),
-        )
-
     def blend_weights(self) -> tuple[tuple[slice, slice], np.ndarray]:
         """Where the crop's output is used, in plate coordinates, and its weight there ``(h, w)``
         float32: 1 inside its core, falling linearly across each edge of the core that has context

@@ -13,6 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Hashable
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -61,6 +62,13 @@ class FusionFrames:
     @property
     def target(self) -> int:
         return self.frame_numbers[self.center]
+
+    @cached_property
+    def has_band(self) -> list[bool]:
+        """Whether each frame's matte has a band: one off for a frame (empty, or the whole frame)
+        has none, and is no evidence of the edge for its neighbours. Found once a window: an engine
+        asks for each of its crops."""
+        return [bool(band.any()) for band in self.band]
 
 
 #: The per-frame arrays of a window: :class:`FusionFrames`' fields stacked over its frames.

@@ -45,9 +45,7 @@ class GuidedEngine(Engine):
     def fuse(self, frames: FusionFrames) -> FusionResult:
         center = frames.center
         tiles = occupied_tiles(frames.band[center])
-        near = neighbours_with_band(
-            center, range(len(frames.frame_numbers)), [band.any() for band in frames.band]
-        )
+        near = neighbours_with_band(center, range(len(frames.frame_numbers)), frames.has_band)
         # Without the runner's keys, a frame is named by its content.
         keys = frames.frame_keys or [None] * len(frames.frame_numbers)
         refined = []

@@ -202,7 +202,7 @@ class MovingColorEngine(Engine):
                             self._low_inputs.popitem(last=False)
             inputs.append(x)
         x = torch.cat(inputs)[None]  # (1, T, 11, h, w), or 12 with the coarse matte
-        has_band = [bool(frames.band[t].any()) for t in range(frames.num_local)]
+        has_band = frames.has_band[: frames.num_local]
         if grade_known and self.config.matte_start == "guided":
             scale = size[0] / height
             x[0, :, MATTE] = torch.from_numpy(
@@ -296,11 +296,10 @@ class MovingColorEngine(Engine):
         frame refined spatially, then averaged over time with its local neighbours. A window with
         one output (a host's scrub) refines only that frame's neighbourhood."""
         local = frames.num_local
-        has_band = [frames.band[t].any() for t in range(local)]
 
         def near(center: int) -> list[int]:
             around = range(max(0, center - TEMPORAL_RADIUS), min(local, center + TEMPORAL_RADIUS + 1))
-            return neighbours_with_band(center, around, has_band)
+            return neighbours_with_band(center, around, frames.has_band)
 
         # A frame's refinement is wanted on its own band's tiles and its neighbours'.
         wanted: list[set[Tile]] = [set() for _ in range(local)]
