@@ -662,3 +662,15 @@ def test_a_render_with_other_layers_is_read_as_its_rgba(tmp_path, caplog):
     assert read_header(luma).channels == ("R", "G", "B", "Y", "A")
     read = read_pixels(luma)
     assert read.shape == (8, 16, 5) and np.array_equal(read[0, :, 4], [1.0] * 8 + [0.0] * 8)
+    # The log names the channels left (Z), not the A read after the first four.
+    spec = oiio.ImageSpec(16, 8, 6, oiio.HALF)
+    spec.channelnames = ("R", "G", "B", "Y", "Z", "A")
+    depth = tmp_path / "depth.exr"
+    output = oiio.ImageOutput.create(str(depth))
+    assert output.open(str(depth), spec)
+    assert output.write_image(np.zeros((8, 16, 6), np.float32))
+    output.close()
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        open_source(depth, "plate")
+    assert "depth.exr's channels Z are not read (only R, G, B, Y, A)" in caplog.text

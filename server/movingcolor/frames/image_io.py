@@ -75,7 +75,7 @@ class ImageHeader:
     data_window: tuple[int, int, int, int] | None = None
     #: The conform attributes it holds (``CONFORM_ATTRIBUTES`` and chromaticities), typed.
     carried: dict = field(default_factory=dict, compare=False)
-    #: Every channel the file stores, of which ``channels`` are the first ``READ_CHANNELS``.
+    #: Every channel the file stores, of which ``channels`` are those read (``_channels_read``).
     stored_channels: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -177,6 +177,7 @@ def read_header(path: Path) -> ImageHeader:
                     if a.name in CONFORM_ATTRIBUTES or a.name == CHROMATICITIES
                 }
                 stored = tuple(spec.channelnames)
+                read = _channels_read(stored)
             except UnicodeDecodeError:
                 raise UnreadableFrameError(
                     f"{path}: its header holds names or attributes that are not text: the file is "
@@ -186,8 +187,8 @@ def read_header(path: Path) -> ImageHeader:
                 path=Path(path),
                 width=width,
                 height=height,
-                channels=tuple(stored[index] for index in _channels_read(stored)),
-                pixel_type=_read_pixel_type(spec),
+                channels=tuple(stored[index] for index in read),
+                pixel_type=_read_pixel_type(spec, read),
                 colorspace=_declared_colorspace(name, image.format_name(), spec),
                 attributes=attributes,
                 data_window=_data_window(spec),
@@ -212,10 +213,10 @@ def _as_planes(pixels: np.ndarray) -> np.ndarray:
     return pixels[:, :, None] if pixels.ndim == 2 else pixels
 
 
-def _read_pixel_type(spec) -> str:
-    """The sample type of the channels read (a file of half R, G, B and a float depth holds half
+def _read_pixel_type(spec, read: list[int]) -> str:
+    """The sample type of the channels ``read`` (a file of half R, G, B and a float depth holds half
     colours: it was reported as float, and its colours as rounded when written as half)."""
-    formats = [str(spec.channelformat(index)) for index in _channels_read(tuple(spec.channelnames))]
+    formats = [str(spec.channelformat(index)) for index in read]
     if not formats or len(set(formats)) > 1:
         return str(spec.format)
     return formats[0]

@@ -386,7 +386,8 @@ def _say_parts(name: str, header: ImageHeader) -> None:
 
 def _say_channels_left(name: str, header: ImageHeader) -> None:
     """Log, once, the channels of a source's frames that are not read (a render's other layers)."""
-    left = header.stored_channels[len(header.channels) :]
+    # By name, whichever places the channels read hold among those stored.
+    left = [name for name in header.stored_channels if name not in header.channels]
     if left:
         shown = ", ".join(left[:8]) + (f" and {len(left) - 8} more" if len(left) > 8 else "")
         log.info(

@@ -20,7 +20,7 @@ from ..errors import UnreadableFrameError
 from ..optional import server_extra
 from .confine import readable
 from .limits import check_pixels
-from .ycbcr import FULL_RANGE, MATRICES, is_planar_ycbcr, ycbcr_to_rgb
+from .ycbcr import FULL_RANGE, MATRICES, is_planar_ycbcr, video_range_levels, ycbcr_to_rgb
 
 log = logging.getLogger(__name__)
 
@@ -257,8 +257,7 @@ class VideoReader:
         layout = self._layout
         if frame.color_range != LIMITED_RANGE:
             return layout.samples(frame, layout.luma)
-        steps = np.float32(1 << (layout.luma.bits - 8))
-        levels = (layout.codes(frame, layout.luma).astype(np.float32) - 16 * steps) / (219 * steps)
+        levels = video_range_levels(layout.codes(frame, layout.luma), layout.luma.bits)
         return np.clip(levels, 0.0, 1.0, out=levels)
 
     def close(self) -> None:

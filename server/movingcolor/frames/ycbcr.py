@@ -62,9 +62,7 @@ def ycbcr_to_rgb(
         y *= 1 / largest
         offset, scale = np.float32(1 << (bits - 1)), largest
     else:
-        y = luma.astype(np.float32)
-        y -= 16 * steps
-        y *= 1 / (219 * steps)
+        y = video_range_levels(luma, bits)
         offset, scale = 128 * steps, 224 * steps
     kr, kb = matrix
     kg = 1.0 - kr - kb
@@ -83,6 +81,16 @@ def ycbcr_to_rgb(
     for channel, share in enumerate(shares):
         np.add(y, _to_luma_size(share, height, width), out=rgb[..., channel])
     return np.clip(rgb, 0.0, 1.0, out=rgb)
+
+
+def video_range_levels(codes: np.ndarray, bits: int) -> np.ndarray:
+    """Luma (or grey) codes of ``bits`` in the video range as float32 levels: black (16 at 8 bits)
+    0, reference white (235) 1, beyond them below 0 and above 1."""
+    steps = np.float32(1 << (bits - 8))
+    levels = codes.astype(np.float32)
+    levels -= 16 * steps
+    levels /= 219 * steps
+    return levels
 
 
 def _to_luma_size(chroma: np.ndarray, height: int, width: int) -> np.ndarray:
