@@ -14,6 +14,7 @@ from pathlib import Path
 
 import PyOpenColorIO as ocio
 
+from ..frames.confine import lies_within
 from .config import OCIO_ERRORS
 
 #: The directions each kind of config entry may hold a transform in.
@@ -58,9 +59,5 @@ def files_outside(config: ocio.Config, roots: Sequence[Path]) -> list[str]:
             named = Path(context.resolveStringVar(source))
             if named.is_absolute():
                 places.append(named)
-    outside = []
-    for place in places:
-        real = Path(os.path.realpath(place))
-        if not any(real == root or root in real.parents for root in roots):
-            outside.append(str(real))
-    return sorted(set(outside))
+    real = {Path(os.path.realpath(place)) for place in places}
+    return sorted(str(path) for path in real if not lies_within(path, roots))

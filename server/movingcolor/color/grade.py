@@ -217,15 +217,12 @@ _FILES_READ: dict[str, str] = {}
 _FILES_READ_LOCK = threading.Lock()
 
 
-def _read_afresh_if_changed(path: Path) -> None:
+def _read_afresh_if_changed(path: Path, content: bytes) -> None:
     """OpenColorIO keeps a file it has parsed by its path for the life of the process: a LUT or CDL
     a colourist changed on disk was applied as it was when first read (a server fused the old
-    grade). A file whose content changed since it was last read empties OpenColorIO's caches (by
+    grade). A file whose ``content`` changed since it was last read empties OpenColorIO's caches (by
     content: an edit can keep the size, and the modification time within the clock's step)."""
-    try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return  # OpenColorIO names the file it cannot read
+    digest = hashlib.sha256(content).hexdigest()
     with _FILES_READ_LOCK:
         before = _FILES_READ.get(os.fspath(path))
         _FILES_READ[os.fspath(path)] = digest
@@ -234,8 +231,13 @@ def _read_afresh_if_changed(path: Path) -> None:
 
 
 def _file(path: Path, cccid: str, config: ColorConfig) -> Grade:
-    _read_afresh_if_changed(path.resolve())
-    _refuse_utf16(path)
+    try:
+        content = path.read_bytes()
+    except OSError:
+        pass  # OpenColorIO names the file it cannot read
+    else:
+        _read_afresh_if_changed(path.resolve(), content)
+        _refuse_utf16(path, content)
     transform = ocio.FileTransform(src=os.fspath(path.resolve()), interpolation=ocio.INTERP_BEST)
     if cccid:
         _check_correction_id(path, cccid)
@@ -277,15 +279,10 @@ def _is_titled_shaper_cube(path: Path) -> bool:
     return {"TITLE", "LUT_1D_SIZE", "LUT_3D_SIZE"} <= keywords
 
 
-def _refuse_utf16(path: Path) -> None:
+def _refuse_utf16(path: Path, content: bytes) -> None:
     """A UTF-16 text file (a CDL saved so by some editors) reads to OpenColorIO's parsers as
     binary: "Missing CDL tag" named no cause."""
-    try:
-        with open(path, "rb") as file:
-            start = file.read(2)
-    except OSError:
-        return  # OpenColorIO names the file it cannot read
-    if start in (b"\xff\xfe", b"\xfe\xff"):
+    if content[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise GradeError(f"{path}: is UTF-16 text, which OpenColorIO does not read; save it as UTF-8")
 
 

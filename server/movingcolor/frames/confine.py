@@ -43,7 +43,8 @@ def active_roots() -> tuple[Path, ...] | None:
     return _ROOTS.get()
 
 
-def _inside(real: Path, roots: tuple[Path, ...]) -> bool:
+def lies_within(real: Path, roots: Sequence[Path]) -> bool:
+    """Whether the real (resolved) path ``real`` is one of ``roots`` or lies inside one."""
     return any(real == root or root in real.parents for root in roots)
 
 
@@ -102,7 +103,7 @@ def readable(path: os.PathLike | str, what: str = "frame") -> Iterator[str]:
         return
     if not has_fd_paths():
         real = Path(os.path.realpath(path))
-        if not _inside(real, roots):
+        if not lies_within(real, roots):
             raise _refuse(what, path, real, roots)
         yield os.fspath(path)
         return
@@ -116,7 +117,7 @@ def readable(path: os.PathLike | str, what: str = "frame") -> Iterator[str]:
     try:
         _check_is_file(path, os.fstat(fd).st_mode, what)
         real = _opened_path(fd)
-        if not _inside(real, roots):
+        if not lies_within(real, roots):
             raise _refuse(what, path, real, roots)
         yield _fd_path(fd)
     finally:
@@ -136,7 +137,7 @@ class OutputFolder:
         if roots is None or not has_fd_paths():
             if roots is not None:
                 real = Path(os.path.realpath(self.folder))
-                if not _inside(real, roots):
+                if not lies_within(real, roots):
                     raise _refuse("output folder", self.folder, real, roots)
             return self
         try:
@@ -146,7 +147,7 @@ class OutputFolder:
                 f"{self.folder}: cannot open the output folder ({error.strerror}); create it first"
             ) from error
         real = _opened_path(self.fd)
-        if not _inside(real, roots):
+        if not lies_within(real, roots):
             os.close(self.fd)
             self.fd = None
             raise _refuse("output folder", self.folder, real, roots)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import MovingColorError
+from ..frames.confine import lies_within
 from .errors import FilesJobsDisabledError, PathOutsideRootsError
 
 
@@ -37,7 +38,7 @@ def inside_roots(text: str, what: str, roots: Sequence[Path]) -> str:
             f"server sees them"
         )
     real = Path(os.path.realpath(path))
-    if not any(real == root or root in real.parents for root in roots):
+    if not lies_within(real, roots):
         raise PathOutsideRootsError(
             f"{what} {text} lies outside this server's root folders ({', '.join(map(str, roots))}); "
             f"put the shot under one of them, or start the server with another --root"

@@ -35,7 +35,7 @@ from .settings import MIB
 from .setup_spec import setup_settings
 from .shots import output_format, send_fused, shot_sources
 from .state import ServerState
-from .window_cache import WindowCaches
+from .window_cache import WindowCaches, decoding
 
 
 def _check_digest(image: Image) -> None:
@@ -132,11 +132,7 @@ def _named(info) -> tuple[str, str] | None:
     None for an image sent without its digest."""
     if not info.sha256:
         return None
-    described = type(info)()
-    described.CopyFrom(info)
-    described.ClearField("attributes")
-    described.cached = False
-    return info.sha256, hashlib.sha256(described.SerializeToString(deterministic=True)).hexdigest()
+    return info.sha256, hashlib.sha256(decoding(info)).hexdigest()
 
 
 def frame_keys(

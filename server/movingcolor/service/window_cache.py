@@ -24,13 +24,20 @@ from ..v1 import image_pb2 as pb
 from .errors import ImageEvictedError
 
 
+def decoding(info: pb.ImageInfo) -> bytes:
+    """What decides how an image's bytes decode, beside the bytes themselves (its format,
+    colourspace, channels, sample type...): its info without what does not (attributes, and whether
+    the bytes were sent or named)."""
+    described = pb.ImageInfo()
+    described.CopyFrom(info)
+    described.ClearField("attributes")
+    described.cached = False
+    return described.SerializeToString(deterministic=True)
+
+
 def _identity(image: Image) -> bytes:
-    """What decides how an image's bytes decode, beside the bytes themselves."""
-    info = pb.ImageInfo()
-    info.CopyFrom(image.info)
-    info.ClearField("attributes")
-    info.cached = False
-    return b"%d|%d|" % (image.role, image.frame) + info.SerializeToString(deterministic=True)
+    """An image as a window's result depends on it: its role, frame and :func:`decoding`."""
+    return b"%d|%d|" % (image.role, image.frame) + decoding(image.info)
 
 
 def _raw_layout(info: pb.ImageInfo) -> tuple[int, int, int, int, int]:
