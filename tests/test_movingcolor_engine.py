@@ -756,6 +756,53 @@ def test_a_matte_off_for_one_frame_leaves_its_neighbours_alone(engine_name):
         assert frames.band[t].any() and np.array_equal(full[t][frames.band[t]], empty[t][frames.band[t]]), t
 
 
+def _across_a_cut(count: int, cut: int, height: int = 64, width: int = 96) -> FusionFrames:
+    """A window of ``count`` frames whose frames from ``cut`` on are another scene (darker)."""
+    frames = _window(count, height, width, band_width=10.0)
+    dark = np.ones((count, 1, 1, 1), np.float32)
+    dark[cut:] = 0.3
+    plate, graded = np.array(frames.plate) * dark, np.array(frames.graded) * dark
+    return _shot_frames(plate, graded, np.array(frames.matte), np.array(frames.band), 10.0)
+
+
+def _frames_of(frames: FusionFrames, start: int, stop: int) -> FusionFrames:
+    """The window of frames ``start``-``stop`` alone, built from their arrays."""
+    part = slice(start, stop)
+    return _shot_frames(
+        frames.plate[part], frames.graded[part], frames.matte[part], frames.band[part], frames.band_pixels[0]
+    )
+
+
+@pytest.mark.parametrize("cut", [3, 1])
+def test_a_window_across_a_cut_decides_each_frame_among_its_own_shots_frames(cut):
+    """A plate that holds an edit: the network saw the other shot's frames as each frame's context
+    (on real clips joined at a cut, the band's colour error of the frames after it doubled). Each
+    frame of a window across a cut now comes out as that shot's frames alone make it."""
+    frames = _across_a_cut(6, cut)
+    network = _guided_start_network(seed=1)
+    joined = MovingColorEngine(network=network, device="cpu").fuse_window(frames)
+    for start, stop in ((0, cut), (cut, 6)):
+        alone = MovingColorEngine(network=network, device="cpu").fuse_window(_frames_of(frames, start, stop))
+        for t in range(start, stop):
+            assert np.array_equal(joined[t].alpha, alone[t - start].alpha), t
+    # Outputs asked for from one shot alone leave the other shot's frames out too.
+    asked = MovingColorEngine(network=network, device="cpu").fuse_window(
+        dataclasses_replace(frames, outputs=[4])
+    )
+    assert np.array_equal(asked[0].alpha, joined[4].alpha)
+
+
+def test_the_guided_engine_averages_over_time_within_a_shot():
+    """The guided engine's temporal average takes no frame of another shot."""
+    from movingcolor.engines.guided import GuidedEngine
+
+    frames = _across_a_cut(5, 3)
+    for center, (start, stop) in ((2, (0, 3)), (3, (3, 5))):
+        joined = GuidedEngine().fuse(dataclasses_replace(frames, outputs=[center])).alpha
+        part = dataclasses_replace(_frames_of(frames, start, stop), outputs=[center - start])
+        assert np.array_equal(joined, GuidedEngine().fuse(part).alpha), center
+
+
 def test_the_network_runs_with_the_edge_curve_its_model_was_trained_through():
     """A model's configuration carries the slope of its matte's edge curve: a network trained with
     another slope runs with that one (and so, unchanged, equals the guided engine at that slope),

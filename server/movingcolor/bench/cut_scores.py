@@ -1,13 +1,15 @@
 """How far apart consecutive frames of one shot are, against frames of two different shots: the
 margin a cut detector would have on the shared real clips.
 
-The score of two frames is the total variation between their 16-bin R, G and B histograms (the mean
-over the channels) plus their mean absolute difference, both on the frames reduced to about 64
-pixels on their long side. The report gives the highest score between consecutive frames of each
-clip and the lowest between the middle frames of two clips of one size.
+The score of two frames is the engine's (``engines.shot_cuts.cut_score``: the total variation
+between their R, G and B histograms plus their mean absolute difference, on the frames reduced to
+about 64 pixels on their long side). The report gives the highest score between consecutive frames of each
+clip, the lowest between frames of two clips of one size, and how many such pairs score no
+higher than the engine's threshold for a cut (``engines.shot_cuts.CUT_SCORE``).
 
 Run: ``python -m movingcolor.bench.cut_scores`` (``--root``: the folder holding the clips, default
-as the real-footage benchmark's; ``--frames``: frames per clip).
+as the real-footage benchmark's; ``--frames``: frames per clip; ``--every``: the frames compared
+across clips).
 """
 
 from __future__ import annotations
@@ -17,31 +19,9 @@ import itertools
 import sys
 from pathlib import Path
 
-import numpy as np
-
+from ..engines.shot_cuts import CUT_SCORE, cut_score, reduced
 from ..frames.image_io import read_pixels
 from .real_clips import default_clips_root, missing_reason
-
-#: Frames are reduced to about this many pixels on their long side before they are compared.
-SIDE = 64
-BINS = 16
-
-
-def reduced(path: Path) -> np.ndarray:
-    pixels = read_pixels(path)[..., :3]
-    step = max(1, max(pixels.shape[:2]) // SIDE)
-    return pixels[::step, ::step]
-
-
-def score(a: np.ndarray, b: np.ndarray) -> float:
-    """Histogram distance plus mean absolute difference of two reduced frames."""
-
-    def histograms(image: np.ndarray) -> np.ndarray:
-        counts = [np.histogram(image[..., c], bins=BINS, range=(0.0, 1.0))[0] for c in range(3)]
-        return np.stack(counts) / image[..., 0].size
-
-    distance = 0.5 * np.abs(histograms(a) - histograms(b)).sum(axis=1).mean()
-    return float(distance + np.abs(a - b).mean())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,25 +30,33 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--root", type=Path, default=default_clips_root())
     parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--every", type=int, default=5, help="compare every Nth frame across clips")
     args = parser.parse_args(argv)
     reason = missing_reason(args.root)
     if reason:
         print(f"cut scores: skipped: {reason}", file=sys.stderr)
         return 0
     folders = sorted(args.root.glob("davis480/*/frames")) + sorted(args.root.glob("*/frames"))
-    middles = {}
+    clips = {}
     for folder in folders:
-        frames = [reduced(path) for path in sorted(folder.iterdir())[: args.frames]]
-        within = max(score(a, b) for a, b in itertools.pairwise(frames))
+        frames = [reduced(read_pixels(path)[..., :3]) for path in sorted(folder.iterdir())[: args.frames]]
+        within = max(cut_score(a, b) for a, b in itertools.pairwise(frames))
         print(f"{folder.parent.name}: highest between consecutive frames {within:.3f}")
-        middles[folder.parent.name] = frames[len(frames) // 2]
+        clips[folder.parent.name] = frames
     across = [
-        (score(middles[a], middles[b]), a, b)
-        for a, b in itertools.combinations(middles, 2)
-        if middles[a].shape == middles[b].shape
+        (cut_score(first, second), a, b)
+        for a, b in itertools.combinations(clips, 2)
+        if clips[a][0].shape == clips[b][0].shape
+        for first in clips[a][:: args.every]
+        for second in clips[b][:: args.every]
     ]
     lowest, a, b = min(across)
-    print(f"lowest between two clips' middle frames: {lowest:.3f} ({a}, {b})")
+    missed = sum(score <= CUT_SCORE for score, _, _ in across)
+    print(
+        f"between frames of two clips (every {args.every}th frame, {len(across)} pairs): lowest {lowest:.3f} "
+        f"({a}, {b}); {missed} ({missed / len(across):.2%}) at or below {CUT_SCORE:g}, the score the "
+        f"engine takes for a cut"
+    )
     return 0
 
 

@@ -11,13 +11,14 @@ composite, whatever the engine returns.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
 
 from ..windowing import Window, centered_windows
+from .frame_stack import FrameStack
 
 
 @dataclass
@@ -69,6 +70,29 @@ class FusionFrames:
         has none, and is no evidence of the edge for its neighbours. Found once a window: an engine
         asks for each of its crops."""
         return [bool(band.any()) for band in self.band]
+
+    def part(self, indices: Sequence[int]) -> FusionFrames:
+        """The window of the local frames ``indices`` (in order) alone, its outputs those among them:
+        every per-frame input a :class:`~.frame_stack.FrameStack` of the same arrays, no copy."""
+        indices = list(indices)
+        if not all(0 <= t < self.num_local for t in indices):
+            raise ValueError(f"a window's part takes local frames (0-{self.num_local - 1}), not {indices}")
+        stacks = {name: getattr(self, name) for name in WINDOW_ARRAYS}
+        arrays = {
+            name: None if stack is None else FrameStack([stack[t] for t in indices])
+            for name, stack in stacks.items()
+        }
+        part = replace(
+            self,
+            frame_numbers=[self.frame_numbers[t] for t in indices],
+            outputs=[indices.index(t) for t in self.outputs if t in indices],
+            band_pixels=[self.band_pixels[t] for t in indices],
+            num_local=len(indices),
+            frame_keys=None if self.frame_keys is None else [self.frame_keys[t] for t in indices],
+            **arrays,
+        )
+        part.__dict__["has_band"] = [self.has_band[t] for t in indices]  # found once, for the window
+        return part
 
 
 #: The per-frame arrays of a window: :class:`FusionFrames`' fields stacked over its frames.

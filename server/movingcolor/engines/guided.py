@@ -4,11 +4,13 @@ band only, smoothed over time (:mod:`.guided_filter`), and its edge made as cris
 
 from __future__ import annotations
 
+from ..lru_cache import LruCache
 from ..masks.band import occupied_tiles
 from .band_refinement import TileRefinements, content_key, smoothed_band_alpha
 from .base import Engine, FusionFrames, FusionResult
 from .crisp_edge import EDGE_CONTRAST, crisp_edge
 from .guided_filter import CHANGE_SIGMA, EPS, TEMPORAL_RADIUS, TEMPORAL_SIGMA, neighbours_with_band
+from .shot_cuts import REDUCED_BYTES, shot_holding
 from .torch_filters import refiner_on
 
 
@@ -40,14 +42,19 @@ class GuidedEngine(Engine):
         self.device = device
         self._refiner = refiner_on(device)
         #: Refined tiles by frame: windows that share frames share their refinement.
+        #: The frames reduced for the cut score, by frame: each frame is in several windows.
+        self._reduced: LruCache = LruCache(REDUCED_BYTES)
         self._refined = TileRefinements(capacity=4 * self.temporal_radius + 2, eps=eps, refiner=self._refiner)
 
     def fuse(self, frames: FusionFrames) -> FusionResult:
         center = frames.center
         tiles = occupied_tiles(frames.band[center])
-        near = neighbours_with_band(center, range(len(frames.frame_numbers)), frames.has_band)
         # Without the runner's keys, a frame is named by its content.
         keys = frames.frame_keys or [None] * len(frames.frame_numbers)
+        # The temporal average never reaches across a cut (:mod:`.shot_cuts`).
+        plates = [frames.plate_display[t] for t in range(len(frames.frame_numbers))]
+        shot = shot_holding(center, plates, keys, self._reduced) if len(plates) > 1 else range(1)
+        near = neighbours_with_band(center, shot, frames.has_band)
         refined = []
         for t in near:
             guide, matte, band_pixels = frames.plate_display[t], frames.matte[t], frames.band_pixels[t]

@@ -56,6 +56,7 @@ from .guided_filter import (
     smooth_over_time,
 )
 from .guided_upsample import UPSAMPLE_EPS, UPSAMPLE_RADIUS, guided_upsample, guided_upsample_tiles
+from .shot_cuts import shots
 from .steady_matte import steadied_mattes
 from .torch_filters import refiner_on
 
@@ -365,13 +366,16 @@ class MovingColorEngine(Engine):
     def fuse_window(self, frames: FusionFrames) -> list[FusionResult]:
         """The window's decisions; a refined matte's edge made as crisp as the plate's
         (:mod:`.crisp_edge`), as the guided engine's is, so a network that leaves its guided start
-        unchanged gives that engine's matte."""
-        results = self._decide_window(frames)
+        unchanged gives that engine's matte. A window that spans a cut (:mod:`.shot_cuts`) is
+        decided shot by shot, each of its outputs among its own shot's frames alone."""
+        decided: dict[int, FusionResult] = {}
+        for part, outputs in _parts_between_cuts(frames, self._flows):
+            decided.update(zip(outputs, self._decide_window(part), strict=True))
         return [
             result
             if result.alpha is None
             else FusionResult(alpha=crisp_edge(result.alpha, frames.band[index], self.edge_contrast))
-            for index, result in zip(frames.outputs, results, strict=True)
+            for index, result in ((index, decided[index]) for index in frames.outputs)
         ]
 
     def _decide_window(self, frames: FusionFrames) -> list[FusionResult]:
@@ -541,6 +545,25 @@ def context_stand_ins(has_band: Sequence[bool]) -> list[int] | None:
     if not with_band or len(with_band) == len(has_band):
         return None
     return [t if has_band[t] else min(with_band, key=lambda s: (abs(s - t), s)) for t in range(len(has_band))]
+
+
+def _parts_between_cuts(frames: FusionFrames, cache: LruCache) -> list[tuple[FusionFrames, list[int]]]:
+    """The window's parts to decide, each with its outputs (indices into ``frames``): the window
+    itself where its local frames are one shot; else the local frames of each shot that holds an
+    output. The global frames are left out of a window with a cut: sampled across the clip, they
+    may be of any of its shots. The frames' reductions for the cut score are kept in ``cache``."""
+    local = frames.num_local
+    keys = None if frames.frame_keys is None else frames.frame_keys[:local]
+    plates = [frames.plate_display[t] for t in range(local)]
+    runs = shots(plates, keys, cache) if local > 1 else [range(local)]
+    if len(runs) == 1:
+        return [(frames, list(frames.outputs))]
+    parts = []
+    for run in runs:
+        outputs = [index for index in frames.outputs if index in run]
+        if outputs:
+            parts.append((frames.part(run), outputs))
+    return parts
 
 
 def _blend_pieces(
