@@ -461,3 +461,49 @@ def test_through_a_server_a_folder_never_takes_another_plates_frames_either(serv
     assert snapshot(renders) == kept
     assert fuse(served.address, first, renders, "--json") == 0
     assert len(json.loads(capsys.readouterr().out)["skipped"]) == 2
+
+
+def test_a_server_that_stops_answering_fails_the_job_within_its_keepalive(tmp_path):
+    """A server process stopped (or a machine cut off without closing the connection) held a
+    farm job's call until its deadline, six hours. A call silent for the client's keepalive now
+    pings the server, and a ping left unanswered fails the call as the server unavailable.
+
+    (A client blocked sending a file to a stopped process cannot send its ping either; over TCP the
+    kernel's timeout for unacknowledged data, which gRPC sets from the keepalive, covers a machine
+    cut off.)"""
+    import signal
+
+    from movingcolor.jobs.demo_shot import write_demo_inputs
+    from movingcolor.protocol import MIN_KEEPALIVE_SECONDS
+    from movingcolor_client.errors import ServerUnavailableError
+
+    plate, matte = write_demo_inputs(tmp_path / "shot", frames=40, width=1280, height=720)
+    out = tmp_path / "out"
+    folder = short_folder()
+    with ServerProcess(f"unix://{folder}/mc.sock", ["--root", str(tmp_path)]) as server:
+        failures: list[Exception] = []
+
+        def run() -> None:
+            with connect(server.address, retries=0, keepalive=MIN_KEEPALIVE_SECONDS) as client:
+                try:
+                    client.run_job(plate, str(out / "f.####.exr"), matte, grade=GRADE, engine="guided")
+                except MovingColorError as error:
+                    failures.append(error)
+
+        call = threading.Thread(target=run)
+        call.start()
+        first_frame = time.monotonic() + 120
+        while not output_files(out) and time.monotonic() < first_frame:
+            time.sleep(0.02)
+        os.kill(server.process.pid, signal.SIGSTOP)
+        try:
+            stopped = time.monotonic()
+            call.join(60)
+            waited = time.monotonic() - stopped
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+        call.join()
+    shutil.rmtree(folder, ignore_errors=True)
+    assert waited < 60 and len(failures) == 1, failures
+    assert isinstance(failures[0], ServerUnavailableError), failures[0]
+    assert "unavailable" in str(failures[0])

@@ -11,11 +11,17 @@ from pathlib import Path
 
 import grpc
 from movingcolor.errors import MovingColorError
-from movingcolor.protocol import CLIENT_METADATA, TOKEN_METADATA
+from movingcolor.protocol import CLIENT_METADATA, MIN_KEEPALIVE_SECONDS, TOKEN_METADATA
 
 from .errors import MUTUAL_TLS, PLAIN, TLS
 
 TOKEN_ENV = "MOVINGCOLOR_TOKEN"
+#: A call that has heard nothing from its server for this long pings it, and a ping that is not
+#: answered within ``KEEPALIVE_TIMEOUT`` fails the call as unavailable (then retried as any such
+#: failure): a server process stopped, or a machine cut off without closing the connection, had
+#: held ``fuse --server`` until the shot's deadline (6 hours).
+KEEPALIVE_SECONDS = 30.0
+KEEPALIVE_TIMEOUT = 20.0
 #: Fused frames come in parts of the server's part size; this leaves room for a server set larger.
 MAX_RECEIVE_BYTES = 64 * 1024 * 1024
 
@@ -79,12 +85,28 @@ def make_channel(
     server_name: str | None = None,
     retries: int = 0,
     backoff: float = 0.5,
+    keepalive: float = KEEPALIVE_SECONDS,
 ) -> grpc.Channel:
     """A channel to ``unix:///path/to.sock`` or ``host:port``; TLS when asked or when a CA/cert is given;
-    quick calls retried by gRPC ``retries`` times while the server is unreachable."""
+    quick calls retried by gRPC ``retries`` times while the server is unreachable; a call silent for
+    ``keepalive`` seconds pings the server (at least ``MIN_KEEPALIVE_SECONDS``, what servers take)."""
     if not address or (not address.startswith("unix:") and ":" not in address):
         raise MovingColorError(f"server address {address!r}: write unix:///path/to.sock or host:port")
-    options: list[tuple[str, object]] = [("grpc.max_receive_message_length", MAX_RECEIVE_BYTES)]
+    if not keepalive >= MIN_KEEPALIVE_SECONDS:
+        raise MovingColorError(
+            f"keepalive {keepalive!r}s: a server closes the connection of a client that pings more "
+            f"often than every {MIN_KEEPALIVE_SECONDS:g}s; give at least that"
+        )
+    options: list[tuple[str, object]] = [
+        ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
+        ("grpc.keepalive_time_ms", int(keepalive * 1000)),
+        ("grpc.keepalive_timeout_ms", int(min(keepalive, KEEPALIVE_TIMEOUT) * 1000)),
+        # Any ping in flight, gRPC's own flow-control probes too, waits this long for its answer
+        # (60 s by default): a server stopped just after such a probe was found only then.
+        ("grpc.http2.ping_timeout_ms", int(min(keepalive, KEEPALIVE_TIMEOUT) * 1000)),
+        # gRPC stops pinging after two pings without data by default: a stalled server sends none.
+        ("grpc.http2.max_pings_without_data", 0),
+    ]
     service_config = retry_service_config(retries, backoff)
     if service_config:
         options += [("grpc.enable_retries", 1), ("grpc.service_config", service_config)]

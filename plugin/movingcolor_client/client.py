@@ -26,7 +26,7 @@ from movingcolor.v1 import fusion_pb2, fusion_pb2_grpc
 from movingcolor.v1 import image_pb2 as pb
 
 from .calls import ShotCall
-from .channel import call_metadata, make_channel, tls_mode
+from .channel import KEEPALIVE_SECONDS, call_metadata, make_channel, tls_mode
 from .errors import ClientError, ImageEvictedError, ServerUnavailableError, from_rpc_error
 from .outputs import ShotOutputs, contiguous_runs
 from .results import FusedFrame
@@ -57,6 +57,7 @@ class Client:
         retries: int = 3,
         backoff: float = 0.5,
         part_bytes: int = PART_BYTES,
+        keepalive: float = KEEPALIVE_SECONDS,
     ):
         self.address = address
         self.retries = retries
@@ -66,7 +67,7 @@ class Client:
         #: with a smaller --max-message-mb refuses parts of ``part_bytes``.
         self.server_part_bytes: int | None = None
         self.metadata = call_metadata(token, name)
-        self.channel = make_channel(address, tls, ca, cert, key, server_name, retries, backoff)
+        self.channel = make_channel(address, tls, ca, cert, key, server_name, retries, backoff, keepalive)
         self.tls = tls_mode(tls, ca, cert, key)
         self._stub = fusion_pb2_grpc.FusionStub(self.channel)
         self._health_stub = health_pb2_grpc.HealthStub(self.channel)

@@ -31,7 +31,7 @@ from grpc_reflection.v1alpha import reflection
 
 from ..errors import MovingColorError
 from ..process_heap import glibc_function
-from ..protocol import SERVICE
+from ..protocol import MIN_KEEPALIVE_SECONDS, SERVICE
 from ..v1 import fusion_pb2, fusion_pb2_grpc
 from .address import Address, check_unix_socket_free, parse_address
 from .auth import TokenInterceptor
@@ -259,6 +259,9 @@ def create_server(
             ("grpc.max_send_message_length", settings.max_message_bytes),
             # gRPC lets a second server share a port by default; a clash must be an error instead.
             ("grpc.so_reuseport", 0),
+            # Clients ping a call that has been silent (protocol.MIN_KEEPALIVE_SECONDS); gRPC's
+            # default would close the connection of a client that pings more than every 5 minutes.
+            ("grpc.http2.min_recv_ping_interval_without_data_ms", int(MIN_KEEPALIVE_SECONDS * 1000)),
         ],
     )
     fusion_pb2_grpc.add_FusionServicer_to_server(FusionServicer(state), server)
