@@ -269,6 +269,23 @@ def test_an_output_that_cannot_be_written_is_a_clear_error(served, tmp_path, cap
     assert list(locked.iterdir()) == []
 
 
+@pytest.mark.parametrize("through", ["in process", "server"])
+def test_a_failure_in_json_lists_the_frames_written_before_it(served, tmp_path, capsys, through):
+    """A farm wrapper reading ``fuse --json`` learns which frames a run that stopped part way left
+    whole, in process and through a server, as the message on stderr says how many."""
+    plate = write_plate(tmp_path / "shot", 1001, 1004)
+    out = tmp_path / "out"
+    (out / "f.1003.exr").mkdir(parents=True)
+    server = ["--server", served.address] if through == "server" else []
+    code = run_cli("fuse", *server, "--plate", plate, "--grade", GRADE, "--engine", "hard",
+                   "--out", str(out / "f.####.exr"), "--json")  # fmt: skip
+    assert code == 2
+    failure = json.loads(capsys.readouterr().out)
+    assert failure["exit_code"] == 2
+    assert "f.1003.exr" in failure["error"] and "cannot write" in failure["error"]
+    assert failure["written"] == [str(out / "f.1001.exr"), str(out / "f.1002.exr")]
+
+
 def test_a_full_disk_is_a_clear_error(served, tmp_path, capsys, monkeypatch):
     plate = write_plate(tmp_path / "shot", 1001, 1004)
     out = tmp_path / "out"

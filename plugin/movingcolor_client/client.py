@@ -302,7 +302,7 @@ class Client:
                 for run in contiguous_runs(set(render) - set(kept)):
                     fuse(_render_only(setup, run))
         except MovingColorError as error:
-            note_frames_written(error, len(written), pattern)
+            note_frames_written(error, written, pattern)
             raise
         finally:
             outputs.release()

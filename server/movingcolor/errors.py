@@ -10,6 +10,10 @@ from __future__ import annotations
 
 # sysexits.h EX_TEMPFAIL: a transient failure (a server down or busy) that a farm may retry.
 TRANSIENT_EXIT_CODE = 75
+#: The attribute of an error that stopped a shot part way that lists the paths of the frames
+#: written whole before it (``frames.output_pattern.note_frames_written``; ``movingcolor fuse
+#: --json`` reports them with the error).
+FRAMES_WRITTEN = "frames_written"
 
 
 class MovingColorError(Exception):

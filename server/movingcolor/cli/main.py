@@ -19,7 +19,7 @@ import sys
 import threading
 
 from .. import __version__
-from ..errors import MovingColorError
+from ..errors import FRAMES_WRITTEN, MovingColorError
 
 #: Commands that answer SIGTERM themselves (a server drains, training stops at a step's end).
 HANDLE_SIGTERM_THEMSELVES = frozenset({"serve", "train"})
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + signal.SIGPIPE
     except MovingColorError as error:
-        return _failed(args, f"error: {error}", error.exit_code)
+        return _failed(args, f"error: {error}", error.exit_code, getattr(error, FRAMES_WRITTEN, None))
     except Terminated:
         return _failed(args, "stopped (SIGTERM); what was already written is complete", 128 + signal.SIGTERM)
     except KeyboardInterrupt:
@@ -135,12 +135,14 @@ def _json_usage_error(parser: argparse.ArgumentParser):
     return error
 
 
-def _failed(args: argparse.Namespace, message: str, exit_code: int) -> int:
+def _failed(args: argparse.Namespace, message: str, exit_code: int, written: list[str] | None = None) -> int:
     """Say why the command stopped, on stderr; with --json, on stdout too as the summary it did not
-    get to print (a pipeline reading ``fuse ... --json > fuse.json`` finds why, not an empty file)."""
+    get to print (a pipeline reading ``fuse ... --json > fuse.json`` finds why, not an empty file),
+    with the frames ``written`` whole before it where the command wrote frames."""
     print(f"movingcolor: {message}", file=sys.stderr)
     if getattr(args, "json", False):
-        print(json.dumps({"error": message.removeprefix("error: "), "exit_code": exit_code}))
+        failure = {"error": message.removeprefix("error: "), "exit_code": exit_code}
+        print(json.dumps(failure if written is None else {**failure, "written": written}))
     return exit_code
 
 

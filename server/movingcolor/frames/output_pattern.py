@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import MovingColorError, OutputError
+from ..errors import FRAMES_WRITTEN, MovingColorError, OutputError
 from .image_io import WRITABLE_FORMATS, read_header
 from .sequence import (
     IMAGE_EXTENSIONS,
@@ -160,11 +161,13 @@ def prepare_folder(pattern: SequencePattern) -> None:
 UNNOTED = "message_before_frames_written"
 
 
-def note_frames_written(error: Exception, written: int, pattern: SequencePattern) -> None:
-    """Add to ``error``'s message that the ``written`` frames before it are whole and valid: a run
-    that stops part way says what it leaves rather than hide it."""
+def note_frames_written(error: Exception, written: Sequence[str], pattern: SequencePattern) -> None:
+    """Add to ``error``'s message that the ``written`` frames (their paths) before it are whole and
+    valid, and give it their paths (``errors.FRAMES_WRITTEN``): a run that stops part way says what it
+    leaves rather than hide it."""
+    setattr(error, FRAMES_WRITTEN, [str(path) for path in written])
     if written:
         setattr(error, UNNOTED, str(error))
         error.args = (
-            f"{error} (the {written} frames before it were written completely to {pattern.directory})",
+            f"{error} (the {len(written)} frames before it were written completely to {pattern.directory})",
         )

@@ -88,7 +88,7 @@ def run_plan(plan: ShotPlan, progress: Progress | None = None, started: float | 
                     writer.submit(number, path, write)
                 writer.finish()
         except MovingColorError as error:
-            note_frames_written(error, len(written), pattern)
+            note_frames_written(error, written, pattern)
             raise
     finally:
         if claim is not None:
