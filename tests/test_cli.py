@@ -1232,3 +1232,28 @@ def test_quiet_or_a_dumb_terminal_draws_no_progress_bar(monkeypatch, capsys, cap
     progress(1, 2, 1001)
     progress(2, 2, 1002)
     assert progress.bar is None and "\r" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_quiet_and_verbose_are_taken_before_or_after_the_command(demo_inputs, tmp_path, where):
+    """``movingcolor fuse ... -q`` was refused as an unrecognised argument: users put the logging
+    options after the command as often as before it."""
+    plate, matte = demo_inputs
+    shot = ["fuse", "--plate", plate, "--matte", matte, "--grade", "sat=1.2", "--engine", "hard",
+            "--frames", "1001-1002"]  # fmt: skip
+
+    def run(option: str, out: str) -> str:
+        args = [option, *shot, "--out", str(tmp_path / out / "f.####.exr")]
+        if where == "after":
+            args = args[1:] + [option]
+        result = subprocess.run(
+            [sys.executable, "-m", "movingcolor.cli.main", *args], capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stderr
+
+    quiet, verbose = run("-q", "quiet"), run("-v", "verbose")
+    assert "wrote 2 frames" not in quiet and "frame 1002 done" not in quiet
+    assert "wrote 2 frames" in verbose and len(verbose.splitlines()) > len(
+        run("--quiet", "again").splitlines()
+    )

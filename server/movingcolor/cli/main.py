@@ -69,6 +69,19 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     command = _command_in(argv) if argv is not None else None
     for name in [command] if command in COMMANDS else COMMANDS:
         importlib.import_module(f".{COMMANDS[name]}", __package__).add_parser(commands)
+    # Also after the command (``movingcolor fuse ... -q``), where users put them as often as before
+    # it; not given there, they leave the values given before it.
+    for subparser in commands.choices.values():
+        subparser.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log debug details"
+        )
+        subparser.add_argument(
+            "-q",
+            "--quiet",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="log warnings and errors only",
+        )
     return parser
 
 
