@@ -524,3 +524,59 @@ def test_a_server_that_stops_answering_fails_the_job_within_its_keepalive(tmp_pa
     assert waited < 60 and len(failures) == 1, failures
     assert isinstance(failures[0], ServerUnavailableError), failures[0]
     assert "unavailable" in str(failures[0])
+
+
+def test_a_healthy_call_silent_for_long_keeps_its_connection():
+    """A call the server answers only after a long silence (a job queued behind others, a slow
+    frame) is pinged by its client every keepalive. A server of this version takes such pings; one
+    with gRPC's defaults (a server older than the setting) closes the connection after a few, and the
+    client says why and that retrying will not help, rather than call the server unavailable."""
+    from concurrent import futures
+
+    import grpc
+    from movingcolor.protocol import MIN_KEEPALIVE_SECONDS
+    from movingcolor.service.server import create_server
+    from movingcolor_client.channel import make_channel
+    from movingcolor_client.errors import ClientError, ServerUnavailableError, from_rpc_error
+
+    silent = 5.5 * MIN_KEEPALIVE_SECONDS  # gRPC closes after the third ping too soon
+
+    def answer_late(request, context):
+        time.sleep(silent)
+        return b"done"
+
+    handler = grpc.method_handlers_generic_handler(
+        "test.Silent", {"Wait": grpc.unary_unary_rpc_method_handler(answer_late)}
+    )
+    folder = short_folder()
+    ours, _ = create_server(f"unix://{folder}/ours.sock")
+    stock = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    stock.add_insecure_port(f"unix://{folder}/stock.sock")
+    answers: dict[str, object] = {}
+
+    def call(name: str) -> None:
+        channel = make_channel(f"unix://{folder}/{name}.sock", keepalive=MIN_KEEPALIVE_SECONDS)
+        try:
+            answers[name] = channel.unary_unary("/test.Silent/Wait")(b"", timeout=silent + 30)
+        except grpc.RpcError as error:
+            answers[name] = from_rpc_error(error, f"unix://{folder}/{name}.sock", "waiting")
+        finally:
+            channel.close()
+
+    for server in (ours, stock):
+        server.add_generic_rpc_handlers((handler,))
+        server.start()
+    try:
+        calls = [threading.Thread(target=call, args=(name,)) for name in ("ours", "stock")]
+        for thread in calls:
+            thread.start()
+        for thread in calls:
+            thread.join()
+    finally:
+        ours.stop(0)
+        stock.stop(0)
+        shutil.rmtree(folder, ignore_errors=True)
+    assert answers["ours"] == b"done", answers["ours"]
+    refused = answers["stock"]
+    assert isinstance(refused, ClientError) and not isinstance(refused, ServerUnavailableError), refused
+    assert "pinged a silent call more often than it allows" in str(refused)

@@ -11,7 +11,12 @@ from pathlib import Path
 
 import grpc
 from movingcolor.errors import MovingColorError
-from movingcolor.protocol import CLIENT_METADATA, MIN_KEEPALIVE_SECONDS, TOKEN_METADATA
+from movingcolor.protocol import (
+    CLIENT_METADATA,
+    GRPC_DEFAULT_KEEPALIVE_SECONDS,
+    MIN_KEEPALIVE_SECONDS,
+    TOKEN_METADATA,
+)
 
 from .errors import MUTUAL_TLS, PLAIN, TLS
 
@@ -19,8 +24,11 @@ TOKEN_ENV = "MOVINGCOLOR_TOKEN"
 #: A call that has heard nothing from its server for this long pings it, and a ping that is not
 #: answered within ``KEEPALIVE_TIMEOUT`` fails the call as unavailable (then retried as any such
 #: failure): a server process stopped, or a machine cut off without closing the connection, had
-#: held ``fuse --server`` until the shot's deadline (6 hours).
-KEEPALIVE_SECONDS = 30.0
+#: held ``fuse --server`` until the shot's deadline (6 hours). A little over gRPC's default for
+#: what a server takes, so a server of any version keeps the connection of a healthy call that is
+#: silent for long (a job queued behind others, a slow frame); servers of this version take pings
+#: every ``MIN_KEEPALIVE_SECONDS``, for a client that asks for them sooner (``keepalive``).
+KEEPALIVE_SECONDS = GRPC_DEFAULT_KEEPALIVE_SECONDS + 30.0
 KEEPALIVE_TIMEOUT = 20.0
 #: Fused frames come in parts of the server's part size; this leaves room for a server set larger.
 MAX_RECEIVE_BYTES = 64 * 1024 * 1024

@@ -15,6 +15,7 @@ import ssl
 import grpc
 from movingcolor import errors as server_errors
 from movingcolor.errors import TRANSIENT_EXIT_CODE, MovingColorError
+from movingcolor.protocol import GRPC_DEFAULT_KEEPALIVE_SECONDS
 from movingcolor.protocol.status import IMAGE_EVICTED, error_reason
 
 from .package_check import installed_movingcolor
@@ -209,6 +210,14 @@ def from_rpc_error(
             f"{doing}: the server at {address} uses TLS and this client connected without it; pass "
             f"the CA that signed the server's certificate (--tls-ca, ca=), or tls=True for a "
             f"certificate of a public CA"
+        )
+    if code == grpc.StatusCode.UNAVAILABLE and "too many pings" in details.lower():
+        # Not worth retrying: the same client pings the same server as often again.
+        return ClientError(
+            f"{doing}: the server at {address} closed the connection because this client pinged a "
+            f"silent call more often than it allows (a server older than this client takes a ping "
+            f"every {GRPC_DEFAULT_KEEPALIVE_SECONDS:g}s at most); connect with a longer keepalive "
+            f"(Client(keepalive=...)) or update the server"
         )
     if code == grpc.StatusCode.UNAVAILABLE:
         message = (

@@ -260,8 +260,8 @@ def create_server(
             # gRPC lets a second server share a port by default; a clash must be an error instead.
             ("grpc.so_reuseport", 0),
             # Clients ping a call that has been silent (protocol.MIN_KEEPALIVE_SECONDS); gRPC's
-            # default would close the connection of a client that pings more than every 5 minutes.
-            ("grpc.http2.min_recv_ping_interval_without_data_ms", int(MIN_KEEPALIVE_SECONDS * 1000)),
+            # default closes the connection of a client that pings more than every 5 minutes.
+            ("grpc.http2.min_ping_interval_without_data_ms", int(MIN_KEEPALIVE_SECONDS * 1000)),
         ],
     )
     fusion_pb2_grpc.add_FusionServicer_to_server(FusionServicer(state), server)
