@@ -779,7 +779,7 @@ def test_a_window_across_a_cut_decides_each_frame_among_its_own_shots_frames(cut
     (on real clips joined at a cut, the band's colour error of the frames after it doubled). Each
     frame of a window across a cut now comes out as that shot's frames alone make it."""
     frames = _across_a_cut(6, cut)
-    network = _guided_start_network(seed=1)
+    network = live_heads(_guided_start_network(seed=1))
     joined = MovingColorEngine(network=network, device="cpu").fuse_window(frames)
     for start, stop in ((0, cut), (cut, 6)):
         alone = MovingColorEngine(network=network, device="cpu").fuse_window(_frames_of(frames, start, stop))
@@ -790,6 +790,28 @@ def test_a_window_across_a_cut_decides_each_frame_among_its_own_shots_frames(cut
         dataclasses_replace(frames, outputs=[4])
     )
     assert np.array_equal(asked[0].alpha, joined[4].alpha)
+
+
+def test_a_global_frame_of_another_shot_is_left_out_of_a_window():
+    """A model with global frames (sampled across the clip) was shown frames of the plate's other
+    shots although the window's own frames were one shot: a global frame a cut away is left out,
+    one of the same shot kept."""
+    frames = _across_a_cut(6, 5)
+    windowed = dataclasses_replace(
+        frames, frame_numbers=[0, 1, 2, 3, 20, 40], outputs=[0, 1, 2, 3], num_local=4
+    )
+    kept = slice(0, 5)
+    expected = dataclasses_replace(
+        _shot_frames(frames.plate[kept], frames.graded[kept], frames.matte[kept], frames.band[kept], 10.0),
+        frame_numbers=[0, 1, 2, 3, 20],
+        outputs=[0, 1, 2, 3],
+        num_local=4,
+    )
+    network = live_heads(_guided_start_network(seed=1))
+    decided = MovingColorEngine(network=network, device="cpu").fuse_window(windowed)
+    alone = MovingColorEngine(network=network, device="cpu").fuse_window(expected)
+    for t in range(4):
+        assert np.array_equal(decided[t].alpha, alone[t].alpha), t
 
 
 def test_the_guided_engine_averages_over_time_within_a_shot():

@@ -35,10 +35,29 @@ def test_a_cut_between_two_scenes_parts_the_frames_and_motion_within_a_shot_does
     assert shots(panned(first, 5, 48)) == [range(0, 5)]
     assert cut_score(reduced(first), reduced(first)) == 0.0
     assert cut_score(reduced(first), reduced(second)) > CUT_SCORE
-    # A flash frame between two frames of one shot is a shot of its own.
-    flash = np.clip(first * 3.0, 0.0, 1.0)
-    assert shots([first, flash, first]) == [range(0, 1), range(1, 2), range(2, 3)]
     assert shots([first]) == [range(0, 1)]
+
+
+@pytest.mark.parametrize("frames", [4, 8, 12])
+def test_a_fade_a_flash_or_a_change_of_exposure_is_no_cut(frames):
+    """A fade changes every pair of frames alike, a flash frame the pairs either side of it alike:
+    no pair stands out, so the shot stays one (a fixed threshold had split a fade to black into as
+    many shots as it had frames)."""
+    picture = scene(5)
+    fade = [picture * (1.0 - t / frames) for t in range(frames + 1)]
+    assert shots(fade) == [range(0, frames + 1)]
+    flash = np.clip(picture * 3.0, 0.0, 1.0)
+    assert shots([picture, picture, flash, picture, picture]) == [range(0, 5)]
+    assert shots([picture * 0.5] * 3 + [picture * 0.6] * 3) == [range(0, 6)]
+
+
+def test_fine_texture_that_moves_is_no_cut():
+    """Stripes a few pixels apart panning across a 4K frame: sampled every few pixels they flicker
+    and scored far over the threshold; averaged over every pixel they do not."""
+    columns = np.arange(4096)
+    stripes = [((columns + 4 * t) // 4 % 2).astype(np.float32) for t in range(4)]
+    frames = [np.broadcast_to(row[None, :, None], (2160, 4096, 3)) * 0.8 + 0.1 for row in stripes]
+    assert shots(frames) == [range(0, 4)]
 
 
 def test_a_frame_is_reduced_once_for_the_windows_that_share_it(monkeypatch):

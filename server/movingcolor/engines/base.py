@@ -71,12 +71,20 @@ class FusionFrames:
         asks for each of its crops."""
         return [bool(band.any()) for band in self.band]
 
-    def part(self, indices: Sequence[int]) -> FusionFrames:
-        """The window of the local frames ``indices`` (in order) alone, its outputs those among them:
-        every per-frame input a :class:`~.frame_stack.FrameStack` of the same arrays, no copy."""
-        indices = list(indices)
-        if not all(0 <= t < self.num_local for t in indices):
-            raise ValueError(f"a window's part takes local frames (0-{self.num_local - 1}), not {indices}")
+    def part(self, local: Sequence[int], context: Sequence[int] = ()) -> FusionFrames:
+        """The window of the local frames ``local`` (in order) and the global frames ``context``
+        alone, its outputs those among the local ones: every per-frame input a
+        :class:`~.frame_stack.FrameStack` of the same arrays, no copy."""
+        local, context = list(local), list(context)
+        total = len(self.frame_numbers)
+        if not all(0 <= t < self.num_local for t in local) or not all(
+            self.num_local <= t < total for t in context
+        ):
+            raise ValueError(
+                f"a window's part takes local frames (0-{self.num_local - 1}) and global ones "
+                f"({self.num_local}-{total - 1}), not {local} and {context}"
+            )
+        indices = local + context
         stacks = {name: getattr(self, name) for name in WINDOW_ARRAYS}
         arrays = {
             name: None if stack is None else FrameStack([stack[t] for t in indices])
@@ -85,9 +93,9 @@ class FusionFrames:
         part = replace(
             self,
             frame_numbers=[self.frame_numbers[t] for t in indices],
-            outputs=[indices.index(t) for t in self.outputs if t in indices],
+            outputs=[indices.index(t) for t in self.outputs if t in local],
             band_pixels=[self.band_pixels[t] for t in indices],
-            num_local=len(indices),
+            num_local=len(local),
             frame_keys=None if self.frame_keys is None else [self.frame_keys[t] for t in indices],
             **arrays,
         )

@@ -56,7 +56,7 @@ from .guided_filter import (
     smooth_over_time,
 )
 from .guided_upsample import UPSAMPLE_EPS, UPSAMPLE_RADIUS, guided_upsample, guided_upsample_tiles
-from .shot_cuts import shots
+from .shot_cuts import kept_reduction, same_shot, shots
 from .steady_matte import steadied_mattes
 from .torch_filters import refiner_on
 
@@ -548,21 +548,30 @@ def context_stand_ins(has_band: Sequence[bool]) -> list[int] | None:
 
 
 def _parts_between_cuts(frames: FusionFrames, cache: LruCache) -> list[tuple[FusionFrames, list[int]]]:
-    """The window's parts to decide, each with its outputs (indices into ``frames``): the window
-    itself where its local frames are one shot; else the local frames of each shot that holds an
-    output. The global frames are left out of a window with a cut: sampled across the clip, they
-    may be of any of its shots. The frames' reductions for the cut score are kept in ``cache``."""
-    local = frames.num_local
-    keys = None if frames.frame_keys is None else frames.frame_keys[:local]
+    """The window's parts to decide, each with its outputs (indices into ``frames``): the local
+    frames of each shot that holds an output (:mod:`.shot_cuts`), with the global frames that may
+    be of the same shot (sampled across the clip, they may be of any of its shots): the window
+    itself where it is all one shot. The frames' reductions for the score are kept in ``cache``."""
+    local, total = frames.num_local, len(frames.frame_numbers)
+    keys = frames.frame_keys or [None] * total
     plates = [frames.plate_display[t] for t in range(local)]
-    runs = shots(plates, keys, cache) if local > 1 else [range(local)]
-    if len(runs) == 1:
-        return [(frames, list(frames.outputs))]
+    runs = shots(plates, keys[:local], cache) if local > 1 else [range(local)]
+
+    def low(t: int) -> np.ndarray:
+        return kept_reduction(frames.plate_display[t], keys[t], cache)
+
+    def nearest(run: range, t: int) -> int:
+        return run[0] if frames.frame_numbers[t] < frames.frame_numbers[run[0]] else run[-1]
+
     parts = []
     for run in runs:
         outputs = [index for index in frames.outputs if index in run]
-        if outputs:
-            parts.append((frames.part(run), outputs))
+        if not outputs:
+            continue
+        context = [t for t in range(local, total) if same_shot(low(t), low(nearest(run, t)))]
+        if len(runs) == 1 and len(context) == total - local:
+            return [(frames, list(frames.outputs))]
+        parts.append((frames.part(run, context), outputs))
     return parts
 
 

@@ -11,13 +11,15 @@ never reach across one.
 Two frames are compared reduced to about ``SIDE`` pixels on their long side (an area average, in
 the display encoding): the total variation between their ``BINS``-bin R, G and B histograms (the
 mean over the channels) plus their mean absolute difference. A cut changes both what is where
-and the colours' spread; motion within a shot moves the first more than the second, and a fade
-changes both a little each frame. ``python -m movingcolor.bench.cut_scores`` gives the margin on
-the shared real clips.
+and the colours' spread, between one pair of frames; motion within a shot moves the first more
+than the second, and a fade or a change of exposure changes both a little for every pair of
+frames, so a cut's score must also stand out from the pairs' beside it (``STANDS_OUT``).
+``python -m movingcolor.bench.cut_scores`` gives the margin on the shared real clips.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Hashable, Sequence
 
 import numpy as np
@@ -28,7 +30,8 @@ from .steady_matte import display_reduced
 #: Frames are compared reduced to about this many pixels on their long side.
 SIDE = 64
 BINS = 16
-#: Consecutive frames that score above this are taken to be two shots. On the shared real clips
+#: Consecutive frames that score above this (and ``STANDS_OUT`` times the pairs beside them) are
+#: taken to be two shots. On the shared real clips
 #: (``python -m movingcolor.bench.cut_scores``: 40 frames of each of 15 clips) the highest score
 #: between consecutive frames of a clip is 0.335 (motocross-jump, a fast pan; the others 0.04-0.15),
 #: and of 6720 pairs of frames of two clips 0.36% score no higher than this (the lowest 0.318). A
@@ -36,19 +39,21 @@ BINS = 16
 #: a cut missed is what was done before.
 CUT_SCORE = 0.36
 
+#: A cut's score stands out from the scores of the pairs beside it by at least this factor: a fade
+#: or a slow change of exposure changes every pair of frames alike, a cut one pair alone.
+STANDS_OUT = 2.0
 #: What an engine keeps of frames reduced for the score: a 64x36 frame is 27 KB.
 REDUCED_BYTES = 4 << 20
 
 
 def reduced(plate) -> np.ndarray:
     """``plate`` ``(H, W, 3)`` (display-encoded, or converted on demand) as the cut score reads it:
-    about ``SIDE`` pixels on its long side, averaged from every few rows and columns (a 4K frame
-    read whole costs 30 ms, most of a frame's memory read for a 64-pixel picture)."""
+    about ``SIDE`` pixels on its long side, each the mean of its area (every pixel counts: fine
+    texture sampled every few pixels flickers as it moves, and a pan of stripes scored as a cut)."""
     height, width = plate.shape[:2]
-    step = max(1, min(height, width) // (2 * SIDE))
     scale = min(1.0, SIDE / max(height, width))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return display_reduced(plate, size, step)
+    return np.clip(np.nan_to_num(display_reduced(plate, size), nan=0.0, posinf=1.0), 0.0, 1.0)
 
 
 def cut_score(first: np.ndarray, second: np.ndarray) -> float:
@@ -69,18 +74,32 @@ def shots(
     one run of them all where there is no cut. With ``keys`` (one per plate, None for none) and a
     ``cache``, each named frame is reduced once for the windows that share it."""
 
-    def low(t: int) -> np.ndarray:
-        key = None if keys is None or cache is None else keys[t]
-        value = None if key is None else cache.get(("cut score", key))
-        if value is None:
-            value = reduced(plates[t])
-            if key is not None:
-                cache.put(("cut score", key), value, value.nbytes)
-        return value
+    frames = [kept_reduction(plates[t], None if keys is None else keys[t], cache) for t in range(len(plates))]
+    # scores[t]: frame t against frame t + 1.
+    scores = [cut_score(a, b) for a, b in itertools.pairwise(frames)]
 
-    frames = [low(t) for t in range(len(plates))]
-    starts = [0] + [t for t in range(1, len(frames)) if cut_score(frames[t - 1], frames[t]) > CUT_SCORE]
+    def is_cut(t: int) -> bool:
+        beside = scores[max(0, t - 1) : t] + scores[t + 1 : t + 2]
+        return scores[t] > CUT_SCORE and all(scores[t] >= STANDS_OUT * other for other in beside)
+
+    starts = [0] + [t + 1 for t in range(len(scores)) if is_cut(t)]
     return [range(start, stop) for start, stop in zip(starts, starts[1:] + [len(frames)], strict=True)]
+
+
+def kept_reduction(plate, key: Hashable | None, cache: LruCache | None) -> np.ndarray:
+    """:func:`reduced` ``plate``, kept in ``cache`` under its frame's ``key`` (None: not kept)."""
+    value = None if key is None or cache is None else cache.get(("cut score", key))
+    if value is None:
+        value = reduced(plate)
+        if key is not None and cache is not None:
+            cache.put(("cut score", key), value, value.nbytes)
+    return value
+
+
+def same_shot(first: np.ndarray, second: np.ndarray) -> bool:
+    """Whether two :func:`reduced` frames far apart in time (a window's global frame against its
+    nearest local one) may be of one shot: no score a cut has between them."""
+    return cut_score(first, second) <= CUT_SCORE
 
 
 def shot_holding(index: int, plates: Sequence, keys=None, cache: LruCache | None = None) -> range:
