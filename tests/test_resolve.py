@@ -809,3 +809,24 @@ def test_a_fused_clip_resolve_will_not_tag_is_logged_with_the_fix(resolve, shot,
     assert "did not take Rec.709 / Gamma 2.6 as the fused clip's input colour space; set it by hand" in (
         caplog.text
     )
+
+
+def test_the_grade_comes_from_the_last_place_that_names_one(tmp_path):
+    """The show's settings file names a graded track; a colourist's --grade on the command line (or
+    MOVINGCOLOR_GRADE) was dropped without a word and the clip fused with the graded track's grade.
+    Each later layer that names a grade or a graded track now replaces the other; one layer that
+    names both is refused."""
+    show = tmp_path / "show.json"
+    show.write_text(json.dumps({"graded_track": 3, "matte": "track:2"}))
+    settings = load_settings(show, environ={}, overrides={"grade": GRADE}).validate()
+    assert (settings.fuse.grade, settings.graded_track, settings.fuse.use_graded) == (GRADE, 0, False)
+    settings = load_settings(show, environ={"MOVINGCOLOR_GRADE": GRADE}).validate()
+    assert (settings.fuse.grade, settings.graded_track, settings.fuse.use_graded) == (GRADE, 0, False)
+
+    show.write_text(json.dumps({"grade": GRADE}))
+    settings = load_settings(show, environ={"MOVINGCOLOR_GRADED_TRACK": "3"}).validate()
+    assert (settings.fuse.grade, settings.graded_track, settings.fuse.use_graded) == ("", 3, True)
+
+    show.write_text(json.dumps({"server": "unix:///tmp/mc.sock", "grade": GRADE, "graded_track": 3}))
+    with pytest.raises(SettingsError, match="is set and the graded input is used too: use one of them"):
+        load_settings(show, environ={}).validate().fuse.validate()

@@ -60,9 +60,9 @@ class ResolveSettings:
             )
         if self.graded_track < 0:
             raise SettingsError(f"graded_track is {self.graded_track}: give a video track number, or 0")
+        # A grade and a graded track from one layer of the settings are refused (FuseSettings's
+        # grade check); from two, the later layer's took the place of the earlier's (load_settings).
         self.fuse.use_graded = self.graded_track > 0
-        if self.fuse.use_graded:
-            self.fuse.grade = ""
         return self
 
 
@@ -98,6 +98,13 @@ def load_settings(
     ]
     for layer, labels in layers:
         resolve_values = {k: layer.pop(k) for k in RESOLVE_KEYS if k in layer}
+        # The grade comes from one place: a layer that names one source of it (a grade, or a graded
+        # track) replaces the other that an earlier layer named. A --grade on the command line had
+        # been dropped without a word for the show file's graded_track.
+        if str(layer.get("grade") or "").strip() and "graded_track" not in resolve_values:
+            resolve.graded_track = 0
+        if "grade" not in layer and _track_number(resolve_values.get("graded_track", 0), "graded_track") > 0:
+            resolve.fuse.grade = ""
         resolve.fuse = settings_from_mapping(layer, labels, base=resolve.fuse)
         for key, value in resolve_values.items():
             setattr(
