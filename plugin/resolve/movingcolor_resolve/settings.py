@@ -103,7 +103,9 @@ def load_settings(
         # been dropped without a word for the show file's graded_track.
         if str(layer.get("grade") or "").strip() and "graded_track" not in resolve_values:
             resolve.graded_track = 0
-        if "grade" not in layer and _track_number(resolve_values.get("graded_track", 0), "graded_track") > 0:
+        label = labels.get("graded_track", "graded_track")
+        track = _track_number(resolve_values.get("graded_track", 0), label)
+        if "grade" not in layer and track > 0:
             resolve.fuse.grade = ""
         resolve.fuse = settings_from_mapping(layer, labels, base=resolve.fuse)
         for key, value in resolve_values.items():
