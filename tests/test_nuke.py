@@ -233,6 +233,35 @@ def test_fusing_part_of_a_range_again_shows_the_whole_take_and_names_the_other_f
     assert "fuse 1001-1006 to make them one take" in status
 
 
+def test_a_grade_file_republished_in_place_makes_another_take(session, served, shot, tmp_path):
+    """The colourist republishes the CDL file the node reads and two frames are fused again: the
+    frames' headers named the grade by its file's name alone, so the output mixed two grades and
+    the status said nothing."""
+    plate, matte = shot
+    grade = tmp_path / "sky.cc"
+
+    def publish(slope: str) -> None:
+        grade.write_text(
+            f'<ColorCorrection id="sky"><SOPNode><Slope>{slope}</Slope><Offset>0 0 0</Offset>'
+            "<Power>1 1 1</Power></SOPNode><SatNode><Saturation>1</Saturation></SatNode></ColorCorrection>"
+        )
+
+    publish("1.3 1.0 0.7")
+    out = tmp_path / "out" / "f.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out)
+    node["grade_source"].setValue("grade file")
+    node["grade_file"].setValue(str(grade))
+    movingcolor_nuke.fuse(node, 1001, 1006)
+    movingcolor_nuke.fuse(node, 1002, 1003)
+    assert "other settings" not in node["status"].value()
+    publish("0.7 1.0 1.3")
+    movingcolor_nuke.fuse(node, 1002, 1003)
+    assert (
+        "frames 1001, 1004-1006 of this output were fused before with other settings"
+        in node["status"].value()
+    )
+
+
 def test_node_deleted_while_it_fuses(session, served, shot, tmp_path):
     plate, matte = shot
     nuke.GUI = True

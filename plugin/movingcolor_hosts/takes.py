@@ -16,8 +16,9 @@ from movingcolor.frames.image_io import read_header
 from movingcolor.frames.sequence import SequencePattern
 
 #: Header attributes of a fused frame that differ between takes of other settings, not between
-#: frames of one take (its frame number, its head, the rendered inputs' folder and fingerprint).
-_SETTINGS = ("band", "colorspace", "engine", "grade", "model", "ocio_config", "version")
+#: frames of one take (its frame number, its head, the rendered inputs' folder and fingerprint); the
+#: grade file's content digest among them, as the grade's label names the file alone.
+_SETTINGS = ("band", "colorspace", "engine", "grade", "grade_digest", "model", "ocio_config", "version")
 
 
 def _settings(pattern: SequencePattern, frame: int) -> tuple | None:

@@ -12,6 +12,9 @@ from . import fingerprint
 from .plan import ShotPlan
 from .resume import shot_fingerprint
 
+#: The header attribute of a fused frame that records its grade file's content.
+GRADE_DIGEST_KEY = "movingcolor:grade_digest"
+
 
 class FrameHeaders:
     """The header of each fused frame of a planned shot; the fingerprint is worked out once."""
@@ -22,6 +25,12 @@ class FrameHeaders:
     @functools.cached_property
     def fingerprint(self) -> str:
         return shot_fingerprint(self.plan)
+
+    @functools.cached_property
+    def grade_digest(self) -> str:
+        """The grade file's content, where the grade is a file: its label names the file alone, and
+        a host tells takes apart by the header (a CDL republished in place is another grade)."""
+        return fingerprint.grade_file_digest(self.plan.spec.grade)
 
     @functools.cached_property
     def plate(self) -> str:
@@ -44,6 +53,7 @@ class FrameHeaders:
             "movingcolor:version": __version__,
             "movingcolor:band": str(plan.band_width),
             "movingcolor:grade": plan.colorspaces.grade_label,
+            **({GRADE_DIGEST_KEY: self.grade_digest} if self.grade_digest else {}),
             **({PLATE_KEY: self.plate} if self.plate else {}),
             fingerprint.HEADER_KEY: self.fingerprint,
             "Software": f"MovingColor {__version__}",
