@@ -262,6 +262,30 @@ def test_a_grade_file_republished_in_place_makes_another_take(session, served, s
     )
 
 
+def test_a_path_in_the_home_folder_written_with_a_tilde(session, served, shot, tmp_path, monkeypatch):
+    """The quickstart has the artist type ``~/movingcolor-demo/nuke/shot.####.exr``: the bridge made
+    a folder named ``~`` in Nuke's working folder and failed on another path. ``~`` is the home
+    folder in the output and grade file knobs, as in Nuke's own."""
+    plate, matte = shot
+    home, working = tmp_path / "home", tmp_path / "working"
+    home.mkdir()
+    working.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(working)
+    (home / "sky.cc").write_text(
+        '<ColorCorrection id="sky"><SOPNode><Slope>1.2 1 0.8</Slope><Offset>0 0 0</Offset>'
+        "<Power>1 1 1</Power></SOPNode><SatNode><Saturation>1</Saturation></SatNode></ColorCorrection>"
+    )
+    node = movingcolor_node(read_node(plate, 1001, 1002), read_node(matte, 1001, 1002), served.address,
+                            "~/movingcolor-demo/nuke/shot.####.exr")  # fmt: skip
+    node["grade_source"].setValue("grade file")
+    node["grade_file"].setValue("~/sky.cc")
+    movingcolor_nuke.fuse(node, 1001, 1002)
+    fused = home / "movingcolor-demo" / "nuke"
+    assert sorted(p.name for p in fused.iterdir()) == ["shot.1001.exr", "shot.1002.exr"]
+    assert list(working.iterdir()) == []
+
+
 def test_node_deleted_while_it_fuses(session, served, shot, tmp_path):
     plate, matte = shot
     nuke.GUI = True

@@ -140,9 +140,10 @@ def grade_text(node: nuke.Node) -> tuple[str, bool]:
 
 
 def _path_knob(node: nuke.Node, name: str) -> str:
-    """A file knob's path as typed. Nuke's Writes evaluate TCL in theirs (``[value root.name]``,
-    ``$env(SHOW)``), which a knob's value does not: such a path would be taken as the words typed
-    and frames written to a folder named after them, so it is refused."""
+    """A file knob's path as typed, ``~`` expanded to the home folder (as Nuke's own file knobs do: the
+    bridge had made a folder named ``~`` in Nuke's working folder). Nuke's Writes evaluate TCL in
+    theirs (``[value root.name]``, ``$env(SHOW)``), which a knob's value does not: such a path would
+    be taken as the words typed and frames written to a folder named after them, so it is refused."""
     path = node[name].value().strip()
     if "[" in path or "$" in path:
         label = LABELS.get(name, name.replace("_", " "))
@@ -150,7 +151,7 @@ def _path_knob(node: nuke.Node, name: str) -> str:
             f"{label} {path!r} holds a TCL expression, which this node does not evaluate: write the "
             f"path itself"
         )
-    return path
+    return os.path.expanduser(path)
 
 
 def settings_from_node(node: nuke.Node) -> FuseSettings:
