@@ -327,6 +327,19 @@ def test_server_down(resolve, shot, tmp_path):
     assert code == 75  # EX_TEMPFAIL: try again later
 
 
+def test_a_batch_stops_at_a_server_that_is_down(resolve, shot, tmp_path):
+    """A track of clips and no server: every clip waited out the same retries and logged the same
+    error before the batch gave up (30 clips, 30 waits). The first clip's failure now stops the
+    batch, and the others are reported as not fused."""
+    place(resolve, shot["rgba"], 1001, 1006, track=1, duration=3)
+    place(resolve, shot["rgba"], 1001, 1006, track=1, record=RECORD + 3, source_in=3, duration=3)
+    settings = settings_for(f"unix://{tmp_path}/nobody.sock", tmp_path)
+    first, second = fuse_items(resolve, track_items(resolve, 1), settings)
+    assert "unavailable" in first.error and first.exit_code == 75
+    assert second.error.startswith("not fused: the batch stopped at") and second.exit_code == 75
+    assert (tmp_path / "movingcolor.log").read_text().count("is unavailable") == 1
+
+
 @pytest.mark.parametrize(
     ("values", "named"),
     [

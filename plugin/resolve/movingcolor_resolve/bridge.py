@@ -12,7 +12,7 @@ from pathlib import Path
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.overlap import check_outputs_spare_inputs
 from movingcolor.frames.sequence import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, SequencePattern
-from movingcolor_client import JobCancelledError
+from movingcolor_client import AuthenticationError, JobCancelledError, ServerUnavailableError
 from movingcolor_hosts import (
     RenderedInputs,
     SettingsError,
@@ -158,11 +158,14 @@ def fuse_item(
 def fuse_items(
     resolve, items: list, settings: ResolveSettings, cancelled: Callable[[], bool] | None = None
 ) -> list[FusedItem]:
-    """Fuse each item in turn; a failure is logged with its fix and the next item goes on (a cancel
-    stops them all). Progress and errors go to the console and ``settings.log_file``."""
+    """Fuse each item in turn; a failure is logged with its fix and the next item goes on. A cancel
+    stops them all, and so does a server that cannot be reached or refuses this client: each item
+    after it would wait for the same answer (the retries' seconds each, and the same error logged
+    once an item), so they are reported as not fused. Progress and errors go to the console and
+    ``settings.log_file``."""
     bridge_logger(settings.log_file)
     reports = []
-    for item in items:
+    for position, item in enumerate(items):
         try:
             reports.append(fuse_item(resolve, item, settings, cancelled))
         except MovingColorError as error:
@@ -171,6 +174,18 @@ def fuse_items(
             reports.append(
                 FusedItem(item.GetName(), first, last, error=str(error), exit_code=error.exit_code)
             )
-            if isinstance(error, JobCancelledError):
-                break  # a cancel stops the batch, not just this item
+            if isinstance(error, JobCancelledError | ServerUnavailableError | AuthenticationError):
+                for rest in items[position + 1 :]:
+                    reports.append(_not_fused(rest, item.GetName(), error))
+                break
     return reports
+
+
+def _not_fused(item, stopped_at: str, error: MovingColorError) -> FusedItem:
+    """The report of an item a batch stopped before, at the item ``stopped_at`` for ``error``."""
+    reason = "cancelled" if isinstance(error, JobCancelledError) else "the server failed"
+    message = f"not fused: the batch stopped at {stopped_at} ({reason}); fuse it again once that is fixed"
+    log.error("%s: %s", item.GetName(), message)
+    return FusedItem(
+        item.GetName(), item.GetStart(), item.GetEnd() - 1, error=message, exit_code=error.exit_code
+    )
