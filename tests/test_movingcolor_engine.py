@@ -756,12 +756,19 @@ def test_a_matte_off_for_one_frame_leaves_its_neighbours_alone(engine_name):
         assert frames.band[t].any() and np.array_equal(full[t][frames.band[t]], empty[t][frames.band[t]]), t
 
 
+def _another_scene(pictures: np.ndarray) -> np.ndarray:
+    """``pictures`` ``(T, H, W, 3)`` made another scene to a cut detector: darker, bluer, and lit from
+    one side (the test plates are textures that differ frame to frame only in their fine detail)."""
+    width = pictures.shape[2]
+    light = np.linspace(0.05, 0.6, width, dtype=np.float32)[None, None, :, None]
+    return pictures[..., ::-1] * light
+
+
 def _across_a_cut(count: int, cut: int, height: int = 64, width: int = 96) -> FusionFrames:
-    """A window of ``count`` frames whose frames from ``cut`` on are another scene (darker)."""
+    """A window of ``count`` frames whose frames from ``cut`` on are another scene."""
     frames = _window(count, height, width, band_width=10.0)
-    dark = np.ones((count, 1, 1, 1), np.float32)
-    dark[cut:] = 0.3
-    plate, graded = np.array(frames.plate) * dark, np.array(frames.graded) * dark
+    plate, graded = np.array(frames.plate), np.array(frames.graded)
+    plate[cut:], graded[cut:] = _another_scene(plate[cut:]), _another_scene(graded[cut:])
     return _shot_frames(plate, graded, np.array(frames.matte), np.array(frames.band), 10.0)
 
 
@@ -792,26 +799,34 @@ def test_a_window_across_a_cut_decides_each_frame_among_its_own_shots_frames(cut
     assert np.array_equal(asked[0].alpha, joined[4].alpha)
 
 
-def test_a_global_frame_of_another_shot_is_left_out_of_a_window():
-    """A model with global frames (sampled across the clip) was shown frames of the plate's other
-    shots although the window's own frames were one shot: a global frame a cut away is left out,
-    one of the same shot kept."""
-    frames = _across_a_cut(6, 5)
-    windowed = dataclasses_replace(
-        frames, frame_numbers=[0, 1, 2, 3, 20, 40], outputs=[0, 1, 2, 3], num_local=4
-    )
-    kept = slice(0, 5)
-    expected = dataclasses_replace(
-        _shot_frames(frames.plate[kept], frames.graded[kept], frames.matte[kept], frames.band[kept], 10.0),
-        frame_numbers=[0, 1, 2, 3, 20],
-        outputs=[0, 1, 2, 3],
-        num_local=4,
-    )
+def test_each_shot_of_a_window_across_a_cut_keeps_its_own_global_frames():
+    """A model with global frames (sampled across the clip): each shot of a window across a cut
+    keeps the global frames of its own shot and leaves the other's out; a window without a cut
+    keeps them all."""
+    frames = _window(6, 64, 96, band_width=10.0)
+    plate, graded = np.array(frames.plate), np.array(frames.graded)
+    shot_b = [2, 3, 5]
+    plate[shot_b], graded[shot_b] = _another_scene(plate[shot_b]), _another_scene(graded[shot_b])
+    numbers = [0, 1, 2, 3, 20, 40]
+
+    def window(indices: list[int], local: int) -> FusionFrames:
+        picked = _shot_frames(plate[indices], graded[indices], np.array(frames.matte)[indices],
+                              np.array(frames.band)[indices], 10.0)  # fmt: skip
+        return dataclasses_replace(
+            picked, frame_numbers=[numbers[t] for t in indices], outputs=list(range(local)), num_local=local
+        )
+
     network = live_heads(_guided_start_network(seed=1))
-    decided = MovingColorEngine(network=network, device="cpu").fuse_window(windowed)
-    alone = MovingColorEngine(network=network, device="cpu").fuse_window(expected)
-    for t in range(4):
-        assert np.array_equal(decided[t].alpha, alone[t].alpha), t
+    decided = MovingColorEngine(network=network, device="cpu").fuse_window(window([0, 1, 2, 3, 4, 5], 4))
+    for outputs, indices in (([0, 1], [0, 1, 4]), ([2, 3], [2, 3, 5])):
+        alone = MovingColorEngine(network=network, device="cpu").fuse_window(window(indices, 2))
+        for position, t in enumerate(outputs):
+            assert np.array_equal(decided[t].alpha, alone[position].alpha), t
+    # A window whose own frames are one shot keeps every global frame: frames far apart in one shot
+    # (a pan's) may score as a cut.
+    whole = MovingColorEngine(network=network, device="cpu").fuse_window(window([0, 1, 4, 5], 2))
+    without = MovingColorEngine(network=network, device="cpu").fuse_window(window([0, 1, 4], 2))
+    assert not np.array_equal(whole[0].alpha, without[0].alpha)
 
 
 def test_the_guided_engine_averages_over_time_within_a_shot():

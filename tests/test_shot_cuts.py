@@ -39,16 +39,25 @@ def test_a_cut_between_two_scenes_parts_the_frames_and_motion_within_a_shot_does
 
 
 @pytest.mark.parametrize("frames", [4, 8, 12])
-def test_a_fade_a_flash_or_a_change_of_exposure_is_no_cut(frames):
-    """A fade changes every pair of frames alike, a flash frame the pairs either side of it alike:
-    no pair stands out, so the shot stays one (a fixed threshold had split a fade to black into as
-    many shots as it had frames)."""
+def test_a_fade_or_a_change_of_exposure_is_no_cut(frames):
+    """A fade to black and a change of exposure change the picture's brightness alone (a fixed
+    threshold had split a fade into as many shots as it had frames); a flash that burns out half
+    the picture is a shot of its own, the frames either side of it one shot still."""
     picture = scene(5)
     fade = [picture * (1.0 - t / frames) for t in range(frames + 1)]
     assert shots(fade) == [range(0, frames + 1)]
+    assert shots(fade[::-1]) == [range(0, frames + 1)]
+    assert shots([picture * 0.5] * 3 + [picture * 0.6] * 3 + [picture * 0.4] * 2) == [range(0, 8)]
     flash = np.clip(picture * 3.0, 0.0, 1.0)
-    assert shots([picture, picture, flash, picture, picture]) == [range(0, 5)]
-    assert shots([picture * 0.5] * 3 + [picture * 0.6] * 3) == [range(0, 6)]
+    assert shots([picture, picture, flash, picture, picture]) == [range(0, 2), range(2, 3), range(3, 5)]
+
+
+def test_a_shot_of_one_frame_between_two_cuts():
+    """Each pair of frames is judged on its own: a shot one frame long is found between two cuts,
+    and a window that starts at a cut finds it as one that holds it in its middle does."""
+    first, middle, last = scene(1), scene(2), scene(3)
+    assert shots([first, first, middle, last, last]) == [range(0, 2), range(2, 3), range(3, 5)]
+    assert shots([middle, last]) == [range(0, 1), range(1, 2)]
 
 
 def test_fine_texture_that_moves_is_no_cut():

@@ -4,8 +4,9 @@ margin a cut detector would have on the shared real clips.
 The score of two frames is the engine's (``engines.shot_cuts.cut_score``: the total variation
 between their R, G and B histograms plus their mean absolute difference, on the frames reduced to
 about 64 pixels on their long side). The report gives the highest score between consecutive frames of each
-clip, the lowest between frames of two clips of one size, and how many such pairs score no
-higher than the engine's threshold for a cut (``engines.shot_cuts.CUT_SCORE``).
+clip, the lowest between frames of two clips of one size, how many such pairs the engine does
+not take for a cut (``engines.shot_cuts.is_cut``), and how many consecutive frames of one clip it
+does.
 
 Run: ``python -m movingcolor.bench.cut_scores`` (``--root``: the folder holding the clips, default
 as the real-footage benchmark's; ``--frames``: frames per clip; ``--every``: the frames compared
@@ -19,7 +20,7 @@ import itertools
 import sys
 from pathlib import Path
 
-from ..engines.shot_cuts import CUT_SCORE, cut_score, reduced
+from ..engines.shot_cuts import CUT_SCORE, GAIN_FREE_CUT_SCORE, cut_score, is_cut, reduced
 from ..frames.image_io import read_pixels
 from .real_clips import default_clips_root, missing_reason
 
@@ -44,19 +45,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{folder.parent.name}: highest between consecutive frames {within:.3f}")
         clips[folder.parent.name] = frames
     across = [
-        (cut_score(first, second), a, b)
+        (cut_score(first, second), is_cut(first, second), a, b)
         for a, b in itertools.combinations(clips, 2)
         if clips[a][0].shape == clips[b][0].shape
         for first in clips[a][:: args.every]
         for second in clips[b][:: args.every]
     ]
-    lowest, a, b = min(across)
-    missed = sum(score <= CUT_SCORE for score, _, _ in across)
+    lowest, _, a, b = min(across)
+    missed = sum(not cut for _, cut, _, _ in across)
     print(
-        f"between frames of two clips (every {args.every}th frame, {len(across)} pairs): lowest {lowest:.3f} "
-        f"({a}, {b}); {missed} ({missed / len(across):.2%}) at or below {CUT_SCORE:g}, the score the "
-        f"engine takes for a cut"
+        f"between frames of two clips (every {args.every}th frame, {len(across)} pairs): lowest score "
+        f"{lowest:.3f} ({a}, {b}); {missed} ({missed / len(across):.2%}) not taken for a cut by the engine "
+        f"(a score over {CUT_SCORE:g} and over {GAIN_FREE_CUT_SCORE:g} at one brightness)"
     )
+    cuts_within = sum(is_cut(x, y) for frames in clips.values() for x, y in itertools.pairwise(frames))
+    print(f"consecutive frames of one clip taken for a cut: {cuts_within}")
     return 0
 
 

@@ -548,10 +548,10 @@ def context_stand_ins(has_band: Sequence[bool]) -> list[int] | None:
 
 
 def _parts_between_cuts(frames: FusionFrames, cache: LruCache) -> list[tuple[FusionFrames, list[int]]]:
-    """The window's parts to decide, each with its outputs (indices into ``frames``): the local
-    frames of each shot that holds an output (:mod:`.shot_cuts`), with the global frames that may
-    be of the same shot (sampled across the clip, they may be of any of its shots): the window
-    itself where it is all one shot. The frames' reductions for the score are kept in ``cache``."""
+    """The window's parts to decide, each with its outputs (indices into ``frames``): the window
+    itself where its local frames are one shot; else the local frames of each shot that holds an
+    output (:mod:`.shot_cuts`), with the global frames that may be of the same shot (sampled across
+    the clip, they may be of any of its shots). The frames' reductions are kept in ``cache``."""
     local, total = frames.num_local, len(frames.frame_numbers)
     keys = frames.frame_keys or [None] * total
     plates = [frames.plate_display[t] for t in range(local)]
@@ -563,15 +563,16 @@ def _parts_between_cuts(frames: FusionFrames, cache: LruCache) -> list[tuple[Fus
     def nearest(run: range, t: int) -> int:
         return run[0] if frames.frame_numbers[t] < frames.frame_numbers[run[0]] else run[-1]
 
+    if len(runs) == 1:
+        # Global frames far apart in one shot may score as a cut (a pan's frames ten apart): a
+        # window whose own frames are one shot keeps them all.
+        return [(frames, list(frames.outputs))]
     parts = []
     for run in runs:
         outputs = [index for index in frames.outputs if index in run]
-        if not outputs:
-            continue
-        context = [t for t in range(local, total) if same_shot(low(t), low(nearest(run, t)))]
-        if len(runs) == 1 and len(context) == total - local:
-            return [(frames, list(frames.outputs))]
-        parts.append((frames.part(run, context), outputs))
+        if outputs:
+            context = [t for t in range(local, total) if same_shot(low(t), low(nearest(run, t)))]
+            parts.append((frames.part(run, context), outputs))
     return parts
 
 

@@ -11,15 +11,14 @@ never reach across one.
 Two frames are compared reduced to about ``SIDE`` pixels on their long side (an area average, in
 the display encoding): the total variation between their ``BINS``-bin R, G and B histograms (the
 mean over the channels) plus their mean absolute difference. A cut changes both what is where
-and the colours' spread, between one pair of frames; motion within a shot moves the first more
-than the second, and a fade or a change of exposure changes both a little for every pair of
-frames, so a cut's score must also stand out from the pairs' beside it (``STANDS_OUT``).
+and the colours' spread; motion within a shot moves the first more than the second. A fade, a
+flash or a change of exposure changes the picture's brightness alone, so a cut must also score
+with both frames at one mean brightness (``GAIN_FREE_CUT_SCORE``).
 ``python -m movingcolor.bench.cut_scores`` gives the margin on the shared real clips.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Hashable, Sequence
 
 import numpy as np
@@ -30,8 +29,8 @@ from .steady_matte import display_reduced
 #: Frames are compared reduced to about this many pixels on their long side.
 SIDE = 64
 BINS = 16
-#: Consecutive frames that score above this (and ``STANDS_OUT`` times the pairs beside them) are
-#: taken to be two shots. On the shared real clips
+#: Consecutive frames that score above this (and above ``GAIN_FREE_CUT_SCORE`` at one brightness)
+#: are taken to be two shots. On the shared real clips
 #: (``python -m movingcolor.bench.cut_scores``: 40 frames of each of 15 clips) the highest score
 #: between consecutive frames of a clip is 0.335 (motocross-jump, a fast pan; the others 0.04-0.15),
 #: and of 6720 pairs of frames of two clips 0.36% score no higher than this (the lowest 0.318). A
@@ -39,9 +38,13 @@ BINS = 16
 #: a cut missed is what was done before.
 CUT_SCORE = 0.36
 
-#: A cut's score stands out from the scores of the pairs beside it by at least this factor: a fade
-#: or a slow change of exposure changes every pair of frames alike, a cut one pair alone.
-STANDS_OUT = 2.0
+#: A cut's score also exceeds this with both frames brought to one mean brightness: a fade, a flash
+#: or a change of exposure changes the brightness of one picture, which the score above sees as a
+#: change of picture. On the shared clips this misses no cut the score above finds (every pair of
+#: frames of two clips that scores over ``CUT_SCORE`` scores over 0.3 here).
+GAIN_FREE_CUT_SCORE = 0.2
+#: A frame darker than this on average is no evidence of a cut (a fade to black, a black slug).
+DARKEST_MEAN = 0.02
 #: What an engine keeps of frames reduced for the score: a 64x36 frame is 27 KB.
 REDUCED_BYTES = 4 << 20
 
@@ -75,15 +78,23 @@ def shots(
     ``cache``, each named frame is reduced once for the windows that share it."""
 
     frames = [kept_reduction(plates[t], None if keys is None else keys[t], cache) for t in range(len(plates))]
-    # scores[t]: frame t against frame t + 1.
-    scores = [cut_score(a, b) for a, b in itertools.pairwise(frames)]
-
-    def is_cut(t: int) -> bool:
-        beside = scores[max(0, t - 1) : t] + scores[t + 1 : t + 2]
-        return scores[t] > CUT_SCORE and all(scores[t] >= STANDS_OUT * other for other in beside)
-
-    starts = [0] + [t + 1 for t in range(len(scores)) if is_cut(t)]
+    starts = [0] + [t + 1 for t in range(len(frames) - 1) if is_cut(frames[t], frames[t + 1])]
     return [range(start, stop) for start, stop in zip(starts, starts[1:] + [len(frames)], strict=True)]
+
+
+def is_cut(first: np.ndarray, second: np.ndarray) -> bool:
+    """Whether two :func:`reduced` frames are of two shots: a score over ``CUT_SCORE``, and over
+    ``GAIN_FREE_CUT_SCORE`` with both at one mean brightness, neither all but black. Each pair is
+    judged on its own, so every window that holds a pair of frames decides it alike."""
+    if min(float(first.mean()), float(second.mean())) < DARKEST_MEAN:
+        return False  # a frame that is all but black (a fade's last) holds no picture to compare
+    return cut_score(first, second) > CUT_SCORE and (
+        cut_score(_at_one_brightness(first), _at_one_brightness(second)) > GAIN_FREE_CUT_SCORE
+    )
+
+
+def _at_one_brightness(low: np.ndarray) -> np.ndarray:
+    return np.clip(low * (0.5 / max(float(low.mean()), DARKEST_MEAN)), 0.0, 1.0)
 
 
 def kept_reduction(plate, key: Hashable | None, cache: LruCache | None) -> np.ndarray:
@@ -97,9 +108,9 @@ def kept_reduction(plate, key: Hashable | None, cache: LruCache | None) -> np.nd
 
 
 def same_shot(first: np.ndarray, second: np.ndarray) -> bool:
-    """Whether two :func:`reduced` frames far apart in time (a window's global frame against its
-    nearest local one) may be of one shot: no score a cut has between them."""
-    return cut_score(first, second) <= CUT_SCORE
+    """Whether two :func:`reduced` frames apart in time (a window's global frame against its nearest
+    local one, in a window that holds a cut) may be of one shot: no cut between them."""
+    return not is_cut(first, second)
 
 
 def shot_holding(index: int, plates: Sequence, keys=None, cache: LruCache | None = None) -> range:
