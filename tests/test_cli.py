@@ -1257,3 +1257,35 @@ def test_quiet_and_verbose_are_taken_before_or_after_the_command(demo_inputs, tm
     assert "wrote 2 frames" in verbose and len(verbose.splitlines()) > len(
         run("--quiet", "again").splitlines()
     )
+
+
+def test_a_grade_file_is_recorded_as_it_was_read_not_as_it_is_when_frames_are_written(tmp_path):
+    """Each fused frame records its grade file's content digest (hosts tell takes apart by it); it
+    is the content the shot was graded with, not the file read again when the first frame is
+    written after a colourist republished it (a queued job, a slow first frame)."""
+    import hashlib
+
+    from movingcolor.jobs.demo_shot import write_demo_inputs
+    from movingcolor.jobs.plan import ShotPlan
+    from movingcolor.jobs.run import run_plan
+    from movingcolor.spec.schema import ShotSpec
+
+    plate, matte = write_demo_inputs(tmp_path / "in", frames=2, width=64, height=48)
+    grade = tmp_path / "sky.cc"
+
+    def publish(slope: str) -> str:
+        grade.write_text(
+            f'<ColorCorrection id="sky"><SOPNode><Slope>{slope}</Slope><Offset>0 0 0</Offset>'
+            "<Power>1 1 1</Power></SOPNode><SatNode><Saturation>1</Saturation></SatNode></ColorCorrection>"
+        )
+        return hashlib.sha256(grade.read_bytes()).hexdigest()
+
+    read = publish("1.3 1.0 0.7")
+    out = tmp_path / "out" / "f.####.exr"
+    plan = ShotPlan.files(ShotSpec(plate=plate, matte=matte, grade=str(grade), engine="hard", out=str(out)))
+    publish("0.7 1.0 1.3")
+    run_plan(plan)
+    written = sorted(out.parent.iterdir())
+    assert written and all(
+        read_header(path).attributes["movingcolor:grade_digest"] == f"sha256:{read}" for path in written
+    )

@@ -55,6 +55,9 @@ class Grade:
     transform: ocio.Transform
     #: Colourspace the transform expects its input in; None means "the grade colourspace".
     colorspace: str | None = None
+    #: For a grade file: the digest of the content read (and the correction's id), recorded in the
+    #: fused frames' headers; the label names the file alone.
+    digest: str = ""
 
     def processor(self, config: ColorConfig, src: str, dst: str, grade_colorspace: str) -> ocio.CPUProcessor:
         """Processor taking ``src`` pixels to graded pixels in ``dst``."""
@@ -231,6 +234,7 @@ def _read_afresh_if_changed(path: Path, content: bytes) -> None:
 
 
 def _file(path: Path, cccid: str, config: ColorConfig) -> Grade:
+    content = b""
     try:
         content = path.read_bytes()
     except OSError:
@@ -259,7 +263,8 @@ def _file(path: Path, cccid: str, config: ColorConfig) -> Grade:
             f"complete LUT/CDL in a format OpenColorIO supports"
         ) from error
     kind = "cdl" if path.suffix.lower() in (".cc", ".ccc", ".cdl") else "file"
-    return Grade(kind, path.name + (f"#{cccid}" if cccid else ""), transform)
+    digest = f"sha256:{hashlib.sha256(content).hexdigest()}" + (f"#{cccid}" if cccid else "")
+    return Grade(kind, path.name + (f"#{cccid}" if cccid else ""), transform, digest=digest)
 
 
 def _is_titled_shaper_cube(path: Path) -> bool:

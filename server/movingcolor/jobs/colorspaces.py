@@ -44,6 +44,8 @@ class ShotColorspaces:
     grade_to_output: object = None
     #: What the output headers and the report record: the grade, or which plate stood in for it.
     grade_label: str = ""
+    #: The grade file's content digest as it was read (``Grade.digest``); "" for a grade written out.
+    grade_digest: str = ""
     #: Each role's colourspace, for the report.
     by_role: dict[str, str] = field(default_factory=dict)
     #: Whether the plate's colourspace was given or declared by its file, not a default for its type:
@@ -140,6 +142,7 @@ def choose_colorspaces(
     if mode == "grade":
         grade = parse_grade(spec.grade, config)
         spaces.grade_label = f"{grade.kind}: {grade.label}"
+        spaces.grade_digest = grade.digest
         spaces.grade_to_working = grade.processor(config, plate_cs, spaces.working, spaces.grade_space)
         spaces.grade_to_output = grade.processor(config, plate_cs, spaces.output, spaces.grade_space)
         spaces.by_role["grade"] = grade.colorspace or spaces.grade_space

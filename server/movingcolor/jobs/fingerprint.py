@@ -44,15 +44,6 @@ def _maybe_file(value: str | None) -> str | None:
     return f"{absolute_spelling(path)}{'#' if named[1] else ''}{named[1]}@{file_digest(path)}"
 
 
-def grade_file_digest(grade: str | None) -> str:
-    """For a grade that names a file (a CDL, a LUT: ``FILE`` or ``FILE#ID``), its content's digest and
-    the id; "" for a grade written out (a CDL's values), which its label already records."""
-    named = grade_file_parts(grade or "")
-    if named is None:
-        return ""
-    return f"sha256:{file_digest(Path(named[0]).expanduser())}{'#' if named[1] else ''}{named[1]}"
-
-
 def fingerprint(settings: dict, input_files: list[str], model_files: list[Path] = ()) -> str:
     """A short hex digest of ``settings``, the identity of ``input_files`` and the model."""
     digest = hashlib.sha256()

@@ -27,12 +27,6 @@ class FrameHeaders:
         return shot_fingerprint(self.plan)
 
     @functools.cached_property
-    def grade_digest(self) -> str:
-        """The grade file's content, where the grade is a file: its label names the file alone, and
-        a host tells takes apart by the header (a CDL republished in place is another grade)."""
-        return fingerprint.grade_file_digest(self.plan.spec.grade)
-
-    @functools.cached_property
     def plate(self) -> str:
         return self.plan.sources.plate.origin()
 
@@ -53,7 +47,9 @@ class FrameHeaders:
             "movingcolor:version": __version__,
             "movingcolor:band": str(plan.band_width),
             "movingcolor:grade": plan.colorspaces.grade_label,
-            **({GRADE_DIGEST_KEY: self.grade_digest} if self.grade_digest else {}),
+            # The grade file's content as the plan read it (a CDL republished in place is another
+            # grade; its label names the file alone).
+            **({GRADE_DIGEST_KEY: plan.colorspaces.grade_digest} if plan.colorspaces.grade_digest else {}),
             **({PLATE_KEY: self.plate} if self.plate else {}),
             fingerprint.HEADER_KEY: self.fingerprint,
             "Software": f"MovingColor {__version__}",
