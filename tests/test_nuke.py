@@ -284,6 +284,14 @@ def test_a_path_in_the_home_folder_written_with_a_tilde(session, served, shot, t
     fused = home / "movingcolor-demo" / "nuke"
     assert sorted(p.name for p in fused.iterdir()) == ["shot.1001.exr", "shot.1002.exr"]
     assert list(working.iterdir()) == []
+    # The node's Read shows the take itself, not as a proxy of another.
+    read = node.node("fused")
+    assert (read["file"].value(), read["proxy"].value()) == (str(fused / "shot.####.exr"), "")
+    # Another node that writes the same folder spelt in full is refused, as it would replace the take.
+    other = movingcolor_node(read_node(plate, 1001, 1002), read_node(matte, 1001, 1002), served.address,
+                             fused / "shot.####.exr")  # fmt: skip
+    with pytest.raises(SettingsError, match="output too"):
+        movingcolor_nuke.fuse(other, 1001, 1002)
 
 
 def test_node_deleted_while_it_fuses(session, served, shot, tmp_path):

@@ -18,6 +18,7 @@ from movingcolor.frames.sequence import SequencePattern
 from movingcolor_hosts import FusedSequence, fuse_rendered
 from movingcolor_hosts.takes import output_takes
 
+from .knobs import output_knob
 from .node import OUTPUT_NAME, READ_NAME, inner
 from .render import PreparedShot, prepare_shot
 
@@ -151,7 +152,7 @@ def fuse_button(node: nuke.Node | None = None) -> threading.Thread | None:
     """The Fuse button: errors become a message, never an exception in Nuke's UI. Returns the
     worker thread in the GUI (None under ``nuke -t``, where the fusion runs to its end here)."""
     node = node or nuke.thisNode()
-    key = _output_key(node["out"].value().strip())
+    key = _output_key(output_knob(node))
     if key in _fusing:
         nuke.message(
             f"MovingColor: {node.fullName()}'s output is being fused already (by {_fusing[key]}, as it "

@@ -139,6 +139,13 @@ def grade_text(node: nuke.Node) -> tuple[str, bool]:
     return f"look:{look}", False
 
 
+def output_knob(node: nuke.Node) -> str:
+    """The ``out`` knob's sequence as typed, ``~`` expanded (as :func:`_path_knob` gives it to the
+    fusion): what the node writes, and what another node's output or a fusion under way is compared
+    with."""
+    return os.path.expanduser(node["out"].value().strip())
+
+
 def _path_knob(node: nuke.Node, name: str) -> str:
     """A file knob's path as typed, ``~`` expanded to the home folder (as Nuke's own file knobs do: the
     bridge had made a folder named ``~`` in Nuke's working folder). Nuke's Writes evaluate TCL in

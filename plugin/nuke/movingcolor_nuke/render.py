@@ -31,7 +31,7 @@ from movingcolor_hosts import (
 )
 from movingcolor_hosts.staging import INPUTS_PREFIX
 
-from .knobs import GRADED, INPUT_NAMES, MATTE, PLATE, frame_range, settings_from_node
+from .knobs import GRADED, INPUT_NAMES, MATTE, PLATE, frame_range, output_knob, settings_from_node
 from .node import WRITE_NAMES, inner
 from .proxy import band_at_scale, proxy_output, render_scale
 from .script_color import ServerColorspace, script_config, server_colorspace, working_space
@@ -226,7 +226,7 @@ def _check_no_other_node_writes(node: nuke.Node, out: str) -> None:
     for other in nuke.allNodes("Group", recurseGroups=True):
         if other.fullName() == node.fullName() or "movingcolor" not in other.knobs():
             continue
-        theirs = other["out"].value().strip()
+        theirs = output_knob(other)
         try:
             same = bool(theirs) and SequencePattern.parse(theirs).resolved() == ours
         except MovingColorError:  # not a sequence (an expression, a typo): that node says so itself
@@ -251,7 +251,7 @@ def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = N
     notes = tuple(note for note in (color.note, proxy_note) if note)
     # The handles reach no further than the frames every input has.
     have_first, have_last = _frames_every_input_has(node, roles, first, last)
-    _check_no_other_node_writes(node, node["out"].value().strip())
+    _check_no_other_node_writes(node, output_knob(node))
     check_outputs_spare_inputs(
         SequencePattern.parse(settings.out), range(first, last + 1), _files_read_by(node)
     )
@@ -284,5 +284,5 @@ def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = N
     inputs = RenderedInputs(
         plate=patterns["plate"], matte=patterns.get("matte", "alpha"), graded=patterns.get("graded")
     )
-    full_out = node["out"].value().strip()
+    full_out = output_knob(node)
     return PreparedShot(node, node.fullName(), settings, inputs, first, last, scratch, notes, full_out)
