@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"between frames of two clips (every {args.every}th frame, {len(across)} pairs): lowest score "
         f"{lowest:.3f} ({a}, {b}); {missed} ({missed / len(across):.2%}) not taken for a cut by the engine "
-        f"(a score over {CUT_SCORE:g} and over {GAIN_FREE_CUT_SCORE:g} at one brightness)"
+        f"(a score over {CUT_SCORE:g}, the values' order differing by over {GAIN_FREE_CUT_SCORE:g})"
     )
     cuts_within = sum(is_cut(x, y) for frames in clips.values() for x, y in itertools.pairwise(frames))
     print(f"consecutive frames of one clip taken for a cut: {cuts_within}")

@@ -12,8 +12,8 @@ Two frames are compared reduced to about ``SIDE`` pixels on their long side (an 
 the display encoding): the total variation between their ``BINS``-bin R, G and B histograms (the
 mean over the channels) plus their mean absolute difference. A cut changes both what is where
 and the colours' spread; motion within a shot moves the first more than the second. A fade, a
-flash or a change of exposure changes the picture's brightness alone, so a cut must also score
-with both frames at one mean brightness (``GAIN_FREE_CUT_SCORE``).
+flash or a change of exposure changes the picture's values but not their order, so a cut must also
+change the order (``GAIN_FREE_CUT_SCORE``).
 ``python -m movingcolor.bench.cut_scores`` gives the margin on the shared real clips.
 """
 
@@ -29,8 +29,8 @@ from .steady_matte import display_reduced
 #: Frames are compared reduced to about this many pixels on their long side.
 SIDE = 64
 BINS = 16
-#: Consecutive frames that score above this (and above ``GAIN_FREE_CUT_SCORE`` at one brightness)
-#: are taken to be two shots. On the shared real clips
+#: Consecutive frames that score above this (and differ by ``GAIN_FREE_CUT_SCORE`` in their values'
+#: order) are taken to be two shots. On the shared real clips
 #: (``python -m movingcolor.bench.cut_scores``: 40 frames of each of 15 clips) the highest score
 #: between consecutive frames of a clip is 0.335 (motocross-jump, a fast pan; the others 0.04-0.15),
 #: and of 6720 pairs of frames of two clips 0.36% score no higher than this (the lowest 0.318). A
@@ -38,10 +38,12 @@ BINS = 16
 #: a cut missed is what was done before.
 CUT_SCORE = 0.36
 
-#: A cut's score also exceeds this with both frames brought to one mean brightness: a fade, a flash
-#: or a change of exposure changes the brightness of one picture, which the score above sees as a
-#: change of picture. On the shared clips this misses no cut the score above finds (every pair of
-#: frames of two clips that scores over ``CUT_SCORE`` scores over 0.3 here).
+#: A cut's frames also differ by at least this in the order of their pixels' values: each channel's
+#: values replaced by their rank in the frame (0..1), the mean absolute difference of the ranks. A
+#: fade, a flash or a change of exposure, burnt-out highlights too, changes values but keeps their
+#: order. On the shared clips every pair of frames of two clips that scores over ``CUT_SCORE``
+#: differs by 0.209 or more here, and a frame raised by 1 to 2 stops (clipped as a display frame
+#: is) against the next frame of its clip by 0.189 at most.
 GAIN_FREE_CUT_SCORE = 0.2
 #: A frame darker than this on average is no evidence of a cut (a fade to black, a black slug).
 DARKEST_MEAN = 0.02
@@ -83,18 +85,26 @@ def shots(
 
 
 def is_cut(first: np.ndarray, second: np.ndarray) -> bool:
-    """Whether two :func:`reduced` frames are of two shots: a score over ``CUT_SCORE``, and over
-    ``GAIN_FREE_CUT_SCORE`` with both at one mean brightness, neither all but black. Each pair is
-    judged on its own, so every window that holds a pair of frames decides it alike."""
+    """Whether two :func:`reduced` frames are of two shots: a score over ``CUT_SCORE``, their values'
+    order differing by over ``GAIN_FREE_CUT_SCORE``, neither all but black. Each pair is judged on
+    its own, so every window that holds a pair of frames decides it alike."""
     if min(float(first.mean()), float(second.mean())) < DARKEST_MEAN:
         return False  # a frame that is all but black (a fade's last) holds no picture to compare
     return cut_score(first, second) > CUT_SCORE and (
-        cut_score(_at_one_brightness(first), _at_one_brightness(second)) > GAIN_FREE_CUT_SCORE
+        float(np.abs(_ranks(first) - _ranks(second)).mean()) > GAIN_FREE_CUT_SCORE
     )
 
 
-def _at_one_brightness(low: np.ndarray) -> np.ndarray:
-    return np.clip(low * (0.5 / max(float(low.mean()), DARKEST_MEAN)), 0.0, 1.0)
+def _ranks(low: np.ndarray) -> np.ndarray:
+    """Each channel of ``low`` ``(h, w, 3)`` as its values' ranks in it, 0..1 (tied values share the
+    middle of their ranks)."""
+    flat = low.reshape(-1, low.shape[-1])
+    ranks = np.empty(flat.shape, np.float32)
+    for channel in range(flat.shape[1]):
+        values, where, counts = np.unique(flat[:, channel], return_inverse=True, return_counts=True)
+        middles = np.cumsum(counts) - counts / 2.0
+        ranks[:, channel] = middles[where.reshape(-1)] / len(flat)
+    return ranks.reshape(low.shape)
 
 
 def kept_reduction(plate, key: Hashable | None, cache: LruCache | None) -> np.ndarray:
