@@ -432,3 +432,28 @@ def test_a_jpeg_declaring_srgb_by_its_interop_id_is_srgb_in_a_config_without_tha
     chosen = config.choose(None, "srgb_rec709_scene", False, "plate")
     assert chosen.name == config.srgb_encoded == "sRGB - Texture" and chosen.doubt == ""
     assert "does not know" in config.choose(None, "srgb_rec709_scene", True, "plate").doubt
+
+
+def test_a_correction_of_a_collection_is_recorded_by_its_values(tmp_path):
+    """Fused frames record what their grade file applies (hosts tell takes apart by it): for one
+    correction of a collection (``FILE#ID``) its values, so a collection republished with another
+    shot's correction changed is the same grade for this shot, and another grade for that one."""
+    from movingcolor.color.grade import parse_grade
+
+    collection = tmp_path / "show.ccc"
+
+    def publish(s2_slope: str) -> None:
+        corrections = "".join(
+            f'<ColorCorrection id="{name}"><SOPNode><Slope>{slope}</Slope><Offset>0 0 0</Offset>'
+            f"<Power>1 1 1</Power></SOPNode><SatNode><Saturation>1</Saturation></SatNode></ColorCorrection>"
+            for name, slope in (("s1", "1.2 1 1"), ("s2", s2_slope))
+        )
+        collection.write_text(f"<ColorCorrectionCollection>{corrections}</ColorCorrectionCollection>")
+
+    config = ColorConfig()
+    publish("1 1.2 1")
+    before = {name: parse_grade(f"{collection}#{name}", config).digest for name in ("s1", "s2")}
+    publish("1 1.5 1")
+    after = {name: parse_grade(f"{collection}#{name}", config).digest for name in ("s1", "s2")}
+    assert before["s1"] == after["s1"] and before["s2"] != after["s2"]
+    assert parse_grade("slope=1.2,1,1", config).digest == ""  # a CDL written out: its label says it

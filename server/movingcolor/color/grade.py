@@ -263,8 +263,19 @@ def _file(path: Path, cccid: str, config: ColorConfig) -> Grade:
             f"complete LUT/CDL in a format OpenColorIO supports"
         ) from error
     kind = "cdl" if path.suffix.lower() in (".cc", ".ccc", ".cdl") else "file"
-    digest = f"sha256:{hashlib.sha256(content).hexdigest()}" + (f"#{cccid}" if cccid else "")
-    return Grade(kind, path.name + (f"#{cccid}" if cccid else ""), transform, digest=digest)
+    return Grade(
+        kind, path.name + (f"#{cccid}" if cccid else ""), transform, digest=_digest(path, cccid, content)
+    )
+
+
+def _digest(path: Path, cccid: str, content: bytes) -> str:
+    """What a grade file applies, as a digest: the file's content, or for ``FILE#ID`` the values of
+    that correction alone (a collection republished for another shot is the same grade for this one)."""
+    if not cccid:
+        return f"sha256:{hashlib.sha256(content).hexdigest()}"
+    cdl = ocio.CDLTransform.CreateFromFile(os.fspath(path.resolve()), cccid)
+    values = (cdl.getSlope(), cdl.getOffset(), cdl.getPower(), cdl.getSat())
+    return f"sha256:{hashlib.sha256(repr(values).encode()).hexdigest()}#{cccid}"
 
 
 def _is_titled_shaper_cube(path: Path) -> bool:
