@@ -96,7 +96,11 @@ def test_a_wrong_clip_folder_is_named_with_the_layout_expected(tmp_path, monkeyp
     with pytest.raises(MovingColorError, match=r"frames-only holds no frames with masks; .*mask/"):
         _real_batch(frames_only)
     monkeypatch.delenv("MOVINGCOLOR_TEST_CLIPS", raising=False)
-    with pytest.raises(MovingColorError, match="environment variable"):
+    with pytest.raises(MovingColorError, match=r"\$MOVINGCOLOR_TEST_CLIPS is not set; set it to the folder"):
+        _real_batch("${MOVINGCOLOR_TEST_CLIPS}/cows")
+    # Set but empty, it made the folder /cows, and the error named that alone.
+    monkeypatch.setenv("MOVINGCOLOR_TEST_CLIPS", "")
+    with pytest.raises(MovingColorError, match=r"\$MOVINGCOLOR_TEST_CLIPS is empty; set it to the folder"):
         _real_batch("${MOVINGCOLOR_TEST_CLIPS}/cows")
     monkeypatch.setenv("MOVINGCOLOR_TEST_CLIPS", str(tmp_path))
     _clip_folder(tmp_path / "cows")

@@ -521,7 +521,8 @@ def test_a_loss_that_is_not_finite_stops_the_run_before_the_step(tmp_path):
 
 def test_sigterm_stops_a_run_with_its_checkpoint_written(tmp_path):
     """A farm's stop (SIGTERM) ends the run as Ctrl-C does: the checkpoint is written on the way out
-    (nothing was), and the command says it was interrupted."""
+    (nothing was), and the command says it was stopped, with SIGTERM's exit status 143 (it exited
+    130, Ctrl-C's, which a farm's wrapper takes for a user's interrupt)."""
     long = tmp_path / "long.toml"  # tiny-test, long enough to be stopped, never saving on its own
     text = (CONFIG_FOLDER / "tiny-test.toml").read_text()
     for setting in ("steps = 4", "checkpoint_every = 2", "validate_every = 2"):
@@ -536,9 +537,26 @@ def test_sigterm_stops_a_run_with_its_checkpoint_written(tmp_path):
         time.sleep(0.2)
     process.send_signal(signal.SIGTERM)
     _, error = process.communicate(timeout=120)
-    assert process.returncode == 130 and "interrupted" in error, error
+    assert process.returncode == 143 and "stopped (SIGTERM)" in error, error
     state = json.loads((tmp_path / "run" / "checkpoint" / "trainer.json").read_text())
     assert state["step"] >= 2
+
+
+def test_a_run_that_fails_before_its_first_step_leaves_no_checkpoint(tmp_path, monkeypatch):
+    """A configuration naming a clip folder that is not there failed at its first batch, but a
+    checkpoint of step 0 was written with it, and the corrected configuration was then refused as
+    another run's in that folder."""
+    broken = tmp_path / "broken.toml"
+    text = (CONFIG_FOLDER / "tiny-test.toml").read_text()
+    broken.write_text(text + '\nclip_folders = ["${MOVINGCOLOR_CLIPS}/cows"]\nclip_fraction = 0.5\n')
+    monkeypatch.setenv("MOVINGCOLOR_CLIPS", str(tmp_path / "no-clips"))
+    run = tmp_path / "run"
+    with pytest.raises(MovingColorError, match="does not exist"):
+        Trainer(TrainConfig.load(str(broken)), run, workers=0).train(steps=1)
+    assert not (run / "checkpoint" / "trainer.json").exists()
+    fixed = Trainer(TrainConfig.load("tiny-test"), run, workers=0)
+    fixed.clear_unfinished_start()
+    assert not fixed.resume() and fixed.train(steps=1) == 1
 
 
 def test_batches_made_by_workers_train_the_same_weights(tmp_path):

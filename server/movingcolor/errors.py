@@ -16,6 +16,13 @@ TRANSIENT_EXIT_CODE = 75
 FRAMES_WRITTEN = "frames_written"
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, taken as an interrupt: the work stops the way Ctrl-C stops it (the frame being
+    written is not left as a temporary, the output's claim is released, a training step ends with
+    its checkpoint), and the command exits 143, not Ctrl-C's 130 (a farm tells its own stop or a
+    pre-emption from a user's)."""
+
+
 class MovingColorError(Exception):
     """Root of every error caused by input, configuration or environment."""
 

@@ -19,15 +19,10 @@ import sys
 import threading
 
 from .. import __version__
-from ..errors import FRAMES_WRITTEN, MovingColorError
+from ..errors import FRAMES_WRITTEN, MovingColorError, Terminated
 
 #: Commands that answer SIGTERM themselves (a server drains, training stops at a step's end).
 HANDLE_SIGTERM_THEMSELVES = frozenset({"serve", "train"})
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, taken as an interrupt: the work stops the way Ctrl-C stops it (the frame being
-    written is not left as a temporary, the output's claim is released)."""
 
 
 def _terminated(signum, frame) -> None:

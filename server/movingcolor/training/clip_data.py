@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,11 +56,16 @@ class ClipFrames:
 def clip_folder(text: str | os.PathLike, frames: int = 1) -> Path:
     """The folder ``text`` names (``~`` and environment variables expanded), checked to hold at
     least ``frames`` frames with masks."""
+    for name in re.findall(r"\$\{?(\w+)\}?", str(text)):
+        # An empty variable made "${MOVINGCOLOR_CLIPS}/davis480/cows" the root's /davis480/cows, and
+        # the error named that folder alone.
+        if not os.environ.get(name):
+            state = "empty" if name in os.environ else "not set"
+            raise MovingColorError(
+                f"clip folder {str(text)!r}: ${name} is {state}; set it to the folder it stands for "
+                f"(MOVINGCOLOR_CLIPS: the folder holding the clips)"
+            )
     path = Path(os.path.expandvars(os.path.expanduser(str(text))))
-    if "$" in str(path):
-        raise MovingColorError(
-            f"clip folder {str(text)!r}: an environment variable in it is not set ({path})"
-        )
     count = len(frame_pairs(path))
     if count < frames:
         raise MovingColorError(

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import MovingColorError
+from ..errors import MovingColorError, Terminated
 from ..folder_swap import replace_folder, restore_folder
 from ..frames.temporaries import write_text_atomic
 from ..model.channels import EDITED_OUTSIDE_BAND, GRADED, MATTE, PLATE
@@ -524,6 +524,7 @@ class Trainer:
         # under way: the checkpoint is written and the batch workers are closed on the way out.
         stopping = self._stopping = _StopAtStepEnd()
         diverged = False
+        had_checkpoint = (self.checkpoint / "trainer.json").exists()
         try:
             if self._validation_missed():
                 self._validate(curves)
@@ -561,10 +562,13 @@ class Trainer:
                     self.step + 1,
                 )
                 self._updating = False
-            elif not diverged:
+            elif not diverged and (self.step > 0 or had_checkpoint):
+                # A run that failed before its first step (a clip folder missing) leaves nothing to
+                # resume: a checkpoint of step 0 held its broken configuration, and refused the
+                # corrected one as another run's.
                 self.save()
         if stopping.requested:
-            raise KeyboardInterrupt(f"stopped by {stopping.requested}")
+            raise _interrupt(stopping.requested)
         return self.step
 
     def _validate(self, curves: TensorBoardLog) -> None:
@@ -625,6 +629,14 @@ class DivergedError(MovingColorError):
     """A training loss that is not finite: the weights have diverged."""
 
 
+def _interrupt(signal_name: str) -> KeyboardInterrupt:
+    """What a run stopped by the signal ``signal_name`` raises: SIGTERM (a farm's stop, a
+    pre-emption) is told from Ctrl-C, so the command exits 143, not 130."""
+    if signal_name == "SIGTERM":
+        return Terminated(f"stopped by {signal_name}")
+    return KeyboardInterrupt(f"stopped by {signal_name}")
+
+
 class _StopAtStepEnd:
     """While open, the first SIGINT or SIGTERM asks the loop to stop at the end of the step under
     way (``requested`` names the signal); a second one raises KeyboardInterrupt at once. A stop in the
@@ -644,7 +656,7 @@ class _StopAtStepEnd:
     def _stop(self, number, frame) -> None:
         name = signal.Signals(number).name
         if self.requested:
-            raise KeyboardInterrupt(f"stopped by {name}")
+            raise _interrupt(name)
         self.requested = name
         print(
             f"{name}: stopping at the end of this step (again to stop at once)", file=sys.stderr, flush=True
