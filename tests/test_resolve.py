@@ -229,13 +229,16 @@ def test_workspace_script_with_matte_and_graded_tracks(resolve, served, shot, tm
 
 
 def test_command_line_fuses_every_clip_on_a_track(resolve, served, shot, tmp_path):
+    """Every clip of the track is fused, and the fused clips go on one result track (a track of 30
+    clips had made 30 tracks)."""
     place(resolve, shot["rgba"], 1001, 1006, track=1, record=RECORD, duration=3)
     place(resolve, shot["rgba"], 1001, 1006, track=1, record=RECORD + 10, source_in=3, duration=3)
     code = main(["--track", "1", "--server", served.address, "--grade", GRADE, "--colorspace", "ACEScg",
                  "--out", str(tmp_path / "out" / "{item}_{start}" / "fused.########.exr"),
                  "--log-file", str(tmp_path / "log.txt")], resolve=resolve)  # fmt: skip
     assert code == 0
-    assert [clip[:3] for clip in fused_clips(resolve)] == [(2, RECORD, 3), (3, RECORD + 10, 3)]
+    assert [clip[:3] for clip in fused_clips(resolve)] == [(2, RECORD, 3), (2, RECORD + 10, 3)]
+    assert resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline().GetTrackCount("video") == 2
 
 
 @pytest.mark.clips

@@ -1,4 +1,4 @@
-"""Bring a fused sequence back: into the media pool, onto a new video track at the clip's record frame."""
+"""Bring a fused sequence back: into the media pool, onto a result video track at the clip's record frame."""
 
 from __future__ import annotations
 
@@ -67,11 +67,25 @@ def tag_color(clip, color: RenderColor) -> None:
         )
 
 
+def _free_result_track(timeline, first: int, end: int) -> int | None:
+    """The top video track when it is a result track (``RESULT_TRACK``) with nothing from record frame
+    ``first`` to ``end`` (exclusive), else None: the clips of a batch (a ``--track`` run) go on one
+    result track, not a track each, and a clip fused again goes on a new one above its earlier take."""
+    top = timeline.GetTrackCount("video")
+    if top < 1 or timeline.GetTrackName("video", top) != RESULT_TRACK:
+        return None
+    for item in timeline.GetItemListInTrack("video", top) or []:
+        if item.GetStart() < end and first < item.GetEnd():
+            return None
+    return top
+
+
 def place_above(
     project, timeline, result: FusedSequence, record_first: int, color: RenderColor | None = None
 ) -> int:
     """Import the fused sequence (tagged with ``color``, the colour space it was rendered and fused
-    in) and put it on a new video track at ``record_first``; the track."""
+    in) and put it at ``record_first`` on the top result track where that is free there, else on a
+    new video track; the track."""
     media_pool = project.GetMediaPool()
     imported = media_pool.ImportMedia(
         [{"FilePath": _printf(result.out), "StartIndex": result.first, "EndIndex": result.last}]
@@ -83,12 +97,19 @@ def place_above(
         )
     if color is not None:
         tag_color(imported[0], color)
-    if not timeline.AddTrack("video"):
-        raise HostBridgeError("Resolve did not add a video track for the fused frames; add one and run again")
-    track = timeline.GetTrackCount("video")
-    timeline.SetTrackName("video", track, RESULT_TRACK)
-    if _append(media_pool, timeline, imported[0], len(result.frames), track, record_first) is None:
-        timeline.DeleteTrack("video", track)
+    frames = len(result.frames)
+    track = _free_result_track(timeline, record_first, record_first + frames)
+    added = track is None
+    if added:
+        if not timeline.AddTrack("video"):
+            raise HostBridgeError(
+                "Resolve did not add a video track for the fused frames; add one and run again"
+            )
+        track = timeline.GetTrackCount("video")
+        timeline.SetTrackName("video", track, RESULT_TRACK)
+    if _append(media_pool, timeline, imported[0], frames, track, record_first) is None:
+        if added:
+            timeline.DeleteTrack("video", track)
         raise HostBridgeError(
             f"Resolve did not place the fused clip at record frame {record_first}; it is in the media "
             f"pool ({imported[0].GetName()}): place it on a track above the clip at that frame"
