@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from movingcolor.errors import OutputError
+from movingcolor.errors import DiskFullError, OutputError
 from movingcolor.frames.temporaries import temporary_path
 from movingcolor.protocol.images import decode_raw
 from movingcolor.v1 import image_pb2 as pb
@@ -32,8 +32,12 @@ def output_error(error: OSError, path: Path) -> OutputError:
     """``error`` writing ``path``, said with its fix."""
     folder = path.parent
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        fix = f"the disk holding {folder} is full: free some space or write to another disk"
-    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        # As in process: a condition that room made there passes (exit 75, which a farm retries).
+        return DiskFullError(
+            f"cannot write {path}: {error.strerror or error}; the disk holding {folder} is full: free "
+            f"some space or write to another disk, then run again"
+        )
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         fix = f"{folder} is not writable: make it writable or write to another folder"
     else:
         fix = f"check that {folder} is a folder you may write to, with room"

@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from ..color.config import ColorConfig
-from ..errors import MovingColorError
+from ..errors import TRANSIENT_EXIT_CODE, MovingColorError
 from ..frames.image_io import read_pixels, write_image
 from ..frames.output_pattern import SUBFOLDER
 from ..frames.temporaries import SUFFIX as PARTIAL_SUFFIX
@@ -915,10 +915,13 @@ def fault_disk_full(ws: Workspace, server: ServerProcess | None) -> FaultRow:
     return FaultRow(
         f"disk full ({via})",
         f"`{via}` of {ws.settings.frames} frames into {how} {capacity // 1024} KiB holding 2 earlier frames",
-        "exit 2 naming the full disk; no partial files; earlier frames untouched",
+        "exit 75 naming the full disk (2 where the failed write left the disk with room); no partial "
+        "files; earlier frames untouched",
         f"exit {run.rc} ({gist(_shown(run.message, ws.root))}); {len(frames)} frames, {len(bad)} broken, "
         f"{len(left)} .partial, earlier {kept.unchanged}/{kept.count} unchanged",
-        (run.rc == 2 and not left and not bad and not kept.changed) if staged else None,
+        (run.rc in (2, TRANSIENT_EXIT_CODE) and not left and not bad and not kept.changed)
+        if staged
+        else None,
         {
             "message_names_the_cause": clear,
             "mounted_tmpfs": mounted,
