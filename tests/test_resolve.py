@@ -238,7 +238,14 @@ def test_command_line_fuses_every_clip_on_a_track(resolve, served, shot, tmp_pat
                  "--log-file", str(tmp_path / "log.txt")], resolve=resolve)  # fmt: skip
     assert code == 0
     assert [clip[:3] for clip in fused_clips(resolve)] == [(2, RECORD, 3), (2, RECORD + 10, 3)]
-    assert resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline().GetTrackCount("video") == 2
+    timeline = resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline()
+    assert timeline.GetTrackCount("video") == 2
+    # A result track switched off (an editor comparing with the plate) is not where a clip goes.
+    place(resolve, shot["rgba"], 1001, 1006, track=1, record=RECORD + 20, duration=3)
+    timeline.SetTrackEnable("video", 2, False)
+    (last,) = [item for item in track_items(resolve, 1) if item.GetStart() == RECORD + 20]
+    (report,) = fuse_items(resolve, [last], settings_for(served.address, tmp_path))
+    assert report.ok and report.track == 3 and timeline.GetIsTrackEnabled("video", 3), report
 
 
 @pytest.mark.clips

@@ -74,7 +74,17 @@ def _free_result_track(timeline, first: int, end: int) -> int | None:
     top = timeline.GetTrackCount("video")
     if top < 1 or timeline.GetTrackName("video", top) != RESULT_TRACK:
         return None
-    for item in timeline.GetItemListInTrack("video", top) or []:
+    # A track switched off (an editor comparing with the plate) would hide the clip; a locked one
+    # refuses it.
+    if not timeline.GetIsTrackEnabled("video", top):
+        return None
+    locked = getattr(timeline, "GetIsTrackLocked", None)
+    if locked is not None and locked("video", top):
+        return None
+    items = timeline.GetItemListInTrack("video", top)
+    if items is None:  # not read: taken as holding something there
+        return None
+    for item in items:
         if item.GetStart() < end and first < item.GetEnd():
             return None
     return top
@@ -99,17 +109,17 @@ def place_above(
         tag_color(imported[0], color)
     frames = len(result.frames)
     track = _free_result_track(timeline, record_first, record_first + frames)
-    added = track is None
-    if added:
+    if track is None or _append(media_pool, timeline, imported[0], frames, track, record_first) is None:
+        # No result track free there, or Resolve would not place the clip on it: a new track.
         if not timeline.AddTrack("video"):
             raise HostBridgeError(
                 "Resolve did not add a video track for the fused frames; add one and run again"
             )
         track = timeline.GetTrackCount("video")
         timeline.SetTrackName("video", track, RESULT_TRACK)
-    if _append(media_pool, timeline, imported[0], frames, track, record_first) is None:
-        if added:
-            timeline.DeleteTrack("video", track)
+        if _append(media_pool, timeline, imported[0], frames, track, record_first) is not None:
+            return track
+        timeline.DeleteTrack("video", track)
         raise HostBridgeError(
             f"Resolve did not place the fused clip at record frame {record_first}; it is in the media "
             f"pool ({imported[0].GetName()}): place it on a track above the clip at that frame"
