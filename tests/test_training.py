@@ -542,6 +542,30 @@ def test_sigterm_stops_a_run_with_its_checkpoint_written(tmp_path):
     assert state["step"] >= 2
 
 
+def test_sigterm_while_a_run_is_resumed_exits_143(tmp_path):
+    """A SIGTERM while the command set a run up (the model loaded, the checkpoint read) killed it
+    without a word or an exit status of its own; it is answered as everywhere else, and the
+    checkpoint is kept."""
+    run = tmp_path / "run"
+    first = [
+        sys.executable,
+        "-m",
+        "movingcolor.cli.main",
+        "train",
+        "--config",
+        "tiny-test",
+        "--out",
+        str(run),
+    ]
+    subprocess.run([*first, "--steps", "2"], check=True, capture_output=True)
+    process = subprocess.Popen(first, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline().startswith("resuming")
+    process.send_signal(signal.SIGTERM)
+    _, error = process.communicate(timeout=120)
+    assert process.returncode == 143 and "stopped (SIGTERM)" in error, (process.returncode, error)
+    assert json.loads((run / "checkpoint" / "trainer.json").read_text())["step"] >= 2
+
+
 def test_a_run_that_fails_before_its_first_step_leaves_no_checkpoint(tmp_path, monkeypatch):
     """A configuration naming a clip folder that is not there failed at its first batch, but a
     checkpoint of step 0 was written with it, and the corrected configuration was then refused as

@@ -21,8 +21,10 @@ import threading
 from .. import __version__
 from ..errors import FRAMES_WRITTEN, MovingColorError, Terminated
 
-#: Commands that answer SIGTERM themselves (a server drains, training stops at a step's end).
-HANDLE_SIGTERM_THEMSELVES = frozenset({"serve", "train"})
+#: Commands that answer SIGTERM themselves throughout (a server drains). Training answers it at a
+#: step's end while its loop runs, and as every other command before and after (exit 143): a
+#: SIGTERM while a run was being set up or resumed killed it without a word.
+HANDLE_SIGTERM_THEMSELVES = frozenset({"serve"})
 
 
 def _terminated(signum, frame) -> None:

@@ -549,24 +549,27 @@ class Trainer:
             diverged = True
             raise
         finally:
-            stopping.close()
-            if self._prefetcher is not None:
-                self._prefetcher.close()
-                self._prefetcher = None
-            curves.close()
-            self._stopping = None
-            if self._updating:
-                log.warning(
-                    "stopped in the middle of step %d's update: the checkpoint keeps the weights it "
-                    "had before (a half-made step would be made twice on resuming)",
-                    self.step + 1,
-                )
-                self._updating = False
-            elif not diverged and (self.step > 0 or had_checkpoint):
-                # A run that failed before its first step (a clip folder missing) leaves nothing to
-                # resume: a checkpoint of step 0 held its broken configuration, and refused the
-                # corrected one as another run's.
-                self.save()
+            try:
+                if self._prefetcher is not None:
+                    self._prefetcher.close()
+                    self._prefetcher = None
+                curves.close()
+                self._stopping = None
+                if self._updating:
+                    log.warning(
+                        "stopped in the middle of step %d's update: the checkpoint keeps the weights it "
+                        "had before (a half-made step would be made twice on resuming)",
+                        self.step + 1,
+                    )
+                    self._updating = False
+                elif not diverged and (self.step > 0 or had_checkpoint):
+                    # A run that failed before its first step (a clip folder missing) leaves nothing to
+                    # resume: a checkpoint of step 0 held its broken configuration, and refused the
+                    # corrected one as another run's.
+                    self.save()
+            finally:
+                # Only now: a stop asked for while the checkpoint is written waits for it.
+                stopping.close()
         if stopping.requested:
             raise _interrupt(stopping.requested)
         return self.step
