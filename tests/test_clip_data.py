@@ -18,7 +18,7 @@ from movingcolor.errors import MovingColorError  # noqa: E402
 from movingcolor.frames.image_io import write_image  # noqa: E402
 from movingcolor.model.channels import GRADED, PLATE  # noqa: E402
 from movingcolor.training import data  # noqa: E402
-from movingcolor.training.clip_data import draw_footage  # noqa: E402
+from movingcolor.training.clip_data import clip_folder, draw_footage  # noqa: E402
 from movingcolor.training.config import TrainConfig  # noqa: E402
 from movingcolor.training.data import make_batch  # noqa: E402
 from movingcolor.training.export import export_model  # noqa: E402
@@ -102,6 +102,9 @@ def test_a_wrong_clip_folder_is_named_with_the_layout_expected(tmp_path, monkeyp
     monkeypatch.setenv("MOVINGCOLOR_TEST_CLIPS", "")
     with pytest.raises(MovingColorError, match=r"\$MOVINGCOLOR_TEST_CLIPS is empty; set it to the folder"):
         _real_batch("${MOVINGCOLOR_TEST_CLIPS}/cows")
+    # A folder whose own name holds a "$" is taken as it is, not as a variable.
+    literal = _clip_folder(tmp_path / "v$1")
+    assert clip_folder(str(literal)) == literal
     monkeypatch.setenv("MOVINGCOLOR_TEST_CLIPS", str(tmp_path))
     _clip_folder(tmp_path / "cows")
     assert _real_batch("${MOVINGCOLOR_TEST_CLIPS}/cows").inputs.shape[0] == 2

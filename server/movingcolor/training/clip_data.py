@@ -56,16 +56,20 @@ class ClipFrames:
 def clip_folder(text: str | os.PathLike, frames: int = 1) -> Path:
     """The folder ``text`` names (``~`` and environment variables expanded), checked to hold at
     least ``frames`` frames with masks."""
-    for name in re.findall(r"\$\{?(\w+)\}?", str(text)):
+    literal = Path(os.path.expanduser(str(text)))
+    # The variables as os.path.expandvars finds them ($NAME, ${NAME}); a folder whose own name holds
+    # a "$" is taken as it is.
+    for match in () if literal.is_dir() else re.finditer(r"\$(\w+|\{[^}]*\})", str(text)):
+        name = match.group(1).strip("{}")
         # An empty variable made "${MOVINGCOLOR_CLIPS}/davis480/cows" the root's /davis480/cows, and
         # the error named that folder alone.
         if not os.environ.get(name):
             state = "empty" if name in os.environ else "not set"
+            also = " (the folder holding the clips)" if name == "MOVINGCOLOR_CLIPS" else ""
             raise MovingColorError(
-                f"clip folder {str(text)!r}: ${name} is {state}; set it to the folder it stands for "
-                f"(MOVINGCOLOR_CLIPS: the folder holding the clips)"
+                f"clip folder {str(text)!r}: ${name} is {state}; set it to the folder it stands for{also}"
             )
-    path = Path(os.path.expandvars(os.path.expanduser(str(text))))
+    path = literal if literal.is_dir() else Path(os.path.expandvars(str(literal)))
     count = len(frame_pairs(path))
     if count < frames:
         raise MovingColorError(
