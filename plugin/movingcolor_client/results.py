@@ -31,17 +31,16 @@ FINGERPRINT_KEY = "movingcolor:fingerprint"
 def output_error(error: OSError, path: Path) -> OutputError:
     """``error`` writing ``path``, said with its fix."""
     folder = path.parent
+    failed = OutputError
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
         # As in process: a condition that room made there passes (exit 75, which a farm retries).
-        return DiskFullError(
-            f"cannot write {path}: {error.strerror or error}; the disk holding {folder} is full: free "
-            f"some space or write to another disk, then run again"
-        )
-    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        failed = DiskFullError
+        fix = f"the disk holding {folder} is full: free some space or write to another disk"
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         fix = f"{folder} is not writable: make it writable or write to another folder"
     else:
         fix = f"check that {folder} is a folder you may write to, with room"
-    return OutputError(f"cannot write {path}: {error.strerror or error}; {fix}, then run again")
+    return failed(f"cannot write {path}: {error.strerror or error}; {fix}, then run again")
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:

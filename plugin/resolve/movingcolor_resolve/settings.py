@@ -101,12 +101,9 @@ def load_settings(
         # The grade comes from one place: a layer that names one source of it (a grade, or a graded
         # track) replaces the other that an earlier layer named. A --grade on the command line had
         # been dropped without a word for the show file's graded_track.
+        names_grade = "grade" in layer
         if str(layer.get("grade") or "").strip() and "graded_track" not in resolve_values:
             resolve.graded_track = 0
-        label = labels.get("graded_track", "graded_track")
-        track = _track_number(resolve_values.get("graded_track", 0), label)
-        if "grade" not in layer and track > 0:
-            resolve.fuse.grade = ""
         resolve.fuse = settings_from_mapping(layer, labels, base=resolve.fuse)
         for key, value in resolve_values.items():
             setattr(
@@ -116,6 +113,8 @@ def load_settings(
                 if key == "graded_track"
                 else typed_setting("str", value, labels.get(key, key)),
             )
+        if "graded_track" in resolve_values and resolve.graded_track > 0 and not names_grade:
+            resolve.fuse.grade = ""
     for key in ("server", "out", "grade", "engine", "model", "band", "colorspace", "handles"):
         resolve.fuse.labels.setdefault(key, f"{key} (MOVINGCOLOR_{key.upper()})")
     return resolve

@@ -41,9 +41,9 @@ class GuidedEngine(Engine):
         self.change_sigma = change_sigma
         self.device = device
         self._refiner = refiner_on(device)
-        #: Refined tiles by frame: windows that share frames share their refinement.
         #: The frames reduced for the cut score, by frame: each frame is in several windows.
         self._reduced: LruCache = LruCache(REDUCED_BYTES)
+        #: Refined tiles by frame: windows that share frames share their refinement.
         self._refined = TileRefinements(capacity=4 * self.temporal_radius + 2, eps=eps, refiner=self._refiner)
 
     def fuse(self, frames: FusionFrames) -> FusionResult:

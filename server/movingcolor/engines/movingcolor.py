@@ -56,7 +56,7 @@ from .guided_filter import (
     smooth_over_time,
 )
 from .guided_upsample import UPSAMPLE_EPS, UPSAMPLE_RADIUS, guided_upsample, guided_upsample_tiles
-from .shot_cuts import kept_reduction, same_shot, shots
+from .shot_cuts import is_cut, kept_reduction, runs_between_cuts
 from .steady_matte import steadied_mattes
 from .torch_filters import refiner_on
 
@@ -553,26 +553,26 @@ def _parts_between_cuts(frames: FusionFrames, cache: LruCache) -> list[tuple[Fus
     output (:mod:`.shot_cuts`), with the global frames that may be of the same shot (sampled across
     the clip, they may be of any of its shots). The frames' reductions are kept in ``cache``."""
     local, total = frames.num_local, len(frames.frame_numbers)
+    if local < 2:
+        return [(frames, list(frames.outputs))]
     keys = frames.frame_keys or [None] * total
-    plates = [frames.plate_display[t] for t in range(local)]
-    runs = shots(plates, keys[:local], cache) if local > 1 else [range(local)]
-
-    def low(t: int) -> np.ndarray:
-        return kept_reduction(frames.plate_display[t], keys[t], cache)
-
-    def nearest(run: range, t: int) -> int:
-        return run[0] if frames.frame_numbers[t] < frames.frame_numbers[run[0]] else run[-1]
-
+    lows = [kept_reduction(frames.plate_display[t], keys[t], cache) for t in range(local)]
+    runs = runs_between_cuts(lows)
     if len(runs) == 1:
         # Global frames far apart in one shot may score as a cut (a pan's frames ten apart): a
         # window whose own frames are one shot keeps them all.
         return [(frames, list(frames.outputs))]
+
+    def nearest(run: range, t: int) -> np.ndarray:
+        return lows[run[0] if frames.frame_numbers[t] < frames.frame_numbers[run[0]] else run[-1]]
+
+    context = {t: kept_reduction(frames.plate_display[t], keys[t], cache) for t in range(local, total)}
     parts = []
     for run in runs:
         outputs = [index for index in frames.outputs if index in run]
         if outputs:
-            context = [t for t in range(local, total) if same_shot(low(t), low(nearest(run, t)))]
-            parts.append((frames.part(run, context), outputs))
+            kept = [t for t, low in context.items() if not is_cut(low, nearest(run, t))]
+            parts.append((frames.part(run, kept), outputs))
     return parts
 
 

@@ -78,8 +78,13 @@ def shots(
     """The runs of consecutive frames of ``plates`` (each ``(H, W, 3)``) between cuts, in order:
     one run of them all where there is no cut. With ``keys`` (one per plate, None for none) and a
     ``cache``, each named frame is reduced once for the windows that share it."""
+    return runs_between_cuts(
+        [kept_reduction(plates[t], None if keys is None else keys[t], cache) for t in range(len(plates))]
+    )
 
-    frames = [kept_reduction(plates[t], None if keys is None else keys[t], cache) for t in range(len(plates))]
+
+def runs_between_cuts(frames: Sequence[np.ndarray]) -> list[range]:
+    """:func:`shots` of consecutive frames already :func:`reduced`."""
     starts = [0] + [t + 1 for t in range(len(frames) - 1) if is_cut(frames[t], frames[t + 1])]
     return [range(start, stop) for start, stop in zip(starts, starts[1:] + [len(frames)], strict=True)]
 
@@ -115,12 +120,6 @@ def kept_reduction(plate, key: Hashable | None, cache: LruCache | None) -> np.nd
         if key is not None and cache is not None:
             cache.put(("cut score", key), value, value.nbytes)
     return value
-
-
-def same_shot(first: np.ndarray, second: np.ndarray) -> bool:
-    """Whether two :func:`reduced` frames apart in time (a window's global frame against its nearest
-    local one, in a window that holds a cut) may be of one shot: no cut between them."""
-    return not is_cut(first, second)
 
 
 def shot_holding(index: int, plates: Sequence, keys=None, cache: LruCache | None = None) -> range:

@@ -179,18 +179,15 @@ def _flow_size(height: int, width: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def display_reduced(plate, size: tuple[int, int], step: int = 1) -> np.ndarray:
-    """``plate`` display-encoded, reduced to ``size`` ``(width, height)`` by area (from every
-    ``step``-th row and column alone where ``step`` > 1). A frame converted on demand is reduced in
-    its source's encoding, then converted: at a high-contrast edge a little different from the
-    converted frame reduced, and a whole frame's conversion never made."""
+def display_reduced(plate, size: tuple[int, int]) -> np.ndarray:
+    """``plate`` display-encoded, reduced to ``size`` ``(width, height)`` by area. A frame converted
+    on demand is reduced in its source's encoding, then converted: at a high-contrast edge a little
+    different from the converted frame reduced, and a whole frame's conversion never made."""
     cv2 = _cv2()
-    source = plate.source if isinstance(plate, ConvertedOnDemand) else plate
-    source = np.asarray(source, np.float32)
-    if step > 1:
-        source = np.ascontiguousarray(source[::step, ::step])
-    low = cv2.resize(source, size, interpolation=cv2.INTER_AREA)
-    return plate.converted(low) if isinstance(plate, ConvertedOnDemand) else low
+    if isinstance(plate, ConvertedOnDemand):
+        source = np.asarray(plate.source, np.float32)
+        return plate.converted(cv2.resize(source, size, interpolation=cv2.INTER_AREA))
+    return cv2.resize(np.asarray(plate, np.float32), size, interpolation=cv2.INTER_AREA)
 
 
 class _Flow:

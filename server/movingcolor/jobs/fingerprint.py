@@ -24,8 +24,7 @@ from ..spec.schema import grade_file_parts
 HEADER_KEY = "movingcolor:fingerprint"
 
 
-def file_digest(path: Path) -> str:
-    """The SHA-256 of the file at ``path``'s content, in hex."""
+def _file_digest(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -41,7 +40,7 @@ def _maybe_file(value: str | None) -> str | None:
     if named is None:
         return value
     path = Path(named[0]).expanduser()
-    return f"{absolute_spelling(path)}{'#' if named[1] else ''}{named[1]}@{file_digest(path)}"
+    return f"{absolute_spelling(path)}{'#' if named[1] else ''}{named[1]}@{_file_digest(path)}"
 
 
 def fingerprint(settings: dict, input_files: list[str], model_files: list[Path] = ()) -> str:
@@ -50,7 +49,7 @@ def fingerprint(settings: dict, input_files: list[str], model_files: list[Path] 
     record = {
         "version": __version__,
         "settings": {k: _maybe_file(v) if isinstance(v, str) else v for k, v in sorted(settings.items())},
-        "model": [file_digest(Path(p)) for p in model_files],
+        "model": [_file_digest(Path(p)) for p in model_files],
     }
     digest.update(json.dumps(record, sort_keys=True, default=str).encode())
     identities = []

@@ -59,7 +59,8 @@ def clip_folder(text: str | os.PathLike, frames: int = 1) -> Path:
     literal = Path(os.path.expanduser(str(text)))
     # The variables as os.path.expandvars finds them ($NAME, ${NAME}); a folder whose own name holds
     # a "$" is taken as it is.
-    for match in () if literal.is_dir() else re.finditer(r"\$(\w+|\{[^}]*\})", str(text)):
+    as_named = literal.is_dir()
+    for match in () if as_named else re.finditer(r"\$(\w+|\{[^}]*\})", str(text)):
         name = match.group(1).strip("{}")
         # An empty variable made "${MOVINGCOLOR_CLIPS}/davis480/cows" the root's /davis480/cows, and
         # the error named that folder alone.
@@ -69,7 +70,7 @@ def clip_folder(text: str | os.PathLike, frames: int = 1) -> Path:
             raise MovingColorError(
                 f"clip folder {str(text)!r}: ${name} is {state}; set it to the folder it stands for{also}"
             )
-    path = literal if literal.is_dir() else Path(os.path.expandvars(str(literal)))
+    path = literal if as_named else Path(os.path.expandvars(str(literal)))
     count = len(frame_pairs(path))
     if count < frames:
         raise MovingColorError(
