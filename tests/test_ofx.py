@@ -13,9 +13,12 @@ the real clips run when present.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,6 +29,7 @@ from movingcolor.service.process import ServerProcess
 from movingcolor.synthetic import generate_shot
 from movingcolor_client import connect
 from ofx_harness import (
+    SOURCE,
     HostRun,
     MissingToolchainError,
     OfxBuild,
@@ -130,6 +134,37 @@ def test_plugin_exports_only_the_ofx_entry_points(ofx_build):
     ).stdout
     exported = sorted(line.split()[-1] for line in listing.splitlines() if line.strip())
     assert exported == ["OfxGetNumberOfPlugins", "OfxGetPlugin"]
+
+
+def test_a_host_may_unload_the_plugin_and_load_it_again(ofx_build):
+    """Hosts scan a plugin, unload it and load it again to use it: protobuf aborted the second load
+    (the plugin's message types registered twice in a library that stays loaded)."""
+    script = (
+        "import ctypes, _ctypes, sys\n"
+        "first = ctypes.CDLL(sys.argv[1])\n"
+        "assert first.OfxGetNumberOfPlugins() == 1\n"
+        "_ctypes.dlclose(first._handle)\n"
+        "print(ctypes.CDLL(sys.argv[1]).OfxGetNumberOfPlugins())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(ofx_build.plugin)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stdout.split() == ["1"], done.stderr[-2000:]
+
+
+def test_premultiplication_and_field_names_are_the_standards():
+    """The strings hosts compare against, as the OpenFX headers (ofxImageEffect.h) define them: a
+    premultiplied Source was never recognised in a real host under a name of our own."""
+    header = (SOURCE / "include/ofx/names.h").read_text()
+    names = dict(re.findall(r'^#define (kOfx\w+) "([^"]*)"', header, re.MULTILINE))
+    standard = {
+        "kOfxImageEffectPropPreMultiplication": "OfxImageEffectPropPreMultiplication",
+        "kOfxImagePreMultiplied": "OfxImageAlphaPremultiplied",
+        "kOfxImageUnPreMultiplied": "OfxImageAlphaUnPremultiplied",
+        "kOfxImageFieldNone": "OfxFieldNone",
+        "kOfxImageEffectPropFieldToRender": "OfxImageEffectPropFieldToRender",
+    }
+    assert {name: names.get(name) for name in standard} == standard
 
 
 @pytest.mark.parametrize("context", ["general", "filter"])
@@ -356,6 +391,74 @@ def test_a_server_that_is_down_gives_a_viewer_the_source_and_fails_a_final_rende
     # A host with only version 1 of the message suite gets one message box, not one per frame.
     run = run_host(ofx_build, frames, tmp_path / "out1", params, "--message-suite", "1", "--interactive")
     assert [(m["kind"], m["type"]) for m in run.messages()] == [("message", "OfxMessageWarning")]
+
+
+def test_a_host_that_does_not_say_whether_a_render_is_interactive_gets_a_failed_frame(ofx_build, tmp_path):
+    """Where the render arguments lack kOfxImageEffectPropInteractiveRenderStatus, a failure fails
+    the frame: the un-fused Source would otherwise be baked into a delivery as if fused."""
+    plates, mattes = generated(frames=2)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    params = {"server": f"unix://{tmp_path}/nobody.sock", **GRADE_PARAMS}
+    run = run_host(ofx_build, frames, tmp_path / "out", params, "--no-interactive-status")
+    assert all(r["status"] == 1 for r in run.renders().values()), run.renders()
+    assert {m["type"] for m in run.messages()} == {"OfxMessageError"}
+    assert "the frame is not rendered" in run.messages()[0]["text"]
+
+
+def test_a_version_1_host_gets_one_message_box_for_a_server_too_slow_on_every_frame(
+    ofx_build, served, tmp_path
+):
+    """The time-out message names its frame; a host with only message boxes must still not get a
+    box for each frame of a scrub past a server that is too slow."""
+    plates, mattes = generated(frames=3, width=960, height=540)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    params = {"server": served.address, "timeLimit": 0.1, "windowRadius": 1, **GRADE_PARAMS}
+    run = run_host(ofx_build, frames, tmp_path / "out", params, "--message-suite", "1", "--interactive")
+    assert all(r["status"] == 0 for r in run.renders().values())
+    boxes = run.messages()
+    assert [(m["kind"], m["type"]) for m in boxes] == [("message", "OfxMessageWarning")], boxes
+    assert "was still fusing frame" in boxes[0]["text"]
+
+
+def test_an_instance_destroyed_while_it_renders_stops_its_call_and_sends_no_message(ofx_build, tmp_path):
+    """A host may destroy an instance (a node deleted, a project closed) while a render of it runs:
+    the render stops its call at once, and nothing of the instance is used after it is gone (its
+    messages went to the dead handle, through freed memory, once the call ended)."""
+    plates, mattes = generated(frames=1)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        params = {"server": f"127.0.0.1:{silent.getsockname()[1]}", "timeLimit": 4.0, **GRADE_PARAMS}
+        run = run_host(ofx_build, frames, tmp_path / "out", params, "--interactive", "--destroy-after", "0.5")
+    assert run.returncode == 0, run.stderr
+    assert run.of("destroyed") and not run.of("violation"), run.of("violation")
+    (render,) = run.renders().values()
+    assert render["seconds"] < 2.0, render  # not the 4 s of the Time limit
+    assert not run.messages()
+
+
+def test_a_host_in_a_locale_with_decimal_commas_fuses_as_in_any_other(ofx_build, served, tmp_path):
+    """Qt hosts set the process's locale: in German a band of 6.5 and a slope of 1.3 were written
+    "6,500000" and "1,3", and every frame was refused."""
+    localedef = shutil.which("localedef")
+    if localedef is None or not Path("/usr/share/i18n/locales/de_DE").is_file():
+        message = "making a German locale needs localedef and the locales package (apt-get install locales)"
+        if os.environ.get("MOVINGCOLOR_REQUIRE_OFX") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    locales = tmp_path / "locales"
+    locales.mkdir()
+    subprocess.run([localedef, "-i", "de_DE", "-f", "UTF-8", str(locales / "de_DE.UTF-8")], check=True)
+    plates, mattes = generated(frames=3)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    params = {"server": served.address, "bandWidth": 6.5, "windowRadius": 1, **GRADE_PARAMS}
+    german = run_host(
+        ofx_build, frames, tmp_path / "de", params, "--locale", "de_DE.UTF-8", env={"LOCPATH": str(locales)}
+    )
+    assert german.of("locale"), german.stderr
+    assert not german.messages(), german.messages()
+    assert_fused(german, expected_frames(served, plates, mattes, 1, band="6.5"), plates, 1)
 
 
 def test_a_silent_server_is_given_up_at_the_time_limit(ofx_build, tmp_path):

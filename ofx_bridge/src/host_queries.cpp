@@ -34,7 +34,7 @@ OfxStatus isIdentity(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs, O
   const Settings settings = readSettings(effect, time);
   if (!check(settings).empty() || !isIdentityGrade(settings)) return kOfxStatReplyDefault;
   // A warning left by an earlier render (the server down) no longer applies to what is shown.
-  if (Instance* instance = instanceOf(effect)) instance->clear(effect);
+  if (const std::shared_ptr<Instance> instance = instanceOf(effect)) instance->clear(effect);
   setString(outArgs, kOfxPropName, kSourceClip);
   setDouble(outArgs, kOfxPropTime, time);
   return kOfxStatOK;

@@ -1,6 +1,7 @@
 // What one effect instance keeps between actions: its connection and its message state.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,22 +17,37 @@ class Instance {
   std::shared_ptr<FusionClient> client(const std::string& address);
 
   // Shows `text` through the host's message suite: a persistent message where the host has one
-  // (replaced each time), else a message box only when the text changes, so scrubbing is not a
-  // stream of dialogs.
-  void report(OfxImageEffectHandle effect, const char* type, const std::string& text);
+  // (replaced each time), else a message box only when `kind` changes (the text without what
+  // differs frame by frame; the text itself when empty), so scrubbing past a failing server is
+  // not a stream of dialogs. Nothing once the instance is destroyed.
+  void report(OfxImageEffectHandle effect, const char* type, const std::string& text,
+              const std::string& kind = "");
   // Clears what `report` showed, after a frame fused.
   void clear(OfxImageEffectHandle effect);
 
+  // Whether the host destroyed the instance: a render still under way stops its call and leaves
+  // the effect handle alone.
+  bool destroyed() const { return destroyed_.load(); }
+
  private:
-  // Two locks: a message box may wait for the user while it is shown, and the other render
-  // threads must still get the connection meanwhile.
+  friend OfxStatus destroyInstanceData(OfxImageEffectHandle effect);
+
   std::mutex clientLock_;
   std::shared_ptr<FusionClient> client_;
+  // Held only to decide what to show, never while a message box waits for the user: the other
+  // render threads report and clear meanwhile.
   std::mutex messageLock_;
   std::string shown_;
+  std::atomic<bool> destroyed_{false};
 };
 
-// The instance stored on `effect` (OfxPropInstanceData); nullptr before createInstance.
-Instance* instanceOf(OfxImageEffectHandle effect);
+// A new instance stored on `effect` (OfxPropInstanceData), at createInstance.
+void createInstanceData(OfxImageEffectHandle effect);
+// At destroyInstance: `effect`'s instance marked destroyed and taken off it; renders still under
+// way keep it alive until they return (hosts may destroy an instance while it renders).
+OfxStatus destroyInstanceData(OfxImageEffectHandle effect);
+// The instance of `effect`, shared with the caller for as long as it holds it; nullptr before
+// createInstance and after destroyInstance.
+std::shared_ptr<Instance> instanceOf(OfxImageEffectHandle effect);
 
 }  // namespace movingcolor

@@ -45,8 +45,9 @@ std::vector<int64_t> windowFrames(OfxImageClipHandle source, OfxTime time, int r
   return frames;
 }
 
-OfxStatus refuse(OfxImageEffectHandle effect, Instance* instance, const std::string& problem) {
-  if (instance != nullptr) instance->report(effect, kOfxMessageError, "MovingColor: " + problem);
+OfxStatus refuse(OfxImageEffectHandle effect, Instance* instance, const std::string& problem,
+                 const std::string& kind = "") {
+  if (instance != nullptr) instance->report(effect, kOfxMessageError, "MovingColor: " + problem, kind);
   return kOfxStatFailed;
 }
 
@@ -100,32 +101,24 @@ void digest(std::vector<WindowImage>& images) {
 }  // namespace
 
 OfxStatus createInstance(OfxImageEffectHandle effect) {
-  OfxPropertySetHandle props = nullptr;
-  suites.effects->getPropertySet(effect, &props);
-  setPointer(props, kOfxPropInstanceData, new Instance());
+  createInstanceData(effect);
   syncEngineName(effect, false);
   return kOfxStatOK;
 }
 
-OfxStatus destroyInstance(OfxImageEffectHandle effect) {
-  OfxPropertySetHandle props = nullptr;
-  suites.effects->getPropertySet(effect, &props);
-  delete instanceOf(effect);
-  setPointer(props, kOfxPropInstanceData, nullptr);
-  return kOfxStatOK;
-}
+OfxStatus destroyInstance(OfxImageEffectHandle effect) { return destroyInstanceData(effect); }
 
 OfxStatus instanceChanged(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   // A user's edit is checked at once, so a bad value is named where it was typed, not at render.
   if (propString(inArgs, kOfxPropType) != kOfxTypeParameter) return kOfxStatReplyDefault;
   if (propString(inArgs, kOfxPropName) == param::kEngine) syncEngineName(effect, true);
   const std::string problem = check(readSettings(effect, propDouble(inArgs, kOfxPropTime)));
-  Instance* instance = instanceOf(effect);
+  const std::shared_ptr<Instance> instance = instanceOf(effect);
   if (problem.empty()) {
     if (instance != nullptr) instance->clear(effect);
     return kOfxStatOK;
   }
-  refuse(effect, instance, problem);
+  refuse(effect, instance.get(), problem);
   return kOfxStatOK;
 }
 
@@ -146,8 +139,10 @@ OfxStatus getFramesNeeded(OfxImageEffectHandle effect, OfxPropertySetHandle inAr
 }
 
 OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
-  Instance* instance = instanceOf(effect);
-  if (instance == nullptr) return kOfxStatErrBadHandle;
+  // Held for the whole render: a host may destroy the instance meanwhile.
+  const std::shared_ptr<Instance> holder = instanceOf(effect);
+  if (holder == nullptr) return kOfxStatErrBadHandle;
+  Instance* instance = holder.get();
   const OfxTime time = propDouble(inArgs, kOfxPropTime);
   OfxRectI window;
   for (int i = 0; i < 4; ++i) (&window.x1)[i] = propInt(inArgs, kOfxImageEffectPropRenderWindow, i);
@@ -213,7 +208,9 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   auto client = instance->client(settings.server);
   const auto started = std::chrono::steady_clock::now();
   FusedWindow fused = client->fuse(setup, images, width, height, settings.timeLimit,
-                                   [effect] { return suites.effects->abort(effect) != 0; });
+                                   [effect, instance] {
+                                     return instance->destroyed() || suites.effects->abort(effect) != 0;
+                                   });
   if (fused.ok) {
     writeFused(output, window, fused.rgb.data(), rect, source);
     instance->clear(effect);
@@ -229,8 +226,10 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   }
   if (fused.aborted) return kOfxStatFailed;
   // A final render (a render queue, a farm, Deliver) fails the frame: the un-fused Source in its place
-  // would be baked in as if fused. An interactive one shows the Source, with a warning.
-  const bool interactive = propInt(inArgs, kOfxImageEffectPropInteractiveRenderStatus, 0, 1) != 0;
+  // would be baked in as if fused. An interactive one shows the Source, with a warning. A host that
+  // does not say which it is gets the final render's answer: a failed frame shows, a Source baked
+  // into a delivery does not.
+  const bool interactive = propInt(inArgs, kOfxImageEffectPropInteractiveRenderStatus, 0, 0) != 0;
   const std::string shown = interactive ? "showing the un-fused Source" : "the frame is not rendered";
   char limit[32];
   std::snprintf(limit, sizeof limit, "%g", settings.timeLimit);
@@ -244,11 +243,15 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
                 ". Start it (movingcolor serve --address " + settings.server +
                 "), check the Server parameter, or raise the Time limit."
           : "the server could not fuse " + frameName(target) + ": " + fused.error + "; " + shown + ".";
-  if (!interactive) return refuse(effect, instance, failure);
+  // Shown once for each kind of failure, whichever frame it came at (where a host shows a box for
+  // each message).
+  const std::string kind = std::string(fused.timedOut ? "timed out" : fused.unreachable ? "unreachable" : "refused") +
+                           " " + settings.server + (fused.timedOut || fused.unreachable ? "" : " " + fused.error);
+  if (!interactive) return refuse(effect, instance, failure, kind);
   copySource(output, window, source);
   // A warning, not an error: the host may go on (an error tells it the node cannot proceed), and the
   // frame it gets is the Source's.
-  instance->report(effect, kOfxMessageWarning, "MovingColor: " + failure);
+  instance->report(effect, kOfxMessageWarning, "MovingColor: " + failure, kind);
   return kOfxStatOK;
 }
 

@@ -1,6 +1,7 @@
 #include "settings.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -120,10 +121,12 @@ OfxParamHandle handle(OfxImageEffectHandle effect, const char* name) {
   return param;
 }
 
+// Numbers are written the same in every locale: a host that runs in a language whose decimal mark
+// is a comma (Qt applications set the process's locale) would send "12,5", which the server refuses.
 std::string number(double value) {
   char text[40];
-  std::snprintf(text, sizeof text, "%.17g", value);
-  return text;
+  const auto written = std::to_chars(text, text + sizeof text, value, std::chars_format::general, 17);
+  return std::string(text, written.ptr);
 }
 
 std::string triple(const std::array<double, 3>& values) {
@@ -339,14 +342,11 @@ std::string cdlText(const Settings& s) {
 }
 
 std::string bandText(const Settings& s, double renderScale) {
-  char text[64];
-  // The server takes plain decimals ("12", "6.5", "10%"), never exponents.
-  if (s.bandPercent) {
-    std::snprintf(text, sizeof text, "%.6f%%", s.bandWidth);
-  } else {
-    std::snprintf(text, sizeof text, "%.6f", std::max(s.bandWidth * renderScale, 1e-6));
-  }
-  return text;
+  char text[400];
+  // The server takes plain decimals ("12", "6.5", "10%"), never exponents, in any locale.
+  const double width = s.bandPercent ? s.bandWidth : std::max(s.bandWidth * renderScale, 1e-6);
+  const auto written = std::to_chars(text, text + sizeof text, width, std::chars_format::fixed, 6);
+  return std::string(text, written.ptr) + (s.bandPercent ? "%" : "");
 }
 
 }  // namespace movingcolor

@@ -24,11 +24,7 @@ void violation(const std::string& what) {
   emit("{\"event\":\"violation\",\"what\":" + jsonString(what) + "}");
 }
 
-std::string number(double value) {
-  char text[40];
-  std::snprintf(text, sizeof text, "%.17g", value);
-  return text;
-}
+std::string number(double value) { return jsonNumber(value); }
 
 std::string rectJson(const OfxRectD& r) {
   return "[" + number(r.x1) + "," + number(r.y1) + "," + number(r.x2) + "," + number(r.y2) + "]";
@@ -87,7 +83,7 @@ void clipPreferences(OfxPlugin* plugin, Effect& effect, const std::string& conte
     prefs.setDouble("OfxImageClipPropPAR_" + name, 1.0);
   }
   prefs.setString("OfxImageEffectPropPreMultiplication",
-                  state().options.premultiplied ? "OfxImagePreMultiplied" : "OfxImageUnPreMultiplied");
+                  state().options.premultiplied ? kOfxImagePreMultiplied : kOfxImageUnPreMultiplied);
   prefs.setInt("OfxImageEffectFrameVarying", 0);
   prefs.setInt("OfxImageClipPropContinuousSamples", 0);
   const OfxStatus status = call(plugin, kOfxImageEffectActionGetClipPreferences, &effect, nullptr, &prefs);

@@ -11,7 +11,8 @@
 //                 [--scale 0.5] [--origin X,Y] [--negative-rowbytes] [--cpus N] [--message-suite 1|2]
 //                 [--no-matte] [--no-graded] [--abort] [--abort-after SECONDS] [--render-threads N]
 //                 [--render-on-suite-threads] [--interactive] [--premultiplied]
-//                 [--time-offset F] [--blend-subframes]
+//                 [--time-offset F] [--blend-subframes] [--locale NAME] [--no-interactive-status]
+//                 [--destroy-after SECONDS]
 //
 // --key sets a keyframe (double parameters that animate; linear between keys); the timeline sits
 // at the first frame, where paramGetValue reads. --render-on-suite-threads runs the concurrent
@@ -21,6 +22,10 @@
 // its alpha (the frames on disk are then premultiplied), as a keyed or rotoed element is.
 // --time-offset asks for every frame at frame + F (a sub-frame render, as motion blur downstream
 // does); --blend-subframes answers a fetch between frames with a blend of the two either side.
+// --locale sets the process's locale before the renders, as a Qt host has (a German one writes
+// 1,5). --no-interactive-status leaves kOfxImageEffectPropInteractiveRenderStatus out of the
+// render arguments, as hosts that predate it do. --destroy-after destroys the instance that many
+// seconds into the renders, while they run; a message for it after that is a violation.
 //
 // DIR holds source.N.raw (RGBA), and optionally matte.N.raw (A or RGBA) and graded.N.raw (RGBA).
 #include <dlfcn.h>
@@ -28,6 +33,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <clocale>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -130,6 +136,12 @@ Arguments parse(int argc, char** argv) {
       o.timeOffset = std::stod(value());
     else if (flag == "--blend-subframes")
       o.blendSubframes = true;
+    else if (flag == "--locale")
+      o.locale = value();
+    else if (flag == "--no-interactive-status")
+      o.omitInteractiveStatus = true;
+    else if (flag == "--destroy-after")
+      o.destroyAfter = std::stod(value());
     else if (flag == "--no-matte")
       a.matte = false;
     else if (flag == "--no-graded")
@@ -177,9 +189,7 @@ std::string numbers(const PropertySet& set, const std::string& name) {
   std::string out = "[";
   const Property* p = set.find(name);
   for (size_t i = 0; p && i < p->doubles.size(); ++i) {
-    char text[40];
-    std::snprintf(text, sizeof text, "%.17g", p->doubles[i]);
-    out += std::string(i ? "," : "") + text;
+    out += std::string(i ? "," : "") + jsonNumber(p->doubles[i]);
   }
   return out + "]";
 }
@@ -234,7 +244,7 @@ void renderFrame(OfxPlugin* plugin, Effect& effect, const Arguments& args, long 
   if (!identityClip.empty()) {
     writeRawFrame(path, identityFrame(effect, identityClip, identityTime));
     emit("{\"event\":\"identity\",\"frame\":" + std::to_string(frame) +
-         ",\"clip\":" + jsonString(identityClip) + ",\"time\":" + std::to_string(identityTime) +
+         ",\"clip\":" + jsonString(identityClip) + ",\"time\":" + jsonNumber(identityTime) +
          ",\"output\":" + jsonString(path) + "}");
     return;
   }
@@ -247,7 +257,7 @@ void renderFrame(OfxPlugin* plugin, Effect& effect, const Arguments& args, long 
   renderArgs.setDouble(kOfxImageEffectPropRenderScale, o.renderScale, 0);
   renderArgs.setDouble(kOfxImageEffectPropRenderScale, o.renderScale, 1);
   renderArgs.setInt(kOfxImageEffectPropSequentialRenderStatus, o.renderThreads <= 1 ? 1 : 0);
-  renderArgs.setInt(kOfxImageEffectPropInteractiveRenderStatus, o.interactive ? 1 : 0);
+  if (!o.omitInteractiveStatus) renderArgs.setInt(kOfxImageEffectPropInteractiveRenderStatus, o.interactive ? 1 : 0);
   const auto started = std::chrono::steady_clock::now();
   beginRenderOnThisThread(&request, started);
   const OfxStatus status = call(plugin, kOfxImageEffectActionRender, &effect, &renderArgs);
@@ -259,8 +269,7 @@ void renderFrame(OfxPlugin* plugin, Effect& effect, const Arguments& args, long 
     host.images.clear();
   }
   writeRawFrame(path, host.outputs.at(std::to_string(frame))->toRaw());
-  char timing[32];
-  std::snprintf(timing, sizeof timing, "%.4f", seconds);
+  const std::string timing = jsonNumber(std::round(seconds * 1e4) / 1e4);
   emit("{\"event\":\"render\",\"frame\":" + std::to_string(frame) + ",\"status\":" + std::to_string(status) +
        ",\"seconds\":" + timing + ",\"output\":" + jsonString(path) + "}");
 }
@@ -388,9 +397,23 @@ int run(const Arguments& args) {
   auto blank = [&](size_t i) { return blankOutput(toPixels(plans[i].region, host.options.renderScale)); };
   for (size_t i = 0; i < frames.size(); ++i) host.outputs[std::to_string(frames[i])] = blank(i);
 
+  // The locale once the user's edits are in (the host's own parsing of --param stays in C's).
+  if (!host.options.locale.empty()) {
+    if (std::setlocale(LC_ALL, host.options.locale.c_str()) == nullptr)
+      throw std::runtime_error("the locale " + host.options.locale + " is not available here");
+    emit("{\"event\":\"locale\",\"name\":" + jsonString(host.options.locale) + "}");
+  }
   const auto [lowest, highest] = std::minmax_element(frames.begin(), frames.end());
   sequenceRender(plugin, effect, kOfxImageEffectActionBeginSequenceRender, *lowest, *highest, threads <= 1);
   std::atomic<size_t> next{0};
+  std::thread destroyer;
+  if (host.options.destroyAfter >= 0.0)
+    destroyer = std::thread([&] {
+      std::this_thread::sleep_for(std::chrono::duration<double>(host.options.destroyAfter));
+      require(call(plugin, kOfxActionDestroyInstance, &effect), kOfxActionDestroyInstance);
+      host.destroyed = true;
+      emit("{\"event\":\"destroyed\"}");
+    });
   onThreads(threads, [&] {
     for (size_t i = next++; i < frames.size(); i = next++) {
       // A frame rendered again starts from a blank output, as a fresh render does.
@@ -398,7 +421,9 @@ int run(const Arguments& args) {
       renderFrame(plugin, effect, args, frames[i], plans[i]);
     }
   });
-  sequenceRender(plugin, effect, kOfxImageEffectActionEndSequenceRender, *lowest, *highest, threads <= 1);
+  if (destroyer.joinable()) destroyer.join();
+  if (!host.destroyed)
+    sequenceRender(plugin, effect, kOfxImageEffectActionEndSequenceRender, *lowest, *highest, threads <= 1);
   if (!host.images.empty()) {
     emit("{\"event\":\"violation\",\"what\":\"" + std::to_string(host.images.size()) +
          " images were not released after the renders\"}");
@@ -406,7 +431,7 @@ int run(const Arguments& args) {
   }
   host.outputs.clear();
 
-  require(call(plugin, kOfxActionDestroyInstance, &effect), kOfxActionDestroyInstance);
+  if (!host.destroyed) require(call(plugin, kOfxActionDestroyInstance, &effect), kOfxActionDestroyInstance);
   require(call(plugin, kOfxActionUnload, nullptr), kOfxActionUnload);
   emit("{\"event\":\"unloaded\"}");
   return 0;

@@ -1,6 +1,7 @@
 #include "suites.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -52,9 +53,10 @@ void Journal::add(const std::string& json) {
 }
 
 std::string jsonNumber(double value) {
+  // Whatever the process's locale (--locale): JSON's decimal mark is a point.
   char text[40];
-  std::snprintf(text, sizeof text, "%.17g", value);
-  return text;
+  const auto written = std::to_chars(text, text + sizeof text, value, std::chars_format::general, 17);
+  return std::string(text, written.ptr);
 }
 
 double actionTime(long long frame) { return double(frame) + state().options.timeOffset; }
@@ -120,10 +122,10 @@ std::unique_ptr<Image> makeImage(const RawFrame& frame, double scale, int x1, in
   p.setDouble(kOfxImageEffectPropRenderScale, scale, 0);
   p.setDouble(kOfxImageEffectPropRenderScale, scale, 1);
   p.setDouble("OfxImagePropPixelAspectRatio", 1.0);
-  p.setString("OfxImagePropField", "OfxImageFieldNone");
+  p.setString("OfxImagePropField", kOfxImageFieldNone);
   p.setString("OfxImageEffectPropPreMultiplication", options.premultiplied && frame.channels == 4
-                                                         ? "OfxImagePreMultiplied"
-                                                         : "OfxImageUnPreMultiplied");
+                                                         ? kOfxImagePreMultiplied
+                                                         : kOfxImageUnPreMultiplied);
   return image;
 }
 
@@ -362,6 +364,8 @@ const OfxMultiThreadSuiteV1 kMultiThreadSuite = {
 // -- message suite -------------------------------------------------------------------------
 
 void record(const char* kind, const char* type, const char* id, const char* format, va_list values) {
+  if (state().destroyed)
+    state().journal.add("{\"event\":\"violation\",\"what\":\"a message for an instance already destroyed\"}");
   char text[4096];
   std::vsnprintf(text, sizeof text, format, values);
   state().journal.add(std::string("{\"event\":\"message\",\"kind\":") + jsonString(kind) +
@@ -386,6 +390,8 @@ OfxStatus setPersistentMessage(void*, const char* type, const char* id, const ch
 }
 
 OfxStatus clearPersistentMessage(void*) {
+  if (state().destroyed)
+    state().journal.add("{\"event\":\"violation\",\"what\":\"a message cleared for an instance already destroyed\"}");
   state().journal.add("{\"event\":\"message\",\"kind\":\"cleared\"}");
   return kOfxStatOK;
 }

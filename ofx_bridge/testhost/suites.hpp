@@ -2,6 +2,7 @@
 // it hands the plugin: image effect, parameter, memory, multi-thread, message.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -31,6 +32,9 @@ struct Options {
   bool premultiplied = false;         // RGBA images are premultiplied by their alpha (a keyed element)
   double timeOffset = 0.0;            // every action's time is the frame plus this (a sub-frame render)
   bool blendSubframes = false;        // an image fetched between frames blends the two, as a retime does
+  std::string locale;                 // the process's locale during the renders, as a Qt host sets it
+  bool omitInteractiveStatus = false; // renders say neither interactive nor final, as some hosts do
+  double destroyAfter = -1.0;         // the instance destroyed this many seconds into the renders
 };
 
 struct Clip {
@@ -70,6 +74,7 @@ struct HostState {
   Journal journal;
   std::map<PropertySet*, std::unique_ptr<Image>> images;  // fetched and not yet released
   std::map<std::string, std::unique_ptr<Image>> outputs;  // the Output image of each render, by frame
+  std::atomic<bool> destroyed{false};  // destroyInstance has returned: the instance's handle is dead
 };
 
 HostState& state();

@@ -31,7 +31,8 @@
 #define kOfxImageComponentNone "OfxImageComponentNone"
 // Premultiplication states of an image (kOfxImageEffectPropPreMultiplication).
 #define kOfxImageEffectPropPreMultiplication "OfxImageEffectPropPreMultiplication"
-#define kOfxImagePreMultiplied "OfxImagePreMultiplied"
+#define kOfxImagePreMultiplied "OfxImageAlphaPremultiplied"
+#define kOfxImageUnPreMultiplied "OfxImageAlphaUnPremultiplied"
 
 // Generic properties.
 #define kOfxPropType "OfxPropType"
@@ -66,7 +67,7 @@
 #define kOfxImageEffectPropRegionOfDefinition "OfxImageEffectPropRegionOfDefinition"
 #define kOfxImageEffectPropRegionOfInterest "OfxImageEffectPropRegionOfInterest"
 #define kOfxPropIsInteractive "OfxPropIsInteractive"
-#define kOfxImageFieldNone "OfxImageFieldNone"
+#define kOfxImageFieldNone "OfxFieldNone"
 
 // Clips and images.
 #define kOfxImageEffectOutputClipName "Output"
