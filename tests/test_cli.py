@@ -907,8 +907,11 @@ def test_output_may_not_overwrite_the_plate(demo_inputs, tmp_path, capsys):
     assert status == 2 and "overwrite an input" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("out, suggested", [("f.png", "f.####.png"), ("f.mov", "f.####.exr")])
-def test_an_output_naming_one_file_asks_for_a_pattern(demo_inputs, tmp_path, capsys, out, suggested):
+@pytest.mark.parametrize(
+    "out, suggested, named",
+    [("f.png", "f.####.png", "names one file"), ("f.mov", "f.####.exr", "names a movie")],
+)
+def test_an_output_naming_one_file_asks_for_a_pattern(demo_inputs, tmp_path, capsys, out, suggested, named):
     """``--out shot/f.png`` (a pattern without its #s) made a folder called f.png and wrote the frames
     into it; it is refused with the pattern to give, and nothing is made."""
     plate, matte = demo_inputs
@@ -916,7 +919,7 @@ def test_an_output_naming_one_file_asks_for_a_pattern(demo_inputs, tmp_path, cap
         "fuse", "--plate", plate, "--matte", matte, "--grade", DEMO_GRADE, "--out", tmp_path / out
     )
     error = capsys.readouterr().err
-    assert status == 2 and "names one file" in error and str(tmp_path / suggested) in error
+    assert status == 2 and named in error and str(tmp_path / suggested) in error
     assert list(tmp_path.iterdir()) == []
 
 

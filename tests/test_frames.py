@@ -447,6 +447,135 @@ def test_a_damaged_video_frame_is_an_error_in_a_line(tmp_path):
             source.read(number)
 
 
+def _write_planes(
+    path: Path, planes_of_frames: list[list[np.ndarray]], codec: str, pix_fmt: str, **stream_setup
+):
+    """A video whose frames hold exactly the given samples, plane by plane (no conversion)."""
+    av = pytest.importorskip("av")
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=stream_setup.pop("rate", 24))
+        (stream.width, stream.height), stream.pix_fmt = stream_setup.pop("size"), pix_fmt
+        for name, value in stream_setup.pop("metadata", {}).items():
+            stream.metadata[name] = value
+        start = stream_setup.pop("start", 0)
+        for index, planes in enumerate(planes_of_frames):
+            frame = av.VideoFrame(stream.width, stream.height, pix_fmt)
+            for plane, samples in zip(frame.planes, planes, strict=True):
+                rows = np.zeros((plane.height, plane.line_size), np.uint8)
+                data = np.ascontiguousarray(samples).view(np.uint8).reshape(plane.height, -1)
+                rows[:, : data.shape[1]] = data
+                plane.update(rows.tobytes())
+            frame.pts = start + index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def test_deep_planar_rgb_and_packed_422_video_read_exactly(tmp_path):
+    """10-bit RGB (DNxHR 444, r210, FFV1 RGB) read 0.1% dark through swscale's 16-bit planes (white
+    0.99905), and QuickTime's 8-bit 4:2:2 ('2vuy') 0.8% dark (reference white 253/255), so a matte in
+    either never reached 1 inside."""
+    from movingcolor.frames.ycbcr import MATRICES, ycbcr_to_rgb
+
+    height, width = 8, 16
+    red = np.full((height, width), 1023, np.uint16)
+    green = np.tile(np.arange(width, dtype=np.uint16) * 60, (height, 1))
+    blue = np.zeros((height, width), np.uint16)
+    path = tmp_path / "rgb10.mkv"
+    _write_planes(path, [[green, blue, red]] * 2, "ffv1", "gbrp10le", size=(width, height))  # G, B, R planes
+    pixels = open_source(path, "plate").read(1)
+    assert np.array_equal(pixels, np.stack([red, green, blue], axis=2).astype(np.float32) / np.float32(1023))
+
+    # Y' 235 (white) then 126 in stripes; Cb and Cr at 128 but for a colour across columns 4-7.
+    luma = np.repeat(np.array([235, 126, 16], np.uint8), width // 2)[None].repeat(height, 0)[:, :width]
+    cb = np.full((height, width // 2), 128, np.uint8)
+    cr = np.full((height, width // 2), 128, np.uint8)
+    cb[:, 2:4], cr[:, 2:4] = 90, 200
+    packed = np.empty((height, width * 2), np.uint8)
+    packed[:, 0::4], packed[:, 1::2], packed[:, 2::4] = cb, luma, cr  # U Y V Y
+    path = tmp_path / "uyvy.mov"
+    _write_planes(path, [[packed]], "rawvideo", "uyvy422", size=(width, height))
+    pixels = open_source(path, "matte").read(0)
+    expected = ycbcr_to_rgb(luma, cb, cr, 8, MATRICES[5], False)  # untagged SD: BT.601
+    assert np.array_equal(pixels, expected) and pixels[:, :2].min() == 1.0
+
+
+def test_a_matte_video_is_placed_among_the_plates_frames_by_its_timecode(tmp_path, caplog):
+    """A roto of plate frames 10-13 exported with its timecode (01:00:00:10 against the plate's
+    01:00:00:00) was paired with plate frames 0-3: each frame graded through another's matte. Without
+    timecodes, a matte whose first frame is shown later is paired in order, and the log says so."""
+    from movingcolor.jobs.sources import open_sources
+    from movingcolor.spec import ShotSpec
+
+    size = (16, 8)
+    frames = [[np.full((8, 16), 16 + 10 * i, np.uint8), np.full((8, 16), 128, np.uint8)] for i in range(14)]
+    frames = [[luma, chroma, chroma] for luma, chroma in frames]
+
+    def video(name: str, first: int, count: int, **setup) -> str:
+        path = tmp_path / name
+        _write_planes(path, frames[first : first + count], "rawvideo", "yuv444p", size=size, **setup)
+        return str(path)
+
+    plate = video("plate.mov", 0, 14, metadata={"timecode": "01:00:00:00"})
+    matte = video("matte.mov", 10, 4, metadata={"timecode": "01:00:00:10"})
+    with caplog.at_level("INFO"):
+        sources = open_sources(
+            ShotSpec(plate=plate, matte=matte, grade="sat=1.2", out=str(tmp_path)), "grade", []
+        )
+    assert sources.matte.frames == [10, 11, 12, 13]
+    assert np.array_equal(sources.matte.read(12), sources.plate.read(12))
+    assert "starts at timecode 01:00:00:10, 10 frames after the plate's 01:00:00:00" in caplog.text
+
+    plate = video("plate.mov", 0, 14)
+    matte = video("late.mov", 10, 4, start=10)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        sources = open_sources(
+            ShotSpec(plate=plate, matte=matte, grade="sat=1.2", out=str(tmp_path)), "grade", []
+        )
+    assert sources.matte.frames == [0, 1, 2, 3]
+    assert "neither carries a timecode to place it by: their frames are paired in order" in caplog.text
+
+
+def test_a_video_in_a_codec_pyav_cannot_decode_is_named_so(tmp_path):
+    """A codec FFmpeg does not decode (a sample entry it does not know) was 'Decoder not found; check
+    the file is complete': it is complete, and the way on is to transcode it."""
+    source = tmp_path / "h264.mov"
+    _write_video(source, [_ramp(16, 16)] * 2, "libx264", "yuv420p")
+    unknown = tmp_path / "raw.mov"
+    unknown.write_bytes(source.read_bytes().replace(b"avc1", b"zzzz", 1))
+    with pytest.raises(UnreadableFrameError, match="its video codec is not one .* transcode it to ProRes"):
+        open_source(unknown, "plate")
+
+
+def test_transport_streams_and_m4v_are_read_and_a_movie_output_is_named_as_one(tmp_path):
+    """AVCHD (.mts, .m2ts), broadcast (.ts), .mpg and .m4v were 'unknown file type' although PyAV
+    reads them; an output named x.m4v became a folder of EXRs, and x.mov was refused as 'one file'
+    without a word that movies are not written."""
+    from movingcolor.errors import OutputError
+    from movingcolor.frames.output_pattern import output_pattern
+
+    for extension, container in ((".mts", "mpegts"), (".m2ts", "mpegts"), (".ts", "mpegts"), (".m4v", "mp4")):
+        path = tmp_path / f"plate{extension}"
+        av = pytest.importorskip("av")
+        with av.open(str(path), "w", format=container) as out:
+            stream = out.add_stream("mpeg2video", rate=25)
+            stream.width, stream.height, stream.pix_fmt = 64, 32, "yuv420p"
+            for index in range(12):
+                frame = av.VideoFrame.from_ndarray(np.full((32, 64, 3), 100, np.uint8), format="rgb24")
+                frame.pts = index
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+            for packet in stream.encode():
+                out.mux(packet)
+        assert len(open_source(path, "plate").frames) == 12, extension
+    for name in ("graded.m4v", "graded.mov"):
+        with pytest.raises(OutputError, match=r"names a movie, .* e\.g\. .*graded\.####\.exr"):
+            output_pattern(str(tmp_path / name), "plate")
+    assert not (tmp_path / "graded.m4v").exists()
+
+
 def test_a_video_without_pyav_installed_names_the_install(tmp_path, monkeypatch):
     """The light install has no PyAV: a video source fails at opening, with the command that adds
     it, not with an ImportError from deep inside."""

@@ -58,9 +58,16 @@ def output_pattern(out: str, plate_name: str, plate: str = "") -> SequencePatter
         # A folder named shot.png would take the frames: almost surely a pattern missing its #s.
         path = Path(out)
         suffix = path.suffix if path.suffix.lower() in WRITABLE_FORMATS else ".exr"
+        example = path.with_name(f"{path.stem}.####{suffix}")
+        if path.suffix.lower() in VIDEO_EXTENSIONS:
+            raise OutputError(
+                f"output {out!r} names a movie, but fused frames are written as an image sequence "
+                f"({', '.join(WRITABLE_FORMATS)}): give a pattern with the frame number, e.g. {example}, "
+                f"or a folder, and make the movie from those frames"
+            )
         raise OutputError(
             f"output {out!r} names one file, but fused frames are a sequence: give a pattern with "
-            f"the frame number, e.g. {path.with_name(f'{path.stem}.####{suffix}')}, or a folder"
+            f"the frame number, e.g. {example}, or a folder"
         )
     else:
         stem = plate_name.rstrip("._-") or "fused"

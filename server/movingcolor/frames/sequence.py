@@ -21,7 +21,21 @@ from ..errors import FrameSourceError
 from .frame_range import describe_frames
 
 IMAGE_EXTENSIONS = (".exr", ".dpx", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".mxf", ".webm")
+VIDEO_EXTENSIONS = (
+    ".mp4",
+    ".mov",
+    ".mkv",
+    ".avi",
+    ".mxf",
+    ".webm",
+    ".m4v",
+    ".mpg",
+    ".mpeg",
+    # MPEG transport streams: a camera's AVCHD (.mts, .m2ts) and broadcast captures (.ts).
+    ".ts",
+    ".mts",
+    ".m2ts",
+)
 
 _HASHES = re.compile(r"#+")
 _PRINTF = re.compile(r"%(0?)(\d*)d")

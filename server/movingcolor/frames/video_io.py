@@ -20,6 +20,7 @@ from ..errors import UnreadableFrameError
 from ..optional import server_extra
 from .confine import readable
 from .limits import check_pixels
+from .timecode import timecode_frame
 from .ycbcr import FULL_RANGE, MATRICES, is_planar_ycbcr, video_range_levels, ycbcr_to_rgb
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ class VideoReader:
                 if not container.streams.video:
                     raise UnreadableFrameError(f"{self.path}: has no video stream")
                 stream = container.streams.video[0]
+                if stream.codec_context is None:  # PyAV opens no decoder for a codec FFmpeg lacks
+                    raise av.error.DecoderNotFoundError(0, "no decoder")
                 first = next(container.decode(stream), None)
                 if first is None:
                     raise UnreadableFrameError(f"{self.path}: has no frame that decodes")
@@ -78,6 +81,12 @@ class VideoReader:
                 self.rotation = 90 * self._turns
                 #: Frames per second (a Fraction), where the file says; None where it does not.
                 self.rate = stream.average_rate or stream.guessed_rate or None
+                #: The SMPTE timecode of the first frame, where the file carries one (a QuickTime
+                #: tmcd track, an MXF's start), and the frame count it names at the file's rate.
+                self.timecode = _timecode(container, stream)
+                self.timecode_frame = timecode_frame(self.timecode, self.rate) if self.timecode else None
+                #: Seconds at which the first frame is shown (a part of a longer render starts late).
+                self.start_seconds = float(first.time) if first.time is not None else None
                 self._coded_size = (first.width, first.height)
                 # An untagged HD picture is Rec.709's, as hosts and players take it; swscale would
                 # take the SD matrix (BT.601) and shift its colours by 10-20 codes.
@@ -102,6 +111,12 @@ class VideoReader:
                     packet.pts for packet in container.demux(stream) if packet.size and not packet.is_discard
                 ]
                 self.frame_count = len(shown)
+        except av.error.DecoderNotFoundError as error:
+            raise UnreadableFrameError(
+                f"{self.path}: its video codec is not one the FFmpeg inside PyAV decodes (a camera's raw "
+                f"format or a licensed codec); transcode it to ProRes, DNxHR or an image sequence (EXR, "
+                f"DPX) in the application that made it"
+            ) from error
         except av.error.FFmpegError as error:
             raise UnreadableFrameError(
                 f"{self.path}: cannot decode video ({error}); check the file is complete"
@@ -225,12 +240,22 @@ class VideoReader:
             )
         layout = self._layout
         matrix = self._matrix(frame)
+        if layout.packed_as is not None and matrix is not None:
+            # Packed 4:2:2 (QuickTime's '2vuy', 'yuv2') unpacked into planes, a copy that changes no
+            # code, then converted as planar Y'CbCr is: swscale's 8-bit RGB read white as 253.
+            full = frame.color_range == FULL_RANGE
+            planar = frame.reformat(format=layout.packed_as.name)
+            unpacked = layout.packed_as
+            luma, cb, cr = (unpacked.codes(planar, component) for component in unpacked.colours)
+            return ycbcr_to_rgb(luma, cb, cr, 8, matrix, full)
         if layout.gray:
             rgb = np.repeat(self._grey_levels(frame)[..., None], 3, axis=2)
         elif layout.ycbcr and matrix is not None:
             luma, cb, cr = (layout.codes(frame, component) for component in layout.colours)
             full = frame.color_range == FULL_RANGE or layout.name.startswith("yuvj")
             rgb = ycbcr_to_rgb(luma, cb, cr, layout.colours[0].bits, matrix, full)
+        elif layout.planar_rgb:
+            rgb = np.stack([layout.samples(frame, component) for component in layout.colours], axis=2)
         else:
             options = self._untagged_matrix if frame.colorspace == _UNSPECIFIED else {}
             # An alpha packed among the colours (RGBA, ARGB) comes with them, exact at 8 and 16 bits.
@@ -270,10 +295,10 @@ class VideoReader:
 
 class _SampleLayout:
     """How a pixel format's samples become 0..1 values. Planar Y'CbCr is converted by :mod:`.ycbcr`
-    (swscale's 16-bit conversion is 0.4% dark), other formats by swscale. A grey picture's level and
-    an alpha plane are read as stored: swscale shifts 10 and 12-bit ones to 16 bits without filling
-    the low bits (opaque 12-bit alpha came out 0.99977, so a matte's inside was never whole), and
-    drops a grey picture's alpha (PNG's grey + alpha)."""
+    (swscale's 16-bit conversion is 0.4% dark), planar RGB as stored, other formats by swscale. A
+    grey picture's level and an alpha plane are read as stored: swscale shifts 10 and 12-bit ones to
+    16 bits without filling the low bits (opaque 12-bit alpha came out 0.99977, so a matte's inside
+    was never whole), and drops a grey picture's alpha (PNG's grey + alpha)."""
 
     def __init__(self, pixel_format):
         components = list(pixel_format.components)
@@ -303,7 +328,18 @@ class _SampleLayout:
         )
         #: Planar Y'CbCr, converted by :mod:`.ycbcr` where its matrix is known; its Y', Cb and Cr.
         self.ycbcr = is_planar_ycbcr(pixel_format)
+        #: Their R, G and B here (FFmpeg lists an RGB format's components in that order).
         self.colours = [component for component in components if not component.is_alpha]
+        #: R, G and B each in a plane of its own (10-bit DNxHR 444, r210, FFV1 RGB), read as stored:
+        #: through swscale's 16-bit planes white came out 0.99905 at 10 bits.
+        self.planar_rgb = (
+            plain
+            and self.name.startswith("gbr")
+            and len(self.colours) == 3
+            and all(len(self._per_plane[c.plane]) == 1 for c in self.colours)
+        )
+        #: For packed 8-bit 4:2:2 Y'CbCr, the layout of the same samples in planes.
+        self.packed_as = _SampleLayout(_av_format("yuv422p")) if self.name in _PACKED_422 else None
 
     def codes(self, frame, component) -> np.ndarray:
         """``component``'s samples of ``frame`` as stored, integers ``(h, w)`` at its plane's size."""
@@ -321,6 +357,14 @@ class _SampleLayout:
         return self.codes(frame, component).astype(np.float32) / np.float32((1 << component.bits) - 1)
 
 
+#: Packed 8-bit 4:2:2 Y'CbCr formats, each a reordering of yuv422p's samples.
+_PACKED_422 = frozenset({"uyvy422", "yuyv422", "yvyu422"})
+
+
+def _av_format(name: str):
+    return _import_av().VideoFormat(name)
+
+
 def _swscale_rgb(frame, layout: _SampleLayout, options: dict) -> np.ndarray:
     """``frame`` as float32 ``(H, W, 3)`` R'G'B' through swscale (``options``: the matrix of an
     untagged picture): 8-bit pictures packed, deeper ones planar (G, B, R planes)."""
@@ -331,6 +375,16 @@ def _swscale_rgb(frame, layout: _SampleLayout, options: dict) -> np.ndarray:
         np.frombuffer(plane, "<u2").reshape(plane.height, -1)[:, : plane.width] for plane in planar.planes
     )
     return np.stack([red, green, blue], axis=2).astype(np.float32) / layout.rgb_largest
+
+
+def _timecode(container, stream) -> str | None:
+    """The file's start timecode: the video stream's, the file's, or a timecode track's."""
+    for metadata in (stream.metadata, container.metadata, *(other.metadata for other in container.streams)):
+        # Matroska's tag is TIMECODE.
+        text = next((value for key, value in metadata.items() if key.lower() == "timecode" and value), None)
+        if text:
+            return text
+    return None
 
 
 def _seconds(value, unit) -> float | None:

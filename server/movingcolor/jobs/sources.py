@@ -63,6 +63,7 @@ def open_sources(spec: ShotSpec, mode: str, opened: list[FrameSource]) -> ShotSo
     other = open_one(getattr(spec, mode), mode, first) if mode != "grade" else None
     sources = ShotSources(plate, matte, other)
     _number_videos_as_sequences(sources)
+    _place_videos_by_timecode(sources)
     return sources
 
 
@@ -83,6 +84,49 @@ def _number_videos_as_sequences(sources: ShotSources) -> None:
                 source.path.name,
                 first,
                 sequences[0].name,
+            )
+
+
+def _place_videos_by_timecode(sources: ShotSources) -> None:
+    """A matte or graded video that carries a timecode, as a video plate does, is numbered where
+    its timecode places it among the plate's frames (a roto of plate frames 10-29 starts at frame
+    10, not 0). Without timecodes, videos whose first frames are shown at different times are
+    paired in order, and the log says so."""
+    plate = sources.plate
+    if not isinstance(plate, VideoSource):
+        return
+    for video in (s for s in (sources.matte, sources.other) if isinstance(s, VideoSource)):
+        same_rate = plate.rate and video.rate and abs(video.rate - plate.rate) <= plate.rate / 1000
+        if plate.timecode_frame is not None and video.timecode_frame is not None and same_rate:
+            offset = video.timecode_frame - plate.timecode_frame
+            if offset:
+                video.first_frame = plate.first_frame + offset
+                log.info(
+                    "%s %s starts at timecode %s, %d frames %s the plate's %s: its frames are numbered "
+                    "from %d",
+                    video.name,
+                    video.path.name,
+                    video.timecode,
+                    abs(offset),
+                    "after" if offset > 0 else "before",
+                    plate.timecode,
+                    video.first_frame,
+                )
+            continue
+        if plate.start_seconds is None or video.start_seconds is None or not plate.rate:
+            continue
+        late = round((video.start_seconds - plate.start_seconds) * float(plate.rate))
+        if late:
+            log.warning(
+                "%s %s starts %g s %s the plate %s, and neither carries a timecode to place it by: "
+                "their frames are paired in order (the first with the first); where the %s covers "
+                "only part of the plate, give the plate's same part (or export both with timecode)",
+                video.name,
+                video.path.name,
+                abs(video.start_seconds - plate.start_seconds),
+                "after" if late > 0 else "before",
+                plate.path.name,
+                video.name,
             )
 
 
