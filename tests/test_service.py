@@ -316,6 +316,32 @@ def _config_with_a_look_lut(path: Path, search_path: str, lut_folder: Path) -> N
     path.write_text(config.serialize())
 
 
+def test_a_client_whose_ocio_is_not_the_servers_is_refused_before_any_frame(
+    unix_server, shot, tmp_path, monkeypatch
+):
+    """``fuse --server`` with a studio's $OCIO set here, the server working in its own config: every
+    frame came back graded in the server's config, not the one this shell names, without a word."""
+    plate, matte = shot
+    import PyOpenColorIO as ocio
+
+    studio = tmp_path / "studio.ocio"
+    studio.write_text(ocio.Config.CreateFromFile("ocio://default").serialize())
+    monkeypatch.setenv("OCIO", str(studio))
+    out = tmp_path / "out"
+    with connect(unix_server.address) as client:
+        with pytest.raises(
+            MovingColorError,
+            match=r"\$OCIO here is .*studio.ocio, but the server at .* works in ocio://default",
+        ):
+            client.fuse_files(plate, out / "f.####.exr", matte, grade=GRADE, frames="1001-1002")
+        assert not out.exists()
+        monkeypatch.setenv("OCIO", "ocio://default")  # the server's own: fused as in process
+        assert (
+            len(client.fuse_files(plate, out / "f.####.exr", matte, grade=GRADE, frames="1001-1002").written)
+            == 2
+        )
+
+
 def test_a_job_config_reads_luts_inside_the_roots_only(unix_server, shot, farm_root, tmp_path):
     """A config file inside the roots whose search path (or a LUT's absolute path) leads outside them
     is refused before the job runs: the server applied a LUT from outside its roots, and OpenColorIO's

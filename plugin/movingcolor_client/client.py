@@ -262,6 +262,8 @@ class Client:
             out_colorspace=out_colorspace,
         )
         info = self.info(min(timeout, INFO_TIMEOUT))
+        if config is None:
+            _require_the_same_ocio(info["ocio_config"], self.address)
         server = {"version": info["version"], "ocio_config": info["ocio_config"]}
         outputs = ShotOutputs(
             pattern, shot_frames, setup, server, force=force, pixel_type=exr_type, compression=compression
@@ -492,6 +494,21 @@ class Client:
         except grpc.RpcError as error:
             raise self._call_error(error, answered, f"RunJob on {self.address}", timeout) from None
         raise ClientError(f"RunJob on {self.address} ended without a summary")
+
+
+def _require_the_same_ocio(server_config: str, address: str) -> None:
+    """A shot fused on a server is graded in the server's OpenColorIO config: where this process's
+    $OCIO names another, its frames would differ from the same command run here, without a word."""
+    local = os.environ.get("OCIO")
+    if not local or local == server_config:
+        return
+    if not server_config.startswith("ocio://") and os.path.realpath(local) == os.path.realpath(server_config):
+        return
+    raise MovingColorError(
+        f"$OCIO here is {local}, but the server at {address} works in {server_config}: the shot would be "
+        f"fused in the server's config, not this one; start the server with the same $OCIO, or unset "
+        f"OCIO for this command to take the server's config as it is"
+    )
 
 
 class _FramesFinished(Exception):
