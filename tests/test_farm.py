@@ -188,6 +188,32 @@ def test_a_rerun_that_spells_the_inputs_otherwise_keeps_the_frames(
         assert len(summary["skipped"]) == 8 and not summary["written"], folder
 
 
+@pytest.mark.parametrize("through", ["in-process", "server"])
+def test_a_rerun_that_spells_the_grade_otherwise_keeps_the_frames(
+    demo_inputs, tmp_path, capsys, request, through
+):
+    """A CDL written with spaces (as a .cc file writes it) and the same CDL with commas (as the farm
+    commands write it) are one grade: a resubmitted shot redid every frame."""
+    import json
+
+    plate, matte = demo_inputs
+    server = ["--server", request.getfixturevalue("served").address] if through == "server" else []
+
+    def fuse(grade: str) -> dict:
+        arguments = ["--grade", grade, "--frames", "1001-1003", "--out", tmp_path / "f.####.exr", "--json"]
+        assert run_cli("fuse", "--plate", plate, "--matte", matte, *arguments, *server) == 0
+        return json.loads(capsys.readouterr().out)
+
+    assert len(fuse("slope=1.2 1.0 0.85; offset=0.01; power=1.1; sat=1.2")["written"]) == 3
+    for spelling in (
+        "slope=1.2,1.0,0.85;offset=0.01;power=1.1;sat=1.2",
+        "sat=1.20;power=1.1,1.1,1.1;slope=1.2,1,0.850;offset=.01",
+    ):
+        summary = fuse(spelling)
+        assert len(summary["skipped"]) == 3 and not summary["written"], spelling
+    assert len(fuse("slope=1.2,1.0,0.86;offset=0.01;power=1.1;sat=1.2")["written"]) == 3
+
+
 def test_rerun_skips_finished_frames_and_redoes_stale_or_damaged_ones(demo_inputs, tmp_path, capsys):
     from movingcolor.frames.image_io import read_header
 

@@ -26,6 +26,7 @@ from movingcolor.frames.output_pattern import prepare_folder
 from movingcolor.frames.overlap import absolute_spelling, check_outputs_spare_inputs
 from movingcolor.frames.sequence import SequencePattern
 from movingcolor.frames.temporaries import remove_stale_temporaries
+from movingcolor.spec.grade_text import canonical_grade
 from movingcolor.v1 import fusion_pb2
 
 from .errors import OutputBusyError
@@ -138,6 +139,9 @@ def _known_digest(setup: fusion_pb2.ShotSetup, frames: FileFrames, server: Mappi
     sent.ClearField("render")
     sent.handles = 0
     sent.device = ""
+    # As in-process: one grade however it is spelled.
+    if sent.HasField("grade") and sent.grade.text:
+        sent.grade.text = canonical_grade(sent.grade.text) or sent.grade.text
     digest = hashlib.sha256()
     digest.update(json.dumps({"client": __version__, "server": dict(server)}, sort_keys=True).encode())
     digest.update(sent.SerializeToString(deterministic=True))

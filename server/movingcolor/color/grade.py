@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import math
 import os
-import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,13 +27,11 @@ import numpy as np
 import PyOpenColorIO as ocio
 
 from ..errors import GradeError, UnknownLookError
+from ..spec.grade_text import CDL_KEYS, canonical_grade, inline_values
 from ..spec.schema import LOOK_PREFIX, grade_file_parts
 from .config import OCIO_ERRORS, ColorConfig, apply_processor
 from .parametric import ParametricGrade
 
-_CDL_KEYS = ("slope", "offset", "power", "sat")
-#: Between a CDL's numbers: commas, or spaces as in .cc files; a sign keeps the number after it.
-_NUMBER_SEPARATORS = re.compile(r"\s*,\s*|(?<![+-])\s+")
 #: Where each CDL number is sane: far wider than any grade (a slope of 4 is already extreme),
 #: narrow enough that a typo (1e39, inf) cannot fill a frame with infinities. Power excludes 0.
 CDL_RANGES = {"slope": (0.0, 100.0), "offset": (-10.0, 10.0), "power": (0.0, 100.0), "sat": (0.0, 100.0)}
@@ -58,6 +54,9 @@ class Grade:
     #: For a grade file: the digest of the content read (and the correction's id), recorded in the
     #: fused frames' headers; the label names the file alone.
     digest: str = ""
+    #: For a grade written out (a CDL, adjustments): its values written one way, so that two
+    #: spellings of one grade (``slope=1.2 1 0.8`` and ``slope=1.2,1,0.8``) are one grade to a rerun.
+    canonical: str = ""
 
     def processor(self, config: ColorConfig, src: str, dst: str, grade_colorspace: str) -> ocio.CPUProcessor:
         """Processor taking ``src`` pixels to graded pixels in ``dst``."""
@@ -129,27 +128,9 @@ def _look(name: str, config: ColorConfig) -> Grade:
 
 
 def _inline(text: str, config: ColorConfig) -> Grade:
-    values: dict[str, list[float]] = {}
-    for part in filter(None, (p.strip() for p in text.split(";"))):
-        key, sep, raw = part.partition("=")
-        key = key.strip().lower()
-        if not sep:
-            raise GradeError(f"grade part {part!r} is not key=value")
-        if key in values:
-            # One of the two would be dropped without a word: which did the colorist mean?
-            raise GradeError(f"grade {text!r} gives {key} twice; give each adjustment once")
-        try:
-            # Commas as on the command line, spaces as in .cc files (``slope=1.2 1.0 0.8``).
-            values[key] = [float(v.replace(" ", "")) for v in _NUMBER_SEPARATORS.split(raw.strip()) if v]
-        except ValueError as error:
-            raise GradeError(f"grade value {part!r} is not a number or a list of numbers") from error
-        if not values[key]:
-            # Taken as the default, ``slope=;sat=1.2`` applied the saturation alone without a word.
-            raise GradeError(f"grade part {part!r} gives {key} no number; give one or three, or leave it out")
-        if not all(math.isfinite(v) for v in values[key]):
-            raise GradeError(f"grade value {part!r} is not a finite number; write ordinary numbers")
+    values = inline_values(text)
     keys = set(values)
-    if keys <= set(_CDL_KEYS):
+    if keys <= set(CDL_KEYS):
         return _cdl(values, text)
     if keys <= set(ParametricGrade.RANGES):
         single = {}
@@ -158,16 +139,19 @@ def _inline(text: str, config: ColorConfig) -> Grade:
                 raise GradeError(f"parametric adjustment {key} takes one number, not {numbers}")
             single[key] = numbers[0]
         grade = ParametricGrade.from_mapping(single)
-        return Grade("parametric", text, grade.to_transform(), colorspace=config.srgb_encoded)
-    unknown = sorted(keys - set(_CDL_KEYS) - set(ParametricGrade.RANGES))
+        canonical = canonical_grade(text) or ""
+        return Grade(
+            "parametric", text, grade.to_transform(), colorspace=config.srgb_encoded, canonical=canonical
+        )
+    unknown = sorted(keys - set(CDL_KEYS) - set(ParametricGrade.RANGES))
     if unknown:
         raise GradeError(_unknown_key(unknown[0]))
-    mixed = sorted(keys - set(_CDL_KEYS)) if keys & set(_CDL_KEYS) else sorted(keys)
+    mixed = sorted(keys - set(CDL_KEYS)) if keys & set(CDL_KEYS) else sorted(keys)
     # .cc files spell the CDL's saturation out; here that name is the parametric adjustment.
     spelled_out = " (a CDL's saturation is written sat)" if "saturation" in mixed else ""
     raise GradeError(
         f"grade {text!r}: cannot use {', '.join(mixed)} here{spelled_out}. A CDL takes "
-        f"{', '.join(_CDL_KEYS)}; a parametric grade takes {', '.join(ParametricGrade.RANGES)}; "
+        f"{', '.join(CDL_KEYS)}; a parametric grade takes {', '.join(ParametricGrade.RANGES)}; "
         f"the two cannot be mixed in one grade"
     )
 
@@ -175,12 +159,12 @@ def _inline(text: str, config: ColorConfig) -> Grade:
 def _unknown_key(key: str) -> str:
     """The message for a key neither a CDL nor the parametric grade takes, with the nearest known
     key: a typo (``slop``) is far likelier than a wish to mix the two kinds of grade."""
-    known = (*_CDL_KEYS, *ParametricGrade.RANGES)
+    known = (*CDL_KEYS, *ParametricGrade.RANGES)
     close = difflib.get_close_matches(key, known, n=1)
     if close:
         return f"unknown grade key {key!r}: did you mean {close[0]!r}?"
     return (
-        f"unknown grade key {key!r}: a CDL takes {', '.join(_CDL_KEYS)}; a parametric grade takes "
+        f"unknown grade key {key!r}: a CDL takes {', '.join(CDL_KEYS)}; a parametric grade takes "
         f"{', '.join(ParametricGrade.RANGES)}"
     )
 
@@ -212,7 +196,7 @@ def _cdl(values: dict[str, list[float]], text: str) -> Grade:
     cdl.setOffset(offset)
     cdl.setPower(power)
     cdl.setSat(sat[0])
-    return Grade("cdl", text, cdl)
+    return Grade("cdl", text, cdl, canonical=canonical_grade(text) or "")
 
 
 #: Each grade file's content digest when it was last read in this process.

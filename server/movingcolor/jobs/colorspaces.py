@@ -46,6 +46,8 @@ class ShotColorspaces:
     grade_label: str = ""
     #: The grade file's content digest as it was read (``Grade.digest``); "" for a grade written out.
     grade_digest: str = ""
+    #: A grade written out, its values written one way (``Grade.canonical``); "" otherwise.
+    grade_canonical: str = ""
     #: Each role's colourspace, for the report.
     by_role: dict[str, str] = field(default_factory=dict)
     #: Whether the plate's colourspace was given or declared by its file, not a default for its type:
@@ -143,6 +145,7 @@ def choose_colorspaces(
         grade = parse_grade(spec.grade, config)
         spaces.grade_label = f"{grade.kind}: {grade.label}"
         spaces.grade_digest = grade.digest
+        spaces.grade_canonical = grade.canonical
         spaces.grade_to_working = grade.processor(config, plate_cs, spaces.working, spaces.grade_space)
         spaces.grade_to_output = grade.processor(config, plate_cs, spaces.output, spaces.grade_space)
         spaces.by_role["grade"] = grade.colorspace or spaces.grade_space

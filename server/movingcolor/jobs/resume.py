@@ -21,6 +21,9 @@ _NOT_PIXELS = ("frames", "handles", "force", "out", "device")
 def shot_fingerprint(plan: ShotPlan) -> str:
     """What every output frame of the planned shot is made from."""
     settings = {key: value for key, value in asdict(plan.spec).items() if key not in _NOT_PIXELS}
+    if plan.colorspaces.grade_canonical:
+        # A CDL written with spaces or with commas, one number or three alike, is one grade.
+        settings["grade"] = plan.colorspaces.grade_canonical
     engine = plan.engine
     # The band as the tool records it: "12" and "12px" are one band, and redo nothing.
     settings.update(
