@@ -179,6 +179,8 @@ def test_every_frame_equals_the_servers_fusion_of_its_window(ofx_build, served, 
     run = run_host(ofx_build, frames, tmp_path / "out", params, *options)
     describe = run.of("describe")[0]
     assert describe["plugin"] == "com.movingcolor.MovingColor" and describe["temporal"] == 1
+    # Interlaced footage is fused a frame at a time, never a field at a time.
+    assert describe["field_render_twice"] == 0
     assert set(describe["contexts"]) == {"OfxImageEffectContextFilter", "OfxImageEffectContextGeneral"}
     clips = {c["name"]: c for c in run.of("describe_in_context")[0]["clips"]}
     assert clips["Matte"]["mask"] == 1 and clips["Matte"]["optional"] == 1
@@ -543,7 +545,7 @@ def test_a_request_the_server_refuses_is_named_and_passed_through(ofx_build, ser
 
 
 def test_a_render_the_host_aborts_stops_without_a_message(ofx_build, served, tmp_path):
-    plates, mattes = generated(frames=2, seed=13)
+    plates, mattes = generated(frames=3, seed=13)
     frames = write_inputs(tmp_path / "in", plates, mattes)
     with connect(served.address) as client:
         before = client.info()["cache"]
@@ -553,6 +555,10 @@ def test_a_render_the_host_aborts_stops_without_a_message(ofx_build, served, tmp
     assert run.returncode == 0 and sorted(run.renders()) == sorted(plates)
     assert all(r["status"] == 1 for r in run.renders().values())
     assert not run.messages() and after["received_bytes"] == before["received_bytes"]
+    # Stopped before any neighbour is fetched: a wide window at 4K takes seconds to fetch and pack.
+    middle = run_host(ofx_build, frames, tmp_path / "middle", params, "--abort", render=[FIRST + 1])
+    fetched = {e["frame"] for e in middle.of("fetch") if e["clip"] == "Source"}
+    assert fetched == {FIRST + 1}, fetched
 
 
 @pytest.mark.parametrize(

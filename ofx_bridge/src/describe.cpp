@@ -21,6 +21,9 @@ OfxStatus describe(OfxImageEffectHandle effect) {
   setInt(props, kOfxImageEffectPropSupportsTiles, 0);
   setInt(props, kOfxImageEffectPropSupportsMultiResolution, 1);
   setInt(props, kOfxImageEffectPluginPropHostFrameThreading, 0);
+  // Interlaced footage is fused as whole frames: rendered a field at a time, each field would be
+  // taken for a frame half a frame later, with its band measured over twice its rows.
+  setInt(props, kOfxImageEffectPluginPropFieldRenderTwiceAlways, 0);
   setString(props, kOfxImageEffectPluginRenderThreadSafety, kOfxImageEffectRenderFullySafe);
   return kOfxStatOK;
 }

@@ -171,12 +171,18 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   bool absent = false;
   const std::string missing = windowFrame(clips, target, offset, rect, settings, images, absent);
   if (!missing.empty()) return refuse(effect, instance, missing);
+  // A render the user stops (a scrub moving on) stops between the window's frames too: fetching and
+  // packing a wide window at 4K takes seconds before the call.
+  const auto stopped = [effect, instance] {
+    return instance->destroyed() || suites.effects->abort(effect) != 0;
+  };
   // Neighbours outward from the target: one the host cannot give ends the window on its side, as
   // the clip's ends do, so the frames sent stay consecutive (a frame beyond a gap would be fused as
   // the neighbour missing).
   for (const int64_t step : {int64_t(-1), int64_t(1)}) {
     for (int64_t frame = target + step; std::find(frames.begin(), frames.end(), frame) != frames.end();
          frame += step) {
+      if (stopped()) return kOfxStatFailed;
       const std::string bad = windowFrame(clips, frame, offset, rect, settings, images, absent);
       if (bad.empty()) continue;
       if (!absent) return refuse(effect, instance, bad);
@@ -189,6 +195,7 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   }
 
   digest(images);
+  if (stopped()) return kOfxStatFailed;
 
   v1::ShotSetup setup;
   setup.mutable_render()->set_first(target);
@@ -208,9 +215,7 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   auto client = instance->client(settings.server);
   const auto started = std::chrono::steady_clock::now();
   FusedWindow fused = client->fuse(setup, images, width, height, settings.timeLimit,
-                                   [effect, instance] {
-                                     return instance->destroyed() || suites.effects->abort(effect) != 0;
-                                   });
+                                   stopped);
   if (fused.ok) {
     writeFused(output, window, fused.rgb.data(), rect, source);
     instance->clear(effect);

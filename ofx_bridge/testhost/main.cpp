@@ -309,7 +309,8 @@ int run(const Arguments& args) {
   emit("{\"event\":\"describe\",\"plugin\":" + jsonString(plugin->pluginIdentifier) +
        ",\"label\":" + jsonString(descriptor.props.getString(kOfxPropLabel)) +
        ",\"contexts\":" + strings(descriptor.props, kOfxImageEffectPropSupportedContexts) + ",\"temporal\":" +
-       std::to_string(descriptor.props.getInt(kOfxImageEffectPropTemporalClipAccess)) + "}");
+       std::to_string(descriptor.props.getInt(kOfxImageEffectPropTemporalClipAccess)) + ",\"field_render_twice\":" +
+       std::to_string(descriptor.props.getInt(kOfxImageEffectPluginPropFieldRenderTwiceAlways, 0, 1)) + "}");
 
   Effect effect;
   effect.props = descriptor.props;

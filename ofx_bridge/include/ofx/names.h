@@ -61,6 +61,7 @@
 #define kOfxImageEffectPropRenderScale "OfxImageEffectPropRenderScale"
 #define kOfxImageEffectPropRenderWindow "OfxImageEffectPropRenderWindow"
 #define kOfxImageEffectPropFieldToRender "OfxImageEffectPropFieldToRender"
+#define kOfxImageEffectPluginPropFieldRenderTwiceAlways "OfxImageEffectPluginPropFieldRenderTwiceAlways"
 #define kOfxImageEffectPropFrameStep "OfxImageEffectPropFrameStep"
 #define kOfxImageEffectPropSequentialRenderStatus "OfxImageEffectPropSequentialRenderStatus"
 #define kOfxImageEffectPropInteractiveRenderStatus "OfxImageEffectPropInteractiveRenderStatus"
