@@ -194,6 +194,37 @@ def test_png_plate_gives_png_frames_equal_outside_the_band(tmp_path, demo_inputs
     assert max_abs(fused[alpha == 1].mean(0), original[alpha == 1].mean(0)) > 0.05
 
 
+def test_the_interop_id_of_a_fused_exr_is_its_configs_never_a_guess_from_its_name(demo_inputs, tmp_path):
+    """A show's config whose scene-linear space is called "linear" but holds ACEScg: the EXR said
+    colorInteropID lin_rec709_scene (OpenImageIO's meaning of the name), so tools reading it took
+    AP1 pixels for Rec.709. The built-in config's spaces carry their own IDs, written as they are."""
+    import PyOpenColorIO as ocio
+    from movingcolor.frames.image_io import read_header
+
+    plate, matte = demo_inputs
+    config = ocio.Config.CreateFromFile("ocio://default")
+    linear = ocio.ColorSpace(name="linear")
+    linear.setTransform(
+        ocio.ColorSpaceTransform(src="ACEScg", dst="ACES2065-1"), ocio.COLORSPACE_DIR_TO_REFERENCE
+    )
+    config.addColorSpace(linear)
+    show = tmp_path / "show.ocio"
+    show.write_text(config.serialize())
+
+    def fused_header(out: Path, *options) -> dict:
+        arguments = ["--grade", DEMO_GRADE, "--engine", "hard", "--frames", "1001", "--out", out, *options]
+        assert run_cli("fuse", "--plate", plate, "--matte", matte, *arguments) == 0
+        return read_header(out.parent / "f.1001.exr").attributes
+
+    attributes = fused_header(
+        tmp_path / "show" / "f.####.exr", "--config", show, "--out-colorspace", "linear"
+    )
+    assert attributes["movingcolor:colorspace"] == "linear"
+    assert not {"oiio:ColorSpace", "colorInteropID"} & set(attributes), attributes
+    attributes = fused_header(tmp_path / "builtin" / "f.####.exr", "--out-colorspace", "ACEScg")
+    assert attributes.get("colorInteropID", attributes.get("oiio:ColorSpace")) == "lin_ap1_scene", attributes
+
+
 def test_out_colorspace(demo_inputs, tmp_path):
     plate, matte = demo_inputs
     assert (

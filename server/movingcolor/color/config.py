@@ -120,6 +120,12 @@ class ColorConfig:
     def colorspace_names(self) -> list[str]:
         return [space.getName() for space in self.config.getColorSpaces()]
 
+    def interop_id(self, name: str) -> str:
+        """The Color Interop Forum ID the config gives colourspace ``name`` (``lin_ap1_scene``), or
+        "" where it gives none."""
+        space = self.config.getColorSpace(name)
+        return space.getInteropID() if space is not None else ""
+
     def resolve(self, name: str) -> str:
         """The canonical name of colourspace ``name`` (aliases and roles accepted)."""
         space = self.config.getColorSpace(name)

@@ -37,8 +37,7 @@ class FrameHeaders:
         return {
             **self._carried(number),
             "movingcolor:head": head,
-            "oiio:ColorSpace": out_cs,
-            # OpenImageIO may rewrite oiio:ColorSpace to an interop ID; keep the config's name too.
+            # The config's name for the colourspace, which MovingColor reads back first.
             "movingcolor:colorspace": out_cs,
             "movingcolor:ocio_config": plan.config.source,
             "movingcolor:frame": number,
@@ -53,7 +52,15 @@ class FrameHeaders:
             **({PLATE_KEY: self.plate} if self.plate else {}),
             fingerprint.HEADER_KEY: self.fingerprint,
             "Software": f"MovingColor {__version__}",
+            **self._interop(out_cs),
         }
+
+    def _interop(self, colorspace: str) -> dict[str, str]:
+        """What other tools read the colourspace by: its interop ID where the config gives one.
+        A name alone is not written there: OpenImageIO turns a name its own config knows into that
+        config's interop ID, and a show's "linear" holding ACEScg became Rec.709's (lin_rec709_scene)."""
+        interop = self.plan.config.interop_id(colorspace)
+        return {"oiio:ColorSpace": interop} if interop else {}
 
     def _carried(self, number: int) -> dict[str, TypedAttribute]:
         """What frame ``number`` keeps of its plate file's header (``image_io.CONFORM_ATTRIBUTES``, read
