@@ -317,29 +317,39 @@ def _config_with_a_look_lut(path: Path, search_path: str, lut_folder: Path) -> N
 
 
 def test_a_client_whose_ocio_is_not_the_servers_is_refused_before_any_frame(
-    unix_server, shot, tmp_path, monkeypatch
+    test_model, shot, tmp_path, monkeypatch
 ):
-    """``fuse --server`` with a studio's $OCIO set here, the server working in its own config: every
-    frame came back graded in the server's config, not the one this shell names, without a word."""
-    plate, matte = shot
+    """``fuse --server`` with a show's $OCIO set here, the server working in another config: every
+    frame came back graded in the server's config, not the one this shell names, without a word.
+    The same config file at another path (a mount of its own on each machine) is the same config."""
     import PyOpenColorIO as ocio
 
-    studio = tmp_path / "studio.ocio"
-    studio.write_text(ocio.Config.CreateFromFile("ocio://default").serialize())
-    monkeypatch.setenv("OCIO", str(studio))
+    plate, matte = shot
+    config = ocio.Config.CreateFromFile("ocio://default")
+    (tmp_path / "server-mount").mkdir()
+    (tmp_path / "client-mount").mkdir()
+    (tmp_path / "server-mount" / "config.ocio").write_text(config.serialize())
+    (tmp_path / "client-mount" / "config.ocio").write_text(config.serialize())
+    config.setRole("scene_linear", "Linear Rec.709 (sRGB)")
+    show = tmp_path / "show.ocio"
+    show.write_text(config.serialize())
     out = tmp_path / "out"
-    with connect(unix_server.address) as client:
+    folder = short_folder()
+    env = {"OCIO": str(tmp_path / "server-mount" / "config.ocio")}
+    with ServerProcess(f"unix://{folder}/mc.sock", env=env) as server, connect(server.address) as client:
+        monkeypatch.setenv("OCIO", str(show))
         with pytest.raises(
             MovingColorError,
-            match=r"\$OCIO here is .*studio.ocio, but the server at .* works in ocio://default",
+            match=r"\$OCIO here is .*show.ocio, but the server at .* works in .*server-mount",
         ):
             client.fuse_files(plate, out / "f.####.exr", matte, grade=GRADE, frames="1001-1002")
         assert not out.exists()
-        monkeypatch.setenv("OCIO", "ocio://default")  # the server's own: fused as in process
+        monkeypatch.setenv("OCIO", str(tmp_path / "client-mount" / "config.ocio"))
         assert (
             len(client.fuse_files(plate, out / "f.####.exr", matte, grade=GRADE, frames="1001-1002").written)
             == 2
         )
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_a_job_config_reads_luts_inside_the_roots_only(unix_server, shot, farm_root, tmp_path):

@@ -8,6 +8,7 @@ streamed shot by resuming at its first missing frame.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,6 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.frame_range import FrameRange
 from movingcolor.protocol import PART_BYTES
+from movingcolor.protocol.digest import ocio_config_digest
 from movingcolor.spec import ShotReport
 from movingcolor.spec.schema import SETTINGS, default
 from movingcolor.v1 import fusion_pb2, fusion_pb2_grpc
@@ -32,6 +34,8 @@ from .outputs import ShotOutputs, contiguous_runs
 from .results import FusedFrame
 from .setup import output_message, roles_of, shot_setup
 from .sources import ArrayFrames, DigestedFrames, FileFrames
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, int], None]
 
@@ -263,7 +267,7 @@ class Client:
         )
         info = self.info(min(timeout, INFO_TIMEOUT))
         if config is None:
-            _require_the_same_ocio(info["ocio_config"], self.address)
+            _require_the_same_ocio(info, self.address)
         server = {"version": info["version"], "ocio_config": info["ocio_config"]}
         outputs = ShotOutputs(
             pattern, shot_frames, setup, server, force=force, pixel_type=exr_type, compression=compression
@@ -496,19 +500,34 @@ class Client:
         raise ClientError(f"RunJob on {self.address} ended without a summary")
 
 
-def _require_the_same_ocio(server_config: str, address: str) -> None:
+def _require_the_same_ocio(info: Mapping, address: str) -> None:
     """A shot fused on a server is graded in the server's OpenColorIO config: where this process's
-    $OCIO names another, its frames would differ from the same command run here, without a word."""
+    $OCIO names another, its frames would differ from the same command run here, without a word.
+    One config file is known by its bytes (the server's digest of them), on whatever mount it lies."""
     local = os.environ.get("OCIO")
+    server_config = info.get("ocio_config", "")
     if not local or local == server_config:
         return
-    if not server_config.startswith("ocio://") and os.path.realpath(local) == os.path.realpath(server_config):
+    server_digest = info.get("ocio_config_digest", "")
+    if not server_digest:  # a server from before the digest: the names are all there is to go by
+        log.warning(
+            "$OCIO here is %s and the server at %s works in %s: where these are not one config, the "
+            "shot is fused in the server's",
+            local,
+            address,
+            server_config,
+        )
         return
-    raise MovingColorError(
-        f"$OCIO here is {local}, but the server at {address} works in {server_config}: the shot would be "
-        f"fused in the server's config, not this one; start the server with the same $OCIO, or unset "
-        f"OCIO for this command to take the server's config as it is"
-    )
+    try:
+        digest = ocio_config_digest(local)
+    except OSError as error:
+        raise MovingColorError(f"$OCIO here is {local}, which cannot be read ({error.strerror})") from None
+    if digest != server_digest:
+        raise MovingColorError(
+            f"$OCIO here is {local}, but the server at {address} works in {server_config}, another "
+            f"config: the shot would be fused in the server's, not this one; start the server with "
+            f"this config as its $OCIO, or unset OCIO for this command to take the server's as it is"
+        )
 
 
 class _FramesFinished(Exception):

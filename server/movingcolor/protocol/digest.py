@@ -15,3 +15,14 @@ def image_sha256(data: bytes | memoryview) -> str:
 
 def is_digest(text: str) -> bool:
     return len(text) == DIGEST_LENGTH and all(c in "0123456789abcdef" for c in text)
+
+
+def ocio_config_digest(source: str) -> str:
+    """The digest ``Info.ocio_config_digest`` carries for an OpenColorIO config named by ``source``
+    (a file, or a built-in ``ocio://`` URI): SHA-256 of the file's bytes (of the URI's text for a
+    built-in), lowercase hex; one config file gives one digest on whatever mount it is read.
+    OSError where the file cannot be read."""
+    if source.startswith("ocio://"):
+        return hashlib.sha256(source.encode()).hexdigest()
+    with open(source, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()

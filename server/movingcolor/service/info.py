@@ -12,6 +12,7 @@ from ..engines import create_engine
 from ..engines.registry import engine_descriptions
 from ..model.device import no_gpu_to_ask_torch_for
 from ..protocol import PROTOCOL
+from ..protocol.digest import ocio_config_digest
 from ..v1 import fusion_pb2
 from .engines import installed_models, is_shared
 from .state import ServerState
@@ -89,6 +90,7 @@ def build_info(state: ServerState) -> fusion_pb2.Info:
         )
         for name, (description, radius, shared) in _engine_traits().items()
     ]
+    config = ColorConfig()
     return fusion_pb2.Info(
         version=__version__,
         protocol=PROTOCOL,
@@ -105,7 +107,15 @@ def build_info(state: ServerState) -> fusion_pb2.Info:
             device_slots=settings.device_slots,
         ),
         roots=[str(root) for root in settings.roots],
-        ocio_config=ColorConfig().source,
+        ocio_config=config.source,
+        ocio_config_digest=_config_digest(config.source),
         active_jobs=state.jobs.active,
         cache=state.windows.stats(),
     )
+
+
+def _config_digest(source: str) -> str:
+    try:
+        return ocio_config_digest(source)
+    except OSError:  # loaded, then gone: no digest rather than no answer
+        return ""

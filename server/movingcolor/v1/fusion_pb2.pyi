@@ -20,7 +20,7 @@ class GetInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Info(_message.Message):
-    __slots__ = ("version", "protocol", "packages", "devices", "engines", "models", "limits", "roots", "ocio_config", "active_jobs", "cache")
+    __slots__ = ("version", "protocol", "packages", "devices", "engines", "models", "limits", "roots", "ocio_config", "active_jobs", "cache", "ocio_config_digest")
     class PackagesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +39,7 @@ class Info(_message.Message):
     OCIO_CONFIG_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_JOBS_FIELD_NUMBER: _ClassVar[int]
     CACHE_FIELD_NUMBER: _ClassVar[int]
+    OCIO_CONFIG_DIGEST_FIELD_NUMBER: _ClassVar[int]
     version: str
     protocol: str
     packages: _containers.ScalarMap[str, str]
@@ -50,7 +51,8 @@ class Info(_message.Message):
     ocio_config: str
     active_jobs: int
     cache: CacheStats
-    def __init__(self, version: _Optional[str] = ..., protocol: _Optional[str] = ..., packages: _Optional[_Mapping[str, str]] = ..., devices: _Optional[_Iterable[_Union[Device, _Mapping]]] = ..., engines: _Optional[_Iterable[_Union[EngineInfo, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., roots: _Optional[_Iterable[str]] = ..., ocio_config: _Optional[str] = ..., active_jobs: _Optional[int] = ..., cache: _Optional[_Union[CacheStats, _Mapping]] = ...) -> None: ...
+    ocio_config_digest: str
+    def __init__(self, version: _Optional[str] = ..., protocol: _Optional[str] = ..., packages: _Optional[_Mapping[str, str]] = ..., devices: _Optional[_Iterable[_Union[Device, _Mapping]]] = ..., engines: _Optional[_Iterable[_Union[EngineInfo, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., roots: _Optional[_Iterable[str]] = ..., ocio_config: _Optional[str] = ..., active_jobs: _Optional[int] = ..., cache: _Optional[_Union[CacheStats, _Mapping]] = ..., ocio_config_digest: _Optional[str] = ...) -> None: ...
 
 class CacheStats(_message.Message):
     __slots__ = ("images", "image_bytes", "image_capacity_bytes", "received_bytes", "references", "evicted_references", "results", "result_hits", "result_misses")
