@@ -1152,7 +1152,15 @@ def test_a_png_output_in_a_colourspace_png_cannot_record_is_warned_of(demo_input
     caplog.clear()
     with caplog.at_level("WARNING", logger="movingcolor"):
         assert run_cli(*common, "--frames", "1001-1001", "--out", tmp_path / "b" / "f.####.png") == 0
-    assert "PNG files cannot record" not in caplog.text
+    assert "PNG files cannot record" not in caplog.text and "are clipped" not in caplog.text
+    # A TIFF records no colourspace either, and its 16-bit integers clip a scene-linear plate's
+    # highlights (the float plate's values above 1.0 came out 1.0 without a word).
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="movingcolor"):
+        assert run_cli(*common, "--frames", "1001-1001", "--out-colorspace", "ACEScg",
+                       "--out", tmp_path / "c" / "f.####.tif") == 0  # fmt: skip
+    assert "TIFF files cannot record the colourspace ACEScg" in caplog.text
+    assert "TIFF frames hold values from 0 to 1: the ACEScg values of this plate above 1.0" in caplog.text
 
 
 def test_across_a_gap_in_the_sequence_guided_weighs_a_neighbour_by_its_distance(tmp_path):

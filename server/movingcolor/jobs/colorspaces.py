@@ -126,14 +126,24 @@ def choose_colorspaces(
             plate_cs,
         )
     log.info("output colourspace: %s (%s)", output.name, output.reason)
-    if extension is not None and extension.lower() == ".png" and output.name != spaces.display:
-        # OpenImageIO gives every PNG an sRGB (or gAMA) chunk: a reader would take these values as
-        # sRGB-encoded, whatever they hold.
+    integer_output = extension is not None and extension.lower() in _INTEGER_FORMATS
+    file_type = _INTEGER_FORMATS.get(extension.lower(), "") if extension is not None else ""
+    if integer_output and output.name != spaces.display:
+        # OpenImageIO gives every PNG an sRGB (or gAMA) chunk, and a TIFF here records no colourspace:
+        # a reader would take these values as sRGB-encoded, whatever they hold.
         log.warning(
-            "PNG files cannot record the colourspace %s: readers will take these frames as "
+            "%s files cannot record the colourspace %s: readers will take these frames as "
             "sRGB-encoded; write EXR (which records it) or give --out-colorspace %s",
+            file_type,
             output.name,
             spaces.display,
+        )
+    if integer_output and _runs_past_one(config, output.name, plate):
+        log.warning(
+            "%s frames hold values from 0 to 1: the %s values of this plate above 1.0 (highlights) or "
+            "below 0 are clipped, inside the matte and out; write EXR to keep them",
+            file_type,
+            output.name,
         )
     # Every conversion a frame goes through, made now: a colourspace whose LUT file is missing is
     # named before any frame is read (it was a traceback at the first frame, or blamed on the grade).
@@ -203,6 +213,17 @@ def choose_colorspaces(
                 "graded" if mode == "graded" else "host's composite",
             )
     return spaces
+
+
+#: The output files that hold integers (PNG 8 bits, TIFF 16), by extension.
+_INTEGER_FORMATS = {".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF"}
+
+
+def _runs_past_one(config, colorspace: str, plate) -> bool:
+    """Whether a float plate's values in ``colorspace`` may run outside 0..1: scene-linear by the
+    config's word (a display or log encoding keeps them within, or nearly)."""
+    space = config.config.getColorSpace(colorspace)
+    return plate.is_float and space is not None and space.getEncoding() == "scene-linear"
 
 
 def _holds_highlights(config, spaces, plate) -> bool:
