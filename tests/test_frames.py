@@ -501,6 +501,25 @@ def test_deep_planar_rgb_and_packed_422_video_read_exactly(tmp_path):
     assert np.array_equal(pixels, expected) and pixels[:, :2].min() == 1.0
 
 
+def test_a_half_float_rgb_video_is_read_as_floats(tmp_path):
+    """FFV1 in gbrpf16le (half floats, each in a plane): its samples were read as 16-bit integers
+    (0.5 read 0.219)."""
+    half = np.full((8, 16), 0.5, np.float16)
+    path = tmp_path / "half.mkv"
+    av = pytest.importorskip("av")
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=24, options={"level": "4", "strict": "experimental"})
+        stream.width, stream.height, stream.pix_fmt = 16, 8, "gbrpf16le"
+        frame = av.VideoFrame(16, 8, "gbrpf16le")
+        for plane in frame.planes:
+            rows = np.zeros((plane.height, plane.line_size // 2), np.float16)
+            rows[:, :16] = half
+            plane.update(rows.tobytes())
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            container.mux(packet)
+    assert np.allclose(open_source(path, "plate").read(0), 0.5, atol=1e-4)
+
+
 def test_a_matte_video_is_placed_among_the_plates_frames_by_its_timecode(tmp_path, caplog):
     """A roto of plate frames 10-13 exported with its timecode (01:00:00:10 against the plate's
     01:00:00:00) was paired with plate frames 0-3: each frame graded through another's matte. Without
@@ -526,6 +545,15 @@ def test_a_matte_video_is_placed_among_the_plates_frames_by_its_timecode(tmp_pat
     assert sources.matte.frames == [10, 11, 12, 13]
     assert np.array_equal(sources.matte.read(12), sources.plate.read(12))
     assert "starts at timecode 01:00:00:10, 10 frames after the plate's 01:00:00:00" in caplog.text
+
+    # A roto exported with an application's default timecode: another clock, which would place it
+    # wholly before the plate (the shot failed, sharing no frame): paired in order, and said so.
+    other_clock = video("other-clock.mov", 0, 4, metadata={"timecode": "00:00:00:00"})
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        spec = ShotSpec(plate=plate, matte=other_clock, grade="sat=1.2", out=str(tmp_path))
+        assert open_sources(spec, "grade", []).matte.frames == [0, 1, 2, 3]
+    assert "places it wholly outside the plate's frames (the plate starts at 01:00:00:00)" in caplog.text
 
     plate = video("plate.mov", 0, 14)
     matte = video("late.mov", 10, 4, start=10)

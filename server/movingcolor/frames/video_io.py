@@ -21,7 +21,14 @@ from ..optional import server_extra
 from .confine import readable
 from .limits import check_pixels
 from .timecode import timecode_frame
-from .ycbcr import FULL_RANGE, MATRICES, is_planar_ycbcr, video_range_levels, ycbcr_to_rgb
+from .ycbcr import (
+    FULL_RANGE,
+    MATRICES,
+    is_planar_ycbcr,
+    stores_whole_numbers_low,
+    video_range_levels,
+    ycbcr_to_rgb,
+)
 
 log = logging.getLogger(__name__)
 
@@ -308,9 +315,7 @@ class _SampleLayout:
         self.luma = next((c for c in components if c.is_luma), None)
         # Samples stored as whole numbers of 8 to 16 bits, one per pixel and component: palette
         # indices, packed bits, Bayer mosaics and floats are swscale's to convert.
-        plain = not (pixel_format.has_palette or pixel_format.is_bit_stream or pixel_format.is_bayer) and all(
-            8 <= c.bits <= 16 for c in components
-        )
+        plain = stores_whole_numbers_low(pixel_format)
         # One colour component: grey (PyAV's is_chroma gives a subsampling shift, 0 for 4:4:4).
         self.gray = plain and self.luma is not None and sum(1 for c in components if not c.is_alpha) == 1
         self._per_plane = {}

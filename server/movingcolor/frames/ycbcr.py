@@ -28,6 +28,19 @@ MATRICES = {
 FULL_RANGE = 2
 
 
+def stores_whole_numbers_low(pixel_format) -> bool:
+    """Whether ``pixel_format`` (PyAV's) stores each sample as a whole number of 8 to 16 bits in the
+    low bits of its bytes, one per pixel and component: not palette indices, packed bits, Bayer
+    mosaics, half or single floats (``gbrpf16le``: 0.5 read as 0.219) or samples kept in the high
+    bits (``gbrp10msble``). PyAV gives no flag for the last two; FFmpeg's names do."""
+    name = pixel_format.name
+    return (
+        not (pixel_format.has_palette or pixel_format.is_bit_stream or pixel_format.is_bayer)
+        and not any(mark in name for mark in ("f16", "f32", "msb"))
+        and all(8 <= c.bits <= 16 for c in pixel_format.components)
+    )
+
+
 def is_planar_ycbcr(pixel_format) -> bool:
     """Whether ``pixel_format`` (PyAV's) keeps Y', Cb and Cr (and an alpha) each in a plane of its
     own, as whole numbers of 8 to 16 bits stored low in their bytes: the formats this module reads."""
@@ -38,8 +51,7 @@ def is_planar_ycbcr(pixel_format) -> bool:
         and len(colours) == 3
         and colours[0].is_luma
         and len({c.plane for c in components}) == len(components)
-        and all(8 <= c.bits <= 16 for c in components)
-        and not (pixel_format.has_palette or pixel_format.is_bit_stream or pixel_format.is_bayer)
+        and stores_whole_numbers_low(pixel_format)
     )
 
 

@@ -87,11 +87,16 @@ def _number_videos_as_sequences(sources: ShotSources) -> None:
             )
 
 
+#: MPEG transport streams (broadcast, AVCHD): their first frame's time is wherever the clock stood.
+_TRANSPORT_STREAMS = frozenset({".ts", ".mts", ".m2ts"})
+
+
 def _place_videos_by_timecode(sources: ShotSources) -> None:
     """A matte or graded video that carries a timecode, as a video plate does, is numbered where
     its timecode places it among the plate's frames (a roto of plate frames 10-29 starts at frame
-    10, not 0). Without timecodes, videos whose first frames are shown at different times are
-    paired in order, and the log says so."""
+    10, not 0), unless that would place it wholly outside them (a timecode of another clock).
+    Without timecodes, videos whose first frames are shown at different times are paired in order,
+    and the log says so (not for transport streams, whose clocks start anywhere)."""
     plate = sources.plate
     if not isinstance(plate, VideoSource):
         return
@@ -99,7 +104,20 @@ def _place_videos_by_timecode(sources: ShotSources) -> None:
         same_rate = plate.rate and video.rate and abs(video.rate - plate.rate) <= plate.rate / 1000
         if plate.timecode_frame is not None and video.timecode_frame is not None and same_rate:
             offset = video.timecode_frame - plate.timecode_frame
-            if offset:
+            count = len(video.frames)
+            if offset and not (-count < offset < len(plate.frames)):
+                # Not on the plate's clock (an application's default 00:00:00:00 on a roto of a
+                # camera plate): placed by it, the video would share no frame with the plate.
+                log.warning(
+                    "%s %s starts at timecode %s, which places it wholly outside the plate's frames "
+                    "(the plate starts at %s): its timecode is taken as another clock's, and its "
+                    "frames are paired with the plate's in order",
+                    video.name,
+                    video.path.name,
+                    video.timecode,
+                    plate.timecode,
+                )
+            elif offset:
                 video.first_frame = plate.first_frame + offset
                 log.info(
                     "%s %s starts at timecode %s, %d frames %s the plate's %s: its frames are numbered "
@@ -115,8 +133,11 @@ def _place_videos_by_timecode(sources: ShotSources) -> None:
             continue
         if plate.start_seconds is None or video.start_seconds is None or not plate.rate:
             continue
+        if {plate.path.suffix.lower(), video.path.suffix.lower()} & _TRANSPORT_STREAMS:
+            continue
         late = round((video.start_seconds - plate.start_seconds) * float(plate.rate))
-        if late:
+        timecodes = plate.timecode_frame is not None or video.timecode_frame is not None
+        if late and not timecodes:
             log.warning(
                 "%s %s starts %g s %s the plate %s, and neither carries a timecode to place it by: "
                 "their frames are paired in order (the first with the first); where the %s covers "
