@@ -16,75 +16,85 @@ void Instance::report(OfxImageEffectHandle effect, const char* type, const std::
   const OfxMessageSuiteV2* messages = suites.messages;
   if (messages == nullptr) return;
   const std::string key = kind.empty() ? text : kind;
-  {
-    std::lock_guard<std::mutex> guard(messageLock_);
-    if (destroyed()) return;
-    const bool shownAlready = key == shown_;
-    shown_ = key;
-    if (suites.messageVersion < 2 && shownAlready) return;
-  }
-  // Outside the lock: a version 1 message box waits for the user.
+  std::unique_lock<std::mutex> guard(messageLock_);
+  if (destroyed()) return;
+  const bool shownAlready = key == shown_;
+  shown_ = key;
   if (suites.messageVersion >= 2) {
+    // Under the lock, which destroyInstance takes: no message reaches a destroyed instance.
     messages->setPersistentMessage(effect, type, "MovingColor", "%s", text.c_str());
-  } else {
-    messages->message(effect, type, "MovingColor", "%s", text.c_str());
+    return;
   }
+  // A version 1 message box waits for the user: one at a time, shown outside the lock so the other
+  // render threads go on meanwhile.
+  if (shownAlready || boxShowing_) return;
+  boxShowing_ = true;
+  guard.unlock();
+  messages->message(effect, type, "MovingColor", "%s", text.c_str());
+  guard.lock();
+  boxShowing_ = false;
 }
 
 void Instance::clear(OfxImageEffectHandle effect) {
-  {
-    std::lock_guard<std::mutex> guard(messageLock_);
-    if (shown_.empty() || destroyed()) return;
-    shown_.clear();
-  }
+  std::lock_guard<std::mutex> guard(messageLock_);
+  if (shown_.empty() || destroyed()) return;
+  shown_.clear();
   if (suites.messages != nullptr && suites.messageVersion >= 2)
     suites.messages->clearPersistentMessage(effect);
 }
 
 namespace {
 
-// OfxPropInstanceData holds a heap-allocated shared pointer; this lock covers reading it and
-// replacing it, so a render never copies a pointer that destroyInstance is freeing.
-std::mutex instanceDataLock;
+// What OfxPropInstanceData points at: made at createInstance and never freed (a few bytes an
+// instance), so a render that read the pointer just before destroyInstance still finds it whole.
+// Its own lock covers the instance it holds; no lock is held while the host's suites are called.
+struct Holder {
+  std::mutex lock;
+  std::shared_ptr<Instance> instance;
+};
 
-std::shared_ptr<Instance>* heldBy(OfxImageEffectHandle effect) {
+Holder* holderOf(OfxImageEffectHandle effect) {
   OfxPropertySetHandle props = nullptr;
   suites.effects->getPropertySet(effect, &props);
-  return static_cast<std::shared_ptr<Instance>*>(propPointer(props, kOfxPropInstanceData));
+  return static_cast<Holder*>(propPointer(props, kOfxPropInstanceData));
 }
 
-void setHeld(OfxImageEffectHandle effect, std::shared_ptr<Instance>* held) {
+void setHolder(OfxImageEffectHandle effect, Holder* holder) {
   OfxPropertySetHandle props = nullptr;
   suites.effects->getPropertySet(effect, &props);
-  setPointer(props, kOfxPropInstanceData, held);
+  setPointer(props, kOfxPropInstanceData, holder);
 }
 
 }  // namespace
 
 void createInstanceData(OfxImageEffectHandle effect) {
-  std::lock_guard<std::mutex> guard(instanceDataLock);
-  setHeld(effect, new std::shared_ptr<Instance>(std::make_shared<Instance>()));
+  auto* holder = new Holder();
+  holder->instance = std::make_shared<Instance>();
+  setHolder(effect, holder);
 }
 
 OfxStatus destroyInstanceData(OfxImageEffectHandle effect) {
-  std::unique_ptr<std::shared_ptr<Instance>> held;
+  Holder* holder = holderOf(effect);
+  if (holder == nullptr) return kOfxStatOK;
+  std::shared_ptr<Instance> instance;
   {
-    std::lock_guard<std::mutex> guard(instanceDataLock);
-    held.reset(heldBy(effect));
-    setHeld(effect, nullptr);
+    std::lock_guard<std::mutex> guard(holder->lock);
+    instance.swap(holder->instance);
   }
-  if (held && *held) {
-    Instance& instance = **held;
-    std::lock_guard<std::mutex> guard(instance.messageLock_);
-    instance.destroyed_ = true;
+  if (instance) {
+    // Waits for a persistent message being set: none is set after this.
+    std::lock_guard<std::mutex> guard(instance->messageLock_);
+    instance->destroyed_ = true;
   }
+  setHolder(effect, nullptr);
   return kOfxStatOK;
 }
 
 std::shared_ptr<Instance> instanceOf(OfxImageEffectHandle effect) {
-  std::lock_guard<std::mutex> guard(instanceDataLock);
-  std::shared_ptr<Instance>* held = heldBy(effect);
-  return held != nullptr ? *held : nullptr;
+  Holder* holder = holderOf(effect);
+  if (holder == nullptr) return nullptr;
+  std::lock_guard<std::mutex> guard(holder->lock);
+  return holder->instance;
 }
 
 }  // namespace movingcolor

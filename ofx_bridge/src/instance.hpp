@@ -34,10 +34,11 @@ class Instance {
 
   std::mutex clientLock_;
   std::shared_ptr<FusionClient> client_;
-  // Held only to decide what to show, never while a message box waits for the user: the other
-  // render threads report and clear meanwhile.
+  // Held while a persistent message is set or cleared, never while a message box waits for the
+  // user: the other render threads report and clear meanwhile.
   std::mutex messageLock_;
   std::string shown_;
+  bool boxShowing_ = false;
   std::atomic<bool> destroyed_{false};
 };
 

@@ -216,6 +216,8 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   const auto started = std::chrono::steady_clock::now();
   FusedWindow fused = client->fuse(setup, images, width, height, settings.timeLimit,
                                    stopped);
+  // The host destroyed the instance meanwhile: its images are left as they are.
+  if (instance->destroyed()) return kOfxStatFailed;
   if (fused.ok) {
     writeFused(output, window, fused.rgb.data(), rect, source);
     instance->clear(effect);
@@ -250,8 +252,9 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
           : "the server could not fuse " + frameName(target) + ": " + fused.error + "; " + shown + ".";
   // Shown once for each kind of failure, whichever frame it came at (where a host shows a box for
   // each message).
-  const std::string kind = std::string(fused.timedOut ? "timed out" : fused.unreachable ? "unreachable" : "refused") +
-                           " " + settings.server + (fused.timedOut || fused.unreachable ? "" : " " + fused.error);
+  const std::string kind =
+      std::string(fused.timedOut ? "timed out" : fused.unreachable ? "unreachable" : "refused") + " " +
+      settings.server;
   if (!interactive) return refuse(effect, instance, failure, kind);
   copySource(output, window, source);
   // A warning, not an error: the host may go on (an error tells it the node cannot proceed), and the
