@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import OpenImageIO as oiio
 import pytest
 from movingcolor.color.config import CHUNK_PIXELS, ColorConfig, apply_processor, shared_config
 from movingcolor.color.grade import parse_grade
@@ -283,6 +284,59 @@ def test_a_lut_for_0_to_1_on_a_linear_plate_warns_of_flat_highlights(tmp_path, c
         fuse += ["--grade-colorspace", "ACEScct"]
         assert run_cli(*fuse, "--out", tmp_path / "b" / "f.####.exr") == 0
     assert "flattens" not in caplog.text
+
+
+def test_adjustments_and_looks_that_flatten_a_linear_plates_highlights_are_warned_of(tmp_path, caplog):
+    """Parametric adjustments (applied to display-encoded values, clamped to 0..1) and a look holding
+    a 0..1 LUT flattened every highlight of a scene-linear plate to one colour, and only a LUT file
+    was warned of; a CDL, which keeps them, is not."""
+    import PyOpenColorIO as ocio
+    from conftest import run_cli
+    from movingcolor.jobs.demo_shot import write_demo_inputs
+
+    plate, matte = write_demo_inputs(tmp_path / "shot", frames=1, width=48, height=32)
+    lut = tmp_path / "darken.cube"
+    lut.write_text("LUT_1D_SIZE 2\n0 0 0\n0.9 0.9 0.9\n")
+    config = ocio.Config.CreateFromFile("ocio://default")
+    config.setSearchPath(str(tmp_path))
+    config.addLook(
+        ocio.Look(name="shotgrade", processSpace="ACEScg", transform=ocio.FileTransform("darken.cube"))
+    )
+    show = tmp_path / "show.ocio"
+    show.write_text(config.serialize())
+    fuse = ["fuse", "--plate", plate, "--matte", matte, "--engine", "hard", "--config", show]
+    for number, grade in enumerate(("saturation=0.2", "look:shotgrade", "slope=1.2,1,0.8;sat=0.5")):
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            assert run_cli(*fuse, "--grade", grade, "--out", tmp_path / str(number) / "f.####.exr") == 0
+        flat = "flattens every value above 1.0 to one colour" in caplog.text
+        assert flat == (grade != "slope=1.2,1,0.8;sat=0.5"), (grade, caplog.text)
+
+
+def test_a_log_dpx_plate_read_as_the_integer_default_is_warned_of(tmp_path, caplog):
+    """A 10-bit DPX whose header says "Printing density" (a Cineon film scan) was read as sRGB
+    without a word: every colour, and the grade's place, wrong."""
+    from conftest import run_cli
+
+    (tmp_path / "plate").mkdir()
+    spec = oiio.ImageSpec(32, 24, 4, oiio.UINT16)
+    spec.attribute("oiio:BitsPerSample", 10)
+    spec.attribute("dpx:Transfer", "Printing density")
+    output = oiio.ImageOutput.create("dpx")
+    output.open(str(tmp_path / "plate" / "scan.1001.dpx"), spec)
+    scan = np.full((24, 32, 4), 0.45, np.float32)
+    scan[..., 3] = 0.0
+    scan[6:18, 8:24, 3] = 1.0  # the matte in its alpha
+    output.write_image(scan)
+    output.close()
+    fuse = ["fuse", "--plate", tmp_path / "plate" / "scan.####.dpx", "--grade", "sat=1.2", "--engine", "hard"]
+    with caplog.at_level("WARNING"):
+        assert run_cli(*fuse, "--out", tmp_path / "a" / "f.####.exr") == 0
+    assert "DPX header gives its transfer as Printing density (a log film scan)" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert run_cli(*fuse, "--plate-colorspace", "ACEScct", "--out", tmp_path / "b" / "f.####.exr") == 0
+    assert "DPX header" not in caplog.text
 
 
 def test_cube_lut_file(config, tmp_path):

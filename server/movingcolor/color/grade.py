@@ -325,14 +325,15 @@ def _require_one_correction(path: Path) -> None:
         )
 
 
-#: Greys at and above 1.0: what a LUT made for 0..1 input flattens to one colour.
-_ABOVE_ONE = np.array([[v, v, v] for v in (1.0, 2.0, 4.0, 16.0)], np.float32)
+#: Greys a scene-linear plate's highlights hold, all above 1.0.
+_HIGHLIGHTS = np.array([[v, v, v] for v in (1.5, 2.0, 4.0, 16.0)], np.float32)
 
 
-def clips_above_one(grade: Grade, config: ColorConfig) -> bool:
-    """Whether ``grade``'s transform, in its own space, gives every grey from 1.0 up the same
-    colour: a 0..1 LUT (most .cube files) applied where values run above 1.0 flattens them."""
-    greys = apply_processor(config.processor(grade.transform), _ABOVE_ONE)
+def flattens_highlights(graded: ocio.CPUProcessor) -> bool:
+    """Whether ``graded`` (a grade's processor from a scene-linear plate's space) gives every grey
+    from 1.5 up one colour: a 0..1 LUT (most .cube files, or one inside a look) applied where the
+    plate's highlights run above 1.0 flattens them, as adjustments clamped to 0..1 do."""
+    greys = apply_processor(graded, _HIGHLIGHTS)
     return bool(np.abs(greys - greys[0]).max() < 1e-4)
 
 

@@ -17,9 +17,9 @@ import logging
 from dataclasses import dataclass, field
 
 from ..color.config import ColorConfig, ColorspaceChoice
-from ..color.grade import changes_nothing, clips_above_one, parse_grade
+from ..color.grade import changes_nothing, flattens_highlights, parse_grade
 from ..errors import MovingColorError
-from ..frames.image_io import CHROMATICITIES
+from ..frames.image_io import CHROMATICITIES, read_header
 from ..frames.output_pattern import output_extension
 from ..frames.source import FrameSource
 from ..spec import ShotSpec
@@ -91,6 +91,23 @@ def _has_chromaticities(plate: FrameSource) -> bool:
         return False
 
 
+#: DPX transfers (``dpx:Transfer``, as OpenImageIO names them) of log film scans.
+_LOG_DPX_TRANSFERS = ("Printing density", "Logarithmic")
+
+
+def _log_dpx_transfer(plate: FrameSource) -> str:
+    """The log transfer a DPX plate's header gives (``Printing density``, ``Logarithmic``), or ""."""
+    frames = plate.frames
+    path = plate.file_of(frames[0]) if frames else None
+    if path is None or path.suffix.lower() != ".dpx":
+        return ""
+    try:
+        transfer = read_header(path).attributes.get("dpx:Transfer", "")
+    except MovingColorError:  # a header that cannot be read again: reading the frame says why
+        return ""
+    return transfer if transfer in _LOG_DPX_TRANSFERS else ""
+
+
 def choose_colorspaces(
     config: ColorConfig,
     spec: ShotSpec,
@@ -125,6 +142,15 @@ def choose_colorspaces(
             "colourspace with --plate-colorspace if that is not it",
             plate_cs,
         )
+    transfer = "" if spaces.plate_named else _log_dpx_transfer(plate)
+    if transfer:
+        log.warning(
+            "the plate's DPX header gives its transfer as %s (a log film scan), but no colourspace "
+            "name, and it is read as %s, the default for integer files: name its colourspace with "
+            "--plate-colorspace (the config's Cineon or ADX space) if that is not it",
+            transfer,
+            plate_cs,
+        )
     log.info("output colourspace: %s (%s)", output.name, output.reason)
     integer_output = extension is not None and extension.lower() in _INTEGER_FORMATS
     file_type = _INTEGER_FORMATS.get(extension.lower(), "") if extension is not None else ""
@@ -138,7 +164,7 @@ def choose_colorspaces(
             output.name,
             spaces.display,
         )
-    if integer_output and _runs_past_one(config, output.name, plate):
+    if integer_output and plate.is_float and _encoding(config, output.name) == "scene-linear":
         log.warning(
             "%s frames hold values from 0 to 1: the %s values of this plate above 1.0 (highlights) or "
             "below 0 are clipped, inside the matte and out; write EXR to keep them",
@@ -167,13 +193,14 @@ def choose_colorspaces(
                 grade.colorspace,
             )
         log.info("grade %s applied in %s", spaces.grade_label, spaces.by_role["grade"])
-        flat_above_one = grade.kind == "file" and clips_above_one(grade, config)
-        if flat_above_one and _holds_highlights(config, spaces, plate):
+        # A float plate's highlights, where its space is scene-linear (or the config does not say).
+        highlights = plate.is_float and _encoding(config, plate_cs) in ("scene-linear", "")
+        if highlights and flattens_highlights(spaces.grade_to_working):
             log.warning(
-                "grade %s flattens every value above 1.0 to one colour (a LUT made for 0..1 input) and "
-                "is applied in %s, where a plate's highlights run above 1.0: they will come out flat. "
-                "If the LUT expects log or display-encoded values, name that space with "
-                "--grade-colorspace (e.g. ACEScct)",
+                "grade %s flattens every value above 1.0 to one colour (a LUT made for 0..1 input, or "
+                "adjustments clamped to 0..1) and is applied in %s, where this plate's highlights run "
+                "above 1.0: inside the matte they will come out flat. If a LUT expects log or "
+                "display-encoded values, name that space with --grade-colorspace (e.g. ACEScct)",
                 spaces.grade_label,
                 spaces.by_role["grade"],
             )
@@ -219,18 +246,7 @@ def choose_colorspaces(
 _INTEGER_FORMATS = {".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF"}
 
 
-def _runs_past_one(config, colorspace: str, plate) -> bool:
-    """Whether a float plate's values in ``colorspace`` may run outside 0..1: scene-linear by the
-    config's word (a display or log encoding keeps them within, or nearly)."""
+def _encoding(config, colorspace: str) -> str:
+    """The config's word on how ``colorspace`` encodes values (``scene-linear``, ``log``, ...), or ""."""
     space = config.config.getColorSpace(colorspace)
-    return plate.is_float and space is not None and space.getEncoding() == "scene-linear"
-
-
-def _holds_highlights(config, spaces, plate) -> bool:
-    """Whether the grade's space is one where a plate's values run above 1.0: scene-linear by the
-    config's word, or, where the config says nothing of it, a float plate's own space."""
-    space = config.config.getColorSpace(spaces.by_role["grade"])
-    encoding = space.getEncoding() if space is not None else ""
-    if encoding:
-        return encoding == "scene-linear"
-    return plate.is_float and spaces.by_role["grade"] == spaces.by_role["plate"]
+    return space.getEncoding() if space is not None else ""
