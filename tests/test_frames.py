@@ -566,6 +566,30 @@ def test_a_matte_video_is_placed_among_the_plates_frames_by_its_timecode(tmp_pat
     assert "neither carries a timecode to place it by: their frames are paired in order" in caplog.text
 
 
+def test_a_video_whose_display_matrix_mirrors_it_is_refused(tmp_path):
+    """A clip whose track matrix mirrors it left-right (players show it so) was read turned upside
+    down (PyAV gives the matrix's angle alone, 180 degrees): its matte would never line up."""
+    import struct
+
+    width, height = 32, 16
+    plain = tmp_path / "plain.mp4"
+    _write_video(plain, [_ramp(height, width)] * 2, "libx264", "yuv444p", options={"qp": "0"})
+    data = bytearray(plain.read_bytes())
+    at = data.find(b"tkhd")
+    version = data[at + 4]
+    # tkhd: version and flags, times and track id, duration, reserved, layer, volume, then the matrix.
+    offset = at + 4 + 4 + (20 if version == 0 else 32) + 8 + 8
+    one = 1 << 16
+    data[offset : offset + 36] = struct.pack(
+        ">9I", (-one) & 0xFFFFFFFF, 0, 0, 0, one, 0, width << 16, 0, 1 << 30
+    )
+    mirrored = tmp_path / "mirrored.mp4"
+    mirrored.write_bytes(bytes(data))
+    assert open_source(plain, "plate").read(0).shape == (height, width, 3)
+    with pytest.raises(UnreadableFrameError, match="its display matrix mirrors the picture"):
+        open_source(mirrored, "plate")
+
+
 def test_a_video_in_a_codec_pyav_cannot_decode_is_named_so(tmp_path):
     """A codec FFmpeg does not decode (a sample entry it does not know) was 'Decoder not found; check
     the file is complete': it is complete, and the way on is to transcode it."""

@@ -83,6 +83,7 @@ class VideoReader:
                     raise UnreadableFrameError(f"{self.path}: has no frame that decodes")
                 self._layout = _SampleLayout(first.format)
                 self.has_alpha = self._layout.alpha is not None
+                _refuse_a_mirror(first, self.path)
                 self._turns = round((first.rotation or 0) / 90) % 4  # counterclockwise quarter turns
                 #: Degrees the file's display rotation turns its pictures (counterclockwise).
                 self.rotation = 90 * self._turns
@@ -380,6 +381,22 @@ def _swscale_rgb(frame, layout: _SampleLayout, options: dict) -> np.ndarray:
         np.frombuffer(plane, "<u2").reshape(plane.height, -1)[:, : plane.width] for plane in planar.planes
     )
     return np.stack([red, green, blue], axis=2).astype(np.float32) / layout.rgb_largest
+
+
+def _refuse_a_mirror(frame, path: Path) -> None:
+    """A display matrix that mirrors the picture (a negative determinant: a front camera's clip, a
+    mirrored export) is refused: PyAV gives its rotation alone, and the picture turned by it is not
+    the one players show (a left-right mirror came out turned upside down)."""
+    for data in frame.side_data:
+        if data.type.name != "DISPLAYMATRIX":
+            continue
+        a, b, _, c, d = (int(v) for v in np.frombuffer(bytes(data), np.int32)[:5])
+        if a * d - b * c < 0:
+            raise UnreadableFrameError(
+                f"{path}: its display matrix mirrors the picture (as a front camera or a mirrored export "
+                f"writes it), which is not applied here; export it with the mirror applied, as it "
+                f"plays, then fuse that"
+            )
 
 
 def _timecode(container, stream) -> str | None:
