@@ -566,6 +566,32 @@ def test_a_matte_video_is_placed_among_the_plates_frames_by_its_timecode(tmp_pat
     assert "neither carries a timecode to place it by: their frames are paired in order" in caplog.text
 
 
+def test_a_webm_keeps_its_alpha(tmp_path):
+    """VP9 in WebM with an alpha (alpha_mode 1): FFmpeg's own decoder drops it, so the plate had "no A
+    channel", and as a matte its colours were taken for the matte (0.78 everywhere)."""
+    av = pytest.importorskip("av")
+    if "libvpx-vp9" not in av.codecs_available:
+        pytest.skip("this PyAV's FFmpeg has no libvpx-vp9")
+    rgba = np.zeros((48, 64, 4), np.uint8)
+    rgba[..., :3] = (200, 40, 60)
+    rgba[:, 16:32, 3] = 255
+    path = tmp_path / "alpha.webm"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libvpx-vp9", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuva420p"
+        for index in range(3):
+            frame = av.VideoFrame.from_ndarray(rgba, format="rgba").reformat(format="yuva420p")
+            frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    source = open_source(path, "plate")
+    assert source.channels == ("R", "G", "B", "A") and len(source.frames) == 3
+    alpha = source.read(2)[..., 3]
+    assert alpha[:, 18:30].min() == 1.0 and alpha[:, :14].max() == 0.0 and alpha[:, 34:].max() == 0.0
+
+
 def test_a_video_whose_display_matrix_mirrors_it_is_refused(tmp_path):
     """A clip whose track matrix mirrors it left-right (players show it so) was read turned upside
     down (PyAV gives the matrix's angle alone, 180 degrees): its matte would never line up."""

@@ -78,7 +78,8 @@ class VideoReader:
                 stream = container.streams.video[0]
                 if stream.codec_context is None:  # PyAV opens no decoder for a codec FFmpeg lacks
                     raise av.error.DecoderNotFoundError(0, "no decoder")
-                first = next(container.decode(stream), None)
+                self._alpha_decoder = _alpha_decoder(av, stream, self.path)
+                first = next(self._decoded(container), None)
                 if first is None:
                     raise UnreadableFrameError(f"{self.path}: has no frame that decodes")
                 self._layout = _SampleLayout(first.format)
@@ -137,6 +138,17 @@ class VideoReader:
         # The frame read last: a plate whose matte is its alpha is read twice per frame, and going
         # back one frame would decode the file again from its start.
         self._last: tuple[int, np.ndarray] | None = None
+
+    def _decoded(self, container):
+        """The video's frames in order: through FFmpeg's own decoder, or through the one that reads a
+        WebM's alpha (FFmpeg's VP8 and VP9 decoders drop it)."""
+        stream = container.streams.video[0]
+        if self._alpha_decoder is None:
+            return container.decode(stream)
+        context = _import_av().CodecContext.create(self._alpha_decoder, "r")
+        context.extradata = stream.codec_context.extradata
+        # The last packet demuxed is empty: it flushes the decoder.
+        return (frame for packet in container.demux(stream) for frame in context.decode(packet))
 
     def _check_start(self, shown: list, first_shown) -> None:
         """A file cut away from a keyframe without re-encoding starts with frames that reference
@@ -202,7 +214,7 @@ class VideoReader:
         av = _import_av()
         with readable(self.path, "video") as name:
             self._container = av.open(name)
-        self._frames = self._container.decode(self._container.streams.video[0])
+        self._frames = self._decoded(self._container)
         self._next_index = 0
 
     def read(self, index: int) -> np.ndarray:
@@ -381,6 +393,24 @@ def _swscale_rgb(frame, layout: _SampleLayout, options: dict) -> np.ndarray:
         np.frombuffer(plane, "<u2").reshape(plane.height, -1)[:, : plane.width] for plane in planar.planes
     )
     return np.stack([red, green, blue], axis=2).astype(np.float32) / layout.rgb_largest
+
+
+#: libvpx's decoders, which read the alpha a WebM keeps beside its VP8 or VP9 picture.
+_ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
+
+
+def _alpha_decoder(av, stream, path: Path) -> str | None:
+    """The decoder that reads ``stream``'s alpha, where it carries one FFmpeg's decoder drops (a
+    WebM's ``alpha_mode``); None for FFmpeg's own."""
+    name = _ALPHA_DECODERS.get(stream.codec_context.name)
+    if name is None or stream.metadata.get("alpha_mode") != "1":
+        return None
+    if name not in av.codecs_available:
+        log.warning(
+            "%s: its alpha is not read: this PyAV's FFmpeg has no %s decoder", stream.container.name, name
+        )
+        return None
+    return name
 
 
 def _refuse_a_mirror(frame, path: Path) -> None:
