@@ -506,9 +506,10 @@ def _require_the_same_ocio(info: Mapping, address: str) -> None:
     One config file is known by its bytes (the server's digest of them), on whatever mount it lies."""
     local = os.environ.get("OCIO")
     server_config = info.get("ocio_config", "")
-    if not local or local == server_config:
-        return
     server_digest = info.get("ocio_config_digest", "")
+    # One built-in config is one config; one path may hold another file here than there (a stale copy).
+    if not local or (local == server_config and (local.startswith("ocio://") or not server_digest)):
+        return
     if not server_digest:  # a server from before the digest: the names are all there is to go by
         log.warning(
             "$OCIO here is %s and the server at %s works in %s: where these are not one config, the "
@@ -524,9 +525,10 @@ def _require_the_same_ocio(info: Mapping, address: str) -> None:
         raise MovingColorError(f"$OCIO here is {local}, which cannot be read ({error.strerror})") from None
     if digest != server_digest:
         raise MovingColorError(
-            f"$OCIO here is {local}, but the server at {address} works in {server_config}, another "
-            f"config: the shot would be fused in the server's, not this one; start the server with "
-            f"this config as its $OCIO, or unset OCIO for this command to take the server's as it is"
+            f"$OCIO here is {local}, but the server at {address} works in {server_config}, a file that "
+            f"holds another config: the shot would be fused in the server's, not this one; start the "
+            f"server with this config as its $OCIO, or unset OCIO for this command to take the "
+            f"server's as it is"
         )
 
 

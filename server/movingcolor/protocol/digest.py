@@ -24,5 +24,8 @@ def ocio_config_digest(source: str) -> str:
     OSError where the file cannot be read."""
     if source.startswith("ocio://"):
         return hashlib.sha256(source.encode()).hexdigest()
+    digest = hashlib.sha256()
     with open(source, "rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
