@@ -16,29 +16,30 @@ void Instance::report(OfxImageEffectHandle effect, const char* type, const std::
   const OfxMessageSuiteV2* messages = suites.messages;
   if (messages == nullptr) return;
   const std::string key = kind.empty() ? text : kind;
-  std::unique_lock<std::mutex> guard(messageLock_);
-  if (destroyed()) return;
-  const bool shownAlready = key == shown_;
-  shown_ = key;
+  {
+    std::lock_guard<std::mutex> guard(messageLock_);
+    if (destroyed() || (suites.messageVersion < 2 && (key == shown_ || boxShowing_))) return;
+    shown_ = key;
+    boxShowing_ = suites.messageVersion < 2;
+  }
+  // The host is called outside the lock, which destroyInstance takes: a host whose message call
+  // waits on the thread destroying the instance would wait for ever. A version 1 message box waits
+  // for the user; one is shown at a time, and a message it kept from showing is not taken as shown.
   if (suites.messageVersion >= 2) {
-    // Under the lock, which destroyInstance takes: no message reaches a destroyed instance.
     messages->setPersistentMessage(effect, type, "MovingColor", "%s", text.c_str());
     return;
   }
-  // A version 1 message box waits for the user: one at a time, shown outside the lock so the other
-  // render threads go on meanwhile.
-  if (shownAlready || boxShowing_) return;
-  boxShowing_ = true;
-  guard.unlock();
   messages->message(effect, type, "MovingColor", "%s", text.c_str());
-  guard.lock();
+  std::lock_guard<std::mutex> guard(messageLock_);
   boxShowing_ = false;
 }
 
 void Instance::clear(OfxImageEffectHandle effect) {
-  std::lock_guard<std::mutex> guard(messageLock_);
-  if (shown_.empty() || destroyed()) return;
-  shown_.clear();
+  {
+    std::lock_guard<std::mutex> guard(messageLock_);
+    if (shown_.empty() || destroyed()) return;
+    shown_.clear();
+  }
   if (suites.messages != nullptr && suites.messageVersion >= 2)
     suites.messages->clearPersistentMessage(effect);
 }
@@ -82,7 +83,6 @@ OfxStatus destroyInstanceData(OfxImageEffectHandle effect) {
     instance.swap(holder->instance);
   }
   if (instance) {
-    // Waits for a persistent message being set: none is set after this.
     std::lock_guard<std::mutex> guard(instance->messageLock_);
     instance->destroyed_ = true;
   }

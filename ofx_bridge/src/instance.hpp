@@ -34,8 +34,8 @@ class Instance {
 
   std::mutex clientLock_;
   std::shared_ptr<FusionClient> client_;
-  // Held while a persistent message is set or cleared, never while a message box waits for the
-  // user: the other render threads report and clear meanwhile.
+  // Held to decide what to show, never while the host is called: the other render threads report
+  // and clear meanwhile, and destroyInstance never waits on the host.
   std::mutex messageLock_;
   std::string shown_;
   bool boxShowing_ = false;
