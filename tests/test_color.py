@@ -311,6 +311,19 @@ def test_adjustments_and_looks_that_flatten_a_linear_plates_highlights_are_warne
             assert run_cli(*fuse, "--grade", grade, "--out", tmp_path / str(number) / "f.####.exr") == 0
         flat = "flattens every value above 1.0 to one colour" in caplog.text
         assert flat == (grade != "slope=1.2,1,0.8;sat=0.5"), (grade, caplog.text)
+    # A config that gives no encodings (many show configs): the scene_linear role's space is taken
+    # for scene-linear, a log one is not (its values stay under 1.0; it was warned of).
+    for space in config.getColorSpaces():
+        space.setEncoding("")
+        config.addColorSpace(space)
+    plain = tmp_path / "plain.ocio"
+    plain.write_text(config.serialize())
+    for number, (plate_space, flat) in enumerate((("ACEScg", True), ("ACEScct", False))):
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            arguments = ["--config", plain, "--plate-colorspace", plate_space, "--grade", "saturation=0.2"]
+            assert run_cli(*fuse[:-2], *arguments, "--out", tmp_path / f"plain{number}" / "f.####.exr") == 0
+        assert ("flattens every value above 1.0" in caplog.text) == flat, (plate_space, caplog.text)
 
 
 def test_a_log_dpx_plate_read_as_the_integer_default_is_warned_of(tmp_path, caplog):

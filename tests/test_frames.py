@@ -503,21 +503,27 @@ def test_deep_planar_rgb_and_packed_422_video_read_exactly(tmp_path):
 
 def test_a_half_float_rgb_video_is_read_as_floats(tmp_path):
     """FFV1 in gbrpf16le (half floats, each in a plane): its samples were read as 16-bit integers
-    (0.5 read 0.219)."""
-    half = np.full((8, 16), 0.5, np.float16)
+    (0.5 read 0.219), then through swscale's integers (4.0 read 1.0, -0.25 read 0). A frame of each
+    value (FFV1's float coding is experimental: its prediction across a row is not reliably
+    lossless, so each frame holds one value)."""
+    values = (0.5, 4.0, -0.25)
     path = tmp_path / "half.mkv"
     av = pytest.importorskip("av")
     with av.open(str(path), "w") as container:
         stream = container.add_stream("ffv1", rate=24, options={"level": "4", "strict": "experimental"})
         stream.width, stream.height, stream.pix_fmt = 16, 8, "gbrpf16le"
-        frame = av.VideoFrame(16, 8, "gbrpf16le")
-        for plane in frame.planes:
-            rows = np.zeros((plane.height, plane.line_size // 2), np.float16)
-            rows[:, :16] = half
-            plane.update(rows.tobytes())
-        for packet in [*stream.encode(frame), *stream.encode()]:
+        for index, value in enumerate(values):
+            frame = av.VideoFrame(16, 8, "gbrpf16le")
+            for plane in frame.planes:
+                plane.update(np.full(plane.buffer_size // 2, value, np.float16).tobytes())
+            frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
             container.mux(packet)
-    assert np.allclose(open_source(path, "plate").read(0), 0.5, atol=1e-4)
+    source = open_source(path, "plate")
+    for index, value in enumerate(values):
+        assert np.array_equal(source.read(index), np.full((8, 16, 3), value, np.float32)), value
 
 
 def test_a_matte_video_is_placed_among_the_plates_frames_by_its_timecode(tmp_path, caplog):
@@ -563,22 +569,32 @@ def test_a_matte_video_is_placed_among_the_plates_frames_by_its_timecode(tmp_pat
             ShotSpec(plate=plate, matte=matte, grade="sat=1.2", out=str(tmp_path)), "grade", []
         )
     assert sources.matte.frames == [0, 1, 2, 3]
-    assert "neither carries a timecode to place it by: their frames are paired in order" in caplog.text
+    assert "do not both carry a timecode to place it by: their frames are paired in order" in caplog.text
+    # The plate alone with a timecode: as unplaced.
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        timed = video("timed-plate.mov", 0, 14, metadata={"timecode": "01:00:00:00"})
+        spec = ShotSpec(plate=timed, matte=matte, grade="sat=1.2", out=str(tmp_path))
+        assert open_sources(spec, "grade", []).matte.frames == [0, 1, 2, 3]
+    assert "do not both carry a timecode" in caplog.text
 
 
-def test_a_webm_keeps_its_alpha(tmp_path):
-    """VP9 in WebM with an alpha (alpha_mode 1): FFmpeg's own decoder drops it, so the plate had "no A
-    channel", and as a matte its colours were taken for the matte (0.78 everywhere)."""
+@pytest.mark.parametrize(("codec", "width", "height"), [("libvpx-vp9", 64, 48), ("libvpx", 1280, 720)])
+def test_a_webm_keeps_its_alpha(tmp_path, codec, width, height):
+    """VP8 or VP9 in WebM with an alpha (alpha_mode 1): FFmpeg's own decoder drops it, so the plate
+    had "no A channel", and as a matte its colours were taken for the matte (0.78 everywhere). VP8
+    is BT.601 at any size: read through libvpx, which does not say so, an HD picture took Rec.709."""
     av = pytest.importorskip("av")
-    if "libvpx-vp9" not in av.codecs_available:
-        pytest.skip("this PyAV's FFmpeg has no libvpx-vp9")
-    rgba = np.zeros((48, 64, 4), np.uint8)
+    if codec not in av.codecs_available:
+        pytest.skip(f"this PyAV's FFmpeg has no {codec}")
+    rgba = np.zeros((height, width, 4), np.uint8)
     rgba[..., :3] = (200, 40, 60)
-    rgba[:, 16:32, 3] = 255
+    third = width // 4
+    rgba[:, third : 2 * third, 3] = 255
     path = tmp_path / "alpha.webm"
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("libvpx-vp9", rate=24)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuva420p"
+        stream = container.add_stream(codec, rate=24, options={"auto-alt-ref": "0"})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuva420p"
         for index in range(3):
             frame = av.VideoFrame.from_ndarray(rgba, format="rgba").reformat(format="yuva420p")
             frame.pts = index
@@ -588,8 +604,10 @@ def test_a_webm_keeps_its_alpha(tmp_path):
             container.mux(packet)
     source = open_source(path, "plate")
     assert source.channels == ("R", "G", "B", "A") and len(source.frames) == 3
-    alpha = source.read(2)[..., 3]
-    assert alpha[:, 18:30].min() == 1.0 and alpha[:, :14].max() == 0.0 and alpha[:, 34:].max() == 0.0
+    pixels = source.read(2)
+    alpha = pixels[..., 3]
+    assert alpha[:, third + 2 : 2 * third - 2].min() == 1.0 and alpha[:, : third - 2].max() == 0.0
+    assert np.allclose(pixels[height // 2, third + third // 2, :3], np.array([200, 40, 60]) / 255, atol=0.02)
 
 
 def test_a_video_whose_display_matrix_mirrors_it_is_refused(tmp_path):

@@ -259,6 +259,8 @@ class VideoReader:
                 f"re-export it at one size"
             )
         layout = self._layout
+        if layout.floats:
+            return _float_samples(frame, layout)
         matrix = self._matrix(frame)
         if layout.packed_as is not None and matrix is not None:
             # Packed 4:2:2 (QuickTime's '2vuy', 'yuv2') unpacked into planes, a copy that changes no
@@ -293,7 +295,9 @@ class VideoReader:
         """``(Kr, Kb)`` of the matrix ``frame`` was made with (an untagged picture's by its size), or
         None for one :mod:`.ycbcr` does not know (swscale converts it)."""
         if frame.colorspace == _UNSPECIFIED:
-            return MATRICES[_BT709 if self._untagged_matrix else _BT601]
+            # VP8 is BT.601 whatever its size; libvpx's decoder, which reads its alpha, does not say so.
+            vp8 = self._alpha_decoder == _ALPHA_DECODERS["vp8"]
+            return MATRICES[_BT709 if self._untagged_matrix and not vp8 else _BT601]
         return MATRICES.get(frame.colorspace)
 
     def _grey_levels(self, frame) -> np.ndarray:
@@ -356,15 +360,19 @@ class _SampleLayout:
             and len(self.colours) == 3
             and all(len(self._per_plane[c.plane]) == 1 for c in self.colours)
         )
+        #: Half or single floats (``gbrpf16le``, ``grayf32le``): scene-linear values, never clipped.
+        self.floats = any(mark in self.name for mark in ("f16", "f32"))
         #: For packed 8-bit 4:2:2 Y'CbCr, the layout of the same samples in planes.
         self.packed_as = _SampleLayout(_av_format("yuv422p")) if self.name in _PACKED_422 else None
 
-    def codes(self, frame, component) -> np.ndarray:
-        """``component``'s samples of ``frame`` as stored, integers ``(h, w)`` at its plane's size."""
+    def codes(self, frame, component, dtype: np.dtype | None = None) -> np.ndarray:
+        """``component``'s samples of ``frame`` as stored, integers ``(h, w)`` at its plane's size
+        (or of ``dtype``: a float format's)."""
         together = self._per_plane[component.plane]
         plane = frame.planes[component.plane]
-        wide = component.bits > 8
-        dtype = np.dtype(">u2" if self.big_endian else "<u2") if wide else np.dtype(np.uint8)
+        if dtype is None:
+            wide = component.bits > 8
+            dtype = np.dtype(">u2" if self.big_endian else "<u2") if wide else np.dtype(np.uint8)
         rows = np.frombuffer(plane, dtype).reshape(plane.height, -1)
         per_pixel = len(together)
         values = rows[:, : plane.width * per_pixel].reshape(plane.height, plane.width, per_pixel)
@@ -373,6 +381,20 @@ class _SampleLayout:
     def samples(self, frame, component) -> np.ndarray:
         """``component``'s samples of ``frame`` as float32 ``(H, W)`` in 0..1, as stored."""
         return self.codes(frame, component).astype(np.float32) / np.float32((1 << component.bits) - 1)
+
+
+def _float_samples(frame, layout: _SampleLayout) -> np.ndarray:
+    """A picture of half or single float samples (``gbrpf16le``, ``grayf32le``) as float32
+    ``(H, W, 3 or 4)``, read as stored: their values above 1.0 and below 0 too (swscale clipped
+    them, converting through integers)."""
+    size = "2" if "f16" in layout.name else "4"
+    dtype = np.dtype((">f" if layout.big_endian else "<f") + size)
+    colours = [layout.codes(frame, component, dtype) for component in layout.colours]
+    if len(colours) == 1:  # grey
+        colours *= 3
+    if layout.alpha is not None:
+        colours.append(layout.codes(frame, layout.alpha, dtype))
+    return np.stack(colours, axis=2).astype(np.float32)
 
 
 #: Packed 8-bit 4:2:2 Y'CbCr formats, each a reordering of yuv422p's samples.

@@ -193,8 +193,11 @@ def choose_colorspaces(
                 grade.colorspace,
             )
         log.info("grade %s applied in %s", spaces.grade_label, spaces.by_role["grade"])
-        # A float plate's highlights, where its space is scene-linear (or the config does not say).
-        highlights = plate.is_float and _encoding(config, plate_cs) in ("scene-linear", "")
+        # A float plate's highlights, where its space is scene-linear: by the config's word, or, where
+        # it says nothing of encodings, the space its scene_linear role names.
+        encoding = _encoding(config, plate_cs)
+        linear = encoding == "scene-linear" or (not encoding and plate_cs == config.scene_linear)
+        highlights = plate.is_float and linear
         if highlights and flattens_highlights(spaces.grade_to_working):
             log.warning(
                 "grade %s flattens every value above 1.0 to one colour (a LUT made for 0..1 input, or "

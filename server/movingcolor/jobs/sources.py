@@ -136,12 +136,13 @@ def _place_videos_by_timecode(sources: ShotSources) -> None:
         if {plate.path.suffix.lower(), video.path.suffix.lower()} & _TRANSPORT_STREAMS:
             continue
         late = round((video.start_seconds - plate.start_seconds) * float(plate.rate))
-        timecodes = plate.timecode_frame is not None or video.timecode_frame is not None
-        if late and not timecodes:
+        placed_by_timecode = plate.timecode_frame is not None and video.timecode_frame is not None
+        if late and not placed_by_timecode:
             log.warning(
-                "%s %s starts %g s %s the plate %s, and neither carries a timecode to place it by: "
-                "their frames are paired in order (the first with the first); where the %s covers "
-                "only part of the plate, give the plate's same part (or export both with timecode)",
+                "%s %s starts %g s %s the plate %s, and the two do not both carry a timecode to place "
+                "it by: their frames are paired in order (the first with the first); where the %s "
+                "covers only part of the plate, give the plate's same part (or export both with "
+                "timecode)",
                 video.name,
                 video.path.name,
                 abs(video.start_seconds - plate.start_seconds),
