@@ -78,6 +78,35 @@ def test_a_window_rendered_again_resends_nothing(served, window):
     assert np.array_equal(fresh.pixels(), first.pixels())
 
 
+def test_a_scrub_compares_the_last_windows_images_and_notices_one_changed_in_place(
+    served, window, monkeypatch
+):
+    """The next window of a scrub holds the last window's frames but one: the client compares their
+    bytes with those it sent instead of hashing them again, and an array changed in place since (a
+    host that reuses its buffers) is hashed anew, its new pixels fused."""
+    import movingcolor_client.sources as sources
+
+    plates, mattes = window
+    hashed = []
+    original = sources.image_sha256
+    monkeypatch.setattr(sources, "image_sha256", lambda data: hashed.append(len(data)) or original(data))
+    changed = {frame: plate.copy() for frame, plate in plates.items()}
+    with connect(served.address) as client:
+        first = range(1001, 1004)
+        client.fuse_window(
+            TARGET - 1, {f: changed[f] for f in first}, {f: mattes[f] for f in first}, grade=GRADE
+        )
+        hashed.clear()
+        client.fuse_window(TARGET, changed, mattes, grade=GRADE)
+        assert len(hashed) == 4  # the two frames new to the window, plate and matte
+        hashed.clear()
+        changed[1002][:8] = 1.0 - changed[1002][:8]  # in place, as a host reuses its buffers
+        fused = client.fuse_window(TARGET, changed, mattes, grade=GRADE)
+        assert len(hashed) == 1
+        fresh = client.fuse_window(TARGET, changed, mattes, grade=GRADE, reuse=False)
+    assert np.array_equal(fused.pixels(), fresh.pixels())
+
+
 def test_a_new_grade_reuses_the_images_but_fuses_anew(served, window):
     plates, mattes = window
     with connect(served.address) as client:

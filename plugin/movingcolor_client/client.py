@@ -76,6 +76,9 @@ class Client:
         self._stub = fusion_pb2_grpc.FusionStub(self.channel)
         self._health_stub = health_pb2_grpc.HealthStub(self.channel)
         self._closed = False
+        # The last window's images and digests (fuse_window with reuse): one window's memory, for
+        # the next window's frames, most of them the same, to be compared rather than hashed.
+        self._window_images: dict = {}
 
     def close(self) -> None:
         self._closed = True
@@ -426,7 +429,9 @@ class Client:
             **_named_colorspace(colorspace, graded is not None or edited is not None, options),
         )
         if reuse:
-            fused = self._window_reusing(setup, DigestedFrames(shot_frames, roles_of(setup)), timeout)
+            digested = DigestedFrames(shot_frames, roles_of(setup), self._window_images)
+            self._window_images = digested.known_images()
+            fused = self._window_reusing(setup, digested, timeout)
         else:
             fused = list(ShotCall(self, "FuseWindow", setup, shot_frames, timeout))
         if len(fused) != 1:

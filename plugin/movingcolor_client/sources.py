@@ -220,17 +220,29 @@ class ArrayFrames:
         return raw_image(pixels, _channels(pixels.shape[2], role), self.sample_type, colorspace, view=True)
 
 
+#: The most bytes of a window's images a client keeps for the next window to be compared with:
+#: a 4K window of five frames, plates and mattes, is about 700 MB.
+KNOWN_BYTES = 1 << 30
+
+
 class DigestedFrames:
     """Another provider's images with their SHA-256 (FuseWindow's cache keys); the images whose digest
-    is in ``held`` go as references to what the server holds, without their bytes."""
+    is in ``held`` go as references to what the server holds, without their bytes.
 
-    def __init__(self, frames, roles: Sequence[str]):
+    ``known`` holds an earlier window's images by (role, frame), as :attr:`known_images` gives them:
+    an image whose bytes equal that one's takes its digest without hashing it again (a scrub's next
+    window holds the last one's frames but one; comparing costs a ninth of hashing)."""
+
+    def __init__(self, frames, roles: Sequence[str], known: Mapping | None = None):
         self.clip = list(frames.clip)
         keys = [(role, frame) for role in roles for frame in self.clip]
+        known = known or {}
 
         def digested(key: tuple[str, int]) -> tuple[pb.ImageInfo, bytes]:
             info, data = frames.image(*key)
-            info.sha256 = image_sha256(data)
+            before = known.get(key)
+            same = before is not None and _same_bytes(before[0], data)
+            info.sha256 = before[1] if same else image_sha256(data)
             return info, data
 
         # A window's images are encoded and hashed on every core (numpy's copies and hashlib
@@ -242,6 +254,13 @@ class DigestedFrames:
     def digests(self) -> list[str]:
         return sorted({info.sha256 for info, _ in self.images.values()})
 
+    def known_images(self, limit: int = KNOWN_BYTES) -> dict:
+        """Each image's bytes and digest by (role, frame): the ``known`` of the next window; none
+        where they come to over ``limit`` bytes (a window of dozens of 4K frames is not held on to)."""
+        if sum(len(data) for _, data in self.images.values()) > limit:
+            return {}
+        return {key: (data, info.sha256) for key, (info, data) in self.images.items()}
+
     def image(self, role: str, frame: int) -> tuple[pb.ImageInfo, bytes]:
         info, data = self.images[(role, frame)]
         if info.sha256 not in self.held:
@@ -250,3 +269,13 @@ class DigestedFrames:
         reference.CopyFrom(info)
         reference.cached = True
         return reference, b""
+
+
+def _same_bytes(before: bytes | memoryview, now: bytes | memoryview) -> bool:
+    """Whether two images' bytes are equal, compared eight at a time."""
+    first, second = np.frombuffer(before, np.uint8), np.frombuffer(now, np.uint8)
+    if first.size != second.size:
+        return False
+    if first.size % 8 == 0:
+        first, second = first.view(np.uint64), second.view(np.uint64)
+    return bool(np.array_equal(first, second))
