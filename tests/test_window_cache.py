@@ -104,6 +104,14 @@ def test_a_scrub_compares_the_last_windows_images_and_notices_one_changed_in_pla
         fused = client.fuse_window(TARGET, changed, mattes, grade=GRADE)
         assert len(hashed) == 1
         fresh = client.fuse_window(TARGET, changed, mattes, grade=GRADE, reuse=False)
+        assert np.array_equal(fused.pixels(), fresh.pixels())
+        # A float32 matte is sent from the caller's own array: changed in place, it must not be
+        # compared with itself.
+        soft = {frame: np.ascontiguousarray(matte, np.float32) for frame, matte in mattes.items()}
+        client.fuse_window(TARGET, changed, soft, grade=GRADE)
+        soft[1004][10:30, 10:40] = 1.0 - soft[1004][10:30, 10:40]
+        fused = client.fuse_window(TARGET, changed, soft, grade=GRADE)
+        fresh = client.fuse_window(TARGET, changed, soft, grade=GRADE, reuse=False)
     assert np.array_equal(fused.pixels(), fresh.pixels())
 
 

@@ -259,7 +259,7 @@ class DigestedFrames:
         where they come to over ``limit`` bytes (a window of dozens of 4K frames is not held on to)."""
         if sum(len(data) for _, data in self.images.values()) > limit:
             return {}
-        return {key: (data, info.sha256) for key, (info, data) in self.images.items()}
+        return {key: (_kept(data), info.sha256) for key, (info, data) in self.images.items()}
 
     def image(self, role: str, frame: int) -> tuple[pb.ImageInfo, bytes]:
         info, data = self.images[(role, frame)]
@@ -269,6 +269,16 @@ class DigestedFrames:
         reference.CopyFrom(info)
         reference.cached = True
         return reference, b""
+
+
+def _kept(data: bytes | memoryview) -> bytes | memoryview:
+    """An image's bytes as they were sent, to compare the next window's with: the image's own where
+    nothing else holds them (a copy made for the upload, a file's bytes), else a copy of them (a
+    float32 matte goes from the caller's own array, which a host may change in place)."""
+    owner = data.obj if isinstance(data, memoryview) else None
+    if owner is None or (isinstance(owner, np.ndarray) and owner.base is None):
+        return data
+    return bytes(data)
 
 
 def _same_bytes(before: bytes | memoryview, now: bytes | memoryview) -> bool:
