@@ -588,6 +588,37 @@ def test_cancel_mid_stream_by_the_client_and_by_job_id(unix_server):
 # -- the server going away ------------------------------------------------------------------
 
 
+def test_a_long_shot_survives_more_server_restarts_than_its_retries(tmp_path):
+    """The client's retries were counted over the whole shot: a shot streamed for hours failed at
+    the third restart of its server though each came back within the retries' waits. They are
+    counted for each outage."""
+    plate, matte = write_shot(tmp_path / "shot", frames=30, seed=5)
+    folder = short_folder()
+    server = ServerProcess(f"unix://{folder}/mc.sock").start()
+    restarters: list[threading.Thread] = []
+
+    def restart_at(counts):
+        def progress(done, total, frame):
+            if done in counts:
+                server.kill()
+                restarters.append(threading.Thread(target=lambda: (time.sleep(0.3), server.start())))
+                restarters[-1].start()
+
+        return progress
+
+    try:
+        with connect(server.address, retries=3, backoff=1.0) as client:
+            result = client.fuse_files(
+                plate, tmp_path / "out" / "f.####.exr", matte, grade=GRADE, progress=restart_at({4, 12, 20})
+            )
+        assert len(result.written) + len(result.skipped) == 30 and len(restarters) == 3
+    finally:
+        for restarter in restarters:
+            restarter.join()
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_server_killed_mid_shot_then_restarted(tmp_path):
     plate, matte = write_shot(tmp_path / "shot", frames=40, seed=5)
     folder = short_folder()

@@ -106,8 +106,12 @@ class ShotCall:
         deadline = time.monotonic() + self.timeout
         setup, last_received = self.setup, None
         doing = f"{self.method} on {self.client.address}"
+        # Retries are counted for each outage: an attempt that brought frames starts the count anew,
+        # so a long shot survives a server restarted several times over its hours.
+        failures = 0
         while True:
             self.attempts += 1
+            received_before = last_received
             try:
                 for fused in self._attempt(setup, deadline):
                     last_received = fused.frame
@@ -122,9 +126,10 @@ class ShotCall:
                     if setup is None:
                         return
                     continue
+                failures = 1 if last_received != received_before else failures + 1
                 left = deadline - time.monotonic()
-                if retryable(error, self.client.tls) and self.attempts <= self.client.retries and left > 0:
-                    time.sleep(min(self.client.backoff * 2 ** (self.attempts - 1), left))
+                if retryable(error, self.client.tls) and failures <= self.client.retries and left > 0:
+                    time.sleep(min(self.client.backoff * 2 ** (failures - 1), left))
                     setup = self._resume(last_received)
                     if setup is None:
                         return
