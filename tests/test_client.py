@@ -178,6 +178,20 @@ def test_a_closed_client_and_an_unknown_job_option_say_what_is_wrong(served):
         client.info()
 
 
+def test_a_client_closed_while_its_call_waits_for_a_server_says_so(tmp_path):
+    """A host closing its client (its shutdown) while a call waits for a server that is down: the
+    call raised gRPC's bare ValueError ("Cannot invoke RPC on closed channel!")."""
+    from movingcolor_client import ClientError
+
+    for call in (lambda client: client.info(), lambda client: client.health()):
+        client = connect(f"unix://{tmp_path}/nobody.sock")
+        closer = threading.Timer(0.5, client.close)
+        closer.start()
+        with pytest.raises(ClientError, match="this client of .* is closed"):
+            call(client)
+        closer.join()
+
+
 class _Failed(Exception):
     """What gRPC raises for a failed call: a code and its details."""
 

@@ -114,9 +114,14 @@ class Client:
         reached = False
         try:
             reached = self._wait_for_server(deadline)
+            self._open(None)  # closed while it waited
             return method(request, timeout=max(0.001, deadline - time.monotonic()), metadata=self.metadata)
         except grpc.RpcError as error:
+            self._open(None)  # the call was cut by close()
             raise self._call_error(error, reached, doing, timeout) from None
+        except ValueError:  # gRPC's word for a channel closed under the call
+            self._open(None)
+            raise
 
     def _call_error(self, error: grpc.RpcError, answered: bool, doing: str, timeout: float) -> Exception:
         """The client error of a failed call; ``answered``: whether the server was heard from."""
