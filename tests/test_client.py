@@ -178,6 +178,21 @@ def test_a_closed_client_and_an_unknown_job_option_say_what_is_wrong(served):
         client.info()
 
 
+def test_settings_that_are_no_such_value_are_refused_by_the_library(served):
+    """handles=-1 raised protobuf's bare ValueError ("Value out of range") and handles=2.5 was cut
+    to 2 without a word; every error the library raises is a MovingColorError."""
+    from movingcolor_client import MovingColorError
+
+    plates = np.zeros((3, 16, 24, 3), np.float32)
+    mattes = np.zeros((3, 16, 24), np.float32)
+    with connect(served.address) as client:
+        for handles in (-1, 2.5, "two"):
+            with pytest.raises(
+                MovingColorError, match=f"shot setting handles={handles!r}: give a whole number"
+            ):
+                client.fuse_arrays(plates, mattes, grade=GRADE, handles=handles)
+
+
 def test_a_client_closed_while_its_call_waits_for_a_server_says_so(tmp_path):
     """A host closing its client (its shutdown) while a call waits for a server that is down: the
     call raised gRPC's bare ValueError ("Cannot invoke RPC on closed channel!")."""

@@ -12,6 +12,8 @@ Resolve, a farm node) install the base package and import only this::
                           grade="slope=1.2,1.0,0.85;offset=0.01;power=1.0;sat=1.1")
 """
 
+from movingcolor.errors import MovingColorError
+
 from .calls import ShotCall
 from .client import Client, ShotReport, connect
 from .errors import (
@@ -47,6 +49,7 @@ __all__ = [
     "InvalidRequestError",
     "JobCancelledError",
     "MessageTooLargeError",
+    "MovingColorError",
     "NotFoundError",
     "OutputBusyError",
     "PermissionDeniedError",

@@ -23,7 +23,7 @@ from movingcolor.frames.frame_range import FrameRange
 from movingcolor.protocol import PART_BYTES
 from movingcolor.protocol.digest import ocio_config_digest
 from movingcolor.spec import ShotReport
-from movingcolor.spec.schema import SETTINGS, default
+from movingcolor.spec.schema import default
 from movingcolor.v1 import fusion_pb2, fusion_pb2_grpc
 from movingcolor.v1 import image_pb2 as pb
 
@@ -32,7 +32,7 @@ from .channel import KEEPALIVE_SECONDS, call_metadata, make_channel, tls_mode
 from .errors import ClientError, ImageEvictedError, ServerUnavailableError, from_rpc_error
 from .outputs import ShotOutputs, contiguous_runs
 from .results import FusedFrame
-from .setup import output_message, roles_of, shot_setup
+from .setup import output_message, roles_of, setting_value, shot_setup
 from .sources import ArrayFrames, DigestedFrames, FileFrames
 
 log = logging.getLogger(__name__)
@@ -482,7 +482,11 @@ class Client:
                 f"{', '.join(unknown)}: not a setting run_job takes; use {', '.join(sorted(known))}{also}"
             )
         request = fusion_pb2.JobRequest(
-            **{name: _job_value(name, value) for name, value in fields.items() if value is not None}
+            **{
+                name: setting_value(name, value, "run_job")
+                for name, value in fields.items()
+                if value is not None
+            }
         )
         deadline = time.monotonic() + timeout
         answered = False
@@ -555,22 +559,6 @@ def _named_colorspace(colorspace: str, other: bool, options: dict) -> dict:
         return options
     named = {"plate_colorspace": colorspace} | ({"graded_colorspace": colorspace} if other else {})
     return named | {name: value for name, value in options.items() if value is not None}
-
-
-def _job_value(name: str, value):
-    """A run_job setting as its field takes it, as ``fuse_files`` takes it (``band=12``, a path)."""
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    wanted = SETTINGS[name].type if name in SETTINGS else str
-    if wanted is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().isdigit():
-            return int(value)
-        raise MovingColorError(f"run_job {name}={value!r}: give a whole number of 0 or more")
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        return str(value)
-    raise MovingColorError(f"run_job {name}={value!r}: give text (or a path)")
 
 
 def _range(call: ShotCall) -> FrameRange:

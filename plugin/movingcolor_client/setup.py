@@ -89,7 +89,7 @@ def shot_setup(
         value = settings.get(name)
         value = default(name) if value is None else value
         if value is not None:
-            setattr(setup, name, SETTINGS[name].type(value))
+            setattr(setup, name, setting_value(name, value, "shot setting"))
     if frames:
         wanted = FrameRange.parse(frames)
         setup.render.CopyFrom(pb.FrameRange(first=wanted.first, last=wanted.last))
@@ -107,3 +107,21 @@ def roles_of(setup: fusion_pb2.ShotSetup) -> tuple[str, ...]:
     mode = setup.WhichOneof("source")
     matte = ("matte",) if setup.matte == fusion_pb2.MATTE_SOURCE_FRAMES else ()
     return ("plate", *matte) + ((mode,) if mode in ("graded", "edited") else ())
+
+
+def setting_value(name: str, value, caller: str):
+    """A shot setting as its message field takes it, as ``fuse_files`` takes it (``band=12``, a
+    path); MovingColorError naming ``caller``'s setting where it is no such value (protobuf raised
+    a bare ValueError for ``handles=-1`` and cut ``handles=2.5`` to 2)."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    wanted = SETTINGS[name].type if name in SETTINGS else str
+    if wanted is int:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        raise MovingColorError(f"{caller} {name}={value!r}: give a whole number of 0 or more")
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise MovingColorError(f"{caller} {name}={value!r}: give text (or a path)")
