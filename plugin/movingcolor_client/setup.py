@@ -8,7 +8,7 @@ from pathlib import Path
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.frame_range import FrameRange
 from movingcolor.protocol.images import SAMPLE_TYPES
-from movingcolor.spec.schema import SETTINGS, SETUP, carried_by, default, grade_file_parts
+from movingcolor.spec.schema import LOOK_PREFIX, SETTINGS, SETUP, carried_by, default, grade_file_parts
 from movingcolor.v1 import fusion_pb2
 from movingcolor.v1 import image_pb2 as pb
 
@@ -20,8 +20,21 @@ def grade_message(grade: str | os.PathLike) -> fusion_pb2.Grade:
     if named is not None:
         path = Path(named[0]).expanduser()
         return fusion_pb2.Grade(file=path.read_bytes(), file_name=path.name, cccid=named[1])
+    if "=" not in text and not text.startswith(LOOK_PREFIX) and _names_a_file(text):
+        # Sent as text it would be taken for a look's name ("not in the config; it has: ...").
+        raise MovingColorError(f"grade {text!r}: no such file; check the path (or write look:NAME)")
     # Inline text, or a look name the server's config may know.
     return fusion_pb2.Grade(text=text)
+
+
+#: Extensions of the grade files OpenColorIO reads (a name ending so is a file's, not a look's).
+_GRADE_FILE_SUFFIXES = (".cc", ".ccc", ".cdl", ".cube", ".clf", ".ctf", ".3dl", ".spi1d", ".spi3d", ".csp")
+
+
+def _names_a_file(text: str) -> bool:
+    """Whether ``text`` reads as a path (a folder in it, or a grade file's extension, ``#ID`` aside)."""
+    name = text.split("#", 1)[0].lower()
+    return "/" in text or "\\" in text or name.endswith(_GRADE_FILE_SUFFIXES)
 
 
 #: Settings a ShotSetup carries in a field of their own name: ``shot_setup``'s ``settings``.
