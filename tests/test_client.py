@@ -180,7 +180,8 @@ def test_a_closed_client_and_an_unknown_job_option_say_what_is_wrong(served):
 
 def test_settings_that_are_no_such_value_are_refused_by_the_library(served):
     """handles=-1 raised protobuf's bare ValueError ("Value out of range") and handles=2.5 was cut
-    to 2 without a word; every error the library raises is a MovingColorError."""
+    to 2 without a word; a grade file that is not there was sent as a look's name. Every error the
+    library raises is a MovingColorError."""
     from movingcolor_client import MovingColorError
 
     plates = np.zeros((3, 16, 24, 3), np.float32)
@@ -191,6 +192,10 @@ def test_settings_that_are_no_such_value_are_refused_by_the_library(served):
                 MovingColorError, match=f"shot setting handles={handles!r}: give a whole number"
             ):
                 client.fuse_arrays(plates, mattes, grade=GRADE, handles=handles)
+        # A misspelt grade file's path went as a look's name ("not in OpenColorIO config ...").
+        for missing in ("/grades/shot010.cc", "shot010.ccc#a"):
+            with pytest.raises(MovingColorError, match=f"grade '{missing}': no such file; check the path"):
+                client.fuse_arrays(plates, mattes, grade=missing)
 
 
 def test_a_client_closed_while_its_call_waits_for_a_server_says_so(tmp_path):
