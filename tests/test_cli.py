@@ -225,6 +225,23 @@ def test_the_interop_id_of_a_fused_exr_is_its_configs_never_a_guess_from_its_nam
     assert attributes.get("colorInteropID", attributes.get("oiio:ColorSpace")) == "lin_ap1_scene", attributes
 
 
+def test_a_range_that_starts_with_a_negative_frame_is_taken(tmp_path):
+    """``--frames -2--1`` was refused ("expected one argument"): argparse took the range for an option."""
+    from movingcolor.frames.image_io import write_image
+
+    (tmp_path / "plate").mkdir()
+    matte = np.zeros((12, 16, 1), np.float32)
+    matte[3:9, 4:12] = 1.0
+    for name in ("-002", "-001", "0000", "0001"):
+        write_image(tmp_path / "plate" / f"p.{name}.exr", np.full((12, 16, 3), 0.4, np.float32))
+        write_image(tmp_path / "plate" / f"m.{name}.exr", matte)
+    out = tmp_path / "out" / "f.####.exr"
+    arguments = ["--plate", tmp_path / "plate" / "p.####.exr", "--matte", tmp_path / "plate" / "m.####.exr"]
+    arguments += ["--grade", "sat=1.2", "--engine", "hard"]
+    assert run_cli("fuse", *arguments, "--frames", "-2--1", "--out", out) == 0
+    assert sorted(path.name for path in out.parent.iterdir()) == ["f.-001.exr", "f.-002.exr"]
+
+
 def test_out_colorspace(demo_inputs, tmp_path):
     plate, matte = demo_inputs
     assert (

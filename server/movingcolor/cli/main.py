@@ -14,6 +14,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -52,6 +53,30 @@ def _command_in(argv: list[str]) -> str | None:
     return next((word for word in argv if not word.startswith("-")), None)
 
 
+#: Options whose value is a frame range, which may start with a negative frame (``-2-1``).
+_RANGE_OPTIONS = ("--frames",)
+_NEGATIVE_START = re.compile(r"-\d")
+
+
+def _negative_ranges_joined(argv: list[str]) -> list[str]:
+    """``argv`` with a range that starts with a negative frame joined to its option (``--frames -2-1``
+    as ``--frames=-2-1``): argparse takes ``-2-1`` for an option of its own and refused the range."""
+    joined: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word in _RANGE_OPTIONS:
+            value = next(words, None)
+            if value is not None and _NEGATIVE_START.match(value):
+                joined.append(f"{word}={value}")
+                continue
+            joined.append(word)
+            if value is not None:
+                joined.append(value)
+            continue
+        joined.append(word)
+    return joined
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The command line's parser; with ``argv``, only the command it names is set up (every
     command when it names none that exists, so the usage lists them all)."""
@@ -87,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     point, which alone answers SIGTERM as an interrupt; a caller that runs a command in its own
     process keeps its SIGTERM)."""
     entry_point = argv is None
-    argv = sys.argv[1:] if argv is None else argv
+    argv = _negative_ranges_joined(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
     if "--json" in argv:
         _answer_usage_errors_in_json(parser)
