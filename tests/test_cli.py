@@ -242,6 +242,26 @@ def test_a_range_that_starts_with_a_negative_frame_is_taken(tmp_path):
     assert sorted(path.name for path in out.parent.iterdir()) == ["f.-001.exr", "f.-002.exr"]
 
 
+def test_handles_end_at_a_gap_in_the_numbering(tmp_path, caplog):
+    """Handles ran into a gap (frames 1, 2, 5, 9; --frames 1-2 --handles 2): "handles limited to
+    1-4", then the shot stopped on the missing frames 3 and 4. A gap ends them as the clip's ends do."""
+    from movingcolor.frames.image_io import write_image
+
+    (tmp_path / "plate").mkdir()
+    matte = np.zeros((12, 16, 1), np.float32)
+    matte[3:9, 4:12] = 1.0
+    for number in (1, 2, 5, 9):
+        write_image(tmp_path / "plate" / f"p.{number:04d}.exr", np.full((12, 16, 3), 0.4, np.float32))
+        write_image(tmp_path / "plate" / f"m.{number:04d}.exr", matte)
+    out = tmp_path / "out" / "f.####.exr"
+    arguments = ["--plate", tmp_path / "plate" / "p.####.exr", "--matte", tmp_path / "plate" / "m.####.exr"]
+    arguments += ["--grade", "sat=1.2", "--engine", "guided", "--out", out]
+    with caplog.at_level("WARNING"):
+        assert run_cli("fuse", *arguments, "--frames", "1-2", "--handles", "2") == 0
+    assert "handles limited to the available frames: 1-2 instead of -1-4" in caplog.text
+    assert sorted(path.name for path in out.parent.iterdir()) == ["f.0001.exr", "f.0002.exr"]
+
+
 def test_out_colorspace(demo_inputs, tmp_path):
     plate, matte = demo_inputs
     assert (
