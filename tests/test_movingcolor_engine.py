@@ -1172,3 +1172,26 @@ def test_a_fresh_process_first_window_equals_the_same_window_again():
         )
         assert run.returncode == 0, run.stderr[-2000:]
         assert float(run.stdout.split()[-1]) == 0.0
+
+
+def test_a_soft_matte_without_an_edge_keeps_its_grade(tmp_path):
+    """A float matte of 0.5 over the whole frame (half a grade of everything): the band is the whole
+    frame, the network saw no context and returned nothing graded. With no edge to fuse, the
+    matte stands, as in every other engine: the output is the hard composite."""
+    from conftest import run_cli
+    from movingcolor.frames.image_io import read_pixels, write_image
+
+    (tmp_path / "shot").mkdir()
+    rng = np.random.default_rng(3)
+    for number in (1, 2, 3):
+        write_image(tmp_path / "shot" / f"p.{number}.exr", rng.random((24, 32, 3), np.float32) * 0.8)
+        write_image(
+            tmp_path / "shot" / f"m.{number}.exr", np.full((24, 32, 1), 0.5, np.float32), pixel_type="float"
+        )
+    common = ["--plate", tmp_path / "shot" / "p.#.exr", "--matte", tmp_path / "shot" / "m.#.exr"]
+    common += ["--grade", "slope=1.4,1,0.7", "--exr-type", "float"]
+    for engine in ("hard", "movingcolor"):
+        assert run_cli("fuse", *common, "--engine", engine, "--out", tmp_path / engine / "f.#.exr") == 0
+    for number in (1, 2, 3):
+        hard = read_pixels(tmp_path / "hard" / f"f.{number}.exr")
+        assert np.array_equal(read_pixels(tmp_path / "movingcolor" / f"f.{number}.exr"), hard), number
