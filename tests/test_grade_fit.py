@@ -173,3 +173,31 @@ def test_the_two_fits_are_compared_at_one_scale():
         edited = np.where(matte[..., None] > 0, edited, plate).astype(np.float32)
         _, full, comparable = recover_graded_and_compare(plate, edited, matte)
         assert (comparable < 0.8 * full) if averaged else abs(comparable - full) < 1e-6
+
+
+@pytest.mark.parametrize("engine", ["feather", "guided"])
+def test_a_composite_through_a_matte_nowhere_whole_is_taken_as_mixed_in_linear(tmp_path, engine):
+    """--edited with a matte of 0.5 everywhere (no interior to fit a grade on): the choice between a
+    composite mixed in scene-linear light and one mixed in an encoding was left to rounding, and the
+    graded colours were solved in the encoding, up to 0.93 off. The composite comes back as given."""
+    rng = np.random.default_rng(11)
+    plate = rng.random((24, 32, 3), np.float32) * 0.8
+    graded = plate * np.array([1.4, 1.0, 0.7], np.float32)
+    edited = 0.5 * graded + 0.5 * plate
+    for name, frames in (("plate", plate), ("edited", edited)):
+        (tmp_path / name).mkdir()
+        for number in (1, 2):
+            write_image(tmp_path / name / f"{name}.{number}.exr", frames, pixel_type="float")
+    (tmp_path / "matte").mkdir()
+    for number in (1, 2):
+        write_image(
+            tmp_path / "matte" / f"matte.{number}.exr",
+            np.full((24, 32, 1), 0.5, np.float32),
+            pixel_type="float",
+        )
+    out = tmp_path / "out" / "f.#.exr"
+    arguments = ["--plate", tmp_path / "plate" / "plate.#.exr", "--matte", tmp_path / "matte" / "matte.#.exr"]
+    arguments += ["--edited", tmp_path / "edited" / "edited.#.exr", "--plate-colorspace", "ACEScg"]
+    assert run_cli("fuse", *arguments, "--engine", engine, "--exr-type", "float", "--out", out) == 0
+    fused = read_pixels(tmp_path / "out" / "f.1.exr")
+    assert np.abs(fused - edited)[4:-4, 4:-4].max() < 1e-3

@@ -471,7 +471,10 @@ class FramePreparer:
             cfg.convert(mixed_linear, spaces.working, spaces.display) - edited[mixed]
         ).mean()
         display_error = np.abs(weight * guess + (1 - weight) * plate[mixed] - edited[mixed]).mean()
-        if linear_error <= display_error:
+        # Linear unless the encoding explains the composite clearly better: where the fit has
+        # nothing to go on (a matte that is nowhere whole: the guess is the plate) the two differ by
+        # rounding alone, and solved in the encoding the graded colours came out up to 0.9 off.
+        if display_error >= linear_error * 0.99:
             solved_lin = plate_lin[mixed] + (edited_lin[mixed] - plate_lin[mixed]) / weight
             solved = np.clip(cfg.convert(solved_lin, spaces.working, spaces.display), 0.0, 1.0)
         else:
