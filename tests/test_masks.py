@@ -28,38 +28,6 @@ def test_a_matte_of_one_soft_value_everywhere_stays_soft():
     assert np.array_equal(matte_from_pixels(filled), np.ones((4, 6), np.float32))
 
 
-def test_a_float_mattes_levels_are_opacities_not_label_codes(tmp_path):
-    """A float EXR roto shape at 60% opacity (0 and 0.6 alone) was taken for a two-level label image
-    and graded at 100%, as was a float matte of 0.6 everywhere (153/255, a label's code): a float
-    matte's values are opacities. An 8-bit label image still becomes 0/1."""
-    from conftest import run_cli
-    from movingcolor.frames.image_io import read_pixels, write_image
-
-    shape = np.zeros((4, 6), np.float32)
-    shape[1:3, 2:5] = 0.6
-    assert np.array_equal(matte_from_pixels(shape, labels=False), shape)
-    assert np.array_equal(
-        matte_from_pixels(np.full((4, 6), 0.6, np.float32), labels=False), np.full((4, 6), 0.6, np.float32)
-    )
-    assert np.array_equal(matte_from_pixels(shape), (shape > 0).astype(np.float32))  # an integer file's
-
-    plate = np.full((24, 32, 3), 0.45, np.float32)
-    disc = np.zeros((24, 32), np.float32)
-    disc[6:18, 8:24] = 0.6
-    (tmp_path / "plate").mkdir()
-    (tmp_path / "matte").mkdir()
-    for number in (1, 2):
-        write_image(tmp_path / "plate" / f"p.{number}.exr", plate, pixel_type="float")
-        write_image(tmp_path / "matte" / f"m.{number}.exr", disc[..., None], pixel_type="float")
-    out = tmp_path / "out" / "f.#.exr"
-    arguments = ["--plate", tmp_path / "plate" / "p.#.exr", "--matte", tmp_path / "matte" / "m.#.exr"]
-    arguments += ["--grade", "slope=1.5,1,0.8", "--engine", "hard", "--exr-type", "float", "--out", out]
-    assert run_cli("fuse", *arguments, "--plate-colorspace", "ACEScg", "--out-colorspace", "ACEScg") == 0
-    centre = read_pixels(tmp_path / "out" / "f.1.exr")[12, 16]
-    graded = plate[0, 0] * np.array([1.5, 1.0, 0.8], np.float32)
-    assert np.allclose(centre, 0.6 * graded + 0.4 * plate[0, 0], atol=1e-3), centre
-
-
 def test_band_in_pixels_straddles_the_boundary():
     matte = _disc()
     band = edge_band(matte, BandWidth.parse("5"))

@@ -36,17 +36,12 @@ def _require_matte(sequence: str, what: str, fix: str, alpha: bool) -> None:
     empty = opaque = True
     for frame in pattern.frames_on_disk():
         path = pattern.path(frame)
-        header = read_header(path)
-        channels = header.channels
+        channels = read_header(path).channels
         if alpha and "A" not in channels:
             empty = False  # no alpha at all: what a host's opaque default means
             break
         pixels = read_pixels(path)
-        values = (
-            pixels[:, :, channels.index("A")]
-            if alpha
-            else matte_from_pixels(pixels, channels, not header.is_float)
-        )
+        values = pixels[:, :, channels.index("A")] if alpha else matte_from_pixels(pixels, channels)
         empty = empty and float(np.max(values)) <= 0.0
         opaque = opaque and float(np.min(values)) >= 1.0
         if not (empty or opaque):

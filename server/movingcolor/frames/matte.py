@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def matte_from_pixels(pixels: np.ndarray, channels: tuple[str, ...] = (), labels: bool = True) -> np.ndarray:
+def matte_from_pixels(pixels: np.ndarray, channels: tuple[str, ...] = ()) -> np.ndarray:
     """A matte as float32 ``(H, W)`` in 0..1.
 
     * an ``A`` channel wins (an RGBA matte render);
@@ -13,10 +13,9 @@ def matte_from_pixels(pixels: np.ndarray, channels: tuple[str, ...] = (), labels
     * otherwise the brightest channel, so a coloured label (a DAVIS palette index
       read as dark red) counts as matte.
 
-    ``labels`` (a matte stored as integers: PNG, TIFF, DPX): a matte with exactly two
-    levels, zero and one other value, is a binary label image whatever that value is
-    (1/255, 128/255, ...), and becomes 0/1. A float matte's values are opacities as
-    given (a roto shape at 60% grades at 60%). Soft mattes are clipped to 0..1.
+    A matte with exactly two levels, zero and one other value, is a binary label
+    image whatever that value is (1/255, 128/255, ...), and becomes 0/1. Soft
+    mattes are clipped to 0..1.
     """
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
@@ -30,7 +29,7 @@ def matte_from_pixels(pixels: np.ndarray, channels: tuple[str, ...] = (), labels
         matte = np.clip(matte, 0.0, 1.0, dtype=np.float32)
     # else read-only and in range (a received matte a server holds): shared, not copied.
     top = float(matte.max())
-    if labels and 0.0 < top < 1.0 and _is_two_level(matte, top):
+    if 0.0 < top < 1.0 and _is_two_level(matte, top):
         matte = (matte > 0).astype(np.float32)
     return matte
 
@@ -38,8 +37,8 @@ def matte_from_pixels(pixels: np.ndarray, channels: tuple[str, ...] = (), labels
 def _is_two_level(matte: np.ndarray, top: float) -> bool:
     """Zero and one other value: a label image. A frame of that one value alone is a label's too
     where the value is an integer image's code (an object filling a label sequence's frame, 128/255:
-    every frame of the sequence is decided alike); one of 0.3 over the whole frame, no such code, is
-    a partial grade of everything and stays as it is."""
+    every frame of the sequence is decided alike); a float matte of one value (0.3 over the whole
+    frame, a partial grade of everything) is no label and stays as it is."""
     if not np.all((matte == 0.0) | (matte == top)):
         return False
     return bool((matte == 0.0).any()) or any(
