@@ -522,6 +522,7 @@ def test_a_half_float_rgb_video_is_read_as_floats(tmp_path):
         for packet in stream.encode():
             container.mux(packet)
     source = open_source(path, "plate")
+    assert source.is_float  # scene-linear by default, as a float EXR plate is
     for index, value in enumerate(values):
         assert np.array_equal(source.read(index), np.full((8, 16, 3), value, np.float32)), value
 

@@ -238,7 +238,8 @@ class VideoSource(FrameSource):
         #: Degrees its display rotation turns the pictures (their size here is as they play).
         self.rotation = self._reader.rotation
         self.declared_colorspace = ""
-        self.is_float = False
+        #: Half or single float pictures (FFV1's, say): scene-linear values, a matte's opacities.
+        self.is_float = self._reader.floats
 
     @property
     def frames(self) -> list[int]:
