@@ -124,6 +124,9 @@ def test_handles_are_limited_to_the_clip_alike(demo_inputs):
     files.close()
     setup = fusion_pb2.ShotSetup(clip=CLIP, render=pb.FrameRange(first=1001, last=1002), handles=3)
     assert files.range == render_range(CLIP, setup) == FrameRange(1001, 1005)
+    # A gap in a streamed clip ends them as its ends do (they ran into it: "the clip lacks 3, 4").
+    gapped = fusion_pb2.ShotSetup(clip=[1, 2, 5, 9], render=pb.FrameRange(first=1, last=2), handles=2)
+    assert render_range([1, 2, 5, 9], gapped) == FrameRange(1, 2)
 
 
 @pytest.mark.parametrize(

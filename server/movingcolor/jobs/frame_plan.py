@@ -59,6 +59,20 @@ def render_range(
     return wanted
 
 
+def held_around(held: set[int], asked: FrameRange, available: FrameRange) -> FrameRange:
+    """The frames around ``asked`` that ``held`` holds without a gap, within ``available``: how far
+    handles may reach (a gap in the numbering ends them as the clip's ends do); ``asked`` itself
+    where ``held`` lacks one of its ends (reported apart)."""
+    first, last = asked.first, asked.last
+    if first not in held or last not in held:
+        return asked
+    while first - 1 >= available.first and first - 1 in held:
+        first -= 1
+    while last + 1 <= available.last and last + 1 in held:
+        last += 1
+    return FrameRange(first, last)
+
+
 def read_order(windows: Sequence[Window]) -> list[int]:
     """Every frame the windows read, in the order the runner first needs it."""
     order: list[int] = []

@@ -14,7 +14,7 @@ from ..errors import FrameRangeError, FrameSizeMismatchError, FrameSourceError
 from ..frames.frame_range import FrameRange
 from ..frames.source import ChannelSource, FrameSource, SequenceSource, VideoSource, open_source
 from ..spec import ShotSpec
-from .frame_plan import check_length, render_range
+from .frame_plan import check_length, held_around, render_range
 
 log = logging.getLogger("movingcolor")
 
@@ -274,25 +274,9 @@ def sources_range(sources: ShotSources, frames: str | None, handles: int) -> Fra
             for source in present:
                 source.require(wanted)
 
-    if handles:
+    held = [set(source.frames) for source in present if source.frames]
+    if handles and held:
         # Handles reach as far as every source holds each frame: a gap in the numbering ends them
         # as the clip's ends do (they ran into it, and the shot stopped on the missing frames).
-        available = _held_around(present, asked, available)
+        available = held_around(set.intersection(*held), asked, available)
     return render_range(asked, handles, asked, available, check)
-
-
-def _held_around(sources: list, asked: FrameRange, available: FrameRange) -> FrameRange:
-    """The frames around ``asked`` that every source of ``sources`` holds, without a gap, within
-    ``available``; ``asked`` itself where a source lacks one of its own frames (checked apart)."""
-    held = [set(source.frames) for source in sources if source.frames]
-    if not held:
-        return available
-    common = set.intersection(*held)
-    first, last = asked.first, asked.last
-    if not all(frame in common for frame in (first, last)):
-        return asked
-    while first - 1 >= available.first and first - 1 in common:
-        first -= 1
-    while last + 1 <= available.last and last + 1 in common:
-        last += 1
-    return FrameRange(first, last)

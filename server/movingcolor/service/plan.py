@@ -16,6 +16,7 @@ from ..errors import FrameRangeError, MissingFramesError, MovingColorError, Outp
 from ..frames.frame_range import FrameRange
 from ..frames.image_io import EXR_COMPRESSIONS, WRITABLE_FORMATS
 from ..jobs import render_range as plan_render_range
+from ..jobs.frame_plan import held_around
 from ..protocol.images import ROLES, SAMPLE_DTYPES
 from ..v1 import fusion_pb2
 from ..v1 import image_pb2 as pb
@@ -116,7 +117,11 @@ def render_range(clip: list[int], setup: fusion_pb2.ShotSetup) -> FrameRange:
     def check(wanted: FrameRange, grown: bool) -> None:
         _require(clip, wanted, "render frames with handles" if grown else "render frames")
 
-    return plan_render_range(asked, setup.handles, available, available, check)
+    reach = available
+    if setup.handles:
+        # A gap in the clip ends the handles as its ends do.
+        reach = held_around(set(clip), asked or available, available)
+    return plan_render_range(asked, setup.handles, available, reach, check)
 
 
 def wire_roles(roles: tuple[str, ...]) -> list[int]:
