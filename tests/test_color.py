@@ -311,14 +311,15 @@ def test_adjustments_and_looks_that_flatten_a_linear_plates_highlights_are_warne
             assert run_cli(*fuse, "--grade", grade, "--out", tmp_path / str(number) / "f.####.exr") == 0
         flat = "flattens every value above 1.0 to one colour" in caplog.text
         assert flat == (grade != "slope=1.2,1,0.8;sat=0.5"), (grade, caplog.text)
-    # A config that gives no encodings (many show configs): the scene_linear role's space is taken
-    # for scene-linear, a log one is not (its values stay under 1.0; it was warned of).
+    # A config that gives no encodings (many show configs): a linear space is taken for
+    # scene-linear by OpenColorIO's test of it, a log one is not (its values stay under 1.0).
     for space in config.getColorSpaces():
         space.setEncoding("")
         config.addColorSpace(space)
     plain = tmp_path / "plain.ocio"
     plain.write_text(config.serialize())
-    for number, (plate_space, flat) in enumerate((("ACEScg", True), ("ACEScct", False))):
+    cases = (("ACEScg", True), ("ACES2065-1", True), ("ACEScct", False))
+    for number, (plate_space, flat) in enumerate(cases):
         caplog.clear()
         with caplog.at_level("WARNING"):
             arguments = ["--config", plain, "--plate-colorspace", plate_space, "--grade", "saturation=0.2"]

@@ -120,6 +120,14 @@ class ColorConfig:
     def colorspace_names(self) -> list[str]:
         return [space.getName() for space in self.config.getColorSpaces()]
 
+    def is_scene_linear(self, name: str) -> bool:
+        """Whether colourspace ``name`` is linear to the scene reference, by OpenColorIO's test of its
+        transforms (for a config that gives no encodings)."""
+        try:
+            return bool(self.config.isColorSpaceLinear(name, ocio.REFERENCE_SPACE_SCENE))
+        except OCIO_ERRORS:
+            return False
+
     def interop_id(self, name: str) -> str:
         """The Color Interop Forum ID the config gives colourspace ``name`` (``lin_ap1_scene``), or
         "" where it gives none."""

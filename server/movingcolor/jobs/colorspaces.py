@@ -194,9 +194,10 @@ def choose_colorspaces(
             )
         log.info("grade %s applied in %s", spaces.grade_label, spaces.by_role["grade"])
         # A float plate's highlights, where its space is scene-linear: by the config's word, or, where
-        # it says nothing of encodings, the space its scene_linear role names.
+        # it says nothing of encodings, by OpenColorIO's test of the space (ACES2065-1 and Linear
+        # Rec.709 are, ACEScct is not).
         encoding = _encoding(config, plate_cs)
-        linear = encoding == "scene-linear" or (not encoding and plate_cs == config.scene_linear)
+        linear = encoding == "scene-linear" or (not encoding and config.is_scene_linear(plate_cs))
         highlights = plate.is_float and linear
         if highlights and flattens_highlights(spaces.grade_to_working):
             log.warning(
