@@ -187,13 +187,14 @@ def test_settings_that_are_no_such_value_are_refused_by_the_library(served):
     plates = np.zeros((3, 16, 24, 3), np.float32)
     mattes = np.zeros((3, 16, 24), np.float32)
     with connect(served.address) as client:
-        for handles in (-1, 2.5, "two"):
+        assert len(client.fuse_arrays(plates, mattes, grade=GRADE, handles=np.int64(1))) == 3
+        for handles in (-1, 2.5, "two", 2**40, "²"):
             with pytest.raises(
                 MovingColorError, match=f"shot setting handles={handles!r}: give a whole number"
             ):
                 client.fuse_arrays(plates, mattes, grade=GRADE, handles=handles)
         # A misspelt grade file's path went as a look's name ("not in OpenColorIO config ...").
-        for missing in ("/grades/shot010.cc", "shot010.ccc#a"):
+        for missing in ("/grades/shot010.cc", "shot010.ccc#a", "/grades/v=2/shot.cc"):
             with pytest.raises(MovingColorError, match=f"grade '{missing}': no such file; check the path"):
                 client.fuse_arrays(plates, mattes, grade=missing)
 

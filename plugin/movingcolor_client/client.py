@@ -82,6 +82,7 @@ class Client:
 
     def close(self) -> None:
         self._closed = True
+        self._window_images = {}
         self.channel.close()
 
     def _open(self, stub):

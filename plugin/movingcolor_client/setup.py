@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+import operator
 import os
 from pathlib import Path
 
@@ -20,21 +22,28 @@ def grade_message(grade: str | os.PathLike) -> fusion_pb2.Grade:
     if named is not None:
         path = Path(named[0]).expanduser()
         return fusion_pb2.Grade(file=path.read_bytes(), file_name=path.name, cccid=named[1])
-    if "=" not in text and not text.startswith(LOOK_PREFIX) and _names_a_file(text):
+    if not text.startswith(LOOK_PREFIX) and _names_a_file(text):
         # Sent as text it would be taken for a look's name ("not in the config; it has: ...").
         raise MovingColorError(f"grade {text!r}: no such file; check the path (or write look:NAME)")
     # Inline text, or a look name the server's config may know.
     return fusion_pb2.Grade(text=text)
 
 
+#: The largest count a setup's whole-number field holds (uint32).
+_LARGEST_COUNT = 2**32 - 1
+
 #: Extensions of the grade files OpenColorIO reads (a name ending so is a file's, not a look's).
 _GRADE_FILE_SUFFIXES = (".cc", ".ccc", ".cdl", ".cube", ".clf", ".ctf", ".3dl", ".spi1d", ".spi3d", ".csp")
 
 
 def _names_a_file(text: str) -> bool:
-    """Whether ``text`` reads as a path (a folder in it, or a grade file's extension, ``#ID`` aside)."""
-    name = text.split("#", 1)[0].lower()
-    return "/" in text or "\\" in text or name.endswith(_GRADE_FILE_SUFFIXES)
+    """Whether ``text`` reads as a grade file's path (``#ID`` aside): a grade file's extension, or an
+    absolute path; not a look's name (``Film/Print``) nor adjustments (``slope=1.2``)."""
+    name = text.split("#", 1)[0].strip()
+    if "=" in name and not name.lower().endswith(_GRADE_FILE_SUFFIXES):
+        return False
+    absolute = name.startswith(("/", "~", "\\")) or (len(name) > 2 and name[1] == ":" and name[2] in "/\\")
+    return absolute or name.lower().endswith(_GRADE_FILE_SUFFIXES)
 
 
 #: Settings a ShotSetup carries in a field of their own name: ``shot_setup``'s ``settings``.
@@ -124,17 +133,20 @@ def roles_of(setup: fusion_pb2.ShotSetup) -> tuple[str, ...]:
 
 def setting_value(name: str, value, caller: str):
     """A shot setting as its message field takes it, as ``fuse_files`` takes it (``band=12``, a
-    path); MovingColorError naming ``caller``'s setting where it is no such value (protobuf raised
-    a bare ValueError for ``handles=-1`` and cut ``handles=2.5`` to 2)."""
+    path, a numpy integer); MovingColorError naming ``caller``'s setting where it is no such value
+    (protobuf raised a bare ValueError for ``handles=-1`` and cut ``handles=2.5`` to 2)."""
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     wanted = SETTINGS[name].type if name in SETTINGS else str
     if wanted is int:
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return value
-        if isinstance(value, str) and value.strip().isdigit():
-            return int(value)
-        raise MovingColorError(f"{caller} {name}={value!r}: give a whole number of 0 or more")
+        number = None
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            number = operator.index(value)
+        elif isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal():
+            number = int(value)
+        if number is None or not 0 <= number <= _LARGEST_COUNT:
+            raise MovingColorError(f"{caller} {name}={value!r}: give a whole number of 0 or more")
+        return number
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return str(value)
     raise MovingColorError(f"{caller} {name}={value!r}: give text (or a path)")

@@ -240,6 +240,9 @@ class DigestedFrames:
 
         def digested(key: tuple[str, int]) -> tuple[pb.ImageInfo, bytes]:
             info, data = frames.image(*key)
+            # The bytes hashed are those sent and kept: a view of the caller's array is copied
+            # first, so a change made to it meanwhile cannot pair new bytes with the old digest.
+            data = _kept(data)
             before = known.get(key)
             same = before is not None and _same_bytes(before[0], data)
             info.sha256 = before[1] if same else image_sha256(data)
@@ -259,7 +262,7 @@ class DigestedFrames:
         where they come to over ``limit`` bytes (a window of dozens of 4K frames is not held on to)."""
         if sum(len(data) for _, data in self.images.values()) > limit:
             return {}
-        return {key: (_kept(data), info.sha256) for key, (info, data) in self.images.items()}
+        return {key: (data, info.sha256) for key, (info, data) in self.images.items()}
 
     def image(self, role: str, frame: int) -> tuple[pb.ImageInfo, bytes]:
         info, data = self.images[(role, frame)]
