@@ -1,5 +1,7 @@
 #include "instance.hpp"
 
+#include <chrono>
+
 #include "host_suites.hpp"
 #include "ofx/names.h"
 
@@ -16,18 +18,25 @@ void Instance::report(OfxImageEffectHandle effect, const char* type, const std::
   const OfxMessageSuiteV2* messages = suites.messages;
   if (messages == nullptr) return;
   const std::string key = kind.empty() ? text : kind;
-  {
-    std::lock_guard<std::mutex> guard(messageLock_);
-    if (destroyed() || (suites.messageVersion < 2 && (key == shown_ || boxShowing_))) return;
-    shown_ = key;
-    boxShowing_ = suites.messageVersion < 2;
-  }
-  // The host is called outside the lock, which destroyInstance takes: a host whose message call
-  // waits on the thread destroying the instance would wait for ever. A version 1 message box waits
-  // for the user; one is shown at a time, and a message it kept from showing is not taken as shown.
   if (suites.messageVersion >= 2) {
+    // Set under the host-call lock: the host gets sets and clears in the order they were decided
+    // (a clear decided after this set cannot reach it first and leave the message up for good).
+    std::lock_guard<std::timed_mutex> host(hostLock_);
+    {
+      std::lock_guard<std::mutex> guard(messageLock_);
+      if (destroyed()) return;
+      shown_ = key;
+    }
     messages->setPersistentMessage(effect, type, "MovingColor", "%s", text.c_str());
     return;
+  }
+  // A version 1 message box waits for the user: one at a time, shown outside every lock so the
+  // other render threads go on meanwhile, and a message it kept from showing is not taken as shown.
+  {
+    std::lock_guard<std::mutex> guard(messageLock_);
+    if (destroyed() || key == shown_ || boxShowing_) return;
+    shown_ = key;
+    boxShowing_ = true;
   }
   messages->message(effect, type, "MovingColor", "%s", text.c_str());
   std::lock_guard<std::mutex> guard(messageLock_);
@@ -35,6 +44,7 @@ void Instance::report(OfxImageEffectHandle effect, const char* type, const std::
 }
 
 void Instance::clear(OfxImageEffectHandle effect) {
+  std::lock_guard<std::timed_mutex> host(hostLock_);
   {
     std::lock_guard<std::mutex> guard(messageLock_);
     if (shown_.empty() || destroyed()) return;
@@ -83,8 +93,14 @@ OfxStatus destroyInstanceData(OfxImageEffectHandle effect) {
     instance.swap(holder->instance);
   }
   if (instance) {
-    std::lock_guard<std::mutex> guard(instance->messageLock_);
-    instance->destroyed_ = true;
+    // A message being set or cleared finishes first, so none reaches the host after this returns;
+    // the wait is bounded, as a host's message call may itself wait on the thread destroying.
+    const bool held = instance->hostLock_.try_lock_for(std::chrono::seconds(2));
+    {
+      std::lock_guard<std::mutex> guard(instance->messageLock_);
+      instance->destroyed_ = true;
+    }
+    if (held) instance->hostLock_.unlock();
   }
   setHolder(effect, nullptr);
   return kOfxStatOK;

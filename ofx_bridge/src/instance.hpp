@@ -34,8 +34,10 @@ class Instance {
 
   std::mutex clientLock_;
   std::shared_ptr<FusionClient> client_;
-  // Held to decide what to show, never while the host is called: the other render threads report
-  // and clear meanwhile, and destroyInstance never waits on the host.
+  // Held while the host is asked to set or clear a persistent message, so it gets them in the order
+  // they were decided; destroyInstance waits for it a bounded time.
+  std::timed_mutex hostLock_;
+  // Held to decide what to show, never while the host is called.
   std::mutex messageLock_;
   std::string shown_;
   bool boxShowing_ = false;
