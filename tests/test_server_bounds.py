@@ -133,8 +133,9 @@ def method(stub, name: str):
     [
         ({"clip": [0], "frames": f"0-{2 * 10**9}"}, "lacks 2000000000 of render frames"),
         ({"clip": [0, 2 * 10**9]}, "lacks 1999999999 of render frames"),
-        # handles are a uint32 on the wire: the most a client can declare.
-        ({"clip": [0, 2 * 10**9], "frames": "0", "handles": 2**32 - 1}, "render frames with handles"),
+        # handles are a uint32 on the wire: the most a client can declare; they end at the clip's
+        # gap (as at its ends), so the shot is the frame asked for, waiting for its images.
+        ({"clip": [0, 2 * 10**9], "frames": "0", "handles": 2**32 - 1}, "before any plate image arrived"),
         ({"clip": list(range(200_000))}, "at most 100000"),
         # Past any host's frame numbers: refused before a range's length is taken.
         ({"clip": [0], "render": (0, 10**12)}, "out of range"),
