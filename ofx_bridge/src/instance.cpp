@@ -18,40 +18,57 @@ void Instance::report(OfxImageEffectHandle effect, const char* type, const std::
   const OfxMessageSuiteV2* messages = suites.messages;
   if (messages == nullptr) return;
   const std::string key = kind.empty() ? text : kind;
+  std::unique_lock<std::mutex> guard(messageLock_);
+  if (destroyed()) return;
   if (suites.messageVersion >= 2) {
-    // Set under the host-call lock: the host gets sets and clears in the order they were decided
-    // (a clear decided after this set cannot reach it first and leave the message up for good).
-    std::lock_guard<std::timed_mutex> host(hostLock_);
-    {
-      std::lock_guard<std::mutex> guard(messageLock_);
-      if (destroyed()) return;
-      shown_ = key;
-    }
-    messages->setPersistentMessage(effect, type, "MovingColor", "%s", text.c_str());
+    shown_ = key;
+    wanted_ = Wanted{type, text};
+    deliver(effect, guard);
     return;
   }
-  // A version 1 message box waits for the user: one at a time, shown outside every lock so the
-  // other render threads go on meanwhile, and a message it kept from showing is not taken as shown.
-  {
-    std::lock_guard<std::mutex> guard(messageLock_);
-    if (destroyed() || key == shown_ || boxShowing_) return;
-    shown_ = key;
-    boxShowing_ = true;
-  }
+  // A version 1 message box waits for the user: one at a time, and a message it kept from showing
+  // is not taken as shown.
+  if (key == shown_ || boxShowing_) return;
+  shown_ = key;
+  boxShowing_ = true;
+  guard.unlock();
   messages->message(effect, type, "MovingColor", "%s", text.c_str());
-  std::lock_guard<std::mutex> guard(messageLock_);
+  guard.lock();
   boxShowing_ = false;
+  settled_.notify_all();
 }
 
 void Instance::clear(OfxImageEffectHandle effect) {
-  std::lock_guard<std::timed_mutex> host(hostLock_);
-  {
-    std::lock_guard<std::mutex> guard(messageLock_);
-    if (shown_.empty() || destroyed()) return;
-    shown_.clear();
+  std::unique_lock<std::mutex> guard(messageLock_);
+  if (shown_.empty() || destroyed()) return;
+  shown_.clear();
+  if (suites.messages == nullptr || suites.messageVersion < 2) return;
+  wanted_ = Wanted{};
+  deliver(effect, guard);
+}
+
+void Instance::deliver(OfxImageEffectHandle effect, std::unique_lock<std::mutex>& guard) {
+  ++wantedVersion_;
+  // One thread at a time tells the host, and never holds a lock while it does: a host whose
+  // message call waits on another thread that reports or clears (a UI thread in instanceChanged),
+  // or calls back into the plugin, goes on. The others leave what they want for it to send.
+  if (delivering_) return;
+  delivering_ = true;
+  uint64_t sent = 0;
+  while (sent != wantedVersion_ && !destroyed()) {
+    const Wanted wanted = wanted_;
+    sent = wantedVersion_;
+    guard.unlock();
+    if (wanted.text.empty()) {
+      suites.messages->clearPersistentMessage(effect);
+    } else {
+      suites.messages->setPersistentMessage(effect, wanted.type.c_str(), "MovingColor", "%s",
+                                            wanted.text.c_str());
+    }
+    guard.lock();
   }
-  if (suites.messages != nullptr && suites.messageVersion >= 2)
-    suites.messages->clearPersistentMessage(effect);
+  delivering_ = false;
+  settled_.notify_all();
 }
 
 namespace {
@@ -93,14 +110,13 @@ OfxStatus destroyInstanceData(OfxImageEffectHandle effect) {
     instance.swap(holder->instance);
   }
   if (instance) {
-    // A message being set or cleared finishes first, so none reaches the host after this returns;
-    // the wait is bounded, as a host's message call may itself wait on the thread destroying.
-    const bool held = instance->hostLock_.try_lock_for(std::chrono::seconds(2));
-    {
-      std::lock_guard<std::mutex> guard(instance->messageLock_);
-      instance->destroyed_ = true;
-    }
-    if (held) instance->hostLock_.unlock();
+    // No message is sent after this; one the host is being given finishes first. The wait is
+    // bounded: a host's message call may itself wait on the thread destroying the instance.
+    std::unique_lock<std::mutex> guard(instance->messageLock_);
+    instance->destroyed_ = true;
+    instance->settled_.wait_for(guard, std::chrono::seconds(2), [&instance] {
+      return !instance->delivering_ && !instance->boxShowing_;
+    });
   }
   setHolder(effect, nullptr);
   return kOfxStatOK;

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,12 +36,21 @@ class Instance {
 
   std::mutex clientLock_;
   std::shared_ptr<FusionClient> client_;
-  // Held while the host is asked to set or clear a persistent message, so it gets them in the order
-  // they were decided; destroyInstance waits for it a bounded time.
-  std::timed_mutex hostLock_;
+  // The persistent message wanted on the host (empty text: none) and its version, sent by one
+  // thread at a time (``deliver``).
+  struct Wanted {
+    std::string type;
+    std::string text;
+  };
+  void deliver(OfxImageEffectHandle effect, std::unique_lock<std::mutex>& guard);
+
   // Held to decide what to show, never while the host is called.
   std::mutex messageLock_;
+  std::condition_variable settled_;
   std::string shown_;
+  Wanted wanted_;
+  uint64_t wantedVersion_ = 0;
+  bool delivering_ = false;
   bool boxShowing_ = false;
   std::atomic<bool> destroyed_{false};
 };
