@@ -194,7 +194,7 @@ def test_settings_that_are_no_such_value_are_refused_by_the_library(served):
             ):
                 client.fuse_arrays(plates, mattes, grade=GRADE, handles=handles)
         # A misspelt grade file's path went as a look's name ("not in OpenColorIO config ...").
-        for missing in ("/grades/shot010.cc", "shot010.ccc#a", "/grades/v=2/shot.cc"):
+        for missing in ("/grades/shot010.cc", "shot010.ccc#a", "/grades/v=2/shot", "grades/show.lut"):
             with pytest.raises(MovingColorError, match=f"grade '{missing}': no such file; check the path"):
                 client.fuse_arrays(plates, mattes, grade=missing)
 

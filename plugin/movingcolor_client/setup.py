@@ -7,6 +7,7 @@ import operator
 import os
 from pathlib import Path
 
+import numpy as np
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.frame_range import FrameRange
 from movingcolor.protocol.images import SAMPLE_TYPES
@@ -32,16 +33,18 @@ def grade_message(grade: str | os.PathLike) -> fusion_pb2.Grade:
 #: The largest count a setup's whole-number field holds (uint32).
 _LARGEST_COUNT = 2**32 - 1
 
-#: Extensions of the grade files OpenColorIO reads (a name ending so is a file's, not a look's).
-_GRADE_FILE_SUFFIXES = (".cc", ".ccc", ".cdl", ".cube", ".clf", ".ctf", ".3dl", ".spi1d", ".spi3d", ".csp")
+#: Extensions of the files OpenColorIO's FileTransform reads (a name ending so is a file's, not a
+#: look's).
+_GRADE_FILE_SUFFIXES = (
+    ".3dl", ".cc", ".ccc", ".cdl", ".clf", ".csp", ".ctf", ".cub", ".cube", ".hdl", ".icc", ".icm",
+    ".itx", ".look", ".lut", ".m3d", ".mga", ".pf", ".spi1d", ".spi3d", ".spimtx", ".vf",
+)  # fmt: skip
 
 
 def _names_a_file(text: str) -> bool:
     """Whether ``text`` reads as a grade file's path (``#ID`` aside): a grade file's extension, or an
     absolute path; not a look's name (``Film/Print``) nor adjustments (``slope=1.2``)."""
     name = text.split("#", 1)[0].strip()
-    if "=" in name and not name.lower().endswith(_GRADE_FILE_SUFFIXES):
-        return False
     absolute = name.startswith(("/", "~", "\\")) or (len(name) > 2 and name[1] == ":" and name[2] in "/\\")
     return absolute or name.lower().endswith(_GRADE_FILE_SUFFIXES)
 
@@ -147,6 +150,6 @@ def setting_value(name: str, value, caller: str):
         if number is None or not 0 <= number <= _LARGEST_COUNT:
             raise MovingColorError(f"{caller} {name}={value!r}: give a whole number of 0 or more")
         return number
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+    if isinstance(value, (str, numbers.Real)) and not isinstance(value, (bool, np.bool_)):
         return str(value)
     raise MovingColorError(f"{caller} {name}={value!r}: give text (or a path)")
