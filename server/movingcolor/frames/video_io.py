@@ -84,8 +84,10 @@ class VideoReader:
                     raise UnreadableFrameError(f"{self.path}: has no frame that decodes")
                 self._layout = _SampleLayout(first.format)
                 self.has_alpha = self._layout.alpha is not None
-                #: Whether its samples are half or single floats (FFV1's float formats).
+                #: Whether its samples are half or single floats (FFV1's float formats), and its
+                #: pixel format's FFmpeg name.
                 self.floats = self._layout.floats
+                self.pixel_format = self._layout.name
                 _refuse_a_mirror(first, self.path)
                 self._turns = round((first.rotation or 0) / 90) % 4  # counterclockwise quarter turns
                 #: Degrees the file's display rotation turns its pictures (counterclockwise).
