@@ -187,6 +187,18 @@ def test_video_round_trip_with_pyav(tmp_path):
     source.close()
 
 
+def _mux(container, stream, frames) -> None:
+    """Encode ``frames`` (PyAV frames, numbered in order where they hold no time) into ``stream``,
+    then flush it."""
+    for index, frame in enumerate(frames):
+        if frame.pts is None:
+            frame.pts = index
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+
+
 def _write_video(
     path: Path, frames: list[np.ndarray], codec: str, pix_fmt: str, setup=None, options=None, rate=24
 ) -> None:
@@ -198,12 +210,11 @@ def _write_video(
         if setup is not None:
             setup(stream)
         layout = {3: "rgb48le", 4: "rgba64le"}[frames[0].shape[2]]
-        for image in frames:
-            frame = av.VideoFrame.from_ndarray(image, format=layout).reformat(format=pix_fmt)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+        _mux(
+            container,
+            stream,
+            (av.VideoFrame.from_ndarray(i, format=layout).reformat(format=pix_fmt) for i in frames),
+        )
 
 
 def _ramp(height: int, width: int, channels: int = 3) -> np.ndarray:
@@ -512,15 +523,13 @@ def test_a_half_float_rgb_video_is_read_as_floats(tmp_path):
     with av.open(str(path), "w") as container:
         stream = container.add_stream("ffv1", rate=24, options={"level": "4", "strict": "experimental"})
         stream.width, stream.height, stream.pix_fmt = 16, 8, "gbrpf16le"
-        for index, value in enumerate(values):
+        frames = []
+        for value in values:
             frame = av.VideoFrame(16, 8, "gbrpf16le")
             for plane in frame.planes:
                 plane.update(np.full(plane.buffer_size // 2, value, np.float16).tobytes())
-            frame.pts = index
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+            frames.append(frame)
+        _mux(container, stream, frames)
     source = open_source(path, "plate")
     assert source.is_float  # scene-linear by default, as a float EXR plate is
     for index, value in enumerate(values):
@@ -596,13 +605,11 @@ def test_a_webm_keeps_its_alpha(tmp_path, codec, width, height):
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=24, options={"auto-alt-ref": "0"})
         stream.width, stream.height, stream.pix_fmt = width, height, "yuva420p"
-        for index in range(3):
-            frame = av.VideoFrame.from_ndarray(rgba, format="rgba").reformat(format="yuva420p")
-            frame.pts = index
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+        _mux(
+            container,
+            stream,
+            [av.VideoFrame.from_ndarray(rgba, format="rgba").reformat(format="yuva420p")] * 3,
+        )
     source = open_source(path, "plate")
     assert source.channels == ("R", "G", "B", "A") and len(source.frames) == 3
     pixels = source.read(2)
@@ -659,13 +666,8 @@ def test_transport_streams_and_m4v_are_read_and_a_movie_output_is_named_as_one(t
         with av.open(str(path), "w", format=container) as out:
             stream = out.add_stream("mpeg2video", rate=25)
             stream.width, stream.height, stream.pix_fmt = 64, 32, "yuv420p"
-            for index in range(12):
-                frame = av.VideoFrame.from_ndarray(np.full((32, 64, 3), 100, np.uint8), format="rgb24")
-                frame.pts = index
-                for packet in stream.encode(frame):
-                    out.mux(packet)
-            for packet in stream.encode():
-                out.mux(packet)
+            grey = np.full((32, 64, 3), 100, np.uint8)
+            _mux(out, stream, (av.VideoFrame.from_ndarray(grey, format="rgb24") for _ in range(12)))
         assert len(open_source(path, "plate").frames) == 12, extension
     for name in ("graded.m4v", "graded.mov"):
         with pytest.raises(OutputError, match=r"names a movie, .* e\.g\. .*graded\.####\.exr"):
