@@ -1,6 +1,7 @@
 #include "instance.hpp"
 
 #include <chrono>
+#include <thread>
 
 #include "host_suites.hpp"
 #include "ofx/names.h"
@@ -21,8 +22,8 @@ void Instance::report(OfxImageEffectHandle effect, const char* type, const std::
   std::unique_lock<std::mutex> guard(messageLock_);
   if (destroyed()) return;
   if (suites.messageVersion >= 2) {
-    shown_ = key;
     wanted_ = Wanted{type, text};
+    shown_ = key;
     deliver(effect, guard);
     return;
   }
@@ -31,10 +32,12 @@ void Instance::report(OfxImageEffectHandle effect, const char* type, const std::
   if (key == shown_ || boxShowing_) return;
   shown_ = key;
   boxShowing_ = true;
+  deliverer_ = std::this_thread::get_id();
   guard.unlock();
   messages->message(effect, type, "MovingColor", "%s", text.c_str());
   guard.lock();
   boxShowing_ = false;
+  deliverer_ = std::thread::id();
   settled_.notify_all();
 }
 
@@ -54,10 +57,21 @@ void Instance::deliver(OfxImageEffectHandle effect, std::unique_lock<std::mutex>
   // or calls back into the plugin, goes on. The others leave what they want for it to send.
   if (delivering_) return;
   delivering_ = true;
-  uint64_t sent = 0;
-  while (sent != wantedVersion_ && !destroyed()) {
+  deliverer_ = std::this_thread::get_id();
+  // Reset however this ends (an allocation failing mid-way would otherwise stop every message).
+  struct Done {
+    Instance& instance;
+    ~Done() {
+      instance.delivering_ = false;
+      instance.deliverer_ = std::thread::id();
+      instance.settled_.notify_all();
+    }
+  } done{*this};
+  // A few rounds at most: a render thread is not kept here while others report faster than the
+  // host takes them; what is left is sent by the next report or clear.
+  for (int round = 0; round < kDeliveryRounds && deliveredVersion_ != wantedVersion_ && !destroyed(); ++round) {
     const Wanted wanted = wanted_;
-    sent = wantedVersion_;
+    const uint64_t version = wantedVersion_;
     guard.unlock();
     if (wanted.text.empty()) {
       suites.messages->clearPersistentMessage(effect);
@@ -66,9 +80,8 @@ void Instance::deliver(OfxImageEffectHandle effect, std::unique_lock<std::mutex>
                                             wanted.text.c_str());
     }
     guard.lock();
+    deliveredVersion_ = version;
   }
-  delivering_ = false;
-  settled_.notify_all();
 }
 
 namespace {
@@ -114,9 +127,12 @@ OfxStatus destroyInstanceData(OfxImageEffectHandle effect) {
     // bounded: a host's message call may itself wait on the thread destroying the instance.
     std::unique_lock<std::mutex> guard(instance->messageLock_);
     instance->destroyed_ = true;
-    instance->settled_.wait_for(guard, std::chrono::seconds(2), [&instance] {
-      return !instance->delivering_ && !instance->boxShowing_;
-    });
+    // Not on the thread that is telling the host (a host destroying from inside its message call):
+    // that thread cannot finish while it waits here.
+    if (instance->deliverer_ != std::this_thread::get_id())
+      instance->settled_.wait_for(guard, std::chrono::seconds(2), [&instance] {
+        return !instance->delivering_ && !instance->boxShowing_;
+      });
   }
   setHolder(effect, nullptr);
   return kOfxStatOK;

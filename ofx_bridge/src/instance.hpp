@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "fusion_client.hpp"
 #include "ofx/core.h"
@@ -50,8 +51,12 @@ class Instance {
   std::string shown_;
   Wanted wanted_;
   uint64_t wantedVersion_ = 0;
+  uint64_t deliveredVersion_ = 0;
   bool delivering_ = false;
   bool boxShowing_ = false;
+  // The thread telling the host (delivering, or showing a box), if any.
+  std::thread::id deliverer_;
+  static constexpr int kDeliveryRounds = 4;
   std::atomic<bool> destroyed_{false};
 };
 
