@@ -69,7 +69,8 @@ void Instance::deliver(OfxImageEffectHandle effect, std::unique_lock<std::mutex>
   } done{*this};
   // A few rounds at most: a render thread is not kept here while others report faster than the
   // host takes them; what is left is sent by the next report or clear.
-  for (int round = 0; round < kDeliveryRounds && deliveredVersion_ != wantedVersion_ && !destroyed(); ++round) {
+  for (int round = 0; round < kDeliveryRounds && deliveredVersion_ != wantedVersion_ && !destroyed();
+       ++round) {
     const Wanted wanted = wanted_;
     const uint64_t version = wantedVersion_;
     guard.unlock();
