@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import io
 import json
 import logging
@@ -54,6 +53,7 @@ from ..frames.image_io import read_pixels, write_image
 from ..frames.output_pattern import SUBFOLDER
 from ..frames.temporaries import SUFFIX as PARTIAL_SUFFIX
 from ..frames.temporaries import write_text_atomic
+from ..protocol.digest import file_sha256
 from ..service.process import ServerProcess
 from ..synthetic import generate_shot
 from .report import command_of, machine_lines, replace_section
@@ -149,19 +149,11 @@ class ChecksumRow:
 # -- files ------------------------------------------------------------------------------------
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def digests(folder: Path) -> dict[str, str]:
     """SHA-256 of every regular file under ``folder`` (symlinks as their targets' content), by path."""
     if not folder.exists():
         return {}
-    return {str(p): sha256_of(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {str(p): file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def compare(label: str, before: dict[str, str], after: dict[str, str], root: Path) -> ChecksumRow:

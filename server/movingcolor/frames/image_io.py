@@ -21,7 +21,8 @@ from .temporaries import temporary_path
 EXR_PIXEL_TYPES = {"half": np.float16, "float": np.float32}
 #: The largest magnitude a half float holds; beyond it a value is written (or sent) as infinity.
 HALF_MAX = 65504.0
-_INTEGER_SAMPLES = {".png": np.uint8, ".tif": np.uint16, ".tiff": np.uint16}
+#: The integer samples a PNG or TIFF output stores, by extension.
+INTEGER_SAMPLES = {".png": np.uint8, ".tif": np.uint16, ".tiff": np.uint16}
 #: OpenImageIO's name for each of those sample types.
 _OIIO_TYPES = {np.float16: oiio.HALF, np.float32: oiio.FLOAT, np.uint8: oiio.UINT8, np.uint16: oiio.UINT16}
 EXR_COMPRESSIONS = ("zip", "zips", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab", "rle", "none")
@@ -448,7 +449,7 @@ def _output_spec(
 
 def _sample_type(ext: str, pixel_type: str) -> type | None:
     """The samples a file ending in ``ext`` stores (``pixel_type``: ``--exr-type`` for an EXR)."""
-    return EXR_PIXEL_TYPES.get(pixel_type, np.float32) if ext == ".exr" else _INTEGER_SAMPLES.get(ext)
+    return EXR_PIXEL_TYPES.get(pixel_type, np.float32) if ext == ".exr" else INTEGER_SAMPLES.get(ext)
 
 
 def file_samples(pixels: np.ndarray, extension: str, pixel_type: str = "half") -> np.ndarray:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from ..color.config import ColorConfig, ColorspaceChoice
 from ..color.grade import changes_nothing, flattens_highlights, parse_grade
 from ..errors import MovingColorError
-from ..frames.image_io import CHROMATICITIES, read_header
+from ..frames.image_io import CHROMATICITIES, INTEGER_SAMPLES, WRITABLE_FORMATS, read_header
 from ..frames.output_pattern import output_extension
 from ..frames.source import FrameSource
 from ..spec import ShotSpec
@@ -152,8 +152,8 @@ def choose_colorspaces(
             plate_cs,
         )
     log.info("output colourspace: %s (%s)", output.name, output.reason)
-    integer_output = extension is not None and extension.lower() in _INTEGER_FORMATS
-    file_type = _INTEGER_FORMATS.get(extension.lower(), "") if extension is not None else ""
+    integer_output = extension is not None and extension.lower() in INTEGER_SAMPLES
+    file_type = WRITABLE_FORMATS[extension.lower()].upper() if integer_output else ""
     if integer_output and output.name != spaces.display:
         # OpenImageIO gives every PNG an sRGB (or gAMA) chunk, and a TIFF here records no colourspace:
         # a reader would take these values as sRGB-encoded, whatever they hold.
@@ -244,10 +244,6 @@ def choose_colorspaces(
                 "graded" if mode == "graded" else "host's composite",
             )
     return spaces
-
-
-#: The output files that hold integers (PNG 8 bits, TIFF 16), by extension.
-_INTEGER_FORMATS = {".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF"}
 
 
 def _encoding(config, colorspace: str) -> str:

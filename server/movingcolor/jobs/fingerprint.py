@@ -19,17 +19,10 @@ from pathlib import Path
 
 from .. import __version__
 from ..frames.overlap import absolute_spelling
+from ..protocol.digest import file_sha256
 from ..spec.schema import grade_file_parts
 
 HEADER_KEY = "movingcolor:fingerprint"
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _maybe_file(value: str | None) -> str | None:
@@ -40,7 +33,7 @@ def _maybe_file(value: str | None) -> str | None:
     if named is None:
         return value
     path = Path(named[0]).expanduser()
-    return f"{absolute_spelling(path)}{'#' if named[1] else ''}{named[1]}@{_file_digest(path)}"
+    return f"{absolute_spelling(path)}{'#' if named[1] else ''}{named[1]}@{file_sha256(path)}"
 
 
 def fingerprint(settings: dict, input_files: list[str], model_files: list[Path] = ()) -> str:
@@ -49,7 +42,7 @@ def fingerprint(settings: dict, input_files: list[str], model_files: list[Path] 
     record = {
         "version": __version__,
         "settings": {k: _maybe_file(v) if isinstance(v, str) else v for k, v in sorted(settings.items())},
-        "model": [_file_digest(Path(p)) for p in model_files],
+        "model": [file_sha256(Path(p)) for p in model_files],
     }
     digest.update(json.dumps(record, sort_keys=True, default=str).encode())
     identities = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 #: Hex digits of a digest; anything else in ``ImageInfo.sha256`` is refused.
 DIGEST_LENGTH = 64
@@ -17,6 +18,16 @@ def is_digest(text: str) -> bool:
     return len(text) == DIGEST_LENGTH and all(c in "0123456789abcdef" for c in text)
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes, lowercase hex, read a block at a time. OSError where it cannot be
+    read."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def ocio_config_digest(source: str) -> str:
     """The digest ``Info.ocio_config_digest`` carries for an OpenColorIO config named by ``source``
     (a file, or a built-in ``ocio://`` URI): SHA-256 of the file's bytes (of the URI's text for a
@@ -24,8 +35,4 @@ def ocio_config_digest(source: str) -> str:
     OSError where the file cannot be read."""
     if source.startswith("ocio://"):
         return hashlib.sha256(source.encode()).hexdigest()
-    digest = hashlib.sha256()
-    with open(source, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(source)
