@@ -101,7 +101,7 @@ def _place_videos_by_timecode(sources: ShotSources) -> None:
     if not isinstance(plate, VideoSource):
         return
     for video in (s for s in (sources.matte, sources.other) if isinstance(s, VideoSource)):
-        same_rate = plate.rate and video.rate and abs(video.rate - plate.rate) <= plate.rate / 1000
+        same_rate = plate.rate and video.rate and _same_rate(video.rate, plate.rate)
         if plate.timecode_frame is not None and video.timecode_frame is not None and same_rate:
             offset = video.timecode_frame - plate.timecode_frame
             count = len(video.frames)
@@ -165,6 +165,11 @@ def check_sources(sources: ShotSources) -> None:
     _check_rates(sources)
 
 
+def _same_rate(rate, other) -> bool:
+    """Whether two videos' frame rates are one (within a thousandth: 23.976 and 24000/1001)."""
+    return abs(rate - other) <= other / 1000
+
+
 def _check_rates(sources: ShotSources) -> None:
     """Videos are paired frame by frame by their order: two at other rates (a 24 fps plate and a
     30 fps matte of the same seconds) drift apart over the shot. Two that last as long, frame for
@@ -173,7 +178,7 @@ def _check_rates(sources: ShotSources) -> None:
     videos = [s for s in sources.present if isinstance(s, VideoSource) and s.rate]
     first = videos[0] if videos else None
     for video in videos[1:]:
-        if abs(video.rate - first.rate) <= first.rate / 1000:
+        if _same_rate(video.rate, first.rate):
             continue
         # As many frames at nearly the same rate: a variable-rate clip's average and its roto's.
         if len(video.frames) == len(first.frames) and abs(video.rate - first.rate) <= first.rate / 20:
