@@ -238,12 +238,10 @@ class VideoSource(FrameSource):
         #: Degrees its display rotation turns the pictures (their size here is as they play).
         self.rotation = self._reader.rotation
         self.declared_colorspace = ""
-        #: Half or single float pictures (FFV1's, say): scene-linear values by default.
-        self.is_float = self._reader.floats
-        #: As a float file names its samples (a 32-bit plate written as half EXR is warned of).
-        self.sample_type = (
-            ("half" if "f16" in self._reader.pixel_format else "float") if self.is_float else ""
-        )
+        #: Half or single float pictures (FFV1's, say): scene-linear values by default, their samples
+        #: named as a float file's are (a 32-bit plate written as half EXR is warned of).
+        self.sample_type = self._reader.sample_type
+        self.is_float = bool(self.sample_type)
 
     @property
     def frames(self) -> list[int]:

@@ -24,6 +24,7 @@ from .timecode import timecode_frame
 from .ycbcr import (
     FULL_RANGE,
     MATRICES,
+    float_sample_bytes,
     is_planar_ycbcr,
     stores_whole_numbers_low,
     video_range_levels,
@@ -84,10 +85,9 @@ class VideoReader:
                     raise UnreadableFrameError(f"{self.path}: has no frame that decodes")
                 self._layout = _SampleLayout(first.format)
                 self.has_alpha = self._layout.alpha is not None
-                #: Whether its samples are half or single floats (FFV1's float formats), and its
-                #: pixel format's FFmpeg name.
-                self.floats = self._layout.floats
-                self.pixel_format = self._layout.name
+                #: Half or single float samples (FFV1's float formats) as a float file names them,
+                #: "half" or "float"; "" for whole numbers.
+                self.sample_type = {2: "half", 4: "float"}.get(self._layout.float_bytes, "")
                 _refuse_a_mirror(first, self.path)
                 self._turns = round((first.rotation or 0) / 90) % 4  # counterclockwise quarter turns
                 #: Degrees the file's display rotation turns its pictures (counterclockwise).
@@ -263,7 +263,7 @@ class VideoReader:
                 f"re-export it at one size"
             )
         layout = self._layout
-        if layout.floats:
+        if layout.float_bytes:
             return _float_samples(frame, layout)
         matrix = self._matrix(frame)
         if layout.packed_as is not None and matrix is not None:
@@ -364,8 +364,9 @@ class _SampleLayout:
             and len(self.colours) == 3
             and all(len(self._per_plane[c.plane]) == 1 for c in self.colours)
         )
-        #: Half or single floats (``gbrpf16le``, ``grayf32le``): scene-linear values, never clipped.
-        self.floats = any(mark in self.name for mark in ("f16", "f32"))
+        #: Bytes of a half or single float sample (``gbrpf16le``, ``grayf32le``: scene-linear values,
+        #: never clipped); 0 for whole numbers.
+        self.float_bytes = float_sample_bytes(pixel_format)
         #: For packed 8-bit 4:2:2 Y'CbCr, the layout of the same samples in planes.
         self.packed_as = _SampleLayout(_av_format("yuv422p")) if self.name in _PACKED_422 else None
 
@@ -391,8 +392,7 @@ def _float_samples(frame, layout: _SampleLayout) -> np.ndarray:
     """A picture of half or single float samples (``gbrpf16le``, ``grayf32le``) as float32
     ``(H, W, 3 or 4)``, read as stored: their values above 1.0 and below 0 too (swscale clipped
     them, converting through integers)."""
-    size = "2" if "f16" in layout.name else "4"
-    dtype = np.dtype((">f" if layout.big_endian else "<f") + size)
+    dtype = np.dtype((">f" if layout.big_endian else "<f") + str(layout.float_bytes))
     colours = [layout.codes(frame, component, dtype) for component in layout.colours]
     if len(colours) == 1:  # grey
         colours *= 3

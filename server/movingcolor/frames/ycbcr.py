@@ -28,6 +28,13 @@ MATRICES = {
 FULL_RANGE = 2
 
 
+def float_sample_bytes(pixel_format) -> int:
+    """The bytes of one sample of ``pixel_format`` (PyAV's) where it holds half (2) or single (4)
+    floats (``gbrpf16le``, ``grayf32le``); 0 for whole numbers. PyAV gives no flag; FFmpeg's names do."""
+    name = pixel_format.name
+    return 2 if "f16" in name else 4 if "f32" in name else 0
+
+
 def stores_whole_numbers_low(pixel_format) -> bool:
     """Whether ``pixel_format`` (PyAV's) stores each sample as a whole number of 8 to 16 bits in the
     low bits of its bytes, one per pixel and component: not palette indices, packed bits, Bayer
@@ -36,7 +43,8 @@ def stores_whole_numbers_low(pixel_format) -> bool:
     name = pixel_format.name
     return (
         not (pixel_format.has_palette or pixel_format.is_bit_stream or pixel_format.is_bayer)
-        and not any(mark in name for mark in ("f16", "f32", "msb"))
+        and not float_sample_bytes(pixel_format)
+        and "msb" not in name
         and all(8 <= c.bits <= 16 for c in pixel_format.components)
     )
 
