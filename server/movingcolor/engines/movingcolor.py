@@ -33,7 +33,7 @@ import numpy as np
 from ..color.converted_on_demand import convert_ahead
 from ..errors import MovingColorError
 from ..lru_cache import LruCache
-from ..masks.band import occupied_tiles
+from ..masks.band import has_edge, occupied_tiles
 from ..model.channels import GRADED, MATTE, PLATE
 from ..model.device import require_torch, resolve_device
 from ..windowing import Window, sliding_windows
@@ -377,7 +377,7 @@ class MovingColorEngine(Engine):
             # A soft matte without an edge (0.5 over the whole frame) gives the network no context
             # and nothing to fuse: it returned nothing graded; the matte stands, as in every engine.
             else FusionResult(alpha=np.array(frames.matte[index], np.float32))
-            if _without_edge(frames.matte[index])
+            if not has_edge(frames.matte[index])
             else FusionResult(alpha=crisp_edge(result.alpha, frames.band[index], self.edge_contrast))
             for index, result in ((index, decided[index]) for index in frames.outputs)
         ]
@@ -535,12 +535,6 @@ class MovingColorEngine(Engine):
         for index in frames.outputs:
             _blend_pieces(alphas[index], pieces.pop(index), guided_start)
         return [FusionResult(alpha=alphas[index]) for index in frames.outputs]
-
-
-def _without_edge(matte: np.ndarray) -> bool:
-    """Whether ``matte`` has no edge in the frame: at or above 0.5 everywhere, or nowhere."""
-    inside = matte >= 0.5
-    return bool(inside.all() or not inside.any())
 
 
 def context_stand_ins(has_band: Sequence[bool]) -> list[int] | None:

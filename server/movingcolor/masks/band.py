@@ -52,16 +52,23 @@ def edge_band_with_fade(matte: np.ndarray, width: BandWidth) -> tuple[np.ndarray
     return band, fade.astype(np.float32)
 
 
+def has_edge(matte: np.ndarray) -> bool:
+    """Whether ``matte`` has an edge in the frame: at or above 0.5 somewhere and below it elsewhere.
+    Without one its band is its soft pixels, all of them (0.5 everywhere: the whole frame)."""
+    inside = matte >= 0.5
+    return bool(inside.any() and not inside.all())
+
+
 def _band(
     matte: np.ndarray, width: BandWidth, keep_distance: bool
 ) -> tuple[np.ndarray, np.ndarray | None, float]:
     """The band, where ``keep_distance`` each band pixel's distance to the contour (in C order, as
     ``array[band]`` lists them; infinite for a soft pixel beyond the band's reach), and the band's
     width in pixels. Distances are kept for the band's pixels only, never as a frame."""
-    inside = matte >= 0.5
     soft = (matte > 0.0) & (matte < 1.0)
-    if inside.all() or not inside.any():
+    if not has_edge(matte):
         return soft, None, 0.0
+    inside = matte >= 0.5
     pixels = width.pixels(inside)
     near = np.zeros_like(inside)
     # Per tile: the flat indices of its near pixels and their distances.
