@@ -341,6 +341,21 @@ def test_parts_round_trip_and_refuse_interleaving():
     assert alone.part.info == empty_info and alone.part.data == b""
 
 
+def test_a_declared_digest_is_computed_as_the_parts_arrive():
+    """An image whose info declares a SHA-256 comes out with the digest of the bytes received, made
+    part by part (FuseWindow checks it against the declared one); an image without one is not
+    hashed, and a second image's digest starts afresh."""
+    rng = np.random.default_rng(3)
+    assembler = PartAssembler(max_bytes=1 << 20)
+    for declared in (True, False, True):
+        info, data = raw_image(rng.random((6, 7, 3), dtype=np.float32), ("R", "G", "B"))
+        if declared:
+            info.sha256 = "f" * 64  # what it declares is the receiver's to check, not the assembler's
+        images = [assembler.add(part) for part in split(pb.ROLE_PLATE, 1, info, data, part_bytes=64)]
+        assert images[-1].data == data
+        assert images[-1].received_sha256 == (image_sha256(data) if declared else "")
+
+
 def test_addresses():
     assert parse_address("unix:///tmp/a.sock").path.as_posix() == "/tmp/a.sock"
     tcp = parse_address("127.0.0.1:0")

@@ -8,6 +8,7 @@ message comes near gRPC's receive limit.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -160,6 +161,9 @@ class Image:
     info: pb.ImageInfo
     data: bytes
     pixels: np.ndarray | None = None
+    #: The SHA-256 of ``data`` (lowercase hex), computed as its parts arrived where the info
+    #: declared one; empty otherwise.
+    received_sha256: str = ""
 
     @property
     def label(self) -> str:
@@ -172,6 +176,10 @@ class PartAssembler:
     ``admit``, when given, sees the first part of each image (its info) before any of its bytes
     are taken, and raises to refuse it: the receiver's own limits (pixels, duplicates, a window's
     frames and bytes) then cost nothing however large the image says it is.
+
+    An image whose info declares a SHA-256 is hashed part by part as its parts arrive
+    (:attr:`Image.received_sha256`): the hashing overlaps the transfer of the next part instead
+    of following the whole image (a 1080p float plate: 19 ms of a scrub step's wait).
     """
 
     def __init__(self, max_bytes: int, admit: Callable[[pb.ImagePart], None] | None = None):
@@ -180,6 +188,7 @@ class PartAssembler:
         self._current: pb.ImagePart | None = None
         self._chunks: list[bytes] = []
         self._received = 0
+        self._digest = None
 
     @property
     def pending(self) -> str | None:
@@ -204,6 +213,7 @@ class PartAssembler:
             if self._admit is not None:
                 self._admit(part)
             self._current, self._chunks, self._received = part, [], 0
+            self._digest = hashlib.sha256() if part.info.sha256 else None
         elif part.HasField("info") or part.role != self._current.role or part.frame != self._current.frame:
             raise WireFormatError(
                 f"{role_name(part.role)} frame {part.frame} began before {self.pending} was complete "
@@ -212,6 +222,8 @@ class PartAssembler:
             )
         data = part.data  # each read of a bytes field makes a new copy of it
         self._chunks.append(data)
+        if self._digest is not None:
+            self._digest.update(data)
         self._received += len(data)
         info = self._current.info
         if self._received > info.byte_size:
@@ -221,6 +233,9 @@ class PartAssembler:
             )
         if self._received < info.byte_size:
             return None
-        image = Image(self._current.role, self._current.frame, info, b"".join(self._chunks))
-        self._current, self._chunks = None, []
+        digest = self._digest.hexdigest() if self._digest is not None else ""
+        image = Image(
+            self._current.role, self._current.frame, info, b"".join(self._chunks), received_sha256=digest
+        )
+        self._current, self._chunks, self._digest = None, [], None
         return image

@@ -45,7 +45,7 @@ def _check_digest(image: Image) -> None:
             f"{image.label}: sha256 {expected[:80]!r} is not 64 lowercase hex digits; send the SHA-256 "
             f"of the image's bytes, or leave it empty"
         )
-    actual = image_sha256(image.data)
+    actual = image.received_sha256 or image_sha256(image.data)
     if actual != expected:
         raise WireFormatError(
             f"{image.label}: its bytes have sha256 {actual[:16]}..., not the {expected[:16]}... its info "
