@@ -115,6 +115,49 @@ def test_a_scrub_compares_the_last_windows_images_and_notices_one_changed_in_pla
     assert np.array_equal(fused.pixels(), fresh.pixels())
 
 
+def test_a_window_image_as_sent_before_is_compared_where_it_lies(window, monkeypatch):
+    """An image whose samples are bit for bit those an earlier window sent goes again with that
+    window's bytes and digest, compared on the caller's own array: its planar samples are not made
+    again. One sample changed (a zero's sign alone) or a half upload is told apart as before."""
+    import movingcolor_client.sources as sources
+
+    plates, mattes = window
+    frames = {"plate": plates, "matte": mattes}
+    first = sources.DigestedFrames(sources.ArrayFrames(frames, "sRGB - Texture"), ["plate", "matte"])
+    made = []
+    original = sources.raw_image
+    monkeypatch.setattr(
+        sources, "raw_image", lambda *args, **kw: made.append(args[1]) or original(*args, **kw)
+    )
+    copies = {
+        role: {f: image.astype(np.float64) for f, image in images.items()} for role, images in frames.items()
+    }
+    copies["plate"][1002][5, 6, 1] = -0.0 if copies["plate"][1002][5, 6, 1] == 0.0 else 0.5
+    again = sources.DigestedFrames(
+        sources.ArrayFrames(copies, "sRGB - Texture"), ["plate", "matte"], first.known_images()
+    )
+    assert made == [("R", "G", "B")]  # the changed plate alone
+    for key, (info, data) in again.images.items():
+        if key == ("plate", 1002):
+            assert info.sha256 != first.images[key][0].sha256 and info.sha256 == image_sha256(data)
+        else:
+            assert (info, bytes(data)) == (first.images[key][0], bytes(first.images[key][1]))
+    signed = {role: dict(images) for role, images in frames.items()}
+    signed["matte"][1003] = np.where(mattes[1003] == 0.0, np.float32(-0.0), mattes[1003])
+    made.clear()
+    again = sources.DigestedFrames(sources.ArrayFrames(signed), ["plate", "matte"], first.known_images())
+    assert (
+        made == [("Y",)]
+        and again.images[("matte", 1003)][0].sha256 != first.images[("matte", 1003)][0].sha256
+    )
+    halves = sources.DigestedFrames(sources.ArrayFrames(frames, sample_type="half"), ["plate", "matte"])
+    made.clear()
+    again = sources.DigestedFrames(
+        sources.ArrayFrames(frames, sample_type="half"), ["plate", "matte"], halves.known_images()
+    )
+    assert len(made) == 10 and [i for i, _ in again.images.values()] == [i for i, _ in halves.images.values()]
+
+
 def test_a_new_grade_reuses_the_images_but_fuses_anew(served, window):
     plates, mattes = window
     with connect(served.address) as client:

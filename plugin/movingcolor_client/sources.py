@@ -25,7 +25,7 @@ from movingcolor.frames.sequence import (
     pattern_from_folder,
 )
 from movingcolor.protocol.digest import image_sha256
-from movingcolor.protocol.images import SAMPLE_TYPES, file_image, raw_image
+from movingcolor.protocol.images import SAMPLE_TYPES, file_image, raw_image, raw_info
 from movingcolor.v1 import image_pb2 as pb
 
 
@@ -189,6 +189,33 @@ class ArrayFrames:
         return cls(frames, **options)
 
     def image(self, role: str, frame: int) -> tuple[pb.ImageInfo, bytes]:
+        pixels, channels, colorspace = self._pixels(role, frame)
+        # A view of the planar samples: the upload hashes it and cuts it into parts, nothing more.
+        return raw_image(pixels, channels, self.sample_type, colorspace, view=True)
+
+    def image_as_sent(self, role: str, frame: int, sent: bytes | memoryview) -> pb.ImageInfo | None:
+        """The info of image ``role`` ``frame`` where its samples are bit for bit the planar samples
+        ``sent`` (an earlier window's), else None. Compared where they lie, channel by channel: a
+        scrub's next window holds the last one's frames but one, and making each one's planar
+        samples again only to compare them cost a fresh copy of every image (a 1080p window's
+        plates: 125 MB)."""
+        pixels, channels, colorspace = self._pixels(role, frame)
+        info = raw_info(pixels.shape, channels, self.sample_type, colorspace)
+        if (
+            self.sample_type != pb.SAMPLE_TYPE_FLOAT
+            or pixels.dtype != np.float32
+            or len(sent) != info.byte_size
+        ):
+            return None  # half samples are made by rounding: compared after it, with the bytes
+        # Compared as integers: -0.0 is not 0.0, and a NaN is the same NaN.
+        before = np.frombuffer(sent, "<u4").reshape(pixels.shape[2], pixels.shape[0], pixels.shape[1])
+        now = pixels.view("<u4")
+        same = all(np.array_equal(before[c], now[:, :, c]) for c in range(pixels.shape[2]))
+        return info if same else None
+
+    def _pixels(self, role: str, frame: int) -> tuple[np.ndarray, tuple[str, ...], str]:
+        """Image ``role`` ``frame`` as float32 ``(H, W, C)``, its channels' names and colourspace,
+        checked as an image this client sends."""
         given = np.asarray(self.frames[role][frame])
         if given.dtype.kind in "iu":
             # Taken as values, 8-bit white would be 255 times too bright, with no word.
@@ -216,8 +243,7 @@ class ArrayFrames:
                     f"{HALF_MAX:g}: send float samples (sample_type='float')"
                 )
         colorspace = self.colorspace if role != "matte" else ""
-        # A view of the planar samples: the upload hashes it and cuts it into parts, nothing more.
-        return raw_image(pixels, _channels(pixels.shape[2], role), self.sample_type, colorspace, view=True)
+        return pixels, _channels(pixels.shape[2], role), colorspace
 
 
 #: The most bytes of a window's images a client keeps for the next window to be compared with:
@@ -239,19 +265,28 @@ class DigestedFrames:
         known = known or {}
 
         def digested(key: tuple[str, int]) -> tuple[pb.ImageInfo, bytes]:
+            before = known.get(key)
+            compare = getattr(frames, "image_as_sent", None)
+            info = compare(*key, before[0]) if before is not None and compare is not None else None
+            if info is not None:
+                # The same samples as sent before: their kept bytes and digest go again.
+                info.sha256 = before[1]
+                return info, before[0]
             info, data = frames.image(*key)
             # The bytes hashed are those sent and kept: a view of the caller's array is copied
             # first, so a change made to it meanwhile cannot pair new bytes with the old digest.
             data = _kept(data)
-            before = known.get(key)
             same = before is not None and _same_bytes(before[0], data)
             info.sha256 = before[1] if same else image_sha256(data)
             return info, data
 
         # A window's images are encoded and hashed on every core (numpy's copies and hashlib
         # release the GIL): for a 1080p window this is most of a host's wait outside the server.
+        # Images not sent before go first: hashing one is the longest piece of work here.
+        order = sorted(keys, key=lambda key: key in known)
         with ThreadPoolExecutor(max_workers=max(1, min(len(keys), os.cpu_count() or 1))) as pool:
-            self.images = dict(zip(keys, pool.map(digested, keys), strict=True))
+            found = dict(zip(order, pool.map(digested, order), strict=True))
+        self.images = {key: found[key] for key in keys}
         self.held: frozenset[str] = frozenset()
 
     def digests(self) -> list[str]:

@@ -58,27 +58,38 @@ def raw_image(
     array = np.asarray(pixels)
     if array.ndim == 2:
         array = array[:, :, None]
-    if array.ndim != 3 or array.shape[2] != len(channels):
-        raise WireFormatError(
-            f"pixels of shape {array.shape} do not match channels {list(channels)}: give (H, W, C) "
-            f"with one name per channel"
-        )
+    info = raw_info(array.shape, channels, sample_type, colorspace)
     planar = np.ascontiguousarray(array.transpose(2, 0, 1), dtype=SAMPLE_DTYPES[sample_type])  # (C, H, W)
     if view:
         planar.flags.writeable = False
         data: bytes | memoryview = memoryview(planar).cast("B")
     else:
         data = planar.tobytes()
-    info = pb.ImageInfo(
+    return info, data
+
+
+def raw_info(
+    shape: tuple[int, ...],
+    channels: tuple[str, ...],
+    sample_type: int = pb.SAMPLE_TYPE_FLOAT,
+    colorspace: str = "",
+) -> pb.ImageInfo:
+    """The info :func:`raw_image` gives pixels of ``shape`` ``(H, W, C)``, without making their
+    samples."""
+    if len(shape) != 3 or shape[2] != len(channels):
+        raise WireFormatError(
+            f"pixels of shape {tuple(shape)} do not match channels {list(channels)}: give (H, W, C) "
+            f"with one name per channel"
+        )
+    return pb.ImageInfo(
         encoding=pb.ENCODING_RAW,
-        width=array.shape[1],
-        height=array.shape[0],
+        width=shape[1],
+        height=shape[0],
         channels=list(channels),
         sample_type=sample_type,
         colorspace=colorspace,
-        byte_size=len(data),
+        byte_size=shape[0] * shape[1] * shape[2] * SAMPLE_DTYPES[sample_type].itemsize,
     )
-    return info, data
 
 
 def file_image(data: bytes, file_format: str) -> tuple[pb.ImageInfo, bytes]:
