@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib  # novermin (3.11's own, taken only there)
+else:  # Python 3.10 (Nuke 15's): the same parser, from PyPI
+    import tomli as tomllib
 
 from ..errors import MovingColorError
 from ..model.config import COLOR_STARTS, MATTE_STARTS
