@@ -342,18 +342,22 @@ def test_parts_round_trip_and_refuse_interleaving():
 
 
 def test_a_declared_digest_is_computed_as_the_parts_arrive():
-    """An image whose info declares a SHA-256 comes out with the digest of the bytes received, made
-    part by part (FuseWindow checks it against the declared one); an image without one is not
-    hashed, and a second image's digest starts afresh."""
+    """For a receiver that checks digests (FuseWindow), an image whose info declares a SHA-256 comes
+    out with the digest of the bytes received, made part by part; an image without one is not
+    hashed, and a second image's digest starts afresh. A receiver that does not check them (FuseShot,
+    the client's results) hashes nothing."""
     rng = np.random.default_rng(3)
-    assembler = PartAssembler(max_bytes=1 << 20)
+    checking, trusting = (
+        PartAssembler(max_bytes=1 << 20, hash_declared=True),
+        PartAssembler(max_bytes=1 << 20),
+    )
     for declared in (True, False, True):
         info, data = raw_image(rng.random((6, 7, 3), dtype=np.float32), ("R", "G", "B"))
         if declared:
             info.sha256 = "f" * 64  # what it declares is the receiver's to check, not the assembler's
-        images = [assembler.add(part) for part in split(pb.ROLE_PLATE, 1, info, data, part_bytes=64)]
-        assert images[-1].data == data
-        assert images[-1].received_sha256 == (image_sha256(data) if declared else "")
+        for assembler, digest in ((checking, image_sha256(data) if declared else ""), (trusting, "")):
+            images = [assembler.add(part) for part in split(pb.ROLE_PLATE, 1, info, data, part_bytes=64)]
+            assert images[-1].data == data and images[-1].received_sha256 == digest
 
 
 def test_addresses():

@@ -117,45 +117,57 @@ def test_a_scrub_compares_the_last_windows_images_and_notices_one_changed_in_pla
 
 def test_a_window_image_as_sent_before_is_compared_where_it_lies(window, monkeypatch):
     """An image whose samples are bit for bit those an earlier window sent goes again with that
-    window's bytes and digest, compared on the caller's own array: its planar samples are not made
-    again. One sample changed (a zero's sign alone) or a half upload is told apart as before."""
+    window's bytes and digest, compared on the caller's own array (a view with negative strides
+    too): its planar samples are not made again. One sample one step away, or a zero's sign alone,
+    is told apart; a half upload and float64 arrays are compared as before, after conversion."""
     import movingcolor_client.sources as sources
 
     plates, mattes = window
+    roles = ["plate", "matte"]
     frames = {"plate": plates, "matte": mattes}
-    first = sources.DigestedFrames(sources.ArrayFrames(frames, "sRGB - Texture"), ["plate", "matte"])
+    first = sources.DigestedFrames(sources.ArrayFrames(frames, "sRGB - Texture"), roles)
     made = []
     original = sources.raw_image
     monkeypatch.setattr(
         sources, "raw_image", lambda *args, **kw: made.append(args[1]) or original(*args, **kw)
     )
-    copies = {
+
+    def again(given, sample_type="float", before=first):
+        made.clear()
+        return sources.DigestedFrames(
+            sources.ArrayFrames(given, "sRGB - Texture", sample_type), roles, before.known_images()
+        )
+
+    def unchanged_but(window, changed):
+        for key, (info, data) in window.images.items():
+            if key != changed:
+                assert (info, bytes(data)) == (first.images[key][0], bytes(first.images[key][1]))
+        info, data = window.images[changed]
+        assert info.sha256 != first.images[changed][0].sha256 and info.sha256 == image_sha256(data)
+
+    # A host's buffers upside down (a view with negative strides), one sample one step up.
+    upside_down = {f: np.flipud(np.flipud(plate).copy()) for f, plate in plates.items()}
+    assert upside_down[1002].strides[0] < 0
+    upside_down[1002][5, 6, 1] = np.nextafter(upside_down[1002][5, 6, 1], np.float32(2))
+    unchanged_but(again({"plate": upside_down, "matte": mattes}), ("plate", 1002))
+    assert made == [("R", "G", "B")]
+    signed = dict(mattes)
+    signed[1003] = mattes[1003].copy()
+    zero = tuple(np.argwhere(signed[1003] == 0.0)[0])
+    signed[1003][zero] = -0.0
+    unchanged_but(again({"plate": plates, "matte": signed}), ("matte", 1003))
+    assert made == [("Y",)]
+    widened = {
         role: {f: image.astype(np.float64) for f, image in images.items()} for role, images in frames.items()
     }
-    copies["plate"][1002][5, 6, 1] = -0.0 if copies["plate"][1002][5, 6, 1] == 0.0 else 0.5
-    again = sources.DigestedFrames(
-        sources.ArrayFrames(copies, "sRGB - Texture"), ["plate", "matte"], first.known_images()
-    )
-    assert made == [("R", "G", "B")]  # the changed plate alone
-    for key, (info, data) in again.images.items():
-        if key == ("plate", 1002):
-            assert info.sha256 != first.images[key][0].sha256 and info.sha256 == image_sha256(data)
-        else:
-            assert (info, bytes(data)) == (first.images[key][0], bytes(first.images[key][1]))
-    signed = {role: dict(images) for role, images in frames.items()}
-    signed["matte"][1003] = np.where(mattes[1003] == 0.0, np.float32(-0.0), mattes[1003])
-    made.clear()
-    again = sources.DigestedFrames(sources.ArrayFrames(signed), ["plate", "matte"], first.known_images())
-    assert (
-        made == [("Y",)]
-        and again.images[("matte", 1003)][0].sha256 != first.images[("matte", 1003)][0].sha256
-    )
-    halves = sources.DigestedFrames(sources.ArrayFrames(frames, sample_type="half"), ["plate", "matte"])
-    made.clear()
-    again = sources.DigestedFrames(
-        sources.ArrayFrames(frames, sample_type="half"), ["plate", "matte"], halves.known_images()
-    )
-    assert len(made) == 10 and [i for i, _ in again.images.values()] == [i for i, _ in halves.images.values()]
+    assert [i for i, _ in again(widened).images.values()] == [
+        i for i, _ in first.images.values()
+    ] and not made
+    halves = sources.DigestedFrames(sources.ArrayFrames(frames, "sRGB - Texture", "half"), roles)
+    window = again(frames, "half", halves)
+    assert len(made) == 10 and [i for i, _ in window.images.values()] == [
+        i for i, _ in halves.images.values()
+    ]
 
 
 def test_a_new_grade_reuses_the_images_but_fuses_anew(served, window):
@@ -233,6 +245,13 @@ def test_references_and_digests_are_checked(served, window):
             list(client.stub.FuseWindow(_requests(setup, parts), timeout=30))
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "its info declares" in refused.value.details()
+        # A digest of the wrong form is refused from the image's first part.
+        wrong.sha256 = "AB" * 32
+        with pytest.raises(grpc.RpcError) as refused:
+            parts = split(pb.ROLE_PLATE, TARGET, wrong, data, 1 << 20)
+            list(client.stub.FuseWindow(_requests(setup, parts), timeout=30))
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "is not 64 lowercase hex digits" in refused.value.details()
 
 
 def test_a_server_without_find_images_gets_every_image(served, window, monkeypatch):

@@ -189,29 +189,21 @@ class ArrayFrames:
         return cls(frames, **options)
 
     def image(self, role: str, frame: int) -> tuple[pb.ImageInfo, bytes]:
+        return self.image_unless_sent(role, frame, None)
+
+    def image_unless_sent(
+        self, role: str, frame: int, sent: bytes | memoryview | None
+    ) -> tuple[pb.ImageInfo, bytes | memoryview | None]:
+        """Image ``role`` ``frame``'s info and planar samples, or its info and None where its samples
+        are bit for bit ``sent`` (the planar samples an earlier window sent of it). Compared where
+        they lie, channel by channel: a scrub's next window holds the last one's frames but one, and
+        making each one's planar samples again only to compare them cost a fresh copy of every
+        image (a 1080p window's plates: 125 MB)."""
         pixels, channels, colorspace = self._pixels(role, frame)
+        if sent is not None and _holds(pixels, sent, self.sample_type):
+            return raw_info(pixels.shape, channels, self.sample_type, colorspace), None
         # A view of the planar samples: the upload hashes it and cuts it into parts, nothing more.
         return raw_image(pixels, channels, self.sample_type, colorspace, view=True)
-
-    def image_as_sent(self, role: str, frame: int, sent: bytes | memoryview) -> pb.ImageInfo | None:
-        """The info of image ``role`` ``frame`` where its samples are bit for bit the planar samples
-        ``sent`` (an earlier window's), else None. Compared where they lie, channel by channel: a
-        scrub's next window holds the last one's frames but one, and making each one's planar
-        samples again only to compare them cost a fresh copy of every image (a 1080p window's
-        plates: 125 MB)."""
-        pixels, channels, colorspace = self._pixels(role, frame)
-        info = raw_info(pixels.shape, channels, self.sample_type, colorspace)
-        if (
-            self.sample_type != pb.SAMPLE_TYPE_FLOAT
-            or pixels.dtype != np.float32
-            or len(sent) != info.byte_size
-        ):
-            return None  # half samples are made by rounding: compared after it, with the bytes
-        # Compared as integers: -0.0 is not 0.0, and a NaN is the same NaN.
-        before = np.frombuffer(sent, "<u4").reshape(pixels.shape[2], pixels.shape[0], pixels.shape[1])
-        now = pixels.view("<u4")
-        same = all(np.array_equal(before[c], now[:, :, c]) for c in range(pixels.shape[2]))
-        return info if same else None
 
     def _pixels(self, role: str, frame: int) -> tuple[np.ndarray, tuple[str, ...], str]:
         """Image ``role`` ``frame`` as float32 ``(H, W, C)``, its channels' names and colourspace,
@@ -266,13 +258,15 @@ class DigestedFrames:
 
         def digested(key: tuple[str, int]) -> tuple[pb.ImageInfo, bytes]:
             before = known.get(key)
-            compare = getattr(frames, "image_as_sent", None)
-            info = compare(*key, before[0]) if before is not None and compare is not None else None
-            if info is not None:
-                # The same samples as sent before: their kept bytes and digest go again.
-                info.sha256 = before[1]
-                return info, before[0]
-            info, data = frames.image(*key)
+            unless_sent = getattr(frames, "image_unless_sent", None)
+            if unless_sent is None:
+                info, data = frames.image(*key)
+            else:
+                info, data = unless_sent(*key, before[0] if before is not None else None)
+                if data is None:
+                    # The same samples as sent before: their kept bytes and digest go again.
+                    info.sha256 = before[1]
+                    return info, before[0]
             # The bytes hashed are those sent and kept: a view of the caller's array is copied
             # first, so a change made to it meanwhile cannot pair new bytes with the old digest.
             data = _kept(data)
@@ -317,6 +311,18 @@ def _kept(data: bytes | memoryview) -> bytes | memoryview:
     if owner is None or (isinstance(owner, np.ndarray) and owner.base is None):
         return data
     return bytes(data)
+
+
+def _holds(pixels: np.ndarray, sent: bytes | memoryview, sample_type: int) -> bool:
+    """Whether planar float samples ``sent`` are bit for bit ``pixels`` (float32 ``(H, W, C)``),
+    compared as integers (-0.0 is not 0.0; a NaN is the same NaN). Half samples are made by
+    rounding: those are compared after it, as bytes (False here)."""
+    height, width, count = pixels.shape
+    if sample_type != pb.SAMPLE_TYPE_FLOAT or pixels.dtype != np.float32 or len(sent) != pixels.nbytes:
+        return False
+    before = np.frombuffer(sent, "<u4").reshape(count, height, width)
+    now = pixels.view(np.uint32)  # the machine's order: numpy compares the values, not the bytes
+    return all(np.array_equal(before[c], now[:, :, c]) for c in range(count))
 
 
 def _same_bytes(before: bytes | memoryview, now: bytes | memoryview) -> bool:

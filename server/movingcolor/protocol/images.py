@@ -173,7 +173,7 @@ class Image:
     data: bytes
     pixels: np.ndarray | None = None
     #: The SHA-256 of ``data`` (lowercase hex), computed as its parts arrived where the info
-    #: declared one; empty otherwise.
+    #: declared one and the receiver checks it (``PartAssembler``'s ``hash_declared``); else empty.
     received_sha256: str = ""
 
     @property
@@ -188,14 +188,21 @@ class PartAssembler:
     are taken, and raises to refuse it: the receiver's own limits (pixels, duplicates, a window's
     frames and bytes) then cost nothing however large the image says it is.
 
-    An image whose info declares a SHA-256 is hashed part by part as its parts arrive
-    (:attr:`Image.received_sha256`): the hashing overlaps the transfer of the next part instead
-    of following the whole image (a 1080p float plate: 19 ms of a scrub step's wait).
+    ``hash_declared``: an image whose info declares a SHA-256 is hashed part by part as its parts
+    arrive (:attr:`Image.received_sha256`), for a receiver that checks it: the hashing overlaps the
+    transfer of the next part instead of following the whole image (a 1080p float plate: 19 ms of
+    a scrub step's wait).
     """
 
-    def __init__(self, max_bytes: int, admit: Callable[[pb.ImagePart], None] | None = None):
+    def __init__(
+        self,
+        max_bytes: int,
+        admit: Callable[[pb.ImagePart], None] | None = None,
+        hash_declared: bool = False,
+    ):
         self.max_bytes = max_bytes
         self._admit = admit
+        self._hash_declared = hash_declared
         self._current: pb.ImagePart | None = None
         self._chunks: list[bytes] = []
         self._received = 0
@@ -224,7 +231,7 @@ class PartAssembler:
             if self._admit is not None:
                 self._admit(part)
             self._current, self._chunks, self._received = part, [], 0
-            self._digest = hashlib.sha256() if part.info.sha256 else None
+            self._digest = hashlib.sha256() if self._hash_declared and part.info.sha256 else None
         elif part.HasField("info") or part.role != self._current.role or part.frame != self._current.frame:
             raise WireFormatError(
                 f"{role_name(part.role)} frame {part.frame} began before {self.pending} was complete "

@@ -38,13 +38,17 @@ from .state import ServerState
 from .window_cache import WindowCaches, decoding
 
 
-def _check_digest(image: Image) -> None:
-    expected = image.info.sha256
-    if not is_digest(expected):
+def _check_digest_form(info, label: str) -> None:
+    if info.sha256 and not is_digest(info.sha256):
         raise WireFormatError(
-            f"{image.label}: sha256 {expected[:80]!r} is not 64 lowercase hex digits; send the SHA-256 "
+            f"{label}: sha256 {info.sha256[:80]!r} is not 64 lowercase hex digits; send the SHA-256 "
             f"of the image's bytes, or leave it empty"
         )
+
+
+def _check_digest(image: Image) -> None:
+    _check_digest_form(image.info, image.label)
+    expected = image.info.sha256
     actual = image.received_sha256 or image_sha256(image.data)
     if actual != expected:
         raise WireFormatError(
@@ -69,6 +73,8 @@ class WindowLimits:
     def admit(self, part: pb.ImagePart) -> None:
         """Take the first part of an image (its info), or refuse the image."""
         label = f"{role_name(part.role)} frame {part.frame}"
+        # Before any of its bytes are hashed: a digest of the wrong form is refused at once.
+        _check_digest_form(part.info, label)
         if (part.role, part.frame) in self._images:
             raise WireFormatError(f"{label} arrived twice in one window; send each image of a window once")
         self._images.add((part.role, part.frame))
@@ -96,7 +102,7 @@ def receive_window(
     requests: Iterator, caches: WindowCaches, max_bytes: int, limits: WindowLimits, job: Job
 ) -> list[Image]:
     """Every image of a window: sent in full (kept when it has a digest) or named by digest."""
-    assembler = PartAssembler(max_bytes, limits.admit)
+    assembler = PartAssembler(max_bytes, limits.admit, hash_declared=True)
     images: list[Image] = []
     for request in requests:
         job.check()
