@@ -266,7 +266,8 @@ def test_a_server_that_is_not_running_is_unavailable_not_slow(tmp_path):
 def test_an_unknown_colourspace_or_integer_or_too_large_half_arrays_are_refused(served):
     """A misspelt colourspace for arrays was taken as none (a warning in the server's log alone);
     uint8 pixels were taken as values 0-255 (results 255 times too bright); a value past half floats'
-    range, sent as half, arrived as infinity and was blamed on the input."""
+    range, sent as half, arrived as infinity and was blamed on the input; complex samples lost their
+    imaginary part with numpy's warning alone."""
     from movingcolor.errors import FrameSourceError
     from movingcolor_client import InvalidRequestError
 
@@ -285,6 +286,15 @@ def test_an_unknown_colourspace_or_integer_or_too_large_half_arrays_are_refused(
         bright[0, 3, 4] = 1e5
         with pytest.raises(FrameSourceError, match="values up to 100000, beyond half floats' 65504"):
             client.fuse_arrays(bright, matte, grade=GRADE, sample_type="half")
+        with pytest.raises(
+            FrameSourceError, match="plate frame 1 holds complex64 values: give a float array"
+        ):
+            client.fuse_arrays(plate.astype(np.complex64), matte, grade=GRADE)
+        # A graded plate of another size is named once as streamed, not "graded streamed graded".
+        with pytest.raises(
+            InvalidRequestError, match=r": streamed graded frame 1 is 12x8 but the plate is 24x16"
+        ):
+            client.fuse_arrays(plate, matte, graded=plate[:, ::2, ::2])
         fused = client.fuse_arrays(plate, matte.astype(bool), grade=GRADE, colorspace="ACEScg")
     assert fused.shape == (2, 16, 24, 3)
 

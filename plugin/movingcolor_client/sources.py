@@ -50,7 +50,7 @@ class _FileSource:
         elif path.suffix.lower() in VIDEO_EXTENSIONS:
             raise FrameSourceError(
                 f"{name} {value!r} is a video; a server takes image frames: convert it to a sequence, "
-                f"or fuse it without --server"
+                f"or fuse it in process (without --server)"
             )
         elif path.suffix.lower() in IMAGE_EXTENSIONS:
             self.still = path
@@ -121,7 +121,7 @@ class FileFrames:
                 raise MissingFramesError(
                     f"{role} is missing {count} of frames {wanted}: {shown} (frames "
                     f"{describe_frames(have, source.pattern.padding)} exist); render the missing frames "
-                    f"or choose a range with --frames"
+                    f"or choose a range (--frames, frames=)"
                 )
 
     def files(self, frames: Iterable[int] | None = None) -> list[Path]:
@@ -209,6 +209,11 @@ class ArrayFrames:
         """Image ``role`` ``frame`` as float32 ``(H, W, C)``, its channels' names and colourspace,
         checked as an image this client sends."""
         given = np.asarray(self.frames[role][frame])
+        if given.dtype.kind not in "iufb":
+            raise FrameSourceError(
+                f"{role} frame {frame} holds {given.dtype} values: give a float array (float32 or "
+                f"float16 samples, or bool for a matte's 0 and 1)"
+            )
         if given.dtype.kind in "iu":
             # Taken as values, 8-bit white would be 255 times too bright, with no word.
             raise FrameSourceError(

@@ -64,6 +64,11 @@ class FrameSource(ABC):
     def location(self, frame: int) -> str:
         """Where ``frame`` lives, for messages."""
 
+    def named_location(self, frame: int) -> str:
+        """The source's name and where ``frame`` lives ("graded /shots/a/graded.1001.exr"), for
+        messages that begin with it."""
+        return f"{self.name} {self.location(frame)}"
+
     def file_of(self, frame: int) -> Path | None:
         """The image file that holds ``frame``, where it is one (not a video's, nor a stream's)."""
         return None

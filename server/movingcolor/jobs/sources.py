@@ -195,7 +195,7 @@ def _check_sizes(sources: ShotSources) -> None:
     for source in sources.present[1:]:
         if (source.width, source.height) != (plate.width, plate.height):
             raise FrameSizeMismatchError(
-                f"{source.name} {source.location(plate.frames[0] if plate.frames else 0)}"
+                f"{source.named_location(plate.frames[0] if plate.frames else 0)}"
                 f" is {source.width}x{source.height} but the plate is "
                 f"{plate.width}x{plate.height}{_turned(plate)}{_turned(source)}; "
                 f"render both at the same resolution"
@@ -220,7 +220,7 @@ def _check_channels(sources: ShotSources) -> None:
     for source in (sources.plate, sources.other):
         if source is None:
             continue
-        where = f"{source.name} {source.location(source.frames[0] if source.frames else 0)}"
+        where = source.named_location(source.frames[0] if source.frames else 0)
         if len(source.channels) < 3:
             raise FrameSourceError(
                 f"{where} has {len(source.channels)} channel(s) ({', '.join(source.channels) or 'none'}); "
