@@ -296,6 +296,33 @@ def test_throughput_suite_writes_the_floor_the_server_and_the_scrub(tmp_path):
     assert "| fuse --engine guided --server (Unix socket) |" in text
 
 
+def test_a_scrub_is_timed_again_once_the_servers_caches_are_full(monkeypatch):
+    """``--fill``: guided scrubs of images the server has not seen run until its caches are full,
+    then each engine's next frames are timed again, beside the fresh server's figures."""
+    from movingcolor.bench import scrub
+
+    asked = []
+    real = scrub._caches_full
+
+    def full_after_a_pass(client):
+        asked.append(real(client))  # a fresh server's small shot fills nothing
+        return len(asked) > 1
+
+    monkeypatch.setattr(scrub, "_caches_full", full_after_a_pass)
+    passes = []
+    shot = scrub._shot
+    monkeypatch.setattr(scrub, "_shot", lambda *args: passes.append(args[3:]) or shot(*args))
+    (row,) = scrub.measure(("guided",), (64, 48), steps=1, fill=True)
+    assert asked == [False, False] and passes == [(0,), (1,), (2,)]
+    assert row.next_window > 0 and row.next_window_filled > 0
+    text = scrub.section([row], "python -m movingcolor.bench.scrub --fill")
+    figures = f"{row.first_window:.2f} | {row.next_window:.2f} | {row.next_window_filled:.2f}"
+    assert f"| guided | 64x48 | {figures} | 1 |" in text
+    plates, _ = scrub._shot(64, 48, 2)
+    again, _ = scrub._shot(64, 48, 2, 1)
+    assert not np.array_equal(plates[scrub.FIRST], again[scrub.FIRST])
+
+
 def test_throughput_suite_on_a_missing_gpu_says_so_and_writes_nothing(tmp_path):
     """`--device cuda` runs every engine on the GPU, in a section of its own; without one it is
     refused before anything runs."""

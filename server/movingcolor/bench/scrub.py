@@ -41,6 +41,14 @@ STEPS = 5
 FIRST = 1001
 # Procedural textures cost more than the measurement at HD: the shot is a smaller one upsampled.
 GENERATE_SCALE = 4
+#: Each further pass over the shot darkens its plates by this much more: images the server has not
+#: seen, as a host's next shot would be.
+LAP_CHANGE = 0.002
+#: The share of the server's image cache that counts as full, and the passes that fill it at most
+#: (each ``FILL_STEPS`` guided steps: at 1080p a pass adds about 0.6 GB).
+FULL = 0.95
+FILL_STEPS = 16
+MAX_FILL_PASSES = 40
 
 
 @dataclass
@@ -50,10 +58,15 @@ class Scrub:
     first_window: float
     next_window: float
     steps: int
+    #: The next frame's median once the server's caches are full of earlier windows (``fill``);
+    #: None where not measured.
+    next_window_filled: float | None = None
 
 
-def _shot(width: int, height: int, frames: int) -> tuple[dict, dict]:
-    """Scene-linear-ish plates (sRGB-encoded values, sent as such) and binary mattes by frame."""
+def _shot(width: int, height: int, frames: int, lap: int = 0) -> tuple[dict, dict]:
+    """Scene-linear-ish plates (sRGB-encoded values, sent as such) and binary mattes by frame;
+    ``lap``: another pass over the same shot whose plates differ by a little (images the server
+    has not seen)."""
     from scipy import ndimage
 
     small = generate_shot(
@@ -63,6 +76,7 @@ def _shot(width: int, height: int, frames: int) -> tuple[dict, dict]:
     for index in range(frames):
         plate = ndimage.zoom(small.plate[index], (GENERATE_SCALE, GENERATE_SCALE, 1), order=1)
         matte = ndimage.zoom(small.matte[index], GENERATE_SCALE, order=1) >= 0.5
+        plate = plate * (1.0 - LAP_CHANGE * lap)
         plates[FIRST + index] = np.ascontiguousarray(np.clip(plate, 0.0, 1.0), np.float32)
         mattes[FIRST + index] = matte.astype(np.float32)
     return plates, mattes
@@ -72,8 +86,43 @@ def _window(numbers: list[int], target: int, radius: int) -> list[int]:
     return [n for n in numbers if abs(n - target) <= radius]
 
 
-def measure(engines=ENGINES, size=SIZE, steps: int = STEPS, device: str = "cpu") -> list[Scrub]:
-    """Each engine's scrub through a server whose engines run on ``device``."""
+def _scrub(client, engine: str, radius: int, size: tuple[int, int], steps: int, lap: int = 0) -> list[float]:
+    """Seconds of each window call of a scrub over ``steps`` + 1 consecutive targets of a shot."""
+    width, height = size
+    plates, mattes = _shot(width, height, steps + 2 * radius + 1, lap)
+    numbers = sorted(plates)
+    seconds = []
+    for target in numbers[radius : radius + steps + 1]:
+        window = _window(numbers, target, radius)
+        started = time.perf_counter()
+        client.fuse_window(
+            target,
+            {n: plates[n] for n in window},
+            {n: mattes[n] for n in window},
+            grade=GRADE,
+            band=DEFAULT_BAND,
+            colorspace="sRGB - Texture",
+            engine=engine,
+        )
+        seconds.append(time.perf_counter() - started)
+        print(f"{engine} {target} (pass {lap}): {seconds[-1]:.3f} s", file=sys.stderr, flush=True)
+    return seconds
+
+
+def _caches_full(client) -> bool:
+    """Whether the server's image cache, the largest, holds nearly all it may: by then its frames'
+    and results' caches, which grow faster for their size, are full too."""
+    cache = client.info()["cache"]
+    return int(cache["image_bytes"]) >= FULL * int(cache["image_capacity_bytes"])
+
+
+def measure(
+    engines=ENGINES, size=SIZE, steps: int = STEPS, device: str = "cpu", fill: bool = False
+) -> list[Scrub]:
+    """Each engine's scrub through a server whose engines run on ``device``: the first window and
+    the next frames on a fresh server, and, ``fill``, the next frames again once guided scrubs of
+    other images have filled its caches (a host's session after its first minute or so: every
+    window's new images then take memory another one freed)."""
     from movingcolor_client import connect
 
     width, height = size
@@ -85,31 +134,22 @@ def measure(engines=ENGINES, size=SIZE, steps: int = STEPS, device: str = "cpu")
         client = connect(server.address, name="bench-scrub")
         server.wait_for_warm_up()
         try:
-            radii = {e["name"]: int(e["temporal_radius"]) for e in client.info()["engines"]}
+            # The network reads its local frames: as many each side as its stride covers.
+            radii = {e["name"]: int(e["temporal_radius"]) or 2 for e in client.info()["engines"]}
             for engine in engines:
-                # The network reads its local frames: as many each side as its stride covers.
-                radius = radii.get(engine) or 2
-                frames = steps + 2 * radius + 1
-                plates, mattes = _shot(width, height, frames)
-                numbers = sorted(plates)
-                seconds = []
-                for target in numbers[radius : radius + steps + 1]:
-                    window = _window(numbers, target, radius)
-                    started = time.perf_counter()
-                    client.fuse_window(
-                        target,
-                        {n: plates[n] for n in window},
-                        {n: mattes[n] for n in window},
-                        grade=GRADE,
-                        band=DEFAULT_BAND,
-                        colorspace="sRGB - Texture",
-                        engine=engine,
-                    )
-                    seconds.append(time.perf_counter() - started)
-                    print(f"{engine} {target}: {seconds[-1]:.3f} s", file=sys.stderr, flush=True)
+                seconds = _scrub(client, engine, radii.get(engine, 2), size, steps)
                 rows.append(
                     Scrub(engine, f"{width}x{height}", seconds[0], statistics.median(seconds[1:]), steps)
                 )
+            if fill:
+                lap = 1
+                while not _caches_full(client) and lap <= MAX_FILL_PASSES:
+                    _scrub(client, "guided", radii.get("guided", 2), size, FILL_STEPS, lap)
+                    lap += 1
+                for row in rows:
+                    seconds = _scrub(client, row.engine, radii.get(row.engine, 2), size, steps, lap)
+                    row.next_window_filled = statistics.median(seconds[1:])
+                    lap += 1
         finally:
             client.close()
     return rows
@@ -124,16 +164,22 @@ def section(rows: list[Scrub], command: str, device: str = "cpu") -> str:
         "and its engine's neighbours (GetInfo's temporal radius; 2 each side where it gives none, as "
         "the network does, the OFX plugin's default window radius), CDL grade, "
         f"{DEFAULT_BAND} px band, float pixels in and out. After the first window, images the server "
-        "holds are named by digest instead of resent. *next* is the median over the following targets.",
+        "holds are named by digest instead of resent. *next* is the median over the following targets, "
+        "on a fresh server whose caches still grow (each new image and prepared frame taking memory "
+        "the process had not used); *caches full* the same once guided scrubs of other images have "
+        "filled the server's caches (`--fill`), as in a host's session after its first minute or so.",
         "",
         *machine_lines((("numpy", "numpy"), ("grpcio", "grpcio"), ("torch", "torch")), gpu_label(device)),
         "",
-        "| engine | size | first window (s) | next frame of the scrub (s) | steps |",
-        "|---|---|---:|---:|---:|",
+        "| engine | size | first window (s) | next frame of the scrub (s) | next frame, caches full (s) "
+        "| steps |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     for row in rows:
+        filled = "–" if row.next_window_filled is None else f"{row.next_window_filled:.2f}"
         lines.append(
-            f"| {row.engine} | {row.size} | {row.first_window:.2f} | {row.next_window:.2f} | {row.steps} |"
+            f"| {row.engine} | {row.size} | {row.first_window:.2f} | {row.next_window:.2f} | {filled} "
+            f"| {row.steps} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -154,6 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=STEPS, help="next frames timed after the first")
     parser.add_argument("--device", default="cpu", help="where the server's engines run: cpu or cuda")
     parser.add_argument(
+        "--fill",
+        action="store_true",
+        help="time the next frames again once the server's caches are full (at 1080p a minute or more)",
+    )
+    parser.add_argument(
         "--out", type=Path, help="markdown file whose section to replace (e.g. BENCHMARKS.md)"
     )
     args = parser.parse_args(argv)
@@ -163,8 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         size = parse_frame_size(args.size)
     except MovingColorError as error:
         parser.error(f"--size: {error}")
-    rows = measure(tuple(args.engines.split(",")), size, args.steps, args.device)
-    options = ("out", "engines", "size", "steps", "device")
+    rows = measure(tuple(args.engines.split(",")), size, args.steps, args.device, args.fill)
+    options = ("out", "engines", "size", "steps", "device", "fill")
     command = command_of("python -m movingcolor.bench.scrub", parser, args, options)
     text = section(rows, command, args.device)
     print(text)

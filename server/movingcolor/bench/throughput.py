@@ -27,16 +27,18 @@ def run(
     server: bool = True,
     device: str = "cpu",
     run_timeout: float = io_floor.RUN_TIMEOUT,
+    fill: bool = False,
 ) -> bool:
     """Measure and write both sections; False where a run failed (the others are reported).
     ``sizes`` and ``engines`` are comma-separated, as typed.
     ``device``: ``cpu``, or ``cuda`` (every engine on the GPU; sections and figures of their own).
-    ``run_timeout``: seconds one run of :mod:`.io_floor` may take before it is stopped (failed)."""
+    ``run_timeout``: seconds one run of :mod:`.io_floor` may take before it is stopped (failed).
+    ``fill``: the scrub's next frames timed again once the server's caches are full."""
     chosen = tuple(engines.split(",")) if engines else io_floor.ENGINES
     settings = {"out": out, "sizes": sizes, "engines": engines, "frames": frames, "steps": steps}
-    settings |= {"no_server": not server, "device": device, "run_timeout": run_timeout}
+    settings |= {"no_server": not server, "device": device, "run_timeout": run_timeout, "fill": fill}
     defaults = {"out": Path("BENCHMARKS.md"), "sizes": DEFAULT_SIZES, "frames": io_floor.FRAMES}
-    defaults |= {"steps": scrub.STEPS, "device": "cpu", "run_timeout": io_floor.RUN_TIMEOUT}
+    defaults |= {"steps": scrub.STEPS, "device": "cpu", "run_timeout": io_floor.RUN_TIMEOUT, "fill": False}
     command = reproduce_command("movingcolor bench --suite throughput", settings, defaults)
     figures = out.parent / io_floor.figures_path(device)
     runs = io_floor.measure(
@@ -57,7 +59,7 @@ def run(
     if not scrubbed:
         return not failed
     measured = parse_frame_sizes(sizes)
-    rows = scrub.measure(scrubbed, scrub.SIZE if scrub.SIZE in measured else measured[0], steps, device)
+    rows = scrub.measure(scrubbed, scrub.SIZE if scrub.SIZE in measured else measured[0], steps, device, fill)
     scrub.write_figures(rows, out.parent / scrub.figures_path(device))
     replace_section(out, scrub.section(rows, command, device))
     return not failed

@@ -64,6 +64,12 @@ def add_parser(commands) -> None:
         "--no-server", action="store_true", help="throughput: in-process only (no server, no scrub)"
     )
     parser.add_argument(
+        "--fill",
+        action="store_true",
+        help="throughput: time the scrub's next frames again once the server's caches are full "
+        "(at 1080p a minute or more)",
+    )
+    parser.add_argument(
         "--run-timeout",
         type=float,
         help="throughput: seconds one fuse run may take before it is stopped and recorded as failed "
@@ -96,6 +102,7 @@ def run(args) -> int:
             engines=args.engines,
             server=not args.no_server,
             device=_throughput_device(args.device),
+            fill=args.fill,
             **{name: value for name, value in given.items() if value is not None},
         ):
             return 1
