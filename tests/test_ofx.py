@@ -532,6 +532,50 @@ def test_a_render_aborted_while_the_server_works_stops_at_once(ofx_build, tmp_pa
     assert not run.messages()
 
 
+def test_a_render_aborted_while_the_server_gives_its_part_size_stops_at_once(ofx_build, tmp_path):
+    """A server that refuses the plugin's parts as too large is asked its own part size (GetInfo,
+    up to 5 s): the host's abort is seen while that answer is awaited too."""
+    import threading
+    from concurrent import futures
+
+    import grpc
+    from movingcolor.v1 import fusion_pb2, fusion_pb2_grpc
+
+    released = threading.Event()
+    asked = threading.Event()
+
+    class SmallPartsSlowInfo(fusion_pb2_grpc.FusionServicer):
+        def FindImages(self, request, context):
+            return fusion_pb2.FindImagesResponse()
+
+        def FuseWindow(self, request_iterator, context):
+            next(request_iterator)
+            context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED, "Received message larger than max (2097207 vs. 1048576)"
+            )
+
+        def GetInfo(self, request, context):
+            asked.set()
+            released.wait(30)
+            return fusion_pb2.Info()
+
+    plates, mattes = generated(frames=1)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    fusion_pb2_grpc.add_FusionServicer_to_server(SmallPartsSlowInfo(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        params = {"server": f"127.0.0.1:{port}", "timeLimit": 60.0, **GRADE_PARAMS}
+        run = run_host(ofx_build, frames, tmp_path / "out", params, "--abort-after", "1.0")
+    finally:
+        released.set()
+        server.stop(None)
+    render = run.renders()[FIRST]
+    assert asked.is_set() and render["status"] == 1 and render["seconds"] < 3.0, render
+    assert not run.messages()
+
+
 def test_a_request_the_server_refuses_is_named_and_passed_through(ofx_build, served, tmp_path):
     plates, mattes = generated(frames=2)
     frames = write_inputs(tmp_path / "in", plates, mattes)

@@ -73,11 +73,22 @@ void FusionClient::prepare(grpc::ClientContext& context,
   if (!token_.empty()) context.AddMetadata("authorization", "Bearer " + token_);
 }
 
-bool FusionClient::learnSmallerParts(std::chrono::system_clock::time_point deadline) {
+bool FusionClient::learnSmallerParts(std::chrono::system_clock::time_point deadline,
+                                     const std::function<bool()>& aborted, bool& stopped) {
   grpc::ClientContext context;
   prepare(context, std::min(deadline, after(kFindSeconds)));
   v1::Info info;
-  if (!stub_->GetInfo(&context, v1::GetInfoRequest(), &info).ok()) return false;
+  grpc::Status status;
+  {
+    // Waited for as FindImages is: a server slow to answer must not hold a render the host stopped.
+    CallWaiter waiter(context, aborted);
+    auto call = stub_->PrepareAsyncGetInfo(&context, v1::GetInfoRequest(), waiter.queue());
+    call->StartCall();
+    call->Finish(&info, &status, CallWaiter::kOperation);
+    waiter.wait();
+    stopped = waiter.stopped();
+  }
+  if (stopped || !status.ok()) return false;
   const size_t serverParts = size_t(info.limits().part_bytes());
   if (serverParts == 0 || serverParts >= partBytes_.load()) return false;
   partBytes_.store(serverParts);
@@ -122,7 +133,12 @@ FusedWindow FusionClient::fuse(const v1::ShotSetup& setup, std::vector<WindowIma
                           status.error_message().find(kTooLarge) != std::string::npos;
     if (tooLarge && !askedLimits) {
       askedLimits = true;
-      if (partBytes_.load() < sent || learnSmallerParts(deadline)) continue;
+      bool stopped = false;
+      if (partBytes_.load() < sent || learnSmallerParts(deadline, aborted, stopped)) continue;
+      if (stopped) {
+        result.aborted = true;
+        return result;
+      }
     }
     const bool busy = status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
                       status.error_message().find(kTooLarge) == std::string::npos;

@@ -67,8 +67,10 @@ class FusionClient {
                    const std::function<bool()>& aborted, grpc::Status& status);
   void prepare(grpc::ClientContext& context, std::chrono::system_clock::time_point deadline) const;
   // Asks the server's limits (GetInfo) and keeps its part size where it is smaller than the parts
-  // sent now; true when it is (the window is worth sending again).
-  bool learnSmallerParts(std::chrono::system_clock::time_point deadline);
+  // sent now; true when it is (the window is worth sending again). The host's abort is polled while
+  // it waits (`stopped` set, false returned).
+  bool learnSmallerParts(std::chrono::system_clock::time_point deadline, const std::function<bool()>& aborted,
+                         bool& stopped);
 
   std::string address_;
   std::string token_;
