@@ -21,6 +21,7 @@ from movingcolor.errors import (
     GradeError,
     ImageTooLargeError,
     InvalidPixelsError,
+    OutputBusyError,
     PathOutsideRootsError,
 )
 from movingcolor.frames.confine import confined
@@ -90,6 +91,69 @@ def test_no_output_frame_of_the_range_overwrites_any_input(tmp_path, capsys, mon
     assert digests(shot) == before
 
 
+def test_an_output_folder_that_is_the_plates_by_another_path_is_refused(tmp_path, capsys):
+    """The plate's own files reached by another path (a second mount of a farm's share, a bind
+    mount; here a hard link of the same name, the one such path every machine can make) resolve to
+    another name but are the same files: a frame's rename would have replaced the plate."""
+    plate = write_plate(tmp_path / "shot", 1, 4)
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for path in (tmp_path / "shot").iterdir():
+        os.link(path, mirror / path.name)
+    before = digests(tmp_path / "shot")
+    assert fuse("--plate", plate, "--out", str(mirror / "plate.####.exr")) == 2
+    assert "would overwrite an input: 4 of its frames are input files" in capsys.readouterr().err
+    assert digests(tmp_path / "shot") == before and digests(mirror) == before
+    # Where the mount is possible (root, a kernel that allows it), the case the link stands for.
+    bound = tmp_path / "bound"
+    bound.mkdir()
+    if (
+        shutil.which("mount")
+        and subprocess.run(
+            ["mount", "--bind", str(tmp_path / "shot"), str(bound)], capture_output=True
+        ).returncode
+        == 0
+    ):
+        try:
+            assert fuse("--plate", plate, "--out", str(bound / "plate.####.exr")) == 2
+            assert "would overwrite an input" in capsys.readouterr().err
+        finally:
+            subprocess.run(["umount", str(bound)], check=True)
+        assert digests(tmp_path / "shot") == before
+
+
+@pytest.mark.parametrize("through", ["in-process", "server"])
+def test_a_frame_file_holding_another_frame_is_fused_again(tmp_path, request, through):
+    """A rerun kept every file of the same shot as finished, whichever frame it held: a wrangler
+    who fills a failed frame with its neighbour's file (a hold) and requeues the job got the hold
+    back."""
+    server = ["--server", request.getfixturevalue("served").address] if through == "server" else []
+    plate = write_plate(tmp_path / "shot", 1, 3)
+    out = tmp_path / "out"
+    assert fuse("--plate", plate, "--out", str(out / "f.####.exr"), *server) == 0
+    fused = read_pixels(out / "f.0003.exr")
+    shutil.copyfile(out / "f.0002.exr", out / "f.0003.exr")
+    assert fuse("--plate", plate, "--out", str(out / "f.####.exr"), *server) == 0
+    assert read_header(out / "f.0003.exr").attributes["movingcolor:frame"] in (3, "3")
+    assert np.array_equal(read_pixels(out / "f.0003.exr"), fused)
+
+
+def test_shots_writing_one_sequence_in_other_paddings_claim_it_alike(tmp_path):
+    """``f.#.exr`` and ``f.####.exr`` both write f.1001.exr: two shots of other settings writing
+    them at once each claimed a sequence of its own, and filled one with a mix of their frames."""
+    from movingcolor.frames.output_claim import claim_output
+
+    out = tmp_path / "out"
+    out.mkdir()
+    first = claim_output(SequencePattern.parse(str(out / "f.#.exr")), "a" * 64)
+    try:
+        with pytest.raises(OutputBusyError, match="is being written now by another shot"):
+            claim_output(SequencePattern.parse(str(out / "f.####.exr")), "b" * 64)
+        claim_output(SequencePattern.parse(str(out / "f.%04d.exr")), "a" * 64).release()  # the same shot
+    finally:
+        first.release()
+
+
 def test_an_output_that_is_the_matte_is_refused(tmp_path, capsys):
     plate = write_plate(tmp_path / "plate", 1, 4)
     matte_folder = write_white_mattes(tmp_path / "matte", range(1, 5), "m.{}.png")
@@ -157,7 +221,7 @@ def test_a_shot_of_other_settings_never_writes_into_an_output_another_shot_is_wr
     plate = write_plate(tmp_path / "shot", 1, 2)
     out = tmp_path / "out"
     out.mkdir()
-    live = out / f".f.####.exr.0123456789abcdef.{owner_name()}.writing"  # this process: alive
+    live = out / f".f.#.exr.0123456789abcdef.{owner_name()}.writing"  # this process: alive
     live.touch()
     # A farm retries a transient failure (75): the retry of a killed task's chunk waits out its claim.
     assert fuse("--plate", plate, "--out", str(out / "f.####.exr")) == 75

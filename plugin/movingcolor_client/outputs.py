@@ -31,7 +31,7 @@ from movingcolor.v1 import fusion_pb2
 
 from .errors import OutputBusyError
 from .package_check import installed_movingcolor
-from .results import FINGERPRINT_KEY, FusedFrame
+from .results import FINGERPRINT_KEY, FRAME_KEY, FusedFrame
 from .sources import FileFrames
 
 # Read through the check: a folder named movingcolor where the script runs has no version to give.
@@ -97,7 +97,7 @@ class ShotOutputs:
         for number in render:
             path = self.pattern.path(number)
             try:
-                if path.is_file() and read_header(path).attributes.get(FINGERPRINT_KEY) == self.fingerprint:
+                if path.is_file() and _written_for(read_header(path).attributes, self.fingerprint, number):
                     done.append(number)
             except (MovingColorError, OSError):  # unreadable: fused again
                 continue
@@ -164,3 +164,10 @@ def contiguous_runs(frames: Iterable[int]) -> list[FrameRange]:
         else:
             runs.append([number, number])
     return [FrameRange(first, last) for first, last in runs]
+
+
+def _written_for(attributes, fingerprint: str, number: int) -> bool:
+    """Whether a fused file's header says it is frame ``number`` of the shot of ``fingerprint``: a
+    file of the shot but another frame (a neighbour copied over a failed frame) is not its result
+    (as ``movingcolor.jobs.fingerprint.written_for``, which this library may not import)."""
+    return attributes.get(FINGERPRINT_KEY) == fingerprint and str(attributes.get(FRAME_KEY)) == str(number)

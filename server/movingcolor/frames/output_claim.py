@@ -57,7 +57,9 @@ class OutputClaim:
 
 
 def _prefix(pattern: SequencePattern) -> str:
-    return f".{pattern.prefix}{'#' * pattern.padding}{pattern.suffix}."
+    """What every claim on ``pattern``'s files begins with. Not its padding: ``f.#.exr`` and
+    ``f.####.exr`` both write ``f.1001.exr``, so two shots writing them claim one sequence."""
+    return f".{pattern.prefix}#{pattern.suffix}."
 
 
 def claim_output(pattern: SequencePattern, fingerprint: str) -> OutputClaim:

@@ -45,18 +45,25 @@ def check_outputs_spare_inputs(
 
     Paths are compared as resolved, so another padding (``###`` against ``####``), pattern
     style (``%d``, ``%04d``), a relative spelling or a symbolic link to the same folder or file
-    cannot hide an overlap. A file already at the output's place counts by what it resolves to.
+    cannot hide an overlap. A file already at the output's place counts by what it resolves to,
+    and by what it is: the input folder reached through another mount (a bind mount, one share
+    mounted at two paths on a farm host) or spelt in another case on a case-insensitive volume
+    resolves to another path but is the same file, which a frame's rename would replace.
     """
     taken = {real_path(path) for path in inputs}
     if not taken:
         return
     folder = real_path(pattern.directory)
     clashes = []
+    present = []
     for frame in frames:
         target = pattern.path(frame)
         resolved = folder / target.name
         if resolved in taken or (os.path.islink(target) and real_path(target) in taken):
             clashes.append((frame, resolved))
+        elif os.path.lexists(target):
+            present.append((frame, resolved))
+    clashes += _same_files(present, taken)
     if clashes:
         shown = ", ".join(str(frame) for frame, _ in clashes[:8]) + (" ..." if len(clashes) > 8 else "")
         raise OutputError(
@@ -64,3 +71,30 @@ def check_outputs_spare_inputs(
             f"(frames {shown}; first: {clashes[0][1]}); write to another folder or name. Nothing was "
             f"written"
         )
+
+
+def _same_files(present: list[tuple[int, Path]], inputs: set[Path]) -> list[tuple[int, Path]]:
+    """The frames of ``present`` (output files already on disk) that are one of ``inputs`` by the
+    file system's identity (device and inode). Only inputs of the same name, whatever its case, are
+    looked at: replacing a file by rename loses it only where its directory entry is the one
+    replaced, and a scan of every input on a farm's share would cost a stat each."""
+    by_name: dict[str, list[Path]] = {}
+    for path in inputs:
+        by_name.setdefault(path.name.casefold(), []).append(path)
+    clashes = []
+    for frame, target in present:
+        candidates = by_name.get(target.name.casefold())
+        if not candidates:
+            continue
+        try:
+            written = os.stat(target)
+        except OSError:
+            continue
+        for path in candidates:
+            try:
+                if os.path.samestat(written, os.stat(path)):
+                    clashes.append((frame, target))
+                    break
+            except OSError:
+                continue
+    return clashes

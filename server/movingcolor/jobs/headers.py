@@ -40,7 +40,7 @@ class FrameHeaders:
             # The config's name for the colourspace, which MovingColor reads back first.
             "movingcolor:colorspace": out_cs,
             "movingcolor:ocio_config": plan.config.source,
-            "movingcolor:frame": number,
+            fingerprint.FRAME_KEY: number,
             "movingcolor:engine": plan.engine.name,
             "movingcolor:model": plan.engine.model,
             "movingcolor:version": __version__,

@@ -67,7 +67,7 @@ def finished_frames(plan: ShotPlan, shot_fingerprint: str) -> frozenset[int]:
             continue
         try:
             header = read_header(path)
-            if header.attributes.get(fingerprint.HEADER_KEY) != shot_fingerprint:
+            if not fingerprint.written_for(header.attributes, shot_fingerprint, number):
                 continue
             read_pixels(path)  # truncated or corrupt frames are redone
         except MovingColorError:
