@@ -29,7 +29,7 @@ from movingcolor.synthetic.shapes import smooth_path  # noqa: E402
 from movingcolor.training.config import CONFIG_FOLDER, TrainConfig  # noqa: E402
 from movingcolor.training.data import make_batch  # noqa: E402
 from movingcolor.training.random_grade import PAPER_RANGES, grade_function, random_grade, random_parametric  # noqa: E402
-from movingcolor.training.trainer import VALIDATION_SEED_OFFSET, Trainer  # noqa: E402
+from movingcolor.training.trainer import RUN_MARKER, VALIDATION_SEED_OFFSET, Trainer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "docs" / "training" / "experiments"
@@ -470,7 +470,8 @@ def test_a_save_killed_between_its_renames_keeps_the_checkpoint(tmp_path):
     (tmp_path / "run" / ".checkpoint.old" / "generator.part000").write_bytes(b"half")
     second.train(steps=3)
     assert second.step == 3 and Trainer(config, tmp_path / "run").resume()
-    assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".")) == []
+    hidden = sorted(p.name for p in (tmp_path / "run").iterdir() if p.name.startswith("."))
+    assert hidden == [RUN_MARKER]  # no staging folder left, only the run's own marker
 
 
 def test_a_damaged_run_a_full_disk_and_wrong_settings_are_errors_in_a_line(tmp_path, capsys, monkeypatch):
@@ -823,6 +824,78 @@ def test_a_run_stopped_while_validating_validates_on_resume_and_a_fresh_start_be
     losses.write_text("".join(losses.read_text().splitlines(keepends=True)[:2]))
     assert {"best", "losses.csv", "validation.csv"} <= set(fresh.clear_unfinished_start())
     assert not (tmp_path / "run" / "best").exists()
+
+
+def test_a_folder_of_another_tools_files_is_not_cleared_as_a_runs(tmp_path):
+    """--out given as another tool's folder (its best weights, its curves, a losses.csv of its own)
+    lost them: with no checkpoint, they were taken for a run that died before its first one. Only a
+    folder a run marked is cleared; a divergence at the first step says there is no checkpoint,
+    and is not reported as a stop in the middle of the step's update."""
+    foreign = tmp_path / "experiment"
+    (foreign / "best").mkdir(parents=True)
+    (foreign / "best" / "model.pt").write_bytes(b"weights")
+    (foreign / "tensorboard").mkdir()
+    (foreign / "tensorboard" / "events.out.tfevents.1").write_bytes(b"curves")
+    (foreign / "losses.csv").write_text("epoch,loss\n1,0.3\n")
+    config = TrainConfig.load("tiny-test")
+    with pytest.raises(MovingColorError, match="holds losses.csv, best, tensorboard but no MovingColor run"):
+        Trainer(config, foreign, workers=0).clear_unfinished_start()
+    assert (foreign / "best" / "model.pt").read_bytes() == b"weights"
+    assert (foreign / "tensorboard" / "events.out.tfevents.1").exists()
+    diverging = dataclasses.replace(config, learning_rate=1e30)
+    run = tmp_path / "run"
+    with pytest.raises(
+        MovingColorError, match="the run has no checkpoint yet: lower learning_rate"
+    ) as stopped:
+        Trainer(diverging, run, workers=0).train(steps=3)
+    assert stopped.value.__traceback__ is not None
+    started_afresh = Trainer(config, run, workers=0)
+    assert set(started_afresh.clear_unfinished_start()) <= {
+        "losses.csv",
+        "validation.csv",
+        "best",
+        "tensorboard",
+    }
+
+
+def test_a_divergence_is_not_reported_as_a_stop_mid_update(tmp_path, caplog):
+    config = dataclasses.replace(TrainConfig.load("tiny-test"), learning_rate=1e30)
+    with pytest.raises(MovingColorError, match="not finite"):
+        Trainer(config, tmp_path / "run", workers=0).train(steps=3)
+    assert "stopped in the middle" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"height": "4", "width": "4"}, "the crop 4x4 must be multiples of 4, at least 8 each way"),
+        ({"edge_contrast": "inf"}, "edge_contrast must be at least 1 .* and finite, not inf"),
+        ({"gan_weight": "inf"}, "gan_weight must be 0 or more"),
+    ],
+)
+def test_settings_the_network_cannot_train_with_are_refused(tmp_path, settings, named):
+    """A 4x4 crop failed with a traceback inside torch; an infinite curve or weight diverged at the
+    first step with the advice to lower the learning rate."""
+    lines = [
+        line for line in (CONFIG_FOLDER / "tiny-test.toml").read_text().splitlines()
+        if line.split("=")[0].strip() not in settings
+    ]  # fmt: skip
+    path = tmp_path / "config.toml"
+    path.write_text("\n".join([*(f"{key} = {value}" for key, value in settings.items()), *lines]) + "\n")
+    with pytest.raises(MovingColorError, match=named):
+        TrainConfig.load(str(path))
+
+
+def test_train_refuses_steps_under_one_and_exports_nothing_untrained(tmp_path, capsys):
+    """--steps 0 printed a checkpoint that was never written and exported random weights (exit 0)."""
+    from movingcolor.cli.main import main
+
+    out, model = tmp_path / "run", tmp_path / "model"
+    for steps in ("0", "-3"):
+        assert main(["train", "--config", "tiny-test", "--out", str(out), "--steps", steps,
+                     "--export", str(model)]) == 2  # fmt: skip
+        assert "give the step to stop at, 1 or more" in capsys.readouterr().err
+    assert not model.exists() and not (out / "checkpoint").exists()
 
 
 @pytest.mark.parametrize(

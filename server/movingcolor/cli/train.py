@@ -59,6 +59,8 @@ def run(args) -> int:
 
     if args.minutes is not None and not args.minutes > 0:
         raise MovingColorError(f"--minutes {args.minutes:g}: give the minutes to train, more than 0")
+    if args.steps is not None and args.steps < 1:
+        raise MovingColorError(f"--steps {args.steps}: give the step to stop at, 1 or more")
     config = TrainConfig.load(args.config)
     if args.steps is not None and args.steps > config.steps:
         raise MovingColorError(
@@ -113,6 +115,12 @@ def run(args) -> int:
             print(f"step {step}/{config.steps} {parts}", flush=True)
 
     step = trainer.train(args.steps, args.minutes, progress)
+    if not (trainer.checkpoint / "trainer.json").exists():
+        # No step was made (--minutes ran out before the first): nothing trained, nothing to export.
+        raise MovingColorError(
+            f"{args.out}: no training step was made, so there is no checkpoint and nothing to export; "
+            f"give more --minutes (a step on a CPU can take tens of seconds)"
+        )
     print(f"checkpoint at step {step}: {trainer.checkpoint}", flush=True)
     if args.export:
         if args.best and (trainer.run / "best" / "best.json").exists():

@@ -18,6 +18,7 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10 (Nuke 15's): the same parser, from PyPI
     import tomli as tomllib
 
+from ..engines.band_crops import MIN_WORKING_SIDE, SIDE_MULTIPLE
 from ..errors import MovingColorError
 from ..model.config import COLOR_STARTS, MATTE_STARTS
 
@@ -140,10 +141,11 @@ class TrainConfig:
         for name in (*counts, "validate_every", "checkpoint_every"):
             if getattr(config, name) < 1:
                 raise MovingColorError(f"{source}: {name} must be at least 1, not {getattr(config, name)}")
-        if not config.learning_rate > 0:
+        if not 0 < config.learning_rate < math.inf:
             raise MovingColorError(f"{source}: learning_rate must be positive, not {config.learning_rate}")
         for weight in ("alpha_weight", "rgb_weight", "temporal_weight", "texture_weight", "gan_weight"):
-            if getattr(config, weight) < 0:
+            # Infinite weights make every loss infinite: a divergence at step 1 that no rate mends.
+            if not 0 <= getattr(config, weight) < math.inf:
                 raise MovingColorError(f"{source}: {weight} must be 0 or more, not {getattr(config, weight)}")
         if config.mode not in MODES:
             raise MovingColorError(f"{source}: mode must be one of {MODES}, not {config.mode!r}")
@@ -162,8 +164,10 @@ class TrainConfig:
             )
         for name in ("edge_contrast", "export_edge_contrast"):
             value = getattr(config, name)
-            if value is not None and not value >= 1.0:
-                raise MovingColorError(f"{source}: {name} must be at least 1 (1 = no curve), not {value!r}")
+            if value is not None and not 1.0 <= value < math.inf:
+                raise MovingColorError(
+                    f"{source}: {name} must be at least 1 (1 = no curve) and finite, not {value!r}"
+                )
         for share in ("fast_fraction", "lut_fraction", "clip_fraction"):
             value = getattr(config, share)
             if not 0.0 <= value <= 1.0:
@@ -181,8 +185,20 @@ class TrainConfig:
             raise MovingColorError(
                 f"{source}: validation_batches must be at least 1, not {config.validation_batches}"
             )
-        if config.height % 4 or config.width % 4 or not 0 < config.local <= config.frames:
-            raise MovingColorError(f"{source}: crop must be multiples of 4 and 0 < local <= frames")
+        if (
+            config.height % SIDE_MULTIPLE
+            or config.width % SIDE_MULTIPLE
+            or min(config.height, config.width) < MIN_WORKING_SIDE
+        ):
+            # Under the network's shortest side its encoder's padding fails inside torch.
+            raise MovingColorError(
+                f"{source}: the crop {config.width}x{config.height} must be multiples of {SIDE_MULTIPLE}, "
+                f"at least {MIN_WORKING_SIDE} each way"
+            )
+        if not 0 < config.local <= config.frames:
+            raise MovingColorError(
+                f"{source}: 0 < local <= frames must hold (local {config.local}, frames {config.frames})"
+            )
         return config
 
     def learning_rate_at(self, step: int) -> float:

@@ -60,6 +60,10 @@ PART_BYTES = 16 * 2**20 - 4096  # files of at most 16 MiB
 VALIDATION_SEED_OFFSET = 1_000_003
 #: Where a checkpoint is written before it is swapped in (a name the swap's own never takes).
 STAGING_PREFIX = ".checkpoint-staging."
+#: A run folder's marker, written before anything else of the run, and what a run that never
+#: reached its first checkpoint leaves there (removed when it is started afresh).
+RUN_MARKER = ".movingcolor-run"
+RUN_FILES = ("losses.csv", "validation.csv", "best", "tensorboard")
 LOSS_COLUMNS = ["step", "alpha", "rgb", "temporal", "texture", "gan", "total", "discriminator", "seconds"]
 
 
@@ -247,6 +251,14 @@ class Trainer:
         twice over) and exported the old run's best weights as its own. Returns what was removed."""
         if (self.checkpoint / "trainer.json").exists():
             return []
+        left = [name for name in RUN_FILES if (self.run / name).exists()]
+        if left and not (self.run / RUN_MARKER).exists():
+            # Nothing says these are a run's: a folder of another tool's (its best weights, its
+            # curves) given as --out lost them.
+            raise MovingColorError(
+                f"{self.run} holds {', '.join(left)} but no MovingColor run: train into another --out "
+                f"(a new or empty folder), or remove them there to start afresh"
+            )
         reached = max(self._logged_steps("losses.csv"), default=0)
         if reached >= self.config.checkpoint_every:
             raise MovingColorError(
@@ -255,7 +267,7 @@ class Trainer:
                 f"validation.csv and best/ to start afresh there"
             )
         removed = []
-        for name in ("losses.csv", "validation.csv", "best", "tensorboard"):
+        for name in RUN_FILES:
             path = self.run / name
             if path.is_dir():
                 shutil.rmtree(path)
@@ -382,11 +394,17 @@ class Trainer:
             losses["gan"] = c.gan_weight * hinge_generator_loss(self.discriminator(composite))
         total = sum(losses.values())
         if not math.isfinite(float(total.detach())):
-            # The weights have diverged: the run stops without saving them over its checkpoint.
+            # The weights have diverged: the run stops without saving them over its checkpoint. The
+            # discriminator's half-made step is dropped with them, not an interruption to report.
+            self._updating = False
+            kept = (
+                "the run's checkpoint keeps the weights of the last checkpoint before it"
+                if (self.checkpoint / "trainer.json").exists()
+                else "the run has no checkpoint yet"
+            )
             raise DivergedError(
-                f"the loss is not finite at step {self.step + 1}; the run's checkpoint keeps the "
-                f"weights of the last checkpoint before it: lower learning_rate in the config and "
-                f"train into another --out"
+                f"the loss is not finite at step {self.step + 1}; {kept}: lower learning_rate in the "
+                f"config and train into another --out"
             )
         for group in self.optimiser.param_groups:
             group["lr"] = rate
@@ -514,6 +532,9 @@ class Trainer:
         """Train until ``steps`` (default: the config's) or ``minutes`` run out; returns the step."""
         c = self.config
         self.run.mkdir(parents=True, exist_ok=True)
+        # What marks the folder as a run's, before any of its logs: only such a folder's files are
+        # ever removed (``clear_unfinished_start``).
+        (self.run / RUN_MARKER).touch()
         stop_at = min(steps if steps is not None else c.steps, c.steps)
         deadline = time.monotonic() + 60 * minutes if minutes else None
         started = time.monotonic()
