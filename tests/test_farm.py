@@ -470,6 +470,35 @@ def test_openjd_template_takes_plate_and_output_relative_to_where_it_is_run(demo
     assert [p.name for p in sorted((shot / "fused").iterdir())] == [f"f.{n}.exr" for n in range(1001, 1005)]
 
 
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        (("--engine", "nosuch"), "engine 'nosuch' is not known"),
+        (("--band", "12q"), "band width '12q'"),
+        (("--grade", "slope=abc"), "'slope=abc' is not a number"),
+        (("--out", "OUT/f.$F4.exr"), "frame numbers are written #### or %04d here"),
+        (("--out", "OUT/f.exr"), "names one file, but fused frames are a sequence"),
+        (("--out", "PLATE/p.%04d.exr"), "would overwrite an input"),
+    ],
+)
+def test_submit_opencue_refuses_what_every_task_would(tmp_path, capsys, setting, named):
+    """Settings every task refuses (exit 2 on each node) were submitted without a word: the job
+    failed task by task on the farm. They are refused before anything is written or submitted."""
+    pytest.importorskip("outline")
+    plate = tmp_path / "plate"
+    plate.mkdir()
+    for number in (1001, 1002):
+        (plate / f"p.{number}.exr").write_bytes(b"a plate frame")
+    options = {"--grade": "sat=1.1", "--engine": "hard", "--band": "12", "--out": "OUT/f.####.exr"}
+    options[setting[0]] = setting[1].replace("OUT", str(tmp_path / "out")).replace("PLATE", str(plate))
+    spec = tmp_path / "job.xml"
+    words = [word for pair in options.items() for word in pair]
+    code = run_cli("submit-opencue", "--name", "shot010", "--plate", str(plate / "p.####.exr"), *words,
+                   "--frames", "1001-1002", "--spec", str(spec))  # fmt: skip
+    assert code == 2 and named in capsys.readouterr().err
+    assert not spec.exists() and sorted(p.name for p in plate.iterdir()) == ["p.1001.exr", "p.1002.exr"]
+
+
 def test_submitting_with_no_cuebot_to_answer_is_a_transient_failure_in_a_line(tmp_path, capsys, monkeypatch):
     """No Cuebot at $CUEBOT_HOSTS (down, or the variable unset on this machine): a traceback of
     OpenCue's ConnectionException, exit 1. Now exit 75 (retry later), naming the variable."""

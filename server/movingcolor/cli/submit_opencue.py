@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-from ..errors import OutputError
+from ..errors import FrameSourceError, OutputError
 from ..frames.frame_range import FrameRange
 from ..spec.schema import DEFAULT_BAND, DEFAULT_ENGINE, SETTINGS, default
 from .fuse import SHOW_DEFAULT
@@ -40,6 +41,38 @@ def add_parser(commands) -> None:
     parser.set_defaults(run=run)
 
 
+def _check_settings(args) -> None:
+    """Refuse here what every task of the job would refuse (exit 2 on each node): the engine, the
+    band, an inline grade and the output pattern, by the checks ``movingcolor fuse`` makes. Where
+    this machine sees the plate, the output is also checked against overwriting any of its files."""
+    from ..color.config import shared_config
+    from ..color.grade import parse_grade
+    from ..engines.registry import require_engine
+    from ..frames.output_pattern import output_pattern
+    from ..frames.overlap import check_outputs_spare_inputs, files_named
+    from ..frames.sequence import SequencePattern
+    from ..masks.band import BandWidth
+    from ..spec.schema import grade_file_parts
+
+    require_engine(args.engine)
+    BandWidth.parse(args.band)
+    grade = args.grade.strip()
+    # CDL values and adjustments, which need no file and no config of the nodes' (a look or a LUT
+    # is read on the nodes, whose OCIO config and mounts may not be this machine's).
+    if "=" in grade and not grade.startswith("look:") and grade_file_parts(grade) is None:
+        parse_grade(grade, shared_config(None))
+    frames = FrameRange.parse(args.frames)
+    try:
+        plate_name = SequencePattern.parse(args.plate).prefix
+    except FrameSourceError:  # a movie, a still or a folder: named as a run names it
+        plate_name = Path(args.plate).stem
+    pattern = output_pattern(args.out, plate_name, args.plate)
+    inputs = [path for path in (args.plate, args.matte) if path != "alpha"]
+    seen = [path for name in inputs for path in files_named(name, frames) if path.exists()]
+    if seen:
+        check_outputs_spare_inputs(pattern, frames, seen)
+
+
 def _schema_help(name: str) -> str:
     return SETTINGS[name].help.replace("%", "%%")
 
@@ -48,6 +81,7 @@ def run(args) -> int:
     from ..farm.opencue import FarmShot, for_farm_nodes, grade_for_farm_nodes, launch, specification
     from ..frames.temporaries import write_text_atomic
 
+    _check_settings(args)
     shot = FarmShot(
         name=args.name,
         plate=for_farm_nodes(args.plate, "plate"),
