@@ -499,6 +499,29 @@ def test_submit_opencue_refuses_what_every_task_would(tmp_path, capsys, setting,
     assert not spec.exists() and sorted(p.name for p in plate.iterdir()) == ["p.1001.exr", "p.1002.exr"]
 
 
+def test_submit_opencue_takes_what_the_nodes_would(tmp_path, monkeypatch, demo_inputs):
+    """The checks refuse nothing a node would fuse: a rerun into a folder --out that holds this
+    plate's frames (the plate spelt relative), a CDL with this machine's $OCIO pointing nowhere (the
+    nodes may have their own), a grade file whose path holds "=" that only the nodes see."""
+    pytest.importorskip("outline")
+    plate, matte = demo_inputs
+    shot = tmp_path / "shot"
+    shutil.copytree(Path(plate).parent, shot / "plate")
+    monkeypatch.chdir(shot)
+    relative = f"plate/{Path(plate).name}"
+    assert run_cli("fuse", "--plate", relative, "--matte", matte, "--grade", DEMO_GRADE, "--engine", "hard",
+                   "--out", "renders", "--frames", "1001-1002") == 0  # fmt: skip
+    common = ["submit-opencue", "--name", "shot010", "--frames", "1001-1004", "--spec", "job.xml"]
+    assert (
+        run_cli(*common, "--plate", relative, "--matte", matte, "--grade", DEMO_GRADE, "--out", "renders")
+        == 0
+    )
+    monkeypatch.setenv("OCIO", str(tmp_path / "nowhere" / "config.ocio"))
+    assert run_cli(*common, "--plate", relative, "--grade", "slope=1.2,1,1", "--out", "/o/f.####.exr") == 0
+    assert run_cli(*common, "--plate", relative, "--grade", "/mnt/grades/take=2/sh010.cc", "--out",
+                   "/o/f.####.exr") == 0  # fmt: skip
+
+
 def test_submitting_with_no_cuebot_to_answer_is_a_transient_failure_in_a_line(tmp_path, capsys, monkeypatch):
     """No Cuebot at $CUEBOT_HOSTS (down, or the variable unset on this machine): a traceback of
     OpenCue's ConnectionException, exit 1. Now exit 75 (retry later), naming the variable."""

@@ -29,7 +29,7 @@ from movingcolor.synthetic.shapes import smooth_path  # noqa: E402
 from movingcolor.training.config import CONFIG_FOLDER, TrainConfig  # noqa: E402
 from movingcolor.training.data import make_batch  # noqa: E402
 from movingcolor.training.random_grade import PAPER_RANGES, grade_function, random_grade, random_parametric  # noqa: E402
-from movingcolor.training.trainer import RUN_MARKER, VALIDATION_SEED_OFFSET, Trainer  # noqa: E402
+from movingcolor.training.trainer import LOSS_COLUMNS, RUN_MARKER, VALIDATION_SEED_OFFSET, Trainer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "docs" / "training" / "experiments"
@@ -856,6 +856,13 @@ def test_a_folder_of_another_tools_files_is_not_cleared_as_a_runs(tmp_path):
         "best",
         "tensorboard",
     }
+    # A run of a version before the marker, stopped before its first checkpoint: its log's columns.
+    earlier = tmp_path / "earlier"
+    (earlier / "best").mkdir(parents=True)
+    (earlier / "losses.csv").write_text(
+        ",".join(LOSS_COLUMNS) + "\n1" + ",0" * (len(LOSS_COLUMNS) - 1) + "\n"
+    )
+    assert set(Trainer(config, earlier, workers=0).clear_unfinished_start()) == {"losses.csv", "best"}
 
 
 def test_a_divergence_is_not_reported_as_a_stop_mid_update(tmp_path, caplog):

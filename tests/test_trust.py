@@ -92,34 +92,36 @@ def test_no_output_frame_of_the_range_overwrites_any_input(tmp_path, capsys, mon
 
 
 def test_an_output_folder_that_is_the_plates_by_another_path_is_refused(tmp_path, capsys):
-    """The plate's own files reached by another path (a second mount of a farm's share, a bind
-    mount; here a hard link of the same name, the one such path every machine can make) resolve to
-    another name but are the same files: a frame's rename would have replaced the plate."""
+    """The plate's folder reached by another path (a bind mount, a second mount of a farm's share)
+    resolves to another name but holds the same directory entries: a frame's rename would have
+    replaced the plate. A hard link of the plate in another folder (a publish tree) is another
+    entry, which the rename replaces while the plate stays whole."""
     plate = write_plate(tmp_path / "shot", 1, 4)
-    mirror = tmp_path / "mirror"
-    mirror.mkdir()
-    for path in (tmp_path / "shot").iterdir():
-        os.link(path, mirror / path.name)
     before = digests(tmp_path / "shot")
-    assert fuse("--plate", plate, "--out", str(mirror / "plate.####.exr")) == 2
-    assert "would overwrite an input: 4 of its frames are input files" in capsys.readouterr().err
-    assert digests(tmp_path / "shot") == before and digests(mirror) == before
-    # Where the mount is possible (root, a kernel that allows it), the case the link stands for.
+    published = tmp_path / "published"
+    published.mkdir()
+    for path in (tmp_path / "shot").iterdir():
+        os.link(path, published / path.name)
+    assert fuse("--plate", plate, "--out", str(published / "plate.####.exr")) == 0
+    assert digests(tmp_path / "shot") == before and digests(published) != before
     bound = tmp_path / "bound"
     bound.mkdir()
-    if (
+    mounted = (
         shutil.which("mount")
         and subprocess.run(
             ["mount", "--bind", str(tmp_path / "shot"), str(bound)], capture_output=True
         ).returncode
         == 0
-    ):
-        try:
-            assert fuse("--plate", plate, "--out", str(bound / "plate.####.exr")) == 2
-            assert "would overwrite an input" in capsys.readouterr().err
-        finally:
-            subprocess.run(["umount", str(bound)], check=True)
-        assert digests(tmp_path / "shot") == before
+    )
+    if not mounted:
+        pytest.skip("this machine may not bind-mount a folder (root in a host that allows it)")
+    try:
+        capsys.readouterr()
+        assert fuse("--plate", plate, "--out", str(bound / "plate.####.exr")) == 2
+        assert "would overwrite an input: 4 of its frames are input files" in capsys.readouterr().err
+    finally:
+        subprocess.run(["umount", str(bound)], check=True)
+    assert digests(tmp_path / "shot") == before
 
 
 @pytest.mark.parametrize("through", ["in-process", "server"])
@@ -138,6 +140,20 @@ def test_a_frame_file_holding_another_frame_is_fused_again(tmp_path, request, th
     assert np.array_equal(read_pixels(out / "f.0003.exr"), fused)
 
 
+@pytest.mark.parametrize("through", ["in-process", "server"])
+def test_a_rerun_into_png_keeps_its_finished_frames(tmp_path, request, through):
+    """PNG keeps text attributes alone, so a frame's number is not in its header: its frames are
+    taken at their fingerprint (checking the number redid every PNG frame on every rerun)."""
+    server = ["--server", request.getfixturevalue("served").address] if through == "server" else []
+    plate = write_plate(tmp_path / "shot", 1, 2)
+    out = tmp_path / "out"
+    assert fuse("--plate", plate, "--out", str(out / "f.####.png"), *server) == 0
+    written = {path.name: path.stat().st_mtime_ns for path in out.glob("f.*.png")}
+    assert len(written) == 2
+    assert fuse("--plate", plate, "--out", str(out / "f.####.png"), *server) == 0
+    assert {path.name: path.stat().st_mtime_ns for path in out.glob("f.*.png")} == written
+
+
 def test_shots_writing_one_sequence_in_other_paddings_claim_it_alike(tmp_path):
     """``f.#.exr`` and ``f.####.exr`` both write f.1001.exr: two shots of other settings writing
     them at once each claimed a sequence of its own, and filled one with a mix of their frames."""
@@ -152,6 +168,14 @@ def test_shots_writing_one_sequence_in_other_paddings_claim_it_alike(tmp_path):
         claim_output(SequencePattern.parse(str(out / "f.%04d.exr")), "a" * 64).release()  # the same shot
     finally:
         first.release()
+    # A claim named with its padding, as an earlier version names them (a farm's other hosts).
+    from movingcolor.frames.temporaries import owner_name
+
+    earlier = out / f".f.####.exr.{'c' * 16}.{owner_name()}.writing"
+    earlier.touch()
+    with pytest.raises(OutputBusyError, match="is being written now by another shot"):
+        claim_output(SequencePattern.parse(str(out / "f.####.exr")), "b" * 64)
+    earlier.unlink()
 
 
 def test_an_output_that_is_the_matte_is_refused(tmp_path, capsys):

@@ -169,5 +169,7 @@ def contiguous_runs(frames: Iterable[int]) -> list[FrameRange]:
 def _written_for(attributes, fingerprint: str, number: int) -> bool:
     """Whether a fused file's header says it is frame ``number`` of the shot of ``fingerprint``: a
     file of the shot but another frame (a neighbour copied over a failed frame) is not its result
-    (as ``movingcolor.jobs.fingerprint.written_for``, which this library may not import)."""
-    return attributes.get(FINGERPRINT_KEY) == fingerprint and str(attributes.get(FRAME_KEY)) == str(number)
+    (as ``movingcolor.jobs.fingerprint.written_for``, which this library may not import); a format
+    that keeps no number in its header (PNG) is taken at its fingerprint."""
+    frame = attributes.get(FRAME_KEY)
+    return attributes.get(FINGERPRINT_KEY) == fingerprint and (frame is None or str(frame) == str(number))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def _check_settings(args) -> None:
     """Refuse here what every task of the job would refuse (exit 2 on each node): the engine, the
     band, an inline grade and the output pattern, by the checks ``movingcolor fuse`` makes. Where
     this machine sees the plate, the output is also checked against overwriting any of its files."""
-    from ..color.config import shared_config
+    from ..color.config import BUILTIN_CONFIG, shared_config
     from ..color.grade import parse_grade
     from ..engines.registry import require_engine
     from ..frames.output_pattern import output_pattern
@@ -57,16 +58,20 @@ def _check_settings(args) -> None:
     require_engine(args.engine)
     BandWidth.parse(args.band)
     grade = args.grade.strip()
-    # CDL values and adjustments, which need no file and no config of the nodes' (a look or a LUT
-    # is read on the nodes, whose OCIO config and mounts may not be this machine's).
-    if "=" in grade and not grade.startswith("look:") and grade_file_parts(grade) is None:
-        parse_grade(grade, shared_config(None))
+    # CDL values and adjustments, which need no file: checked against the built-in config, since a
+    # look, a LUT and this machine's $OCIO may be the nodes' alone (a path holding "=" is a file).
+    is_path = any(mark in grade for mark in ("/", "\\"))
+    if "=" in grade and not grade.startswith("look:") and not is_path and grade_file_parts(grade) is None:
+        parse_grade(grade, shared_config(BUILTIN_CONFIG))
     frames = FrameRange.parse(args.frames)
     try:
-        plate_name = SequencePattern.parse(args.plate).prefix
-    except FrameSourceError:  # a movie, a still or a folder: named as a run names it
-        plate_name = Path(args.plate).stem
-    pattern = output_pattern(args.out, plate_name, args.plate)
+        sequence = SequencePattern.parse(args.plate)
+        # As the plate's source gives them: its prefix names a folder's frames, and its resolved
+        # pattern is what frames fused there record (a rerun into the folder is the same plate's).
+        plate_name, origin = sequence.prefix, sequence.resolved()
+    except FrameSourceError:  # a movie, a still or a folder
+        plate_name, origin = Path(args.plate).stem, os.path.realpath(args.plate)
+    pattern = output_pattern(args.out, plate_name, origin)
     inputs = [path for path in (args.plate, args.matte) if path != "alpha"]
     seen = [path for name in inputs for path in files_named(name, frames) if path.exists()]
     if seen:

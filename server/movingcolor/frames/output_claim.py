@@ -57,9 +57,23 @@ class OutputClaim:
 
 
 def _prefix(pattern: SequencePattern) -> str:
-    """What every claim on ``pattern``'s files begins with. Not its padding: ``f.#.exr`` and
+    """What a claim on ``pattern``'s files begins with. Not its padding: ``f.#.exr`` and
     ``f.####.exr`` both write ``f.1001.exr``, so two shots writing them claim one sequence."""
     return f".{pattern.prefix}#{pattern.suffix}."
+
+
+def _claimed_by(name: str, pattern: SequencePattern) -> str | None:
+    """What a claim ``name`` on ``pattern``'s files holds (``FINGERPRINT.OWNER``), else None; a claim
+    made with the padding in its name (``.f.####.exr.``, by an earlier version still writing on a
+    farm's other hosts) counts too."""
+    head, tail = f".{pattern.prefix}", f"{pattern.suffix}."
+    if not (name.startswith(head) and name.endswith(SUFFIX)):
+        return None
+    rest = name[len(head) : -len(SUFFIX)]
+    hashes = len(rest) - len(rest.lstrip("#"))
+    if not hashes or not rest[hashes:].startswith(tail):
+        return None
+    return rest[hashes + len(tail) :]
 
 
 def claim_output(pattern: SequencePattern, fingerprint: str) -> OutputClaim:
@@ -69,13 +83,13 @@ def claim_output(pattern: SequencePattern, fingerprint: str) -> OutputClaim:
     mine = fingerprint[:16]
     try:
         with os.scandir(pattern.directory) as entries:
-            claims = [e for e in entries if e.name.startswith(prefix) and e.name.endswith(SUFFIX)]
+            claims = [(e, held) for e in entries if (held := _claimed_by(e.name, pattern)) is not None]
     except OSError:
         # A folder this user may write but not list (a drop box) shows no claims; one it may not
         # enter at all fails at the first frame, with the reason.
         claims = []
-    for entry in claims:
-        theirs, _, owner = entry.name[len(prefix) : -len(SUFFIX)].partition(".")
+    for entry, held in claims:
+        theirs, _, owner = held.partition(".")
         try:
             modified = entry.stat(follow_symlinks=False).st_mtime
         except OSError:

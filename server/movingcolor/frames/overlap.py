@@ -74,10 +74,10 @@ def check_outputs_spare_inputs(
 
 
 def _same_files(present: list[tuple[int, Path]], inputs: set[Path]) -> list[tuple[int, Path]]:
-    """The frames of ``present`` (output files already on disk) that are one of ``inputs`` by the
-    file system's identity (device and inode). Only inputs of the same name, whatever its case, are
-    looked at: replacing a file by rename loses it only where its directory entry is the one
-    replaced, and a scan of every input on a farm's share would cost a stat each."""
+    """The frames of ``present`` (output files already on disk) whose directory entry is an input's:
+    the same folder by the file system's identity (device and inode) and the same name, whatever
+    its case (a case-insensitive volume), and the same file. A frame's rename replaces that entry
+    alone: a hard link of the input in another folder (a publish tree) keeps the input whole."""
     by_name: dict[str, list[Path]] = {}
     for path in inputs:
         by_name.setdefault(path.name.casefold(), []).append(path)
@@ -87,14 +87,17 @@ def _same_files(present: list[tuple[int, Path]], inputs: set[Path]) -> list[tupl
         if not candidates:
             continue
         try:
-            written = os.stat(target)
+            written, folder = os.stat(target), os.stat(target.parent)
         except OSError:
             continue
         for path in candidates:
             try:
-                if os.path.samestat(written, os.stat(path)):
-                    clashes.append((frame, target))
-                    break
+                same = os.path.samestat(folder, os.stat(path.parent)) and os.path.samestat(
+                    written, os.stat(path)
+                )
             except OSError:
                 continue
+            if same:
+                clashes.append((frame, target))
+                break
     return clashes

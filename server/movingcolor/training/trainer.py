@@ -252,7 +252,7 @@ class Trainer:
         if (self.checkpoint / "trainer.json").exists():
             return []
         left = [name for name in RUN_FILES if (self.run / name).exists()]
-        if left and not (self.run / RUN_MARKER).exists():
+        if left and not (self.run / RUN_MARKER).exists() and not self._logs_are_a_runs():
             # Nothing says these are a run's: a folder of another tool's (its best weights, its
             # curves) given as --out lost them.
             raise MovingColorError(
@@ -277,6 +277,15 @@ class Trainer:
                 continue
             removed.append(name)
         return removed
+
+    def _logs_are_a_runs(self) -> bool:
+        """Whether the folder's losses.csv is a run's, by its columns: a run of a version before the
+        folder's marker existed, stopped before its first checkpoint."""
+        try:
+            with (self.run / "losses.csv").open(newline="") as handle:
+                return next(csv.reader(handle), None) == LOSS_COLUMNS
+        except (OSError, UnicodeDecodeError):
+            return False
 
     def _logged_steps(self, name: str) -> set[int]:
         """The steps the run's log ``name`` (``losses.csv``, ``validation.csv``) holds rows of."""
