@@ -865,6 +865,19 @@ def test_a_folder_of_another_tools_files_is_not_cleared_as_a_runs(tmp_path):
     assert set(Trainer(config, earlier, workers=0).clear_unfinished_start()) == {"losses.csv", "best"}
 
 
+def test_a_killed_write_of_the_best_weights_leaves_nothing_behind(tmp_path):
+    """A kill while the best weights were written left their staging folder, as large as the
+    weights, for good: the next best weights' write removes it."""
+    trainer = Trainer(TrainConfig.load("tiny-test"), tmp_path / "run", workers=0)
+    (tmp_path / "run").mkdir()
+    stale = tmp_path / "run" / ".best-staging.k1ll3d"
+    stale.mkdir()
+    (stale / "generator.part000").write_bytes(b"half the weights")
+    trainer._keep_best({"band_delta_e": 1.0})
+    assert not stale.exists() and (tmp_path / "run" / "best" / "best.json").exists()
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["best"]
+
+
 def test_a_divergence_is_not_reported_as_a_stop_mid_update(tmp_path, caplog):
     config = dataclasses.replace(TrainConfig.load("tiny-test"), learning_rate=1e30)
     with pytest.raises(MovingColorError, match="not finite"):

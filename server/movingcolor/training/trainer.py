@@ -60,6 +60,7 @@ PART_BYTES = 16 * 2**20 - 4096  # files of at most 16 MiB
 VALIDATION_SEED_OFFSET = 1_000_003
 #: Where a checkpoint is written before it is swapped in (a name the swap's own never takes).
 STAGING_PREFIX = ".checkpoint-staging."
+BEST_STAGING_PREFIX = ".best-staging."
 #: A run folder's marker, written before anything else of the run, and what a run that never
 #: reached its first checkpoint leaves there (removed when it is started afresh).
 RUN_MARKER = ".movingcolor-run"
@@ -499,7 +500,11 @@ class Trainer:
         record = self.run / "best" / "best.json"
         if record.exists() and json.loads(record.read_text())["score"] <= score:
             return
-        staging = Path(tempfile.mkdtemp(prefix=".best.", dir=self.run))
+        # Staging folders a killed write of the best weights left behind (the swap's own folder
+        # set aside was dealt with by restore_folder just above).
+        for stale in self.run.glob(f"{BEST_STAGING_PREFIX}*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=BEST_STAGING_PREFIX, dir=self.run))
         try:
             _save_split(self.network.state_dict(), staging, "generator")
             (staging / "best.json").write_text(
