@@ -254,6 +254,36 @@ def test_references_and_digests_are_checked(served, window):
         assert "is not 64 lowercase hex digits" in refused.value.details()
 
 
+def test_a_streamed_grade_text_never_names_a_file_on_the_server(served, window, tmp_path, monkeypatch):
+    """A setup's grade text holding "=" was looked up as a path first: any file the server could
+    read was opened (its existence told, a LUT outside the roots applied, a file's lines quoted back
+    in OpenColorIO's error). Grade text is written-out numbers or a look; a file travels as bytes.
+    A grade written out is never read as a file of its name, on the server or in process."""
+    from movingcolor.color.config import ColorConfig
+    from movingcolor.color.grade import parse_grade
+
+    plates, mattes = window
+    rgba = np.dstack([plates[TARGET], mattes[TARGET]])  # the matte in the plate's alpha: a whole shot
+    info, data = raw_image(rgba, ("R", "G", "B", "A"))
+    secret = tmp_path / "outside"
+    secret.mkdir()
+    (secret / "creds=1.cube").write_text("LUT_3D_SIZE 2\naws_secret_key=AKIAEXAMPLE\n")
+    with connect(served.address) as client:
+        for text in (f"{secret}/creds=1.cube", "/etc/passwd#a=b"):
+            setup = shot_setup(clip=[], grade=GRADE, matte_frames=False, frames=str(TARGET))
+            setup.grade.text = text
+            with pytest.raises(grpc.RpcError) as refused:
+                parts = split(pb.ROLE_PLATE, TARGET, info, data, 1 << 20)
+                list(client.stub.FuseWindow(_requests(setup, parts), timeout=30))
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            details = refused.value.details()
+            assert "neither key=numbers" in details and "AKIA" not in details and "passwd:" not in details
+    monkeypatch.chdir(secret)
+    (secret / "slope=1.2,1,1").symlink_to(secret / "creds=1.cube")
+    grade = parse_grade("slope=1.2,1,1", ColorConfig())
+    assert grade.kind == "cdl"
+
+
 def test_a_server_without_find_images_gets_every_image(served, window, monkeypatch):
     """A server from before the window cache answers FindImages with UNIMPLEMENTED: send everything."""
     plates, mattes = window

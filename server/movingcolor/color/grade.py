@@ -27,7 +27,7 @@ import numpy as np
 import PyOpenColorIO as ocio
 
 from ..errors import GradeError, UnknownLookError
-from ..spec.grade_text import CDL_KEYS, canonical_grade, inline_values
+from ..spec.grade_text import CDL_KEYS, canonical_grade, inline_values, written_out
 from ..spec.schema import LOOK_PREFIX, grade_file_parts
 from .config import OCIO_ERRORS, ColorConfig, apply_processor
 from .parametric import ParametricGrade
@@ -93,6 +93,9 @@ def parse_grade(spec: str, config: ColorConfig) -> Grade:
         raise GradeError("--grade is empty; give a CDL, a LUT file, look:NAME or adjustments")
     if text.startswith(LOOK_PREFIX):
         return _look(text.removeprefix(LOOK_PREFIX), config)
+    if written_out(text):
+        # Before any file is looked for: a grade written out is never a file's name.
+        return _inline(text, config)
     named = grade_file_parts(text)
     if named is not None:
         return _file(Path(named[0]).expanduser(), named[1], config)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ..errors import GradeError, MovingColorError
 from ..spec import ShotSpec
-from ..spec.schema import JOB, SETUP, carried_by, default, grade_file_parts, is_inline_grade
+from ..spec.grade_text import written_out
+from ..spec.schema import JOB, LOOK_PREFIX, SETUP, carried_by, default, grade_file_parts, is_inline_grade
 from ..v1 import fusion_pb2
 from ..v1 import image_pb2 as pb
 from .plan import OutputSettings, output_settings
@@ -54,9 +55,16 @@ def _setup_grade(grade: fusion_pb2.Grade, folder: Path | None) -> str:
     text = grade.text.strip()
     if not text:
         raise GradeError("the setup's grade is empty; give inline text (a CDL, look:NAME) or a grade file")
-    if is_inline_grade(text):
+    # Never a path on the server's disk: a grade written out, a look, or a bare name, which can only
+    # be a look of the config. Text that names a file (``/etc/x#a=b``) would be opened, and its
+    # lines quoted back in OpenColorIO's error.
+    if text.startswith(LOOK_PREFIX) or written_out(text):
         return text
-    # Never a path on the server's disk: a bare name can only be a look of the config.
+    if is_inline_grade(text):
+        raise GradeError(
+            f"the setup's grade {text[:80]!r} is neither key=numbers (slope=..;offset=..;power=..;sat=.., "
+            f"exposure=..) nor look:NAME; a grade file is sent as its bytes (Grade.file)"
+        )
     return f"look:{text}"
 
 

@@ -12,7 +12,7 @@ import math
 import re
 
 from ..errors import GradeError
-from .schema import LOOK_PREFIX, grade_file_parts
+from .schema import LOOK_PREFIX
 
 CDL_KEYS = ("slope", "offset", "power", "sat")
 #: A CDL's values where a grade leaves them out.
@@ -46,17 +46,31 @@ def inline_values(text: str) -> dict[str, list[float]]:
     return values
 
 
+#: A written-out grade's key: a word (``slope``, ``exposure``), never a path's characters.
+_KEY = re.compile(r"[a-z_]+")
+
+
+def written_out(text: str) -> bool:
+    """Whether ``text`` is a grade written out: ``key=numbers`` parts whose keys are words. Such text
+    is never a file's name, wherever it is read (a file of that name in a server's working folder, a
+    link planted there, is not opened); a path holding ``=`` (``/grades/take=2/a.cc``) is none."""
+    text = text.strip()
+    if "=" not in text or text.startswith(LOOK_PREFIX):
+        return False
+    try:
+        return all(_KEY.fullmatch(key) for key in inline_values(text))
+    except GradeError:
+        return False
+
+
 def canonical_grade(text: str) -> str | None:
     """``text``'s grade in one spelling where it is a grade written out (a CDL's four values in full,
     three numbers each but saturation; adjustments by name); None for a file, a look, or text that
     is no grade written out."""
     text = text.strip()
-    if "=" not in text or text.startswith(LOOK_PREFIX) or grade_file_parts(text) is not None:
+    if not written_out(text):
         return None
-    try:
-        values = inline_values(text)
-    except GradeError:
-        return None
+    values = inline_values(text)
     if set(values) <= set(CDL_KEYS):
         values = {key: values.get(key, [_CDL_DEFAULTS[key]]) for key in CDL_KEYS}
         values = {
