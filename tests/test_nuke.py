@@ -371,6 +371,8 @@ def test_server_down(session, shot, tmp_path, monkeypatch):
         ({"out": "/dev/null/fused/f.####.exr"}, "cannot write to the output folder /dev/null/fused: Not a"),
         ({"out": "[file dirname [value root.name]]/f.####.exr"}, "holds a TCL expression, which this node"),
         ({"grade_source": "grade file", "grade_file": "$env(SHOW)/look.cube"}, "holds a TCL expression"),
+        # Written from the folder Nuke started in, read back from the project directory.
+        ({"out": "fused/f.####.exr"}, "output 'fused/f.####.exr' is relative; give the whole path"),
         ({"first": 1005, "last": 1002}, "the first frame is after the last"),
         ({"handles": -2}, "window is -2"),
         ({"grade_source": "grade file", "grade_file": "{folder}/missing.cube"}, "does not exist"),
@@ -617,6 +619,10 @@ def test_a_copied_node_never_fuses_over_its_originals_take(session, served, shot
     copy["cdl"].setValue("slope=1.5,1,1;offset=0,0,0;power=1,1,1;sat=1")
     with pytest.raises(SettingsError, match=f"is {original.fullName()}'s output too"):
         movingcolor_nuke.fuse(copy)
+    assert {p.name: p.read_bytes() for p in out.parent.iterdir()} == take
+    # The button runs inside the copy's group, where the script's other nodes are not its own.
+    copy["fuse"].execute()
+    assert f"is {original.fullName()}'s output too" in nuke.messages[-1]
     assert {p.name: p.read_bytes() for p in out.parent.iterdir()} == take
 
 

@@ -226,11 +226,18 @@ class PyScript_Knob(Knob):
         super().__init__(name, label, command)
 
     def execute(self) -> None:
-        """As pressing the button: runs its script with ``nuke.thisNode()`` the knob's node."""
+        """As pressing the button: runs its script with ``nuke.thisNode()`` the knob's node and, on a
+        Group, inside that group (Nuke's context for a group's buttons: ``nuke.allNodes()`` there
+        lists the group's own nodes)."""
         _this_node.append(self._node)
+        inside = isinstance(self._node, Group)
+        if inside:
+            _CONTEXT.append(self._node)
         try:
             exec(self._value, {"nuke": _module()})
         finally:
+            if inside and _CONTEXT and _CONTEXT[-1] is self._node:
+                _CONTEXT.pop()
             _this_node.pop()
 
 
@@ -801,7 +808,8 @@ def allNodes(  # noqa: N802 (Nuke's name)
     group: Group | None = None,
     recurseGroups: bool = False,  # noqa: N803
 ) -> list[Node]:
-    found = list((group or thisGroup()).nodes())
+    # The root node stands for the script's top level, as nuke.root() does in Nuke.
+    found = list((_root_group if group is _root_node else group or thisGroup()).nodes())
     if recurseGroups:
         for child in list(found):
             if isinstance(child, Group):

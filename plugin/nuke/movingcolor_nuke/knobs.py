@@ -152,13 +152,21 @@ def _path_knob(node: nuke.Node, name: str) -> str:
     theirs (``[value root.name]``, ``$env(SHOW)``), which a knob's value does not: such a path would
     be taken as the words typed and frames written to a folder named after them, so it is refused."""
     path = node[name].value().strip()
+    label = LABELS.get(name, name.replace("_", " "))
     if "[" in path or "$" in path:
-        label = LABELS.get(name, name.replace("_", " "))
         raise SettingsError(
             f"{label} {path!r} holds a TCL expression, which this node does not evaluate: write the "
             f"path itself"
         )
-    return os.path.expanduser(path)
+    path = os.path.expanduser(path)
+    if path and not os.path.isabs(path):
+        # Nuke's Reads take a relative path from the project directory, the bridge from the folder
+        # Nuke was started in: the frames were written in one place and looked for in another.
+        raise SettingsError(
+            f"{label} {path!r} is relative; give the whole path (this node does not apply the project "
+            f"directory)"
+        )
+    return path
 
 
 def settings_from_node(node: nuke.Node) -> FuseSettings:

@@ -223,7 +223,9 @@ def _check_no_other_node_writes(node: nuke.Node, out: str) -> None:
     the script writes (a copied node keeps its original's output): that node's take would be
     replaced, and it would show this node's grade."""
     ours = SequencePattern.parse(out).resolved()
-    for other in nuke.allNodes("Group", recurseGroups=True):
+    # From the script's top: the Fuse button runs inside this node's own group, where allNodes()
+    # lists that group's nodes alone.
+    for other in nuke.allNodes("Group", group=nuke.root(), recurseGroups=True):
         if other.fullName() == node.fullName() or "movingcolor" not in other.knobs():
             continue
         theirs = output_knob(other)
