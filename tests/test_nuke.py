@@ -322,15 +322,12 @@ def test_bear_through_the_node_equals_movingcolor_fuse(session, served, clips, t
     )  # fmt: skip
     movingcolor_nuke.fuse(node, 3, 8)
 
-    # movingcolor fuse on the same six frames of the clip (what the node sent: no window).
-    subset = {role: tmp_path / "subset" / role for role in ("frames", "mask")}
-    for role, folder in subset.items():
-        folder.mkdir(parents=True)
-        for number in range(3, 9):
-            os.symlink(bear / role / f"{number:05d}.png", folder / f"{number:05d}.png")
+    # movingcolor fuse on the clip, frames 3-8: it reads their neighbours, as the node sends the
+    # engine's reach each side.
     expected = cli_frames(
-        tmp_path / "cli", str(subset["frames"]), str(subset["mask"]), "--grade", BEAR_CDL, "--band", "10%",
+        tmp_path / "cli", str(bear / "frames"), str(bear / "mask"), "--grade", BEAR_CDL, "--band", "10%",
         "--out-colorspace", srgb,  # the node's frames come back in the colourspace it names
+        "--frames", "3-8",
     )  # fmt: skip
     assert sorted(expected) == list(range(3, 9))
     for frame, pixels in expected.items():
@@ -603,6 +600,21 @@ def test_a_server_that_dies_mid_fuse_is_reported_with_nothing_written(session, t
     assert f"(nothing was written to {out}: it is as it was before)" in message
     assert "written completely" not in message
     assert files_under(out.parent) == []
+
+
+def test_part_of_a_range_fused_again_equals_the_whole_ranges_frames(session, served, shot, tmp_path):
+    """With the window knob at 0, two frames fused again were fused without their neighbours:
+    guided averages over two frames each side, so they differed from the same frames of the whole
+    range (a pop in the take, with nothing said). The engine's own reach is always rendered."""
+    plate, matte = shot
+    out = tmp_path / "out" / "f.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out,
+                            first=1001, last=1006, engine="guided", handles=0)  # fmt: skip
+    movingcolor_nuke.fuse(node)
+    whole = {n: read_pixels(out.parent / f"f.{n}.exr") for n in (1003, 1004)}
+    movingcolor_nuke.fuse(node, 1003, 1004)
+    for number, pixels in whole.items():
+        assert np.array_equal(read_pixels(out.parent / f"f.{number}.exr"), pixels), number
 
 
 def test_a_copied_node_never_fuses_over_its_originals_take(session, served, shot, tmp_path):

@@ -111,10 +111,11 @@ class _CancelWatch:
                 return
 
 
-def check_server(settings: FuseSettings) -> None:
+def check_server(settings: FuseSettings) -> int:
     """Before a host renders anything: the server answers, and has the engine and model asked for.
     A MovingColorError names the fix otherwise; found after the renders, each would throw a whole
-    shot's renders away."""
+    shot's renders away. Returns the engine's temporal radius: the frames each side a fused frame
+    reads (0 where the engine gives none)."""
     with connect(settings.server, settings.token, retries=settings.retries) as client:
         info = client.info()
     engines = [engine["name"] for engine in info["engines"]]
@@ -129,6 +130,8 @@ def check_server(settings: FuseSettings) -> None:
             f"{settings.label('model')} {settings.model!r}: the server at {settings.server} has no such "
             f"model; it has {', '.join(models) or 'none'}"
         )
+    (engine,) = [engine for engine in info["engines"] if engine["name"] == settings.engine]
+    return int(engine.get("temporal_radius") or 0)
 
 
 def fuse_rendered(

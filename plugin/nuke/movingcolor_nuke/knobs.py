@@ -79,7 +79,8 @@ def add_knobs(node: nuke.Node) -> None:
         "matte_channel": "alpha: the matte input's alpha (or the plate's, with no matte connected); "
         "rgb: the brightest of its colour channels",
         "band": "edge band width around the matte: pixels (12) or % of the object's size (10%)",
-        "handles": "frames rendered each side of the range, for the temporal window",
+        "handles": "frames rendered each side of the range, for the temporal window "
+        "(at least the engine's own reach)",
         "colorspace": "empty (the default): the script's working space, sent with the OCIO config that "
         "names it (nuke-default and Nuke's ACES configs), or checked to be the server's config too; "
         "otherwise the working space's name in the server's OCIO config. The fused frames come back "

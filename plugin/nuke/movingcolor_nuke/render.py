@@ -257,9 +257,11 @@ def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = N
     check_outputs_spare_inputs(
         SequencePattern.parse(settings.out), range(first, last + 1), _files_read_by(node)
     )
-    check_server(settings)
-    render_first = min(first, max(first - settings.handles, have_first))
-    render_last = max(last, min(last + settings.handles, have_last))
+    # At least the frames each side the engine reads: without them a part of a range fused again
+    # (two frames redone) differed from the same frames of the whole range fused, a pop in the take.
+    window = max(settings.handles, check_server(settings))
+    render_first = min(first, max(first - window, have_first))
+    render_last = max(last, min(last + window, have_last))
     scratch = new_folder_in(Path(settings.out).parent, INPUTS_PREFIX)
     try:
         patterns = {}
