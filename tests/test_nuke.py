@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from conftest import run_cli
 from movingcolor.color.config import ColorConfig
+from movingcolor.errors import MovingColorError
 from movingcolor.frames.image_io import read_pixels
 from movingcolor_client import JobCancelledError, ServerUnavailableError
 from movingcolor_hosts import MissingInputError, SettingsError
@@ -600,6 +601,18 @@ def test_a_server_that_dies_mid_fuse_is_reported_with_nothing_written(session, t
     assert f"(nothing was written to {out}: it is as it was before)" in message
     assert "written completely" not in message
     assert files_under(out.parent) == []
+
+
+def test_a_failed_fuse_leaves_no_empty_output_folders(session, served, shot, tmp_path):
+    """The output's folders were made for the scratch folder and stayed, empty, after a failure."""
+    plate, matte = shot
+    out = tmp_path / "shots" / "x" / "fused" / "f.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out,
+                            first=1001, last=1002)  # fmt: skip
+    node["cdl"].setValue("slope=abc")  # the server refuses it after the inputs are rendered
+    with pytest.raises(MovingColorError, match="slope"):
+        movingcolor_nuke.fuse(node)
+    assert not (tmp_path / "shots").exists()
 
 
 def test_part_of_a_range_fused_again_equals_the_whole_ranges_frames(session, served, shot, tmp_path):

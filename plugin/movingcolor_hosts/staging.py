@@ -69,21 +69,33 @@ def remove_abandoned_folders(parent: str | os.PathLike, prefix: str) -> list[Pat
 def scratch_folder(parent: str | os.PathLike, prefix: str = INPUTS_PREFIX) -> Iterator[Path]:
     """A fresh folder in ``parent``, removed on the way out, with the folders above it that were
     made for it and are still empty then (a fuse that failed leaves no empty output folders)."""
-    made = []
-    missing = Path(parent).absolute()
-    while not missing.exists() and missing.parent != missing:
-        made.append(missing)
-        missing = missing.parent
+    made = missing_folders(parent)
     folder = new_folder_in(parent, prefix)
     try:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-        for empty in made:  # deepest first
-            try:
-                empty.rmdir()
-            except OSError:  # holds the fused frames, or another writer's: kept
-                break
+        remove_if_empty(made)
+
+
+def missing_folders(folder: str | os.PathLike) -> list[Path]:
+    """The folders of ``folder``'s path that do not exist yet, deepest first: those a writer makes."""
+    made = []
+    missing = Path(folder).absolute()
+    while not missing.exists() and missing.parent != missing:
+        made.append(missing)
+        missing = missing.parent
+    return made
+
+
+def remove_if_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first, as :func:`missing_folders` gives them) while they are
+    empty: a fuse that failed leaves no empty output folders."""
+    for empty in folders:
+        try:
+            empty.rmdir()
+        except OSError:  # holds the fused frames, or another writer's: kept
+            break
 
 
 class StagedOutput:

@@ -29,7 +29,7 @@ from movingcolor_hosts import (
     require_matte,
     require_matte_in_alpha,
 )
-from movingcolor_hosts.staging import INPUTS_PREFIX
+from movingcolor_hosts.staging import INPUTS_PREFIX, missing_folders, remove_if_empty
 
 from .knobs import GRADED, INPUT_NAMES, MATTE, PLATE, frame_range, output_knob, settings_from_node
 from .node import WRITE_NAMES, inner
@@ -57,6 +57,8 @@ class PreparedShot:
     #: The node's full-size output when the fuse began (its ``out`` knob): the artist may change the
     #: knob while a fuse runs in the background, and the frames fused are this take's.
     full_out: str = ""
+    #: The output's folders the scratch folder was made in, deepest first: removed when left empty.
+    made: tuple[Path, ...] = ()
 
     @property
     def frames(self) -> str:
@@ -64,6 +66,7 @@ class PreparedShot:
 
     def cleanup(self) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
+        remove_if_empty(list(self.made))
 
 
 def _channels_to_write(node: nuke.Node, settings: FuseSettings) -> dict[str, str]:
@@ -262,6 +265,7 @@ def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = N
     window = max(settings.handles, check_server(settings))
     render_first = min(first, max(first - window, have_first))
     render_last = max(last, min(last + window, have_last))
+    made = missing_folders(Path(settings.out).parent)
     scratch = new_folder_in(Path(settings.out).parent, INPUTS_PREFIX)
     try:
         patterns = {}
@@ -284,9 +288,12 @@ def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = N
             )
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
+        remove_if_empty(made)
         raise
     inputs = RenderedInputs(
         plate=patterns["plate"], matte=patterns.get("matte", "alpha"), graded=patterns.get("graded")
     )
     full_out = output_knob(node)
-    return PreparedShot(node, node.fullName(), settings, inputs, first, last, scratch, notes, full_out)
+    return PreparedShot(
+        node, node.fullName(), settings, inputs, first, last, scratch, notes, full_out, tuple(made)
+    )
