@@ -521,9 +521,13 @@ def test_a_grade_file_the_server_cannot_take_is_a_bad_request_naming_it(unix_ser
     damaged = tmp_path / "look.cube"
     damaged.write_bytes(bytes(range(256)) * 4)
     plate, matte = np.zeros((1, 16, 16, 3), np.float32), np.zeros((1, 16, 16), np.float32)
-    unreadable = pytest.raises(InvalidRequestError, match="OpenColorIO cannot read this grade file")
-    with connect(unix_server.address) as client, unreadable:
+    unreadable = pytest.raises(
+        InvalidRequestError, match=r": look\.cube: OpenColorIO cannot read this grade file"
+    )
+    with connect(unix_server.address) as client, unreadable as refused:
         client.fuse_arrays(plate, matte, grade=damaged)
+    # Named as the client's file: not by the server's private folder (its temporary folder, process, host).
+    assert "movingcolor-grade-" not in str(refused.value) and "movingcolor-server-" not in str(refused.value)
     for name in ("lo\0ok.cube", "a" * 300 + ".cube"):
         with pytest.raises(GradeError, match="is not a file name"):
             _setup_grade(fusion_pb2.Grade(file=b"LUT_3D_SIZE 2\n", file_name=name), tmp_path)

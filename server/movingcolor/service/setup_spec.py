@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,7 +76,15 @@ def setup_settings(setup: fusion_pb2.ShotSetup) -> Iterator[tuple[ShotSpec, tupl
     removed with the block; every frame stays in memory."""
     if setup.WhichOneof("source") == "grade" and setup.grade.file:
         with tempfile.TemporaryDirectory(prefix="movingcolor-grade-") as folder:
-            yield shot_spec(setup, Path(folder))
+            try:
+                yield shot_spec(setup, Path(folder))
+            except MovingColorError as error:
+                # The client knows its file by its name: the server's private folder (its temporary
+                # folder, process and host) is none of its business.
+                text = str(error)
+                if folder not in text:
+                    raise
+                raise type(error)(text.replace(f"{folder}{os.sep}", "")) from None
     else:
         yield shot_spec(setup, None)
 
