@@ -177,13 +177,31 @@ def test_the_device_setting_chooses_numpy_on_a_cpu_and_refuses_a_missing_gpu():
     assert compute_device("cpu") is None
     assert compute_device(None) is None
     if torch.cuda.is_available():
-        assert compute_device("auto") == "cuda"
+        assert compute_device("auto") == f"cuda:{torch.cuda.current_device()}"
         return
     assert compute_device("auto") is None  # no GPU: numpy, without importing torch for it
     with pytest.raises(MovingColorError, match="no CUDA GPU"):
         compute_device("cuda")
     with pytest.raises(MovingColorError, match="use auto, cpu or cuda"):
         compute_device("tpu")
+
+
+def test_one_gpu_has_one_name(monkeypatch):
+    """``cuda`` and ``cuda:0`` were two device queues of a server for one GPU (its --slots doubled,
+    the network loaded twice); ``cuda:00`` passed the check and failed later inside torch. Shown
+    with a stand-in of one CUDA GPU, so it runs on any machine."""
+    from movingcolor.model.device import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert {resolve_device(d) for d in ("auto", "cuda", "cuda:0")} == {"cuda:0"}
+    assert compute_device("cuda") == compute_device("auto") == "cuda:0"
+    assert resolve_device("cpu") == "cpu"
+    with pytest.raises(MovingColorError, match="this machine has 1 CUDA GPU"):
+        resolve_device("cuda:1")
+    with pytest.raises(MovingColorError, match="is not a GPU's name"):
+        resolve_device("cuda:00")
 
 
 def test_fuse_with_a_classical_engine_on_a_missing_gpu_says_so(demo_inputs, tmp_path):

@@ -35,7 +35,7 @@ def compute_device(device: str | None) -> str | None:
             import torch
         except ImportError:
             return None
-        return "cuda" if torch.cuda.is_available() else None
+        return resolve_device("cuda") if torch.cuda.is_available() else None
     if not device.startswith("cuda"):
         raise MovingColorError(f"device {device!r} is not known: use auto, cpu or cuda")
     try:

@@ -36,16 +36,32 @@ def no_gpu_to_ask_torch_for() -> bool:
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` as ``cuda`` where a CUDA GPU is present, else ``cpu``; ``cpu``, ``cuda`` and
-    ``cuda:N`` as they are, once checked against this machine."""
+    """``auto`` as the current CUDA GPU where one is present, else ``cpu``; ``cuda`` and ``cuda:N``
+    as one spelling, ``cuda:N`` (the current GPU for ``cuda``), once checked against this machine.
+    One GPU has one name: a server keys its device queues and engines by it, and ``cuda`` beside
+    ``cuda:0`` was two queues (``--slots`` doubled) and the network loaded twice on one GPU."""
     torch = require_torch()
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return device
+    if device != "cuda" and not device.startswith("cuda:"):
         raise MovingColorError(f"device {device!r} is not known: use auto, cpu or cuda")
-    if device.startswith("cuda") and not torch.cuda.is_available():
+    if not torch.cuda.is_available():
         raise MovingColorError(
             f"device {device!r}: no CUDA GPU is available here; use the CPU (--device cpu, or "
             f'device = "cpu" in a training config)'
         )
-    return device
+    try:
+        index = torch.device(device).index
+    except RuntimeError:
+        raise MovingColorError(
+            f"device {device!r} is not a GPU's name: write cuda or cuda:N (cuda:0)"
+        ) from None
+    index = torch.cuda.current_device() if index is None else index
+    count = torch.cuda.device_count()
+    if not 0 <= index < count:
+        raise MovingColorError(
+            f"device {device!r}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}"
+        )
+    return f"cuda:{index}"
