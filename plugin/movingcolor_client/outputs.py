@@ -22,7 +22,7 @@ from movingcolor import errors as server_errors
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.frame_range import FrameRange
 from movingcolor.frames.output_claim import OutputClaim, claim_output
-from movingcolor.frames.output_pattern import prepare_folder
+from movingcolor.frames.output_pattern import prepare_folder, written_for
 from movingcolor.frames.overlap import absolute_spelling, check_outputs_spare_inputs
 from movingcolor.frames.sequence import SequencePattern
 from movingcolor.frames.temporaries import remove_stale_temporaries
@@ -31,7 +31,7 @@ from movingcolor.v1 import fusion_pb2
 
 from .errors import OutputBusyError
 from .package_check import installed_movingcolor
-from .results import FINGERPRINT_KEY, FRAME_KEY, FusedFrame
+from .results import FusedFrame
 from .sources import FileFrames
 
 # Read through the check: a folder named movingcolor where the script runs has no version to give.
@@ -97,7 +97,7 @@ class ShotOutputs:
         for number in render:
             path = self.pattern.path(number)
             try:
-                if path.is_file() and _written_for(read_header(path).attributes, self.fingerprint, number):
+                if path.is_file() and written_for(read_header(path).attributes, self.fingerprint, number):
                     done.append(number)
             except (MovingColorError, OSError):  # unreadable: fused again
                 continue
@@ -164,12 +164,3 @@ def contiguous_runs(frames: Iterable[int]) -> list[FrameRange]:
         else:
             runs.append([number, number])
     return [FrameRange(first, last) for first, last in runs]
-
-
-def _written_for(attributes, fingerprint: str, number: int) -> bool:
-    """Whether a fused file's header says it is frame ``number`` of the shot of ``fingerprint``: a
-    file of the shot but another frame (a neighbour copied over a failed frame) is not its result
-    (as ``movingcolor.jobs.fingerprint.written_for``, which this library may not import); a format
-    that keeps no number in its header (PNG) is taken at its fingerprint."""
-    frame = attributes.get(FRAME_KEY)
-    return attributes.get(FINGERPRINT_KEY) == fingerprint and (frame is None or str(frame) == str(number))

@@ -18,14 +18,11 @@ from pathlib import Path
 
 import numpy as np
 from movingcolor.errors import DiskFullError, OutputError
+from movingcolor.frames.output_pattern import FINGERPRINT_KEY, FRAME_KEY
 from movingcolor.frames.temporaries import temporary_path
 from movingcolor.protocol.images import decode_raw
 from movingcolor.v1 import image_pb2 as pb
 
-#: Where a frame records what it was made from (as movingcolor.jobs.fingerprint.HEADER_KEY).
-FINGERPRINT_KEY = "movingcolor:fingerprint"
-#: The header attribute naming the frame a fused file holds (as movingcolor.jobs.fingerprint.FRAME_KEY).
-FRAME_KEY = "movingcolor:frame"
 # Header attributes that are numbers in a file written by movingcolor fuse.
 _INTEGER_ATTRIBUTES = (FRAME_KEY,)
 

@@ -249,29 +249,25 @@ KNOWN_BYTES = 1 << 30
 
 
 class DigestedFrames:
-    """Another provider's images with their SHA-256 (FuseWindow's cache keys); the images whose digest
+    """An :class:`ArrayFrames`'s images with their SHA-256 (FuseWindow's cache keys); the images whose digest
     is in ``held`` go as references to what the server holds, without their bytes.
 
     ``known`` holds an earlier window's images by (role, frame), as :attr:`known_images` gives them:
     an image whose bytes equal that one's takes its digest without hashing it again (a scrub's next
     window holds the last one's frames but one; comparing costs a ninth of hashing)."""
 
-    def __init__(self, frames, roles: Sequence[str], known: Mapping | None = None):
+    def __init__(self, frames: ArrayFrames, roles: Sequence[str], known: Mapping | None = None):
         self.clip = list(frames.clip)
         keys = [(role, frame) for role in roles for frame in self.clip]
         known = known or {}
 
         def digested(key: tuple[str, int]) -> tuple[pb.ImageInfo, bytes]:
             before = known.get(key)
-            unless_sent = getattr(frames, "image_unless_sent", None)
-            if unless_sent is None:
-                info, data = frames.image(*key)
-            else:
-                info, data = unless_sent(*key, before[0] if before is not None else None)
-                if data is None:
-                    # The same samples as sent before: their kept bytes and digest go again.
-                    info.sha256 = before[1]
-                    return info, before[0]
+            info, data = frames.image_unless_sent(*key, before[0] if before is not None else None)
+            if data is None:
+                # The same samples as sent before: their kept bytes and digest go again.
+                info.sha256 = before[1]
+                return info, before[0]
             # The bytes hashed are those sent and kept: a view of the caller's array is copied
             # first, so a change made to it meanwhile cannot pair new bytes with the old digest.
             data = _kept(data)

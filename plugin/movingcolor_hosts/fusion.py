@@ -118,7 +118,7 @@ def check_server(settings: FuseSettings) -> int:
     reads (0 where the engine gives none)."""
     with connect(settings.server, settings.token, retries=settings.retries) as client:
         info = client.info()
-    engines = [engine["name"] for engine in info["engines"]]
+    engines = {engine["name"]: engine for engine in info["engines"]}
     if settings.engine not in engines:
         raise SettingsError(
             f"{settings.label('engine')} {settings.engine!r}: the server at {settings.server} has no such "
@@ -130,8 +130,7 @@ def check_server(settings: FuseSettings) -> int:
             f"{settings.label('model')} {settings.model!r}: the server at {settings.server} has no such "
             f"model; it has {', '.join(models) or 'none'}"
         )
-    (engine,) = [engine for engine in info["engines"] if engine["name"] == settings.engine]
-    return int(engine.get("temporal_radius") or 0)
+    return int(engines[settings.engine].get("temporal_radius") or 0)
 
 
 def fuse_rendered(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..errors import FRAMES_WRITTEN, MovingColorError, OutputError
@@ -35,6 +35,21 @@ SUBFOLDER = "fused"
 FOLDER_PADDING = 4
 #: The header attribute naming the plate a fused frame was made from (``FrameSource.origin``).
 PLATE_KEY = "movingcolor:plate"
+#: The header attribute recording what a fused frame was made from (a shot's fingerprint).
+FINGERPRINT_KEY = "movingcolor:fingerprint"
+#: The header attribute naming the frame a fused file holds.
+FRAME_KEY = "movingcolor:frame"
+
+
+def written_for(attributes: Mapping, shot_fingerprint: str, number: int) -> bool:
+    """Whether a fused file's header ``attributes`` say it is frame ``number`` of the shot of
+    ``shot_fingerprint``: a file of the same shot but another frame (a neighbour copied over a
+    failed frame to hold it, a sequence renumbered) is not that frame's result. A format that keeps
+    no number in its header (PNG keeps text alone) cannot say, and is taken at its fingerprint."""
+    frame = attributes.get(FRAME_KEY)
+    return attributes.get(FINGERPRINT_KEY) == shot_fingerprint and (
+        frame is None or str(frame) == str(number)
+    )
 
 
 def output_extension(out: str) -> str:

@@ -15,26 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
 from pathlib import Path
 
 from .. import __version__
 from ..frames.overlap import absolute_spelling
 from ..protocol.digest import file_sha256
 from ..spec.schema import grade_file_parts
-
-HEADER_KEY = "movingcolor:fingerprint"
-#: The header attribute naming the frame a fused file holds.
-FRAME_KEY = "movingcolor:frame"
-
-
-def written_for(attributes: Mapping, shot_fingerprint: str, number: int) -> bool:
-    """Whether a fused file's header ``attributes`` say it is frame ``number`` of the shot of
-    ``shot_fingerprint``: a file of the same shot but another frame (a neighbour copied over a
-    failed frame to hold it, a sequence renumbered) is not that frame's result. A format that keeps
-    no number in its header (PNG keeps text alone) cannot say, and is taken at its fingerprint."""
-    frame = attributes.get(FRAME_KEY)
-    return attributes.get(HEADER_KEY) == shot_fingerprint and (frame is None or str(frame) == str(number))
 
 
 def _maybe_file(value: str | None) -> str | None:

@@ -7,8 +7,7 @@ import functools
 from .. import __version__
 from ..errors import MovingColorError
 from ..frames.image_io import CHROMATICITIES, TypedAttribute
-from ..frames.output_pattern import PLATE_KEY
-from . import fingerprint
+from ..frames.output_pattern import FINGERPRINT_KEY, FRAME_KEY, PLATE_KEY
 from .plan import ShotPlan
 from .resume import shot_fingerprint
 
@@ -40,7 +39,7 @@ class FrameHeaders:
             # The config's name for the colourspace, which MovingColor reads back first.
             "movingcolor:colorspace": out_cs,
             "movingcolor:ocio_config": plan.config.source,
-            fingerprint.FRAME_KEY: number,
+            FRAME_KEY: number,
             "movingcolor:engine": plan.engine.name,
             "movingcolor:model": plan.engine.model,
             "movingcolor:version": __version__,
@@ -50,7 +49,7 @@ class FrameHeaders:
             # grade; its label names the file alone).
             **({GRADE_DIGEST_KEY: plan.colorspaces.grade_digest} if plan.colorspaces.grade_digest else {}),
             **({PLATE_KEY: self.plate} if self.plate else {}),
-            fingerprint.HEADER_KEY: self.fingerprint,
+            FINGERPRINT_KEY: self.fingerprint,
             "Software": f"MovingColor {__version__}",
             **self._interop(out_cs),
         }

@@ -10,6 +10,7 @@ from dataclasses import asdict
 
 from ..errors import MovingColorError
 from ..frames.image_io import read_header, read_pixels
+from ..frames.output_pattern import written_for
 from ..frames.overlap import absolute_spelling
 from . import fingerprint
 from .plan import ShotPlan
@@ -67,7 +68,7 @@ def finished_frames(plan: ShotPlan, shot_fingerprint: str) -> frozenset[int]:
             continue
         try:
             header = read_header(path)
-            if not fingerprint.written_for(header.attributes, shot_fingerprint, number):
+            if not written_for(header.attributes, shot_fingerprint, number):
                 continue
             read_pixels(path)  # truncated or corrupt frames are redone
         except MovingColorError:

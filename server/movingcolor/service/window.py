@@ -15,7 +15,7 @@ from ..errors import MovingColorError
 from ..frames.frame_range import describe_frames
 from ..frames.stream import FrameStore
 from ..jobs import FramePlan, ShotStream
-from ..protocol.digest import image_sha256, is_digest
+from ..protocol.digest import is_digest
 from ..protocol.images import (
     ROLE_NAMES,
     Image,
@@ -47,9 +47,9 @@ def _check_digest_form(info, label: str) -> None:
 
 
 def _check_digest(image: Image) -> None:
-    _check_digest_form(image.info, image.label)
-    expected = image.info.sha256
-    actual = image.received_sha256 or image_sha256(image.data)
+    """An image's declared digest against the one made as its parts arrived (its form was checked
+    at its first part, by ``WindowLimits.admit``)."""
+    expected, actual = image.info.sha256, image.received_sha256
     if actual != expected:
         raise WireFormatError(
             f"{image.label}: its bytes have sha256 {actual[:16]}..., not the {expected[:16]}... its info "
