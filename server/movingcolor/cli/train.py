@@ -115,7 +115,7 @@ def run(args) -> int:
             print(f"step {step}/{config.steps} {parts}", flush=True)
 
     step = trainer.train(args.steps, args.minutes, progress)
-    if not (trainer.checkpoint / "trainer.json").exists():
+    if not trainer.has_checkpoint:
         # No step was made (--minutes ran out before the first): nothing trained, nothing to export.
         raise MovingColorError(
             f"{args.out}: no training step was made, so there is no checkpoint and nothing to export; "

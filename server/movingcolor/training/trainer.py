@@ -121,7 +121,7 @@ class Trainer:
         # A run that resumes takes every weight from its checkpoint: the model it started from need
         # not be installed where a later segment runs.
         restore_folder(self.checkpoint)
-        if config.init and not (self.checkpoint / "trainer.json").exists():
+        if config.init and not self.has_checkpoint:
             self._start_from(config.init)
         self.frozen = self._freeze(config.train_only)
         self.optimiser = torch.optim.AdamW(
@@ -195,6 +195,11 @@ class Trainer:
     def checkpoint(self) -> Path:
         return self.run / "checkpoint"
 
+    @property
+    def has_checkpoint(self) -> bool:
+        """Whether the run has a checkpoint (its record written last, by the swap into place)."""
+        return (self.checkpoint / "trainer.json").exists()
+
     def save(self) -> None:
         """Write the checkpoint atomically: a temporary folder swapped into place, so a kill at any
         moment leaves the last checkpoint or this one (:mod:`..folder_swap`)."""
@@ -226,7 +231,7 @@ class Trainer:
         """Load the run's checkpoint, if it has one; True when it did. The loss and validation
         logs lose the rows of steps past the checkpoint (a killed run wrote them, and the resumed
         run writes them again). A checkpoint a killed save set aside was put back on construction."""
-        if not (self.checkpoint / "trainer.json").exists():
+        if not self.has_checkpoint:
             return False
         try:
             state = json.loads((self.checkpoint / "trainer.json").read_text())
@@ -250,7 +255,7 @@ class Trainer:
         """Remove what a run that never reached its first checkpoint left (its logs, its best
         weights, its curves): nothing can resume it, and a new run appended to them (steps 1-4
         twice over) and exported the old run's best weights as its own. Returns what was removed."""
-        if (self.checkpoint / "trainer.json").exists():
+        if self.has_checkpoint:
             return []
         left = [name for name in RUN_FILES if (self.run / name).exists()]
         if left and not (self.run / RUN_MARKER).exists() and not self._logs_are_a_runs():
@@ -409,7 +414,7 @@ class Trainer:
             self._updating = False
             kept = (
                 "the run's checkpoint keeps the weights of the last checkpoint before it"
-                if (self.checkpoint / "trainer.json").exists()
+                if self.has_checkpoint
                 else "the run has no checkpoint yet"
             )
             raise DivergedError(
@@ -559,7 +564,7 @@ class Trainer:
         # under way: the checkpoint is written and the batch workers are closed on the way out.
         stopping = self._stopping = _StopAtStepEnd()
         diverged = False
-        had_checkpoint = (self.checkpoint / "trainer.json").exists()
+        had_checkpoint = self.has_checkpoint
         try:
             if self._validation_missed():
                 self._validate(curves)
