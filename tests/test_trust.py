@@ -3,6 +3,7 @@ file job, which runs the same shot) against a careless or hostile caller."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -344,6 +345,77 @@ def test_a_frame_linked_outside_the_roots_is_not_read(tmp_path):
     assert not any(p.name == "f.0003.exr" for p in output_files(root / "out"))
     # Unconfined (an artist's own run), the same link is followed as any link is.
     assert run_shot(spec).written
+
+
+_TINT_LUT = "LUT_1D_SIZE 2\n0 0 0\n1.0 0.8 0.6\n"
+_WARM_CCC = (
+    '<ColorCorrectionCollection xmlns="urn:ASC:CDL:v1.01">'
+    '<ColorCorrection id="warm"><SOPNode><Slope>1.3 1.0 0.7</Slope><Offset>0 0 0</Offset>'
+    "<Power>1 1 1</Power></SOPNode><SatNode><Saturation>1</Saturation></SatNode></ColorCorrection>"
+    '<ColorCorrection id="cool"><SOPNode><Slope>0.7 1.0 1.3</Slope><Offset>0 0 0</Offset>'
+    "<Power>1 1 1</Power></SOPNode><SatNode><Saturation>1</Saturation></SatNode></ColorCorrection>"
+    "</ColorCorrectionCollection>"
+)
+
+
+def test_a_grade_or_lut_linked_outside_the_roots_is_not_read(tmp_path):
+    """A file job's grade file and its config's LUTs are checked inside the roots when the job
+    arrives, and OpenColorIO opened them by name later: a link swapped in between had the server
+    apply a file outside the roots (and quote its lines in OpenColorIO's errors). Each is now read
+    inside the roots as it is read; put right, the same files are read (nothing refused is kept)."""
+    import PyOpenColorIO as ocio
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    plate = write_plate(root / "shot", 1, 2)
+    outside.mkdir()
+    (outside / "secret.cube").write_text("LUT_1D_SIZE 2\n0 0 0\n0.3 0.3 0.3\n")
+    (outside / "secret.ccc").write_text(_WARM_CCC)
+    grades = root / "grades"
+    grades.mkdir()
+    config = ocio.Config.CreateFromFile("ocio://default")
+    config.setSearchPath("luts")
+    config.addLook(ocio.Look(name="tint", processSpace="ACEScg", transform=ocio.FileTransform("tint.cube")))
+    (root / "cfg" / "luts").mkdir(parents=True)
+    (root / "cfg" / "config.ocio").write_text(config.serialize())
+    links = {
+        grades / "shot.cube": outside / "secret.cube",
+        grades / "shot.ccc": outside / "secret.ccc",
+        root / "cfg" / "luts" / "tint.cube": outside / "secret.cube",
+    }
+    for link, target in links.items():
+        link.symlink_to(target)
+    specs = {
+        "shot.cube": ShotSpec(
+            plate=plate, out=str(root / "a" / "f.####.exr"), grade=str(grades / "shot.cube")
+        ),
+        "shot.ccc": ShotSpec(
+            plate=plate, out=str(root / "b" / "f.####.exr"), grade=f"{grades}/shot.ccc#cool"
+        ),
+        "tint.cube": ShotSpec(
+            plate=plate,
+            out=str(root / "c" / "f.####.exr"),
+            grade="look:tint",
+            config=str(root / "cfg" / "config.ocio"),
+        ),
+    }
+    for name, spec in specs.items():
+        with confined([root]), pytest.raises(PathOutsideRootsError, match=rf"{name} \(which is .*outside"):
+            run_shot(dataclasses.replace(spec, engine="hard"))
+    assert not [frame for out in "abc" for frame in (root / out).glob("f.*")]
+    for link in links:
+        link.unlink()
+    (grades / "shot.cube").write_text(_TINT_LUT)
+    (grades / "shot.ccc").write_text(_WARM_CCC)
+    (root / "cfg" / "luts" / "tint.cube").write_text(_TINT_LUT)
+    for spec in specs.values():
+        with confined([root]):
+            confined_run = run_shot(dataclasses.replace(spec, engine="hard"))
+        unconfined = dataclasses.replace(spec, engine="hard", out=spec.out.replace("/f.", "/free."))
+        run_shot(unconfined)
+        assert len(confined_run.written) == 2
+        for frame in ("0001", "0002"):
+            ours, theirs = spec.out.replace("####", frame), unconfined.out.replace("####", frame)
+            assert np.array_equal(read_pixels(Path(ours)), read_pixels(Path(theirs)))
 
 
 def test_an_output_folder_swapped_for_a_link_mid_shot_writes_nothing_outside(tmp_path):

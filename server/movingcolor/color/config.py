@@ -5,13 +5,17 @@ from __future__ import annotations
 import difflib
 import functools
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import PyOpenColorIO as ocio
 
 from ..compute_pool import map_parts
 from ..errors import ColorConfigError, UnknownColorspaceError
+from ..frames.confine import active_roots
+from .confined_files import ConfinedFiles, confined_config
 
 BUILTIN_CONFIG = "ocio://default"
 
@@ -45,7 +49,7 @@ def shared_config(source: str | None = None) -> ColorConfig:
         stamp = (status.st_mtime_ns, status.st_size)
     except OSError:  # a built-in config (ocio://...), or a file whose error loading it reports
         stamp = None
-    return _loaded_config(resolved, stamp)
+    return _loaded_config(resolved, stamp, active_roots())
 
 
 @dataclass(frozen=True)
@@ -60,14 +64,21 @@ class ColorspaceChoice:
 
 
 class ColorConfig:
-    """An OpenColorIO config plus cached CPU processors for the conversions we use."""
+    """An OpenColorIO config plus cached CPU processors for the conversions we use. Given ``roots``
+    (a server's file job), every file it reads, LUTs and grades applied in it too, is read inside
+    them as it is read (:mod:`.confined_files`)."""
 
-    def __init__(self, source: str | None = None):
+    def __init__(self, source: str | None = None, roots: Sequence[Path] | None = None):
         self.source = source or os.environ.get("OCIO") or BUILTIN_CONFIG
+        self.files: ConfinedFiles | None = None
         try:
-            self.config = ocio.Config.CreateFromFile(self.source)
-        except OCIO_ERRORS as error:
-            reason = str(error).rstrip(". ")  # OpenColorIO's own sentence, without its full stop
+            if roots is None:
+                self.config = ocio.Config.CreateFromFile(self.source)
+            else:
+                self.config, self.files = confined_config(self.source, roots)
+        except (*OCIO_ERRORS, OSError) as error:  # OSError: a confined config's own file unread
+            # OpenColorIO's own sentence, without its full stop.
+            reason = (error.strerror if isinstance(error, OSError) else str(error)).rstrip(". ")
             raise ColorConfigError(
                 f"cannot load OpenColorIO config {self.source!r}: {reason}. Pass --config with a "
                 f"valid config.ocio, fix $OCIO, or use the built-in {BUILTIN_CONFIG}"
@@ -171,9 +182,19 @@ class ColorConfig:
             )
         return ColorspaceChoice(self.srgb_encoded, f"default for integer {what} files (sRGB-encoded)", doubt)
 
+    def raise_refused(self) -> None:
+        """Where OpenColorIO failed to load a file: raise the refusal of a file outside the roots
+        it asked for, if that was why (a confined config's), in place of OpenColorIO's words."""
+        if self.files is not None:
+            self.files.raise_refused()
+
     def processor(self, transform: ocio.Transform) -> ocio.CPUProcessor:
         """A float32 CPU processor for ``transform`` (errors become ColorConfigError)."""
-        return self.config.getProcessor(transform).getDefaultCPUProcessor()
+        try:
+            return self.config.getProcessor(transform).getDefaultCPUProcessor()
+        except OCIO_ERRORS:
+            self.raise_refused()
+            raise
 
     def converter(self, src: str, dst: str) -> ocio.CPUProcessor | None:
         """The processor from ``src`` to ``dst``, or None when it changes nothing."""
@@ -182,6 +203,7 @@ class ColorConfig:
             try:
                 processor = self.config.getProcessor(src, dst)
             except OCIO_ERRORS as error:
+                self.raise_refused()
                 # A colourspace whose LUT file is missing or broken: name it, not the frame or grade.
                 raise ColorConfigError(
                     f"OpenColorIO config {self.name!r} cannot convert {src!r} to {dst!r} ({error}); "
@@ -223,5 +245,5 @@ def apply_processor(processor: ocio.CPUProcessor | None, rgb: np.ndarray) -> np.
 
 
 @functools.lru_cache(maxsize=8)
-def _loaded_config(source: str, stamp: tuple[int, int] | None) -> ColorConfig:
-    return ColorConfig(source)
+def _loaded_config(source: str, stamp: tuple[int, int] | None, roots: tuple[Path, ...] | None) -> ColorConfig:
+    return ColorConfig(source, roots)

@@ -19,7 +19,10 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
+import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +30,7 @@ import numpy as np
 import PyOpenColorIO as ocio
 
 from ..errors import GradeError, UnknownLookError
+from ..frames.confine import active_roots, read_inside
 from ..spec.grade_text import CDL_KEYS, canonical_grade, inline_values, written_out
 from ..spec.schema import LOOK_PREFIX, grade_file_parts
 from .config import OCIO_ERRORS, ColorConfig, apply_processor
@@ -221,25 +225,32 @@ def _read_afresh_if_changed(path: Path, content: bytes) -> None:
 
 
 def _file(path: Path, cccid: str, config: ColorConfig) -> Grade:
+    roots = active_roots()
     content = b""
     try:
-        content = path.read_bytes()
+        # In a server's file job, read inside its roots from the descriptor checked as it was opened:
+        # the name checked when the job arrived could be a link to anywhere by now.
+        content = path.read_bytes() if roots is None else read_inside(path, roots, "grade file")
     except OSError:
         pass  # OpenColorIO names the file it cannot read
     else:
         _read_afresh_if_changed(path.resolve(), content)
         _refuse_utf16(path, content)
+    # A confined config reads the LUT through the same check (ColorConfig's roots).
     transform = ocio.FileTransform(src=os.fspath(path.resolve()), interpolation=ocio.INTERP_BEST)
-    if cccid:
-        _check_correction_id(path, cccid)
-        transform.setCCCId(cccid)
-    elif path.suffix.lower() in (".ccc", ".cdl"):
-        _require_one_correction(path)
+    with _cdl_file(path, content, roots) as cdl_path:
+        if cccid:
+            _check_correction_id(path, cccid, cdl_path)
+            transform.setCCCId(cccid)
+        elif path.suffix.lower() in (".ccc", ".cdl"):
+            _require_one_correction(path, cdl_path)
+        digest = _digest(cdl_path, cccid, content)
     try:
         # Parse now, so an unreadable LUT fails before any frame is written.
         config.config.getProcessor(transform)
     except (*OCIO_ERRORS, UnicodeDecodeError) as error:  # a text format's parser meets binary
-        if _is_titled_shaper_cube(path):
+        config.raise_refused()
+        if _is_titled_shaper_cube(path, content):
             raise GradeError(
                 f"{path}: OpenColorIO does not read a TITLE line in a .cube that holds a 1D shaper "
                 f"and a 3D LUT (as DaVinci Resolve writes them); delete the TITLE line and give the "
@@ -250,35 +261,45 @@ def _file(path: Path, cccid: str, config: ColorConfig) -> Grade:
             f"complete LUT/CDL in a format OpenColorIO supports"
         ) from error
     kind = "cdl" if path.suffix.lower() in (".cc", ".ccc", ".cdl") else "file"
-    return Grade(
-        kind, path.name + (f"#{cccid}" if cccid else ""), transform, digest=_digest(path, cccid, content)
-    )
+    return Grade(kind, path.name + (f"#{cccid}" if cccid else ""), transform, digest=digest)
 
 
-def _digest(path: Path, cccid: str, content: bytes) -> str:
+@contextmanager
+def _cdl_file(path: Path, content: bytes, roots: tuple[Path, ...] | None) -> Iterator[Path]:
+    """The file OpenColorIO's CDL readers, which take a name, are to open for grade file ``path``:
+    the file itself, or in a confined job a private copy of the ``content`` read inside the roots."""
+    if roots is None or path.suffix.lower() not in (".cc", ".ccc", ".cdl"):
+        yield path.resolve()
+        return
+    with tempfile.TemporaryDirectory(prefix="movingcolor-cdl-") as folder:
+        copy = Path(folder) / path.name
+        copy.write_bytes(content)
+        yield copy
+
+
+def _digest(cdl_path: Path, cccid: str, content: bytes) -> str:
     """What a grade file applies, as a digest: the file's content, or for ``FILE#ID`` the values of
     that correction alone (a collection republished for another shot is the same grade for this one)."""
     if not cccid:
         return f"sha256:{hashlib.sha256(content).hexdigest()}"
-    cdl = ocio.CDLTransform.CreateFromFile(os.fspath(path.resolve()), cccid)
+    try:
+        cdl = ocio.CDLTransform.CreateFromFile(os.fspath(cdl_path), cccid)
+    except OCIO_ERRORS:
+        return ""  # not a collection OpenColorIO reads: loading it says what is wrong
     values = (cdl.getSlope(), cdl.getOffset(), cdl.getPower(), cdl.getSat())
     return f"sha256:{hashlib.sha256(repr(values).encode()).hexdigest()}#{cccid}"
 
 
-def _is_titled_shaper_cube(path: Path) -> bool:
-    """Whether ``path`` is a .cube with a TITLE line, a 1D shaper and a 3D LUT: the one kind whose
-    TITLE OpenColorIO's parsers refuse (each .cube parser is tried in turn, and the Resolve one names
-    a TITLE line whatever is wrong with a file, so its words alone do not say TITLE is the fault)."""
+def _is_titled_shaper_cube(path: Path, content: bytes) -> bool:
+    """Whether ``path`` (its ``content``) is a .cube with a TITLE line, a 1D shaper and a 3D LUT: the
+    one kind whose TITLE OpenColorIO's parsers refuse (each .cube parser is tried in turn, and the
+    Resolve one names a TITLE line whatever is wrong with a file, so its words alone do not say TITLE
+    is the fault)."""
     if path.suffix.lower() != ".cube":
         return False
-    try:
-        keywords = {
-            line.split(maxsplit=1)[0]
-            for line in path.read_text(errors="replace").splitlines()
-            if line.strip()
-        }
-    except OSError:
-        return False
+    keywords = {
+        line.split(maxsplit=1)[0] for line in content.decode(errors="replace").splitlines() if line.strip()
+    }
     return {"TITLE", "LUT_1D_SIZE", "LUT_3D_SIZE"} <= keywords
 
 
@@ -289,7 +310,7 @@ def _refuse_utf16(path: Path, content: bytes) -> None:
         raise GradeError(f"{path}: is UTF-16 text, which OpenColorIO does not read; save it as UTF-8")
 
 
-def _check_correction_id(path: Path, cccid: str) -> None:
+def _check_correction_id(path: Path, cccid: str, cdl_path: Path) -> None:
     """``FILE#ID`` picks a correction of a collection: a file holding one correction of another id,
     or no corrections at all (a LUT), would have been applied whole, another shot's grade."""
     if path.suffix.lower() not in (".cc", ".ccc", ".cdl"):
@@ -300,7 +321,7 @@ def _check_correction_id(path: Path, cccid: str) -> None:
     if path.suffix.lower() != ".cc":
         return  # a collection: OpenColorIO refuses an id it does not hold, naming it
     try:
-        [correction] = ocio.CDLTransform.CreateGroupFromFile(os.fspath(path.resolve()))
+        [correction] = ocio.CDLTransform.CreateGroupFromFile(os.fspath(cdl_path))
     except (*OCIO_ERRORS, ValueError):
         return  # not one correction OpenColorIO reads: the processor's parse says what is wrong
     if correction.getID() != cccid:
@@ -311,11 +332,11 @@ def _check_correction_id(path: Path, cccid: str) -> None:
         )
 
 
-def _require_one_correction(path: Path) -> None:
+def _require_one_correction(path: Path, cdl_path: Path) -> None:
     """A collection of several corrections named without ``#id``: OpenColorIO would take the first,
     a grade no one chose. Refused, with the ids to choose from."""
     try:
-        corrections = list(ocio.CDLTransform.CreateGroupFromFile(os.fspath(path.resolve())))
+        corrections = list(ocio.CDLTransform.CreateGroupFromFile(os.fspath(cdl_path)))
     except OCIO_ERRORS:
         return  # not a CDL OpenColorIO reads: the processor's parse below says what is wrong
     if len(corrections) > 1:

@@ -124,6 +124,24 @@ def readable(path: os.PathLike | str, what: str = "frame") -> Iterator[str]:
         os.close(fd)
 
 
+def read_inside(path: os.PathLike | str, roots: Sequence[Path], what: str) -> bytes:
+    """The bytes of ``path``, read from the one descriptor whose real path was checked to lie inside
+    ``roots``: for a reader that takes names, not descriptors (OpenColorIO's LUTs and CDLs), handed
+    the bytes instead. FileNotFoundError (and other OSErrors) where it cannot be opened; nothing is
+    then read by the name, which a link made meanwhile could point anywhere."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        _check_is_file(path, os.fstat(fd).st_mode, what)
+        real = _opened_path(fd) if has_fd_paths() else Path(os.path.realpath(path))
+        if not lies_within(real, roots):
+            raise _refuse(what, path, real, roots)
+        os.set_blocking(fd, True)
+        with os.fdopen(os.dup(fd), "rb") as file:
+            return file.read()
+    finally:
+        os.close(fd)
+
+
 class OutputFolder:
     """An output folder opened once per write: the temporary file and the rename go through its
     descriptor, so a folder swapped for a link after the check cannot redirect them."""

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 from .. import __version__
+from ..frames.confine import active_roots, read_inside
 from ..frames.overlap import absolute_spelling
 from ..protocol.digest import file_sha256
 from ..spec.schema import grade_file_parts
@@ -31,7 +32,12 @@ def _maybe_file(value: str | None) -> str | None:
     if named is None:
         return value
     path = Path(named[0]).expanduser()
-    return f"{absolute_spelling(path)}{'#' if named[1] else ''}{named[1]}@{file_sha256(path)}"
+    roots = active_roots()
+    # In a server's file job, inside its roots, as the grade and config themselves are read.
+    digest = (
+        file_sha256(path) if roots is None else hashlib.sha256(read_inside(path, roots, "file")).hexdigest()
+    )
+    return f"{absolute_spelling(path)}{'#' if named[1] else ''}{named[1]}@{digest}"
 
 
 def fingerprint(settings: dict, input_files: list[str], model_files: list[Path] = ()) -> str:

@@ -52,8 +52,11 @@ def config_inside_roots(text: str, roots: Sequence[Path]) -> None:
     read, and name in its errors, files outside them)."""
     from ..color.config import shared_config
     from ..color.config_files import files_outside
+    from ..frames.confine import confined
 
-    outside = files_outside(shared_config(text).config, roots)
+    # Loaded as the job will load it, reading inside the roots (and the same config, cached).
+    with confined(roots):
+        outside = files_outside(shared_config(text).config, roots)
     if outside:
         shown = ", ".join(outside[:3]) + (f" and {len(outside) - 3} more" if len(outside) > 3 else "")
         raise PathOutsideRootsError(
