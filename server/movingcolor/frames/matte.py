@@ -13,8 +13,9 @@ def matte_from_pixels(pixels: np.ndarray, channels: tuple[str, ...] = ()) -> np.
     * otherwise the brightest channel, so a coloured label (a DAVIS palette index
       read as dark red) counts as matte.
 
-    A matte with exactly two levels, zero and one other value, is a binary label
-    image whatever that value is (1/255, 128/255, ...), and becomes 0/1. Soft
+    A matte with exactly two levels, zero and one other value that is an integer
+    image's code (1/255, 128/255, ...), is a binary label image and becomes 0/1; a
+    float matte of zero and 0.5 is a roto at half strength and stays as it is. Soft
     mattes are clipped to 0..1.
     """
     if pixels.ndim == 2:
@@ -35,12 +36,11 @@ def matte_from_pixels(pixels: np.ndarray, channels: tuple[str, ...] = ()) -> np.
 
 
 def _is_two_level(matte: np.ndarray, top: float) -> bool:
-    """Zero and one other value: a label image. A frame of that one value alone is a label's too
-    where the value is an integer image's code (an object filling a label sequence's frame, 128/255:
-    every frame of the sequence is decided alike); a float matte of one value (0.3 over the whole
-    frame, a partial grade of everything) is no label and stays as it is."""
-    if not np.all((matte == 0.0) | (matte == top)):
+    """Zero and one other value, an integer image's code: a label image (a DAVIS palette index, an
+    8- or 16-bit mask of 128/255). A frame of that one value alone is a label's too (an object
+    filling a label sequence's frame: every frame of the sequence is decided alike). A value no
+    integer image holds (0.5 or 0.3 in a float EXR: a partial grade, of a shape or of everything)
+    is no label, and stays as it is: it was graded in full."""
+    if not any(abs(top * levels - round(top * levels)) < 1e-3 for levels in (255, 65535)):
         return False
-    return bool((matte == 0.0).any()) or any(
-        abs(top * levels - round(top * levels)) < 1e-3 for levels in (255, 65535)
-    )
+    return bool(np.all((matte == 0.0) | (matte == top)))
