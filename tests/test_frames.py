@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -819,6 +820,49 @@ def test_videos_at_other_frame_rates_are_refused(tmp_path):
     _write_video(tmp_path / "plate.mkv", frames[:4], "ffv1", "yuv444p10le", rate=30)
     _write_video(tmp_path / "matte.mkv", frames[:4], "ffv1", "yuv444p10le", rate=Fraction(30000, 1001))
     assert len(run_shot(replace(spec, force=True)).written) == 4
+
+
+def _write_variable_rate_video(path: Path, frames: list[np.ndarray], milliseconds: list[int]) -> None:
+    """``frames`` shown at the given times (a phone's clip in low light: uneven steps)."""
+    av = pytest.importorskip("av")
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("qtrle", rate=30)  # lossless, in a QuickTime that keeps the times
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "rgb24"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        pictures = []
+        for image, shown in zip(frames, milliseconds, strict=True):
+            picture = av.VideoFrame.from_ndarray(image, format="rgb48le").reformat(format="rgb24")
+            picture.pts, picture.time_base = shown, Fraction(1, 1000)
+            pictures.append(picture)
+        _mux(container, stream, pictures)
+
+
+def test_a_variable_rate_plate_pairs_with_a_roto_of_as_many_frames(tmp_path, caplog):
+    """A phone's clip whose frames step unevenly (24 frames per second on average) beside its roto
+    rendered frame for frame at 30 was refused for their rates, with the advice to render both at
+    one rate, which a variable-rate clip cannot be: as many frames pair one for one; fewer are
+    refused, naming the variable rate."""
+    from movingcolor.jobs.run import run_shot
+    from movingcolor.spec import ShotSpec
+
+    frames = [_ramp(32, 48) for _ in range(8)]
+    _write_variable_rate_video(tmp_path / "plate.mov", frames, [0, 33, 66, 133, 166, 200, 300, 333])
+    _write_video(tmp_path / "matte.mkv", frames, "ffv1", "yuv444p10le", rate=30)
+    spec = ShotSpec(
+        plate=str(tmp_path / "plate.mov"),
+        matte=str(tmp_path / "matte.mkv"),
+        grade="sat=1.2",
+        out=str(tmp_path / "out" / "f.####.exr"),
+        engine="hard",
+    )
+    with caplog.at_level(logging.WARNING, logger="movingcolor"):
+        assert len(run_shot(spec).written) == 8
+    # Its length is its frames' times, not its average rate's: it is not cut short.
+    assert "cut short" not in caplog.text
+    _write_video(tmp_path / "matte.mkv", frames + frames[:2], "ffv1", "yuv444p10le", rate=30)
+    with pytest.raises(FrameSourceError, match="plate video is of variable rate .* conform it to a constant"):
+        run_shot(replace(spec, out=str(tmp_path / "again" / "f.####.exr")))
 
 
 @pytest.mark.parametrize(("extension", "sample"), [(".png", oiio.UINT8), (".tif", oiio.UINT16)])

@@ -238,6 +238,7 @@ class VideoSource(FrameSource):
         self.width, self.height = self._reader.width, self._reader.height
         self.channels = ("R", "G", "B", "A") if self._reader.has_alpha else ("R", "G", "B")
         self.rate = self._reader.rate
+        self.variable_rate = self._reader.variable_rate
         self.timecode, self.timecode_frame = self._reader.timecode, self._reader.timecode_frame
         self.start_seconds = self._reader.start_seconds
         #: Degrees its display rotation turns the pictures (their size here is as they play).

@@ -62,6 +62,16 @@ def _import_av():
     return server_extra("av", "reading video", "PyAV", "av")
 
 
+def _uneven(shown: list) -> bool:
+    """Whether the times frames are shown at (``pts``) step unevenly: by more than a tenth of the
+    usual step (a time base of milliseconds steps 33 and 34 at 30 frames per second: even)."""
+    if len(shown) < 3 or any(pts is None for pts in shown):
+        return False
+    steps = np.diff(np.sort(np.asarray(shown, dtype=np.int64)))
+    usual = float(np.median(steps))
+    return usual > 0 and float(steps.max() - steps.min()) > usual / 10
+
+
 class VideoReader:
     """Frame ``i`` (0-based) of a video as float32 ``(H, W, 3 or 4)`` in 0..1, as it plays.
 
@@ -124,6 +134,9 @@ class VideoReader:
                     packet.pts for packet in container.demux(stream) if packet.size and not packet.is_discard
                 ]
                 self.frame_count = len(shown)
+                #: Whether its frames are shown at uneven intervals (a phone's clip in low light):
+                #: its rate is then an average, which a roto rendered frame for frame need not share.
+                self.variable_rate = _uneven(shown)
         except av.error.DecoderNotFoundError as error:
             raise UnreadableFrameError(
                 f"{self.path}: its video codec is not one the FFmpeg inside PyAV decodes (a camera's raw "
@@ -172,7 +185,7 @@ class VideoReader:
     def _check_length(self, duration: float | None) -> None:
         """A file whose copy stopped part-way keeps its header: say so when it holds well under the
         frames its duration promises (the shot is then the frames it holds)."""
-        if not duration or not self.rate:
+        if not duration or not self.rate or self.variable_rate:  # its rate an average: no promise
             return
         promised = duration * float(self.rate)
         if self.frame_count < promised * 0.9 - 1:

@@ -174,19 +174,31 @@ def _check_rates(sources: ShotSources) -> None:
     """Videos are paired frame by frame by their order: two at other rates (a 24 fps plate and a
     30 fps matte of the same seconds) drift apart over the shot. Two that last as long, frame for
     frame, do not (a phone's variable-rate clip, about 29.6 frames per second on average, and its
-    roto rendered one frame per frame at 30)."""
+    roto rendered one frame per frame at 30); nor does a variable-rate clip beside a video of as
+    many frames, whatever their rates: its rate is an average of uneven steps, which says nothing of
+    how its roto was rendered."""
     videos = [s for s in sources.present if isinstance(s, VideoSource) and s.rate]
     first = videos[0] if videos else None
     for video in videos[1:]:
         if _same_rate(video.rate, first.rate):
             continue
+        as_many = len(video.frames) == len(first.frames)
         # As many frames at nearly the same rate: a variable-rate clip's average and its roto's.
-        if len(video.frames) == len(first.frames) and abs(video.rate - first.rate) <= first.rate / 20:
+        if as_many and (
+            abs(video.rate - first.rate) <= first.rate / 20 or first.variable_rate or video.variable_rate
+        ):
             continue
+        variable = next((v for v in (first, video) if v.variable_rate), None)
+        fix = (
+            f"the {variable.name} video is of variable rate (its frames at uneven times): give the other as "
+            f"many frames, one per frame of it, or conform it to a constant rate first"
+            if variable is not None
+            else "render both at the same rate"
+        )
         raise FrameSourceError(
             f"the {first.name} video {first.path} runs at {float(first.rate):g} frames per second and "
             f"the {video.name} video {video.path} at {float(video.rate):g}: their frames are paired "
-            f"one for one, so they would drift apart; render both at the same rate"
+            f"one for one, so they would drift apart; {fix}"
         )
 
 
