@@ -565,6 +565,32 @@ def test_a_two_channel_plate_is_refused(tmp_path, capsys):
     assert "needs R, G and B" in capsys.readouterr().err
 
 
+def test_a_roto_exported_with_an_opaque_alpha_is_read_from_its_picture(tmp_path, caplog):
+    """A roto exported as RGB with an opaque alpha (Resolve's and After Effects' RGBA exports): its
+    alpha, which wins in a matte, graded the whole of every frame, with a warning only. Its picture
+    is read, as the same roto exported without alpha is, and the log says so."""
+    plate = write_plate(tmp_path / "plate", 1, 3)
+    yy, xx = np.mgrid[0:48, 0:64]
+    for folder, channels in (("rgba", ("R", "G", "B", "A")), ("rgb", ("R", "G", "B"))):
+        (tmp_path / folder).mkdir()
+        for n in range(1, 4):
+            picture = np.zeros((48, 64, len(channels)), np.float32)
+            picture[..., :3] = (((xx - 30 - n) ** 2 + (yy - 24) ** 2) < 15**2)[..., None]
+            if len(channels) == 4:
+                picture[..., 3] = 1.0
+            write_image(tmp_path / folder / f"m.{n:04d}.png", picture, channels=channels)
+    written = {}
+    for folder in ("rgba", "rgb"):
+        spec = ShotSpec(plate=plate, matte=str(tmp_path / folder / "m.####.png"), grade=GRADE,
+                        out=str(tmp_path / f"out-{folder}" / "f.####.exr"), engine="hard")  # fmt: skip
+        with caplog.at_level("WARNING", logger="movingcolor"):
+            written[folder] = [read_pixels(Path(path)) for path in run_shot(spec).written]
+    assert "its alpha is opaque and its picture a grey shape (frame 1)" in caplog.text
+    assert "full on every frame" not in caplog.text
+    for ours, theirs in zip(written["rgba"], written["rgb"], strict=True):
+        assert np.array_equal(ours, theirs)
+
+
 def test_a_matte_shorter_than_the_plate_is_an_error(tmp_path, capsys):
     plate = write_plate(tmp_path / "plate", 1, 10)
     mattes = write_white_mattes(tmp_path / "matte", range(1, 6), "m.{:04d}.png")

@@ -10,6 +10,8 @@ import logging
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from ..errors import FrameRangeError, FrameSizeMismatchError, FrameSourceError
 from ..frames.frame_range import FrameRange
 from ..frames.source import ChannelSource, FrameSource, SequenceSource, VideoSource, open_source
@@ -61,10 +63,45 @@ def open_sources(spec: ShotSpec, mode: str, opened: list[FrameSource]) -> ShotSo
     first = plate.frames[0] if plate.frames else 0
     matte = ChannelSource(plate, "A") if spec.matte == "alpha" else open_one(spec.matte, "matte", first)
     other = open_one(getattr(spec, mode), mode, first) if mode != "grade" else None
-    sources = ShotSources(plate, matte, other)
+    sources = ShotSources(plate, _matte_picture_behind_opaque_alpha(matte), other)
     _number_videos_as_sequences(sources)
     _place_videos_by_timecode(sources)
     return sources
+
+
+#: How far apart a grey picture's channels may be (a video's YCbCr decoded back to RGB), and how
+#: far its darkest and brightest pixels at least (a shape on a background, not a flat colour).
+_GREY_TOLERANCE = 2 / 255
+_SHAPE_CONTRAST = 0.5
+
+
+def _matte_picture_behind_opaque_alpha(matte: FrameSource) -> FrameSource:
+    """A matte file whose alpha is opaque and whose picture is a grey shape (a roto exported as RGB
+    with alpha, as Resolve's and After Effects' RGBA exports do) is read from its picture: its alpha
+    graded the whole of every frame, with a warning only. Decided once for the shot, on the matte's
+    first frame (a picture shows no shape where the object is absent, which must not make that
+    frame's alpha the matte); a render whose alpha is its matte has an alpha that is not opaque, or
+    a picture in colour."""
+    if isinstance(matte, ChannelSource) or "A" not in matte.channels or len(matte.channels) < 4:
+        return matte
+    if not matte.frames:
+        return matte
+    first = matte.frames[0]
+    pixels = matte.read(first)
+    alpha = pixels[:, :, matte.channels.index("A")]
+    rgb = pixels[:, :, [matte.channels.index(c) for c in ("R", "G", "B") if c in matte.channels]]
+    if rgb.shape[2] != 3 or float(alpha.min()) < 1.0:
+        return matte
+    grey = float(np.ptp(rgb, axis=2).max()) <= _GREY_TOLERANCE
+    if not grey or float(rgb.max() - rgb.min()) < _SHAPE_CONTRAST:
+        return matte
+    log.warning(
+        "%s: its alpha is opaque and its picture a grey shape (frame %d), as a roto exported as RGB with "
+        "an alpha channel: the matte is read from its picture; export it without alpha to say so",
+        matte.origin(),
+        first,
+    )
+    return ChannelSource(matte, "R")
 
 
 def _number_videos_as_sequences(sources: ShotSources) -> None:
