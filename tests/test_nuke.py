@@ -182,7 +182,7 @@ def test_fuse_button_in_the_gui_works_in_the_background(session, served, shot, t
     assert node.node("Output1").input(0) is node.node("plate")
     assert nuke.run_main_thread() == 1
     assert not nuke.messages, nuke.messages
-    assert node.node("Output1").input(0) is node.node("fused")
+    assert node.node("Output1").input(0) is node.node("fused_or_plate")
     assert node.node("fused")["file"].value() == str(out)
     assert sorted(p.name for p in out.parent.iterdir()) == ["shot.1001.exr", "shot.1002.exr", "shot.1003.exr"]
     assert [bar.closed for bar in nuke.ProgressTask.tasks] == [True]
@@ -209,8 +209,30 @@ def test_an_output_changed_while_the_node_fuses_leaves_the_node_showing_the_fram
     assert nuke.run_main_thread() == 1 and not nuke.messages, nuke.messages
     read = node.node("fused")
     assert (read["file"].value(), read["proxy"].value()) == (str(first_take), "")
-    assert node.node("Output1").input(0) is read
+    assert node.node("Output1").input(0).input(1) is read
     assert sorted(p.name for p in first_take.parent.iterdir()) == ["f.1001.exr", "f.1002.exr"]
+
+
+@pytest.mark.parametrize("made_before_the_switch", [False, True])
+def test_outside_the_fused_frames_the_node_shows_the_plate(
+    session, served, shot, tmp_path, made_before_the_switch
+):
+    """Frames 1002-1005 fused: at 1001 and 1006 the node showed the Read holding 1002's and 1005's
+    fused pictures (Nuke's Read holds its first and last frames), another frame's picture shown as
+    this one's. It shows the plate there, in a node made by an earlier version too."""
+    plate_pattern, matte = shot
+    plate = read_node(plate_pattern, 1001, 1006)
+    node = movingcolor_node(
+        plate, read_node(matte, 1001, 1006), served.address, tmp_path / "o" / "f.####.exr"
+    )
+    if made_before_the_switch:
+        nuke.delete(node.node("fused_or_plate"))
+    movingcolor_nuke.fuse(node, 1002, 1005)
+    for frame in (1001, 1006):
+        assert np.array_equal(node._image(frame)["rgba.red"], plate._image(frame)["rgba.red"]), frame
+    for frame in (1002, 1005):
+        fused = read_pixels(tmp_path / "o" / f"f.{frame}.exr")
+        assert np.array_equal(node._image(frame)["rgba.red"], fused[..., 0]), frame
 
 
 def test_fusing_part_of_a_range_again_shows_the_whole_take_and_names_the_other_frames(

@@ -112,6 +112,16 @@ class Knob(_MainThreadOnly):
     def node(self) -> Node | None:
         return self._node
 
+    def setExpression(self, expression: str, channel: int = -1, view=None) -> bool:
+        self._expression = expression
+        return True
+
+    def hasExpression(self, index: int = -1, view=None) -> bool:
+        return bool(getattr(self, "_expression", ""))
+
+    def expression(self) -> str:
+        return getattr(self, "_expression", "")
+
 
 class String_Knob(Knob):
     def _coerce(self, value):
@@ -689,6 +699,43 @@ class Output(Node):
     _class = "Output"
 
 
+#: The one expression form the stand-in evaluates: whether the frame lies within two knobs' values.
+_WITHIN = re.compile(r"frame >= (\w+)\.(\w+) && frame <= (\w+)\.(\w+)")
+
+
+class Switch(Node):
+    """Shows input ``which`` (clamped to the inputs connected), its value or its expression's at the
+    frame; the frame range is input 0's, as Nuke's Switch of one active input gives."""
+
+    _class = "Switch"
+    _max_inputs = 64
+
+    def _default_knobs(self) -> list[Knob]:
+        return [String_Knob("name"), Boolean_Knob("disable"), Double_Knob("which")]
+
+    def _which(self, frame: int) -> int:
+        knob = self["which"]
+        if not knob.hasExpression():
+            return int(knob.value())
+        match = _WITHIN.fullmatch(knob.expression())
+        if match is None:
+            raise NotImplementedError(
+                f"{self.fullName()}: the stand-in evaluates only 'frame >= NODE.KNOB && frame <= "
+                f"NODE.KNOB', not {knob.expression()!r}"
+            )
+        group = self._parent
+        low = group.node(match[1])[match[2]].value()
+        high = group.node(match[3])[match[4]].value()
+        return int(low <= frame <= high)
+
+    def _image(self, frame: int) -> dict[str, np.ndarray]:
+        index = min(max(self._which(frame), 0), self.inputs() - 1)
+        upstream = self.input(index)
+        if upstream is None:
+            raise RuntimeError(f"{self.fullName()}: input {index} is not connected")
+        return upstream._image(frame)
+
+
 class Group(Node):
     _class = "Group"
     _max_inputs = 0  # grows with the Input nodes inside
@@ -746,7 +793,7 @@ class Group(Node):
         return output._image(frame)
 
 
-_CLASSES = {cls._class: cls for cls in (Read, Write, Input, Output, Group, Roto)}
+_CLASSES = {cls._class: cls for cls in (Read, Write, Input, Output, Group, Roto, Switch)}
 _root_group = Group()
 _root_group._name = "root"
 _root_node = Root()

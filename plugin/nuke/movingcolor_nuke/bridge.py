@@ -19,7 +19,7 @@ from movingcolor_hosts import FusedSequence, fuse_rendered
 from movingcolor_hosts.takes import output_takes
 
 from .knobs import output_knob
-from .node import OUTPUT_NAME, READ_NAME, inner
+from .node import OUTPUT_NAME, READ_NAME, fused_or_plate, inner
 from .render import PreparedShot, prepare_shot
 
 #: The outputs (resolved) whose fusion is under way in a worker, and the node that began each; read
@@ -94,7 +94,7 @@ def show_result(node: nuke.Node, result: FusedSequence, shot: PreparedShot, take
         read[knob].setValue(last)
     read["raw"].setValue(True)  # the frames are in the working space already
     read["reload"].execute()  # the same file names as a previous fusion: drop Nuke's cached frames
-    inner(node, OUTPUT_NAME).setInput(0, read)
+    inner(node, OUTPUT_NAME).setInput(0, fused_or_plate(node))
     done = f"fused {result.first}-{result.last} with {result.engine} on {result.server}"
     notes = shot.notes
     if mixed:
