@@ -173,6 +173,14 @@ def test_clip_under_the_playhead_with_its_alpha(resolve, served, shot, tmp_path,
     settings = settings_for(served.address, tmp_path)
     project = resolve.GetProjectManager().GetCurrentProject()
     project.SetCurrentRenderMode(0)  # the Deliver page was left on Individual clips
+    # ... with the editor's delivery set up: audio on, the whole timeline, its name and folder.
+    deliver = {
+        "ExportAudio": True,
+        "SelectAllFrames": True,
+        "CustomName": "edit_v003",
+        "TargetDir": "/deliveries",
+    }
+    project.SetRenderSettings(deliver)
 
     (report,) = fuse_items(resolve, current_items(resolve), settings)
 
@@ -189,6 +197,10 @@ def test_clip_under_the_playhead_with_its_alpha(resolve, served, shot, tmp_path,
     assert all(timeline.GetIsTrackEnabled("video", t) for t in (1, 2))
     assert project.GetCurrentRenderFormatAndCodec() == {"format": "mov", "codec": "ProRes422HQ"}
     assert project.GetCurrentRenderMode() == 0
+    # The Deliver page as the editor left it (it was left with audio off, a range of frames and the
+    # name of the last input rendered), and no preset left behind.
+    assert project.render_settings == deliver
+    assert project.GetRenderPresetList() == ["H.264 Master", "YouTube - 1080p"]
     assert project.GetRenderJobList() == []  # its render jobs are gone from the queue
     text = (tmp_path / "movingcolor.log").read_text()
     assert "rendering the plate" in text and f"fused frame {RECORD + 5} (6 of 6)" in text

@@ -404,6 +404,7 @@ class Project:
         self.render_settings: dict = {}
         self.codec = ("mov", "ProRes422HQ")  # the Deliver page's format before any script ran
         self.render_mode = 1  # 0: Individual clips, 1: Single clip
+        self.render_presets: dict[str, tuple] = {}  # user presets: what the Deliver page held
         self.resolve_version = [19, 1, 4, 11, ""]
         self.jobs: dict[str, _RenderJob] = {}
         self.stop_after: int | None = None  # the artist presses Stop after this many frames
@@ -486,6 +487,25 @@ class Project:
             return False
         self.render_mode = renderMode
         return True
+
+    def GetRenderPresetList(self) -> list[str]:
+        return ["H.264 Master", "YouTube - 1080p", *self.render_presets]
+
+    def SaveAsNewRenderPreset(self, presetName: str) -> bool:  # noqa: N803
+        if presetName in self.GetRenderPresetList():
+            return False
+        self.render_presets[presetName] = (self.codec, self.render_mode, dict(self.render_settings))
+        return True
+
+    def LoadRenderPreset(self, presetName: str) -> bool:  # noqa: N803
+        if presetName not in self.render_presets:
+            return False
+        self.codec, self.render_mode, settings = self.render_presets[presetName]
+        self.render_settings = dict(settings)
+        return True
+
+    def DeleteRenderPreset(self, presetName: str) -> bool:  # noqa: N803
+        return self.render_presets.pop(presetName, None) is not None
 
     def SetRenderSettings(self, settings: dict) -> bool:
         if not set(settings) <= RENDER_SETTINGS:

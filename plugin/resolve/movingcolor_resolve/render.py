@@ -41,19 +41,50 @@ def only_track(timeline, track: int) -> Iterator[None]:
             timeline.SetTrackEnable("video", index, enabled)
 
 
+#: The render preset the Deliver page's settings are kept in while a fusion renders its inputs.
+KEPT_PRESET = "MovingColor - Deliver page before a fusion"
+
+
 @contextmanager
 def deliver_page_kept(project) -> Iterator[None]:
-    """The Deliver page's format, codec and render mode as they were, afterwards, whatever happened
-    (its other settings cannot be read through the API, so they cannot be put back)."""
+    """The Deliver page's settings as they were, afterwards, whatever happened: kept as a render
+    preset and loaded back (the API cannot read them: a fusion left audio off, a range of frames and
+    the name of the last input rendered, for the editor's next render), the preset then deleted.
+    Where presets cannot be saved, the format, codec and render mode are put back alone."""
     before = project.GetCurrentRenderFormatAndCodec() or {}
     mode = project.GetCurrentRenderMode()
+    kept = _save_preset(project)
     try:
         yield
     finally:
+        if kept:
+            if not _call(project, "LoadRenderPreset", KEPT_PRESET):
+                log.warning("Resolve did not load back the Deliver page's settings (preset %r)", KEPT_PRESET)
+            _call(project, "DeleteRenderPreset", KEPT_PRESET)
         if before.get("format") and before.get("codec"):
             project.SetCurrentRenderFormatAndCodec(before["format"], before["codec"])
         if mode in (0, 1):
             project.SetCurrentRenderMode(mode)
+
+
+def _call(project, method: str, *args) -> bool:
+    """``project.method(*args)`` where this Resolve has it; False where it has not, or it failed."""
+    try:
+        return bool(getattr(project, method)(*args))
+    except (AttributeError, TypeError):
+        return False
+
+
+def _save_preset(project) -> bool:
+    """Save the Deliver page's settings as :data:`KEPT_PRESET` (one a stopped script left is
+    replaced: it holds an older state)."""
+    try:
+        presets = project.GetRenderPresetList() or []
+    except (AttributeError, TypeError):
+        return False
+    if KEPT_PRESET in presets:
+        _call(project, "DeleteRenderPreset", KEPT_PRESET)
+    return _call(project, "SaveAsNewRenderPreset", KEPT_PRESET)
 
 
 def _add_job(project, codec: str, settings: dict) -> str:
