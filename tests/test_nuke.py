@@ -235,6 +235,28 @@ def test_outside_the_fused_frames_the_node_shows_the_plate(
         assert np.array_equal(node._image(frame)["rgba.red"], fused[..., 0]), frame
 
 
+def test_knobs_changed_after_a_fuse_say_the_take_shown_is_of_the_settings_before(
+    session, served, shot, tmp_path
+):
+    """The node went on showing the last take after the artist changed its grade or band, with no
+    word that the picture was not of the knobs' settings; a new fuse clears the word."""
+    plate, matte = shot
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address,
+                            tmp_path / "o" / "f.####.exr")  # fmt: skip
+    nuke.artist_sets(node["band"], "8")  # before any fuse: the node shows the plate
+    assert "changed since the take" not in node["status"].value()
+    movingcolor_nuke.fuse(node, 1001, 1002)
+    nuke.artist_sets(node["last"], 1004)  # the range: the take shown is still of these settings
+    assert node["status"].value().startswith("fused 1001-1002")
+    nuke.artist_sets(node["cdl"], "slope=1.6,1,1;offset=0,0,0;power=1,1,1;sat=1")
+    nuke.artist_sets(node["band"], "6")
+    status = node["status"].value()
+    assert status.startswith("knobs changed since the take shown was fused (CDL): press Fuse to see them; ")
+    assert status.count("knobs changed") == 1 and "fused 1001-1002" in status
+    movingcolor_nuke.fuse(node, 1001, 1002)
+    assert node["status"].value().startswith("fused 1001-1002")
+
+
 def test_fusing_part_of_a_range_again_shows_the_whole_take_and_names_the_other_frames(
     session, served, shot, tmp_path
 ):

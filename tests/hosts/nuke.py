@@ -44,6 +44,9 @@ execute_cancel_after: int | None = None
 
 _lock = threading.RLock()
 _this_node: list[Node] = []
+_this_knob: list[Knob] = []
+#: nuke.addKnobChanged's callbacks: (callable, args, kwargs, node class).
+_knob_changed: list[tuple] = []
 
 
 def _require_main_thread(what: str) -> None:
@@ -1031,6 +1034,33 @@ def toolbar(name: str) -> Menu:
     return menu(name)
 
 
+def addKnobChanged(call: Callable, args=(), kwargs=None, nodeClass: str = "*") -> None:  # noqa: N803
+    """Call ``call(*args, **kwargs)`` when an artist changes a knob of a node of ``nodeClass`` in its
+    panel (Nuke calls knobChanged for user interaction, not for a script's setValue), with
+    ``nuke.thisNode()`` and ``nuke.thisKnob()`` the node and knob."""
+    _knob_changed.append((call, tuple(args), dict(kwargs or {}), nodeClass))
+
+
+def thisKnob() -> Knob | None:
+    return _this_knob[-1] if _this_knob else None
+
+
+def artist_sets(knob: Knob, value) -> None:
+    """Tests: an artist edits ``knob`` in its node's panel: the value is set, then the knobChanged
+    callbacks of its node's class run."""
+    knob.setValue(value)
+    node = knob.node()
+    _this_node.append(node)
+    _this_knob.append(knob)
+    try:
+        for call, args, kwargs, node_class in list(_knob_changed):
+            if node_class in ("*", node.Class()):
+                call(*args, **kwargs)
+    finally:
+        _this_knob.pop()
+        _this_node.pop()
+
+
 def reset() -> None:
     """Tests: a fresh session (empty script, no menus, no messages)."""
     global GUI, execute_cancel_after
@@ -1038,6 +1068,7 @@ def reset() -> None:
     execute_cancel_after = None
     messages.clear()
     _menus.clear()
+    _knob_changed.clear()
     _main_thread_calls.clear()
     _CONTEXT.clear()
     _root_group._children.clear()

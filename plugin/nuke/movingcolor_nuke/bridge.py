@@ -106,6 +106,30 @@ def show_result(node: nuke.Node, result: FusedSequence, shot: PreparedShot, take
     node["status"].setValue("; ".join((f"{done} in {result.seconds:.1f}s", *notes)))
 
 
+#: Knobs whose change makes the take the node shows one of other settings (the range does not).
+FUSION_KNOBS = frozenset(
+    {"server", "engine", "model", "grade_source", "cdl", "grade_file", "look", "matte_channel", "band",
+     "handles", "colorspace", "out"}
+)  # fmt: skip
+#: Begins the status line while the node shows a take fused with other settings than its knobs'.
+STALE = "knobs changed since the take shown was fused"
+
+
+def knob_changed() -> None:
+    """An artist changed a knob of a node (``nuke.addKnobChanged``): where it changes what a fuse
+    makes and the node shows a take, the status line says the take is of the settings before; the
+    picture passed for the new settings' without a word until the next fuse."""
+    node, knob = nuke.thisNode(), nuke.thisKnob()
+    if node is None or knob is None or node.knob("fuse") is None or knob.name() not in FUSION_KNOBS:
+        return
+    read = node.node(READ_NAME)
+    if read is None or not read["file"].value():
+        return  # nothing fused yet: the node shows the plate
+    status = node["status"].value()
+    if not status.startswith(STALE):
+        node["status"].setValue(f"{STALE} ({knob.label() or knob.name()}): press Fuse to see them; {status}")
+
+
 def fuse(node: nuke.Node, first: int | None = None, last: int | None = None) -> FusedSequence:
     """Fuse frames ``first``-``last`` (default: the node's range knobs) and show them in the node.
     Blocks; raises a MovingColorError whose message names the problem and the fix."""
