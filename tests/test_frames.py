@@ -865,6 +865,44 @@ def test_a_variable_rate_plate_pairs_with_a_roto_of_as_many_frames(tmp_path, cap
         run_shot(replace(spec, out=str(tmp_path / "again" / "f.####.exr")))
 
 
+def _write_timecoded(path: Path, pictures: list[np.ndarray], timecode: str, rate: int = 24) -> None:
+    """8-bit RGB or RGBA ``pictures`` as a QuickTime of PNG frames starting at ``timecode``."""
+    av = pytest.importorskip("av")
+    layout = "rgba" if pictures[0].shape[2] == 4 else "rgb24"
+    with av.open(str(path), "w") as container:
+        container.metadata["timecode"] = timecode
+        stream = container.add_stream("png", rate=rate)
+        stream.height, stream.width = pictures[0].shape[:2]
+        stream.pix_fmt = layout
+        stream.metadata["timecode"] = timecode
+        _mux(container, stream, (av.VideoFrame.from_ndarray(p, format=layout) for p in pictures))
+
+
+def test_a_roto_video_read_from_its_picture_is_placed_and_checked_as_its_video(tmp_path):
+    """A roto video with an opaque alpha, read from its picture (a grey shape), was numbered from 0
+    and never placed by its timecode (plate frames 10-13 graded through frames 0-3's matte), nor
+    checked for its rate: it is placed and checked as the video it is."""
+    from movingcolor.jobs.sources import check_sources, open_sources
+    from movingcolor.spec import ShotSpec
+
+    yy, xx = np.mgrid[0:32, 0:32]
+    plate = [np.full((32, 32, 3), 40 + 10 * i, np.uint8) for i in range(14)]
+    roto = np.zeros((32, 32, 4), np.uint8)
+    roto[..., :3] = np.where(((xx - 16) ** 2 + (yy - 16) ** 2 < 64)[..., None], 255, 0)
+    roto[..., 3] = 255
+    _write_timecoded(tmp_path / "plate.mov", plate, "01:00:00:00")
+    _write_timecoded(tmp_path / "roto.mov", [roto] * 4, "01:00:00:10")
+    _write_timecoded(tmp_path / "roto30.mov", [roto] * 4, "01:00:00:10", rate=30)
+    spec = ShotSpec(plate=str(tmp_path / "plate.mov"), matte=str(tmp_path / "roto.mov"), grade="sat=1.2",
+                    out=str(tmp_path / "o" / "f.####.exr"))  # fmt: skip
+    sources = open_sources(spec, "grade", [])
+    assert sources.matte.channels == ("R",) and sources.matte.frames == [10, 11, 12, 13]
+    check_sources(sources)
+    sources = open_sources(replace(spec, matte=str(tmp_path / "roto30.mov")), "grade", [])
+    with pytest.raises(FrameSourceError, match="runs at 24 frames per second and the matte video .* at 30"):
+        check_sources(sources)
+
+
 @pytest.mark.parametrize(("extension", "sample"), [(".png", oiio.UINT8), (".tif", oiio.UINT16)])
 def test_a_straight_alpha_plate_keeps_its_colours(tmp_path, extension, sample):
     """A PNG's alpha (and a TIFF's marked unassociated) is straight: its colours are read as stored.

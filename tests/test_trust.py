@@ -22,6 +22,7 @@ from movingcolor.errors import (
     GradeError,
     ImageTooLargeError,
     InvalidPixelsError,
+    MovingColorError,
     OutputBusyError,
     PathOutsideRootsError,
 )
@@ -416,6 +417,59 @@ def test_a_grade_or_lut_linked_outside_the_roots_is_not_read(tmp_path):
         for frame in ("0001", "0002"):
             ours, theirs = spec.out.replace("####", frame), unconfined.out.replace("####", frame)
             assert np.array_equal(read_pixels(Path(ours)), read_pixels(Path(theirs)))
+
+
+_DOUBLE_SPI1D = "Version 1\nFrom 0.0 1.0\nLength 2\nComponents 1\n{\n0.0\n2.0\n}\n"
+
+
+def _config_searching(folder: Path, search_path: str) -> Path:
+    """A config whose colourspace ``dbl`` doubles scene-linear values through ``double.spi1d``, found
+    along ``search_path``; written as ``folder/config.ocio``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.ocio").write_text(
+        "ocio_profile_version: 2\n"
+        f"search_path: {search_path}\n"
+        "roles: {default: lin, scene_linear: lin}\n"
+        "displays:\n  sRGB:\n    - !<View> {name: Raw, colorspace: lin}\n"
+        "colorspaces:\n"
+        "  - !<ColorSpace> {name: lin}\n"
+        "  - !<ColorSpace>\n    name: dbl\n    to_scene_reference: !<FileTransform> {src: double.spi1d}\n"
+    )
+    return folder / "config.ocio"
+
+
+def test_a_confined_config_reads_as_the_same_config_read_freely(tmp_path, monkeypatch):
+    """Read inside the roots, a config's LUT in its second search folder was not found (the first
+    folder's miss was taken for the file); a refused job's misses left OpenColorIO's process-wide
+    caches saying that a missing file existed, breaking the server's own config for its streamed
+    calls; a job naming no config refused the server's own $OCIO outside the roots; an archive
+    failed in YAML's words. Each now reads as the config read freely does, or says what to do."""
+    from movingcolor.color.config import shared_config
+    from movingcolor.service.roots import config_inside_roots
+
+    rgb = np.full((1, 3), 0.25, np.float32)
+    root = tmp_path / "root"
+    config = _config_searching(root / "show", "[a, b]")
+    (root / "show" / "a").mkdir()
+    (root / "show" / "b").mkdir()
+    (root / "show" / "b" / "double.spi1d").write_text(_DOUBLE_SPI1D)
+    with confined([root]):
+        assert np.allclose(shared_config(str(config)).convert(rgb, "dbl", "lin"), 0.5)
+    studio = _config_searching(tmp_path / "studio", "[a, b]")
+    (tmp_path / "studio" / "a").mkdir()
+    (tmp_path / "studio" / "b").mkdir()
+    (tmp_path / "studio" / "b" / "double.spi1d").write_text(_DOUBLE_SPI1D)
+    probe = _config_searching(root / "probe", f"[{tmp_path / 'studio' / 'a'}]")
+    with pytest.raises(PathOutsideRootsError, match="reads LUTs outside"):
+        config_inside_roots(str(probe), (root,))
+    assert np.allclose(ColorConfig(str(studio)).convert(rgb, "dbl", "lin"), 0.5)
+    monkeypatch.setenv("OCIO", str(studio))
+    with confined([root]):
+        assert np.allclose(shared_config(None).convert(rgb, "dbl", "lin"), 0.5)
+    archive = root / "show.ocioz"
+    archive.write_bytes(b"PK\x03\x04 an archive")
+    with confined([root]), pytest.raises(MovingColorError, match=r"archive \(\.ocioz\) .* extract it inside"):
+        shared_config(str(archive))
 
 
 def test_an_output_folder_swapped_for_a_link_mid_shot_writes_nothing_outside(tmp_path):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import difflib
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +50,10 @@ def shared_config(source: str | None = None) -> ColorConfig:
         stamp = (status.st_mtime_ns, status.st_size)
     except OSError:  # a built-in config (ocio://...), or a file whose error loading it reports
         stamp = None
-    return _loaded_config(resolved, stamp, active_roots())
+    # A server's file job reads the config it names inside its roots; the server's own ($OCIO, a
+    # built-in) is the operator's, read as it is.
+    confined = source and not source.startswith("ocio://")
+    return _loaded_config(resolved, stamp, active_roots() if confined else None)
 
 
 @dataclass(frozen=True)
@@ -65,14 +69,14 @@ class ColorspaceChoice:
 
 class ColorConfig:
     """An OpenColorIO config plus cached CPU processors for the conversions we use. Given ``roots``
-    (a server's file job), every file it reads, LUTs and grades applied in it too, is read inside
-    them as it is read (:mod:`.confined_files`)."""
+    (the config file a server's file job names), the config and every LUT it reads are read inside
+    them as they are read (:mod:`.confined_files`); a built-in config reads no files."""
 
     def __init__(self, source: str | None = None, roots: Sequence[Path] | None = None):
         self.source = source or os.environ.get("OCIO") or BUILTIN_CONFIG
         self.files: ConfinedFiles | None = None
         try:
-            if roots is None:
+            if roots is None or self.source.startswith("ocio://"):
                 self.config = ocio.Config.CreateFromFile(self.source)
             else:
                 self.config, self.files = confined_config(self.source, roots)
@@ -135,7 +139,8 @@ class ColorConfig:
         """Whether colourspace ``name`` is linear to the scene reference, by OpenColorIO's test of its
         transforms (for a config that gives no encodings)."""
         try:
-            return bool(self.config.isColorSpaceLinear(name, ocio.REFERENCE_SPACE_SCENE))
+            with self.reading_files():
+                return bool(self.config.isColorSpaceLinear(name, ocio.REFERENCE_SPACE_SCENE))
         except OCIO_ERRORS:
             return False
 
@@ -182,28 +187,37 @@ class ColorConfig:
             )
         return ColorspaceChoice(self.srgb_encoded, f"default for integer {what} files (sRGB-encoded)", doubt)
 
-    def raise_refused(self) -> None:
-        """Where OpenColorIO failed to load a file: raise the refusal of a file outside the roots
-        it asked for, if that was why (a confined config's), in place of OpenColorIO's words."""
-        if self.files is not None:
-            self.files.raise_refused()
+    @contextmanager
+    def reading_files(self) -> Iterator[None]:
+        """Around OpenColorIO's work that may read the config's files: in a confined config, a file
+        refused outside the roots is raised as such in place of OpenColorIO's error, and its caches
+        emptied of what could not be read (:meth:`ConfinedFiles.loading`)."""
+        if self.files is None:
+            yield
+            return
+        with self.files.loading():
+            try:
+                yield
+            except OCIO_ERRORS:
+                self.files.raise_refused()
+                raise
+
+    def build(self, *args) -> ocio.Processor:
+        """``getProcessor(*args)`` of the config, its files read as :meth:`reading_files` says."""
+        with self.reading_files():
+            return self.config.getProcessor(*args)
 
     def processor(self, transform: ocio.Transform) -> ocio.CPUProcessor:
         """A float32 CPU processor for ``transform`` (errors become ColorConfigError)."""
-        try:
-            return self.config.getProcessor(transform).getDefaultCPUProcessor()
-        except OCIO_ERRORS:
-            self.raise_refused()
-            raise
+        return self.build(transform).getDefaultCPUProcessor()
 
     def converter(self, src: str, dst: str) -> ocio.CPUProcessor | None:
         """The processor from ``src`` to ``dst``, or None when it changes nothing."""
         key = (src, dst)
         if key not in self._processors:
             try:
-                processor = self.config.getProcessor(src, dst)
+                processor = self.build(src, dst)
             except OCIO_ERRORS as error:
-                self.raise_refused()
                 # A colourspace whose LUT file is missing or broken: name it, not the frame or grade.
                 raise ColorConfigError(
                     f"OpenColorIO config {self.name!r} cannot convert {src!r} to {dst!r} ({error}); "

@@ -19,10 +19,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
-import tempfile
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +31,7 @@ from ..frames.confine import active_roots, read_inside
 from ..spec.grade_text import CDL_KEYS, canonical_grade, inline_values, written_out
 from ..spec.schema import LOOK_PREFIX, grade_file_parts
 from .config import OCIO_ERRORS, ColorConfig, apply_processor
+from .confined_files import private_copy
 from .parametric import ParametricGrade
 
 #: Where each CDL number is sane: far wider than any grade (a slope of 4 is already extreme),
@@ -228,53 +226,41 @@ def _file(path: Path, cccid: str, config: ColorConfig) -> Grade:
     roots = active_roots()
     content = b""
     try:
-        # In a server's file job, read inside its roots from the descriptor checked as it was opened:
-        # the name checked when the job arrived could be a link to anywhere by now.
+        # In a server's file job, read inside its roots from the descriptor checked as it was opened
+        # (the name checked when the job arrived could be a link to anywhere by now), and OpenColorIO
+        # given a private copy of what was read, not the name.
         content = path.read_bytes() if roots is None else read_inside(path, roots, "grade file")
     except OSError:
         pass  # OpenColorIO names the file it cannot read
     else:
         _read_afresh_if_changed(path.resolve(), content)
         _refuse_utf16(path, content)
-    # A confined config reads the LUT through the same check (ColorConfig's roots).
-    transform = ocio.FileTransform(src=os.fspath(path.resolve()), interpolation=ocio.INTERP_BEST)
-    with _cdl_file(path, content, roots) as cdl_path:
-        if cccid:
-            _check_correction_id(path, cccid, cdl_path)
-            transform.setCCCId(cccid)
-        elif path.suffix.lower() in (".ccc", ".cdl"):
-            _require_one_correction(path, cdl_path)
-        digest = _digest(cdl_path, cccid, content)
+    source = path.resolve() if roots is None else private_copy(path.name, content)
+    transform = ocio.FileTransform(src=os.fspath(source), interpolation=ocio.INTERP_BEST)
+    if cccid:
+        _check_correction_id(path, cccid, source)
+        transform.setCCCId(cccid)
+    elif path.suffix.lower() in (".ccc", ".cdl"):
+        _require_one_correction(path, source)
     try:
         # Parse now, so an unreadable LUT fails before any frame is written.
-        config.config.getProcessor(transform)
+        config.build(transform)
     except (*OCIO_ERRORS, UnicodeDecodeError) as error:  # a text format's parser meets binary
-        config.raise_refused()
+        # OpenColorIO names the file it read: the private copy's name is the server's business.
+        said = str(error).replace(os.fspath(source), os.fspath(path))
         if _is_titled_shaper_cube(path, content):
             raise GradeError(
                 f"{path}: OpenColorIO does not read a TITLE line in a .cube that holds a 1D shaper "
                 f"and a 3D LUT (as DaVinci Resolve writes them); delete the TITLE line and give the "
-                f"file again (OpenColorIO: {error})"
+                f"file again (OpenColorIO: {said})"
             ) from error
         raise GradeError(
-            f"{path}: OpenColorIO cannot read this grade file ({error}); check that it is a "
+            f"{path}: OpenColorIO cannot read this grade file ({said}); check that it is a "
             f"complete LUT/CDL in a format OpenColorIO supports"
         ) from error
     kind = "cdl" if path.suffix.lower() in (".cc", ".ccc", ".cdl") else "file"
+    digest = _digest(source, cccid, content)
     return Grade(kind, path.name + (f"#{cccid}" if cccid else ""), transform, digest=digest)
-
-
-@contextmanager
-def _cdl_file(path: Path, content: bytes, roots: tuple[Path, ...] | None) -> Iterator[Path]:
-    """The file OpenColorIO's CDL readers, which take a name, are to open for grade file ``path``:
-    the file itself, or in a confined job a private copy of the ``content`` read inside the roots."""
-    if roots is None or path.suffix.lower() not in (".cc", ".ccc", ".cdl"):
-        yield path.resolve()
-        return
-    with tempfile.TemporaryDirectory(prefix="movingcolor-cdl-") as folder:
-        copy = Path(folder) / path.name
-        copy.write_bytes(content)
-        yield copy
 
 
 def _digest(cdl_path: Path, cccid: str, content: bytes) -> str:
@@ -282,10 +268,7 @@ def _digest(cdl_path: Path, cccid: str, content: bytes) -> str:
     that correction alone (a collection republished for another shot is the same grade for this one)."""
     if not cccid:
         return f"sha256:{hashlib.sha256(content).hexdigest()}"
-    try:
-        cdl = ocio.CDLTransform.CreateFromFile(os.fspath(cdl_path), cccid)
-    except OCIO_ERRORS:
-        return ""  # not a collection OpenColorIO reads: loading it says what is wrong
+    cdl = ocio.CDLTransform.CreateFromFile(os.fspath(cdl_path), cccid)
     values = (cdl.getSlope(), cdl.getOffset(), cdl.getPower(), cdl.getSat())
     return f"sha256:{hashlib.sha256(repr(values).encode()).hexdigest()}#{cccid}"
 

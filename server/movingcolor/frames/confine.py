@@ -79,13 +79,16 @@ _NOT_FILES = (
 )
 
 
-def _check_is_file(path: os.PathLike | str, mode: int, what: str) -> None:
+def _check_is_file(
+    path: os.PathLike | str, mode: int, what: str, form: str = "an image or video file"
+) -> None:
     """A regular file passes; a named pipe (reading it waits for a writer, for good: a job that never
-    ends and cannot be cancelled), a device, a socket or a folder is refused by name."""
+    ends and cannot be cancelled), a device, a socket or a folder is refused by name, and the ``what``
+    asked for as ``form``."""
     if stat.S_ISREG(mode):
         return
     kind = next((name for test, name in _NOT_FILES if test(mode)), "not a regular file")
-    raise UnreadableFrameError(f"{path}: is {kind}, not a file; give the {what} as an image or video file")
+    raise UnreadableFrameError(f"{path}: is {kind}, not a file; give the {what} as {form}")
 
 
 @contextmanager
@@ -124,17 +127,20 @@ def readable(path: os.PathLike | str, what: str = "frame") -> Iterator[str]:
         os.close(fd)
 
 
-def read_inside(path: os.PathLike | str, roots: Sequence[Path], what: str) -> bytes:
+def read_inside(
+    path: os.PathLike | str, roots: Sequence[Path], what: str, private: Sequence[Path] = ()
+) -> bytes:
     """The bytes of ``path``, read from the one descriptor whose real path was checked to lie inside
-    ``roots``: for a reader that takes names, not descriptors (OpenColorIO's LUTs and CDLs), handed
-    the bytes instead. FileNotFoundError (and other OSErrors) where it cannot be opened; nothing is
-    then read by the name, which a link made meanwhile could point anywhere."""
+    ``roots`` (or the process's own ``private`` folders, which a refusal does not name): for a reader
+    that takes names, not descriptors (OpenColorIO's LUTs and CDLs), handed the bytes instead.
+    FileNotFoundError (and other OSErrors) where it cannot be opened; nothing is then read by the
+    name, which a link made meanwhile could point anywhere."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
-        _check_is_file(path, os.fstat(fd).st_mode, what)
+        _check_is_file(path, os.fstat(fd).st_mode, what, form="a file")
         real = _opened_path(fd) if has_fd_paths() else Path(os.path.realpath(path))
-        if not lies_within(real, roots):
-            raise _refuse(what, path, real, roots)
+        if not lies_within(real, (*roots, *private)):
+            raise _refuse(what, path, real, tuple(roots))
         os.set_blocking(fd, True)
         with os.fdopen(os.dup(fd), "rb") as file:
             return file.read()

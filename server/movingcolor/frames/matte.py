@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def matte_from_pixels(pixels: np.ndarray, channels: tuple[str, ...] = ()) -> np.ndarray:
+def matte_from_pixels(
+    pixels: np.ndarray, channels: tuple[str, ...] = (), is_float: bool = False
+) -> np.ndarray:
     """A matte as float32 ``(H, W)`` in 0..1.
 
     * an ``A`` channel wins (an RGBA matte render);
@@ -13,9 +15,10 @@ def matte_from_pixels(pixels: np.ndarray, channels: tuple[str, ...] = ()) -> np.
     * otherwise the brightest channel, so a coloured label (a DAVIS palette index
       read as dark red) counts as matte.
 
-    A matte with exactly two levels, zero and one other value that is an integer
-    image's code (1/255, 128/255, ...), is a binary label image and becomes 0/1; a
-    float matte of zero and 0.5 is a roto at half strength and stays as it is. Soft
+    A matte of an integer image (not ``is_float``) with exactly two levels, zero and
+    one other code (1/255, 128/255, ...), is a binary label image and becomes 0/1. A
+    float matte keeps its values: zero and 0.4 is a roto at 40% strength (0.4 is
+    102/255 within a thousandth: no value tells a float roto from a label). Soft
     mattes are clipped to 0..1.
     """
     if pixels.ndim == 2:
@@ -30,7 +33,7 @@ def matte_from_pixels(pixels: np.ndarray, channels: tuple[str, ...] = ()) -> np.
         matte = np.clip(matte, 0.0, 1.0, dtype=np.float32)
     # else read-only and in range (a received matte a server holds): shared, not copied.
     top = float(matte.max())
-    if 0.0 < top < 1.0 and _is_two_level(matte, top):
+    if not is_float and 0.0 < top < 1.0 and _is_two_level(matte, top):
         matte = (matte > 0).astype(np.float32)
     return matte
 

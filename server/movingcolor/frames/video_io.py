@@ -64,12 +64,13 @@ def _import_av():
 
 def _uneven(shown: list) -> bool:
     """Whether the times frames are shown at (``pts``) step unevenly: by more than a tenth of the
-    usual step (a time base of milliseconds steps 33 and 34 at 30 frames per second: even)."""
+    usual step and more than the time base's rounding (a time base of milliseconds steps 33 and 34
+    at 30 frames per second, 8 and 9 at 120: even)."""
     if len(shown) < 3 or any(pts is None for pts in shown):
         return False
     steps = np.diff(np.sort(np.asarray(shown, dtype=np.int64)))
     usual = float(np.median(steps))
-    return usual > 0 and float(steps.max() - steps.min()) > usual / 10
+    return usual > 0 and float(steps.max() - steps.min()) > max(usual / 10, 1.0)
 
 
 class VideoReader:

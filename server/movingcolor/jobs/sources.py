@@ -63,9 +63,11 @@ def open_sources(spec: ShotSpec, mode: str, opened: list[FrameSource]) -> ShotSo
     first = plate.frames[0] if plate.frames else 0
     matte = ChannelSource(plate, "A") if spec.matte == "alpha" else open_one(spec.matte, "matte", first)
     other = open_one(getattr(spec, mode), mode, first) if mode != "grade" else None
-    sources = ShotSources(plate, _matte_picture_behind_opaque_alpha(matte), other)
+    sources = ShotSources(plate, matte, other)
     _number_videos_as_sequences(sources)
     _place_videos_by_timecode(sources)
+    # Once numbered and placed: its picture is read where its frames are.
+    sources.matte = _matte_picture_behind_opaque_alpha(matte)
     return sources
 
 
@@ -214,7 +216,9 @@ def _check_rates(sources: ShotSources) -> None:
     roto rendered one frame per frame at 30); nor does a variable-rate clip beside a video of as
     many frames, whatever their rates: its rate is an average of uneven steps, which says nothing of
     how its roto was rendered."""
-    videos = [s for s in sources.present if isinstance(s, VideoSource) and s.rate]
+    # A matte read from its picture is a channel of its video.
+    present = [getattr(s, "inner", s) if isinstance(s, ChannelSource) else s for s in sources.present]
+    videos = [s for s in present if isinstance(s, VideoSource) and s.rate]
     first = videos[0] if videos else None
     for video in videos[1:]:
         if _same_rate(video.rate, first.rate):

@@ -56,7 +56,9 @@ def config_inside_roots(text: str, roots: Sequence[Path]) -> None:
 
     # Loaded as the job will load it, reading inside the roots (and the same config, cached).
     with confined(roots):
-        outside = files_outside(shared_config(text).config, roots)
+        config = shared_config(text)
+    with config.reading_files():
+        outside = files_outside(config.config, roots)
     if outside:
         shown = ", ".join(outside[:3]) + (f" and {len(outside) - 3} more" if len(outside) > 3 else "")
         raise PathOutsideRootsError(
