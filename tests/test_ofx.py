@@ -18,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -395,6 +396,44 @@ def test_a_server_that_is_down_gives_a_viewer_the_source_and_fails_a_final_rende
     assert [(m["kind"], m["type"]) for m in run.messages()] == [("message", "OfxMessageWarning")]
 
 
+def test_a_final_render_finds_a_server_that_starts_while_it_waits(ofx_build, tmp_path):
+    """A server started (or restarted) while a final render asks for it: its calls failed at once
+    while gRPC waited to reconnect (up to two seconds between attempts), so the frame failed after
+    its retries although the server was up by then. A final render waits for the connection."""
+    plates, mattes = generated(frames=3)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    folder = short_folder()
+    address = f"unix://{folder}/late.sock"
+    server = ServerProcess(address, ["--no-warm-up"])
+    starter = threading.Timer(2.5, server.start)
+    starter.start()
+    try:
+        run = run_host(
+            ofx_build, frames, tmp_path / "out", {"server": address, **GRADE_PARAMS}, render=[FIRST + 1]
+        )
+    finally:
+        starter.join()
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    assert run.renders()[FIRST + 1]["status"] == 0, run.messages()
+    assert not run.messages()
+
+
+def test_a_viewer_past_a_server_found_down_shows_the_source_without_waiting_again(ofx_build, tmp_path):
+    """Each frame of a scrub past a stopped server waited through the retries (about 1.8 s, on
+    every render thread): once it is found down, the next frames ask once and show the Source."""
+    plates, mattes = generated(frames=3)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    params = {"server": f"unix://{tmp_path}/nobody.sock", **GRADE_PARAMS}
+    run = run_host(
+        ofx_build, frames, tmp_path / "out", params, "--interactive", render=[FIRST, FIRST + 1, FIRST + 2]
+    )
+    renders = run.renders()
+    assert all(r["status"] == 0 for r in renders.values())
+    assert renders[FIRST]["seconds"] > 1.0  # the retries a restarting server is given
+    assert renders[FIRST + 1]["seconds"] < 0.5 and renders[FIRST + 2]["seconds"] < 0.5, renders
+
+
 def test_a_host_that_does_not_say_whether_a_render_is_interactive_gets_a_failed_frame(ofx_build, tmp_path):
     """Where the render arguments lack kOfxImageEffectPropInteractiveRenderStatus, a failure fails
     the frame: the un-fused Source would otherwise be baked into a delivery as if fused."""
@@ -479,6 +518,7 @@ def test_a_silent_server_is_given_up_at_the_time_limit(ofx_build, tmp_path):
     assert all(0.9 <= r["seconds"] < 3.0 for r in renders.values()), renders
     assert all(np.array_equal(run.outputs[f][..., :3], plates[f]) for f in plates)
     assert "did not answer" in run.messages()[0]["text"]
+    assert "raise the Time limit" in run.messages()[0]["text"]  # it is under FindImages' own 5 s
 
 
 def test_a_server_slower_than_the_time_limit_is_not_called_absent(ofx_build, served, tmp_path):

@@ -17,8 +17,6 @@ namespace {
 
 // Parts far under gRPC's 4 MiB default receive limit, as the server's own.
 constexpr size_t kPartBytes = 2 * 1024 * 1024;
-// FindImages is cheap: it never needs more than a few seconds.
-constexpr double kFindSeconds = 5.0;
 // gRPC's own refusal of a message over its receiving limit, also RESOURCE_EXHAUSTED: never busy.
 constexpr const char* kTooLarge = "larger than max";
 
@@ -59,8 +57,10 @@ FusionClient::FusionClient(const std::string& address) : address_(address), part
   // (GRPC_ARG_MIN_RECONNECT_BACKOFF_MS stays at its default: it is the time a connection attempt may
   // take, and a server across a slow network needs more than a fraction of a second; each call's
   // deadline bounds the wait anyway.)
+  // At most a second between attempts: a server restarted is connected to within a second of
+  // listening (at two, a render could fail its frame well after the server was back).
   arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
-  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   arguments.SetString("grpc.primary_user_agent", "movingcolor-ofx");
   channel_ = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);
   stub_ = v1::Fusion::NewStub(channel_);
@@ -111,10 +111,17 @@ std::vector<std::string> FusionClient::engines(double seconds, std::string& erro
 }
 
 FusedWindow FusionClient::fuse(const v1::ShotSetup& setup, std::vector<WindowImage>& images, int width,
-                               int height, double seconds, const std::function<bool()>& aborted) {
+                               int height, double seconds, const std::function<bool()>& aborted,
+                               bool interactive) {
   const auto deadline = after(seconds);
   for (auto& image : images)
     if (image.sha256.empty()) image.sha256 = sha256Hex(image.bytes);
+  // A viewer's render past a server found down asks once and shows the Source at once: gRPC goes on
+  // reconnecting meanwhile, and the first frame after the server is back fuses.
+  const bool askOnce = interactive && down_.load();
+  // A final render waits for the connection (within FindImages' limit): a server starting, or
+  // restarted, is found instead of failing the frame while gRPC's next reconnection is due.
+  const bool waitForReady = !interactive;
   // A busy server (RESOURCE_EXHAUSTED: its job table is full) is asked again until the time limit,
   // and one restarting (UNAVAILABLE) a few times within two seconds: a render given up at once would
   // show, or bake into a final render, the un-fused Source for a frame the server can fuse.
@@ -125,8 +132,9 @@ FusedWindow FusionClient::fuse(const v1::ShotSetup& setup, std::vector<WindowIma
     grpc::Status status;
     // The parts this attempt sends: another render thread may learn the server's meanwhile.
     const size_t sent = partBytes_.load();
-    FusedWindow result = attempt(setup, images, width, height, deadline, aborted, status);
-    if (result.ok || result.aborted) return result;
+    FusedWindow result = attempt(setup, images, width, height, deadline, aborted, waitForReady, status);
+    if (!result.aborted) down_.store(result.unreachable);
+    if (result.ok || result.aborted || (askOnce && result.unreachable)) return result;
     // A part over a server's message limit (serve --max-message-mb under 2.1): sent again, at once,
     // in the server's own parts.
     const bool tooLarge = status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
@@ -157,12 +165,14 @@ FusedWindow FusionClient::fuse(const v1::ShotSetup& setup, std::vector<WindowIma
 
 FusedWindow FusionClient::attempt(const v1::ShotSetup& setup, const std::vector<WindowImage>& images,
                                   int width, int height, std::chrono::system_clock::time_point deadline,
-                                  const std::function<bool()>& aborted, grpc::Status& status) {
+                                  const std::function<bool()>& aborted, bool waitForReady,
+                                  grpc::Status& status) {
   v1::FindImagesRequest find;
   for (const auto& image : images) find.add_sha256(image.sha256);
   v1::FindImagesResponse held;
   grpc::ClientContext findContext;
   prepare(findContext, std::min(deadline, after(kFindSeconds)));
+  findContext.set_wait_for_ready(waitForReady);
   {
     CallWaiter waiter(findContext, aborted);
     auto call = stub_->PrepareAsyncFindImages(&findContext, find, waiter.queue());

@@ -41,6 +41,10 @@ struct FusedWindow {
   int imagesReused = 0;
 };
 
+// The longest the first question of a render (FindImages) waits, whatever the Time limit: it is cheap,
+// and a server that does not answer it within this is absent or stalled.
+constexpr double kFindSeconds = 5.0;
+
 // A connection to one server address; thread-safe (gRPC channels are).
 class FusionClient {
  public:
@@ -53,15 +57,18 @@ class FusionClient {
 
   // Fuses `setup.render` from `images` of `width` x `height`; `seconds` bounds the whole exchange.
   // `aborted` is polled while the plugin waits for the server: the host may cancel a render.
+  // `interactive` (a viewer's render) asks once, without waiting, when the server was found
+  // unreachable and has not answered since: each frame of a scrub past a stopped server waited
+  // through the retries. A final render waits for a server that is starting, within its limits.
   FusedWindow fuse(const v1::ShotSetup& setup, std::vector<WindowImage>& images, int width, int height,
-                   double seconds, const std::function<bool()>& aborted);
+                   double seconds, const std::function<bool()>& aborted, bool interactive = false);
 
  private:
   // One FindImages and FuseWindow (and the window again in full if the server lost an image sent by
   // reference); `status` is the last call's.
   FusedWindow attempt(const v1::ShotSetup& setup, const std::vector<WindowImage>& images, int width,
                       int height, std::chrono::system_clock::time_point deadline,
-                      const std::function<bool()>& aborted, grpc::Status& status);
+                      const std::function<bool()>& aborted, bool waitForReady, grpc::Status& status);
   FusedWindow send(const v1::ShotSetup& setup, const std::vector<WindowImage>& images, int width, int height,
                    std::chrono::system_clock::time_point deadline, const std::vector<bool>& reuse,
                    const std::function<bool()>& aborted, grpc::Status& status);
@@ -78,6 +85,8 @@ class FusionClient {
   std::unique_ptr<v1::Fusion::Stub> stub_;
   // The size images are sent in: 2 MiB, or a server's smaller parts once one refused a part.
   std::atomic<size_t> partBytes_;
+  // The last call found the server unreachable (none has answered since).
+  std::atomic<bool> down_{false};
 };
 
 // "sha256" of bytes as ImageInfo.sha256 carries it: 64 lowercase hex digits.

@@ -212,10 +212,14 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   setup.mutable_output()->set_encoding(v1::ENCODING_RAW);
   setup.mutable_output()->set_sample_type(v1::SAMPLE_TYPE_FLOAT);
 
+  // A final render (a render queue, a farm, Deliver) fails the frame: the un-fused Source in its place
+  // would be baked in as if fused. An interactive one shows the Source, with a warning. A host that
+  // does not say which it is gets the final render's answer: a failed frame shows, a Source baked
+  // into a delivery does not.
+  const bool interactive = propInt(inArgs, kOfxImageEffectPropInteractiveRenderStatus, 0, 0) != 0;
   auto client = instance->client(settings.server);
   const auto started = std::chrono::steady_clock::now();
-  FusedWindow fused = client->fuse(setup, images, width, height, settings.timeLimit,
-                                   stopped);
+  FusedWindow fused = client->fuse(setup, images, width, height, settings.timeLimit, stopped, interactive);
   // The host destroyed the instance meanwhile: its images are left as they are.
   if (instance->destroyed()) return kOfxStatFailed;
   if (fused.ok) {
@@ -232,11 +236,6 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
     return kOfxStatOK;
   }
   if (fused.aborted) return kOfxStatFailed;
-  // A final render (a render queue, a farm, Deliver) fails the frame: the un-fused Source in its place
-  // would be baked in as if fused. An interactive one shows the Source, with a warning. A host that
-  // does not say which it is gets the final render's answer: a failed frame shows, a Source baked
-  // into a delivery does not.
-  const bool interactive = propInt(inArgs, kOfxImageEffectPropInteractiveRenderStatus, 0, 0) != 0;
   const std::string shown = interactive ? "showing the un-fused Source" : "the frame is not rendered";
   char limit[32];
   std::snprintf(limit, sizeof limit, "%g", settings.timeLimit);
@@ -247,8 +246,9 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
                 ". Raise the Time limit (a first window loads the engine, and large frames take longer)."
       : fused.unreachable
           ? "the server at " + settings.server + " did not answer (" + fused.error + "); " + shown +
-                ". Start it (movingcolor serve --address " + settings.server +
-                "), check the Server parameter, or raise the Time limit."
+                ". Start it (movingcolor serve --address " + settings.server + "), check the Server parameter" +
+                // Its first question is given five seconds at most: a longer limit waits no longer.
+                (settings.timeLimit < kFindSeconds ? ", or raise the Time limit." : "; if it runs, see its log.")
           : "the server could not fuse " + frameName(target) + ": " + fused.error + "; " + shown + ".";
   // Shown once for each kind of failure, whichever frame it came at (where a host shows a box for
   // each message).
