@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def matte_from_pixels(
-    pixels: np.ndarray, channels: tuple[str, ...] = (), is_float: bool = False
-) -> np.ndarray:
+def matte_from_pixels(pixels: np.ndarray, channels: tuple[str, ...] = ()) -> np.ndarray:
     """A matte as float32 ``(H, W)`` in 0..1.
 
     * an ``A`` channel wins (an RGBA matte render);
@@ -15,10 +13,13 @@ def matte_from_pixels(
     * otherwise the brightest channel, so a coloured label (a DAVIS palette index
       read as dark red) counts as matte.
 
-    A matte of an integer image (not ``is_float``) with exactly two levels, zero and
-    one other code (1/255, 128/255, ...), is a binary label image and becomes 0/1. A
-    float matte keeps its values: zero and 0.4 is a roto at 40% strength (0.4 is
-    102/255 within a thousandth: no value tells a float roto from a label). Soft
+    A matte with exactly two levels, zero and one other value that an 8- or 16-bit
+    image holds (1/255, 128/255, ...), is a binary label image and becomes 0/1: also
+    where a host rendered it as floats (a label image through Nuke or Resolve is a
+    float EXR to the server, and fuses as the file does). Any other value is a
+    partial strength and stays as it is: zero and 0.5 grades the shape at half
+    strength. A hard-edged float roto at exactly 0.2, 0.4, 0.6 or 0.8 (51, 102, 153
+    and 204 in 255ths) is taken for a label; no value can tell the two apart. Soft
     mattes are clipped to 0..1.
     """
     if pixels.ndim == 2:
@@ -33,7 +34,7 @@ def matte_from_pixels(
         matte = np.clip(matte, 0.0, 1.0, dtype=np.float32)
     # else read-only and in range (a received matte a server holds): shared, not copied.
     top = float(matte.max())
-    if not is_float and 0.0 < top < 1.0 and _is_two_level(matte, top):
+    if 0.0 < top < 1.0 and _is_two_level(matte, top):
         matte = (matte > 0).astype(np.float32)
     return matte
 
