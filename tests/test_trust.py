@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -313,7 +314,8 @@ def test_sigterm_stops_a_shot_as_an_interrupt_does(tmp_path):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "movingcolor.cli.main", "fuse", "--plate", plate, "--grade", GRADE]
     run = subprocess.Popen(
-        [*command, "--engine", "guided", "--out", str(out / "f.####.exr")],
+        [*command, "--engine", "guided", "--out", str(out / "f.####.exr"), "--json"],
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -321,13 +323,50 @@ def test_sigterm_stops_a_shot_as_an_interrupt_does(tmp_path):
     while not (out / "f.0001.exr").exists() and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     run.send_signal(signal.SIGTERM)
-    _, stderr = run.communicate(timeout=120)
+    stdout, stderr = run.communicate(timeout=120)
     assert run.returncode == 143, stderr[-2000:]
     assert "stopped (SIGTERM); what was already written is complete" in stderr
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temporary, no claim
     written = output_files(out)
     assert 0 < len(written) < 40
     assert all(read_pixels(path).shape == (360, 640, 3) for path in written)
+    # --json says which frames it leaves, as any other failure while fusing does (it said none).
+    summary = json.loads(stdout)
+    assert summary["exit_code"] == 143 and sorted(Path(p) for p in summary["written"]) == written
+
+
+def test_a_home_folder_output_and_a_name_too_long_are_taken_as_an_artist_means_them(
+    tmp_path, capsys, monkeypatch
+):
+    """``--out=~/...`` reaching the tool unexpanded (a farm's or a script's argument, a quoted shell
+    word) wrote into a folder named ``~`` where every input's ``~`` was the home folder; a file name
+    over the file system's 255 bytes (88 Japanese characters) was a traceback, exit 1, with nothing
+    on stdout under --json."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    write_plate(tmp_path / "home" / "shot", 1, 2)
+    assert fuse("--plate", "~/shot/plate.####.exr", "--out", "~/fused/f.####.exr") == 0
+    assert [p.name for p in output_files(tmp_path / "home" / "fused")] == ["f.0001.exr", "f.0002.exr"]
+    assert not (tmp_path / "~").exists()
+    capsys.readouterr()
+    long_name = "ショット" * 22
+    assert fuse("--plate", "~/shot/plate.####.exr", "--out", f"o/{long_name}.####.exr", "--json") == 2
+    failure = json.loads(capsys.readouterr().out)
+    assert failure["exit_code"] == 2 and "too long for the file system" in failure["error"]
+
+
+def test_an_opaque_plate_alpha_taken_as_the_matte_says_to_give_the_roto(tmp_path, caplog):
+    """No --matte and a plate whose alpha is opaque: the hint spoke of a matte exported with an
+    opaque alpha, which was not given."""
+    plate = write_plate(tmp_path / "shot", 1, 2)
+    for path in sorted((tmp_path / "shot").iterdir()):
+        rgba = read_pixels(path)
+        rgba[..., 3] = 1.0
+        write_image(path, rgba, channels=("R", "G", "B", "A"))
+    with caplog.at_level("WARNING", logger="movingcolor"):
+        assert fuse("--plate", plate, "--out", str(tmp_path / "o" / "f.####.exr")) == 0
+    assert "with no matte given, the matte is the plate's alpha, which is opaque" in caplog.text
+    assert "give the roto with --matte" in caplog.text
 
 
 # -- nothing let in --------------------------------------------------------------------------------
@@ -527,7 +566,10 @@ def test_an_image_over_the_pixel_limit_is_refused_from_its_header(tmp_path, caps
     plate = write_plate(tmp_path / "shot", 1, 2, size=(120, 100))
     out = str(tmp_path / "o" / "f.####.exr")
     assert fuse("--plate", plate, "--out", out, "--max-pixels", "10000") == 2
-    assert "over this process's limit" in capsys.readouterr().err and output_files(tmp_path / "o") == []
+    # In pixels under a megapixel: "(0.0 megapixels), over this process's limit of 0.0 megapixels".
+    error = capsys.readouterr().err
+    assert "is 120x100 (12000 pixels), over this process's limit of 10000 pixels" in error
+    assert output_files(tmp_path / "o") == []
     assert fuse("--plate", plate, "--out", out) == 0
 
 

@@ -45,7 +45,9 @@ def run(args) -> int:
     keep_freed_memory(one_heap=True)  # this process fuses the demo's shots and exits
     progress = FrameProgress(f"demo ({args.engine})")
     try:
-        result = run_demo(Path(args.out), engine=args.engine, frames=args.frames, progress=progress)
+        result = run_demo(
+            Path(args.out).expanduser(), engine=args.engine, frames=args.frames, progress=progress
+        )
     finally:
         progress.close()
     summary = {

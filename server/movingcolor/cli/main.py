@@ -10,6 +10,7 @@ pre-emption), 1 anything unexpected (a bug: the traceback is shown).
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import logging
@@ -138,10 +139,22 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + signal.SIGPIPE
     except MovingColorError as error:
         return _failed(args, f"error: {error}", error.exit_code, getattr(error, FRAMES_WRITTEN, None))
-    except Terminated:
-        return _failed(args, "stopped (SIGTERM); what was already written is complete", 128 + signal.SIGTERM)
-    except KeyboardInterrupt:
-        return _failed(args, "interrupted; what was already written is complete", 130)
+    except OSError as error:
+        if error.errno != errno.ENAMETOOLONG:
+            raise
+        # Met wherever a path is first looked at (an input, the output, a grade): bad input, not a bug.
+        name = error.filename or "a path given"
+        message = (
+            f"error: {name}: a name in this path is too long for the file system (most take 255 bytes "
+            f"a name, fewer characters outside ASCII); give a shorter one"
+        )
+        return _failed(args, message, 2, getattr(error, FRAMES_WRITTEN, None))
+    except Terminated as stop:
+        message = "stopped (SIGTERM); what was already written is complete"
+        return _failed(args, message, 128 + signal.SIGTERM, getattr(stop, FRAMES_WRITTEN, None))
+    except KeyboardInterrupt as stop:
+        message = "interrupted; what was already written is complete"
+        return _failed(args, message, 130, getattr(stop, FRAMES_WRITTEN, None))
     finally:
         if terminates:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -51,10 +51,15 @@ def check_pixels(width: int, height: int, where: str) -> None:
         raise ImageTooLargeError(f"{where}: declares a {width}x{height} image; an image needs pixels")
     if width * height > _max_pixels:
         raise ImageTooLargeError(
-            f"{where}: is {width}x{height} ({width * height / 1e6:.1f} megapixels), over this "
-            f"process's limit of {_max_pixels / 1e6:.1f} megapixels; give a smaller image, or raise "
-            f"the limit with --max-pixels"
+            f"{where}: is {width}x{height} ({_pixels(width * height)}), over this process's limit of "
+            f"{_pixels(_max_pixels)}; give a smaller image, or raise the limit with --max-pixels"
         )
+
+
+def _pixels(count: int) -> str:
+    """A count of pixels as people read it: megapixels where there are a million or more (a limit
+    of 100 read "0.0 megapixels")."""
+    return f"{count / 1e6:.1f} megapixels" if count >= 1_000_000 else f"{count} pixels"
 
 
 def check_samples(width: int, height: int, channels: int, where: str) -> None:

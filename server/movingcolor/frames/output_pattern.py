@@ -61,7 +61,9 @@ def output_pattern(out: str, plate_name: str, plate: str = "") -> SequencePatter
     """``out`` as a sequence pattern; a folder gets ``<plate name>.####.exr`` inside it (or inside
     its ``fused`` subfolder when it holds other image sequences), never over frames fused there from
     another plate than ``plate`` (its ``FrameSource.origin``: shots whose plates share a name, fused
-    into one folder, would replace each other's frames)."""
+    into one folder, would replace each other's frames). ``~`` is the home folder, as in every input's
+    path (a quoted ``--out=~/...`` wrote into a folder named ``~``)."""
+    out = os.path.expanduser(out)
     ours = as_our_pattern(out)
     if ours is not None and not Path(out).is_dir():
         raise OutputError(

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..engines import Engine
-from ..errors import MovingColorError
+from ..errors import FRAMES_WRITTEN, MovingColorError
 from ..frames.image_io import file_samples, write_image
 from ..frames.output_claim import claim_output
 from ..frames.output_pattern import note_frames_written, prepare_folder
@@ -89,6 +89,9 @@ def run_plan(plan: ShotPlan, progress: Progress | None = None, started: float | 
                 writer.finish()
         except MovingColorError as error:
             note_frames_written(error, written, pattern)
+            raise
+        except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM (errors.Terminated): what it leaves
+            setattr(error, FRAMES_WRITTEN, list(written))
             raise
     finally:
         if claim is not None:

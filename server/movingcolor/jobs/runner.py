@@ -137,7 +137,7 @@ def fused_frames(
         yield from average.finished(index)
 
     beyond_band = BeyondBandLog()
-    without_edge = MatteWithoutEdgeLog()
+    without_edge = MatteWithoutEdgeLog(getattr(plan.sources.matte, "inner", None) is plan.sources.plate)
     arrived = plan.sources.arrived
     reads_ahead = release is None or arrived is not None
     workers = preparers(plan.sources.present)
@@ -286,10 +286,12 @@ class MatteWithoutEdgeLog:
     the wrong file or channel and the shot would otherwise come back unchanged without a word (a
     host's one-frame window is told at info level: a scrub past the object is no mistake)."""
 
-    def __init__(self) -> None:
+    def __init__(self, plate_alpha: bool = False) -> None:
         self.empty: list[int] = []
         self.full: list[int] = []
         self.count = 0
+        #: The matte is the plate's own alpha (no matte given): a full one is an opaque plate's.
+        self.plate_alpha = plate_alpha
 
     def check(self, number: int, matte: np.ndarray) -> None:
         self.count += 1
@@ -306,6 +308,13 @@ class MatteWithoutEdgeLog:
                 "matte input (--matte alpha reads the plate's alpha; an RGB matte is read from its "
                 "brightest channel)",
                 describe_frames(self.empty),
+            )
+        elif self.count and len(self.full) == self.count and self.plate_alpha:
+            say(
+                "the matte is full on every frame (%s): with no matte given, the matte is the plate's "
+                "alpha, which is opaque; the whole frame is graded, with no edge to fuse: give the roto "
+                "with --matte",
+                describe_frames(self.full),
             )
         elif self.count and len(self.full) == self.count:
             say(
