@@ -213,6 +213,38 @@ def test_a_client_closed_while_its_call_waits_for_a_server_says_so(tmp_path):
         closer.join()
 
 
+def test_a_client_closed_during_a_shot_a_stack_of_one_and_a_frames_repr_say_what_they_are(served):
+    """close() during a shot raised JobCancelledError with gRPC's words ("Stream removed (Channel
+    closed!)"); one (H, W, C) frame given for a stack was taken row by row, refused as "a plate with
+    no A channel (it has Y)" with the command line's fix; a FusedFrame's repr held its samples (a 4K
+    frame: 100 MB of text)."""
+    from movingcolor.errors import FrameSourceError
+    from movingcolor_client import ClientError
+
+    plates = np.zeros((12, 96, 128, 3), np.float32)
+    mattes = np.zeros((12, 96, 128), np.float32)
+    mattes[:, 30:60, 40:80] = 1.0
+    client = connect(served.address)
+    closer = threading.Timer(0.05, client.close)
+    closer.start()
+    with pytest.raises(ClientError, match="this client of .* is closed"):
+        for _ in range(50):
+            client.fuse_arrays(plates, mattes, grade=GRADE, engine="guided")
+    closer.join()
+    with connect(served.address) as client:
+        with pytest.raises(
+            FrameSourceError, match=r"the plate is an array of shape \(96, 128, 3\): give a stack"
+        ):
+            client.fuse_arrays(plates[0], mattes, grade=GRADE)
+        with pytest.raises(
+            FrameSourceError, match=r"the matte is an array of shape \(96, 128\): give a stack"
+        ):
+            client.fuse_arrays(plates, mattes[0], grade=GRADE)
+        fused = client.fuse_window(2, {n: plates[n] for n in (1, 2, 3)}, {n: mattes[n] for n in (1, 2, 3)},
+                                   grade=GRADE)  # fmt: skip
+    assert len(repr(fused)) < 2000 and "data=" not in repr(fused)
+
+
 class _Failed(Exception):
     """What gRPC raises for a failed call: a code and its details."""
 

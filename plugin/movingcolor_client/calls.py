@@ -120,6 +120,7 @@ class ShotCall:
             except grpc.RpcError as error:
                 if self._cancelled.is_set():
                     raise JobCancelledError(f"{doing}: cancelled by this client") from None
+                self.client._open(None)  # cut by close(): said as a closed client's call, not gRPC's words
                 if self._smaller_parts_learned(error):
                     # Sent again in the server's parts, at once: the server refused the size alone.
                     setup = self._resume(last_received)

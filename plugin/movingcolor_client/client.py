@@ -376,7 +376,9 @@ class Client:
     ) -> np.ndarray:
         """Fuse frames held in memory: ``plate`` ``(T, H, W, 3|4)`` (float, in ``colorspace``, by default
         scene-linear), ``matte`` ``(T, H, W)`` (None: the plate's alpha). Returns float32 ``(N, H, W, 3)``,
-        the fused frames of the render range in the output colourspace."""
+        the fused frames of the render range in the output colourspace: ``out_colorspace`` where given,
+        else the plate's (``colorspace``), as a host takes its frames back (``movingcolor fuse`` writes
+        EXR files in the config's scene_linear instead: name it as ``out_colorspace`` to compare)."""
         shot_frames = ArrayFrames.from_stacks(
             {"plate": plate, "matte": matte, "graded": graded, "edited": edited},
             first_frame,

@@ -13,7 +13,7 @@ import errno
 import os
 import struct
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +77,8 @@ class FusedFrame:
 
     frame: int
     info: pb.ImageInfo
-    data: bytes
+    #: Not in its repr: a stray print of a 4K frame was 100 MB of text.
+    data: bytes = field(repr=False)
 
     @property
     def attributes(self) -> dict:

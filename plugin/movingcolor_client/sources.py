@@ -148,6 +148,20 @@ def _channels(count: int, role: str) -> tuple[str, ...]:
     return names[count]
 
 
+def _check_stack(role: str, stack) -> None:
+    """A stack of frames, not one frame: one ``(H, W, C)`` plate was taken row by row for frames of
+    one channel each, and refused as "a plate with no A channel"."""
+    if not isinstance(stack, np.ndarray):
+        return  # a list of frames: each is checked as an image
+    fewest = 3 if role == "matte" else 4  # a matte may be (T, H, W); a picture has colour channels
+    if stack.ndim < fewest:
+        shape = "(T, H, W) or (T, H, W, 1)" if role == "matte" else "(T, H, W, C)"
+        raise FrameSourceError(
+            f"the {role} is an array of shape {stack.shape}: give a stack of frames {shape}; one frame "
+            f"is a stack of one ({role}[None])"
+        )
+
+
 class ArrayFrames:
     """A shot in memory: per role, frames as ``(H, W, C)`` or ``(H, W)`` float arrays by frame number."""
 
@@ -185,6 +199,7 @@ class ArrayFrames:
         for role, stack in stacks.items():
             if stack is None:
                 continue
+            _check_stack(role, stack)
             frames[role] = {first_frame + i: np.asarray(image) for i, image in enumerate(stack)}
         return cls(frames, **options)
 
