@@ -28,18 +28,23 @@ def test_a_matte_of_one_soft_value_everywhere_stays_soft():
     assert np.array_equal(matte_from_pixels(filled), np.ones((4, 6), np.float32))
 
 
-@pytest.mark.parametrize("strength", [0.5, 0.25, np.float16(0.3), 0.41])
+@pytest.mark.parametrize("strength", [0.5, 0.25, np.float16(0.3), 0.4, 0.2, 1 / 3, 2 / 15, 128 / 255])
 def test_a_float_roto_at_partial_strength_keeps_its_strength(strength):
     """A float EXR roto of zero and 0.5 (a shape graded at half strength) was taken for a label
-    image and graded in full, bit for bit as a matte of 1.0, without a word: a value no 8- or 16-bit
-    image holds is no label's. One that such an image holds is a label's, as the file and a host's
-    float rendering of it must fuse alike (0.4 is 102/255: the docstring says so)."""
+    image and graded in full, bit for bit as a matte of 1.0, without a word; so were 0.4, 1/3 and
+    every k/15 (8- and 16-bit codes), so a hard-edged roto faded in popped to full on those frames.
+    A float matte of one channel keeps its values; an integer image's two levels, or a colour's (a
+    palette label, a host's float rendering of one), are a label's."""
     roto = np.zeros((4, 6), np.float32)
     roto[1:3, 2:5] = strength
-    assert np.array_equal(matte_from_pixels(roto), roto)
-    assert np.array_equal(matte_from_pixels(roto[:, :, None], ("Y",)), roto)
-    roto[1:3, 2:5] = 102 / 255
-    assert np.array_equal(matte_from_pixels(roto), (roto > 0).astype(np.float32))
+    assert np.array_equal(matte_from_pixels(roto, is_float=True), roto)
+    assert np.array_equal(matte_from_pixels(roto[:, :, None], ("Y",), is_float=True), roto)
+    label = (roto > 0).astype(np.float32)
+    if abs(strength * 255 - round(strength * 255)) < 1e-3:  # a code an 8-bit image holds
+        assert np.array_equal(matte_from_pixels(roto), label)  # from an integer file
+        palette = np.zeros((4, 6, 3), np.float32)
+        palette[..., 0] = roto
+        assert np.array_equal(matte_from_pixels(palette, ("R", "G", "B"), is_float=True), label)
 
 
 def test_band_in_pixels_straddles_the_boundary():
