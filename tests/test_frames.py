@@ -735,6 +735,43 @@ def test_frames_are_written_behind_in_order_and_none_after_a_failure(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.1.exr", "f.2.exr"]
 
 
+def test_a_frame_written_while_an_interrupt_waited_on_it_is_reported(tmp_path):
+    """Ctrl-C (or a farm's SIGTERM) while the run waited for a frame's write: the frame was written
+    whole but left out of what the run reported as written (--json's "written")."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from movingcolor.frames.write_behind import WriteBehind
+
+    release = threading.Event()
+    reported = []
+
+    def interrupt(signum, frame):
+        release.set()
+        raise KeyboardInterrupt
+
+    def write(number):
+        if number == 2:
+            release.wait(30)
+        (tmp_path / f"f.{number}").write_text("whole")
+
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+    try:
+        with (
+            pytest.raises(KeyboardInterrupt),
+            WriteBehind(lambda number, path: reported.append(number)) as writer,
+        ):
+            for number in range(1, 5):  # frame 3's submit waits for frame 2's write
+                writer.submit(number, tmp_path / f"f.{number}", lambda n=number: write(n))
+            time.sleep(30)  # not reached: the interrupt comes while frame 2 is awaited
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert reported == [1, 2] and sorted(p.name for p in tmp_path.iterdir()) == ["f.1", "f.2"]
+
+
 def test_frames_written_behind_stay_confined(tmp_path):
     from movingcolor.errors import PathOutsideRootsError
     from movingcolor.frames.confine import confined

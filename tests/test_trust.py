@@ -304,7 +304,8 @@ def test_an_output_folder_that_cannot_be_entered_is_a_clear_error_and_a_drop_box
     ]
 
 
-def test_sigterm_stops_a_shot_as_an_interrupt_does(tmp_path):
+@pytest.mark.parametrize("through", ["in-process", "server"])
+def test_sigterm_stops_a_shot_as_an_interrupt_does(tmp_path, through):
     """A farm stops a task with SIGTERM: the run ended at once with the frame being written left as a
     temporary and the output's claim in place (a rerun from another host waited 10 minutes on it)."""
     import signal
@@ -313,6 +314,13 @@ def test_sigterm_stops_a_shot_as_an_interrupt_does(tmp_path):
     plate = write_plate(tmp_path / "shot", 1, 40, size=(640, 360))
     out = tmp_path / "out"
     command = [sys.executable, "-m", "movingcolor.cli.main", "fuse", "--plate", plate, "--grade", GRADE]
+    server = None
+    if through == "server":
+        from conftest import short_folder
+        from movingcolor.service.process import ServerProcess
+
+        server = ServerProcess(f"unix://{short_folder()}/mc.sock").start()
+        command += ["--server", server.address]
     run = subprocess.Popen(
         [*command, "--engine", "guided", "--out", str(out / "f.####.exr"), "--json"],
         stdout=subprocess.PIPE,
@@ -324,6 +332,8 @@ def test_sigterm_stops_a_shot_as_an_interrupt_does(tmp_path):
         time.sleep(0.01)
     run.send_signal(signal.SIGTERM)
     stdout, stderr = run.communicate(timeout=120)
+    if server is not None:
+        server.stop()
     assert run.returncode == 143, stderr[-2000:]
     assert "stopped (SIGTERM); what was already written is complete" in stderr
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temporary, no claim

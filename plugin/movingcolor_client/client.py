@@ -18,7 +18,7 @@ import grpc
 import numpy as np
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from movingcolor.errors import MovingColorError
+from movingcolor.errors import FRAMES_WRITTEN, MovingColorError
 from movingcolor.frames.frame_range import FrameRange
 from movingcolor.protocol import PART_BYTES
 from movingcolor.protocol.digest import ocio_config_digest
@@ -318,6 +318,9 @@ class Client:
                     fuse(_render_only(setup, run))
         except MovingColorError as error:
             note_frames_written(error, written, pattern)
+            raise
+        except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM: what it leaves, as in-process
+            setattr(error, FRAMES_WRITTEN, list(written))
             raise
         finally:
             outputs.release()

@@ -43,8 +43,11 @@ class WriteBehind:
 
     def _report(self, more: Callable[[], bool]) -> None:
         while self._pending and more():
-            number, path, future = self._pending.popleft()
+            number, path, future = self._pending[0]
+            # Taken off the queue once written: an interrupt while it is awaited leaves it for
+            # __exit__ to report when it is whole (it was written, and left out of the list).
             future.result()
+            self._pending.popleft()
             self.on_written(number, path)
 
     def __enter__(self) -> WriteBehind:
