@@ -253,8 +253,29 @@ def test_knobs_changed_after_a_fuse_say_the_take_shown_is_of_the_settings_before
     status = node["status"].value()
     assert status.startswith("knobs changed since the take shown was fused (CDL): press Fuse to see them; ")
     assert status.count("knobs changed") == 1 and "fused 1001-1002" in status
+    # Asking the server keeps the word; a fuse clears it.
+    node["ask_server"].execute()
+    assert node["status"].value().startswith("knobs changed since the take shown was fused (CDL)")
     movingcolor_nuke.fuse(node, 1001, 1002)
     assert node["status"].value().startswith("fused 1001-1002")
+
+
+def test_a_knob_changed_while_a_fuse_runs_says_the_take_is_of_the_settings_before(
+    session, served, shot, tmp_path
+):
+    """The Fuse button fuses in the background: a band changed meanwhile was lost, and the status said
+    "fused 1001-1002" beside a band knob the take was not fused with."""
+    plate, matte = shot
+    nuke.GUI = True
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address,
+                            tmp_path / "o" / "f.####.exr", first=1001, last=1002)  # fmt: skip
+    worker = movingcolor_nuke.fuse_button(node)
+    nuke.artist_sets(node["band"], "3")
+    worker.join(120)
+    assert nuke.run_main_thread() == 1 and not nuke.messages, nuke.messages
+    status = node["status"].value()
+    assert status.startswith("knobs changed since the take shown was fused (band width)"), status
+    assert "fused 1001-1002" in status
 
 
 def test_fusing_part_of_a_range_again_shows_the_whole_take_and_names_the_other_frames(

@@ -18,7 +18,7 @@ from movingcolor.frames.sequence import SequencePattern
 from movingcolor_hosts import FusedSequence, fuse_rendered
 from movingcolor_hosts.takes import output_takes
 
-from .knobs import output_knob
+from .knobs import FUSION_KNOBS, fusion_knobs, output_knob, with_stale_hint
 from .node import OUTPUT_NAME, READ_NAME, fused_or_plate, inner
 from .render import PreparedShot, prepare_shot
 
@@ -103,16 +103,13 @@ def show_result(node: nuke.Node, result: FusedSequence, shot: PreparedShot, take
             f"{first}-{last} to make them one take",
             *notes,
         )
-    node["status"].setValue("; ".join((f"{done} in {result.seconds:.1f}s", *notes)))
-
-
-#: Knobs whose change makes the take the node shows one of other settings (the range does not).
-FUSION_KNOBS = frozenset(
-    {"server", "engine", "model", "grade_source", "cdl", "grade_file", "look", "matte_channel", "band",
-     "handles", "colorspace", "out"}
-)  # fmt: skip
-#: Begins the status line while the node shows a take fused with other settings than its knobs'.
-STALE = "knobs changed since the take shown was fused"
+    status = "; ".join((f"{done} in {result.seconds:.1f}s", *notes))
+    # A knob changed while the fuse ran (in the background): the take shown is of the settings before.
+    now = dict(fusion_knobs(node))
+    changed = [name for name, before in shot.knobs if now.get(name) != before]
+    if changed:
+        status = with_stale_hint(status, node[changed[0]].label() or changed[0])
+    node["status"].setValue(status)
 
 
 def knob_changed() -> None:
@@ -125,9 +122,7 @@ def knob_changed() -> None:
     read = node.node(READ_NAME)
     if read is None or not read["file"].value():
         return  # nothing fused yet: the node shows the plate
-    status = node["status"].value()
-    if not status.startswith(STALE):
-        node["status"].setValue(f"{STALE} ({knob.label() or knob.name()}): press Fuse to see them; {status}")
+    node["status"].setValue(with_stale_hint(node["status"].value(), knob.label() or knob.name()))
 
 
 def fuse(node: nuke.Node, first: int | None = None, last: int | None = None) -> FusedSequence:

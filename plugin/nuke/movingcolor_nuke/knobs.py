@@ -33,6 +33,25 @@ LABELS = {
 }
 
 
+#: Knobs whose change makes the take the node shows one of other settings (the range does not).
+FUSION_KNOBS = (
+    "server", "engine", "model", "grade_source", "cdl", "grade_file", "look", "matte_channel", "band",
+    "handles", "colorspace", "out",
+)  # fmt: skip
+#: Begins the status line while the node shows a take fused with other settings than its knobs'.
+STALE = "knobs changed since the take shown was fused"
+
+
+def fusion_knobs(node: nuke.Node) -> tuple[tuple[str, object], ...]:
+    """The values of the node's :data:`FUSION_KNOBS`, as a fuse begins with them."""
+    return tuple((name, node[name].value()) for name in FUSION_KNOBS if node.knob(name) is not None)
+
+
+def with_stale_hint(status: str, knob: str) -> str:
+    """``status`` begun with :data:`STALE`, naming ``knob`` (its label), unless it says so already."""
+    return status if status.startswith(STALE) else f"{STALE} ({knob}): press Fuse to see them; {status}"
+
+
 def add_knobs(node: nuke.Node) -> None:
     """The MovingColor tab, in the order an artist fills it in."""
     first, last = nuke.root().firstFrame(), nuke.root().lastFrame()
@@ -103,7 +122,10 @@ def fill_choices(node: nuke.Node) -> ServerChoices:
     node["model"].setTooltip(
         f"the movingcolor engine's model (empty: the server's default); installed: {models}"
     )
-    node["status"].setValue(choices.note)
+    # The hint that the take shown is of other settings stays: asking the server changes no take.
+    status = node["status"].value()
+    hint = status.split("; ", 1)[0] + "; " if status.startswith(STALE) else ""
+    node["status"].setValue(hint + choices.note)
     return choices
 
 

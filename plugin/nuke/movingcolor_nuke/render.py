@@ -31,7 +31,16 @@ from movingcolor_hosts import (
 )
 from movingcolor_hosts.staging import INPUTS_PREFIX, missing_folders, remove_if_empty
 
-from .knobs import GRADED, INPUT_NAMES, MATTE, PLATE, frame_range, output_knob, settings_from_node
+from .knobs import (
+    GRADED,
+    INPUT_NAMES,
+    MATTE,
+    PLATE,
+    frame_range,
+    fusion_knobs,
+    output_knob,
+    settings_from_node,
+)
 from .node import WRITE_NAMES, inner
 from .proxy import band_at_scale, proxy_output, render_scale
 from .script_color import ServerColorspace, script_config, server_colorspace, working_space
@@ -59,6 +68,8 @@ class PreparedShot:
     full_out: str = ""
     #: The output's folders the scratch folder was made in, deepest first: removed when left empty.
     made: tuple[Path, ...] = ()
+    #: The values of the knobs a take depends on when the fuse began (``knobs.fusion_knobs``).
+    knobs: tuple[tuple[str, object], ...] = ()
 
     @property
     def frames(self) -> str:
@@ -248,6 +259,7 @@ def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = N
     """Check the knobs and inputs, then render the inputs (frames ``first``-``last`` and the window
     each side, within the plate's frames). Raises a MovingColorError naming what to fix."""
     settings = settings_from_node(node)
+    knobs = fusion_knobs(node)
     first, last = frame_range(node, first, last)
     roles = _channels_to_write(node, settings)
     color = _colorspace(settings)
@@ -295,5 +307,5 @@ def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = N
     )
     full_out = output_knob(node)
     return PreparedShot(
-        node, node.fullName(), settings, inputs, first, last, scratch, notes, full_out, tuple(made)
+        node, node.fullName(), settings, inputs, first, last, scratch, notes, full_out, tuple(made), knobs
     )
