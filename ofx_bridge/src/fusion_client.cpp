@@ -20,6 +20,9 @@ constexpr size_t kPartBytes = 2 * 1024 * 1024;
 // gRPC's own refusal of a message over its receiving limit, also RESOURCE_EXHAUSTED: never busy.
 constexpr const char* kTooLarge = "larger than max";
 
+// How long the call that asks why a connection failed may take: it never waits for one.
+constexpr double kCauseSeconds = 1.0;
+
 std::chrono::system_clock::time_point after(double seconds) {
   return std::chrono::system_clock::now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(
                                                 std::chrono::duration<double>(seconds));
@@ -163,6 +166,20 @@ FusedWindow FusionClient::fuse(const v1::ShotSetup& setup, std::vector<WindowIma
   }
 }
 
+void FusionClient::findImages(const v1::FindImagesRequest& find, v1::FindImagesResponse& held,
+                              std::chrono::system_clock::time_point deadline, bool waitForReady,
+                              const std::function<bool()>& aborted, grpc::Status& status, bool& stopped) {
+  grpc::ClientContext context;
+  prepare(context, deadline);
+  context.set_wait_for_ready(waitForReady);
+  CallWaiter waiter(context, aborted);
+  auto call = stub_->PrepareAsyncFindImages(&context, find, waiter.queue());
+  call->StartCall();
+  call->Finish(&held, &status, CallWaiter::kOperation);
+  waiter.wait();
+  stopped = waiter.stopped();
+}
+
 FusedWindow FusionClient::attempt(const v1::ShotSetup& setup, const std::vector<WindowImage>& images,
                                   int width, int height, std::chrono::system_clock::time_point deadline,
                                   const std::function<bool()>& aborted, bool waitForReady,
@@ -170,20 +187,22 @@ FusedWindow FusionClient::attempt(const v1::ShotSetup& setup, const std::vector<
   v1::FindImagesRequest find;
   for (const auto& image : images) find.add_sha256(image.sha256);
   v1::FindImagesResponse held;
-  grpc::ClientContext findContext;
-  prepare(findContext, std::min(deadline, after(kFindSeconds)));
-  findContext.set_wait_for_ready(waitForReady);
-  {
-    CallWaiter waiter(findContext, aborted);
-    auto call = stub_->PrepareAsyncFindImages(&findContext, find, waiter.queue());
-    call->StartCall();
-    call->Finish(&held, &status, CallWaiter::kOperation);
-    waiter.wait();
-    if (waiter.stopped()) {
-      FusedWindow stopped;
-      stopped.aborted = true;
-      return stopped;
-    }
+  bool stopped = false;
+  findImages(find, held, std::min(deadline, after(kFindSeconds)), waitForReady, aborted, status, stopped);
+  // Waited out without a connection: asked once more without waiting, for gRPC's own reason (a
+  // refused connection, a missing socket, a name that does not resolve) in place of "Deadline
+  // Exceeded", which says nothing of why.
+  const bool waitedOut = waitForReady && status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+                         channel_->GetState(false) != GRPC_CHANNEL_READY;
+  if (waitedOut && !stopped) {
+    grpc::Status cause;
+    findImages(find, held, after(kCauseSeconds), false, aborted, cause, stopped);
+    if (cause.error_code() == grpc::StatusCode::UNAVAILABLE) status = cause;
+  }
+  if (stopped) {
+    FusedWindow aborted;
+    aborted.aborted = true;
+    return aborted;
   }
   if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
     // A server from before the window cache: it holds nothing and ignores the digests.
@@ -191,6 +210,7 @@ FusedWindow FusionClient::attempt(const v1::ShotSetup& setup, const std::vector<
   } else if (!status.ok()) {
     FusedWindow failed;
     failed.unreachable = unreachable(status);
+    failed.waited = status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
     failed.error = describe(status);
     return failed;
   }

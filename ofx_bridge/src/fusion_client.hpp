@@ -28,6 +28,9 @@ struct FusedWindow {
   bool ok = false;
   // The server could not be reached or did not answer in time (as opposed to refusing the request).
   bool unreachable = false;
+  // Of those, it was waited for until a deadline (a server silent or too slow to connect), not
+  // refused at once (nothing listening, a name that does not resolve).
+  bool waited = false;
   // The server answered (it was asked which images it holds) but was still fusing when the time
   // limit ran out.
   bool timedOut = false;
@@ -73,6 +76,11 @@ class FusionClient {
                    std::chrono::system_clock::time_point deadline, const std::vector<bool>& reuse,
                    const std::function<bool()>& aborted, grpc::Status& status);
   void prepare(grpc::ClientContext& context, std::chrono::system_clock::time_point deadline) const;
+  // One FindImages until `deadline` (waiting for the connection where `waitForReady`), the host's
+  // abort polled meanwhile (`stopped` set).
+  void findImages(const v1::FindImagesRequest& find, v1::FindImagesResponse& held,
+                  std::chrono::system_clock::time_point deadline, bool waitForReady,
+                  const std::function<bool()>& aborted, grpc::Status& status, bool& stopped);
   // Asks the server's limits (GetInfo) and keeps its part size where it is smaller than the parts
   // sent now; true when it is (the window is worth sending again). The host's abort is polled while
   // it waits (`stopped` set, false returned).

@@ -246,9 +246,13 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
                 ". Raise the Time limit (a first window loads the engine, and large frames take longer)."
       : fused.unreachable
           ? "the server at " + settings.server + " did not answer (" + fused.error + "); " + shown +
-                ". Start it (movingcolor serve --address " + settings.server + "), check the Server parameter" +
-                // Its first question is given five seconds at most: a longer limit waits no longer.
-                (settings.timeLimit < kFindSeconds ? ", or raise the Time limit." : "; if it runs, see its log.")
+                ". Start it (movingcolor serve --address " + settings.server + ")" +
+                // Only a wait can be helped by a longer one, and the first question of a render is
+                // given five seconds at most: a longer limit waits no longer.
+                (fused.waited && settings.timeLimit < kFindSeconds
+                     ? ", check the Server parameter, or raise the Time limit."
+                     : std::string(" or check the Server parameter") +
+                           (fused.waited ? "; if it runs, see its log." : "."))
           : "the server could not fuse " + frameName(target) + ": " + fused.error + "; " + shown + ".";
   // Shown once for each kind of failure, whichever frame it came at (where a host shows a box for
   // each message).
