@@ -362,7 +362,18 @@ def test_a_home_folder_output_and_a_name_too_long_are_taken_as_an_artist_means_t
     long_name = "ショット" * 22
     assert fuse("--plate", "~/shot/plate.####.exr", "--out", f"o/{long_name}.####.exr", "--json") == 2
     failure = json.loads(capsys.readouterr().out)
+    assert failure["exit_code"] == 2 and "bytes a name may have in" in failure["error"]
+    assert (
+        fuse("--plate", "~/shot/plate.####.exr", "--grade", f"~/{long_name}.cube", "--out", "o3", "--json")
+        == 2
+    )
+    failure = json.loads(capsys.readouterr().out)
     assert failure["exit_code"] == 2 and "too long for the file system" in failure["error"]
+    # A name that fits, but whose temporary name while written does not: refused before any frame is
+    # fused (it failed at the first frame's write, told to check the disk's room).
+    assert fuse("--plate", "~/shot/plate.####.exr", "--out", f"o2/{'a' * 240}.####.exr", "--json") == 2
+    failure = json.loads(capsys.readouterr().out)
+    assert "the temporary name it is written under" in failure["error"] and not (tmp_path / "o2").exists()
 
 
 def test_an_opaque_plate_alpha_taken_as_the_matte_says_to_give_the_roto(tmp_path, caplog):

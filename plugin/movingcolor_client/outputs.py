@@ -73,7 +73,7 @@ class ShotOutputs:
         settings writes it), and remove the temporaries a killed run left for these frames.
         :meth:`release` gives the claim up."""
         check_outputs_spare_inputs(self.pattern, render, self.frames.files())
-        prepare_folder(self.pattern)
+        prepare_folder(self.pattern, render)
         if self._claim is None:
             try:
                 self._claim = claim_output(self.pattern, self.fingerprint)

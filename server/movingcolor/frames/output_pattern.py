@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from ..errors import FRAMES_WRITTEN, MovingColorError, OutputError
@@ -26,6 +26,7 @@ from .sequence import (
     is_sequence_pattern,
     sequences_in_folder,
 )
+from .temporaries import temporary_path
 
 log = logging.getLogger("movingcolor")
 
@@ -159,8 +160,10 @@ def _written_by_movingcolor(sequence: FolderSequence) -> bool:
     return any(key.startswith("movingcolor:") for key in header.attributes)
 
 
-def prepare_folder(pattern: SequencePattern) -> None:
-    """Make the folder ``pattern`` writes into; OutputError says which folder could not be made."""
+def prepare_folder(pattern: SequencePattern, frames: Iterable[int] = ()) -> None:
+    """Make the folder ``pattern`` writes into; OutputError says which folder could not be made, or
+    which of ``frames``' names (or the temporary name each is written under) the folder cannot hold."""
+    _check_names_fit(pattern, frames)
     try:
         pattern.directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -178,6 +181,38 @@ def prepare_folder(pattern: SequencePattern) -> None:
         ) from error
     except OSError:
         pass  # a frame's file that cannot be looked at: its own read or write says why
+
+
+def _check_names_fit(pattern: SequencePattern, frames: Iterable[int]) -> None:
+    """Refuse, before any frame is fused, a name the folder cannot hold: a frame's, or the longer
+    temporary name it is written under (which names the host and process). One that fit while its
+    temporary did not failed at the first frame's write, told to check the disk's room."""
+    numbers = list(frames)
+    if not numbers:
+        return
+    longest = pattern.path(max(numbers, key=lambda number: len(str(number))))
+    # The folder's file system, or its nearest existing parent's: nothing is made before this check.
+    existing = next(
+        (folder for folder in (pattern.directory, *pattern.directory.parents) if folder.is_dir()), None
+    )
+    try:
+        limit = os.pathconf(existing or ".", "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    name, temporary = len(longest.name.encode()), len(temporary_path(longest).name.encode())
+    if temporary <= limit:
+        return
+    room = max(limit - (temporary - name), 1)
+    why = (
+        f"over the {limit} bytes"
+        if name > limit
+        else "and the temporary name it is written under before it is renamed into place is over the "
+        f"{limit} bytes"
+    )
+    raise OutputError(
+        f"output {longest.name}: the frame's name is {name} bytes, {why} a name may have in "
+        f"{pattern.directory}: give frame names of at most {room} bytes (their number and extension included)"
+    )
 
 
 #: The attribute of an error :func:`note_frames_written` added to: its message without the note, for

@@ -46,7 +46,7 @@ def run_plan(plan: ShotPlan, progress: Progress | None = None, started: float | 
     headers = FrameHeaders(plan)
     claim = None
     try:
-        prepare_folder(pattern)
+        prepare_folder(pattern, plan.range)
         claim = claim_output(pattern, headers.fingerprint)
         for stale in remove_stale_temporaries(pattern, plan.range):
             log.info("removed %s, left by an earlier run that did not finish", stale.name)
