@@ -240,6 +240,10 @@ def test_a_client_closed_during_a_shot_a_stack_of_one_and_a_frames_repr_say_what
             FrameSourceError, match=r"the matte is an array of shape \(96, 128\): give a stack"
         ):
             client.fuse_arrays(plates, mattes[0], grade=GRADE)
+        with pytest.raises(FrameSourceError, match=r"shape \(96, 128, 1\), one frame of the plate's size"):
+            client.fuse_arrays(plates, mattes[0][..., None], grade=GRADE)
+        with pytest.raises(FrameSourceError, match=r"\(T, H, W, C\), colour channels last"):
+            client.fuse_arrays(plates[..., 0], mattes, grade=GRADE)
         fused = client.fuse_window(2, {n: plates[n] for n in (1, 2, 3)}, {n: mattes[n] for n in (1, 2, 3)},
                                    grade=GRADE)  # fmt: skip
     assert len(repr(fused)) < 2000 and "data=" not in repr(fused)

@@ -286,6 +286,18 @@ def test_files_job_writes_under_the_roots(unix_server, shot, farm_root, tmp_path
     assert summary["written"] == [str(p) for p in output_files(farm_root / "job")]
 
 
+def test_a_client_closed_while_its_file_job_runs_says_so(unix_server, shot, farm_root):
+    """close() while RunJob streamed its progress raised JobCancelledError in gRPC's words ("Stream
+    removed (Channel closed!)"), as a shot's call did."""
+    from movingcolor_client import ClientError
+
+    plate, matte = shot
+    client = connect(unix_server.address)
+    with pytest.raises(ClientError, match="this client of .* is closed"):
+        client.run_job(plate, str(farm_root / "closed" / "f.####.exr"), matte, grade=GRADE,
+                       progress=lambda *event: client.close())  # fmt: skip
+
+
 def test_files_job_outside_the_roots_is_refused(unix_server, tcp_server, shot, farm_root, tmp_path):
     plate, matte = shot
     with connect(unix_server.address) as client:

@@ -589,7 +589,9 @@ def test_an_image_over_the_pixel_limit_is_refused_from_its_header(tmp_path, caps
     assert fuse("--plate", plate, "--out", out, "--max-pixels", "10000") == 2
     # In pixels under a megapixel: "(0.0 megapixels), over this process's limit of 0.0 megapixels".
     error = capsys.readouterr().err
-    assert "is 120x100 (12000 pixels), over this process's limit of 10000 pixels" in error
+    assert "is 120x100 (12,000 pixels), over this process's limit of 10,000 pixels" in error
+    assert fuse("--plate", plate, "--out", out, "--max-pixels", "11999") == 2  # never "the same" figures
+    assert "(12,000 pixels), over this process's limit of 11,999 pixels" in capsys.readouterr().err
     assert output_files(tmp_path / "o") == []
     assert fuse("--plate", plate, "--out", out) == 0
 

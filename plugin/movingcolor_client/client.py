@@ -516,6 +516,7 @@ class Client:
                         always_print_fields_with_no_presence=True,
                     )
         except grpc.RpcError as error:
+            self._open(None)  # cut by close(): said as a closed client's call, not gRPC's words
             raise self._call_error(error, answered, f"RunJob on {self.address}", timeout) from None
         raise ClientError(f"RunJob on {self.address} ended without a summary")
 

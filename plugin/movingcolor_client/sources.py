@@ -148,17 +148,25 @@ def _channels(count: int, role: str) -> tuple[str, ...]:
     return names[count]
 
 
-def _check_stack(role: str, stack) -> None:
+def _check_stack(role: str, stack, plate) -> None:
     """A stack of frames, not one frame: one ``(H, W, C)`` plate was taken row by row for frames of
-    one channel each, and refused as "a plate with no A channel"."""
+    one channel each, and refused as "a plate with no A channel"; one ``(H, W, 1)`` matte beside a
+    plate's stack, as frames of one row."""
     if not isinstance(stack, np.ndarray):
         return  # a list of frames: each is checked as an image
-    fewest = 3 if role == "matte" else 4  # a matte may be (T, H, W); a picture has colour channels
-    if stack.ndim < fewest:
-        shape = "(T, H, W) or (T, H, W, 1)" if role == "matte" else "(T, H, W, C)"
+    shape = "(T, H, W) or (T, H, W, 1)" if role == "matte" else "(T, H, W, C), colour channels last"
+    fix = f"give a stack of frames {shape}; one frame is a stack of one ({role}[None])"
+    if stack.ndim < (3 if role == "matte" else 4):  # a matte may be (T, H, W); a picture has colours
+        raise FrameSourceError(f"the {role} is an array of shape {stack.shape}: {fix}")
+    size = tuple(plate.shape[1:3]) if isinstance(plate, np.ndarray) and plate.ndim == 4 else None
+    if (
+        role == "matte"
+        and stack.ndim == 3
+        and size is not None
+        and stack.shape[:2] == size != stack.shape[1:]
+    ):
         raise FrameSourceError(
-            f"the {role} is an array of shape {stack.shape}: give a stack of frames {shape}; one frame "
-            f"is a stack of one ({role}[None])"
+            f"the matte is an array of shape {stack.shape}, one frame of the plate's size: {fix}"
         )
 
 
@@ -199,7 +207,7 @@ class ArrayFrames:
         for role, stack in stacks.items():
             if stack is None:
                 continue
-            _check_stack(role, stack)
+            _check_stack(role, stack, stacks.get("plate"))
             frames[role] = {first_frame + i: np.asarray(image) for i, image in enumerate(stack)}
         return cls(frames, **options)
 

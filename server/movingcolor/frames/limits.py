@@ -57,9 +57,9 @@ def check_pixels(width: int, height: int, where: str) -> None:
 
 
 def _pixels(count: int) -> str:
-    """A count of pixels as people read it: megapixels where there are a million or more (a limit
-    of 100 read "0.0 megapixels")."""
-    return f"{count / 1e6:.1f} megapixels" if count >= 1_000_000 else f"{count} pixels"
+    """A count of pixels, exactly (a limit of 100 read "0.0 megapixels", and 1922x1080 was "2.1
+    megapixels" over a limit of "2.1 megapixels"), and in megapixels where there are a million."""
+    return f"{count:,} pixels" + (f", {count / 1e6:.1f} megapixels" if count >= 1_000_000 else "")
 
 
 def check_samples(width: int, height: int, channels: int, where: str) -> None:

@@ -313,7 +313,7 @@ class MatteWithoutEdgeLog:
             say(
                 "the matte is full on every frame (%s): with no matte given, the matte is the plate's "
                 "alpha, which is opaque; the whole frame is graded, with no edge to fuse: give the roto "
-                "with --matte",
+                "with --matte (in a host, connect the node's matte input)",
                 describe_frames(self.full),
             )
         elif self.count and len(self.full) == self.count:
