@@ -19,6 +19,17 @@ CLIPS = Path(
 )
 
 
+#: An ASC CDL collection of two corrections, ``warm`` and ``cool`` (slopes 1.3,1,0.7 and 0.7,1,1.3).
+WARM_COOL_CCC = (
+    '<ColorCorrectionCollection xmlns="urn:ASC:CDL:v1.01">'
+    '<ColorCorrection id="warm"><SOPNode><Slope>1.3 1.0 0.7</Slope><Offset>0 0 0</Offset>'
+    "<Power>1 1 1</Power></SOPNode><SatNode><Saturation>1</Saturation></SatNode></ColorCorrection>"
+    '<ColorCorrection id="cool"><SOPNode><Slope>0.7 1.0 1.3</Slope><Offset>0 0 0</Offset>'
+    "<Power>1 1 1</Power></SOPNode><SatNode><Saturation>1</Saturation></SatNode></ColorCorrection>"
+    "</ColorCorrectionCollection>"
+)
+
+
 def live_heads(network, seed: int = 1, scale: float = 0.2):
     """Randomise the heads' last layers: they start at zero (an untrained network is the
     hard composite), and tests need a network whose output depends on its input."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import OpenImageIO as oiio
 import pytest
+from conftest import WARM_COOL_CCC
 from movingcolor.color.config import CHUNK_PIXELS, ColorConfig, apply_processor, shared_config
 from movingcolor.color.grade import parse_grade
 from movingcolor.color.parametric import ParametricGrade
@@ -142,14 +143,7 @@ def test_inline_cdl_matches_asc_formula(config):
 
 def test_cdl_file_and_ccc_id(config, tmp_path):
     cc = tmp_path / "warm.ccc"
-    cc.write_text(
-        '<ColorCorrectionCollection xmlns="urn:ASC:CDL:v1.01">'
-        '<ColorCorrection id="warm"><SOPNode><Slope>1.3 1.0 0.7</Slope><Offset>0 0 0</Offset>'
-        "<Power>1 1 1</Power></SOPNode><SatNode><Saturation>1</Saturation></SatNode></ColorCorrection>"
-        '<ColorCorrection id="cool"><SOPNode><Slope>0.7 1.0 1.3</Slope><Offset>0 0 0</Offset>'
-        "<Power>1 1 1</Power></SOPNode><SatNode><Saturation>1</Saturation></SatNode></ColorCorrection>"
-        "</ColorCorrectionCollection>"
-    )
+    cc.write_text(WARM_COOL_CCC)
     rgb = np.full((1, 3), 0.5, np.float32)
     assert np.allclose(_grade(config, f"{cc}#cool", rgb), [[0.35, 0.5, 0.65]], atol=1e-5)
     assert parse_grade(f"{cc}#warm", config).kind == "cdl"

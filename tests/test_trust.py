@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import OpenImageIO as oiio
 import pytest
-from conftest import output_files, run_cli
+from conftest import WARM_COOL_CCC, output_files, run_cli
 from movingcolor.color.config import ColorConfig
 from movingcolor.color.grade import parse_grade
 from movingcolor.errors import (
@@ -409,14 +409,6 @@ def test_a_frame_linked_outside_the_roots_is_not_read(tmp_path):
 
 
 _TINT_LUT = "LUT_1D_SIZE 2\n0 0 0\n1.0 0.8 0.6\n"
-_WARM_CCC = (
-    '<ColorCorrectionCollection xmlns="urn:ASC:CDL:v1.01">'
-    '<ColorCorrection id="warm"><SOPNode><Slope>1.3 1.0 0.7</Slope><Offset>0 0 0</Offset>'
-    "<Power>1 1 1</Power></SOPNode><SatNode><Saturation>1</Saturation></SatNode></ColorCorrection>"
-    '<ColorCorrection id="cool"><SOPNode><Slope>0.7 1.0 1.3</Slope><Offset>0 0 0</Offset>'
-    "<Power>1 1 1</Power></SOPNode><SatNode><Saturation>1</Saturation></SatNode></ColorCorrection>"
-    "</ColorCorrectionCollection>"
-)
 
 
 def test_a_grade_or_lut_linked_outside_the_roots_is_not_read(tmp_path):
@@ -430,7 +422,7 @@ def test_a_grade_or_lut_linked_outside_the_roots_is_not_read(tmp_path):
     plate = write_plate(root / "shot", 1, 2)
     outside.mkdir()
     (outside / "secret.cube").write_text("LUT_1D_SIZE 2\n0 0 0\n0.3 0.3 0.3\n")
-    (outside / "secret.ccc").write_text(_WARM_CCC)
+    (outside / "secret.ccc").write_text(WARM_COOL_CCC)
     grades = root / "grades"
     grades.mkdir()
     config = ocio.Config.CreateFromFile("ocio://default")
@@ -466,7 +458,7 @@ def test_a_grade_or_lut_linked_outside_the_roots_is_not_read(tmp_path):
     for link in links:
         link.unlink()
     (grades / "shot.cube").write_text(_TINT_LUT)
-    (grades / "shot.ccc").write_text(_WARM_CCC)
+    (grades / "shot.ccc").write_text(WARM_COOL_CCC)
     (root / "cfg" / "luts" / "tint.cube").write_text(_TINT_LUT)
     for spec in specs.values():
         with confined([root]):
