@@ -230,8 +230,12 @@ def _file(path: Path, cccid: str, config: ColorConfig) -> Grade:
         # (the name checked when the job arrived could be a link to anywhere by now), and OpenColorIO
         # given a private copy of what was read, not the name.
         content = path.read_bytes() if roots is None else read_inside(path, roots, "grade file")
-    except OSError:
-        pass  # OpenColorIO names the file it cannot read
+    except OSError as error:
+        if roots is not None:  # nothing for OpenColorIO to name: it is given no name
+            raise GradeError(
+                f"{path}: cannot read the grade file ({error.strerror}); check the path"
+            ) from error
+        # OpenColorIO names the file it cannot read
     else:
         _read_afresh_if_changed(path.resolve(), content)
         _refuse_utf16(path, content)
