@@ -376,6 +376,24 @@ def test_a_home_folder_output_and_a_name_too_long_are_taken_as_an_artist_means_t
     assert "the temporary name it is written under" in failure["error"] and not (tmp_path / "o2").exists()
 
 
+def test_an_output_whose_claim_the_folder_cannot_hold_is_refused(tmp_path, capsys):
+    """A frame name whose temporary fits the file system's 255 bytes but whose claim on the sequence
+    (a longer name beside it) does not: the run went on unclaimed, without a word, so a shot of other
+    settings could write into the same sequence at once."""
+    from movingcolor.frames.output_claim import claim_name
+    from movingcolor.frames.sequence import SequencePattern
+    from movingcolor.frames.temporaries import temporary_path
+
+    plate = write_plate(tmp_path / "shot", 1, 2)
+    for length in range(200, 255):
+        out = str(tmp_path / "o" / f"{'a' * length}.####.exr")
+        pattern = SequencePattern.parse(out)
+        if len(temporary_path(pattern.path(1)).name) <= 255 < len(claim_name(pattern, "0" * 16)):
+            break
+    assert fuse("--plate", plate, "--out", out) == 2
+    assert "a name may have in" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
 def test_an_opaque_plate_alpha_taken_as_the_matte_says_to_give_the_roto(tmp_path, caplog):
     """No --matte and a plate whose alpha is opaque: the hint spoke of a matte exported with an
     opaque alpha, which was not given."""

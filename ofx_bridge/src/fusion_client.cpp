@@ -196,8 +196,9 @@ FusedWindow FusionClient::attempt(const v1::ShotSetup& setup, const std::vector<
                          channel_->GetState(false) != GRPC_CHANNEL_READY;
   if (waitedOut && !stopped) {
     grpc::Status cause;
-    findImages(find, held, after(kCauseSeconds), false, aborted, cause, stopped);
-    if (cause.error_code() == grpc::StatusCode::UNAVAILABLE) status = cause;
+    findImages(find, held, std::min(deadline, after(kCauseSeconds)), false, aborted, cause, stopped);
+    // Its reason; or, where the server came up meanwhile, its answer, taken as FindImages'.
+    if (cause.ok() || cause.error_code() == grpc::StatusCode::UNAVAILABLE) status = cause;
   }
   if (stopped) {
     FusedWindow aborted;

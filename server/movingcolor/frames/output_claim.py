@@ -62,6 +62,11 @@ def _prefix(pattern: SequencePattern) -> str:
     return f".{pattern.prefix}#{pattern.suffix}."
 
 
+def claim_name(pattern: SequencePattern, fingerprint: str) -> str:
+    """The name of this writer's claim on ``pattern`` for a shot of ``fingerprint``."""
+    return f"{_prefix(pattern)}{fingerprint[:16]}.{owner_name()}{SUFFIX}"
+
+
 def _claimed_by(name: str, pattern: SequencePattern) -> str | None:
     """What a claim ``name`` on ``pattern``'s files holds (``FINGERPRINT.OWNER``), else None; a claim
     made with the padding in its name (``.f.####.exr.``, by an earlier version still writing on a
@@ -79,7 +84,7 @@ def _claimed_by(name: str, pattern: SequencePattern) -> str | None:
 def claim_output(pattern: SequencePattern, fingerprint: str) -> OutputClaim:
     """Claim ``pattern`` for a shot of ``fingerprint``; OutputBusyError naming the other writer when a
     live shot of other settings writes it. Claims of writers gone are removed."""
-    prefix, now = _prefix(pattern), time.time()
+    now = time.time()
     mine = fingerprint[:16]
     try:
         with os.scandir(pattern.directory) as entries:
@@ -103,7 +108,7 @@ def claim_output(pattern: SequencePattern, fingerprint: str) -> OutputClaim:
                 f"stopped counts as gone {LIVE_SECONDS / 60:g} minutes after its last frame). Nothing "
                 f"was written"
             )
-    name = f"{prefix}{mine}.{owner_name()}{SUFFIX}"
+    name = claim_name(pattern, fingerprint)
     try:
         (pattern.directory / name).touch()
     except OSError:  # a folder that takes no file: writing the frames says why

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import FRAMES_WRITTEN, MovingColorError, OutputError
 from .image_io import WRITABLE_FORMATS, read_header
+from .output_claim import claim_name
 from .sequence import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
@@ -200,8 +201,12 @@ def _check_names_fit(pattern: SequencePattern, frames: Iterable[int]) -> None:
     except (OSError, ValueError):
         limit = 255
     name, temporary = len(longest.name.encode()), len(temporary_path(longest).name.encode())
-    if temporary <= limit:
+    # The shot's claim on the sequence is a name of its own beside the frames (a longer one than a
+    # frame's temporary for a short frame number): one too long left the output unclaimed.
+    claim = len(claim_name(pattern, "0" * 16).encode())
+    if max(temporary, claim) <= limit:
         return
+    temporary = max(temporary, claim)
     room = max(limit - (temporary - name), 1)
     why = (
         f"over the {limit} bytes"

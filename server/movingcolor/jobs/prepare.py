@@ -360,7 +360,7 @@ class FramePreparer:
         """Frame ``number``'s matte, band width in pixels, band and, ``with_fade``, the band's fade."""
         plan = self.plan
         matte_source = plan.sources.matte
-        matte = matte_from_pixels(matte_source.read(number), matte_source.channels, matte_source.is_float)
+        matte = matte_from_pixels(matte_source.read(number), matte_source.channels)
         band_pixels = plan.band_width.pixels(matte >= 0.5)
         if not plan.engine.decides_band:
             return matte, band_pixels, np.zeros(matte.shape, bool), None
