@@ -21,7 +21,7 @@ from movingcolor.protocol.images import ROLE_NAMES, ROLES, PartAssembler, split
 from movingcolor.v1 import fusion_pb2
 from movingcolor.v1 import image_pb2 as pb
 
-from .errors import JobCancelledError, ServerChangedError, is_message_too_large, retryable
+from .errors import JobCancelledError, ServerChangedError, from_rpc_error, is_message_too_large, retryable
 from .results import FusedFrame
 from .setup import roles_of
 
@@ -135,10 +135,9 @@ class ShotCall:
                     if setup is None:
                         return
                     continue
-                # Nothing heard from the server (not even its acceptance): it did not answer, which
-                # more time or fewer frames would not help (a stalled or stopped server).
-                answered = self.accepted is not None or last_received is not None
-                raise self.client._call_error(error, answered, doing, self.timeout) from None
+                raise from_rpc_error(
+                    error, self.client.address, doing, self.timeout, self.client.tls
+                ) from None
 
     def _smaller_parts_learned(self, error: grpc.RpcError) -> bool:
         """Whether ``error`` refused a part as too large and the server, asked (once a call), takes
