@@ -16,25 +16,29 @@ def _disc(size=101, radius=20.0):
 
 def test_a_matte_of_one_soft_value_everywhere_stays_soft():
     """A float matte of 0.3 over the whole frame (a partial grade of everything) was taken for a
-    two-level label image and graded in full; one with zeros beside an index's value is a label, and
-    so is a label image's frame that its object fills, as its neighbours."""
+    two-level label image and graded in full; a palette label beside zeros is a label, and so is a
+    label image's frame that its object fills, as its neighbours."""
     assert np.array_equal(
         matte_from_pixels(np.full((4, 6), 0.3, np.float32)), np.full((4, 6), 0.3, np.float32)
     )
-    label = np.zeros((4, 6), np.float32)
-    label[1:3, 2:5] = 1 / 255
-    assert np.array_equal(matte_from_pixels(label), (label > 0).astype(np.float32))
-    filled = np.full((4, 6), 3 / 255, np.float32)
+    label = np.zeros((4, 6, 3), np.float32)
+    label[1:3, 2:5, 0] = 128 / 255
+    assert np.array_equal(matte_from_pixels(label), (label[..., 0] > 0).astype(np.float32))
+    filled = np.zeros((4, 6, 3), np.float32)
+    filled[..., 0] = 128 / 255
     assert np.array_equal(matte_from_pixels(filled), np.ones((4, 6), np.float32))
 
 
-@pytest.mark.parametrize("strength", [0.5, 0.25, np.float16(0.3), 0.4, 0.2, 1 / 3, 2 / 15, 128 / 255])
+@pytest.mark.parametrize(
+    "strength", [0.5, 0.25, np.float16(0.3), 0.4, 0.2, 1 / 3, 2 / 15, 128 / 255, 1 / 255, 11 / 255, 16 / 255]
+)
 def test_a_roto_at_partial_strength_keeps_its_strength_however_it_is_stored(strength):
     """A float EXR roto of zero and 0.5 (a shape graded at half strength) was taken for a label
     image and graded in full, bit for bit as a matte of 1.0, without a word; so were 0.4, 1/3 and
-    every k/15 (8- and 16-bit codes), so a hard-edged roto faded in popped to full on those frames.
-    A grey level is a strength whatever the storage (an 8-bit file, float, half, a host's alpha or
-    RGB rendering); a palette's colour, or an index's small value, is a label's on every path."""
+    every k/15 (8- and 16-bit codes), and the first steps of an 8-bit fade (1/255 to 16/255), so a
+    hard-edged roto faded in flashed to full on those frames. A grey level is a strength whatever
+    the storage (an 8-bit file, float, half, a host's alpha or RGB rendering); a palette's colour is
+    a label's on every path."""
     roto = np.zeros((4, 6), np.float32)
     roto[1:3, 2:5] = strength
     grey = np.repeat(roto[:, :, None], 3, axis=2)
@@ -50,20 +54,6 @@ def test_a_roto_at_partial_strength_keeps_its_strength_however_it_is_stored(stre
         assert np.array_equal(matte_from_pixels(palette, ("R", "G", "B")), label)
         # As a host renders it in half floats (Resolve's half EXR codecs): 128/255 is 0.50195 there.
         assert np.array_equal(matte_from_pixels(palette.astype(np.float16), ("R", "G", "B")), label)
-
-
-def test_an_index_label_is_a_label_on_every_path():
-    """An index image (object 1 is 1/255) read from its 8-bit file, rendered as float or half by a
-    host, as alpha or grey: a label every way, so the command line and the bridges fuse it alike."""
-    index = np.zeros((4, 6), np.float32)
-    index[1:3, 2:5] = 1 / 255
-    label = (index > 0).astype(np.float32)
-    for pixels, channels in (
-        (index, ()),
-        (index[:, :, None].astype(np.float16), ("A",)),
-        (np.repeat(index[:, :, None], 3, axis=2), ("R", "G", "B")),
-    ):
-        assert np.array_equal(matte_from_pixels(pixels, channels), label)
 
 
 def test_band_in_pixels_straddles_the_boundary():

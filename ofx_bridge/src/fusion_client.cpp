@@ -196,9 +196,12 @@ FusedWindow FusionClient::attempt(const v1::ShotSetup& setup, const std::vector<
                          channel_->GetState(false) != GRPC_CHANNEL_READY;
   if (waitedOut && !stopped) {
     grpc::Status cause;
-    findImages(find, held, std::min(deadline, after(kCauseSeconds)), false, aborted, cause, stopped);
-    // Its reason; or, where the server came up meanwhile, its answer, taken as FindImages'.
-    if (cause.ok() || cause.error_code() == grpc::StatusCode::UNAVAILABLE) status = cause;
+    // A deadline of its own: the wait may have spent the render's (a Time limit under five seconds),
+    // and a call past its deadline says only that.
+    findImages(find, held, after(kCauseSeconds), false, aborted, cause, stopped);
+    // Its reason; or, where the server came up meanwhile, its answer (an older server's
+    // UNIMPLEMENTED, a busy one's RESOURCE_EXHAUSTED, a token refused), taken as FindImages'.
+    if (cause.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) status = cause;
   }
   if (stopped) {
     FusedWindow aborted;

@@ -13,14 +13,14 @@ def matte_from_pixels(pixels: np.ndarray, channels: tuple[str, ...] = ()) -> np.
     * otherwise the brightest channel, so a coloured label (a DAVIS palette index
       read as dark red) counts as matte.
 
-    A label image becomes 0/1: a matte of exactly two levels, zero and one code of
-    an 8- or 16-bit image, that is a palette's colour (its channels differ: 128/255
-    dark red) or an index's small value (at most 16/255: index 1 is 1/255). It is
-    told by its values alone, whatever the file's sample type, so a host's float
-    rendering of a label image (Nuke, Resolve, OFX, an array) fuses as the file
-    does. Any other level is a strength and stays as it is: zero and 0.5 grades the
-    shape at half strength, and a hard-edged roto faded in keeps its fade (a grey
-    0/128 mask is a half-strength one). Soft mattes are clipped to 0..1.
+    A palette label becomes 0/1: a matte of exactly two levels, zero and a colour
+    (its channels differ: DAVIS's dark red, 128/255, 0, 0) whose value is a code of an
+    8- or 16-bit image. It is told by its values alone, whatever the file's sample
+    type, so a host's float or half rendering of a label image fuses as the file
+    does. Any grey level is a strength and stays as it is: zero and 0.5 grades the
+    shape at half strength, and a hard-edged roto faded in keeps every step of its
+    fade (a grey index image, objects at 1/255, 2/255, must be made 0/1 first: its
+    first levels are a fade's too). Soft mattes are clipped to 0..1.
     """
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
@@ -37,14 +37,9 @@ def matte_from_pixels(pixels: np.ndarray, channels: tuple[str, ...] = ()) -> np.
         matte = np.clip(matte, 0.0, 1.0, dtype=np.float32)
     # else read-only and in range (a received matte a server holds): shared, not copied.
     top = float(matte.max())
-    if 0.0 < top < 1.0 and (coloured or top <= SMALLEST_STRENGTH) and _is_two_level(matte, top):
+    if coloured and 0.0 < top < 1.0 and _is_two_level(matte, top):
         matte = (matte > 0).astype(np.float32)
     return matte
-
-
-#: The largest level of a grey two-level matte taken for an index image's label (index 16 of 255):
-#: above it a level is a strength, as a roto's opacity.
-SMALLEST_STRENGTH = 16 / 255
 
 
 def _is_two_level(matte: np.ndarray, top: float) -> bool:

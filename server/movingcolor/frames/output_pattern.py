@@ -201,19 +201,19 @@ def _check_names_fit(pattern: SequencePattern, frames: Iterable[int]) -> None:
     except (OSError, ValueError):
         limit = 255
     name, temporary = len(longest.name.encode()), len(temporary_path(longest).name.encode())
-    # The shot's claim on the sequence is a name of its own beside the frames (a longer one than a
-    # frame's temporary for a short frame number): one too long left the output unclaimed.
+    # The shot's claim on the sequence is a name of its own beside the frames (longer than a frame's
+    # temporary for a short frame number): one too long left the output unclaimed.
     claim = len(claim_name(pattern, "0" * 16).encode())
-    if max(temporary, claim) <= limit:
+    longer = max(temporary, claim)
+    if longer <= limit:
         return
-    temporary = max(temporary, claim)
-    room = max(limit - (temporary - name), 1)
-    why = (
-        f"over the {limit} bytes"
-        if name > limit
-        else "and the temporary name it is written under before it is renamed into place is over the "
-        f"{limit} bytes"
-    )
+    room = max(limit - (longer - name), 1)
+    if name > limit:
+        why = f"over the {limit} bytes"
+    elif temporary >= claim:
+        why = f"and the temporary name it is written under until it is whole is over the {limit} bytes"
+    else:
+        why = f"and the name of the shot's claim on the sequence, beside them, is over the {limit} bytes"
     raise OutputError(
         f"output {longest.name}: the frame's name is {name} bytes, {why} a name may have in "
         f"{pattern.directory}: give frame names of at most {room} bytes (their number and extension included)"
