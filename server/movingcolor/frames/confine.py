@@ -111,20 +111,38 @@ def readable(path: os.PathLike | str, what: str = "frame") -> Iterator[str]:
         yield os.fspath(path)
         return
     try:
-        # Without blocking: opening a named pipe waits for a writer, for good.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = _open_without_waiting(path)
     except OSError:
         # Nothing was opened: let the reader report the missing or unreadable file in its words.
         yield os.fspath(path)
         return
     try:
-        _check_is_file(path, os.fstat(fd).st_mode, what)
-        real = _opened_path(fd)
-        if not lies_within(real, roots):
-            raise _refuse(what, path, real, roots)
+        _check_opened(fd, path, roots, what)
         yield _fd_path(fd)
     finally:
         os.close(fd)
+
+
+def _open_without_waiting(path: os.PathLike | str) -> int:
+    """A read-only descriptor of ``path``, opened without blocking: opening a named pipe waits for a
+    writer, for good."""
+    return os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+
+
+def _check_opened(
+    fd: int,
+    path: os.PathLike | str,
+    roots: Sequence[Path],
+    what: str,
+    form: str = "an image or video file",
+    private: Sequence[Path] = (),
+) -> None:
+    """Refuse the file ``fd`` opened for ``path`` unless it is a regular file whose real path lies
+    inside ``roots`` (or the process's own ``private`` folders, which a refusal does not name)."""
+    _check_is_file(path, os.fstat(fd).st_mode, what, form)
+    real = _opened_path(fd) if has_fd_paths() else Path(os.path.realpath(path))
+    if not lies_within(real, (*roots, *private)):
+        raise _refuse(what, path, real, tuple(roots))
 
 
 def read_inside(
@@ -135,12 +153,9 @@ def read_inside(
     that takes names, not descriptors (OpenColorIO's LUTs and CDLs), handed the bytes instead.
     FileNotFoundError (and other OSErrors) where it cannot be opened; nothing is then read by the
     name, which a link made meanwhile could point anywhere."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    fd = _open_without_waiting(path)
     try:
-        _check_is_file(path, os.fstat(fd).st_mode, what, form="a file")
-        real = _opened_path(fd) if has_fd_paths() else Path(os.path.realpath(path))
-        if not lies_within(real, (*roots, *private)):
-            raise _refuse(what, path, real, tuple(roots))
+        _check_opened(fd, path, roots, what, form="a file", private=private)
         os.set_blocking(fd, True)
         with os.fdopen(os.dup(fd), "rb") as file:
             return file.read()
