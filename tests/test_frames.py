@@ -828,24 +828,25 @@ def test_overscan_beyond_the_frame_is_left_out(tmp_path):
     assert read_header(plain).data_window is None
 
 
+def _video_shot(folder: Path, plate: str, matte: str):
+    """A shot of the videos ``plate`` and ``matte`` in ``folder``, fused with ``hard`` into ``out/``."""
+    from movingcolor.spec import ShotSpec
+
+    return ShotSpec(plate=str(folder / plate), matte=str(folder / matte), grade="sat=1.2",
+                    out=str(folder / "out" / "f.####.exr"), engine="hard")  # fmt: skip
+
+
 def test_videos_at_other_frame_rates_are_refused(tmp_path):
     """A 24 fps plate and a 30 fps matte of the same seconds were paired frame by frame, the matte
     falling behind by 0.4 s after two seconds. Two of as many frames at nearly the same rate are
     paired frame for frame (a phone's variable-rate clip, 29.6 frames per second on average, and its
     roto at 30)."""
     from movingcolor.jobs.run import run_shot
-    from movingcolor.spec import ShotSpec
 
     frames = [_ramp(32, 48) for _ in range(5)]
     _write_video(tmp_path / "plate.mkv", frames[:4], "ffv1", "yuv444p10le", rate=24)
     _write_video(tmp_path / "matte.mkv", frames, "ffv1", "yuv444p10le", rate=30)
-    spec = ShotSpec(
-        plate=str(tmp_path / "plate.mkv"),
-        matte=str(tmp_path / "matte.mkv"),
-        grade="sat=1.2",
-        out=str(tmp_path / "out" / "f.####.exr"),
-        engine="hard",
-    )
+    spec = _video_shot(tmp_path, "plate.mkv", "matte.mkv")
     with pytest.raises(FrameSourceError, match="runs at 24 frames per second and the matte video .* at 30"):
         run_shot(spec)
     assert not (tmp_path / "out").exists()
@@ -881,18 +882,11 @@ def test_a_variable_rate_plate_pairs_with_a_roto_of_as_many_frames(tmp_path, cap
     one rate, which a variable-rate clip cannot be: as many frames pair one for one; fewer are
     refused, naming the variable rate."""
     from movingcolor.jobs.run import run_shot
-    from movingcolor.spec import ShotSpec
 
     frames = [_ramp(32, 48) for _ in range(8)]
     _write_variable_rate_video(tmp_path / "plate.mov", frames, [0, 33, 66, 133, 166, 200, 300, 333])
     _write_video(tmp_path / "matte.mkv", frames, "ffv1", "yuv444p10le", rate=30)
-    spec = ShotSpec(
-        plate=str(tmp_path / "plate.mov"),
-        matte=str(tmp_path / "matte.mkv"),
-        grade="sat=1.2",
-        out=str(tmp_path / "out" / "f.####.exr"),
-        engine="hard",
-    )
+    spec = _video_shot(tmp_path, "plate.mov", "matte.mkv")
     with caplog.at_level(logging.WARNING, logger="movingcolor"):
         assert len(run_shot(spec).written) == 8
     # Its length is its frames' times, not its average rate's: it is not cut short.
@@ -920,7 +914,6 @@ def test_a_roto_video_read_from_its_picture_is_placed_and_checked_as_its_video(t
     and never placed by its timecode (plate frames 10-13 graded through frames 0-3's matte), nor
     checked for its rate: it is placed and checked as the video it is."""
     from movingcolor.jobs.sources import check_sources, open_sources
-    from movingcolor.spec import ShotSpec
 
     yy, xx = np.mgrid[0:32, 0:32]
     plate = [np.full((32, 32, 3), 40 + 10 * i, np.uint8) for i in range(14)]
@@ -930,8 +923,7 @@ def test_a_roto_video_read_from_its_picture_is_placed_and_checked_as_its_video(t
     _write_timecoded(tmp_path / "plate.mov", plate, "01:00:00:00")
     _write_timecoded(tmp_path / "roto.mov", [roto] * 4, "01:00:00:10")
     _write_timecoded(tmp_path / "roto30.mov", [roto] * 4, "01:00:00:10", rate=30)
-    spec = ShotSpec(plate=str(tmp_path / "plate.mov"), matte=str(tmp_path / "roto.mov"), grade="sat=1.2",
-                    out=str(tmp_path / "o" / "f.####.exr"))  # fmt: skip
+    spec = _video_shot(tmp_path, "plate.mov", "roto.mov")
     sources = open_sources(spec, "grade", [])
     assert sources.matte.channels == ("R",) and sources.matte.frames == [10, 11, 12, 13]
     check_sources(sources)
