@@ -108,7 +108,7 @@ def show_result(node: nuke.Node, result: FusedSequence, shot: PreparedShot, take
     now = dict(fusion_knobs(node))
     changed = [name for name, before in shot.knobs if now.get(name) != before]
     if changed:
-        status = with_stale_hint(status, node[changed[0]].label() or changed[0])
+        status = with_stale_hint(status, node[changed[0]])
     node["status"].setValue(status)
 
 
@@ -122,7 +122,7 @@ def knob_changed() -> None:
     read = node.node(READ_NAME)
     if read is None or not read["file"].value():
         return  # nothing fused yet: the node shows the plate
-    node["status"].setValue(with_stale_hint(node["status"].value(), knob.label() or knob.name()))
+    node["status"].setValue(with_stale_hint(node["status"].value(), knob))
 
 
 def fuse(node: nuke.Node, first: int | None = None, last: int | None = None) -> FusedSequence:

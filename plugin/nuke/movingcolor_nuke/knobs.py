@@ -47,9 +47,11 @@ def fusion_knobs(node: nuke.Node) -> tuple[tuple[str, object], ...]:
     return tuple((name, node[name].value()) for name in FUSION_KNOBS if node.knob(name) is not None)
 
 
-def with_stale_hint(status: str, knob: str) -> str:
-    """``status`` begun with :data:`STALE`, naming ``knob`` (its label), unless it says so already."""
-    return status if status.startswith(STALE) else f"{STALE} ({knob}): press Fuse to see them; {status}"
+def with_stale_hint(status: str, knob: nuke.Knob) -> str:
+    """``status`` begun with :data:`STALE`, naming ``knob`` by its label, unless it says so already."""
+    if status.startswith(STALE):
+        return status
+    return f"{STALE} ({knob.label() or knob.name()}): press Fuse to see them; {status}"
 
 
 def add_knobs(node: nuke.Node) -> None:
