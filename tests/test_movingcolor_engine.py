@@ -989,6 +989,25 @@ def test_the_upsampled_change_on_band_tiles_is_the_whole_frame_one():
         np.testing.assert_allclose(values, whole[top:bottom, left:right], rtol=0, atol=1e-5)
 
 
+def test_the_upsampling_box_mean_is_the_mean_over_reflected_windows():
+    """The guided upsampling's box filter is the mean over each pixel's (2r+1)² window, edges
+    reflected without repeating the edge pixel, on crops as small as the network takes."""
+    import torch
+    from movingcolor.engines.guided_upsample import _box
+
+    generator = np.random.default_rng(11)
+    for height, width, radius in ((8, 8, 2), (9, 23, 2), (52, 80, 3), (6, 7, 1)):
+        image = generator.random((2, 3, height, width), dtype=np.float32)
+        padded = np.pad(image, ((0, 0), (0, 0), (radius, radius), (radius, radius)), mode="reflect")
+        size = 2 * radius + 1
+        expected = np.zeros_like(image, dtype=np.float64)
+        for dy in range(size):
+            for dx in range(size):
+                expected += padded[:, :, dy : dy + height, dx : dx + width]
+        expected /= size * size
+        np.testing.assert_allclose(_box(torch.from_numpy(image), radius).numpy(), expected, rtol=0, atol=1e-6)
+
+
 def test_the_full_resolution_guided_start_on_band_tiles_is_the_whole_frame_one():
     """The guided start computed on the band's tiles equals, in the band, the guided engine's
     whole-frame refinement smoothed over the window's local frames."""
