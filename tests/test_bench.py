@@ -179,6 +179,46 @@ def test_io_floor_benchmark_writes_its_section(tmp_path):
     assert text.index("| fuse --engine hard |") < text.index(notes) < text.index("## Other")
 
 
+def test_the_production_speed_benchmark_takes_each_engines_fastest_of_several_runs(tmp_path, monkeypatch):
+    """With ``--runs 2`` every engine is run twice (for real, in a process each) and its row is the
+    faster run's time and rate after the first frame, with the higher peak of the two; the
+    section says so and its reproduce command keeps the option."""
+    import json
+
+    from movingcolor.bench import io_floor
+
+    calls = []
+    real_fuse = io_floor._fuse
+
+    def counted(engine, *args, **kwargs):
+        calls.append(engine)
+        return real_fuse(engine, *args, **kwargs)
+
+    monkeypatch.setattr(io_floor, "_fuse", counted)
+    report = tmp_path / "BENCHMARKS.md"
+    report.write_text("# Benchmarks\n")
+    figures = tmp_path / "io_floor.json"
+    assert io_floor.main(["--sizes", "64x48", "--frames", "2", "--engines", "hard", "--runs", "2",
+                          "--out", str(report), "--json", str(figures), "--no-server"]) == 0  # fmt: skip
+    assert calls == ["hard", "hard"]
+    hard = json.loads(figures.read_text())[1]
+    assert hard["what"] == "fuse --engine hard" and hard["seconds_per_frame"] > 0
+    text = report.read_text()
+    assert "each engine the fastest of 2 runs" in text and "--runs 2" in text
+    with pytest.raises(SystemExit) as refused:
+        io_floor.main(["--sizes", "64x48", "--runs", "0", "--no-server"])
+    assert refused.value.code == 2
+
+
+def test_the_fastest_run_counts_with_the_highest_peak_of_them_all():
+    """Of several runs of one engine the fastest's seconds and steady rate are kept, and the
+    highest peak memory of any run: the time an engine can take and the memory it may need."""
+    from movingcolor.bench.io_floor import _fastest
+
+    measured = iter([(0.50, 1.0, 0.30), (0.40, 0.8, 0.35), (0.45, 1.2, 0.20)])
+    assert _fastest(3, lambda: next(measured)) == (0.40, 1.2, 0.35)
+
+
 def test_a_rewritten_section_keeps_its_notes_under_their_headings(tmp_path):
     """Notes stay under the ``###`` heading they were written under; a heading the new section no
     longer has leaves its notes at the section's end rather than dropping them."""
@@ -262,8 +302,9 @@ def test_io_floor_benchmark_stops_a_run_over_its_time_limit(tmp_path):
 
 
 def test_throughput_suite_writes_the_floor_the_server_and_the_scrub(tmp_path):
-    """`movingcolor bench --suite throughput` runs each engine in-process and through a real server,
-    and scrubs through FuseWindow: one command for the production-speed table."""
+    """`movingcolor bench --suite throughput` runs each engine in-process and through a real server
+    (each the fastest of ``--runs``), and scrubs through FuseWindow: one command for the
+    production-speed table."""
     import json
 
     from movingcolor.bench import io_floor, scrub
@@ -271,8 +312,8 @@ def test_throughput_suite_writes_the_floor_the_server_and_the_scrub(tmp_path):
 
     report = tmp_path / "BENCHMARKS.md"
     report.write_text("# Benchmarks\n\n## Other\n\nkept\n")
-    assert main(["bench", "--suite", "throughput", "--out", str(report), "--sizes", "128x96",
-                 "--frames", "2", "--engines", "hard,guided", "--steps", "1"]) == 0  # fmt: skip
+    assert main(["bench", "--suite", "throughput", "--out", str(report), "--sizes", "128x96", "--frames",
+                 "2", "--engines", "hard,guided", "--steps", "1", "--runs", "2"]) == 0  # fmt: skip
     runs = json.loads((tmp_path / io_floor.JSON).read_text())
     by_what = {run["what"]: run for run in runs}
     assert list(by_what) == [
@@ -294,6 +335,7 @@ def test_throughput_suite_writes_the_floor_the_server_and_the_scrub(tmp_path):
     assert "## Other\n\nkept" in text and io_floor.SECTION in text and scrub.SECTION in text
     assert text.count("Reproduce with `movingcolor bench --suite throughput") == 2
     assert "| fuse --engine guided --server (Unix socket) |" in text
+    assert "each engine the fastest of 2 runs" in text and text.count(" --runs 2") == 2
 
 
 def test_a_scrub_is_timed_again_once_the_servers_caches_are_full(monkeypatch):

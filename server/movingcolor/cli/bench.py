@@ -70,6 +70,12 @@ def add_parser(commands) -> None:
         "(at 1080p a minute or more)",
     )
     parser.add_argument(
+        "--runs",
+        type=int,
+        help="throughput: runs of each engine, in-process and through a server; the fastest counts "
+        "(default: 1)",
+    )
+    parser.add_argument(
         "--run-timeout",
         type=float,
         help="throughput: seconds one fuse run may take before it is stopped and recorded as failed "
@@ -96,6 +102,7 @@ def run(args) -> int:
             "frames": args.frames,
             "steps": args.steps,
             "run_timeout": args.run_timeout,
+            "runs": args.runs,
         }
         if not run_throughput(
             out,
