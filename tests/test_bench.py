@@ -201,8 +201,9 @@ def test_the_production_speed_benchmark_takes_each_engines_fastest_of_several_ru
     assert io_floor.main(["--sizes", "64x48", "--frames", "2", "--engines", "hard", "--runs", "2",
                           "--out", str(report), "--json", str(figures), "--no-server"]) == 0  # fmt: skip
     assert calls == ["hard", "hard"]
-    hard = json.loads(figures.read_text())[1]
+    floor, hard = json.loads(figures.read_text())
     assert hard["what"] == "fuse --engine hard" and hard["seconds_per_frame"] > 0
+    assert hard["runs"] == 2 and floor["runs"] == 1  # the figures say what they are the fastest of
     text = report.read_text()
     assert "each engine the fastest of 2 runs" in text and "--runs 2" in text
     with pytest.raises(SystemExit) as refused:
@@ -212,11 +213,36 @@ def test_the_production_speed_benchmark_takes_each_engines_fastest_of_several_ru
 
 def test_the_fastest_run_counts_with_the_highest_peak_of_them_all():
     """Of several runs of one engine the fastest's seconds and steady rate are kept, and the
-    highest peak memory of any run: the time an engine can take and the memory it may need."""
+    highest peak memory of any run: the time an engine can take and the memory it may need. One
+    run that fails fails the engine, saying which run it was."""
     from movingcolor.bench.io_floor import _fastest
 
     measured = iter([(0.50, 1.0, 0.30), (0.40, 0.8, 0.35), (0.45, 1.2, 0.20)])
     assert _fastest(3, lambda: next(measured)) == (0.40, 1.2, 0.35)
+
+    results = iter([(0.5, 1.0, 0.3)])
+
+    def second_fails():
+        for result in results:
+            return result
+        raise TimeoutError("movingcolor fuse --engine hard wrote 0 of 8 frames in 9 s and was stopped")
+
+    with pytest.raises(RuntimeError, match=r"^run 2 of 3: movingcolor fuse --engine hard wrote 0 of 8"):
+        _fastest(3, second_fails)
+
+
+def test_a_run_stopped_over_its_time_limit_counts_only_the_frames_it_wrote(tmp_path):
+    """With several runs into one folder, a stopped run counted the frames an earlier run had left
+    there and said it had written them all."""
+    from movingcolor.bench import io_floor
+
+    out = tmp_path / "out"
+    out.mkdir()
+    plate, matte = str(tmp_path / "p.####.exr"), str(tmp_path / "m.####.png")
+    for number in range(1001, 1009):
+        (out / f"f.{number}.exr").write_bytes(b"an earlier run's frame")
+    with pytest.raises(TimeoutError, match=r"wrote 0 of 8 frames in 0.01 s"):
+        io_floor._fuse("hard", plate, matte, out, 8, timeout=0.01)
 
 
 def test_a_rewritten_section_keeps_its_notes_under_their_headings(tmp_path):

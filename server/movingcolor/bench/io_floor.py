@@ -8,11 +8,12 @@ on a procedural half-float EXR plate and PNG matte with a CDL grade and a 12 px 
 through a server, as ``movingcolor fuse --server`` against a ``movingcolor serve`` started
 for that run alone (its warm-up done, its engine loaded by the run, as in-process). The report gives seconds
 per frame, the ratios to the floor and to in-process, and each run's peak memory (the
-server's, through a server).
+server's, through a server); with ``--runs N`` each engine is the fastest of N runs, with the
+highest peak of them.
 
 Run: ``movingcolor bench --suite throughput`` (with the scrubbing latency), or this alone:
 ``python -m movingcolor.bench.io_floor --out BENCHMARKS.md`` (``--sizes``, ``--frames``,
-``--engines``, ``--no-server``; figures also in ``docs/benchmarks/io_floor.json``).
+``--engines``, ``--no-server``, ``--runs``; figures also in ``docs/benchmarks/io_floor.json``).
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class Run:
     steady_ratio: float | None = None
     #: Why the run failed (the end of its error), where it did: the benchmark goes on without it.
     failed: str | None = None
+    #: How many runs of the engine the figures are the fastest of (``--runs``; 1 for the floor).
+    runs: int = 1
 
 
 #: The floor's process: the heap settings ``movingcolor fuse`` takes, then the fastest of a few
@@ -136,6 +139,8 @@ def _fuse(
     # Not a pipe: a child that logs much must never wait on this loop.
     with tempfile.TemporaryFile() as log:
         started = time.perf_counter()
+        # An earlier run's frames may be in ``out`` (``--runs``): a stopped run counts its own.
+        began_ns = time.time_ns()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
         # The kernel's high-water mark of the child's own memory (VmHWM): rusage's maxrss would count
         # this process's memory too, which the child holds between fork and exec.
@@ -145,8 +150,9 @@ def _fuse(
             if time.perf_counter() - started > timeout:
                 process.kill()
                 process.wait()
+                written = sum(path.stat().st_mtime_ns >= began_ns for path in out.glob("*.exr"))
                 raise TimeoutError(
-                    f"movingcolor fuse --engine {engine} wrote {len(list(out.glob('*.exr')))} of "
+                    f"movingcolor fuse --engine {engine} wrote {written} of "
                     f"{frames} frames in {timeout:g} s and was stopped (--run-timeout)"
                 )
             time.sleep(0.05)
@@ -191,9 +197,17 @@ def _fuse_through_server(
 def _fastest(runs: int, fuse: Callable[[], tuple[float, float, float | None]]):
     """The fastest of ``runs`` calls of ``fuse`` (each rewrites the same frames: ``--force``), by
     seconds per frame, with that run's rate after its first frame, and the highest peak memory of
-    them all: the time an engine can take, the memory it may need. A run that fails fails the lot
-    (the benchmark reports it)."""
-    measured = [fuse() for _ in range(runs)]
+    them all: the time an engine can take, the memory it may need. One run that fails fails the
+    engine, its error saying which run it was: an engine that fails now and then is reported, not
+    hidden behind its runs that passed."""
+    measured = []
+    for index in range(runs):
+        try:
+            measured.append(fuse())
+        except Exception as error:
+            if runs == 1:
+                raise
+            raise RuntimeError(f"run {index + 1} of {runs}: {error}") from error
     seconds, _, steady = min(measured, key=lambda run: run[0])
     return seconds, max(run[1] for run in measured), steady
 
@@ -282,6 +296,7 @@ def measure(
                             round(seconds / floor, 2),
                             round(peak, 2),
                             **_steady(steady, floor),
+                            runs=runs_each,
                         )
                     )
                     print(
@@ -318,6 +333,7 @@ def measure(
                         round(remote_peak, 2),
                         round(remote / seconds, 2) if seconds else None,
                         **_steady(remote_steady, floor),
+                        runs=runs_each,
                     )
                 )
                 print(
