@@ -286,7 +286,7 @@ def measure(
                     )
                 except Exception as error:  # noqa: BLE001 - recorded as failed; the others go on
                     seconds = None
-                    add(_failed(size, what, error))
+                    add(_failed(size, what, error, runs_each))
                 else:
                     add(
                         Run(
@@ -322,7 +322,7 @@ def measure(
                         ),
                     )
                 except Exception as error:  # noqa: BLE001 - recorded as failed; the others go on
-                    add(_failed(size, what, error))
+                    add(_failed(size, what, error, runs_each))
                     continue
                 add(
                     Run(
@@ -345,15 +345,16 @@ def measure(
     return runs
 
 
-def _failed(size: str, what: str, error: Exception) -> Run:
+def _failed(size: str, what: str, error: Exception, runs: int = 1) -> Run:
     lines = [line for line in str(error).splitlines() if line.strip()]
     reason = lines[-1].strip() if lines else type(error).__name__
     print(f"{size} {what}: FAILED: {reason}", file=sys.stderr, flush=True)
-    return Run(size, what, 0.0, 0.0, 0.0, failed=reason)
+    return Run(size, what, 0.0, 0.0, 0.0, failed=reason, runs=runs)
 
 
-def section(runs: list[Run], command: str, frames: int, device: str = "cpu", runs_each: int = 1) -> str:
+def section(runs: list[Run], command: str, frames: int, device: str = "cpu") -> str:
     sizes = list(dict.fromkeys(run.size for run in runs))
+    runs_each = max((run.runs for run in runs), default=1)  # the engines' (the floor's is 1)
     lines = [
         SECTION if device == "cpu" else GPU_SECTION,
         "",
@@ -466,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     options = ("out", "sizes", "frames", "engines", "no_server", "device", "run_timeout", "runs")
     command = command_of("python -m movingcolor.bench.io_floor", parser, args, options)
-    write_report(runs, command, args.frames, args.out, figures, args.device, args.runs)
+    write_report(runs, command, args.frames, args.out, figures, args.device)
     return 1 if any(run.failed for run in runs) else 0
 
 
@@ -485,23 +486,16 @@ def figures_writer(figures: Path) -> Callable[[list[Run]], None]:
 
 
 def write_report(
-    runs: list[Run],
-    command: str,
-    frames: int,
-    out: Path | None,
-    figures: Path | None,
-    device: str = "cpu",
-    runs_each: int = 1,
+    runs: list[Run], command: str, frames: int, out: Path | None, figures: Path | None, device: str = "cpu"
 ) -> None:
     """The runs as JSON in ``figures`` (when given), and as this benchmark's section of ``out`` (the
-    device's), else printed; ``runs_each``: how many runs of each engine the fastest was taken of."""
+    device's), else printed."""
     if figures is not None:
         figures_writer(figures)(runs)
-    text = section(runs, command, frames, device, runs_each)
     if out:
-        replace_section(out, text)
+        replace_section(out, section(runs, command, frames, device))
     else:
-        print(text)
+        print(section(runs, command, frames, device))
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ def run(
         run_timeout=run_timeout,
         runs_each=runs,
     )
-    io_floor.write_report(measured_runs, command, frames, out, figures, device, runs)
+    io_floor.write_report(measured_runs, command, frames, out, figures, device)
     failed = any(run.failed for run in measured_runs)
     if not server:
         return not failed
