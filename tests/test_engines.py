@@ -279,3 +279,46 @@ def test_a_frame_left_out_of_the_temporal_average_keeps_the_others_distances():
     assert np.array_equal(smoothed[2], expected)
     as_next = temporal_average(kept, guides[[0, 1, 2, 4]], 2, TEMPORAL_SIGMA, CHANGE_SIGMA)
     assert not np.allclose(smoothed[2], as_next)
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.7, 4.0, 21.0])
+def test_the_feathers_blur_is_scipys_gaussian_with_edges_repeated(sigma):
+    """The feather blurs by products with matrices of the Gaussian's weights: scipy's kernel, the
+    edge pixel repeated, on crops wider and narrower than the kernel."""
+    from movingcolor.engines.feather import TRUNCATE, FeatherEngine
+    from scipy import ndimage
+
+    rng = np.random.default_rng(5)
+    for shape in [(3, 96, 96), (2, 7, 130), (1, 200, 5)]:
+        crops = (rng.random(shape) < 0.5).astype(np.float32)
+        expected = ndimage.gaussian_filter(crops, sigma=(0, sigma, sigma), mode="nearest", truncate=TRUNCATE)
+        blurred = FeatherEngine()._blur(crops, sigma)
+        assert blurred.shape == crops.shape and blurred.dtype == np.float32
+        np.testing.assert_allclose(blurred, expected, rtol=0, atol=1e-5)
+
+
+FUSES_WITHOUT_SCIPY = """
+import sys
+from movingcolor.jobs import ShotSpec, run_shot
+
+plate, matte, out = sys.argv[1:4]
+run_shot(ShotSpec(plate=plate, matte=matte, out=out, grade="slope=1.1,1.0,0.9", engine="feather", band="12"))
+print(sorted(name for name in sys.modules if name.split(".")[0] == "scipy"))
+"""
+
+
+def test_a_feathered_shot_with_a_narrow_band_never_imports_scipy(demo_inputs, tmp_path):
+    """A quarter second of a short shot's start: the band's distances and the blur are numpy's."""
+    import subprocess
+    import sys
+
+    plate, matte = demo_inputs
+    done = subprocess.run(
+        [sys.executable, "-c", FUSES_WITHOUT_SCIPY, plate, matte, str(tmp_path / "f.####.exr")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
+    assert len(list(tmp_path.glob("f.*.exr"))) > 1

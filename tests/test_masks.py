@@ -162,14 +162,42 @@ def test_the_band_on_tiles_equals_the_whole_frame_band(width):
         assert np.array_equal(edge_band(matte, band_width), _band_by_whole_frame_distances(matte, band_width))
 
 
+@pytest.mark.parametrize("reach", [0.5, 1.0, 1.5, 2.9, 7.0, 12.0, 23.5, 24.0, 30.0])
+def test_distances_within_the_reach_are_scipys_exact_ones(reach):
+    """The direct search (up to 24 pixels) and scipy's transform beyond it give the exact
+    Euclidean distance to the nearest False pixel wherever it is within the reach, bit for bit, and
+    infinity beyond it: on blobs, speckle, thin lines, masks at the array's edges and corners, rows
+    and columns without a False pixel, and arrays shorter than the reach."""
+    from movingcolor.masks.distance import distance_to_false
+    from scipy import ndimage
+
+    rng = np.random.default_rng(11)
+    yy, xx = np.mgrid[0:97, 0:131]
+    masks = [
+        np.hypot(yy - 40, xx - 60) > 25,  # outside a disc: distances grow outwards from it
+        np.hypot(yy - 40, xx - 60) <= 35,  # a disc
+        rng.random(yy.shape) < 0.97,  # a few scattered False pixels
+        (xx % 40 != 7) & (yy != 90),  # thin False lines, one near the bottom edge
+        (xx < 120) | (yy > 5),  # False only in the top right corner
+        np.ones((3, 200), bool) & (np.arange(200) != 150),  # a short array, one False pixel
+        np.ones((200, 2), bool) & (np.arange(200)[:, None] != 3),
+        np.zeros((5, 5), bool),
+    ]
+    for mask in masks:
+        exact = ndimage.distance_transform_edt(mask)
+        expected = np.where(exact <= reach, exact, np.inf)
+        assert np.array_equal(distance_to_false(mask, reach), expected), (mask.shape, reach)
+    assert np.array_equal(distance_to_false(np.ones((4, 9), bool), reach), np.full((4, 9), np.inf))
+
+
 LOADS_ON_PREPARING = """
 import json, sys, threading
 from movingcolor.jobs import ShotPlan
 from movingcolor.jobs.prepare import FramePreparer
 from movingcolor.spec import ShotSpec
 
-plate, matte, out, engine = sys.argv[1:5]
-spec = ShotSpec(plate=plate, matte=matte, out=out, grade="slope=1.1,1.0,0.9", engine=engine)
+plate, matte, out, engine, band = sys.argv[1:6]
+spec = ShotSpec(plate=plate, matte=matte, out=out, grade="slope=1.1,1.0,0.9", engine=engine, band=band)
 plan = ShotPlan.files(spec)
 before = "scipy.ndimage" in sys.modules
 FramePreparer(plan)
@@ -180,18 +208,30 @@ print(json.dumps([before, "scipy.ndimage" in sys.modules]))
 """
 
 
-@pytest.mark.parametrize("engine, loaded", [("hard", False), ("feather", True), ("guided", True)])
-def test_preparing_a_band_engines_shot_loads_the_distance_transform_before_any_frame(
-    demo_inputs, tmp_path, engine, loaded
+@pytest.mark.parametrize(
+    "engine, band, loaded",
+    [
+        ("hard", "12", False),
+        ("feather", "12", False),
+        ("feather", "24", False),
+        ("feather", "25", True),
+        ("feather", "10%", True),
+        ("guided", "12", True),
+    ],
+)
+def test_preparing_a_shot_loads_scipy_before_any_frame_where_it_is_needed(
+    demo_inputs, tmp_path, engine, band, loaded
 ):
-    """The band's distance transform (scipy) is imported on a thread of its own once the shot is
-    planned, not on the first frame's path; a hard composite, which needs no band, never loads it."""
+    """scipy's ``ndimage`` is imported on a thread of its own once the shot is planned, not on the
+    first frame's path, for an engine that filters with it (guided) or a band that may reach beyond
+    the distances found without it (wider than 24 pixels, or a percentage); a hard composite, and a
+    feather of a narrower band, never load it."""
     import json
     import subprocess
     import sys
 
     plate, matte = demo_inputs
-    arguments = [plate, matte, str(tmp_path / "f.####.exr"), engine]
+    arguments = [plate, matte, str(tmp_path / "f.####.exr"), engine, band]
     done = subprocess.run(
         [sys.executable, "-c", LOADS_ON_PREPARING, *arguments], capture_output=True, text=True, timeout=120
     )

@@ -152,6 +152,9 @@ class Engine(ABC):
     #: False for an engine whose decision is the coarse matte itself: the frame is then the hard
     #: composite, so the runner neither runs the engine nor composites, and no band is computed.
     decides_band: bool = True
+    #: Whether the engine filters with scipy's ``ndimage`` (the numpy path of the guided filter):
+    #: its import is then started beside the shot's first reads (:mod:`..background_import`).
+    filters_with_scipy: bool = False
 
     def plan(self, clip: list[int], targets: list[int]) -> list[Window]:
         """Windows to run, in order, to decide every frame of ``targets``."""

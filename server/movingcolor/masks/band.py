@@ -8,17 +8,15 @@ output is the hard composite, bit for bit.
 
 from __future__ import annotations
 
-import importlib
 import math
-import sys
-import threading
 
 import numpy as np
 
 from ..compute_pool import map_parts
 from ..spec.band_width import BandWidth
+from .distance import DIRECT_REACH, distance_to_false
 
-__all__ = ["BandWidth", "edge_band", "edge_band_with_fade", "occupied_tiles"]
+__all__ = ["BandWidth", "edge_band", "edge_band_with_fade", "occupied_tiles", "transform_may_need_scipy"]
 
 
 #: Side of the square tiles the band is computed on: small enough that a band a few per cent of the
@@ -83,8 +81,9 @@ def _band(
             slice(max(left - margin, 0), min(right + margin, inside.shape[1])),
         )
         part = inside[window]
-        # Distance of each pixel to the nearest pixel on the other side of the contour.
-        distance = np.where(part, _distance_to_zero(part), _distance_to_zero(~part))
+        # Distance of each pixel to the nearest pixel on the other side of the contour, where it
+        # is within the band: farther ones are not kept.
+        distance = np.where(part, distance_to_false(part, pixels), distance_to_false(~part, pixels))
         row, col = top - window[0].start, left - window[1].start
         return distance[row : row + bottom - top, col : col + right - left]
 
@@ -108,27 +107,10 @@ def _band(
     return band, reach, pixels
 
 
-def load_in_background() -> None:
-    """Start importing the band's distance transform (scipy's ``ndimage``, about 0.12 s) on a thread
-    of its own. Started before a shot's first frames are read, the import runs while OpenImageIO
-    decodes them with Python's lock released, instead of after them, on the first frame's path (a
-    later import waits for this one rather than starting again). Not a daemon: a process that ends
-    sooner (every frame already written) waits for the import to finish rather than stopping the
-    thread inside it."""
-    if "scipy.ndimage" not in sys.modules:
-        load = threading.Thread(
-            target=importlib.import_module, args=("scipy.ndimage",), name="movingcolor-import"
-        )
-        load.start()
-
-
-def _distance_to_zero(mask: np.ndarray) -> np.ndarray:
-    """Euclidean distance of each True pixel to the nearest False one (infinite when there is none)."""
-    from scipy import ndimage  # not at the top: a hard-engine run never loads scipy
-
-    if mask.all():
-        return np.full(mask.shape, np.inf)
-    return ndimage.distance_transform_edt(mask)
+def transform_may_need_scipy(width: BandWidth) -> bool:
+    """Whether a band of ``width`` may reach beyond the distances found without scipy
+    (:data:`~.distance.DIRECT_REACH`): a percentage may, on a large enough object."""
+    return width.relative or width.value > DIRECT_REACH
 
 
 def _boundary_tiles(inside: np.ndarray, margin: int, tile: int = TILE) -> list[tuple[int, int, int, int]]:
