@@ -196,8 +196,10 @@ from movingcolor.jobs import ShotPlan
 from movingcolor.jobs.prepare import FramePreparer
 from movingcolor.spec import ShotSpec
 
-plate, matte, out, engine, band = sys.argv[1:6]
-spec = ShotSpec(plate=plate, matte=matte, out=out, grade="slope=1.1,1.0,0.9", engine=engine, band=band)
+plate, matte, out, engine, band, mode = sys.argv[1:7]
+given = {"grade": "slope=1.1,1.0,0.9"} if mode == "grade" else {"edited": plate}
+# On the CPU: on a GPU the guided filter runs in torch and needs no scipy.
+spec = ShotSpec(plate=plate, matte=matte, out=out, engine=engine, band=band, device="cpu", **given)
 plan = ShotPlan.files(spec)
 before = "scipy.ndimage" in sys.modules
 FramePreparer(plan)
@@ -209,29 +211,32 @@ print(json.dumps([before, "scipy.ndimage" in sys.modules]))
 
 
 @pytest.mark.parametrize(
-    "engine, band, loaded",
+    "engine, band, mode, loaded",
     [
-        ("hard", "12", False),
-        ("feather", "12", False),
-        ("feather", "24", False),
-        ("feather", "25", True),
-        ("feather", "10%", True),
-        ("guided", "12", True),
+        ("hard", "12", "grade", False),
+        ("feather", "12", "grade", False),
+        ("feather", "24", "grade", False),
+        ("feather", "25", "grade", True),
+        ("feather", "10%", "grade", True),
+        ("guided", "12", "grade", True),
+        ("feather", "12", "edited", True),
+        ("hard", "12", "edited", True),
     ],
 )
 def test_preparing_a_shot_loads_scipy_before_any_frame_where_it_is_needed(
-    demo_inputs, tmp_path, engine, band, loaded
+    demo_inputs, tmp_path, engine, band, mode, loaded
 ):
     """scipy's ``ndimage`` is imported on a thread of its own once the shot is planned, not on the
-    first frame's path, for an engine that filters with it (guided) or a band that may reach beyond
-    the distances found without it (wider than 24 pixels, or a percentage); a hard composite, and a
-    feather of a narrower band, never load it."""
+    first frame's path, for an engine that filters with it (guided on the CPU), a band that may
+    reach beyond the distances found without it (wider than 24 pixels, or a percentage), or a shot
+    whose grade is recovered from the host's composite; a hard composite of a grade, and its feather
+    over a narrower band, never load it."""
     import json
     import subprocess
     import sys
 
     plate, matte = demo_inputs
-    arguments = [plate, matte, str(tmp_path / "f.####.exr"), engine, band]
+    arguments = [plate, matte, str(tmp_path / "f.####.exr"), engine, band, mode]
     done = subprocess.run(
         [sys.executable, "-c", LOADS_ON_PREPARING, *arguments], capture_output=True, text=True, timeout=120
     )

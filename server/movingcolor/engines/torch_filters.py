@@ -2,9 +2,9 @@
 
 The guided filter's refinement (:mod:`.guided_filter`), its temporal average and the feathered
 matte's Gaussian, computed on batches of band tiles by torch wherever the engine runs: a CUDA GPU
-fuses every engine there. Each agrees with the numpy path (scipy's filters) to float32 rounding,
-edges included: the box and the Gaussian treat a crop's edges as scipy's ``reflect`` and
-``nearest`` modes do.
+fuses every engine there. Each agrees with the numpy path (scipy's box filters, the feather's
+matrix products) to float32 rounding, edges included: the box and the Gaussian treat a crop's edges
+as scipy's ``reflect`` and ``nearest`` modes do.
 
 On a CPU the numpy path is used (:func:`compute_device`): it is as fast on band tiles, and a run of
 a classical engine there never pays torch's import (seconds).

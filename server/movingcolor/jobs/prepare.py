@@ -146,8 +146,11 @@ class FramePreparer:
 
     def __init__(self, plan: ShotPlan, arrays: frozenset[str] | None = None, kept: KeptFrames | None = None):
         self.plan = plan
-        if plan.engine.decides_band and (
-            plan.engine.filters_with_scipy or transform_may_need_scipy(plan.band_width)
+        # What needs scipy: recovering each frame's grade from a host's composite, an engine that
+        # filters with it, a band that may reach beyond the distances found without it.
+        if plan.mode == "edited" or (
+            plan.engine.decides_band
+            and (plan.engine.filters_with_scipy or transform_may_need_scipy(plan.band_width))
         ):
             import_in_background(SCIPY_FILTERS)
         # A grade or a graded plate gives every frame's grade; only a host's composite may not.

@@ -1,8 +1,8 @@
 """A fresh server's one-time set-up, done as soon as it listens instead of inside its first job.
 
 A fresh server's first shot took longer than its next: what the job path sets up once per process
-(scipy's filters, OpenImageIO's file plugins, the colour processors, the worker threads) was set up
-inside that job, while the artist waited. So once the server listens it fuses a tiny generated shot
+(scipy's filters on a CPU, OpenImageIO's file plugins, the colour processors, the worker threads)
+was set up inside that job, while the artist waited. So once the server listens it fuses a tiny generated shot
 through the same code, on a thread of its own, with ``guided`` (the band, the guided filter, the
 grade, EXR in and out). 8 frames at 1080p through a fresh server, once it has warmed up: ``guided``
 and ``feather`` 4-7% faster, ``hard`` the same (what its first job pays more is likely the heap
