@@ -284,7 +284,7 @@ def test_a_frame_left_out_of_the_temporal_average_keeps_the_others_distances():
 @pytest.mark.parametrize("sigma", [0.5, 1.7, 4.0, 21.0])
 def test_the_feathers_blur_is_scipys_gaussian_with_edges_repeated(sigma):
     """The feather blurs by products with matrices of the Gaussian's weights: scipy's kernel, the
-    edge pixel repeated, on crops wider and narrower than the kernel."""
+    edge pixel repeated, on crops wider and narrower than the kernel, a plateau kept exactly."""
     from movingcolor.engines.feather import TRUNCATE, FeatherEngine
     from scipy import ndimage
 
@@ -295,6 +295,10 @@ def test_the_feathers_blur_is_scipys_gaussian_with_edges_repeated(sigma):
         blurred = FeatherEngine()._blur(crops, sigma)
         assert blurred.shape == crops.shape and blurred.dtype == np.float32
         np.testing.assert_allclose(blurred, expected, rtol=0, atol=1e-5)
+    # A plateau keeps its value to the bit, as scipy's does: the composite copies the graded plate
+    # where the blurred matte is 1 and blends where it is below.
+    plateau = np.ones((2, 40, 50), np.float32)
+    assert np.array_equal(FeatherEngine()._blur(plateau, sigma), plateau)
 
 
 FUSES_WITHOUT_SCIPY = """
