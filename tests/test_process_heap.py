@@ -145,3 +145,24 @@ def test_a_server_gives_freed_memory_back_only_once_idle_a_while(monkeypatch):
     poll(110.0 + server.MemoryTrimmer.IDLE_SECONDS, 0)
     poll(130.0, 0)
     assert trims == [110.0 + server.MemoryTrimmer.IDLE_SECONDS]
+
+
+HUGE_PAGES = """
+from numpy._core import multiarray
+from movingcolor.process_heap import keep_freed_memory
+import sys
+multiarray._set_madvise_hugepage(True)
+keep_freed_memory(one_heap=sys.argv[1] == "one_heap")
+print(multiarray._set_madvise_hugepage(False))
+"""
+
+
+@pytest.mark.parametrize("mode, huge_pages", [("one_heap", False), ("keep", True)])
+def test_a_process_that_fuses_asks_for_no_huge_pages_for_its_arrays(mode, huge_pages):
+    """A process that fuses (one heap) stops numpy asking for transparent huge pages, each zeroed
+    whole when first touched; a process that only keeps freed memory keeps numpy's setting."""
+    done = subprocess.run(
+        [sys.executable, "-c", HUGE_PAGES, mode], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == str(huge_pages)

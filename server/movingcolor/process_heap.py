@@ -5,7 +5,8 @@ network's activations on each crop along the band, the band's tiles, each frame'
 conversions. By default glibc serves many of them with fresh mappings (its mmap threshold starts
 at 128 KiB and only rises as such arrays are freed) and hands the top of its heap back once twice
 that threshold is free, so the kernel faults in and zeroes the same memory again for the next
-array. In a 1080p network run up to a quarter of the CPU time went to the kernel that way
+array; and numpy asks for transparent huge pages for large arrays, each zeroed whole when first
+touched (:func:`arrays_without_huge_pages`). In a 1080p network run up to a quarter of the CPU time went to the kernel that way
 (``BENCHMARKS.md``, production speed). A server takes the settings too: its
 ``service.server.MemoryTrimmer`` still gives back what jobs freed once it has been idle a few
 seconds (``malloc_trim`` is not bound by the trim threshold).
@@ -55,6 +56,8 @@ def keep_freed_memory(one_heap: bool = False) -> bool:
     higher; at 1080p the same time and peaks 0.15-0.3 GB lower. A server takes it too: its call,
     reader and encoder threads pass 4K frames between them, and a 4K ``hard`` job through it took
     5.5 -> 4.8 s, a 1080p scrub step 0.53 -> 0.48 s."""
+    if one_heap:
+        arrays_without_huge_pages()
     mallopt = glibc_function("mallopt")
     if mallopt is None:
         return False
@@ -63,3 +66,20 @@ def keep_freed_memory(one_heap: bool = False) -> bool:
     if one_heap:
         settings += [(M_ARENA_MAX, 1), (M_MMAP_MAX, 0)]
     return all(mallopt(parameter, value) for parameter, value in settings)
+
+
+def arrays_without_huge_pages() -> bool:
+    """Stop numpy asking the kernel for transparent huge pages for its large arrays (it does on
+    Linux, ``madvise``); the previous setting. A huge page is zeroed whole, and memory compacted
+    for it, when first touched: a process whose heap grows to a shot's frames paid more kernel
+    time for that than the pages saved. 8 frames in process (NUMPY_MADVISE_HUGEPAGE, which numpy
+    reads only as it is imported, set to 0 or 1 in turn): ``hard`` at 4K 5.52-6.01 -> 5.38-5.48 s
+    (kernel time 1.2-1.9 -> 0.6-0.7 s), at 1080p 1.78 -> 1.63 s, ``feather`` 2.36-2.52 ->
+    2.04-2.43 s; a fresh server's first 4K ``hard`` job 6.88-6.90 -> 6.02-6.41 s; ``guided``
+    within noise either way; the I/O floor the same."""
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # numpy 1
+        from numpy.core import multiarray
+    setting = getattr(multiarray, "_set_madvise_hugepage", None)
+    return bool(setting(False)) if setting is not None else False
