@@ -282,23 +282,29 @@ def test_a_frame_left_out_of_the_temporal_average_keeps_the_others_distances():
 
 
 @pytest.mark.parametrize("sigma", [0.5, 1.7, 4.0, 21.0])
-def test_the_feathers_blur_is_scipys_gaussian_with_edges_repeated(sigma):
+def test_the_feathers_blur_is_scipys_gaussian_with_edges_repeated(sigma, monkeypatch):
     """The feather blurs by products with matrices of the Gaussian's weights: scipy's kernel, the
-    edge pixel repeated, on crops wider and narrower than the kernel, a plateau kept exactly."""
-    from movingcolor.engines.feather import TRUNCATE, FeatherEngine
+    edge pixel repeated, on crops wider and narrower than the kernel, a plateau kept exactly, and
+    the same a few crops at a time as all at once."""
+    from movingcolor.engines import gaussian
+    from movingcolor.engines.feather import TRUNCATE
     from scipy import ndimage
 
     rng = np.random.default_rng(5)
     for shape in [(3, 96, 96), (2, 7, 130), (1, 200, 5)]:
         crops = (rng.random(shape) < 0.5).astype(np.float32)
         expected = ndimage.gaussian_filter(crops, sigma=(0, sigma, sigma), mode="nearest", truncate=TRUNCATE)
-        blurred = FeatherEngine()._blur(crops, sigma)
+        blurred = gaussian.gaussian_blur(crops, sigma, TRUNCATE)
         assert blurred.shape == crops.shape and blurred.dtype == np.float32
         np.testing.assert_allclose(blurred, expected, rtol=0, atol=1e-5)
     # A plateau keeps its value to the bit, as scipy's does: the composite copies the graded plate
     # where the blurred matte is 1 and blends where it is below.
     plateau = np.ones((2, 40, 50), np.float32)
-    assert np.array_equal(FeatherEngine()._blur(plateau, sigma), plateau)
+    assert np.array_equal(gaussian.gaussian_blur(plateau, sigma, TRUNCATE), plateau)
+    many = (rng.random((7, 30, 40)) < 0.5).astype(np.float32)
+    whole = gaussian.gaussian_blur(many, sigma, TRUNCATE)
+    monkeypatch.setattr(gaussian, "BATCH_BYTES", 2 * 30 * 40 * 8)  # two crops at a time
+    assert np.array_equal(gaussian.gaussian_blur(many, sigma, TRUNCATE), whole)
 
 
 FUSES_WITHOUT_SCIPY = """

@@ -162,12 +162,12 @@ def test_the_band_on_tiles_equals_the_whole_frame_band(width):
         assert np.array_equal(edge_band(matte, band_width), _band_by_whole_frame_distances(matte, band_width))
 
 
-@pytest.mark.parametrize("reach", [0.5, 1.0, 1.5, 2.9, 7.0, 12.0, 23.5, 24.0, 30.0])
+@pytest.mark.parametrize("reach", [0.5, 1.0, 1.5, 2.9, 7.0, 12.0, 15.5, 16.0, 24.0])
 def test_distances_within_the_reach_are_scipys_exact_ones(reach):
-    """The direct search (up to 24 pixels) and scipy's transform beyond it give the exact
+    """The direct search (up to 16 pixels) and scipy's transform beyond it give the exact
     Euclidean distance to the nearest False pixel wherever it is within the reach, bit for bit, and
     infinity beyond it: on blobs, speckle, thin lines, masks at the array's edges and corners, rows
-    and columns without a False pixel, and arrays shorter than the reach."""
+    and columns without a False pixel, arrays shorter than the reach, and a batch of images."""
     from movingcolor.masks.distance import distance_to_false
     from scipy import ndimage
 
@@ -188,6 +188,10 @@ def test_distances_within_the_reach_are_scipys_exact_ones(reach):
         expected = np.where(exact <= reach, exact, np.inf)
         assert np.array_equal(distance_to_false(mask, reach), expected), (mask.shape, reach)
     assert np.array_equal(distance_to_false(np.ones((4, 9), bool), reach), np.full((4, 9), np.inf))
+    # A batch of images (the band's windows of one shape) gives each image's own distances.
+    batch = np.stack(masks[:5] + [np.ones_like(masks[0])])
+    alone = np.stack([distance_to_false(mask, reach) for mask in batch])
+    assert np.array_equal(distance_to_false(batch, reach), alone)
 
 
 LOADS_ON_PREPARING = """
@@ -215,8 +219,8 @@ print(json.dumps([before, "scipy.ndimage" in sys.modules]))
     [
         ("hard", "12", "grade", False),
         ("feather", "12", "grade", False),
-        ("feather", "24", "grade", False),
-        ("feather", "25", "grade", True),
+        ("feather", "16", "grade", False),
+        ("feather", "17", "grade", True),
         ("feather", "10%", "grade", True),
         ("guided", "12", "grade", True),
         ("feather", "12", "edited", True),
@@ -228,7 +232,7 @@ def test_preparing_a_shot_loads_scipy_before_any_frame_where_it_is_needed(
 ):
     """scipy's ``ndimage`` is imported on a thread of its own once the shot is planned, not on the
     first frame's path, for an engine that filters with it (guided on the CPU), a band that may
-    reach beyond the distances found without it (wider than 24 pixels, or a percentage), or a shot
+    reach beyond the distances found without it (wider than 16 pixels, or a percentage), or a shot
     whose grade is recovered from the host's composite; a hard composite of a grade, and its feather
     over a narrower band, never load it."""
     import json

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -148,21 +149,28 @@ def test_a_server_gives_freed_memory_back_only_once_idle_a_while(monkeypatch):
 
 
 HUGE_PAGES = """
-from numpy._core import multiarray
-from movingcolor.process_heap import keep_freed_memory
 import sys
+from movingcolor.process_heap import _numpy_multiarray, keep_freed_memory
+multiarray = _numpy_multiarray()
 multiarray._set_madvise_hugepage(True)
 keep_freed_memory(one_heap=sys.argv[1] == "one_heap")
 print(multiarray._set_madvise_hugepage(False))
 """
 
 
-@pytest.mark.parametrize("mode, huge_pages", [("one_heap", False), ("keep", True)])
-def test_a_process_that_fuses_asks_for_no_huge_pages_for_its_arrays(mode, huge_pages):
+@pytest.mark.parametrize(
+    "mode, variable, huge_pages",
+    [("one_heap", None, False), ("keep", None, True), ("one_heap", "1", True)],
+)
+def test_a_process_that_fuses_asks_for_no_huge_pages_for_its_arrays(mode, variable, huge_pages):
     """A process that fuses (one heap) stops numpy asking for transparent huge pages, each zeroed
-    whole when first touched; a process that only keeps freed memory keeps numpy's setting."""
+    whole when first touched; a process that only keeps freed memory keeps numpy's setting, and so
+    does one told what to do by numpy's own variable."""
+    environment = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if variable is not None:
+        environment["NUMPY_MADVISE_HUGEPAGE"] = variable
     done = subprocess.run(
-        [sys.executable, "-c", HUGE_PAGES, mode], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", HUGE_PAGES, mode], capture_output=True, text=True, timeout=60, env=environment
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[-1] == str(huge_pages)

@@ -27,7 +27,7 @@ torch = pytest.importorskip("torch")
 from movingcolor.engines.torch_filters import (  # noqa: E402 (needs torch)
     box_mean,
     compute_device,
-    gaussian_blur,
+    gaussian_blur_on,
     torch_refiner,
 )
 
@@ -144,7 +144,7 @@ def test_gaussian_blur_is_scipys_with_edges_repeated():
     crops = np.random.default_rng(2).random((3, 30, 41), dtype=np.float32)
     for sigma in (0.5, 4.0, 9.0):  # the widest reaches past the crop
         expected = ndimage.gaussian_filter(crops, sigma=(0, sigma, sigma), mode="nearest", truncate=4.0)
-        np.testing.assert_allclose(gaussian_blur(crops, sigma, 4.0, "cpu"), expected, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(gaussian_blur_on(crops, sigma, 4.0, "cpu"), expected, rtol=0, atol=1e-6)
 
 
 def test_a_shot_fused_by_torch_is_the_numpy_shot_and_the_hard_composite_outside_the_band(

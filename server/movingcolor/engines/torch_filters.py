@@ -18,6 +18,7 @@ from ..color.symmetric3 import PAIRS, regularised, solve_symmetric3
 from ..errors import MissingDependencyError, MovingColorError
 from ..model.device import no_gpu_to_ask_torch_for, resolve_device
 from .band_refinement import NUMPY_REFINER, Refiner
+from .gaussian import gaussian_reach, gaussian_taps
 from .guided_filter import refine_radius
 
 
@@ -147,17 +148,16 @@ def torch_refiner(device: str) -> Refiner:
     return Refiner(refine_mattes_on(device), temporal_average_on(device), split=False)
 
 
-def gaussian_blur(crops: np.ndarray, sigma: float, truncate: float, device: str) -> np.ndarray:
+def gaussian_blur_on(crops: np.ndarray, sigma: float, truncate: float, device: str) -> np.ndarray:
     """``crops (N, H, W)`` blurred by a Gaussian of ``sigma`` on the two image axes, reaching
     ``truncate`` sigmas, edges repeated: scipy's ``gaussian_filter(mode="nearest")``, by torch on
     ``device``."""
     import torch
     import torch.nn.functional as F
 
-    reach = int(truncate * sigma + 0.5)
-    taps = np.exp(-0.5 * (np.arange(-reach, reach + 1) / sigma) ** 2)
+    reach = gaussian_reach(sigma, truncate)
     with torch.inference_mode():
-        kernel = torch.from_numpy((taps / taps.sum()).astype(np.float32)).to(device)
+        kernel = torch.from_numpy(gaussian_taps(sigma, truncate).astype(np.float32)).to(device)
         x = torch.from_numpy(np.ascontiguousarray(crops, np.float32)).to(device)[:, None]
         x = F.conv2d(F.pad(x, (0, 0, reach, reach), mode="replicate"), kernel.reshape(1, 1, -1, 1))
         x = F.conv2d(F.pad(x, (reach, reach, 0, 0), mode="replicate"), kernel.reshape(1, 1, 1, -1))

@@ -8,11 +8,12 @@ output is the hard composite, bit for bit.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
-from ..compute_pool import map_parts
+from ..compute_pool import map_parts, split_count
 from ..spec.band_width import BandWidth
 from .distance import DIRECT_REACH, distance_to_false
 
@@ -74,22 +75,10 @@ def _band(
     kept: list[np.ndarray] = []
     margin = int(math.floor(pixels)) + 1
 
-    def tile_distances(tile: tuple[int, int, int, int]) -> np.ndarray:
-        top, left, bottom, right = tile
-        window = (
-            slice(max(top - margin, 0), min(bottom + margin, inside.shape[0])),
-            slice(max(left - margin, 0), min(right + margin, inside.shape[1])),
-        )
-        part = inside[window]
-        # Distance of each pixel to the nearest pixel on the other side of the contour, where it
-        # is within the band: farther ones are not kept.
-        distance = np.where(part, distance_to_false(part, pixels), distance_to_false(~part, pixels))
-        row, col = top - window[0].start, left - window[1].start
-        return distance[row : row + bottom - top, col : col + right - left]
-
     tiles = _boundary_tiles(inside, margin)
-    # Tiles are independent: their distance transforms run on every core.
-    for (top, left, bottom, right), tile in zip(tiles, map_parts(tile_distances, tiles), strict=True):
+    for (top, left, bottom, right), tile in zip(
+        tiles, _tile_distances(inside, tiles, margin, pixels), strict=True
+    ):
         close = tile <= pixels
         near[top:bottom, left:right] = close
         if keep_distance:
@@ -105,6 +94,47 @@ def _band(
         # The band's pixels in C order, and where each near pixel falls among them.
         reach[np.searchsorted(np.flatnonzero(band), at)] = np.concatenate(kept)
     return band, reach, pixels
+
+
+def _tile_distances(
+    inside: np.ndarray, tiles: list[tuple[int, int, int, int]], margin: int, reach: float
+) -> list[np.ndarray]:
+    """Each tile's pixels' distances to the nearest pixel on the other side of the contour
+    (:func:`~.distance.distance_to_false`, infinite beyond ``reach``), each found in its window: the
+    tile widened by ``margin``, cut to the frame. The windows of one shape are stacked and cut into
+    a part per core: each array operation of the direct search then covers many windows (one
+    window's held Python's lock for too little work for two threads to share the cores)."""
+    height, width = inside.shape
+    windows = [
+        (
+            slice(max(top - margin, 0), min(bottom + margin, height)),
+            slice(max(left - margin, 0), min(right + margin, width)),
+        )
+        for top, left, bottom, right in tiles
+    ]
+    by_shape: dict[tuple[int, int], list[int]] = {}
+    for index, (rows, cols) in enumerate(windows):
+        by_shape.setdefault((rows.stop - rows.start, cols.stop - cols.start), []).append(index)
+    distances: list[np.ndarray] = [np.empty(0)] * len(tiles)
+    for indices in by_shape.values():
+        stack = np.stack([inside[windows[index]] for index in indices])
+
+        parts = np.array_split(np.arange(len(indices)), split_count(len(indices)))
+        for part, found in zip(
+            parts, map_parts(functools.partial(_both_sides, stack, reach), parts), strict=True
+        ):
+            for index, window_distances in zip((indices[k] for k in part), found, strict=True):
+                top, left, bottom, right = tiles[index]
+                row, col = top - windows[index][0].start, left - windows[index][1].start
+                distances[index] = window_distances[row : row + bottom - top, col : col + right - left]
+    return distances
+
+
+def _both_sides(stack: np.ndarray, reach: float, part: np.ndarray) -> np.ndarray:
+    """The distances of the windows ``stack[part]`` (``(N, h, w)`` bool, True inside): each pixel's
+    to the nearest pixel on the other side of the contour."""
+    mask = stack[part]
+    return np.where(mask, distance_to_false(mask, reach), distance_to_false(~mask, reach))
 
 
 def transform_may_need_scipy(width: BandWidth) -> bool:
