@@ -101,9 +101,10 @@ def _tile_distances(
 ) -> list[np.ndarray]:
     """Each tile's pixels' distances to the nearest pixel on the other side of the contour
     (:func:`~.distance.distance_to_false`, infinite beyond ``reach``), each found in its window: the
-    tile widened by ``margin``, cut to the frame. The windows of one shape are stacked and cut into
-    a part per core: each array operation of the direct search then covers many windows (one
-    window's held Python's lock for too little work for two threads to share the cores)."""
+    tile widened by ``margin``, cut to the frame. For the direct search the windows of one shape are
+    stacked and cut into a part per core: each array operation then covers many windows (one
+    window's held Python's lock for too little work for two threads to share the cores). scipy's
+    transform takes one window at a time: a wide band's windows are large."""
     height, width = inside.shape
     windows = [
         (
@@ -112,29 +113,42 @@ def _tile_distances(
         )
         for top, left, bottom, right in tiles
     ]
-    by_shape: dict[tuple[int, int], list[int]] = {}
-    for index, (rows, cols) in enumerate(windows):
-        by_shape.setdefault((rows.stop - rows.start, cols.stop - cols.start), []).append(index)
+    if reach > DIRECT_REACH:
+        parts = [[index] for index in range(len(tiles))]
+    else:
+        by_shape: dict[tuple[int, int], list[int]] = {}
+        for index, (rows, cols) in enumerate(windows):
+            by_shape.setdefault((rows.stop - rows.start, cols.stop - cols.start), []).append(index)
+        parts = [
+            [int(index) for index in part]
+            for indices in by_shape.values()
+            for part in np.array_split(indices, split_count(len(indices)))
+        ]
+    found = map_parts(functools.partial(_part_distances, inside, tiles, windows, reach), parts)
     distances: list[np.ndarray] = [np.empty(0)] * len(tiles)
-    for indices in by_shape.values():
-        stack = np.stack([inside[windows[index]] for index in indices])
-
-        parts = np.array_split(np.arange(len(indices)), split_count(len(indices)))
-        for part, found in zip(
-            parts, map_parts(functools.partial(_both_sides, stack, reach), parts), strict=True
-        ):
-            for index, window_distances in zip((indices[k] for k in part), found, strict=True):
-                top, left, bottom, right = tiles[index]
-                row, col = top - windows[index][0].start, left - windows[index][1].start
-                distances[index] = window_distances[row : row + bottom - top, col : col + right - left]
+    for part, part_distances in zip(parts, found, strict=True):
+        for index, tile_distances in zip(part, part_distances, strict=True):
+            distances[index] = tile_distances
     return distances
 
 
-def _both_sides(stack: np.ndarray, reach: float, part: np.ndarray) -> np.ndarray:
-    """The distances of the windows ``stack[part]`` (``(N, h, w)`` bool, True inside): each pixel's
-    to the nearest pixel on the other side of the contour."""
-    mask = stack[part]
-    return np.where(mask, distance_to_false(mask, reach), distance_to_false(~mask, reach))
+def _part_distances(
+    inside: np.ndarray,
+    tiles: list[tuple[int, int, int, int]],
+    windows: list[tuple[slice, slice]],
+    reach: float,
+    part: list[int],
+) -> list[np.ndarray]:
+    """The distances of the tiles ``part`` (their windows all of one shape), each cut to its tile
+    and copied, so that no window's distances outlive the part."""
+    mask = np.stack([inside[windows[index]] for index in part])
+    both = np.where(mask, distance_to_false(mask, reach), distance_to_false(~mask, reach))
+    cut = []
+    for index, window_distances in zip(part, both, strict=True):
+        top, left, bottom, right = tiles[index]
+        row, col = top - windows[index][0].start, left - windows[index][1].start
+        cut.append(window_distances[row : row + bottom - top, col : col + right - left].copy())
+    return cut
 
 
 def transform_may_need_scipy(width: BandWidth) -> bool:
