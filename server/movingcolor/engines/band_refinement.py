@@ -18,7 +18,7 @@ import numpy as np
 
 from ..color.converted_on_demand import convert_ahead
 from ..compute_pool import map_parts, split_count
-from ..masks.band import occupied_tiles
+from ..masks.band import occupied_tiles, tile_reach
 from .guided_filter import EPS, refine_matte, refine_radius, temporal_average
 
 Tile = tuple[int, int, int, int]
@@ -45,15 +45,6 @@ class Refiner:
 NUMPY_REFINER = Refiner(refine_matte, temporal_average, split=True)
 
 
-def _reach(tile: Tile, margin: int, shape: tuple[int, ...]) -> tuple[slice, slice]:
-    """The rows and columns of ``tile`` widened by ``margin``, cut to the frame."""
-    top, left, bottom, right = tile
-    return (
-        slice(max(top - margin, 0), min(bottom + margin, shape[0])),
-        slice(max(left - margin, 0), min(right + margin, shape[1])),
-    )
-
-
 def _by_shape(crops: dict[Tile, tuple[slice, slice]]) -> dict[tuple[int, int], list[Tile]]:
     groups: dict[tuple[int, int], list[Tile]] = {}
     for tile, (rows, cols) in crops.items():
@@ -77,7 +68,7 @@ def filter_tiles(
     (a crop is cut only there). ``split``: each batch is cut into parts for the compute pool's
     threads (for a ``function`` that runs on one core)."""
     shape = images[0].shape
-    crops = {tile: _reach(tile, margin, shape) for tile in tiles}
+    crops = {tile: tile_reach(tile, margin, shape) for tile in tiles}
     convert_ahead(images, list(crops.values()))
     filtered: dict[Tile, np.ndarray] = {}
     for group in _by_shape(crops).values():
@@ -172,7 +163,7 @@ def refine_frames_by_tiles(
 
 def _constant_over(matte: np.ndarray, tile: Tile, margin: int) -> float | None:
     """0.0 or 1.0 where ``matte`` is that value all over ``tile`` widened by ``margin``, else None."""
-    crop = matte[_reach(tile, margin, matte.shape)]
+    crop = matte[tile_reach(tile, margin, matte.shape)]
     low, high = crop.min(), crop.max()
     return float(low) if low == high and low in (0.0, 1.0) else None
 

@@ -17,7 +17,14 @@ from ..compute_pool import map_parts, split_count
 from ..spec.band_width import BandWidth
 from .distance import DIRECT_REACH, distance_to_false
 
-__all__ = ["BandWidth", "edge_band", "edge_band_with_fade", "occupied_tiles", "transform_may_need_scipy"]
+__all__ = [
+    "BandWidth",
+    "edge_band",
+    "edge_band_with_fade",
+    "occupied_tiles",
+    "tile_reach",
+    "transform_may_need_scipy",
+]
 
 
 #: Side of the square tiles the band is computed on: small enough that a band a few per cent of the
@@ -105,14 +112,7 @@ def _tile_distances(
     stacked and cut into a part per core: each array operation then covers many windows (one
     window's held Python's lock for too little work for two threads to share the cores). scipy's
     transform takes one window at a time: a wide band's windows are large."""
-    height, width = inside.shape
-    windows = [
-        (
-            slice(max(top - margin, 0), min(bottom + margin, height)),
-            slice(max(left - margin, 0), min(right + margin, width)),
-        )
-        for top, left, bottom, right in tiles
-    ]
+    windows = [tile_reach(tile, margin, inside.shape) for tile in tiles]
     if reach > DIRECT_REACH:
         parts = [[index] for index in range(len(tiles))]
     else:
@@ -149,6 +149,16 @@ def _part_distances(
         row, col = top - windows[index][0].start, left - windows[index][1].start
         cut.append(window_distances[row : row + bottom - top, col : col + right - left].copy())
     return cut
+
+
+def tile_reach(tile: tuple[int, int, int, int], margin: int, shape: tuple[int, ...]) -> tuple[slice, slice]:
+    """The rows and columns of ``tile`` (``(top, left, bottom, right)``) widened by ``margin``, cut
+    to a frame of ``shape``."""
+    top, left, bottom, right = tile
+    return (
+        slice(max(top - margin, 0), min(bottom + margin, shape[0])),
+        slice(max(left - margin, 0), min(right + margin, shape[1])),
+    )
 
 
 def transform_may_need_scipy(width: BandWidth) -> bool:
