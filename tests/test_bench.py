@@ -383,6 +383,11 @@ def test_a_scrub_is_timed_again_once_the_servers_caches_are_full(monkeypatch):
     (row,) = scrub.measure(("guided",), (64, 48), steps=1, fill=True)
     assert asked == [False, False] and passes == [(0,), (1,), (2,)]
     assert row.next_window > 0 and row.next_window_filled > 0
+    # Each engine's fresh scrub on images of its own, the fill's after them.
+    passes.clear()
+    asked.clear()
+    rows = scrub.measure(("guided", "feather"), (64, 48), steps=1, fill=True)
+    assert passes == [(0,), (1,), (2,), (3,), (4,)] and [row.engine for row in rows] == ["guided", "feather"]
     text = scrub.section([row], "python -m movingcolor.bench.scrub --fill")
     figures = f"{row.first_window:.2f} | {row.next_window:.2f} | {row.next_window_filled:.2f}"
     assert f"| guided | 64x48 | {figures} | 1 |" in text

@@ -136,13 +136,16 @@ def measure(
         try:
             # The network reads its local frames: as many each side as its stride covers.
             radii = {e["name"]: int(e["temporal_radius"]) or 2 for e in client.info()["engines"]}
-            for engine in engines:
-                seconds = _scrub(client, engine, radii.get(engine, 2), size, steps)
+            # Each engine scrubs images of its own: on the images an engine before it scrubbed, the
+            # server would find them held (sent by digest) and their frames prepared, and the
+            # later engine's figures would leave that work out.
+            for lap, engine in enumerate(engines):
+                seconds = _scrub(client, engine, radii.get(engine, 2), size, steps, lap)
                 rows.append(
                     Scrub(engine, f"{width}x{height}", seconds[0], statistics.median(seconds[1:]), steps)
                 )
             if fill:
-                lap = 1
+                lap = len(engines)
                 while not _caches_full(client) and lap <= MAX_FILL_PASSES:
                     _scrub(client, "guided", radii.get("guided", 2), size, FILL_STEPS, lap)
                     lap += 1
@@ -164,7 +167,8 @@ def section(rows: list[Scrub], command: str, device: str = "cpu") -> str:
         "and its engine's neighbours (GetInfo's temporal radius; 2 each side where it gives none, as "
         "the network does, the OFX plugin's default window radius), CDL grade, "
         f"{DEFAULT_BAND} px band, float pixels in and out. After the first window, images the server "
-        "holds are named by digest instead of resent. *next* is the median over the following targets, "
+        "holds are named by digest instead of resent. Each engine scrubs images of its own, so none "
+        "finds another's work held. *next* is the median over the following targets, "
         "on a fresh server whose caches still grow (each new image and prepared frame taking memory "
         "the process had not used); *caches full* the same once guided scrubs of other images have "
         "filled the server's caches (`--fill`), as in a host's session after its first minute or so.",
