@@ -57,6 +57,36 @@ def test_the_fade_runs_from_the_contour_to_nothing_at_the_band_edge():
     assert np.allclose(inside, outside[:12])
 
 
+def test_a_percentage_bands_outer_pixels_fade_where_float32_rounds_their_distance_past_it():
+    """A band pixel exactly at the band's width in pixels (sqrt 5 from the contour, a percentage
+    resolved to just that width) keeps the outer edge's small share of the change, not all of it:
+    its distance, kept in float32, rounds just past the width, and it is still a band pixel, not a
+    soft pixel beyond the band's reach."""
+    import math
+
+    matte = np.zeros((40, 40), np.float32)
+    matte[10:30, 10:30] = 1.0  # a hard square: no soft pixels
+    inside = matte >= 0.5
+    distance = math.sqrt(5.0)
+    assert float(np.float32(distance)) > distance
+    percent = distance * 100 / math.sqrt(4.0 * inside.sum() / math.pi)
+    while BandWidth(percent, True).pixels(inside) < distance:
+        percent = math.nextafter(percent, math.inf)
+    width = BandWidth.parse(f"{percent!r}%")
+    pixels = width.pixels(inside)
+    assert distance <= pixels < float(np.float32(distance))
+    band, fade = edge_band_with_fade(matte, width)
+    from scipy import ndimage
+
+    exact = np.where(inside, ndimage.distance_transform_edt(inside), ndimage.distance_transform_edt(~inside))
+    at_edge = exact[band] == distance
+    assert at_edge.sum() > 0
+    expected = np.clip((pixels + 0.5 - distance) / max(pixels / 4, 1.0), 0.0, 1.0)
+    assert np.allclose(fade[at_edge], expected) and expected < 0.6
+    # The fade falls towards the band's edge: nearer pixels keep more.
+    assert np.all(fade[exact[band] == 2.0] > fade[at_edge].max())
+
+
 def test_soft_pixels_beyond_the_band_keep_the_whole_change():
     matte = _straight_edge()
     matte[:, 60:70] = 0.4  # a soft patch 20 px beyond the contour, outside a 4 px band

@@ -194,6 +194,43 @@ def test_distances_within_the_reach_are_scipys_exact_ones(reach):
     assert np.array_equal(distance_to_false(batch, reach), alone)
 
 
+def test_a_wide_bands_distances_take_one_transform_over_its_tiles_box(monkeypatch):
+    """A band so wide that its tiles' windows overlap many times over (each tile widened by the
+    band's width) is found by one transform over the windows' bounding box: the distances are
+    computed on about the frame's pixels once, inside and outside, not on five to forty frames'
+    worth of overlapping windows; the band is still the whole-frame band."""
+    from movingcolor.masks import band as band_module
+
+    yy, xx = np.mgrid[0:270, 0:480]
+    matte = (np.hypot(yy - 135, xx - 240) < 110).astype(np.float32)
+    given = []
+    real = band_module.distance_to_false
+
+    def counted(mask, reach):
+        given.append(mask.size)
+        return real(mask, reach)
+
+    monkeypatch.setattr(band_module, "distance_to_false", counted)
+    for width in ("10%", "25%", "40"):
+        given.clear()
+        band_width = BandWidth.parse(width)
+        assert np.array_equal(edge_band(matte, band_width), _band_by_whole_frame_distances(matte, band_width))
+        assert sum(given) <= 2 * matte.size, (width, sum(given) / matte.size)
+
+
+def test_distances_of_nothing_and_a_reach_that_is_not_one():
+    """No pixels give no distances whichever way they are found; a negative or NaN reach is refused,
+    naming it."""
+    from movingcolor.masks.distance import distance_to_false
+
+    for reach in (10.0, 20.0):
+        assert distance_to_false(np.ones((0, 5, 5), bool), reach).shape == (0, 5, 5)
+        assert distance_to_false(np.ones((0, 5), bool), reach).shape == (0, 5)
+    for reach in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="reach"):
+            distance_to_false(np.ones((3, 3), bool), reach)
+
+
 LOADS_ON_PREPARING = """
 import json, sys, threading
 from movingcolor.jobs import ShotPlan

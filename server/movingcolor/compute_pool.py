@@ -8,7 +8,6 @@ read or write files: a pool thread does not run in its submitter's context (``fr
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -50,11 +49,21 @@ def _mark_pool_thread() -> None:
     _on_pool.thread = True
 
 
-@functools.cache
+_made: list[ThreadPoolExecutor] = []
+_making = threading.Lock()
+
+
 def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(
-        max_workers=usable_cores(), thread_name_prefix="compute", initializer=_mark_pool_thread
-    )
+    # Under a lock: two threads asking first at once (two jobs of a server) would each make one,
+    # and put twice the cores' threads on the cores.
+    with _making:
+        if not _made:
+            _made.append(
+                ThreadPoolExecutor(
+                    max_workers=usable_cores(), thread_name_prefix="compute", initializer=_mark_pool_thread
+                )
+            )
+        return _made[0]
 
 
 def map_parts(function: Callable[[Part], Result], parts: Sequence[Part]) -> list[Result]:

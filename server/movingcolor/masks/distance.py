@@ -30,6 +30,10 @@ def distance_to_false(mask: np.ndarray, reach: float) -> np.ndarray:
     images), exact where it is at most ``reach`` and infinite beyond it, or where the image has no
     False pixel; 0 on False pixels. Pixels beyond the image are neither True nor False: an edge is
     not a boundary."""
+    if not reach >= 0:
+        raise ValueError(f"reach must be a number of pixels, 0 or more, not {reach!r}")
+    if mask.size == 0:
+        return np.zeros(mask.shape)
     if reach > DIRECT_REACH:
         from scipy import ndimage  # not at the top: a narrow band never loads scipy
 

@@ -67,7 +67,7 @@ class BandWidth:
             # Under a pixel no pixel lies within the band: the engines would return the hard
             # composite without a word. One pixel at least, as a percentage gets.
             return max(1.0, self.value)
-        diameter = np.sqrt(4.0 * float(inside.sum()) / np.pi)
+        diameter = math.sqrt(4.0 * float(inside.sum()) / math.pi)
         return max(1.0, self.value / 100.0 * diameter)
 
     def check_frame(self, width: int, height: int) -> None:
