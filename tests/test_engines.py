@@ -308,6 +308,68 @@ def test_the_feathers_blur_is_scipys_gaussian_with_edges_repeated(sigma, monkeyp
     np.testing.assert_allclose(gaussian.gaussian_blur(many, sigma, TRUNCATE), whole, rtol=0, atol=1e-7)
 
 
+def test_a_wide_bands_filters_run_once_over_the_box_of_its_tiles():
+    """A band wide enough that its tiles' crops (each widened by the filter's reach) overlap many
+    times over is filtered once, over the box holding them all, for the guided refinement and the
+    feather's blur alike: the same pixels as the whole frame's filter (the refinement to the bit),
+    at about the box's cost instead of gigabytes of crops at 4K."""
+    import movingcolor.engines.band_refinement as band_refinement
+    from movingcolor.engines.feather import TRUNCATE
+    from movingcolor.engines.gaussian import gaussian_blur, gaussian_reach
+    from movingcolor.engines.guided_filter import refine_matte
+    from movingcolor.masks.band import BandWidth, edge_band, occupied_tiles
+    from scipy import ndimage
+
+    height, width = 270, 480
+    rows, cols = np.mgrid[0:height, 0:width]
+    matte = (np.hypot(rows - 135, cols - 240) < 100).astype(np.float32)
+    rng = np.random.default_rng(3)
+    guide = np.clip(rng.random((height, width, 3), dtype=np.float32) * 0.2 + 0.6 * matte[..., None], 0, 1)
+    pixels = 60.0
+    tiles = occupied_tiles(edge_band(matte, BandWidth(pixels)))
+    crops = []
+
+    def counted(function):
+        def run(*batches):
+            crops.append(batches[0].shape)
+            return function(*batches)
+
+        return run
+
+    refiner = band_refinement.Refiner(counted(band_refinement.NUMPY_REFINER.refine), None, split=True)
+    refined = band_refinement.refine_tiles(guide, matte, pixels, tiles, refiner=refiner)
+    whole = refine_matte(guide, matte, pixels)
+    for top, left, bottom, right in tiles:
+        np.testing.assert_array_equal(refined[(top, left, bottom, right)], whole[top:bottom, left:right])
+    assert len(crops) == 1 and crops[0][0] == 1 and crops[0][1] * crops[0][2] <= height * width
+    crops.clear()
+    sigma = pixels / 3
+    blurred = band_refinement.filter_tiles(
+        counted(lambda batch: gaussian_blur(batch, sigma, TRUNCATE)),
+        (matte,),
+        tiles,
+        margin=gaussian_reach(sigma, TRUNCATE),
+        split=False,
+    )
+    expected = ndimage.gaussian_filter(matte, sigma, mode="nearest", truncate=TRUNCATE)
+    for (top, left, bottom, right), values in blurred.items():
+        np.testing.assert_allclose(values, expected[top:bottom, left:right], rtol=0, atol=1e-6)
+        assert values.base is None or values.base.size == values.size  # its own copy, not the box's
+    assert len(crops) == 1 and crops[0][0] == 1
+
+
+def test_a_gaussian_of_no_width_leaves_the_image_and_a_large_matrix_is_not_kept():
+    """Sigma 0 blurs nothing, as scipy's filter; a matrix for a side past the cached size (a wide
+    band's box) is made for its call and not kept between frames."""
+    from movingcolor.engines import gaussian
+
+    crops = np.random.default_rng(1).random((2, 9, 11)).astype(np.float32)
+    assert np.array_equal(gaussian.gaussian_blur(crops, 0.0, 4.0), crops)
+    gaussian._kept_gaussian_matrix.cache_clear()
+    gaussian.gaussian_blur(np.zeros((1, 8, gaussian.CACHED_SIZE + 1), np.float32), 2.0, 4.0)
+    assert gaussian._kept_gaussian_matrix.cache_info().currsize == 1  # the 8-pixel side only
+
+
 FUSES_WITHOUT_SCIPY = """
 import sys
 from movingcolor.jobs import ShotSpec, run_shot

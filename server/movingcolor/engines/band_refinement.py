@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..color.converted_on_demand import convert_ahead
-from ..compute_pool import map_parts, split_count
-from ..masks.band import occupied_tiles, tile_reach
+from ..compute_pool import map_parts, split_count, usable_cores
+from ..masks.band import bounding_window, occupied_tiles, tile_reach, window_area
 from .guided_filter import EPS, refine_matte, refine_radius, temporal_average
 
 Tile = tuple[int, int, int, int]
@@ -66,11 +66,28 @@ def filter_tiles(
     (tile's height, width)}``, each equal to the same pixels of filtering the whole frame, for a
     filter that reaches no farther than ``margin`` and treats the frame's edges as the crops' own
     (a crop is cut only there). ``split``: each batch is cut into parts for the compute pool's
-    threads (for a ``function`` that runs on one core)."""
+    threads (for a ``function`` that runs on one core).
+
+    A wide band's crops overlap many times over (each tile widened by the band's width: at 4K a
+    25% band's came to gigabytes); where their bounding box costs less than they do (on one core
+    where ``split``), the box is filtered once, as one crop, and the tiles are cut from it: it holds
+    every tile with its margin, and is cut only at the frame's edges."""
     shape = images[0].shape
     crops = {tile: tile_reach(tile, margin, shape) for tile in tiles}
-    convert_ahead(images, list(crops.values()))
     filtered: dict[Tile, np.ndarray] = {}
+    if crops:
+        box = bounding_window(list(crops.values()))
+        if window_area(box) * (usable_cores() if split else 1) < sum(map(window_area, crops.values())):
+            rows, cols = box
+            convert_ahead(images, [box])
+            (values,) = function(*[image[rows, cols][None] for image in images])
+            # Each tile cut from the box and copied: no tile keeps the box's array.
+            for top, left, bottom, right in crops:
+                filtered[(top, left, bottom, right)] = values[
+                    top - rows.start : bottom - rows.start, left - cols.start : right - cols.start
+                ].copy()
+            return filtered
+    convert_ahead(images, list(crops.values()))
     for group in _by_shape(crops).values():
         # A batch's crops are filtered independently: its parts run on every core.
         count = split_count(len(group), MIN_PART_TILES) if split else 1

@@ -9,6 +9,8 @@ import numpy as np
 
 #: Bytes of double-precision crops blurred at once: a wide band's crops at 4K reach gigabytes.
 BATCH_BYTES = 16 << 20
+#: The largest side whose blur matrix is kept between calls (8 MB).
+CACHED_SIZE = 1024
 
 
 def gaussian_reach(sigma: float, truncate: float) -> int:
@@ -19,6 +21,8 @@ def gaussian_reach(sigma: float, truncate: float) -> int:
 def gaussian_taps(sigma: float, truncate: float) -> np.ndarray:
     """Float64 ``(2·reach + 1,)``: weights ``exp(-k² / 2σ²)`` for ``|k|`` up to the reach, summing
     to 1 (scipy's ``gaussian_filter`` kernel)."""
+    if not sigma > 0:
+        return np.ones(1)  # no blur, as scipy's filter gives for a sigma of 0
     reach = gaussian_reach(sigma, truncate)
     taps = np.exp(-0.5 * (np.arange(-reach, reach + 1) / sigma) ** 2)
     return taps / taps.sum()
@@ -45,10 +49,25 @@ def gaussian_blur(crops: np.ndarray, sigma: float, truncate: float) -> np.ndarra
     return blurred
 
 
-@functools.lru_cache(maxsize=16)
 def _gaussian_matrix(size: int, sigma: float, truncate: float) -> np.ndarray:
     """Float64 ``(size, size)`` ``M`` with ``(x @ M)[i]`` the blur of ``x`` at ``i``: each weight
-    beyond the ends added to the end pixel's (the edge repeated). Read-only: shared."""
+    beyond the ends added to the end pixel's (the edge repeated). A band's crops' matrices are kept
+    for the next frame; a large one (a wide band's box) is made for its call alone: sixteen of
+    4096 would hold 2 GiB."""
+    if size > CACHED_SIZE:
+        return _made_gaussian_matrix(size, sigma, truncate)
+    return _kept_gaussian_matrix(size, sigma, truncate)
+
+
+@functools.lru_cache(maxsize=16)
+def _kept_gaussian_matrix(size: int, sigma: float, truncate: float) -> np.ndarray:
+    """:func:`_made_gaussian_matrix`, kept. Read-only: shared."""
+    matrix = _made_gaussian_matrix(size, sigma, truncate)
+    matrix.flags.writeable = False
+    return matrix
+
+
+def _made_gaussian_matrix(size: int, sigma: float, truncate: float) -> np.ndarray:
     taps = gaussian_taps(sigma, truncate)
     offsets = np.arange(len(taps)) - len(taps) // 2
     outputs = np.arange(size)
@@ -59,5 +78,4 @@ def _gaussian_matrix(size: int, sigma: float, truncate: float) -> np.ndarray:
         (sources, np.broadcast_to(outputs, sources.shape)),
         np.broadcast_to(taps[:, None], sources.shape),
     )
-    matrix.flags.writeable = False
     return matrix
