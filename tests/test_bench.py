@@ -245,6 +245,53 @@ def test_a_run_stopped_over_its_time_limit_counts_only_the_frames_it_wrote(tmp_p
         io_floor._fuse("hard", plate, matte, out, 8, timeout=0.01)
 
 
+def test_a_run_stopped_by_ctrl_c_or_sigterm_leaves_no_fuse_running(tmp_path, monkeypatch, demo_inputs):
+    """The benchmark stopped while a run fuses (Ctrl-C, or SIGTERM made an exception) kills that
+    run's ``movingcolor fuse``: it must not go on writing frames alone."""
+    import subprocess
+    import types
+
+    from movingcolor.bench import io_floor
+
+    started = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(*args, **kwargs):
+        started.append(real_popen(*args, **kwargs))
+        return started[-1]
+
+    def stop(_seconds):
+        raise KeyboardInterrupt
+
+    real = io_floor.time
+    clock = types.SimpleNamespace(perf_counter=real.perf_counter, time_ns=real.time_ns, sleep=stop)
+    monkeypatch.setattr(io_floor.subprocess, "Popen", recording_popen)
+    monkeypatch.setattr(io_floor, "time", clock)
+    plate, matte = demo_inputs
+    with pytest.raises(KeyboardInterrupt):
+        io_floor._fuse("hard", plate, matte, tmp_path, 8)
+    assert len(started) == 1 and started[0].poll() is not None
+
+
+@pytest.mark.parametrize(
+    "option, value, named",
+    [("--frames", "0", "--frames"), ("--steps", "0", "--steps"), ("--run-timeout", "0", "--run-timeout")],
+)
+def test_the_throughput_suite_refuses_settings_that_measure_nothing_before_it_runs(
+    tmp_path, option, value, named, capsys
+):
+    """No frames, no scrub step or no time for a run: refused at once, naming the option, not after
+    the floor's table (hours at full size) in a traceback."""
+    from movingcolor.cli.main import main
+
+    report = tmp_path / "BENCHMARKS.md"
+    report.write_text("# Benchmarks\n")
+    assert main(["bench", "--suite", "throughput", "--out", str(report), "--sizes", "64x48",
+                 "--engines", "hard", option, value]) == 2  # fmt: skip
+    assert named in capsys.readouterr().err
+    assert report.read_text() == "# Benchmarks\n" and not (tmp_path / "docs").exists()
+
+
 def test_a_rewritten_section_keeps_its_notes_under_their_headings(tmp_path):
     """Notes stay under the ``###`` heading they were written under; a heading the new section no
     longer has leaves its notes at the section's end rather than dropping them."""
@@ -267,6 +314,15 @@ def test_a_rewritten_section_keeps_its_notes_under_their_headings(tmp_path):
     report.write_text(report.read_text().replace(f"about the intro\n{NOTES_END}", "about the intro", 1))
     replace_section(report, "## Speed\n\nnewer\n")
     assert f"newer\n\n{notes('about the intro')}" in report.read_text()
+    # A heading inside a notes block is the notes' own: the text under it stays with them.
+    report.write_text(
+        f"# Benchmarks\n\n## Speed\n\nold\n\n{NOTES_START}\nfirst\n\n### Why\n\nbecause\n{NOTES_END}\n"
+    )
+    replace_section(report, "## Speed\n\nnew\n")
+    replace_section(report, "## Speed\n\nnewer\n")
+    assert report.read_text() == (
+        f"# Benchmarks\n\n## Speed\n\nnewer\n\n{NOTES_START}\nfirst\n\n### Why\n\nbecause\n{NOTES_END}\n"
+    )
 
 
 def test_a_failed_run_is_reported_and_the_benchmark_goes_on(tmp_path):
@@ -360,6 +416,8 @@ def test_throughput_suite_writes_the_floor_the_server_and_the_scrub(tmp_path):
     text = report.read_text()
     assert "## Other\n\nkept" in text and io_floor.SECTION in text and scrub.SECTION in text
     assert text.count("Reproduce with `movingcolor bench --suite throughput") == 2
+    # The device is named: the command's own default (auto) would take a GPU where there is one.
+    assert text.count("--device cpu") == 2
     assert "| fuse --engine guided --server (Unix socket) |" in text
     assert "each engine the fastest of 2 runs" in text and text.count(" --runs 2") == 2
 
@@ -391,9 +449,29 @@ def test_a_scrub_is_timed_again_once_the_servers_caches_are_full(monkeypatch):
     text = scrub.section([row], "python -m movingcolor.bench.scrub --fill")
     figures = f"{row.first_window:.2f} | {row.next_window:.2f} | {row.next_window_filled:.2f}"
     assert f"| guided | 64x48 | {figures} | 1 |" in text
-    plates, _ = scrub._shot(64, 48, 2)
-    again, _ = scrub._shot(64, 48, 2, 1)
+    plates, mattes = scrub._shot(64, 48, 2)
+    again, again_mattes = scrub._shot(64, 48, 2, 3)
     assert not np.array_equal(plates[scrub.FIRST], again[scrub.FIRST])
+    # The mattes differ too (an engine after another finds none of its mattes held), moved with
+    # their plates: the same object, three rows down.
+    assert np.array_equal(again_mattes[scrub.FIRST][3:], mattes[scrub.FIRST][:-3])
+    assert not np.array_equal(again_mattes[scrub.FIRST], mattes[scrub.FIRST])
+
+
+def test_a_scrub_whose_caches_never_fill_gives_no_figure_for_full_caches(monkeypatch, caplog):
+    """``--fill`` on a server whose caches its passes do not fill says so, and leaves the figure
+    out rather than calling the caches full."""
+    import logging
+
+    from movingcolor.bench import scrub
+
+    monkeypatch.setattr(scrub, "_caches_full", lambda client: False)
+    monkeypatch.setattr(scrub, "MAX_FILL_PASSES", 1)
+    with caplog.at_level(logging.WARNING, logger="movingcolor"):
+        (row,) = scrub.measure(("guided",), (64, 48), steps=1, fill=True)
+    assert row.next_window > 0 and row.next_window_filled is None
+    assert "not full" in caplog.text
+    assert "| guided | 64x48 |" in scrub.section([row], "python -m movingcolor.bench.scrub --fill")
 
 
 def test_throughput_suite_on_a_missing_gpu_says_so_and_writes_nothing(tmp_path):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import functools
+import signal
 import subprocess
 import sys
 import tempfile
@@ -100,6 +101,16 @@ def _io_floor(plate: str, matte: str, frames: int, folder: Path) -> float:
     return float(done.stdout.split()[-1])
 
 
+def check_run_settings(frames: int, run_timeout: float) -> None:
+    """Refuse a shot of no frames and a run that may take no time, before anything is measured."""
+    if frames < 1:
+        raise MovingColorError(f"the shot must have 1 frame or more, not {frames} (--frames)")
+    if not run_timeout > 0:
+        raise MovingColorError(
+            f"a run's time limit must be more than 0 s, not {run_timeout:g} (--run-timeout)"
+        )
+
+
 def floor_pass(plate: str, matte: str, frames: int, folder: Path) -> float:
     """Seconds per frame to read each plate and matte and write the plate back as a half-float ZIP
     EXR: what any tool that takes the shot and writes frames pays."""
@@ -145,17 +156,23 @@ def _fuse(
         # The kernel's high-water mark of the child's own memory (VmHWM): rusage's maxrss would count
         # this process's memory too, which the child holds between fork and exec.
         peak_kib = 0
-        while process.poll() is None:
-            peak_kib = max(peak_kib, _high_water_kib(process.pid))
-            if time.perf_counter() - started > timeout:
+        try:
+            while process.poll() is None:
+                peak_kib = max(peak_kib, _high_water_kib(process.pid))
+                if time.perf_counter() - started > timeout:
+                    process.kill()
+                    process.wait()
+                    written = sum(path.stat().st_mtime_ns >= began_ns for path in out.glob("*.exr"))
+                    raise TimeoutError(
+                        f"movingcolor fuse --engine {engine} wrote {written} of "
+                        f"{frames} frames in {timeout:g} s and was stopped (--run-timeout)"
+                    )
+                time.sleep(0.05)
+        finally:
+            # Stopped itself (Ctrl-C, SIGTERM): the child must not fuse on alone.
+            if process.poll() is None:
                 process.kill()
                 process.wait()
-                written = sum(path.stat().st_mtime_ns >= began_ns for path in out.glob("*.exr"))
-                raise TimeoutError(
-                    f"movingcolor fuse --engine {engine} wrote {written} of "
-                    f"{frames} frames in {timeout:g} s and was stopped (--run-timeout)"
-                )
-            time.sleep(0.05)
         seconds = time.perf_counter() - started
         if process.returncode != 0:
             log.seek(0)
@@ -256,6 +273,7 @@ def measure(
     does: a single run on a shared machine varies by more than some targets' margins."""
     if runs_each < 1:
         raise MovingColorError(f"each engine's runs must be 1 or more, not {runs_each} (--runs)")
+    check_run_settings(frames, run_timeout)
     compile_package()
     runs: list[Run] = []
 
@@ -499,4 +517,7 @@ def write_report(
 
 
 if __name__ == "__main__":
+    # SIGTERM (a CI job cancelled, ``timeout``) ends it as Ctrl-C does: its runs stopped, its
+    # server stopped, its folders removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     raise SystemExit(main())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import itertools
 import json
 import logging
 import os
@@ -97,13 +98,30 @@ def _parts(section: str) -> list[tuple[str, list[str]]]:
     heading (the section's own title for the first) and lines."""
     parts: list[tuple[str, list[str]]] = []
     fenced = False
-    for line in section.splitlines(keepends=True):
+    lines = section.splitlines(keepends=True)
+    # A heading inside a notes block is the notes' own: split there, the text after it would be
+    # taken for generated text and dropped. A block left open ends at the next heading, as before.
+    noted = _in_closed_notes(lines)
+    for index, line in enumerate(lines):
         if line.lstrip().startswith("```"):
             fenced = not fenced
-        if not parts or (line.startswith("### ") and not fenced):
+        if not parts or (line.startswith("### ") and not fenced and not noted[index]):
             parts.append((line.strip(), []))
         parts[-1][1].append(line)
     return parts
+
+
+def _in_closed_notes(lines: list[str]) -> list[bool]:
+    """For each of ``lines``, whether it lies inside a notes block that is closed (its end marker
+    comes before the next block's start)."""
+    inside = [False] * len(lines)
+    marks = [
+        (index, line.strip()) for index, line in enumerate(lines) if line.strip() in (NOTES_START, NOTES_END)
+    ]
+    for (start, mark), (end, following) in itertools.pairwise(marks):
+        if mark == NOTES_START and following == NOTES_END:
+            inside[start : end + 1] = [True] * (end + 1 - start)
+    return inside
 
 
 def _notes(lines: list[str]) -> tuple[list[str], list[str]]:

@@ -13,6 +13,8 @@ the figures also in ``docs/benchmarks/scrub.json`` beside the report).
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
 import statistics
 import sys
 import tempfile
@@ -28,6 +30,8 @@ from ..spec.schema import DEFAULT_BAND
 from ..synthetic import generate_shot
 from .frame_size import parse_frame_size
 from .report import command_of, gpu_label, machine_lines, replace_section, write_rows_json
+
+log = logging.getLogger("movingcolor")
 
 SECTION = "## Scrubbing through the server: FuseWindow latency per next frame (CPU)"
 #: The figures of a run, beside the report (the throughput suite writes the same file).
@@ -65,8 +69,9 @@ class Scrub:
 
 def _shot(width: int, height: int, frames: int, lap: int = 0) -> tuple[dict, dict]:
     """Scene-linear-ish plates (sRGB-encoded values, sent as such) and binary mattes by frame;
-    ``lap``: another pass over the same shot whose plates differ by a little (images the server
-    has not seen)."""
+    ``lap``: another pass over the same shot, images the server has not seen: its plates differ by
+    a little, and plates and mattes are moved down by ``lap`` rows (the top row repeated), so the
+    mattes differ too and still follow their plates."""
     from scipy import ndimage
 
     small = generate_shot(
@@ -76,10 +81,18 @@ def _shot(width: int, height: int, frames: int, lap: int = 0) -> tuple[dict, dic
     for index in range(frames):
         plate = ndimage.zoom(small.plate[index], (GENERATE_SCALE, GENERATE_SCALE, 1), order=1)
         matte = ndimage.zoom(small.matte[index], GENERATE_SCALE, order=1) >= 0.5
-        plate = plate * (1.0 - LAP_CHANGE * lap)
+        plate = _moved_down(plate * (1.0 - LAP_CHANGE * lap), lap)
         plates[FIRST + index] = np.ascontiguousarray(np.clip(plate, 0.0, 1.0), np.float32)
-        mattes[FIRST + index] = matte.astype(np.float32)
+        mattes[FIRST + index] = _moved_down(matte.astype(np.float32), lap)
     return plates, mattes
+
+
+def _moved_down(image: np.ndarray, rows: int) -> np.ndarray:
+    """``image`` moved down by ``rows`` (at most its height less one), its top row repeated above."""
+    rows = min(rows, len(image) - 1)
+    if rows <= 0:
+        return image
+    return np.concatenate([np.repeat(image[:1], rows, axis=0), image[:-rows]])
 
 
 def _window(numbers: list[int], target: int, radius: int) -> list[int]:
@@ -125,6 +138,7 @@ def measure(
     window's new images then take memory another one freed)."""
     from movingcolor_client import connect
 
+    check_steps(steps)
     width, height = size
     rows = []
     with (
@@ -146,9 +160,22 @@ def measure(
                 )
             if fill:
                 lap = len(engines)
-                while not _caches_full(client) and lap <= MAX_FILL_PASSES:
+                full = _caches_full(client)
+                while not full and lap - len(engines) < MAX_FILL_PASSES:
                     _scrub(client, "guided", radii.get("guided", 2), size, FILL_STEPS, lap)
                     lap += 1
+                    full = _caches_full(client)
+                if not full:
+                    # A figure called "caches full" from caches that are not would flatter it.
+                    cache = client.info()["cache"]
+                    log.warning(
+                        "the server's image cache held %s of %s bytes after %d guided scrubs: not full, "
+                        "so no figure with the caches full is given",
+                        cache["image_bytes"],
+                        cache["image_capacity_bytes"],
+                        MAX_FILL_PASSES,
+                    )
+                    return rows
                 for row in rows:
                     seconds = _scrub(client, row.engine, radii.get(row.engine, 2), size, steps, lap)
                     row.next_window_filled = statistics.median(seconds[1:])
@@ -156,6 +183,14 @@ def measure(
         finally:
             client.close()
     return rows
+
+
+def check_steps(steps: int) -> None:
+    """Refuse a scrub without a next frame to time."""
+    if steps < 1:
+        raise MovingColorError(
+            f"a scrub needs 1 step or more, not {steps} (--steps): the next frames are timed"
+        )
 
 
 def section(rows: list[Scrub], command: str, device: str = "cpu") -> str:
@@ -231,4 +266,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # SIGTERM (a CI job cancelled, ``timeout``) ends it as Ctrl-C does: its server stopped, its
+    # folders removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     raise SystemExit(main())

@@ -37,11 +37,16 @@ def run(
     ``fill``: the scrub's next frames timed again once the server's caches are full.
     ``runs``: runs of each engine in :mod:`.io_floor`, the fastest counted."""
     chosen = tuple(engines.split(",")) if engines else io_floor.ENGINES
+    # Checked before the hours the floor's table may take, not when the scrub's turn comes.
+    io_floor.check_run_settings(frames, run_timeout)
+    if server:
+        scrub.check_steps(steps)
     settings = {"out": out, "sizes": sizes, "engines": engines, "frames": frames, "steps": steps}
     settings |= {"no_server": not server, "device": device, "run_timeout": run_timeout, "fill": fill}
     settings |= {"runs": runs}
     defaults = {"out": Path("BENCHMARKS.md"), "sizes": DEFAULT_SIZES, "frames": io_floor.FRAMES}
-    defaults |= {"steps": scrub.STEPS, "device": "cpu", "run_timeout": io_floor.RUN_TIMEOUT, "fill": False}
+    # The device always shown: the command's own default (auto) takes a GPU where there is one.
+    defaults |= {"steps": scrub.STEPS, "run_timeout": io_floor.RUN_TIMEOUT, "fill": False}
     defaults |= {"runs": 1}
     command = reproduce_command("movingcolor bench --suite throughput", settings, defaults)
     figures = out.parent / io_floor.figures_path(device)
