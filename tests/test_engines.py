@@ -358,6 +358,24 @@ def test_a_wide_bands_filters_run_once_over_the_box_of_its_tiles():
     assert len(crops) == 1 and crops[0][0] == 1
 
 
+def test_which_tiles_the_matte_is_constant_around_is_found_alike_for_any_reach():
+    """A tile whose widened window holds only 0 (or only 1) is that value; any other (soft, mixed,
+    NaN) is filtered. Counted from summed-area tables where the windows overlap many times over,
+    from each window's minimum and maximum otherwise: the same answer."""
+    from movingcolor.engines import band_refinement
+
+    rows, cols = np.mgrid[0:300, 0:520]
+    matte = (np.hypot(rows - 150, cols - 260) < 90).astype(np.float32)
+    matte[10:14, 20:90] = 0.5
+    matte[290, 510] = np.nan
+    tiles = [(r, c, min(r + 64, 300), min(c + 64, 520)) for r in range(0, 300, 64) for c in range(0, 520, 64)]
+    for margin in (3, 25, 90, 400):
+        expected = [band_refinement._constant_in(matte[tile_window]) for tile_window in
+                    (band_refinement.tile_reach(tile, margin, matte.shape) for tile in tiles)]  # fmt: skip
+        assert band_refinement._constant_over(matte, tiles, margin) == expected, margin
+    assert None in expected and 0.0 in band_refinement._constant_over(matte, tiles, 3)
+
+
 def test_a_gaussian_of_no_width_leaves_the_image_and_a_large_matrix_is_not_kept():
     """Sigma 0 blurs nothing, as scipy's filter; a matrix for a side past the cached size (a wide
     band's box) is made for its call and not kept between frames."""

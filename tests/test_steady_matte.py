@@ -201,3 +201,35 @@ def test_a_scrubs_next_window_takes_the_flows_it_shares_from_the_cache():
     moved = steadied_mattes(mattes[window], swapped[window], bands[window], _WIDTHS)
     assert all(np.array_equal(a, r) for a, r in zip(afresh, reused, strict=True))
     assert not all(np.array_equal(a, m) for a, m in zip(afresh, moved, strict=True))
+
+
+def test_a_wide_bands_pixels_near_the_contour_are_measured_once_over_its_box(monkeypatch):
+    """Which band pixels lie within the steadying's reach of the contour: for a band so wide that
+    its tiles' windows (each widened by the reach) overlap many times over, the distances are taken
+    once over their box, as many pixels as the frame at most; the answer is the whole frame's."""
+    import types
+
+    from movingcolor.engines import steady_matte
+
+    rows, cols = np.mgrid[0:270, 0:480]
+    matte = (np.hypot(rows - 135, cols - 240) < 90).astype(np.float32)
+    cv2 = steady_matte._cv2()
+    measured = []
+
+    def counted(image, *args):
+        measured.append(image.size)
+        return cv2.distanceTransform(image, *args)
+
+    counting = types.SimpleNamespace(
+        distanceTransform=counted, DIST_L2=cv2.DIST_L2, DIST_MASK_PRECISE=cv2.DIST_MASK_PRECISE
+    )
+    monkeypatch.setattr(steady_matte, "_cv2", lambda: counting)
+    inside = matte >= 0.5
+    exact = np.where(inside, ndimage.distance_transform_edt(inside), ndimage.distance_transform_edt(~inside))
+    for pixels in (60.0, 150.0):
+        measured.clear()
+        band = edge_band(matte, BandWidth(pixels))
+        reach = 0.25 * pixels
+        near = steady_matte._near_contour(matte, band, reach)
+        assert np.array_equal(near, exact[band] <= reach)
+        assert sum(measured) <= 2 * matte.size, (pixels, sum(measured) / matte.size)
