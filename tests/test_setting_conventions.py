@@ -117,6 +117,22 @@ def test_an_implausibly_wide_band_is_fused_with_a_warning(tmp_path, caplog):
     assert not [r for r in caplog.records if "band width" in r.getMessage()]
 
 
+def test_a_percentage_as_wide_as_the_frame_is_warned_of_once_on_the_first_such_frame(tmp_path, caplog):
+    """A percentage can only be resolved on a frame's object: where it spans as much of the frame as
+    a width in pixels is warned of for, the shot says so once, naming the frame, the width it came
+    to and the range that suits the frame; an everyday percentage says nothing."""
+    plate = _plate(tmp_path / "shot")
+    with caplog.at_level(logging.WARNING, logger="movingcolor"):
+        assert _fuse(plate, tmp_path / "wide" / "f.####.exr", "--band", "100%") == 0
+    warnings = [r.getMessage() for r in caplog.records if "band width 100%" in r.getMessage()]
+    assert len(warnings) == 1 and "on frame 1001" in warnings[0], warnings
+    assert "432x240" in warnings[0] and "1 to 30 px" in warnings[0]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="movingcolor"):
+        assert _fuse(plate, tmp_path / "usual" / "f.####.exr", "--band", "5%") == 0
+    assert not [r for r in caplog.records if "band width" in r.getMessage()]
+
+
 def test_band_thresholds_follow_the_frames_short_side(caplog):
     # 1080p: a quarter of the short side is 270 px across the edge, 135 px each side.
     with caplog.at_level(logging.WARNING, logger="movingcolor"):

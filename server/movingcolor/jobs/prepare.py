@@ -146,6 +146,7 @@ class FramePreparer:
 
     def __init__(self, plan: ShotPlan, arrays: frozenset[str] | None = None, kept: KeptFrames | None = None):
         self.plan = plan
+        self._said_wide = False  # a percentage band found as wide as the frame, said once
         # What needs scipy: recovering each frame's grade from a host's composite, an engine that
         # filters with it, a band that may reach beyond the distances found without it.
         if plan.mode == "edited" or (
@@ -368,6 +369,10 @@ class FramePreparer:
         matte_source = plan.sources.matte
         matte = matte_from_pixels(matte_source.read(number), matte_source.channels)
         band_pixels = plan.band_width.pixels(matte >= 0.5)
+        if not self._said_wide:
+            # Once a shot: each frame's object gives the percentage its width.
+            height, width = matte.shape
+            self._said_wide = plan.band_width.says_if_wide(band_pixels, width, height, number)
         if not plan.engine.decides_band:
             return matte, band_pixels, np.zeros(matte.shape, bool), None
         if with_fade:

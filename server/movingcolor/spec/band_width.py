@@ -104,6 +104,29 @@ class BandWidth:
                 plausible,
             )
 
+    def says_if_wide(self, pixels: float, width: int, height: int, frame: int) -> bool:
+        """For a percentage resolved to ``pixels`` on ``frame`` (a ``width`` x ``height`` frame): warn
+        where it spans as much of the frame as :meth:`check_frame` warns of for a width in pixels
+        (it cannot check a percentage before the frame's object is known); True where it warned.
+        A percentage of a large object reaches hundreds of pixels: 100% at 4K, 1388 px a side."""
+        short = min(width, height)
+        if not self.relative or 2.0 * pixels <= PLAUSIBLE_SHARE * short:
+            return False
+        widest = math.floor(PLAUSIBLE_SHARE * short / 2)
+        log.warning(
+            "band width %s is %g px on frame %d, spanning %d%% of the %dx%d frame's short side: it "
+            "re-decides much of the graded region, washes the grade out and costs far more than a "
+            "band along the edge; a smaller percentage or %s suits this frame",
+            self,
+            round(pixels),
+            frame,
+            round(100 * 2.0 * pixels / short),
+            width,
+            height,
+            f"1 to {widest} px" if widest > 1 else "1 px",
+        )
+        return True
+
     def __str__(self) -> str:
         # repr is the shortest text that reads back as the same float; "12.0" is written "12".
         number = repr(float(self.value)).removesuffix(".0")
