@@ -18,7 +18,7 @@ import numpy as np
 
 from ..color.converted_on_demand import convert_ahead
 from ..compute_pool import map_parts, split_count, usable_cores
-from ..masks.band import bounding_window, occupied_tiles, tile_reach, window_area
+from ..masks.band import occupied_tiles, overlap_box, tile_reach
 from .guided_filter import EPS, refine_matte, refine_radius, temporal_average
 
 Tile = tuple[int, int, int, int]
@@ -79,7 +79,8 @@ def filter_tiles(
     shape = images[0].shape
     crops = {tile: tile_reach(tile, margin, shape) for tile in tiles}
     filtered: dict[Tile, np.ndarray] = {}
-    box = _box_route(tiles, margin, shape, split)
+    # On one core where ``split``: the crops would share every core.
+    box = overlap_box(list(crops.values()), usable_cores() if split else 1)
     if box is not None:
         rows, cols = box
         convert_ahead(images, [box])
@@ -106,19 +107,6 @@ def filter_tiles(
             rows, cols = crops[tile]
             filtered[tile] = values[top - rows.start :, left - cols.start :][: bottom - top, : right - left]
     return filtered
-
-
-def _box_route(
-    tiles: Sequence[Tile], margin: int, shape: tuple[int, ...], split: bool
-) -> tuple[slice, slice] | None:
-    """The box :func:`filter_tiles` filters once for ``tiles`` widened by ``margin`` (on a frame of
-    ``shape``; ``split``: filtered on the compute pool's threads otherwise), or None where it filters
-    the tiles' crops."""
-    crops = [tile_reach(tile, margin, shape) for tile in tiles]
-    if not crops:
-        return None
-    box = bounding_window(crops)
-    return box if window_area(box) * (usable_cores() if split else 1) < sum(map(window_area, crops)) else None
 
 
 def refine_tiles(
@@ -196,13 +184,12 @@ def refine_frames_by_tiles(
 def _constant_over(matte: np.ndarray, tiles: Sequence[Tile], margin: int) -> list[float | None]:
     """For each of ``tiles``, 0.0 or 1.0 where ``matte`` is that value all over the tile widened by
     ``margin``, else None. A wide band's widened tiles overlap many times over (at 4K a 100% band's
-    came to 5.8 s a frame of minima and maxima): where they cover more than their box, each tile's
-    count of pixels that are not 0, and not 1, is read from summed-area tables of the box."""
+    came to 5.8 s a frame of minima and maxima): where they cover their box ``SUMMED_AREA_OVERLAP``
+    times over, each tile's count of pixels that are not 0, and not 1, is read from summed-area
+    tables of the box."""
     windows = [tile_reach(tile, margin, matte.shape) for tile in tiles]
-    if not windows:
-        return []
-    box = bounding_window(windows)
-    if SUMMED_AREA_OVERLAP * window_area(box) >= sum(map(window_area, windows)):
+    box = overlap_box(windows, SUMMED_AREA_OVERLAP)
+    if box is None:
         return [_constant_in(matte[window]) for window in windows]
     crop = matte[box]
     top, left = box[0].start, box[1].start

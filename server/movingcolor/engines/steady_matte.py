@@ -26,7 +26,7 @@ import numpy as np
 
 from ..color.converted_on_demand import ConvertedOnDemand
 from ..lru_cache import LruCache
-from ..masks.band import bounding_window, occupied_tiles, tile_reach, window_area
+from ..masks.band import occupied_tiles, overlap_box, tile_reach
 from ..optional import server_extra
 
 #: Neighbours each side whose mattes vote (within the frames given).
@@ -142,7 +142,8 @@ def _near_contour(matte: np.ndarray, band: np.ndarray, reach: float) -> np.ndarr
     margin = int(np.ceil(reach)) + 1
     tiles = occupied_tiles(band)
     windows = [tile_reach(tile, margin, matte.shape) for tile in tiles]
-    if windows and window_area(box := bounding_window(windows)) < sum(map(window_area, windows)):
+    box = overlap_box(windows)
+    if box is not None:
         # A wide band's windows overlap more than they save (at 4K a 100% band's were about 140
         # times their tiles: 15 s a frame): the box's distances once; it holds every tile's window.
         near[box] = _within(matte, box, reach)
