@@ -86,37 +86,70 @@ def test_one_heap_keeps_a_4k_frames_arrays_on_every_thread():
     assert all(mb < 5 for mb in _given_back_mb(LARGE_GIVEN_BACK, "one_heap"))
 
 
-def test_an_in_process_fuse_keeps_freed_memory(monkeypatch, demo_inputs, tmp_path):
-    """``movingcolor fuse`` takes the settings, one heap included, before it fuses."""
-    from conftest import run_cli
-    from movingcolor import jobs, process_heap
-    from movingcolor.jobs.demo_shot import DEMO_GRADE
+def _heap_events(monkeypatch) -> list[str]:
+    """The calls to ``keep_freed_memory`` from here on, as "heap <one_heap>"."""
+    from movingcolor import process_heap
 
     events: list[str] = []
     monkeypatch.setattr(
         process_heap, "keep_freed_memory", lambda one_heap=False: events.append(f"heap {one_heap}") or True
     )
-    run_shot = jobs.run_shot
-    monkeypatch.setattr(jobs, "run_shot", lambda *a, **k: events.append("fuse") or run_shot(*a, **k))
+    return events
+
+
+def _run_as_entry_point(monkeypatch, *words) -> int:
+    """The command line as the ``movingcolor`` executable runs it: ``main()`` reading sys.argv."""
+    from movingcolor.cli.main import main
+
+    monkeypatch.setattr(sys, "argv", ["movingcolor", *map(str, words)])
+    return main()
+
+
+def _fuse_arguments(demo_inputs, tmp_path) -> list:
+    from movingcolor.jobs.demo_shot import DEMO_GRADE
+
     plate, matte = demo_inputs
     out = tmp_path / "f.####.exr"
-    arguments = ["--plate", plate, "--matte", matte, "--grade", DEMO_GRADE, "--out", out]
-    assert run_cli("fuse", *arguments, "--engine", "hard", "--frames", "1001") == 0
+    return ["fuse", "--plate", plate, "--matte", matte, "--grade", DEMO_GRADE, "--out", out]
+
+
+def test_movingcolor_fuse_keeps_freed_memory_before_it_fuses(monkeypatch, demo_inputs, tmp_path):
+    """``movingcolor fuse`` takes the settings, one heap included, before it fuses."""
+    from movingcolor import jobs
+
+    events = _heap_events(monkeypatch)
+    run_shot = jobs.run_shot
+    monkeypatch.setattr(jobs, "run_shot", lambda *a, **k: events.append("fuse") or run_shot(*a, **k))
+    arguments = _fuse_arguments(demo_inputs, tmp_path)
+    assert _run_as_entry_point(monkeypatch, *arguments, "--engine", "hard", "--frames", "1001") == 0
     assert events == ["heap True", "fuse"]
+
+
+def test_a_command_run_in_a_callers_process_leaves_its_heap_as_it_was(monkeypatch, demo_inputs, tmp_path):
+    """A pipeline script, a benchmark or a test that calls ``main([...])`` in its own process keeps
+    its allocator's settings: one heap for every thread, and nothing given back, would stay with it
+    after the command returned."""
+    from conftest import run_cli
+    from movingcolor import service
+
+    events = _heap_events(monkeypatch)
+    arguments = _fuse_arguments(demo_inputs, tmp_path)
+    assert run_cli(*arguments, "--engine", "hard", "--frames", "1001") == 0
+    monkeypatch.setattr(service, "serve", lambda address, settings: events.append("serve") or 0)
+    assert run_cli("serve", "--address", f"unix://{tmp_path / 'mc.sock'}", "--device", "cpu") == 0
+    assert run_cli("demo", "--out", tmp_path / "demo", "--frames", "1", "--engine", "hard") == 0
+    assert events == ["serve"]
 
 
 def test_a_server_keeps_freed_memory_before_it_serves(monkeypatch, tmp_path):
     """``movingcolor serve`` takes the settings too, one heap included, before its threads start (its
     trimmer gives memory back after jobs)."""
-    from conftest import run_cli
-    from movingcolor import process_heap, service
+    from movingcolor import service
 
-    events: list[str] = []
-    monkeypatch.setattr(
-        process_heap, "keep_freed_memory", lambda one_heap=False: events.append(f"heap {one_heap}") or True
-    )
+    events = _heap_events(monkeypatch)
     monkeypatch.setattr(service, "serve", lambda address, settings: events.append("serve") or 0)
-    assert run_cli("serve", "--address", f"unix://{tmp_path / 'mc.sock'}", "--device", "cpu") == 0
+    address = f"unix://{tmp_path / 'mc.sock'}"
+    assert _run_as_entry_point(monkeypatch, "serve", "--address", address, "--device", "cpu") == 0
     assert events == ["heap True", "serve"]
 
 

@@ -42,7 +42,8 @@ def run(args) -> int:
     from ..demo.run import BASELINE_ENGINES, run_demo
     from ..process_heap import keep_freed_memory
 
-    keep_freed_memory(one_heap=True)  # this process fuses the demo's shots and exits
+    if getattr(args, "own_process", False):
+        keep_freed_memory(one_heap=True)  # this process fuses the demo's shots and exits
     progress = FrameProgress(f"demo ({args.engine})")
     try:
         result = run_demo(

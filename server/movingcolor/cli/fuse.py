@@ -135,7 +135,8 @@ def _run(args) -> int:
     from ..jobs import run_shot
     from ..process_heap import keep_freed_memory
 
-    keep_freed_memory(one_heap=True)  # this process fuses one shot and exits
+    if getattr(args, "own_process", False):
+        keep_freed_memory(one_heap=True)  # this process fuses one shot and exits
     progress = FrameProgress(f"fuse ({args.engine})")
     try:
         report = run_shot(spec, progress)

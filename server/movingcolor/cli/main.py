@@ -110,14 +110,17 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command ``argv`` names (the process's own arguments when None: the process's entry
-    point, which alone answers SIGTERM as an interrupt; a caller that runs a command in its own
-    process keeps its SIGTERM)."""
+    point, which alone answers SIGTERM as an interrupt and sets how the process's heap keeps memory;
+    a caller that runs a command in its own process keeps its SIGTERM and its heap's settings)."""
     entry_point = argv is None
     argv = _negative_ranges_joined(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
     if "--json" in argv:
         _answer_usage_errors_in_json(parser)
     args = parser.parse_args(argv)
+    # The heap's settings (``process_heap``) are a process's own choice: a pipeline script or a
+    # benchmark that runs a command in its own process keeps its allocator as it was.
+    args.own_process = entry_point
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="movingcolor: %(message)s", stream=sys.stderr)
     terminates = (

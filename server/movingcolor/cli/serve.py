@@ -232,7 +232,8 @@ def run(args) -> int:
     set_max_pixels(args.max_pixels)
     # Before any thread starts: a job reuses what it frees, whichever of the call's threads freed it;
     # the server's trimmer gives it back once idle.
-    keep_freed_memory(one_heap=True)
+    if getattr(args, "own_process", False):
+        keep_freed_memory(one_heap=True)
     mib = 1024 * 1024
     settings = ServerSettings(
         token=read_token(args.token_file),
