@@ -347,6 +347,77 @@ def test_a_failed_run_is_reported_and_the_benchmark_goes_on(tmp_path):
     assert "Runs that failed" in text and "`fuse --engine nosuch`" in text
 
 
+def test_a_floor_that_fails_is_reported_and_the_other_sizes_are_measured(tmp_path, monkeypatch):
+    """A floor whose process fails (a disk full, a broken OpenImageIO) ended the whole benchmark in a
+    traceback; it is reported as failed with its error's end, its size's engines are not run (their
+    ratios are to it), and the next size is measured."""
+    import json
+
+    from movingcolor.bench import io_floor
+
+    real_floor = io_floor._io_floor
+
+    def floor(plate, matte, frames, folder, timeout=io_floor.RUN_TIMEOUT):
+        # The first size's plate, as the floor's process would find it broken.
+        if not calls:
+            calls.append("broken")
+            Path(plate.replace("####", "1001")).write_bytes(b"not an image")
+        else:
+            calls.append("read")
+        return real_floor(plate, matte, frames, folder, timeout)
+
+    calls: list[str] = []
+    monkeypatch.setattr(io_floor, "_io_floor", floor)
+    report = tmp_path / "BENCHMARKS.md"
+    report.write_text("# Benchmarks\n")
+    figures = tmp_path / "io_floor.json"
+    assert io_floor.main(["--sizes", "64x48,80x48", "--frames", "2", "--engines", "hard",
+                          "--out", str(report), "--json", str(figures), "--no-server"]) == 1  # fmt: skip
+    assert calls == ["broken", "read"]
+    runs = [(run["size"], run["what"], run["failed"]) for run in json.loads(figures.read_text())]
+    assert [run[:2] for run in runs] == [("64x48", io_floor.FLOOR), ("80x48", io_floor.FLOOR),
+                                         ("80x48", "fuse --engine hard")]  # fmt: skip
+    assert "plate.1001.exr: cannot read pixels" in runs[0][2] and runs[1][2] is None and runs[2][2] is None
+    text = report.read_text()
+    assert f"| {io_floor.FLOOR} | failed |" in text and "- 64x48 `I/O floor" in text
+
+
+def test_a_stopped_benchmark_leaves_the_report_and_its_figures_as_they_were(tmp_path, monkeypatch, capsys):
+    """The figures were rewritten after every run, the report at the end: a benchmark stopped
+    part-way (Ctrl-C, a farm's kill) left the committed figures telling of other runs than the
+    report beside them. The runs so far are kept beside them instead, and the two are replaced
+    together once the report is written."""
+    import json
+
+    from movingcolor.bench import io_floor
+
+    real_fuse = io_floor._fuse
+
+    def fuse(engine, *args, **kwargs):
+        if engine == "feather":
+            raise KeyboardInterrupt
+        return real_fuse(engine, *args, **kwargs)
+
+    monkeypatch.setattr(io_floor, "_fuse", fuse)
+    report = tmp_path / "BENCHMARKS.md"
+    report.write_text("# Benchmarks\n\nthe last run's table\n")
+    figures = tmp_path / "io_floor.json"
+    figures.write_text("[the last run's figures]\n")
+    arguments = ["--sizes", "64x48", "--frames", "2", "--out", str(report), "--json", str(figures)]
+    arguments.append("--no-server")
+    with pytest.raises(KeyboardInterrupt):
+        io_floor.main([*arguments, "--engines", "hard,feather"])
+    assert report.read_text() == "# Benchmarks\n\nthe last run's table\n"
+    assert figures.read_text() == "[the last run's figures]\n"
+    unfinished = io_floor.unfinished_figures(figures)
+    kept = [run["what"] for run in json.loads(unfinished.read_text())]
+    assert kept == [io_floor.FLOOR, "fuse --engine hard"]
+    assert str(unfinished) in capsys.readouterr().out
+    assert io_floor.main([*arguments, "--engines", "hard"]) == 0
+    assert [run["what"] for run in json.loads(figures.read_text())] == kept
+    assert "| fuse --engine hard |" in report.read_text() and not unfinished.exists()
+
+
 def test_io_floor_figures_go_beside_the_report_not_into_the_folder_it_runs_in(tmp_path, monkeypatch, capsys):
     """Run from a checkout with a report elsewhere, the figures replaced the checkout's committed
     docs/benchmarks/io_floor.json; without a report they are printed, not written."""

@@ -49,9 +49,14 @@ JSON = Path("docs/benchmarks/io_floor.json")
 GPU_JSON = Path("docs/benchmarks/io_floor_cuda.json")
 #: Passes over the shot for the I/O floor, of which the fastest counts.
 FLOOR_PASSES = 3
+#: The floor's row in the report.
+FLOOR = "I/O floor (read plate + matte, write half ZIP EXR)"
 #: Seconds one run may take before it is stopped and recorded as failed: a run that hangs (a
 #: driver, a lock) must not take the rest of the benchmark's time with it.
 RUN_TIMEOUT = 1800.0
+#: The least time the floor's passes are given: ``--run-timeout`` is meant for an engine's run, and
+#: a short one (a quick look at the light engines) must not fail the floor's three passes.
+FLOOR_TIMEOUT = 600.0
 
 
 @dataclass
@@ -89,15 +94,23 @@ print(min(floor_pass(plate, matte, frames, folder) for _ in range(FLOOR_PASSES))
 """
 
 
-def _io_floor(plate: str, matte: str, frames: int, folder: Path) -> float:
-    """The I/O floor in seconds per frame, measured in a process of its own (``_FLOOR_PROCESS``)."""
-    done = subprocess.run(
-        [sys.executable, "-c", _FLOOR_PROCESS, plate, matte, str(frames), str(folder)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=RUN_TIMEOUT,
-    )
+def _io_floor(plate: str, matte: str, frames: int, folder: Path, timeout: float = RUN_TIMEOUT) -> float:
+    """The I/O floor in seconds per frame, measured in a process of its own (``_FLOOR_PROCESS``);
+    RuntimeError with the end of its error where it fails, TimeoutError (the process killed) after
+    ``timeout`` seconds."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _FLOOR_PROCESS, plate, matte, str(frames), str(folder)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise TimeoutError(
+            f"the I/O floor's passes took over {timeout:g} s and were stopped (--run-timeout)"
+        ) from None
+    if done.returncode != 0:
+        raise RuntimeError(f"the I/O floor's process failed: {done.stderr[-2000:]}")
     return float(done.stdout.split()[-1])
 
 
@@ -291,8 +304,14 @@ def measure(
             )
             # The fastest of a few passes (taken in the floor's process): one pass varies by a third
             # on a shared machine, and a floor that came out slow would flatter every ratio.
-            floor = _io_floor(plate, matte, frames, folder)
-            add(Run(size, "I/O floor (read plate + matte, write half ZIP EXR)", round(floor, 3), 1.0, 0.0))
+            try:
+                floor = _io_floor(plate, matte, frames, folder, max(run_timeout, FLOOR_TIMEOUT))
+            except Exception as error:  # noqa: BLE001 - recorded as failed; the other sizes go on
+                # Every ratio at this size is to the floor: its engines are not run for nothing.
+                add(_failed(size, FLOOR, error))
+                print(f"{size}: no engine run, without a floor to compare it with", file=sys.stderr)
+                continue
+            add(Run(size, FLOOR, round(floor, 3), 1.0, 0.0))
             for engine in engines:
                 what = f"fuse --engine {engine}"
                 try:
@@ -494,11 +513,21 @@ def figures_path(device: str) -> Path:
     return JSON if device == "cpu" else GPU_JSON
 
 
+def unfinished_figures(figures: Path) -> Path:
+    """Where the runs so far are kept while the benchmark runs, beside ``figures``: the figures file
+    itself is replaced only with the report, so that the two always tell of the same runs."""
+    return figures.with_name(f"{figures.stem}.unfinished{figures.suffix}")
+
+
 def figures_writer(figures: Path) -> Callable[[list[Run]], None]:
-    """A ``progress`` for :func:`measure` that keeps ``figures`` (JSON) up to date after each run."""
+    """A ``progress`` for :func:`measure` that keeps the runs so far (JSON) after each run in
+    :func:`unfinished_figures`, where a benchmark stopped or broken part-way leaves them."""
+    unfinished = unfinished_figures(figures)
 
     def write(runs: list[Run]) -> None:
-        write_rows_json(figures, runs)
+        if len(runs) == 1:
+            print(f"the runs so far are kept in {unfinished} until the report is written", flush=True)
+        write_rows_json(unfinished, runs)
 
     return write
 
@@ -507,13 +536,15 @@ def write_report(
     runs: list[Run], command: str, frames: int, out: Path | None, figures: Path | None, device: str = "cpu"
 ) -> None:
     """The runs as JSON in ``figures`` (when given), and as this benchmark's section of ``out`` (the
-    device's), else printed."""
+    device's), else printed; then the runs so far kept while it ran are removed."""
     if figures is not None:
-        figures_writer(figures)(runs)
+        write_rows_json(figures, runs)
     if out:
         replace_section(out, section(runs, command, frames, device))
     else:
         print(section(runs, command, frames, device))
+    if figures is not None:
+        unfinished_figures(figures).unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
