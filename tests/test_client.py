@@ -407,3 +407,31 @@ def test_a_shot_resumed_on_a_server_that_fuses_otherwise_stops():
             ServerChangedError, match="came back from a restart with .* where this shot began with"
         ):
             _check_same_fusion(first, again, "unix:///tmp/s.sock")
+
+
+def test_a_frame_written_under_the_clients_fingerprint_keeps_the_servers_bytes(tmp_path):
+    """A fused EXR written under the client's fingerprint is the server's file byte for byte but
+    for the fingerprint, written from views of the server's bytes (two copies of each 4K frame
+    were a tenth of a client's time), and reads back with the client's fingerprint."""
+    from movingcolor.frames.image_io import encode_image, read_header
+    from movingcolor.frames.output_pattern import FINGERPRINT_KEY
+    from movingcolor.v1 import image_pb2 as pb
+    from movingcolor_client.results import FusedFrame, _restamp_exr
+
+    pixels = np.random.default_rng(0).random((48, 64, 3), dtype=np.float32)
+    server, client = "s" * 64, "c" * 64
+    data = encode_image(".exr", pixels, attributes={FINGERPRINT_KEY: server})
+    info = pb.ImageInfo(encoding=pb.ENCODING_FILE, format="exr", byte_size=len(data))
+    info.attributes[FINGERPRINT_KEY] = server
+    path = FusedFrame(1001, info, data).write(tmp_path / "f.1001.exr", fingerprint=client)
+    written = path.read_bytes()
+    assert written == data.replace(server.encode(), client.encode()) and written != data
+    assert read_header(path).attributes[FINGERPRINT_KEY] == client
+    assert np.array_equal(read_pixels(path), read_pixels_of(data, tmp_path))
+    assert all(piece.obj is data for piece in _restamp_exr(data, FINGERPRINT_KEY, server, client)[::2])
+    assert _restamp_exr(data, FINGERPRINT_KEY, "x" * 64, client) is None  # not in the header
+
+
+def read_pixels_of(data: bytes, folder: Path) -> np.ndarray:
+    (folder / "server.exr").write_bytes(data)
+    return read_pixels(folder / "server.exr")

@@ -125,6 +125,26 @@ def test_movingcolor_fuse_keeps_freed_memory_before_it_fuses(monkeypatch, demo_i
     assert events == ["heap True", "fuse"]
 
 
+def test_movingcolor_fuse_through_a_server_keeps_freed_memory_before_it_sends(
+    monkeypatch, demo_inputs, tmp_path
+):
+    """The client process of ``movingcolor fuse --server`` sends and receives the shot's frames as
+    bytes of tens of megabytes: it takes the settings too, before its first call."""
+    from movingcolor.cli import fuse
+    from movingcolor.errors import MovingColorError
+
+    events = _heap_events(monkeypatch)
+
+    def remote(*arguments):
+        events.append("remote")
+        raise MovingColorError("the server's answer is not what this test looks at")
+
+    monkeypatch.setattr(fuse, "_run_remote", remote)
+    arguments = [*_fuse_arguments(demo_inputs, tmp_path), "--server", f"unix://{tmp_path / 'mc.sock'}"]
+    assert _run_as_entry_point(monkeypatch, *arguments) == 2
+    assert events == ["heap True", "remote"]
+
+
 def test_a_command_run_in_a_callers_process_leaves_its_heap_as_it_was(monkeypatch, demo_inputs, tmp_path):
     """A pipeline script, a benchmark or a test that calls ``main([...])`` in its own process keeps
     its allocator's settings: one heap for every thread, and nothing given back, would stay with it
