@@ -33,7 +33,7 @@ class FeatherEngine(Engine):
         # step where the band ends is below 0.2% of the grade.
         sigma = max(frames.band_pixels[frames.center] / 3.0, 0.5)
         # The composite reads the blur in the band alone: it is computed on the band's tiles only.
-        alpha = matte.copy()
+        alpha = np.array(matte, np.float32)
         blurred = filter_tiles(
             lambda crops: self._blur(crops, sigma),
             (matte,),
@@ -42,9 +42,11 @@ class FeatherEngine(Engine):
             # numpy's product and torch each parallelise a batch themselves.
             split=False,
         )
+        # The matte is float32 in 0..1 already: only the blurred tiles are clipped, not the frame
+        # (two passes and a copy of a whole frame, a tenth of the engine's time at 1080p).
         for (top, left, bottom, right), values in blurred.items():
-            alpha[top:bottom, left:right] = values
-        return FusionResult(alpha=np.clip(alpha, 0.0, 1.0).astype(np.float32))
+            alpha[top:bottom, left:right] = np.clip(values, 0.0, 1.0)
+        return FusionResult(alpha=alpha)
 
     def _blur(self, crops: np.ndarray, sigma: float) -> np.ndarray:
         """``crops (N, H, W)`` blurred on their image axes, edges repeated."""
