@@ -358,6 +358,55 @@ def test_a_wide_bands_filters_run_once_over_the_box_of_its_tiles():
     assert len(crops) == 1 and crops[0][0] == 1
 
 
+def test_a_wide_moving_bands_next_windows_find_its_tiles_refined_with_the_box():
+    """Each window asks a frame for its own target's band tiles; a wide band's are refined as their
+    box, and the next target's band, a few pixels on, lay its new tiles at that box's edge, out of
+    its reach: each window filtered nearly a frame's box again. The tiles around a box's are kept
+    with it, so the next windows' targets find theirs, the same pixels as the whole frame's."""
+    import movingcolor.engines.band_refinement as band_refinement
+    from movingcolor.engines.guided_filter import refine_matte
+    from movingcolor.masks.band import BandWidth, edge_band, occupied_tiles
+
+    height, width = 270, 480
+    rows, cols = np.mgrid[0:height, 0:width]
+    rng = np.random.default_rng(3)
+    calls = []
+
+    def counted(*batches):
+        calls.append(batches[0].shape)
+        return band_refinement.NUMPY_REFINER.refine(*batches)
+
+    pixels = 60.0
+    refinements = band_refinement.TileRefinements(
+        capacity=4, refiner=band_refinement.Refiner(counted, None, split=True)
+    )
+    matte = (np.hypot(rows - 135, cols - 200) < 90).astype(np.float32)
+    guide = np.clip(rng.random((height, width, 3), dtype=np.float32) * 0.2 + 0.6 * matte[..., None], 0, 1)
+    whole = refine_matte(guide, matte, pixels)
+    # The targets' bands of the windows that read this frame, its object moving 6 px a frame.
+    for step in range(-2, 3):
+        target = (np.hypot(rows - 135, cols - 200 - 6 * step) < 90).astype(np.float32)
+        tiles = occupied_tiles(edge_band(target, BandWidth(pixels)))
+        for tile, values in refinements.tiles("frame", guide, matte, pixels, tiles).items():
+            top, left, bottom, right = tile
+            np.testing.assert_array_equal(values, whole[top:bottom, left:right])
+    assert len(calls) == 1  # before, a second box for the later windows' new tiles
+
+
+def test_the_tiles_beside_a_set_of_tiles_are_those_of_the_grid_around_them():
+    from movingcolor.masks.band import TILE, neighbouring_tiles, occupied_tiles
+
+    mask = np.zeros((200, 300), bool)
+    mask[70, 140] = True  # one tile, row 1, column 2
+    mask[199, 299] = True  # the frame's corner tile, cut to the frame
+    tiles = occupied_tiles(mask)
+    ring = neighbouring_tiles(tiles, mask.shape)
+    grid = {(top // TILE, left // TILE) for top, left, _, _ in ring}
+    assert grid == {(r, c) for r in (0, 1, 2) for c in (1, 2, 3)} - {(1, 2)} | {(2, 4), (3, 3)} - {(3, 4)}
+    assert (192, 256, 200, 300) not in ring and (128, 256, 192, 300) in ring  # cut to the frame
+    assert neighbouring_tiles([], mask.shape) == []
+
+
 def test_which_tiles_the_matte_is_constant_around_is_found_alike_for_any_reach():
     """A tile whose widened window holds only 0 (or only 1) is that value; any other (soft, mixed,
     NaN) is filtered. Counted from summed-area tables where the windows overlap many times over,

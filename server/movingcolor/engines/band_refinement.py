@@ -18,7 +18,7 @@ import numpy as np
 
 from ..color.converted_on_demand import convert_ahead
 from ..compute_pool import map_parts, split_count, usable_cores
-from ..masks.band import occupied_tiles, overlap_box, tile_reach
+from ..masks.band import neighbouring_tiles, occupied_tiles, overlap_box, tile_reach
 from .guided_filter import EPS, refine_matte, refine_radius, temporal_average
 
 Tile = tuple[int, int, int, int]
@@ -278,12 +278,28 @@ class TileRefinements:
                 self._entries.popitem(last=False)
             missing = [tile for tile in tiles if tile not in kept]
         if missing:
-            computed = refine_tiles(guide, matte, band_pixels, missing, self.eps, self.refiner)
+            asked = missing + self._neighbours_on_its_box(matte.shape, band_pixels, missing, kept)
+            computed = refine_tiles(guide, matte, band_pixels, asked, self.eps, self.refiner)
             for values in computed.values():
                 values.flags.writeable = False  # shared between windows: nobody may change it
             with self._lock:
                 kept.update(computed)
         return {tile: kept[tile] for tile in tiles}
+
+    def _neighbours_on_its_box(
+        self, shape: tuple[int, ...], band_pixels: float, missing: list[Tile], kept: dict[Tile, np.ndarray]
+    ) -> list[Tile]:
+        """The tiles beside ``missing`` that the frame does not hold yet, where ``missing`` are
+        refined as their box (a wide band: :func:`filter_tiles`), else none. A frame's tiles are
+        asked for by each window that reads it, each for its own target's band, which moves a few
+        pixels a frame: those new tiles lie at the box's edge, beyond its reach, and each window
+        filtered nearly a frame's box again for them (at 4K with a 50% band, eight boxes for three
+        frames). A ring of tiles widens the box by a tile each side and holds the next windows'."""
+        margin = 2 * refine_radius(band_pixels) + 1
+        windows = [tile_reach(tile, margin, shape) for tile in missing]
+        if overlap_box(windows, usable_cores() if self.refiner.split else 1) is None:
+            return []
+        return [tile for tile in neighbouring_tiles(missing, shape) if tile not in kept]
 
 
 def content_key(guide: np.ndarray, matte: np.ndarray, band_pixels: float) -> bytes:

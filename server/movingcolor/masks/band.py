@@ -249,6 +249,23 @@ def occupied_tiles(mask: np.ndarray, tile: int = TILE) -> list[tuple[int, int, i
     return _tile_bounds(touched, tile, height, width)
 
 
+def neighbouring_tiles(
+    tiles: Sequence[tuple[int, int, int, int]], shape: tuple[int, ...], tile: int = TILE
+) -> list[tuple[int, int, int, int]]:
+    """The squares of :func:`occupied_tiles`' grid on a frame of ``shape`` that touch one of
+    ``tiles`` (theirs, on that grid), at a side or a corner, and are not among them; row by row."""
+    height, width = shape[:2]
+    rows, cols = -(-height // tile), -(-width // tile)
+    chosen = np.zeros((rows + 2, cols + 2), bool)
+    for top, left, _, _ in tiles:
+        chosen[top // tile + 1, left // tile + 1] = True
+    near = np.zeros_like(chosen)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            near[1:-1, 1:-1] |= chosen[1 + dy : rows + 1 + dy, 1 + dx : cols + 1 + dx]
+    return _tile_bounds(near[1:-1, 1:-1] & ~chosen[1:-1, 1:-1], tile, height, width)
+
+
 def _tile_bounds(chosen: np.ndarray, tile: int, height: int, width: int) -> list[tuple[int, int, int, int]]:
     """``(top, left, bottom, right)`` of the tiles ``chosen`` (``(rows, cols)`` bool) marks, row
     by row; edge tiles are cut to the ``height`` x ``width`` frame."""
