@@ -413,6 +413,16 @@ def test_a_stopped_benchmark_leaves_the_report_and_its_figures_as_they_were(tmp_
     kept = [run["what"] for run in json.loads(unfinished.read_text())]
     assert kept == [io_floor.FLOOR, "fuse --engine hard"]
     assert str(unfinished) in capsys.readouterr().out
+    # A rerun stopped before its first row: the last one's rows must not pass for its own.
+    monkeypatch.setattr(io_floor, "_io_floor", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        io_floor.main([*arguments, "--engines", "hard"])
+    assert not unfinished.exists() and "did not finish" in capsys.readouterr().out
+    monkeypatch.undo()
+    # A report that cannot be written (here a folder in its place) leaves the figures as they were.
+    with pytest.raises(IsADirectoryError):
+        io_floor.main([*arguments[:5], str(tmp_path), *arguments[6:], "--engines", "hard"])
+    assert figures.read_text() == "[the last run's figures]\n"
     assert io_floor.main([*arguments, "--engines", "hard"]) == 0
     assert [run["what"] for run in json.loads(figures.read_text())] == kept
     assert "| fuse --engine hard |" in report.read_text() and not unfinished.exists()

@@ -435,3 +435,19 @@ def test_a_frame_written_under_the_clients_fingerprint_keeps_the_servers_bytes(t
 def read_pixels_of(data: bytes, folder: Path) -> np.ndarray:
     (folder / "server.exr").write_bytes(data)
     return read_pixels(folder / "server.exr")
+
+
+def test_write_bytes_atomic_takes_any_buffer_whole_and_a_list_as_pieces(tmp_path):
+    """An array or an ``array.array`` is one buffer, written whole as before (not element by
+    element as a list of pieces); a list is written piece after piece."""
+    import array
+
+    from movingcolor_client import write_bytes_atomic
+
+    pixels = np.arange(12, dtype=np.float32).reshape(3, 4)
+    write_bytes_atomic(tmp_path / "a", pixels)
+    assert (tmp_path / "a").read_bytes() == pixels.tobytes()
+    write_bytes_atomic(tmp_path / "b", array.array("H", [1, 2, 3]))
+    assert (tmp_path / "b").read_bytes() == array.array("H", [1, 2, 3]).tobytes()
+    write_bytes_atomic(tmp_path / "c", [b"ab", memoryview(b"cd"), bytearray(b"e")])
+    assert (tmp_path / "c").read_bytes() == b"abcde"

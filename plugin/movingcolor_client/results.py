@@ -13,7 +13,6 @@ import errno
 import os
 import struct
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,13 +44,14 @@ def output_error(error: OSError, path: Path) -> OutputError:
     return failed(f"cannot write {path}: {error.strerror or error}; {fix}, then run again")
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: Buffer | Sequence[Buffer]) -> None:
-    """Write ``data`` (bytes, or pieces of them written one after another) to ``path`` under a
+def write_bytes_atomic(path: str | os.PathLike, data: Buffer | list[Buffer] | tuple[Buffer, ...]) -> None:
+    """Write ``data`` (any buffer, or a list of them written one after another) to ``path`` under a
     temporary name, then rename it into place; raises OutputError (the folder, and what to do)
     when the file system refuses."""
     path = Path(path)
     temporary = temporary_path(path)
-    pieces = [data] if isinstance(data, (bytes, bytearray, memoryview)) else data
+    # Pieces only as a list or tuple: any other buffer (an array, an mmap) is one piece, as it was.
+    pieces = data if isinstance(data, (list, tuple)) else [memoryview(data)]
     try:
         with open(temporary, "wb") as file:
             for piece in pieces:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import functools
+import os
 import signal
 import subprocess
 import sys
@@ -107,7 +108,8 @@ def _io_floor(plate: str, matte: str, frames: int, folder: Path, timeout: float 
         )
     except subprocess.TimeoutExpired:
         raise TimeoutError(
-            f"the I/O floor's passes took over {timeout:g} s and were stopped (--run-timeout)"
+            f"the I/O floor's passes took over {timeout:g} s and were stopped (the floor is given "
+            f"--run-timeout, at least {FLOOR_TIMEOUT:g} s)"
         ) from None
     if done.returncode != 0:
         raise RuntimeError(f"the I/O floor's process failed: {done.stderr[-2000:]}")
@@ -523,6 +525,10 @@ def figures_writer(figures: Path) -> Callable[[list[Run]], None]:
     """A ``progress`` for :func:`measure` that keeps the runs so far (JSON) after each run in
     :func:`unfinished_figures`, where a benchmark stopped or broken part-way leaves them."""
     unfinished = unfinished_figures(figures)
+    if unfinished.exists():
+        # An earlier run's that did not finish: its rows must not pass for this run's.
+        unfinished.unlink()
+        print(f"removed {unfinished}, the runs of an earlier benchmark that did not finish", flush=True)
 
     def write(runs: list[Run]) -> None:
         if len(runs) == 1:
@@ -536,15 +542,17 @@ def write_report(
     runs: list[Run], command: str, frames: int, out: Path | None, figures: Path | None, device: str = "cpu"
 ) -> None:
     """The runs as JSON in ``figures`` (when given), and as this benchmark's section of ``out`` (the
-    device's), else printed; then the runs so far kept while it ran are removed."""
-    if figures is not None:
-        write_rows_json(figures, runs)
+    device's), else printed. The figures take the place of the runs kept while it ran only once the
+    report is written: a report that cannot be written leaves both as they were."""
+    unfinished = unfinished_figures(figures) if figures is not None else None
+    if unfinished is not None:
+        write_rows_json(unfinished, runs)
     if out:
         replace_section(out, section(runs, command, frames, device))
     else:
         print(section(runs, command, frames, device))
-    if figures is not None:
-        unfinished_figures(figures).unlink(missing_ok=True)
+    if unfinished is not None:
+        os.replace(unfinished, figures)
 
 
 if __name__ == "__main__":
