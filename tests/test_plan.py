@@ -181,9 +181,10 @@ def test_a_target_prepared_before_as_context_takes_its_band_and_inputs_from_it(
     demo_inputs, test_model, engine_name
 ):
     """A host scrubbing frame by frame: the next target was a neighbour of the last window, prepared
-    for context and kept by its content; fusing it reuses its matte, band (with the fade), linear
-    plate and the engine's inputs, reads and decodes nothing again, and equals a preparation from
-    scratch bit for bit."""
+    for context and kept by its content; fusing it reuses its matte, band (with the fade) and the
+    engine's inputs, reads and decodes nothing again, and equals a preparation from scratch bit for
+    bit. Its linear plate, which neither engine reads, is made when it is composited, not as the
+    window's newest frame is prepared, before the window can be fused."""
     from movingcolor.frames.stream import DeferredImage
     from movingcolor.lru_cache import LruCache
 
@@ -228,8 +229,9 @@ def test_a_target_prepared_before_as_context_takes_its_band_and_inputs_from_it(
     decoded.clear()
     target = preparer.prepare(1003)
     assert reads == [] and decoded == [], "the kept frame holds its pixels as read"
-    for name in ("matte", "band", "band_fade", "plate", "plate_display"):
+    for name in ("matte", "band", "band_fade", "plate_display"):
         assert getattr(target, name) is getattr(context, name), name
+    assert context.plate is None and target.plate is not None
     fresh = FramePreparer(plan).prepare(1003)
     # The graded plate is made where the composite reads it (inside the matte and in the band):
     # the network's display arrays that read it everywhere are reused.

@@ -118,6 +118,9 @@ CONTEXT_ARRAYS = frozenset({"matte", "band", "band_pixels"})
 #: The display encodings engines read only near the band, made there only (``_display_of``); the
 #: host's composite's is read whole (the colour head, a grade recovered from it).
 ON_DEMAND_ARRAYS = frozenset({"plate_display", "graded_display"})
+#: The arrays made from the plate in the working space (besides a composite and a grade recovered
+#: from the host's composite).
+LINEAR_PLATE_READERS = frozenset({"plate", "edited", "edited_display"})
 #: What a fused frame takes from its prepared context, when one is kept: all that does not depend
 #: on the grade's output space or the composite.
 REUSED_ARRAYS = frozenset(
@@ -163,10 +166,11 @@ class FramePreparer:
         self._reads_graded = frozenset({"graded_display", "edited", "edited_display"}) | (inputs & {"graded"})
         self._kept = kept if plan.sources.frame_key is not None else None
         if self._kept is not None:
-            # A kept context frame may be a host's next target: with the band's fade, the linear
-            # plate and the pixels read (:meth:`prepare`), nothing it was prepared with is read or
-            # computed again then.
-            self.context_arrays |= {"band_fade", "plate"}
+            # A kept context frame may be a host's next target: with the band's fade and the pixels
+            # read (:meth:`prepare`), nothing it was prepared with is read or computed again then.
+            # Not its linear plate: a scrubbing host's newest frame is prepared before its window is
+            # fused, its completion as a target beside the next window's newest frame.
+            self.context_arrays |= {"band_fade"}
 
     def prepare(self, number: int, context_only: bool = False) -> PreparedFrame:
         """Frame ``number`` with every array of the shot, or, ``context_only``, with only what the
@@ -276,10 +280,6 @@ class FramePreparer:
             matte, band_pixels, band, band_fade = self._matte_and_band(
                 number, composite or "band_fade" in wanted
             )
-        if known is not None and known.plate is not None:
-            plate_lin = known.plate
-        else:
-            plate_lin = cfg.convert(plate_rgb, spaces.plate, lin, copy=False)
         plate_out = cfg.convert(plate_rgb, spaces.plate, spaces.output, copy=False) if composite else None
         lin_to_out = cfg.converter(lin, spaces.output)
         grade_known = True
@@ -289,6 +289,14 @@ class FramePreparer:
         grade_applied = plan.mode == "grade"
         reads_graded = self._reads_graded - {"graded_display"} if grade_applied else self._reads_graded
         needs_graded = composite or bool(wanted & (reads_graded | {"graded"}))
+        if known is not None and known.plate is not None:
+            plate_lin = known.plate
+        elif composite or wanted & LINEAR_PLATE_READERS or (needs_graded and plan.mode == "edited"):
+            plate_lin = cfg.convert(plate_rgb, spaces.plate, lin, copy=False)
+        else:
+            # A frame read for context whose engine reads no linear plate: a whole frame's
+            # conversion (30 ms at 1080p from an sRGB plate) made only if it is composited.
+            plate_lin = None
         if grade_applied:
             # An engine that reads no graded image needs the grade only where the composite takes
             # it: inside the matte and in the band (the grade is a per-pixel colour transform).
