@@ -289,19 +289,20 @@ def test_a_failure_in_json_lists_the_frames_written_before_it(served, tmp_path, 
 def test_a_full_disk_is_a_clear_error(served, tmp_path, capsys, monkeypatch):
     plate = write_plate(tmp_path / "shot", 1001, 1004)
     out = tmp_path / "out"
-    write_bytes = Path.write_bytes
+    from movingcolor_client import results
+
+    write_file = results._write_file
     writes = []
 
-    def fill_the_disk(path, data):
-        if not path.name.endswith(".partial"):
-            return write_bytes(path, data)
+    def fill_the_disk(path, pieces):
         writes.append(path)
         if len(writes) <= 2:
-            return write_bytes(path, data)
-        write_bytes(path, data[: len(data) // 2])
+            return write_file(path, pieces)
+        whole = b"".join(bytes(piece) for piece in pieces)
+        write_file(path, [whole[: len(whole) // 2]])
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
-    monkeypatch.setattr(Path, "write_bytes", fill_the_disk)
+    monkeypatch.setattr(results, "_write_file", fill_the_disk)
     # Exit 75, as in process: room made there, a farm's retry goes on (it exited 2, bad input).
     assert fuse(served.address, plate, out / "f.####.exr") == TRANSIENT_EXIT_CODE
     error = capsys.readouterr().err

@@ -53,15 +53,20 @@ def write_bytes_atomic(path: str | os.PathLike, data: Buffer | list[Buffer] | tu
     # Pieces only as a list or tuple: any other buffer (an array, an mmap) is one piece, as it was.
     pieces = data if isinstance(data, (list, tuple)) else [memoryview(data)]
     try:
-        with open(temporary, "wb") as file:
-            for piece in pieces:
-                file.write(piece)
+        _write_file(temporary, pieces)
         os.replace(temporary, path)
     except OSError as error:
         raise output_error(error, path) from error
     finally:
         with contextlib.suppress(OSError):  # gone once renamed; else a later run clears it
             temporary.unlink(missing_ok=True)
+
+
+def _write_file(path: Path, pieces: list[Buffer] | tuple[Buffer, ...]) -> None:
+    """Write ``pieces`` one after another as the file ``path``."""
+    with open(path, "wb") as file:
+        for piece in pieces:
+            file.write(piece)
 
 
 def _restamp_exr(data: bytes, key: str, old: str, new: str) -> list[Buffer] | None:
