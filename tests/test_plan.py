@@ -764,3 +764,66 @@ def test_a_streams_next_window_is_read_ahead_only_where_windows_finish_one_frame
         del engine.fuse_window
     assert later and fused == list(range(1001, 1009))
     assert while_first == [engine_name == "guided"]
+
+
+@pytest.mark.parametrize("source", ["grade", "graded", "edited"])
+@pytest.mark.parametrize(
+    "reads_composite", [True, False], ids=["reads the composite", "reads the plate's encoding"]
+)
+def test_a_kept_context_frame_converts_its_plate_to_linear_once_in_all(
+    demo_inputs, source, reads_composite, monkeypatch
+):
+    """A scrubbing host's frame is prepared for context, kept, then completed as a target: its plate
+    is converted to the working space once in all, where its context needs it (an engine that reads
+    the host's composite, a grade recovered from it) as where only its composite does. A display-
+    encoded plate's conversion is a whole frame's (30 ms at 1080p)."""
+    from movingcolor.engines.base import Engine, FusionResult
+    from movingcolor.lru_cache import LruCache
+
+    reads = {"plate_display", "matte", "band", "band_pixels"}
+    reads |= {"graded_display", "edited_display"} if reads_composite else set()
+
+    class Reader(Engine):
+        name = "guided"
+        inputs = frozenset(reads)
+
+        def fuse(self, frames):
+            return FusionResult(alpha=np.asarray(frames.matte[frames.center], np.float32))
+
+    plate, matte = demo_inputs
+    roles = ("plate", "matte") + (() if source == "grade" else (source,))
+    store = FrameStore(roles, CLIP)
+    encoded = {}
+    for number in CLIP:
+        pixels = np.clip(read_pixels(plate.replace("####", str(number))), 0, 1) ** (1 / 2.2)
+        encoded[number] = pixels.astype(np.float32)
+        store.put("plate", number, DecodedImage(encoded[number], ("R", "G", "B"), "sRGB - Texture", True))
+        if source != "grade":
+            other = (encoded[number] * 0.9).astype(np.float32)
+            store.put(source, number, DecodedImage(other, ("R", "G", "B"), "sRGB - Texture", True))
+        store.put(
+            "matte", number, DecodedImage(read_pixels(matte.replace("####", str(number))), ("Y",), "", False)
+        )
+    store.finish()
+    sources = ShotSources(*[StreamSource(store, role) for role in roles], frame_key=lambda n: ("shot", n))
+    settings = {"grade": GRADE} if source == "grade" else {source: "streamed"}
+    spec = ShotSpec(plate="streamed", matte="streamed", out="", engine="guided", **settings)
+    engine = Reader()
+    plan = ShotPlan.stream(spec, sources, engine, FramePlan.plan(engine, CLIP, FrameRange(1002, 1002)))
+    spaces = plan.colorspaces
+    converted = []
+    convert = type(spaces.config).convert
+
+    def counted(config, pixels, src, dst, *args, **kwargs):
+        if src == spaces.plate and dst == spaces.working and np.shares_memory(pixels, encoded[1003]):
+            converted.append(src)
+        return convert(config, pixels, src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(type(spaces.config), "convert", counted)
+    preparer = FramePreparer(plan, kept=LruCache(1 << 30))
+    preparer.prepare(1003, context_only=True)
+    target = preparer.complete(1003, preparer.read_target(1003))
+    monkeypatch.undo()
+    assert len(converted) == 1
+    fresh = FramePreparer(plan).prepare(1003)
+    assert np.array_equal(target.plate, fresh.plate) and np.array_equal(target.edited_out, fresh.edited_out)

@@ -171,6 +171,13 @@ class FramePreparer:
             # Not its linear plate: a scrubbing host's newest frame is prepared before its window is
             # fused, its completion as a target beside the next window's newest frame.
             self.context_arrays |= {"band_fade"}
+            reads_graded = self._reads_graded | {"graded"}
+            if self.context_arrays & LINEAR_PLATE_READERS or (
+                plan.mode == "edited" and self.context_arrays & reads_graded
+            ):
+                # Its preparation makes the linear plate anyway (an engine that reads the host's
+                # composite, a grade recovered from it): kept with it, not made again at completion.
+                self.context_arrays |= {"plate"}
 
     def prepare(self, number: int, context_only: bool = False) -> PreparedFrame:
         """Frame ``number`` with every array of the shot, or, ``context_only``, with only what the
