@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import compileall
 import functools
-import os
 import signal
 import subprocess
 import sys
@@ -37,7 +36,14 @@ from ..jobs.demo_shot import write_demo_inputs
 from ..service.process import ServerProcess
 from ..spec.schema import DEFAULT_BAND
 from .frame_size import parse_frame_sizes
-from .report import command_of, gpu_label, machine_lines, replace_section, write_rows_json
+from .report import (
+    command_of,
+    gpu_label,
+    machine_lines,
+    report_with_figures,
+    unfinished_figures,
+    write_rows_json,
+)
 
 SECTION = "## Production speed against the I/O floor (CPU)"
 #: The section of a run on a GPU: the two are kept apart in one report.
@@ -515,12 +521,6 @@ def figures_path(device: str) -> Path:
     return JSON if device == "cpu" else GPU_JSON
 
 
-def unfinished_figures(figures: Path) -> Path:
-    """Where the runs so far are kept while the benchmark runs, beside ``figures``: the figures file
-    itself is replaced only with the report, so that the two always tell of the same runs."""
-    return figures.with_name(f"{figures.stem}.unfinished{figures.suffix}")
-
-
 def figures_writer(figures: Path) -> Callable[[list[Run]], None]:
     """A ``progress`` for :func:`measure` that keeps the runs so far (JSON) after each run in
     :func:`unfinished_figures`, where a benchmark stopped or broken part-way leaves them."""
@@ -542,17 +542,8 @@ def write_report(
     runs: list[Run], command: str, frames: int, out: Path | None, figures: Path | None, device: str = "cpu"
 ) -> None:
     """The runs as JSON in ``figures`` (when given), and as this benchmark's section of ``out`` (the
-    device's), else printed. The figures take the place of the runs kept while it ran only once the
-    report is written: a report that cannot be written leaves both as they were."""
-    unfinished = unfinished_figures(figures) if figures is not None else None
-    if unfinished is not None:
-        write_rows_json(unfinished, runs)
-    if out:
-        replace_section(out, section(runs, command, frames, device))
-    else:
-        print(section(runs, command, frames, device))
-    if unfinished is not None:
-        os.replace(unfinished, figures)
+    device's), else printed (:func:`~.report.report_with_figures`)."""
+    report_with_figures(out, section(runs, command, frames, device), figures, runs)
 
 
 if __name__ == "__main__":

@@ -195,6 +195,28 @@ def replace_section(path: Path, section: str) -> None:
     write_text_atomic(path, body)
 
 
+def unfinished_figures(figures: Path) -> Path:
+    """Where a benchmark keeps rows not yet reported, beside ``figures`` (JSON): the figures file
+    itself is replaced only with the report's section, so that the two always tell of the same
+    runs."""
+    return figures.with_name(f"{figures.stem}.unfinished{figures.suffix}")
+
+
+def report_with_figures(out: Path | None, section: str, figures: Path | None, rows) -> None:
+    """``section`` into the report ``out`` (printed where None) and ``rows`` as the JSON
+    ``figures`` (where given), the figures taking the place of the last ones only once the section
+    is written: a report that cannot be written leaves both as they were."""
+    unfinished = unfinished_figures(figures) if figures is not None else None
+    if unfinished is not None:
+        write_rows_json(unfinished, rows)
+    if out:
+        replace_section(out, section)
+    else:
+        print(section)
+    if unfinished is not None:
+        os.replace(unfinished, figures)
+
+
 def write_rows_json(path: Path, rows) -> None:
     """A benchmark's rows (dataclasses) as a JSON list in ``path``, its folder made, written
     atomically."""

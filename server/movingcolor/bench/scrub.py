@@ -29,7 +29,7 @@ from ..service.process import ServerProcess
 from ..spec.schema import DEFAULT_BAND
 from ..synthetic import generate_shot
 from .frame_size import parse_frame_size
-from .report import command_of, gpu_label, machine_lines, replace_section, write_rows_json
+from .report import command_of, gpu_label, machine_lines, report_with_figures
 
 log = logging.getLogger("movingcolor")
 
@@ -228,10 +228,6 @@ def figures_path(device: str) -> Path:
     return SCRUB_JSON if device == "cpu" else GPU_SCRUB_JSON
 
 
-def write_figures(rows: list[Scrub], figures: Path) -> None:
-    write_rows_json(figures, rows)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", default=",".join(ENGINES))
@@ -260,8 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.out:
         # The figures beside the report, as the throughput suite writes them.
-        write_figures(rows, args.out.parent / figures_path(args.device))
-        replace_section(args.out, text)
+        report_with_figures(args.out, text, args.out.parent / figures_path(args.device), rows)
     return 0
 
 

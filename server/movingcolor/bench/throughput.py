@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import io_floor, scrub
 from .frame_size import parse_frame_sizes
-from .report import replace_section, reproduce_command
+from .report import report_with_figures, reproduce_command
 
 DEFAULT_SIZES = ",".join(f"{w}x{h}" for w, h in io_floor.SIZES)
 
@@ -70,6 +70,7 @@ def run(
         return not failed
     measured = parse_frame_sizes(sizes)
     rows = scrub.measure(scrubbed, scrub.SIZE if scrub.SIZE in measured else measured[0], steps, device, fill)
-    scrub.write_figures(rows, out.parent / scrub.figures_path(device))
-    replace_section(out, scrub.section(rows, command, device))
+    report_with_figures(
+        out, scrub.section(rows, command, device), out.parent / scrub.figures_path(device), rows
+    )
     return not failed
