@@ -393,6 +393,23 @@ def test_a_wide_moving_bands_next_windows_find_its_tiles_refined_with_the_box():
     assert len(calls) == 1  # before, a second box for the later windows' new tiles
 
 
+@pytest.mark.parametrize("split", [True, False], ids=["numpy on every core", "a whole batch (torch)"])
+def test_only_a_wide_bands_tiles_are_refined_with_the_tiles_around_them(split):
+    """The ring of tiles is for a wide band, whose tiles are filtered as one box: a narrow band's
+    neighbouring tiles overlap a little, and where batches are filtered whole (torch) that made
+    the box cheaper than the crops, but not worth refining three times the tiles."""
+    import movingcolor.engines.band_refinement as band_refinement
+    from movingcolor.masks.band import BandWidth, edge_band, occupied_tiles
+
+    rows, cols = np.mgrid[0:270, 0:480]
+    matte = (np.hypot(rows - 135, cols - 240) < 100).astype(np.float32)
+    refiner = band_refinement.Refiner(band_refinement.NUMPY_REFINER.refine, None, split=split)
+    refinements = band_refinement.TileRefinements(capacity=4, refiner=refiner)
+    for pixels, ringed in ((12.0, False), (60.0, True)):
+        tiles = occupied_tiles(edge_band(matte, BandWidth(pixels)))
+        assert bool(refinements._neighbours_on_its_box(matte.shape, pixels, tiles, {})) == ringed, pixels
+
+
 def test_the_tiles_beside_a_set_of_tiles_are_those_of_the_grid_around_them():
     from movingcolor.masks.band import TILE, neighbouring_tiles, occupied_tiles
 

@@ -31,6 +31,9 @@ FRAME_TILE = 32
 #: quicker than each tile's minimum and maximum (every tile of a 4K frame: 0.3 s of tables against
 #: 0.02 s of minima for a 12-pixel band's reach, twice over; 0.33 s against 6.2 s for a 100% band's).
 SUMMED_AREA_OVERLAP = 8
+#: How many times over the missing tiles' widened windows must cover their box before the tiles
+#: around them are refined with them (:meth:`TileRefinements.tiles`): a wide band's.
+RING_OVERLAP = 2
 
 
 @dataclass(frozen=True)
@@ -297,7 +300,10 @@ class TileRefinements:
         frames). A ring of tiles widens the box by a tile each side and holds the next windows'."""
         margin = 2 * refine_radius(band_pixels) + 1
         windows = [tile_reach(tile, margin, shape) for tile in missing]
-        if overlap_box(windows, usable_cores() if self.refiner.split else 1) is None:
+        # Where the box is filtered (on one core where split), and the band wide: a narrow band's
+        # few neighbouring tiles that overlap a little (on a GPU) are not worth a ring.
+        times = max(RING_OVERLAP, usable_cores() if self.refiner.split else 1)
+        if overlap_box(windows, times) is None:
             return []
         return [tile for tile in neighbouring_tiles(missing, shape) if tile not in kept]
 
