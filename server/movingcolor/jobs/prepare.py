@@ -171,13 +171,17 @@ class FramePreparer:
             # Not its linear plate: a scrubbing host's newest frame is prepared before its window is
             # fused, its completion as a target beside the next window's newest frame.
             self.context_arrays |= {"band_fade"}
-            reads_graded = self._reads_graded | {"graded"}
-            if self.context_arrays & LINEAR_PLATE_READERS or (
-                plan.mode == "edited" and self.context_arrays & reads_graded
-            ):
-                # Its preparation makes the linear plate anyway (an engine that reads the host's
-                # composite, a grade recovered from it): kept with it, not made again at completion.
+            if self._makes_linear_plate(self.context_arrays, composite=False):
+                # Its preparation makes it anyway (an engine that reads the host's composite, a
+                # grade recovered from it): kept with it, not made again at completion.
                 self.context_arrays |= {"plate"}
+
+    def _makes_linear_plate(self, wanted: frozenset[str], composite: bool) -> bool:
+        """Whether preparing the arrays ``wanted`` (and the composite, where ``composite``) makes the
+        plate in the working space: the composite blends in it, and a grade recovered from the
+        host's composite (where the graded plate is needed) starts from it."""
+        recovers_grade = self.plan.mode == "edited" and bool(wanted & (self._reads_graded | {"graded"}))
+        return composite or bool(wanted & LINEAR_PLATE_READERS) or recovers_grade
 
     def prepare(self, number: int, context_only: bool = False) -> PreparedFrame:
         """Frame ``number`` with every array of the shot, or, ``context_only``, with only what the
@@ -298,7 +302,7 @@ class FramePreparer:
         needs_graded = composite or bool(wanted & (reads_graded | {"graded"}))
         if known is not None and known.plate is not None:
             plate_lin = known.plate
-        elif composite or wanted & LINEAR_PLATE_READERS or (needs_graded and plan.mode == "edited"):
+        elif self._makes_linear_plate(wanted, composite):
             plate_lin = cfg.convert(plate_rgb, spaces.plate, lin, copy=False)
         else:
             # A frame read for context whose engine reads no linear plate: a whole frame's
