@@ -1369,3 +1369,23 @@ def test_a_grade_file_is_recorded_as_it_was_read_not_as_it_is_when_frames_are_wr
     assert written and all(
         read_header(path).attributes["movingcolor:grade_digest"] == f"sha256:{read}" for path in written
     )
+
+
+def test_a_client_of_a_server_starts_without_the_engines(demo_inputs, tmp_path):
+    """``movingcolor fuse --server`` runs no engine: the engines' modules (OpenColorIO's bindings
+    among them, 50 ms of each start) are imported only where the help lists them."""
+    import subprocess
+    import sys
+
+    plate, matte = demo_inputs
+    script = (
+        "import sys\nfrom movingcolor.cli.main import main\n"
+        f"code = main(['fuse', '--plate', {plate!r}, '--matte', {matte!r}, '--grade', 'sat=1.2', "
+        f"'--out', {str(tmp_path / 'f.####.exr')!r}, '--server', 'unix://{tmp_path}/none.sock'])\n"
+        "print(code, 'movingcolor.engines' in sys.modules, 'PyOpenColorIO' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["75", "False", "False"], done.stderr  # no server there: exit 75
+    helped = [sys.executable, "-m", "movingcolor.cli.main", "fuse", "--help"]
+    shown = subprocess.run(helped, capture_output=True, text=True, timeout=120)
+    assert "hard, movingcolor" in " ".join(shown.stdout.split())

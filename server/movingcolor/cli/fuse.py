@@ -13,7 +13,6 @@ import dataclasses
 import json
 import logging
 
-from ..engines.registry import engine_names
 from ..errors import MovingColorError
 from ..frames.limits import DEFAULT_MAX_PIXELS, pixel_limit
 from ..spec import ShotSpec
@@ -59,7 +58,7 @@ def _add_shot_options(parser: argparse.ArgumentParser) -> None:
         options: dict = {"help": setting.help.replace("%", "%%")}
         if setting.name == "engine":
             # The engines installed here, plug-ins included; the schema knows only the built-in ones.
-            options["help"] += f": {', '.join(engine_names())}"
+            options["help"] += ": %(installed)s"
         if setting.type is bool:
             options["action"] = "store_true"
         else:
@@ -77,7 +76,19 @@ def _add_shot_options(parser: argparse.ArgumentParser) -> None:
             target = groups[setting.exclusive]
         elif setting.required:
             options["required"] = True
-        target.add_argument(setting.option, **options)
+        action = target.add_argument(setting.option, **options)
+        if setting.name == "engine":
+            action.installed = _InstalledEngines()
+
+
+class _InstalledEngines:
+    """The engines' names, found when the help is shown: finding them imports every engine's module
+    (OpenColorIO's bindings among them), 50 ms of each start that a client of a server never needs."""
+
+    def __str__(self) -> str:
+        from ..engines.registry import engine_names
+
+        return ", ".join(engine_names())
 
 
 #: Options whose empty value (an unset variable in a script: ``--out "$OUT"``) is a mistake, not a
