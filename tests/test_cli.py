@@ -1389,3 +1389,24 @@ def test_a_client_of_a_server_starts_without_the_engines(demo_inputs, tmp_path):
     helped = [sys.executable, "-m", "movingcolor.cli.main", "fuse", "--help"]
     shown = subprocess.run(helped, capture_output=True, text=True, timeout=120)
     assert "hard, movingcolor" in " ".join(shown.stdout.split())
+
+
+def test_every_options_help_can_be_filled_in_as_it_is_added(monkeypatch):
+    """Python 3.14's argparse fills in each option's help (its ``%(...)s`` fields) as the option is
+    added, and refuses the parser where one cannot be: every command's help must fill in then."""
+    import argparse
+
+    from movingcolor.cli.main import build_parser
+
+    add_argument = argparse._ActionsContainer.add_argument
+
+    def checked(container, *args, **kwargs):
+        action = add_argument(container, *args, **kwargs)
+        if action.help not in (None, argparse.SUPPRESS):
+            argparse.HelpFormatter("movingcolor")._expand_help(action)
+        return action
+
+    monkeypatch.setattr(argparse._ActionsContainer, "add_argument", checked)
+    parser = build_parser()
+    fuse = parser._subparsers._group_actions[0].choices["fuse"]
+    assert "hard, movingcolor" in " ".join(fuse.format_help().split())

@@ -308,7 +308,7 @@ def test_the_feathers_blur_is_scipys_gaussian_with_edges_repeated(sigma, monkeyp
     np.testing.assert_allclose(gaussian.gaussian_blur(many, sigma, TRUNCATE), whole, rtol=0, atol=1e-7)
 
 
-def test_a_wide_bands_filters_run_once_over_the_box_of_its_tiles():
+def test_a_wide_bands_filters_run_once_over_the_box_of_its_tiles(monkeypatch):
     """A band wide enough that its tiles' crops (each widened by the filter's reach) overlap many
     times over is filtered once, over the box holding them all, for the guided refinement and the
     feather's blur alike: the same pixels as the whole frame's filter (the refinement to the bit),
@@ -328,6 +328,8 @@ def test_a_wide_bands_filters_run_once_over_the_box_of_its_tiles():
     pixels = 60.0
     tiles = occupied_tiles(edge_band(matte, BandWidth(pixels)))
     crops = []
+    # As on two cores (CI's): with many more, this band's crops are filtered a core each.
+    monkeypatch.setattr(band_refinement, "usable_cores", lambda: 2)
 
     def counted(function):
         def run(*batches):
@@ -358,7 +360,7 @@ def test_a_wide_bands_filters_run_once_over_the_box_of_its_tiles():
     assert len(crops) == 1 and crops[0][0] == 1
 
 
-def test_a_wide_moving_bands_next_windows_find_its_tiles_refined_with_the_box():
+def test_a_wide_moving_bands_next_windows_find_its_tiles_refined_with_the_box(monkeypatch):
     """Each window asks a frame for its own target's band tiles; a wide band's are refined as their
     box, and the next target's band, a few pixels on, lay its new tiles at that box's edge, out of
     its reach: each window filtered nearly a frame's box again. The tiles around a box's are kept
@@ -377,6 +379,8 @@ def test_a_wide_moving_bands_next_windows_find_its_tiles_refined_with_the_box():
         return band_refinement.NUMPY_REFINER.refine(*batches)
 
     pixels = 60.0
+    # As on two cores (CI's): with more, this band's windows are filtered as crops, a core each.
+    monkeypatch.setattr(band_refinement, "usable_cores", lambda: 2)
     refinements = band_refinement.TileRefinements(
         capacity=4, refiner=band_refinement.Refiner(counted, None, split=True)
     )
@@ -394,7 +398,7 @@ def test_a_wide_moving_bands_next_windows_find_its_tiles_refined_with_the_box():
 
 
 @pytest.mark.parametrize("split", [True, False], ids=["numpy on every core", "a whole batch (torch)"])
-def test_only_a_wide_bands_tiles_are_refined_with_the_tiles_around_them(split):
+def test_only_a_wide_bands_tiles_are_refined_with_the_tiles_around_them(split, monkeypatch):
     """The ring of tiles is for a wide band, whose tiles are filtered as one box: a narrow band's
     neighbouring tiles overlap a little, and where batches are filtered whole (torch) that made
     the box cheaper than the crops, but not worth refining three times the tiles."""
@@ -403,6 +407,7 @@ def test_only_a_wide_bands_tiles_are_refined_with_the_tiles_around_them(split):
 
     rows, cols = np.mgrid[0:270, 0:480]
     matte = (np.hypot(rows - 135, cols - 240) < 100).astype(np.float32)
+    monkeypatch.setattr(band_refinement, "usable_cores", lambda: 2)  # as on CI's two cores
     refiner = band_refinement.Refiner(band_refinement.NUMPY_REFINER.refine, None, split=split)
     refinements = band_refinement.TileRefinements(capacity=4, refiner=refiner)
     for pixels, ringed in ((12.0, False), (60.0, True)):

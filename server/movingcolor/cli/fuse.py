@@ -9,6 +9,7 @@ records what it can know of the server).
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import logging
@@ -30,6 +31,7 @@ def add_parser(commands) -> None:
         "fuse",
         help="fuse a graded region into a shot",
         description="Remove the seam a coarse matte leaves around a regional grade.",
+        formatter_class=_FuseHelp,
     )
     _add_shot_options(parser)
     parser.add_argument(
@@ -58,7 +60,7 @@ def _add_shot_options(parser: argparse.ArgumentParser) -> None:
         options: dict = {"help": setting.help.replace("%", "%%")}
         if setting.name == "engine":
             # The engines installed here, plug-ins included; the schema knows only the built-in ones.
-            options["help"] += ": %(installed)s"
+            options["help"] += f": {INSTALLED_ENGINES}"
         if setting.type is bool:
             options["action"] = "store_true"
         else:
@@ -76,19 +78,27 @@ def _add_shot_options(parser: argparse.ArgumentParser) -> None:
             target = groups[setting.exclusive]
         elif setting.required:
             options["required"] = True
-        action = target.add_argument(setting.option, **options)
-        if setting.name == "engine":
-            action.installed = _InstalledEngines()
+        target.add_argument(setting.option, **options)
 
 
-class _InstalledEngines:
-    """The engines' names, found when the help is shown: finding them imports every engine's module
-    (OpenColorIO's bindings among them), 50 ms of each start that a client of a server never needs."""
+#: Where ``--engine``'s help lists the installed engines (:class:`_FuseHelp`).
+INSTALLED_ENGINES = "<the installed engines>"
 
-    def __str__(self) -> str:
-        from ..engines.registry import engine_names
 
-        return ", ".join(engine_names())
+class _FuseHelp(argparse.HelpFormatter):
+    """Lists the installed engines in ``--engine``'s help when the help is shown: finding them
+    imports every engine's module (OpenColorIO's bindings among them), 50 ms of each start that a
+    client of a server never needs. Not a ``%(...)s`` field of the help: Python 3.14's argparse
+    fills those in as each option is added."""
+
+    def _format_action(self, action: argparse.Action) -> str:
+        if action.help and INSTALLED_ENGINES in action.help:
+            from ..engines.registry import engine_names
+
+            names = ", ".join(engine_names()).replace("%", "%%")
+            action = copy.copy(action)
+            action.help = action.help.replace(INSTALLED_ENGINES, names)
+        return super()._format_action(action)
 
 
 #: Options whose empty value (an unset variable in a script: ``--out "$OUT"``) is a mistake, not a
