@@ -40,10 +40,7 @@ def run(args) -> int:
     args.engine = args.engine or default_engine()
     # Imported here: every command's parser is built on each start, and only the demo needs its shot.
     from ..demo.run import BASELINE_ENGINES, run_demo
-    from ..process_heap import keep_freed_memory
 
-    if getattr(args, "own_process", False):
-        keep_freed_memory(one_heap=True)  # this process fuses the demo's shots and exits
     progress = FrameProgress(f"demo ({args.engine})")
     try:
         result = run_demo(

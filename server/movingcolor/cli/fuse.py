@@ -146,13 +146,6 @@ def run(args) -> int:
 def _run(args) -> int:
     spec = _spec(args)
     if args.server:
-        if getattr(args, "own_process", False):
-            from ..process_heap import keep_freed_memory
-
-            # A client sends and receives a shot's frames as bytes of tens of megabytes at 4K, each
-            # mapped and zeroed afresh by default: 8 4K frames, 120 -> 53 thousand page faults, the
-            # client's system time 0.48 -> 0.30 s.
-            keep_freed_memory(one_heap=True)
         progress = FrameProgress(f"fuse ({args.engine} on {args.server})")
         try:
             summary = _run_remote(args, spec, progress)
@@ -161,10 +154,7 @@ def _run(args) -> int:
         return _report(args, summary)
     # Imported here: through a server the client needs none of the fusion code.
     from ..jobs import run_shot
-    from ..process_heap import keep_freed_memory
 
-    if getattr(args, "own_process", False):
-        keep_freed_memory(one_heap=True)  # this process fuses one shot and exits
     progress = FrameProgress(f"fuse ({args.engine})")
     try:
         report = run_shot(spec, progress)

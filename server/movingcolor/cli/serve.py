@@ -222,7 +222,6 @@ def run(args) -> int:
 
         resolve_device(args.device)
     from ..frames.limits import set_max_pixels
-    from ..process_heap import keep_freed_memory
     from ..protocol import PART_BYTES
     from ..service import ServerSettings, serve
     from ..service.logs import configure
@@ -230,10 +229,6 @@ def run(args) -> int:
 
     configure(args.log_format)
     set_max_pixels(args.max_pixels)
-    # Before any thread starts: a job reuses what it frees, whichever of the call's threads freed it;
-    # the server's trimmer gives it back once idle.
-    if getattr(args, "own_process", False):
-        keep_freed_memory(one_heap=True)
     mib = 1024 * 1024
     settings = ServerSettings(
         token=read_token(args.token_file),
