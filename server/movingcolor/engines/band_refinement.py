@@ -18,7 +18,7 @@ import numpy as np
 
 from ..color.converted_on_demand import convert_ahead
 from ..compute_pool import map_parts, split_count, usable_cores
-from ..masks.band import neighbouring_tiles, occupied_tiles, overlap_box, tile_reach
+from ..masks.band import cut_from_box, neighbouring_tiles, occupied_tiles, overlap_box, tile_reach
 from .guided_filter import EPS, refine_matte, refine_radius, temporal_average
 
 Tile = tuple[int, int, int, int]
@@ -88,12 +88,7 @@ def filter_tiles(
         rows, cols = box
         convert_ahead(images, [box])
         (values,) = function(*[image[rows, cols][None] for image in images])
-        # Each tile cut from the box and copied: no tile keeps the box's array.
-        for top, left, bottom, right in crops:
-            filtered[(top, left, bottom, right)] = values[
-                top - rows.start : bottom - rows.start, left - cols.start : right - cols.start
-            ].copy()
-        return filtered
+        return dict(zip(crops, cut_from_box(values, box, list(crops)), strict=True))
     convert_ahead(images, list(crops.values()))
     for group in _by_shape(crops).values():
         # A batch's crops are filtered independently: its parts run on every core.

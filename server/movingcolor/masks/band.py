@@ -25,6 +25,7 @@ __all__ = [
     "occupied_tiles",
     "tile_reach",
     "overlap_box",
+    "cut_from_box",
     "transform_may_need_scipy",
 ]
 
@@ -169,10 +170,20 @@ def _box_distances(
     which holds every tile's window: a pixel's nearest pixel across within the reach lies in its
     tile's window, so in the box too, at the same distance."""
     mask = inside[box]
-    both = np.where(mask, distance_to_false(mask, reach), distance_to_false(~mask, reach))
+    return cut_from_box(
+        np.where(mask, distance_to_false(mask, reach), distance_to_false(~mask, reach)), box, tiles
+    )
+
+
+def cut_from_box(
+    values: np.ndarray, box: tuple[slice, slice], tiles: Sequence[tuple[int, int, int, int]]
+) -> list[np.ndarray]:
+    """Each of ``tiles`` cut from ``values``, an image of the frame's ``box`` that holds them, as a
+    copy of its own: no tile keeps the box's array."""
     row, col = box[0].start, box[1].start
     return [
-        both[top - row : bottom - row, left - col : right - col].copy() for top, left, bottom, right in tiles
+        values[top - row : bottom - row, left - col : right - col].copy()
+        for top, left, bottom, right in tiles
     ]
 
 
