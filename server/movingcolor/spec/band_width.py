@@ -82,8 +82,7 @@ class BandWidth:
             return
         short = min(width, height)
         across = 2.0 * self.value
-        widest = math.floor(PLAUSIBLE_SHARE * short / 2)
-        plausible = f"1 to {widest} px" if widest > 1 else "1 px"
+        plausible = _plausible_widths(short)
         if across > short and self.value > SMALL_FRAME_BAND:
             raise BandSpecError(
                 f"band width {self} is wider than the {width}x{height} frame: it reaches "
@@ -112,7 +111,6 @@ class BandWidth:
         short = min(width, height)
         if not self.relative or 2.0 * pixels <= PLAUSIBLE_SHARE * short:
             return False
-        widest = math.floor(PLAUSIBLE_SHARE * short / 2)
         log.warning(
             "band width %s is %g px on frame %d, spanning %d%% of the %dx%d frame's short side: it "
             "re-decides much of the graded region, washes the grade out and costs far more than a "
@@ -123,7 +121,7 @@ class BandWidth:
             round(100 * 2.0 * pixels / short),
             width,
             height,
-            f"1 to {widest} px" if widest > 1 else "1 px",
+            _plausible_widths(short),
         )
         return True
 
@@ -131,3 +129,9 @@ class BandWidth:
         # repr is the shortest text that reads back as the same float; "12.0" is written "12".
         number = repr(float(self.value)).removesuffix(".0")
         return f"{number}%" if self.relative else f"{number}px"
+
+
+def _plausible_widths(short: int) -> str:
+    """The band widths in pixels that suit a frame whose short side is ``short`` pixels."""
+    widest = math.floor(PLAUSIBLE_SHARE * short / 2)
+    return f"1 to {widest} px" if widest > 1 else "1 px"
