@@ -109,6 +109,28 @@ def test_the_generators_wrapped_blur_is_scipys(shape, sigma):
     assert np.abs(periodic_gaussian(values, sigma) - expected).max() <= 1e-12 * np.abs(expected).max()
 
 
+def test_the_generators_blur_uses_the_cores_the_process_may_use(monkeypatch):
+    """A training worker limited to one core (``limit_cores(1)``) blurs its textures on one thread,
+    not one per core of the machine (scipy's ``workers=-1``)."""
+    import scipy.fft
+    from movingcolor import compute_pool
+    from movingcolor.synthetic.scene import periodic_gaussian
+
+    asked = []
+    rfft = scipy.fft.rfft
+
+    def counted(*args, **kwargs):
+        asked.append(kwargs.get("workers"))
+        return rfft(*args, **kwargs)
+
+    monkeypatch.setattr(scipy.fft, "rfft", counted)
+    monkeypatch.setattr(compute_pool, "_core_limit", 1)
+    periodic_gaussian(np.zeros((16, 24)), 3.0)
+    assert {workers for workers in asked if workers is not None} == {1}
+    with pytest.raises(ValueError, match="sigma must be more than 0"):
+        periodic_gaussian(np.zeros((16, 24)), 0.0)
+
+
 def test_quick_benchmark_writes_its_section(tmp_path, clips_or_none):
     from movingcolor.bench.fusion import run_benchmark
 
