@@ -8,7 +8,7 @@ from movingcolor.jobs import composite
 from movingcolor.jobs.prepare import FramePreparer
 
 
-def test_a_guided_run_times_its_stages_and_leaves_the_code_as_it_was(tmp_path):
+def test_a_guided_run_times_its_stages_and_leaves_the_code_as_it_was():
     prepare, blend = FramePreparer.prepare, composite.composite
     run = stage_times.measure("guided", 160, 96, frames=4)
     stages = {stage.name: stage for stage in run.stages}
@@ -19,7 +19,10 @@ def test_a_guided_run_times_its_stages_and_leaves_the_code_as_it_was(tmp_path):
     readers = ("FramePreparer.prepare", "FramePreparer.read_target")
     assert sum(stages[name].calls for name in readers if name in stages) >= 4
     assert "_run_network" not in stages  # the network's stages are the network's alone
-    assert all(stage.wall_seconds > 0 for stage in stages.values())
+    assert all(stage.wall_seconds > 0 for stage in stages.values() if stage.calls)
+    # A stage the run never reached is still listed, after those it did.
+    unreached = [stage.calls == 0 for stage in run.stages]
+    assert any(unreached) and unreached == sorted(unreached)
     assert run.seconds > stages["fuse_window"].wall_seconds
     # The wrappers are gone: a later run in this process is not timed.
     assert FramePreparer.prepare is prepare and composite.composite is blend
@@ -29,12 +32,12 @@ def test_the_network_run_times_its_forward_and_the_section_is_written(tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "BENCHMARKS.md"
     out.write_text("# Benchmarks\n\n## Other\n\nkept\n")
-    argv = ["--engine", "movingcolor", "--size", "160x96", "--frames", "3", "--out", str(out)]
+    argv = ["--engine", "movingcolor", "--sizes", "160x96", "--frames", "3", "--out", str(out)]
     assert stage_times.main(argv) == 0
     text = out.read_text()
     assert "## Other\n\nkept" in text
     assert stage_times.SECTION in text
-    assert "python -m movingcolor.bench.stage_times --size 160x96 --frames 3" in text
+    assert "python -m movingcolor.bench.stage_times --sizes 160x96 --frames 3" in text
     rows = {line.split("|")[1].strip(" `"): line for line in text.splitlines() if line.startswith("| `")}
     assert "_run_network" in rows and "_inputs" in rows and "write_image" in rows
 
@@ -43,3 +46,58 @@ def test_an_unknown_engine_is_refused_before_anything_runs(capsys):
     with pytest.raises(SystemExit):
         stage_times.main(["--engine", "guided,blur"])
     assert "engine blur is not known" in capsys.readouterr().err
+
+
+def test_every_wrapper_is_taken_off_when_the_run_fails():
+    """A run that raises midway leaves nothing wrapped: not the engine's own method, a class's, or a
+    function of the pipeline's or the engine's module."""
+    from movingcolor.engines import create_engine
+    from movingcolor.engines import guided as guided_module
+    from movingcolor.engines.band_refinement import TileRefinements
+    from movingcolor.jobs import run
+
+    engine = create_engine("guided")
+    before = {
+        "tiles": TileRefinements.tiles,
+        "smoothed": guided_module.smoothed_band_alpha,
+        "crisp": guided_module.crisp_edge,
+        "write": run.write_image,
+        "prepare": FramePreparer.prepare,
+    }
+    with pytest.raises(RuntimeError, match="midway"), stage_times.timed_stages(engine) as timers:
+        assert TileRefinements.tiles is not before["tiles"] and "fuse_window" in vars(engine)
+        assert {"TileRefinements.tiles", "smoothed_band_alpha", "write_image"} <= set(timers.stages)
+        raise RuntimeError("midway")
+    after = {
+        "tiles": TileRefinements.tiles,
+        "smoothed": guided_module.smoothed_band_alpha,
+        "crisp": guided_module.crisp_edge,
+        "write": run.write_image,
+        "prepare": FramePreparer.prepare,
+    }
+    assert after == before and "fuse_window" not in vars(engine)
+
+
+class _Event:
+    def __init__(self, key, count, self_seconds):
+        self.key, self.count, self.self_device_time_total = key, count, self_seconds * 1e6
+
+
+class _Profiler:
+    """What torch.profiler's key_averages gives for a convolution: the Python-level operator, the
+    operators it calls (no GPU time of their own) and its kernel."""
+
+    def key_averages(self):
+        return [
+            _Event("aten::conv2d", 4, 0.0),
+            _Event("aten::cudnn_convolution", 4, 0.0),
+            _Event("sm90_conv_kernel", 4, 0.2),
+            _Event("aten::add", 4, 0.05),
+        ]
+
+
+def test_the_gpus_operators_are_counted_once_each():
+    """Each operator's own kernels: a convolution's time is not repeated by the operators above it."""
+    operators = stage_times._gpu_operators(_Profiler())
+    assert operators[0] == ("all", 8, pytest.approx(0.25))
+    assert [name for name, _, _ in operators[1:]] == ["sm90_conv_kernel", "aten::add"]

@@ -7,13 +7,15 @@ is made (torch imported, the model loaded) before the run. The stages are the ru
 and the engine's own methods, timed by wrapping them for the run, so the figures follow the code
 they name; one that an engine does not have is left out. A stage's *wall* is the seconds spent
 inside it, summed over its calls on whichever thread made them: the readers, the engine and the
-writer run at once, so the stages overlap and their sum exceeds the run. Its *own CPU* is what the
+writer run at once, and a stage holds those it calls (``fuse_window`` every engine stage
+below it), so the stages overlap and their sum exceeds the run. Its *own CPU* is what the
 calling thread computed meanwhile (``time.thread_time``): work a stage hands to other threads
 (OpenMP's, the compute pool's, OpenEXR's) is not in it. The process's CPU over the run counts every
-thread. On a CUDA device the GPU's own time per operator comes from ``torch.profiler``.
+thread. On a CUDA device each stage waits for the GPU's work before it ends, and the GPU's own
+time per operator comes from ``torch.profiler`` (which slows the run it records).
 
-Run: ``python -m movingcolor.bench.stage_times --engine movingcolor --size 1920x1080`` (``--frames``,
-``--device cuda``, ``--out BENCHMARKS.md`` for a section there, ``--json FILE``).
+Run: ``python -m movingcolor.bench.stage_times --engine movingcolor --sizes 1920x1080,4096x2160``
+(``--frames``, ``--device cuda``, ``--out BENCHMARKS.md`` for a section there, ``--json FILE``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,14 +37,14 @@ from ..jobs import ShotSpec, run_shot
 from ..jobs.demo_shot import write_demo_inputs
 from ..jobs.plan import engine_options
 from ..spec.schema import DEFAULT_BAND
-from .frame_size import parse_frame_size
+from .frame_size import parse_frame_sizes
 from .io_floor import GRADE
 from .report import command_of, gpu_label, machine_lines, replace_section, write_rows_json
 
 SECTION = "## Where a shot's time goes: the stages of one run (CPU)"
 GPU_SECTION = "## Where a shot's time goes: the stages of one run (CUDA GPU)"
 FRAMES = 8
-SIZE = "1920x1080"
+SIZES = "1920x1080"
 
 #: The run's stages, ``module: attribute`` (a class's method as ``Class.method``) with what it does.
 #: The engine's own are taken from its instance (``engine.``) or its module (``engine module:``).
@@ -64,6 +66,7 @@ ENGINE_STAGES = (
     ("engine", "_inputs", "network: a crop's inputs at its scale (guided start there too)"),
     ("engine", "_run_network", "network: the forward pass"),
     ("engine", "guided_upsample", "network: its change upsampled onto the plate"),
+    ("engine", "guided_upsample_tiles", "network: its change upsampled onto the band's tiles"),
     ("engine", "_blend_pieces", "network: the crops' pieces blended"),
     ("movingcolor.engines.band_refinement", "TileRefinements.tiles", "guided filter: band tiles refined"),
     ("engine", "smoothed_band_alpha", "guided filter: refinements averaged over time"),
@@ -96,9 +99,12 @@ class StageTimes:
 
 
 class _Timers:
-    """Wraps each stage's function for the run and sums its calls' times (safe from many threads)."""
+    """Wraps each stage's function for the run and sums its calls' times (safe from many threads).
+    ``synchronize``, where given, is called before and after each call: on a GPU a call only queues
+    its work, which a later stage would otherwise be timed waiting for."""
 
-    def __init__(self) -> None:
+    def __init__(self, synchronize: Callable[[], None] | None = None) -> None:
+        self._synchronize = synchronize or (lambda: None)
         self.stages: dict[str, Stage] = {}
         self._lock = threading.Lock()
         self._undo: list[tuple[object, str, object]] = []
@@ -109,10 +115,12 @@ class _Timers:
 
         @functools.wraps(original)
         def timed(*args, **kwargs):
+            self._synchronize()
             wall, cpu = time.perf_counter(), time.thread_time()
             try:
                 return original(*args, **kwargs)
             finally:
+                self._synchronize()
                 wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
                 with self._lock:
                     stage.calls += 1
@@ -153,10 +161,10 @@ def _owner(module: str, path: str, engine) -> tuple[object, str] | None:
 
 
 @contextlib.contextmanager
-def timed_stages(engine) -> Iterator[_Timers]:
+def timed_stages(engine, synchronize: Callable[[], None] | None = None) -> Iterator[_Timers]:
     """Every stage of :data:`PIPELINE_STAGES` and :data:`ENGINE_STAGES` that ``engine``'s run has, timed
-    while the block runs."""
-    timers = _Timers()
+    while the block runs (``synchronize``: :class:`_Timers`')."""
+    timers = _Timers(synchronize)
     try:
         for module, path, what in (*PIPELINE_STAGES, *ENGINE_STAGES):
             found = _owner(module, path, engine)
@@ -189,13 +197,13 @@ def measure(
         # work, without torch's import and the model's load (the production-speed runs include them).
         engine = create_engine(engine_name, **engine_options(spec))
         profiler = _gpu_profiler(device)
-        with timed_stages(engine) as timers, profiler:
+        with timed_stages(engine, _gpu_synchronize(device)) as timers, profiler:
             before, started = os.times(), time.perf_counter()
             run_shot(spec, engine=engine)
             seconds, after = time.perf_counter() - started, os.times()
-    stages = sorted(
-        (stage for stage in timers.stages.values() if stage.calls), key=lambda s: s.wall_seconds, reverse=True
-    )
+    # A stage the run never called is listed too (last, with no calls): one whose function the run
+    # now reaches another way would otherwise drop out of the table unseen.
+    stages = sorted(timers.stages.values(), key=lambda s: (s.calls > 0, s.wall_seconds), reverse=True)
     cpu = (after.user + after.system) - (before.user + before.system)
     return StageTimes(
         engine_name, f"{width}x{height}", frames, device, seconds, cpu, stages, _gpu_operators(profiler)
@@ -210,12 +218,24 @@ def _gpu_profiler(device: str):
     return profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA])
 
 
+def _gpu_synchronize(device: str) -> Callable[[], None] | None:
+    if not device.startswith("cuda"):
+        return None
+    import torch
+
+    return torch.cuda.synchronize
+
+
 def _gpu_operators(profiler, count: int = 15) -> list[tuple[str, int, float]]:
+    """The operators that took the most of the GPU's own time (each one's kernels, not those of the
+    operators it calls: an operator's total repeats its callees', so totals would count a
+    convolution's kernels four or five times over), and ``("all", kernels, seconds)`` first."""
     if isinstance(profiler, contextlib.nullcontext):
         return []
-    events = [e for e in profiler.key_averages() if getattr(e, "device_time_total", 0) > 0]
-    events.sort(key=lambda e: e.device_time_total, reverse=True)
-    return [(e.key, e.count, e.device_time_total / 1e6) for e in events[:count]]
+    events = [e for e in profiler.key_averages() if getattr(e, "self_device_time_total", 0) > 0]
+    events.sort(key=lambda e: e.self_device_time_total, reverse=True)
+    total = ("all", sum(e.count for e in events), sum(e.self_device_time_total for e in events) / 1e6)
+    return [total] + [(e.key, e.count, e.self_device_time_total / 1e6) for e in events[:count]]
 
 
 def section(runs: list[StageTimes], command: str) -> str:
@@ -244,7 +264,7 @@ def section(runs: list[StageTimes], command: str) -> str:
             ),
         ]
         if run.gpu_operators:
-            lines += ["", "| GPU operator | calls | GPU s |", "|---|---:|---:|"]
+            lines += ["", "| GPU operator (its own kernels) | calls | GPU s |", "|---|---:|---:|"]
             lines += [f"| `{name}` | {calls} | {seconds:.3f} |" for name, calls, seconds in run.gpu_operators]
     return "\n".join(lines) + "\n"
 
@@ -256,7 +276,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--engine", default="movingcolor", help="comma-separated engines, each one run (default: %(default)s)"
     )
-    parser.add_argument("--size", default=SIZE, help="WxH (default: %(default)s)")
+    parser.add_argument(
+        "--sizes", default=SIZES, help="WxH, comma-separated, each engine run at each (default: %(default)s)"
+    )
     parser.add_argument(
         "--frames", type=int, default=FRAMES, help="frames of the shot (default: %(default)s)"
     )
@@ -271,16 +293,21 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    width, height = parse_frame_size(args.size)
+    sizes = parse_frame_sizes(args.sizes)
     engines = [name.strip() for name in args.engine.split(",") if name.strip()]
     unknown = sorted(set(engines) - set(engine_names()))
     if unknown:
         parser.error(f"engine {', '.join(unknown)} is not known; available: {', '.join(engine_names())}")
     if args.frames < 1:
         parser.error(f"the shot must have 1 frame or more, not {args.frames} (--frames)")
-    runs = [measure(name, width, height, args.frames, args.device) for name in engines]
+    if args.device != "cpu" and not (args.device == "cuda" or args.device.startswith("cuda:")):
+        # Named, not "auto": the section's title and the GPU's profile follow the device.
+        parser.error(f"device {args.device!r}: name cpu, cuda or cuda:N (--device)")
+    runs = [
+        measure(name, width, height, args.frames, args.device) for width, height in sizes for name in engines
+    ]
     command = command_of(
-        "python -m movingcolor.bench.stage_times", parser, args, ("engine", "size", "frames", "device")
+        "python -m movingcolor.bench.stage_times", parser, args, ("engine", "sizes", "frames", "device")
     )
     text = section(runs, command)
     if args.out:
