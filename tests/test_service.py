@@ -761,6 +761,16 @@ def test_serve_refuses_a_limit_that_makes_no_sense_before_listening(option, valu
     assert done.returncode == 2 and message in done.stderr, done.stderr[-2000:]
 
 
+def test_a_drain_cancels_its_jobs_early_enough_to_say_why():
+    """The jobs still running are cancelled a second before the grace ends (half a short grace), so
+    each call's thread has time to send its client the reason before gRPC's own cancel; a grace of
+    0 cancels at once."""
+    from movingcolor.service.server import cancel_time
+
+    assert cancel_time(10.0) == 9.0 and cancel_time(1.0) == 0.5 and cancel_time(0.0) == 0.0
+    assert all(0.0 <= cancel_time(grace) < grace for grace in (0.1, 0.5, 2.0, 86400.0))
+
+
 def test_a_second_sigterm_during_the_drain_neither_hangs_nor_cuts_it_short(tmp_path):
     """`timeout` and supervisors signal a process and then its group: a handler that took a lock
     could deadlock on the second signal, and handlers put back before the drain let the second kill

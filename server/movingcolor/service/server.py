@@ -48,9 +48,16 @@ from .warm_up import warm_up_in_background
 _SPARE_THREADS = 8
 
 TEMP_PREFIX = "movingcolor-server-"
+
 # The host is in the name too: a temporary folder shared between machines holds other hosts' pids.
 _HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:40] or "host"
 _TEMP_NAME = re.compile(rf"^{re.escape(TEMP_PREFIX)}(?P<pid>\d+)-{re.escape(_HOST)}-")
+
+#: How long before a drain's grace ends the jobs still running are cancelled (at most; half the grace
+#: where it is shorter): each call's thread must send its client the reason before gRPC's own cancel
+#: at the end of the grace, and on a loaded machine a quarter of a second was sometimes too little
+#: (the client read "unavailable (cancelled)" and not that the server was shutting down).
+CANCEL_AHEAD_SECONDS = 1.0
 
 
 def _alive(pid: int) -> bool:
@@ -340,6 +347,11 @@ def _bind_problem(parsed: Address) -> str | None:
     return None
 
 
+def cancel_time(grace_seconds: float) -> float:
+    """Seconds into a drain of ``grace_seconds`` at which the jobs still running are cancelled."""
+    return grace_seconds - min(CANCEL_AHEAD_SECONDS, grace_seconds / 2)
+
+
 def serve(address: str, settings: ServerSettings | None = None) -> int:
     """Serve until SIGTERM or SIGINT, then stop cleanly: refuse new calls, give in-flight calls
     ``grace_seconds`` to finish, cancel the rest (frames already written are whole)."""
@@ -394,7 +406,7 @@ def _serve(address: str, settings: ServerSettings, folder: Path, removed: list[P
         def cancel_the_rest() -> None:
             counts.append(state.jobs.cancel_all(SHUTTING_DOWN))
 
-        cancelling = threading.Timer(max(0.0, settings.grace_seconds - 0.25), cancel_the_rest)
+        cancelling = threading.Timer(cancel_time(settings.grace_seconds), cancel_the_rest)
         cancelling.start()
         server.stop(settings.grace_seconds).wait()
         cancelling.cancel()
