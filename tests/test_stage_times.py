@@ -101,3 +101,19 @@ def test_the_gpus_operators_are_counted_once_each():
     operators = stage_times._gpu_operators(_Profiler())
     assert operators[0] == ("all", 8, pytest.approx(0.25))
     assert [name for name, _, _ in operators[1:]] == ["sm90_conv_kernel", "aten::add"]
+
+
+def test_the_engines_at_one_size_share_one_shot(tmp_path, monkeypatch):
+    """A 4K shot takes most of a minute to make: every engine at a size runs on the same one."""
+    made = []
+    make_shot = stage_times.make_shot
+
+    def counted(*args, **kwargs):
+        made.append(args[1:3])
+        return make_shot(*args, **kwargs)
+
+    monkeypatch.setattr(stage_times, "make_shot", counted)
+    argv = ["--engine", "hard,feather", "--sizes", "160x96,96x64", "--frames", "2"]
+    assert stage_times.main([*argv, "--json", str(tmp_path / "runs.json")]) == 0
+    assert made == [(160, 96), (96, 64)]
+    assert '"engine": "feather"' in (tmp_path / "runs.json").read_text()

@@ -175,14 +175,24 @@ def timed_stages(engine, synchronize: Callable[[], None] | None = None) -> Itera
         timers.undo()
 
 
+def make_shot(folder: Path, width: int, height: int, frames: int = FRAMES) -> tuple[str, str]:
+    """The production-speed benchmark's shot written into ``folder``: its plate's and matte's
+    patterns."""
+    return write_demo_inputs(folder / "shot", frames=frames, seed=3, width=width, height=height)
+
+
 def measure(
-    engine_name: str, width: int, height: int, frames: int = FRAMES, device: str = "cpu"
+    engine_name: str,
+    width: int,
+    height: int,
+    frames: int = FRAMES,
+    device: str = "cpu",
+    shot: tuple[str, str] | None = None,
 ) -> StageTimes:
-    """One run of ``engine_name`` on the benchmark's shot, its stages timed."""
+    """One run of ``engine_name`` on the benchmark's shot, its stages timed; ``shot``: that shot's
+    patterns where :func:`make_shot` made it already (at 4096x2160 it takes most of a minute)."""
     with tempfile.TemporaryDirectory(prefix="movingcolor-stages-") as folder:
-        plate, matte = write_demo_inputs(
-            Path(folder) / "shot", frames=frames, seed=3, width=width, height=height
-        )
+        plate, matte = shot or make_shot(Path(folder), width, height, frames)
         spec = ShotSpec(
             plate=plate,
             matte=matte,
@@ -303,9 +313,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.device != "cpu" and not (args.device == "cuda" or args.device.startswith("cuda:")):
         # Named, not "auto": the section's title and the GPU's profile follow the device.
         parser.error(f"device {args.device!r}: name cpu, cuda or cuda:N (--device)")
-    runs = [
-        measure(name, width, height, args.frames, args.device) for width, height in sizes for name in engines
-    ]
+    runs = []
+    for width, height in sizes:
+        with tempfile.TemporaryDirectory(prefix="movingcolor-stages-") as folder:
+            shot = make_shot(Path(folder), width, height, args.frames)  # one for every engine
+            runs += [measure(name, width, height, args.frames, args.device, shot) for name in engines]
     command = command_of(
         "python -m movingcolor.bench.stage_times", parser, args, ("engine", "sizes", "frames", "device")
     )
