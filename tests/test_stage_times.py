@@ -117,3 +117,16 @@ def test_the_engines_at_one_size_share_one_shot(tmp_path, monkeypatch):
     assert stage_times.main([*argv, "--json", str(tmp_path / "runs.json")]) == 0
     assert made == [(160, 96), (96, 64)]
     assert '"engine": "feather"' in (tmp_path / "runs.json").read_text()
+
+
+def test_a_gpu_this_machine_lacks_is_refused_before_a_shot_is_made(monkeypatch, capsys):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU: the run would use it")
+    made = []
+    monkeypatch.setattr(stage_times, "make_shot", lambda *args: made.append(args))
+    assert stage_times.main(["--device", "cuda", "--engine", "guided", "--sizes", "160x96"]) == 2
+    assert "no CUDA GPU is available here" in capsys.readouterr().err and not made
+    with pytest.raises(SystemExit):
+        stage_times.main(["--sizes", "1920"])
+    assert "write WIDTHxHEIGHT" in capsys.readouterr().err

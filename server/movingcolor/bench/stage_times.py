@@ -25,6 +25,7 @@ import contextlib
 import functools
 import importlib
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -33,9 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..engines.registry import create_engine, engine_names
+from ..errors import MovingColorError
 from ..jobs import ShotSpec, run_shot
 from ..jobs.demo_shot import write_demo_inputs
 from ..jobs.plan import engine_options
+from ..model.device import resolve_device
 from ..spec.schema import DEFAULT_BAND
 from .frame_size import parse_frame_sizes
 from .io_floor import GRADE
@@ -300,10 +303,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _runs(engines: list[str], sizes: list[tuple[int, int]], frames: int, device: str) -> list[StageTimes]:
+    """Each engine's run at each size, the engines at a size on one shot."""
+    runs = []
+    for width, height in sizes:
+        with tempfile.TemporaryDirectory(prefix="movingcolor-stages-") as folder:
+            shot = make_shot(Path(folder), width, height, frames)  # one for every engine
+            runs += [measure(name, width, height, frames, device, shot) for name in engines]
+    return runs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    sizes = parse_frame_sizes(args.sizes)
+    try:
+        sizes = parse_frame_sizes(args.sizes)
+    except MovingColorError as error:
+        parser.error(str(error))
     engines = [name.strip() for name in args.engine.split(",") if name.strip()]
     unknown = sorted(set(engines) - set(engine_names()))
     if unknown:
@@ -313,11 +329,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.device != "cpu" and not (args.device == "cuda" or args.device.startswith("cuda:")):
         # Named, not "auto": the section's title and the GPU's profile follow the device.
         parser.error(f"device {args.device!r}: name cpu, cuda or cuda:N (--device)")
-    runs = []
-    for width, height in sizes:
-        with tempfile.TemporaryDirectory(prefix="movingcolor-stages-") as folder:
-            shot = make_shot(Path(folder), width, height, args.frames)  # one for every engine
-            runs += [measure(name, width, height, args.frames, args.device, shot) for name in engines]
+    try:
+        if args.device != "cpu":
+            resolve_device(args.device)  # a machine without that GPU says so before a shot is made
+        runs = _runs(engines, sizes, args.frames, args.device)
+    except MovingColorError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
     command = command_of(
         "python -m movingcolor.bench.stage_times", parser, args, ("engine", "sizes", "frames", "device")
     )
