@@ -106,13 +106,13 @@ def test_the_gpus_operators_are_counted_once_each():
 def test_the_engines_at_one_size_share_one_shot(tmp_path, monkeypatch):
     """A 4K shot takes most of a minute to make: every engine at a size runs on the same one."""
     made = []
-    make_shot = stage_times.make_shot
+    write_shot = stage_times.write_shot
 
     def counted(*args, **kwargs):
         made.append(args[1:3])
-        return make_shot(*args, **kwargs)
+        return write_shot(*args, **kwargs)
 
-    monkeypatch.setattr(stage_times, "make_shot", counted)
+    monkeypatch.setattr(stage_times, "write_shot", counted)
     argv = ["--engine", "hard,feather", "--sizes", "160x96,96x64", "--frames", "2"]
     assert stage_times.main([*argv, "--json", str(tmp_path / "runs.json")]) == 0
     assert made == [(160, 96), (96, 64)]
@@ -124,7 +124,7 @@ def test_a_gpu_this_machine_lacks_is_refused_before_a_shot_is_made(monkeypatch, 
     if torch.cuda.is_available():
         pytest.skip("this machine has a CUDA GPU: the run would use it")
     made = []
-    monkeypatch.setattr(stage_times, "make_shot", lambda *args: made.append(args))
+    monkeypatch.setattr(stage_times, "write_shot", lambda *args: made.append(args))
     assert stage_times.main(["--device", "cuda", "--engine", "guided", "--sizes", "160x96"]) == 2
     assert "no CUDA GPU is available here" in capsys.readouterr().err and not made
     with pytest.raises(SystemExit):

@@ -101,6 +101,12 @@ print(min(floor_pass(plate, matte, frames, folder) for _ in range(FLOOR_PASSES))
 """
 
 
+def write_shot(folder: Path, width: int, height: int, frames: int = FRAMES) -> tuple[str, str]:
+    """The benchmark's shot (a generated half-float EXR plate and PNG matte, the same for every run)
+    written into ``folder``: the plate's and the matte's patterns."""
+    return write_demo_inputs(folder / "shot", frames=frames, seed=3, width=width, height=height)
+
+
 def _io_floor(plate: str, matte: str, frames: int, folder: Path, timeout: float = RUN_TIMEOUT) -> float:
     """The I/O floor in seconds per frame, measured in a process of its own (``_FLOOR_PROCESS``);
     RuntimeError with the end of its error where it fails, TimeoutError (the process killed) after
@@ -307,9 +313,7 @@ def measure(
         size = f"{width}x{height}"
         with tempfile.TemporaryDirectory(prefix="movingcolor-floor-") as tmp:
             folder = Path(tmp)
-            plate, matte = write_demo_inputs(
-                folder / "shot", frames=frames, seed=3, width=width, height=height
-            )
+            plate, matte = write_shot(folder, width, height, frames)
             # The fastest of a few passes (taken in the floor's process): one pass varies by a third
             # on a shared machine, and a floor that came out slow would flatter every ratio.
             try:

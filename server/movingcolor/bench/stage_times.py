@@ -36,13 +36,12 @@ from pathlib import Path
 from ..engines.registry import create_engine, engine_names
 from ..errors import MovingColorError
 from ..jobs import ShotSpec, run_shot
-from ..jobs.demo_shot import write_demo_inputs
 from ..jobs.plan import engine_options
 from ..model.device import resolve_device
 from ..spec.schema import DEFAULT_BAND
 from .frame_size import parse_frame_sizes
-from .io_floor import GRADE
-from .report import command_of, gpu_label, machine_lines, replace_section, write_rows_json
+from .io_floor import GRADE, write_shot
+from .report import command_of, gpu_label, machine_lines, report_with_figures
 
 SECTION = "## Where a shot's time goes: the stages of one run (CPU)"
 GPU_SECTION = "## Where a shot's time goes: the stages of one run (CUDA GPU)"
@@ -178,12 +177,6 @@ def timed_stages(engine, synchronize: Callable[[], None] | None = None) -> Itera
         timers.undo()
 
 
-def make_shot(folder: Path, width: int, height: int, frames: int = FRAMES) -> tuple[str, str]:
-    """The production-speed benchmark's shot written into ``folder``: its plate's and matte's
-    patterns."""
-    return write_demo_inputs(folder / "shot", frames=frames, seed=3, width=width, height=height)
-
-
 def measure(
     engine_name: str,
     width: int,
@@ -193,9 +186,9 @@ def measure(
     shot: tuple[str, str] | None = None,
 ) -> StageTimes:
     """One run of ``engine_name`` on the benchmark's shot, its stages timed; ``shot``: that shot's
-    patterns where :func:`make_shot` made it already (at 4096x2160 it takes most of a minute)."""
+    patterns where :func:`~.io_floor.write_shot` made it already (at 4096x2160 it takes most of a minute)."""
     with tempfile.TemporaryDirectory(prefix="movingcolor-stages-") as folder:
-        plate, matte = shot or make_shot(Path(folder), width, height, frames)
+        plate, matte = shot or write_shot(Path(folder), width, height, frames)
         spec = ShotSpec(
             plate=plate,
             matte=matte,
@@ -308,7 +301,7 @@ def _runs(engines: list[str], sizes: list[tuple[int, int]], frames: int, device:
     runs = []
     for width, height in sizes:
         with tempfile.TemporaryDirectory(prefix="movingcolor-stages-") as folder:
-            shot = make_shot(Path(folder), width, height, frames)  # one for every engine
+            shot = write_shot(Path(folder), width, height, frames)  # one for every engine
             runs += [measure(name, width, height, frames, device, shot) for name in engines]
     return runs
 
@@ -339,13 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     command = command_of(
         "python -m movingcolor.bench.stage_times", parser, args, ("engine", "sizes", "frames", "device")
     )
-    text = section(runs, command)
-    if args.out:
-        replace_section(args.out, text)
-    else:
-        print(text)
-    if args.json:
-        write_rows_json(args.json, runs)
+    report_with_figures(args.out, section(runs, command), args.json, runs)
     return 0
 
 
