@@ -1314,6 +1314,19 @@ def test_quiet_or_a_dumb_terminal_draws_no_progress_bar(monkeypatch, capsys, cap
     assert progress.bar is None and "\r" not in capsys.readouterr().err
 
 
+def test_a_terminal_gets_a_bar_that_closes_on_the_last_frame(capsys, caplog):
+    """The bar's library is imported when a bar is first drawn, not with the command line."""
+    from movingcolor.cli.progress import FrameProgress
+
+    caplog.set_level("INFO", logger="movingcolor")
+    progress = FrameProgress("fuse", interactive=True)
+    progress(1, 2, 1001)
+    assert progress.bar is not None
+    progress(2, 2, 1002)
+    err = capsys.readouterr().err
+    assert progress.bar is None and "fuse" in err and "2/2" in err and "frame 1002" in err
+
+
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_quiet_and_verbose_are_taken_before_or_after_the_command(demo_inputs, tmp_path, where):
     """``movingcolor fuse ... -q`` was refused as an unrecognised argument: users put the logging

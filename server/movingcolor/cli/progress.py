@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 log = logging.getLogger("movingcolor")
 
@@ -31,6 +33,10 @@ class FrameProgress:
             log.info("%s: frame %d done (%d/%d, %d%%)", self.label, frame, done, total, 100 * done // total)
             return
         if self.bar is None:
+            # Imported for a bar alone: tqdm's import reads package metadata (20-25 ms), paid by
+            # every farm task and benchmark run that logs lines instead.
+            from tqdm import tqdm
+
             self.bar = tqdm(total=total, desc=self.label, unit="frame", file=sys.stderr)
         self.bar.set_postfix_str(f"frame {frame}")
         self.bar.update(1)
