@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import run_cli
 from movingcolor.color.config import ColorConfig
-from movingcolor.errors import FrameSourceError, MissingFramesError
+from movingcolor.errors import FrameSourceError, MissingFramesError, OutputError
 from movingcolor.frames.frame_range import FrameRange, describe_frames
 from movingcolor.frames.image_io import read_header, read_pixels, write_image
 from movingcolor.frames.output_pattern import output_pattern
@@ -302,3 +302,101 @@ def test_another_tools_frame_token_is_named_with_ours(tmp_path, given, ours):
     for name in ("logo@2x.png", "matte_$FINAL.exr", "ana@studio.com_matte.exr"):
         with pytest.raises(FrameSourceError, match="does not exist"):
             open_source(tmp_path / name, "matte")
+
+
+# -- names that look like patterns, names that are not text ---------------------------------------
+
+
+def test_a_folder_or_still_whose_name_holds_a_hash_is_that_folder_or_still(tmp_path):
+    """``take#3`` and ``roto#final.png`` are names as often as patterns: one that exists was read as
+    a pattern and refused ("no frames match")."""
+    plate, matte = write_shot(tmp_path / "take#3")
+    assert open_source(plate, "plate").frames == list(range(6))
+    still = tmp_path / "roto#final.png"
+    still.write_bytes((matte / "00000.png").read_bytes())
+    source = open_source(still, "matte")
+    assert source.frames is None or source.read(3).shape[:2] == SIZE
+    folder = tmp_path / "out#1"
+    code = run_cli("fuse", "--plate", plate, "--matte", matte, "--grade", GRADE, "--engine", "hard",
+                   "--out", f"{folder}/", "-q")  # fmt: skip
+    assert code == 0 and sorted(p.name for p in folder.iterdir()) == [f"fused.{n:04d}.exr" for n in range(6)]
+    # Existing now, the same folder named without its slash is still the folder.
+    assert output_pattern(str(folder), "frames").directory == folder
+    with pytest.raises(OutputError, match=r"read as the frame number.*end a folder's name with /"):
+        output_pattern(str(tmp_path / "new#2"), "frames")
+
+
+def test_a_path_that_is_not_utf8_is_refused_naming_it_before_anything_is_made(tmp_path, capsys):
+    """OpenImageIO takes names as text: a Latin-1 folder's name failed with a TypeError (exit 1, no
+    JSON), and an output folder in one was made empty before the failure."""
+    import json
+    import os
+
+    plate, matte = write_shot(tmp_path / "ok")
+    latin = Path(os.fsdecode(bytes(tmp_path) + b"/lat\xe9"))
+    latin.mkdir()
+    (latin / "frames").symlink_to(plate)
+    code = run_cli("fuse", "--plate", latin / "frames", "--matte", matte, "--grade", GRADE,
+                   "--engine", "hard", "--out", tmp_path / "out", "--json")  # fmt: skip
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert code == 2 and "the name 'lat\\xe9' is not UTF-8 text" in error and "convmv" in error
+    out = latin / "out"
+    code = run_cli("fuse", "--plate", plate, "--matte", matte, "--grade", GRADE,
+                   "--engine", "hard", "--out", f"{out}/f.####.exr", "--json")  # fmt: skip
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert code == 2 and error.startswith("output ") and "is not UTF-8 text" in error
+    assert not out.exists()
+
+
+def test_one_frame_of_a_matte_sequence_given_as_a_still_is_said(tmp_path, caplog):
+    plate, matte = write_shot(tmp_path / "shot")
+    caplog.set_level(logging.WARNING, logger="movingcolor")
+    open_source(matte / "00002.png", "matte")
+    assert f"matte {matte}/00002.png is frame 2 of {matte}/#####.png (00000-00005)" in caplog.text
+    assert f"give {matte}/#####.png to use the sequence" in caplog.text
+    caplog.clear()
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "00002.png").write_bytes((matte / "00002.png").read_bytes())
+    open_source(alone / "00002.png", "matte")
+    assert caplog.text == ""
+
+
+def test_frames_of_the_same_name_padded_otherwise_beside_a_pattern_are_said(tmp_path, caplog):
+    """A renderer that wrote ``shot.1.exr`` beside ``shot.0002.exr`` shortened the shot unseen."""
+    write_frames(tmp_path, ["shot.1.exr", "shot.0002.exr", "shot.0003.exr"])
+    caplog.set_level(logging.WARNING, logger="movingcolor")
+    assert open_source(tmp_path / "shot.####.exr", "plate").frames == [2, 3]
+    assert f"the folder also holds {tmp_path}/shot.#.exr (1), named alike but padded otherwise" in caplog.text
+    caplog.clear()
+    (tmp_path / "shot.1.exr").unlink()
+    open_source(tmp_path / "shot.####.exr", "plate")
+    assert caplog.text == ""
+
+
+def test_an_output_in_the_way_is_refused_before_any_frame_is_written(tmp_path):
+    plate, matte = write_shot(tmp_path / "shot")
+    a_file = tmp_path / "afile"
+    a_file.write_text("notes")
+    with pytest.raises(OutputError, match=r"'.*afile' is a file, and fused frames are a sequence"):
+        output_pattern(str(a_file), "frames")
+    out = tmp_path / "out"
+    (out / "f.0003.exr").mkdir(parents=True)
+    code = run_cli("fuse", "--plate", plate, "--matte", matte, "--grade", GRADE, "--engine", "hard",
+                   "--out", f"{out}/f.####.exr", "-q")  # fmt: skip
+    assert code == 2 and sorted(p.name for p in out.iterdir()) == ["f.0003.exr"]
+    assert a_file.read_text() == "notes"
+
+
+def test_the_client_reads_a_shot_s_names_as_a_shot_fused_in_process_reads_them(tmp_path):
+    """``movingcolor fuse --server`` lists the files it sends itself: the same rules."""
+    import os
+
+    from movingcolor_client.sources import FileFrames
+
+    plate, matte = write_shot(tmp_path / "take#3")
+    assert FileFrames({"plate": plate, "matte": matte}).clip == list(range(6))
+    latin = Path(os.fsdecode(bytes(tmp_path) + b"/lat\xe9"))
+    latin.symlink_to(plate)
+    with pytest.raises(FrameSourceError, match=r"the name 'lat\\xe9' is not UTF-8 text"):
+        FileFrames({"plate": latin, "matte": matte})

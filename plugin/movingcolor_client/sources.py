@@ -21,8 +21,10 @@ from movingcolor.frames.sequence import (
     VIDEO_EXTENSIONS,
     SequencePattern,
     find_frames,
-    is_sequence_pattern,
+    names_a_sequence,
     pattern_from_folder,
+    require_text_path,
+    say_if_a_frame_of_a_sequence,
 )
 from movingcolor.protocol.digest import image_sha256
 from movingcolor.protocol.images import SAMPLE_TYPES, file_image, raw_image, raw_info
@@ -38,10 +40,12 @@ class _FileSource:
         path = Path(value).expanduser()
         self.pattern: SequencePattern | None = None
         self.still: Path | None = None
-        if is_sequence_pattern(value):
+        require_text_path(path, name, FrameSourceError)
+        if names_a_sequence(value):
             self.pattern = SequencePattern.parse(path)
         elif path.is_dir():
             self.pattern = pattern_from_folder(path, f"--{name}")
+            require_text_path(str(self.pattern), name, FrameSourceError)
         elif not path.exists():
             raise FrameSourceError(
                 f"{name} {value!r} does not exist; give a sequence (shot.####.exr, shot.%04d.exr), "
@@ -53,6 +57,7 @@ class _FileSource:
                 f"or fuse it in process (without --server)"
             )
         elif path.suffix.lower() in IMAGE_EXTENSIONS:
+            say_if_a_frame_of_a_sequence(name, path)
             self.still = path
         else:
             raise FrameSourceError(

@@ -25,6 +25,7 @@ from .sequence import (
     SequencePattern,
     as_our_pattern,
     is_sequence_pattern,
+    require_text_path,
     sequences_in_folder,
 )
 from .temporaries import temporary_path
@@ -56,7 +57,17 @@ def written_for(attributes: Mapping, shot_fingerprint: str, number: int) -> bool
 
 def output_extension(out: str) -> str:
     """The file type ``out`` writes, lower case: a pattern's extension; ``.exr`` for a folder."""
-    return Path(out).suffix.lower() if is_sequence_pattern(out) else ".exr"
+    return Path(out).suffix.lower() if _names_a_pattern(os.path.expanduser(out)) else ".exr"
+
+
+def _names_a_pattern(out: str) -> bool:
+    """Whether ``out`` is read as an output pattern: a frame-number field in its last name, unless
+    it is a folder (one that exists, or a name ending in ``/``: ``take#3/`` is a folder to make)."""
+    return is_sequence_pattern(out) and not _names_a_folder(out)
+
+
+def _names_a_folder(out: str) -> bool:
+    return out.endswith(("/", os.sep)) or Path(out).is_dir()
 
 
 def output_pattern(out: str, plate_name: str, plate: str = "") -> SequencePattern:
@@ -66,14 +77,20 @@ def output_pattern(out: str, plate_name: str, plate: str = "") -> SequencePatter
     into one folder, would replace each other's frames). ``~`` is the home folder, as in every input's
     path (a quoted ``--out=~/...`` wrote into a folder named ``~``)."""
     out = os.path.expanduser(out)
+    require_text_path(out, "output", OutputError)
     ours = as_our_pattern(out)
-    if ours is not None and not Path(out).is_dir():
+    if ours is not None and not _names_a_folder(out):
         raise OutputError(
             f"output {out!r}: frame numbers are written #### or %04d here, not @@@@ or $F4; give {ours}"
         )
-    if is_sequence_pattern(out):
+    if Path(out).exists() and not Path(out).is_dir():
+        raise OutputError(
+            f"output {out!r} is a file, and fused frames are a sequence: give a pattern with the frame "
+            f"number, e.g. {Path(out).with_suffix('')}_fused/shot.####.exr, or a folder"
+        )
+    if _names_a_pattern(out):
         pattern = SequencePattern.parse(out)
-    elif Path(out).suffix.lower() in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS and not Path(out).is_dir():
+    elif Path(out).suffix.lower() in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS and not _names_a_folder(out):
         # A folder named shot.png would take the frames: almost surely a pattern missing its #s.
         path = Path(out)
         suffix = path.suffix if path.suffix.lower() in WRITABLE_FORMATS else ".exr"
@@ -94,10 +111,18 @@ def output_pattern(out: str, plate_name: str, plate: str = "") -> SequencePatter
         _refuse_another_plates_frames(pattern, plate, out)
     ext = Path(pattern.suffix).suffix.lower() or pattern.suffix.lower()
     if ext not in WRITABLE_FORMATS:
+        if not ext.startswith("."):
+            # ``take#3``: a folder's name whose # was taken for the frame number.
+            raise OutputError(
+                f"output {out!r}: the # or %d in {Path(out).name!r} is read as the frame number, and "
+                f"frames named so would have no image extension; end the pattern with one of "
+                f"{', '.join(WRITABLE_FORMATS)} (e.g. {out}/shot.####.exr), or end a folder's name "
+                f"with / ({out}/)"
+            )
         raise OutputError(
-            f"output {out!r}: cannot write {ext or 'frames without an extension'}; "
-            f"end the pattern with one of {', '.join(WRITABLE_FORMATS)}"
+            f"output {out!r}: cannot write {ext}; end the pattern with one of {', '.join(WRITABLE_FORMATS)}"
         )
+    require_text_path(str(pattern), "output", OutputError)
     return pattern
 
 
@@ -164,7 +189,9 @@ def _written_by_movingcolor(sequence: FolderSequence) -> bool:
 def prepare_folder(pattern: SequencePattern, frames: Iterable[int] = ()) -> None:
     """Make the folder ``pattern`` writes into; OutputError says which folder could not be made, or
     which of ``frames``' names (or the temporary name each is written under) the folder cannot hold."""
-    _check_names_fit(pattern, frames)
+    numbers = list(frames)
+    _check_names_fit(pattern, numbers)
+    _check_no_folder_in_the_way(pattern, numbers)
     try:
         pattern.directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -182,6 +209,20 @@ def prepare_folder(pattern: SequencePattern, frames: Iterable[int] = ()) -> None
         ) from error
     except OSError:
         pass  # a frame's file that cannot be looked at: its own read or write says why
+
+
+def _check_no_folder_in_the_way(pattern: SequencePattern, frames: Iterable[int]) -> None:
+    """Refuse, before any frame is fused, a frame whose name a folder holds: it failed at that frame's
+    write, after the frames before it, told to check the disk's room."""
+    if not pattern.directory.is_dir():
+        return
+    for number in frames:
+        path = pattern.path(number)
+        if path.is_dir():
+            raise OutputError(
+                f"output frame {path} is a folder, which a frame cannot replace: move or rename it, or "
+                f"give another output. Nothing was written"
+            )
 
 
 def _check_names_fit(pattern: SequencePattern, frames: Iterable[int]) -> None:

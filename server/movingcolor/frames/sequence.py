@@ -11,14 +11,17 @@ writes.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import FrameSourceError
+from ..errors import FrameSourceError, MovingColorError
 from .frame_range import describe_frames
+
+log = logging.getLogger("movingcolor")
 
 IMAGE_EXTENSIONS = (".exr", ".dpx", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
 VIDEO_EXTENSIONS = (
@@ -147,6 +150,40 @@ def is_sequence_pattern(text: str | os.PathLike) -> bool:
     return bool(_HASHES.search(name) or _PRINTF.search(name))
 
 
+def names_a_sequence(text: str | os.PathLike) -> bool:
+    """Whether an input's ``text`` is read as a sequence pattern: a frame-number field in its last
+    name, unless a folder or file of that name exists (``take#3`` and ``roto#final.png`` are names as
+    often as patterns, and one that exists is what was meant)."""
+    return is_sequence_pattern(text) and not Path(text).expanduser().exists()
+
+
+def require_text_path(path: str | os.PathLike, what: str, error: type[MovingColorError]) -> None:
+    """``error`` naming ``what`` (``plate``, ``output``) when ``path`` holds bytes that are not UTF-8
+    (a folder named in Latin-1 on an old share): OpenImageIO, OpenColorIO and PyAV take paths as
+    text and failed on it with a TypeError. The message shows the bytes, as ``ls`` would."""
+    text = os.fspath(path)
+    if _is_utf8(text):
+        return
+    bad = next(part for part in Path(text).parts if not _is_utf8(part))
+    raise error(
+        f"{what} {_as_ls_shows(text)}: the name '{_as_ls_shows(bad)}' is not UTF-8 text, and images are "
+        f"opened by UTF-8 names; rename it in UTF-8 (e.g. convmv -f latin1 -t utf8 --notest) or link "
+        f"to it from a UTF-8 name (ln -s)"
+    )
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # bytes the file system gave that are not UTF-8 (surrogate escapes)
+        return False
+    return True
+
+
+def _as_ls_shows(text: str) -> str:
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
+
+
 #: Frame-number tokens of other tools (RV's and Shake's ``@@@@``, Houdini's ``$F4``), not read here.
 #: A run of ``@`` (one alone only between separators: ``logo@2x.png`` is a name), ``$F`` with its
 #: padding or before a separator (``$FINAL`` is a word).
@@ -247,9 +284,18 @@ def pattern_from_folder(folder: Path, option: str = "") -> SequencePattern:
 def find_frames(pattern: SequencePattern, option: str = "") -> list[int]:
     """The frames ``pattern`` holds on disk, sorted. When it holds none the error says so, naming
     ``option`` (``--plate``), and names the sequences of the same name but another padding that the
-    folder holds, with the pattern that reads them."""
+    folder holds, with the pattern that reads them; when it holds some beside such sequences, the log
+    says so (a renderer that wrote ``shot.1.exr`` beside ``shot.0002.exr`` shortened the shot unseen)."""
     frames = pattern.frames_on_disk()
     if frames:
+        for other in _other_paddings(pattern):
+            log.warning(
+                "%s%s: the folder also holds %s, named alike but padded otherwise, which this pattern "
+                "does not read; if those frames belong to the shot, rename them to one padding",
+                f"{option} " if option else "",
+                pattern,
+                other,
+            )
         return frames
     given = f"{option}: " if option else ""
     alternatives = _other_paddings(pattern)
@@ -265,6 +311,28 @@ def find_frames(pattern: SequencePattern, option: str = "") -> list[int]:
     )
     use = f"use {option} {alternatives[0].pattern}" if option else f"name it {alternatives[0].pattern}"
     raise FrameSourceError(f"{given}no frames match {pattern}; the folder holds {listed}: {use}")
+
+
+def say_if_a_frame_of_a_sequence(name: str, path: Path) -> None:
+    """Warn when the still image ``path`` given as ``name`` (``matte``) is one frame of a sequence
+    beside it: held for every frame, a matte typed as ``matte.1001.png`` for ``matte.####.png`` looks
+    plausible and is wrong from the second frame on."""
+    try:
+        sequences = sequences_in_folder(path.parent)
+    except OSError:
+        return
+    for sequence in sequences:
+        if len(sequence.frames) > 1 and sequence.pattern.frame_of(path.name) is not None:
+            log.warning(
+                "%s %s is frame %d of %s and is held for every frame, as a still; give %s to use the "
+                "sequence",
+                name,
+                path,
+                sequence.pattern.frame_of(path.name),
+                sequence,
+                sequence.pattern,
+            )
+            return
 
 
 def _other_paddings(pattern: SequencePattern) -> list[FolderSequence]:

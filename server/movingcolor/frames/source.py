@@ -25,8 +25,10 @@ from .sequence import (
     SequencePattern,
     as_our_pattern,
     find_frames,
-    is_sequence_pattern,
+    names_a_sequence,
     pattern_from_folder,
+    require_text_path,
+    say_if_a_frame_of_a_sequence,
 )
 from .video_io import VideoReader
 
@@ -324,10 +326,13 @@ def open_source(spec: str | os.PathLike, name: str, first_frame: int = 0) -> Fra
     """Open a sequence pattern, a folder of frames, a still image or a video."""
     text = os.fspath(spec)
     path = Path(text).expanduser()
-    if is_sequence_pattern(text):
+    require_text_path(path, name, FrameSourceError)
+    if names_a_sequence(text):
         return SequenceSource(name, SequencePattern.parse(path))
     if path.is_dir():
-        return SequenceSource(name, pattern_from_folder(path, _option(name)))
+        pattern = pattern_from_folder(path, _option(name))
+        require_text_path(str(pattern), name, FrameSourceError)
+        return SequenceSource(name, pattern)
     if not path.exists():
         ours = as_our_pattern(text)
         if ours is not None:
@@ -342,6 +347,7 @@ def open_source(spec: str | os.PathLike, name: str, first_frame: int = 0) -> Fra
     if suffix in VIDEO_EXTENSIONS:
         return VideoSource(name, path, first_frame)
     if suffix in IMAGE_EXTENSIONS:
+        say_if_a_frame_of_a_sequence(name, path)
         return StillSource(name, path)
     raise FrameSourceError(
         f"{name} {text!r}: unknown file type {suffix!r}; images: {', '.join(IMAGE_EXTENSIONS)}; "
