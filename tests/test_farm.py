@@ -335,6 +335,40 @@ def test_a_rerun_redoes_frames_whose_look_now_means_another_lut(demo_inputs, tmp
     assert written("b") == 2
 
 
+def test_a_rerun_redoes_frames_whose_plate_colourspace_s_lut_was_edited(demo_inputs, tmp_path):
+    """A shot given its graded plate (no grade's processor to carry the LUTs' identities): the
+    plate's colourspace is read through a show LUT, which was edited in place, and the frames made
+    through the old LUT were kept."""
+    import json
+
+    import PyOpenColorIO as ocio
+
+    plate, matte = demo_inputs
+    lut = tmp_path / "show.cube"
+    lut.write_text("LUT_1D_SIZE 2\n0.0 0.0 0.0\n1.0 1.0 1.0\n")
+    config = ocio.Config.CreateFromFile("ocio://cg-config-latest")
+    config.setSearchPath(str(tmp_path))
+    show = ocio.ColorSpace(name="show_log", isData=False)
+    show.setTransform(ocio.FileTransform("show.cube"), ocio.COLORSPACE_DIR_TO_REFERENCE)
+    config.addColorSpace(show)
+    config.serialize(str(tmp_path / "config.ocio"))
+    out = tmp_path / "out" / "f.####.exr"
+    command = [sys.executable, "-m", "movingcolor.cli.main", "fuse", "--plate", plate, "--matte", matte,
+               "--config", str(tmp_path / "config.ocio"), "--plate-colorspace", "show_log",
+               "--graded", plate, "--graded-colorspace", "show_log", "--engine", "hard",
+               "--frames", "1001-1002", "--out", str(out), "--json"]  # fmt: skip
+
+    def written() -> int:
+        done = subprocess.run(command, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return len(json.loads(done.stdout)["written"])
+
+    assert written() == 2 and written() == 0
+    lut.write_text("LUT_1D_SIZE 2\n0.0 0.0 0.0\n0.5 0.5 0.5\n")
+    os.utime(lut, (lut.stat().st_atime + 10, lut.stat().st_mtime + 10))
+    assert written() == 2
+
+
 def test_a_killed_run_reruns_to_the_whole_shot(demo_inputs, tmp_path):
     import time
 

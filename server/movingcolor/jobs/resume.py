@@ -26,6 +26,15 @@ def shot_fingerprint(plan: ShotPlan) -> str:
         # A CDL written with spaces or with commas, one number or three alike, is one grade.
         settings["grade"] = plan.colorspaces.grade_canonical
     engine = plan.engine
+    spaces = plan.colorspaces
+    # Every conversion a frame goes through, each source's space to each space a frame is made in:
+    # a colourspace defined by a LUT file edited in place (a show LUT the plate or the graded plate
+    # is read through) changes its processor's identity, not the config's.
+    conversions = [
+        spaces.config.converter(source, target)
+        for source in dict.fromkeys(s for s in (spaces.plate, spaces.other, spaces.working) if s)
+        for target in (spaces.working, spaces.display, spaces.output)
+    ]
     # The band as the tool records it: "12" and "12px" are one band, and redo nothing.
     settings.update(
         engine=engine.name,
@@ -36,10 +45,10 @@ def shot_fingerprint(plan: ShotPlan) -> str:
         # variables it reads, such as $SHOT) and of the grade's processors (their LUTs' contents).
         # A config from $OCIO, a look whose $SHOT names another LUT, or a LUT edited in place
         # would otherwise keep old frames.
-        ocio=[plan.colorspaces.config.config.getCacheID()]
+        ocio=[spaces.config.config.getCacheID()]
         + [
             processor.getCacheID()
-            for processor in (plan.colorspaces.grade_to_working, plan.colorspaces.grade_to_output)
+            for processor in (spaces.grade_to_working, spaces.grade_to_output, *conversions)
             if processor is not None
         ],
     )
