@@ -1423,3 +1423,25 @@ def test_every_options_help_can_be_filled_in_as_it_is_added(monkeypatch):
     parser = build_parser()
     fuse = parser._subparsers._group_actions[0].choices["fuse"]
     assert "hard, movingcolor" in " ".join(fuse.format_help().split())
+
+
+@pytest.mark.parametrize(
+    ("mode", "option", "applies"),
+    [
+        ("--grade", "--graded-colorspace", "--grade-colorspace"),
+        ("--graded", "--grade-colorspace", "--graded-colorspace"),
+    ],
+)
+def test_the_colourspace_option_of_the_other_mode_is_refused_naming_the_one_that_applies(
+    demo_inputs, tmp_path, capsys, mode, option, applies
+):
+    """``--graded-colorspace`` with a grade (an unknown name too) and ``--grade-colorspace`` with a
+    graded plate were read and ignored: the two differ by a letter."""
+    plate, matte = demo_inputs
+    given = "sat=1.2" if mode == "--grade" else plate
+    code = run_cli("fuse", "--plate", plate, "--matte", matte, mode, given, option, "ACEScct",
+                   "--engine", "hard", "--frames", "1001-1001", "--out", tmp_path / "o" / "f.####.exr",
+                   "--json")  # fmt: skip
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert code == 2 and error.startswith(option) and f"give {applies}" in error
+    assert not (tmp_path / "o").exists()

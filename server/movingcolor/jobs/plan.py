@@ -47,7 +47,19 @@ def shot_mode(spec: ShotSpec) -> str:
             "whole) or --edited (the host's composite through the matte)"
             + (f"; got {', '.join('--' + m for m in modes)}" if modes else "")
         )
-    return modes[0]
+    mode = modes[0]
+    # The two options differ by a letter, and the one that does not apply was read and ignored.
+    if mode == "grade" and spec.graded_colorspace:
+        raise MovingColorError(
+            "--graded-colorspace is the colourspace of a --graded or --edited file, and this shot "
+            "applies --grade: give --grade-colorspace for the space the grade applies in, or leave it out"
+        )
+    if mode != "grade" and spec.grade_colorspace:
+        raise MovingColorError(
+            f"--grade-colorspace is the space a --grade applies in, and this shot gives --{mode}: give "
+            f"--graded-colorspace for the colourspace of that file, or leave it out"
+        )
+    return mode
 
 
 def engine_options(spec: ShotSpec) -> dict:
