@@ -1188,9 +1188,30 @@ def test_a_png_output_in_a_colourspace_png_cannot_record_is_warned_of(demo_input
                        "--out", tmp_path / "a" / "f.####.png") == 0  # fmt: skip
     assert "PNG files cannot record the colourspace ACEScct" in caplog.text
     caplog.clear()
+    # sRGB-encoded by default: recorded; a float plate's highlights are clipped there too (they were
+    # without a word, outside a scene-linear output).
     with caplog.at_level("WARNING", logger="movingcolor"):
         assert run_cli(*common, "--frames", "1001-1001", "--out", tmp_path / "b" / "f.####.png") == 0
-    assert "PNG files cannot record" not in caplog.text and "are clipped" not in caplog.text
+    assert "PNG files cannot record" not in caplog.text
+    assert "the sRGB Encoded Rec.709 (sRGB) values of this plate above 1.0 (highlights)" in caplog.text
+    # Linear Rec.709 is recorded (a gAMA of 1.0), and was warned of as taken for sRGB; ACEScg is
+    # taken for linear Rec.709, its primaries lost.
+    for space, taken in (("Linear Rec.709 (sRGB)", None), ("ACEScg", "Linear Rec.709 (sRGB)")):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="movingcolor"):
+            assert run_cli(*common, "--frames", "1001-1001", "--out-colorspace", space,
+                           "--out", tmp_path / space / "f.####.png") == 0  # fmt: skip
+        header = read_header(tmp_path / space / "f.1001.png")
+        if taken is None:
+            assert (
+                "cannot record" not in caplog.text
+                and header.attributes["oiio:ColorSpace"] == "lin_rec709_scene"
+            )
+        else:
+            assert (
+                f"cannot record the colourspace {space}: readers will take these frames as {taken}"
+                in caplog.text
+            )
     # A TIFF records no colourspace either, and its 16-bit integers clip a scene-linear plate's
     # highlights (the float plate's values above 1.0 came out 1.0 without a word).
     caplog.clear()
@@ -1445,3 +1466,31 @@ def test_the_colourspace_option_of_the_other_mode_is_refused_naming_the_one_that
     error = json.loads(capsys.readouterr().out)["error"]
     assert code == 2 and error.startswith(option) and f"give {applies}" in error
     assert not (tmp_path / "o").exists()
+
+
+def test_an_edited_render_of_fewer_bits_than_the_plate_is_said(demo_inputs, tmp_path, caplog):
+    """The host's composite is what the frames hold outside the band: an 8-bit one of a float plate
+    clipped the plate's highlights there without a word."""
+    from movingcolor.frames.image_io import read_pixels, write_image
+
+    plate, matte = demo_inputs
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    for number in (1001, 1002):
+        pixels = read_pixels(Path(plate.replace("####", str(number))))[..., :3]
+        write_image(
+            edited / f"e.{number}.png", np.clip(pixels, 0, 1), attributes={"oiio:ColorSpace": "ACEScg"}
+        )
+    with caplog.at_level("WARNING", logger="movingcolor"):
+        assert run_cli("fuse", "--plate", plate, "--matte", matte, "--edited", edited / "e.####.png",
+                       "--graded-colorspace", "ACEScg", "--engine", "hard", "--frames", "1001-1002",
+                       "--out", tmp_path / "o" / "f.####.exr") == 0  # fmt: skip
+    assert (
+        "the edited file holds uint8 samples and the plate half: the frames hold its pixels outside"
+        in caplog.text
+    )
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="movingcolor"):
+        assert run_cli("fuse", "--plate", plate, "--matte", matte, "--edited", plate, "--engine", "hard",
+                       "--frames", "1001-1002", "--out", tmp_path / "p" / "f.####.exr") == 0  # fmt: skip
+    assert "samples and the plate" not in caplog.text

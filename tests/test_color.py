@@ -519,3 +519,13 @@ def test_a_correction_of_a_collection_is_recorded_by_its_values(tmp_path):
     after = {name: parse_grade(f"{collection}#{name}", config).digest for name in ("s1", "s2")}
     assert before["s1"] == after["s1"] and before["s2"] != after["s2"]
     assert parse_grade("slope=1.2,1,1", config).digest == ""  # a CDL written out: its label says it
+
+
+def test_a_config_without_a_scene_linear_role_is_refused_with_the_fix(tmp_path):
+    import PyOpenColorIO as ocio
+
+    path = tmp_path / "raw.ocio"
+    ocio.Config.CreateRaw().serialize(str(path))
+    with pytest.raises(ColorConfigError, match=r"defines no scene_linear role") as refused:
+        _ = ColorConfig(str(path)).scene_linear
+    assert "add one under the config's roles" in str(refused.value) and "--config" in str(refused.value)

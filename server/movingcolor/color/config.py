@@ -104,7 +104,9 @@ class ColorConfig:
         if not name:
             raise ColorConfigError(
                 f"OpenColorIO config {self.source!r} defines no scene_linear role; "
-                f"MovingColor blends in scene-linear light and needs it"
+                f"MovingColor blends in scene-linear light and needs it: add one under the config's "
+                f"roles (e.g. 'scene_linear: ACEScg', a linear colourspace it defines), or give "
+                f"--config a config that has one (ocio://cg-config-latest)"
             )
         return self.resolve(name)
 

@@ -16,10 +16,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..color.config import ColorConfig, ColorspaceChoice
 from ..color.grade import changes_nothing, flattens_highlights, parse_grade
 from ..errors import MovingColorError
-from ..frames.image_io import CHROMATICITIES, INTEGER_SAMPLES, WRITABLE_FORMATS, read_header
+from ..frames.image_io import (
+    CHROMATICITIES,
+    INTEGER_SAMPLES,
+    WRITABLE_FORMATS,
+    decode_header,
+    encode_image,
+    read_header,
+)
 from ..frames.output_pattern import output_extension
 from ..frames.source import FrameSource
 from ..spec import ShotSpec
@@ -154,20 +163,21 @@ def choose_colorspaces(
     log.info("output colourspace: %s (%s)", output.name, output.reason)
     integer_output = extension is not None and extension.lower() in INTEGER_SAMPLES
     file_type = WRITABLE_FORMATS[extension.lower()].upper() if integer_output else ""
-    if integer_output and output.name != spaces.display:
-        # OpenImageIO gives every PNG an sRGB (or gAMA) chunk, and a TIFF here records no colourspace:
-        # a reader would take these values as sRGB-encoded, whatever they hold.
+    taken_as = _what_readers_take(config, extension, output.name) if integer_output else output.name
+    if taken_as != output.name:
         log.warning(
-            "%s files cannot record the colourspace %s: readers will take these frames as "
-            "sRGB-encoded; write EXR (which records it) or give --out-colorspace %s",
+            "%s files cannot record the colourspace %s: readers will take these frames as %s; write "
+            "EXR (which records it) or give --out-colorspace %s",
             file_type,
             output.name,
+            taken_as,
             spaces.display,
         )
-    if integer_output and plate.is_float and _encoding(config, output.name) == "scene-linear":
+    if integer_output and plate.is_float:
+        # In whatever space: a float plate's highlights stay above 1.0 sRGB-encoded too.
         log.warning(
             "%s frames hold values from 0 to 1: the %s values of this plate above 1.0 (highlights) or "
-            "below 0 are clipped, inside the matte and out; write EXR to keep them",
+            "below 0 are clipped, inside the matte and out, and the rest rounded; write EXR to keep them",
             file_type,
             output.name,
         )
@@ -244,6 +254,25 @@ def choose_colorspaces(
                 "graded" if mode == "graded" else "host's composite",
             )
     return spaces
+
+
+def _what_readers_take(config: ColorConfig, extension: str, colorspace: str) -> str:
+    """The colourspace readers take a file of type ``extension`` written in ``colorspace`` to be in,
+    as OpenImageIO records it (a PNG's sRGB, gAMA or cICP chunk, a TIFF's tag) and reads it back:
+    ``colorspace`` where the file records it (an sRGB PNG, a linear Rec.709 one by its gAMA of 1.0),
+    another space where it records a neighbour (ACEScg as linear Rec.709: the primaries are lost),
+    "sRGB-encoded" where it records nothing (as readers then assume)."""
+    interop = config.interop_id(colorspace)
+    if not interop:
+        return "sRGB-encoded"
+    probe = encode_image(extension, np.zeros((1, 1, 3), np.float32), attributes={"oiio:ColorSpace": interop})
+    recorded = decode_header(probe, extension, f"a {extension} probe").colorspace
+    if recorded == interop:
+        return colorspace
+    try:
+        return config.resolve(recorded) if recorded else "sRGB-encoded"
+    except MovingColorError:
+        return recorded
 
 
 def _encoding(config, colorspace: str) -> str:

@@ -162,16 +162,36 @@ def _plate_name(plate: FrameSource) -> str:
     return Path(origin).stem if origin else ""
 
 
-def _say_if_samples_are_rounded(plate: FrameSource, extension: str, exr_type: str) -> None:
+#: Bits of precision a file's samples carry, by OpenImageIO's type name (a float's mantissa).
+_SAMPLE_BITS = {"uint8": 8, "half": 11, "uint16": 16, "float": 24}
+_FLOATS = ("half", "float")
+
+
+def _say_if_samples_are_rounded(
+    plate: FrameSource, extension: str, exr_type: str, other: FrameSource | None = None, mode: str = ""
+) -> None:
     """Warn where the output stores fewer bits than the plate: its pixels outside the band, copied
-    from the plate, are then not the plate's own."""
+    from the plate, are then not the plate's own. Likewise where the graded or edited file given has
+    fewer than the plate: its pixels are what the frames hold inside the matte (outside, for the
+    host's composite) and a float plate's values outside 0..1 are lost there."""
+    rounded = "pixels outside the band are rounded, not the plate's own"
     if extension == ".exr" and exr_type == "half" and plate.sample_type == "float":
-        fewer = "a 32-bit float plate is written as half EXR (--exr-type float keeps it)"
+        log.warning("a 32-bit float plate is written as half EXR (--exr-type float keeps it): %s", rounded)
     elif extension == ".png" and plate.sample_type == "uint16":
-        fewer = "a 16-bit plate is written as 8-bit PNG (.tif keeps 16 bits, .exr more)"
-    else:
-        return
-    log.warning("%s: pixels outside the band are rounded, not the plate's own", fewer)
+        log.warning("a 16-bit plate is written as 8-bit PNG (.tif keeps 16 bits, .exr more): %s", rounded)
+    theirs, ours = (other.sample_type if other else ""), plate.sample_type
+    if theirs in _SAMPLE_BITS and ours in _SAMPLE_BITS and _SAMPLE_BITS[theirs] < _SAMPLE_BITS[ours]:
+        where = "outside the band too" if mode == "edited" else "inside the matte"
+        clipped = " and clipped to 0..1" if ours in _FLOATS and theirs not in _FLOATS else ""
+        log.warning(
+            "the %s file holds %s samples and the plate %s: the frames hold its pixels %s, rounded%s, "
+            "not the plate's own; render it as the plate is (float EXR for a float plate) to keep them",
+            mode,
+            theirs,
+            ours,
+            where,
+            clipped,
+        )
 
 
 def _plan(
@@ -206,7 +226,9 @@ def _plan(
             pattern = output_pattern(spec.out, _plate_name(sources.plate), sources.plate.origin())
             inputs = [path for source in sources.present for path in source.files()]
             check_outputs_spare_inputs(pattern, frames.render, inputs)
-            _say_if_samples_are_rounded(sources.plate, pattern.suffix.lower(), spec.exr_type)
+            _say_if_samples_are_rounded(
+                sources.plate, pattern.suffix.lower(), spec.exr_type, sources.other, mode
+            )
             if len(sources.plate.channels) > 3:
                 log.info(
                     "the plate's channels %s are not written: fused frames hold R, G and B",
