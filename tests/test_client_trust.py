@@ -244,16 +244,30 @@ def _read_only(folder: Path) -> Callable[[], object] | None:
     return lambda: subprocess.run(["chattr", "-i", folder], check=True)
 
 
-def test_an_output_that_cannot_be_written_is_a_clear_error(served, tmp_path, capsys):
+def _a_folder_appears_at(monkeypatch, path: Path) -> None:
+    """Another process makes a folder at ``path`` while the shot runs, just before the frame is
+    renamed into place there (a folder there at the start is refused before any frame is fused)."""
+    rename = os.replace
+
+    def replace(source, target, *args, **kwargs):
+        if os.path.basename(os.fspath(target)) == path.name:
+            path.mkdir(exist_ok=True)
+        return rename(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+def test_an_output_that_cannot_be_written_is_a_clear_error(served, tmp_path, capsys, monkeypatch):
     plate = write_plate(tmp_path / "shot", 1001, 1004)
     out = tmp_path / "out"
-    (out / "f.1003.exr").mkdir(parents=True)  # a folder where a frame goes: no one may replace it
+    _a_folder_appears_at(monkeypatch, out / "f.1003.exr")  # no one may replace it
     assert fuse(served.address, plate, out / "f.####.exr") == 2
     error = capsys.readouterr().err
     assert f"cannot write {out / 'f.1003.exr'}" in error and "Traceback" not in error
     assert "2 frames before it were written completely" in error
     assert [read_pixels(out / f"f.{n}.exr").shape for n in (1001, 1002)] == [(32, 48, 3)] * 2
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary left
+    monkeypatch.undo()
 
     locked = tmp_path / "locked"
     locked.mkdir()
@@ -270,12 +284,12 @@ def test_an_output_that_cannot_be_written_is_a_clear_error(served, tmp_path, cap
 
 
 @pytest.mark.parametrize("through", ["in process", "server"])
-def test_a_failure_in_json_lists_the_frames_written_before_it(served, tmp_path, capsys, through):
+def test_a_failure_in_json_lists_the_frames_written_before_it(served, tmp_path, capsys, through, monkeypatch):
     """A farm wrapper reading ``fuse --json`` learns which frames a run that stopped part way left
     whole, in process and through a server, as the message on stderr says how many."""
     plate = write_plate(tmp_path / "shot", 1001, 1004)
     out = tmp_path / "out"
-    (out / "f.1003.exr").mkdir(parents=True)
+    _a_folder_appears_at(monkeypatch, out / "f.1003.exr")
     server = ["--server", served.address] if through == "server" else []
     code = run_cli("fuse", *server, "--plate", plate, "--grade", GRADE, "--engine", "hard",
                    "--out", str(out / "f.####.exr"), "--json")  # fmt: skip

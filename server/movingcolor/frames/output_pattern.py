@@ -67,7 +67,8 @@ def _names_a_pattern(out: str) -> bool:
 
 
 def _names_a_folder(out: str) -> bool:
-    return out.endswith(("/", os.sep)) or Path(out).is_dir()
+    # os.path's tests: a folder this user may not enter is no error here (Path's raised for it).
+    return out.endswith(("/", os.sep)) or os.path.isdir(out)
 
 
 def output_pattern(out: str, plate_name: str, plate: str = "") -> SequencePattern:
@@ -83,7 +84,7 @@ def output_pattern(out: str, plate_name: str, plate: str = "") -> SequencePatter
         raise OutputError(
             f"output {out!r}: frame numbers are written #### or %04d here, not @@@@ or $F4; give {ours}"
         )
-    if Path(out).exists() and not Path(out).is_dir():
+    if os.path.exists(out) and not os.path.isdir(out):
         raise OutputError(
             f"output {out!r} is a file, and fused frames are a sequence: give a pattern with the frame "
             f"number, e.g. {Path(out).with_suffix('')}_fused/shot.####.exr, or a folder"
@@ -214,11 +215,11 @@ def prepare_folder(pattern: SequencePattern, frames: Iterable[int] = ()) -> None
 def _check_no_folder_in_the_way(pattern: SequencePattern, frames: Iterable[int]) -> None:
     """Refuse, before any frame is fused, a frame whose name a folder holds: it failed at that frame's
     write, after the frames before it, told to check the disk's room."""
-    if not pattern.directory.is_dir():
+    if not os.path.isdir(pattern.directory):
         return
     for number in frames:
         path = pattern.path(number)
-        if path.is_dir():
+        if os.path.isdir(path):
             raise OutputError(
                 f"output frame {path} is a folder, which a frame cannot replace: move or rename it, or "
                 f"give another output. Nothing was written"

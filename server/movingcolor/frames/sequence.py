@@ -154,7 +154,7 @@ def names_a_sequence(text: str | os.PathLike) -> bool:
     """Whether an input's ``text`` is read as a sequence pattern: a frame-number field in its last
     name, unless a folder or file of that name exists (``take#3`` and ``roto#final.png`` are names as
     often as patterns, and one that exists is what was meant)."""
-    return is_sequence_pattern(text) and not Path(text).expanduser().exists()
+    return is_sequence_pattern(text) and not os.path.exists(os.path.expanduser(text))
 
 
 def require_text_path(path: str | os.PathLike, what: str, error: type[MovingColorError]) -> None:
