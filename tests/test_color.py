@@ -529,3 +529,30 @@ def test_a_config_without_a_scene_linear_role_is_refused_with_the_fix(tmp_path):
     with pytest.raises(ColorConfigError, match=r"defines no scene_linear role") as refused:
         _ = ColorConfig(str(path)).scene_linear
     assert "add one under the config's roles" in str(refused.value) and "--config" in str(refused.value)
+
+
+def test_a_shared_config_is_loaded_again_when_a_lut_in_its_search_folders_changes(tmp_path):
+    """A server keeps one config for every call: a show LUT a colourspace is defined by, updated in
+    place, was applied as it was first read until the server restarted."""
+    import os
+
+    import PyOpenColorIO as ocio
+
+    lut = tmp_path / "show.cube"
+    lut.write_text("LUT_1D_SIZE 2\n0.0 0.0 0.0\n1.0 1.0 1.0\n")
+    config = ocio.Config.CreateFromFile("ocio://cg-config-latest")
+    config.setSearchPath(".")
+    show = ocio.ColorSpace(name="show_log", isData=False)
+    show.setTransform(ocio.FileTransform("show.cube"), ocio.COLORSPACE_DIR_TO_REFERENCE)
+    config.addColorSpace(show)
+    path = tmp_path / "config.ocio"
+    config.serialize(str(path))
+    grey = np.full((1, 3), 0.5, np.float32)
+    first = shared_config(str(path))
+    before = first.convert(grey, "show_log", "ACES2065-1")
+    assert shared_config(str(path)) is first
+    lut.write_text("LUT_1D_SIZE 2\n0.0 0.0 0.0\n0.5 0.5 0.5\n")
+    os.utime(lut, ns=(lut.stat().st_atime_ns, lut.stat().st_mtime_ns + 10**9))
+    again = shared_config(str(path))
+    assert again is not first and shared_config(str(path)) is again
+    np.testing.assert_allclose(again.convert(grey, "show_log", "ACES2065-1"), before / 2, rtol=1e-5)

@@ -53,7 +53,16 @@ def shared_config(source: str | None = None) -> ColorConfig:
     # A server's file job reads the config it names inside its roots; the server's own ($OCIO, a
     # built-in) is the operator's, read as it is.
     confined = source and not source.startswith("ocio://")
-    return _loaded_config(resolved, stamp, active_roots() if confined else None)
+    roots = active_roots() if confined else None
+    config = _loaded_config(resolved, stamp, roots)
+    if config.search_files_stamp() != config.loaded_search_files:
+        # A LUT in the config's search folders changed since it was loaded (a show LUT updated while
+        # a server runs): OpenColorIO keeps every file it parsed by its path for the process, and the
+        # config's conversions are kept with it, so both are dropped and the config loaded again.
+        ocio.ClearAllCaches()
+        _loaded_config.cache_clear()
+        config = _loaded_config(resolved, stamp, roots)
+    return config
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,29 @@ class ColorConfig:
         # grade after the first was applied as the first. The conversions are kept here instead.
         self.config.setProcessorCacheFlags(ocio.PROCESSOR_CACHE_OFF)
         self._processors: dict = {}
+        #: :meth:`search_files_stamp` as the config was loaded.
+        self.loaded_search_files = self.search_files_stamp()
+
+    def search_files_stamp(self) -> tuple:
+        """Each file in the config's search folders (its LUTs) with its size and modification time:
+        what :func:`shared_config` compares to know a LUT was changed in place. A built-in config
+        reads no files."""
+        if self.source.startswith("ocio://"):
+            return ()
+        context = self.config.getCurrentContext()
+        working = Path(self.config.getWorkingDir() or Path(self.source).parent)
+        stamp = []
+        for entry in self.config.getSearchPaths():
+            folder = working / context.resolveStringVar(entry)
+            try:
+                with os.scandir(folder) as files:
+                    for file in files:
+                        if file.is_file():
+                            status = file.stat()
+                            stamp.append((file.path, status.st_mtime_ns, status.st_size))
+            except OSError:  # a search folder that is not there: a LUT looked for there says so
+                continue
+        return tuple(sorted(stamp))
 
     @property
     def name(self) -> str:

@@ -5,7 +5,8 @@ current inputs and settings give, and redoes only frames that are missing, unrea
 or stale. The fingerprint covers the software version, the engine and the model's
 weights, every setting that changes pixels, the contents of grade, LUT and config
 files (and OpenColorIO's own identity of the config as resolved and of the grade's
-processors: a config from $OCIO, its context variables, the LUTs a look reads), and the
+processors and of every colour conversion the shot makes: a config from $OCIO, its context
+variables, the LUTs a look or a colourspace reads), and the
 identity (size and modification time) of every input frame of the shot.
 It is the same for every chunk of a shot, since chunks share their context.
 """
