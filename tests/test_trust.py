@@ -26,6 +26,7 @@ from movingcolor.errors import (
     MovingColorError,
     OutputBusyError,
     PathOutsideRootsError,
+    UnreadableFrameError,
 )
 from movingcolor.frames.confine import confined
 from movingcolor.frames.image_io import read_header, read_pixels, write_image
@@ -429,6 +430,45 @@ def test_a_frame_linked_outside_the_roots_is_not_read(tmp_path):
     assert not any(p.name == "f.0003.exr" for p in output_files(root / "out"))
     # Unconfined (an artist's own run), the same link is followed as any link is.
     assert run_shot(spec).written
+
+
+def test_a_frame_that_cannot_be_opened_when_checked_is_never_opened_by_its_name(tmp_path, monkeypatch):
+    """A frame missing when the confined reader opened it to check where it lies was then opened by
+    its name, unchecked: a link made there in between (a frame flipping between absent and a link
+    outside) had a file job read a file outside the roots."""
+    import movingcolor.frames.confine as confine
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    plate = write_plate(root / "shot", 1, 4)
+    secret = Path(write_plate(outside, 1, 4, value=0.9).replace("####", "0003"))
+    frame = root / "shot" / "plate.0003.exr"
+    opened = confine._open_without_waiting
+
+    def open_then_swap(path):
+        if Path(path) == frame and not frame.is_symlink():
+            # The check's open finds nothing there; the link appears just after it.
+            frame.unlink()
+            frame.symlink_to(secret)
+            raise FileNotFoundError(2, "No such file or directory")
+        return opened(path)
+
+    monkeypatch.setattr(confine, "_open_without_waiting", open_then_swap)
+    spec = ShotSpec(plate=plate, out=str(root / "out" / "f.####.exr"), grade=GRADE, engine="hard")
+    with confined([root]), pytest.raises(UnreadableFrameError, match="plate.0003.exr: cannot open the frame"):
+        run_shot(spec)
+    written = {p.name: read_pixels(p) for p in output_files(root / "out")}
+    assert "f.0003.exr" not in written and all((values < 0.85).all() for values in written.values())
+
+
+@pytest.mark.parametrize("extension", ["png", "tif"])
+def test_a_confined_job_writes_png_and_tiff(tmp_path, extension):
+    """An integer output's colourspace is checked by reading back an image made in memory, which lies
+    in no root: every confined PNG or TIFF job was refused, naming that image."""
+    root = tmp_path / "root"
+    plate = write_plate(root / "shot", 1, 2)
+    spec = ShotSpec(plate=plate, out=str(root / "out" / f"f.####.{extension}"), grade=GRADE, engine="hard")
+    with confined([root]):
+        assert len(run_shot(spec).written) == 2
 
 
 _TINT_LUT = "LUT_1D_SIZE 2\n0 0 0\n1.0 0.8 0.6\n"

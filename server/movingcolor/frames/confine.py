@@ -38,6 +38,17 @@ def confined(roots: Sequence[os.PathLike | str]) -> Iterator[None]:
         _ROOTS.reset(token)
 
 
+@contextmanager
+def unconfined() -> Iterator[None]:
+    """Within the block nothing is confined: for bytes already in memory, read through a name of the
+    process's own (:mod:`.memory_file`) that lies in no root."""
+    token = _ROOTS.set(None)
+    try:
+        yield
+    finally:
+        _ROOTS.reset(token)
+
+
 def active_roots() -> tuple[Path, ...] | None:
     """The roots of the current confinement, or None when unconfined."""
     return _ROOTS.get()
@@ -112,10 +123,12 @@ def readable(path: os.PathLike | str, what: str = "frame") -> Iterator[str]:
         return
     try:
         fd = _open_without_waiting(path)
-    except OSError:
-        # Nothing was opened: let the reader report the missing or unreadable file in its words.
-        yield os.fspath(path)
-        return
+    except OSError as error:
+        # Never opened by its name after all: a link made there since is followed by the reader
+        # unchecked (a frame swapped for a link to a file outside the roots was read).
+        raise UnreadableFrameError(
+            f"{path}: cannot open the {what} ({error.strerror or error}); check it exists and may be read"
+        ) from error
     try:
         _check_opened(fd, path, roots, what)
         yield _fd_path(fd)

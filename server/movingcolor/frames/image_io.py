@@ -12,7 +12,7 @@ import numpy as np
 import OpenImageIO as oiio
 
 from ..errors import DiskFullError, InvalidPixelsError, MovingColorError, OutputError, UnreadableFrameError
-from .confine import OutputFolder, readable
+from .confine import OutputFolder, readable, unconfined
 from .limits import check_pixels
 from .memory_file import memory_file, read_back
 from .temporaries import temporary_path
@@ -370,7 +370,7 @@ def encode_image(
 
 def decode_header(data: bytes, extension: str, label: str) -> ImageHeader:
     """The header of an image file's bytes (:func:`read_header`), without decoding its pixels."""
-    with memory_file(data, suffix=extension) as name:
+    with memory_file(data, suffix=extension) as name, unconfined():
         try:
             return read_header(name)
         except MovingColorError as error:
@@ -390,7 +390,7 @@ def decode_image(
     ``before_pixels(header)`` runs between the two and may raise to refuse the image before any
     pixel is decoded.
     """
-    with memory_file(data, suffix=extension) as name:
+    with memory_file(data, suffix=extension) as name, unconfined():
         try:
             header = read_header(name)
             if before_pixels is not None:
