@@ -878,3 +878,33 @@ def test_every_frame_of_a_sequence_has_the_first_frames_channels(tmp_path, capsy
     write_image(folder / "plate.0002.exr", np.full((48, 64, 3), 0.5, np.float32))
     assert fuse("--plate", str(folder / "plate.####.exr"), "--out", str(tmp_path / "o" / "f.####.exr")) == 2
     assert "same channels" in capsys.readouterr().err
+
+
+def test_a_grade_or_lut_file_too_large_is_refused_before_it_is_read(tmp_path):
+    """A 2 GB grade file (sparse: it costs no disk) named in a file job took the server to 8.5 GB while
+    OpenColorIO parsed it; a LUT a config reads likewise."""
+    import PyOpenColorIO as ocio
+    from movingcolor.errors import ColourFileTooLargeError
+
+    root = tmp_path / "root"
+    plate = write_plate(root / "shot", 1, 2)
+    huge = root / "huge.cube"
+    with open(huge, "wb") as file:
+        file.truncate(200 << 20)
+    config = ocio.Config.CreateFromFile("ocio://default")
+    config.setSearchPath(".")
+    config.addLook(ocio.Look(name="huge", processSpace="ACEScg", transform=ocio.FileTransform("huge.cube")))
+    (root / "config.ocio").write_text(config.serialize())
+    by_grade = ShotSpec(plate=plate, out=str(root / "a" / "f.####.exr"), grade=str(huge), engine="hard")
+    by_look = dataclasses.replace(
+        by_grade, out=str(root / "b" / "f.####.exr"), grade="look:huge", config=str(root / "config.ocio")
+    )
+    for spec in (by_grade, by_look):
+        with (
+            confined([root]),
+            pytest.raises(ColourFileTooLargeError, match=r"huge.cube is 200 MB, more than"),
+        ):
+            run_shot(spec)
+    with pytest.raises(ColourFileTooLargeError, match=r"grade file .*huge.cube is 200 MB"):
+        run_shot(dataclasses.replace(by_grade, out=str(root / "c" / "f.####.exr")))
+    assert not list(root.glob("[abc]/f.*"))

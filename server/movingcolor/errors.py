@@ -49,6 +49,10 @@ class ImageTooLargeError(FrameSourceError):
     """An image is larger than this process accepts (``--max-pixels``, ``--max-image-mb``)."""
 
 
+class ColourFileTooLargeError(MovingColorError):
+    """A grade, LUT or config file is larger than any this process reads (``frames.confine``)."""
+
+
 class FrameSizeMismatchError(FrameSourceError):
     """Plate, matte and graded frames do not share one resolution."""
 

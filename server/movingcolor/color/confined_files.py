@@ -32,7 +32,7 @@ from pathlib import Path
 
 import PyOpenColorIO as ocio
 
-from ..errors import ColorConfigError, MovingColorError, PathOutsideRootsError
+from ..errors import ColorConfigError, ColourFileTooLargeError, MovingColorError, PathOutsideRootsError
 from ..frames.confine import read_inside
 
 #: What OpenColorIO is given for a file refused or missing: no format reads it, so the load fails
@@ -101,7 +101,7 @@ class ConfinedFiles(ocio.PyConfigIOProxy):
             return read_inside(path, self.roots, "LUT", self._private)
         except (OSError, MovingColorError) as error:
             self._load.missed = True
-            if reading and isinstance(error, PathOutsideRootsError):
+            if reading and isinstance(error, (PathOutsideRootsError, ColourFileTooLargeError)):
                 self._load.refused = error
             return None
 

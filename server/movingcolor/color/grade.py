@@ -27,7 +27,7 @@ import numpy as np
 import PyOpenColorIO as ocio
 
 from ..errors import GradeError, UnknownLookError
-from ..frames.confine import active_roots, read_inside
+from ..frames.confine import active_roots, read_bounded, read_inside
 from ..spec.grade_text import CDL_KEYS, canonical_grade, inline_values, written_out
 from ..spec.schema import LOOK_PREFIX, grade_file_parts
 from .config import OCIO_ERRORS, ColorConfig, apply_processor
@@ -229,7 +229,9 @@ def _file(path: Path, cccid: str, config: ColorConfig) -> Grade:
         # In a server's file job, read inside its roots from the descriptor checked as it was opened
         # (the name checked when the job arrived could be a link to anywhere by now), and OpenColorIO
         # given a private copy of what was read, not the name.
-        content = path.read_bytes() if roots is None else read_inside(path, roots, "grade file")
+        content = (
+            read_bounded(path, "grade file") if roots is None else read_inside(path, roots, "grade file")
+        )
     except OSError as error:
         if roots is not None:  # nothing for OpenColorIO to name: it is given no name
             raise GradeError(

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from ..errors import OutputError, PathOutsideRootsError, UnreadableFrameError
+from ..errors import ColourFileTooLargeError, OutputError, PathOutsideRootsError, UnreadableFrameError
 
 _ROOTS: contextvars.ContextVar[tuple[Path, ...] | None] = contextvars.ContextVar(
     "movingcolor_roots", default=None
@@ -169,11 +169,38 @@ def read_inside(
     fd = _open_without_waiting(path)
     try:
         _check_opened(fd, path, roots, what, form="a file", private=private)
+        _refuse_large(os.fstat(fd).st_size, path, what)
         os.set_blocking(fd, True)
         with os.fdopen(os.dup(fd), "rb") as file:
-            return file.read()
+            content = file.read(MAX_READ_BYTES + 1)  # one that grows as it is read stops here too
     finally:
         os.close(fd)
+    _refuse_large(len(content), path, what)
+    return content
+
+
+def read_bounded(path: os.PathLike | str, what: str) -> bytes:
+    """The bytes of ``path`` (unconfined), refused as :func:`read_inside` refuses a file too large."""
+    _refuse_large(os.stat(path).st_size, path, what)
+    with open(path, "rb") as file:
+        content = file.read(MAX_READ_BYTES + 1)
+    _refuse_large(len(content), path, what)
+    return content
+
+
+#: The largest grade, LUT or config file read whole (a 129-point cube LUT is about 60 MB). Its bytes
+#: are held several times over while OpenColorIO parses them: a 2 GB file named as a file job's
+#: grade (a sparse one costs no disk) took a server to 8.5 GB.
+MAX_READ_BYTES = 128 << 20
+
+
+def _refuse_large(size: int, path: os.PathLike | str, what: str) -> None:
+    if size > MAX_READ_BYTES:
+        raise ColourFileTooLargeError(
+            f"{what} {path} is {size / (1 << 20):,.0f} MB, more than the {MAX_READ_BYTES >> 20} MB a "
+            f"grade, LUT or config file may be; check it is the file meant (a 65-point cube LUT is under "
+            f"10 MB)"
+        )
 
 
 class OutputFolder:
