@@ -908,3 +908,35 @@ def test_a_grade_or_lut_file_too_large_is_refused_before_it_is_read(tmp_path):
     with pytest.raises(ColourFileTooLargeError, match=r"grade file .*huge.cube is 200 MB"):
         run_shot(dataclasses.replace(by_grade, out=str(root / "c" / "f.####.exr")))
     assert not list(root.glob("[abc]/f.*"))
+
+
+def test_a_file_job_makes_no_folder_nor_claim_through_a_link_outside_its_roots(tmp_path):
+    """The output folder is checked when a file job arrives and was then made by its name, its claim
+    made and stale claims removed by name: a folder swapped for a link to one outside the roots in
+    between had folders and claims made there (the frames themselves were refused)."""
+    from movingcolor.frames.output_claim import claim_output
+    from movingcolor.frames.output_pattern import prepare_folder
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (root / "swap").symlink_to(outside)
+    stale = outside / ".f.#.exr.0123456789abcdef.otherhost-1.writing"
+    stale.touch()
+    os.utime(stale, (0, 0))
+    pattern = SequencePattern.parse(root / "swap" / "sub" / "f.####.exr")
+    with confined([root]):
+        with pytest.raises(PathOutsideRootsError, match="outside this server's root"):
+            prepare_folder(pattern, [1, 2])
+        with pytest.raises(PathOutsideRootsError, match="outside this server's root"):
+            claim_output(SequencePattern.parse(root / "swap" / "f.####.exr"), "f" * 64)
+    assert sorted(p.name for p in outside.iterdir()) == [stale.name]
+    # Inside the roots (through a link that stays inside too) both are made as before.
+    (root / "inside").mkdir()
+    (root / "link").symlink_to(root / "inside")
+    with confined([root]):
+        prepare_folder(SequencePattern.parse(root / "link" / "a" / "b" / "f.####.exr"), [1])
+        claim = claim_output(SequencePattern.parse(root / "link" / "a" / "b" / "f.####.exr"), "f" * 64)
+        assert [p.name.endswith(".writing") for p in (root / "inside" / "a" / "b").iterdir()] == [True]
+        claim.release()
+    assert list((root / "inside" / "a" / "b").iterdir()) == []

@@ -203,6 +203,56 @@ def _refuse_large(size: int, path: os.PathLike | str, what: str) -> None:
         )
 
 
+_FOLDER_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def make_folder(folder: Path) -> None:
+    """``folder`` and its missing parents made, as ``mkdir -p``. Confined, each missing folder is made
+    inside its parent's opened descriptor once that is checked to lie inside the roots: made by its
+    name, a parent swapped for a link to a folder outside them after the job's check had folders
+    made there."""
+    roots = _ROOTS.get()
+    if roots is None or not has_fd_paths():
+        folder.mkdir(parents=True, exist_ok=True)
+        return
+    fd = os.open("/", _FOLDER_FLAGS)
+    try:
+        for part in Path(os.path.abspath(folder)).parts[1:]:
+            try:
+                child = os.open(part, _FOLDER_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                real = _opened_path(fd)
+                if not lies_within(real, roots):
+                    raise _refuse("output folder", folder, real / part, roots) from None
+                with suppress(FileExistsError):
+                    os.mkdir(part, dir_fd=fd)
+                # Not through a link: the folder just made, or the open fails.
+                child = os.open(part, _FOLDER_FLAGS | getattr(os, "O_NOFOLLOW", 0), dir_fd=fd)
+            os.close(fd)
+            fd = child
+    finally:
+        os.close(fd)
+
+
+def open_folder(folder: Path) -> int | None:
+    """A descriptor of ``folder`` (the caller closes it), checked to lie inside the roots when
+    confined (:class:`PathOutsideRootsError`); None where it cannot be opened, or where the system
+    has no descriptor paths to check it by."""
+    roots = _ROOTS.get()
+    if roots is not None and not has_fd_paths():
+        return None
+    try:
+        fd = os.open(folder, _FOLDER_FLAGS)
+    except OSError:
+        return None
+    if roots is not None:
+        real = _opened_path(fd)
+        if not lies_within(real, roots):
+            os.close(fd)
+            raise _refuse("output folder", folder, real, roots)
+    return fd
+
+
 class OutputFolder:
     """An output folder opened once per write: the temporary file and the rename go through its
     descriptor, so a folder swapped for a link after the check cannot redirect them."""

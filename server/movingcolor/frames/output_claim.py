@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from ..errors import OutputBusyError
+from .confine import open_folder
 from .sequence import SequencePattern
 from .temporaries import owner_name, writer_is_gone
 
@@ -26,16 +27,13 @@ SUFFIX = ".writing"
 
 class OutputClaim:
     """This writer's claim on a sequence: made by :func:`claim_output`, touched at every frame
-    written, released when the shot ends however it ends. Held through the folder where the system
-    allows it, not its path: a folder moved away mid-shot still loses its claim."""
+    written, released when the shot ends however it ends. Held through the folder's descriptor where
+    the system allows it, not its path: a folder moved away mid-shot still loses its claim."""
 
-    def __init__(self, folder: Path | None = None, name: str = ""):
+    def __init__(self, folder: Path | None = None, name: str = "", folder_fd: int | None = None):
         self._path = folder / name if folder is not None else None
         self._name = name
-        self._folder = None
-        if folder is not None and os.unlink in os.supports_dir_fd and os.utime in os.supports_dir_fd:
-            with contextlib.suppress(OSError):
-                self._folder = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        self._folder = folder_fd
 
     def touch(self) -> None:
         with contextlib.suppress(OSError):  # removed by hand: the frames still get written
@@ -83,11 +81,27 @@ def _claimed_by(name: str, pattern: SequencePattern) -> str | None:
 
 def claim_output(pattern: SequencePattern, fingerprint: str) -> OutputClaim:
     """Claim ``pattern`` for a shot of ``fingerprint``; OutputBusyError naming the other writer when a
-    live shot of other settings writes it. Claims of writers gone are removed."""
+    live shot of other settings writes it. Claims of writers gone are removed. The folder is listed,
+    and claims removed and made, through its descriptor (checked inside a file job's roots): by name,
+    a folder swapped for a link after the job's check had them made and removed elsewhere."""
+    with_fds = os.unlink in os.supports_dir_fd and os.utime in os.supports_dir_fd
+    folder = open_folder(pattern.directory) if with_fds else None
+    try:
+        claim = _claim(pattern, fingerprint, folder)
+    except BaseException:
+        if folder is not None:
+            os.close(folder)
+        raise
+    if claim._folder is None and folder is not None:
+        os.close(folder)
+    return claim
+
+
+def _claim(pattern: SequencePattern, fingerprint: str, folder: int | None) -> OutputClaim:
     now = time.time()
     mine = fingerprint[:16]
     try:
-        with os.scandir(pattern.directory) as entries:
+        with os.scandir(pattern.directory if folder is None else folder) as entries:
             claims = [(e, held) for e in entries if (held := _claimed_by(e.name, pattern)) is not None]
     except OSError:
         # A folder this user may write but not list (a drop box) shows no claims; one it may not
@@ -100,7 +114,11 @@ def claim_output(pattern: SequencePattern, fingerprint: str) -> OutputClaim:
         except OSError:
             continue
         if writer_is_gone(owner, modified, now, LIVE_SECONDS):
-            Path(entry.path).unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                if folder is None:
+                    Path(entry.path).unlink()
+                else:
+                    os.unlink(entry.name, dir_fd=folder)
         elif theirs != mine:
             raise OutputBusyError(
                 f"output {pattern} is being written now by another shot with other settings ({owner}); "
@@ -110,7 +128,12 @@ def claim_output(pattern: SequencePattern, fingerprint: str) -> OutputClaim:
             )
     name = claim_name(pattern, fingerprint)
     try:
-        (pattern.directory / name).touch()
+        if folder is None:
+            (pattern.directory / name).touch()
+        else:
+            flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+            os.close(os.open(name, flags, 0o644, dir_fd=folder))
+            os.utime(name, dir_fd=folder)
     except OSError:  # a folder that takes no file: writing the frames says why
         return OutputClaim()
-    return OutputClaim(pattern.directory, name)
+    return OutputClaim(pattern.directory, name, folder)

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from ..errors import FRAMES_WRITTEN, MovingColorError, OutputError
+from .confine import make_folder
 from .image_io import WRITABLE_FORMATS, read_header
 from .output_claim import claim_name
 from .sequence import (
@@ -194,7 +195,7 @@ def prepare_folder(pattern: SequencePattern, frames: Iterable[int] = ()) -> None
     _check_names_fit(pattern, numbers)
     _check_no_folder_in_the_way(pattern, numbers)
     try:
-        pattern.directory.mkdir(parents=True, exist_ok=True)
+        make_folder(pattern.directory)
     except OSError as error:
         raise OutputError(f"cannot create output folder {pattern.directory}: {error}") from error
     try:
