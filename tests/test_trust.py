@@ -940,3 +940,22 @@ def test_a_file_job_makes_no_folder_nor_claim_through_a_link_outside_its_roots(t
         assert [p.name.endswith(".writing") for p in (root / "inside" / "a" / "b").iterdir()] == [True]
         claim.release()
     assert list((root / "inside" / "a" / "b").iterdir()) == []
+
+
+def test_a_link_removed_while_it_is_resolved_is_no_internal_error(tmp_path, monkeypatch):
+    """A frame flipping between a link and nothing, as a file job's inputs are checked against its
+    outputs: the link vanished between the resolver's look at it and its read, and the server
+    answered INTERNAL ("this is a bug") with a FileNotFoundError."""
+    from movingcolor.frames.overlap import real_path
+
+    link = tmp_path / "plate.0002.exr"
+    link.symlink_to(tmp_path / "elsewhere.exr")
+    readlink = os.readlink
+
+    def gone(path, *args, **kwargs):
+        if os.fspath(path) == str(link):
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return readlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "readlink", gone)
+    assert real_path(link) == link

@@ -17,7 +17,12 @@ from .sequence import SequencePattern
 
 def real_path(path: str | os.PathLike) -> Path:
     """``path`` with ``~``, ``..`` and every symbolic link resolved (also where it does not exist yet)."""
-    return Path(os.path.realpath(Path(path).expanduser()))
+    try:
+        return Path(os.path.realpath(Path(path).expanduser()))
+    except OSError:
+        # A link removed while it was being resolved (a file swapped as a job is checked): a server
+        # answered INTERNAL for it. Spelled absolute instead; reading the file says what it is now.
+        return Path(absolute_spelling(path))
 
 
 def absolute_spelling(path: str | os.PathLike) -> str:
