@@ -252,6 +252,14 @@ def test_references_and_digests_are_checked(served, window):
             list(client.stub.FuseWindow(_requests(setup, parts), timeout=30))
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "is not 64 lowercase hex digits" in refused.value.details()
+        # A reference with no digest at all names no image: it was told "evicted" (resend), which a
+        # client repeats for good.
+        unknown.sha256 = ""
+        part = pb.ImagePart(role=pb.ROLE_PLATE, frame=TARGET, info=unknown)
+        with pytest.raises(grpc.RpcError) as refused:
+            list(client.stub.FuseWindow(_requests(setup, [part]), timeout=30))
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "named as cached carries no sha256" in refused.value.details()
 
 
 def test_a_streamed_grade_text_never_names_a_file_on_the_server(served, window, tmp_path, monkeypatch):

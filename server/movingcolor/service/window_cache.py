@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..lru_cache import LruCache
-from ..protocol.images import Image, role_name
+from ..protocol.images import Image, WireFormatError, role_name
 from ..v1 import fusion_pb2
 from ..v1 import image_pb2 as pb
 from .errors import ImageEvictedError
@@ -77,6 +77,12 @@ class WindowCaches:
     def resolve(self, part: pb.ImagePart) -> Image:
         """The image a reference part names, from the image cache."""
         label = f"{role_name(part.role)} frame {part.frame}"
+        if not part.info.sha256:
+            # Told it was evicted, a client resends the window, whose reference has no digest again.
+            raise WireFormatError(
+                f"{label}: an image named as cached carries no sha256 to name it by; give the digest of "
+                f"the image sent before, or send the image in full"
+            )
         held = self.images.get(part.info.sha256)
         if held is None:
             self.count("evicted_references")
