@@ -371,6 +371,9 @@ def test_frames_of_the_same_name_padded_otherwise_beside_a_pattern_are_said(tmp_
     caplog.clear()
     (tmp_path / "shot.1.exr").unlink()
     open_source(tmp_path / "shot.####.exr", "plate")
+    # Numbers wider than the padding are the pattern's own files, not others padded otherwise.
+    write_frames(tmp_path / "wide", ["shot.1001.exr", "shot.1002.exr"])
+    assert open_source(tmp_path / "wide" / "shot.###.exr", "plate").frames == [1001, 1002]
     assert caplog.text == ""
 
 

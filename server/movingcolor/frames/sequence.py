@@ -336,9 +336,14 @@ def say_if_a_frame_of_a_sequence(name: str, path: Path) -> None:
 
 
 def _other_paddings(pattern: SequencePattern) -> list[FolderSequence]:
-    """The sequences named as ``pattern`` but padded otherwise, most frames first."""
+    """The sequences named as ``pattern`` but padded otherwise, most frames first: of the files it
+    does not read (``plate.###.exr`` reads ``plate.1001.exr``, its number wider than the padding)."""
     with os.scandir(pattern.directory) as entries:
-        found = [_number_between(entry.name, pattern.prefix, pattern.suffix) for entry in entries]
+        found = [
+            _number_between(entry.name, pattern.prefix, pattern.suffix)
+            for entry in entries
+            if pattern.frame_of(entry.name) is None
+        ]
     texts = [text for text in found if text is not None]
     found = [
         FolderSequence(pattern.with_padding(padding), tuple(frames))
