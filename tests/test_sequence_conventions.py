@@ -160,7 +160,7 @@ def test_out_given_the_plate_folder_writes_into_a_subfolder_and_the_plates_stay_
     fuse = ["fuse", "--plate", plate, "--matte", matte, "--grade", GRADE, "--engine", "hard"]
     with caplog.at_level(logging.WARNING, logger="movingcolor"):
         assert run_cli(*fuse, "--out", plate) == 0
-    assert f"--out {plate} holds image sequences MovingColor did not write" in caplog.text
+    assert f"--out {plate} holds other image sequences" in caplog.text
     assert f"fused frames go to {plate}/fused/fused.####.exr" in caplog.text
     assert sorted(p.name for p in (plate / "fused").iterdir()) == [f"fused.{n:04d}.exr" for n in range(6)]
     assert sorted(p.name for p in plate.iterdir()) == [*plates_before, "fused"]
@@ -321,7 +321,7 @@ def test_a_folder_or_still_whose_name_holds_a_hash_is_that_folder_or_still(tmp_p
                    "--out", f"{folder}/", "-q")  # fmt: skip
     assert code == 0 and sorted(p.name for p in folder.iterdir()) == [f"fused.{n:04d}.exr" for n in range(6)]
     # Existing now, the same folder named without its slash is still the folder.
-    assert output_pattern(str(folder), "frames").directory == folder
+    assert output_pattern(str(folder), "").directory == folder
     with pytest.raises(OutputError, match=r"read as the frame number.*end a folder's name with /"):
         output_pattern(str(tmp_path / "new#2"), "frames")
 
@@ -403,3 +403,16 @@ def test_the_client_reads_a_shot_s_names_as_a_shot_fused_in_process_reads_them(t
     latin.symlink_to(plate)
     with pytest.raises(FrameSourceError, match=r"the name 'lat\\xe9' is not UTF-8 text"):
         FileFrames({"plate": latin, "matte": matte})
+
+
+def test_a_folder_holding_another_shots_fused_frames_gets_this_shots_in_a_subfolder(tmp_path, caplog):
+    """MovingColor's frames of another name (another plate's, the demo's ``hard`` renders) made the
+    folder count as this shot's own: the two sequences were mixed in it without a word."""
+    plate, matte = write_shot(tmp_path / "bear")
+    out = tmp_path / "renders"
+    fuse = ["fuse", "--plate", plate, "--matte", matte, "--grade", GRADE, "--engine", "hard"]
+    assert run_cli(*fuse, "--out", out / "other.####.exr") == 0
+    with caplog.at_level(logging.WARNING, logger="movingcolor"):
+        assert run_cli(*fuse, "--out", out) == 0
+    assert f"--out {out} holds other image sequences ({out}/other.####.exr (0000-0005))" in caplog.text
+    assert sorted(p.name for p in (out / "fused").iterdir()) == [f"fused.{n:04d}.exr" for n in range(6)]

@@ -1,8 +1,9 @@
 """Where fused frames go: an output pattern, or a folder that gets one.
 
 A folder of frames is also an input form (``--plate shot/frames``), and one that holds a single
-sequence. So fused frames given a folder go into it only when it holds no image sequence that
-MovingColor did not write; a folder of plates (or of anything else) gets them in a ``fused``
+sequence. So fused frames given a folder go into it only when it holds no image sequence but this
+shot's own earlier frames; a folder of plates (or of anything else, another shot's fused frames
+too) gets them in a ``fused``
 subfolder instead, and the log says so. Renders written beside the plates would make the plate
 folder ambiguous for every later run, and a typo in a pattern could mix them into the plates.
 An explicit pattern is written where it says.
@@ -129,23 +130,30 @@ def output_pattern(out: str, plate_name: str, plate: str = "") -> SequencePatter
 
 
 def _in_folder(pattern: SequencePattern, out: str) -> SequencePattern:
-    """``pattern``, or the same names in the ``fused`` subfolder when its folder holds image
-    sequences MovingColor did not write."""
+    """``pattern``, or the same names in the ``fused`` subfolder when its folder holds other image
+    sequences than ``pattern``'s own frames from an earlier run (another name's, though MovingColor
+    wrote them: two shots' frames in one folder are no longer one sequence to read back)."""
     try:
-        others = [s for s in sequences_in_folder(pattern.directory) if not _written_by_movingcolor(s)]
+        others = [s for s in sequences_in_folder(pattern.directory) if not _earlier_frames_of(s, pattern)]
     except OSError:  # no such folder yet, or one that cannot be listed: the write says which
         return pattern
     if not others:
         return pattern
     moved = SequencePattern(pattern.directory / SUBFOLDER, pattern.prefix, pattern.suffix, pattern.padding)
     log.warning(
-        "--out %s holds image sequences MovingColor did not write (%s): fused frames go to %s so "
-        "that the folder stays one sequence; give an output pattern to write elsewhere",
+        "--out %s holds other image sequences (%s): fused frames go to %s so that the folder stays one "
+        "sequence; give an output pattern to write elsewhere",
         out,
         ", ".join(str(s) for s in others),
         moved,
     )
     return moved
+
+
+def _earlier_frames_of(sequence: FolderSequence, pattern: SequencePattern) -> bool:
+    """Whether ``sequence`` is frames MovingColor wrote under ``pattern``'s names (any padding)."""
+    same_names = (sequence.pattern.prefix, sequence.pattern.suffix) == (pattern.prefix, pattern.suffix)
+    return same_names and _written_by_movingcolor(sequence)
 
 
 def _refuse_another_plates_frames(pattern: SequencePattern, plate: str, out: str) -> None:
