@@ -1494,3 +1494,37 @@ def test_an_edited_render_of_fewer_bits_than_the_plate_is_said(demo_inputs, tmp_
         assert run_cli("fuse", "--plate", plate, "--matte", matte, "--edited", plate, "--engine", "hard",
                        "--frames", "1001-1002", "--out", tmp_path / "p" / "f.####.exr") == 0  # fmt: skip
     assert "samples and the plate" not in caplog.text
+
+
+_CONFIG_WITHOUT_INTEROP_IDS = """ocio_profile_version: 2.1
+roles:
+  scene_linear: lin
+  default: lin
+displays:
+  sRGB:
+    - !<View> {name: Raw, colorspace: srgb}
+colorspaces:
+  - !<ColorSpace>
+    name: lin
+    encoding: scene-linear
+  - !<ColorSpace>
+    name: srgb
+    encoding: sdr-video
+    from_scene_reference: !<ExponentWithLinearTransform> {gamma: [2.4, 2.4, 2.4, 1], \
+offset: [0.055, 0.055, 0.055, 0], direction: inverse}
+"""
+
+
+def test_a_png_in_the_sRGB_space_of_a_config_without_interop_ids_is_not_warned_of(
+    demo_inputs, tmp_path, caplog
+):
+    """Configs of OpenColorIO 2.1-2.3 name no interop IDs: a PNG in the config's own sRGB space was told
+    it could not record that space and to give the space it was in."""
+    plate, matte = demo_inputs
+    config = tmp_path / "config.ocio"
+    config.write_text(_CONFIG_WITHOUT_INTEROP_IDS)
+    with caplog.at_level("WARNING", logger="movingcolor"):
+        assert run_cli("fuse", "--config", config, "--plate", plate, "--plate-colorspace", "lin",
+                       "--matte", matte, "--grade", "slope=1.1", "--engine", "hard", "--frames", "1001-1001",
+                       "--out", tmp_path / "o" / "f.####.png") == 0  # fmt: skip
+    assert "cannot record" not in caplog.text and "the srgb values of this plate above 1.0" in caplog.text

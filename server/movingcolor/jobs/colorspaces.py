@@ -163,7 +163,10 @@ def choose_colorspaces(
     log.info("output colourspace: %s (%s)", output.name, output.reason)
     integer_output = extension is not None and extension.lower() in INTEGER_SAMPLES
     file_type = WRITABLE_FORMATS[extension.lower()].upper() if integer_output else ""
-    taken_as = _what_readers_take(config, extension, output.name) if integer_output else output.name
+    # The display space (sRGB-encoded) is what an integer file records, or is taken for, with or
+    # without the config's interop IDs (a config of OpenColorIO 2.1-2.3 names none).
+    checked = integer_output and output.name != spaces.display
+    taken_as = _what_readers_take(config, extension, output.name) if checked else output.name
     if taken_as != output.name:
         log.warning(
             "%s files cannot record the colourspace %s: readers will take these frames as %s; write "
