@@ -959,3 +959,37 @@ def test_a_link_removed_while_it_is_resolved_is_no_internal_error(tmp_path, monk
 
     monkeypatch.setattr(os, "readlink", gone)
     assert real_path(link) == link
+
+
+def test_a_file_job_writes_through_folders_it_may_enter_but_not_list(tmp_path):
+    """Show and home folders are often 0711: ``mkdir -p`` passes them, and the descriptors a file job
+    makes its folders and claims through, opened for reading, were refused there."""
+    prefix = _as_unprivileged()
+    if prefix is None:
+        pytest.skip("running as root without setpriv: permissions cannot be made to bind")
+    root = tmp_path / "root"
+    plate = write_plate(root / "shot", 1, 2)
+    for path in (tmp_path, root, root / "shot", *(root / "shot").iterdir()):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    drop = root / "drop"
+    drop.mkdir()
+    drop.chmod(0o311)
+    script = (
+        "import sys\n"
+        "from movingcolor.frames.confine import confined\n"
+        "from movingcolor.jobs import ShotSpec, run_shot\n"
+        "with confined([sys.argv[1]]):\n"
+        "    for out in sys.argv[3:]:\n"
+        f"        run_shot(ShotSpec(plate=sys.argv[2], out=out, grade={GRADE!r}, engine='hard'))\n"
+    )
+    outs = [str(drop / "sub" / "deeper" / "f.####.exr"), str(drop / "g.####.exr")]
+    try:
+        run = subprocess.run(
+            [*prefix, sys.executable, "-c", script, str(root), plate, *outs], capture_output=True, text=True
+        )
+    finally:
+        drop.chmod(0o755)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert sorted(p.name for p in (drop / "sub" / "deeper").iterdir()) == ["f.0001.exr", "f.0002.exr"]
+    assert sorted(p.name for p in drop.glob("g.*")) == ["g.0001.exr", "g.0002.exr"]
+    assert not [p for p in drop.rglob(".*") if p.name.endswith(".writing")]  # claims released

@@ -204,6 +204,11 @@ def _refuse_large(size: int, path: os.PathLike | str, what: str) -> None:
 
 
 _FOLDER_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+#: A folder opened to be entered, not listed (Linux's O_PATH): a show's or home folder is often
+#: 0711, which ``mkdir -p`` passes and a descriptor opened for reading does not.
+_ENTER_FLAGS = (
+    getattr(os, "O_PATH", os.O_RDONLY) | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+)
 
 
 def make_folder(folder: Path) -> None:
@@ -215,11 +220,11 @@ def make_folder(folder: Path) -> None:
     if roots is None or not has_fd_paths():
         folder.mkdir(parents=True, exist_ok=True)
         return
-    fd = os.open("/", _FOLDER_FLAGS)
+    fd = os.open("/", _ENTER_FLAGS)
     try:
         for part in Path(os.path.abspath(folder)).parts[1:]:
             try:
-                child = os.open(part, _FOLDER_FLAGS, dir_fd=fd)
+                child = os.open(part, _ENTER_FLAGS, dir_fd=fd)
             except FileNotFoundError:
                 real = _opened_path(fd)
                 if not lies_within(real, roots):
@@ -227,7 +232,7 @@ def make_folder(folder: Path) -> None:
                 with suppress(FileExistsError):
                     os.mkdir(part, dir_fd=fd)
                 # Not through a link: the folder just made, or the open fails.
-                child = os.open(part, _FOLDER_FLAGS | getattr(os, "O_NOFOLLOW", 0), dir_fd=fd)
+                child = os.open(part, _ENTER_FLAGS | getattr(os, "O_NOFOLLOW", 0), dir_fd=fd)
             os.close(fd)
             fd = child
     finally:
@@ -236,13 +241,19 @@ def make_folder(folder: Path) -> None:
 
 def open_folder(folder: Path) -> int | None:
     """A descriptor of ``folder`` (the caller closes it), checked to lie inside the roots when
-    confined (:class:`PathOutsideRootsError`); None where it cannot be opened, or where the system
-    has no descriptor paths to check it by."""
+    confined (:class:`PathOutsideRootsError`): one that lists it where this user may, else one that
+    only enters it (a drop box, written but not listed); None where it cannot be opened at all, or
+    where the system has no descriptor paths to check it by."""
     roots = _ROOTS.get()
     if roots is not None and not has_fd_paths():
         return None
     try:
         fd = os.open(folder, _FOLDER_FLAGS)
+    except PermissionError:
+        try:
+            fd = os.open(folder, _ENTER_FLAGS)
+        except OSError:
+            return None
     except OSError:
         return None
     if roots is not None:
@@ -270,7 +281,7 @@ class OutputFolder:
                     raise _refuse("output folder", self.folder, real, roots)
             return self
         try:
-            self.fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+            self.fd = os.open(self.folder, _ENTER_FLAGS)  # written through, never listed
         except OSError as error:
             raise OutputError(
                 f"{self.folder}: cannot open the output folder ({error.strerror}); create it first"
