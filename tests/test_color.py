@@ -531,25 +531,31 @@ def test_a_config_without_a_scene_linear_role_is_refused_with_the_fix(tmp_path):
     assert "add one under the config's roles" in str(refused.value) and "--config" in str(refused.value)
 
 
-def test_a_shared_config_is_loaded_again_when_a_lut_in_its_search_folders_changes(tmp_path):
+def test_a_shared_config_is_loaded_again_when_a_lut_it_reads_changes(tmp_path, monkeypatch):
     """A server keeps one config for every call: a show LUT a colourspace is defined by, updated in
-    place, was applied as it was first read until the server restarted."""
+    place, was applied as it was first read until the server restarted. Any file a transform names
+    counts (in a subfolder of a search folder, inside a group); other files beside them do not."""
     import os
 
+    import movingcolor.color.config as config_module
     import PyOpenColorIO as ocio
 
-    lut = tmp_path / "show.cube"
+    monkeypatch.setattr(config_module, "LUT_CHECK_SECONDS", 0.0)
+    (tmp_path / "show").mkdir()
+    lut = tmp_path / "show" / "grade.cube"
     lut.write_text("LUT_1D_SIZE 2\n0.0 0.0 0.0\n1.0 1.0 1.0\n")
     config = ocio.Config.CreateFromFile("ocio://cg-config-latest")
     config.setSearchPath(".")
     show = ocio.ColorSpace(name="show_log", isData=False)
-    show.setTransform(ocio.FileTransform("show.cube"), ocio.COLORSPACE_DIR_TO_REFERENCE)
+    group = ocio.GroupTransform([ocio.FileTransform("show/grade.cube")])
+    show.setTransform(group, ocio.COLORSPACE_DIR_TO_REFERENCE)
     config.addColorSpace(show)
     path = tmp_path / "config.ocio"
     config.serialize(str(path))
     grey = np.full((1, 3), 0.5, np.float32)
     first = shared_config(str(path))
     before = first.convert(grey, "show_log", "ACES2065-1")
+    (tmp_path / "render.log").write_text("another file in the search folder")
     assert shared_config(str(path)) is first
     lut.write_text("LUT_1D_SIZE 2\n0.0 0.0 0.0\n0.5 0.5 0.5\n")
     os.utime(lut, ns=(lut.stat().st_atime_ns, lut.stat().st_mtime_ns + 10**9))

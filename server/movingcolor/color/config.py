@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import os
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,10 +57,10 @@ def shared_config(source: str | None = None) -> ColorConfig:
     confined = source and not source.startswith("ocio://")
     roots = active_roots() if confined else None
     config = _loaded_config(resolved, stamp, roots)
-    if config.search_files_stamp() != config.loaded_search_files:
-        # A LUT in the config's search folders changed since it was loaded (a show LUT updated while
-        # a server runs): OpenColorIO keeps every file it parsed by its path for the process, and the
-        # config's conversions are kept with it, so both are dropped and the config loaded again.
+    if config.luts_changed():
+        # A LUT the config reads changed since it was loaded (a show LUT updated while a server
+        # runs): OpenColorIO keeps every file it parsed by its path for the process, and the config's
+        # conversions are kept with it, so both are dropped and the config loaded again.
         ocio.ClearAllCaches()
         _loaded_config.cache_clear()
         config = _loaded_config(resolved, stamp, roots)
@@ -101,29 +103,32 @@ class ColorConfig:
         # grade after the first was applied as the first. The conversions are kept here instead.
         self.config.setProcessorCacheFlags(ocio.PROCESSOR_CACHE_OFF)
         self._processors: dict = {}
-        #: :meth:`search_files_stamp` as the config was loaded.
-        self.loaded_search_files = self.search_files_stamp()
+        #: The files the config's transforms read, and their stamp as it was loaded.
+        self.lut_files = _files_read_by(self.config) if not self.source.startswith("ocio://") else ()
+        self.loaded_lut_stamp = self.lut_files_stamp()
+        self._checked_at = time.monotonic()
 
-    def search_files_stamp(self) -> tuple:
-        """Each file in the config's search folders (its LUTs) with its size and modification time:
-        what :func:`shared_config` compares to know a LUT was changed in place. A built-in config
-        reads no files."""
-        if self.source.startswith("ocio://"):
-            return ()
-        context = self.config.getCurrentContext()
-        working = Path(self.config.getWorkingDir() or Path(self.source).parent)
+    def lut_files_stamp(self) -> tuple:
+        """Each file the config's transforms read (its LUTs, wherever they are found) with its size
+        and modification time: what :func:`shared_config` compares to know one changed in place."""
         stamp = []
-        for entry in self.config.getSearchPaths():
-            folder = working / context.resolveStringVar(entry)
+        for path in self.lut_files:
             try:
-                with os.scandir(folder) as files:
-                    for file in files:
-                        if file.is_file():
-                            status = file.stat()
-                            stamp.append((file.path, status.st_mtime_ns, status.st_size))
-            except OSError:  # a search folder that is not there: a LUT looked for there says so
+                status = os.stat(path)
+            except OSError:  # gone: a conversion through it says so
+                stamp.append((path, None, None))
                 continue
-        return tuple(sorted(stamp))
+            stamp.append((path, status.st_mtime_ns, status.st_size))
+        return tuple(stamp)
+
+    def luts_changed(self) -> bool:
+        """Whether a file the config reads changed since it was loaded; looked at once a second at
+        most (a server asks at every call, and a config may name hundreds of LUTs on shared storage)."""
+        now = time.monotonic()
+        if not self.lut_files or now - self._checked_at < LUT_CHECK_SECONDS:
+            return False
+        self._checked_at = now
+        return self.lut_files_stamp() != self.loaded_lut_stamp
 
     @property
     def name(self) -> str:
@@ -290,6 +295,38 @@ def apply_processor(processor: ocio.CPUProcessor | None, rgb: np.ndarray) -> np.
     chunks = [pixels[start : start + CHUNK_PIXELS] for start in range(0, len(pixels), CHUNK_PIXELS)]
     map_parts(processor.applyRGB, chunks)
     return out
+
+
+#: How often a shared config looks at its LUT files' stamps (:meth:`ColorConfig.luts_changed`).
+LUT_CHECK_SECONDS = 1.0
+
+
+def _files_read_by(config: ocio.Config) -> tuple[str, ...]:
+    """The files ``config``'s transforms name (its colourspaces', looks', view and named transforms'
+    file transforms, inside groups too), where OpenColorIO finds them (search folders, context
+    variables as set now); those it cannot find are left out."""
+    transforms = []
+    for space in config.getColorSpaces(ocio.SEARCH_REFERENCE_SPACE_ALL, ocio.COLORSPACE_ALL):
+        transforms += [space.getTransform(d) for d in ocio.ColorSpaceDirection.__members__.values()]
+    for look in config.getLooks():
+        transforms += [look.getTransform(), look.getInverseTransform()]
+    for view in config.getViewTransforms():
+        transforms += [view.getTransform(d) for d in ocio.ViewTransformDirection.__members__.values()]
+    for named in config.getNamedTransforms():
+        transforms += [
+            named.getTransform(ocio.TRANSFORM_DIR_FORWARD),
+            named.getTransform(ocio.TRANSFORM_DIR_INVERSE),
+        ]
+    context = config.getCurrentContext()
+    found: set[str] = set()
+    while transforms:
+        transform = transforms.pop()
+        if isinstance(transform, ocio.GroupTransform):
+            transforms.extend(transform)
+        elif isinstance(transform, ocio.FileTransform):
+            with contextlib.suppress(*OCIO_ERRORS):
+                found.add(context.resolveFileLocation(transform.getSrc()))
+    return tuple(sorted(found))
 
 
 @functools.lru_cache(maxsize=8)
