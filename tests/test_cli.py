@@ -1336,8 +1336,21 @@ def test_quiet_or_a_dumb_terminal_draws_no_progress_bar(monkeypatch, capsys, cap
 
 
 def test_a_terminal_gets_a_bar_that_closes_on_the_last_frame(capsys, caplog):
-    """The bar's library is imported when a bar is first drawn, not with the command line."""
+    """The bar's library is imported when a bar is first drawn, not with the command line (whose
+    every farm task and benchmark run logs lines instead)."""
     from movingcolor.cli.progress import FrameProgress
+
+    imported = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, movingcolor.cli.main, movingcolor.cli.fuse; print('tqdm' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert imported.stdout.strip() == "False"
 
     caplog.set_level("INFO", logger="movingcolor")
     progress = FrameProgress("fuse", interactive=True)
