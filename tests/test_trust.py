@@ -993,3 +993,45 @@ def test_a_file_job_writes_through_folders_it_may_enter_but_not_list(tmp_path):
     assert sorted(p.name for p in (drop / "sub" / "deeper").iterdir()) == ["f.0001.exr", "f.0002.exr"]
     assert sorted(p.name for p in drop.glob("g.*")) == ["g.0001.exr", "g.0002.exr"]
     assert not [p for p in drop.rglob(".*") if p.name.endswith(".writing")]  # claims released
+
+
+def test_of_two_shots_claiming_one_output_at_one_moment_only_one_writes(tmp_path, monkeypatch):
+    """Each looked for other claims, then made its own: two shots of other settings that looked at
+    the same moment both found none and both wrote (81 of 100 tries with two processes). Here the
+    second shot claims while the first looks."""
+    import movingcolor.frames.output_claim as output_claim
+    from movingcolor.errors import OutputBusyError
+
+    pattern = SequencePattern.parse(tmp_path / "f.####.exr")
+    listing = os.scandir
+    second: list[object] = []
+
+    class Seen(list):  # what a look found, as os.scandir's context manager gives it
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    def scandir(where):
+        with listing(where) as entries:
+            seen = Seen(entries)
+        if not second:  # just after the first shot's look, the second shot claims
+            second.append(None)
+            try:
+                second[0] = output_claim.claim_output(pattern, "b" * 64)
+            except OutputBusyError as refused:
+                second[0] = refused
+        return seen
+
+    monkeypatch.setattr(output_claim.os, "scandir", scandir)
+    try:
+        first = output_claim.claim_output(pattern, "a" * 64)
+    except OutputBusyError as refused:
+        first = refused
+    outcomes = [isinstance(claim, output_claim.OutputClaim) for claim in (first, second[0])]
+    assert outcomes.count(True) <= 1, "both shots claimed the output"
+    for claim in (first, second[0]):
+        if isinstance(claim, output_claim.OutputClaim):
+            claim.release()
+    assert not list(tmp_path.glob(".*.writing"))

@@ -98,11 +98,47 @@ def claim_output(pattern: SequencePattern, fingerprint: str) -> OutputClaim:
 
 
 def _claim(pattern: SequencePattern, fingerprint: str, folder: int | None) -> OutputClaim:
+    # Made before the others are looked at, never after: two shots starting at one moment that each
+    # looked first found no claim, and both wrote (81 of 100 tries). Made first, the later of two
+    # sees the earlier's claim; where each sees the other's, both are refused (exit 75, retried).
+    name = claim_name(pattern, fingerprint)
+    try:
+        if folder is None:
+            (pattern.directory / name).touch()
+        else:
+            flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+            os.close(os.open(name, flags, 0o644, dir_fd=folder))
+            os.utime(name, dir_fd=folder)
+        claim = OutputClaim(pattern.directory, name, folder)
+    except OSError:  # a folder that takes no file: writing the frames says why
+        claim = OutputClaim()
+    try:
+        _refuse_other_writers(pattern, fingerprint, folder, name)
+    except BaseException:
+        _remove(name, pattern.directory, folder)  # the folder's descriptor is the caller's to close
+        raise
+    return claim
+
+
+def _remove(name: str, directory: Path, folder: int | None) -> None:
+    with contextlib.suppress(OSError):  # gone already, or not this user's: a later writer tries again
+        if folder is None:
+            (directory / name).unlink()
+        else:
+            os.unlink(name, dir_fd=folder)
+
+
+def _refuse_other_writers(pattern: SequencePattern, fingerprint: str, folder: int | None, mine: str) -> None:
+    """OutputBusyError where a live writer of other settings claims ``pattern`` beside this writer's
+    claim ``mine``; claims of writers gone are removed."""
     now = time.time()
-    mine = fingerprint[:16]
     try:
         with os.scandir(pattern.directory if folder is None else folder) as entries:
-            claims = [(e, held) for e in entries if (held := _claimed_by(e.name, pattern)) is not None]
+            claims = [
+                (e, held)
+                for e in entries
+                if e.name != mine and (held := _claimed_by(e.name, pattern)) is not None
+            ]
     except OSError:
         # A folder this user may write but not list (a drop box) shows no claims; one it may not
         # enter at all fails at the first frame, with the reason.
@@ -114,26 +150,11 @@ def _claim(pattern: SequencePattern, fingerprint: str, folder: int | None) -> Ou
         except OSError:
             continue
         if writer_is_gone(owner, modified, now, LIVE_SECONDS):
-            with contextlib.suppress(FileNotFoundError):
-                if folder is None:
-                    Path(entry.path).unlink()
-                else:
-                    os.unlink(entry.name, dir_fd=folder)
-        elif theirs != mine:
+            _remove(entry.name, pattern.directory, folder)
+        elif theirs != fingerprint[:16]:
             raise OutputBusyError(
                 f"output {pattern} is being written now by another shot with other settings ({owner}); "
                 f"wait for it to finish, or write to another output (a writer on another machine that "
                 f"stopped counts as gone {LIVE_SECONDS / 60:g} minutes after its last frame). Nothing "
                 f"was written"
             )
-    name = claim_name(pattern, fingerprint)
-    try:
-        if folder is None:
-            (pattern.directory / name).touch()
-        else:
-            flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-            os.close(os.open(name, flags, 0o644, dir_fd=folder))
-            os.utime(name, dir_fd=folder)
-    except OSError:  # a folder that takes no file: writing the frames says why
-        return OutputClaim()
-    return OutputClaim(pattern.directory, name, folder)
