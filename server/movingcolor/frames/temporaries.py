@@ -1,10 +1,11 @@
 """Temporary names for frames being written, and clearing those a killed run left behind.
 
-A frame is written under ``.<name>.<host>-<pid>-<random>.partial`` in its own folder and renamed
-into place. A run that is killed (``kill -9``, a farm pre-emption, a power cut) leaves that file;
-the next run over the same outputs removes the ones it owns: temporaries of its own output
-frames whose writer is gone (same host, process no longer alive) or, from another host or an
-older naming, that nothing has touched for :data:`STALE_SECONDS`. A temporary of a writer that
+A frame is written under ``.<name>.<host>-<pid>-s<start>n<pid namespace>-<random>.partial`` in its
+own folder and renamed into place. A run that is killed (``kill -9``, a farm pre-emption, a power
+cut) leaves that file; the next run over the same outputs removes the ones it owns: temporaries of
+its own output frames whose writer is gone (same host and pid namespace, and no process of that pid
+started then) or, from another host, another namespace or an older naming, that nothing has touched
+for :data:`STALE_SECONDS`. A temporary of a writer that
 is still running is never touched, so two chunks of one shot can share a folder.
 
 Light on purpose (no OpenImageIO): the client library writes frames with the same names.
@@ -27,12 +28,46 @@ SUFFIX = ".partial"
 STALE_SECONDS = 3600.0
 
 _HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:40] or "host"
-_OWNER = re.compile(r"^(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-[0-9a-f]+$")
+#: ``host-pid-random``, or ``host-pid-sSTARTnNS-random`` where the system tells the process's start
+#: (clock ticks after boot) and its pid namespace: a pid alone is another process once reused, and
+#: another container's on a host of the same name.
+_OWNER = re.compile(r"^(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)(?:-s(?P<start>\d+)n(?P<ns>\d+))?-[0-9a-f]+$")
+
+
+def _started(pid: int | str) -> int | None:
+    """When process ``pid`` started, in clock ticks after boot (``/proc/PID/stat``); None unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            fields = file.read().rsplit(b")", 1)[1].split()
+        return int(fields[19])  # the 22nd field; the 3rd is the first after the name's ")"
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _pid_namespace() -> int | None:
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return None
+
+
+_IDENTITY: dict[int, str] = {}
+
+
+def _identity() -> str:
+    """``pid`` or ``pid-sSTARTnNS`` of this process (kept per pid: a forked worker is its own)."""
+    pid = os.getpid()
+    if pid not in _IDENTITY:
+        started, namespace = _started("self"), _pid_namespace()
+        known = started is not None and namespace is not None
+        _IDENTITY[pid] = f"{pid}-s{started}n{namespace}" if known else str(pid)
+    return _IDENTITY[pid]
 
 
 def owner_name() -> str:
-    """A unique name that says which writer made a temporary: host, process and a random tail."""
-    return f"{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    """A unique name that says which writer made a temporary: host, process (its start and pid
+    namespace where the system tells them) and a random tail."""
+    return f"{_HOST}-{_identity()}-{uuid.uuid4().hex[:8]}"
 
 
 def temporary_path(path: str | os.PathLike) -> Path:
@@ -56,21 +91,31 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 
 def writer_is_gone(owner: str, modified: float, now: float, stale_seconds: float = STALE_SECONDS) -> bool:
     """Whether the writer named ``owner`` (:func:`owner_name`) of something last modified at
-    ``modified`` is gone: a process of this host no longer alive or, for another host's or a name
-    of no writer, nothing touched for ``stale_seconds``."""
+    ``modified`` is gone: a process of this host's pid namespace no longer alive (or its pid now
+    another process's, by its start) or, for another host's, another namespace's (a container on a
+    host of the same name, whose pids say nothing here), a name of no writer, or a name that gives
+    no start while its pid is taken, nothing touched for ``stale_seconds``."""
+    stale = now - modified > stale_seconds
     match = _OWNER.match(owner)
-    if match and match["host"] == _HOST:
-        pid = int(match["pid"])
-        if pid == os.getpid():
-            return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:  # alive, another user's
-            return False
+    if not match or match["host"] != _HOST:
+        return stale
+    if match["ns"] is not None and int(match["ns"]) != _pid_namespace():
+        return stale
+    pid = int(match["pid"])
+    if match["start"] is not None:
+        started = _started(pid)
+        if started is not None:
+            return started != int(match["start"])  # a pid reused by another process is not its writer
+    elif pid == os.getpid():
         return False
-    return now - modified > stale_seconds
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        pass
+    # Alive, but nothing says it is the writer (a name without its start): long untouched, it is not.
+    return match["start"] is None and stale
 
 
 def remove_stale_temporaries(pattern: SequencePattern, frames: Container[int]) -> list[Path]:
