@@ -596,3 +596,23 @@ def test_a_healthy_call_silent_for_long_keeps_its_connection():
     refused = answers["stock"]
     assert isinstance(refused, ClientError) and not isinstance(refused, ServerUnavailableError), refused
     assert "pinged a silent call more often than it allows" in str(refused)
+
+
+def test_an_address_or_pem_file_a_server_would_refuse_is_refused_at_connect(tmp_path):
+    """A port over 65535 reached another port (99999 is 34463: a shot was fused on whatever listened
+    there), an http:// address failed only after the retries, told to start a server there, and a CA
+    file that is no certificate was found at the first call, 7 s later, blamed on the server."""
+    from movingcolor.errors import MovingColorError
+
+    for address, reason in (
+        ("127.0.0.1:99999", "port 99999 is over 65535"),
+        ("http://127.0.0.1:50051", "is neither unix:///path/to.sock nor host:port"),
+    ):
+        with pytest.raises(MovingColorError, match=reason):
+            connect(address)
+    for address in ("127.0.0.1:50051", "[::1]:50051", "dns:///localhost:50051"):
+        connect(address).close()
+    not_pem = tmp_path / "ca.txt"
+    not_pem.write_text("not a certificate\n")
+    with pytest.raises(MovingColorError, match=r"TLS CA .*ca.txt holds no PEM certificate"):
+        connect("127.0.0.1:50051", ca=not_pem)

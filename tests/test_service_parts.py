@@ -18,9 +18,9 @@ from movingcolor.frames.stream import DecodedImage, FrameStore, StreamOrderError
 from movingcolor.jobs import FramePlan
 from movingcolor.jobs.frame_plan import READ_AHEAD
 from movingcolor.protocol import generate
+from movingcolor.protocol.address import parse_address
 from movingcolor.protocol.digest import image_sha256
 from movingcolor.protocol.images import PartAssembler, WireFormatError, decode_raw, raw_image, split
-from movingcolor.service.address import parse_address
 from movingcolor.service.auth import MISSING, WRONG, token_problem
 from movingcolor.service.errors import AddressError, JobCancelledError
 from movingcolor.service.jobs import Job

@@ -17,6 +17,7 @@ from movingcolor.protocol import (
     MIN_KEEPALIVE_SECONDS,
     TOKEN_METADATA,
 )
+from movingcolor.protocol.address import parse_address
 
 from .errors import MUTUAL_TLS, PLAIN, TLS
 
@@ -34,13 +35,25 @@ KEEPALIVE_TIMEOUT = 20.0
 MAX_RECEIVE_BYTES = 64 * 1024 * 1024
 
 
-def _read(path: str | os.PathLike | None, what: str) -> bytes | None:
+#: gRPC's own naming schemes, passed as they are (``unix:`` and ``host:port`` are read here).
+_GRPC_SCHEMES = ("dns:", "ipv4:", "ipv6:", "unix-abstract:", "vsock:")
+
+
+def _read(path: str | os.PathLike | None, what: str, marker: bytes) -> bytes | None:
+    """The PEM file ``path``; refused where it cannot be read or holds no ``marker`` block (a file
+    that is no certificate was found only at the first call, 7 s later, blamed on the server)."""
     if path is None:
         return None
     try:
-        return Path(path).read_bytes()
+        content = Path(path).read_bytes()
     except OSError as error:
         raise MovingColorError(f"TLS {what} {path}: {error.strerror}; check the path") from error
+    if b"-----BEGIN " not in content or marker not in content:
+        raise MovingColorError(
+            f"TLS {what} {path} holds no PEM {marker.decode().lower()} (a block beginning '-----BEGIN'); "
+            f"give the {what}'s PEM file"
+        )
+    return content
 
 
 def tls_mode(
@@ -100,6 +113,10 @@ def make_channel(
     ``keepalive`` seconds pings the server (at least ``MIN_KEEPALIVE_SECONDS``, what servers take)."""
     if not address or (not address.startswith("unix:") and ":" not in address):
         raise MovingColorError(f"server address {address!r}: write unix:///path/to.sock or host:port")
+    if not address.startswith(_GRPC_SCHEMES):
+        # As a server reads it: a port over 65535 reached another port (99999 is 34463), and an
+        # http:// address failed only after the retries, told to start a server there.
+        parse_address(address)
     if not keepalive >= MIN_KEEPALIVE_SECONDS:
         raise MovingColorError(
             f"keepalive {keepalive!r}s: a server closes the connection of a client that pings more "
@@ -123,9 +140,9 @@ def make_channel(
     if bool(cert) != bool(key):
         raise MovingColorError("a client certificate needs both cert and key (mutual TLS)")
     credentials = grpc.ssl_channel_credentials(
-        root_certificates=_read(ca, "CA"),
-        private_key=_read(key, "key"),
-        certificate_chain=_read(cert, "certificate"),
+        root_certificates=_read(ca, "CA", b"CERTIFICATE"),
+        private_key=_read(key, "key", b"PRIVATE KEY"),
+        certificate_chain=_read(cert, "certificate", b"CERTIFICATE"),
     )
     if server_name:
         options.append(("grpc.ssl_target_name_override", server_name))

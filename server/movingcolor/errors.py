@@ -49,6 +49,10 @@ class ImageTooLargeError(FrameSourceError):
     """An image is larger than this process accepts (``--max-pixels``, ``--max-image-mb``)."""
 
 
+class AddressError(MovingColorError):
+    """A server address cannot be parsed, bound or connected to."""
+
+
 class ColourFileTooLargeError(MovingColorError):
     """A grade, LUT or config file is larger than any this process reads (``frames.confine``)."""
 

@@ -9,6 +9,7 @@ import grpc
 
 from .. import errors
 from ..errors import (
+    AddressError,
     ImageEvictedError,
     JobCancelledError,
     MovingColorError,
@@ -22,10 +23,6 @@ class ServiceError(MovingColorError):
     """An error the service reports with a status other than INVALID_ARGUMENT."""
 
     status = grpc.StatusCode.INVALID_ARGUMENT
-
-
-class AddressError(MovingColorError):
-    """A listening address cannot be parsed or bound."""
 
 
 class ModelNotFoundError(ServiceError):

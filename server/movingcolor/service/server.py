@@ -32,8 +32,8 @@ from grpc_reflection.v1alpha import reflection
 from ..errors import MovingColorError
 from ..process_heap import glibc_function
 from ..protocol import MIN_KEEPALIVE_SECONDS, SERVICE
+from ..protocol.address import Address, check_unix_socket_free, parse_address
 from ..v1 import fusion_pb2, fusion_pb2_grpc
-from .address import Address, check_unix_socket_free, parse_address
 from .auth import TokenInterceptor
 from .errors import AddressError
 from .jobs import SHUTTING_DOWN

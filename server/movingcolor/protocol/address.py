@@ -1,4 +1,5 @@
-"""Listening addresses: ``unix:///path/to.sock`` or ``host:port``, and whether they leave this machine."""
+"""Server addresses: ``unix:///path/to.sock`` or ``host:port``, as a server listens on one and a client
+connects to it, and whether they leave this machine."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .errors import AddressError
+from ..errors import AddressError
 
 # sockaddr_un holds 108 bytes including the terminating NUL, but gRPC binds paths of at most 105
 # (106 and 107 failed as "Failed to bind", read as another server on the address).
