@@ -246,6 +246,15 @@ def test_a_client_closed_during_a_shot_a_stack_of_one_and_a_frames_repr_say_what
             client.fuse_arrays(plates[..., 0], mattes, grade=GRADE)
         fused = client.fuse_window(2, {n: plates[n] for n in (1, 2, 3)}, {n: mattes[n] for n in (1, 2, 3)},
                                    grade=GRADE)  # fmt: skip
+        # A host's frame times are whole floats; other keys failed deep in the upload (a TypeError).
+        by_time = client.fuse_window(2, {float(n): plates[n] for n in (1, 2, 3)},
+                                     {n: mattes[n] for n in (1, 2, 3)}, grade=GRADE)  # fmt: skip
+        assert np.array_equal(by_time.pixels(), fused.pixels())
+        for key in ("2", 2.5, True):
+            with pytest.raises(FrameSourceError, match=rf"the plate's frame {key!r} is not a frame number"):
+                client.fuse_window(
+                    2, {key: plates[1], 2: plates[2]}, {1: mattes[1], 2: mattes[2]}, grade=GRADE
+                )
     assert len(repr(fused)) < 2000 and "data=" not in repr(fused)
 
 

@@ -11,6 +11,7 @@ import itertools
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
@@ -175,6 +176,27 @@ def _check_stack(role: str, stack, plate) -> None:
         )
 
 
+def _by_frame_number(role: str, images: Mapping) -> dict[int, np.ndarray]:
+    """``images`` keyed by whole frame numbers (a host's frame times, 1001.0, are whole numbers too);
+    anything else refused naming the role and the key. Keys of another type failed deep in the
+    upload, after every image was hashed, with a TypeError."""
+    if not isinstance(images, Mapping):
+        raise FrameSourceError(
+            f"the {role} frames are a {type(images).__name__}: give a mapping of frame numbers to "
+            f"images ({{1001: array, 1002: array}}), or stacks through fuse_arrays"
+        )
+    numbered = {}
+    for key, image in images.items():
+        whole = isinstance(key, Real) and not isinstance(key, bool)
+        if not whole or not float(key).is_integer():
+            raise FrameSourceError(
+                f"the {role}'s frame {key!r} is not a frame number: key the images by whole numbers "
+                f"(1001, or 1001.0)"
+            )
+        numbered[int(key)] = image
+    return numbered
+
+
 class ArrayFrames:
     """A shot in memory: per role, frames as ``(H, W, C)`` or ``(H, W)`` float arrays by frame number."""
 
@@ -186,7 +208,7 @@ class ArrayFrames:
     ):
         if sample_type not in SAMPLE_TYPES:
             raise FrameSourceError(f"sample type {sample_type!r} unknown: use float or half")
-        self.frames = {role: dict(images) for role, images in frames.items()}
+        self.frames = {role: _by_frame_number(role, images) for role, images in frames.items()}
         self.colorspace = colorspace
         self.sample_type = SAMPLE_TYPES[sample_type]
         sets = {role: set(images) for role, images in self.frames.items()}
