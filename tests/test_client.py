@@ -360,6 +360,32 @@ def test_run_job_takes_its_settings_as_fuse_files_does(served):
             client.run_job("/shots/p.####.exr", "/out/f.####.exr", grade=GRADE, force=True)
 
 
+def test_a_timeout_of_none_waits_without_a_deadline_and_one_of_no_time_is_refused(served, tmp_path):
+    """``timeout=None`` (no deadline, as gRPC and the standard library read it) failed with a
+    TypeError; a timeout of 0 or less was told the server did not answer within it. A matte of None
+    is the plate's alpha in fuse_files too, as in fuse_arrays and fuse_window (a TypeError there)."""
+    from movingcolor.errors import MovingColorError
+    from movingcolor.frames.image_io import write_image
+
+    rgba = np.full((16, 24, 4), 0.5, np.float32)
+    rgba[:, :12, 3] = 0.0
+    (tmp_path / "shot").mkdir()
+    for frame in (1, 2):
+        write_image(tmp_path / "shot" / f"p.{frame:04d}.exr", rgba, channels=("R", "G", "B", "A"))
+    with connect(served.address) as client:
+        assert client.info(timeout=None)["engines"]
+        report = client.fuse_files(str(tmp_path / "shot" / "p.####.exr"), str(tmp_path / "o" / "f.####.exr"),
+                                   None, grade=GRADE, engine="hard", timeout=None)  # fmt: skip
+        assert len(report.written) == 2
+        for timeout in (0, -1, float("nan")):
+            with pytest.raises(
+                MovingColorError, match=rf"timeout {timeout!r}: give the seconds a call may take"
+            ):
+                client.info(timeout=timeout)
+            with pytest.raises(MovingColorError, match="give the seconds a call may take"):
+                client.fuse_window(1, {1: rgba[..., :3]}, {1: rgba[..., 3]}, grade=GRADE, timeout=timeout)
+
+
 def test_a_window_whose_frame_arrived_is_not_asked_for_again(served):
     """A FuseWindow call that failed after its frame arrived was retried whole, and the client then
     had two frames for one and raised."""

@@ -11,6 +11,7 @@ windows depend on the clip, not the range.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -67,6 +68,26 @@ class _Upload:
             self.stopped.set()
 
 
+#: What a timeout of None waits for: no deadline a shot reaches (ten years).
+NO_DEADLINE = 10 * 365 * 86400.0
+
+
+def call_seconds(timeout: float | None) -> float:
+    """A call's ``timeout`` in seconds, more than 0; None for no deadline (as gRPC takes it). A None
+    failed with a TypeError, and a negative one was told the server did not answer within it."""
+    if timeout is None:
+        return NO_DEADLINE
+    try:
+        seconds = float(timeout)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not seconds > 0:
+        raise MovingColorError(
+            f"timeout {timeout!r}: give the seconds a call may take, more than 0 (None: no deadline)"
+        )
+    return seconds
+
+
 class ShotCall:
     """Iterate for fused frames in frame order; then ``summary``. ``cancel()`` works from any thread."""
 
@@ -84,7 +105,7 @@ class ShotCall:
         self.method = method
         self.setup = setup
         self.frames = frames
-        self.timeout = timeout
+        self.timeout = call_seconds(timeout)
         self.accepted: fusion_pb2.ShotAccepted | None = None
         self.summary: fusion_pb2.ShotSummary | None = None
         self.attempts = 0

@@ -27,7 +27,7 @@ from movingcolor.spec.schema import default
 from movingcolor.v1 import fusion_pb2, fusion_pb2_grpc
 from movingcolor.v1 import image_pb2 as pb
 
-from .calls import ShotCall
+from .calls import ShotCall, call_seconds
 from .channel import KEEPALIVE_SECONDS, call_metadata, make_channel, tls_mode
 from .errors import ClientError, ImageEvictedError, ServerUnavailableError, from_rpc_error
 from .outputs import ShotOutputs, contiguous_runs
@@ -110,7 +110,8 @@ class Client:
 
     # -- quick calls ----------------------------------------------------------
 
-    def _unary(self, method: Callable, request, timeout: float, doing: str):
+    def _unary(self, method: Callable, request, timeout: float | None, doing: str):
+        timeout = call_seconds(timeout)
         deadline = time.monotonic() + timeout
         reached = False
         try:
@@ -159,7 +160,7 @@ class Client:
             return error.code() != grpc.StatusCode.DEADLINE_EXCEEDED
         return True
 
-    def info(self, timeout: float = INFO_TIMEOUT) -> dict:
+    def info(self, timeout: float | None = INFO_TIMEOUT) -> dict:
         """Versions, devices, engines, installed models, limits and root folders, as a dict."""
         reply = self._unary(self.stub.GetInfo, fusion_pb2.GetInfoRequest(), timeout, "GetInfo")
         if reply.limits.part_bytes:
@@ -200,7 +201,7 @@ class Client:
         self,
         setup: fusion_pb2.ShotSetup,
         frames,
-        timeout: float = SHOT_TIMEOUT,
+        timeout: float | None = SHOT_TIMEOUT,
         on_accepted: Callable[[ShotCall], None] | None = None,
     ) -> ShotCall:
         """A FuseShot call to iterate: fused frames in order; ``frames`` is a FileFrames or ArrayFrames.
@@ -211,7 +212,7 @@ class Client:
         self,
         plate: str | os.PathLike,
         out: str | os.PathLike,
-        matte: str | os.PathLike = "alpha",
+        matte: str | os.PathLike | None = "alpha",
         *,
         grade: str | os.PathLike | None = None,
         graded: str | os.PathLike | None = None,
@@ -231,7 +232,7 @@ class Client:
         compression: str = default("compression"),
         force: bool = default("force"),
         progress: Progress | None = None,
-        timeout: float = SHOT_TIMEOUT,
+        timeout: float | None = SHOT_TIMEOUT,
         on_accepted: Callable[[ShotCall], None] | None = None,
     ) -> ShotReport:
         """Fuse a shot on disk through the server and write its frames to ``out``, as ``movingcolor
@@ -242,9 +243,10 @@ class Client:
         from movingcolor.frames.output_pattern import note_frames_written, output_pattern
 
         started = time.perf_counter()
+        timeout = call_seconds(timeout)
         deadline = time.monotonic() + timeout
         roles = {"plate": plate}
-        if os.fspath(matte) != "alpha":
+        if matte is not None and os.fspath(matte) != "alpha":  # None: the plate's alpha, as elsewhere
             roles["matte"] = matte
         if graded is not None:
             roles["graded"] = graded
@@ -374,7 +376,7 @@ class Client:
         colorspace: str = "",
         sample_type: str = "float",
         progress: Progress | None = None,
-        timeout: float = SHOT_TIMEOUT,
+        timeout: float | None = SHOT_TIMEOUT,
         **options,
     ) -> np.ndarray:
         """Fuse frames held in memory: ``plate`` ``(T, H, W, 3|4)`` (float, in ``colorspace``, by default
@@ -417,7 +419,7 @@ class Client:
         graded: Mapping[int, np.ndarray] | None = None,
         edited: Mapping[int, np.ndarray] | None = None,
         colorspace: str = "",
-        timeout: float = 600.0,
+        timeout: float | None = 600.0,
         reuse: bool = True,
         **options,
     ) -> FusedFrame:
@@ -425,6 +427,7 @@ class Client:
         to arrays; send the target and ``temporal_radius`` frames each side (GetInfo's engines).
         ``reuse``: send each image's digest, and only a reference for images the server holds from
         earlier windows (an image evicted meanwhile is resent)."""
+        timeout = call_seconds(timeout)
         stacks = {"plate": plate, "matte": matte, "graded": graded, "edited": edited}
         shot_frames = ArrayFrames(
             {role: images for role, images in stacks.items() if images is not None}, colorspace
@@ -473,7 +476,7 @@ class Client:
         *,
         progress: Progress | None = None,
         on_accepted: Callable[[str], None] | None = None,
-        timeout: float = SHOT_TIMEOUT,
+        timeout: float | None = SHOT_TIMEOUT,
         **options,
     ) -> dict:
         """A shot on shared storage, read and written by the server (paths as it sees them, inside its
@@ -494,6 +497,7 @@ class Client:
                 if value is not None
             }
         )
+        timeout = call_seconds(timeout)
         deadline = time.monotonic() + timeout
         answered = False
         try:
