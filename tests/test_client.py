@@ -363,7 +363,8 @@ def test_run_job_takes_its_settings_as_fuse_files_does(served):
 def test_a_timeout_of_none_waits_without_a_deadline_and_one_of_no_time_is_refused(served, tmp_path):
     """``timeout=None`` (no deadline, as gRPC and the standard library read it) failed with a
     TypeError; a timeout of 0 or less was told the server did not answer within it. A matte of None
-    is the plate's alpha in fuse_files too, as in fuse_arrays and fuse_window (a TypeError there)."""
+    is the plate's alpha in fuse_files too, as in fuse_arrays and fuse_window (a TypeError there), and
+    a frame range may be a number, as a ShotSpec's may."""
     from movingcolor.errors import MovingColorError
     from movingcolor.frames.image_io import write_image
 
@@ -377,6 +378,12 @@ def test_a_timeout_of_none_waits_without_a_deadline_and_one_of_no_time_is_refuse
         report = client.fuse_files(str(tmp_path / "shot" / "p.####.exr"), str(tmp_path / "o" / "f.####.exr"),
                                    None, grade=GRADE, engine="hard", timeout=None)  # fmt: skip
         assert len(report.written) == 2
+        # A frame range as a number, as a ShotSpec takes it (a TypeError in the client).
+        again = client.fuse_files(str(tmp_path / "shot" / "p.####.exr"), str(tmp_path / "o2" / "f.####.exr"),
+                                  grade=GRADE, engine="hard", frames=2)  # fmt: skip
+        assert [Path(path).name for path in again.written] == ["f.0002.exr"]
+        with pytest.raises(MovingColorError, match=r"first_frame '1': give a whole frame number"):
+            client.fuse_arrays(rgba[None], grade=GRADE, first_frame="1")
         for timeout in (0, -1, float("nan")):
             with pytest.raises(
                 MovingColorError, match=rf"timeout {timeout!r}: give the seconds a call may take"

@@ -270,3 +270,21 @@ def test_ofx_parameters_carry_their_settings():
 )
 def test_inline_grade(text, inline):
     assert is_inline_grade(text) is inline
+
+
+def test_a_shot_spec_takes_what_the_client_takes_and_names_a_setting_of_the_wrong_kind(tmp_path):
+    """``ShotSpec(frames=1001)``, ``handles="2"``, a None plate or output failed deep in the run (after
+    the sources were opened) with a TypeError or an AttributeError; the client took the same values."""
+    from movingcolor.errors import MovingColorError
+
+    spec = ShotSpec(plate=Path("/shots/p.####.exr"), out="o/f.####.exr", frames=1001, band=12, handles="2")
+    assert (spec.plate, spec.frames, spec.band, spec.handles) == ("/shots/p.####.exr", "1001", "12", 2)
+    for fields, message in (
+        ({"plate": None}, "ShotSpec plate=None: the plate setting is required"),
+        ({"out": None}, "ShotSpec out=None: the out setting is required"),
+        ({"handles": 2.5}, "ShotSpec handles=2.5: give a whole number of 0 or more"),
+        ({"force": "yes"}, "ShotSpec force='yes': give True or False"),
+        ({"grade": ["slope=1.2"]}, r"ShotSpec grade=\['slope=1.2'\]: give text \(or a path\)"),
+    ):
+        with pytest.raises(MovingColorError, match=message):
+            ShotSpec(**{"plate": "p.####.exr", "out": "o/f.####.exr", **fields})

@@ -23,7 +23,7 @@ from movingcolor.frames.frame_range import FrameRange
 from movingcolor.protocol import PART_BYTES
 from movingcolor.protocol.digest import ocio_config_digest
 from movingcolor.spec import ShotReport
-from movingcolor.spec.schema import default
+from movingcolor.spec.schema import default, setting_value
 from movingcolor.v1 import fusion_pb2, fusion_pb2_grpc
 from movingcolor.v1 import image_pb2 as pb
 
@@ -32,7 +32,7 @@ from .channel import KEEPALIVE_SECONDS, call_metadata, make_channel, tls_mode
 from .errors import ClientError, ImageEvictedError, ServerUnavailableError, from_rpc_error
 from .outputs import ShotOutputs, contiguous_runs
 from .results import FusedFrame
-from .setup import output_message, roles_of, setting_value, shot_setup
+from .setup import output_message, roles_of, shot_setup
 from .sources import ArrayFrames, DigestedFrames, FileFrames
 
 log = logging.getLogger(__name__)
@@ -253,6 +253,7 @@ class Client:
         if edited is not None:
             roles["edited"] = edited
         shot_frames = FileFrames(roles)
+        frames = None if frames is None else setting_value("frames", frames, "fuse_files")
         shot_frames.require(frames)
         pattern = output_pattern(os.fspath(out), shot_frames.plate_prefix, shot_frames.plate)
         file_format = Path(pattern.suffix).suffix.lower().lstrip(".") or pattern.suffix.lower().lstrip(".")

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import numbers
-import operator
 import os
 from pathlib import Path
 
-import numpy as np
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.frame_range import FrameRange
 from movingcolor.protocol.images import SAMPLE_TYPES
-from movingcolor.spec.schema import LOOK_PREFIX, SETTINGS, SETUP, carried_by, default, grade_file_parts
+from movingcolor.spec.schema import (
+    LOOK_PREFIX,
+    SETUP,
+    carried_by,
+    default,
+    grade_file_parts,
+    setting_value,
+)
 from movingcolor.v1 import fusion_pb2
 from movingcolor.v1 import image_pb2 as pb
 
@@ -29,9 +33,6 @@ def grade_message(grade: str | os.PathLike) -> fusion_pb2.Grade:
     # Inline text, or a look name the server's config may know.
     return fusion_pb2.Grade(text=text)
 
-
-#: The largest count a setup's whole-number field holds (uint32).
-_LARGEST_COUNT = 2**32 - 1
 
 #: Extensions of the files OpenColorIO's FileTransform reads (a name ending so is a file's, not a
 #: look's).
@@ -115,6 +116,8 @@ def shot_setup(
         value = default(name) if value is None else value
         if value is not None:
             setattr(setup, name, setting_value(name, value, "shot setting"))
+    if frames is not None:
+        frames = setting_value("frames", frames, "shot setting")  # frames=1001, as a ShotSpec takes it
     if frames:
         wanted = FrameRange.parse(frames)
         setup.render.CopyFrom(pb.FrameRange(first=wanted.first, last=wanted.last))
@@ -132,24 +135,3 @@ def roles_of(setup: fusion_pb2.ShotSetup) -> tuple[str, ...]:
     mode = setup.WhichOneof("source")
     matte = ("matte",) if setup.matte == fusion_pb2.MATTE_SOURCE_FRAMES else ()
     return ("plate", *matte) + ((mode,) if mode in ("graded", "edited") else ())
-
-
-def setting_value(name: str, value, caller: str):
-    """A shot setting as its message field takes it, as ``fuse_files`` takes it (``band=12``, a
-    path, a numpy integer); MovingColorError naming ``caller``'s setting where it is no such value
-    (protobuf raised a bare ValueError for ``handles=-1`` and cut ``handles=2.5`` to 2)."""
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    wanted = SETTINGS[name].type if name in SETTINGS else str
-    if wanted is int:
-        number = None
-        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-            number = operator.index(value)
-        elif isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal():
-            number = int(value)
-        if number is None or not 0 <= number <= _LARGEST_COUNT:
-            raise MovingColorError(f"{caller} {name}={value!r}: give a whole number of 0 or more")
-        return number
-    if isinstance(value, (str, numbers.Real)) and not isinstance(value, (bool, np.bool_)):
-        return str(value)
-    raise MovingColorError(f"{caller} {name}={value!r}: give text (or a path)")

@@ -187,14 +187,21 @@ def _by_frame_number(role: str, images: Mapping) -> dict[int, np.ndarray]:
         )
     numbered = {}
     for key, image in images.items():
-        whole = isinstance(key, Real) and not isinstance(key, bool)
-        if not whole or not float(key).is_integer():
+        number = _frame_number(key)
+        if number is None:
             raise FrameSourceError(
                 f"the {role}'s frame {key!r} is not a frame number: key the images by whole numbers "
                 f"(1001, or 1001.0)"
             )
-        numbered[int(key)] = image
+        numbered[number] = image
     return numbered
+
+
+def _frame_number(value: object) -> int | None:
+    """``value`` as a frame number where it is a whole number (1001, a numpy integer, 1001.0)."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not float(value).is_integer():
+        return None
+    return int(value)
 
 
 class ArrayFrames:
@@ -230,12 +237,15 @@ class ArrayFrames:
         cls, stacks: Mapping[str, Sequence[np.ndarray] | np.ndarray | None], first_frame: int, **options
     ) -> ArrayFrames:
         """Stacks (``(T, H, W[, C])`` arrays or lists of frames) numbered from ``first_frame``."""
+        first = _frame_number(first_frame)
+        if first is None:
+            raise FrameSourceError(f"first_frame {first_frame!r}: give a whole frame number (e.g. 1001)")
         frames = {}
         for role, stack in stacks.items():
             if stack is None:
                 continue
             _check_stack(role, stack, stacks.get("plate"))
-            frames[role] = {first_frame + i: np.asarray(image) for i, image in enumerate(stack)}
+            frames[role] = {first + i: np.asarray(image) for i, image in enumerate(stack)}
         return cls(frames, **options)
 
     def image(self, role: str, frame: int) -> tuple[pb.ImageInfo, bytes]:

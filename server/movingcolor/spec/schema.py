@@ -12,6 +12,9 @@ Light on purpose (standard library only): the client and the host bridges import
 from __future__ import annotations
 
 import dataclasses
+import numbers
+import operator
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -378,6 +381,36 @@ def unknown_settings(names: object, surface: str) -> list[str]:
     return sorted(set(names) - known)
 
 
+#: The largest count a whole-number setting holds (a ShotSetup's uint32).
+LARGEST_COUNT = 2**32 - 1
+
+
+def setting_value(name: str, value, caller: str):
+    """A shot setting as every surface takes it (``band=12``, a path, a numpy integer, ``frames=1001``);
+    MovingColorError naming ``caller``'s setting where it is no such value (protobuf raised a bare
+    ValueError for ``handles=-1`` and cut ``handles=2.5`` to 2; a ShotSpec's ``frames=1001`` failed
+    deep in the run with a TypeError)."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    wanted = SETTINGS[name].type if name in SETTINGS else str
+    if wanted is bool:
+        if isinstance(value, bool):
+            return value
+        raise MovingColorError(f"{caller} {name}={value!r}: give True or False")
+    if wanted is int:
+        number = None
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            number = operator.index(value)
+        elif isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal():
+            number = int(value)
+        if number is None or not 0 <= number <= LARGEST_COUNT:
+            raise MovingColorError(f"{caller} {name}={value!r}: give a whole number of 0 or more")
+        return number
+    if isinstance(value, (str, numbers.Real)) and not isinstance(value, bool):
+        return str(value)
+    raise MovingColorError(f"{caller} {name}={value!r}: give text (or a path)")
+
+
 def _require_schema(cls: type) -> type:
     """Check at import that a dataclass has a field per setting, with the setting's default."""
     fields = {item.name: item for item in dataclasses.fields(cls)}
@@ -420,3 +453,15 @@ class ShotSpec:
     exr_type: str = default("exr_type")
     compression: str = default("compression")
     force: bool = default("force")  # redo frames already written for the same inputs and settings
+
+    def __post_init__(self) -> None:
+        # What the client takes, the in-process API takes (a path, band=12, frames=1001), and
+        # anything else is refused naming the setting: a None plate or an int frames failed deep in
+        # the run, after the sources were opened, with a TypeError or an AttributeError.
+        for name, setting in SETTINGS.items():
+            value = getattr(self, name)
+            if value is None:
+                if setting.required:
+                    raise MovingColorError(f"ShotSpec {name}=None: the {name} setting is required")
+                continue
+            setattr(self, name, setting_value(name, value, "ShotSpec"))
