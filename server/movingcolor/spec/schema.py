@@ -385,11 +385,12 @@ def unknown_settings(names: object, surface: str) -> list[str]:
 LARGEST_COUNT = 2**32 - 1
 
 
-def setting_value(name: str, value, caller: str):
+def setting_value(name: str, value, caller: str, largest: int | None = LARGEST_COUNT):
     """A shot setting as every surface takes it (``band=12``, a path, a numpy integer, ``frames=1001``);
     MovingColorError naming ``caller``'s setting where it is no such value (protobuf raised a bare
     ValueError for ``handles=-1`` and cut ``handles=2.5`` to 2; a ShotSpec's ``frames=1001`` failed
-    deep in the run with a TypeError)."""
+    deep in the run with a TypeError). ``largest``: the most a whole number may be (a message's
+    field holds a uint32; in process, None: a huge ``handles`` is cut to what the sources hold)."""
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     wanted = SETTINGS[name].type if name in SETTINGS else str
@@ -403,8 +404,10 @@ def setting_value(name: str, value, caller: str):
             number = operator.index(value)
         elif isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal():
             number = int(value)
-        if number is None or not 0 <= number <= LARGEST_COUNT:
+        if number is None or number < 0:
             raise MovingColorError(f"{caller} {name}={value!r}: give a whole number of 0 or more")
+        if largest is not None and number > largest:
+            raise MovingColorError(f"{caller} {name}={value!r}: give a whole number from 0 to {largest}")
         return number
     if isinstance(value, (str, numbers.Real)) and not isinstance(value, bool):
         return str(value)
@@ -464,4 +467,4 @@ class ShotSpec:
                 if setting.required:
                     raise MovingColorError(f"ShotSpec {name}=None: the {name} setting is required")
                 continue
-            setattr(self, name, setting_value(name, value, "ShotSpec"))
+            setattr(self, name, setting_value(name, value, "ShotSpec", largest=None))
