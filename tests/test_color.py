@@ -562,3 +562,15 @@ def test_a_shared_config_is_loaded_again_when_a_lut_it_reads_changes(tmp_path, m
     again = shared_config(str(path))
     assert again is not first and shared_config(str(path)) is again
     np.testing.assert_allclose(again.convert(grey, "show_log", "ACES2065-1"), before / 2, rtol=1e-5)
+    # A LUT not there when the config loaded (copied in later) is picked up when it arrives.
+    late = ocio.ColorSpace(name="late_log", isData=False)
+    late.setTransform(ocio.FileTransform("show/late.cube"), ocio.COLORSPACE_DIR_TO_REFERENCE)
+    config.addColorSpace(late)
+    config.serialize(str(path))
+    waiting = shared_config(str(path))
+    with pytest.raises(ColorConfigError):
+        waiting.convert(grey, "late_log", "ACES2065-1")
+    (tmp_path / "show" / "late.cube").write_text("LUT_1D_SIZE 2\n0.0 0.0 0.0\n0.25 0.25 0.25\n")
+    arrived = shared_config(str(path))
+    assert arrived is not waiting
+    np.testing.assert_allclose(arrived.convert(grey, "late_log", "ACES2065-1"), before / 4, rtol=1e-5)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import functools
 import os
@@ -304,7 +303,7 @@ LUT_CHECK_SECONDS = 1.0
 def _files_read_by(config: ocio.Config) -> tuple[str, ...]:
     """The files ``config``'s transforms name (its colourspaces', looks', view and named transforms'
     file transforms, inside groups too), where OpenColorIO finds them (search folders, context
-    variables as set now); those it cannot find are left out."""
+    variables as set now); for one it cannot find, each place it would be found."""
     transforms = []
     for space in config.getColorSpaces(ocio.SEARCH_REFERENCE_SPACE_ALL, ocio.COLORSPACE_ALL):
         transforms += [space.getTransform(d) for d in ocio.ColorSpaceDirection.__members__.values()]
@@ -318,14 +317,21 @@ def _files_read_by(config: ocio.Config) -> tuple[str, ...]:
             named.getTransform(ocio.TRANSFORM_DIR_INVERSE),
         ]
     context = config.getCurrentContext()
+    working = Path(config.getWorkingDir() or ".")
     found: set[str] = set()
     while transforms:
         transform = transforms.pop()
         if isinstance(transform, ocio.GroupTransform):
             transforms.extend(transform)
         elif isinstance(transform, ocio.FileTransform):
-            with contextlib.suppress(*OCIO_ERRORS):
+            try:
                 found.add(context.resolveFileLocation(transform.getSrc()))
+            except OCIO_ERRORS:
+                # Not there yet (a show LUT copied in later): every place it would be found is
+                # watched, so that its arrival reloads the config (OpenColorIO remembers the miss).
+                source = context.resolveStringVar(transform.getSrc())
+                folders = [context.resolveStringVar(folder) for folder in config.getSearchPaths()]
+                found.update(str(working / folder / source) for folder in folders or [""])
     return tuple(sorted(found))
 
 
