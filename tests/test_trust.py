@@ -1041,7 +1041,8 @@ def test_of_two_shots_claiming_one_output_at_one_moment_only_one_writes(tmp_path
 def test_a_writer_is_known_by_its_process_not_its_pid_alone():
     """A writer of this host was alive while its pid was: a pid reused by another process kept a
     dead run's claim refusing every other shot (exit 75, for good), and a container on a host of the
-    same name (another pid namespace) took a live writer's claim and temporaries for litter."""
+    same name (another pid namespace) took a live writer's claim and temporaries for litter. Names
+    stay ``host-pid-HEX``, as an earlier version sharing the storage reads them."""
     import time
 
     from movingcolor.frames.temporaries import STALE_SECONDS, owner_name, writer_is_gone
@@ -1051,15 +1052,13 @@ def test_a_writer_is_known_by_its_process_not_its_pid_alone():
     now = time.time()
     fresh, old = now, now - 2 * STALE_SECONDS
     mine = owner_name()
-    host, pid, identity, tail = re.match(r"^(.+)-(\d+)-(s\d+n\d+)-([0-9a-f]+)$", mine).groups()
-    start, namespace = re.match(r"s(\d+)n(\d+)", identity).groups()
+    host, pid, tail = re.match(r"^(.+)-(\d+)-([0-9a-f]{28})$", mine).groups()
+    random, start, namespace = tail[:8], tail[8:20], tail[20:]
     assert not writer_is_gone(mine, old, now)  # this process, however long untouched
     # The parent's pid is alive, but not the process that started at this one's start.
-    reused = f"{host}-{os.getppid()}-s{start}n{namespace}-{tail}"
-    assert writer_is_gone(reused, fresh, now)
+    assert writer_is_gone(f"{host}-{os.getppid()}-{random}{start}{namespace}", fresh, now)
     # Another pid namespace's writer: its pid says nothing here; its age does.
-    elsewhere = f"{host}-{pid}-s{start}n{int(namespace) + 1}-{tail}"
+    elsewhere = f"{host}-{pid}-{random}{start}{int(namespace, 16) ^ 1:08x}"
     assert not writer_is_gone(elsewhere, fresh, now) and writer_is_gone(elsewhere, old, now)
-    # A name without its start (an earlier version's) whose pid is alive: alive until long untouched.
-    earlier = f"{host}-{os.getppid()}-{tail}"
-    assert not writer_is_gone(earlier, fresh, now) and writer_is_gone(earlier, old, now)
+    # A name without its start (an earlier version's): alive while its pid is, however long idle.
+    assert not writer_is_gone(f"{host}-{os.getppid()}-{random}", old, now)

@@ -1,12 +1,12 @@
 """Temporary names for frames being written, and clearing those a killed run left behind.
 
-A frame is written under ``.<name>.<host>-<pid>-s<start>n<pid namespace>-<random>.partial`` in its
-own folder and renamed into place. A run that is killed (``kill -9``, a farm pre-emption, a power
+A frame is written under ``.<name>.<host>-<pid>-<random><start><pid namespace>.partial`` in its own
+folder and renamed into place. A run that is killed (``kill -9``, a farm pre-emption, a power
 cut) leaves that file; the next run over the same outputs removes the ones it owns: temporaries of
 its own output frames whose writer is gone (same host and pid namespace, and no process of that pid
-started then) or, from another host, another namespace or an older naming, that nothing has touched
-for :data:`STALE_SECONDS`. A temporary of a writer that
-is still running is never touched, so two chunks of one shot can share a folder.
+started then; a name without the start, by its pid alone) or, from another host or another
+namespace, that nothing has touched for :data:`STALE_SECONDS`. A temporary of a writer that is
+still running is never touched, so two chunks of one shot can share a folder.
 
 Light on purpose (no OpenImageIO): the client library writes frames with the same names.
 """
@@ -28,10 +28,12 @@ SUFFIX = ".partial"
 STALE_SECONDS = 3600.0
 
 _HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:40] or "host"
-#: ``host-pid-random``, or ``host-pid-sSTARTnNS-random`` where the system tells the process's start
-#: (clock ticks after boot) and its pid namespace: a pid alone is another process once reused, and
-#: another container's on a host of the same name.
-_OWNER = re.compile(r"^(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)(?:-s(?P<start>\d+)n(?P<ns>\d+))?-[0-9a-f]+$")
+#: ``host-pid-TAIL``: TAIL is 8 random hex digits, then, where the system tells them, the process's
+#: start (clock ticks after boot, 12 hex digits) and its pid namespace (8): a pid alone is another
+#: process once reused, and another container's on a host of the same name. All hex, so that an
+#: earlier version sharing the storage still reads the host and the pid.
+_OWNER = re.compile(r"^(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-(?P<tail>[0-9a-f]+)$")
+_RANDOM, _START, _NAMESPACE = 8, 12, 8
 
 
 def _started(pid: int | str) -> int | None:
@@ -39,14 +41,14 @@ def _started(pid: int | str) -> int | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as file:
             fields = file.read().rsplit(b")", 1)[1].split()
-        return int(fields[19])  # the 22nd field; the 3rd is the first after the name's ")"
+        return int(fields[19]) % (1 << 4 * _START)  # the 22nd field; the 3rd follows the name's ")"
     except (OSError, IndexError, ValueError):
         return None
 
 
 def _pid_namespace() -> int | None:
     try:
-        return os.stat("/proc/self/ns/pid").st_ino
+        return os.stat("/proc/self/ns/pid").st_ino % (1 << 4 * _NAMESPACE)
     except OSError:
         return None
 
@@ -55,19 +57,20 @@ _IDENTITY: dict[int, str] = {}
 
 
 def _identity() -> str:
-    """``pid`` or ``pid-sSTARTnNS`` of this process (kept per pid: a forked worker is its own)."""
+    """This process's start and pid namespace as hex, or "" where the system does not tell them
+    (kept per pid: a forked worker is its own)."""
     pid = os.getpid()
     if pid not in _IDENTITY:
         started, namespace = _started("self"), _pid_namespace()
         known = started is not None and namespace is not None
-        _IDENTITY[pid] = f"{pid}-s{started}n{namespace}" if known else str(pid)
+        _IDENTITY[pid] = f"{started:0{_START}x}{namespace:0{_NAMESPACE}x}" if known else ""
     return _IDENTITY[pid]
 
 
 def owner_name() -> str:
     """A unique name that says which writer made a temporary: host, process (its start and pid
     namespace where the system tells them) and a random tail."""
-    return f"{_HOST}-{_identity()}-{uuid.uuid4().hex[:8]}"
+    return f"{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:_RANDOM]}{_identity()}"
 
 
 def temporary_path(path: str | os.PathLike) -> Path:
@@ -93,19 +96,19 @@ def writer_is_gone(owner: str, modified: float, now: float, stale_seconds: float
     """Whether the writer named ``owner`` (:func:`owner_name`) of something last modified at
     ``modified`` is gone: a process of this host's pid namespace no longer alive (or its pid now
     another process's, by its start) or, for another host's, another namespace's (a container on a
-    host of the same name, whose pids say nothing here), a name of no writer, or a name that gives
-    no start while its pid is taken, nothing touched for ``stale_seconds``."""
-    stale = now - modified > stale_seconds
+    host of the same name, whose pids say nothing here) or a name of no writer, nothing touched for
+    ``stale_seconds``. A name that gives no start (an earlier version's) is alive while its pid is."""
     match = _OWNER.match(owner)
     if not match or match["host"] != _HOST:
-        return stale
-    if match["ns"] is not None and int(match["ns"]) != _pid_namespace():
-        return stale
-    pid = int(match["pid"])
-    if match["start"] is not None:
+        return now - modified > stale_seconds
+    pid, tail = int(match["pid"]), match["tail"]
+    if len(tail) == _RANDOM + _START + _NAMESPACE:
+        start, namespace = int(tail[_RANDOM:-_NAMESPACE], 16), int(tail[-_NAMESPACE:], 16)
+        if namespace != _pid_namespace():
+            return now - modified > stale_seconds
         started = _started(pid)
         if started is not None:
-            return started != int(match["start"])  # a pid reused by another process is not its writer
+            return started != start  # a pid reused by another process is not its writer
     elif pid == os.getpid():
         return False
     try:
@@ -113,9 +116,8 @@ def writer_is_gone(owner: str, modified: float, now: float, stale_seconds: float
     except ProcessLookupError:
         return True
     except PermissionError:  # alive, another user's
-        pass
-    # Alive, but nothing says it is the writer (a name without its start): long untouched, it is not.
-    return match["start"] is None and stale
+        return False
+    return False
 
 
 def remove_stale_temporaries(pattern: SequencePattern, frames: Container[int]) -> list[Path]:
