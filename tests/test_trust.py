@@ -1055,10 +1055,16 @@ def test_a_writer_is_known_by_its_process_not_its_pid_alone():
     host, pid, tail = re.match(r"^(.+)-(\d+)-([0-9a-f]{28})$", mine).groups()
     random, start, namespace = tail[:8], tail[8:20], tail[20:]
     assert not writer_is_gone(mine, old, now)  # this process, however long untouched
-    # The parent's pid is alive, but not the process that started at this one's start.
-    assert writer_is_gone(f"{host}-{os.getppid()}-{random}{start}{namespace}", fresh, now)
+    # A process started after this one (by clock ticks: this one has run for a while) holds the pid
+    # named: alive, but not the writer that started at this one's start.
+    later = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert writer_is_gone(f"{host}-{later.pid}-{random}{start}{namespace}", fresh, now)
+        # A name without its start (an earlier version's): alive while its pid is, however long idle.
+        assert not writer_is_gone(f"{host}-{later.pid}-{random}", old, now)
+    finally:
+        later.kill()
+        later.wait()
     # Another pid namespace's writer: its pid says nothing here; its age does.
     elsewhere = f"{host}-{pid}-{random}{start}{int(namespace, 16) ^ 1:08x}"
     assert not writer_is_gone(elsewhere, fresh, now) and writer_is_gone(elsewhere, old, now)
-    # A name without its start (an earlier version's): alive while its pid is, however long idle.
-    assert not writer_is_gone(f"{host}-{os.getppid()}-{random}", old, now)
