@@ -574,3 +574,24 @@ def test_a_shared_config_is_loaded_again_when_a_lut_it_reads_changes(tmp_path, m
     arrived = shared_config(str(path))
     assert arrived is not waiting
     np.testing.assert_allclose(arrived.convert(grey, "late_log", "ACES2065-1"), before / 4, rtol=1e-5)
+
+
+def test_a_lut_variable_left_empty_watches_no_folder(tmp_path, monkeypatch):
+    """An optional per-shot LUT (``src: $SHOT_LUT``) left empty resolves to its search folder: the
+    folder was watched as the LUT, and any file copied into it reloaded every job's config."""
+    import movingcolor.color.config as config_module
+    import PyOpenColorIO as ocio
+
+    monkeypatch.setattr(config_module, "LUT_CHECK_SECONDS", 0.0)
+    (tmp_path / "luts").mkdir()
+    config = ocio.Config.CreateRaw()
+    config.setSearchPath("luts")
+    config.addEnvironmentVar("SHOT_LUT", "")
+    shot = ocio.ColorSpace(name="shot")
+    shot.setTransform(ocio.FileTransform("$SHOT_LUT"), ocio.COLORSPACE_DIR_TO_REFERENCE)
+    config.addColorSpace(shot)
+    path = tmp_path / "config.ocio"
+    config.serialize(str(path))
+    first = shared_config(str(path))
+    (tmp_path / "luts" / "other_show.cube").write_text("LUT_1D_SIZE 2\n0 0 0\n1 1 1\n")
+    assert shared_config(str(path)) is first and first.lut_files == ()

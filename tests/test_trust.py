@@ -1065,6 +1065,17 @@ def test_a_writer_is_known_by_its_process_not_its_pid_alone():
     finally:
         later.kill()
         later.wait()
+    # A writer killed and not yet reaped (a zombie, as under a farm wrapper that has not waited for
+    # it) holds its pid and start, and writes nothing again.
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{exited.pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0] != b"Z":
+            assert time.monotonic() < deadline, "the child never exited"
+            time.sleep(0.01)
+        assert writer_is_gone(f"{host}-{exited.pid}-{random}", fresh, now)
+    finally:
+        exited.wait()
     # Another pid namespace's writer: its pid says nothing here; its age does.
     elsewhere = f"{host}-{pid}-{random}{start}{int(namespace, 16) ^ 1:08x}"
     assert not writer_is_gone(elsewhere, fresh, now) and writer_is_gone(elsewhere, old, now)

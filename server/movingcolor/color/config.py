@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import functools
 import os
+import stat
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -115,6 +116,8 @@ class ColorConfig:
             try:
                 status = os.stat(path)
             except OSError:  # gone: a conversion through it says so
+                status = None
+            if status is None or not stat.S_ISREG(status.st_mode):  # a folder there is no LUT either
                 stamp.append((path, None, None))
                 continue
             stamp.append((path, status.st_mtime_ns, status.st_size))
@@ -325,11 +328,15 @@ def _files_read_by(config: ocio.Config) -> tuple[str, ...]:
             transforms.extend(transform)
         elif isinstance(transform, ocio.FileTransform):
             try:
-                found.add(context.resolveFileLocation(transform.getSrc()))
+                path = context.resolveFileLocation(transform.getSrc())
+                if not os.path.isdir(path):  # an empty $SHOT_LUT resolves to its folder: no LUT
+                    found.add(path)
             except OCIO_ERRORS:
                 # Not there yet (a show LUT copied in later): every place it would be found is
                 # watched, so that its arrival reloads the config (OpenColorIO remembers the miss).
                 source = context.resolveStringVar(transform.getSrc())
+                if not source or source.endswith(("/", os.sep)):
+                    continue  # names no file (an optional $SHOT_LUT left empty): its folder is no LUT
                 folders = [context.resolveStringVar(folder) for folder in config.getSearchPaths()]
                 found.update(str(working / folder / source) for folder in folders or [""])
     return tuple(sorted(found))

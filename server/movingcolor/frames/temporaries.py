@@ -36,12 +36,20 @@ _OWNER = re.compile(r"^(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-(?P<tail>[0-9a-f]+)$
 _RANDOM, _START, _NAMESPACE = 8, 12, 8
 
 
+#: What :func:`_started` says of a process that has exited and is not yet reaped (a zombie): it holds
+#: its pid and start, but writes nothing again.
+EXITED = -1
+
+
 def _started(pid: int | str) -> int | None:
-    """When process ``pid`` started, in clock ticks after boot (``/proc/PID/stat``); None unknown."""
+    """When process ``pid`` started, in clock ticks after boot (``/proc/PID/stat``); :data:`EXITED`
+    for one that has exited (a killed render its farm wrapper has not reaped); None unknown."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as file:
             fields = file.read().rsplit(b")", 1)[1].split()
-        return int(fields[19]) % (1 << 4 * _START)  # the 22nd field; the 3rd follows the name's ")"
+        if fields[0] in (b"Z", b"X"):  # the state, the 3rd field: the first after the name's ")"
+            return EXITED
+        return int(fields[19]) % (1 << 4 * _START)  # the 22nd field
     except (OSError, IndexError, ValueError):
         return None
 
@@ -54,6 +62,10 @@ def _pid_namespace() -> int | None:
 
 
 _IDENTITY: dict[int, str] = {}
+if hasattr(os, "register_at_fork"):
+    # A forked child is a process of its own; a grandchild that took a dead ancestor's pid would
+    # otherwise inherit that ancestor's start.
+    os.register_at_fork(after_in_child=_IDENTITY.clear)
 
 
 def _identity() -> str:
@@ -111,6 +123,8 @@ def writer_is_gone(owner: str, modified: float, now: float, stale_seconds: float
             return started != start  # a pid reused by another process is not its writer
     elif pid == os.getpid():
         return False
+    if _started(pid) == EXITED:
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
