@@ -578,3 +578,51 @@ def test_submit_opencue_spec_to_stdout_or_an_unwritable_place(tmp_path, capsys, 
     assert "<range>1001-1010</range>" in capsys.readouterr().out and not (tmp_path / "-").exists()
     assert run_cli(*common, "--spec", tmp_path / "missing" / "job.xml") == 2
     assert "cannot write the job specification" in capsys.readouterr().err
+
+
+def test_a_folder_output_to_be_made_keeps_its_slash_on_the_farm_nodes(tmp_path, monkeypatch):
+    """``--out renders/take#3/`` made absolute lost its slash: every task read ``take#3`` as a pattern
+    whose # is the frame number, and failed."""
+    from movingcolor.farm.opencue import for_farm_nodes
+
+    monkeypatch.chdir(tmp_path)
+    assert for_farm_nodes("renders/take#3/", "out") == f"{tmp_path}/renders/take#3/"
+    assert for_farm_nodes("renders/f.####.exr", "out") == f"{tmp_path}/renders/f.####.exr"
+
+
+def test_a_shot_s_chunks_stay_together_when_another_shot_writes_beside_them(tmp_path, demo_inputs):
+    """Each chunk decides where a folder output goes as it starts: a shot whose first chunk wrote into
+    the folder, before another shot's chunk did, had its next chunk sent to fused/, split in two."""
+    plate, matte = demo_inputs
+    for shot in ("sh010", "sh020"):
+        (tmp_path / shot).mkdir()
+        for frame in Path(plate).parent.glob("*.exr"):
+            shutil.copy(frame, tmp_path / shot / frame.name.replace(Path(plate).name.split(".")[0], shot, 1))
+    renders = tmp_path / "renders"
+
+    def chunk(shot: str, frames: str, out: Path | str) -> int:
+        shot_plate = tmp_path / shot / f"{shot}.####.exr"
+        return run_cli("fuse", "--plate", shot_plate, "--matte", matte, "--grade", DEMO_GRADE,
+                       "--engine", "hard", "--out", out, "--frames", frames)  # fmt: skip
+
+    assert chunk("sh010", "1001-1002", renders) == 0
+    assert chunk("sh020", "1001-1002", renders / "sh020.####.exr") == 0  # its folder chosen while empty
+    assert chunk("sh010", "1003-1004", renders) == 0
+    assert sorted(p.name for p in renders.glob("sh010.*")) == [f"sh010.{n}.exr" for n in range(1001, 1005)]
+    assert not (renders / "fused").exists()
+
+
+def test_submit_opencue_reads_a_plate_folder_named_with_a_hash_as_the_nodes_do(tmp_path, demo_inputs):
+    """The nodes read an existing ``take#3`` folder as the folder; the submission's check read it as
+    a pattern (prefix ``take``), and passed a job every task then refused."""
+    pytest.importorskip("outline")
+    plate, matte = demo_inputs
+    for name in ("take#3", "other"):
+        shutil.copytree(Path(plate).parent, tmp_path / name)
+    renders = tmp_path / "renders"
+    fuse = ["fuse", "--matte", matte, "--grade", DEMO_GRADE, "--engine", "hard", "--frames", "1001-1001"]
+    assert run_cli(*fuse, "--plate", tmp_path / "other", "--out", renders) == 0
+    common = ["submit-opencue", "--name", "sh", "--frames", "1001-1002", "--spec", tmp_path / "job.xml"]
+    assert run_cli(*common, "--plate", tmp_path / "take#3", "--matte", matte, "--grade", DEMO_GRADE,
+                   "--out", renders) == 2  # fmt: skip
+    assert run_cli(*fuse, "--plate", tmp_path / "take#3", "--out", renders) == 2

@@ -73,6 +73,10 @@ def for_farm_nodes(path: str, role: str) -> str:
     if os.path.isabs(expanded):
         return expanded
     absolute = os.path.abspath(path)
+    if path.endswith(("/", os.sep)):
+        # A folder to be made (``renders/take#3/``): without its slash every task read the name as a
+        # pattern whose # is the frame number, and failed.
+        absolute += os.sep
     log.info("--%s %s is relative: the job names it %s (farm nodes run elsewhere)", role, path, absolute)
     return absolute
 

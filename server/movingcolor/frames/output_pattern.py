@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import suppress
 from pathlib import Path
 
 from ..errors import FRAMES_WRITTEN, MovingColorError, OutputError
@@ -133,13 +134,22 @@ def _in_folder(pattern: SequencePattern, out: str) -> SequencePattern:
     """``pattern``, or the same names in the ``fused`` subfolder when its folder holds other image
     sequences than ``pattern``'s own frames from an earlier run (another name's, though MovingColor
     wrote them: two shots' frames in one folder are no longer one sequence to read back)."""
+    moved = SequencePattern(pattern.directory / SUBFOLDER, pattern.prefix, pattern.suffix, pattern.padding)
     try:
-        others = [s for s in sequences_in_folder(pattern.directory) if not _earlier_frames_of(s, pattern)]
+        here = sequences_in_folder(pattern.directory)
     except OSError:  # no such folder yet, or one that cannot be listed: the write says which
         return pattern
+    # Where this shot's earlier frames are, its next ones go, whatever came beside them since: each
+    # chunk of a farm decides as it starts, and a shot was split between the folder and fused/ when
+    # another shot's chunks wrote there after its first ones.
+    with suppress(OSError):
+        if any(_earlier_frames_of(s, moved) for s in sequences_in_folder(moved.directory)):
+            return moved
+    if any(_earlier_frames_of(s, pattern) for s in here):
+        return pattern
+    others = [s for s in here if not _earlier_frames_of(s, pattern)]
     if not others:
         return pattern
-    moved = SequencePattern(pattern.directory / SUBFOLDER, pattern.prefix, pattern.suffix, pattern.padding)
     log.warning(
         "--out %s holds other image sequences (%s): fused frames go to %s so that the folder stays one "
         "sequence; give an output pattern to write elsewhere",
@@ -183,7 +193,11 @@ def _shot_name(plate: str, pattern: SequencePattern) -> str:
     """A name for this shot's frames other than ``pattern``'s: the nearest folder above the plate
     named otherwise (``sh020`` for ``sh020/plate/plate.####.exr``)."""
     taken = pattern.prefix.rstrip("._-")
-    return next((p.name for p in Path(plate).parents if p.name and p.name != taken), "shot")
+    # Not a folder named with a # or %d (take#3): a pattern made of it would have two frame fields.
+    named = (
+        p.name for p in Path(plate).parents if p.name and p.name != taken and not is_sequence_pattern(p.name)
+    )
+    return next(named, "shot")
 
 
 def _written_by_movingcolor(sequence: FolderSequence) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import FrameSourceError, OutputError
-from .sequence import SequencePattern
+from .sequence import SequencePattern, names_a_sequence
 
 
 def real_path(path: str | os.PathLike) -> Path:
@@ -36,10 +36,12 @@ def absolute_spelling(path: str | os.PathLike) -> str:
 def files_named(name: str | os.PathLike, frames: Iterable[int] | None = None) -> list[Path]:
     """The files a host's file setting (a Read's file knob, a clip's file path) reads: a sequence's
     files over ``frames`` (those on disk where not given), else the one file it names."""
+    if not names_a_sequence(name):  # a still, a movie, or a file or folder named with a # (take#3)
+        return [Path(name)]
     try:
         pattern = SequencePattern.parse(name)
         return [pattern.path(frame) for frame in (pattern.frames_on_disk() if frames is None else frames)]
-    except FrameSourceError:  # a single file (a still, a movie), or a sequence's folder gone
+    except FrameSourceError:  # a sequence's folder gone
         return [Path(name)]
 
 
