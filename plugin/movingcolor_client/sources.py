@@ -22,9 +22,7 @@ from movingcolor.frames.sequence import (
     VIDEO_EXTENSIONS,
     SequencePattern,
     find_frames,
-    names_a_sequence,
-    pattern_from_folder,
-    require_text_path,
+    input_sequence,
     say_if_a_frame_of_a_sequence,
 )
 from movingcolor.protocol.digest import image_sha256
@@ -39,31 +37,8 @@ class _FileSource:
         self.name = name
         value = os.fspath(text)
         path = Path(value).expanduser()
-        self.pattern: SequencePattern | None = None
-        self.still: Path | None = None
-        require_text_path(path, name, FrameSourceError)
-        if names_a_sequence(value):
-            self.pattern = SequencePattern.parse(path)
-        elif path.is_dir():
-            self.pattern = pattern_from_folder(path, f"--{name}")
-            require_text_path(str(self.pattern), name, FrameSourceError)
-        elif not path.exists():
-            raise FrameSourceError(
-                f"{name} {value!r} does not exist; give a sequence (shot.####.exr, shot.%04d.exr), "
-                f"a folder of frames or an image"
-            )
-        elif path.suffix.lower() in VIDEO_EXTENSIONS:
-            raise FrameSourceError(
-                f"{name} {value!r} is a video; a server takes image frames: convert it to a sequence, "
-                f"or fuse it in process (without --server)"
-            )
-        elif path.suffix.lower() in IMAGE_EXTENSIONS:
-            say_if_a_frame_of_a_sequence(name, path)
-            self.still = path
-        else:
-            raise FrameSourceError(
-                f"{name} {value!r}: unknown file type; images: {', '.join(IMAGE_EXTENSIONS)}"
-            )
+        self.pattern: SequencePattern | None = input_sequence(value, name)
+        self.still: Path | None = None if self.pattern else _still_image(name, value, path)
         # The same search and message as a shot read in-process, padding suggestions included.
         self.frames = find_frames(self.pattern, f"--{name}") if self.pattern else None
         self._still_bytes: bytes | None = None
@@ -83,6 +58,24 @@ class _FileSource:
             raise FrameSourceError(
                 f"{self.name} frame {frame}: cannot read {path}: {error.strerror}"
             ) from error
+
+
+def _still_image(name: str, value: str, path: Path) -> Path:
+    """``path``, an input that names no sequence, where it is an image file a server takes."""
+    if not path.exists():
+        raise FrameSourceError(
+            f"{name} {value!r} does not exist; give a sequence (shot.####.exr, shot.%04d.exr), "
+            f"a folder of frames or an image"
+        )
+    if path.suffix.lower() in VIDEO_EXTENSIONS:
+        raise FrameSourceError(
+            f"{name} {value!r} is a video; a server takes image frames: convert it to a sequence, "
+            f"or fuse it in process (without --server)"
+        )
+    if path.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise FrameSourceError(f"{name} {value!r}: unknown file type; images: {', '.join(IMAGE_EXTENSIONS)}")
+    say_if_a_frame_of_a_sequence(name, path)
+    return path
 
 
 class FileFrames:

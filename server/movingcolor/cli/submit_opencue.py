@@ -51,7 +51,7 @@ def _check_settings(args) -> None:
     from ..engines.registry import require_engine
     from ..frames.output_pattern import output_pattern
     from ..frames.overlap import check_outputs_spare_inputs, files_named
-    from ..frames.sequence import SequencePattern, names_a_sequence, pattern_from_folder
+    from ..frames.sequence import input_sequence
     from ..masks.band import BandWidth
     from ..spec.schema import grade_file_parts
 
@@ -68,14 +68,12 @@ def _check_settings(args) -> None:
         # As the plate's source gives them on the nodes: its prefix names a folder's frames, and its
         # resolved pattern is what frames fused there record (a rerun into the folder is the same
         # plate's). A folder that exists is itself, though its name holds a # (take#3).
-        if names_a_sequence(args.plate):
-            sequence = SequencePattern.parse(args.plate)
-        elif os.path.isdir(os.path.expanduser(args.plate)):
-            sequence = pattern_from_folder(Path(args.plate).expanduser())
-        else:
-            raise FrameSourceError(args.plate)
+        sequence = input_sequence(args.plate, "plate")
+    except FrameSourceError:  # a folder of no single sequence, a name that is no text: the nodes say so
+        sequence = None
+    if sequence is not None:
         plate_name, origin = sequence.prefix, sequence.resolved()
-    except FrameSourceError:  # a movie, a still, a folder of no single sequence or not seen here
+    else:  # a movie, a still, or a folder not seen from here
         plate_name, origin = Path(args.plate).stem, os.path.realpath(args.plate)
     pattern = output_pattern(args.out, plate_name, origin)
     inputs = [path for path in (args.plate, args.matte) if path != "alpha"]

@@ -281,6 +281,22 @@ def pattern_from_folder(folder: Path, option: str = "") -> SequencePattern:
     return sequences[0].pattern
 
 
+def input_sequence(text: str | os.PathLike, name: str) -> SequencePattern | None:
+    """The sequence an input given as ``name`` (``plate``, read as ``--plate``) names: its pattern, or
+    the one sequence of a folder that exists (though its name holds a #); None where it names a file
+    or nothing. Names that are not UTF-8 are refused, the input's and its folder's frames' alike."""
+    value = os.fspath(text)
+    path = Path(value).expanduser()
+    require_text_path(path, name, FrameSourceError)
+    if names_a_sequence(value):
+        return SequencePattern.parse(path)
+    if not path.is_dir():
+        return None
+    pattern = pattern_from_folder(path, f"--{name}")
+    require_text_path(str(pattern), name, FrameSourceError)
+    return pattern
+
+
 def find_frames(pattern: SequencePattern, option: str = "") -> list[int]:
     """The frames ``pattern`` holds on disk, sorted. When it holds none the error says so, naming
     ``option`` (``--plate``), and names the sequences of the same name but another padding that the

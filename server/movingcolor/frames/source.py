@@ -25,9 +25,7 @@ from .sequence import (
     SequencePattern,
     as_our_pattern,
     find_frames,
-    names_a_sequence,
-    pattern_from_folder,
-    require_text_path,
+    input_sequence,
     say_if_a_frame_of_a_sequence,
 )
 from .video_io import VideoReader
@@ -326,13 +324,9 @@ def open_source(spec: str | os.PathLike, name: str, first_frame: int = 0) -> Fra
     """Open a sequence pattern, a folder of frames, a still image or a video."""
     text = os.fspath(spec)
     path = Path(text).expanduser()
-    require_text_path(path, name, FrameSourceError)
-    if names_a_sequence(text):
-        return SequenceSource(name, SequencePattern.parse(path))
-    if path.is_dir():
-        pattern = pattern_from_folder(path, _option(name))
-        require_text_path(str(pattern), name, FrameSourceError)
-        return SequenceSource(name, pattern)
+    sequence = input_sequence(text, name)
+    if sequence is not None:
+        return SequenceSource(name, sequence)
     if not path.exists():
         ours = as_our_pattern(text)
         if ours is not None:
