@@ -120,10 +120,10 @@ def writer_is_gone(owner: str, modified: float, now: float, stale_seconds: float
             return now - modified > stale_seconds
         started = _started(pid)
         if started is not None:
-            return started != start  # a pid reused by another process is not its writer
+            return started != start  # a pid reused by another process (or exited) is not its writer
     elif pid == os.getpid():
         return False
-    if _started(pid) == EXITED:
+    elif _started(pid) == EXITED:
         return True
     try:
         os.kill(pid, 0)
