@@ -1079,3 +1079,20 @@ def test_a_writer_is_known_by_its_process_not_its_pid_alone():
     # Another pid namespace's writer: its pid says nothing here; its age does.
     elsewhere = f"{host}-{pid}-{random}{start}{int(namespace, 16) ^ 1:08x}"
     assert not writer_is_gone(elsewhere, fresh, now) and writer_is_gone(elsewhere, old, now)
+
+
+@pytest.mark.parametrize(
+    ("grade", "told"),
+    [("slope=nan,1,1", "not a finite number"), ("offset=1;offset=2", "gives offset twice"),
+     ("slope=1,x,1", "is not a number")],
+)  # fmt: skip
+def test_a_streamed_grade_with_a_bad_number_names_the_number(grade, told):
+    """A server told ``slope=nan,1,1`` that it was "neither key=numbers nor look:NAME", a colorist's
+    CDL taken for no grade at all; it names the number at fault, as the command line does."""
+    from movingcolor.service.setup_spec import shot_spec
+    from movingcolor.v1 import fusion_pb2
+
+    setup = fusion_pb2.ShotSetup()
+    setup.grade.text = grade
+    with pytest.raises(GradeError, match=told):
+        shot_spec(setup, None)

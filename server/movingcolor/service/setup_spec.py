@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import GradeError, MovingColorError
 from ..spec import ShotSpec
-from ..spec.grade_text import written_out
+from ..spec.grade_text import say_what_is_wrong, written_out
 from ..spec.schema import JOB, LOOK_PREFIX, SETUP, carried_by, default, grade_file_parts, is_inline_grade
 from ..v1 import fusion_pb2
 from ..v1 import image_pb2 as pb
@@ -62,6 +62,7 @@ def _setup_grade(grade: fusion_pb2.Grade, folder: Path | None) -> str:
     if text.startswith(LOOK_PREFIX) or written_out(text):
         return text
     if is_inline_grade(text):
+        say_what_is_wrong(text)
         raise GradeError(
             f"the setup's grade {text[:80]!r} is neither key=numbers (slope=..;offset=..;power=..;sat=.., "
             f"exposure=..) nor look:NAME; a grade file is sent as its bytes (Grade.file)"

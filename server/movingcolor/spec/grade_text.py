@@ -63,6 +63,15 @@ def written_out(text: str) -> bool:
         return False
 
 
+def say_what_is_wrong(text: str) -> None:
+    """GradeError naming the part at fault where ``text`` reads as a grade written out (its keys
+    are words) whose numbers are not: ``slope=nan,1,1`` is told its number is not finite, not that
+    it is no grade. Text whose keys are not words (a path) passes: no part of it is quoted back."""
+    keys = (part.partition("=")[0].strip().lower() for part in text.split(";") if part.strip())
+    if all(_KEY.fullmatch(key) for key in keys):
+        inline_values(text)
+
+
 def canonical_grade(text: str) -> str | None:
     """``text``'s grade in one spelling where it is a grade written out (a CDL's four values in full,
     three numbers each but saturation; adjustments by name); None for a file, a look, or text that
