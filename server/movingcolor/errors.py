@@ -135,6 +135,13 @@ class ServerBusyError(MovingColorError):
     status = "RESOURCE_EXHAUSTED"
 
 
+class DeviceMemoryError(MovingColorError):
+    """The GPU ran out of memory for a job: another job may have held it, so a retry can pass."""
+
+    exit_code = TRANSIENT_EXIT_CODE
+    status = "RESOURCE_EXHAUSTED"
+
+
 class ImageEvictedError(MovingColorError):
     """A window named an image by its digest that the server no longer holds: resend it in full."""
 

@@ -161,6 +161,14 @@ def main(argv: list[str] | None = None) -> int:
             f"a name, fewer characters outside ASCII); give a shorter one"
         )
         return _failed(args, message, 2, getattr(error, FRAMES_WRITTEN, None))
+    except Exception as error:
+        from ..model.device import device_memory_error
+
+        out_of_memory = device_memory_error(error)
+        if out_of_memory is None:
+            raise
+        message = f"error: {out_of_memory}"
+        return _failed(args, message, out_of_memory.exit_code, getattr(error, FRAMES_WRITTEN, None))
     except Terminated as stop:
         message = "stopped (SIGTERM); what was already written is complete"
         return _failed(args, message, 128 + signal.SIGTERM, getattr(stop, FRAMES_WRITTEN, None))

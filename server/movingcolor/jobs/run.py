@@ -21,6 +21,7 @@ from ..frames.output_claim import claim_output
 from ..frames.output_pattern import note_frames_written, prepare_folder
 from ..frames.temporaries import remove_stale_temporaries
 from ..frames.write_behind import WriteBehind
+from ..model.device import device_memory_error
 from ..spec import ShotReport, ShotSpec
 from .headers import FrameHeaders
 from .plan import ShotPlan
@@ -93,6 +94,12 @@ def run_plan(plan: ShotPlan, progress: Progress | None = None, started: float | 
         except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM (errors.Terminated): what it leaves
             setattr(error, FRAMES_WRITTEN, list(written))
             raise
+        except Exception as error:
+            out_of_memory = device_memory_error(error)
+            if out_of_memory is None:
+                raise
+            note_frames_written(out_of_memory, written, pattern)
+            raise out_of_memory from error
     finally:
         if claim is not None:
             claim.release()

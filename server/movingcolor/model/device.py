@@ -9,7 +9,7 @@ import os
 import sys
 import warnings
 
-from ..errors import MovingColorError
+from ..errors import DeviceMemoryError, MovingColorError
 from ..optional import server_extra
 
 
@@ -65,3 +65,32 @@ def resolve_device(device: str) -> str:
             f"device {device!r}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}"
         )
     return f"cuda:{index}"
+
+
+def device_memory_error(error: BaseException) -> DeviceMemoryError | None:
+    """The error to report where ``error`` (or what caused it) is torch's running out of GPU memory,
+    with the GPU's cache emptied so the memory the failed job reserved goes back to the jobs that
+    follow; None for any other error. A bare OutOfMemoryError read "this is a bug" from a server and
+    a traceback from the command line, and its memory stayed reserved by the process."""
+    torch = sys.modules.get("torch")
+    if torch is None:  # nothing ran on a GPU
+        return None
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, torch.OutOfMemoryError):
+            break
+        error = error.__cause__ or error.__context__
+    else:
+        return None
+    held = ""
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+        free, total = torch.cuda.mem_get_info()
+        in_use, whole = (total - free) / 2**30, total / 2**30
+        held = f" ({in_use:.1f} of its {whole:.1f} GiB in use after the job's were freed)"
+    return DeviceMemoryError(
+        f"the GPU ran out of memory{held}: run fewer jobs on it at once (movingcolor serve --slots 1), "
+        f"close other programs using it, give it less work at a time (a smaller batch when training), "
+        f"or use the CPU (--device cpu); a retry may pass once other jobs end"
+    )

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 import grpc
 
 from ..errors import MovingColorError
+from ..model.device import device_memory_error
 from ..protocol.images import WireFormatError
 from ..v1 import fusion_pb2, fusion_pb2_grpc
 from .auth import client_identity, client_name
@@ -186,8 +187,11 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
         except MovingColorError as error:
             code, message, failure = status_for(error), str(error), error
         except Exception as error:
+            out_of_memory = device_memory_error(error)
             if job.cancelled.is_set() or not context.is_active():  # the call broke under the job: not a bug
                 code, message = grpc.StatusCode.CANCELLED, f"the call ended ({type(error).__name__})"
+            elif out_of_memory is not None:
+                code, message, failure = status_for(out_of_memory), str(out_of_memory), out_of_memory
             else:
                 code = grpc.StatusCode.INTERNAL
                 message = (

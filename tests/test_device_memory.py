@@ -1,0 +1,73 @@
+"""A GPU that runs out of memory is an error a user can act on and a farm retries, not a bug.
+
+torch's OutOfMemoryError is raised here by the engine itself (no GPU is needed to raise it): what
+is checked is what the command line, the server and the client make of it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import output_files, run_cli
+from movingcolor.engines.guided import GuidedEngine
+from movingcolor.errors import TRANSIENT_EXIT_CODE
+from movingcolor.frames.image_io import read_pixels
+from movingcolor.model.device import device_memory_error
+from movingcolor_client import ServerBusyError, connect
+from test_service_calls import GRADE, serving
+from test_trust import write_plate
+
+torch = pytest.importorskip("torch")
+
+
+def _runs_out_of_memory_after(monkeypatch, calls: int) -> None:
+    """The guided engine fuses ``calls`` windows, then the GPU has no memory for the next."""
+    fuse, made = GuidedEngine.fuse, []
+
+    def fuse_until_full(self, frames):
+        made.append(1)
+        if len(made) > calls:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return fuse(self, frames)
+
+    monkeypatch.setattr(GuidedEngine, "fuse", fuse_until_full)
+
+
+def test_fuse_says_the_gpu_ran_out_of_memory_keeps_the_frames_before_and_exits_for_a_retry(
+    tmp_path, monkeypatch, capsys
+):
+    plate = write_plate(tmp_path / "shot", 1, 6)
+    out = tmp_path / "out"
+    _runs_out_of_memory_after(monkeypatch, 2)
+    args = ("fuse", "--plate", plate, "--out", out / "f.####.exr", "--grade", GRADE, "--engine", "guided")
+    assert run_cli(*args) == TRANSIENT_EXIT_CODE
+    error = capsys.readouterr().err
+    assert "the GPU ran out of memory" in error and "--slots 1" in error and "Traceback" not in error
+    written = output_files(out)
+    assert written and all(np.isfinite(read_pixels(path)).all() for path in written)
+
+
+def test_a_server_answers_a_job_out_of_gpu_memory_as_busy_not_as_a_bug_and_serves_the_next(monkeypatch):
+    _runs_out_of_memory_after(monkeypatch, 0)
+    frames = np.full((1, 32, 32, 3), 0.2, np.float32)
+    matte = np.zeros((1, 32, 32), np.float32)
+    matte[:, 8:24, 8:24] = 1.0
+    with serving() as (address, _), connect(address, retries=0) as client:
+        with pytest.raises(ServerBusyError) as refused:
+            client.fuse_arrays(frames, matte, grade=GRADE, engine="guided")
+        assert "the GPU ran out of memory" in str(refused.value) and "this is a bug" not in str(refused.value)
+        assert refused.value.exit_code == TRANSIENT_EXIT_CODE
+        monkeypatch.undo()
+        assert client.fuse_arrays(frames, matte, grade=GRADE, engine="guided").shape == (1, 32, 32, 3)
+
+
+def test_only_running_out_of_memory_is_taken_for_it_where_it_caused_another_error():
+    try:
+        try:
+            raise torch.OutOfMemoryError("CUDA out of memory")
+        except RuntimeError as cause:
+            raise ValueError("a batch could not be made") from cause
+    except ValueError as error:
+        assert device_memory_error(error) is not None
+    assert device_memory_error(RuntimeError("CUDA error: an illegal memory access")) is None
+    assert device_memory_error(MemoryError()) is None
