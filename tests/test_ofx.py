@@ -522,11 +522,46 @@ def test_a_silent_server_is_given_up_at_the_time_limit(ofx_build, tmp_path):
     renders = run.renders()
     assert run.returncode == 0 and sorted(renders) == sorted(plates)
     assert all(r["status"] == 0 for r in renders.values())
-    # Given up at the limit: neither earlier (a connection attempt cut short) nor much later.
-    assert all(0.9 <= r["seconds"] < 3.0 for r in renders.values()), renders
+    # Given up at the limit: neither earlier (a connection attempt cut short) nor much later; the
+    # frames after it, the server found down, at once.
+    first, *later = (renders[frame]["seconds"] for frame in sorted(renders))
+    assert 0.9 <= first < 1.4 and max(later) < 0.5, renders
     assert all(np.array_equal(run.outputs[f][..., :3], plates[f]) for f in plates)
     assert "did not answer" in run.messages()[0]["text"]
     assert "raise the Time limit" in run.messages()[0]["text"]  # it is under FindImages' own 5 s
+
+
+def test_a_viewer_scrubbing_past_a_server_that_never_answers_waits_on_its_first_frame_only(
+    ofx_build, tmp_path
+):
+    """A server that accepts connections and never speaks (a hung process, a firewall dropping
+    packets): each frame of a scrub waited FindImages' five seconds at the default Time limit,
+    where a stopped server's frames show the Source at once."""
+    plates, mattes = generated(frames=4)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        params = {"server": f"127.0.0.1:{silent.getsockname()[1]}", **GRADE_PARAMS}
+        run = run_host(ofx_build, frames, tmp_path / "out", params, "--interactive")
+    seconds = [run.renders()[frame]["seconds"] for frame in sorted(plates)]
+    assert run.returncode == 0 and all(r["status"] == 0 for r in run.renders().values())
+    assert 4.5 <= seconds[0] < 6.0 and max(seconds[1:]) < 1.0, seconds
+    assert all(np.array_equal(run.outputs[f][..., :3], plates[f]) for f in plates)
+
+
+def test_a_final_render_ends_at_its_time_limit_though_the_server_never_answers(ofx_build, tmp_path):
+    """Once the wait was spent, the plugin asked why for a second more, past the Time limit."""
+    plates, mattes = generated(frames=1)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        params = {"server": f"127.0.0.1:{silent.getsockname()[1]}", "timeLimit": 1.0, **GRADE_PARAMS}
+        run = run_host(ofx_build, frames, tmp_path / "out", params)
+    (render,) = run.renders().values()
+    assert render["status"] != 0 and 0.9 <= render["seconds"] < 1.4, render
+    assert "did not answer" in run.messages()[0]["text"]
 
 
 def test_a_server_slower_than_the_time_limit_is_not_called_absent(ofx_build, served, tmp_path):

@@ -20,8 +20,15 @@ constexpr size_t kPartBytes = 2 * 1024 * 1024;
 // gRPC's own refusal of a message over its receiving limit, also RESOURCE_EXHAUSTED: never busy.
 constexpr const char* kTooLarge = "larger than max";
 
-// How long the call that asks why a connection failed may take: it never waits for one.
+// How long the call that asks why a connection failed may take: it never waits for one. Past the
+// render's Time limit, a tenth of a second.
 constexpr double kCauseSeconds = 1.0;
+constexpr double kCauseGraceSeconds = 0.1;
+
+// How long a viewer's render asks a server found down whose connection is not ready: one that is back
+// answers within it (on this machine or the studio's network), and a stalled one (a hung process, a
+// firewall dropping packets) costs each frame of a scrub this, not FindImages' five seconds.
+constexpr double kDownFindSeconds = 0.25;
 
 std::chrono::system_clock::time_point after(double seconds) {
   return std::chrono::system_clock::now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(
@@ -135,7 +142,11 @@ FusedWindow FusionClient::fuse(const v1::ShotSetup& setup, std::vector<WindowIma
     grpc::Status status;
     // The parts this attempt sends: another render thread may learn the server's meanwhile.
     const size_t sent = partBytes_.load();
-    FusedWindow result = attempt(setup, images, width, height, deadline, aborted, waitForReady, status);
+    // GetState(true) also starts a connection where none is under way, for the next frame.
+    const double findSeconds =
+        askOnce && channel_->GetState(true) != GRPC_CHANNEL_READY ? kDownFindSeconds : kFindSeconds;
+    FusedWindow result =
+        attempt(setup, images, width, height, deadline, findSeconds, aborted, waitForReady, status);
     if (!result.aborted) down_.store(result.unreachable);
     if (result.ok || result.aborted || (askOnce && result.unreachable)) return result;
     // A part over a server's message limit (serve --max-message-mb under 2.1): sent again, at once,
@@ -182,13 +193,13 @@ void FusionClient::findImages(const v1::FindImagesRequest& find, v1::FindImagesR
 
 FusedWindow FusionClient::attempt(const v1::ShotSetup& setup, const std::vector<WindowImage>& images,
                                   int width, int height, std::chrono::system_clock::time_point deadline,
-                                  const std::function<bool()>& aborted, bool waitForReady,
+                                  double findSeconds, const std::function<bool()>& aborted, bool waitForReady,
                                   grpc::Status& status) {
   v1::FindImagesRequest find;
   for (const auto& image : images) find.add_sha256(image.sha256);
   v1::FindImagesResponse held;
   bool stopped = false;
-  findImages(find, held, std::min(deadline, after(kFindSeconds)), waitForReady, aborted, status, stopped);
+  findImages(find, held, std::min(deadline, after(findSeconds)), waitForReady, aborted, status, stopped);
   // Waited out without a connection: asked once more without waiting, for gRPC's own reason (a
   // refused connection, a missing socket, a name that does not resolve) in place of "Deadline
   // Exceeded", which says nothing of why.
@@ -196,9 +207,11 @@ FusedWindow FusionClient::attempt(const v1::ShotSetup& setup, const std::vector<
                          channel_->GetState(false) != GRPC_CHANNEL_READY;
   if (waitedOut && !stopped) {
     grpc::Status cause;
-    // A deadline of its own: the wait may have spent the render's (a Time limit under five seconds),
-    // and a call past its deadline says only that.
-    findImages(find, held, after(kCauseSeconds), false, aborted, cause, stopped);
+    // What is left of the render's Time limit, and a tenth of a second where the wait spent it (a
+    // Time limit under five seconds; a call past its deadline says only that): a failed connection
+    // answers at once, and a server that accepts and never speaks keeps the render no longer.
+    const auto causeDeadline = std::min(after(kCauseSeconds), std::max(deadline, after(kCauseGraceSeconds)));
+    findImages(find, held, causeDeadline, false, aborted, cause, stopped);
     // Its reason; or, where the server came up meanwhile, its answer (an older server's
     // UNIMPLEMENTED, a busy one's RESOURCE_EXHAUSTED, a token refused), taken as FindImages'.
     if (cause.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) status = cause;

@@ -67,10 +67,10 @@ class FusionClient {
                    double seconds, const std::function<bool()>& aborted, bool interactive = false);
 
  private:
-  // One FindImages and FuseWindow (and the window again in full if the server lost an image sent by
-  // reference); `status` is the last call's.
+  // One FindImages (given `findSeconds` at most) and FuseWindow (and the window again in full if the
+  // server lost an image sent by reference); `status` is the last call's.
   FusedWindow attempt(const v1::ShotSetup& setup, const std::vector<WindowImage>& images, int width,
-                      int height, std::chrono::system_clock::time_point deadline,
+                      int height, std::chrono::system_clock::time_point deadline, double findSeconds,
                       const std::function<bool()>& aborted, bool waitForReady, grpc::Status& status);
   FusedWindow send(const v1::ShotSetup& setup, const std::vector<WindowImage>& images, int width, int height,
                    std::chrono::system_clock::time_point deadline, const std::vector<bool>& reuse,
