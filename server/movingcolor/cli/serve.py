@@ -118,6 +118,11 @@ def add_parser(commands) -> None:
         help="MiB for the neighbours FuseWindow prepared (plate in the engine's encoding, matte, band), "
         "kept for the host's next window (default: %(default)s)",
     )
+    parser.add_argument(
+        "--socket-group",
+        metavar="GROUP",
+        help="a Unix socket's group, whose members may connect too (default: the server's user alone)",
+    )
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve over TLS")
     parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     parser.add_argument(
@@ -156,6 +161,19 @@ def read_token(path: Path | None) -> str | None:
             raise MovingColorError(f"token file {path}: {reason}; check the path") from error
         if not token:
             raise MovingColorError(f"token file {path} is empty; write the token into it")
+        if path.stat().st_mode & 0o077:
+            # Any user who reads it can run jobs as this server's user (file jobs read and write
+            # under its roots).
+            import logging
+
+            from ..service.logs import event
+
+            event(
+                "warning.token_file",
+                level=logging.WARNING,
+                file=str(path),
+                advice=f"other users of this machine can read the token: chmod 600 {path}",
+            )
         where = f"token file {path}"
     else:
         token = os.environ.get(TOKEN_ENV, "").strip() or None
@@ -253,6 +271,7 @@ def run(args) -> int:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,
+        socket_group=args.socket_group,
         grace_seconds=args.grace,
         warm_up=args.warm_up,
     )

@@ -228,6 +228,15 @@ def _check_exposure(address: Address, settings: ServerSettings) -> None:
             f"{address} reaches beyond this machine: give the server a token (--token-file FILE or "
             f"$MOVINGCOLOR_TOKEN) so only your clients can use it, or listen on 127.0.0.1 or a Unix socket"
         )
+    if address.is_local and not address.is_unix and settings.roots and not settings.token:
+        # Loopback is this machine's, not this user's: every user of a shared workstation reaches it.
+        event(
+            "warning.shared_loopback",
+            level=logging.WARNING,
+            address=str(address),
+            advice="any user of this machine can run file jobs under the roots as this server's user: "
+            "give the server a token (--token-file), or listen on a Unix socket",
+        )
     if not address.is_local and not (settings.tls_cert and settings.tls_key):
         event(
             "warning.cleartext",
@@ -254,6 +263,9 @@ def create_server(
     credentials = _credentials(settings)
     if parsed.is_unix:
         check_unix_socket_free(parsed.path)
+    elif settings.socket_group is not None:
+        raise AddressError(f"--socket-group is for a Unix socket; {parsed} is a TCP address")
+    group = _socket_group(settings)
     state = state or ServerState(settings)
     # The token is checked first: a caller without it takes no slot of any budget.
     interceptors = [TokenInterceptor(settings.token)] if settings.token else []
@@ -295,7 +307,50 @@ def create_server(
         raise AddressError(f"cannot listen on {parsed}: {error}; is another server using it?") from error
     if not parsed.is_unix and port == 0:
         raise AddressError(f"cannot listen on {parsed}: the port is in use or the host is not this machine's")
+    if parsed.is_unix:
+        try:
+            _restrict_socket(parsed.path, group)
+        except AddressError:
+            server.stop(None)
+            Path(parsed.path).unlink(missing_ok=True)
+            raise
     return server, (0 if parsed.is_unix else port)
+
+
+def _socket_group(settings: ServerSettings) -> int | None:
+    """The group id of ``settings.socket_group``; None where none is named."""
+    if settings.socket_group is None:
+        return None
+    import grp
+
+    name = settings.socket_group
+    try:
+        return grp.getgrgid(int(name)).gr_gid if name.isdigit() else grp.getgrnam(name).gr_gid
+    except (KeyError, ValueError):
+        raise AddressError(
+            f"socket group {name!r} is not a group of this machine (getent group lists them); give "
+            f"one whose members may use the server (--socket-group)"
+        ) from None
+
+
+def _restrict_socket(path: str, group: int | None) -> None:
+    """The Unix socket at ``path`` for the server's user alone, or its ``group`` too: connecting
+    takes write permission on it, which the process's umask gave (with a studio's 002, every member
+    of the user's group could fuse, and run file jobs under the roots, as this server's user). Done
+    before the server starts taking calls."""
+    try:
+        if group is not None:
+            os.chown(path, -1, group)
+        os.chmod(path, 0o660 if group is not None else 0o600)
+    except OSError as error:
+        raise AddressError(
+            f"cannot set who may use the socket {path} ({error.strerror}): "
+            + (
+                "the server's user must belong to the group it names (--socket-group)"
+                if group is not None
+                else "check the folder it is made in"
+            )
+        ) from error
 
 
 def _refuse_a_port_in_use(parsed: Address) -> None:

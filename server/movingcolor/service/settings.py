@@ -55,6 +55,8 @@ class ServerSettings:
     tls_key: Path | None = None
     #: Client certificates must be signed by this CA (mutual TLS).
     tls_client_ca: Path | None = None
+    #: A Unix socket's group, whose members may connect too; None: the server's user alone.
+    socket_group: str | None = None
     #: Seconds in-flight calls get to finish on shutdown before they are cancelled.
     grace_seconds: float = 10.0
     #: Fuse a tiny generated shot once listening, so the first job does not pay the process's

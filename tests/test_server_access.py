@@ -1,0 +1,84 @@
+"""Who may use a server on a shared workstation: its Unix socket is its user's alone (or a group's
+named for it), and what lets other users in (a token file they can read, loopback with roots and no
+token) is said when the server starts."""
+
+from __future__ import annotations
+
+import grp
+import logging
+import os
+import stat
+from contextlib import contextmanager
+
+import pytest
+from conftest import short_folder
+from movingcolor.cli.serve import read_token
+from movingcolor.service.errors import AddressError
+from movingcolor.service.server import create_server
+from movingcolor.service.settings import ServerSettings
+from movingcolor_client import connect
+
+
+@contextmanager
+def umask(mask: int):
+    before = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(before)
+
+
+def _warnings(caplog) -> list[str]:
+    return [str(r.fields.get("advice")) for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize("group", [None, "id", "name"])
+def test_a_unix_socket_is_the_servers_user_alone_or_its_named_groups_whatever_the_umask(group):
+    """With a studio's umask 002, every member of the user's group could connect, and run file jobs
+    under the roots as the server's user."""
+    gid = os.getgid()
+    named = {None: None, "id": str(gid), "name": grp.getgrgid(gid).gr_name}[group]
+    folder = short_folder()
+    path = f"{folder}/mc.sock"
+    with umask(0o002):
+        server, _ = create_server(f"unix://{path}", ServerSettings(socket_group=named))
+    server.start()
+    try:
+        mode = os.stat(path)
+        assert stat.S_IMODE(mode.st_mode) == (0o600 if named is None else 0o660)
+        assert mode.st_gid == gid
+        with connect(f"unix://{path}") as client:  # the server's own user still connects
+            assert client.health() == "SERVING"
+    finally:
+        server.stop(0).wait()
+
+
+def test_a_socket_group_that_is_no_group_or_for_tcp_is_refused():
+    folder = short_folder()
+    with pytest.raises(AddressError, match="not a group of this machine"):
+        create_server(f"unix://{folder}/mc.sock", ServerSettings(socket_group="no-such-group-here"))
+    assert not os.path.exists(f"{folder}/mc.sock")
+    with pytest.raises(AddressError, match="is for a Unix socket"):
+        create_server("127.0.0.1:0", ServerSettings(socket_group="root"))
+
+
+def test_a_token_file_other_users_can_read_is_said(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="movingcolor.service")
+    token = tmp_path / "token"
+    token.write_text("farm-token-1\n")
+    token.chmod(0o600)
+    assert read_token(token) == "farm-token-1" and not _warnings(caplog)
+    token.chmod(0o644)
+    assert read_token(token) == "farm-token-1"
+    assert any(f"chmod 600 {token}" in text for text in _warnings(caplog))
+
+
+def test_loopback_with_roots_and_no_token_is_said_to_be_every_local_users(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="movingcolor.service")
+    for settings in (ServerSettings(roots=(tmp_path,), token="t"), ServerSettings()):
+        server, _ = create_server("127.0.0.1:0", settings)
+        server.stop(None)
+    assert not _warnings(caplog)
+    server, _ = create_server("127.0.0.1:0", ServerSettings(roots=(tmp_path,)))
+    server.stop(None)
+    assert any("any user of this machine can run file jobs" in text for text in _warnings(caplog))
