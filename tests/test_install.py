@@ -562,3 +562,78 @@ def test_default_folders_follow_each_platform():
         r"C:\Users\ann\AppData\Local\MovingColor",
         r"C:\Program Files\Common Files\OFX\Plugins",
     ]
+
+
+def test_nuke_on_windows_reads_home_where_a_studio_sets_it():
+    """Nuke takes %HOME%\\.nuke where HOME is set (studios often set it), %USERPROFILE%\\.nuke
+    otherwise: the install wrote into a folder Nuke never read."""
+    env = {"HOME": "H:\\", "USERPROFILE": r"C:\Users\ann"}
+    assert str(nuke_user_folder("Windows", env, r"C:\Users\ann")) == r"H:\.nuke"
+    assert str(nuke_user_folder("Windows", {**env, "HOME": ""}, r"C:\Users\ann")) == r"C:\Users\ann\.nuke"
+
+
+def test_a_shared_startup_file_keeps_its_owner_and_group_or_is_left_as_it_was(tmp_path, monkeypatch):
+    """A studio's init.py (another user's, read through its group) rewritten by the install became
+    the installer's, and the artists reading it through its group could no longer open it."""
+    shared = tmp_path / "init.py"
+    shared.write_text("import os\n")
+    shared.chmod(0o640)
+    if os.geteuid() == 0:
+        os.chown(shared, 65534, 65534)
+    before = shared.stat()
+    plan_block(shared, marked_block("pass\n", "note")).apply()
+    after = shared.stat()
+    assert (after.st_uid, after.st_gid, after.st_mode) == (before.st_uid, before.st_gid, before.st_mode)
+    assert BEGIN in shared.read_text()
+    if os.geteuid() != 0:
+        return  # the file is this user's: nothing to keep
+    # Where this user may keep neither (not the owner, not in the group): refused, the file as it was.
+
+    def refused(*args):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "chown", refused)
+    text = shared.read_text()
+    with pytest.raises(PermissionError, match="would lose its group"):
+        plan_block(shared, marked_block("pass  # another\n", "note")).apply()
+    assert shared.read_text() == text and sorted(p.name for p in tmp_path.iterdir()) == ["init.py"]
+
+
+def test_a_startup_file_that_cannot_be_read_is_an_install_error_not_a_traceback(
+    tmp_path, capsys, monkeypatch
+):
+    import movingcolor.host_install.startup_blocks as startup_blocks
+
+    dest = tmp_path / "nuke-home"
+    dest.mkdir()
+    (dest / "init.py").write_text("import os\n")
+
+    def unreadable(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(startup_blocks, "read_text", unreadable)
+    assert run_cli("install", "nuke", "--dest", dest, "--python-version", "3.10", "--dry-run") == 2
+    error = capsys.readouterr().err
+    assert f"cannot read {dest / 'init.py'} (Permission denied); nothing was changed" in error
+
+
+def test_the_packages_folder_in_init_py_survives_an_init_py_in_another_encoding():
+    """An init.py declaring latin-1 read the UTF-8 'é' of the folder's name as two other letters, and
+    Nuke never found the packages."""
+    site = Path("/studio/sité/movingcolor_site")
+    block = init_lines(site, HostPython((3, 10), "--python-version"))
+    assert block.isascii()
+    source = ("# -*- coding: latin-1 -*-\n" + block).encode("latin-1")
+    names: dict = {}
+    defined = source.replace(b"_movingcolor_load()\n", b"").replace(b"del _movingcolor_load\n", b"")
+    exec(compile(defined, "init.py", "exec"), names)
+    assert names["_movingcolor_load"].__defaults__[0] == str(site)
+
+
+def test_a_dry_run_writes_no_probe_into_the_folders_it_checks(tmp_path, capsys):
+    """A probe file made and removed changed the folder's time, which sync and watch tools act on."""
+    dest = tmp_path / "nuke-home"
+    dest.mkdir()
+    os.utime(dest, (1_577_836_800, 1_577_836_800))
+    assert run_cli("install", "nuke", "--dest", dest, "--python-version", "3.10", "--dry-run") == 0
+    assert dest.stat().st_mtime == 1_577_836_800 and list(dest.iterdir()) == []

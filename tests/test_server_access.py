@@ -82,3 +82,14 @@ def test_loopback_with_roots_and_no_token_is_said_to_be_every_local_users(tmp_pa
     server, _ = create_server("127.0.0.1:0", ServerSettings(roots=(tmp_path,)))
     server.stop(None)
     assert any("any user of this machine can run file jobs" in text for text in _warnings(caplog))
+
+
+def test_a_root_that_is_a_file_is_called_a_file(tmp_path):
+    from movingcolor.errors import MovingColorError
+    from movingcolor.service.roots import check_roots
+
+    (tmp_path / "passwd").write_text("")
+    with pytest.raises(MovingColorError, match="is a file, not a folder"):
+        check_roots([tmp_path / "passwd"])
+    with pytest.raises(MovingColorError, match="does not exist"):
+        check_roots([tmp_path / "absent"])

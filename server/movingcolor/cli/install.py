@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 from ..host_install import HOSTS, InstallOptions, plan_install
 from ..host_install.errors import HostInstallError
+from ..host_install.folders import without_probes
 
 DESCRIPTION = """\
 Install a host bridge for this machine's user (or where --dest says).
@@ -42,7 +44,8 @@ def add_parser(commands) -> None:
     python.add_argument(
         "--python-version",
         metavar="X.Y",
-        help="nuke, resolve: the host's Python version (Nuke 15: 3.10, Nuke 16: 3.11; default: this one's)",
+        help="nuke, resolve: the host's Python version (Nuke 15: 3.10, Nuke 16: 3.11; default: the "
+        "version an earlier install there was made for, else this Python's)",
     )
     python.add_argument(
         "--python", metavar="EXE", help="nuke, resolve: a Python of the host's version, to read it from"
@@ -69,7 +72,15 @@ def run(args) -> int:
         with_dependencies=not args.no_deps,
         bundle=args.bundle,
     )
-    plan = plan_install(args.host, options)
+    try:
+        with without_probes() if args.dry_run else contextlib.nullcontext():
+            plan = plan_install(args.host, options)
+    except OSError as error:  # an init.py or menu.py this user cannot read, a folder it cannot list
+        where = f" {error.filename}" if error.filename else ""
+        raise HostInstallError(
+            f"cannot read{where} ({error.strerror or error}); nothing was changed: give this user access "
+            f"to it, or install for another folder (--dest)"
+        ) from error
     for note in plan.notes:
         print(f"Note: {note}")
     if args.dry_run:

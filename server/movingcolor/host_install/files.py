@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -20,11 +21,38 @@ def replace_text(path: Path, text: str) -> None:
         with open(temporary, "w", encoding="utf-8", errors="surrogateescape", newline="") as file:
             file.write(text)
         if path.exists():
+            _keep_owner(path, temporary)
             shutil.copymode(path, temporary)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def _keep_owner(path: Path, temporary: Path) -> None:
+    """``path``'s owner and group on ``temporary``, or its group where this user may not give the
+    file away: a studio's shared init.py (group-readable, linked into each artist's folder) rewritten
+    by a TD became the TD's, and its readers could no longer open it. A group this user cannot keep
+    is refused, before anything is replaced."""
+    if not hasattr(os, "chown"):  # Windows: a new file takes its folder's permissions
+        return
+    was, now = path.stat(), temporary.stat()
+    if (was.st_uid, was.st_gid) == (now.st_uid, now.st_gid):
+        return
+    try:
+        os.chown(temporary, was.st_uid, was.st_gid)
+        return
+    except PermissionError:
+        pass
+    try:
+        os.chown(temporary, -1, was.st_gid)
+    except PermissionError:
+        raise PermissionError(
+            errno.EPERM,
+            f"rewritten by this user it would lose its group (gid {was.st_gid}) and the users who read "
+            f"it through that group; run the install as its owner or as a member of that group",
+            str(path),
+        ) from None
 
 
 def read_text(path: Path) -> str:

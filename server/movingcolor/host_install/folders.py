@@ -6,14 +6,33 @@ are passed in so the defaults of every platform can be read (and tested) on any 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import errno
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 
 from .errors import DestinationNotWritableError
 
 _FUSION_UTILITY = "Fusion/Scripts/Utility"
+
+#: Whether checks may write a probe file: not in a dry run, which promises to change nothing (a probe
+#: made and removed changes the folder's time, which sync and watch tools act on).
+_MAY_PROBE = contextvars.ContextVar("movingcolor_install_may_probe", default=True)
+
+
+@contextlib.contextmanager
+def without_probes() -> Iterator[None]:
+    """:func:`check_writable` asks the system instead of writing a probe while the block runs (a dry
+    run): a folder root may not write to, or one whose ACLs refuse, may then pass it, and the
+    install itself checks it again."""
+    token = _MAY_PROBE.set(False)
+    try:
+        yield
+    finally:
+        _MAY_PROBE.reset(token)
 
 
 def _path(system: str, *parts: str) -> PurePath:
@@ -21,9 +40,10 @@ def _path(system: str, *parts: str) -> PurePath:
 
 
 def nuke_user_folder(system: str, env: Mapping[str, str], home: str) -> PurePath:
-    """``~/.nuke`` (``%USERPROFILE%\\.nuke`` on Windows): Nuke runs its init.py and menu.py at start-up."""
+    """``~/.nuke`` (on Windows ``%HOME%\\.nuke`` where HOME is set, as studios often set it, else
+    ``%USERPROFILE%\\.nuke``): Nuke runs its init.py and menu.py at start-up."""
     if system == "Windows":
-        return _path(system, env.get("USERPROFILE", home), ".nuke")
+        return _path(system, env.get("HOME") or env.get("USERPROFILE", home), ".nuke")
     return _path(system, home, ".nuke")
 
 
@@ -75,6 +95,12 @@ def check_writable(folder: Path, what: str, fix: str) -> None:
     if not existing.is_dir():
         raise DestinationNotWritableError(f"{what} {folder}: {existing} is a file, not a folder; {fix}")
     try:
+        if not _MAY_PROBE.get():
+            if not os.access(existing, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+            if hasattr(os, "statvfs") and os.statvfs(existing).f_flag & os.ST_RDONLY:
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+            return
         handle, probe = tempfile.mkstemp(prefix=".movingcolor-probe-", dir=existing)
     except OSError as error:
         reason = error.strerror or str(error)

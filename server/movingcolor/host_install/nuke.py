@@ -18,8 +18,10 @@ NOTE = (
 )
 
 # Python 3.6 syntax on purpose: an older Nuke must be able to read it to say why it does not load.
+# The packages' folder is written in ASCII escapes: a user's init.py may declare another encoding
+# (``# -*- coding: latin-1 -*-``), in which a UTF-8 ``é`` reads as two other letters.
 INIT = """\
-def _movingcolor_load(site={site!r}, python={python!r}):
+def _movingcolor_load(site={site!a}, python={python!r}):
     import sys
 
     running = tuple(sys.version_info[:2])

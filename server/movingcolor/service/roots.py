@@ -16,6 +16,8 @@ def check_roots(roots: Sequence[Path]) -> tuple[Path, ...]:
     real = []
     for root in roots:
         path = Path(root).expanduser()
+        if path.exists() and not path.is_dir():
+            raise MovingColorError(f"root folder {root} is a file, not a folder; give its folder (--root)")
         if not path.is_dir():
             raise MovingColorError(f"root folder {root} does not exist; create it or fix --root")
         real.append(Path(os.path.realpath(path)))
