@@ -4,6 +4,7 @@ the full range, from nearly right to beyond the band."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -268,3 +269,28 @@ def test_a_batch_from_a_davis_clip(tmp_path):
     alpha = batch.target_alpha
     assert 0 < (alpha >= 0.5).mean() < 1 and ((alpha > 0) & (alpha < 1)).any()
     assert batch.band.sum() > 0
+
+
+def test_a_clip_folder_whose_masks_mark_no_edge_is_refused_naming_why(tmp_path):
+    """0/1 label images (objects at 1/255), empty and full masks trained nothing, without a word."""
+    from movingcolor.frames.image_io import read_pixels
+
+    labels = _clip_folder(tmp_path / "labels")
+    for path in sorted((labels / "mask").iterdir()):
+        write_image(path, (read_pixels(path) > 0.5).astype(np.float32) / 255.0, channels=("Y",))
+    with pytest.raises(MovingColorError, match=r"no mask reaches half .* 0 and 1 \(objects at 1/255\)"):
+        _real_batch(labels)
+    full = _clip_folder(tmp_path / "full")
+    for path in sorted((full / "mask").iterdir()):
+        write_image(path, np.ones((96, 128, 1), np.float32), channels=("Y",))
+    with pytest.raises(MovingColorError, match="every pixel of every mask is the object"):
+        _real_batch(full)
+
+
+def test_a_clip_frame_named_in_another_encoding_is_named_to_rename(tmp_path):
+    """A Latin-1 name (a frame of an old share) failed inside OpenImageIO with a TypeError."""
+    folder = _clip_folder(tmp_path / "latin")
+    for kind in ("frames", "mask"):
+        os.rename(folder / kind / "00002.png", os.fsencode(folder / kind) + b"/caf\xe9.png")
+    with pytest.raises(MovingColorError, match="is not UTF-8 text"):
+        _real_batch(folder)

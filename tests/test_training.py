@@ -978,3 +978,94 @@ def test_batch_folders_of_this_hosts_dead_runs_are_removed_and_no_others(tmp_pat
         folder.mkdir()
     _remove_stale_folders(tmp_path)
     assert sorted(tmp_path.iterdir()) == sorted([elsewhere, alive])
+
+
+def test_the_best_weights_compare_like_with_like_across_installs(tmp_path):
+    """Validation scores ΔE where scikit-image is installed and band L1 where not: a run resumed on
+    the other kind of install compared 3.0 (ΔE) with 0.03 (L1), so the best never moved again."""
+    trainer = Trainer(TrainConfig.load("tiny-test"), tmp_path / "run", workers=0)
+    (tmp_path / "run").mkdir()
+    record = tmp_path / "run" / "best" / "best.json"
+    trainer.step = 2
+    trainer._keep_best({"band_l1": 0.03})  # no scikit-image
+    trainer.step = 4
+    trainer._keep_best({"band_l1": 0.02, "band_delta_e": 3.0})  # L1 with L1: better
+    assert json.loads(record.read_text())["step"] == 4
+    trainer.step = 6
+    trainer._keep_best({"band_l1": 0.025, "band_delta_e": 2.0})  # ΔE with ΔE: better
+    assert json.loads(record.read_text())["step"] == 6
+    trainer.step = 8
+    trainer._keep_best({"band_l1": 0.01})  # L1 with L1: better though its ΔE is unknown
+    assert json.loads(record.read_text())["step"] == 8
+    # A damaged record is replaced by the next validation, and --best says it cannot be read.
+    record.write_text('{"step": 8, "sco')
+    with pytest.raises(MovingColorError, match="best.json cannot be read: export without --best"):
+        trainer.load_best()
+    trainer.step = 10
+    trainer._keep_best({"band_l1": 0.5})
+    assert json.loads(record.read_text())["step"] == 10 and trainer.load_best() == 10
+
+
+def test_a_resumed_run_that_makes_no_step_leaves_its_checkpoint_as_it_was(tmp_path, capsys, monkeypatch):
+    """An export-only run (--steps at the run's step) rewrote the checkpoint, and on a full disk was
+    refused, and exported nothing."""
+    import movingcolor.training.trainer as trainer_module
+
+    out = tmp_path / "run"
+    assert run_cli("train", "--config", "tiny-test", "--out", out, "--steps", "3") == 0
+    checkpoint = out / "checkpoint" / "trainer.json"
+    assert json.loads(checkpoint.read_text())["step"] == 3
+    stamp = checkpoint.stat().st_mtime_ns
+
+    def full_disk(self):
+        raise MovingColorError("cannot write the checkpoint: No space left on device")
+
+    monkeypatch.setattr(trainer_module.Trainer, "save", full_disk)
+    capsys.readouterr()
+    assert (
+        run_cli("train", "--config", "tiny-test", "--out", out, "--steps", "2", "--export", tmp_path / "m")
+        == 0
+    )
+    said = capsys.readouterr().out
+    assert "the run is at step 3 already, past --steps 2: no step to make" in said
+    assert checkpoint.stat().st_mtime_ns == stamp and (tmp_path / "m" / "model.safetensors").exists()
+
+
+def test_train_options_that_do_nothing_and_an_out_that_cannot_be_made_are_refused(tmp_path, capsys):
+    for extra in (["--best"], ["--name", "mine"]):
+        assert (
+            run_cli("train", "--config", "tiny-test", "--out", tmp_path / "run", "--steps", "1", *extra) == 2
+        )
+        assert "choose what --export writes: give --export FOLDER too" in capsys.readouterr().err
+    (tmp_path / "a-file").write_text("")
+    assert (
+        run_cli("train", "--config", "tiny-test", "--out", tmp_path / "a-file" / "run", "--steps", "1") == 2
+    )
+    assert f"cannot make the run folder {tmp_path / 'a-file' / 'run'}" in capsys.readouterr().err
+
+
+def test_a_run_resumed_on_an_install_with_other_training_photos_says_so(tmp_path, monkeypatch, caplog):
+    import movingcolor.training.trainer as trainer_module
+
+    config = TrainConfig.load("tiny-test")
+    monkeypatch.setattr(trainer_module, "_has_scikit_image", lambda: False)
+    Trainer(config, tmp_path / "run", workers=0).train(steps=2)
+    monkeypatch.setattr(trainer_module, "_has_scikit_image", lambda: True)
+    with caplog.at_level("WARNING"):
+        Trainer(config, tmp_path / "run", workers=0).resume()
+    assert "trained without scikit-image and this install has it" in caplog.text
+
+
+def test_tensorboard_drops_the_steps_a_killed_run_logged_past_its_checkpoint(tmp_path, monkeypatch):
+    """A resume logged steps 21-34 again beside the killed run's 21-34 (the CSV files lose them)."""
+    import types
+
+    from movingcolor.training.tensorboard_log import TensorBoardLog
+
+    made = []
+    module = types.ModuleType("torch.utils.tensorboard")
+    module.SummaryWriter = lambda **options: made.append(options)
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", module)
+    TensorBoardLog(tmp_path, resumed_at=20)
+    TensorBoardLog(tmp_path)
+    assert [options.get("purge_step") for options in made] == [21, None]

@@ -18,8 +18,9 @@ def add_parser(commands) -> None:
     parser = commands.add_parser(
         "train",
         help="train the network (self-supervised), resumable",
-        description="Train on generated clips (random grades, random mattes). A run folder resumes "
-        "where its checkpoint left off.",
+        description="Train on generated clips (random grades, random mattes), and on real footage "
+        "where the config lists clip folders (clip_folders: frames/ and mask/ of one mask per frame). "
+        "A run folder resumes where its checkpoint left off.",
     )
     parser.add_argument(
         "--config",
@@ -61,6 +62,9 @@ def run(args) -> int:
         raise MovingColorError(f"--minutes {args.minutes:g}: give the minutes to train, more than 0")
     if args.steps is not None and args.steps < 1:
         raise MovingColorError(f"--steps {args.steps}: give the step to stop at, 1 or more")
+    if (args.best or args.name) and not args.export:
+        given = " and ".join(flag for flag, value in (("--best", args.best), ("--name", args.name)) if value)
+        raise MovingColorError(f"{given} choose what --export writes: give --export FOLDER too")
     config = TrainConfig.load(args.config)
     if args.steps is not None and args.steps > config.steps:
         raise MovingColorError(
@@ -77,6 +81,14 @@ def run(args) -> int:
                 f"replace the run; export the model elsewhere"
             )
         check_model_folder_target(args.export)
+    try:
+        if not Path(args.out).exists():  # a file there is named as one by the trainer
+            Path(args.out).mkdir(parents=True)
+    except OSError as error:
+        raise MovingColorError(
+            f"cannot make the run folder {args.out} ({error.strerror or error}); give --out a folder "
+            f"you can write"
+        ) from None
     trainer = Trainer(config, Path(args.out), args.workers)  # a checkpoint a kill set aside is back
     saved = trainer.checkpoint / "trainer.json"
     if saved.exists():
@@ -96,6 +108,8 @@ def run(args) -> int:
             )
         trainer.resume()
         print(f"resuming {args.out} at step {trainer.step}", flush=True)
+        if args.steps is not None and args.steps <= trainer.step:
+            print(f"the run is at step {trainer.step} already, past --steps {args.steps}: no step to make")
     else:
         removed = trainer.clear_unfinished_start()
         if removed:

@@ -29,6 +29,7 @@ import numpy as np
 from ..errors import MovingColorError
 from ..frames.image_io import read_pixels
 from ..frames.matte import matte_from_pixels
+from ..frames.sequence import require_text_path
 
 FRAME_EXTENSIONS = (".jpg", ".jpeg", ".png")
 MASK_EXTENSIONS = (".png", ".tif", ".tiff")
@@ -89,6 +90,9 @@ def frame_pairs(folder: Path) -> tuple[tuple[Path, Path], ...]:
     pairs = [(path, masks[path.stem]) for path in _files(source, FRAME_EXTENSIONS) if path.stem in masks]
     if not pairs:
         raise MovingColorError(f"clip folder {folder} holds no frames with masks; {LAYOUT}")
+    for pair in pairs:
+        for path in pair:
+            require_text_path(path, "clip frame", MovingColorError)
     return tuple(sorted(pairs, key=lambda pair: _frame_order(pair[0])))
 
 
@@ -120,7 +124,19 @@ def read_clip(folder: Path) -> ClipFrames:
             )
         frames.append(np.ascontiguousarray(pixels[..., :3], dtype=np.float32))
         masks.append(mask)
-    return ClipFrames(np.stack(frames), np.stack(masks))
+    stacked = np.stack(masks)
+    inside = stacked >= 0.5
+    if not inside.any() or inside.all():
+        # Every draw would hold no edge, and the clip's share of the batches trains nothing.
+        largest = float(stacked.max())
+        why = (
+            f"no mask reaches half (the largest value is {largest:.4g}): a label image of 0 and 1 "
+            f"(objects at 1/255) must be made 0 and 255 first"
+            if not inside.any()
+            else "every pixel of every mask is the object"
+        )
+        raise MovingColorError(f"clip folder {folder}: {why}; its masks must mark an object's edge")
+    return ClipFrames(np.stack(frames), stacked)
 
 
 def draw_footage(

@@ -17,17 +17,19 @@ class TensorBoardLog:
     """Scalars under ``run/tensorboard``, or nothing when TensorBoard is not installed.
 
     A resumed run adds a new event file to the same folder; TensorBoard shows the
-    segments as one curve.
+    segments as one curve, without the steps a killed run logged past its checkpoint (which the
+    resumed run makes again; the CSV files lose them too).
     """
 
-    def __init__(self, run: Path):
+    def __init__(self, run: Path, resumed_at: int = 0):
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:  # torch's writer needs the tensorboard package
             self._writer = None
             LOG.debug("tensorboard is not installed: loss curves go to CSV only")
             return
-        self._writer = SummaryWriter(log_dir=str(run / FOLDER))
+        purge = resumed_at + 1 if resumed_at else None
+        self._writer = SummaryWriter(log_dir=str(run / FOLDER), purge_step=purge)
 
     def scalars(self, group: str, step: int, values: dict[str, float]) -> None:
         """One point per value, named ``group/name`` (e.g. ``loss/total``)."""

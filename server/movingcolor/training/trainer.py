@@ -215,7 +215,10 @@ class Trainer:
                 _save_split(self.discriminator.state_dict(), staging, "discriminator")
                 _save_split(self.d_optimiser.state_dict(), staging, "d_optimiser")
             (staging / "trainer.json").write_text(
-                json.dumps({"step": self.step, "config": self.config.to_dict()}, indent=2)
+                json.dumps(
+                    {"step": self.step, "config": self.config.to_dict(), "scikit_image": _has_scikit_image()},
+                    indent=2,
+                )
             )
             replace_folder(staging, self.checkpoint)
         except OSError as error:
@@ -247,6 +250,20 @@ class Trainer:
             self.discriminator.load_state_dict(_load_split(self.checkpoint, "discriminator", self.device))
             self.d_optimiser.load_state_dict(_load_split(self.checkpoint, "d_optimiser", self.device))
         self.step = int(state["step"])
+        made_with = state.get("scikit_image")
+        if made_with is not None and made_with != _has_scikit_image():
+            fix = (
+                "trained with scikit-image and this install has none: install it (pip install scikit-image)"
+                if made_with
+                else "trained without scikit-image and this install has it: resume it where it is absent"
+            )
+            log.warning(
+                "%s was %s to resume it as it began (its sample photos are training data, and "
+                "validation scores ΔE with it): from here on the run is not what an unbroken one "
+                "would be",
+                self.run,
+                fix,
+            )
         for name in ("losses.csv", "validation.csv"):
             self._drop_rows_after(name, self.step)
         return True
@@ -498,12 +515,17 @@ class Trainer:
     def _keep_best(self, scores: dict[str, float]) -> None:
         """Keep the weights of the best validation so far in ``best/`` (a noisy curve's
         last point is not always its best)."""
-        score = scores.get("band_delta_e", scores.get("band_l1"))
+        restore_folder(self.run / "best")
+        best = self._best_record()
+        # ΔE where both this validation and the best so far have it, else band L1, which every
+        # validation scores: ΔE needs scikit-image, and a run resumed on an install of the other kind
+        # compared ΔE (2-6) with L1 (0.02), so every later validation won, or none did.
+        both_have_delta_e = "band_delta_e" in scores and (best is None or "band_delta_e" in best)
+        metric = "band_delta_e" if both_have_delta_e else "band_l1"
+        score = scores.get(metric)
         if score is None or not math.isfinite(score):
             return  # never the best: NaN compares false with everything
-        restore_folder(self.run / "best")
-        record = self.run / "best" / "best.json"
-        if record.exists() and json.loads(record.read_text())["score"] <= score:
+        if best is not None and isinstance(best.get(metric), (int, float)) and best[metric] <= score:
             return
         # Staging folders a killed write of the best weights left behind (the swap's own folder
         # set aside was dealt with by restore_folder just above).
@@ -513,17 +535,36 @@ class Trainer:
         try:
             _save_split(self.network.state_dict(), staging, "generator")
             (staging / "best.json").write_text(
-                json.dumps({"step": self.step, "score": score, **scores}, indent=2)
+                json.dumps({"step": self.step, "score": score, "metric": metric, **scores}, indent=2)
             )
             replace_folder(staging, self.run / "best")
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
+    def _best_record(self) -> dict | None:
+        """The best validation's record, None where there is none; a damaged one (edited by hand,
+        cut short by a full disk before the swap was atomic) is taken as none and replaced."""
+        record = self.run / "best" / "best.json"
+        if not record.exists():
+            return None
+        try:
+            best = json.loads(record.read_text())
+            int(best["step"])
+        except (OSError, ValueError, KeyError, TypeError):
+            log.warning("%s cannot be read: the next validation's weights replace it as the best", record)
+            return None
+        return best
+
     def load_best(self) -> int:
         """Load the best validated weights; returns their step."""
-        record = json.loads((self.run / "best" / "best.json").read_text())
+        best = self._best_record()
+        if best is None:
+            raise MovingColorError(
+                f"{self.run / 'best' / 'best.json'} cannot be read: export without --best (the last "
+                f"weights), or train on until the next validation replaces it"
+            )
         self.network.load_state_dict(_load_split(self.run / "best", "generator", self.device))
-        return int(record["step"])
+        return int(best["step"])
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -557,14 +598,14 @@ class Trainer:
         stop_at = min(steps if steps is not None else c.steps, c.steps)
         deadline = time.monotonic() + 60 * minutes if minutes else None
         started = time.monotonic()
-        curves = TensorBoardLog(self.run)
+        curves = TensorBoardLog(self.run, resumed_at=self.step)
         if self.workers > 0:
             self._prefetcher = BatchPrefetcher(self._batch_arguments(c.seed, c.mode, c.batch), self.workers)
         # A farm's stop or pre-emption (SIGTERM) ends the run as Ctrl-C does, at the end of the step
         # under way: the checkpoint is written and the batch workers are closed on the way out.
         stopping = self._stopping = _StopAtStepEnd()
         diverged = False
-        had_checkpoint = self.has_checkpoint
+        first_step = self.step
         try:
             if self._validation_missed():
                 self._validate(curves)
@@ -602,10 +643,12 @@ class Trainer:
                         self.step + 1,
                     )
                     self._updating = False
-                elif not diverged and (self.step > 0 or had_checkpoint):
+                elif not diverged and self.step > first_step and self.step % c.checkpoint_every:
                     # A run that failed before its first step (a clip folder missing) leaves nothing to
                     # resume: a checkpoint of step 0 held its broken configuration, and refused the
-                    # corrected one as another run's.
+                    # corrected one as another run's. A resumed run that made no step, or stopped at a
+                    # step it saved, has its checkpoint already (an export-only run on a full disk
+                    # was refused rewriting it).
                     self.save()
             finally:
                 # Only now: a stop asked for while the checkpoint is written waits for it.
@@ -654,8 +697,14 @@ def _widened(loaded: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -
     return widened
 
 
+def _has_scikit_image() -> bool:
+    """Whether scikit-image is installed: its sample photos are training data, and ΔE2000 scores
+    validation."""
+    return importlib.util.find_spec("skimage") is not None
+
+
 def _delta_e2000_if_installed() -> Callable | None:
-    if importlib.util.find_spec("skimage") is None:
+    if not _has_scikit_image():
         return None
     from ..color.difference import delta_e2000
 
