@@ -13,6 +13,7 @@ import pytest
 from movingcolor.engines import FusionFrames
 from movingcolor.engines.band_refinement import NUMPY_REFINER, refine_tiles, smoothed_band_alpha
 from movingcolor.engines.feather import FeatherEngine
+from movingcolor.engines.gaussian import gaussian_blur, gaussian_reach
 from movingcolor.engines.guided import GuidedEngine
 from movingcolor.engines.guided_filter import refine_matte
 from movingcolor.errors import MovingColorError
@@ -257,3 +258,22 @@ def test_a_server_runs_classical_engines_with_numpy_on_a_cpu_and_refuses_a_missi
     if not torch.cuda.is_available():
         with pytest.raises(MovingColorError, match="no CUDA GPU"):
             pool.engine_for("guided", device="cuda")
+
+
+def test_the_torch_gaussian_keeps_a_plateau_to_the_bit_and_never_convolves(monkeypatch):
+    """A matte of 1 blurred in float32 came out 0.99999994, where the composite then blends instead
+    of copying; and cuDNN convolves float32 in TF32 on recent GPUs (2e-4 off numpy's blur), so the
+    blur is summed in double precision without a convolution."""
+    import torch.nn.functional as F
+
+    def no_convolution(*args, **kwargs):
+        raise AssertionError("a convolution: TF32 on a GPU")
+
+    monkeypatch.setattr(F, "conv2d", no_convolution)
+    crops = np.zeros((2, 60, 70), np.float32)
+    crops[:, :, 35:] = 1.0
+    for sigma in (1.5, 4.0, 7.3):
+        blurred = gaussian_blur_on(crops, sigma, 4.0, "cpu")
+        assert (blurred[:, :, 35 + gaussian_reach(sigma, 4.0) :] == 1.0).all()
+        assert (blurred[:, :, : 35 - gaussian_reach(sigma, 4.0)] == 0.0).all()
+        np.testing.assert_allclose(blurred, gaussian_blur(crops, sigma, 4.0), rtol=0, atol=1e-7)
