@@ -71,3 +71,18 @@ def test_only_running_out_of_memory_is_taken_for_it_where_it_caused_another_erro
         assert device_memory_error(error) is not None
     assert device_memory_error(RuntimeError("CUDA error: an illegal memory access")) is None
     assert device_memory_error(MemoryError()) is None
+
+
+def test_a_server_started_on_one_gpu_of_several_lists_that_gpu_first(monkeypatch):
+    """GetInfo listed the CPU first for --device cuda:0, and named GPU 0 whichever was asked for."""
+    import movingcolor.service.info as info
+
+    monkeypatch.setattr(info, "no_gpu_to_ask_torch_for", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    named = lambda device: f"GPU {torch.device(device).index or 0}"  # noqa: E731
+    monkeypatch.setattr(torch.cuda, "get_device_name", named)
+    listed = info._devices.__wrapped__
+    assert listed("cuda:1")[0] == ("cuda:1", "GPU 1")
+    assert listed("cuda:0")[0] == ("cuda:0", "GPU 0") and listed("auto")[0] == ("cuda", "GPU 0")
+    assert listed("cpu")[0][0] == "cpu" and listed("cpu")[1] == ("cuda", "GPU 0")

@@ -108,12 +108,12 @@ def run_case(config_name: str, width: int, height: int, device: str, repeats: in
 
     def synchronise() -> None:
         if device.startswith("cuda"):
-            torch.cuda.synchronize()
+            torch.cuda.synchronize(device)
 
     # The shot's first window, untimed; on CUDA it also warms kernels, autotuning, the allocator.
     engine.fuse_window(_window(config, width, height))
     if device.startswith("cuda"):
-        torch.cuda.reset_peak_memory_stats()
+        torch.cuda.reset_peak_memory_stats(device)
     times = []
     for repeat in range(1, repeats + 1):
         # Each timed window comes a stride after the one before it, as in a shot. The previous
@@ -128,8 +128,8 @@ def run_case(config_name: str, width: int, height: int, device: str, repeats: in
     window_seconds = statistics.median(times)
     # The shot's peak, before the counting below (the counter's bookkeeping is no part of a shot).
     if device.startswith("cuda"):
-        peak = torch.cuda.max_memory_allocated()
-        device_name = torch.cuda.get_device_name(0)
+        peak = torch.cuda.max_memory_allocated(device)
+        device_name = torch.cuda.get_device_name(device)
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
         device_name = "cpu"
@@ -173,19 +173,23 @@ def _matmul_flops_per_second(device) -> float:
     import torch
 
     device = torch.device(device)
-    side = 2048
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    on_gpu = device.type == "cuda"
+    # On a GPU a 2048 product takes tens of microseconds, of which launching and waiting for it are
+    # a large part: a larger one, launched ten times between waits.
+    side, launches = (8192, 10) if on_gpu else (2048, 1)
+    dtype = torch.bfloat16 if on_gpu else torch.float32
     a = torch.rand(side, side, device=device, dtype=dtype)
     b = torch.rand(side, side, device=device, dtype=dtype)
     best = float("inf")
     for _ in range(4):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        if on_gpu:
+            torch.cuda.synchronize(device)
         started = time.perf_counter()
-        torch.mm(a, b)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - started)
+        for _ in range(launches):
+            torch.mm(a, b)
+        if on_gpu:
+            torch.cuda.synchronize(device)
+        best = min(best, (time.perf_counter() - started) / launches)
     return 2 * side**3 / best
 
 

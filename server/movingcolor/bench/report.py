@@ -48,7 +48,7 @@ def gpu_label(device: str) -> str | None:
     try:
         import torch
 
-        return f"{torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda})"
+        return f"{torch.cuda.get_device_name(torch.device(device))} (CUDA {torch.version.cuda})"
     except Exception:  # noqa: BLE001 - a label only: the run itself has already succeeded
         return device
 

@@ -40,8 +40,10 @@ def _devices(default: str) -> tuple[tuple[str, str], ...]:
     except ImportError:
         return tuple(devices)
     if torch.cuda.is_available():
-        cuda = ("cuda", torch.cuda.get_device_name(0))
-        devices = [cuda, *devices] if default in ("auto", "cuda") else [*devices, cuda]
+        # The GPU the server was started on (``cuda:1``), first; ``cuda`` for the current one.
+        gpu = default if default.startswith("cuda") else "cuda"
+        cuda = (gpu, torch.cuda.get_device_name(torch.device(gpu)))
+        devices = [cuda, *devices] if default == "auto" or default.startswith("cuda") else [*devices, cuda]
     return tuple(devices)
 
 
