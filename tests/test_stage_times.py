@@ -130,3 +130,32 @@ def test_a_gpu_this_machine_lacks_is_refused_before_a_shot_is_made(monkeypatch, 
     with pytest.raises(SystemExit):
         stage_times.main(["--sizes", "1920"])
     assert "write WIDTHxHEIGHT" in capsys.readouterr().err
+
+
+def test_only_the_engines_stages_wait_for_the_device_and_a_warm_up_goes_untimed(monkeypatch):
+    """On a GPU each stage waited for the device before and after it, the readers' and the writer's
+    too (on threads of their own: their figures took the engine's GPU work, and the read-ahead
+    stalled); and the timed run paid the device's first use. A counting wait stands in for the
+    GPU's, on the CPU."""
+    import threading
+
+    waits, lock = [], threading.Lock()
+
+    def wait():
+        with lock:
+            waits.append(threading.current_thread().name)
+
+    monkeypatch.setattr(stage_times, "_gpu_synchronize", lambda device: wait)
+    shots = []
+    run_shot = stage_times.run_shot
+    monkeypatch.setattr(
+        stage_times, "run_shot", lambda spec, **kw: shots.append(spec) or run_shot(spec, **kw)
+    )
+    run = stage_times.measure("guided", 160, 96, frames=4, warm_up=True, profile=False)
+    stages = {stage.name: stage for stage in run.stages}
+    engine_calls = sum(stages[path].calls for _, path, _ in stage_times.ENGINE_STAGES if path in stages)
+    assert len(waits) == 2 * engine_calls and stages["write_image"].calls == 4
+    assert not any(name.startswith("movingcolor-") for name in waits), set(waits)  # no reader, no writer
+    # The warm-up shot first, small; the stages are the timed shot's alone.
+    assert len(shots) == 2 and "warm-up" in shots[0].plate and "warm-up" not in shots[1].plate
+    assert stages["fuse_window"].calls == 4

@@ -11,8 +11,10 @@ writer run at once, and a stage holds those it calls (``fuse_window`` every engi
 below it), so the stages overlap and their sum exceeds the run. Its *own CPU* is what the
 calling thread computed meanwhile (``time.thread_time``): work a stage hands to other threads
 (OpenMP's, the compute pool's, OpenEXR's) is not in it. The process's CPU over the run counts every
-thread. On a CUDA device each stage waits for the GPU's work before it ends, and the GPU's own
-time per operator comes from ``torch.profiler`` (which slows the run it records).
+thread. On a CUDA device a small shot is fused first, untimed (the device's first use costs
+seconds), each of the engine's stages waits for the GPU's work before it ends, and the GPU's own
+time per operator comes from ``torch.profiler`` over a second run of the shot (it slows the run it
+records, so the stages are timed without it).
 
 Run: ``python -m movingcolor.bench.stage_times --engine movingcolor --sizes 1920x1080,4096x2160``
 (``--frames``, ``--device cuda``, ``--out BENCHMARKS.md`` for a section there, ``--json FILE``).
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import importlib
 import os
@@ -43,6 +46,9 @@ from .frame_size import parse_frame_sizes
 from .io_floor import GRADE, write_shot
 from .report import command_of, gpu_label, machine_lines, report_with_figures
 
+#: The warm-up shot fused before a GPU's timed run: small, every stage of the shot's.
+WARM_UP_SIZE = (480, 270)
+WARM_UP_FRAMES = 6
 SECTION = "## Where a shot's time goes: the stages of one run (CPU)"
 GPU_SECTION = "## Where a shot's time goes: the stages of one run (CUDA GPU)"
 FRAMES = 8
@@ -102,8 +108,10 @@ class StageTimes:
 
 class _Timers:
     """Wraps each stage's function for the run and sums its calls' times (safe from many threads).
-    ``synchronize``, where given, is called before and after each call: on a GPU a call only queues
-    its work, which a later stage would otherwise be timed waiting for."""
+    ``synchronize``, where given, is called before and after each call of an engine's stage: on a
+    GPU a call only queues its work, which a later stage would otherwise be timed waiting for. Never
+    around the readers' and the writer's stages: they run on threads of their own, and waiting
+    there for the engine's GPU work timed it as reading and writing and stalled the read-ahead."""
 
     def __init__(self, synchronize: Callable[[], None] | None = None) -> None:
         self._synchronize = synchronize or (lambda: None)
@@ -111,18 +119,21 @@ class _Timers:
         self._lock = threading.Lock()
         self._undo: list[tuple[object, str, object]] = []
 
-    def wrap(self, owner: object, attribute: str, name: str, what: str) -> None:
+    def wrap(self, owner: object, attribute: str, name: str, what: str, on_device: bool = False) -> None:
+        """Time ``owner.attribute`` as stage ``name``; ``on_device``: an engine's stage, waited for on
+        a GPU."""
         original = getattr(owner, attribute)
         stage = self.stages.setdefault(name, Stage(name, what))
+        synchronize = self._synchronize if on_device else (lambda: None)
 
         @functools.wraps(original)
         def timed(*args, **kwargs):
-            self._synchronize()
+            synchronize()
             wall, cpu = time.perf_counter(), time.thread_time()
             try:
                 return original(*args, **kwargs)
             finally:
-                self._synchronize()
+                synchronize()
                 wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
                 with self._lock:
                     stage.calls += 1
@@ -168,10 +179,11 @@ def timed_stages(engine, synchronize: Callable[[], None] | None = None) -> Itera
     while the block runs (``synchronize``: :class:`_Timers`')."""
     timers = _Timers(synchronize)
     try:
-        for module, path, what in (*PIPELINE_STAGES, *ENGINE_STAGES):
+        stages = [(stage, False) for stage in PIPELINE_STAGES] + [(stage, True) for stage in ENGINE_STAGES]
+        for (module, path, what), on_device in stages:
             found = _owner(module, path, engine)
             if found is not None:
-                timers.wrap(*found, path, what)
+                timers.wrap(*found, path, what, on_device)
         yield timers
     finally:
         timers.undo()
@@ -184,9 +196,17 @@ def measure(
     frames: int = FRAMES,
     device: str = "cpu",
     shot: tuple[str, str] | None = None,
+    warm_up: bool | None = None,
+    profile: bool = True,
 ) -> StageTimes:
     """One run of ``engine_name`` on the benchmark's shot, its stages timed; ``shot``: that shot's
-    patterns where :func:`~.io_floor.write_shot` made it already (at 4096x2160 it takes most of a minute)."""
+    patterns where :func:`~.io_floor.write_shot` made it already (at 4096x2160 it takes most of a minute).
+
+    ``warm_up`` (on a GPU unless False): a small shot fused first, untimed, so the timed run does not
+    pay the device's first use (its context's libraries, kernels loaded and tuned: seconds on a GPU).
+    ``profile``: on a GPU, the GPU's operators from a second run of the shot under torch.profiler,
+    which slows the run it records, so the stages are timed without it."""
+    on_gpu = device.startswith("cuda")
     with tempfile.TemporaryDirectory(prefix="movingcolor-stages-") as folder:
         plate, matte = shot or write_shot(Path(folder), width, height, frames)
         spec = ShotSpec(
@@ -202,23 +222,28 @@ def measure(
         # Made as `movingcolor fuse` makes it, but before the timed run: the stages are the shot's
         # work, without torch's import and the model's load (the production-speed runs include them).
         engine = create_engine(engine_name, **engine_options(spec))
-        profiler = _gpu_profiler(device)
-        with timed_stages(engine, _gpu_synchronize(device)) as timers, profiler:
+        if on_gpu if warm_up is None else warm_up:
+            warm = Path(folder) / "warm-up"
+            small = write_shot(warm, WARM_UP_SIZE[0], WARM_UP_SIZE[1], min(frames, WARM_UP_FRAMES))
+            out = str(warm / "out" / "f.####.exr")
+            run_shot(dataclasses.replace(spec, plate=small[0], matte=small[1], out=out), engine=engine)
+        with timed_stages(engine, _gpu_synchronize(device)) as timers:
             before, started = os.times(), time.perf_counter()
             run_shot(spec, engine=engine)
             seconds, after = time.perf_counter() - started, os.times()
+        operators = []
+        if on_gpu and profile:
+            with _gpu_profiler(device) as profiler:
+                run_shot(spec, engine=engine)
+            operators = _gpu_operators(profiler)
     # A stage the run never called is listed too (last, with no calls): one whose function the run
     # now reaches another way would otherwise drop out of the table unseen.
     stages = sorted(timers.stages.values(), key=lambda s: (s.calls > 0, s.wall_seconds), reverse=True)
     cpu = (after.user + after.system) - (before.user + before.system)
-    return StageTimes(
-        engine_name, f"{width}x{height}", frames, device, seconds, cpu, stages, _gpu_operators(profiler)
-    )
+    return StageTimes(engine_name, f"{width}x{height}", frames, device, seconds, cpu, stages, operators)
 
 
 def _gpu_profiler(device: str):
-    if not device.startswith("cuda"):
-        return contextlib.nullcontext()
     from torch.profiler import ProfilerActivity, profile
 
     return profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA])
@@ -229,15 +254,13 @@ def _gpu_synchronize(device: str) -> Callable[[], None] | None:
         return None
     import torch
 
-    return torch.cuda.synchronize
+    return functools.partial(torch.cuda.synchronize, device)
 
 
 def _gpu_operators(profiler, count: int = 15) -> list[tuple[str, int, float]]:
     """The operators that took the most of the GPU's own time (each one's kernels, not those of the
     operators it calls: an operator's total repeats its callees', so totals would count a
     convolution's kernels four or five times over), and ``("all", kernels, seconds)`` first."""
-    if isinstance(profiler, contextlib.nullcontext):
-        return []
     events = [e for e in profiler.key_averages() if getattr(e, "self_device_time_total", 0) > 0]
     events.sort(key=lambda e: e.self_device_time_total, reverse=True)
     total = ("all", sum(e.count for e in events), sum(e.self_device_time_total for e in events) / 1e6)
@@ -293,16 +316,25 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="a markdown report to write the section into (default: print it)"
     )
     parser.add_argument("--json", type=Path, help="the runs' figures as JSON")
+    parser.add_argument(
+        "--profile",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="on a GPU, run each shot again under torch.profiler for the GPU's time per operator "
+        "(default: %(default)s)",
+    )
     return parser
 
 
-def _runs(engines: list[str], sizes: list[tuple[int, int]], frames: int, device: str) -> list[StageTimes]:
+def _runs(
+    engines: list[str], sizes: list[tuple[int, int]], frames: int, device: str, profile: bool = True
+) -> list[StageTimes]:
     """Each engine's run at each size, the engines at a size on one shot."""
     runs = []
     for width, height in sizes:
         with tempfile.TemporaryDirectory(prefix="movingcolor-stages-") as folder:
             shot = write_shot(Path(folder), width, height, frames)  # one for every engine
-            runs += [measure(name, width, height, frames, device, shot) for name in engines]
+            runs += [measure(name, width, height, frames, device, shot, profile=profile) for name in engines]
     return runs
 
 
@@ -325,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.device != "cpu":
             resolve_device(args.device)  # a machine without that GPU says so before a shot is made
-        runs = _runs(engines, sizes, args.frames, args.device)
+        runs = _runs(engines, sizes, args.frames, args.device, args.profile)
     except MovingColorError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
