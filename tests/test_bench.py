@@ -257,12 +257,14 @@ def test_the_fastest_run_counts_with_the_highest_peak_of_them_all():
     """Of several runs of one engine the fastest's seconds and steady rate are kept, and the
     highest peak memory of any run: the time an engine can take and the memory it may need. One
     run that fails fails the engine, saying which run it was."""
-    from movingcolor.bench.io_floor import _fastest
+    from movingcolor.bench.io_floor import Measured, _fastest
 
-    measured = iter([(0.50, 1.0, 0.30), (0.40, 0.8, 0.35), (0.45, 1.2, 0.20)])
-    assert _fastest(3, lambda: next(measured)) == (0.40, 1.2, 0.35)
+    measured = iter(
+        [Measured(0.50, 1.0, 0.30, 2.0), Measured(0.40, 0.8, 0.35, 1.5), Measured(0.45, 1.2, 0.20)]
+    )
+    assert _fastest(3, lambda: next(measured)) == Measured(0.40, 1.2, 0.35, 2.0)
 
-    results = iter([(0.5, 1.0, 0.3)])
+    results = iter([Measured(0.5, 1.0, 0.3)])
 
     def second_fails():
         for result in results:
@@ -683,3 +685,29 @@ def test_cut_scores_skip_without_the_clips_saying_why(tmp_path, capsys):
 
     assert main(["--root", str(tmp_path)]) == 0
     assert "cut scores: skipped: real clips not found" in capsys.readouterr().err
+
+
+def test_a_gpu_runs_memory_is_the_drivers_count_for_its_process(tmp_path, monkeypatch):
+    """The production-speed table on a GPU gave the host's resident memory alone, no figure for the
+    GPU's (the issue's 4K target is GPU memory). The driver is asked per process; a stand-in
+    nvidia-smi gives its answer here."""
+    import time
+
+    from movingcolor.bench import gpu_memory, io_floor
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert gpu_memory.gpu_memory_mib(1234) is None  # no driver: no figure, not zero
+    tool = tmp_path / "nvidia-smi"
+    tool.write_text("#!/bin/sh\nprintf '1234, 2048\\n99, 512\\n1234, 1024\\n'\n")
+    tool.chmod(0o755)
+    assert gpu_memory.gpu_memory_mib(1234) == 3072 and gpu_memory.gpu_memory_mib(5) == 0
+    with gpu_memory.GpuMemoryPeak(1234) as watch:
+        time.sleep(0.1)
+    assert watch.peak_gib == 3.0
+    runs = [
+        io_floor.Run("1920x1080", io_floor.FLOOR, 0.1, 1.0, 0.0),
+        io_floor.Run("1920x1080", "fuse --engine movingcolor", 0.5, 5.0, 2.5, gpu_peak_gib=3.0),
+    ]
+    table = io_floor.section(runs, "movingcolor bench --suite throughput --device cuda", 8, device="cuda")
+    assert "| × in-process | peak GiB | GPU GiB |" in table and "| 2.50 | 3.00 |" in table
+    assert "GPU GiB" not in io_floor.section(runs, "movingcolor bench --suite throughput", 8)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import contextlib
+import dataclasses
 import functools
 import signal
 import subprocess
@@ -36,6 +38,7 @@ from ..jobs.demo_shot import write_demo_inputs
 from ..service.process import ServerProcess
 from ..spec.schema import DEFAULT_BAND
 from .frame_size import parse_frame_sizes
+from .gpu_memory import GpuMemoryPeak
 from .report import (
     command_of,
     gpu_label,
@@ -66,6 +69,18 @@ RUN_TIMEOUT = 1800.0
 FLOOR_TIMEOUT = 600.0
 
 
+@dataclass(frozen=True)
+class Measured:
+    """One run of an engine: seconds per frame, the peak resident memory (GiB) of the process that
+    fused, its seconds per frame after the first frame, and on a GPU the most GPU memory (GiB) that
+    process held, where the driver can be asked."""
+
+    seconds_per_frame: float
+    peak_gib: float
+    steady_seconds_per_frame: float | None = None
+    gpu_peak_gib: float | None = None
+
+
 @dataclass
 class Run:
     """One measured run at one size: seconds per frame, its ratios to the floor and (through a
@@ -85,6 +100,8 @@ class Run:
     failed: str | None = None
     #: How many runs of the engine the figures are the fastest of (``--runs``; 1 for the floor).
     runs: int = 1
+    #: On a GPU, the most GPU memory the process that fused held (GiB; None where not measured).
+    gpu_peak_gib: float | None = None
 
 
 #: The floor's process: the heap settings ``movingcolor fuse`` takes, then the fastest of a few
@@ -166,10 +183,12 @@ def _fuse(
     server: str | None = None,
     device: str = "cpu",
     timeout: float = RUN_TIMEOUT,
-) -> tuple[float, float, float | None]:
+    gpu_pid: int | None = None,
+) -> Measured:
     """Seconds per frame of ``movingcolor fuse`` in a process of its own (on ``server`` when given,
     else on ``device``), its peak memory (GiB), and its seconds per frame after the first frame;
-    TimeoutError, the process killed, after ``timeout`` seconds."""
+    on a GPU also the GPU memory of the process that fuses (``gpu_pid``: a server's; else this run's
+    own). TimeoutError, the process killed, after ``timeout`` seconds."""
     command = [sys.executable, "-m", "movingcolor.cli.main", "fuse", "--plate", plate, "--matte", matte]
     command += ["--grade", GRADE, "--band", DEFAULT_BAND, "--engine", engine, "--force"]
     command += ["--out", str(out / "f.####.exr")]
@@ -183,29 +202,33 @@ def _fuse(
         # The kernel's high-water mark of the child's own memory (VmHWM): rusage's maxrss would count
         # this process's memory too, which the child holds between fork and exec.
         peak_kib = 0
-        try:
-            while process.poll() is None:
-                peak_kib = max(peak_kib, _high_water_kib(process.pid))
-                if time.perf_counter() - started > timeout:
+        on_gpu = device.startswith("cuda") or gpu_pid is not None
+        gpu = GpuMemoryPeak(gpu_pid or process.pid) if on_gpu else contextlib.nullcontext()
+        with gpu:
+            try:
+                while process.poll() is None:
+                    peak_kib = max(peak_kib, _high_water_kib(process.pid))
+                    if time.perf_counter() - started > timeout:
+                        process.kill()
+                        process.wait()
+                        written = sum(path.stat().st_mtime_ns >= began_ns for path in out.glob("*.exr"))
+                        raise TimeoutError(
+                            f"movingcolor fuse --engine {engine} wrote {written} of "
+                            f"{frames} frames in {timeout:g} s and was stopped (--run-timeout)"
+                        )
+                    time.sleep(0.05)
+            finally:
+                # Stopped itself (Ctrl-C, SIGTERM): the child must not fuse on alone.
+                if process.poll() is None:
                     process.kill()
                     process.wait()
-                    written = sum(path.stat().st_mtime_ns >= began_ns for path in out.glob("*.exr"))
-                    raise TimeoutError(
-                        f"movingcolor fuse --engine {engine} wrote {written} of "
-                        f"{frames} frames in {timeout:g} s and was stopped (--run-timeout)"
-                    )
-                time.sleep(0.05)
-        finally:
-            # Stopped itself (Ctrl-C, SIGTERM): the child must not fuse on alone.
-            if process.poll() is None:
-                process.kill()
-                process.wait()
         seconds = time.perf_counter() - started
         if process.returncode != 0:
             log.seek(0)
             error = log.read().decode(errors="replace")[-2000:]
             raise RuntimeError(f"movingcolor fuse --engine {engine} failed: {error}")
-    return seconds / frames, peak_kib / (1 << 20), _steady_seconds_per_frame(out)
+    gpu_peak = gpu.peak_gib if isinstance(gpu, GpuMemoryPeak) else None
+    return Measured(seconds / frames, peak_kib / (1 << 20), _steady_seconds_per_frame(out), gpu_peak)
 
 
 def _fuse_through_server(
@@ -216,10 +239,11 @@ def _fuse_through_server(
     frames: int,
     device: str = "cpu",
     timeout: float = RUN_TIMEOUT,
-) -> tuple[float, float, float | None]:
+) -> Measured:
     """Seconds per frame of ``movingcolor fuse --server`` on a Unix socket, the server's peak
-    memory (GiB), and the seconds per frame after the first frame. The server is started for this
-    run alone and untimed, its warm-up done (as a server started before the day's work has); it
+    memory (GiB, and its GPU memory on a GPU), and the seconds per frame after the first frame.
+    The server is started for this run alone and untimed, its warm-up done (as a server started
+    before the day's work has); it
     loads the engine when the run asks for it, so the time includes that as in-process does, and
     its peak is this engine's."""
     # A short folder: a Unix socket's path has ~100 bytes.
@@ -227,18 +251,19 @@ def _fuse_through_server(
     try:
         with ServerProcess(f"unix://{sockets}/mc.sock", ["--device", device]) as server:
             server.wait_for_warm_up()
-            seconds, _, steady = _fuse(
-                engine, plate, matte, out, frames, server=server.address, timeout=timeout
+            gpu_pid = server.process.pid if device.startswith("cuda") else None
+            measured = _fuse(
+                engine, plate, matte, out, frames, server=server.address, timeout=timeout, gpu_pid=gpu_pid
             )
             peak_kib = _high_water_kib(server.process.pid)
     finally:
         for leftover in sockets.iterdir():
             leftover.unlink()
         sockets.rmdir()
-    return seconds, peak_kib / (1 << 20), steady
+    return dataclasses.replace(measured, peak_gib=peak_kib / (1 << 20))
 
 
-def _fastest(runs: int, fuse: Callable[[], tuple[float, float, float | None]]):
+def _fastest(runs: int, fuse: Callable[[], Measured]) -> Measured:
     """The fastest of ``runs`` calls of ``fuse`` (each rewrites the same frames: ``--force``), by
     seconds per frame, with that run's rate after its first frame, and the highest peak memory of
     them all: the time an engine can take, the memory it may need. One run that fails fails the
@@ -252,8 +277,11 @@ def _fastest(runs: int, fuse: Callable[[], tuple[float, float, float | None]]):
             if runs == 1:
                 raise
             raise RuntimeError(f"run {index + 1} of {runs}: {error}") from error
-    seconds, _, steady = min(measured, key=lambda run: run[0])
-    return seconds, max(run[1] for run in measured), steady
+    fastest = min(measured, key=lambda run: run.seconds_per_frame)
+    gpu = [run.gpu_peak_gib for run in measured if run.gpu_peak_gib is not None]
+    return dataclasses.replace(
+        fastest, peak_gib=max(run.peak_gib for run in measured), gpu_peak_gib=max(gpu) if gpu else None
+    )
 
 
 def _steady(seconds: float | None, floor: float) -> dict:
@@ -327,12 +355,13 @@ def measure(
             for engine in engines:
                 what = f"fuse --engine {engine}"
                 try:
-                    seconds, peak, steady = _fastest(
+                    local = _fastest(
                         runs_each,
                         functools.partial(
                             _fuse, engine, plate, matte, folder / engine, frames, None, device, run_timeout
                         ),
                     )
+                    seconds, peak = local.seconds_per_frame, local.peak_gib
                 except Exception as error:  # noqa: BLE001 - recorded as failed; the others go on
                     seconds = None
                     add(_failed(size, what, error, runs_each))
@@ -344,20 +373,21 @@ def measure(
                             round(seconds, 3),
                             round(seconds / floor, 2),
                             round(peak, 2),
-                            **_steady(steady, floor),
+                            **_steady(local.steady_seconds_per_frame, floor),
                             runs=runs_each,
+                            gpu_peak_gib=_rounded(local.gpu_peak_gib),
                         )
                     )
                     print(
                         f"{size} {engine}: {seconds:.3f} s/frame, {seconds / floor:.2f}x floor, "
-                        f"{peak:.2f} GiB",
+                        f"{peak:.2f} GiB" + _gpu_said(local.gpu_peak_gib),
                         flush=True,
                     )
                 if not server:
                     continue
                 what = f"fuse --engine {engine} --server (Unix socket)"
                 try:
-                    remote, remote_peak, remote_steady = _fastest(
+                    through = _fastest(
                         runs_each,
                         functools.partial(
                             _fuse_through_server,
@@ -373,6 +403,7 @@ def measure(
                 except Exception as error:  # noqa: BLE001 - recorded as failed; the others go on
                     add(_failed(size, what, error, runs_each))
                     continue
+                remote, remote_peak = through.seconds_per_frame, through.peak_gib
                 add(
                     Run(
                         size,
@@ -381,17 +412,27 @@ def measure(
                         round(remote / floor, 2),
                         round(remote_peak, 2),
                         round(remote / seconds, 2) if seconds else None,
-                        **_steady(remote_steady, floor),
+                        **_steady(through.steady_seconds_per_frame, floor),
                         runs=runs_each,
+                        gpu_peak_gib=_rounded(through.gpu_peak_gib),
                     )
                 )
                 print(
                     f"{size} {engine} through a server: {remote:.3f} s/frame"
                     + (f", {remote / seconds:.2f}x in-process" if seconds else "")
-                    + f", server peak {remote_peak:.2f} GiB",
+                    + f", server peak {remote_peak:.2f} GiB"
+                    + _gpu_said(through.gpu_peak_gib),
                     flush=True,
                 )
     return runs
+
+
+def _rounded(gib: float | None) -> float | None:
+    return None if gib is None else round(gib, 2)
+
+
+def _gpu_said(gib: float | None) -> str:
+    return "" if gib is None else f", GPU {gib:.2f} GiB"
 
 
 def _failed(size: str, what: str, error: Exception, runs: int = 1) -> Run:
@@ -404,6 +445,8 @@ def _failed(size: str, what: str, error: Exception, runs: int = 1) -> Run:
 def section(runs: list[Run], command: str, frames: int, device: str = "cpu") -> str:
     sizes = list(dict.fromkeys(run.size for run in runs))
     runs_each = max((run.runs for run in runs), default=1)  # the engines' (the floor's is 1)
+    on_gpu = device != "cpu"
+    columns = 7 if on_gpu else 6
     lines = [
         SECTION if device == "cpu" else GPU_SECTION,
         "",
@@ -424,7 +467,13 @@ def section(runs: list[Run], command: str, frames: int, device: str = "cpu") -> 
         "write times) and its ratio to the floor: the rate a long shot approaches, without start-up "
         "(imports, colour processors, model loading) and the first window (the network writes a "
         "window's frames together, so its figure there is rough). *Peak* is the resident memory of "
-        "the process that fused (the server's, through a server).",
+        "the process that fused (the server's, through a server)"
+        + (
+            "; *GPU GiB* the most GPU memory it held (nvidia-smi's count: its CUDA context and torch's "
+            "cache included)."
+            if device != "cpu"
+            else "."
+        ),
         "",
         *machine_lines(
             (("numpy", "numpy"), ("OpenImageIO", "OpenImageIO"), ("OpenColorIO", "opencolorio")),
@@ -434,10 +483,11 @@ def section(runs: list[Run], command: str, frames: int, device: str = "cpu") -> 
         "| run | "
         + " | ".join(
             f"{size} s/frame | × floor | after the first: s/frame | × floor | × in-process | peak GiB"
+            + (" | GPU GiB" if on_gpu else "")
             for size in sizes
         )
         + " |",
-        "|---|" + "---:|---:|---:|---:|---:|---:|" * len(sizes),
+        "|---|" + ("---:|" * (7 if on_gpu else 6)) * len(sizes),
     ]
     by_key = {(run.what, run.size): run for run in runs}
     for what in dict.fromkeys(run.what for run in runs):
@@ -445,10 +495,10 @@ def section(runs: list[Run], command: str, frames: int, device: str = "cpu") -> 
         for size in sizes:
             run = by_key.get((what, size))
             if run is not None and run.failed:
-                cells += ["failed"] + ["–"] * 5
+                cells += ["failed"] + ["–"] * (columns - 1)
                 continue
             cells += (
-                ["–"] * 6
+                ["–"] * columns
                 if run is None
                 else [
                     f"{run.seconds_per_frame:.3f}",
@@ -458,6 +508,7 @@ def section(runs: list[Run], command: str, frames: int, device: str = "cpu") -> 
                     f"{run.vs_in_process:.2f}" if run.vs_in_process else "–",
                     f"{run.peak_gib:.2f}" if run.peak_gib else "–",
                 ]
+                + ([f"{run.gpu_peak_gib:.2f}" if run.gpu_peak_gib is not None else "–"] if on_gpu else [])
             )
         lines.append(f"| {what} | " + " | ".join(cells) + " |")
     failed = [run for run in runs if run.failed]
