@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import itertools
 import os
 import stat
 import time
@@ -21,6 +22,7 @@ from ..frames.confine import active_roots
 from .confined_files import ConfinedFiles, confined_config
 
 BUILTIN_CONFIG = "ocio://default"
+_GENERATIONS = itertools.count(1)
 
 # ExceptionMissingFile does not derive from ocio.Exception in the Python binding.
 OCIO_ERRORS = (ocio.Exception, ocio.ExceptionMissingFile)
@@ -107,6 +109,10 @@ class ColorConfig:
         self.lut_files = _files_read_by(self.config) if not self.source.startswith("ocio://") else ()
         self.loaded_lut_stamp = self.lut_files_stamp()
         self._checked_at = time.monotonic()
+        #: Which load of a config this is, in this process: what :func:`shared_config` gives after
+        #: a file it reads changed is another, so work kept by a config's conversions (a server's
+        #: fused windows, their prepared frames) is told from work done before the change.
+        self.generation = next(_GENERATIONS)
 
     def lut_files_stamp(self) -> tuple:
         """Each file the config's transforms read (its LUTs, wherever they are found) with its size

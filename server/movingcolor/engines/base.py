@@ -135,6 +135,9 @@ class Engine(ABC):
     temporal_radius: int = 0
     #: Recorded in output headers; classical engines have none.
     model: str = "none"
+    #: The model files as the engine loaded them (:func:`~..model.checkpoint.model_stamp`): a
+    #: server loads a model again, and fuses anew, once they changed. Empty without a model.
+    model_stamp: str = ""
     #: The :class:`FusionFrames` inputs this engine reads. The runner prepares only these (each
     #: full-resolution array costs a colour conversion and memory per frame held); an engine
     #: that does not say reads everything.

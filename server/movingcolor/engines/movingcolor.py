@@ -103,7 +103,7 @@ class MovingColorEngine(Engine):
         steady_matte: bool = True,
     ):
         torch = require_torch()
-        from ..model.checkpoint import WEIGHTS, load_checkpoint
+        from ..model.checkpoint import WEIGHTS, load_checkpoint, model_stamp
         from ..model.registry import find_model
 
         if head not in ("auto", "blend", "color"):
@@ -113,6 +113,8 @@ class MovingColorEngine(Engine):
         self.weights = None
         if network is None:
             folder = find_model(model)
+            # Before the files are read: a model replaced while it loads is loaded again next time.
+            self.model_stamp = model_stamp(folder)
             loaded = load_checkpoint(folder, self.device)
             network, self.model, self.weights = loaded.network, loaded.name, folder / WEIGHTS
         else:

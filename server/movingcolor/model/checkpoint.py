@@ -45,6 +45,21 @@ class LoadedModel:
 SHIPPED_MODELS = Path(__file__).resolve().parents[1] / "weights"
 
 
+def model_stamp(folder: str | os.PathLike) -> str:
+    """The model folder's files as they are now (identity, size, modification time of the folder,
+    its weights and its config): a model exported again in place (a folder swapped in, a file
+    rewritten) stamps otherwise, where its path stays the same."""
+    parts = []
+    for path in (Path(folder), Path(folder) / WEIGHTS, Path(folder) / CONFIG):
+        try:
+            status = os.stat(path)
+        except OSError:
+            parts.append("-")
+            continue
+        parts.append(f"{status.st_dev}.{status.st_ino}.{status.st_size}.{status.st_mtime_ns}")
+    return "/".join(parts)
+
+
 def check_model_folder_target(folder: str | os.PathLike) -> None:
     """Refuse to write a model folder where it would replace anything but a model folder: a folder
     holding other files (a run, a clip folder, a user's work), a file, or the models installed with

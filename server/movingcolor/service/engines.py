@@ -20,6 +20,7 @@ from ..engines.base import Engine as BaseEngine
 from ..engines.registry import takes_device
 from ..engines.torch_filters import compute_device
 from ..errors import MissingDependencyError, MovingColorError, UnknownEngineError
+from ..model.checkpoint import model_stamp
 from .errors import ModelNotFoundError
 from .roots import inside_roots
 
@@ -108,6 +109,7 @@ class EnginePool:
                 ) from error
             folder = self.model_folder(model, roots)
             key, options = (name, str(folder), resolved), {"model": str(folder), "device": resolved}
+            stamp = model_stamp(folder)
         else:
             if model:
                 raise MovingColorError(f"a model applies to the movingcolor engine, not to {name!r}")
@@ -116,15 +118,15 @@ class EnginePool:
                 # The GPU's windows take turns with the network's there; numpy's use the CPU.
                 options["device"] = compute_device(self.default_device if device in ("", "auto") else device)
             resolved = options.get("device") or "cpu"
-            key = (name, "", resolved)
+            key, stamp = (name, "", resolved), ""
         with self._lock:
-            engine = self._take(key)
+            engine = self._take(key, stamp)
             if engine is not None:
                 return engine, resolved
             loading = self._loading.setdefault(key, threading.Lock())
         with loading:  # one load per key even when many clients ask at once
             with self._lock:
-                engine = self._take(key)
+                engine = self._take(key, stamp)
                 if engine is not None:
                     return engine, resolved
             engine = create_engine(name, **options)
@@ -136,9 +138,15 @@ class EnginePool:
                         self._loading.pop(dropped, None)  # so the locks stay as few as the engines
         return engine, resolved
 
-    def _take(self, key: tuple[str, str, str]) -> Engine | None:
-        """The loaded engine for ``key``, now the most recently used; the caller holds the lock."""
+    def _take(self, key: tuple[str, str, str], stamp: str) -> Engine | None:
+        """The loaded engine for ``key``, now the most recently used; None where there is none, or
+        where its model's files are no longer as it loaded them (``stamp``: a model exported again in
+        place kept being fused with its old weights until the server restarted). The caller holds
+        the lock."""
         engine = self._shared.get(key)
+        if engine is not None and engine.model_stamp != stamp:
+            del self._shared[key]
+            return None
         if engine is not None:
             self._shared.move_to_end(key)
         return engine

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Hashable, Iterator
 
+from ..color.config import shared_config
 from ..errors import MovingColorError
 from ..frames.frame_range import describe_frames
 from ..frames.stream import FrameStore
@@ -142,18 +143,20 @@ def _named(info) -> tuple[str, str] | None:
 
 
 def frame_keys(
-    setup: fusion_pb2.ShotSetup, images: list[Image], roles: tuple[str, ...]
+    setup: fusion_pb2.ShotSetup, images: list[Image], roles: tuple[str, ...], generation: str = ""
 ) -> Callable[[int], Hashable | None]:
     """Names each frame of a window by its images' digests and the shot's settings (all but the
-    frames to render), so an engine's work on a frame (its refinement, its network input) is found
-    again when the host's next window sends the same frame; a frame with an image sent without
-    its digest has no name."""
+    frames to render; ``generation``: the colour config's load and the model's files, which the
+    setup names without their content), so an engine's work on a frame (its refinement, its network
+    input) is found again when the host's next window sends the same frame; a frame with an image
+    sent without its digest has no name."""
     settings = fusion_pb2.ShotSetup()
     settings.CopyFrom(setup)
     settings.ClearField("render")
     settings.ClearField("clip")
     settings.ClearField("handles")
-    identity = hashlib.sha256(settings.SerializeToString(deterministic=True)).hexdigest()
+    digest = hashlib.sha256(settings.SerializeToString(deterministic=True) + generation.encode())
+    identity = digest.hexdigest()
     digests = {(ROLE_NAMES.get(i.role, str(i.role)), i.frame): _named(i.info) for i in images}
 
     def key(frame: int) -> Hashable | None:
@@ -182,7 +185,10 @@ def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, reque
         engine, device = state.engines.engine_for(spec.engine, setup.model, setup.device)
         limits = WindowLimits(settings.max_window_frames, settings.max_window_bytes)
         images = receive_window(requests, caches, settings.max_image_bytes, limits, job)
-        key = caches.result_key(setup, images)
+        # A show LUT or a model exported again in place, while the server runs, changes what the
+        # same setup fuses: its windows and their prepared frames were answered as before.
+        generation = f"{shared_config(spec.config).generation}/{engine.model_stamp}"
+        key = caches.result_key(setup, images, generation)
         cached = caches.results.get(key) if key else None
         if cached is not None:
             caches.count("result_hits")
@@ -226,7 +232,7 @@ def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, reque
             render=str(render),
             needed=len(clip),
         )
-        sources = shot_sources(store, roles, frame_keys(setup, images, roles), setup.plate)
+        sources = shot_sources(store, roles, frame_keys(setup, images, roles, generation), setup.plate)
         scheduled = ScheduledEngine(engine, state.scheduler, device, job)
         stream = ShotStream(spec, sources, scheduled, frames, output_format(output), caches.frames)
         kept: list[bytes] = []

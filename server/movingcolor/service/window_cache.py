@@ -122,11 +122,16 @@ class WindowCaches:
         held = HeldPixels(pixels, _raw_layout(image.info), len(image.data))
         self.images.put(digest, held, pixels.nbytes)
 
-    def result_key(self, setup: fusion_pb2.ShotSetup, images: Sequence[Image]) -> str | None:
-        """The key of a window's fused frame; None unless every image carries its digest."""
+    def result_key(
+        self, setup: fusion_pb2.ShotSetup, images: Sequence[Image], generation: str = ""
+    ) -> str | None:
+        """The key of a window's fused frame; None unless every image carries its digest.
+        ``generation`` names what the setup names without its content: the colour config as loaded
+        (its LUTs) and the model's files."""
         if not images or not all(image.info.sha256 for image in images):
             return None
         digest = hashlib.sha256(setup.SerializeToString(deterministic=True))
+        digest.update(len(generation).to_bytes(8, "little") + generation.encode())
         for identity in sorted(_identity(image) for image in images):
             digest.update(len(identity).to_bytes(8, "little") + identity)
         return digest.hexdigest()

@@ -1,0 +1,124 @@
+"""A server's FuseWindow caches never answer with work done before what the setup names changed
+on disk: a show LUT updated in place, a model exported again in place. The setup names both
+without their content, so each window's keys carry the config's load and the model's files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import PyOpenColorIO as ocio
+import pytest
+from conftest import short_folder
+from movingcolor.service.server import create_server
+from movingcolor.service.settings import ServerSettings
+from movingcolor.synthetic import generate_shot
+from movingcolor_client import connect
+
+GRADE = "look:show"
+
+
+def _write_lut(path: Path, gain: float) -> None:
+    values = [min(1.5, gain * i / 31) for i in range(32)]
+    path.write_text(
+        "Version 1\nFrom 0.0 1.0\nLength 32\nComponents 1\n{\n" + "".join(f" {v:f}\n" for v in values) + "}\n"
+    )
+
+
+def _show_config(folder: Path) -> Path:
+    """The built-in config with a look ``show`` through ``show.spi1d`` beside it."""
+    _write_lut(folder / "show.spi1d", 1.0)
+    config = ocio.Config.CreateFromFile("ocio://default")
+    config.setSearchPath(str(folder))
+    look = ocio.Look(name="show", processSpace="ACEScg", transform=ocio.FileTransform(src="show.spi1d"))
+    config.addLook(look)
+    (folder / "config.ocio").write_text(config.serialize())
+    return folder / "config.ocio"
+
+
+@pytest.fixture
+def window():
+    shot = generate_shot(width=64, height=48, frames=7, seed=5)
+    plates = {1001 + i: np.ascontiguousarray(shot.plate[i][..., :3]) for i in range(7)}
+    mattes = {1001 + i: np.ascontiguousarray(shot.matte[i]) for i in range(7)}
+    return plates, mattes
+
+
+def _around(images: dict, target: int, radius: int) -> dict:
+    return {frame: image for frame, image in images.items() if abs(frame - target) <= radius}
+
+
+class _Server:
+    def __init__(self):
+        self.folder = short_folder()
+
+    def __enter__(self):
+        self.server, _ = create_server(f"unix://{self.folder}/mc.sock", ServerSettings())
+        self.server.start()
+        self.client = connect(f"unix://{self.folder}/mc.sock").__enter__()
+        return self.client
+
+    def __exit__(self, *exc):
+        self.client.__exit__(*exc)
+        self.server.stop(0).wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def test_a_show_lut_changed_while_the_server_runs_fuses_windows_and_neighbours_anew(
+    tmp_path, window, monkeypatch
+):
+    """A LUT rewritten in place: the same window was answered from the result cache, and the next
+    target from its neighbours prepared under the old LUT (a mix of both), until a restart."""
+    import movingcolor.color.config as colour
+
+    monkeypatch.setattr(colour, "LUT_CHECK_SECONDS", 0.0)
+    monkeypatch.setenv("OCIO", str(_show_config(tmp_path)))
+    plates, mattes = window
+
+    def fuse(client, target):
+        return client.fuse_window(
+            target, _around(plates, target, 2), _around(mattes, target, 2), grade=GRADE, engine="guided"
+        ).pixels()
+
+    with _Server() as client:
+        before = fuse(client, 1004)
+        _write_lut(tmp_path / "show.spi1d", 0.6)
+        again, following = fuse(client, 1004), fuse(client, 1005)
+    with _Server() as fresh:
+        expected, expected_following = fuse(fresh, 1004), fuse(fresh, 1005)
+    assert np.abs(before - expected).max() > 0.05  # the LUT's change shows in the frame
+    np.testing.assert_array_equal(again, expected)
+    np.testing.assert_array_equal(following, expected_following)
+
+
+def test_a_model_exported_again_in_place_is_loaded_again(tmp_path, window, monkeypatch, test_model):
+    """The pool kept the network it loaded first, by the folder's path, and the caches their
+    frames: a model re-exported in place was fused with its old weights until a restart."""
+    torch = pytest.importorskip("torch")
+    from movingcolor.model.checkpoint import load_checkpoint, save_checkpoint
+
+    models = tmp_path / "models"
+    shutil.copytree(test_model, models / "mine")
+    monkeypatch.setenv("MOVINGCOLOR_MODELS", str(models))
+    plates, mattes = window
+
+    def fuse(client, radius=3):
+        return client.fuse_window(
+            1004, _around(plates, 1004, radius), _around(mattes, 1004, radius), grade="exposure=0.5",
+            engine="movingcolor", model="mine", device="cpu",
+        ).pixels()  # fmt: skip
+
+    with _Server() as client:
+        before = fuse(client)
+        network = load_checkpoint(models / "mine").network
+        with torch.no_grad():
+            for weights in network.parameters():
+                weights.mul_(-1.5)
+        save_checkpoint(network, models / "mine", "mine", "# retrained\n")
+        again, other_window = fuse(client), fuse(client, radius=2)
+    with _Server() as fresh:
+        expected, expected_other = fuse(fresh), fuse(fresh, radius=2)
+    assert np.abs(before - expected).max() > 1e-3
+    np.testing.assert_array_equal(again, expected)
+    np.testing.assert_array_equal(other_window, expected_other)
