@@ -711,3 +711,32 @@ def test_a_gpu_runs_memory_is_the_drivers_count_for_its_process(tmp_path, monkey
     table = io_floor.section(runs, "movingcolor bench --suite throughput --device cuda", 8, device="cuda")
     assert "| × in-process | peak GiB | GPU GiB |" in table and "| 2.50 | 3.00 |" in table
     assert "GPU GiB" not in io_floor.section(runs, "movingcolor bench --suite throughput", 8)
+
+
+def test_the_gpu_run_measures_its_steps_into_one_folder_each_within_its_time(tmp_path):
+    """The run a GPU machine lent for minutes makes: every figure in one folder, each step stopped
+    at its share of the time (a stopped benchmark keeps what it finished), a summary last. Tried on
+    the CPU, small."""
+    import sys
+    import time
+
+    from movingcolor.bench import gpu_run
+
+    out = tmp_path / "out"
+    report = tmp_path / "BENCHMARKS.md"
+    report.write_text("# Benchmarks\n\n## Kept\n\nkept\n")
+    argv = ["--out", str(out), "--device", "cpu", "--steps", "check,stages", "--sizes", "96x64"]
+    argv += ["--frames", "3", "--stage-engines", "guided", "--report", str(report), "--seconds", "120"]
+    assert gpu_run.main(argv) == 0
+    text = (out / "BENCHMARKS.md").read_text()
+    assert "## Kept\n\nkept" in text and "### guided, 96x64, 3 frames" in text
+    assert (out / "docs" / "benchmarks" / "stage_times_cpu.json").exists()
+    assert (
+        "numpy" in (out / "environment.txt").read_text() and "stages: exit 0" in (out / "log.txt").read_text()
+    )
+    with open(tmp_path / "log.txt", "w") as log:
+        started = time.monotonic()
+        said = gpu_run._run_bounded([sys.executable, "-c", "import time; time.sleep(60)"], 1.0, log)
+    assert said == "stopped at its 1 s" and time.monotonic() - started < 10
+    with pytest.raises(SystemExit):
+        gpu_run.main(["--out", str(out), "--steps", "check,training"])
