@@ -201,3 +201,38 @@ def test_a_composite_through_a_matte_nowhere_whole_is_taken_as_mixed_in_linear(t
     assert run_cli("fuse", *arguments, "--engine", engine, "--exr-type", "float", "--out", out) == 0
     fused = read_pixels(tmp_path / "out" / "f.1.exr")
     assert np.abs(fused - edited)[4:-4, 4:-4].max() < 1e-3
+
+
+@pytest.mark.parametrize("engine", ["feather", "guided"])
+@pytest.mark.parametrize("sky", ["bright", "textured"])
+def test_a_grade_recovered_beside_colours_the_interior_never_had_stays_within_it(tmp_path, engine, sky):
+    """The fit of the host's grade, made on the interior's colours in a display encoding, carried
+    out to a bright scene-linear sky beside a dark object (encoded far past 1) or to highlights of
+    ten and more: the band wrote colours up to seven (a sky) and 170 (texture) times both the plate's
+    and the graded plate's, without a word. The recovered graded colours stay within what the grade
+    did to the interior, give or take its gain."""
+    rng = np.random.default_rng(10)
+    height, width = 96, 128
+    matte = np.zeros((height, width), np.float32)
+    matte[20:76, 30:100] = 1.0
+    if sky == "bright":  # a saturated sky, 2..8, out of Rec.709's gamut, beside a dark object
+        plate = (2 + 6 * rng.random((height, width, 3))).astype(np.float32)
+        plate[20:76, 30:100] = 0.05 + 0.35 * rng.random((56, 70, 3))
+    else:  # texture up to 100 everywhere
+        plate = (100 * rng.random((height, width, 3))).astype(np.float32)
+    graded = plate * np.array([1.3, 1.0, 0.7], np.float32) + 0.02
+    edited = np.where(matte[..., None] > 0, graded, plate)
+    for name, pixels in (("plate", plate), ("edited", edited)):
+        for number in (1, 2):
+            write_image(tmp_path / f"{name}.{number:04d}.exr", pixels, pixel_type="float")
+    for number in (1, 2):
+        write_image(
+            tmp_path / f"matte.{number:04d}.exr", matte[..., None], channels=("Y",), pixel_type="float"
+        )
+    out = tmp_path / "out" / "f.####.exr"
+    assert run_cli("fuse", "--plate", tmp_path / "plate.####.exr", "--matte", tmp_path / "matte.####.exr",
+                   "--edited", tmp_path / "edited.####.exr", "--engine", engine, "--exr-type", "float",
+                   "--out", out) == 0  # fmt: skip
+    fused = read_pixels(tmp_path / "out" / "f.0001.exr")[..., :3]
+    highest = np.maximum(plate, graded)
+    assert (fused <= 1.5 * highest + 1e-3).all(), float((fused / highest).max())

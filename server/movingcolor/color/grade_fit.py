@@ -207,3 +207,67 @@ def recover_graded_locally(
     full = matte >= 1.0
     estimate[full] = edited[full]
     return estimate, residual
+
+
+#: A colour of the band is allowed the change the grade made to interior colours up to this many
+#: times as bright as it.
+LIKE_BRIGHTNESS = 2.0
+#: Interior pixels the bound's statistics are taken from, at most.
+INTERIOR_SAMPLE = 1 << 16
+
+
+def bounded_by_interior_grade(
+    graded: np.ndarray,
+    plate: np.ndarray,
+    edited: np.ndarray,
+    matte: np.ndarray,
+    region: np.ndarray | None = None,
+) -> np.ndarray:
+    """``graded`` (scene-linear) kept, per channel, over ``region`` (default: everywhere) where the
+    matte is under 1,
+    within what the host's grade did to the matte's interior: the plate times the least and the
+    greatest ratio of composite to plate among the interior's brighter half (a gain, as the grade
+    carries it to colours brighter than any inside), widened by the largest change the grade made
+    to an interior colour at most :data:`LIKE_BRIGHTNESS` times as bright (an offset, a saturation,
+    a mix of channels, at the brightness they were seen at).
+
+    A fit made on the interior's colours alone, in a display encoding, extrapolates far off for
+    colours outside them (a bright sky beside a dark graded object, or highlights of 10 and more,
+    encode far past 1): there it gave colours many times the plate's and the composite's, which the
+    band then blended in. ``graded`` is changed in place and returned; with too few interior pixels
+    it is left."""
+    interior = _interior(matte)
+    if interior.sum() < MIN_FIT_PIXELS:
+        return graded
+    rows, cols = np.nonzero(matte < 1.0 if region is None else region & (matte < 1.0))
+    if not len(rows):
+        return graded
+    # The interior's statistics from an even sample of it: a large object's millions of pixels
+    # sorted per channel cost seconds a 4K frame.
+    inside = np.flatnonzero(interior)
+    if len(inside) > INTERIOR_SAMPLE:
+        inside = inside[np.linspace(0, len(inside) - 1, INTERIOR_SAMPLE).astype(np.intp)]
+    inside_plate = plate.reshape(-1, 3)[inside].astype(np.float64)
+    inside_edited = edited.reshape(-1, 3)[inside].astype(np.float64)
+    change = np.abs(inside_edited - inside_plate)
+    base = plate[rows, cols].astype(np.float64)
+    bounded = graded[rows, cols].astype(np.float64)
+    for c in range(3):
+        p, e = inside_plate[:, c], inside_edited[:, c]
+        # The channel's largest change up to each of its values, the darkest first.
+        order = np.argsort(np.abs(p))
+        values = np.abs(p)[order]
+        largest = np.maximum.accumulate(change[order, c])
+        like = np.maximum(LIKE_BRIGHTNESS * np.abs(base[:, c]), values[0])
+        allowance = largest[np.searchsorted(values, like, side="right") - 1]
+        # Ratios, and a change that grows with the channel's value (a gain, a mix of channels) per
+        # unit of it, where the channel is bright enough that an offset or rounding does not rule
+        # them: its brighter half.
+        bright = np.abs(p) >= max(float(np.median(np.abs(p))), 1e-6)
+        ratios = e[bright] / p[bright] if bright.any() else np.ones(1)
+        relative = float((change[bright, c] / np.abs(p[bright])).max()) if bright.any() else 0.0
+        allowance = np.maximum(allowance, relative * np.abs(base[:, c]))
+        ends = np.stack([base[:, c] * ratios.min(), base[:, c] * ratios.max(), base[:, c]])
+        bounded[:, c] = np.clip(bounded[:, c], ends.min(axis=0) - allowance, ends.max(axis=0) + allowance)
+    graded[rows, cols] = bounded
+    return graded

@@ -22,6 +22,7 @@ from ..color.grade_fit import (
     DIRECT_MATTE,
     GOOD_FIT_RMS,
     LOCAL_FIT_MIN_RADIUS,
+    bounded_by_interior_grade,
     recover_graded_and_compare,
     recover_graded_locally,
 )
@@ -332,7 +333,9 @@ class FramePreparer:
                 estimate, grade_known, solved = self._recover_graded(
                     number, plate_lin, other_lin, matte, band, band_pixels
                 )
-                graded_lin = cfg.convert(estimate, spaces.display, lin)
+                graded_lin = bounded_by_interior_grade(
+                    cfg.convert(estimate, spaces.display, lin), plate_lin, other_lin, matte, band
+                )
                 full = matte >= 1.0
                 graded_lin[full] = other_lin[full]
                 if solved is not None:
