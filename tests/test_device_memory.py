@@ -86,3 +86,23 @@ def test_a_server_started_on_one_gpu_of_several_lists_that_gpu_first(monkeypatch
     assert listed("cuda:1")[0] == ("cuda:1", "GPU 1")
     assert listed("cuda:0")[0] == ("cuda:0", "GPU 0") and listed("auto")[0] == ("cuda", "GPU 0")
     assert listed("cpu")[0][0] == "cpu" and listed("cpu")[1] == ("cuda", "GPU 0")
+
+
+def test_the_failed_jobs_tensors_are_let_go_before_the_gpus_cache_is_emptied():
+    """Inside the handler the error's traceback still held the failed job's tensors, so emptying the
+    cache there gave nothing back."""
+    import weakref
+
+    held = []
+
+    def job():
+        tensor = torch.ones(1024)
+        held.append(weakref.ref(tensor))
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    try:
+        job()
+    except RuntimeError as error:
+        assert held[0]() is not None
+        assert device_memory_error(error) is not None
+        assert held[0]() is None

@@ -1069,3 +1069,20 @@ def test_tensorboard_drops_the_steps_a_killed_run_logged_past_its_checkpoint(tmp
     TensorBoardLog(tmp_path, resumed_at=20)
     TensorBoardLog(tmp_path)
     assert [options.get("purge_step") for options in made] == [21, None]
+
+
+def test_a_run_stopped_at_a_checkpoint_step_before_its_save_still_saves_it(tmp_path, monkeypatch):
+    """The exit save was skipped at every checkpoint step, taken as saved in the loop: a full disk
+    logging the step (or a second Ctrl-C) before the loop's save lost up to a checkpoint's steps."""
+    trainer = Trainer(TrainConfig.load("tiny-test"), tmp_path / "run", workers=0)
+    append = trainer._append_csv
+
+    def log_fails_at_step_two(name, row, columns=None):
+        if name == "losses.csv" and row["step"] == 2:
+            raise OSError(28, "No space left on device")
+        append(name, row, columns)
+
+    monkeypatch.setattr(trainer, "_append_csv", log_fails_at_step_two)
+    with pytest.raises(OSError):
+        trainer.train(steps=4)
+    assert json.loads((tmp_path / "run" / "checkpoint" / "trainer.json").read_text())["step"] == 2

@@ -13,8 +13,8 @@ INTERVAL = 0.25
 
 
 def gpu_memory_mib(pid: int) -> float | None:
-    """MiB of GPU memory process ``pid`` holds now (0 where it holds none), or None where this
-    machine has no NVIDIA driver to ask."""
+    """MiB of GPU memory process ``pid`` holds now (0 where the driver lists it with none, or does
+    not list it), or None where this machine has no NVIDIA driver to ask."""
     tool = shutil.which("nvidia-smi")
     if tool is None:
         return None
@@ -36,7 +36,8 @@ def gpu_memory_mib(pid: int) -> float | None:
 
 
 class GpuMemoryPeak:
-    """The most GPU memory ``pid`` held while the block ran (``peak_gib``; None without a driver),
+    """The most GPU memory ``pid`` held while the block ran (``peak_gib``; None without a driver, or
+    where the driver never listed it holding any),
     looked at every :data:`INTERVAL` seconds on a thread of its own."""
 
     def __init__(self, pid: int):
@@ -58,6 +59,9 @@ class GpuMemoryPeak:
             used = gpu_memory_mib(self.pid)
             if used is None:
                 return
-            self.peak_gib = max(self.peak_gib or 0.0, used / 1024)
+            if (
+                used > 0
+            ):  # never seen (a CPU engine, or a container's pids the driver does not list): no figure
+                self.peak_gib = max(self.peak_gib or 0.0, used / 1024)
             if self._stop.wait(INTERVAL):
                 return

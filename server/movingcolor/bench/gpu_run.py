@@ -138,7 +138,7 @@ def run(args) -> list[StepResult]:
         for step in (s for s in STEPS if s in args.steps):
             left = deadline - time.monotonic()
             started = time.monotonic()
-            if left < 5:
+            if left < STOP_GRACE + 5:
                 results.append(StepResult(step, 0.0, "not run: no time left"))
                 continue
             if step == "check":
@@ -148,7 +148,8 @@ def run(args) -> list[StepResult]:
                     results.append(StepResult(step, time.monotonic() - started, f"failed: {error}"))
                     break  # nothing after it can run
             else:
-                outcome = _run_bounded(commands[step], left * SHARES[step], log)
+                # A stopped step's grace comes out of its own share: the run keeps to --seconds.
+                outcome = _run_bounded(commands[step], max(left * SHARES[step] - STOP_GRACE, 5.0), log)
             results.append(StepResult(step, time.monotonic() - started, outcome))
             log.write(f"{step}: {outcome}\n")
             log.flush()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 import warnings
 
 from ..errors import DeviceMemoryError, MovingColorError
@@ -75,22 +76,34 @@ def device_memory_error(error: BaseException) -> DeviceMemoryError | None:
     torch = sys.modules.get("torch")
     if torch is None:  # nothing ran on a GPU
         return None
+    # torch.OutOfMemoryError from torch 2.5; torch.cuda's name for it before.
+    out_of_memory = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
+    seen, cause = set(), error
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, out_of_memory):
+            break
+        cause = cause.__cause__ or cause.__context__
+    else:
+        return None
+    # The failed job's tensors are held by the frames of the error's traceback until it is
+    # handled: the cache can take them back only once those frames let them go.
+    for link in seen_tracebacks(error):
+        traceback.clear_frames(link)
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return DeviceMemoryError(
+        "the GPU ran out of memory: run fewer jobs on it at once (movingcolor serve --slots 1), close "
+        "other programs using it, give it less work at a time (a smaller batch when training), or use "
+        "the CPU (--device cpu); a retry may pass once other jobs end"
+    )
+
+
+def seen_tracebacks(error: BaseException):
+    """The tracebacks of ``error`` and of the errors that caused it."""
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if isinstance(error, torch.OutOfMemoryError):
-            break
+        if error.__traceback__ is not None:
+            yield error.__traceback__
         error = error.__cause__ or error.__context__
-    else:
-        return None
-    held = ""
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-        free, total = torch.cuda.mem_get_info()
-        in_use, whole = (total - free) / 2**30, total / 2**30
-        held = f" ({in_use:.1f} of its {whole:.1f} GiB in use after the job's were freed)"
-    return DeviceMemoryError(
-        f"the GPU ran out of memory{held}: run fewer jobs on it at once (movingcolor serve --slots 1), "
-        f"close other programs using it, give it less work at a time (a smaller batch when training), "
-        f"or use the CPU (--device cpu); a retry may pass once other jobs end"
-    )

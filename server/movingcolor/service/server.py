@@ -295,6 +295,10 @@ def create_server(
     )
     reflection.enable_server_reflection(names, server)
     _refuse_a_port_in_use(parsed)
+    # A Unix socket is made under a umask that leaves it its owner's (and group's, where named)
+    # from the start: made with the process's own umask and narrowed after, a client of the group
+    # connecting in between was served once the server started.
+    before = os.umask(0o117 if group is not None else 0o177) if parsed.is_unix else None
     try:
         if credentials is None:
             port = server.add_insecure_port(parsed.target)
@@ -305,6 +309,9 @@ def create_server(
         if why:
             raise AddressError(f"cannot listen on {parsed}: {why}") from error
         raise AddressError(f"cannot listen on {parsed}: {error}; is another server using it?") from error
+    finally:
+        if before is not None:
+            os.umask(before)
     if not parsed.is_unix and port == 0:
         raise AddressError(f"cannot listen on {parsed}: the port is in use or the host is not this machine's")
     if parsed.is_unix:

@@ -136,6 +136,8 @@ class Trainer:
                 self.discriminator.parameters(), lr=config.learning_rate, betas=(0.5, 0.99)
             )
         self.step = 0
+        #: The step of the checkpoint on disk (None before the first).
+        self._saved_step: int | None = None
         self.exported_step: int | None = None
         #: Whether a step's weight updates are under way (a checkpoint then would hold half a step).
         self._updating = False
@@ -221,6 +223,7 @@ class Trainer:
                 )
             )
             replace_folder(staging, self.checkpoint)
+            self._saved_step = self.step
         except OSError as error:
             kept = "the last checkpoint is kept" if self.checkpoint.exists() else "there is no checkpoint yet"
             raise MovingColorError(
@@ -249,7 +252,7 @@ class Trainer:
         if self.discriminator is not None and list(self.checkpoint.glob("discriminator.part*")):
             self.discriminator.load_state_dict(_load_split(self.checkpoint, "discriminator", self.device))
             self.d_optimiser.load_state_dict(_load_split(self.checkpoint, "d_optimiser", self.device))
-        self.step = int(state["step"])
+        self.step = self._saved_step = int(state["step"])
         made_with = state.get("scikit_image")
         if made_with is not None and made_with != _has_scikit_image():
             fix = (
@@ -643,12 +646,12 @@ class Trainer:
                         self.step + 1,
                     )
                     self._updating = False
-                elif not diverged and self.step > first_step and self.step % c.checkpoint_every:
+                elif not diverged and self.step > first_step and self.step != self._saved_step:
                     # A run that failed before its first step (a clip folder missing) leaves nothing to
                     # resume: a checkpoint of step 0 held its broken configuration, and refused the
                     # corrected one as another run's. A resumed run that made no step, or stopped at a
                     # step it saved, has its checkpoint already (an export-only run on a full disk
-                    # was refused rewriting it).
+                    # was refused rewriting it); one stopped at a step whose save never ended has not.
                     self.save()
             finally:
                 # Only now: a stop asked for while the checkpoint is written waits for it.
