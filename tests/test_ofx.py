@@ -12,6 +12,7 @@ the real clips run when present.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +71,15 @@ def ofx_build() -> OfxBuild:
         if os.environ.get("MOVINGCOLOR_REQUIRE_OFX") == "1":
             raise
         pytest.skip(str(error))
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[str]:
+    """The address of a server that accepts connections and never speaks (a hung process)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        yield f"127.0.0.1:{silent.getsockname()[1]}"
 
 
 def generated(frames: int = 6, width: int = 64, height: int = 48, seed: int = 5):
@@ -475,10 +486,8 @@ def test_an_instance_destroyed_while_it_renders_stops_its_call_and_sends_no_mess
     messages went to the dead handle, through freed memory, once the call ended)."""
     plates, mattes = generated(frames=1)
     frames = write_inputs(tmp_path / "in", plates, mattes)
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
-        params = {"server": f"127.0.0.1:{silent.getsockname()[1]}", "timeLimit": 4.0, **GRADE_PARAMS}
+    with silent_server() as address:
+        params = {"server": address, "timeLimit": 4.0, **GRADE_PARAMS}
         run = run_host(ofx_build, frames, tmp_path / "out", params, "--interactive", "--destroy-after", "0.5")
     assert run.returncode == 0, run.stderr
     assert run.of("destroyed") and not run.of("violation"), run.of("violation")
@@ -513,10 +522,7 @@ def test_a_host_in_a_locale_with_decimal_commas_fuses_as_in_any_other(ofx_build,
 def test_a_silent_server_is_given_up_at_the_time_limit(ofx_build, tmp_path):
     plates, mattes = generated(frames=2)
     frames = write_inputs(tmp_path / "in", plates, mattes)
-    with socket.socket() as silent:  # accepts connections, never speaks
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
-        address = f"127.0.0.1:{silent.getsockname()[1]}"
+    with silent_server() as address:  # accepts connections, never speaks
         params = {"server": address, "timeLimit": 1.0, **GRADE_PARAMS}
         run = run_host(ofx_build, frames, tmp_path / "out", params, "--interactive")
     renders = run.renders()
@@ -539,10 +545,8 @@ def test_a_viewer_scrubbing_past_a_server_that_never_answers_waits_on_its_first_
     where a stopped server's frames show the Source at once."""
     plates, mattes = generated(frames=4)
     frames = write_inputs(tmp_path / "in", plates, mattes)
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
-        params = {"server": f"127.0.0.1:{silent.getsockname()[1]}", **GRADE_PARAMS}
+    with silent_server() as address:
+        params = {"server": address, **GRADE_PARAMS}
         run = run_host(ofx_build, frames, tmp_path / "out", params, "--interactive")
     seconds = [run.renders()[frame]["seconds"] for frame in sorted(plates)]
     assert run.returncode == 0 and all(r["status"] == 0 for r in run.renders().values())
@@ -554,10 +558,8 @@ def test_a_final_render_ends_at_its_time_limit_though_the_server_never_answers(o
     """Once the wait was spent, the plugin asked why for a second more, past the Time limit."""
     plates, mattes = generated(frames=1)
     frames = write_inputs(tmp_path / "in", plates, mattes)
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
-        params = {"server": f"127.0.0.1:{silent.getsockname()[1]}", "timeLimit": 1.0, **GRADE_PARAMS}
+    with silent_server() as address:
+        params = {"server": address, "timeLimit": 1.0, **GRADE_PARAMS}
         run = run_host(ofx_build, frames, tmp_path / "out", params)
     (render,) = run.renders().values()
     assert render["status"] != 0 and 0.9 <= render["seconds"] < 1.4, render
@@ -604,10 +606,7 @@ def test_a_render_aborted_while_the_server_works_stops_at_once(ofx_build, tmp_pa
     """The host's abort is seen while the plugin waits for the server, not only between messages."""
     plates, mattes = generated(frames=1)
     frames = write_inputs(tmp_path / "in", plates, mattes)
-    with socket.socket() as silent:  # accepts connections, never speaks: the answer never comes
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
-        address = f"127.0.0.1:{silent.getsockname()[1]}"
+    with silent_server() as address:  # accepts connections, never speaks: the answer never comes
         params = {"server": address, "timeLimit": 60.0, **GRADE_PARAMS}
         run = run_host(ofx_build, frames, tmp_path / "out", params, "--abort-after", "0.5")
     render = run.renders()[FIRST]
