@@ -13,7 +13,7 @@ from movingcolor.engines.guided import GuidedEngine
 from movingcolor.errors import TRANSIENT_EXIT_CODE
 from movingcolor.frames.image_io import read_pixels
 from movingcolor.model.device import device_memory_error
-from movingcolor_client import ServerBusyError, connect
+from movingcolor_client import DeviceMemoryError, connect
 from test_service_calls import GRADE, serving
 from test_trust import write_plate
 
@@ -53,7 +53,7 @@ def test_a_server_answers_a_job_out_of_gpu_memory_as_busy_not_as_a_bug_and_serve
     matte = np.zeros((1, 32, 32), np.float32)
     matte[:, 8:24, 8:24] = 1.0
     with serving() as (address, _), connect(address, retries=0) as client:
-        with pytest.raises(ServerBusyError) as refused:
+        with pytest.raises(DeviceMemoryError) as refused:
             client.fuse_arrays(frames, matte, grade=GRADE, engine="guided")
         assert "the GPU ran out of memory" in str(refused.value) and "this is a bug" not in str(refused.value)
         assert refused.value.exit_code == TRANSIENT_EXIT_CODE

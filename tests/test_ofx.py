@@ -969,3 +969,32 @@ def test_a_node_saved_with_an_engine_keeps_it_whatever_position_the_choice_gives
     moved = {"engine": "guided", "engineName": "plain", "windowRadius": 1, **GRADE_PARAMS}
     run = run_host(ofx_build, frames, tmp_path / "b", moved, env={"MOVINGCOLOR_SERVER": server.address})
     assert_fused(run, expected_frames(server, plates, mattes, 1, engine="plain"), plates, 1)
+
+
+def test_a_server_whose_gpu_ran_out_of_memory_is_not_asked_again_until_the_time_limit(
+    ofx_build, tmp_path, monkeypatch
+):
+    """Every RESOURCE_EXHAUSTED was a full job table to the plugin, asked again until the Time
+    limit: a GPU out of memory (reason DEVICE_MEMORY) ran the engine on the GPU again and again."""
+    torch = pytest.importorskip("torch")
+    from movingcolor.engines.guided import GuidedEngine
+    from movingcolor.service.server import create_server
+
+    def out_of_memory(self, frames):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(GuidedEngine, "fuse", out_of_memory)
+    plates, mattes = generated(frames=3)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    folder = short_folder()
+    server, _ = create_server(f"unix://{folder}/mc.sock")
+    server.start()
+    try:
+        params = {"server": f"unix://{folder}/mc.sock", "timeLimit": 20.0, "windowRadius": 1, **GRADE_PARAMS}
+        run = run_host(ofx_build, frames, tmp_path / "out", params, render=[FIRST + 1])
+    finally:
+        server.stop(0).wait()
+        shutil.rmtree(folder, ignore_errors=True)
+    render = run.renders()[FIRST + 1]
+    assert render["status"] != 0 and render["seconds"] < 5.0, render
+    assert "the GPU ran out of memory" in run.messages()[0]["text"]

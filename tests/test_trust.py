@@ -1096,3 +1096,16 @@ def test_a_streamed_grade_with_a_bad_number_names_the_number(grade, told):
     setup.grade.text = grade
     with pytest.raises(GradeError, match=told):
         shot_spec(setup, None)
+
+
+def test_a_matte_source_this_server_does_not_know_is_refused_not_taken_for_the_alpha():
+    """A newer client's matte source (a value this server lacks) fused the shot through the plate's
+    alpha, a matte nobody gave."""
+    from movingcolor.service.setup_spec import shot_spec
+    from movingcolor.v1 import fusion_pb2
+
+    setup = fusion_pb2.ShotSetup()
+    setup.grade.text = "slope=1.2"
+    setup.matte = 2
+    with pytest.raises(MovingColorError, match="matte source 2 is not known to this server"):
+        shot_spec(setup, None)

@@ -11,6 +11,7 @@ import numpy as np
 import PyOpenColorIO as ocio
 import pytest
 from conftest import short_folder
+from movingcolor.frames.image_io import read_header
 from movingcolor.service.server import create_server
 from movingcolor.service.settings import ServerSettings
 from movingcolor.synthetic import generate_shot
@@ -122,3 +123,31 @@ def test_a_model_exported_again_in_place_is_loaded_again(tmp_path, window, monke
     assert np.abs(before - expected).max() > 1e-3
     np.testing.assert_array_equal(again, expected)
     np.testing.assert_array_equal(other_window, expected_other)
+
+
+def test_a_client_relies_on_what_the_servers_features_say(tmp_path, monkeypatch, demo_inputs):
+    """Every server said version 0.1.0: a client could not tell an older server (an EXR output in
+    the plate's colourspace where none was named; no plate recorded in the frames) from a newer one,
+    and a rerun through an upgraded server kept the older server's frames beside its own."""
+    import movingcolor.service.info as info
+    import movingcolor.service.setup_spec as setup_spec
+
+    sent = []
+    shot_spec = setup_spec.shot_spec
+
+    def older_server(setup, folder):
+        sent.append(setup.out_colorspace)
+        setup.plate = ""  # as one older than ShotSetup.plate, which never saw it
+        return shot_spec(setup, folder)
+
+    plate, matte = demo_inputs
+    out = tmp_path / "out" / "f.####.exr"
+    with _Server() as client:
+        first = client.fuse_files(plate, out, matte=matte, grade="slope=1.2", frames="1001-1003")
+        monkeypatch.setattr(info, "FEATURES", ())
+        monkeypatch.setattr(setup_spec, "shot_spec", older_server)
+        again = client.fuse_files(plate, out, matte=matte, grade="slope=1.2", frames="1001-1003")
+        assert len(first.written) == 3 and len(again.written) == 3  # other features: fused anew
+        assert sent == ["scene_linear"]  # named for it: an older server wrote the plate's space
+        header = read_header(Path(again.written[0])).attributes
+        assert header["movingcolor:plate"]  # recorded where the server recorded none

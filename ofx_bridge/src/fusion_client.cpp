@@ -40,6 +40,19 @@ std::string describe(const grpc::Status& status) {
                                         : status.error_message();
 }
 
+// A RESOURCE_EXHAUSTED that is a full job table, worth asking again within the Time limit: the
+// server's reason SERVER_BUSY (its ErrorInfo, whose reason travels as plain bytes in the status
+// details). A GPU out of memory (DEVICE_MEMORY) is not: asked again at once it runs the engine on
+// the GPU again and fails again. A server without reasons is busy by its message, and neither an
+// image over its --max-image-mb (an older server's RESOURCE_EXHAUSTED) nor gRPC's message limit.
+bool serverBusy(const grpc::Status& status) {
+  const std::string& details = status.error_details();
+  if (!details.empty()) return details.find("SERVER_BUSY") != std::string::npos;
+  const std::string& message = status.error_message();
+  return message.find(kTooLarge) == std::string::npos && message.find("max-image-mb") == std::string::npos &&
+         message.find("out of memory") == std::string::npos;
+}
+
 bool unreachable(const grpc::Status& status) {
   return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
          status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
@@ -162,8 +175,7 @@ FusedWindow FusionClient::fuse(const v1::ShotSetup& setup, std::vector<WindowIma
         return result;
       }
     }
-    const bool busy = status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
-                      status.error_message().find(kTooLarge) == std::string::npos;
+    const bool busy = status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED && serverBusy(status);
     const bool restarting = status.error_code() == grpc::StatusCode::UNAVAILABLE && ++unavailable <= 3;
     if (!(busy || restarting) || after(wait) >= deadline) return result;
     for (const auto until = after(wait); std::chrono::system_clock::now() < until;) {

@@ -280,7 +280,13 @@ class Client:
         info = self.info(min(timeout, INFO_TIMEOUT))
         if config is None:
             _require_the_same_ocio(info, self.address)
-        server = {"version": info["version"], "ocio_config": info["ocio_config"]}
+        features = sorted(info.get("features") or ())
+        if out_colorspace is None and file_format == "exr" and "exr_out_scene_linear" not in features:
+            # An older server writes an EXR in the plate's colourspace where none is named (an sRGB
+            # plate's frames double-encoded in any compositor): named, it writes this client's default.
+            setup.out_colorspace = "scene_linear"
+        # What the server does is part of what made the frames: an upgraded server's differ.
+        server = {"version": info["version"], "ocio_config": info["ocio_config"], "features": features}
         outputs = ShotOutputs(
             pattern, shot_frames, setup, server, force=force, pixel_type=exr_type, compression=compression
         )

@@ -16,7 +16,7 @@ import grpc
 from movingcolor import errors as server_errors
 from movingcolor.errors import TRANSIENT_EXIT_CODE, MovingColorError
 from movingcolor.protocol import GRPC_DEFAULT_KEEPALIVE_SECONDS
-from movingcolor.protocol.status import IMAGE_EVICTED, error_reason
+from movingcolor.protocol.status import DEVICE_MEMORY, IMAGE_EVICTED, error_reason
 
 from .package_check import installed_movingcolor
 
@@ -101,6 +101,13 @@ class OutputBusyError(server_errors.OutputBusyError, ClientError):
 
 class ImageEvictedError(server_errors.ImageEvictedError, ClientError):
     code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class DeviceMemoryError(server_errors.DeviceMemoryError, ClientError):
+    """The server's GPU ran out of memory for the job: a later retry may pass (exit 75), an
+    immediate one seldom does; it is not a full job table."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 #: RESOURCE_EXHAUSTED for gRPC's own size limit, not a full job table: the same request would be
@@ -248,6 +255,8 @@ def from_rpc_error(
     else:
         message = f"{doing}: {details}" if details else f"{doing}: {code.name}"
     error_class = _BY_CODE.get(code, ClientError)
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and error_reason(error) == DEVICE_MEMORY:
+        error_class = DeviceMemoryError
     result = error_class(message)
     result.code = code
     return result

@@ -46,7 +46,7 @@ class ShotOutputs:
         pattern: SequencePattern,
         frames: FileFrames,
         setup: fusion_pb2.ShotSetup,
-        server: Mapping[str, str],
+        server: Mapping[str, object],
         *,
         force: bool = False,
         pixel_type: str = "half",
@@ -58,6 +58,9 @@ class ShotOutputs:
         self.pixel_type = pixel_type
         self.compression = compression
         self._known = _known_digest(setup, frames, server)
+        #: The plate the frames record where the server does not (one older than ShotSetup.plate):
+        #: a later shot into the same output is refused as another plate's, as in process.
+        self.plate = setup.plate
         self.fingerprint = ""
         self._claim: OutputClaim | None = None
 
@@ -124,14 +127,14 @@ class ShotOutputs:
 
     def write(self, fused: FusedFrame) -> Path:
         path = fused.write(
-            self.pattern.path(fused.frame), self.pixel_type, self.compression, self.fingerprint
+            self.pattern.path(fused.frame), self.pixel_type, self.compression, self.fingerprint, self.plate
         )
         if self._claim is not None:
             self._claim.touch()  # a writer on another host is live while it writes
         return path
 
 
-def _known_digest(setup: fusion_pb2.ShotSetup, frames: FileFrames, server: Mapping[str, str]):
+def _known_digest(setup: fusion_pb2.ShotSetup, frames: FileFrames, server: Mapping[str, object]):
     """The fingerprint's part the client knows before the server accepts the shot."""
     sent = fusion_pb2.ShotSetup()
     sent.CopyFrom(setup)

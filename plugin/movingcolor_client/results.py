@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from movingcolor.errors import DiskFullError, OutputError
-from movingcolor.frames.output_pattern import FINGERPRINT_KEY, FRAME_KEY
+from movingcolor.frames.output_pattern import FINGERPRINT_KEY, FRAME_KEY, PLATE_KEY
 from movingcolor.frames.temporaries import temporary_path
 from movingcolor.protocol.images import decode_raw
 from movingcolor.v1 import image_pb2 as pb
@@ -132,12 +132,16 @@ class FusedFrame:
         pixel_type: str = "half",
         compression: str = "zip",
         fingerprint: str | None = None,
+        plate: str = "",
     ) -> Path:
         """Write the frame to ``path`` atomically: file bytes as they are when the format matches,
         else the pixels as an EXR (or PNG/TIFF) with the frame's header. ``fingerprint`` replaces
-        the server's in the header (the client's, which a rerun compares)."""
+        the server's in the header (the client's, which a rerun compares); ``plate`` is recorded
+        where the server recorded none (a server older than ShotSetup.plate)."""
         path = Path(path)
-        if self.info.encoding == pb.ENCODING_FILE and path.suffix.lower().lstrip(".") == self.info.format:
+        unrecorded = bool(plate) and PLATE_KEY not in self.info.attributes
+        same_format = path.suffix.lower().lstrip(".") == self.info.format
+        if self.info.encoding == pb.ENCODING_FILE and same_format and not unrecorded:
             data = self.data if fingerprint is None else self._restamped(fingerprint)
             if data is not None:
                 write_bytes_atomic(path, data)
@@ -147,6 +151,8 @@ class FusedFrame:
         attributes = self.attributes
         if fingerprint is not None:
             attributes[FINGERPRINT_KEY] = fingerprint
+        if unrecorded:
+            attributes[PLATE_KEY] = plate
         try:
             write_image(
                 path, self.pixels(), pixel_type=pixel_type, compression=compression, attributes=attributes

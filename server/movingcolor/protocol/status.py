@@ -18,6 +18,9 @@ from grpc_status import rpc_status
 ERROR_DOMAIN = "movingcolor.v1"
 #: A window named an image by digest that the server no longer holds: resend it in full.
 IMAGE_EVICTED = "IMAGE_EVICTED"
+#: The GPU ran out of memory for the job (RESOURCE_EXHAUSTED, as a full job table, SERVER_BUSY).
+DEVICE_MEMORY = "DEVICE_MEMORY"
+SERVER_BUSY = "SERVER_BUSY"
 
 
 def reason_for(error: BaseException) -> str:

@@ -72,7 +72,8 @@ def abort(context: grpc.ServicerContext, error: BaseException) -> None:
 def status_for(error: BaseException) -> grpc.StatusCode:
     """The status code a client sees for ``error``.
 
-    RESOURCE_EXHAUSTED is the busy job table's alone: clients retry it later. An image over a
+    RESOURCE_EXHAUSTED is the busy job table's (reason SERVER_BUSY: clients retry it later) and a
+    GPU out of memory's (DEVICE_MEMORY: a later retry may pass, not an immediate one). An image over a
     limit (``ImageTooLargeError``) is INVALID_ARGUMENT like every other bad input: it will never
     pass, however often it is sent.
     """

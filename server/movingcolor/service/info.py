@@ -27,6 +27,11 @@ def _version(package: str) -> str:
         return ""
 
 
+#: What this server does that earlier servers of the protocol did not (Info.features, whose
+#: comment in fusion.proto says what each means): a name is added with each change a client relies on.
+FEATURES = ("exr_out_scene_linear", "setup_plate", "device_memory")
+
+
 @functools.cache
 def _devices(default: str) -> tuple[tuple[str, str], ...]:
     """``(name, description)`` per device, the default first. Imports torch once, if installed and
@@ -111,6 +116,7 @@ def build_info(state: ServerState) -> fusion_pb2.Info:
         roots=[str(root) for root in settings.roots],
         ocio_config=config.source,
         ocio_config_digest=_config_digest(config.source),
+        features=list(FEATURES),
         active_jobs=state.jobs.active,
         cache=state.windows.stats(),
     )

@@ -112,6 +112,13 @@ def shot_spec(
             "the setup's plate is not a name its frames' headers can record (over 4096 characters, or "
             "control characters): send the plate's path as the client reads it, or leave it empty"
         )
+    if setup.matte not in fusion_pb2.MatteSource.values():
+        # A client newer than this server: its matte source taken for the plate's alpha fused a shot
+        # through a matte nobody gave.
+        raise MovingColorError(
+            f"the setup's matte source {setup.matte} is not known to this server (MatteSource: "
+            f"{', '.join(fusion_pb2.MatteSource.keys())}); update the server, or send the matte frames"
+        )
     output = output_settings(setup)
     matte_frames = setup.matte == fusion_pb2.MATTE_SOURCE_FRAMES
     roles = ("plate",) + (("matte",) if matte_frames else ()) + ((mode,) if mode != "grade" else ())

@@ -20,7 +20,7 @@ class GetInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Info(_message.Message):
-    __slots__ = ("version", "protocol", "packages", "devices", "engines", "models", "limits", "roots", "ocio_config", "active_jobs", "cache", "ocio_config_digest")
+    __slots__ = ("version", "protocol", "packages", "devices", "engines", "models", "limits", "roots", "ocio_config", "active_jobs", "cache", "ocio_config_digest", "features")
     class PackagesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -40,6 +40,7 @@ class Info(_message.Message):
     ACTIVE_JOBS_FIELD_NUMBER: _ClassVar[int]
     CACHE_FIELD_NUMBER: _ClassVar[int]
     OCIO_CONFIG_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
     version: str
     protocol: str
     packages: _containers.ScalarMap[str, str]
@@ -52,7 +53,8 @@ class Info(_message.Message):
     active_jobs: int
     cache: CacheStats
     ocio_config_digest: str
-    def __init__(self, version: _Optional[str] = ..., protocol: _Optional[str] = ..., packages: _Optional[_Mapping[str, str]] = ..., devices: _Optional[_Iterable[_Union[Device, _Mapping]]] = ..., engines: _Optional[_Iterable[_Union[EngineInfo, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., roots: _Optional[_Iterable[str]] = ..., ocio_config: _Optional[str] = ..., active_jobs: _Optional[int] = ..., cache: _Optional[_Union[CacheStats, _Mapping]] = ..., ocio_config_digest: _Optional[str] = ...) -> None: ...
+    features: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, version: _Optional[str] = ..., protocol: _Optional[str] = ..., packages: _Optional[_Mapping[str, str]] = ..., devices: _Optional[_Iterable[_Union[Device, _Mapping]]] = ..., engines: _Optional[_Iterable[_Union[EngineInfo, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., roots: _Optional[_Iterable[str]] = ..., ocio_config: _Optional[str] = ..., active_jobs: _Optional[int] = ..., cache: _Optional[_Union[CacheStats, _Mapping]] = ..., ocio_config_digest: _Optional[str] = ..., features: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CacheStats(_message.Message):
     __slots__ = ("images", "image_bytes", "image_capacity_bytes", "received_bytes", "references", "evicted_references", "results", "result_hits", "result_misses")
