@@ -95,15 +95,18 @@ def test_a_root_that_is_a_file_is_called_a_file(tmp_path):
         check_roots([tmp_path / "absent"])
 
 
-def test_the_socket_is_made_the_servers_alone_not_narrowed_after(monkeypatch):
+@pytest.mark.parametrize("group", [None, "named"])
+def test_the_socket_is_made_the_servers_alone_not_narrowed_after(monkeypatch, group):
     """Made with the process's umask and narrowed after, a client of the group connecting in
-    between was served once the server started."""
+    between was served once the server started; with a group named, the process's own group could
+    connect before the socket was handed to the named one."""
     import movingcolor.service.server as server_module
 
     monkeypatch.setattr(server_module, "_restrict_socket", lambda path, group: None)
+    named = None if group is None else grp.getgrgid(os.getgid()).gr_name
     folder = short_folder()
     with umask(0o002):
-        server, _ = create_server(f"unix://{folder}/mc.sock", ServerSettings())
+        server, _ = create_server(f"unix://{folder}/mc.sock", ServerSettings(socket_group=named))
         assert os.umask(0o002) == 0o002  # the process's umask is as it was
     server.stop(None)
     assert stat.S_IMODE(os.stat(f"{folder}/mc.sock").st_mode) == 0o600

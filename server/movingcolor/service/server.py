@@ -295,10 +295,10 @@ def create_server(
     )
     reflection.enable_server_reflection(names, server)
     _refuse_a_port_in_use(parsed)
-    # A Unix socket is made under a umask that leaves it its owner's (and group's, where named)
-    # from the start: made with the process's own umask and narrowed after, a client of the group
-    # connecting in between was served once the server started.
-    before = os.umask(0o117 if group is not None else 0o177) if parsed.is_unix else None
+    # A Unix socket is made under a umask that leaves it its owner's alone from the start (a named
+    # group is given it after, then let in): made with the process's own umask and narrowed after,
+    # a client of the group connecting in between was served once the server started.
+    before = os.umask(0o177) if parsed.is_unix else None
     try:
         if credentials is None:
             port = server.add_insecure_port(parsed.target)
