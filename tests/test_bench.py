@@ -714,9 +714,9 @@ def test_a_gpu_runs_memory_is_the_drivers_count_for_its_process(tmp_path, monkey
 
 
 def test_the_gpu_run_measures_its_steps_into_one_folder_each_within_its_time(tmp_path):
-    """The run a GPU machine lent for minutes makes: every figure in one folder, each step stopped
-    at its share of the time (a stopped benchmark keeps what it finished), a summary last. Tried on
-    the CPU, small."""
+    """The run made on a GPU machine available for a few minutes: every figure in one folder, each
+    step stopped at its share of the time (a stopped benchmark keeps what it finished), a summary
+    last. Tried on the CPU, small."""
     import sys
     import time
 

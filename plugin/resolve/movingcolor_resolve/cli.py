@@ -3,7 +3,7 @@
 Needs Resolve running with external scripting allowed, and Resolve's scripting
 module on the path (RESOLVE_SCRIPT_API, RESOLVE_SCRIPT_LIB, PYTHONPATH: see
 plugin/resolve/README.md). Exit status: 0 when every item was fused, else the first
-failure's: 2 bad settings or input, 75 server unavailable or busy (try again later),
+failure's: 2 bad settings or input, 75 server unavailable or busy, or its GPU out of memory (try again later),
 130 cancelled, 70 an unexpected error (its traceback is in the log); the log says why.
 """
 

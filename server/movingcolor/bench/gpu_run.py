@@ -1,5 +1,5 @@
-"""The GPU benchmarks in one bounded run: what a GPU machine lent for minutes should measure, each
-step given its share of the time, every figure written into one folder as it is made.
+"""The GPU benchmarks in one bounded run, for a GPU machine available for a few minutes: each step
+gets its share of the time, and every figure is written into one folder as it is made.
 
 The steps, most wanted first: a check that the machine can run the product at all (the GPU, the
 packages the benchmarks import), the production-speed table (:mod:`.throughput`: every engine at
@@ -158,7 +158,7 @@ def run(args) -> list[StepResult]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m movingcolor.bench.gpu_run", description=__doc__.splitlines()[0]
+        prog="python -m movingcolor.bench.gpu_run", description=" ".join(__doc__.split("\n\n")[0].split())
     )
     parser.add_argument("--out", required=True, help="folder for the report, figures and log")
     parser.add_argument(

@@ -14,7 +14,8 @@ DESCRIPTION = """\
 Install a host bridge for this machine's user (or where --dest says).
 
 nuke     packages for Nuke's Python in DEST/movingcolor_site, and lines in DEST/init.py and
-         DEST/menu.py that load them and add Nodes > MovingColor (DEST default: ~/.nuke)
+         DEST/menu.py that load them and add Nodes > MovingColor (DEST default: ~/.nuke;
+         on Windows %HOME%\\.nuke where HOME is set, else %USERPROFILE%\\.nuke)
 resolve  packages for the Python Resolve scripts with, in MovingColor's data folder, and
          MovingColor.py in Resolve's Fusion/Scripts/Utility folder (Workspace > Scripts)
 ofx      the built MovingColor.ofx.bundle into the OFX plugin folder (/usr/OFX/Plugins)

@@ -42,8 +42,10 @@ def add_parser(commands) -> None:
         "with any number",
     )
     parser.add_argument("--export", help="after training, write a model folder here")
-    parser.add_argument("--name", help="the exported model's name (default: the config's)")
-    parser.add_argument("--best", action="store_true", help="export the best validated weights, not the last")
+    parser.add_argument("--name", help="with --export: the exported model's name (default: the config's)")
+    parser.add_argument(
+        "--best", action="store_true", help="with --export: export the best validated weights, not the last"
+    )
     parser.set_defaults(run=run)
 
 
