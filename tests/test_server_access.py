@@ -110,3 +110,25 @@ def test_the_socket_is_made_the_servers_alone_not_narrowed_after(monkeypatch, gr
         assert os.umask(0o002) == 0o002  # the process's umask is as it was
     server.stop(None)
     assert stat.S_IMODE(os.stat(f"{folder}/mc.sock").st_mode) == 0o600
+
+
+def test_a_socket_this_user_may_not_use_is_said_so_and_not_retried():
+    """The system refusing a user another user's socket came back as "the server is unavailable",
+    exit 75, which a farm retried for good. gRPC's words for it, as a client of another user got
+    them (a real refusal needs a second user, which a test cannot count on)."""
+    import grpc
+    from movingcolor_client.errors import PermissionDeniedError, from_rpc_error, retryable
+
+    class Refused(grpc.RpcError):
+        def code(self):
+            return grpc.StatusCode.UNAVAILABLE
+
+        def details(self):
+            return (
+                "failed to connect to all addresses; last error: FAILED_PRECONDITION: unix:/tmp/mc.sock: "
+                "connect failed: addr: unix:/tmp/mc.sock error: Permission denied"
+            )
+
+    error = from_rpc_error(Refused(), "unix:///tmp/mc.sock", "GetInfo")
+    assert isinstance(error, PermissionDeniedError) and error.exit_code == 2
+    assert "--socket-group" in str(error) and not retryable(Refused())

@@ -71,7 +71,8 @@ class NotFoundError(ClientError):
 
 
 class PermissionDeniedError(ClientError):
-    """A file job's path lies outside the server's root folders."""
+    """A file job's path lies outside the server's root folders, or this user may not use the
+    server's Unix socket."""
 
     code = grpc.StatusCode.PERMISSION_DENIED
 
@@ -198,7 +199,14 @@ def retryable(error: grpc.RpcError, tls: str = PLAIN) -> bool:
     """Whether a call may succeed if made again: the server was unreachable, not refusing us."""
     if not hasattr(error, "code") or error.code() != grpc.StatusCode.UNAVAILABLE:
         return False
-    return _tls_problem(error.details() or "", tls) is None
+    details = error.details() or ""
+    return _tls_problem(details, tls) is None and not _socket_refused(details)
+
+
+def _socket_refused(details: str) -> bool:
+    """Whether gRPC's failed connection is the system refusing this user a Unix socket (its mode):
+    no retry passes, where a farm retried an exit 75 for good."""
+    return "unix:" in details and "permission denied" in details.lower()
 
 
 def from_rpc_error(
@@ -217,6 +225,12 @@ def from_rpc_error(
             f"{doing}: the server at {address} uses TLS and this client connected without it; pass "
             f"the CA that signed the server's certificate (--tls-ca, ca=), or tls=True for a "
             f"certificate of a public CA"
+        )
+    if code == grpc.StatusCode.UNAVAILABLE and _socket_refused(details):
+        return PermissionDeniedError(
+            f"{doing}: this user may not use the server's socket at {address} (Permission denied): a "
+            f"server's Unix socket is its own user's alone; start the server with --socket-group GROUP "
+            f"naming a group this user is in, or on 127.0.0.1:PORT with a token"
         )
     if code == grpc.StatusCode.UNAVAILABLE and "too many pings" in details.lower():
         # Not worth retrying: the same client pings the same server as often again.
