@@ -1146,3 +1146,16 @@ def test_an_older_nuke_is_told_which_nuke_it_needs(monkeypatch, capsys):
         "Python 3.9\n"
     )
     assert "movingcolor_nuke" not in sys.modules
+
+
+def test_asking_a_server_that_refuses_this_user_says_why_not_to_wait_for_it(served, monkeypatch):
+    """A server that runs but refuses this user its socket was told as "no server answered ...
+    press 'ask server' once it runs": the artist waited for a server already running."""
+    from movingcolor_nuke.server_choices import ask_server
+
+    socket_path = served.address.removeprefix("unix://")
+    access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: path != socket_path and access(path, mode))
+    said = ask_server(served.address, 10.0).note
+    assert "this user may not use the server's socket" in said and "once it runs" not in said
+    assert ask_server("unix:///nowhere/mc.sock", 1.0).note.startswith("no server answered")

@@ -865,3 +865,45 @@ def test_the_grade_comes_from_the_last_place_that_names_one(tmp_path):
     show.write_text(json.dumps({"server": "unix:///tmp/mc.sock", "grade": GRADE, "graded_track": 3}))
     with pytest.raises(SettingsError, match="is set and the graded input is used too: use one of them"):
         load_settings(show, environ={}).validate().fuse.validate()
+
+
+def test_a_batch_stops_at_a_socket_this_user_may_not_use(resolve, served, shot, tmp_path, monkeypatch):
+    """A socket the system refuses this user (another user's server) was told as "permission
+    denied" for every clip of the track, each after gRPC's retries (3 s a clip): it is said at once,
+    and the batch stops at the first. The system's refusal is made here by the access check itself:
+    a test runs as the server's own user."""
+    import os
+
+    place(resolve, shot["rgba"], 1001, 1006, track=1, duration=3)
+    place(resolve, shot["rgba"], 1001, 1006, track=1, record=RECORD + 3, source_in=3, duration=3)
+    socket_path = served.address.removeprefix("unix://")
+    access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: path != socket_path and access(path, mode))
+    settings = settings_for(served.address, tmp_path)
+    first, second = fuse_items(resolve, track_items(resolve, 1), settings)
+    assert "this user may not use the server's socket" in first.error and first.exit_code == 2
+    assert "--socket-group" in first.error
+    assert second.error.startswith("not fused: the batch stopped at") and "socket" in second.error
+    assert fused_clips(resolve) == []
+
+
+def test_a_batch_stops_where_the_servers_gpu_ran_out_of_memory(resolve, shot, tmp_path, monkeypatch):
+    """Each later clip was rendered through Resolve and then refused alike: an immediate retry of a
+    GPU out of memory seldom passes."""
+    import movingcolor_resolve.bridge as bridge
+    from movingcolor_client import DeviceMemoryError
+
+    place(resolve, shot["rgba"], 1001, 1006, track=1, duration=3)
+    place(resolve, shot["rgba"], 1001, 1006, track=1, record=RECORD + 3, source_in=3, duration=3)
+    tried = []
+
+    def out_of_memory(resolve, item, settings, cancelled=None):
+        tried.append(item.GetName())
+        raise DeviceMemoryError("FuseShot: the GPU ran out of memory: run fewer jobs on it at once")
+
+    monkeypatch.setattr(bridge, "fuse_item", out_of_memory)
+    first, second = fuse_items(resolve, track_items(resolve, 1), settings_for("unix:///x.sock", tmp_path))
+    assert len(tried) == 1 and first.exit_code == 75 and "GPU ran out of memory" in first.error
+    assert (
+        second.error.startswith("not fused: the batch stopped at") and "GPU ran out of memory" in second.error
+    )

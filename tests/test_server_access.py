@@ -132,3 +132,23 @@ def test_a_socket_this_user_may_not_use_is_said_so_and_not_retried():
     error = from_rpc_error(Refused(), "unix:///tmp/mc.sock", "GetInfo")
     assert isinstance(error, PermissionDeniedError) and error.exit_code == 2
     assert "--socket-group" in str(error) and not retryable(Refused())
+
+
+def test_a_client_is_told_at_once_that_a_socket_is_not_its_users(monkeypatch):
+    """gRPC waited out the client's retries (3-7 s) before the refusal came, told as unavailable."""
+    import time
+
+    from movingcolor_client import SocketPermissionError
+
+    folder = short_folder()
+    server, _ = create_server(f"unix://{folder}/mc.sock", ServerSettings())
+    try:
+        path = f"{folder}/mc.sock"
+        access = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode: p != path and access(p, mode))
+        started = time.monotonic()
+        with pytest.raises(SocketPermissionError, match="--socket-group"):
+            connect(f"unix://{path}")
+        assert time.monotonic() - started < 1.0
+    finally:
+        server.stop(None)

@@ -32,6 +32,7 @@ from .errors import (
     ServerBusyError,
     ServerChangedError,
     ServerUnavailableError,
+    SocketPermissionError,
 )
 from .results import FusedFrame, write_bytes_atomic
 from .setup import shot_setup
@@ -58,6 +59,7 @@ __all__ = [
     "ServerBusyError",
     "ServerChangedError",
     "ServerUnavailableError",
+    "SocketPermissionError",
     "ShotCall",
     "ShotReport",
     "connect",

@@ -29,7 +29,7 @@ from movingcolor.v1 import image_pb2 as pb
 
 from .calls import ShotCall, call_seconds
 from .channel import KEEPALIVE_SECONDS, call_metadata, make_channel, tls_mode
-from .errors import ClientError, ImageEvictedError, ServerUnavailableError, from_rpc_error
+from .errors import ClientError, ImageEvictedError, ServerUnavailableError, from_rpc_error, socket_refused
 from .outputs import ShotOutputs, contiguous_runs
 from .results import FusedFrame
 from .setup import output_message, roles_of, shot_setup
@@ -71,6 +71,7 @@ class Client:
         #: with a smaller --max-message-mb refuses parts of ``part_bytes``.
         self.server_part_bytes: int | None = None
         self.metadata = call_metadata(token, name)
+        _refuse_a_socket_this_user_may_not_use(address)
         self.channel = make_channel(address, tls, ca, cert, key, server_name, retries, backoff, keepalive)
         self.tls = tls_mode(tls, ca, cert, key)
         self._stub = fusion_pb2_grpc.FusionStub(self.channel)
@@ -591,6 +592,17 @@ def _render_only(setup: fusion_pb2.ShotSetup, frames: FrameRange) -> fusion_pb2.
     narrowed.handles = 0
     narrowed.render.CopyFrom(pb.FrameRange(first=frames.first, last=frames.last))
     return narrowed
+
+
+def _refuse_a_socket_this_user_may_not_use(address: str) -> None:
+    """SocketPermissionError at once for a Unix socket that is there and that this user may not
+    write (connecting takes it): gRPC waited out its retries first, and said only that the server
+    was unavailable."""
+    if not address.startswith("unix:"):
+        return
+    path = address.removeprefix("unix://") if address.startswith("unix://") else address.removeprefix("unix:")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise socket_refused(address, "connecting")
 
 
 def connect(address: str, token: str | None = None, **options) -> Client:

@@ -72,9 +72,22 @@ class NotFoundError(ClientError):
 
 class PermissionDeniedError(ClientError):
     """A file job's path lies outside the server's root folders, or this user may not use the
-    server's Unix socket."""
+    server's Unix socket (:class:`SocketPermissionError`)."""
 
     code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class SocketPermissionError(PermissionDeniedError):
+    """The system refuses this user the server's Unix socket (its mode): no retry passes, and every
+    call of a batch would be refused alike."""
+
+
+def socket_refused(address: str, doing: str) -> SocketPermissionError:
+    return SocketPermissionError(
+        f"{doing}: this user may not use the server's socket at {address} (Permission denied): a "
+        f"server's Unix socket is its own user's alone; start the server with --socket-group GROUP "
+        f"naming a group this user is in, or on 127.0.0.1:PORT with a token"
+    )
 
 
 class InvalidRequestError(ClientError):
@@ -227,11 +240,7 @@ def from_rpc_error(
             f"certificate of a public CA"
         )
     if code == grpc.StatusCode.UNAVAILABLE and _socket_refused(details):
-        return PermissionDeniedError(
-            f"{doing}: this user may not use the server's socket at {address} (Permission denied): a "
-            f"server's Unix socket is its own user's alone; start the server with --socket-group GROUP "
-            f"naming a group this user is in, or on 127.0.0.1:PORT with a token"
-        )
+        return socket_refused(address, doing)
     if code == grpc.StatusCode.UNAVAILABLE and "too many pings" in details.lower():
         # Not worth retrying: the same client pings the same server as often again.
         return ClientError(

@@ -24,20 +24,22 @@ class ServerChoices:
 def ask_server(address: str, timeout: float = ASK_SECONDS) -> ServerChoices:
     """The server's engines (the built-in ones first, in their usual order) and installed models;
     the built-in engines and no models when nothing answers at ``address`` within ``timeout``."""
-    from movingcolor_client import connect
+    from movingcolor_client import ServerUnavailableError, connect
 
     address = address.strip()
     try:
         with connect(address, retries=0) as client:
             info = client.info(timeout)
     except (MovingColorError, ValueError) as error:
-        return ServerChoices(
-            BUILTIN_ENGINES,
-            (),
+        # Only a server that is not there is worth asking again once it runs; one that refuses this
+        # user (its socket, its token) says why.
+        said = (
             f"no server answered at {address or '(no address)'} ({error}); the engine list is the "
-            f"built-in one: press 'ask server' once it runs",
-            answered=False,
+            f"built-in one: press 'ask server' once it runs"
+            if isinstance(error, ServerUnavailableError | ValueError)
+            else f"{error}; the engine list is the built-in one"
         )
+        return ServerChoices(BUILTIN_ENGINES, (), said, answered=False)
     served = [engine["name"] for engine in info.get("engines", [])]
     engines = [name for name in BUILTIN_ENGINES if name in served]
     engines += [name for name in served if name not in engines]

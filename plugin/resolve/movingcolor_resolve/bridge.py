@@ -12,7 +12,13 @@ from pathlib import Path
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.overlap import check_outputs_spare_inputs
 from movingcolor.frames.sequence import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, SequencePattern
-from movingcolor_client import AuthenticationError, JobCancelledError, ServerUnavailableError
+from movingcolor_client import (
+    AuthenticationError,
+    DeviceMemoryError,
+    JobCancelledError,
+    ServerUnavailableError,
+    SocketPermissionError,
+)
 from movingcolor_hosts import (
     RenderedInputs,
     SettingsError,
@@ -174,16 +180,31 @@ def fuse_items(
             reports.append(
                 FusedItem(item.GetName(), first, last, error=str(error), exit_code=error.exit_code)
             )
-            if isinstance(error, JobCancelledError | ServerUnavailableError | AuthenticationError):
+            if isinstance(error, _STOPS_A_BATCH):
                 for rest in items[position + 1 :]:
                     reports.append(_not_fused(rest, item.GetName(), error))
                 break
     return reports
 
 
+#: Errors every later clip of a batch would meet alike: the batch stops at the first. A GPU out of
+#: memory too: an immediate retry seldom passes, and each clip is rendered through Resolve first.
+_STOPS_A_BATCH = (
+    JobCancelledError,
+    ServerUnavailableError,
+    AuthenticationError,
+    SocketPermissionError,
+    DeviceMemoryError,
+)
+
+
 def _not_fused(item, stopped_at: str, error: MovingColorError) -> FusedItem:
     """The report of an item a batch stopped before, at the item ``stopped_at`` for ``error``."""
-    reason = "cancelled" if isinstance(error, JobCancelledError) else "the server failed"
+    reason = {
+        JobCancelledError: "cancelled",
+        SocketPermissionError: "this user may not use the server's socket",
+        DeviceMemoryError: "the server's GPU ran out of memory",
+    }.get(type(error), "the server failed")
     message = f"not fused: the batch stopped at {stopped_at} ({reason}); fuse it again once that is fixed"
     log.error("%s: %s", item.GetName(), message)
     return FusedItem(
