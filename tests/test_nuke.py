@@ -1154,8 +1154,16 @@ def test_asking_a_server_that_refuses_this_user_says_why_not_to_wait_for_it(serv
     from movingcolor_nuke.server_choices import ask_server
 
     socket_path = served.address.removeprefix("unix://")
-    access = os.access
-    monkeypatch.setattr(os, "access", lambda path, mode: path != socket_path and access(path, mode))
+    import movingcolor_client.client as client_module
+
+    monkeypatch.setattr(client_module, "_refused_by_the_system", lambda path: path == socket_path)
     said = ask_server(served.address, 10.0).note
     assert "this user may not use the server's socket" in said and "once it runs" not in said
     assert ask_server("unix:///nowhere/mc.sock", 1.0).note.startswith("no server answered")
+    import socket
+
+    with socket.socket() as silent:  # accepts and never answers: not there yet, as far as Nuke can tell
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        note = ask_server(f"127.0.0.1:{silent.getsockname()[1]}", 1.0).note
+    assert note.startswith("no server answered at 127.0.0.1:") and "once it runs" in note, note

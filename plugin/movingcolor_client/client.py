@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -595,14 +596,29 @@ def _render_only(setup: fusion_pb2.ShotSetup, frames: FrameRange) -> fusion_pb2.
 
 
 def _refuse_a_socket_this_user_may_not_use(address: str) -> None:
-    """SocketPermissionError at once for a Unix socket that is there and that this user may not
-    write (connecting takes it): gRPC waited out its retries first, and said only that the server
-    was unavailable."""
-    if not address.startswith("unix:"):
+    """SocketPermissionError at once for a Unix socket the system refuses this user (its mode, as
+    the system judges it: effective ids, capabilities): gRPC waited out its retries first, and said
+    only that the server was unavailable. Asked twice, a tenth of a second apart: a server starting
+    makes its socket its user's alone before it lets the group in."""
+    if not address.startswith("unix:") or address.startswith("unix-abstract:"):
         return
     path = address.removeprefix("unix://") if address.startswith("unix://") else address.removeprefix("unix:")
-    if os.path.exists(path) and not os.access(path, os.W_OK):
+    if _refused_by_the_system(path) and (time.sleep(0.1) or _refused_by_the_system(path)):
         raise socket_refused(address, "connecting")
+
+
+def _refused_by_the_system(path: str) -> bool:
+    """Whether connecting to the Unix socket at ``path`` is refused for want of permission; any
+    other outcome (no socket there, no server listening, a connection) is left to the call."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(path)
+        except PermissionError:
+            return True
+        except OSError:
+            return False
+    return False
 
 
 def connect(address: str, token: str | None = None, **options) -> Client:

@@ -212,8 +212,9 @@ def retryable(error: grpc.RpcError, tls: str = PLAIN) -> bool:
     """Whether a call may succeed if made again: the server was unreachable, not refusing us."""
     if not hasattr(error, "code") or error.code() != grpc.StatusCode.UNAVAILABLE:
         return False
-    details = error.details() or ""
-    return _tls_problem(details, tls) is None and not _socket_refused(details)
+    # A socket refused this user is retried too: a server starting makes it its user's alone
+    # before it lets the group in. Past the retries it is told as such (SocketPermissionError).
+    return _tls_problem(error.details() or "", tls) is None
 
 
 def _socket_refused(details: str) -> bool:

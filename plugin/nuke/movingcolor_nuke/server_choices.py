@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from movingcolor.errors import MovingColorError
+from movingcolor.errors import TRANSIENT_EXIT_CODE, MovingColorError
 from movingcolor.spec.schema import BUILTIN_ENGINES
 
 #: Seconds to wait for a server when a node is made: a missing server must not hold up the artist.
@@ -24,7 +24,7 @@ class ServerChoices:
 def ask_server(address: str, timeout: float = ASK_SECONDS) -> ServerChoices:
     """The server's engines (the built-in ones first, in their usual order) and installed models;
     the built-in engines and no models when nothing answers at ``address`` within ``timeout``."""
-    from movingcolor_client import ServerUnavailableError, connect
+    from movingcolor_client import connect
 
     address = address.strip()
     try:
@@ -36,7 +36,7 @@ def ask_server(address: str, timeout: float = ASK_SECONDS) -> ServerChoices:
         said = (
             f"no server answered at {address or '(no address)'} ({error}); the engine list is the "
             f"built-in one: press 'ask server' once it runs"
-            if isinstance(error, ServerUnavailableError | ValueError)
+            if isinstance(error, ValueError) or getattr(error, "exit_code", 0) == TRANSIENT_EXIT_CODE
             else f"{error}; the engine list is the built-in one"
         )
         return ServerChoices(BUILTIN_ENGINES, (), said, answered=False)

@@ -14,7 +14,6 @@ from movingcolor.frames.overlap import check_outputs_spare_inputs
 from movingcolor.frames.sequence import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, SequencePattern
 from movingcolor_client import (
     AuthenticationError,
-    DeviceMemoryError,
     JobCancelledError,
     ServerUnavailableError,
     SocketPermissionError,
@@ -187,15 +186,9 @@ def fuse_items(
     return reports
 
 
-#: Errors every later clip of a batch would meet alike: the batch stops at the first. A GPU out of
-#: memory too: an immediate retry seldom passes, and each clip is rendered through Resolve first.
-_STOPS_A_BATCH = (
-    JobCancelledError,
-    ServerUnavailableError,
-    AuthenticationError,
-    SocketPermissionError,
-    DeviceMemoryError,
-)
+#: Errors every later clip of a batch would meet alike: the batch stops at the first. Not a GPU out
+#: of memory: the next clip is smaller, or comes once another job let the GPU go.
+_STOPS_A_BATCH = (JobCancelledError, ServerUnavailableError, AuthenticationError, SocketPermissionError)
 
 
 def _not_fused(item, stopped_at: str, error: MovingColorError) -> FusedItem:
@@ -203,7 +196,6 @@ def _not_fused(item, stopped_at: str, error: MovingColorError) -> FusedItem:
     reason = {
         JobCancelledError: "cancelled",
         SocketPermissionError: "this user may not use the server's socket",
-        DeviceMemoryError: "the server's GPU ran out of memory",
     }.get(type(error), "the server failed")
     message = f"not fused: the batch stopped at {stopped_at} ({reason}); fuse it again once that is fixed"
     log.error("%s: %s", item.GetName(), message)
