@@ -105,7 +105,7 @@ def test_the_socket_is_made_the_servers_alone_not_narrowed_after(monkeypatch, gr
     connect before the socket was handed to the named one."""
     import movingcolor.service.server as server_module
 
-    monkeypatch.setattr(server_module, "_restrict_socket", lambda path, group: None)
+    monkeypatch.setattr(server_module, "_let_the_group_in", lambda path, group: None)
     named = None if group is None else grp.getgrgid(os.getgid()).gr_name
     folder = short_folder()
     with umask(0o002):

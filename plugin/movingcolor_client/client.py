@@ -22,6 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from movingcolor.errors import FRAMES_WRITTEN, MovingColorError
 from movingcolor.frames.frame_range import FrameRange
 from movingcolor.protocol import PART_BYTES
+from movingcolor.protocol.address import parse_address
 from movingcolor.protocol.digest import ocio_config_digest
 from movingcolor.spec import ShotReport
 from movingcolor.spec.schema import default, setting_value
@@ -600,9 +601,9 @@ def _refuse_a_socket_this_user_may_not_use(address: str) -> None:
     the system judges it: effective ids, capabilities): gRPC waited out its retries first, and said
     only that the server was unavailable. Asked twice, a tenth of a second apart: a server starting
     makes its socket its user's alone before it lets the group in."""
-    if not address.startswith("unix:") or address.startswith("unix-abstract:"):
+    if not address.startswith("unix:"):
         return
-    path = address.removeprefix("unix://") if address.startswith("unix://") else address.removeprefix("unix:")
+    path = str(parse_address(address).path)
     if _refused_by_the_system(path) and (time.sleep(0.1) or _refused_by_the_system(path)):
         raise socket_refused(address, "connecting")
 

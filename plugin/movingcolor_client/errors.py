@@ -78,8 +78,8 @@ class PermissionDeniedError(ClientError):
 
 
 class SocketPermissionError(PermissionDeniedError):
-    """The system refuses this user the server's Unix socket (its mode): no retry passes, and every
-    call of a batch would be refused alike."""
+    """The system refuses this user the server's Unix socket (its mode): every call of a batch would
+    be refused alike."""
 
 
 def socket_refused(address: str, doing: str) -> SocketPermissionError:
@@ -219,7 +219,7 @@ def retryable(error: grpc.RpcError, tls: str = PLAIN) -> bool:
 
 def _socket_refused(details: str) -> bool:
     """Whether gRPC's failed connection is the system refusing this user a Unix socket (its mode):
-    no retry passes, where a farm retried an exit 75 for good."""
+    told as such (exit 2), where a farm retried an exit 75 for good."""
     return "unix:" in details and "permission denied" in details.lower()
 
 

@@ -37,8 +37,8 @@ def gpu_memory_mib(pid: int) -> float | None:
 
 class GpuMemoryPeak:
     """The most GPU memory ``pid`` held while the block ran (``peak_gib``; None without a driver, or
-    where the driver never listed it holding any),
-    looked at every :data:`INTERVAL` seconds on a thread of its own."""
+    where the driver never listed it holding any), looked at every :data:`INTERVAL` seconds on a
+    thread of its own."""
 
     def __init__(self, pid: int):
         self.pid = pid
@@ -59,9 +59,8 @@ class GpuMemoryPeak:
             used = gpu_memory_mib(self.pid)
             if used is None:
                 return
-            if (
-                used > 0
-            ):  # never seen (a CPU engine, or a container's pids the driver does not list): no figure
+            # Never listed (a CPU engine, a container's pids the driver does not know): no figure.
+            if used > 0:
                 self.peak_gib = max(self.peak_gib or 0.0, used / 1024)
             if self._stop.wait(INTERVAL):
                 return

@@ -9,6 +9,7 @@ import os
 import sys
 import traceback
 import warnings
+from collections.abc import Iterator
 
 from ..errors import DeviceMemoryError, MovingColorError
 from ..optional import server_extra
@@ -78,18 +79,14 @@ def device_memory_error(error: BaseException) -> DeviceMemoryError | None:
         return None
     # torch.OutOfMemoryError from torch 2.5; torch.cuda's name for it before.
     out_of_memory = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
-    seen, cause = set(), error
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        if isinstance(cause, out_of_memory):
-            break
-        cause = cause.__cause__ or cause.__context__
-    else:
+    chain = list(_causes(error))
+    if not any(isinstance(cause, out_of_memory) for cause in chain):
         return None
     # The failed job's tensors are held by the frames of the error's traceback until it is
     # handled: the cache can take them back only once those frames let them go.
-    for link in seen_tracebacks(error):
-        traceback.clear_frames(link)
+    for cause in chain:
+        if cause.__traceback__ is not None:
+            traceback.clear_frames(cause.__traceback__)
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     return DeviceMemoryError(
@@ -99,11 +96,10 @@ def device_memory_error(error: BaseException) -> DeviceMemoryError | None:
     )
 
 
-def seen_tracebacks(error: BaseException):
-    """The tracebacks of ``error`` and of the errors that caused it."""
+def _causes(error: BaseException | None) -> Iterator[BaseException]:
+    """``error`` and the errors that caused it, each once."""
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if error.__traceback__ is not None:
-            yield error.__traceback__
+        yield error
         error = error.__cause__ or error.__context__

@@ -314,9 +314,9 @@ def create_server(
             os.umask(before)
     if not parsed.is_unix and port == 0:
         raise AddressError(f"cannot listen on {parsed}: the port is in use or the host is not this machine's")
-    if parsed.is_unix:
+    if group is not None:
         try:
-            _restrict_socket(parsed.path, group)
+            _let_the_group_in(parsed.path, group)
         except AddressError:
             server.stop(None)
             Path(parsed.path).unlink(missing_ok=True)
@@ -340,23 +340,16 @@ def _socket_group(settings: ServerSettings) -> int | None:
         ) from None
 
 
-def _restrict_socket(path: str, group: int | None) -> None:
-    """The Unix socket at ``path`` for the server's user alone, or its ``group`` too: connecting
-    takes write permission on it, which the process's umask gave (with a studio's 002, every member
-    of the user's group could fuse, and run file jobs under the roots, as this server's user). Done
-    before the server starts taking calls."""
+def _let_the_group_in(path: str, group: int) -> None:
+    """The Unix socket at ``path``, made its user's alone (the umask it was made under), given to
+    ``group`` too, before the server starts taking calls: connecting takes write permission on it."""
     try:
-        if group is not None:
-            os.chown(path, -1, group)
-        os.chmod(path, 0o660 if group is not None else 0o600)
+        os.chown(path, -1, group)
+        os.chmod(path, 0o660)
     except OSError as error:
         raise AddressError(
-            f"cannot set who may use the socket {path} ({error.strerror}): "
-            + (
-                "the server's user must belong to the group it names (--socket-group)"
-                if group is not None
-                else "check the folder it is made in"
-            )
+            f"cannot let group {group} use the socket {path} ({error.strerror}): the server's user must "
+            f"belong to the group it names (--socket-group)"
         ) from error
 
 
