@@ -236,3 +236,41 @@ def test_a_grade_recovered_beside_colours_the_interior_never_had_stays_within_it
     fused = read_pixels(tmp_path / "out" / "f.0001.exr")[..., :3]
     highest = np.maximum(plate, graded)
     assert (fused <= 1.5 * highest + 1e-3).all(), float((fused / highest).max())
+
+
+@pytest.mark.parametrize("corner", ["top_left", "bottom_right", "middle"])
+def test_the_per_pixel_fit_reads_only_near_the_band_and_equals_the_whole_frames_fit(corner):
+    # A frame over the fit's size is fitted at a reduced scale on block means; the fit reads only
+    # the window around the interior and the band, which must give the maps the whole frame gives,
+    # also where blocks are cut by the frame's end (2100 is no multiple of the factor, 3).
+    from movingcolor.color import grade_fit
+
+    height, width = 1201, 2100
+    rng = np.random.default_rng(3)
+    plate = rng.uniform(0.05, 0.95, (height, width, 3)).astype(np.float32)
+    rows, cols = np.mgrid[:height, :width]
+    centre = {"top_left": (0, 0), "bottom_right": (height, width), "middle": (600, 1000)}[corner]
+    matte = (np.hypot(rows - centre[0], cols - centre[1]) < 300).astype(np.float32)
+    ramp = (cols / width)[..., None].astype(np.float32)  # a grade that changes across the object
+    graded = plate * (1.1 + 0.3 * ramp) + 0.02
+    edited = matte[..., None] * graded + (1 - matte[..., None]) * plate
+    distance = np.hypot(rows - centre[0], cols - centre[1])
+    band = (distance > 288) & (distance < 312)
+    radius = 20
+    estimate, residual = grade_fit.recover_graded_locally(plate, edited, matte, radius, region=band)
+    band &= matte < 1.0  # the fit's colours, not the host's kept where the matte is whole
+
+    interior = grade_fit.fit_interior(matte)
+    factor = grade_fit._fit_factor(matte.shape)
+    assert factor == 3
+    x, y, weight = grade_fit._at_fit_scale(plate, edited, interior, factor)
+    maps = grade_fit._local_colour_maps(x, y, weight, max(2, radius // factor))
+    inside = weight >= 0.999
+    fitted = grade_fit._apply_maps(maps[inside], x[inside])
+    whole_residual = float(np.sqrt(np.mean((fitted - y[inside]) ** 2)))
+    band_rows, band_cols = np.nonzero(band)
+    sampled = grade_fit._sample(maps, factor, band_rows, band_cols)
+    assert (sampled[:, 12] > 0.5).all()
+    whole = grade_fit._apply_maps(sampled, plate[band_rows, band_cols].astype(np.float64))
+    np.testing.assert_allclose(estimate[band_rows, band_cols], whole, atol=1e-6)
+    assert residual == pytest.approx(whole_residual, rel=1e-9)

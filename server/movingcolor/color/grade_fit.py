@@ -33,6 +33,31 @@ def _features(rgb: np.ndarray) -> np.ndarray:
     return np.stack([r, g, b, r * r, g * g, b * b, r * g, r * b, g * b, ones], axis=1)
 
 
+#: Pixels a colour mapping is applied to at a time: a 4K frame's ten features in double precision
+#: at once were 700 MB, and making them cost seconds.
+_MAPPED_PIXELS = 1 << 18
+
+
+def _mapped(plate: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
+    """``plate (..., 3)`` through the polynomial colour mapping ``coefficients`` (``(10, 3)``, on
+    :func:`_features`), float32: each channel's sum nested by colour, a block of pixels at a time,
+    in double precision (as the fit)."""
+    flat = plate.reshape(-1, 3)
+    out = np.empty(flat.shape, np.float32)
+    for start in range(0, len(flat), _MAPPED_PIXELS):
+        block = flat[start : start + _MAPPED_PIXELS].astype(np.float64)
+        r, g, b = block[:, 0], block[:, 1], block[:, 2]
+        for c in range(3):
+            a_r, a_g, a_b, a_rr, a_gg, a_bb, a_rg, a_rb, a_gb, a_1 = coefficients[:, c]
+            out[start : start + _MAPPED_PIXELS, c] = (
+                r * (a_r + a_rr * r + a_rg * g + a_rb * b)
+                + g * (a_g + a_gg * g + a_gb * b)
+                + b * (a_b + a_bb * b)
+                + a_1
+            )
+    return out.reshape(plate.shape)
+
+
 # Fits whose RMS residual on the interior exceeds this (in the 0..1 working
 # encoding, about 5 code values of 8-bit) do not describe the host's grade.
 GOOD_FIT_RMS = 0.02
@@ -51,11 +76,12 @@ def recover_graded(plate: np.ndarray, edited: np.ndarray, matte: np.ndarray) -> 
 
 
 def recover_graded_and_compare(
-    plate: np.ndarray, edited: np.ndarray, matte: np.ndarray
+    plate: np.ndarray, edited: np.ndarray, matte: np.ndarray, interior: np.ndarray | None = None
 ) -> tuple[np.ndarray, float, float]:
     """:func:`recover_graded`, and its fit's residual measured as :func:`recover_graded_locally`
-    measures its own (:func:`residual_at_fit_scale`), for choosing between the two."""
-    interior = _interior(matte)
+    measures its own (:func:`residual_at_fit_scale`), for choosing between the two. ``interior``:
+    the matte's :func:`fit_interior`, where the caller has it."""
+    interior = fit_interior(matte) if interior is None else interior
     estimate = plate.copy()
     residual = at_fit_scale = float("inf")
     if interior.sum() >= MIN_FIT_PIXELS:
@@ -63,10 +89,9 @@ def recover_graded_and_compare(
         y = edited[interior].astype(np.float64)
         gram = x.T @ x + _RIDGE * len(x) * np.eye(x.shape[1])
         coefficients = np.linalg.solve(gram, x.T @ y)
-        flat = plate.reshape(-1, 3).astype(np.float64)
-        estimate = (_features(flat) @ coefficients).reshape(plate.shape).astype(np.float32)
+        estimate = _mapped(plate, coefficients)
         residual = float(np.sqrt(np.mean((estimate[interior] - edited[interior]) ** 2)))
-        at_fit_scale = residual_at_fit_scale(estimate, edited, matte)
+        at_fit_scale = residual_at_fit_scale(estimate, edited, matte, interior)
     full = matte >= 1.0
     estimate[full] = edited[full]
     return estimate, residual, at_fit_scale
@@ -77,7 +102,10 @@ def recover_graded_and_compare(
 _LOCAL_EPS = 1e-4
 
 
-def _interior(matte: np.ndarray) -> np.ndarray:
+def fit_interior(matte: np.ndarray) -> np.ndarray:
+    """The matte's confident interior, where the fits learn the grade: fully on, two pixels in from
+    its edge. A frame's fits and bound take it from the caller where it has it: at 4K it costs a
+    quarter of a second a frame."""
     from scipy import ndimage  # not at the top: a hard-engine run never loads scipy
 
     return ndimage.binary_erosion(matte >= 0.999, iterations=2)
@@ -98,16 +126,44 @@ def _block_mean(image: np.ndarray, factor: int) -> np.ndarray:
     return padded.reshape(shape).mean(axis=(1, 3))
 
 
+def _fit_factor(shape: tuple[int, ...]) -> int:
+    """The per-pixel fit's scale for a frame of ``shape``: 1, or the factor a frame over
+    ``_LOCAL_FIT_SIZE`` is reduced by."""
+    return max(1, -(-max(shape[:2]) // _LOCAL_FIT_SIZE))
+
+
+def _fit_window(masks: list[np.ndarray], factor: int, reach: int) -> tuple[slice, slice]:
+    """The rows and columns holding every pixel of ``masks`` grown by ``reach``, cut to the frame,
+    starting and (unless at the frame's end) ending on multiples of ``factor``: block means over it
+    are the frame's own blocks. A fit reads nothing outside it, where a 4K frame's whole-frame
+    copies in double precision cost seconds."""
+    height, width = masks[0].shape
+    rows = np.zeros(height, bool)
+    cols = np.zeros(width, bool)
+    for mask in masks:
+        rows |= mask.any(axis=1)
+        cols |= mask.any(axis=0)
+    if not rows.any():
+        return slice(0, 0), slice(0, 0)
+
+    def span(used: np.ndarray, size: int) -> slice:
+        first, last = np.flatnonzero(used)[[0, -1]]
+        start = max(0, int(first) - reach) // factor * factor
+        stop = min(size, -(-(int(last) + 1 + reach) // factor) * factor)
+        return slice(start, stop)
+
+    return span(rows, height), span(cols, width)
+
+
 def _at_fit_scale(
-    colours: np.ndarray, edited: np.ndarray, interior: np.ndarray
-) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-    """The per-pixel fit's scale for a frame (1, or the factor a frame over ``_LOCAL_FIT_SIZE`` is
-    reduced by) and ``colours``, the composite and the interior's weight at it (block means)."""
-    factor = max(1, -(-max(interior.shape) // _LOCAL_FIT_SIZE))
+    colours: np.ndarray, edited: np.ndarray, interior: np.ndarray, factor: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``colours``, the composite and the interior's weight at the fit's scale (block means of
+    ``factor``), in double precision."""
     x, y, weight = colours.astype(np.float64), edited.astype(np.float64), interior.astype(np.float64)
     if factor > 1:
         x, y, weight = _block_mean(x, factor), _block_mean(y, factor), _block_mean(weight, factor)
-    return factor, x, y, weight
+    return x, y, weight
 
 
 def _local_colour_maps(plate: np.ndarray, edited: np.ndarray, weight: np.ndarray, radius: int) -> np.ndarray:
@@ -160,15 +216,19 @@ def _sample(maps: np.ndarray, factor: int, rows: np.ndarray, cols: np.ndarray) -
     return top * (1 - wy) + bottom * wy
 
 
-def residual_at_fit_scale(estimate: np.ndarray, edited: np.ndarray, matte: np.ndarray) -> float:
+def residual_at_fit_scale(
+    estimate: np.ndarray, edited: np.ndarray, matte: np.ndarray, interior: np.ndarray | None = None
+) -> float:
     """The RMS of ``estimate`` against the composite on the matte's interior, measured as
     :func:`recover_graded_locally` measures its own (on block means where it fits a large frame at a
     reduced size), so the two fits are compared alike: block means average grain away, and on full
     pixels the per-pixel fit lost to nothing but that."""
-    interior = _interior(matte)
+    interior = fit_interior(matte) if interior is None else interior
     if interior.sum() < MIN_FIT_PIXELS:
         return float("inf")
-    _, x, y, weight = _at_fit_scale(estimate, edited, interior)
+    factor = _fit_factor(matte.shape)
+    window = _fit_window([interior], factor, 0)
+    x, y, weight = _at_fit_scale(estimate[window], edited[window], interior[window], factor)
     inside = weight >= 0.999
     return float(np.sqrt(np.mean((x[inside] - y[inside]) ** 2)))
 
@@ -180,6 +240,7 @@ def recover_graded_locally(
     radius: int,
     region: np.ndarray | None = None,
     fallback: np.ndarray | None = None,
+    interior: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     """Estimate the graded plate ``(H, W, 3)`` with an affine colour map per pixel, fitted on
     the matte's interior within ``radius`` pixels (a weighted local linear regression, as in
@@ -189,18 +250,25 @@ def recover_graded_locally(
     Only the pixels of ``region`` (default: all) that have interior near them are fitted;
     the others take ``fallback`` (default: the plate). Returns the estimate and the fit's RMS
     residual on the interior (infinite with too few interior pixels). Large frames are
-    fitted at a reduced size; the maps are smooth, so they are sampled back up.
+    fitted at a reduced size; the maps are smooth, so they are sampled back up. ``interior``: the
+    matte's :func:`fit_interior`, where the caller has it.
     """
-    interior = _interior(matte)
+    interior = fit_interior(matte) if interior is None else interior
     estimate = (plate if fallback is None else fallback).astype(np.float32).copy()
     if interior.sum() < MIN_FIT_PIXELS:
         return estimate, float("inf")
-    factor, x, y, weight = _at_fit_scale(plate, edited, interior)
-    maps = _local_colour_maps(x, y, weight, max(2, radius // factor))
+    factor = _fit_factor(matte.shape)
+    reduced_radius = max(2, radius // factor)
+    fitted = np.ones(matte.shape, bool) if region is None else region
+    # The maps are needed on the interior (its residual) and the region, and each reads the
+    # interior within its radius; a sample reads its neighbour too.
+    window = _fit_window([interior, fitted], factor, (reduced_radius + 2) * factor)
+    x, y, weight = _at_fit_scale(plate[window], edited[window], interior[window], factor)
+    maps = _local_colour_maps(x, y, weight, reduced_radius)
     inside = weight >= 0.999
     residual = float(np.sqrt(np.mean((_apply_maps(maps[inside], x[inside]) - y[inside]) ** 2)))
-    rows, cols = np.nonzero(np.ones(matte.shape, bool) if region is None else region)
-    sampled = _sample(maps, factor, rows, cols)
+    rows, cols = np.nonzero(fitted)
+    sampled = _sample(maps, factor, rows - window[0].start, cols - window[1].start)
     defined = sampled[:, 12] > 0.5
     rows, cols = rows[defined], cols[defined]
     estimate[rows, cols] = _apply_maps(sampled[defined], plate[rows, cols].astype(np.float64))
@@ -222,6 +290,7 @@ def bounded_by_interior_grade(
     edited: np.ndarray,
     matte: np.ndarray,
     region: np.ndarray | None = None,
+    interior: np.ndarray | None = None,
 ) -> np.ndarray:
     """``graded`` (scene-linear) kept, per channel, over ``region`` (default: everywhere) where the
     matte is under 1,
@@ -235,8 +304,8 @@ def bounded_by_interior_grade(
     colours outside them (a bright sky beside a dark graded object, or highlights of 10 and more,
     encode far past 1): there it gave colours many times the plate's and the composite's, which the
     band then blended in. ``graded`` is changed in place and returned; with too few interior pixels
-    it is left."""
-    interior = _interior(matte)
+    it is left. ``interior``: the matte's :func:`fit_interior`, where the caller has it."""
+    interior = fit_interior(matte) if interior is None else interior
     if interior.sum() < MIN_FIT_PIXELS:
         return graded
     rows, cols = np.nonzero(matte < 1.0 if region is None else region & (matte < 1.0))

@@ -23,6 +23,7 @@ from ..color.grade_fit import (
     GOOD_FIT_RMS,
     LOCAL_FIT_MIN_RADIUS,
     bounded_by_interior_grade,
+    fit_interior,
     recover_graded_and_compare,
     recover_graded_locally,
 )
@@ -330,11 +331,12 @@ class FramePreparer:
             if plan.mode == "graded":
                 graded_lin, graded_out = other_lin, other_out
             else:
+                interior = fit_interior(matte)
                 estimate, grade_known, solved = self._recover_graded(
-                    number, plate_lin, other_lin, matte, band, band_pixels
+                    number, plate_lin, other_lin, matte, interior, band, band_pixels
                 )
                 graded_lin = bounded_by_interior_grade(
-                    cfg.convert(estimate, spaces.display, lin), plate_lin, other_lin, matte, band
+                    cfg.convert(estimate, spaces.display, lin), plate_lin, other_lin, matte, band, interior
                 )
                 full = matte >= 1.0
                 graded_lin[full] = other_lin[full]
@@ -435,6 +437,7 @@ class FramePreparer:
         plate_lin: np.ndarray,
         edited_lin: np.ndarray,
         matte: np.ndarray,
+        interior: np.ndarray,
         band: np.ndarray,
         band_pixels: float,
     ) -> tuple[np.ndarray, bool, tuple | None]:
@@ -446,7 +449,7 @@ class FramePreparer:
         cfg = spaces.config
         plate = cfg.convert(plate_lin, spaces.working, spaces.display)
         edited = cfg.convert(edited_lin, spaces.working, spaces.display)
-        estimate, residual, comparable = recover_graded_and_compare(plate, edited, matte)
+        estimate, residual, comparable = recover_graded_and_compare(plate, edited, matte, interior)
         local, local_residual = recover_graded_locally(
             plate,
             edited,
@@ -454,6 +457,7 @@ class FramePreparer:
             radius=max(LOCAL_FIT_MIN_RADIUS, math.ceil(band_pixels) + 4),
             region=band,
             fallback=estimate,
+            interior=interior,
         )
         log.debug(
             "frame %d: grade recovered from the composite, RMS %.4f (one map), %.4f (per pixel)",
