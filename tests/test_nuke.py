@@ -9,6 +9,7 @@ same inputs.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import threading
 from pathlib import Path
@@ -1167,3 +1168,19 @@ def test_asking_a_server_that_refuses_this_user_says_why_not_to_wait_for_it(serv
         silent.listen(8)
         note = ask_server(f"127.0.0.1:{silent.getsockname()[1]}", 1.0).note
     assert note.startswith("no server answered at 127.0.0.1:") and "once it runs" in note, note
+
+
+def test_a_take_never_replaces_images_movingcolor_did_not_write(session, served, shot, tmp_path):
+    """An output named by a slip as a folder of plates: the take replaces none of them."""
+    plate, matte = shot
+    plates = tmp_path / "sh020"
+    plates.mkdir()
+    for number in (1001, 1002):
+        shutil.copyfile(plate.replace("####", str(number)), plates / f"f.{number}.exr")
+    before = {p.name: p.read_bytes() for p in plates.iterdir()}
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address,
+                            plates / "f.####.exr", first=1001, last=1002)  # fmt: skip
+    node["fuse"].execute()
+    assert "images MovingColor did not write" in nuke.messages[-1]
+    assert "f.1001.exr" in nuke.messages[-1] and "Nothing was written" in nuke.messages[-1]
+    assert {p.name: p.read_bytes() for p in plates.iterdir()} == before

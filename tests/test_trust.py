@@ -107,7 +107,10 @@ def test_an_output_folder_that_is_the_plates_by_another_path_is_refused(tmp_path
     published.mkdir()
     for path in (tmp_path / "shot").iterdir():
         os.link(path, published / path.name)
-    assert fuse("--plate", plate, "--out", str(published / "plate.####.exr")) == 0
+    # Images MovingColor did not write: replaced only when asked.
+    assert fuse("--plate", plate, "--out", str(published / "plate.####.exr")) == 2
+    assert digests(published) == before
+    assert fuse("--plate", plate, "--out", str(published / "plate.####.exr"), "--force") == 0
     assert digests(tmp_path / "shot") == before and digests(published) != before
     bound = tmp_path / "bound"
     bound.mkdir()

@@ -24,6 +24,7 @@ from movingcolor.frames.frame_range import FrameRange
 from movingcolor.frames.output_claim import OutputClaim, claim_output
 from movingcolor.frames.output_pattern import prepare_folder, written_for
 from movingcolor.frames.overlap import absolute_spelling, check_outputs_spare_inputs
+from movingcolor.frames.replaced_outputs import check_replaced_outputs
 from movingcolor.frames.sequence import SequencePattern
 from movingcolor.frames.temporaries import remove_stale_temporaries
 from movingcolor.spec.grade_text import canonical_grade
@@ -76,6 +77,7 @@ class ShotOutputs:
         settings writes it), and remove the temporaries a killed run left for these frames.
         :meth:`release` gives the claim up."""
         check_outputs_spare_inputs(self.pattern, render, self.frames.files())
+        check_replaced_outputs(self.pattern, render, self.plate, self.fingerprint, self.force)
         prepare_folder(self.pattern, render)
         if self._claim is None:
             try:

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from movingcolor.frames.frame_range import describe_frames
+from movingcolor.frames.replaced_outputs import existing_outputs
 from movingcolor.frames.sequence import SequencePattern
 from movingcolor.frames.temporaries import owner_name, writer_is_gone
 
@@ -114,7 +116,17 @@ class StagedOutput:
     def commit(self, frames: list[int]) -> list[Path]:
         """Move ``frames`` into the output; returns their final paths. A frame that cannot be
         replaced (on Windows: a file another program holds open, such as a Read of the previous
-        take) puts every frame back as it was and raises HostBridgeError."""
+        take) puts every frame back as it was and raises HostBridgeError, as does an image
+        MovingColor did not write at a frame's name (nothing is replaced then)."""
+        foreign = existing_outputs(self.final, frames, plate="", fingerprint="").foreign
+        if foreign:
+            # A take replaces the node's earlier takes, never what another program wrote there (a
+            # plate folder named as the output by a slip).
+            raise HostBridgeError(
+                f"output {self.final}: frames {describe_frames(foreign, self.final.padding)} there are "
+                f"images MovingColor did not write (first: {self.final.path(foreign[0])}), which this "
+                f"take would replace: give the node another output. Nothing was written"
+            )
         previous = self.folder / "previous"
         previous.mkdir()
         set_aside: list[tuple[Path, Path]] = []  # (output frame, where its previous take waits)

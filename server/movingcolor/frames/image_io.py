@@ -435,6 +435,9 @@ def _output_spec(
     for key, value in (attributes or {}).items():
         if isinstance(value, TypedAttribute):
             spec.attribute(key, oiio.TypeDesc(value.type), value.value)
+        elif ext == ".png" and isinstance(value, int | float):
+            # A PNG keeps text alone: a number (the frame's) is kept as its text, or it is lost.
+            spec.attribute(key, str(value))
         else:
             spec.attribute(key, value)
     if ext == ".exr" and pixels.dtype != sample_type:

@@ -50,8 +50,9 @@ FRAME_KEY = "movingcolor:frame"
 def written_for(attributes: Mapping, shot_fingerprint: str, number: int) -> bool:
     """Whether a fused file's header ``attributes`` say it is frame ``number`` of the shot of
     ``shot_fingerprint``: a file of the same shot but another frame (a neighbour copied over a
-    failed frame to hold it, a sequence renumbered) is not that frame's result. A format that keeps
-    no number in its header (PNG keeps text alone) cannot say, and is taken at its fingerprint."""
+    failed frame to hold it, a sequence renumbered) is not that frame's result. A file that records
+    no number (a PNG written before its number was kept as text) cannot say, and is taken at its
+    fingerprint."""
     frame = attributes.get(FRAME_KEY)
     return attributes.get(FINGERPRINT_KEY) == shot_fingerprint and (
         frame is None or str(frame) == str(number)

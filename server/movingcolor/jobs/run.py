@@ -19,6 +19,7 @@ from ..errors import FRAMES_WRITTEN, MovingColorError
 from ..frames.image_io import file_samples, write_image
 from ..frames.output_claim import claim_output
 from ..frames.output_pattern import note_frames_written, prepare_folder
+from ..frames.replaced_outputs import check_replaced_outputs
 from ..frames.temporaries import remove_stale_temporaries
 from ..frames.write_behind import WriteBehind
 from ..model.device import device_memory_error
@@ -47,6 +48,7 @@ def run_plan(plan: ShotPlan, progress: Progress | None = None, started: float | 
     headers = FrameHeaders(plan)
     claim = None
     try:
+        check_replaced_outputs(pattern, plan.range, headers.plate, headers.fingerprint, spec.force)
         prepare_folder(pattern, plan.range)
         claim = claim_output(pattern, headers.fingerprint)
         for stale in remove_stale_temporaries(pattern, plan.range):

@@ -351,7 +351,8 @@ SETTINGS: dict[str, Setting] = _named(
             "force",
             bool,
             False,
-            "redo frames already written for the same inputs and settings",
+            "redo frames already written for the same inputs and settings, and replace what is at the "
+            "output's names that MovingColor did not write or fused from another plate",
             _on(CLI, CLIENT),
             {
                 SETUP: "a streamed shot writes nothing on the server; the client keeps or redoes frames",
