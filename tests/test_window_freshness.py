@@ -93,6 +93,31 @@ def test_a_show_lut_changed_while_the_server_runs_fuses_windows_and_neighbours_a
     np.testing.assert_array_equal(following, expected_following)
 
 
+def test_a_config_republished_with_its_lut_changed_fuses_with_the_new_lut(tmp_path, window, monkeypatch):
+    """The config republished (its file changed) together with a LUT: the server loaded the config
+    again for its own change, which read the LUT as OpenColorIO kept it from the first load, for
+    good; the LUT's own check saw no change, as the new load's stamps were taken now."""
+    import movingcolor.color.config as colour
+
+    monkeypatch.setattr(colour, "LUT_CHECK_SECONDS", 0.0)
+    config = _show_config(tmp_path)
+    monkeypatch.setenv("OCIO", str(config))
+    plates, mattes = window
+
+    def fuse(client):
+        return client.fuse_window(
+            1004, _around(plates, 1004, 2), _around(mattes, 1004, 2), grade=GRADE, engine="guided"
+        ).pixels()
+
+    with _Server() as client:
+        before = fuse(client)
+        _write_lut(tmp_path / "show.spi1d", 0.6)
+        config.write_text(config.read_text() + "# republished\n")
+        again, later = fuse(client), fuse(client)
+    assert np.abs(again - before).max() > 0.05  # the new LUT's change
+    np.testing.assert_array_equal(again, later)
+
+
 def test_a_model_exported_again_in_place_is_loaded_again(tmp_path, window, monkeypatch, test_model):
     """The pool kept the network it loaded first, by the folder's path, and the caches their
     frames: a model re-exported in place was fused with its old weights until a restart."""

@@ -23,6 +23,9 @@ from .confined_files import ConfinedFiles, confined_config
 
 BUILTIN_CONFIG = "ocio://default"
 _GENERATIONS = itertools.count(1)
+#: Each LUT file a config loaded in this process read, with its stamp (modification time, size) as
+#: it was then: OpenColorIO keeps a file it parsed by its path for the whole process, for any config.
+_LUT_STAMPS: dict[str, tuple] = {}
 
 # ExceptionMissingFile does not derive from ocio.Exception in the Python binding.
 OCIO_ERRORS = (ocio.Exception, ocio.ExceptionMissingFile)
@@ -69,6 +72,18 @@ def shared_config(source: str | None = None) -> ColorConfig:
     return config
 
 
+def _forget_files_changed_since_read(stamps: tuple) -> None:
+    """Empty OpenColorIO's caches where a LUT of ``stamps`` (a config's, as it loads) changed since a
+    config read it: a config republished with a LUT changed beside it is loaded again for its own
+    change, and its conversions would have read the LUT as OpenColorIO kept it, for good."""
+    changed = False
+    for path, *stamp in stamps:
+        changed |= _LUT_STAMPS.get(path, stamp) != stamp
+        _LUT_STAMPS[path] = stamp
+    if changed:
+        ocio.ClearAllCaches()
+
+
 @dataclass(frozen=True)
 class ColorspaceChoice:
     """A colourspace picked for a source, and why: shown to the user, never silent."""
@@ -108,6 +123,7 @@ class ColorConfig:
         #: The files the config's transforms read, and their stamp as it was loaded.
         self.lut_files = _files_read_by(self.config) if not self.source.startswith("ocio://") else ()
         self.loaded_lut_stamp = self.lut_files_stamp()
+        _forget_files_changed_since_read(self.loaded_lut_stamp)
         self._checked_at = time.monotonic()
         #: Which load of a config this is, in this process: what :func:`shared_config` gives after
         #: a file it reads changed is another, so work kept by a config's conversions (a server's
