@@ -378,6 +378,31 @@ def test_looks(config):
         parse_grade("look:Nope", config)
 
 
+def test_looks_written_as_opencolorio_writes_them(tmp_path):
+    """Inverse looks and looks applied in turn, as a show's look strings have them."""
+    import PyOpenColorIO as ocio
+
+    made = ocio.Config.CreateFromFile("ocio://default")
+    for name, slope in (("warm", (1.2, 1.0, 0.8)), ("cool", (0.8, 1.0, 1.25))):
+        made.addLook(ocio.Look(name=name, processSpace="ACEScg", transform=ocio.CDLTransform(slope=slope)))
+    (tmp_path / "config.ocio").write_text(made.serialize())
+    config = ColorConfig(str(tmp_path / "config.ocio"))
+    colour = np.array([[0.3, 0.4, 0.5]], np.float32)
+
+    def graded(spec: str) -> np.ndarray:
+        return apply_processor(
+            parse_grade(spec, config).processor(config, "ACEScg", "ACEScg", "ACEScg"), colour
+        )
+
+    np.testing.assert_allclose(graded("look:warm"), [[0.36, 0.4, 0.4]], atol=1e-6)
+    np.testing.assert_allclose(graded("look:warm, -warm"), colour, atol=1e-6)
+    np.testing.assert_allclose(graded("look:+warm:cool"), [[0.288, 0.4, 0.5]], atol=1e-6)
+    np.testing.assert_allclose(graded("look:-cool"), [[0.375, 0.4, 0.4]], atol=1e-6)
+    assert parse_grade("look:-warm", config).colorspace == "ACEScg"
+    with pytest.raises(UnknownLookError, match="'sunset' missing.*it has: .*warm, cool"):
+        parse_grade("look:warm, sunset", config)
+
+
 def test_bad_grade_specs(config):
     for spec, message in [
         ("", "empty"),

@@ -117,19 +117,34 @@ def parse_grade(spec: str, config: ColorConfig) -> Grade:
 
 
 def _look(name: str, config: ColorConfig) -> Grade:
-    look = config.config.getLook(name)
-    if look is None:
+    """A look, or looks as OpenColorIO writes them: ``show, +shot`` applied in turn (``:``
+    separates them too), a ``-`` one inverted."""
+    names = _looks_in_turn(name)
+    missing = [look for look in names if config.config.getLook(look) is None]
+    if missing or not names:
         known = [look.getName() for look in config.config.getLooks()]
+        named = (
+            f" ({', '.join(repr(n) for n in dict.fromkeys(missing))} missing)" if missing != [name] else ""
+        )
         raise UnknownLookError(
-            f"look {name!r} is not in OpenColorIO config {config.name!r}; "
+            f"look {name!r} is not in OpenColorIO config {config.name!r}{named}; "
             f"it has: {', '.join(known) or 'no looks'}"
         )
     # A look is applied in its own process space (OpenColorIO's LookTransform): what the log and
-    # the report name, whatever --grade-colorspace says.
+    # the report name, whatever --grade-colorspace says; of looks applied in turn, the first's.
     # By its colourspace's name: a process space may be a role or an alias (scene_linear, lin_ap1).
-    space = config.config.getColorSpace(look.getProcessSpace()) if look.getProcessSpace() else None
-    own = space.getName() if space is not None else look.getProcessSpace() or None
+    process = config.config.getLook(names[0]).getProcessSpace()
+    space = config.config.getColorSpace(process) if process else None
+    own = space.getName() if space is not None else process or None
     return Grade("look", name, ocio.LookTransform(), colorspace=own)
+
+
+def _looks_in_turn(text: str) -> list[str]:
+    """The looks' names in an OpenColorIO list of looks (``show, -shot``), in order, each without
+    its ``+`` or ``-`` (alternatives, ``|``, are each checked too)."""
+    parts = text.replace(":", ",").replace("|", ",").split(",")
+    names = (part.strip().removeprefix("+").removeprefix("-").strip() for part in parts)
+    return [name for name in names if name]
 
 
 def _inline(text: str, config: ColorConfig) -> Grade:
