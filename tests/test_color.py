@@ -620,3 +620,12 @@ def test_a_lut_variable_left_empty_watches_no_folder(tmp_path, monkeypatch):
     first = shared_config(str(path))
     (tmp_path / "luts" / "other_show.cube").write_text("LUT_1D_SIZE 2\n0 0 0\n1 1 1\n")
     assert shared_config(str(path)) is first and first.lut_files == ()
+
+
+def test_a_view_given_for_a_colourspace_is_said_to_be_a_view_with_the_display_colourspace_to_give():
+    config = ColorConfig("ocio://studio-config-latest")
+    display = config.config.getDefaultDisplay()
+    view = next(iter(config.config.getViews(display)))
+    said = f"is a view of display '{display}'.*such as '{display}'"
+    with pytest.raises(UnknownColorspaceError, match=said):
+        config.resolve(view)

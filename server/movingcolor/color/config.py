@@ -219,12 +219,32 @@ class ColorConfig:
         if space is None:
             known = self.colorspace_names()
             close = difflib.get_close_matches(name, known, n=3, cutoff=0.4)
-            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            hint = self._view_hint(name) or (
+                f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            )
             raise UnknownColorspaceError(
                 f"colourspace {name!r} is not in OpenColorIO config {self.name!r}.{hint} "
                 f"`movingcolor info` lists the config's colourspaces."
             )
         return space.getName()
+
+    def _view_hint(self, name: str) -> str:
+        """Where ``name`` is a view (or a view transform) of the config's displays, not a colourspace:
+        which display colourspace to give instead; else ""."""
+        config = self.config
+        displays = [d for d in config.getDisplays() if name in config.getViews(d)]
+        if not displays and name not in config.getViewTransformNames():
+            return ""
+        display = displays[0] if displays else config.getDefaultDisplay()
+        space = display
+        if displays:
+            named = config.getDisplayViewColorSpaceName(display, name)
+            space = named if named and config.getColorSpace(named) is not None else display
+        where = f"a view of display {display!r}" if displays else "a view transform"
+        return (
+            f" It is {where}, not a colourspace: give a display colourspace such as {space!r}, which "
+            f"writes frames as that display shows them (through the config's default view transform)."
+        )
 
     def choose(self, explicit: str | None, declared: str, is_float: bool, what: str) -> ColorspaceChoice:
         """Pick a source's colourspace: explicit, else declared by the file, else by data type."""
