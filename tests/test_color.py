@@ -629,3 +629,24 @@ def test_a_view_given_for_a_colourspace_is_said_to_be_a_view_with_the_display_co
     said = f"is a view of display '{display}'.*such as '{display}'"
     with pytest.raises(UnknownColorspaceError, match=said):
         config.resolve(view)
+
+
+def test_a_header_s_interop_id_is_the_colourspace_a_config_without_interop_ids_has_by_name(tmp_path):
+    """OpenImageIO 3 writes a header's colourspace as an interop ID (ACES2065-1 as lin_ap0_scene); a
+    show config written before them names the space alone. It was read as the default (ACEScg)."""
+    import PyOpenColorIO as ocio
+
+    made = ocio.Config.CreateFromFile("ocio://cg-config-latest")
+    for name in ("ACES2065-1", "ACEScct"):
+        space = made.getColorSpace(name)
+        space.setInteropID("")
+        space.clearAliases()
+        made.addColorSpace(space)
+    (tmp_path / "config.ocio").write_text(made.serialize())
+    config = ColorConfig(str(tmp_path / "config.ocio"))
+    assert config.config.getColorSpace("lin_ap0_scene") is None
+    chosen = config.choose(None, "lin_ap0_scene", True, "plate")
+    assert chosen.name == "ACES2065-1" and not chosen.doubt and "lin_ap0_scene" in chosen.reason
+    assert config.choose(None, "ocio:acescct_ap1_scene", True, "plate").name == "ACEScct"
+    unknown = config.choose(None, "no_such_space", True, "plate")
+    assert unknown.name == config.scene_linear and "does not know" in unknown.doubt

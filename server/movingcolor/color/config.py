@@ -72,6 +72,13 @@ def shared_config(source: str | None = None) -> ColorConfig:
     return config
 
 
+@functools.cache
+def _builtin_config() -> ocio.Config:
+    """OpenColorIO's built-in studio config: its colourspaces' names, aliases and interop IDs are
+    what other tools write in headers."""
+    return ocio.Config.CreateFromFile("ocio://studio-config-latest")
+
+
 def _forget_files_changed_since_read(stamps: tuple) -> None:
     """Empty OpenColorIO's caches where a LUT of ``stamps`` (a config's, as it loads) changed since a
     config read it: a config republished with a LUT changed beside it is loaded again for its own
@@ -228,6 +235,20 @@ class ColorConfig:
             )
         return space.getName()
 
+    def _identified(self, declared: str) -> str:
+        """The config's colourspace that ``declared`` (an interop ID or a name of OpenColorIO's
+        built-in configs, as OpenImageIO 3 writes a header's colourspace: ``lin_ap0_scene``) names,
+        found by what it does (OpenColorIO's ``IdentifyBuiltinColorSpace``); "" where none does.
+        A show config written before interop IDs has ACES2065-1 by its name alone."""
+        builtin = _builtin_config()
+        space = builtin.getColorSpace(declared)
+        if space is None:
+            return ""
+        try:
+            return ocio.Config.IdentifyBuiltinColorSpace(self.config, builtin, space.getName()) or ""
+        except OCIO_ERRORS:
+            return ""
+
     def _view_hint(self, name: str) -> str:
         """Where ``name`` is a view (or a view transform) of the config's displays, not a colourspace:
         which display colourspace to give instead; else ""."""
@@ -257,6 +278,13 @@ class ColorConfig:
             # sRGB, which configs before OpenColorIO 2.2's naming (the ACES 1.3 ones) do not know:
             # the config's sRGB-encoded space is that one, not a guess.
             return ColorspaceChoice(self.srgb_encoded, f"declared in the {what} file header as sRGB")
+        # sRGB declared on a float file stays doubted, as before: OpenImageIO gives that declaration
+        # to files by default, and float plates are scene-linear far more often.
+        identified = self._identified(declared) if declared and declared != _SRGB_CANDIDATES[0] else ""
+        if identified:
+            return ColorspaceChoice(
+                identified, f"declared in the {what} file header as {declared!r}, which is this config's"
+            )
         doubt = (
             f"the {what} file header declares colourspace {declared!r}, which config {self.name!r} "
             f"does not know; it is read as the default for its type: name the {what}'s colourspace if "
