@@ -176,3 +176,51 @@ def test_a_client_relies_on_what_the_servers_features_say(tmp_path, monkeypatch,
         assert sent == ["scene_linear"]  # named for it: an older server wrote the plate's space
         header = read_header(Path(again.written[0])).attributes
         assert header["movingcolor:plate"]  # recorded where the server recorded none
+
+
+def test_a_client_whose_shot_variable_differs_from_the_servers_is_refused(tmp_path, monkeypatch, capsys):
+    """A show config reads the shot's LUT through $SHOT: a server started for one shot graded
+    another shot's frames with its own shot's LUT, without a word."""
+    from conftest import run_cli
+    from movingcolor.frames.image_io import write_image
+    from movingcolor.service.process import ServerProcess
+
+    for shot, gain in (("sh010", 1.0), ("sh020", 0.5)):
+        (tmp_path / "luts" / shot).mkdir(parents=True)
+        _write_lut(tmp_path / "luts" / shot / "show.spi1d", gain)
+    config = ocio.Config.CreateFromFile("ocio://default")
+    config.setSearchPath(str(tmp_path / "luts" / "${SHOT}"))
+    config.addEnvironmentVar("SHOT", "sh010")  # declared, as show configs do, with a default
+    config.addLook(
+        ocio.Look(name="show", processSpace="ACEScg", transform=ocio.FileTransform(src="show.spi1d"))
+    )
+    (tmp_path / "config.ocio").write_text(config.serialize())
+    rng = np.random.default_rng(0)
+    for number in (1001, 1002):
+        pixels = rng.uniform(0.1, 0.9, (24, 32, 4)).astype(np.float32)
+        pixels[..., 3] = 0.0
+        pixels[6:18, 8:24, 3] = 1.0
+        write_image(tmp_path / f"plate.{number}.exr", pixels, channels=("R", "G", "B", "A"))
+    monkeypatch.setenv("OCIO", str(tmp_path / "config.ocio"))
+    folder = short_folder()
+    try:
+        with ServerProcess(f"unix://{folder}/mc.sock", env={"SHOT": "sh010"}) as server:
+
+            def fuse(out: str) -> int:
+                plate, frames = str(tmp_path / "plate.####.exr"), str(tmp_path / out / "f.####.exr")
+                return run_cli(
+                    "fuse", "--server", server.address, "--plate", plate, "--grade", GRADE,
+                    "--engine", "hard", "--out", frames,
+                )  # fmt: skip
+
+            monkeypatch.setenv("SHOT", "sh020")
+            assert fuse("sh020") == 2
+            error = capsys.readouterr().err
+            assert (
+                "$SHOT is 'sh020' here and 'sh010' there" in error and "SHOT=sh020 movingcolor serve" in error
+            )
+            assert not (tmp_path / "sh020").exists()
+            monkeypatch.setenv("SHOT", "sh010")
+            assert fuse("sh010") == 0
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

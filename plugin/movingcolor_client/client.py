@@ -535,10 +535,32 @@ class Client:
         raise ClientError(f"RunJob on {self.address} ended without a summary")
 
 
+def _require_the_same_ocio_context(info: Mapping, address: str) -> None:
+    """The server grades in its config's context as its own environment sets it: a variable the
+    config reads ($SHOT naming the shot's LUT) that this process sets otherwise would have this
+    shot graded as the server's shot is, without a word. Refused, naming the variables."""
+    differ = {
+        name: (os.environ[name], theirs)
+        for name, theirs in sorted((info.get("ocio_context") or {}).items())
+        if name in os.environ and os.environ[name] != theirs
+    }
+    if differ:
+        start = " ".join(f"{name}={ours}" for name, (ours, _) in differ.items())
+        said = ", ".join(
+            f"${name} is {ours!r} here and {theirs!r} there" for name, (ours, theirs) in differ.items()
+        )
+        raise MovingColorError(
+            f"the server at {address} grades with its own OpenColorIO context, and its config reads "
+            f"variables this process sets otherwise ({said}): the shot would be graded as the server's "
+            f"is; start a server with this environment (e.g. {start} movingcolor serve), or run the shot here"
+        )
+
+
 def _require_the_same_ocio(info: Mapping, address: str) -> None:
     """A shot fused on a server is graded in the server's OpenColorIO config: where this process's
     $OCIO names another, its frames would differ from the same command run here, without a word.
     One config file is known by its bytes (the server's digest of them), on whatever mount it lies."""
+    _require_the_same_ocio_context(info, address)
     local = os.environ.get("OCIO")
     server_config = info.get("ocio_config", "")
     server_digest = info.get("ocio_config_digest", "")

@@ -6,6 +6,7 @@ import difflib
 import functools
 import itertools
 import os
+import re
 import stat
 import time
 from collections.abc import Iterator, Sequence
@@ -235,6 +236,18 @@ class ColorConfig:
             )
         return space.getName()
 
+    def context_variables(self) -> dict[str, str]:
+        """The context variables the config reads (``$SHOT`` or ``${SHOT}`` in its search path,
+        working folder or a file transform's name, and those its ``environment`` declares) that its
+        context holds, with the values this process gives them (a variable the context does not hold
+        is left unresolved, whatever the environment says)."""
+        config = self.config
+        texts = [config.getSearchPath(), config.getWorkingDir(), *_file_transform_sources(config)]
+        names = set(config.getEnvironmentVarNames())
+        names.update(match.group(1) for text in texts for match in _CONTEXT_VARIABLE.finditer(text or ""))
+        held = dict(config.getCurrentContext().getStringVars())
+        return {name: held[name] for name in sorted(names) if name in held}
+
     def _identified(self, declared: str) -> str:
         """The config's colourspace that ``declared`` (an interop ID or a name of OpenColorIO's
         built-in configs, as OpenImageIO 3 writes a header's colourspace: ``lin_ap0_scene``) names,
@@ -373,10 +386,13 @@ def apply_processor(processor: ocio.CPUProcessor | None, rgb: np.ndarray) -> np.
 LUT_CHECK_SECONDS = 1.0
 
 
-def _files_read_by(config: ocio.Config) -> tuple[str, ...]:
-    """The files ``config``'s transforms name (its colourspaces', looks', view and named transforms'
-    file transforms, inside groups too), where OpenColorIO finds them (search folders, context
-    variables as set now); for one it cannot find, each place it would be found."""
+#: A context variable in an OpenColorIO path: ``$SHOT`` or ``${SHOT}``.
+_CONTEXT_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+
+
+def _file_transforms(config: ocio.Config) -> list[ocio.FileTransform]:
+    """The file transforms of ``config``'s colourspaces, looks, view and named transforms, inside
+    groups too."""
     transforms = []
     for space in config.getColorSpaces(ocio.SEARCH_REFERENCE_SPACE_ALL, ocio.COLORSPACE_ALL):
         transforms += [space.getTransform(d) for d in ocio.ColorSpaceDirection.__members__.values()]
@@ -389,26 +405,41 @@ def _files_read_by(config: ocio.Config) -> tuple[str, ...]:
             named.getTransform(ocio.TRANSFORM_DIR_FORWARD),
             named.getTransform(ocio.TRANSFORM_DIR_INVERSE),
         ]
-    context = config.getCurrentContext()
-    working = Path(config.getWorkingDir() or ".")
-    found: set[str] = set()
+    found = []
     while transforms:
         transform = transforms.pop()
         if isinstance(transform, ocio.GroupTransform):
             transforms.extend(transform)
         elif isinstance(transform, ocio.FileTransform):
-            try:
-                path = context.resolveFileLocation(transform.getSrc())
-                if not os.path.isdir(path):  # an empty $SHOT_LUT resolves to its folder: no LUT
-                    found.add(path)
-            except OCIO_ERRORS:
-                # Not there yet (a show LUT copied in later): every place it would be found is
-                # watched, so that its arrival reloads the config (OpenColorIO remembers the miss).
-                source = context.resolveStringVar(transform.getSrc())
-                if not source or source.endswith(("/", os.sep)):
-                    continue  # names no file (an optional $SHOT_LUT left empty): its folder is no LUT
-                folders = [context.resolveStringVar(folder) for folder in config.getSearchPaths()]
-                found.update(str(working / folder / source) for folder in folders or [""])
+            found.append(transform)
+    return found
+
+
+def _file_transform_sources(config: ocio.Config) -> list[str]:
+    """The file names ``config``'s file transforms give, as written (context variables unresolved)."""
+    return [transform.getSrc() for transform in _file_transforms(config)]
+
+
+def _files_read_by(config: ocio.Config) -> tuple[str, ...]:
+    """The files ``config``'s transforms name (:func:`_file_transforms`), where OpenColorIO finds them
+    (search folders, context variables as set now); for one it cannot find, each place it would be
+    found."""
+    context = config.getCurrentContext()
+    working = Path(config.getWorkingDir() or ".")
+    found: set[str] = set()
+    for transform in _file_transforms(config):
+        try:
+            path = context.resolveFileLocation(transform.getSrc())
+            if not os.path.isdir(path):  # an empty $SHOT_LUT resolves to its folder: no LUT
+                found.add(path)
+        except OCIO_ERRORS:
+            # Not there yet (a show LUT copied in later): every place it would be found is
+            # watched, so that its arrival reloads the config (OpenColorIO remembers the miss).
+            source = context.resolveStringVar(transform.getSrc())
+            if not source or source.endswith(("/", os.sep)):
+                continue  # names no file (an optional $SHOT_LUT left empty): its folder is no LUT
+            folders = [context.resolveStringVar(folder) for folder in config.getSearchPaths()]
+            found.update(str(working / folder / source) for folder in folders or [""])
     return tuple(sorted(found))
 
 

@@ -7,7 +7,7 @@ import platform
 from importlib import metadata
 
 from .. import __version__
-from ..color.config import ColorConfig
+from ..color.config import shared_config
 from ..engines import create_engine
 from ..engines.registry import engine_descriptions
 from ..model.device import no_gpu_to_ask_torch_for
@@ -29,7 +29,7 @@ def _version(package: str) -> str:
 
 #: What this server does that earlier servers of the protocol did not (Info.features, whose
 #: comment in fusion.proto says what each means): a name is added with each change a client relies on.
-FEATURES = ("exr_out_scene_linear", "setup_plate", "device_memory")
+FEATURES = ("exr_out_scene_linear", "setup_plate", "device_memory", "ocio_context")
 
 
 @functools.cache
@@ -97,7 +97,8 @@ def build_info(state: ServerState) -> fusion_pb2.Info:
         )
         for name, (description, radius, shared) in _engine_traits().items()
     ]
-    config = ColorConfig()
+    # The config shot jobs are graded in, as they load it (its context as the server has it).
+    config = shared_config()
     return fusion_pb2.Info(
         version=__version__,
         protocol=PROTOCOL,
@@ -117,6 +118,7 @@ def build_info(state: ServerState) -> fusion_pb2.Info:
         ocio_config=config.source,
         ocio_config_digest=_config_digest(config.source),
         features=list(FEATURES),
+        ocio_context=config.context_variables(),
         active_jobs=state.jobs.active,
         cache=state.windows.stats(),
     )

@@ -20,8 +20,15 @@ class GetInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Info(_message.Message):
-    __slots__ = ("version", "protocol", "packages", "devices", "engines", "models", "limits", "roots", "ocio_config", "active_jobs", "cache", "ocio_config_digest", "features")
+    __slots__ = ("version", "protocol", "packages", "devices", "engines", "models", "limits", "roots", "ocio_config", "active_jobs", "cache", "ocio_config_digest", "features", "ocio_context")
     class PackagesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class OcioContextEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -41,6 +48,7 @@ class Info(_message.Message):
     CACHE_FIELD_NUMBER: _ClassVar[int]
     OCIO_CONFIG_DIGEST_FIELD_NUMBER: _ClassVar[int]
     FEATURES_FIELD_NUMBER: _ClassVar[int]
+    OCIO_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     version: str
     protocol: str
     packages: _containers.ScalarMap[str, str]
@@ -54,7 +62,8 @@ class Info(_message.Message):
     cache: CacheStats
     ocio_config_digest: str
     features: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, version: _Optional[str] = ..., protocol: _Optional[str] = ..., packages: _Optional[_Mapping[str, str]] = ..., devices: _Optional[_Iterable[_Union[Device, _Mapping]]] = ..., engines: _Optional[_Iterable[_Union[EngineInfo, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., roots: _Optional[_Iterable[str]] = ..., ocio_config: _Optional[str] = ..., active_jobs: _Optional[int] = ..., cache: _Optional[_Union[CacheStats, _Mapping]] = ..., ocio_config_digest: _Optional[str] = ..., features: _Optional[_Iterable[str]] = ...) -> None: ...
+    ocio_context: _containers.ScalarMap[str, str]
+    def __init__(self, version: _Optional[str] = ..., protocol: _Optional[str] = ..., packages: _Optional[_Mapping[str, str]] = ..., devices: _Optional[_Iterable[_Union[Device, _Mapping]]] = ..., engines: _Optional[_Iterable[_Union[EngineInfo, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., roots: _Optional[_Iterable[str]] = ..., ocio_config: _Optional[str] = ..., active_jobs: _Optional[int] = ..., cache: _Optional[_Union[CacheStats, _Mapping]] = ..., ocio_config_digest: _Optional[str] = ..., features: _Optional[_Iterable[str]] = ..., ocio_context: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class CacheStats(_message.Message):
     __slots__ = ("images", "image_bytes", "image_capacity_bytes", "received_bytes", "references", "evicted_references", "results", "result_hits", "result_misses")
