@@ -637,3 +637,30 @@ def test_a_dry_run_writes_no_probe_into_the_folders_it_checks(tmp_path, capsys):
     os.utime(dest, (1_577_836_800, 1_577_836_800))
     assert run_cli("install", "nuke", "--dest", dest, "--python-version", "3.10", "--dry-run") == 0
     assert dest.stat().st_mtime == 1_577_836_800 and list(dest.iterdir()) == []
+
+
+def test_packages_copied_from_a_read_only_installation_are_the_users_to_replace(tmp_path, monkeypatch):
+    """A studio's shared environment installs the packages read-only: copied with their modes, the
+    host's folder could be neither installed again nor removed by the artist."""
+    import stat
+
+    from movingcolor.host_install import site_packages
+
+    shared = tmp_path / "site-packages"
+    for name in ("movingcolor_client", "movingcolor_hosts", "movingcolor_nuke"):
+        shutil.copytree(site_packages.package_folder(name), shared / name)
+    for folder, folders, files in os.walk(shared):
+        for entry in (folder, *(os.path.join(folder, f) for f in folders + files)):
+            os.chmod(entry, stat.S_IMODE(os.stat(entry).st_mode) & ~0o222)
+    real = site_packages.package_folder
+
+    def package_folder(name: str) -> Path:
+        return shared / name if (shared / name).is_dir() else real(name)
+
+    monkeypatch.setattr(site_packages, "package_folder", package_folder)
+    dest = tmp_path / ".nuke"
+    assert run_cli("install", "nuke", "--dest", dest, "--no-deps") == 0
+    installed = next(p for p in dest.iterdir() if p.is_dir() and (p / "movingcolor_nuke").is_dir())
+    modes = [os.lstat(p).st_mode for p in installed.rglob("*")] + [os.lstat(installed).st_mode]
+    assert modes and all(mode & stat.S_IWUSR for mode in modes)
+    assert run_cli("install", "nuke", "--dest", dest, "--no-deps") == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
 from pathlib import Path
 
 from ..frames.temporaries import temporary_path
@@ -55,6 +56,18 @@ def _keep_owner(path: Path, temporary: Path) -> None:
         ) from None
 
 
+def copy_folder(source: Path, target: Path, ignore=None) -> None:
+    """Copy the folder ``source`` to ``target`` (which may exist), every copy writable by this
+    user: copied with their modes, files of a read-only installed package (a studio's shared
+    environment) made a folder the next install could not replace, nor anyone remove."""
+    shutil.copytree(source, target, ignore=ignore, dirs_exist_ok=True)
+    for folder, folders, files in os.walk(target):
+        for name in (folder, *(os.path.join(folder, f) for f in folders + files)):
+            mode = os.lstat(name).st_mode
+            if not stat.S_ISLNK(mode) and not mode & stat.S_IWUSR:
+                os.chmod(name, stat.S_IMODE(mode) | stat.S_IWUSR)
+
+
 def read_text(path: Path) -> str:
     with open(path, encoding="utf-8", errors="surrogateescape", newline="") as file:
         return file.read()
@@ -62,9 +75,19 @@ def read_text(path: Path) -> str:
 
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
+        shutil.rmtree(path, onerror=_writable_then_again)
     else:
         path.unlink()
+
+
+def _writable_then_again(function, name: str, _error) -> None:
+    """Remove ``name`` again once its folder is writable by this user: an earlier install copied a
+    read-only package's folders as they were, which a plain removal cannot empty."""
+    folder = os.path.dirname(name)
+    os.chmod(folder, stat.S_IMODE(os.lstat(folder).st_mode) | stat.S_IWUSR | stat.S_IXUSR)
+    if function is not os.rmdir and os.path.isdir(name) and not os.path.islink(name):
+        os.chmod(name, stat.S_IMODE(os.lstat(name).st_mode) | stat.S_IWUSR | stat.S_IRUSR | stat.S_IXUSR)
+    function(name)
 
 
 def replace_folder(staged: Path, folder: Path) -> None:

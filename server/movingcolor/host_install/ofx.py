@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BundleNotBuiltError
-from .files import replace_folder
+from .files import copy_folder, replace_folder
 from .folders import check_writable, ofx_plugin_folder
 from .plan import InstallOptions, InstallPlan, Step
 
@@ -36,7 +36,7 @@ class _BundleCopy:
         staged = Path(tempfile.mkdtemp(prefix=f".{BUNDLE_NAME}.", dir=self.target.parent))
         try:
             os.chmod(staged, 0o755)  # mkdtemp's folder is private; hosts may run as any user
-            shutil.copytree(self.source, staged, dirs_exist_ok=True)
+            copy_folder(self.source, staged)
             replace_folder(staged, self.target)
         except BaseException:
             shutil.rmtree(staged, ignore_errors=True)

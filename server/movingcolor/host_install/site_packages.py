@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .. import __version__
 from .errors import BridgeNotInstalledError, ForeignFolderError, PipError
-from .files import replace_folder
+from .files import copy_folder, replace_folder
 from .python_version import HostPython
 
 #: What every bridge loads: the client library, what the bridges share, and the light core under them.
@@ -119,7 +119,7 @@ class SitePackages:
             for name, source in self.sources.items():
                 # The network's weights run with torch, which a host's Python never has (5.5 MB).
                 skipped = ("__pycache__", "*.pyc", *(("weights",) if name == "movingcolor" else ()))
-                shutil.copytree(source, staged / name, ignore=shutil.ignore_patterns(*skipped))
+                copy_folder(source, staged / name, ignore=shutil.ignore_patterns(*skipped))
             if self.requirements:
                 command = self.pip_command(staged)
                 if subprocess.run(command).returncode != 0:
