@@ -440,6 +440,27 @@ def test_submit_opencue_writes_the_specification(tmp_path, capsys):
     assert "<range>1001-1050</range>" in text and "<chunk>5</chunk>" in text
 
 
+def test_submit_opencue_runs_the_movingcolor_named_for_the_nodes(tmp_path):
+    """A pipeline environment is not on the nodes' PATH: its command is named, as the OpenJD
+    template's Executable names it."""
+    pytest.importorskip("outline")
+    spec = tmp_path / "job.xml"
+    executable = "/studio/envs/mc/bin/movingcolor"
+    shot = [
+        "--name",
+        "shot010",
+        "--plate",
+        "/p/plate.####.exr",
+        "--grade",
+        "sat=1.1",
+        "--out",
+        "/o/f.####.exr",
+    ]
+    job = ["--frames", "1001-1010", "--executable", executable, "--spec", spec]
+    assert run_cli("submit-opencue", *shot, *job) == 0
+    assert f"{executable} fuse" in spec.read_text()
+
+
 def test_a_job_names_every_file_by_its_absolute_path(tmp_path, monkeypatch, caplog):
     """A farm task runs in a folder of the node's choosing: relative plate, matte, grade file and
     output paths (as typed where the job was submitted) are written into the job as absolute

@@ -12,7 +12,7 @@ import grpc
 import numpy as np
 import pytest
 from movingcolor.engines import Engine, create_engine
-from movingcolor.errors import FrameSizeMismatchError, MissingFramesError
+from movingcolor.errors import FrameSizeMismatchError, MissingFramesError, MovingColorError
 from movingcolor.frames.frame_range import FrameRange
 from movingcolor.frames.stream import DecodedImage, FrameStore, StreamOrderError, StreamSource
 from movingcolor.jobs import FramePlan
@@ -36,6 +36,12 @@ def test_generated_stubs_are_current(tmp_path):
     assert [p.name for p in fresh] == [p.name for p in committed]
     stale = [p.name for p, q in zip(committed, fresh, strict=True) if p.read_bytes() != q.read_bytes()]
     assert not stale, f"stale generated stubs {stale}: run {generate.COMMAND} and commit the result"
+
+
+def test_regenerating_the_stubs_without_the_contract_names_where_it_is(tmp_path):
+    """An installed package holds no protos/: protoc's traceback named a folder outside any package."""
+    with pytest.raises(MovingColorError, match="fusion.proto in .*not in an installed package"):
+        generate.generate(tmp_path / "out", protos=tmp_path / "protos")
 
 
 INFO_WITHOUT_A_GPU_DRIVER = """

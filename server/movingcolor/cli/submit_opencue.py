@@ -37,6 +37,12 @@ def add_parser(commands) -> None:
     parser.add_argument("--shot", default="shot", help="OpenCue shot" + SHOW_DEFAULT)
     parser.add_argument("--cores", type=float, default=2.0, help="cores per task" + SHOW_DEFAULT)
     parser.add_argument(
+        "--executable",
+        default="movingcolor",
+        help="the movingcolor command the nodes run, e.g. a pipeline environment's "
+        "/studio/envs/mc/bin/movingcolor where it is not on the nodes' PATH" + SHOW_DEFAULT,
+    )
+    parser.add_argument(
         "--spec", help="write the job specification XML here (- for stdout) instead of submitting"
     )
     parser.set_defaults(run=run)
@@ -105,6 +111,7 @@ def run(args) -> int:
         show=args.show,
         shot=args.shot,
         cores=args.cores,
+        executable=args.executable,
     )
     if args.spec == "-":
         sys.stdout.write(specification(shot))

@@ -37,6 +37,13 @@ def generate(out: Path = PACKAGE_ROOT, protos: Path = PROTOS) -> list[Path]:
         raise MissingDependencyError(
             "regenerating the stubs needs grpcio-tools: pip install -e '.[dev]'"
         ) from error
+    missing = [name for name in PROTO_FILES if not (Path(protos) / name).is_file()]
+    if missing:
+        raise MovingColorError(
+            f"no {', '.join(missing)} in {protos}: the contract's .proto files are in a checkout of the "
+            f"repository or its source release (protos/), not in an installed package; run {COMMAND} "
+            f"from an editable install of one"
+        )
     include = resources.files("grpc_tools") / "_proto"
     out = Path(out)
     (out / "movingcolor" / "v1").mkdir(parents=True, exist_ok=True)
