@@ -113,3 +113,13 @@ def test_a_png_frame_records_its_number_so_a_neighbour_copied_over_it_is_redone(
     capsys.readouterr()
     assert fuse(plate, out / "f.####.png", "--json") == 0
     assert [Path(p).name for p in json.loads(capsys.readouterr().out)["written"]] == ["f.1004.png"]
+
+
+def test_a_resumed_run_says_the_frames_it_wrote_not_the_range(tmp_path, caplog):
+    plate = write_shot(tmp_path / "shot")
+    out = tmp_path / "out" / "f.####.exr"
+    assert fuse(plate, out, "--frames", "1001-1004") == 0
+    (out.parent / "f.1003.exr").unlink()
+    with caplog.at_level(logging.INFO, logger="movingcolor"):
+        assert fuse(plate, out) == 0
+    assert any("wrote 3 frames (1003, 1005-1006)" in r.getMessage() for r in caplog.records)

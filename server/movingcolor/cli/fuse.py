@@ -13,8 +13,10 @@ import copy
 import dataclasses
 import json
 import logging
+import re
 
 from ..errors import MovingColorError
+from ..frames.frame_range import describe_frames
 from ..frames.limits import DEFAULT_MAX_PIXELS, pixel_limit
 from ..spec import ShotSpec
 from ..spec.schema import CLI, carried_by
@@ -163,6 +165,14 @@ def _run(args) -> int:
     return _report(args, report.to_dict())
 
 
+def _frames_written(paths: list[str]) -> str:
+    """The frames of the files ``paths`` (``shot.1001.exr``), as an artist reads them."""
+    found = [re.search(r"(-?\d+)\.[^./\\]+$", path) for path in paths]
+    numbers = [int(match.group(1)) for match in found if match]
+    padding = len(found[0].group(1).lstrip("-")) if found and found[0] else 1
+    return describe_frames(numbers, padding)
+
+
 def _report(args, summary: dict) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -176,7 +186,8 @@ def _report(args, summary: dict) -> int:
             "wrote %d frame%s (%s) with %s to %s in %.1fs (%.2f fps)",
             len(written),
             "" if len(written) == 1 else "s",
-            summary["frames"],
+            # The frames written, which a rerun that kept some is not the whole range.
+            _frames_written(written) if summary.get("skipped") and written else summary["frames"],
             summary["engine"],
             written[0].rsplit("/", 1)[0] if written else args.out,
             summary["seconds"],

@@ -153,8 +153,9 @@ def _refuse_other_writers(pattern: SequencePattern, fingerprint: str, folder: in
             _remove(entry.name, pattern.directory, folder)
         elif theirs != fingerprint[:16]:
             raise OutputBusyError(
-                f"output {pattern} is being written now by another shot with other settings ({owner}); "
-                f"wait for it to finish, or write to another output (a writer on another machine that "
-                f"stopped counts as gone {LIVE_SECONDS / 60:g} minutes after its last frame). Nothing "
-                f"was written"
+                f"output {pattern} is being written now by another shot, or by this one from other inputs "
+                f"or settings ({owner}: on a farm, a chunk started before a plate frame was added or "
+                f"replaced); wait for it to finish, or write to another output (a writer on another "
+                f"machine that stopped counts as gone {LIVE_SECONDS / 60:g} minutes after its last "
+                f"frame). Nothing was written"
             )
