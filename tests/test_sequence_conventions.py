@@ -377,6 +377,22 @@ def test_frames_of_the_same_name_padded_otherwise_beside_a_pattern_are_said(tmp_
     assert caplog.text == ""
 
 
+def test_an_unpadded_pattern_over_frames_padded_to_four_digits_names_the_pattern_that_reads_them_all(
+    tmp_path, caplog
+):
+    """shot.#.exr over shot.0998.exr-shot.1001.exr reads 1000 on: the pre-roll was dropped with the
+    advice to rename frames that are already of one padding."""
+    write_frames(tmp_path, [f"shot.{n:04d}.exr" for n in range(998, 1002)])
+    caplog.set_level(logging.WARNING, logger="movingcolor")
+    assert open_source(tmp_path / "shot.#.exr", "plate").frames == [1000, 1001]
+    wider = f"{tmp_path}/shot.####.exr"
+    assert (
+        f"--plate {tmp_path}/shot.#.exr reads frames 1000-1001 alone: the folder's frames are padded to 4 "
+        f"digits, and {wider} reads them all (0998-1001); give --plate {wider}"
+    ) in caplog.text
+    assert "rename" not in caplog.text
+
+
 def test_an_output_in_the_way_is_refused_before_any_frame_is_written(tmp_path):
     plate, matte = write_shot(tmp_path / "shot")
     a_file = tmp_path / "afile"

@@ -305,6 +305,23 @@ def find_frames(pattern: SequencePattern, option: str = "") -> list[int]:
     frames = pattern.frames_on_disk()
     if frames:
         for other in _other_paddings(pattern):
+            wider = other.pattern.frames_on_disk()
+            if set(frames) < set(wider):
+                # shot.#.exr on frames padded to four digits reads 1000 on, not 0995-0999: the other
+                # padding is the sequence's own.
+                log.warning(
+                    "%s%s reads frames %s alone: the folder's frames are padded to %d digits, and %s reads "
+                    "them all (%s); give %s%s",
+                    f"{option} " if option else "",
+                    pattern,
+                    describe_frames(frames, pattern.padding),
+                    other.pattern.padding,
+                    other.pattern,
+                    describe_frames(wider, other.pattern.padding),
+                    f"{option} " if option else "",
+                    other.pattern,
+                )
+                continue
             log.warning(
                 "%s%s: the folder also holds %s, named alike but padded otherwise, which this pattern "
                 "does not read; if those frames belong to the shot, rename them to one padding",
