@@ -1013,3 +1013,28 @@ def test_a_render_with_other_layers_is_read_as_its_rgba(tmp_path, caplog):
     with caplog.at_level("INFO"):
         open_source(depth, "plate")
     assert "depth.exr's channels Z are not read (only R, G, B, Y, A)" in caplog.text
+
+
+@pytest.mark.parametrize("matte_is", ["its own file", "the plate's alpha"])
+def test_a_lowercase_alpha_is_the_matte(tmp_path, matte_is):
+    """OpenEXR allows r, g, b, a: a roto's lowercase alpha was taken for no alpha, and its picture
+    became the matte (every pixel graded by its brightest channel); --matte alpha was refused."""
+    from conftest import run_cli
+
+    rng = np.random.default_rng(4)
+    rows, columns = np.mgrid[0:32, 0:48]
+    distance = np.hypot(rows - 16, columns - 24)
+    (tmp_path / "shot").mkdir()
+    for number in (1001, 1002):
+        pixels = rng.uniform(0.2, 0.8, (32, 48, 4)).astype(np.float32)
+        pixels[..., 3] = distance < 10
+        write_image(tmp_path / "shot" / f"plate.{number}.exr", pixels, channels=("r", "g", "b", "a"))
+    plate = str(tmp_path / "shot" / "plate.####.exr")
+    matte = plate if matte_is == "its own file" else "alpha"
+    out = str(tmp_path / "out" / "f.####.exr")
+    assert run_cli("fuse", "--plate", plate, "--matte", matte, "--grade", "slope=2,2,2", "--engine", "hard",
+                   "--exr-type", "float", "--out", out) == 0  # fmt: skip
+    fused = read_pixels(tmp_path / "out" / "f.1001.exr")
+    source = read_pixels(tmp_path / "shot" / "plate.1001.exr")[..., :3]
+    np.testing.assert_array_equal(fused[distance > 14], source[distance > 14])
+    np.testing.assert_allclose(fused[distance < 6], 2 * source[distance < 6], rtol=1e-5)

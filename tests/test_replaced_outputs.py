@@ -123,3 +123,4 @@ def test_a_resumed_run_says_the_frames_it_wrote_not_the_range(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="movingcolor"):
         assert fuse(plate, out) == 0
     assert any("wrote 3 frames (1003, 1005-1006)" in r.getMessage() for r in caplog.records)
+

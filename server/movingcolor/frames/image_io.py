@@ -38,9 +38,17 @@ READ_CHANNELS = 4
 def _channels_read(stored: tuple[str, ...]) -> list[int]:
     """The indices of the channels read of a file storing ``stored``, in stored order."""
     read = list(range(min(len(stored), READ_CHANNELS)))
-    if "A" in stored[READ_CHANNELS:]:
-        read.append(stored.index("A"))
+    names = channel_names(stored)
+    if "A" in names[READ_CHANNELS:]:
+        read.append(names.index("A"))
     return read
+
+
+def channel_names(stored: tuple[str, ...]) -> tuple[str, ...]:
+    """``stored`` with the picture's own channels named as MovingColor reads them: OpenEXR allows
+    ``r, g, b, a`` as well as ``R, G, B, A``, and a matte's lowercase alpha was taken for no alpha
+    (its picture became the matte)."""
+    return tuple(name.upper() if name in ("r", "g", "b", "a") else name for name in stored)
 
 
 #: What a fused frame keeps of its plate frame's header: what a pipeline reads to conform and show
@@ -188,7 +196,7 @@ def read_header(path: Path) -> ImageHeader:
                 path=Path(path),
                 width=width,
                 height=height,
-                channels=tuple(stored[index] for index in read),
+                channels=channel_names(tuple(stored[index] for index in read)),
                 pixel_type=_read_pixel_type(spec, read),
                 colorspace=_declared_colorspace(name, image.format_name(), spec),
                 attributes=attributes,
