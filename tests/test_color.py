@@ -650,3 +650,33 @@ def test_a_header_s_interop_id_is_the_colourspace_a_config_without_interop_ids_h
     assert config.choose(None, "ocio:acescct_ap1_scene", True, "plate").name == "ACEScct"
     unknown = config.choose(None, "no_such_space", True, "plate")
     assert unknown.name == config.scene_linear and "does not know" in unknown.doubt
+
+
+def test_an_exr_of_a_scene_linear_plate_is_written_in_the_plates_colourspace(tmp_path):
+    """An ACES2065-1 delivery went back as ACEScg (the config's scene_linear): every pixel changed,
+    outside the matte too, and its primaries with them."""
+    from conftest import run_cli
+    from movingcolor.frames.image_io import read_header, read_pixels, write_image
+    from movingcolor.jobs.colorspaces import output_colorspace
+
+    config = ColorConfig("ocio://default")
+    assert output_colorspace(config, None, "ACES2065-1", True, ".exr").name == "ACES2065-1"
+    assert output_colorspace(config, None, "ACEScct", True, ".exr").name == config.scene_linear
+    assert output_colorspace(config, None, config.srgb_encoded, False, ".exr").name == config.scene_linear
+    assert output_colorspace(config, "ACEScg", "ACES2065-1", True, ".exr").name == "ACEScg"
+    rng = np.random.default_rng(2)
+    rows, columns = np.mgrid[0:24, 0:32]
+    distance = np.hypot(rows - 12, columns - 16)
+    (tmp_path / "shot").mkdir()
+    for number in (1, 2):
+        pixels = rng.uniform(0.0, 2.0, (24, 32, 4)).astype(np.float32)
+        pixels[..., 3] = distance < 7
+        write_image(tmp_path / "shot" / f"p.{number}.exr", pixels, channels=("R", "G", "B", "A"),
+                    attributes={"oiio:ColorSpace": "lin_ap0_scene"})  # fmt: skip
+    plate = str(tmp_path / "shot" / "p.#.exr")
+    assert run_cli("fuse", "--plate", plate, "--grade", "slope=1.2,1,0.8", "--engine", "hard",
+                   "--exr-type", "float", "--out", str(tmp_path / "out" / "f.####.exr")) == 0  # fmt: skip
+    fused = read_pixels(tmp_path / "out" / "f.0001.exr")
+    source = read_pixels(tmp_path / "shot" / "p.1.exr")[..., :3]
+    np.testing.assert_array_equal(fused[distance > 10], source[distance > 10])
+    assert read_header(tmp_path / "out" / "f.0001.exr").attributes["movingcolor:colorspace"] == "ACES2065-1"

@@ -75,6 +75,14 @@ def output_colorspace(
     if extension is None:
         return ColorspaceChoice(plate, "frames go back as raw samples, in the plate's colourspace")
     if extension.lower() == ".exr":
+        if plate_is_float and plate != config.scene_linear and config.is_scene_linear(plate):
+            # An ACES2065-1 delivery goes back to conform as it came: outside the band its values as
+            # they are, its header's colourspace and primaries the plate's.
+            return ColorspaceChoice(
+                plate,
+                "default for EXR outputs of a scene-linear plate: the plate's own colourspace; "
+                "--out-colorspace overrides",
+            )
         return ColorspaceChoice(
             config.scene_linear,
             "default for EXR outputs: the config's scene_linear role, as EXR readers take them; "

@@ -29,7 +29,7 @@ def _version(package: str) -> str:
 
 #: What this server does that earlier servers of the protocol did not (Info.features, whose
 #: comment in fusion.proto says what each means): a name is added with each change a client relies on.
-FEATURES = ("exr_out_scene_linear", "setup_plate", "device_memory", "ocio_context")
+FEATURES = ("exr_out_scene_linear", "setup_plate", "device_memory", "ocio_context", "exr_out_linear_plate")
 
 
 @functools.cache
