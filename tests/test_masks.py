@@ -283,3 +283,24 @@ def test_preparing_a_shot_loads_scipy_before_any_frame_where_it_is_needed(
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1]) == [False, loaded]
+
+
+def test_a_multi_matte_s_channels_of_other_shapes_are_named_and_a_coloured_roto_s_are_not():
+    """A multi-matte (an object per channel) is united into one matte: said, so a compositor who
+    meant one object gives its channel; one shape in a colour, or a palette label, is one matte."""
+    from movingcolor.frames.matte import channels_of_other_shapes
+
+    rows, columns = np.mgrid[0:40, 0:60]
+    circle = np.hypot(rows - 20, columns - 20) < 10
+    square = (rows > 5) & (rows < 30) & (columns > 35) & (columns < 55)
+    multi = np.zeros((40, 60, 3), np.float32)
+    multi[..., 0], multi[..., 1] = circle, square
+    assert channels_of_other_shapes(multi, ("R", "G", "B")) == ["R", "G"]
+    orange = np.zeros((40, 60, 3), np.float32)
+    orange[circle] = (1.0, 0.5, 0.0)
+    assert channels_of_other_shapes(orange, ("R", "G", "B")) == []
+    grey = np.repeat(circle[..., None], 3, axis=2).astype(np.float32)
+    assert channels_of_other_shapes(grey, ("R", "G", "B")) == []
+    with_alpha = np.concatenate([multi, circle[..., None].astype(np.float32)], axis=2)
+    assert channels_of_other_shapes(with_alpha, ("R", "G", "B", "A")) == []
+    assert matte_from_pixels(multi, ("R", "G", "B")).sum() == (circle | square).sum()

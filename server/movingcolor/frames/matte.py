@@ -55,3 +55,28 @@ def _is_two_level(matte: np.ndarray, top: float) -> bool:
     ):
         return False
     return bool(np.all((matte == 0.0) | (matte == top)))
+
+
+#: Two channels of an RGB matte hold different shapes where what either covers is shared by less than
+#: this much: a multi-matte (an object per channel), not one shape in a colour.
+SAME_SHAPE = 0.9
+
+
+def channels_of_other_shapes(pixels: np.ndarray, channels: tuple[str, ...] = ()) -> list[str]:
+    """The channels of a colour matte (no alpha) that hold shapes of their own, where its channels
+    hold more than one shape (a multi-matte: one object in R, another in G), which
+    :func:`matte_from_pixels` unites; empty where they hold one shape (a roto in a colour)."""
+    if pixels.ndim != 3 or pixels.shape[2] < 3 or ("A" in channels and pixels.shape[2] == len(channels)):
+        return []
+    names = list(channels[:3]) if len(channels) >= 3 else ["R", "G", "B"]
+    shapes = [pixels[:, :, c] > 0.5 * float(pixels[:, :, c].max()) for c in range(3)]
+    held = [
+        (name, shape)
+        for name, shape, c in zip(names, shapes, range(3), strict=True)
+        if pixels[:, :, c].max() > 0
+    ]
+    for i, (_, a) in enumerate(held):
+        for _, b in held[i + 1 :]:
+            if (a & b).sum() < SAME_SHAPE * (a | b).sum():
+                return [name for name, _ in held]
+    return []

@@ -28,7 +28,7 @@ from ..color.grade_fit import (
     recover_graded_locally,
 )
 from ..engines import Engine
-from ..frames.matte import matte_from_pixels
+from ..frames.matte import channels_of_other_shapes, matte_from_pixels
 from ..masks.band import edge_band, edge_band_with_fade, transform_may_need_scipy
 from .composite import at_pixels, blend_exact
 from .plan import ShotPlan
@@ -152,6 +152,7 @@ class FramePreparer:
     def __init__(self, plan: ShotPlan, arrays: frozenset[str] | None = None, kept: KeptFrames | None = None):
         self.plan = plan
         self._said_wide = False  # a percentage band found as wide as the frame, said once
+        self._said_shapes = False  # a colour matte's channels of other shapes, said once
         # What needs scipy: recovering each frame's grade from a host's composite, an engine that
         # filters with it, a band that may reach beyond the distances found without it.
         if plan.mode == "edited" or (
@@ -391,7 +392,19 @@ class FramePreparer:
         """Frame ``number``'s matte, band width in pixels, band and, ``with_fade``, the band's fade."""
         plan = self.plan
         matte_source = plan.sources.matte
-        matte = matte_from_pixels(matte_source.read(number), matte_source.channels)
+        pixels = matte_source.read(number)
+        matte = matte_from_pixels(pixels, matte_source.channels)
+        if not self._said_shapes:
+            self._said_shapes = True
+            shapes = channels_of_other_shapes(pixels, matte_source.channels)
+            if shapes:
+                log.warning(
+                    "the matte's channels %s hold different shapes (frame %d): the matte is where any of "
+                    "them is on, their union; where it is a multi-matte and one object is meant, give "
+                    "that channel as a matte of its own (e.g. oiiotool matte.exr --ch R -o one.exr)",
+                    ", ".join(shapes),
+                    number,
+                )
         band_pixels = plan.band_width.pixels(matte >= 0.5)
         if not self._said_wide:
             # Once a shot: each frame's object gives the percentage its width.
