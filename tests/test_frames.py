@@ -587,7 +587,15 @@ def test_a_matte_video_is_placed_among_the_plates_frames_by_its_timecode(tmp_pat
         timed = video("timed-plate.mov", 0, 14, metadata={"timecode": "01:00:00:00"})
         spec = ShotSpec(plate=timed, matte=matte, grade="sat=1.2", out=str(tmp_path))
         assert open_sources(spec, "grade", []).matte.frames == [0, 1, 2, 3]
-    assert "do not both carry a timecode" in caplog.text
+    assert "plate timed-plate.mov carries a timecode (01:00:00:00) and matte late.mov none" in caplog.text
+    # The matte alone with one, both shown from the start (an editor's export of the plate without
+    # timecode): paired in order, which was not said.
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        untimed = video("untimed-plate.mov", 0, 14)
+        spec = ShotSpec(plate=untimed, matte=str(tmp_path / "matte.mov"), grade="sat=1.2", out=str(tmp_path))
+        assert open_sources(spec, "grade", []).matte.frames == [0, 1, 2, 3]
+    assert "matte matte.mov carries a timecode (01:00:00:10) and plate untimed-plate.mov none" in caplog.text
 
 
 @pytest.mark.parametrize(("codec", "width", "height"), [("libvpx-vp9", 64, 48), ("libvpx", 1280, 720)])
@@ -1038,3 +1046,78 @@ def test_a_lowercase_alpha_is_the_matte(tmp_path, matte_is):
     source = read_pixels(tmp_path / "shot" / "plate.1001.exr")[..., :3]
     np.testing.assert_array_equal(fused[distance > 14], source[distance > 14])
     np.testing.assert_allclose(fused[distance < 6], 2 * source[distance < 6], rtol=1e-5)
+
+
+def test_a_video_plates_rate_pixel_aspect_and_timecode_reach_each_fused_frame(tmp_path, caplog):
+    """A video plate's frames carried none of its header: a conform could not place them (no
+    timecode), and an anamorphic ProRes's squeeze was lost without a word (its aspect is the
+    container's, which PyAV's decoder gives only once decoding)."""
+    from fractions import Fraction
+
+    from conftest import run_cli
+
+    av = pytest.importorskip("av")
+    luma = [np.full((8, 16), 16 + 10 * i, np.uint8) for i in range(6)]
+    frames = [[y, np.full((8, 16), 128, np.uint8), np.full((8, 16), 128, np.uint8)] for y in luma]
+    plate = tmp_path / "plate.mov"
+    _write_planes(plate, frames, "rawvideo", "yuv444p", size=(16, 8), metadata={"timecode": "01:00:00:20"})
+    with av.open(str(plate)) as container:
+        assert container.streams.video[0].metadata.get("timecode") == "01:00:00:20"
+    matte = tmp_path / "matte.####.png"
+    for number in range(6):
+        write_image(Path(str(matte).replace("####", f"{number:04d}")), np.ones((8, 16, 1), np.float32) * 0.5)
+    out = tmp_path / "out" / "f.####.exr"
+    assert run_cli("fuse", "--plate", str(plate), "--matte", str(matte), "--grade", "slope=1.2,1,1",
+                   "--engine", "hard", "--out", str(out), "--frames", "2-5") == 0  # fmt: skip
+    header = read_header(tmp_path / "out" / "f.0005.exr")
+    assert Fraction(*header.carried["FramesPerSecond"].value) == 24
+    timecode = (
+        oiio.ImageInput.open(str(tmp_path / "out" / "f.0005.exr"))
+        .spec()
+        .get_string_attribute("smpte:TimeCode")
+    )
+    assert timecode == "01:00:01:01"  # 01:00:00:20 and five frames at 24 per second
+    assert "PixelAspectRatio" not in header.carried or header.carried["PixelAspectRatio"].value == 1.0
+
+    squeezed = tmp_path / "squeezed.mov"
+    with av.open(str(squeezed), "w") as container:
+        stream = container.add_stream("rawvideo", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 16, 8, "yuv444p"
+        stream.codec_context.sample_aspect_ratio = Fraction(4, 3)
+        for index in range(6):
+            frame = av.VideoFrame.from_ndarray(np.full((8, 16, 3), 90, np.uint8), format="rgb24")
+            frame = frame.reformat(format="yuv444p")
+            frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with av.open(str(squeezed)) as container:
+        assert container.streams.video[0].codec_context.sample_aspect_ratio is None  # the container's alone
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert run_cli("fuse", "--plate", str(squeezed), "--matte", str(matte), "--grade", "slope=1.2,1,1",
+                       "--engine", "hard", "--out", str(tmp_path / "sq" / "f.####.exr")) == 0  # fmt: skip
+    assert "has non-square pixels (4:3)" in caplog.text
+    aspect = read_header(tmp_path / "sq" / "f.0001.exr").carried["PixelAspectRatio"].value
+    assert aspect == pytest.approx(4 / 3)
+
+
+def test_an_interlaced_video_is_said_to_be_read_woven(tmp_path, caplog):
+    """A 1080i export read as progressive combs the band across moving edges: said."""
+    av = pytest.importorskip("av")
+    if "libx264" not in av.codecs_available:
+        pytest.skip("this PyAV's FFmpeg has no libx264")
+    path = tmp_path / "interlaced.mp4"
+    _write_video(
+        path, [_ramp(64, 64)] * 4, "libx264", "yuv420p", options={"x264-params": "interlaced=1:tff=1"}
+    )
+    with caplog.at_level("WARNING"):
+        open_source(str(path), "plate")
+    assert "is interlaced (top field first): its two fields are read woven" in caplog.text
+    caplog.clear()
+    progressive = tmp_path / "progressive.mp4"
+    _write_video(progressive, [_ramp(64, 64)] * 4, "libx264", "yuv420p")
+    with caplog.at_level("WARNING"):
+        open_source(str(progressive), "plate")
+    assert "interlaced" not in caplog.text

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import FrameSourceError, MissingFramesError
 from .frame_range import MAX_FRAME, FrameRange, describe_frames
-from .image_io import ImageHeader, read_header, read_pixels
+from .image_io import ImageHeader, TypedAttribute, read_header, read_pixels
 from .sequence import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
@@ -28,6 +28,7 @@ from .sequence import (
     input_sequence,
     say_if_a_frame_of_a_sequence,
 )
+from .timecode import is_drop_frame, smpte_packed, timecode_text
 from .video_io import VideoReader
 
 log = logging.getLogger("movingcolor")
@@ -264,6 +265,22 @@ class VideoSource(FrameSource):
 
     def files(self) -> list[str]:
         return [str(self.path)]
+
+    def carried_attributes(self, frame: int) -> dict:
+        """What a file's header would carry of frame ``frame``: the video's rate, its pixels' aspect
+        where they are not square, and the frame's own timecode where the video has one (its first
+        frame's, counted on)."""
+        carried = {}
+        rate = self.rate
+        if rate:
+            carried["FramesPerSecond"] = TypedAttribute("rational2i", (rate.numerator, rate.denominator))
+        if self._reader.pixel_aspect is not None:
+            carried["PixelAspectRatio"] = TypedAttribute("float", float(self._reader.pixel_aspect))
+        if rate and self.timecode_frame is not None:
+            count = self.timecode_frame + frame - self.first_frame
+            text = timecode_text(count, rate, is_drop_frame(self.timecode, rate))
+            carried["smpte:TimeCode"] = TypedAttribute("timecode", smpte_packed(text))
+        return carried
 
     def read(self, frame: int) -> np.ndarray:
         self.require(FrameRange(frame, frame))

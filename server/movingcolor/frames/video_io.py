@@ -120,7 +120,13 @@ class VideoReader:
                 width, height = first.width, first.height
                 self.width, self.height = (height, width) if self._turns % 2 else (width, height)
                 check_pixels(self.width, self.height, str(self.path))
-                self._describe(stream.codec_context)
+                #: Width to height of a pixel as the file stores it (the container's, a MOV's pasp,
+                #: before the codec's: PyAV gives ProRes's only once decoding); None where square.
+                aspect = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+                self.pixel_aspect = aspect if aspect not in (None, 0, 1) else None
+                if self.pixel_aspect is not None and self._turns % 2:
+                    self.pixel_aspect = 1 / self.pixel_aspect  # turned a quarter, a pixel's sides swap
+                self._describe(stream.codec_context, first)
                 first_shown = first.pts
                 # The stream's own length: the file's is its longest stream's (an audio track
                 # running past the last picture).
@@ -200,18 +206,33 @@ class VideoReader:
                 round(promised),
             )
 
-    def _describe(self, codec) -> None:
-        """Say what about the file's tags is not honoured, once, when it is opened."""
-        aspect = codec.sample_aspect_ratio
-        if aspect is not None and aspect not in (0, 1):
+    def _describe(self, codec, first) -> None:
+        """Say what about the file's tags is not honoured, once, when it is opened (``first``: its
+        first picture)."""
+        aspect = self.pixel_aspect
+        if aspect is not None:
             log.warning(
-                "%s has non-square pixels (%s:%s); its frames are used as stored, %dx%d: render the "
-                "matte at that size",
+                "%s has non-square pixels (%s:%s); its frames are used as stored, %dx%d (fused EXRs "
+                "record the pixel aspect): render the matte at that size",
                 self.path,
                 aspect.numerator,
                 aspect.denominator,
                 self.width,
                 self.height,
+            )
+        if getattr(first, "interlaced_frame", False):
+            log.warning(
+                "%s is interlaced (%s field first): its two fields are read woven, as one picture, and "
+                "a band across moving edges combs; deinterlace it first (or render the shot progressive)",
+                self.path,
+                "top" if getattr(first, "top_field_first", True) else "bottom",
+            )
+        if first.colorspace == _UNSPECIFIED and is_planar_ycbcr(first.format):
+            log.info(
+                "%s names no colour matrix: decoded with %s's, as players take a picture of its size; "
+                "name its colourspace if it was made otherwise",
+                self.path,
+                "Rec.709" if self._untagged_matrix else "BT.601",
             )
         tags = [
             name

@@ -63,8 +63,8 @@ class FrameHeaders:
 
     def _carried(self, number: int) -> dict[str, TypedAttribute]:
         """What frame ``number`` keeps of its plate file's header (``image_io.CONFORM_ATTRIBUTES``, read
-        from the file or, for a streamed plate, from the file sent; nothing from a video): the
-        chromaticities only where the output's colourspace is the plate's."""
+        from the file or, for a streamed plate, from the file sent; a video's rate, pixel aspect and
+        each frame's timecode): the chromaticities only where the output's colourspace is the plate's."""
         plan = self.plan
         try:
             carried = plan.sources.plate.carried_attributes(number)

@@ -170,6 +170,22 @@ def _place_videos_by_timecode(sources: ShotSources) -> None:
                     video.first_frame,
                 )
             continue
+        if (plate.timecode_frame is None) != (video.timecode_frame is None):
+            # One side's timecode alone places nothing: an editor's export of the plate without one
+            # and a roto of part of it with one paired the roto's first frame with the plate's.
+            has, lacks = (video, plate) if video.timecode_frame is not None else (plate, video)
+            log.warning(
+                "%s %s carries a timecode (%s) and %s %s none: their frames are paired in order (the "
+                "first with the first); where the %s covers only part of the plate, give the plate's "
+                "same part (or export both with timecode)",
+                has.name,
+                has.path.name,
+                has.timecode,
+                lacks.name,
+                lacks.path.name,
+                video.name,
+            )
+            continue
         if plate.start_seconds is None or video.start_seconds is None or not plate.rate:
             continue
         if {plate.path.suffix.lower(), video.path.suffix.lower()} & _TRANSPORT_STREAMS:
