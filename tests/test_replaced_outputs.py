@@ -124,3 +124,36 @@ def test_a_resumed_run_says_the_frames_it_wrote_not_the_range(tmp_path, caplog):
         assert fuse(plate, out) == 0
     assert any("wrote 3 frames (1003, 1005-1006)" in r.getMessage() for r in caplog.records)
 
+
+def test_frames_of_a_plate_not_seen_from_here_are_not_taken_for_another_plates(tmp_path, caplog):
+    """A workstation's /Volumes/shows is a farm node's /mnt/shows: frames recording the plate where
+    this machine sees no such folder are this shot's from elsewhere, resumed or redone, not refused."""
+    plate = write_shot(tmp_path / "volumes" / "shot")
+    out = tmp_path / "out" / "f.####.exr"
+    assert fuse(plate, out) == 0
+    (tmp_path / "volumes").rename(tmp_path / "mnt")  # the same storage by another path
+    with caplog.at_level(logging.WARNING, logger="movingcolor"):
+        assert fuse(str(tmp_path / "mnt" / "shot" / "plate.####.exr"), out) == 0
+    assert "another plate" not in caplog.text
+    recorded = read_header(out.parent / "f.1001.exr").attributes["movingcolor:plate"]
+    assert recorded.startswith(str(tmp_path / "mnt"))
+
+
+def test_an_image_this_product_does_not_read_is_still_an_image_not_replaced(tmp_path, capsys):
+    """A renderer's deep EXRs at the output's names: read_header refuses them, and they were taken
+    for damaged frames and replaced."""
+    import OpenImageIO as oiio
+
+    plate = write_shot(tmp_path / "shot")
+    out = tmp_path / "renders"
+    out.mkdir()
+    for number in (1001, 1002):
+        spec = oiio.ImageSpec(48, 32, 2, oiio.FLOAT)
+        spec.channelnames = ("A", "Z")
+        spec.deep = True
+        deep = oiio.ImageBuf(spec)
+        deep.write(str(out / f"f.{number}.exr"))
+    before = contents(out)
+    assert fuse(plate, out / "f.####.exr", "--frames", "1001-1002") == 2
+    assert "MovingColor did not write" in capsys.readouterr().err
+    assert contents(out) == before

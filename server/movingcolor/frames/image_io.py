@@ -162,6 +162,23 @@ def _refuse_deep(spec: oiio.ImageSpec, path: Path) -> None:
         )
 
 
+def any_image_attributes(path: Path) -> dict | None:
+    """The header attributes of ``path`` where OpenImageIO opens it as an image of any kind (a deep
+    one, one over the pixel limit: images this product does not read, but images); None where it
+    opens as none (a truncated or empty file, text)."""
+    with readable(path) as name:
+        image = _open(name)
+        if image is None:
+            oiio.geterror()  # taken, so the next error read is not this one
+            return None
+        try:
+            return {a.name: a.value for a in image.spec().extra_attribs}
+        except UnicodeDecodeError:
+            return None
+        finally:
+            image.close()
+
+
 def read_header(path: Path) -> ImageHeader:
     """Open ``path`` and read its header; raises :class:`UnreadableFrameError`, and
     :class:`ImageTooLargeError` for an image over the pixel limit (``frames.limits``)."""

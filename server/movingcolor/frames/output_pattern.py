@@ -181,13 +181,27 @@ def _refuse_another_plates_frames(pattern: SequencePattern, plate: str, out: str
             theirs = read_header(sequence.pattern.path(sequence.frames[0])).attributes.get(PLATE_KEY)
         except MovingColorError:
             continue
-        if theirs and theirs != plate:
+        if theirs and another_plate(str(theirs), plate):
             other = pattern.directory / f"{_shot_name(plate, pattern)}.{'#' * pattern.padding}.exr"
             raise OutputError(
                 f"--out {out}: {pattern} holds frames fused from another plate ({theirs}), and this "
                 f"shot's frames would replace them: give an output pattern naming this shot, e.g. "
                 f"{other}, or another folder. Nothing was written"
             )
+
+
+def another_plate(recorded: str, plate: str) -> bool:
+    """Whether the plate a fused frame records (its resolved pattern or file) is another than
+    ``plate``: another folder, seen from here, or another sequence in it. One whose folder is not
+    seen from here is not judged: most likely the same storage mounted elsewhere (a workstation's
+    /Volumes/shows is a farm node's /mnt/shows), whose frames a rerun resumes."""
+    if recorded == plate:
+        return False
+    try:
+        same_folder = os.path.samefile(os.path.dirname(recorded) or ".", os.path.dirname(plate) or ".")
+    except OSError:
+        return False
+    return not same_folder or os.path.basename(recorded) != os.path.basename(plate)
 
 
 def _shot_name(plate: str, pattern: SequencePattern) -> str:

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from ..errors import MovingColorError, OutputError
 from .frame_range import describe_frames
-from .image_io import read_header
-from .output_pattern import FINGERPRINT_KEY, PLATE_KEY, written_for
+from .image_io import any_image_attributes, read_header
+from .output_pattern import FINGERPRINT_KEY, PLATE_KEY, another_plate, written_for
 from .sequence import SequencePattern, sequences_in_folder
 
 log = logging.getLogger("movingcolor")
@@ -58,15 +58,22 @@ def existing_outputs(
         try:
             attributes = read_header(path).attributes
         except (MovingColorError, OSError):
-            found.unreadable.append(number)
-            continue
+            # An image this product does not read (a deep one, one over the pixel limit) is still
+            # an image someone made; a file that opens as none is most likely a damaged frame.
+            try:
+                attributes = any_image_attributes(path)
+            except (MovingColorError, OSError):
+                attributes = None
+            if attributes is None:
+                found.unreadable.append(number)
+                continue
         ours = any(key.startswith("movingcolor:") for key in attributes) or str(
             attributes.get("Software", "")
         ).startswith(SOFTWARE_PREFIX)
         theirs = attributes.get(PLATE_KEY)
         if not ours:
             found.foreign.append(number)
-        elif plate and theirs and theirs != plate:
+        elif plate and theirs and another_plate(str(theirs), plate):
             found.other_plates[number] = str(theirs)
         elif FINGERPRINT_KEY in attributes and not written_for(attributes, fingerprint, number):
             found.other_settings.append(number)
