@@ -399,6 +399,10 @@ def test_looks_written_as_opencolorio_writes_them(tmp_path):
     np.testing.assert_allclose(graded("look:+warm:cool"), [[0.288, 0.4, 0.5]], atol=1e-6)
     np.testing.assert_allclose(graded("look:-cool"), [[0.375, 0.4, 0.4]], atol=1e-6)
     assert parse_grade("look:-warm", config).colorspace == "ACEScg"
+    # Of alternatives OpenColorIO applies the first, and refuses it missing.
+    np.testing.assert_allclose(graded("look:warm | sunset"), graded("look:warm"), atol=0)
+    with pytest.raises(UnknownLookError, match="'sunset' missing"):
+        parse_grade("look:sunset | warm", config)
     with pytest.raises(UnknownLookError, match="'sunset' missing.*it has: .*warm, cool"):
         parse_grade("look:warm, sunset", config)
 

@@ -459,6 +459,13 @@ def test_submit_opencue_runs_the_movingcolor_named_for_the_nodes(tmp_path):
     job = ["--frames", "1001-1010", "--executable", executable, "--spec", spec]
     assert run_cli("submit-opencue", *shot, *job) == 0
     assert f"{executable} fuse" in spec.read_text()
+    job[3] = "rez env movingcolor -- movingcolor"  # shell words, as the OpenJD template's Executable
+    assert run_cli("submit-opencue", *shot, *job) == 0
+    assert "rez env movingcolor -- movingcolor fuse" in spec.read_text()
+    from movingcolor.farm.opencue import executable_words
+
+    assert executable_words(job[3]) == ["rez", "env", "movingcolor", "--", "movingcolor"]
+    assert executable_words("bin/movingcolor")[0] == os.path.abspath("bin/movingcolor")
 
 
 def test_a_job_names_every_file_by_its_absolute_path(tmp_path, monkeypatch, caplog):

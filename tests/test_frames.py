@@ -1078,6 +1078,16 @@ def test_a_video_plates_rate_pixel_aspect_and_timecode_reach_each_fused_frame(tm
     )
     assert timecode == "01:00:01:01"  # 01:00:00:20 and five frames at 24 per second
     assert "PixelAspectRatio" not in header.carried or header.carried["PixelAspectRatio"].value == 1.0
+    # An EXR's timecode counts frames 0-29: a 50 fps video's frame 45 read back as frame 05 of a
+    # drop-frame second. Left out above 30 frames a second.
+    fast = tmp_path / "fast.mov"
+    _write_planes(
+        fast, frames, "rawvideo", "yuv444p", size=(16, 8), rate=50, metadata={"timecode": "01:00:00:20"}
+    )
+    from movingcolor.frames.source import open_source as opened
+
+    assert "smpte:TimeCode" not in opened(str(fast), "plate").carried_attributes(3)
+    assert "FramesPerSecond" in opened(str(fast), "plate").carried_attributes(3)
 
     squeezed = tmp_path / "squeezed.mov"
     with av.open(str(squeezed), "w") as container:

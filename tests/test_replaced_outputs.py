@@ -157,3 +157,13 @@ def test_an_image_this_product_does_not_read_is_still_an_image_not_replaced(tmp_
     assert fuse(plate, out / "f.####.exr", "--frames", "1001-1002") == 2
     assert "MovingColor did not write" in capsys.readouterr().err
     assert contents(out) == before
+
+
+@pytest.mark.parametrize("name", ["f-####.exr", "f.####_v1.exr"])
+def test_a_resumed_run_names_its_frames_as_its_sequence_does(tmp_path, caplog, name):
+    plate = write_shot(tmp_path / "shot")
+    out = tmp_path / "out" / name
+    assert fuse(plate, out, "--frames", "1001-1004") == 0
+    with caplog.at_level(logging.INFO, logger="movingcolor"):
+        assert fuse(plate, out) == 0
+    assert any("wrote 2 frames (1005-1006)" in r.getMessage() for r in caplog.records)

@@ -178,6 +178,24 @@ def test_a_client_relies_on_what_the_servers_features_say(tmp_path, monkeypatch,
         assert header["movingcolor:plate"]  # recorded where the server recorded none
 
 
+def test_a_server_older_than_writing_a_linear_plates_own_colourspace_is_said(
+    tmp_path, monkeypatch, demo_inputs, caplog
+):
+    """Through a server from before it, an ACES2065-1 plate's EXRs came back in ACEScg, where run
+    here they keep ACES2065-1: the client cannot name the plate's colourspace for it (it has no
+    OpenColorIO), so it says so."""
+    import movingcolor.service.info as info
+
+    plate, matte = demo_inputs
+    with _Server() as client:
+        monkeypatch.setattr(info, "FEATURES", tuple(f for f in info.FEATURES if f != "exr_out_linear_plate"))
+        with caplog.at_level("WARNING"):
+            client.fuse_files(
+                plate, tmp_path / "out" / "f.####.exr", matte=matte, grade="slope=1.2", frames="1001"
+            )
+    assert "writes an EXR in its config's scene_linear whatever the plate's colourspace" in caplog.text
+
+
 def test_a_client_whose_shot_variable_differs_from_the_servers_is_refused(tmp_path, monkeypatch, capsys):
     """A show config reads the shot's LUT through $SHOT: a server started for one shot graded
     another shot's frames with its own shot's LUT, without a word."""

@@ -13,7 +13,6 @@ import copy
 import dataclasses
 import json
 import logging
-import re
 
 from ..errors import MovingColorError
 from ..frames.frame_range import describe_frames
@@ -165,12 +164,30 @@ def _run(args) -> int:
     return _report(args, report.to_dict())
 
 
-def _frames_written(paths: list[str]) -> str:
-    """The frames of the files ``paths`` (``shot.1001.exr``), as an artist reads them."""
-    found = [re.search(r"(-?\d+)\.[^./\\]+$", path) for path in paths]
-    numbers = [int(match.group(1)) for match in found if match]
-    padding = len(found[0].group(1).lstrip("-")) if found and found[0] else 1
-    return describe_frames(numbers, padding)
+def _frames_written(paths: list[str], out: str) -> str:
+    """The frames of the files ``paths``, written to ``--out`` ``out``, as an artist reads them:
+    numbered as the output pattern names them (``f.1003_v1.exr`` is frame 1003), or for a folder
+    output as its sequence on disk does."""
+    import os
+    from pathlib import Path
+
+    from ..frames.output_pattern import output_extension
+    from ..frames.sequence import SequencePattern, is_sequence_pattern, sequences_in_folder
+
+    out = os.path.expanduser(out)
+    first = Path(paths[0])
+    if is_sequence_pattern(out) and not os.path.isdir(out) and output_extension(out) == first.suffix.lower():
+        pattern = SequencePattern.parse(out)
+    else:
+        try:
+            held = sequences_in_folder(first.parent)
+        except OSError:
+            held = []
+        pattern = next((s.pattern for s in held if s.pattern.frame_of(first.name) is not None), None)
+    numbers = [pattern.frame_of(Path(path).name) for path in paths] if pattern is not None else []
+    if not numbers or None in numbers:
+        return f"{len(paths)} files"
+    return describe_frames(numbers, pattern.padding)
 
 
 def _report(args, summary: dict) -> int:
@@ -187,7 +204,7 @@ def _report(args, summary: dict) -> int:
             len(written),
             "" if len(written) == 1 else "s",
             # The frames written, which a rerun that kept some is not the whole range.
-            _frames_written(written) if summary.get("skipped") and written else summary["frames"],
+            _frames_written(written, args.out) if summary.get("skipped") and written else summary["frames"],
             summary["engine"],
             written[0].rsplit("/", 1)[0] if written else args.out,
             summary["seconds"],

@@ -119,7 +119,8 @@ def parse_grade(spec: str, config: ColorConfig) -> Grade:
 def _look(name: str, config: ColorConfig) -> Grade:
     """A look, or looks as OpenColorIO writes them: ``show, +shot`` applied in turn (``:``
     separates them too), a ``-`` one inverted."""
-    names = _looks_in_turn(name)
+    # Of alternatives (``a | b``), OpenColorIO applies the first, and refuses it where it is missing.
+    names = _looks_in_turn(name.split("|")[0])
     missing = [look for look in names if config.config.getLook(look) is None]
     if missing or not names:
         known = [look.getName() for look in config.config.getLooks()]
@@ -141,8 +142,8 @@ def _look(name: str, config: ColorConfig) -> Grade:
 
 def _looks_in_turn(text: str) -> list[str]:
     """The looks' names in an OpenColorIO list of looks (``show, -shot``), in order, each without
-    its ``+`` or ``-`` (alternatives, ``|``, are each checked too)."""
-    parts = text.replace(":", ",").replace("|", ",").split(",")
+    its ``+`` or ``-``."""
+    parts = text.replace(":", ",").split(",")
     names = (part.strip().removeprefix("+").removeprefix("-").strip() for part in parts)
     return [name for name in names if name]
 

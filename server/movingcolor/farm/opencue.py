@@ -22,6 +22,17 @@ from ..spec.schema import DEFAULT_BAND, DEFAULT_ENGINE, grade_file_parts
 log = logging.getLogger("movingcolor")
 
 
+def executable_words(executable: str) -> list[str]:
+    """The command the nodes run for ``movingcolor``, as shell words (``rez env movingcolor --
+    movingcolor``, as the OpenJD template's Executable takes it); a program given by a path with a
+    folder is made absolute (a task runs in a folder of the node's choosing), ``~`` expanded."""
+    words = shlex.split(executable) or ["movingcolor"]
+    program = os.path.expanduser(words[0])
+    if os.sep in program or (os.altsep and os.altsep in program):
+        program = os.path.abspath(program)
+    return [program, *words[1:]]
+
+
 @dataclass(frozen=True)
 class FarmShot:
     name: str
@@ -42,7 +53,7 @@ class FarmShot:
 
     def command(self) -> list[str]:
         command = [
-            self.executable,
+            *executable_words(self.executable),
             "fuse",
             "--plate",
             self.plate,

@@ -117,7 +117,8 @@ def check_replaced_outputs(
     others = _left_as_they_were(pattern, numbers) if found.other_settings else []
     kept = (
         f"; the sequence's frames {describe_frames(others, padding)}, outside this run, are left as "
-        f"they were made (run the whole range to make them alike)"
+        f"they were made (a farm job's other chunks make theirs; otherwise run the whole range to make "
+        f"them alike)"
         if others
         else ""
     )

@@ -269,14 +269,16 @@ class VideoSource(FrameSource):
     def carried_attributes(self, frame: int) -> dict:
         """What a file's header would carry of frame ``frame``: the video's rate, its pixels' aspect
         where they are not square, and the frame's own timecode where the video has one (its first
-        frame's, counted on)."""
+        frame's, counted on) at 30 frames a second or fewer."""
         carried = {}
         rate = self.rate
         if rate:
             carried["FramesPerSecond"] = TypedAttribute("rational2i", (rate.numerator, rate.denominator))
         if self._reader.pixel_aspect is not None:
             carried["PixelAspectRatio"] = TypedAttribute("float", float(self._reader.pixel_aspect))
-        if rate and self.timecode_frame is not None:
+        # An EXR's timecode counts frames 0-29 (SMPTE 12's frame pairs above 30 per second are not
+        # written here): a faster video's frames would read back as others.
+        if rate and self.timecode_frame is not None and round(float(rate)) <= 30:
             count = self.timecode_frame + frame - self.first_frame
             text = timecode_text(count, rate, is_drop_frame(self.timecode, rate))
             carried["smpte:TimeCode"] = TypedAttribute("timecode", smpte_packed(text))

@@ -6,6 +6,7 @@ import errno
 import os
 import shutil
 import stat
+import sys
 from pathlib import Path
 
 from ..frames.temporaries import temporary_path
@@ -75,7 +76,10 @@ def read_text(path: Path) -> str:
 
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, onerror=_writable_then_again)
+        if sys.version_info >= (3, 12):
+            shutil.rmtree(path, onexc=_writable_then_again)  # novermin: guarded by the version
+        else:
+            shutil.rmtree(path, onerror=_writable_then_again)
     else:
         path.unlink()
 

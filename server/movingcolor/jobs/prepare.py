@@ -395,8 +395,9 @@ class FramePreparer:
         pixels = matte_source.read(number)
         matte = matte_from_pixels(pixels, matte_source.channels)
         if not self._said_shapes:
-            self._said_shapes = True
-            shapes = channels_of_other_shapes(pixels, matte_source.channels)
+            # Judged on the first frame where the matte covers anything (a roto may start empty).
+            self._said_shapes = bool(matte.max() > 0.0)
+            shapes = channels_of_other_shapes(pixels, matte_source.channels) if self._said_shapes else []
             if shapes:
                 log.warning(
                     "the matte's channels %s hold different shapes (frame %d): the matte is where any of "
