@@ -720,6 +720,11 @@ def test_fused_frames_keep_the_plates_timecode_rate_and_pixel_aspect(demo_inputs
         spec.attribute("FramesPerSecond", oiio.TypeDesc("rational"), (24000, 1001))
         spec.attribute("PixelAspectRatio", 2.0)
         spec.attribute("Copyright", "ACME VFX")
+        # What else a plate says about the shot is kept; what said how the file was made is not.
+        spec.attribute("shot", "sh010")
+        spec.attribute("cameraMake", "ARRI")
+        spec.attribute("worldToCamera", oiio.TypeDesc("matrix"), tuple(float(i) for i in range(16)))
+        spec.attribute("nuke/node_hash", "a1b2")
         output = oiio.ImageOutput.create(str(tagged / f"p.{n}.exr"))
         assert output.open(str(tagged / f"p.{n}.exr"), spec) and output.write_image(pixels) and output.close()
     common = (
@@ -743,6 +748,9 @@ def test_fused_frames_keep_the_plates_timecode_rate_and_pixel_aspect(demo_inputs
             assert kept["smpte:TimeCode"] == (0x01000000 + n - 1001, 0), folder
             assert kept["FramesPerSecond"] == (24000, 1001) and kept["PixelAspectRatio"] == 2.0
             assert kept["Copyright"] == "ACME VFX"
+            assert kept["shot"] == "sh010" and kept["cameraMake"] == "ARRI"
+            assert tuple(kept["worldToCamera"]) == tuple(float(i) for i in range(16))
+            assert "nuke/node_hash" not in kept
 
 
 def test_a_matte_written_with_its_bounding_box_fuses_as_the_whole_matte(demo_inputs, tmp_path, caplog):

@@ -65,6 +65,49 @@ CONFORM_ATTRIBUTES = (
     "DateTime",
 )
 CHROMATICITIES = "chromaticities"
+#: Also kept: what else a plate's header says about the shot (a studio's ``shot``, the camera's
+#: make, lens and matrices, a capture's ``utcOffset``), except what describes the file itself (its
+#: layout, compression, colour and the tool that wrote it), which the fused frame's own header
+#: says, and what would no longer be true of it (an ACES container's flag, a host's layer list).
+NOT_CARRIED_PREFIXES = (
+    "oiio:",
+    "openexr:",
+    "exr:",
+    "movingcolor:",
+    "nuke/",
+    "tiff:",
+    "png:",
+    "jpeg:",
+    "ICCProfile",
+)
+NOT_CARRIED = frozenset(
+    {
+        "compression",
+        "dwaCompressionLevel",
+        "Software",
+        "HostComputer",
+        "Orientation",
+        "XResolution",
+        "YResolution",
+        "ResolutionUnit",
+        "screenWindowCenter",
+        "screenWindowWidth",
+        "planarconfig",
+        "acesImageContainerFlag",
+        "colorInteropID",
+        "adoptedNeutral",
+        "whiteLuminance",
+        "renderingTransform",
+        "lookModTransform",
+    }
+)
+
+
+def carried_attribute(name: str) -> bool:
+    """Whether a fused frame keeps attribute ``name`` of its plate frame's header."""
+    if name in CONFORM_ATTRIBUTES or name == CHROMATICITIES:
+        return True
+    return not name.startswith(NOT_CARRIED_PREFIXES) and name not in NOT_CARRIED
 
 
 @dataclass(frozen=True)
@@ -200,7 +243,7 @@ def read_header(path: Path) -> ImageHeader:
                 carried = {
                     a.name: TypedAttribute(str(a.type), a.value)
                     for a in spec.extra_attribs
-                    if a.name in CONFORM_ATTRIBUTES or a.name == CHROMATICITIES
+                    if carried_attribute(a.name)
                 }
                 stored = tuple(spec.channelnames)
                 read = _channels_read(stored)
