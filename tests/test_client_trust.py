@@ -616,3 +616,21 @@ def test_an_address_or_pem_file_a_server_would_refuse_is_refused_at_connect(tmp_
     not_pem.write_text("not a certificate\n")
     with pytest.raises(MovingColorError, match=r"TLS CA .*ca.txt holds no PEM certificate"):
         connect("127.0.0.1:50051", ca=not_pem)
+
+
+def test_what_a_shot_warns_of_on_a_server_is_said_by_the_client(served, tmp_path, caplog):
+    """A shot fused on a server warned in the server's log alone: an artist in Nuke, or a TD with
+    fuse --server, never learnt their matte held two objects' shapes, united."""
+    plate = write_plate(tmp_path / "shot", 1001, 1003)
+    rows, columns = np.mgrid[0:32, 0:48]
+    (tmp_path / "matte").mkdir()
+    for number in range(1001, 1004):
+        multi = np.zeros((32, 48, 3), np.float32)
+        multi[..., 0] = np.hypot(rows - 16, columns - 12) < 8  # one object in R, another in G
+        multi[..., 1] = (rows > 8) & (rows < 24) & (columns > 28) & (columns < 44)
+        write_image(tmp_path / "matte" / f"m.{number}.exr", multi)
+    matte = str(tmp_path / "matte" / "m.####.exr")
+    with caplog.at_level("WARNING"):
+        assert fuse(served.address, plate, tmp_path / "out" / "f.####.exr", "--matte", matte) == 0
+    said = [r.getMessage() for r in caplog.records if r.name.startswith("movingcolor_client")]
+    assert any("the matte's channels R, G hold different shapes" in message for message in said)

@@ -286,6 +286,19 @@ def test_files_job_writes_under_the_roots(unix_server, shot, farm_root, tmp_path
     assert summary["written"] == [str(p) for p in output_files(farm_root / "job")]
 
 
+def test_a_file_job_s_warnings_come_back_with_its_summary(unix_server, shot, farm_root, caplog):
+    """A file job on a server warned in the server's log alone (here: frames of other settings
+    replaced in the output, and the frames of the sequence left as they were)."""
+    plate, matte = shot
+    out = str(farm_root / "warned" / "f.####.exr")
+    with connect(unix_server.address) as client:
+        client.run_job(plate, out, matte, grade=GRADE, frames="1001-1003")
+        with caplog.at_level("WARNING"):
+            summary = client.run_job(plate, out, matte, grade="slope=1.5", frames="1002")
+    assert any("1002: frames made from other inputs or settings" in w for w in summary["warnings"])
+    assert any("frames made from other inputs or settings" in r.getMessage() for r in caplog.records)
+
+
 def test_a_client_closed_while_its_file_job_runs_says_so(unix_server, shot, farm_root):
     """close() while RunJob streamed its progress raised JobCancelledError in gRPC's words ("Stream
     removed (Channel closed!)"), as a shot's call did."""

@@ -356,6 +356,9 @@ class Client:
         seconds: float,
     ) -> ShotReport:
         summary = next((call.summary for call in reversed(calls) if call.summary), fusion_pb2.ShotSummary())
+        # What the server's run warned of, as a run here prints it (each once over resumed calls).
+        for warning in dict.fromkeys(w for call in calls if call.summary for w in call.summary.warnings):
+            log.warning("%s", warning)
         accepted = calls[-1].accepted
         if len(kept) == len(render):  # nothing fused: the frames' headers say how they were made
             header = outputs.recorded(kept[0])
@@ -532,6 +535,8 @@ class Client:
                 elif kind == "frame" and progress:
                     progress(event.frame.done, event.frame.total, event.frame.frame)
                 elif kind == "done":
+                    for warning in event.done.summary.warnings:
+                        log.warning("%s", warning)
                     return json_format.MessageToDict(
                         event.done.summary,
                         preserving_proto_field_name=True,

@@ -16,6 +16,7 @@ from ..frames.confine import confined
 from ..jobs import ShotPlan, ShotReport, run_plan
 from ..jobs.run import Progress
 from ..v1 import fusion_pb2
+from .job_warnings import collected
 from .jobs import Job
 from .logs import event
 from .scheduler import ScheduledEngine
@@ -40,11 +41,13 @@ def run_job(state: ServerState, job: Job, request: fusion_pb2.JobRequest) -> Ite
 
         return written
 
+    warnings: list[str] = []
+
     def work() -> None:
         try:
             # Every file the shot opens is checked as it is opened, not only the names checked above:
             # a frame linked outside the roots, or an output folder swapped for a link, is refused.
-            with confined(roots):
+            with confined(roots), collected(warnings):
                 started = time.perf_counter()
                 plan = ShotPlan.files(spec, ScheduledEngine(engine, state.scheduler, device, job))
                 events.put(run_plan(plan, progress(plan), started))
@@ -64,7 +67,8 @@ def run_job(state: ServerState, job: Job, request: fusion_pb2.JobRequest) -> Ite
             if isinstance(item, fusion_pb2.FrameWritten):
                 yield fusion_pb2.JobProgress(frame=item)
             elif isinstance(item, ShotReport):
-                yield fusion_pb2.JobProgress(done=fusion_pb2.JobDone(summary=summary_message(item)))
+                summary = summary_message(item, warnings=list(warnings))
+                yield fusion_pb2.JobProgress(done=fusion_pb2.JobDone(summary=summary))
                 return
             else:
                 raise item

@@ -38,6 +38,7 @@ from ..protocol.images import (
 from ..v1 import fusion_pb2
 from ..v1 import image_pb2 as pb
 from .decode import ImageDecoder
+from .job_warnings import collected
 from .jobs import Job
 from .logs import event
 from .plan import OutputSettings, clip_frames, render_range, wire_roles
@@ -138,12 +139,15 @@ def _received(decoder: ImageDecoder, image: Image) -> DecodedImage | DeferredIma
     return decoder.deferred(image) if image.info.encoding == pb.ENCODING_FILE else decoder.decode(image)
 
 
-def send_fused(stream: ShotStream, job: Job, output: OutputSettings, part_bytes: int):
+def send_fused(
+    stream: ShotStream, job: Job, output: OutputSettings, part_bytes: int, warnings: list[str] | None = None
+):
     """Each fused frame as response messages, in order. A frame is encoded on a worker while the
     runner makes the next one on this thread: OpenEXR compresses on threads of its own and releases
     Python's lock, so encoding overlaps the next frame's work as writing behind does in-process
     (encoding a 1080p frame costs about as much as fusing it with the light engines). At most one
-    frame waits to be encoded, which bounds the memory held."""
+    frame waits to be encoded, which bounds the memory held. ``warnings``: what the shot's run warned
+    of, for its summary."""
     started, count = time.perf_counter(), 0
     encoder = ContextWorker("movingcolor-encode")
     encoding: deque[Future] = deque()
@@ -170,12 +174,19 @@ def send_fused(stream: ShotStream, job: Job, output: OutputSettings, part_bytes:
         encoder.close(drop_queued=True)
     seconds = time.perf_counter() - started
     event("job.frames", job=job.id, frames=count, seconds=round(seconds, 3))
-    summary = summary_message(stream.plan.report([], seconds), frame_count=count)
+    summary = summary_message(stream.plan.report([], seconds), frame_count=count, warnings=warnings)
     yield fusion_pb2.FuseShotResponse(done=fusion_pb2.ShotDone(summary=summary))
 
 
 def fuse_shot(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, requests: Iterator) -> Iterator:
     """FuseShot after its setup: accept, receive in a thread, fuse and send in this one."""
+    with collected() as warnings:
+        yield from _fuse_shot(state, job, setup, requests, warnings)
+
+
+def _fuse_shot(
+    state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, requests: Iterator, warnings: list[str]
+) -> Iterator:
     settings = state.settings
     clip = clip_frames(setup)
     render = render_range(clip, setup)
@@ -217,7 +228,7 @@ def fuse_shot(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, request
         try:
             sources = shot_sources(store, roles, plate=setup.plate)
             stream = ShotStream(spec, sources, scheduled, frames, output_format(output))
-            yield from send_fused(stream, job, output, settings.part_bytes)
+            yield from send_fused(stream, job, output, settings.part_bytes, warnings)
         finally:
             if stream is not None:
                 stream.close()

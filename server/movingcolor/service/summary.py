@@ -6,8 +6,11 @@ from ..spec import ShotReport
 from ..v1 import fusion_pb2
 
 
-def summary_message(report: ShotReport, frame_count: int | None = None) -> fusion_pb2.ShotSummary:
-    """``frame_count``: the frames sent back, for a streamed shot (whose report lists no files)."""
+def summary_message(
+    report: ShotReport, frame_count: int | None = None, warnings: list[str] | None = None
+) -> fusion_pb2.ShotSummary:
+    """``frame_count``: the frames sent back, for a streamed shot (whose report lists no files);
+    ``warnings``: what the run warned of (``job_warnings``)."""
     return fusion_pb2.ShotSummary(
         frames=report.frames,
         engine=report.engine,
@@ -19,4 +22,5 @@ def summary_message(report: ShotReport, frame_count: int | None = None) -> fusio
         seconds=report.seconds,
         written=report.written,
         frame_count=len(report.written) if frame_count is None else frame_count,
+        warnings=warnings or [],
     )

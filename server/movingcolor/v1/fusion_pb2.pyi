@@ -236,7 +236,7 @@ class ShotAccepted(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., render: _Optional[_Union[_image_pb2.FrameRange, _Mapping]] = ..., needed: _Optional[_Iterable[int]] = ..., roles: _Optional[_Iterable[_Union[_image_pb2.Role, str]]] = ..., buffer_frames: _Optional[int] = ..., engine: _Optional[str] = ..., model: _Optional[str] = ..., device: _Optional[str] = ...) -> None: ...
 
 class ShotSummary(_message.Message):
-    __slots__ = ("frames", "engine", "model", "band", "colorspaces", "grade", "config", "seconds", "written", "frame_count")
+    __slots__ = ("frames", "engine", "model", "band", "colorspaces", "grade", "config", "seconds", "written", "frame_count", "warnings")
     class ColorspacesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -254,6 +254,7 @@ class ShotSummary(_message.Message):
     SECONDS_FIELD_NUMBER: _ClassVar[int]
     WRITTEN_FIELD_NUMBER: _ClassVar[int]
     FRAME_COUNT_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     frames: str
     engine: str
     model: str
@@ -264,7 +265,8 @@ class ShotSummary(_message.Message):
     seconds: float
     written: _containers.RepeatedScalarFieldContainer[str]
     frame_count: int
-    def __init__(self, frames: _Optional[str] = ..., engine: _Optional[str] = ..., model: _Optional[str] = ..., band: _Optional[str] = ..., colorspaces: _Optional[_Mapping[str, str]] = ..., grade: _Optional[str] = ..., config: _Optional[str] = ..., seconds: _Optional[float] = ..., written: _Optional[_Iterable[str]] = ..., frame_count: _Optional[int] = ...) -> None: ...
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, frames: _Optional[str] = ..., engine: _Optional[str] = ..., model: _Optional[str] = ..., band: _Optional[str] = ..., colorspaces: _Optional[_Mapping[str, str]] = ..., grade: _Optional[str] = ..., config: _Optional[str] = ..., seconds: _Optional[float] = ..., written: _Optional[_Iterable[str]] = ..., frame_count: _Optional[int] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ShotDone(_message.Message):
     __slots__ = ("summary",)

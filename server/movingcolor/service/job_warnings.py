@@ -1,0 +1,60 @@
+"""What a job's shot said to its artist: the warnings logged while a server fuses it, for its summary.
+
+Run in process, ``movingcolor fuse`` prints its warnings (a full matte, a multi-matte, a colourspace
+doubt, channels left unread); on a server they reached the server's log alone, and a client (Nuke,
+``fuse --server``) never saw them. A job collects them in a context variable, which the threads
+that prepare its frames inherit (``ContextWorker``), and its summary carries them back.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+#: The warnings of the job running in this context; None outside a job.
+_WARNINGS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("job_warnings", default=None)
+#: At most this many are kept a job: a warning per frame would otherwise grow without bound.
+MOST = 32
+#: The server's own events (a refused call, a cancelled job) are the operator's, not the shot's.
+_SERVER_EVENTS = "movingcolor.service"
+
+
+class _Collector(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        held = _WARNINGS.get()
+        if held is None or record.levelno < logging.WARNING or record.name.startswith(_SERVER_EVENTS):
+            return
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is the log's problem, not the job's
+            return
+        if message not in held and len(held) < MOST:
+            held.append(message)
+
+
+_COLLECTOR = _Collector()
+
+
+def install() -> None:
+    """Collect jobs' warnings from the package's loggers (once per process)."""
+    logger = logging.getLogger("movingcolor")
+    if _COLLECTOR not in logger.handlers:
+        logger.addHandler(_COLLECTOR)
+
+
+@contextmanager
+def collected(held: list[str] | None = None) -> Iterator[list[str]]:
+    """The warnings logged in this context (and the threads that inherit it) until the block ends,
+    into ``held`` (a new list unless given)."""
+    install()
+    held = [] if held is None else held
+    token = _WARNINGS.set(held)
+    try:
+        yield held
+    finally:
+        try:
+            _WARNINGS.reset(token)
+        except ValueError:  # ended from another context (a generator closed by another thread)
+            _WARNINGS.set(None)
