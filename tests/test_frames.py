@@ -1131,3 +1131,15 @@ def test_an_interlaced_video_is_said_to_be_read_woven(tmp_path, caplog):
     with caplog.at_level("WARNING"):
         open_source(str(progressive), "plate")
     assert "interlaced" not in caplog.text
+
+
+def test_attributes_of_types_the_binding_sets_no_attribute_of_are_still_written(tmp_path):
+    """OpenImageIO's Python binding sets no attribute typed double, int64, uint16 ... (silently): a
+    studio's double-typed attribute carried from a plate was lost."""
+    from movingcolor.frames.image_io import TypedAttribute
+
+    path = tmp_path / "f.exr"
+    attributes = {"focus": TypedAttribute("double", 2.5), "take": TypedAttribute("uint16", 7)}
+    write_image(path, np.zeros((4, 4, 3), np.float32), attributes=attributes)
+    kept = read_header(path).attributes
+    assert kept["focus"] == 2.5 and kept["take"] == 7

@@ -450,3 +450,28 @@ def test_the_reason_for_a_refusal_travels_typed_not_in_words():
     plain = _FailedCall(rich_status(precondition, "no roots", "FILES_JOBS_DISABLED"))
     refused = from_rpc_error(plain, "unix:///x.sock", "RunJob")
     assert not isinstance(refused, ImageEvictedError) and refused.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_jobs_warnings_are_collected_and_the_processs_own_log_still_prints(capfd):
+    """The collector is a handler: alone on a logger's way up (a server made in process, no logging
+    set up) it kept Python's last resort from printing any warning. Past its capacity it says more
+    were given, where it dropped them without a word."""
+    import logging
+
+    from movingcolor.service import job_warnings
+
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers.clear()
+    try:
+        with job_warnings.collected() as held:
+            for number in range(job_warnings.MOST + 5):
+                logging.getLogger("movingcolor.frames").warning("frame %d: matte full", number)
+            logging.getLogger("movingcolor.service").warning("job.refused")  # the server's own
+        logging.getLogger("movingcolor.jobs").warning("after the job")
+    finally:
+        root.handlers[:] = saved
+    assert held[: job_warnings.MOST] == [f"frame {n}: matte full" for n in range(job_warnings.MOST)]
+    assert held[job_warnings.MOST :] == [job_warnings.MORE]
+    printed = capfd.readouterr().err
+    assert "frame 0: matte full" in printed and "after the job" in printed

@@ -65,21 +65,13 @@ CONFORM_ATTRIBUTES = (
     "DateTime",
 )
 CHROMATICITIES = "chromaticities"
-#: Also kept: what else a plate's header says about the shot (a studio's ``shot``, the camera's
-#: make, lens and matrices, a capture's ``utcOffset``), except what describes the file itself (its
-#: layout, compression, colour and the tool that wrote it), which the fused frame's own header
-#: says, and what would no longer be true of it (an ACES container's flag, a host's layer list).
-NOT_CARRIED_PREFIXES = (
-    "oiio:",
-    "openexr:",
-    "exr:",
-    "movingcolor:",
-    "nuke/",
-    "tiff:",
-    "png:",
-    "jpeg:",
-    "ICCProfile",
-)
+#: Also kept: what else a plate's header says about the shot in the file format's own words or a
+#: studio's (``shot``, the camera's make, lens and matrices, a capture's ``utcOffset``): names with
+#: no namespace. Not kept: a namespace's (a host's, a tool's, Exif's and XMP's, Cryptomatte's layer
+#: manifests: ``nuke/``, ``Exif:``, ``photoshop:``, ``cryptomatte/``), which speak of the file they
+#: were written into, and what describes the file itself (layout, views, compression, colour, the
+#: tool that wrote it), which the fused frame's own header says, or would no longer be true of it
+#: (an ACES container's flag, which OpenImageIO refuses on a compressed frame).
 NOT_CARRIED = frozenset(
     {
         "compression",
@@ -93,21 +85,39 @@ NOT_CARRIED = frozenset(
         "screenWindowCenter",
         "screenWindowWidth",
         "planarconfig",
+        "multiView",
+        "view",
+        "name",
+        "type",
+        "version",
+        "chunkCount",
+        "tiles",
+        "lineOrder",
+        "deepImageState",
+        "textureformat",
+        "wrapmodes",
         "acesImageContainerFlag",
         "colorInteropID",
         "adoptedNeutral",
         "whiteLuminance",
         "renderingTransform",
         "lookModTransform",
+        "ICCProfile",
+        "XMP",
     }
 )
+
+
+#: Scalar attribute types OpenImageIO's Python binding does not set by their own type, and the
+#: Python type each is set as instead.
+_SCALARS_SET_AS = {"double": float, "half": float, "int64": int, "uint64": int, "int16": int, "uint16": int}
 
 
 def carried_attribute(name: str) -> bool:
     """Whether a fused frame keeps attribute ``name`` of its plate frame's header."""
     if name in CONFORM_ATTRIBUTES or name == CHROMATICITIES:
         return True
-    return not name.startswith(NOT_CARRIED_PREFIXES) and name not in NOT_CARRIED
+    return ":" not in name and "/" not in name and name not in NOT_CARRIED
 
 
 @dataclass(frozen=True)
@@ -502,7 +512,12 @@ def _output_spec(
         spec.attribute("compression", compression)
     for key, value in (attributes or {}).items():
         if isinstance(value, TypedAttribute):
-            spec.attribute(key, oiio.TypeDesc(value.type), value.value)
+            if value.type in _SCALARS_SET_AS:
+                # OpenImageIO's Python binding sets no attribute of these types (silently): a
+                # studio's double-typed attribute was lost. Set as the nearest type it sets.
+                spec.attribute(key, _SCALARS_SET_AS[value.type](value.value))
+            else:
+                spec.attribute(key, oiio.TypeDesc(value.type), value.value)
         elif ext == ".png" and isinstance(value, int | float):
             # A PNG keeps text alone: a number (the frame's) is kept as its text, or it is lost.
             spec.attribute(key, str(value))

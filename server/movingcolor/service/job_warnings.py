@@ -8,6 +8,7 @@ that prepare its frames inherit (``ContextWorker``), and its summary carries the
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 from collections.abc import Iterator
@@ -21,8 +22,18 @@ MOST = 32
 _SERVER_EVENTS = "movingcolor.service"
 
 
+#: Said in place of the warnings past ``MOST``.
+MORE = "more warnings than these: the server's log has every one"
+
+
 class _Collector(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
+        if not _other_handlers(record):
+            # Alone on the way up, this handler would keep Python's last resort (stderr) from
+            # printing a warning of a process that set no logging up (a server made in process).
+            last = logging.lastResort
+            if last is not None and record.levelno >= last.level:
+                last.handle(record)
         held = _WARNINGS.get()
         if held is None or record.levelno < logging.WARNING or record.name.startswith(_SERVER_EVENTS):
             return
@@ -30,8 +41,22 @@ class _Collector(logging.Handler):
             message = record.getMessage()
         except Exception:  # a malformed record is the log's problem, not the job's
             return
-        if message not in held and len(held) < MOST:
+        if message in held:
+            return
+        if len(held) < MOST:
             held.append(message)
+        elif held[-1] != MORE:
+            held.append(MORE)
+
+
+def _other_handlers(record: logging.LogRecord) -> bool:
+    """Whether a handler other than the collector takes ``record`` on its logger's way up."""
+    logger: logging.Logger | None = logging.getLogger(record.name)
+    while logger is not None:
+        if any(handler is not _COLLECTOR for handler in logger.handlers):
+            return True
+        logger = logger.parent if logger.propagate else None
+    return False
 
 
 _COLLECTOR = _Collector()
@@ -54,7 +79,7 @@ def collected(held: list[str] | None = None) -> Iterator[list[str]]:
     try:
         yield held
     finally:
-        try:
+        # Ended from another context (a generator closed by another thread), there is nothing of
+        # this job's to reset there: that context may be another job's.
+        with contextlib.suppress(ValueError):
             _WARNINGS.reset(token)
-        except ValueError:  # ended from another context (a generator closed by another thread)
-            _WARNINGS.set(None)
