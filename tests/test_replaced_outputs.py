@@ -167,3 +167,15 @@ def test_a_resumed_run_names_its_frames_as_its_sequence_does(tmp_path, caplog, n
     with caplog.at_level(logging.INFO, logger="movingcolor"):
         assert fuse(plate, out) == 0
     assert any("wrote 2 frames (1005-1006)" in r.getMessage() for r in caplog.records)
+
+
+def test_what_a_run_warned_of_is_in_its_report(tmp_path, capsys):
+    """--json (and a host's summary) said nothing of what the run warned of: a script reading it saw a
+    clean run where frames of other settings had been replaced."""
+    plate = write_shot(tmp_path / "shot")
+    out = tmp_path / "out" / "f.####.exr"
+    assert fuse(plate, out, "--band", "3", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["warnings"] == []
+    assert fuse(plate, out, "--band", "2", "--frames", "1002", "--json") == 0
+    warnings = json.loads(capsys.readouterr().out)["warnings"]
+    assert any("1002: frames made from other inputs or settings" in w for w in warnings)

@@ -458,7 +458,7 @@ def test_a_jobs_warnings_are_collected_and_the_processs_own_log_still_prints(cap
     were given, where it dropped them without a word."""
     import logging
 
-    from movingcolor.service import job_warnings
+    from movingcolor.jobs import warnings_said as job_warnings
 
     root = logging.getLogger()
     saved = root.handlers[:]

@@ -357,7 +357,8 @@ class Client:
     ) -> ShotReport:
         summary = next((call.summary for call in reversed(calls) if call.summary), fusion_pb2.ShotSummary())
         # What the server's run warned of, as a run here prints it (each once over resumed calls).
-        for warning in dict.fromkeys(w for call in calls if call.summary for w in call.summary.warnings):
+        warnings = list(dict.fromkeys(w for call in calls if call.summary for w in call.summary.warnings))
+        for warning in warnings:
             log.warning("%s", warning)
         accepted = calls[-1].accepted
         if len(kept) == len(render):  # nothing fused: the frames' headers say how they were made
@@ -379,6 +380,7 @@ class Client:
             config=summary.config,
             seconds=round(seconds, 3),
             skipped=[str(outputs.pattern.path(number)) for number in kept],
+            warnings=warnings,
             server=self.address,
             job_id=calls[-1].job_id,
         )

@@ -28,6 +28,10 @@ from .render import PreparedShot, prepare_shot
 _fusing: dict[str, str] = {}
 
 
+#: The server's warnings a node's status shows, at most.
+WARNINGS_SHOWN = 3
+
+
 def _output_key(out: str) -> str:
     try:
         return SequencePattern.parse(out).resolved()
@@ -96,7 +100,15 @@ def show_result(node: nuke.Node, result: FusedSequence, shot: PreparedShot, take
     read["reload"].execute()  # the same file names as a previous fusion: drop Nuke's cached frames
     inner(node, OUTPUT_NAME).setInput(0, fused_or_plate(node))
     done = f"fused {result.first}-{result.last} with {result.engine} on {result.server}"
-    notes = shot.notes
+    # What the server's run warned of (a full matte, a matte of several shapes): the artist's to
+    # read, the first few (a shot's every warning is in the terminal).
+    warned = list(result.summary.get("warnings", ()))
+    more = (
+        (f"{len(warned) - WARNINGS_SHOWN} more warnings in the terminal",)
+        if len(warned) > WARNINGS_SHOWN
+        else ()
+    )
+    notes = (*shot.notes, *warned[:WARNINGS_SHOWN], *more)
     if mixed:
         notes = (
             f"frames {mixed} of this output were fused before with other settings: fuse "

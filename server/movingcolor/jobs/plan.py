@@ -132,8 +132,15 @@ class ShotPlan:
         """This plan without the frames in ``finished`` (already written): their windows do not run."""
         return replace(self, frames=self.frames.skipping(self.engine, finished)) if finished else self
 
-    def report(self, written: list[str], seconds: float, skipped: list[str] | None = None) -> ShotReport:
-        """What a run of this plan did: the frames it wrote (or sent) in ``seconds``."""
+    def report(
+        self,
+        written: list[str],
+        seconds: float,
+        skipped: list[str] | None = None,
+        warnings: list[str] | None = None,
+    ) -> ShotReport:
+        """What a run of this plan did: the frames it wrote (or sent) in ``seconds``, and what it
+        warned of."""
         return ShotReport(
             frames=str(self.range),
             written=written,
@@ -145,6 +152,7 @@ class ShotPlan:
             config=self.config.source,
             seconds=round(seconds, 3),
             skipped=skipped or [],
+            warnings=list(warnings or []),
         )
 
     def close(self) -> None:

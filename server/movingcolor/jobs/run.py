@@ -28,6 +28,7 @@ from .headers import FrameHeaders
 from .plan import ShotPlan
 from .resume import finished_frames
 from .runner import fused_frames
+from .warnings_said import collected
 
 log = logging.getLogger("movingcolor")
 
@@ -37,12 +38,20 @@ Progress = Callable[[int, int, int], None]
 def run_shot(spec: ShotSpec, progress: Progress | None = None, engine: Engine | None = None) -> ShotReport:
     """Fuse the shot ``spec`` describes and write its frames; returns a report."""
     started = time.perf_counter()
-    return run_plan(ShotPlan.files(spec, engine), progress, started)
+    with collected():  # the plan's warnings (its colourspaces') are the run's too
+        return run_plan(ShotPlan.files(spec, engine), progress, started)
 
 
 def run_plan(plan: ShotPlan, progress: Progress | None = None, started: float | None = None) -> ShotReport:
     """Fuse a planned shot and write its frames (``plan.pattern``); closes the plan's sources.
     ``started``: when the work began (``time.perf_counter``), for the report; by default now."""
+    with collected() as warnings:
+        return _run_plan(plan, progress, started, warnings)
+
+
+def _run_plan(
+    plan: ShotPlan, progress: Progress | None, started: float | None, warnings: list[str]
+) -> ShotReport:
     started = time.perf_counter() if started is None else started
     spec, pattern = plan.spec, plan.pattern
     headers = FrameHeaders(plan)
@@ -107,5 +116,8 @@ def run_plan(plan: ShotPlan, progress: Progress | None = None, started: float | 
             claim.release()
         plan.close()
     return plan.report(
-        written, time.perf_counter() - started, skipped=[str(pattern.path(n)) for n in sorted(finished)]
+        written,
+        time.perf_counter() - started,
+        skipped=[str(pattern.path(n)) for n in sorted(finished)],
+        warnings=warnings,
     )

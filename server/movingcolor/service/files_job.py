@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from ..frames.confine import confined
 from ..jobs import ShotPlan, ShotReport, run_plan
 from ..jobs.run import Progress
+from ..jobs.warnings_said import collected
 from ..v1 import fusion_pb2
-from .job_warnings import collected
 from .jobs import Job
 from .logs import event
 from .scheduler import ScheduledEngine
@@ -41,13 +41,11 @@ def run_job(state: ServerState, job: Job, request: fusion_pb2.JobRequest) -> Ite
 
         return written
 
-    warnings: list[str] = []
-
     def work() -> None:
         try:
             # Every file the shot opens is checked as it is opened, not only the names checked above:
             # a frame linked outside the roots, or an output folder swapped for a link, is refused.
-            with confined(roots), collected(warnings):
+            with confined(roots), collected():
                 started = time.perf_counter()
                 plan = ShotPlan.files(spec, ScheduledEngine(engine, state.scheduler, device, job))
                 events.put(run_plan(plan, progress(plan), started))
@@ -67,7 +65,7 @@ def run_job(state: ServerState, job: Job, request: fusion_pb2.JobRequest) -> Ite
             if isinstance(item, fusion_pb2.FrameWritten):
                 yield fusion_pb2.JobProgress(frame=item)
             elif isinstance(item, ShotReport):
-                summary = summary_message(item, warnings=list(warnings))
+                summary = summary_message(item, warnings=item.warnings)
                 yield fusion_pb2.JobProgress(done=fusion_pb2.JobDone(summary=summary))
                 return
             else:

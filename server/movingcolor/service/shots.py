@@ -25,6 +25,7 @@ from ..frames.image_io import TypedAttribute, encode_image, file_samples
 from ..frames.stream import DecodedImage, DeferredImage, FrameStore, StreamSource
 from ..frames.worker import ContextWorker
 from ..jobs import FramePlan, ShotSources, ShotStream
+from ..jobs.warnings_said import collected
 from ..protocol.images import (
     ROLE_NAMES,
     Image,
@@ -38,7 +39,6 @@ from ..protocol.images import (
 from ..v1 import fusion_pb2
 from ..v1 import image_pb2 as pb
 from .decode import ImageDecoder
-from .job_warnings import collected
 from .jobs import Job
 from .logs import event
 from .plan import OutputSettings, clip_frames, render_range, wire_roles

@@ -22,6 +22,8 @@ class ShotReport:
     #: Frames already written for the same inputs and settings, left as they were.
     skipped: list[str] = field(default_factory=list)
     fps: float = field(init=False)
+    #: What the run warned of (each once), as its log said it.
+    warnings: list[str] = field(default_factory=list)
     #: Through a server: its address and the job's id (empty in-process).
     server: str = ""
     job_id: str = ""

@@ -1,9 +1,10 @@
-"""What a job's shot said to its artist: the warnings logged while a server fuses it, for its summary.
+"""What a shot warned of: the warnings logged while it is fused, for its report.
 
-Run in process, ``movingcolor fuse`` prints its warnings (a full matte, a multi-matte, a colourspace
-doubt, channels left unread); on a server they reached the server's log alone, and a client (Nuke,
-``fuse --server``) never saw them. A job collects them in a context variable, which the threads
-that prepare its frames inherit (``ContextWorker``), and its summary carries them back.
+In process, ``movingcolor fuse`` prints its warnings (a full matte, a multi-matte, a colourspace
+doubt, channels left unread) as they come; on a server they reached the server's log alone, and a
+client (Nuke, ``fuse --server``) never saw them. A run collects them in a context variable, which
+the threads that prepare its frames inherit (``ContextWorker``), and its report (a server's summary)
+carries them.
 """
 
 from __future__ import annotations
@@ -72,8 +73,13 @@ def install() -> None:
 @contextmanager
 def collected(held: list[str] | None = None) -> Iterator[list[str]]:
     """The warnings logged in this context (and the threads that inherit it) until the block ends,
-    into ``held`` (a new list unless given)."""
+    into ``held``; unless given, into the list already collecting them here (a shot planned and run
+    within one collection), else a new one."""
     install()
+    active = _WARNINGS.get()
+    if held is None and active is not None:
+        yield active
+        return
     held = [] if held is None else held
     token = _WARNINGS.set(held)
     try:
