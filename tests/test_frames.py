@@ -1143,3 +1143,22 @@ def test_attributes_of_types_the_binding_sets_no_attribute_of_are_still_written(
     write_image(path, np.zeros((4, 4, 3), np.float32), attributes=attributes)
     kept = read_header(path).attributes
     assert kept["focus"] == 2.5 and kept["take"] == 7
+
+
+def test_an_exr_plate_of_whole_numbers_is_refused_as_ids(tmp_path, capsys):
+    """An EXR stores pictures as half or float: a UINT one (object IDs) was read as codes of a picture
+    and graded without a word."""
+    from conftest import run_cli
+
+    for number in (1, 2):
+        spec = oiio.ImageSpec(16, 8, 3, oiio.UINT)
+        output = oiio.ImageOutput.create(str(tmp_path / f"ids.{number}.exr"))
+        assert output.open(str(tmp_path / f"ids.{number}.exr"), spec)
+        output.write_image(np.full((8, 16, 3), 7, np.uint32))
+        output.close()
+        write_image(tmp_path / f"m.{number}.png", np.ones((8, 16, 1), np.float32))
+    code = run_cli("fuse", "--plate", str(tmp_path / "ids.#.exr"), "--matte", str(tmp_path / "m.#.png"),
+                   "--grade", "slope=1.2", "--out", str(tmp_path / "out" / "f.####.exr"))  # fmt: skip
+    assert code == 2
+    assert "stores whole numbers (UINT channels), which an EXR holds for IDs" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

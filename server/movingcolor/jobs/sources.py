@@ -295,6 +295,13 @@ def _check_channels(sources: ShotSources) -> None:
                 f"{where} has {len(source.channels)} channel(s) ({', '.join(source.channels) or 'none'}); "
                 f"a {source.name} needs R, G and B: render it as RGB or RGBA"
             )
+        if where.lower().endswith(".exr") and not source.is_float:
+            # An EXR stores pictures as half or float; whole numbers (UINT) are IDs (object IDs,
+            # Cryptomatte's): read as codes of a picture, they were graded without a word.
+            raise FrameSourceError(
+                f"{where} stores whole numbers (UINT channels), which an EXR holds for IDs, not a "
+                f"picture: give the {source.name}'s picture (half or float channels)"
+            )
         first = tuple(name.upper() for name in source.channels[:3])
         if first != ("R", "G", "B"):
             # A layered EXR (beauty.R, albedo.R, ...) lists its layers in any order: the first
