@@ -458,20 +458,20 @@ def test_a_jobs_warnings_are_collected_and_the_processs_own_log_still_prints(cap
     were given, where it dropped them without a word."""
     import logging
 
-    from movingcolor.jobs import warnings_said as job_warnings
+    from movingcolor.jobs import warnings_said
 
     root = logging.getLogger()
     saved = root.handlers[:]
     root.handlers.clear()
     try:
-        with job_warnings.collected() as held:
-            for number in range(job_warnings.MOST + 5):
+        with warnings_said.collected() as held:
+            for number in range(warnings_said.MOST + 5):
                 logging.getLogger("movingcolor.frames").warning("frame %d: matte full", number)
             logging.getLogger("movingcolor.service").warning("job.refused")  # the server's own
         logging.getLogger("movingcolor.jobs").warning("after the job")
     finally:
         root.handlers[:] = saved
-    assert held[: job_warnings.MOST] == [f"frame {n}: matte full" for n in range(job_warnings.MOST)]
-    assert held[job_warnings.MOST :] == [job_warnings.MORE]
+    assert held[: warnings_said.MOST] == [f"frame {n}: matte full" for n in range(warnings_said.MOST)]
+    assert held[warnings_said.MOST :] == [warnings_said.MORE]
     printed = capfd.readouterr().err
     assert "frame 0: matte full" in printed and "after the job" in printed

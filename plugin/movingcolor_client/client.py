@@ -284,18 +284,19 @@ class Client:
         if config is None:
             _require_the_same_ocio(info, self.address)
         features = sorted(info.get("features") or ())
-        if out_colorspace is None and file_format == "exr" and "exr_out_scene_linear" not in features:
-            # An older server writes an EXR in the plate's colourspace where none is named (an sRGB
-            # plate's frames double-encoded in any compositor): named, it writes this client's default.
-            setup.out_colorspace = "scene_linear"
-        elif out_colorspace is None and file_format == "exr" and "exr_out_linear_plate" not in features:
-            log.warning(
-                "the server at %s writes an EXR in its config's scene_linear whatever the plate's "
-                "colourspace (it is older than this client): a plate in another scene-linear colourspace "
-                "(ACES2065-1) comes back converted, where run here it keeps its own; give --out-colorspace "
-                "to choose",
-                self.address,
-            )
+        if out_colorspace is None and file_format == "exr":
+            if "exr_out_scene_linear" not in features:
+                # An older server writes an EXR in the plate's colourspace where none is named (an sRGB
+                # plate's frames double-encoded in any compositor): named, it writes this client's default.
+                setup.out_colorspace = "scene_linear"
+            elif "exr_out_linear_plate" not in features:
+                log.warning(
+                    "the server at %s writes an EXR in its config's scene_linear whatever the plate's "
+                    "colourspace (it is older than this client): a plate in another scene-linear "
+                    "colourspace (ACES2065-1) comes back converted, where run here it keeps its own; give "
+                    "--out-colorspace to choose",
+                    self.address,
+                )
         # What the server does is part of what made the frames: an upgraded server's differ.
         server = {"version": info["version"], "ocio_config": info["ocio_config"], "features": features}
         outputs = ShotOutputs(

@@ -242,7 +242,8 @@ class ColorConfig:
         context holds, with the values this process gives them (a variable the context does not hold
         is left unresolved, whatever the environment says)."""
         config = self.config
-        texts = [config.getSearchPath(), config.getWorkingDir(), *_file_transform_sources(config)]
+        sources = [transform.getSrc() for transform in _file_transforms(config)]
+        texts = [config.getSearchPath(), config.getWorkingDir(), *sources]
         names = set(config.getEnvironmentVarNames())
         names.update(match.group(1) for text in texts for match in _CONTEXT_VARIABLE.finditer(text or ""))
         held = dict(config.getCurrentContext().getStringVars())
@@ -413,11 +414,6 @@ def _file_transforms(config: ocio.Config) -> list[ocio.FileTransform]:
         elif isinstance(transform, ocio.FileTransform):
             found.append(transform)
     return found
-
-
-def _file_transform_sources(config: ocio.Config) -> list[str]:
-    """The file names ``config``'s file transforms give, as written (context variables unresolved)."""
-    return [transform.getSrc() for transform in _file_transforms(config)]
 
 
 def _files_read_by(config: ocio.Config) -> tuple[str, ...]:

@@ -222,7 +222,12 @@ def _written_by_movingcolor(sequence: FolderSequence) -> bool:
         header = read_header(sequence.pattern.path(sequence.frames[0]))
     except MovingColorError:
         return False
-    return any(key.startswith("movingcolor:") for key in header.attributes)
+    return has_movingcolor_header(header.attributes)
+
+
+def has_movingcolor_header(attributes: Mapping) -> bool:
+    """Whether a file's header ``attributes`` hold MovingColor's own (``movingcolor:...``)."""
+    return any(key.startswith("movingcolor:") for key in attributes)
 
 
 def prepare_folder(pattern: SequencePattern, frames: Iterable[int] = ()) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ..errors import MovingColorError, OutputError
 from .frame_range import describe_frames
 from .image_io import any_image_attributes, read_header
-from .output_pattern import FINGERPRINT_KEY, PLATE_KEY, another_plate, written_for
+from .output_pattern import FINGERPRINT_KEY, PLATE_KEY, another_plate, has_movingcolor_header, written_for
 from .sequence import SequencePattern, sequences_in_folder
 
 log = logging.getLogger("movingcolor")
@@ -67,9 +67,9 @@ def existing_outputs(
             if attributes is None:
                 found.unreadable.append(number)
                 continue
-        ours = any(key.startswith("movingcolor:") for key in attributes) or str(
-            attributes.get("Software", "")
-        ).startswith(SOFTWARE_PREFIX)
+        ours = has_movingcolor_header(attributes) or str(attributes.get("Software", "")).startswith(
+            SOFTWARE_PREFIX
+        )
         theirs = attributes.get(PLATE_KEY)
         if not ours:
             found.foreign.append(number)
@@ -99,7 +99,7 @@ def check_replaced_outputs(
             f"output, or --force to replace them. Nothing was written"
         )
     if found.other_plates and not force:
-        number, theirs = next(iter(found.other_plates.items()))
+        theirs = next(iter(found.other_plates.values()))
         raise OutputError(
             f"output {pattern}: frames {describe_frames(found.other_plates, padding)} there were fused "
             f"from another plate ({theirs}), and this shot's frames would replace them: give an output "

@@ -25,8 +25,7 @@ def timecode_frame(text: str, rate: Fraction | float) -> int | None:
         return None
     total_minutes = int(hours) * 60 + int(minutes)
     count = (total_minutes * 60 + int(seconds)) * nominal + int(frames)
-    drop_frame = separator in ";." and nominal in (30, 60) and abs(float(rate) - nominal * 1000 / 1001) < 0.01
-    if drop_frame:
+    if _counts_drop_frame(separator, rate):
         # Two frame numbers (four at 60) skipped each minute but every tenth.
         count -= (nominal // 15) * (total_minutes - total_minutes // 10)
     return count
@@ -35,13 +34,13 @@ def timecode_frame(text: str, rate: Fraction | float) -> int | None:
 def is_drop_frame(text: str, rate: Fraction | float) -> bool:
     """Whether timecode ``text`` counts drop-frame (``;`` before its frames, at 29.97 or 59.94)."""
     match = _TIMECODE.fullmatch(text.strip())
-    nominal = round(float(rate)) if rate else 0
-    return bool(
-        match
-        and match.group(4) in ";."
-        and nominal in (30, 60)
-        and abs(float(rate) - nominal * 1000 / 1001) < 0.01
-    )
+    return bool(match and rate and _counts_drop_frame(match.group(4), rate))
+
+
+def _counts_drop_frame(separator: str, rate: Fraction | float) -> bool:
+    """Whether a timecode whose frames follow ``separator`` counts drop-frame at ``rate``."""
+    nominal = round(float(rate))
+    return separator in ";." and nominal in (30, 60) and abs(float(rate) - nominal * 1000 / 1001) < 0.01
 
 
 def timecode_text(count: int, rate: Fraction | float, drop_frame: bool = False) -> str:

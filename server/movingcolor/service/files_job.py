@@ -65,8 +65,7 @@ def run_job(state: ServerState, job: Job, request: fusion_pb2.JobRequest) -> Ite
             if isinstance(item, fusion_pb2.FrameWritten):
                 yield fusion_pb2.JobProgress(frame=item)
             elif isinstance(item, ShotReport):
-                summary = summary_message(item, warnings=item.warnings)
-                yield fusion_pb2.JobProgress(done=fusion_pb2.JobDone(summary=summary))
+                yield fusion_pb2.JobProgress(done=fusion_pb2.JobDone(summary=summary_message(item)))
                 return
             else:
                 raise item

@@ -174,23 +174,16 @@ def send_fused(
         encoder.close(drop_queued=True)
     seconds = time.perf_counter() - started
     event("job.frames", job=job.id, frames=count, seconds=round(seconds, 3))
-    summary = summary_message(stream.plan.report([], seconds), frame_count=count, warnings=warnings)
+    summary = summary_message(stream.plan.report([], seconds, warnings=warnings), frame_count=count)
     yield fusion_pb2.FuseShotResponse(done=fusion_pb2.ShotDone(summary=summary))
 
 
 def fuse_shot(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, requests: Iterator) -> Iterator:
     """FuseShot after its setup: accept, receive in a thread, fuse and send in this one."""
-    with collected() as warnings:
-        yield from _fuse_shot(state, job, setup, requests, warnings)
-
-
-def _fuse_shot(
-    state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, requests: Iterator, warnings: list[str]
-) -> Iterator:
     settings = state.settings
     clip = clip_frames(setup)
     render = render_range(clip, setup)
-    with setup_settings(setup) as (spec, roles, output):
+    with collected() as warnings, setup_settings(setup) as (spec, roles, output):
         engine, device = state.engines.engine_for(spec.engine, setup.model, setup.device)
         frames = FramePlan.plan(engine, clip, render)
         needed, capacity = frames.needed, frames.buffer_frames

@@ -6,11 +6,8 @@ from ..spec import ShotReport
 from ..v1 import fusion_pb2
 
 
-def summary_message(
-    report: ShotReport, frame_count: int | None = None, warnings: list[str] | None = None
-) -> fusion_pb2.ShotSummary:
-    """``frame_count``: the frames sent back, for a streamed shot (whose report lists no files);
-    ``warnings``: what the run warned of (``job_warnings``)."""
+def summary_message(report: ShotReport, frame_count: int | None = None) -> fusion_pb2.ShotSummary:
+    """``frame_count``: the frames sent back, for a streamed shot (whose report lists no files)."""
     return fusion_pb2.ShotSummary(
         frames=report.frames,
         engine=report.engine,
@@ -22,5 +19,5 @@ def summary_message(
         seconds=report.seconds,
         written=report.written,
         frame_count=len(report.written) if frame_count is None else frame_count,
-        warnings=warnings or [],
+        warnings=report.warnings,
     )
