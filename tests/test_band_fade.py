@@ -181,3 +181,42 @@ def test_runs_of_frames_beyond_the_band_are_reported_once_each(monkeypatch, capl
         "frame 1010",
         "frames 1010-1011 (2 frames)",
     ]
+
+
+def test_a_hosts_window_is_told_of_a_matte_that_misses_by_more_than_the_band(
+    demo_inputs, monkeypatch, caplog
+):
+    """A host's window call (the OFX plugin's, a Nuke viewer's) said nothing of it: the warning
+    reached the server's log alone. It comes back with the frame, from the cache too, and the
+    client logs it once over a scrub."""
+    import shutil
+
+    import movingcolor.engines.registry as registry
+    from conftest import short_folder
+    from movingcolor.service.server import create_server
+    from movingcolor.service.settings import ServerSettings
+    from movingcolor_client import connect
+
+    monkeypatch.setitem(registry._FACTORIES, MovedEdgeEngine.name, MovedEdgeEngine)
+    plate_pattern, matte_pattern = demo_inputs
+    frames = range(1002, 1007)
+    plates = {n: read_pixels(plate_pattern.replace("####", str(n)))[..., :3] for n in frames}
+    mattes = {n: matte_from_pixels(read_pixels(matte_pattern.replace("####", str(n)))) for n in frames}
+    settings = {"grade": DEMO_GRADE, "colorspace": "ACEScg", "band": BAND}
+    folder = short_folder()
+    server, _ = create_server(f"unix://{folder}/mc.sock", ServerSettings())
+    server.start()
+    try:
+        with connect(f"unix://{folder}/mc.sock") as client, caplog.at_level(logging.WARNING):
+            moved = [client.fuse_window(1004, plates, mattes, engine=MovedEdgeEngine.name, **settings)]
+            moved.append(client.fuse_window(1004, plates, mattes, engine=MovedEdgeEngine.name, **settings))
+            hard = client.fuse_window(1004, plates, mattes, engine="hard", **settings)
+    finally:
+        server.stop(0).wait()
+        shutil.rmtree(folder, ignore_errors=True)
+    for fused in moved:  # the second answered from the server's cache of results
+        assert len(fused.warnings) == 1
+        assert fused.warnings[0].startswith("frame 1004:") and "--band 12" in fused.warnings[0]
+    assert hard.warnings == ()
+    said = [r.getMessage() for r in caplog.records if r.name.startswith("movingcolor_client")]
+    assert said == list(moved[0].warnings)

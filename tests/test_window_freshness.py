@@ -11,6 +11,7 @@ import numpy as np
 import PyOpenColorIO as ocio
 import pytest
 from conftest import short_folder
+from movingcolor.errors import MovingColorError
 from movingcolor.frames.image_io import read_header
 from movingcolor.service.server import create_server
 from movingcolor.service.settings import ServerSettings
@@ -238,7 +239,16 @@ def test_a_client_whose_shot_variable_differs_from_the_servers_is_refused(tmp_pa
                 "$SHOT is 'sh020' here and 'sh010' there" in error and "SHOT=sh020 movingcolor serve" in error
             )
             assert not (tmp_path / "sh020").exists()
+            # A host's window and a pipeline's arrays are graded there as well.
+            plates = {1001 + i: pixels for i in range(2)}
+            with connect(server.address) as client:
+                with pytest.raises(MovingColorError, match=r"\$SHOT is 'sh020' here and 'sh010' there"):
+                    client.fuse_window(1001, plates, grade=GRADE, engine="hard")
+                with pytest.raises(MovingColorError, match=r"\$SHOT is 'sh020' here and 'sh010' there"):
+                    client.fuse_arrays(np.stack(list(plates.values())), grade=GRADE, engine="hard")
             monkeypatch.setenv("SHOT", "sh010")
             assert fuse("sh010") == 0
+            with connect(server.address) as client:
+                assert client.fuse_window(1001, plates, grade=GRADE, engine="hard").frame == 1001
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -8,6 +8,7 @@ streamed shot by resuming at its first missing frame.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -44,6 +45,9 @@ Progress = Callable[[int, int, int], None]
 #: Deadlines: quick calls, and a whole shot (long shots on a CPU server take a while).
 INFO_TIMEOUT = 30.0
 SHOT_TIMEOUT = 6 * 3600.0
+
+#: Distinct window warnings a client remembers having logged.
+WARNINGS_REMEMBERED = 64
 
 
 class Client:
@@ -82,6 +86,9 @@ class Client:
         # The last window's images and digests (fuse_window with reuse): one window's memory, for
         # the next window's frames, most of them the same, to be compared rather than hashed.
         self._window_images: dict = {}
+        # The windows' warnings logged already: a host scrubbing a shot is told each once, not
+        # once a frame (the frame itself carries its warnings for the host to show).
+        self._warnings_said: dict[str, None] = {}
 
     def close(self) -> None:
         self._closed = True
@@ -425,13 +432,23 @@ class Client:
             output=output_message(None, "float"),
             **_named_colorspace(colorspace, graded is not None or edited is not None, options),
         )
+        self._require_the_servers_ocio_to_be_ours(options.get("config"), timeout)
         call = self.shot(setup, shot_frames, timeout)
         results = []
         for fused in call:
             results.append(fused.pixels())
             if progress:
                 progress(len(results), len(_range(call)), fused.frame)
+        for warning in call.summary.warnings if call.summary else ():
+            log.warning("%s", warning)
         return np.stack(results)
+
+    def _require_the_servers_ocio_to_be_ours(self, config: str | None, timeout: float | None) -> None:
+        """Arrays are graded on the server in its OpenColorIO config and context: refused where this
+        process's $OCIO or the context variables the config reads differ (as a shot from files is).
+        A call that names its ``config`` is graded in that one."""
+        if config is None:
+            _require_the_same_ocio(self.info(min(call_seconds(timeout), INFO_TIMEOUT)), self.address)
 
     def fuse_window(
         self,
@@ -466,31 +483,47 @@ class Client:
             output=output_message(None, "float"),
             **_named_colorspace(colorspace, graded is not None or edited is not None, options),
         )
+        deadline = time.monotonic() + timeout
+        self._require_the_servers_ocio_to_be_ours(options.get("config"), timeout)
         if reuse:
             digested = DigestedFrames(shot_frames, roles_of(setup), self._window_images)
             self._window_images = digested.known_images()
-            fused = self._window_reusing(setup, digested, timeout)
+            call = self._window_reusing(setup, digested, deadline)
         else:
-            fused = list(ShotCall(self, "FuseWindow", setup, shot_frames, timeout))
+            call = self._window_call(setup, shot_frames, deadline)
+        fused, summary = call
         if len(fused) != 1:
             raise ClientError(f"FuseWindow returned {len(fused)} frames instead of frame {target}")
-        return fused[0]
+        warnings = tuple(summary.warnings) if summary else ()
+        for warning in warnings:
+            if warning not in self._warnings_said:
+                log.warning("%s", warning)
+            self._warnings_said[warning] = None
+        while len(self._warnings_said) > WARNINGS_REMEMBERED:
+            del self._warnings_said[next(iter(self._warnings_said))]
+        return dataclasses.replace(fused[0], warnings=warnings)
+
+    def _window_call(
+        self, setup: fusion_pb2.ShotSetup, frames, deadline: float
+    ) -> tuple[list[FusedFrame], fusion_pb2.ShotSummary | None]:
+        call = ShotCall(self, "FuseWindow", setup, frames, max(0.001, deadline - time.monotonic()))
+        return list(call), call.summary
 
     def _window_reusing(
-        self, setup: fusion_pb2.ShotSetup, frames: DigestedFrames, timeout: float
-    ) -> list[FusedFrame]:
-        deadline = time.monotonic() + timeout
+        self, setup: fusion_pb2.ShotSetup, frames: DigestedFrames, deadline: float
+    ) -> tuple[list[FusedFrame], fusion_pb2.ShotSummary | None]:
         try:
-            frames.held = frozenset(self.find_images(frames.digests(), min(timeout, INFO_TIMEOUT)))
+            remaining = max(0.001, deadline - time.monotonic())
+            frames.held = frozenset(self.find_images(frames.digests(), min(remaining, INFO_TIMEOUT)))
         except ClientError as error:
             if error.code != grpc.StatusCode.UNIMPLEMENTED:
                 raise
             # A server from before the window cache: it holds nothing and ignores the digests.
         try:
-            return list(ShotCall(self, "FuseWindow", setup, frames, max(0.001, deadline - time.monotonic())))
+            return self._window_call(setup, frames, deadline)
         except ImageEvictedError:
             frames.held = frozenset()
-            return list(ShotCall(self, "FuseWindow", setup, frames, max(0.001, deadline - time.monotonic())))
+            return self._window_call(setup, frames, deadline)
 
     def run_job(
         self,

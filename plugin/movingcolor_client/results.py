@@ -94,6 +94,9 @@ class FusedFrame:
     info: pb.ImageInfo
     #: Not in its repr: a stray print of a 4K frame was 100 MB of text.
     data: bytes = field(repr=False)
+    #: What the server's run warned of while fusing it (a window's call: the matte missing the
+    #: object by more than the band), for a host to show.
+    warnings: tuple[str, ...] = ()
 
     @property
     def attributes(self) -> dict:

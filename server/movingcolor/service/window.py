@@ -15,6 +15,7 @@ from ..color.config import shared_config
 from ..errors import MovingColorError
 from ..frames.frame_range import describe_frames
 from ..frames.stream import FrameStore
+from ..jobs.warnings_said import collected
 from ..jobs import FramePlan, ShotStream
 from ..protocol.digest import is_digest
 from ..protocol.images import (
@@ -181,7 +182,9 @@ def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, reque
     # A declared clip and range are checked before anything is received.
     declared = clip_frames(setup) if setup.clip else None
     render = render_range(declared, setup) if declared else None
-    with setup_settings(setup) as (spec, roles, output):
+    # What the window's run warns of goes back in its summary, and with the cached answer: a host
+    # scrubbing past a frame fused earlier is told again.
+    with collected() as warnings, setup_settings(setup) as (spec, roles, output):
         engine, device = state.engines.engine_for(spec.engine, setup.model, setup.device)
         limits = WindowLimits(settings.max_window_frames, settings.max_window_bytes)
         images = receive_window(requests, caches, settings.max_image_bytes, limits, job)
@@ -237,7 +240,7 @@ def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, reque
         stream = ShotStream(spec, sources, scheduled, frames, output_format(output), caches.frames)
         kept: list[bytes] = []
         try:
-            for response in send_fused(stream, job, output, settings.part_bytes):
+            for response in send_fused(stream, job, output, settings.part_bytes, warnings):
                 if key:
                     kept.append(response.SerializeToString())
                 yield response
