@@ -805,18 +805,20 @@ def small_disk(tmp_path):
     subprocess.run(["umount", str(folder)], check=False)
 
 
-def test_a_full_disk_is_a_clear_error_and_leaves_whole_frames(tmp_path, small_disk, capsys):
+@pytest.mark.parametrize(("suffix", "size"), [("exr", (160, 120)), ("png", (480, 360))])
+def test_a_full_disk_is_a_clear_error_and_leaves_whole_frames(tmp_path, small_disk, capsys, suffix, size):
     """A full disk is a condition that may pass (exit 75, as a farm retries: room made there, a
-    rerun keeps the frames written); it was exit 2, bad input, which a farm does not retry."""
-    plate = write_plate(tmp_path / "shot", 1, 12, size=(160, 120))
-    status = fuse("--plate", plate, "--out", str(small_disk / "f.####.exr"), "--exr-type", "float",
+    rerun keeps the frames written); it was exit 2, bad input, which a farm does not retry. A PNG
+    writer answers success on a full disk: frames cut short or empty were counted written, exit 0."""
+    plate = write_plate(tmp_path / "shot", 1, 12, size=size)
+    status = fuse("--plate", plate, "--out", str(small_disk / f"f.####.{suffix}"), "--exr-type", "float",
                   "--compression", "none")  # fmt: skip
     err = capsys.readouterr().err
     assert status == 75 and "the disk is full" in err and "Traceback" not in err
     written = output_files(small_disk)
     assert written and all(not p.name.startswith(".") for p in written)
     for path in written:
-        assert read_pixels(path).shape == (120, 160, 3)
+        assert read_pixels(path).shape == (size[1], size[0], 3)
 
 
 def test_a_server_file_job_never_reads_through_a_link_outside_its_roots(tmp_path, test_model):
