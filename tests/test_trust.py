@@ -312,6 +312,34 @@ def test_an_output_folder_that_cannot_be_entered_is_a_clear_error_and_a_drop_box
     ]
 
 
+def test_inputs_this_user_may_not_read_are_named_as_such(tmp_path):
+    """A show's folders readable by its group alone, a farm node's user outside it: a plate folder it
+    may not list was a traceback (exit 1, "a bug"), and a frame it may not read was called not an
+    image (check that the file is complete)."""
+    prefix = _as_unprivileged()
+    if prefix is None:
+        pytest.skip("running as root without setpriv: permissions cannot be made to bind")
+    plate = write_plate(tmp_path / "shot", 1, 3)
+    for path in (tmp_path, tmp_path / "shot", *(tmp_path / "shot").iterdir()):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    command = [*prefix, sys.executable, "-m", "movingcolor.cli.main", "-q", "fuse", "--plate", plate]
+    command += ["--grade", GRADE, "--engine", "hard", "--out", str(tmp_path / "out" / "f.####.exr")]
+    frame = tmp_path / "shot" / "plate.0002.exr"
+    try:
+        frame.chmod(0o000)
+        run = subprocess.run(command, capture_output=True, text=True)
+        assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-2000:]
+        assert f"{frame}: this user may not read it (permission denied)" in run.stderr
+        frame.chmod(0o644)
+        (tmp_path / "shot").chmod(0o300)
+        run = subprocess.run(command, capture_output=True, text=True)
+        assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-2000:]
+        assert f"{tmp_path / 'shot'}: this user may not list the folder's files" in run.stderr
+    finally:
+        frame.chmod(0o644)
+        (tmp_path / "shot").chmod(0o755)
+
+
 @pytest.mark.parametrize("through", ["in-process", "server"])
 def test_sigterm_stops_a_shot_as_an_interrupt_does(tmp_path, through):
     """A farm stops a task with SIGTERM: the run ended at once with the frame being written left as a

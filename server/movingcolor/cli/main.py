@@ -152,14 +152,21 @@ def main(argv: list[str] | None = None) -> int:
     except MovingColorError as error:
         return _failed(args, f"error: {error}", error.exit_code, getattr(error, FRAMES_WRITTEN, None))
     except OSError as error:
-        if error.errno != errno.ENAMETOOLONG:
-            raise
         # Met wherever a path is first looked at (an input, the output, a grade): bad input, not a bug.
         name = error.filename or "a path given"
-        message = (
-            f"error: {name}: a name in this path is too long for the file system (most take 255 bytes "
-            f"a name, fewer characters outside ASCII); give a shorter one"
-        )
+        if error.errno == errno.ENAMETOOLONG:
+            message = (
+                f"error: {name}: a name in this path is too long for the file system (most take 255 "
+                f"bytes a name, fewer characters outside ASCII); give a shorter one"
+            )
+        elif error.errno in (errno.EACCES, errno.EPERM):
+            # A show's folders readable by its group alone, a farm node's user outside it.
+            message = (
+                f"error: {name}: permission denied to this user; give this user access to it (read for "
+                f"an input, write for an output's folder), or run as one who has it"
+            )
+        else:
+            raise
         return _failed(args, message, 2, getattr(error, FRAMES_WRITTEN, None))
     except Exception as error:
         from ..model.device import device_memory_error

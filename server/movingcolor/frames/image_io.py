@@ -238,8 +238,15 @@ def read_header(path: Path) -> ImageHeader:
     with readable(path) as name:
         image = _open(name)
         if image is None:
+            reason = error_text(oiio.geterror) or "unknown format"
+            if os.path.isfile(name) and not os.access(name, os.R_OK):
+                # OpenImageIO says it could not open the file, as for a corrupt one.
+                raise UnreadableFrameError(
+                    f"{path}: this user may not read it (permission denied); give this user read "
+                    f"access to it, or run as one who has it"
+                )
             raise UnreadableFrameError(
-                f"{path}: cannot open as an image ({error_text(oiio.geterror) or 'unknown format'}); "
+                f"{path}: cannot open as an image ({reason}); "
                 f"check that the file is complete and in a format OpenImageIO reads"
             )
         try:

@@ -109,8 +109,14 @@ class SequencePattern:
         """Frame numbers of the files that exist, sorted."""
         if not self.directory.is_dir():
             raise FrameSourceError(f"{self.directory}: folder does not exist; check the sequence path")
-        with os.scandir(self.directory) as entries:
-            found = [self.frame_of(entry.name) for entry in entries]
+        try:
+            with os.scandir(self.directory) as entries:
+                found = [self.frame_of(entry.name) for entry in entries]
+        except PermissionError:
+            raise FrameSourceError(
+                f"{self.directory}: this user may not list the folder's files (permission denied); give "
+                f"this user read access to the folder, or run as one who has it"
+            ) from None
         return sorted(frame for frame in found if frame is not None)
 
     def with_padding(self, padding: int) -> SequencePattern:

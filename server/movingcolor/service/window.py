@@ -15,8 +15,8 @@ from ..color.config import shared_config
 from ..errors import MovingColorError
 from ..frames.frame_range import describe_frames
 from ..frames.stream import FrameStore
-from ..jobs.warnings_said import collected
 from ..jobs import FramePlan, ShotStream
+from ..jobs.warnings_said import collected
 from ..protocol.digest import is_digest
 from ..protocol.images import (
     ROLE_NAMES,
