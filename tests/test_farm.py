@@ -532,6 +532,68 @@ def test_openjd_template_takes_plate_and_output_relative_to_where_it_is_run(demo
     assert [p.name for p in sorted((shot / "fused").iterdir())] == [f"f.{n}.exr" for n in range(1001, 1005)]
 
 
+def test_openjd_template_maps_the_matte_and_a_grade_file_as_the_plate(demo_inputs, tmp_path):
+    """A farm's path mapping (a workstation's /studio/shows is the nodes' mount elsewhere) applied to
+    the plate and output alone: the matte and a grade file were STRING parameters, given to the
+    nodes as the workstation named them, and every task failed ("folder does not exist")."""
+    import json
+
+    openjd = shutil.which("openjd")
+    if openjd is None:
+        pytest.skip("openjd-cli is not installed (pip install 'movingcolor[dev]')")
+    plate, matte = demo_inputs
+    mount = tmp_path / "mount"
+    shutil.copytree(Path(plate).parent, mount / "plate")
+    shutil.copytree(Path(matte).parent, mount / "matte")
+    (mount / "rgba").mkdir()
+    (mount / "grade.cc").write_text(
+        '<ColorCorrection id="warm"><SOPNode><Slope>1.3 1.0 0.7</Slope><Offset>0 0 0</Offset>'
+        "<Power>1 1 1</Power></SOPNode></ColorCorrection>"
+    )
+    rules = tmp_path / "mapping.json"
+    rule = {"source_path_format": "POSIX", "source_path": "/studio/shows", "destination_path": str(mount)}
+    rules.write_text(json.dumps({"version": "pathmapping-1.0", "path_mapping_rules": [rule]}))
+    executable = f"{shlex.quote(sys.executable)} -m movingcolor.cli.main"
+
+    def run(**parameters: str) -> subprocess.CompletedProcess:
+        command = [openjd, "run", str(TEMPLATES / "openjd-shot.yaml"), "--path-mapping-rules", rules.as_uri()]
+        given = {"Frames": "1001-1004", "ChunkSize": "2", "Executable": executable} | parameters
+        for name, value in given.items():
+            command += ["-p", f"{name}={value}"]
+        return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+
+    result = run(
+        Plate=f"/studio/shows/plate/{Path(plate).name}",
+        Matte=f"/studio/shows/matte/{Path(matte).name}",
+        GradeFile="/studio/shows/grade.cc",
+        Out="/studio/shows/fused/f.####.exr",
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    whole = tmp_path / "whole" / "f.####.exr"
+    assert run_cli("fuse", "--plate", plate, "--matte", matte, "--grade", str(mount / "grade.cc"),
+                   "--frames", "1001-1004", "--out", whole) == 0  # fmt: skip
+    _same(tmp_path / "whole", mount / "fused")
+    # The plate's alpha where no matte is given (Matte=alpha as before, too); a grade both ways, or none,
+    # is refused by the task in a line.
+    from movingcolor.frames.image_io import write_image
+
+    for number in range(1001, 1005):
+        rgb = read_pixels(plate.replace("####", str(number)))
+        alpha = read_pixels(matte.replace("####", str(number)))[..., :1]
+        write_image(mount / "rgba" / f"p.{number}.exr", np.concatenate([rgb, alpha], axis=2),
+                    channels=("R", "G", "B", "A"))  # fmt: skip
+    with_alpha = str(mount / "rgba" / "p.####.exr")
+    for matte_given in ("", "alpha"):
+        out = tmp_path / f"alpha{matte_given}" / "f.####.exr"
+        result = run(Plate=with_alpha, Matte=matte_given, Grade=DEMO_GRADE, Out=str(out))
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        assert len(output_files(out.parent)) == 4
+    both = run(Plate=plate, Grade=DEMO_GRADE, GradeFile=str(mount / "grade.cc"), Out=str(tmp_path / "x"))
+    assert both.returncode != 0 and "not both" in both.stdout + both.stderr
+    neither = run(Plate=plate, Out=str(tmp_path / "y"))
+    assert neither.returncode != 0 and "no grade" in neither.stdout + neither.stderr
+
+
 @pytest.mark.parametrize(
     ("setting", "named"),
     [
