@@ -101,12 +101,12 @@ def settings_for(server: str, tmp_path: Path, **values):
 
 
 def fused_clips(app) -> list:
-    """Timeline items above the sources: (track, record start, duration, media file path)."""
+    """Timeline items above the sources: (track, record start, duration, the sequence imported)."""
     timeline = app.GetProjectManager().GetCurrentProject().GetCurrentTimeline()
     found = []
     for track in range(1, timeline.GetTrackCount("video") + 1):
         for item in timeline.GetItemListInTrack("video", track):
-            path = item.GetMediaPoolItem().GetClipProperty("File Path")
+            path = item.GetMediaPoolItem().pattern
             if "fused" in path:
                 found.append((track, item.GetStart(), item.GetDuration(), path))
     return found
@@ -530,6 +530,18 @@ def test_a_colour_matte_is_checked_as_the_server_reads_it(tmp_path):
     require_matte(str(tmp_path / "green" / "m.####.exr"), "the matte", "render the matte")
     with pytest.raises(MissingInputError, match="it is opaque in every frame"):
         require_matte(str(tmp_path / "red_over_blue" / "m.####.exr"), "the matte", "render the matte")
+
+
+def test_a_clips_file_path_names_its_frames_by_their_range(tmp_path):
+    """Resolve gives a sequence's file path as ``plate.[1001-1100].exr``: read as one file that does
+    not exist, nothing of the clip's media was protected from the output."""
+    from movingcolor_resolve.timeline import clip_files
+
+    assert clip_files("/s/p.[0998-1001].exr") == [Path(f"/s/p.{n:04d}.exr") for n in range(998, 1002)]
+    assert clip_files("/s/p_[7-12].png") == [Path(f"/s/p_{n}.png") for n in range(7, 13)]
+    (tmp_path / "notes [1-2].mov").write_bytes(b"")  # a movie named with a range of its own
+    assert clip_files(str(tmp_path / "notes [1-2].mov")) == [tmp_path / "notes [1-2].mov"]
+    assert clip_files("/s/clip.mov") == [Path("/s/clip.mov")]
 
 
 def test_an_output_over_the_media_of_the_clip_is_refused_before_anything_renders(resolve, served, tmp_path):

@@ -125,7 +125,7 @@ class StagedOutput:
             raise HostBridgeError(
                 f"output {self.final}: frames {describe_frames(foreign, self.final.padding)} there are "
                 f"images MovingColor did not write (first: {self.final.path(foreign[0])}), which this "
-                f"take would replace: give the node another output. Nothing was written"
+                f"take would replace: give another output (the node's, the out template). Nothing was written"
             )
         previous = self.folder / "previous"
         previous.mkdir()

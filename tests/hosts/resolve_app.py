@@ -114,10 +114,20 @@ class MediaPoolItem:
     def GetUniqueId(self) -> str:
         return self._id
 
+    def file_path(self) -> str:
+        """The "File Path" Resolve gives a sequence: its frames named by their range, each number as
+        wide as the files' (``/shots/plate.[1001-1100].exr``)."""
+        field = re.search(r"%0?(\d*)d", self.pattern)
+        if field is None:
+            return self.pattern
+        width = int(field.group(1) or 0)
+        frames = f"[{self.first:0{width}d}-{self.last:0{width}d}]"
+        return self.pattern[: field.start()] + frames + self.pattern[field.end() :]
+
     def GetClipProperty(self, propertyName: str | None = None):  # noqa: N803
         properties = {
             "Clip Name": self._name,
-            "File Path": self.pattern,
+            "File Path": self.file_path(),
             "Frames": str(self.last - self.first + 1),
             "Start": str(self.first),
             "End": str(self.last),

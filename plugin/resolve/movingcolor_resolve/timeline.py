@@ -141,5 +141,24 @@ def media_files(timeline, track: int, first: int, last: int) -> list[Path]:
         media = other.GetMediaPoolItem()
         path = media.GetClipProperty("File Path") if media is not None else ""
         if path:
-            files += files_named(path)
+            files += clip_files(path)
     return files
+
+
+#: How Resolve names an image sequence's frames in a clip's file path: ``plate.[1001-1100].exr``.
+_FRAME_RANGE = re.compile(r"\[(-?\d+)-(-?\d+)\]")
+
+
+def clip_files(path: str) -> list[Path]:
+    """The files of a clip's "File Path": a sequence's frames, which Resolve names by their range
+    (``/shots/plate.[1001-1100].exr``, each number as wide as the files'); else the file it names
+    (a movie, a still, a file whose name holds brackets of its own)."""
+    named = Path(path)
+    ranges = list(_FRAME_RANGE.finditer(named.name))
+    if not ranges or named.exists():
+        return files_named(path)
+    found = ranges[-1]
+    first, last = int(found.group(1)), int(found.group(2))
+    width = len(found.group(1).lstrip("-"))
+    head, tail = named.name[: found.start()], named.name[found.end() :]
+    return [named.with_name(f"{head}{frame:0{width}d}{tail}") for frame in range(first, last + 1)]
