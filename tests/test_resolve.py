@@ -165,6 +165,36 @@ def test_a_drop_frame_playhead_counts_the_frames_its_timecode_skips():
     assert playhead_frame(Timeline("not a timecode", "25")) is None
 
 
+def test_two_versions_of_a_plate_of_one_name_are_fused_into_two_folders(resolve, served, shot, tmp_path):
+    """A pull's v001 and v002 of plate p.####.exr stacked on V1 and V2 at one record frame: the
+    default out named one folder for both (clip and record frame), so fusing V2 replaced V1's
+    fused frames, and V1's fused clip played V2's; "p [v2]" and "p [v3]" were one name too."""
+    from movingcolor_resolve.bridge import _safe
+    from movingcolor_resolve.settings import DEFAULT_OUT
+
+    versions = {}
+    for version, gain in (("v001", 1.0), ("v002", 0.5)):
+        folder = tmp_path / "plates" / version
+        folder.mkdir(parents=True)
+        for number in range(1001, 1007):
+            pixels = read_pixels(Path(shot["rgba"].replace("####", str(number))))
+            pixels[..., :3] *= gain
+            write_image(folder / f"p.{number}.exr", pixels, channels=("R", "G", "B", "A"), pixel_type="float")
+        versions[version] = str(folder / "p.####.exr")
+    items = [
+        place(resolve, versions["v001"], 1001, 1006, track=1),
+        place(resolve, versions["v002"], 1001, 1006, track=2),
+    ]
+    settings = settings_for(served.address, tmp_path, out=DEFAULT_OUT.replace("~", str(tmp_path)))
+    first, second = (fuse_items(resolve, [item], settings)[0] for item in items)
+    assert first.ok and second.ok, first.error or second.error
+    assert Path(first.out).parent != Path(second.out).parent
+    brighter = [read_pixels(Path(first.out.replace("########", f"{RECORD + n:08d}"))) for n in range(6)]
+    darker = [read_pixels(Path(second.out.replace("########", f"{RECORD + n:08d}"))) for n in range(6)]
+    assert all(a.mean() > b.mean() * 1.5 for a, b in zip(brighter, darker, strict=True))
+    assert _safe("p [v2].[1001-1006].exr", media=True) != _safe("p [v3].[1001-1006].exr", media=True)
+
+
 def test_clip_under_the_playhead_with_its_alpha(resolve, served, shot, tmp_path, capsys):
     """The core path: render with ExportAlpha, fuse, import, place above at the same record frame."""
     item = place(resolve, shot["rgba"], 1001, 1006, track=1)

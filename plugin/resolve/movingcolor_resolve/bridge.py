@@ -63,10 +63,11 @@ class FusedItem:
 def _safe(name: str, media: bool = False) -> str:
     """A timeline's or clip's name as a folder or file name: without signs that a file system
     forbids or a shell reads (a slash too), and for a clip of ``media`` its frame range
-    ("[1001-1100]") and its file's extension. Only a media file's extension goes: "Edit v1.2" and
-    "Edit v1.3" (or "Reel 1/Sc 2" and "Reel 2/Sc 2") stay two names."""
+    ("[1001-1100]") and its file's extension. Only a media file's extension and frame range go:
+    "Edit v1.2" and "Edit v1.3" (or "Reel 1/Sc 2" and "Reel 2/Sc 2", "p [v2]" and "p [v3]") stay two
+    names."""
     if media:
-        name = re.sub(r"\[[^\]]*\]", "", name)
+        name = re.sub(r"\[-?\d+--?\d+\]", "", name)
         if Path(name).suffix.lower() in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS:
             name = name[: -len(Path(name).suffix)]
     # Letters of every script are kept: two timelines named in Cyrillic must not share a folder.

@@ -18,7 +18,9 @@ from movingcolor_hosts.settings import typed_setting
 
 #: Where the settings file is looked for when $MOVINGCOLOR_RESOLVE_SETTINGS does not name one.
 DEFAULT_SETTINGS_FILE = Path("~/.config/movingcolor/resolve.json")
-DEFAULT_OUT = "~/MovingColor/{timeline}/{item}_{start}/{item}.########.exr"
+#: A folder per clip, track and record frame: two versions of a plate of one name stacked on V1 and
+#: V2 (a pull's v001 and v002) shared one folder, the second's fusion replacing the first's.
+DEFAULT_OUT = "~/MovingColor/{timeline}/{item}_V{track}_{start}/{item}.########.exr"
 DEFAULT_LOG = "~/MovingColor/movingcolor-resolve.log"
 #: Lossless: 32-bit float EXR with ZIP compression (Project.GetRenderCodecs("exr") lists the others).
 DEFAULT_CODEC = "RGBFloatZIP"
