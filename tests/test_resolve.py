@@ -290,6 +290,30 @@ def test_command_line_fuses_every_clip_on_a_track(resolve, served, shot, tmp_pat
     assert report.ok and report.track == 3 and timeline.GetIsTrackEnabled("video", 3), report
 
 
+def test_a_matte_clip_with_its_matte_in_its_alpha_is_read_from_it(resolve, served, shot, tmp_path):
+    """A roto delivered as an RGBA cutout (black picture, the matte in its alpha) on the matte
+    track: rendered without its alpha, it was refused as empty; a premultiplied one was read from
+    its brightest colour. Its alpha is the matte, as `movingcolor fuse --matte` reads it; a matte
+    clip without an alpha (white on black) is still read from its picture."""
+    (tmp_path / "cutout").mkdir()
+    for number in range(1001, 1007):
+        alpha = read_pixels(Path(shot["rgba"].replace("####", str(number))))[..., 3:]
+        cutout = np.concatenate([0 * alpha.repeat(3, 2), alpha], 2)
+        write_image(tmp_path / "cutout" / f"c.{number}.exr", cutout, channels=("R", "G", "B", "A"))
+    for matte, name in ((str(tmp_path / "cutout" / "c.####.exr"), "cutout"), (shot["matte"], "picture")):
+        app = resolve_app.Resolve()
+        app.GetProjectManager().GetCurrentProject().GetMediaPool().CreateEmptyTimeline("Edit")
+        place(app, shot["plate"], 1001, 1006, track=1)
+        place(app, matte, 1001, 1006, track=2)
+        settings = settings_for(served.address, tmp_path / name, matte="track:2")
+        (report,) = fuse_items(app, track_items(app, 1), settings)
+        assert report.ok, report.error
+        expected = cli_frames(tmp_path / name / "cli", "--plate", shot["plate"], "--matte", matte,
+                              "--grade", GRADE, "--plate-colorspace", "ACEScg")  # fmt: skip
+        ours = frames_of(Path(report.out).parent, "fused.*.exr")
+        assert len(ours) == 6 and all(np.array_equal(a, b) for a, b in zip(ours, expected, strict=True)), name
+
+
 @pytest.mark.clips
 def test_bear_through_the_script_equals_movingcolor_fuse(resolve, served, clips, tmp_path):
     bear = clips / "bear"

@@ -9,7 +9,7 @@ turn knobs or settings into :class:`FuseSettings` and render frames.
 
 from .errors import HostBridgeError, MissingInputError, RenderError, SettingsError
 from .fusion import FusedSequence, RenderedInputs, check_server, fuse_rendered
-from .mattes import require_matte, require_matte_in_alpha
+from .mattes import drop_opaque_alpha, require_matte, require_matte_in_alpha
 from .settings import FuseSettings, environment_values, settings_from_mapping
 from .staging import StagedOutput, new_folder_in, scratch_folder
 
@@ -26,6 +26,7 @@ __all__ = [
     "StagedOutput",
     "fuse_rendered",
     "new_folder_in",
+    "drop_opaque_alpha",
     "require_matte",
     "require_matte_in_alpha",
     "scratch_folder",

@@ -10,7 +10,7 @@ say so.
 from __future__ import annotations
 
 import numpy as np
-from movingcolor.frames.image_io import read_header, read_pixels
+from movingcolor.frames.image_io import read_header, read_pixels, write_image
 from movingcolor.frames.matte import matte_from_pixels
 from movingcolor.frames.sequence import SequencePattern
 
@@ -29,6 +29,29 @@ def require_matte(matte: str, what: str, fix: str) -> None:
     (its alpha, else its one channel, else its brightest colour channel), is below 1 somewhere and
     above 0 somewhere in the frames."""
     _require_matte(matte, what, fix, alpha=False)
+
+
+def drop_opaque_alpha(sequence: str) -> bool:
+    """A matte clip rendered with its alpha, where that alpha is opaque on every frame (a host's
+    default for a clip without one: a white-on-black roto): its frames written again without it, so
+    the matte is read from the picture, as the clip holds it. True where the alpha was dropped; a
+    clip whose alpha holds its matte (an RGBA cutout, black where its alpha is) keeps it."""
+    pattern = SequencePattern.parse(sequence)
+    frames = pattern.frames_on_disk()
+    for frame in frames:
+        channels = read_header(pattern.path(frame)).channels
+        if "A" not in channels:
+            return False
+        if float(np.min(read_pixels(pattern.path(frame))[:, :, channels.index("A")])) < 1.0:
+            return False
+    for frame in frames:
+        path = pattern.path(frame)
+        header = read_header(path)
+        pixels = read_pixels(path)
+        kept = [c for c in header.channels if c != "A"]
+        picture = pixels[:, :, [header.channels.index(c) for c in kept]]
+        write_image(path, picture, channels=tuple(kept), pixel_type="float")
+    return bool(frames)
 
 
 def _require_matte(sequence: str, what: str, fix: str, alpha: bool) -> None:

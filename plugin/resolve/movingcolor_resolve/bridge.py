@@ -22,6 +22,7 @@ from movingcolor_hosts import (
     RenderedInputs,
     SettingsError,
     check_server,
+    drop_opaque_alpha,
     fuse_rendered,
     require_matte,
     require_matte_in_alpha,
@@ -129,7 +130,8 @@ def fuse_item(
                 last,
                 scratch / role,
                 role,
-                alpha=(role == "plate" and not matte_track),
+                # A matte clip's own alpha is its matte where it has one (an RGBA roto or cutout).
+                alpha=role == "matte" or (role == "plate" and not matte_track),
                 codec=settings.render_codec,
                 cancelled=cancelled,
             )
@@ -143,6 +145,10 @@ def fuse_item(
                 "track:N for a matte clip on video track N",
             )
         else:
+            if drop_opaque_alpha(rendered["matte"]):
+                log.info(
+                    "%s: the matte clip has no alpha: its matte is read from its picture", item.GetName()
+                )
             require_matte(
                 rendered["matte"],
                 f"the matte on video track {matte_track}",
