@@ -314,6 +314,21 @@ def test_a_matte_clip_with_its_matte_in_its_alpha_is_read_from_it(resolve, serve
         assert len(ours) == 6 and all(np.array_equal(a, b) for a, b in zip(ours, expected, strict=True)), name
 
 
+def test_fusing_a_trimmed_clip_again_says_what_its_output_held(resolve, served, shot, tmp_path):
+    """Fused, trimmed by two frames in the edit, fused again with another grade: four frames of the
+    first take were replaced (its placed clip now plays them) and two kept, a folder of mixed takes,
+    without a word in the log."""
+    item = place(resolve, shot["rgba"], 1001, 1006, track=1)
+    (first,) = fuse_items(resolve, [item], settings_for(served.address, tmp_path))
+    assert first.ok, first.error
+    item.duration = 4  # the editor trims the tail
+    (again,) = fuse_items(resolve, [item], settings_for(served.address, tmp_path, grade="slope=0.6"))
+    assert again.ok and again.out == first.out, again.error
+    log = (tmp_path / "movingcolor.log").read_text()
+    assert f"frames {RECORD}-{RECORD + 3} of an earlier fusion in {first.out} were replaced" in log
+    assert f"frames {RECORD + 4}-{RECORD + 5} of an earlier fusion with other settings" in log
+
+
 @pytest.mark.clips
 def test_bear_through_the_script_equals_movingcolor_fuse(resolve, served, clips, tmp_path):
     bear = clips / "bear"

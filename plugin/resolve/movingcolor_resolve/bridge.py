@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from movingcolor.errors import MovingColorError
+from movingcolor.frames.frame_range import describe_frames
 from movingcolor.frames.overlap import check_outputs_spare_inputs
 from movingcolor.frames.sequence import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, SequencePattern
 from movingcolor_client import (
@@ -28,6 +29,7 @@ from movingcolor_hosts import (
     require_matte_in_alpha,
     scratch_folder,
 )
+from movingcolor_hosts.takes import output_takes
 
 from .logs import LOGGER, bridge_logger
 from .placement import place_above
@@ -159,12 +161,38 @@ def fuse_item(
         def progress(done: int, total: int, frame: int) -> None:
             log.info("%s: fused frame %d (%d of %d)", item.GetName(), frame, done, total)
 
+        output = SequencePattern.parse(fuse.out)
+        earlier = sorted(set(output.frames_on_disk()) & set(range(first, last + 1)))
         result = fuse_rendered(fuse, inputs, progress, cancelled)
+    _say_what_the_output_held(item.GetName(), result, earlier)
     track = place_above(project, timeline, result, first, color)
     log.info(
         "%s: %d fused frames on video track %d from %s", item.GetName(), len(result.frames), track, fuse.out
     )
     return FusedItem(item.GetName(), first, last, out=fuse.out, track=track)
+
+
+def _say_what_the_output_held(name: str, result, earlier: list[int]) -> None:
+    """An earlier take's frames replaced (a clip placed from them now plays the new ones), and
+    frames of other settings left beside the new ones in the output (the clip trimmed since): a
+    folder of mixed takes, which a publish would pick up whole."""
+    if earlier:
+        log.warning(
+            "%s: frames %s of an earlier fusion in %s were replaced: a clip placed from them plays the "
+            "new frames (put a version in out to keep a take)",
+            name,
+            describe_frames(earlier),
+            result.out,
+        )
+    _, others = output_takes(result.out, result.frames)
+    if others:
+        log.warning(
+            "%s: %s also holds frames %s of an earlier fusion with other settings, beside the new ones: "
+            "remove them, or fuse into another out, before the folder is used whole",
+            name,
+            result.out,
+            others,
+        )
 
 
 def fuse_items(
