@@ -329,6 +329,23 @@ def test_fusing_a_trimmed_clip_again_says_what_its_output_held(resolve, served, 
     assert f"frames {RECORD + 4}-{RECORD + 5} of an earlier fusion with other settings" in log
 
 
+def test_inputs_render_at_the_timelines_size_whatever_the_deliver_page_was_left_at(
+    resolve, served, shot, tmp_path
+):
+    """A render job takes the Deliver page's resolution: an editor's last delivery at half size left
+    the plate and matte rendered at half size, and the fused clip came back soft, without a word."""
+    place(resolve, shot["rgba"], 1001, 1006, track=1)
+    project = resolve.GetProjectManager().GetCurrentProject()
+    height, width = read_pixels(Path(shot["rgba"].replace("####", "1001"))).shape[:2]
+    project.SetRenderSettings({"FormatWidth": width // 2, "FormatHeight": height // 2})
+    (report,) = fuse_items(resolve, track_items(resolve, 1), settings_for(served.address, tmp_path))
+    assert report.ok, report.error
+    expected = cli_frames(tmp_path / "cli", "--plate", shot["rgba"], "--matte", "alpha", "--grade", GRADE,
+                          "--plate-colorspace", "ACEScg")  # fmt: skip
+    ours = frames_of(Path(report.out).parent, "fused.*.exr")
+    assert len(ours) == 6 and all(np.array_equal(a, b) for a, b in zip(ours, expected, strict=True))
+
+
 @pytest.mark.clips
 def test_bear_through_the_script_equals_movingcolor_fuse(resolve, served, clips, tmp_path):
     bear = clips / "bear"

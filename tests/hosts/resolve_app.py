@@ -93,6 +93,12 @@ def _read(path: str) -> np.ndarray:
     return np.asarray(pixels, np.float32).reshape(spec.height, spec.width, spec.nchannels)
 
 
+def _resized(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
+    source = oiio.ImageBuf(np.ascontiguousarray(pixels))
+    resized = oiio.ImageBufAlgo.resize(source, roi=oiio.ROI(0, width, 0, height, 0, 1, 0, pixels.shape[2]))
+    return np.asarray(resized.get_pixels(oiio.FLOAT), np.float32).reshape(height, width, pixels.shape[2])
+
+
 class MediaPoolItem:
     """An image sequence: ``frames`` maps the clip's frame index (0 = first) to a file."""
 
@@ -222,6 +228,13 @@ class Timeline:
         return max(ends, default=self.start_frame)
 
     def GetSetting(self, settingName: str = "") -> str:  # noqa: N803
+        if settingName in ("timelineResolutionWidth", "timelineResolutionHeight"):
+            # The timeline's size: its first clip's, as a timeline made from a clip is.
+            item = next((item for track in self.tracks for item in track), None)
+            if item is None:
+                return ""
+            height, width = item.pixels(item.start).shape[:2]
+            return str(width if settingName == "timelineResolutionWidth" else height)
         return {"timelineFrameRate": "24"}.get(settingName, "")
 
     def GetTrackCount(self, trackType: str) -> int:  # noqa: N803
@@ -599,6 +612,10 @@ class Project:
             if pixels is None:
                 raise RuntimeError(f"nothing to render at frame {frame}")
             time.sleep(self.seconds_per_frame)
+            size = (int(settings.get("FormatWidth") or 0), int(settings.get("FormatHeight") or 0))
+            if all(size) and size != (pixels.shape[1], pixels.shape[0]):
+                # The Deliver page's resolution (an editor's last delivery at another size).
+                pixels = _resized(pixels, *size)
             spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], pixels.shape[2], pixel_type)
             spec.channelnames = ("R", "G", "B", "A")[: pixels.shape[2]]
             spec.attribute("compression", "zip" if job.codec.endswith("ZIP") else "none")

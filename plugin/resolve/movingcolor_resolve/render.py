@@ -143,6 +143,7 @@ def render_track(
         "ExportVideo": True,
         "ExportAudio": False,
         "ExportAlpha": alpha,
+        **_timeline_size(timeline),
     }
     with deliver_page_kept(project):
         job = _add_job(project, codec, settings)
@@ -172,6 +173,21 @@ def render_track(
             f"the {role} render wrote {len(frames)} frames for {last - first + 1} record frames; run again"
         )
     return str(pattern.directory / f"{pattern.prefix}{'#' * pattern.padding}{pattern.suffix}")
+
+
+def _timeline_size(timeline) -> dict:
+    """The render's size as the timeline's: a job takes the Deliver page's, which an editor's last
+    delivery (a 720p review) may have left smaller, and the inputs came back soft without a word."""
+    size = {}
+    for key, setting in (
+        ("FormatWidth", "timelineResolutionWidth"),
+        ("FormatHeight", "timelineResolutionHeight"),
+    ):
+        value = str(timeline.GetSetting(setting) or "")
+        if not value.isdigit():
+            return {}  # a Resolve that does not say: the page's own, as before
+        size[key] = int(value)
+    return size
 
 
 def _percent(status: dict) -> int:
