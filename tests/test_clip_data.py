@@ -19,7 +19,7 @@ from movingcolor.errors import MovingColorError  # noqa: E402
 from movingcolor.frames.image_io import write_image  # noqa: E402
 from movingcolor.model.channels import GRADED, PLATE  # noqa: E402
 from movingcolor.training import data  # noqa: E402
-from movingcolor.training.clip_data import clip_folder, draw_footage  # noqa: E402
+from movingcolor.training.clip_data import clip_folder, draw_footage, frame_pairs  # noqa: E402
 from movingcolor.training.config import TrainConfig  # noqa: E402
 from movingcolor.training.data import make_batch  # noqa: E402
 from movingcolor.training.export import export_model  # noqa: E402
@@ -294,3 +294,64 @@ def test_a_clip_frame_named_in_another_encoding_is_named_to_rename(tmp_path):
         os.rename(folder / kind / "00002.png", os.fsencode(folder / kind) + b"/caf\xe9.png")
     with pytest.raises(MovingColorError, match="is not UTF-8 text"):
         _real_batch(folder)
+
+
+def _numbered_clip(root: Path, names: list[str], masked: list[str] | None = None, ext: str = ".png") -> Path:
+    """A clip folder whose frame ``names[k]`` is grey ``20 k / 255`` all over (so a drawn frame says
+    which it was), each with a disc mask (``masked``: only those names have one)."""
+    (root / "frames").mkdir(parents=True)
+    (root / "mask").mkdir()
+    yy, xx = np.mgrid[:48, :64]
+    disc = ((yy - 24) ** 2 + (xx - 32) ** 2 < 15**2)[..., None].astype(np.float32)
+    for index, name in enumerate(names):
+        write_image(root / "frames" / f"{name}{ext}", np.full((48, 64, 3), 20 * index / 255, np.float32))
+        if masked is None or name in masked:
+            write_image(root / "mask" / f"{name}.png", disc, channels=("Y",))
+    return root
+
+
+@pytest.mark.parametrize(
+    "names",
+    [[f"shot.{n}" for n in range(7, 13)], [f"sh010.{n:04d}" for n in range(9997, 10002)]],
+    ids=["unpadded", "past-9999"],
+)
+def test_clip_frames_are_in_the_order_of_their_frame_numbers(tmp_path, names):
+    """Names were compared as text unless all digits: shot.10 came before shot.7, and a shot padded to
+    four digits that ran past 9999 was scrambled in time."""
+    folder = _numbered_clip(tmp_path / "clip", names)
+    assert [frame.stem for frame, _ in frame_pairs(clip_folder(folder, 4))] == names
+
+
+def test_a_frame_without_a_mask_is_named_and_no_window_joins_its_neighbours(tmp_path, caplog):
+    """A frame without a mask was dropped in silence, and its neighbours became adjacent frames in
+    training windows: a jump in time the network was taught as motion."""
+    names = [f"{n:05d}" for n in range(10)]
+    folder = _numbered_clip(tmp_path / "clip", names, [name for name in names if name != "00005"])
+    rng = np.random.default_rng(0)
+    with caplog.at_level("WARNING", logger="movingcolor"):
+        drawn = [
+            np.rint(draw_footage(rng, (folder,), 4, 32, 48)[0][:, 0, 0, 0] * 255 / 20) for _ in range(40)
+        ]
+    assert "00005.png" in caplog.text and "without a mask" in caplog.text
+    steps = {abs(int(b - a)) for frames in drawn for a, b in zip(frames, frames[1:], strict=False)}
+    assert steps == {1}, "every window is of consecutive frames"
+    assert {int(min(frames)) for frames in drawn} == {0, 1, 6}, "windows on both sides of the gap"
+    with pytest.raises(MovingColorError, match="holds 9 frames with masks, at most 5 of them consecutive"):
+        clip_folder(folder, 6)
+
+
+@pytest.mark.parametrize("kind", ["exr", "mov"])
+def test_a_clip_folder_of_frames_training_does_not_read_says_so(tmp_path, kind):
+    """A folder of EXR frames (or a movie) with masks was said to hold no frames with masks."""
+    names = ["plate.1001", "plate.1002", "plate.1003"]
+    if kind == "exr":
+        folder = _numbered_clip(tmp_path / "clip", names, ext=".exr")
+        found = "3 .exr files"
+    else:
+        folder = _numbered_clip(tmp_path / "clip", names)
+        for frame in (folder / "frames").iterdir():
+            frame.unlink()
+        (folder / "frames" / "shot.mov").write_bytes(b"")
+        found = "1 .mov file"
+    with pytest.raises(MovingColorError, match=rf"holds {found}, which training does not read: .*\.png"):
+        clip_folder(folder)

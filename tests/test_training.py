@@ -28,6 +28,7 @@ from movingcolor.model.config import CONFIGS  # noqa: E402
 from movingcolor.synthetic.shapes import smooth_path  # noqa: E402
 from movingcolor.training.config import CONFIG_FOLDER, TrainConfig  # noqa: E402
 from movingcolor.training.data import make_batch  # noqa: E402
+from movingcolor.training.export import export_model  # noqa: E402
 from movingcolor.training.random_grade import PAPER_RANGES, grade_function, random_grade, random_parametric  # noqa: E402
 from movingcolor.training.trainer import LOSS_COLUMNS, RUN_MARKER, VALIDATION_SEED_OFFSET, Trainer  # noqa: E402
 
@@ -226,6 +227,58 @@ def test_fine_tuning_from_a_model_with_another_start_begins_at_the_new_start(tmp
     assert scores["start_band_l1"] != pytest.approx(scores["hard_band_l1"], abs=1e-6)
     with pytest.raises(Exception, match="same configuration"):
         Trainer(dataclasses.replace(base, network="lite", init="tiny-random"), tmp_path / "other")
+
+
+def _guided_model(folder: Path) -> Path:
+    """A tiny model with trained-looking heads that start from the guided matte and the composite,
+    its edge curve slope 2: as the shipped model is, but tiny."""
+    from conftest import live_heads
+    from movingcolor.model.registry import create_network
+
+    network = create_network("tiny", seed=0, matte_start="guided", color_start="composite", edge_contrast=2.0)
+    return save_checkpoint(live_heads(network), folder, "tiny-guided", "# test\n")
+
+
+def test_a_fine_tune_that_leaves_the_heads_settings_out_continues_its_models_heads(tmp_path, caplog):
+    """With init set and matte_start/color_start left out, the config's defaults (coarse, plate) won:
+    the model's trained blend head was zeroed and the run started from the coarse matte, while the
+    model card said it was initialised from the model."""
+    model = _guided_model(tmp_path / "tiny-guided")
+    config = dataclasses.replace(TrainConfig.load("tiny-test"), init=str(model), gan_weight=0.0)
+    with caplog.at_level("WARNING", logger="movingcolor"):
+        trainer = Trainer(config, tmp_path / "run")
+    started = trainer.network.config
+    assert (started.matte_start, started.color_start, started.edge_contrast) == ("guided", "composite", 2.0)
+    donor = load_checkpoint(model).network.state_dict()
+    assert all(torch.equal(value, donor[key]) for key, value in trainer.network.state_dict().items())
+    assert "restarts at zero" not in caplog.text
+    trainer.train(steps=1)
+    # A later segment keeps the heads it started with, though the model is gone.
+    shutil.rmtree(model)
+    resumed = Trainer(config, tmp_path / "run")
+    assert resumed.resume() and resumed.network.config.matte_start == "guided"
+    card = (export_model(resumed, tmp_path / "model", "ft", "a test machine") / "MODEL_CARD.md").read_text()
+    assert "Starting matte of the blend head: guided" in card and "re-initialised" not in card
+
+
+def test_a_fine_tune_that_sets_another_start_says_its_head_restarts(tmp_path, caplog):
+    """A config that sets a start other than its init model's restarts that head at zero: the log
+    and the exported model card say so (the card said only "Initialised from")."""
+    model = _guided_model(tmp_path / "tiny-guided")
+    config = dataclasses.replace(
+        TrainConfig.load("tiny-test"), init=str(model), matte_start="coarse", gan_weight=0.0
+    )
+    with caplog.at_level("WARNING", logger="movingcolor"):
+        trainer = Trainer(config, tmp_path / "run")
+    assert "matte_start = 'coarse' where the model's is 'guided'" in caplog.text
+    assert "restarts at zero" in caplog.text and "color_start" not in caplog.text
+    assert not trainer.network.blend_decoder.head.weight.any()
+    assert trainer.network.config.color_start == "composite"
+    trainer.train(steps=1)
+    resumed = Trainer(config, tmp_path / "run")  # the card of a later segment says it too
+    assert resumed.resume()
+    card = (export_model(resumed, tmp_path / "model", "ft", "a test machine") / "MODEL_CARD.md").read_text()
+    assert f"Initialised from: {model}; its blend head re-initialised: matte_start 'coarse'" in card
 
 
 def test_a_fine_tune_resumes_without_the_model_it_started_from(tmp_path, test_model):
@@ -688,6 +741,29 @@ def test_loss_curves_reach_tensorboard_as_in_the_csv(tmp_path):
     assert [point.step for point in events.Scalars("validation/band_l1")] == [2]
 
 
+def test_a_model_an_export_killed_between_its_renames_is_found_and_its_hidden_folders_are_not(
+    tmp_path, monkeypatch
+):
+    """A kill between an export's two renames left only .NAME.<staging> and .NAME.old: the model was
+    gone from --model and `movingcolor info` listed the hidden folders as installed models."""
+    from movingcolor.model.registry import create_network, find_model, model_folders
+
+    root = tmp_path / "models"
+    network = create_network("tiny", seed=0)
+    folder = save_checkpoint(network, root / "studio-ft", "studio-ft", "# test\n")
+    shutil.copytree(folder, root / ".studio-ft.k3j9x")  # the staging folder it was swapping in
+    os.replace(folder, root / ".studio-ft.old")  # killed between the renames
+    monkeypatch.setenv("MOVINGCOLOR_MODELS", str(root))
+    listed = {name: path for name, path in model_folders().items() if path.parent == root}
+    assert listed == {"studio-ft": folder}
+    assert find_model("studio-ft") == folder and load_checkpoint(folder).name == "studio-ft"
+    # A model named by its folder, and loaded from it, is put back too.
+    os.replace(folder, root / ".studio-ft.old")
+    assert find_model(str(folder)) == folder
+    os.replace(folder, root / ".studio-ft.old")
+    assert load_checkpoint(folder).name == "studio-ft"
+
+
 def test_train_command_exports_a_usable_model(tmp_path, demo_inputs, capsys):
     run = tmp_path / "run"
     assert (
@@ -767,6 +843,25 @@ def test_train_command_exports_a_usable_model(tmp_path, demo_inputs, capsys):
         )
         == 0
     )
+
+
+def test_a_fine_tune_exported_without_a_name_never_takes_an_installed_models_name(tmp_path, capsys):
+    """The documented fine-tune config keeps the shipped model's name: exported without --name, the
+    fine-tune recorded the shipped model's name in every frame it fused."""
+    config = tmp_path / "ft.toml"
+    tiny = (CONFIG_FOLDER / "tiny-test.toml").read_text().replace("movingcolor-tiny-test", "tiny-random")
+    config.write_text(tiny.replace("steps = 4", "steps = 1").replace("gan_weight = 0.01", "gan_weight = 0.0"))
+    train = ("train", "--config", config, "--out", tmp_path / "run", "--export")
+    assert run_cli(*train, tmp_path / "studio-ft") == 0
+    assert load_checkpoint(tmp_path / "studio-ft").name == "studio-ft"
+    assert "exported model is named studio-ft, after its folder" in capsys.readouterr().err
+    # Named on purpose, the name is kept, with a warning; a folder named as an installed model too
+    # leaves no name to take.
+    assert run_cli(*train, tmp_path / "ft2", "--name", "tiny-random") == 0
+    assert load_checkpoint(tmp_path / "ft2").name == "tiny-random"
+    assert "--name tiny-random is the name of the installed model" in capsys.readouterr().err
+    assert run_cli(*train, tmp_path / "more" / "tiny-random") == 2
+    assert "give --name NAME" in capsys.readouterr().err
 
 
 def test_the_model_card_says_how_a_colour_head_run_was_trained(tmp_path):

@@ -10,6 +10,7 @@ clears.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -31,6 +32,23 @@ def restore_folder(folder: str | os.PathLike) -> None:
         shutil.rmtree(waiting, ignore_errors=True)
     else:
         os.replace(waiting, folder)
+
+
+def restore_for_reading(folder: str | os.PathLike) -> None:
+    """:func:`restore_folder` for a reader: where this user may not write beside ``folder`` (a
+    shared install), it is read as it is."""
+    with contextlib.suppress(OSError):
+        restore_folder(folder)
+
+
+def restore_folders_in(root: str | os.PathLike) -> None:
+    """:func:`restore_for_reading` for every folder of ``root`` that a swap set aside (a listing of
+    model folders looks at them all)."""
+    with contextlib.suppress(OSError):
+        names = [entry.name for entry in os.scandir(root)]
+        for name in names:
+            if name.startswith(".") and name.endswith(".old") and len(name) > len("..old"):
+                restore_for_reading(Path(root) / name[1 : -len(".old")])
 
 
 def replace_folder(staging: str | os.PathLike, folder: str | os.PathLike) -> None:

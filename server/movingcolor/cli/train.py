@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -42,7 +43,13 @@ def add_parser(commands) -> None:
         "with any number",
     )
     parser.add_argument("--export", help="after training, write a model folder here")
-    parser.add_argument("--name", help="with --export: the exported model's name (default: the config's)")
+    parser.add_argument(
+        "--name",
+        help="with --export: the exported model's name, which every frame it fuses records (default: the "
+        "config's name; where that names an installed model of other weights, as a fine-tune of the "
+        "shipped model's config does, the export folder's name instead: frames never claim a model "
+        "that did not make them)",
+    )
     parser.add_argument(
         "--best", action="store_true", help="with --export: export the best validated weights, not the last"
     )
@@ -56,7 +63,7 @@ def run(args) -> int:
     # or farm node's) gets the install command, not a traceback.
     server_extra("torch", "training", "torch")
     from ..model.checkpoint import check_model_folder_target
-    from ..training.config import TrainConfig
+    from ..training.config import HEAD_SETTINGS, TrainConfig
     from ..training.export import export_model
     from ..training.trainer import Trainer
 
@@ -83,6 +90,7 @@ def run(args) -> int:
                 f"replace the run; export the model elsewhere"
             )
         check_model_folder_target(args.export)
+        export_name = _export_name(args.name, config.name, Path(args.export))
     try:
         if not Path(args.out).exists():  # a file there is named as one by the trainer
             Path(args.out).mkdir(parents=True)
@@ -101,8 +109,11 @@ def run(args) -> int:
                 f"{saved} is damaged ({error}); restore the run folder from a copy, or train into "
                 f"another --out"
             ) from None
-        if previous != config:
-            before, now = previous.to_dict(), config.to_dict()
+        # A head setting the config leaves unset is the run's as it started (a run recorded before
+        # such settings could be unset holds the values it took).
+        unset = {name: getattr(previous, name) for name in HEAD_SETTINGS if getattr(config, name) is None}
+        if previous != dataclasses.replace(config, **unset):
+            before, now = previous.to_dict(), dataclasses.replace(config, **unset).to_dict()
             differing = sorted(key for key in before.keys() | now.keys() if before.get(key) != now.get(key))
             raise MovingColorError(
                 f"{args.out} holds a run with a different configuration ({', '.join(differing)} "
@@ -152,6 +163,46 @@ def run(args) -> int:
         from ..bench.report import cpu_name
 
         hardware = f"{cpu_name()}, {os.cpu_count()} cores" if trainer.device == "cpu" else trainer.device
-        folder = export_model(trainer, Path(args.export), args.name or config.name, hardware)
+        folder = export_model(trainer, Path(args.export), export_name, hardware)
         print(f"exported model: {folder}")
     return 0
+
+
+def _export_name(given: str | None, configured: str, folder: Path) -> str:
+    """The exported model's name: ``given`` (--name), else the config's, else, where the config's
+    names an installed model in another folder (a fine-tune of the shipped model keeps its config's
+    name), the export folder's: every frame the model fuses records its name, and a frame must not
+    claim a model it was not made by."""
+    from ..model.registry import model_folders
+
+    installed = model_folders()
+    folder = folder.expanduser().resolve()
+
+    def elsewhere(name: str) -> bool:
+        return name in installed and installed[name].resolve() != folder
+
+    name = given or configured
+    if not elsewhere(name):
+        return name
+    if given:
+        print(
+            f"movingcolor: warning: --name {given} is the name of the installed model {installed[name]}, "
+            f"which has other weights: frames fused by either will record the same model",
+            file=sys.stderr,
+            flush=True,
+        )
+        return given
+    if elsewhere(folder.name):
+        raise MovingColorError(
+            f"the config's name {configured} and the export folder's name {folder.name} both name "
+            f"installed models of other weights, which the frames this model fuses would claim: give "
+            f"--name NAME"
+        )
+    print(
+        f"movingcolor: the config's name {configured} is the installed model {installed[name]}'s, which "
+        f"has other weights: the exported model is named {folder.name}, after its folder (give --name "
+        f"to name it otherwise)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return folder.name

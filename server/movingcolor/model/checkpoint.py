@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..errors import MovingColorError
-from ..folder_swap import replace_folder
+from ..folder_swap import replace_folder, restore_for_reading
 from .config import NetworkConfig
 
 if TYPE_CHECKING:
@@ -144,6 +144,7 @@ def read_description(folder: Path) -> dict:
     :func:`described_network`). Needs no weights library, so cost benchmarks can build a
     model's network on a bare machine."""
     folder = Path(folder)
+    restore_for_reading(folder)  # an export killed between its renames set the model aside
     for required in (WEIGHTS, CONFIG):
         if not (folder / required).is_file():
             raise CheckpointError(

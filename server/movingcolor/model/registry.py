@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import MovingColorError
+from ..folder_swap import restore_folders_in, restore_for_reading
 from .channels import INPUT_CHANNELS
 from .checkpoint import CONFIG, described_network, load_checkpoint, read_description
 from .config import CONFIGS, NetworkConfig, get_config
@@ -92,12 +93,17 @@ class InstalledModels(Mapping[str, Path]):
     """
 
     def __init__(self, roots: Sequence[Path]):
+        for root in roots:
+            # Models an export killed between its renames set aside: until put back, a model was
+            # missing from --model and its hidden folders were listed as models.
+            restore_folders_in(root)
         found = [
             folder
             for root in roots
             if root.is_dir()
             for folder in sorted(root.iterdir())
-            if (folder / CONFIG).is_file()
+            # Dot names are an export's staging folder and its set-aside model, not models.
+            if not folder.name.startswith(".") and (folder / CONFIG).is_file()
         ]
         folders: dict[str, Path] = {}
         # Folder names first: the first on the search path wins, as for any name.
@@ -165,6 +171,7 @@ def find_model(name_or_path: str | None) -> Path:
     if name_or_path in installed:
         return installed[name_or_path]
     path = Path(name_or_path).expanduser()
+    restore_for_reading(path)  # a model an export killed between its renames set aside
     if path.is_dir():
         return path
     installed_text = f"Installed models: {installed.listing()}"

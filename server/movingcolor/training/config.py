@@ -28,6 +28,10 @@ MODES = ("regional", "paper", "composite", "mixed")
 #: blurred matte grown or shrunk by 1-6 px and shifted by up to 3; ``full``, from nearly right
 #: (under a pixel) through the usual few pixels to beyond the band.
 MATTE_ERRORS = ("coarse", "full")
+#: The settings that decide what the network's heads compute, and their values where neither the
+#: config nor an init model sets them (None: the network configuration's). A fine-tune takes those
+#: its config leaves unset from its init model: the defaults silently restarted a trained head.
+HEAD_SETTINGS = {"matte_start": "coarse", "color_start": "plate", "edge_contrast": None}
 
 
 @dataclass(frozen=True)
@@ -36,17 +40,20 @@ class TrainConfig:
     network: str = "lite"  # a named network configuration (model/config.py)
     # What the blend head starts from and refines: "coarse" (the input matte) or "guided"
     # (the guided engine's refinement; the network then learns only what the filter misses).
-    matte_start: str = "coarse"
+    # Unset = the init model's, else "coarse" (HEAD_SETTINGS).
+    matte_start: str | None = None
     # An installed model name or model folder whose weights start the run ("" = random).
-    # Where its matte_start (color_start) differs, the blend (colour) head's last layer restarts
-    # at zero, so step 0 returns exactly the new start.
+    # The settings of HEAD_SETTINGS left unset are the model's, so its heads go on as they were;
+    # where the config sets matte_start (color_start) otherwise, the blend (colour) head's last
+    # layer restarts at zero, so step 0 returns exactly the new start (a warning and the model
+    # card say so).
     init: str = ""
     # What the colour head's colours are a residual on: "plate" (the paper's) or "composite"
-    # (the host's composite, band included).
-    color_start: str = "plate"
+    # (the host's composite, band included). Unset = the init model's, else "plate".
+    color_start: str | None = None
     # The slope of the curve that steepens the blend head's matte about 0.5 (model/config.py's
-    # edge_contrast), trained through and recorded in the exported model; unset = the network
-    # configuration's.
+    # edge_contrast), trained through and recorded in the exported model; unset = the init
+    # model's, else the network configuration's.
     edge_contrast: float | None = None
     # The curve's slope the exported model runs with, where it differs from the one trained
     # through: the shipped weights learned with none (1) and run with the product's (4), and a
@@ -149,7 +156,7 @@ class TrainConfig:
                 raise MovingColorError(f"{source}: {weight} must be 0 or more, not {getattr(config, weight)}")
         if config.mode not in MODES:
             raise MovingColorError(f"{source}: mode must be one of {MODES}, not {config.mode!r}")
-        if config.color_start not in COLOR_STARTS:
+        if config.color_start not in (None, *COLOR_STARTS):
             raise MovingColorError(
                 f"{source}: color_start must be one of {COLOR_STARTS}, not {config.color_start!r}"
             )
@@ -158,7 +165,7 @@ class TrainConfig:
                 f"{source}: a colour head that starts from the composite learns nothing from paper "
                 f'clips (their composite is the answer); use mode = "composite" or "mixed"'
             )
-        if config.matte_start not in MATTE_STARTS:
+        if config.matte_start not in (None, *MATTE_STARTS):
             raise MovingColorError(
                 f"{source}: matte_start must be one of {MATTE_STARTS}, not {config.matte_start!r}"
             )
@@ -200,6 +207,14 @@ class TrainConfig:
                 f"{source}: 0 < local <= frames must hold (local {config.local}, frames {config.frames})"
             )
         return config
+
+    def with_heads(self, heads: dict) -> TrainConfig:
+        """This configuration with ``heads`` (HEAD_SETTINGS' values) for the head settings it leaves
+        unset, checked as a whole (a paper-mode run that took a composite colour start from its
+        init model is refused as one that set it)."""
+        unset = {name: heads[name] for name in HEAD_SETTINGS if getattr(self, name) is None}
+        source = f"training config (with init model {self.init!r}'s {', '.join(unset)})" if self.init else ""
+        return TrainConfig.from_dict({**self.to_dict(), **unset}, source or "training config")
 
     def learning_rate_at(self, step: int) -> float:
         """The learning rate of ``step`` (counting from 0): a function of the step alone, so a

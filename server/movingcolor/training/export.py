@@ -37,14 +37,15 @@ def _wall_seconds(run: Path) -> float:
 
 def export_model(trainer: Trainer, folder: Path, name: str, hardware: str, extra: str = "") -> Path:
     c = trainer.config
-    trained_slope = trainer.network.config.edge_contrast
+    heads = trainer.network.config  # the heads' settings as run: the config's, or its init model's
+    trained_slope = heads.edge_contrast
     network = trainer.network_for_export()
     validation = _validation(trainer.run, trainer.exported_step)
     mode = {
         "regional": "regional (the blend head: grade inside a soft sprite alpha, coarse flickering matte)",
         "paper": "paper (the colour head: whole frame graded, band removed)",
         "composite": "composite (the colour head: regional clips, only the host's composite known)",
-        "mixed": f"mixed (regional 3 : {'composite' if c.color_start == 'composite' else 'paper'} 1)",
+        "mixed": f"mixed (regional 3 : {'composite' if heads.color_start == 'composite' else 'paper'} 1)",
     }[c.mode]
     rate = f"{c.learning_rate:g}" + (
         f", cosine decay to {c.final_learning_rate:g}" if c.final_learning_rate >= 0 else ", constant"
@@ -59,13 +60,16 @@ def export_model(trainer: Trainer, folder: Path, name: str, hardware: str, extra
         "## Training",
         "",
         f"- Mode: {mode}",
-        f"- Starting matte of the blend head: {c.matte_start}"
+        f"- Starting matte of the blend head: {heads.matte_start}"
         + (
             " (the guided engine's refinement; the network learns its change)"
-            if c.matte_start == "guided"
+            if heads.matte_start == "guided"
             else ""
         ),
-        f"- Initialised from: {c.init or 'random weights'}",
+        f"- Initialised from: {c.init or 'random weights'}"
+        + "".join(
+            f"; its {restarted} (its last layer restarted at zero)" for restarted in trainer.restarted_heads
+        ),
         *(
             [
                 f"- Edge curve: trained through slope {trained_slope:g}, runs with"

@@ -39,9 +39,9 @@ from ..model.channels import EDITED_OUTSIDE_BAND, GRADED, MATTE, PLATE
 from ..model.checkpoint import load_checkpoint
 from ..model.device import resolve_device
 from ..model.network import MovingColorNet
-from ..model.registry import create_network, find_model
+from ..model.registry import create_network, find_model, network_config
 from .batch_prefetch import BatchPrefetcher, default_workers
-from .config import TrainConfig
+from .config import HEAD_SETTINGS, TrainConfig
 from .data import Batch, make_batch
 from .edge_curve import steepened
 from .losses import (
@@ -111,18 +111,24 @@ class Trainer:
         if self.workers < 0:
             raise MovingColorError(f"workers must be 0 or more, not {self.workers}")
         torch.manual_seed(config.seed)
+        # A run that resumes takes every weight, and its heads' settings, from its checkpoint: the
+        # model it started from need not be installed where a later segment runs.
+        restore_folder(self.checkpoint)
+        #: The heads whose last layer restarted at zero, each with why (the model card says so).
+        self.restarted_heads: list[str] = []
+        recorded = self._recorded_start()
+        run_as = config.with_heads(self._start_heads(config, recorded))
         self.network = create_network(
             config.network,
-            matte_start=config.matte_start,
-            color_start=config.color_start,
-            edge_contrast=config.edge_contrast,
+            matte_start=run_as.matte_start,
+            color_start=run_as.color_start,
+            edge_contrast=run_as.edge_contrast,
             coarse_matte_input=config.coarse_matte_input,
         ).to(self.device)
-        # A run that resumes takes every weight from its checkpoint: the model it started from need
-        # not be installed where a later segment runs.
-        restore_folder(self.checkpoint)
         if config.init and not self.has_checkpoint:
             self._start_from(config.init)
+        else:
+            self.restarted_heads = list(recorded.get("restarted_heads", []))
         self.frozen = self._freeze(config.train_only)
         self.optimiser = torch.optim.AdamW(
             [p for p in self.network.parameters() if p.requires_grad],
@@ -161,15 +167,28 @@ class Trainer:
                 f"not: set coarse_matte_input = true in the training config"
             )
         self.network.load_state_dict(_widened(loaded.state_dict(), self.network.state_dict()))
-        restarted = {
-            "blend_decoder": loaded.config.matte_start != self.network.config.matte_start,
-            "color_decoder": loaded.config.color_start != self.network.config.color_start,
-        }
-        for name, restart in restarted.items():
-            if restart:
-                head = getattr(self.network, name).head
-                torch.nn.init.zeros_(head.weight)
-                torch.nn.init.zeros_(head.bias)
+        starts = {"blend_decoder": ("blend", "matte_start"), "color_decoder": ("colour", "color_start")}
+        for name, (head_name, setting) in starts.items():
+            theirs, ours = getattr(loaded.config, setting), getattr(self.network.config, setting)
+            if theirs == ours:
+                continue
+            head = getattr(self.network, name).head
+            torch.nn.init.zeros_(head.weight)
+            torch.nn.init.zeros_(head.bias)
+            why = f"{head_name} head re-initialised: {setting} {ours!r}, the model's {theirs!r}"
+            self.restarted_heads.append(why)
+            log.warning(
+                "init model %s: the config sets %s = %r where the model's is %r, so the %s head's last "
+                "layer restarts at zero (step 0 returns the %s start, not the model's trained head); "
+                "leave %s out of the config to fine-tune the model's head",
+                model,
+                setting,
+                ours,
+                theirs,
+                head_name,
+                ours,
+                setting,
+            )
 
     def _freeze(self, train_only: tuple[str, ...]) -> list[torch.nn.Module]:
         """Stop every top-level block not named in ``train_only`` from learning; returns them."""
@@ -190,6 +209,33 @@ class Trainer:
         self.network.train()
         for module in self.frozen:
             module.eval()  # batch norm keeps its running statistics
+
+    def _start_heads(self, config: TrainConfig, recorded: dict) -> dict:
+        """The heads' settings (HEAD_SETTINGS) for those ``config`` leaves unset: the run's own where
+        it resumes, else its init model's (a fine-tune goes on with the model's heads), else the
+        defaults."""
+        if "heads" in recorded:
+            return recorded["heads"]
+        if config.init and not self.has_checkpoint:  # a damaged record is named by resume(), not here
+            return _model_heads(config.init)
+        return HEAD_SETTINGS
+
+    def _recorded_start(self) -> dict:
+        """What the run's checkpoint records of how it started: its heads' settings (``heads``) and
+        the heads that restarted at zero (``restarted_heads``); nothing where it has no checkpoint
+        or its record cannot be read (resuming says so)."""
+        if not self.has_checkpoint:
+            return {}
+        try:
+            state = json.loads((self.checkpoint / "trainer.json").read_text())
+            recorded = state.get("config", {})
+            # A checkpoint of a version before the heads were recorded holds them in its config.
+            heads = state.get("heads") or {
+                name: recorded.get(name, HEAD_SETTINGS[name]) for name in HEAD_SETTINGS
+            }
+            return {"heads": heads, "restarted_heads": state.get("restarted_heads", [])}
+        except (OSError, ValueError, AttributeError):
+            return {}
 
     # -- state -------------------------------------------------------------------------
 
@@ -218,7 +264,13 @@ class Trainer:
                 _save_split(self.d_optimiser.state_dict(), staging, "d_optimiser")
             (staging / "trainer.json").write_text(
                 json.dumps(
-                    {"step": self.step, "config": self.config.to_dict(), "scikit_image": _has_scikit_image()},
+                    {
+                        "step": self.step,
+                        "config": self.config.to_dict(),
+                        "heads": {name: getattr(self.network.config, name) for name in HEAD_SETTINGS},
+                        "restarted_heads": self.restarted_heads,
+                        "scikit_image": _has_scikit_image(),
+                    },
                     indent=2,
                 )
             )
@@ -347,8 +399,8 @@ class Trainer:
             "local": c.local,
             "height": c.height,
             "width": c.width,
-            "matte_start": c.matte_start,
-            "color_start": c.color_start,
+            "matte_start": self.network.config.matte_start,
+            "color_start": self.network.config.color_start,
             "fast_fraction": c.fast_fraction,
             "lut_fraction": c.lut_fraction,
             "clip_folders": c.clip_folders,
@@ -497,7 +549,7 @@ class Trainer:
             else:
                 matte = torch.from_numpy(batch.matte[:, : batch.local]).to(self.device)
                 baselines = {"hard": matte * graded + (1 - matte) * plate}
-                if c.matte_start != "coarse":
+                if self.network.config.matte_start != "coarse":
                     # As the guided engine shows it: through the same edge curve.
                     start = steepened(x[:, :, MATTE], self.network.config.edge_contrast)
                     baselines["start"] = start * graded + (1 - start) * plate
@@ -698,6 +750,12 @@ def _widened(loaded: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -
             widened[name] = torch.zeros(wanted, dtype=values.dtype, device=values.device)
             widened[name][:, : values.shape[1]] = values
     return widened
+
+
+def _model_heads(model: str) -> dict:
+    """The head settings (HEAD_SETTINGS) of the installed model or model folder ``model``."""
+    network = network_config(model)
+    return {name: getattr(network, name) for name in HEAD_SETTINGS}
 
 
 def _has_scikit_image() -> bool:
