@@ -585,8 +585,9 @@ def _write_pixels(name: str, spec: oiio.ImageSpec, data: np.ndarray, fileformat:
         # Closing finishes the file (an EXR's chunk offsets): a failure there is a failed write too.
         closed = output.close()
     # OpenImageIO's PNG writer says a write that ran out of room in its error text alone, with every
-    # call answering success: a frame cut short was counted written.
-    if failure is None and (not closed or output.has_error):
+    # call answering success: a frame cut short was counted written. (Its TIFF writer leaves an error
+    # there for a whole file too, of the Exif block it could not add: taken at its word.)
+    if failure is None and (not closed or (fileformat == "png" and output.has_error)):
         failure = error_text(output.geterror) or "the file could not be finished"
     if failure is not None and "\n" in failure:
         # A writer that goes on past a failed write says so for every block it could not write.
