@@ -1048,6 +1048,58 @@ def test_a_lowercase_alpha_is_the_matte(tmp_path, matte_is):
     np.testing.assert_allclose(fused[distance < 6], 2 * source[distance < 6], rtol=1e-5)
 
 
+@pytest.mark.parametrize("through", ["in-process", "server"])
+def test_a_matte_in_a_layers_alpha_is_named_with_the_command_that_gives_it(tmp_path, capsys, caplog, through):
+    """A Nuke render with the roto in a layer (``mask.A``) and no alpha of its own: as --matte, its
+    picture became the matte without a word (every pixel graded by its brightest channel); as the
+    plate's alpha, the refusal listed R, G, B alone. Both now name the layer and the oiiotool command
+    that writes it as a matte, and that command's matte fuses as the layer says."""
+    import shlex
+    import shutil
+    import subprocess
+
+    from conftest import run_cli, short_folder
+    from movingcolor.service.process import ServerProcess
+
+    rows, columns = np.mgrid[0:32, 0:48]
+    disc = (np.hypot(rows - 16, columns - 24) < 10).astype(np.float32)
+    (tmp_path / "shot").mkdir()
+    for number in (1001, 1002):
+        pixels = np.concatenate([np.full((32, 48, 3), 0.6, np.float32), disc[..., None]], axis=2)
+        write_image(tmp_path / "shot" / f"render.{number}.exr", pixels, channels=("R", "G", "B", "mask.A"))
+    render = str(tmp_path / "shot" / "render.####.exr")
+    server = ServerProcess(f"unix://{short_folder()}/mc.sock").start() if through == "server" else None
+    try:
+        via = ["--server", server.address] if server else []
+
+        def fuse(matte: str, out: str) -> int:
+            return run_cli("fuse", "--plate", render, "--matte", matte, "--grade", "slope=2,2,2",
+                           "--engine", "hard", "--out", str(tmp_path / out / "f.####.exr"), *via)  # fmt: skip
+
+        with caplog.at_level("WARNING"):
+            assert fuse(render, "picture") == 0
+        said = "\n".join(r.getMessage() for r in caplog.records)
+        assert "the matte has no alpha of its own (A) but its layers have (mask.A)" in said
+        command = said.split("e.g. ")[1].split("\n")[0].strip()
+        assert "--ch A=mask.A" in command
+        if server:  # the server has no files to name: the command in general terms
+            return
+        assert command.startswith("oiiotool --frames 1001-1002 ")
+        assert fuse("alpha", "alpha") == 2
+        refused = capsys.readouterr().err
+        assert "the plate has no alpha of its own (A), only its layers' (mask.A)" in refused
+        if shutil.which("oiiotool"):
+            subprocess.run(shlex.split(command), check=True)
+            matte = str(tmp_path / "shot" / "render_matte.####.exr")
+            assert fuse(matte, "layer") == 0
+            fused = read_pixels(tmp_path / "layer" / "f.1001.exr")
+            np.testing.assert_allclose(fused[disc == 1], 1.2, rtol=1e-2)  # graded inside the disc
+            np.testing.assert_allclose(fused[np.hypot(rows - 16, columns - 24) > 14], 0.6, rtol=1e-3)
+    finally:
+        if server:
+            server.stop()
+
+
 def test_a_video_plates_rate_pixel_aspect_and_timecode_reach_each_fused_frame(tmp_path, caplog):
     """A video plate's frames carried none of its header: a conform could not place them (no
     timecode), and an anamorphic ProRes's squeeze was lost without a word (its aspect is the

@@ -35,6 +35,8 @@ class DecodedImage:
     is_float: bool
     #: The conform attributes a file's header held (``image_io.CONFORM_ATTRIBUTES``), typed.
     carried: dict = field(default_factory=dict)
+    #: Every channel a file stored, of which ``channels`` are those read (a render's layers).
+    stored_channels: tuple[str, ...] = ()
 
     @property
     def size(self) -> tuple[int, int]:
@@ -58,9 +60,11 @@ class DeferredImage:
         is_float: bool,
         decode: Callable[[], np.ndarray],
         carried: dict | None = None,
+        stored_channels: tuple[str, ...] = (),
     ):
         self.size = size
         self.channels = channels
+        self.stored_channels = stored_channels
         self.colorspace = colorspace
         self.is_float = is_float
         self.carried = carried or {}
@@ -314,6 +318,11 @@ class StreamSource(FrameSource):
     @property
     def channels(self) -> tuple[str, ...]:  # type: ignore[override]
         return self._first().channels
+
+    @property
+    def stored_channels(self) -> tuple[str, ...]:
+        """Every channel the first image's file stored (its render's other layers too)."""
+        return self._first().stored_channels
 
     @property
     def declared_colorspace(self) -> str:  # type: ignore[override]

@@ -32,6 +32,7 @@ from ..frames.matte import channels_of_other_shapes, matte_from_pixels
 from ..masks.band import edge_band, edge_band_with_fade, transform_may_need_scipy
 from .composite import at_pixels, blend_exact
 from .plan import ShotPlan
+from .sources import say_a_matte_whose_alpha_is_a_layers
 
 log = logging.getLogger("movingcolor")
 
@@ -153,6 +154,7 @@ class FramePreparer:
         self.plan = plan
         self._said_wide = False  # a percentage band found as wide as the frame, said once
         self._said_shapes = False  # a colour matte's channels of other shapes, said once
+        self._said_layers = False  # a matte without an alpha but with a layer's, said once
         # What needs scipy: recovering each frame's grade from a host's composite, an engine that
         # filters with it, a band that may reach beyond the distances found without it.
         if plan.mode == "edited" or (
@@ -394,6 +396,9 @@ class FramePreparer:
         matte_source = plan.sources.matte
         pixels = matte_source.read(number)
         matte = matte_from_pixels(pixels, matte_source.channels)
+        if not self._said_layers:
+            self._said_layers = True
+            say_a_matte_whose_alpha_is_a_layers(matte_source)
         if not self._said_shapes:
             # Judged on the first frame where the matte covers anything (a roto may start empty).
             self._said_shapes = bool(matte.max() > 0.0)

@@ -89,6 +89,7 @@ class ImageDecoder:
             header.is_float,
             lambda: unreserved._decode_file(image).pixels,
             header.carried,
+            tuple(header.stored_channels),
         )
 
     def _raw_pixels(self, image: Image) -> np.ndarray:
@@ -143,8 +144,10 @@ class ImageDecoder:
                 f"{image.label} ({fmt} bytes)",
                 lambda header: self._reserve_header(header, image.label),
             )
-        channels = tuple(header.channels)
-        return DecodedImage(pixels, channels, header.colorspace, header.is_float, header.carried)
+        stored = tuple(header.stored_channels)
+        return DecodedImage(
+            pixels, tuple(header.channels), header.colorspace, header.is_float, header.carried, stored
+        )
 
 
 def _no_encoding(image: Image) -> WireFormatError:
