@@ -231,6 +231,27 @@ def test_a_correction_id_picks_that_correction_or_is_refused(config, tmp_path):
     assert np.allclose(_grade(config, f"{unnamed}#1", rgb), [[0.25, 0.25, 0.25]], atol=1e-5)
 
 
+def test_an_id_no_correction_has_is_refused_not_taken_as_a_place(config, tmp_path):
+    """OpenColorIO takes an id it does not find as a place: ``events.ccc#2`` of ids 001-003 applied
+    003, the header recording #2; and a collection saved as .cc applied its first correction without
+    a word (only .ccc and .cdl were counted)."""
+    rgb = np.full((1, 3), 0.5, np.float32)
+    body = _correction("001", "1 1 1") + _correction("002", "2 2 2") + _correction("003", "4 4 4")
+    collection = f'<ColorCorrectionCollection xmlns="urn:ASC:CDL:v1.01">{body}</ColorCorrectionCollection>'
+    events = tmp_path / "events.ccc"
+    events.write_text(collection)
+    with pytest.raises(
+        GradeError, match=r"events\.ccc#2: none of the 3 corrections .* \(they are 001, 002, 003\)"
+    ):
+        parse_grade(f"{events}#2", config)
+    assert np.allclose(_grade(config, f"{events}#002", rgb), [[1.0, 1.0, 1.0]], atol=1e-5)
+    saved_as_cc = tmp_path / "reel.cc"
+    saved_as_cc.write_text(collection)
+    with pytest.raises(GradeError, match=r"reel\.cc holds 3 colour corrections \(001, 002, 003\)"):
+        parse_grade(str(saved_as_cc), config)
+    assert np.allclose(_grade(config, f"{saved_as_cc}#003", rgb), [[2.0, 2.0, 2.0]], atol=1e-5)
+
+
 def test_grade_files_and_values_refused_with_their_cause(config, tmp_path):
     """A UTF-16 .cc was refused as 'Missing CDL tag'; a shaper + 3D .cube with a TITLE line (as
     Resolve writes them) with OpenColorIO's parser dump; ``slope=`` with no number was taken as
@@ -280,6 +301,21 @@ def test_a_lut_for_0_to_1_on_a_linear_plate_warns_of_flat_highlights(tmp_path, c
     assert "flattens" not in caplog.text
 
 
+def test_a_lut_of_a_wider_range_that_still_flattens_the_brightest_highlights_is_warned_of(tmp_path, caplog):
+    """A .cube whose input range ends at 4 gave every highlight above it one colour, without a
+    word: the check looked for greys flat from 1.5 up only."""
+    from conftest import run_cli
+    from movingcolor.jobs.demo_shot import write_demo_inputs
+
+    plate, matte = write_demo_inputs(tmp_path / "shot", frames=1, width=48, height=32)
+    lut = tmp_path / "range4.cube"
+    lut.write_text("LUT_1D_SIZE 2\nLUT_1D_INPUT_RANGE 0.0 4.0\n0 0 0\n3.5 3.5 3.5\n")
+    with caplog.at_level("WARNING"):
+        fuse = ["fuse", "--plate", plate, "--matte", matte, "--grade", str(lut), "--engine", "hard"]
+        assert run_cli(*fuse, "--out", tmp_path / "out" / "f.####.exr") == 0
+    assert "range4.cube flattens every value above 4.0 to one colour" in caplog.text
+
+
 def test_adjustments_and_looks_that_flatten_a_linear_plates_highlights_are_warned_of(tmp_path, caplog):
     """Parametric adjustments (applied to display-encoded values, clamped to 0..1) and a look holding
     a 0..1 LUT flattened every highlight of a scene-linear plate to one colour, and only a LUT file
@@ -305,6 +341,10 @@ def test_adjustments_and_looks_that_flatten_a_linear_plates_highlights_are_warne
             assert run_cli(*fuse, "--grade", grade, "--out", tmp_path / str(number) / "f.####.exr") == 0
         flat = "flattens every value above 1.0 to one colour" in caplog.text
         assert flat == (grade != "slope=1.2,1,0.8;sat=0.5"), (grade, caplog.text)
+        # The fix said is the grade's: --grade-colorspace applies to neither adjustments nor a look.
+        assert ("--grade-colorspace" in caplog.text) == (grade == "never"), caplog.text
+        assert ("grade with a CDL or a LUT instead" in caplog.text) == (grade == "saturation=0.2")
+        assert ("its own process space" in caplog.text) == (grade == "look:shotgrade")
     # A config that gives no encodings (many show configs): a linear space is taken for
     # scene-linear by OpenColorIO's test of it, a log one is not (its values stay under 1.0).
     for space in config.getColorSpaces():

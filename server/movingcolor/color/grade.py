@@ -262,7 +262,8 @@ def _file(path: Path, cccid: str, config: ColorConfig) -> Grade:
     if cccid:
         _check_correction_id(path, cccid, source)
         transform.setCCCId(cccid)
-    elif path.suffix.lower() in (".ccc", ".cdl"):
+    elif path.suffix.lower() in _CDL_SUFFIXES:
+        # Whatever its extension says: a collection saved as .cc applied its first correction.
         _require_one_correction(path, source)
     try:
         # Parse now, so an unreadable LUT fails before any frame is written.
@@ -315,26 +316,40 @@ def _refuse_utf16(path: Path, content: bytes) -> None:
         raise GradeError(f"{path}: is UTF-16 text, which OpenColorIO does not read; save it as UTF-8")
 
 
+#: The files that hold ASC CDL corrections (one, or a collection).
+_CDL_SUFFIXES = (".cc", ".ccc", ".cdl")
+
+
 def _check_correction_id(path: Path, cccid: str, cdl_path: Path) -> None:
     """``FILE#ID`` picks a correction of a collection: a file holding one correction of another id,
-    or no corrections at all (a LUT), would have been applied whole, another shot's grade."""
-    if path.suffix.lower() not in (".cc", ".ccc", ".cdl"):
+    or no corrections at all (a LUT), would have been applied whole, another shot's grade; an id
+    none of a collection's corrections has, where they have ids, was taken by OpenColorIO as a
+    place (``events.ccc#2`` of ids 001-003 applied 003). A place picks only among corrections
+    without ids, as ``movingcolor fuse`` names them."""
+    if path.suffix.lower() not in _CDL_SUFFIXES:
         raise GradeError(
             f"{path.name}#{cccid}: a {path.suffix or 'LUT'} file holds no corrections to pick by id; "
             f"give {path.name} alone"
         )
-    if path.suffix.lower() != ".cc":
-        return  # a collection: OpenColorIO refuses an id it does not hold, naming it
     try:
-        [correction] = ocio.CDLTransform.CreateGroupFromFile(os.fspath(cdl_path))
+        corrections = list(ocio.CDLTransform.CreateGroupFromFile(os.fspath(cdl_path)))
     except (*OCIO_ERRORS, ValueError):
-        return  # not one correction OpenColorIO reads: the processor's parse says what is wrong
-    if correction.getID() != cccid:
-        own = f"its id is {correction.getID()!r}" if correction.getID() else "it has no id"
+        return  # not corrections OpenColorIO reads: the processor's parse says what is wrong
+    ids = [correction.getID() for correction in corrections]
+    if cccid in ids or (not any(ids) and cccid.isdigit() and int(cccid) < len(ids)):
+        return
+    if len(corrections) == 1:
+        own = f"its id is {ids[0]!r}" if ids[0] else "it has no id"
         raise GradeError(
             f"{path.name}#{cccid}: {path.name} holds one correction and {own}, not {cccid!r}; check "
             f"that this is the shot's grade, and give {path.name} alone"
         )
+    named = [identity or str(index) for index, identity in enumerate(ids)]
+    shown = ", ".join(named[:10]) + (f" and {len(named) - 10} more" if len(named) > 10 else "")
+    raise GradeError(
+        f"{path.name}#{cccid}: none of the {len(corrections)} corrections in {path.name} is {cccid!r} "
+        f"(they are {shown}); give one of those, e.g. {path.name}#{named[0]}"
+    )
 
 
 def _require_one_correction(path: Path, cdl_path: Path) -> None:
@@ -355,15 +370,22 @@ def _require_one_correction(path: Path, cdl_path: Path) -> None:
 
 
 #: Greys a scene-linear plate's highlights hold, all above 1.0.
-_HIGHLIGHTS = np.array([[v, v, v] for v in (1.5, 2.0, 4.0, 16.0)], np.float32)
+_HIGHLIGHTS = np.array([[v, v, v] for v in (1.5, 2.0, 4.0, 8.0, 16.0)], np.float32)
 
 
-def flattens_highlights(graded: ocio.CPUProcessor) -> bool:
-    """Whether ``graded`` (a grade's processor from a scene-linear plate's space) gives every grey
-    from 1.5 up one colour: a 0..1 LUT (most .cube files, or one inside a look) applied where the
-    plate's highlights run above 1.0 flattens them, as adjustments clamped to 0..1 do."""
+def flattens_highlights(graded: ocio.CPUProcessor) -> float | None:
+    """The value from which ``graded`` (a grade's processor from a scene-linear plate's space) gives
+    every grey one colour, where it does among a plate's highlights: 1.0 for a 0..1 LUT (most .cube
+    files, or one inside a look) or adjustments clamped to 0..1; the top of a LUT's input range
+    (``LUT_3D_INPUT_RANGE 0 4``: highlights above 4 flattened, which looking from 1.5 alone missed).
+    None where the brightest greys stay apart."""
     greys = apply_processor(graded, _HIGHLIGHTS)
-    return bool(np.abs(greys - greys[0]).max() < 1e-4)
+    flat = len(greys) - 1
+    while flat > 0 and np.abs(greys[flat - 1] - greys[-1]).max() < 1e-4:
+        flat -= 1
+    if flat == len(greys) - 1:
+        return None
+    return 1.0 if flat == 0 else float(_HIGHLIGHTS[flat, 0])
 
 
 def changes_nothing(graded: ocio.CPUProcessor, config: ColorConfig, src: str, dst: str) -> bool:

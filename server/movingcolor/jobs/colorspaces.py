@@ -220,14 +220,15 @@ def choose_colorspaces(
         encoding = _encoding(config, plate_cs)
         linear = encoding == "scene-linear" or (not encoding and config.is_scene_linear(plate_cs))
         highlights = plate.is_float and linear
-        if highlights and flattens_highlights(spaces.grade_to_working):
+        flat_from = flattens_highlights(spaces.grade_to_working) if highlights else None
+        if flat_from is not None:
             log.warning(
-                "grade %s flattens every value above 1.0 to one colour (a LUT made for 0..1 input, or "
-                "adjustments clamped to 0..1) and is applied in %s, where this plate's highlights run "
-                "above 1.0: inside the matte they will come out flat. If a LUT expects log or "
-                "display-encoded values, name that space with --grade-colorspace (e.g. ACEScct)",
+                "grade %s flattens every value above %.1f to one colour and is applied in %s, where this "
+                "plate's highlights run above it: inside the matte they will come out flat. %s",
                 spaces.grade_label,
+                flat_from,
                 spaces.by_role["grade"],
+                _flat_highlights_fix(grade.kind),
             )
         if changes_nothing(spaces.grade_to_working, config, plate_cs, spaces.working):
             log.warning(
@@ -284,6 +285,22 @@ def _what_readers_take(config: ColorConfig, extension: str, colorspace: str) -> 
         return config.resolve(recorded) if recorded else "sRGB-encoded"
     except MovingColorError:
         return recorded
+
+
+def _flat_highlights_fix(kind: str) -> str:
+    """What to do about a grade that flattens a scene-linear plate's highlights, by its kind: only a
+    CDL or a LUT file is applied in --grade-colorspace."""
+    if kind == "parametric":
+        return (
+            "Adjustments are applied to display-encoded values clamped to 0..1: for a plate with "
+            "highlights, grade with a CDL or a LUT instead"
+        )
+    if kind == "look":
+        return "A look is applied in its own process space: check the look's LUT and that space in the config"
+    return (
+        "If the LUT expects log or display-encoded values (or was made for a narrower range), name "
+        "the space it was made for with --grade-colorspace (e.g. ACEScct)"
+    )
 
 
 def _encoding(config, colorspace: str) -> str:
