@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shlex
 import shutil
@@ -466,6 +467,43 @@ def test_submit_opencue_runs_the_movingcolor_named_for_the_nodes(tmp_path):
 
     assert executable_words(job[3]) == ["rez", "env", "movingcolor", "--", "movingcolor"]
     assert executable_words("bin/movingcolor")[0] == os.path.abspath("bin/movingcolor")
+
+
+def test_a_jobs_tasks_are_given_the_shots_colour_options(demo_inputs, tmp_path, monkeypatch):
+    """A show LUT made on log is applied in the space it was made for (--grade-colorspace): neither
+    submitter could say so, and every task applied it in the plate's scene-linear space, warned of
+    in each node's log alone. OpenCue's tasks are given the options (a config file by its absolute
+    path); the OpenJD template's parameters give its tasks the same frames as a run here."""
+    plate, matte = demo_inputs
+    lut = tmp_path / "show log.cube"
+    lut.write_text("LUT_1D_SIZE 3\n0 0 0\n0.6 0.5 0.4\n1 1 1\n")
+    colour = ["--grade-colorspace", "ACEScct", "--plate-colorspace", "ACEScg"]
+    if shutil.which("openjd"):
+        out = tmp_path / "openjd" / "f.####.exr"
+        parameters = {"Plate": plate, "Matte": matte, "GradeFile": str(lut), "Out": str(out),
+                      "Frames": "1001-1003", "ChunkSize": "2", "GradeColorspace": "ACEScct",
+                      "PlateColorspace": "ACEScg",
+                      "Executable": f"{shlex.quote(sys.executable)} -m movingcolor.cli.main"}  # fmt: skip
+        command = [shutil.which("openjd"), "run", str(TEMPLATES / "openjd-shot.yaml")]
+        for name, value in parameters.items():
+            command += ["-p", f"{name}={value}"]
+        result = subprocess.run(command, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        here = tmp_path / "here" / "f.####.exr"
+        assert run_cli("fuse", "--plate", plate, "--matte", matte, "--grade", str(lut), *colour,
+                       "--frames", "1001-1003", "--out", here) == 0  # fmt: skip
+        _same(here.parent, out.parent)
+    if importlib.util.find_spec("outline") is None:
+        return
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "show.ocio").write_text("")
+    spec = tmp_path / "job.xml"
+    assert run_cli("submit-opencue", "--name", "sh010", "--plate", "/p/plate.####.exr", "--grade",
+                   "/g/show.cube", "--out", "/o/f.####.exr", "--frames", "1001-1010", "--config",
+                   "show.ocio", *colour, "--spec", spec) == 0  # fmt: skip
+    text = spec.read_text()
+    assert f"--config {tmp_path / 'show.ocio'}" in text and "--grade-colorspace ACEScct" in text
+    assert "--plate-colorspace ACEScg" in text
 
 
 def test_a_job_names_every_file_by_its_absolute_path(tmp_path, monkeypatch, caplog):

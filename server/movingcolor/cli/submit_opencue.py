@@ -27,6 +27,8 @@ def add_parser(commands) -> None:
     parser.add_argument("--band", default=DEFAULT_BAND, help=_schema_help("band") + SHOW_DEFAULT)
     parser.add_argument("--out", required=True, help=_schema_help("out"))
     parser.add_argument("--frames", required=True, help="frame range FIRST-LAST, e.g. 1001-1100")
+    for name in COLOUR_SETTINGS:
+        parser.add_argument(f"--{name.replace('_', '-')}", help=_schema_help(name))
     parser.add_argument("--chunk", type=int, default=10, help="frames per task" + SHOW_DEFAULT)
     parser.add_argument(
         "--server",
@@ -88,6 +90,25 @@ def _check_settings(args) -> None:
         check_outputs_spare_inputs(pattern, frames, seen)
 
 
+#: The colour settings every task is given as they are given here (the config made absolute where
+#: it is a file: a task runs in a folder of the node's choosing).
+COLOUR_SETTINGS = ("config", "plate_colorspace", "grade_colorspace", "out_colorspace")
+
+
+def _colour_options(args) -> tuple[str, ...]:
+    from ..farm.opencue import for_farm_nodes
+
+    options: list[str] = []
+    for name in COLOUR_SETTINGS:
+        value = getattr(args, name)
+        if not value:
+            continue
+        if name == "config" and not value.startswith("ocio://"):
+            value = for_farm_nodes(value, "config")
+        options += [f"--{name.replace('_', '-')}", value]
+    return tuple(options)
+
+
 def _schema_help(name: str) -> str:
     return SETTINGS[name].help.replace("%", "%%")
 
@@ -112,6 +133,7 @@ def run(args) -> int:
         shot=args.shot,
         cores=args.cores,
         executable=args.executable,
+        colour_options=_colour_options(args),
     )
     if args.spec == "-":
         sys.stdout.write(specification(shot))

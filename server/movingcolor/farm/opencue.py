@@ -50,6 +50,10 @@ class FarmShot:
     user: str = ""
     cores: float = 2.0
     executable: str = "movingcolor"
+    #: ``movingcolor fuse``'s colour options for every task (``("--grade-colorspace", "ACEScct")``):
+    #: a show LUT made on log, applied in the plate's scene-linear space on the nodes, was warned of
+    #: in each node's log alone.
+    colour_options: tuple[str, ...] = ()
 
     def command(self) -> list[str]:
         command = [
@@ -69,6 +73,7 @@ class FarmShot:
             self.out,
             # One word: a chunk of negative frames (-2--1) would read as an option.
             "--frames=#FRAME_START#-#FRAME_END#",
+            *self.colour_options,
         ]
         if self.server:
             command += ["--server", self.server]
