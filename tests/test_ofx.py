@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,6 +62,9 @@ def cdl(slope=SLOPE, offset=OFFSET, power=POWER, sat=SAT) -> str:
 
 
 GRADE = cdl()
+#: The widest band (px) the server does not warn of on the 64x48 test frames: a wider one spans more
+#: than a quarter of their short side, which the server says, and the plugin shows.
+QUIET_BAND = 6
 
 
 @pytest.fixture(scope="session")
@@ -221,11 +225,12 @@ def test_a_busy_server_is_asked_again_until_it_takes_the_frame(ofx_build, test_m
     folder = short_folder()
     try:
         with ServerProcess(f"unix://{folder}/busy.sock", ["--max-jobs", "1"]) as busy:
-            params = {"server": busy.address, **GRADE_PARAMS}
+            params = {"server": busy.address, "bandWidth": QUIET_BAND, **GRADE_PARAMS}
             run = run_host(
                 ofx_build, frames, tmp_path / "out", params, "--render-threads", "3", "--cpus", "2"
             )
-            assert_fused(run, expected_frames(busy, plates, mattes, 2), plates, 2)
+            expected = expected_frames(busy, plates, mattes, 2, band=str(QUIET_BAND))
+            assert_fused(run, expected, plates, 2)
             assert not run.messages()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -290,18 +295,43 @@ def test_a_premultiplied_source_is_fused_as_straight_colours_and_premultiplied_b
         straight = np.where(divided, image[..., :3] / np.where(divided, alpha, 1), image[..., :3])
         seen[f] = np.dstack([straight, alpha[..., 0]])
     frames = write_inputs(tmp_path / "in", premultiplied)
-    params = {"server": served.address, "windowRadius": 1, **GRADE_PARAMS}
+    params = {"server": served.address, "windowRadius": 1, "bandWidth": QUIET_BAND, **GRADE_PARAMS}
     run = run_host(ofx_build, frames, tmp_path / "out", params, "--premultiplied")
-    expected = expected_frames(served, seen, None, 1)
+    expected = expected_frames(served, seen, None, 1, band=str(QUIET_BAND))
     assert run.returncode == 0 and not run.messages(), run.messages()
     for frame, fused in expected.items():
         alpha = alphas[frame][..., None]
         assert ((alpha > 0.05) & (alpha < 0.95)).any() and run.renders()[frame]["status"] == 0
         output = run.outputs[frame]
         assert np.array_equal(output[..., 3], alphas[frame])
-        assert np.abs(output[..., :3] - np.where(alpha > 1e-6, fused * alpha, fused)).max() < 1e-6
+        # Where alpha is (nearly) 0 the Source's own colour, as Unpremult, Grade, Premult keeps it.
+        source = premultiplied[frame][..., :3]
+        assert np.abs(output[..., :3] - np.where(alpha > 1e-6, fused * alpha, source)).max() < 1e-6
         # The same frame taken as straight colours is far off in the soft edge.
         assert np.abs(output[..., :3] - fused).max() > 0.01
+
+
+def test_a_premultiplied_sources_clear_pixels_stay_clear_of_the_grade(ofx_build, served, tmp_path):
+    """Where a premultiplied Source's alpha is 0 inside the matte, the output took the graded colour
+    (a CDL offset lifts a 0) with alpha 0: a veil over whatever the element is comped on. After
+    Nuke's Unpremult, Grade, Premult those pixels keep the Source's colour."""
+    height, width = 48, 64
+    rows, columns = np.mgrid[0:height, 0:width]
+    alpha = (columns >= width // 2).astype(np.float32)  # a keyed element: clear on the left half
+    disc = (((rows - height / 2) ** 2 + (columns - width / 2) ** 2) < 18**2).astype(np.float32)
+    rng = np.random.default_rng(1)
+    colours = {f: 0.2 + 0.3 * rng.random((height, width, 3)) for f in (FIRST, FIRST + 1, FIRST + 2)}
+    plates = {f: np.dstack([rgb * alpha[..., None], alpha]).astype(np.float32) for f, rgb in colours.items()}
+    frames = write_inputs(tmp_path / "in", plates, {f: disc for f in plates})
+    params = {"server": served.address, "windowRadius": 1, "bandWidth": 4, "offset": "0.05,0.05,0.05"}
+    run = run_host(ofx_build, frames, tmp_path / "out", params, "--premultiplied", render=[FIRST + 1])
+    assert run.renders()[FIRST + 1]["status"] == 0, run.messages()
+    output, plate = run.outputs[FIRST + 1], plates[FIRST + 1]
+    clear, opaque = (alpha == 0) & (disc > 0.5), (alpha == 1) & (disc > 0.5)
+    assert clear.sum() > 100 and np.array_equal(output[..., 3], alpha)
+    assert np.array_equal(output[..., :3][clear], plate[..., :3][clear])  # 0, as the Source has it
+    # The opaque part inside the matte is graded: the offset lifts it.
+    assert (output[..., :3][opaque] - plate[..., :3][opaque]).mean() > 0.03
 
 
 def test_a_render_between_frames_fuses_the_window_at_that_moment(ofx_build, served, tmp_path):
@@ -313,7 +343,7 @@ def test_a_render_between_frames_fuses_the_window_at_that_moment(ofx_build, serv
         f: np.clip(0.5 + 0.1 * (f - FIRST), 0, 1) * np.ones(plates[f].shape[:2], np.float32) for f in plates
     }
     frames = write_inputs(tmp_path / "in", {f: np.dstack([plates[f], alphas[f]]) for f in plates}, mattes)
-    params = {"server": served.address, "windowRadius": 1, **GRADE_PARAMS}
+    params = {"server": served.address, "windowRadius": 1, "bandWidth": QUIET_BAND, **GRADE_PARAMS}
     run = run_host(ofx_build, frames, tmp_path / "out", params, "--time-offset", "0.25", "--blend-subframes",
                    render=[FIRST + 1])  # fmt: skip
 
@@ -328,6 +358,7 @@ def test_a_render_between_frames_fuses_the_window_at_that_moment(ofx_build, serv
             {f: at(plates, f) for f in window},
             {f: at(mattes, f) for f in window},
             grade=GRADE,
+            band=str(QUIET_BAND),
             reuse=False,
         ).pixels()
     assert run.returncode == 0 and not run.of("violation") and not run.messages(), run.messages()
@@ -372,6 +403,31 @@ def test_an_alpha_only_source_is_refused_not_fused_as_grey(ofx_build, served, tm
     assert "Source is not RGBA" in run.messages()[-1]["text"], run.messages()
     assert run.messages()[-1]["type"] == "OfxMessageError"  # a failed render is an error
     assert after["received_bytes"] == before["received_bytes"]
+
+
+def test_a_matte_at_another_size_than_the_source_is_refused_not_fused_in_a_corner(
+    ofx_build, served, tmp_path
+):
+    """A half-resolution roto handed with its plate was packed over the Source's bounds and padded
+    with zeros: the matte sat in a corner of the plate and the frame came out silently wrong
+    (``movingcolor fuse`` refuses mattes of another size)."""
+    plates, mattes = generated(frames=3)
+    halves = {f: np.ascontiguousarray(m[::2, ::2]) for f, m in mattes.items()}
+    frames = write_inputs(tmp_path / "in", plates, halves)
+    params = {"server": served.address, "windowRadius": 1, "bandWidth": QUIET_BAND, **GRADE_PARAMS}
+    final = run_host(ofx_build, frames, tmp_path / "final", params, render=[FIRST + 1])
+    assert final.renders()[FIRST + 1]["status"] == 1
+    (message,) = final.messages()
+    assert message["type"] == "OfxMessageError", message
+    for fragment in ("Matte image is 32x24 where the Source is 64x48", "plate's size", "not rendered"):
+        assert fragment in message["text"], message["text"]
+
+    # In a viewer the Source, with the same words as a warning.
+    viewer = run_host(ofx_build, frames, tmp_path / "viewer", params, "--interactive", render=[FIRST + 1])
+    assert viewer.renders()[FIRST + 1]["status"] == 0
+    assert np.array_equal(viewer.outputs[FIRST + 1][..., :3], plates[FIRST + 1])
+    assert viewer.messages()[-1]["type"] == "OfxMessageWarning"
+    assert "32x24 where the Source is 64x48" in viewer.messages()[-1]["text"], viewer.messages()
 
 
 def test_a_server_that_is_down_gives_a_viewer_the_source_and_fails_a_final_render(ofx_build, tmp_path):
@@ -424,9 +480,8 @@ def test_a_final_render_finds_a_server_that_starts_while_it_waits(ofx_build, tmp
     starter = threading.Timer(2.5, server.start)
     starter.start()
     try:
-        run = run_host(
-            ofx_build, frames, tmp_path / "out", {"server": address, **GRADE_PARAMS}, render=[FIRST + 1]
-        )
+        params = {"server": address, "bandWidth": QUIET_BAND, **GRADE_PARAMS}
+        run = run_host(ofx_build, frames, tmp_path / "out", params, render=[FIRST + 1])
     finally:
         starter.join()
         server.stop()
@@ -448,6 +503,66 @@ def test_a_viewer_past_a_server_found_down_shows_the_source_without_waiting_agai
     assert all(r["status"] == 0 for r in renders.values())
     assert renders[FIRST]["seconds"] > 1.0  # the retries a restarting server is given
     assert renders[FIRST + 1]["seconds"] < 0.5 and renders[FIRST + 2]["seconds"] < 0.5, renders
+
+
+def test_frames_a_viewer_showed_un_fused_keep_the_warning_until_each_is_fused(ofx_build, tmp_path):
+    """The warning went at the first frame that fused once the server was back, while the host's
+    cache still held the frames shown un-fused (the Source, looking like a render), which a
+    delivery from cached renders bakes in. It stays, naming them, until each is rendered fused."""
+    plates, mattes = generated(frames=3)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    folder = short_folder()
+    address = f"unix://{folder}/mc.sock"
+    server = ServerProcess(address, ["--no-warm-up"])
+    resume = tmp_path / "resume"
+
+    def start_the_server_at_the_pause():
+        paused = Path(f"{resume}.paused")
+        while not paused.exists():
+            time.sleep(0.02)
+        server.start()
+        # gRPC's reconnection finds it within about three seconds here (unix socket, gRPC 1.51).
+        time.sleep(5.0)
+        resume.touch()
+
+    starter = threading.Thread(target=start_the_server_at_the_pause, daemon=True)
+    starter.start()
+    # Down: 1001-1003 shown un-fused. Up: 1001 (three times, should the first still find it down),
+    # 1002; then 1003, the last frame shown un-fused, 1002 and 1001 again.
+    renders = [FIRST, FIRST + 1, FIRST + 2, FIRST, FIRST, FIRST, FIRST + 1, FIRST + 2, FIRST + 1, FIRST]
+    params = {"server": address, "bandWidth": QUIET_BAND, **GRADE_PARAMS}
+    try:
+        run = run_host(
+            ofx_build,
+            frames,
+            tmp_path / "out",
+            params,
+            "--interactive",
+            "--pause-before",
+            f"3:{resume}",
+            render=renders,
+        )
+    finally:
+        starter.join(timeout=150)
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    assert run.returncode == 0 and all(r["status"] == 0 for r in run.of("render")), run.events[-3:]
+    # The message the host shows after each render, in order.
+    shown, after = None, []
+    for event in run.events:
+        if event["event"] == "message":
+            shown = None if event["kind"] == "cleared" else event
+        elif event["event"] == "render":
+            after.append(shown)
+    assert all(m and m["type"] == "OfxMessageWarning" for m in after[:3]), after[:3]
+    assert "stay in the host's cache" in after[2]["text"] and "touch a parameter" in after[2]["text"]
+    # Back up, 1001 and 1002 fused: 1003 is still the Source in the host's cache.
+    assert all(m is not None for m in after[3:7]), after[3:7]
+    assert "frame 1003 was shown un-fused" in after[6]["text"], after[6]["text"]
+    assert "render it again" in after[6]["text"]
+    # 1003 fused: nothing is left to render again.
+    assert after[7:] == [None, None, None], after[7:]
+    assert all(not np.array_equal(run.outputs[f][..., :3], plates[f]) for f in plates)
 
 
 def test_a_host_that_does_not_say_whether_a_render_is_interactive_gets_a_failed_frame(ofx_build, tmp_path):
@@ -497,8 +612,8 @@ def test_an_instance_destroyed_while_it_renders_stops_its_call_and_sends_no_mess
 
 
 def test_a_host_in_a_locale_with_decimal_commas_fuses_as_in_any_other(ofx_build, served, tmp_path):
-    """Qt hosts set the process's locale: in German a band of 6.5 and a slope of 1.3 were written
-    "6,500000" and "1,3", and every frame was refused."""
+    """Qt hosts set the process's locale: in German a band of 5.5 and a slope of 1.3 were written
+    "5,500000" and "1,3", and every frame was refused."""
     localedef = shutil.which("localedef")
     if localedef is None or not Path("/usr/share/i18n/locales/de_DE").is_file():
         message = "making a German locale needs localedef and the locales package (apt-get install locales)"
@@ -510,13 +625,13 @@ def test_a_host_in_a_locale_with_decimal_commas_fuses_as_in_any_other(ofx_build,
     subprocess.run([localedef, "-i", "de_DE", "-f", "UTF-8", str(locales / "de_DE.UTF-8")], check=True)
     plates, mattes = generated(frames=3)
     frames = write_inputs(tmp_path / "in", plates, mattes)
-    params = {"server": served.address, "bandWidth": 6.5, "windowRadius": 1, **GRADE_PARAMS}
+    params = {"server": served.address, "bandWidth": 5.5, "windowRadius": 1, **GRADE_PARAMS}
     german = run_host(
         ofx_build, frames, tmp_path / "de", params, "--locale", "de_DE.UTF-8", env={"LOCPATH": str(locales)}
     )
     assert german.of("locale"), german.stderr
     assert not german.messages(), german.messages()
-    assert_fused(german, expected_frames(served, plates, mattes, 1, band="6.5"), plates, 1)
+    assert_fused(german, expected_frames(served, plates, mattes, 1, band="5.5"), plates, 1)
 
 
 def test_a_silent_server_is_given_up_at_the_time_limit(ofx_build, tmp_path):
@@ -834,7 +949,8 @@ def test_a_cdl_that_changes_nothing_passes_the_source_through(ofx_build, served,
 
     graded = {f: p * np.float32([1.1, 1.0, 0.9]) for f, p in plates.items()}
     frames = write_inputs(tmp_path / "graded", plates, mattes, graded)
-    run = run_host(ofx_build, frames, tmp_path / "out-graded", {"server": served.address})
+    params = {"server": served.address, "bandWidth": QUIET_BAND}
+    run = run_host(ofx_build, frames, tmp_path / "out-graded", params)
     assert not run.identities() and sorted(run.renders()) == sorted(plates)
     assert all(r["status"] == 0 for r in run.renders().values()) and not run.messages()
 
@@ -866,9 +982,9 @@ def test_images_evicted_under_the_plugin_are_sent_again(ofx_build, test_model, t
     frames = write_inputs(tmp_path / "in", plates, mattes)
     folder = short_folder()
     with ServerProcess(f"unix://{folder}/mc.sock", ["--cache-mb", "0.15"]) as server:
-        params = {"server": server.address, **GRADE_PARAMS}
+        params = {"server": server.address, "bandWidth": QUIET_BAND, **GRADE_PARAMS}
         run = run_host(ofx_build, frames, tmp_path / "out", params, render=[1003, 1004])
-        expected = expected_frames(server, plates, mattes, 2)
+        expected = expected_frames(server, plates, mattes, 2, band=str(QUIET_BAND))
         with connect(server.address) as client:
             stats = client.info()["cache"]
     shutil.rmtree(folder, ignore_errors=True)
@@ -998,3 +1114,57 @@ def test_a_server_whose_gpu_ran_out_of_memory_is_not_asked_again_until_the_time_
     render = run.renders()[FIRST + 1]
     assert render["status"] != 0 and render["seconds"] < 5.0, render
     assert "the GPU ran out of memory" in run.messages()[0]["text"]
+
+
+def test_a_window_too_large_to_hold_is_refused_naming_the_radius_that_fits(ofx_build, served, tmp_path):
+    """Every frame of the window is packed (planar float) and held for the whole call: at 4K a radius
+    of 31 held about 14 GB on each of the host's render threads."""
+    plate = np.full((1152, 2048, 3), 0.3, np.float32)
+    matte = np.zeros((1152, 2048), np.float32)
+    matte[300:800, 600:1400] = 1.0
+    frames = write_inputs(tmp_path / "in", {FIRST: plate}, {FIRST: matte})
+    params = {"server": served.address, "engine": "hard", "bandWidth": 4, **GRADE_PARAMS}
+    with connect(served.address) as client:
+        before = client.info()["cache"]
+        run = run_host(ofx_build, frames, tmp_path / "out", {**params, "windowRadius": 31})
+        after = client.info()["cache"]
+    assert run.renders()[FIRST]["status"] == 1
+    (message,) = run.messages()
+    assert message["type"] == "OfxMessageError"
+    # 63 frames of 2048x1152 plate and matte (36 MiB each) are over 2 GiB; 55 frames fit.
+    for fragment in ("Window radius of 31", "63 frames of 2048x1152", "2.00 GiB", "set Window radius to 27"):
+        assert fragment in message["text"], message["text"]
+    assert after["received_bytes"] == before["received_bytes"]  # nothing was sent
+
+    fits = run_host(ofx_build, frames, tmp_path / "fits", {**params, "windowRadius": 27})
+    assert fits.renders()[FIRST]["status"] == 0, fits.messages()
+
+
+def test_what_the_server_warned_of_fusing_a_frame_is_shown_until_a_frame_fuses_without(
+    ofx_build, served, tmp_path
+):
+    """The server answers each window with what fusing it warned of (a band too wide for the frame,
+    a matte that misses the object by more than the band): the plugin dropped it, and the user saw
+    a washed-out or seamed frame with nothing said."""
+    plates, mattes = generated(frames=3)
+    frames = write_inputs(tmp_path / "in", plates, mattes)
+    with connect(served.address) as client:
+        warned = client.fuse_window(FIRST + 1, plates, mattes, grade=GRADE, band="12").warnings
+    assert warned and "band width 12px" in warned[0]  # 24 px across a 48 px high frame
+    # A 12 px band at 1002, a 4 px one at 1003.
+    keys = {"bandWidth": {FIRST + 1: 12, FIRST + 2: 4}}
+    params = {"server": served.address, "windowRadius": 1, **GRADE_PARAMS}
+    run = run_host(
+        ofx_build, frames, tmp_path / "out", params, "--interactive", render=[FIRST + 1, FIRST + 2], keys=keys
+    )
+    assert all(r["status"] == 0 for r in run.renders().values())
+    events = [e for e in run.events if e["event"] in ("message", "render")]
+    kinds = [(e["event"], e.get("frame"), e.get("kind")) for e in events]
+    assert kinds == [
+        ("message", None, "persistent"),
+        ("render", FIRST + 1, None),
+        ("message", None, "cleared"),
+        ("render", FIRST + 2, None),
+    ], kinds
+    assert events[0]["type"] == "OfxMessageWarning"
+    assert events[0]["text"] == "MovingColor: " + "; ".join(warned), events[0]["text"]

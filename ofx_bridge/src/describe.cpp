@@ -16,10 +16,12 @@ OfxStatus describe(OfxImageEffectHandle effect) {
   setString(props, kOfxImageEffectPropSupportedContexts, kOfxImageEffectContextFilter, 0);
   setString(props, kOfxImageEffectPropSupportedContexts, kOfxImageEffectContextGeneral, 1);
   setString(props, kOfxImageEffectPropSupportedPixelDepths, kOfxBitDepthFloat, 0);
-  // Each render reads its neighbours, and needs whole frames at one size.
+  // Each render reads its neighbours, and needs whole frames at one size: a host that honours it gives
+  // every input at the same size (a half-res roto scaled to the plate, a roto's bounding box padded);
+  // a render handed a Matte or Graded image of another size anyway refuses it (render.cpp).
   setInt(props, kOfxImageEffectPropTemporalClipAccess, 1);
   setInt(props, kOfxImageEffectPropSupportsTiles, 0);
-  setInt(props, kOfxImageEffectPropSupportsMultiResolution, 1);
+  setInt(props, kOfxImageEffectPropSupportsMultiResolution, 0);
   setInt(props, kOfxImageEffectPluginPropHostFrameThreading, 0);
   // Interlaced footage is fused as whole frames: rendered a field at a time, each field would be
   // taken for a frame half a frame later, with its band measured over twice its rows.

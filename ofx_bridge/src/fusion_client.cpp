@@ -345,6 +345,8 @@ FusedWindow FusionClient::send(const v1::ShotSetup& setup, const std::vector<Win
       fused.append(part.data());
     } else if (response.has_done()) {
       done = true;
+      const auto& warnings = response.done().summary().warnings();
+      result.warnings.assign(warnings.begin(), warnings.end());
     }
   }
   stream->Finish(&status, CallWaiter::kOperation);

@@ -38,6 +38,9 @@ struct FusedWindow {
   bool aborted = false;
   std::string error;
   std::vector<float> rgb;  // planar R, G, B over the window's size, top row first
+  // What fusing the frame warned of (ShotDone.summary.warnings: a matte missing the object by more
+  // than the band, a band too wide for the frame, ...), for the user to see.
+  std::vector<std::string> warnings;
   // What crossed the wire, for logs and tests.
   uint64_t bytesSent = 0;
   int imagesSent = 0;

@@ -103,11 +103,14 @@ void writeFused(ClipImage& output, const OfxRectI& window, const float* samples,
           continue;
         }
         const float alpha = src ? src[source.components() - 1] : 0.0f;
-        const bool premultiply = source.premultiplied() && src != nullptr && alpha > kUnpremultiplyAbove;
+        const bool premultiplied = source.premultiplied() && src != nullptr;
+        const bool premultiply = premultiplied && alpha > kUnpremultiplyAbove;
         for (int c = 0; c < 3; ++c) {
           const float straight = samples[size_t(c) * plane + at];
-          // Where alpha is (nearly) 0 the colour is kept as the server gave it: it was sent as it was.
-          out[c] = premultiply ? straight * alpha : straight;
+          // Where a premultiplied Source's alpha is (nearly) 0 its colour is kept as it is (0, or light
+          // added over the background), as Nuke's Unpremult, Grade, Premult keeps it: the server's graded
+          // colour there (a CDL offset lifts a 0) would be a veil over whatever it is comped on.
+          out[c] = premultiply ? straight * alpha : premultiplied ? src[c] : straight;
         }
         out[3] = alpha;
       }

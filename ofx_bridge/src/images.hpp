@@ -47,8 +47,8 @@ class ClipImage {
 std::string planar(const ClipImage& image, const OfxRectI& rect, int first, int count);
 
 // Writes planar RGB `samples` (over `rect`, top row first) into `output` within `window`,
-// alpha from `source` (the colours multiplied by it where `source` is premultiplied); output
-// pixels outside `rect` become 0.
+// alpha from `source` (the colours multiplied by it where `source` is premultiplied, and the
+// Source's own colours where its alpha is nearly 0); output pixels outside `rect` become 0.
 void writeFused(ClipImage& output, const OfxRectI& window, const float* samples, const OfxRectI& rect,
                 const ClipImage& source);
 

@@ -1,6 +1,8 @@
 #include "instance.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include "host_suites.hpp"
@@ -16,11 +18,80 @@ std::shared_ptr<FusionClient> Instance::client(const std::string& address) {
 
 void Instance::report(OfxImageEffectHandle effect, const char* type, const std::string& text,
                       const std::string& kind) {
-  const OfxMessageSuiteV2* messages = suites.messages;
-  if (messages == nullptr) return;
-  const std::string key = kind.empty() ? text : kind;
+  std::unique_lock<std::mutex> guard(messageLock_);
+  show(effect, type, text, kind.empty() ? text : kind, guard);
+}
+
+void Instance::clear(OfxImageEffectHandle effect) {
+  std::unique_lock<std::mutex> guard(messageLock_);
+  hide(effect, guard);
+}
+
+void Instance::shownUnfused(OfxImageEffectHandle effect, double time, const std::string& settings,
+                            const std::string& text, const std::string& kind) {
   std::unique_lock<std::mutex> guard(messageLock_);
   if (destroyed()) return;
+  unfused_.insert({time, settings});
+  show(effect, kOfxMessageWarning, text, kind, guard);
+}
+
+void Instance::fused(OfxImageEffectHandle effect, double time, const std::string& settings,
+                     const std::vector<std::string>& warnings) {
+  std::unique_lock<std::mutex> guard(messageLock_);
+  if (destroyed()) return;
+  unfused_.erase({time, settings});
+  // Decided and shown under one lock: a frame falling back on another thread meanwhile is either
+  // counted here or shows its own warning after this.
+  if (!unfused_.empty()) {
+    show(effect, kOfxMessageWarning, unfusedText(), "un-fused frames cached", guard);
+    return;
+  }
+  if (warnings.empty()) {
+    hide(effect, guard);
+    return;
+  }
+  // The first few: a persistent message is a line or two in a host's node or viewer.
+  constexpr size_t kShownWarnings = 3;
+  std::string text = "MovingColor:";
+  for (size_t i = 0; i < std::min(warnings.size(), kShownWarnings); ++i)
+    text += (i == 0 ? " " : "; ") + warnings[i];
+  if (warnings.size() > kShownWarnings)
+    text += " (and " + std::to_string(warnings.size() - kShownWarnings) + " more: see the server's log)";
+  // One box a kind for a version 1 host, whichever frame warned.
+  show(effect, kOfxMessageWarning, text, "server warnings", guard);
+}
+
+void Instance::edited(OfxImageEffectHandle effect, bool forget) {
+  std::unique_lock<std::mutex> guard(messageLock_);
+  if (forget) unfused_.clear();
+  if (unfused_.empty()) hide(effect, guard);
+}
+
+std::string Instance::unfusedText() const {
+  std::set<double> times;
+  for (const auto& entry : unfused_) times.insert(entry.first);
+  constexpr size_t kNamedFrames = 5;
+  std::string named;
+  size_t count = 0;
+  for (const double time : times) {
+    if (count++ == kNamedFrames) break;
+    char number[32];
+    std::snprintf(number, sizeof number, "%.10g", time);
+    named += (named.empty() ? "" : ", ") + std::string(number);
+  }
+  if (times.size() > kNamedFrames) named += " and " + std::to_string(times.size() - kNamedFrames) + " more";
+  const bool one = times.size() == 1;
+  const std::string them = one ? "it" : "them";
+  return std::string("MovingColor: ") + (one ? "frame " : "frames ") + named + (one ? " was" : " were") +
+         " shown un-fused (the Source) while the server could not fuse " + them + ", and the host keeps " +
+         them + " in its cache: render " + them +
+         " again (touch a parameter, or clear the host's render cache) to see " + them + " fused.";
+}
+
+void Instance::show(OfxImageEffectHandle effect, const char* type, const std::string& text,
+                    const std::string& key, std::unique_lock<std::mutex>& guard) {
+  const OfxMessageSuiteV2* messages = suites.messages;
+  if (messages == nullptr || destroyed()) return;
   if (suites.messageVersion >= 2) {
     wanted_ = Wanted{type, text};
     shown_ = key;
@@ -41,8 +112,7 @@ void Instance::report(OfxImageEffectHandle effect, const char* type, const std::
   settled_.notify_all();
 }
 
-void Instance::clear(OfxImageEffectHandle effect) {
-  std::unique_lock<std::mutex> guard(messageLock_);
+void Instance::hide(OfxImageEffectHandle effect, std::unique_lock<std::mutex>& guard) {
   if (shown_.empty() || destroyed()) return;
   shown_.clear();
   if (suites.messages == nullptr || suites.messageVersion < 2) return;

@@ -53,11 +53,27 @@ OfxStatus refuse(OfxImageEffectHandle effect, Instance* instance, const std::str
 
 std::string frameName(int64_t frame) { return "frame " + std::to_string(frame); }
 
+// The most one render's packed window may take (plates, mattes and graded plates as planar float):
+// at 4K a window of radius 31 held about 14 GB, on each render thread of the host.
+constexpr uint64_t kWindowBudgetBytes = uint64_t(2) << 30;
+
+std::string sizeText(const OfxRectI& rect) {
+  return std::to_string(rect.x2 - rect.x1) + "x" + std::to_string(rect.y2 - rect.y1);
+}
+
+std::string placeText(const OfxRectI& rect) {
+  return sizeText(rect) + " at (" + std::to_string(rect.x1) + ", " + std::to_string(rect.y1) + ")";
+}
+
 // Appends the images of one window frame to `images`: the plate, and the matte and graded plate when
 // connected, fetched at `frame` + `offset`. Returns what is wrong, or ""; `absent` when the host has
-// no image of a clip there.
+// no image of a clip there; `fix` (what to do) when a Matte or Graded image does not cover the
+// Source's `rect` (another resolution: a half-res roto on a UHD plate), which would be sent
+// zero-padded or cropped, the matte in a corner of the plate. A host may hand one, whatever the
+// plugin says of multiple resolutions.
 std::string windowFrame(const Clips& clips, int64_t frame, double offset, const OfxRectI& rect,
-                        const Settings& settings, std::vector<WindowImage>& images, bool& absent) {
+                        const Settings& settings, std::vector<WindowImage>& images, bool& absent,
+                        std::string& fix) {
   struct Input {
     OfxImageClipHandle clip;
     const char* name;
@@ -74,6 +90,19 @@ std::string windowFrame(const Clips& clips, int64_t frame, double offset, const 
       absent = !image.valid();
       return problem + " (" + frameName(frame) + ")";
     }
+    const OfxRectI& bounds = image.bounds();
+    if (input.role != v1::ROLE_PLATE &&
+        (bounds.x1 != rect.x1 || bounds.y1 != rect.y1 || bounds.x2 != rect.x2 || bounds.y2 != rect.y2)) {
+      const std::string what = input.role == v1::ROLE_MATTE ? "the matte" : "the graded plate";
+      fix = "MovingColor fuses " + what + " over the plate pixel for pixel: render " + what +
+            " at the plate's size (reformat it to the Source's format)";
+      // The sizes tell most apart; the positions where the sizes are the same.
+      const bool sameSize = sizeText(bounds) == sizeText(rect);
+      const std::string given = sameSize ? placeText(bounds) : sizeText(bounds);
+      const std::string wanted = sameSize ? placeText(rect) : sizeText(rect);
+      return std::string("the ") + input.name + " image is " + given + " where the Source is " + wanted +
+             " (" + frameName(frame) + ")";
+    }
     WindowImage packed{input.role, frame, {"R", "G", "B"}, settings.colorspace, {}, {}};
     if (input.role == v1::ROLE_MATTE) {
       packed.channels = {"A"};
@@ -88,6 +117,40 @@ std::string windowFrame(const Clips& clips, int64_t frame, double offset, const 
   }
   for (auto& image : found) images.push_back(std::move(image));
   return "";
+}
+
+// What a window of `radius` at `width` x `height` is over the memory one render may hold, or "": every
+// frame's images are packed (planar float) and held until the server answers, since a busy server is
+// asked again and one that lost an image is sent the window again. Judged for a whole window, whatever
+// the clip's length, so a radius that fits fits at every frame.
+std::string overBudget(int radius, int width, int height, const Clips& clips) {
+  // The plate with the matte (its own image, or the plate's alpha), and the graded plate.
+  const uint64_t channels = 4 + (clips.gradedConnected ? 3 : 0);
+  const uint64_t frameBytes = uint64_t(width) * uint64_t(height) * channels * sizeof(float);
+  const uint64_t frames = 2 * uint64_t(radius) + 1;
+  if (frames * frameBytes <= kWindowBudgetBytes) return "";
+  const auto gib = [](uint64_t bytes) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.2f GiB", double(bytes) / double(uint64_t(1) << 30));
+    return std::string(text);
+  };
+  const std::string sent = clips.gradedConnected ? "plate, matte and graded plate" : "plate and matte";
+  const std::string problem = "a Window radius of " + std::to_string(radius) + " sends " +
+                              std::to_string(frames) + " frames of " + std::to_string(width) + "x" +
+                              std::to_string(height) + " (" + sent + ", " + gib(frameBytes) +
+                              " a frame): " + gib(frames * frameBytes) + " held for one render, over the " +
+                              gib(kWindowBudgetBytes) + " it may hold";
+  const uint64_t fitting = kWindowBudgetBytes / frameBytes;
+  if (fitting == 0) return problem + ": render at a lower resolution (a proxy) or a smaller format";
+  return problem + ": set Window radius to " + std::to_string((fitting - 1) / 2) + " or less";
+}
+
+// What a frame was rendered with besides its time, as far as it changes the frame: a frame shown
+// un-fused counts as rendered again only by a render at the same time with the same.
+std::string renderedWith(const Settings& settings, const Clips& clips, double scale) {
+  return settings.engine + "|" + (clips.gradedConnected ? std::string("graded") : cdlText(settings)) + "|" +
+         bandText(settings, scale) + "|" + settings.colorspace + "|" + std::to_string(settings.windowRadius) +
+         "|" + (clips.matteConnected ? "matte" : "alpha") + "|" + std::to_string(scale);
 }
 
 // Fills each image's digest, the images spread over the host's threads: hashing a 1080p window
@@ -110,12 +173,19 @@ OfxStatus destroyInstance(OfxImageEffectHandle effect) { return destroyInstanceD
 
 OfxStatus instanceChanged(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   // A user's edit is checked at once, so a bad value is named where it was typed, not at render.
-  if (propString(inArgs, kOfxPropType) != kOfxTypeParameter) return kOfxStatReplyDefault;
+  const std::shared_ptr<Instance> instance = instanceOf(effect);
+  // The user's own change of a parameter or a clip has the host render every frame again: frames shown
+  // un-fused leave its cache. (A change for another reason, a time change say, renders nothing again.)
+  const bool userEdit = propString(inArgs, kOfxPropChangeReason) == kOfxChangeUserEdited;
+  if (propString(inArgs, kOfxPropType) != kOfxTypeParameter) {
+    if (instance != nullptr && userEdit && propString(inArgs, kOfxPropType) == kOfxTypeClip)
+      instance->edited(effect, true);
+    return kOfxStatReplyDefault;
+  }
   if (propString(inArgs, kOfxPropName) == param::kEngine) syncEngineName(effect, true);
   const std::string problem = check(readSettings(effect, propDouble(inArgs, kOfxPropTime)));
-  const std::shared_ptr<Instance> instance = instanceOf(effect);
   if (problem.empty()) {
-    if (instance != nullptr) instance->clear(effect);
+    if (instance != nullptr) instance->edited(effect, userEdit);
     return kOfxStatOK;
   }
   refuse(effect, instance.get(), problem);
@@ -159,17 +229,44 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   const std::string problem = check(settings);
   if (!problem.empty()) return refuse(effect, instance, problem);
 
+  // A final render (a render queue, a farm, Deliver) fails the frame: the un-fused Source in its place
+  // would be baked in as if fused. An interactive one shows the Source, with a warning. A host that
+  // does not say which it is gets the final render's answer: a failed frame shows, a Source baked
+  // into a delivery does not.
+  const bool interactive = propInt(inArgs, kOfxImageEffectPropInteractiveRenderStatus, 0, 0) != 0;
+  const std::string shown = interactive ? "showing the un-fused Source" : "the frame is not rendered";
+  const std::string renderedAs = renderedWith(settings, clips, scale);
+  // A frame that cannot be fused (`failure`, with what to do): failed in a final render, the Source in a
+  // viewer, with a warning shown once for each `kind` of failure (where a host shows a box for each
+  // message).
+  const auto unfused = [&](const std::string& failure, const std::string& kind) {
+    if (!interactive) return refuse(effect, instance, failure, kind);
+    copySource(output, window, source);
+    // A warning, not an error: the host may go on (an error tells it the node cannot proceed), and the
+    // frame it gets is the Source's. It stays up until this frame fuses (Instance::fused).
+    instance->shownUnfused(effect, time, renderedAs,
+                           "MovingColor: " + failure +
+                               " Frames shown un-fused stay in the host's cache: once they can be fused, "
+                               "render them again (touch a parameter, or clear the host's render cache).",
+                           kind);
+    return kOfxStatOK;
+  };
+
   // Every frame of the window is sent at the target's size, over the target Source's bounds.
   const OfxRectI rect = source.bounds();
   const int width = rect.x2 - rect.x1, height = rect.y2 - rect.y1;
   if (width <= 0 || height <= 0) return refuse(effect, instance, "the Source image is empty");
+  const std::string tooLarge = overBudget(settings.windowRadius, width, height, clips);
+  if (!tooLarge.empty()) return refuse(effect, instance, tooLarge);
   const std::vector<int64_t> frames = windowFrames(clips.source, time, settings.windowRadius);
   const int64_t target = std::llround(time);
   const double offset = subframeOffset(time);
 
   std::vector<WindowImage> images;
   bool absent = false;
-  const std::string missing = windowFrame(clips, target, offset, rect, settings, images, absent);
+  std::string fix;
+  const std::string missing = windowFrame(clips, target, offset, rect, settings, images, absent, fix);
+  if (!fix.empty()) return unfused(missing + "; " + shown + ". " + fix + ".", "mismatched");
   if (!missing.empty()) return refuse(effect, instance, missing);
   // A render the user stops (a scrub moving on) stops between the window's frames too: fetching and
   // packing a wide window at 4K takes seconds before the call.
@@ -183,8 +280,9 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
     for (int64_t frame = target + step; std::find(frames.begin(), frames.end(), frame) != frames.end();
          frame += step) {
       if (stopped()) return kOfxStatFailed;
-      const std::string bad = windowFrame(clips, frame, offset, rect, settings, images, absent);
+      const std::string bad = windowFrame(clips, frame, offset, rect, settings, images, absent, fix);
       if (bad.empty()) continue;
+      if (!fix.empty()) return unfused(bad + "; " + shown + ". " + fix + ".", "mismatched");
       if (!absent) return refuse(effect, instance, bad);
       if (std::getenv("MOVINGCOLOR_OFX_LOG") != nullptr) {
         std::fprintf(stderr, "movingcolor-ofx: frame %lld: the window ends before %s\n",
@@ -212,11 +310,6 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   setup.mutable_output()->set_encoding(v1::ENCODING_RAW);
   setup.mutable_output()->set_sample_type(v1::SAMPLE_TYPE_FLOAT);
 
-  // A final render (a render queue, a farm, Deliver) fails the frame: the un-fused Source in its place
-  // would be baked in as if fused. An interactive one shows the Source, with a warning. A host that
-  // does not say which it is gets the final render's answer: a failed frame shows, a Source baked
-  // into a delivery does not.
-  const bool interactive = propInt(inArgs, kOfxImageEffectPropInteractiveRenderStatus, 0, 0) != 0;
   auto client = instance->client(settings.server);
   const auto started = std::chrono::steady_clock::now();
   FusedWindow fused = client->fuse(setup, images, width, height, settings.timeLimit, stopped, interactive);
@@ -224,7 +317,7 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   if (instance->destroyed()) return kOfxStatFailed;
   if (fused.ok) {
     writeFused(output, window, fused.rgb.data(), rect, source);
-    instance->clear(effect);
+    instance->fused(effect, time, renderedAs, fused.warnings);
     if (std::getenv("MOVINGCOLOR_OFX_LOG") != nullptr) {
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -236,7 +329,6 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
     return kOfxStatOK;
   }
   if (fused.aborted) return kOfxStatFailed;
-  const std::string shown = interactive ? "showing the un-fused Source" : "the frame is not rendered";
   char limit[32];
   std::snprintf(limit, sizeof limit, "%g", settings.timeLimit);
   const std::string failure =
@@ -254,17 +346,10 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
                      : std::string(" or check the Server parameter") +
                            (fused.waited ? "; if it runs, see its log." : "."))
           : "the server could not fuse " + frameName(target) + ": " + fused.error + "; " + shown + ".";
-  // Shown once for each kind of failure, whichever frame it came at (where a host shows a box for
-  // each message).
   const std::string kind =
       std::string(fused.timedOut ? "timed out" : fused.unreachable ? "unreachable" : "refused") + " " +
       settings.server;
-  if (!interactive) return refuse(effect, instance, failure, kind);
-  copySource(output, window, source);
-  // A warning, not an error: the host may go on (an error tells it the node cannot proceed), and the
-  // frame it gets is the Source's.
-  instance->report(effect, kOfxMessageWarning, "MovingColor: " + failure, kind);
-  return kOfxStatOK;
+  return unfused(failure, kind);
 }
 
 }  // namespace movingcolor

@@ -12,7 +12,7 @@
 //                 [--no-matte] [--no-graded] [--abort] [--abort-after SECONDS] [--render-threads N]
 //                 [--render-on-suite-threads] [--interactive] [--premultiplied]
 //                 [--time-offset F] [--blend-subframes] [--locale NAME] [--no-interactive-status]
-//                 [--destroy-after SECONDS]
+//                 [--destroy-after SECONDS] [--pause-before INDEX:PATH]
 //
 // --key sets a keyframe (double parameters that animate; linear between keys); the timeline sits
 // at the first frame, where paramGetValue reads. --render-on-suite-threads runs the concurrent
@@ -26,6 +26,8 @@
 // 1,5). --no-interactive-status leaves kOfxImageEffectPropInteractiveRenderStatus out of the
 // render arguments, as hosts that predate it do. --destroy-after destroys the instance that many
 // seconds into the renders, while they run; a message for it after that is a violation.
+// --pause-before stops before the render at INDEX of the list (from 0; one render thread), writes
+// PATH.paused and waits until PATH exists: a test changes the world there (starts a server).
 //
 // DIR holds source.N.raw (RGBA), and optionally matte.N.raw (A or RGBA) and graded.N.raw (RGBA).
 #include <dlfcn.h>
@@ -38,6 +40,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <mutex>
@@ -68,6 +71,8 @@ struct Arguments {
   };
   std::vector<Key> keys;
   bool matte = true, graded = true;
+  long long pauseBefore = -1;
+  std::string pausePath;
 };
 
 std::vector<std::string> split(const std::string& text, char separator) {
@@ -142,7 +147,14 @@ Arguments parse(int argc, char** argv) {
       o.omitInteractiveStatus = true;
     else if (flag == "--destroy-after")
       o.destroyAfter = std::stod(value());
-    else if (flag == "--no-matte")
+    else if (flag == "--pause-before") {
+      const std::string text = value();
+      const size_t colon = text.find(':');
+      if (colon == std::string::npos)
+        throw std::runtime_error("--pause-before takes INDEX:PATH, not " + text);
+      a.pauseBefore = std::stoll(text.substr(0, colon));
+      a.pausePath = text.substr(colon + 1);
+    } else if (flag == "--no-matte")
       a.matte = false;
     else if (flag == "--no-graded")
       a.graded = false;
@@ -272,6 +284,18 @@ void renderFrame(OfxPlugin* plugin, Effect& effect, const Arguments& args, long 
   const std::string timing = jsonNumber(std::round(seconds * 1e4) / 1e4);
   emit("{\"event\":\"render\",\"frame\":" + std::to_string(frame) + ",\"status\":" + std::to_string(status) +
        ",\"seconds\":" + timing + ",\"output\":" + jsonString(path) + "}");
+}
+
+// Writes `path`.paused and waits until `path` exists (two minutes at most).
+void pause(const std::string& path) {
+  { std::ofstream(path + ".paused") << "paused\n"; }
+  emit("{\"event\":\"paused\"}");
+  const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  while (!fs::exists(path)) {
+    if (std::chrono::steady_clock::now() > until)
+      throw std::runtime_error("nothing made " + path + " to resume");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 // Runs `work` on `threads` threads: the host's own, or, with --render-on-suite-threads, those of its
@@ -419,6 +443,7 @@ int run(const Arguments& args) {
     for (size_t i = next++; i < frames.size(); i = next++) {
       // A frame rendered again starts from a blank output, as a fresh render does.
       if (threads <= 1) host.outputs[std::to_string(frames[i])] = blank(i);
+      if (threads <= 1 && (long long)i == args.pauseBefore) pause(args.pausePath);
       renderFrame(plugin, effect, args, frames[i], plans[i]);
     }
   });

@@ -43,6 +43,7 @@
 #define kOfxPropInstanceData "OfxPropInstanceData"
 #define kOfxPropChangeReason "OfxPropChangeReason"
 #define kOfxTypeParameter "OfxTypeParameter"
+#define kOfxTypeClip "OfxTypeClip"
 #define kOfxChangeUserEdited "OfxChangeUserEdited"
 
 // Image effect descriptor and instance properties.
