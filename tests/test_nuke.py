@@ -261,6 +261,55 @@ def test_knobs_changed_after_a_fuse_say_the_take_shown_is_of_the_settings_before
     assert node["status"].value().startswith("fused 1001-1002")
 
 
+def test_inputs_reconnected_after_a_fuse_say_the_take_shown_is_of_the_inputs_before(
+    session, served, shot, tmp_path
+):
+    """The artist connected the node to another plate or matte after a fuse: it went on showing the take
+    of the inputs before with no word (only the knobs were watched). Nuke's knobChanged for an input
+    is its inputChange knob."""
+    plate, matte = shot
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address,
+                            tmp_path / "o" / "f.####.exr")  # fmt: skip
+    nuke.artist_connects(node, 1, read_node(matte, 1001, 1006))  # before any fuse: the node shows the plate
+    assert "reconnected" not in node["status"].value()
+    movingcolor_nuke.fuse(node, 1001, 1002)
+    nuke.artist_connects(node, 0, read_node(plate, 1001, 1006))
+    nuke.artist_connects(node, 1, read_node(matte, 1001, 1006))
+    status = node["status"].value()
+    assert status.startswith("inputs reconnected since the take shown was fused: press Fuse to see the take")
+    assert status.count("reconnected") == 1 and "fused 1001-1002" in status
+    movingcolor_nuke.fuse(node, 1001, 1002)
+    assert node["status"].value().startswith("fused 1001-1002")
+
+
+def test_a_pasted_copy_of_a_fused_node_shows_its_plate_not_its_originals_take(
+    session, served, shot, tmp_path
+):
+    """Copied and pasted, a fused node's copy kept the original's take in its inner Read: connected to
+    another shot, it showed the original's fused frames as that shot's. A node cut and pasted keeps
+    its take: no other node shows it."""
+    from test_service import write_shot
+
+    plate, matte = shot
+    other_plate, other_matte = write_shot(tmp_path / "other", frames=6)
+    original = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address,
+                                tmp_path / "o" / "f.####.exr", first=1001, last=1002)  # fmt: skip
+    movingcolor_nuke.fuse(original)
+    take = original._image(1001)["rgba.red"].copy()
+    copy = nuke.artist_pastes_a_copy(original)
+    nuke.artist_connects(copy, 0, read_node(other_plate, 1001, 1006))
+    nuke.artist_connects(copy, 1, read_node(other_matte, 1001, 1006))
+    assert np.array_equal(copy._image(1001)["rgba.red"], copy.input(0)._image(1001)["rgba.red"])
+    assert copy["status"].value().startswith(f"a copy of {original.fullName()}: shows its plate")
+    assert np.array_equal(original._image(1001)["rgba.red"], take)
+    # Cut and pasted: the one node showing the take.
+    nuke.delete(copy)
+    nuke.delete(original)
+    moved = nuke.artist_pastes_a_copy(original)
+    assert np.array_equal(moved._image(1001)["rgba.red"], take)
+    assert moved["status"].value().startswith("fused 1001-1002")
+
+
 def test_a_knob_changed_while_a_fuse_runs_says_the_take_is_of_the_settings_before(
     session, served, shot, tmp_path
 ):
@@ -458,6 +507,53 @@ def test_bad_knob_values(session, served, shot, tmp_path, knobs, named):
     assert len(nuke.messages) == 1 and named in nuke.messages[0], nuke.messages
     assert nuke.messages[0].startswith("MovingColor: ")
     assert files_under(folder) == []
+
+
+@pytest.mark.parametrize(
+    ("knobs", "named"),
+    [
+        ({"colorspace": "ACEScg_typo"}, "colourspace 'ACEScg_typo' is not in OpenColorIO config"),
+        ({"cdl": "slope=1.2,1,0.9;offset=0;power=1;sat=abc"}, "CDL: grade value 'sat=abc' is not a number"),
+        (
+            {"grade_source": "OCIO look", "look": "NoSuchLook"},
+            "look 'NoSuchLook' is not in OpenColorIO config",
+        ),
+    ],
+)
+def test_knob_mistakes_the_server_finds_are_found_before_anything_renders(
+    session, served, shot, tmp_path, monkeypatch, knobs, named
+):
+    """A colourspace the server's config lacks, a CDL number that is a word, a look the config lacks:
+    each was found by the server once the plate and matte had been rendered, the renders thrown away."""
+    plate, matte = shot
+    folder = tmp_path / "out"
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address,
+                            folder / "f.####.exr", first=1001, last=1006, **knobs)  # fmt: skip
+    rendered = []
+    monkeypatch.setattr(nuke, "execute", lambda *args, **options: rendered.append(args))
+    node["fuse"].execute()
+    assert len(nuke.messages) == 1 and named in nuke.messages[0], nuke.messages
+    assert rendered == [] and files_under(folder) == []
+
+
+def test_a_matte_of_another_format_than_the_plate_is_refused_before_anything_renders(
+    session, served, shot, tmp_path, monkeypatch
+):
+    """A Roto drawn over the script's format (160x100) as the matte of a 96x64 plate: the server refused
+    the frames' sizes once both inputs had been rendered."""
+    plate, _ = shot
+    nuke.root()["format"].setValue("160 100 small")
+    folder = tmp_path / "out"
+    node = movingcolor_node(read_node(plate, 1001, 1006), nuke.nodes.Roto(), served.address,
+                            folder / "f.####.exr", first=1001, last=1002, matte_channel="alpha")  # fmt: skip
+    rendered = []
+    monkeypatch.setattr(nuke, "execute", lambda *args, **options: rendered.append(args))
+    node["fuse"].execute()
+    assert nuke.messages == [
+        f"MovingColor: {node.name()}: the matte input is 160x100 but the plate is 96x64: give the matte the "
+        f"plate's format (a Reformat to it, or a Roto's output format set to it)"
+    ]
+    assert rendered == [] and files_under(folder) == []
 
 
 def test_missing_matte(session, served, shot, tmp_path):
@@ -891,6 +987,29 @@ def test_engine_choices_without_a_server_are_the_built_in_ones_and_say_so(sessio
     assert "built-in" in node["status"].value()
 
 
+def test_asking_the_server_after_a_fuse_keeps_the_takes_status(session, served, shot, tmp_path):
+    """'ask server' after a fuse replaced the status line with the server's answer: what was fused,
+    with what, and its notes were gone while the node still showed that take."""
+    from conftest import short_folder
+
+    plate, matte = shot
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address,
+                            tmp_path / "o" / "f.####.exr", last=1002, engine="feather")  # fmt: skip
+    movingcolor_nuke.fuse(node, 1001)
+    fused = node["status"].value()
+    assert fused.startswith("fused 1001-1002 with feather") and "nuke-default working space" in fused
+    nobody = f"unix://{short_folder()}/nobody.sock"
+    node["server"].setValue(nobody)
+    node["ask_server"].execute()
+    node["ask_server"].execute()  # asked again: one answer, the latest
+    assert node["status"].value().split("\n") == [fused, node["status"].value().split("\n")[1]]
+    assert node["status"].value().split("\n")[1].startswith(f"no server answered at {nobody}")
+    node["server"].setValue(served.address)
+    node["ask_server"].execute()
+    assert node["status"].value() == f"{fused}\nengines and models of the server at {served.address}"
+    assert node["engine"].value() == "feather"
+
+
 # -- the script's colour management: the working space keeps its meaning on the server ------------
 
 
@@ -1000,6 +1119,51 @@ def test_one_of_nukes_aces_configs_is_sent_as_ocios_builtin(session, served, sho
     assert result.summary["colorspaces"]["plate"] == result.summary["colorspaces"]["output"] == "ACEScg"
 
 
+@pytest.mark.parametrize("role", ["color_timing", "compositing_log", "texture_paint", "matte_paint",
+                                  "compositing_linear", "scene_linear", "data"])  # fmt: skip
+def test_a_role_of_nukes_aces_1_config_is_sent_as_the_colourspace_it_stands_for(
+    session, served, shot, tmp_path, role
+):
+    """A working space named by a role of Nuke's aces_1.2 config was sent by the role's name with the
+    studio config, where the role means another colourspace (color_timing: ACEScct, not ACEScc) or
+    none (compositing_linear): the frames were read in the wrong colourspace, or refused after the
+    render. Sent as the colourspace the role stands for in aces_1.2, read by OCIO as that one."""
+    import PyOpenColorIO as ocio
+
+    plate, matte = shot
+    root = nuke.root()
+    root["OCIO_config"].setValue("aces_1.2")
+    root["workingSpaceLUT"].setValue(role)
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address,
+                            tmp_path / "o" / "f.####.exr", first=1001, last=1001, engine="hard")  # fmt: skip
+    result = movingcolor_nuke.fuse(node)
+    meant = nuke.ACES_1_2_ROLES[role]  # the colourspace aces_1.2's config.ocio gives the role
+    studio = ocio.Config.CreateFromFile(REFERENCE_CONFIG)
+    assert result.summary["config"] == REFERENCE_CONFIG
+    sent = studio.getColorSpace(result.summary["colorspaces"]["plate"]).getName()
+    assert sent == studio.getColorSpace(meant).getName(), (role, sent)
+    assert f"working space {role!r} of aces_1.2 sent as {meant!r}" in node["status"].value()
+
+
+def test_a_role_of_nukes_aces_1_config_without_a_counterpart_is_refused_before_rendering(
+    session, served, shot, tmp_path, monkeypatch
+):
+    """aces_1.2's color_picking is a display colourspace (Output - sRGB), which the studio config lacks."""
+    plate, matte = shot
+    nuke.root()["OCIO_config"].setValue("aces_1.2")
+    nuke.root()["workingSpaceLUT"].setValue("color_picking")
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address,
+                            tmp_path / "out" / "f.####.exr", first=1001, last=1002)  # fmt: skip
+    rendered = []
+    monkeypatch.setattr(nuke, "execute", lambda *args, **options: rendered.append(args))
+    node["fuse"].execute()
+    assert (
+        "the working space 'color_picking' of aces_1.2 is a role for a display colourspace"
+        in (nuke.messages[-1])
+    )
+    assert rendered == [] and files_under(tmp_path / "out") == []
+
+
 def test_custom_config_is_used_only_where_the_server_runs_it_too(
     session, served, served_with_studio_config, studio_config, shot, tmp_path
 ):
@@ -1090,6 +1254,28 @@ def test_a_proxy_fuse_of_fewer_frames_keeps_the_full_size_takes_range(session, s
         assert np.array_equal(node.output()._image(frame)["rgba.red"], pixels), frame
 
 
+def test_a_proxy_fuse_of_fewer_frames_says_which_proxy_frames_are_missing(session, served, shot, tmp_path):
+    """After a full-size take of 1001-1006, a proxy fuse of 1001-1002 left the Read's range at 1001-1006
+    (the full-size take's) with proxy frames for 1001-1002 alone: in proxy mode 1003-1006 were a Read
+    error, and nothing said so. The status names them and the range to fuse in proxy mode."""
+    plate, matte = shot
+    out = tmp_path / "out" / "f.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out,
+                            first=1001, last=1006)  # fmt: skip
+    movingcolor_nuke.fuse(node)
+    nuke.root()["proxy"].setValue(True)
+    movingcolor_nuke.fuse(node, 1001, 1002)
+    assert (
+        "proxy mode has no frames 1003-1006 of this take (the node shows a Read error there): fuse "
+        "1001-1006 in proxy mode to fill them" in node["status"].value()
+    )
+    with pytest.raises(RuntimeError, match="Read error"):
+        node.output()._image(1004)
+    movingcolor_nuke.fuse(node, 1001, 1006)
+    assert "proxy mode has no frames" not in node["status"].value()
+    assert node.output()._image(1004)["rgba.red"].shape == (32, 48)
+
+
 def test_a_proxy_fuse_never_replaces_a_proxy_file_read_upstream(session, served, shot, tmp_path):
     """In proxy mode a Read reads its proxy file: the output was checked against the Reads' full-size
     files only, so a proxy fuse could replace the proxy frames its own plate was read from."""
@@ -1111,6 +1297,29 @@ def test_a_proxy_fuse_never_replaces_a_proxy_file_read_upstream(session, served,
     with pytest.raises(OutputError, match="would overwrite an input"):
         movingcolor_nuke.fuse(node)
     assert {p.name: p.read_bytes() for p in (out.parent / "proxy").iterdir()} == kept
+
+
+def test_a_proxy_fuse_never_replaces_another_nodes_take_in_its_proxy_folder(session, served, shot, tmp_path):
+    """Node B's output was node A's proxy folder: A's proxy fuse replaced B's frames with A's half-size
+    ones (only full-size outputs were compared), and B's status still said fused. Refused both ways,
+    naming the other node."""
+    plate, matte = shot
+    out = tmp_path / "out" / "f.####.exr"
+    b = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address,
+                         out.parent / "proxy" / out.name, first=1001, last=1002)  # fmt: skip
+    movingcolor_nuke.fuse(b)
+    take = {p.name: p.read_bytes() for p in (out.parent / "proxy").iterdir()}
+    a = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out,
+                         first=1001, last=1002)  # fmt: skip
+    nuke.root()["proxy"].setValue(True)
+    with pytest.raises(SettingsError, match=f"proxy-mode output .* is {b.fullName()}'s output too"):
+        movingcolor_nuke.fuse(a)
+    assert {p.name: p.read_bytes() for p in (out.parent / "proxy").iterdir()} == take
+    # And B, fused full size, would replace A's proxy take.
+    nuke.root()["proxy"].setValue(False)
+    b["fuse"].execute()
+    assert f"is {a.fullName()}'s proxy-mode output too" in nuke.messages[-1], nuke.messages
+    assert {p.name: p.read_bytes() for p in (out.parent / "proxy").iterdir()} == take
 
 
 def test_render_scale_of_a_proxy_format(session):

@@ -133,6 +133,38 @@ def check_server(settings: FuseSettings) -> int:
     return int(engines[settings.engine].get("temporal_radius") or 0)
 
 
+#: The engine a check of the shot's colour settings runs (the cheapest: a composite through the matte).
+CHECK_ENGINE = "hard"
+
+
+def check_colour_settings(settings: FuseSettings) -> None:
+    """Before a host renders anything: the server's OpenColorIO config (or the one the shot names) has
+    the shot's colourspaces and look, and the grade applies there. GetInfo lists no config's
+    colourspaces or looks, and the server checks them only once frames arrive: found after the renders,
+    a misspelt name threw a whole shot's renders away. So one frame of 16x16 pixels is fused with the
+    shot's colour settings, the grade and the graded input's colourspace included, and the server's
+    error (naming the close names) raised as it would have been after the renders."""
+    import numpy as np
+
+    plate = np.full((1, 16, 16, 3), 0.18, np.float32)
+    rows, columns = np.mgrid[0:16, 0:16]
+    matte = ((rows - 8) ** 2 + (columns - 8) ** 2 < 25).astype(np.float32)[None]
+    options = settings.client_options()
+    with connect(settings.server, settings.token, retries=settings.retries) as client:
+        engines = [engine["name"] for engine in client.info()["engines"]]
+        if CHECK_ENGINE in engines:  # the shot's own engine and model are checked by check_server
+            options |= {"engine": CHECK_ENGINE, "model": None}
+        client.fuse_arrays(
+            plate,
+            matte,
+            grade=None if settings.use_graded else settings.grade.strip(),
+            graded=plate if settings.use_graded else None,
+            colorspace=options.pop("plate_colorspace", ""),
+            timeout=min(settings.timeout, 120.0),
+            **options | {"band": "1"},  # a band in pixels wider than the frame would be refused
+        )
+
+
 def fuse_rendered(
     settings: FuseSettings,
     inputs: RenderedInputs,

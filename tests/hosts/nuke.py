@@ -11,10 +11,14 @@ progress dialog).
 The root node's colour management is modelled as far as the knobs go: the OCIO config
 (``colorManagement``, ``OCIO_config``, ``customOCIOConfigPath``) decides which colourspaces
 the working space (``workingSpaceLUT``) may name, read from the config itself (nuke-default's
-list; Nuke's ``fn-nuke_`` ACES configs are OCIO's built-in ones; a custom config's file).
+list; Nuke's ``fn-nuke_`` ACES configs are OCIO's built-in ones; aces_1.2's roles and the colourspaces
+they name; a custom config's file).
 Pixels are not converted: Read and Write nodes must be ``raw``. Proxy mode is modelled: a
 Write renders its input at the proxy scale (``proxy_type`` scale, or the proxy format's width
 over the full-size format's), into its ``proxy`` file when one is set.
+An artist's input connection (``artist_connects``: knobChanged with the ``inputChange`` knob)
+and copy and paste (``artist_pastes_a_copy``: every knob and inner node copied, then the
+``addOnCreate`` callbacks) are modelled, as is ``Node.format()`` (a Read's: its files' size).
 
 Stricter than Nuke where Nuke's failure is undefined: the node graph belongs to
 Nuke's main thread, and touching a node, a knob, ``execute`` or ``message`` from
@@ -47,6 +51,8 @@ _this_node: list[Node] = []
 _this_knob: list[Knob] = []
 #: nuke.addKnobChanged's callbacks: (callable, args, kwargs, node class).
 _knob_changed: list[tuple] = []
+#: nuke.addOnCreate's callbacks, the same way.
+_on_create: list[tuple] = []
 
 
 def _require_main_thread(what: str) -> None:
@@ -363,6 +369,16 @@ class Node(_MainThreadOnly):
         upstream = self.input(0)
         return upstream.lastFrame() if upstream else root().lastFrame()
 
+    def hasError(self) -> bool:
+        """Whether the node itself shows an error, whatever its inputs do."""
+        return False
+
+    def format(self) -> Format:
+        """The format of the node's output (full size, in proxy mode too): its input's, or with none the
+        script's (Project Settings > full size format)."""
+        upstream = self.input(0)
+        return upstream.format() if upstream else root()["format"].value()
+
     def _image(self, frame: int) -> dict[str, np.ndarray]:
         """Channel name -> (H, W) float32 at ``frame``; what the node outputs."""
         upstream = self.input(0)
@@ -378,14 +394,30 @@ NUKE_DEFAULT_SPACES = [
     "Log3G12", "HybridLogGamma", "Protune", "BT1886", "st2084", "raw",
 ]  # fmt: skip
 NUKE_DEFAULT_ROLES = ["scene_linear", "reference", "color_picking", "compositing_log", "data"]
-#: Project Settings > Color > OCIO config, as Nuke 15.1 lists them (less its ACES 1.x configs, whose
-#: files the stand-in does not have). The fn-nuke_ configs are OCIO's built-in configs of that name.
+#: Project Settings > Color > OCIO config, as Nuke 15.1 lists them (less its older ACES 1.x configs).
+#: The fn-nuke_ configs are OCIO's built-in configs of that name.
 OCIO_CONFIGS = [
     "nuke-default",
+    "aces_1.2",
     "fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1",
     "fn-nuke_studio-config-v1.0.0_aces-v1.3_ocio-v2.1",
     "custom",
 ]
+#: aces_1.2's roles (imageworks/OpenColorIO-Configs aces_1.2/config.ocio). The stand-in has not the
+#: config's file (its LUTs): its working space lists these roles and the colourspaces they name.
+ACES_1_2_ROLES = {
+    "color_picking": "Output - sRGB",
+    "color_timing": "ACES - ACEScc",
+    "compositing_linear": "ACES - ACEScg",
+    "compositing_log": "Input - ADX - ADX10",
+    "data": "Utility - Raw",
+    "default": "ACES - ACES2065-1",
+    "matte_paint": "Utility - sRGB - Texture",
+    "reference": "Utility - Raw",
+    "rendering": "ACES - ACEScg",
+    "scene_linear": "ACES - ACEScg",
+    "texture_paint": "ACES - ACEScc",
+}
 
 
 class _ColorConfigKnob(Enumeration_Knob):
@@ -436,6 +468,10 @@ class Root(Node):
         name = self._knobs["OCIO_config"]._value
         if name == "nuke-default":
             spaces, roles, working = NUKE_DEFAULT_SPACES, NUKE_DEFAULT_ROLES, "linear"
+        elif name == "aces_1.2":
+            self._knobs["colorManagement"]._value = "OCIO"
+            spaces = sorted(set(ACES_1_2_ROLES.values()))
+            roles, working = list(ACES_1_2_ROLES), ACES_1_2_ROLES["scene_linear"]
         else:
             self._knobs["colorManagement"]._value = "OCIO"
             source = self._knobs["customOCIOConfigPath"]._value if name == "custom" else (
@@ -518,6 +554,23 @@ class Read(Node):
         finally:
             image.close()
         return np.asarray(pixels, np.float32).reshape(spec.height, spec.width, spec.nchannels), names
+
+    def format(self) -> Format:
+        """The size of its files (Nuke sets a Read's format from the file's header); the script's while
+        it reads none (its format knob's default)."""
+        if self.hasError():
+            return root()["format"].value()
+        pixels, _ = self._read(self["first"].value())
+        return Format(pixels.shape[1], pixels.shape[0])
+
+    def hasError(self) -> bool:
+        """Whether the Read shows an error (its first frame's file cannot be opened)."""
+        image = oiio.ImageInput.open(self._path(self["first"].value()))
+        if image is None:
+            oiio.geterror()
+            return True
+        image.close()
+        return False
 
     def channels(self) -> list[str]:
         pixels, names = self._read(self["first"].value())
@@ -681,6 +734,10 @@ class Input(Node):
         source = self._source()
         return source.channels() if source else []
 
+    def format(self) -> Format:
+        source = self._source()
+        return source.format() if source else root()["format"].value()
+
     def firstFrame(self) -> int:
         source = self._source()
         return source.firstFrame() if source else root().firstFrame()
@@ -781,6 +838,10 @@ class Group(Node):
         output = self.output()
         return output.channels() if output else []
 
+    def format(self) -> Format:
+        output = self.output()
+        return output.format() if output else root()["format"].value()
+
     def firstFrame(self) -> int:
         output = self.output()
         return output.firstFrame() if output else root().firstFrame()
@@ -826,6 +887,7 @@ def _create(node_class: str, knobs: dict) -> Node:
         node.setName(knobs.get("name") or f"{node_class}1", uncollide=True)
         for index, upstream in enumerate(knobs.get("inputs", ())):
             node.setInput(index, upstream)
+    _callbacks(_on_create, node, None)
     return node
 
 
@@ -1045,20 +1107,76 @@ def thisKnob() -> Knob | None:
     return _this_knob[-1] if _this_knob else None
 
 
-def artist_sets(knob: Knob, value) -> None:
-    """Tests: an artist edits ``knob`` in its node's panel: the value is set, then the knobChanged
-    callbacks of its node's class run."""
-    knob.setValue(value)
-    node = knob.node()
+def _callbacks(callbacks: list[tuple], node: Node, knob: Knob | None) -> None:
+    """Run ``callbacks`` of ``node``'s class with ``nuke.thisNode()`` (and ``nuke.thisKnob()``) set."""
     _this_node.append(node)
     _this_knob.append(knob)
     try:
-        for call, args, kwargs, node_class in list(_knob_changed):
+        for call, args, kwargs, node_class in list(callbacks):
             if node_class in ("*", node.Class()):
                 call(*args, **kwargs)
     finally:
         _this_knob.pop()
         _this_node.pop()
+
+
+def artist_sets(knob: Knob, value) -> None:
+    """Tests: an artist edits ``knob`` in its node's panel: the value is set, then the knobChanged
+    callbacks of its node's class run."""
+    knob.setValue(value)
+    _callbacks(_knob_changed, knob.node(), knob)
+
+
+def artist_connects(node: Node, index: int, upstream: Node | None) -> None:
+    """Tests: an artist drags input ``index`` of ``node`` onto ``upstream`` (None: disconnects it).
+    Nuke then calls knobChanged on ``node`` with ``nuke.thisKnob()`` its ``inputChange`` knob."""
+    node.setInput(index, upstream)
+    knob = Knob("inputChange")
+    knob._node = node
+    _callbacks(_knob_changed, node, knob)
+
+
+def addOnCreate(call: Callable, args=(), kwargs=None, nodeClass: str = "*") -> None:  # noqa: N802, N803
+    """Call ``call(*args, **kwargs)`` whenever a node of ``nodeClass`` is created (made, pasted, or read
+    from a script), with ``nuke.thisNode()`` the node, its knobs and (a group's) nodes already there."""
+    _on_create.append((call, tuple(args), dict(kwargs or {}), nodeClass))
+
+
+def _copy_of(node: Node, parent: Group) -> Node:
+    """A copy of ``node`` (and of the nodes a group holds, connected as they are) in ``parent``, as a
+    paste makes it from the .nk text a copy writes: every knob's value and expression."""
+    import copy
+
+    duplicate = type(node).__new__(type(node))
+    duplicate._deleted = False
+    duplicate._knobs = {}
+    duplicate._inputs = list(node._inputs)
+    duplicate._parent = parent
+    duplicate._name = ""
+    for name, knob in node._knobs.items():
+        twin = copy.copy(knob)
+        if isinstance(knob, Enumeration_Knob):
+            twin._values = list(knob._values)
+        twin._node = duplicate
+        duplicate._knobs[name] = twin
+    if isinstance(node, Group):
+        duplicate._children = []
+        twins = {id(child): _copy_of(child, duplicate) for child in node._children}
+        for child in duplicate._children:
+            child._inputs = [twins.get(id(upstream), upstream) for upstream in child._inputs]
+    parent._children.append(duplicate)
+    duplicate.setName(node._name, uncollide=True)
+    return duplicate
+
+
+def artist_pastes_a_copy(node: Node) -> Node:
+    """Tests: an artist copies ``node`` (Ctrl+C) and pastes it (Ctrl+V), with nothing selected: the copy
+    keeps every knob and, inside a group, every node and knob (a Read's file), and is connected to the
+    original's inputs; then the onCreate callbacks run on it."""
+    with _lock:
+        duplicate = _copy_of(node, node._parent or _root_group)
+    _callbacks(_on_create, duplicate, None)
+    return duplicate
 
 
 def reset() -> None:
@@ -1069,6 +1187,7 @@ def reset() -> None:
     messages.clear()
     _menus.clear()
     _knob_changed.clear()
+    _on_create.clear()
     _main_thread_calls.clear()
     _CONTEXT.clear()
     _root_group._children.clear()

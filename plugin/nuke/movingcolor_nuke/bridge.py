@@ -14,11 +14,12 @@ import threading
 
 import nuke
 from movingcolor.errors import MovingColorError
+from movingcolor.frames.frame_range import describe_frames
 from movingcolor.frames.sequence import SequencePattern
 from movingcolor_hosts import FusedSequence, fuse_rendered
 from movingcolor_hosts.takes import output_takes
 
-from .knobs import FUSION_KNOBS, fusion_knobs, output_knob, with_stale_hint
+from .knobs import FUSION_KNOBS, INPUT_CHANGE, INPUT_NAMES, fusion_knobs, output_knob, with_stale_hint
 from .node import OUTPUT_NAME, READ_NAME, fused_or_plate, inner
 from .render import PreparedShot, prepare_shot
 
@@ -81,6 +82,7 @@ def show_result(node: nuke.Node, result: FusedSequence, shot: PreparedShot, take
     # The Read shows the output's whole run of frames, not the ones just fused alone (it would hold
     # them beyond), and the status says which frames there another fusion made.
     (first, last), mixed = takes
+    missing: tuple[str, ...] = ()
     if result.out != full:
         # A proxy fuse: Nuke reads the Read's proxy file in proxy mode; its file stays the full-size
         # take (missing until one is fused, which the Read then says). The Read's range serves both:
@@ -89,6 +91,14 @@ def show_result(node: nuke.Node, result: FusedSequence, shot: PreparedShot, take
             first, last = min(first, int(read["first"].value())), max(last, int(read["last"].value()))
         read["proxy"].setValue(result.out)
         read["file"].setValue(full)
+        # Frames of that range with no proxy frame are a Read error in proxy mode: the status says
+        # which, and how to fill them (the full-size take keeps its range out of proxy mode).
+        unfilled = _missing_frames(result.out, first, last)
+        if unfilled:
+            missing = (
+                f"proxy mode has no frames {unfilled} of this take (the node shows a Read error there): "
+                f"fuse {first}-{last} in proxy mode to fill them",
+            )
     else:
         read["file"].setValue(result.out)
         read["proxy"].setValue("")  # an older proxy take would hide this one in proxy mode
@@ -108,7 +118,7 @@ def show_result(node: nuke.Node, result: FusedSequence, shot: PreparedShot, take
         if len(warned) > WARNINGS_SHOWN
         else ()
     )
-    notes = (*shot.notes, *warned[:WARNINGS_SHOWN], *more)
+    notes = (*missing, *shot.notes, *warned[:WARNINGS_SHOWN], *more)
     if mixed:
         notes = (
             f"frames {mixed} of this output were fused before with other settings: fuse "
@@ -124,17 +134,60 @@ def show_result(node: nuke.Node, result: FusedSequence, shot: PreparedShot, take
     node["status"].setValue(status)
 
 
+def _missing_frames(out: str, first: int, last: int) -> str:
+    """The frames of ``first``-``last`` sequence ``out`` has no file for, described; "" for none."""
+    pattern = SequencePattern.parse(out)
+    on_disk = set(pattern.frames_on_disk())
+    missing = [frame for frame in range(first, last + 1) if frame not in on_disk]
+    return describe_frames(missing) if missing else ""
+
+
 def knob_changed() -> None:
-    """An artist changed a knob of a node (``nuke.addKnobChanged``): where it changes what a fuse
-    makes and the node shows a take, the status line says the take is of the settings before; the
-    picture passed for the new settings' without a word until the next fuse."""
+    """An artist changed a knob of a node (``nuke.addKnobChanged``), or connected one of its inputs to
+    another node (the knob Nuke names is then ``inputChange``): where that changes what a fuse makes
+    and the node shows a take, the status line says the take is of the settings or inputs before; the
+    picture passed for the new ones' without a word until the next fuse."""
     node, knob = nuke.thisNode(), nuke.thisKnob()
-    if node is None or knob is None or node.knob("fuse") is None or knob.name() not in FUSION_KNOBS:
+    if node is None or knob is None or node.knob("fuse") is None:
+        return
+    if knob.name() not in (*FUSION_KNOBS, INPUT_CHANGE):
         return
     read = node.node(READ_NAME)
     if read is None or not read["file"].value():
         return  # nothing fused yet: the node shows the plate
     node["status"].setValue(with_stale_hint(node["status"].value(), knob))
+
+
+def on_create() -> None:
+    """A node made (``nuke.addOnCreate``): a pasted copy of a fused node showed its original's take
+    (its Read came with it), another plate's frames passed off as its own, until it was fused. A node
+    whose Read shows what another MovingColor node writes or shows is such a copy: it shows its plate,
+    as a new node does, and says why. A node cut and pasted, or read from a saved script, is the only
+    one showing its take, and keeps it."""
+    node = nuke.thisNode()
+    if node is None or node.knob("fuse") is None:
+        return  # not a MovingColor node, or one whose knobs are still to be made (create_node)
+    read = node.node(READ_NAME)
+    if read is None or not read["file"].value():
+        return
+    shown = _output_key(read["file"].value())
+    for other in nuke.allNodes("Group", group=nuke.root(), recurseGroups=True):
+        if other.fullName() == node.fullName() or other.knob("fuse") is None:
+            continue
+        theirs = other.node(READ_NAME)
+        if shown not in (
+            _output_key(output_knob(other)),
+            _output_key(theirs["file"].value() if theirs else ""),
+        ):
+            continue
+        read["file"].setValue("")
+        read["proxy"].setValue("")
+        inner(node, OUTPUT_NAME).setInput(0, inner(node, INPUT_NAMES[0]))
+        node["status"].setValue(
+            f"a copy of {other.fullName()}: shows its plate, not {other.name()}'s take, until it is fused; "
+            f"give it an output of its own, then press Fuse"
+        )
+        return
 
 
 def fuse(node: nuke.Node, first: int | None = None, last: int | None = None) -> FusedSequence:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 
 import nuke
+from movingcolor.errors import GradeError
+from movingcolor.spec.grade_text import inline_values
 from movingcolor.spec.schema import BUILTIN_ENGINES, default
 from movingcolor_hosts import FuseSettings, SettingsError
 
@@ -47,11 +49,21 @@ def fusion_knobs(node: nuke.Node) -> tuple[tuple[str, object], ...]:
     return tuple((name, node[name].value()) for name in FUSION_KNOBS if node.knob(name) is not None)
 
 
+#: The same, for an input connected to another node (Nuke's knobChanged names the knob ``inputChange``).
+RECONNECTED = "inputs reconnected since the take shown was fused"
+INPUT_CHANGE = "inputChange"
+
+
 def with_stale_hint(status: str, knob: nuke.Knob) -> str:
-    """``status`` begun with :data:`STALE`, naming ``knob`` by its label, unless it says so already."""
-    if status.startswith(STALE):
+    """``status`` begun with :data:`STALE`, naming ``knob`` by its label (:data:`RECONNECTED` for
+    Nuke's ``inputChange``), unless it says so already."""
+    if knob.name() == INPUT_CHANGE:
+        said, hint = RECONNECTED, f"{RECONNECTED}: press Fuse to see the take of these inputs"
+    else:
+        said, hint = STALE, f"{STALE} ({knob.label() or knob.name()}): press Fuse to see them"
+    if said in status.split("\n", 1)[0]:
         return status
-    return f"{STALE} ({knob.label() or knob.name()}): press Fuse to see them; {status}"
+    return f"{hint}; {status}"
 
 
 def add_knobs(node: nuke.Node) -> None:
@@ -124,11 +136,21 @@ def fill_choices(node: nuke.Node) -> ServerChoices:
     node["model"].setTooltip(
         f"the movingcolor engine's model (empty: the server's default); installed: {models}"
     )
-    # The hint that the take shown is of other settings stays: asking the server changes no take.
-    status = node["status"].value()
-    hint = status.split("; ", 1)[0] + "; " if status.startswith(STALE) else ""
-    node["status"].setValue(hint + choices.note)
+    # Asking the server changes no take: the status of the take shown (what was fused, its notes, the
+    # word that it is of other settings) stays, the server's answer on a line of its own below it.
+    node["status"].setValue("\n".join(filter(None, (take_status(node), choices.note))))
     return choices
+
+
+def take_status(node: nuke.Node) -> str:
+    """The status line's words on the take the node shows, without the server's answer below them;
+    "" while it shows none (the plate)."""
+    from .node import READ_NAME  # node.py imports this module
+
+    read = node.node(READ_NAME)
+    if read is None or not read["file"].value():
+        return ""
+    return node["status"].value().split("\n", 1)[0]
 
 
 def frame_range(node: nuke.Node, first: int | None, last: int | None) -> tuple[int, int]:
@@ -150,6 +172,12 @@ def grade_text(node: nuke.Node) -> tuple[str, bool]:
             raise SettingsError(
                 "CDL is empty: give slope=..;offset=..;power=..;sat=.. or choose another grade"
             )
+        try:
+            # Its numbers read here, as the server reads them: a word for a number was found only after
+            # every input had been rendered.
+            inline_values(text)
+        except GradeError as error:
+            raise SettingsError(f"CDL: {error}; write slope=R,G,B;offset=R,G,B;power=R,G,B;sat=S") from None
         return text, False
     if source == "grade file":
         path = _path_knob(node, "grade_file")

@@ -29,6 +29,7 @@ from movingcolor_hosts import (
     require_matte,
     require_matte_in_alpha,
 )
+from movingcolor_hosts.fusion import check_colour_settings
 from movingcolor_hosts.staging import INPUTS_PREFIX, missing_folders, remove_if_empty
 
 from .knobs import (
@@ -195,6 +196,27 @@ def _frames_every_input_has(node: nuke.Node, roles: dict[str, str], first: int, 
     return common_first, common_last
 
 
+def _check_formats(node: nuke.Node, roles: dict[str, str]) -> None:
+    """The matte and graded inputs the fusion reads (``roles``) are the plate's size: the server refuses
+    frames of two sizes, found only once every input was rendered (a Roto drawn over the script's
+    format, a plate of another)."""
+    if any(upstream.hasError() for upstream in _upstream([node.input(PLATE)])):
+        return  # a Read that reads nothing has the script's format: its render names the file
+    plate = node.input(PLATE).format()
+    for role, index in (("matte", MATTE), ("graded", GRADED)):
+        if role not in roles or node.input(index) is None:
+            continue
+        if any(upstream.hasError() for upstream in _upstream([node.input(index)])):
+            continue
+        other = node.input(index).format()
+        if (other.width(), other.height()) != (plate.width(), plate.height()):
+            raise SettingsError(
+                f"{node.name()}: the {role} input is {other.width()}x{other.height()} but the plate is "
+                f"{plate.width()}x{plate.height()}: give the {role} the plate's format (a Reformat to it, "
+                f"or a Roto's output format set to it)"
+            )
+
+
 def _reads_a_file(node: nuke.Node) -> bool:
     """Whether a Read is upstream of ``node`` (or ``node`` is one), inside groups too: its frame range
     is then the frames it has."""
@@ -232,27 +254,39 @@ def _files_read_by(node: nuke.Node) -> list[Path]:
     return files
 
 
-def _check_no_other_node_writes(node: nuke.Node, out: str) -> None:
-    """Refuse an output (the ``out`` knob; its proxy folder follows it) another MovingColor node of
-    the script writes (a copied node keeps its original's output): that node's take would be
-    replaced, and it would show this node's grade."""
-    ours = SequencePattern.parse(out).resolved()
+def _resolved(pattern: str) -> str | None:
+    try:
+        return SequencePattern.parse(pattern).resolved()
+    except MovingColorError:  # not a sequence (an expression, a typo): that node says so itself
+        return None
+
+
+def _check_no_other_node_writes(node: nuke.Node, writes: str, proxy: bool) -> None:
+    """Refuse to write ``writes`` (the ``out`` knob's sequence; with ``proxy``, the proxy folder's beside
+    it) where another MovingColor node of the script writes, full size or in proxy mode (a copied node
+    keeps its original's output; a proxy folder may be another node's output): that node's take would
+    be replaced, and it would show this node's grade."""
+    ours = _resolved(writes)
+    if ours is None:
+        return  # not a sequence: the settings said so already
+    what = f"output {writes}"
+    if proxy:
+        what = f"proxy-mode output {writes} (a proxy fuse writes a proxy folder beside the output)"
     # From the script's top: the Fuse button runs inside this node's own group, where allNodes()
     # lists that group's nodes alone.
     for other in nuke.allNodes("Group", group=nuke.root(), recurseGroups=True):
         if other.fullName() == node.fullName() or "movingcolor" not in other.knobs():
             continue
         theirs = output_knob(other)
-        try:
-            same = bool(theirs) and SequencePattern.parse(theirs).resolved() == ours
-        except MovingColorError:  # not a sequence (an expression, a typo): that node says so itself
-            same = False
-        if same:
-            raise SettingsError(
-                f"{node.name()}: output {out} is {other.fullName()}'s output too (a copied node keeps "
-                f"its original's): fusing would replace that node's frames; give this node an output "
-                f"of its own"
-            )
+        if not theirs:
+            continue
+        for kind, pattern in (("output", theirs), ("proxy-mode output", proxy_output(theirs))):
+            if _resolved(pattern) == ours:
+                copied = " (a copied node keeps its original's)" if kind == "output" and not proxy else ""
+                raise SettingsError(
+                    f"{node.name()}: {what} is {other.fullName()}'s {kind} too{copied}: fusing would replace "
+                    f"that node's frames; give this node an output of its own"
+                )
 
 
 def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = None) -> PreparedShot:
@@ -268,13 +302,15 @@ def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = N
     notes = tuple(note for note in (color.note, proxy_note) if note)
     # The handles reach no further than the frames every input has.
     have_first, have_last = _frames_every_input_has(node, roles, first, last)
-    _check_no_other_node_writes(node, output_knob(node))
+    _check_formats(node, roles)
+    _check_no_other_node_writes(node, settings.out, proxy=bool(proxy_note))
     check_outputs_spare_inputs(
         SequencePattern.parse(settings.out), range(first, last + 1), _files_read_by(node)
     )
     # At least the frames each side the engine reads: without them a part of a range fused again
     # (two frames redone) differed from the same frames of the whole range fused, a pop in the take.
     window = max(settings.handles, check_server(settings))
+    check_colour_settings(settings)
     render_first = min(first, max(first - window, have_first))
     render_last = max(last, min(last + window, have_last))
     made = missing_folders(Path(settings.out).parent)

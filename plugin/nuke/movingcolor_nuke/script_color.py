@@ -72,6 +72,25 @@ OCIO_BUILTIN_CONFIGS = tuple(
 )
 #: Nuke's ACES 1.x OCIO v1 configs (aces_1.0.3, aces_1.1, aces_1.2, ...).
 ACES1_CONFIG = re.compile(r"^aces_1(\.\d+)*$")
+#: The roles of those configs (imageworks/OpenColorIO-Configs aces_1.0.3, aces_1.1 and aces_1.2
+#: config.ocio), which the working space menu may name instead of a colourspace: sent by name, a role
+#: means the studio config's role there (its color_timing is ACEScct, its compositing_linear none),
+#: so it is sent as the colourspace it stands for, by its ACES 1.x name (an alias in the studio
+#: config). None: a display colourspace (color_picking: Output - sRGB in aces_1.2, Output - Rec.709
+#: before), which the studio config lacks.
+ACES1_ROLES: dict[str, str | None] = {
+    "color_picking": None,
+    "color_timing": "ACES - ACEScc",
+    "compositing_linear": "ACES - ACEScg",
+    "compositing_log": "Input - ADX - ADX10",
+    "data": "Utility - Raw",
+    "default": "ACES - ACES2065-1",
+    "matte_paint": "Utility - sRGB - Texture",
+    "reference": "Utility - Raw",
+    "rendering": "ACES - ACEScg",
+    "scene_linear": "ACES - ACEScg",
+    "texture_paint": "ACES - ACEScc",
+}
 
 
 @dataclass(frozen=True)
@@ -86,6 +105,10 @@ class ScriptConfig:
     @property
     def is_nuke_default(self) -> bool:
         return self.name == NUKE_DEFAULT
+
+    @property
+    def is_aces1(self) -> bool:
+        return bool(ACES1_CONFIG.match(self.name))
 
     def __str__(self) -> str:
         return self.path or self.name
@@ -152,6 +175,21 @@ def _nuke_default_space(working: str) -> str:
     return NUKE_DEFAULT_SPACES[name]
 
 
+def _aces1_space(config: ScriptConfig, working: str) -> str:
+    """``working`` of an ACES 1.x config as a colourspace: a role as the colourspace it stands for there."""
+    if working not in ACES1_ROLES:
+        return working
+    space = ACES1_ROLES[working]
+    if space is None:
+        raise SettingsError(
+            f"the working space {working!r} of {config.name} is a role for a display colourspace, which "
+            f"has no counterpart in the OCIO config MovingColor names it in ({REFERENCE_CONFIG}): choose "
+            f"the colourspace itself (e.g. ACES - ACEScg) as the working space (Project Settings > Color), "
+            f"or set colourspace to its name in the server's OCIO config"
+        )
+    return space
+
+
 def server_colorspace(
     config: ScriptConfig, working: str, grade_is_look: bool, server_config: Callable[[], str]
 ) -> ServerColorspace:
@@ -162,6 +200,10 @@ def server_colorspace(
         raise SettingsError(
             "the script has no working space (Project Settings > Color): choose one, or set colourspace"
         )
+    # A role of an ACES 1.x config is sent as the colourspace it stands for there, which the status
+    # line names.
+    name = _aces1_space(config, working) if config.is_aces1 else working
+    sent_as = f" as {name!r}" if name != working else ""
     if config.is_nuke_default:
         name = _nuke_default_space(working)
         sent = "" if grade_is_look else REFERENCE_CONFIG
@@ -170,12 +212,14 @@ def server_colorspace(
             name, sent, f"nuke-default working space {working!r} sent as {name!r} of {where}"
         )
     if config.builtin and not grade_is_look:
-        note = f"working space {working!r} of {config.name} sent with {config.builtin}"
-        return ServerColorspace(working, config.builtin, note)
+        note = f"working space {working!r} of {config.name} sent{sent_as} with {config.builtin}"
+        return ServerColorspace(name, config.builtin, note)
     served = server_config()
     if (config.path and same_config(config.path, served)) or (config.builtin and served == config.builtin):
-        note = f"working space {working!r} of {config}, the server's config too"
-        return ServerColorspace(working, "", note)
+        note = f"working space {working!r} of {config}, the server's config too" + (
+            f", sent{sent_as}" if sent_as else ""
+        )
+        return ServerColorspace(name, "", note)
     why = "an OCIO look is a look of the server's config, and " if grade_is_look else ""
     raise SettingsError(
         f"{why}the script's OCIO config is {config} while the server uses {served or 'another config'}: the "
