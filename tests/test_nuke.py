@@ -378,6 +378,32 @@ def test_a_grade_file_republished_in_place_makes_another_take(session, served, s
     )
 
 
+def test_one_correction_of_a_collection_is_given_as_file_hash_id(session, served, shot, tmp_path):
+    """A reel's .ccc holds every shot's correction: the node refused the file whole (name the one
+    to apply, e.g. reel.ccc#sh010) and then refused reel.ccc#sh020 as a file that does not exist."""
+    from movingcolor.frames.image_io import read_header
+
+    plate, matte = shot
+    corrections = "".join(
+        f'<ColorCorrection id="{name}"><SOPNode><Slope>{slope}</Slope><Offset>0 0 0</Offset>'
+        "<Power>1 1 1</Power></SOPNode></ColorCorrection>"
+        for name, slope in (("sh010", "1.3 1 0.7"), ("sh020", "0.7 1 1.3"))
+    )
+    reel = tmp_path / "reel.ccc"
+    reel.write_text(
+        f'<ColorCorrectionCollection xmlns="urn:ASC:CDL:v1.01">{corrections}</ColorCorrectionCollection>'
+    )
+    out = tmp_path / "out" / "f.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1002), read_node(matte, 1001, 1002), served.address, out)
+    node["grade_source"].setValue("grade file")
+    node["grade_file"].setValue(f"{reel}#sh020")
+    movingcolor_nuke.fuse(node, 1001, 1002)
+    assert node["status"].value().startswith("fused"), node["status"].value()
+    assert (
+        read_header(tmp_path / "out" / "f.1001.exr").attributes["movingcolor:grade"] == "cdl: reel.ccc#sh020"
+    )
+
+
 def test_a_path_in_the_home_folder_written_with_a_tilde(session, served, shot, tmp_path, monkeypatch):
     """The quickstart has the artist type ``~/movingcolor-demo/nuke/shot.####.exr``: the bridge made
     a folder named ``~`` in Nuke's working folder and failed on another path. ``~`` is the home

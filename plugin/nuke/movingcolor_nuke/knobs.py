@@ -7,7 +7,7 @@ import os
 import nuke
 from movingcolor.errors import GradeError
 from movingcolor.spec.grade_text import inline_values
-from movingcolor.spec.schema import BUILTIN_ENGINES, default
+from movingcolor.spec.schema import BUILTIN_ENGINES, default, grade_file_parts
 from movingcolor_hosts import FuseSettings, SettingsError
 
 from .server_choices import ServerChoices, ask_server
@@ -183,8 +183,12 @@ def grade_text(node: nuke.Node) -> tuple[str, bool]:
         path = _path_knob(node, "grade_file")
         if not path:
             raise SettingsError("grade file is empty: choose a .cc/.cdl or LUT file")
-        if not os.path.isfile(path):
-            raise SettingsError(f"grade file {path} does not exist: check the path")
+        # FILE.ccc#ID picks one correction of a collection (a .ccc of a reel's shots), as fuse takes it.
+        if grade_file_parts(path) is None:
+            raise SettingsError(
+                f"grade file {path} does not exist: check the path (FILE.ccc#ID names one correction "
+                f"of a collection)"
+            )
         return path, False
     look = node["look"].value().strip()
     if not look:
