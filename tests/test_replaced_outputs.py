@@ -90,6 +90,31 @@ def test_frames_of_other_settings_replaced_are_said_with_the_frames_left(tmp_pat
     assert not [r for r in caplog.records if "replacing" in r.getMessage()]
 
 
+def test_a_chunk_after_the_grade_file_changed_says_the_sequence_mixes_two_grades(tmp_path, caplog, server):
+    """A farm job's chunks run after the colourist published the .cc again: the second chunk wrote its
+    frames beside the first chunk's of the old grade, exit 0 without a word (it replaced nothing)."""
+    plate = write_shot(tmp_path / "shot")
+    grade = tmp_path / "shot.cc"
+    sop = "<Offset>0 0 0</Offset><Power>1 1 1</Power>"
+    correction = '<ColorCorrection id="a"><SOPNode><Slope>{}</Slope>' + sop + "</SOPNode></ColorCorrection>"
+
+    def chunk(out: str, frames: str) -> str:
+        where = ("--server", server) if server else ()
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="movingcolor"):
+            assert run_cli("fuse", *where, "--plate", plate, "--grade", str(grade), "--engine", "hard",
+                           "--out", str(tmp_path / out / "f.####.exr"), "--frames", frames) == 0  # fmt: skip
+        return " ".join(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
+
+    grade.write_text(correction.format("1.2 1 0.8"))
+    chunk("one", "1001-1003")
+    assert "made from other inputs or settings" not in chunk("one", "1004-1006")  # one take
+    chunk("two", "1001-1003")
+    grade.write_text(correction.format("0.8 1 1.2"))
+    said = chunk("two", "1004-1006")
+    assert "holds frames 1001-1003, outside this run, made from other inputs or settings" in said
+
+
 def test_a_damaged_frame_of_an_earlier_run_is_redone_not_refused(tmp_path, capsys):
     plate = write_shot(tmp_path / "shot")
     out = tmp_path / "out"

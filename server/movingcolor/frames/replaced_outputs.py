@@ -113,6 +113,7 @@ def check_replaced_outputs(
     )
     replaced = [f"{describe_frames(frames, padding)}: {what}" for frames, what in kinds if frames]
     if not replaced:
+        _say_frames_of_other_settings_left(pattern, numbers, plate, fingerprint)
         return
     others = _left_as_they_were(pattern, numbers) if found.other_settings else []
     kept = (
@@ -123,6 +124,25 @@ def check_replaced_outputs(
         else ""
     )
     log.warning("replacing what is at %s (%s)%s", pattern, "; ".join(replaced), kept)
+
+
+def _say_frames_of_other_settings_left(
+    pattern: SequencePattern, render: list[int], plate: str, fingerprint: str
+) -> None:
+    """Frames of the sequence outside ``render`` made from this plate with other inputs or settings:
+    a farm job's chunks after a grade file was published again wrote a sequence of two grades, each
+    chunk exiting 0 without a word (nothing of theirs was replaced)."""
+    others = _left_as_they_were(pattern, render)
+    mixed = existing_outputs(pattern, others, plate, fingerprint).other_settings if others else []
+    if mixed:
+        log.warning(
+            "the sequence at %s holds frames %s, outside this run, made from other inputs or settings "
+            "(a grade file published again since they were fused?): with this run's frames it mixes "
+            "the two; a farm job's other chunks make theirs, otherwise run the whole range to make them "
+            "alike",
+            pattern,
+            describe_frames(mixed, pattern.padding),
+        )
 
 
 def _left_as_they_were(pattern: SequencePattern, render: list[int]) -> list[int]:
