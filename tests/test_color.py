@@ -245,6 +245,8 @@ def test_an_id_no_correction_has_is_refused_not_taken_as_a_place(config, tmp_pat
     ):
         parse_grade(f"{events}#2", config)
     assert np.allclose(_grade(config, f"{events}#002", rgb), [[1.0, 1.0, 1.0]], atol=1e-5)
+    with pytest.raises(UnknownLookError, match=r"look: names no look; write look:NAME"):
+        parse_grade("look:", config)
     saved_as_cc = tmp_path / "reel.cc"
     saved_as_cc.write_text(collection)
     with pytest.raises(GradeError, match=r"reel\.cc holds 3 colour corrections \(001, 002, 003\)"):

@@ -124,6 +124,11 @@ def _look(name: str, config: ColorConfig) -> Grade:
     missing = [look for look in names if config.config.getLook(look) is None]
     if missing or not names:
         known = [look.getName() for look in config.config.getLooks()]
+        if not names:
+            raise UnknownLookError(
+                f"look:{name} names no look; write look:NAME, NAME one of the looks of config "
+                f"{config.name!r}: {', '.join(known) or 'it has none'}"
+            )
         named = (
             f" ({', '.join(repr(n) for n in dict.fromkeys(missing))} missing)" if missing != [name] else ""
         )

@@ -185,7 +185,8 @@ SETTINGS: dict[str, Setting] = _named(
             "grade",
             str,
             None,
-            "grade to apply: CDL 'slope=..;offset=..;power=..;sat=..', a .cc/.ccc/.cdl, a LUT "
+            "grade to apply: CDL 'slope=..;offset=..;power=..;sat=..', a .cc/.ccc/.cdl (FILE.ccc#ID: one "
+            "correction of a collection), a LUT "
             "file (.cube, .clf, .ctf, .3dl, ...), look:NAME, or 'exposure=..;saturation=..' "
             "(brightness, contrast, exposure, gamma, hue, saturation, vibrance, warmth)",
             _on(
