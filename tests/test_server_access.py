@@ -87,6 +87,29 @@ def test_loopback_with_roots_and_no_token_is_said_to_be_every_local_users(tmp_pa
     assert any("any user of this machine can run file jobs" in text for text in _warnings(caplog))
 
 
+def test_loopback_with_roots_under_mutual_tls_is_not_said_to_be_every_local_users(tmp_path, caplog):
+    """With --tls-client-ca, only holders of a certificate its CA signed get a call through; the
+    server still warned that any user of the machine could run file jobs."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (it makes the test certificate)")
+    caplog.set_level(logging.WARNING, logger="movingcolor.service")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", "key.pem", "-out", "cert.pem", "-subj", "/CN=localhost", "-days", "2"],
+        cwd=tmp_path, check=True, capture_output=True,
+    )  # fmt: skip
+    tls = dict(tls_cert=tmp_path / "cert.pem", tls_key=tmp_path / "key.pem")
+    server, _ = create_server(
+        "127.0.0.1:0", ServerSettings(roots=(tmp_path,), tls_client_ca=tmp_path / "cert.pem", **tls)
+    )
+    server.stop(None)
+    assert not _warnings(caplog)
+    # TLS alone lets any client in: still said.
+    server, _ = create_server("127.0.0.1:0", ServerSettings(roots=(tmp_path,), **tls))
+    server.stop(None)
+    assert any("any user of this machine can run file jobs" in text for text in _warnings(caplog))
+
+
 def test_a_root_that_is_a_file_is_called_a_file(tmp_path):
     from movingcolor.errors import MovingColorError
     from movingcolor.service.roots import check_roots

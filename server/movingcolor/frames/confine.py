@@ -102,16 +102,32 @@ def _check_is_file(
     raise UnreadableFrameError(f"{path}: is {kind}, not a file; give the {what} as {form}")
 
 
+def check_named_inside(path: os.PathLike | str, what: str) -> None:
+    """Confined, refuse ``path`` where its name leads outside the roots (links resolved), whether or
+    not anything is there: refused as outside when it existed and as missing when not, a client
+    learnt which paths outside the roots exist. Unconfined, nothing is refused. The file opened
+    afterwards is checked again (:func:`readable`): a name is not a file."""
+    roots = _ROOTS.get()
+    if roots is None:
+        return
+    real = Path(os.path.realpath(path))
+    if not lies_within(real, roots):
+        raise _refuse(what, path, real, roots)
+
+
 @contextmanager
-def readable(path: os.PathLike | str, what: str = "frame") -> Iterator[str]:
+def readable(
+    path: os.PathLike | str, what: str = "frame", form: str = "an image or video file"
+) -> Iterator[str]:
     """The name to open ``path`` by: the path itself unconfined; confined, the opened file's
-    descriptor path once the file it really is has been checked to lie inside the roots."""
+    descriptor path once the file it really is has been checked to lie inside the roots. ``form``
+    says what a file that is not a regular file should have been."""
     roots = _ROOTS.get()
     if roots is None or not has_fd_paths():
         # A missing or unreadable file is the reader's to report, in its words.
         with suppress(OSError):
             mode = os.stat(path).st_mode
-            _check_is_file(path, mode, what)
+            _check_is_file(path, mode, what, form)
     if roots is None:
         yield os.fspath(path)
         return
@@ -130,7 +146,7 @@ def readable(path: os.PathLike | str, what: str = "frame") -> Iterator[str]:
             f"{path}: cannot open the {what} ({error.strerror or error}); check it exists and may be read"
         ) from error
     try:
-        _check_opened(fd, path, roots, what)
+        _check_opened(fd, path, roots, what, form)
         yield _fd_path(fd)
     finally:
         os.close(fd)

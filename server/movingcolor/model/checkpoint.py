@@ -10,6 +10,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 from .. import __version__
 from ..errors import MovingColorError
 from ..folder_swap import replace_folder, restore_for_reading
+from ..frames.confine import check_named_inside, readable
 from .config import NetworkConfig
 
 if TYPE_CHECKING:
@@ -28,6 +31,9 @@ FORMAT_VERSION = 1
 WEIGHTS, CONFIG, CARD = "model.safetensors", "config.json", "MODEL_CARD.md"
 #: What a model folder holds: an export replaces exactly these.
 MODEL_FILES = frozenset({WEIGHTS, CONFIG, CARD})
+#: The largest ``config.json`` read: a model's is a few kilobytes (its training settings included).
+#: Read whole, a 600 MB sparse file named as a file job's model took that much of a server's memory.
+MAX_CONFIG_BYTES = 1 << 20
 
 
 class CheckpointError(MovingColorError):
@@ -139,6 +145,32 @@ def _write_model(network: MovingColorNet, staging: Path, name: str, card: str, m
         os.chmod(item, 0o644)
 
 
+@contextmanager
+def model_file(path: Path, what: str) -> Iterator[str]:
+    """The name to read one of a model folder's files by. Within a confinement (a server's file job
+    naming a model folder inside its roots) the file is refused where its name leads outside the
+    roots, present or not, and read through the descriptor checked to be a regular file inside them:
+    opened by its name, a link in the folder had the server read (and its errors tell of) any file."""
+    check_named_inside(path, what)
+    with readable(path, what, form=f"the {path.name} of a model folder") as name:
+        yield name
+
+
+def read_config(path: Path) -> bytes:
+    """A model folder's ``config.json`` bytes (:func:`model_file`), refused over
+    :data:`MAX_CONFIG_BYTES` before it is read."""
+    with model_file(path, "model config") as name, open(name, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        content = file.read(MAX_CONFIG_BYTES + 1) if size <= MAX_CONFIG_BYTES else b""
+    if size > MAX_CONFIG_BYTES or len(content) > MAX_CONFIG_BYTES:  # one growing as it is read too
+        raise CheckpointError(
+            f"{path} is {max(size, len(content)) / (1 << 20):,.1f} MB, more than the "
+            f"{MAX_CONFIG_BYTES >> 20} MB a model's {CONFIG} may be (a model's is a few KB); check the "
+            f"folder is a MovingColor model folder and restore the file"
+        )
+    return content
+
+
 def read_description(folder: Path) -> dict:
     """A model folder's ``config.json``, its format version checked (its network:
     :func:`described_network`). Needs no weights library, so cost benchmarks can build a
@@ -146,15 +178,23 @@ def read_description(folder: Path) -> dict:
     folder = Path(folder)
     restore_for_reading(folder)  # an export killed between its renames set the model aside
     for required in (WEIGHTS, CONFIG):
+        # Where the name leads first: "no such file" for a link to a missing file outside the roots
+        # told a client that nothing is there.
+        check_named_inside(folder / required, f"model file {required}")
         if not (folder / required).is_file():
             raise CheckpointError(
                 f"{folder}: not a MovingColor model folder (no {required}); a model folder holds "
                 f"{WEIGHTS}, {CONFIG} and {CARD}"
             )
     try:
-        description = json.loads((folder / CONFIG).read_text())
-    except json.JSONDecodeError as error:
+        description = json.loads(read_config(folder / CONFIG))
+    except ValueError as error:  # not JSON, or not UTF-8
         raise CheckpointError(f"{folder / CONFIG}: not valid JSON ({error}); restore the file") from error
+    if not isinstance(description, dict) or not isinstance(description.get("network", {}), dict):
+        raise CheckpointError(
+            f"{folder / CONFIG}: not a model description (a JSON object with a network object); "
+            f"restore the file"
+        )
     version = description.get("format_version")
     if version != FORMAT_VERSION:
         raise CheckpointError(
@@ -169,7 +209,21 @@ def described_network(description: dict) -> NetworkConfig:
     return NetworkConfig.from_dict(description.get("network", {}))
 
 
+def _weight_shapes(name: str, path: Path) -> dict[str, tuple[int, ...]]:
+    """Each tensor's shape in weights file ``name`` (``path`` in messages), from its header alone."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(name, framework="pt") as handle:
+            return {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}  # noqa: SIM118 (not iterable)
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{path}: cannot read weights ({error}); the file may be truncated") from error
+
+
 def load_checkpoint(folder: Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """A model folder's network with its weights on ``device``: the configuration checked (its
+    bounds included) before the network is built, and the weights' names and shapes (their file's
+    header) before any weight is read."""
     # Imported here so that reading a description needs neither torch nor the weights library.
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -180,33 +234,35 @@ def load_checkpoint(folder: Path, device: str | torch.device = "cpu") -> LoadedM
     description = read_description(folder)
     config = described_network(description)
     network = MovingColorNet(config)
-    try:
-        state = load_file(folder / WEIGHTS)
-    except (SafetensorError, OSError) as error:
-        raise CheckpointError(
-            f"{folder / WEIGHTS}: cannot read weights ({error}); the file may be truncated"
-        ) from error
-    expected = network.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = [
-        f"{key} {tuple(state[key].shape)} != {tuple(tensor.shape)}"
-        for key, tensor in expected.items()
-        if key in state and state[key].shape != tensor.shape
-    ]
-    if missing or unexpected or wrong:
-        details = "; ".join(
-            part
-            for part in (
-                f"missing {', '.join(missing[:5])}" if missing else "",
-                f"unexpected {', '.join(unexpected[:5])}" if unexpected else "",
-                f"shape {', '.join(wrong[:5])}" if wrong else "",
+    with model_file(folder / WEIGHTS, "model weights") as name:
+        shapes = _weight_shapes(name, folder / WEIGHTS)
+        expected = {key: tuple(tensor.shape) for key, tensor in network.state_dict().items()}
+        missing = sorted(set(expected) - set(shapes))
+        unexpected = sorted(set(shapes) - set(expected))
+        wrong = [
+            f"{key} {shapes[key]} != {shape}"
+            for key, shape in expected.items()
+            if key in shapes and shapes[key] != shape
+        ]
+        if missing or unexpected or wrong:
+            details = "; ".join(
+                part
+                for part in (
+                    f"missing {', '.join(missing[:5])}" if missing else "",
+                    f"unexpected {', '.join(unexpected[:5])}" if unexpected else "",
+                    f"shape {', '.join(wrong[:5])}" if wrong else "",
+                )
+                if part
             )
-            if part
-        )
-        raise CheckpointError(
-            f"{folder / WEIGHTS} does not match the {config.name!r} network in {CONFIG}: {details}"
-        )
+            raise CheckpointError(
+                f"{folder / WEIGHTS} does not match the {config.name!r} network in {CONFIG}: {details}"
+            )
+        try:
+            state = load_file(name)
+        except (SafetensorError, OSError) as error:
+            raise CheckpointError(
+                f"{folder / WEIGHTS}: cannot read weights ({error}); the file may be truncated"
+            ) from error
     network.load_state_dict(state)
     network.to(device).eval()
     return LoadedModel(name=description.get("name", folder.name), network=network, metadata=description)

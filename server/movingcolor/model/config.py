@@ -11,6 +11,72 @@ from .channels import INPUT_CHANNELS
 MATTE_STARTS = ("coarse", "guided")
 COLOR_STARTS = ("plate", "composite")
 
+# The largest network a model file may describe, well above every named configuration (the paper's:
+# 256-channel features, 512-wide tokens, 4 heads, 8 + 8 blocks): its network is built, its weights
+# allocated, before the weights file is read, and a config.json asking for 60000 channels was built
+# (130 GB for one convolution) until the allocation failed as a server bug.
+MAX_CHANNELS = 1024
+MAX_HIDDEN = 2048
+MAX_HEADS = 32
+MAX_BLOCKS = 32
+MAX_PATCH = 15
+MAX_WORKING_SIZE = 8192
+MAX_WINDOW_FRAMES = 128
+
+#: Each whole-number field's (least, greatest) value in a model file.
+_INT_BOUNDS = {
+    "ffc_blocks": (0, MAX_BLOCKS),
+    "patch_kernel": (1, MAX_PATCH),
+    "patch_stride": (1, MAX_PATCH),
+    "patch_padding": (0, MAX_PATCH),
+    "hidden": (1, MAX_HIDDEN),
+    "heads": (1, MAX_HEADS),
+    "transformer_blocks": (0, MAX_BLOCKS),
+    "working_size": (16, MAX_WORKING_SIZE),
+    "local_frames": (1, MAX_WINDOW_FRAMES),
+    "local_stride": (1, MAX_WINDOW_FRAMES),
+    "global_stride": (1, MAX_WINDOW_FRAMES),
+    "max_global_frames": (0, MAX_WINDOW_FRAMES),
+}
+#: The channel lists' lengths the network's layers take: a stem and two stages; two upsamplings.
+_CHANNEL_LISTS = {"encoder_channels": 3, "decoder_channels": 2}
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_bounds(config: NetworkConfig) -> None:
+    """Refuse, naming the field, a configuration whose network could not be built or would be
+    absurdly large (the ``MAX_`` limits): checked before anything is allocated for it."""
+    problems = []
+    for field, length in _CHANNEL_LISTS.items():
+        value = getattr(config, field)
+        if not (
+            isinstance(value, tuple)
+            and len(value) == length
+            and all(_is_int(v) and 1 <= v <= MAX_CHANNELS for v in value)
+        ):
+            problems.append(f"{field} {value!r} must be {length} channel counts of 1 to {MAX_CHANNELS}")
+    for field, (least, greatest) in _INT_BOUNDS.items():
+        value = getattr(config, field)
+        if not (_is_int(value) and least <= value <= greatest):
+            problems.append(f"{field} {value!r} must be a whole number from {least} to {greatest}")
+    if _is_int(config.hidden) and _is_int(config.heads) and config.heads > 0 and config.hidden % config.heads:
+        problems.append(f"hidden {config.hidden} must be divisible by heads {config.heads}")
+    ratio = config.ffc_global_ratio
+    if not (isinstance(ratio, (int, float)) and not isinstance(ratio, bool) and 0.0 <= ratio <= 1.0):
+        problems.append(f"ffc_global_ratio {ratio!r} must be a number from 0 to 1")
+    if not isinstance(config.coarse_matte_input, bool):
+        problems.append(f"coarse_matte_input {config.coarse_matte_input!r} must be true or false")
+    if not isinstance(config.edge_contrast, (int, float)) or isinstance(config.edge_contrast, bool):
+        problems.append(f"edge_contrast {config.edge_contrast!r} must be a number")
+    if problems:
+        raise MovingColorError(
+            f"model config {'; '.join(problems)}: the file is damaged or not a MovingColor model's "
+            f"(its network is not built); restore its config.json"
+        )
+
 
 @dataclass(frozen=True)
 class NetworkConfig:
@@ -78,6 +144,7 @@ class NetworkConfig:
             )
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         config = cls(**values)
+        check_bounds(config)
         if config.matte_start not in MATTE_STARTS:
             raise MovingColorError(
                 f"model config matte_start {config.matte_start!r} is not known: use one of {MATTE_STARTS}"

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from ..errors import MovingColorError
 from ..folder_swap import restore_folders_in, restore_for_reading
 from .channels import INPUT_CHANNELS
-from .checkpoint import CONFIG, described_network, load_checkpoint, read_description
+from .checkpoint import CONFIG, described_network, load_checkpoint, read_config, read_description
 from .config import CONFIGS, NetworkConfig, get_config
 
 if TYPE_CHECKING:
@@ -79,8 +79,9 @@ def create_network(
 def _description(folder: Path) -> dict:
     """A model folder's ``config.json``, or nothing where it cannot be read (listing goes on)."""
     try:
-        description = json.loads((folder / CONFIG).read_text())
-    except (OSError, ValueError):
+        # Bounded as a model's is when loaded: listing the models must not read a huge file whole.
+        description = json.loads(read_config(folder / CONFIG))
+    except (OSError, ValueError, MovingColorError):
         return {}
     return description if isinstance(description, dict) else {}
 

@@ -37,6 +37,12 @@ class WireFormatError(MovingColorError):
     """A message breaks the wire contract (a malformed image, parts out of order)."""
 
 
+class StreamEndedError(WireFormatError):
+    """The request stream ended inside an image: the client half-closed it too soon, or cancelled
+    the call (gRPC ends a cancelled call's stream as a half-close, and says it was cancelled only
+    after)."""
+
+
 class ImageTooLargeError(WireFormatError, _ImageTooLarge):
     """An image is larger than the server accepts."""
 
@@ -212,6 +218,11 @@ class PartAssembler:
     def pending(self) -> str | None:
         """The image still incomplete, for messages; None between images."""
         return f"{role_name(self._current.role)} frame {self._current.frame}" if self._current else None
+
+    def finish(self) -> None:
+        """The stream has ended: refuse it if it ended inside an image (:class:`StreamEndedError`)."""
+        if self._current is not None:
+            raise StreamEndedError(f"the stream ended inside {self.pending}; send all of its parts")
 
     def add(self, part: pb.ImagePart) -> Image | None:
         """Take one part; returns the image it completes, else None."""

@@ -13,6 +13,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
 from ..engines import Engine, create_engine, engine_names
@@ -20,6 +21,7 @@ from ..engines.base import Engine as BaseEngine
 from ..engines.registry import takes_device
 from ..engines.torch_filters import compute_device
 from ..errors import MissingDependencyError, MovingColorError, UnknownEngineError
+from ..frames.confine import confined
 from ..model.checkpoint import model_stamp
 from .errors import ModelNotFoundError
 from .roots import inside_roots
@@ -67,6 +69,11 @@ class EnginePool:
     def model_folder(self, model: str, roots: Sequence[Path] | None = None) -> Path:
         """The real folder of an installed model (default: the server's default model), or with
         ``roots`` (RunJob) of a model folder given as an absolute path inside them."""
+        return self._model_folder(model, roots)[0]
+
+    def _model_folder(self, model: str, roots: Sequence[Path] | None) -> tuple[Path, Sequence[Path] | None]:
+        """:meth:`model_folder`, and the roots its files must be read inside: ``roots`` for a folder
+        a file job named inside them, None for an installed model (the server's own)."""
         installed = installed_models()
         if not model:
             if not installed:
@@ -75,15 +82,15 @@ class EnginePool:
                     "$MOVINGCOLOR_MODELS on the server or use a classical engine (guided)"
                 )
             folder = installed["default"] if "default" in installed else next(iter(installed.values()))
-            return Path(os.path.realpath(folder))
+            return Path(os.path.realpath(folder)), None
         if model in installed:
-            return Path(os.path.realpath(installed[model]))
+            return Path(os.path.realpath(installed[model])), None
         # Never a path relative to the server's working folder: a name is an installed model.
         if roots is not None and Path(model).is_absolute():
             folder = Path(os.path.realpath(inside_roots(model, "model", roots)))
             if not folder.is_dir():
                 raise ModelNotFoundError(f"model folder {model} does not exist; give a model folder's path")
-            return folder
+            return folder, roots
         paths = "; a file job may give the absolute path of a model folder inside the roots" if roots else ""
         raise ModelNotFoundError(
             f"model {model!r} is not installed on this server (installed: "
@@ -107,10 +114,11 @@ class EnginePool:
                 raise UnknownEngineError(
                     f"the movingcolor engine is not available on this server ({error})"
                 ) from error
-            folder = self.model_folder(model, roots)
+            folder, inside = self._model_folder(model, roots)
             key, options = (name, str(folder), resolved), {"model": str(folder), "device": resolved}
             stamp = model_stamp(folder)
         else:
+            inside = None
             if model:
                 raise MovingColorError(f"a model applies to the movingcolor engine, not to {name!r}")
             options = {}
@@ -129,7 +137,10 @@ class EnginePool:
                 engine = self._take(key, stamp)
                 if engine is not None:
                     return engine, resolved
-            engine = create_engine(name, **options)
+            # A model folder a file job named is read as its frames are: every file inside the roots
+            # (a link in the folder to a file outside them was read, and its errors told of it).
+            with confined(inside) if inside is not None else nullcontext():
+                engine = create_engine(name, **options)
             if is_shared(engine):
                 with self._lock:
                     self._shared[key] = engine

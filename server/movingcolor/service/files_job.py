@@ -56,6 +56,12 @@ def run_job(state: ServerState, job: Job, request: fusion_pb2.JobRequest) -> Ite
     yield fusion_pb2.JobProgress(accepted=fusion_pb2.JobAccepted(job_id=job.id))
     worker = threading.Thread(target=work, name=f"job-{job.id}", daemon=True)
     worker.start()
+    # The slot stays the shot's until its worker ends, even once the call is answered.
+    job.hold_slot_for(worker)
+    # A cancelled job's call is answered at once, with the reason: the worker checks for a cancel
+    # between frames only, and a frame can outlast the second a drain cancels its jobs ahead of
+    # gRPC's own cancel (the client then read "Cancelling all calls", not that the server stopped).
+    job.on_cancel(lambda reason: events.put(job.error()))
     try:
         while True:
             try:
@@ -70,8 +76,8 @@ def run_job(state: ServerState, job: Job, request: fusion_pb2.JobRequest) -> Ite
             else:
                 raise item
     finally:
-        # A call that ends before its shot (the client left) stops the shot, and holds its slot until
-        # the worker has: it wrote frames after its job had ended, beside the jobs --max-jobs let in.
+        # A call that ends before its shot (the client left) stops the shot, whose slot stays held
+        # until the worker has stopped (``hold_slot_for``): it wrote frames after its job had ended,
+        # beside the jobs --max-jobs let in.
         if worker.is_alive():
             job.cancel("the call ended before the shot")
-            worker.join()

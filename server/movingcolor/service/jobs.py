@@ -23,6 +23,9 @@ from .logs import event, log
 _REMEMBERED = 256
 # How often the watchdog looks at the limits: a small share of a second, cheap for a few dozen jobs.
 _WATCH_SECONDS = 0.25
+# The most of an unknown job id an error repeats (ids are 12 characters): a 100 KB id echoed whole
+# took the error past gRPC's metadata limit, and the client read RESOURCE_EXHAUSTED (busy).
+_SHOWN_ID_CHARS = 64
 # A call ended by a limit that has gone on waiting on its client this long is cut off at the transport:
 # gRPC blocks a send to a client that reads nothing, and only cancelling the call frees that thread.
 _CUT_OFF_SECONDS = 2.0
@@ -129,6 +132,8 @@ class Job:
         self.reason = ""
         self.finished = False
         self._callbacks: list[Callable[[str], None]] = []
+        #: Threads doing the job's work beside its call (RunJob's shot): its slot is theirs too.
+        self._workers: list[threading.Thread] = []
         self._lock = threading.Lock()
 
     def cancel(self, reason: str) -> bool:
@@ -150,6 +155,13 @@ class Job:
                 self._callbacks.append(callback)
                 return
         callback(self.reason)
+
+    def hold_slot_for(self, worker: threading.Thread) -> None:
+        """Keep the job's slot, once its call has ended, until ``worker`` has ended too: a cancelled
+        call is answered at once (its client reads why, not gRPC's cancel at the end of a drain's
+        grace) while its worker finishes the frame it is in, and no new job may run beside that."""
+        with self._lock:
+            self._workers.append(worker)
 
     def error(self) -> JobCancelledError:
         return JobCancelledError(f"job {self.id} was cancelled: {self.reason}")
@@ -199,8 +211,26 @@ class JobTable:
             return job
 
     def finish(self, job: Job) -> None:
+        """The job's call has ended: its slot is freed, or once its workers have ended
+        (:meth:`Job.hold_slot_for`), which are stopped first."""
+        working = [worker for worker in job._workers if worker.is_alive()]
+        if working:
+            job.cancel("the call ended before its work")  # they stop at their next check
         with job._lock:
             job.finished = True
+        if working:
+            threading.Thread(
+                target=self._finish_after, args=(job, working), name=f"finish-{job.id}", daemon=True
+            ).start()
+            return
+        self._finished(job)
+
+    def _finish_after(self, job: Job, workers: list[threading.Thread]) -> None:
+        for worker in workers:
+            worker.join()
+        self._finished(job)
+
+    def _finished(self, job: Job) -> None:
         with self._lock:
             self._release(job)
             self._ending.pop(job.id, None)
@@ -220,8 +250,13 @@ class JobTable:
             if job is None:
                 if job_id in self._ended:
                     return False
+                shown = repr(job_id[:_SHOWN_ID_CHARS]) + (
+                    f" (the first {_SHOWN_ID_CHARS} of {len(job_id)} characters)"
+                    if len(job_id) > _SHOWN_ID_CHARS
+                    else ""
+                )
                 raise UnknownJobError(
-                    f"no job {job_id!r} on this server; the id comes from ShotAccepted or JobAccepted"
+                    f"no job {shown} on this server; the id comes from ShotAccepted or JobAccepted"
                 )
         return job.cancel(reason)
 
@@ -240,6 +275,17 @@ class JobTable:
                     return False
                 self._lock.wait(left)
             return True
+
+    def wait_workers(self) -> None:
+        """Wait until the workers of the jobs still held (:meth:`Job.hold_slot_for`) have ended: once
+        cancelled, each stops at its next check, between frames."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            with job._lock:
+                workers = list(job._workers)
+            for worker in workers:
+                worker.join()
 
     @property
     def active(self) -> int:
@@ -274,6 +320,8 @@ class JobTable:
             job.interrupt()
 
     def _check_limits(self, job: Job, now: float) -> None:
+        if job.finished:  # its call has ended; its slot waits for its workers alone
+            return
         if now - job.started >= self.max_call_seconds:
             limit = "total"
             reason = (

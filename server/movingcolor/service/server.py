@@ -228,8 +228,15 @@ def _check_exposure(address: Address, settings: ServerSettings) -> None:
             f"{address} reaches beyond this machine: give the server a token (--token-file FILE or "
             f"$MOVINGCOLOR_TOKEN) so only your clients can use it, or listen on 127.0.0.1 or a Unix socket"
         )
-    if address.is_local and not address.is_unix and settings.roots and not settings.token:
-        # Loopback is this machine's, not this user's: every user of a shared workstation reaches it.
+    # Loopback is this machine's, not this user's: every user of a shared workstation reaches it,
+    # unless mutual TLS lets in only the holders of a certificate its client CA signed.
+    if (
+        address.is_local
+        and not address.is_unix
+        and settings.roots
+        and not settings.token
+        and not settings.tls_client_ca
+    ):
         event(
             "warning.shared_loopback",
             level=logging.WARNING,
@@ -468,6 +475,10 @@ def _serve(address: str, settings: ServerSettings, folder: Path, removed: list[P
         cancel_the_rest()
         cancelled = sum(counts)
         idle = state.jobs.wait_idle(settings.grace_seconds)
+        # A shot answered as cancelled may still be inside its frame: it ends the frame whole before
+        # the process exits (exiting under it killed it inside the engine, aborted the process and
+        # left the frame's claim in the output folder).
+        state.jobs.wait_workers()
     finally:
         # Kept through the drain: a second signal must not cut the grace short.
         for sig, handler in previous.items():

@@ -11,7 +11,7 @@ import grpc
 
 from ..errors import MovingColorError
 from ..model.device import device_memory_error
-from ..protocol.images import WireFormatError
+from ..protocol.images import StreamEndedError, WireFormatError
 from ..v1 import fusion_pb2, fusion_pb2_grpc
 from .auth import client_identity, client_name
 from .errors import abort, status_for
@@ -25,6 +25,10 @@ from .window import fuse_window
 
 #: Digests one FindImages call may ask about: far more than any window holds.
 MAX_FIND_IMAGES = 1024
+#: How long a stream that ended inside an image waits to learn whether its client cancelled the
+#: call: gRPC ends a cancelled call's request stream as a half-close and marks the call cancelled
+#: just after (a client's cancel mid-image was logged as its mistake, INVALID_ARGUMENT).
+CANCEL_SETTLE_SECONDS = 0.5
 
 
 def _setup(requests: Iterator) -> fusion_pb2.ShotSetup:
@@ -184,6 +188,11 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
                 # reads nothing stalls the send), which the idle limit counts.
                 with job.activity.sending():
                     yield response
+        except StreamEndedError as error:
+            if job.cancelled.wait(CANCEL_SETTLE_SECONDS):  # the client's cancel; its reason below
+                code = grpc.StatusCode.CANCELLED
+            else:
+                code, message, failure = status_for(error), str(error), error
         except MovingColorError as error:
             code, message, failure = status_for(error), str(error), error
         except Exception as error:

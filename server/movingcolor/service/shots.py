@@ -126,8 +126,7 @@ def _receive_into(requests: Iterable, store: FrameStore, decoder: ImageDecoder, 
         image = assembler.add(request.part)
         if image is not None and image.frame in store.needed:  # frames of the clip not needed are ignored
             store.put(ROLE_NAMES.get(image.role, str(image.role)), image.frame, _received(decoder, image))
-    if assembler.pending:
-        raise WireFormatError(f"the stream ended inside {assembler.pending}; send all of its parts")
+    assembler.finish()
     store.finish()
 
 

@@ -9,7 +9,7 @@ same window again is answered without decoding or fusing anything.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 
 from ..color.config import shared_config
 from ..errors import MovingColorError
@@ -60,14 +60,15 @@ def _check_digest(image: Image) -> None:
 
 
 class WindowLimits:
-    """What one FuseWindow call may bring: each image (role and frame) once, at most ``max_frames``
-    frames, and at most ``max_bytes`` of images held (received or named from the cache, then
-    decoded). Each image is checked as it begins, before its bytes are taken or its pixels
-    decoded, so a window over a limit costs the server nothing."""
+    """What one FuseWindow call may bring: images of the ``roles`` its setup takes, each (role and
+    frame) once, at most ``max_frames`` frames, and at most ``max_bytes`` of images held (received
+    or named from the cache, then decoded). Each image is checked as it begins, before its bytes
+    are taken or its pixels decoded, so a window over a limit costs the server nothing."""
 
-    def __init__(self, max_frames: int, max_bytes: int):
+    def __init__(self, max_frames: int, max_bytes: int, roles: Sequence[str]):
         self.max_frames = max_frames
         self.max_bytes = max_bytes
+        self.roles = tuple(roles)
         self.held = 0
         self._images: set[tuple[int, int]] = set()
         self._frames: set[int] = set()
@@ -75,6 +76,13 @@ class WindowLimits:
     def admit(self, part: pb.ImagePart) -> None:
         """Take the first part of an image (its info), or refuse the image."""
         label = f"{role_name(part.role)} frame {part.frame}"
+        # Frames are counted, not images: images under role numbers of no use (100, 101, ... all of
+        # frame 1) passed the frame limit, and each was kept in the shared image cache.
+        if ROLE_NAMES.get(part.role) not in self.roles:
+            raise WireFormatError(
+                f"{label} was sent, but this window takes {', '.join(self.roles)} images; send images "
+                f"of those roles alone (check the setup's matte source and grade mode)"
+            )
         # Before any of its bytes are hashed: a digest of the wrong form is refused at once.
         _check_digest_form(part.info, label)
         if (part.role, part.frame) in self._images:
@@ -128,8 +136,7 @@ def receive_window(
                 _check_digest(image)
                 caches.keep(image)
         images.append(image)
-    if assembler.pending:
-        raise WireFormatError(f"the stream ended inside {assembler.pending}; send all of its parts")
+    assembler.finish()
     return images
 
 
@@ -186,7 +193,7 @@ def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, reque
     # scrubbing past a frame fused earlier is told again.
     with collected() as warnings, setup_settings(setup) as (spec, roles, output):
         engine, device = state.engines.engine_for(spec.engine, setup.model, setup.device)
-        limits = WindowLimits(settings.max_window_frames, settings.max_window_bytes)
+        limits = WindowLimits(settings.max_window_frames, settings.max_window_bytes, roles)
         images = receive_window(requests, caches, settings.max_image_bytes, limits, job)
         # A show LUT or a model exported again in place, while the server runs, changes what the
         # same setup fuses: its windows and their prepared frames were answered as before.
