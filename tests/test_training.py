@@ -764,6 +764,37 @@ def test_a_model_an_export_killed_between_its_renames_is_found_and_its_hidden_fo
     assert load_checkpoint(folder).name == "studio-ft"
 
 
+def test_a_reader_of_models_never_removes_a_folder_beside_one(tmp_path, monkeypatch):
+    """A reader put back what a killed export set aside by the swap's own rule, which removes a
+    .NAME.old beside an existing NAME: listing the models removed a user's .studio-ft.old, and
+    `--model work/comp` removed .comp.old (a Nuke script's backup). A reader between an export's
+    two renames put the old model back, and the export failed with a traceback."""
+    from movingcolor.folder_swap import aside, replace_folder, restore_for_reading
+    from movingcolor.model.checkpoint import WHOLE_MODEL
+    from movingcolor.model.registry import create_network, find_model, model_folders
+
+    root = tmp_path / "models"
+    folder = save_checkpoint(create_network("tiny", seed=0), root / "studio-ft", "studio-ft", "# test\n")
+    shutil.copytree(folder, root / ".studio-ft.old")  # the user's own copy
+    (tmp_path / "work" / "comp").mkdir(parents=True)
+    (tmp_path / "work" / ".comp.old").mkdir()
+    (tmp_path / "work" / ".comp.old" / "comp.nk").write_text("Root {}\n")
+    monkeypatch.setenv("MOVINGCOLOR_MODELS", str(root))
+    assert "studio-ft" in model_folders()
+    find_model(str(tmp_path / "work" / "comp"))  # a folder, named as a model
+    assert (root / ".studio-ft.old").is_dir() and (tmp_path / "work" / ".comp.old" / "comp.nk").is_file()
+    # A reader between an export's renames: the export sets the old model aside again and goes on.
+    staging = root / ".studio-ft.new"
+    shutil.copytree(folder, staging)
+    (staging / "MODEL_CARD.md").write_text("# the new one\n")
+    shutil.rmtree(root / ".studio-ft.old")
+    os.replace(folder, aside(folder))
+    restore_for_reading(folder, WHOLE_MODEL)  # the reader
+    assert (folder / "model.safetensors").is_file()
+    replace_folder(staging, folder)
+    assert (folder / "MODEL_CARD.md").read_text() == "# the new one\n" and not aside(folder).exists()
+
+
 def test_train_command_exports_a_usable_model(tmp_path, demo_inputs, capsys):
     run = tmp_path / "run"
     assert (

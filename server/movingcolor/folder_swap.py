@@ -3,14 +3,15 @@
 A checkpoint, a run's best weights or an exported model is written into a staging folder, then
 swapped in: the folder it replaces is first renamed aside (``.<name>.old``) and removed only once
 the new one is in place. A process killed between the two renames leaves the old folder whole
-beside its place, and :func:`restore_folder` (called before every swap, and by a reader before
-it looks) puts it back; one killed while removing the old folder leaves litter that the next swap
-clears.
+beside its place, and :func:`restore_folder` (called before every swap) puts it back, as
+:func:`restore_for_reading` does for a reader where the folder is missing; one killed while
+removing the old folder leaves litter that the next swap clears.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -34,21 +35,27 @@ def restore_folder(folder: str | os.PathLike) -> None:
         os.replace(waiting, folder)
 
 
-def restore_for_reading(folder: str | os.PathLike) -> None:
-    """:func:`restore_folder` for a reader: where this user may not write beside ``folder`` (a
-    shared install), it is read as it is."""
+def restore_for_reading(folder: str | os.PathLike, holds: tuple[str, ...]) -> None:
+    """A reader's :func:`restore_folder`: where ``folder`` is missing and a swap killed between its
+    renames left it aside whole (holding each of ``holds``), it is put back; nothing else is touched.
+    A reader never removes: a ``.NAME.old`` beside a folder may be a user's own, or a swap's that is
+    under way. Where this user may not write beside ``folder`` (a shared install) it is left."""
+    folder = Path(folder)
+    waiting = aside(folder)
     with contextlib.suppress(OSError):
-        restore_folder(folder)
+        if not folder.exists() and waiting.is_dir() and all((waiting / name).is_file() for name in holds):
+            # A rename fails where a folder of files has appeared there meanwhile: never over it.
+            os.rename(waiting, folder)
 
 
-def restore_folders_in(root: str | os.PathLike) -> None:
+def restore_folders_in(root: str | os.PathLike, holds: tuple[str, ...]) -> None:
     """:func:`restore_for_reading` for every folder of ``root`` that a swap set aside (a listing of
     model folders looks at them all)."""
     with contextlib.suppress(OSError):
         names = [entry.name for entry in os.scandir(root)]
         for name in names:
             if name.startswith(".") and name.endswith(".old") and len(name) > len("..old"):
-                restore_for_reading(Path(root) / name[1 : -len(".old")])
+                restore_for_reading(Path(root) / name[1 : -len(".old")], holds)
 
 
 def replace_folder(staging: str | os.PathLike, folder: str | os.PathLike) -> None:
@@ -56,7 +63,15 @@ def replace_folder(staging: str | os.PathLike, folder: str | os.PathLike) -> Non
     ``folder``'s place."""
     folder = Path(folder)
     restore_folder(folder)
-    if folder.exists():
-        os.replace(folder, aside(folder))
-    os.replace(staging, folder)
+    for attempt in range(2):
+        if folder.exists():
+            os.replace(folder, aside(folder))
+        try:
+            os.replace(staging, folder)
+            break
+        except OSError as error:
+            # A reader put the folder set aside back between the renames (restore_for_reading): set
+            # it aside again, once.
+            if attempt or error.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not folder.exists():
+                raise
     shutil.rmtree(aside(folder), ignore_errors=True)

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 1
 WEIGHTS, CONFIG, CARD = "model.safetensors", "config.json", "MODEL_CARD.md"
+#: The files a whole model folder holds at the least.
+WHOLE_MODEL = (WEIGHTS, CONFIG)
 #: What a model folder holds: an export replaces exactly these.
 MODEL_FILES = frozenset({WEIGHTS, CONFIG, CARD})
 #: The largest ``config.json`` read: a model's is a few kilobytes (its training settings included).
@@ -176,7 +178,7 @@ def read_description(folder: Path) -> dict:
     :func:`described_network`). Needs no weights library, so cost benchmarks can build a
     model's network on a bare machine."""
     folder = Path(folder)
-    restore_for_reading(folder)  # an export killed between its renames set the model aside
+    restore_for_reading(folder, WHOLE_MODEL)  # an export killed between its renames set the model aside
     for required in (WEIGHTS, CONFIG):
         # Where the name leads first: "no such file" for a link to a missing file outside the roots
         # told a client that nothing is there.

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from ..errors import MovingColorError
 from ..folder_swap import restore_folders_in, restore_for_reading
 from .channels import INPUT_CHANNELS
-from .checkpoint import CONFIG, described_network, load_checkpoint, read_config, read_description
+from .checkpoint import CONFIG, WHOLE_MODEL, described_network, load_checkpoint, read_config, read_description
 from .config import CONFIGS, NetworkConfig, get_config
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ class InstalledModels(Mapping[str, Path]):
         for root in roots:
             # Models an export killed between its renames set aside: until put back, a model was
             # missing from --model and its hidden folders were listed as models.
-            restore_folders_in(root)
+            restore_folders_in(root, WHOLE_MODEL)
         found = [
             folder
             for root in roots
@@ -172,7 +172,7 @@ def find_model(name_or_path: str | None) -> Path:
     if name_or_path in installed:
         return installed[name_or_path]
     path = Path(name_or_path).expanduser()
-    restore_for_reading(path)  # a model an export killed between its renames set aside
+    restore_for_reading(path, WHOLE_MODEL)  # a model an export killed between its renames set aside
     if path.is_dir():
         return path
     installed_text = f"Installed models: {installed.listing()}"
