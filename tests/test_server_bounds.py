@@ -605,10 +605,12 @@ def test_a_drain_answers_a_file_job_mid_frame_with_its_reason_and_holds_its_slot
             assert SHUTTING_DOWN in error.details()
             assert state.jobs.active == 1  # the worker is still inside its frame
             # A stopping server waits for it before its process exits (which would cut the frame).
-            waiting = threading.Thread(target=state.jobs.wait_workers)
+            waiting = threading.Thread(target=state.jobs.wait_workers, args=(DEADLINE,))
             waiting.start()
             waiting.join(0.2)
             assert waiting.is_alive()
+            # Bounded: a drain ends, naming the job whose frame outlasts its wait.
+            assert len(state.jobs.wait_workers(0.1)) == 1
         finally:
             _HeldEngine.release.set()
             client.join(DEADLINE)
@@ -616,6 +618,44 @@ def test_a_drain_answers_a_file_job_mid_frame_with_its_reason_and_holds_its_slot
         assert not waiting.is_alive() and state.jobs.wait_idle(DEADLINE)
     written = sorted(os.listdir(out)) if out.exists() else []
     assert all(re.fullmatch(r"f\.\d{4}\.exr", name) for name in written), written
+
+
+def test_a_file_job_a_limit_ends_mid_frame_keeps_its_slot_till_the_frame_ends(tmp_path, monkeypatch):
+    """A RunJob ended by --max-call-time freed its slot at once while its worker was inside a frame:
+    with --max-jobs 1 another job was let in beside it, and a drain's wait for workers saw none."""
+    from movingcolor.engines import registry
+    from movingcolor.jobs.demo_shot import write_demo_inputs
+
+    monkeypatch.setitem(registry._FACTORIES, _HeldEngine.name, _HeldEngine)
+    _HeldEngine.entered.clear()
+    _HeldEngine.release.clear()
+    root = Path(os.path.realpath(tmp_path))
+    plate, matte = write_demo_inputs(root / "shot", frames=3, width=64, height=48)
+    request = fusion_pb2.JobRequest(
+        plate=plate, matte=matte, out=str(root / "out" / "f.####.exr"), grade=GRADE, engine=_HeldEngine.name
+    )
+    answers: list = []
+
+    def run() -> None:
+        try:
+            answers.extend(stub.RunJob(request, timeout=DEADLINE))
+        except grpc.RpcError as error:
+            answers.append(error)
+
+    settings = ServerSettings(roots=(root,), max_jobs=1, max_call_seconds=1.0)
+    with serving_state(settings) as (stub, state):
+        client = threading.Thread(target=run)
+        client.start()
+        try:
+            assert _HeldEngine.entered.wait(DEADLINE), "the job never reached its first frame"
+            client.join(DEADLINE)
+            assert isinstance(answers[-1], grpc.RpcError), answers  # ended by the limit
+            assert state.jobs.active == 1  # the worker is still inside its frame
+            assert len(state.jobs.wait_workers(0.1)) == 1
+        finally:
+            _HeldEngine.release.set()
+            client.join(DEADLINE)
+        assert state.jobs.wait_workers(DEADLINE) == [] and state.jobs.wait_idle(DEADLINE)
 
 
 @pytest.mark.parametrize("call", ["FuseShot", "FuseWindow"])

@@ -252,3 +252,26 @@ def test_a_client_whose_shot_variable_differs_from_the_servers_is_refused(tmp_pa
                 assert client.fuse_window(1001, plates, grade=GRADE, engine="hard").frame == 1001
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_scrub_asks_the_server_of_its_colour_context_once_while_ours_stays(window, monkeypatch):
+    """The context check made every window of a scrub pay a GetInfo call first; it is asked again
+    only where this process's $OCIO or a variable the server's config reads has changed."""
+    from movingcolor_client.client import Client
+
+    plates, mattes = window
+    asked = []
+    info = Client.info
+    monkeypatch.setattr(
+        Client, "info", lambda self, *args, **kwargs: asked.append(1) or info(self, *args, **kwargs)
+    )
+    monkeypatch.delenv("OCIO", raising=False)
+    with _Server() as client:
+        for target in (1003, 1004, 1005):
+            client.fuse_window(
+                target, _around(plates, target, 2), _around(mattes, target, 2), grade="slope=1.2"
+            )
+        assert len(asked) == 1
+        monkeypatch.setenv("OCIO", "ocio://default")
+        client.fuse_window(1004, _around(plates, 1004, 2), _around(mattes, 1004, 2), grade="slope=1.2")
+        assert len(asked) == 2

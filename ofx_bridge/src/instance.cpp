@@ -83,7 +83,8 @@ std::string Instance::unfusedText() const {
   const bool one = times.size() == 1;
   const std::string them = one ? "it" : "them";
   return std::string("MovingColor: ") + (one ? "frame " : "frames ") + named + (one ? " was" : " were") +
-         " shown un-fused (the Source) while the server could not fuse " + them + ", and the host keeps " +
+         " shown un-fused (the Source) when " + std::string(one ? "it" : "they") +
+         " could not be fused, and the host keeps " +
          them + " in its cache: render " + them +
          " again (touch a parameter, or clear the host's render cache) to see " + them + " fused.";
 }

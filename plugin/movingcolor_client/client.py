@@ -89,6 +89,10 @@ class Client:
         # The windows' warnings logged already: a host scrubbing a shot is told each once, not
         # once a frame (the frame itself carries its warnings for the host to show).
         self._warnings_said: dict[str, None] = {}
+        # The context variables the server's config reads, and this process's values of them (and of
+        # $OCIO) when they were last found to be the server's.
+        self._ocio_names: tuple[str, ...] = ()
+        self._ocio_checked: tuple | None = None
 
     def close(self) -> None:
         self._closed = True
@@ -446,9 +450,18 @@ class Client:
     def _require_the_servers_ocio_to_be_ours(self, config: str | None, timeout: float | None) -> None:
         """Arrays are graded on the server in its OpenColorIO config and context: refused where this
         process's $OCIO or the context variables the config reads differ (as a shot from files is).
-        A call that names its ``config`` is graded in that one."""
-        if config is None:
-            _require_the_same_ocio(self.info(min(call_seconds(timeout), INFO_TIMEOUT)), self.address)
+        A call that names its ``config`` is graded in that one. Asked of the server once while this
+        process's $OCIO and those variables stay as they were: a scrub's every window paid a GetInfo."""
+        if config is not None or self._ocio_checked == self._local_ocio():
+            return
+        info = self.info(min(call_seconds(timeout), INFO_TIMEOUT))
+        _require_the_same_ocio(info, self.address)
+        self._ocio_names = tuple(sorted(info.get("ocio_context") or ()))
+        self._ocio_checked = self._local_ocio()
+
+    def _local_ocio(self) -> tuple:
+        """What of this process's environment the server's grading depends on."""
+        return os.environ.get("OCIO"), tuple((name, os.environ.get(name)) for name in self._ocio_names)
 
     def fuse_window(
         self,

@@ -21,7 +21,7 @@ from movingcolor_hosts.takes import output_takes
 
 from .knobs import FUSION_KNOBS, INPUT_CHANGE, INPUT_NAMES, fusion_knobs, output_knob, with_stale_hint
 from .node import OUTPUT_NAME, READ_NAME, fused_or_plate, inner
-from .render import PreparedShot, prepare_shot
+from .render import PreparedShot, prepare_shot, resolved_output
 
 #: The outputs (resolved) whose fusion is under way in a worker, and the node that began each; read
 #: and changed on the main thread. Keyed by output, not by node name: a node renamed mid-fusion, or
@@ -34,10 +34,7 @@ WARNINGS_SHOWN = 3
 
 
 def _output_key(out: str) -> str:
-    try:
-        return SequencePattern.parse(out).resolved()
-    except MovingColorError:  # not a sequence: prepare_shot says why
-        return out
+    return resolved_output(out) or out  # not a sequence: prepare_shot says why
 
 
 class _Progress:

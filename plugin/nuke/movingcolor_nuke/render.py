@@ -254,7 +254,9 @@ def _files_read_by(node: nuke.Node) -> list[Path]:
     return files
 
 
-def _resolved(pattern: str) -> str | None:
+def resolved_output(pattern: str) -> str | None:
+    """A sequence's pattern in its folder's real place (one output however it is spelt), or None
+    where it is no sequence."""
     try:
         return SequencePattern.parse(pattern).resolved()
     except MovingColorError:  # not a sequence (an expression, a typo): that node says so itself
@@ -266,7 +268,7 @@ def _check_no_other_node_writes(node: nuke.Node, writes: str, proxy: bool) -> No
     it) where another MovingColor node of the script writes, full size or in proxy mode (a copied node
     keeps its original's output; a proxy folder may be another node's output): that node's take would
     be replaced, and it would show this node's grade."""
-    ours = _resolved(writes)
+    ours = resolved_output(writes)
     if ours is None:
         return  # not a sequence: the settings said so already
     what = f"output {writes}"
@@ -281,7 +283,7 @@ def _check_no_other_node_writes(node: nuke.Node, writes: str, proxy: bool) -> No
         if not theirs:
             continue
         for kind, pattern in (("output", theirs), ("proxy-mode output", proxy_output(theirs))):
-            if _resolved(pattern) == ours:
+            if resolved_output(pattern) == ours:
                 copied = " (a copied node keeps its original's)" if kind == "output" and not proxy else ""
                 raise SettingsError(
                     f"{node.name()}: {what} is {other.fullName()}'s {kind} too{copied}: fusing would replace "

@@ -132,9 +132,7 @@ def readable(
         yield os.fspath(path)
         return
     if not has_fd_paths():
-        real = Path(os.path.realpath(path))
-        if not lies_within(real, roots):
-            raise _refuse(what, path, real, roots)
+        check_named_inside(path, what)
         yield os.fspath(path)
         return
     try:

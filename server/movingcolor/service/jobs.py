@@ -276,16 +276,23 @@ class JobTable:
                 self._lock.wait(left)
             return True
 
-    def wait_workers(self) -> None:
-        """Wait until the workers of the jobs still held (:meth:`Job.hold_slot_for`) have ended: once
-        cancelled, each stops at its next check, between frames."""
+    def wait_workers(self, seconds: float) -> list[str]:
+        """Wait up to ``seconds`` for the workers of the jobs still held (:meth:`Job.hold_slot_for`)
+        to end: once cancelled, each stops at its next check, between frames. Returns the ids of the
+        jobs whose workers are still running then (a frame longer than the wait: the process exits
+        under it, as a drain must end)."""
+        deadline = time.monotonic() + seconds
         with self._lock:
-            jobs = list(self._jobs.values())
-        for job in jobs:
+            jobs = list(self._jobs.values()) + list(self._ending.values())
+        running = []
+        for job in dict.fromkeys(jobs):
             with job._lock:
                 workers = list(job._workers)
             for worker in workers:
-                worker.join()
+                worker.join(max(0.0, deadline - time.monotonic()))
+            if any(worker.is_alive() for worker in workers):
+                running.append(job.id)
+        return running
 
     @property
     def active(self) -> int:
@@ -340,8 +347,13 @@ class JobTable:
         else:
             return
         job.cancel(reason)
+        # A job whose worker is inside a frame keeps its slot until the worker ends (its call's
+        # finish waits for it): freed now, a job let in beside it ran over --max-jobs, and a drain
+        # that looked at the table only exited under it.
+        working = any(worker.is_alive() for worker in job._workers)
         with self._lock:
-            self._release(job)
+            if not working:
+                self._release(job)
             if not job.finished:
                 self._ending[job.id] = job
         event(

@@ -58,6 +58,10 @@ _TEMP_NAME = re.compile(rf"^{re.escape(TEMP_PREFIX)}(?P<pid>\d+)-{re.escape(_HOS
 #: at the end of the grace, and on a loaded machine a quarter of a second was sometimes too little
 #: (the client read "unavailable (cancelled)" and not that the server was shutting down).
 CANCEL_AHEAD_SECONDS = 1.0
+#: How long a drain waits, once its grace has ended, for cancelled file jobs to end the frame they
+#: are in (they stop between frames): a frame longer than that is cut, as a drain must end within
+#: its grace plus a few seconds (docs/reliability.md).
+WORKERS_WAIT_SECONDS = 4.0
 
 
 def _alive(pid: int) -> bool:
@@ -478,7 +482,9 @@ def _serve(address: str, settings: ServerSettings, folder: Path, removed: list[P
         # A shot answered as cancelled may still be inside its frame: it ends the frame whole before
         # the process exits (exiting under it killed it inside the engine, aborted the process and
         # left the frame's claim in the output folder).
-        state.jobs.wait_workers()
+        still = state.jobs.wait_workers(WORKERS_WAIT_SECONDS)
+        if still:
+            event("stopping.workers_left", level=logging.WARNING, jobs=",".join(still))
     finally:
         # Kept through the drain: a second signal must not cut the grace short.
         for sig, handler in previous.items():
