@@ -249,6 +249,14 @@ def test_a_video_plays_turned_deep_and_with_its_alpha(tmp_path, caplog):
     _write_video(deep, [ramp] * 2, "ffv1", "yuv444p10le")
     levels = np.unique(open_source(deep, "plate", first_frame=1).read(1)[..., 0])
     assert len(levels) > 256  # 8 bits would give at most 256
+    # Written as 8-bit PNG, its pixels outside the band are rounded: said, as for a 16-bit image.
+    from conftest import run_cli
+
+    with caplog.at_level("WARNING"):
+        assert run_cli("fuse", "--plate", deep, "--matte", deep, "--grade", "slope=1.2", "--engine", "hard",
+                       "--out", tmp_path / "png" / "f.####.png") == 0  # fmt: skip
+    assert "a plate of more than 8 bits is written as 8-bit PNG" in caplog.text
+    caplog.clear()
 
     alpha = tmp_path / "alpha.mov"
     _write_video(alpha, [_ramp(48, 64, 4)] * 2, "prores_ks", "yuva444p10le")

@@ -245,10 +245,10 @@ class VideoSource(FrameSource):
         #: Degrees its display rotation turns the pictures (their size here is as they play).
         self.rotation = self._reader.rotation
         self.declared_colorspace = ""
-        #: Half or single float pictures (FFV1's, say): scene-linear values by default, their samples
-        #: named as a float file's are (a 32-bit plate written as half EXR is warned of).
+        #: Its samples named as a file's are (a 32-bit plate written as half EXR, a 10-bit one as 8-bit
+        #: PNG, is warned of); half or single float pictures (FFV1's) are scene-linear by default.
         self.sample_type = self._reader.sample_type
-        self.is_float = bool(self.sample_type)
+        self.is_float = self.sample_type in ("half", "float")
 
     @property
     def frames(self) -> list[int]:

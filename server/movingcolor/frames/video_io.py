@@ -96,9 +96,12 @@ class VideoReader:
                     raise UnreadableFrameError(f"{self.path}: has no frame that decodes")
                 self._layout = _SampleLayout(first.format)
                 self.has_alpha = self._layout.alpha is not None
-                #: Half or single float samples (FFV1's float formats) as a float file names them,
-                #: "half" or "float"; "" for whole numbers.
-                self.sample_type = {2: "half", 4: "float"}.get(self._layout.float_bytes, "")
+                #: Its samples as a file's are named: "half" or "float" (FFV1's float formats), else
+                #: "uint16" for whole numbers of more than 8 bits (10 and 12-bit video), "uint8": a
+                #: 10-bit plate written as 8-bit PNG is rounded, as a 16-bit image's is, and said.
+                self.sample_type = {2: "half", 4: "float"}.get(self._layout.float_bytes) or (
+                    "uint16" if max(c.bits for c in self._layout.colours) > 8 else "uint8"
+                )
                 _refuse_a_mirror(first, self.path)
                 self._turns = round((first.rotation or 0) / 90) % 4  # counterclockwise quarter turns
                 #: Degrees the file's display rotation turns its pictures (counterclockwise).
@@ -228,11 +231,20 @@ class VideoReader:
                 "top" if getattr(first, "top_field_first", True) else "bottom",
             )
         if first.colorspace == _UNSPECIFIED and is_planar_ycbcr(first.format):
+            # Naming a colourspace does not change the matrix its Y'CbCr is decoded with.
             log.info(
                 "%s names no colour matrix: decoded with %s's, as players take a picture of its size; "
-                "name its colourspace if it was made otherwise",
+                "where it was made with the other one (a proxy of an HD timeline at SD size), export it "
+                "again with its matrix tagged",
                 self.path,
                 "Rec.709" if self._untagged_matrix else "BT.601",
+            )
+        if codec.color_trc == _BT709:
+            log.info(
+                "%s is tagged with Rec.709's transfer: read with the sRGB curve (the default for video "
+                "and integer files); to read it as a BT.1886 display shows it, name that colourspace "
+                "(the default config's 'Gamma 2.4 Encoded Rec.709') with --plate-colorspace",
+                self.path,
             )
         tags = [
             name

@@ -186,7 +186,9 @@ def _say_if_samples_are_rounded(
     if extension == ".exr" and exr_type == "half" and plate.sample_type == "float":
         log.warning("a 32-bit float plate is written as half EXR (--exr-type float keeps it): %s", rounded)
     elif extension == ".png" and plate.sample_type == "uint16":
-        log.warning("a 16-bit plate is written as 8-bit PNG (.tif keeps 16 bits, .exr more): %s", rounded)
+        log.warning(
+            "a plate of more than 8 bits is written as 8-bit PNG (.tif keeps 16 bits, .exr more): %s", rounded
+        )
     theirs, ours = (other.sample_type if other else ""), plate.sample_type
     if theirs in _SAMPLE_BITS and ours in _SAMPLE_BITS and _SAMPLE_BITS[theirs] < _SAMPLE_BITS[ours]:
         where = "outside the band too" if mode == "edited" else "inside the matte"
