@@ -220,3 +220,31 @@ def test_a_hosts_window_is_told_of_a_matte_that_misses_by_more_than_the_band(
     assert hard.warnings == ()
     said = [r.getMessage() for r in caplog.records if r.name.startswith("movingcolor_client")]
     assert said == list(moved[0].warnings)
+
+
+def test_a_soft_matte_over_much_of_the_frame_is_said_once_and_not_taken_for_a_missed_edge(tmp_path, caplog):
+    """A graduated window's ramp as the matte: guided re-decided all of it, hundreds of pixels from
+    the contour, without a word, and the network's "a wider band reaches it" advice could never be
+    met (no matte missed an object there). Said once a shot, whichever of its preparing threads
+    looks first, and the beyond-the-band advice is left out."""
+    from conftest import run_cli
+    from movingcolor.frames.image_io import write_image
+
+    (tmp_path / "shot").mkdir()
+    ramp = np.tile(np.linspace(0.0, 1.0, 96, dtype=np.float32), (48, 1))
+    rng = np.random.default_rng(3)
+    for number in range(1001, 1005):
+        write_image(
+            tmp_path / "shot" / f"p.{number}.exr", rng.uniform(0.1, 0.9, (48, 96, 3)).astype(np.float32)
+        )
+        write_image(tmp_path / "shot" / f"m.{number}.exr", ramp[..., None], channels=("Y",))
+    fuse = ["fuse", "--plate", tmp_path / "shot" / "p.####.exr", "--matte", tmp_path / "shot" / "m.####.exr",
+            "--grade", "slope=1.5", "--band", "4"]  # fmt: skip
+    for engine in ("guided", "feather"):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="movingcolor"):
+            assert run_cli(*fuse, "--engine", engine, "--out", tmp_path / engine / "f.####.exr") == 0
+        said = [r.getMessage() for r in caplog.records]
+        soft = [m for m in said if "the matte is soft (neither 0 nor 1) over" in m]
+        assert len(soft) == (1 if engine == "guided" else 0), said
+        assert not [m for m in said if "beyond the band" in m]

@@ -146,6 +146,11 @@ def test_band_thresholds_follow_the_frames_short_side(caplog):
         BandWidth.parse("541").check_frame(1920, 1080)
     # A percentage depends on each frame's object: nothing to check against the frame alone.
     BandWidth.parse("100%").check_frame(16, 16)
+    # The narrowest band on a frame a few pixels across: no narrower one to suggest ("1 px suits").
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="movingcolor"):
+        BandWidth.parse("1").check_frame(3, 3)
+    assert not caplog.records
 
 
 # -- grade text ------------------------------------------------------------------------------------

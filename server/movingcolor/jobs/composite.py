@@ -95,6 +95,10 @@ MISSED_PIXELS = 16
 MISSED_SHARE = 0.01
 
 
+#: A matte's values strictly between these are soft (a ramp, a feathered edge), not decided.
+SOFT_MATTE = (0.02, 0.98)
+
+
 def edge_beyond_band(frame, kind: str, value: np.ndarray) -> int:
     """How many pixels of the band's outer part (where its change is faded out) the engine puts on
     the other side of the matte's edge (a blend weight more than half away from the matte's): the
@@ -108,7 +112,11 @@ def edge_beyond_band(frame, kind: str, value: np.ndarray) -> int:
     if not outer.any():
         return 0
     where = np.flatnonzero(frame.band)[outer]
-    flipped = np.abs(np.clip(at_pixels(value, where), 0.0, 1.0) - at_pixels(frame.matte, where)) > 0.5
+    matte = at_pixels(frame.matte, where)
+    # Only where the matte is decided: a soft matte's ramp (a graduated window) re-decided is no
+    # matte missing an object, and no wider band would reach it.
+    decided = (matte <= SOFT_MATTE[0]) | (matte >= SOFT_MATTE[1])
+    flipped = decided & (np.abs(np.clip(at_pixels(value, where), 0.0, 1.0) - matte) > 0.5)
     count = int(flipped.sum())
     return count if count >= max(MISSED_PIXELS, MISSED_SHARE * outer.sum()) else 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Hashable
 from dataclasses import dataclass, fields, replace
 from typing import Protocol
@@ -30,7 +31,7 @@ from ..color.grade_fit import (
 from ..engines import Engine
 from ..frames.matte import channels_of_other_shapes, matte_from_pixels
 from ..masks.band import edge_band, edge_band_with_fade, transform_may_need_scipy
-from .composite import at_pixels, blend_exact
+from .composite import SOFT_MATTE, at_pixels, blend_exact
 from .plan import ShotPlan
 from .sources import say_a_matte_whose_alpha_is_a_layers
 
@@ -112,6 +113,10 @@ class KeptFrames(Protocol):
     def put(self, key: Hashable, value: PreparedFrame, size: int) -> None: ...
 
 
+#: The share of a frame a soft matte covers from which an engine that re-decides the band is said
+#: to re-decide all of it (a graduated window's ramp).
+SOFT_SHARE = 0.2
+
 #: A target's pixels as read are kept until it is completed when its plate is at most this many
 #: float bytes (1080p RGBA: 33 MB); a larger one is read again.
 KEEP_READ_BYTES = 40 << 20
@@ -155,6 +160,9 @@ class FramePreparer:
         self._said_wide = False  # a percentage band found as wide as the frame, said once
         self._said_shapes = False  # a colour matte's channels of other shapes, said once
         self._said_layers = False  # a matte without an alpha but with a layer's, said once
+        self._looked_soft = False  # whether a matte soft over much of the frame was looked for
+        # The preparers run on threads of their own: each of these is said once, not once a thread.
+        self._saying = threading.Lock()
         # What needs scipy: recovering each frame's grade from a host's composite, an engine that
         # filters with it, a band that may reach beyond the distances found without it.
         if plan.mode == "edited" or (
@@ -388,14 +396,10 @@ class FramePreparer:
             other_rgb=other if keep_reads else None,
         )
 
-    def _matte_and_band(
-        self, number: int, with_fade: bool
-    ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray | None]:
-        """Frame ``number``'s matte, band width in pixels, band and, ``with_fade``, the band's fade."""
-        plan = self.plan
-        matte_source = plan.sources.matte
-        pixels = matte_source.read(number)
-        matte = matte_from_pixels(pixels, matte_source.channels)
+    def _say_once(self, number: int, pixels: np.ndarray, matte: np.ndarray) -> None:
+        """What a shot's matte is said to be, once (the caller holds ``_saying``): without an alpha
+        but with a layer's, of channels holding other shapes, soft over much of the frame."""
+        matte_source = self.plan.sources.matte
         if not self._said_layers:
             self._said_layers = True
             say_a_matte_whose_alpha_is_a_layers(matte_source)
@@ -411,11 +415,42 @@ class FramePreparer:
                     ", ".join(shapes),
                     number,
                 )
+        engine = self.plan.engine
+        # An engine that decides the band from the picture: feather blurs a ramp into itself.
+        from_picture = engine.decides_band and not engine.inputs.isdisjoint({"plate", "plate_display"})
+        if not self._looked_soft and from_picture:
+            self._looked_soft = True
+            soft = float(np.mean((matte > SOFT_MATTE[0]) & (matte < SOFT_MATTE[1])))
+            if soft >= SOFT_SHARE:
+                # A graduated window's ramp is all band to an engine that re-decides the band: it
+                # changed pixels hundreds of pixels from the contour, without a word, at a cost
+                # in memory and time that grows with the ramp (13.5 GB a frame at 8K).
+                log.warning(
+                    "the matte is soft (neither 0 nor 1) over %.0f%% of frame %d: engine %s re-decides "
+                    "all of it, not a band about its edge; for a graduated grade (a ramp, a window), "
+                    "--engine feather or hard blends through the matte as it is",
+                    100 * soft,
+                    number,
+                    engine.name,
+                )
+
+    def _matte_and_band(
+        self, number: int, with_fade: bool
+    ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray | None]:
+        """Frame ``number``'s matte, band width in pixels, band and, ``with_fade``, the band's fade."""
+        plan = self.plan
+        matte_source = plan.sources.matte
+        pixels = matte_source.read(number)
+        matte = matte_from_pixels(pixels, matte_source.channels)
+        with self._saying:
+            self._say_once(number, pixels, matte)
         band_pixels = plan.band_width.pixels(matte >= 0.5)
         if not self._said_wide:
-            # Once a shot: each frame's object gives the percentage its width.
-            height, width = matte.shape
-            self._said_wide = plan.band_width.says_if_wide(band_pixels, width, height, number)
+            with self._saying:
+                if not self._said_wide:
+                    # Once a shot: each frame's object gives the percentage its width.
+                    height, width = matte.shape
+                    self._said_wide = plan.band_width.says_if_wide(band_pixels, width, height, number)
         if not plan.engine.decides_band:
             return matte, band_pixels, np.zeros(matte.shape, bool), None
         if with_fade:

@@ -90,7 +90,8 @@ class BandWidth:
                 f"the frame's short side ({short} px); give {plausible} for this frame, or a "
                 f"percentage of the object's size (10%)"
             )
-        if across > PLAUSIBLE_SHARE * short:
+        # On a frame a few pixels across even the narrowest band is wide: no narrower one to suggest.
+        if across > PLAUSIBLE_SHARE * short and self.value > 1:
             log.warning(
                 "band width %s spans %d%% of the %dx%d frame's short side (%g px across the matte's "
                 "edge): it re-decides much of the graded region and washes the grade out; %s suits "
