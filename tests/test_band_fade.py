@@ -237,7 +237,9 @@ def test_a_soft_matte_over_much_of_the_frame_is_said_once_and_not_taken_for_a_mi
         write_image(
             tmp_path / "shot" / f"p.{number}.exr", rng.uniform(0.1, 0.9, (48, 96, 3)).astype(np.float32)
         )
-        write_image(tmp_path / "shot" / f"m.{number}.exr", ramp[..., None], channels=("Y",))
+        # The window animated on: empty on the first frame, which must not use up the look.
+        matte = ramp if number > 1001 else 0 * ramp
+        write_image(tmp_path / "shot" / f"m.{number}.exr", matte[..., None], channels=("Y",))
     fuse = ["fuse", "--plate", tmp_path / "shot" / "p.####.exr", "--matte", tmp_path / "shot" / "m.####.exr",
             "--grade", "slope=1.5", "--band", "4"]  # fmt: skip
     for engine in ("guided", "feather"):
@@ -248,3 +250,23 @@ def test_a_soft_matte_over_much_of_the_frame_is_said_once_and_not_taken_for_a_mi
         soft = [m for m in said if "the matte is soft (neither 0 nor 1) over" in m]
         assert len(soft) == (1 if engine == "guided" else 0), said
         assert not [m for m in said if "beyond the band" in m]
+
+
+def test_a_feathered_roto_missing_the_object_is_still_reported_a_ramp_is_not():
+    """The soft matte's exemption from the beyond-the-band count is a ramp's: a roto whose feather is
+    wider than the band, missing the object, was no longer reported (its band's whole outer ring is
+    soft)."""
+    from types import SimpleNamespace
+
+    from movingcolor.jobs.composite import edge_beyond_band
+
+    columns = np.arange(96, dtype=np.float32)
+    feathered = np.tile(np.clip((60 - columns) / 12, 0, 1), (48, 1))  # a 12 px feather at 48-60
+    ramp = np.tile(columns / 95, (48, 1))  # soft across the frame
+    for matte, reported in ((feathered, True), (ramp, False)):
+        band = (matte > 0.02) & (matte < 0.98)
+        band[:, 40:70] = True
+        fade = np.full(int(band.sum()), 0.25, np.float32)  # all of it the band's outer part
+        frame = SimpleNamespace(band=band, band_fade=fade, matte=matte)
+        moved = np.where(matte > 0.0, 1.0, 0.0).astype(np.float32)  # the object's edge beyond the matte's
+        assert (edge_beyond_band(frame, "alpha", moved) > 0) == reported

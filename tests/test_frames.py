@@ -257,6 +257,16 @@ def test_a_video_plays_turned_deep_and_with_its_alpha(tmp_path, caplog):
                        "--out", tmp_path / "png" / "f.####.png") == 0  # fmt: skip
     assert "a plate of more than 8 bits is written as 8-bit PNG" in caplog.text
     caplog.clear()
+    # Half floats hold a 10-bit code: a half EXR graded plate rounds nothing of it.
+    (tmp_path / "graded").mkdir()
+    for number in (0, 1):
+        write_image(tmp_path / "graded" / f"g.{number:04d}.exr", ramp.astype(np.float32) / 65535)
+    with caplog.at_level("WARNING"):
+        graded = tmp_path / "graded" / "g.####.exr"
+        assert run_cli("fuse", "--plate", deep, "--matte", deep, "--graded", graded, "--engine", "hard",
+                       "--out", tmp_path / "exr" / "f.####.exr") == 0  # fmt: skip
+    assert "rounded" not in caplog.text
+    caplog.clear()
 
     alpha = tmp_path / "alpha.mov"
     _write_video(alpha, [_ramp(48, 64, 4)] * 2, "prores_ks", "yuva444p10le")

@@ -150,6 +150,7 @@ def test_band_thresholds_follow_the_frames_short_side(caplog):
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="movingcolor"):
         BandWidth.parse("1").check_frame(3, 3)
+        assert not BandWidth.parse("5%").says_if_wide(1.0, 6, 6, 1001)  # a percentage at its 1 px
     assert not caplog.records
 
 

@@ -275,3 +275,7 @@ def test_a_scrub_asks_the_server_of_its_colour_context_once_while_ours_stays(win
         monkeypatch.setenv("OCIO", "ocio://default")
         client.fuse_window(1004, _around(plates, 1004, 2), _around(mattes, 1004, 2), grade="slope=1.2")
         assert len(asked) == 2
+        # Asked again after a while, whatever: a server restarted with another config is found.
+        monkeypatch.setattr("movingcolor_client.client.OCIO_RECHECK_SECONDS", 0.0)
+        client.fuse_window(1004, _around(plates, 1004, 2), _around(mattes, 1004, 2), grade="slope=1.2")
+        assert len(asked) == 3

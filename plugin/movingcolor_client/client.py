@@ -48,6 +48,10 @@ SHOT_TIMEOUT = 6 * 3600.0
 
 #: Distinct window warnings a client remembers having logged.
 WARNINGS_REMEMBERED = 64
+#: How long a window trusts the server's colour config and context found to be this process's:
+#: a server restarted at the same address with another config is found within it (a scrub's every
+#: window paid a GetInfo before, 5 ms of a 35 ms step).
+OCIO_RECHECK_SECONDS = 10.0
 
 
 class Client:
@@ -93,6 +97,7 @@ class Client:
         # $OCIO) when they were last found to be the server's.
         self._ocio_names: tuple[str, ...] = ()
         self._ocio_checked: tuple | None = None
+        self._ocio_checked_at = -OCIO_RECHECK_SECONDS
 
     def close(self) -> None:
         self._closed = True
@@ -452,16 +457,25 @@ class Client:
         process's $OCIO or the context variables the config reads differ (as a shot from files is).
         A call that names its ``config`` is graded in that one. Asked of the server once while this
         process's $OCIO and those variables stay as they were: a scrub's every window paid a GetInfo."""
-        if config is not None or self._ocio_checked == self._local_ocio():
+        fresh = time.monotonic() - self._ocio_checked_at < OCIO_RECHECK_SECONDS
+        if config is not None or (fresh and self._ocio_checked == self._local_ocio()):
             return
         info = self.info(min(call_seconds(timeout), INFO_TIMEOUT))
         _require_the_same_ocio(info, self.address)
         self._ocio_names = tuple(sorted(info.get("ocio_context") or ()))
         self._ocio_checked = self._local_ocio()
+        self._ocio_checked_at = time.monotonic()
 
     def _local_ocio(self) -> tuple:
-        """What of this process's environment the server's grading depends on."""
-        return os.environ.get("OCIO"), tuple((name, os.environ.get(name)) for name in self._ocio_names)
+        """What of this process's environment the server's grading depends on: $OCIO, the file it
+        names as published (a config republished in place), the variables the server's reads."""
+        local = os.environ.get("OCIO")
+        try:
+            stamp = os.stat(local) if local and not local.startswith("ocio://") else None
+        except OSError:
+            stamp = None
+        published = (stamp.st_size, stamp.st_mtime_ns) if stamp else None
+        return local, published, tuple((name, os.environ.get(name)) for name in self._ocio_names)
 
     def fuse_window(
         self,

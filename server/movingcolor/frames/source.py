@@ -248,7 +248,11 @@ class VideoSource(FrameSource):
         #: Its samples named as a file's are (a 32-bit plate written as half EXR, a 10-bit one as 8-bit
         #: PNG, is warned of); half or single float pictures (FFV1's) are scene-linear by default.
         self.sample_type = self._reader.sample_type
+        self.sample_bits = self._reader.sample_bits
         self.is_float = self.sample_type in ("half", "float")
+        #: Tagged with Rec.709's transfer, which is read with the sRGB curve where no colourspace is
+        #: named (said where the colourspace is chosen).
+        self.rec709_transfer = self._reader.rec709_transfer
 
     @property
     def frames(self) -> list[int]:

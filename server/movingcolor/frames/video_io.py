@@ -99,9 +99,15 @@ class VideoReader:
                 #: Its samples as a file's are named: "half" or "float" (FFV1's float formats), else
                 #: "uint16" for whole numbers of more than 8 bits (10 and 12-bit video), "uint8": a
                 #: 10-bit plate written as 8-bit PNG is rounded, as a 16-bit image's is, and said.
+                bits = max(c.bits for c in self._layout.colours)
                 self.sample_type = {2: "half", 4: "float"}.get(self._layout.float_bytes) or (
-                    "uint16" if max(c.bits for c in self._layout.colours) > 8 else "uint8"
+                    "uint16" if bits > 8 else "uint8"
                 )
+                #: The bits its whole-number samples hold (10 for 10-bit video stored in 16).
+                self.sample_bits = bits if self._layout.float_bytes == 0 else None
+                #: Its transfer tag where it is Rec.709's (read with the sRGB curve: said where its
+                #: colourspace is chosen, knowing what the user named).
+                self.rec709_transfer = stream.codec_context.color_trc == _BT709
                 _refuse_a_mirror(first, self.path)
                 self._turns = round((first.rotation or 0) / 90) % 4  # counterclockwise quarter turns
                 #: Degrees the file's display rotation turns its pictures (counterclockwise).
@@ -238,13 +244,6 @@ class VideoReader:
                 "again with its matrix tagged",
                 self.path,
                 "Rec.709" if self._untagged_matrix else "BT.601",
-            )
-        if codec.color_trc == _BT709:
-            log.info(
-                "%s is tagged with Rec.709's transfer: read with the sRGB curve (the default for video "
-                "and integer files); to read it as a BT.1886 display shows it, name that colourspace "
-                "(the default config's 'Gamma 2.4 Encoded Rec.709') with --plate-colorspace",
-                self.path,
             )
         tags = [
             name

@@ -149,6 +149,12 @@ def choose_colorspaces(
         grade_space=config.resolve(spec.grade_colorspace) if spec.grade_colorspace else plate_cs,
     )
     log.info("plate colourspace: %s (%s)", plate_cs, chosen.reason)
+    if getattr(plate, "rec709_transfer", False) and not spec.plate_colorspace and not plate.is_float:
+        log.info(
+            "the plate video is tagged with Rec.709's transfer, read here with the sRGB curve (the "
+            "default for video and integer files); to read it as a BT.1886 display shows it, name "
+            "that colourspace (the default config's 'Gamma 2.4 Encoded Rec.709') with --plate-colorspace"
+        )
     if chosen.doubt:
         log.warning("%s", chosen.doubt)
     spaces.plate_named = bool(spec.plate_colorspace or plate.declared_colorspace)

@@ -97,6 +97,14 @@ MISSED_SHARE = 0.01
 
 #: A matte's values strictly between these are soft (a ramp, a feathered edge), not decided.
 SOFT_MATTE = (0.02, 0.98)
+#: The share of a frame a soft matte covers from which it is a graduated window's ramp rather than
+#: a roto's feathered edge: an engine that decides the band from the picture re-decides all of it.
+SOFT_SHARE = 0.2
+
+
+def soft_share(matte: np.ndarray) -> float:
+    """The share of ``matte``'s pixels that are soft (:data:`SOFT_MATTE`)."""
+    return float(np.mean((matte > SOFT_MATTE[0]) & (matte < SOFT_MATTE[1])))
 
 
 def edge_beyond_band(frame, kind: str, value: np.ndarray) -> int:
@@ -113,12 +121,15 @@ def edge_beyond_band(frame, kind: str, value: np.ndarray) -> int:
         return 0
     where = np.flatnonzero(frame.band)[outer]
     matte = at_pixels(frame.matte, where)
-    # Only where the matte is decided: a soft matte's ramp (a graduated window) re-decided is no
-    # matte missing an object, and no wider band would reach it.
-    decided = (matte <= SOFT_MATTE[0]) | (matte >= SOFT_MATTE[1])
-    flipped = decided & (np.abs(np.clip(at_pixels(value, where), 0.0, 1.0) - matte) > 0.5)
+    flipped = np.abs(np.clip(at_pixels(value, where), 0.0, 1.0) - matte) > 0.5
+    least = max(MISSED_PIXELS, MISSED_SHARE * outer.sum())
+    if int(flipped.sum()) >= least and soft_share(frame.matte) >= SOFT_SHARE:
+        # A graduated window's ramp re-decided is no matte missing an object, and no wider band
+        # reaches it: counted where the matte is decided only (a roto's feathered edge is counted
+        # whole: its feather may be wider than the band).
+        flipped &= (matte <= SOFT_MATTE[0]) | (matte >= SOFT_MATTE[1])
     count = int(flipped.sum())
-    return count if count >= max(MISSED_PIXELS, MISSED_SHARE * outer.sum()) else 0
+    return count if count >= least else 0
 
 
 def alpha_as_colour(frame, alpha_sum: np.ndarray, count: int) -> np.ndarray:

@@ -175,6 +175,12 @@ _SAMPLE_BITS = {"uint8": 8, "half": 11, "uint16": 16, "float": 24}
 _FLOATS = ("half", "float")
 
 
+def _bits(source: FrameSource) -> int:
+    """The bits ``source``'s samples hold: a 10-bit video's 10 (stored in 16-bit words, which half
+    floats' 11 hold), else its sample type's."""
+    return getattr(source, "sample_bits", None) or _SAMPLE_BITS[source.sample_type]
+
+
 def _say_if_samples_are_rounded(
     plate: FrameSource, extension: str, exr_type: str, other: FrameSource | None = None, mode: str = ""
 ) -> None:
@@ -190,7 +196,7 @@ def _say_if_samples_are_rounded(
             "a plate of more than 8 bits is written as 8-bit PNG (.tif keeps 16 bits, .exr more): %s", rounded
         )
     theirs, ours = (other.sample_type if other else ""), plate.sample_type
-    if theirs in _SAMPLE_BITS and ours in _SAMPLE_BITS and _SAMPLE_BITS[theirs] < _SAMPLE_BITS[ours]:
+    if theirs in _SAMPLE_BITS and ours in _SAMPLE_BITS and _bits(other) < _bits(plate):
         where = "outside the band too" if mode == "edited" else "inside the matte"
         clipped = " and clipped to 0..1" if ours in _FLOATS and theirs not in _FLOATS else ""
         log.warning(

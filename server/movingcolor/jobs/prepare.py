@@ -31,7 +31,7 @@ from ..color.grade_fit import (
 from ..engines import Engine
 from ..frames.matte import channels_of_other_shapes, matte_from_pixels
 from ..masks.band import edge_band, edge_band_with_fade, transform_may_need_scipy
-from .composite import SOFT_MATTE, at_pixels, blend_exact
+from .composite import SOFT_SHARE, at_pixels, blend_exact, soft_share
 from .plan import ShotPlan
 from .sources import say_a_matte_whose_alpha_is_a_layers
 
@@ -112,10 +112,6 @@ class KeptFrames(Protocol):
 
     def put(self, key: Hashable, value: PreparedFrame, size: int) -> None: ...
 
-
-#: The share of a frame a soft matte covers from which an engine that re-decides the band is said
-#: to re-decide all of it (a graduated window's ramp).
-SOFT_SHARE = 0.2
 
 #: A target's pixels as read are kept until it is completed when its plate is at most this many
 #: float bytes (1080p RGBA: 33 MB); a larger one is read again.
@@ -418,9 +414,10 @@ class FramePreparer:
         engine = self.plan.engine
         # An engine that decides the band from the picture: feather blurs a ramp into itself.
         from_picture = engine.decides_band and not engine.inputs.isdisjoint({"plate", "plate_display"})
-        if not self._looked_soft and from_picture:
+        # Judged, as the shapes are, on the first frame where the matte covers anything.
+        if not self._looked_soft and from_picture and matte.max() > 0.0:
             self._looked_soft = True
-            soft = float(np.mean((matte > SOFT_MATTE[0]) & (matte < SOFT_MATTE[1])))
+            soft = soft_share(matte)
             if soft >= SOFT_SHARE:
                 # A graduated window's ramp is all band to an engine that re-decides the band: it
                 # changed pixels hundreds of pixels from the contour, without a word, at a cost

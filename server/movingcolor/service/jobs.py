@@ -327,7 +327,9 @@ class JobTable:
             job.interrupt()
 
     def _check_limits(self, job: Job, now: float) -> None:
-        if job.finished:  # its call has ended; its slot waits for its workers alone
+        # Its call has ended, or a limit (or a cancel) has already ended it: its slot waits for its
+        # workers alone, and the limit is said once.
+        if job.finished or job.cancelled.is_set():
             return
         if now - job.started >= self.max_call_seconds:
             limit = "total"

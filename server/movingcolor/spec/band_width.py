@@ -110,7 +110,7 @@ class BandWidth:
         (it cannot check a percentage before the frame's object is known); True where it warned.
         A percentage of a large object reaches hundreds of pixels: 100% at 4K, 1388 px a side."""
         short = min(width, height)
-        if not self.relative or 2.0 * pixels <= PLAUSIBLE_SHARE * short:
+        if not self.relative or 2.0 * pixels <= PLAUSIBLE_SHARE * short or pixels <= 1:
             return False
         log.warning(
             "band width %s is %g px on frame %d, spanning %d%% of the %dx%d frame's short side: it "
