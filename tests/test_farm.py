@@ -71,6 +71,23 @@ def _renumbered(plate: str, matte: str, folder: Path, first: int) -> tuple[str, 
     return str(folder / "plate" / Path(plate).name), str(folder / "matte" / Path(matte).name)
 
 
+#: The movingcolor command a template's tasks run here: this interpreter's, in shell words, as a
+#: wrapper's (rez env ... --) or an interpreter's command is given.
+EXECUTABLE = f"{shlex.quote(sys.executable)} -m movingcolor.cli.main"
+
+
+def _openjd_run(parameters: dict, *options: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``openjd run`` of the shipped template with ``parameters`` (``-p NAME=VALUE`` each; the
+    Executable this interpreter's unless given) and ``options``; skipped without openjd-cli."""
+    openjd = shutil.which("openjd")
+    if openjd is None:
+        pytest.skip("openjd-cli is not installed (pip install 'movingcolor[dev]')")
+    command = [openjd, "run", str(TEMPLATES / "openjd-shot.yaml"), *options]
+    for name, value in ({"Executable": EXECUTABLE} | parameters).items():
+        command += ["-p", f"{name}={value}"]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd)
+
+
 def test_openjd_template_runs_in_chunks(demo_inputs, tmp_path):
     """Chunks of a shot whose paths hold what a shell would read ($, a backquote, a double quote)
     and whose first chunk starts on a negative frame (``-3--1`` is no option) reassemble into the
@@ -82,31 +99,9 @@ def test_openjd_template_runs_in_chunks(demo_inputs, tmp_path):
     plate, matte = _renumbered(*demo_inputs, shot, first=-3)
     template = TEMPLATES / "openjd-shot.yaml"
     assert subprocess.run([openjd, "check", str(template)], capture_output=True).returncode == 0
-    # A command of several words, as a wrapper (rez env ... --) or an interpreter's is.
-    executable = f"{shlex.quote(sys.executable)} -m movingcolor.cli.main"
-    result = subprocess.run(
-        [
-            openjd,
-            "run",
-            str(template),
-            "-p",
-            f"Plate={plate}",
-            "-p",
-            f"Matte={matte}",
-            "-p",
-            f"Grade={DEMO_GRADE}",
-            "-p",
-            f"Out={shot / 'farm' / 'f.####.exr'}",
-            "-p",
-            "Frames=-3-4",
-            "-p",
-            "ChunkSize=3",
-            "-p",
-            f"Executable={executable}",
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ},
+    out = shot / "farm" / "f.####.exr"
+    result = _openjd_run(
+        {"Plate": plate, "Matte": matte, "Grade": DEMO_GRADE, "Out": out, "Frames": "-3-4", "ChunkSize": "3"}
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "Chunks run: 3" in result.stdout
@@ -484,12 +479,8 @@ def test_a_jobs_tasks_are_given_the_shots_colour_options(demo_inputs, tmp_path, 
         out = tmp_path / "openjd" / "f.####.exr"
         parameters = {"Plate": plate, "Matte": matte, "GradeFile": str(lut), "Out": str(out),
                       "Frames": "1001-1003", "ChunkSize": "2", "GradeColorspace": "ACEScct",
-                      "PlateColorspace": "ACEScg",
-                      "Executable": f"{shlex.quote(sys.executable)} -m movingcolor.cli.main"}  # fmt: skip
-        command = [shutil.which("openjd"), "run", str(TEMPLATES / "openjd-shot.yaml")]
-        for name, value in parameters.items():
-            command += ["-p", f"{name}={value}"]
-        result = subprocess.run(command, capture_output=True, text=True)
+                      "PlateColorspace": "ACEScg"}  # fmt: skip
+        result = _openjd_run(parameters)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
         here = tmp_path / "here" / "f.####.exr"
         assert run_cli("fuse", "--plate", plate, "--matte", matte, "--grade", str(lut), *colour,
@@ -547,14 +538,9 @@ def test_a_job_names_every_file_by_its_absolute_path(tmp_path, monkeypatch, capl
 def test_openjd_template_takes_plate_and_output_relative_to_where_it_is_run(demo_inputs, tmp_path):
     """A task runs in a session folder of its own: the plate and output, typed relative to where
     the job is run, are made absolute there (PATH parameters) instead of naming nothing."""
-    openjd = shutil.which("openjd")
-    if openjd is None:
-        pytest.skip("openjd-cli is not installed (pip install 'movingcolor[dev]')")
     plate, matte = demo_inputs
     shot = tmp_path / "shot"
     shutil.copytree(Path(plate).parent, shot / "plate")
-    # A command of several words, as a wrapper (rez env ... --) or an interpreter's is.
-    executable = f"{shlex.quote(sys.executable)} -m movingcolor.cli.main"
     parameters = {
         "Plate": f"plate/{Path(plate).name}",
         "Matte": matte,
@@ -562,12 +548,8 @@ def test_openjd_template_takes_plate_and_output_relative_to_where_it_is_run(demo
         "Out": "fused/f.####.exr",
         "Frames": "1001-1004",
         "ChunkSize": "2",
-        "Executable": executable,
     }
-    command = [openjd, "run", str(TEMPLATES / "openjd-shot.yaml")]
-    for name, value in parameters.items():
-        command += ["-p", f"{name}={value}"]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=shot)
+    result = _openjd_run(parameters, cwd=shot)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert [p.name for p in sorted((shot / "fused").iterdir())] == [f"f.{n}.exr" for n in range(1001, 1005)]
 
@@ -578,8 +560,7 @@ def test_openjd_template_maps_the_matte_and_a_grade_file_as_the_plate(demo_input
     nodes as the workstation named them, and every task failed ("folder does not exist")."""
     import json
 
-    openjd = shutil.which("openjd")
-    if openjd is None:
+    if shutil.which("openjd") is None:
         pytest.skip("openjd-cli is not installed (pip install 'movingcolor[dev]')")
     plate, matte = demo_inputs
     mount = tmp_path / "mount"
@@ -593,14 +574,10 @@ def test_openjd_template_maps_the_matte_and_a_grade_file_as_the_plate(demo_input
     rules = tmp_path / "mapping.json"
     rule = {"source_path_format": "POSIX", "source_path": "/studio/shows", "destination_path": str(mount)}
     rules.write_text(json.dumps({"version": "pathmapping-1.0", "path_mapping_rules": [rule]}))
-    executable = f"{shlex.quote(sys.executable)} -m movingcolor.cli.main"
 
     def run(**parameters: str) -> subprocess.CompletedProcess:
-        command = [openjd, "run", str(TEMPLATES / "openjd-shot.yaml"), "--path-mapping-rules", rules.as_uri()]
-        given = {"Frames": "1001-1004", "ChunkSize": "2", "Executable": executable} | parameters
-        for name, value in given.items():
-            command += ["-p", f"{name}={value}"]
-        return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+        given = {"Frames": "1001-1004", "ChunkSize": "2"} | parameters
+        return _openjd_run(given, "--path-mapping-rules", rules.as_uri(), cwd=tmp_path)
 
     result = run(
         Plate=f"/studio/shows/plate/{Path(plate).name}",

@@ -564,26 +564,27 @@ class _HeldEngine(HardEngine):
         return super().fuse(frames)
 
 
-def test_a_drain_answers_a_file_job_mid_frame_with_its_reason_and_holds_its_slot_till_the_frame_ends(
-    tmp_path, monkeypatch
-):
-    """On SIGTERM, a RunJob whose frame outlasted the second a drain cancels its jobs ahead read
-    gRPC's "Cancelling all calls": the call waited for its worker, which checks for a cancel only
-    between frames. The call is answered at once with the server's reason; the slot stays taken until
-    the worker has stopped, and the output holds whole frames only."""
+@pytest.fixture
+def held_job(tmp_path, monkeypatch) -> tuple[Path, fusion_pb2.JobRequest]:
+    """A file job of three frames under ``root`` whose engine holds each frame until the test
+    releases it (``_HeldEngine``): its root and its request."""
     from movingcolor.engines import registry
     from movingcolor.jobs.demo_shot import write_demo_inputs
-    from movingcolor.service.jobs import SHUTTING_DOWN
 
     monkeypatch.setitem(registry._FACTORIES, _HeldEngine.name, _HeldEngine)
     _HeldEngine.entered.clear()
     _HeldEngine.release.clear()
     root = Path(os.path.realpath(tmp_path))
     plate, matte = write_demo_inputs(root / "shot", frames=3, width=64, height=48)
-    out = root / "out"
     request = fusion_pb2.JobRequest(
-        plate=plate, matte=matte, out=str(out / "f.####.exr"), grade=GRADE, engine=_HeldEngine.name
+        plate=plate, matte=matte, out=str(root / "out" / "f.####.exr"), grade=GRADE, engine=_HeldEngine.name
     )
+    return root, request
+
+
+def _run_job_in_a_thread(stub, request: fusion_pb2.JobRequest) -> tuple[threading.Thread, list]:
+    """RunJob on a thread of its own, started: the thread, and the list its answers (or its error)
+    go into."""
     answers: list = []
 
     def run() -> None:
@@ -592,9 +593,24 @@ def test_a_drain_answers_a_file_job_mid_frame_with_its_reason_and_holds_its_slot
         except grpc.RpcError as error:
             answers.append(error)
 
+    client = threading.Thread(target=run)
+    client.start()
+    return client, answers
+
+
+def test_a_drain_answers_a_file_job_mid_frame_with_its_reason_and_holds_its_slot_till_the_frame_ends(
+    held_job,
+):
+    """On SIGTERM, a RunJob whose frame outlasted the second a drain cancels its jobs ahead read
+    gRPC's "Cancelling all calls": the call waited for its worker, which checks for a cancel only
+    between frames. The call is answered at once with the server's reason; the slot stays taken until
+    the worker has stopped, and the output holds whole frames only."""
+    from movingcolor.service.jobs import SHUTTING_DOWN
+
+    root, request = held_job
+    out = root / "out"
     with serving_state(ServerSettings(roots=(root,))) as (stub, state):
-        client = threading.Thread(target=run)
-        client.start()
+        client, answers = _run_job_in_a_thread(stub, request)
         try:
             assert _HeldEngine.entered.wait(DEADLINE), "the job never reached its first frame"
             state.jobs.cancel_all(SHUTTING_DOWN)
@@ -620,32 +636,13 @@ def test_a_drain_answers_a_file_job_mid_frame_with_its_reason_and_holds_its_slot
     assert all(re.fullmatch(r"f\.\d{4}\.exr", name) for name in written), written
 
 
-def test_a_file_job_a_limit_ends_mid_frame_keeps_its_slot_till_the_frame_ends(tmp_path, monkeypatch):
+def test_a_file_job_a_limit_ends_mid_frame_keeps_its_slot_till_the_frame_ends(held_job):
     """A RunJob ended by --max-call-time freed its slot at once while its worker was inside a frame:
     with --max-jobs 1 another job was let in beside it, and a drain's wait for workers saw none."""
-    from movingcolor.engines import registry
-    from movingcolor.jobs.demo_shot import write_demo_inputs
-
-    monkeypatch.setitem(registry._FACTORIES, _HeldEngine.name, _HeldEngine)
-    _HeldEngine.entered.clear()
-    _HeldEngine.release.clear()
-    root = Path(os.path.realpath(tmp_path))
-    plate, matte = write_demo_inputs(root / "shot", frames=3, width=64, height=48)
-    request = fusion_pb2.JobRequest(
-        plate=plate, matte=matte, out=str(root / "out" / "f.####.exr"), grade=GRADE, engine=_HeldEngine.name
-    )
-    answers: list = []
-
-    def run() -> None:
-        try:
-            answers.extend(stub.RunJob(request, timeout=DEADLINE))
-        except grpc.RpcError as error:
-            answers.append(error)
-
+    root, request = held_job
     settings = ServerSettings(roots=(root,), max_jobs=1, max_call_seconds=1.0)
     with serving_state(settings) as (stub, state):
-        client = threading.Thread(target=run)
-        client.start()
+        client, answers = _run_job_in_a_thread(stub, request)
         try:
             assert _HeldEngine.entered.wait(DEADLINE), "the job never reached its first frame"
             client.join(DEADLINE)

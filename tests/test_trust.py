@@ -280,17 +280,24 @@ def _as_unprivileged() -> list[str] | None:
     return ["setpriv", "--inh-caps=-all", "--bounding-set", "-dac_override,-dac_read_search,-fowner", "--"]
 
 
-def test_an_output_folder_that_cannot_be_entered_is_a_clear_error_and_a_drop_box_works(tmp_path):
-    """An output folder this user may not enter was a traceback (exit 1, "a bug"); one it may write
-    and enter but not list (a drop box) is written."""
+def _unprivileged_fuse(tmp_path: Path, frames: int) -> list[str]:
+    """A ``movingcolor fuse`` command, without ``--out``, run without the right to pass permissions,
+    of a plate of ``frames`` frames in ``tmp_path / "shot"`` that any user may read; the test is
+    skipped where permissions cannot be made to bind."""
     prefix = _as_unprivileged()
     if prefix is None:
         pytest.skip("running as root without setpriv: permissions cannot be made to bind")
-    plate = write_plate(tmp_path / "shot", 1, 2)
+    plate = write_plate(tmp_path / "shot", 1, frames)
     for path in (tmp_path, tmp_path / "shot", *(tmp_path / "shot").iterdir()):
         path.chmod(0o755 if path.is_dir() else 0o644)
     command = [*prefix, sys.executable, "-m", "movingcolor.cli.main", "-q", "fuse", "--plate", plate]
-    command += ["--grade", GRADE, "--engine", "hard"]
+    return command + ["--grade", GRADE, "--engine", "hard"]
+
+
+def test_an_output_folder_that_cannot_be_entered_is_a_clear_error_and_a_drop_box_works(tmp_path):
+    """An output folder this user may not enter was a traceback (exit 1, "a bug"); one it may write
+    and enter but not list (a drop box) is written."""
+    command = _unprivileged_fuse(tmp_path, 2)
     shut, drop_box = tmp_path / "shut", tmp_path / "drop"
     for folder, mode in ((shut, 0o000), (drop_box, 0o311)):
         folder.mkdir()
@@ -316,14 +323,7 @@ def test_inputs_this_user_may_not_read_are_named_as_such(tmp_path):
     """A show's folders readable by its group alone, a farm node's user outside it: a plate folder it
     may not list was a traceback (exit 1, "a bug"), and a frame it may not read was called not an
     image (check that the file is complete)."""
-    prefix = _as_unprivileged()
-    if prefix is None:
-        pytest.skip("running as root without setpriv: permissions cannot be made to bind")
-    plate = write_plate(tmp_path / "shot", 1, 3)
-    for path in (tmp_path, tmp_path / "shot", *(tmp_path / "shot").iterdir()):
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    command = [*prefix, sys.executable, "-m", "movingcolor.cli.main", "-q", "fuse", "--plate", plate]
-    command += ["--grade", GRADE, "--engine", "hard", "--out", str(tmp_path / "out" / "f.####.exr")]
+    command = _unprivileged_fuse(tmp_path, 3) + ["--out", str(tmp_path / "out" / "f.####.exr")]
     frame = tmp_path / "shot" / "plate.0002.exr"
     try:
         frame.chmod(0o000)
