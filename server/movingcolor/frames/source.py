@@ -300,6 +300,14 @@ class ChannelSource(FrameSource):
     """One channel of another source, e.g. the plate's alpha used as the matte."""
 
     def __init__(self, inner: FrameSource, channel: str):
+        layers = layer_alphas(inner) if channel == "A" and channel not in inner.channels else []
+        if layers:
+            # A Nuke render's mask.A: the plain refusal listed R, G, B alone.
+            raise FrameSourceError(
+                f"{inner.origin() or inner.name}: the {inner.name} has no alpha of its own (A), only its "
+                f"layers' ({', '.join(layers)}), which are not read; write the one that is the matte as "
+                f"files of their own and give them with --matte, e.g. {layer_extraction(inner, layers[0])}"
+            )
         if channel not in inner.channels:
             raise FrameSourceError(
                 f"{inner.name} has no {channel} channel (it has {', '.join(inner.channels)}); "
@@ -384,6 +392,25 @@ def _size_error(source: FrameSource, frame: int, width: int, height: int) -> Fra
         f"{source.location(frame)} is {width}x{height} but {source.name} is "
         f"{source.width}x{source.height}; every frame of a source must share one size"
     )
+
+
+def layer_alphas(source: FrameSource) -> list[str]:
+    """The alphas of a layered EXR's other layers (``mask.A``, ``roto.alpha``), which are not read."""
+    stored = getattr(source, "stored_channels", ())
+    return [name for name in stored if "." in name and name.rsplit(".", 1)[1].lower() in ("a", "alpha")]
+
+
+def layer_extraction(source: FrameSource, channel: str) -> str:
+    """The oiiotool command that writes ``channel`` of ``source``'s frames as files of their own (the
+    matte's alpha), for a message; in general terms where its files are not here (streamed)."""
+    pattern = getattr(source, "pattern", None)
+    if pattern is None or not source.frames:
+        return f"oiiotool FRAME.exr --ch A={channel} -o MATTE.exr, for each frame"
+    folder, padding = pattern.directory, pattern.padding
+    frames = f"{source.frames[0]}-{source.frames[-1]}"
+    named = f"{pattern.prefix}%0{padding}d{pattern.suffix}"
+    out = f"{pattern.prefix.rstrip('._-') or 'frames'}_matte.%0{padding}d.exr"
+    return f"oiiotool --frames {frames} {folder / named} --ch A={channel} -o {folder / out}"
 
 
 def _channels_error(

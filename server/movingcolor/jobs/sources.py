@@ -14,7 +14,15 @@ import numpy as np
 
 from ..errors import FrameRangeError, FrameSizeMismatchError, FrameSourceError
 from ..frames.frame_range import FrameRange
-from ..frames.source import ChannelSource, FrameSource, SequenceSource, VideoSource, open_source
+from ..frames.source import (
+    ChannelSource,
+    FrameSource,
+    SequenceSource,
+    VideoSource,
+    layer_alphas,
+    layer_extraction,
+    open_source,
+)
 from ..spec import ShotSpec
 from .frame_plan import check_length, held_around, render_range
 
@@ -61,11 +69,7 @@ def open_sources(spec: ShotSpec, mode: str, opened: list[FrameSource]) -> ShotSo
 
     plate = open_one(spec.plate, "plate", 0)
     first = plate.frames[0] if plate.frames else 0
-    if spec.matte == "alpha":
-        _refuse_a_plate_whose_alpha_is_a_layers(plate)
-        matte = ChannelSource(plate, "A")
-    else:
-        matte = open_one(spec.matte, "matte", first)
+    matte = ChannelSource(plate, "A") if spec.matte == "alpha" else open_one(spec.matte, "matte", first)
     other = open_one(getattr(spec, mode), mode, first) if mode != "grade" else None
     sources = ShotSources(plate, matte, other)
     _number_videos_as_sequences(sources)
@@ -75,44 +79,12 @@ def open_sources(spec: ShotSpec, mode: str, opened: list[FrameSource]) -> ShotSo
     return sources
 
 
-def _layer_alphas(source: FrameSource) -> list[str]:
-    """The alphas of a layered EXR's other layers (``mask.A``, ``roto.alpha``), which are not read."""
-    stored = getattr(source, "stored_channels", ())
-    return [name for name in stored if "." in name and name.rsplit(".", 1)[1].lower() in ("a", "alpha")]
-
-
-def _extract_layer(source: FrameSource, channel: str) -> str:
-    """The oiiotool command that writes ``channel`` of ``source``'s frames as files of their own (the
-    matte's alpha), for a message; in general terms where its files are not here (streamed)."""
-    pattern = getattr(source, "pattern", None)
-    if pattern is None or not source.frames:
-        return f"oiiotool FRAME.exr --ch A={channel} -o MATTE.exr, for each frame"
-    folder, padding = pattern.directory, pattern.padding
-    frames = f"{source.frames[0]}-{source.frames[-1]}"
-    named = f"{pattern.prefix}%0{padding}d{pattern.suffix}"
-    out = f"{pattern.prefix.rstrip('._-') or 'frames'}_matte.%0{padding}d.exr"
-    return f"oiiotool --frames {frames} {folder / named} --ch A={channel} -o {folder / out}"
-
-
-def _refuse_a_plate_whose_alpha_is_a_layers(plate: FrameSource) -> None:
-    """--matte alpha of a plate without an alpha of its own but with a layer's (a Nuke render's
-    ``mask.A``): refused naming it and how to give it, where the plain refusal listed R, G, B alone."""
-    layers = _layer_alphas(plate)
-    if "A" in plate.channels or not layers:
-        return
-    raise FrameSourceError(
-        f"{plate.origin() or plate.name}: the plate has no alpha of its own (A), only its layers' "
-        f"({', '.join(layers)}), which are not read; write the one that is the matte as files of their "
-        f"own and give them with --matte, e.g. {_extract_layer(plate, layers[0])}"
-    )
-
-
 def say_a_matte_whose_alpha_is_a_layers(matte: FrameSource) -> None:
     """A matte file without an alpha of its own but with a layer's is read from its picture (the
     brightest of R, G and B), which is most often not the matte it was given for: said, with the
     command that gives the layer as a matte (once a shot, as its first frame is prepared: a
     streamed matte's channels are known once it arrives)."""
-    layers = _layer_alphas(matte)
+    layers = layer_alphas(matte)
     if "A" in matte.channels or not layers:
         return
     log.warning(
@@ -121,7 +93,7 @@ def say_a_matte_whose_alpha_is_a_layers(matte: FrameSource) -> None:
         "matte, write it as files of their own and give those, e.g. %s",
         matte.origin() or matte.name,
         ", ".join(layers),
-        _extract_layer(matte, layers[0]),
+        layer_extraction(matte, layers[0]),
     )
 
 
