@@ -489,10 +489,41 @@ def test_a_frame_that_cannot_be_opened_when_checked_is_never_opened_by_its_name(
 
     monkeypatch.setattr(confine, "_open_without_waiting", open_then_swap)
     spec = ShotSpec(plate=plate, out=str(root / "out" / "f.####.exr"), grade=GRADE, engine="hard")
-    with confined([root]), pytest.raises(UnreadableFrameError, match="plate.0003.exr: cannot open the frame"):
+    # The link there by the time the name is looked at, the frame is refused as lying outside.
+    with confined([root]), pytest.raises(PathOutsideRootsError, match="plate.0003.exr .*outside"):
         run_shot(spec)
     written = {p.name: read_pixels(p) for p in output_files(root / "out")}
     assert "f.0003.exr" not in written and all((values < 0.85).all() for values in written.values())
+
+
+def test_a_link_inside_the_roots_tells_nothing_of_what_exists_outside(tmp_path):
+    """A confined reader opened a link inside the roots to a file outside them and answered "cannot
+    open" where nothing was there and "outside the roots" where something was: a client that may
+    make links inside the roots learnt which files exist where the server's user can see and it
+    cannot. Every link leading outside is refused as outside, whether or not its target exists."""
+    from movingcolor.frames.confine import read_inside, readable
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "exists.exr").write_bytes(b"x")
+    errors = {}
+    for name in ("exists.exr", "missing.exr"):
+        link = root / f"link-{name}"
+        link.symlink_to(outside / name)
+        refused = pytest.raises(PathOutsideRootsError, match="outside this server's root")
+        with confined([root]), refused as frame, readable(link):
+            pass
+        with pytest.raises(PathOutsideRootsError) as file:
+            read_inside(link, [root.resolve()], "grade file")
+        errors[name] = (str(frame.value).replace(name, "NAME"), str(file.value).replace(name, "NAME"))
+    assert errors["exists.exr"] == errors["missing.exr"]
+    # A missing file inside the roots is still said to be missing, in the reader's words.
+    missing = pytest.raises(UnreadableFrameError, match="cannot open the frame")
+    with confined([root]), missing, readable(root / "absent.exr"):
+        pass
+    with pytest.raises(FileNotFoundError):
+        read_inside(root / "absent.cube", [root.resolve()], "grade file")
 
 
 @pytest.mark.parametrize("extension", ["png", "tif"])

@@ -108,11 +108,16 @@ def check_named_inside(path: os.PathLike | str, what: str) -> None:
     learnt which paths outside the roots exist. Unconfined, nothing is refused. The file opened
     afterwards is checked again (:func:`readable`): a name is not a file."""
     roots = _ROOTS.get()
-    if roots is None:
-        return
+    if roots is not None:
+        _refuse_named_outside(path, roots, what)
+
+
+def _refuse_named_outside(
+    path: os.PathLike | str, roots: Sequence[Path], what: str, private: Sequence[Path] = ()
+) -> None:
     real = Path(os.path.realpath(path))
-    if not lies_within(real, roots):
-        raise _refuse(what, path, real, roots)
+    if not lies_within(real, (*roots, *private)):
+        raise _refuse(what, path, real, tuple(roots))
 
 
 @contextmanager
@@ -138,6 +143,9 @@ def readable(
     try:
         fd = _open_without_waiting(path)
     except OSError as error:
+        # A name leading outside is refused as outside whether or not its target opened: "cannot
+        # open" there told a client which files exist outside the roots.
+        _refuse_named_outside(path, roots, what)
         # Never opened by its name after all: a link made there since is followed by the reader
         # unchecked (a frame swapped for a link to a file outside the roots was read).
         raise UnreadableFrameError(
@@ -180,7 +188,12 @@ def read_inside(
     that takes names, not descriptors (OpenColorIO's LUTs and CDLs), handed the bytes instead.
     FileNotFoundError (and other OSErrors) where it cannot be opened; nothing is then read by the
     name, which a link made meanwhile could point anywhere."""
-    fd = _open_without_waiting(path)
+    try:
+        fd = _open_without_waiting(path)
+    except OSError:
+        # As a frame's: a name leading outside is refused as outside, found or not.
+        _refuse_named_outside(path, roots, what, private)
+        raise
     try:
         _check_opened(fd, path, roots, what, form="a file", private=private)
         _refuse_large(os.fstat(fd).st_size, path, what)
