@@ -19,7 +19,7 @@ from movingcolor.errors import MovingColorError  # noqa: E402
 from movingcolor.frames.image_io import write_image  # noqa: E402
 from movingcolor.model.channels import GRADED, PLATE  # noqa: E402
 from movingcolor.training import data  # noqa: E402
-from movingcolor.training.clip_data import clip_folder, draw_footage, frame_pairs  # noqa: E402
+from movingcolor.training.clip_data import clip_folder, draw_footage, frame_pairs, frame_runs  # noqa: E402
 from movingcolor.training.config import TrainConfig  # noqa: E402
 from movingcolor.training.data import make_batch  # noqa: E402
 from movingcolor.training.export import export_model  # noqa: E402
@@ -338,6 +338,22 @@ def test_a_frame_without_a_mask_is_named_and_no_window_joins_its_neighbours(tmp_
     assert {int(min(frames)) for frames in drawn} == {0, 1, 6}, "windows on both sides of the gap"
     with pytest.raises(MovingColorError, match="holds 9 frames with masks, at most 5 of them consecutive"):
         clip_folder(folder, 6)
+
+
+def test_a_gap_in_a_clips_frame_numbers_is_said(tmp_path, caplog):
+    """A clip with frame numbers missing (frames deleted, a render stopped) was split into runs without
+    a word: a clip found to train on fewer windows than its frames suggest gave no reason."""
+    names = [f"shot.{n:04d}" for n in [*range(1, 5), *range(9, 13), 20]]
+    folder = _numbered_clip(tmp_path / "clip", names)
+    with caplog.at_level("WARNING", logger="movingcolor"):
+        runs = frame_runs(folder)
+    assert [len(run) for run in runs] == [4, 4, 1]
+    assert "frame numbers are missing (after shot.0004, after shot.0012)" in caplog.text
+    assert "drawn only within runs of consecutive frames" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="movingcolor"):
+        frame_runs(_numbered_clip(tmp_path / "whole", names[:4]))
+    assert "missing" not in caplog.text
 
 
 @pytest.mark.parametrize("kind", ["exr", "mov"])

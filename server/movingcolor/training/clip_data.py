@@ -113,9 +113,11 @@ def frame_runs(folder: Path) -> tuple[tuple[tuple[Path, Path], ...], ...]:
     source = folder / "frames" if (folder / "frames").is_dir() else folder
     frames = sorted(_files(source, FRAME_EXTENSIONS), key=_frame_order)
     runs: list[list[tuple[Path, Path]]] = [[]]
-    unmasked = []
+    unmasked, gaps = [], []
     for index, path in enumerate(frames):
         if index and not _follows(frames[index - 1], path):
+            if _same_name(frames[index - 1], path):
+                gaps.append(frames[index - 1])
             runs.append([])
         if path.stem in masks:
             runs[-1].append((path, masks[path.stem]))
@@ -131,6 +133,13 @@ def frame_runs(folder: Path) -> tuple[tuple[tuple[Path, Path], ...], ...]:
             "drawn only within runs of consecutive frames with masks",
             folder,
             _listed(unmasked),
+        )
+    if gaps:
+        log.warning(
+            "clip folder %s: frame numbers are missing (%s); training windows are drawn only within "
+            "runs of consecutive frames",
+            folder,
+            ", ".join(f"after {path.stem}" for path in gaps[:5]) + (", ..." if len(gaps) > 5 else ""),
         )
     for run in found:
         for pair in run:
@@ -152,6 +161,12 @@ def _frame_order(path: Path) -> tuple[int, str, int, str]:
     if split is None:
         return (1, path.stem, 0, path.stem)
     return (0, split[0], int(split[1]), path.stem)
+
+
+def _same_name(previous: Path, path: Path) -> bool:
+    """Whether two numbered frames are of one name (``shot.0004``, ``shot.0009``)."""
+    before, after = _split_number(previous.stem), _split_number(path.stem)
+    return before is not None and after is not None and before[0] == after[0]
 
 
 def _follows(previous: Path, path: Path) -> bool:
