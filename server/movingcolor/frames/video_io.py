@@ -489,7 +489,9 @@ def _refuse_a_mirror(frame, path: Path) -> None:
     """A display matrix that mirrors the picture (a negative determinant: a front camera's clip, a
     mirrored export) is refused: PyAV gives its rotation alone, and the picture turned by it is not
     the one players show (a left-right mirror came out turned upside down)."""
-    for data in frame.side_data:
+    for entry in frame.side_data:
+        # PyAV 18 iterates over the side data's types (a mapping's keys), earlier ones over the data.
+        data = entry if hasattr(entry, "type") else frame.side_data[entry]
         if data.type.name != "DISPLAYMATRIX":
             continue
         a, b, _, c, d = (int(v) for v in np.frombuffer(bytes(data), np.int32)[:5])
