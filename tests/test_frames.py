@@ -274,14 +274,40 @@ def test_a_video_plays_turned_deep_and_with_its_alpha(tmp_path, caplog):
     assert source.channels == ("R", "G", "B", "A")
     assert np.array_equal(source.read(1)[..., 3] > 0.5, np.mgrid[0:48, 0:64][1] >= 32)
 
-    def hdr(stream):
-        stream.codec_context.color_primaries, stream.codec_context.color_trc = 9, 18  # BT.2020, HLG
+
+def _hdr_tags(stream) -> None:
+    stream.codec_context.color_primaries, stream.codec_context.color_trc = 9, 18  # BT.2020, HLG
+
+
+def test_a_video_tagged_with_colours_not_read_is_warned_of_where_no_colourspace_is_named(tmp_path, caplog):
+    """An HDR-tagged video was warned of as it was opened, in words that asked for a colourspace even
+    where one had been named, and for a matte too (a matte's colours are not converted). Said now
+    where the colourspace is chosen: a warning naming the option where it is chosen by default, a
+    note where it was named, nothing for a matte."""
+    pytest.importorskip("av")
+    from conftest import run_cli
 
     tagged = tmp_path / "hlg.mkv"
-    _write_video(tagged, [ramp], "ffv1", "yuv444p10le", hdr)
-    with caplog.at_level("WARNING"):
-        open_source(tagged, "plate", first_frame=1)
-    assert "tagged BT.2020 and HLG (ARIB STD-B67), which is not read" in caplog.text
+    _write_video(tagged, [_ramp(48, 64)] * 2, "ffv1", "yuv444p10le", _hdr_tags)
+    matte = tmp_path / "matte.mkv"
+    _write_video(matte, [_ramp(48, 64)] * 2, "ffv1", "yuv444p10le", _hdr_tags)
+    common = ("--engine", "hard", "--grade", "slope=1.1,1,0.9")
+    with caplog.at_level("INFO", logger="movingcolor"):
+        assert run_cli("fuse", "--plate", tagged, "--matte", matte, *common,
+                       "--out", tmp_path / "a" / "f.####.exr") == 0  # fmt: skip
+    messages = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    warned = [message for message in messages if "tagged" in message]
+    assert warned == [
+        "the plate video is tagged BT.2020 and HLG (ARIB STD-B67), which is not read: it is read as "
+        "sRGB Encoded Rec.709 (sRGB), the default for video; name its colourspace with --plate-colorspace "
+        "(or convert it to Rec.709 first where the config has no such space)"
+    ]
+    caplog.clear()
+    with caplog.at_level("INFO", logger="movingcolor"):
+        assert run_cli("fuse", "--plate", tagged, "--matte", matte, *common, "--plate-colorspace",
+                       "Gamma 2.4 Encoded Rec.709", "--out", tmp_path / "b" / "f.####.exr") == 0  # fmt: skip
+    assert not [r for r in caplog.records if r.levelname == "WARNING" and "tagged" in r.getMessage()]
+    assert "tagged BT.2020 and HLG (ARIB STD-B67), which is not read: it is read as Gamma 2.4" in caplog.text
 
 
 def test_a_matte_of_a_turned_video_plate_stored_size_is_refused_naming_the_rotation(tmp_path):

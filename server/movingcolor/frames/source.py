@@ -253,6 +253,8 @@ class VideoSource(FrameSource):
         #: Tagged with Rec.709's transfer, which is read with the sRGB curve where no colourspace is
         #: named (said where the colourspace is chosen).
         self.rec709_transfer = self._reader.rec709_transfer
+        #: Colour tags the reader does not read (BT.2020, PQ, HLG): said where the colourspace is chosen.
+        self.unread_colour_tags = self._reader.unread_colour_tags
 
     @property
     def frames(self) -> list[int]:

@@ -245,19 +245,13 @@ class VideoReader:
                 self.path,
                 "Rec.709" if self._untagged_matrix else "BT.601",
             )
-        tags = [
+        #: Its colour tags that are not read (HDR's BT.2020, PQ, HLG): said where its colourspace is
+        #: chosen, knowing whether one was named (a matte's are of no account).
+        self.unread_colour_tags = tuple(
             name
             for name in (_OTHER_PRIMARIES.get(codec.color_primaries), _OTHER_TRANSFERS.get(codec.color_trc))
             if name
-        ]
-        if tags:
-            log.warning(
-                "%s is tagged %s, which is not read: it is decoded as Rec.709 with the sRGB curve "
-                "unless its colourspace is named (--plate-colorspace, --graded-colorspace); convert it "
-                "to Rec.709 first where the config has no such space",
-                self.path,
-                " and ".join(tags),
-            )
+        )
 
     def _restart(self) -> None:
         self.close()

@@ -100,6 +100,27 @@ def output_colorspace(
     )
 
 
+def _say_unread_colour_tags(source, role: str, colorspace: str, named: str | None, option: str) -> None:
+    """Where a video is tagged with colours the reader does not read (HDR's BT.2020, PQ, HLG): a
+    warning where its colourspace was chosen by default, a note of what is used where one was named."""
+    tags = " and ".join(getattr(source, "unread_colour_tags", ()))
+    if not tags:
+        return
+    if named:
+        log.info(
+            "the %s video is tagged %s, which is not read: it is read as %s, as named", role, tags, colorspace
+        )
+        return
+    log.warning(
+        "the %s video is tagged %s, which is not read: it is read as %s, the default for video; name "
+        "its colourspace with %s (or convert it to Rec.709 first where the config has no such space)",
+        role,
+        tags,
+        colorspace,
+        option,
+    )
+
+
 def _has_chromaticities(plate: FrameSource) -> bool:
     frames = plate.frames
     try:
@@ -157,6 +178,7 @@ def choose_colorspaces(
         )
     if chosen.doubt:
         log.warning("%s", chosen.doubt)
+    _say_unread_colour_tags(plate, "plate", plate_cs, spec.plate_colorspace, "--plate-colorspace")
     spaces.plate_named = bool(spec.plate_colorspace or plate.declared_colorspace)
     if not spaces.plate_named and _has_chromaticities(plate):
         log.warning(
@@ -262,6 +284,9 @@ def choose_colorspaces(
         log.info("%s colourspace: %s (%s)", mode, chosen_other.name, chosen_other.reason)
         if chosen_other.doubt:
             log.warning("%s", chosen_other.doubt)
+        _say_unread_colour_tags(
+            other, f"{mode} plate", chosen_other.name, spec.graded_colorspace, "--graded-colorspace"
+        )
         if plate.origin() and other.origin() == plate.origin():
             # As a grade that changes nothing is warned of.
             log.warning(
