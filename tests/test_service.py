@@ -793,7 +793,9 @@ def test_a_second_sigterm_during_the_drain_neither_hangs_nor_cuts_it_short(tmp_p
     folder = short_folder()
     socket_path = folder / "drain.sock"
     command = [sys.executable, "-m", "movingcolor.cli.main", "serve", "--address", f"unix://{socket_path}",
-               "--no-warm-up", "--grace", "1"]  # fmt: skip
+               "--no-warm-up", "--grace", "3"]  # fmt: skip
+    # A grace of 3 s gives the call's thread a whole second to send its reason (half a second with a
+    # grace of 1: too little on a loaded machine, where the client got gRPC's own cancel).
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     failures: list[BaseException] = []
     try:
