@@ -764,6 +764,34 @@ def test_a_model_an_export_killed_between_its_renames_is_found_and_its_hidden_fo
     assert load_checkpoint(folder).name == "studio-ft"
 
 
+def test_an_export_clears_what_a_killed_export_of_this_machine_left_and_nothing_else(tmp_path):
+    """An export killed while it wrote left its staging folder (a model's size, hidden) beside the
+    model for good. The next export of that model clears those a process of this machine left that
+    has ended; one of a running export, or of another machine on shared storage, stays."""
+    import socket
+    import subprocess
+
+    from movingcolor.model.registry import create_network
+
+    root = tmp_path / "models"
+    host = socket.gethostname()
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    left = {
+        "killed": root / f".studio-ft.export-{host}-{ended.pid}.k3j9x",
+        "running": root / f".studio-ft.export-{host}-1.a8f2q",
+        "elsewhere": root / f".studio-ft.export-render07-{ended.pid}.p0d1e",
+        "other model": root / f".comp.export-{host}-{ended.pid}.x1y2z",
+    }
+    for folder in left.values():
+        folder.mkdir(parents=True)
+        (folder / "model.safetensors").write_bytes(b"\0" * 1024)
+    save_checkpoint(create_network("tiny", seed=0), root / "studio-ft", "studio-ft", "# test\n")
+    kept = {what for what, folder in left.items() if folder.exists()}
+    assert kept == {"running", "elsewhere", "other model"}
+    assert not [p for p in root.glob(f".studio-ft.export-{host}-{os.getpid()}.*")], "its own is removed"
+
+
 def test_a_reader_of_models_never_removes_a_folder_beside_one(tmp_path, monkeypatch):
     """A reader put back what a killed export set aside by the swap's own rule, which removes a
     .NAME.old beside an existing NAME: listing the models removed a user's .studio-ft.old, and

@@ -6,9 +6,11 @@ and shape, and says exactly what does not match.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -110,7 +112,8 @@ def save_checkpoint(
     folder = Path(folder).expanduser()
     check_model_folder_target(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    _clear_ended_stagings(folder)
+    staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(folder) + f"{os.getpid()}.", dir=folder.parent))
     try:
         _write_model(network, staging, name, card, metadata)
         replace_folder(staging, folder)
@@ -124,6 +127,33 @@ def save_checkpoint(
         if staging.exists():
             shutil.rmtree(staging)
     return folder
+
+
+def _staging_prefix(folder: Path) -> str:
+    """The start of the name of ``folder``'s staging folders written on this machine, before the pid
+    of the process writing (a models folder may be shared by machines, whose pids say nothing here)."""
+    return f".{folder.name}.export-{socket.gethostname()}-"
+
+
+def _clear_ended_stagings(folder: Path) -> None:
+    """Remove the staging folders beside ``folder`` that an export of this machine left when it was
+    killed (each a model's size, hidden): those whose process has ended. A running export's stays."""
+    prefix = _staging_prefix(folder)
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder.parent):
+            pid = entry.name[len(prefix) :].split(".", 1)[0]
+            if entry.name.startswith(prefix) and pid.isdigit() and not _process_runs(int(pid)):
+                shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _process_runs(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process: running
+    return True
 
 
 def _write_model(network: MovingColorNet, staging: Path, name: str, card: str, metadata: dict | None) -> None:
