@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -356,8 +357,6 @@ def test_run_job_takes_its_settings_as_fuse_files_does(served):
             client.run_job("/shots/p.####.exr", "/out/f.####.exr", grade=GRADE, band=12, handles="2")
         with pytest.raises(MovingColorError, match=r"run_job handles=2.5: give a whole number"):
             client.run_job("/shots/p.####.exr", "/out/f.####.exr", grade=GRADE, handles=2.5)
-        with pytest.raises(MovingColorError, match="force: not a setting .* writes every frame anew"):
-            client.run_job("/shots/p.####.exr", "/out/f.####.exr", grade=GRADE, force=True)
 
 
 def test_a_timeout_of_none_waits_without_a_deadline_and_one_of_no_time_is_refused(served, tmp_path):
@@ -493,3 +492,199 @@ def test_write_bytes_atomic_takes_any_buffer_whole_and_a_list_as_pieces(tmp_path
     assert (tmp_path / "b").read_bytes() == array.array("H", [1, 2, 3]).tobytes()
     write_bytes_atomic(tmp_path / "c", [b"ab", memoryview(b"cd"), bytearray(b"e")])
     assert (tmp_path / "c").read_bytes() == b"abcde"
+
+
+# -- file jobs, addresses, deadlines ---------------------------------------------------------
+
+#: Frames of the shot a file job is stopped part way through: enough that a job left running
+#: writes them all long after its caller stopped.
+LONG_SHOT_FRAMES = 60
+
+
+@pytest.fixture(scope="module")
+def job_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("job-root")
+
+
+@pytest.fixture(scope="module")
+def long_shot(job_root) -> tuple[str, str]:
+    return write_shot(job_root / "long", frames=LONG_SHOT_FRAMES)
+
+
+@pytest.fixture(scope="module")
+def rooted(test_model, job_root) -> Iterator[ServerProcess]:
+    """A server that takes file jobs under ``job_root``."""
+    folder = short_folder()
+    with ServerProcess(f"unix://{folder}/mc.sock", ["--root", job_root]) as server:
+        yield server
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wait_for_no_jobs(client, seconds: float = 30.0) -> float:
+    """Seconds until the server runs no job (``seconds`` at most)."""
+    started = time.monotonic()
+    while client.info()["active_jobs"] and time.monotonic() - started < seconds:
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def test_a_file_job_whose_caller_stops_is_cancelled_at_once(rooted, long_shot, job_root):
+    """Ctrl-C in a host's script editor (or a progress callback that raised) left the server's job
+    running for as long as the exception was kept (the editor's last traceback): the server wrote the
+    whole shot. The job is cancelled as the call ends, and an interrupt says which frames it left."""
+    from movingcolor.errors import FRAMES_WRITTEN
+
+    plate, matte = long_shot
+    with connect(rooted.address) as client:
+        for stop, out in ((KeyboardInterrupt, "interrupted"), (RuntimeError, "raised")):
+
+            def stopped(done: int, total: int, frame: int, stop=stop) -> None:
+                raise stop("the caller stops")
+
+            with pytest.raises(stop) as raised:
+                client.run_job(plate, str(job_root / out / "f.####.exr"), matte, grade=GRADE, engine="guided",
+                               progress=stopped)  # fmt: skip
+            # The exception is still referenced (raised.value, as an editor keeps its last one).
+            assert _wait_for_no_jobs(client) < 30
+            assert len(output_files(job_root / out)) < LONG_SHOT_FRAMES
+            if stop is KeyboardInterrupt:
+                written = getattr(raised.value, FRAMES_WRITTEN)
+                assert len(written) == 1 and Path(written[0]).is_file()
+        accepted: list[str] = []
+
+        def refuse(job_id: str) -> None:
+            accepted.append(job_id)
+            raise ValueError("the host refused the job")
+
+        with pytest.raises(ValueError):
+            client.run_job(plate, str(job_root / "refused" / "f.####.exr"), matte, grade=GRADE,
+                           engine="guided", on_accepted=refuse)  # fmt: skip
+        assert accepted and _wait_for_no_jobs(client) < 30
+        assert len(output_files(job_root / "refused")) < LONG_SHOT_FRAMES
+
+
+def test_a_file_job_resumes_after_the_server_restarts(job_root, test_model):
+    """RunJob failed as unavailable when the server restarted mid-shot, where fuse_files resumes and
+    the README says a dropped call is retried: the job is run again, keeping the frames written,
+    with its progress going on from where it was."""
+    plate, matte = write_shot(job_root / "restarted", frames=12)
+    out = job_root / "restarted-out"
+    folder = short_folder()
+    server = ServerProcess(f"unix://{folder}/mc.sock", ["--root", job_root])
+    restarts: list[threading.Thread] = []
+    events: list[tuple[int, int, int]] = []
+    accepted: list[str] = []
+
+    def progress(done: int, total: int, frame: int) -> None:
+        events.append((done, total, frame))
+        if not restarts:  # a crash, then the server comes back on the same address
+            server.kill()
+            restarts.append(threading.Thread(target=server.start))
+            restarts[0].start()
+
+    try:
+        server.start()
+        with connect(server.address, retries=6, backoff=0.25) as client:
+            summary = client.run_job(plate, str(out / "f.####.exr"), matte, grade=GRADE, engine="guided",
+                                     progress=progress, on_accepted=accepted.append)  # fmt: skip
+    finally:
+        for restart in restarts:
+            restart.join()
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    assert len(accepted) == 2 and accepted[0] != accepted[1]
+    assert len(output_files(out)) == 12
+    assert summary["frame_count"] == 12 and sorted(summary["written"]) == [str(p) for p in output_files(out)]
+    assert {total for _, total, _ in events} == {12} and events[-1][0] == 12
+    assert [done for done, _, _ in events] == sorted({done for done, _, _ in events})
+
+
+def test_run_job_says_what_force_would_do(served):
+    """force=True was refused with "a file job writes every frame anew", which is false: a file job
+    keeps the frames already written for the same inputs and settings."""
+    from movingcolor.errors import MovingColorError
+
+    refused = pytest.raises(MovingColorError, match="force: not a setting run_job takes")
+    with connect(served.address) as client, refused as raised:
+        client.run_job("/shots/p.####.exr", "/out/f.####.exr", grade=GRADE, force=True)
+    assert "keeps the frames already written" in str(raised.value)
+    assert "writes every frame anew" not in str(raised.value)
+
+
+def test_every_address_form_a_server_takes_reaches_it(monkeypatch, test_model):
+    """unix:~/x.sock (which movingcolor serve takes and serves on), an address with a space around it
+    and unix://relative.sock were handed to gRPC as written: the first two failed, told to start the
+    server that was running, the last with gRPC's "target uri is not valid"."""
+    folder = short_folder()
+    monkeypatch.setenv("HOME", str(folder))
+    monkeypatch.chdir(folder)
+    try:
+        with ServerProcess("unix:~/mc.sock", env={"HOME": str(folder)}) as server:
+            for address in ("unix:~/mc.sock", f" unix://{folder}/mc.sock ", "unix://mc.sock", "unix:mc.sock",
+                            f"unix:{folder}/mc.sock", f"unix://{folder}/mc.sock"):  # fmt: skip
+                with connect(address, retries=0) as client:
+                    assert client.info(timeout=10)["protocol"] == "movingcolor.v1", address
+                    assert client.health(timeout=10) == "SERVING", address
+            assert server.running()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_window_s_target_may_be_a_host_s_frame_time(served):
+    """OFX hosts' times are doubles: fuse_window(3.0, ...) was refused as "cannot read frame range
+    '3.0'" though the images' keys may be 3.0; a time between frames is refused naming the target."""
+    from movingcolor.errors import FrameSourceError
+
+    plate = {float(n): np.full((16, 24, 3), 0.1 * n, np.float32) for n in (2, 3, 4)}
+    matte = {float(n): np.ones((16, 24), np.float32) for n in (2, 3, 4)}
+    with connect(served.address) as client:
+        by_time = client.fuse_window(3.0, plate, matte, grade=GRADE)
+        by_number = client.fuse_window(np.int64(3), plate, matte, grade=GRADE)
+        assert by_time.frame == 3 and np.array_equal(by_time.pixels(), by_number.pixels())
+        for target in (3.5, "3", True):
+            with pytest.raises(FrameSourceError, match=rf"target {target!r} is not a frame number"):
+                client.fuse_window(target, plate, matte, grade=GRADE)
+
+
+def test_a_deadline_is_told_as_the_caller_gave_it(served, shot, tmp_path, monkeypatch):
+    """The message said the time left after the call's first steps ("within its deadline of
+    1.92448s" for timeout=2), not the timeout the caller gave."""
+    from movingcolor_client import DeadlineExceededError
+    from movingcolor_client.sources import ArrayFrames, FileFrames
+
+    for frames in (FileFrames, ArrayFrames):
+        read = frames.image
+
+        def slowly(self, role, frame, read=read):
+            time.sleep(0.3)
+            return read(self, role, frame)
+
+        monkeypatch.setattr(frames, "image", slowly)
+    plate, matte = shot
+    told = r"did not finish within its deadline of 1.5s; raise timeout="
+    with connect(served.address) as client:
+        with pytest.raises(DeadlineExceededError, match=told):
+            client.fuse_files(plate, tmp_path / "o" / "f.####.exr", matte, grade=GRADE, engine="hard",
+                              timeout=1.5)  # fmt: skip
+        images = {n: np.full((16, 24, 3), 0.5, np.float32) for n in range(1, 8)}
+        mattes = {n: np.ones((16, 24), np.float32) for n in range(1, 8)}
+        with pytest.raises(DeadlineExceededError, match=told):
+            client.fuse_window(4, images, mattes, grade=GRADE, engine="hard", timeout=1.5, reuse=False)
+
+
+def test_a_grade_folder_and_an_empty_window_are_named_as_such(served, tmp_path):
+    """A folder named like a grade file was "no such file"; an empty plate mapping was told to "give
+    every role the same frames"."""
+    from movingcolor.errors import FrameSourceError, MovingColorError
+
+    folder = tmp_path / "shot010.cc"
+    folder.mkdir()
+    plates = np.zeros((3, 16, 24, 3), np.float32)
+    mattes = np.zeros((3, 16, 24), np.float32)
+    with connect(served.address) as client:
+        with pytest.raises(MovingColorError, match=rf"grade '{folder}' is a folder, not a grade file"):
+            client.fuse_arrays(plates, mattes, grade=str(folder))
+        for role, plate, matte in (("plate", {}, {}), ("matte", {1: plates[0]}, {})):
+            told = f"the {role} mapping is empty: give at least the target frame"
+            with pytest.raises(FrameSourceError, match=told):
+                client.fuse_window(1, plate, matte, grade=GRADE)

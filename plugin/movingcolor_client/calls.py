@@ -99,13 +99,18 @@ class ShotCall:
         frames,
         timeout: float,
         on_accepted: Callable[[ShotCall], None] | None = None,
+        *,
+        stated_timeout: float | None = None,
     ):
+        """``stated_timeout``: the timeout the caller gave, named when the call runs out, where
+        ``timeout`` is what was left of it (fuse_files asks the server for its info first)."""
         self.client = client
         self.on_accepted = on_accepted
         self.method = method
         self.setup = setup
         self.frames = frames
         self.timeout = call_seconds(timeout)
+        self.stated_timeout = self.timeout if stated_timeout is None else call_seconds(stated_timeout)
         self.accepted: fusion_pb2.ShotAccepted | None = None
         self.summary: fusion_pb2.ShotSummary | None = None
         self.attempts = 0
@@ -157,7 +162,7 @@ class ShotCall:
                         return
                     continue
                 raise from_rpc_error(
-                    error, self.client.address, doing, self.timeout, self.client.tls
+                    error, self.client.address, doing, self.stated_timeout, self.client.tls
                 ) from None
 
     def _smaller_parts_learned(self, error: grpc.RpcError) -> bool:

@@ -71,8 +71,9 @@ def tls_mode(
 #: gRPC makes at most this many attempts of a call, whatever a retry policy asks for.
 MAX_ATTEMPTS = 5
 #: Calls gRPC may make again when the server was unreachable: each is answered whole or not at all
-#: (RunJob is retried only until its first response, when gRPC commits to the attempt). A streamed
-#: shot is not among them: its resume at the first missing frame is the client's (``calls``).
+#: (RunJob is retried only until its first response, when gRPC commits to the attempt; a job dropped
+#: after that is run again by ``Client.run_job``). A streamed shot is not among them: its resume at
+#: the first missing frame is the client's (``calls``).
 RETRIED_METHODS = (
     {"service": "movingcolor.v1.Fusion", "method": "GetInfo"},
     {"service": "movingcolor.v1.Fusion", "method": "FindImages"},
@@ -97,6 +98,19 @@ def retry_service_config(retries: int, backoff: float) -> str | None:
     return json.dumps({"methodConfig": [{"name": list(RETRIED_METHODS), "retryPolicy": policy}]})
 
 
+def grpc_target(address: str) -> str:
+    """``address`` as gRPC takes it, read as a server reads its ``--address``: gRPC was given the
+    address as written, so forms the server serves on (``unix:~/x.sock``, a space around it,
+    ``unix://relative.sock``) failed, told to start the server that was running."""
+    if not address or (not address.strip().startswith("unix:") and ":" not in address):
+        raise MovingColorError(f"server address {address!r}: write unix:///path/to.sock or host:port")
+    if address.strip().startswith(_GRPC_SCHEMES):
+        return address.strip()
+    # As a server reads it: a port over 65535 reached another port (99999 is 34463), and an
+    # http:// address failed only after the retries, told to start a server there.
+    return parse_address(address).target
+
+
 def make_channel(
     address: str,
     tls: bool = False,
@@ -111,12 +125,7 @@ def make_channel(
     """A channel to ``unix:///path/to.sock`` or ``host:port``; TLS when asked or when a CA/cert is given;
     quick calls retried by gRPC ``retries`` times while the server is unreachable; a call silent for
     ``keepalive`` seconds pings the server (at least ``MIN_KEEPALIVE_SECONDS``, what servers take)."""
-    if not address or (not address.startswith("unix:") and ":" not in address):
-        raise MovingColorError(f"server address {address!r}: write unix:///path/to.sock or host:port")
-    if not address.startswith(_GRPC_SCHEMES):
-        # As a server reads it: a port over 65535 reached another port (99999 is 34463), and an
-        # http:// address failed only after the retries, told to start a server there.
-        parse_address(address)
+    target = grpc_target(address)
     if not keepalive >= MIN_KEEPALIVE_SECONDS:
         raise MovingColorError(
             f"keepalive {keepalive!r}s: a server closes the connection of a client that pings more "
@@ -136,7 +145,7 @@ def make_channel(
     if service_config:
         options += [("grpc.enable_retries", 1), ("grpc.service_config", service_config)]
     if tls_mode(tls, ca, cert, key) == PLAIN:
-        return grpc.insecure_channel(address, options=options)
+        return grpc.insecure_channel(target, options=options)
     if bool(cert) != bool(key):
         raise MovingColorError("a client certificate needs both cert and key (mutual TLS)")
     credentials = grpc.ssl_channel_credentials(
@@ -146,7 +155,7 @@ def make_channel(
     )
     if server_name:
         options.append(("grpc.ssl_target_name_override", server_name))
-    return grpc.secure_channel(address, credentials, options=options)
+    return grpc.secure_channel(target, credentials, options=options)
 
 
 def _carried(text: str) -> bool:

@@ -2,8 +2,9 @@
 
 Every call has a deadline (``timeout``, in seconds) and is retried when the
 server is unavailable (``retries``, waits growing from ``backoff`` seconds): quick
-calls and RunJob by gRPC's retry policy (at most 4 retries, gRPC's limit), a
-streamed shot by resuming at its first missing frame.
+calls and RunJob until the server takes the job by gRPC's retry policy (at most 4
+retries, gRPC's limit), a streamed shot by resuming at its first missing frame, a
+file job the server dropped by running it again (which keeps the frames written).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import grpc
 import numpy as np
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from movingcolor.errors import FRAMES_WRITTEN, MovingColorError
+from movingcolor.errors import FRAMES_WRITTEN, FrameSourceError, MovingColorError
 from movingcolor.frames.frame_range import FrameRange
 from movingcolor.protocol import PART_BYTES
 from movingcolor.protocol.address import parse_address
@@ -32,11 +33,18 @@ from movingcolor.v1 import image_pb2 as pb
 
 from .calls import ShotCall, call_seconds
 from .channel import KEEPALIVE_SECONDS, call_metadata, make_channel, tls_mode
-from .errors import ClientError, ImageEvictedError, ServerUnavailableError, from_rpc_error, socket_refused
+from .errors import (
+    ClientError,
+    ImageEvictedError,
+    ServerUnavailableError,
+    from_rpc_error,
+    retryable,
+    socket_refused,
+)
 from .outputs import ShotOutputs, contiguous_runs
 from .results import FusedFrame
 from .setup import output_message, roles_of, shot_setup
-from .sources import ArrayFrames, DigestedFrames, FileFrames
+from .sources import ArrayFrames, DigestedFrames, FileFrames, _frame_number
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +137,11 @@ class Client:
 
     # -- quick calls ----------------------------------------------------------
 
-    def _unary(self, method: Callable, request, timeout: float | None, doing: str):
+    def _unary(
+        self, method: Callable, request, timeout: float | None, doing: str, stated: float | None = None
+    ):
+        """``stated``: the timeout its caller gave, named in messages where ``timeout`` is the time
+        left of it (a call that runs out tells the caller what it asked for, not what remained)."""
         timeout = call_seconds(timeout)
         deadline = time.monotonic() + timeout
         reached = False
@@ -139,7 +151,7 @@ class Client:
             return method(request, timeout=max(0.001, deadline - time.monotonic()), metadata=self.metadata)
         except grpc.RpcError as error:
             self._open(None)  # the call was cut by close()
-            raise self._call_error(error, reached, doing, timeout) from None
+            raise self._call_error(error, reached, doing, stated or timeout) from None
         except ValueError:  # gRPC's word for a channel closed under the call
             self._open(None)
             raise
@@ -271,6 +283,7 @@ class Client:
             roles["graded"] = graded
         if edited is not None:
             roles["edited"] = edited
+        _refuse_a_grade_folder(grade)
         shot_frames = FileFrames(roles)
         frames = None if frames is None else setting_value("frames", frames, "fuse_files")
         shot_frames.require(frames)
@@ -337,7 +350,10 @@ class Client:
         written: list[str] = []
 
         def fuse(call_setup: fusion_pb2.ShotSetup) -> None:
-            call = self.shot(call_setup, shot_frames, max(0.001, deadline - time.monotonic()), accepted)
+            remaining = max(0.001, deadline - time.monotonic())
+            call = ShotCall(
+                self, "FuseShot", call_setup, shot_frames, remaining, accepted, stated_timeout=timeout
+            )
             calls.append(call)
             for fused in call:
                 written.append(str(outputs.write(fused)))
@@ -424,6 +440,7 @@ class Client:
         the fused frames of the render range in the output colourspace: ``out_colorspace`` where given,
         else the plate's (``colorspace``), as a host takes its frames back (``movingcolor fuse`` writes
         EXR files in the config's scene_linear instead: name it as ``out_colorspace`` to compare)."""
+        _refuse_a_grade_folder(grade)
         shot_frames = ArrayFrames.from_stacks(
             {"plate": plate, "matte": matte, "graded": graded, "edited": edited},
             first_frame,
@@ -479,7 +496,7 @@ class Client:
 
     def fuse_window(
         self,
-        target: int,
+        target: int | float,
         plate: Mapping[int, np.ndarray],
         matte: Mapping[int, np.ndarray] | None = None,
         *,
@@ -496,7 +513,21 @@ class Client:
         ``reuse``: send each image's digest, and only a reference for images the server holds from
         earlier windows (an image evicted meanwhile is resent)."""
         timeout = call_seconds(timeout)
+        number = _frame_number(target)
+        if number is None:
+            # An OFX host's time is a double: 1001.0 is frame 1001, as the images' keys are read.
+            raise FrameSourceError(
+                f"target {target!r} is not a frame number: give the frame to fuse as a whole number "
+                f"(1001, or 1001.0)"
+            )
+        _refuse_a_grade_folder(grade)
         stacks = {"plate": plate, "matte": matte, "graded": graded, "edited": edited}
+        for role, images in stacks.items():
+            if images is not None and not len(images):
+                raise FrameSourceError(
+                    f"the {role} mapping is empty: give at least the target frame ({number}) and the "
+                    f"neighbours the engine reads, keyed by frame number"
+                )
         shot_frames = ArrayFrames(
             {role: images for role, images in stacks.items() if images is not None}, colorspace
         )
@@ -506,7 +537,7 @@ class Client:
             graded=graded is not None,
             edited=edited is not None,
             matte_frames=matte is not None,
-            frames=str(target),
+            frames=str(number),
             output=output_message(None, "float"),
             **_named_colorspace(colorspace, graded is not None or edited is not None, options),
         )
@@ -515,12 +546,12 @@ class Client:
         if reuse:
             digested = DigestedFrames(shot_frames, roles_of(setup), self._window_images)
             self._window_images = digested.known_images()
-            call = self._window_reusing(setup, digested, deadline)
+            call = self._window_reusing(setup, digested, deadline, timeout)
         else:
-            call = self._window_call(setup, shot_frames, deadline)
+            call = self._window_call(setup, shot_frames, deadline, timeout)
         fused, summary = call
         if len(fused) != 1:
-            raise ClientError(f"FuseWindow returned {len(fused)} frames instead of frame {target}")
+            raise ClientError(f"FuseWindow returned {len(fused)} frames instead of frame {number}")
         warnings = tuple(summary.warnings) if summary else ()
         for warning in warnings:
             if warning not in self._warnings_said:
@@ -531,13 +562,14 @@ class Client:
         return dataclasses.replace(fused[0], warnings=warnings)
 
     def _window_call(
-        self, setup: fusion_pb2.ShotSetup, frames, deadline: float
+        self, setup: fusion_pb2.ShotSetup, frames, deadline: float, timeout: float
     ) -> tuple[list[FusedFrame], fusion_pb2.ShotSummary | None]:
-        call = ShotCall(self, "FuseWindow", setup, frames, max(0.001, deadline - time.monotonic()))
+        remaining = max(0.001, deadline - time.monotonic())
+        call = ShotCall(self, "FuseWindow", setup, frames, remaining, stated_timeout=timeout)
         return list(call), call.summary
 
     def _window_reusing(
-        self, setup: fusion_pb2.ShotSetup, frames: DigestedFrames, deadline: float
+        self, setup: fusion_pb2.ShotSetup, frames: DigestedFrames, deadline: float, timeout: float
     ) -> tuple[list[FusedFrame], fusion_pb2.ShotSummary | None]:
         try:
             remaining = max(0.001, deadline - time.monotonic())
@@ -547,10 +579,10 @@ class Client:
                 raise
             # A server from before the window cache: it holds nothing and ignores the digests.
         try:
-            return self._window_call(setup, frames, deadline)
+            return self._window_call(setup, frames, deadline, timeout)
         except ImageEvictedError:
             frames.held = frozenset()
-            return self._window_call(setup, frames, deadline)
+            return self._window_call(setup, frames, deadline, timeout)
 
     def run_job(
         self,
@@ -564,13 +596,25 @@ class Client:
         **options,
     ) -> dict:
         """A shot on shared storage, read and written by the server (paths as it sees them, inside its
-        roots). ``options`` as ``fuse_files``'s (grade, graded, edited, frames, handles, engine, ...).
-        Returns the server's summary, with the files it wrote."""
+        roots). ``options`` as ``fuse_files``'s (grade, graded, edited, frames, handles, engine, ...);
+        as there, a rerun keeps the frames already written for the same inputs and settings.
+
+        A job the server drops (UNAVAILABLE: it restarted, or is shutting down) is run again, which
+        keeps the frames written, ``retries`` times an outage; ``on_accepted(job_id)`` runs for each
+        run's job and ``progress(done, total, frame)`` counts on over them. A call that ends otherwise
+        (Ctrl-C, an exception from a callback) cancels the server's job. Returns the server's
+        summary, with the files it wrote."""
         fields = {"plate": plate, "out": out, "matte": matte, **options}
         known = {field.name for field in fusion_pb2.JobRequest.DESCRIPTOR.fields}
         unknown = sorted(set(fields) - known)
         if unknown:
-            also = "; a file job writes every frame anew" if "force" in unknown else ""
+            also = (
+                "; a file job keeps the frames already written for the same inputs and settings: to "
+                "fuse them anew, delete them (or give another out), or fuse the shot through this "
+                "client with fuse_files(force=True)"
+                if "force" in unknown
+                else ""
+            )
             raise MovingColorError(
                 f"{', '.join(unknown)}: not a setting run_job takes; use {', '.join(sorted(known))}{also}"
             )
@@ -583,32 +627,57 @@ class Client:
         )
         timeout = call_seconds(timeout)
         deadline = time.monotonic() + timeout
-        answered = False
+        doing = f"RunJob on {self.address}"
+        job = _JobRuns(progress, on_accepted)
+        # Retries are for a server that went away under the job: one never heard from was waited
+        # for already (``_wait_for_server``, then gRPC's retries until it accepts the job).
+        heard = False
+        failures = 0
         try:
-            answered = self._wait_for_server(deadline)
-            # Retried by gRPC (the channel's retry policy) until the server accepts the job.
-            stream = self.stub.RunJob(
-                request, timeout=max(0.001, deadline - time.monotonic()), metadata=self.metadata
-            )
-            for event in stream:
-                answered = True
-                kind = event.WhichOneof("event")
-                if kind == "accepted" and on_accepted:
-                    on_accepted(event.accepted.job_id)
-                elif kind == "frame" and progress:
-                    progress(event.frame.done, event.frame.total, event.frame.frame)
-                elif kind == "done":
-                    for warning in event.done.summary.warnings:
-                        log.warning("%s", warning)
-                    return json_format.MessageToDict(
-                        event.done.summary,
-                        preserving_proto_field_name=True,
-                        always_print_fields_with_no_presence=True,
+            while True:
+                answered, finished, stream = False, False, None
+                before = len(job.written)
+                try:
+                    answered = self._wait_for_server(deadline)
+                    stream = self.stub.RunJob(
+                        request, timeout=max(0.001, deadline - time.monotonic()), metadata=self.metadata
                     )
-        except grpc.RpcError as error:
-            self._open(None)  # cut by close(): said as a closed client's call, not gRPC's words
-            raise self._call_error(error, answered, f"RunJob on {self.address}", timeout) from None
-        raise ClientError(f"RunJob on {self.address} ended without a summary")
+                    job.runs += 1
+                    for event in stream:
+                        answered = heard = True
+                        kind = event.WhichOneof("event")
+                        if kind == "accepted":
+                            job.accepted(event.accepted.job_id)
+                        elif kind == "frame":
+                            job.frame(event.frame)
+                        elif kind == "done":
+                            finished = True
+                            return job.summary(event.done.summary)
+                except grpc.RpcError as error:
+                    self._open(None)  # cut by close(): said as a closed client's call, not gRPC's words
+                    # Counted for each outage: a run that wrote frames starts the count anew.
+                    failures = 1 if len(job.written) != before else failures + 1
+                    left = deadline - time.monotonic()
+                    if heard and retryable(error, self.tls) and failures <= self.retries and left > 0:
+                        log.info(
+                            "%s: the server dropped the job (%s); running it again, which keeps the "
+                            "%d frames written",
+                            doing,
+                            error.details() if hasattr(error, "details") else error,
+                            len(job.written),
+                        )
+                        time.sleep(min(self.backoff * 2 ** (failures - 1), left))
+                        continue
+                    raise self._call_error(error, answered, doing, timeout) from None
+                finally:
+                    # Left to be collected, the call kept the server writing the shot for as long
+                    # as the exception lived (an editor's last traceback, a wrapper that caught it).
+                    if stream is not None and not finished:
+                        stream.cancel()
+                raise ClientError(f"{doing} ended without a summary")
+        except (MovingColorError, KeyboardInterrupt) as error:  # what the job left, as fuse_files says
+            setattr(error, FRAMES_WRITTEN, list(job.written))
+            raise
 
 
 def _require_the_same_ocio_context(info: Mapping, address: str) -> None:
@@ -665,6 +734,46 @@ def _require_the_same_ocio(info: Mapping, address: str) -> None:
         )
 
 
+class _JobRuns:
+    """A file job over its runs: a run after an outage is told only the frames still to write (the
+    server keeps those written), so its progress is counted on from the first run's."""
+
+    def __init__(self, progress: Progress | None, on_accepted: Callable[[str], None] | None):
+        self.progress = progress
+        self.on_accepted = on_accepted
+        #: The frames written, as the server named them in its progress.
+        self.written: list[str] = []
+        self.runs = 0
+        self.total: int | None = None
+        self.offset = 0
+        self._counted_run = 0
+
+    def accepted(self, job_id: str) -> None:
+        if self.on_accepted:
+            self.on_accepted(job_id)
+
+    def frame(self, event: fusion_pb2.FrameWritten) -> None:
+        if self._counted_run != self.runs:  # the run's first frame: what it counts from
+            self._counted_run = self.runs
+            self.total = event.total if self.total is None else self.total
+            self.offset = max(0, self.total - event.total)
+        self.written.append(event.path)
+        if self.progress:
+            done = self.offset + event.done
+            self.progress(done, max(self.total, self.offset + event.total), event.frame)
+
+    def summary(self, summary: fusion_pb2.ShotSummary) -> dict:
+        for warning in summary.warnings:
+            log.warning("%s", warning)
+        result = json_format.MessageToDict(
+            summary, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
+        if self.runs > 1:  # the last run's summary lists its own files only
+            result["written"] = list(dict.fromkeys([*self.written, *summary.written]))
+            result["frame_count"] = len(result["written"])
+        return result
+
+
 class _FramesFinished(Exception):
     """A rerun found finished frames: the first call, over the whole range, is dropped."""
 
@@ -694,12 +803,30 @@ def _render_only(setup: fusion_pb2.ShotSetup, frames: FrameRange) -> fusion_pb2.
     return narrowed
 
 
+def _refuse_a_grade_folder(grade: str | os.PathLike | None) -> None:
+    """A folder named like a grade file (``shot010.cc/``) was told "no such file", sending the user to
+    look for a path that is there: it is named a folder, and the file in it asked for."""
+    if grade is None:
+        return
+    text = os.fspath(grade).strip()
+    for name in dict.fromkeys((text, text.split("#", 1)[0].strip())):  # FILE.ccc#ID names FILE.ccc
+        try:
+            folder = bool(name) and Path(name).expanduser().is_dir()
+        except (OSError, ValueError):  # a name too long for a path (a CDL at full precision), a NUL
+            folder = False
+        if folder:
+            raise MovingColorError(
+                f"grade {text!r} is a folder, not a grade file: give the grade file in it (a .cc, "
+                f".ccc, .cdl, .cube or .clf), or write look:NAME for a look of the config"
+            )
+
+
 def _refuse_a_socket_this_user_may_not_use(address: str) -> None:
     """SocketPermissionError at once for a Unix socket the system refuses this user (its mode, as
     the system judges it: effective ids, capabilities): gRPC waited out its retries first, and said
     only that the server was unavailable. Asked twice, a tenth of a second apart: a server starting
     makes its socket its user's alone before it lets the group in."""
-    if not address.startswith("unix:"):
+    if not address.strip().startswith("unix:"):
         return
     path = str(parse_address(address).path)
     if _refused_by_the_system(path) and (time.sleep(0.1) or _refused_by_the_system(path)):

@@ -182,6 +182,7 @@ def _speaks_tls(address: str) -> bool:
     """Whether the server at a ``host:port`` address completes a TLS handshake. A server with TLS
     closes a plain client's connection at once, which gRPC reports as a socket closed, as it would a
     server going away: only the handshake tells the two apart."""
+    address = address.strip()  # as the channel was made (channel.grpc_target)
     if address.startswith(("unix:", "unix-abstract:", "vsock:")):
         return False
     target = address.split("///", 1)[-1] if "///" in address else address
@@ -257,7 +258,7 @@ def from_rpc_error(
         )
     elif code == grpc.StatusCode.DEADLINE_EXCEEDED:
         within = f" within its deadline of {timeout:g}s" if timeout else " within its deadline"
-        message = f"{doing} did not finish{within}; give it more time (timeout) or fewer frames"
+        message = f"{doing} did not finish{within}; raise timeout= (None: no deadline) or send fewer frames"
     elif code == grpc.StatusCode.RESOURCE_EXHAUSTED and any(words in details for words in _TOO_LARGE):
         if "larger than max" in details:
             details = (
