@@ -11,7 +11,7 @@ import stat
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +90,21 @@ def _forget_files_changed_since_read(stamps: tuple) -> None:
         _LUT_STAMPS[path] = stamp
     if changed:
         ocio.ClearAllCaches()
+
+
+#: Words in the names, aliases or interop IDs of film scans' colourspaces (Cineon's printing density,
+#: its ACES form ADX, SPI's lg10).
+_FILM_SCAN_WORDS = ("cineon", "adx", "lg10", "printing density")
+
+
+def icc_doubt(icc: str, known: str, what: str, read_as: str) -> str:
+    """The warning for a ``what`` file (plate, graded, edited) that embeds ICC profile ``icc``, which
+    ``known`` ("MovingColor does not know"), read as colourspace ``read_as``."""
+    option = "--plate-colorspace" if what == "plate" else "--graded-colorspace"
+    return (
+        f"the {what} file embeds ICC profile {icc!r}, which {known}: it is read as {read_as}, as a file "
+        f"that declares no colourspace; name its colourspace with {option} if that is not it"
+    )
 
 
 @dataclass(frozen=True)
@@ -281,10 +296,38 @@ class ColorConfig:
             f"writes frames as that display shows them (through the config's default view transform)."
         )
 
-    def choose(self, explicit: str | None, declared: str, is_float: bool, what: str) -> ColorspaceChoice:
-        """Pick a source's colourspace: explicit, else declared by the file, else by data type."""
+    def log_spaces(self) -> list[str]:
+        """The config's log-encoded colourspaces: by the encoding it gives them, or where it gives
+        none (a config written before encodings), by a name or family that says log."""
+        spaces = []
+        for space in self.config.getColorSpaces():
+            encoding = space.getEncoding()
+            said = f"{space.getName()} {space.getFamily()}".lower()
+            if encoding == "log" or (not encoding and "log" in said):
+                spaces.append(space.getName())
+        return spaces
+
+    def film_scan_spaces(self) -> list[str]:
+        """The config's colourspaces of film scans' printing density (Cineon, ADX, SPI's lg10), by
+        their names, aliases or interop IDs."""
+        spaces = []
+        for space in self.config.getColorSpaces():
+            names = " ".join([space.getName(), *space.getAliases(), space.getInteropID()]).lower()
+            if any(word in names for word in _FILM_SCAN_WORDS):
+                spaces.append(space.getName())
+        return spaces
+
+    def choose(
+        self, explicit: str | None, declared: str, is_float: bool, what: str, icc: str = ""
+    ) -> ColorspaceChoice:
+        """Pick a source's colourspace: explicit, else declared by the file, else by data type.
+        ``icc``: the description of the ICC profile the file embeds, whose colourspace ``declared``
+        then is (``image_io.icc_colorspace``: empty for a profile that is none known)."""
         if explicit:
             return ColorspaceChoice(self.resolve(explicit), f"{what} colourspace given")
+        if icc and declared != _SRGB_CANDIDATES[0]:
+            # An sRGB profile is declared as OpenImageIO declares every PNG and JPEG, below.
+            return self._by_icc_profile(icc, declared, is_float, what)
         if declared and self.config.getColorSpace(declared) is not None:
             return ColorspaceChoice(self.resolve(declared), f"declared in the {what} file header")
         if declared == _SRGB_CANDIDATES[0] and not is_float:
@@ -306,11 +349,24 @@ class ColorConfig:
             if declared
             else ""
         )
+        return replace(self._default(is_float, what), doubt=doubt)
+
+    def _default(self, is_float: bool, what: str) -> ColorspaceChoice:
+        """The colourspace of a source whose file declares none, by its data type."""
         if is_float:
-            return ColorspaceChoice(
-                self.scene_linear, f"default for float {what} files (scene_linear role)", doubt
-            )
-        return ColorspaceChoice(self.srgb_encoded, f"default for integer {what} files (sRGB-encoded)", doubt)
+            return ColorspaceChoice(self.scene_linear, f"default for float {what} files (scene_linear role)")
+        return ColorspaceChoice(self.srgb_encoded, f"default for integer {what} files (sRGB-encoded)")
+
+    def _by_icc_profile(self, icc: str, declared: str, is_float: bool, what: str) -> ColorspaceChoice:
+        """The colourspace of a file that embeds ICC profile ``icc``, known as ``declared`` (or none):
+        the config's space for it, else the default for its type, doubted."""
+        space = self.config.getColorSpace(declared) if declared else None
+        name = space.getName() if space is not None else (self._identified(declared) if declared else "")
+        if name:
+            return ColorspaceChoice(name, f"declared by the ICC profile {icc!r} the {what} file embeds")
+        default = self._default(is_float, what)
+        known = f"config {self.name!r} has no colourspace for" if declared else "MovingColor does not know"
+        return replace(default, doubt=icc_doubt(icc, known, what, default.name))
 
     @contextmanager
     def reading_files(self) -> Iterator[None]:

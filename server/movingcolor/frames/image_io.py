@@ -108,6 +108,17 @@ NOT_CARRIED = frozenset(
 )
 
 
+#: What a header says of how its file stores the pictures, kept with the conform attributes (so that a
+#: streamed plate's shot knows it as a file plate's does, from the file sent) and never written: it is
+#: true of the plate's file, not of a fused frame (a 10-bit DPX's bits made its TIFF output 10-bit).
+DPX_TRANSFER = "dpx:Transfer"
+ICC_DESCRIPTION = "ICCProfile:profile_description"
+BITS_PER_SAMPLE = "oiio:BitsPerSample"
+#: The samples the file stores (:attr:`ImageHeader.pixel_type`), which no attribute of its own says.
+STORED_SAMPLES = "movingcolor:stored_samples"
+HEADER_FACTS = frozenset({DPX_TRANSFER, ICC_DESCRIPTION, BITS_PER_SAMPLE, STORED_SAMPLES})
+
+
 #: Scalar attribute types OpenImageIO's Python binding does not set by their own type, and the
 #: Python type each is set as instead.
 _SCALARS_SET_AS = {"double": float, "half": float, "int64": int, "uint64": int, "int16": int, "uint16": int}
@@ -135,7 +146,8 @@ class ImageHeader:
     #: ``(x, y, width, height)`` of the pixels the file stores, from the display window's corner,
     #: where they are not the display window (an EXR's bounding box, or overscan); else None.
     data_window: tuple[int, int, int, int] | None = None
-    #: The conform attributes it holds (``CONFORM_ATTRIBUTES`` and chromaticities), typed.
+    #: The conform attributes it holds (``CONFORM_ATTRIBUTES`` and chromaticities), typed, and what it
+    #: says of how the file stores the pictures (``HEADER_FACTS``), which are never written.
     carried: dict = field(default_factory=dict, compare=False)
     #: Every channel the file stores, of which ``channels`` are those read (``_channels_read``).
     stored_channels: tuple[str, ...] = field(default=(), compare=False)
@@ -179,16 +191,42 @@ def _png_declares_colour(name: str) -> bool:
         return True  # unknown: OpenImageIO's word stands
 
 
+#: ICC profiles by their description (lowercase, letters and digits alone), each a beginning of the
+#: descriptions that name it, and the colourspace each encodes, by its interop ID: those phones,
+#: cameras and image editors embed ("sRGB IEC61966-2.1", Apple's and Android's "Display P3").
+_ICC_PROFILES = (
+    ("srgb", "srgb_rec709_scene"),
+    ("displayp3", "srgb_p3d65_scene"),
+    ("adobergb1998", "g22_adobergb_scene"),
+    ("compatiblewithadobergb1998", "g22_adobergb_scene"),
+)
+
+
+def icc_colorspace(description: str) -> str:
+    """The interop ID of the colourspace the ICC profile described as ``description`` encodes, or ""
+    where it is none of ``_ICC_PROFILES`` (a linear variant of one is none of them either)."""
+    text = "".join(character for character in description.lower() if character.isalnum())
+    if "linear" in text:
+        return ""
+    return next((interop for start, interop in _ICC_PROFILES if text.startswith(start)), "")
+
+
 def _declared_colorspace(name: str, format_name: str, spec: oiio.ImageSpec) -> str:
-    """The colourspace the file's header declares: MovingColor's record of the one it wrote, else
-    OpenImageIO's ``oiio:ColorSpace``, except the sRGB it gives a PNG that declares nothing (empty
-    then: the reader's default, or the plate's for a graded render, applies)."""
+    """The colourspace the file's header declares: MovingColor's record of the one it wrote, else the
+    one its ICC profile is known as (empty for a profile that is none known: the file then declares
+    nothing), else OpenImageIO's ``oiio:ColorSpace``, except the sRGB it gives a PNG that declares
+    nothing (empty then: the reader's default, or the plate's for a graded render, applies)."""
     # MovingColor's own record first: OpenImageIO drops a name its built-in config does not know, and
     # rewrites one it does as its own (a show's "linear" became lin_rec709_scene), so a fused frame
     # read back as a plate lost the colourspace it was written in.
     own = spec.get_string_attribute("movingcolor:colorspace")
     if own:
         return own
+    icc = spec.get_string_attribute(ICC_DESCRIPTION)
+    if icc and spec.getattribute("CICP") is None:
+        # OpenImageIO declares every PNG and JPEG sRGB whatever profile it embeds (a Display P3 photo's
+        # colours were read as sRGB's); a PNG's cICP chunk, which it does read, outranks the profile.
+        return icc_colorspace(icc)
     declared = spec.get_string_attribute("oiio:ColorSpace")
     if format_name == "png" and not _png_declares_colour(name):
         return ""
@@ -260,10 +298,14 @@ def read_header(path: Path) -> ImageHeader:
                 carried = {
                     a.name: TypedAttribute(str(a.type), a.value)
                     for a in spec.extra_attribs
-                    if carried_attribute(a.name)
+                    if carried_attribute(a.name) or a.name in HEADER_FACTS
                 }
                 stored = tuple(spec.channelnames)
                 read = _channels_read(stored)
+                pixel_type = _read_pixel_type(spec, read)
+                carried[STORED_SAMPLES] = TypedAttribute("string", pixel_type)
+                if spec.getattribute("CICP") is not None:
+                    carried.pop(ICC_DESCRIPTION, None)  # the cICP chunk declares (_declared_colorspace)
             except UnicodeDecodeError:
                 raise UnreadableFrameError(
                     f"{path}: its header holds names or attributes that are not text: the file is "
@@ -274,7 +316,7 @@ def read_header(path: Path) -> ImageHeader:
                 width=width,
                 height=height,
                 channels=channel_names(tuple(stored[index] for index in read)),
-                pixel_type=_read_pixel_type(spec, read),
+                pixel_type=pixel_type,
                 colorspace=_declared_colorspace(name, image.format_name(), spec),
                 attributes=attributes,
                 data_window=_data_window(spec),
@@ -518,7 +560,13 @@ def _output_spec(
     if ext == ".exr":
         spec.attribute("compression", compression)
     for key, value in (attributes or {}).items():
-        if isinstance(value, TypedAttribute):
+        if key in HEADER_FACTS:
+            continue
+        if ext == ".png" and isinstance(value, TypedAttribute) and _png_keeps_as_text(key, value):
+            # OpenImageIO's PNG writer keeps text alone, and dropped the rest without a word: a plate's
+            # timecode and rate were lost. Written as OpenImageIO gives them as text.
+            spec.attribute(key, _as_text(value))
+        elif isinstance(value, TypedAttribute):
             if value.type in _SCALARS_SET_AS:
                 # OpenImageIO's Python binding sets no attribute of these types (silently): a
                 # studio's double-typed attribute was lost. Set as the nearest type it sets.
@@ -538,6 +586,33 @@ def _output_spec(
     else:
         data = file_samples(pixels, ext, pixel_type)
     return spec, data, WRITABLE_FORMATS[ext]
+
+
+#: Typed attributes a PNG records in chunks of its own (pixel aspect in its pHYs), and chromaticities,
+#: which say the colours of the output's colourspace where its sRGB or cICP chunk does: not as text.
+_PNG_TYPED = frozenset({"PixelAspectRatio", CHROMATICITIES})
+
+
+def _png_keeps_as_text(key: str, value: TypedAttribute) -> bool:
+    return value.type != "string" and key not in _PNG_TYPED
+
+
+#: The drop-frame flag of an SMPTE timecode (its frames' byte, bit 6), which OpenImageIO's text leaves out.
+_DROP_FRAME = 1 << 6
+
+
+def _as_text(value: TypedAttribute) -> str:
+    """``value`` as OpenImageIO writes it as text (a timecode ``HH:MM:SS:FF``, a rational ``24000/1001``,
+    arrays' values between commas); a drop-frame timecode with its ``;``."""
+    spec = oiio.ImageSpec()
+    if value.type in _SCALARS_SET_AS:
+        spec.attribute("value", _SCALARS_SET_AS[value.type](value.value))
+    else:
+        spec.attribute("value", oiio.TypeDesc(value.type), value.value)
+    text = spec.get_string_attribute("value")
+    if value.type == "timecode" and isinstance(value.value, tuple | list) and value.value[0] & _DROP_FRAME:
+        text = text[:-3] + ";" + text[-2:]
+    return text
 
 
 def _sample_type(ext: str, pixel_type: str) -> type | None:

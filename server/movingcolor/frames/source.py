@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import FrameSourceError, MissingFramesError
+from ..errors import FrameSourceError, MissingFramesError, MovingColorError
 from .frame_range import MAX_FRAME, FrameRange, describe_frames
-from .image_io import ImageHeader, TypedAttribute, read_header, read_pixels
+from .image_io import HEADER_FACTS, ImageHeader, TypedAttribute, read_header, read_pixels
 from .sequence import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
@@ -90,6 +90,24 @@ class FrameSource(ABC):
         header holds, typed; none where the frame is no image file."""
         path = self.file_of(frame)
         return read_header(path).carried if path is not None else {}
+
+    def header_facts(self) -> dict:
+        """What the header of the source's first image file says of how the file stores the pictures
+        (``image_io.HEADER_FACTS``: a DPX's transfer, an embedded ICC profile's description, the
+        samples' type), by name; for a streamed source, of the first file sent; empty where no image
+        file holds the frames (a video, raw samples)."""
+        frames = self.frames or [0]  # a still has no frame numbers: any number is its file
+        # A source of files here has them all: the first tells. A stream holds the files sent, which
+        # need not begin at its clip's first frame (a host sends a window's frames).
+        for frame in frames[:1] if self.files() else frames:
+            try:
+                carried = self.carried_attributes(frame)
+            except MovingColorError:  # a header that cannot be read again: reading the frame says why
+                return {}
+            facts = {name: carried[name].value for name in HEADER_FACTS if name in carried}
+            if facts:
+                return facts
+        return {}
 
     def available_range(self) -> FrameRange:
         frames = self.frames

@@ -18,16 +18,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..color.config import ColorConfig, ColorspaceChoice
+from ..color.config import ColorConfig, ColorspaceChoice, icc_doubt
 from ..color.grade import changes_nothing, flattens_highlights, parse_grade
 from ..errors import MovingColorError
 from ..frames.image_io import (
+    BITS_PER_SAMPLE,
     CHROMATICITIES,
+    DPX_TRANSFER,
+    ICC_DESCRIPTION,
     INTEGER_SAMPLES,
     WRITABLE_FORMATS,
     decode_header,
     encode_image,
-    read_header,
 )
 from ..frames.output_pattern import output_extension
 from ..frames.source import FrameSource
@@ -131,19 +133,42 @@ def _has_chromaticities(plate: FrameSource) -> bool:
 
 #: DPX transfers (``dpx:Transfer``, as OpenImageIO names them) of log film scans.
 _LOG_DPX_TRANSFERS = ("Printing density", "Logarithmic")
+#: DPX transfers that are BT.709's (HD video's, SMPTE 274M's too).
+_REC709_DPX_TRANSFERS = ("ITU-R 709-4", "SMPTE 274M")
+#: The interop ID of the space that reads BT.709's transfer as a BT.1886 display shows it.
+_BT1886 = "g24_rec709_scene"
 
 
-def _log_dpx_transfer(plate: FrameSource) -> str:
-    """The log transfer a DPX plate's header gives (``Printing density``, ``Logarithmic``), or ""."""
-    frames = plate.frames
-    path = plate.file_of(frames[0]) if frames else None
-    if path is None or path.suffix.lower() != ".dpx":
-        return ""
-    try:
-        transfer = read_header(path).attributes.get("dpx:Transfer", "")
-    except MovingColorError:  # a header that cannot be read again: reading the frame says why
-        return ""
-    return transfer if transfer in _LOG_DPX_TRANSFERS else ""
+def _film_scan_hint(config: ColorConfig, bits: object) -> str:
+    """Which colourspace to name for a log DPX scan: the config's film-scan spaces, or where it has
+    none, a built-in config that has ADX (ADX16 for 16-bit scans, ADX10 for the rest)."""
+    scans = config.film_scan_spaces()
+    if scans:
+        return f"this config's film-scan spaces: {', '.join(scans)}"
+    logs = config.log_spaces()
+    others = f"only the log spaces {', '.join(logs)}" if logs else "and no log space"
+    adx = "ADX16" if bits == 16 else "ADX10"
+    return (
+        f"config {config.name!r} has none for film scans, Cineon or ADX, {others}; OpenColorIO's "
+        f"studio config has ADX: --config ocio://studio-config-latest --plate-colorspace {adx}"
+    )
+
+
+def _say_rec709_transfer(config: ColorConfig, tagged: str, why: str) -> None:
+    """Note that a plate ``tagged`` with BT.709's transfer is read with the sRGB curve (``why``), and
+    which colourspace reads it as a BT.1886 display shows it."""
+    space = config.config.getColorSpace(_BT1886)
+    if space is not None:
+        named = f"this config's {space.getName()!r}"
+    else:
+        named = "the default config's 'Gamma 2.4 Encoded Rec.709'"
+    log.info(
+        "%s, read here with the sRGB curve (%s); to read it as a BT.1886 display shows it, name that "
+        "colourspace (%s) with --plate-colorspace",
+        tagged,
+        why,
+        named,
+    )
 
 
 def choose_colorspaces(
@@ -157,7 +182,9 @@ def choose_colorspaces(
     """The shot's colourspaces. ``output_format``: the extension the fused frames are encoded as
     when they go back to the caller (``.exr``, ``.png``, ``.tif``; None for raw samples); a shot
     written to files (``spec.out``) takes it from ``spec.out``."""
-    chosen = config.choose(spec.plate_colorspace, plate.declared_colorspace, plate.is_float, "plate")
+    facts = plate.header_facts()
+    icc = facts.get(ICC_DESCRIPTION, "")
+    chosen = config.choose(spec.plate_colorspace, plate.declared_colorspace, plate.is_float, "plate", icc)
     plate_cs = chosen.name
     extension = output_extension(spec.out) if spec.out else output_format
     output = output_colorspace(config, spec.out_colorspace, plate_cs, plate.is_float, extension)
@@ -170,12 +197,14 @@ def choose_colorspaces(
         grade_space=config.resolve(spec.grade_colorspace) if spec.grade_colorspace else plate_cs,
     )
     log.info("plate colourspace: %s (%s)", plate_cs, chosen.reason)
-    if getattr(plate, "rec709_transfer", False) and not spec.plate_colorspace and not plate.is_float:
-        log.info(
-            "the plate video is tagged with Rec.709's transfer, read here with the sRGB curve (the "
-            "default for video and integer files); to read it as a BT.1886 display shows it, name "
-            "that colourspace (the default config's 'Gamma 2.4 Encoded Rec.709') with --plate-colorspace"
-        )
+    transfer = facts.get(DPX_TRANSFER, "")
+    if not spec.plate_colorspace and not plate.is_float and plate_cs == spaces.display:
+        if getattr(plate, "rec709_transfer", False):
+            tagged = "the plate video is tagged with Rec.709's transfer"
+            _say_rec709_transfer(config, tagged, "the default for video and integer files")
+        elif transfer in _REC709_DPX_TRANSFERS:
+            tagged = f"the plate's DPX header gives its transfer as {transfer} (Rec.709's)"
+            _say_rec709_transfer(config, tagged, chosen.reason)
     if chosen.doubt:
         log.warning("%s", chosen.doubt)
     _say_unread_colour_tags(plate, "plate", plate_cs, spec.plate_colorspace, "--plate-colorspace")
@@ -187,14 +216,14 @@ def choose_colorspaces(
             "colourspace with --plate-colorspace if that is not it",
             plate_cs,
         )
-    transfer = "" if spaces.plate_named else _log_dpx_transfer(plate)
-    if transfer:
+    if not spaces.plate_named and transfer in _LOG_DPX_TRANSFERS:
         log.warning(
             "the plate's DPX header gives its transfer as %s (a log film scan), but no colourspace "
-            "name, and it is read as %s, the default for integer files: name its colourspace with "
-            "--plate-colorspace (the config's Cineon or ADX space) if that is not it",
+            "name, and it is read as %s, the default for integer files: if that is not it, name its "
+            "colourspace with --plate-colorspace (%s)",
             transfer,
             plate_cs,
+            _film_scan_hint(config, facts.get(BITS_PER_SAMPLE)),
         )
     log.info("output colourspace: %s (%s)", output.name, output.reason)
     integer_output = extension is not None and extension.lower() in INTEGER_SAMPLES
@@ -265,17 +294,21 @@ def choose_colorspaces(
                 spaces.grade_label,
             )
     else:
+        other_icc = other.header_facts().get(ICC_DESCRIPTION, "")
         if not spec.graded_colorspace and not other.declared_colorspace and other.is_float == plate.is_float:
             # A host renders its graded plate as it renders the plate: one of the same type that
             # declares nothing is in the plate's colourspace (a log plate's graded render is log too).
+            # One that embeds a profile no colourspace is known for declares nothing, but is said.
+            doubt = icc_doubt(other_icc, "MovingColor does not know", mode, plate_cs) if other_icc else ""
             chosen_other = ColorspaceChoice(
                 plate_cs,
                 f"the plate's, for a {mode} plate of the same type declaring none; "
                 f"--graded-colorspace overrides",
+                doubt,
             )
         else:
             chosen_other = config.choose(
-                spec.graded_colorspace, other.declared_colorspace, other.is_float, mode
+                spec.graded_colorspace, other.declared_colorspace, other.is_float, mode, other_icc
             )
         spaces.other = chosen_other.name
         config.converter(chosen_other.name, spaces.working)

@@ -23,6 +23,7 @@ from ..engines.registry import takes_device
 from ..engines.torch_filters import compute_device
 from ..errors import MovingColorError
 from ..frames.frame_range import FrameRange
+from ..frames.image_io import STORED_SAMPLES
 from ..frames.output_pattern import output_pattern
 from ..frames.overlap import check_outputs_spare_inputs
 from ..frames.sequence import SequencePattern
@@ -175,10 +176,18 @@ _SAMPLE_BITS = {"uint8": 8, "half": 11, "uint16": 16, "float": 24}
 _FLOATS = ("half", "float")
 
 
-def _bits(source: FrameSource) -> int:
-    """The bits ``source``'s samples hold: a 10-bit video's 10 (stored in 16-bit words, which half
-    floats' 11 hold), else its sample type's."""
-    return getattr(source, "sample_bits", None) or _SAMPLE_BITS[source.sample_type]
+def _samples(source: FrameSource | None) -> str:
+    """The samples ``source``'s files store (``FrameSource.sample_type``); a streamed source's, by the
+    first file sent; "" where unknown (raw samples sent)."""
+    if source is None:
+        return ""
+    return source.sample_type or str(source.header_facts().get(STORED_SAMPLES, ""))
+
+
+def _bits(source: FrameSource, samples: str) -> int:
+    """The bits ``source``'s samples (of type ``samples``) hold: a 10-bit video's 10 (stored in 16-bit
+    words, which half floats' 11 hold), else its sample type's."""
+    return getattr(source, "sample_bits", None) or _SAMPLE_BITS[samples]
 
 
 def _say_if_samples_are_rounded(
@@ -189,14 +198,14 @@ def _say_if_samples_are_rounded(
     fewer than the plate: its pixels are what the frames hold inside the matte (outside, for the
     host's composite) and a float plate's values outside 0..1 are lost there."""
     rounded = "pixels outside the band are rounded, not the plate's own"
-    if extension == ".exr" and exr_type == "half" and plate.sample_type == "float":
+    theirs, ours = _samples(other), _samples(plate)
+    if extension == ".exr" and exr_type == "half" and ours == "float":
         log.warning("a 32-bit float plate is written as half EXR (--exr-type float keeps it): %s", rounded)
-    elif extension == ".png" and plate.sample_type == "uint16":
+    elif extension == ".png" and ours == "uint16":
         log.warning(
             "a plate of more than 8 bits is written as 8-bit PNG (.tif keeps 16 bits, .exr more): %s", rounded
         )
-    theirs, ours = (other.sample_type if other else ""), plate.sample_type
-    if theirs in _SAMPLE_BITS and ours in _SAMPLE_BITS and _bits(other) < _bits(plate):
+    if theirs in _SAMPLE_BITS and ours in _SAMPLE_BITS and _bits(other, theirs) < _bits(plate, ours):
         where = "outside the band too" if mode == "edited" else "inside the matte"
         clipped = " and clipped to 0..1" if ours in _FLOATS and theirs not in _FLOATS else ""
         log.warning(
@@ -242,14 +251,15 @@ def _plan(
             pattern = output_pattern(spec.out, _plate_name(sources.plate), sources.plate.origin())
             inputs = [path for source in sources.present for path in source.files()]
             check_outputs_spare_inputs(pattern, frames.render, inputs)
-            _say_if_samples_are_rounded(
-                sources.plate, pattern.suffix.lower(), spec.exr_type, sources.other, mode
-            )
             if len(sources.plate.channels) > 3:
                 log.info(
                     "the plate's channels %s are not written: fused frames hold R, G and B",
                     ", ".join(sources.plate.channels[3:]),
                 )
+        # Written to files here, or sent back as a file type's bytes (a server's shot): rounded alike.
+        extension = pattern.suffix if pattern is not None else output_format
+        if extension:
+            _say_if_samples_are_rounded(sources.plate, extension.lower(), spec.exr_type, sources.other, mode)
     except BaseException:
         if not given:
             for source in opened:
