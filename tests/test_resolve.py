@@ -650,6 +650,20 @@ def test_an_output_over_the_media_of_the_clip_is_refused_before_anything_renders
     assert fused_clips(resolve) == [] and "rendering" not in (tmp_path / "movingcolor.log").read_text()
 
 
+def test_a_clip_whose_media_is_offline_is_refused_before_anything_renders(resolve, served, tmp_path):
+    """A plate or matte clip whose files have gone (an unmounted share, a frame deleted) renders in
+    Resolve as red "Media Offline" frames: they were rendered, fused and imported as the shot."""
+    plate, matte = write_shot(tmp_path / "shot", frames=6)
+    place(resolve, plate, 1001, 1006, track=1)
+    place(resolve, matte, 1001, 1006, track=2)
+    Path(matte.replace("####", "1003")).unlink()
+    settings = settings_for(served.address, tmp_path, matte="track:2")
+    (report,) = fuse_items(resolve, track_items(resolve, 1), settings)
+    assert "the matte clip's media is offline: 1 of its files is missing" in report.error, report.error
+    assert "matte.1003.png" in report.error and "relink" in report.error and report.exit_code == 2
+    assert fused_clips(resolve) == [] and "rendering" not in (tmp_path / "movingcolor.log").read_text()
+
+
 def test_missing_matte(resolve, served, shot, tmp_path):
     place(resolve, shot["plate"], 1001, 1006, track=1)
     place(resolve, shot["matte"], 1001, 1006, track=2, duration=3)
@@ -780,13 +794,14 @@ def test_resolve_in_another_language(resolve, served, shot, tmp_path):
 
 
 def test_render_failure_is_reported(resolve, served, shot, tmp_path):
-    """Media gone offline after the edit: Resolve's render fails, and the message says how far it got."""
+    """A frame Resolve cannot decode (damaged after the edit): its render fails, and the message says
+    how far it got. (Media gone offline is refused before rendering: see the offline test.)"""
     import shutil
 
     folder = tmp_path / "media"
     shutil.copytree(Path(shot["rgba"]).parent, folder)
     place(resolve, str(folder / "p.####.exr"), 1001, 1006, track=1)
-    (folder / "p.1004.exr").unlink()
+    (folder / "p.1004.exr").write_bytes(b"not an EXR any more")
     (report,) = fuse_items(resolve, track_items(resolve, 1), settings_for(served.address, tmp_path))
     assert "Resolve failed to render the plate (Failed, 50%); check the track and its media" in report.error
     assert report.exit_code == 2 and fused_clips(resolve) == [] and leftovers(tmp_path / "out") == []

@@ -157,6 +157,12 @@ class MediaPoolItem:
         return self.pattern % (self.first + index)
 
     def pixels(self, index: int) -> np.ndarray:
+        if not Path(self.path(index)).exists():
+            # Resolve renders a frame whose file has gone as its red "Media Offline" slate.
+            size = _read(
+                next(self.path(i) for i in range(self.last - self.first + 1) if Path(self.path(i)).exists())
+            )
+            return np.broadcast_to(np.array([0.8, 0.0, 0.0], np.float32), (*size.shape[:2], 3)).copy()
         pixels = _read(self.path(index))
         if pixels.shape[2] == 1:
             pixels = np.repeat(pixels, 3, axis=2)

@@ -36,7 +36,7 @@ from .placement import place_above
 from .project_color import render_color, sent_colorspace
 from .render import render_track
 from .settings import ResolveSettings
-from .timeline import covered, current, media_files, track_of
+from .timeline import covered, current, media_files, require_online, track_of
 
 log = logging.getLogger(LOGGER)
 
@@ -98,6 +98,7 @@ def fuse_item(
                 f"put the {role} on a track of its own and name that one"
             )
         covered(timeline, track, first, last, role)
+        require_online(timeline, track, first, last, role)
     fields = {
         "timeline": _safe(timeline.GetName()),
         "item": _safe(item.GetName(), media=True),

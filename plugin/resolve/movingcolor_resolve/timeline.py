@@ -145,6 +145,41 @@ def media_files(timeline, track: int, first: int, last: int) -> list[Path]:
     return files
 
 
+def offline_files(timeline, track: int, first: int, last: int) -> list[Path]:
+    """The files of the media under record frames ``first``-``last`` on video ``track`` that are not
+    there (an unmounted share, a deleted frame): Resolve renders those frames as its red "Media
+    Offline" slate. Of a sequence, the frames the items show alone (a trimmed clip leaves the rest)."""
+    missing: list[Path] = []
+    for other in timeline.GetItemListInTrack("video", track) or []:
+        start, end = other.GetStart(), other.GetEnd()
+        if end <= first or start > last:
+            continue
+        media = other.GetMediaPoolItem()
+        path = media.GetClipProperty("File Path") if media is not None else ""
+        if not path:  # a generator, a title, a compound clip: no file of its own
+            continue
+        files = clip_files(path)
+        if len(files) > 1:
+            # Index 0 is the sequence's first frame, where the item's left offset counts from.
+            offset = other.GetLeftOffset()
+            files = files[offset + max(first, start) - start : offset + min(last + 1, end) - start]
+        missing += [file for file in files if not file.exists()]
+    return missing
+
+
+def require_online(timeline, track: int, first: int, last: int, role: str) -> None:
+    """Refuse media under record frames ``first``-``last`` on ``track`` whose files are not there:
+    rendered as "Media Offline" slates, they were fused and imported as the shot."""
+    missing = offline_files(timeline, track, first, last)
+    if missing:
+        shown = ", ".join(str(path) for path in missing[:3]) + (", ..." if len(missing) > 3 else "")
+        count = f"{len(missing)} of its files {'is' if len(missing) == 1 else 'are'}"
+        raise MissingInputError(
+            f"the {role} clip's media is offline: {count} missing ({shown}), which Resolve renders as "
+            f"Media Offline frames; relink the clip in the Media Pool (or restore the files), then fuse again"
+        )
+
+
 #: How Resolve names an image sequence's frames in a clip's file path: ``plate.[1001-1100].exr``.
 _FRAME_RANGE = re.compile(r"\[(-?\d+)-(-?\d+)\]")
 
