@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(argv)
     if "--json" in argv:
         _answer_usage_errors_in_json(parser)
+    if _json_log(argv):
+        _answer_usage_errors_as_log_events(parser)
     args = parser.parse_args(argv)
     if entry_point and args.command in KEEP_FREED_MEMORY:
         # A process's own choice: a pipeline script or a benchmark that runs a command in its own
@@ -210,11 +212,51 @@ def _json_usage_error(parser: argparse.ArgumentParser):
     return error
 
 
+def _json_log(argv: list[str]) -> bool:
+    """Whether ``argv`` asks for a JSON log (``serve --log-format json``)."""
+    if "--log-format=json" in argv:
+        return True
+    pairs = zip(argv, argv[1:], strict=False)
+    return any(word == "--log-format" and value == "json" for word, value in pairs)
+
+
+def _log_failure(message: str, exit_code: int) -> None:
+    """Say why a command with a JSON log stopped, as an event of that log: a collector reading it
+    line by line as JSON met a line of plain text, and the one saying why the server did not start."""
+    from ..service.logs import json_event
+
+    print(json_event("failed", logging.ERROR, error=message, exit_code=exit_code), file=sys.stderr)
+
+
+def _answer_usage_errors_as_log_events(parser: argparse.ArgumentParser) -> None:
+    """With a JSON log, a usage error (an unknown option, a value of the wrong kind) is an event of
+    that log too, not argparse's usage and message."""
+    parsers = [parser]
+    while parsers:
+        each = parsers.pop()
+        each.error = _usage_error_event(each)
+        for action in each._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers += list(action.choices.values())
+
+
+def _usage_error_event(parser: argparse.ArgumentParser):
+    def error(message: str):
+        _log_failure(f"{message}; {parser.prog} --help lists the options", 2)
+        sys.exit(2)
+
+    return error
+
+
 def _failed(args: argparse.Namespace, message: str, exit_code: int, written: list[str] | None = None) -> int:
-    """Say why the command stopped, on stderr; with --json, on stdout too as the summary it did not
-    get to print (a pipeline reading ``fuse ... --json > fuse.json`` finds why, not an empty file),
-    with the frames ``written`` whole before it where the command wrote frames."""
-    print(f"movingcolor: {message}", file=sys.stderr)
+    """Say why the command stopped, on stderr (an event of its log, where that is JSON); with
+    --json, on stdout too as the summary it did not get to print (a pipeline reading ``fuse ...
+    --json > fuse.json`` finds why, not an empty file), with the frames ``written`` whole before
+    it where the command wrote frames."""
+    if getattr(args, "log_format", None) == "json":
+        _log_failure(message.removeprefix("error: "), exit_code)
+    else:
+        print(f"movingcolor: {message}", file=sys.stderr)
     if getattr(args, "json", False):
         failure = {"error": message.removeprefix("error: "), "exit_code": exit_code}
         print(json.dumps(failure if written is None else {**failure, "written": written}))

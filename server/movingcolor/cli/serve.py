@@ -203,7 +203,20 @@ MAX_GRACE_SECONDS = 86400
 _LARGEST_COUNT = 2**31 - 1
 
 
+#: gRPC's own log level where the user sets none: its core writes lines of its own on stderr (a
+#: client's failed TLS handshake at INFO), which are not the server's events and broke a JSON log.
+GRPC_VERBOSITY = "ERROR"
+
+
+def quiet_grpc() -> None:
+    """Default $GRPC_VERBOSITY to :data:`GRPC_VERBOSITY` unless the user set it: read as gRPC's
+    core starts, so it must be set before grpc is first imported (nothing the command line imports
+    before ``run`` imports it)."""
+    os.environ.setdefault("GRPC_VERBOSITY", GRPC_VERBOSITY)
+
+
 def run(args) -> int:
+    quiet_grpc()
     for name in ("max_jobs", "slots", "max_window_frames", "max_pixels", "max_engines"):
         if not 1 <= getattr(args, name) <= _LARGEST_COUNT:
             raise MovingColorError(
@@ -242,10 +255,13 @@ def run(args) -> int:
     from ..frames.limits import set_max_pixels
     from ..protocol import PART_BYTES
     from ..service import ServerSettings, serve
+    from ..service.info import server_config
     from ..service.logs import configure
     from ..service.roots import check_roots
 
     configure(args.log_format)
+    # Before listening: a server whose config does not load said SERVING, then failed every call.
+    server_config()
     set_max_pixels(args.max_pixels)
     mib = 1024 * 1024
     settings = ServerSettings(

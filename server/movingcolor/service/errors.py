@@ -49,6 +49,13 @@ class FilesJobsDisabledError(ServiceError):
     status = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class ServerConfigError(ServiceError):
+    """The server's own OpenColorIO config ($OCIO) cannot be loaded: its admin's to fix, not the
+    client's."""
+
+    status = grpc.StatusCode.FAILED_PRECONDITION
+
+
 __all__ = [
     "AddressError",
     "FilesJobsDisabledError",
@@ -57,6 +64,7 @@ __all__ = [
     "ModelNotFoundError",
     "PathOutsideRootsError",
     "ServerBusyError",
+    "ServerConfigError",
     "ServiceError",
     "UnknownJobError",
     "abort",

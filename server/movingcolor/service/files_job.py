@@ -18,7 +18,7 @@ from ..jobs.run import Progress
 from ..jobs.warnings_said import collected
 from ..v1 import fusion_pb2
 from .jobs import Job
-from .logs import event
+from .logs import event, job_thread_context
 from .scheduler import ScheduledEngine
 from .setup_spec import job_spec
 from .state import ServerState
@@ -54,7 +54,9 @@ def run_job(state: ServerState, job: Job, request: fusion_pb2.JobRequest) -> Ite
 
     event("job.accepted", job=job.id, engine=engine.name, device=device, plate=spec.plate, out=spec.out)
     yield fusion_pb2.JobProgress(accepted=fusion_pb2.JobAccepted(job_id=job.id))
-    worker = threading.Thread(target=work, name=f"job-{job.id}", daemon=True)
+    worker = threading.Thread(
+        target=job_thread_context(job.id).run, args=(work,), name=f"job-{job.id}", daemon=True
+    )
     worker.start()
     # The slot stays the shot's until its worker ends, even once the call is answered.
     job.hold_slot_for(worker)

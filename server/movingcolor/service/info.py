@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import functools
+import os
 import platform
 from importlib import metadata
 
 from .. import __version__
-from ..color.config import shared_config
+from ..color.config import BUILTIN_CONFIG, ColorConfig, shared_config
 from ..engines import create_engine
 from ..engines.registry import engine_descriptions
+from ..errors import ColorConfigError
 from ..model.device import no_gpu_to_ask_torch_for
 from ..protocol import PROTOCOL
 from ..protocol.digest import ocio_config_digest
 from ..v1 import fusion_pb2
 from .engines import installed_models, is_shared
+from .errors import ServerConfigError
 from .state import ServerState
 
 PACKAGES = ("numpy", "OpenImageIO", "opencolorio", "torch", "grpcio", "protobuf")
@@ -98,7 +101,7 @@ def build_info(state: ServerState) -> fusion_pb2.Info:
         for name, (description, radius, shared) in _engine_traits().items()
     ]
     # The config shot jobs are graded in, as they load it (its context as the server has it).
-    config = shared_config()
+    config = server_config()
     return fusion_pb2.Info(
         version=__version__,
         protocol=PROTOCOL,
@@ -121,6 +124,39 @@ def build_info(state: ServerState) -> fusion_pb2.Info:
         ocio_context=config.context_variables(),
         active_jobs=state.jobs.active,
         cache=state.windows.stats(),
+    )
+
+
+def server_config() -> ColorConfig:
+    """The server's own OpenColorIO config ($OCIO, else the built-in), as shot jobs load it.
+
+    :class:`ServerConfigError` where it cannot be loaded, naming $OCIO: the config's own error
+    advises ``--config``, an option of ``fuse`` that neither ``serve`` nor its clients have, and
+    reached clients as an exception with a traceback in the server's log."""
+    try:
+        return shared_config()
+    except ColorConfigError as error:
+        raise ServerConfigError(_config_problem(error)) from error
+
+
+def _config_problem(error: ColorConfigError) -> str:
+    named = os.environ.get("OCIO")
+    cause = error.__cause__
+    if cause is None:
+        reason = str(error)
+    else:
+        reason = (cause.strerror if isinstance(cause, OSError) else str(cause)) or type(cause).__name__
+    reason = reason.rstrip(". ")
+    if not named:
+        return (
+            f"the server's OpenColorIO config, the built-in {BUILTIN_CONFIG}, cannot be loaded "
+            f"({reason}): set $OCIO to a config.ocio in the server's environment, or reinstall "
+            f"OpenColorIO, and start the server again"
+        )
+    return (
+        f"the server's OpenColorIO config $OCIO={named} cannot be loaded ({reason}): set $OCIO in the "
+        f"server's environment to a valid config.ocio (or unset it for the built-in {BUILTIN_CONFIG}) "
+        f"and start the server again"
     )
 
 

@@ -32,7 +32,14 @@ from grpc_reflection.v1alpha import reflection
 from ..errors import MovingColorError
 from ..process_heap import glibc_function
 from ..protocol import MIN_KEEPALIVE_SECONDS, SERVICE
-from ..protocol.address import Address, check_unix_socket_free, parse_address
+from ..protocol.address import (
+    Address,
+    UnixSocketLock,
+    check_unix_socket_free,
+    parse_address,
+    remove_stale_unix_socket,
+    unix_folder_problem,
+)
 from ..v1 import fusion_pb2, fusion_pb2_grpc
 from .auth import TokenInterceptor
 from .errors import AddressError
@@ -262,20 +269,42 @@ def create_server(
     settings: ServerSettings | None = None,
     state: ServerState | None = None,
     health_servicer: health.HealthServicer | None = None,
+    socket_lock: UnixSocketLock | None = None,
 ) -> tuple[grpc.Server, int]:
     """A bound, not yet started server for ``address`` and its TCP port (0 for a Unix socket).
 
     ``state`` (jobs, engines, scheduler) and ``health_servicer`` are made here unless the
-    caller passes its own to drive them (``serve`` does, for shutdown).
+    caller passes its own to drive them (``serve`` does, for shutdown). A Unix socket is checked
+    and bound under its lock (:class:`UnixSocketLock`): ``socket_lock``, taken here and left held
+    for the caller to release (``serve`` holds it while it serves), else one released once bound.
     """
     settings = settings or ServerSettings()
     parsed = parse_address(address)
     _check_exposure(parsed, settings)
     credentials = _credentials(settings)
-    if parsed.is_unix:
+    if not parsed.is_unix:
+        if settings.socket_group is not None:
+            raise AddressError(f"--socket-group is for a Unix socket; {parsed} is a TCP address")
+        return _create_server(parsed, settings, credentials, state, health_servicer)
+    lock = socket_lock or UnixSocketLock(parsed.path)
+    lock.acquire()
+    try:
+        # Under the lock, so no other server starting here checks between this check and the bind.
         check_unix_socket_free(parsed.path)
-    elif settings.socket_group is not None:
-        raise AddressError(f"--socket-group is for a Unix socket; {parsed} is a TCP address")
+        remove_stale_unix_socket(parsed.path)
+        return _create_server(parsed, settings, credentials, state, health_servicer)
+    finally:
+        if socket_lock is None:
+            lock.release()
+
+
+def _create_server(
+    parsed: Address,
+    settings: ServerSettings,
+    credentials: grpc.ServerCredentials | None,
+    state: ServerState | None,
+    health_servicer: health.HealthServicer | None,
+) -> tuple[grpc.Server, int]:
     group = _socket_group(settings)
     state = state or ServerState(settings)
     # The token is checked first: a caller without it takes no slot of any budget.
@@ -306,6 +335,11 @@ def create_server(
     )
     reflection.enable_server_reflection(names, server)
     _refuse_a_port_in_use(parsed)
+    # Refused before gRPC tries: its core logs its failed bind on stderr, a line of its own in the
+    # server's log (not JSON in a JSON one).
+    why = _bind_problem(parsed, certain_only=True)
+    if why:
+        raise AddressError(f"cannot listen on {parsed}: {why}")
     # A Unix socket is made under a umask that leaves it its owner's alone from the start (a named
     # group is given it after, then let in): made with the process's own umask and narrowed after,
     # a client of the group connecting in between was served once the server started.
@@ -319,6 +353,12 @@ def create_server(
         why = _bind_problem(parsed)
         if why:
             raise AddressError(f"cannot listen on {parsed}: {why}") from error
+        if parsed.is_unix:
+            # Not another server: none listened when it was checked, under the socket's lock.
+            raise AddressError(
+                f"cannot listen on {parsed}: {error}; check that this user may make a socket there, "
+                f"or choose another socket path"
+            ) from error
         raise AddressError(f"cannot listen on {parsed}: {error}; is another server using it?") from error
     finally:
         if before is not None:
@@ -394,9 +434,13 @@ def _tcp_endpoints(parsed: Address) -> list[tuple]:
         ) from None
 
 
-def _bind_problem(parsed: Address) -> str | None:
-    """Why a TCP address cannot be bound, from the system's own answer (gRPC says only "Failed to
-    bind"); None where a plain socket binds it, or for a Unix socket."""
+def _bind_problem(parsed: Address, certain_only: bool = False) -> str | None:
+    """Why an address cannot be bound, from the system's own answer (gRPC says only "Failed to
+    bind"): for TCP, a plain socket's bind; for a Unix socket, its folder's modes. None where
+    neither tells. ``certain_only``: only the answers gRPC's bind would meet too (not a port in
+    TIME_WAIT, which a plain socket may not bind and gRPC's, reusing the address, does)."""
+    if parsed.is_unix:
+        return unix_folder_problem(parsed.path)
     for family, kind, protocol, _, where in _tcp_endpoints(parsed):
         with socket.socket(family, kind, protocol) as probe:
             try:
@@ -409,7 +453,8 @@ def _bind_problem(parsed: Address) -> str | None:
                     )
                 if error.errno == errno.EACCES:
                     return f"port {parsed.port} needs privileges here: choose a port of 1024 or more"
-                return f"{error.strerror or error}"
+                if not certain_only:
+                    return f"{error.strerror or error}"
     return None
 
 
@@ -419,8 +464,8 @@ def cancel_time(grace_seconds: float) -> float:
 
 
 def serve(address: str, settings: ServerSettings | None = None) -> int:
-    """Serve until SIGTERM or SIGINT, then stop cleanly: refuse new calls, give in-flight calls
-    ``grace_seconds`` to finish, cancel the rest (frames already written are whole)."""
+    """Serve until SIGTERM, SIGINT or SIGHUP, then stop cleanly: refuse new calls, give in-flight
+    calls ``grace_seconds`` to finish, cancel the rest (frames already written are whole)."""
     settings = settings or ServerSettings()
     previous = tempfile.tempdir
     folder, removed = claim_temp_folder()
@@ -431,17 +476,70 @@ def serve(address: str, settings: ServerSettings | None = None) -> int:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _stop_signals() -> tuple[signal.Signals, ...]:
+    """The signals that drain the server. SIGHUP (a closed terminal, a supervisor's stop) killed it
+    without a drain or a word; one ignored when the server started (``nohup``) stays ignored, as
+    its starter asked."""
+    signals = (signal.SIGTERM, signal.SIGINT)
+    if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:
+        signals += (signal.SIGHUP,)
+    return signals
+
+
+def _socket_identity(path: Path) -> tuple[int, int, int] | None:
+    """What tells the socket file this server made from one made at the same path after it: a
+    file's number is reused once it is freed, its change time (to the nanosecond) is not."""
+    try:
+        status = path.lstat()
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino, status.st_ctime_ns
+
+
+def _remove_own_socket(path: Path, identity: tuple[int, int, int] | None) -> None:
+    """Remove the socket at ``path`` if it is still the file this server made: a server started on
+    the same path while this one drained has its own there, which must stay."""
+    if identity is not None and _socket_identity(path) == identity:
+        path.unlink(missing_ok=True)
+
+
 def _serve(address: str, settings: ServerSettings, folder: Path, removed: list[Path]) -> int:
     state = ServerState(settings)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
-    server, port = create_server(address, settings, state, health_servicer)
-    bound = parse_address(address).with_port(port)
+    parsed = parse_address(address)
+    # Held from before the socket is checked until it no longer listens: no second server can
+    # start on it meanwhile, and one may while this one drains.
+    lock = UnixSocketLock(parsed.path) if parsed.is_unix else None
+    identity = None
+    try:
+        server, port = create_server(address, settings, state, health_servicer, socket_lock=lock)
+        bound = parsed.with_port(port)
+        if bound.is_unix:
+            identity = _socket_identity(bound.path)
+        return _run(server, bound, settings, state, health_servicer, folder, removed, lock, identity)
+    finally:
+        if identity is not None:
+            _remove_own_socket(parsed.path, identity)
+        if lock is not None:
+            lock.release()
+
+
+def _run(
+    server: grpc.Server,
+    bound: Address,
+    settings: ServerSettings,
+    state: ServerState,
+    health_servicer: health.HealthServicer,
+    folder: Path,
+    removed: list[Path],
+    lock: UnixSocketLock | None,
+    identity: tuple[int, int, int] | None,
+) -> int:
     # A handler does no more than note the signal: one that took a lock (Event.set) deadlocked when
     # a second signal came while the first ran (`timeout` signals a process, then its group).
     stopping: list[int] = []
     previous = {
-        sig: signal.signal(sig, lambda number, _frame: stopping.append(number))
-        for sig in (signal.SIGTERM, signal.SIGINT)
+        sig: signal.signal(sig, lambda number, _frame: stopping.append(number)) for sig in _stop_signals()
     }
     server.start()
     event(
@@ -463,7 +561,12 @@ def _serve(address: str, settings: ServerSettings, folder: Path, removed: list[P
         while not stopping:
             time.sleep(0.5)
             trimmer.poll(state.jobs.active)
-        event("stopping", active_jobs=state.jobs.active, grace_seconds=settings.grace_seconds)
+        event(
+            "stopping",
+            signal=signal.Signals(stopping[0]).name,
+            active_jobs=state.jobs.active,
+            grace_seconds=settings.grace_seconds,
+        )
         health_servicer.enter_graceful_shutdown()
         # The jobs still running when the grace ends are cancelled just before gRPC cancels their
         # calls, so their clients and the log read why (gRPC's own cancel reads as the client's).
@@ -474,7 +577,14 @@ def _serve(address: str, settings: ServerSettings, folder: Path, removed: list[P
 
         cancelling = threading.Timer(cancel_time(settings.grace_seconds), cancel_the_rest)
         cancelling.start()
-        server.stop(settings.grace_seconds).wait()
+        stopped = server.stop(settings.grace_seconds)
+        # The server no longer listens: its socket goes, and its lock with it, so a server started
+        # to replace this one may take the path while this one's calls drain.
+        if bound.is_unix:
+            _remove_own_socket(bound.path, identity)
+        if lock is not None:
+            lock.release()
+        stopped.wait()
         cancelling.cancel()
         cancel_the_rest()
         cancelled = sum(counts)
@@ -490,6 +600,4 @@ def _serve(address: str, settings: ServerSettings, folder: Path, removed: list[P
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     event("stopped", cancelled=cancelled, idle=idle)
-    if bound.is_unix:
-        bound.path.unlink(missing_ok=True)
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -18,7 +19,7 @@ from .errors import abort, status_for
 from .files_job import run_job
 from .info import build_info
 from .jobs import SHUTTING_DOWN, Job
-from .logs import event
+from .logs import event, job_context, job_thread_context
 from .shots import fuse_shot
 from .state import ServerState
 from .window import fuse_window
@@ -54,7 +55,9 @@ class Requests:
         self._next: tuple | None = None  # (message, None) or (None, the end: StopIteration or an error)
         self._closed = False
         job.on_cancel(lambda reason: self._notify())
-        threading.Thread(target=self._pump, name=f"requests-{job.id}", daemon=True).start()
+        threading.Thread(
+            target=job_thread_context(job.id).run, args=(self._pump,), name=f"requests-{job.id}", daemon=True
+        ).start()
 
     def _notify(self) -> None:
         with self._condition:
@@ -102,7 +105,11 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
         self.state = state
 
     def GetInfo(self, request, context):
-        return build_info(self.state)
+        try:
+            return build_info(self.state)
+        except MovingColorError as error:  # the server's config broken under it: its admin's to fix
+            event("info.failed", level=logging.WARNING, error=str(error), by=client_name(context))
+            abort(context, error)
 
     def FindImages(self, request, context):
         if len(request.sha256) > MAX_FIND_IMAGES:
@@ -171,7 +178,30 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
         context.add_callback(
             lambda: job.cancel("the call ended: the client cancelled it or its deadline passed")
         )
+        # The job's work runs in a context of its own, which names the job on its log records: this
+        # thread's own is gRPC's, which runs other calls after this one.
+        work = job_context(job.id)
         requests = Requests(request_iterator, job) if request_iterator is not None else None
+        responses = _responses(body, job, requests)
+        try:
+            yield from self._respond(context, method, client, identity, job, work, responses, requests)
+        finally:
+            # Closed in the context it ran in (its cleanup resets what it set there), not whenever
+            # it is collected; at once where it had ended.
+            work.run(responses.close)
+
+    def _respond(
+        self,
+        context,
+        method: str,
+        client: str,
+        identity: str,
+        job: Job,
+        work: contextvars.Context,
+        responses: Iterator,
+        requests: Requests | None,
+    ) -> Iterator:
+        """``responses``, each made in the job's context ``work``; its errors mapped to status codes."""
         started = time.perf_counter()
         event(
             "job.start",
@@ -183,7 +213,11 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
         )
         code, message, failure = grpc.StatusCode.OK, "", None
         try:
-            for response in body(job, requests):
+            while True:
+                try:
+                    response = work.run(next, responses)
+                except StopIteration:
+                    break
                 # While gRPC holds the response the server waits on the client (a client that
                 # reads nothing stalls the send), which the idle limit counts.
                 with job.activity.sending():
@@ -207,7 +241,7 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
                     f"the server failed ({type(error).__name__}: {error}); this is a bug: "
                     f"its log has the details"
                 )
-                logging.getLogger("movingcolor.service").exception("job %s failed", job.id)
+                work.run(logging.getLogger("movingcolor.service").exception, "job %s failed", job.id)
         finally:
             if requests is not None:
                 requests.close()
@@ -234,6 +268,14 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
             if failure is not None and code == status_for(failure):
                 abort(context, failure)
             context.abort(code, message)
+
+
+def _responses(
+    body: Callable[[Job, Requests | None], Iterator], job: Job, requests: Requests | None
+) -> Iterator:
+    """``body``'s responses, ``body`` itself called at the first (it reads the setup), where its
+    errors are mapped to status codes like those of its responses."""
+    yield from body(job, requests)
 
 
 def _deadline(context: grpc.ServicerContext) -> str | None:

@@ -40,7 +40,7 @@ from ..v1 import fusion_pb2
 from ..v1 import image_pb2 as pb
 from .decode import ImageDecoder
 from .jobs import Job
-from .logs import event
+from .logs import event, job_thread_context
 from .plan import OutputSettings, clip_frames, render_range, wire_roles
 from .scheduler import ScheduledEngine
 from .setup_spec import setup_settings
@@ -209,8 +209,8 @@ def fuse_shot(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, request
             )
         )
         reader = threading.Thread(
-            target=_receive,
-            args=(requests, store, settings.max_image_bytes, job),
+            target=job_thread_context(job.id).run,
+            args=(_receive, requests, store, settings.max_image_bytes, job),
             name=f"receive-{job.id}",
             daemon=True,
         )
