@@ -481,10 +481,11 @@ def test_a_linked_startup_file_in_a_folder_this_user_cannot_write_is_refused_bef
 ):
     dest = tmp_path / ".nuke"
     dest.mkdir()
-    (dest / "menu.py").symlink_to(_unwritable_folder() / "studio" / "menu.py")
+    # The folder the link leads to exists (a missing one is refused as a share not mounted).
+    (dest / "menu.py").symlink_to(_unwritable_folder() / "menu.py")
     code = run_cli("install", "nuke", "--dest", dest, "--no-deps", "--python-version", "3.11")
     assert code == 2
-    assert "cannot write the start-up file /sys/studio/menu.py: its folder" in capsys.readouterr().err
+    assert "cannot write the start-up file /sys/menu.py: its folder" in capsys.readouterr().err
     assert sorted(p.name for p in dest.iterdir()) == ["menu.py"]
 
 
@@ -664,3 +665,250 @@ def test_packages_copied_from_a_read_only_installation_are_the_users_to_replace(
     modes = [os.lstat(p).st_mode for p in installed.rglob("*")] + [os.lstat(installed).st_mode]
     assert modes and all(mode & stat.S_IWUSR for mode in modes)
     assert run_cli("install", "nuke", "--dest", dest, "--no-deps") == 0
+
+
+def _unprivileged_or_skip() -> list[str]:
+    """The prefix that runs a command as this user without its capabilities, so that the folder and
+    file permissions apply to it as to an artist's account; the tests using it make another user's
+    files with chown, which needs root."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("needs root, to give files to another user and then drop root's capabilities")
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv (util-linux) is not installed: no way to drop root's capabilities")
+    prefix = [setpriv, "--bounding-set=-all", "--inh-caps=-all"]
+    probe = _run([*prefix, "grep", "^CapEff:", "/proc/self/status"], timeout=60)
+    if probe.returncode != 0 or int(probe.stdout.split()[-1], 16) != 0:
+        pytest.skip(f"setpriv cannot drop the capabilities here: {probe.stdout}{probe.stderr}")
+    return prefix
+
+
+def _install_unprivileged(*args) -> subprocess.CompletedProcess:
+    command = [*_unprivileged_or_skip(), sys.executable, "-m", "movingcolor.cli.main", "install", *args]
+    return _run(command, timeout=300)
+
+
+def _give_away(folder: Path, uid: int = 65534, gid: int = 65534) -> None:
+    for path in (folder, *folder.rglob("*")):
+        os.lchown(path, uid, gid)
+
+
+def test_one_package_folder_for_both_hosts_is_refused_naming_the_other_bridge(tmp_path, capsys):
+    """The same --site for Nuke and Resolve: the second install replaced the folder whole, and the
+    first host's bridge was gone without a word."""
+    site = tmp_path / "shared_site"
+    utility, nuke = tmp_path / "Utility", tmp_path / ".nuke"
+    assert run_cli("install", "resolve", "--dest", utility, "--site", site, "--no-deps") == 0
+    capsys.readouterr()
+    assert run_cli("install", "nuke", "--dest", nuke, "--site", site, "--no-deps", "--dry-run") == 2
+    error = capsys.readouterr().err
+    assert f"{site} holds the Resolve bridge (movingcolor_resolve)" in error, error
+    assert "give nuke a --site of its own" in error and str(tmp_path / "movingcolor_nuke_site") in error
+    assert run_cli("install", "nuke", "--dest", nuke, "--site", site, "--no-deps") == 2
+    assert (site / "movingcolor_resolve").is_dir() and not (site / "movingcolor_nuke").exists()
+    assert not nuke.exists()
+    # Its own bridge's folder is replaced as before.
+    assert run_cli("install", "resolve", "--dest", utility, "--site", site, "--no-deps") == 0
+    # A marker of an earlier version names no bridge: the packages in the folder tell.
+    old = tmp_path / "old_site"
+    (old / "movingcolor_nuke").mkdir(parents=True)
+    (old / ".movingcolor-site").write_text("installed by movingcolor 0.1.0 for Python 3.11\npython=3.11\n")
+    assert run_cli("install", "resolve", "--dest", utility, "--site", old, "--no-deps", "--dry-run") == 2
+    assert f"{old} holds the Nuke bridge (movingcolor_nuke)" in capsys.readouterr().err
+    assert run_cli("install", "nuke", "--dest", nuke, "--site", old, "--no-deps", "--dry-run") == 0
+
+
+def test_an_old_package_folder_this_user_cannot_remove_is_refused_before_anything(tmp_path):
+    """An earlier install by another user (sudo): the new folder was swapped in, the old one could
+    not be removed, and the install said "nothing was changed", leaving a hidden folder behind."""
+    _unprivileged_or_skip()
+    dest = tmp_path / ".nuke"
+    assert run_cli("install", "nuke", "--dest", dest, "--no-deps", "--python-version", "3.11") == 0
+    site, init = dest / "movingcolor_site", (dest / "init.py").read_text()
+    _give_away(site)
+    for dry_run in (("--dry-run",), ()):
+        done = _install_unprivileged(
+            "nuke", "--dest", dest, "--no-deps", "--python-version", "3.11", *dry_run
+        )
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert f"{site} holds files this user cannot remove" in done.stderr, done.stderr
+        assert "owned by uid 65534" in done.stderr and "--site" in done.stderr
+        assert "step 1 failed" not in done.stderr
+    assert hidden_leftovers(dest) == [] and site.stat().st_uid == 65534
+    assert (dest / "init.py").read_text() == init
+
+
+def test_an_old_folder_that_cannot_be_removed_after_the_swap_is_named_not_hidden(
+    tmp_path, capsys, monkeypatch
+):
+    """Where the removal still fails once the new folder is in place (the old one's owner changed it
+    meanwhile), the install goes on and says where the old one was left."""
+    from movingcolor.host_install import files
+
+    folder, staged = tmp_path / "site", tmp_path / "staged"
+    (folder / "old").mkdir(parents=True)
+    (staged / "new").mkdir(parents=True)
+
+    def refused(path):
+        raise PermissionError(13, "Permission denied", str(path / "old"))
+
+    monkeypatch.setattr(files, "_remove", refused)
+    files.replace_folder(staged, folder)
+    assert [p.name for p in folder.iterdir()] == ["new"]
+    (left,) = [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    error = capsys.readouterr().err
+    assert f"the previous {folder} is left at {left}" in error and "Permission denied" in error
+
+
+def test_a_startup_clash_of_package_versions_does_not_stop_the_host(tmp_path):
+    """protobuf's VersionError (an older protobuf earlier on sys.path) escaped the start-up lines as a
+    traceback, and Nuke skipped the rest of the user's init.py."""
+    early, site = tmp_path / "early", tmp_path / "site"
+    early.mkdir()
+    # As protobuf's runtime_version: generated code calls its check, which raises.
+    (early / "fakeproto.py").write_text(
+        "class VersionError(Exception):\n    pass\n\n\n"
+        "def check():\n    raise VersionError('gencode 6.31 is newer than runtime 4.25')\n"
+    )
+    for bridge in ("movingcolor_nuke", "movingcolor_resolve"):
+        (site / bridge).mkdir(parents=True)
+        (site / bridge / "__init__.py").write_text("import fakeproto\n\nfakeproto.check()\n")
+    (site / "movingcolor_resolve" / "cli.py").write_text("")
+    python = HostPython(tuple(sys.version_info[:2]), "test")
+    init, menu, script = tmp_path / "init.py", tmp_path / "menu.py", tmp_path / "MovingColor.py"
+    init.write_text("print('before')\n" + init_lines(site, python) + "print('after the block')\n")
+    from movingcolor.host_install.nuke import MENU
+
+    menu.write_text(marked_block(MENU, "note") + "print('after the menu')\n")
+    script.write_text(script_text(site, python))
+    # As the host runs them: one Python, the shadowing folder first on sys.path.
+    runs = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "for name in sys.argv[2:]:\n    exec(open(name).read(), {'__name__': '__main__'})\n"
+    )
+    for files, last in (((init, menu), "after the menu"), ((script,), "")):
+        done = _run([sys.executable, "-S", "-c", runs, early, *files])
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
+        assert last in done.stdout
+        assert "VersionError: gencode 6.31 is newer than runtime 4.25" in done.stdout, done.stdout
+        assert f"an older package earlier on sys.path ({early / 'fakeproto.py'}) shadows" in done.stdout
+        assert done.stdout.count("MovingColor:") == 1, done.stdout
+
+
+def test_resolves_default_folder_through_a_link_to_another_disk_is_accepted(tmp_path, capsys, monkeypatch):
+    """~/.local/share/DaVinciResolve linked to a bigger disk: the default folder was refused as
+    outside the home folder."""
+    home, disk = tmp_path / "home", tmp_path / "bigdisk" / "DaVinciResolve"
+    (home / ".local" / "share").mkdir(parents=True)
+    disk.mkdir(parents=True)
+    (home / ".local" / "share" / "DaVinciResolve").symlink_to(disk)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    if platform.system() != "Linux":
+        pytest.skip("the link stands for Linux's ~/.local/share/DaVinciResolve")
+    assert run_cli("install", "resolve", "--no-deps", "--python-version", "3.11", "--dry-run") == 0, (
+        capsys.readouterr().err
+    )
+    utility = home / ".local/share/DaVinciResolve/Fusion/Scripts/Utility"
+    assert f"write {utility / 'MovingColor.py'}" in capsys.readouterr().out
+    assert run_cli("install", "resolve", "--dest", utility, "--no-deps", "--python-version", "3.11",
+                   "--dry-run") == 0  # fmt: skip
+
+
+def test_an_init_py_of_another_user_is_refused_while_planning(tmp_path):
+    """Another user's init.py: the dry run said fine, and the install failed at step 2 after it had
+    replaced the packages."""
+    dest = tmp_path / ".nuke"
+    dest.mkdir()
+    (dest / "init.py").write_text("import os\n")
+    os.chmod(dest / "init.py", 0o666)
+    _unprivileged_or_skip()
+    os.chown(dest / "init.py", 65534, 65534)
+    for dry_run in (("--dry-run",), ()):
+        done = _install_unprivileged(
+            "nuke", "--dest", dest, "--no-deps", "--python-version", "3.11", *dry_run
+        )
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert f"{dest / 'init.py'} belongs to uid 65534" in done.stderr, done.stderr
+        assert "group 65534" in done.stderr and "would lose that group" in done.stderr
+        assert "run the install as its owner" in done.stderr and "step" not in done.stderr
+    assert sorted(p.name for p in dest.iterdir()) == ["init.py"]
+    assert (dest / "init.py").read_text() == "import os\n"
+
+
+def test_a_failed_second_step_says_the_first_is_done(tmp_path, capsys, monkeypatch):
+    import movingcolor.host_install.startup_blocks as startup_blocks
+
+    def refused(path, text):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(startup_blocks, "replace_text", refused)
+    dest = tmp_path / ".nuke"
+    assert run_cli("install", "nuke", "--dest", dest, "--no-deps", "--python-version", "3.11") == 2
+    error = capsys.readouterr().err
+    assert "step 2 failed: Permission denied" in error and "; step 1 is done." in error, error
+
+
+def test_a_dangling_linked_startup_file_is_refused_naming_its_missing_folder(tmp_path, capsys):
+    """init.py linked to a share that is not mounted: the install made the share's folders and a new
+    init.py in them."""
+    share = tmp_path / "share"
+    share.mkdir()
+    target = share / "pipeline" / "nuke" / "init.py"
+    dest = tmp_path / ".nuke"
+    dest.mkdir()
+    (dest / "init.py").symlink_to(target)
+    for dry_run in (("--dry-run",), ()):
+        code = run_cli("install", "nuke", "--dest", dest, "--no-deps", "--python-version", "3.11", *dry_run)
+        assert code == 2
+        error = capsys.readouterr().err
+        link = dest / "init.py"
+        assert f"{link} is a link to {target}, whose folder {target.parent} does not exist" in error, error
+    assert list(share.iterdir()) == [] and [p.name for p in dest.iterdir()] == ["init.py"]
+
+
+def test_a_read_only_startup_file_is_refused_while_planning(tmp_path, capsys):
+    """An init.py made read-only on purpose was rewritten (renamed over) without a word."""
+    dest = tmp_path / ".nuke"
+    dest.mkdir()
+    (dest / "init.py").write_text("import os\n")
+    os.chmod(dest / "init.py", 0o444)
+    for dry_run in (("--dry-run",), ()):
+        code = run_cli("install", "nuke", "--dest", dest, "--no-deps", "--python-version", "3.11", *dry_run)
+        assert code == 2
+        error = capsys.readouterr().err
+        assert f"{dest / 'init.py'} is read-only" in error and f"chmod u+w {dest / 'init.py'}" in error, error
+    init = dest / "init.py"
+    assert sorted(p.name for p in dest.iterdir()) == ["init.py"]
+    assert init.read_text() == "import os\n" and init.stat().st_mode & 0o777 == 0o444
+
+
+def test_ofx_finds_the_bundle_in_the_build_folder_and_from_elsewhere(tmp_path, capsys, monkeypatch):
+    """`--bundle build/ofx` (the folder holding the bundle) and the default from another folder than
+    the repository's root both said to build it, with a built bundle there."""
+    from movingcolor.host_install import ofx
+
+    clone = tmp_path / "clone"
+    bundle = _bundle(clone / "build" / "ofx", b"built")
+    (clone / "ofx_bridge").mkdir()
+    plugins = tmp_path / "Plugins"
+    installed = plugins / "MovingColor.ofx.bundle" / "Contents" / BINARY_FOLDERS[platform.system()]
+    assert run_cli("install", "ofx", "--bundle", clone / "build" / "ofx", "--dest", plugins) == 0
+    assert f"copy {bundle} to" in capsys.readouterr().out
+    assert (installed / "MovingColor.ofx").read_bytes() == b"built"
+    # The default from a folder inside the clone, and from anywhere for the clone this package runs from.
+    elsewhere = tmp_path / "elsewhere"
+    (clone / "server").mkdir()
+    elsewhere.mkdir()
+    monkeypatch.setattr(ofx, "CHECKOUT", tmp_path / "not-a-clone", raising=False)
+    monkeypatch.chdir(clone / "server")
+    assert run_cli("install", "ofx", "--dest", plugins, "--dry-run") == 0
+    assert f"copy {bundle} to" in capsys.readouterr().out
+    monkeypatch.chdir(elsewhere)
+    assert run_cli("install", "ofx", "--dest", plugins, "--dry-run") == 2
+    error = capsys.readouterr().err
+    assert f"looked for build/ofx/MovingColor.ofx.bundle in {elsewhere} and the folders above it" in error
+    assert "give --bundle the built bundle" in error, error
+    monkeypatch.setattr(ofx, "CHECKOUT", clone, raising=False)
+    assert run_cli("install", "ofx", "--dest", plugins, "--dry-run") == 0
+    assert f"copy {bundle} to" in capsys.readouterr().out

@@ -94,7 +94,10 @@ def run(args) -> int:
         try:
             step.apply()
         except OSError as error:
-            done = f"steps 1-{number - 1} are done" if number > 1 else "nothing was changed"
+            if number == 1:
+                done = "nothing was changed"
+            else:
+                done = "step 1 is done" if number == 2 else f"steps 1-{number - 1} are done"
             where = f" ({error.filename})" if error.filename else ""
             raise HostInstallError(
                 f"step {number} failed: {error.strerror or error}{where}; {done}. Fix that and run the "

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from ..frames.temporaries import temporary_path
+from .errors import DestinationNotWritableError
 
 
 def replace_text(path: Path, text: str) -> None:
@@ -29,6 +30,63 @@ def replace_text(path: Path, text: str) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def may_give_away() -> bool:
+    """Whether this process may give a file to another user (CAP_CHOWN): root, unless its
+    capabilities were dropped (a container's, ``setpriv``)."""
+    if not hasattr(os, "geteuid"):
+        return False
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) & 1)  # bit 0: CAP_CHOWN
+    except (OSError, ValueError, IndexError):
+        pass
+    return os.geteuid() == 0
+
+
+def groups() -> set[int]:
+    """The groups this user acts with."""
+    return {os.getegid(), *os.getgroups()} if hasattr(os, "getegid") else set()
+
+
+def check_group_kept(path: Path) -> None:
+    """Raise unless :func:`replace_text` can give its new ``path`` the existing file's group (which
+    :func:`_keep_owner` does at the last moment): asked while planning, so an install refused for it
+    has changed nothing, not failed after replacing the packages."""
+    if not hasattr(os, "chown") or may_give_away():
+        return
+    was, folder = path.stat(), path.parent.stat()
+    # A new file takes the folder's group where the folder passes it on (setgid), else this user's.
+    new_gid = folder.st_gid if folder.st_mode & stat.S_ISGID else os.getegid()
+    if was.st_gid == new_gid or was.st_gid in groups():
+        return
+    raise DestinationNotWritableError(
+        f"{path} belongs to {user_name(was.st_uid)}, group {_group(was.st_gid)}, and rewritten by this user "
+        f"it would lose that group and the users who read it through it: run the install as its owner "
+        f"or as a member of that group, or give --dest a folder of your own"
+    )
+
+
+def user_name(uid: int) -> str:
+    """``uid N (name)``, for messages."""
+    try:
+        import pwd
+
+        return f"uid {uid} ({pwd.getpwuid(uid).pw_name})"
+    except (ImportError, KeyError):
+        return f"uid {uid}"
+
+
+def _group(gid: int) -> str:
+    try:
+        import grp
+
+        return f"{gid} ({grp.getgrgid(gid).gr_name})"
+    except (ImportError, KeyError):
+        return str(gid)
 
 
 def _keep_owner(path: Path, temporary: Path) -> None:
@@ -94,6 +152,32 @@ def _writable_then_again(function, name: str, _error) -> None:
     function(name)
 
 
+def check_removable(folder: Path, fix: str) -> None:
+    """Raise unless this user can remove ``folder`` and everything in it, as replacing it does.
+
+    Checked before anything is written: an earlier install made by another user (with sudo) could be
+    renamed aside, but not emptied, once the new folder had taken its place. A folder of this user's
+    own passes whatever its mode (:func:`_remove` makes it writable); another user's must let this
+    one list and change it. Asked of the system, not probed, so a dry run checks it too."""
+    if not hasattr(os, "geteuid") or folder.is_symlink() or not folder.is_dir():
+        return
+    me, pending = os.geteuid(), [str(folder)]
+    while pending:
+        current = pending.pop()
+        owner = os.lstat(current).st_uid
+        if owner != me and not os.access(current, os.R_OK | os.W_OK | os.X_OK):
+            raise DestinationNotWritableError(
+                f"the folder {folder} holds files this user cannot remove ({current} is owned by "
+                f"{user_name(owner)}, e.g. from an install made with sudo), and the install replaces that "
+                f"folder whole: remove it as its owner (sudo rm -r {folder}), or {fix}"
+            )
+        try:
+            with os.scandir(current) as entries:
+                pending += [entry.path for entry in entries if entry.is_dir(follow_symlinks=False)]
+        except OSError:
+            pass  # this user's own folder, unreadable: _remove makes it readable first
+
+
 def replace_folder(staged: Path, folder: Path) -> None:
     """Put the complete folder ``staged`` (in ``folder``'s parent) at ``folder``.
 
@@ -109,4 +193,14 @@ def replace_folder(staged: Path, folder: Path) -> None:
     except BaseException:
         os.replace(aside, folder)
         raise
-    _remove(aside)
+    try:
+        _remove(aside)
+    except OSError as error:
+        # The new folder is in place and the install goes on: failing here would say that nothing
+        # changed, and hide the old folder under its temporary name.
+        where = f" ({error.filename})" if error.filename else ""
+        print(
+            f"Note: the previous {folder} is left at {aside}: it could not be removed "
+            f"({error.strerror or error}{where}); remove it as its owner",
+            file=sys.stderr,
+        )

@@ -39,19 +39,34 @@ def _movingcolor_load(site={site!a}, python={python!r}):
         import movingcolor_nuke  # noqa: F401
     except ImportError as error:
         print("MovingColor: not loaded (%s); run `movingcolor install nuke` again" % error)
+    except Exception as error:  # whatever it is, the rest of init.py and Nuke go on
+        said = "MovingColor: not loaded (%s: %s)" % (type(error).__name__, error)
+        if type(error).__name__ == "VersionError":  # protobuf's: a runtime older than the code it loads
+            where = getattr(sys.modules.get(type(error).__module__), "__file__", type(error).__module__)
+            said += ("; an older package earlier on sys.path (%s) shadows the copy in %s: remove its "
+                     "folder from NUKE_PATH or PYTHONPATH, or update it there" % (where, site))
+        print(said)
 
 
 _movingcolor_load()
 del _movingcolor_load
 """
 
+# init.py has said why the bridge did not load; a menu that fails says why and lets Nuke start.
 MENU = """\
-try:
-    from movingcolor_nuke.menu import install_menu
-except ImportError:
-    pass  # init.py has said why
-else:
-    install_menu()
+def _movingcolor_menu():
+    try:
+        from movingcolor_nuke.menu import install_menu
+    except Exception:
+        return
+    try:
+        install_menu()
+    except Exception as error:
+        print("MovingColor: no Nodes toolbar entry (%s: %s)" % (type(error).__name__, error))
+
+
+_movingcolor_menu()
+del _movingcolor_menu
 """
 
 

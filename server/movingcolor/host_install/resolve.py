@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import HostInstallError
-from .files import replace_text
+from .files import check_group_kept, replace_text
 from .folders import (
     check_site_writable,
     check_writable,
@@ -60,6 +60,14 @@ def run():
     except ImportError as error:
         print("MovingColor: cannot load (%s); run `movingcolor install resolve` again" % error)
         return 2
+    except Exception as error:  # said in the Console, not a traceback
+        said = "MovingColor: cannot load (%s: %s)" % (type(error).__name__, error)
+        if type(error).__name__ == "VersionError":  # protobuf's: a runtime older than the code it loads
+            where = getattr(sys.modules.get(type(error).__module__), "__file__", type(error).__module__)
+            said += ("; an older package earlier on sys.path (%s) shadows the copy in %s: remove its "
+                     "folder from PYTHONPATH, or update it there" % (where, SITE))
+        print(said)
+        return 2
     # Inside Resolve, scripts see `resolve` (and `bmd`); elsewhere main connects through the scripting
     # module, reporting a failure in the log like any other.
     app = globals().get("resolve")
@@ -96,11 +104,18 @@ class _ScriptFile:
         replace_text(self.path, self.text)
 
 
+def _in_home(dest: Path, home: Path) -> bool:
+    """Whether ``dest`` is under ``home`` as written or with both links followed: a folder of the
+    home linked to another disk (``~/.local/share/DaVinciResolve``) is still this user's."""
+    home = home.expanduser().absolute()
+    return dest.is_relative_to(home) or dest.resolve().is_relative_to(home.resolve())
+
+
 def plan_resolve(options: InstallOptions, system: str, env: Mapping[str, str], home: str) -> InstallPlan:
     options.refuse("resolve", "--bundle")
     dest = (options.dest or Path(resolve_utility_folder(system, env, home))).expanduser().absolute()
     default_site = Path(movingcolor_data_folder(system, env, home)) / "resolve"
-    if options.site is None and not dest.resolve().is_relative_to(Path(home).resolve()):
+    if options.site is None and options.dest is not None and not _in_home(dest, Path(home)):
         raise HostInstallError(
             f"--dest {dest} is outside your home folder, but the packages would go to {default_site}, "
             f"which only you can read: give --site a folder every user of {dest} can read, e.g. "
@@ -121,6 +136,9 @@ def plan_resolve(options: InstallOptions, system: str, env: Mapping[str, str], h
     check_site_writable(site)
     packages = site_packages(site, "movingcolor_resolve", python, options.with_dependencies)
     script = _ScriptFile(dest / SCRIPT_NAME, script_text(site, python))
+    if script.path.exists():
+        # Refused now, not after the packages are replaced: a script of another user's group.
+        check_group_kept(script.path)
     after = (
         "Restart Resolve: Workspace > Scripts > MovingColor fuses the clip under the playhead.",
         "Settings (the timeline's colour space at least): ~/.config/movingcolor/resolve.json or "

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .. import __version__
 from .errors import BridgeNotInstalledError, ForeignFolderError, PipError
-from .files import copy_folder, replace_folder
+from .files import check_removable, copy_folder, replace_folder
 from .python_version import HostPython
 
 #: What every bridge loads: the client library, what the bridges share, and the light core under them.
@@ -33,9 +33,13 @@ SHARED_PACKAGES = ("movingcolor", "movingcolor_client", "movingcolor_hosts")
 #: host does without: Nuke keeps its own PyOpenColorIO.
 HOST_DEPENDENCIES = ("numpy", "grpcio", "protobuf", "grpcio-health-checking", "grpcio-status", "OpenImageIO")
 
-#: The file an install leaves in its package folder: the folder is MovingColor's to replace, and for
-#: which Python its packages were installed (a later install without --python-version keeps it).
+#: The file an install leaves in its package folder: the folder is MovingColor's to replace, for
+#: which Python its packages were installed (a later install without --python-version keeps it), and
+#: which host's bridge it holds (another host's install must not replace it).
 MARKER = ".movingcolor-site"
+
+#: Each host's bridge package, and the host it is for (in messages).
+BRIDGES = {"movingcolor_nuke": "Nuke", "movingcolor_resolve": "Resolve"}
 
 _REINSTALL = (
     "install movingcolor from the repository (`python3 -m pip install .`) or from a wheel built there "
@@ -79,6 +83,7 @@ class SitePackages:
     """What goes into a host's package folder, and how."""
 
     folder: Path
+    bridge: str
     sources: dict[str, Path]
     requirements: tuple[str, ...]
     python: HostPython
@@ -113,7 +118,7 @@ class SitePackages:
             os.chmod(staged, 0o755)
             (staged / MARKER).write_text(
                 f"installed by movingcolor {__version__} for Python {self.python.text}\n"
-                f"python={self.python.text}\n",
+                f"python={self.python.text}\nbridge={self.bridge}\n",
                 encoding="utf-8",
             )
             for name, source in self.sources.items():
@@ -135,41 +140,61 @@ class SitePackages:
             raise
 
 
+def _marker(folder: Path) -> str:
+    try:
+        return (folder / MARKER).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
 def installed_python(folder: Path) -> tuple[int, int] | None:
     """The Python version an earlier install into ``folder`` was made for, where its marker says."""
-    try:
-        text = (folder / MARKER).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    match = re.search(r"^python=(\d+)\.(\d+)$", text, re.MULTILINE)
+    match = re.search(r"^python=(\d+)\.(\d+)$", _marker(folder), re.MULTILINE)
     return (int(match[1]), int(match[2])) if match else None
 
 
-def check_own_folder(folder: Path) -> None:
-    """Refuse a package folder holding anything an earlier install did not put there: the install
-    replaces the folder whole, so a studio's shared package folder, or the host's own start-up
-    folder given as ``--site``, would lose everything else in it."""
+def installed_bridges(folder: Path, entries: list[str]) -> set[str]:
+    """The bridges an earlier install left in ``folder``: its marker's, else (a marker older than the
+    bridge's line, or none) the bridge packages among ``entries``."""
+    match = re.search(r"^bridge=(\S+)$", _marker(folder), re.MULTILINE)
+    return {match[1]} if match else {name for name in entries if name in BRIDGES}
+
+
+def check_own_folder(folder: Path, bridge: str) -> None:
+    """Refuse a package folder holding anything an earlier install of ``bridge`` did not put there:
+    the install replaces the folder whole, so a studio's shared package folder, the host's own
+    start-up folder given as ``--site``, or the folder of the other host's bridge would lose
+    everything else in it."""
     if not (folder.exists() or folder.is_symlink()):
         return
     if not folder.is_dir():
         raise ForeignFolderError(f"--site {folder} is a file: give a folder of MovingColor's own")
     entries = sorted(entry.name for entry in folder.iterdir())
     # An install older than the marker is known by the shared package it always copied there.
-    if not entries or MARKER in entries or "movingcolor_hosts" in entries:
-        return
-    shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
-    raise ForeignFolderError(
-        f"the package folder {folder} already holds files MovingColor did not install ({shown}), and "
-        f"the install replaces that folder whole: give --site a new or empty folder of its own, e.g. "
-        f"{folder / 'movingcolor_site'}"
-    )
+    if entries and MARKER not in entries and "movingcolor_hosts" not in entries:
+        shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+        raise ForeignFolderError(
+            f"the package folder {folder} already holds files MovingColor did not install ({shown}), and "
+            f"the install replaces that folder whole: give --site a new or empty folder of its own, e.g. "
+            f"{folder / 'movingcolor_site'}"
+        )
+    others = sorted(installed_bridges(folder, entries) - {bridge})
+    if others:
+        held = " and ".join(f"the {BRIDGES.get(name, name)} bridge ({name})" for name in others)
+        host = BRIDGES.get(bridge, bridge).lower()
+        raise ForeignFolderError(
+            f"the package folder {folder} holds {held}, and installing the {BRIDGES.get(bridge, bridge)} "
+            f"bridge replaces that folder whole, which would remove it: give {host} a --site of its own, "
+            f"e.g. {folder.parent / f'{bridge}_site'}"
+        )
 
 
 def site_packages(folder: Path, bridge: str, python: HostPython, with_dependencies: bool) -> SitePackages:
     """The packages of ``bridge`` (``movingcolor_nuke``, ``movingcolor_resolve``) for ``python``,
     checked to be present now, and ``folder`` to be one the install may replace, before anything is
     written."""
-    check_own_folder(folder)
+    check_own_folder(folder, bridge)
+    check_removable(folder, "give --site another folder")
     sources = {name: package_folder(name) for name in (*SHARED_PACKAGES, bridge)}
     requirements = host_requirements() if with_dependencies else ()
-    return SitePackages(folder, sources, requirements, python)
+    return SitePackages(folder, bridge, sources, requirements, python)

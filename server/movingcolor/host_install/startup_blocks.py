@@ -8,11 +8,12 @@ gets it at the end. So running the install twice leaves the file as once.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import StartupFileError
-from .files import read_text, replace_text
+from .files import check_group_kept, groups, may_give_away, read_text, replace_text, user_name
 from .folders import check_writable
 
 BEGIN = "# >>> MovingColor >>>"
@@ -49,10 +50,55 @@ def _marker_lines(lines: list[str], marker: str) -> list[int]:
     return [number for number, line in enumerate(lines) if line.startswith(marker)]
 
 
+def _check_link_leads_somewhere(link: Path, path: Path) -> None:
+    """Refuse a link on the way to the start-up file whose target is missing (a share that is not
+    mounted): the install would make the share's folders on the local disk, and a file there."""
+    if path.parent.is_dir():
+        return
+    dangling = next((p for p in (link, *link.parents) if p.is_symlink() and not p.exists()), None)
+    if dangling is None:
+        return  # no link: the folders are new, and made
+    target = Path(os.path.realpath(dangling))
+    if dangling == link:
+        raise StartupFileError(
+            f"{link} is a link to {target}, whose folder {target.parent} does not exist (a share that "
+            f"is not mounted?): mount it, or replace the link with a file of your own, then run the "
+            f"install again"
+        )
+    raise StartupFileError(
+        f"{dangling} is a link to {target}, which does not exist (a share that is not mounted?): mount "
+        f"it, or replace the link with a folder of your own, then run the install again"
+    )
+
+
+def _check_writable_file(path: Path) -> None:
+    """Refuse a start-up file without the write permission that applies to this user: made read-only
+    on purpose, it would still be replaced (renamed over), since its folder is writable."""
+    was = path.stat()
+    mine = not hasattr(os, "geteuid") or was.st_uid == os.geteuid()  # Windows: the read-only attribute
+    if mine or may_give_away():
+        bit = stat.S_IWUSR  # root, which may write anything, goes by the owner's wish
+    else:
+        bit = stat.S_IWGRP if was.st_gid in groups() else stat.S_IWOTH
+    if was.st_mode & bit:
+        return
+    by = (
+        f"make it writable (chmod u+w {path})"
+        if mine
+        else f"ask its owner ({user_name(was.st_uid)}) to let you write it"
+    )
+    raise StartupFileError(
+        f"{path} is read-only for this user (mode {stat.S_IMODE(was.st_mode):04o}), and the install does "
+        f"not replace a file kept as it is: {by} and run the install again, or add the MovingColor lines "
+        f"by hand (install with --dest into a new folder and copy the lines of its {path.name} into this one)"
+    )
+
+
 def plan_block(path: Path, block: str) -> BlockEdit:
     """How ``path`` changes to hold ``block``; a link is followed, so a shared start-up file that
     the user links to is edited in place rather than replaced by a copy."""
-    path = Path(os.path.realpath(path))
+    link, path = path, Path(os.path.realpath(path))
+    _check_link_leads_somewhere(link, path)
     # The new text is written beside the file and renamed over it: where a link leads to (a studio's
     # shared menu.py) is written, not the folder of the link.
     check_writable(
@@ -62,6 +108,9 @@ def plan_block(path: Path, block: str) -> BlockEdit:
         return BlockEdit(path, block, "create")
     if not path.is_file():
         raise StartupFileError(f"{path} is not a file: move it aside, then run the install again")
+    # Asked before anything is written: replace_text would refuse it only after the packages.
+    check_group_kept(path)
+    _check_writable_file(path)
     text = read_text(path)
     newline = "\r\n" if "\r\n" in text else "\n"
     block = block.replace("\n", newline)
