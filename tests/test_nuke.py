@@ -32,9 +32,13 @@ import nuke  # noqa: E402  (the stand-in)
 from movingcolor_nuke.script_color import REFERENCE_CONFIG  # noqa: E402
 
 BEAR_CDL = "slope=1.15,1.05,0.9;offset=0.02;power=0.95;sat=1.2"
-#: What a new script's working space (nuke-default's linear) is sent as: the CLI's options for it.
+#: What a new script's working space (nuke-default's linear) is sent as: the CLI's options for it,
+#: and the 32-bit float take the node asks for (its inputs are rendered at 32-bit float).
 LINEAR_709 = "Linear Rec.709 (sRGB)"
-AS_SENT = ("--config", REFERENCE_CONFIG, "--plate-colorspace", LINEAR_709, "--out-colorspace", LINEAR_709)
+AS_SENT = (
+    "--config", REFERENCE_CONFIG, "--plate-colorspace", LINEAR_709, "--out-colorspace", LINEAR_709,
+    "--exr-type", "float",
+)  # fmt: skip
 
 
 @pytest.fixture
@@ -44,6 +48,17 @@ def session():
     for script in ("init.py", "menu.py"):
         path = ROOT / "plugin" / "nuke" / script
         exec(compile(path.read_text(), str(path), "exec"), {"__name__": "__main__"})
+    yield nuke
+    nuke.reset()
+
+
+@pytest.fixture
+def farm():
+    """`nuke -x` or `nuke -t` on a render node: Nuke runs init.py alone (menu.py is the GUI's), with
+    ``nuke.GUI`` False."""
+    nuke.reset()
+    path = ROOT / "plugin" / "nuke" / "init.py"
+    exec(compile(path.read_text(), str(path), "exec"), {"__name__": "__main__"})
     yield nuke
     nuke.reset()
 
@@ -68,6 +83,37 @@ def movingcolor_node(plate, matte, server: str, out: Path, **knobs) -> nuke.Node
     for name, value in values.items():
         node[name].setValue(value)
     return node
+
+
+def scripted_node(plate, matte, server: str, out: Path, **knobs) -> nuke.Node:
+    """A MovingColor node made by a TD's script (``create_node``: no menu under ``nuke -t``)."""
+    node = movingcolor_nuke.create_node()
+    node.setInput(0, plate)
+    node.setInput(1, matte)
+    values = {"server": server, "out": str(out), "cdl": GRADE, "matte_channel": "rgb", **knobs}
+    for name, value in values.items():
+        node[name].setValue(value)
+    return node
+
+
+def comp_write(node: nuke.Node, out: Path) -> nuke.Node:
+    """The comp's Write below ``node``, as ``nuke -x`` renders it."""
+    write = nuke.nodes.Write(name="CompWrite")
+    write.setInput(0, node)
+    write["file"].setValue(str(out))
+    write["file_type"].setValue("exr")
+    write["datatype"].setValue("32 bit float")
+    for knob in ("raw", "create_directories"):
+        write[knob].setValue(True)
+    return write
+
+
+def press_fuse(node: nuke.Node) -> None:
+    """The Fuse button pressed under ``nuke -t`` (a TD's or the farm's script), where it fails: its
+    message printed, and its error raised so that the script stops and the job fails."""
+    with pytest.raises(MovingColorError) as raised:
+        node["fuse"].execute()
+    assert nuke.messages[-1].endswith(str(raised.value)), (nuke.messages, raised.value)
 
 
 def files_under(folder: Path) -> list[Path]:
@@ -220,8 +266,10 @@ def test_outside_the_fused_frames_the_node_shows_the_plate(
 ):
     """Frames 1002-1005 fused: at 1001 and 1006 the node showed the Read holding 1002's and 1005's
     fused pictures (Nuke's Read holds its first and last frames), another frame's picture shown as
-    this one's. It shows the plate there, in a node made by an earlier version too."""
+    this one's. It shows the plate there, in a node made by an earlier version too. In the artist's
+    viewer, so in the GUI: renders read the take there, and fail (the farm_render tests)."""
     plate_pattern, matte = shot
+    nuke.GUI = True
     plate = read_node(plate_pattern, 1001, 1006)
     node = movingcolor_node(
         plate, read_node(matte, 1001, 1006), served.address, tmp_path / "o" / "f.####.exr"
@@ -469,7 +517,7 @@ def test_bear_through_the_node_equals_movingcolor_fuse(session, served, clips, t
     expected = cli_frames(
         tmp_path / "cli", str(bear / "frames"), str(bear / "mask"), "--grade", BEAR_CDL, "--band", "10%",
         "--out-colorspace", srgb,  # the node's frames come back in the colourspace it names
-        "--frames", "3-8",
+        "--frames", "3-8", "--exr-type", "float",  # the node's take keeps its float inputs' samples
     )  # fmt: skip
     assert sorted(expected) == list(range(3, 9))
     for frame, pixels in expected.items():
@@ -493,7 +541,11 @@ def test_server_down(session, shot, tmp_path, monkeypatch):
     with pytest.raises(ServerUnavailableError, match="movingcolor serve"):
         movingcolor_nuke.fuse(node)
     assert rendered == []
-    node["fuse"].execute()  # the button under nuke -t: a message, not an exception
+    # The button under nuke -t: the message printed, and the error raised. It had been a message
+    # alone, as in the GUI: a farm job pressing Fuse (node["fuse"].execute()) ended with exit 0 and
+    # nothing fused, and the job's renders then read no take or an old one.
+    with pytest.raises(ServerUnavailableError, match="movingcolor serve"):
+        node["fuse"].execute()
     assert "unavailable" in nuke.messages[-1] and "movingcolor serve --address" in nuke.messages[-1]
     assert files_under(out.parent) == []
     assert node.node("Output1").input(0) is node.node("plate")
@@ -529,7 +581,7 @@ def test_bad_knob_values(session, served, shot, tmp_path, knobs, named):
                             folder / "f.####.exr", first=1001, last=1002)  # fmt: skip
     for name, value in values.items():
         node[name].setValue(value)
-    node["fuse"].execute()
+    press_fuse(node)
     assert len(nuke.messages) == 1 and named in nuke.messages[0], nuke.messages
     assert nuke.messages[0].startswith("MovingColor: ")
     assert files_under(folder) == []
@@ -557,7 +609,7 @@ def test_knob_mistakes_the_server_finds_are_found_before_anything_renders(
                             folder / "f.####.exr", first=1001, last=1006, **knobs)  # fmt: skip
     rendered = []
     monkeypatch.setattr(nuke, "execute", lambda *args, **options: rendered.append(args))
-    node["fuse"].execute()
+    press_fuse(node)
     assert len(nuke.messages) == 1 and named in nuke.messages[0], nuke.messages
     assert rendered == [] and files_under(folder) == []
 
@@ -574,7 +626,7 @@ def test_a_matte_of_another_format_than_the_plate_is_refused_before_anything_ren
                             folder / "f.####.exr", first=1001, last=1002, matte_channel="alpha")  # fmt: skip
     rendered = []
     monkeypatch.setattr(nuke, "execute", lambda *args, **options: rendered.append(args))
-    node["fuse"].execute()
+    press_fuse(node)
     assert nuke.messages == [
         f"MovingColor: {node.name()}: the matte input is 160x100 but the plate is 96x64: give the matte the "
         f"plate's format (a Reformat to it, or a Roto's output format set to it)"
@@ -631,7 +683,7 @@ def test_missing_matte(session, served, shot, tmp_path):
     ):
         movingcolor_nuke.fuse(node)
     node.setInput(1, read_node(str(tmp_path / "nothing.####.png"), 1001, 1006))
-    node["fuse"].execute()
+    press_fuse(node)
     assert "rendering the matte input" in nuke.messages[-1] and "No such file" in nuke.messages[-1]
     assert files_under(out.parent) == []
 
@@ -834,7 +886,7 @@ def test_a_copied_node_never_fuses_over_its_originals_take(session, served, shot
         movingcolor_nuke.fuse(copy)
     assert {p.name: p.read_bytes() for p in out.parent.iterdir()} == take
     # The button runs inside the copy's group, where the script's other nodes are not its own.
-    copy["fuse"].execute()
+    press_fuse(copy)
     assert f"is {original.fullName()}'s output too" in nuke.messages[-1]
     assert {p.name: p.read_bytes() for p in out.parent.iterdir()} == take
 
@@ -863,7 +915,7 @@ def test_a_frame_held_open_keeps_the_previous_take_whole(session, served, shot, 
 
     monkeypatch.setattr(os, "replace", replace_unless_held)
     node["cdl"].setValue("slope=1.5,1,1;offset=0,0,0;power=1,1,1;sat=1")  # another take
-    node["fuse"].execute()
+    press_fuse(node)
     assert nuke.messages == [
         f"MovingColor: cannot replace {held_open}: The process cannot access the file; the output is as it "
         f"was: close what holds its frames open (a Read of the previous take, a viewer) and fuse again"
@@ -899,7 +951,7 @@ def test_cancelled_render_of_the_inputs_leaves_nothing(session, served, shot, tm
     node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out,
                             first=1001, last=1006)  # fmt: skip
     nuke.execute_cancel_after = 3  # Cancel in the render's progress dialog
-    node["fuse"].execute()
+    press_fuse(node)
     assert "rendering the plate was cancelled" in nuke.messages[-1]
     assert files_under(out.parent) == []
 
@@ -1182,7 +1234,7 @@ def test_a_role_of_nukes_aces_1_config_without_a_counterpart_is_refused_before_r
                             tmp_path / "out" / "f.####.exr", first=1001, last=1002)  # fmt: skip
     rendered = []
     monkeypatch.setattr(nuke, "execute", lambda *args, **options: rendered.append(args))
-    node["fuse"].execute()
+    press_fuse(node)
     assert (
         "the working space 'color_picking' of aces_1.2 is a role for a display colourspace"
         in (nuke.messages[-1])
@@ -1201,7 +1253,7 @@ def test_custom_config_is_used_only_where_the_server_runs_it_too(
     node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out,
                             first=1001, last=1002)  # fmt: skip
     # The server runs another config: the working space's name may mean something else there.
-    node["fuse"].execute()
+    press_fuse(node)
     assert len(nuke.messages) == 1 and files_under(out.parent) == []
     assert (
         f"the script's OCIO config is {studio_config} while the server uses ocio://default: the working "
@@ -1225,7 +1277,7 @@ def test_working_space_without_a_counterpart_is_refused(session, served, shot, t
     nuke.root()["workingSpaceLUT"].setValue("Cineon")
     out = tmp_path / "out" / "f.####.exr"
     node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out)
-    node["fuse"].execute()
+    press_fuse(node)
     assert len(nuke.messages) == 1 and "working space 'Cineon' of Nuke's nuke-default" in nuke.messages[0]
     assert "set colourspace to its name in the server's OCIO config" in nuke.messages[0]
     assert files_under(out.parent) == []
@@ -1343,7 +1395,7 @@ def test_a_proxy_fuse_never_replaces_another_nodes_take_in_its_proxy_folder(sess
     assert {p.name: p.read_bytes() for p in (out.parent / "proxy").iterdir()} == take
     # And B, fused full size, would replace A's proxy take.
     nuke.root()["proxy"].setValue(False)
-    b["fuse"].execute()
+    press_fuse(b)
     assert f"is {a.fullName()}'s proxy-mode output too" in nuke.messages[-1], nuke.messages
     assert {p.name: p.read_bytes() for p in (out.parent / "proxy").iterdir()} == take
 
@@ -1415,7 +1467,157 @@ def test_a_take_never_replaces_images_movingcolor_did_not_write(session, served,
     before = {p.name: p.read_bytes() for p in plates.iterdir()}
     node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address,
                             plates / "f.####.exr", first=1001, last=1002)  # fmt: skip
-    node["fuse"].execute()
+    press_fuse(node)
     assert "images MovingColor did not write" in nuke.messages[-1]
     assert "f.1001.exr" in nuke.messages[-1] and "Nothing was written" in nuke.messages[-1]
     assert {p.name: p.read_bytes() for p in plates.iterdir()} == before
+
+
+def test_a_node_never_fuses_over_the_take_another_node_shows(session, served, shot, tmp_path):
+    """Node A shows take v1 and its output was versioned up to v2, not fused yet; node B (a copy, or
+    one given v1 by a slip) was compared with A's output knob alone, so its fuse replaced the take A
+    shows with B's grade, and A then showed it, in the GUI and on the farm."""
+    plate, matte = shot
+    first_take = tmp_path / "v1" / "f.####.exr"
+    a = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address,
+                         first_take, first=1001, last=1002)  # fmt: skip
+    movingcolor_nuke.fuse(a)
+    take = {p.name: p.read_bytes() for p in first_take.parent.iterdir()}
+    a["out"].setValue(str(tmp_path / "v2" / "f.####.exr"))
+    b = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address,
+                         first_take, first=1001, last=1002)  # fmt: skip
+    b["cdl"].setValue("slope=1.5,1,1;offset=0,0,0;power=1,1,1;sat=1")
+    with pytest.raises(SettingsError, match=f"is the take {a.fullName()} shows"):
+        movingcolor_nuke.fuse(b)
+    assert {p.name: p.read_bytes() for p in first_take.parent.iterdir()} == take
+    # In proxy mode too: A's proxy take (v1/proxy), shown in proxy mode, is where B's proxy fuse writes.
+    nuke.root()["proxy"].setValue(True)
+    b["out"].setValue(str(tmp_path / "b" / "f.####.exr"))
+    a["out"].setValue(str(first_take))
+    movingcolor_nuke.fuse(a)
+    a["out"].setValue(str(tmp_path / "v2" / "f.####.exr"))
+    b["out"].setValue(str(first_take))
+    proxy_take = {p.name: p.read_bytes() for p in (first_take.parent / "proxy").iterdir()}
+    with pytest.raises(SettingsError, match=f"proxy-mode output .* is the take {a.fullName()} shows"):
+        movingcolor_nuke.fuse(b)
+    assert {p.name: p.read_bytes() for p in (first_take.parent / "proxy").iterdir()} == proxy_take
+
+
+def test_the_take_keeps_the_32_bit_float_the_inputs_are_rendered_at(session, served, shot, tmp_path):
+    """The node renders its inputs at 32-bit float but asked for the server's default half-float take:
+    every pixel downstream was rounded, and its status gave the command line's hint (--exr-type float)
+    for a choice the node has no knob for."""
+    import OpenImageIO as oiio
+    from movingcolor_hosts import FuseSettings
+
+    plate, matte = shot
+    out = tmp_path / "out" / "f.####.exr"
+    node = movingcolor_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address, out,
+                            first=1001, last=1002)  # fmt: skip
+    movingcolor_nuke.fuse(node)
+    for number in (1001, 1002):
+        image = oiio.ImageInput.open(str(out.parent / f"f.{number}.exr"))
+        assert image.spec().format == oiio.FLOAT, number
+        image.close()
+    assert "exr-type" not in node["status"].value() and "rounded" not in node["status"].value()
+    # Resolve's bridge, sharing the settings, keeps the server's default.
+    assert "exr_type" not in FuseSettings(server="x", out=str(out), grade=GRADE).client_options()
+
+
+# -- farm renders: `nuke -x` reads the take ----------------------------------------------------
+
+
+def test_a_farm_render_of_a_node_never_fused_fails_saying_to_fuse_it(farm, shot, tmp_path):
+    """Under `nuke -x` a node never fused (or a pasted copy, which shows its plate until fused) passed
+    its plate through: the farm rendered the ungraded plate as the shot's final, without a word."""
+    plate, matte = shot
+    node = scripted_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), "localhost:1",
+                         tmp_path / "o" / "f.####.exr")  # fmt: skip
+    write = comp_write(node, tmp_path / "comp" / "c.####.exr")
+    with pytest.raises(RuntimeError, match=f"MovingColor node {node.name()} has no take to render.* fuse it"):
+        nuke.execute(write, 1001, 1002)
+    assert files_under(tmp_path / "comp") == []
+    # In the GUI the node passes its plate through until its first fuse, as documented.
+    nuke.GUI = True
+    nuke.execute(write, 1001, 1001)
+    plate_1001 = read_pixels(Path(plate.replace("####", "1001")))
+    assert np.array_equal(read_pixels(tmp_path / "comp" / "c.1001.exr"), plate_1001)
+
+
+@pytest.mark.parametrize("saved_by_an_earlier_version", [False, True])
+def test_a_farm_render_outside_the_fused_frames_fails_where_the_viewer_shows_the_plate(
+    farm, served, shot, tmp_path, saved_by_an_earlier_version
+):
+    """Frames 1002-1005 fused: under `nuke -x` frames 1001 and 1006 rendered the plate (the Switch shows
+    it outside the take's frames, for the artist's viewer), an ungraded frame in a graded shot."""
+    plate_pattern, matte = shot
+    plate = read_node(plate_pattern, 1001, 1006)
+    out = tmp_path / "o" / "f.####.exr"
+    node = scripted_node(plate, read_node(matte, 1001, 1006), served.address, out)
+    movingcolor_nuke.fuse(node, 1002, 1005)
+    if saved_by_an_earlier_version:  # its Switch showed the plate outside the take in renders too
+        node.node("fused_or_plate")["which"].setExpression("frame >= fused.first && frame <= fused.last")
+        for side in ("before", "after"):
+            node.node("fused")[side].setValue("hold")
+    write = comp_write(node, tmp_path / "comp" / "c.####.exr")
+    nuke.execute(write, 1002, 1005)
+    for frame in (1002, 1005):
+        fused = read_pixels(tmp_path / "o" / f"f.{frame}.exr")
+        assert np.array_equal(read_pixels(tmp_path / "comp" / f"c.{frame}.exr"), fused), frame
+    for frame in (1001, 1006):
+        with pytest.raises(RuntimeError, match=f"frame {frame} is outside the frame range 1002-1005"):
+            nuke.execute(write, frame, frame)
+        assert not (tmp_path / "comp" / f"c.{frame}.exr").exists()
+    # The artist's viewer shows the plate there.
+    nuke.GUI = True
+    assert np.array_equal(node._image(1001)["rgba.red"], plate._image(1001)["rgba.red"])
+
+
+def test_a_farm_render_of_a_take_whose_knobs_changed_since_fails_saying_to_fuse_again(
+    farm, served, shot, tmp_path, monkeypatch
+):
+    """A grade, band, engine or output changed after the fuse, by a pipeline script under `nuke -t` or
+    by an artist who saved without fusing again: the farm rendered the old take without a word (the
+    status line's word is the GUI's alone). The take's header says what made it."""
+    import movingcolor_hosts.takes as takes
+
+    plate, matte = shot
+    node = scripted_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), served.address,
+                         tmp_path / "o" / "f.####.exr", band="6")  # fmt: skip
+    movingcolor_nuke.fuse(node, 1001, 1002)
+    write = comp_write(node, tmp_path / "comp" / "c.####.exr")
+    read = takes.read_header
+    reads = []
+    monkeypatch.setattr(takes, "read_header", lambda path: reads.append(path) or read(path))
+    nuke.execute(write, 1001, 1002)
+    nuke.execute(write, 1001, 1002)
+    assert len(reads) == 1  # a header per take, not per frame or per render
+    # The same grade and band written another way are the same take.
+    node["cdl"].setValue(GRADE.replace(",", " ") + " ")
+    node["band"].setValue("6px")
+    nuke.execute(write, 1001, 1002)
+    changes = [
+        ("cdl", "slope=0.5,0.5,2;offset=0;power=1;sat=1", "CDL"),
+        ("band", "9", "band width"),
+        ("engine", "movingcolor", "engine"),
+        ("grade_source", "graded input", "grade from"),
+        ("out", str(tmp_path / "v2" / "f.####.exr"), "output"),
+    ]
+    for knob, value, label in changes:
+        before = node[knob].value()
+        node[knob].setValue(value)
+        with pytest.raises(RuntimeError, match=rf"MovingColor node {node.name()}: its {label} changed since "
+                           rf"its take was fused.* fuse it again"):  # fmt: skip
+            nuke.execute(write, 1001, 1002)
+        # The GUI's renders are the artist's, where the status line says the take is of other knobs.
+        nuke.GUI = True
+        nuke.execute(write, 1001, 1001)
+        nuke.GUI = False
+        node[knob].setValue(before)
+    nuke.execute(write, 1001, 1002)
+    # A take not on the render node (its folder not mounted there) is named as such.
+    (tmp_path / "o").rename(tmp_path / "elsewhere")
+    with pytest.raises(
+        RuntimeError, match=r"none of its take's frames 1001-1002 .* is on this machine; make"
+    ):
+        nuke.execute(write, 1001, 1002)

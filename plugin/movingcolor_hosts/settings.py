@@ -136,14 +136,30 @@ class FuseSettings:
         """Whether the grade is a look of an OCIO config (the server's)."""
         return not self.use_graded and self.grade.strip().startswith(LOOK_PREFIX)
 
+    @property
+    def exr_type(self) -> str:
+        """The fused EXR frames' samples, "half" or "float" (``movingcolor fuse --exr-type``): a host's
+        choice by what it renders its inputs at, made by a subclass (Nuke renders 32-bit float, which a
+        half take rounds); no field, so no settings file or environment variable sets it."""
+        return default("exr_type")
+
+    def for_arrays(self) -> FuseSettings:
+        """These settings for ``Client.fuse_arrays`` (the colour check before a host renders), as this
+        class's: frames in memory come back as float, and it takes no sample type for files."""
+        return FuseSettings(**{f.name: getattr(self, f.name) for f in dataclasses.fields(FuseSettings)})
+
     def client_options(self) -> dict:
-        """Keyword arguments of ``Client.fuse_files`` for these settings."""
+        """Keyword arguments of ``Client.fuse_files`` for these settings (of ``fuse_arrays`` too, with
+        :meth:`for_arrays`)."""
         options = {
             "engine": self.engine.strip(),
             "model": self.model.strip() or None,
             "band": self.band.strip(),
             "handles": 0,  # the host renders the context frames itself; the clip is what it sent
         }
+        if self.exr_type != default("exr_type"):
+            # Only where it is not the default: fuse_arrays takes no exr_type.
+            options["exr_type"] = self.exr_type
         if self.config:
             options["config"] = self.config
         if self.colorspace.strip():

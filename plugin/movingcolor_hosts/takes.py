@@ -5,10 +5,13 @@ other frames as they were, made with the settings before: a folder of mixed take
 would pick up whole. Each fused frame's header records what made it (engine, model, band, grade,
 colourspaces, version), so frames of other settings are known, and a host can show the sequence
 whole and say which frames differ. (A host's fingerprint cannot tell: its inputs are rendered
-afresh for every fusion.)
+afresh for every fusion.) A host's render outside its UI (a farm's) reads one frame's header to
+refuse a take of other settings than the node's (:func:`take_settings`).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from movingcolor.errors import MovingColorError
 from movingcolor.frames.frame_range import describe_frames
@@ -27,6 +30,18 @@ def _settings(pattern: SequencePattern, frame: int) -> tuple | None:
     except (MovingColorError, OSError):  # unreadable: another take, whatever it is
         return None
     return tuple(str(attributes.get(f"movingcolor:{name}", "")) for name in _SETTINGS)
+
+
+def take_settings(path: str | Path) -> dict[str, str]:
+    """What made fused frame ``path``, as its header records it (``_SETTINGS``: engine, model, band,
+    grade, ...), each as text; {} for a frame MovingColor did not write. Raises OSError or
+    MovingColorError where the file cannot be read."""
+    attributes = read_header(path).attributes
+    return {
+        name: str(attributes[f"movingcolor:{name}"])
+        for name in _SETTINGS
+        if f"movingcolor:{name}" in attributes
+    }
 
 
 def sequence_around(out: str, frames: list[int]) -> tuple[int, int]:

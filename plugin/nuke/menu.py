@@ -2,7 +2,10 @@
 # Syntax every Nuke's Python reads, as init.py.
 try:
     from movingcolor_nuke.menu import install_menu
-except ImportError:
-    pass  # init.py, which Nuke runs first, has said why
+except Exception:  # noqa: BLE001 - init.py, which Nuke runs first, has said why
+    pass
 else:
-    install_menu()
+    try:
+        install_menu()
+    except Exception as error:  # noqa: BLE001 - a menu that fails says why and lets Nuke start
+        print("MovingColor: no Nodes toolbar entry (" + type(error).__name__ + ": " + str(error) + ")")

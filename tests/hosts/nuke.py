@@ -19,6 +19,11 @@ over the full-size format's), into its ``proxy`` file when one is set.
 An artist's input connection (``artist_connects``: knobChanged with the ``inputChange`` knob)
 and copy and paste (``artist_pastes_a_copy``: every knob and inner node copied, then the
 ``addOnCreate`` callbacks) are modelled, as is ``Node.format()`` (a Read's: its files' size).
+Renders are modelled as Nuke's reference describes them: ``execute`` runs the ``addBeforeRender``
+callbacks first (one that raises aborts the render), and the TCL variable ``$gui`` is 1 only while
+the GUI computes an image for its viewer: 0 under ``nuke -x``/``-t`` and in any render, the GUI's
+own too (Foundry's Q100349). A Read's ``before``/``after`` knobs say what it shows outside its
+frames: ``hold`` (the default) its first or last frame, ``error`` an error.
 
 Stricter than Nuke where Nuke's failure is undefined: the node graph belongs to
 Nuke's main thread, and touching a node, a knob, ``execute`` or ``message`` from
@@ -53,6 +58,10 @@ _this_knob: list[Knob] = []
 _knob_changed: list[tuple] = []
 #: nuke.addOnCreate's callbacks, the same way.
 _on_create: list[tuple] = []
+#: nuke.addBeforeRender's callbacks, the same way.
+_before_render: list[tuple] = []
+#: How many renders (``execute``) are under way: TCL's ``$gui`` is 0 while one is.
+_rendering = 0
 
 
 def _require_main_thread(what: str) -> None:
@@ -510,6 +519,10 @@ def _frame_path(pattern: str, frame: int) -> str:
     return pattern
 
 
+#: A Read's ``before`` and ``after`` choices: what it shows at frames before or after its range.
+_OUTSIDE_FRAMES = ["hold", "loop", "bounce", "black", "error"]
+
+
 class Read(Node):
     _class = "Read"
     _max_inputs = 0
@@ -527,12 +540,20 @@ class Read(Node):
             Boolean_Knob("raw"),
             Enumeration_Knob("colorspace", values=["default"]),
             Enumeration_Knob("on_error", values=["error", "black", "checkerboard", "nearest frame"]),
+            Enumeration_Knob("before", values=_OUTSIDE_FRAMES),
+            Enumeration_Knob("after", values=_OUTSIDE_FRAMES),
             PyScript_Knob("reload", "Reload"),
         ]
 
     def _path(self, frame: int) -> str:
+        first, last = self["first"].value(), self["last"].value()
+        side = "before" if frame < first else "after" if frame > last else ""
+        if side and self[side].value() == "error":
+            raise RuntimeError(f"{self.fullName()}: frame {frame} is outside the frame range {first}-{last}")
+        if side and self[side].value() != "hold":
+            raise NotImplementedError(f"{self.fullName()}: the stand-in models {side} hold and error only")
         # Outside first..last the Read holds its first or last frame (Nuke's before/after: hold).
-        held = min(max(frame, self["first"].value()), self["last"].value())
+        held = min(max(frame, first), last)
         # In proxy mode a Read reads its proxy file where it has one, its file otherwise.
         proxy = self["proxy"].value() if root()["proxy"].value() else ""
         return _frame_path(proxy or self["file"].value(), held)
@@ -759,8 +780,14 @@ class Output(Node):
     _class = "Output"
 
 
-#: The one expression form the stand-in evaluates: whether the frame lies within two knobs' values.
-_WITHIN = re.compile(r"frame >= (\w+)\.(\w+) && frame <= (\w+)\.(\w+)")
+#: The expression forms the stand-in evaluates: whether the frame lies within two knobs' values,
+#: optionally or'ed with ``!$gui`` (true outside the GUI's viewer: under ``nuke -x`` and in renders).
+_WITHIN = re.compile(r"(!\$gui \|\| \()?frame >= (\w+)\.(\w+) && frame <= (\w+)\.(\w+)(\))?")
+
+
+def _gui() -> int:
+    """TCL's ``$gui``: 1 while the GUI computes an image for its viewer, 0 in any render."""
+    return int(bool(GUI) and not _rendering)
 
 
 class Switch(Node):
@@ -778,14 +805,16 @@ class Switch(Node):
         if not knob.hasExpression():
             return int(knob.value())
         match = _WITHIN.fullmatch(knob.expression())
-        if match is None:
+        if match is None or bool(match[1]) != bool(match[6]):
             raise NotImplementedError(
-                f"{self.fullName()}: the stand-in evaluates only 'frame >= NODE.KNOB && frame <= "
-                f"NODE.KNOB', not {knob.expression()!r}"
+                f"{self.fullName()}: the stand-in evaluates only '[!$gui || (]frame >= NODE.KNOB && "
+                f"frame <= NODE.KNOB[)]', not {knob.expression()!r}"
             )
+        if match[1] and not _gui():
+            return 1
         group = self._parent
-        low = group.node(match[1])[match[2]].value()
-        high = group.node(match[3])[match[4]].value()
+        low = group.node(match[2])[match[3]].value()
+        high = group.node(match[4])[match[5]].value()
         return int(low <= frame <= high)
 
     def _image(self, frame: int) -> dict[str, np.ndarray]:
@@ -947,7 +976,10 @@ def execute(
     views=None,
     continueOnError: bool = False,  # noqa: N803
 ) -> None:
-    """Render a Write node's frames ``start``..``end``; Cancel raises RuntimeError('Cancelled')."""
+    """Render a Write node's frames ``start``..``end``; Cancel raises RuntimeError('Cancelled'). The
+    ``addBeforeRender`` callbacks run first, ``nuke.thisNode()`` the Write: one that raises aborts the
+    render (RuntimeError, its message)."""
+    global _rendering
     _require_main_thread("nuke.execute")
     node = toNode(nameOrNode) if isinstance(nameOrNode, str) else nameOrNode
     if node is None:
@@ -958,10 +990,18 @@ def execute(
         raise RuntimeError(f"{node.fullName()}: node is disabled")
     first = root().firstFrame() if start is None else start
     last = root().lastFrame() if end is None else end
-    for done, frame in enumerate(range(first, last + 1, incr)):
-        if execute_cancel_after is not None and done >= execute_cancel_after:
-            raise RuntimeError("Cancelled")
-        node._render(frame)
+    _rendering += 1
+    try:
+        try:
+            _callbacks(_before_render, node, None)
+        except Exception as error:
+            raise RuntimeError(str(error)) from error
+        for done, frame in enumerate(range(first, last + 1, incr)):
+            if execute_cancel_after is not None and done >= execute_cancel_after:
+                raise RuntimeError("Cancelled")
+            node._render(frame)
+    finally:
+        _rendering -= 1
 
 
 # -- the artist's side: progress, messages, menus, threads ------------------------
@@ -1136,6 +1176,16 @@ def artist_connects(node: Node, index: int, upstream: Node | None) -> None:
     _callbacks(_knob_changed, node, knob)
 
 
+def addBeforeRender(call: Callable, args=(), kwargs=None, nodeClass: str = "Write") -> None:  # noqa: N802, N803
+    """Call ``call(*args, **kwargs)`` before any render of a node of ``nodeClass`` starts (``execute``,
+    ``nuke -x``; GUI and terminal alike), with ``nuke.thisNode()`` the node rendered. If it raises, the
+    render aborts. A callback added again with the same arguments is kept once, as Nuke's are."""
+    entry = (call, tuple(args), dict(kwargs or {}), nodeClass)
+    if entry in _before_render:
+        _before_render.remove(entry)
+    _before_render.append(entry)
+
+
 def addOnCreate(call: Callable, args=(), kwargs=None, nodeClass: str = "*") -> None:  # noqa: N802, N803
     """Call ``call(*args, **kwargs)`` whenever a node of ``nodeClass`` is created (made, pasted, or read
     from a script), with ``nuke.thisNode()`` the node, its knobs and (a group's) nodes already there."""
@@ -1181,13 +1231,15 @@ def artist_pastes_a_copy(node: Node) -> Node:
 
 def reset() -> None:
     """Tests: a fresh session (empty script, no menus, no messages)."""
-    global GUI, execute_cancel_after
+    global GUI, execute_cancel_after, _rendering
     GUI = False
     execute_cancel_after = None
+    _rendering = 0
     messages.clear()
     _menus.clear()
     _knob_changed.clear()
     _on_create.clear()
+    _before_render.clear()
     _main_thread_calls.clear()
     _CONTEXT.clear()
     _root_group._children.clear()

@@ -20,7 +20,7 @@ from movingcolor_hosts import FusedSequence, fuse_rendered
 from movingcolor_hosts.takes import output_takes
 
 from .knobs import FUSION_KNOBS, INPUT_CHANGE, INPUT_NAMES, fusion_knobs, output_knob, with_stale_hint
-from .node import OUTPUT_NAME, READ_NAME, fused_or_plate, inner
+from .node import OUTPUT_NAME, READ_NAME, inner, show_the_take
 from .render import PreparedShot, prepare_shot, resolved_output
 
 #: The outputs (resolved) whose fusion is under way in a worker, and the node that began each; read
@@ -105,7 +105,7 @@ def show_result(node: nuke.Node, result: FusedSequence, shot: PreparedShot, take
         read[knob].setValue(last)
     read["raw"].setValue(True)  # the frames are in the working space already
     read["reload"].execute()  # the same file names as a previous fusion: drop Nuke's cached frames
-    inner(node, OUTPUT_NAME).setInput(0, fused_or_plate(node))
+    show_the_take(node)
     done = f"fused {result.first}-{result.last} with {result.engine} on {result.server}"
     # What the server's run warned of (a full matte, a matte of several shapes): the artist's to
     # read, the first few (a shot's every warning is in the terminal).
@@ -230,8 +230,10 @@ def _fuse_in_background(shot: PreparedShot, key: str) -> None:
 
 
 def fuse_button(node: nuke.Node | None = None) -> threading.Thread | None:
-    """The Fuse button: errors become a message, never an exception in Nuke's UI. Returns the
-    worker thread in the GUI (None under ``nuke -t``, where the fusion runs to its end here)."""
+    """The Fuse button: in the GUI errors become a message, never an exception in Nuke's UI; under
+    ``nuke -t`` (a script pressing it: ``node["fuse"].execute()``) the message is printed and the error
+    raised, so the script stops and its farm job fails. Returns the worker thread in the GUI (None
+    under ``nuke -t``, where the fusion runs to its end here)."""
     node = node or nuke.thisNode()
     key = _output_key(output_knob(node))
     if key in _fusing:
@@ -244,6 +246,8 @@ def fuse_button(node: nuke.Node | None = None) -> threading.Thread | None:
         shot = prepare_shot(node)
     except Exception as error:
         nuke.message(_message(error))
+        if not nuke.GUI:
+            raise  # a message alone ended a farm job's script with exit 0 and nothing fused
         return None
     if not nuke.GUI:
         try:
@@ -251,6 +255,7 @@ def fuse_button(node: nuke.Node | None = None) -> threading.Thread | None:
             show_result(node, result, shot, takes)
         except Exception as error:
             nuke.message(_message(error))
+            raise
         return None
     _fusing[key] = shot.name
     worker = threading.Thread(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import nuke
 from movingcolor.errors import GradeError
@@ -226,11 +227,21 @@ def _path_knob(node: nuke.Node, name: str) -> str:
     return path
 
 
+@dataclass
+class NodeSettings(FuseSettings):
+    """A node's settings: its take is 32-bit float, as its inputs are rendered (render.py); a half-float
+    take rounded every pixel downstream."""
+
+    @property
+    def exr_type(self) -> str:
+        return "float"
+
+
 def settings_from_node(node: nuke.Node) -> FuseSettings:
     """The node's knobs as validated settings; SettingsError names the knob to fix. An empty colourspace
     stays empty here: the script's working space is sent (script_color.py)."""
     grade, use_graded = grade_text(node)
-    settings = FuseSettings(
+    settings = NodeSettings(
         server=node["server"].value().strip(),
         out=_path_knob(node, "out"),
         grade=grade,

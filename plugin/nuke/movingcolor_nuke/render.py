@@ -42,7 +42,7 @@ from .knobs import (
     output_knob,
     settings_from_node,
 )
-from .node import WRITE_NAMES, inner
+from .node import READ_NAME, WRITE_NAMES, inner
 from .proxy import band_at_scale, proxy_output, render_scale
 from .script_color import ServerColorspace, script_config, server_colorspace, working_space
 from .server_choices import server_ocio_config
@@ -266,8 +266,9 @@ def resolved_output(pattern: str) -> str | None:
 def _check_no_other_node_writes(node: nuke.Node, writes: str, proxy: bool) -> None:
     """Refuse to write ``writes`` (the ``out`` knob's sequence; with ``proxy``, the proxy folder's beside
     it) where another MovingColor node of the script writes, full size or in proxy mode (a copied node
-    keeps its original's output; a proxy folder may be another node's output): that node's take would
-    be replaced, and it would show this node's grade."""
+    keeps its original's output; a proxy folder may be another node's output), or where it shows its
+    take (its Read's file or proxy file: its output knob may have moved on to the next version, not
+    fused yet): that node's take would be replaced, and it would show this node's grade."""
     ours = resolved_output(writes)
     if ours is None:
         return  # not a sequence: the settings said so already
@@ -280,14 +281,22 @@ def _check_no_other_node_writes(node: nuke.Node, writes: str, proxy: bool) -> No
         if other.fullName() == node.fullName() or "movingcolor" not in other.knobs():
             continue
         theirs = output_knob(other)
-        if not theirs:
-            continue
-        for kind, pattern in (("output", theirs), ("proxy-mode output", proxy_output(theirs))):
-            if resolved_output(pattern) == ours:
-                copied = " (a copied node keeps its original's)" if kind == "output" and not proxy else ""
+        if theirs:
+            for kind, pattern in (("output", theirs), ("proxy-mode output", proxy_output(theirs))):
+                if resolved_output(pattern) == ours:
+                    copied = " (a copied node keeps its original's)" if kind == "output" and not proxy else ""
+                    raise SettingsError(
+                        f"{node.name()}: {what} is {other.fullName()}'s {kind} too{copied}: fusing would "
+                        f"replace that node's frames; give this node an output of its own"
+                    )
+        shown = other.node(READ_NAME)
+        for knob in ("file", "proxy"):
+            pattern = shown[knob].value() if shown is not None else ""
+            if pattern and resolved_output(pattern) == ours:
                 raise SettingsError(
-                    f"{node.name()}: {what} is {other.fullName()}'s {kind} too{copied}: fusing would replace "
-                    f"that node's frames; give this node an output of its own"
+                    f"{node.name()}: {what} is the take {other.fullName()} shows (its output knob names "
+                    f"another now): fusing would replace the frames that node shows, in the GUI and in "
+                    f"renders; give this node an output of its own"
                 )
 
 
@@ -312,7 +321,7 @@ def prepare_shot(node: nuke.Node, first: int | None = None, last: int | None = N
     # At least the frames each side the engine reads: without them a part of a range fused again
     # (two frames redone) differed from the same frames of the whole range fused, a pop in the take.
     window = max(settings.handles, check_server(settings))
-    check_colour_settings(settings)
+    check_colour_settings(settings.for_arrays())
     render_first = min(first, max(first - window, have_first))
     render_last = max(last, min(last + window, have_last))
     made = missing_folders(Path(settings.out).parent)
