@@ -211,6 +211,7 @@ print(json.dumps({
     "frames": fused.frames,
     "files": {name: sys.modules[name].__file__ for name in ("movingcolor_nuke", "grpc", "OpenImageIO")},
     "heavy": [name for name in ("torch", "scipy", "PyOpenColorIO") if name in sys.modules],
+    "render_checks": [call.__module__ for call, _, _, _ in nuke._before_render],
 }))
 """
 
@@ -240,6 +241,8 @@ def test_nuke_install_loads_as_nuke_loads_it_and_a_second_run_changes_no_line(
     site = dest / "movingcolor_site"
     assert all(Path(file).is_relative_to(site) for file in report["files"].values()), report["files"]
     assert report["heavy"] == []
+    # A farm's `nuke -x` runs init.py alone: the installed lines check its renders, as plugin/nuke's do.
+    assert report["render_checks"] == ["movingcolor_nuke.farm"]
 
     # Again (its packages alone this time: the lines are what this checks): every line stays as it was.
     again = movingcolor(venv, "install", "nuke", "--dest", dest, "--no-deps")

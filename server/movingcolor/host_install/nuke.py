@@ -36,7 +36,10 @@ def _movingcolor_load(site={site!a}, python={python!r}):
     if site not in sys.path:
         sys.path.append(site)  # after Nuke's own packages, which Nuke itself relies on
     try:
-        import movingcolor_nuke  # noqa: F401
+        # Renders outside the GUI (a farm's `nuke -x`, which runs init.py alone) check their takes.
+        from movingcolor_nuke.farm import install_render_checks
+
+        install_render_checks()
     except ImportError as error:
         print("MovingColor: not loaded (%s); run `movingcolor install nuke` again" % error)
     except Exception as error:  # whatever it is, the rest of init.py and Nuke go on
