@@ -475,3 +475,29 @@ def test_a_jobs_warnings_are_collected_and_the_processs_own_log_still_prints(cap
     assert held[warnings_said.MOST :] == [warnings_said.MORE]
     printed = capfd.readouterr().err
     assert "frame 0: matte full" in printed and "after the job" in printed
+
+
+_CUBE = b"LUT_3D_SIZE 2\n0 0 0\n1 0 0\n0 1 0\n1 1 0\n0 0 1\n1 0 1\n0 1 1\n1 1 1\n"
+
+
+def test_a_streamed_grade_file_is_one_file_for_every_call_that_sends_it():
+    """Each call's grade file was written into a folder of its own: OpenColorIO keeps every LUT it
+    reads by its path, for good, so a scrub graded with a LUT file grew the server by a LUT a frame
+    (+42 MB per 100 small shots with a 33-point cube, never given back). One content is one path now,
+    kept for the calls that send it again; other content is another file."""
+    from pathlib import Path
+
+    from movingcolor.service.setup_spec import setup_settings
+
+    def sent(content: bytes) -> fusion_pb2.ShotSetup:
+        setup = fusion_pb2.ShotSetup()
+        setup.grade.file, setup.grade.file_name = content, "look.cube"
+        return setup
+
+    paths = []
+    for content in (_CUBE, _CUBE, _CUBE.replace(b"1 1 1\n", b"0.9 0.9 0.9\n")):
+        with setup_settings(sent(content)) as (spec, _, _):
+            paths.append(spec.grade)
+            assert Path(spec.grade).read_bytes() == content
+    assert paths[0] == paths[1] != paths[2]
+    assert Path(paths[0]).is_file(), "kept for the next call that sends it"

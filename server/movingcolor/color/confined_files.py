@@ -53,18 +53,29 @@ def _copies_folder() -> Path:
         return _COPIES
 
 
-def private_copy(name: str, content: bytes) -> Path:
-    """``content`` as a file called ``name`` in this process's private folder, in a folder of its
-    digest: OpenColorIO keeps a file it read by its path, so one content is one path (read once, kept
-    for every job that applies it) and other content another path."""
+def private_folder(content: bytes) -> Path:
+    """The folder of ``content``'s copies in this process's private folder, named by its digest:
+    OpenColorIO keeps a file it read by its path, for good, so one content is one path (read once,
+    kept for every job that applies it) and other content another path."""
     folder = _copies_folder() / hashlib.sha256(content).hexdigest()[:32]
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def write_once(folder: Path, name: str, content: bytes) -> Path:
+    """``content`` as ``folder / name``, written where no file of that name is there yet (a folder of
+    :func:`private_folder` holds that content alone); whole as seen by another thread."""
     copy = folder / name
     if not copy.exists():
-        folder.mkdir(exist_ok=True)
         partial = folder / f".{name}.{threading.get_ident()}.partial"
         partial.write_bytes(content)
         os.replace(partial, copy)
     return copy
+
+
+def private_copy(name: str, content: bytes) -> Path:
+    """``content`` as a file called ``name`` in its :func:`private_folder`."""
+    return write_once(private_folder(content), name, content)
 
 
 class ConfinedFiles(ocio.PyConfigIOProxy):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..color.confined_files import private_folder, write_once
 from ..errors import GradeError, MovingColorError
 from ..spec import ShotSpec
 from ..spec.grade_text import say_what_is_wrong, written_out
@@ -50,8 +50,7 @@ def _setup_grade(grade: fusion_pb2.Grade, folder: Path | None) -> str:
                 f"grade file name {grade.file_name!r} has no extension; send the file's name "
                 f"(e.g. look.cube, shot.clf) so its format is known"
             )
-        path = folder / name
-        path.write_bytes(grade.file)
+        path = write_once(folder, name, grade.file)
         return str(path) + (f"#{grade.cccid}" if grade.cccid else "")
     text = grade.text.strip()
     if not text:
@@ -73,19 +72,21 @@ def _setup_grade(grade: fusion_pb2.Grade, folder: Path | None) -> str:
 @contextmanager
 def setup_settings(setup: fusion_pb2.ShotSetup) -> Iterator[tuple[ShotSpec, tuple[str, ...], OutputSettings]]:
     """:func:`shot_spec` for the life of the block. A grade file sent as bytes is the one thing of a
-    streamed shot the server writes: OpenColorIO reads LUTs by file name. It lives in a private folder
-    removed with the block; every frame stays in memory."""
+    streamed shot the server writes: OpenColorIO reads LUTs by file name. It lives in the process's
+    private folder of grade files, one path for one content: OpenColorIO keeps every file it reads by
+    its path for good, and a folder of each call's own grew a scrubbing server by a LUT a frame. Every
+    frame stays in memory."""
     if setup.WhichOneof("source") == "grade" and setup.grade.file:
-        with tempfile.TemporaryDirectory(prefix="movingcolor-grade-") as folder:
-            try:
-                yield shot_spec(setup, Path(folder))
-            except MovingColorError as error:
-                # The client knows its file by its name: the server's private folder (its temporary
-                # folder, process and host) is none of its business.
-                text = str(error)
-                if folder not in text:
-                    raise
-                raise type(error)(text.replace(f"{folder}{os.sep}", "")) from None
+        folder = str(private_folder(setup.grade.file))
+        try:
+            yield shot_spec(setup, Path(folder))
+        except MovingColorError as error:
+            # The client knows its file by its name: the server's private folder (its temporary
+            # folder, process and host) is none of its business.
+            text = str(error)
+            if folder not in text:
+                raise
+            raise type(error)(text.replace(f"{folder}{os.sep}", "")) from None
     else:
         yield shot_spec(setup, None)
 
