@@ -766,22 +766,24 @@ def test_a_model_an_export_killed_between_its_renames_is_found_and_its_hidden_fo
 
 def test_an_export_clears_what_a_killed_export_of_this_machine_left_and_nothing_else(tmp_path):
     """An export killed while it wrote left its staging folder (a model's size, hidden) beside the
-    model for good. The next export of that model clears those a process of this machine left that
-    has ended; one of a running export, or of another machine on shared storage, stays."""
-    import socket
+    model for good. The next export of that model clears those whose writer is gone (as temporaries
+    judge it: a pid alone says nothing of a container's export on a host of the same name); one of a
+    running export, or of another machine on shared storage, stays."""
     import subprocess
 
+    from movingcolor.frames.temporaries import owner_name
     from movingcolor.model.registry import create_network
 
     root = tmp_path / "models"
-    host = socket.gethostname()
     ended = subprocess.Popen([sys.executable, "-c", "pass"])
     ended.wait()
+    running = owner_name()
+    host, pid, tail = running.split("-")
     left = {
-        "killed": root / f".studio-ft.export-{host}-{ended.pid}.k3j9x",
-        "running": root / f".studio-ft.export-{host}-1.a8f2q",
-        "elsewhere": root / f".studio-ft.export-render07-{ended.pid}.p0d1e",
-        "other model": root / f".comp.export-{host}-{ended.pid}.x1y2z",
+        "killed": root / f".studio-ft.export-{host}-{ended.pid}-{tail}.k3j9x",
+        "running": root / f".studio-ft.export-{running}.a8f2q",
+        "elsewhere": root / f".studio-ft.export-render07-{ended.pid}-{tail}.p0d1e",
+        "other model": root / f".comp.export-{host}-{ended.pid}-{tail}.x1y2z",
     }
     for folder in left.values():
         folder.mkdir(parents=True)
@@ -789,7 +791,7 @@ def test_an_export_clears_what_a_killed_export_of_this_machine_left_and_nothing_
     save_checkpoint(create_network("tiny", seed=0), root / "studio-ft", "studio-ft", "# test\n")
     kept = {what for what, folder in left.items() if folder.exists()}
     assert kept == {"running", "elsewhere", "other model"}
-    assert not [p for p in root.glob(f".studio-ft.export-{host}-{os.getpid()}.*")], "its own is removed"
+    assert not [p for p in root.glob(f".studio-ft.export-{host}-{os.getpid()}-*.*") if p != left["running"]]
 
 
 def test_a_reader_of_models_never_removes_a_folder_beside_one(tmp_path, monkeypatch):

@@ -10,8 +10,8 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +22,7 @@ from .. import __version__
 from ..errors import MovingColorError
 from ..folder_swap import replace_folder, restore_for_reading
 from ..frames.confine import check_named_inside, readable
+from ..frames.temporaries import owner_name, writer_is_gone
 from .config import NetworkConfig
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ def save_checkpoint(
     check_model_folder_target(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     _clear_ended_stagings(folder)
-    staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(folder) + f"{os.getpid()}.", dir=folder.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f"{_staging_prefix(folder)}{owner_name()}.", dir=folder.parent))
     try:
         _write_model(network, staging, name, card, metadata)
         replace_folder(staging, folder)
@@ -130,30 +131,24 @@ def save_checkpoint(
 
 
 def _staging_prefix(folder: Path) -> str:
-    """The start of the name of ``folder``'s staging folders written on this machine, before the pid
-    of the process writing (a models folder may be shared by machines, whose pids say nothing here)."""
-    return f".{folder.name}.export-{socket.gethostname()}-"
+    """The start of the name of ``folder``'s staging folders, before the name of the export writing
+    (``temporaries.owner_name``: host, pid, the process's start and pid namespace)."""
+    return f".{folder.name}.export-"
 
 
 def _clear_ended_stagings(folder: Path) -> None:
-    """Remove the staging folders beside ``folder`` that an export of this machine left when it was
-    killed (each a model's size, hidden): those whose process has ended. A running export's stays."""
-    prefix = _staging_prefix(folder)
+    """Remove the staging folders beside ``folder`` that a killed export left (each a model's size,
+    hidden): those whose writer is gone, as temporaries judge it. A running export's stays, also one in
+    a container of its own whose pids say nothing here (a models folder may be shared)."""
+    prefix, now = _staging_prefix(folder), time.time()
     with contextlib.suppress(OSError):
         for entry in os.scandir(folder.parent):
-            pid = entry.name[len(prefix) :].split(".", 1)[0]
-            if entry.name.startswith(prefix) and pid.isdigit() and not _process_runs(int(pid)):
-                shutil.rmtree(entry.path, ignore_errors=True)
-
-
-def _process_runs(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # another user's process: running
-    return True
+            if not entry.name.startswith(prefix):
+                continue
+            owner = entry.name[len(prefix) :].split(".", 1)[0]
+            with contextlib.suppress(OSError):
+                if writer_is_gone(owner, entry.stat(follow_symlinks=False).st_mtime, now):
+                    shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def _write_model(network: MovingColorNet, staging: Path, name: str, card: str, metadata: dict | None) -> None:
