@@ -402,3 +402,14 @@ def test_a_server_started_under_nohup_serves_on_after_sighup():
         if server.poll() is None:
             server.kill()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_signals_that_drain_the_server_are_those_the_system_has(monkeypatch):
+    """Windows' signal module has no SIGHUP: reading it made every server there fail to start."""
+    import signal
+
+    from movingcolor.service.server import _stop_signals
+
+    assert signal.SIGTERM in _stop_signals() and signal.SIGINT in _stop_signals()
+    monkeypatch.delattr(signal, "SIGHUP")
+    assert _stop_signals() == (signal.SIGTERM, signal.SIGINT)

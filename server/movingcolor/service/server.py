@@ -481,8 +481,9 @@ def _stop_signals() -> tuple[signal.Signals, ...]:
     without a drain or a word; one ignored when the server started (``nohup``) stays ignored, as
     its starter asked."""
     signals = (signal.SIGTERM, signal.SIGINT)
-    if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:
-        signals += (signal.SIGHUP,)
+    hangup = getattr(signal, "SIGHUP", None)  # Windows has none
+    if hangup is not None and signal.getsignal(hangup) != signal.SIG_IGN:
+        signals += (hangup,)
     return signals
 
 
