@@ -1544,6 +1544,19 @@ def test_a_farm_render_of_a_node_never_fused_fails_saying_to_fuse_it(farm, shot,
     assert np.array_equal(read_pixels(tmp_path / "comp" / "c.1001.exr"), plate_1001)
 
 
+def test_a_farm_render_past_a_disabled_node_is_not_checked(farm, shot, tmp_path):
+    """A disabled MovingColor node passes its plate through, as any disabled node: an artist who
+    disabled an unused one had every farm render fail, told to fuse it."""
+    plate, matte = shot
+    node = scripted_node(read_node(plate, 1001, 1006), read_node(matte, 1001, 1006), "localhost:1",
+                         tmp_path / "o" / "f.####.exr")  # fmt: skip
+    node["disable"].setValue(True)
+    write = comp_write(node, tmp_path / "comp" / "c.####.exr")
+    nuke.execute(write, 1001, 1001)
+    plate_1001 = read_pixels(Path(plate.replace("####", "1001")))
+    assert np.array_equal(read_pixels(tmp_path / "comp" / "c.1001.exr"), plate_1001)
+
+
 @pytest.mark.parametrize("saved_by_an_earlier_version", [False, True])
 def test_a_farm_render_outside_the_fused_frames_fails_where_the_viewer_shows_the_plate(
     farm, served, shot, tmp_path, saved_by_an_earlier_version

@@ -880,6 +880,8 @@ class Group(Node):
         return output.lastFrame() if output else root().lastFrame()
 
     def _image(self, frame: int) -> dict[str, np.ndarray]:
+        if self["disable"].value() and self.input(0) is not None:
+            return self.input(0)._image(frame)  # a disabled node passes its first input through
         output = self.output()
         if output is None:
             raise RuntimeError(f"{self.fullName()}: the group has no Output node")

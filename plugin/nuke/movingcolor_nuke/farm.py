@@ -224,6 +224,10 @@ def _upstream(rendered: nuke.Node) -> Iterator[nuke.Node]:
         if node is None or node.fullName() in seen:
             continue
         seen.add(node.fullName())
+        if _disabled(node):
+            # Nuke passes a disabled node's first input through: nothing of it, or inside it, is read.
+            waiting.append(node.input(0) if node.inputs() else None)
+            continue
         yield node
         waiting += [node.input(index) for index in range(node.inputs())]
         if isinstance(node, nuke.Group):
@@ -235,3 +239,8 @@ def _upstream(rendered: nuke.Node) -> Iterator[nuke.Node]:
             parent = groups.get(node.fullName().rpartition(".")[0])
             if parent is not None:
                 waiting.append(parent.input(int(node["number"].value())))
+
+
+def _disabled(node: nuke.Node) -> bool:
+    knob = node.knobs().get("disable")
+    return bool(knob is not None and knob.value())
