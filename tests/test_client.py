@@ -3,6 +3,7 @@ progress, and ``movingcolor fuse --server``'s handling of what a server cannot t
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 import time
@@ -681,9 +682,15 @@ def test_a_grade_folder_and_an_empty_window_are_named_as_such(served, tmp_path):
     folder.mkdir()
     plates = np.zeros((3, 16, 24, 3), np.float32)
     mattes = np.zeros((3, 16, 24), np.float32)
+    folder_refused = pytest.raises(MovingColorError, match=rf"grade '{folder}' is a folder, not a grade file")
+    with connect(served.address) as client, folder_refused:
+        client.fuse_arrays(plates, mattes, grade=str(folder))
+    # A look's bare name is a look whatever folder of that name is here (the current folder's night/).
+    (tmp_path / "night").mkdir()
+    look_refused = pytest.raises(MovingColorError, match="look 'night' is not in")
+    with contextlib.chdir(tmp_path), connect(served.address) as client, look_refused:
+        client.fuse_arrays(plates, mattes, grade="night")
     with connect(served.address) as client:
-        with pytest.raises(MovingColorError, match=rf"grade '{folder}' is a folder, not a grade file"):
-            client.fuse_arrays(plates, mattes, grade=str(folder))
         for role, plate, matte in (("plate", {}, {}), ("matte", {1: plates[0]}, {})):
             told = f"the {role} mapping is empty: give at least the target frame"
             with pytest.raises(FrameSourceError, match=told):

@@ -27,7 +27,7 @@ from movingcolor.protocol import PART_BYTES
 from movingcolor.protocol.address import parse_address
 from movingcolor.protocol.digest import ocio_config_digest
 from movingcolor.spec import ShotReport
-from movingcolor.spec.schema import default, setting_value
+from movingcolor.spec.schema import LOOK_PREFIX, default, setting_value
 from movingcolor.v1 import fusion_pb2, fusion_pb2_grpc
 from movingcolor.v1 import image_pb2 as pb
 
@@ -43,7 +43,7 @@ from .errors import (
 )
 from .outputs import ShotOutputs, contiguous_runs
 from .results import FusedFrame
-from .setup import output_message, roles_of, shot_setup
+from .setup import names_a_file, output_message, roles_of, shot_setup
 from .sources import ArrayFrames, DigestedFrames, FileFrames, _frame_number
 
 log = logging.getLogger(__name__)
@@ -809,6 +809,8 @@ def _refuse_a_grade_folder(grade: str | os.PathLike | None) -> None:
     if grade is None:
         return
     text = os.fspath(grade).strip()
+    if text.startswith(LOOK_PREFIX) or not names_a_file(text):
+        return  # a look's name (``night``, ``Film/Print``) or adjustments: never a file, whatever is here
     for name in dict.fromkeys((text, text.split("#", 1)[0].strip())):  # FILE.ccc#ID names FILE.ccc
         try:
             folder = bool(name) and Path(name).expanduser().is_dir()

@@ -27,7 +27,7 @@ def grade_message(grade: str | os.PathLike) -> fusion_pb2.Grade:
     if named is not None:
         path = Path(named[0]).expanduser()
         return fusion_pb2.Grade(file=path.read_bytes(), file_name=path.name, cccid=named[1])
-    if not text.startswith(LOOK_PREFIX) and _names_a_file(text):
+    if not text.startswith(LOOK_PREFIX) and names_a_file(text):
         # Sent as text it would be taken for a look's name ("not in the config; it has: ...").
         raise MovingColorError(f"grade {text!r}: no such file; check the path (or write look:NAME)")
     # Inline text, or a look name the server's config may know.
@@ -42,7 +42,7 @@ _GRADE_FILE_SUFFIXES = (
 )  # fmt: skip
 
 
-def _names_a_file(text: str) -> bool:
+def names_a_file(text: str) -> bool:
     """Whether ``text`` reads as a grade file's path (``#ID`` aside): a grade file's extension, or an
     absolute path; not a look's name (``Film/Print``) nor adjustments (``slope=1.2``)."""
     name = text.split("#", 1)[0].strip()
