@@ -22,11 +22,24 @@ from movingcolor.protocol.images import ROLE_NAMES, ROLES, PartAssembler, split
 from movingcolor.v1 import fusion_pb2
 from movingcolor.v1 import image_pb2 as pb
 
-from .errors import JobCancelledError, ServerChangedError, from_rpc_error, is_message_too_large, retryable
+from .errors import (
+    JobCancelledError,
+    ServerChangedError,
+    from_rpc_error,
+    is_message_too_large,
+    retryable,
+    setup_bytes,
+    setup_too_large,
+)
 from .results import FusedFrame
 from .setup import roles_of
 
 _POLL_SECONDS = 0.1
+#: A setup message this small fits any server's limit (serve takes no --max-message-mb under 0.25):
+#: only a larger one (a grade file's bytes) is worth asking the server's limit for.
+_FITS_ANY_SERVER = 256 * 1024
+#: The most a call waits for the server's limits before it sends a large setup.
+_LIMITS_TIMEOUT = 30.0
 
 
 class _Upload:
@@ -135,6 +148,7 @@ class ShotCall:
         # Retries are counted for each outage: an attempt that brought frames starts the count anew,
         # so a long shot survives a server restarted several times over its hours.
         failures = 0
+        self._check_setup_fits(doing, deadline)
         while True:
             self.attempts += 1
             received_before = last_received
@@ -162,8 +176,26 @@ class ShotCall:
                         return
                     continue
                 raise from_rpc_error(
-                    error, self.client.address, doing, self.stated_timeout, self.client.tls
+                    error, self.client.address, doing, self.stated_timeout, self.client.tls, setup=setup
                 ) from None
+
+    def _check_setup_fits(self, doing: str, deadline: float) -> None:
+        """Refuse a setup over the server's message limit before it is sent: a grade file travels
+        whole in it, where images go in parts, and the server's refusal told the caller to send
+        smaller parts, which cannot help."""
+        size = setup_bytes(self.setup)
+        if size <= _FITS_ANY_SERVER:
+            return
+        limit = self.client.server_max_message_bytes
+        if not limit or size > limit:
+            # Asked again before refusing: the server may have restarted with a larger limit.
+            try:
+                self.client.info(max(0.001, min(deadline - time.monotonic(), _LIMITS_TIMEOUT)))
+            except MovingColorError:
+                return  # the call itself tells what is wrong with the server
+            limit = self.client.server_max_message_bytes
+        if limit and size > limit:
+            raise setup_too_large(self.setup, limit, doing)
 
     def _smaller_parts_learned(self, error: grpc.RpcError) -> bool:
         """Whether ``error`` refused a part as too large and the server, asked (once a call), takes

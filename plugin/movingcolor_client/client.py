@@ -88,6 +88,9 @@ class Client:
         #: The parts the server sends and takes (GetInfo's limits), once learned: a server started
         #: with a smaller --max-message-mb refuses parts of ``part_bytes``.
         self.server_part_bytes: int | None = None
+        #: The largest message the server takes (GetInfo's limits), once learned: a shot's setup,
+        #: which carries a grade file whole, is checked against it before it is sent.
+        self.server_max_message_bytes: int | None = None
         self.metadata = call_metadata(token, name)
         _refuse_a_socket_this_user_may_not_use(address)
         self.channel = make_channel(address, tls, ca, cert, key, server_name, retries, backoff, keepalive)
@@ -196,6 +199,8 @@ class Client:
         reply = self._unary(self.stub.GetInfo, fusion_pb2.GetInfoRequest(), timeout, "GetInfo")
         if reply.limits.part_bytes:
             self.server_part_bytes = int(reply.limits.part_bytes)
+        if reply.limits.max_message_bytes:
+            self.server_max_message_bytes = int(reply.limits.max_message_bytes)
         return json_format.MessageToDict(
             reply, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )

@@ -9,6 +9,8 @@ again (a refused certificate, a message over the server's limit), exits with 2.
 
 from __future__ import annotations
 
+import math
+import re
 import socket
 import ssl
 
@@ -17,6 +19,7 @@ from movingcolor import errors as server_errors
 from movingcolor.errors import TRANSIENT_EXIT_CODE, MovingColorError
 from movingcolor.protocol import GRPC_DEFAULT_KEEPALIVE_SECONDS
 from movingcolor.protocol.status import DEVICE_MEMORY, IMAGE_EVICTED, error_reason
+from movingcolor.v1 import fusion_pb2
 
 from .package_check import installed_movingcolor
 
@@ -128,6 +131,38 @@ class DeviceMemoryError(server_errors.DeviceMemoryError, ClientError):
 #: refused again. (An image over serve --max-image-mb is INVALID_ARGUMENT.)
 _TOO_LARGE = ("larger than max",)
 
+#: The sizes gRPC's refusal names: "larger than max (7415048 vs. 4194304)", the message's and the limit.
+_REFUSED_SIZES = re.compile(r"\((\d+) vs\. (\d+)\)")
+
+_MIB = 1024 * 1024
+
+
+def setup_bytes(setup: fusion_pb2.ShotSetup) -> int:
+    """The size of the message that carries ``setup`` (a FuseShot or FuseWindow call's first)."""
+    return fusion_pb2.FuseShotRequest(setup=setup).ByteSize()
+
+
+def setup_too_large(setup: fusion_pb2.ShotSetup, limit: int, doing: str) -> MessageTooLargeError:
+    """The error for a setup over a server's message limit of ``limit`` bytes. Images travel in parts
+    of any size; a grade file travels whole, in the setup, so only the server's limit can change."""
+    size = setup_bytes(setup)
+    # A power of two with a MiB to spare for the message around the file.
+    enough = 2 ** math.ceil(math.log2(size / _MIB + 1))
+    start = f"start the server with --max-message-mb {enough}"
+    grade = setup.grade if setup.WhichOneof("source") == "grade" else None
+    if grade is not None and grade.file:
+        return MessageTooLargeError(
+            f"{doing}: grade file {grade.file_name or '(unnamed)'} is {len(grade.file) / _MIB:.1f} MiB, "
+            f"over this server's {limit / _MIB:g} MiB message limit (a grade file travels whole, not "
+            f"in parts): {start}, or grade with a smaller file (a LUT of fewer points) or a look of "
+            f"the server's config (look:NAME)"
+        )
+    return MessageTooLargeError(
+        f"{doing}: the shot's setup is {size / _MIB:.1f} MiB, over this server's {limit / _MIB:g} MiB "
+        f"message limit (it travels whole, not in parts): {start}"
+    )
+
+
 #: How a client uses TLS: not at all, to check the server only, or with its own certificate too.
 PLAIN, TLS, MUTUAL_TLS = "", "tls", "mutual"
 
@@ -225,10 +260,16 @@ def _socket_refused(details: str) -> bool:
 
 
 def from_rpc_error(
-    error: grpc.RpcError, address: str, doing: str, timeout: float | None = None, tls: str = PLAIN
+    error: grpc.RpcError,
+    address: str,
+    doing: str,
+    timeout: float | None = None,
+    tls: str = PLAIN,
+    setup: fusion_pb2.ShotSetup | None = None,
 ) -> MovingColorError:
     """The client error for a failed call; ``doing`` says what the call was for (in messages),
-    ``tls`` how the client connected (PLAIN, TLS or MUTUAL_TLS)."""
+    ``tls`` how the client connected (PLAIN, TLS or MUTUAL_TLS), ``setup`` the shot's setup where
+    the call sent one (a refusal of its size is told as such, not as an image's)."""
     code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
     details = (error.details() if hasattr(error, "details") else "") or ""
     tls_problem = _tls_problem(details, tls) if code == grpc.StatusCode.UNAVAILABLE else None
@@ -260,6 +301,10 @@ def from_rpc_error(
         within = f" within its deadline of {timeout:g}s" if timeout else " within its deadline"
         message = f"{doing} did not finish{within}; raise timeout= (None: no deadline) or send fewer frames"
     elif code == grpc.StatusCode.RESOURCE_EXHAUSTED and any(words in details for words in _TOO_LARGE):
+        sizes = _REFUSED_SIZES.search(details)
+        limit = int(sizes.group(2)) if sizes else 0
+        if setup is not None and limit and setup_bytes(setup) > limit:
+            return setup_too_large(setup, limit, doing)
         if "larger than max" in details:
             details = (
                 f"a message was larger than the server accepts ({details}); send images in smaller "
@@ -271,6 +316,16 @@ def from_rpc_error(
         if error_reason(error) == IMAGE_EVICTED:  # FAILED_PRECONDITION also means RunJob without roots
             return ImageEvictedError(message)
         code = grpc.StatusCode.INVALID_ARGUMENT
+    elif code == grpc.StatusCode.CANCELLED and details.strip().lower() in ("", "cancelled"):
+        # A server ends a call with its reason; one that cannot (an older one cut off a call whose
+        # client read nothing) says nothing, and this client made no cancel (that one is said as
+        # such before this).
+        message = (
+            f"{doing}: the server ended the call without saying why (CANCELLED): a server ends a call "
+            f"whose client sent and read nothing for its idle limit (serve --idle-timeout; as when a "
+            f"progress callback or a host's UI blocks the client), or that ran past its total limit "
+            f"(serve --max-call-time); its log's job.limit event says which"
+        )
     elif code == grpc.StatusCode.UNIMPLEMENTED:
         message = (
             f"{doing}: the server at {address} does not offer this call ({details or code.name}): it is "

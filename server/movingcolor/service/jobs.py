@@ -111,7 +111,8 @@ class Job:
     """One FuseShot, FuseWindow or RunJob call while it runs.
 
     ``client`` is the identity fair turns go by; ``label`` is the name the client reports, for logs.
-    ``interrupt`` cancels the call at the transport (the servicer passes the call's ``cancel``).
+    ``interrupt`` ends the call at the transport, with the job's reason where gRPC allows (the
+    servicer passes it), for a call whose own thread is stuck in a send its client does not read.
     """
 
     def __init__(
@@ -130,18 +131,22 @@ class Job:
         self.interrupt = interrupt
         self.cancelled = threading.Event()
         self.reason = ""
+        #: Whether a limit of the server's ended the job, not its client nor a CancelJob.
+        self.by_limit = False
         self.finished = False
         self._callbacks: list[Callable[[str], None]] = []
         #: Threads doing the job's work beside its call (RunJob's shot): its slot is theirs too.
         self._workers: list[threading.Thread] = []
         self._lock = threading.Lock()
 
-    def cancel(self, reason: str) -> bool:
-        """Stop the job: waits and reads raise :class:`JobCancelledError`. False if it had ended."""
+    def cancel(self, reason: str, by_limit: bool = False) -> bool:
+        """Stop the job: waits and reads raise :class:`JobCancelledError`. False if it had ended.
+        ``by_limit``: a limit of the server's ends it, which its error says."""
         with self._lock:
             if self.finished or self.cancelled.is_set():
                 return False
             self.reason = reason
+            self.by_limit = by_limit
             self.cancelled.set()
             callbacks = list(self._callbacks)
         for callback in callbacks:
@@ -164,6 +169,9 @@ class Job:
             self._workers.append(worker)
 
     def error(self) -> JobCancelledError:
+        if self.by_limit:
+            # Its client made no cancel: a bare "cancelled" read as its own, or as a crash.
+            return JobCancelledError(f"the server ended job {self.id}: {self.reason}")
         return JobCancelledError(f"job {self.id} was cancelled: {self.reason}")
 
     def check(self) -> None:
@@ -342,13 +350,13 @@ class JobTable:
             limit = "idle"
             reason = (
                 f"the client sent nothing (or under {Activity.PROGRESS_BYTES // 1024} KiB) and read "
-                f"nothing for {self.idle_seconds:g}s (this server's "
-                f"idle limit, serve --idle-timeout); keep the stream moving, or start the server with "
-                f"a longer --idle-timeout"
+                f"nothing for {self.idle_seconds:g}s (this server's idle limit, serve --idle-timeout), "
+                f"as when a progress callback or a host's UI blocks the client; keep the stream moving "
+                f"(return from callbacks quickly), or start the server with a longer --idle-timeout"
             )
         else:
             return
-        job.cancel(reason)
+        job.cancel(reason, by_limit=True)
         # A job whose worker is inside a frame keeps its slot until the worker ends (its call's
         # finish waits for it): freed now, a job let in beside it ran over --max-jobs, and a drain
         # that looked at the table only exited under it.

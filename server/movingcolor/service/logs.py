@@ -5,10 +5,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
+import threading
 import time
+from collections import OrderedDict
+from collections.abc import Iterator
 
 log = logging.getLogger("movingcolor.service")
 
@@ -18,6 +22,17 @@ log = logging.getLogger("movingcolor.service")
 #: the shot's own lines (a colourspace, a band too wide) came without it, and with jobs running at
 #: once an admin could not tell whose they were.
 current_job: contextvars.ContextVar[str | None] = contextvars.ContextVar("movingcolor_job", default=None)
+
+
+#: How long a warning logged for a client's window stays out of the log (at debug level) when the
+#: client's next windows repeat it: a host scrubbing a shot warned of the same band on every frame,
+#: 292 lines for 200 windows, about 8 MB a day of scrubbing.
+REPEAT_SECONDS = 600.0
+#: Distinct (client, warning) pairs remembered: beyond it the oldest is forgotten (and logged again).
+REPEATS_REMEMBERED = 4096
+#: The client whose window runs in this context (:func:`quiet_repeats`); None where every warning is
+#: logged (a shot's: one shot is one set of warnings).
+_quiet_for: contextvars.ContextVar[str | None] = contextvars.ContextVar("movingcolor_quiet_for", default=None)
 
 
 def job_context(job_id: str) -> contextvars.Context:
@@ -38,6 +53,104 @@ def job_thread_context(job_id: str) -> contextvars.Context:
 def event(name: str, level: int = logging.INFO, **fields) -> None:
     """Log the event ``name`` with ``fields``."""
     log.log(level, name, extra={"fields": fields})
+
+
+class RepeatedWarnings:
+    """The warnings logged lately for each client: one seen again within ``period`` seconds of when
+    it was logged is a repeat. At most ``most`` pairs are held, the oldest forgotten first."""
+
+    def __init__(self, period: float = REPEAT_SECONDS, most: int = REPEATS_REMEMBERED):
+        self.period = period
+        self.most = most
+        self._logged: OrderedDict[tuple[str, str], float] = OrderedDict()  # oldest first
+        self._lock = threading.Lock()
+
+    def seen(self, client: str, text: str, now: float | None = None) -> bool:
+        """Whether ``text`` was logged for ``client`` within the period; if not, it is being now."""
+        now = time.monotonic() if now is None else now
+        key = (client, text)
+        with self._lock:
+            logged = self._logged.get(key)
+            if logged is not None and now - logged < self.period:
+                return True
+            self._logged[key] = now
+            self._logged.move_to_end(key)
+            while self._logged and (
+                len(self._logged) > self.most or now - next(iter(self._logged.values())) >= self.period
+            ):
+                self._logged.popitem(last=False)
+            return False
+
+
+_REPEATS = RepeatedWarnings()
+
+
+class _RepeatsToDebug(logging.Filter):
+    """On a handler: a warning a client's windows repeat within :data:`REPEAT_SECONDS` becomes a
+    debug record, written where the handler and its logger take debug records (``serve -v``).
+
+    The decision is made once a record, by the first handler to see it, and kept on the record:
+    the handlers after it see the record already demoted."""
+
+    def __init__(self, handler: logging.Handler):
+        super().__init__()
+        self.handler = handler
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        repeat = getattr(record, "movingcolor_repeat", None)
+        if repeat is None:
+            repeat = _is_repeat(record)
+            record.movingcolor_repeat = repeat
+            if repeat:
+                record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        if not repeat:
+            return True
+        # The level checks were made for a warning; made again for what it now is.
+        return self.handler.level <= logging.DEBUG and logging.getLogger(record.name).isEnabledFor(
+            logging.DEBUG
+        )
+
+
+def _is_repeat(record: logging.LogRecord) -> bool:
+    client = _quiet_for.get()
+    # The server's own events (a limit, a refusal) are the operator's, each one a distinct event.
+    if client is None or record.levelno != logging.WARNING or record.name.startswith(log.name):
+        return False
+    if record.name != "movingcolor" and not record.name.startswith("movingcolor."):
+        return False
+    try:
+        text = record.getMessage()
+    except Exception:  # a malformed record is the log's problem: written as it would be
+        return False
+    return _REPEATS.seen(client, text)
+
+
+def _demote_repeats_on_handlers() -> None:
+    """Put the filter on the handlers the package's warnings reach: the root logger's, set up by the
+    command line or by whoever runs a server in process (looked at each time: they may change), and
+    Python's last resort, which writes them where no logging was set up."""
+    handlers = list(logging.getLogger().handlers)
+    if logging.lastResort is not None:
+        handlers.append(logging.lastResort)
+    for handler in handlers:
+        if not any(isinstance(f, _RepeatsToDebug) for f in handler.filters):
+            handler.addFilter(_RepeatsToDebug(handler))
+
+
+@contextlib.contextmanager
+def quiet_repeats(client: str) -> Iterator[None]:
+    """While the block runs (in this context and the threads that copy it), a warning logged for
+    ``client`` that was logged for it within :data:`REPEAT_SECONDS` is written at debug level: a
+    window's warnings travel to the client in its summary every window, and the log keeps one."""
+    _demote_repeats_on_handlers()
+    token = _quiet_for.set(client)
+    try:
+        yield
+    finally:
+        # Ended from another context (a generator closed by another thread): nothing of this
+        # call's to reset there.
+        with contextlib.suppress(ValueError):
+            _quiet_for.reset(token)
 
 
 def _text_value(value) -> str:

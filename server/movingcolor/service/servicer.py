@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import grpc
+from grpc import _common as grpc_common
 
 from ..errors import MovingColorError
 from ..model.device import device_memory_error
@@ -164,7 +165,10 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
         """Admit a job, run ``body``'s stream, map its errors to status codes, log start and end."""
         client, identity = client_name(context), client_identity(context, self.state.settings.token)
         try:
-            job = self.state.jobs.admit(identity, method, label=client, interrupt=context.cancel)
+            # ``job`` is read when a limit cuts the call off, long after it is bound here.
+            job = self.state.jobs.admit(
+                identity, method, label=client, interrupt=lambda: _cut_off(context, job)
+            )
         except MovingColorError as error:
             event(
                 "job.refused",
@@ -246,11 +250,7 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
             if requests is not None:
                 requests.close()
             if job.cancelled.is_set() and code in (grpc.StatusCode.OK, grpc.StatusCode.CANCELLED):
-                code, message = grpc.StatusCode.CANCELLED, str(job.error())
-                if job.reason == SHUTTING_DOWN:
-                    # Not the client's doing: UNAVAILABLE, which clients retry and a farm's task
-                    # exits 75 for (try again), where a cancel is final.
-                    code = grpc.StatusCode.UNAVAILABLE
+                code, message = _cancelled_status(job)
             self.state.jobs.finish(job)
             event(
                 "job.end",
@@ -276,6 +276,30 @@ def _responses(
     """``body``'s responses, ``body`` itself called at the first (it reads the setup), where its
     errors are mapped to status codes like those of its responses."""
     yield from body(job, requests)
+
+
+def _cancelled_status(job: Job) -> tuple[grpc.StatusCode, str]:
+    """The status a cancelled job's call ends with, and its reason."""
+    if job.reason == SHUTTING_DOWN:
+        # Not the client's doing: UNAVAILABLE, which clients retry and a farm's task exits 75 for
+        # (try again), where a cancel is final.
+        return grpc.StatusCode.UNAVAILABLE, str(job.error())
+    return grpc.StatusCode.CANCELLED, str(job.error())
+
+
+def _cut_off(context: grpc.ServicerContext, job: Job) -> None:
+    """End a cancelled job's call at the transport, from any thread, with the job's reason as its
+    status: its own thread cannot say it while gRPC holds a response its client does not read (a
+    progress callback or a host's UI blocked), and ``context.cancel()`` reached the client as a bare
+    CANCELLED, which it read as its own cancel. gRPC's public API cancels without a status only, so
+    this reaches for the call beneath it, and falls back to that where its internals differ."""
+    code, message = _cancelled_status(job)
+    try:
+        call = context._rpc_event.call
+        status = grpc_common.STATUS_CODE_TO_CYGRPC_STATUS_CODE[code]
+        call.cancel(status, message)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        context.cancel()
 
 
 def _deadline(context: grpc.ServicerContext) -> str | None:

@@ -30,7 +30,7 @@ from ..v1 import fusion_pb2
 from ..v1 import image_pb2 as pb
 from .decode import ImageDecoder
 from .jobs import Job
-from .logs import event
+from .logs import event, quiet_repeats
 from .plan import clip_frames, render_range
 from .scheduler import ScheduledEngine
 from .settings import MIB
@@ -190,8 +190,13 @@ def fuse_window(state: ServerState, job: Job, setup: fusion_pb2.ShotSetup, reque
     declared = clip_frames(setup) if setup.clip else None
     render = render_range(declared, setup) if declared else None
     # What the window's run warns of goes back in its summary, and with the cached answer: a host
-    # scrubbing past a frame fused earlier is told again.
-    with collected() as warnings, setup_settings(setup) as (spec, roles, output):
+    # scrubbing past a frame fused earlier is told again. The log has each once a while for the
+    # client: its next windows warn alike, and a day's scrub wrote megabytes of the same lines.
+    with (
+        collected() as warnings,
+        quiet_repeats(job.label),
+        setup_settings(setup) as (spec, roles, output),
+    ):
         engine, device = state.engines.engine_for(spec.engine, setup.model, setup.device)
         limits = WindowLimits(settings.max_window_frames, settings.max_window_bytes, roles)
         images = receive_window(requests, caches, settings.max_image_bytes, limits, job)
