@@ -17,8 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
@@ -31,10 +29,9 @@ from movingcolor.jobs.demo_shot import write_demo_inputs
 from movingcolor.service.logs import EventFormatter
 from movingcolor.service.process import ServerProcess
 from movingcolor.service.server import create_server
-from movingcolor.service.settings import ServerSettings
-from movingcolor.service.state import ServerState
 from movingcolor.v1 import fusion_pb2, fusion_pb2_grpc
 from movingcolor_client import connect
+from test_service_calls import serving
 
 GRADE = "slope=1.25,1.0,0.8"
 #: A server that should have refused to start but serves fails its test after this long, not hangs it.
@@ -64,18 +61,6 @@ def refused_start(command: list[str], env: dict[str, str] | None = None, **optio
         _, log = process.communicate()
         pytest.fail(f"the server started where it should have refused to: {log[-2000:]}")
     return process.returncode, log
-
-
-@contextmanager
-def serving(**settings) -> Iterator[tuple[str, ServerState]]:
-    """A server in this process on a free loopback port: its address and its state."""
-    state = ServerState(ServerSettings(**settings))
-    server, port = create_server("127.0.0.1:0", state.settings, state)
-    server.start()
-    try:
-        yield f"127.0.0.1:{port}", state
-    finally:
-        server.stop(0).wait()
 
 
 # -- 1. a server still draining and the server that replaces it -------------------------------------

@@ -192,10 +192,15 @@ def main(argv: list[str] | None = None) -> int:
 def _answer_usage_errors_in_json(parser: argparse.ArgumentParser) -> None:
     """With --json, a usage error (an unknown option, a value of the wrong kind) is answered on
     stdout too, as any other failure is: a pipeline found an empty file."""
+    _answer_usage_errors_with(parser, _json_usage_error)
+
+
+def _answer_usage_errors_with(parser: argparse.ArgumentParser, answer) -> None:
+    """Have ``parser`` and each of its subcommands' parsers answer a usage error with ``answer(it)``."""
     parsers = [parser]
     while parsers:
         each = parsers.pop()
-        each.error = _json_usage_error(each)
+        each.error = answer(each)
         for action in each._actions:
             if isinstance(action, argparse._SubParsersAction):
                 parsers += list(action.choices.values())
@@ -231,13 +236,7 @@ def _log_failure(message: str, exit_code: int) -> None:
 def _answer_usage_errors_as_log_events(parser: argparse.ArgumentParser) -> None:
     """With a JSON log, a usage error (an unknown option, a value of the wrong kind) is an event of
     that log too, not argparse's usage and message."""
-    parsers = [parser]
-    while parsers:
-        each = parsers.pop()
-        each.error = _usage_error_event(each)
-        for action in each._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                parsers += list(action.choices.values())
+    _answer_usage_errors_with(parser, _usage_error_event)
 
 
 def _usage_error_event(parser: argparse.ArgumentParser):
